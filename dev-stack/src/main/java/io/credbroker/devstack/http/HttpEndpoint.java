@@ -1,0 +1,125 @@
+package io.credbroker.devstack.http;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsServer;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+import javax.net.ssl.SSLContext;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A listening HTTP or HTTPS server that hands every request to one {@link Handler}.
+ *
+ * <p>Lifecycle: {@link #start} binds and serves at once; {@link #close} stops accepting, waits
+ * up to a second for requests in flight and frees the port. Requests run on a pool of daemon
+ * threads, so the handler must be thread-safe. A handler that throws gets a bare 500; stand-ins
+ * translate their own errors before that.
+ */
+public final class HttpEndpoint implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(HttpEndpoint.class);
+
+  private final HttpServer server;
+  private final ExecutorService executor;
+
+  private HttpEndpoint(HttpServer server, ExecutorService executor) {
+    this.server = server;
+    this.executor = executor;
+  }
+
+  /**
+   * Binds {@code address} (port 0 picks a free one) and starts serving.
+   *
+   * @param tls the server's TLS context, or null for plain HTTP
+   * @param name a short name used for thread names
+   */
+  public static HttpEndpoint start(
+      InetSocketAddress address, @Nullable SSLContext tls, String name, Handler handler) {
+    try {
+      HttpServer server;
+      if (tls != null) {
+        HttpsServer https = HttpsServer.create(address, 512);
+        https.setHttpsConfigurator(new HttpsConfigurator(tls));
+        server = https;
+      } else {
+        server = HttpServer.create(address, 512);
+      }
+      AtomicInteger threads = new AtomicInteger();
+      ExecutorService executor =
+          Executors.newFixedThreadPool(
+              32,
+              r -> {
+                Thread t = new Thread(r, name + "-http-" + threads.incrementAndGet());
+                t.setDaemon(true);
+                return t;
+              });
+      server.setExecutor(executor);
+      server.createContext("/", exchange -> serve(exchange, handler));
+      server.start();
+      return new HttpEndpoint(server, executor);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot listen on " + address, e);
+    }
+  }
+
+  public int port() {
+    return server.getAddress().getPort();
+  }
+
+  public String host() {
+    return server.getAddress().getHostString();
+  }
+
+  @Override
+  public void close() {
+    server.stop(1);
+    executor.shutdownNow();
+  }
+
+  private static void serve(HttpExchange exchange, Handler handler) throws IOException {
+    try (exchange) {
+      HttpResponse response;
+      try {
+        byte[] body;
+        try (InputStream in = exchange.getRequestBody()) {
+          body = in.readAllBytes();
+        }
+        HttpRequest request =
+            new HttpRequest(
+                exchange.getRequestMethod(),
+                exchange.getRequestURI().getRawPath() == null
+                    ? "/"
+                    : java.net.URLDecoder.decode(
+                        exchange.getRequestURI().getRawPath().replace("+", "%2B"),
+                        java.nio.charset.StandardCharsets.UTF_8),
+                HttpRequest.parseQuery(exchange.getRequestURI().getRawQuery()),
+                exchange.getRequestHeaders(),
+                body,
+                Map.of());
+        response = handler.handle(request);
+      } catch (Exception e) {
+        log.error("unhandled error for {} {}", exchange.getRequestMethod(), exchange.getRequestURI().getPath(), e);
+        response = HttpResponse.empty(500);
+      }
+      response.headers().forEach((k, v) -> exchange.getResponseHeaders().set(k, v));
+      boolean noBody = response.body().length == 0 || exchange.getRequestMethod().equalsIgnoreCase("HEAD");
+      exchange.sendResponseHeaders(response.status(), noBody ? -1 : response.body().length);
+      if (!noBody) {
+        try (OutputStream out = exchange.getResponseBody()) {
+          out.write(response.body());
+        }
+      }
+    }
+  }
+}
