@@ -1,0 +1,496 @@
+package io.credbroker.client.internal;
+
+import com.google.errorprone.annotations.concurrent.GuardedBy;
+import com.google.protobuf.Duration;
+import io.credbroker.api.v1.AcknowledgeRotationRequest;
+import io.credbroker.api.v1.AcknowledgeRotationResponse;
+import io.credbroker.api.v1.CredentialEvent;
+import io.credbroker.api.v1.ReleaseCredentialRequest;
+import io.credbroker.api.v1.WatchCredentialRequest;
+import io.credbroker.client.ClientEventListener.CredentialSource;
+import io.credbroker.client.Credential;
+import io.credbroker.client.CredentialBrokerException;
+import io.credbroker.client.CredentialListener;
+import io.credbroker.client.CredentialSubscription;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import io.grpc.stub.StreamObserver;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * One database role's {@code WatchCredential} stream, re-opened until closed or refused for good.
+ *
+ * <p>Thread-safe: gRPC callbacks, scheduler ticks and application calls all meet under one lock, and leave it before
+ * calling anything outside the class. Listener callbacks go through a {@link SerialExecutor}, so they keep the
+ * broker's order and never run concurrently with each other.
+ *
+ * <p>Lifecycle: NEW, then ACTIVE after {@link #start()}; ACTIVE until the broker refuses the stream for good
+ * (STOPPED) or the application closes it (CLOSED). Only {@link #close()} releases the credential.
+ */
+public final class WatchSubscription implements CredentialSubscription {
+
+  private enum State { NEW, ACTIVE, STOPPED, CLOSED }
+
+  /**
+   * Codes after which the proto contract says "retry with backoff". UNKNOWN is added because gRPC reports an
+   * uncaught broker exception, and most non-gRPC proxy errors, that way: the same as INTERNAL for a client.
+   * UNAUTHENTICATED is retried too, but only a few times (see {@link ClientRuntime#maxUnauthenticatedRetries()}).
+   */
+  private static final Set<Status.Code> RETRYABLE = EnumSet.of(
+      Status.Code.UNAVAILABLE, Status.Code.DEADLINE_EXCEEDED, Status.Code.INTERNAL,
+      Status.Code.RESOURCE_EXHAUSTED, Status.Code.UNKNOWN);
+
+  /** Answers to a resume attempt that mean "this credential cannot be resumed; ask for a new one". */
+  private static final Set<Status.Code> RESUME_REFUSED = EnumSet.of(
+      Status.Code.FAILED_PRECONDITION, Status.Code.NOT_FOUND, Status.Code.PERMISSION_DENIED);
+
+  private static final int MAX_ACKNOWLEDGE_ATTEMPTS = 3;
+
+  private final ClientRuntime runtime;
+  private final String databaseRole;
+  private final java.time.@Nullable Duration requestedTtl;
+  private final CredentialListener listener;
+  private final SerialExecutor callbacks;
+  private final Consumer<WatchSubscription> onClosed;
+  private final CompletableFuture<Credential> firstCredential = new CompletableFuture<>();
+  /** Cleared by {@link #close()} so that no callback reaches the application after close returns. */
+  private volatile boolean callbacksEnabled = true;
+
+  private final Object lock = new Object();
+  @GuardedBy("lock")
+  private State state = State.NEW;
+  @GuardedBy("lock")
+  private @Nullable Stream active;
+  @GuardedBy("lock")
+  private @Nullable ScheduledFuture<?> pendingReconnect;
+  /** The newest credential with its password; what a reconnect resumes and what close releases. */
+  @GuardedBy("lock")
+  private @Nullable Credential current;
+  /** False after the broker refused to resume {@link #current}: the next stream asks for a new credential. */
+  @GuardedBy("lock")
+  private boolean resumeAllowed = true;
+  @GuardedBy("lock")
+  private int attempts;
+  /** Consecutive failed streams, reset by any event; drives the backoff. */
+  @GuardedBy("lock")
+  private int failures;
+  @GuardedBy("lock")
+  private int unauthenticatedFailures;
+  @GuardedBy("lock")
+  private @Nullable CredentialBrokerException stopError;
+
+  public WatchSubscription(ClientRuntime runtime, String databaseRole, java.time.@Nullable Duration requestedTtl,
+      CredentialListener listener, Consumer<WatchSubscription> onClosed) {
+    this.runtime = runtime;
+    this.databaseRole = databaseRole;
+    this.requestedTtl = requestedTtl;
+    this.listener = listener;
+    this.callbacks = new SerialExecutor(runtime.callbackExecutor());
+    this.onClosed = onClosed;
+  }
+
+  /** Opens the first stream. Called once, by the client. */
+  public void start() {
+    synchronized (lock) {
+      if (state != State.NEW) {
+        throw new IllegalStateException("subscription already started");
+      }
+      state = State.ACTIVE;
+    }
+    connect();
+  }
+
+  @Override
+  public String databaseRole() {
+    return databaseRole;
+  }
+
+  @Override
+  public Optional<Credential> currentCredential() {
+    synchronized (lock) {
+      return Optional.ofNullable(current);
+    }
+  }
+
+  @Override
+  public Credential awaitCredential(java.time.Duration timeout) throws InterruptedException, TimeoutException {
+    Credential first;
+    try {
+      first = firstCredential.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof CredentialBrokerException error) {
+        throw error;
+      }
+      throw new IllegalStateException("waiting for a credential failed", e.getCause());
+    }
+    synchronized (lock) {
+      if (current != null) {
+        return current;
+      }
+      if (stopError != null) {
+        throw stopError;
+      }
+      return first;
+    }
+  }
+
+  @Override
+  public boolean isActive() {
+    synchronized (lock) {
+      return state == State.NEW || state == State.ACTIVE;
+    }
+  }
+
+  @Override
+  public void close() {
+    Stream stream;
+    ScheduledFuture<?> pending;
+    Credential toRelease;
+    synchronized (lock) {
+      if (state == State.CLOSED) {
+        return;
+      }
+      state = State.CLOSED;
+      stream = active;
+      active = null;
+      pending = pendingReconnect;
+      pendingReconnect = null;
+      toRelease = current;
+      current = null;
+    }
+    callbacksEnabled = false;
+    if (pending != null) {
+      pending.cancel(false);
+    }
+    if (stream != null) {
+      stream.cancel("credential subscription closed");
+    }
+    firstCredential.completeExceptionally(new CredentialBrokerException(
+        "the subscription for " + databaseRole + " was closed", Status.Code.CANCELLED, null, null));
+    if (toRelease != null) {
+      release(toRelease);
+    }
+    onClosed.accept(this);
+  }
+
+  @Override
+  public String toString() {
+    synchronized (lock) {
+      return "CredentialSubscription[databaseRole=" + databaseRole + ", state=" + state
+          + ", credentialId=" + (current == null ? null : current.credentialId()) + "]";
+    }
+  }
+
+  private void connect() {
+    Stream stream;
+    int attempt;
+    synchronized (lock) {
+      pendingReconnect = null;
+      if (state != State.ACTIVE) {
+        return;
+      }
+      attempt = ++attempts;
+      stream = new Stream(resumeAllowed && current != null ? current.credentialId() : null);
+      active = stream;
+    }
+    runtime.events().connectStarted(databaseRole, attempt, stream.resumeId);
+    var request = WatchCredentialRequest.newBuilder().setDatabaseRole(databaseRole);
+    if (stream.resumeId != null) {
+      request.setResumeCredentialId(stream.resumeId);
+    }
+    if (requestedTtl != null) {
+      request.setRequestedTtl(Duration.newBuilder()
+          .setSeconds(requestedTtl.getSeconds()).setNanos(requestedTtl.getNano()));
+    }
+    runtime.stub().watchCredential(request.build(), stream);
+    boolean superseded;
+    synchronized (lock) {
+      superseded = active != stream;
+    }
+    if (superseded) {
+      // close() ran while the call was being started and could not cancel it yet.
+      stream.cancel("credential subscription closed");
+    }
+  }
+
+  private void handleEvent(Stream stream, CredentialEvent event) {
+    List<Runnable> notifications = new ArrayList<>(1);
+    boolean abandon = false;
+    synchronized (lock) {
+      if (state != State.ACTIVE || active != stream) {
+        return;
+      }
+      stream.receivedAny = true;
+      failures = 0;
+      unauthenticatedFailures = 0;
+      switch (event.getEventCase()) {
+        case ISSUED -> {
+          Credential credential = ProtoCredentials.toCredential(event.getIssued().getCredential());
+          adopt(credential);
+          deliver(() -> listener.onCredential(credential));
+          notifications.add(() -> runtime.events()
+              .credentialReceived(databaseRole, credential.credentialId(), CredentialSource.ISSUED));
+        }
+        case RESUMED -> {
+          var proto = event.getResumed().getCredential();
+          Credential held = current;
+          if (held != null && held.credentialId().equals(proto.getCredentialId())) {
+            Credential credential = ProtoCredentials.resumed(held, proto);
+            current = credential;
+            deliver(() -> listener.onRenewed(credential));
+            notifications.add(() -> runtime.events()
+                .credentialReceived(databaseRole, credential.credentialId(), CredentialSource.RESUMED));
+          } else {
+            // The broker resumed a credential whose password this client does not hold: useless, so ask anew.
+            resumeAllowed = false;
+            abandon = true;
+          }
+        }
+        case RENEWED -> {
+          var renewed = event.getRenewed();
+          Credential held = current;
+          if (held != null && held.credentialId().equals(renewed.getCredentialId())) {
+            Instant expire = ProtoCredentials.instant(renewed.hasExpireTime(), renewed.getExpireTime());
+            Credential credential = held.withExpireTime(expire);
+            current = credential;
+            deliver(() -> listener.onRenewed(credential));
+            notifications.add(() -> runtime.events()
+                .credentialRenewed(databaseRole, credential.credentialId(), expire));
+          }
+        }
+        case ROTATED -> {
+          Credential credential = ProtoCredentials.toCredential(event.getRotated().getCredential());
+          adopt(credential);
+          deliver(() -> {
+            listener.onCredential(credential);
+            // Only reached when the listener returned normally, that is after the application switched over.
+            acknowledge(credential, 1);
+          });
+          notifications.add(() -> runtime.events()
+              .credentialReceived(databaseRole, credential.credentialId(), CredentialSource.ROTATED));
+        }
+        case EXPIRING -> {
+          var expiring = event.getExpiring();
+          Credential held = current;
+          if (held != null && held.credentialId().equals(expiring.getCredentialId())) {
+            Credential credential = held.withExpireTime(
+                ProtoCredentials.instant(expiring.hasExpireTime(), expiring.getExpireTime()));
+            current = credential;
+            deliver(() -> listener.onExpiring(credential));
+          }
+        }
+        case REVOKED -> {
+          var revoked = event.getRevoked();
+          Credential held = current;
+          // A revoked id other than the current one is a replaced credential the application already left.
+          if (held != null && held.credentialId().equals(revoked.getCredentialId())) {
+            current = null;
+            resumeAllowed = false;
+            deliver(() -> listener.onRevoked(held, revoked.getReason()));
+          }
+        }
+        case HEARTBEAT, EVENT_NOT_SET -> {
+          // Nothing changed; an event the client does not know yet is ignored for forward compatibility.
+        }
+      }
+      if (abandon) {
+        active = null;
+        pendingReconnect = schedule(java.time.Duration.ZERO);
+      }
+    }
+    if (abandon) {
+      stream.cancel("resumed a credential the client does not hold");
+    }
+    notifications.forEach(Runnable::run);
+  }
+
+  private void handleEnd(Stream stream, Throwable error) {
+    Status status = Status.fromThrowable(error);
+    Status.Code code = status.getCode();
+    String reason = StatusDetails.errorReason(error);
+    java.time.Duration delay = null;
+    int nextAttempt;
+    CredentialBrokerException stopped = null;
+    synchronized (lock) {
+      if (state != State.ACTIVE || active != stream) {
+        return;
+      }
+      active = null;
+      boolean resumeRefused = stream.resumeId != null && !stream.receivedAny && RESUME_REFUSED.contains(code);
+      if (resumeRefused) {
+        // PERMISSION_DENIED here may mean "another pod's credential" (ask anew) or "this pod is revoked"; the fresh
+        // request tells them apart, since a revoked pod is refused again and then stops.
+        resumeAllowed = false;
+        delay = java.time.Duration.ZERO;
+      } else if (code == Status.Code.UNAUTHENTICATED) {
+        if (++unauthenticatedFailures <= runtime.maxUnauthenticatedRetries()) {
+          delay = backoff(error);
+        }
+      } else if (RETRYABLE.contains(code)) {
+        delay = backoff(error);
+      }
+      if (delay != null) {
+        pendingReconnect = schedule(delay);
+        if (pendingReconnect == null) {
+          return;
+        }
+      } else {
+        state = State.STOPPED;
+        stopped = new CredentialBrokerException(describe(status, reason), code, reason, error);
+        stopError = stopped;
+      }
+      nextAttempt = attempts + 1;
+    }
+    runtime.events().streamFailed(databaseRole, code, reason);
+    if (stopped != null) {
+      CredentialBrokerException cause = stopped;
+      runtime.events().subscriptionStopped(databaseRole, code, reason);
+      firstCredential.completeExceptionally(cause);
+      deliver(() -> listener.onStopped(cause));
+    } else {
+      runtime.events().reconnectScheduled(databaseRole, nextAttempt, delay);
+    }
+  }
+
+  @GuardedBy("lock")
+  private java.time.Duration backoff(Throwable error) {
+    java.time.Duration computed = runtime.backoffDelay(++failures);
+    java.time.Duration asked = StatusDetails.retryDelay(error).orElse(java.time.Duration.ZERO);
+    return asked.compareTo(computed) > 0 ? asked : computed;
+  }
+
+  @GuardedBy("lock")
+  private @Nullable ScheduledFuture<?> schedule(java.time.Duration delay) {
+    try {
+      return runtime.scheduler().schedule(this::connect, delay.toNanos(), TimeUnit.NANOSECONDS);
+    } catch (RejectedExecutionException e) {
+      // The client is shutting down; it closes this subscription next.
+      return null;
+    }
+  }
+
+  @GuardedBy("lock")
+  private void adopt(Credential credential) {
+    current = credential;
+    resumeAllowed = true;
+    firstCredential.complete(credential);
+  }
+
+  private void deliver(Runnable callback) {
+    callbacks.execute(() -> {
+      if (callbacksEnabled) {
+        callback.run();
+      }
+    });
+  }
+
+  private String describe(Status status, @Nullable String reason) {
+    return "WatchCredential for database role " + databaseRole + " failed with " + status.getCode()
+        + (reason == null ? "" : " (" + reason + ")")
+        + (status.getDescription() == null ? "" : ": " + status.getDescription());
+  }
+
+  private void acknowledge(Credential credential, int attempt) {
+    if (!callbacksEnabled) {
+      return;
+    }
+    var request = AcknowledgeRotationRequest.newBuilder().setCredentialId(credential.credentialId()).build();
+    runtime.stub()
+        .withWaitForReady()
+        .withDeadlineAfter(runtime.requestTimeout().toNanos(), TimeUnit.NANOSECONDS)
+        .acknowledgeRotation(request, new StreamObserver<AcknowledgeRotationResponse>() {
+          @Override
+          public void onNext(AcknowledgeRotationResponse response) {}
+
+          @Override
+          public void onError(Throwable error) {
+            Status.Code code = Status.fromThrowable(error).getCode();
+            if (RETRYABLE.contains(code) && attempt < MAX_ACKNOWLEDGE_ATTEMPTS && callbacksEnabled) {
+              try {
+                runtime.scheduler().schedule(() -> acknowledge(credential, attempt + 1),
+                    runtime.backoffDelay(attempt).toNanos(), TimeUnit.NANOSECONDS);
+                return;
+              } catch (RejectedExecutionException e) {
+                // Shutting down; without an acknowledgement the replaced credential simply runs out.
+              }
+            }
+            runtime.events().callFailed(databaseRole, "AcknowledgeRotation", code);
+          }
+
+          @Override
+          public void onCompleted() {
+            runtime.events().rotationAcknowledged(databaseRole, credential.credentialId());
+          }
+        });
+  }
+
+  private void release(Credential credential) {
+    var request = ReleaseCredentialRequest.newBuilder().setCredentialId(credential.credentialId()).build();
+    try {
+      runtime.blockingStub()
+          .withWaitForReady()
+          .withDeadlineAfter(runtime.requestTimeout().toNanos(), TimeUnit.NANOSECONDS)
+          .releaseCredential(request);
+      runtime.events().credentialReleased(databaseRole, credential.credentialId());
+    } catch (StatusRuntimeException e) {
+      // Best effort: an unreleased credential is revoked by the broker after its reconnect grace.
+      runtime.events().callFailed(databaseRole, "ReleaseCredential", e.getStatus().getCode());
+    }
+  }
+
+  /** One attempt at the stream; events from an attempt that is no longer {@link #active} are ignored. */
+  private final class Stream implements ClientResponseObserver<WatchCredentialRequest, CredentialEvent> {
+
+    final @Nullable String resumeId;
+    @GuardedBy("WatchSubscription.this.lock")
+    boolean receivedAny;
+    private volatile @Nullable ClientCallStreamObserver<WatchCredentialRequest> call;
+
+    Stream(@Nullable String resumeId) {
+      this.resumeId = resumeId;
+    }
+
+    @Override
+    public void beforeStart(ClientCallStreamObserver<WatchCredentialRequest> requestStream) {
+      this.call = requestStream;
+    }
+
+    @Override
+    public void onNext(CredentialEvent event) {
+      handleEvent(this, event);
+    }
+
+    @Override
+    public void onError(Throwable error) {
+      handleEnd(this, error);
+    }
+
+    @Override
+    public void onCompleted() {
+      // The contract ends a stream with OK only when the client cancels it; anything else is a broker going away.
+      handleEnd(this, Status.UNAVAILABLE.withDescription("the broker ended the stream").asRuntimeException());
+    }
+
+    void cancel(String why) {
+      var c = call;
+      if (c != null) {
+        c.cancel(why, null);
+      }
+    }
+  }
+}

@@ -1,0 +1,400 @@
+package io.credbroker.client;
+
+import static io.credbroker.client.RecordingCredentialBroker.credential;
+import static io.credbroker.client.RecordingCredentialBroker.event;
+import static io.credbroker.client.RecordingCredentialBroker.timestamp;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import io.credbroker.api.v1.CredentialExpiring;
+import io.credbroker.api.v1.CredentialRenewed;
+import io.credbroker.api.v1.CredentialResumed;
+import io.credbroker.api.v1.Heartbeat;
+import io.credbroker.client.RecordingCredentialBroker.WatchCall;
+import io.grpc.Grpc;
+import io.grpc.InsecureServerCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.ServerInterceptors;
+import io.grpc.Status;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+class CredentialBrokerClientTest {
+
+  private static final String JDBC_URL = "jdbc:postgresql://localhost:5432/db1";
+  private static final Duration NO_RETRY_WINDOW = Duration.ofMillis(400);
+
+  @TempDir
+  Path dir;
+
+  private final RecordingCredentialBroker broker = new RecordingCredentialBroker();
+  private final RecordingCredentialListener listener = new RecordingCredentialListener();
+  private final RecordingEventListener events = new RecordingEventListener();
+  private Server server;
+  private ManagedChannel channel;
+  private Path tokenFile;
+  private CredentialBrokerClient client;
+
+  @BeforeEach
+  void startBroker() throws IOException {
+    String name = InProcessServerBuilder.generateName();
+    server = InProcessServerBuilder.forName(name)
+        .addService(ServerInterceptors.intercept(broker, broker.headerRecorder()))
+        .build()
+        .start();
+    channel = InProcessChannelBuilder.forName(name).build();
+    tokenFile = dir.resolve("token");
+    writeToken("token-1");
+    client = clientBuilder().build();
+  }
+
+  @AfterEach
+  void stop() throws InterruptedException {
+    client.close();
+    channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+  }
+
+  private CredentialBrokerClient.Builder clientBuilder() {
+    return CredentialBrokerClient.builder()
+        .channel(channel)
+        .tokenFile(tokenFile)
+        .backoff(Duration.ofMillis(10), Duration.ofMillis(100))
+        .eventListener(events);
+  }
+
+  @Test
+  void firstCredentialIsDeliveredToTheListener() throws Exception {
+    CredentialSubscription subscription = client.watch("db1", Duration.ofMinutes(5), listener);
+
+    WatchCall call = broker.nextWatch();
+    assertThat(call.request().getDatabaseRole()).isEqualTo("db1");
+    assertThat(call.request().getResumeCredentialId()).isEmpty();
+    assertThat(call.request().getRequestedTtl().getSeconds()).isEqualTo(300);
+    assertThat(call.authorization()).isEqualTo("Bearer token-1");
+    call.issue(credential("c1", "v-db1-a", "pw-1", JDBC_URL));
+
+    Credential received = subscription.awaitCredential(Duration.ofSeconds(5));
+    assertThat(received.credentialId()).isEqualTo("c1");
+    assertThat(received.username()).isEqualTo("v-db1-a");
+    assertThat(received.password()).isEqualTo("pw-1");
+    assertThat(received.jdbcUrl()).isEqualTo(JDBC_URL);
+    assertThat(received.port()).isEqualTo(5432);
+    assertThat(received.expireTime()).isAfter(Instant.now());
+    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(listener.credentials).containsExactly(received));
+    assertThat(events.events).contains("connect 1 resume=null", "received ISSUED c1");
+  }
+
+  @Test
+  void bearerTokenIsReadFromTheFileOnEveryReconnect() throws Exception {
+    client.watch("db1", listener);
+    WatchCall first = broker.nextWatch();
+    assertThat(first.authorization()).isEqualTo("Bearer token-1");
+
+    writeToken("token-2");
+    first.fail(Status.UNAVAILABLE.withDescription("replica restarting"));
+
+    WatchCall second = broker.nextWatch();
+    assertThat(second.authorization()).isEqualTo("Bearer token-2");
+  }
+
+  @Test
+  void reconnectAfterUnavailableResumesTheCurrentCredentialAndKeepsItsPassword() throws Exception {
+    CredentialSubscription subscription = client.watch("db1", listener);
+    WatchCall first = broker.nextWatch();
+    first.issue(credential("c1", "v-db1-a", "pw-1", JDBC_URL));
+    subscription.awaitCredential(Duration.ofSeconds(5));
+
+    first.fail(Status.UNAVAILABLE);
+    WatchCall second = broker.nextWatch();
+    assertThat(second.request().getResumeCredentialId()).isEqualTo("c1");
+    Instant laterExpiry = Instant.now().plusSeconds(120).truncatedTo(ChronoUnit.SECONDS);
+    second.send(event().setResumed(CredentialResumed.newBuilder().setCredential(
+        credential("c1", "v-db1-a", "", JDBC_URL).toBuilder().setExpireTime(timestamp(laterExpiry)))).build());
+
+    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(listener.renewals).hasSize(1));
+    Credential resumed = listener.renewals.get(0);
+    assertThat(resumed.password()).isEqualTo("pw-1");
+    assertThat(resumed.expireTime()).isEqualTo(laterExpiry);
+    assertThat(subscription.currentCredential()).contains(resumed);
+    assertThat(listener.credentials).as("the pool keeps its credential: no new one").hasSize(1);
+    assertThat(events.events).contains("failed UNAVAILABLE null", "connect 2 resume=c1", "received RESUMED c1");
+  }
+
+  @ParameterizedTest
+  @EnumSource(names = {"FAILED_PRECONDITION", "NOT_FOUND", "PERMISSION_DENIED"})
+  void refusedResumeAsksForAFreshCredential(Status.Code refusal) throws Exception {
+    CredentialSubscription subscription = client.watch("db1", listener);
+    WatchCall first = broker.nextWatch();
+    first.issue(credential("c1", "v-db1-a", "pw-1", JDBC_URL));
+    subscription.awaitCredential(Duration.ofSeconds(5));
+    first.fail(Status.UNAVAILABLE);
+
+    WatchCall resume = broker.nextWatch();
+    assertThat(resume.request().getResumeCredentialId()).isEqualTo("c1");
+    resume.fail(Status.fromCode(refusal), "CREDENTIAL_NOT_RESUMABLE", null);
+
+    WatchCall fresh = broker.nextWatch();
+    assertThat(fresh.request().getResumeCredentialId()).isEmpty();
+    fresh.issue(credential("c2", "v-db1-b", "pw-2", JDBC_URL));
+
+    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(listener.credentials)
+        .extracting(Credential::credentialId).containsExactly("c1", "c2"));
+    assertThat(subscription.currentCredential().map(Credential::password)).contains("pw-2");
+    assertThat(subscription.isActive()).isTrue();
+    assertThat(broker.acknowledgements()).as("a fresh credential is no rotation").isEmpty();
+  }
+
+  @ParameterizedTest
+  @EnumSource(names = {"PERMISSION_DENIED", "NOT_FOUND", "INVALID_ARGUMENT"})
+  void refusalThatRetryingCannotFixStopsWithoutRetry(Status.Code refusal) throws Exception {
+    CredentialSubscription subscription = client.watch("db1", listener);
+    broker.nextWatch().fail(Status.fromCode(refusal).withDescription("not for you"), "NOT_BOUND", null);
+
+    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(listener.stops).hasSize(1));
+    CredentialBrokerException error = listener.stops.get(0);
+    assertThat(error.code()).isEqualTo(refusal);
+    assertThat(error.reason()).isEqualTo("NOT_BOUND");
+    assertThat(error.getMessage()).contains("db1", refusal.name(), "NOT_BOUND", "not for you");
+    assertThat(subscription.isActive()).isFalse();
+    assertThatThrownBy(() -> subscription.awaitCredential(Duration.ofSeconds(1)))
+        .isInstanceOf(CredentialBrokerException.class);
+    await().during(NO_RETRY_WINDOW).atMost(NO_RETRY_WINDOW.multipliedBy(2))
+        .until(() -> broker.watches().size() == 1);
+    assertThat(events.events).contains("stopped " + refusal + " NOT_BOUND");
+  }
+
+  @Test
+  void unauthenticatedIsRetriedAFewTimesThenStops() throws Exception {
+    client.close();
+    client = clientBuilder().maxUnauthenticatedRetries(2).build();
+    client.watch("db1", listener);
+
+    for (int i = 1; i <= 3; i++) {
+      WatchCall call = broker.nextWatch();
+      writeToken("token-" + (i + 1));
+      call.fail(Status.UNAUTHENTICATED, "TOKEN_REJECTED", null);
+    }
+
+    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(listener.stops).hasSize(1));
+    assertThat(listener.stops.get(0).code()).isEqualTo(Status.Code.UNAUTHENTICATED);
+    assertThat(broker.watches()).extracting(WatchCall::authorization)
+        .containsExactly("Bearer token-1", "Bearer token-2", "Bearer token-3");
+    await().during(NO_RETRY_WINDOW).atMost(NO_RETRY_WINDOW.multipliedBy(2))
+        .until(() -> broker.watches().size() == 3);
+  }
+
+  @Test
+  void missingTokenFileFailsTheCallBeforeItReachesTheBroker() throws Exception {
+    client.close();
+    client = clientBuilder().maxUnauthenticatedRetries(1).build();
+    Files.delete(tokenFile);
+
+    client.watch("db1", listener);
+
+    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(listener.stops).hasSize(1));
+    assertThat(listener.stops.get(0).code()).isEqualTo(Status.Code.UNAUTHENTICATED);
+    assertThat(listener.stops.get(0).getMessage()).contains(tokenFile.toString());
+    assertThat(broker.watches()).isEmpty();
+  }
+
+  @Test
+  void retryInfoFromTheBrokerDelaysTheReconnect() throws Exception {
+    client.watch("db1", listener);
+    Duration brokerAsked = Duration.ofMillis(600);
+    long failedAt = System.nanoTime();
+    broker.nextWatch().fail(Status.UNAVAILABLE, "VAULT_UNAVAILABLE", brokerAsked);
+
+    broker.nextWatch();
+    assertThat(Duration.ofNanos(System.nanoTime() - failedAt)).isGreaterThanOrEqualTo(brokerAsked);
+    assertThat(events.reconnectDelays).first().isEqualTo(brokerAsked);
+    assertThat(events.events).contains("failed UNAVAILABLE VAULT_UNAVAILABLE");
+  }
+
+  @Test
+  void rotationDeliversTheNewCredentialAndAcknowledgesIt() throws Exception {
+    CredentialSubscription subscription = client.watch("db1", listener);
+    WatchCall call = broker.nextWatch();
+    call.issue(credential("c1", "v-db1-a", "pw-1", JDBC_URL));
+    call.rotate(credential("c2", "v-db1-b", "pw-2", JDBC_URL), "c1");
+
+    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(broker.acknowledgements()).hasSize(1));
+    assertThat(broker.acknowledgements().get(0).request().getCredentialId()).isEqualTo("c2");
+    assertThat(broker.acknowledgements().get(0).authorization()).isEqualTo("Bearer token-1");
+    assertThat(listener.credentials).extracting(Credential::username).containsExactly("v-db1-a", "v-db1-b");
+    assertThat(subscription.currentCredential().map(Credential::credentialId)).contains("c2");
+    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(events.events)
+        .contains("received ROTATED c2", "acknowledged c2"));
+
+    call.fail(Status.UNAVAILABLE);
+    assertThat(broker.nextWatch().request().getResumeCredentialId()).as("resumes the new credential")
+        .isEqualTo("c2");
+  }
+
+  @Test
+  void rotationIsNotAcknowledgedWhenTheListenerCannotSwitch() throws Exception {
+    client.watch("db1", credential -> {
+      if (credential.credentialId().equals("c2")) {
+        throw new IllegalStateException("pool cannot log in");
+      }
+      listener.onCredential(credential);
+    });
+    WatchCall call = broker.nextWatch();
+    call.issue(credential("c1", "v-db1-a", "pw-1", JDBC_URL));
+    call.rotate(credential("c2", "v-db1-b", "pw-2", JDBC_URL), "c1");
+    call.send(event().setHeartbeat(Heartbeat.getDefaultInstance()).build());
+
+    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(events.events).contains("received ROTATED c2"));
+    await().during(NO_RETRY_WINDOW).atMost(NO_RETRY_WINDOW.multipliedBy(2))
+        .until(() -> broker.acknowledgements().isEmpty());
+    assertThat(listener.credentials).extracting(Credential::credentialId).containsExactly("c1");
+  }
+
+  @Test
+  void renewalAndExpiringUpdateTheCurrentCredential() throws Exception {
+    CredentialSubscription subscription = client.watch("db1", listener);
+    WatchCall call = broker.nextWatch();
+    call.issue(credential("c1", "v-db1-a", "pw-1", JDBC_URL));
+    Instant renewedUntil = Instant.now().plusSeconds(300).truncatedTo(ChronoUnit.SECONDS);
+    call.send(event().setRenewed(CredentialRenewed.newBuilder().setCredentialId("c1")
+        .setExpireTime(timestamp(renewedUntil))).build());
+    call.send(event().setRenewed(CredentialRenewed.newBuilder().setCredentialId("someone-else")
+        .setExpireTime(timestamp(renewedUntil.plusSeconds(999)))).build());
+    call.send(event().setExpiring(CredentialExpiring.newBuilder().setCredentialId("c1")
+        .setExpireTime(timestamp(renewedUntil))).build());
+
+    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(listener.expiring).hasSize(1));
+    assertThat(listener.renewals).singleElement().satisfies(renewed -> {
+      assertThat(renewed.expireTime()).isEqualTo(renewedUntil);
+      assertThat(renewed.password()).isEqualTo("pw-1");
+    });
+    assertThat(subscription.currentCredential().map(Credential::expireTime)).contains(renewedUntil);
+  }
+
+  @Test
+  void closeCancelsTheStreamAndReleasesTheCredential() throws Exception {
+    CredentialSubscription subscription = client.watch("db1", listener);
+    WatchCall call = broker.nextWatch();
+    call.issue(credential("c1", "v-db1-a", "pw-1", JDBC_URL));
+    subscription.awaitCredential(Duration.ofSeconds(5));
+
+    subscription.close();
+
+    assertThat(broker.releases()).singleElement().satisfies(release -> {
+      assertThat(release.request().getCredentialId()).isEqualTo("c1");
+      assertThat(release.authorization()).isEqualTo("Bearer token-1");
+    });
+    await().atMost(Duration.ofSeconds(5)).until(call::cancelled);
+    assertThat(subscription.isActive()).isFalse();
+    assertThat(subscription.currentCredential()).isEmpty();
+    assertThat(events.events).contains("released c1");
+    await().during(NO_RETRY_WINDOW).atMost(NO_RETRY_WINDOW.multipliedBy(2))
+        .until(() -> broker.watches().size() == 1);
+  }
+
+  @Test
+  void closingTheClientReleasesEveryCredential() throws Exception {
+    CredentialSubscription db1 = client.watch("db1", listener);
+    CredentialSubscription db2 = client.watch("db2", new RecordingCredentialListener());
+    WatchCall first = broker.nextWatch();
+    WatchCall second = broker.nextWatch();
+    first.issue(credential("c-" + first.request().getDatabaseRole(), "u1", "pw", JDBC_URL));
+    second.issue(credential("c-" + second.request().getDatabaseRole(), "u2", "pw", JDBC_URL));
+    db1.awaitCredential(Duration.ofSeconds(5));
+    db2.awaitCredential(Duration.ofSeconds(5));
+
+    client.close();
+
+    assertThat(broker.releases()).extracting(released -> released.request().getCredentialId())
+        .containsExactlyInAnyOrder("c-db1", "c-db2");
+    assertThatThrownBy(() -> client.watch("db1", listener)).isInstanceOf(IllegalStateException.class);
+  }
+
+  @Test
+  void revokedCredentialIsReportedAndTheSubscriptionStops() throws Exception {
+    CredentialSubscription subscription = client.watch("db1", listener);
+    WatchCall call = broker.nextWatch();
+    call.issue(credential("c1", "v-db1-a", "pw-1", JDBC_URL));
+    call.revoke("c1", "POD_REVOKED");
+    call.fail(Status.PERMISSION_DENIED, "POD_REVOKED", null);
+
+    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(listener.stops).hasSize(1));
+    assertThat(listener.revocations).singleElement().satisfies(revocation -> {
+      assertThat(revocation.credential().credentialId()).isEqualTo("c1");
+      assertThat(revocation.reason()).isEqualTo("POD_REVOKED");
+    });
+    assertThat(listener.stops.get(0).reason()).isEqualTo("POD_REVOKED");
+    assertThat(subscription.currentCredential()).isEmpty();
+
+    subscription.close();
+    assertThat(broker.releases()).as("a revoked credential is gone already").isEmpty();
+    assertThat(broker.watches()).hasSize(1);
+  }
+
+  @Test
+  void streamOverARealSocketDeliversTheCredential() throws Exception {
+    Server netty = Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
+        .addService(ServerInterceptors.intercept(broker, broker.headerRecorder()))
+        .build()
+        .start();
+    try (CredentialBrokerClient overTcp = CredentialBrokerClient.builder()
+        .target("localhost:" + netty.getPort())
+        .plaintext()
+        .tokenFile(tokenFile)
+        .build()) {
+      CredentialSubscription subscription = overTcp.watch("db1", listener);
+      WatchCall call = broker.nextWatch();
+      assertThat(call.authorization()).isEqualTo("Bearer token-1");
+      call.issue(credential("c1", "v-db1-a", "pw-1", JDBC_URL));
+
+      assertThat(subscription.awaitCredential(Duration.ofSeconds(5)).password()).isEqualTo("pw-1");
+    } finally {
+      netty.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
+    assertThat(broker.releases()).extracting(released -> released.request().getCredentialId()).containsExactly("c1");
+  }
+
+  @Test
+  void builderRejectsContradictorySettings() {
+    assertThatThrownBy(() -> CredentialBrokerClient.builder().build())
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("exactly one");
+    assertThatThrownBy(() -> CredentialBrokerClient.builder().channel(channel).target("localhost:9090").build())
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> CredentialBrokerClient.builder().channel(channel).plaintext().build())
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> CredentialBrokerClient.builder().channel(channel)
+        .backoff(Duration.ofSeconds(5), Duration.ofSeconds(1)).build())
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("shorter");
+  }
+
+  @Test
+  void watchRejectsABlankDatabaseRoleWithoutCallingTheBroker() {
+    assertThatThrownBy(() -> client.watch(" ", listener))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("databaseRole");
+    assertThatThrownBy(() -> client.watch("db1", Duration.ZERO, listener))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("requestedTtl");
+    assertThat(broker.watches()).isEmpty();
+  }
+
+  private void writeToken(String token) throws IOException {
+    // The kubelet replaces the file atomically; so does the test.
+    Path temporary = Files.writeString(dir.resolve("token.tmp"), token + "\n");
+    Files.move(temporary, tokenFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+  }
+}
