@@ -1,0 +1,159 @@
+package io.credbroker.broker.setup;
+
+import java.net.URI;
+import java.time.Duration;
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * What to set up in Vault: the database secrets engine for one target database, and the policy and
+ * Kubernetes auth role the broker logs in with. Validated on construction.
+ *
+ * @param vaultAddress e.g. {@code http://127.0.0.1:8200}
+ * @param vaultToken a token allowed to mount engines, write policies and configure auth methods
+ * @param mount path of the database secrets engine, e.g. {@code database}
+ * @param connectionName name of the connection config, e.g. {@code db1} ({@code <mount>/config/<name>})
+ * @param roleName the Vault role pods get credentials from ({@code <mount>/creds/<role>})
+ * @param database the target database
+ * @param vaultAdminRole the PostgreSQL login role Vault connects as
+ * @param groupRole the PostgreSQL group every dynamic role joins
+ * @param postgresHost host Vault uses to reach PostgreSQL (may differ from the one setup uses)
+ * @param postgresPort its port
+ * @param connectionParameters query string appended to Vault's connection URL, e.g. {@code sslmode=disable}; may be empty
+ * @param passwordAuthentication {@code scram-sha-256} (Vault sends a verifier, never the password) or {@code password}
+ * @param defaultTtl lease TTL of a credential
+ * @param maxTtl maximum lease lifetime of a credential
+ * @param broker the broker's own access
+ */
+public record VaultSetupOptions(
+    URI vaultAddress,
+    Secret vaultToken,
+    String mount,
+    String connectionName,
+    String roleName,
+    String database,
+    String vaultAdminRole,
+    String groupRole,
+    String postgresHost,
+    int postgresPort,
+    String connectionParameters,
+    String passwordAuthentication,
+    Duration defaultTtl,
+    Duration maxTtl,
+    BrokerAccess broker) {
+
+  public VaultSetupOptions {
+    Objects.requireNonNull(vaultAddress, "vaultAddress");
+    Objects.requireNonNull(vaultToken, "vaultToken");
+    if (vaultAddress.getScheme() == null || !vaultAddress.getScheme().matches("https?") || vaultAddress.getHost() == null) {
+      throw new IllegalArgumentException("the Vault address must be an http(s) URL, e.g. http://127.0.0.1:8200");
+    }
+    Names.vaultName("mount", mount);
+    Names.vaultName("connection name", connectionName);
+    Names.vaultName("Vault role", roleName);
+    Names.sqlName("database", database);
+    Names.sqlName("Vault admin role", vaultAdminRole);
+    Names.sqlName("group role", groupRole);
+    if (postgresHost.isBlank() || !postgresHost.matches("[A-Za-z0-9.:\\[\\]_-]+")) {
+      throw new IllegalArgumentException("'" + postgresHost + "' is not a valid PostgreSQL host for Vault");
+    }
+    if (postgresPort < 1 || postgresPort > 65535) {
+      throw new IllegalArgumentException("the PostgreSQL port for Vault must be between 1 and 65535");
+    }
+    if (!connectionParameters.matches("[A-Za-z0-9_.=&%/-]*")) {
+      throw new IllegalArgumentException("connection parameters must look like key=value&key=value");
+    }
+    if (!passwordAuthentication.equals("scram-sha-256") && !passwordAuthentication.equals("password")) {
+      throw new IllegalArgumentException("password authentication must be scram-sha-256 or password");
+    }
+    requirePositiveSeconds("default TTL", defaultTtl);
+    requirePositiveSeconds("max TTL", maxTtl);
+    if (defaultTtl.compareTo(maxTtl) > 0) {
+      throw new IllegalArgumentException("the default TTL (" + defaultTtl + ") must not exceed the max TTL (" + maxTtl + ")");
+    }
+    Objects.requireNonNull(broker, "broker");
+  }
+
+  /** Vault's connection URL: user name and password stay templates that Vault fills in itself. */
+  public String connectionUrl() {
+    String host = postgresHost.contains(":") && !postgresHost.startsWith("[") ? "[" + postgresHost + "]" : postgresHost;
+    return "postgresql://{{username}}:{{password}}@" + host + ":" + postgresPort + "/" + database
+        + (connectionParameters.isEmpty() ? "" : "?" + connectionParameters);
+  }
+
+  @Override
+  public String toString() {
+    return "VaultSetupOptions[vaultAddress=" + vaultAddress + ", vaultToken=" + Secret.MASK + ", mount=" + mount
+        + ", connectionName=" + connectionName + ", roleName=" + roleName + ", connectionUrl=" + connectionUrl()
+        + ", vaultAdminRole=" + vaultAdminRole + ", groupRole=" + groupRole + ", passwordAuthentication=" + passwordAuthentication
+        + ", defaultTtl=" + defaultTtl + ", maxTtl=" + maxTtl + ", broker=" + broker + "]";
+  }
+
+  static void requirePositiveSeconds(String what, Duration d) {
+    Objects.requireNonNull(d, what);
+    if (d.isNegative() || d.toSeconds() < 1 || d.toNanos() % 1_000_000_000L != 0) {
+      throw new IllegalArgumentException(what + " must be a whole number of seconds, at least 1s");
+    }
+  }
+
+  /**
+   * The broker's own access to Vault: a policy, and (when {@code kubernetes} is set) the Kubernetes
+   * auth method and the role the broker logs in with.
+   *
+   * @param policyName e.g. {@code credential-broker}
+   * @param kubernetes null to skip Kubernetes auth (a broker that uses a token)
+   */
+  public record BrokerAccess(String policyName, @Nullable KubernetesAuth kubernetes) {
+    public BrokerAccess {
+      Names.vaultName("policy", policyName);
+    }
+  }
+
+  /**
+   * Kubernetes auth for the broker.
+   *
+   * @param authPath mount path, e.g. {@code kubernetes}
+   * @param kubernetesHost API server URL Vault sends TokenReviews to
+   * @param caCertPem the API server's CA (PEM), or null to use the system trust
+   * @param roleName the Vault role the broker logs in with
+   * @param serviceAccount the broker's service account
+   * @param namespace its namespace
+   * @param audience the audience the broker's projected token must carry, or null for none
+   * @param tokenTtl TTL of the broker's Vault token
+   * @param tokenMaxTtl maximum lifetime of the broker's Vault token
+   */
+  public record KubernetesAuth(
+      String authPath,
+      URI kubernetesHost,
+      @Nullable String caCertPem,
+      String roleName,
+      String serviceAccount,
+      String namespace,
+      @Nullable String audience,
+      Duration tokenTtl,
+      Duration tokenMaxTtl) {
+
+    public KubernetesAuth {
+      Names.vaultName("Kubernetes auth path", authPath);
+      Objects.requireNonNull(kubernetesHost, "kubernetesHost");
+      if (kubernetesHost.getScheme() == null || !kubernetesHost.getScheme().matches("https?")) {
+        throw new IllegalArgumentException("the Kubernetes host must be an http(s) URL");
+      }
+      if (caCertPem != null && !caCertPem.contains("-----BEGIN CERTIFICATE-----")) {
+        throw new IllegalArgumentException("the Kubernetes CA must be a PEM certificate");
+      }
+      Names.vaultName("broker Vault role", roleName);
+      if (!serviceAccount.matches("[a-z0-9]([-a-z0-9.]*[a-z0-9])?") || !namespace.matches("[a-z0-9]([-a-z0-9]*[a-z0-9])?")) {
+        throw new IllegalArgumentException("the broker's service account and namespace must be Kubernetes names");
+      }
+      if (audience != null && audience.isBlank()) {
+        throw new IllegalArgumentException("the broker token audience must not be blank");
+      }
+      requirePositiveSeconds("broker token TTL", tokenTtl);
+      requirePositiveSeconds("broker token max TTL", tokenMaxTtl);
+      if (tokenTtl.compareTo(tokenMaxTtl) > 0) {
+        throw new IllegalArgumentException("the broker token TTL must not exceed its max TTL");
+      }
+    }
+  }
+}

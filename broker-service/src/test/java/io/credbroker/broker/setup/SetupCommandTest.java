@@ -1,0 +1,60 @@
+package io.credbroker.broker.setup;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import org.junit.jupiter.api.Test;
+
+class SetupCommandTest {
+
+  private final StringWriter out = new StringWriter();
+  private final StringWriter err = new StringWriter();
+
+  private int run(String... args) {
+    return SetupCommand.run(args, new PrintWriter(out), new PrintWriter(err), Secret::random);
+  }
+
+  @Test
+  void invalidDatabaseNameFailsBeforeConnectingAnywhere() {
+    // Port 1 would refuse a connection: the failure must come from validation, not from the network.
+    int code = run("--postgres-url", "jdbc:postgresql://127.0.0.1:1/postgres", "--postgres-password", "pw",
+        "--vault-address", "http://127.0.0.1:1", "--vault-token", "t", "--database", "db1; DROP DATABASE postgres");
+    assertThat(code).isEqualTo(1);
+    assertThat(err.toString()).contains("setup failed: database 'db1; DROP DATABASE postgres' is not a valid name");
+    assertThat(out.toString()).doesNotContain("PostgreSQL jdbc");
+  }
+
+  @Test
+  void missingVaultTokenIsAClearError() {
+    int code = run("--postgres-url", "jdbc:postgresql://127.0.0.1:1/postgres", "--postgres-password", "pw", "--vault-token-file",
+        "/nonexistent/token");
+    assertThat(code).isEqualTo(1);
+    assertThat(err.toString()).contains("cannot read the Vault token from /nonexistent/token");
+  }
+
+  @Test
+  void unparseableDurationIsAUsageError() {
+    int code = run("--postgres-url", "jdbc:postgresql://127.0.0.1:1/postgres", "--default-ttl", "soon");
+    assertThat(code).isEqualTo(2);
+    assertThat(err.toString()).contains("'soon' is not a duration");
+  }
+
+  @Test
+  void helpListsOptionsWithoutRevealingSecretsFromTheEnvironment() {
+    int code = run("--help");
+    assertThat(code).isZero();
+    assertThat(out.toString()).contains("--postgres-url", "--dry-run", "--template-database", "--kubernetes-host");
+    String token = System.getenv("VAULT_TOKEN");
+    if (token != null && !token.isEmpty()) {
+      assertThat(out.toString()).doesNotContain(token);
+    }
+  }
+
+  @Test
+  void adminUrlPasswordParameterIsMaskedInOutput() {
+    assertThat(Masking.url("jdbc:postgresql://db:5432/postgres?user=postgres&password=s3cret&ssl=true"))
+        .isEqualTo("jdbc:postgresql://db:5432/postgres?user=postgres&password=" + Secret.MASK + "&ssl=true");
+    assertThat(Masking.url("postgresql://admin:s3cret@db:5432/db1")).isEqualTo("postgresql://admin:" + Secret.MASK + "@db:5432/db1");
+  }
+}
