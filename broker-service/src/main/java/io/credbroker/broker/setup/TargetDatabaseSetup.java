@@ -180,7 +180,7 @@ public final class TargetDatabaseSetup {
             + " WHERE g.rolname = ? AND a.rolname = ?", options.groupRole(), options.vaultAdminRole()));
     boolean signal = Boolean.TRUE.equals(queryBoolean(c,
         "SELECT count(*) > 0 FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles a ON a.oid = m.member"
-            + " WHERE m.roleid = 'pg_catalog.pg_signal_backend'::regrole AND a.rolname = ?", options.vaultAdminRole()));
+            + " WHERE m.roleid = 'pg_signal_backend'::regrole AND a.rolname = ?", options.vaultAdminRole()));
     String admin = Names.quoteIdent(options.vaultAdminRole());
     List<String> sql = new ArrayList<>();
     if (!groupAdmin) {
