@@ -1,0 +1,89 @@
+package io.credbroker.broker.auth;
+
+import com.github.benmanes.caffeine.cache.Ticker;
+import io.credbroker.broker.config.BrokerProperties;
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.ConfigBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+/** Wires the Kubernetes client, the cached authenticator and the bindings from the configuration. */
+@Configuration(proxyBeanMethods = false)
+class AuthConfiguration {
+
+  /**
+   * One client for the process. Reviews are independent requests, so the client must not queue them
+   * behind fabric8's default of 5 per host, and must not retry them for seconds on its own: the
+   * caller fails closed at once and the pod retries.
+   */
+  @Bean(destroyMethod = "close")
+  KubernetesClient kubernetesClient(BrokerProperties properties) {
+    BrokerProperties.Kubernetes kubernetes = properties.kubernetes();
+    Path kubeconfig = kubernetes.kubeconfig();
+    Config base;
+    if (kubeconfig != null) {
+      if (!Files.isReadable(kubeconfig)) {
+        throw new IllegalStateException(
+            "credbroker.kubernetes.kubeconfig is not readable: " + kubeconfig.toAbsolutePath());
+      }
+      base = Config.fromKubeconfig(kubeconfig.toFile());
+    } else {
+      base = Config.autoConfigure(null);
+    }
+    Config config =
+        new ConfigBuilder(base)
+            .withMaxConcurrentRequests(kubernetes.maxConcurrentRequests())
+            .withMaxConcurrentRequestsPerHost(kubernetes.maxConcurrentRequests())
+            .withRequestRetryBackoffLimit(0)
+            .withConnectionTimeout(Math.toIntExact(kubernetes.connectTimeout().toMillis()))
+            .withRequestTimeout(Math.toIntExact(kubernetes.requestTimeout().toMillis()))
+            .build();
+    return new KubernetesClientBuilder().withConfig(config).build();
+  }
+
+  @Bean
+  TokenReviewer tokenReviewer(KubernetesClient kubernetesClient) {
+    return new Fabric8TokenReviewer(kubernetesClient);
+  }
+
+  @Bean
+  TokenAuthenticator tokenAuthenticator(
+      TokenReviewer tokenReviewer, BrokerProperties properties, MeterRegistry meterRegistry) {
+    BrokerProperties.Kubernetes kubernetes = properties.kubernetes();
+    return new TokenAuthenticator(
+        tokenReviewer,
+        kubernetes.audience(),
+        kubernetes.allowUnboundTokens(),
+        kubernetes.cacheMaxTtl(),
+        kubernetes.failureCacheTtl(),
+        meterRegistry,
+        Clock.systemUTC(),
+        Ticker.systemTicker());
+  }
+
+  @Bean
+  Bindings bindings(BrokerProperties properties) {
+    return new Bindings(
+        properties.bindings().stream()
+            .map(
+                b ->
+                    new Binding(
+                        b.databaseRole(),
+                        b.vaultMount(),
+                        b.vaultRole(),
+                        java.util.Set.copyOf(b.namespaces()),
+                        java.util.Set.copyOf(b.serviceAccounts()),
+                        new ConnectionHints(
+                            b.connection().host(),
+                            b.connection().port(),
+                            b.connection().database(),
+                            b.connection().sslmode())))
+            .toList());
+  }
+}

@@ -1,0 +1,243 @@
+package io.credbroker.broker.auth;
+
+import com.github.benmanes.caffeine.cache.AsyncCache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Expiry;
+import com.github.benmanes.caffeine.cache.Ticker;
+import com.nimbusds.jwt.JWT;
+import com.nimbusds.jwt.JWTParser;
+import io.credbroker.broker.BrokerException;
+import io.credbroker.broker.BrokerException.Reason;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.text.ParseException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Date;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Turns a bearer token into a {@link PodIdentity}, asking Kubernetes at most once per token per cache
+ * window.
+ *
+ * <p>Verdicts are cached by the SHA-256 of the token (the token itself is never kept). A positive
+ * verdict lives until the token's own {@code exp} or {@link #cacheMaxTtl}, whichever comes first; a
+ * rejection lives for {@code failureCacheTtl}, so a flood of bad tokens does not become a flood of
+ * reviews. Concurrent requests with the same uncached token share one review: the first caller
+ * performs it on its own thread and the others wait for its result. When Kubernetes cannot answer
+ * nothing is cached and the caller gets {@code KUBERNETES_UNAVAILABLE} (fail closed).
+ *
+ * <p>Thread-safe; one instance serves the whole process.
+ */
+public final class TokenAuthenticator {
+
+  /** Bounds the memory of the cache; far above the number of pods one broker serves. */
+  private static final long MAX_CACHED_TOKENS = 200_000;
+
+  private final TokenReviewer reviewer;
+  private final String audience;
+  private final boolean allowUnboundTokens;
+  private final Duration cacheMaxTtl;
+  private final Duration failureCacheTtl;
+  private final Clock clock;
+  private final AsyncCache<String, Verdict> cache;
+  private final Counter cacheHits;
+  private final Counter cacheMisses;
+  private final Timer reviewsAuthenticated;
+  private final Timer reviewsRejected;
+  private final Timer reviewsUnavailable;
+
+  /**
+   * @param ticker the cache's clock (nanoseconds); {@code clock} must move with it, tests pass fakes
+   */
+  public TokenAuthenticator(
+      TokenReviewer reviewer,
+      String audience,
+      boolean allowUnboundTokens,
+      Duration cacheMaxTtl,
+      Duration failureCacheTtl,
+      MeterRegistry meterRegistry,
+      Clock clock,
+      Ticker ticker) {
+    this.reviewer = Objects.requireNonNull(reviewer, "reviewer");
+    this.audience = Objects.requireNonNull(audience, "audience");
+    this.allowUnboundTokens = allowUnboundTokens;
+    this.cacheMaxTtl = requirePositive(cacheMaxTtl, "cacheMaxTtl");
+    this.failureCacheTtl = requirePositive(failureCacheTtl, "failureCacheTtl");
+    this.clock = Objects.requireNonNull(clock, "clock");
+    this.cache =
+        Caffeine.newBuilder()
+            .maximumSize(MAX_CACHED_TOKENS)
+            .ticker(ticker)
+            .expireAfter(new VerdictExpiry())
+            .buildAsync();
+    this.cacheHits = cacheCounter(meterRegistry, "hit");
+    this.cacheMisses = cacheCounter(meterRegistry, "miss");
+    this.reviewsAuthenticated = reviewTimer(meterRegistry, "authenticated");
+    this.reviewsRejected = reviewTimer(meterRegistry, "rejected");
+    this.reviewsUnavailable = reviewTimer(meterRegistry, "unavailable");
+  }
+
+  /**
+   * Authenticates a caller.
+   *
+   * @param token the caller's bearer token, or {@code null} when it sent none
+   * @return who the caller is
+   * @throws BrokerException {@code TOKEN_*} reasons when the token is refused, {@code
+   *     KUBERNETES_UNAVAILABLE} when it cannot be checked
+   */
+  public PodIdentity authenticate(@Nullable BearerToken token) {
+    if (token == null) {
+      throw new BrokerException(
+          Reason.TOKEN_MISSING, "missing bearer token in the authorization metadata");
+    }
+    String key = token.sha256Hex();
+    CompletableFuture<Verdict> mine = new CompletableFuture<>();
+    CompletableFuture<Verdict> existing = cache.asMap().putIfAbsent(key, mine);
+    if (existing == null) {
+      cacheMisses.increment();
+      try {
+        mine.complete(decide(token));
+      } catch (RuntimeException | Error e) {
+        // A failed future is dropped by the cache, so the next caller asks Kubernetes again.
+        mine.completeExceptionally(e);
+        throw e;
+      }
+      return mine.join().identityOrThrow();
+    }
+    cacheHits.increment();
+    try {
+      return existing.join().identityOrThrow();
+    } catch (CompletionException e) {
+      if (e.getCause() instanceof BrokerException broker) {
+        throw new BrokerException(broker.reason(), broker.getMessage(), broker.retryAfter(), broker);
+      }
+      throw e;
+    }
+  }
+
+  /** How many verdicts are cached right now (approximately); for tests and diagnostics. */
+  public long cachedVerdicts() {
+    return cache.synchronous().estimatedSize();
+  }
+
+  private Verdict decide(BearerToken token) {
+    Instant expiry;
+    try {
+      JWT jwt = JWTParser.parse(token.value());
+      Date exp = jwt.getJWTClaimsSet().getExpirationTime();
+      expiry = exp == null ? null : exp.toInstant();
+    } catch (ParseException e) {
+      // Not a JWT at all: no point asking Kubernetes. The parser's message may quote the token.
+      return Verdict.refused(Reason.TOKEN_MALFORMED, "the bearer token is not a JWT");
+    }
+    TokenReviewOutcome outcome = timedReview(token);
+    if (!outcome.authenticated() || !outcome.audiences().contains(audience)) {
+      return Verdict.refused(
+          Reason.TOKEN_REJECTED,
+          "the token was rejected: it may be expired, forged, issued for another audience than '"
+              + audience
+              + "', or its pod no longer exists");
+    }
+    PodIdentity identity = Objects.requireNonNull(outcome.identity());
+    if (!identity.boundToPod() && !allowUnboundTokens) {
+      return Verdict.refused(
+          Reason.TOKEN_NOT_POD_BOUND,
+          "the token is not bound to a pod; use the pod's projected service-account token");
+    }
+    return Verdict.accepted(identity, expiry);
+  }
+
+  private TokenReviewOutcome timedReview(BearerToken token) {
+    long start = System.nanoTime();
+    Timer timer = reviewsUnavailable;
+    try {
+      TokenReviewOutcome outcome = reviewer.review(token, List.of(audience));
+      timer = outcome.authenticated() ? reviewsAuthenticated : reviewsRejected;
+      return outcome;
+    } finally {
+      timer.record(Duration.ofNanos(System.nanoTime() - start));
+    }
+  }
+
+  private static Counter cacheCounter(MeterRegistry registry, String result) {
+    return Counter.builder("credbroker.tokenreview.cache")
+        .description("Token verdicts looked up in the TokenReview cache")
+        .tag("result", result)
+        .register(registry);
+  }
+
+  private static Timer reviewTimer(MeterRegistry registry, String outcome) {
+    return Timer.builder("credbroker.tokenreview.request")
+        .description("TokenReview calls to the Kubernetes API")
+        .tag("outcome", outcome)
+        .publishPercentileHistogram()
+        .register(registry);
+  }
+
+  private static Duration requirePositive(Duration value, String name) {
+    Objects.requireNonNull(value, name);
+    if (value.isNegative() || value.isZero()) {
+      throw new IllegalArgumentException(name + " must be positive");
+    }
+    return value;
+  }
+
+  /** A cached decision about one token. Holds no secret. */
+  private record Verdict(
+      @Nullable PodIdentity identity,
+      @Nullable Instant tokenExpiry,
+      @Nullable Reason refusal,
+      @Nullable String message) {
+
+    static Verdict accepted(PodIdentity identity, @Nullable Instant tokenExpiry) {
+      return new Verdict(identity, tokenExpiry, null, null);
+    }
+
+    static Verdict refused(Reason reason, String message) {
+      return new Verdict(null, null, reason, message);
+    }
+
+    PodIdentity identityOrThrow() {
+      if (identity == null) {
+        throw new BrokerException(Objects.requireNonNull(refusal), Objects.requireNonNull(message));
+      }
+      return identity;
+    }
+  }
+
+  private final class VerdictExpiry implements Expiry<String, Verdict> {
+
+    @Override
+    public long expireAfterCreate(String key, Verdict verdict, long currentTime) {
+      if (verdict.identity() == null) {
+        return failureCacheTtl.toNanos();
+      }
+      Duration ttl = cacheMaxTtl;
+      if (verdict.tokenExpiry() != null) {
+        Duration untilExpiry = Duration.between(clock.instant(), verdict.tokenExpiry());
+        if (untilExpiry.compareTo(ttl) < 0) {
+          ttl = untilExpiry.isNegative() ? Duration.ZERO : untilExpiry;
+        }
+      }
+      return ttl.toNanos();
+    }
+
+    @Override
+    public long expireAfterUpdate(
+        String key, Verdict verdict, long currentTime, long currentDuration) {
+      return expireAfterCreate(key, verdict, currentTime);
+    }
+
+    @Override
+    public long expireAfterRead(String key, Verdict verdict, long currentTime, long currentDuration) {
+      return currentDuration;
+    }
+  }
+}

@@ -1,0 +1,110 @@
+package io.credbroker.broker.config;
+
+import jakarta.validation.Valid;
+import jakarta.validation.constraints.Max;
+import jakarta.validation.constraints.Min;
+import jakarta.validation.constraints.NotBlank;
+import jakarta.validation.constraints.NotEmpty;
+import jakarta.validation.constraints.NotNull;
+import jakarta.validation.constraints.Pattern;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.jspecify.annotations.Nullable;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.validation.annotation.Validated;
+
+/**
+ * Everything an operator configures about the broker, under {@code credbroker}.
+ *
+ * <p>Bound once at startup and immutable afterwards. Vault's address and the broker's own Vault login
+ * are Spring Cloud Vault's ({@code spring.cloud.vault.*}); the state database is Spring Boot's
+ * ({@code spring.datasource.*}); the Resilience4j limits around Vault are under
+ * {@code resilience4j.*.instances.vault}.
+ *
+ * @param grpc the pod-facing gRPC API
+ * @param kubernetes how tokens are checked against the Kubernetes API
+ * @param replica this process's identity among the broker replicas
+ * @param bindings which service accounts may obtain which database role; a role no binding names
+ *     does not exist, and an identity no binding allows is refused (deny by default)
+ */
+@ConfigurationProperties("credbroker")
+@Validated
+public record BrokerProperties(
+    @DefaultValue @Valid Grpc grpc,
+    @DefaultValue @Valid Kubernetes kubernetes,
+    @DefaultValue @Valid Replica replica,
+    @DefaultValue @Valid List<Binding> bindings) {
+
+  /**
+   * @param port the port the gRPC server listens on ({@code spring.grpc.server.port} is derived from
+   *     it); 0 picks a free port
+   * @param heartbeatInterval how often an idle {@code WatchCredential} stream receives a heartbeat, so
+   *     that proxies keep the connection open and clients notice a dead broker
+   */
+  public record Grpc(
+      @DefaultValue("9090") @Min(0) @Max(65535) int port,
+      @DefaultValue("30s") @NotNull Duration heartbeatInterval) {}
+
+  /**
+   * @param kubeconfig a kubeconfig file to reach the API server with; when unset the in-cluster
+   *     service-account configuration (or the usual auto-configuration) is used
+   * @param audience the audience a pod's token must carry
+   * @param allowUnboundTokens whether tokens that are not bound to a pod are accepted (their pod name
+   *     and UID are then unknown)
+   * @param cacheMaxTtl the longest a successful review is reused; never past the token's own expiry
+   * @param failureCacheTtl how long a rejected token stays rejected without asking Kubernetes again
+   * @param maxConcurrentRequests how many reviews may be in flight at once; fabric8's default of 5
+   *     per host would serialise reviews under load
+   * @param connectTimeout how long to wait for a connection to the API server
+   * @param requestTimeout how long a review may take before the request fails as unavailable
+   */
+  public record Kubernetes(
+      @Nullable Path kubeconfig,
+      @DefaultValue("credbroker") @NotBlank String audience,
+      @DefaultValue("false") boolean allowUnboundTokens,
+      @DefaultValue("5m") @NotNull Duration cacheMaxTtl,
+      @DefaultValue("5s") @NotNull Duration failureCacheTtl,
+      @DefaultValue("256") @Min(1) int maxConcurrentRequests,
+      @DefaultValue("2s") @NotNull Duration connectTimeout,
+      @DefaultValue("5s") @NotNull Duration requestTimeout) {}
+
+  /**
+   * @param id this replica's name in the state store (owner of the leases it issues); when unset the
+   *     host name plus a random suffix, so a restarted process is a new replica
+   */
+  public record Replica(@Nullable String id) {}
+
+  /**
+   * One database role pods may ask for, and who may ask.
+   *
+   * @param databaseRole the name pods ask for (for example {@code db1})
+   * @param vaultMount the mount path of Vault's database secrets engine
+   * @param vaultRole the Vault role whose {@code creds} endpoint issues the PostgreSQL role
+   * @param namespaces the namespaces whose pods may obtain it
+   * @param serviceAccounts the service accounts (in any of those namespaces) that may obtain it
+   * @param connection where the database is, sent to the pod with the credential
+   */
+  public record Binding(
+      @NotBlank @Pattern(regexp = "[A-Za-z0-9_.-]{1,63}") String databaseRole,
+      @DefaultValue("database") @NotBlank String vaultMount,
+      @NotBlank @Pattern(regexp = "[A-Za-z0-9_.-]{1,128}") String vaultRole,
+      @NotEmpty List<@NotBlank String> namespaces,
+      @NotEmpty List<@NotBlank String> serviceAccounts,
+      @Valid @NotNull Connection connection) {}
+
+  /**
+   * @param host the database host as pods reach it
+   * @param port the database port
+   * @param database the database name
+   * @param sslmode the libpq {@code sslmode} pods should use
+   */
+  public record Connection(
+      @NotBlank String host,
+      @DefaultValue("5432") @Min(1) @Max(65535) int port,
+      @NotBlank String database,
+      @DefaultValue("prefer")
+          @Pattern(regexp = "disable|allow|prefer|require|verify-ca|verify-full")
+          String sslmode) {}
+}

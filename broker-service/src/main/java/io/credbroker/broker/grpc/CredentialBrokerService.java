@@ -1,0 +1,118 @@
+package io.credbroker.broker.grpc;
+
+import io.credbroker.api.v1.CredentialBrokerGrpc;
+import io.credbroker.api.v1.CredentialEvent;
+import io.credbroker.api.v1.CredentialIssued;
+import io.credbroker.api.v1.IssueCredentialRequest;
+import io.credbroker.api.v1.IssueCredentialResponse;
+import io.credbroker.api.v1.WatchCredentialRequest;
+import io.credbroker.broker.lease.CredentialIssuer;
+import io.credbroker.broker.lease.CredentialKind;
+import io.credbroker.broker.lease.IssuedCredential;
+import io.credbroker.broker.lease.LeaseService;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.time.Clock;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The {@code credbroker.v1.CredentialBroker} service: translates requests for the domain and its
+ * answers back, nothing more.
+ *
+ * <p>Methods run on gRPC's call executor and block while the credential is issued (TokenReview, Vault,
+ * state store). A {@code WatchCredential} call then returns; its stream lives on in {@link
+ * WatchStreams} until the client cancels it or the broker ends it.
+ */
+final class CredentialBrokerService extends CredentialBrokerGrpc.CredentialBrokerImplBase {
+
+  private final CredentialIssuer issuer;
+  private final LeaseService leases;
+  private final WatchStreams streams;
+  private final Clock clock;
+
+  CredentialBrokerService(
+      CredentialIssuer issuer, LeaseService leases, WatchStreams streams, Clock clock) {
+    this.issuer = Objects.requireNonNull(issuer, "issuer");
+    this.leases = Objects.requireNonNull(leases, "leases");
+    this.streams = Objects.requireNonNull(streams, "streams");
+    this.clock = Objects.requireNonNull(clock, "clock");
+  }
+
+  @Override
+  public void watchCredential(
+      WatchCredentialRequest request, StreamObserver<CredentialEvent> responseObserver) {
+    ServerCallStreamObserver<CredentialEvent> observer =
+        (ServerCallStreamObserver<CredentialEvent>) responseObserver;
+    // Both handlers must be installed before this method returns; the stream they act on is only
+    // known once the credential exists.
+    AtomicReference<WatchStream> stream = new AtomicReference<>();
+    observer.setOnReadyHandler(
+        () -> {
+          WatchStream current = stream.get();
+          if (current != null) {
+            current.drain();
+          }
+        });
+    observer.setOnCancelHandler(
+        () -> {
+          WatchStream current = stream.get();
+          if (current != null) {
+            current.cancelled();
+            streams.unregister(current);
+            leases.detach(current.credentialId());
+          }
+        });
+    try {
+      if (!request.getResumeCredentialId().isEmpty()) {
+        issuer.refuseResume(BearerTokenInterceptor.currentToken(), request.getDatabaseRole());
+      }
+      IssuedCredential issued =
+          issuer.issue(
+              BearerTokenInterceptor.currentToken(),
+              request.getDatabaseRole(),
+              ProtoCredentials.requestedTtl(request.hasRequestedTtl(), request.getRequestedTtl()),
+              CredentialKind.STREAM);
+      WatchStream watch = new WatchStream(issued.record().id(), observer);
+      watch.send(
+          CredentialEvent.newBuilder()
+              .setEventTime(ProtoCredentials.timestamp(clock.instant()))
+              .setIssued(
+                  CredentialIssued.newBuilder().setCredential(ProtoCredentials.credential(issued)))
+              .build());
+      stream.set(watch);
+      streams.register(watch);
+      if (observer.isCancelled()) {
+        // The client left while the credential was being issued; the cancel handler ran before the
+        // stream was known, so do its work here.
+        watch.cancelled();
+        streams.unregister(watch);
+        leases.detach(watch.credentialId());
+      }
+    } catch (RuntimeException e) {
+      if (!observer.isCancelled()) {
+        observer.onError(GrpcErrorMapper.toStatusException(e));
+      }
+    }
+  }
+
+  @Override
+  public void issueCredential(
+      IssueCredentialRequest request, StreamObserver<IssueCredentialResponse> responseObserver) {
+    try {
+      IssuedCredential issued =
+          issuer.issue(
+              BearerTokenInterceptor.currentToken(),
+              request.getDatabaseRole(),
+              ProtoCredentials.requestedTtl(request.hasRequestedTtl(), request.getRequestedTtl()),
+              CredentialKind.ONE_SHOT);
+      responseObserver.onNext(
+          IssueCredentialResponse.newBuilder()
+              .setCredential(ProtoCredentials.credential(issued))
+              .build());
+      responseObserver.onCompleted();
+    } catch (RuntimeException e) {
+      responseObserver.onError(GrpcErrorMapper.toStatusException(e));
+    }
+  }
+}

@@ -1,0 +1,74 @@
+package io.credbroker.broker.grpc;
+
+import com.google.protobuf.Timestamp;
+import io.credbroker.api.v1.ConnectionHints;
+import io.credbroker.api.v1.Credential;
+import io.credbroker.broker.BrokerException;
+import io.credbroker.broker.lease.CredentialRecord;
+import io.credbroker.broker.lease.IssuedCredential;
+import java.time.Duration;
+import java.time.Instant;
+import org.jspecify.annotations.Nullable;
+
+/** Translations between domain values and {@code credbroker.v1} messages. Stateless. */
+final class ProtoCredentials {
+
+  /** About 10,000 years, the largest duration the proto allows. */
+  private static final long MAX_DURATION_SECONDS = 315_576_000_000L;
+
+  private ProtoCredentials() {}
+
+  static Credential credential(IssuedCredential issued) {
+    CredentialRecord record = issued.record();
+    io.credbroker.broker.auth.ConnectionHints hints = issued.connection();
+    return Credential.newBuilder()
+        .setCredentialId(record.id().toString())
+        .setDatabaseRole(record.databaseRole())
+        .setUsername(record.username())
+        .setPassword(issued.password())
+        .setIssueTime(timestamp(record.issueTime()))
+        .setExpireTime(timestamp(record.expireTime()))
+        .setRenewable(record.renewable())
+        .setConnection(
+            ConnectionHints.newBuilder()
+                .setHost(hints.host())
+                .setPort(hints.port())
+                .setDatabase(hints.database())
+                .setSslmode(hints.sslmode())
+                .setJdbcUrl(hints.jdbcUrl()))
+        .build();
+  }
+
+  static Timestamp timestamp(Instant instant) {
+    return Timestamp.newBuilder()
+        .setSeconds(instant.getEpochSecond())
+        .setNanos(instant.getNano())
+        .build();
+  }
+
+  /**
+   * The requested TTL, or {@code null} when the field is unset.
+   *
+   * @throws BrokerException {@code INVALID_REQUEST} for a duration protobuf itself considers invalid
+   */
+  static @Nullable Duration requestedTtl(boolean present, com.google.protobuf.Duration ttl) {
+    if (!present) {
+      return null;
+    }
+    if (!isValid(ttl)) {
+      throw new BrokerException(
+          BrokerException.Reason.INVALID_REQUEST, "requested_ttl is not a valid duration");
+    }
+    return Duration.ofSeconds(ttl.getSeconds(), ttl.getNanos());
+  }
+
+  /** The range and sign rules of {@code google/protobuf/duration.proto}. */
+  private static boolean isValid(com.google.protobuf.Duration ttl) {
+    long seconds = ttl.getSeconds();
+    int nanos = ttl.getNanos();
+    return Math.abs(seconds) <= MAX_DURATION_SECONDS
+        && Math.abs(nanos) <= 999_999_999
+        && !(seconds < 0 && nanos > 0)
+        && !(seconds > 0 && nanos < 0);
+  }
+}

@@ -1,0 +1,278 @@
+package io.credbroker.broker.vault;
+
+import io.credbroker.broker.BrokerException;
+import io.credbroker.broker.BrokerException.Reason;
+import io.github.resilience4j.bulkhead.Bulkhead;
+import io.github.resilience4j.bulkhead.BulkheadFullException;
+import io.github.resilience4j.circuitbreaker.CallNotPermittedException;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.github.resilience4j.timelimiter.TimeLimiter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.http.HttpEntity;
+import org.springframework.http.HttpMethod;
+import org.springframework.web.client.HttpStatusCodeException;
+import org.springframework.web.client.ResourceAccessException;
+import org.springframework.vault.core.VaultOperations;
+import org.springframework.vault.support.VaultResponse;
+
+/**
+ * Vault's database secrets engine as the broker uses it: issue a PostgreSQL role, renew and revoke its
+ * lease.
+ *
+ * <p>Every call passes a bulkhead (bounded concurrency; a full bulkhead is {@code OVERLOADED}), a
+ * circuit breaker (a Vault that keeps failing is not waited for; an open circuit is {@code
+ * VAULT_UNAVAILABLE} at once) and a time limit. Only failures that say something about Vault's health
+ * (connection errors, timeouts, 5xx, 429) count against the circuit; a 4xx is Vault refusing this
+ * particular request, reported as {@code VAULT_REJECTED}. Nothing here retries: a {@code creds} read
+ * that timed out may still have created a role, so repeating it blindly would leak roles; whoever
+ * retries a renewal or revocation decides that knowingly.
+ *
+ * <p>Vault's error texts are logged, never passed to callers. Passwords are never logged.
+ *
+ * <p>Thread-safe. Calls block the calling thread until Vault answers or the time limit passes; the
+ * HTTP exchange itself runs on {@code executor}.
+ */
+public final class VaultDatabaseCredentials {
+
+  private static final Logger log = LoggerFactory.getLogger(VaultDatabaseCredentials.class);
+  private static final Pattern PATH_SEGMENTS = Pattern.compile("[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*");
+  private static final Duration RETRY_AFTER = Duration.ofSeconds(1);
+
+  private final VaultOperations vault;
+  private final CircuitBreaker circuitBreaker;
+  private final Bulkhead bulkhead;
+  private final TimeLimiter timeLimiter;
+  private final ExecutorService executor;
+  private final MeterRegistry meterRegistry;
+
+  public VaultDatabaseCredentials(
+      VaultOperations vault,
+      CircuitBreaker circuitBreaker,
+      Bulkhead bulkhead,
+      TimeLimiter timeLimiter,
+      ExecutorService executor,
+      MeterRegistry meterRegistry) {
+    this.vault = Objects.requireNonNull(vault, "vault");
+    this.circuitBreaker = Objects.requireNonNull(circuitBreaker, "circuitBreaker");
+    this.bulkhead = Objects.requireNonNull(bulkhead, "bulkhead");
+    this.timeLimiter = Objects.requireNonNull(timeLimiter, "timeLimiter");
+    this.executor = Objects.requireNonNull(executor, "executor");
+    this.meterRegistry = Objects.requireNonNull(meterRegistry, "meterRegistry");
+  }
+
+  /**
+   * Reads {@code <mount>/creds/<role>}: Vault creates a new PostgreSQL role and a lease for it.
+   * Never retried here (see the class comment).
+   */
+  public DatabaseSecret issue(String mount, String role) {
+    String path = requireSafePath(mount) + "/creds/" + requireSafePath(role);
+    VaultResponse response =
+        call(
+            "creds",
+            () -> exchange(path, HttpMethod.GET, null, VaultResponse.class));
+    return toSecret(response);
+  }
+
+  /**
+   * Renews a lease by {@code increment} from now ({@code PUT sys/leases/renew}); Vault caps the result
+   * at the role's max TTL.
+   *
+   * @return the lease's new duration from now
+   */
+  public Duration renew(String leaseId, Duration increment) {
+    Map<String, Object> body = new LinkedHashMap<>();
+    body.put("lease_id", leaseId);
+    body.put("increment", Math.max(1, increment.toSeconds()));
+    VaultResponse response =
+        call(
+            "renew",
+            () -> exchange("sys/leases/renew", HttpMethod.PUT, body, VaultResponse.class));
+    if (response == null) {
+      throw rejected("renew", "empty response to a lease renewal", null);
+    }
+    return Duration.ofSeconds(response.getLeaseDuration());
+  }
+
+  /** Revokes a lease at once ({@code PUT sys/leases/revoke}); revoking an unknown lease succeeds. */
+  public void revoke(String leaseId) {
+    Map<String, Object> body = Map.of("lease_id", leaseId);
+    call("revoke", () -> exchange("sys/leases/revoke", HttpMethod.PUT, body, Void.class));
+  }
+
+  /**
+   * One HTTP exchange with the broker's session token. An error status is carried out of Spring
+   * Vault's callback unchanged, so that {@link #call} can tell Vault refusing a request from Vault
+   * being unhealthy.
+   */
+  private <T> @Nullable T exchange(
+      String path, HttpMethod method, @Nullable Object body, Class<T> responseType) {
+    return vault.doWithSession(
+        rest -> {
+          try {
+            return rest.exchange(
+                    path,
+                    method,
+                    body == null ? HttpEntity.EMPTY : new HttpEntity<>(body),
+                    responseType)
+                .getBody();
+          } catch (HttpStatusCodeException e) {
+            throw new VaultHttpError(e);
+          }
+        });
+  }
+
+  /** Carries an HTTP error status through Spring Vault's exception translation. */
+  private static final class VaultHttpError extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+    private final transient HttpStatusCodeException http;
+
+    VaultHttpError(HttpStatusCodeException http) {
+      super("HTTP " + http.getStatusCode().value(), null, false, false);
+      this.http = http;
+    }
+  }
+
+  private DatabaseSecret toSecret(@Nullable VaultResponse response) {
+    if (response == null || response.getData() == null || response.getLeaseId() == null) {
+      throw rejected("creds", "Vault answered a creds read without a lease or data", null);
+    }
+    Object username = response.getData().get("username");
+    Object password = response.getData().get("password");
+    if (!(username instanceof String user) || !(password instanceof String pass)) {
+      throw rejected("creds", "Vault answered a creds read without username or password", null);
+    }
+    return new DatabaseSecret(
+        response.getLeaseId(),
+        user,
+        pass,
+        Duration.ofSeconds(response.getLeaseDuration()),
+        response.isRenewable());
+  }
+
+  private <T> T call(String operation, Callable<T> exchange) {
+    try {
+      bulkhead.acquirePermission();
+    } catch (BulkheadFullException e) {
+      record(operation, "bulkhead_full", 0);
+      throw new BrokerException(
+          Reason.OVERLOADED, "too many concurrent Vault requests; try again later", RETRY_AFTER, e);
+    }
+    try {
+      try {
+        circuitBreaker.acquirePermission();
+      } catch (CallNotPermittedException e) {
+        record(operation, "circuit_open", 0);
+        throw unavailable(operation, "the circuit breaker is open", e);
+      }
+      long start = circuitBreaker.getCurrentTimestamp();
+      long startNanos = System.nanoTime();
+      try {
+        T result = timeLimiter.executeFutureSupplier(() -> executor.submit(exchange));
+        circuitBreaker.onSuccess(elapsed(start), circuitBreaker.getTimestampUnit());
+        record(operation, "success", System.nanoTime() - startNanos);
+        return result;
+      } catch (Exception e) {
+        Throwable cause = unwrap(e);
+        long took = System.nanoTime() - startNanos;
+        if (cause instanceof VaultHttpError error) {
+          cause = error.http;
+        }
+        if (cause instanceof HttpStatusCodeException http && !countsAgainstVault(http)) {
+          // Vault is healthy and said no to this request.
+          circuitBreaker.onSuccess(elapsed(start), circuitBreaker.getTimestampUnit());
+          record(operation, "rejected", took);
+          throw rejected(operation, "HTTP " + http.getStatusCode().value(), http);
+        }
+        circuitBreaker.onError(elapsed(start), circuitBreaker.getTimestampUnit(), cause);
+        if (cause instanceof TimeoutException) {
+          record(operation, "timeout", took);
+          throw unavailable(operation, "no answer within the time limit", cause);
+        }
+        record(operation, "unavailable", took);
+        throw unavailable(operation, describe(cause), cause);
+      }
+    } finally {
+      bulkhead.onComplete();
+    }
+  }
+
+  private long elapsed(long start) {
+    return circuitBreaker.getCurrentTimestamp() - start;
+  }
+
+  private static boolean countsAgainstVault(HttpStatusCodeException e) {
+    int status = e.getStatusCode().value();
+    return status >= 500 || status == 429;
+  }
+
+  private static Throwable unwrap(Throwable e) {
+    Throwable current = e;
+    while (current instanceof ExecutionException && current.getCause() != null) {
+      current = current.getCause();
+    }
+    return current;
+  }
+
+  private static String describe(Throwable cause) {
+    if (cause instanceof HttpStatusCodeException http) {
+      return "HTTP " + http.getStatusCode().value();
+    }
+    if (cause instanceof ResourceAccessException) {
+      return "connection failed";
+    }
+    return cause.getClass().getSimpleName();
+  }
+
+  private BrokerException unavailable(String operation, String why, Throwable cause) {
+    // The cause is logged without its response body: a Vault error body can echo request data.
+    log.warn("Vault {} failed: {}", operation, why);
+    return new BrokerException(
+        Reason.VAULT_UNAVAILABLE, "Vault is unavailable; try again later", RETRY_AFTER, cause);
+  }
+
+  private BrokerException rejected(
+      String operation, String why, @Nullable HttpStatusCodeException cause) {
+    String body = cause == null ? "" : ": " + cause.getResponseBodyAsString();
+    log.error("Vault refused {} ({}){}", operation, why, body);
+    return new BrokerException(
+        Reason.VAULT_REJECTED,
+        "the broker's Vault configuration refused the request; an operator must fix it",
+        cause);
+  }
+
+  private void record(String operation, String outcome, long nanos) {
+    Timer.builder("credbroker.vault.request")
+        .description("Calls from the broker to Vault")
+        .tag("operation", operation)
+        .tag("outcome", outcome)
+        .publishPercentileHistogram()
+        .register(meterRegistry)
+        .record(nanos, TimeUnit.NANOSECONDS);
+  }
+
+  private static String requireSafePath(String path) {
+    if (!PATH_SEGMENTS.matcher(path).matches()) {
+      throw new IllegalArgumentException("not a safe Vault path: " + path);
+    }
+    for (String segment : path.split("/")) {
+      if (segment.chars().allMatch(c -> c == '.')) {
+        throw new IllegalArgumentException("not a safe Vault path: " + path);
+      }
+    }
+    return path;
+  }
+}

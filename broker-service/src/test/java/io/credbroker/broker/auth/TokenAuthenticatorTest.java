@@ -1,0 +1,291 @@
+package io.credbroker.broker.auth;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.github.benmanes.caffeine.cache.Ticker;
+import io.credbroker.broker.BrokerException;
+import io.credbroker.broker.BrokerException.Reason;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
+import org.junit.jupiter.api.Test;
+
+class TokenAuthenticatorTest {
+
+  private static final PodIdentity POD =
+      new PodIdentity("public", "application", "app-1", "uid-1");
+  private static final Instant START = Instant.parse("2026-01-01T12:00:00Z");
+
+  private final FakeTime time = new FakeTime();
+  private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
+
+  @Test
+  void repeatedRequestsWithOneTokenCauseOneReview() {
+    RecordingReviewer reviewer = RecordingReviewer.answering(t -> accepted(POD));
+    TokenAuthenticator authenticator = authenticator(reviewer, false);
+    BearerToken token = TestTokens.expiringAt(START.plus(Duration.ofHours(1)));
+
+    for (int i = 0; i < 5; i++) {
+      assertThat(authenticator.authenticate(token)).isEqualTo(POD);
+    }
+
+    assertThat(reviewer.calls()).isEqualTo(1);
+    assertThat(meters.counter("credbroker.tokenreview.cache", "result", "hit").count()).isEqualTo(4);
+    assertThat(meters.counter("credbroker.tokenreview.cache", "result", "miss").count()).isEqualTo(1);
+    assertThat(meters.timer("credbroker.tokenreview.request", "outcome", "authenticated").count())
+        .isEqualTo(1);
+  }
+
+  @Test
+  void cachedIdentityNeverOutlivesTheTokensExpiry() {
+    RecordingReviewer reviewer = RecordingReviewer.answering(t -> accepted(POD));
+    TokenAuthenticator authenticator = authenticator(reviewer, false);
+    BearerToken token = TestTokens.expiringAt(START.plus(Duration.ofSeconds(30)));
+
+    authenticator.authenticate(token);
+    time.advance(Duration.ofSeconds(29));
+    authenticator.authenticate(token);
+    assertThat(reviewer.calls()).isEqualTo(1);
+
+    time.advance(Duration.ofSeconds(2));
+    authenticator.authenticate(token);
+    assertThat(reviewer.calls()).isEqualTo(2);
+  }
+
+  @Test
+  void cachedIdentityNeverOutlivesTheConfiguredMaximum() {
+    RecordingReviewer reviewer = RecordingReviewer.answering(t -> accepted(POD));
+    TokenAuthenticator authenticator = authenticator(reviewer, false);
+    BearerToken token = TestTokens.expiringAt(START.plus(Duration.ofDays(365)));
+
+    authenticator.authenticate(token);
+    time.advance(Duration.ofMinutes(5).plusSeconds(1));
+    authenticator.authenticate(token);
+
+    assertThat(reviewer.calls()).isEqualTo(2);
+  }
+
+  @Test
+  void rejectedTokenIsRememberedBrieflyThenReviewedAgain() {
+    RecordingReviewer reviewer = RecordingReviewer.answering(t -> TokenReviewOutcome.rejected());
+    TokenAuthenticator authenticator = authenticator(reviewer, false);
+    BearerToken token = TestTokens.expiringAt(START.plus(Duration.ofHours(1)));
+
+    for (int i = 0; i < 3; i++) {
+      assertThatThrownBy(() -> authenticator.authenticate(token))
+          .isInstanceOfSatisfying(
+              BrokerException.class, e -> assertThat(e.reason()).isEqualTo(Reason.TOKEN_REJECTED));
+    }
+    assertThat(reviewer.calls()).isEqualTo(1);
+
+    time.advance(Duration.ofSeconds(6));
+    assertThatThrownBy(() -> authenticator.authenticate(token)).isInstanceOf(BrokerException.class);
+    assertThat(reviewer.calls()).isEqualTo(2);
+  }
+
+  @Test
+  void kubernetesOutageFailsClosedAndIsNotCached() {
+    AtomicInteger failuresLeft = new AtomicInteger(1);
+    RecordingReviewer reviewer =
+        RecordingReviewer.answering(
+            t -> {
+              if (failuresLeft.getAndDecrement() > 0) {
+                throw new BrokerException(
+                    Reason.KUBERNETES_UNAVAILABLE, "down", Duration.ofSeconds(1), null);
+              }
+              return accepted(POD);
+            });
+    TokenAuthenticator authenticator = authenticator(reviewer, false);
+    BearerToken token = TestTokens.expiringAt(START.plus(Duration.ofHours(1)));
+
+    assertThatThrownBy(() -> authenticator.authenticate(token))
+        .isInstanceOfSatisfying(
+            BrokerException.class,
+            e -> assertThat(e.reason()).isEqualTo(Reason.KUBERNETES_UNAVAILABLE));
+    assertThat(authenticator.authenticate(token)).isEqualTo(POD);
+    assertThat(reviewer.calls()).isEqualTo(2);
+  }
+
+  @Test
+  void tokenWithoutPodIsRefusedUnlessAllowed() {
+    PodIdentity unbound = new PodIdentity("public", "application", null, null);
+    BearerToken token = TestTokens.expiringAt(START.plus(Duration.ofHours(1)));
+
+    TokenAuthenticator strict =
+        authenticator(RecordingReviewer.answering(t -> accepted(unbound)), false);
+    assertThatThrownBy(() -> strict.authenticate(token))
+        .isInstanceOfSatisfying(
+            BrokerException.class,
+            e -> assertThat(e.reason()).isEqualTo(Reason.TOKEN_NOT_POD_BOUND));
+
+    TokenAuthenticator lenient =
+        authenticator(RecordingReviewer.answering(t -> accepted(unbound)), true);
+    assertThat(lenient.authenticate(token)).isEqualTo(unbound);
+  }
+
+  @Test
+  void reviewThatDoesNotConfirmTheBrokersAudienceIsRejected() {
+    RecordingReviewer reviewer =
+        RecordingReviewer.answering(t -> new TokenReviewOutcome(POD, List.of("vault")));
+    TokenAuthenticator authenticator = authenticator(reviewer, false);
+
+    assertThatThrownBy(
+            () ->
+                authenticator.authenticate(
+                    TestTokens.expiringAt(START.plus(Duration.ofHours(1)))))
+        .isInstanceOfSatisfying(
+            BrokerException.class, e -> assertThat(e.reason()).isEqualTo(Reason.TOKEN_REJECTED));
+  }
+
+  @Test
+  void missingTokenIsRefusedWithoutAReview() {
+    RecordingReviewer reviewer = RecordingReviewer.answering(t -> accepted(POD));
+    TokenAuthenticator authenticator = authenticator(reviewer, false);
+
+    assertThatThrownBy(() -> authenticator.authenticate(null))
+        .isInstanceOfSatisfying(
+            BrokerException.class, e -> assertThat(e.reason()).isEqualTo(Reason.TOKEN_MISSING));
+    assertThat(reviewer.calls()).isZero();
+  }
+
+  @Test
+  void tokenThatIsNotAJwtIsRefusedWithoutAReview() {
+    RecordingReviewer reviewer = RecordingReviewer.answering(t -> accepted(POD));
+    TokenAuthenticator authenticator = authenticator(reviewer, false);
+
+    assertThatThrownBy(() -> authenticator.authenticate(new BearerToken("not-a-jwt")))
+        .isInstanceOfSatisfying(
+            BrokerException.class,
+            e -> {
+              assertThat(e.reason()).isEqualTo(Reason.TOKEN_MALFORMED);
+              assertThat(e.getMessage()).doesNotContain("not-a-jwt");
+            });
+    assertThat(reviewer.calls()).isZero();
+  }
+
+  @Test
+  void concurrentRequestsWithOneNewTokenShareOneReview() throws Exception {
+    CountDownLatch reviewStarted = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    RecordingReviewer reviewer =
+        RecordingReviewer.answering(
+            t -> {
+              reviewStarted.countDown();
+              await(release);
+              return accepted(POD);
+            });
+    TokenAuthenticator authenticator = authenticator(reviewer, false);
+    BearerToken token = TestTokens.expiringAt(START.plus(Duration.ofHours(1)));
+    ExecutorService pool = Executors.newFixedThreadPool(8);
+    try {
+      List<Future<PodIdentity>> results = new ArrayList<>();
+      results.add(pool.submit(() -> authenticator.authenticate(token)));
+      assertThat(reviewStarted.await(5, TimeUnit.SECONDS)).isTrue();
+      for (int i = 0; i < 7; i++) {
+        results.add(pool.submit(() -> authenticator.authenticate(token)));
+      }
+      release.countDown();
+      for (Future<PodIdentity> result : results) {
+        assertThat(result.get(5, TimeUnit.SECONDS)).isEqualTo(POD);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    assertThat(reviewer.calls()).isEqualTo(1);
+  }
+
+  private TokenAuthenticator authenticator(TokenReviewer reviewer, boolean allowUnbound) {
+    return new TokenAuthenticator(
+        reviewer,
+        "credbroker",
+        allowUnbound,
+        Duration.ofMinutes(5),
+        Duration.ofSeconds(5),
+        meters,
+        time.clock(),
+        time);
+  }
+
+  private static TokenReviewOutcome accepted(PodIdentity identity) {
+    return new TokenReviewOutcome(identity, List.of("credbroker"));
+  }
+
+  private static void await(CountDownLatch latch) {
+    try {
+      latch.await(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** A wall clock and a cache ticker that move together, only when told to. */
+  private static final class FakeTime implements Ticker {
+    private final AtomicLong nanos = new AtomicLong();
+
+    @Override
+    public long read() {
+      return nanos.get();
+    }
+
+    void advance(Duration duration) {
+      nanos.addAndGet(duration.toNanos());
+    }
+
+    Clock clock() {
+      return new Clock() {
+        @Override
+        public ZoneOffset getZone() {
+          return ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(java.time.ZoneId zone) {
+          throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public Instant instant() {
+          return START.plusNanos(nanos.get());
+        }
+      };
+    }
+  }
+
+  /** A reviewer that answers with a function and counts its calls. */
+  private static final class RecordingReviewer implements TokenReviewer {
+    private final Function<BearerToken, TokenReviewOutcome> answer;
+    private final AtomicInteger calls = new AtomicInteger();
+
+    private RecordingReviewer(Function<BearerToken, TokenReviewOutcome> answer) {
+      this.answer = answer;
+    }
+
+    static RecordingReviewer answering(Function<BearerToken, TokenReviewOutcome> answer) {
+      return new RecordingReviewer(answer);
+    }
+
+    int calls() {
+      return calls.get();
+    }
+
+    @Override
+    public TokenReviewOutcome review(BearerToken token, List<String> audiences) {
+      calls.incrementAndGet();
+      assertThat(audiences).containsExactly("credbroker");
+      return answer.apply(token);
+    }
+  }
+}

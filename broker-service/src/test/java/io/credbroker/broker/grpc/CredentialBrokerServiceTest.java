@@ -1,0 +1,367 @@
+package io.credbroker.broker.grpc;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+import static org.mockito.ArgumentMatchers.any;
+import static org.mockito.ArgumentMatchers.eq;
+import static org.mockito.ArgumentMatchers.isNull;
+import static org.mockito.Mockito.mock;
+import static org.mockito.Mockito.never;
+import static org.mockito.Mockito.verify;
+import static org.mockito.Mockito.when;
+
+import com.github.benmanes.caffeine.cache.Ticker;
+import com.google.rpc.ErrorInfo;
+import com.nimbusds.jwt.JWTClaimsSet;
+import com.nimbusds.jwt.PlainJWT;
+import io.credbroker.api.v1.CredentialBrokerGrpc;
+import io.credbroker.api.v1.CredentialEvent;
+import io.credbroker.api.v1.IssueCredentialRequest;
+import io.credbroker.api.v1.IssueCredentialResponse;
+import io.credbroker.api.v1.WatchCredentialRequest;
+import io.credbroker.broker.auth.BearerToken;
+import io.credbroker.broker.auth.Binding;
+import io.credbroker.broker.auth.Bindings;
+import io.credbroker.broker.auth.ConnectionHints;
+import io.credbroker.broker.auth.PodIdentity;
+import io.credbroker.broker.auth.TokenAuthenticator;
+import io.credbroker.broker.auth.TokenReviewOutcome;
+import io.credbroker.broker.auth.TokenReviewer;
+import io.credbroker.broker.lease.CredentialIssuer;
+import io.credbroker.broker.lease.CredentialKind;
+import io.credbroker.broker.lease.CredentialRecord;
+import io.credbroker.broker.lease.CredentialState;
+import io.credbroker.broker.lease.IssuedCredential;
+import io.credbroker.broker.lease.LeaseService;
+import io.grpc.Context;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.Server;
+import io.grpc.ServerInterceptors;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import io.grpc.protobuf.StatusProto;
+import io.grpc.stub.MetadataUtils;
+import io.grpc.stub.StreamObserver;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Date;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The gRPC API's shape over an in-process channel; the domain below it is real except the leases. */
+class CredentialBrokerServiceTest {
+
+  private static final PodIdentity APP_POD =
+      new PodIdentity("public", "application", "app-1", "uid-1");
+  private static final PodIdentity OTHER_POD = new PodIdentity("public", "other", "x-1", "uid-2");
+  private static final ConnectionHints HINTS =
+      new ConnectionHints("127.0.0.1", 15432, "db1", "disable");
+  private static final Binding DB1 =
+      new Binding("db1", "database", "db1", Set.of("public"), Set.of("application"), HINTS);
+
+  private final String appToken = jwt();
+  private final String otherToken = jwt();
+  private final String unknownToken = jwt();
+  private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
+  private final LeaseService leases = mock(LeaseService.class);
+  private WatchStreams streams;
+  private Server server;
+  private ManagedChannel channel;
+
+  @BeforeEach
+  void start() throws Exception {
+    Map<String, PodIdentity> known = Map.of(appToken, APP_POD, otherToken, OTHER_POD);
+    TokenReviewer reviewer =
+        (token, audiences) ->
+            known.containsKey(token.value())
+                ? new TokenReviewOutcome(known.get(token.value()), audiences)
+                : TokenReviewOutcome.rejected();
+    TokenAuthenticator authenticator =
+        new TokenAuthenticator(
+            reviewer,
+            "credbroker",
+            false,
+            Duration.ofMinutes(5),
+            Duration.ofSeconds(5),
+            meters,
+            Clock.systemUTC(),
+            Ticker.systemTicker());
+    CredentialIssuer issuer =
+        new CredentialIssuer(authenticator, new Bindings(List.of(DB1)), leases, meters);
+    streams = new WatchStreams(Duration.ofMillis(100), Clock.systemUTC(), meters);
+    String name = InProcessServerBuilder.generateName();
+    server =
+        InProcessServerBuilder.forName(name)
+            .addService(
+                ServerInterceptors.intercept(
+                    new CredentialBrokerService(issuer, leases, streams, Clock.systemUTC()),
+                    new BearerTokenInterceptor()))
+            .build()
+            .start();
+    channel = InProcessChannelBuilder.forName(name).build();
+  }
+
+  @AfterEach
+  void stop() {
+    channel.shutdownNow();
+    server.shutdownNow();
+    streams.close();
+  }
+
+  @Test
+  void watchSendsTheCredentialFirstThenHeartbeatsAndStaysOpen() {
+    IssuedCredential issued = issuedCredential(CredentialKind.STREAM);
+    when(leases.issue(eq(APP_POD), eq(DB1), eq(CredentialKind.STREAM), isNull()))
+        .thenReturn(issued);
+    RecordingObserver events = new RecordingObserver();
+    Context.CancellableContext call = Context.current().withCancellation();
+
+    call.run(
+        () ->
+            stub(appToken)
+                .watchCredential(
+                    WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build(), events));
+
+    await().until(() -> events.events.size() >= 3);
+    CredentialEvent first = events.events.get(0);
+    assertThat(first.hasIssued()).isTrue();
+    assertThat(first.getIssued().getCredential().getUsername()).isEqualTo("v-app-db1-abc");
+    assertThat(first.getIssued().getCredential().getPassword()).isEqualTo("A1b2-C3d4-E5f6-G7h8");
+    assertThat(first.getIssued().getCredential().getRenewable()).isTrue();
+    assertThat(first.getIssued().getCredential().getConnection().getJdbcUrl())
+        .isEqualTo("jdbc:postgresql://127.0.0.1:15432/db1?sslmode=disable");
+    assertThat(events.events.subList(1, events.events.size()))
+        .allMatch(CredentialEvent::hasHeartbeat);
+    assertThat(events.error.get()).isNull();
+    assertThat(streams.size()).isEqualTo(1);
+    assertThat(meters.get("credbroker.streams.active").gauge().value()).isEqualTo(1.0);
+
+    call.cancel(null);
+
+    await().until(() -> streams.size() == 0);
+    verify(leases).detach(issued.record().id());
+  }
+
+  @Test
+  void issueCredentialReturnsACredentialNobodyRenews() {
+    IssuedCredential issued = issuedCredential(CredentialKind.ONE_SHOT);
+    when(leases.issue(eq(APP_POD), eq(DB1), eq(CredentialKind.ONE_SHOT), eq(Duration.ofSeconds(90))))
+        .thenReturn(issued);
+
+    IssueCredentialResponse response =
+        blocking(appToken)
+            .withDeadlineAfter(java.time.Duration.ofSeconds(5))
+            .issueCredential(
+                IssueCredentialRequest.newBuilder()
+                    .setDatabaseRole("db1")
+                    .setRequestedTtl(com.google.protobuf.Duration.newBuilder().setSeconds(90))
+                    .build());
+
+    assertThat(response.getCredential().getCredentialId()).isEqualTo(issued.record().id().toString());
+    assertThat(response.getCredential().getRenewable()).isFalse();
+    assertThat(meters.counter("credbroker.credentials.issued", "role", "db1", "outcome", "issued").count())
+        .isEqualTo(1);
+  }
+
+  @Test
+  void callWithoutTokenIsUnauthenticated() {
+    CredentialBrokerGrpc.CredentialBrokerBlockingStub anonymous =
+        CredentialBrokerGrpc.newBlockingStub(channel);
+
+    assertRefused(
+        () -> anonymous.issueCredential(IssueCredentialRequest.newBuilder().setDatabaseRole("db1").build()),
+        Status.Code.UNAUTHENTICATED,
+        "TOKEN_MISSING");
+  }
+
+  @Test
+  void rejectedTokenIsUnauthenticatedOnTheStream() {
+    assertRefused(
+        () ->
+            blocking(unknownToken)
+                .watchCredential(WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build())
+                .next(),
+        Status.Code.UNAUTHENTICATED,
+        "TOKEN_REJECTED");
+  }
+
+  @Test
+  void unboundServiceAccountIsPermissionDenied() {
+    assertRefused(
+        () ->
+            blocking(otherToken)
+                .issueCredential(IssueCredentialRequest.newBuilder().setDatabaseRole("db1").build()),
+        Status.Code.PERMISSION_DENIED,
+        "NOT_BOUND");
+    verify(leases, never()).issue(any(), any(), any(), any());
+  }
+
+  @Test
+  void unknownDatabaseRoleIsNotFound() {
+    assertRefused(
+        () ->
+            blocking(appToken)
+                .issueCredential(IssueCredentialRequest.newBuilder().setDatabaseRole("db9").build()),
+        Status.Code.NOT_FOUND,
+        "UNKNOWN_DATABASE_ROLE");
+    assertThat(meters.counter("credbroker.credentials.issued", "role", "unknown", "outcome", "unknown_database_role").count())
+        .isEqualTo(1);
+  }
+
+  @Test
+  void malformedRequestsAreInvalidArguments() {
+    assertRefused(
+        () -> blocking(appToken).issueCredential(IssueCredentialRequest.getDefaultInstance()),
+        Status.Code.INVALID_ARGUMENT,
+        "INVALID_REQUEST");
+    assertRefused(
+        () ->
+            blocking(appToken)
+                .issueCredential(
+                    IssueCredentialRequest.newBuilder()
+                        .setDatabaseRole("db1; DROP TABLE credential")
+                        .build()),
+        Status.Code.INVALID_ARGUMENT,
+        "INVALID_REQUEST");
+    assertRefused(
+        () ->
+            blocking(appToken)
+                .issueCredential(
+                    IssueCredentialRequest.newBuilder()
+                        .setDatabaseRole("db1")
+                        .setRequestedTtl(com.google.protobuf.Duration.newBuilder().setSeconds(-5))
+                        .build()),
+        Status.Code.INVALID_ARGUMENT,
+        "INVALID_REQUEST");
+    verify(leases, never()).issue(any(), any(), any(), any());
+  }
+
+  @Test
+  void resumeIsRefusedSoThatTheClientAsksForANewCredential() {
+    assertRefused(
+        () ->
+            blocking(appToken)
+                .watchCredential(
+                    WatchCredentialRequest.newBuilder()
+                        .setDatabaseRole("db1")
+                        .setResumeCredentialId(UUID.randomUUID().toString())
+                        .build())
+                .next(),
+        Status.Code.FAILED_PRECONDITION,
+        "CREDENTIAL_NOT_RESUMABLE");
+  }
+
+  @Test
+  void shutdownEndsOpenStreamsWithUnavailable() {
+    when(leases.issue(eq(APP_POD), eq(DB1), eq(CredentialKind.STREAM), isNull()))
+        .thenReturn(issuedCredential(CredentialKind.STREAM));
+    RecordingObserver events = new RecordingObserver();
+    stub(appToken)
+        .watchCredential(WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build(), events);
+    await().until(() -> streams.size() == 1);
+
+    streams.closeAll();
+
+    await().until(() -> events.error.get() != null);
+    assertThat(Status.fromThrowable(events.error.get()).getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(streams.size()).isZero();
+  }
+
+  private CredentialBrokerGrpc.CredentialBrokerStub stub(String token) {
+    return CredentialBrokerGrpc.newStub(channel).withInterceptors(bearer(token));
+  }
+
+  private CredentialBrokerGrpc.CredentialBrokerBlockingStub blocking(String token) {
+    return CredentialBrokerGrpc.newBlockingStub(channel).withInterceptors(bearer(token));
+  }
+
+  private static io.grpc.ClientInterceptor bearer(String token) {
+    Metadata headers = new Metadata();
+    headers.put(BearerTokenInterceptor.AUTHORIZATION, "Bearer " + token);
+    return MetadataUtils.newAttachHeadersInterceptor(headers);
+  }
+
+  private static void assertRefused(Runnable call, Status.Code code, String reason) {
+    assertThatThrownBy(call::run)
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> {
+              assertThat(e.getStatus().getCode()).isEqualTo(code);
+              assertThat(errorInfo(e).getReason()).isEqualTo(reason);
+              assertThat(errorInfo(e).getDomain()).isEqualTo("credbroker.io");
+            });
+  }
+
+  private static ErrorInfo errorInfo(StatusRuntimeException e) {
+    try {
+      return StatusProto.fromThrowable(e).getDetailsList().stream()
+          .filter(any -> any.is(ErrorInfo.class))
+          .findFirst()
+          .orElseThrow()
+          .unpack(ErrorInfo.class);
+    } catch (com.google.protobuf.InvalidProtocolBufferException ex) {
+      throw new AssertionError(ex);
+    }
+  }
+
+  private static IssuedCredential issuedCredential(CredentialKind kind) {
+    Instant now = Instant.now();
+    CredentialRecord record =
+        new CredentialRecord(
+            UUID.randomUUID(),
+            "db1",
+            "database",
+            "db1",
+            "database/creds/db1/abc",
+            "v-app-db1-abc",
+            APP_POD,
+            kind,
+            CredentialState.ACTIVE,
+            kind == CredentialKind.STREAM,
+            "replica-1",
+            now,
+            now.plusSeconds(60));
+    return new IssuedCredential(record, "A1b2-C3d4-E5f6-G7h8", HINTS);
+  }
+
+  private static String jwt() {
+    return new PlainJWT(
+            new JWTClaimsSet.Builder()
+                .jwtID(UUID.randomUUID().toString())
+                .expirationTime(Date.from(Instant.now().plusSeconds(3600)))
+                .build())
+        .serialize();
+  }
+
+  /** Records what a streaming call delivers. */
+  private static final class RecordingObserver implements StreamObserver<CredentialEvent> {
+    final List<CredentialEvent> events = new CopyOnWriteArrayList<>();
+    final AtomicReference<Throwable> error = new AtomicReference<>();
+
+    @Override
+    public void onNext(CredentialEvent value) {
+      events.add(value);
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      error.set(t);
+    }
+
+    @Override
+    public void onCompleted() {}
+  }
+}

@@ -1,0 +1,224 @@
+package io.credbroker.broker.vault;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.credbroker.broker.BrokerException;
+import io.credbroker.broker.BrokerException.Reason;
+import io.github.resilience4j.bulkhead.Bulkhead;
+import io.github.resilience4j.bulkhead.BulkheadConfig;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
+import io.github.resilience4j.timelimiter.TimeLimiter;
+import io.github.resilience4j.timelimiter.TimeLimiterConfig;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.springframework.vault.authentication.TokenAuthentication;
+import org.springframework.vault.client.VaultEndpoint;
+import org.springframework.vault.core.VaultTemplate;
+
+/** The Vault client's error classification and limits, over HTTP against a scripted server. */
+class VaultDatabaseCredentialsTest {
+
+  private static final String CREDS_OK =
+      """
+      {"request_id":"r1","lease_id":"database/creds/db1/IQKUMCTg3M5RoJ0Wr0ZDSxyK","renewable":true,
+       "lease_duration":60,"data":{"username":"v-root-db1-x7Gq2mZ0aB9cD3eF4hJk-1767225600",
+       "password":"Ab3-kZ9qWe7rTy1uIo0P"},"wrap_info":null,"warnings":null,"auth":null}
+      """;
+
+  private final AtomicInteger hits = new AtomicInteger();
+  private final List<String> requests = new CopyOnWriteArrayList<>();
+  private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
+  private final ExecutorService executor = Executors.newCachedThreadPool();
+  private HttpServer server;
+  private CircuitBreaker circuitBreaker;
+  private VaultDatabaseCredentials vault;
+
+  @BeforeEach
+  void start() throws IOException {
+    server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    server.createContext("/v1/", this::handle);
+    server.setExecutor(Executors.newCachedThreadPool());
+    server.start();
+    circuitBreaker =
+        CircuitBreaker.of(
+            "vault",
+            CircuitBreakerConfig.custom()
+                .minimumNumberOfCalls(3)
+                .slidingWindowSize(3)
+                .failureRateThreshold(50)
+                .waitDurationInOpenState(Duration.ofMinutes(1))
+                .build());
+    VaultTemplate template =
+        new VaultTemplate(
+            VaultEndpoint.from(URI.create("http://127.0.0.1:" + server.getAddress().getPort())),
+            new TokenAuthentication("root"));
+    vault =
+        new VaultDatabaseCredentials(
+            template,
+            circuitBreaker,
+            Bulkhead.of("vault", BulkheadConfig.custom().maxConcurrentCalls(4).build()),
+            TimeLimiter.of(
+                TimeLimiterConfig.custom().timeoutDuration(Duration.ofMillis(500)).build()),
+            executor,
+            meters);
+  }
+
+  @AfterEach
+  void stop() {
+    server.stop(0);
+    executor.shutdownNow();
+  }
+
+  @Test
+  void credsReadYieldsTheLeaseAndTheLoginWithoutPrintingThePassword() {
+    DatabaseSecret secret = vault.issue("database", "db1");
+
+    assertThat(secret.leaseId()).isEqualTo("database/creds/db1/IQKUMCTg3M5RoJ0Wr0ZDSxyK");
+    assertThat(secret.username()).startsWith("v-root-db1-");
+    assertThat(secret.password()).isEqualTo("Ab3-kZ9qWe7rTy1uIo0P");
+    assertThat(secret.leaseDuration()).isEqualTo(Duration.ofSeconds(60));
+    assertThat(secret.toString()).doesNotContain("Ab3-kZ9qWe7rTy1uIo0P");
+    assertThat(requests).containsExactly("GET /v1/database/creds/db1 token=root");
+    assertThat(
+            meters
+                .timer("credbroker.vault.request", "operation", "creds", "outcome", "success")
+                .count())
+        .isEqualTo(1);
+  }
+
+  @Test
+  void renewalSendsTheIncrementAndReturnsTheCappedDuration() {
+    Duration renewed = vault.renew("database/creds/db1/IQKUMCTg3M5RoJ0Wr0ZDSxyK", Duration.ofHours(1));
+
+    assertThat(renewed).isEqualTo(Duration.ofSeconds(42));
+    assertThat(requests).containsExactly("PUT /v1/sys/leases/renew token=root");
+  }
+
+  @Test
+  void refusalByVaultIsRejectedAndDoesNotOpenTheCircuit() {
+    for (int i = 0; i < 5; i++) {
+      assertThatThrownBy(() -> vault.issue("database", "missing"))
+          .isInstanceOfSatisfying(
+              BrokerException.class,
+              e -> {
+                assertThat(e.reason()).isEqualTo(Reason.VAULT_REJECTED);
+                assertThat(e.getMessage()).doesNotContain("unknown role");
+              });
+    }
+
+    assertThat(circuitBreaker.getState()).isEqualTo(CircuitBreaker.State.CLOSED);
+    assertThat(hits.get()).isEqualTo(5);
+  }
+
+  @Test
+  void repeatedServerErrorsOpenTheCircuitAndLaterCallsFailWithoutReachingVault() {
+    for (int i = 0; i < 3; i++) {
+      assertThatThrownBy(() -> vault.issue("database", "broken"))
+          .isInstanceOfSatisfying(
+              BrokerException.class,
+              e -> assertThat(e.reason()).isEqualTo(Reason.VAULT_UNAVAILABLE));
+    }
+    assertThat(circuitBreaker.getState()).isEqualTo(CircuitBreaker.State.OPEN);
+
+    assertThatThrownBy(() -> vault.issue("database", "db1"))
+        .isInstanceOfSatisfying(
+            BrokerException.class,
+            e -> {
+              assertThat(e.reason()).isEqualTo(Reason.VAULT_UNAVAILABLE);
+              assertThat(e.retryAfter()).isNotNull();
+            });
+    assertThat(hits.get()).isEqualTo(3);
+  }
+
+  @Test
+  void unreachableVaultIsUnavailable() {
+    server.stop(0);
+
+    assertThatThrownBy(() -> vault.issue("database", "db1"))
+        .isInstanceOfSatisfying(
+            BrokerException.class,
+            e -> assertThat(e.reason()).isEqualTo(Reason.VAULT_UNAVAILABLE));
+  }
+
+  @Test
+  void vaultThatDoesNotAnswerInTimeIsUnavailable() {
+    long start = System.nanoTime();
+
+    assertThatThrownBy(() -> vault.issue("database", "slow"))
+        .isInstanceOfSatisfying(
+            BrokerException.class,
+            e -> assertThat(e.reason()).isEqualTo(Reason.VAULT_UNAVAILABLE));
+
+    assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(3));
+    assertThat(
+            meters
+                .timer("credbroker.vault.request", "operation", "creds", "outcome", "timeout")
+                .count())
+        .isEqualTo(1);
+  }
+
+  @Test
+  void unsafeMountOrRoleNeverBecomesAPath() {
+    assertThatThrownBy(() -> vault.issue("database", "../sys/seal"))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThat(hits.get()).isZero();
+  }
+
+  private void handle(HttpExchange exchange) throws IOException {
+    hits.incrementAndGet();
+    String path = exchange.getRequestURI().getPath();
+    requests.add(
+        exchange.getRequestMethod()
+            + " "
+            + path
+            + " token="
+            + exchange.getRequestHeaders().getFirst("X-Vault-Token"));
+    switch (path) {
+      case "/v1/database/creds/db1" -> respond(exchange, 200, CREDS_OK);
+      case "/v1/database/creds/missing" ->
+          respond(exchange, 400, "{\"errors\":[\"unknown role: missing\"]}");
+      case "/v1/database/creds/broken" ->
+          respond(exchange, 500, "{\"errors\":[\"1 error occurred:\\n\\t* boom\\n\\n\"]}");
+      case "/v1/database/creds/slow" -> {
+        try {
+          Thread.sleep(5_000);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        respond(exchange, 200, CREDS_OK);
+      }
+      case "/v1/sys/leases/renew" ->
+          respond(
+              exchange,
+              200,
+              "{\"lease_id\":\"database/creds/db1/IQKUMCTg3M5RoJ0Wr0ZDSxyK\",\"renewable\":true,"
+                  + "\"lease_duration\":42,\"data\":null,\"warnings\":null}");
+      default -> respond(exchange, 404, "{\"errors\":[]}");
+    }
+  }
+
+  private static void respond(HttpExchange exchange, int status, String body) throws IOException {
+    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+    exchange.getResponseHeaders().add("Content-Type", "application/json");
+    exchange.sendResponseHeaders(status, bytes.length);
+    try (var out = exchange.getResponseBody()) {
+      out.write(bytes);
+    }
+  }
+}
