@@ -1,0 +1,233 @@
+package io.credbroker.devstack.kubernetes;
+
+import java.io.IOException;
+import java.io.StringReader;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
+import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyFactory;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.security.KeyStore;
+import java.security.PrivateKey;
+import java.security.SecureRandom;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.security.spec.PKCS8EncodedKeySpec;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Date;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.asn1.x509.BasicConstraints;
+import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
+import org.bouncycastle.asn1.x509.Extension;
+import org.bouncycastle.asn1.x509.GeneralName;
+import org.bouncycastle.asn1.x509.GeneralNames;
+import org.bouncycastle.asn1.x509.KeyPurposeId;
+import org.bouncycastle.asn1.x509.KeyUsage;
+import org.bouncycastle.cert.X509CertificateHolder;
+import org.bouncycastle.cert.jcajce.JcaX509ExtensionUtils;
+import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
+import org.bouncycastle.openssl.PEMParser;
+import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
+import org.bouncycastle.operator.ContentSigner;
+import org.bouncycastle.operator.OperatorCreationException;
+import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
+
+/**
+ * The stand-in's PKI: a self-signed cluster CA, kept in the state directory so clients that
+ * trusted it keep trusting it across restarts, and a serving certificate signed by it, made
+ * fresh at every start for the SANs real clients check ({@code 127.0.0.1}, {@code localhost},
+ * {@code ::1}, {@code kubernetes.default.svc} and the bind host).
+ *
+ * <p>Immutable once built; BouncyCastle is used only to build certificates, signing goes
+ * through the JDK's default providers (BC is never registered as a JCA provider).
+ */
+final class ClusterCertificates {
+
+  static final String CA_CERT_FILE = "ca.crt";
+  static final String CA_KEY_FILE = "ca.key";
+
+  private static final SecureRandom RANDOM = new SecureRandom();
+
+  private final X509Certificate caCertificate;
+  private final String caPem;
+  private final SSLContext sslContext;
+
+  private ClusterCertificates(X509Certificate caCertificate, String caPem, SSLContext sslContext) {
+    this.caCertificate = caCertificate;
+    this.caPem = caPem;
+    this.sslContext = sslContext;
+  }
+
+  /** Loads the CA from {@code stateDir} (or creates and stores it) and issues a serving cert. */
+  static ClusterCertificates loadOrCreate(Path stateDir, String host) {
+    try {
+      Path certFile = stateDir.resolve(CA_CERT_FILE);
+      Path keyFile = stateDir.resolve(CA_KEY_FILE);
+      X509Certificate caCert;
+      PrivateKey caKey;
+      if (Files.isRegularFile(certFile) && Files.isRegularFile(keyFile)) {
+        caCert = readCertificate(Files.readString(certFile));
+        caKey = readPrivateKey(Files.readString(keyFile));
+      } else {
+        KeyPair caPair = rsaKeyPair();
+        caCert = selfSignedCa(caPair);
+        caKey = caPair.getPrivate();
+        StateFiles.writePrivate(keyFile, pem(caKey));
+        StateFiles.writePublic(certFile, pem(caCert));
+      }
+      KeyPair serverPair = rsaKeyPair();
+      X509Certificate serverCert = serverCertificate(serverPair, caCert, caKey, host);
+      KeyStore keyStore = KeyStore.getInstance("PKCS12");
+      keyStore.load(null, null);
+      char[] password = new char[0];
+      keyStore.setKeyEntry(
+          "server", serverPair.getPrivate(), password, new X509Certificate[] {serverCert, caCert});
+      KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+      kmf.init(keyStore, password);
+      SSLContext ssl = SSLContext.getInstance("TLS");
+      ssl.init(kmf.getKeyManagers(), null, RANDOM);
+      return new ClusterCertificates(caCert, pem(caCert), ssl);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read or write the cluster CA in " + stateDir, e);
+    } catch (GeneralSecurityException | OperatorCreationException e) {
+      throw new IllegalStateException("cannot build the cluster certificates", e);
+    }
+  }
+
+  X509Certificate caCertificate() {
+    return caCertificate;
+  }
+
+  /** The CA certificate as PEM, what kubeconfig's certificate-authority-data carries. */
+  String caPem() {
+    return caPem;
+  }
+
+  SSLContext sslContext() {
+    return sslContext;
+  }
+
+  private static KeyPair rsaKeyPair() throws GeneralSecurityException {
+    KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
+    generator.initialize(2048, RANDOM);
+    return generator.generateKeyPair();
+  }
+
+  private static X509Certificate selfSignedCa(KeyPair pair)
+      throws GeneralSecurityException, OperatorCreationException, IOException {
+    X500Name name = new X500Name("CN=credbroker-dev-stack-ca");
+    Instant now = Instant.now();
+    JcaX509v3CertificateBuilder builder =
+        new JcaX509v3CertificateBuilder(
+            name,
+            new BigInteger(64, RANDOM),
+            Date.from(now.minus(Duration.ofHours(1))),
+            Date.from(now.plus(Duration.ofDays(3650))),
+            name,
+            pair.getPublic());
+    JcaX509ExtensionUtils ext = new JcaX509ExtensionUtils();
+    builder.addExtension(Extension.basicConstraints, true, new BasicConstraints(true));
+    builder.addExtension(
+        Extension.keyUsage,
+        true,
+        new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign | KeyUsage.digitalSignature));
+    builder.addExtension(
+        Extension.subjectKeyIdentifier, false, ext.createSubjectKeyIdentifier(pair.getPublic()));
+    return toJdk(builder.build(signer(pair.getPrivate())));
+  }
+
+  private static X509Certificate serverCertificate(
+      KeyPair pair, X509Certificate ca, PrivateKey caKey, String host)
+      throws GeneralSecurityException, OperatorCreationException, IOException {
+    Instant now = Instant.now();
+    JcaX509v3CertificateBuilder builder =
+        new JcaX509v3CertificateBuilder(
+            ca,
+            new BigInteger(64, RANDOM),
+            Date.from(now.minus(Duration.ofHours(1))),
+            Date.from(now.plus(Duration.ofDays(365))),
+            new X500Name("CN=kube-apiserver"),
+            pair.getPublic());
+    JcaX509ExtensionUtils ext = new JcaX509ExtensionUtils();
+    builder.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
+    builder.addExtension(
+        Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyEncipherment));
+    builder.addExtension(
+        Extension.extendedKeyUsage, false, new ExtendedKeyUsage(KeyPurposeId.id_kp_serverAuth));
+    builder.addExtension(
+        Extension.authorityKeyIdentifier, false, ext.createAuthorityKeyIdentifier(ca));
+    builder.addExtension(Extension.subjectAlternativeName, false, subjectAltNames(host));
+    return toJdk(builder.build(signer(caKey)));
+  }
+
+  private static GeneralNames subjectAltNames(String host) {
+    java.util.LinkedHashSet<GeneralName> names = new java.util.LinkedHashSet<>();
+    names.add(new GeneralName(GeneralName.iPAddress, "127.0.0.1"));
+    names.add(new GeneralName(GeneralName.iPAddress, "::1"));
+    names.add(new GeneralName(GeneralName.dNSName, "localhost"));
+    for (String dns :
+        new String[] {
+          "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+          "kubernetes.default.svc.cluster.local"
+        }) {
+      names.add(new GeneralName(GeneralName.dNSName, dns));
+    }
+    String bare = host.startsWith("[") ? host.substring(1, host.length() - 1) : host;
+    if (!bare.isEmpty() && !bare.equals("0.0.0.0") && !bare.equals("::")) {
+      boolean ip = bare.contains(":") || bare.matches("[0-9.]+");
+      names.add(new GeneralName(ip ? GeneralName.iPAddress : GeneralName.dNSName, bare));
+    }
+    return new GeneralNames(names.toArray(GeneralName[]::new));
+  }
+
+  private static ContentSigner signer(PrivateKey key) throws OperatorCreationException {
+    // No setProvider(...): the JDK's default providers do the signing.
+    return new JcaContentSignerBuilder("SHA256withRSA").build(key);
+  }
+
+  private static X509Certificate toJdk(X509CertificateHolder holder)
+      throws GeneralSecurityException, IOException {
+    CertificateFactory factory = CertificateFactory.getInstance("X.509");
+    return (X509Certificate)
+        factory.generateCertificate(new java.io.ByteArrayInputStream(holder.getEncoded()));
+  }
+
+  private static X509Certificate readCertificate(String pem) throws GeneralSecurityException {
+    CertificateFactory factory = CertificateFactory.getInstance("X.509");
+    return (X509Certificate)
+        factory.generateCertificate(
+            new java.io.ByteArrayInputStream(pem.getBytes(StandardCharsets.US_ASCII)));
+  }
+
+  private static PrivateKey readPrivateKey(String pem) throws IOException, GeneralSecurityException {
+    try (PEMParser parser = new PEMParser(new StringReader(pem))) {
+      Object object = parser.readObject();
+      PrivateKeyInfo info;
+      if (object instanceof PrivateKeyInfo pki) {
+        info = pki;
+      } else if (object instanceof org.bouncycastle.openssl.PEMKeyPair pair) {
+        info = pair.getPrivateKeyInfo();
+      } else {
+        throw new IOException("the CA key file holds no private key");
+      }
+      return KeyFactory.getInstance("RSA").generatePrivate(new PKCS8EncodedKeySpec(info.getEncoded()));
+    }
+  }
+
+  static String pem(Object object) throws IOException {
+    StringWriter out = new StringWriter();
+    try (JcaPEMWriter writer = new JcaPEMWriter(out)) {
+      writer.writeObject(object);
+    }
+    return out.toString();
+  }
+}
