@@ -171,13 +171,17 @@ public final class SetupCommand implements Callable<Integer> {
     VaultSetupOptions vault = vaultOptions(db);
     TargetDatabaseSetup databaseSetup = new TargetDatabaseSetup(db);
     out.println("PostgreSQL " + Masking.url(db.adminJdbcUrl()) + " as " + db.adminUser() + ", Vault " + vault.vaultAddress());
+    // Each half is printed as soon as it is done, so a failure in Vault still shows what PostgreSQL got.
     SetupReport postgres = databaseSetup.apply(dryRun);
-    SetupReport report = postgres.plus(new VaultSetup(vault).apply(dryRun, () -> {
+    out.print(postgres.renderHeader() + postgres.renderSteps());
+    out.flush();
+    SetupReport vaultReport = new VaultSetup(vault).apply(dryRun, () -> {
       Secret password = initialAdminPasswords.get();
       databaseSetup.setVaultAdminPassword(password);
       return password;
-    }));
-    out.print(report.render());
+    });
+    out.print(vaultReport.renderSteps());
+    out.print(postgres.plus(vaultReport).renderSummary());
     out.flush();
     return 0;
   }

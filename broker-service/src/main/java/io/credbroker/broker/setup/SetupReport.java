@@ -34,26 +34,32 @@ public record SetupReport(boolean dryRun, List<StepResult> steps) {
 
   /** The human-readable plan or result, one line per step and a summary; holds no secret. */
   public String render() {
+    return renderHeader() + renderSteps() + renderSummary();
+  }
+
+  String renderHeader() {
+    return dryRun ? "Dry run: nothing is changed.\n" : "";
+  }
+
+  /** One line per step, followed by the details of the steps that change something. */
+  String renderSteps() {
     StringBuilder out = new StringBuilder();
-    if (dryRun) {
-      out.append("Dry run: nothing is changed.\n");
-    }
     for (StepResult step : steps) {
       out.append(String.format("%-8s  %-62s  %s%n", step.system(), step.subject(), step.outcome().describe(dryRun)));
-      if (!step.detail().isEmpty() && (dryRun || step.outcome().isChange())) {
+      if (!step.detail().isEmpty() && step.outcome().isChange()) {
         for (String line : step.detail().split("\n")) {
           out.append("            ").append(line).append('\n');
         }
       }
     }
+    return out.toString();
+  }
+
+  String renderSummary() {
     long changes = steps.stream().filter(s -> s.outcome().isChange()).count();
     if (changes == 0) {
-      out.append("No changes: everything was already set up.\n");
-    } else if (dryRun) {
-      out.append(changes).append(" of ").append(steps.size()).append(" steps would change.\n");
-    } else {
-      out.append(changes).append(" of ").append(steps.size()).append(" steps changed.\n");
+      return "No changes: everything was already set up.\n";
     }
-    return out.toString();
+    return changes + " of " + steps.size() + " steps " + (dryRun ? "would change" : "changed") + ".\n";
   }
 }

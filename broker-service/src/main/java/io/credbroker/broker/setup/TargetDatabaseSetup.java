@@ -38,6 +38,11 @@ public final class TargetDatabaseSetup {
       "CREATE FOREIGN TABLE", "CREATE TYPE", "CREATE DOMAIN", "CREATE SCHEMA");
 
   private static final String SYSTEM = "postgres";
+  private static final String PUBLIC_SCHEMA_STEP = "schema public owned by the group, closed to PUBLIC";
+  private static final String EXISTING_OBJECTS_STEP = "group privileges on existing objects in public";
+  private static final String OWNERSHIP_SCHEMA_STEP = "schema " + OWNERSHIP_SCHEMA + " (superuser only)";
+  private static final String FUNCTION_STEP = "function " + OWNERSHIP_SCHEMA + "." + OWNERSHIP_FUNCTION + "() (SECURITY DEFINER)";
+  private static final String TRIGGER_STEP = "event trigger " + EVENT_TRIGGER + " (ddl_command_end)";
   private static final String FUNCTION_SEARCH_PATH = "search_path=pg_catalog, pg_temp";
 
   private final TargetDatabaseOptions options;
@@ -231,8 +236,7 @@ public final class TargetDatabaseSetup {
   private void insideDatabase(String database, boolean absent, boolean dryRun, List<StepResult> steps) throws SQLException {
     if (absent) {
       String in = " in " + Names.quoteIdent(database);
-      for (String subject : List.of("schema public owned by the group, closed to PUBLIC", "group privileges on existing objects in public",
-          "schema " + OWNERSHIP_SCHEMA, "function " + OWNERSHIP_SCHEMA + "." + OWNERSHIP_FUNCTION + "()", "event trigger " + EVENT_TRIGGER)) {
+      for (String subject : List.of(PUBLIC_SCHEMA_STEP, EXISTING_OBJECTS_STEP, OWNERSHIP_SCHEMA_STEP, FUNCTION_STEP, TRIGGER_STEP)) {
         steps.add(new StepResult(SYSTEM, subject + in, Outcome.CREATED, "(the database does not exist yet)"));
       }
       return;
@@ -249,7 +253,7 @@ public final class TargetDatabaseSetup {
 
   private void publicSchema(Connection c, String in, boolean dryRun, List<StepResult> steps) throws SQLException {
     String group = Names.quoteIdent(options.groupRole());
-    String subject = "schema public owned by the group, closed to PUBLIC" + in;
+    String subject = PUBLIC_SCHEMA_STEP + in;
     try (PreparedStatement ps = c.prepareStatement(
         "SELECT pg_catalog.pg_get_userbyid(n.nspowner) = ?,"
             + " EXISTS (SELECT 1 FROM pg_catalog.aclexplode(coalesce(n.nspacl, pg_catalog.acldefault('n', n.nspowner))) a WHERE a.grantee = 0)"
@@ -276,7 +280,7 @@ public final class TargetDatabaseSetup {
 
   /** Objects that existed before setup (created by someone else) become usable by the group. */
   private void existingObjects(Connection c, String in, boolean dryRun, List<StepResult> steps) throws SQLException {
-    String subject = "group privileges on existing objects in public" + in;
+    String subject = EXISTING_OBJECTS_STEP + in;
     Boolean groupExists = queryBoolean(c, "SELECT true FROM pg_catalog.pg_roles WHERE rolname = ?", options.groupRole());
     long missing;
     if (groupExists == null) {
@@ -307,7 +311,7 @@ public final class TargetDatabaseSetup {
   }
 
   private void ownershipSchema(Connection c, String in, boolean dryRun, List<StepResult> steps) throws SQLException {
-    String subject = "schema " + OWNERSHIP_SCHEMA + " (superuser only)" + in;
+    String subject = OWNERSHIP_SCHEMA_STEP + in;
     Boolean ownerIsSuperuser = queryBoolean(c,
         "SELECT r.rolsuper FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid = n.nspowner WHERE n.nspname = ?",
         OWNERSHIP_SCHEMA);
@@ -322,7 +326,7 @@ public final class TargetDatabaseSetup {
 
   private void ownershipFunction(Connection c, String in, boolean dryRun, List<StepResult> steps) throws SQLException {
     String name = OWNERSHIP_SCHEMA + "." + OWNERSHIP_FUNCTION + "()";
-    String subject = "function " + name + " (SECURITY DEFINER)" + in;
+    String subject = FUNCTION_STEP + in;
     Outcome outcome = Outcome.CREATED;
     try (PreparedStatement ps = c.prepareStatement(
         "SELECT p.prosrc, p.prosecdef, r.rolsuper, p.proconfig FROM pg_catalog.pg_proc p"
@@ -346,7 +350,7 @@ public final class TargetDatabaseSetup {
   }
 
   private void eventTrigger(Connection c, String in, boolean dryRun, List<StepResult> steps) throws SQLException {
-    String subject = "event trigger " + EVENT_TRIGGER + " (ddl_command_end)" + in;
+    String subject = TRIGGER_STEP + in;
     try (PreparedStatement ps = c.prepareStatement(
         "SELECT e.evtenabled, e.evtevent, e.evttags, n.nspname, p.proname FROM pg_catalog.pg_event_trigger e"
             + " JOIN pg_catalog.pg_proc p ON p.oid = e.evtfoid JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"

@@ -305,7 +305,9 @@ public final class VaultSetup {
       // Vault error texts name the failure, never the secrets in our request bodies.
       throw new SetupException("Vault step '" + what + "' failed: " + e.getMessage(), e);
     } catch (org.springframework.web.client.RestClientException e) {
-      throw new SetupException("Vault step '" + what + "' failed: cannot reach Vault: " + e.getMessage(), e);
+      Throwable cause = e.getMostSpecificCause();
+      String reason = cause.getClass().getSimpleName() + (cause.getMessage() == null ? "" : ": " + cause.getMessage());
+      throw new SetupException("Vault step '" + what + "' failed: cannot reach Vault (" + reason + ")", e);
     }
   }
 
