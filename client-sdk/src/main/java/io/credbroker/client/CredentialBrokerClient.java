@@ -75,7 +75,7 @@ public final class CredentialBrokerClient implements AutoCloseable {
     this.runtime = new ClientRuntime(channel, builder.tokenFile, scheduler, Objects.requireNonNull(callbackExecutor),
         builder.eventListener,
         new BackoffPolicy(builder.initialBackoff, builder.maxBackoff, builder.backoffMultiplier, builder.backoffJitter),
-        builder.maxUnauthenticatedRetries, builder.requestTimeout);
+        builder.maxUnauthenticatedRetries, builder.requestTimeout, builder.streamIdleTimeout);
   }
 
   /** A builder with the defaults described on each of its methods. */
@@ -186,6 +186,7 @@ public final class CredentialBrokerClient implements AutoCloseable {
     private double backoffJitter = 0.2;
     private int maxUnauthenticatedRetries = 3;
     private Duration requestTimeout = Duration.ofSeconds(10);
+    private Duration streamIdleTimeout = Duration.ofMinutes(2);
     private ClientEventListener eventListener = ClientEventListener.NONE;
     private @Nullable Executor callbackExecutor;
 
@@ -270,6 +271,20 @@ public final class CredentialBrokerClient implements AutoCloseable {
         throw new IllegalArgumentException("requestTimeout must be positive, was " + timeout);
       }
       this.requestTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * How long a stream may go without any event (heartbeats included) before the client presumes the broker dead
+     * and reconnects, resuming its credential; default 2 minutes, which suits the broker's default 30 s heartbeat.
+     * Keep it several heartbeat intervals long. {@link Duration#ZERO} disables the check.
+     */
+    public Builder streamIdleTimeout(Duration timeout) {
+      Objects.requireNonNull(timeout, "timeout");
+      if (timeout.isNegative()) {
+        throw new IllegalArgumentException("streamIdleTimeout must not be negative, was " + timeout);
+      }
+      this.streamIdleTimeout = timeout;
       return this;
     }
 

@@ -267,6 +267,42 @@ class CredentialBrokerClientTest {
   }
 
   @Test
+  void silentStreamIsPresumedDeadAndResumedElsewhere() throws Exception {
+    client.close();
+    client = clientBuilder().streamIdleTimeout(Duration.ofMillis(300)).build();
+    CredentialSubscription subscription = client.watch("db1", listener);
+    WatchCall silent = broker.nextWatch();
+    silent.issue(credential("c1", "v-db1-a", "pw-1", JDBC_URL));
+    subscription.awaitCredential(Duration.ofSeconds(5));
+
+    WatchCall next = broker.nextWatch();
+
+    assertThat(next.request().getResumeCredentialId()).isEqualTo("c1");
+    await().atMost(Duration.ofSeconds(5)).until(silent::cancelled);
+    assertThat(events.events).contains("failed UNAVAILABLE null");
+    assertThat(listener.stops).isEmpty();
+  }
+
+  @Test
+  void heartbeatsKeepAQuietStreamOpen() throws Exception {
+    client.close();
+    client = clientBuilder().streamIdleTimeout(Duration.ofMillis(400)).build();
+    client.watch("db1", listener);
+    WatchCall call = broker.nextWatch();
+    call.issue(credential("c1", "v-db1-a", "pw-1", JDBC_URL));
+    var ticker = java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+    try {
+      ticker.scheduleAtFixedRate(() -> call.send(event().setHeartbeat(Heartbeat.getDefaultInstance()).build()),
+          100, 100, TimeUnit.MILLISECONDS);
+
+      await().during(Duration.ofMillis(1200)).atMost(Duration.ofSeconds(3))
+          .until(() -> broker.watches().size() == 1 && !call.cancelled());
+    } finally {
+      ticker.shutdownNow();
+    }
+  }
+
+  @Test
   void renewalAndExpiringUpdateTheCurrentCredential() throws Exception {
     CredentialSubscription subscription = client.watch("db1", listener);
     WatchCall call = broker.nextWatch();

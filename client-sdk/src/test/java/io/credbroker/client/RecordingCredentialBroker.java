@@ -51,6 +51,7 @@ public final class RecordingCredentialBroker extends CredentialBrokerGrpc.Creden
   private final List<WatchCall> watches = new CopyOnWriteArrayList<>();
   private final List<Recorded<AcknowledgeRotationRequest>> acknowledgements = new CopyOnWriteArrayList<>();
   private final List<Recorded<ReleaseCredentialRequest>> releases = new CopyOnWriteArrayList<>();
+  private volatile Runnable onAcknowledge = () -> {};
 
   /** A request together with the {@code authorization} header it arrived with. */
   public record Recorded<T>(T request, @Nullable String authorization) {}
@@ -79,6 +80,7 @@ public final class RecordingCredentialBroker extends CredentialBrokerGrpc.Creden
   @Override
   public void acknowledgeRotation(AcknowledgeRotationRequest request,
       StreamObserver<AcknowledgeRotationResponse> responseObserver) {
+    onAcknowledge.run();
     acknowledgements.add(new Recorded<>(request, CALL_AUTHORIZATION.get()));
     responseObserver.onNext(AcknowledgeRotationResponse.newBuilder().setReplacedCredentialId("replaced").build());
     responseObserver.onCompleted();
@@ -90,6 +92,11 @@ public final class RecordingCredentialBroker extends CredentialBrokerGrpc.Creden
     releases.add(new Recorded<>(request, CALL_AUTHORIZATION.get()));
     responseObserver.onNext(ReleaseCredentialResponse.getDefaultInstance());
     responseObserver.onCompleted();
+  }
+
+  /** Runs {@code hook} when an acknowledgement arrives, before it is recorded: to see the client's state then. */
+  public void onAcknowledge(Runnable hook) {
+    this.onAcknowledge = hook;
   }
 
   /** The next {@code WatchCredential} call not yet taken, waiting up to five seconds for it. */

@@ -18,9 +18,12 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -57,6 +60,8 @@ public final class RotatingDataSource implements DataSource, Closeable {
   private final AtomicInteger poolCounter = new AtomicInteger();
   private final AtomicReference<@Nullable ActivePool> active = new AtomicReference<>();
   private final CompletableFuture<Void> firstPool = new CompletableFuture<>();
+  /** Replaced pools waiting for their borrowed connections to come back. */
+  private final Set<HikariDataSource> retiring = ConcurrentHashMap.newKeySet();
   private final CredentialSubscription subscription;
   private volatile @Nullable SQLException unusable;
   /** Why the last credential could not be switched to (for example, its login failed), for the timeout message. */
@@ -142,6 +147,10 @@ public final class RotatingDataSource implements DataSource, Closeable {
     if (pool != null) {
       pool.dataSource.close();
     }
+    for (HikariDataSource retired : retiring) {
+      retired.close();
+    }
+    retiring.clear();
   }
 
   @Override
@@ -250,6 +259,9 @@ public final class RotatingDataSource implements DataSource, Closeable {
   }
 
   private void drain(HikariDataSource retired, Instant deadline) {
+    retiring.add(retired);
+    // Without this the pool would open fresh idle connections to replace the evicted ones.
+    retired.getHikariConfigMXBean().setMinimumIdle(0);
     HikariPoolMXBean pool = retired.getHikariPoolMXBean();
     if (pool != null) {
       // Idle connections close now; borrowed ones are closed by HikariCP when the application returns them.
@@ -265,6 +277,7 @@ public final class RotatingDataSource implements DataSource, Closeable {
         // HikariDataSource.close() aborts borrowed connections, hence waiting for them to come back first.
         retired.close();
       }
+      retiring.remove(retired);
       ScheduledFuture<?> self = task.get();
       if (self != null) {
         self.cancel(false);
@@ -272,8 +285,10 @@ public final class RotatingDataSource implements DataSource, Closeable {
     };
     try {
       task.set(drainer.scheduleWithFixedDelay(check, 0, DRAIN_POLL.toMillis(), TimeUnit.MILLISECONDS));
-    } catch (java.util.concurrent.RejectedExecutionException e) {
+    } catch (RejectedExecutionException e) {
+      // close() is running: it closes every retiring pool.
       retired.close();
+      retiring.remove(retired);
     }
   }
 
@@ -316,7 +331,7 @@ public final class RotatingDataSource implements DataSource, Closeable {
     public void onStopped(CredentialBrokerException error) {
       LOG.log(System.Logger.Level.WARNING, "credential subscription for {0} stopped: {1}", databaseRole,
           error.getMessage());
-      if (active.get() == null) {
+      if (active.get() == null && unusable == null) {
         markUnusable(new SQLException("the credential broker refused database role " + databaseRole + ": "
             + error.getMessage(), "28000", error));
       }
@@ -345,7 +360,8 @@ public final class RotatingDataSource implements DataSource, Closeable {
 
     /**
      * Pool settings (size, timeouts, driver properties) applied to every pool; its JDBC URL, user name and password
-     * are replaced by the credential's. The template is copied, later changes to it have no effect.
+     * are replaced by the credential's. The template is copied, later changes to it have no effect. Keep HikariCP's
+     * default {@code initializationFailTimeout}: it makes a new pool log in before it is switched to.
      */
     public Builder hikariConfig(HikariConfig template) {
       HikariConfig copy = new HikariConfig();
@@ -370,7 +386,7 @@ public final class RotatingDataSource implements DataSource, Closeable {
       return this;
     }
 
-    /** How long {@link #getConnection()} waits for the first credential; default 30 s. */
+    /** How long {@link RotatingDataSource#getConnection()} waits for the first credential; default 30 s. */
     public Builder initialCredentialTimeout(Duration timeout) {
       this.initialCredentialTimeout = positive(timeout, "initialCredentialTimeout");
       return this;

@@ -24,10 +24,11 @@ public final class ClientRuntime {
   private final BackoffPolicy backoff;
   private final int maxUnauthenticatedRetries;
   private final Duration requestTimeout;
+  private final Duration streamIdleTimeout;
 
   public ClientRuntime(Channel channel, Path tokenFile, ScheduledExecutorService scheduler,
       Executor callbackExecutor, ClientEventListener events, BackoffPolicy backoff, int maxUnauthenticatedRetries,
-      Duration requestTimeout) {
+      Duration requestTimeout, Duration streamIdleTimeout) {
     var credentials = new TokenFileCallCredentials(tokenFile);
     this.stub = CredentialBrokerGrpc.newStub(channel).withCallCredentials(credentials);
     this.blockingStub = CredentialBrokerGrpc.newBlockingStub(channel).withCallCredentials(credentials);
@@ -37,6 +38,7 @@ public final class ClientRuntime {
     this.backoff = backoff;
     this.maxUnauthenticatedRetries = maxUnauthenticatedRetries;
     this.requestTimeout = requestTimeout;
+    this.streamIdleTimeout = streamIdleTimeout;
   }
 
   CredentialBrokerGrpc.CredentialBrokerStub stub() {
@@ -65,6 +67,11 @@ public final class ClientRuntime {
 
   Duration requestTimeout() {
     return requestTimeout;
+  }
+
+  /** How long a stream may stay silent before it is presumed dead; zero disables the check. */
+  Duration streamIdleTimeout() {
+    return streamIdleTimeout;
   }
 
   Duration backoffDelay(int failures) {

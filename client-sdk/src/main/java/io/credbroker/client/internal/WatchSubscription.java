@@ -60,6 +60,7 @@ public final class WatchSubscription implements CredentialSubscription {
       Status.Code.FAILED_PRECONDITION, Status.Code.NOT_FOUND, Status.Code.PERMISSION_DENIED);
 
   private static final int MAX_ACKNOWLEDGE_ATTEMPTS = 3;
+  private static final System.Logger LOG = System.getLogger(WatchSubscription.class.getName());
 
   private final ClientRuntime runtime;
   private final String databaseRole;
@@ -139,6 +140,10 @@ public final class WatchSubscription implements CredentialSubscription {
       throw new IllegalStateException("waiting for a credential failed", e.getCause());
     }
     synchronized (lock) {
+      if (state == State.CLOSED) {
+        throw new CredentialBrokerException(
+            "the subscription for " + databaseRole + " was closed", Status.Code.CANCELLED, null, null);
+      }
       if (current != null) {
         return current;
       }
@@ -167,7 +172,9 @@ public final class WatchSubscription implements CredentialSubscription {
       }
       state = State.CLOSED;
       stream = active;
-      active = null;
+      if (stream != null) {
+        deactivate(stream);
+      }
       pending = pendingReconnect;
       pendingReconnect = null;
       toRelease = current;
@@ -207,6 +214,7 @@ public final class WatchSubscription implements CredentialSubscription {
       attempt = ++attempts;
       stream = new Stream(resumeAllowed && current != null ? current.credentialId() : null);
       active = stream;
+      armIdleTimer(stream);
     }
     runtime.events().connectStarted(databaseRole, attempt, stream.resumeId);
     var request = WatchCredentialRequest.newBuilder().setDatabaseRole(databaseRole);
@@ -238,6 +246,7 @@ public final class WatchSubscription implements CredentialSubscription {
       stream.receivedAny = true;
       failures = 0;
       unauthenticatedFailures = 0;
+      armIdleTimer(stream);
       switch (event.getEventCase()) {
         case ISSUED -> {
           Credential credential = ProtoCredentials.toCredential(event.getIssued().getCredential());
@@ -277,8 +286,13 @@ public final class WatchSubscription implements CredentialSubscription {
           Credential credential = ProtoCredentials.toCredential(event.getRotated().getCredential());
           adopt(credential);
           deliver(() -> {
-            listener.onCredential(credential);
-            // Only reached when the listener returned normally, that is after the application switched over.
+            try {
+              listener.onCredential(credential);
+            } catch (RuntimeException e) {
+              LOG.log(System.Logger.Level.WARNING, "the application did not switch to rotated credential "
+                  + credential.credentialId() + " of " + databaseRole + "; not acknowledging it", e);
+              return;
+            }
             acknowledge(credential, 1);
           });
           notifications.add(() -> runtime.events()
@@ -309,7 +323,7 @@ public final class WatchSubscription implements CredentialSubscription {
         }
       }
       if (abandon) {
-        active = null;
+        deactivate(stream);
         pendingReconnect = schedule(java.time.Duration.ZERO);
       }
     }
@@ -330,7 +344,7 @@ public final class WatchSubscription implements CredentialSubscription {
       if (state != State.ACTIVE || active != stream) {
         return;
       }
-      active = null;
+      deactivate(stream);
       boolean resumeRefused = stream.resumeId != null && !stream.receivedAny && RESUME_REFUSED.contains(code);
       if (resumeRefused) {
         // PERMISSION_DENIED here may mean "another pod's credential" (ask anew) or "this pod is revoked"; the fresh
@@ -385,6 +399,48 @@ public final class WatchSubscription implements CredentialSubscription {
   }
 
   @GuardedBy("lock")
+  private void deactivate(Stream stream) {
+    active = null;
+    if (stream.idleTimer != null) {
+      stream.idleTimer.cancel(false);
+      stream.idleTimer = null;
+    }
+  }
+
+  @GuardedBy("lock")
+  private void armIdleTimer(Stream stream) {
+    long timeout = runtime.streamIdleTimeout().toNanos();
+    if (timeout == 0) {
+      return;
+    }
+    if (stream.idleTimer != null) {
+      stream.idleTimer.cancel(false);
+    }
+    long generation = ++stream.idleGeneration;
+    try {
+      stream.idleTimer = runtime.scheduler().schedule(() -> idle(stream, generation), timeout,
+          TimeUnit.NANOSECONDS);
+    } catch (RejectedExecutionException e) {
+      stream.idleTimer = null;
+    }
+  }
+
+  /** No event, not even a heartbeat, for the idle timeout: the broker or the path to it is presumed dead. */
+  private void idle(Stream stream, long generation) {
+    synchronized (lock) {
+      if (active != stream || stream.idleGeneration != generation) {
+        // An event re-armed the timer while this tick was starting.
+        return;
+      }
+    }
+    handleEnd(stream, Status.UNAVAILABLE
+        .withDescription("no event from the broker for " + runtime.streamIdleTimeout())
+        .asRuntimeException());
+    // handleEnd made another stream active (or none); this call's own end is then ignored.
+    stream.cancel("no event from the broker within the idle timeout");
+  }
+
+  @GuardedBy("lock")
   private void adopt(Credential credential) {
     current = credential;
     resumeAllowed = true;
@@ -402,7 +458,7 @@ public final class WatchSubscription implements CredentialSubscription {
   private String describe(Status status, @Nullable String reason) {
     return "WatchCredential for database role " + databaseRole + " failed with " + status.getCode()
         + (reason == null ? "" : " (" + reason + ")")
-        + (status.getDescription() == null ? "" : ": " + status.getDescription());
+        + (status.getDescription() == null || status.getDescription().isBlank() ? "" : ": " + status.getDescription());
   }
 
   private void acknowledge(Credential credential, int attempt) {
@@ -459,6 +515,10 @@ public final class WatchSubscription implements CredentialSubscription {
     final @Nullable String resumeId;
     @GuardedBy("WatchSubscription.this.lock")
     boolean receivedAny;
+    @GuardedBy("WatchSubscription.this.lock")
+    @Nullable ScheduledFuture<?> idleTimer;
+    @GuardedBy("WatchSubscription.this.lock")
+    long idleGeneration;
     private volatile @Nullable ClientCallStreamObserver<WatchCredentialRequest> call;
 
     Stream(@Nullable String resumeId) {

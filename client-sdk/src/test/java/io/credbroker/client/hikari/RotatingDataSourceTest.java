@@ -1,0 +1,250 @@
+package io.credbroker.client.hikari;
+
+import static io.credbroker.client.RecordingCredentialBroker.credential;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import com.zaxxer.hikari.HikariConfig;
+import io.credbroker.client.Credential;
+import io.credbroker.client.CredentialBrokerClient;
+import io.credbroker.client.RecordingCredentialBroker;
+import io.credbroker.client.RecordingCredentialBroker.WatchCall;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.ServerInterceptors;
+import io.grpc.Status;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.SQLTimeoutException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The data source against a real PostgreSQL whose two login roles stand for two broker credentials, and which checks
+ * passwords (SCRAM) for every role but the superuser.
+ */
+class RotatingDataSourceTest {
+
+  private static final Duration NO_ACK_WINDOW = Duration.ofMillis(500);
+
+  private static EmbeddedPostgres postgres;
+  private static String jdbcUrl;
+
+  @TempDir
+  Path dir;
+
+  private final RecordingCredentialBroker broker = new RecordingCredentialBroker();
+  private Server server;
+  private ManagedChannel channel;
+  private CredentialBrokerClient client;
+  private RotatingDataSource dataSource;
+
+  @BeforeAll
+  static void startPostgres() throws Exception {
+    postgres = EmbeddedPostgres.builder().start();
+    jdbcUrl = "jdbc:postgresql://localhost:" + postgres.getPort() + "/postgres";
+    try (Connection admin = postgres.getPostgresDatabase().getConnection();
+        Statement sql = admin.createStatement()) {
+      sql.execute("CREATE ROLE app_group NOLOGIN");
+      sql.execute("CREATE ROLE cred_a LOGIN PASSWORD 'pw-a' IN ROLE app_group");
+      sql.execute("CREATE ROLE cred_b LOGIN PASSWORD 'pw-b' IN ROLE app_group");
+      Path hba = Path.of(queryString(sql, "SHOW hba_file"));
+      // initdb trusts everyone; make the server check the credentials' passwords, as a real target would.
+      Files.writeString(hba, """
+          local all all trust
+          host all postgres 127.0.0.1/32 trust
+          host all postgres ::1/128 trust
+          host all all 127.0.0.1/32 scram-sha-256
+          host all all ::1/128 scram-sha-256
+          """);
+      sql.execute("SELECT pg_reload_conf()");
+    }
+  }
+
+  @AfterAll
+  static void stopPostgres() throws IOException {
+    postgres.close();
+  }
+
+  @BeforeEach
+  void startBroker() throws IOException {
+    String name = InProcessServerBuilder.generateName();
+    server = InProcessServerBuilder.forName(name)
+        .addService(ServerInterceptors.intercept(broker, broker.headerRecorder()))
+        .build()
+        .start();
+    channel = InProcessChannelBuilder.forName(name).build();
+    Path tokenFile = Files.writeString(dir.resolve("token"), "pod-token");
+    client = CredentialBrokerClient.builder()
+        .channel(channel)
+        .tokenFile(tokenFile)
+        .backoff(Duration.ofMillis(10), Duration.ofMillis(100))
+        .build();
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    if (dataSource != null) {
+      dataSource.close();
+    }
+    client.close();
+    channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    await().atMost(Duration.ofSeconds(10)).until(() -> sessionsOf("cred_a") + sessionsOf("cred_b") == 0);
+  }
+
+  private RotatingDataSource.Builder dataSourceBuilder() {
+    HikariConfig pool = new HikariConfig();
+    pool.setMaximumPoolSize(3);
+    pool.setMinimumIdle(2);
+    return RotatingDataSource.builder(client, "db1").hikariConfig(pool);
+  }
+
+  @Test
+  void getConnectionWaitsForTheFirstCredentialAndLogsInWithIt() throws Exception {
+    dataSource = dataSourceBuilder().build();
+    CompletableFuture<String> user = CompletableFuture.supplyAsync(() -> currentUser(dataSource));
+    WatchCall call = broker.nextWatch();
+    assertThat(user).as("no credential yet").isNotDone();
+
+    call.issue(credential("c1", "cred_a", "pw-a", jdbcUrl));
+
+    assertThat(user.get(10, TimeUnit.SECONDS)).isEqualTo("cred_a");
+    assertThat(dataSource.currentCredential().map(Credential::credentialId)).contains("c1");
+  }
+
+  @Test
+  void rotationSwitchesNewConnectionsToTheNewUserAndClosesTheOldPoolOnceItDrains() throws Exception {
+    dataSource = dataSourceBuilder().build();
+    AtomicReference<Optional<Credential>> poolCredentialAtAck = new AtomicReference<>();
+    broker.onAcknowledge(() -> poolCredentialAtAck.set(dataSource.currentCredential()));
+    WatchCall call = broker.nextWatch();
+    call.issue(credential("c1", "cred_a", "pw-a", jdbcUrl));
+    Connection borrowed = dataSource.getConnection();
+    assertThat(currentUser(borrowed)).isEqualTo("cred_a");
+
+    call.rotate(credential("c2", "cred_b", "pw-b", jdbcUrl), "c1");
+
+    await().atMost(Duration.ofSeconds(10)).until(() -> broker.acknowledgements().size() == 1);
+    assertThat(broker.acknowledgements().get(0).request().getCredentialId()).isEqualTo("c2");
+    assertThat(poolCredentialAtAck.get().map(Credential::credentialId)).as("acknowledged after the switch")
+        .contains("c2");
+    assertThat(currentUser(dataSource)).isEqualTo("cred_b");
+
+    // The old pool keeps the borrowed session alive (idle ones are evicted) until it is handed back.
+    await().atMost(Duration.ofSeconds(10)).until(() -> sessionsOf("cred_a") == 1);
+    assertThat(currentUser(borrowed)).isEqualTo("cred_a");
+    borrowed.close();
+    await().atMost(Duration.ofSeconds(10)).until(() -> sessionsOf("cred_a") == 0);
+    assertThat(sessionsOf("cred_b")).isPositive();
+  }
+
+  @Test
+  void credentialThatCannotLogInIsNeitherSwitchedToNorAcknowledged() throws Exception {
+    dataSource = dataSourceBuilder().build();
+    WatchCall call = broker.nextWatch();
+    call.issue(credential("c1", "cred_a", "pw-a", jdbcUrl));
+    assertThat(currentUser(dataSource)).isEqualTo("cred_a");
+
+    call.rotate(credential("c2", "cred_b", "wrong-password", jdbcUrl), "c1");
+
+    await().during(NO_ACK_WINDOW).atMost(NO_ACK_WINDOW.multipliedBy(4))
+        .until(() -> broker.acknowledgements().isEmpty());
+    assertThat(currentUser(dataSource)).isEqualTo("cred_a");
+    assertThat(dataSource.currentCredential().map(Credential::credentialId)).contains("c1");
+  }
+
+  @Test
+  void getConnectionGivesUpWhenNoCredentialArrivesInTime() throws Exception {
+    dataSource = dataSourceBuilder().initialCredentialTimeout(Duration.ofMillis(200)).build();
+    broker.nextWatch();
+
+    assertThatThrownBy(() -> dataSource.getConnection())
+        .isInstanceOf(SQLTimeoutException.class)
+        .hasMessageContaining("db1");
+  }
+
+  @Test
+  void revokedCredentialMakesGetConnectionFailWithTheReason() throws Exception {
+    dataSource = dataSourceBuilder().build();
+    WatchCall call = broker.nextWatch();
+    call.issue(credential("c1", "cred_a", "pw-a", jdbcUrl));
+    assertThat(currentUser(dataSource)).isEqualTo("cred_a");
+
+    call.revoke("c1", "POD_REVOKED");
+    call.fail(Status.PERMISSION_DENIED, "POD_REVOKED", null);
+
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThatThrownBy(() -> dataSource.getConnection())
+        .isInstanceOf(SQLException.class)
+        .hasMessageContaining("revoked")
+        .hasMessageContaining("POD_REVOKED"));
+    await().atMost(Duration.ofSeconds(10)).until(() -> sessionsOf("cred_a") == 0);
+  }
+
+  @Test
+  void closeReleasesTheCredentialAndClosesThePool() throws Exception {
+    dataSource = dataSourceBuilder().build();
+    broker.nextWatch().issue(credential("c1", "cred_a", "pw-a", jdbcUrl));
+    assertThat(currentUser(dataSource)).isEqualTo("cred_a");
+
+    dataSource.close();
+
+    assertThat(broker.releases()).extracting(release -> release.request().getCredentialId()).containsExactly("c1");
+    await().atMost(Duration.ofSeconds(10)).until(() -> sessionsOf("cred_a") == 0);
+    assertThatThrownBy(() -> dataSource.getConnection()).isInstanceOf(SQLException.class);
+  }
+
+  @Test
+  void userAndPasswordFromTheCallerAreRefused() {
+    dataSource = dataSourceBuilder().build();
+
+    assertThatThrownBy(() -> dataSource.getConnection("postgres", "x"))
+        .isInstanceOf(java.sql.SQLFeatureNotSupportedException.class);
+  }
+
+  private static String currentUser(RotatingDataSource dataSource) {
+    try (Connection connection = dataSource.getConnection()) {
+      return currentUser(connection);
+    } catch (SQLException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static String currentUser(Connection connection) throws SQLException {
+    try (Statement sql = connection.createStatement()) {
+      return queryString(sql, "SELECT current_user");
+    }
+  }
+
+  private static int sessionsOf(String user) throws SQLException {
+    try (Connection admin = postgres.getPostgresDatabase().getConnection();
+        Statement sql = admin.createStatement()) {
+      return Integer.parseInt(queryString(sql, "SELECT count(*) FROM pg_stat_activity WHERE usename = '" + user + "'"));
+    }
+  }
+
+  private static String queryString(Statement sql, String query) throws SQLException {
+    try (ResultSet rows = sql.executeQuery(query)) {
+      rows.next();
+      return rows.getString(1);
+    }
+  }
+}
