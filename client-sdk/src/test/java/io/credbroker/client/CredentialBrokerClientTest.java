@@ -303,6 +303,20 @@ class CredentialBrokerClientTest {
   }
 
   @Test
+  void credentialWithoutUserNameIsTreatedAsABrokerFaultAndRetried() throws Exception {
+    client.watch("db1", listener);
+    WatchCall first = broker.nextWatch();
+    first.issue(credential("c1", "", "pw-1", JDBC_URL));
+
+    WatchCall second = broker.nextWatch();
+    await().atMost(Duration.ofSeconds(5)).until(first::cancelled);
+    assertThat(events.events).contains("failed INTERNAL null");
+    second.issue(credential("c2", "v-db1-b", "pw-2", JDBC_URL));
+    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(listener.credentials)
+        .extracting(Credential::credentialId).containsExactly("c2"));
+  }
+
+  @Test
   void renewalAndExpiringUpdateTheCurrentCredential() throws Exception {
     CredentialSubscription subscription = client.watch("db1", listener);
     WatchCall call = broker.nextWatch();

@@ -237,6 +237,20 @@ public final class WatchSubscription implements CredentialSubscription {
   }
 
   private void handleEvent(Stream stream, CredentialEvent event) {
+    Credential incoming;
+    try {
+      incoming = switch (event.getEventCase()) {
+        case ISSUED -> ProtoCredentials.toCredential(event.getIssued().getCredential());
+        case ROTATED -> ProtoCredentials.toCredential(event.getRotated().getCredential());
+        default -> null;
+      };
+    } catch (IllegalArgumentException | NullPointerException e) {
+      // A credential without id or user name is a broker bug: handled like INTERNAL, that is retried.
+      handleEnd(stream, Status.INTERNAL
+          .withDescription("the broker sent an unusable credential: " + e.getMessage()).asRuntimeException());
+      stream.cancel("unusable credential");
+      return;
+    }
     List<Runnable> notifications = new ArrayList<>(1);
     boolean abandon = false;
     synchronized (lock) {
@@ -249,7 +263,7 @@ public final class WatchSubscription implements CredentialSubscription {
       armIdleTimer(stream);
       switch (event.getEventCase()) {
         case ISSUED -> {
-          Credential credential = ProtoCredentials.toCredential(event.getIssued().getCredential());
+          Credential credential = java.util.Objects.requireNonNull(incoming);
           adopt(credential);
           deliver(() -> listener.onCredential(credential));
           notifications.add(() -> runtime.events()
@@ -283,7 +297,7 @@ public final class WatchSubscription implements CredentialSubscription {
           }
         }
         case ROTATED -> {
-          Credential credential = ProtoCredentials.toCredential(event.getRotated().getCredential());
+          Credential credential = java.util.Objects.requireNonNull(incoming);
           adopt(credential);
           deliver(() -> {
             try {
