@@ -159,7 +159,13 @@ class CredentialBrokerContainersIT {
     properties.put("credbroker.bindings[0].connection.sslmode", "disable");
     properties.put("resilience4j.circuitbreaker.instances.vault.wait-duration-in-open-state", "1s");
     properties.put("resilience4j.timelimiter.instances.vault.timeout-duration", "2s");
-    broker = new SpringApplicationBuilder(CredentialBrokerApplication.class).properties(properties).run();
+    // Command-line arguments outrank application.yaml (builder properties would not).
+    broker =
+        new SpringApplicationBuilder(CredentialBrokerApplication.class)
+            .run(
+                properties.entrySet().stream()
+                    .map(e -> "--" + e.getKey() + "=" + e.getValue())
+                    .toArray(String[]::new));
     channel =
         ManagedChannelBuilder.forAddress("127.0.0.1", broker.getBean(GrpcServerLifecycle.class).getPort())
             .usePlaintext()
