@@ -1,0 +1,346 @@
+package io.credbroker.devstack;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.credbroker.devstack.http.Json;
+import io.credbroker.devstack.kubernetes.KubernetesApiServer;
+import io.credbroker.devstack.vault.VaultServer;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Starts PostgreSQL (embedded, or an existing server), the Vault stand-in and the Kubernetes API
+ * stand-in together, for tests and the dev run.
+ *
+ * <p>Lifecycle: {@link Builder#start} starts everything (PostgreSQL first, since Vault keeps its
+ * state there in database {@value #STATE_DATABASE}) and writes the info file; {@link #close}
+ * stops everything in reverse order. {@link #stopVault()} and {@link #startVault()} simulate a
+ * Vault outage: the port refuses connections in between, and the restarted server has the same
+ * tokens, mounts and leases. Methods may be called from any thread, but stopping and starting
+ * Vault concurrently with each other is not supported.
+ */
+public final class DevStack implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(DevStack.class);
+
+  /** The database in which the Vault stand-in keeps its state (schema {@code vault}). */
+  public static final String STATE_DATABASE = "devstack";
+
+  private final Builder config;
+  private final Path workDir;
+  private final @Nullable EmbeddedPostgresServer embeddedPostgres;
+  private final PostgresInfo postgres;
+  private final KubernetesApiServer kubernetes;
+  private final int vaultPort;
+  private final Path infoFile;
+  private volatile @Nullable VaultServer vault;
+
+  private DevStack(
+      Builder config,
+      Path workDir,
+      @Nullable EmbeddedPostgresServer embeddedPostgres,
+      PostgresInfo postgres,
+      KubernetesApiServer kubernetes,
+      VaultServer vault,
+      Path infoFile) {
+    this.config = config;
+    this.workDir = workDir;
+    this.embeddedPostgres = embeddedPostgres;
+    this.postgres = postgres;
+    this.kubernetes = kubernetes;
+    this.vault = vault;
+    this.vaultPort = vault.port();
+    this.infoFile = infoFile;
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Configures a {@link DevStack}; not thread-safe, use once. */
+  public static final class Builder {
+    private String host = "127.0.0.1";
+    private int vaultPort;
+    private int kubernetesPort;
+    private int postgresPort;
+    private @Nullable Path workDir;
+    private @Nullable Path infoFile;
+    private String rootToken = "root";
+    private @Nullable String postgresUrl;
+    private @Nullable String postgresUser;
+    private @Nullable String postgresPassword;
+    private @Nullable Path rbacFile;
+    private final Set<String> databases = new LinkedHashSet<>();
+
+    private Builder() {}
+
+    /** 0 (the default) picks a free port; the dev run uses 8200. */
+    public Builder vaultPort(int port) {
+      this.vaultPort = checkPort(port);
+      return this;
+    }
+
+    /** 0 (the default) picks a free port; the dev run uses 6443. */
+    public Builder kubernetesPort(int port) {
+      this.kubernetesPort = checkPort(port);
+      return this;
+    }
+
+    /** Port of the embedded PostgreSQL; 0 (the default) picks a free one. */
+    public Builder postgresPort(int port) {
+      this.postgresPort = checkPort(port);
+      return this;
+    }
+
+    /** Where the kubeconfig, ca.crt, the info file and PostgreSQL's data go; default a new temp dir. */
+    public Builder workDir(Path dir) {
+      this.workDir = Objects.requireNonNull(dir);
+      return this;
+    }
+
+    /** Where to write the info file; default {@code <workDir>/dev-stack.json}. */
+    public Builder infoFile(Path file) {
+      this.infoFile = Objects.requireNonNull(file);
+      return this;
+    }
+
+    /** Vault's root token; default {@code root}. */
+    public Builder rootToken(String token) {
+      if (token.isBlank()) {
+        throw new IllegalArgumentException("root token must not be blank");
+      }
+      this.rootToken = token;
+      return this;
+    }
+
+    /** Uses an existing PostgreSQL server (superuser credentials) instead of the embedded one. */
+    public Builder existingPostgres(String jdbcUrl, String adminUser, String adminPassword) {
+      if (!jdbcUrl.startsWith("jdbc:postgresql://")) {
+        throw new IllegalArgumentException("not a PostgreSQL JDBC URL: " + jdbcUrl);
+      }
+      this.postgresUrl = jdbcUrl;
+      this.postgresUser = Objects.requireNonNull(adminUser);
+      this.postgresPassword = Objects.requireNonNull(adminPassword);
+      return this;
+    }
+
+    /** RBAC rules for the Kubernetes stand-in; default the built-in dev RBAC. */
+    public Builder rbacFile(Path yaml) {
+      this.rbacFile = Objects.requireNonNull(yaml);
+      return this;
+    }
+
+    /** Creates these databases at start (idempotent), e.g. {@code credbroker} for the broker. */
+    public Builder createDatabase(String... names) {
+      databases.addAll(List.of(names));
+      return this;
+    }
+
+    public DevStack start() {
+      return DevStack.start(this);
+    }
+
+    private static int checkPort(int port) {
+      if (port < 0 || port > 65535) {
+        throw new IllegalArgumentException("port out of range: " + port);
+      }
+      return port;
+    }
+  }
+
+  private static DevStack start(Builder b) {
+    List<AutoCloseable> started = new ArrayList<>();
+    try {
+      Path workDir = b.workDir != null ? b.workDir : Files.createTempDirectory("dev-stack-");
+      Files.createDirectories(workDir);
+      EmbeddedPostgresServer embedded = null;
+      PostgresInfo pg;
+      if (b.postgresUrl != null) {
+        pg = parseExisting(b.postgresUrl, Objects.requireNonNull(b.postgresUser), Objects.requireNonNull(b.postgresPassword));
+      } else {
+        embedded = EmbeddedPostgresServer.start(workDir.resolve("postgres"), b.postgresPort);
+        started.add(embedded);
+        pg = embedded.info();
+      }
+      pg.createDatabase(STATE_DATABASE);
+      for (String db : b.databases) {
+        pg.createDatabase(db);
+      }
+      KubernetesApiServer kubernetes = KubernetesApiServer.start(b.host, b.kubernetesPort, workDir, b.rbacFile);
+      started.add(kubernetes);
+      VaultServer vault = VaultServer.start(vaultOptions(b, b.vaultPort, pg));
+      started.add(vault);
+      Path infoFile = b.infoFile != null ? b.infoFile : workDir.resolve("dev-stack.json");
+      DevStack stack = new DevStack(b, workDir, embedded, pg, kubernetes, vault, infoFile);
+      stack.writeInfoFile();
+      return stack;
+    } catch (IOException e) {
+      closeAll(started);
+      throw new UncheckedIOException("cannot start the dev stack", e);
+    } catch (RuntimeException e) {
+      closeAll(started);
+      throw e;
+    }
+  }
+
+  private static VaultServer.Options vaultOptions(Builder b, int port, PostgresInfo pg) {
+    return new VaultServer.Options(b.host, port, b.rootToken, pg.jdbcUrl(STATE_DATABASE), pg.adminUser(),
+        pg.adminPassword(), java.time.Duration.ofSeconds(1));
+  }
+
+  /** {@code jdbc:postgresql://host[:port]/db} → host and port of an existing server. */
+  static PostgresInfo parseExisting(String jdbcUrl, String user, String password) {
+    URI uri = URI.create(jdbcUrl.substring("jdbc:".length()));
+    if (uri.getHost() == null) {
+      throw new IllegalArgumentException("no host in " + jdbcUrl);
+    }
+    return new PostgresInfo(uri.getHost(), uri.getPort() < 0 ? 5432 : uri.getPort(), user, password);
+  }
+
+  /** {@code http://127.0.0.1:<port>}. */
+  public String vaultAddress() {
+    return "http://" + config.host + ":" + vaultPort;
+  }
+
+  public String vaultRootToken() {
+    return config.rootToken;
+  }
+
+  /** {@code https://127.0.0.1:<port>}. */
+  public String kubernetesUrl() {
+    String url = kubernetes.url().toString();
+    return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
+  }
+
+  /** A kubeconfig with the CA and the admin token, usable by fabric8 and kubectl unchanged. */
+  public Path kubeconfigPath() {
+    return kubernetes.kubeconfigPath();
+  }
+
+  public Path caCertPath() {
+    return kubernetes.caCertPath();
+  }
+
+  /** Bearer token of a cluster-admin user (group {@code system:masters}). */
+  public String kubernetesAdminToken() {
+    return kubernetes.adminToken();
+  }
+
+  public PostgresInfo postgres() {
+    return postgres;
+  }
+
+  public KubernetesApiServer kubernetes() {
+    return kubernetes;
+  }
+
+  public Path workDir() {
+    return workDir;
+  }
+
+  public Path infoFile() {
+    return infoFile;
+  }
+
+  /** Stops the Vault stand-in: its port refuses connections; all its state is kept. Idempotent. */
+  public synchronized void stopVault() {
+    VaultServer v = vault;
+    if (v != null) {
+      vault = null;
+      v.close();
+      log.info("Vault stand-in stopped");
+    }
+  }
+
+  /** Starts the Vault stand-in again on the same port with the same state. Idempotent. */
+  public synchronized void startVault() {
+    if (vault == null) {
+      vault = VaultServer.start(vaultOptions(config, vaultPort, postgres));
+    }
+  }
+
+  public boolean vaultRunning() {
+    return vault != null;
+  }
+
+  @Override
+  public synchronized void close() {
+    List<AutoCloseable> all = new ArrayList<>();
+    if (embeddedPostgres != null) {
+      all.add(embeddedPostgres);
+    }
+    all.add(kubernetes);
+    if (vault != null) {
+      all.add(vault);
+    }
+    vault = null;
+    closeAll(all);
+  }
+
+  /** Closes in reverse start order, logging failures and going on. */
+  private static void closeAll(List<AutoCloseable> started) {
+    for (int i = started.size() - 1; i >= 0; i--) {
+      try {
+        started.get(i).close();
+      } catch (Exception e) {
+        log.warn("stopping {} failed: {}", started.get(i).getClass().getSimpleName(), e.toString());
+      }
+    }
+  }
+
+  /** The info file: every endpoint and credential a tool needs, as JSON. Written atomically. */
+  ObjectNode info() {
+    ObjectNode root = Json.MAPPER.createObjectNode();
+    ObjectNode v = root.putObject("vault");
+    v.put("address", vaultAddress());
+    v.put("rootToken", vaultRootToken());
+    ObjectNode k = root.putObject("kubernetes");
+    k.put("url", kubernetesUrl());
+    k.put("kubeconfig", kubeconfigPath().toAbsolutePath().toString());
+    k.put("caCert", caCertPath().toAbsolutePath().toString());
+    k.put("adminToken", kubernetesAdminToken());
+    ObjectNode p = root.putObject("postgres");
+    p.put("jdbcUrl", postgres.jdbcUrl("postgres"));
+    p.put("host", postgres.host());
+    p.put("port", postgres.port());
+    p.put("adminUser", postgres.adminUser());
+    p.put("adminPassword", postgres.adminPassword());
+    p.put("embedded", embeddedPostgres != null);
+    ObjectNode dbs = p.putObject("databases");
+    dbs.put(STATE_DATABASE, postgres.jdbcUrl(STATE_DATABASE));
+    for (String db : config.databases) {
+      dbs.put(db, postgres.jdbcUrl(db));
+    }
+    root.put("workDir", workDir.toAbsolutePath().toString());
+    return root;
+  }
+
+  private void writeInfoFile() throws IOException {
+    Path target = infoFile.toAbsolutePath();
+    Files.createDirectories(target.getParent());
+    Path tmp = Files.createTempFile(target.getParent(), ".dev-stack", ".json");
+    Json.MAPPER.writerWithDefaultPrettyPrinter().writeValue(tmp.toFile(), info());
+    try {
+      Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+    } catch (UnsupportedOperationException ignored) {
+      // Not a POSIX file system; the file keeps its default permissions.
+    }
+    Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  @Override
+  public String toString() {
+    return "DevStack[vault=" + vaultAddress() + ", kubernetes=" + kubernetesUrl() + ", postgres=" + postgres + "]";
+  }
+}

@@ -1,0 +1,218 @@
+package io.credbroker.devstack.vault;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.credbroker.devstack.http.Json;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Vault's token store: creation, resolution of a presented token, self-renewal with capping,
+ * revocation with the cascade to child tokens and to every lease the token created. Thread-safe:
+ * all state is in the {@link VaultStore}.
+ */
+final class Tokens {
+
+  private static final Logger log = LoggerFactory.getLogger(Tokens.class);
+
+  private final VaultStore store;
+  private final LeaseManager leases;
+  private final Clock clock;
+
+  Tokens(VaultStore store, LeaseManager leases, Clock clock) {
+    this.store = store;
+    this.leases = leases;
+    this.clock = clock;
+  }
+
+  /** Makes sure the configured root token exists (it never expires). */
+  void ensureRoot(String rootToken) {
+    String hash = Ids.sha256(rootToken);
+    if (store.tokenByHash(hash).isPresent()) {
+      return;
+    }
+    Token root =
+        new Token(Ids.base62(24), List.of("root"), "root", Map.of(), "auth/token/root", clock.instant(), null,
+            Duration.ZERO, Duration.ZERO, null, Duration.ZERO, null, false, false, null, null);
+    store.putToken(root.accessor(), hash, null, null, root.toJson());
+  }
+
+  /** What a presented token is, or null when unknown, expired or revoked. */
+  @Nullable Token resolve(String id) {
+    Token t = store.tokenByHash(Ids.sha256(id)).map(Token::fromJson).orElse(null);
+    if (t == null) {
+      return null;
+    }
+    if (t.expireTime() != null && !t.expireTime().isAfter(clock.instant())) {
+      return null;
+    }
+    return t;
+  }
+
+  /** Creates and stores a token; returns the secret id with the stored token. */
+  record Issued(String id, Token token) {}
+
+  Issued create(
+      List<String> policies,
+      String displayName,
+      Map<String, String> meta,
+      String path,
+      Duration ttl,
+      Duration maxTtl,
+      Duration explicitMaxTtl,
+      boolean renewable,
+      boolean orphan,
+      @Nullable String role,
+      @Nullable String parentAccessor) {
+    Instant now = clock.instant();
+    Duration max = maxTtl;
+    if (!explicitMaxTtl.isZero() && explicitMaxTtl.compareTo(max) < 0) {
+      max = explicitMaxTtl;
+    }
+    Duration granted = ttl.compareTo(max) > 0 ? max : ttl;
+    String id = Ids.serviceToken();
+    Token t =
+        new Token(Ids.base62(24), sortedPolicies(policies), displayName, meta, path, now, now.plus(granted), granted,
+            ttl, now.plus(max), explicitMaxTtl, null, renewable, orphan, role, parentAccessor);
+    store.putToken(t.accessor(), Ids.sha256(id), parentAccessor, t.expireTime(), t.toJson());
+    return new Issued(id, t);
+  }
+
+  /** A token without TTL (root policy tokens created without one). */
+  Issued createNonExpiring(List<String> policies, String displayName, Map<String, String> meta,
+      @Nullable String parentAccessor) {
+    String id = Ids.serviceToken();
+    Token t = new Token(Ids.base62(24), sortedPolicies(policies), displayName, meta, "auth/token/create",
+        clock.instant(), null, Duration.ZERO, Duration.ZERO, null, Duration.ZERO, null, false,
+        parentAccessor == null, null, parentAccessor);
+    store.putToken(t.accessor(), Ids.sha256(id), parentAccessor, null, t.toJson());
+    return new Issued(id, t);
+  }
+
+  java.util.Optional<Token> byAccessor(String accessor) {
+    return store.tokenByAccessor(accessor).map(Token::fromJson)
+        .filter(t -> t.expireTime() == null || t.expireTime().isAfter(clock.instant()));
+  }
+
+  /** Vault sorts and de-duplicates policies. */
+  static List<String> sortedPolicies(List<String> policies) {
+    return List.copyOf(new TreeSet<>(policies));
+  }
+
+  /** {@code auth/token/renew-self}: the renewed auth block, with the capping warning if any. */
+  VaultResponse renew(String id, Token t, Duration increment) {
+    if (t.expireTime() == null) {
+      // The root token has no TTL to extend; Vault answers with its unchanged auth block.
+      return VaultResponse.auth(authBlock(id, t));
+    }
+    if (!t.renewable()) {
+      throw VaultException.badRequest("lease is not renewable");
+    }
+    Instant now = clock.instant();
+    Duration max = Duration.between(t.issueTime(), t.maxExpireTime() == null ? now : t.maxExpireTime());
+    TtlCalculator.Result r = TtlCalculator.renew(increment, t.defaultTtl(), max, t.issueTime(), now);
+    Token renewed = t.renewed(now.plus(r.ttl()), now);
+    store.putToken(renewed.accessor(), Ids.sha256(id), renewed.parentAccessor(), renewed.expireTime(), renewed.toJson());
+    VaultResponse response = VaultResponse.auth(authBlock(id, renewed));
+    return r.warning() == null ? response : response.withWarning(r.warning());
+  }
+
+  /** Revokes a token, its children and every lease they created. */
+  void revoke(String accessor) {
+    for (String child : store.childTokens(accessor)) {
+      revoke(child);
+    }
+    leases.revokeAllOfToken(accessor);
+    store.deleteToken(accessor);
+  }
+
+  /** One pass of the expiry timer over tokens. */
+  int revokeExpired() {
+    int n = 0;
+    for (String accessor : store.expiredTokens(clock.instant(), 100)) {
+      log.debug("token {} expired; revoking it and its leases", accessor);
+      revoke(accessor);
+      n++;
+    }
+    return n;
+  }
+
+  ObjectNode authBlock(String id, Token t) {
+    ObjectNode a = Json.MAPPER.createObjectNode();
+    a.put("client_token", id);
+    a.put("accessor", t.accessor());
+    ArrayNode p = a.putArray("policies");
+    t.policies().forEach(p::add);
+    ArrayNode tp = a.putArray("token_policies");
+    t.policies().forEach(tp::add);
+    if (t.meta().isEmpty()) {
+      a.putNull("metadata");
+    } else {
+      ObjectNode m = a.putObject("metadata");
+      t.meta().forEach(m::put);
+    }
+    a.put("lease_duration", t.ttlSeconds(clock.instant()));
+    a.put("renewable", t.renewable());
+    a.put("entity_id", "");
+    a.put("token_type", "service");
+    a.put("orphan", t.orphan());
+    a.putNull("mfa_requirement");
+    a.put("num_uses", 0);
+    return a;
+  }
+
+  /** {@code lookup-self} / {@code lookup-accessor} data. */
+  ObjectNode lookupData(@Nullable String id, Token t) {
+    Instant now = clock.instant();
+    ObjectNode d = Json.MAPPER.createObjectNode();
+    d.put("accessor", t.accessor());
+    d.put("creation_time", t.issueTime().getEpochSecond());
+    d.put("creation_ttl", t.creationTtl().getSeconds());
+    d.put("display_name", t.displayName());
+    d.put("entity_id", "");
+    if (t.expireTime() == null) {
+      d.putNull("expire_time");
+    } else {
+      d.put("expire_time", VaultClock.format(t.expireTime()));
+    }
+    d.put("explicit_max_ttl", t.explicitMaxTtl().getSeconds());
+    d.put("id", id == null ? "" : id);
+    d.put("issue_time", VaultClock.format(t.issueTime()));
+    if (t.lastRenewal() != null) {
+      d.put("last_renewal", VaultClock.format(t.lastRenewal()));
+      d.put("last_renewal_time", t.lastRenewal().getEpochSecond());
+    }
+    if (t.meta().isEmpty()) {
+      d.putNull("meta");
+    } else {
+      ObjectNode m = d.putObject("meta");
+      t.meta().forEach(m::put);
+    }
+    d.put("num_uses", 0);
+    d.put("orphan", t.orphan());
+    d.put("path", t.path());
+    ArrayNode p = d.putArray("policies");
+    t.policies().forEach(p::add);
+    d.put("renewable", t.renewable());
+    if (t.role() != null) {
+      d.put("role", t.role());
+    }
+    d.put("ttl", t.ttlSeconds(now));
+    d.put("type", "service");
+    return d;
+  }
+
+  List<String> leaseIds(String accessor) {
+    List<String> ids = new ArrayList<>();
+    leases.leasesOfToken(accessor).forEach(l -> ids.add(l.leaseId()));
+    return ids;
+  }
+}

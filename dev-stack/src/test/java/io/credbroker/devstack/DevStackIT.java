@@ -1,0 +1,112 @@
+package io.credbroker.devstack;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.credbroker.devstack.http.Json;
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class DevStackIT {
+
+  @TempDir static Path workDir;
+  static DevStack stack;
+  static final HttpClient http = HttpClient.newHttpClient();
+
+  @BeforeAll
+  static void start() {
+    stack = DevStack.builder().workDir(workDir).createDatabase("credbroker").start();
+  }
+
+  @AfterAll
+  static void stop() {
+    stack.close();
+  }
+
+  @Test
+  void infoFileNamesEveryEndpointAndCredential() throws IOException {
+    JsonNode info = Json.MAPPER.readTree(workDir.resolve("dev-stack.json").toFile());
+    assertThat(info.at("/vault/address").asText()).isEqualTo(stack.vaultAddress());
+    assertThat(info.at("/vault/rootToken").asText()).isEqualTo("root");
+    assertThat(info.at("/kubernetes/url").asText()).isEqualTo(stack.kubernetesUrl());
+    assertThat(Path.of(info.at("/kubernetes/kubeconfig").asText())).exists();
+    assertThat(Path.of(info.at("/kubernetes/caCert").asText())).exists();
+    assertThat(info.at("/kubernetes/adminToken").asText()).isEqualTo(stack.kubernetesAdminToken());
+    assertThat(info.at("/postgres/jdbcUrl").asText()).isEqualTo(stack.postgres().jdbcUrl("postgres"));
+    assertThat(info.at("/postgres/port").asInt()).isEqualTo(stack.postgres().port());
+    assertThat(info.at("/postgres/adminUser").asText()).isEqualTo("postgres");
+    assertThat(info.at("/postgres/adminPassword").asText()).isEqualTo(stack.postgres().adminPassword());
+    assertThat(info.at("/postgres/databases/credbroker").asText()).endsWith("/credbroker");
+  }
+
+  @Test
+  void requestedDatabaseExistsAndAcceptsTheAdminPassword() throws Exception {
+    try (Connection c = stack.postgres().connect("credbroker")) {
+      assertThat(c.isValid(2)).isTrue();
+    }
+  }
+
+  @Test
+  void vaultAnswersHealthWithoutAToken() throws Exception {
+    HttpResponse<String> r = get(stack.vaultAddress() + "/v1/sys/health", Map.of());
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(Json.MAPPER.readTree(r.body()).path("sealed").asBoolean(true)).isFalse();
+  }
+
+  @Test
+  void fabric8ConnectsWithTheWrittenKubeconfig() throws IOException {
+    Config config = Config.fromKubeconfig(Files.readString(stack.kubeconfigPath()));
+    try (KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build()) {
+      assertThat(client.namespaces().list().getItems())
+          .extracting(ns -> ns.getMetadata().getName())
+          .contains("public", "credbroker", "ops");
+    }
+  }
+
+  @Test
+  void stoppedVaultRefusesConnectionsAndRestartsWithItsState() throws Exception {
+    HttpResponse<String> created =
+        post(stack.vaultAddress() + "/v1/auth/token/create", "root", "{\"ttl\":\"1h\",\"policies\":[\"default\"]}");
+    assertThat(created.statusCode()).isEqualTo(200);
+    String token = Json.MAPPER.readTree(created.body()).at("/auth/client_token").asText();
+
+    stack.stopVault();
+    assertThatThrownBy(() -> get(stack.vaultAddress() + "/v1/sys/health", Map.of()))
+        .isInstanceOf(ConnectException.class);
+    stack.startVault();
+
+    HttpResponse<String> lookup =
+        get(stack.vaultAddress() + "/v1/auth/token/lookup-self", Map.of("X-Vault-Token", token));
+    assertThat(lookup.statusCode()).isEqualTo(200);
+    assertThat(Json.MAPPER.readTree(lookup.body()).at("/data/policies/0").asText()).isEqualTo("default");
+  }
+
+  static HttpResponse<String> get(String url, Map<String, String> headers) throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).GET();
+    headers.forEach(b::header);
+    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  static HttpResponse<String> post(String url, String token, String body) throws Exception {
+    return http.send(
+        HttpRequest.newBuilder(URI.create(url)).header("X-Vault-Token", token)
+            .POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+}
