@@ -21,6 +21,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
@@ -525,7 +526,7 @@ final class DatabaseEngine implements SecretsEngine {
         loadRole(roleName)
             .orElseThrow(
                 () ->
-                    VaultException.backendError(
+                    leaseError(
                         "error during renew: could not find role with name " + goQuote(roleName)));
     Duration ttl = increment.isZero() || increment.isNegative() ? role.defaultTtl() : increment;
     return new RenewalGrant(ttl, role.maxTtl());
@@ -542,13 +543,13 @@ final class DatabaseEngine implements SecretsEngine {
         loadRole(roleName)
             .orElseThrow(
                 () ->
-                    VaultException.backendError(
+                    leaseError(
                         "error during renew: could not find role with name " + goQuote(roleName)));
-    PostgresDatabase database = connection(role.dbName());
+    PostgresDatabase database = leaseConnection(role.dbName());
     try {
       database.renewUser(username, newExpiry.plus(EXPIRATION_BUFFER), role.renewStatements());
     } catch (DatabaseException e) {
-      throw VaultException.backendError(e.getMessage());
+      throw leaseError(e.getMessage());
     }
   }
 
@@ -556,11 +557,11 @@ final class DatabaseEngine implements SecretsEngine {
   public void revoke(LeaseRecord lease) {
     JsonNode data = lease.engineData();
     if (!data.hasNonNull("username")) {
-      throw VaultException.backendError("secret is missing username internal data");
+      throw leaseError("secret is missing username internal data");
     }
     String username = data.get("username").asText();
     if (!data.hasNonNull("role")) {
-      throw VaultException.backendError("no role name was provided");
+      throw leaseError("no role name was provided");
     }
     String roleName = data.get("role").asText();
     Optional<StoredRole> role = loadRole(roleName);
@@ -572,13 +573,13 @@ final class DatabaseEngine implements SecretsEngine {
     } else {
       // The role is gone: Vault falls back to what it embedded in the secret at issue time.
       if (!data.hasNonNull("db_name")) {
-        throw VaultException.backendError(
+        throw leaseError(
             "error during revoke: could not find role with name "
                 + goQuote(roleName)
                 + " or embedded revocation db name data");
       }
       if (!data.has("revocation_statements")) {
-        throw VaultException.backendError(
+        throw leaseError(
             "error during revoke: could not find role with name "
                 + goQuote(roleName)
                 + " or embedded revocation statement data");
@@ -586,18 +587,27 @@ final class DatabaseEngine implements SecretsEngine {
       dbName = data.get("db_name").asText();
       statements = StoredConfig.strings(data.get("revocation_statements"));
     }
-    PostgresDatabase database = connection(dbName);
+    PostgresDatabase database = leaseConnection(dbName);
     try {
       database.deleteUser(username, statements);
     } catch (DatabaseException e) {
-      throw VaultException.backendError(e.getMessage());
+      throw leaseError(e.getMessage());
     }
+  }
+
+  /**
+   * A failed renewal or revocation. The core quotes the error inside its own message ({@code
+   * failed to renew entry: ... err: <text>}), so it is the plain Go error text, not wrapped in a
+   * multierror.
+   */
+  private static VaultException leaseError(String message) {
+    return new VaultException(500, List.of(message));
   }
 
   private static String internal(LeaseRecord lease, String field) {
     JsonNode value = lease.engineData().get(field);
     if (value == null || !value.isTextual()) {
-      throw VaultException.backendError(
+      throw leaseError(
           "secret is missing " + goQuote(field) + " field in internal data");
     }
     return value.asText();
@@ -610,6 +620,15 @@ final class DatabaseEngine implements SecretsEngine {
    * verified) on first use, as Vault's GetConnection does.
    */
   private PostgresDatabase connection(String name) {
+    return connection(name, VaultException::backendError);
+  }
+
+  /** The connection for a renewal or revocation, failing with the plain error text. */
+  private PostgresDatabase leaseConnection(String name) {
+    return connection(name, DatabaseEngine::leaseError);
+  }
+
+  private PostgresDatabase connection(String name, Function<String, VaultException> failure) {
     PostgresDatabase existing = connections.get(name);
     if (existing != null) {
       return existing;
@@ -623,15 +642,14 @@ final class DatabaseEngine implements SecretsEngine {
           loadConfig(name)
               .orElseThrow(
                   () ->
-                      VaultException.backendError(
+                      failure.apply(
                           "failed to find entry for connection with name: " + goQuote(name)));
       PostgresDatabase database;
       try {
         database = new PostgresDatabase(name, ConnectionSettings.from(config.connectionDetails()));
         database.verifyConnection();
       } catch (DatabaseException e) {
-        throw VaultException.backendError(
-            sanitizeWith(config.connectionDetails(), e.getMessage()));
+        throw failure.apply(sanitizeWith(config.connectionDetails(), e.getMessage()));
       }
       connections.put(name, database);
       return database;
