@@ -63,6 +63,10 @@ final class ApiException extends RuntimeException {
     return new ApiException(403, "Forbidden", message, details(name, group, resource));
   }
 
+  static ApiException unsupportedMediaType(String message) {
+    return new ApiException(415, "UnsupportedMediaType", message, null);
+  }
+
   static ApiException methodNotAllowed(String message) {
     return new ApiException(405, "MethodNotAllowed", message, null);
   }

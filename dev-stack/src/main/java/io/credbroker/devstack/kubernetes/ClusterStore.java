@@ -114,8 +114,10 @@ final class ClusterStore {
    *
    * @throws ApiException 400 for a selector that does not parse
    */
-  synchronized ObjectNode list(ResourceKind kind, @Nullable String namespace, @Nullable String labelSelector) {
+  synchronized ObjectNode list(
+      ResourceKind kind, @Nullable String namespace, @Nullable String labelSelector, @Nullable String fieldSelector) {
     LabelSelector selector = labelSelector == null ? null : LabelSelector.parse(labelSelector);
+    FieldSelector fields = fieldSelector == null ? null : FieldSelector.parse(kind, fieldSelector);
     ObjectNode list = Json.MAPPER.createObjectNode();
     list.put("kind", kind.listKind());
     list.put("apiVersion", "v1");
@@ -127,6 +129,9 @@ final class ClusterStore {
         continue;
       }
       if (selector != null && !selector.matches(metadata.path("labels"))) {
+        continue;
+      }
+      if (fields != null && !fields.matches(object)) {
         continue;
       }
       items.add(object.deepCopy());

@@ -182,8 +182,9 @@ final class KubernetesApi implements Handler {
       if (requested == null) {
         caller = new UserInfo("system:anonymous", "", List.of("system:unauthenticated"), Map.of());
       } else {
-        caller = authenticate(request);
+        caller = impersonated(request, authenticate(request));
         authorize(caller, requested);
+        request = withJsonBody(request);
         if (requested.verb().equals("watch")) {
           return status(ApiException.methodNotAllowed("watch is not supported by the dev-stack API server"));
         }
@@ -194,6 +195,29 @@ final class KubernetesApi implements Handler {
     } catch (HttpRequest.MalformedBodyException e) {
       return status(ApiException.badRequest(e.getMessage()));
     }
+  }
+
+  /**
+   * The request with a JSON body. Protobuf bodies of the review and token kinds are converted
+   * (kubectl sends those); other media types get the real server's 415.
+   */
+  private static HttpRequest withJsonBody(HttpRequest request) {
+    if (request.body().length == 0) {
+      return request;
+    }
+    String contentType = request.header("content-type");
+    String mediaType =
+        contentType == null ? "" : contentType.split(";", 2)[0].trim().toLowerCase(java.util.Locale.ROOT);
+    if (mediaType.isEmpty() || mediaType.equals("application/json") || mediaType.endsWith("+json")) {
+      return request;
+    }
+    if (mediaType.equals(ProtobufBodies.MEDIA_TYPE)) {
+      byte[] json = ProtobufBodies.toJson(request.body()).toString().getBytes(StandardCharsets.UTF_8);
+      return new HttpRequest(request.method(), request.path(), request.query(), request.headers(), json, request.pathParams());
+    }
+    throw ApiException.unsupportedMediaType(
+        "the body of the request was in an unknown format - accepted media types include: application/json,"
+            + " application/vnd.kubernetes.protobuf");
   }
 
   private UserInfo authenticate(HttpRequest request) {
@@ -215,6 +239,39 @@ final class KubernetesApi implements Handler {
     return outcome.user();
   }
 
+  /**
+   * Applies {@code Impersonate-User}/{@code Impersonate-Group} (what {@code kubectl --as} sends)
+   * after checking the real caller may {@code impersonate} each of them.
+   */
+  private UserInfo impersonated(HttpRequest request, UserInfo caller) {
+    String user = request.header("impersonate-user");
+    List<String> groups = request.headers().getOrDefault("impersonate-group", List.of());
+    if (user == null || user.isEmpty()) {
+      if (!groups.isEmpty()) {
+        throw ApiException.badRequest("requested [" + String.join(" ", groups) + "] without impersonating a user");
+      }
+      return caller;
+    }
+    List<String> effectiveGroups = new ArrayList<>(groups);
+    String[] serviceAccount = user.startsWith("system:serviceaccount:") ? user.split(":", 4) : null;
+    if (serviceAccount != null && serviceAccount.length == 4) {
+      authorize(caller, RequestAttributes.resource("impersonate", "", "serviceaccounts", "", serviceAccount[3], serviceAccount[2]));
+      if (groups.isEmpty()) {
+        effectiveGroups.add("system:serviceaccounts");
+        effectiveGroups.add("system:serviceaccounts:" + serviceAccount[2]);
+      }
+    } else {
+      authorize(caller, RequestAttributes.resource("impersonate", "", "users", "", user, ""));
+    }
+    for (String group : groups) {
+      authorize(caller, RequestAttributes.resource("impersonate", "", "groups", "", group, ""));
+    }
+    if (!user.equals("system:anonymous") && !effectiveGroups.contains(UserInfo.AUTHENTICATED)) {
+      effectiveGroups.add(UserInfo.AUTHENTICATED);
+    }
+    return new UserInfo(user, "", effectiveGroups, Map.of());
+  }
+
   private void authorize(UserInfo caller, RequestAttributes request) {
     if (caller.isPrivileged()) {
       return;
@@ -229,7 +286,8 @@ final class KubernetesApi implements Handler {
 
   private HttpResponse list(ResourceKind kind, @Nullable String namespace, HttpRequest request) {
     // Like a real server, listing in a namespace that does not exist answers an empty list.
-    return HttpResponse.json(200, store.list(kind, namespace, emptyToNull(request.queryParam("labelSelector"))));
+    return HttpResponse.json(200, store.list(
+        kind, namespace, emptyToNull(request.queryParam("labelSelector")), emptyToNull(request.queryParam("fieldSelector"))));
   }
 
   private HttpResponse create(ResourceKind kind, @Nullable String namespace, HttpRequest request) {

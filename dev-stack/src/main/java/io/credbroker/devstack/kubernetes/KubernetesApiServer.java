@@ -350,7 +350,7 @@ public final class KubernetesApiServer implements AutoCloseable {
         Base64.getEncoder().encodeToString(caPem.getBytes(StandardCharsets.US_ASCII))))));
     config.put("users", List.of(Map.of("name", "admin", "user", Map.of("token", adminToken))));
     config.put("contexts", List.of(Map.of("name", name, "context",
-        Map.of("cluster", name, "user", "admin", "namespace", "default"))));
+        Map.of("cluster", name, "user", "admin"))));
     config.put("current-context", name);
     config.put("preferences", Map.of());
     return new YAMLMapper().writeValueAsString(config);
