@@ -1,0 +1,182 @@
+package io.credbroker.broker;
+
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.classic.spi.IThrowableProxy;
+import ch.qos.logback.core.AppenderBase;
+import io.credbroker.broker.setup.Secret;
+import io.credbroker.broker.setup.TargetDatabaseOptions;
+import io.credbroker.broker.setup.TargetDatabaseSetup;
+import io.credbroker.broker.setup.VaultSetup;
+import io.credbroker.broker.setup.VaultSetupOptions;
+import io.credbroker.devstack.DevStack;
+import io.credbroker.devstack.PostgresInfo;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.slf4j.LoggerFactory;
+import org.springframework.boot.builder.SpringApplicationBuilder;
+import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.grpc.server.lifecycle.GrpcServerLifecycle;
+
+/**
+ * One dev-stack (embedded PostgreSQL, Vault and Kubernetes stand-ins), the {@code db1} target set up
+ * the way the setup command does it, and one broker process-in-JVM on free ports, for a test class.
+ */
+final class BrokerFixture implements AutoCloseable {
+
+  static final String DATABASE_ROLE = "db1";
+
+  final DevStack devStack;
+  final ConfigurableApplicationContext broker;
+  final ManagedChannel channel;
+  final int grpcPort;
+  final int httpPort;
+  final CapturedLogs logs = new CapturedLogs();
+
+  private BrokerFixture(Path workDir, Map<String, Object> extraProperties) {
+    devStack = DevStack.builder().workDir(workDir).start();
+    PostgresInfo postgres = devStack.postgres();
+    postgres.createDatabase("credbroker");
+    setUpTargetDatabaseAndVault(devStack);
+
+    Map<String, Object> properties = new LinkedHashMap<>();
+    properties.put("spring.cloud.vault.uri", devStack.vaultAddress());
+    properties.put("spring.cloud.vault.authentication", "TOKEN");
+    properties.put("spring.cloud.vault.token", devStack.vaultRootToken());
+    properties.put("spring.datasource.url", postgres.jdbcUrl("credbroker"));
+    properties.put("spring.datasource.username", postgres.adminUser());
+    properties.put("spring.datasource.password", postgres.adminPassword());
+    properties.put("spring.grpc.server.host", "127.0.0.1");
+    properties.put("credbroker.grpc.port", "0");
+    properties.put("credbroker.grpc.heartbeat-interval", "300ms");
+    properties.put("server.address", "127.0.0.1");
+    properties.put("server.port", "0");
+    properties.put("credbroker.kubernetes.kubeconfig", devStack.kubeconfigPath().toString());
+    properties.put("credbroker.kubernetes.cache-max-ttl", "2s");
+    properties.put("credbroker.kubernetes.failure-cache-ttl", "1s");
+    properties.put("credbroker.bindings[0].database-role", DATABASE_ROLE);
+    properties.put("credbroker.bindings[0].vault-mount", "database");
+    properties.put("credbroker.bindings[0].vault-role", "db1");
+    properties.put("credbroker.bindings[0].namespaces[0]", "public");
+    properties.put("credbroker.bindings[0].service-accounts[0]", "application");
+    properties.put("credbroker.bindings[0].connection.host", postgres.host());
+    properties.put("credbroker.bindings[0].connection.port", postgres.port());
+    properties.put("credbroker.bindings[0].connection.database", "db1");
+    properties.put("credbroker.bindings[0].connection.sslmode", "disable");
+    properties.put("resilience4j.circuitbreaker.instances.vault.wait-duration-in-open-state", "1s");
+    properties.put("resilience4j.circuitbreaker.instances.vault.minimum-number-of-calls", "3");
+    properties.put("resilience4j.timelimiter.instances.vault.timeout-duration", "3s");
+    properties.put("logging.level.io.credbroker", "DEBUG");
+    properties.put("logging.level.org.springframework.vault", "DEBUG");
+    properties.putAll(extraProperties);
+
+    // Command-line arguments outrank application.yaml (builder properties would not).
+    broker =
+        new SpringApplicationBuilder(CredentialBrokerApplication.class)
+            .run(
+                properties.entrySet().stream()
+                    .map(e -> "--" + e.getKey() + "=" + e.getValue())
+                    .toArray(String[]::new));
+    // Spring Boot configures Logback while starting, so the capture is attached afterwards; the
+    // broker sees no password before its first request.
+    logs.attach();
+    grpcPort = broker.getBean(GrpcServerLifecycle.class).getPort();
+    httpPort = Integer.parseInt(broker.getEnvironment().getRequiredProperty("local.server.port"));
+    channel = ManagedChannelBuilder.forAddress("127.0.0.1", grpcPort).usePlaintext().build();
+  }
+
+  static BrokerFixture start(Path workDir) {
+    return new BrokerFixture(workDir, Map.of());
+  }
+
+  /** The target database and Vault's database engine, exactly as the setup command configures them. */
+  private static void setUpTargetDatabaseAndVault(DevStack devStack) {
+    PostgresInfo postgres = devStack.postgres();
+    TargetDatabaseOptions database =
+        TargetDatabaseOptions.defaults(
+            postgres.jdbcUrl("postgres"),
+            postgres.adminUser(),
+            Secret.of(postgres.adminPassword()),
+            "db1");
+    TargetDatabaseSetup databaseSetup = new TargetDatabaseSetup(database);
+    databaseSetup.apply(false);
+    VaultSetupOptions vault =
+        new VaultSetupOptions(
+            URI.create(devStack.vaultAddress()),
+            Secret.of(devStack.vaultRootToken()),
+            "database",
+            "db1",
+            "db1",
+            "db1",
+            database.vaultAdminRole(),
+            database.groupRole(),
+            postgres.host(),
+            postgres.port(),
+            "sslmode=disable",
+            "scram-sha-256",
+            Duration.ofMinutes(1),
+            Duration.ofMinutes(5),
+            new VaultSetupOptions.BrokerAccess("credential-broker", null));
+    new VaultSetup(vault)
+        .apply(
+            false,
+            () -> {
+              Secret password = Secret.random();
+              databaseSetup.setVaultAdminPassword(password);
+              return password;
+            });
+  }
+
+  String jdbcUrl(String database) {
+    return devStack.postgres().jdbcUrl(database);
+  }
+
+  @Override
+  public void close() {
+    logs.detach();
+    channel.shutdownNow();
+    broker.close();
+    devStack.close();
+  }
+
+  /** Every log event of the process while attached, formatted with its stack traces. */
+  static final class CapturedLogs extends AppenderBase<ILoggingEvent> {
+    private final List<String> lines = new CopyOnWriteArrayList<>();
+
+    void attach() {
+      setName("captured-logs");
+      start();
+      root().addAppender(this);
+    }
+
+    void detach() {
+      root().detachAppender(this);
+      stop();
+    }
+
+    List<String> lines() {
+      return List.copyOf(lines);
+    }
+
+    @Override
+    protected void append(ILoggingEvent event) {
+      StringBuilder line =
+          new StringBuilder(event.getLoggerName()).append(' ').append(event.getFormattedMessage());
+      for (IThrowableProxy t = event.getThrowableProxy(); t != null; t = t.getCause()) {
+        line.append(" | ").append(t.getClassName()).append(": ").append(t.getMessage());
+      }
+      lines.add(line.toString());
+    }
+
+    private static Logger root() {
+      return (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+    }
+  }
+}

@@ -1,0 +1,393 @@
+package io.credbroker.broker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static io.credbroker.broker.BrokerTestClient.assertRefused;
+import static org.awaitility.Awaitility.await;
+
+import com.google.rpc.RetryInfo;
+import io.credbroker.api.v1.Credential;
+import io.credbroker.api.v1.CredentialBrokerGrpc;
+import io.credbroker.api.v1.CredentialEvent;
+import io.credbroker.api.v1.IssueCredentialRequest;
+import io.credbroker.api.v1.WatchCredentialRequest;
+import io.credbroker.devstack.kubernetes.KubernetesApiServer;
+import io.grpc.Context;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse;
+import io.grpc.health.v1.HealthGrpc;
+import io.grpc.protobuf.StatusProto;
+import io.grpc.reflection.v1.ServerReflectionGrpc;
+import io.grpc.reflection.v1.ServerReflectionRequest;
+import io.grpc.reflection.v1.ServerReflectionResponse;
+import io.grpc.reflection.v1.ServiceResponse;
+import io.grpc.stub.StreamObserver;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.Iterator;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The issue flow end to end through the real wire: gRPC to the broker, TokenReview over HTTPS to the
+ * Kubernetes stand-in, Vault's HTTP API on the Vault stand-in, PostgreSQL over JDBC.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class CredentialBrokerIT {
+
+  private static final String AUDIENCE = "credbroker";
+  private static final Duration TOKEN_TTL = Duration.ofMinutes(10);
+
+  @TempDir static Path workDir;
+  private static BrokerFixture fixture;
+  private static KubernetesApiServer kubernetes;
+  private static BrokerTestClient client;
+  private static final AtomicInteger pods = new AtomicInteger();
+
+  @BeforeAll
+  static void startBroker() {
+    fixture = BrokerFixture.start(workDir);
+    kubernetes = fixture.devStack.kubernetes();
+    client = new BrokerTestClient(fixture.channel);
+    // The real API server accepts tokens up to 60 s past their expiry; the test cannot wait that long.
+    kubernetes.tokenLeeway(Duration.ZERO);
+    kubernetes.createServiceAccount("public", "unbound");
+  }
+
+  @AfterAll
+  static void stopBroker() {
+    if (fixture != null) {
+      fixture.close();
+    }
+  }
+
+  @Test
+  @Order(1)
+  void podTokenObtainsCredentialOnTheStreamThatLogsInAndCreatesATable() throws Exception {
+    String pod = newPod("application");
+    String token = podToken("application", pod);
+    Context.CancellableContext call = Context.current().withCancellation();
+    try {
+      Iterator<CredentialEvent> events =
+          call.call(
+              () ->
+                  blocking(token)
+                      .watchCredential(
+                          WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build()));
+
+      CredentialEvent first = events.next();
+      assertThat(first.hasIssued()).isTrue();
+      Credential credential = client.remember(first.getIssued().getCredential());
+      assertThat(credential.getRenewable()).isTrue();
+      assertThat(credential.getConnection().getDatabase()).isEqualTo("db1");
+
+      try (Connection db =
+              DriverManager.getConnection(
+                  credential.getConnection().getJdbcUrl(),
+                  credential.getUsername(),
+                  credential.getPassword());
+          Statement sql = db.createStatement()) {
+        sql.execute("CREATE TABLE orders_" + pods.get() + " (id serial PRIMARY KEY, item text)");
+        sql.execute("INSERT INTO orders_" + pods.get() + " (item) VALUES ('tea')");
+        try (ResultSet rs = sql.executeQuery("SELECT current_user, count(*) FROM orders_" + pods.get() + " GROUP BY 1")) {
+          assertThat(rs.next()).isTrue();
+          assertThat(rs.getString(1)).isEqualTo(credential.getUsername());
+          assertThat(rs.getLong(2)).isEqualTo(1);
+        }
+      }
+
+      // The stream stays open: heartbeats follow the credential.
+      assertThat(events.next().hasHeartbeat()).isTrue();
+
+      // The state store knows the lease and the pod, never the password.
+      try (Connection state =
+              fixture.devStack.postgres().connect("credbroker");
+          Statement sql = state.createStatement();
+          ResultSet rs =
+              sql.executeQuery(
+                  "SELECT username, namespace, service_account, pod_name, pod_uid, state, lease_id,"
+                      + " row_to_json(c)::text FROM credential c WHERE id = '"
+                      + UUID.fromString(credential.getCredentialId())
+                      + "'")) {
+        assertThat(rs.next()).isTrue();
+        assertThat(rs.getString("username")).isEqualTo(credential.getUsername());
+        assertThat(rs.getString("namespace")).isEqualTo("public");
+        assertThat(rs.getString("service_account")).isEqualTo("application");
+        assertThat(rs.getString("pod_name")).isEqualTo(pod);
+        assertThat(rs.getString("pod_uid")).isNotBlank();
+        assertThat(rs.getString("state")).isEqualTo("ACTIVE");
+        assertThat(rs.getString("lease_id")).startsWith("database/creds/db1/");
+        assertThat(rs.getString(8)).doesNotContain(credential.getPassword());
+      }
+    } finally {
+      call.cancel(null);
+    }
+  }
+
+  @Test
+  @Order(2)
+  void twoPodsGetTwoDifferentRoles() throws Exception {
+    String podA = newPod("application");
+    String podB = newPod("application");
+
+    Credential a = issue(podToken("application", podA));
+    Credential b = issue(podToken("application", podB));
+
+    assertThat(a.getUsername()).isNotEqualTo(b.getUsername());
+    assertThat(a.getRenewable()).isFalse();
+    for (Credential credential : List.of(a, b)) {
+      try (Connection db =
+          DriverManager.getConnection(
+              credential.getConnection().getJdbcUrl(),
+              credential.getUsername(),
+              credential.getPassword())) {
+        assertThat(db.isValid(2)).isTrue();
+      }
+    }
+  }
+
+  @Test
+  @Order(3)
+  void expiredTokenIsUnauthenticated() {
+    String pod = newPod("application");
+    String token =
+        kubernetes.issueToken("public", "application", pod, List.of(AUDIENCE), Duration.ofSeconds(1));
+
+    // The token's own expiry is the clock here, not the test.
+    await()
+        .pollDelay(Duration.ofMillis(1100))
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(() -> assertRefused(() -> issue(token), Status.Code.UNAUTHENTICATED, "TOKEN_REJECTED"));
+  }
+
+  @Test
+  @Order(4)
+  void tokenForAnotherAudienceIsUnauthenticated() {
+    String pod = newPod("application");
+    String token = kubernetes.issueToken("public", "application", pod, List.of("vault"), TOKEN_TTL);
+
+    assertRefused(() -> issue(token), Status.Code.UNAUTHENTICATED, "TOKEN_REJECTED");
+  }
+
+  @Test
+  @Order(5)
+  void forgedTokenIsUnauthenticated() {
+    String pod = newPod("application");
+    String genuine = podToken("application", pod);
+    String other = podToken("application", newPod("application"));
+    // The genuine header and claims with a signature made for other claims.
+    String[] parts = genuine.split("\\.");
+    String forged = parts[0] + "." + parts[1] + "." + other.split("\\.")[2];
+
+    assertRefused(() -> issue(forged), Status.Code.UNAUTHENTICATED, "TOKEN_REJECTED");
+    assertRefused(() -> issue("not-a-jwt"), Status.Code.UNAUTHENTICATED, "TOKEN_MALFORMED");
+  }
+
+  @Test
+  @Order(6)
+  void deletedPodsTokenIsUnauthenticatedOnceItsCachedReviewLapses() throws Exception {
+    String pod = newPod("application");
+    String token = podToken("application", pod);
+    issue(token);
+
+    kubernetes.deletePod("public", pod);
+
+    // The broker trusts a review for at most cache-max-ttl (2 s here), then asks Kubernetes again.
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(() -> assertRefused(() -> issue(token), Status.Code.UNAUTHENTICATED, "TOKEN_REJECTED"));
+
+    String other = newPod("application");
+    String neverUsed = podToken("application", other);
+    kubernetes.deletePod("public", other);
+    assertRefused(() -> issue(neverUsed), Status.Code.UNAUTHENTICATED, "TOKEN_REJECTED");
+  }
+
+  @Test
+  @Order(7)
+  void tokenWithoutPodIsUnauthenticated() {
+    String token = kubernetes.issueToken("public", "application", null, List.of(AUDIENCE), TOKEN_TTL);
+
+    assertRefused(() -> issue(token), Status.Code.UNAUTHENTICATED, "TOKEN_NOT_POD_BOUND");
+  }
+
+  @Test
+  @Order(8)
+  void unboundServiceAccountIsPermissionDenied() {
+    String pod = newPod("unbound");
+
+    assertRefused(
+        () -> issue(podToken("unbound", pod)), Status.Code.PERMISSION_DENIED, "NOT_BOUND");
+  }
+
+  @Test
+  @Order(9)
+  void unknownDatabaseRoleIsNotFound() {
+    String token = podToken("application", newPod("application"));
+
+    assertRefused(
+        () ->
+            blocking(token)
+                .issueCredential(IssueCredentialRequest.newBuilder().setDatabaseRole("db2").build()),
+        Status.Code.NOT_FOUND,
+        "UNKNOWN_DATABASE_ROLE");
+  }
+
+  @Test
+  @Order(10)
+  void missingTokenIsUnauthenticated() {
+    assertRefused(
+        () ->
+            client
+                .anonymous()
+                .issueCredential(IssueCredentialRequest.newBuilder().setDatabaseRole("db1").build()),
+        Status.Code.UNAUTHENTICATED,
+        "TOKEN_MISSING");
+  }
+
+  @Test
+  @Order(11)
+  void healthAndReflectionServicesAnswer() {
+    HealthCheckResponse health =
+        HealthGrpc.newBlockingStub(fixture.channel)
+            .withDeadlineAfter(10, TimeUnit.SECONDS)
+            .check(HealthCheckRequest.getDefaultInstance());
+    assertThat(health.getStatus()).isEqualTo(HealthCheckResponse.ServingStatus.SERVING);
+
+    List<String> services = new CopyOnWriteArrayList<>();
+    CountDownLatch done = new CountDownLatch(1);
+    StreamObserver<ServerReflectionRequest> requests =
+        ServerReflectionGrpc.newStub(fixture.channel)
+            .serverReflectionInfo(
+                new StreamObserver<>() {
+                  @Override
+                  public void onNext(ServerReflectionResponse response) {
+                    response.getListServicesResponse().getServiceList().stream()
+                        .map(ServiceResponse::getName)
+                        .forEach(services::add);
+                  }
+
+                  @Override
+                  public void onError(Throwable t) {
+                    done.countDown();
+                  }
+
+                  @Override
+                  public void onCompleted() {
+                    done.countDown();
+                  }
+                });
+    requests.onNext(ServerReflectionRequest.newBuilder().setListServices("").build());
+    requests.onCompleted();
+    await().atMost(Duration.ofSeconds(10)).until(() -> done.getCount() == 0);
+
+    assertThat(services).contains("credbroker.v1.CredentialBroker", "grpc.health.v1.Health");
+  }
+
+  @Test
+  @Order(12)
+  void vaultOutageIsUnavailableAndTheBrokerRecoversWhenVaultReturns() throws Exception {
+    String token = podToken("application", newPod("application"));
+    issue(token);
+
+    fixture.devStack.stopVault();
+    try {
+      StatusRuntimeException refused =
+          assertRefused(() -> issue(token), Status.Code.UNAVAILABLE, "VAULT_UNAVAILABLE");
+      assertThat(StatusProto.fromThrowable(refused).getDetailsList())
+          .anyMatch(any -> any.is(RetryInfo.class));
+      assertThat(refused.getStatus().getDescription()).doesNotContain("127.0.0.1");
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> httpGet("/actuator/health/readiness").statusCode() == 503);
+    } finally {
+      fixture.devStack.startVault();
+    }
+
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(300))
+        .untilAsserted(() -> assertThat(issue(token).getUsername()).isNotBlank());
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> httpGet("/actuator/health/readiness").statusCode() == 200);
+  }
+
+  @Test
+  @Order(13)
+  void metricsShowIssuanceStreamsAndLatencies() throws Exception {
+    String metrics = httpGet("/actuator/prometheus").body();
+
+    assertThat(metrics)
+        .contains("credbroker_credentials_issued_total{")
+        .contains("outcome=\"issued\"")
+        .contains("outcome=\"not_bound\"")
+        .contains("credbroker_streams_active")
+        .contains("credbroker_tokenreview_request_seconds_bucket")
+        .contains("credbroker_tokenreview_cache_total{")
+        .contains("credbroker_vault_request_seconds_bucket");
+    for (String password : client.passwordsSeen()) {
+      assertThat(metrics).doesNotContain(password);
+    }
+    assertThat(httpGet("/actuator/health/liveness").statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  @Order(Integer.MAX_VALUE)
+  void passwordsNeverReachTheLogs() {
+    List<String> passwords = client.passwordsSeen();
+    assertThat(passwords).isNotEmpty();
+    List<String> lines = fixture.logs.lines();
+    assertThat(lines).isNotEmpty();
+    for (String password : passwords) {
+      assertThat(lines).noneMatch(line -> line.contains(password));
+    }
+  }
+
+  private static Credential issue(String token) {
+    return client.issue(token, BrokerFixture.DATABASE_ROLE);
+  }
+
+  private static CredentialBrokerGrpc.CredentialBrokerBlockingStub blocking(String token) {
+    return client.as(token);
+  }
+
+  private static String newPod(String serviceAccount) {
+    String name = "app-" + pods.incrementAndGet();
+    kubernetes.createPod("public", name, serviceAccount);
+    return name;
+  }
+
+  private static String podToken(String serviceAccount, String pod) {
+    return kubernetes.issueToken("public", serviceAccount, pod, List.of(AUDIENCE), TOKEN_TTL);
+  }
+
+  private static HttpResponse<String> httpGet(String path) throws Exception {
+    return HttpClient.newHttpClient()
+        .send(
+            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + fixture.httpPort + path))
+                .timeout(Duration.ofSeconds(10))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+  }
+}
