@@ -84,11 +84,7 @@ final class GoDurations {
     int at = 0;
     while (at < s.length()) {
       if (!m.find(at) || m.start() != at) {
-        if (at < s.length() && !Character.isDigit(s.charAt(at)) && s.charAt(at) != '.') {
-          throw invalid(in);
-        }
-        throw new InvalidDurationException(
-            "time: missing unit in duration " + goQuote(in));
+        throw elementError(in, s, at);
       }
       BigDecimal number = new BigDecimal(m.group(1).endsWith(".") ? m.group(1) + "0" : m.group(1));
       long unit =
@@ -108,6 +104,26 @@ final class GoDurations {
     }
     Duration d = Duration.ofNanos(nanos.longValue());
     return negative ? d.negated() : d;
+  }
+
+  /** Go's message for the element at {@code at} that is not number-then-known-unit. */
+  private static InvalidDurationException elementError(String in, String s, int at) {
+    int i = at;
+    while (i < s.length() && (Character.isDigit(s.charAt(i)) || s.charAt(i) == '.')) {
+      i++;
+    }
+    if (i == at) {
+      return invalid(in);
+    }
+    int unitEnd = i;
+    while (unitEnd < s.length() && !Character.isDigit(s.charAt(unitEnd)) && s.charAt(unitEnd) != '.') {
+      unitEnd++;
+    }
+    if (unitEnd == i) {
+      return new InvalidDurationException("time: missing unit in duration " + goQuote(in));
+    }
+    return new InvalidDurationException(
+        "time: unknown unit " + goQuote(s.substring(i, unitEnd)) + " in duration " + goQuote(in));
   }
 
   private static InvalidDurationException invalid(String in) {

@@ -266,9 +266,18 @@ final class PostgresDatabase implements AutoCloseable {
     return new HikariDataSource(config);
   }
 
+  /** pgx's description of a connection attempt: {@code host=h user=u database=d}. */
   private String describeTarget() {
     JdbcTarget t = settings.target();
-    return t.jdbcUrl() + " user=" + (t.user() == null ? "" : t.user());
+    String rest = t.jdbcUrl().substring("jdbc:postgresql://".length());
+    int slash = rest.indexOf('/');
+    String hosts = rest.substring(0, slash);
+    String firstHost = hosts.split(",")[0];
+    String host = firstHost.startsWith("[")
+        ? firstHost.substring(1, firstHost.indexOf(']'))
+        : firstHost.substring(0, firstHost.lastIndexOf(':'));
+    String database = java.net.URLDecoder.decode(rest.substring(slash + 1), java.nio.charset.StandardCharsets.UTF_8);
+    return "host=" + host + " user=" + (t.user() == null ? "" : t.user()) + " database=" + database;
   }
 
   /** A driver error in pgx's words ({@code ERROR: ... (SQLSTATE x)}), without the admin password. */

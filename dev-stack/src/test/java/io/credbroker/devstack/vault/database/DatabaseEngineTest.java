@@ -228,7 +228,10 @@ class DatabaseEngineTest {
                 + "\"username\":\"admin\",\"password\":\"s3cret-admin\"}");
 
     assertThat(e.status()).isEqualTo(400);
-    assertThat(e.errors().get(0)).startsWith("error creating database object: error verifying connection:");
+    assertThat(e.errors().get(0))
+        .startsWith(
+            "error creating database object: error verifying connection: failed to connect to"
+                + " `host=127.0.0.1 user=admin database=db`: ");
     assertThat(e.errors().get(0)).doesNotContain("s3cret-admin");
     assertThat(context.size()).isZero();
   }

@@ -34,7 +34,9 @@ class GoDurationsTest {
   @Test
   void rejectsWhatGoRejects() {
     assertThatThrownBy(() -> GoDurations.parseSeconds(JSON.textNode("1x")))
-        .hasMessageContaining("time:");
+        .hasMessage("time: unknown unit \"x\" in duration \"1x\"");
+    assertThatThrownBy(() -> GoDurations.parseGo("1h30"))
+        .hasMessage("time: missing unit in duration \"1h30\"");
     assertThatThrownBy(() -> GoDurations.parseSeconds(JSON.textNode("abc")))
         .hasMessage("time: invalid duration \"abc\"");
     assertThatThrownBy(() -> GoDurations.parseSeconds(JSON.arrayNode()))
