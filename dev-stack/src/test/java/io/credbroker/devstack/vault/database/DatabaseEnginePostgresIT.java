@@ -382,6 +382,58 @@ class DatabaseEnginePostgresIT {
   }
 
   @Test
+  void customUsernameTemplateShapesTheNames() throws Exception {
+    writeConfig(
+        "templated",
+        "{\"username_template\":\"{{ printf \\\"app_%s_%s\\\" (.RoleName | replace \\\"-\\\" \\\"_\\\") (random 8) | lowercase }}\"}");
+    writeRole("read-only", CREATE.replace("\"db_name\":\"db1\"", "\"db_name\":\"templated\""));
+
+    Creds creds = creds("read-only");
+
+    assertThat(creds.username()).matches("app_read_only_[0-9a-z]{8}");
+    postgres.connect("db1", creds.username(), creds.password()).close();
+  }
+
+  @Test
+  void customRenewStatementsRunWithTheNewExpiration() throws Exception {
+    writeRole(
+        "db1",
+        CREATE.replace(
+            "\"default_ttl\"",
+            "\"renew_statements\":[\"ALTER ROLE \\\"{{name}}\\\" VALID UNTIL '{{expiration}}';"
+                + " COMMENT ON ROLE \\\"{{username}}\\\" IS 'renewed until {{expiration}}'\"],"
+                + "\"default_ttl\""));
+    Creds creds = creds("db1");
+    Instant newExpiry = Instant.now().plus(Duration.ofHours(2));
+
+    engine.applyRenewal(creds.lease(), newExpiry);
+
+    assertThat(validUntil(creds.username()))
+        .isCloseTo(newExpiry.plusSeconds(5), within(2, ChronoUnit.SECONDS));
+    try (Connection c = postgres.connect("db1", "postgres", ScramPostgres.SUPERUSER_PASSWORD);
+        PreparedStatement s =
+            c.prepareStatement(
+                "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = ?")) {
+      s.setString(1, creds.username());
+      try (ResultSet rs = s.executeQuery()) {
+        assertThat(rs.next()).isTrue();
+        assertThat(rs.getString(1)).startsWith("renewed until ").matches(".*[+-][0-9]{4}$");
+      }
+    }
+  }
+
+  @Test
+  void resetRebuildsTheConnectionAndIssuingGoesOn() throws Exception {
+    writeRole("db1", CREATE);
+    creds("db1");
+
+    assertThat(call(Operation.UPDATE, "reset/db1", "").status()).isEqualTo(204);
+
+    Creds creds = creds("db1");
+    postgres.connect("db1", creds.username(), creds.password()).close();
+  }
+
+  @Test
   void aNewEngineOverTheSameStorageCarriesOn() throws Exception {
     writeRole("db1", CREATE);
     engine.close();

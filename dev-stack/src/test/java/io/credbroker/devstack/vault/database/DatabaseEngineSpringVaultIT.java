@@ -246,6 +246,33 @@ class DatabaseEngineSpringVaultIT {
   }
 
   @Test
+  void restartedStandInKeepsRotatedConfigRolesAndLeases() throws Exception {
+    try (Connection c = stack.postgres().connect("db1");
+        Statement s = c.createStatement()) {
+      s.execute("CREATE ROLE restart_admin WITH LOGIN CREATEROLE PASSWORD 'before-restart'");
+    }
+    vault.write("database/config/restarting", config("restart_admin", "before-restart"));
+    Map<String, Object> role = new HashMap<>();
+    role.put("db_name", "restarting");
+    role.put("creation_statements", "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}';");
+    role.put("default_ttl", "1h");
+    vault.write("database/roles/survivor", role);
+    vault.write("database/rotate-root/restarting", null);
+    VaultResponse before = vault.read("database/creds/survivor");
+    String userBefore = (String) before.getRequiredData().get("username");
+
+    stack.stopVault();
+    stack.startVault();
+
+    // The rotated admin password was persisted: the new engine connects with it.
+    VaultResponse after = vault.read("database/creds/survivor");
+    assertThat(roleExists((String) after.getRequiredData().get("username"))).isTrue();
+    // A lease from before the restart is still revocable, with the SQL run for real.
+    vault.write("sys/leases/revoke", Map.of("lease_id", before.getLeaseId()));
+    assertThat(roleExists(userBefore)).isFalse();
+  }
+
+  @Test
   void unknownRoleIsABadRequestAndADisallowedRoleAServerError() {
     assertThatThrownBy(() -> vault.read("database/creds/nope"))
         .isInstanceOf(VaultException.class)
