@@ -22,6 +22,8 @@ import io.fabric8.kubernetes.api.model.authentication.TokenRequest;
 import io.fabric8.kubernetes.api.model.authentication.TokenRequestBuilder;
 import io.fabric8.kubernetes.api.model.authentication.TokenReview;
 import io.fabric8.kubernetes.api.model.authentication.TokenReviewBuilder;
+import io.fabric8.kubernetes.api.model.authorization.v1.LocalSubjectAccessReview;
+import io.fabric8.kubernetes.api.model.authorization.v1.LocalSubjectAccessReviewBuilder;
 import io.fabric8.kubernetes.api.model.authorization.v1.SubjectAccessReview;
 import io.fabric8.kubernetes.api.model.authorization.v1.SubjectAccessReviewBuilder;
 import io.fabric8.kubernetes.client.Config;
@@ -44,6 +46,7 @@ import java.util.List;
 import java.util.Map;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManagerFactory;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -352,6 +355,86 @@ class KubernetesApiServerIT {
     JWSObject jws = JWSObject.parse(token);
     RSAKey key = (RSAKey) JWKSet.parse(jwks.body()).getKeyByKeyId(jws.getHeader().getKeyID());
     assertThat(jws.verify(new RSASSAVerifier(key))).isTrue();
+  }
+
+  @Test
+  void expiredTokenIsRejectedOnceTheLeewayIsSpent() {
+    server.tokenLeeway(Duration.ZERO);
+    try {
+      String token = server.issueToken("public", "application", null, List.of("credbroker"), Duration.ofSeconds(1));
+      assertThat(review(admin, token, "credbroker").getStatus().getAuthenticated()).isTrue();
+
+      Awaitility.await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+          assertThat(review(admin, token, "credbroker").getStatus().getError())
+              .isEqualTo("[invalid bearer token, service account token has expired]"));
+    } finally {
+      server.tokenLeeway(Duration.ofSeconds(60));
+    }
+  }
+
+  @Test
+  void deletingANamespaceInvalidatesTheTokensOfItsServiceAccountsAndPods() {
+    server.createNamespace("short-lived");
+    server.createServiceAccount("short-lived", "worker");
+    server.createPod("short-lived", "w-1", "worker");
+    String podToken = server.issueToken("short-lived", "worker", "w-1", List.of("credbroker"), Duration.ofMinutes(10));
+
+    admin.namespaces().withName("short-lived").delete();
+
+    TokenReview review = review(admin, podToken, "credbroker");
+    assertThat(review.getStatus().getAuthenticated()).isNotEqualTo(Boolean.TRUE);
+    assertThat(review.getStatus().getError()).isEqualTo("[invalid bearer token, serviceaccounts \"worker\" not found]");
+  }
+
+  @Test
+  void podsCannotBeCreatedInAMissingNamespaceOrWithAMissingServiceAccount() {
+    assertThatThrownBy(() -> admin.pods().inNamespace("nowhere").resource(pod("p", "default", Map.of())).create())
+        .isInstanceOfSatisfying(KubernetesClientException.class, e -> {
+          assertThat(e.getCode()).isEqualTo(404);
+          assertThat(e.getStatus().getMessage()).isEqualTo("namespaces \"nowhere\" not found");
+        });
+    assertThatThrownBy(() -> admin.pods().inNamespace("public").resource(pod("p", "ghost", Map.of())).create())
+        .isInstanceOfSatisfying(KubernetesClientException.class, e -> assertThat(e.getCode()).isEqualTo(403));
+    assertThat(admin.pods().inNamespace("public").withName("p").get()).isNull();
+  }
+
+  @Test
+  void localSubjectAccessReviewEvaluatesRoleBindingsOfItsNamespace() {
+    LocalSubjectAccessReview review = admin.authorization().v1().localSubjectAccessReview().inNamespace("ops").create(
+        new LocalSubjectAccessReviewBuilder()
+            .withNewMetadata().withNamespace("ops").endMetadata()
+            .withNewSpec().withUser("system:serviceaccount:ops:sre")
+            .withNewResourceAttributes().withNamespace("ops").withGroup("credbroker.io").withResource("credentials")
+            .withVerb("list").endResourceAttributes()
+            .endSpec().build());
+
+    assertThat(review.getStatus().getAllowed()).isTrue();
+  }
+
+  @Test
+  void subjectAccessReviewWithoutUserOrGroupsIsInvalid() {
+    assertThatThrownBy(() -> admin.authorization().v1().subjectAccessReview().create(
+            new SubjectAccessReviewBuilder().withNewSpec()
+                .withNewNonResourceAttributes().withPath("/api").withVerb("get").endNonResourceAttributes()
+                .endSpec().build()))
+        .isInstanceOfSatisfying(KubernetesClientException.class, e -> {
+          assertThat(e.getCode()).isEqualTo(422);
+          assertThat(e.getStatus().getReason()).isEqualTo("Invalid");
+          assertThat(e.getStatus().getMessage()).contains("at least one of user or group must be specified");
+        });
+  }
+
+  @Test
+  void discoveryListsTheServedGroupsAndResources() {
+    assertThat(admin.getApiGroups().getGroups())
+        .extracting(g -> g.getName())
+        .contains("authentication.k8s.io", "authorization.k8s.io");
+    assertThat(admin.getApiResources("v1").getResources())
+        .extracting(r -> r.getName())
+        .contains("pods", "namespaces", "serviceaccounts", "serviceaccounts/token");
+    assertThat(admin.getApiResources("authentication.k8s.io/v1").getResources())
+        .extracting(r -> r.getName())
+        .contains("tokenreviews");
   }
 
   // ---------------------------------------------------------------- helpers
