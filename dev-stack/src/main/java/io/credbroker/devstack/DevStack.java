@@ -250,7 +250,7 @@ public final class DevStack implements AutoCloseable {
   }
 
   public Path infoFile() {
-    return infoFile;
+    return infoFile.toAbsolutePath().normalize();
   }
 
   /** Stops the Vault stand-in: its port refuses connections; all its state is kept. Idempotent. */
@@ -327,7 +327,7 @@ public final class DevStack implements AutoCloseable {
   }
 
   private void writeInfoFile() throws IOException {
-    Path target = infoFile.toAbsolutePath();
+    Path target = infoFile.toAbsolutePath().normalize();
     Files.createDirectories(target.getParent());
     Path tmp = Files.createTempFile(target.getParent(), ".dev-stack", ".json");
     Json.MAPPER.writerWithDefaultPrettyPrinter().writeValue(tmp.toFile(), info());

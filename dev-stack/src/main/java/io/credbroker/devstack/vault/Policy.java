@@ -27,6 +27,9 @@ record Policy(String name, List<Rule> rules) {
    * @throws VaultException 400 {@code failed to parse policy: ...} on any syntax or capability error
    */
   static Policy parse(String name, String text) {
+    if (text.strip().startsWith("{")) {
+      return parseJson(name, text);
+    }
     Lexer lx = new Lexer(stripComments(text));
     Map<String, Set<String>> rules = new LinkedHashMap<>();
     while (lx.skipWs()) {
@@ -68,6 +71,48 @@ record Policy(String name, List<Rule> rules) {
         Set<String> merged = new LinkedHashSet<>(a);
         merged.addAll(b);
         return merged;
+      });
+    }
+    List<Rule> list = new ArrayList<>();
+    rules.forEach((p, c) -> list.add(new Rule(p, Set.copyOf(c))));
+    return new Policy(name, List.copyOf(list));
+  }
+
+  /**
+   * The JSON form of the same language (HCL's JSON syntax), which clients such as Spring Vault
+   * send: {@code {"path": {"<pattern>": {"capabilities": [...]}}}}, or {@code "path"} as an
+   * array of such objects.
+   */
+  private static Policy parseJson(String name, String text) {
+    com.fasterxml.jackson.databind.JsonNode root;
+    try {
+      root = io.credbroker.devstack.http.Json.MAPPER.readTree(text);
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw fail(e.getOriginalMessage());
+    }
+    Map<String, Set<String>> rules = new LinkedHashMap<>();
+    com.fasterxml.jackson.databind.JsonNode paths = root.path("path");
+    List<com.fasterxml.jackson.databind.JsonNode> blocks = new ArrayList<>();
+    if (paths.isArray()) {
+      paths.forEach(blocks::add);
+    } else if (paths.isObject()) {
+      blocks.add(paths);
+    } else if (!root.isEmpty()) {
+      throw fail("expected a \"path\" object");
+    }
+    for (com.fasterxml.jackson.databind.JsonNode block : blocks) {
+      block.fields().forEachRemaining(e -> {
+        Set<String> caps = rules.computeIfAbsent(e.getKey(), k -> new LinkedHashSet<>());
+        for (com.fasterxml.jackson.databind.JsonNode c : e.getValue().path("capabilities")) {
+          String cap = c.asText().toLowerCase(Locale.ROOT);
+          if (!CAPABILITIES.contains(cap)) {
+            throw fail("path \"" + e.getKey() + "\": invalid capability \"" + c.asText() + "\"");
+          }
+          caps.add(cap);
+        }
+        if (e.getValue().has("policy")) {
+          caps.addAll(legacy(e.getValue().path("policy").asText(), e.getKey()));
+        }
       });
     }
     List<Rule> list = new ArrayList<>();

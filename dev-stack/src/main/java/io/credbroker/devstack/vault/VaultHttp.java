@@ -102,8 +102,9 @@ final class VaultHttp {
       return Json.MAPPER.createObjectNode();
     }
     String type = String.valueOf(http.header("Content-Type")).toLowerCase(Locale.ROOT);
-    boolean form = type.startsWith("application/x-www-form-urlencoded")
-        || (!text.startsWith("{") && !text.startsWith("[") && text.matches("^[^=&\\s]+=[^\\s]*$"));
+    // curl -d labels JSON as a form; like Vault, look at the body before trusting the label.
+    boolean form = !text.startsWith("{") && !text.startsWith("[")
+        && (type.startsWith("application/x-www-form-urlencoded") || text.matches("^[^=&\\s]+=[^\\s]*$"));
     if (form) {
       ObjectNode n = Json.MAPPER.createObjectNode();
       for (String pair : text.split("&")) {

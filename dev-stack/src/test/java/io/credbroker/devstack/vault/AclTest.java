@@ -28,6 +28,12 @@ class AclTest {
   }
 
   @Test
+  void parsesTheJsonFormSpringVaultSends() {
+    Policy p = Policy.parse("json", "{\"path\":{\"kv/app/*\":{\"capabilities\":[\"read\",\"list\"]}}}");
+    assertThat(p.rules()).containsExactly(new Policy.Rule("kv/app/*", java.util.Set.of("read", "list")));
+  }
+
+  @Test
   void rejectsUnknownCapabilitiesAndBrokenSyntax() {
     assertThatThrownBy(() -> Policy.parse("x", "path \"a\" { capabilities = [\"fly\"] }"))
         .isInstanceOfSatisfying(VaultException.class, e -> assertThat(e.errors().get(0))
