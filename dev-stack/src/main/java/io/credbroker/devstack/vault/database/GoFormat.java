@@ -1,6 +1,9 @@
 package io.credbroker.devstack.vault.database;
 
+import java.nio.charset.StandardCharsets;
+import java.util.HexFormat;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * Go's {@code fmt.Sprintf} for the values a username template produces (strings and integers):
@@ -102,7 +105,7 @@ final class GoFormat {
       return switch (verb) {
         case 'd', 'v' -> Long.toString(number);
         case 'x' -> Long.toHexString(number);
-        case 'X' -> Long.toHexString(number).toUpperCase(java.util.Locale.ROOT);
+        case 'X' -> Long.toHexString(number).toUpperCase(Locale.ROOT);
         default -> null;
       };
     }
@@ -110,11 +113,8 @@ final class GoFormat {
     return switch (verb) {
       case 's', 'v' -> precision >= 0 && precision < s.length() ? s.substring(0, precision) : s;
       case 'q' -> quote(s);
-      case 'x' -> java.util.HexFormat.of().formatHex(s.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-      case 'X' ->
-          java.util.HexFormat.of()
-              .withUpperCase()
-              .formatHex(s.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      case 'x' -> HexFormat.of().formatHex(s.getBytes(StandardCharsets.UTF_8));
+      case 'X' -> HexFormat.of().withUpperCase().formatHex(s.getBytes(StandardCharsets.UTF_8));
       default -> null;
     };
   }

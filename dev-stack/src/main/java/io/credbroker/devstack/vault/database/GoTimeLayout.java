@@ -1,6 +1,7 @@
 package io.credbroker.devstack.vault.database;
 
 import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
 import java.time.format.TextStyle;
 import java.util.Locale;
 
@@ -14,6 +15,9 @@ final class GoTimeLayout {
 
   /** The PostgreSQL plugin's layout for {@code {{expiration}}}. */
   static final String EXPIRATION = "2006-01-02 15:04:05-0700";
+
+  private static final DateTimeFormatter ZONE_ABBREVIATION =
+      DateTimeFormatter.ofPattern("zzz", Locale.ENGLISH);
 
   private GoTimeLayout() {}
 
@@ -39,7 +43,8 @@ final class GoTimeLayout {
         value = t.getDayOfWeek().getDisplayName(TextStyle.SHORT, Locale.ENGLISH);
       } else if (rest.startsWith("MST")) {
         matched = "MST";
-        value = t.getZone().getDisplayName(TextStyle.SHORT, Locale.ENGLISH);
+        String zone = ZONE_ABBREVIATION.format(t);
+        value = zone.equals("Z") || zone.equals("GMT") ? "UTC" : zone;
       } else if (rest.startsWith("2006")) {
         matched = "2006";
         value = String.format("%04d", t.getYear());

@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Where and as whom to connect, translated from a libpq-style {@code connection_url} (the URL
@@ -21,8 +22,8 @@ import java.util.Properties;
  */
 record JdbcTarget(
     String jdbcUrl,
-    @org.jspecify.annotations.Nullable String user,
-    @org.jspecify.annotations.Nullable String password,
+    @Nullable String user,
+    @Nullable String password,
     Map<String, String> properties) {
 
   JdbcTarget {
@@ -180,8 +181,8 @@ record JdbcTarget(
   private static JdbcTarget build(
       List<String> hosts,
       String database,
-      @org.jspecify.annotations.Nullable String user,
-      @org.jspecify.annotations.Nullable String password,
+      @Nullable String user,
+      @Nullable String password,
       Map<String, String> params)
       throws InvalidConnectionUrlException {
     List<String> hostPorts = new ArrayList<>();

@@ -36,13 +36,17 @@ final class SqlStatements {
   static List<String> parseArbitrary(String element, String separator) {
     String jsonOrSlice = element;
     try {
-      jsonOrSlice = new String(Base64.getMimeDecoder().decode(strictBase64(element)), StandardCharsets.UTF_8);
+      jsonOrSlice = new String(Base64.getDecoder().decode(strictBase64(element)), StandardCharsets.UTF_8);
     } catch (IllegalArgumentException notBase64) {
       // Not base64: use the element as written.
     }
     try {
       List<String> items = JSON.readValue(jsonOrSlice, new TypeReference<List<String>>() {});
       List<String> trimmed = new ArrayList<>();
+      if (items == null) {
+        // JSON null decodes to an empty slice in Go.
+        return trimmed;
+      }
       for (String item : items) {
         trimmed.add(item == null ? "" : item.trim());
       }
