@@ -159,7 +159,6 @@ final class ClusterStore {
     metadata.put("deletionTimestamp", now);
     metadata.put("resourceVersion", nextResourceVersion());
     if (kind == ResourceKind.NAMESPACE) {
-      metadata.put("deletionTimestamp", now);
       child(object, "status").put("phase", "Terminating");
       for (ResourceKind inner : List.of(ResourceKind.POD, ResourceKind.SERVICE_ACCOUNT)) {
         Iterator<String> keys = objects.get(inner).keySet().iterator();
