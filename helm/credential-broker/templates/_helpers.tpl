@@ -1,0 +1,153 @@
+{{/*
+Chart name, shortened to fit a DNS label.
+*/}}
+{{- define "credential-broker.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Full name of the release's resources: the release name alone when it already contains the chart name.
+*/}}
+{{- define "credential-broker.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "credential-broker.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Labels on every resource.
+*/}}
+{{- define "credential-broker.labels" -}}
+helm.sh/chart: {{ include "credential-broker.chart" . }}
+{{ include "credential-broker.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: credential-broker
+{{- end }}
+
+{{/*
+Labels that select the broker's pods; never change them in an upgrade (Deployment selectors are immutable).
+*/}}
+{{- define "credential-broker.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "credential-broker.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "credential-broker.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "credential-broker.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+The Secret holding the state database's JDBC URL, user and password.
+*/}}
+{{- define "credential-broker.databaseSecretName" -}}
+{{- if .Values.database.existingSecret }}
+{{- .Values.database.existingSecret }}
+{{- else }}
+{{- printf "%s-database" (include "credential-broker.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{/*
+Names of the ClusterRoles the REST admin API's SubjectAccessReviews are answered by: <release>-viewer and
+<release>-revoker. They are cluster-scoped, so they carry the release name that operators bind to.
+*/}}
+{{- define "credential-broker.viewerRoleName" -}}
+{{- printf "%s-viewer" .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "credential-broker.revokerRoleName" -}}
+{{- printf "%s-revoker" .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Mount point of the Vault CA bundle.
+*/}}
+{{- define "credential-broker.vaultCaDir" -}}
+/etc/credential-broker-vault-ca
+{{- end }}
+
+{{/*
+The broker's application.yaml: Spring Boot reads it from /etc/credential-broker/ next to the one in its jar,
+so only what an operator sets is here. Built as a dictionary and rendered with toYaml, so values can never
+break the YAML; extraConfig is merged over it last.
+*/}}
+{{- define "credential-broker.applicationConfig" -}}
+{{- $bindings := list }}
+{{- range $i, $b := .Values.bindings }}
+{{- $conn := $b.connection }}
+{{- $connection := dict "host" $conn.host "database" $conn.database "port" ($conn.port | default 5432) "sslmode" ($conn.sslmode | default "prefer") }}
+{{- $binding := dict "database-role" $b.databaseRole "vault-mount" ($b.vaultMount | default "database") "vault-role" $b.vaultRole "namespaces" $b.namespaces "service-accounts" $b.serviceAccounts "connection" $connection }}
+{{- $bindings = append $bindings $binding }}
+{{- end }}
+{{- $k8s := .Values.kubernetes }}
+{{- $credbroker := dict
+  "grpc" (dict "port" .Values.ports.grpc "heartbeat-interval" .Values.grpc.heartbeatInterval)
+  "kubernetes" (dict
+    "audience" $k8s.audience
+    "allow-unbound-tokens" $k8s.allowUnboundTokens
+    "cache-max-ttl" $k8s.cacheMaxTtl
+    "failure-cache-ttl" $k8s.failureCacheTtl
+    "max-concurrent-requests" $k8s.maxConcurrentRequests
+    "connect-timeout" $k8s.connectTimeout
+    "request-timeout" $k8s.requestTimeout)
+  "bindings" $bindings }}
+{{- $vaultK8s := dict
+  "role" .Values.vault.kubernetes.role
+  "kubernetes-path" .Values.vault.kubernetes.path
+  "service-account-token-file" "/var/run/secrets/kubernetes.io/serviceaccount/token" }}
+{{- $vault := dict
+  "uri" (required "vault.address is required (e.g. https://vault.vault.svc:8200)" .Values.vault.address)
+  "authentication" "KUBERNETES"
+  "kubernetes" $vaultK8s
+  "connection-timeout" (include "credential-broker.millis" .Values.vault.connectionTimeout | int)
+  "read-timeout" (include "credential-broker.millis" .Values.vault.readTimeout | int) }}
+{{- with .Values.vault.namespace }}
+{{- $_ := set $vault "namespace" . }}
+{{- end }}
+{{- with .Values.vault.tls.caSecretName }}
+{{- $_ := set $vault "ssl" (dict "trust-store" (printf "file:%s/%s" (include "credential-broker.vaultCaDir" $) $.Values.vault.tls.caSecretKey) "trust-store-type" "PEM") }}
+{{- end }}
+{{- $spring := dict
+  "cloud" (dict "vault" $vault)
+  "datasource" (dict "hikari" (dict "maximum-pool-size" .Values.database.maximumPoolSize))
+  "grpc" (dict "server" (dict "shutdown-grace-period" .Values.shutdown.grpcGracePeriod))
+  "lifecycle" (dict "timeout-per-shutdown-phase" .Values.shutdown.phaseTimeout) }}
+{{- $config := dict
+  "credbroker" $credbroker
+  "spring" $spring
+  "server" (dict "port" .Values.ports.http) }}
+{{- $config = mustMergeOverwrite $config (deepCopy .Values.extraConfig) }}
+{{- toYaml $config }}
+{{- end }}
+
+{{/*
+A Go-style duration with one unit (ms, s, m) as milliseconds: Spring Cloud Vault's timeouts are plain integers.
+*/}}
+{{- define "credential-broker.millis" -}}
+{{- $d := toString . }}
+{{- if hasSuffix "ms" $d }}
+{{- trimSuffix "ms" $d | int }}
+{{- else if hasSuffix "s" $d }}
+{{- mul (trimSuffix "s" $d | int) 1000 }}
+{{- else if hasSuffix "m" $d }}
+{{- mul (trimSuffix "m" $d | int) 60000 }}
+{{- else }}
+{{- fail (printf "cannot read %q as a duration: use a number followed by ms, s or m" $d) }}
+{{- end }}
+{{- end }}
