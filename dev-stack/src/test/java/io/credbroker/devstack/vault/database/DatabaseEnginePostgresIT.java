@@ -22,7 +22,14 @@ import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
@@ -431,6 +438,29 @@ class DatabaseEnginePostgresIT {
 
     Creds creds = creds("db1");
     postgres.connect("db1", creds.username(), creds.password()).close();
+  }
+
+  @Test
+  void concurrentRequestsShareTheSmallPoolAndEachGetsItsOwnRole() throws Exception {
+    writeConfig("small", "{\"max_open_connections\":2}");
+    writeRole("busy", CREATE.replace("\"db_name\":\"db1\"", "\"db_name\":\"small\""));
+    ExecutorService pool = Executors.newFixedThreadPool(8);
+    try {
+      List<Future<Creds>> futures = new ArrayList<>();
+      for (int i = 0; i < 24; i++) {
+        futures.add(pool.submit(() -> creds("busy")));
+      }
+      Set<String> users = new HashSet<>();
+      for (Future<Creds> f : futures) {
+        Creds c = f.get(60, TimeUnit.SECONDS);
+        users.add(c.username());
+        assertThat(roleExists(c.username())).isTrue();
+      }
+      assertThat(users).hasSize(24);
+      assertThat(context.leases).hasSize(24);
+    } finally {
+      pool.shutdownNow();
+    }
   }
 
   @Test
