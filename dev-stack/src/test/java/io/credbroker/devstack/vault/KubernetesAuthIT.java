@@ -1,0 +1,204 @@
+package io.credbroker.devstack.vault;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.nimbusds.jose.JWSAlgorithm;
+import com.nimbusds.jose.JWSHeader;
+import com.nimbusds.jose.crypto.RSASSASigner;
+import com.nimbusds.jose.jwk.RSAKey;
+import com.nimbusds.jose.jwk.gen.RSAKeyGenerator;
+import com.nimbusds.jwt.SignedJWT;
+import io.credbroker.devstack.DevStack;
+import io.credbroker.devstack.http.Json;
+import io.credbroker.devstack.kubernetes.KubernetesApiServer;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.springframework.vault.authentication.KubernetesAuthentication;
+import org.springframework.vault.authentication.KubernetesAuthenticationOptions;
+import org.springframework.vault.authentication.TokenAuthentication;
+import org.springframework.vault.client.VaultEndpoint;
+import org.springframework.vault.core.VaultTemplate;
+import org.springframework.vault.support.VaultMount;
+import org.springframework.vault.support.VaultResponse;
+import org.springframework.vault.support.VaultToken;
+import org.springframework.web.client.RestClient;
+
+/**
+ * Kubernetes auth end to end: pod tokens from the Kubernetes stand-in, Spring Vault's {@link
+ * KubernetesAuthentication}, and the TokenReview the Vault stand-in makes over HTTPS.
+ */
+class KubernetesAuthIT {
+
+  @TempDir static Path workDir;
+  static DevStack stack;
+  static VaultTemplate root;
+  static KubernetesApiServer kube;
+  static final HttpClient http = HttpClient.newHttpClient();
+
+  @BeforeAll
+  static void start() throws Exception {
+    stack = DevStack.builder().workDir(workDir).start();
+    kube = stack.kubernetes();
+    kube.tokenLeeway(Duration.ZERO);
+    root = new VaultTemplate(VaultEndpoint.from(URI.create(stack.vaultAddress())), new TokenAuthentication("root"));
+    root.opsForSys().authMount("kubernetes", VaultMount.create("kubernetes"));
+    String reviewer = kube.issueToken("credbroker", "credential-broker", null, List.of(), Duration.ofHours(1));
+    root.write("auth/kubernetes/config", Map.of(
+        "kubernetes_host", stack.kubernetesUrl(),
+        "kubernetes_ca_cert", Files.readString(stack.caCertPath()),
+        "token_reviewer_jwt", reviewer));
+    root.write("auth/kubernetes/role/app", Map.of(
+        "bound_service_account_names", List.of("application"),
+        "bound_service_account_namespaces", List.of("public"),
+        "audience", "vault",
+        "token_policies", List.of("app-db"),
+        "token_ttl", "1h"));
+  }
+
+  @AfterAll
+  static void stop() {
+    stack.close();
+  }
+
+  static VaultToken login(String role, String jwt) {
+    RestClient client = RestClient.builder().baseUrl(stack.vaultAddress() + "/v1/").build();
+    KubernetesAuthenticationOptions options =
+        KubernetesAuthenticationOptions.builder().role(role).jwtSupplier(() -> jwt).build();
+    return new KubernetesAuthentication(options, client).login();
+  }
+
+  static HttpResponse<String> rawLogin(String role, String jwt) throws Exception {
+    String body = Json.MAPPER.writeValueAsString(Map.of("role", role, "jwt", jwt));
+    return http.send(HttpRequest.newBuilder(URI.create(stack.vaultAddress() + "/v1/auth/kubernetes/login"))
+        .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  void podTokenLogsInAndGetsAVaultTokenShapedLikeVaults() throws Exception {
+    String podUid = kube.createPod("public", "app-login", "application");
+    String jwt = kube.issueToken("public", "application", "app-login", List.of("vault"), Duration.ofMinutes(10));
+
+    VaultToken token = login("app", jwt);
+    assertThat(token.getToken()).startsWith("hvs.");
+
+    HttpResponse<String> raw = rawLogin("app", jwt);
+    JsonNode auth = Json.MAPPER.readTree(raw.body()).path("auth");
+    assertThat(auth.path("policies")).extracting(JsonNode::asText).containsExactly("app-db", "default");
+    assertThat(auth.path("lease_duration").asLong()).isEqualTo(3600);
+    assertThat(auth.path("renewable").asBoolean()).isTrue();
+    assertThat(auth.path("orphan").asBoolean()).isTrue();
+    assertThat(auth.path("token_type").asText()).isEqualTo("service");
+    assertThat(auth.at("/metadata/service_account_name").asText()).isEqualTo("application");
+    assertThat(auth.at("/metadata/service_account_namespace").asText()).isEqualTo("public");
+    assertThat(auth.at("/metadata/role").asText()).isEqualTo("app");
+    assertThat(podUid).isNotBlank();
+
+    VaultTemplate asPod = new VaultTemplate(VaultEndpoint.from(URI.create(stack.vaultAddress())),
+        new TokenAuthentication(token));
+    VaultResponse self = asPod.read("auth/token/lookup-self");
+    assertThat(self.getRequiredData())
+        .containsEntry("display_name", "kubernetes-public-application")
+        .containsEntry("path", "auth/kubernetes/login");
+  }
+
+  @Test
+  void wrongAudienceIsRefused() throws Exception {
+    kube.createPod("public", "app-aud", "application");
+    String jwt = kube.issueToken("public", "application", "app-aud", List.of("other"), Duration.ofMinutes(10));
+    HttpResponse<String> r = rawLogin("app", jwt);
+    assertThat(r.statusCode()).isEqualTo(403);
+    assertThatThrownBy(() -> login("app", jwt)).isInstanceOf(org.springframework.vault.VaultException.class);
+  }
+
+  @Test
+  void expiredTokenIsRefused() throws Exception {
+    kube.createPod("public", "app-exp", "application");
+    String jwt = kube.issueToken("public", "application", "app-exp", List.of("vault"), Duration.ofSeconds(1));
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+        assertThat(rawLogin("app", jwt).statusCode()).isEqualTo(403));
+  }
+
+  @Test
+  void tokenSignedByAnotherKeyIsRefused() throws Exception {
+    kube.createPod("public", "app-sig", "application");
+    SignedJWT real = SignedJWT.parse(
+        kube.issueToken("public", "application", "app-sig", List.of("vault"), Duration.ofMinutes(10)));
+    RSAKey foreign = new RSAKeyGenerator(2048).generate();
+    SignedJWT forged = new SignedJWT(
+        new JWSHeader.Builder(JWSAlgorithm.RS256).keyID(real.getHeader().getKeyID()).build(), real.getJWTClaimsSet());
+    forged.sign(new RSASSASigner(foreign));
+    HttpResponse<String> r = rawLogin("app", forged.serialize());
+    assertThat(r.statusCode()).isEqualTo(403);
+    assertThat(r.body()).isEqualTo("{\"errors\":[\"permission denied\"]}");
+  }
+
+  @Test
+  void deletedPodsTokenIsRefused() throws Exception {
+    kube.createPod("public", "app-del", "application");
+    String jwt = kube.issueToken("public", "application", "app-del", List.of("vault"), Duration.ofMinutes(10));
+    assertThat(rawLogin("app", jwt).statusCode()).isEqualTo(200);
+    kube.deletePod("public", "app-del");
+    HttpResponse<String> r = rawLogin("app", jwt);
+    assertThat(r.statusCode()).isEqualTo(403);
+    assertThat(r.body()).isEqualTo("{\"errors\":[\"permission denied\"]}");
+  }
+
+  @Test
+  void serviceAccountOutsideTheRoleIsRefusedWithVaultsText() throws Exception {
+    kube.createServiceAccount("public", "intruder");
+    kube.createPod("public", "intruder-pod", "intruder");
+    String jwt = kube.issueToken("public", "intruder", "intruder-pod", List.of("vault"), Duration.ofMinutes(10));
+    HttpResponse<String> r = rawLogin("app", jwt);
+    assertThat(r.statusCode()).isEqualTo(403);
+    assertThat(r.body()).isEqualTo("{\"errors\":[\"service account name not authorized\"]}");
+  }
+
+  @Test
+  void missingFieldsAndUnknownRolesAreBadRequests() throws Exception {
+    assertThat(rawLogin("", "x").body()).isEqualTo("{\"errors\":[\"missing role\"]}");
+    assertThat(rawLogin("app", "").body()).isEqualTo("{\"errors\":[\"missing jwt\"]}");
+    HttpResponse<String> r = rawLogin("nope", "x.y.z");
+    assertThat(r.statusCode()).isEqualTo(400);
+    assertThat(r.body()).isEqualTo("{\"errors\":[\"invalid role name \\\"nope\\\"\"]}");
+  }
+
+  @Test
+  void roleWithoutAudienceIsSavedWithVaultsWarningAndReadsBack() {
+    VaultResponse w = root.write("auth/kubernetes/role/noaud", Map.of(
+        "bound_service_account_names", "application",
+        "bound_service_account_namespaces", "public"));
+    assertThat(w.getWarnings()).singleElement().asString().startsWith("Role noaud does not have an audience configured");
+    VaultResponse read = root.read("auth/kubernetes/role/noaud");
+    assertThat(read.getRequiredData()).containsEntry("bound_service_account_names", List.of("application"));
+    assertThat(root.read("auth/kubernetes/config").getRequiredData()).containsEntry("token_reviewer_jwt_set", true)
+        .doesNotContainKey("token_reviewer_jwt");
+  }
+
+  @Test
+  void loginTokenRenewsAndRevocationEndsIt() throws Exception {
+    kube.createPod("public", "app-renew", "application");
+    String jwt = kube.issueToken("public", "application", "app-renew", List.of("vault"), Duration.ofMinutes(10));
+    VaultToken token = login("app", jwt);
+    VaultTemplate asPod = new VaultTemplate(VaultEndpoint.from(URI.create(stack.vaultAddress())),
+        new TokenAuthentication(token));
+    VaultResponse renewed = asPod.write("auth/token/renew-self", Map.of());
+    assertThat(renewed.getAuth()).containsEntry("client_token", token.getToken());
+    asPod.write("auth/token/revoke-self", Map.of());
+    assertThatThrownBy(() -> asPod.read("auth/token/lookup-self"))
+        .isInstanceOf(org.springframework.vault.VaultException.class).hasMessageContaining("invalid token");
+  }
+}
