@@ -56,6 +56,22 @@ final class Chart {
     return template;
   }
 
+  /**
+   * What {@code helm install --dry-run} prints without a cluster (client only): the release summary and the
+   * rendered NOTES.txt, which {@code helm template} leaves out.
+   */
+  static String installOutput(String valuesFile) {
+    return new Helm(directory())
+        .install()
+        .withName(RELEASE)
+        .withNamespace(NAMESPACE)
+        .dryRun()
+        .clientOnly()
+        .withValuesFile(values(valuesFile))
+        .call()
+        .getOutput();
+  }
+
   static Path values(String name) {
     try {
       return Path.of(Objects.requireNonNull(Chart.class.getResource("/values/" + name), name).toURI());
