@@ -24,7 +24,10 @@ class AuthConfiguration {
    */
   @Bean(destroyMethod = "close")
   KubernetesClient kubernetesClient(BrokerProperties properties) {
-    BrokerProperties.Kubernetes kubernetes = properties.kubernetes();
+    return buildClient(properties.kubernetes());
+  }
+
+  static KubernetesClient buildClient(BrokerProperties.Kubernetes kubernetes) {
     Path kubeconfig = kubernetes.kubeconfig();
     Config base;
     if (kubeconfig != null) {
