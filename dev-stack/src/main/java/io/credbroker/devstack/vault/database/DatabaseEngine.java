@@ -15,7 +15,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -458,10 +457,7 @@ final class DatabaseEngine implements SecretsEngine {
       }
       throw e;
     }
-    Map<String, String> data = new LinkedHashMap<>();
-    data.put("username", username);
-    data.put("password", password);
-    return VaultResponse.leased(lease, data);
+    return VaultResponse.leased(lease, new CredentialData(username, password));
   }
 
   /** Vault's CalculateTTL for a new secret: role default (else mount default) within the max. */
