@@ -321,6 +321,73 @@ class VaultCoreIT {
     assertThat(raw("PUT", "sys/leases/revoke-prefix/nothing-here", "root", "").statusCode()).isEqualTo(204);
   }
 
+  @Test
+  void failedRevocationKeepsTheLeaseAndAnswersVaultsError() throws Exception {
+    enableDatabase("db-fail", "owner", "1h", "2h");
+    VaultResponse creds = root.read("db-fail/creds/owner");
+    String user = (String) creds.getRequiredData().get("username");
+    // A role that owns a table cannot be dropped, so the default revocation fails.
+    try (Connection c = stack.postgres().connect("postgres")) {
+      c.createStatement().execute("CREATE TABLE \"owned_by_" + user + "\" (id int)");
+      c.createStatement().execute("ALTER TABLE \"owned_by_" + user + "\" OWNER TO \"" + user + "\"");
+    }
+    HttpResponse<String> r = raw("PUT", "sys/leases/revoke", "root", "{\"lease_id\":\"" + creds.getLeaseId() + "\"}");
+    assertThat(r.statusCode()).isEqualTo(400);
+    assertThat(r.body()).startsWith("{\"errors\":[\"failed to revoke entry: resp: (*logical.Response)(nil) err: ");
+    assertThat(root.write("sys/leases/lookup", Map.of("lease_id", creds.getLeaseId())).getRequiredData())
+        .containsEntry("id", creds.getLeaseId());
+    try (Connection c = stack.postgres().connect("postgres")) {
+      c.createStatement().execute("DROP TABLE \"owned_by_" + user + "\"");
+    }
+    assertThat(raw("PUT", "sys/leases/revoke", "root", "{\"lease_id\":\"" + creds.getLeaseId() + "\"}").statusCode())
+        .isEqualTo(204);
+  }
+
+  @Test
+  void expiringTokenTakesItsLeasesWithIt() throws Exception {
+    enableDatabase("db-tokexp", "r", "1h", "2h");
+    root.opsForSys().createOrUpdatePolicy("db-tokexp-creds",
+        Policy.of(Rule.builder().path("db-tokexp/creds/r").capabilities(BuiltinCapabilities.READ).build()));
+    String token = createToken("{\"policies\":[\"db-tokexp-creds\"],\"ttl\":\"2s\"}");
+    VaultResponse creds = template(token).read("db-tokexp/creds/r");
+    assertThat(creds.getLeaseDuration()).isEqualTo(3600);
+    await().atMost(Duration.ofSeconds(15)).untilAsserted(() ->
+        assertThat(raw("PUT", "sys/leases/lookup", "root", "{\"lease_id\":\"" + creds.getLeaseId() + "\"}")
+            .statusCode()).isEqualTo(400));
+  }
+
+  @Test
+  void leaseThatExpiredWhileVaultWasDownIsRevokedOnStart() throws Exception {
+    enableDatabase("db-down", "r", "2s", "1h");
+    VaultResponse creds = root.read("db-down/creds/r");
+    String user = (String) creds.getRequiredData().get("username");
+    stack.stopVault();
+    try {
+      await().pollDelay(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(5)).until(() -> true);
+      assertThat(roleExists(user)).isTrue();
+    } finally {
+      stack.startVault();
+    }
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(roleExists(user)).isFalse());
+  }
+
+  @Test
+  void authMethodsAreEnabledListedAndDisabled() {
+    root.opsForSys().authMount("k8s-list", VaultMount.create("kubernetes"));
+    assertThat(root.opsForSys().getAuthMounts()).containsKeys("token/", "k8s-list/");
+    assertThat(root.opsForSys().getAuthMounts().get("k8s-list/").getType()).isEqualTo("kubernetes");
+    root.opsForSys().authUnmount("k8s-list");
+    assertThat(root.opsForSys().getAuthMounts()).doesNotContainKey("k8s-list/");
+  }
+
+  static boolean roleExists(String user) throws SQLException {
+    try (Connection c = stack.postgres().connect("postgres");
+        var rs = c.createStatement().executeQuery("SELECT count(*) FROM pg_roles WHERE rolname = '" + user + "'")) {
+      rs.next();
+      return rs.getInt(1) > 0;
+    }
+  }
+
   // ---- helpers ----
 
   static void enableDatabase(String mount, String role, String ttl, String maxTtl) {
