@@ -140,6 +140,22 @@ class VaultCoreIT {
   }
 
   @Test
+  void bearerHeaderAndFormBodiesAreAcceptedLikeVault() throws Exception {
+    HttpResponse<String> bearer = http.send(
+        HttpRequest.newBuilder(URI.create(stack.vaultAddress() + "/v1/auth/token/lookup-self"))
+            .header("Authorization", "Bearer root").GET().build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(bearer.statusCode()).isEqualTo(200);
+    HttpResponse<String> form = http.send(
+        HttpRequest.newBuilder(URI.create(stack.vaultAddress() + "/v1/auth/token/create"))
+            .header("X-Vault-Token", "root").header("Content-Type", "application/x-www-form-urlencoded")
+            .POST(HttpRequest.BodyPublishers.ofString("ttl=90s&display_name=form")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(form.statusCode()).isEqualTo(200);
+    assertThat(Json.MAPPER.readTree(form.body()).at("/auth/lease_duration").asLong()).isBetween(89L, 90L);
+  }
+
+  @Test
   void revokedTokenIsInvalidAtOnce() throws Exception {
     String token = createToken("{\"ttl\":\"5m\"}");
     assertThat(raw("POST", "auth/token/revoke-self", token, "").statusCode()).isEqualTo(204);
