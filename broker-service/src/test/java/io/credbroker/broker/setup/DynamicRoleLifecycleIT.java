@@ -1,0 +1,178 @@
+package io.credbroker.broker.setup;
+
+import static io.credbroker.broker.setup.VaultTestSupport.issue;
+import static io.credbroker.broker.setup.VaultTestSupport.login;
+import static io.credbroker.broker.setup.VaultTestSupport.revoke;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import io.credbroker.broker.setup.VaultSetupOptions.BrokerAccess;
+import io.credbroker.broker.setup.VaultTestSupport.Credential;
+import io.credbroker.devstack.DevStack;
+import io.credbroker.devstack.PostgresInfo;
+import java.net.URI;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.springframework.vault.core.VaultTemplate;
+
+/**
+ * Dynamic roles issued and revoked by Vault (the dev-stack stand-in, running the configured SQL for
+ * real on embedded PostgreSQL) against a database prepared by setup: objects never block
+ * {@code DROP ROLE}, open sessions are cut, and catalog ACLs do not grow with the number of roles.
+ */
+class DynamicRoleLifecycleIT {
+
+  private static final String DB = "db1";
+  private static final String GROUP = "db1_grp";
+
+  @TempDir static Path workDir;
+  private static DevStack stack;
+  private static VaultTemplate vault;
+
+  @BeforeAll
+  static void setUp() {
+    stack = VaultTestSupport.startStack(workDir);
+    PostgresInfo pg = stack.postgres();
+    TargetDatabaseSetup database = new TargetDatabaseSetup(
+        TargetDatabaseOptions.defaults(pg.jdbcUrl("postgres"), pg.adminUser(), Secret.of(pg.adminPassword()), DB));
+    database.apply(false);
+    VaultSetupOptions options = new VaultSetupOptions(URI.create(stack.vaultAddress()), Secret.of(stack.vaultRootToken()),
+        "database", DB, DB, DB, "admin_db1", GROUP, pg.host(), pg.port(), "sslmode=disable", "scram-sha-256",
+        Duration.ofMinutes(5), Duration.ofMinutes(10), new BrokerAccess("credential-broker", null));
+    new VaultSetup(options).apply(false, () -> {
+      Secret password = Secret.random();
+      database.setVaultAdminPassword(password);
+      return password;
+    });
+    vault = VaultTestSupport.vault(stack, stack.vaultRootToken());
+  }
+
+  @AfterAll
+  static void tearDown() {
+    if (stack != null) {
+      stack.close();
+    }
+  }
+
+  @Test
+  void objectsCreatedByARevokedRoleBelongToTheGroupAndServeTheNextRole() throws SQLException {
+    Credential first = issue(vault, "database", DB);
+    try (Connection c = login(stack, DB, first); Statement st = c.createStatement()) {
+      st.execute("CREATE TABLE orders (id serial PRIMARY KEY, item text NOT NULL)");
+      st.execute("CREATE SEQUENCE invoice_numbers");
+      st.execute("CREATE FUNCTION order_count() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM public.orders'");
+      st.execute("CREATE VIEW recent_orders AS SELECT id, item FROM orders ORDER BY id DESC");
+      st.execute("CREATE SCHEMA reporting");
+      st.execute("CREATE TABLE reporting.daily_totals (day date PRIMARY KEY, total bigint NOT NULL)");
+      st.execute("INSERT INTO orders (item) VALUES ('first')");
+    }
+
+    revoke(vault, first);
+
+    assertThat(adminQuery("SELECT count(*) FROM pg_roles WHERE rolname = '" + first.username() + "'")).containsExactly(0L);
+    assertThat(adminQuery(
+        "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid IN ('public.orders'::regclass, 'public.orders_id_seq'::regclass,"
+            + " 'public.invoice_numbers'::regclass, 'public.recent_orders'::regclass, 'reporting.daily_totals'::regclass)"
+            + " UNION ALL SELECT pg_get_userbyid(proowner) FROM pg_proc WHERE oid = 'public.order_count'::regproc"
+            + " UNION ALL SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'reporting'"))
+        .hasSize(7).containsOnly(GROUP);
+
+    Credential second = issue(vault, "database", DB);
+    try (Connection c = login(stack, DB, second); Statement st = c.createStatement()) {
+      st.execute("INSERT INTO orders (item) VALUES ('second')");
+      st.execute("UPDATE orders SET item = 'first, amended' WHERE item = 'first'");
+      assertThat(single(st, "SELECT nextval('invoice_numbers')")).isEqualTo(1L);
+      assertThat(single(st, "SELECT order_count()")).isEqualTo(2L);
+      assertThat(single(st, "SELECT item FROM recent_orders LIMIT 1")).isEqualTo("second");
+      st.execute("INSERT INTO reporting.daily_totals VALUES (current_date, 2)");
+      assertThat(single(st, "SELECT total FROM reporting.daily_totals")).isEqualTo(2L);
+      st.execute("DELETE FROM orders WHERE item = 'second'");
+    }
+    revoke(vault, second);
+    assertThat(adminQuery("SELECT count(*) FROM pg_roles WHERE rolname = '" + second.username() + "'")).containsExactly(0L);
+  }
+
+  @Test
+  void revokingARoleWithAnOpenSessionTerminatesTheSessionAndDropsTheRole() throws SQLException {
+    Credential credential = issue(vault, "database", DB);
+    try (Connection session = login(stack, DB, credential)) {
+      session.setAutoCommit(false);
+      try (Statement st = session.createStatement()) {
+        st.execute("CREATE TEMPORARY TABLE scratch (x int)"); // an open transaction holding locks
+      }
+
+      revoke(vault, credential);
+
+      await().atMost(Duration.ofSeconds(10)).until(() -> !session.isValid(1));
+      assertThatThrownBy(() -> session.createStatement().execute("SELECT 1")).isInstanceOf(SQLException.class);
+    }
+    assertThat(adminQuery("SELECT count(*) FROM pg_roles WHERE rolname = '" + credential.username() + "'")).containsExactly(0L);
+    assertThat(adminQuery("SELECT count(*) FROM pg_stat_activity WHERE usename = '" + credential.username() + "'")).containsExactly(0L);
+    assertThatThrownBy(() -> login(stack, DB, credential).close()).isInstanceOf(SQLException.class);
+  }
+
+  @Test
+  void twoThousandRolesIssuedAndRevokedInSequenceLeaveNoAclGrowth() throws SQLException {
+    try (Connection c = stack.postgres().connect(DB); Statement st = c.createStatement()) {
+      st.execute("CREATE TABLE IF NOT EXISTS ledger (id bigserial PRIMARY KEY, written_by text NOT NULL)");
+      st.execute("GRANT ALL ON ledger, ledger_id_seq TO " + GROUP);
+    }
+    List<Object> before = catalogFootprint();
+
+    for (int i = 0; i < 2000; i++) {
+      Credential credential = issue(vault, "database", DB);
+      if (i % 250 == 0) { // every few roles proves the group privileges really work for it
+        try (Connection c = login(stack, DB, credential); Statement st = c.createStatement()) {
+          st.execute("INSERT INTO ledger (written_by) VALUES (current_user)");
+        }
+      }
+      revoke(vault, credential);
+    }
+
+    assertThat(catalogFootprint()).isEqualTo(before);
+    assertThat(adminQuery("SELECT count(*) FROM ledger")).containsExactly(8L);
+    assertThat(adminQuery("SELECT count(*) FROM pg_roles WHERE pg_has_role(oid, '" + GROUP + "', 'MEMBER') AND rolname LIKE 'v-%'"))
+        .containsExactly(0L);
+  }
+
+  /** Every ACL on the shared objects, the group's members, and shared dependencies: what would grow with per-role grants. */
+  private static List<Object> catalogFootprint() throws SQLException {
+    List<Object> all = new ArrayList<>();
+    all.addAll(adminQuery("SELECT coalesce(datacl::text, '') FROM pg_database WHERE datname = '" + DB + "'"));
+    all.addAll(adminQuery("SELECT nspname || coalesce(nspacl::text, '') FROM pg_namespace WHERE nspname NOT LIKE 'pg_%' ORDER BY 1"));
+    all.addAll(adminQuery("SELECT relname || coalesce(relacl::text, '') FROM pg_class WHERE relnamespace = 'public'::regnamespace ORDER BY 1"));
+    all.addAll(adminQuery("SELECT proname || coalesce(proacl::text, '') FROM pg_proc WHERE pronamespace = 'public'::regnamespace ORDER BY 1"));
+    all.addAll(adminQuery("SELECT count(*) FROM pg_auth_members WHERE roleid = '" + GROUP + "'::regrole"));
+    all.addAll(adminQuery("SELECT count(*) FROM pg_roles"));
+    all.addAll(adminQuery("SELECT count(*) FROM pg_shdepend"));
+    return all;
+  }
+
+  private static Object single(Statement st, String sql) throws SQLException {
+    try (ResultSet rs = st.executeQuery(sql)) {
+      assertThat(rs.next()).isTrue();
+      return rs.getObject(1);
+    }
+  }
+
+  private static List<Object> adminQuery(String sql) throws SQLException {
+    try (Connection c = stack.postgres().connect(DB); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+      List<Object> values = new ArrayList<>();
+      while (rs.next()) {
+        values.add(rs.getObject(1));
+      }
+      return values;
+    }
+  }
+}

@@ -1,0 +1,157 @@
+package io.credbroker.broker.setup;
+
+import static io.credbroker.broker.setup.VaultTestSupport.issue;
+import static io.credbroker.broker.setup.VaultTestSupport.login;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.credbroker.broker.setup.VaultTestSupport.Credential;
+import io.credbroker.devstack.DevStack;
+import io.credbroker.devstack.PostgresInfo;
+import io.credbroker.devstack.kubernetes.KubernetesApiServer;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.springframework.vault.VaultException;
+import org.springframework.vault.core.VaultTemplate;
+import org.springframework.vault.support.VaultResponse;
+
+/** The {@code setup} command end to end against the dev-stack: idempotence, rotate-root, dry run, the broker's own login. */
+class SetupCommandIT {
+
+  private static final String INITIAL_ADMIN_PASSWORD = "initial-admin-password-1234";
+
+  @TempDir static Path workDir;
+  private static DevStack stack;
+  private static Path postgresPasswordFile;
+  private static Path vaultTokenFile;
+
+  /** Output of the first real run of database "app", shared by the tests that need the stack set up. */
+  private static String firstRun;
+
+  @BeforeAll
+  static void setUp() throws IOException {
+    stack = VaultTestSupport.startStack(workDir.resolve("stack"));
+    postgresPasswordFile = Files.writeString(workDir.resolve("pg-password"), stack.postgres().adminPassword() + "\n");
+    vaultTokenFile = Files.writeString(workDir.resolve("vault-token"), stack.vaultRootToken());
+    Run run = setup(() -> Secret.of(INITIAL_ADMIN_PASSWORD), args("app", "database"));
+    assertThat(run.code).as(run.err).isZero();
+    firstRun = run.out;
+  }
+
+  @AfterAll
+  static void tearDown() {
+    if (stack != null) {
+      stack.close();
+    }
+  }
+
+  private record Run(int code, String out, String err) {}
+
+  private static Run setup(Supplier<Secret> initialAdminPasswords, List<String> args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    int code = SetupCommand.run(args.toArray(String[]::new), new PrintWriter(out), new PrintWriter(err), initialAdminPasswords);
+    return new Run(code, out.toString(), err.toString());
+  }
+
+  private static List<String> args(String database, String mount, String... extra) {
+    PostgresInfo pg = stack.postgres();
+    List<String> args = new ArrayList<>(List.of(
+        "--postgres-url", pg.jdbcUrl("postgres"), "--postgres-user", pg.adminUser(), "--postgres-password-file", postgresPasswordFile.toString(),
+        "--vault-address", stack.vaultAddress(), "--vault-token-file", vaultTokenFile.toString(),
+        "--database", database, "--mount", mount, "--default-ttl", "5m", "--max-ttl", "10m",
+        "--kubernetes-host", stack.kubernetesUrl(), "--kubernetes-ca-file", stack.caCertPath().toString()));
+    args.addAll(List.of(extra));
+    return args;
+  }
+
+  private static void assertNoSecretsIn(String text) {
+    assertThat(text).doesNotContain(stack.postgres().adminPassword()).doesNotContain(INITIAL_ADMIN_PASSWORD);
+    if (stack.vaultRootToken().length() > 4) { // the default "root" is an ordinary word
+      assertThat(text).doesNotContain(stack.vaultRootToken());
+    }
+  }
+
+  @Test
+  void firstRunCreatesEverythingAndTheSecondReportsNoChanges() {
+    assertThat(firstRun).contains("created", "root credentials database/rotate-root/app", "policy credential-broker",
+        "auth/kubernetes/role/credential-broker");
+    assertNoSecretsIn(firstRun);
+
+    Run second = setup(() -> {
+      throw new AssertionError("an unchanged connection must not get a new admin password");
+    }, args("app", "database"));
+
+    assertThat(second.code).as(second.err).isZero();
+    assertThat(second.out).contains("No changes: everything was already set up.").doesNotContain("created").doesNotContain("updated");
+    assertNoSecretsIn(second.out);
+  }
+
+  @Test
+  void adminPasswordGivenAtFirstRunNoLongerWorksAfterRotateRoot() throws SQLException {
+    Properties props = new Properties();
+    props.setProperty("user", "admin_app");
+    props.setProperty("password", INITIAL_ADMIN_PASSWORD);
+    assertThatThrownBy(() -> java.sql.DriverManager.getConnection(stack.postgres().jdbcUrl("app"), props).close())
+        .isInstanceOfSatisfying(SQLException.class, e -> assertThat(e.getSQLState()).isEqualTo("28P01"));
+
+    // Vault alone knows the rotated password: it can still create roles.
+    Credential credential = issue(VaultTestSupport.vault(stack, stack.vaultRootToken()), "database", "app");
+    try (Connection c = login(stack, "app", credential); Statement st = c.createStatement()) {
+      st.execute("CREATE TABLE proof (id int)");
+    }
+  }
+
+  @Test
+  void dryRunPrintsThePlanWithSecretsMaskedAndChangesNothing() throws SQLException {
+    Run plan = setup(Secret::random, args("planned", "planned-db", "--dry-run"));
+
+    assertThat(plan.code).as(plan.err).isZero();
+    assertThat(plan.out).contains("Dry run: nothing is changed.", "would create", "password=" + Secret.MASK,
+        "connection_url=postgresql://{{username}}:{{password}}@", "steps would change.");
+    assertNoSecretsIn(plan.out);
+    try (Connection c = stack.postgres().connect("postgres"); Statement st = c.createStatement();
+        var rs = st.executeQuery("SELECT count(*) FROM pg_database WHERE datname = 'planned'")) {
+      rs.next();
+      assertThat(rs.getLong(1)).isZero();
+    }
+    assertThat(VaultTestSupport.vault(stack, stack.vaultRootToken()).opsForSys().getMounts()).doesNotContainKey("planned-db/");
+  }
+
+  @Test
+  void brokerLogsInWithItsServiceAccountAndMayOnlyIssueAndManageLeases() {
+    VaultTemplate anonymous = VaultTestSupport.vault(stack, stack.vaultRootToken());
+    // Like the default kube-api-access token: with no reviewer JWT configured, Vault presents the
+    // broker's own token to the TokenReview API, so it must be valid for the API server audience.
+    String jwt = stack.kubernetes().issueToken("credbroker", "credential-broker", null,
+        List.of(KubernetesApiServer.API_AUDIENCE), Duration.ofMinutes(10));
+    VaultResponse login = anonymous.write("auth/kubernetes/login", Map.of("role", "credential-broker", "jwt", jwt));
+    assertThat(login).isNotNull();
+    assertThat(login.getAuth()).isNotNull();
+    assertThat((List<?>) login.getAuth().get("policies")).asList().contains("credential-broker");
+    VaultTemplate broker = VaultTestSupport.vault(stack, (String) login.getAuth().get("client_token"));
+
+    Credential credential = issue(broker, "database", "app");
+    broker.write("sys/leases/renew", Map.of("lease_id", credential.leaseId(), "increment", 60));
+    broker.write("sys/leases/revoke", Map.of("lease_id", credential.leaseId()));
+
+    assertThatThrownBy(() -> broker.read("database/config/app"))
+        .isInstanceOfSatisfying(VaultException.class, e -> assertThat(e.getMessage()).contains("permission denied"));
+  }
+}
