@@ -10,6 +10,11 @@ import io.credbroker.api.v1.CredentialBrokerGrpc;
 import io.credbroker.api.v1.CredentialEvent;
 import io.credbroker.api.v1.IssueCredentialRequest;
 import io.credbroker.api.v1.WatchCredentialRequest;
+import io.credbroker.broker.cluster.ReplicaId;
+import io.credbroker.broker.lease.CredentialKind;
+import io.credbroker.broker.lease.CredentialRecord;
+import io.credbroker.broker.lease.CredentialState;
+import io.credbroker.broker.lease.CredentialStore;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
 import io.grpc.Context;
 import io.grpc.Status;
@@ -87,6 +92,7 @@ class CredentialBrokerIT {
     String pod = newPod("application");
     String token = podToken("application", pod);
     Context.CancellableContext call = Context.current().withCancellation();
+    Credential credential;
     try {
       Iterator<CredentialEvent> events =
           call.call(
@@ -97,7 +103,7 @@ class CredentialBrokerIT {
 
       CredentialEvent first = events.next();
       assertThat(first.hasIssued()).isTrue();
-      Credential credential = client.remember(first.getIssued().getCredential());
+      credential = client.remember(first.getIssued().getCredential());
       assertThat(credential.getRenewable()).isTrue();
       assertThat(credential.getConnection().getDatabase()).isEqualTo("db1");
 
@@ -119,29 +125,27 @@ class CredentialBrokerIT {
       // The stream stays open: heartbeats follow the credential.
       assertThat(events.next().hasHeartbeat()).isTrue();
 
-      // The state store knows the lease and the pod, never the password.
-      try (Connection state =
-              fixture.devStack.postgres().connect("credbroker");
-          Statement sql = state.createStatement();
-          ResultSet rs =
-              sql.executeQuery(
-                  "SELECT username, namespace, service_account, pod_name, pod_uid, state, lease_id,"
-                      + " row_to_json(c)::text FROM credential c WHERE id = '"
-                      + UUID.fromString(credential.getCredentialId())
-                      + "'")) {
-        assertThat(rs.next()).isTrue();
-        assertThat(rs.getString("username")).isEqualTo(credential.getUsername());
-        assertThat(rs.getString("namespace")).isEqualTo("public");
-        assertThat(rs.getString("service_account")).isEqualTo("application");
-        assertThat(rs.getString("pod_name")).isEqualTo(pod);
-        assertThat(rs.getString("pod_uid")).isNotBlank();
-        assertThat(rs.getString("state")).isEqualTo("ACTIVE");
-        assertThat(rs.getString("lease_id")).startsWith("database/creds/db1/");
-        assertThat(rs.getString(8)).doesNotContain(credential.getPassword());
-      }
+      // The state store knows the lease, the pod and the owning replica, never the password.
+      CredentialStore store = fixture.broker.getBean(CredentialStore.class);
+      CredentialRecord record = store.findById(UUID.fromString(credential.getCredentialId())).orElseThrow();
+      assertThat(store.findByUsername(credential.getUsername())).containsExactly(record);
+      assertThat(record.owner().namespace()).isEqualTo("public");
+      assertThat(record.owner().serviceAccount()).isEqualTo("application");
+      assertThat(record.owner().podName()).isEqualTo(pod);
+      assertThat(record.owner().podUid()).isNotBlank();
+      assertThat(record.state()).isEqualTo(CredentialState.ACTIVE);
+      assertThat(record.kind()).isEqualTo(CredentialKind.STREAM);
+      assertThat(record.leaseId()).startsWith("database/creds/db1/");
+      assertThat(record.ownerReplica()).isEqualTo(fixture.broker.getBean(ReplicaId.class).value());
+      assertThat(stateRow(credential.getCredentialId())).doesNotContain(credential.getPassword());
     } finally {
       call.cancel(null);
     }
+
+    // The broker notices the client leaving and records when the stream ended.
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> stateRow(credential.getCredentialId()).contains("\"detached_time\":\"20"));
   }
 
   @Test
@@ -380,6 +384,19 @@ class CredentialBrokerIT {
 
   private static String podToken(String serviceAccount, String pod) {
     return kubernetes.issueToken("public", serviceAccount, pod, List.of(AUDIENCE), TOKEN_TTL);
+  }
+
+  /** The credential's row in the state store as JSON: every column, to search for secrets. */
+  private static String stateRow(String credentialId) throws Exception {
+    try (Connection state = fixture.devStack.postgres().connect("credbroker");
+        var query =
+            state.prepareStatement("SELECT row_to_json(c)::text FROM credential c WHERE id = ?")) {
+      query.setObject(1, UUID.fromString(credentialId));
+      try (ResultSet rs = query.executeQuery()) {
+        assertThat(rs.next()).isTrue();
+        return rs.getString(1);
+      }
+    }
   }
 
   private static HttpResponse<String> httpGet(String path) throws Exception {
