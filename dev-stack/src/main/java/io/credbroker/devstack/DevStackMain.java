@@ -55,6 +55,11 @@ public final class DevStackMain implements Callable<Integer> {
   @Nullable Path rbacFile;
 
   public static void main(String[] args) {
+    // The logging setup lives under a private name so that the plain jar, a test dependency of
+    // other modules, never overrides their logging.
+    if (System.getProperty("logback.configurationFile") == null) {
+      System.setProperty("logback.configurationFile", "io/credbroker/devstack/logback-dev-stack.xml");
+    }
     System.exit(new CommandLine(new DevStackMain()).execute(args));
   }
 

@@ -92,7 +92,12 @@ final class LeaseManager {
     if (owner == null) {
       throw VaultException.badRequest("failed to renew entry: resp: (*logical.Response)(nil) err: no backend for lease");
     }
-    RenewalGrant grant = owner.engine().renewalGrant(lease, increment);
+    RenewalGrant grant;
+    try {
+      grant = owner.engine().renewalGrant(lease, increment);
+    } catch (VaultException e) {
+      throw renewFailed(e);
+    }
     Mount mount = owner.mount();
     Duration max = grant.maxTtl().isZero() || grant.maxTtl().compareTo(mount.effectiveMaxTtl()) > 0
         ? mount.effectiveMaxTtl() : grant.maxTtl();
@@ -102,8 +107,7 @@ final class LeaseManager {
     try {
       owner.engine().applyRenewal(lease, newExpire);
     } catch (VaultException e) {
-      throw VaultException.badRequest(
-          "failed to renew entry: resp: (*logical.Response)(nil) err: " + String.join("; ", e.errors()));
+      throw renewFailed(e);
     }
     store.renewLease(leaseId, newExpire, now);
     LeaseRecord renewed =
@@ -111,6 +115,12 @@ final class LeaseManager {
             now, lease.renewable(), lease.tokenAccessor(), lease.engineData());
     List<String> warnings = result.warning() == null ? List.of() : List.of(result.warning());
     return new VaultResponse(200, null, renewed, warnings, null);
+  }
+
+  /** Vault wraps any backend error on renewal into one 400 that quotes it. */
+  private static VaultException renewFailed(VaultException backendError) {
+    return VaultException.badRequest(
+        "failed to renew entry: resp: (*logical.Response)(nil) err: " + String.join("; ", backendError.errors()));
   }
 
   /**
