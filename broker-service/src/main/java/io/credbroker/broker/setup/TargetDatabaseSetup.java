@@ -237,7 +237,10 @@ public final class TargetDatabaseSetup {
     if (absent) {
       String in = " in " + Names.quoteIdent(database);
       for (String subject : List.of(PUBLIC_SCHEMA_STEP, EXISTING_OBJECTS_STEP, OWNERSHIP_SCHEMA_STEP, FUNCTION_STEP, TRIGGER_STEP)) {
-        steps.add(new StepResult(SYSTEM, subject + in, Outcome.CREATED, "(the database does not exist yet)"));
+        // A database about to be created holds no objects of its own that would need grants.
+        boolean nothingToGrant = subject.equals(EXISTING_OBJECTS_STEP);
+        steps.add(new StepResult(SYSTEM, subject + in, nothingToGrant ? Outcome.UNCHANGED : Outcome.CREATED,
+            nothingToGrant ? "" : "(the database does not exist yet)"));
       }
       return;
     }

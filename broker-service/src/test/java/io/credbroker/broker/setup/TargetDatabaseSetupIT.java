@@ -60,7 +60,8 @@ class TargetDatabaseSetupIT {
   @Test
   void dryRunReportsThePlanAndCreatesNothing() throws SQLException {
     SetupReport plan = new TargetDatabaseSetup(options("dry")).apply(true);
-    assertThat(plan.steps()).extracting(StepResult::outcome).contains(Outcome.CREATED).doesNotContain(Outcome.UNCHANGED);
+    assertThat(plan.steps()).filteredOn(s -> !s.subject().startsWith("group privileges on existing objects"))
+        .extracting(StepResult::outcome).containsOnly(Outcome.CREATED);
     assertThat(plan.render()).contains("would create").doesNotContain("superuser-password");
     assertThat(query("postgres", "SELECT count(*) FROM pg_database WHERE datname = 'dry'")).containsExactly(0L);
     assertThat(query("postgres", "SELECT count(*) FROM pg_roles WHERE rolname IN ('dry_grp', 'admin_dry')")).containsExactly(0L);
