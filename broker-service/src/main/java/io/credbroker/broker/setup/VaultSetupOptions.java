@@ -74,6 +74,29 @@ public record VaultSetupOptions(
     Objects.requireNonNull(broker, "broker");
   }
 
+  /**
+   * The reference setup for one database: mount {@code database}, connection and role named after the
+   * database, {@code admin_<db>} and {@code <db>_grp}, SCRAM, TTL 1h / max 24h, policy
+   * {@code credential-broker}, no Kubernetes auth.
+   */
+  public static VaultSetupOptions defaults(URI vaultAddress, Secret vaultToken, String database, String postgresHost, int postgresPort) {
+    return new VaultSetupOptions(vaultAddress, vaultToken, "database", database, database, database, "admin_" + database,
+        database + "_grp", postgresHost, postgresPort, "sslmode=disable", "scram-sha-256", Duration.ofHours(1),
+        Duration.ofHours(24), new BrokerAccess("credential-broker", null));
+  }
+
+  /** The same options with other credential TTLs (tests use seconds or minutes). */
+  public VaultSetupOptions withTtls(Duration newDefaultTtl, Duration newMaxTtl) {
+    return new VaultSetupOptions(vaultAddress, vaultToken, mount, connectionName, roleName, database, vaultAdminRole, groupRole,
+        postgresHost, postgresPort, connectionParameters, passwordAuthentication, newDefaultTtl, newMaxTtl, broker);
+  }
+
+  /** The same options with other broker access (for example with Kubernetes auth). */
+  public VaultSetupOptions withBroker(BrokerAccess newBroker) {
+    return new VaultSetupOptions(vaultAddress, vaultToken, mount, connectionName, roleName, database, vaultAdminRole, groupRole,
+        postgresHost, postgresPort, connectionParameters, passwordAuthentication, defaultTtl, maxTtl, newBroker);
+  }
+
   /** Vault's connection URL: user name and password stay templates that Vault fills in itself. */
   public String connectionUrl() {
     String host = postgresHost.contains(":") && !postgresHost.startsWith("[") ? "[" + postgresHost + "]" : postgresHost;

@@ -7,7 +7,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
-import io.credbroker.broker.setup.VaultSetupOptions.BrokerAccess;
 import io.credbroker.broker.setup.VaultTestSupport.Credential;
 import io.credbroker.devstack.DevStack;
 import io.credbroker.devstack.PostgresInfo;
@@ -44,17 +43,11 @@ class DynamicRoleLifecycleIT {
   static void setUp() {
     stack = VaultTestSupport.startStack(workDir);
     PostgresInfo pg = stack.postgres();
-    TargetDatabaseSetup database = new TargetDatabaseSetup(
-        TargetDatabaseOptions.defaults(pg.jdbcUrl("postgres"), pg.adminUser(), Secret.of(pg.adminPassword()), DB));
-    database.apply(false);
-    VaultSetupOptions options = new VaultSetupOptions(URI.create(stack.vaultAddress()), Secret.of(stack.vaultRootToken()),
-        "database", DB, DB, DB, "admin_db1", GROUP, pg.host(), pg.port(), "sslmode=disable", "scram-sha-256",
-        Duration.ofMinutes(5), Duration.ofMinutes(10), new BrokerAccess("credential-broker", null));
-    new VaultSetup(options).apply(false, () -> {
-      Secret password = Secret.random();
-      database.setVaultAdminPassword(password);
-      return password;
-    });
+    TargetDatabaseOptions database =
+        TargetDatabaseOptions.defaults(pg.jdbcUrl("postgres"), pg.adminUser(), Secret.of(pg.adminPassword()), DB);
+    VaultSetupOptions options = VaultSetupOptions.defaults(URI.create(stack.vaultAddress()), Secret.of(stack.vaultRootToken()), DB,
+        pg.host(), pg.port()).withTtls(Duration.ofMinutes(5), Duration.ofMinutes(10));
+    assertThat(Setup.apply(database, options, false).changed()).isTrue();
     vault = VaultTestSupport.vault(stack, stack.vaultRootToken());
   }
 
