@@ -28,16 +28,8 @@ final class VaultTestSupport {
 
   private VaultTestSupport() {}
 
-  /**
-   * Starts a dev-stack. The JDK HTTP server behind the stand-ins writes headers and body separately;
-   * without TCP_NODELAY each response with a body waits for a delayed ACK (about 40 ms), which
-   * would make 2,000 issue/revoke round trips slow. The property is read once per JVM, so it only
-   * helps when no HTTP server was created earlier in the same test JVM.
-   */
+  /** Starts a dev-stack with the stand-ins on free ports. */
   static DevStack startStack(java.nio.file.Path workDir) {
-    if (System.getProperty("sun.net.httpserver.nodelay") == null) {
-      System.setProperty("sun.net.httpserver.nodelay", "true");
-    }
     return DevStack.builder().workDir(workDir).start();
   }
 
