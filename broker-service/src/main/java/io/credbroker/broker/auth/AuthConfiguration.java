@@ -10,6 +10,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.util.Set;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
@@ -80,8 +81,8 @@ class AuthConfiguration {
                         b.databaseRole(),
                         b.vaultMount(),
                         b.vaultRole(),
-                        java.util.Set.copyOf(b.namespaces()),
-                        java.util.Set.copyOf(b.serviceAccounts()),
+                        Set.copyOf(b.namespaces()),
+                        Set.copyOf(b.serviceAccounts()),
                         new ConnectionHints(
                             b.connection().host(),
                             b.connection().port(),

@@ -5,6 +5,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A caller's bearer token (a pod's projected service-account JWT), as presented.
@@ -28,8 +29,8 @@ public record BearerToken(String value) {
    *
    * @return the token, or {@code null} when the header is absent or not a bearer credential
    */
-  public static @org.jspecify.annotations.Nullable BearerToken fromAuthorizationHeader(
-      @org.jspecify.annotations.Nullable String header) {
+  public static @Nullable BearerToken fromAuthorizationHeader(
+      @Nullable String header) {
     if (header == null) {
       return null;
     }
