@@ -30,8 +30,16 @@ public class BrokerException extends RuntimeException {
     TOKEN_NOT_POD_BOUND(Category.UNAUTHENTICATED),
     /** The pod's service account is not bound to the requested database role. */
     NOT_BOUND(Category.PERMISSION_DENIED),
+    /** An operator revoked the pod (by UID): it gets no credential any more, on any replica. */
+    POD_REVOKED(Category.PERMISSION_DENIED),
+    /** Kubernetes RBAC does not allow the admin caller this action on broker credentials. */
+    ACCESS_DENIED(Category.PERMISSION_DENIED),
     /** No binding names the requested database role. */
     UNKNOWN_DATABASE_ROLE(Category.NOT_FOUND),
+    /** The broker has never issued a credential to the named pod. */
+    POD_NOT_FOUND(Category.NOT_FOUND),
+    /** No credential has the given id. */
+    CREDENTIAL_NOT_FOUND(Category.NOT_FOUND),
     /** The credential named for resumption cannot be adopted; the client should ask for a new one. */
     CREDENTIAL_NOT_RESUMABLE(Category.FAILED_PRECONDITION),
     /** The request itself is malformed. */

@@ -22,7 +22,7 @@ import org.slf4j.LoggerFactory;
  * <p>Thread-safe: the fabric8 client is shared and handles concurrent requests (its per-host limit must
  * be raised by whoever builds it, see {@code AuthConfiguration}).
  */
-public final class Fabric8TokenReviewer implements TokenReviewer {
+public final class Fabric8TokenReviewer implements TokenReviewer, UserTokenReviewer {
 
   private static final Logger log = LoggerFactory.getLogger(Fabric8TokenReviewer.class);
   static final String POD_NAME_EXTRA = "authentication.kubernetes.io/pod-name";
@@ -37,6 +37,15 @@ public final class Fabric8TokenReviewer implements TokenReviewer {
 
   @Override
   public TokenReviewOutcome review(BearerToken token, List<String> audiences) {
+    return toOutcome(send(token, audiences));
+  }
+
+  @Override
+  public @Nullable KubernetesUser reviewUser(BearerToken token, List<String> audiences) {
+    return toUser(send(token, audiences));
+  }
+
+  private TokenReview send(BearerToken token, List<String> audiences) {
     TokenReview request =
         new TokenReviewBuilder()
             .withNewSpec()
@@ -57,7 +66,23 @@ public final class Fabric8TokenReviewer implements TokenReviewer {
           RETRY_AFTER,
           e);
     }
-    return toOutcome(response);
+    return response;
+  }
+
+  static @Nullable KubernetesUser toUser(@Nullable TokenReview response) {
+    TokenReviewStatus status = response == null ? null : response.getStatus();
+    if (status == null || !Boolean.TRUE.equals(status.getAuthenticated())) {
+      return null;
+    }
+    UserInfo user = status.getUser();
+    if (user == null || user.getUsername() == null || user.getUsername().isBlank()) {
+      return null;
+    }
+    return new KubernetesUser(
+        user.getUsername(),
+        user.getUid() == null || user.getUid().isBlank() ? null : user.getUid(),
+        user.getGroups() == null ? List.of() : user.getGroups(),
+        user.getExtra() == null ? Map.of() : user.getExtra());
   }
 
   static TokenReviewOutcome toOutcome(@Nullable TokenReview response) {
