@@ -28,6 +28,8 @@ import org.springframework.validation.annotation.Validated;
  * @param replica this process's identity among the broker replicas
  * @param bindings which service accounts may obtain which database role; a role no binding names
  *     does not exist, and an identity no binding allows is refused (deny by default)
+ * @param admin the REST admin API for operators
+ * @param revocation revoking pods and credentials, and telling the other replicas
  */
 @ConfigurationProperties("credbroker")
 @Validated
@@ -35,7 +37,9 @@ public record BrokerProperties(
     @DefaultValue @Valid Grpc grpc,
     @DefaultValue @Valid Kubernetes kubernetes,
     @DefaultValue @Valid Replica replica,
-    @DefaultValue @Valid List<Binding> bindings) {
+    @DefaultValue @Valid List<Binding> bindings,
+    @DefaultValue @Valid Admin admin,
+    @DefaultValue @Valid Revocation revocation) {
 
   /**
    * @param port the port the gRPC server listens on ({@code spring.grpc.server.port} is derived from
@@ -107,4 +111,34 @@ public record BrokerProperties(
       @DefaultValue("prefer")
           @Pattern(regexp = "disable|allow|prefer|require|verify-ca|verify-full")
           String sslmode) {}
+
+  /**
+   * @param audiences the audiences an operator's token must carry; empty means the API server's own
+   *     audiences, i.e. a token from {@code kubectl create token <account>} without {@code --audience}
+   * @param authenticationCacheTtl how long a reviewed operator token is reused without asking
+   *     Kubernetes again (never past the token's own expiry when it is a JWT)
+   * @param authorizationCacheTtl how long a SubjectAccessReview decision is reused; a revoked RBAC
+   *     binding takes effect after at most this long
+   */
+  public record Admin(
+      @DefaultValue List<@NotBlank String> audiences,
+      @DefaultValue("10s") @NotNull Duration authenticationCacheTtl,
+      @DefaultValue("5s") @NotNull Duration authorizationCacheTtl) {}
+
+  /**
+   * @param notificationChannel the PostgreSQL {@code LISTEN/NOTIFY} channel on which replicas tell
+   *     each other about blocks and revocations
+   * @param blockCacheTtl how long a replica trusts its cached answer to "is this pod blocked?"; blocks
+   *     arrive by notification at once, this only bounds the damage of a lost notification
+   * @param listenerPollInterval how long the notification listener waits in one call before it checks
+   *     whether it should stop
+   * @param listenerReconnectDelay how long the listener waits before reconnecting after its connection
+   *     failed
+   */
+  public record Revocation(
+      @DefaultValue("credbroker_events") @Pattern(regexp = "[a-z_][a-z0-9_]{0,62}")
+          String notificationChannel,
+      @DefaultValue("30s") @NotNull Duration blockCacheTtl,
+      @DefaultValue("500ms") @NotNull Duration listenerPollInterval,
+      @DefaultValue("1s") @NotNull Duration listenerReconnectDelay) {}
 }
