@@ -42,6 +42,12 @@ public class BrokerException extends RuntimeException {
     CREDENTIAL_NOT_FOUND(Category.NOT_FOUND),
     /** The credential named for resumption cannot be adopted; the client should ask for a new one. */
     CREDENTIAL_NOT_RESUMABLE(Category.FAILED_PRECONDITION),
+    /** An operator (or the broker) revoked this credential while a stream held it. */
+    CREDENTIAL_REVOKED(Category.PERMISSION_DENIED),
+    /** The credential named in the request belongs to another pod (another pod UID). */
+    CREDENTIAL_OF_ANOTHER_POD(Category.PERMISSION_DENIED),
+    /** The credential being acknowledged did not come from a rotation. */
+    NOT_A_ROTATION(Category.FAILED_PRECONDITION),
     /** The request itself is malformed. */
     INVALID_REQUEST(Category.INVALID_ARGUMENT),
     /** The broker refuses more concurrent work of this kind right now. */

@@ -1,6 +1,8 @@
 package io.credbroker.broker.config;
 
 import jakarta.validation.Valid;
+import jakarta.validation.constraints.DecimalMax;
+import jakarta.validation.constraints.DecimalMin;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotBlank;
@@ -30,6 +32,8 @@ import org.springframework.validation.annotation.Validated;
  *     does not exist, and an identity no binding allows is refused (deny by default)
  * @param admin the REST admin API for operators
  * @param revocation revoking pods and credentials, and telling the other replicas
+ * @param lease how credentials are kept alive, rotated and ended
+ * @param cluster how replicas find out about each other and take over each other's credentials
  */
 @ConfigurationProperties("credbroker")
 @Validated
@@ -39,7 +43,9 @@ public record BrokerProperties(
     @DefaultValue @Valid Replica replica,
     @DefaultValue @Valid List<Binding> bindings,
     @DefaultValue @Valid Admin admin,
-    @DefaultValue @Valid Revocation revocation) {
+    @DefaultValue @Valid Revocation revocation,
+    @DefaultValue @Valid Lease lease,
+    @DefaultValue @Valid Cluster cluster) {
 
   /**
    * @param port the port the gRPC server listens on ({@code spring.grpc.server.port} is derived from
@@ -141,4 +147,52 @@ public record BrokerProperties(
       @DefaultValue("30s") @NotNull Duration blockCacheTtl,
       @DefaultValue("500ms") @NotNull Duration listenerPollInterval,
       @DefaultValue("1s") @NotNull Duration listenerReconnectDelay) {}
+
+  /**
+   * @param renewalFraction the fraction of a lease's lifetime after which it is renewed (about 2/3)
+   * @param renewalJitter the largest fraction of the lifetime by which a renewal is moved earlier at
+   *     random, so that leases issued together do not renew together
+   * @param rotationMargin a renewal that Vault's max TTL would cap below this fraction of the lease's
+   *     lifetime is replaced by a rotation (1.0: any capped renewal), so that the replaced credential
+   *     still has time to drain
+   * @param reconnectGrace how long a credential outlives a stream that broke without a release, so
+   *     that the client can resume it; then it is revoked
+   * @param drainGrace how long a replaced credential stays valid after the client acknowledged the
+   *     rotation, so that the pool's connections using it finish
+   * @param pollInterval how often the shared scheduler loads this replica's credentials that are due
+   *     within the next two intervals
+   * @param workers how many renewals, rotations and revocations run at once on this replica
+   * @param batchSize the most credentials loaded (or retried) at once
+   * @param expiringWarning a credential that could not be renewed and expires within this time is
+   *     reported to its stream as {@code expiring}
+   * @param renewalRetryMax the longest wait between two attempts to renew a lease Vault did not renew
+   * @param revocationRetryInitial the wait before the first retry of a revocation Vault did not confirm
+   * @param revocationRetryMax the longest wait between two retries of a revocation
+   * @param maxTtlCache how long the learned max TTL of a Vault role is trusted before it is probed again
+   */
+  public record Lease(
+      @DefaultValue("0.66") @DecimalMin("0.1") @DecimalMax("0.9") double renewalFraction,
+      @DefaultValue("0.1") @DecimalMin("0") @DecimalMax("0.3") double renewalJitter,
+      @DefaultValue("1.0") @DecimalMin("0.1") @DecimalMax("1.0") double rotationMargin,
+      @DefaultValue("2m") @NotNull Duration reconnectGrace,
+      @DefaultValue("30s") @NotNull Duration drainGrace,
+      @DefaultValue("1s") @NotNull Duration pollInterval,
+      @DefaultValue("4") @Min(1) @Max(64) int workers,
+      @DefaultValue("1000") @Min(1) int batchSize,
+      @DefaultValue("30s") @NotNull Duration expiringWarning,
+      @DefaultValue("30s") @NotNull Duration renewalRetryMax,
+      @DefaultValue("5s") @NotNull Duration revocationRetryInitial,
+      @DefaultValue("10m") @NotNull Duration revocationRetryMax,
+      @DefaultValue("10m") @NotNull Duration maxTtlCache) {}
+
+  /**
+   * @param heartbeatInterval how often this replica writes its heartbeat and looks for stale replicas
+   * @param staleAfter a replica whose heartbeat is older than this is presumed dead and its live
+   *     credentials are claimed by the others; several heartbeat intervals
+   * @param claimBatchSize the most credentials of dead replicas claimed in one statement
+   */
+  public record Cluster(
+      @DefaultValue("2s") @NotNull Duration heartbeatInterval,
+      @DefaultValue("15s") @NotNull Duration staleAfter,
+      @DefaultValue("500") @Min(1) int claimBatchSize) {}
 }

@@ -22,6 +22,13 @@ import org.jspecify.annotations.Nullable;
  * @param ownerReplica the replica responsible for it, or {@code null} when none is
  * @param issueTime when Vault issued it
  * @param expireTime when it stops working unless renewed
+ * @param maxExpireTime the latest time renewals can reach (Vault's max TTL), or {@code null} when the
+ *     broker does not know it
+ * @param replaces the credential this one replaced in a rotation, or {@code null}
+ * @param detachedTime when the stream holding it ended without a release, or {@code null} while a
+ *     stream holds it (or it never had one)
+ * @param endTime when it was released, revoked or found expired, or {@code null} while it is active
+ * @param endReason the {@link RevocationTrigger} name it ended for, or {@code null} while active
  */
 public record CredentialRecord(
     UUID id,
@@ -36,7 +43,12 @@ public record CredentialRecord(
     boolean renewable,
     @Nullable String ownerReplica,
     Instant issueTime,
-    Instant expireTime) {
+    Instant expireTime,
+    @Nullable Instant maxExpireTime,
+    @Nullable UUID replaces,
+    @Nullable Instant detachedTime,
+    @Nullable Instant endTime,
+    @Nullable String endReason) {
 
   public CredentialRecord {
     Objects.requireNonNull(id, "id");
@@ -53,5 +65,41 @@ public record CredentialRecord(
     if (expireTime.isBefore(issueTime)) {
       throw new IllegalArgumentException("expireTime before issueTime");
     }
+  }
+
+  /** A credential as issued: no rotation history, attached, active. */
+  public CredentialRecord(
+      UUID id,
+      String databaseRole,
+      String vaultMount,
+      String vaultRole,
+      String leaseId,
+      String username,
+      PodIdentity owner,
+      CredentialKind kind,
+      CredentialState state,
+      boolean renewable,
+      @Nullable String ownerReplica,
+      Instant issueTime,
+      Instant expireTime) {
+    this(
+        id,
+        databaseRole,
+        vaultMount,
+        vaultRole,
+        leaseId,
+        username,
+        owner,
+        kind,
+        state,
+        renewable,
+        ownerReplica,
+        issueTime,
+        expireTime,
+        null,
+        null,
+        null,
+        null,
+        null);
   }
 }

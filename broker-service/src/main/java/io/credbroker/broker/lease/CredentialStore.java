@@ -3,6 +3,7 @@ package io.credbroker.broker.lease;
 import io.credbroker.broker.auth.PodIdentity;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
@@ -18,6 +19,10 @@ import org.springframework.stereotype.Repository;
  * The {@code credential} table in the broker's state database. Every statement uses bind parameters;
  * no input is ever concatenated into SQL. There is no password column, on purpose.
  *
+ * <p>Lifecycle updates are conditional ({@code state = 'ACTIVE'}, and for the owner's work {@code
+ * owner_replica = me}), so that a replica that lost a credential to another (resume, failover) or to a
+ * revocation cannot overwrite what the other did; they report whether a row changed.
+ *
  * <p>Thread-safe (stateless apart from the shared {@link JdbcClient}); statements run in their own
  * auto-committed transactions unless the caller opens one.
  */
@@ -27,7 +32,13 @@ public class CredentialStore {
   private static final String COLUMNS =
       "id, database_role, vault_mount, vault_role, lease_id, username, namespace,"
           + " service_account, pod_name, pod_uid, kind, state, renewable, owner_replica,"
-          + " issue_time, expire_time";
+          + " issue_time, expire_time, max_expire_time, replaces, detached_time, end_time,"
+          + " end_reason";
+
+  private static final String LIFECYCLE_COLUMNS =
+      COLUMNS
+          + ", lease_ttl_seconds, renewal_due_time, next_action_time, stream_id, revoke_after,"
+          + " revoke_trigger, renewal_failures, expiring_notified";
 
   private final JdbcClient jdbc;
 
@@ -35,14 +46,34 @@ public class CredentialStore {
     this.jdbc = Objects.requireNonNull(jdbc, "jdbc");
   }
 
-  /** Records a credential that Vault has just issued. */
+  /** Records a credential that Vault has just issued, with no schedule (nobody looks at it again). */
   public void insert(CredentialRecord record) {
+    insert(record, null, null, null, null);
+  }
+
+  /**
+   * Records a credential that Vault has just issued, with its schedule.
+   *
+   * @param leaseTtl what each renewal asks for
+   * @param renewalDue when to renew first, or {@code null} when nobody renews it
+   * @param nextAction when its owner must look at it first
+   * @param streamId the stream it is issued on, or {@code null}
+   */
+  void insert(
+      CredentialRecord record,
+      @Nullable Duration leaseTtl,
+      @Nullable Instant renewalDue,
+      @Nullable Instant nextAction,
+      @Nullable UUID streamId) {
     jdbc.sql(
             "INSERT INTO credential ("
                 + COLUMNS
+                + ", lease_ttl_seconds, renewal_due_time, next_action_time, stream_id"
                 + ") VALUES (:id, :databaseRole, :vaultMount, :vaultRole, :leaseId, :username,"
                 + " :namespace, :serviceAccount, :podName, :podUid, :kind, :state, :renewable,"
-                + " :ownerReplica, :issueTime, :expireTime)")
+                + " :ownerReplica, :issueTime, :expireTime, :maxExpireTime, :replaces,"
+                + " :detachedTime, :endTime, :endReason, :leaseTtl, :renewalDue, :nextAction,"
+                + " :streamId)")
         .param("id", record.id())
         .param("databaseRole", record.databaseRole())
         .param("vaultMount", record.vaultMount())
@@ -59,6 +90,15 @@ public class CredentialStore {
         .param("ownerReplica", record.ownerReplica())
         .param("issueTime", utc(record.issueTime()))
         .param("expireTime", utc(record.expireTime()))
+        .param("maxExpireTime", utc(record.maxExpireTime()))
+        .param("replaces", record.replaces())
+        .param("detachedTime", utc(record.detachedTime()))
+        .param("endTime", utc(record.endTime()))
+        .param("endReason", record.endReason())
+        .param("leaseTtl", leaseTtl == null ? null : leaseTtl.toSeconds())
+        .param("renewalDue", utc(renewalDue))
+        .param("nextAction", utc(nextAction))
+        .param("streamId", streamId)
         .update();
   }
 
@@ -77,6 +117,15 @@ public class CredentialStore {
         .list();
   }
 
+  /** The live credentials of one pod UID (what an operator's pod revocation ends). */
+  public List<CredentialRecord> findActiveByPodUid(String podUid) {
+    return jdbc.sql(
+            "SELECT " + COLUMNS + " FROM credential WHERE pod_uid = :podUid AND state = 'ACTIVE'")
+        .param("podUid", podUid)
+        .query(CredentialStore::map)
+        .list();
+  }
+
   /**
    * Notes that the stream holding a credential has ended while the credential is still active.
    *
@@ -87,6 +136,192 @@ public class CredentialStore {
                 "UPDATE credential SET detached_time = :when, updated_time = now()"
                     + " WHERE id = :id AND state = 'ACTIVE'")
             .param("when", utc(when))
+            .param("id", id)
+            .update()
+        == 1;
+  }
+
+  // ---- lifecycle (package-private: only the lease feature changes a credential's schedule) ----
+
+  Optional<LeaseEntry> findEntry(UUID id) {
+    return jdbc.sql("SELECT " + LIFECYCLE_COLUMNS + " FROM credential WHERE id = :id")
+        .param("id", id)
+        .query(CredentialStore::mapEntry)
+        .optional();
+  }
+
+  /** This replica's live credentials whose next action is due by {@code until}, earliest first. */
+  List<UUID> dueBy(String replica, Instant until, int limit) {
+    return jdbc.sql(
+            "SELECT id FROM credential WHERE owner_replica = :replica AND state = 'ACTIVE'"
+                + " AND next_action_time <= :until ORDER BY next_action_time LIMIT :limit")
+        .param("replica", replica)
+        .param("until", utc(until))
+        .param("limit", limit)
+        .query(UUID.class)
+        .list();
+  }
+
+  /** Records a successful renewal by the owner. */
+  boolean recordRenewal(
+      UUID id,
+      String replica,
+      Instant renewedAt,
+      Instant expireTime,
+      @Nullable Instant maxExpireTime,
+      @Nullable Instant renewalDue,
+      Instant nextAction) {
+    return jdbc.sql(
+                "UPDATE credential SET expire_time = :expire,"
+                    + " max_expire_time = COALESCE(:maxExpire, max_expire_time),"
+                    + " last_renewal_time = :renewedAt, renewal_due_time = :renewalDue,"
+                    + " next_action_time = :nextAction, renewal_failures = 0,"
+                    + " expiring_notified = false, updated_time = now()"
+                    + " WHERE id = :id AND owner_replica = :replica AND state = 'ACTIVE'")
+            .param("expire", utc(expireTime))
+            .param("maxExpire", utc(maxExpireTime))
+            .param("renewedAt", utc(renewedAt))
+            .param("renewalDue", utc(renewalDue))
+            .param("nextAction", utc(nextAction))
+            .param("id", id)
+            .param("replica", replica)
+            .update()
+        == 1;
+  }
+
+  /** Records that a renewal (or rotation) could not reach Vault and when to try again. */
+  boolean recordRenewalFailure(
+      UUID id, String replica, Instant retryAt, Instant nextAction, boolean expiringNotified) {
+    return jdbc.sql(
+                "UPDATE credential SET renewal_failures = renewal_failures + 1,"
+                    + " renewal_due_time = :retryAt, next_action_time = :nextAction,"
+                    + " expiring_notified = :notified, updated_time = now()"
+                    + " WHERE id = :id AND owner_replica = :replica AND state = 'ACTIVE'")
+            .param("retryAt", utc(retryAt))
+            .param("nextAction", utc(nextAction))
+            .param("notified", expiringNotified)
+            .param("id", id)
+            .param("replica", replica)
+            .update()
+        == 1;
+  }
+
+  /** Moves the owner's next look at a credential, e.g. when it was loaded before it was due. */
+  boolean reschedule(
+      UUID id, String replica, @Nullable Instant renewalDue, Instant nextAction) {
+    return jdbc.sql(
+                "UPDATE credential SET renewal_due_time = :renewalDue,"
+                    + " next_action_time = :nextAction, updated_time = now()"
+                    + " WHERE id = :id AND owner_replica = :replica AND state = 'ACTIVE'")
+            .param("renewalDue", utc(renewalDue))
+            .param("nextAction", utc(nextAction))
+            .param("id", id)
+            .param("replica", replica)
+            .update()
+        == 1;
+  }
+
+  /**
+   * Marks a credential as replaced by a rotation: nobody renews it any more, no stream holds it, and
+   * it is revoked at {@code revokeAfter} for {@code trigger}.
+   */
+  boolean supersede(UUID id, String replica, Instant revokeAfter, RevocationTrigger trigger) {
+    return jdbc.sql(
+                "UPDATE credential SET revoke_after = :revokeAfter, revoke_trigger = :trigger,"
+                    + " renewal_due_time = NULL, stream_id = NULL,"
+                    + " next_action_time = :revokeAfter, updated_time = now()"
+                    + " WHERE id = :id AND owner_replica = :replica AND state = 'ACTIVE'")
+            .param("revokeAfter", utc(revokeAfter))
+            .param("trigger", trigger.name())
+            .param("id", id)
+            .param("replica", replica)
+            .update()
+        == 1;
+  }
+
+  /**
+   * Notes that a stream ended without a release: the credentials it held are kept until {@code
+   * graceEnd}, then revoked unless resumed.
+   *
+   * @return how many live credentials the stream held
+   */
+  int detachStream(UUID streamId, Instant when, Instant graceEnd) {
+    return jdbc.sql(
+            "UPDATE credential SET detached_time = :when, stream_id = NULL,"
+                + " next_action_time = LEAST(COALESCE(next_action_time, :graceEnd), :graceEnd),"
+                + " updated_time = now()"
+                + " WHERE stream_id = :streamId AND state = 'ACTIVE'")
+        .param("when", utc(when))
+        .param("graceEnd", utc(graceEnd))
+        .param("streamId", streamId)
+        .update();
+  }
+
+  /**
+   * Adopts a live credential of the given pod for a new stream on {@code replica} (resume). Only a
+   * stream credential that has not expired and was not replaced can be adopted.
+   *
+   * @return whether it was adopted
+   */
+  boolean attach(UUID id, String podUid, String replica, UUID streamId, Instant now) {
+    return jdbc.sql(
+                "UPDATE credential SET owner_replica = :replica, stream_id = :streamId,"
+                    + " detached_time = NULL,"
+                    + " next_action_time = LEAST(COALESCE(renewal_due_time, expire_time),"
+                    + " expire_time), updated_time = now()"
+                    + " WHERE id = :id AND pod_uid = :podUid AND state = 'ACTIVE'"
+                    + " AND kind = 'STREAM' AND revoke_after IS NULL AND expire_time > :now")
+            .param("replica", replica)
+            .param("streamId", streamId)
+            .param("id", id)
+            .param("podUid", podUid)
+            .param("now", utc(now))
+            .update()
+        == 1;
+  }
+
+  /**
+   * Schedules the revocation of the credential that {@code newId} replaced, at {@code revokeAt} at
+   * the latest (an earlier schedule stays).
+   *
+   * @return the replaced credential's revocation time, or empty when it has already ended
+   */
+  Optional<Instant> scheduleReplacedRevocation(UUID replacedId, Instant revokeAt) {
+    return jdbc.sql(
+            "UPDATE credential SET"
+                + " revoke_after = LEAST(COALESCE(revoke_after, :at), :at),"
+                + " revoke_trigger = 'ROTATION',"
+                + " next_action_time = LEAST(COALESCE(next_action_time, :at), :at),"
+                + " updated_time = now()"
+                + " WHERE id = :id AND state = 'ACTIVE' RETURNING revoke_after")
+        .param("at", utc(revokeAt))
+        .param("id", replacedId)
+        .query((rs, row) -> instant(rs, "revoke_after"))
+        .optional();
+  }
+
+  /**
+   * Ends an active credential and, in the same statement, puts its lease on the revocation queue
+   * (first attempt by anyone else at {@code retryAt}), so that a crash before Vault confirms the
+   * revocation leaves the lease to another replica.
+   *
+   * @return whether the credential was active and has now ended
+   */
+  boolean endAndQueue(
+      UUID id, CredentialState state, RevocationTrigger trigger, Instant now, Instant retryAt) {
+    return jdbc.sql(
+                "WITH ended AS (UPDATE credential SET state = :state, end_time = :now,"
+                    + " end_reason = :trigger, renewal_due_time = NULL, next_action_time = NULL,"
+                    + " stream_id = NULL, updated_time = now()"
+                    + " WHERE id = :id AND state = 'ACTIVE' RETURNING id, lease_id)"
+                    + " INSERT INTO revocation_retry"
+                    + " (credential_id, lease_id, trigger, next_attempt_time)"
+                    + " SELECT id, lease_id, :trigger, :retryAt FROM ended"
+                    + " ON CONFLICT (credential_id) DO NOTHING")
+            .param("state", state.name())
+            .param("now", utc(now))
+            .param("trigger", trigger.name())
+            .param("retryAt", utc(retryAt))
             .param("id", id)
             .update()
         == 1;
@@ -110,12 +345,38 @@ public class CredentialStore {
         rs.getBoolean("renewable"),
         rs.getString("owner_replica"),
         instant(rs, "issue_time"),
-        instant(rs, "expire_time"));
+        instant(rs, "expire_time"),
+        nullableInstant(rs, "max_expire_time"),
+        rs.getObject("replaces", UUID.class),
+        nullableInstant(rs, "detached_time"),
+        nullableInstant(rs, "end_time"),
+        rs.getString("end_reason"));
+  }
+
+  private static LeaseEntry mapEntry(ResultSet rs, int row) throws SQLException {
+    long ttl = rs.getLong("lease_ttl_seconds");
+    Duration leaseTtl = rs.wasNull() ? null : Duration.ofSeconds(ttl);
+    String trigger = rs.getString("revoke_trigger");
+    return new LeaseEntry(
+        map(rs, row),
+        leaseTtl,
+        nullableInstant(rs, "renewal_due_time"),
+        nullableInstant(rs, "next_action_time"),
+        rs.getObject("stream_id", UUID.class),
+        nullableInstant(rs, "revoke_after"),
+        trigger == null ? null : RevocationTrigger.valueOf(trigger),
+        rs.getInt("renewal_failures"),
+        rs.getBoolean("expiring_notified"));
   }
 
   private static Instant instant(ResultSet rs, String column) throws SQLException {
+    return Objects.requireNonNull(nullableInstant(rs, column), column);
+  }
+
+  private static @Nullable Instant nullableInstant(ResultSet rs, String column)
+      throws SQLException {
     OffsetDateTime value = rs.getObject(column, OffsetDateTime.class);
-    return Objects.requireNonNull(value, column).toInstant();
+    return value == null ? null : value.toInstant();
   }
 
   private static @Nullable OffsetDateTime utc(@Nullable Instant instant) {

@@ -3,20 +3,44 @@ package io.credbroker.broker.lease;
 import io.credbroker.broker.auth.Bindings;
 import io.credbroker.broker.auth.TokenAuthenticator;
 import io.credbroker.broker.cluster.ReplicaId;
+import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.vault.VaultDatabaseCredentials;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.jdbc.core.simple.JdbcClient;
 
 /** Wires the issue flow. */
 @Configuration(proxyBeanMethods = false)
 class LeaseConfiguration {
 
   @Bean
+  LeaseMetrics leaseMetrics(MeterRegistry meterRegistry) {
+    return new LeaseMetrics(meterRegistry);
+  }
+
+  @Bean
+  RevocationRetryQueue revocationRetryQueue(JdbcClient jdbc) {
+    return new RevocationRetryQueue(jdbc);
+  }
+
+  @Bean
   LeaseService leaseService(
-      VaultDatabaseCredentials vault, CredentialStore store, ReplicaId replicaId) {
-    return new LeaseService(vault, store, replicaId, Clock.systemUTC());
+      VaultDatabaseCredentials vault,
+      CredentialStore store,
+      RevocationRetryQueue retryQueue,
+      ReplicaId replicaId,
+      LeaseMetrics metrics,
+      BrokerProperties properties) {
+    return new LeaseService(
+        vault,
+        store,
+        retryQueue,
+        replicaId,
+        Clock.systemUTC(),
+        metrics,
+        properties.lease().revocationRetryInitial());
   }
 
   @Bean

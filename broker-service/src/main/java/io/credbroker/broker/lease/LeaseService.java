@@ -32,17 +32,36 @@ public class LeaseService {
   private static final Logger log = LoggerFactory.getLogger(LeaseService.class);
   private static final Duration RETRY_AFTER = Duration.ofSeconds(1);
 
+  /**
+   * How long a revocation in progress keeps its retry-queue row from other replicas: only a replica
+   * that died mid-attempt leaves it that long.
+   */
+  private static final Duration IN_FLIGHT = Duration.ofSeconds(30);
+
   private final VaultDatabaseCredentials vault;
   private final CredentialStore store;
+  private final RevocationRetryQueue retryQueue;
   private final ReplicaId replicaId;
   private final Clock clock;
+  private final LeaseMetrics metrics;
+  private final Duration revocationRetryInitial;
 
   public LeaseService(
-      VaultDatabaseCredentials vault, CredentialStore store, ReplicaId replicaId, Clock clock) {
+      VaultDatabaseCredentials vault,
+      CredentialStore store,
+      RevocationRetryQueue retryQueue,
+      ReplicaId replicaId,
+      Clock clock,
+      LeaseMetrics metrics,
+      Duration revocationRetryInitial) {
     this.vault = Objects.requireNonNull(vault, "vault");
     this.store = Objects.requireNonNull(store, "store");
+    this.retryQueue = Objects.requireNonNull(retryQueue, "retryQueue");
     this.replicaId = Objects.requireNonNull(replicaId, "replicaId");
     this.clock = Objects.requireNonNull(clock, "clock");
+    this.metrics = Objects.requireNonNull(metrics, "metrics");
+    this.revocationRetryInitial =
+        Objects.requireNonNull(revocationRetryInitial, "revocationRetryInitial");
   }
 
   /**
@@ -99,6 +118,72 @@ public class LeaseService {
     } catch (DataAccessException e) {
       log.warn("Could not record that the stream of credential {} ended", credentialId, e);
     }
+  }
+
+  /**
+   * Revokes one credential's lease in Vault now (a synchronous revoke, which runs the role's
+   * revocation statements: no more logins, sessions terminated, role dropped) and ends the credential
+   * for {@code trigger} ({@link RevocationTrigger#RELEASE} ends it as RELEASED, {@link
+   * RevocationTrigger#EXPIRED} as EXPIRED, every other trigger as REVOKED), so that nobody renews it
+   * again. When Vault cannot be reached the lease stays on the persisted retry queue, which any
+   * replica works until Vault confirms.
+   *
+   * <p>Idempotent: a credential that has already ended is left as it is, and the outcome says whether
+   * its revocation still waits in the queue.
+   *
+   * @throws BrokerException {@code CREDENTIAL_NOT_FOUND} for an unknown id, {@code
+   *     STATE_STORE_UNAVAILABLE} when the state database cannot be reached
+   */
+  public RevocationOutcome revoke(UUID credentialId, RevocationTrigger trigger) {
+    Objects.requireNonNull(credentialId, "credentialId");
+    Objects.requireNonNull(trigger, "trigger");
+    try {
+      CredentialRecord record =
+          store
+              .findById(credentialId)
+              .orElseThrow(
+                  () ->
+                      new BrokerException(
+                          Reason.CREDENTIAL_NOT_FOUND, "no credential with this id exists"));
+      Instant now = clock.instant();
+      boolean ended =
+          store.endAndQueue(credentialId, trigger.endState(), trigger, now, now.plus(IN_FLIGHT));
+      if (!ended) {
+        return new RevocationOutcome(
+            credentialId, record.username(), !retryQueue.contains(credentialId));
+      }
+      boolean revoked = revokeInVault(credentialId, record.leaseId());
+      metrics.revocation(trigger, revoked);
+      log.info(
+          "Credential {} (user {}) ended for {}{}",
+          credentialId,
+          record.username(),
+          trigger.tag(),
+          revoked ? "" : "; its revocation waits for Vault");
+      return new RevocationOutcome(credentialId, record.username(), revoked);
+    } catch (DataAccessException e) {
+      throw stateStoreUnavailable(e);
+    }
+  }
+
+  /** One attempt to revoke a queued lease; the queue row goes only when Vault confirmed. */
+  private boolean revokeInVault(UUID credentialId, String leaseId) {
+    try {
+      vault.revoke(leaseId);
+      retryQueue.confirmed(credentialId);
+      return true;
+    } catch (BrokerException e) {
+      retryQueue.failed(credentialId, clock.instant().plus(revocationRetryInitial), e.reason().name());
+      return false;
+    }
+  }
+
+  private static BrokerException stateStoreUnavailable(DataAccessException e) {
+    return new BrokerException(
+        Reason.STATE_STORE_UNAVAILABLE,
+        "the broker's state store is unavailable; try again later",
+        RETRY_AFTER,
+        e);
   }
 
   private void revokeQuietly(String leaseId) {

@@ -45,7 +45,14 @@ class LeaseServiceTest {
   private final VaultDatabaseCredentials vault = mock(VaultDatabaseCredentials.class);
   private final CredentialStore store = mock(CredentialStore.class);
   private final LeaseService leases =
-      new LeaseService(vault, store, new ReplicaId("replica-a"), Clock.fixed(NOW, ZoneOffset.UTC));
+      new LeaseService(
+          vault,
+          store,
+          mock(RevocationRetryQueue.class),
+          new ReplicaId("replica-a"),
+          Clock.fixed(NOW, ZoneOffset.UTC),
+          new LeaseMetrics(new io.micrometer.core.instrument.simple.SimpleMeterRegistry()),
+          Duration.ofSeconds(5));
 
   @Test
   void issuedCredentialIsRecordedWithItsLeasePodAndOwnerButNoPassword() {

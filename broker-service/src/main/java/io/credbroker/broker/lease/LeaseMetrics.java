@@ -1,0 +1,62 @@
+package io.credbroker.broker.lease;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.util.Objects;
+
+/**
+ * The lease lifecycle's counters: renewals by outcome, rotations by reason, revocations by trigger.
+ * Gauges (credentials by state, earliest unrenewed expiry, retry-queue depth) are registered by the
+ * scheduler, which refreshes them.
+ *
+ * <p>Thread-safe (Micrometer meters are).
+ */
+public class LeaseMetrics {
+
+  private final MeterRegistry registry;
+
+  public LeaseMetrics(MeterRegistry registry) {
+    this.registry = Objects.requireNonNull(registry, "registry");
+  }
+
+  /** {@code renewed}, {@code capped}, {@code refused} (Vault said no), {@code failed} (unreachable). */
+  void renewal(String outcome) {
+    Counter.builder("credbroker.lease.renewals")
+        .description("Lease renewals by outcome")
+        .tag("outcome", outcome)
+        .register(registry)
+        .increment();
+  }
+
+  /** {@code max_ttl} or {@code renewal_refused}. */
+  void rotation(String reason) {
+    Counter.builder("credbroker.lease.rotations")
+        .description("Credentials replaced early by a rotation, by reason")
+        .tag("reason", reason)
+        .register(registry)
+        .increment();
+  }
+
+  /** A revocation by trigger and outcome ({@code revoked} in Vault, or {@code queued} for retry). */
+  void revocation(RevocationTrigger trigger, boolean revokedInVault) {
+    Counter.builder("credbroker.lease.revocations")
+        .description("Credentials ended by the broker, by trigger and outcome")
+        .tag("trigger", trigger.tag())
+        .tag("outcome", revokedInVault ? "revoked" : "queued")
+        .register(registry)
+        .increment();
+  }
+
+  /** A retried revocation that Vault finally confirmed, or that failed once more. */
+  void revocationRetry(boolean confirmed) {
+    Counter.builder("credbroker.lease.revocation.retries")
+        .description("Attempts from the revocation retry queue, by outcome")
+        .tag("outcome", confirmed ? "revoked" : "failed")
+        .register(registry)
+        .increment();
+  }
+
+  MeterRegistry registry() {
+    return registry;
+  }
+}

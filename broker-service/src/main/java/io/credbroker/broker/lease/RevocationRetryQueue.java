@@ -1,0 +1,140 @@
+package io.credbroker.broker.lease;
+
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Objects;
+import java.util.UUID;
+import org.jspecify.annotations.Nullable;
+import org.springframework.jdbc.core.simple.JdbcClient;
+
+/**
+ * The persisted queue of revocations Vault has not confirmed yet (table {@code revocation_retry}).
+ *
+ * <p>A credential enters it in the statement that ends the credential ({@link
+ * CredentialStore#endAndQueue}) and leaves it only when Vault confirmed the revocation. Any replica
+ * works it: {@link #claimDue} takes due rows with {@code FOR UPDATE SKIP LOCKED} and pushes their next
+ * attempt out by a claim lease, so two replicas never try the same row at once and a replica that dies
+ * mid-attempt only delays the row by that lease.
+ *
+ * <p>Thread-safe; every method is one auto-committed statement.
+ */
+public class RevocationRetryQueue {
+
+  private static final String COLUMNS =
+      "credential_id, lease_id, trigger, attempts, next_attempt_time, last_failure, enqueued_time";
+
+  /**
+   * One revocation waiting for Vault.
+   *
+   * @param credentialId the credential
+   * @param leaseId its Vault lease
+   * @param trigger why it is being revoked
+   * @param attempts how many attempts failed so far
+   * @param nextAttemptTime when the next attempt is due
+   * @param lastFailure a short classification of the last failure (e.g. {@code VAULT_UNAVAILABLE}),
+   *     or {@code null} before the first attempt finished
+   * @param enqueuedTime when it entered the queue
+   */
+  public record PendingRevocation(
+      UUID credentialId,
+      String leaseId,
+      RevocationTrigger trigger,
+      int attempts,
+      Instant nextAttemptTime,
+      @Nullable String lastFailure,
+      Instant enqueuedTime) {
+
+    public PendingRevocation {
+      Objects.requireNonNull(credentialId, "credentialId");
+      Objects.requireNonNull(leaseId, "leaseId");
+      Objects.requireNonNull(trigger, "trigger");
+      Objects.requireNonNull(nextAttemptTime, "nextAttemptTime");
+      Objects.requireNonNull(enqueuedTime, "enqueuedTime");
+    }
+  }
+
+  private final JdbcClient jdbc;
+
+  public RevocationRetryQueue(JdbcClient jdbc) {
+    this.jdbc = Objects.requireNonNull(jdbc, "jdbc");
+  }
+
+  /** The waiting revocations, the longest-waiting first. */
+  public List<PendingRevocation> list(int limit) {
+    return jdbc.sql(
+            "SELECT " + COLUMNS + " FROM revocation_retry ORDER BY enqueued_time LIMIT :limit")
+        .param("limit", limit)
+        .query(RevocationRetryQueue::map)
+        .list();
+  }
+
+  /** How many revocations wait for Vault. */
+  public long depth() {
+    return jdbc.sql("SELECT count(*) FROM revocation_retry").query(Long.class).single();
+  }
+
+  /** Whether the credential's revocation still waits for Vault. */
+  public boolean contains(UUID credentialId) {
+    return jdbc.sql("SELECT count(*) FROM revocation_retry WHERE credential_id = :id")
+            .param("id", credentialId)
+            .query(Long.class)
+            .single()
+        > 0;
+  }
+
+  /** Vault confirmed the revocation. */
+  void confirmed(UUID credentialId) {
+    jdbc.sql("DELETE FROM revocation_retry WHERE credential_id = :id")
+        .param("id", credentialId)
+        .update();
+  }
+
+  /** An attempt failed; try again at {@code nextAttempt}. */
+  void failed(UUID credentialId, Instant nextAttempt, String failure) {
+    jdbc.sql(
+            "UPDATE revocation_retry SET attempts = attempts + 1, next_attempt_time = :next,"
+                + " last_failure = :failure WHERE credential_id = :id")
+        .param("next", utc(nextAttempt))
+        .param("failure", failure)
+        .param("id", credentialId)
+        .update();
+  }
+
+  /**
+   * Takes up to {@code limit} due revocations for this replica to attempt now, pushing their next
+   * attempt {@code claimLease} out so that no other replica tries them meanwhile.
+   */
+  List<PendingRevocation> claimDue(Instant now, Duration claimLease, int limit) {
+    return jdbc.sql(
+            "UPDATE revocation_retry SET next_attempt_time = :leaseEnd WHERE credential_id IN"
+                + " (SELECT credential_id FROM revocation_retry WHERE next_attempt_time <= :now"
+                + " ORDER BY next_attempt_time LIMIT :limit FOR UPDATE SKIP LOCKED)"
+                + " RETURNING "
+                + COLUMNS)
+        .param("leaseEnd", utc(now.plus(claimLease)))
+        .param("now", utc(now))
+        .param("limit", limit)
+        .query(RevocationRetryQueue::map)
+        .list();
+  }
+
+  private static PendingRevocation map(ResultSet rs, int row) throws SQLException {
+    return new PendingRevocation(
+        rs.getObject("credential_id", UUID.class),
+        rs.getString("lease_id"),
+        RevocationTrigger.valueOf(rs.getString("trigger")),
+        rs.getInt("attempts"),
+        rs.getObject("next_attempt_time", OffsetDateTime.class).toInstant(),
+        rs.getString("last_failure"),
+        rs.getObject("enqueued_time", OffsetDateTime.class).toInstant());
+  }
+
+  private static OffsetDateTime utc(Instant instant) {
+    return OffsetDateTime.ofInstant(instant, ZoneOffset.UTC);
+  }
+}
