@@ -1,0 +1,85 @@
+package io.credbroker.broker.revocation;
+
+import com.github.benmanes.caffeine.cache.Ticker;
+import io.credbroker.broker.cluster.ReplicaId;
+import io.credbroker.broker.config.BrokerProperties;
+import io.credbroker.broker.lease.CredentialRevokedEvent;
+import io.credbroker.broker.lease.LeaseService;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Clock;
+import java.time.Duration;
+import org.springframework.boot.jdbc.autoconfigure.JdbcConnectionDetails;
+import org.springframework.context.ApplicationEventPublisher;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.transaction.support.TransactionTemplate;
+
+/** Wires pod blocks, revocation, the audit trail and the cross-replica notifications. */
+@Configuration(proxyBeanMethods = false)
+class RevocationConfiguration {
+
+  /**
+   * Notifications sent while the listener was disconnected are lost; the replay after a reconnect
+   * starts this much earlier than the last moment the listener knew itself connected, to allow for
+   * clock differences between replicas (replaying a revocation twice is harmless).
+   */
+  private static final Duration REPLAY_MARGIN = Duration.ofSeconds(30);
+
+  @Bean
+  RevocationStore revocationStore(JdbcClient jdbcClient) {
+    return new RevocationStore(jdbcClient);
+  }
+
+  @Bean
+  PodBlocks podBlocks(RevocationStore store, BrokerProperties properties) {
+    return new PodBlocks(store, properties.revocation().blockCacheTtl(), Ticker.systemTicker());
+  }
+
+  @Bean
+  RevocationNotifications revocationNotifications(
+      JdbcClient jdbcClient,
+      JdbcConnectionDetails connectionDetails,
+      BrokerProperties properties,
+      PodBlocks podBlocks,
+      RevocationStore store,
+      ApplicationEventPublisher events) {
+    BrokerProperties.Revocation revocation = properties.revocation();
+    return new RevocationNotifications(
+        jdbcClient,
+        RevocationNotifications.ConnectionFactory.driverManager(
+            connectionDetails.getJdbcUrl(),
+            connectionDetails.getUsername(),
+            connectionDetails.getPassword()),
+        revocation.notificationChannel(),
+        revocation.listenerPollInterval(),
+        revocation.listenerReconnectDelay(),
+        message -> {
+          if (message instanceof RevocationMessage.PodBlocked blocked) {
+            podBlocks.invalidate(blocked.podUid());
+          } else if (message instanceof RevocationMessage.CredentialRevoked revoked) {
+            events.publishEvent(new CredentialRevokedEvent(revoked.credentialId(), revoked.reason()));
+          }
+        },
+        missedSince -> {
+          podBlocks.invalidateAll();
+          for (RevocationMessage.CredentialRevoked revoked :
+              store.revokedSince(missedSince.minus(REPLAY_MARGIN))) {
+            events.publishEvent(new CredentialRevokedEvent(revoked.credentialId(), revoked.reason()));
+          }
+        },
+        Clock.systemUTC());
+  }
+
+  @Bean
+  RevocationService revocationService(
+      RevocationStore store,
+      LeaseService leaseService,
+      RevocationNotifications notifications,
+      TransactionTemplate transactionTemplate,
+      ReplicaId replicaId,
+      MeterRegistry meterRegistry) {
+    return new RevocationService(
+        store, leaseService, notifications, transactionTemplate, replicaId, meterRegistry);
+  }
+}

@@ -1,0 +1,224 @@
+package io.credbroker.broker.revocation;
+
+import io.credbroker.broker.BrokerException;
+import io.credbroker.broker.BrokerException.Reason;
+import io.credbroker.broker.cluster.ReplicaId;
+import io.credbroker.broker.lease.LeaseService;
+import io.credbroker.broker.lease.RevocationOutcome;
+import io.credbroker.broker.lease.RevocationTrigger;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.UUID;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.transaction.support.TransactionTemplate;
+
+/**
+ * Revokes a pod or one credential on behalf of an operator, on whichever replica the call arrives.
+ *
+ * <p>A pod revocation first blocks every UID the broker has seen for that pod name (committed
+ * together with the {@code block} notifications, under the advisory lock that pairs with the
+ * {@code credential} insert trigger, so no credential can be issued to a blocked UID afterwards),
+ * then revokes each still active credential of those UIDs through the lease lifecycle (Vault runs
+ * the role's revocation statements: no more logins, sessions terminated, role dropped), then tells
+ * the replica holding each credential's stream, and finally writes the audit record. A replacement
+ * pod has a new UID and is not affected.
+ *
+ * <p>Both operations are idempotent: a repeated call revokes nothing new and answers with the same
+ * state. The answer is read back from the state store, so every replica gives the same one.
+ *
+ * <p>Thread-safe; blocking (state database and Vault are called on the caller's thread).
+ */
+public class RevocationService {
+
+  /** The audit action, and the reason the stream of a credential of a revoked pod ends with. */
+  public static final String POD_REVOKED = "POD_REVOKED";
+
+  /** The audit action, and the reason the stream of a single revoked credential ends with. */
+  public static final String CREDENTIAL_REVOKED = "CREDENTIAL_REVOKED";
+
+  private static final Logger log = LoggerFactory.getLogger(RevocationService.class);
+
+  private final RevocationStore store;
+  private final LeaseService leases;
+  private final RevocationNotifications notifications;
+  private final TransactionTemplate transactions;
+  private final ReplicaId replicaId;
+  private final MeterRegistry meterRegistry;
+
+  public RevocationService(
+      RevocationStore store,
+      LeaseService leases,
+      RevocationNotifications notifications,
+      TransactionTemplate transactions,
+      ReplicaId replicaId,
+      MeterRegistry meterRegistry) {
+    this.store = Objects.requireNonNull(store, "store");
+    this.leases = Objects.requireNonNull(leases, "leases");
+    this.notifications = Objects.requireNonNull(notifications, "notifications");
+    this.transactions = Objects.requireNonNull(transactions, "transactions");
+    this.replicaId = Objects.requireNonNull(replicaId, "replicaId");
+    this.meterRegistry = Objects.requireNonNull(meterRegistry, "meterRegistry");
+  }
+
+  /**
+   * Blocks the pod's UIDs and revokes every live credential of them.
+   *
+   * @param actor the operator's Kubernetes user name, for the audit trail
+   * @throws BrokerException {@code POD_NOT_FOUND} when the broker never issued to a pod of this name
+   */
+  public PodRevocation revokePod(String namespace, String podName, String reason, String actor) {
+    List<String> podUids =
+        Objects.requireNonNull(
+            transactions.execute(
+                status -> {
+                  List<String> uids = store.podUidsOf(namespace, podName);
+                  if (uids.isEmpty()) {
+                    throw new BrokerException(
+                        Reason.POD_NOT_FOUND,
+                        "the broker has no record of pod " + namespace + "/" + podName);
+                  }
+                  // podUidsOf sorts them, so two concurrent revocations lock in the same order.
+                  for (String uid : uids) {
+                    if (store.block(uid, namespace, podName, reason, actor)) {
+                      notifications.publish(new RevocationMessage.PodBlocked(uid));
+                    }
+                  }
+                  return uids;
+                }));
+    List<RevocationOutcome> revoked = new ArrayList<>();
+    try {
+      for (UUID id : store.activeCredentialsOf(podUids)) {
+        revoked.add(revoke(id, POD_REVOKED, "pod"));
+      }
+    } finally {
+      // Also after a failure half-way: what was revoked must be on record.
+      store.appendAudit(
+          actor,
+          POD_REVOKED,
+          namespace,
+          podName,
+          podUids,
+          revoked.stream().map(RevocationOutcome::credentialId).toList(),
+          revoked.stream().map(RevocationOutcome::username).toList(),
+          reason,
+          replicaId.value());
+    }
+    log.info(
+        "{} revoked pod {}/{} (UIDs {}): {} credential(s) revoked now [{}]",
+        actor,
+        namespace,
+        podName,
+        podUids,
+        revoked.size(),
+        describe(revoked));
+    return podRevocation(namespace, podName);
+  }
+
+  /**
+   * Revokes one credential (the pod is not blocked and may obtain a new one).
+   *
+   * @throws BrokerException {@code CREDENTIAL_NOT_FOUND} for an unknown id
+   */
+  public CredentialRevocation revokeCredential(UUID credentialId, String reason, String actor) {
+    CredentialSummary credential = find(credentialId);
+    List<RevocationOutcome> revoked = new ArrayList<>();
+    try {
+      if (credential.active()) {
+        revoked.add(revoke(credentialId, CREDENTIAL_REVOKED, "credential"));
+      }
+    } finally {
+      store.appendAudit(
+          actor,
+          CREDENTIAL_REVOKED,
+          credential.namespace(),
+          credential.podName(),
+          credential.podUid() == null ? List.of() : List.of(credential.podUid()),
+          revoked.stream().map(RevocationOutcome::credentialId).toList(),
+          revoked.stream().map(RevocationOutcome::username).toList(),
+          reason,
+          replicaId.value());
+    }
+    log.info(
+        "{} revoked credential {} ({}): {}",
+        actor,
+        credentialId,
+        credential.username(),
+        revoked.isEmpty() ? "it had already ended" : "revoked now");
+    CredentialSummary now = find(credentialId);
+    return new CredentialRevocation(now, store.queued(Set.of(credentialId)).isEmpty());
+  }
+
+  /** The blocks and operator-revoked credentials of pods of this name, as a revocation answers. */
+  public PodRevocation podRevocation(String namespace, String podName) {
+    Set<UUID> audited = store.auditedCredentialsOf(namespace, podName);
+    Set<UUID> queued = store.queued(audited);
+    List<RevokedCredential> credentials =
+        store.credentials(audited).stream()
+            .map(
+                c ->
+                    new RevokedCredential(
+                        c.id(),
+                        c.username(),
+                        c.databaseRole(),
+                        c.podUid(),
+                        !queued.contains(c.id())))
+            .sorted(Comparator.comparing(RevokedCredential::username))
+            .toList();
+    return new PodRevocation(namespace, podName, store.blocksOf(namespace, podName), credentials);
+  }
+
+  /**
+   * Everything the broker knows about pods of this name.
+   *
+   * @throws BrokerException {@code POD_NOT_FOUND} when it knows nothing
+   */
+  public PodStatus podStatus(String namespace, String podName, int credentialLimit) {
+    List<CredentialSummary> credentials =
+        store.search(new CredentialQuery(namespace, podName, null, null, false, credentialLimit));
+    List<PodBlock> blocks = store.blocksOf(namespace, podName);
+    if (credentials.isEmpty() && blocks.isEmpty()) {
+      throw new BrokerException(
+          Reason.POD_NOT_FOUND, "the broker has no record of pod " + namespace + "/" + podName);
+    }
+    return new PodStatus(namespace, podName, blocks, credentials);
+  }
+
+  /**
+   * @throws BrokerException {@code CREDENTIAL_NOT_FOUND} for an unknown id
+   */
+  public CredentialSummary find(UUID credentialId) {
+    return store
+        .findCredential(credentialId)
+        .orElseThrow(
+            () ->
+                new BrokerException(
+                    Reason.CREDENTIAL_NOT_FOUND, "no credential has the id " + credentialId));
+  }
+
+  private RevocationOutcome revoke(UUID id, String streamReason, String scope) {
+    RevocationOutcome outcome = leases.revoke(id, RevocationTrigger.ADMIN);
+    // After Vault, so that a client told "revoked" finds its role really gone; also when Vault
+    // could not be reached, because the credential is ended either way.
+    notifications.publish(new RevocationMessage.CredentialRevoked(id, streamReason));
+    Counter.builder("credbroker.admin.revocations")
+        .description("Credentials revoked by operators")
+        .tag("scope", scope)
+        .tag("vault", outcome.revokedInVault() ? "confirmed" : "queued")
+        .register(meterRegistry)
+        .increment();
+    return outcome;
+  }
+
+  private static String describe(List<RevocationOutcome> revoked) {
+    return revoked.stream()
+        .map(o -> o.credentialId() + " (" + o.username() + (o.revokedInVault() ? "" : ", queued") + ")")
+        .collect(Collectors.joining(", "));
+  }
+}

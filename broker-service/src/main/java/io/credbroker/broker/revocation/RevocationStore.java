@@ -1,0 +1,312 @@
+package io.credbroker.broker.revocation;
+
+import java.sql.Array;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import org.jspecify.annotations.Nullable;
+import org.springframework.jdbc.core.simple.JdbcClient;
+
+/**
+ * The revocation feature's tables ({@code pod_block}, {@code audit_event}) and its read-only views of
+ * the lease lifecycle's tables ({@code credential}, {@code revocation_retry}).
+ *
+ * <p>Every statement uses bind parameters; no input is ever concatenated into SQL (optional filters
+ * are written as {@code CAST(:p AS text) IS NULL OR column = :p}). Thread-safe; each call runs in
+ * the caller's transaction if there is one, otherwise in its own.
+ */
+public class RevocationStore {
+
+  /** Namespace of the advisory locks that pair a block with the insert trigger of V5. */
+  static final String LOCK_PREFIX = "credbroker.pod_block:";
+
+  private static final String CREDENTIAL_COLUMNS =
+      "c.id, c.database_role, c.username, c.namespace, c.service_account, c.pod_name, c.pod_uid,"
+          + " c.kind, c.state, c.owner_replica, c.issue_time, c.expire_time, c.end_time,"
+          + " c.end_reason";
+
+  private static final String BLOCK_COLUMNS =
+      "pod_uid, namespace, pod_name, reason, blocked_by, blocked_time";
+
+  private final JdbcClient jdbc;
+
+  public RevocationStore(JdbcClient jdbc) {
+    this.jdbc = Objects.requireNonNull(jdbc, "jdbc");
+  }
+
+  /** The UIDs of every pod of this name the broker has issued to or blocked, sorted. */
+  List<String> podUidsOf(String namespace, String podName) {
+    return jdbc.sql(
+            "SELECT pod_uid FROM credential WHERE namespace = :ns AND pod_name = :pod"
+                + " AND pod_uid IS NOT NULL"
+                + " UNION SELECT pod_uid FROM pod_block WHERE namespace = :ns AND pod_name = :pod"
+                + " ORDER BY 1")
+        .param("ns", namespace)
+        .param("pod", podName)
+        .query(String.class)
+        .list();
+  }
+
+  /**
+   * Blocks one pod UID unless it is blocked already. Must run inside a transaction: the advisory
+   * lock it takes is held until commit, so that an insert of a credential for this UID either
+   * commits before the block or fails on the V5 trigger after it.
+   *
+   * @return whether a new block was written
+   */
+  boolean block(String podUid, String namespace, String podName, String reason, String actor) {
+    jdbc.sql("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+        .param("key", LOCK_PREFIX + podUid)
+        .query(Object.class)
+        .list();
+    return jdbc.sql(
+                "INSERT INTO pod_block (pod_uid, namespace, pod_name, reason, blocked_by)"
+                    + " VALUES (:uid, :ns, :pod, :reason, :actor) ON CONFLICT (pod_uid) DO NOTHING")
+            .param("uid", podUid)
+            .param("ns", namespace)
+            .param("pod", podName)
+            .param("reason", reason)
+            .param("actor", actor)
+            .update()
+        == 1;
+  }
+
+  boolean isBlocked(String podUid) {
+    return jdbc.sql("SELECT EXISTS (SELECT 1 FROM pod_block WHERE pod_uid = :uid)")
+        .param("uid", podUid)
+        .query(Boolean.class)
+        .single();
+  }
+
+  List<PodBlock> blocksOf(String namespace, String podName) {
+    return jdbc.sql(
+            "SELECT "
+                + BLOCK_COLUMNS
+                + " FROM pod_block WHERE namespace = :ns AND pod_name = :pod ORDER BY blocked_time")
+        .param("ns", namespace)
+        .param("pod", podName)
+        .query(RevocationStore::block)
+        .list();
+  }
+
+  /** The ids of the still active credentials issued to any of these pod UIDs. */
+  List<UUID> activeCredentialsOf(Collection<String> podUids) {
+    if (podUids.isEmpty()) {
+      return List.of();
+    }
+    return jdbc.sql(
+            "SELECT id FROM credential WHERE pod_uid IN (:uids) AND state = 'ACTIVE'"
+                + " ORDER BY issue_time")
+        .param("uids", List.copyOf(podUids))
+        .query(UUID.class)
+        .list();
+  }
+
+  public Optional<CredentialSummary> findCredential(UUID id) {
+    return jdbc.sql("SELECT " + CREDENTIAL_COLUMNS + " FROM credential c WHERE c.id = :id")
+        .param("id", id)
+        .query(RevocationStore::credential)
+        .optional();
+  }
+
+  public List<CredentialSummary> search(CredentialQuery query) {
+    return jdbc.sql(
+            "SELECT "
+                + CREDENTIAL_COLUMNS
+                + " FROM credential c"
+                + " WHERE (CAST(:ns AS text) IS NULL OR c.namespace = :ns)"
+                + " AND (CAST(:pod AS text) IS NULL OR c.pod_name = :pod)"
+                + " AND (CAST(:role AS text) IS NULL OR c.database_role = :role)"
+                + " AND (CAST(:username AS text) IS NULL OR c.username = :username)"
+                + " AND (NOT :activeOnly OR c.state = 'ACTIVE')"
+                + " ORDER BY c.issue_time DESC, c.id LIMIT :limit")
+        .param("ns", query.namespace())
+        .param("pod", query.podName())
+        .param("role", query.databaseRole())
+        .param("username", query.username())
+        .param("activeOnly", query.activeOnly())
+        .param("limit", query.limit())
+        .query(RevocationStore::credential)
+        .list();
+  }
+
+  /** The credentials with these ids, in no particular order; unknown ids are skipped. */
+  List<CredentialSummary> credentials(Collection<UUID> ids) {
+    if (ids.isEmpty()) {
+      return List.of();
+    }
+    return jdbc.sql(
+            "SELECT " + CREDENTIAL_COLUMNS + " FROM credential c WHERE c.id IN (:ids)"
+                + " ORDER BY c.issue_time, c.id")
+        .param("ids", List.copyOf(ids))
+        .query(RevocationStore::credential)
+        .list();
+  }
+
+  /** Of these credentials, the ones whose revocation Vault has not confirmed yet. */
+  Set<UUID> queued(Collection<UUID> ids) {
+    if (ids.isEmpty()) {
+      return Set.of();
+    }
+    return Set.copyOf(
+        jdbc.sql("SELECT credential_id FROM revocation_retry WHERE credential_id IN (:ids)")
+            .param("ids", List.copyOf(ids))
+            .query(UUID.class)
+            .list());
+  }
+
+  public List<QueuedRevocation> queue(@Nullable String namespace, int limit) {
+    return jdbc.sql(
+            "SELECT r.credential_id, c.username, c.namespace, c.pod_name, r.trigger, r.attempts,"
+                + " r.next_attempt_time, r.last_failure, r.enqueued_time"
+                + " FROM revocation_retry r JOIN credential c ON c.id = r.credential_id"
+                + " WHERE (CAST(:ns AS text) IS NULL OR c.namespace = :ns)"
+                + " ORDER BY r.enqueued_time, r.credential_id LIMIT :limit")
+        .param("ns", namespace)
+        .param("limit", limit)
+        .query(
+            (rs, row) ->
+                new QueuedRevocation(
+                    rs.getObject("credential_id", UUID.class),
+                    rs.getString("username"),
+                    rs.getString("namespace"),
+                    rs.getString("pod_name"),
+                    rs.getString("trigger"),
+                    rs.getInt("attempts"),
+                    instant(rs, "next_attempt_time"),
+                    rs.getString("last_failure"),
+                    instant(rs, "enqueued_time")))
+        .list();
+  }
+
+  long appendAudit(
+      String actor,
+      String action,
+      String namespace,
+      @Nullable String podName,
+      List<String> podUids,
+      List<UUID> credentialIds,
+      List<String> usernames,
+      String reason,
+      String replica) {
+    return jdbc.sql(
+            "INSERT INTO audit_event (actor, action, namespace, pod_name, pod_uids, credential_ids,"
+                + " usernames, reason, replica) VALUES (:actor, :action, :ns, :pod, :uids,"
+                + " :ids, :usernames, :reason, :replica) RETURNING id")
+        .param("actor", actor)
+        .param("action", action)
+        .param("ns", namespace)
+        .param("pod", podName)
+        .param("uids", podUids.toArray(String[]::new))
+        .param("ids", credentialIds.toArray(UUID[]::new))
+        .param("usernames", usernames.toArray(String[]::new))
+        .param("reason", reason)
+        .param("replica", replica)
+        .query(Long.class)
+        .single();
+  }
+
+  /** Every credential that an operator action recorded for pods of this name. */
+  Set<UUID> auditedCredentialsOf(String namespace, String podName) {
+    return Set.copyOf(
+        jdbc.sql(
+                "SELECT DISTINCT unnest(credential_ids) FROM audit_event"
+                    + " WHERE namespace = :ns AND pod_name = :pod")
+            .param("ns", namespace)
+            .param("pod", podName)
+            .query(UUID.class)
+            .list());
+  }
+
+  /** Credentials operator actions revoked since {@code since}, with the action (the stream reason). */
+  List<RevocationMessage.CredentialRevoked> revokedSince(Instant since) {
+    return jdbc.sql(
+            "SELECT u.credential_id, e.action FROM audit_event e,"
+                + " unnest(e.credential_ids) AS u(credential_id) WHERE e.event_time >= :since"
+                + " ORDER BY e.id")
+        .param("since", OffsetDateTime.ofInstant(since, java.time.ZoneOffset.UTC))
+        .query(
+            (rs, row) ->
+                new RevocationMessage.CredentialRevoked(
+                    rs.getObject("credential_id", UUID.class), rs.getString("action")))
+        .list();
+  }
+
+  public List<AuditEvent> audit(@Nullable String namespace, @Nullable String podName, int limit) {
+    return jdbc.sql(
+            "SELECT id, event_time, actor, action, namespace, pod_name, pod_uids, credential_ids,"
+                + " usernames, reason, replica FROM audit_event"
+                + " WHERE (CAST(:ns AS text) IS NULL OR namespace = :ns)"
+                + " AND (CAST(:pod AS text) IS NULL OR pod_name = :pod)"
+                + " ORDER BY event_time DESC, id DESC LIMIT :limit")
+        .param("ns", namespace)
+        .param("pod", podName)
+        .param("limit", limit)
+        .query(
+            (rs, row) ->
+                new AuditEvent(
+                    rs.getLong("id"),
+                    instant(rs, "event_time"),
+                    rs.getString("actor"),
+                    rs.getString("action"),
+                    rs.getString("namespace"),
+                    rs.getString("pod_name"),
+                    Arrays.asList(array(rs, "pod_uids", String[].class)),
+                    Arrays.asList(array(rs, "credential_ids", UUID[].class)),
+                    Arrays.asList(array(rs, "usernames", String[].class)),
+                    rs.getString("reason"),
+                    rs.getString("replica")))
+        .list();
+  }
+
+  private static PodBlock block(ResultSet rs, int row) throws SQLException {
+    return new PodBlock(
+        rs.getString("pod_uid"),
+        rs.getString("namespace"),
+        rs.getString("pod_name"),
+        rs.getString("reason"),
+        rs.getString("blocked_by"),
+        instant(rs, "blocked_time"));
+  }
+
+  private static CredentialSummary credential(ResultSet rs, int row) throws SQLException {
+    return new CredentialSummary(
+        rs.getObject("id", UUID.class),
+        rs.getString("database_role"),
+        rs.getString("username"),
+        rs.getString("namespace"),
+        rs.getString("service_account"),
+        rs.getString("pod_name"),
+        rs.getString("pod_uid"),
+        rs.getString("kind"),
+        rs.getString("state"),
+        rs.getString("owner_replica"),
+        instant(rs, "issue_time"),
+        instant(rs, "expire_time"),
+        nullableInstant(rs, "end_time"),
+        rs.getString("end_reason"));
+  }
+
+  private static <T> T array(ResultSet rs, String column, Class<T> type) throws SQLException {
+    Array array = rs.getArray(column);
+    return type.cast(array.getArray());
+  }
+
+  private static Instant instant(ResultSet rs, String column) throws SQLException {
+    return Objects.requireNonNull(nullableInstant(rs, column), column);
+  }
+
+  private static @Nullable Instant nullableInstant(ResultSet rs, String column)
+      throws SQLException {
+    OffsetDateTime value = rs.getObject(column, OffsetDateTime.class);
+    return value == null ? null : value.toInstant();
+  }
+}
