@@ -1,0 +1,149 @@
+package io.credbroker.loadtest;
+
+import io.credbroker.loadtest.issuance.IssuanceReport;
+import io.credbroker.loadtest.issuance.IssuanceScenario;
+import io.credbroker.loadtest.stack.LoadStack;
+import io.credbroker.loadtest.stack.StackSettings;
+import io.credbroker.loadtest.streams.StreamsReport;
+import io.credbroker.loadtest.streams.StreamsScenario;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.concurrent.Callable;
+import org.jspecify.annotations.Nullable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code java -jar load-tests.jar <issuance|streams|all>}: starts its own stack (dev-stack in this
+ * process, the broker as a separate process, all on 127.0.0.1), runs the scenario, prints a summary
+ * on standard output (progress goes to standard error) and writes the JSON report.
+ *
+ * <p>Exit code 0 when the run completed (the figures say whether budgets were met), 1 when it could
+ * not run, 2 on bad options.
+ */
+@Command(
+    name = "load-tests",
+    mixinStandardHelpOptions = true,
+    subcommands = {LoadTestMain.Issuance.class, LoadTestMain.Streams.class, LoadTestMain.All.class},
+    description = {
+        "Load generator for the credential broker. Each subcommand starts its own dev-stack and broker process",
+        "on free loopback ports, measures, cleans up and writes a JSON report."})
+public final class LoadTestMain implements Callable<Integer> {
+
+  @Spec CommandLine.Model.CommandSpec spec;
+
+  public static void main(String[] args) {
+    System.exit(execute(args));
+  }
+
+  /** Runs the command line as {@link #main} does, without exiting; returns the exit code. */
+  public static int execute(String... args) {
+    if (System.getProperty("logback.configurationFile") == null) {
+      System.setProperty("logback.configurationFile", "io/credbroker/loadtest/logback-load-tests.xml");
+    }
+    PrintWriter err = new PrintWriter(System.err, true, StandardCharsets.UTF_8);
+    CommandLine cli = new CommandLine(new LoadTestMain()).setErr(err);
+    cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+      if (e instanceof IllegalArgumentException || e instanceof IllegalStateException) {
+        err.println("load test failed: " + e.getMessage());
+        return 1;
+      }
+      throw e;
+    });
+    return cli.execute(args);
+  }
+
+  @Override
+  public Integer call() {
+    throw new CommandLine.ParameterException(spec.commandLine(), "name a scenario: issuance, streams or all");
+  }
+
+  @Command(name = "issuance", mixinStandardHelpOptions = true, sortOptions = false,
+      description = "Broker IssueCredential latency against direct Vault creds reads, interleaved; TokenReview count.")
+  static final class Issuance implements Callable<Integer> {
+    @Mixin IssuanceMixin issuance;
+    @Mixin StackOptions stack;
+
+    @Override
+    public Integer call() {
+      return LoadRun.run("issuance", stack, issuance, null);
+    }
+  }
+
+  @Command(name = "streams", mixinStandardHelpOptions = true, sortOptions = false,
+      description = "Broker heap, threads and scheduler entries per live WatchCredential stream.")
+  static final class Streams implements Callable<Integer> {
+    @Mixin StreamsMixin streams;
+    @Mixin StackOptions stack;
+
+    @Override
+    public Integer call() {
+      return LoadRun.run("streams", stack, null, streams);
+    }
+  }
+
+  @Command(name = "all", mixinStandardHelpOptions = true, sortOptions = false,
+      description = "Issuance, then streams, on one stack and into one report.")
+  static final class All implements Callable<Integer> {
+    @Mixin IssuanceMixin issuance;
+    @Mixin StreamsMixin streams;
+    @Mixin StackOptions stack;
+
+    @Override
+    public Integer call() {
+      return LoadRun.run("all", stack, issuance, streams);
+    }
+  }
+
+  /** One run: start the stack, run the scenarios, report, stop. */
+  static final class LoadRun {
+    private LoadRun() {}
+
+    static int run(String command, StackOptions options, @Nullable IssuanceMixin issuance, @Nullable StreamsMixin streams) {
+      PrintStream progress = System.err;
+      Instant startedAt = Instant.now().truncatedTo(ChronoUnit.SECONDS);
+      StackSettings settings = options.settings();
+      // Options are checked before anything starts.
+      var issuanceOptions = issuance == null ? null : issuance.options(options.maxDuration);
+      var streamsOptions = streams == null ? null : streams.options(options.maxDuration);
+      progress.printf("starting the dev-stack, setup and the broker in %s%n", settings.workDir());
+      try (LoadStack stack = LoadStack.start(settings)) {
+        progress.printf("broker pid %d ready (gRPC %d, HTTP %d); log %s%n", stack.broker().pid(),
+            stack.broker().grpcPort(), stack.broker().httpPort(), stack.broker().logFile());
+        IssuanceReport issued = issuanceOptions == null ? null : new IssuanceScenario(stack, issuanceOptions, progress).run();
+        StreamsReport streamed = streamsOptions == null ? null : new StreamsScenario(stack, streamsOptions, progress).run();
+        RunReport report = new RunReport(startedAt.toString(), command, machine(), stackInfo(stack), issued, streamed);
+        System.out.print(SummaryText.render(report));
+        System.out.println();
+        Path file = options.resolvedReport();
+        report.write(file);
+        System.out.println("report: " + file.toAbsolutePath());
+        return 0;
+      }
+    }
+
+    private static RunReport.Machine machine() {
+      long memory = 0;
+      if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+          instanceof com.sun.management.OperatingSystemMXBean os) {
+        memory = os.getTotalMemorySize();
+      }
+      return new RunReport.Machine(Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"),
+          System.getProperty("os.name") + " " + System.getProperty("os.version") + " " + System.getProperty("os.arch"),
+          memory);
+    }
+
+    private static RunReport.Stack stackInfo(LoadStack stack) {
+      StackSettings s = stack.settings();
+      return new RunReport.Stack(s.brokerJar().toString(), s.brokerHeap(), s.credentialTtl().toSeconds(),
+          s.credentialMaxTtl().toSeconds(), s.tokenCacheTtl().toMillis() / 1000.0, s.heartbeatInterval().toMillis() / 1000.0,
+          stack.startTimes(), stack.broker().logFile().toString());
+    }
+  }
+}

@@ -1,0 +1,67 @@
+package io.credbroker.loadtest.issuance;
+
+import io.credbroker.loadtest.report.LatencySummary;
+import io.credbroker.loadtest.stack.Cleanup;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The figures of one issuance run. Immutable; serialised as the {@code issuance} part of the JSON
+ * report.
+ *
+ * @param levels one result per concurrency level, in the order run
+ * @param tokenReviews how often the broker asked Kubernetes, against the distinct tokens it saw
+ * @param cleanup what was revoked afterwards
+ */
+public record IssuanceReport(
+    IssuanceOptions options, List<Level> levels, TokenReviews tokenReviews, Cleanup.Report cleanup) {
+
+  /**
+   * One concurrency level: broker calls and direct Vault reads interleaved, each measured from the
+   * client.
+   *
+   * @param p50DifferenceMs broker p50 minus Vault p50: what the broker adds to an issuance
+   * @param p50Ratio broker p50 divided by Vault p50
+   * @param withinBudget whether {@code p50DifferenceMs} is at most the budget
+   * @param completed whether all requests were made before the level's time limit
+   * @param failures failed calls by a short cause (status code or exception type)
+   */
+  public record Level(
+      int concurrency,
+      int requests,
+      int brokerOk,
+      int brokerFailed,
+      int vaultOk,
+      int vaultFailed,
+      LatencySummary broker,
+      LatencySummary vault,
+      double p50DifferenceMs,
+      double p50Ratio,
+      boolean withinBudget,
+      double seconds,
+      double pairsPerSecond,
+      boolean completed,
+      Map<String, Integer> failures) {}
+
+  /**
+   * TokenReview calls the broker made during the run (warm-up included), from its own metrics.
+   *
+   * @param distinctTokens tokens used (one per pod)
+   * @param reviews {@code credbroker_tokenreview_request_seconds_count}, all outcomes, during the run
+   * @param cacheHits {@code credbroker_tokenreview_cache_total{result="hit"}} during the run
+   * @param cacheMisses {@code ...{result="miss"}} during the run
+   * @param cacheWindowSeconds the broker's cache window ({@code credbroker.kubernetes.cache-max-ttl})
+   * @param elapsedSeconds from the first to the last call of the run
+   * @param allowedReviews distinct tokens × cache windows the run spanned
+   * @param withinBudget whether {@code reviews <= allowedReviews}
+   */
+  public record TokenReviews(
+      int distinctTokens,
+      long reviews,
+      long cacheHits,
+      long cacheMisses,
+      double cacheWindowSeconds,
+      double elapsedSeconds,
+      long allowedReviews,
+      boolean withinBudget) {}
+}

@@ -1,0 +1,213 @@
+package io.credbroker.loadtest.issuance;
+
+import io.credbroker.api.v1.CredentialBrokerGrpc;
+import io.credbroker.api.v1.IssueCredentialRequest;
+import io.credbroker.api.v1.IssueCredentialResponse;
+import io.credbroker.loadtest.report.LatencySummary;
+import io.credbroker.loadtest.stack.Cleanup;
+import io.credbroker.loadtest.stack.LoadStack;
+import io.credbroker.loadtest.stack.PodToken;
+import io.credbroker.loadtest.stack.PrometheusText;
+import io.credbroker.loadtest.stack.VaultClient;
+import io.grpc.ManagedChannel;
+import io.grpc.StatusRuntimeException;
+import java.io.PrintStream;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Queue;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.HdrHistogram.Histogram;
+
+/**
+ * Measures what the broker adds to an issuance: {@code IssueCredential} through the broker against
+ * a direct read of {@code <mount>/creds/<role>} from the same Vault, interleaved call by call in one
+ * run so that both see the same machine load. Each client thread alternates which of the two goes
+ * first. Every call is bounded by a deadline and every level by a count and a time limit.
+ *
+ * <p>One instance per run; {@link #run} blocks until the run and its cleanup are done.
+ */
+public final class IssuanceScenario {
+
+  private static final Duration CALL_DEADLINE = Duration.ofSeconds(30);
+  /** Tokens must outlive the run; the broker never caches a verdict past the token's expiry. */
+  private static final Duration TOKEN_TTL = Duration.ofHours(2);
+
+  private final LoadStack stack;
+  private final IssuanceOptions options;
+  private final PrintStream progress;
+  private final Queue<Cleanup.BrokerCredential> brokerCredentials = new ConcurrentLinkedQueue<>();
+  private final Queue<String> directLeases = new ConcurrentLinkedQueue<>();
+
+  public IssuanceScenario(LoadStack stack, IssuanceOptions options, PrintStream progress) {
+    this.stack = stack;
+    this.options = options;
+    this.progress = progress;
+  }
+
+  public IssuanceReport run() {
+    progress.printf("issuance: creating %d pods and their tokens%n", options.pods());
+    List<PodToken> pods = stack.createPods("issue", options.pods(), TOKEN_TTL);
+    ManagedChannel channel = stack.broker().newChannel();
+    try {
+      PrometheusText before = stack.broker().scrape();
+      long start = System.nanoTime();
+      // Every pod once first, so each token's one review happens outside the measured calls.
+      int warmup = Math.max(options.warmup(), pods.size());
+      progress.printf("issuance: warm-up, %d pairs of calls%n", warmup);
+      LevelRun warm = runLevel(channel, pods, 1, warmup);
+      if (warm.brokerOk.get() == 0 || warm.vaultOk.get() == 0) {
+        throw new IllegalStateException("every warm-up call failed: " + warm.failures
+            + "; see the broker's log " + stack.broker().logFile());
+      }
+      List<IssuanceReport.Level> levels = new ArrayList<>();
+      for (int concurrency : options.concurrency()) {
+        progress.printf("issuance: %d requests at concurrency %d%n", options.requests(), concurrency);
+        levels.add(runLevel(channel, pods, concurrency, options.requests()).toReport(options.budgetP50Ms()));
+      }
+      double elapsed = (System.nanoTime() - start) / 1e9;
+      PrometheusText after = stack.broker().scrape();
+      IssuanceReport.TokenReviews reviews = tokenReviews(before, after, pods.size(), elapsed);
+      progress.printf("issuance: revoking %d broker credentials and %d direct leases%n",
+          brokerCredentials.size(), directLeases.size());
+      Cleanup.Report cleanup = Cleanup.revokeAll(
+          stack, List.copyOf(brokerCredentials), List.copyOf(directLeases), options.maxDuration(), false);
+      return new IssuanceReport(options, List.copyOf(levels), reviews, cleanup);
+    } finally {
+      channel.shutdownNow();
+    }
+  }
+
+  private IssuanceReport.TokenReviews tokenReviews(PrometheusText before, PrometheusText after, int tokens, double elapsed) {
+    String reviewCount = "credbroker_tokenreview_request_seconds_count";
+    String cache = "credbroker_tokenreview_cache_total";
+    long reviews = after.has(reviewCount) ? Math.round(after.sum(reviewCount) - before.sum(reviewCount)) : -1;
+    long hits = Math.round(after.sum(cache, "result", "hit") - before.sum(cache, "result", "hit"));
+    long misses = Math.round(after.sum(cache, "result", "miss") - before.sum(cache, "result", "miss"));
+    double window = stack.settings().tokenCacheTtl().toMillis() / 1000.0;
+    // A token is reviewed at its first use and again only after its verdict expired.
+    long allowed = tokens * ((long) Math.floor(elapsed / window) + 1);
+    return new IssuanceReport.TokenReviews(tokens, reviews, hits, misses, window, round(elapsed), allowed,
+        reviews >= 0 && reviews <= allowed);
+  }
+
+  private LevelRun runLevel(ManagedChannel channel, List<PodToken> pods, int concurrency, int requests) {
+    LevelRun level = new LevelRun(concurrency, requests);
+    AtomicInteger next = new AtomicInteger();
+    long deadline = System.nanoTime() + options.maxDuration().toNanos();
+    ExecutorService pool = Executors.newFixedThreadPool(concurrency);
+    long start = System.nanoTime();
+    try {
+      List<Future<Histogram[]>> workers = new ArrayList<>();
+      for (int t = 0; t < concurrency; t++) {
+        workers.add(pool.submit(() -> {
+          Histogram broker = LatencySummary.newHistogram();
+          Histogram vault = LatencySummary.newHistogram();
+          for (int i = next.getAndIncrement(); i < requests; i = next.getAndIncrement()) {
+            if (System.nanoTime() > deadline) {
+              level.timedOut = true;
+              break;
+            }
+            PodToken pod = pods.get(i % pods.size());
+            if (i % 2 == 0) {
+              viaBroker(channel, pod, broker, level);
+              direct(vault, level);
+            } else {
+              direct(vault, level);
+              viaBroker(channel, pod, broker, level);
+            }
+          }
+          return new Histogram[] {broker, vault};
+        }));
+      }
+      for (Future<Histogram[]> w : workers) {
+        Histogram[] h = w.get();
+        level.broker.add(h[0]);
+        level.vault.add(h[1]);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw new IllegalStateException("a load thread failed", e.getCause());
+    } finally {
+      pool.shutdownNow();
+    }
+    level.seconds = (System.nanoTime() - start) / 1e9;
+    return level;
+  }
+
+  private void viaBroker(ManagedChannel channel, PodToken pod, Histogram histogram, LevelRun level) {
+    long t0 = System.nanoTime();
+    try {
+      IssueCredentialResponse response = CredentialBrokerGrpc.newBlockingStub(channel)
+          .withInterceptors(pod.bearer())
+          .withDeadlineAfter(CALL_DEADLINE.toMillis(), TimeUnit.MILLISECONDS)
+          .issueCredential(IssueCredentialRequest.newBuilder().setDatabaseRole(LoadStack.DATABASE).build());
+      histogram.recordValue((System.nanoTime() - t0) / 1000);
+      // Only the id is kept; the password is dropped with the response.
+      brokerCredentials.add(new Cleanup.BrokerCredential(pod, response.getCredential().getCredentialId()));
+      level.brokerOk.incrementAndGet();
+    } catch (StatusRuntimeException e) {
+      level.brokerFailed.incrementAndGet();
+      level.failures.merge("broker " + e.getStatus().getCode(), 1, Integer::sum);
+    }
+  }
+
+  private void direct(Histogram histogram, LevelRun level) {
+    VaultClient vault = stack.vault();
+    long t0 = System.nanoTime();
+    try {
+      VaultClient.Lease lease = vault.readCredential(LoadStack.MOUNT, LoadStack.DATABASE);
+      histogram.recordValue((System.nanoTime() - t0) / 1000);
+      directLeases.add(lease.leaseId());
+      level.vaultOk.incrementAndGet();
+    } catch (RuntimeException e) {
+      level.vaultFailed.incrementAndGet();
+      level.failures.merge("vault " + e.getClass().getSimpleName(), 1, Integer::sum);
+    }
+  }
+
+  private static double round(double v) {
+    return Math.round(v * 100) / 100.0;
+  }
+
+  /** Counters of one level while it runs; shared by its threads. */
+  private static final class LevelRun {
+    final int concurrency;
+    final int requests;
+    final Histogram broker = LatencySummary.newHistogram();
+    final Histogram vault = LatencySummary.newHistogram();
+    final AtomicInteger brokerOk = new AtomicInteger();
+    final AtomicInteger brokerFailed = new AtomicInteger();
+    final AtomicInteger vaultOk = new AtomicInteger();
+    final AtomicInteger vaultFailed = new AtomicInteger();
+    final Map<String, Integer> failures = new ConcurrentHashMap<>();
+    volatile boolean timedOut;
+    double seconds;
+
+    LevelRun(int concurrency, int requests) {
+      this.concurrency = concurrency;
+      this.requests = requests;
+    }
+
+    IssuanceReport.Level toReport(double budgetP50Ms) {
+      LatencySummary b = LatencySummary.of(broker);
+      LatencySummary v = LatencySummary.of(vault);
+      double difference = round(b.p50Ms() - v.p50Ms());
+      double ratio = v.p50Ms() > 0 ? Math.round(b.p50Ms() / v.p50Ms() * 1000) / 1000.0 : 0;
+      return new IssuanceReport.Level(concurrency, requests, brokerOk.get(), brokerFailed.get(), vaultOk.get(),
+          vaultFailed.get(), b, v, difference, ratio, b.count() > 0 && v.count() > 0 && difference <= budgetP50Ms,
+          round(seconds), round(Math.min(broker.getTotalCount(), vault.getTotalCount()) / seconds), !timedOut,
+          new TreeMap<>(failures));
+    }
+  }
+}

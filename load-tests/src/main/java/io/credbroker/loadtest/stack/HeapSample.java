@@ -1,0 +1,16 @@
+package io.credbroker.loadtest.stack;
+
+/**
+ * The broker's heap and threads at one moment, right after a full collection. Immutable.
+ *
+ * @param histogram live objects per class
+ * @param heapUsedBytes what the broker's own {@code jvm_memory_used_bytes{area="heap"}} said just
+ *     after (includes whatever was allocated since the collection)
+ * @param liveThreads {@code jvm_threads_live_threads}
+ */
+public record HeapSample(ClassHistogram histogram, long heapUsedBytes, long liveThreads) {
+
+  public long liveBytes() {
+    return histogram.totalBytes();
+  }
+}

@@ -1,0 +1,251 @@
+package io.credbroker.loadtest.stack;
+
+import io.credbroker.devstack.DevStack;
+import io.credbroker.devstack.PostgresInfo;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Everything a scenario runs against, started in order: the dev-stack (embedded PostgreSQL, Vault
+ * and Kubernetes stand-ins) in this process on free ports; the target database {@value #DATABASE} and
+ * Vault's database engine set up by the broker's own {@code setup} command (run from the broker's
+ * jar as a process: the product's real interface); the broker as a separate process.
+ *
+ * <p>Lifecycle: {@link #start} starts everything or, on failure, stops what it started; {@link
+ * #close} stops the broker, then the dev-stack, and deletes PostgreSQL's data directory. Methods may
+ * be called from any thread after start.
+ */
+public final class LoadStack implements AutoCloseable {
+
+  /** The target database, its Vault role and the broker's database role share this name. */
+  public static final String DATABASE = "db1";
+  /** The Vault mount of the database secrets engine. */
+  public static final String MOUNT = "database";
+  /** The namespace and service account the broker's binding allows. */
+  public static final String NAMESPACE = "public";
+  public static final String SERVICE_ACCOUNT = "application";
+  /** The audience the broker requires in pod tokens. */
+  public static final String AUDIENCE = "credbroker";
+
+  private static final Duration SETUP_TIMEOUT = Duration.ofMinutes(3);
+
+  /** How long each part took to start, for the report. */
+  public record StartTimes(double devStackSeconds, double setupSeconds, double brokerSeconds) {}
+
+  private final StackSettings settings;
+  private final DevStack devStack;
+  private final BrokerProcess broker;
+  private final VaultClient vault;
+  private final StartTimes startTimes;
+
+  private LoadStack(StackSettings settings, DevStack devStack, BrokerProcess broker, StartTimes startTimes) {
+    this.settings = settings;
+    this.devStack = devStack;
+    this.broker = broker;
+    this.vault = new VaultClient(devStack.vaultAddress(), devStack.vaultRootToken());
+    this.startTimes = startTimes;
+  }
+
+  /**
+   * @throws IllegalStateException when the broker jar is missing, setup fails or the broker does not
+   *     become ready (the message says which, with the end of the relevant log)
+   */
+  public static LoadStack start(StackSettings settings) {
+    if (!Files.isRegularFile(settings.brokerJar())) {
+      throw new IllegalStateException("the broker jar " + settings.brokerJar().toAbsolutePath()
+          + " does not exist; build it first: ./mvnw -q -pl broker-service -am install -DskipTests");
+    }
+    Path workDir = settings.workDir().toAbsolutePath();
+    Path jar = workDir.resolve("credential-broker.jar");
+    try {
+      Files.createDirectories(workDir);
+      // A copy: a rebuild of broker-service during a long run must not change the jar under the broker.
+      Files.copy(settings.brokerJar(), jar, StandardCopyOption.REPLACE_EXISTING);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot prepare the work directory " + workDir, e);
+    }
+    long t0 = System.nanoTime();
+    DevStack devStack = DevStack.builder().workDir(workDir.resolve("dev-stack")).createDatabase("credbroker").start();
+    try {
+      long t1 = System.nanoTime();
+      runSetup(settings, devStack, jar, workDir.resolve("setup.log"));
+      long t2 = System.nanoTime();
+      BrokerProcess broker = startBroker(settings, devStack, jar, workDir.resolve("broker.log"));
+      long t3 = System.nanoTime();
+      return new LoadStack(settings, devStack, broker,
+          new StartTimes(seconds(t1 - t0), seconds(t2 - t1), seconds(t3 - t2)));
+    } catch (RuntimeException e) {
+      devStack.close();
+      deletePostgresData(workDir);
+      throw e;
+    }
+  }
+
+  private static void runSetup(StackSettings settings, DevStack devStack, Path jar, Path log) {
+    PostgresInfo pg = devStack.postgres();
+    List<String> command = List.of(
+        BrokerProcess.javaExecutable("java").toString(), "-jar", jar.toString(), "setup",
+        "--postgres-url", pg.jdbcUrl("postgres"),
+        "--database", DATABASE,
+        "--vault-address", devStack.vaultAddress(),
+        "--default-ttl", settings.credentialTtl().toSeconds() + "s",
+        "--max-ttl", settings.credentialMaxTtl().toSeconds() + "s");
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
+    // Secrets through the environment, never the command line.
+    builder.environment().put("PGUSER", pg.adminUser());
+    builder.environment().put("PGPASSWORD", pg.adminPassword());
+    builder.environment().put("VAULT_TOKEN", devStack.vaultRootToken());
+    try {
+      Process process = builder.start();
+      if (!process.waitFor(SETUP_TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
+        process.destroyForcibly();
+        throw new IllegalStateException("setup did not finish within " + SETUP_TIMEOUT + "; see " + log);
+      }
+      if (process.exitValue() != 0) {
+        throw new IllegalStateException("setup failed with exit code " + process.exitValue() + ":\n" + Files.readString(log));
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot run setup", e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted during setup", e);
+    }
+  }
+
+  private static BrokerProcess startBroker(StackSettings settings, DevStack devStack, Path jar, Path log) {
+    PostgresInfo pg = devStack.postgres();
+    int grpcPort = FreePorts.next();
+    int httpPort = FreePorts.next();
+    Map<String, String> p = new LinkedHashMap<>();
+    p.put("spring.cloud.vault.uri", devStack.vaultAddress());
+    p.put("spring.cloud.vault.authentication", "TOKEN");
+    p.put("spring.datasource.url", pg.jdbcUrl("credbroker"));
+    p.put("spring.datasource.username", pg.adminUser());
+    p.put("spring.grpc.server.host", "127.0.0.1");
+    p.put("credbroker.grpc.port", Integer.toString(grpcPort));
+    p.put("credbroker.grpc.heartbeat-interval", settings.heartbeatInterval().toMillis() + "ms");
+    p.put("server.address", "127.0.0.1");
+    p.put("server.port", Integer.toString(httpPort));
+    p.put("credbroker.replica.id", "load-test");
+    p.put("credbroker.kubernetes.kubeconfig", devStack.kubeconfigPath().toAbsolutePath().toString());
+    p.put("credbroker.kubernetes.cache-max-ttl", settings.tokenCacheTtl().toMillis() + "ms");
+    p.put("credbroker.bindings[0].database-role", DATABASE);
+    p.put("credbroker.bindings[0].vault-mount", MOUNT);
+    p.put("credbroker.bindings[0].vault-role", DATABASE);
+    p.put("credbroker.bindings[0].namespaces[0]", NAMESPACE);
+    p.put("credbroker.bindings[0].service-accounts[0]", SERVICE_ACCOUNT);
+    p.put("credbroker.bindings[0].connection.host", pg.host());
+    p.put("credbroker.bindings[0].connection.port", Integer.toString(pg.port()));
+    p.put("credbroker.bindings[0].connection.database", DATABASE);
+    p.put("credbroker.bindings[0].connection.sslmode", "disable");
+    p.putAll(settings.brokerProperties());
+    // Secrets through the environment (relaxed binding), never the command line.
+    Map<String, String> env = Map.of(
+        "SPRING_CLOUD_VAULT_TOKEN", devStack.vaultRootToken(),
+        "SPRING_DATASOURCE_PASSWORD", pg.adminPassword());
+    List<String> jvm = new ArrayList<>();
+    jvm.add("-Xmx" + settings.brokerHeap());
+    jvm.addAll(settings.brokerJvmArgs());
+    return BrokerProcess.start(jar, log, jvm, p, env, grpcPort, httpPort, settings.startTimeout());
+  }
+
+  public BrokerProcess broker() {
+    return broker;
+  }
+
+  public VaultClient vault() {
+    return vault;
+  }
+
+  public DevStack devStack() {
+    return devStack;
+  }
+
+  public StackSettings settings() {
+    return settings;
+  }
+
+  public StartTimes startTimes() {
+    return startTimes;
+  }
+
+  /**
+   * Creates {@code count} running pods named {@code <prefix>-<i>} of the bound service account, each
+   * with its own projected token for the broker's audience.
+   */
+  public List<PodToken> createPods(String prefix, int count, Duration tokenTtl) {
+    var kubernetes = devStack.kubernetes();
+    List<PodToken> pods = new ArrayList<>(count);
+    for (int i = 0; i < count; i++) {
+      String name = prefix + "-" + i;
+      kubernetes.createPod(NAMESPACE, name, SERVICE_ACCOUNT);
+      pods.add(new PodToken(NAMESPACE, name, kubernetes.issueToken(NAMESPACE, SERVICE_ACCOUNT, name, List.of(AUDIENCE), tokenTtl)));
+    }
+    return pods;
+  }
+
+  /** How many dynamic PostgreSQL roles (Vault's {@code v-...} names) exist right now. */
+  public long dynamicRoles() {
+    try (Connection c = devStack.postgres().connect("postgres");
+        Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'v-%'")) {
+      rs.next();
+      return rs.getLong(1);
+    } catch (SQLException e) {
+      throw new IllegalStateException("cannot count dynamic roles: " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public void close() {
+    try {
+      broker.close();
+    } finally {
+      devStack.close();
+      deletePostgresData(settings.workDir().toAbsolutePath());
+    }
+  }
+
+  /** PostgreSQL's data directory holds thousands of dropped roles' traces; the logs stay. */
+  private static void deletePostgresData(Path workDir) {
+    Path data = workDir.resolve("dev-stack").resolve("postgres");
+    if (!Files.exists(data)) {
+      return;
+    }
+    try (var paths = Files.walk(data)) {
+      paths.sorted(java.util.Comparator.reverseOrder()).forEach(LoadStack::deleteQuietly);
+    } catch (IOException e) {
+      // Leftover data in target/ is harmless; the next run uses a new work dir or overwrites it.
+    }
+  }
+
+  private static void deleteQuietly(Path p) {
+    try {
+      Files.deleteIfExists(p);
+    } catch (IOException e) {
+      // See deletePostgresData.
+    }
+  }
+
+  private static double seconds(long nanos) {
+    return Math.round(nanos / 1e7) / 100.0;
+  }
+
+  @Override
+  public String toString() {
+    return "LoadStack[" + devStack + ", broker pid " + broker.pid() + "]";
+  }
+}
