@@ -141,7 +141,7 @@ public final class LoadTestMain implements Callable<Integer> {
 
     private static RunReport.Stack stackInfo(LoadStack stack) {
       StackSettings s = stack.settings();
-      return new RunReport.Stack(s.brokerJar().toString(), s.brokerHeap(), s.credentialTtl().toSeconds(),
+      return new RunReport.Stack(s.brokerJar().toString(), stack.brokerJarSha256(), stack.brokerJarModified(), s.brokerHeap(), s.credentialTtl().toSeconds(),
           s.credentialMaxTtl().toSeconds(), s.tokenCacheTtl().toMillis() / 1000.0, s.heartbeatInterval().toMillis() / 1000.0,
           stack.startTimes(), stack.broker().logFile().toString());
     }

@@ -37,11 +37,15 @@ public record RunReport(
   /**
    * How the stack was set up.
    *
+   * @param brokerJarSha256 the first 16 hex digits of the jar's SHA-256, to tell builds apart
+   * @param brokerJarModified the jar's modification time
    * @param credentialTtlSeconds the Vault role's default TTL
    * @param tokenCacheSeconds the broker's TokenReview cache window
    */
   public record Stack(
       String brokerJar,
+      String brokerJarSha256,
+      String brokerJarModified,
       String brokerHeap,
       long credentialTtlSeconds,
       long credentialMaxTtlSeconds,

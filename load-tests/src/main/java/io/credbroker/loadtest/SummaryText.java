@@ -14,7 +14,8 @@ final class SummaryText {
     line(out, "credential-broker load test, %s, %s", r.command(), r.startedAt());
     line(out, "machine: %d cores, Java %s, %s (client, broker, Vault stand-in and PostgreSQL share them)",
         r.machine().cores(), r.machine().javaVersion(), r.machine().os());
-    line(out, "broker: -Xmx%s; started in %.1f s (dev-stack %.1f s, setup %.1f s)", r.stack().brokerHeap(),
+    line(out, "broker: jar %s (built %s), -Xmx%s; started in %.1f s (dev-stack %.1f s, setup %.1f s)",
+        r.stack().brokerJarSha256(), r.stack().brokerJarModified(), r.stack().brokerHeap(),
         r.stack().startTimes().brokerSeconds(), r.stack().startTimes().devStackSeconds(),
         r.stack().startTimes().setupSeconds());
     if (r.issuance() != null) {

@@ -11,7 +11,11 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
+import java.time.temporal.ChronoUnit;
+import java.util.HexFormat;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -50,13 +54,24 @@ public final class LoadStack implements AutoCloseable {
   private final BrokerProcess broker;
   private final VaultClient vault;
   private final StartTimes startTimes;
+  private final String jarSha256;
+  private final String jarModified;
 
-  private LoadStack(StackSettings settings, DevStack devStack, BrokerProcess broker, StartTimes startTimes) {
+  private LoadStack(StackSettings settings, DevStack devStack, BrokerProcess broker, StartTimes startTimes, Path jar) {
     this.settings = settings;
     this.devStack = devStack;
     this.broker = broker;
     this.vault = new VaultClient(devStack.vaultAddress(), devStack.vaultRootToken());
     this.startTimes = startTimes;
+    try {
+      byte[] digest = MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(jar));
+      this.jarSha256 = HexFormat.of().formatHex(digest).substring(0, 16);
+      this.jarModified = Files.getLastModifiedTime(settings.brokerJar()).toInstant().truncatedTo(ChronoUnit.SECONDS).toString();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + jar, e);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every JVM has SHA-256", e);
+    }
   }
 
   /**
@@ -86,7 +101,7 @@ public final class LoadStack implements AutoCloseable {
       BrokerProcess broker = startBroker(settings, devStack, jar, workDir.resolve("broker.log"));
       long t3 = System.nanoTime();
       return new LoadStack(settings, devStack, broker,
-          new StartTimes(seconds(t1 - t0), seconds(t2 - t1), seconds(t3 - t2)));
+          new StartTimes(seconds(t1 - t0), seconds(t2 - t1), seconds(t3 - t2)), jar);
     } catch (RuntimeException e) {
       devStack.close();
       deletePostgresData(workDir);
@@ -180,6 +195,16 @@ public final class LoadStack implements AutoCloseable {
 
   public StartTimes startTimes() {
     return startTimes;
+  }
+
+  /** The first 16 hex digits of the SHA-256 of the broker jar that runs. */
+  public String brokerJarSha256() {
+    return jarSha256;
+  }
+
+  /** When the broker jar was built (its modification time). */
+  public String brokerJarModified() {
+    return jarModified;
   }
 
   /**
