@@ -1,0 +1,52 @@
+package io.credbroker.broker.admin;
+
+import com.github.benmanes.caffeine.cache.Ticker;
+import io.credbroker.broker.auth.Fabric8TokenReviewer;
+import io.credbroker.broker.config.BrokerProperties;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.swagger.v3.oas.annotations.OpenAPIDefinition;
+import io.swagger.v3.oas.annotations.enums.SecuritySchemeType;
+import io.swagger.v3.oas.annotations.info.Info;
+import io.swagger.v3.oas.annotations.servers.Server;
+import io.swagger.v3.oas.annotations.security.SecurityScheme;
+import java.time.Clock;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+/** Wires the admin API's authentication and authorisation, and names it in the OpenAPI document. */
+@Configuration(proxyBeanMethods = false)
+@OpenAPIDefinition(
+    info =
+        @Info(
+            title = "credential-broker admin API",
+            version = "v1",
+            description =
+                "Revoke a pod or a credential, find who holds which PostgreSQL user, read the"
+                    + " revocation retry queue and the audit trail. Authenticated with a Kubernetes"
+                    + " bearer token (TokenReview), authorised by Kubernetes RBAC (SubjectAccessReview"
+                    + " for resource credentials in API group credbroker.io). Errors are RFC 9457"
+                    + " problem details."),
+    // Relative, so that the document does not depend on the address it was fetched from.
+    servers = @Server(url = "/", description = "this broker"))
+@SecurityScheme(
+    name = AdminConfiguration.SECURITY_SCHEME,
+    type = SecuritySchemeType.HTTP,
+    scheme = "bearer",
+    description = "A Kubernetes token, e.g. from kubectl create token")
+class AdminConfiguration {
+
+  static final String SECURITY_SCHEME = "kubernetesBearer";
+
+  @Bean
+  AdminAccess adminAccess(KubernetesClient kubernetesClient, BrokerProperties properties) {
+    BrokerProperties.Admin admin = properties.admin();
+    return new AdminAccess(
+        new Fabric8TokenReviewer(kubernetesClient),
+        new Fabric8AccessReviewer(kubernetesClient),
+        admin.audiences(),
+        admin.authenticationCacheTtl(),
+        admin.authorizationCacheTtl(),
+        Clock.systemUTC(),
+        Ticker.systemTicker());
+  }
+}

@@ -1,0 +1,219 @@
+package io.credbroker.broker.admin;
+
+import io.credbroker.broker.BrokerException;
+import io.credbroker.broker.BrokerException.Reason;
+import io.credbroker.broker.auth.KubernetesUser;
+import io.credbroker.broker.revocation.CredentialQuery;
+import io.credbroker.broker.revocation.CredentialRevocation;
+import io.credbroker.broker.revocation.CredentialSummary;
+import io.credbroker.broker.revocation.PodRevocation;
+import io.credbroker.broker.revocation.PodStatus;
+import io.credbroker.broker.revocation.RevocationService;
+import io.credbroker.broker.revocation.RevocationStore;
+import io.swagger.v3.oas.annotations.Operation;
+import io.swagger.v3.oas.annotations.Parameter;
+import io.swagger.v3.oas.annotations.media.Content;
+import io.swagger.v3.oas.annotations.media.Schema;
+import io.swagger.v3.oas.annotations.responses.ApiResponse;
+import io.swagger.v3.oas.annotations.security.SecurityRequirement;
+import io.swagger.v3.oas.annotations.tags.Tag;
+import jakarta.validation.Valid;
+import java.util.Objects;
+import java.util.UUID;
+import org.jspecify.annotations.Nullable;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.MediaType;
+import org.springframework.http.ProblemDetail;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestBody;
+import org.springframework.web.bind.annotation.RequestHeader;
+import org.springframework.web.bind.annotation.RequestMapping;
+import org.springframework.web.bind.annotation.RequestParam;
+import org.springframework.web.bind.annotation.RestController;
+
+/**
+ * {@code /admin/v1}: revoke a pod or a credential, find who holds what, read the retry queue and the
+ * audit trail. Translates and delegates; every call is authenticated first (401 before anything
+ * else), then its parameters are checked (400), then RBAC is asked (403).
+ *
+ * <p>Stateless and thread-safe; calls block on the state database, Vault and the Kubernetes API.
+ */
+@RestController
+@RequestMapping(path = "/admin/v1", produces = MediaType.APPLICATION_JSON_VALUE)
+@Tag(name = "admin", description = "Operator API, authorised by Kubernetes RBAC")
+@SecurityRequirement(name = AdminConfiguration.SECURITY_SCHEME)
+@ApiResponse(responseCode = "400", description = "Malformed name, parameter or body", content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
+@ApiResponse(responseCode = "401", description = "No bearer token, or Kubernetes rejected it", content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
+@ApiResponse(responseCode = "403", description = "Kubernetes RBAC does not allow the caller this verb on credentials.credbroker.io in the namespace", content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
+@ApiResponse(responseCode = "503", description = "Kubernetes, Vault or the state database is unavailable; retry", content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
+class AdminController {
+
+  static final int MAX_LIMIT = 1000;
+
+  private final AdminAccess access;
+  private final RevocationService revocations;
+  private final RevocationStore store;
+
+  AdminController(AdminAccess access, RevocationService revocations, RevocationStore store) {
+    this.access = Objects.requireNonNull(access, "access");
+    this.revocations = Objects.requireNonNull(revocations, "revocations");
+    this.store = Objects.requireNonNull(store, "store");
+  }
+
+  @PostMapping(
+      path = "/namespaces/{namespace}/pods/{pod}/revocations",
+      consumes = MediaType.APPLICATION_JSON_VALUE)
+  @Operation(
+      summary = "Revoke a pod",
+      description =
+          "Blocks every UID of this pod the broker has seen (a replacement pod with a new UID is not"
+              + " blocked), revokes each live credential in Vault (the role can no longer log in and"
+              + " its sessions are terminated), tells the pod's streams on every replica, and"
+              + " writes an audit record. Idempotent: a repeated call revokes nothing new and gives"
+              + " the same answer. RBAC verb: revoke.")
+  @ApiResponse(responseCode = "200", description = "The pod's blocks and revoked credentials")
+  @ApiResponse(responseCode = "404", description = "The broker never issued a credential to this pod", content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
+  PodRevocation revokePod(
+      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false) @Nullable String authorization,
+      @PathVariable String namespace,
+      @PathVariable String pod,
+      @Valid @RequestBody RevocationRequest request) {
+    KubernetesUser user = access.authenticate(authorization);
+    String ns = KubernetesNames.namespace(namespace);
+    String podName = KubernetesNames.podName(pod);
+    AdminCaller caller = access.authorize(user, AdminVerb.REVOKE, ns);
+    return revocations.revokePod(ns, podName, request.reason().strip(), caller.username());
+  }
+
+  @GetMapping("/namespaces/{namespace}/pods/{pod}")
+  @Operation(
+      summary = "Show a pod",
+      description = "Blocks and credentials (newest first) of pods of this name. RBAC verb: get.")
+  @ApiResponse(responseCode = "200", description = "What the broker knows about the pod")
+  @ApiResponse(responseCode = "404", description = "The broker knows nothing about this pod", content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
+  PodStatus pod(
+      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false) @Nullable String authorization,
+      @PathVariable String namespace,
+      @PathVariable String pod) {
+    KubernetesUser user = access.authenticate(authorization);
+    String ns = KubernetesNames.namespace(namespace);
+    String podName = KubernetesNames.podName(pod);
+    access.authorize(user, AdminVerb.GET, ns);
+    return revocations.podStatus(ns, podName, MAX_LIMIT);
+  }
+
+  @PostMapping(
+      path = "/credentials/{credentialId}/revocations",
+      consumes = MediaType.APPLICATION_JSON_VALUE)
+  @Operation(
+      summary = "Revoke one credential",
+      description =
+          "Revokes the credential in Vault and ends its stream; the pod is not blocked and may obtain"
+              + " a new credential. Idempotent. RBAC verb: revoke, in the credential's namespace.")
+  @ApiResponse(responseCode = "200", description = "The credential as it is now")
+  @ApiResponse(responseCode = "404", description = "No credential has this id", content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
+  CredentialRevocation revokeCredential(
+      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false) @Nullable String authorization,
+      @PathVariable String credentialId,
+      @Valid @RequestBody RevocationRequest request) {
+    KubernetesUser user = access.authenticate(authorization);
+    UUID id = credentialId(credentialId);
+    CredentialSummary credential = revocations.find(id);
+    AdminCaller caller = access.authorize(user, AdminVerb.REVOKE, credential.namespace());
+    return revocations.revokeCredential(id, request.reason().strip(), caller.username());
+  }
+
+  @GetMapping("/credentials/{credentialId}")
+  @Operation(summary = "Show one credential", description = "RBAC verb: get, in its namespace.")
+  @ApiResponse(responseCode = "200", description = "The credential; never a password")
+  @ApiResponse(responseCode = "404", description = "No credential has this id", content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
+  CredentialSummary credential(
+      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false) @Nullable String authorization,
+      @PathVariable String credentialId) {
+    KubernetesUser user = access.authenticate(authorization);
+    UUID id = credentialId(credentialId);
+    CredentialSummary credential = revocations.find(id);
+    access.authorize(user, AdminVerb.GET, credential.namespace());
+    return credential;
+  }
+
+  @GetMapping("/credentials")
+  @Operation(
+      summary = "Find credentials",
+      description =
+          "Who holds which PostgreSQL user: filter by namespace, pod, database role or user name."
+              + " Never a password. RBAC verb: list, in the namespace, or in all namespaces when no"
+              + " namespace is given.")
+  @ApiResponse(responseCode = "200", description = "Matching credentials, newest first")
+  ItemLists.CredentialList credentials(
+      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false) @Nullable String authorization,
+      @RequestParam(required = false) @Nullable String namespace,
+      @RequestParam(required = false) @Nullable String pod,
+      @RequestParam(required = false) @Nullable String databaseRole,
+      @RequestParam(required = false) @Nullable String username,
+      @RequestParam(defaultValue = "false") boolean activeOnly,
+      @RequestParam(defaultValue = "100") int limit) {
+    KubernetesUser user = access.authenticate(authorization);
+    CredentialQuery query =
+        new CredentialQuery(
+            KubernetesNames.optionalNamespace(namespace),
+            KubernetesNames.optionalPodName(pod),
+            KubernetesNames.optionalDatabaseRole(databaseRole),
+            KubernetesNames.optionalUsername(username),
+            activeOnly,
+            KubernetesNames.limit(limit, MAX_LIMIT));
+    access.authorize(user, AdminVerb.LIST, query.namespace());
+    return new ItemLists.CredentialList(store.search(query));
+  }
+
+  @GetMapping("/revocation-queue")
+  @Operation(
+      summary = "Revocations waiting for Vault",
+      description =
+          "Revocations Vault has not confirmed yet (their roles may still log in); they are retried"
+              + " with backoff. RBAC verb: list, in the namespace or in all namespaces.")
+  @ApiResponse(responseCode = "200", description = "Queued revocations, oldest first")
+  ItemLists.QueuedRevocationList revocationQueue(
+      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false) @Nullable String authorization,
+      @RequestParam(required = false) @Nullable String namespace,
+      @RequestParam(defaultValue = "100") int limit) {
+    KubernetesUser user = access.authenticate(authorization);
+    String ns = KubernetesNames.optionalNamespace(namespace);
+    int max = KubernetesNames.limit(limit, MAX_LIMIT);
+    access.authorize(user, AdminVerb.LIST, ns);
+    return new ItemLists.QueuedRevocationList(store.queue(ns, max));
+  }
+
+  @GetMapping("/audit-events")
+  @Operation(
+      summary = "The audit trail",
+      description =
+          "Operator actions (who, when, why, which pod, which PostgreSQL users), newest first. RBAC"
+              + " verb: list, in the namespace or in all namespaces.")
+  @ApiResponse(responseCode = "200", description = "Audit events, newest first")
+  ItemLists.AuditEventList auditEvents(
+      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false) @Nullable String authorization,
+      @RequestParam(required = false) @Nullable String namespace,
+      @RequestParam(required = false) @Nullable String pod,
+      @RequestParam(defaultValue = "100") int limit) {
+    KubernetesUser user = access.authenticate(authorization);
+    String ns = KubernetesNames.optionalNamespace(namespace);
+    String podName = KubernetesNames.optionalPodName(pod);
+    int max = KubernetesNames.limit(limit, MAX_LIMIT);
+    access.authorize(user, AdminVerb.LIST, ns);
+    return new ItemLists.AuditEventList(store.audit(ns, podName, max));
+  }
+
+  private static UUID credentialId(String value) {
+    try {
+      if (value.length() == 36) {
+        return UUID.fromString(value);
+      }
+    } catch (IllegalArgumentException e) {
+      // fall through to the clear message below
+    }
+    throw new BrokerException(Reason.INVALID_REQUEST, "credentialId must be a UUID");
+  }
+}

@@ -1,0 +1,20 @@
+package io.credbroker.broker.admin;
+
+import io.swagger.v3.oas.annotations.media.Schema;
+import jakarta.validation.constraints.NotBlank;
+import jakarta.validation.constraints.Pattern;
+import jakarta.validation.constraints.Size;
+
+/**
+ * The body of a revocation call.
+ *
+ * @param reason why the operator revokes, for the audit trail (e.g. an incident number)
+ */
+@Schema(description = "Why the operator revokes; kept in the audit trail")
+record RevocationRequest(
+    @Schema(example = "INC-4711: pod compromised", maxLength = 500)
+        @NotBlank
+        @Size(max = 500)
+        // No control characters: the reason goes into log lines and the audit trail as it is.
+        @Pattern(regexp = "[^\\p{Cntrl}]*", message = "must not contain control characters")
+        String reason) {}

@@ -1,0 +1,344 @@
+package io.credbroker.broker;
+
+import static io.credbroker.broker.BrokerTestClient.assertRefused;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import io.credbroker.api.v1.Credential;
+import io.credbroker.devstack.kubernetes.KubernetesApiServer;
+import io.grpc.Status;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The REST admin API on one broker through the real wire: HTTP to the broker, TokenReview and
+ * SubjectAccessReview over HTTPS to the Kubernetes stand-in (its dev RBAC binds {@code ops/sre} to
+ * {@code credbroker-revoker}), Vault's revocation running the role's revocation statements, and
+ * PostgreSQL over JDBC.
+ */
+class AdminApiIT {
+
+  private static final Duration TOKEN_TTL = Duration.ofMinutes(10);
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  @TempDir static Path workDir;
+  private static BrokerFixture fixture;
+  private static KubernetesApiServer kubernetes;
+  private static BrokerTestClient client;
+  private static HttpClient http;
+  private static String sreToken;
+  private static final AtomicInteger pods = new AtomicInteger();
+
+  @BeforeAll
+  static void startBroker() {
+    fixture = BrokerFixture.start(workDir);
+    kubernetes = fixture.devStack.kubernetes();
+    client = new BrokerTestClient(fixture.channel);
+    http = HttpClient.newHttpClient();
+    // What an SRE gets from `kubectl create token sre -n ops`: the API server's own audience.
+    sreToken = kubernetes.issueToken("ops", "sre", null, List.of(), TOKEN_TTL);
+  }
+
+  @AfterAll
+  static void stopBroker() {
+    if (fixture != null) {
+      fixture.close();
+    }
+  }
+
+  @Test
+  void sreRevokesPodSessionsEndLoginIsRefusedAndThePodGetsNothingNew() throws Exception {
+    String pod = newPod();
+    String token = podToken(pod);
+    Credential credential = client.issue(token, BrokerFixture.DATABASE_ROLE);
+    String neighbour = newPod();
+    Credential untouched = client.issue(podToken(neighbour), BrokerFixture.DATABASE_ROLE);
+
+    try (Connection session = login(credential)) {
+      assertThat(session.isValid(2)).isTrue();
+
+      HttpResponse<String> response =
+          post("/admin/v1/namespaces/public/pods/" + pod + "/revocations", sreToken, reason("INC-1"));
+
+      assertThat(response.statusCode()).isEqualTo(200);
+      JsonNode body = JSON.readTree(response.body());
+      assertThat(body.path("namespace").asText()).isEqualTo("public");
+      assertThat(body.path("podName").asText()).isEqualTo(pod);
+      assertThat(body.path("blocks")).hasSize(1);
+      assertThat(body.path("blocks").get(0).path("blockedBy").asText())
+          .isEqualTo("system:serviceaccount:ops:sre");
+      assertThat(body.path("credentials")).hasSize(1);
+      JsonNode revoked = body.path("credentials").get(0);
+      assertThat(revoked.path("credentialId").asText()).isEqualTo(credential.getCredentialId());
+      assertThat(revoked.path("username").asText()).isEqualTo(credential.getUsername());
+      assertThat(revoked.path("revokedInVault").asBoolean()).isTrue();
+      assertThat(response.body()).doesNotContain(credential.getPassword());
+
+      // Vault ran the revocation statements before the call answered: the open session is gone
+      // and the role cannot log in any more.
+      assertThat(session.isValid(2)).isFalse();
+    }
+    assertThatThrownBy(() -> login(credential).close()).isInstanceOf(SQLException.class);
+    assertRefused(
+        () -> client.issue(token, BrokerFixture.DATABASE_ROLE),
+        Status.Code.PERMISSION_DENIED,
+        "POD_REVOKED");
+
+    // Another pod of the same service account is not affected.
+    try (Connection other = login(untouched)) {
+      assertThat(other.isValid(2)).isTrue();
+    }
+    assertThat(client.issue(podToken(neighbour), BrokerFixture.DATABASE_ROLE).getUsername())
+        .isNotBlank();
+  }
+
+  @Test
+  void revokingAPodTwiceRevokesNothingNewAndAnswersTheSame() throws Exception {
+    String pod = newPod();
+    Credential credential = client.issue(podToken(pod), BrokerFixture.DATABASE_ROLE);
+    String path = "/admin/v1/namespaces/public/pods/" + pod + "/revocations";
+
+    HttpResponse<String> first = post(path, sreToken, reason("first"));
+    HttpResponse<String> second = post(path, sreToken, reason("second"));
+
+    assertThat(first.statusCode()).isEqualTo(200);
+    assertThat(second.statusCode()).isEqualTo(200);
+    assertThat(JSON.readTree(second.body())).isEqualTo(JSON.readTree(first.body()));
+    JsonNode audit =
+        JSON.readTree(get("/admin/v1/audit-events?namespace=public&pod=" + pod, sreToken).body())
+            .path("items");
+    assertThat(audit).hasSize(2);
+    // Newest first: the repeated call is on record but revoked nothing.
+    assertThat(audit.get(0).path("reason").asText()).isEqualTo("second");
+    assertThat(audit.get(0).path("credentialIds")).isEmpty();
+    assertThat(audit.get(1).path("reason").asText()).isEqualTo("first");
+    assertThat(audit.get(1).path("actor").asText()).isEqualTo("system:serviceaccount:ops:sre");
+    assertThat(audit.get(1).path("usernames").get(0).asText()).isEqualTo(credential.getUsername());
+  }
+
+  @Test
+  void replacementPodWithANewUidIsNotBlocked() throws Exception {
+    String pod = newPod();
+    client.issue(podToken(pod), BrokerFixture.DATABASE_ROLE);
+    assertThat(post("/admin/v1/namespaces/public/pods/" + pod + "/revocations", sreToken, reason("x")).statusCode())
+        .isEqualTo(200);
+
+    kubernetes.deletePod("public", pod);
+    kubernetes.createPod("public", pod, "application");
+
+    Credential replacement = client.issue(podToken(pod), BrokerFixture.DATABASE_ROLE);
+    try (Connection session = login(replacement)) {
+      assertThat(session.isValid(2)).isTrue();
+    }
+  }
+
+  @Test
+  void whichPodHoldsPostgresUserXIsAnsweredWithoutPassword() throws Exception {
+    String pod = newPod();
+    Credential credential = client.issue(podToken(pod), BrokerFixture.DATABASE_ROLE);
+
+    HttpResponse<String> response =
+        get("/admin/v1/credentials?username=" + credential.getUsername(), sreToken);
+
+    assertThat(response.statusCode()).isEqualTo(200);
+    JsonNode items = JSON.readTree(response.body()).path("items");
+    assertThat(items).hasSize(1);
+    assertThat(items.get(0).path("podName").asText()).isEqualTo(pod);
+    assertThat(items.get(0).path("namespace").asText()).isEqualTo("public");
+    assertThat(items.get(0).path("state").asText()).isEqualTo("ACTIVE");
+    assertThat(response.body()).doesNotContain(credential.getPassword()).doesNotContain("password");
+
+    JsonNode podView =
+        JSON.readTree(get("/admin/v1/namespaces/public/pods/" + pod, sreToken).body());
+    assertThat(podView.path("blocks")).isEmpty();
+    assertThat(podView.path("credentials").get(0).path("id").asText())
+        .isEqualTo(credential.getCredentialId());
+  }
+
+  @Test
+  void singleCredentialRevocationEndsItButDoesNotBlockThePod() throws Exception {
+    String pod = newPod();
+    String token = podToken(pod);
+    Credential credential = client.issue(token, BrokerFixture.DATABASE_ROLE);
+
+    HttpResponse<String> response =
+        post("/admin/v1/credentials/" + credential.getCredentialId() + "/revocations", sreToken, reason("leaked"));
+
+    assertThat(response.statusCode()).isEqualTo(200);
+    JsonNode body = JSON.readTree(response.body());
+    assertThat(body.path("credential").path("state").asText()).isEqualTo("REVOKED");
+    assertThat(body.path("revokedInVault").asBoolean()).isTrue();
+    assertThatThrownBy(() -> login(credential).close()).isInstanceOf(SQLException.class);
+    assertThat(client.issue(token, BrokerFixture.DATABASE_ROLE).getUsername())
+        .isNotEqualTo(credential.getUsername());
+  }
+
+  @Test
+  void missingTokenIs401Problem() throws Exception {
+    HttpResponse<String> response = post("/admin/v1/namespaces/public/pods/app-1/revocations", null, reason("x"));
+
+    assertProblem(response, 401, "TOKEN_MISSING");
+    assertThat(response.headers().firstValue("WWW-Authenticate")).contains("Bearer");
+  }
+
+  @Test
+  void rejectedTokenIs401Problem() throws Exception {
+    assertProblem(get("/admin/v1/credentials", "not-a-token"), 401, "TOKEN_REJECTED");
+  }
+
+  @Test
+  void callerWithoutRbacIs403ProblemAndNothingChanges() throws Exception {
+    String pod = newPod();
+    Credential credential = client.issue(podToken(pod), BrokerFixture.DATABASE_ROLE);
+    // A pod's own service account has no role for credentials.credbroker.io.
+    String unprivileged = kubernetes.issueToken("public", "application", null, List.of(), TOKEN_TTL);
+
+    HttpResponse<String> response =
+        post("/admin/v1/namespaces/public/pods/" + pod + "/revocations", unprivileged, reason("x"));
+
+    assertProblem(response, 403, "ACCESS_DENIED");
+    try (Connection session = login(credential)) {
+      assertThat(session.isValid(2)).isTrue();
+    }
+    assertThat(JSON.readTree(get("/admin/v1/namespaces/public/pods/" + pod, sreToken).body()).path("blocks"))
+        .isEmpty();
+  }
+
+  @Test
+  void unknownPodIs404Problem() throws Exception {
+    assertProblem(
+        post("/admin/v1/namespaces/public/pods/never-seen/revocations", sreToken, reason("x")),
+        404,
+        "POD_NOT_FOUND");
+    assertProblem(
+        post("/admin/v1/credentials/" + java.util.UUID.randomUUID() + "/revocations", sreToken, reason("x")),
+        404,
+        "CREDENTIAL_NOT_FOUND");
+  }
+
+  @Test
+  void malformedNamesAndBodiesAre400Problems() throws Exception {
+    assertProblem(post("/admin/v1/namespaces/Public_NS/pods/app/revocations", sreToken, reason("x")), 400, "INVALID_REQUEST");
+    assertProblem(post("/admin/v1/namespaces/public/pods/-app/revocations", sreToken, reason("x")), 400, "INVALID_REQUEST");
+    assertProblem(get("/admin/v1/credentials?username=x%27%3B%20DROP%20TABLE%20credential%3B--", sreToken), 400, "INVALID_REQUEST");
+    assertProblem(post("/admin/v1/credentials/not-a-uuid/revocations", sreToken, reason("x")), 400, "INVALID_REQUEST");
+
+    HttpResponse<String> noReason = post("/admin/v1/namespaces/public/pods/app/revocations", sreToken, "{}");
+    assertThat(noReason.statusCode()).isEqualTo(400);
+    assertThat(noReason.headers().firstValue("Content-Type")).hasValueSatisfying(v -> assertThat(v).contains("application/problem+json"));
+  }
+
+  @Test
+  void openApiDocumentMatchesTheCommittedCopy() throws Exception {
+    HttpResponse<String> served = get("/v3/api-docs.yaml", null);
+    assertThat(served.statusCode()).isEqualTo(200);
+    // Kept next to the build output so that a changed API is one copy away from the committed file.
+    Path copy = Path.of("target", "openapi", "admin-v1.yaml");
+    Files.createDirectories(copy.getParent());
+    Files.writeString(copy, served.body());
+
+    JsonNode committed;
+    try (InputStream in = AdminApiIT.class.getResourceAsStream("/openapi/admin-v1.yaml")) {
+      assertThat(in).as("src/main/resources/openapi/admin-v1.yaml").isNotNull();
+      committed = new YAMLMapper().readTree(in);
+    }
+    JsonNode live = new YAMLMapper().readTree(served.body());
+
+    assertThat(operations(live))
+        .as("paths, methods, parameters and response codes; the served document is in " + copy.toAbsolutePath())
+        .isEqualTo(operations(committed));
+    assertThat(live.path("paths").size()).isEqualTo(6);
+  }
+
+  /** "METHOD path" → parameters (in:name:required), request body, response codes; sorted. */
+  private static Map<String, List<String>> operations(JsonNode document) {
+    Map<String, List<String>> operations = new TreeMap<>();
+    document.path("paths").fields().forEachRemaining(path -> path.getValue().fields().forEachRemaining(op -> {
+      List<String> facts = new ArrayList<>();
+      TreeSet<String> parameters = new TreeSet<>();
+      op.getValue().path("parameters").forEach(p -> parameters.add(
+          p.path("in").asText() + ":" + p.path("name").asText() + ":" + p.path("required").asBoolean(false)));
+      facts.add("parameters=" + parameters);
+      facts.add("body=" + op.getValue().path("requestBody").path("required").asBoolean(false));
+      TreeSet<String> responses = new TreeSet<>();
+      op.getValue().path("responses").fieldNames().forEachRemaining(responses::add);
+      facts.add("responses=" + responses);
+      operations.put(op.getKey().toUpperCase() + " " + path.getKey(), facts);
+    }));
+    return operations;
+  }
+
+  private static void assertProblem(HttpResponse<String> response, int status, String reason) throws Exception {
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(status);
+    assertThat(response.headers().firstValue("Content-Type")).hasValueSatisfying(v -> assertThat(v).contains("application/problem+json"));
+    JsonNode problem = JSON.readTree(response.body());
+    assertThat(problem.path("status").asInt()).isEqualTo(status);
+    assertThat(problem.path("reason").asText()).isEqualTo(reason);
+    assertThat(problem.path("type").asText()).startsWith("https://credbroker.io/problems/");
+    assertThat(problem.path("detail").asText()).isNotBlank();
+  }
+
+  private static String reason(String reason) {
+    return "{\"reason\":\"" + reason + "\"}";
+  }
+
+  private static HttpResponse<String> post(String path, String token, String body) throws Exception {
+    HttpRequest.Builder request =
+        HttpRequest.newBuilder(uri(path))
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(body));
+    if (token != null) {
+      request.header("Authorization", "Bearer " + token);
+    }
+    return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static HttpResponse<String> get(String path, String token) throws Exception {
+    HttpRequest.Builder request = HttpRequest.newBuilder(uri(path)).GET();
+    if (token != null) {
+      request.header("Authorization", "Bearer " + token);
+    }
+    return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static URI uri(String path) {
+    return URI.create("http://127.0.0.1:" + fixture.httpPort + path);
+  }
+
+  private static Connection login(Credential credential) throws SQLException {
+    return DriverManager.getConnection(
+        credential.getConnection().getJdbcUrl(), credential.getUsername(), credential.getPassword());
+  }
+
+  private static String newPod() {
+    String name = "admin-app-" + pods.incrementAndGet();
+    kubernetes.createPod("public", name, "application");
+    return name;
+  }
+
+  private static String podToken(String pod) {
+    return kubernetes.issueToken("public", "application", pod, List.of("credbroker"), TOKEN_TTL);
+  }
+}
