@@ -1,11 +1,17 @@
 package io.credbroker.broker.grpc;
 
+import io.credbroker.api.v1.AcknowledgeRotationRequest;
+import io.credbroker.api.v1.AcknowledgeRotationResponse;
 import io.credbroker.api.v1.CredentialBrokerGrpc;
 import io.credbroker.api.v1.CredentialEvent;
 import io.credbroker.api.v1.CredentialIssued;
+import io.credbroker.api.v1.CredentialResumed;
 import io.credbroker.api.v1.IssueCredentialRequest;
 import io.credbroker.api.v1.IssueCredentialResponse;
+import io.credbroker.api.v1.ReleaseCredentialRequest;
+import io.credbroker.api.v1.ReleaseCredentialResponse;
 import io.credbroker.api.v1.WatchCredentialRequest;
+import io.credbroker.broker.lease.Acknowledgement;
 import io.credbroker.broker.lease.CredentialIssuer;
 import io.credbroker.broker.lease.CredentialKind;
 import io.credbroker.broker.lease.IssuedCredential;
@@ -14,6 +20,7 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.time.Clock;
 import java.util.Objects;
+import java.util.UUID;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -44,6 +51,7 @@ final class CredentialBrokerService extends CredentialBrokerGrpc.CredentialBroke
       WatchCredentialRequest request, StreamObserver<CredentialEvent> responseObserver) {
     ServerCallStreamObserver<CredentialEvent> observer =
         (ServerCallStreamObserver<CredentialEvent>) responseObserver;
+    UUID streamId = UUID.randomUUID();
     // Both handlers must be installed before this method returns; the stream they act on is only
     // known once the credential exists.
     AtomicReference<WatchStream> stream = new AtomicReference<>();
@@ -60,26 +68,43 @@ final class CredentialBrokerService extends CredentialBrokerGrpc.CredentialBroke
           if (current != null) {
             current.cancelled();
             streams.unregister(current);
-            leases.detach(current.credentialId());
+            leases.detach(streamId);
           }
         });
     try {
+      CredentialEvent first;
+      IssuedCredential credential;
       if (!request.getResumeCredentialId().isEmpty()) {
-        issuer.refuseResume(BearerTokenInterceptor.currentToken(), request.getDatabaseRole());
+        credential =
+            issuer.resume(
+                BearerTokenInterceptor.currentToken(),
+                request.getDatabaseRole(),
+                request.getResumeCredentialId(),
+                streamId);
+        first =
+            event()
+                .setResumed(
+                    CredentialResumed.newBuilder()
+                        .setCredential(ProtoCredentials.credential(credential)))
+                .build();
+      } else {
+        credential =
+            issuer.issue(
+                BearerTokenInterceptor.currentToken(),
+                request.getDatabaseRole(),
+                ProtoCredentials.requestedTtl(
+                    request.hasRequestedTtl(), request.getRequestedTtl()),
+                CredentialKind.STREAM,
+                streamId);
+        first =
+            event()
+                .setIssued(
+                    CredentialIssued.newBuilder()
+                        .setCredential(ProtoCredentials.credential(credential)))
+                .build();
       }
-      IssuedCredential issued =
-          issuer.issue(
-              BearerTokenInterceptor.currentToken(),
-              request.getDatabaseRole(),
-              ProtoCredentials.requestedTtl(request.hasRequestedTtl(), request.getRequestedTtl()),
-              CredentialKind.STREAM);
-      WatchStream watch = new WatchStream(issued.record().id(), observer);
-      watch.send(
-          CredentialEvent.newBuilder()
-              .setEventTime(ProtoCredentials.timestamp(clock.instant()))
-              .setIssued(
-                  CredentialIssued.newBuilder().setCredential(ProtoCredentials.credential(issued)))
-              .build());
+      WatchStream watch = new WatchStream(streamId, credential.record().id(), observer);
+      watch.send(first);
       stream.set(watch);
       streams.register(watch);
       if (observer.isCancelled()) {
@@ -87,13 +112,50 @@ final class CredentialBrokerService extends CredentialBrokerGrpc.CredentialBroke
         // stream was known, so do its work here.
         watch.cancelled();
         streams.unregister(watch);
-        leases.detach(watch.credentialId());
+        leases.detach(streamId);
       }
     } catch (RuntimeException e) {
       if (!observer.isCancelled()) {
         observer.onError(GrpcErrorMapper.toStatusException(e));
       }
     }
+  }
+
+  @Override
+  public void acknowledgeRotation(
+      AcknowledgeRotationRequest request,
+      StreamObserver<AcknowledgeRotationResponse> responseObserver) {
+    try {
+      Acknowledgement ack =
+          issuer.acknowledge(BearerTokenInterceptor.currentToken(), request.getCredentialId());
+      responseObserver.onNext(
+          AcknowledgeRotationResponse.newBuilder()
+              .setReplacedCredentialId(ack.replacedId().toString())
+              .setRevokeTime(ProtoCredentials.timestamp(ack.revokeTime()))
+              .build());
+      responseObserver.onCompleted();
+    } catch (RuntimeException e) {
+      responseObserver.onError(GrpcErrorMapper.toStatusException(e));
+    }
+  }
+
+  @Override
+  public void releaseCredential(
+      ReleaseCredentialRequest request, StreamObserver<ReleaseCredentialResponse> responseObserver) {
+    try {
+      UUID released =
+          issuer.release(BearerTokenInterceptor.currentToken(), request.getCredentialId());
+      // A stream still holding it on this replica has nothing left to carry.
+      streams.released(released);
+      responseObserver.onNext(ReleaseCredentialResponse.getDefaultInstance());
+      responseObserver.onCompleted();
+    } catch (RuntimeException e) {
+      responseObserver.onError(GrpcErrorMapper.toStatusException(e));
+    }
+  }
+
+  private CredentialEvent.Builder event() {
+    return CredentialEvent.newBuilder().setEventTime(ProtoCredentials.timestamp(clock.instant()));
   }
 
   @Override

@@ -1,13 +1,16 @@
 package io.credbroker.broker.grpc;
 
 import io.credbroker.broker.config.BrokerProperties;
+import io.credbroker.broker.cluster.OwnershipLostEvent;
 import io.credbroker.broker.lease.CredentialIssuer;
+import io.credbroker.broker.lease.CredentialRevokedEvent;
 import io.credbroker.broker.lease.LeaseService;
 import io.grpc.BindableService;
 import io.grpc.ServerInterceptor;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
 import org.springframework.context.ApplicationListener;
+import org.springframework.context.PayloadApplicationEvent;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.grpc.server.GlobalServerInterceptor;
@@ -30,6 +33,24 @@ class GrpcConfiguration {
   BindableService credentialBrokerService(
       CredentialIssuer issuer, LeaseService leaseService, WatchStreams watchStreams) {
     return new CredentialBrokerService(issuer, leaseService, watchStreams, Clock.systemUTC());
+  }
+
+  /** Ends the local stream of a credential that was revoked (by an operator, on any replica). */
+  @Bean
+  ApplicationListener<PayloadApplicationEvent<CredentialRevokedEvent>> endRevokedStreams(
+      WatchStreams watchStreams) {
+    return event ->
+        watchStreams.revoked(event.getPayload().credentialId(), event.getPayload().reason());
+  }
+
+  /**
+   * Another replica presumed this one dead and took over its credentials: its streams no longer get
+   * renewals here, so they are ended with UNAVAILABLE and their clients resume where the credentials
+   * now live.
+   */
+  @Bean
+  ApplicationListener<OwnershipLostEvent> endStreamsOnOwnershipLoss(WatchStreams watchStreams) {
+    return event -> watchStreams.closeAll();
   }
 
   @Bean

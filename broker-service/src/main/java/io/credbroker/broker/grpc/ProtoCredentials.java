@@ -21,7 +21,11 @@ final class ProtoCredentials {
   static Credential credential(IssuedCredential issued) {
     CredentialRecord record = issued.record();
     io.credbroker.broker.auth.ConnectionHints hints = issued.connection();
-    return Credential.newBuilder()
+    Credential.Builder credential = Credential.newBuilder();
+    if (record.maxExpireTime() != null) {
+      credential.setMaxExpireTime(timestamp(record.maxExpireTime()));
+    }
+    return credential
         .setCredentialId(record.id().toString())
         .setDatabaseRole(record.databaseRole())
         .setUsername(record.username())
@@ -36,6 +40,13 @@ final class ProtoCredentials {
                 .setDatabase(hints.database())
                 .setSslmode(hints.sslmode())
                 .setJdbcUrl(hints.jdbcUrl()))
+        .build();
+  }
+
+  static com.google.protobuf.Duration duration(Duration duration) {
+    return com.google.protobuf.Duration.newBuilder()
+        .setSeconds(duration.getSeconds())
+        .setNanos(duration.getNano())
         .build();
   }
 

@@ -23,8 +23,11 @@ import java.util.UUID;
  */
 final class WatchStream {
 
-  private final UUID credentialId;
+  private final UUID streamId;
   private final ServerCallStreamObserver<CredentialEvent> observer;
+
+  /** Changes when a rotation hands the stream a new credential. */
+  private volatile UUID credentialId;
 
   @GuardedBy("this")
   private final ArrayDeque<CredentialEvent> pending = new ArrayDeque<>();
@@ -35,13 +38,28 @@ final class WatchStream {
   @GuardedBy("this")
   private boolean started;
 
-  WatchStream(UUID credentialId, ServerCallStreamObserver<CredentialEvent> observer) {
+  WatchStream(UUID streamId, UUID credentialId, ServerCallStreamObserver<CredentialEvent> observer) {
+    this.streamId = Objects.requireNonNull(streamId, "streamId");
     this.credentialId = Objects.requireNonNull(credentialId, "credentialId");
     this.observer = Objects.requireNonNull(observer, "observer");
   }
 
+  /** The id the state store knows this stream by (what its credentials are attached to). */
+  UUID streamId() {
+    return streamId;
+  }
+
+  /** The credential the stream currently holds. */
   UUID credentialId() {
     return credentialId;
+  }
+
+  void holdCredential(UUID replacement) {
+    this.credentialId = Objects.requireNonNull(replacement, "replacement");
+  }
+
+  synchronized boolean isClosed() {
+    return closed;
   }
 
   /**
@@ -85,6 +103,33 @@ final class WatchStream {
     pending.clear();
     if (!observer.isCancelled()) {
       observer.onError(status);
+    }
+  }
+
+  /**
+   * Writes {@code last} (ignoring flow control: it is one small message) and ends the stream with
+   * {@code status}.
+   */
+  synchronized void closeWith(CredentialEvent last, StatusException status) {
+    if (closed) {
+      return;
+    }
+    drain();
+    if (!observer.isCancelled()) {
+      observer.onNext(last);
+    }
+    close(status);
+  }
+
+  /** Ends the stream with OK (its credential was released). */
+  synchronized void complete() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    pending.clear();
+    if (!observer.isCancelled()) {
+      observer.onCompleted();
     }
   }
 

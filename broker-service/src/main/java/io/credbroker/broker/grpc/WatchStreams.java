@@ -1,12 +1,20 @@
 package io.credbroker.broker.grpc;
 
 import io.credbroker.api.v1.CredentialEvent;
+import io.credbroker.api.v1.CredentialExpiring;
+import io.credbroker.api.v1.CredentialRenewed;
+import io.credbroker.api.v1.CredentialRevoked;
+import io.credbroker.api.v1.CredentialRotated;
 import io.credbroker.api.v1.Heartbeat;
 import io.credbroker.broker.BrokerException;
+import io.credbroker.broker.lease.CredentialStreams;
+import io.credbroker.broker.lease.IssuedCredential;
+import io.credbroker.broker.lease.RotationReason;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Map;
 import java.util.Objects;
 import java.util.UUID;
@@ -21,6 +29,9 @@ import org.slf4j.LoggerFactory;
  * The {@code WatchCredential} streams open on this replica, and the one ticker that sends their
  * heartbeats.
  *
+ * <p>Also the lease lifecycle's view of the streams ({@link CredentialStreams}): renewals, rotations
+ * and warnings become events on the stream holding the credential; a revocation ends that stream.
+ *
  * <p>A stream costs one map entry: there is no thread or timer per stream. Every {@code
  * heartbeatInterval} the ticker walks all streams and offers each a heartbeat. On shutdown every
  * stream is ended with UNAVAILABLE (so clients reconnect to another replica at once) before the gRPC
@@ -28,7 +39,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Thread-safe. Lifecycle: the ticker starts with the instance and stops in {@link #close()}.
  */
-final class WatchStreams implements AutoCloseable {
+final class WatchStreams implements AutoCloseable, CredentialStreams {
 
   private static final Logger log = LoggerFactory.getLogger(WatchStreams.class);
   private static final Duration RETRY_AFTER_SHUTDOWN = Duration.ofMillis(100);
@@ -67,6 +78,122 @@ final class WatchStreams implements AutoCloseable {
 
   int size() {
     return streams.size();
+  }
+
+  @Override
+  public boolean holds(UUID credentialId) {
+    return streams.containsKey(credentialId);
+  }
+
+  @Override
+  public void renewed(UUID credentialId, Instant expireTime) {
+    WatchStream stream = streams.get(credentialId);
+    if (stream != null) {
+      stream.send(
+          event()
+              .setRenewed(
+                  CredentialRenewed.newBuilder()
+                      .setCredentialId(credentialId.toString())
+                      .setExpireTime(ProtoCredentials.timestamp(expireTime)))
+              .build());
+    }
+  }
+
+  @Override
+  public boolean rotated(
+      UUID replacedId,
+      IssuedCredential replacement,
+      Duration previousValidFor,
+      RotationReason reason) {
+    WatchStream stream = streams.get(replacedId);
+    if (stream == null) {
+      return false;
+    }
+    UUID replacementId = replacement.record().id();
+    // Known under the new id before the event goes out, so that an acknowledgement or a renewal of
+    // the replacement finds the stream.
+    stream.holdCredential(replacementId);
+    streams.put(replacementId, stream);
+    streams.remove(replacedId, stream);
+    stream.send(
+        event()
+            .setRotated(
+                CredentialRotated.newBuilder()
+                    .setCredential(ProtoCredentials.credential(replacement))
+                    .setReplaces(replacedId.toString())
+                    .setPreviousValidFor(ProtoCredentials.duration(previousValidFor))
+                    .setReason(
+                        switch (reason) {
+                          case MAX_TTL -> io.credbroker.api.v1.RotationReason.ROTATION_REASON_MAX_TTL;
+                          case RENEWAL_REFUSED ->
+                              io.credbroker.api.v1.RotationReason.ROTATION_REASON_RENEWAL_REFUSED;
+                        }))
+            .build());
+    if (stream.isClosed()) {
+      // Cancelled meanwhile; its cancel handler may have unregistered it under the old id.
+      streams.remove(replacementId, stream);
+      return false;
+    }
+    return true;
+  }
+
+  @Override
+  public void expiring(UUID credentialId, Instant expireTime) {
+    WatchStream stream = streams.get(credentialId);
+    if (stream != null) {
+      stream.send(
+          event()
+              .setExpiring(
+                  CredentialExpiring.newBuilder()
+                      .setCredentialId(credentialId.toString())
+                      .setExpireTime(ProtoCredentials.timestamp(expireTime)))
+              .build());
+    }
+  }
+
+  /**
+   * Tells the stream holding the credential (if any on this replica) that it was revoked, and ends it
+   * with PERMISSION_DENIED and {@code reason}.
+   */
+  void revoked(UUID credentialId, String reason) {
+    WatchStream stream = streams.get(credentialId);
+    if (stream == null) {
+      return;
+    }
+    BrokerException.Reason mapped = revocationReason(reason);
+    stream.closeWith(
+        event()
+            .setRevoked(
+                CredentialRevoked.newBuilder()
+                    .setCredentialId(credentialId.toString())
+                    .setReason(reason))
+            .build(),
+        GrpcErrorMapper.toStatusException(
+            new BrokerException(mapped, "the credential was revoked by an operator")));
+    unregister(stream);
+  }
+
+  /** Ends the stream holding a released credential (if any on this replica) with OK. */
+  void released(UUID credentialId) {
+    WatchStream stream = streams.get(credentialId);
+    if (stream != null) {
+      stream.complete();
+      unregister(stream);
+    }
+  }
+
+  private static BrokerException.Reason revocationReason(String reason) {
+    for (BrokerException.Reason candidate : BrokerException.Reason.values()) {
+      if (candidate.name().equals(reason)
+          && candidate.category() == BrokerException.Category.PERMISSION_DENIED) {
+        return candidate;
+      }
+    }
+    return BrokerException.Reason.CREDENTIAL_REVOKED;
+  }
+
+  private CredentialEvent.Builder event() {
+    return CredentialEvent.newBuilder().setEventTime(ProtoCredentials.timestamp(clock.instant()));
   }
 
   /** Ends every open stream with UNAVAILABLE so that clients move to another replica. */

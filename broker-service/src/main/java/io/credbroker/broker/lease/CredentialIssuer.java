@@ -12,12 +12,14 @@ import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Objects;
+import java.util.UUID;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The issue flow as one call: authenticate the caller's token, check the request, find the binding
- * that allows it, and issue the credential.
+ * The pod-facing flows as one call each: authenticate the caller's token, check the request, find the
+ * binding that allows it, check that the pod is not blocked, then issue (or resume, release,
+ * acknowledge) the credential.
  *
  * <p>Authentication comes first, so that a caller without a valid token learns nothing, not even
  * whether a database role exists. Every outcome is counted in {@code credbroker.credentials.issued}
@@ -35,12 +37,23 @@ public class CredentialIssuer {
   private final Bindings bindings;
   private final LeaseService leases;
   private final MeterRegistry meterRegistry;
+  private final PodAdmission admission;
 
   public CredentialIssuer(
       TokenAuthenticator authenticator,
       Bindings bindings,
       LeaseService leases,
       MeterRegistry meterRegistry) {
+    this(authenticator, bindings, leases, meterRegistry, PodAdmission.admitAll());
+  }
+
+  public CredentialIssuer(
+      TokenAuthenticator authenticator,
+      Bindings bindings,
+      LeaseService leases,
+      MeterRegistry meterRegistry,
+      PodAdmission admission) {
+    this.admission = Objects.requireNonNull(admission, "admission");
     this.authenticator = Objects.requireNonNull(authenticator, "authenticator");
     this.bindings = Objects.requireNonNull(bindings, "bindings");
     this.leases = Objects.requireNonNull(leases, "leases");
@@ -60,11 +73,27 @@ public class CredentialIssuer {
       String databaseRole,
       @Nullable Duration requestedTtl,
       CredentialKind kind) {
+    return issue(token, databaseRole, requestedTtl, kind, null);
+  }
+
+  /**
+   * Issues a credential to the caller, held by the stream {@code streamId} when it is for a stream.
+   *
+   * @throws BrokerException with the reason the request was refused
+   */
+  public IssuedCredential issue(
+      @Nullable BearerToken token,
+      String databaseRole,
+      @Nullable Duration requestedTtl,
+      CredentialKind kind,
+      @Nullable UUID streamId) {
     try {
       PodIdentity identity = authenticator.authenticate(token);
       validate(databaseRole, requestedTtl);
       Binding binding = bindings.authorize(identity, databaseRole);
-      IssuedCredential issued = leases.issue(identity, binding, kind, requestedTtl);
+      admit(identity);
+      IssuedCredential issued =
+          leases.issue(identity, binding, kind, requestedTtl, streamId, null);
       count(databaseRole, "issued");
       return issued;
     } catch (BrokerException e) {
@@ -74,18 +103,61 @@ public class CredentialIssuer {
   }
 
   /**
-   * Answers a request to resume a credential. This broker does not adopt credentials across streams
-   * yet, so every credential counts as not resumable; the protocol tells clients to answer that by
-   * asking for a new credential. The caller is authenticated first, like every request.
+   * Resumes a credential the caller's pod held on a stream that broke: the stream {@code streamId} on
+   * this replica adopts it, and no new role is created.
    *
-   * @throws BrokerException always: {@code CREDENTIAL_NOT_RESUMABLE} for an authenticated caller
+   * @param credentialId the {@code resume_credential_id} as sent
+   * @return the credential, without password
+   * @throws BrokerException with the reason the request was refused (see {@link LeaseService#resume})
    */
-  public void refuseResume(@Nullable BearerToken token, String databaseRole) {
-    authenticator.authenticate(token);
+  public IssuedCredential resume(
+      @Nullable BearerToken token, String databaseRole, String credentialId, UUID streamId) {
+    PodIdentity identity = authenticator.authenticate(token);
     validate(databaseRole, null);
-    throw new BrokerException(
-        Reason.CREDENTIAL_NOT_RESUMABLE,
-        "the credential cannot be resumed; ask for a new one without resume_credential_id");
+    Binding binding = bindings.authorize(identity, databaseRole);
+    admit(identity);
+    return leases.resume(identity, binding, parseId(credentialId, "resume_credential_id"), streamId);
+  }
+
+  /**
+   * Releases a credential of the caller's pod (revoked at once).
+   *
+   * @return the released credential's id
+   */
+  public UUID release(@Nullable BearerToken token, String credentialId) {
+    PodIdentity identity = authenticator.authenticate(token);
+    UUID id = parseId(credentialId, "credential_id");
+    leases.release(identity, id);
+    return id;
+  }
+
+  /** Acknowledges a rotation for the caller's pod. */
+  public Acknowledgement acknowledge(@Nullable BearerToken token, String credentialId) {
+    PodIdentity identity = authenticator.authenticate(token);
+    return leases.acknowledge(identity, parseId(credentialId, "credential_id"));
+  }
+
+  private void admit(PodIdentity identity) {
+    String podUid = identity.podUid();
+    if (podUid != null && admission.isBlocked(podUid)) {
+      throw new BrokerException(
+          Reason.POD_REVOKED, "this pod's credentials were revoked by an operator");
+    }
+  }
+
+  private static UUID parseId(String value, String field) {
+    if (value.isEmpty()) {
+      throw new BrokerException(Reason.INVALID_REQUEST, field + " is required");
+    }
+    try {
+      UUID id = UUID.fromString(value);
+      if (!id.toString().equals(value.toLowerCase(Locale.ROOT))) {
+        throw new IllegalArgumentException("not canonical");
+      }
+      return id;
+    } catch (IllegalArgumentException e) {
+      throw new BrokerException(Reason.INVALID_REQUEST, field + " is not a credential id");
+    }
   }
 
   private static void validate(String databaseRole, @Nullable Duration requestedTtl) {

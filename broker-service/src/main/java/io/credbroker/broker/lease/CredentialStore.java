@@ -8,6 +8,7 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.UUID;
@@ -150,16 +151,58 @@ public class CredentialStore {
         .optional();
   }
 
+  /** A credential's id and when its owner must look at it next. */
+  record Due(UUID id, Instant at) {}
+
   /** This replica's live credentials whose next action is due by {@code until}, earliest first. */
-  List<UUID> dueBy(String replica, Instant until, int limit) {
+  List<Due> dueBy(String replica, Instant until, int limit) {
     return jdbc.sql(
-            "SELECT id FROM credential WHERE owner_replica = :replica AND state = 'ACTIVE'"
-                + " AND next_action_time <= :until ORDER BY next_action_time LIMIT :limit")
+            "SELECT id, next_action_time FROM credential WHERE owner_replica = :replica"
+                + " AND state = 'ACTIVE' AND next_action_time <= :until"
+                + " ORDER BY next_action_time LIMIT :limit")
         .param("replica", replica)
         .param("until", utc(until))
         .param("limit", limit)
-        .query(UUID.class)
+        .query((rs, row) -> new Due(rs.getObject("id", UUID.class), instant(rs, "next_action_time")))
         .list();
+  }
+
+  /**
+   * This replica's live credentials by where they are in their life: {@code attached} (a stream holds
+   * it), {@code detached} (in its reconnect grace), {@code replaced} (draining after a rotation),
+   * {@code one_shot}.
+   */
+  Map<String, Long> liveCounts(String replica) {
+    return jdbc.sql(
+            "SELECT count(*) FILTER (WHERE kind = 'STREAM' AND revoke_after IS NULL"
+                + " AND detached_time IS NULL) AS attached,"
+                + " count(*) FILTER (WHERE kind = 'STREAM' AND revoke_after IS NULL"
+                + " AND detached_time IS NOT NULL) AS detached,"
+                + " count(*) FILTER (WHERE revoke_after IS NOT NULL) AS replaced,"
+                + " count(*) FILTER (WHERE kind = 'ONE_SHOT') AS one_shot"
+                + " FROM credential WHERE owner_replica = :replica AND state = 'ACTIVE'")
+        .param("replica", replica)
+        .query(
+            (rs, row) ->
+                Map.of(
+                    "attached", rs.getLong("attached"),
+                    "detached", rs.getLong("detached"),
+                    "replaced", rs.getLong("replaced"),
+                    "one_shot", rs.getLong("one_shot")))
+        .single();
+  }
+
+  /** The earliest expiry among this replica's credentials that it is supposed to renew. */
+  Optional<Instant> earliestRenewedExpiry(String replica) {
+    List<@Nullable Instant> earliest =
+        jdbc.sql(
+                "SELECT min(expire_time) AS earliest FROM credential"
+                    + " WHERE owner_replica = :replica AND state = 'ACTIVE'"
+                    + " AND renewal_due_time IS NOT NULL")
+            .param("replica", replica)
+            .query((rs, row) -> nullableInstant(rs, "earliest"))
+            .list();
+    return earliest.isEmpty() ? Optional.empty() : Optional.ofNullable(earliest.get(0));
   }
 
   /** Records a successful renewal by the owner. */

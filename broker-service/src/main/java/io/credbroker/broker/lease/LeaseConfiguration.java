@@ -7,11 +7,12 @@ import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.vault.VaultDatabaseCredentials;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.jdbc.core.simple.JdbcClient;
 
-/** Wires the issue flow. */
+/** Wires the lease lifecycle: issuing, the shared scheduler that keeps leases alive, and ending. */
 @Configuration(proxyBeanMethods = false)
 class LeaseConfiguration {
 
@@ -34,21 +35,46 @@ class LeaseConfiguration {
       LeaseMetrics metrics,
       BrokerProperties properties) {
     return new LeaseService(
-        vault,
-        store,
-        retryQueue,
-        replicaId,
-        Clock.systemUTC(),
-        metrics,
-        properties.lease().revocationRetryInitial());
+        vault, store, retryQueue, replicaId, Clock.systemUTC(), metrics, properties.lease());
   }
 
+  @Bean
+  LeaseKeeper leaseKeeper(
+      CredentialStore store,
+      LeaseService leaseService,
+      VaultDatabaseCredentials vault,
+      RevocationRetryQueue retryQueue,
+      Bindings bindings,
+      ObjectProvider<CredentialStreams> streams,
+      ReplicaId replicaId,
+      BrokerProperties properties,
+      LeaseMetrics metrics) {
+    return new LeaseKeeper(
+        store,
+        leaseService,
+        vault,
+        retryQueue,
+        bindings,
+        streams.getIfAvailable(CredentialStreams::none),
+        replicaId,
+        Clock.systemUTC(),
+        properties.lease(),
+        metrics);
+  }
+
+  /** Pod blocks come from the revocation feature when it is present; otherwise every pod is admitted. */
   @Bean
   CredentialIssuer credentialIssuer(
       TokenAuthenticator authenticator,
       Bindings bindings,
       LeaseService leaseService,
-      MeterRegistry meterRegistry) {
-    return new CredentialIssuer(authenticator, bindings, leaseService, meterRegistry);
+      MeterRegistry meterRegistry,
+      ObjectProvider<PodAdmission> admission) {
+    return new CredentialIssuer(
+        authenticator,
+        bindings,
+        leaseService,
+        meterRegistry,
+        admission.getIfAvailable(PodAdmission::admitAll));
   }
 }

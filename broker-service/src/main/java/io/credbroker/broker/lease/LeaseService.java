@@ -5,25 +5,40 @@ import io.credbroker.broker.BrokerException.Reason;
 import io.credbroker.broker.auth.Binding;
 import io.credbroker.broker.auth.PodIdentity;
 import io.credbroker.broker.cluster.ReplicaId;
+import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.vault.DatabaseSecret;
+import io.credbroker.broker.vault.LeaseRenewal;
 import io.credbroker.broker.vault.VaultDatabaseCredentials;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.dao.DataAccessException;
 
 /**
- * Issues credentials from Vault and keeps the state store in step with Vault's leases.
+ * Issues credentials from Vault, ends them, and keeps the state store in step with Vault's leases.
  *
- * <p>Issuing is: read {@code <mount>/creds/<role>} (one new PostgreSQL role), optionally renew the
- * lease to the requested lifetime, then record the lease. If anything after the read fails, the new
- * lease is revoked again, so a failed request leaves no role behind that nobody tracks (if that
- * revocation fails too, the lease still runs out at its TTL).
+ * <p>Issuing is: read {@code <mount>/creds/<role>} (one new PostgreSQL role), set the lease to the
+ * requested lifetime, then record the lease with its renewal schedule. If anything after the read
+ * fails, the new lease is revoked again, so a failed request leaves no role behind that nobody tracks
+ * (if that revocation fails too, the lease still runs out at its TTL).
+ *
+ * <p>Max TTL. Vault's creds answer does not say how far renewals can go. The broker learns it per
+ * Vault role from the first stream lease it issues: it renews that lease with a far increment, reads
+ * the cap Vault applied, and sets the lease back to the wanted lifetime. The learned value is cached
+ * for {@code maxTtlCache}; a capped renewal later tells the exact limit of that lease.
+ *
+ * <p>Ending is one path for every trigger ({@link #revoke}): the credential is ended and its lease put
+ * on the persisted retry queue in one statement, then Vault revokes it synchronously; only Vault's
+ * confirmation removes it from the queue.
  *
  * <p>Thread-safe; blocking (Vault and the state database are called on the caller's thread).
  */
@@ -38,13 +53,20 @@ public class LeaseService {
    */
   private static final Duration IN_FLIGHT = Duration.ofSeconds(30);
 
+  /** Far beyond any max TTL: a renewal asking for it is always capped, which reveals the cap. */
+  private static final Duration PROBE_INCREMENT = Duration.ofDays(100L * 365);
+
   private final VaultDatabaseCredentials vault;
   private final CredentialStore store;
   private final RevocationRetryQueue retryQueue;
   private final ReplicaId replicaId;
   private final Clock clock;
   private final LeaseMetrics metrics;
-  private final Duration revocationRetryInitial;
+  private final BrokerProperties.Lease settings;
+  private final Map<String, MaxTtl> maxTtls = new ConcurrentHashMap<>();
+
+  /** What is known of a Vault role's max TTL (counted from lease issue); {@code null}: unbounded. */
+  private record MaxTtl(@Nullable Duration value, Instant learned) {}
 
   public LeaseService(
       VaultDatabaseCredentials vault,
@@ -53,31 +75,66 @@ public class LeaseService {
       ReplicaId replicaId,
       Clock clock,
       LeaseMetrics metrics,
-      Duration revocationRetryInitial) {
+      BrokerProperties.Lease settings) {
     this.vault = Objects.requireNonNull(vault, "vault");
     this.store = Objects.requireNonNull(store, "store");
     this.retryQueue = Objects.requireNonNull(retryQueue, "retryQueue");
     this.replicaId = Objects.requireNonNull(replicaId, "replicaId");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.metrics = Objects.requireNonNull(metrics, "metrics");
-    this.revocationRetryInitial =
-        Objects.requireNonNull(revocationRetryInitial, "revocationRetryInitial");
+    this.settings = Objects.requireNonNull(settings, "settings");
   }
 
   /**
-   * Issues a new credential to {@code owner} under {@code binding}. The caller has authorised the
-   * request.
+   * Issues a new credential to {@code owner} under {@code binding}, held by no stream. The caller has
+   * authorised the request.
    *
    * @param requestedTtl the lease lifetime the client asked for, or {@code null} for the Vault role's
    *     default; Vault caps it at the role's maximum
    */
   public IssuedCredential issue(
       PodIdentity owner, Binding binding, CredentialKind kind, @Nullable Duration requestedTtl) {
+    return issue(owner, binding, kind, requestedTtl, null, null);
+  }
+
+  /**
+   * Issues a new credential to {@code owner} under {@code binding}, held by the stream {@code
+   * streamId} (for {@link CredentialKind#STREAM}), replacing {@code replaces} when it comes from a
+   * rotation. The caller has authorised the request.
+   */
+  public IssuedCredential issue(
+      PodIdentity owner,
+      Binding binding,
+      CredentialKind kind,
+      @Nullable Duration requestedTtl,
+      @Nullable UUID streamId,
+      @Nullable UUID replaces) {
+    Instant before = clock.instant();
     DatabaseSecret secret = vault.issue(binding.vaultMount(), binding.vaultRole());
-    Instant issueTime = clock.instant();
     try {
-      if (requestedTtl != null && !requestedTtl.equals(secret.leaseDuration())) {
+      boolean renewable = kind == CredentialKind.STREAM && secret.renewable();
+      Duration wanted = requestedTtl != null ? requestedTtl : secret.leaseDuration();
+      Instant maxExpire = null;
+      if (renewable) {
+        MaxTtl known = maxTtls.get(binding.vaultMount() + "/" + binding.vaultRole());
+        boolean probed = false;
+        if (known == null || known.learned().plus(settings.maxTtlCache()).isBefore(before)) {
+          known = probeMaxTtl(binding, secret.leaseId(), before);
+          probed = true;
+        }
+        if (known.value() != null) {
+          maxExpire = before.plus(known.value());
+        }
+        if (probed || !wanted.equals(secret.leaseDuration())) {
+          secret = secret.withLeaseDuration(vault.renewLease(secret.leaseId(), wanted).leaseDuration());
+        }
+      } else if (requestedTtl != null && !requestedTtl.equals(secret.leaseDuration())) {
         secret = secret.withLeaseDuration(vault.renew(secret.leaseId(), requestedTtl));
+      }
+      Instant issueTime = clock.instant();
+      Instant expire = issueTime.plus(secret.leaseDuration());
+      if (!renewable || (maxExpire != null && maxExpire.isBefore(expire))) {
+        maxExpire = expire;
       }
       CredentialRecord record =
           new CredentialRecord(
@@ -91,32 +148,167 @@ public class LeaseService {
               kind,
               CredentialState.ACTIVE,
               // Only a stream has somebody to renew the lease.
-              kind == CredentialKind.STREAM && secret.renewable(),
+              renewable,
               replicaId.value(),
               issueTime,
-              issueTime.plus(secret.leaseDuration()));
-      store.insert(record);
+              expire,
+              maxExpire,
+              replaces,
+              null,
+              null,
+              null);
+      Instant renewalDue = renewable ? renewalDue(issueTime, secret.leaseDuration()) : null;
+      store.insert(
+          record,
+          secret.leaseDuration(),
+          renewalDue,
+          renewalDue != null ? renewalDue : expire,
+          kind == CredentialKind.STREAM ? streamId : null);
       return new IssuedCredential(record, secret.password(), binding.connection());
     } catch (DataAccessException e) {
       log.warn("Recording lease {} failed; revoking it", secret.leaseId(), e);
       revokeQuietly(secret.leaseId());
-      throw new BrokerException(
-          Reason.STATE_STORE_UNAVAILABLE,
-          "the broker's state store is unavailable; try again later",
-          RETRY_AFTER,
-          e);
+      throw stateStoreUnavailable(e);
     } catch (RuntimeException e) {
       revokeQuietly(secret.leaseId());
       throw e;
     }
   }
 
-  /** Notes that the stream that held a credential has ended (the lease itself is left alone). */
-  public void detach(UUID credentialId) {
+  /**
+   * Learns the max TTL of the binding's Vault role by asking for a renewal far beyond any cap.
+   * Leaves the lease at its cap; the caller sets it back.
+   */
+  private MaxTtl probeMaxTtl(Binding binding, String leaseId, Instant issuedNoEarlierThan) {
+    Instant asked = clock.instant();
+    LeaseRenewal probe = vault.renewLease(leaseId, PROBE_INCREMENT);
+    // Counted from before the creds read and the probe, and a second short for rounding: the broker
+    // rather rotates a little early than late.
+    Duration value =
+        probe.capped()
+            ? Duration.between(issuedNoEarlierThan, asked.plus(probe.leaseDuration()))
+                .minusSeconds(1)
+            : null;
+    MaxTtl learned = new MaxTtl(value, asked);
+    maxTtls.put(binding.vaultMount() + "/" + binding.vaultRole(), learned);
+    log.debug(
+        "Vault role {}/{} has a max TTL of {}",
+        binding.vaultMount(),
+        binding.vaultRole(),
+        value == null ? "(unbounded)" : value);
+    return learned;
+  }
+
+  /**
+   * When to renew a lease that lives {@code lifetime} from {@code from}: at {@code renewalFraction} of
+   * it, moved earlier by up to {@code renewalJitter} of it at random, but not within 200 ms.
+   */
+  Instant renewalDue(Instant from, Duration lifetime) {
+    double fraction =
+        settings.renewalFraction()
+            - settings.renewalJitter() * ThreadLocalRandom.current().nextDouble();
+    long millis = Math.max(200, (long) (lifetime.toMillis() * fraction));
+    return from.plusMillis(millis);
+  }
+
+  /**
+   * Adopts a live credential of the caller's pod for the stream {@code streamId} on this replica:
+   * this replica renews it from now on, and no new role is created.
+   *
+   * @return the credential (without password: the broker never had it stored)
+   * @throws BrokerException {@code CREDENTIAL_NOT_FOUND} for an unknown id, {@code
+   *     CREDENTIAL_OF_ANOTHER_POD} when it belongs to another pod UID, {@code INVALID_REQUEST} when it
+   *     is for another database role, {@code CREDENTIAL_NOT_RESUMABLE} when it has ended, expired, or
+   *     was replaced
+   */
+  public IssuedCredential resume(
+      PodIdentity owner, Binding binding, UUID credentialId, UUID streamId) {
     try {
-      store.markDetached(credentialId, clock.instant());
+      CredentialRecord record = find(credentialId);
+      if (owner.podUid() == null || !owner.podUid().equals(record.owner().podUid())) {
+        throw new BrokerException(
+            Reason.CREDENTIAL_OF_ANOTHER_POD, "the credential belongs to another pod");
+      }
+      if (!record.databaseRole().equals(binding.databaseRole())) {
+        throw new BrokerException(
+            Reason.INVALID_REQUEST, "the credential was issued for another database role");
+      }
+      if (!store.attach(credentialId, owner.podUid(), replicaId.value(), streamId, clock.instant())) {
+        throw new BrokerException(
+            Reason.CREDENTIAL_NOT_RESUMABLE,
+            "the credential is no longer alive; ask for a new one without resume_credential_id");
+      }
+      log.info("Credential {} (user {}) resumed on a new stream", credentialId, record.username());
+      return new IssuedCredential(find(credentialId), "", binding.connection());
     } catch (DataAccessException e) {
-      log.warn("Could not record that the stream of credential {} ended", credentialId, e);
+      throw stateStoreUnavailable(e);
+    }
+  }
+
+  /**
+   * Revokes a credential of the caller's pod at once, together with a credential it replaced that is
+   * still draining (a pod that shuts down needs neither). Idempotent.
+   *
+   * @throws BrokerException {@code CREDENTIAL_NOT_FOUND} when the id never belonged to this pod
+   */
+  public void release(PodIdentity owner, UUID credentialId) {
+    try {
+      CredentialRecord record = findOwned(owner, credentialId);
+      if (record.state() != CredentialState.ACTIVE) {
+        return;
+      }
+      revoke(credentialId, RevocationTrigger.RELEASE);
+      UUID replaced = record.replaces();
+      if (replaced != null
+          && store.findById(replaced).map(r -> r.state() == CredentialState.ACTIVE).orElse(false)) {
+        revoke(replaced, RevocationTrigger.RELEASE);
+      }
+    } catch (DataAccessException e) {
+      throw stateStoreUnavailable(e);
+    }
+  }
+
+  /**
+   * Records that the caller's pod switched to {@code credentialId}, which came from a rotation: the
+   * credential it replaced is revoked after the drain grace (or earlier if it expires earlier).
+   * Idempotent: a second acknowledgement does not move the revocation.
+   *
+   * @throws BrokerException {@code CREDENTIAL_NOT_FOUND} when the id never belonged to this pod,
+   *     {@code NOT_A_ROTATION} when the credential did not replace another
+   */
+  public Acknowledgement acknowledge(PodIdentity owner, UUID credentialId) {
+    try {
+      CredentialRecord record = findOwned(owner, credentialId);
+      UUID replaced = record.replaces();
+      if (replaced == null) {
+        throw new BrokerException(
+            Reason.NOT_A_ROTATION, "the credential did not replace another one");
+      }
+      Instant now = clock.instant();
+      Optional<Instant> revokeTime =
+          store.scheduleReplacedRevocation(replaced, now.plus(settings.drainGrace()));
+      if (revokeTime.isPresent()) {
+        return new Acknowledgement(replaced, revokeTime.get());
+      }
+      Instant ended = store.findById(replaced).map(CredentialRecord::endTime).orElse(null);
+      return new Acknowledgement(replaced, ended != null ? ended : now);
+    } catch (DataAccessException e) {
+      throw stateStoreUnavailable(e);
+    }
+  }
+
+  /**
+   * Notes that a stream ended without a release: the credentials it held stay alive for the reconnect
+   * grace, then are revoked unless a stream resumes them.
+   */
+  public void detach(UUID streamId) {
+    Instant now = clock.instant();
+    try {
+      store.detachStream(streamId, now, now.plus(settings.reconnectGrace()));
+    } catch (DataAccessException e) {
+      // The credential then stays attached in the store; it is revoked when it runs out, or claimed
+      // and given its grace when this replica stops.
+      log.warn("Could not record that stream {} ended", streamId, e);
     }
   }
 
@@ -138,13 +330,7 @@ public class LeaseService {
     Objects.requireNonNull(credentialId, "credentialId");
     Objects.requireNonNull(trigger, "trigger");
     try {
-      CredentialRecord record =
-          store
-              .findById(credentialId)
-              .orElseThrow(
-                  () ->
-                      new BrokerException(
-                          Reason.CREDENTIAL_NOT_FOUND, "no credential with this id exists"));
+      CredentialRecord record = find(credentialId);
       Instant now = clock.instant();
       boolean ended =
           store.endAndQueue(credentialId, trigger.endState(), trigger, now, now.plus(IN_FLIGHT));
@@ -173,9 +359,31 @@ public class LeaseService {
       retryQueue.confirmed(credentialId);
       return true;
     } catch (BrokerException e) {
-      retryQueue.failed(credentialId, clock.instant().plus(revocationRetryInitial), e.reason().name());
+      retryQueue.failed(
+          credentialId, clock.instant().plus(settings.revocationRetryInitial()), e.reason().name());
       return false;
     }
+  }
+
+  private CredentialRecord find(UUID credentialId) {
+    return store
+        .findById(credentialId)
+        .orElseThrow(
+            () ->
+                new BrokerException(
+                    Reason.CREDENTIAL_NOT_FOUND, "no credential with this id exists"));
+  }
+
+  /** The credential if it belongs to the caller's pod; NOT_FOUND otherwise (ids are not probed). */
+  private CredentialRecord findOwned(PodIdentity owner, UUID credentialId) {
+    Optional<CredentialRecord> record = store.findById(credentialId);
+    if (record.isEmpty()
+        || owner.podUid() == null
+        || !owner.podUid().equals(record.get().owner().podUid())) {
+      throw new BrokerException(
+          Reason.CREDENTIAL_NOT_FOUND, "this pod holds no credential with this id");
+    }
+    return record.get();
   }
 
   private static BrokerException stateStoreUnavailable(DataAccessException e) {

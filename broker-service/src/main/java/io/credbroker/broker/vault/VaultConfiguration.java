@@ -2,6 +2,7 @@ package io.credbroker.broker.vault;
 
 import io.github.resilience4j.bulkhead.BulkheadRegistry;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
+import io.github.resilience4j.retry.RetryRegistry;
 import io.github.resilience4j.timelimiter.TimeLimiterRegistry;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.util.concurrent.ExecutorService;
@@ -45,6 +46,7 @@ class VaultConfiguration {
       CircuitBreakerRegistry circuitBreakers,
       BulkheadRegistry bulkheads,
       TimeLimiterRegistry timeLimiters,
+      RetryRegistry retries,
       ExecutorService vaultCallExecutor,
       MeterRegistry meterRegistry) {
     return new VaultDatabaseCredentials(
@@ -53,6 +55,7 @@ class VaultConfiguration {
         bulkheads.bulkhead(INSTANCE),
         timeLimiters.timeLimiter(INSTANCE),
         vaultCallExecutor,
-        meterRegistry);
+        meterRegistry,
+        retries.retry(INSTANCE));
   }
 }

@@ -6,6 +6,8 @@ import io.github.resilience4j.bulkhead.Bulkhead;
 import io.github.resilience4j.bulkhead.BulkheadFullException;
 import io.github.resilience4j.circuitbreaker.CallNotPermittedException;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.github.resilience4j.retry.Retry;
+import io.github.resilience4j.retry.RetryConfig;
 import io.github.resilience4j.timelimiter.TimeLimiter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -37,9 +39,9 @@ import org.springframework.vault.support.VaultResponse;
  * circuit breaker (a Vault that keeps failing is not waited for; an open circuit is {@code
  * VAULT_UNAVAILABLE} at once) and a time limit. Only failures that say something about Vault's health
  * (connection errors, timeouts, 5xx, 429) count against the circuit; a 4xx is Vault refusing this
- * particular request, reported as {@code VAULT_REJECTED}. Nothing here retries: a {@code creds} read
- * that timed out may still have created a role, so repeating it blindly would leak roles; whoever
- * retries a renewal or revocation decides that knowingly.
+ * particular request, reported as {@code VAULT_REJECTED}. Renewals and revocations are idempotent and
+ * retried with backoff and jitter while Vault is unreachable; a {@code creds} read is never retried:
+ * one that timed out may still have created a role, so repeating it blindly would leak roles.
  *
  * <p>Vault's error texts are logged, never passed to callers. Passwords are never logged.
  *
@@ -58,6 +60,7 @@ public final class VaultDatabaseCredentials {
   private final TimeLimiter timeLimiter;
   private final ExecutorService executor;
   private final MeterRegistry meterRegistry;
+  private final @Nullable Retry retry;
 
   public VaultDatabaseCredentials(
       VaultOperations vault,
@@ -66,6 +69,29 @@ public final class VaultDatabaseCredentials {
       TimeLimiter timeLimiter,
       ExecutorService executor,
       MeterRegistry meterRegistry) {
+    this(vault, circuitBreaker, bulkhead, timeLimiter, executor, meterRegistry, null);
+  }
+
+  /**
+   * @param retry how renewals and revocations (idempotent calls) are retried; only failures that leave
+   *     Vault unreachable are retried, whatever the retry's own predicate says. {@code null}: no retries
+   */
+  public VaultDatabaseCredentials(
+      VaultOperations vault,
+      CircuitBreaker circuitBreaker,
+      Bulkhead bulkhead,
+      TimeLimiter timeLimiter,
+      ExecutorService executor,
+      MeterRegistry meterRegistry,
+      @Nullable Retry retry) {
+    this.retry =
+        retry == null
+            ? null
+            : Retry.of(
+                retry.getName(),
+                RetryConfig.from(retry.getRetryConfig())
+                    .retryOnException(VaultDatabaseCredentials::unreachable)
+                    .build());
     this.vault = Objects.requireNonNull(vault, "vault");
     this.circuitBreaker = Objects.requireNonNull(circuitBreaker, "circuitBreaker");
     this.bulkhead = Objects.requireNonNull(bulkhead, "bulkhead");
@@ -94,23 +120,50 @@ public final class VaultDatabaseCredentials {
    * @return the lease's new duration from now
    */
   public Duration renew(String leaseId, Duration increment) {
+    return renewLease(leaseId, increment).leaseDuration();
+  }
+
+  /**
+   * Renews a lease by {@code increment} from now ({@code PUT sys/leases/renew}), retried with backoff
+   * and jitter while Vault is unreachable (a renewal is idempotent). Vault caps the result at the
+   * lease's max TTL; the answer says whether it did.
+   *
+   * @throws BrokerException {@code VAULT_REJECTED} when Vault refuses the renewal (lease not found,
+   *     expired, not renewable), {@code VAULT_UNAVAILABLE} when it cannot be reached
+   */
+  public LeaseRenewal renewLease(String leaseId, Duration increment) {
+    long seconds = Math.max(1, increment.toSeconds());
     Map<String, Object> body = new LinkedHashMap<>();
     body.put("lease_id", leaseId);
-    body.put("increment", Math.max(1, increment.toSeconds()));
+    body.put("increment", seconds);
     VaultResponse response =
-        call(
-            "renew",
-            () -> exchange("sys/leases/renew", HttpMethod.PUT, body, VaultResponse.class));
+        retried(
+            () ->
+                call(
+                    "renew",
+                    () -> exchange("sys/leases/renew", HttpMethod.PUT, body, VaultResponse.class)));
     if (response == null) {
       throw rejected("renew", "empty response to a lease renewal", null);
     }
-    return Duration.ofSeconds(response.getLeaseDuration());
+    long granted = response.getLeaseDuration();
+    return new LeaseRenewal(Duration.ofSeconds(granted), granted < seconds);
   }
 
-  /** Revokes a lease at once ({@code PUT sys/leases/revoke}); revoking an unknown lease succeeds. */
+  /**
+   * Revokes a lease at once ({@code PUT sys/leases/revoke}, synchronous: Vault runs the role's
+   * revocation statements before answering); revoking an unknown lease succeeds. Retried with backoff
+   * and jitter while Vault is unreachable.
+   */
   public void revoke(String leaseId) {
-    Map<String, Object> body = Map.of("lease_id", leaseId);
-    call("revoke", () -> exchange("sys/leases/revoke", HttpMethod.PUT, body, Void.class));
+    Map<String, Object> body = Map.of("lease_id", leaseId, "sync", true);
+    retried(
+        () ->
+            call(
+                "revoke", () -> exchange("sys/leases/revoke", HttpMethod.PUT, body, Void.class)));
+  }
+
+  private <T> T retried(java.util.function.Supplier<T> call) {
+    return retry == null ? call.get() : retry.executeSupplier(call);
   }
 
   /**
@@ -212,6 +265,11 @@ public final class VaultDatabaseCredentials {
 
   private long elapsed(long start) {
     return circuitBreaker.getCurrentTimestamp() - start;
+  }
+
+  /** Only a Vault that could not be reached is worth asking again; a refusal would repeat. */
+  private static boolean unreachable(Throwable e) {
+    return e instanceof BrokerException broker && broker.reason() == Reason.VAULT_UNAVAILABLE;
   }
 
   private static boolean countsAgainstVault(HttpStatusCodeException e) {

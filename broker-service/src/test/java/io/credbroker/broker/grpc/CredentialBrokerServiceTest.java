@@ -16,10 +16,14 @@ import com.google.rpc.ErrorInfo;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.PlainJWT;
 import io.credbroker.api.v1.CredentialBrokerGrpc;
+import io.credbroker.api.v1.AcknowledgeRotationRequest;
+import io.credbroker.api.v1.AcknowledgeRotationResponse;
 import io.credbroker.api.v1.CredentialEvent;
+import io.credbroker.api.v1.ReleaseCredentialRequest;
 import io.credbroker.api.v1.IssueCredentialRequest;
 import io.credbroker.api.v1.IssueCredentialResponse;
 import io.credbroker.api.v1.WatchCredentialRequest;
+import io.credbroker.broker.BrokerException;
 import io.credbroker.broker.auth.BearerToken;
 import io.credbroker.broker.auth.Binding;
 import io.credbroker.broker.auth.Bindings;
@@ -28,6 +32,7 @@ import io.credbroker.broker.auth.PodIdentity;
 import io.credbroker.broker.auth.TokenAuthenticator;
 import io.credbroker.broker.auth.TokenReviewOutcome;
 import io.credbroker.broker.auth.TokenReviewer;
+import io.credbroker.broker.lease.Acknowledgement;
 import io.credbroker.broker.lease.CredentialIssuer;
 import io.credbroker.broker.lease.CredentialKind;
 import io.credbroker.broker.lease.CredentialRecord;
@@ -60,6 +65,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.mockito.ArgumentCaptor;
 
 /** The gRPC API's shape over an in-process channel; the domain below it is real except the leases. */
 class CredentialBrokerServiceTest {
@@ -124,7 +130,9 @@ class CredentialBrokerServiceTest {
   @Test
   void watchSendsTheCredentialFirstThenHeartbeatsAndStaysOpen() {
     IssuedCredential issued = issuedCredential(CredentialKind.STREAM);
-    when(leases.issue(eq(APP_POD), eq(DB1), eq(CredentialKind.STREAM), isNull()))
+    ArgumentCaptor<UUID> streamId = ArgumentCaptor.forClass(UUID.class);
+    when(leases.issue(
+            eq(APP_POD), eq(DB1), eq(CredentialKind.STREAM), isNull(), streamId.capture(), isNull()))
         .thenReturn(issued);
     RecordingObserver events = new RecordingObserver();
     Context.CancellableContext call = Context.current().withCancellation();
@@ -152,13 +160,20 @@ class CredentialBrokerServiceTest {
     call.cancel(null);
 
     await().until(() -> streams.size() == 0);
-    verify(leases).detach(issued.record().id());
+    // The credential stays alive for the reconnect grace; the stream it was attached to is gone.
+    verify(leases).detach(streamId.getValue());
   }
 
   @Test
   void issueCredentialReturnsACredentialNobodyRenews() {
     IssuedCredential issued = issuedCredential(CredentialKind.ONE_SHOT);
-    when(leases.issue(eq(APP_POD), eq(DB1), eq(CredentialKind.ONE_SHOT), eq(Duration.ofSeconds(90))))
+    when(leases.issue(
+            eq(APP_POD),
+            eq(DB1),
+            eq(CredentialKind.ONE_SHOT),
+            eq(Duration.ofSeconds(90)),
+            isNull(),
+            isNull()))
         .thenReturn(issued);
 
     IssueCredentialResponse response =
@@ -206,7 +221,7 @@ class CredentialBrokerServiceTest {
                 .issueCredential(IssueCredentialRequest.newBuilder().setDatabaseRole("db1").build()),
         Status.Code.PERMISSION_DENIED,
         "NOT_BOUND");
-    verify(leases, never()).issue(any(), any(), any(), any());
+    verify(leases, never()).issue(any(), any(), any(), any(), any(), any());
   }
 
   @Test
@@ -246,11 +261,15 @@ class CredentialBrokerServiceTest {
                         .build()),
         Status.Code.INVALID_ARGUMENT,
         "INVALID_REQUEST");
-    verify(leases, never()).issue(any(), any(), any(), any());
+    verify(leases, never()).issue(any(), any(), any(), any(), any(), any());
   }
 
   @Test
-  void resumeIsRefusedSoThatTheClientAsksForANewCredential() {
+  void resumeOfACredentialThatIsNoLongerAliveIsFailedPrecondition() {
+    when(leases.resume(eq(APP_POD), eq(DB1), any(), any()))
+        .thenThrow(
+            new BrokerException(
+                BrokerException.Reason.CREDENTIAL_NOT_RESUMABLE, "the credential is gone"));
     assertRefused(
         () ->
             blocking(appToken)
@@ -265,8 +284,91 @@ class CredentialBrokerServiceTest {
   }
 
   @Test
+  void resumedCredentialComesFirstWithoutPassword() {
+    IssuedCredential adopted = issuedCredential(CredentialKind.STREAM);
+    IssuedCredential withoutPassword =
+        new IssuedCredential(adopted.record(), "", adopted.connection());
+    when(leases.resume(eq(APP_POD), eq(DB1), eq(adopted.record().id()), any()))
+        .thenReturn(withoutPassword);
+
+    CredentialEvent first =
+        blocking(appToken)
+            .watchCredential(
+                WatchCredentialRequest.newBuilder()
+                    .setDatabaseRole("db1")
+                    .setResumeCredentialId(adopted.record().id().toString())
+                    .build())
+            .next();
+
+    assertThat(first.hasResumed()).isTrue();
+    assertThat(first.getResumed().getCredential().getUsername()).isEqualTo("v-app-db1-abc");
+    assertThat(first.getResumed().getCredential().getPassword()).isEmpty();
+    await().until(() -> streams.holds(adopted.record().id()));
+  }
+
+  @Test
+  void malformedCredentialIdsAreInvalidArguments() {
+    assertRefused(
+        () ->
+            blocking(appToken)
+                .releaseCredential(
+                    ReleaseCredentialRequest.newBuilder().setCredentialId("12; DROP").build()),
+        Status.Code.INVALID_ARGUMENT,
+        "INVALID_REQUEST");
+    assertRefused(
+        () ->
+            blocking(appToken)
+                .acknowledgeRotation(AcknowledgeRotationRequest.getDefaultInstance()),
+        Status.Code.INVALID_ARGUMENT,
+        "INVALID_REQUEST");
+    verify(leases, never()).release(any(), any());
+    verify(leases, never()).acknowledge(any(), any());
+  }
+
+  @Test
+  void acknowledgementAnswersWithTheReplacedCredentialAndItsRevocationTime() {
+    UUID replacement = UUID.randomUUID();
+    UUID replaced = UUID.randomUUID();
+    Instant revokeAt = Instant.parse("2026-01-01T12:00:30Z");
+    when(leases.acknowledge(APP_POD, replacement))
+        .thenReturn(new Acknowledgement(replaced, revokeAt));
+
+    AcknowledgeRotationResponse response =
+        blocking(appToken)
+            .acknowledgeRotation(
+                AcknowledgeRotationRequest.newBuilder()
+                    .setCredentialId(replacement.toString())
+                    .build());
+
+    assertThat(response.getReplacedCredentialId()).isEqualTo(replaced.toString());
+    assertThat(response.getRevokeTime().getSeconds()).isEqualTo(revokeAt.getEpochSecond());
+  }
+
+  @Test
+  void releaseEndsTheStreamHoldingTheCredentialWithOk() {
+    IssuedCredential issued = issuedCredential(CredentialKind.STREAM);
+    when(leases.issue(eq(APP_POD), eq(DB1), eq(CredentialKind.STREAM), isNull(), any(), isNull()))
+        .thenReturn(issued);
+    RecordingObserver events = new RecordingObserver();
+    stub(appToken)
+        .watchCredential(WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build(), events);
+    await().until(() -> streams.size() == 1);
+
+    blocking(appToken)
+        .releaseCredential(
+            ReleaseCredentialRequest.newBuilder()
+                .setCredentialId(issued.record().id().toString())
+                .build());
+
+    verify(leases).release(APP_POD, issued.record().id());
+    await().until(() -> events.completed.get());
+    assertThat(events.error.get()).isNull();
+    assertThat(streams.size()).isZero();
+  }
+
+  @Test
   void shutdownEndsOpenStreamsWithUnavailable() {
-    when(leases.issue(eq(APP_POD), eq(DB1), eq(CredentialKind.STREAM), isNull()))
+    when(leases.issue(eq(APP_POD), eq(DB1), eq(CredentialKind.STREAM), isNull(), any(), isNull()))
         .thenReturn(issuedCredential(CredentialKind.STREAM));
     RecordingObserver events = new RecordingObserver();
     stub(appToken)
@@ -350,6 +452,8 @@ class CredentialBrokerServiceTest {
   private static final class RecordingObserver implements StreamObserver<CredentialEvent> {
     final List<CredentialEvent> events = new CopyOnWriteArrayList<>();
     final AtomicReference<Throwable> error = new AtomicReference<>();
+    final java.util.concurrent.atomic.AtomicBoolean completed =
+        new java.util.concurrent.atomic.AtomicBoolean();
 
     @Override
     public void onNext(CredentialEvent value) {
@@ -362,6 +466,8 @@ class CredentialBrokerServiceTest {
     }
 
     @Override
-    public void onCompleted() {}
+    public void onCompleted() {
+      completed.set(true);
+    }
   }
 }

@@ -3,9 +3,12 @@ package io.credbroker.broker.lease;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.mockito.ArgumentMatchers.any;
+import static org.mockito.ArgumentMatchers.argThat;
+import static org.mockito.ArgumentMatchers.eq;
 import static org.mockito.Mockito.doThrow;
 import static org.mockito.Mockito.mock;
 import static org.mockito.Mockito.never;
+import static org.mockito.Mockito.times;
 import static org.mockito.Mockito.verify;
 import static org.mockito.Mockito.when;
 
@@ -16,12 +19,15 @@ import io.credbroker.broker.auth.ConnectionHints;
 import io.credbroker.broker.auth.PodIdentity;
 import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.broker.vault.DatabaseSecret;
+import io.credbroker.broker.vault.LeaseRenewal;
 import io.credbroker.broker.vault.VaultDatabaseCredentials;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
+import java.util.Optional;
 import java.util.Set;
+import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import org.mockito.ArgumentCaptor;
 import org.springframework.dao.DataAccessResourceFailureException;
@@ -44,24 +50,26 @@ class LeaseServiceTest {
 
   private final VaultDatabaseCredentials vault = mock(VaultDatabaseCredentials.class);
   private final CredentialStore store = mock(CredentialStore.class);
+  private final RevocationRetryQueue retryQueue = mock(RevocationRetryQueue.class);
   private final LeaseService leases =
       new LeaseService(
           vault,
           store,
-          mock(RevocationRetryQueue.class),
+          retryQueue,
           new ReplicaId("replica-a"),
           Clock.fixed(NOW, ZoneOffset.UTC),
           new LeaseMetrics(new io.micrometer.core.instrument.simple.SimpleMeterRegistry()),
-          Duration.ofSeconds(5));
+          LeaseTestSettings.lease());
 
   @Test
   void issuedCredentialIsRecordedWithItsLeasePodAndOwnerButNoPassword() {
     when(vault.issue("database", "db1-role")).thenReturn(SECRET);
+    stubMaxTtlProbe(Duration.ofSeconds(300));
 
     IssuedCredential issued = leases.issue(POD, DB1, CredentialKind.STREAM, null);
 
     ArgumentCaptor<CredentialRecord> recorded = ArgumentCaptor.forClass(CredentialRecord.class);
-    verify(store).insert(recorded.capture());
+    verify(store).insert(recorded.capture(), any(), any(), any(), any());
     CredentialRecord record = recorded.getValue();
     assertThat(record).isEqualTo(issued.record());
     assertThat(record.leaseId()).isEqualTo("database/creds/db1-role/abc");
@@ -91,18 +99,24 @@ class LeaseServiceTest {
   @Test
   void requestedLifetimeIsAppliedByRenewingTheNewLease() {
     when(vault.issue("database", "db1-role")).thenReturn(SECRET);
-    when(vault.renew("database/creds/db1-role/abc", Duration.ofSeconds(30)))
-        .thenReturn(Duration.ofSeconds(30));
+    stubMaxTtlProbe(Duration.ofSeconds(300));
+    when(vault.renewLease("database/creds/db1-role/abc", Duration.ofSeconds(30)))
+        .thenReturn(new LeaseRenewal(Duration.ofSeconds(30), false));
 
     IssuedCredential issued = leases.issue(POD, DB1, CredentialKind.STREAM, Duration.ofSeconds(30));
 
     assertThat(issued.record().expireTime()).isEqualTo(NOW.plusSeconds(30));
+    // The probe's cap, counted conservatively (a second early).
+    assertThat(issued.record().maxExpireTime()).isEqualTo(NOW.plusSeconds(299));
   }
 
   @Test
   void leaseThatCannotBeRecordedIsRevokedAgain() {
     when(vault.issue("database", "db1-role")).thenReturn(SECRET);
-    doThrow(new DataAccessResourceFailureException("connection refused")).when(store).insert(any());
+    stubMaxTtlProbe(Duration.ofSeconds(300));
+    doThrow(new DataAccessResourceFailureException("connection refused"))
+        .when(store)
+        .insert(any(), any(), any(), any(), any());
 
     assertThatThrownBy(() -> leases.issue(POD, DB1, CredentialKind.STREAM, null))
         .isInstanceOfSatisfying(
@@ -117,7 +131,7 @@ class LeaseServiceTest {
   @Test
   void leaseWhoseRenewalFailsIsRevokedAndNotRecorded() {
     when(vault.issue("database", "db1-role")).thenReturn(SECRET);
-    when(vault.renew(any(), any()))
+    when(vault.renewLease(any(), any()))
         .thenThrow(new BrokerException(Reason.VAULT_UNAVAILABLE, "Vault is unavailable"));
 
     assertThatThrownBy(() -> leases.issue(POD, DB1, CredentialKind.STREAM, Duration.ofSeconds(30)))
@@ -125,7 +139,109 @@ class LeaseServiceTest {
             BrokerException.class,
             e -> assertThat(e.reason()).isEqualTo(Reason.VAULT_UNAVAILABLE));
     verify(vault).revoke("database/creds/db1-role/abc");
-    verify(store, never()).insert(any());
+    verify(store, never()).insert(any(), any(), any(), any(), any());
+  }
+
+  @Test
+  void maxTtlIsProbedOncePerVaultRoleAndSetBackToTheWantedLifetime() {
+    when(vault.issue("database", "db1-role")).thenReturn(SECRET);
+    stubMaxTtlProbe(Duration.ofSeconds(300));
+
+    leases.issue(POD, DB1, CredentialKind.STREAM, null);
+    IssuedCredential second = leases.issue(POD, DB1, CredentialKind.STREAM, null);
+
+    verify(vault, times(1))
+        .renewLease(eq("database/creds/db1-role/abc"), argThat(d -> d.toDays() > 365));
+    // After the probe the lease is set back to its wanted lifetime; the second issue needs no renewal.
+    verify(vault, times(1)).renewLease("database/creds/db1-role/abc", Duration.ofSeconds(60));
+    assertThat(second.record().expireTime()).isEqualTo(NOW.plusSeconds(60));
+    assertThat(second.record().maxExpireTime()).isEqualTo(NOW.plusSeconds(299));
+  }
+
+  @Test
+  void revocationThatVaultCannotConfirmStaysQueuedAndTheCredentialEnds() {
+    CredentialRecord record = activeRecord();
+    when(store.findById(record.id())).thenReturn(Optional.of(record));
+    when(store.endAndQueue(eq(record.id()), eq(CredentialState.REVOKED), eq(RevocationTrigger.ADMIN), any(), any()))
+        .thenReturn(true);
+    doThrow(new BrokerException(Reason.VAULT_UNAVAILABLE, "Vault is unavailable"))
+        .when(vault)
+        .revoke(record.leaseId());
+
+    RevocationOutcome outcome = leases.revoke(record.id(), RevocationTrigger.ADMIN);
+
+    assertThat(outcome.revokedInVault()).isFalse();
+    assertThat(outcome.username()).isEqualTo(record.username());
+    verify(retryQueue).failed(eq(record.id()), any(), eq("VAULT_UNAVAILABLE"));
+    verify(retryQueue, never()).confirmed(any());
+  }
+
+  @Test
+  void revokingAnEndedCredentialAgainChangesNothing() {
+    CredentialRecord record = activeRecord();
+    when(store.findById(record.id())).thenReturn(Optional.of(record));
+    when(store.endAndQueue(any(), any(), any(), any(), any())).thenReturn(false);
+
+    RevocationOutcome outcome = leases.revoke(record.id(), RevocationTrigger.RELEASE);
+
+    assertThat(outcome.revokedInVault()).isTrue();
+    verify(vault, never()).revoke(any());
+  }
+
+  @Test
+  void anotherPodsCredentialCannotBeResumedReleasedOrAcknowledged() {
+    CredentialRecord record = activeRecord();
+    when(store.findById(record.id())).thenReturn(Optional.of(record));
+    PodIdentity otherPod = new PodIdentity("public", "application", "app-2", "uid-2");
+
+    assertThatThrownBy(() -> leases.resume(otherPod, DB1, record.id(), UUID.randomUUID()))
+        .isInstanceOfSatisfying(
+            BrokerException.class,
+            e -> assertThat(e.reason()).isEqualTo(Reason.CREDENTIAL_OF_ANOTHER_POD));
+    assertThatThrownBy(() -> leases.release(otherPod, record.id()))
+        .isInstanceOfSatisfying(
+            BrokerException.class,
+            e -> assertThat(e.reason()).isEqualTo(Reason.CREDENTIAL_NOT_FOUND));
+    assertThatThrownBy(() -> leases.acknowledge(otherPod, record.id()))
+        .isInstanceOfSatisfying(
+            BrokerException.class,
+            e -> assertThat(e.reason()).isEqualTo(Reason.CREDENTIAL_NOT_FOUND));
+    verify(store, never()).attach(any(), any(), any(), any(), any());
+    verify(store, never()).endAndQueue(any(), any(), any(), any(), any());
+  }
+
+  @Test
+  void acknowledgingACredentialThatReplacedNothingIsRefused() {
+    CredentialRecord record = activeRecord();
+    when(store.findById(record.id())).thenReturn(Optional.of(record));
+
+    assertThatThrownBy(() -> leases.acknowledge(POD, record.id()))
+        .isInstanceOfSatisfying(
+            BrokerException.class, e -> assertThat(e.reason()).isEqualTo(Reason.NOT_A_ROTATION));
+  }
+
+  private static CredentialRecord activeRecord() {
+    return new CredentialRecord(
+        UUID.randomUUID(),
+        "db1",
+        "database",
+        "db1-role",
+        "database/creds/db1-role/abc",
+        "v-k-db1-abc",
+        POD,
+        CredentialKind.STREAM,
+        CredentialState.ACTIVE,
+        true,
+        "replica-a",
+        NOW,
+        NOW.plusSeconds(60));
+  }
+
+  private void stubMaxTtlProbe(Duration maxTtl) {
+    when(vault.renewLease(eq("database/creds/db1-role/abc"), argThat(d -> d.toDays() > 365)))
+        .thenReturn(new LeaseRenewal(maxTtl, true));
+    when(vault.renewLease("database/creds/db1-role/abc", Duration.ofSeconds(60)))
+        .thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
   }
 
   @Test

@@ -1,0 +1,178 @@
+package io.credbroker.broker.cluster;
+
+import io.credbroker.broker.config.BrokerProperties;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.DisposableBean;
+import org.springframework.beans.factory.InitializingBean;
+import org.springframework.context.ApplicationEventPublisher;
+import org.springframework.context.SmartLifecycle;
+import org.springframework.jdbc.core.simple.JdbcClient;
+
+/**
+ * This replica's membership in the cluster, and the takeover of dead replicas' credentials.
+ *
+ * <p>The replica registers itself before anything can issue a credential, then every {@code
+ * heartbeatInterval} writes its heartbeat (database time, so clocks do not matter) and claims the live
+ * credentials of replicas whose heartbeat is older than {@code staleAfter} or which stopped cleanly.
+ * Claiming uses {@code FOR UPDATE SKIP LOCKED}, so replicas claiming at once split the work instead
+ * of waiting on each other; a claimed credential belongs to this replica, counts as detached from
+ * now (its stream died with its replica), and is looked at by this replica's scheduler at once: it is
+ * renewed through the reconnect grace and revoked if nobody resumes it.
+ *
+ * <p>If this replica finds that it was itself presumed dead (its row was claimed from or removed), it
+ * publishes {@link OwnershipLostEvent} and registers afresh.
+ *
+ * <p>Thread-safe. Lifecycle: registered on creation, beats from {@link #start()} to {@link #stop()},
+ * marked stopped on {@link #destroy()} (after the other lifecycles stopped) so that its credentials
+ * are claimed at once.
+ */
+public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle, DisposableBean {
+
+  private static final Logger log = LoggerFactory.getLogger(ReplicaHeartbeat.class);
+
+  private final JdbcClient jdbc;
+  private final ReplicaId replica;
+  private final BrokerProperties.Cluster settings;
+  private final ApplicationEventPublisher events;
+  private volatile boolean running;
+  private @Nullable ScheduledExecutorService ticker;
+
+  public ReplicaHeartbeat(
+      JdbcClient jdbc,
+      ReplicaId replica,
+      BrokerProperties.Cluster settings,
+      ApplicationEventPublisher events) {
+    this.jdbc = Objects.requireNonNull(jdbc, "jdbc");
+    this.replica = Objects.requireNonNull(replica, "replica");
+    this.settings = Objects.requireNonNull(settings, "settings");
+    this.events = Objects.requireNonNull(events, "events");
+  }
+
+  @Override
+  public void afterPropertiesSet() {
+    register();
+  }
+
+  private void register() {
+    jdbc.sql(
+            "INSERT INTO replica (id) VALUES (:id) ON CONFLICT (id) DO UPDATE SET"
+                + " heartbeat_time = now(), stopped_time = NULL, claimed_time = NULL")
+        .param("id", replica.value())
+        .update();
+  }
+
+  @Override
+  public synchronized void start() {
+    if (running) {
+      return;
+    }
+    running = true;
+    ScheduledExecutorService executor =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread thread = new Thread(r, "replica-heartbeat");
+              thread.setDaemon(true);
+              return thread;
+            });
+    long interval = settings.heartbeatInterval().toMillis();
+    executor.scheduleWithFixedDelay(this::tick, interval, interval, TimeUnit.MILLISECONDS);
+    ticker = executor;
+  }
+
+  @Override
+  public synchronized void stop() {
+    running = false;
+    if (ticker != null) {
+      ticker.shutdownNow();
+    }
+  }
+
+  @Override
+  public boolean isRunning() {
+    return running;
+  }
+
+  @Override
+  public void destroy() {
+    try {
+      jdbc.sql("UPDATE replica SET stopped_time = now() WHERE id = :id")
+          .param("id", replica.value())
+          .update();
+    } catch (RuntimeException e) {
+      // The others then claim this replica's credentials once its heartbeat is stale.
+      log.warn("Could not record that replica {} stopped", replica, e);
+    }
+  }
+
+  private void tick() {
+    try {
+      beat();
+      int claimed = claimFromDeadReplicas();
+      if (claimed > 0) {
+        log.info("Claimed {} live credentials of replicas that stopped or went silent", claimed);
+      }
+    } catch (RuntimeException e) {
+      log.warn("Heartbeat of replica {} failed", replica, e);
+    }
+  }
+
+  /** Writes the heartbeat; notices when the others took this replica's credentials. */
+  void beat() {
+    List<Boolean> claimed =
+        jdbc.sql(
+                "UPDATE replica SET heartbeat_time = now() WHERE id = :id"
+                    + " RETURNING claimed_time IS NOT NULL OR stopped_time IS NOT NULL")
+            .param("id", replica.value())
+            .query(Boolean.class)
+            .list();
+    if (claimed.isEmpty() || claimed.get(0)) {
+      log.warn(
+          "Replica {} was presumed dead by the others; giving up its streams and registering again",
+          replica);
+      register();
+      events.publishEvent(new OwnershipLostEvent(replica));
+    }
+  }
+
+  /**
+   * Takes over the live credentials of replicas that stopped or whose heartbeat is stale, up to one
+   * batch per call.
+   *
+   * @return how many credentials this replica claimed
+   */
+  int claimFromDeadReplicas() {
+    List<String> previousOwners =
+        jdbc.sql(
+                "WITH dead AS (SELECT id FROM replica WHERE id <> :me AND (stopped_time IS NOT NULL"
+                    + " OR heartbeat_time < now() - make_interval(secs => CAST(:stale AS double"
+                    + " precision)))),"
+                    + " picked AS (SELECT c.id, c.owner_replica FROM credential c"
+                    + " WHERE c.state = 'ACTIVE' AND c.owner_replica IN (SELECT id FROM dead)"
+                    + " LIMIT :batch FOR UPDATE OF c SKIP LOCKED)"
+                    + " UPDATE credential c SET owner_replica = :me, stream_id = NULL,"
+                    + " detached_time = CASE WHEN c.kind = 'STREAM'"
+                    + " THEN COALESCE(c.detached_time, now()) ELSE c.detached_time END,"
+                    + " next_action_time = now(), updated_time = now()"
+                    + " FROM picked WHERE c.id = picked.id RETURNING picked.owner_replica")
+            .param("me", replica.value())
+            .param("stale", settings.staleAfter().toMillis() / 1000.0)
+            .param("batch", settings.claimBatchSize())
+            .query(String.class)
+            .list();
+    if (!previousOwners.isEmpty()) {
+      jdbc.sql(
+              "UPDATE replica SET claimed_time = now() WHERE id IN (:ids)"
+                  + " AND stopped_time IS NULL")
+          .param("ids", List.copyOf(new java.util.LinkedHashSet<>(previousOwners)))
+          .update();
+    }
+    return previousOwners.size();
+  }
+}

@@ -1,0 +1,64 @@
+package io.credbroker.broker.lease;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.UUID;
+
+/**
+ * The streams open on this replica, as the lease lifecycle sees them: it asks whether a stream holds
+ * a credential and tells that stream what happened to it. Implemented by the gRPC layer, which turns
+ * each call into an event on the stream; every method returns at once (events are queued, never
+ * written while the caller waits for a slow client).
+ *
+ * <p>Implementations must be thread-safe: calls come from the lease workers.
+ */
+public interface CredentialStreams {
+
+  /** Whether a stream on this replica currently holds the credential. */
+  boolean holds(UUID credentialId);
+
+  /** The credential's lease was renewed until {@code expireTime}. */
+  void renewed(UUID credentialId, Instant expireTime);
+
+  /**
+   * A new credential replaces {@code replacedId} on the stream holding it, which from now on holds
+   * the replacement.
+   *
+   * @param previousValidFor how long the replaced credential stays valid at most
+   * @return whether a stream took the replacement (false when no stream holds {@code replacedId} any
+   *     more)
+   */
+  boolean rotated(
+      UUID replacedId,
+      IssuedCredential replacement,
+      Duration previousValidFor,
+      RotationReason reason);
+
+  /** The credential could not be renewed and may stop working at {@code expireTime}. */
+  void expiring(UUID credentialId, Instant expireTime);
+
+  /** No streams: for a broker (or a test) without the gRPC layer. */
+  static CredentialStreams none() {
+    return new CredentialStreams() {
+      @Override
+      public boolean holds(UUID credentialId) {
+        return false;
+      }
+
+      @Override
+      public void renewed(UUID credentialId, Instant expireTime) {}
+
+      @Override
+      public boolean rotated(
+          UUID replacedId,
+          IssuedCredential replacement,
+          Duration previousValidFor,
+          RotationReason reason) {
+        return false;
+      }
+
+      @Override
+      public void expiring(UUID credentialId, Instant expireTime) {}
+    };
+  }
+}

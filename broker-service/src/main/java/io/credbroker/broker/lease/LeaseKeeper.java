@@ -1,0 +1,503 @@
+package io.credbroker.broker.lease;
+
+import io.credbroker.broker.BrokerException;
+import io.credbroker.broker.BrokerException.Reason;
+import io.credbroker.broker.auth.Binding;
+import io.credbroker.broker.auth.Bindings;
+import io.credbroker.broker.cluster.ReplicaId;
+import io.credbroker.broker.config.BrokerProperties;
+import io.credbroker.broker.lease.CredentialStore.Due;
+import io.credbroker.broker.lease.RevocationRetryQueue.PendingRevocation;
+import io.credbroker.broker.vault.LeaseRenewal;
+import io.credbroker.broker.vault.VaultDatabaseCredentials;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.DelayQueue;
+import java.util.concurrent.Delayed;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.context.SmartLifecycle;
+
+/**
+ * Keeps this replica's credentials alive and ends them on time: renews leases at about 2/3 of their
+ * lifetime, rotates a credential before Vault's max TTL (or when Vault refuses a renewal), revokes a
+ * replaced credential after its acknowledgement and drain grace, revokes a credential whose stream
+ * broke once the reconnect grace is over, and cleans up credentials that ran out. It also works the
+ * persisted revocation retry queue (for the whole cluster) and refreshes the lifecycle gauges.
+ *
+ * <p>Cost per credential: none in memory until it is due soon. The state store is the schedule
+ * ({@code next_action_time}); every {@code pollInterval} one thread loads this replica's credentials
+ * due within two intervals into a {@link DelayQueue} ordered by due time, one dispatcher thread takes
+ * them when due and hands them to a small fixed pool of workers. A credential is in the queue at most
+ * once. Every decision is taken on a fresh read of its row, and every write is conditional on this
+ * replica still owning the live credential, so a resume or failover elsewhere wins cleanly.
+ *
+ * <p>While Vault is unreachable renewals are retried with capped exponential backoff and jitter (never
+ * later than the lease's expiry allows), the stream is told {@code expiring} once the credential is
+ * close to running out, and streams stay open.
+ *
+ * <p>Thread-safe. Lifecycle: started and stopped by Spring ({@link SmartLifecycle}); stopping waits
+ * briefly for work in progress.
+ */
+public final class LeaseKeeper implements SmartLifecycle {
+
+  private static final Logger log = LoggerFactory.getLogger(LeaseKeeper.class);
+  private static final Duration MIN_RETRY = Duration.ofMillis(200);
+  private static final int GAUGE_EVERY_POLLS = 5;
+
+  private final CredentialStore store;
+  private final LeaseService leases;
+  private final VaultDatabaseCredentials vault;
+  private final RevocationRetryQueue retryQueue;
+  private final Bindings bindings;
+  private final CredentialStreams streams;
+  private final String replica;
+  private final Clock clock;
+  private final BrokerProperties.Lease settings;
+  private final LeaseMetrics metrics;
+
+  private final DelayQueue<Scheduled> queue = new DelayQueue<>();
+  private final Set<UUID> queued = ConcurrentHashMap.newKeySet();
+  private final AtomicBoolean retryRunning = new AtomicBoolean();
+  private final AtomicInteger polls = new AtomicInteger();
+  private final Map<String, AtomicLong> liveCounts = new ConcurrentHashMap<>();
+  private final AtomicReference<@Nullable Instant> earliestExpiry = new AtomicReference<>();
+  private final AtomicLong retryDepth = new AtomicLong();
+  private final Semaphore permits;
+
+  private volatile boolean running;
+  private @Nullable ScheduledExecutorService poller;
+  private @Nullable ExecutorService workers;
+  private @Nullable Thread dispatcher;
+
+  public LeaseKeeper(
+      CredentialStore store,
+      LeaseService leases,
+      VaultDatabaseCredentials vault,
+      RevocationRetryQueue retryQueue,
+      Bindings bindings,
+      CredentialStreams streams,
+      ReplicaId replicaId,
+      Clock clock,
+      BrokerProperties.Lease settings,
+      LeaseMetrics metrics) {
+    this.store = Objects.requireNonNull(store, "store");
+    this.leases = Objects.requireNonNull(leases, "leases");
+    this.vault = Objects.requireNonNull(vault, "vault");
+    this.retryQueue = Objects.requireNonNull(retryQueue, "retryQueue");
+    this.bindings = Objects.requireNonNull(bindings, "bindings");
+    this.streams = Objects.requireNonNull(streams, "streams");
+    this.replica = replicaId.value();
+    this.clock = Objects.requireNonNull(clock, "clock");
+    this.settings = Objects.requireNonNull(settings, "settings");
+    this.metrics = Objects.requireNonNull(metrics, "metrics");
+    // The dispatcher hands out at most this many tasks before workers finish some, so a burst of due
+    // credentials waits in the delay queue (ordered) rather than in an unbounded executor queue.
+    this.permits = new Semaphore(settings.workers() * 2);
+    registerGauges(metrics.registry());
+  }
+
+  private void registerGauges(MeterRegistry registry) {
+    for (String state : new String[] {"attached", "detached", "replaced", "one_shot"}) {
+      AtomicLong count = liveCounts.computeIfAbsent(state, s -> new AtomicLong());
+      Gauge.builder("credbroker.credentials.live", count, AtomicLong::get)
+          .description("Live credentials this replica is responsible for, by state")
+          .tag("state", state)
+          .register(registry);
+    }
+    Gauge.builder(
+            "credbroker.lease.earliest.unrenewed.expiry",
+            earliestExpiry,
+            e -> {
+              Instant at = e.get();
+              return at == null
+                  ? Double.NaN
+                  : Duration.between(clock.instant(), at).toMillis() / 1000.0;
+            })
+        .description("Seconds until the earliest expiry among the leases this replica renews")
+        .baseUnit("seconds")
+        .register(registry);
+    Gauge.builder("credbroker.revocation.retry.queue.depth", retryDepth, AtomicLong::get)
+        .description("Revocations waiting for Vault to confirm them (whole cluster)")
+        .register(registry);
+  }
+
+  @Override
+  public synchronized void start() {
+    if (running) {
+      return;
+    }
+    running = true;
+    AtomicInteger workerCount = new AtomicInteger();
+    workers =
+        Executors.newFixedThreadPool(
+            settings.workers(),
+            r -> daemon(r, "lease-worker-" + workerCount.incrementAndGet()));
+    poller = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "lease-poller"));
+    long interval = settings.pollInterval().toMillis();
+    poller.scheduleWithFixedDelay(this::poll, 0, interval, TimeUnit.MILLISECONDS);
+    Thread thread = daemon(this::dispatch, "lease-dispatcher");
+    dispatcher = thread;
+    thread.start();
+  }
+
+  @Override
+  public synchronized void stop() {
+    running = false;
+    if (poller != null) {
+      poller.shutdownNow();
+    }
+    if (dispatcher != null) {
+      dispatcher.interrupt();
+    }
+    if (workers != null) {
+      workers.shutdown();
+      try {
+        if (!workers.awaitTermination(5, TimeUnit.SECONDS)) {
+          workers.shutdownNow();
+        }
+      } catch (InterruptedException e) {
+        workers.shutdownNow();
+        Thread.currentThread().interrupt();
+      }
+    }
+    queue.clear();
+    queued.clear();
+  }
+
+  @Override
+  public boolean isRunning() {
+    return running;
+  }
+
+  /** Stops before the gRPC server (higher phases stop first) would not matter; after the web server. */
+  @Override
+  public int getPhase() {
+    return SmartLifecycle.DEFAULT_PHASE - 1024;
+  }
+
+  /** Loads the credentials due soon; occasionally works the retry queue and refreshes gauges. */
+  private void poll() {
+    try {
+      Instant horizon = clock.instant().plus(settings.pollInterval().multipliedBy(2));
+      for (Due due : store.dueBy(replica, horizon, settings.batchSize())) {
+        enqueue(due.id(), due.at());
+      }
+      if (retryRunning.compareAndSet(false, true)) {
+        submit(
+            () -> {
+              try {
+                workRetryQueue();
+              } finally {
+                retryRunning.set(false);
+              }
+            });
+      }
+      if (polls.getAndIncrement() % GAUGE_EVERY_POLLS == 0) {
+        refreshGauges();
+      }
+    } catch (RuntimeException e) {
+      log.warn("Loading due leases failed; trying again at the next poll", e);
+    }
+  }
+
+  private void enqueue(UUID id, Instant at) {
+    if (running && queued.add(id)) {
+      queue.offer(new Scheduled(id, at));
+    }
+  }
+
+  private void dispatch() {
+    while (running) {
+      try {
+        Scheduled next = queue.take();
+        permits.acquire();
+        try {
+          submit(
+              () -> {
+                Instant again = null;
+                try {
+                  again = tend(next.id());
+                } catch (RuntimeException e) {
+                  log.warn("Looking after credential {} failed; trying again later", next.id(), e);
+                } finally {
+                  queued.remove(next.id());
+                  permits.release();
+                }
+                if (again != null
+                    && again.isBefore(clock.instant().plus(settings.pollInterval()))) {
+                  enqueue(next.id(), again);
+                }
+              });
+        } catch (RuntimeException e) {
+          permits.release();
+          queued.remove(next.id());
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+
+  private void submit(Runnable task) {
+    ExecutorService pool = workers;
+    if (pool != null && !pool.isShutdown()) {
+      pool.execute(task);
+    } else {
+      throw new IllegalStateException("lease workers stopped");
+    }
+  }
+
+  /**
+   * Does what is due for one credential, on a fresh read of its row.
+   *
+   * @return when to look at it next, or {@code null} when it has ended or is no longer this replica's
+   */
+  @Nullable Instant tend(UUID id) {
+    LeaseEntry entry = store.findEntry(id).orElse(null);
+    if (entry == null
+        || entry.record().state() != CredentialState.ACTIVE
+        || !replica.equals(entry.record().ownerReplica())) {
+      return null;
+    }
+    CredentialRecord record = entry.record();
+    Instant now = clock.instant();
+    Instant revokeAfter = entry.revokeAfter();
+    if (revokeAfter != null && !now.isBefore(revokeAfter)) {
+      RevocationTrigger trigger = entry.revokeTrigger();
+      leases.revoke(id, trigger != null ? trigger : RevocationTrigger.EXPIRED);
+      return null;
+    }
+    Instant graceEnd = graceEnd(record);
+    if (graceEnd != null && !now.isBefore(graceEnd)) {
+      leases.revoke(id, RevocationTrigger.ABANDONED);
+      return null;
+    }
+    if (!now.isBefore(record.expireTime())) {
+      leases.revoke(id, RevocationTrigger.EXPIRED);
+      return null;
+    }
+    Instant renewalDue = entry.renewalDue();
+    if (renewalDue != null && !now.isBefore(renewalDue)) {
+      return renewOrRotate(entry, now);
+    }
+    Instant next = earliest(renewalDue, revokeAfter, graceEnd, record.expireTime());
+    store.reschedule(id, replica, renewalDue, next);
+    return next;
+  }
+
+  private @Nullable Instant graceEnd(CredentialRecord record) {
+    Instant detached = record.detachedTime();
+    return record.kind() == CredentialKind.STREAM && detached != null
+        ? detached.plus(settings.reconnectGrace())
+        : null;
+  }
+
+  private @Nullable Instant renewOrRotate(LeaseEntry entry, Instant now) {
+    CredentialRecord record = entry.record();
+    UUID id = record.id();
+    Duration ttl =
+        entry.leaseTtl() != null
+            ? entry.leaseTtl()
+            : Duration.between(record.issueTime(), record.expireTime());
+    boolean held = streams.holds(id);
+    Instant max = record.maxExpireTime();
+    boolean wouldCap =
+        max != null
+            && Duration.between(now, max).toMillis() < ttl.toMillis() * settings.rotationMargin();
+    LeaseRenewal renewal;
+    try {
+      renewal = vault.renewLease(record.leaseId(), ttl);
+    } catch (BrokerException e) {
+      if (e.reason() == Reason.VAULT_REJECTED) {
+        metrics.renewal("refused");
+        if (held) {
+          return rotate(entry, record.expireTime(), RotationReason.RENEWAL_REFUSED, now);
+        }
+        // Nobody to hand a replacement to; the lease is gone or going in Vault.
+        leases.revoke(id, RevocationTrigger.EXPIRED);
+        return null;
+      }
+      metrics.renewal("failed");
+      return renewalFailed(entry, now, held);
+    }
+    Instant expire = now.plus(renewal.leaseDuration());
+    boolean capped = renewal.capped() || wouldCap;
+    // Keep renewing while the stream is away (its grace may outlast the lease); stop once capped.
+    Instant renewalDue = capped ? null : leases.renewalDue(now, renewal.leaseDuration());
+    Instant next = earliest(renewalDue, graceEnd(record), expire);
+    if (!store.recordRenewal(
+        id, replica, now, expire, renewal.capped() ? expire : null, renewalDue, next)) {
+      return null;
+    }
+    metrics.renewal(renewal.capped() ? "capped" : "renewed");
+    streams.renewed(id, expire);
+    if (capped && held) {
+      return rotate(entry, expire, RotationReason.MAX_TTL, now);
+    }
+    return next;
+  }
+
+  /**
+   * Replaces a credential on its stream: issues a new one for the same pod and binding, hands it to
+   * the stream, and lets the old one run until {@code oldExpire} (or its acknowledgement plus the
+   * drain grace).
+   */
+  private @Nullable Instant rotate(
+      LeaseEntry entry, Instant oldExpire, RotationReason reason, Instant now) {
+    CredentialRecord old = entry.record();
+    Binding binding = bindings.find(old.databaseRole()).orElse(null);
+    if (binding == null) {
+      log.warn(
+          "Credential {} cannot be rotated: database role {} is no longer configured",
+          old.id(),
+          old.databaseRole());
+      store.reschedule(old.id(), replica, null, oldExpire);
+      return oldExpire;
+    }
+    IssuedCredential fresh;
+    try {
+      fresh =
+          leases.issue(
+              old.owner(),
+              binding,
+              CredentialKind.STREAM,
+              entry.leaseTtl(),
+              entry.streamId(),
+              old.id());
+    } catch (BrokerException e) {
+      log.warn("Rotating credential {} failed ({}); trying again", old.id(), e.reason());
+      return renewalFailed(entry, now, true);
+    }
+    if (!store.supersede(old.id(), replica, oldExpire, RevocationTrigger.EXPIRED)) {
+      // Revoked or taken over meanwhile: nobody will use the replacement.
+      leases.revoke(fresh.record().id(), RevocationTrigger.ABANDONED);
+      return null;
+    }
+    Duration validFor = Duration.between(now, oldExpire);
+    boolean delivered =
+        streams.rotated(
+            old.id(), fresh, validFor.isNegative() ? Duration.ZERO : validFor, reason);
+    if (!delivered && entry.streamId() != null) {
+      // The stream went away meanwhile: the replacement gets the reconnect grace like any other.
+      leases.detach(entry.streamId());
+    }
+    metrics.rotation(reason.tag());
+    log.info(
+        "Credential {} replaced by {} ({})", old.id(), fresh.record().id(), reason.tag());
+    return oldExpire;
+  }
+
+  /** Schedules another attempt with capped exponential backoff and jitter, never past the expiry. */
+  private Instant renewalFailed(LeaseEntry entry, Instant now, boolean held) {
+    CredentialRecord record = entry.record();
+    long backoffMillis =
+        Math.min(
+            settings.renewalRetryMax().toMillis(),
+            MIN_RETRY.toMillis() << Math.min(entry.renewalFailures(), 16));
+    long jittered = (long) (backoffMillis * (0.5 + ThreadLocalRandom.current().nextDouble() / 2));
+    Duration remaining = Duration.between(now, record.expireTime());
+    long beforeExpiry = Math.max(MIN_RETRY.toMillis(), remaining.toMillis() / 3);
+    Instant retryAt = now.plusMillis(Math.max(MIN_RETRY.toMillis(), Math.min(jittered, beforeExpiry)));
+    boolean notify =
+        held && !entry.expiringNotified() && remaining.compareTo(settings.expiringWarning()) <= 0;
+    Instant next = earliest(retryAt, graceEnd(record), record.expireTime());
+    store.recordRenewalFailure(record.id(), replica, retryAt, next, entry.expiringNotified() || notify);
+    if (notify) {
+      streams.expiring(record.id(), record.expireTime());
+    }
+    return next;
+  }
+
+  /** Retries revocations Vault has not confirmed yet, with bounded exponential backoff. */
+  private void workRetryQueue() {
+    try {
+      Instant now = clock.instant();
+      for (PendingRevocation pending :
+          retryQueue.claimDue(now, Duration.ofSeconds(30), settings.batchSize())) {
+        try {
+          vault.revoke(pending.leaseId());
+          retryQueue.confirmed(pending.credentialId());
+          metrics.revocationRetry(true);
+          log.info(
+              "Revocation of credential {} confirmed by Vault after {} failed attempts",
+              pending.credentialId(),
+              pending.attempts());
+        } catch (BrokerException e) {
+          long initial = settings.revocationRetryInitial().toMillis();
+          long backoff =
+              Math.min(
+                  settings.revocationRetryMax().toMillis(),
+                  initial << Math.min(pending.attempts(), 20));
+          long jittered = (long) (backoff * (0.5 + ThreadLocalRandom.current().nextDouble() / 2));
+          retryQueue.failed(
+              pending.credentialId(), clock.instant().plusMillis(jittered), e.reason().name());
+          metrics.revocationRetry(false);
+        }
+      }
+    } catch (RuntimeException e) {
+      log.warn("Working the revocation retry queue failed", e);
+    }
+  }
+
+  private void refreshGauges() {
+    try {
+      store.liveCounts(replica).forEach((state, count) -> liveCounts.get(state).set(count));
+      earliestExpiry.set(store.earliestRenewedExpiry(replica).orElse(null));
+      retryDepth.set(retryQueue.depth());
+    } catch (RuntimeException e) {
+      log.debug("Refreshing lease gauges failed", e);
+    }
+  }
+
+  private static Instant earliest(@Nullable Instant... candidates) {
+    Instant earliest = null;
+    for (Instant candidate : candidates) {
+      if (candidate != null && (earliest == null || candidate.isBefore(earliest))) {
+        earliest = candidate;
+      }
+    }
+    return Objects.requireNonNull(earliest, "no candidate time");
+  }
+
+  private static Thread daemon(Runnable runnable, String name) {
+    Thread thread = new Thread(runnable, name);
+    thread.setDaemon(true);
+    return thread;
+  }
+
+  /** A credential waiting in the delay queue until {@code at}. */
+  private record Scheduled(UUID id, Instant at) implements Delayed {
+    @Override
+    public long getDelay(TimeUnit unit) {
+      return unit.convert(Duration.between(Instant.now(), at));
+    }
+
+    @Override
+    public int compareTo(Delayed other) {
+      return other instanceof Scheduled s
+          ? at.compareTo(s.at)
+          : Long.compare(getDelay(TimeUnit.NANOSECONDS), other.getDelay(TimeUnit.NANOSECONDS));
+    }
+  }
+}

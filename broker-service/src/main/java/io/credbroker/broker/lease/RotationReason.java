@@ -1,0 +1,16 @@
+package io.credbroker.broker.lease;
+
+import java.util.Locale;
+
+/** Why a credential was replaced early. */
+public enum RotationReason {
+  /** The next renewal could not extend the lease meaningfully before Vault's max TTL. */
+  MAX_TTL,
+  /** Vault refused to renew the lease. */
+  RENEWAL_REFUSED;
+
+  /** The metric tag value. */
+  public String tag() {
+    return name().toLowerCase(Locale.ROOT);
+  }
+}
