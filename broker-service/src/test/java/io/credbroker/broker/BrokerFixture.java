@@ -20,6 +20,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
 import org.slf4j.LoggerFactory;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.context.ConfigurableApplicationContext;
@@ -40,11 +41,16 @@ final class BrokerFixture implements AutoCloseable {
   final int httpPort;
   final CapturedLogs logs = new CapturedLogs();
 
-  private BrokerFixture(Path workDir, Map<String, Object> extraProperties) {
+  /** What every broker of this fixture is started with (the first one and {@link #startReplica}). */
+  private final Map<String, Object> brokerProperties;
+
+  private BrokerFixture(
+      Path workDir, Map<String, Object> extraProperties, Consumer<DevStack> prepare) {
     devStack = DevStack.builder().workDir(workDir).start();
     PostgresInfo postgres = devStack.postgres();
     postgres.createDatabase("credbroker");
     setUpTargetDatabaseAndVault(devStack);
+    prepare.accept(devStack);
 
     Map<String, Object> properties = new LinkedHashMap<>();
     properties.put("spring.cloud.vault.uri", devStack.vaultAddress());
@@ -76,14 +82,9 @@ final class BrokerFixture implements AutoCloseable {
     properties.put("logging.level.io.credbroker", "DEBUG");
     properties.put("logging.level.org.springframework.vault", "DEBUG");
     properties.putAll(extraProperties);
+    brokerProperties = Map.copyOf(properties);
 
-    // Command-line arguments outrank application.yaml (builder properties would not).
-    broker =
-        new SpringApplicationBuilder(CredentialBrokerApplication.class)
-            .run(
-                properties.entrySet().stream()
-                    .map(e -> "--" + e.getKey() + "=" + e.getValue())
-                    .toArray(String[]::new));
+    broker = startBroker(properties);
     // Spring Boot configures Logback while starting, so the capture is attached afterwards; the
     // broker sees no password before its first request.
     logs.attach();
@@ -93,7 +94,54 @@ final class BrokerFixture implements AutoCloseable {
   }
 
   static BrokerFixture start(Path workDir) {
-    return new BrokerFixture(workDir, Map.of());
+    return new BrokerFixture(workDir, Map.of(), devStack -> {});
+  }
+
+  /**
+   * A fixture whose brokers get {@code extraProperties} on top of the defaults; {@code prepare} runs
+   * against the dev-stack after the standard setup and before the broker starts (e.g. to add a Vault
+   * role that an extra binding names).
+   */
+  static BrokerFixture start(
+      Path workDir, Map<String, Object> extraProperties, Consumer<DevStack> prepare) {
+    return new BrokerFixture(workDir, extraProperties, prepare);
+  }
+
+  /** Command-line arguments outrank application.yaml (builder properties would not). */
+  private static ConfigurableApplicationContext startBroker(Map<String, Object> properties) {
+    return new SpringApplicationBuilder(CredentialBrokerApplication.class)
+        .run(
+            properties.entrySet().stream()
+                .map(e -> "--" + e.getKey() + "=" + e.getValue())
+                .toArray(String[]::new));
+  }
+
+  /**
+   * Another broker replica in this JVM, on the same dev-stack and state database, with the fixture's
+   * properties plus {@code overrides}. The caller closes it.
+   */
+  Replica startReplica(Map<String, Object> overrides) {
+    Map<String, Object> properties = new LinkedHashMap<>(brokerProperties);
+    properties.putAll(overrides);
+    return new Replica(startBroker(properties));
+  }
+
+  /** A broker replica started by {@link #startReplica}: its Spring context and a channel to it. */
+  static final class Replica implements AutoCloseable {
+    final ConfigurableApplicationContext context;
+    final ManagedChannel channel;
+
+    private Replica(ConfigurableApplicationContext context) {
+      this.context = context;
+      int port = context.getBean(GrpcServerLifecycle.class).getPort();
+      this.channel = ManagedChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+    }
+
+    @Override
+    public void close() {
+      channel.shutdownNow();
+      context.close();
+    }
   }
 
   /** The target database and Vault's database engine, exactly as the setup command configures them. */
