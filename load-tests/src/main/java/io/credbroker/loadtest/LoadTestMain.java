@@ -6,9 +6,11 @@ import io.credbroker.loadtest.stack.LoadStack;
 import io.credbroker.loadtest.stack.StackSettings;
 import io.credbroker.loadtest.streams.StreamsReport;
 import io.credbroker.loadtest.streams.StreamsScenario;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -71,7 +73,7 @@ public final class LoadTestMain implements Callable<Integer> {
     @Mixin StackOptions stack;
 
     @Override
-    public Integer call() {
+    public Integer call() throws IOException {
       return LoadRun.run("issuance", stack, issuance, null);
     }
   }
@@ -83,7 +85,7 @@ public final class LoadTestMain implements Callable<Integer> {
     @Mixin StackOptions stack;
 
     @Override
-    public Integer call() {
+    public Integer call() throws IOException {
       return LoadRun.run("streams", stack, null, streams);
     }
   }
@@ -96,7 +98,7 @@ public final class LoadTestMain implements Callable<Integer> {
     @Mixin StackOptions stack;
 
     @Override
-    public Integer call() {
+    public Integer call() throws IOException {
       return LoadRun.run("all", stack, issuance, streams);
     }
   }
@@ -105,7 +107,8 @@ public final class LoadTestMain implements Callable<Integer> {
   static final class LoadRun {
     private LoadRun() {}
 
-    static int run(String command, StackOptions options, @Nullable IssuanceMixin issuance, @Nullable StreamsMixin streams) {
+    static int run(String command, StackOptions options, @Nullable IssuanceMixin issuance, @Nullable StreamsMixin streams)
+        throws IOException {
       PrintStream progress = System.err;
       Instant startedAt = Instant.now().truncatedTo(ChronoUnit.SECONDS);
       StackSettings settings = options.settings();
@@ -118,6 +121,8 @@ public final class LoadTestMain implements Callable<Integer> {
             stack.broker().grpcPort(), stack.broker().httpPort(), stack.broker().logFile());
         IssuanceReport issued = issuanceOptions == null ? null : new IssuanceScenario(stack, issuanceOptions, progress).run();
         StreamsReport streamed = streamsOptions == null ? null : new StreamsScenario(stack, streamsOptions, progress).run();
+        // The broker's last scrape is kept next to the report, for figures the report does not extract.
+        Files.writeString(settings.workDir().resolve("broker-metrics.prom"), stack.broker().scrapeText());
         RunReport report = new RunReport(startedAt.toString(), command, machine(), stackInfo(stack), issued, streamed);
         System.out.print(SummaryText.render(report));
         System.out.println();

@@ -38,6 +38,9 @@ final class SummaryText {
       line(out, "    Vault creds read        %s", l.vault().render());
       line(out, "    broker adds %+.2f ms at p50 (ratio %.2f); budget %.1f ms: %s", l.p50DifferenceMs(), l.p50Ratio(),
           r.options().budgetP50Ms(), l.withinBudget() ? "met" : "MISSED");
+      IssuanceReport.BrokerSide b = l.brokerSide();
+      line(out, "    inside the broker (means): call %.2f ms, its Vault read %.2f ms (p50 ~%.2f), state-store connection"
+              + " held %.2f ms", b.grpcServerMeanMs(), b.vaultCredsMeanMs(), b.vaultCredsP50Ms(), b.jdbcUsageMeanMs());
       line(out, "    failures: broker %d, Vault %d %s", l.brokerFailed(), l.vaultFailed(),
           l.failures().isEmpty() ? "" : l.failures().toString());
     }

@@ -25,6 +25,7 @@ public record IssuanceReport(
    * @param withinBudget whether {@code p50DifferenceMs} is at most the budget
    * @param completed whether all requests were made before the level's time limit
    * @param failures failed calls by a short cause (status code or exception type)
+   * @param brokerSide where the broker's time went, from its own metrics over this level
    */
   public record Level(
       int concurrency,
@@ -41,7 +42,20 @@ public record IssuanceReport(
       double seconds,
       double pairsPerSecond,
       boolean completed,
-      Map<String, Integer> failures) {}
+      Map<String, Integer> failures,
+      BrokerSide brokerSide) {}
+
+  /**
+   * The broker's own timings over one level (its metrics' deltas): what it spends in total, in its
+   * Vault call and holding a database connection, to see where {@code p50DifferenceMs} goes.
+   *
+   * @param grpcServerMeanMs mean of {@code grpc_server_seconds} for successful {@code IssueCredential}
+   * @param vaultCredsMeanMs mean of {@code credbroker_vault_request_seconds{operation="creds"}}
+   * @param vaultCredsP50Ms its p50, interpolated inside the histogram bucket (approximate)
+   * @param jdbcUsageMeanMs mean time a state-store connection was held ({@code
+   *     hikaricp_connections_usage_seconds}, millisecond resolution)
+   */
+  public record BrokerSide(double grpcServerMeanMs, double vaultCredsMeanMs, double vaultCredsP50Ms, double jdbcUsageMeanMs) {}
 
   /**
    * TokenReview calls the broker made during the run (warm-up included), from its own metrics.

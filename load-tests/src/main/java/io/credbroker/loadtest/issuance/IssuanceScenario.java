@@ -71,7 +71,9 @@ public final class IssuanceScenario {
       List<IssuanceReport.Level> levels = new ArrayList<>();
       for (int concurrency : options.concurrency()) {
         progress.printf("issuance: %d requests at concurrency %d%n", options.requests(), concurrency);
-        levels.add(runLevel(channel, pods, concurrency, options.requests()).toReport(options.budgetP50Ms()));
+        PrometheusText levelStart = stack.broker().scrape();
+        LevelRun run = runLevel(channel, pods, concurrency, options.requests());
+        levels.add(run.toReport(options.budgetP50Ms(), brokerSide(levelStart, stack.broker().scrape())));
       }
       double elapsed = (System.nanoTime() - start) / 1e9;
       PrometheusText after = stack.broker().scrape();
@@ -97,6 +99,23 @@ public final class IssuanceScenario {
     long allowed = tokens * ((long) Math.floor(elapsed / window) + 1);
     return new IssuanceReport.TokenReviews(tokens, reviews, hits, misses, window, round(elapsed), allowed,
         reviews >= 0 && reviews <= allowed);
+  }
+
+  private static IssuanceReport.BrokerSide brokerSide(PrometheusText before, PrometheusText after) {
+    String[] issue = {"rpc_method", "IssueCredential", "grpc_status_code", "OK"};
+    String[] creds = {"operation", "creds", "outcome", "success"};
+    return new IssuanceReport.BrokerSide(
+        meanMs(before, after, "grpc_server_seconds", issue),
+        meanMs(before, after, "credbroker_vault_request_seconds", creds),
+        round(PrometheusText.quantileBetween(before, after, "credbroker_vault_request_seconds_bucket", 0.5, creds) * 1000),
+        meanMs(before, after, "hikaricp_connections_usage_seconds"));
+  }
+
+  /** Mean of a timer between two scrapes, in ms; NaN when it observed nothing. */
+  private static double meanMs(PrometheusText before, PrometheusText after, String timer, String... labels) {
+    double count = after.sum(timer + "_count", labels) - before.sum(timer + "_count", labels);
+    double sum = after.sum(timer + "_sum", labels) - before.sum(timer + "_sum", labels);
+    return count > 0 ? round(sum / count * 1000) : Double.NaN;
   }
 
   private LevelRun runLevel(ManagedChannel channel, List<PodToken> pods, int concurrency, int requests) {
@@ -199,7 +218,7 @@ public final class IssuanceScenario {
       this.requests = requests;
     }
 
-    IssuanceReport.Level toReport(double budgetP50Ms) {
+    IssuanceReport.Level toReport(double budgetP50Ms, IssuanceReport.BrokerSide brokerSide) {
       LatencySummary b = LatencySummary.of(broker);
       LatencySummary v = LatencySummary.of(vault);
       double difference = round(b.p50Ms() - v.p50Ms());
@@ -207,7 +226,7 @@ public final class IssuanceScenario {
       return new IssuanceReport.Level(concurrency, requests, brokerOk.get(), brokerFailed.get(), vaultOk.get(),
           vaultFailed.get(), b, v, difference, ratio, b.count() > 0 && v.count() > 0 && difference <= budgetP50Ms,
           round(seconds), round(Math.min(broker.getTotalCount(), vault.getTotalCount()) / seconds), !timedOut,
-          new TreeMap<>(failures));
+          new TreeMap<>(failures), brokerSide);
     }
   }
 }

@@ -131,13 +131,18 @@ public final class BrokerProcess implements AutoCloseable {
 
   /** One scrape of {@code /actuator/prometheus}. */
   public PrometheusText scrape() {
+    return PrometheusText.parse(scrapeText());
+  }
+
+  /** One scrape of {@code /actuator/prometheus}, as text (metrics hold no secret). */
+  public String scrapeText() {
     HttpRequest request = HttpRequest.newBuilder(httpUri("/actuator/prometheus")).timeout(Duration.ofSeconds(30)).build();
     try {
       HttpResponse<String> r = http.send(request, HttpResponse.BodyHandlers.ofString());
       if (r.statusCode() != 200) {
         throw new IllegalStateException("/actuator/prometheus answered " + r.statusCode());
       }
-      return PrometheusText.parse(r.body());
+      return r.body();
     } catch (IOException e) {
       throw new UncheckedIOException("cannot scrape the broker's metrics", e);
     } catch (InterruptedException e) {

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * The samples of one scrape of {@code /actuator/prometheus} (text exposition format 0.0.4 and the
@@ -50,6 +51,46 @@ public final class PrometheusText {
       }
     }
     return total;
+  }
+
+  /**
+   * The {@code q} quantile of what a histogram observed between two scrapes, interpolated linearly
+   * inside the bucket it falls in (so only as exact as the buckets are fine); NaN when nothing was
+   * observed.
+   *
+   * @param bucketName e.g. {@code credbroker_vault_request_seconds_bucket}
+   * @param labels alternating keys and values every counted series must carry
+   */
+  public static double quantileBetween(PrometheusText before, PrometheusText after, String bucketName, double q,
+      String... labels) {
+    TreeMap<Double, Double> cumulative = new TreeMap<>();
+    for (Sample s : after.samples) {
+      if (s.name().equals(bucketName) && matches(s.labels(), labels) && s.labels().containsKey("le")) {
+        cumulative.merge(parseValue(s.labels().get("le"), bucketName), s.value(), Double::sum);
+      }
+    }
+    for (Sample s : before.samples) {
+      if (s.name().equals(bucketName) && matches(s.labels(), labels) && s.labels().containsKey("le")) {
+        cumulative.merge(parseValue(s.labels().get("le"), bucketName), -s.value(), Double::sum);
+      }
+    }
+    if (cumulative.isEmpty() || cumulative.lastEntry().getValue() <= 0) {
+      return Double.NaN;
+    }
+    double target = q * cumulative.lastEntry().getValue();
+    double previousBound = 0;
+    double previousCount = 0;
+    for (Map.Entry<Double, Double> bucket : cumulative.entrySet()) {
+      if (bucket.getValue() >= target) {
+        if (bucket.getKey().isInfinite() || bucket.getValue() == previousCount) {
+          return previousBound;
+        }
+        return previousBound + (bucket.getKey() - previousBound) * (target - previousCount) / (bucket.getValue() - previousCount);
+      }
+      previousBound = bucket.getKey();
+      previousCount = bucket.getValue();
+    }
+    return previousBound;
   }
 
   /** Whether any sample has this name. */

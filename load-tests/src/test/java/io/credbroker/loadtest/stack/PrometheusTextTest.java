@@ -58,4 +58,29 @@ class PrometheusTextTest {
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("not a sample value");
   }
+
+  @Test
+  void aQuantileBetweenTwoScrapesCountsOnlyWhatWasObservedInBetween() {
+    PrometheusText before = PrometheusText.parse("""
+        t_seconds_bucket{op="creds",le="0.005"} 10
+        t_seconds_bucket{op="creds",le="0.01"} 10
+        t_seconds_bucket{op="creds",le="0.02"} 10
+        t_seconds_bucket{op="creds",le="+Inf"} 10
+        t_seconds_bucket{op="renew",le="0.005"} 99
+        t_seconds_bucket{op="renew",le="+Inf"} 99
+        """);
+    PrometheusText after = PrometheusText.parse("""
+        t_seconds_bucket{op="creds",le="0.005"} 10
+        t_seconds_bucket{op="creds",le="0.01"} 20
+        t_seconds_bucket{op="creds",le="0.02"} 30
+        t_seconds_bucket{op="creds",le="+Inf"} 30
+        t_seconds_bucket{op="renew",le="0.005"} 500
+        t_seconds_bucket{op="renew",le="+Inf"} 500
+        """);
+
+    // 20 new observations, 10 in (5, 10] ms and 10 in (10, 20] ms: the median is the 10 ms bound.
+    assertThat(PrometheusText.quantileBetween(before, after, "t_seconds_bucket", 0.5, "op", "creds")).isEqualTo(0.01);
+    assertThat(PrometheusText.quantileBetween(before, after, "t_seconds_bucket", 0.75, "op", "creds")).isEqualTo(0.015);
+    assertThat(PrometheusText.quantileBetween(after, after, "t_seconds_bucket", 0.5, "op", "creds")).isNaN();
+  }
 }
