@@ -269,7 +269,7 @@ class AdminApiIT {
     assertThat(operations(live))
         .as("paths, methods, parameters and response codes; the served document is in " + copy.toAbsolutePath())
         .isEqualTo(operations(committed));
-    assertThat(live.path("paths").size()).isEqualTo(6);
+    assertThat(live.path("paths").size()).isEqualTo(7);
   }
 
   /** "METHOD path" → parameters (in:name:required), request body, response codes; sorted. */
