@@ -1,0 +1,616 @@
+package io.credbroker.broker;
+
+import static io.credbroker.broker.BrokerTestClient.assertRefused;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.google.protobuf.Timestamp;
+import io.credbroker.api.v1.AcknowledgeRotationRequest;
+import io.credbroker.api.v1.AcknowledgeRotationResponse;
+import io.credbroker.api.v1.Credential;
+import io.credbroker.api.v1.CredentialEvent;
+import io.credbroker.api.v1.CredentialRotated;
+import io.credbroker.api.v1.ReleaseCredentialRequest;
+import io.credbroker.api.v1.RotationReason;
+import io.credbroker.api.v1.WatchCredentialRequest;
+import io.credbroker.broker.cluster.ReplicaHeartbeat;
+import io.credbroker.broker.cluster.ReplicaId;
+import io.credbroker.broker.lease.CredentialRecord;
+import io.credbroker.broker.lease.CredentialState;
+import io.credbroker.broker.lease.CredentialStore;
+import io.credbroker.broker.lease.LeaseKeeper;
+import io.credbroker.broker.lease.RevocationRetryQueue;
+import io.credbroker.devstack.DevStack;
+import io.credbroker.devstack.kubernetes.KubernetesApiServer;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.springframework.vault.authentication.TokenAuthentication;
+import org.springframework.vault.client.VaultEndpoint;
+import org.springframework.vault.core.VaultTemplate;
+
+/**
+ * Keeping credentials alive and ending them, through the real wire with TTLs of seconds: gRPC to
+ * the broker, Vault's HTTP API on the stand-in (which runs the role's renewal and revocation
+ * statements for real), PostgreSQL over JDBC. After every test the zero-orphans invariant must hold.
+ */
+class LeaseLifecycleIT {
+
+  private static final String AUDIENCE = "credbroker";
+  /** A Vault role whose leases live 3 s and can be renewed up to 10 s after issue. */
+  private static final String SHORT_ROLE = "db1short";
+  private static final Duration GRACE = Duration.ofSeconds(3);
+  private static final Duration DRAIN = Duration.ofSeconds(1);
+
+  @TempDir static Path workDir;
+  private static BrokerFixture fixture;
+  private static KubernetesApiServer kubernetes;
+  private static BrokerTestClient client;
+  private static final AtomicInteger pods = new AtomicInteger();
+  private final List<EventStream> streams = new ArrayList<>();
+
+  @BeforeAll
+  static void startBroker() {
+    Map<String, Object> properties = new LinkedHashMap<>();
+    properties.put("credbroker.lease.poll-interval", "200ms");
+    properties.put("credbroker.lease.reconnect-grace", GRACE.toMillis() + "ms");
+    properties.put("credbroker.lease.drain-grace", DRAIN.toMillis() + "ms");
+    properties.put("credbroker.lease.expiring-warning", "5s");
+    properties.put("credbroker.lease.renewal-retry-max", "1s");
+    properties.put("credbroker.lease.revocation-retry-initial", "500ms");
+    properties.put("credbroker.cluster.heartbeat-interval", "300ms");
+    properties.put("credbroker.cluster.stale-after", "2s");
+    properties.put("credbroker.bindings[1].database-role", SHORT_ROLE);
+    properties.put("credbroker.bindings[1].vault-mount", "database");
+    properties.put("credbroker.bindings[1].vault-role", SHORT_ROLE);
+    properties.put("credbroker.bindings[1].namespaces[0]", "public");
+    properties.put("credbroker.bindings[1].service-accounts[0]", "application");
+    properties.put("credbroker.bindings[1].connection.host", "127.0.0.1");
+    properties.put("credbroker.bindings[1].connection.database", "db1");
+    properties.put("credbroker.bindings[1].connection.sslmode", "disable");
+    fixture = BrokerFixture.start(workDir, properties, LeaseLifecycleIT::addShortLivedVaultRole);
+    kubernetes = fixture.devStack.kubernetes();
+    client = new BrokerTestClient(fixture.channel);
+  }
+
+  /** {@value #SHORT_ROLE}: the {@code db1} role's statements with a 3 s TTL and a 10 s max TTL. */
+  private static void addShortLivedVaultRole(DevStack devStack) {
+    VaultTemplate vault =
+        new VaultTemplate(
+            VaultEndpoint.from(URI.create(devStack.vaultAddress())),
+            new TokenAuthentication(devStack.vaultRootToken()));
+    Map<String, Object> db1 = vault.read("database/roles/db1").getRequiredData();
+    Map<String, Object> role = new LinkedHashMap<>();
+    for (String key :
+        List.of(
+            "db_name",
+            "creation_statements",
+            "revocation_statements",
+            "renew_statements",
+            "rollback_statements")) {
+      if (db1.get(key) != null) {
+        role.put(key, db1.get(key));
+      }
+    }
+    role.put("default_ttl", "3s");
+    role.put("max_ttl", "10s");
+    vault.write("database/roles/" + SHORT_ROLE, role);
+    Object connection = db1.get("db_name");
+    vault.write("database/config/" + connection, Map.of("allowed_roles", List.of("db1", SHORT_ROLE)));
+  }
+
+  @AfterAll
+  static void stopBroker() {
+    if (fixture != null) {
+      fixture.close();
+    }
+  }
+
+  @AfterEach
+  void settlesWithoutOrphans() {
+    streams.forEach(EventStream::close);
+    streams.clear();
+    OrphanCheck.assertNoOrphans(
+        fixture.devStack.postgres(), "db1", "credbroker", Duration.ofSeconds(20));
+  }
+
+  @Test
+  void renewalsArriveAndTheRoleStaysUsablePastItsFirstTtl() throws Exception {
+    String token = podToken(newPod());
+    EventStream stream = watch(fixture.channel, token, "db1", Duration.ofSeconds(3));
+    Credential credential = client.remember(stream.first().getIssued().getCredential());
+    Instant firstExpiry = instant(credential.getExpireTime());
+    assertThat(credential.getRenewable()).isTrue();
+    // The db1 role may be renewed up to 5 minutes after issue.
+    assertThat(instant(credential.getMaxExpireTime()))
+        .isBetween(
+            instant(credential.getIssueTime()).plusSeconds(240),
+            instant(credential.getIssueTime()).plusSeconds(301));
+
+    CredentialEvent first = stream.await(CredentialEvent::hasRenewed, 1, Duration.ofSeconds(10));
+    CredentialEvent second = stream.await(CredentialEvent::hasRenewed, 2, Duration.ofSeconds(10));
+    assertThat(first.getRenewed().getCredentialId()).isEqualTo(credential.getCredentialId());
+    assertThat(instant(first.getRenewed().getExpireTime())).isAfter(firstExpiry);
+    assertThat(instant(second.getRenewed().getExpireTime()))
+        .isAfter(instant(first.getRenewed().getExpireTime()));
+
+    await().atMost(Duration.ofSeconds(10)).until(() -> Instant.now().isAfter(firstExpiry.plusMillis(500)));
+    assertThat(selectOne(credential)).isEqualTo(1);
+    // Vault ran the renewal statements: the role's VALID UNTIL moved with the lease.
+    assertThat(validUntil(credential.getUsername())).isAfter(firstExpiry);
+    assertThat(stream.open()).isTrue();
+  }
+
+  @Test
+  void rotationReplacesTheCredentialBeforeMaxTtlAndTheOldRoleIsDroppedAfterAcknowledgement()
+      throws Exception {
+    String token = podToken(newPod());
+    EventStream stream = watch(fixture.channel, token, SHORT_ROLE, null);
+    Credential original = client.remember(stream.first().getIssued().getCredential());
+    Instant maxExpire = instant(original.getMaxExpireTime());
+    assertThat(maxExpire).isBefore(instant(original.getIssueTime()).plusSeconds(11));
+
+    CredentialEvent event = stream.await(CredentialEvent::hasRotated, 1, Duration.ofSeconds(15));
+    CredentialRotated rotated = event.getRotated();
+    Credential replacement = client.remember(rotated.getCredential());
+    assertThat(instant(event.getEventTime())).isBefore(maxExpire);
+    assertThat(rotated.getReplaces()).isEqualTo(original.getCredentialId());
+    assertThat(rotated.getReason()).isEqualTo(RotationReason.ROTATION_REASON_MAX_TTL);
+    assertThat(rotated.getPreviousValidFor().getSeconds()).isLessThanOrEqualTo(3);
+    assertThat(replacement.getUsername()).isNotEqualTo(original.getUsername());
+    assertThat(replacement.getPassword()).isNotEmpty();
+    assertThat(selectOne(replacement)).isEqualTo(1);
+    // Until acknowledged, the replaced credential keeps working (the pool drains it).
+    assertThat(selectOne(original)).isEqualTo(1);
+
+    AcknowledgeRotationResponse ack =
+        client
+            .as(token)
+            .acknowledgeRotation(
+                AcknowledgeRotationRequest.newBuilder()
+                    .setCredentialId(replacement.getCredentialId())
+                    .build());
+    assertThat(ack.getReplacedCredentialId()).isEqualTo(original.getCredentialId());
+    assertThat(instant(ack.getRevokeTime())).isBefore(Instant.now().plus(DRAIN).plusMillis(500));
+
+    await().atMost(Duration.ofSeconds(5)).until(() -> !roleExists(original.getUsername()));
+    assertThat(roleExists(replacement.getUsername())).isTrue();
+    CredentialRecord old = record(original.getCredentialId());
+    assertThat(old.state()).isEqualTo(CredentialState.REVOKED);
+    assertThat(old.endReason()).isEqualTo("ROTATION");
+    assertThat(record(replacement.getCredentialId()).replaces())
+        .isEqualTo(UUID.fromString(original.getCredentialId()));
+    // Acknowledging twice is fine and says the same.
+    assertThat(
+            client
+                .as(token)
+                .acknowledgeRotation(
+                    AcknowledgeRotationRequest.newBuilder()
+                        .setCredentialId(replacement.getCredentialId())
+                        .build())
+                .getReplacedCredentialId())
+        .isEqualTo(original.getCredentialId());
+    assertRefused(
+        () ->
+            client
+                .as(token)
+                .acknowledgeRotation(
+                    AcknowledgeRotationRequest.newBuilder()
+                        .setCredentialId(original.getCredentialId())
+                        .build()),
+        Status.Code.FAILED_PRECONDITION,
+        "NOT_A_ROTATION");
+    assertThat(stream.open()).isTrue();
+  }
+
+  @Test
+  void releaseDropsTheRoleAtOnceAndEndsTheStream() throws Exception {
+    String token = podToken(newPod());
+    EventStream stream = watch(fixture.channel, token, "db1", null);
+    Credential credential = client.remember(stream.first().getIssued().getCredential());
+    assertThat(roleExists(credential.getUsername())).isTrue();
+
+    assertRefused(
+        () -> release(podToken(newPod()), credential.getCredentialId()),
+        Status.Code.NOT_FOUND,
+        "CREDENTIAL_NOT_FOUND");
+    release(token, credential.getCredentialId());
+
+    // Vault revoked synchronously: the role is gone when the call returns.
+    assertThat(roleExists(credential.getUsername())).isFalse();
+    assertThat(record(credential.getCredentialId()).state()).isEqualTo(CredentialState.RELEASED);
+    await().atMost(Duration.ofSeconds(5)).until(stream.completed::get);
+    // Idempotent.
+    release(token, credential.getCredentialId());
+  }
+
+  @Test
+  void brokenStreamKeepsItsRoleRenewedThroughTheReconnectGraceThenTheRoleIsDropped()
+      throws Exception {
+    String token = podToken(newPod());
+    // A 2 s lease with a 3 s grace: it has to be renewed while nobody holds it.
+    EventStream stream = watch(fixture.channel, token, "db1", Duration.ofSeconds(2));
+    Credential credential = client.remember(stream.first().getIssued().getCredential());
+    Instant issuedExpiry = instant(credential.getExpireTime());
+
+    stream.close();
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> record(credential.getCredentialId()).detachedTime() != null);
+
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> record(credential.getCredentialId()).expireTime().isAfter(issuedExpiry));
+    assertThat(roleExists(credential.getUsername())).isTrue();
+
+    await().atMost(Duration.ofSeconds(10)).until(() -> !roleExists(credential.getUsername()));
+    CredentialRecord ended = record(credential.getCredentialId());
+    assertThat(ended.state()).isEqualTo(CredentialState.REVOKED);
+    assertThat(ended.endReason()).isEqualTo("ABANDONED");
+    assertThat(Duration.between(ended.detachedTime(), ended.endTime()))
+        .isGreaterThanOrEqualTo(GRACE);
+  }
+
+  @Test
+  void resumeIsRefusedForAnotherPodsCredentialAnUnknownOneAndAReleasedOne() throws Exception {
+    String owner = podToken(newPod());
+    EventStream stream = watch(fixture.channel, owner, "db1", null);
+    Credential credential = client.remember(stream.first().getIssued().getCredential());
+    String otherPod = podToken(newPod());
+
+    assertRefused(
+        () -> resume(fixture.channel, otherPod, credential.getCredentialId()).first(),
+        Status.Code.PERMISSION_DENIED,
+        "CREDENTIAL_OF_ANOTHER_POD");
+    assertRefused(
+        () -> resume(fixture.channel, owner, UUID.randomUUID().toString()).first(),
+        Status.Code.NOT_FOUND,
+        "CREDENTIAL_NOT_FOUND");
+    release(owner, credential.getCredentialId());
+    assertRefused(
+        () -> resume(fixture.channel, owner, credential.getCredentialId()).first(),
+        Status.Code.FAILED_PRECONDITION,
+        "CREDENTIAL_NOT_RESUMABLE");
+    // The refused resumes created nothing and changed nothing.
+    assertThat(record(credential.getCredentialId()).state()).isEqualTo(CredentialState.RELEASED);
+  }
+
+  @Test
+  void resumeAfterItsBrokerRestartsKeepsThePostgresUserAndCreatesNoNewRole() throws Exception {
+    String token = podToken(newPod());
+    // A rolling restart: the new replica is up before the old one stops (starting a broker here
+    // takes longer than this test's reconnect grace).
+    try (BrokerFixture.Replica restarted = fixture.startReplica(Map.of())) {
+      Credential credential;
+      Set<String> rolesBefore;
+      try (BrokerFixture.Replica first = fixture.startReplica(Map.of())) {
+        EventStream stream = watch(first.channel, token, "db1", Duration.ofSeconds(3));
+        credential = client.remember(stream.first().getIssued().getCredential());
+        rolesBefore = dynamicRoles();
+      }
+
+      EventStream resumed = resume(restarted.channel, token, credential.getCredentialId());
+      CredentialEvent event = resumed.first();
+      assertThat(event.hasResumed()).isTrue();
+      Credential adopted = event.getResumed().getCredential();
+      assertThat(adopted.getUsername()).isEqualTo(credential.getUsername());
+      assertThat(adopted.getPassword()).isEmpty();
+      assertThat(record(credential.getCredentialId()).ownerReplica())
+          .isEqualTo(restarted.context.getBean(ReplicaId.class).value());
+
+      // The new replica keeps it alive, and the client's password still works.
+      resumed.await(CredentialEvent::hasRenewed, 1, Duration.ofSeconds(10));
+      assertThat(selectOne(credential)).isEqualTo(1);
+      Set<String> created = new HashSet<>(dynamicRoles());
+      created.removeAll(rolesBefore);
+      assertThat(created).isEmpty();
+      resumed.close();
+    }
+  }
+
+  @Test
+  void credentialsOfASilentReplicaAreClaimedKeptAliveAndResumableOnTheOthers() throws Exception {
+    try (BrokerFixture.Replica silent = fixture.startReplica(Map.of());
+        BrokerFixture.Replica other = fixture.startReplica(Map.of())) {
+      List<String> tokens = new ArrayList<>();
+      List<Credential> credentials = new ArrayList<>();
+      List<EventStream> onSilent = new ArrayList<>();
+      for (int i = 0; i < 4; i++) {
+        String token = podToken(newPod());
+        EventStream stream = watch(silent.channel, token, "db1", Duration.ofSeconds(3));
+        tokens.add(token);
+        onSilent.add(stream);
+        credentials.add(client.remember(stream.first().getIssued().getCredential()));
+      }
+      String silentId = silent.context.getBean(ReplicaId.class).value();
+
+      // The replica stops heart-beating and renewing (a long pause), its streams stay open.
+      silent.context.getBean(ReplicaHeartbeat.class).stop();
+      silent.context.getBean(LeaseKeeper.class).stop();
+      Map<String, Instant> frozenExpiry = new LinkedHashMap<>();
+      for (Credential c : credentials) {
+        frozenExpiry.put(c.getCredentialId(), record(c.getCredentialId()).expireTime());
+      }
+
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(
+              () ->
+                  credentials.stream()
+                      .map(c -> record(c.getCredentialId()).ownerReplica())
+                      .noneMatch(silentId::equals));
+      // Renewed by the claimers past the point where the silent replica left them.
+      await()
+          .atMost(Duration.ofSeconds(6))
+          .until(
+              () ->
+                  credentials.stream()
+                      .allMatch(
+                          c ->
+                              record(c.getCredentialId())
+                                  .expireTime()
+                                  .isAfter(frozenExpiry.get(c.getCredentialId()))));
+
+      // Two clients notice and resume on the other replica: same PostgreSQL users.
+      for (int i = 0; i < 2; i++) {
+        onSilent.get(i).close();
+        CredentialEvent event =
+            resume(other.channel, tokens.get(i), credentials.get(i).getCredentialId()).first();
+        assertThat(event.getResumed().getCredential().getUsername())
+            .isEqualTo(credentials.get(i).getUsername());
+        assertThat(selectOne(credentials.get(i))).isEqualTo(1);
+      }
+      // Nobody resumes the other two: revoked after the grace.
+      for (int i = 2; i < 4; i++) {
+        String username = credentials.get(i).getUsername();
+        await().atMost(Duration.ofSeconds(10)).until(() -> !roleExists(username));
+        assertThat(record(credentials.get(i).getCredentialId()).endReason()).isEqualTo("ABANDONED");
+      }
+      for (int i = 0; i < 2; i++) {
+        assertThat(record(credentials.get(i).getCredentialId()).state())
+            .isEqualTo(CredentialState.ACTIVE);
+      }
+
+      // The paused replica wakes up, learns it was presumed dead and gives up its streams.
+      silent.context.getBean(ReplicaHeartbeat.class).start();
+      for (int i = 2; i < 4; i++) {
+        EventStream stream = onSilent.get(i);
+        await().atMost(Duration.ofSeconds(5)).until(() -> stream.error.get() != null);
+        assertThat(Status.fromThrowable(stream.error.get()).getCode())
+            .isEqualTo(Status.Code.UNAVAILABLE);
+      }
+    }
+  }
+
+  @Test
+  void vaultOutageLongerThanARenewalIntervalClosesNoStreamAndRenewalsResume() throws Exception {
+    String token = podToken(newPod());
+    EventStream stream = watch(fixture.channel, token, "db1", Duration.ofSeconds(10));
+    Credential credential = client.remember(stream.first().getIssued().getCredential());
+    CredentialEvent renewed = stream.await(CredentialEvent::hasRenewed, 1, Duration.ofSeconds(10));
+    Instant lastExpiry = instant(renewed.getRenewed().getExpireTime());
+    Instant stopped = Instant.now();
+
+    fixture.devStack.stopVault();
+    try {
+      // Longer than a renewal interval (about 6.6 s of the 10 s lease): the renewal fails, the
+      // client is told the credential may expire, and the stream stays open.
+      await()
+          .atMost(Duration.ofSeconds(12))
+          .until(
+              () ->
+                  Duration.between(stopped, Instant.now()).toMillis() > 7000
+                      && stream.count(CredentialEvent::hasExpiring) >= 1);
+      CredentialEvent expiring =
+          stream.await(CredentialEvent::hasExpiring, 1, Duration.ofSeconds(1));
+      // As recorded in the state store (microseconds).
+      assertThat(instant(expiring.getExpiring().getExpireTime()))
+          .isBetween(lastExpiry.minusMillis(1), lastExpiry.plusMillis(1));
+      assertThat(stream.open()).isTrue();
+    } finally {
+      fixture.devStack.startVault();
+    }
+
+    CredentialEvent resumedRenewal =
+        stream.await(CredentialEvent::hasRenewed, 2, Duration.ofSeconds(5));
+    assertThat(instant(resumedRenewal.getRenewed().getExpireTime())).isAfter(lastExpiry);
+    assertThat(stream.open()).isTrue();
+    assertThat(selectOne(credential)).isEqualTo(1);
+  }
+
+  @Test
+  void revocationVaultCannotConfirmStaysQueuedAndVisibleUntilVaultIsBack() throws Exception {
+    String token = podToken(newPod());
+    EventStream stream = watch(fixture.channel, token, "db1", null);
+    Credential credential = client.remember(stream.first().getIssued().getCredential());
+    RevocationRetryQueue queue = fixture.broker.getBean(RevocationRetryQueue.class);
+
+    fixture.devStack.stopVault();
+    try {
+      release(token, credential.getCredentialId());
+      assertThat(record(credential.getCredentialId()).state()).isEqualTo(CredentialState.RELEASED);
+      assertThat(queue.list(100))
+          .anyMatch(p -> p.credentialId().toString().equals(credential.getCredentialId()));
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .untilAsserted(
+              () ->
+                  assertThat(metrics())
+                      .containsPattern("credbroker_revocation_retry_queue_depth\\{[^}]*} [1-9]"));
+      assertThat(roleExists(credential.getUsername())).isTrue();
+    } finally {
+      fixture.devStack.startVault();
+    }
+
+    await().atMost(Duration.ofSeconds(15)).until(() -> !roleExists(credential.getUsername()));
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> !queue.contains(UUID.fromString(credential.getCredentialId())));
+  }
+
+  @Test
+  void metricsShowTheLifecycleAndNoPasswordReachesMetricsOrLogs() throws Exception {
+    String token = podToken(newPod());
+    EventStream stream = watch(fixture.channel, token, "db1", Duration.ofSeconds(2));
+    client.remember(stream.first().getIssued().getCredential());
+    stream.await(CredentialEvent::hasRenewed, 1, Duration.ofSeconds(10));
+
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () ->
+                assertThat(metrics())
+                    .contains("credbroker_lease_renewals_total{")
+                    .contains("outcome=\"renewed\"")
+                    .contains("credbroker_credentials_live{")
+                    .contains("state=\"attached\"")
+                    .contains("credbroker_lease_earliest_unrenewed_expiry_seconds")
+                    .contains("credbroker_revocation_retry_queue_depth"));
+    String metrics = metrics();
+    List<String> lines = fixture.logs.lines();
+    for (String password : client.passwordsSeen()) {
+      assertThat(password).isNotEmpty();
+      assertThat(metrics).doesNotContain(password);
+      assertThat(lines).noneMatch(line -> line.contains(password));
+    }
+  }
+
+  // ---- helpers ----
+
+  private EventStream watch(
+      ManagedChannel channel, String token, String databaseRole, Duration ttl) {
+    WatchCredentialRequest.Builder request =
+        WatchCredentialRequest.newBuilder().setDatabaseRole(databaseRole);
+    if (ttl != null) {
+      request.setRequestedTtl(com.google.protobuf.Duration.newBuilder().setSeconds(ttl.toSeconds()));
+    }
+    EventStream stream = EventStream.open(channel, token, request.build());
+    streams.add(stream);
+    return stream;
+  }
+
+  private EventStream resume(ManagedChannel channel, String token, String credentialId) {
+    EventStream stream =
+        EventStream.open(
+            channel,
+            token,
+            WatchCredentialRequest.newBuilder()
+                .setDatabaseRole("db1")
+                .setResumeCredentialId(credentialId)
+                .build());
+    streams.add(stream);
+    return stream;
+  }
+
+  private static void release(String token, String credentialId) {
+    client
+        .as(token)
+        .releaseCredential(
+            ReleaseCredentialRequest.newBuilder().setCredentialId(credentialId).build());
+  }
+
+  private static CredentialRecord record(String credentialId) {
+    return fixture
+        .broker
+        .getBean(CredentialStore.class)
+        .findById(UUID.fromString(credentialId))
+        .orElseThrow();
+  }
+
+  private static int selectOne(Credential credential) throws SQLException {
+    try (Connection db =
+            DriverManager.getConnection(
+                fixture.jdbcUrl("db1"), credential.getUsername(), credential.getPassword());
+        Statement sql = db.createStatement();
+        ResultSet rs = sql.executeQuery("SELECT 1")) {
+      rs.next();
+      return rs.getInt(1);
+    }
+  }
+
+  private static boolean roleExists(String username) throws SQLException {
+    try (Connection db = fixture.devStack.postgres().connect("db1");
+        PreparedStatement query = db.prepareStatement("SELECT 1 FROM pg_roles WHERE rolname = ?")) {
+      query.setString(1, username);
+      try (ResultSet rs = query.executeQuery()) {
+        return rs.next();
+      }
+    }
+  }
+
+  private static Instant validUntil(String username) throws SQLException {
+    try (Connection db = fixture.devStack.postgres().connect("db1");
+        PreparedStatement query =
+            db.prepareStatement("SELECT rolvaliduntil FROM pg_roles WHERE rolname = ?")) {
+      query.setString(1, username);
+      try (ResultSet rs = query.executeQuery()) {
+        assertThat(rs.next()).isTrue();
+        return rs.getObject(1, java.time.OffsetDateTime.class).toInstant();
+      }
+    }
+  }
+
+  private static Set<String> dynamicRoles() throws SQLException {
+    Set<String> roles = new HashSet<>();
+    try (Connection db = fixture.devStack.postgres().connect("db1");
+        Statement sql = db.createStatement();
+        ResultSet rs =
+            sql.executeQuery("SELECT rolname FROM pg_roles WHERE rolvaliduntil IS NOT NULL")) {
+      while (rs.next()) {
+        roles.add(rs.getString(1));
+      }
+    }
+    return roles;
+  }
+
+  private static String metrics() throws Exception {
+    return HttpClient.newHttpClient()
+        .send(
+            HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + fixture.httpPort + "/actuator/prometheus"))
+                .timeout(Duration.ofSeconds(10))
+                .build(),
+            HttpResponse.BodyHandlers.ofString())
+        .body();
+  }
+
+  private static Instant instant(Timestamp timestamp) {
+    return Instant.ofEpochSecond(timestamp.getSeconds(), timestamp.getNanos());
+  }
+
+  private static String newPod() {
+    String name = "lease-" + pods.incrementAndGet();
+    kubernetes.createPod("public", name, "application");
+    return name;
+  }
+
+  private static String podToken(String pod) {
+    return kubernetes.issueToken(
+        "public", "application", pod, List.of(AUDIENCE), Duration.ofMinutes(10));
+  }
+}
