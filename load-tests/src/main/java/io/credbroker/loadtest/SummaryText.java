@@ -73,6 +73,8 @@ final class SummaryText {
             + " scheduler entries added %d",
         r.baseline().liveThreads(), r.connected().liveThreads(), r.withStreams().liveThreads(),
         r.afterClose().liveThreads(), r.threadsPerStream(), r.schedulerEntriesAdded());
+    line(out, "  thread groups with streams: %s", r.withStreams().largestThreadGroups());
+    line(out, "  thread groups after close:  %s", r.afterClose().largestThreadGroups());
     line(out, "  events after the first: %s", r.eventsAfterFirst());
     line(out, "  largest growth with streams open:");
     r.largestGrowth().stream().limit(8).forEach(d ->

@@ -14,6 +14,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -161,7 +163,30 @@ public final class BrokerProcess implements AutoCloseable {
     return new HeapSample(
         histogram,
         (long) metrics.sum("jvm_memory_used_bytes", "area", "heap"),
-        (long) metrics.sum("jvm_threads_live_threads"));
+        (long) metrics.sum("jvm_threads_live_threads"),
+        threadGroups(6));
+  }
+
+  /**
+   * The broker's live threads grouped by name with numbers removed ({@code grpc-default-executor-12}
+   * counts as {@code grpc-default-executor-#}), largest groups first, from {@code jcmd Thread.print}.
+   */
+  public Map<String, Integer> threadGroups(int limit) {
+    Map<String, Integer> groups = new HashMap<>();
+    for (String line : jcmd("Thread.print").split("\n")) {
+      if (line.startsWith("\"")) {
+        int end = line.indexOf('"', 1);
+        if (end > 0) {
+          groups.merge(line.substring(1, end).replaceAll("\\d+", "#"), 1, Integer::sum);
+        }
+      }
+    }
+    Map<String, Integer> largest = new LinkedHashMap<>();
+    groups.entrySet().stream()
+        .sorted(Map.Entry.<String, Integer>comparingByValue().reversed().thenComparing(Map.Entry.comparingByKey()))
+        .limit(limit)
+        .forEach(e -> largest.put(e.getKey(), e.getValue()));
+    return largest;
   }
 
   /** Runs a {@code jcmd} diagnostic command against the broker and returns its output. */

@@ -66,6 +66,8 @@ public record StreamsReport(
    * @param heapUsedBytes the broker's {@code jvm_memory_used_bytes{area="heap"}} right after
    * @param liveThreads {@code jvm_threads_live_threads}
    * @param schedulerEntries live scheduled-task objects
+   * @param largestThreadGroups the broker's threads by name with numbers replaced by {@code #}
    */
-  public record Sample(long liveBytes, long heapUsedBytes, long liveThreads, long schedulerEntries) {}
+  public record Sample(
+      long liveBytes, long heapUsedBytes, long liveThreads, long schedulerEntries, Map<String, Integer> largestThreadGroups) {}
 }

@@ -134,8 +134,9 @@ public final class StreamsScenario {
         withStreams.histogram().largestGrowthSince(connected.histogram(), 15), laterEvents, cleanup);
   }
 
-  private static StreamsReport.Sample sample(HeapSample s) {
-    return new StreamsReport.Sample(s.liveBytes(), s.heapUsedBytes(), s.liveThreads(), schedulerEntries(s.histogram()));
+  private StreamsReport.Sample sample(HeapSample s) {
+    return new StreamsReport.Sample(s.liveBytes(), s.heapUsedBytes(), s.liveThreads(), schedulerEntries(s.histogram()),
+        s.threadGroups());
   }
 
   /** Pending timer tasks of the JDK's and Netty's schedulers: what "a scheduler entry per stream" would show. */
