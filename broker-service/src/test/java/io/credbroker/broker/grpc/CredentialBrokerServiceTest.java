@@ -367,6 +367,62 @@ class CredentialBrokerServiceTest {
   }
 
   @Test
+  void revokedCredentialGetsTheRevokedEventThenPermissionDenied() {
+    IssuedCredential issued = issuedCredential(CredentialKind.STREAM);
+    when(leases.issue(eq(APP_POD), eq(DB1), eq(CredentialKind.STREAM), isNull(), any(), isNull()))
+        .thenReturn(issued);
+    RecordingObserver events = new RecordingObserver();
+    stub(appToken)
+        .watchCredential(WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build(), events);
+    await().until(() -> streams.size() == 1);
+
+    streams.revoked(issued.record().id(), "POD_REVOKED");
+
+    await().until(() -> events.error.get() != null);
+    assertThat(events.events)
+        .filteredOn(CredentialEvent::hasRevoked)
+        .singleElement()
+        .satisfies(e -> assertThat(e.getRevoked().getReason()).isEqualTo("POD_REVOKED"));
+    StatusRuntimeException status = (StatusRuntimeException) events.error.get();
+    assertThat(status.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+    assertThat(errorInfo(status).getReason()).isEqualTo("POD_REVOKED");
+    assertThat(streams.size()).isZero();
+  }
+
+  @Test
+  void rotationHandsTheStreamTheNewCredentialAndRenewalsFollowIt() {
+    IssuedCredential issued = issuedCredential(CredentialKind.STREAM);
+    IssuedCredential replacement = issuedCredential(CredentialKind.STREAM);
+    when(leases.issue(eq(APP_POD), eq(DB1), eq(CredentialKind.STREAM), isNull(), any(), isNull()))
+        .thenReturn(issued);
+    RecordingObserver events = new RecordingObserver();
+    stub(appToken)
+        .watchCredential(WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build(), events);
+    await().until(() -> streams.size() == 1);
+
+    boolean delivered =
+        streams.rotated(
+            issued.record().id(),
+            replacement,
+            Duration.ofSeconds(20),
+            io.credbroker.broker.lease.RotationReason.MAX_TTL);
+    streams.renewed(replacement.record().id(), Instant.parse("2030-01-01T00:00:00Z"));
+
+    assertThat(delivered).isTrue();
+    assertThat(streams.holds(replacement.record().id())).isTrue();
+    assertThat(streams.holds(issued.record().id())).isFalse();
+    await().until(() -> events.events.stream().anyMatch(CredentialEvent::hasRenewed));
+    CredentialEvent rotated =
+        events.events.stream().filter(CredentialEvent::hasRotated).findFirst().orElseThrow();
+    assertThat(rotated.getRotated().getReplaces()).isEqualTo(issued.record().id().toString());
+    assertThat(rotated.getRotated().getCredential().getPassword())
+        .isEqualTo(replacement.password());
+    assertThat(rotated.getRotated().getPreviousValidFor().getSeconds()).isEqualTo(20);
+    assertThat(rotated.getRotated().getReason())
+        .isEqualTo(io.credbroker.api.v1.RotationReason.ROTATION_REASON_MAX_TTL);
+  }
+
+  @Test
   void shutdownEndsOpenStreamsWithUnavailable() {
     when(leases.issue(eq(APP_POD), eq(DB1), eq(CredentialKind.STREAM), isNull(), any(), isNull()))
         .thenReturn(issuedCredential(CredentialKind.STREAM));

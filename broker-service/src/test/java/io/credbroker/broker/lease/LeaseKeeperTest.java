@@ -1,0 +1,237 @@
+package io.credbroker.broker.lease;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.mockito.ArgumentMatchers.any;
+import static org.mockito.ArgumentMatchers.eq;
+import static org.mockito.Mockito.mock;
+import static org.mockito.Mockito.never;
+import static org.mockito.Mockito.verify;
+import static org.mockito.Mockito.verifyNoInteractions;
+import static org.mockito.Mockito.when;
+
+import io.credbroker.broker.BrokerException;
+import io.credbroker.broker.BrokerException.Reason;
+import io.credbroker.broker.auth.Binding;
+import io.credbroker.broker.auth.Bindings;
+import io.credbroker.broker.auth.ConnectionHints;
+import io.credbroker.broker.auth.PodIdentity;
+import io.credbroker.broker.cluster.ReplicaId;
+import io.credbroker.broker.vault.LeaseRenewal;
+import io.credbroker.broker.vault.VaultDatabaseCredentials;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.Test;
+import org.mockito.ArgumentCaptor;
+
+/** The decisions the scheduler takes for one due credential, on a fixed clock. */
+class LeaseKeeperTest {
+
+  private static final Instant NOW = Instant.parse("2026-01-01T12:00:00Z");
+  private static final String ME = "replica-a";
+  private static final PodIdentity POD = new PodIdentity("public", "application", "app-1", "uid-1");
+  private static final Binding DB1 =
+      new Binding(
+          "db1",
+          "database",
+          "db1",
+          Set.of("public"),
+          Set.of("application"),
+          new ConnectionHints("127.0.0.1", 5432, "db1", "disable"));
+
+  private final CredentialStore store = mock(CredentialStore.class);
+  private final LeaseService leases = mock(LeaseService.class);
+  private final VaultDatabaseCredentials vault = mock(VaultDatabaseCredentials.class);
+  private final CredentialStreams streams = mock(CredentialStreams.class);
+  private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
+  private final LeaseKeeper keeper =
+      new LeaseKeeper(
+          store,
+          leases,
+          vault,
+          mock(RevocationRetryQueue.class),
+          new Bindings(List.of(DB1)),
+          streams,
+          new ReplicaId(ME),
+          Clock.fixed(NOW, ZoneOffset.UTC),
+          LeaseTestSettings.lease(),
+          new LeaseMetrics(meters));
+
+  @Test
+  void dueRenewalExtendsTheLeaseAndTellsTheStream() {
+    LeaseEntry entry = entry(NOW.plusSeconds(20), NOW.plusSeconds(3600), null, null);
+    when(store.findEntry(entry.id())).thenReturn(Optional.of(entry));
+    when(streams.holds(entry.id())).thenReturn(true);
+    when(vault.renewLease("database/creds/db1/abc", Duration.ofSeconds(60)))
+        .thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
+    Instant nextRenewal = NOW.plusSeconds(40);
+    when(leases.renewalDue(NOW, Duration.ofSeconds(60))).thenReturn(nextRenewal);
+    when(store.recordRenewal(any(), any(), any(), any(), any(), any(), any())).thenReturn(true);
+
+    Instant next = keeper.tend(entry.id());
+
+    assertThat(next).isEqualTo(nextRenewal);
+    verify(store)
+        .recordRenewal(
+            entry.id(), ME, NOW, NOW.plusSeconds(60), null, nextRenewal, nextRenewal);
+    verify(streams).renewed(entry.id(), NOW.plusSeconds(60));
+    verify(streams, never()).rotated(any(), any(), any(), any());
+    assertThat(meters.counter("credbroker.lease.renewals", "outcome", "renewed").count())
+        .isEqualTo(1);
+  }
+
+  @Test
+  void renewalThatWouldBeCappedByMaxTtlRotatesTheCredentialOnItsStream() {
+    // 30 s left until the max TTL: a 60 s renewal cannot extend the lease meaningfully.
+    LeaseEntry entry = entry(NOW.plusSeconds(20), NOW.plusSeconds(30), null, null);
+    when(store.findEntry(entry.id())).thenReturn(Optional.of(entry));
+    when(streams.holds(entry.id())).thenReturn(true);
+    when(vault.renewLease(any(), any())).thenReturn(new LeaseRenewal(Duration.ofSeconds(30), true));
+    when(store.recordRenewal(any(), any(), any(), any(), any(), any(), any())).thenReturn(true);
+    IssuedCredential fresh = fresh(entry.id());
+    when(leases.issue(
+            eq(POD), eq(DB1), eq(CredentialKind.STREAM), eq(Duration.ofSeconds(60)),
+            eq(entry.streamId()), eq(entry.id())))
+        .thenReturn(fresh);
+    when(store.supersede(entry.id(), ME, NOW.plusSeconds(30), RevocationTrigger.EXPIRED))
+        .thenReturn(true);
+    when(streams.rotated(any(), any(), any(), any())).thenReturn(true);
+
+    Instant next = keeper.tend(entry.id());
+
+    // Renewed up to the cap first, so the replaced credential drains as long as possible.
+    verify(store)
+        .recordRenewal(
+            entry.id(), ME, NOW, NOW.plusSeconds(30), NOW.plusSeconds(30), null,
+            NOW.plusSeconds(30));
+    verify(streams)
+        .rotated(entry.id(), fresh, Duration.ofSeconds(30), RotationReason.MAX_TTL);
+    assertThat(next).isEqualTo(NOW.plusSeconds(30));
+    assertThat(meters.counter("credbroker.lease.rotations", "reason", "max_ttl").count())
+        .isEqualTo(1);
+  }
+
+  @Test
+  void renewalVaultRefusesRotatesWithThatReason() {
+    LeaseEntry entry = entry(NOW.plusSeconds(20), NOW.plusSeconds(3600), null, null);
+    when(store.findEntry(entry.id())).thenReturn(Optional.of(entry));
+    when(streams.holds(entry.id())).thenReturn(true);
+    when(vault.renewLease(any(), any()))
+        .thenThrow(new BrokerException(Reason.VAULT_REJECTED, "lease not found"));
+    IssuedCredential fresh = fresh(entry.id());
+    when(leases.issue(any(), any(), any(), any(), any(), any())).thenReturn(fresh);
+    when(store.supersede(any(), any(), any(), any())).thenReturn(true);
+    when(streams.rotated(any(), any(), any(), any())).thenReturn(true);
+
+    keeper.tend(entry.id());
+
+    verify(streams)
+        .rotated(
+            eq(entry.id()), eq(fresh), eq(Duration.ofSeconds(20)),
+            eq(RotationReason.RENEWAL_REFUSED));
+    assertThat(meters.counter("credbroker.lease.renewals", "outcome", "refused").count())
+        .isEqualTo(1);
+  }
+
+  @Test
+  void unreachableVaultIsRetriedBeforeTheLeaseExpiresAndTheStreamIsWarned() {
+    LeaseEntry entry = entry(NOW.plusSeconds(6), NOW.plusSeconds(3600), null, null);
+    when(store.findEntry(entry.id())).thenReturn(Optional.of(entry));
+    when(streams.holds(entry.id())).thenReturn(true);
+    when(vault.renewLease(any(), any()))
+        .thenThrow(new BrokerException(Reason.VAULT_UNAVAILABLE, "Vault is unavailable"));
+
+    Instant next = keeper.tend(entry.id());
+
+    ArgumentCaptor<Instant> retryAt = ArgumentCaptor.forClass(Instant.class);
+    verify(store).recordRenewalFailure(eq(entry.id()), eq(ME), retryAt.capture(), any(), eq(true));
+    // Within a third of the remaining 6 s, so that several attempts fit before the expiry.
+    assertThat(retryAt.getValue()).isAfter(NOW).isBeforeOrEqualTo(NOW.plusSeconds(2));
+    assertThat(next).isEqualTo(retryAt.getValue());
+    verify(streams).expiring(entry.id(), NOW.plusSeconds(6));
+    verify(leases, never()).revoke(any(), any());
+  }
+
+  @Test
+  void brokenStreamsCredentialIsRevokedAsAbandonedOnceTheGraceIsOver() {
+    LeaseEntry entry =
+        entry(NOW.plusSeconds(20), NOW.plusSeconds(3600), NOW.minus(Duration.ofMinutes(2)), null);
+    when(store.findEntry(entry.id())).thenReturn(Optional.of(entry));
+
+    assertThat(keeper.tend(entry.id())).isNull();
+
+    verify(leases).revoke(entry.id(), RevocationTrigger.ABANDONED);
+    verifyNoInteractions(vault);
+  }
+
+  @Test
+  void replacedCredentialIsRevokedForItsTriggerWhenItsTimeComes() {
+    LeaseEntry entry = entry(NOW.plusSeconds(20), NOW.plusSeconds(3600), null, NOW);
+    when(store.findEntry(entry.id())).thenReturn(Optional.of(entry));
+
+    keeper.tend(entry.id());
+
+    verify(leases).revoke(entry.id(), RevocationTrigger.ROTATION);
+  }
+
+  @Test
+  void credentialAnotherReplicaTookOverIsLeftAlone() {
+    LeaseEntry mine = entry(NOW.plusSeconds(20), NOW.plusSeconds(3600), null, null);
+    CredentialRecord r = mine.record();
+    CredentialRecord theirs =
+        new CredentialRecord(
+            r.id(), r.databaseRole(), r.vaultMount(), r.vaultRole(), r.leaseId(), r.username(),
+            r.owner(), r.kind(), r.state(), r.renewable(), "replica-b", r.issueTime(),
+            r.expireTime(), r.maxExpireTime(), null, null, null, null);
+    when(store.findEntry(r.id()))
+        .thenReturn(
+            Optional.of(
+                new LeaseEntry(
+                    theirs, Duration.ofSeconds(60), NOW.minusSeconds(1), NOW, UUID.randomUUID(),
+                    null, null, 0, false)));
+
+    assertThat(keeper.tend(r.id())).isNull();
+
+    verifyNoInteractions(vault, leases, streams);
+  }
+
+  /**
+   * A stream credential of {@link #POD}, due for renewal now, with a 60 s lease.
+   *
+   * @param revokeAfter when set, the credential was replaced and is revoked for ROTATION then
+   */
+  private static LeaseEntry entry(
+      Instant expire, Instant maxExpire, @Nullable Instant detached, @Nullable Instant revokeAfter) {
+    CredentialRecord record =
+        new CredentialRecord(
+            UUID.randomUUID(), "db1", "database", "db1", "database/creds/db1/abc", "v-app-abc",
+            POD, CredentialKind.STREAM, CredentialState.ACTIVE, true, ME,
+            NOW.minusSeconds(40), expire, maxExpire, null, detached, null, null);
+    return new LeaseEntry(
+        record,
+        Duration.ofSeconds(60),
+        NOW.minusMillis(1),
+        NOW,
+        detached == null ? UUID.randomUUID() : null,
+        revokeAfter,
+        revokeAfter == null ? null : RevocationTrigger.ROTATION,
+        0,
+        false);
+  }
+
+  private static IssuedCredential fresh(UUID replaces) {
+    CredentialRecord record =
+        new CredentialRecord(
+            UUID.randomUUID(), "db1", "database", "db1", "database/creds/db1/def", "v-app-def",
+            POD, CredentialKind.STREAM, CredentialState.ACTIVE, true, ME, NOW,
+            NOW.plusSeconds(60), NOW.plusSeconds(300), replaces, null, null, null);
+    return new IssuedCredential(record, "Fresh-Pa55-word", DB1.connection());
+  }
+}
