@@ -99,6 +99,15 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
     return running;
   }
 
+  /**
+   * The lowest phase of the broker's lifecycles: it beats until everything else stopped, so that the
+   * others do not claim this replica's credentials while it still drains and renews them.
+   */
+  @Override
+  public int getPhase() {
+    return SmartLifecycle.DEFAULT_PHASE - 2048;
+  }
+
   @Override
   public void destroy() {
     try {

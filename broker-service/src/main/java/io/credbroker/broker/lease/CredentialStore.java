@@ -310,8 +310,13 @@ public class CredentialStore {
     return jdbc.sql(
                 "UPDATE credential SET owner_replica = :replica, stream_id = :streamId,"
                     + " detached_time = NULL,"
-                    + " next_action_time = LEAST(COALESCE(renewal_due_time, expire_time),"
-                    + " expire_time), updated_time = now()"
+                    // A lease nobody renewed while detached (capped) is looked at now: with a
+                    // stream to hand a replacement to, it can be rotated.
+                    + " renewal_due_time = CASE WHEN renewable"
+                    + " THEN COALESCE(renewal_due_time, :now) END,"
+                    + " next_action_time = LEAST(CASE WHEN renewable"
+                    + " THEN COALESCE(renewal_due_time, :now) END, expire_time),"
+                    + " updated_time = now()"
                     + " WHERE id = :id AND pod_uid = :podUid AND state = 'ACTIVE'"
                     + " AND kind = 'STREAM' AND revoke_after IS NULL AND expire_time > :now")
             .param("replica", replica)

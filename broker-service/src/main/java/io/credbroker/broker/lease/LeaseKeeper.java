@@ -189,7 +189,10 @@ public final class LeaseKeeper implements SmartLifecycle {
     return running;
   }
 
-  /** Stops before the gRPC server (higher phases stop first) would not matter; after the web server. */
+  /**
+   * A lower phase than the servers': started before them and stopped after them, so leases stay
+   * renewed while streams drain at shutdown.
+   */
   @Override
   public int getPhase() {
     return SmartLifecycle.DEFAULT_PHASE - 1024;
@@ -294,6 +297,11 @@ public final class LeaseKeeper implements SmartLifecycle {
       return null;
     }
     if (!now.isBefore(record.expireTime())) {
+      if (record.kind() == CredentialKind.STREAM && streams.holds(id)) {
+        // It ran out unrenewed (Vault was away too long) under an open stream: the client needs a
+        // new credential, not silence.
+        return rotate(entry, record.expireTime(), RotationReason.RENEWAL_REFUSED, now);
+      }
       leases.revoke(id, RevocationTrigger.EXPIRED);
       return null;
     }
@@ -417,11 +425,16 @@ public final class LeaseKeeper implements SmartLifecycle {
             MIN_RETRY.toMillis() << Math.min(entry.renewalFailures(), 16));
     long jittered = (long) (backoffMillis * (0.5 + ThreadLocalRandom.current().nextDouble() / 2));
     Duration remaining = Duration.between(now, record.expireTime());
-    long beforeExpiry = Math.max(MIN_RETRY.toMillis(), remaining.toMillis() / 3);
+    // While the lease lives, try again well before it runs out; once it has, the backoff alone rules.
+    long beforeExpiry =
+        remaining.isNegative()
+            ? Long.MAX_VALUE
+            : Math.max(MIN_RETRY.toMillis(), remaining.toMillis() / 3);
     Instant retryAt = now.plusMillis(Math.max(MIN_RETRY.toMillis(), Math.min(jittered, beforeExpiry)));
     boolean notify =
         held && !entry.expiringNotified() && remaining.compareTo(settings.expiringWarning()) <= 0;
-    Instant next = earliest(retryAt, graceEnd(record), record.expireTime());
+    Instant expiry = record.expireTime().isAfter(now) ? record.expireTime() : null;
+    Instant next = earliest(retryAt, graceEnd(record), expiry);
     store.recordRenewalFailure(record.id(), replica, retryAt, next, entry.expiringNotified() || notify);
     if (notify) {
       streams.expiring(record.id(), record.expireTime());

@@ -160,6 +160,24 @@ class LeaseKeeperTest {
   }
 
   @Test
+  void leaseThatRanOutUnderAnOpenStreamIsReplacedRatherThanLeftSilent() {
+    LeaseEntry entry = entry(NOW.minusSeconds(1), NOW.plusSeconds(3600), null, null);
+    when(store.findEntry(entry.id())).thenReturn(Optional.of(entry));
+    when(streams.holds(entry.id())).thenReturn(true);
+    IssuedCredential fresh = fresh(entry.id());
+    when(leases.issue(any(), any(), any(), any(), any(), any())).thenReturn(fresh);
+    when(store.supersede(any(), any(), any(), any())).thenReturn(true);
+    when(streams.rotated(any(), any(), any(), any())).thenReturn(true);
+
+    keeper.tend(entry.id());
+
+    verify(streams)
+        .rotated(entry.id(), fresh, Duration.ZERO, RotationReason.RENEWAL_REFUSED);
+    verify(store).supersede(entry.id(), ME, NOW.minusSeconds(1), RevocationTrigger.EXPIRED);
+    verifyNoInteractions(vault);
+  }
+
+  @Test
   void brokenStreamsCredentialIsRevokedAsAbandonedOnceTheGraceIsOver() {
     LeaseEntry entry =
         entry(NOW.plusSeconds(20), NOW.plusSeconds(3600), NOW.minus(Duration.ofMinutes(2)), null);
