@@ -53,6 +53,12 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
     this.replica = Objects.requireNonNull(replica, "replica");
     this.settings = Objects.requireNonNull(settings, "settings");
     this.events = Objects.requireNonNull(events, "events");
+    if (!positive(settings.heartbeatInterval())
+        || settings.staleAfter().compareTo(settings.heartbeatInterval().multipliedBy(2)) < 0) {
+      throw new IllegalArgumentException(
+          "credbroker.cluster.heartbeat-interval must be positive and stale-after at least twice"
+              + " as long, or live replicas would be presumed dead");
+    }
   }
 
   @Override
@@ -183,5 +189,9 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
           .update();
     }
     return previousOwners.size();
+  }
+
+  private static boolean positive(java.time.Duration duration) {
+    return !duration.isNegative() && !duration.isZero();
   }
 }

@@ -110,6 +110,10 @@ public final class LeaseKeeper implements SmartLifecycle {
     this.clock = Objects.requireNonNull(clock, "clock");
     this.settings = Objects.requireNonNull(settings, "settings");
     this.metrics = Objects.requireNonNull(metrics, "metrics");
+    if (!positive(settings.pollInterval()) || !positive(settings.reconnectGrace())) {
+      throw new IllegalArgumentException(
+          "credbroker.lease.poll-interval and reconnect-grace must be positive");
+    }
     // The dispatcher hands out at most this many tasks before workers finish some, so a burst of due
     // credentials waits in the delay queue (ordered) rather than in an unbounded executor queue.
     this.permits = new Semaphore(settings.workers() * 2);
@@ -512,5 +516,9 @@ public final class LeaseKeeper implements SmartLifecycle {
           ? at.compareTo(s.at)
           : Long.compare(getDelay(TimeUnit.NANOSECONDS), other.getDelay(TimeUnit.NANOSECONDS));
     }
+  }
+
+  private static boolean positive(java.time.Duration duration) {
+    return !duration.isNegative() && !duration.isZero();
   }
 }
