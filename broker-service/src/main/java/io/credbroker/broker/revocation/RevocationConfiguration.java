@@ -5,6 +5,7 @@ import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.lease.CredentialRevokedEvent;
 import io.credbroker.broker.lease.LeaseService;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
 import java.time.Duration;
@@ -69,6 +70,17 @@ class RevocationConfiguration {
           }
         },
         Clock.systemUTC());
+  }
+
+  /**
+   * 0 while this replica cannot hear other replicas' blocks and revocations (alert on it: its block
+   * cache then only catches up by TTL, and its streams learn of revocations only after reconnect).
+   */
+  @Bean
+  Gauge revocationListenerGauge(RevocationNotifications notifications, MeterRegistry meterRegistry) {
+    return Gauge.builder("credbroker.revocation.listener.connected", notifications, n -> n.listening() ? 1 : 0)
+        .description("Whether the cross-replica revocation listener is connected (1) or not (0)")
+        .register(meterRegistry);
   }
 
   @Bean

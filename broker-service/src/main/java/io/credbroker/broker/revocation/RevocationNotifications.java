@@ -105,6 +105,11 @@ public final class RevocationNotifications implements SmartLifecycle {
         .list();
   }
 
+  /** Whether the listening connection is up right now (exported as a gauge). */
+  public boolean listening() {
+    return connection != null;
+  }
+
   /** Waits until the listener has connected once; for startup ordering and tests. */
   public boolean awaitListening(Duration timeout) throws InterruptedException {
     return firstConnect.await(timeout.toMillis(), TimeUnit.MILLISECONDS);

@@ -36,6 +36,7 @@ class RevocationNotificationsIT {
     second = new Listener("listener-second");
     assertThat(first.notifications.awaitListening(Duration.ofSeconds(10))).isTrue();
     assertThat(second.notifications.awaitListening(Duration.ofSeconds(10))).isTrue();
+    assertThat(first.notifications.listening()).isTrue();
   }
 
   @AfterAll
@@ -78,6 +79,7 @@ class RevocationNotificationsIT {
         .list();
 
     await().atMost(Duration.ofSeconds(10)).until(() -> !second.reconnects.isEmpty());
+    await().atMost(Duration.ofSeconds(5)).until(second.notifications::listening);
     assertThat(second.reconnects.get(0)).isAfterOrEqualTo(before.minusSeconds(5));
 
     RevocationMessage after = new RevocationMessage.PodBlocked(UUID.randomUUID().toString());
