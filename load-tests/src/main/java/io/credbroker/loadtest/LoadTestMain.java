@@ -33,9 +33,8 @@ import picocli.CommandLine.Spec;
     name = "load-tests",
     mixinStandardHelpOptions = true,
     subcommands = {LoadTestMain.Issuance.class, LoadTestMain.Streams.class, LoadTestMain.All.class},
-    description = {
-        "Load generator for the credential broker. Each subcommand starts its own dev-stack and broker process",
-        "on free loopback ports, measures, cleans up and writes a JSON report."})
+    description = "Load generator for the credential broker. Each subcommand starts its own dev-stack and broker"
+        + " process on free loopback ports, measures, cleans up and writes a JSON report.")
 public final class LoadTestMain implements Callable<Integer> {
 
   @Spec CommandLine.Model.CommandSpec spec;
