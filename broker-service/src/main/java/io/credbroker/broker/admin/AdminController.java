@@ -3,7 +3,7 @@ package io.credbroker.broker.admin;
 import io.credbroker.broker.BrokerException;
 import io.credbroker.broker.BrokerException.Reason;
 import io.credbroker.broker.auth.KubernetesUser;
-import io.credbroker.broker.revocation.CredentialQuery;
+import io.credbroker.broker.lease.CredentialQuery;
 import io.credbroker.broker.revocation.CredentialRevocation;
 import io.credbroker.broker.revocation.CredentialSummary;
 import io.credbroker.broker.revocation.PodRevocation;

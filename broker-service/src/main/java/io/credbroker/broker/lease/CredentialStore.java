@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -114,6 +115,43 @@ public class CredentialStore {
   public List<CredentialRecord> findByUsername(String username) {
     return jdbc.sql("SELECT " + COLUMNS + " FROM credential WHERE username = :username")
         .param("username", username)
+        .query(CredentialStore::map)
+        .list();
+  }
+
+  /** The credentials with these ids, oldest first; unknown ids are skipped. */
+  public List<CredentialRecord> findAllById(Collection<UUID> ids) {
+    if (ids.isEmpty()) {
+      return List.of();
+    }
+    return jdbc.sql(
+            "SELECT " + COLUMNS + " FROM credential WHERE id IN (:ids) ORDER BY issue_time, id")
+        .param("ids", List.copyOf(ids))
+        .query(CredentialStore::map)
+        .list();
+  }
+
+  /**
+   * The credentials that match every filter of {@code query} (optional filters are written as {@code
+   * CAST(:p AS text) IS NULL OR column = :p}), newest first.
+   */
+  public List<CredentialRecord> search(CredentialQuery query) {
+    return jdbc.sql(
+            "SELECT "
+                + COLUMNS
+                + " FROM credential"
+                + " WHERE (CAST(:ns AS text) IS NULL OR namespace = :ns)"
+                + " AND (CAST(:pod AS text) IS NULL OR pod_name = :pod)"
+                + " AND (CAST(:role AS text) IS NULL OR database_role = :role)"
+                + " AND (CAST(:username AS text) IS NULL OR username = :username)"
+                + " AND (NOT :activeOnly OR state = 'ACTIVE')"
+                + " ORDER BY issue_time DESC, id LIMIT :limit")
+        .param("ns", query.namespace())
+        .param("pod", query.podName())
+        .param("role", query.databaseRole())
+        .param("username", query.username())
+        .param("activeOnly", query.activeOnly())
+        .param("limit", query.limit())
         .query(CredentialStore::map)
         .list();
   }

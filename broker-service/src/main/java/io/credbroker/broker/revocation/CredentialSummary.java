@@ -1,5 +1,7 @@
 package io.credbroker.broker.revocation;
 
+import io.credbroker.broker.auth.PodIdentity;
+import io.credbroker.broker.lease.CredentialRecord;
 import java.time.Instant;
 import java.util.Objects;
 import java.util.UUID;
@@ -50,6 +52,26 @@ public record CredentialSummary(
     Objects.requireNonNull(state, "state");
     Objects.requireNonNull(issueTime, "issueTime");
     Objects.requireNonNull(expireTime, "expireTime");
+  }
+
+  /** What an operator may see of a credential the lease lifecycle recorded. */
+  public static CredentialSummary of(CredentialRecord record) {
+    PodIdentity owner = record.owner();
+    return new CredentialSummary(
+        record.id(),
+        record.databaseRole(),
+        record.username(),
+        owner.namespace(),
+        owner.serviceAccount(),
+        owner.podName(),
+        owner.podUid(),
+        record.kind().name(),
+        record.state().name(),
+        record.ownerReplica(),
+        record.issueTime(),
+        record.expireTime(),
+        record.endTime(),
+        record.endReason());
   }
 
   public boolean active() {

@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.Ticker;
 import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.lease.CredentialRevokedEvent;
+import io.credbroker.broker.lease.CredentialStore;
 import io.credbroker.broker.lease.LeaseService;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -28,8 +29,8 @@ class RevocationConfiguration {
   private static final Duration REPLAY_MARGIN = Duration.ofSeconds(30);
 
   @Bean
-  RevocationStore revocationStore(JdbcClient jdbcClient) {
-    return new RevocationStore(jdbcClient);
+  RevocationStore revocationStore(JdbcClient jdbcClient, CredentialStore credentialStore) {
+    return new RevocationStore(jdbcClient, credentialStore);
   }
 
   @Bean

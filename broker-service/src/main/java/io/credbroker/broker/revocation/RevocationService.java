@@ -3,6 +3,7 @@ package io.credbroker.broker.revocation;
 import io.credbroker.broker.BrokerException;
 import io.credbroker.broker.BrokerException.Reason;
 import io.credbroker.broker.cluster.ReplicaId;
+import io.credbroker.broker.lease.CredentialQuery;
 import io.credbroker.broker.lease.LeaseService;
 import io.credbroker.broker.lease.RevocationOutcome;
 import io.credbroker.broker.lease.RevocationTrigger;

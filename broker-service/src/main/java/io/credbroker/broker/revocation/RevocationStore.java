@@ -1,5 +1,7 @@
 package io.credbroker.broker.revocation;
 
+import io.credbroker.broker.lease.CredentialQuery;
+import io.credbroker.broker.lease.CredentialStore;
 import java.sql.Array;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -17,7 +19,8 @@ import org.springframework.jdbc.core.simple.JdbcClient;
 
 /**
  * The revocation feature's tables ({@code pod_block}, {@code audit_event}) and its read-only views of
- * the lease lifecycle's tables ({@code credential}, {@code revocation_retry}).
+ * the lease lifecycle's tables ({@code credential}, {@code revocation_retry}); credential rows are
+ * read through {@link CredentialStore}, which owns their mapping.
  *
  * <p>Every statement uses bind parameters; no input is ever concatenated into SQL (optional filters
  * are written as {@code CAST(:p AS text) IS NULL OR column = :p}). Thread-safe; each call runs in
@@ -28,18 +31,15 @@ public class RevocationStore {
   /** Namespace of the advisory locks that pair a block with the insert trigger of V5. */
   static final String LOCK_PREFIX = "credbroker.pod_block:";
 
-  private static final String CREDENTIAL_COLUMNS =
-      "c.id, c.database_role, c.username, c.namespace, c.service_account, c.pod_name, c.pod_uid,"
-          + " c.kind, c.state, c.owner_replica, c.issue_time, c.expire_time, c.end_time,"
-          + " c.end_reason";
-
   private static final String BLOCK_COLUMNS =
       "pod_uid, namespace, pod_name, reason, blocked_by, blocked_time";
 
   private final JdbcClient jdbc;
+  private final CredentialStore credentials;
 
-  public RevocationStore(JdbcClient jdbc) {
+  public RevocationStore(JdbcClient jdbc, CredentialStore credentials) {
     this.jdbc = Objects.requireNonNull(jdbc, "jdbc");
+    this.credentials = Objects.requireNonNull(credentials, "credentials");
   }
 
   /** The UIDs of every pod of this name the broker has issued to or blocked, sorted. */
@@ -111,44 +111,16 @@ public class RevocationStore {
   }
 
   public Optional<CredentialSummary> findCredential(UUID id) {
-    return jdbc.sql("SELECT " + CREDENTIAL_COLUMNS + " FROM credential c WHERE c.id = :id")
-        .param("id", id)
-        .query(RevocationStore::credential)
-        .optional();
+    return credentials.findById(id).map(CredentialSummary::of);
   }
 
   public List<CredentialSummary> search(CredentialQuery query) {
-    return jdbc.sql(
-            "SELECT "
-                + CREDENTIAL_COLUMNS
-                + " FROM credential c"
-                + " WHERE (CAST(:ns AS text) IS NULL OR c.namespace = :ns)"
-                + " AND (CAST(:pod AS text) IS NULL OR c.pod_name = :pod)"
-                + " AND (CAST(:role AS text) IS NULL OR c.database_role = :role)"
-                + " AND (CAST(:username AS text) IS NULL OR c.username = :username)"
-                + " AND (NOT :activeOnly OR c.state = 'ACTIVE')"
-                + " ORDER BY c.issue_time DESC, c.id LIMIT :limit")
-        .param("ns", query.namespace())
-        .param("pod", query.podName())
-        .param("role", query.databaseRole())
-        .param("username", query.username())
-        .param("activeOnly", query.activeOnly())
-        .param("limit", query.limit())
-        .query(RevocationStore::credential)
-        .list();
+    return credentials.search(query).stream().map(CredentialSummary::of).toList();
   }
 
-  /** The credentials with these ids, in no particular order; unknown ids are skipped. */
+  /** The credentials with these ids, oldest first; unknown ids are skipped. */
   List<CredentialSummary> credentials(Collection<UUID> ids) {
-    if (ids.isEmpty()) {
-      return List.of();
-    }
-    return jdbc.sql(
-            "SELECT " + CREDENTIAL_COLUMNS + " FROM credential c WHERE c.id IN (:ids)"
-                + " ORDER BY c.issue_time, c.id")
-        .param("ids", List.copyOf(ids))
-        .query(RevocationStore::credential)
-        .list();
+    return credentials.findAllById(ids).stream().map(CredentialSummary::of).toList();
   }
 
   /** Of these credentials, the ones whose revocation Vault has not confirmed yet. */
@@ -275,24 +247,6 @@ public class RevocationStore {
         rs.getString("reason"),
         rs.getString("blocked_by"),
         instant(rs, "blocked_time"));
-  }
-
-  private static CredentialSummary credential(ResultSet rs, int row) throws SQLException {
-    return new CredentialSummary(
-        rs.getObject("id", UUID.class),
-        rs.getString("database_role"),
-        rs.getString("username"),
-        rs.getString("namespace"),
-        rs.getString("service_account"),
-        rs.getString("pod_name"),
-        rs.getString("pod_uid"),
-        rs.getString("kind"),
-        rs.getString("state"),
-        rs.getString("owner_replica"),
-        instant(rs, "issue_time"),
-        instant(rs, "expire_time"),
-        nullableInstant(rs, "end_time"),
-        rs.getString("end_reason"));
   }
 
   private static <T> T array(ResultSet rs, String column, Class<T> type) throws SQLException {

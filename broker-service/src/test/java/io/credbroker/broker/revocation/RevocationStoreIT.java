@@ -3,6 +3,8 @@ package io.credbroker.broker.revocation;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.credbroker.broker.lease.CredentialQuery;
+import io.credbroker.broker.lease.CredentialStore;
 import java.nio.file.Path;
 import java.sql.SQLException;
 import java.time.Instant;
@@ -27,7 +29,7 @@ class RevocationStoreIT {
   @BeforeAll
   static void migrate() {
     db = new StateDatabase(workDir);
-    store = new RevocationStore(db.jdbc);
+    store = new RevocationStore(db.jdbc, new CredentialStore(db.jdbc));
   }
 
   @AfterAll

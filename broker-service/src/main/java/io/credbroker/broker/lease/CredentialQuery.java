@@ -1,4 +1,4 @@
-package io.credbroker.broker.revocation;
+package io.credbroker.broker.lease;
 
 import org.jspecify.annotations.Nullable;
 
