@@ -6,8 +6,7 @@ import ch.qos.logback.classic.spi.IThrowableProxy;
 import ch.qos.logback.core.AppenderBase;
 import io.credbroker.broker.setup.Secret;
 import io.credbroker.broker.setup.TargetDatabaseOptions;
-import io.credbroker.broker.setup.TargetDatabaseSetup;
-import io.credbroker.broker.setup.VaultSetup;
+import io.credbroker.broker.setup.Setup;
 import io.credbroker.broker.setup.VaultSetupOptions;
 import io.credbroker.devstack.DevStack;
 import io.credbroker.devstack.PostgresInfo;
@@ -46,36 +45,17 @@ final class BrokerFixture implements AutoCloseable {
 
   private BrokerFixture(
       Path workDir, Map<String, Object> extraProperties, Consumer<DevStack> prepare) {
-    devStack = DevStack.builder().workDir(workDir).start();
-    PostgresInfo postgres = devStack.postgres();
-    postgres.createDatabase("credbroker");
-    setUpTargetDatabaseAndVault(devStack);
+    devStack = startDevStack(workDir, Duration.ofMinutes(1), Duration.ofMinutes(5));
     prepare.accept(devStack);
 
-    Map<String, Object> properties = new LinkedHashMap<>();
-    properties.put("spring.cloud.vault.uri", devStack.vaultAddress());
-    properties.put("spring.cloud.vault.authentication", "TOKEN");
-    properties.put("spring.cloud.vault.token", devStack.vaultRootToken());
-    properties.put("spring.datasource.url", postgres.jdbcUrl("credbroker"));
-    properties.put("spring.datasource.username", postgres.adminUser());
-    properties.put("spring.datasource.password", postgres.adminPassword());
+    Map<String, Object> properties = new LinkedHashMap<>(stackProperties(devStack));
     properties.put("spring.grpc.server.host", "127.0.0.1");
     properties.put("credbroker.grpc.port", "0");
     properties.put("credbroker.grpc.heartbeat-interval", "300ms");
     properties.put("server.address", "127.0.0.1");
     properties.put("server.port", "0");
-    properties.put("credbroker.kubernetes.kubeconfig", devStack.kubeconfigPath().toString());
     properties.put("credbroker.kubernetes.cache-max-ttl", "2s");
     properties.put("credbroker.kubernetes.failure-cache-ttl", "1s");
-    properties.put("credbroker.bindings[0].database-role", DATABASE_ROLE);
-    properties.put("credbroker.bindings[0].vault-mount", "database");
-    properties.put("credbroker.bindings[0].vault-role", "db1");
-    properties.put("credbroker.bindings[0].namespaces[0]", "public");
-    properties.put("credbroker.bindings[0].service-accounts[0]", "application");
-    properties.put("credbroker.bindings[0].connection.host", postgres.host());
-    properties.put("credbroker.bindings[0].connection.port", postgres.port());
-    properties.put("credbroker.bindings[0].connection.database", "db1");
-    properties.put("credbroker.bindings[0].connection.sslmode", "disable");
     properties.put("resilience4j.circuitbreaker.instances.vault.wait-duration-in-open-state", "1s");
     properties.put("resilience4j.circuitbreaker.instances.vault.minimum-number-of-calls", "3");
     properties.put("resilience4j.timelimiter.instances.vault.timeout-duration", "3s");
@@ -107,8 +87,11 @@ final class BrokerFixture implements AutoCloseable {
     return new BrokerFixture(workDir, extraProperties, prepare);
   }
 
-  /** Command-line arguments outrank application.yaml (builder properties would not). */
-  private static ConfigurableApplicationContext startBroker(Map<String, Object> properties) {
+  /**
+   * A broker in this JVM with {@code properties} as command-line arguments, which outrank
+   * application.yaml (builder properties would not).
+   */
+  static ConfigurableApplicationContext startBroker(Map<String, Object> properties) {
     return new SpringApplicationBuilder(CredentialBrokerApplication.class)
         .run(
             properties.entrySet().stream()
@@ -144,42 +127,56 @@ final class BrokerFixture implements AutoCloseable {
     }
   }
 
-  /** The target database and Vault's database engine, exactly as the setup command configures them. */
-  private static void setUpTargetDatabaseAndVault(DevStack devStack) {
+  /**
+   * A dev-stack with the broker's state database ({@code credbroker}) created and the {@code db1}
+   * target database and Vault's database engine set up exactly as the setup command does it, with
+   * these credential TTLs.
+   */
+  static DevStack startDevStack(Path workDir, Duration defaultTtl, Duration maxTtl) {
+    DevStack devStack = DevStack.builder().workDir(workDir).start();
     PostgresInfo postgres = devStack.postgres();
-    TargetDatabaseOptions database =
+    postgres.createDatabase("credbroker");
+    Setup.apply(
         TargetDatabaseOptions.defaults(
             postgres.jdbcUrl("postgres"),
             postgres.adminUser(),
             Secret.of(postgres.adminPassword()),
-            "db1");
-    TargetDatabaseSetup databaseSetup = new TargetDatabaseSetup(database);
-    databaseSetup.apply(false);
-    VaultSetupOptions vault =
-        new VaultSetupOptions(
-            URI.create(devStack.vaultAddress()),
-            Secret.of(devStack.vaultRootToken()),
-            "database",
-            "db1",
-            "db1",
-            "db1",
-            database.vaultAdminRole(),
-            database.groupRole(),
-            postgres.host(),
-            postgres.port(),
-            "sslmode=disable",
-            "scram-sha-256",
-            Duration.ofMinutes(1),
-            Duration.ofMinutes(5),
-            new VaultSetupOptions.BrokerAccess("credential-broker", null));
-    new VaultSetup(vault)
-        .apply(
-            false,
-            () -> {
-              Secret password = Secret.random();
-              databaseSetup.setVaultAdminPassword(password);
-              return password;
-            });
+            "db1"),
+        VaultSetupOptions.defaults(
+                URI.create(devStack.vaultAddress()),
+                Secret.of(devStack.vaultRootToken()),
+                "db1",
+                postgres.host(),
+                postgres.port())
+            .withTtls(defaultTtl, maxTtl),
+        false);
+    return devStack;
+  }
+
+  /**
+   * What any broker on {@code devStack} needs, in-JVM or as a process: Vault (root token), the state
+   * database, the Kubernetes API, and binding 0 ({@code db1} for {@code public/application}).
+   */
+  static Map<String, String> stackProperties(DevStack devStack) {
+    PostgresInfo postgres = devStack.postgres();
+    Map<String, String> properties = new LinkedHashMap<>();
+    properties.put("spring.cloud.vault.uri", devStack.vaultAddress());
+    properties.put("spring.cloud.vault.authentication", "TOKEN");
+    properties.put("spring.cloud.vault.token", devStack.vaultRootToken());
+    properties.put("spring.datasource.url", postgres.jdbcUrl("credbroker"));
+    properties.put("spring.datasource.username", postgres.adminUser());
+    properties.put("spring.datasource.password", postgres.adminPassword());
+    properties.put("credbroker.kubernetes.kubeconfig", devStack.kubeconfigPath().toString());
+    properties.put("credbroker.bindings[0].database-role", DATABASE_ROLE);
+    properties.put("credbroker.bindings[0].vault-mount", "database");
+    properties.put("credbroker.bindings[0].vault-role", "db1");
+    properties.put("credbroker.bindings[0].namespaces[0]", "public");
+    properties.put("credbroker.bindings[0].service-accounts[0]", "application");
+    properties.put("credbroker.bindings[0].connection.host", postgres.host());
+    properties.put("credbroker.bindings[0].connection.port", Integer.toString(postgres.port()));
+    properties.put("credbroker.bindings[0].connection.database", "db1");
+    properties.put("credbroker.bindings[0].connection.sslmode", "disable");
+    return properties;
   }
 
   String jdbcUrl(String database) {

@@ -43,7 +43,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.grpc.server.lifecycle.GrpcServerLifecycle;
 import org.testcontainers.containers.Network;
@@ -159,13 +158,7 @@ class CredentialBrokerContainersIT {
     properties.put("credbroker.bindings[0].connection.sslmode", "disable");
     properties.put("resilience4j.circuitbreaker.instances.vault.wait-duration-in-open-state", "1s");
     properties.put("resilience4j.timelimiter.instances.vault.timeout-duration", "2s");
-    // Command-line arguments outrank application.yaml (builder properties would not).
-    broker =
-        new SpringApplicationBuilder(CredentialBrokerApplication.class)
-            .run(
-                properties.entrySet().stream()
-                    .map(e -> "--" + e.getKey() + "=" + e.getValue())
-                    .toArray(String[]::new));
+    broker = BrokerFixture.startBroker(properties);
     channel =
         ManagedChannelBuilder.forAddress("127.0.0.1", broker.getBean(GrpcServerLifecycle.class).getPort())
             .usePlaintext()

@@ -8,12 +8,7 @@ import io.credbroker.api.v1.Credential;
 import io.credbroker.api.v1.CredentialBrokerGrpc;
 import io.credbroker.api.v1.CredentialEvent;
 import io.credbroker.api.v1.WatchCredentialRequest;
-import io.credbroker.broker.setup.Secret;
-import io.credbroker.broker.setup.Setup;
-import io.credbroker.broker.setup.TargetDatabaseOptions;
-import io.credbroker.broker.setup.VaultSetupOptions;
 import io.credbroker.devstack.DevStack;
-import io.credbroker.devstack.PostgresInfo;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
@@ -84,44 +79,19 @@ class ReplicatedBrokersIT {
 
   @BeforeAll
   static void startReplicas() {
-    devStack = DevStack.builder().workDir(workDir.resolve("dev-stack")).start();
+    // The setup command's default TTLs (1 h, max 24 h); tests ask for shorter leases per request.
+    devStack =
+        BrokerFixture.startDevStack(
+            workDir.resolve("dev-stack"), Duration.ofHours(1), Duration.ofHours(24));
     kubernetes = devStack.kubernetes();
-    PostgresInfo postgres = devStack.postgres();
-    postgres.createDatabase("credbroker");
-    Setup.apply(
-        TargetDatabaseOptions.defaults(
-            postgres.jdbcUrl("postgres"), postgres.adminUser(), Secret.of(postgres.adminPassword()), "db1"),
-        VaultSetupOptions.defaults(
-            URI.create(devStack.vaultAddress()),
-            Secret.of(devStack.vaultRootToken()),
-            "db1",
-            postgres.host(),
-            postgres.port()),
-        false);
 
-    Map<String, String> properties = new LinkedHashMap<>();
-    properties.put("spring.cloud.vault.uri", devStack.vaultAddress());
-    properties.put("spring.cloud.vault.authentication", "TOKEN");
-    properties.put("spring.cloud.vault.token", devStack.vaultRootToken());
-    properties.put("spring.datasource.url", postgres.jdbcUrl("credbroker"));
-    properties.put("spring.datasource.username", postgres.adminUser());
-    properties.put("spring.datasource.password", postgres.adminPassword());
+    Map<String, String> properties = new LinkedHashMap<>(BrokerFixture.stackProperties(devStack));
     properties.put("spring.datasource.hikari.maximum-pool-size", "5");
-    properties.put("credbroker.kubernetes.kubeconfig", devStack.kubeconfigPath().toString());
     properties.put("credbroker.grpc.heartbeat-interval", "1s");
     // A killed replica is presumed dead within seconds, so its leases are claimed quickly.
     properties.put("credbroker.cluster.heartbeat-interval", "500ms");
     properties.put("credbroker.cluster.stale-after", "3s");
     properties.put("credbroker.lease.poll-interval", "200ms");
-    properties.put("credbroker.bindings[0].database-role", "db1");
-    properties.put("credbroker.bindings[0].vault-mount", "database");
-    properties.put("credbroker.bindings[0].vault-role", "db1");
-    properties.put("credbroker.bindings[0].namespaces[0]", "public");
-    properties.put("credbroker.bindings[0].service-accounts[0]", "application");
-    properties.put("credbroker.bindings[0].connection.host", postgres.host());
-    properties.put("credbroker.bindings[0].connection.port", Integer.toString(postgres.port()));
-    properties.put("credbroker.bindings[0].connection.database", "db1");
-    properties.put("credbroker.bindings[0].connection.sslmode", "disable");
     Path logs = Path.of("target", "replicas", ReplicatedBrokersIT.class.getSimpleName());
     for (String id : List.of("replica-a", "replica-b", "replica-c")) {
       replicas.add(BrokerProcess.start(id, logs, properties));
