@@ -66,9 +66,7 @@ class LeaseKeeperTest {
 
   @Test
   void dueRenewalExtendsTheLeaseAndTellsTheStream() {
-    LeaseEntry entry = entry(NOW.plusSeconds(20), NOW.plusSeconds(3600), null, null);
-    when(store.findEntry(entry.id())).thenReturn(Optional.of(entry));
-    when(streams.holds(entry.id())).thenReturn(true);
+    LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(3600));
     when(vault.renewLease("database/creds/db1/abc", Duration.ofSeconds(60)))
         .thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
     Instant nextRenewal = NOW.plusSeconds(40);
@@ -90,9 +88,7 @@ class LeaseKeeperTest {
   @Test
   void renewalThatWouldBeCappedByMaxTtlRotatesTheCredentialOnItsStream() {
     // 30 s left until the max TTL: a 60 s renewal cannot extend the lease meaningfully.
-    LeaseEntry entry = entry(NOW.plusSeconds(20), NOW.plusSeconds(30), null, null);
-    when(store.findEntry(entry.id())).thenReturn(Optional.of(entry));
-    when(streams.holds(entry.id())).thenReturn(true);
+    LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(30));
     when(vault.renewLease(any(), any())).thenReturn(new LeaseRenewal(Duration.ofSeconds(30), true));
     when(store.recordRenewal(any(), any(), any(), any(), any(), any(), any())).thenReturn(true);
     IssuedCredential fresh = fresh(entry.id());
@@ -120,15 +116,10 @@ class LeaseKeeperTest {
 
   @Test
   void renewalVaultRefusesRotatesWithThatReason() {
-    LeaseEntry entry = entry(NOW.plusSeconds(20), NOW.plusSeconds(3600), null, null);
-    when(store.findEntry(entry.id())).thenReturn(Optional.of(entry));
-    when(streams.holds(entry.id())).thenReturn(true);
+    LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(3600));
     when(vault.renewLease(any(), any()))
         .thenThrow(new BrokerException(Reason.VAULT_REJECTED, "lease not found"));
-    IssuedCredential fresh = fresh(entry.id());
-    when(leases.issue(any(), any(), any(), any(), any(), any())).thenReturn(fresh);
-    when(store.supersede(any(), any(), any(), any())).thenReturn(true);
-    when(streams.rotated(any(), any(), any(), any())).thenReturn(true);
+    IssuedCredential fresh = rotationSucceeds(entry);
 
     keeper.tend(entry.id());
 
@@ -142,9 +133,7 @@ class LeaseKeeperTest {
 
   @Test
   void unreachableVaultIsRetriedBeforeTheLeaseExpiresAndTheStreamIsWarned() {
-    LeaseEntry entry = entry(NOW.plusSeconds(6), NOW.plusSeconds(3600), null, null);
-    when(store.findEntry(entry.id())).thenReturn(Optional.of(entry));
-    when(streams.holds(entry.id())).thenReturn(true);
+    LeaseEntry entry = heldEntry(NOW.plusSeconds(6), NOW.plusSeconds(3600));
     when(vault.renewLease(any(), any()))
         .thenThrow(new BrokerException(Reason.VAULT_UNAVAILABLE, "Vault is unavailable"));
 
@@ -161,13 +150,8 @@ class LeaseKeeperTest {
 
   @Test
   void leaseThatRanOutUnderAnOpenStreamIsReplacedRatherThanLeftSilent() {
-    LeaseEntry entry = entry(NOW.minusSeconds(1), NOW.plusSeconds(3600), null, null);
-    when(store.findEntry(entry.id())).thenReturn(Optional.of(entry));
-    when(streams.holds(entry.id())).thenReturn(true);
-    IssuedCredential fresh = fresh(entry.id());
-    when(leases.issue(any(), any(), any(), any(), any(), any())).thenReturn(fresh);
-    when(store.supersede(any(), any(), any(), any())).thenReturn(true);
-    when(streams.rotated(any(), any(), any(), any())).thenReturn(true);
+    LeaseEntry entry = heldEntry(NOW.minusSeconds(1), NOW.plusSeconds(3600));
+    IssuedCredential fresh = rotationSucceeds(entry);
 
     keeper.tend(entry.id());
 
@@ -218,6 +202,23 @@ class LeaseKeeperTest {
     assertThat(keeper.tend(r.id())).isNull();
 
     verifyNoInteractions(vault, leases, streams);
+  }
+
+  /** {@link #entry} held by an open stream on this replica, as the store and the streams report it. */
+  private LeaseEntry heldEntry(Instant expire, Instant maxExpire) {
+    LeaseEntry entry = entry(expire, maxExpire, null, null);
+    when(store.findEntry(entry.id())).thenReturn(Optional.of(entry));
+    when(streams.holds(entry.id())).thenReturn(true);
+    return entry;
+  }
+
+  /** A rotation of {@code entry} that Vault, the store and the stream all accept; the new credential. */
+  private IssuedCredential rotationSucceeds(LeaseEntry entry) {
+    IssuedCredential fresh = fresh(entry.id());
+    when(leases.issue(any(), any(), any(), any(), any(), any())).thenReturn(fresh);
+    when(store.supersede(any(), any(), any(), any())).thenReturn(true);
+    when(streams.rotated(any(), any(), any(), any())).thenReturn(true);
+    return fresh;
   }
 
   /**
