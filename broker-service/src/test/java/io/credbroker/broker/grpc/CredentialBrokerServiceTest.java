@@ -347,12 +347,7 @@ class CredentialBrokerServiceTest {
   @Test
   void releaseEndsTheStreamHoldingTheCredentialWithOk() {
     IssuedCredential issued = issuedCredential(CredentialKind.STREAM);
-    when(leases.issue(eq(APP_POD), eq(DB1), eq(CredentialKind.STREAM), isNull(), any(), isNull()))
-        .thenReturn(issued);
-    RecordingObserver events = new RecordingObserver();
-    stub(appToken)
-        .watchCredential(WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build(), events);
-    await().until(() -> streams.size() == 1);
+    RecordingObserver events = appStreamIssued(issued);
 
     blocking(appToken)
         .releaseCredential(
@@ -369,12 +364,7 @@ class CredentialBrokerServiceTest {
   @Test
   void revokedCredentialGetsTheRevokedEventThenPermissionDenied() {
     IssuedCredential issued = issuedCredential(CredentialKind.STREAM);
-    when(leases.issue(eq(APP_POD), eq(DB1), eq(CredentialKind.STREAM), isNull(), any(), isNull()))
-        .thenReturn(issued);
-    RecordingObserver events = new RecordingObserver();
-    stub(appToken)
-        .watchCredential(WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build(), events);
-    await().until(() -> streams.size() == 1);
+    RecordingObserver events = appStreamIssued(issued);
 
     streams.revoked(issued.record().id(), "POD_REVOKED");
 
@@ -393,12 +383,7 @@ class CredentialBrokerServiceTest {
   void rotationHandsTheStreamTheNewCredentialAndRenewalsFollowIt() {
     IssuedCredential issued = issuedCredential(CredentialKind.STREAM);
     IssuedCredential replacement = issuedCredential(CredentialKind.STREAM);
-    when(leases.issue(eq(APP_POD), eq(DB1), eq(CredentialKind.STREAM), isNull(), any(), isNull()))
-        .thenReturn(issued);
-    RecordingObserver events = new RecordingObserver();
-    stub(appToken)
-        .watchCredential(WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build(), events);
-    await().until(() -> streams.size() == 1);
+    RecordingObserver events = appStreamIssued(issued);
 
     boolean delivered =
         streams.rotated(
@@ -424,18 +409,27 @@ class CredentialBrokerServiceTest {
 
   @Test
   void shutdownEndsOpenStreamsWithUnavailable() {
-    when(leases.issue(eq(APP_POD), eq(DB1), eq(CredentialKind.STREAM), isNull(), any(), isNull()))
-        .thenReturn(issuedCredential(CredentialKind.STREAM));
-    RecordingObserver events = new RecordingObserver();
-    stub(appToken)
-        .watchCredential(WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build(), events);
-    await().until(() -> streams.size() == 1);
+    RecordingObserver events = appStreamIssued(issuedCredential(CredentialKind.STREAM));
 
     streams.closeAll();
 
     await().until(() -> events.error.get() != null);
     assertThat(Status.fromThrowable(events.error.get()).getCode()).isEqualTo(Status.Code.UNAVAILABLE);
     assertThat(streams.size()).isZero();
+  }
+
+  /**
+   * The app pod's open WatchCredential stream on which the broker issued {@code issued}, once the
+   * broker holds it.
+   */
+  private RecordingObserver appStreamIssued(IssuedCredential issued) {
+    when(leases.issue(eq(APP_POD), eq(DB1), eq(CredentialKind.STREAM), isNull(), any(), isNull()))
+        .thenReturn(issued);
+    RecordingObserver events = new RecordingObserver();
+    stub(appToken)
+        .watchCredential(WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build(), events);
+    await().until(() -> streams.size() == 1);
+    return events;
   }
 
   private CredentialBrokerGrpc.CredentialBrokerStub stub(String token) {
