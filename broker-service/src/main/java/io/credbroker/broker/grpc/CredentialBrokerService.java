@@ -66,9 +66,7 @@ final class CredentialBrokerService extends CredentialBrokerGrpc.CredentialBroke
         () -> {
           WatchStream current = stream.get();
           if (current != null) {
-            current.cancelled();
-            streams.unregister(current);
-            leases.detach(streamId);
+            cancelled(current);
           }
         });
     try {
@@ -110,9 +108,7 @@ final class CredentialBrokerService extends CredentialBrokerGrpc.CredentialBroke
       if (observer.isCancelled()) {
         // The client left while the credential was being issued; the cancel handler ran before the
         // stream was known, so do its work here.
-        watch.cancelled();
-        streams.unregister(watch);
-        leases.detach(streamId);
+        cancelled(watch);
       }
     } catch (RuntimeException e) {
       if (!observer.isCancelled()) {
@@ -154,7 +150,14 @@ final class CredentialBrokerService extends CredentialBrokerGrpc.CredentialBroke
     }
   }
 
-  private CredentialEvent.Builder event() {
+  /** The client left: the stream stops, and its credentials enter their reconnect grace. */
+  private void cancelled(WatchStream stream) {
+    stream.cancelled();
+    streams.unregister(stream);
+    leases.detach(stream.streamId());
+  }
+
+    private CredentialEvent.Builder event() {
     return CredentialEvent.newBuilder().setEventTime(ProtoCredentials.timestamp(clock.instant()));
   }
 
