@@ -50,6 +50,12 @@ public final class RotatingDataSource implements DataSource, Closeable {
 
   private static final System.Logger LOG = System.getLogger(RotatingDataSource.class.getName());
   private static final Duration DRAIN_POLL = Duration.ofMillis(50);
+  /**
+   * The {@code ErrorInfo} reason with which the broker refuses a pod an operator revoked. A pod revocation covers
+   * every credential of the pod, so the pool's no longer logs in either. ({@code CREDENTIAL_REVOKED} names one
+   * credential, which need not be the pool's, and always comes after a {@code revoked} event.)
+   */
+  private static final String POD_REVOKED = "POD_REVOKED";
 
   private final String databaseRole;
   private final HikariConfig template;
@@ -292,6 +298,15 @@ public final class RotatingDataSource implements DataSource, Closeable {
     }
   }
 
+  /** Fails every later {@link #getConnection()} with the revocation's reason and closes the pool at once. */
+  private void retireRevoked(ActivePool pool, String reason) {
+    markUnusable(new SQLException("the credential for " + databaseRole + " was revoked (" + reason + ")", "28000"));
+    if (active.compareAndSet(pool, null)) {
+      // The broker is terminating the role's sessions anyway; do not wait for borrowed connections.
+      pool.dataSource.close();
+    }
+  }
+
   private void markUnusable(SQLException failure) {
     unusable = failure;
     firstPool.completeExceptionally(failure);
@@ -318,12 +333,7 @@ public final class RotatingDataSource implements DataSource, Closeable {
     public void onRevoked(Credential credential, String reason) {
       ActivePool pool = active.get();
       if (pool != null && pool.credential.credentialId().equals(credential.credentialId())) {
-        markUnusable(new SQLException("the credential for " + databaseRole + " was revoked (" + reason + ")",
-            "28000"));
-        if (active.compareAndSet(pool, null)) {
-          // The broker is terminating the role's sessions anyway; do not wait for borrowed connections.
-          pool.dataSource.close();
-        }
+        retireRevoked(pool, reason);
       }
     }
 
@@ -331,7 +341,14 @@ public final class RotatingDataSource implements DataSource, Closeable {
     public void onStopped(CredentialBrokerException error) {
       LOG.log(System.Logger.Level.WARNING, "credential subscription for {0} stopped: {1}", databaseRole,
           error.getMessage());
-      if (active.get() == null && unusable == null) {
+      ActivePool pool = active.get();
+      if (pool != null && POD_REVOKED.equals(error.reason())) {
+        // The pod was revoked while its stream was broken: no `revoked` event came, the broker refused the resume
+        // and the fresh request instead. The revocation covered the pool's credential too.
+        retireRevoked(pool, POD_REVOKED);
+        return;
+      }
+      if (pool == null && unusable == null) {
         markUnusable(new SQLException("the credential broker refused database role " + databaseRole + ": "
             + error.getMessage(), "28000", error));
       }

@@ -200,6 +200,31 @@ class RotatingDataSourceTest {
   }
 
   @Test
+  void podRevokedWhileTheStreamWasBrokenMakesGetConnectionFailWithTheReason() throws Exception {
+    dataSource = dataSourceBuilder().build();
+    WatchCall call = broker.nextWatch();
+    call.issue(credential("c1", "cred_a", "pw-a", jdbcUrl));
+    assertThat(currentUser(dataSource)).isEqualTo("cred_a");
+
+    // The stream breaks; meanwhile an operator revokes the pod, so no `revoked` event reaches the client. The broker
+    // refuses the resume, then the fresh request.
+    call.fail(Status.UNAVAILABLE);
+    WatchCall resume = broker.nextWatch();
+    assertThat(resume.request().getResumeCredentialId()).isEqualTo("c1");
+    resume.fail(Status.PERMISSION_DENIED, "POD_REVOKED", null);
+    WatchCall fresh = broker.nextWatch();
+    assertThat(fresh.request().getResumeCredentialId()).isEmpty();
+    fresh.fail(Status.PERMISSION_DENIED, "POD_REVOKED", null);
+
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThatThrownBy(() -> dataSource.getConnection())
+        .isInstanceOfSatisfying(SQLException.class, e -> assertThat(e.getSQLState()).isEqualTo("28000"))
+        .hasMessageContaining("revoked")
+        .hasMessageContaining("POD_REVOKED"));
+    assertThat(dataSource.currentCredential()).isEmpty();
+    await().atMost(Duration.ofSeconds(10)).until(() -> sessionsOf("cred_a") == 0);
+  }
+
+  @Test
   void closeReleasesTheCredentialAndClosesThePool() throws Exception {
     dataSource = dataSourceBuilder().build();
     broker.nextWatch().issue(credential("c1", "cred_a", "pw-a", jdbcUrl));
