@@ -8,18 +8,15 @@ import io.github.resilience4j.circuitbreaker.CallNotPermittedException;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.retry.Retry;
 import io.github.resilience4j.retry.RetryConfig;
-import io.github.resilience4j.timelimiter.TimeLimiter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import java.io.InterruptedIOException;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -37,7 +34,13 @@ import org.springframework.vault.support.VaultResponse;
  *
  * <p>Every call passes a bulkhead (bounded concurrency; a full bulkhead is {@code OVERLOADED}), a
  * circuit breaker (a Vault that keeps failing is not waited for; an open circuit is {@code
- * VAULT_UNAVAILABLE} at once) and a time limit. Only failures that say something about Vault's health
+ * VAULT_UNAVAILABLE} at once) and a time limit. The time limit is the HTTP client's own: waiting for a
+ * pooled connection and connecting are bounded by {@code spring.cloud.vault.connection-timeout}, the
+ * wait for Vault's answer by {@code spring.cloud.vault.read-timeout}; a call that runs into either is
+ * a {@code timeout} that counts against the circuit. The exchange runs on the calling thread: a
+ * separate thread per call (a future with a time limit around it) cost two thread hand-offs on every
+ * issuance, which is most of what the broker added to Vault's own time on a loaded machine. Only
+ * failures that say something about Vault's health
  * (connection errors, timeouts, 5xx, 429) count against the circuit; a 4xx is Vault refusing this
  * particular request, reported as {@code VAULT_REJECTED}. Renewals and revocations are idempotent and
  * retried with backoff and jitter while Vault is unreachable; a {@code creds} read is never retried:
@@ -45,8 +48,8 @@ import org.springframework.vault.support.VaultResponse;
  *
  * <p>Vault's error texts are logged, never passed to callers. Passwords are never logged.
  *
- * <p>Thread-safe. Calls block the calling thread until Vault answers or the time limit passes; the
- * HTTP exchange itself runs on {@code executor}.
+ * <p>Thread-safe. Calls block the calling thread, which also runs the HTTP exchange, until Vault
+ * answers or a timeout of the HTTP client passes.
  */
 public final class VaultDatabaseCredentials {
 
@@ -57,22 +60,24 @@ public final class VaultDatabaseCredentials {
   private final VaultOperations vault;
   private final CircuitBreaker circuitBreaker;
   private final Bulkhead bulkhead;
-  private final TimeLimiter timeLimiter;
-  private final ExecutorService executor;
   private final MeterRegistry meterRegistry;
   private final @Nullable Retry retry;
 
+  /**
+   * A client that never retries.
+   *
+   * @param vault Spring Vault's template; its HTTP client's timeouts are the calls' time limit
+   */
   public VaultDatabaseCredentials(
       VaultOperations vault,
       CircuitBreaker circuitBreaker,
       Bulkhead bulkhead,
-      TimeLimiter timeLimiter,
-      ExecutorService executor,
       MeterRegistry meterRegistry) {
-    this(vault, circuitBreaker, bulkhead, timeLimiter, executor, meterRegistry, null);
+    this(vault, circuitBreaker, bulkhead, meterRegistry, null);
   }
 
   /**
+   * @param vault Spring Vault's template; its HTTP client's timeouts are the calls' time limit
    * @param retry how renewals and revocations (idempotent calls) are retried; only failures that leave
    *     Vault unreachable are retried, whatever the retry's own predicate says. {@code null}: no retries
    */
@@ -80,8 +85,6 @@ public final class VaultDatabaseCredentials {
       VaultOperations vault,
       CircuitBreaker circuitBreaker,
       Bulkhead bulkhead,
-      TimeLimiter timeLimiter,
-      ExecutorService executor,
       MeterRegistry meterRegistry,
       @Nullable Retry retry) {
     this.retry =
@@ -95,8 +98,6 @@ public final class VaultDatabaseCredentials {
     this.vault = Objects.requireNonNull(vault, "vault");
     this.circuitBreaker = Objects.requireNonNull(circuitBreaker, "circuitBreaker");
     this.bulkhead = Objects.requireNonNull(bulkhead, "bulkhead");
-    this.timeLimiter = Objects.requireNonNull(timeLimiter, "timeLimiter");
-    this.executor = Objects.requireNonNull(executor, "executor");
     this.meterRegistry = Objects.requireNonNull(meterRegistry, "meterRegistry");
   }
 
@@ -162,7 +163,7 @@ public final class VaultDatabaseCredentials {
                 "revoke", () -> exchange("sys/leases/revoke", HttpMethod.PUT, body, Void.class)));
   }
 
-  private <T> T retried(java.util.function.Supplier<T> call) {
+  private <T> T retried(Supplier<T> call) {
     return retry == null ? call.get() : retry.executeSupplier(call);
   }
 
@@ -216,7 +217,7 @@ public final class VaultDatabaseCredentials {
         response.isRenewable());
   }
 
-  private <T> T call(String operation, Callable<T> exchange) {
+  private <T> T call(String operation, Supplier<T> exchange) {
     try {
       bulkhead.acquirePermission();
     } catch (BulkheadFullException e) {
@@ -234,12 +235,12 @@ public final class VaultDatabaseCredentials {
       long start = circuitBreaker.getCurrentTimestamp();
       long startNanos = System.nanoTime();
       try {
-        T result = timeLimiter.executeFutureSupplier(() -> executor.submit(exchange));
+        T result = exchange.get();
         circuitBreaker.onSuccess(elapsed(start), circuitBreaker.getTimestampUnit());
         record(operation, "success", System.nanoTime() - startNanos);
         return result;
-      } catch (Exception e) {
-        Throwable cause = unwrap(e);
+      } catch (RuntimeException e) {
+        Throwable cause = e;
         long took = System.nanoTime() - startNanos;
         if (cause instanceof VaultHttpError error) {
           cause = error.http;
@@ -251,7 +252,7 @@ public final class VaultDatabaseCredentials {
           throw rejected(operation, "HTTP " + http.getStatusCode().value(), http);
         }
         circuitBreaker.onError(elapsed(start), circuitBreaker.getTimestampUnit(), cause);
-        if (cause instanceof TimeoutException) {
+        if (timedOut(cause)) {
           record(operation, "timeout", took);
           throw unavailable(operation, "no answer within the time limit", cause);
         }
@@ -277,12 +278,22 @@ public final class VaultDatabaseCredentials {
     return status >= 500 || status == 429;
   }
 
-  private static Throwable unwrap(Throwable e) {
-    Throwable current = e;
-    while (current instanceof ExecutionException && current.getCause() != null) {
-      current = current.getCause();
+  /**
+   * Whether the HTTP client gave up waiting: for a pooled connection, to connect, or for the answer.
+   * Apache HttpClient and the JDK report all three as an {@link InterruptedIOException} (a {@code
+   * SocketTimeoutException} or a subclass of its parent), wrapped by Spring in a {@code
+   * ResourceAccessException}.
+   */
+  private static boolean timedOut(Throwable e) {
+    for (Throwable current = e; current != null; current = current.getCause()) {
+      if (current instanceof InterruptedIOException) {
+        return true;
+      }
+      if (current.getCause() == current) {
+        break;
+      }
     }
-    return current;
+    return false;
   }
 
   private static String describe(Throwable cause) {

@@ -11,8 +11,6 @@ import io.github.resilience4j.bulkhead.Bulkhead;
 import io.github.resilience4j.bulkhead.BulkheadConfig;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
-import io.github.resilience4j.timelimiter.TimeLimiter;
-import io.github.resilience4j.timelimiter.TimeLimiterConfig;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -21,15 +19,18 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.springframework.vault.authentication.TokenAuthentication;
+import org.springframework.vault.client.ClientHttpRequestFactoryFactory;
 import org.springframework.vault.client.VaultEndpoint;
 import org.springframework.vault.core.VaultTemplate;
+import org.springframework.vault.support.ClientOptions;
+import org.springframework.vault.support.SslConfiguration;
+import org.springframework.vault.support.VaultToken;
 
 /** The Vault client's error classification and limits, over HTTP against a scripted server. */
 class VaultDatabaseCredentialsTest {
@@ -44,7 +45,7 @@ class VaultDatabaseCredentialsTest {
   private final AtomicInteger hits = new AtomicInteger();
   private final List<String> requests = new CopyOnWriteArrayList<>();
   private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
-  private final ExecutorService executor = Executors.newCachedThreadPool();
+  private final List<String> callingThreads = new CopyOnWriteArrayList<>();
   private HttpServer server;
   private CircuitBreaker circuitBreaker;
   private VaultDatabaseCredentials vault;
@@ -64,25 +65,28 @@ class VaultDatabaseCredentialsTest {
                 .failureRateThreshold(50)
                 .waitDurationInOpenState(Duration.ofMinutes(1))
                 .build());
+    // The HTTP client's read timeout is the calls' time limit, as in the broker.
     VaultTemplate template =
         new VaultTemplate(
             VaultEndpoint.from(URI.create("http://127.0.0.1:" + server.getAddress().getPort())),
-            new TokenAuthentication("root"));
+            ClientHttpRequestFactoryFactory.create(
+                new ClientOptions(Duration.ofSeconds(1), Duration.ofMillis(500)),
+                SslConfiguration.unconfigured()),
+            () -> {
+              callingThreads.add(Thread.currentThread().getName());
+              return VaultToken.of("root");
+            });
     vault =
         new VaultDatabaseCredentials(
             template,
             circuitBreaker,
             Bulkhead.of("vault", BulkheadConfig.custom().maxConcurrentCalls(4).build()),
-            TimeLimiter.of(
-                TimeLimiterConfig.custom().timeoutDuration(Duration.ofMillis(500)).build()),
-            executor,
             meters);
   }
 
   @AfterEach
   void stop() {
     server.stop(0);
-    executor.shutdownNow();
   }
 
   @Test
@@ -171,6 +175,34 @@ class VaultDatabaseCredentialsTest {
                 .timer("credbroker.vault.request", "operation", "creds", "outcome", "timeout")
                 .count())
         .isEqualTo(1);
+  }
+
+  @Test
+  void exchangeRunsOnTheCallersThreadWithoutAHandOff() {
+    vault.issue("database", "db1");
+
+    // The session (and with it the HTTP exchange) is used on the thread that asked.
+    assertThat(callingThreads).containsOnly(Thread.currentThread().getName());
+  }
+
+  @Test
+  void fullBulkheadIsOverloadedAndDoesNotReachVault() {
+    Bulkhead full = Bulkhead.of("vault", BulkheadConfig.custom().maxConcurrentCalls(1).build());
+    full.acquirePermission();
+    VaultDatabaseCredentials limited =
+        new VaultDatabaseCredentials(
+            new VaultTemplate(
+                VaultEndpoint.from(
+                    URI.create("http://127.0.0.1:" + server.getAddress().getPort())),
+                new TokenAuthentication("root")),
+            circuitBreaker,
+            full,
+            meters);
+
+    assertThatThrownBy(() -> limited.issue("database", "db1"))
+        .isInstanceOfSatisfying(
+            BrokerException.class, e -> assertThat(e.reason()).isEqualTo(Reason.OVERLOADED));
+    assertThat(hits.get()).isZero();
   }
 
   @Test
