@@ -9,6 +9,14 @@ import io.grpc.BindableService;
 import io.grpc.ServerInterceptor;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.springframework.beans.factory.annotation.Value;
+import org.springframework.boot.grpc.server.autoconfigure.GrpcServerExecutorProvider;
 import org.springframework.context.ApplicationListener;
 import org.springframework.context.PayloadApplicationEvent;
 import org.springframework.context.annotation.Bean;
@@ -23,6 +31,37 @@ import org.springframework.grpc.server.lifecycle.GrpcServerShutdownEvent;
  */
 @Configuration(proxyBeanMethods = false)
 class GrpcConfiguration {
+
+  /**
+   * Runs the gRPC server's calls and their callbacks (including a stream's cancel handler) on at most
+   * {@code credbroker.grpc.call-threads} threads; calls beyond that wait in the queue. gRPC's default,
+   * a cached pool, starts a thread for every callback that finds none idle, so thousands of streams
+   * ending at once grew it by hundreds or thousands of threads. Idle threads end after 30 s. Shut down
+   * when the context closes, after the server has stopped.
+   */
+  @Bean(destroyMethod = "shutdown")
+  ExecutorService grpcCallExecutor(@Value("${credbroker.grpc.call-threads:64}") int threads) {
+    if (threads < 1) {
+      throw new IllegalArgumentException("credbroker.grpc.call-threads must be at least 1");
+    }
+    AtomicInteger counter = new AtomicInteger();
+    ThreadFactory factory =
+        runnable -> {
+          Thread thread = new Thread(runnable, "grpc-call-" + counter.incrementAndGet());
+          thread.setDaemon(true);
+          return thread;
+        };
+    ThreadPoolExecutor executor =
+        new ThreadPoolExecutor(
+            threads, threads, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), factory);
+    executor.allowCoreThreadTimeOut(true);
+    return executor;
+  }
+
+  @Bean
+  GrpcServerExecutorProvider grpcServerExecutorProvider(ExecutorService grpcCallExecutor) {
+    return () -> grpcCallExecutor;
+  }
 
   @Bean(destroyMethod = "close")
   WatchStreams watchStreams(BrokerProperties properties, MeterRegistry meterRegistry) {

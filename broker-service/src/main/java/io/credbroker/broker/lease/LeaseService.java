@@ -15,9 +15,16 @@ import java.time.Instant;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Queue;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -40,9 +47,13 @@ import org.springframework.dao.DataAccessException;
  * on the persisted retry queue in one statement, then Vault revokes it synchronously; only Vault's
  * confirmation removes it from the queue.
  *
- * <p>Thread-safe; blocking (Vault and the state database are called on the caller's thread).
+ * <p>Thread-safe; blocking (Vault and the state database are called on the caller's thread), except
+ * {@link #detach}, which only queues its write for one background thread.
+ *
+ * <p>Lifecycle: {@link #close()} (called by Spring when the context closes) writes the detachments
+ * still queued and stops that thread.
  */
-public class LeaseService {
+public class LeaseService implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(LeaseService.class);
   private static final Duration RETRY_AFTER = Duration.ofSeconds(1);
@@ -65,6 +76,31 @@ public class LeaseService {
   private final BrokerProperties.Lease settings;
   private final Map<String, MaxTtl> maxTtls = new ConcurrentHashMap<>();
 
+  /** Streams that ended, with when they ended, waiting to be written by {@link #detacher}. */
+  private final Queue<EndedStream> endedStreams = new ConcurrentLinkedQueue<>();
+
+  /**
+   * One thread at most (started when streams end, gone when idle): however many streams end at once,
+   * writing their detachments costs one thread and one state-store connection, not one each.
+   */
+  private final ThreadPoolExecutor detacher =
+      new ThreadPoolExecutor(
+          1,
+          1,
+          30,
+          TimeUnit.SECONDS,
+          new LinkedBlockingQueue<>(),
+          runnable -> {
+            Thread thread = new Thread(runnable, "stream-detach");
+            thread.setDaemon(true);
+            return thread;
+          });
+
+  /** Whether a drain of {@link #endedStreams} is queued or running on {@link #detacher}. */
+  private final AtomicBoolean draining = new AtomicBoolean();
+
+  private record EndedStream(UUID streamId, Instant endedAt) {}
+
   /** What is known of a Vault role's max TTL (counted from lease issue); {@code null}: unbounded. */
   private record MaxTtl(@Nullable Duration value, Instant learned) {}
 
@@ -83,6 +119,7 @@ public class LeaseService {
     this.clock = Objects.requireNonNull(clock, "clock");
     this.metrics = Objects.requireNonNull(metrics, "metrics");
     this.settings = Objects.requireNonNull(settings, "settings");
+    detacher.allowCoreThreadTimeOut(true);
   }
 
   /**
@@ -299,16 +336,64 @@ public class LeaseService {
 
   /**
    * Notes that a stream ended without a release: the credentials it held stay alive for the reconnect
-   * grace, then are revoked unless a stream resumes them.
+   * grace, counted from now, then are revoked unless a stream resumes them.
+   *
+   * <p>Does not block: the write is queued and done by one background thread, because streams end on
+   * gRPC's call threads, and thousands of them end at once when a network path or a load balancer
+   * drops its connections. Nothing is lost that matters if this replica dies before the write: its
+   * credentials are then claimed by another replica, which counts them as detached from the claim
+   * and gives them the same grace.
    */
   public void detach(UUID streamId) {
-    Instant now = clock.instant();
+    endedStreams.add(new EndedStream(Objects.requireNonNull(streamId, "streamId"), clock.instant()));
+    if (draining.compareAndSet(false, true)) {
+      try {
+        detacher.execute(this::drainEndedStreams);
+      } catch (RejectedExecutionException e) {
+        // Closing: close() writes what is still queued.
+        draining.set(false);
+      }
+    }
+  }
+
+  /** Writes every queued detachment, then lets the thread go idle. */
+  private void drainEndedStreams() {
+    do {
+      EndedStream ended;
+      while ((ended = endedStreams.poll()) != null) {
+        writeDetachment(ended);
+      }
+      draining.set(false);
+      // A stream that ended between the last poll and the reset above found the flag still set and
+      // queued no drain: pick it up here.
+    } while (!endedStreams.isEmpty() && draining.compareAndSet(false, true));
+  }
+
+  private void writeDetachment(EndedStream ended) {
     try {
-      store.detachStream(streamId, now, now.plus(settings.reconnectGrace()));
+      store.detachStream(
+          ended.streamId(), ended.endedAt(), ended.endedAt().plus(settings.reconnectGrace()));
     } catch (DataAccessException e) {
       // The credential then stays attached in the store; it is revoked when it runs out, or claimed
       // and given its grace when this replica stops.
-      log.warn("Could not record that stream {} ended", streamId, e);
+      log.warn("Could not record that stream {} ended", ended.streamId(), e);
+    }
+  }
+
+  /** Writes the detachments still queued, on the caller's thread, and stops the background thread. */
+  @Override
+  public void close() {
+    detacher.shutdown();
+    try {
+      if (!detacher.awaitTermination(10, TimeUnit.SECONDS)) {
+        log.warn("Writing the detachments of ended streams did not finish in time");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    EndedStream ended;
+    while ((ended = endedStreams.poll()) != null) {
+      writeDetachment(ended);
     }
   }
 
