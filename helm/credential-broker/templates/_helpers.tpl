@@ -95,7 +95,9 @@ break the YAML; extraConfig is merged over it last.
 {{- $binding := dict "database-role" $b.databaseRole "vault-mount" ($b.vaultMount | default "database") "vault-role" $b.vaultRole "namespaces" $b.namespaces "service-accounts" $b.serviceAccounts "connection" $connection }}
 {{- $bindings = append $bindings $binding }}
 {{- end }}
+{{- include "credential-broker.checkClusterTimings" . }}
 {{- $k8s := .Values.kubernetes }}
+{{- $lease := .Values.lease }}
 {{- $credbroker := dict
   "grpc" (dict "port" .Values.ports.grpc "heartbeat-interval" .Values.grpc.heartbeatInterval)
   "kubernetes" (dict
@@ -106,7 +108,26 @@ break the YAML; extraConfig is merged over it last.
     "max-concurrent-requests" $k8s.maxConcurrentRequests
     "connect-timeout" $k8s.connectTimeout
     "request-timeout" $k8s.requestTimeout)
-  "bindings" $bindings }}
+  "bindings" $bindings
+  "lease" (dict
+    "renewal-fraction" $lease.renewalFraction
+    "renewal-jitter" $lease.renewalJitter
+    "rotation-margin" $lease.rotationMargin
+    "reconnect-grace" $lease.reconnectGrace
+    "drain-grace" $lease.drainGrace
+    "workers" $lease.workers
+    "expiring-warning" $lease.expiringWarning
+    "renewal-retry-max" $lease.renewalRetryMax
+    "revocation-retry-initial" $lease.revocationRetryInitial
+    "revocation-retry-max" $lease.revocationRetryMax)
+  "cluster" (dict
+    "heartbeat-interval" .Values.cluster.heartbeatInterval
+    "stale-after" .Values.cluster.staleAfter)
+  "admin" (dict
+    "audiences" .Values.admin.audiences
+    "authentication-cache-ttl" .Values.admin.authenticationCacheTtl
+    "authorization-cache-ttl" .Values.admin.authorizationCacheTtl)
+  "revocation" (dict "block-cache-ttl" .Values.revocation.blockCacheTtl) }}
 {{- $vaultK8s := dict
   "role" .Values.vault.kubernetes.role
   "kubernetes-path" .Values.vault.kubernetes.path
@@ -134,6 +155,35 @@ break the YAML; extraConfig is merged over it last.
   "server" (dict "port" .Values.ports.http) }}
 {{- $config = mustMergeOverwrite $config (deepCopy .Values.extraConfig) }}
 {{- toYaml $config }}
+{{- end }}
+
+{{/*
+Fails when cluster.staleAfter is under two heartbeats: a live replica would be presumed dead between two of its
+heartbeats. The broker refuses to start then; the chart says so at install time instead, for the durations it can
+compare (a whole number with ms, s, m, h or d).
+*/}}
+{{- define "credential-broker.checkClusterTimings" -}}
+{{- $cluster := .Values.cluster }}
+{{- $heartbeat := include "credential-broker.comparableMillis" $cluster.heartbeatInterval }}
+{{- $stale := include "credential-broker.comparableMillis" $cluster.staleAfter }}
+{{- if and $heartbeat $stale }}
+{{- if lt ($stale | int64) (mul ($heartbeat | int64) 2) }}
+{{- fail (printf "cluster.staleAfter (%s) must be at least twice cluster.heartbeatInterval (%s), or live replicas would be presumed dead" $cluster.staleAfter $cluster.heartbeatInterval) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+A duration written as a whole number with ms, s, m, h or d, as milliseconds; empty for any other form (ISO-8601,
+ns, us), which the broker still reads.
+*/}}
+{{- define "credential-broker.comparableMillis" -}}
+{{- $d := toString . }}
+{{- if regexMatch "^[0-9]+(ms|s|m|h|d)$" $d }}
+{{- $number := regexFind "^[0-9]+" $d }}
+{{- $unit := trimPrefix $number $d }}
+{{- mul ($number | int64) (get (dict "ms" 1 "s" 1000 "m" 60000 "h" 3600000 "d" 86400000) $unit) }}
+{{- end }}
 {{- end }}
 
 {{/*

@@ -1,0 +1,236 @@
+package io.credbroker.helm;
+
+import static io.credbroker.helm.DefaultRenderTest.texts;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.math.BigDecimal;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The lease, cluster, admin and revocation settings the chart exposes: they reach the broker's
+ * application.yaml under the property names broker-service binds, their chart defaults are the broker's own
+ * defaults (read from {@code BrokerProperties.java}, so the two cannot drift apart unnoticed), and values the
+ * broker would refuse are refused at install time.
+ */
+class BrokerSettingsTest {
+
+  /** The sections of {@code credbroker.*} this test covers, by the name of their record in BrokerProperties. */
+  private static final Map<String, String> SECTIONS =
+      Map.of("lease", "Lease", "cluster", "Cluster", "admin", "Admin", "revocation", "Revocation");
+
+  private static JsonNode defaults;
+  private static JsonNode tuned;
+  private static Map<String, Map<String, Optional<String>>> brokerDefaults;
+
+  @BeforeAll
+  static void render() throws IOException {
+    defaults = Chart.render("required.yaml").applicationConfig().path("credbroker");
+    tuned = Chart.render("tuning.yaml").applicationConfig().path("credbroker");
+    brokerDefaults = BrokerPropertiesSource.read();
+  }
+
+  @ParameterizedTest(name = "credbroker.{0}")
+  @ValueSource(strings = {"lease", "cluster", "admin", "revocation"})
+  void everyRenderedKeyIsAPropertyTheBrokerBindsWithTheBrokersDefault(String section) {
+    Map<String, Optional<String>> broker = brokerDefaults.get(SECTIONS.get(section));
+    JsonNode rendered = defaults.path(section);
+
+    assertThat(rendered.isObject()).as(section).isTrue();
+    for (String key : fieldNames(rendered)) {
+      assertThat(broker).as("credbroker.%s.%s is a property of BrokerProperties.%s", section, key,
+          SECTIONS.get(section)).containsKey(key);
+      JsonNode value = rendered.path(key);
+      Optional<String> brokerDefault = broker.get(key);
+      if (value.isArray()) {
+        assertThat(brokerDefault).as(key).isEmpty();
+        assertThat(value).as("%s: the broker's default is an empty list", key).isEmpty();
+      } else if (value.isNumber()) {
+        assertThat(value.decimalValue()).as(key).isEqualByComparingTo(new BigDecimal(brokerDefault.orElseThrow()));
+      } else {
+        assertThat(value.asText()).as(key).isEqualTo(brokerDefault.orElseThrow());
+      }
+    }
+  }
+
+  @Test
+  void theSettingsAnOperatorTunesAreExposedAndInternalsAreNot() {
+    assertThat(fieldNames(defaults.path("lease"))).containsExactlyInAnyOrder(
+        "renewal-fraction", "renewal-jitter", "rotation-margin", "reconnect-grace", "drain-grace", "workers",
+        "expiring-warning", "renewal-retry-max", "revocation-retry-initial", "revocation-retry-max");
+    assertThat(fieldNames(defaults.path("cluster"))).containsExactlyInAnyOrder("heartbeat-interval", "stale-after");
+    assertThat(fieldNames(defaults.path("admin")))
+        .containsExactlyInAnyOrder("audiences", "authentication-cache-ttl", "authorization-cache-ttl");
+    assertThat(fieldNames(defaults.path("revocation"))).containsExactly("block-cache-ttl");
+  }
+
+  @Test
+  void leaseValuesReachTheBroker() {
+    JsonNode lease = tuned.path("lease");
+
+    assertThat(lease.path("renewal-fraction").decimalValue()).isEqualByComparingTo("0.5");
+    assertThat(lease.path("renewal-jitter").decimalValue()).isEqualByComparingTo("0.2");
+    assertThat(lease.path("rotation-margin").decimalValue()).isEqualByComparingTo("0.75");
+    assertThat(lease.path("reconnect-grace").asText()).isEqualTo("5m");
+    assertThat(lease.path("drain-grace").asText()).isEqualTo("45s");
+    assertThat(lease.path("workers").isInt()).isTrue();
+    assertThat(lease.path("workers").asInt()).isEqualTo(16);
+    assertThat(lease.path("expiring-warning").asText()).isEqualTo("1m");
+    assertThat(lease.path("renewal-retry-max").asText()).isEqualTo("20s");
+    assertThat(lease.path("revocation-retry-initial").asText()).isEqualTo("2s");
+    assertThat(lease.path("revocation-retry-max").asText()).isEqualTo("PT30M");
+  }
+
+  @Test
+  void clusterAdminAndRevocationValuesReachTheBroker() {
+    assertThat(tuned.at("/cluster/heartbeat-interval").asText()).isEqualTo("3s");
+    assertThat(tuned.at("/cluster/stale-after").asText()).isEqualTo("20s");
+    assertThat(texts(tuned.at("/admin/audiences")))
+        .containsExactly("credbroker-admin", "https://kubernetes.default.svc");
+    assertThat(tuned.at("/admin/authentication-cache-ttl").asText()).isEqualTo("30s");
+    assertThat(tuned.at("/admin/authorization-cache-ttl").asText()).isEqualTo("2s");
+    assertThat(tuned.at("/revocation/block-cache-ttl").asText()).isEqualTo("1m");
+    // The sections sit next to what was there before, not instead of it.
+    assertThat(tuned.at("/grpc/port").asInt()).isEqualTo(9090);
+    assertThat(tuned.at("/kubernetes/audience").asText()).isEqualTo("credbroker");
+  }
+
+  @Test
+  void changingALeaseSettingRollsThePods() {
+    String before = checksum(Chart.render("tuning.yaml"));
+    String after = checksum(Chart.render("tuning.yaml", Map.of("lease.drainGrace", "60s")));
+
+    assertThat(after).isNotBlank().isNotEqualTo(before);
+  }
+
+  @ParameterizedTest(name = "{0}: {1}")
+  @CsvSource(delimiter = '|', textBlock = """
+      invalid-lease.yaml   | renewalFraction
+      invalid-lease.yaml   | workers
+      invalid-lease.yaml   | reconnectGrace
+      invalid-cluster.yaml | heartbeatInterval
+      invalid-admin.yaml   | audiences
+      invalid-admin.yaml   | authorizationCacheTtl
+      """)
+  void schemaRejectsSettingsTheBrokerCannotUse(String valuesFile, String expectedInMessage) {
+    assertThatThrownBy(() -> Chart.template(valuesFile, Map.of()).call())
+        .hasMessageContaining("schema")
+        .hasMessageContaining(expectedInMessage);
+  }
+
+  @Test
+  void staleAfterUnderTwoHeartbeatsIsRefusedWithBothValues() {
+    assertThatThrownBy(() -> Chart.template("stale-under-two-heartbeats.yaml", Map.of()).call())
+        .hasMessageContaining("cluster.staleAfter (9s) must be at least twice cluster.heartbeatInterval (5s)");
+  }
+
+  @Test
+  void staleAfterOfExactlyTwoHeartbeatsInMixedUnitsIsAccepted() {
+    JsonNode cluster = Chart.render("required.yaml",
+            Map.of("cluster.heartbeatInterval", "1500ms", "cluster.staleAfter", "3s"))
+        .applicationConfig()
+        .at("/credbroker/cluster");
+
+    assertThat(cluster.path("stale-after").asText()).isEqualTo("3s");
+  }
+
+  private static String checksum(RenderedChart chart) {
+    JsonNode annotations = chart.single("Deployment").at("/spec/template/metadata/annotations");
+    List<String> checksums = new ArrayList<>();
+    annotations.fields().forEachRemaining(e -> {
+      if (e.getKey().startsWith("checksum/")) {
+        checksums.add(e.getKey() + "=" + e.getValue().asText());
+      }
+    });
+    return String.join(",", checksums);
+  }
+
+  private static List<String> fieldNames(JsonNode node) {
+    List<String> names = new ArrayList<>();
+    node.fieldNames().forEachRemaining(names::add);
+    return names;
+  }
+
+  /**
+   * The record components of broker-service's {@code BrokerProperties}, in kebab case as Spring binds them, with
+   * their {@code @DefaultValue} (empty when the annotation carries none, as for a list). Reads the source file,
+   * whose path the build passes in {@code credbroker.broker.properties}.
+   */
+  static final class BrokerPropertiesSource {
+
+    private static final Pattern RECORD = Pattern.compile("public record (\\w+)\\((.*?)\\)\\s*\\{", Pattern.DOTALL);
+    private static final Pattern DEFAULT = Pattern.compile("@DefaultValue(?:\\(\"([^\"]*)\"\\))?");
+    private static final Pattern NAME = Pattern.compile("(\\w+)\\s*$");
+    private static final Set<Character> OPENING = Set.of('(', '<', '{');
+    private static final Set<Character> CLOSING = Set.of(')', '>', '}');
+
+    private BrokerPropertiesSource() {}
+
+    static Map<String, Map<String, Optional<String>>> read() throws IOException {
+      Path file = Path.of(System.getProperty("credbroker.broker.properties",
+          "../broker-service/src/main/java/io/credbroker/broker/config/BrokerProperties.java"));
+      String source = Files.readString(file).replaceAll("(?m)^\\s*(\\*|/\\*\\*|\\*/).*$", "");
+      Map<String, Map<String, Optional<String>>> records = new LinkedHashMap<>();
+      Matcher record = RECORD.matcher(source);
+      while (record.find()) {
+        Map<String, Optional<String>> components = new LinkedHashMap<>();
+        for (String component : splitComponents(record.group(2))) {
+          Matcher name = NAME.matcher(component);
+          if (!name.find()) {
+            continue;
+          }
+          Matcher defaultValue = DEFAULT.matcher(component);
+          Optional<String> value = defaultValue.find() ? Optional.ofNullable(defaultValue.group(1)) : Optional.empty();
+          components.put(kebab(name.group(1)), value);
+        }
+        records.put(record.group(1), components);
+      }
+      assertThat(records).as("records in " + file).containsKeys(SECTIONS.values().toArray(String[]::new));
+      return records;
+    }
+
+    /** Splits on the commas between components, not those inside annotations' arguments or generics. */
+    private static List<String> splitComponents(String body) {
+      List<String> parts = new ArrayList<>();
+      StringBuilder part = new StringBuilder();
+      int depth = 0;
+      boolean quoted = false;
+      for (char c : body.toCharArray()) {
+        if (c == '"') {
+          quoted = !quoted;
+        } else if (!quoted && OPENING.contains(c)) {
+          depth++;
+        } else if (!quoted && CLOSING.contains(c)) {
+          depth--;
+        } else if (!quoted && depth == 0 && c == ',') {
+          parts.add(part.toString().trim());
+          part.setLength(0);
+          continue;
+        }
+        part.append(c);
+      }
+      parts.add(part.toString().trim());
+      return parts;
+    }
+
+    private static String kebab(String camel) {
+      return camel.replaceAll("([a-z0-9])([A-Z])", "$1-$2").toLowerCase(java.util.Locale.ROOT);
+    }
+  }
+}
