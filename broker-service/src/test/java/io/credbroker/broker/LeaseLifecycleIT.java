@@ -342,7 +342,9 @@ class LeaseLifecycleIT {
       List<EventStream> onSilent = new ArrayList<>();
       for (int i = 0; i < 4; i++) {
         String token = podToken(newPod());
-        EventStream stream = watch(silent.channel, token, "db1", Duration.ofSeconds(3));
+        // 6 s leases: the silent replica's leases must outlive stale-after (2 s) plus the claim
+        // and the claimer's first renewal even on a busy build machine.
+        EventStream stream = watch(silent.channel, token, "db1", Duration.ofSeconds(6));
         tokens.add(token);
         onSilent.add(stream);
         credentials.add(client.remember(stream.first().getIssued().getCredential()));
@@ -366,7 +368,7 @@ class LeaseLifecycleIT {
                       .noneMatch(silentId::equals));
       // Renewed by the claimers past the point where the silent replica left them.
       await()
-          .atMost(Duration.ofSeconds(6))
+          .atMost(Duration.ofSeconds(12))
           .until(
               () ->
                   credentials.stream()
