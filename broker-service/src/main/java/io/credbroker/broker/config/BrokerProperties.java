@@ -9,6 +9,7 @@ import jakarta.validation.constraints.NotBlank;
 import jakarta.validation.constraints.NotEmpty;
 import jakarta.validation.constraints.NotNull;
 import jakarta.validation.constraints.Pattern;
+import jakarta.validation.constraints.Positive;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -23,7 +24,8 @@ import org.springframework.validation.annotation.Validated;
  * <p>Bound once at startup and immutable afterwards. Vault's address and the broker's own Vault login
  * are Spring Cloud Vault's ({@code spring.cloud.vault.*}); the state database is Spring Boot's
  * ({@code spring.datasource.*}); the Resilience4j limits around Vault are under
- * {@code resilience4j.*.instances.vault}.
+ * {@code resilience4j.*.instances.vault}, and the time limit of a Vault call is its HTTP client's
+ * ({@code spring.cloud.vault.connection-timeout} and {@code read-timeout}).
  *
  * @param grpc the pod-facing gRPC API
  * @param kubernetes how tokens are checked against the Kubernetes API
@@ -52,10 +54,14 @@ public record BrokerProperties(
    *     it); 0 picks a free port
    * @param heartbeatInterval how often an idle {@code WatchCredential} stream receives a heartbeat, so
    *     that proxies keep the connection open and clients notice a dead broker
+   * @param callThreads how many threads run the server's calls and their callbacks at once; calls
+   *     beyond that wait in a queue, so thousands of streams ending together cannot grow the thread
+   *     count
    */
   public record Grpc(
       @DefaultValue("9090") @Min(0) @Max(65535) int port,
-      @DefaultValue("30s") @NotNull Duration heartbeatInterval) {}
+      @DefaultValue("30s") @NotNull Duration heartbeatInterval,
+      @DefaultValue("64") @Positive int callThreads) {}
 
   /**
    * @param kubeconfig a kubeconfig file to reach the API server with; when unset the in-cluster

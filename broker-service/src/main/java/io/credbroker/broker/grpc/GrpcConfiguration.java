@@ -15,7 +15,6 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.springframework.beans.factory.annotation.Value;
 import org.springframework.boot.grpc.server.autoconfigure.GrpcServerExecutorProvider;
 import org.springframework.context.ApplicationListener;
 import org.springframework.context.PayloadApplicationEvent;
@@ -40,10 +39,12 @@ class GrpcConfiguration {
    * when the context closes, after the server has stopped.
    */
   @Bean(destroyMethod = "shutdown")
-  ExecutorService grpcCallExecutor(@Value("${credbroker.grpc.call-threads:64}") int threads) {
-    if (threads < 1) {
-      throw new IllegalArgumentException("credbroker.grpc.call-threads must be at least 1");
-    }
+  ExecutorService grpcCallExecutor(BrokerProperties properties) {
+    return boundedCallExecutor(properties.grpc().callThreads());
+  }
+
+  /** The executor of {@link #grpcCallExecutor}, with {@code threads} threads at most. */
+  static ExecutorService boundedCallExecutor(int threads) {
     AtomicInteger counter = new AtomicInteger();
     ThreadFactory factory =
         runnable -> {

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
@@ -27,8 +29,29 @@ class BrokerPropertiesTest {
           assertThat(properties.kubernetes().kubeconfig()).isNull();
           assertThat(properties.kubernetes().maxConcurrentRequests()).isGreaterThan(5);
           assertThat(properties.grpc().heartbeatInterval()).isEqualTo(Duration.ofSeconds(30));
+          assertThat(properties.grpc().callThreads()).isEqualTo(64);
           assertThat(properties.bindings()).isEmpty();
         });
+  }
+
+  @Test
+  void grpcCallThreadsAreReadFromTheConfigurationTree() {
+    context
+        .withPropertyValues("credbroker.grpc.call-threads=8")
+        .run(ctx -> assertThat(ctx.getBean(BrokerProperties.class).grpc().callThreads()).isEqualTo(8));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"0", "-4"})
+  void grpcCallThreadsBelowOneAreRefusedAtStartupNamingTheProperty(String threads) {
+    context
+        .withPropertyValues("credbroker.grpc.call-threads=" + threads)
+        .run(
+            ctx ->
+                assertThat(ctx)
+                    .getFailure()
+                    .rootCause()
+                    .hasMessageContaining("callThreads"));
   }
 
   @Test

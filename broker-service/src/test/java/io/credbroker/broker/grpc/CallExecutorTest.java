@@ -54,7 +54,7 @@ class CallExecutorTest {
   private static final int STREAMS = 200;
   private static final PodIdentity POD = new PodIdentity("public", "application", "app-1", "uid-1");
 
-  private final ExecutorService executor = new GrpcConfiguration().grpcCallExecutor(THREADS);
+  private final ExecutorService executor = GrpcConfiguration.boundedCallExecutor(THREADS);
   private final ExecutorService clientExecutor = Executors.newFixedThreadPool(2);
   private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
   private final WatchStreams streams =
