@@ -58,7 +58,6 @@ final class BrokerFixture implements AutoCloseable {
     properties.put("credbroker.kubernetes.failure-cache-ttl", "1s");
     properties.put("resilience4j.circuitbreaker.instances.vault.wait-duration-in-open-state", "1s");
     properties.put("resilience4j.circuitbreaker.instances.vault.minimum-number-of-calls", "3");
-    properties.put("resilience4j.timelimiter.instances.vault.timeout-duration", "3s");
     properties.put("logging.level.io.credbroker", "DEBUG");
     properties.put("logging.level.org.springframework.vault", "DEBUG");
     properties.putAll(extraProperties);

@@ -157,7 +157,9 @@ class CredentialBrokerContainersIT {
     properties.put("credbroker.bindings[0].connection.database", "db1");
     properties.put("credbroker.bindings[0].connection.sslmode", "disable");
     properties.put("resilience4j.circuitbreaker.instances.vault.wait-duration-in-open-state", "1s");
-    properties.put("resilience4j.timelimiter.instances.vault.timeout-duration", "2s");
+    // A paused Vault (the outage test) keeps connections open but never answers: the read timeout
+    // bounds how long the refused call waits.
+    properties.put("spring.cloud.vault.read-timeout", "2000");
     broker = BrokerFixture.startBroker(properties);
     channel =
         ManagedChannelBuilder.forAddress("127.0.0.1", broker.getBean(GrpcServerLifecycle.class).getPort())
