@@ -99,7 +99,7 @@ break the YAML; extraConfig is merged over it last.
 {{- $k8s := .Values.kubernetes }}
 {{- $lease := .Values.lease }}
 {{- $credbroker := dict
-  "grpc" (dict "port" .Values.ports.grpc "heartbeat-interval" .Values.grpc.heartbeatInterval)
+  "grpc" (dict "port" .Values.ports.grpc "heartbeat-interval" .Values.grpc.heartbeatInterval "call-threads" .Values.grpc.callThreads)
   "kubernetes" (dict
     "audience" $k8s.audience
     "allow-unbound-tokens" $k8s.allowUnboundTokens

@@ -24,30 +24,32 @@ import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * The lease, cluster, admin and revocation settings the chart exposes: they reach the broker's
- * application.yaml under the property names broker-service binds, their chart defaults are the broker's own
- * defaults (read from {@code BrokerProperties.java}, so the two cannot drift apart unnoticed), and values the
- * broker would refuse are refused at install time.
+ * The gRPC, lease, cluster, admin and revocation settings and the Vault timeouts the chart exposes: they reach
+ * the broker's application.yaml under the property names broker-service binds, their chart defaults are the
+ * broker's own defaults (read from {@code BrokerProperties.java} and the broker's {@code application.yaml}, so
+ * the two cannot drift apart unnoticed), and values the broker would refuse are refused at install time.
  */
 class BrokerSettingsTest {
 
   /** The sections of {@code credbroker.*} this test covers, by the name of their record in BrokerProperties. */
   private static final Map<String, String> SECTIONS =
-      Map.of("lease", "Lease", "cluster", "Cluster", "admin", "Admin", "revocation", "Revocation");
+      Map.of("grpc", "Grpc", "lease", "Lease", "cluster", "Cluster", "admin", "Admin", "revocation", "Revocation");
 
+  private static JsonNode defaultConfig;
   private static JsonNode defaults;
   private static JsonNode tuned;
   private static Map<String, Map<String, Optional<String>>> brokerDefaults;
 
   @BeforeAll
   static void render() throws IOException {
-    defaults = Chart.render("required.yaml").applicationConfig().path("credbroker");
+    defaultConfig = Chart.render("required.yaml").applicationConfig();
+    defaults = defaultConfig.path("credbroker");
     tuned = Chart.render("tuning.yaml").applicationConfig().path("credbroker");
     brokerDefaults = BrokerPropertiesSource.read();
   }
 
   @ParameterizedTest(name = "credbroker.{0}")
-  @ValueSource(strings = {"lease", "cluster", "admin", "revocation"})
+  @ValueSource(strings = {"grpc", "lease", "cluster", "admin", "revocation"})
   void everyRenderedKeyIsAPropertyTheBrokerBindsWithTheBrokersDefault(String section) {
     Map<String, Optional<String>> broker = brokerDefaults.get(SECTIONS.get(section));
     JsonNode rendered = defaults.path(section);
@@ -71,6 +73,8 @@ class BrokerSettingsTest {
 
   @Test
   void theSettingsAnOperatorTunesAreExposedAndInternalsAreNot() {
+    assertThat(fieldNames(defaults.path("grpc")))
+        .containsExactlyInAnyOrder("port", "heartbeat-interval", "call-threads");
     assertThat(fieldNames(defaults.path("lease"))).containsExactlyInAnyOrder(
         "renewal-fraction", "renewal-jitter", "rotation-margin", "reconnect-grace", "drain-grace", "workers",
         "expiring-warning", "renewal-retry-max", "revocation-retry-initial", "revocation-retry-max");
@@ -78,6 +82,27 @@ class BrokerSettingsTest {
     assertThat(fieldNames(defaults.path("admin")))
         .containsExactlyInAnyOrder("audiences", "authentication-cache-ttl", "authorization-cache-ttl");
     assertThat(fieldNames(defaults.path("revocation"))).containsExactly("block-cache-ttl");
+  }
+
+  @Test
+  void grpcValuesReachTheBroker() {
+    JsonNode grpc = tuned.path("grpc");
+
+    assertThat(grpc.path("heartbeat-interval").asText()).isEqualTo("20s");
+    assertThat(grpc.path("call-threads").isInt()).isTrue();
+    assertThat(grpc.path("call-threads").asInt()).isEqualTo(16);
+  }
+
+  @Test
+  void vaultTimeoutsDefaultToTheBrokersOwn() throws IOException {
+    Path file = Path.of(System.getProperty("credbroker.broker.application",
+        "../broker-service/src/main/resources/application.yaml"));
+    JsonNode broker = RenderedChart.YAML.readTree(file.toFile()).at("/spring/cloud/vault");
+    JsonNode chart = defaultConfig.at("/spring/cloud/vault");
+
+    assertThat(broker.path("read-timeout").isInt()).as("read-timeout in " + file).isTrue();
+    assertThat(chart.path("read-timeout").asInt()).isEqualTo(broker.path("read-timeout").asInt());
+    assertThat(chart.path("connection-timeout").asInt()).isEqualTo(broker.path("connection-timeout").asInt());
   }
 
   @Test
@@ -121,6 +146,7 @@ class BrokerSettingsTest {
 
   @ParameterizedTest(name = "{0}: {1}")
   @CsvSource(delimiter = '|', textBlock = """
+      invalid-grpc.yaml    | callThreads
       invalid-lease.yaml   | renewalFraction
       invalid-lease.yaml   | workers
       invalid-lease.yaml   | reconnectGrace
