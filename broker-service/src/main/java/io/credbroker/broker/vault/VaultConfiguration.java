@@ -4,14 +4,17 @@ import io.github.resilience4j.bulkhead.BulkheadRegistry;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
 import io.github.resilience4j.retry.RetryRegistry;
 import io.micrometer.core.instrument.MeterRegistry;
+import org.springframework.cloud.vault.config.VaultProperties;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.vault.config.AbstractVaultConfiguration.ClientFactoryWrapper;
 import org.springframework.vault.core.VaultOperations;
 
 /**
  * Wires the Vault client. The {@link VaultOperations} (address, the broker's own login, session
  * renewal, and the pooled keep-alive HTTP client whose connect and read timeouts limit every call)
- * comes from Spring Cloud Vault; the circuit breaker, bulkhead and retry come from the Resilience4j
+ * comes from Spring Cloud Vault, built on {@link VaultHttpClient} (whose pool is sized to the bulkhead);
+ * the circuit breaker, bulkhead and retry come from the Resilience4j
  * instances named {@value #INSTANCE}.
  */
 @Configuration(proxyBeanMethods = false)
@@ -19,6 +22,20 @@ class VaultConfiguration {
 
   /** The Resilience4j instance name configured under {@code resilience4j.*.instances}. */
   static final String INSTANCE = "vault";
+
+  /**
+   * Replaces Spring Cloud Vault's HTTP client (it backs off when this bean exists) with the same client
+   * whose pool holds as many connections as the bulkhead admits calls.
+   */
+  @Bean
+  ClientFactoryWrapper clientHttpRequestFactoryWrapper(
+      VaultProperties vaultProperties, BulkheadRegistry bulkheads) {
+    return new ClientFactoryWrapper(
+        VaultHttpClient.create(
+                vaultProperties,
+                bulkheads.bulkhead(INSTANCE).getBulkheadConfig().getMaxConcurrentCalls())
+            .requestFactory());
+  }
 
   @Bean
   VaultDatabaseCredentials vaultDatabaseCredentials(
