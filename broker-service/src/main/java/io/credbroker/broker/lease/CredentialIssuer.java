@@ -11,8 +11,10 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
@@ -38,6 +40,9 @@ public class CredentialIssuer {
   private final LeaseService leases;
   private final MeterRegistry meterRegistry;
   private final PodAdmission admission;
+
+  /** {@code credbroker.credentials.issued} counters by role tag and outcome. */
+  private final Map<String, Counter> issuedCounters = new ConcurrentHashMap<>();
 
   public CredentialIssuer(
       TokenAuthenticator authenticator,
@@ -177,11 +182,17 @@ public class CredentialIssuer {
 
   private void count(String databaseRole, String outcome) {
     String role = bindings.find(databaseRole).isPresent() ? databaseRole : UNKNOWN_ROLE_TAG;
-    Counter.builder("credbroker.credentials.issued")
-        .description("Credential requests by database role and outcome")
-        .tag("role", role)
-        .tag("outcome", outcome)
-        .register(meterRegistry)
+    // Looked up once per role and outcome (both bounded: configured roles, fixed outcomes) rather than
+    // built and registered on every request.
+    issuedCounters
+        .computeIfAbsent(
+            role + '/' + outcome,
+            key ->
+                Counter.builder("credbroker.credentials.issued")
+                    .description("Credential requests by database role and outcome")
+                    .tag("role", role)
+                    .tag("outcome", outcome)
+                    .register(meterRegistry))
         .increment();
   }
 }

@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
@@ -62,6 +63,9 @@ public final class VaultDatabaseCredentials {
   private final Bulkhead bulkhead;
   private final MeterRegistry meterRegistry;
   private final @Nullable Retry retry;
+
+  /** {@code credbroker.vault.request} timers by operation and outcome (a few fixed values each). */
+  private final Map<String, Timer> timers = new ConcurrentHashMap<>();
 
   /**
    * A client that never retries.
@@ -324,12 +328,18 @@ public final class VaultDatabaseCredentials {
   }
 
   private void record(String operation, String outcome, long nanos) {
-    Timer.builder("credbroker.vault.request")
-        .description("Calls from the broker to Vault")
-        .tag("operation", operation)
-        .tag("outcome", outcome)
-        .publishPercentileHistogram()
-        .register(meterRegistry)
+    // Looked up once per operation and outcome: building and registering the timer's id on every
+    // call cost more than recording.
+    timers
+        .computeIfAbsent(
+            operation + '/' + outcome,
+            key ->
+                Timer.builder("credbroker.vault.request")
+                    .description("Calls from the broker to Vault")
+                    .tag("operation", operation)
+                    .tag("outcome", outcome)
+                    .publishPercentileHistogram()
+                    .register(meterRegistry))
         .record(nanos, TimeUnit.NANOSECONDS);
   }
 
