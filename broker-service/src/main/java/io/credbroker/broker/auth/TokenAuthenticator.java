@@ -98,9 +98,15 @@ public final class TokenAuthenticator {
           Reason.TOKEN_MISSING, "missing bearer token in the authorization metadata");
     }
     String key = token.sha256Hex();
-    CompletableFuture<Verdict> mine = new CompletableFuture<>();
-    CompletableFuture<Verdict> existing = cache.asMap().putIfAbsent(key, mine);
+    // A plain read first: almost every call finds its verdict, and a read costs less than the
+    // put-if-absent (which also allocates a future) that makes the first caller the only reviewer.
+    CompletableFuture<Verdict> existing = cache.getIfPresent(key);
+    CompletableFuture<Verdict> mine = null;
     if (existing == null) {
+      mine = new CompletableFuture<>();
+      existing = cache.asMap().putIfAbsent(key, mine);
+    }
+    if (existing == null && mine != null) {
       cacheMisses.increment();
       try {
         mine.complete(decide(token));
