@@ -1,5 +1,7 @@
 package io.credbroker.broker;
 
+import static org.awaitility.Awaitility.await;
+
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.classic.spi.IThrowableProxy;
@@ -10,6 +12,8 @@ import io.credbroker.broker.setup.Setup;
 import io.credbroker.broker.setup.VaultSetupOptions;
 import io.credbroker.devstack.DevStack;
 import io.credbroker.devstack.PostgresInfo;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import java.net.URI;
@@ -84,6 +88,18 @@ final class BrokerFixture implements AutoCloseable {
   static BrokerFixture start(
       Path workDir, Map<String, Object> extraProperties, Consumer<DevStack> prepare) {
     return new BrokerFixture(workDir, extraProperties, prepare);
+  }
+
+  /**
+   * Waits until the fixture's broker lets Vault calls through again after an outage: the failures
+   * opened its Vault circuit breaker, which would otherwise refuse the next test's first call for up
+   * to the open state's wait (1 s here).
+   */
+  void awaitVaultCallsAdmitted() {
+    CircuitBreaker vault = broker.getBean(CircuitBreakerRegistry.class).circuitBreaker("vault");
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> vault.getState() != CircuitBreaker.State.OPEN);
   }
 
   /**

@@ -443,6 +443,7 @@ class LeaseLifecycleIT {
     assertThat(instant(resumedRenewal.getRenewed().getExpireTime())).isAfter(lastExpiry);
     assertThat(stream.open()).isTrue();
     assertThat(selectOne(credential)).isEqualTo(1);
+    fixture.awaitVaultCallsAdmitted();
   }
 
   @Test
