@@ -204,6 +204,20 @@ class AdminApiIT {
   }
 
   @Test
+  void bareRevocationCallsAreProblemsAndAuthenticationComesFirst() throws Exception {
+    String path = "/admin/v1/namespaces/public/pods/app-1/revocations";
+    // No token, no body, no content type (`curl -X POST`): the token is checked first.
+    assertProblem(bare(path, null, null, null), 401, "TOKEN_MISSING");
+    // Authenticated, still no body: the body is what is missing.
+    assertProblem(bare(path, sreToken, null, null), 400, "INVALID_REQUEST");
+    // A body that is not JSON is refused as a problem too, not with the servlet's error page.
+    HttpResponse<String> text = bare(path, sreToken, "text/plain", "compromised");
+    assertThat(text.statusCode()).isEqualTo(415);
+    assertThat(text.headers().firstValue("Content-Type"))
+        .hasValueSatisfying(v -> assertThat(v).contains("application/problem+json"));
+  }
+
+  @Test
   void rejectedTokenIs401Problem() throws Exception {
     assertProblem(get("/admin/v1/credentials", "not-a-token"), 401, "TOKEN_REJECTED");
   }
@@ -309,6 +323,20 @@ class AdminApiIT {
         HttpRequest.newBuilder(uri(path))
             .header("Content-Type", "application/json")
             .POST(HttpRequest.BodyPublishers.ofString(body));
+    if (token != null) {
+      request.header("Authorization", "Bearer " + token);
+    }
+    return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static HttpResponse<String> bare(String path, String token, String contentType, String body)
+      throws Exception {
+    HttpRequest.Builder request =
+        HttpRequest.newBuilder(uri(path))
+            .POST(body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+    if (contentType != null) {
+      request.header("Content-Type", contentType);
+    }
     if (token != null) {
       request.header("Authorization", "Bearer " + token);
     }

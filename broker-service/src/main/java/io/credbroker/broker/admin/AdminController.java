@@ -62,9 +62,9 @@ class AdminController {
     this.store = Objects.requireNonNull(store, "store");
   }
 
-  @PostMapping(
-      path = "/namespaces/{namespace}/pods/{pod}/revocations",
-      consumes = MediaType.APPLICATION_JSON_VALUE)
+  // No "consumes" on the mappings: a call without a body or content type must reach the
+  // controller, so that a missing token is answered 401 and every failure is a problem detail.
+  @PostMapping("/namespaces/{namespace}/pods/{pod}/revocations")
   @Operation(
       summary = "Revoke a pod",
       description =
@@ -79,12 +79,13 @@ class AdminController {
       @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false) @Nullable String authorization,
       @PathVariable String namespace,
       @PathVariable String pod,
-      @Valid @RequestBody RevocationRequest request) {
+      @io.swagger.v3.oas.annotations.parameters.RequestBody(required = true)
+          @Valid @RequestBody(required = false) @Nullable RevocationRequest request) {
     KubernetesUser user = access.authenticate(authorization);
     String ns = KubernetesNames.namespace(namespace);
     String podName = KubernetesNames.podName(pod);
     AdminCaller caller = access.authorize(user, AdminVerb.REVOKE, ns);
-    return revocations.revokePod(ns, podName, request.reason().strip(), caller.username());
+    return revocations.revokePod(ns, podName, reason(request), caller.username());
   }
 
   @GetMapping("/namespaces/{namespace}/pods/{pod}")
@@ -104,9 +105,7 @@ class AdminController {
     return revocations.podStatus(ns, podName, MAX_LIMIT);
   }
 
-  @PostMapping(
-      path = "/credentials/{credentialId}/revocations",
-      consumes = MediaType.APPLICATION_JSON_VALUE)
+  @PostMapping("/credentials/{credentialId}/revocations")
   @Operation(
       summary = "Revoke one credential",
       description =
@@ -117,12 +116,13 @@ class AdminController {
   CredentialRevocation revokeCredential(
       @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false) @Nullable String authorization,
       @PathVariable String credentialId,
-      @Valid @RequestBody RevocationRequest request) {
+      @io.swagger.v3.oas.annotations.parameters.RequestBody(required = true)
+          @Valid @RequestBody(required = false) @Nullable RevocationRequest request) {
     KubernetesUser user = access.authenticate(authorization);
     UUID id = credentialId(credentialId);
     CredentialSummary credential = revocations.find(id);
     AdminCaller caller = access.authorize(user, AdminVerb.REVOKE, credential.namespace());
-    return revocations.revokeCredential(id, request.reason().strip(), caller.username());
+    return revocations.revokeCredential(id, reason(request), caller.username());
   }
 
   @GetMapping("/credentials/{credentialId}")
@@ -215,5 +215,14 @@ class AdminController {
       // fall through to the clear message below
     }
     throw new BrokerException(Reason.INVALID_REQUEST, "credentialId must be a UUID");
+  }
+
+  /** The body is optional on the wire only so that authentication is checked first. */
+  private static String reason(@Nullable RevocationRequest request) {
+    if (request == null) {
+      throw new BrokerException(
+          BrokerException.Reason.INVALID_REQUEST, "a JSON body with a \"reason\" is required");
+    }
+    return request.reason().strip();
   }
 }
