@@ -28,6 +28,9 @@ import org.slf4j.LoggerFactory;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.grpc.server.lifecycle.GrpcServerLifecycle;
+import org.springframework.vault.authentication.TokenAuthentication;
+import org.springframework.vault.client.VaultEndpoint;
+import org.springframework.vault.core.VaultTemplate;
 
 /**
  * One dev-stack (embedded PostgreSQL, Vault and Kubernetes stand-ins), the {@code db1} target set up
@@ -88,6 +91,49 @@ final class BrokerFixture implements AutoCloseable {
   static BrokerFixture start(
       Path workDir, Map<String, Object> extraProperties, Consumer<DevStack> prepare) {
     return new BrokerFixture(workDir, extraProperties, prepare);
+  }
+
+  /**
+   * Broker settings that bind database role {@code role} as binding 1, with binding 0's Vault mount,
+   * namespace, service account and database, so tests can use a Vault role with short TTLs.
+   */
+  static Map<String, Object> secondBinding(String role) {
+    Map<String, Object> properties = new LinkedHashMap<>();
+    properties.put("credbroker.bindings[1].database-role", role);
+    properties.put("credbroker.bindings[1].vault-mount", "database");
+    properties.put("credbroker.bindings[1].vault-role", role);
+    properties.put("credbroker.bindings[1].namespaces[0]", "public");
+    properties.put("credbroker.bindings[1].service-accounts[0]", "application");
+    properties.put("credbroker.bindings[1].connection.host", "127.0.0.1");
+    properties.put("credbroker.bindings[1].connection.database", "db1");
+    properties.put("credbroker.bindings[1].connection.sslmode", "disable");
+    return properties;
+  }
+
+  /**
+   * A preparation step that adds Vault role {@code role}: the {@code db1} role's statements with
+   * the given TTLs, allowed on {@code db1}'s connection.
+   */
+  static Consumer<DevStack> shortLivedVaultRole(String role, Duration ttl, Duration maxTtl) {
+    return devStack -> {
+      VaultTemplate vault =
+          new VaultTemplate(
+              VaultEndpoint.from(URI.create(devStack.vaultAddress())),
+              new TokenAuthentication(devStack.vaultRootToken()));
+      Map<String, Object> db1 = vault.read("database/roles/db1").getRequiredData();
+      Map<String, Object> shortRole = new LinkedHashMap<>();
+      db1.forEach(
+          (key, value) -> {
+            if (value != null && !key.endsWith("ttl")) {
+              shortRole.put(key, value);
+            }
+          });
+      shortRole.put("default_ttl", ttl.toSeconds() + "s");
+      shortRole.put("max_ttl", maxTtl.toSeconds() + "s");
+      vault.write("database/roles/" + role, shortRole);
+      vault.write(
+          "database/config/" + db1.get("db_name"), Map.of("allowed_roles", List.of("db1", role)));
+    };
   }
 
   /**

@@ -13,7 +13,6 @@ import io.credbroker.client.ClientEventListener;
 import io.credbroker.client.Credential;
 import io.credbroker.client.CredentialBrokerClient;
 import io.credbroker.client.hikari.RotatingDataSource;
-import io.credbroker.devstack.DevStack;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
 import io.grpc.EquivalentAddressGroup;
 import io.grpc.NameResolver;
@@ -54,9 +53,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.springframework.grpc.server.lifecycle.GrpcServerLifecycle;
-import org.springframework.vault.authentication.TokenAuthentication;
-import org.springframework.vault.client.VaultEndpoint;
-import org.springframework.vault.core.VaultTemplate;
 
 /**
  * The Java client SDK against the real broker: {@link CredentialBrokerClient} over its own Netty
@@ -91,41 +87,16 @@ class ClientSdkIT {
     properties.put("credbroker.lease.revocation-retry-initial", "500ms");
     properties.put("credbroker.cluster.heartbeat-interval", "300ms");
     properties.put("credbroker.cluster.stale-after", "2s");
-    properties.put("credbroker.bindings[1].database-role", SHORT_ROLE);
-    properties.put("credbroker.bindings[1].vault-mount", "database");
-    properties.put("credbroker.bindings[1].vault-role", SHORT_ROLE);
-    properties.put("credbroker.bindings[1].namespaces[0]", "public");
-    properties.put("credbroker.bindings[1].service-accounts[0]", "application");
-    properties.put("credbroker.bindings[1].connection.host", "127.0.0.1");
-    properties.put("credbroker.bindings[1].connection.database", "db1");
-    properties.put("credbroker.bindings[1].connection.sslmode", "disable");
-    fixture = BrokerFixture.start(workDir, properties, ClientSdkIT::addShortLivedVaultRole);
+    properties.putAll(BrokerFixture.secondBinding(SHORT_ROLE));
+    fixture =
+        BrokerFixture.start(
+            workDir,
+            properties,
+            BrokerFixture.shortLivedVaultRole(SHORT_ROLE, Duration.ofSeconds(2), Duration.ofSeconds(6)));
     kubernetes = fixture.devStack.kubernetes();
     // What an SRE gets from `kubectl create token sre -n ops`: the API server's own audience.
     sreToken = kubernetes.issueToken("ops", "sre", null, List.of(), Duration.ofMinutes(10));
     NameResolverRegistry.getDefaultRegistry().register(new ReplicaListResolverProvider());
-  }
-
-  /** {@value #SHORT_ROLE}: the {@code db1} role's statements with a 2 s TTL and a 6 s max TTL. */
-  private static void addShortLivedVaultRole(DevStack devStack) {
-    VaultTemplate vault =
-        new VaultTemplate(
-            VaultEndpoint.from(URI.create(devStack.vaultAddress())),
-            new TokenAuthentication(devStack.vaultRootToken()));
-    Map<String, Object> db1 = vault.read("database/roles/db1").getRequiredData();
-    Map<String, Object> role = new LinkedHashMap<>();
-    db1.forEach(
-        (key, value) -> {
-          if (value != null && !key.endsWith("ttl")) {
-            role.put(key, value);
-          }
-        });
-    role.put("default_ttl", "2s");
-    role.put("max_ttl", "6s");
-    vault.write("database/roles/" + SHORT_ROLE, role);
-    vault.write(
-        "database/config/" + db1.get("db_name"),
-        Map.of("allowed_roles", List.of("db1", SHORT_ROLE)));
   }
 
   @AfterAll

@@ -20,7 +20,6 @@ import io.credbroker.broker.lease.CredentialState;
 import io.credbroker.broker.lease.CredentialStore;
 import io.credbroker.broker.lease.LeaseKeeper;
 import io.credbroker.broker.lease.RevocationRetryQueue;
-import io.credbroker.devstack.DevStack;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -50,9 +49,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.springframework.vault.authentication.TokenAuthentication;
-import org.springframework.vault.client.VaultEndpoint;
-import org.springframework.vault.core.VaultTemplate;
 
 /**
  * Keeping credentials alive and ending them, through the real wire with TTLs of seconds: gRPC to
@@ -85,43 +81,14 @@ class LeaseLifecycleIT {
     properties.put("credbroker.lease.revocation-retry-initial", "500ms");
     properties.put("credbroker.cluster.heartbeat-interval", "300ms");
     properties.put("credbroker.cluster.stale-after", "2s");
-    properties.put("credbroker.bindings[1].database-role", SHORT_ROLE);
-    properties.put("credbroker.bindings[1].vault-mount", "database");
-    properties.put("credbroker.bindings[1].vault-role", SHORT_ROLE);
-    properties.put("credbroker.bindings[1].namespaces[0]", "public");
-    properties.put("credbroker.bindings[1].service-accounts[0]", "application");
-    properties.put("credbroker.bindings[1].connection.host", "127.0.0.1");
-    properties.put("credbroker.bindings[1].connection.database", "db1");
-    properties.put("credbroker.bindings[1].connection.sslmode", "disable");
-    fixture = BrokerFixture.start(workDir, properties, LeaseLifecycleIT::addShortLivedVaultRole);
+    properties.putAll(BrokerFixture.secondBinding(SHORT_ROLE));
+    fixture =
+        BrokerFixture.start(
+            workDir,
+            properties,
+            BrokerFixture.shortLivedVaultRole(SHORT_ROLE, Duration.ofSeconds(3), Duration.ofSeconds(10)));
     kubernetes = fixture.devStack.kubernetes();
     client = new BrokerTestClient(fixture.channel);
-  }
-
-  /** {@value #SHORT_ROLE}: the {@code db1} role's statements with a 3 s TTL and a 10 s max TTL. */
-  private static void addShortLivedVaultRole(DevStack devStack) {
-    VaultTemplate vault =
-        new VaultTemplate(
-            VaultEndpoint.from(URI.create(devStack.vaultAddress())),
-            new TokenAuthentication(devStack.vaultRootToken()));
-    Map<String, Object> db1 = vault.read("database/roles/db1").getRequiredData();
-    Map<String, Object> role = new LinkedHashMap<>();
-    for (String key :
-        List.of(
-            "db_name",
-            "creation_statements",
-            "revocation_statements",
-            "renew_statements",
-            "rollback_statements")) {
-      if (db1.get(key) != null) {
-        role.put(key, db1.get(key));
-      }
-    }
-    role.put("default_ttl", "3s");
-    role.put("max_ttl", "10s");
-    vault.write("database/roles/" + SHORT_ROLE, role);
-    Object connection = db1.get("db_name");
-    vault.write("database/config/" + connection, Map.of("allowed_roles", List.of("db1", SHORT_ROLE)));
   }
 
   @AfterAll
