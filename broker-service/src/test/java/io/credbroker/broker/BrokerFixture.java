@@ -6,6 +6,8 @@ import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.classic.spi.IThrowableProxy;
 import ch.qos.logback.core.AppenderBase;
+import io.credbroker.broker.lease.CredentialRecord;
+import io.credbroker.broker.lease.CredentialStore;
 import io.credbroker.broker.setup.Secret;
 import io.credbroker.broker.setup.TargetDatabaseOptions;
 import io.credbroker.broker.setup.Setup;
@@ -18,10 +20,16 @@ import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import java.net.URI;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 import org.slf4j.LoggerFactory;
@@ -242,6 +250,27 @@ final class BrokerFixture implements AutoCloseable {
 
   String jdbcUrl(String database) {
     return devStack.postgres().jdbcUrl(database);
+  }
+
+  /** The broker's state-store record of {@code credentialId}, read through its own store. */
+  CredentialRecord record(String credentialId) {
+    return broker.getBean(CredentialStore.class).findById(UUID.fromString(credentialId)).orElseThrow();
+  }
+
+  /** Whether PostgreSQL role {@code username} exists in {@code db1}, asked as the admin user. */
+  boolean roleExists(String username) throws SQLException {
+    try (Connection db = devStack.postgres().connect(DATABASE_ROLE);
+        PreparedStatement query = db.prepareStatement("SELECT 1 FROM pg_roles WHERE rolname = ?")) {
+      query.setString(1, username);
+      try (ResultSet rs = query.executeQuery()) {
+        return rs.next();
+      }
+    }
+  }
+
+  /** The dynamic roles in {@code db1} now. */
+  Set<String> dynamicRoles() throws SQLException {
+    return OrphanCheck.dynamicRoles(devStack.postgres(), DATABASE_ROLE);
   }
 
   @Override

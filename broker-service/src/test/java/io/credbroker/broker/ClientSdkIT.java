@@ -8,7 +8,6 @@ import com.zaxxer.hikari.HikariConfig;
 import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.broker.lease.CredentialRecord;
 import io.credbroker.broker.lease.CredentialState;
-import io.credbroker.broker.lease.CredentialStore;
 import io.credbroker.client.ClientEventListener;
 import io.credbroker.client.Credential;
 import io.credbroker.client.CredentialBrokerClient;
@@ -28,7 +27,6 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -136,13 +134,13 @@ class ClientSdkIT {
     Credential credential = dataSource.currentCredential().orElseThrow();
     // The broker sent the JDBC URL the pool used, built from its binding.
     assertThat(credential.jdbcUrl()).isEqualTo(fixture.jdbcUrl("db1") + "?sslmode=disable");
-    assertThat(roleExists(credential.username())).isTrue();
+    assertThat(fixture.roleExists(credential.username())).isTrue();
 
     dataSource.close();
 
     // ReleaseCredential returned after Vault ran the revocation statements.
-    assertThat(roleExists(credential.username())).isFalse();
-    assertThat(record(credential.credentialId()).state()).isEqualTo(CredentialState.RELEASED);
+    assertThat(fixture.roleExists(credential.username())).isFalse();
+    assertThat(fixture.record(credential.credentialId()).state()).isEqualTo(CredentialState.RELEASED);
     // The table outlives the role: the group role owns it.
     try (Connection admin = fixture.devStack.postgres().connect("db1");
         Statement sql = admin.createStatement();
@@ -173,14 +171,14 @@ class ClientSdkIT {
       await("the pool's acknowledgement")
           .atMost(Duration.ofSeconds(5))
           .until(() -> events.acknowledged.contains(replacement.credentialId()));
-      assertThat(record(replacement.credentialId()).replaces())
+      assertThat(fixture.record(replacement.credentialId()).replaces())
           .isEqualTo(UUID.fromString(original.credentialId()));
 
       // The broker drops the replaced role after the drain grace, not at its max TTL.
       await("replaced role dropped")
           .atMost(DRAIN.plusSeconds(3))
-          .until(() -> !roleExists(original.username()));
-      CredentialRecord old = record(original.credentialId());
+          .until(() -> !fixture.roleExists(original.username()));
+      CredentialRecord old = fixture.record(original.credentialId());
       assertThat(old.state()).isEqualTo(CredentialState.REVOKED);
       assertThat(old.endReason()).isEqualTo("ROTATION");
       assertThat(original.maxExpireTime()).isNotNull();
@@ -200,13 +198,13 @@ class ClientSdkIT {
     CredentialBrokerClient client = client(target(fixture.grpcPort), newPodToken(), events);
     RotatingDataSource dataSource = dataSource(client, "db1");
     Credential credential = awaitCredential(dataSource);
-    assertThat(roleExists(credential.username())).isTrue();
+    assertThat(fixture.roleExists(credential.username())).isTrue();
 
     client.close();
 
-    assertThat(roleExists(credential.username())).isFalse();
+    assertThat(fixture.roleExists(credential.username())).isFalse();
     assertThat(events.released).containsExactly(credential.credentialId());
-    CredentialRecord released = record(credential.credentialId());
+    CredentialRecord released = fixture.record(credential.credentialId());
     assertThat(released.state()).isEqualTo(CredentialState.RELEASED);
     assertThat(released.endReason()).isEqualTo("RELEASE");
   }
@@ -224,8 +222,8 @@ class ClientSdkIT {
               events);
       RotatingDataSource dataSource = dataSource(client, "db1");
       Credential credential = awaitCredential(dataSource);
-      assertThat(record(credential.credentialId()).ownerReplica()).isEqualTo(replicaId(first));
-      Set<String> rolesBefore = dynamicRoles();
+      assertThat(fixture.record(credential.credentialId()).ownerReplica()).isEqualTo(replicaId(first));
+      Set<String> rolesBefore = fixture.dynamicRoles();
 
       try (QueryLoop loop = QueryLoop.start(dataSource)) {
         first.close();
@@ -233,8 +231,8 @@ class ClientSdkIT {
         await("resumed on the second replica")
             .atMost(GRACE)
             .until(() -> events.resumed.contains(credential.credentialId()));
-        assertThat(record(credential.credentialId()).ownerReplica()).isEqualTo(replicaId(second));
-        assertThat(record(credential.credentialId()).state()).isEqualTo(CredentialState.ACTIVE);
+        assertThat(fixture.record(credential.credentialId()).ownerReplica()).isEqualTo(replicaId(second));
+        assertThat(fixture.record(credential.credentialId()).state()).isEqualTo(CredentialState.ACTIVE);
         assertThat(events.streamFailures).contains(Status.Code.UNAVAILABLE);
         // The password the client kept still logs in as the same user; no role was created.
         assertThat(dataSource.currentCredential().orElseThrow().username())
@@ -243,14 +241,14 @@ class ClientSdkIT {
         await().atMost(Duration.ofSeconds(5)).until(() -> loop.queries.get() > seen + 20);
         assertThat(loop.users).containsExactly(credential.username());
         assertThat(loop.failures).isEmpty();
-        Set<String> created = new HashSet<>(dynamicRoles());
+        Set<String> created = new HashSet<>(fixture.dynamicRoles());
         created.removeAll(rolesBefore);
         assertThat(created).isEmpty();
       }
 
       // The second replica keeps it alive, and releases it when the application shuts down.
       dataSource.close();
-      assertThat(roleExists(credential.username())).isFalse();
+      assertThat(fixture.roleExists(credential.username())).isFalse();
       client.close();
     }
   }
@@ -277,7 +275,7 @@ class ClientSdkIT {
                     .build(),
                 HttpResponse.BodyHandlers.ofString());
     assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
-    assertThat(roleExists(credential.username())).isFalse();
+    assertThat(fixture.roleExists(credential.username())).isFalse();
 
     await("the SDK stopped")
         .atMost(Duration.ofSeconds(5))
@@ -359,36 +357,8 @@ class ClientSdkIT {
     return replica.context.getBean(ReplicaId.class).value();
   }
 
-  private static CredentialRecord record(String credentialId) {
-    return fixture
-        .broker
-        .getBean(CredentialStore.class)
-        .findById(UUID.fromString(credentialId))
-        .orElseThrow();
-  }
 
-  private static boolean roleExists(String username) throws SQLException {
-    try (Connection db = fixture.devStack.postgres().connect("db1");
-        PreparedStatement query = db.prepareStatement("SELECT 1 FROM pg_roles WHERE rolname = ?")) {
-      query.setString(1, username);
-      try (ResultSet rs = query.executeQuery()) {
-        return rs.next();
-      }
-    }
-  }
 
-  private static Set<String> dynamicRoles() throws SQLException {
-    Set<String> roles = new HashSet<>();
-    try (Connection db = fixture.devStack.postgres().connect("db1");
-        Statement sql = db.createStatement();
-        ResultSet rs =
-            sql.executeQuery("SELECT rolname FROM pg_roles WHERE rolvaliduntil IS NOT NULL")) {
-      while (rs.next()) {
-        roles.add(rs.getString(1));
-      }
-    }
-    return roles;
-  }
 
   private static String newPod() {
     String name = "sdk-" + pods.incrementAndGet();

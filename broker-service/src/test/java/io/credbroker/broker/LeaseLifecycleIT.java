@@ -17,7 +17,6 @@ import io.credbroker.broker.cluster.ReplicaHeartbeat;
 import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.broker.lease.CredentialRecord;
 import io.credbroker.broker.lease.CredentialState;
-import io.credbroker.broker.lease.CredentialStore;
 import io.credbroker.broker.lease.LeaseKeeper;
 import io.credbroker.broker.lease.RevocationRetryQueue;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
@@ -165,12 +164,12 @@ class LeaseLifecycleIT {
     assertThat(ack.getReplacedCredentialId()).isEqualTo(original.getCredentialId());
     assertThat(instant(ack.getRevokeTime())).isBefore(Instant.now().plus(DRAIN).plusMillis(500));
 
-    await().atMost(Duration.ofSeconds(5)).until(() -> !roleExists(original.getUsername()));
-    assertThat(roleExists(replacement.getUsername())).isTrue();
-    CredentialRecord old = record(original.getCredentialId());
+    await().atMost(Duration.ofSeconds(5)).until(() -> !fixture.roleExists(original.getUsername()));
+    assertThat(fixture.roleExists(replacement.getUsername())).isTrue();
+    CredentialRecord old = fixture.record(original.getCredentialId());
     assertThat(old.state()).isEqualTo(CredentialState.REVOKED);
     assertThat(old.endReason()).isEqualTo("ROTATION");
-    assertThat(record(replacement.getCredentialId()).replaces())
+    assertThat(fixture.record(replacement.getCredentialId()).replaces())
         .isEqualTo(UUID.fromString(original.getCredentialId()));
     // Acknowledging twice is fine and says the same.
     assertThat(
@@ -200,7 +199,7 @@ class LeaseLifecycleIT {
     String token = podToken(newPod());
     EventStream stream = watch(fixture.channel, token, "db1", null);
     Credential credential = client.remember(stream.first().getIssued().getCredential());
-    assertThat(roleExists(credential.getUsername())).isTrue();
+    assertThat(fixture.roleExists(credential.getUsername())).isTrue();
 
     assertRefused(
         () -> release(podToken(newPod()), credential.getCredentialId()),
@@ -209,8 +208,8 @@ class LeaseLifecycleIT {
     release(token, credential.getCredentialId());
 
     // Vault revoked synchronously: the role is gone when the call returns.
-    assertThat(roleExists(credential.getUsername())).isFalse();
-    assertThat(record(credential.getCredentialId()).state()).isEqualTo(CredentialState.RELEASED);
+    assertThat(fixture.roleExists(credential.getUsername())).isFalse();
+    assertThat(fixture.record(credential.getCredentialId()).state()).isEqualTo(CredentialState.RELEASED);
     await().atMost(Duration.ofSeconds(5)).until(stream.completed::get);
     // Idempotent.
     release(token, credential.getCredentialId());
@@ -228,15 +227,15 @@ class LeaseLifecycleIT {
     stream.close();
     await()
         .atMost(Duration.ofSeconds(5))
-        .until(() -> record(credential.getCredentialId()).detachedTime() != null);
+        .until(() -> fixture.record(credential.getCredentialId()).detachedTime() != null);
 
     await()
         .atMost(Duration.ofSeconds(5))
-        .until(() -> record(credential.getCredentialId()).expireTime().isAfter(issuedExpiry));
-    assertThat(roleExists(credential.getUsername())).isTrue();
+        .until(() -> fixture.record(credential.getCredentialId()).expireTime().isAfter(issuedExpiry));
+    assertThat(fixture.roleExists(credential.getUsername())).isTrue();
 
-    await().atMost(Duration.ofSeconds(10)).until(() -> !roleExists(credential.getUsername()));
-    CredentialRecord ended = record(credential.getCredentialId());
+    await().atMost(Duration.ofSeconds(10)).until(() -> !fixture.roleExists(credential.getUsername()));
+    CredentialRecord ended = fixture.record(credential.getCredentialId());
     assertThat(ended.state()).isEqualTo(CredentialState.REVOKED);
     assertThat(ended.endReason()).isEqualTo("ABANDONED");
     assertThat(Duration.between(ended.detachedTime(), ended.endTime()))
@@ -264,7 +263,7 @@ class LeaseLifecycleIT {
         Status.Code.FAILED_PRECONDITION,
         "CREDENTIAL_NOT_RESUMABLE");
     // The refused resumes created nothing and changed nothing.
-    assertThat(record(credential.getCredentialId()).state()).isEqualTo(CredentialState.RELEASED);
+    assertThat(fixture.record(credential.getCredentialId()).state()).isEqualTo(CredentialState.RELEASED);
   }
 
   @Test
@@ -278,7 +277,7 @@ class LeaseLifecycleIT {
       try (BrokerFixture.Replica first = fixture.startReplica(Map.of())) {
         EventStream stream = watch(first.channel, token, "db1", Duration.ofSeconds(3));
         credential = client.remember(stream.first().getIssued().getCredential());
-        rolesBefore = dynamicRoles();
+        rolesBefore = fixture.dynamicRoles();
       }
 
       EventStream resumed = resume(restarted.channel, token, credential.getCredentialId());
@@ -287,13 +286,13 @@ class LeaseLifecycleIT {
       Credential adopted = event.getResumed().getCredential();
       assertThat(adopted.getUsername()).isEqualTo(credential.getUsername());
       assertThat(adopted.getPassword()).isEmpty();
-      assertThat(record(credential.getCredentialId()).ownerReplica())
+      assertThat(fixture.record(credential.getCredentialId()).ownerReplica())
           .isEqualTo(restarted.context.getBean(ReplicaId.class).value());
 
       // The new replica keeps it alive, and the client's password still works.
       resumed.await(CredentialEvent::hasRenewed, 1, Duration.ofSeconds(10));
       assertThat(selectOne(credential)).isEqualTo(1);
-      Set<String> created = new HashSet<>(dynamicRoles());
+      Set<String> created = new HashSet<>(fixture.dynamicRoles());
       created.removeAll(rolesBefore);
       assertThat(created).isEmpty();
       resumed.close();
@@ -323,7 +322,7 @@ class LeaseLifecycleIT {
       silent.context.getBean(LeaseKeeper.class).stop();
       Map<String, Instant> frozenExpiry = new LinkedHashMap<>();
       for (Credential c : credentials) {
-        frozenExpiry.put(c.getCredentialId(), record(c.getCredentialId()).expireTime());
+        frozenExpiry.put(c.getCredentialId(), fixture.record(c.getCredentialId()).expireTime());
       }
 
       await()
@@ -331,7 +330,7 @@ class LeaseLifecycleIT {
           .until(
               () ->
                   credentials.stream()
-                      .map(c -> record(c.getCredentialId()).ownerReplica())
+                      .map(c -> fixture.record(c.getCredentialId()).ownerReplica())
                       .noneMatch(silentId::equals));
       // Renewed by the claimers past the point where the silent replica left them.
       await()
@@ -341,7 +340,7 @@ class LeaseLifecycleIT {
                   credentials.stream()
                       .allMatch(
                           c ->
-                              record(c.getCredentialId())
+                              fixture.record(c.getCredentialId())
                                   .expireTime()
                                   .isAfter(frozenExpiry.get(c.getCredentialId()))));
 
@@ -357,11 +356,11 @@ class LeaseLifecycleIT {
       // Nobody resumes the other two: revoked after the grace.
       for (int i = 2; i < 4; i++) {
         String username = credentials.get(i).getUsername();
-        await().atMost(Duration.ofSeconds(10)).until(() -> !roleExists(username));
-        assertThat(record(credentials.get(i).getCredentialId()).endReason()).isEqualTo("ABANDONED");
+        await().atMost(Duration.ofSeconds(10)).until(() -> !fixture.roleExists(username));
+        assertThat(fixture.record(credentials.get(i).getCredentialId()).endReason()).isEqualTo("ABANDONED");
       }
       for (int i = 0; i < 2; i++) {
-        assertThat(record(credentials.get(i).getCredentialId()).state())
+        assertThat(fixture.record(credentials.get(i).getCredentialId()).state())
             .isEqualTo(CredentialState.ACTIVE);
       }
 
@@ -423,7 +422,7 @@ class LeaseLifecycleIT {
     fixture.devStack.stopVault();
     try {
       release(token, credential.getCredentialId());
-      assertThat(record(credential.getCredentialId()).state()).isEqualTo(CredentialState.RELEASED);
+      assertThat(fixture.record(credential.getCredentialId()).state()).isEqualTo(CredentialState.RELEASED);
       assertThat(queue.list(100))
           .anyMatch(p -> p.credentialId().toString().equals(credential.getCredentialId()));
       await()
@@ -432,12 +431,12 @@ class LeaseLifecycleIT {
               () ->
                   assertThat(metrics())
                       .containsPattern("credbroker_revocation_retry_queue_depth\\{[^}]*} [1-9]"));
-      assertThat(roleExists(credential.getUsername())).isTrue();
+      assertThat(fixture.roleExists(credential.getUsername())).isTrue();
     } finally {
       fixture.devStack.startVault();
     }
 
-    await().atMost(Duration.ofSeconds(15)).until(() -> !roleExists(credential.getUsername()));
+    await().atMost(Duration.ofSeconds(15)).until(() -> !fixture.roleExists(credential.getUsername()));
     await()
         .atMost(Duration.ofSeconds(5))
         .until(() -> !queue.contains(UUID.fromString(credential.getCredentialId())));
@@ -504,13 +503,6 @@ class LeaseLifecycleIT {
             ReleaseCredentialRequest.newBuilder().setCredentialId(credentialId).build());
   }
 
-  private static CredentialRecord record(String credentialId) {
-    return fixture
-        .broker
-        .getBean(CredentialStore.class)
-        .findById(UUID.fromString(credentialId))
-        .orElseThrow();
-  }
 
   private static int selectOne(Credential credential) throws SQLException {
     try (Connection db =
@@ -523,15 +515,6 @@ class LeaseLifecycleIT {
     }
   }
 
-  private static boolean roleExists(String username) throws SQLException {
-    try (Connection db = fixture.devStack.postgres().connect("db1");
-        PreparedStatement query = db.prepareStatement("SELECT 1 FROM pg_roles WHERE rolname = ?")) {
-      query.setString(1, username);
-      try (ResultSet rs = query.executeQuery()) {
-        return rs.next();
-      }
-    }
-  }
 
   private static Instant validUntil(String username) throws SQLException {
     try (Connection db = fixture.devStack.postgres().connect("db1");
@@ -545,18 +528,6 @@ class LeaseLifecycleIT {
     }
   }
 
-  private static Set<String> dynamicRoles() throws SQLException {
-    Set<String> roles = new HashSet<>();
-    try (Connection db = fixture.devStack.postgres().connect("db1");
-        Statement sql = db.createStatement();
-        ResultSet rs =
-            sql.executeQuery("SELECT rolname FROM pg_roles WHERE rolvaliduntil IS NOT NULL")) {
-      while (rs.next()) {
-        roles.add(rs.getString(1));
-      }
-    }
-    return roles;
-  }
 
   private static String metrics() throws Exception {
     return HttpClient.newHttpClient()

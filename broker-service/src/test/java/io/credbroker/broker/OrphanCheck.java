@@ -8,9 +8,9 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
+import java.util.LinkedHashSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 
 /**
@@ -31,16 +31,7 @@ public final class OrphanCheck {
    */
   public static Map<String, String> orphans(
       PostgresInfo postgres, String targetDatabase, String stateDatabase) throws SQLException {
-    List<String> roles = new ArrayList<>();
-    try (Connection target = postgres.connect(targetDatabase);
-        PreparedStatement query =
-            target.prepareStatement(
-                "SELECT rolname FROM pg_roles WHERE rolvaliduntil IS NOT NULL ORDER BY 1");
-        ResultSet rs = query.executeQuery()) {
-      while (rs.next()) {
-        roles.add(rs.getString(1));
-      }
-    }
+    Set<String> roles = dynamicRoles(postgres, targetDatabase);
     Map<String, String> orphans = new TreeMap<>();
     try (Connection state = postgres.connect(stateDatabase);
         PreparedStatement query =
@@ -62,6 +53,22 @@ public final class OrphanCheck {
       }
     }
     return orphans;
+  }
+
+  /** The dynamic roles (those with {@code VALID UNTIL}) in {@code targetDatabase} now, by name. */
+  public static Set<String> dynamicRoles(PostgresInfo postgres, String targetDatabase)
+      throws SQLException {
+    Set<String> roles = new LinkedHashSet<>();
+    try (Connection target = postgres.connect(targetDatabase);
+        PreparedStatement query =
+            target.prepareStatement(
+                "SELECT rolname FROM pg_roles WHERE rolvaliduntil IS NOT NULL ORDER BY 1");
+        ResultSet rs = query.executeQuery()) {
+      while (rs.next()) {
+        roles.add(rs.getString(1));
+      }
+    }
+    return roles;
   }
 
   /** Waits (up to {@code settle}) until there are no orphans; fails with the orphans otherwise. */
