@@ -7,7 +7,6 @@ import io.credbroker.devstack.vault.VaultStore.StoredLease;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeSet;
 import java.util.concurrent.ThreadLocalRandom;
@@ -287,13 +286,5 @@ final class LeaseManager {
     long base = (1L << attempt) * 10_000L;
     double factor = 0.5 + ThreadLocalRandom.current().nextDouble();
     return Duration.ofMillis((long) (base * factor));
-  }
-
-  List<LeaseRecord> leasesOfToken(String accessor) {
-    List<LeaseRecord> result = new ArrayList<>();
-    for (String id : store.leaseIdsOfToken(accessor)) {
-      store.lease(id).ifPresent(l -> result.add(l.lease()));
-    }
-    return result;
   }
 }

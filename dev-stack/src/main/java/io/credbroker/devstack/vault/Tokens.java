@@ -6,7 +6,6 @@ import io.credbroker.devstack.http.Json;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
@@ -208,11 +207,5 @@ final class Tokens {
     d.put("ttl", t.ttlSeconds(now));
     d.put("type", "service");
     return d;
-  }
-
-  List<String> leaseIds(String accessor) {
-    List<String> ids = new ArrayList<>();
-    leases.leasesOfToken(accessor).forEach(l -> ids.add(l.leaseId()));
-    return ids;
   }
 }
