@@ -68,34 +68,13 @@ final class RequestFields {
 
   /** Vault's {@code TypeCommaStringSlice}: an array, or a comma-separated string; trimmed. */
   List<String> commaStringSlice(String field) {
-    JsonNode v = body.get(field);
     List<String> out = new ArrayList<>();
-    if (v == null || v.isNull()) {
-      return out;
-    }
-    if (v.isArray()) {
-      for (JsonNode item : v) {
-        if (!item.isValueNode()) {
-          throw conversion(field, v, "'[0]' expected type 'string', got unconvertible type '"
-              + kind(item) + "'");
-        }
-        for (String piece : item.asText().split(",", -1)) {
-          out.add(piece.trim());
-        }
-      }
-      return out;
-    }
-    if (v.isValueNode()) {
-      String s = v.asText();
-      if (s.isEmpty()) {
-        return out;
-      }
-      for (String piece : s.split(",", -1)) {
+    for (String item : stringSlice(field)) {
+      for (String piece : item.split(",", -1)) {
         out.add(piece.trim());
       }
-      return out;
     }
-    throw conversion(field, v, "'' expected type '[]string', got unconvertible type '" + kind(v) + "'");
+    return out;
   }
 
   boolean bool(String field, boolean defaultValue) {
