@@ -1,6 +1,5 @@
 package io.credbroker.devstack.kubernetes;
 
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.credbroker.devstack.http.Json;
 import org.jspecify.annotations.Nullable;
@@ -82,27 +81,19 @@ final class ApiException extends RuntimeException {
    */
   static ApiException invalid(
       String group, String kind, String name, String field, String renderedValue, String why) {
-    String cause = field + ": Invalid value: " + renderedValue + ": " + why;
-    String qualifiedKind = group.isEmpty() ? kind : kind + "." + group;
-    ObjectNode details = Json.MAPPER.createObjectNode();
-    details.put("name", name);
-    if (!group.isEmpty()) {
-      details.put("group", group);
-    }
-    details.put("kind", kind);
-    ArrayNode causes = details.putArray("causes");
-    causes
-        .addObject()
-        .put("reason", "FieldValueInvalid")
-        .put("message", "Invalid value: " + renderedValue + ": " + why)
-        .put("field", field);
-    return new ApiException(
-        422, "Invalid", qualifiedKind + " \"" + name + "\" is invalid: " + cause, details);
+    return unprocessable(
+        group, kind, name, field, "FieldValueInvalid", "Invalid value: " + renderedValue + ": " + why);
   }
 
   /** A 422 for a missing field: {@code Pod "x" is invalid: spec.containers: Required value}. */
   static ApiException required(String group, String kind, String name, String field, String detail) {
     String why = detail.isEmpty() ? "Required value" : "Required value: " + detail;
+    return unprocessable(group, kind, name, field, "FieldValueRequired", why);
+  }
+
+  /** The 422 {@code errors.NewInvalid} builds from one field cause. */
+  private static ApiException unprocessable(
+      String group, String kind, String name, String field, String reason, String message) {
     String qualifiedKind = group.isEmpty() ? kind : kind + "." + group;
     ObjectNode details = Json.MAPPER.createObjectNode();
     details.put("name", name);
@@ -110,9 +101,9 @@ final class ApiException extends RuntimeException {
       details.put("group", group);
     }
     details.put("kind", kind);
-    details.putArray("causes").addObject().put("reason", "FieldValueRequired").put("message", why).put("field", field);
+    details.putArray("causes").addObject().put("reason", reason).put("message", message).put("field", field);
     return new ApiException(
-        422, "Invalid", qualifiedKind + " \"" + name + "\" is invalid: " + field + ": " + why, details);
+        422, "Invalid", qualifiedKind + " \"" + name + "\" is invalid: " + field + ": " + message, details);
   }
 
   int code() {
