@@ -2,6 +2,7 @@ package io.credbroker.broker.setup;
 
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
+import org.postgresql.Driver;
 
 /**
  * Where and what to set up in PostgreSQL. Names are validated on construction, so an invalid
@@ -30,6 +31,10 @@ public record TargetDatabaseOptions(
     Objects.requireNonNull(adminPassword, "adminPassword");
     if (!adminJdbcUrl.startsWith("jdbc:postgresql:")) {
       throw new IllegalArgumentException("the PostgreSQL admin URL must start with jdbc:postgresql:");
+    }
+    // Checked here, masked: the driver's own "URL invalid" error would print the URL's password.
+    if (Driver.parseURL(adminJdbcUrl, null) == null) {
+      throw new IllegalArgumentException(Masking.url(adminJdbcUrl) + " is not a valid PostgreSQL JDBC URL");
     }
     Objects.requireNonNull(adminUser, "adminUser");
     if (adminUser.isBlank()) {

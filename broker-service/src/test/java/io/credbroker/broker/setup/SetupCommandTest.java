@@ -52,6 +52,15 @@ class SetupCommandTest {
   }
 
   @Test
+  void unparseableAdminUrlIsAClearErrorThatDoesNotPrintItsPassword() {
+    // The port is not a number: the JDBC driver cannot parse the URL.
+    int code = run("--postgres-url", "jdbc:postgresql://127.0.0.1:notaport/postgres?password=s3cret-in-url",
+        "--postgres-password", "pw", "--vault-address", "http://127.0.0.1:1", "--vault-token", "t");
+    assertThat(code).isEqualTo(1);
+    assertThat(err.toString()).contains("setup failed:", "not a valid PostgreSQL JDBC URL").doesNotContain("s3cret-in-url");
+  }
+
+  @Test
   void adminUrlPasswordParameterIsMaskedInOutput() {
     assertThat(Masking.url("jdbc:postgresql://db:5432/postgres?user=postgres&password=s3cret&ssl=true"))
         .isEqualTo("jdbc:postgresql://db:5432/postgres?user=postgres&password=" + Secret.MASK + "&ssl=true");
