@@ -86,9 +86,7 @@ final class PostgresDatabase implements AutoCloseable {
     } catch (UsernameTemplate.TemplateException e) {
       throw new DatabaseException("unable to apply template: " + e.getMessage());
     }
-    Map<String, String> values = new LinkedHashMap<>();
-    values.put("name", username);
-    values.put("username", username);
+    Map<String, String> values = userValues(username);
     values.put("password", storedPassword(password));
     values.put("expiration", SqlStatements.expiration(expiration));
     inTransaction(SqlStatements.queries(creationStatements, true), values, "failed to execute query: ");
@@ -99,9 +97,7 @@ final class PostgresDatabase implements AutoCloseable {
   void renewUser(String username, Instant expiration, List<String> renewStatements)
       throws DatabaseException {
     List<String> statements = renewStatements.isEmpty() ? List.of(DEFAULT_RENEW) : renewStatements;
-    Map<String, String> values = new LinkedHashMap<>();
-    values.put("name", username);
-    values.put("username", username);
+    Map<String, String> values = userValues(username);
     values.put("expiration", SqlStatements.expiration(expiration));
     inTransaction(SqlStatements.queries(statements, false), values, "");
   }
@@ -113,9 +109,7 @@ final class PostgresDatabase implements AutoCloseable {
    */
   void deleteUser(String username, List<String> revocationStatements) throws DatabaseException {
     if (!revocationStatements.isEmpty()) {
-      Map<String, String> values = new LinkedHashMap<>();
-      values.put("name", username);
-      values.put("username", username);
+      Map<String, String> values = userValues(username);
       inTransaction(SqlStatements.queries(revocationStatements, true), values, "");
       return;
     }
@@ -126,11 +120,17 @@ final class PostgresDatabase implements AutoCloseable {
   void changePassword(String username, String newPassword, List<String> statements)
       throws DatabaseException {
     List<String> effective = statements.isEmpty() ? List.of(DEFAULT_CHANGE_PASSWORD) : statements;
+    Map<String, String> values = userValues(username);
+    values.put("password", storedPassword(newPassword));
+    inTransaction(SqlStatements.queries(effective, false), values, "failed to execute query: ");
+  }
+
+  /** The template values every user statement gets: the role as both {@code name} and {@code username}. */
+  private static Map<String, String> userValues(String username) {
     Map<String, String> values = new LinkedHashMap<>();
     values.put("name", username);
     values.put("username", username);
-    values.put("password", storedPassword(newPassword));
-    inTransaction(SqlStatements.queries(effective, false), values, "failed to execute query: ");
+    return values;
   }
 
   private String storedPassword(String password) {
