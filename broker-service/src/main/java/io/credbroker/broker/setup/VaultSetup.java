@@ -227,10 +227,7 @@ public final class VaultSetup {
   private boolean databaseRole(boolean dryRun, List<StepResult> steps) {
     String path = options.mount() + "/roles/" + options.roleName();
     Map<String, Object> desired = desiredRole(options);
-    Map<String, Object> actual = read(path);
-    List<String> differing = actual == null ? List.of() : VaultDiff.differences(desired, actual, ROLE_FIELDS);
-    Outcome outcome = actual == null ? Outcome.CREATED : differing.isEmpty() ? Outcome.UNCHANGED : Outcome.UPDATED;
-    step(steps, dryRun, "role " + path, outcome, describe(desired, differing), () -> vault.write(path, desired));
+    converge(steps, dryRun, "role " + path, path, desired, read(path), ROLE_FIELDS);
     return true;
   }
 
@@ -263,21 +260,23 @@ public final class VaultSetup {
   private boolean kubernetesConfig(KubernetesAuth k, boolean dryRun, List<StepResult> steps) {
     String path = "auth/" + k.authPath() + "/config";
     Map<String, Object> desired = desiredKubernetesConfig(k);
-    Map<String, Object> actual = dryRun && !authMounted(k) ? null : read(path);
-    List<String> differing = actual == null ? List.of() : VaultDiff.differences(desired, actual, KUBERNETES_CONFIG_FIELDS);
-    Outcome outcome = actual == null ? Outcome.CREATED : differing.isEmpty() ? Outcome.UNCHANGED : Outcome.UPDATED;
-    step(steps, dryRun, path, outcome, describe(desired, differing), () -> vault.write(path, desired));
+    converge(steps, dryRun, path, path, desired, dryRun && !authMounted(k) ? null : read(path), KUBERNETES_CONFIG_FIELDS);
     return true;
   }
 
   private boolean brokerRole(KubernetesAuth k, boolean dryRun, List<StepResult> steps) {
     String path = "auth/" + k.authPath() + "/role/" + k.roleName();
     Map<String, Object> desired = desiredBrokerRole(k, options.broker().policyName());
-    Map<String, Object> actual = dryRun && !authMounted(k) ? null : read(path);
-    List<String> differing = actual == null ? List.of() : VaultDiff.differences(desired, actual, BROKER_ROLE_FIELDS);
-    Outcome outcome = actual == null ? Outcome.CREATED : differing.isEmpty() ? Outcome.UNCHANGED : Outcome.UPDATED;
-    step(steps, dryRun, path, outcome, describe(desired, differing), () -> vault.write(path, desired));
+    converge(steps, dryRun, path, path, desired, dryRun && !authMounted(k) ? null : read(path), BROKER_ROLE_FIELDS);
     return true;
+  }
+
+  /** Writes {@code desired} to {@code path} when it is absent ({@code actual} null) or differs in {@code fields}. */
+  private void converge(List<StepResult> steps, boolean dryRun, String subject, String path, Map<String, Object> desired,
+      @Nullable Map<String, Object> actual, List<Field> fields) {
+    List<String> differing = actual == null ? List.of() : VaultDiff.differences(desired, actual, fields);
+    Outcome outcome = actual == null ? Outcome.CREATED : differing.isEmpty() ? Outcome.UNCHANGED : Outcome.UPDATED;
+    step(steps, dryRun, subject, outcome, describe(desired, differing), () -> vault.write(path, desired));
   }
 
   /** In a dry run the auth method may not be mounted yet; reading below it would answer 404 for the route, not the item. */
