@@ -151,14 +151,7 @@ final class AdminAccess {
 
     @Override
     public long expireAfterCreate(String key, Reviewed reviewed, long currentTime) {
-      Duration ttl = authenticationTtl;
-      if (reviewed.tokenExpiry() != null) {
-        Duration left = Duration.between(clock.instant(), reviewed.tokenExpiry());
-        if (left.compareTo(ttl) < 0) {
-          ttl = left.isNegative() ? Duration.ZERO : left;
-        }
-      }
-      return ttl.toNanos();
+      return BearerToken.verdictTtl(authenticationTtl, reviewed.tokenExpiry(), clock).toNanos();
     }
 
     @Override

@@ -3,6 +3,9 @@ package io.credbroker.broker.auth;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.HexFormat;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
@@ -51,6 +54,20 @@ public record BearerToken(String value) {
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("every JDK provides SHA-256", e);
     }
+  }
+
+  /**
+   * How long a verdict about a token may be cached: {@code max}, but never past the token's own
+   * expiry (a token that has expired already: zero).
+   *
+   * @param tokenExpiry the token's {@code exp}, or {@code null} when it has none or is not a JWT
+   */
+  public static Duration verdictTtl(Duration max, @Nullable Instant tokenExpiry, Clock clock) {
+    if (tokenExpiry == null) {
+      return max;
+    }
+    Duration left = Duration.between(clock.instant(), tokenExpiry);
+    return left.compareTo(max) < 0 ? (left.isNegative() ? Duration.ZERO : left) : max;
   }
 
   @Override

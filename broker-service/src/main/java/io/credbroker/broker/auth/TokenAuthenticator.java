@@ -225,14 +225,7 @@ public final class TokenAuthenticator {
       if (verdict.identity() == null) {
         return failureCacheTtl.toNanos();
       }
-      Duration ttl = cacheMaxTtl;
-      if (verdict.tokenExpiry() != null) {
-        Duration untilExpiry = Duration.between(clock.instant(), verdict.tokenExpiry());
-        if (untilExpiry.compareTo(ttl) < 0) {
-          ttl = untilExpiry.isNegative() ? Duration.ZERO : untilExpiry;
-        }
-      }
-      return ttl.toNanos();
+      return BearerToken.verdictTtl(cacheMaxTtl, verdict.tokenExpiry(), clock).toNanos();
     }
 
     @Override
