@@ -58,12 +58,6 @@ public class LeaseService implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(LeaseService.class);
   private static final Duration RETRY_AFTER = Duration.ofSeconds(1);
 
-  /**
-   * How long a revocation in progress keeps its retry-queue row from other replicas: only a replica
-   * that died mid-attempt leaves it that long.
-   */
-  private static final Duration IN_FLIGHT = Duration.ofSeconds(30);
-
   /** Far beyond any max TTL: a renewal asking for it is always capped, which reveals the cap. */
   private static final Duration PROBE_INCREMENT = Duration.ofDays(100L * 365);
 
@@ -418,7 +412,7 @@ public class LeaseService implements AutoCloseable {
       CredentialRecord record = find(credentialId);
       Instant now = clock.instant();
       boolean ended =
-          store.endAndQueue(credentialId, trigger.endState(), trigger, now, now.plus(IN_FLIGHT));
+          store.endAndQueue(credentialId, trigger.endState(), trigger, now, now.plus(RevocationRetryQueue.CLAIM_LEASE));
       if (!ended) {
         return new RevocationOutcome(
             credentialId, record.username(), !retryQueue.contains(credentialId));

@@ -25,6 +25,12 @@ import org.springframework.jdbc.core.simple.JdbcClient;
  */
 public class RevocationRetryQueue {
 
+  /**
+   * How long an attempt in progress keeps its row from other replicas: only a replica that died
+   * mid-attempt leaves it that long.
+   */
+  static final Duration CLAIM_LEASE = Duration.ofSeconds(30);
+
   private static final String COLUMNS =
       "credential_id, lease_id, trigger, attempts, next_attempt_time, last_failure, enqueued_time";
 
