@@ -423,11 +423,9 @@ public final class LeaseKeeper implements SmartLifecycle {
   /** Schedules another attempt with capped exponential backoff and jitter, never past the expiry. */
   private Instant renewalFailed(LeaseEntry entry, Instant now, boolean held) {
     CredentialRecord record = entry.record();
-    long backoffMillis =
-        Math.min(
-            settings.renewalRetryMax().toMillis(),
-            MIN_RETRY.toMillis() << Math.min(entry.renewalFailures(), 16));
-    long jittered = (long) (backoffMillis * (0.5 + ThreadLocalRandom.current().nextDouble() / 2));
+    long jittered =
+        jitteredBackoffMillis(
+            MIN_RETRY, settings.renewalRetryMax(), Math.min(entry.renewalFailures(), 16));
     Duration remaining = Duration.between(now, record.expireTime());
     // While the lease lives, try again well before it runs out; once it has, the backoff alone rules.
     long beforeExpiry =
@@ -451,7 +449,7 @@ public final class LeaseKeeper implements SmartLifecycle {
     try {
       Instant now = clock.instant();
       for (PendingRevocation pending :
-          retryQueue.claimDue(now, Duration.ofSeconds(30), settings.batchSize())) {
+          retryQueue.claimDue(now, RevocationRetryQueue.CLAIM_LEASE, settings.batchSize())) {
         try {
           vault.revoke(pending.leaseId());
           retryQueue.confirmed(pending.credentialId());
@@ -461,12 +459,11 @@ public final class LeaseKeeper implements SmartLifecycle {
               pending.credentialId(),
               pending.attempts());
         } catch (BrokerException e) {
-          long initial = settings.revocationRetryInitial().toMillis();
-          long backoff =
-              Math.min(
-                  settings.revocationRetryMax().toMillis(),
-                  initial << Math.min(pending.attempts(), 20));
-          long jittered = (long) (backoff * (0.5 + ThreadLocalRandom.current().nextDouble() / 2));
+          long jittered =
+              jitteredBackoffMillis(
+                  settings.revocationRetryInitial(),
+                  settings.revocationRetryMax(),
+                  Math.min(pending.attempts(), 20));
           retryQueue.failed(
               pending.credentialId(), clock.instant().plusMillis(jittered), e.reason().name());
           metrics.revocationRetry(false);
@@ -485,6 +482,15 @@ public final class LeaseKeeper implements SmartLifecycle {
     } catch (RuntimeException e) {
       log.debug("Refreshing lease gauges failed", e);
     }
+  }
+
+  /**
+   * {@code initial} doubled {@code doublings} times, at most {@code max}, then drawn at random from
+   * its upper half, so that replicas and credentials that failed together do not retry together.
+   */
+  private static long jitteredBackoffMillis(Duration initial, Duration max, int doublings) {
+    long backoff = Math.min(max.toMillis(), initial.toMillis() << doublings);
+    return (long) (backoff * (0.5 + ThreadLocalRandom.current().nextDouble() / 2));
   }
 
   private static Instant earliest(@Nullable Instant... candidates) {
@@ -518,7 +524,7 @@ public final class LeaseKeeper implements SmartLifecycle {
     }
   }
 
-  private static boolean positive(java.time.Duration duration) {
+  private static boolean positive(Duration duration) {
     return !duration.isNegative() && !duration.isZero();
   }
 }
