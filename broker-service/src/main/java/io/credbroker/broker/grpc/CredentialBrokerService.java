@@ -80,7 +80,7 @@ final class CredentialBrokerService extends CredentialBrokerGrpc.CredentialBroke
                 request.getResumeCredentialId(),
                 streamId);
         first =
-            event()
+            ProtoCredentials.event(clock)
                 .setResumed(
                     CredentialResumed.newBuilder()
                         .setCredential(ProtoCredentials.credential(credential)))
@@ -95,7 +95,7 @@ final class CredentialBrokerService extends CredentialBrokerGrpc.CredentialBroke
                 CredentialKind.STREAM,
                 streamId);
         first =
-            event()
+            ProtoCredentials.event(clock)
                 .setIssued(
                     CredentialIssued.newBuilder()
                         .setCredential(ProtoCredentials.credential(credential)))
@@ -155,10 +155,6 @@ final class CredentialBrokerService extends CredentialBrokerGrpc.CredentialBroke
     stream.cancelled();
     streams.unregister(stream);
     leases.detach(stream.streamId());
-  }
-
-    private CredentialEvent.Builder event() {
-    return CredentialEvent.newBuilder().setEventTime(ProtoCredentials.timestamp(clock.instant()));
   }
 
   @Override

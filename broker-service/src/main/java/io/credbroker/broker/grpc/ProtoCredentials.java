@@ -3,9 +3,11 @@ package io.credbroker.broker.grpc;
 import com.google.protobuf.Timestamp;
 import io.credbroker.api.v1.ConnectionHints;
 import io.credbroker.api.v1.Credential;
+import io.credbroker.api.v1.CredentialEvent;
 import io.credbroker.broker.BrokerException;
 import io.credbroker.broker.lease.CredentialRecord;
 import io.credbroker.broker.lease.IssuedCredential;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import org.jspecify.annotations.Nullable;
@@ -17,6 +19,11 @@ final class ProtoCredentials {
   private static final long MAX_DURATION_SECONDS = 315_576_000_000L;
 
   private ProtoCredentials() {}
+
+  /** A stream event stamped with the current time, for the caller to set its payload. */
+  static CredentialEvent.Builder event(Clock clock) {
+    return CredentialEvent.newBuilder().setEventTime(timestamp(clock.instant()));
+  }
 
   static Credential credential(IssuedCredential issued) {
     CredentialRecord record = issued.record();

@@ -90,7 +90,7 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
     WatchStream stream = streams.get(credentialId);
     if (stream != null) {
       stream.send(
-          event()
+          ProtoCredentials.event(clock)
               .setRenewed(
                   CredentialRenewed.newBuilder()
                       .setCredentialId(credentialId.toString())
@@ -116,7 +116,7 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
     streams.put(replacementId, stream);
     streams.remove(replacedId, stream);
     stream.send(
-        event()
+        ProtoCredentials.event(clock)
             .setRotated(
                 CredentialRotated.newBuilder()
                     .setCredential(ProtoCredentials.credential(replacement))
@@ -142,7 +142,7 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
     WatchStream stream = streams.get(credentialId);
     if (stream != null) {
       stream.send(
-          event()
+          ProtoCredentials.event(clock)
               .setExpiring(
                   CredentialExpiring.newBuilder()
                       .setCredentialId(credentialId.toString())
@@ -162,7 +162,7 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
     }
     BrokerException.Reason mapped = revocationReason(reason);
     stream.closeWith(
-        event()
+        ProtoCredentials.event(clock)
             .setRevoked(
                 CredentialRevoked.newBuilder()
                     .setCredentialId(credentialId.toString())
@@ -192,10 +192,6 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
     return BrokerException.Reason.CREDENTIAL_REVOKED;
   }
 
-  private CredentialEvent.Builder event() {
-    return CredentialEvent.newBuilder().setEventTime(ProtoCredentials.timestamp(clock.instant()));
-  }
-
   /** Ends every open stream with UNAVAILABLE so that clients move to another replica. */
   void closeAll() {
     var status =
@@ -219,10 +215,7 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
   private void heartbeatAll() {
     try {
       CredentialEvent heartbeat =
-          CredentialEvent.newBuilder()
-              .setEventTime(ProtoCredentials.timestamp(clock.instant()))
-              .setHeartbeat(Heartbeat.getDefaultInstance())
-              .build();
+          ProtoCredentials.event(clock).setHeartbeat(Heartbeat.getDefaultInstance()).build();
       for (WatchStream stream : streams.values()) {
         try {
           stream.heartbeat(heartbeat);
