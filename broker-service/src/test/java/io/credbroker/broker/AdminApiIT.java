@@ -1,6 +1,7 @@
 package io.credbroker.broker;
 
 import static io.credbroker.broker.BrokerTestClient.assertRefused;
+import static io.credbroker.broker.BrokerTestClient.login;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -18,7 +19,6 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -353,11 +353,6 @@ class AdminApiIT {
 
   private static URI uri(String path) {
     return URI.create("http://127.0.0.1:" + fixture.httpPort + path);
-  }
-
-  private static Connection login(Credential credential) throws SQLException {
-    return DriverManager.getConnection(
-        credential.getConnection().getJdbcUrl(), credential.getUsername(), credential.getPassword());
   }
 
   private static String newPod() {

@@ -14,6 +14,9 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.StatusProto;
 import io.grpc.stub.MetadataUtils;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -63,6 +66,12 @@ final class BrokerTestClient {
 
   List<String> passwordsSeen() {
     return List.copyOf(passwords);
+  }
+
+  /** Logs in to the credential's database as the pod would, with what the broker issued. */
+  static Connection login(Credential credential) throws SQLException {
+    return DriverManager.getConnection(
+        credential.getConnection().getJdbcUrl(), credential.getUsername(), credential.getPassword());
   }
 
   /** Asserts that {@code call} fails with {@code code} and an ErrorInfo of {@code reason}. */

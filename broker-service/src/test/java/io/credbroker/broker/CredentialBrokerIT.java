@@ -1,7 +1,8 @@
 package io.credbroker.broker;
 
-import static org.assertj.core.api.Assertions.assertThat;
 import static io.credbroker.broker.BrokerTestClient.assertRefused;
+import static io.credbroker.broker.BrokerTestClient.login;
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.google.rpc.RetryInfo;
@@ -34,7 +35,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
@@ -107,11 +107,7 @@ class CredentialBrokerIT {
       assertThat(credential.getRenewable()).isTrue();
       assertThat(credential.getConnection().getDatabase()).isEqualTo("db1");
 
-      try (Connection db =
-              DriverManager.getConnection(
-                  credential.getConnection().getJdbcUrl(),
-                  credential.getUsername(),
-                  credential.getPassword());
+      try (Connection db = login(credential);
           Statement sql = db.createStatement()) {
         sql.execute("CREATE TABLE orders_" + pods.get() + " (id serial PRIMARY KEY, item text)");
         sql.execute("INSERT INTO orders_" + pods.get() + " (item) VALUES ('tea')");
@@ -160,11 +156,7 @@ class CredentialBrokerIT {
     assertThat(a.getUsername()).isNotEqualTo(b.getUsername());
     assertThat(a.getRenewable()).isFalse();
     for (Credential credential : List.of(a, b)) {
-      try (Connection db =
-          DriverManager.getConnection(
-              credential.getConnection().getJdbcUrl(),
-              credential.getUsername(),
-              credential.getPassword())) {
+      try (Connection db = login(credential)) {
         assertThat(db.isValid(2)).isTrue();
       }
     }

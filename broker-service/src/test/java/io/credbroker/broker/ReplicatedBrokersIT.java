@@ -1,5 +1,6 @@
 package io.credbroker.broker;
 
+import static io.credbroker.broker.BrokerTestClient.login;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
@@ -23,7 +24,6 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -368,11 +368,6 @@ class ReplicatedBrokersIT {
   private static long percentile(List<Long> sorted, double quantile) {
     int index = (int) Math.ceil(quantile * sorted.size()) - 1;
     return sorted.get(Math.max(0, Math.min(sorted.size() - 1, index)));
-  }
-
-  private static Connection login(Credential credential) throws SQLException {
-    return DriverManager.getConnection(
-        credential.getConnection().getJdbcUrl(), credential.getUsername(), credential.getPassword());
   }
 
   private static String newPod() {
