@@ -18,7 +18,11 @@ import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
+import java.io.IOException;
 import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -250,6 +254,16 @@ final class BrokerFixture implements AutoCloseable {
 
   String jdbcUrl(String database) {
     return devStack.postgres().jdbcUrl(database);
+  }
+
+  /** GETs {@code path} from the broker's HTTP port (actuator, admin API) without credentials. */
+  HttpResponse<String> httpGet(String path) throws IOException, InterruptedException {
+    return HttpClient.newHttpClient()
+        .send(
+            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpPort + path))
+                .timeout(Duration.ofSeconds(10))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
   }
 
   /** The broker's state-store record of {@code credentialId}, read through its own store. */

@@ -29,10 +29,6 @@ import io.grpc.reflection.v1.ServerReflectionRequest;
 import io.grpc.reflection.v1.ServerReflectionResponse;
 import io.grpc.reflection.v1.ServiceResponse;
 import io.grpc.stub.StreamObserver;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -315,7 +311,7 @@ class CredentialBrokerIT {
       assertThat(refused.getStatus().getDescription()).doesNotContain("127.0.0.1");
       await()
           .atMost(Duration.ofSeconds(30))
-          .until(() -> httpGet("/actuator/health/readiness").statusCode() == 503);
+          .until(() -> fixture.httpGet("/actuator/health/readiness").statusCode() == 503);
     } finally {
       fixture.devStack.startVault();
     }
@@ -326,13 +322,13 @@ class CredentialBrokerIT {
         .untilAsserted(() -> assertThat(issue(token).getUsername()).isNotBlank());
     await()
         .atMost(Duration.ofSeconds(30))
-        .until(() -> httpGet("/actuator/health/readiness").statusCode() == 200);
+        .until(() -> fixture.httpGet("/actuator/health/readiness").statusCode() == 200);
   }
 
   @Test
   @Order(13)
   void metricsShowIssuanceStreamsAndLatencies() throws Exception {
-    String metrics = httpGet("/actuator/prometheus").body();
+    String metrics = fixture.httpGet("/actuator/prometheus").body();
 
     assertThat(metrics)
         .contains("credbroker_credentials_issued_total{")
@@ -345,7 +341,7 @@ class CredentialBrokerIT {
     for (String password : client.passwordsSeen()) {
       assertThat(metrics).doesNotContain(password);
     }
-    assertThat(httpGet("/actuator/health/liveness").statusCode()).isEqualTo(200);
+    assertThat(fixture.httpGet("/actuator/health/liveness").statusCode()).isEqualTo(200);
   }
 
   @Test
@@ -389,14 +385,5 @@ class CredentialBrokerIT {
         return rs.getString(1);
       }
     }
-  }
-
-  private static HttpResponse<String> httpGet(String path) throws Exception {
-    return HttpClient.newHttpClient()
-        .send(
-            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + fixture.httpPort + path))
-                .timeout(Duration.ofSeconds(10))
-                .build(),
-            HttpResponse.BodyHandlers.ofString());
   }
 }

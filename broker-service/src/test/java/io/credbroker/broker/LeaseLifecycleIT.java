@@ -22,10 +22,6 @@ import io.credbroker.broker.lease.RevocationRetryQueue;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -530,14 +526,7 @@ class LeaseLifecycleIT {
 
 
   private static String metrics() throws Exception {
-    return HttpClient.newHttpClient()
-        .send(
-            HttpRequest.newBuilder(
-                    URI.create("http://127.0.0.1:" + fixture.httpPort + "/actuator/prometheus"))
-                .timeout(Duration.ofSeconds(10))
-                .build(),
-            HttpResponse.BodyHandlers.ofString())
-        .body();
+    return fixture.httpGet("/actuator/prometheus").body();
   }
 
   private static Instant instant(Timestamp timestamp) {
