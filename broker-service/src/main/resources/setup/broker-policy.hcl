@@ -1,10 +1,13 @@
 # credential-broker: what the broker itself may do in Vault (written by the setup command).
-# Issue a dynamic PostgreSQL role for a pod.
-path "{{mount}}/creds/*" {
-  capabilities = ["read"]
+# Create the tokens that create credentials: orphan, non-renewable, fixed lifetime, through the token
+# role alone (its allowed policies decide what they may do), so that no credential depends on the
+# broker's own login token.
+path "auth/token/create/{{issuing_role}}" {
+  capabilities = ["update"]
 }
 
-# Keep leases alive, look them up, and revoke them when a pod releases or is cut off.
+# Keep leases alive, look them up, and revoke them when a pod releases or is cut off. Vault lets any
+# token with these capabilities act on any lease, whichever token created it.
 path "sys/leases/renew" {
   capabilities = ["update"]
 }

@@ -130,8 +130,17 @@ public final class SetupCommand implements Callable<Integer> {
   Duration brokerTokenTtl = Duration.ofHours(1);
 
   @Option(names = "--broker-token-max-ttl", defaultValue = "24h", converter = DurationConverter.class,
-      description = "Max TTL of the broker's Vault token; leases die with the token that created them (default ${DEFAULT-VALUE})")
+      description = "Max TTL of the broker's Vault login token (default ${DEFAULT-VALUE}); credentials do not depend on it")
   Duration brokerTokenMaxTtl = Duration.ofHours(24);
+
+  @Option(names = "--issuing-token-role", defaultValue = "credential-broker-issuer",
+      description = "Token role the broker creates its issuing tokens through (default ${DEFAULT-VALUE})")
+  String issuingTokenRole = "credential-broker-issuer";
+
+  @Option(names = "--issuing-token-ttl", defaultValue = "48h", converter = DurationConverter.class,
+      description = "Fixed lifetime of the orphan tokens credentials are created with; every lease dies with its"
+          + " token, so the broker rotates credentials before; at least twice --default-ttl (default ${DEFAULT-VALUE})")
+  Duration issuingTokenTtl = Duration.ofHours(48);
 
   @Option(names = "--dry-run", description = "Print the plan (secrets masked) and change nothing")
   boolean dryRun;
@@ -171,6 +180,7 @@ public final class SetupCommand implements Callable<Integer> {
     VaultSetupOptions vault = vaultOptions(db);
     TargetDatabaseSetup databaseSetup = new TargetDatabaseSetup(db);
     out.println("PostgreSQL " + Masking.url(db.adminJdbcUrl()) + " as " + db.adminUser() + ", Vault " + vault.vaultAddress());
+    vault.warnings().forEach(warning -> out.println("warning: " + warning));
     // Each half is printed as soon as it is done, so a failure in Vault still shows what PostgreSQL got.
     SetupReport postgres = databaseSetup.apply(dryRun);
     out.print(postgres.renderHeader() + postgres.renderSteps());
@@ -211,7 +221,7 @@ public final class SetupCommand implements Callable<Integer> {
     return new VaultSetupOptions(URI.create(vaultAddress), token, mount,
         connection != null ? connection : db.database(), vaultRole != null ? vaultRole : db.database(),
         db.database(), db.vaultAdminRole(), db.groupRole(), host, port, vaultPostgresParameters, passwordAuthentication,
-        defaultTtl, maxTtl, new BrokerAccess(brokerPolicy, kubernetes));
+        defaultTtl, maxTtl, new BrokerAccess(brokerPolicy, kubernetes, issuingTokenRole, issuingTokenTtl));
   }
 
   private static Secret secret(String what, @Nullable String value, @Nullable Path file, String how) {

@@ -23,7 +23,8 @@ import org.springframework.vault.support.VaultResponse;
  * Sets up Vault for one target database and for the broker: the database secrets engine, the
  * connection config (followed by {@code rotate-root}, so that only Vault knows the admin password),
  * the role with the creation and revocation statements of {@link DynamicRoleStatements}, the broker's
- * policy, and optionally Kubernetes auth with the role the broker logs in with.
+ * policy, the token role (and its policy) for the tokens the broker creates credentials with, and
+ * optionally Kubernetes auth with the role the broker logs in with.
  *
  * <p>Every step reads the current value back and writes only what differs, so a second run changes
  * nothing. The connection config is the one exception to plain comparison: Vault never returns the
@@ -73,6 +74,12 @@ public final class VaultSetup {
       Field.required("token_max_ttl", Kind.SCALAR),
       Field.required("audience", Kind.SCALAR));
 
+  private static final List<Field> ISSUING_ROLE_FIELDS = List.of(
+      Field.required("allowed_policies", Kind.SET),
+      Field.required("orphan", Kind.SCALAR),
+      Field.required("renewable", Kind.SCALAR),
+      Field.required("token_explicit_max_ttl", Kind.SCALAR));
+
   private final VaultSetupOptions options;
   private final VaultTemplate vault;
 
@@ -109,6 +116,8 @@ public final class VaultSetup {
     });
     run("role " + mount + "/roles/" + options.roleName(), () -> databaseRole(dryRun, steps));
     run("policy " + options.broker().policyName(), () -> policy(dryRun, steps));
+    run("policy " + options.broker().issuingPolicyName(), () -> issuingPolicy(dryRun, steps));
+    run("auth/token/roles/" + options.broker().issuingTokenRole(), () -> issuingTokenRole(dryRun, steps));
     KubernetesAuth kubernetes = options.broker().kubernetes();
     if (kubernetes != null) {
       run("auth method " + kubernetes.authPath(), () -> kubernetesMount(kubernetes, dryRun, steps));
@@ -118,9 +127,31 @@ public final class VaultSetup {
     return new SetupReport(dryRun, steps);
   }
 
-  /** The policy the broker's own token carries: issue credentials and manage their leases, nothing else. */
-  static String brokerPolicy(String mount) {
-    return DynamicRoleStatements.resource("setup/broker-policy.hcl").replace("{{mount}}", mount).strip() + "\n";
+  /**
+   * The policy the broker's own token carries: create issuing tokens and manage leases, nothing else
+   * (credentials themselves are read with issuing tokens).
+   */
+  static String brokerPolicy(String issuingRole) {
+    return DynamicRoleStatements.resource("setup/broker-policy.hcl").replace("{{issuing_role}}", issuingRole).strip()
+        + "\n";
+  }
+
+  /** The policy of issuing tokens: read credentials from the mount, nothing else. */
+  static String issuingPolicy(String mount) {
+    return DynamicRoleStatements.resource("setup/issuing-policy.hcl").replace("{{mount}}", mount).strip() + "\n";
+  }
+
+  /**
+   * The token role issuing tokens come from: orphans (no parent whose revocation or expiry would take
+   * their leases along), not renewable, with a fixed lifetime, and only the issuing policy.
+   */
+  static Map<String, Object> desiredIssuingTokenRole(VaultSetupOptions.BrokerAccess b) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("allowed_policies", List.of(b.issuingPolicyName()));
+    m.put("orphan", true);
+    m.put("renewable", false);
+    m.put("token_explicit_max_ttl", b.issuingTokenTtl().toSeconds());
+    return m;
   }
 
   static Map<String, Object> desiredConnection(VaultSetupOptions o) {
@@ -232,9 +263,22 @@ public final class VaultSetup {
   }
 
   private boolean policy(boolean dryRun, List<StepResult> steps) {
-    String name = options.broker().policyName();
+    return aclPolicy(dryRun, steps, options.broker().policyName(), brokerPolicy(options.broker().issuingTokenRole()));
+  }
+
+  private boolean issuingPolicy(boolean dryRun, List<StepResult> steps) {
+    return aclPolicy(dryRun, steps, options.broker().issuingPolicyName(), issuingPolicy(options.mount()));
+  }
+
+  private boolean issuingTokenRole(boolean dryRun, List<StepResult> steps) {
+    String path = "auth/token/roles/" + options.broker().issuingTokenRole();
+    converge(steps, dryRun, "token role " + path, path, desiredIssuingTokenRole(options.broker()), read(path),
+        ISSUING_ROLE_FIELDS);
+    return true;
+  }
+
+  private boolean aclPolicy(boolean dryRun, List<StepResult> steps, String name, String desired) {
     String path = "sys/policies/acl/" + name;
-    String desired = brokerPolicy(options.mount());
     Map<String, Object> actual = read(path);
     Object text = actual == null ? null : actual.get("policy");
     Outcome outcome = text == null ? Outcome.CREATED

@@ -2,6 +2,7 @@ package io.credbroker.broker.setup;
 
 import java.net.URI;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
@@ -72,6 +73,33 @@ public record VaultSetupOptions(
       throw new IllegalArgumentException("the default TTL (" + defaultTtl + ") must not exceed the max TTL (" + maxTtl + ")");
     }
     Objects.requireNonNull(broker, "broker");
+    if (broker.issuingTokenTtl().compareTo(defaultTtl.multipliedBy(2)) < 0) {
+      // The broker issues with a token while more than half of its life is left; a credential must
+      // fit at least one lease into that, or it would be rotated for its token at once.
+      throw new IllegalArgumentException(
+          "the issuing token TTL ("
+              + broker.issuingTokenTtl()
+              + ") must be at least twice the credential TTL ("
+              + defaultTtl
+              + "): every lease dies with the token that created it");
+    }
+  }
+
+  /**
+   * What is allowed but costs something: issuing tokens that die before credentials reach their max
+   * TTL make the broker rotate those credentials early.
+   */
+  public List<String> warnings() {
+    if (broker.issuingTokenTtl().compareTo(maxTtl.multipliedBy(2)) < 0) {
+      return List.of(
+          "issuing tokens live "
+              + broker.issuingTokenTtl()
+              + ", less than twice the credential max TTL ("
+              + maxTtl
+              + "): credentials will be rotated before their Vault token dies rather than at their"
+              + " max TTL");
+    }
+    return List.of();
   }
 
   /**
@@ -126,9 +154,36 @@ public record VaultSetupOptions(
    * @param policyName e.g. {@code credential-broker}
    * @param kubernetes null to skip Kubernetes auth (a broker that uses a token)
    */
-  public record BrokerAccess(String policyName, @Nullable KubernetesAuth kubernetes) {
+  public record BrokerAccess(
+      String policyName,
+      @Nullable KubernetesAuth kubernetes,
+      String issuingTokenRole,
+      Duration issuingTokenTtl) {
+
+    /** The token role and lifetime of issuing tokens unless chosen otherwise. */
+    public static final String DEFAULT_ISSUING_TOKEN_ROLE = "credential-broker-issuer";
+
+    public static final Duration DEFAULT_ISSUING_TOKEN_TTL = Duration.ofHours(48);
+
     public BrokerAccess {
       Names.vaultName("policy", policyName);
+      Names.vaultName("issuing token role", issuingTokenRole);
+      requirePositiveSeconds("issuing token TTL", issuingTokenTtl);
+    }
+
+    /** Issuing tokens from {@value #DEFAULT_ISSUING_TOKEN_ROLE}, living 48 h. */
+    public BrokerAccess(String policyName, @Nullable KubernetesAuth kubernetes) {
+      this(policyName, kubernetes, DEFAULT_ISSUING_TOKEN_ROLE, DEFAULT_ISSUING_TOKEN_TTL);
+    }
+
+    /** The policy of issuing tokens: read credentials, nothing else. */
+    public String issuingPolicyName() {
+      return policyName + "-issuer";
+    }
+
+    /** The same access with issuing tokens of another lifetime (tests use seconds). */
+    public BrokerAccess withIssuingTokenTtl(Duration ttl) {
+      return new BrokerAccess(policyName, kubernetes, issuingTokenRole, ttl);
     }
   }
 

@@ -91,6 +91,7 @@ class SetupCommandIT {
   @Test
   void firstRunCreatesEverythingAndTheSecondReportsNoChanges() {
     assertThat(firstRun).contains("created", "root credentials database/rotate-root/app", "policy credential-broker",
+        "policy credential-broker-issuer", "token role auth/token/roles/credential-broker-issuer",
         "auth/kubernetes/role/credential-broker");
     assertNoSecretsIn(firstRun);
 
@@ -135,7 +136,7 @@ class SetupCommandIT {
   }
 
   @Test
-  void brokerLogsInWithItsServiceAccountAndMayOnlyIssueAndManageLeases() {
+  void brokerLogsInWithItsServiceAccountAndMayOnlyIssueAndManageLeases() throws SQLException {
     VaultTemplate anonymous = VaultTestSupport.vault(stack, stack.vaultRootToken());
     // Like the default kube-api-access token: with no reviewer JWT configured, Vault presents the
     // broker's own token to the TokenReview API, so it must be valid for the API server audience.
@@ -147,11 +148,30 @@ class SetupCommandIT {
     assertThat((List<?>) login.getAuth().get("policies")).asList().contains("credential-broker");
     VaultTemplate broker = VaultTestSupport.vault(stack, (String) login.getAuth().get("client_token"));
 
-    Credential credential = issue(broker, "database", "app");
-    broker.write("sys/leases/renew", Map.of("lease_id", credential.leaseId(), "increment", 60));
-    broker.write("sys/leases/revoke", Map.of("lease_id", credential.leaseId()));
+    // The login creates issuing tokens through the token role: orphans of fixed lifetime.
+    VaultResponse created = broker.write("auth/token/create/credential-broker-issuer", Map.of());
+    assertThat(created).isNotNull();
+    assertThat(created.getAuth()).containsEntry("orphan", true).containsEntry("renewable", false);
+    assertThat(((Number) created.getAuth().get("lease_duration")).longValue()).isEqualTo(48 * 3600L);
+    VaultTemplate issuer = VaultTestSupport.vault(stack, (String) created.getAuth().get("client_token"));
+    Credential credential = issue(issuer, "database", "app");
 
+    // The login renews and revokes leases it did not create; it cannot read credentials itself.
+    broker.write("sys/leases/renew", Map.of("lease_id", credential.leaseId(), "increment", 60));
+    assertThatThrownBy(() -> issue(broker, "database", "app"))
+        .isInstanceOfSatisfying(VaultException.class, e -> assertThat(e.getMessage()).contains("permission denied"));
+    assertThatThrownBy(() -> issuer.write("sys/leases/renew", Map.of("lease_id", credential.leaseId())))
+        .isInstanceOfSatisfying(VaultException.class, e -> assertThat(e.getMessage()).contains("permission denied"));
     assertThatThrownBy(() -> broker.read("database/config/app"))
         .isInstanceOfSatisfying(VaultException.class, e -> assertThat(e.getMessage()).contains("permission denied"));
+
+    // What killed every pod's session at a rolling update: the broker's login token dying. Its
+    // credentials belong to the issuing token and survive it.
+    broker.write("auth/token/revoke-self", null);
+    try (Connection c = login(stack, "app", credential); Statement st = c.createStatement()) {
+      st.execute("SELECT 1");
+    }
+    anonymous.write("sys/leases/revoke", Map.of("lease_id", credential.leaseId()));
+    assertThatThrownBy(() -> login(stack, "app", credential).close()).isInstanceOf(SQLException.class);
   }
 }

@@ -42,11 +42,45 @@ class VaultSetupOptionsTest {
   }
 
   @Test
-  void brokerPolicyAllowsCredsReadAndLeaseUpdatesOnly() {
-    String policy = VaultSetup.brokerPolicy("database");
-    assertThat(policy).contains("path \"database/creds/*\" {\n  capabilities = [\"read\"]",
+  void brokerPolicyCreatesIssuingTokensAndUpdatesLeasesButReadsNoCredentials() {
+    String policy = VaultSetup.brokerPolicy("credential-broker-issuer");
+    assertThat(policy).contains("path \"auth/token/create/credential-broker-issuer\" {\n  capabilities = [\"update\"]",
         "path \"sys/leases/renew\" {\n  capabilities = [\"update\"]", "path \"sys/leases/revoke\"", "path \"sys/leases/lookup\"");
-    assertThat(policy).doesNotContain("sudo", "create", "delete");
+    assertThat(policy).doesNotContain("sudo", "delete", "/creds/", "\"create\"");
+  }
+
+  @Test
+  void issuingPolicyReadsCredentialsOnly() {
+    String policy = VaultSetup.issuingPolicy("database");
+    assertThat(policy).contains("path \"database/creds/*\" {\n  capabilities = [\"read\"]");
+    assertThat(policy).doesNotContain("sys/", "auth/", "update", "sudo");
+  }
+
+  @Test
+  void issuingTokenRoleMakesOrphansThatCannotBeRenewedAndDieAtAFixedTime() {
+    var role = VaultSetup.desiredIssuingTokenRole(options().broker());
+    assertThat(role).containsEntry("allowed_policies", java.util.List.of("credential-broker-issuer"))
+        .containsEntry("orphan", true)
+        .containsEntry("renewable", false)
+        .containsEntry("token_explicit_max_ttl", 48 * 3600L);
+  }
+
+  @Test
+  void issuingTokenShorterThanTwoCredentialTtlsIsRefused() {
+    VaultSetupOptions o = options();
+    assertThatThrownBy(() -> o.withBroker(o.broker().withIssuingTokenTtl(Duration.ofMinutes(90))))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("issuing token TTL (PT1H30M) must be at least twice the credential TTL (PT1H)");
+    assertThat(o.withBroker(o.broker().withIssuingTokenTtl(Duration.ofHours(2))).broker().issuingTokenTtl())
+        .isEqualTo(Duration.ofHours(2));
+  }
+
+  @Test
+  void issuingTokenShorterThanTwoMaxTtlsIsAllowedWithAWarning() {
+    VaultSetupOptions o = options();
+    assertThat(o.warnings()).isEmpty();
+    assertThat(o.withBroker(o.broker().withIssuingTokenTtl(Duration.ofHours(24))).warnings())
+        .singleElement().asString().contains("credentials will be rotated before their Vault token dies");
   }
 
   @Test
