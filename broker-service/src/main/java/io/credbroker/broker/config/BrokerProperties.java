@@ -47,7 +47,8 @@ public record BrokerProperties(
     @DefaultValue @Valid Admin admin,
     @DefaultValue @Valid Revocation revocation,
     @DefaultValue @Valid Lease lease,
-    @DefaultValue @Valid Cluster cluster) {
+    @DefaultValue @Valid Cluster cluster,
+    @DefaultValue @Valid Vault vault) {
 
   /**
    * @param port the port the gRPC server listens on ({@code spring.grpc.server.port} is derived from
@@ -175,6 +176,9 @@ public record BrokerProperties(
    * @param revocationRetryInitial the wait before the first retry of a revocation Vault did not confirm
    * @param revocationRetryMax the longest wait between two retries of a revocation
    * @param maxTtlCache how long the learned max TTL of a Vault role is trusted before it is probed again
+   * @param tokenExpiryMargin how long before the Vault token that created a credential dies the
+   *     credential is rotated at the latest (Vault revokes every lease with the token that created
+   *     it); more than the drain grace, so that the replaced credential drains before it dies
    */
   public record Lease(
       @DefaultValue("0.66") @DecimalMin("0.1") @DecimalMax("0.9") double renewalFraction,
@@ -189,7 +193,22 @@ public record BrokerProperties(
       @DefaultValue("30s") @NotNull Duration renewalRetryMax,
       @DefaultValue("5s") @NotNull Duration revocationRetryInitial,
       @DefaultValue("10m") @NotNull Duration revocationRetryMax,
-      @DefaultValue("10m") @NotNull Duration maxTtlCache) {}
+      @DefaultValue("10m") @NotNull Duration maxTtlCache,
+      @DefaultValue("5m") @NotNull Duration tokenExpiryMargin) {
+
+    public Lease {
+      if (tokenExpiryMargin != null
+          && drainGrace != null
+          && tokenExpiryMargin.compareTo(drainGrace) <= 0) {
+        throw new IllegalArgumentException(
+            "credbroker.lease.token-expiry-margin ("
+                + tokenExpiryMargin
+                + ") must be longer than credbroker.lease.drain-grace ("
+                + drainGrace
+                + "): a credential rotated because its Vault token dies must drain before it");
+      }
+    }
+  }
 
   /**
    * @param heartbeatInterval how often this replica writes its heartbeat and looks for stale replicas
@@ -201,4 +220,16 @@ public record BrokerProperties(
       @DefaultValue("2s") @NotNull Duration heartbeatInterval,
       @DefaultValue("15s") @NotNull Duration staleAfter,
       @DefaultValue("500") @Min(1) int claimBatchSize) {}
+
+  /**
+   * The broker's use of Vault beyond the connection ({@code spring.cloud.vault.*}).
+   *
+   * @param issuingTokenRole the token role ({@code auth/token/roles/<name>}, written by the setup
+   *     command) through which the broker creates the tokens that create credentials: orphan,
+   *     non-renewable tokens with a fixed lifetime, so that no credential dies with a replica's own
+   *     login token (see {@code docs/token-lifetimes.md})
+   */
+  public record Vault(
+      @DefaultValue("credential-broker-issuer") @Pattern(regexp = "[A-Za-z0-9_.-]{1,128}")
+          String issuingTokenRole) {}
 }

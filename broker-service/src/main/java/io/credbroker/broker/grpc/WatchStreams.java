@@ -127,6 +127,8 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
                           case MAX_TTL -> io.credbroker.api.v1.RotationReason.ROTATION_REASON_MAX_TTL;
                           case RENEWAL_REFUSED ->
                               io.credbroker.api.v1.RotationReason.ROTATION_REASON_RENEWAL_REFUSED;
+                          case TOKEN_EXPIRY ->
+                              io.credbroker.api.v1.RotationReason.ROTATION_REASON_TOKEN_EXPIRY;
                         }))
             .build());
     if (stream.isClosed()) {

@@ -29,6 +29,8 @@ import org.jspecify.annotations.Nullable;
  *     stream holds it (or it never had one)
  * @param endTime when it was released, revoked or found expired, or {@code null} while it is active
  * @param endReason the {@link RevocationTrigger} name it ended for, or {@code null} while active
+ * @param tokenExpireTime when the Vault token that created its lease dies (Vault revokes the lease
+ *     then at the latest), or {@code null} when the broker does not know it
  */
 public record CredentialRecord(
     UUID id,
@@ -48,7 +50,8 @@ public record CredentialRecord(
     @Nullable UUID replaces,
     @Nullable Instant detachedTime,
     @Nullable Instant endTime,
-    @Nullable String endReason) {
+    @Nullable String endReason,
+    @Nullable Instant tokenExpireTime) {
 
   public CredentialRecord {
     Objects.requireNonNull(id, "id");
@@ -96,6 +99,7 @@ public record CredentialRecord(
         ownerReplica,
         issueTime,
         expireTime,
+        null,
         null,
         null,
         null,

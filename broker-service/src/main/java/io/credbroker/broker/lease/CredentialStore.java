@@ -35,7 +35,7 @@ public class CredentialStore {
       "id, database_role, vault_mount, vault_role, lease_id, username, namespace,"
           + " service_account, pod_name, pod_uid, kind, state, renewable, owner_replica,"
           + " issue_time, expire_time, max_expire_time, replaces, detached_time, end_time,"
-          + " end_reason";
+          + " end_reason, token_expire_time";
 
   private static final String LIFECYCLE_COLUMNS =
       COLUMNS
@@ -74,7 +74,7 @@ public class CredentialStore {
                 + ") VALUES (:id, :databaseRole, :vaultMount, :vaultRole, :leaseId, :username,"
                 + " :namespace, :serviceAccount, :podName, :podUid, :kind, :state, :renewable,"
                 + " :ownerReplica, :issueTime, :expireTime, :maxExpireTime, :replaces,"
-                + " :detachedTime, :endTime, :endReason, :leaseTtl, :renewalDue, :nextAction,"
+                + " :detachedTime, :endTime, :endReason, :tokenExpireTime, :leaseTtl, :renewalDue, :nextAction,"
                 + " :streamId)")
         .param("id", record.id())
         .param("databaseRole", record.databaseRole())
@@ -97,6 +97,7 @@ public class CredentialStore {
         .param("detachedTime", utc(record.detachedTime()))
         .param("endTime", utc(record.endTime()))
         .param("endReason", record.endReason())
+        .param("tokenExpireTime", utc(record.tokenExpireTime()))
         .param("leaseTtl", leaseTtl == null ? null : leaseTtl.toSeconds())
         .param("renewalDue", utc(renewalDue))
         .param("nextAction", utc(nextAction))
@@ -243,6 +244,17 @@ public class CredentialStore {
     return earliest.isEmpty() ? Optional.empty() : Optional.ofNullable(earliest.get(0));
   }
 
+  /** The earliest death of a Vault token that created a live credential, in the whole cluster. */
+  Optional<Instant> earliestTokenExpiry() {
+    List<@Nullable Instant> earliest =
+        jdbc.sql(
+                "SELECT min(token_expire_time) AS earliest FROM credential"
+                    + " WHERE state = 'ACTIVE'")
+            .query((rs, row) -> nullableInstant(rs, "earliest"))
+            .list();
+    return earliest.isEmpty() ? Optional.empty() : Optional.ofNullable(earliest.get(0));
+  }
+
   /** Records a successful renewal by the owner. */
   boolean recordRenewal(
       UUID id,
@@ -254,7 +266,8 @@ public class CredentialStore {
       Instant nextAction) {
     return jdbc.sql(
                 "UPDATE credential SET expire_time = :expire,"
-                    + " max_expire_time = COALESCE(:maxExpire, max_expire_time),"
+                    // LEAST ignores NULLs: a cap Vault applied never moves a known limit later.
+                    + " max_expire_time = LEAST(:maxExpire, max_expire_time),"
                     + " last_renewal_time = :renewedAt, renewal_due_time = :renewalDue,"
                     + " next_action_time = :nextAction, renewal_failures = 0,"
                     + " expiring_notified = false, updated_time = now()"
@@ -436,7 +449,8 @@ public class CredentialStore {
         rs.getObject("replaces", UUID.class),
         nullableInstant(rs, "detached_time"),
         nullableInstant(rs, "end_time"),
-        rs.getString("end_reason"));
+        rs.getString("end_reason"),
+        nullableInstant(rs, "token_expire_time"));
   }
 
   private static LeaseEntry mapEntry(ResultSet rs, int row) throws SQLException {

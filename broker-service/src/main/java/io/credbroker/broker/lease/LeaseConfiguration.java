@@ -8,6 +8,8 @@ import io.credbroker.broker.vault.VaultDatabaseCredentials;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
 import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.context.event.ApplicationReadyEvent;
+import org.springframework.context.ApplicationListener;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.jdbc.core.simple.JdbcClient;
@@ -60,6 +62,12 @@ class LeaseConfiguration {
         Clock.systemUTC(),
         properties.lease(),
         metrics);
+  }
+
+  /** Once the broker is up: can the issuing tokens' lifetime cover the rotation margin? */
+  @Bean
+  ApplicationListener<ApplicationReadyEvent> issuingTokenCheck(LeaseService leaseService) {
+    return event -> leaseService.checkIssuingTokenLifetime();
   }
 
   /** Pod blocks come from the revocation feature when it is present; otherwise every pod is admitted. */

@@ -39,7 +39,8 @@ import org.springframework.context.SmartLifecycle;
 
 /**
  * Keeps this replica's credentials alive and ends them on time: renews leases at about 2/3 of their
- * lifetime, rotates a credential before Vault's max TTL (or when Vault refuses a renewal), revokes a
+ * lifetime, rotates a credential before Vault's max TTL, before the Vault token that created it dies
+ * (or when Vault refuses a renewal), revokes a
  * replaced credential after its acknowledgement and drain grace, revokes a credential whose stream
  * broke once the reconnect grace is over, and cleans up credentials that ran out. It also works the
  * persisted revocation retry queue (for the whole cluster) and refreshes the lifecycle gauges.
@@ -81,6 +82,7 @@ public final class LeaseKeeper implements SmartLifecycle {
   private final AtomicInteger polls = new AtomicInteger();
   private final Map<String, AtomicLong> liveCounts = new ConcurrentHashMap<>();
   private final AtomicReference<@Nullable Instant> earliestExpiry = new AtomicReference<>();
+  private final AtomicReference<@Nullable Instant> earliestTokenExpiry = new AtomicReference<>();
   private final AtomicLong retryDepth = new AtomicLong();
   private final Semaphore permits;
 
@@ -142,6 +144,20 @@ public final class LeaseKeeper implements SmartLifecycle {
         .register(registry);
     Gauge.builder("credbroker.revocation.retry.queue.depth", retryDepth, AtomicLong::get)
         .description("Revocations waiting for Vault to confirm them (whole cluster)")
+        .register(registry);
+    Gauge.builder(
+            "credbroker.lease.earliest.token.expiry",
+            earliestTokenExpiry,
+            e -> {
+              Instant at = e.get();
+              return at == null
+                  ? Double.NaN
+                  : Duration.between(clock.instant(), at).toMillis() / 1000.0;
+            })
+        .description(
+            "Seconds until the earliest death of a Vault token that created a live credential (whole"
+                + " cluster: every replica reports the same value; aggregate with min)")
+        .baseUnit("seconds")
         .register(registry);
   }
 
@@ -356,7 +372,7 @@ public final class LeaseKeeper implements SmartLifecycle {
     Instant expire = now.plus(renewal.leaseDuration());
     boolean capped = renewal.capped() || wouldCap;
     // Keep renewing while the stream is away (its grace may outlast the lease); stop once capped.
-    Instant renewalDue = capped ? null : leases.renewalDue(now, renewal.leaseDuration());
+    Instant renewalDue = capped ? null : leases.renewalDue(now, renewal.leaseDuration(), max);
     Instant next = earliest(renewalDue, graceEnd(record), expire);
     if (!store.recordRenewal(
         id, replica, now, expire, renewal.capped() ? expire : null, renewalDue, next)) {
@@ -365,9 +381,30 @@ public final class LeaseKeeper implements SmartLifecycle {
     metrics.renewal(renewal.capped() ? "capped" : "renewed");
     streams.renewed(id, expire);
     if (capped && held) {
-      return rotate(entry, expire, RotationReason.MAX_TTL, now);
+      Instant tokenExpire = record.tokenExpireTime();
+      // The lease dies with its creating token whatever Vault granted: the replaced credential can
+      // only drain until then.
+      Instant usableUntil =
+          tokenExpire != null && tokenExpire.isBefore(expire) ? tokenExpire : expire;
+      return rotate(entry, usableUntil, rotationReason(record, renewal.capped()), now);
     }
     return next;
+  }
+
+  /**
+   * Why a credential whose renewals reached its limit is rotated: the limit is the death of the token
+   * that created it when that comes before Vault's max TTL ({@link LeaseService#issue} sets the
+   * credential's max expiry to the earlier of the two), otherwise the max TTL.
+   */
+  private RotationReason rotationReason(CredentialRecord record, boolean cappedByVault) {
+    Instant tokenExpire = record.tokenExpireTime();
+    Instant max = record.maxExpireTime();
+    boolean tokenFirst =
+        !cappedByVault
+            && tokenExpire != null
+            && max != null
+            && !max.isAfter(tokenExpire.minus(settings.tokenExpiryMargin()));
+    return tokenFirst ? RotationReason.TOKEN_EXPIRY : RotationReason.MAX_TTL;
   }
 
   /**
@@ -478,6 +515,7 @@ public final class LeaseKeeper implements SmartLifecycle {
     try {
       store.liveCounts(replica).forEach((state, count) -> liveCounts.get(state).set(count));
       earliestExpiry.set(store.earliestRenewedExpiry(replica).orElse(null));
+      earliestTokenExpiry.set(store.earliestTokenExpiry().orElse(null));
       retryDepth.set(retryQueue.depth());
     } catch (RuntimeException e) {
       log.debug("Refreshing lease gauges failed", e);

@@ -7,6 +7,7 @@ import io.credbroker.broker.auth.PodIdentity;
 import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.vault.DatabaseSecret;
+import io.credbroker.broker.vault.IssuingToken;
 import io.credbroker.broker.vault.LeaseRenewal;
 import io.credbroker.broker.vault.VaultDatabaseCredentials;
 import java.time.Clock;
@@ -164,7 +165,20 @@ public class LeaseService implements AutoCloseable {
       }
       Instant issueTime = clock.instant();
       Instant expire = issueTime.plus(secret.leaseDuration());
-      if (!renewable || (maxExpire != null && maxExpire.isBefore(expire))) {
+      Instant tokenExpire = secret.tokenExpireTime();
+      if (tokenExpire.isBefore(expire)) {
+        // Vault revokes the lease with its creating token, whatever TTL it granted.
+        expire = tokenExpire;
+      }
+      if (renewable) {
+        // Renewals may not carry the credential closer to its token's death than the margin: it is
+        // rotated before, so that the replaced one can still drain.
+        Instant lastRenewable = tokenExpire.minus(settings.tokenExpiryMargin());
+        if (maxExpire == null || lastRenewable.isBefore(maxExpire)) {
+          maxExpire = lastRenewable;
+        }
+      }
+      if (!renewable || maxExpire.isBefore(expire)) {
         maxExpire = expire;
       }
       CredentialRecord record =
@@ -187,8 +201,10 @@ public class LeaseService implements AutoCloseable {
               replaces,
               null,
               null,
-              null);
-      Instant renewalDue = renewable ? renewalDue(issueTime, secret.leaseDuration()) : null;
+              null,
+              tokenExpire);
+      Instant renewalDue =
+          renewable ? renewalDue(issueTime, secret.leaseDuration(), maxExpire) : null;
       store.insert(
           record,
           secret.leaseDuration(),
@@ -203,6 +219,41 @@ public class LeaseService implements AutoCloseable {
     } catch (RuntimeException e) {
       revokeQuietly(secret.leaseId());
       throw e;
+    }
+  }
+
+  /**
+   * Start-up check of the Vault side of rotation: creates the first issuing token and warns when its
+   * lifetime cannot cover the rotation margin, that is when a credential issued with it would have to
+   * be rotated for its token at once. Never fails: Vault may be down at start-up, and issuing will
+   * create the token (and report errors) later.
+   *
+   * @return whether the issuing token's lifetime covers the margin ({@code false} also when the check
+   *     could not be made)
+   */
+  public boolean checkIssuingTokenLifetime() {
+    try {
+      IssuingToken token = vault.issuingToken();
+      Duration usable = token.ttl().dividedBy(2).minus(settings.tokenExpiryMargin());
+      if (usable.compareTo(settings.drainGrace()) <= 0) {
+        log.warn(
+            "Vault issuing tokens live {}: a credential issued with one may have only half of that"
+                + " before its token dies, less the token-expiry margin ({}), which leaves no room to"
+                + " renew it. Every credential would be rotated at once. Give the token role a longer"
+                + " TTL (setup --issuing-token-ttl) or lower credbroker.lease.token-expiry-margin.",
+            token.ttl(),
+            settings.tokenExpiryMargin());
+        return false;
+      }
+      log.info(
+          "Vault issuing tokens live {}; credentials are rotated at the latest {} before their token"
+              + " dies",
+          token.ttl(),
+          settings.tokenExpiryMargin());
+      return true;
+    } catch (BrokerException e) {
+      log.warn("Could not create a Vault issuing token at start-up ({})", e.reason());
+      return false;
     }
   }
 
@@ -232,14 +283,17 @@ public class LeaseService implements AutoCloseable {
 
   /**
    * When to renew a lease that lives {@code lifetime} from {@code from}: at {@code renewalFraction} of
-   * it, moved earlier by up to {@code renewalJitter} of it at random, but not within 200 ms.
+   * it, moved earlier by up to {@code renewalJitter} of it at random, but not within 200 ms, and not
+   * after {@code limit} (the credential's max expiry, when known).
    */
-  Instant renewalDue(Instant from, Duration lifetime) {
+  Instant renewalDue(Instant from, Duration lifetime, @Nullable Instant limit) {
     double fraction =
         settings.renewalFraction()
             - settings.renewalJitter() * ThreadLocalRandom.current().nextDouble();
     long millis = Math.max(200, (long) (lifetime.toMillis() * fraction));
-    return from.plusMillis(millis);
+    Instant due = from.plusMillis(millis);
+    // Never later than the credential's limit: the renewal due then is the one that rotates it.
+    return limit != null && limit.isBefore(due) ? (limit.isAfter(from) ? limit : from) : due;
   }
 
   /**

@@ -1,6 +1,7 @@
 package io.credbroker.broker.vault;
 
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Objects;
 
 /**
@@ -13,15 +14,23 @@ import java.util.Objects;
  * @param password the PostgreSQL password
  * @param leaseDuration how long the lease lives from now unless renewed
  * @param renewable whether Vault lets the lease be renewed
+ * @param tokenExpireTime when the Vault token that created the lease dies: Vault revokes the lease
+ *     then at the latest, whatever its TTL
  */
 public record DatabaseSecret(
-    String leaseId, String username, String password, Duration leaseDuration, boolean renewable) {
+    String leaseId,
+    String username,
+    String password,
+    Duration leaseDuration,
+    boolean renewable,
+    Instant tokenExpireTime) {
 
   public DatabaseSecret {
     Objects.requireNonNull(leaseId, "leaseId");
     Objects.requireNonNull(username, "username");
     Objects.requireNonNull(password, "password");
     Objects.requireNonNull(leaseDuration, "leaseDuration");
+    Objects.requireNonNull(tokenExpireTime, "tokenExpireTime");
     if (leaseId.isBlank() || username.isBlank() || password.isEmpty()) {
       throw new IllegalArgumentException("lease id, username and password must not be empty");
     }
@@ -32,7 +41,7 @@ public record DatabaseSecret(
 
   /** The same secret with another lease duration (after a renewal). */
   public DatabaseSecret withLeaseDuration(Duration newDuration) {
-    return new DatabaseSecret(leaseId, username, password, newDuration, renewable);
+    return new DatabaseSecret(leaseId, username, password, newDuration, renewable, tokenExpireTime);
   }
 
   @Override
@@ -45,6 +54,8 @@ public record DatabaseSecret(
         + leaseDuration
         + ", renewable="
         + renewable
+        + ", tokenExpireTime="
+        + tokenExpireTime
         + "]";
   }
 }

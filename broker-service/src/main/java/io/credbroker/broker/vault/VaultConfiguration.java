@@ -1,9 +1,11 @@
 package io.credbroker.broker.vault;
 
+import io.credbroker.broker.config.BrokerProperties;
 import io.github.resilience4j.bulkhead.BulkheadRegistry;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
 import io.github.resilience4j.retry.RetryRegistry;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Clock;
 import org.springframework.cloud.vault.config.VaultProperties;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -43,12 +45,15 @@ class VaultConfiguration {
       CircuitBreakerRegistry circuitBreakers,
       BulkheadRegistry bulkheads,
       RetryRegistry retries,
-      MeterRegistry meterRegistry) {
+      MeterRegistry meterRegistry,
+      BrokerProperties properties) {
     return new VaultDatabaseCredentials(
         vaultOperations,
         circuitBreakers.circuitBreaker(INSTANCE),
         bulkheads.bulkhead(INSTANCE),
         meterRegistry,
-        retries.retry(INSTANCE));
+        retries.retry(INSTANCE),
+        properties.vault().issuingTokenRole(),
+        Clock.systemUTC());
   }
 }

@@ -11,7 +11,9 @@ import io.github.resilience4j.retry.RetryConfig;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.io.InterruptedIOException;
+import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
@@ -23,6 +25,7 @@ import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.http.HttpEntity;
+import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpMethod;
 import org.springframework.web.client.HttpStatusCodeException;
 import org.springframework.web.client.ResourceAccessException;
@@ -47,7 +50,15 @@ import org.springframework.vault.support.VaultResponse;
  * retried with backoff and jitter while Vault is unreachable; a {@code creds} read is never retried:
  * one that timed out may still have created a role, so repeating it blindly would leak roles.
  *
- * <p>Vault's error texts are logged, never passed to callers. Passwords are never logged.
+ * <p>Whose leases. Vault revokes every lease together with the token that created it: when the token
+ * is revoked (Spring Vault revokes its login at shutdown), reaches its max TTL, or simply runs out
+ * after its replica crashed. Credentials are therefore never read with the broker's login: each is
+ * read with an {@link IssuingToken}, an orphan, non-renewable token of fixed lifetime created through
+ * a token role, whose death is known in advance ({@link DatabaseSecret#tokenExpireTime()}) and does
+ * not depend on any replica. Renewals and revocations use the login: Vault lets any token whose
+ * policy allows {@code sys/leases/renew} and {@code sys/leases/revoke} act on any lease.
+ *
+ * <p>Vault's error texts are logged, never passed to callers. Passwords and tokens are never logged.
  *
  * <p>Thread-safe. Calls block the calling thread, which also runs the HTTP exchange, until Vault
  * answers or a timeout of the HTTP client passes.
@@ -57,18 +68,25 @@ public final class VaultDatabaseCredentials {
   private static final Logger log = LoggerFactory.getLogger(VaultDatabaseCredentials.class);
   private static final Pattern PATH_SEGMENTS = Pattern.compile("[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*");
   private static final Duration RETRY_AFTER = Duration.ofSeconds(1);
+  private static final String VAULT_TOKEN_HEADER = "X-Vault-Token";
 
   private final VaultOperations vault;
   private final CircuitBreaker circuitBreaker;
   private final Bulkhead bulkhead;
   private final MeterRegistry meterRegistry;
   private final @Nullable Retry retry;
+  private final Clock clock;
+  private final String issuingTokenPath;
+  private final IssuingTokens issuingTokens;
 
   /** {@code credbroker.vault.request} timers by operation and outcome (a few fixed values each). */
   private final Map<String, Timer> timers = new ConcurrentHashMap<>();
 
+  /** The token role of the setup command's defaults. */
+  public static final String DEFAULT_ISSUING_TOKEN_ROLE = "credential-broker-issuer";
+
   /**
-   * A client that never retries.
+   * A client that never retries and issues through {@value #DEFAULT_ISSUING_TOKEN_ROLE}.
    *
    * @param vault Spring Vault's template; its HTTP client's timeouts are the calls' time limit
    */
@@ -77,20 +95,31 @@ public final class VaultDatabaseCredentials {
       CircuitBreaker circuitBreaker,
       Bulkhead bulkhead,
       MeterRegistry meterRegistry) {
-    this(vault, circuitBreaker, bulkhead, meterRegistry, null);
+    this(
+        vault,
+        circuitBreaker,
+        bulkhead,
+        meterRegistry,
+        null,
+        DEFAULT_ISSUING_TOKEN_ROLE,
+        Clock.systemUTC());
   }
 
   /**
-   * @param vault Spring Vault's template; its HTTP client's timeouts are the calls' time limit
+   * @param vault Spring Vault's template, logged in as the broker; its HTTP client's timeouts are the
+   *     calls' time limit
    * @param retry how renewals and revocations (idempotent calls) are retried; only failures that leave
    *     Vault unreachable are retried, whatever the retry's own predicate says. {@code null}: no retries
+   * @param issuingTokenRole the token role through which issuing tokens are created
    */
   public VaultDatabaseCredentials(
       VaultOperations vault,
       CircuitBreaker circuitBreaker,
       Bulkhead bulkhead,
       MeterRegistry meterRegistry,
-      @Nullable Retry retry) {
+      @Nullable Retry retry,
+      String issuingTokenRole,
+      Clock clock) {
     this.retry =
         retry == null
             ? null
@@ -103,19 +132,98 @@ public final class VaultDatabaseCredentials {
     this.circuitBreaker = Objects.requireNonNull(circuitBreaker, "circuitBreaker");
     this.bulkhead = Objects.requireNonNull(bulkhead, "bulkhead");
     this.meterRegistry = Objects.requireNonNull(meterRegistry, "meterRegistry");
+    this.clock = Objects.requireNonNull(clock, "clock");
+    this.issuingTokenPath = "auth/token/create/" + requireSafePath(issuingTokenRole);
+    this.issuingTokens = new IssuingTokens(this::createIssuingToken, clock);
   }
 
   /**
-   * Reads {@code <mount>/creds/<role>}: Vault creates a new PostgreSQL role and a lease for it.
-   * Never retried here (see the class comment).
+   * Reads {@code <mount>/creds/<role>} with this replica's current issuing token: Vault creates a new
+   * PostgreSQL role and a lease that belongs to that token, not to the broker's login. Never retried
+   * here (see the class comment), except once when Vault refuses the issuing token itself (403: an
+   * operator revoked it), which created nothing.
    */
   public DatabaseSecret issue(String mount, String role) {
     String path = requireSafePath(mount) + "/creds/" + requireSafePath(role);
+    IssuingToken token = issuingTokens.current();
+    try {
+      return toSecret(readCreds(path, token), token);
+    } catch (BrokerException e) {
+      if (!(e.getCause() instanceof HttpStatusCodeException http)
+          || http.getStatusCode().value() != 403) {
+        throw e;
+      }
+      log.warn(
+          "Vault refused issuing token {}; creating a new one and trying again", token.accessor());
+      issuingTokens.discard(token);
+      IssuingToken fresh = issuingTokens.current();
+      return toSecret(readCreds(path, fresh), fresh);
+    }
+  }
+
+  private @Nullable VaultResponse readCreds(String path, IssuingToken token) {
+    return call(
+        "creds",
+        () ->
+            vault.doWithVault(
+                rest -> {
+                  HttpHeaders headers = new HttpHeaders();
+                  headers.set(VAULT_TOKEN_HEADER, token.value());
+                  try {
+                    return rest.exchange(
+                            path, HttpMethod.GET, new HttpEntity<>(headers), VaultResponse.class)
+                        .getBody();
+                  } catch (HttpStatusCodeException e) {
+                    throw new VaultHttpError(e);
+                  }
+                }));
+  }
+
+  /**
+   * The token this replica issues credentials with now (created on first use and once half of its
+   * life has passed).
+   *
+   * @throws BrokerException when Vault cannot create one and no unexpired one is at hand
+   */
+  public IssuingToken issuingToken() {
+    return issuingTokens.current();
+  }
+
+  /**
+   * Asks Vault for a new issuing token through the token role ({@code POST
+   * auth/token/create/<role>}, with the broker's login). The role makes it an orphan without
+   * renewal and fixes its lifetime; the broker asks for nothing else, so Vault's configuration alone
+   * decides what such a token may do.
+   */
+  private IssuingToken createIssuingToken() {
+    Instant asked = clock.instant();
     VaultResponse response =
         call(
-            "creds",
-            () -> exchange(path, HttpMethod.GET, null, VaultResponse.class));
-    return toSecret(response);
+            "token_create",
+            () ->
+                exchange(
+                    issuingTokenPath,
+                    HttpMethod.POST,
+                    Map.of("display_name", "credential-broker-issuer"),
+                    VaultResponse.class));
+    Map<String, Object> auth = response == null ? null : response.getAuth();
+    if (auth == null
+        || !(auth.get("client_token") instanceof String value)
+        || !(auth.get("accessor") instanceof String accessor)
+        || !(auth.get("lease_duration") instanceof Number seconds)) {
+      throw rejected("token_create", "Vault answered a token creation without a token", null);
+    }
+    if (Boolean.TRUE.equals(auth.get("renewable")) || Boolean.FALSE.equals(auth.get("orphan"))) {
+      // A child or renewable token would tie credentials to the login again: refuse to use it.
+      throw rejected(
+          "token_create",
+          "token role "
+              + issuingTokenPath
+              + " must create orphan, non-renewable tokens (run the setup command)",
+          null);
+    }
+    Duration ttl = Duration.ofSeconds(seconds.longValue());
+    return new IssuingToken(value, accessor, ttl, asked.plus(ttl));
   }
 
   /**
@@ -204,7 +312,7 @@ public final class VaultDatabaseCredentials {
     }
   }
 
-  private DatabaseSecret toSecret(@Nullable VaultResponse response) {
+  private DatabaseSecret toSecret(@Nullable VaultResponse response, IssuingToken token) {
     if (response == null || response.getData() == null || response.getLeaseId() == null) {
       throw rejected("creds", "Vault answered a creds read without a lease or data", null);
     }
@@ -218,7 +326,8 @@ public final class VaultDatabaseCredentials {
         user,
         pass,
         Duration.ofSeconds(response.getLeaseDuration()),
-        response.isRenewable());
+        response.isRenewable(),
+        token.expireTime());
   }
 
   private <T> T call(String operation, Supplier<T> exchange) {

@@ -70,7 +70,7 @@ class LeaseKeeperTest {
     when(vault.renewLease("database/creds/db1/abc", Duration.ofSeconds(60)))
         .thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
     Instant nextRenewal = NOW.plusSeconds(40);
-    when(leases.renewalDue(NOW, Duration.ofSeconds(60))).thenReturn(nextRenewal);
+    when(leases.renewalDue(NOW, Duration.ofSeconds(60), NOW.plusSeconds(3600))).thenReturn(nextRenewal);
     when(store.recordRenewal(any(), any(), any(), any(), any(), any(), any())).thenReturn(true);
 
     Instant next = keeper.tend(entry.id());
@@ -112,6 +112,43 @@ class LeaseKeeperTest {
     assertThat(next).isEqualTo(NOW.plusSeconds(30));
     assertThat(meters.counter("credbroker.lease.rotations", "reason", "max_ttl").count())
         .isEqualTo(1);
+  }
+
+  @Test
+  void renewalCloseToTheDeathOfItsCreatingTokenRotatesForTokenExpiry() {
+    // Vault's max TTL is far; the token that created the lease dies in 5 min 40 s, so renewals may
+    // reach 40 s from now (the 5 min margin): a 60 s renewal would pass that.
+    Instant tokenExpire = NOW.plusSeconds(340);
+    LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(40), tokenExpire);
+    when(vault.renewLease(any(), any())).thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
+    when(store.recordRenewal(any(), any(), any(), any(), any(), any(), any())).thenReturn(true);
+    IssuedCredential fresh = rotationSucceeds(entry);
+
+    keeper.tend(entry.id());
+
+    verify(leases)
+        .issue(POD, DB1, CredentialKind.STREAM, Duration.ofSeconds(60), entry.streamId(), entry.id());
+    verify(store).supersede(entry.id(), ME, NOW.plusSeconds(60), RevocationTrigger.EXPIRED);
+    verify(streams)
+        .rotated(entry.id(), fresh, Duration.ofSeconds(60), RotationReason.TOKEN_EXPIRY);
+    assertThat(meters.counter("credbroker.lease.rotations", "reason", "token_expiry").count())
+        .isEqualTo(1);
+  }
+
+  @Test
+  void replacedCredentialIsNeverPromisedPastTheDeathOfItsToken() {
+    // The token dies in 30 s, before the 60 s Vault would grant: the old credential drains until then.
+    Instant tokenExpire = NOW.plusSeconds(30);
+    LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.minusSeconds(270), tokenExpire);
+    when(vault.renewLease(any(), any())).thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
+    when(store.recordRenewal(any(), any(), any(), any(), any(), any(), any())).thenReturn(true);
+    IssuedCredential fresh = rotationSucceeds(entry);
+
+    keeper.tend(entry.id());
+
+    verify(store).supersede(entry.id(), ME, tokenExpire, RevocationTrigger.EXPIRED);
+    verify(streams)
+        .rotated(entry.id(), fresh, Duration.ofSeconds(30), RotationReason.TOKEN_EXPIRY);
   }
 
   @Test
@@ -191,7 +228,7 @@ class LeaseKeeperTest {
         new CredentialRecord(
             r.id(), r.databaseRole(), r.vaultMount(), r.vaultRole(), r.leaseId(), r.username(),
             r.owner(), r.kind(), r.state(), r.renewable(), "replica-b", r.issueTime(),
-            r.expireTime(), r.maxExpireTime(), null, null, null, null);
+            r.expireTime(), r.maxExpireTime(), null, null, null, null, null);
     when(store.findEntry(r.id()))
         .thenReturn(
             Optional.of(
@@ -206,7 +243,12 @@ class LeaseKeeperTest {
 
   /** {@link #entry} held by an open stream on this replica, as the store and the streams report it. */
   private LeaseEntry heldEntry(Instant expire, Instant maxExpire) {
-    LeaseEntry entry = entry(expire, maxExpire, null, null);
+    return heldEntry(expire, maxExpire, null);
+  }
+
+  /** {@link #heldEntry} whose lease was created by a Vault token that dies at {@code tokenExpire}. */
+  private LeaseEntry heldEntry(Instant expire, Instant maxExpire, @Nullable Instant tokenExpire) {
+    LeaseEntry entry = entry(expire, maxExpire, null, null, tokenExpire);
     when(store.findEntry(entry.id())).thenReturn(Optional.of(entry));
     when(streams.holds(entry.id())).thenReturn(true);
     return entry;
@@ -228,11 +270,20 @@ class LeaseKeeperTest {
    */
   private static LeaseEntry entry(
       Instant expire, Instant maxExpire, @Nullable Instant detached, @Nullable Instant revokeAfter) {
+    return entry(expire, maxExpire, detached, revokeAfter, null);
+  }
+
+  private static LeaseEntry entry(
+      Instant expire,
+      Instant maxExpire,
+      @Nullable Instant detached,
+      @Nullable Instant revokeAfter,
+      @Nullable Instant tokenExpire) {
     CredentialRecord record =
         new CredentialRecord(
             UUID.randomUUID(), "db1", "database", "db1", "database/creds/db1/abc", "v-app-abc",
             POD, CredentialKind.STREAM, CredentialState.ACTIVE, true, ME,
-            NOW.minusSeconds(40), expire, maxExpire, null, detached, null, null);
+            NOW.minusSeconds(40), expire, maxExpire, null, detached, null, null, tokenExpire);
     return new LeaseEntry(
         record,
         Duration.ofSeconds(60),
@@ -250,7 +301,7 @@ class LeaseKeeperTest {
         new CredentialRecord(
             UUID.randomUUID(), "db1", "database", "db1", "database/creds/db1/def", "v-app-def",
             POD, CredentialKind.STREAM, CredentialState.ACTIVE, true, ME, NOW,
-            NOW.plusSeconds(60), NOW.plusSeconds(300), replaces, null, null, null);
+            NOW.plusSeconds(60), NOW.plusSeconds(300), replaces, null, null, null, null);
     return new IssuedCredential(record, "Fresh-Pa55-word", DB1.connection());
   }
 }

@@ -46,7 +46,12 @@ class LeaseServiceTest {
           new ConnectionHints("127.0.0.1", 5432, "db1", "disable"));
   private static final DatabaseSecret SECRET =
       new DatabaseSecret(
-          "database/creds/db1-role/abc", "v-k-db1-abc", "Pa55-word-xyz", Duration.ofSeconds(60), true);
+          "database/creds/db1-role/abc",
+          "v-k-db1-abc",
+          "Pa55-word-xyz",
+          Duration.ofSeconds(60),
+          true,
+          NOW.plus(Duration.ofDays(2)));
 
   private final VaultDatabaseCredentials vault = mock(VaultDatabaseCredentials.class);
   private final CredentialStore store = mock(CredentialStore.class);
@@ -108,6 +113,38 @@ class LeaseServiceTest {
     assertThat(issued.record().expireTime()).isEqualTo(NOW.plusSeconds(30));
     // The probe's cap, counted conservatively (a second early).
     assertThat(issued.record().maxExpireTime()).isEqualTo(NOW.plusSeconds(299));
+  }
+
+  @Test
+  void credentialWhoseTokenDiesBeforeTheMaxTtlIsLimitedByTheTokenMinusTheMargin() {
+    // The issuing token dies in 10 min; Vault's max TTL (1 h) would allow more.
+    when(vault.issue("database", "db1-role"))
+        .thenReturn(
+            new DatabaseSecret(
+                SECRET.leaseId(), SECRET.username(), SECRET.password(), Duration.ofSeconds(60),
+                true, NOW.plus(Duration.ofMinutes(10))));
+    stubMaxTtlProbe(Duration.ofHours(1));
+
+    IssuedCredential issued = leases.issue(POD, DB1, CredentialKind.STREAM, null);
+
+    assertThat(issued.record().tokenExpireTime()).isEqualTo(NOW.plus(Duration.ofMinutes(10)));
+    // Renewals stop the 5 min margin before the token dies; the next renewal there rotates it.
+    assertThat(issued.record().maxExpireTime()).isEqualTo(NOW.plus(Duration.ofMinutes(5)));
+    assertThat(issued.record().expireTime()).isEqualTo(NOW.plusSeconds(60));
+  }
+
+  @Test
+  void oneShotCredentialNeverOutlivesTheTokenThatCreatedIt() {
+    when(vault.issue("database", "db1-role"))
+        .thenReturn(
+            new DatabaseSecret(
+                SECRET.leaseId(), SECRET.username(), SECRET.password(), Duration.ofSeconds(60),
+                true, NOW.plusSeconds(45)));
+
+    IssuedCredential issued = leases.issue(POD, DB1, CredentialKind.ONE_SHOT, null);
+
+    assertThat(issued.record().expireTime()).isEqualTo(NOW.plusSeconds(45));
+    assertThat(issued.record().maxExpireTime()).isEqualTo(NOW.plusSeconds(45));
   }
 
   @Test

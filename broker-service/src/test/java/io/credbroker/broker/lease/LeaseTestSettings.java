@@ -22,6 +22,7 @@ final class LeaseTestSettings {
         Duration.ofSeconds(30),
         Duration.ofSeconds(5),
         Duration.ofMinutes(10),
-        Duration.ofMinutes(10));
+        Duration.ofMinutes(10),
+        Duration.ofMinutes(5));
   }
 }

@@ -16,7 +16,11 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
@@ -42,6 +46,20 @@ class VaultDatabaseCredentialsTest {
        "password":"Ab3-kZ9qWe7rTy1uIo0P"},"wrap_info":null,"warnings":null,"auth":null}
       """;
 
+  /** What {@code auth/token/create/<role>} answers: the n-th issuing token, one hour. */
+  private static final String ISSUING_TOKEN =
+      """
+      {"request_id":"r2","lease_id":"","renewable":false,"lease_duration":0,"data":null,
+       "wrap_info":null,"warnings":null,"auth":{"client_token":"hvs.issuing-{{n}}",
+       "accessor":"acc-{{n}}","policies":["credential-broker-issuer"],
+       "token_policies":["credential-broker-issuer"],"metadata":null,"lease_duration":3600,
+       "renewable":{{renewable}},"entity_id":"","token_type":"service","orphan":true,
+       "mfa_requirement":null,"num_uses":0}}
+      """;
+
+  private final AtomicInteger issuingTokens = new AtomicInteger();
+  private final List<String> revokedTokens = new CopyOnWriteArrayList<>();
+  private volatile boolean issuingTokenRenewable;
   private final AtomicInteger hits = new AtomicInteger();
   private final List<String> requests = new CopyOnWriteArrayList<>();
   private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
@@ -98,7 +116,13 @@ class VaultDatabaseCredentialsTest {
     assertThat(secret.password()).isEqualTo("Ab3-kZ9qWe7rTy1uIo0P");
     assertThat(secret.leaseDuration()).isEqualTo(Duration.ofSeconds(60));
     assertThat(secret.toString()).doesNotContain("Ab3-kZ9qWe7rTy1uIo0P");
-    assertThat(requests).containsExactly("GET /v1/database/creds/db1 token=root");
+    // The lease belongs to an issuing token, never to the broker's login.
+    assertThat(requests)
+        .containsExactly(
+            "POST /v1/auth/token/create/credential-broker-issuer token=root",
+            "GET /v1/database/creds/db1 token=hvs.issuing-1");
+    assertThat(secret.tokenExpireTime())
+        .isBetween(Instant.now().plusSeconds(3590), Instant.now().plusSeconds(3600));
     assertThat(
             meters
                 .timer("credbroker.vault.request", "operation", "creds", "outcome", "success")
@@ -107,10 +131,62 @@ class VaultDatabaseCredentialsTest {
   }
 
   @Test
+  void issuingTokenIsReusedWhileFreshAndReplacedOnceHalfItsLifeHasPassed() {
+    MutableClock clock = new MutableClock(Instant.parse("2026-12-02T10:00:00Z"));
+    VaultDatabaseCredentials timed = withClock(clock);
+
+    DatabaseSecret first = timed.issue("database", "db1");
+    clock.advance(Duration.ofMinutes(29));
+    DatabaseSecret second = timed.issue("database", "db1");
+    clock.advance(Duration.ofMinutes(2));
+    DatabaseSecret third = timed.issue("database", "db1");
+
+    assertThat(first.tokenExpireTime()).isEqualTo(Instant.parse("2026-12-02T11:00:00Z"));
+    assertThat(second.tokenExpireTime()).isEqualTo(first.tokenExpireTime());
+    // 31 min into a 60 min token: a credential issued with it would have less than half a life.
+    assertThat(third.tokenExpireTime()).isEqualTo(Instant.parse("2026-12-02T11:31:00Z"));
+    assertThat(requests)
+        .containsExactly(
+            "POST /v1/auth/token/create/credential-broker-issuer token=root",
+            "GET /v1/database/creds/db1 token=hvs.issuing-1",
+            "GET /v1/database/creds/db1 token=hvs.issuing-1",
+            "POST /v1/auth/token/create/credential-broker-issuer token=root",
+            "GET /v1/database/creds/db1 token=hvs.issuing-2");
+  }
+
+  @Test
+  void issuingTokenVaultNoLongerAcceptsIsReplacedAndTheReadTriedOnce() {
+    vault.issue("database", "db1");
+    revokedTokens.add("hvs.issuing-1");
+
+    DatabaseSecret secret = vault.issue("database", "db1");
+
+    assertThat(secret.username()).startsWith("v-root-db1-");
+    assertThat(requests)
+        .containsExactly(
+            "POST /v1/auth/token/create/credential-broker-issuer token=root",
+            "GET /v1/database/creds/db1 token=hvs.issuing-1",
+            "GET /v1/database/creds/db1 token=hvs.issuing-1",
+            "POST /v1/auth/token/create/credential-broker-issuer token=root",
+            "GET /v1/database/creds/db1 token=hvs.issuing-2");
+  }
+
+  @Test
+  void renewableIssuingTokenIsRefusedBecauseItWouldTieCredentialsToTheLogin() {
+    issuingTokenRenewable = true;
+
+    assertThatThrownBy(() -> vault.issue("database", "db1"))
+        .isInstanceOfSatisfying(
+            BrokerException.class, e -> assertThat(e.reason()).isEqualTo(Reason.VAULT_REJECTED));
+    assertThat(requests).noneMatch(r -> r.contains("/creds/"));
+  }
+
+  @Test
   void renewalSendsTheIncrementAndReturnsTheCappedDuration() {
     Duration renewed = vault.renew("database/creds/db1/IQKUMCTg3M5RoJ0Wr0ZDSxyK", Duration.ofHours(1));
 
     assertThat(renewed).isEqualTo(Duration.ofSeconds(42));
+    // Renewals need no issuing token: the login may renew any lease its policy allows.
     assertThat(requests).containsExactly("PUT /v1/sys/leases/renew token=root");
   }
 
@@ -127,7 +203,7 @@ class VaultDatabaseCredentialsTest {
     }
 
     assertThat(circuitBreaker.getState()).isEqualTo(CircuitBreaker.State.CLOSED);
-    assertThat(hits.get()).isEqualTo(5);
+    assertThat(requests).filteredOn(r -> r.contains("/creds/")).hasSize(5);
   }
 
   @Test
@@ -139,6 +215,7 @@ class VaultDatabaseCredentialsTest {
               e -> assertThat(e.reason()).isEqualTo(Reason.VAULT_UNAVAILABLE));
     }
     assertThat(circuitBreaker.getState()).isEqualTo(CircuitBreaker.State.OPEN);
+    int reached = hits.get();
 
     assertThatThrownBy(() -> vault.issue("database", "db1"))
         .isInstanceOfSatisfying(
@@ -147,7 +224,7 @@ class VaultDatabaseCredentialsTest {
               assertThat(e.reason()).isEqualTo(Reason.VAULT_UNAVAILABLE);
               assertThat(e.retryAfter()).isNotNull();
             });
-    assertThat(hits.get()).isEqualTo(3);
+    assertThat(hits.get()).isEqualTo(reached);
   }
 
   @Test
@@ -212,6 +289,47 @@ class VaultDatabaseCredentialsTest {
     assertThat(hits.get()).isZero();
   }
 
+  private VaultDatabaseCredentials withClock(Clock clock) {
+    return new VaultDatabaseCredentials(
+        new VaultTemplate(
+            VaultEndpoint.from(URI.create("http://127.0.0.1:" + server.getAddress().getPort())),
+            new TokenAuthentication("root")),
+        circuitBreaker,
+        Bulkhead.of("vault", BulkheadConfig.custom().maxConcurrentCalls(4).build()),
+        meters,
+        null,
+        "credential-broker-issuer",
+        clock);
+  }
+
+  /** A clock the test moves by hand. */
+  private static final class MutableClock extends Clock {
+    private volatile Instant now;
+
+    MutableClock(Instant start) {
+      this.now = start;
+    }
+
+    void advance(Duration by) {
+      now = now.plus(by);
+    }
+
+    @Override
+    public Instant instant() {
+      return now;
+    }
+
+    @Override
+    public ZoneId getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(ZoneId zone) {
+      return this;
+    }
+  }
+
   private void handle(HttpExchange exchange) throws IOException {
     hits.incrementAndGet();
     String path = exchange.getRequestURI().getPath();
@@ -222,7 +340,23 @@ class VaultDatabaseCredentialsTest {
             + " token="
             + exchange.getRequestHeaders().getFirst("X-Vault-Token"));
     switch (path) {
-      case "/v1/database/creds/db1" -> respond(exchange, 200, CREDS_OK);
+      case "/v1/auth/token/create/credential-broker-issuer" -> {
+        int n = issuingTokens.incrementAndGet();
+        respond(
+            exchange,
+            200,
+            ISSUING_TOKEN
+                .replace("{{n}}", Integer.toString(n))
+                .replace("{{renewable}}", Boolean.toString(issuingTokenRenewable)));
+      }
+      case "/v1/database/creds/db1" -> {
+        String token = exchange.getRequestHeaders().getFirst("X-Vault-Token");
+        if (revokedTokens.contains(token)) {
+          respond(exchange, 403, "{\"errors\":[\"permission denied\"]}");
+        } else {
+          respond(exchange, 200, CREDS_OK);
+        }
+      }
       case "/v1/database/creds/missing" ->
           respond(exchange, 400, "{\"errors\":[\"unknown role: missing\"]}");
       case "/v1/database/creds/broken" ->
