@@ -25,6 +25,10 @@ import org.jspecify.annotations.Nullable;
  * @param expireTime when it stops working unless renewed
  * @param endTime when it ended, or {@code null} while active
  * @param endReason why it ended (e.g. {@code ADMIN}), or {@code null}
+ * @param maxExpireTime the latest time renewals can take it to before it is rotated, or {@code
+ *     null} when unknown
+ * @param tokenExpireTime when the Vault token that created it dies (Vault revokes it then at the
+ *     latest; the broker rotates it before), or {@code null} when unknown
  */
 public record CredentialSummary(
     UUID id,
@@ -40,7 +44,9 @@ public record CredentialSummary(
     Instant issueTime,
     Instant expireTime,
     @Nullable Instant endTime,
-    @Nullable String endReason) {
+    @Nullable String endReason,
+    @Nullable Instant maxExpireTime,
+    @Nullable Instant tokenExpireTime) {
 
   public CredentialSummary {
     Objects.requireNonNull(id, "id");
@@ -71,7 +77,9 @@ public record CredentialSummary(
         record.issueTime(),
         record.expireTime(),
         record.endTime(),
-        record.endReason());
+        record.endReason(),
+        record.maxExpireTime(),
+        record.tokenExpireTime());
   }
 
   public boolean active() {
