@@ -119,7 +119,8 @@ break the YAML; extraConfig is merged over it last.
     "expiring-warning" $lease.expiringWarning
     "renewal-retry-max" $lease.renewalRetryMax
     "revocation-retry-initial" $lease.revocationRetryInitial
-    "revocation-retry-max" $lease.revocationRetryMax)
+    "revocation-retry-max" $lease.revocationRetryMax
+    "token-expiry-margin" $lease.tokenExpiryMargin)
   "cluster" (dict
     "heartbeat-interval" .Values.cluster.heartbeatInterval
     "stale-after" .Values.cluster.staleAfter)
@@ -127,7 +128,8 @@ break the YAML; extraConfig is merged over it last.
     "audiences" .Values.admin.audiences
     "authentication-cache-ttl" .Values.admin.authenticationCacheTtl
     "authorization-cache-ttl" .Values.admin.authorizationCacheTtl)
-  "revocation" (dict "block-cache-ttl" .Values.revocation.blockCacheTtl) }}
+  "revocation" (dict "block-cache-ttl" .Values.revocation.blockCacheTtl)
+  "vault" (dict "issuing-token-role" .Values.vault.issuingTokenRole) }}
 {{- $vaultK8s := dict
   "role" .Values.vault.kubernetes.role
   "kubernetes-path" .Values.vault.kubernetes.path

@@ -33,7 +33,8 @@ class BrokerSettingsTest {
 
   /** The sections of {@code credbroker.*} this test covers, by the name of their record in BrokerProperties. */
   private static final Map<String, String> SECTIONS =
-      Map.of("grpc", "Grpc", "lease", "Lease", "cluster", "Cluster", "admin", "Admin", "revocation", "Revocation");
+      Map.of("grpc", "Grpc", "lease", "Lease", "cluster", "Cluster", "admin", "Admin", "revocation", "Revocation",
+          "vault", "Vault");
 
   private static JsonNode defaultConfig;
   private static JsonNode defaults;
@@ -49,7 +50,7 @@ class BrokerSettingsTest {
   }
 
   @ParameterizedTest(name = "credbroker.{0}")
-  @ValueSource(strings = {"grpc", "lease", "cluster", "admin", "revocation"})
+  @ValueSource(strings = {"grpc", "lease", "cluster", "admin", "revocation", "vault"})
   void everyRenderedKeyIsAPropertyTheBrokerBindsWithTheBrokersDefault(String section) {
     Map<String, Optional<String>> broker = brokerDefaults.get(SECTIONS.get(section));
     JsonNode rendered = defaults.path(section);
@@ -77,11 +78,13 @@ class BrokerSettingsTest {
         .containsExactlyInAnyOrder("port", "heartbeat-interval", "call-threads");
     assertThat(fieldNames(defaults.path("lease"))).containsExactlyInAnyOrder(
         "renewal-fraction", "renewal-jitter", "rotation-margin", "reconnect-grace", "drain-grace", "workers",
-        "expiring-warning", "renewal-retry-max", "revocation-retry-initial", "revocation-retry-max");
+        "expiring-warning", "renewal-retry-max", "revocation-retry-initial", "revocation-retry-max",
+        "token-expiry-margin");
     assertThat(fieldNames(defaults.path("cluster"))).containsExactlyInAnyOrder("heartbeat-interval", "stale-after");
     assertThat(fieldNames(defaults.path("admin")))
         .containsExactlyInAnyOrder("audiences", "authentication-cache-ttl", "authorization-cache-ttl");
     assertThat(fieldNames(defaults.path("revocation"))).containsExactly("block-cache-ttl");
+    assertThat(fieldNames(defaults.path("vault"))).containsExactly("issuing-token-role");
   }
 
   @Test
@@ -120,6 +123,8 @@ class BrokerSettingsTest {
     assertThat(lease.path("renewal-retry-max").asText()).isEqualTo("20s");
     assertThat(lease.path("revocation-retry-initial").asText()).isEqualTo("2s");
     assertThat(lease.path("revocation-retry-max").asText()).isEqualTo("PT30M");
+    assertThat(lease.path("token-expiry-margin").asText()).isEqualTo("10m");
+    assertThat(tuned.path("vault").path("issuing-token-role").asText()).isEqualTo("broker-issuer");
   }
 
   @Test
