@@ -2,11 +2,13 @@ package io.credbroker.loadtest.stack;
 
 import io.credbroker.devstack.DevStack;
 import io.credbroker.devstack.PostgresInfo;
+import io.credbroker.devstack.kubernetes.KubernetesApiServer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -45,6 +47,12 @@ public final class LoadStack implements AutoCloseable {
   public static final String AUDIENCE = "credbroker";
 
   private static final Duration SETUP_TIMEOUT = Duration.ofMinutes(3);
+  /** The broker's identity and Vault role, as the setup command's defaults and the Helm chart have them. */
+  private static final String BROKER_NAMESPACE = "credbroker";
+  private static final String BROKER_SERVICE_ACCOUNT = "credential-broker";
+  private static final String BROKER_VAULT_ROLE = "credential-broker";
+  /** Longer than any load run: the broker re-reads the file at each login but nothing refreshes it. */
+  private static final Duration BROKER_TOKEN_LIFETIME = Duration.ofHours(12);
 
   /** How long each part took to start, for the report. */
   public record StartTimes(double devStackSeconds, double setupSeconds, double brokerSeconds) {}
@@ -116,6 +124,9 @@ public final class LoadStack implements AutoCloseable {
         "--postgres-url", pg.jdbcUrl("postgres"),
         "--database", DATABASE,
         "--vault-address", devStack.vaultAddress(),
+        // The broker logs in as in production: Kubernetes auth with its own service account.
+        "--kubernetes-host", devStack.kubernetesUrl(),
+        "--kubernetes-ca-file", devStack.caCertPath().toAbsolutePath().toString(),
         "--default-ttl", settings.credentialTtl().toSeconds() + "s",
         "--max-ttl", settings.credentialMaxTtl().toSeconds() + "s");
     ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
@@ -146,7 +157,10 @@ public final class LoadStack implements AutoCloseable {
     int httpPort = FreePorts.next();
     Map<String, String> p = new LinkedHashMap<>();
     p.put("spring.cloud.vault.uri", devStack.vaultAddress());
-    p.put("spring.cloud.vault.authentication", "TOKEN");
+    p.put("spring.cloud.vault.authentication", "KUBERNETES");
+    p.put("spring.cloud.vault.kubernetes.role", BROKER_VAULT_ROLE);
+    p.put("spring.cloud.vault.kubernetes.service-account-token-file",
+        brokerServiceAccountToken(devStack, log.resolveSibling("broker-sa-token")).toString());
     p.put("spring.datasource.url", pg.jdbcUrl("credbroker"));
     p.put("spring.datasource.username", pg.adminUser());
     p.put("spring.grpc.server.host", "127.0.0.1");
@@ -168,13 +182,29 @@ public final class LoadStack implements AutoCloseable {
     p.put("credbroker.bindings[0].connection.sslmode", "disable");
     p.putAll(settings.brokerProperties());
     // Secrets through the environment (relaxed binding), never the command line.
-    Map<String, String> env = Map.of(
-        "SPRING_CLOUD_VAULT_TOKEN", devStack.vaultRootToken(),
-        "SPRING_DATASOURCE_PASSWORD", pg.adminPassword());
+    Map<String, String> env = Map.of("SPRING_DATASOURCE_PASSWORD", pg.adminPassword());
     List<String> jvm = new ArrayList<>();
     jvm.add("-Xmx" + settings.brokerHeap());
     jvm.addAll(settings.brokerJvmArgs());
     return BrokerProcess.start(jar, log, jvm, p, env, grpcPort, httpPort, settings.startTimeout());
+  }
+
+  /**
+   * Writes a token of the broker's service account ({@code credbroker/credential-broker}, API server
+   * audience, as the kube-api-access token the chart mounts) to {@code file}, readable by its owner
+   * only; the broker reads it at every Vault login.
+   */
+  private static Path brokerServiceAccountToken(DevStack devStack, Path file) {
+    String token = devStack.kubernetes().issueToken(BROKER_NAMESPACE, BROKER_SERVICE_ACCOUNT, null,
+        List.of(KubernetesApiServer.API_AUDIENCE), BROKER_TOKEN_LIFETIME);
+    try {
+      Files.deleteIfExists(file);
+      Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+      Files.writeString(file, token);
+      return file.toAbsolutePath();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write the broker's service-account token to " + file, e);
+    }
   }
 
   public BrokerProcess broker() {
