@@ -7,7 +7,6 @@ import io.credbroker.broker.auth.PodIdentity;
 import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.vault.DatabaseSecret;
-import io.credbroker.broker.vault.IssuingToken;
 import io.credbroker.broker.vault.LeaseRenewal;
 import io.credbroker.broker.vault.VaultDatabaseCredentials;
 import java.time.Clock;
@@ -233,22 +232,22 @@ public class LeaseService implements AutoCloseable {
    */
   public boolean checkIssuingTokenLifetime() {
     try {
-      IssuingToken token = vault.issuingToken();
-      Duration usable = token.ttl().dividedBy(2).minus(settings.tokenExpiryMargin());
+      Duration lifetime = vault.issuingTokenLifetime();
+      Duration usable = lifetime.dividedBy(2).minus(settings.tokenExpiryMargin());
       if (usable.compareTo(settings.drainGrace()) <= 0) {
         log.warn(
             "Vault issuing tokens live {}: a credential issued with one may have only half of that"
                 + " before its token dies, less the token-expiry margin ({}), which leaves no room to"
                 + " renew it. Every credential would be rotated at once. Give the token role a longer"
                 + " TTL (setup --issuing-token-ttl) or lower credbroker.lease.token-expiry-margin.",
-            token.ttl(),
+            lifetime,
             settings.tokenExpiryMargin());
         return false;
       }
       log.info(
           "Vault issuing tokens live {}; credentials are rotated at the latest {} before their token"
               + " dies",
-          token.ttl(),
+          lifetime,
           settings.tokenExpiryMargin());
       return true;
     } catch (BrokerException e) {

@@ -17,7 +17,7 @@ import java.util.Objects;
  * @param ttl the lifetime Vault granted at creation
  * @param expireTime when Vault revokes it, and every lease it created
  */
-public record IssuingToken(String value, String accessor, Duration ttl, Instant expireTime) {
+record IssuingToken(String value, String accessor, Duration ttl, Instant expireTime) {
 
   public IssuingToken {
     Objects.requireNonNull(value, "value");

@@ -180,13 +180,13 @@ public final class VaultDatabaseCredentials {
   }
 
   /**
-   * The token this replica issues credentials with now (created on first use and once half of its
-   * life has passed).
+   * The lifetime Vault grants the tokens this replica issues credentials with (creating the first one
+   * if none exists yet).
    *
    * @throws BrokerException when Vault cannot create one and no unexpired one is at hand
    */
-  public IssuingToken issuingToken() {
-    return issuingTokens.current();
+  public Duration issuingTokenLifetime() {
+    return issuingTokens.current().ttl();
   }
 
   /**

@@ -148,6 +148,20 @@ class LeaseServiceTest {
   }
 
   @Test
+  void issuingTokensTooShortToCoverTheRotationMarginAreReportedAtStartUp() {
+    // Half of 10 min, less the 5 min margin, leaves nothing to renew in.
+    when(vault.issuingTokenLifetime()).thenReturn(Duration.ofMinutes(10));
+    assertThat(leases.checkIssuingTokenLifetime()).isFalse();
+
+    when(vault.issuingTokenLifetime()).thenReturn(Duration.ofHours(48));
+    assertThat(leases.checkIssuingTokenLifetime()).isTrue();
+
+    when(vault.issuingTokenLifetime())
+        .thenThrow(new BrokerException(Reason.VAULT_UNAVAILABLE, "Vault is unavailable"));
+    assertThat(leases.checkIssuingTokenLifetime()).isFalse();
+  }
+
+  @Test
   void leaseThatCannotBeRecordedIsRevokedAgain() {
     when(vault.issue("database", "db1-role")).thenReturn(SECRET);
     stubMaxTtlProbe(Duration.ofSeconds(300));
