@@ -3,7 +3,10 @@
 # target database db1 and Vault's database engine set up by the broker's own setup command, and
 # the broker, all on 127.0.0.1 with the fixed dev ports. Stays up until Ctrl-C, then stops all.
 #
+#   ./dev-run.sh                builds, then starts everything
 #   SKIP_BUILD=1 ./dev-run.sh   reuses the jars of a previous build
+#   ./dev-run.sh replica N      starts broker replica N (2..100: gRPC 9090+N-1, HTTP 8080+N-1)
+#                               next to a running dev run, until Ctrl-C
 #
 # The broker logs in to Vault as the Helm chart makes it do in a cluster: Kubernetes auth, Vault
 # role credential-broker, with a token of service account credbroker/credential-broker read from a
@@ -13,11 +16,13 @@ cd "$(dirname "$0")"
 
 work=.dev-stack
 info=$work/dev-stack.json
+pid_file=$work/dev-run.pid
 # The broker's service-account token; spring.cloud.vault.kubernetes.service-account-token-file in
 # broker-service/src/main/resources/application-dev.yaml names the same file.
 token_file=$work/credential-broker.token
 broker_jar=broker-service/target/credential-broker.jar
 stack_jar=dev-stack/target/dev-stack.jar
+max_replica=100
 
 # Lifetimes that turn over while someone watches: the broker's Vault token lives 1 minute and is
 # renewed up to 3 minutes, then the broker must log in again; a credential lives 2 minutes per
@@ -45,6 +50,16 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # A string field of the (pretty-printed) info file; secrets read this way stay out of argv.
 info_field() { sed -n "s/.*\"$1\" *: *\"\\([^\"]*\\)\".*/\\1/p" "$info" | head -1; }
 
+# True when the file $1 names a process of this script that is still running (not a stale file
+# whose process id has since gone to another program).
+script_running() {
+  local pid
+  [ -s "$1" ] && pid=$(cat "$1") && ps -p "$pid" -o args= 2>/dev/null | grep -q 'dev-run\.sh'
+}
+
+# True while a dev run is up: its script runs and Vault answers.
+dev_run_up() { script_running "$pid_file" && port_open 8200; }
+
 # Ends process $1 ($2 names it in messages) with SIGTERM, so a broker shuts down gracefully, and
 # waits for it; SIGKILL after 60 s. Reaps it when it is a child of this shell.
 stop_process() {
@@ -62,8 +77,8 @@ stop_process() {
   wait "$pid" 2>/dev/null || true
 }
 
-# Starts the broker in the background (gRPC 9090+$1-1, HTTP 8080+$1-1, log $2) and waits until
-# both ports answer. Sets broker_pid.
+# Starts broker replica $1 in the background (gRPC 9090+$1-1, HTTP 8080+$1-1, log $2) and waits
+# until both ports answer. Sets broker_pid.
 start_broker() {
   local log=$2 grpc_port=$((9090 + $1 - 1)) http_port=$((8080 + $1 - 1))
   CREDBROKER_DEV_POSTGRES_PASSWORD=$(info_field adminPassword) \
@@ -128,6 +143,63 @@ refresh_broker_token() {
   done
 }
 
+# The EXIT trap of ./dev-run.sh replica N: stops its broker gracefully.
+stop_replica() {
+  trap '' INT TERM
+  if [ -n "$broker_pid" ]; then
+    say "Stopping replica $replica ..."
+    stop_process "$broker_pid" "replica $replica"
+  fi
+  rm -f "$work/replica-$replica.pid"
+}
+
+# ./dev-run.sh replica N
+run_replica() {
+  local n=${1:-} grpc_port http_port log
+  case "$n" in
+    '' | *[!0-9]*) die "usage: ./dev-run.sh replica N   (N from 2 to $max_replica; the dev run itself is replica 1)" ;;
+  esac
+  n=$((10#$n))
+  if [ "$n" -lt 2 ] || [ "$n" -gt "$max_replica" ]; then
+    die "replica $n: N must be from 2 to $max_replica (the dev run itself is replica 1 on ports 9090 and 8080)"
+  fi
+  grpc_port=$((9090 + n - 1))
+  http_port=$((8080 + n - 1))
+  log=$work/broker-$n.log
+  dev_run_up || die "no dev run is up: start ./dev-run.sh in another terminal first, then the replica"
+  [ -s "$token_file" ] || die "the dev run has not written the broker's token file $token_file yet"
+  [ -f "$broker_jar" ] || die "$broker_jar is missing; the dev run builds it"
+  if script_running "$work/replica-$n.pid"; then
+    die "replica $n is already running (pid $(cat "$work/replica-$n.pid"))"
+  fi
+  port_open "$grpc_port" && die "port $grpc_port (gRPC of replica $n) is taken"
+  port_open "$http_port" && die "port $http_port (HTTP of replica $n) is taken"
+
+  broker_pid=
+  replica=$n
+  echo $$ >"$work/replica-$n.pid"
+  trap stop_replica EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  say "Starting broker replica $n (log: $log) ..."
+  start_broker "$n" "$log"
+  say "replica $n is running: gRPC 127.0.0.1:$grpc_port, HTTP 127.0.0.1:$http_port, same state database and"
+  say "Vault login as the dev run (Ctrl-C or SIGTERM to pid $$ stops it gracefully; start it again the same way)."
+  wait "$broker_pid" || true
+  broker_pid=
+  say "replica $n exited; see $log"
+}
+
+case "${1:-}" in
+  replica) run_replica "${2:-}"; exit ;;
+  '') ;;
+  *) die "unknown argument '$1'; usage: ./dev-run.sh | ./dev-run.sh replica N" ;;
+esac
+
+if dev_run_up; then
+  die "a dev run is already up (pid $(cat "$pid_file")); stop it first, or add a replica with ./dev-run.sh replica 2"
+fi
+
 if [ "${SKIP_BUILD:-0}" != 1 ] || [ ! -f "$broker_jar" ] || [ ! -f "$stack_jar" ]; then
   echo "Building (./mvnw install -DskipTests) ..."
   ./mvnw -B -q -ntp install -DskipTests
@@ -139,18 +211,30 @@ stack_pid=
 broker_pid=
 refresher_pid=
 cleanup() {
+  local f pid n
   trap '' INT TERM
-  # The broker first, so that it stops gracefully while Vault and PostgreSQL are still there.
+  # Replicas first (they are not children of this shell), then the broker, then what they need.
+  for f in "$work"/replica-*.pid; do
+    if script_running "$f"; then
+      pid=$(cat "$f")
+      n=${f#"$work"/replica-}
+      n=${n%.pid}
+      say "Stopping replica $n ..."
+      stop_process "$pid" "replica $n"
+    fi
+  done
   if [ -n "$broker_pid" ]; then
     say "Stopping the broker, then the dev-stack ..."
     stop_process "$broker_pid" "the broker"
   fi
   if [ -n "$refresher_pid" ]; then stop_process "$refresher_pid" "the token refresher"; fi
   if [ -n "$stack_pid" ]; then stop_process "$stack_pid" "the dev-stack"; fi
+  rm -f "$pid_file"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+echo $$ >"$pid_file"
 
 echo "Starting the dev-stack (log: $work/dev-stack.log) ..."
 java -jar "$stack_jar" --work-dir "$work" --info-file "$info" --create-database credbroker \
@@ -199,6 +283,8 @@ Get a credential as pod app-1 of service account public/application:
   TOKEN=\$(kubectl --kubeconfig $kubeconfig create token application -n public --audience credbroker --bound-object-kind Pod --bound-object-name app-1)
   grpcurl -plaintext -H "authorization: Bearer \$TOKEN" -d '{"database_role":"db1"}' 127.0.0.1:9090 credbroker.v1.CredentialBroker/WatchCredential
   (grpcurl finds the API through server reflection; the contract is api-proto/src/main/proto/credbroker/v1/)
+
+Another replica (same state database and Vault login; gRPC 9091, HTTP 8081): ./dev-run.sh replica 2
 
 Metrics: curl -s http://127.0.0.1:8080/actuator/prometheus | grep credbroker_
 EOT
