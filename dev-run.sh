@@ -201,8 +201,10 @@ if dev_run_up; then
 fi
 
 if [ "${SKIP_BUILD:-0}" != 1 ] || [ ! -f "$broker_jar" ] || [ ! -f "$stack_jar" ]; then
-  echo "Building (./mvnw install -DskipTests) ..."
-  ./mvnw -B -q -ntp install -DskipTests
+  # package, not install: the dev run needs only the jars in target/, and nothing is copied into
+  # the local Maven repository that other checkouts of the project share.
+  echo "Building (./mvnw package -DskipTests) ..."
+  ./mvnw -B -q -ntp package -DskipTests
 fi
 
 mkdir -p "$work"
