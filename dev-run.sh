@@ -3,31 +3,240 @@
 # target database db1 and Vault's database engine set up by the broker's own setup command, and
 # the broker, all on 127.0.0.1 with the fixed dev ports. Stays up until Ctrl-C, then stops all.
 #
+#   ./dev-run.sh                builds, then starts everything
 #   SKIP_BUILD=1 ./dev-run.sh   reuses the jars of a previous build
+#   ./dev-run.sh replica N      starts broker replica N (2..100: gRPC 9090+N-1, HTTP 8080+N-1)
+#                               next to a running dev run, until Ctrl-C
+#
+# The broker logs in to Vault as the Helm chart makes it do in a cluster: Kubernetes auth, Vault
+# role credential-broker, with a token of service account credbroker/credential-broker read from a
+# file. The root token is only for operators and the setup command. Needs bash, curl and a JDK 17.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 work=.dev-stack
 info=$work/dev-stack.json
+pid_file=$work/dev-run.pid
+# The broker's service-account token; spring.cloud.vault.kubernetes.service-account-token-file in
+# broker-service/src/main/resources/application-dev.yaml names the same file.
+token_file=$work/credential-broker.token
 broker_jar=broker-service/target/credential-broker.jar
 stack_jar=dev-stack/target/dev-stack.jar
+max_replica=100
+
+# Lifetimes that turn over while someone watches: the broker's Vault token lives 1 minute and is
+# renewed up to 3 minutes, then the broker must log in again; a credential lives 2 minutes per
+# renewal, 10 minutes at most, so renewals and rotations show within minutes.
+broker_token_ttl=1m
+broker_token_max_ttl=3m
+credential_ttl=2m
+credential_max_ttl=10m
+
+# The service-account token is refreshed the way the kubelet refreshes a pod's projected token:
+# minted by TokenRequest with a bounded lifetime and rewritten (atomically, so the broker never
+# reads half a file) long before it expires; the broker reads the file again at each Vault login.
+# 10 minutes is the shortest lifetime the API server grants; rewriting it every 4 minutes leaves
+# 6 minutes for retries (every 30 s) if the Kubernetes stand-in does not answer. A token that never
+# expired would hide exactly the kind of defect this dev run is there to show.
+sa_token_seconds=600
+sa_token_refresh_seconds=240
+sa_token_retry_seconds=30
+
+say() { printf '%s\n' "$*"; }
+die() { printf 'dev-run: %s\n' "$*" >&2; exit 1; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# A string field of the (pretty-printed) info file; secrets read this way stay out of argv.
+info_field() { sed -n "s/.*\"$1\" *: *\"\\([^\"]*\\)\".*/\\1/p" "$info" | head -1; }
+
+# True when the file $1 names a process of this script that is still running (not a stale file
+# whose process id has since gone to another program).
+script_running() {
+  local pid
+  [ -s "$1" ] && pid=$(cat "$1") && ps -p "$pid" -o args= 2>/dev/null | grep -q 'dev-run\.sh'
+}
+
+# True while a dev run is up: its script runs and Vault answers.
+dev_run_up() { script_running "$pid_file" && port_open 8200; }
+
+# Ends process $1 ($2 names it in messages) with SIGTERM, so a broker shuts down gracefully, and
+# waits for it; SIGKILL after 60 s. Reaps it when it is a child of this shell.
+stop_process() {
+  local pid=$1 what=$2
+  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 120); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    say "$what did not stop within 60 s; killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+
+# Starts broker replica $1 in the background (gRPC 9090+$1-1, HTTP 8080+$1-1, log $2) and waits
+# until both ports answer. Sets broker_pid.
+start_broker() {
+  local log=$2 grpc_port=$((9090 + $1 - 1)) http_port=$((8080 + $1 - 1))
+  CREDBROKER_DEV_POSTGRES_PASSWORD=$(info_field adminPassword) \
+    java -jar "$broker_jar" --spring.profiles.active=dev \
+    --credbroker.grpc.port="$grpc_port" --server.port="$http_port" >"$log" 2>&1 &
+  broker_pid=$!
+  for _ in $(seq 1 120); do
+    if port_open "$grpc_port" && port_open "$http_port"; then
+      return 0
+    fi
+    if ! kill -0 "$broker_pid" 2>/dev/null; then
+      tail -50 "$log"
+      die "the broker exited during startup; see $log"
+    fi
+    sleep 1
+  done
+  die "the broker did not open ports $grpc_port and $http_port within 120 s; see $log"
+}
+
+# Mints a token of service account credbroker/credential-broker with TokenRequest, as the admin
+# user of the dev-stack's kubeconfig, and replaces $token_file with it atomically. No audience is
+# asked for, so the token carries the API server's own, like the token the chart's pods get
+# mounted. The admin token goes to curl on stdin, never on the command line.
+mint_broker_token() {
+  local url answer token tmp
+  url="$(info_field url)/api/v1/namespaces/credbroker/serviceaccounts/credential-broker/token"
+  if ! answer=$(printf 'header = "Authorization: Bearer %s"\n' "$(info_field adminToken)" |
+      curl -sS --fail --max-time 10 --config - --cacert "$work/ca.crt" \
+        -H 'Content-Type: application/json' \
+        -d "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenRequest\",\"spec\":{\"expirationSeconds\":$sa_token_seconds}}" \
+        "$url" 2>&1); then
+    say "dev-run: cannot mint the broker's service-account token: $answer" >&2
+    return 1
+  fi
+  token=$(printf '%s' "$answer" | tr -d '\n' | sed -n 's/.*"token" *: *"\([^"]*\)".*/\1/p')
+  case "$token" in
+    *.*.*) ;;
+    *) say "dev-run: the TokenRequest answer holds no token" >&2; return 1 ;;
+  esac
+  tmp=$(umask 077 && mktemp "$work/.credential-broker.token.XXXXXX")
+  printf '%s' "$token" >"$tmp"
+  mv -f "$tmp" "$token_file"
+}
+
+# Runs in the background for the whole dev run: keeps $token_file fresh. Ctrl-C does not end it
+# (a subshell would otherwise die of it and leave its sleep behind); the dev run's cleanup does.
+refresh_broker_token() {
+  local delay=$sa_token_refresh_seconds sleeper=
+  trap '' INT
+  trap 'if [ -n "$sleeper" ]; then kill "$sleeper" 2>/dev/null; fi; exit 0' TERM
+  while :; do
+    sleep "$delay" &
+    sleeper=$!
+    wait "$sleeper" || true
+    sleeper=
+    if mint_broker_token; then
+      delay=$sa_token_refresh_seconds
+    else
+      say "dev-run: retrying in $sa_token_retry_seconds s; the broker's current token file stays until then" >&2
+      delay=$sa_token_retry_seconds
+    fi
+  done
+}
+
+# The EXIT trap of ./dev-run.sh replica N: stops its broker gracefully.
+stop_replica() {
+  trap '' INT TERM
+  if [ -n "$broker_pid" ]; then
+    say "Stopping replica $replica ..."
+    stop_process "$broker_pid" "replica $replica"
+  fi
+  rm -f "$work/replica-$replica.pid"
+}
+
+# ./dev-run.sh replica N
+run_replica() {
+  local n=${1:-} grpc_port http_port log
+  case "$n" in
+    '' | *[!0-9]*) die "usage: ./dev-run.sh replica N   (N from 2 to $max_replica; the dev run itself is replica 1)" ;;
+  esac
+  n=$((10#$n))
+  if [ "$n" -lt 2 ] || [ "$n" -gt "$max_replica" ]; then
+    die "replica $n: N must be from 2 to $max_replica (the dev run itself is replica 1 on ports 9090 and 8080)"
+  fi
+  grpc_port=$((9090 + n - 1))
+  http_port=$((8080 + n - 1))
+  log=$work/broker-$n.log
+  dev_run_up || die "no dev run is up: start ./dev-run.sh in another terminal first, then the replica"
+  [ -s "$token_file" ] || die "the dev run has not written the broker's token file $token_file yet"
+  [ -f "$broker_jar" ] || die "$broker_jar is missing; the dev run builds it"
+  if script_running "$work/replica-$n.pid"; then
+    die "replica $n is already running (pid $(cat "$work/replica-$n.pid"))"
+  fi
+  port_open "$grpc_port" && die "port $grpc_port (gRPC of replica $n) is taken"
+  port_open "$http_port" && die "port $http_port (HTTP of replica $n) is taken"
+
+  broker_pid=
+  replica=$n
+  echo $$ >"$work/replica-$n.pid"
+  trap stop_replica EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  say "Starting broker replica $n (log: $log) ..."
+  start_broker "$n" "$log"
+  say "replica $n is running: gRPC 127.0.0.1:$grpc_port, HTTP 127.0.0.1:$http_port, same state database and"
+  say "Vault login as the dev run (Ctrl-C or SIGTERM to pid $$ stops it gracefully; start it again the same way)."
+  wait "$broker_pid" || true
+  broker_pid=
+  say "replica $n exited; see $log"
+}
+
+case "${1:-}" in
+  replica) run_replica "${2:-}"; exit ;;
+  '') ;;
+  *) die "unknown argument '$1'; usage: ./dev-run.sh | ./dev-run.sh replica N" ;;
+esac
+
+if dev_run_up; then
+  die "a dev run is already up (pid $(cat "$pid_file")); stop it first, or add a replica with ./dev-run.sh replica 2"
+fi
 
 if [ "${SKIP_BUILD:-0}" != 1 ] || [ ! -f "$broker_jar" ] || [ ! -f "$stack_jar" ]; then
-  echo "Building (./mvnw install -DskipTests) ..."
-  ./mvnw -B -q -ntp install -DskipTests
+  # package, not install: the dev run needs only the jars in target/, and nothing is copied into
+  # the local Maven repository that other checkouts of the project share.
+  echo "Building (./mvnw package -DskipTests) ..."
+  ./mvnw -B -q -ntp package -DskipTests
 fi
 
 mkdir -p "$work"
-rm -f "$info"
+rm -f "$info" "$token_file"
 stack_pid=
 broker_pid=
+refresher_pid=
 cleanup() {
-  [ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null
-  [ -n "$stack_pid" ] && kill "$stack_pid" 2>/dev/null
-  wait 2>/dev/null || true
+  local f pid n
+  trap '' INT TERM
+  # Replicas first (they are not children of this shell), then the broker, then what they need.
+  for f in "$work"/replica-*.pid; do
+    if script_running "$f"; then
+      pid=$(cat "$f")
+      n=${f#"$work"/replica-}
+      n=${n%.pid}
+      say "Stopping replica $n ..."
+      stop_process "$pid" "replica $n"
+    fi
+  done
+  if [ -n "$broker_pid" ]; then
+    say "Stopping the broker, then the dev-stack ..."
+    stop_process "$broker_pid" "the broker"
+  fi
+  if [ -n "$refresher_pid" ]; then stop_process "$refresher_pid" "the token refresher"; fi
+  if [ -n "$stack_pid" ]; then stop_process "$stack_pid" "the dev-stack"; fi
+  rm -f "$pid_file"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
+echo $$ >"$pid_file"
 
 echo "Starting the dev-stack (log: $work/dev-stack.log) ..."
 java -jar "$stack_jar" --work-dir "$work" --info-file "$info" --create-database credbroker \
@@ -40,34 +249,35 @@ for _ in $(seq 1 180); do
 done
 [ -s "$info" ] || { echo "dev-stack did not start within 180 s; see $work/dev-stack.log"; exit 1; }
 
-# The superuser password of the embedded PostgreSQL; passed through the environment, never argv.
-pg_password=$(sed -n 's/.*"adminPassword" *: *"\([^"]*\)".*/\1/p' "$info")
-export PGPASSWORD="$pg_password" VAULT_TOKEN=root CREDBROKER_DEV_POSTGRES_PASSWORD="$pg_password"
-
 echo "Setting up database db1 and Vault (idempotent; log: $work/setup.log) ..."
-java -jar "$broker_jar" setup >"$work/setup.log" \
+# The setup command, and only it, gets the PostgreSQL superuser password and Vault's root token,
+# through the environment (never argv).
+PGPASSWORD=$(info_field adminPassword) VAULT_TOKEN=root java -jar "$broker_jar" setup >"$work/setup.log" \
   --postgres-url jdbc:postgresql://127.0.0.1:15432/postgres \
   --database db1 \
+  --default-ttl "$credential_ttl" --max-ttl "$credential_max_ttl" \
   --vault-address http://127.0.0.1:8200 \
   --kubernetes-host https://127.0.0.1:6443 --kubernetes-ca-file "$work/ca.crt" \
+  --broker-namespace credbroker --broker-service-account credential-broker \
+  --broker-token-ttl "$broker_token_ttl" --broker-token-max-ttl "$broker_token_max_ttl" \
   || { cat "$work/setup.log"; exit 1; }
 tail -1 "$work/setup.log"
 
+echo "Minting the broker's service-account token ($token_file, renewed every $((sa_token_refresh_seconds / 60)) min) ..."
+mint_broker_token || exit 1
+refresh_broker_token &
+refresher_pid=$!
+
 echo "Starting the broker (log: $work/broker.log) ..."
-java -jar "$broker_jar" --spring.profiles.active=dev >"$work/broker.log" 2>&1 &
-broker_pid=$!
-for _ in $(seq 1 120); do
-  if (exec 3<>/dev/tcp/127.0.0.1/9090) 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null; then
-    break
-  fi
-  if ! kill -0 "$broker_pid" 2>/dev/null; then tail -50 "$work/broker.log"; exit 1; fi
-  sleep 1
-done
+start_broker 1 "$work/broker.log"
 
 kubeconfig=$(cd "$work" && pwd)/kubeconfig
 cat <<EOT
 
 credential-broker is running: gRPC 127.0.0.1:9090, HTTP 127.0.0.1:8080 (Ctrl-C stops everything).
+It logs in to Vault by Kubernetes auth (role credential-broker) as service account
+credbroker/credential-broker, token file $token_file; its Vault token lives $broker_token_ttl, at most
+$broker_token_max_ttl, then it logs in again. Credentials: TTL $credential_ttl, max TTL $credential_max_ttl.
 $(sed -n '/dev-stack is running/,/^$/p' "$work/dev-stack.log")
 
 Get a credential as pod app-1 of service account public/application:
@@ -76,6 +286,10 @@ Get a credential as pod app-1 of service account public/application:
   grpcurl -plaintext -H "authorization: Bearer \$TOKEN" -d '{"database_role":"db1"}' 127.0.0.1:9090 credbroker.v1.CredentialBroker/WatchCredential
   (grpcurl finds the API through server reflection; the contract is api-proto/src/main/proto/credbroker/v1/)
 
+Another replica (same state database and Vault login; gRPC 9091, HTTP 8081): ./dev-run.sh replica 2
+
 Metrics: curl -s http://127.0.0.1:8080/actuator/prometheus | grep credbroker_
 EOT
-wait "$broker_pid"
+wait "$broker_pid" || true
+broker_pid=
+echo "The broker exited; see $work/broker.log"
