@@ -31,6 +31,9 @@ broker_token_ttl=1m
 broker_token_max_ttl=3m
 credential_ttl=2m
 credential_max_ttl=10m
+# Credentials are created with orphan issuing tokens of this fixed lifetime (docs/token-lifetimes.md);
+# a new one every half lifetime, and credentials rotate before theirs dies: short, to watch it happen.
+issuing_token_ttl=8m
 
 # The service-account token is refreshed the way the kubelet refreshes a pod's projected token:
 # minted by TokenRequest with a bounded lifetime and rewritten (atomically, so the broker never
@@ -260,6 +263,7 @@ PGPASSWORD=$(info_field adminPassword) VAULT_TOKEN=root java -jar "$broker_jar" 
   --kubernetes-host https://127.0.0.1:6443 --kubernetes-ca-file "$work/ca.crt" \
   --broker-namespace credbroker --broker-service-account credential-broker \
   --broker-token-ttl "$broker_token_ttl" --broker-token-max-ttl "$broker_token_max_ttl" \
+  --issuing-token-ttl "$issuing_token_ttl" \
   || { cat "$work/setup.log"; exit 1; }
 tail -1 "$work/setup.log"
 
