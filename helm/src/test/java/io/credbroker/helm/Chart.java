@@ -3,16 +3,34 @@ package io.credbroker.helm;
 import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.LintResult;
 import com.marcnuri.helm.TemplateCommand;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.stream.Stream;
 
 /**
  * Runs the real Helm engine (helm-java's native library) on {@code helm/credential-broker}.
  *
- * <p>Stateless; each call is one Helm command. The native library is loaded once per JVM.
+ * <p>Lint runs on the chart itself. Rendering runs on a copy that differs in two places only, because
+ * helm-java 0.0.15 cannot do what {@code helm template} does there:
+ *
+ * <ul>
+ *   <li>Chart.yaml has no {@code kubeVersion}: helm-java has no {@code --kube-version}, and its engine, built
+ *       without Helm's release link flags, reports Kubernetes v1.20.0, which the chart's range refuses
+ *       ({@link ChartMetadataTest} shows that refusal on the chart itself).
+ *   <li>Hook annotation keys {@value #HOOK_KEY} are renamed to {@value #RENAMED_HOOK_KEY}: helm-java prints only
+ *       the release manifest, never hooks, so a hook would not be rendered at all. Under the renamed key Helm
+ *       renders it like any object, and {@link RenderedChart} names the keys back, so tests read the real ones.
+ * </ul>
+ *
+ * <p>Stateless apart from the copy, which is made once per JVM. The native library is loaded once per JVM.
  */
 final class Chart {
 
@@ -21,20 +39,29 @@ final class Chart {
   /** Full name of the release's namespaced objects: the release name plus the chart name. */
   static final String FULLNAME = "cb-credential-broker";
 
-  private static final Path DIRECTORY =
+  static final String HOOK_KEY = "helm.sh/hook";
+  static final String RENAMED_HOOK_KEY = "credbroker.test/hook";
+
+  private static final Path SOURCE =
       Path.of(System.getProperty("credbroker.chart.dir", "credential-broker")).toAbsolutePath();
 
   private Chart() {}
 
-  static Path directory() {
-    if (!Files.isRegularFile(DIRECTORY.resolve("Chart.yaml"))) {
-      throw new IllegalStateException("no chart at " + DIRECTORY);
+  /** The chart itself, as it is packaged and installed. */
+  static Path source() {
+    if (!Files.isRegularFile(SOURCE.resolve("Chart.yaml"))) {
+      throw new IllegalStateException("no chart at " + SOURCE);
     }
-    return DIRECTORY;
+    return SOURCE;
+  }
+
+  /** The copy every render uses (see the class comment). */
+  static Path directory() {
+    return RenderCopy.DIRECTORY;
   }
 
   static LintResult lint(boolean strict) {
-    var lint = new Helm(directory()).lint();
+    var lint = new Helm(source()).lint();
     return strict ? lint.strict().call() : lint.call();
   }
 
@@ -77,6 +104,56 @@ final class Chart {
       return Path.of(Objects.requireNonNull(Chart.class.getResource("/values/" + name), name).toURI());
     } catch (URISyntaxException e) {
       throw new IllegalArgumentException(name, e);
+    }
+  }
+
+  /** A file of the chart as the render copy holds it. */
+  static String forRendering(Path relative, String text) {
+    if (relative.equals(Path.of("Chart.yaml"))) {
+      return text.replaceAll("(?m)^kubeVersion:.*\\R", "");
+    }
+    if (relative.startsWith("templates")) {
+      return text.replace(HOOK_KEY, RENAMED_HOOK_KEY);
+    }
+    return text;
+  }
+
+  /** Makes the render copy on first use, replacing what an earlier run left. */
+  private static final class RenderCopy {
+
+    static final Path DIRECTORY = create();
+
+    private static Path create() {
+      Path source = source();
+      Path copy = Path.of(System.getProperty("credbroker.chart.render.dir", "target/chart-under-test"))
+          .toAbsolutePath()
+          .resolve(source.getFileName());
+      try {
+        if (Files.exists(copy)) {
+          try (Stream<Path> old = Files.walk(copy)) {
+            for (Path path : old.sorted(Comparator.reverseOrder()).toList()) {
+              Files.delete(path);
+            }
+          }
+        }
+        List<Path> files;
+        try (Stream<Path> walk = Files.walk(source)) {
+          files = walk.toList();
+        }
+        for (Path file : files) {
+          Path relative = source.relativize(file);
+          Path target = copy.resolve(relative.toString());
+          if (Files.isDirectory(file)) {
+            Files.createDirectories(target);
+          } else {
+            String text = Files.readString(file, StandardCharsets.UTF_8);
+            Files.writeString(target, forRendering(relative, text), StandardCharsets.UTF_8);
+          }
+        }
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot copy the chart to " + copy, e);
+      }
+      return copy;
     }
   }
 }
