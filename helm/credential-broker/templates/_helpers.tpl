@@ -203,3 +203,45 @@ A Go-style duration with one unit (ms, s, m) as milliseconds: Spring Cloud Vault
 {{- fail (printf "cannot read %q as a duration: use a number followed by ms, s or m" $d) }}
 {{- end }}
 {{- end }}
+
+{{/*
+The broker's image, which also runs the setup command: global.imageRegistry (a parent chart's mirror) over
+image.registry, then the repository, then the digest when one pins the image, else the tag.
+*/}}
+{{- define "credential-broker.image" -}}
+{{- $global := .Values.global | default dict }}
+{{- $registry := $global.imageRegistry | default .Values.image.registry }}
+{{- $image := .Values.image.repository }}
+{{- if $registry }}
+{{- $image = printf "%s/%s" (trimSuffix "/" $registry) $image }}
+{{- end }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" $image .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" $image (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The pod's imagePullSecrets: global.imagePullSecrets (names or {name: ...}) first, then imagePullSecrets, each name
+once; empty when there are none.
+*/}}
+{{- define "credential-broker.imagePullSecrets" -}}
+{{- $global := .Values.global | default dict }}
+{{- $names := list }}
+{{- range concat ($global.imagePullSecrets | default list) (.Values.imagePullSecrets | default list) }}
+{{- $name := . }}
+{{- if kindIs "map" . }}
+{{- $name = .name }}
+{{- end }}
+{{- if and $name (not (has $name $names)) }}
+{{- $names = append $names $name }}
+{{- end }}
+{{- end }}
+{{- if $names }}
+imagePullSecrets:
+{{- range $names }}
+  - name: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
