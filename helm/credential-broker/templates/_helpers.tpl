@@ -151,10 +151,14 @@ break the YAML; extraConfig is merged over it last.
   "datasource" (dict "hikari" (dict "maximum-pool-size" .Values.database.maximumPoolSize))
   "grpc" (dict "server" (dict "shutdown-grace-period" .Values.shutdown.grpcGracePeriod))
   "lifecycle" (dict "timeout-per-shutdown-phase" .Values.shutdown.phaseTimeout) }}
+{{- /* What readiness waits for; values.yaml says why Vault is not in it. */}}
+{{- $readiness := dict "include" (join ", " .Values.probes.readiness.include) }}
+{{- $management := dict "endpoint" (dict "health" (dict "group" (dict "readiness" $readiness))) }}
 {{- $config := dict
   "credbroker" $credbroker
   "spring" $spring
-  "server" (dict "port" .Values.ports.http) }}
+  "server" (dict "port" .Values.ports.http)
+  "management" $management }}
 {{- $config = mustMergeOverwrite $config (deepCopy .Values.extraConfig) }}
 {{- toYaml $config }}
 {{- end }}
