@@ -1,5 +1,7 @@
 package io.credbroker.helm;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.LintResult;
 import com.marcnuri.helm.TemplateCommand;
@@ -13,6 +15,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.BiFunction;
 import java.util.stream.Stream;
 
 /**
@@ -61,8 +64,73 @@ final class Chart {
   }
 
   static LintResult lint(boolean strict) {
-    var lint = new Helm(source()).lint();
+    return lint(source(), strict);
+  }
+
+  /**
+   * Lints the chart with a test values file layered over values.yaml. helm-java's lint takes no values file, so
+   * this lints a copy of the chart whose values.yaml is the two merged as Helm merges them (maps key by key, lists
+   * and scalars replaced, null removes a key).
+   */
+  static LintResult lint(String valuesFile, boolean strict) {
+    Path source = source();
+    Path copy = Path.of(System.getProperty("credbroker.chart.render.dir", "target/chart-under-test"))
+        .toAbsolutePath()
+        .resolveSibling("chart-lint")
+        .resolve(valuesFile.replaceAll("\\.yaml$", ""))
+        .resolve(source.getFileName());
+    try {
+      copyTree(source, copy, (relative, text) -> text);
+      ObjectNode values = (ObjectNode) RenderedChart.YAML.readTree(source.resolve("values.yaml").toFile());
+      merge(values, (ObjectNode) RenderedChart.YAML.readTree(values(valuesFile).toFile()));
+      RenderedChart.YAML.writeValue(copy.resolve("values.yaml").toFile(), values);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot make a lint copy of the chart at " + copy, e);
+    }
+    return lint(copy, strict);
+  }
+
+  private static LintResult lint(Path directory, boolean strict) {
+    var lint = new Helm(directory).lint();
     return strict ? lint.strict().call() : lint.call();
+  }
+
+  private static void merge(ObjectNode into, ObjectNode from) {
+    from.fields().forEachRemaining(field -> {
+      JsonNode value = field.getValue();
+      if (value.isNull()) {
+        into.remove(field.getKey());
+      } else if (value.isObject() && into.get(field.getKey()) instanceof ObjectNode existing) {
+        merge(existing, (ObjectNode) value);
+      } else {
+        into.set(field.getKey(), value);
+      }
+    });
+  }
+
+  /** Replaces {@code to} with a copy of {@code from}, each text file passed through {@code rewrite}. */
+  private static void copyTree(Path from, Path to, BiFunction<Path, String, String> rewrite) throws IOException {
+    if (Files.exists(to)) {
+      try (Stream<Path> old = Files.walk(to)) {
+        for (Path path : old.sorted(Comparator.reverseOrder()).toList()) {
+          Files.delete(path);
+        }
+      }
+    }
+    List<Path> files;
+    try (Stream<Path> walk = Files.walk(from)) {
+      files = walk.toList();
+    }
+    for (Path file : files) {
+      Path relative = from.relativize(file);
+      Path target = to.resolve(relative.toString());
+      if (Files.isDirectory(file)) {
+        Files.createDirectories(target);
+      } else {
+        Files.writeString(target, rewrite.apply(relative, Files.readString(file, StandardCharsets.UTF_8)),
+            StandardCharsets.UTF_8);
+      }
+    }
   }
 
   /** Renders with the test values file {@code values/<name>} layered over the chart's values.yaml. */
@@ -129,27 +197,7 @@ final class Chart {
           .toAbsolutePath()
           .resolve(source.getFileName());
       try {
-        if (Files.exists(copy)) {
-          try (Stream<Path> old = Files.walk(copy)) {
-            for (Path path : old.sorted(Comparator.reverseOrder()).toList()) {
-              Files.delete(path);
-            }
-          }
-        }
-        List<Path> files;
-        try (Stream<Path> walk = Files.walk(source)) {
-          files = walk.toList();
-        }
-        for (Path file : files) {
-          Path relative = source.relativize(file);
-          Path target = copy.resolve(relative.toString());
-          if (Files.isDirectory(file)) {
-            Files.createDirectories(target);
-          } else {
-            String text = Files.readString(file, StandardCharsets.UTF_8);
-            Files.writeString(target, forRendering(relative, text), StandardCharsets.UTF_8);
-          }
-        }
+        copyTree(source, copy, Chart::forRendering);
       } catch (IOException e) {
         throw new UncheckedIOException("cannot copy the chart to " + copy, e);
       }
