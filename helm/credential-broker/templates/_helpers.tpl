@@ -151,10 +151,14 @@ break the YAML; extraConfig is merged over it last.
   "datasource" (dict "hikari" (dict "maximum-pool-size" .Values.database.maximumPoolSize))
   "grpc" (dict "server" (dict "shutdown-grace-period" .Values.shutdown.grpcGracePeriod))
   "lifecycle" (dict "timeout-per-shutdown-phase" .Values.shutdown.phaseTimeout) }}
+{{- /* What readiness waits for; values.yaml says why Vault is not in it. */}}
+{{- $readiness := dict "include" (join ", " .Values.probes.readiness.include) }}
+{{- $management := dict "endpoint" (dict "health" (dict "group" (dict "readiness" $readiness))) }}
 {{- $config := dict
   "credbroker" $credbroker
   "spring" $spring
-  "server" (dict "port" .Values.ports.http) }}
+  "server" (dict "port" .Values.ports.http)
+  "management" $management }}
 {{- $config = mustMergeOverwrite $config (deepCopy .Values.extraConfig) }}
 {{- toYaml $config }}
 {{- end }}
@@ -202,4 +206,143 @@ A Go-style duration with one unit (ms, s, m) as milliseconds: Spring Cloud Vault
 {{- else }}
 {{- fail (printf "cannot read %q as a duration: use a number followed by ms, s or m" $d) }}
 {{- end }}
+{{- end }}
+
+{{/*
+The broker's image, which also runs the setup command: global.imageRegistry (a parent chart's mirror) over
+image.registry, then the repository, then the digest when one pins the image, else the tag.
+*/}}
+{{- define "credential-broker.image" -}}
+{{- $global := .Values.global | default dict }}
+{{- $registry := $global.imageRegistry | default .Values.image.registry }}
+{{- $image := .Values.image.repository }}
+{{- if $registry }}
+{{- $image = printf "%s/%s" (trimSuffix "/" $registry) $image }}
+{{- end }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" $image .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" $image (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The pod's imagePullSecrets: global.imagePullSecrets (names or {name: ...}) first, then imagePullSecrets, each name
+once; empty when there are none.
+*/}}
+{{- define "credential-broker.imagePullSecrets" -}}
+{{- $global := .Values.global | default dict }}
+{{- $names := list }}
+{{- range concat ($global.imagePullSecrets | default list) (.Values.imagePullSecrets | default list) }}
+{{- $name := . }}
+{{- if kindIs "map" . }}
+{{- $name = .name }}
+{{- end }}
+{{- if and $name (not (has $name $names)) }}
+{{- $names = append $names $name }}
+{{- end }}
+{{- end }}
+{{- if $names }}
+imagePullSecrets:
+{{- range $names }}
+  - name: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The setup Job and its ServiceAccount: "<fullname>-setup".
+*/}}
+{{- define "credential-broker.setupName" -}}
+{{- printf "%s-setup" (include "credential-broker.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "credential-broker.setupServiceAccountName" -}}
+{{- if .Values.setup.serviceAccount.create }}
+{{- default (include "credential-broker.setupName" .) .Values.setup.serviceAccount.name }}
+{{- else }}
+{{- required "setup.serviceAccount.name is required when setup.serviceAccount.create is false" .Values.setup.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+Labels of the setup Job, its pod and its ServiceAccount. The name differs from the broker's so that no selector of
+the broker's (Service, PodDisruptionBudget, NetworkPolicy, ServiceMonitor) ever picks up the setup pod.
+*/}}
+{{- define "credential-broker.setupLabels" -}}
+helm.sh/chart: {{ include "credential-broker.chart" . }}
+app.kubernetes.io/name: {{ printf "%s-setup" (include "credential-broker.name" .) | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: setup
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: credential-broker
+{{- end }}
+
+{{/*
+Where the setup container finds the Vault token (a Secret volume) and the Kubernetes API's CA (a ConfigMap volume).
+*/}}
+{{- define "credential-broker.setupVaultTokenDir" -}}
+/etc/credential-broker-setup/vault
+{{- end }}
+
+{{- define "credential-broker.setupKubernetesCaDir" -}}
+/etc/credential-broker-setup/kubernetes
+{{- end }}
+
+{{/*
+The setup command's arguments, as a YAML list. Only names, addresses and durations: the PostgreSQL password comes
+from the environment (PGPASSWORD) and the Vault token from a file. What the broker itself uses (Vault's address, the
+Kubernetes auth path and role, the issuing token role, its service account and namespace) comes from the broker's
+values, so that the two cannot disagree.
+*/}}
+{{- define "credential-broker.setupArgs" -}}
+{{- $setup := .Values.setup }}
+{{- $url := required "setup.postgres.url is required when setup.enabled is true" $setup.postgres.url }}
+{{- if regexMatch "(?i)password=" $url }}
+{{- fail "setup.postgres.url must not hold a password: it would be visible in the Job's arguments; put it in the Secret setup.postgres.passwordSecret names" }}
+{{- end }}
+{{- if .Values.vault.namespace }}
+{{- fail "setup cannot work in a Vault namespace (vault.namespace is set): run the setup command against that namespace yourself and leave setup.enabled false" }}
+{{- end }}
+{{- $args := list "setup"
+  "--postgres-url" $url
+  "--postgres-user" $setup.postgres.user
+  "--database" (required "setup.database is required when setup.enabled is true" $setup.database) }}
+{{- with $setup.groupRole }}{{ $args = concat $args (list "--group-role" .) }}{{ end }}
+{{- with $setup.vaultAdminRole }}{{ $args = concat $args (list "--vault-admin-role" .) }}{{ end }}
+{{- with $setup.templateDatabase }}{{ $args = concat $args (list "--template-database" .) }}{{ end }}
+{{- $vault := $setup.vault }}
+{{- $args = concat $args (list
+  "--vault-address" (required "vault.address is required (e.g. https://vault.vault.svc:8200)" .Values.vault.address)
+  "--vault-token-file" (printf "%s/token" (include "credential-broker.setupVaultTokenDir" .))
+  "--mount" $vault.mount) }}
+{{- with $vault.connection }}{{ $args = concat $args (list "--connection" .) }}{{ end }}
+{{- with $vault.role }}{{ $args = concat $args (list "--vault-role" .) }}{{ end }}
+{{- $args = concat $args (list "--default-ttl" $vault.defaultTtl "--max-ttl" $vault.maxTtl) }}
+{{- with $vault.postgresHost }}{{ $args = concat $args (list "--vault-postgres-host" .) }}{{ end }}
+{{- if gt (int $vault.postgresPort) 0 }}{{ $args = concat $args (list "--vault-postgres-port" (toString $vault.postgresPort)) }}{{ end }}
+{{- $args = concat $args (list
+  "--vault-postgres-parameters" $vault.postgresParameters
+  "--password-authentication" $vault.passwordAuthentication
+  "--broker-policy" $vault.brokerPolicy
+  "--issuing-token-role" .Values.vault.issuingTokenRole
+  "--issuing-token-ttl" $vault.issuingTokenTtl) }}
+{{- with $setup.kubernetes.host }}
+{{- $args = concat $args (list
+  "--kubernetes-host" .
+  "--kubernetes-auth-path" $.Values.vault.kubernetes.path
+  "--broker-vault-role" $.Values.vault.kubernetes.role
+  "--broker-service-account" (include "credential-broker.serviceAccountName" $)
+  "--broker-namespace" $.Release.Namespace
+  "--broker-token-ttl" $vault.brokerTokenTtl
+  "--broker-token-max-ttl" $vault.brokerTokenMaxTtl) }}
+{{- if $setup.kubernetes.caConfigMap }}
+{{- $args = concat $args (list "--kubernetes-ca-file" (printf "%s/%s" (include "credential-broker.setupKubernetesCaDir" $) $setup.kubernetes.caKey)) }}
+{{- end }}
+{{- end }}
+{{- if $setup.dryRun }}
+{{- $args = append $args "--dry-run" }}
+{{- end }}
+{{- toYaml $args }}
 {{- end }}

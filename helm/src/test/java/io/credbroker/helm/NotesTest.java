@@ -36,6 +36,26 @@ class NotesTest {
   }
 
   @Test
+  void notesNameTheVaultRolesTheSetupCommandMustWriteWhenTheChartDoesNotRunIt() {
+    String notes = Chart.installOutput("bindings.yaml");
+
+    assertThat(notes)
+        .contains("Kubernetes auth role \"broker\" at auth/k8s-prod")
+        .contains("token role \"credential-broker-issuer\"")
+        .contains("setup.enabled");
+  }
+
+  @Test
+  void notesSayTheSetupJobRanWhenItIsEnabled() {
+    String notes = Chart.installOutput("setup.yaml");
+
+    assertThat(notes)
+        .contains("the setup Job " + Chart.FULLNAME + "-setup set up Vault and the target")
+        .contains("database db1. It runs again before every upgrade.")
+        .doesNotContain("setup.enabled");
+  }
+
+  @Test
   void notesWarnWhenNoBindingIsConfigured() {
     assertThat(Chart.installOutput("required.yaml")).contains("WARNING: no bindings are configured");
   }

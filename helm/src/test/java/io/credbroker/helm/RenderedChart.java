@@ -3,6 +3,7 @@ package io.credbroker.helm;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.MappingIterator;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -26,13 +27,17 @@ final class RenderedChart {
     this.objects = List.copyOf(objects);
   }
 
-  /** Parses Helm's output; empty documents (templates whose condition was false) are dropped. */
+  /**
+   * Parses Helm's output; empty documents (templates whose condition was false) are dropped. Hook annotations,
+   * renamed in the copy Helm rendered (see {@link Chart}), get their real keys back.
+   */
   static RenderedChart parse(String manifests) {
     List<JsonNode> objects = new ArrayList<>();
     try (MappingIterator<JsonNode> documents = YAML.readerFor(JsonNode.class).readValues(manifests)) {
       while (documents.hasNextValue()) {
         JsonNode document = documents.nextValue();
         if (document != null && document.isObject() && document.has("kind")) {
+          restoreHookAnnotations(document);
           objects.add(document);
         }
       }
@@ -79,6 +84,26 @@ final class RenderedChart {
       return YAML.readTree(text);
     } catch (IOException e) {
       throw new UncheckedIOException("the ConfigMap's application.yaml does not parse", e);
+    }
+  }
+
+  /** Hooks of the chart: objects Helm creates around an install or upgrade instead of with the release. */
+  List<JsonNode> hooks() {
+    return objects.stream().filter(o -> o.at("/metadata/annotations").has(Chart.HOOK_KEY)).toList();
+  }
+
+  private static void restoreHookAnnotations(JsonNode object) {
+    if (!(object.at("/metadata/annotations") instanceof ObjectNode annotations)) {
+      return;
+    }
+    List<String> renamed = new ArrayList<>();
+    annotations.fieldNames().forEachRemaining(key -> {
+      if (key.startsWith(Chart.RENAMED_HOOK_KEY)) {
+        renamed.add(key);
+      }
+    });
+    for (String key : renamed) {
+      annotations.set(Chart.HOOK_KEY + key.substring(Chart.RENAMED_HOOK_KEY.length()), annotations.remove(key));
     }
   }
 

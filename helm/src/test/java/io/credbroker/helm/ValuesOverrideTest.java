@@ -152,6 +152,17 @@ class ValuesOverrideTest {
         .isEqualTo("registry.example/cb:1.2.3");
   }
 
+  @Test
+  void imageRegistryIsPrefixedAndADigestPinsTheImageInsteadOfTheTag() {
+    String digest = "sha256:" + "0123456789abcdef".repeat(4);
+
+    assertThat(image(Chart.render("required.yaml", Map.of("image.registry", "registry.example:5000"))))
+        .isEqualTo("registry.example:5000/credential-broker:0.1.0");
+    assertThat(image(Chart.render("required.yaml",
+            Map.of("image.registry", "registry.example", "image.tag", "1.2.3", "image.digest", digest))))
+        .isEqualTo("registry.example/credential-broker@" + digest);
+  }
+
   private static String image(RenderedChart chart) {
     List<String> images = chart.single("Deployment").findValuesAsText("image");
     assertThat(images).hasSize(1);

@@ -17,6 +17,8 @@ class ValuesSchemaTest {
       invalid-binding.yaml         | sslmode
       invalid-duration.yaml        | cacheMaxTtl
       invalid-vault-address.yaml   | address
+      invalid-global.yaml          | imageRegistry
+      invalid-image.yaml           | digest
       """)
   void schemaRejectsInvalidValues(String valuesFile, String expectedInMessage) {
     assertThatThrownBy(() -> Chart.template(valuesFile, Map.of()).call())
