@@ -73,6 +73,7 @@ public final class VaultServer implements AutoCloseable {
   final LeaseManager leases;
   final Tokens tokens;
   final Policies policies;
+  final TokenStoreApi tokenStore;
   private final ScheduledExecutorService timer;
   private @Nullable HttpEndpoint endpoint;
   private final String rootToken;
@@ -87,6 +88,7 @@ public final class VaultServer implements AutoCloseable {
     this.leases = new LeaseManager(store, secretMounts::get, clock);
     this.tokens = new Tokens(store, leases, clock);
     this.policies = new Policies(store);
+    this.tokenStore = new TokenStoreApi(tokens, policies);
     this.timer =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
