@@ -12,7 +12,8 @@ import java.util.Map;
 
 /**
  * The token store's paths under {@code auth/token/}, after authentication and ACL checks:
- * creation, lookup, renewal and revocation of tokens. Stateless itself; thread-safe.
+ * creation, lookup, renewal and revocation of tokens, as Vault's token_store.go answers them.
+ * Stateless itself; thread-safe.
  */
 final class TokenStoreApi {
 
@@ -48,7 +49,7 @@ final class TokenStoreApi {
       }
       case "create", "create-orphan" -> {
         VaultException.requireWrite(op);
-        return createToken(self, body, p.equals("create-orphan") || body.path("no_parent").asBoolean(false));
+        return createToken(p, self, body);
       }
       case "lookup" -> {
         if (op == Operation.READ) {
@@ -99,23 +100,48 @@ final class TokenStoreApi {
         .orElseThrow(() -> VaultException.badRequest("invalid accessor"));
   }
 
-  private VaultResponse createToken(Token parent, JsonNode body, boolean orphan) {
+  /**
+   * Vault's {@code handleCreateCommon} for {@code create} and {@code create-orphan}. Policies:
+   * the parent's when none are requested ("default" only if the parent has it); otherwise a
+   * caller without root or {@code sudo} on the request path may only ask for a subset of its
+   * own. Parent: {@code no_parent=true} needs root or {@code sudo} on the path, while
+   * {@code create-orphan} is governed by the ACL on that path alone (token_store.go: "This comes
+   * from create-orphan, which can be properly ACLd").
+   */
+  private VaultResponse createToken(String requestPath, Token parent, JsonNode body) {
     Acl parentAcl = policies.acl(parent.policies());
+    boolean sudo = parentAcl.isRoot() || parentAcl.capabilities("auth/token/" + requestPath).contains("sudo");
     List<String> requested = KubernetesAuth.strings(body.get("policies"));
-    List<String> policyNames = new ArrayList<>(requested.isEmpty() ? parent.policies() : requested);
-    if (!parentAcl.isRoot()) {
-      for (String p : policyNames) {
-        if (!p.equals("default") && !parent.policies().contains(p)) {
-          throw VaultException.badRequest("child policies must be subset of parent");
-        }
+    boolean noDefault = body.path("no_default_policy").asBoolean(false);
+    boolean addDefault = false;
+    List<String> chosen;
+    if (requested.isEmpty()) {
+      chosen = parent.policies();
+    } else if (!sudo) {
+      if (!PolicyNames.sanitize(parent.policies(), false).containsAll(PolicyNames.sanitize(requested, false))) {
+        throw VaultException.badRequest("child policies must be subset of parent");
       }
-      if (orphan) {
+      addDefault = !noDefault && parent.policies().contains("default");
+      chosen = requested;
+    } else {
+      addDefault = !noDefault;
+      chosen = requested;
+    }
+    List<String> policyNames = new ArrayList<>(PolicyNames.sanitize(chosen, addDefault));
+    if (noDefault) {
+      policyNames.remove("default");
+    }
+    if (policyNames.contains("root") && !parent.policies().contains("root")) {
+      throw VaultException.badRequest("root tokens may not be created without parent token being root");
+    }
+    boolean orphan;
+    if (body.path("no_parent").asBoolean(false)) {
+      if (!sudo) {
         throw VaultException.badRequest("root or sudo privileges required to create orphan token");
       }
-    }
-    if (!body.path("no_default_policy").asBoolean(false) && !policyNames.contains("root")
-        && !policyNames.contains("default")) {
-      policyNames.add("default");
+      orphan = true;
+    } else {
+      orphan = requestPath.equals("create-orphan");
     }
     Duration ttl = GoDuration.parse(body.get("ttl"), Duration.ZERO);
     Duration explicitMax = GoDuration.parse(body.get("explicit_max_ttl"), Duration.ZERO);
@@ -126,14 +152,14 @@ final class TokenStoreApi {
     if (policyNames.contains("root") && ttl.isZero()) {
       // Root tokens without a TTL never expire, like Vault's.
       Tokens.Issued issued = tokens.createNonExpiring(policyNames, displayName(body), meta(body),
-          orphan ? null : parent.accessor());
+          "auth/token/" + requestPath, orphan ? null : parent.accessor());
       return VaultResponse.auth(tokens.authBlock(issued.id(), issued.token()));
     }
     if (ttl.isZero()) {
       ttl = Mount.SYSTEM_TTL;
     }
     Tokens.Issued issued =
-        tokens.create(policyNames, displayName(body), meta(body), "auth/token/create", ttl, Mount.SYSTEM_TTL,
+        tokens.create(policyNames, displayName(body), meta(body), "auth/token/" + requestPath, ttl, Mount.SYSTEM_TTL,
             explicitMax, body.path("renewable").asBoolean(true), orphan, null, orphan ? null : parent.accessor());
     return VaultResponse.auth(tokens.authBlock(issued.id(), issued.token()));
   }

@@ -86,10 +86,10 @@ final class Tokens {
   }
 
   /** A token without TTL (root policy tokens created without one). */
-  Issued createNonExpiring(List<String> policies, String displayName, Map<String, String> meta,
+  Issued createNonExpiring(List<String> policies, String displayName, Map<String, String> meta, String path,
       @Nullable String parentAccessor) {
     String id = Ids.serviceToken();
-    Token t = new Token(Ids.base62(24), sortedPolicies(policies), displayName, meta, "auth/token/create",
+    Token t = new Token(Ids.base62(24), sortedPolicies(policies), displayName, meta, path,
         clock.instant(), null, Duration.ZERO, Duration.ZERO, null, Duration.ZERO, null, false,
         parentAccessor == null, null, parentAccessor);
     store.putToken(t.accessor(), Ids.sha256(id), parentAccessor, null, t.toJson());
