@@ -167,14 +167,15 @@ final class VaultHttp {
       return;
     }
     String path = call.path();
-    boolean ok = switch (call.op()) {
-      case READ -> acl.allows(path, "read");
-      case LIST -> acl.allows(path, "list");
-      case CREATE, UPDATE -> acl.allows(path, "update") || acl.allows(path, "create");
-      case DELETE -> acl.allows(path, "delete");
+    Set<String> caps = call.op() == Operation.LIST ? acl.listCapabilities(path) : acl.capabilities(path);
+    boolean ok = !caps.contains("deny") && switch (call.op()) {
+      case READ -> caps.contains("read");
+      case LIST -> caps.contains("list");
+      case CREATE, UPDATE -> caps.contains("update") || caps.contains("create");
+      case DELETE -> caps.contains("delete");
     };
     if (ok && needsSudo(call)) {
-      ok = acl.allows(path, "sudo");
+      ok = caps.contains("sudo");
     }
     if (!ok) {
       throw VaultException.permissionDenied();
