@@ -2,6 +2,7 @@ package io.credbroker.devstack.vault;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.credbroker.devstack.http.Json;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -9,24 +10,28 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The token store's paths under {@code auth/token/}, after authentication and ACL checks:
- * creation, lookup, renewal and revocation of tokens, as Vault's token_store.go answers them.
+ * creation, lookup, renewal and revocation of tokens, and the token roles, as Vault's
+ * token_store.go answers them.
  * Stateless itself; thread-safe.
  */
 final class TokenStoreApi {
 
   private final Tokens tokens;
+  private final TokenRoles roles;
   private final Policies policies;
 
-  TokenStoreApi(Tokens tokens, Policies policies) {
+  TokenStoreApi(Tokens tokens, TokenRoles roles, Policies policies) {
     this.tokens = tokens;
+    this.roles = roles;
     this.policies = policies;
   }
 
   /**
-   * @param p the path relative to {@code auth/token/}
+   * @param p the path relative to {@code auth/token/} ({@code LIST} paths end in {@code /})
    * @param selfId the calling token's id
    * @param self the calling token
    */
@@ -91,8 +96,59 @@ final class TokenStoreApi {
         tokens.revoke(t.accessor());
         return VaultResponse.noContent();
       }
-      default -> throw VaultException.unsupportedPath();
+      case "roles", "roles/" -> {
+        if (op != Operation.LIST) {
+          throw VaultException.unsupportedOperation();
+        }
+        List<String> names = roles.names();
+        if (names.isEmpty()) {
+          throw VaultException.notFound();
+        }
+        return keys(names);
+      }
+      default -> {
+        String role = roleName(p, "roles/");
+        if (role != null) {
+          return role(op, role, body);
+        }
+        throw VaultException.unsupportedPath();
+      }
     }
+  }
+
+  private VaultResponse role(Operation op, String name, JsonNode body) {
+    return switch (op) {
+      case READ -> VaultResponse.data(roles.get(name).orElseThrow(VaultException::notFound).view());
+      case CREATE, UPDATE -> {
+        TokenRole.Written written = TokenRole.write(roles.get(name).orElse(null), name, body, Mount.SYSTEM_TTL);
+        roles.put(written.role());
+        VaultResponse response = VaultResponse.noContent();
+        for (String w : written.warnings()) {
+          response = response.withWarning(w);
+        }
+        yield response;
+      }
+      case DELETE -> {
+        roles.delete(name);
+        yield VaultResponse.noContent();
+      }
+      case LIST -> throw VaultException.unsupportedOperation();
+    };
+  }
+
+  /** The role name after {@code prefix} when {@code p} is {@code prefix<valid name>}, else null. */
+  private static @Nullable String roleName(String p, String prefix) {
+    if (!p.startsWith(prefix)) {
+      return null;
+    }
+    String name = p.substring(prefix.length());
+    return TokenRole.NAME.matcher(name).matches() ? name : null;
+  }
+
+  private static VaultResponse keys(List<String> keys) {
+    ObjectNode d = Json.MAPPER.createObjectNode();
+    keys.forEach(d.putArray("keys")::add);
+    return VaultResponse.data(d);
   }
 
   private Token byAccessor(String accessor) {

@@ -88,7 +88,7 @@ public final class VaultServer implements AutoCloseable {
     this.leases = new LeaseManager(store, secretMounts::get, clock);
     this.tokens = new Tokens(store, leases, clock);
     this.policies = new Policies(store);
-    this.tokenStore = new TokenStoreApi(tokens, policies);
+    this.tokenStore = new TokenStoreApi(tokens, new TokenRoles(store.storage(TokenRoles.STORAGE_ID)), policies);
     this.timer =
         Executors.newSingleThreadScheduledExecutor(
             r -> {

@@ -9,6 +9,7 @@ import java.net.URI;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -16,6 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.springframework.vault.authentication.TokenAuthentication;
 import org.springframework.vault.client.VaultEndpoint;
 import org.springframework.vault.core.VaultTemplate;
+import org.springframework.vault.support.VaultResponse;
 
 /**
  * The token store on the wire (token_store.go in hashicorp/vault) through Spring Vault's {@link
@@ -42,6 +44,53 @@ class TokenStoreIT {
 
   static VaultTemplate template(String token) {
     return new VaultTemplate(VaultEndpoint.from(URI.create(stack.vaultAddress())), new TokenAuthentication(token));
+  }
+
+  // ---- roles ----
+
+  @Test
+  void tokenRoleIsWrittenReadListedAndDeletedInVaultsShape() throws Exception {
+    HttpResponse<String> written = wire.send("POST", "auth/token/roles/shape", "root", """
+        {"allowed_policies":"Issuer-B, issuer-a","disallowed_policies":["secret"],"orphan":true,
+         "renewable":false,"path_suffix":"gen1","token_explicit_max_ttl":"1h","token_period":0,
+         "token_no_default_policy":true,"token_type":"service"}""");
+    assertThat(written.statusCode()).isEqualTo(204);
+
+    JsonNode data = wire.ok("GET", "auth/token/roles/shape", "root", null).path("data");
+    assertThat(data.toString()).isEqualTo(Json.MAPPER.readTree("""
+        {"allowed_entity_aliases":null,"allowed_policies":["issuer-a","issuer-b"],"allowed_policies_glob":[],
+         "disallowed_policies":["secret"],"disallowed_policies_glob":[],"explicit_max_ttl":0,"name":"shape",
+         "orphan":true,"path_suffix":"gen1","period":0,"renewable":false,"token_explicit_max_ttl":3600,
+         "token_no_default_policy":true,"token_period":0,"token_type":"service"}""").toString());
+    assertThat(root.list("auth/token/roles")).contains("shape");
+
+    assertThat(wire.send("DELETE", "auth/token/roles/shape", "root", null).statusCode()).isEqualTo(204);
+    HttpResponse<String> gone = wire.send("GET", "auth/token/roles/shape", "root", null);
+    assertThat(gone.statusCode()).isEqualTo(404);
+    assertThat(gone.body()).isEqualTo("{\"errors\":[]}");
+    assertThat(root.read("auth/token/roles/shape")).isNull();
+  }
+
+  @Test
+  void roleUpdateKeepsFieldsTheBodyLeavesOutAndWarnsAboutDeprecatedOnes() throws Exception {
+    root.write("auth/token/roles/update", Map.of("orphan", true, "allowed_policies", List.of("a")));
+    HttpResponse<String> updated = wire.send("POST", "auth/token/roles/update", "root",
+        "{\"token_explicit_max_ttl\":\"10m\",\"explicit_max_ttl\":\"5m\"}");
+    assertThat(updated.statusCode()).isEqualTo(200);
+    assertThat(Json.MAPPER.readTree(updated.body()).at("/warnings/0").asText()).isEqualTo(
+        "Both 'token_explicit_max_ttl' and deprecated 'explicit_max_ttl' value supplied, ignoring the deprecated value");
+    VaultResponse read = root.read("auth/token/roles/update");
+    assertThat(read.getRequiredData()).containsEntry("orphan", true).containsEntry("allowed_policies", List.of("a"))
+        .containsEntry("token_explicit_max_ttl", 600).containsEntry("explicit_max_ttl", 0);
+  }
+
+  @Test
+  void tokenRolesSurviveARestart() throws Exception {
+    root.write("auth/token/roles/durable", Map.of("allowed_policies", List.of("x"), "orphan", true));
+    stack.stopVault();
+    stack.startVault();
+    assertThat(root.read("auth/token/roles/durable").getRequiredData())
+        .containsEntry("allowed_policies", List.of("x")).containsEntry("orphan", true);
   }
 
   // ---- orphans and the parent's policies without a role ----
