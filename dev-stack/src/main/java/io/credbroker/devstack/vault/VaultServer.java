@@ -86,9 +86,10 @@ public final class VaultServer implements AutoCloseable {
     this.rootToken = rootToken;
     this.factories = loadFactories();
     this.leases = new LeaseManager(store, secretMounts::get, clock);
-    this.tokens = new Tokens(store, leases, clock);
+    TokenRoles tokenRoles = new TokenRoles(store.storage(TokenRoles.STORAGE_ID));
+    this.tokens = new Tokens(store, leases, tokenRoles, clock);
     this.policies = new Policies(store);
-    this.tokenStore = new TokenStoreApi(tokens, new TokenRoles(store.storage(TokenRoles.STORAGE_ID)), policies);
+    this.tokenStore = new TokenStoreApi(tokens, tokenRoles, policies, clock);
     this.timer =
         Executors.newSingleThreadScheduledExecutor(
             r -> {

@@ -115,6 +115,10 @@ final class VaultStore implements AutoCloseable {
         accessor, idHash, parent, expire, json(body));
   }
 
+  void updateToken(String accessor, @Nullable Instant expire, JsonNode body) {
+    update("UPDATE vault.tokens SET expire_time = ?, body = ?::jsonb WHERE accessor = ?", expire, json(body), accessor);
+  }
+
   Optional<JsonNode> tokenByHash(String idHash) {
     return queryOne("SELECT body FROM vault.tokens WHERE id_hash = ?", rs -> parse(rs.getString(1)), idHash);
   }

@@ -31,10 +31,11 @@ class TokenStoreIT {
   static VaultWire wire;
 
   @BeforeAll
-  static void start() {
+  static void start() throws Exception {
     stack = DevStack.builder().workDir(workDir).start();
     root = template("root");
     wire = new VaultWire(stack.vaultAddress(), "root");
+    wire.policy("issuer-a", "path \"kv/a\" { capabilities = [\"read\"] }");
   }
 
   @AfterAll
@@ -93,6 +94,130 @@ class TokenStoreIT {
         .containsEntry("allowed_policies", List.of("x")).containsEntry("orphan", true);
   }
 
+  @Test
+  void unknownRoleCannotIssueTokens() throws Exception {
+    HttpResponse<String> r = wire.send("POST", "auth/token/create/nosuchrole", "root", "{}");
+    assertThat(r.statusCode()).isEqualTo(400);
+    assertThat(r.body()).isEqualTo("{\"errors\":[\"unknown role nosuchrole\"]}");
+  }
+  // ---- creation against a role ----
+
+  @Test
+  void roleTokenCarriesTheRolesAllowedPoliciesAndDefaultWhenNoneAreRequested() throws Exception {
+    wire.policy("role-allowed-caller", "path \"auth/token/create/allowed\" { capabilities = [\"update\"] }");
+    root.write("auth/token/roles/allowed", Map.of("allowed_policies", List.of("issuer-a", "issuer-missing")));
+    String caller = wire.rootChild("10m", "role-allowed-caller");
+
+    JsonNode body = wire.ok("POST", "auth/token/create/allowed", caller, "{\"ttl\":\"5m\"}");
+    JsonNode auth = body.path("auth");
+    // The caller holds none of these: the role grants them.
+    assertThat(texts(auth.path("policies"))).containsExactly("default", "issuer-a", "issuer-missing");
+    assertThat(texts(auth.path("token_policies"))).containsExactly("default", "issuer-a", "issuer-missing");
+    assertThat(auth.path("lease_duration").asLong()).isBetween(299L, 300L);
+    assertThat(auth.path("orphan").asBoolean()).isFalse();
+    assertThat(texts(body.path("warnings"))).containsExactly("Policy \"issuer-missing\" does not exist");
+
+    JsonNode lookup = wire.ok("GET", "auth/token/lookup-self", auth.path("client_token").asText(), null).path("data");
+    assertThat(lookup.path("path").asText()).isEqualTo("auth/token/create/allowed");
+    assertThat(lookup.path("role").asText()).isEqualTo("allowed");
+  }
+  @Test
+  void requestedPoliciesMustLieWithinTheRolesAllowedPoliciesAndOutsideItsDisallowedOnes() throws Exception {
+    root.write("auth/token/roles/narrow", Map.of("allowed_policies", List.of("issuer-a", "secret"),
+        "disallowed_policies", List.of("secret")));
+    HttpResponse<String> outside = wire.send("POST", "auth/token/create/narrow", "root", "{\"policies\":[\"other\"]}");
+    assertThat(outside.statusCode()).isEqualTo(400);
+    assertThat(Json.MAPPER.readTree(outside.body()).at("/errors/0").asText()).isEqualTo(
+        "token policies ([\"default\" \"other\"]) must be subset of the role's allowed policies"
+            + " ([\"default\" \"issuer-a\" \"secret\"]) or glob policies ([])");
+    HttpResponse<String> disallowed = wire.send("POST", "auth/token/create/narrow", "root", "{\"policies\":[\"secret\"]}");
+    assertThat(disallowed.statusCode()).isEqualTo(400);
+    assertThat(disallowed.body()).isEqualTo("{\"errors\":[\"token policy \\\"secret\\\" is disallowed by this role\"]}");
+    JsonNode within = wire.createToken("root", "auth/token/create/narrow", "{\"policies\":[\"issuer-a\"]}");
+    assertThat(texts(within.path("policies"))).containsExactly("default", "issuer-a");
+  }
+  @Test
+  void roleWithoutDefaultPolicyIssuesTokensWithoutIt() throws Exception {
+    root.write("auth/token/roles/nodefault", Map.of("allowed_policies", List.of("issuer-a"),
+        "token_no_default_policy", true));
+    JsonNode auth = wire.createToken("root", "auth/token/create/nodefault", "{}");
+    assertThat(texts(auth.path("policies"))).containsExactly("issuer-a");
+  }
+  @Test
+  void orphanRoleNeedsNoSudoAndItsTokenOutlivesItsCreator() throws Exception {
+    wire.policy("orphan-role-caller", "path \"auth/token/create/orphans\" { capabilities = [\"update\"] }");
+    root.write("auth/token/roles/orphans", Map.of("allowed_policies", List.of("issuer-a"), "orphan", true));
+    root.write("auth/token/roles/children", Map.of("allowed_policies", List.of("issuer-a")));
+    wire.policy("child-role-caller", "path \"auth/token/create/children\" { capabilities = [\"update\"] }");
+    String caller = wire.rootChild("10m", "orphan-role-caller", "child-role-caller");
+
+    JsonNode orphan = wire.createToken(caller, "auth/token/create/orphans", "{\"no_parent\":false}");
+    assertThat(orphan.path("orphan").asBoolean()).isTrue();
+    JsonNode child = wire.createToken(caller, "auth/token/create/children", "{\"no_parent\":true}");
+    assertThat(child.path("orphan").asBoolean()).as("a role decides; no_parent is ignored").isFalse();
+
+    assertThat(wire.send("POST", "auth/token/revoke-self", caller, null).statusCode()).isEqualTo(204);
+    assertThat(wire.send("GET", "auth/token/lookup-self", orphan.path("client_token").asText(), null).statusCode())
+        .isEqualTo(200);
+    assertThat(wire.send("GET", "auth/token/lookup-self", child.path("client_token").asText(), null).statusCode())
+        .isEqualTo(403);
+  }
+  @Test
+  void explicitMaxTtlIsTheLesserOfRoleAndRequestWithVaultsWarnings() throws Exception {
+    root.write("auth/token/roles/capped", Map.of("allowed_policies", List.of("issuer-a"),
+        "token_explicit_max_ttl", "1h"));
+    JsonNode body = wire.ok("POST", "auth/token/create/capped", "root",
+        "{\"ttl\":\"3h\",\"explicit_max_ttl\":\"2h\"}");
+    assertThat(body.at("/auth/lease_duration").asLong()).isBetween(3599L, 3600L);
+    assertThat(texts(body.path("warnings"))).containsExactly(
+        "Explicit max TTL specified both during creation call and in role; using the lesser value of 3600 seconds",
+        "TTL of \"3h\" exceeded the effective max_ttl of \"1h\"; TTL value is capped accordingly");
+    // Vault's lookup shows the explicit max the request asked for (te.ExplicitMaxTTL).
+    JsonNode lookup = wire.ok("GET", "auth/token/lookup-self", body.at("/auth/client_token").asText(), null);
+    assertThat(lookup.at("/data/explicit_max_ttl").asLong()).isEqualTo(7200);
+  }
+  @Test
+  void nonRenewableRoleIssuesTokensThatRefuseRenewal() throws Exception {
+    root.write("auth/token/roles/fixed", Map.of("allowed_policies", List.of("issuer-a"), "renewable", false,
+        "orphan", true));
+    JsonNode auth = wire.createToken("root", "auth/token/create/fixed", "{\"ttl\":\"10m\",\"renewable\":true}");
+    assertThat(auth.path("renewable").asBoolean()).isFalse();
+    HttpResponse<String> renew = wire.send("POST", "auth/token/renew-self", auth.path("client_token").asText(), "{}");
+    assertThat(renew.statusCode()).isEqualTo(400);
+    assertThat(renew.body()).isEqualTo("{\"errors\":[\"lease is not renewable\"]}");
+  }
+  @Test
+  void periodComesFromTheRoleWithoutSudoAndRenewalsGrantThePeriod() throws Exception {
+    wire.policy("periodic-caller", """
+        path "auth/token/create/periodic" { capabilities = ["update"] }
+        path "auth/token/create" { capabilities = ["update"] }
+        """);
+    root.write("auth/token/roles/periodic", Map.of("allowed_policies", List.of("issuer-a"), "token_period", "1h"));
+    String caller = wire.rootChild("10m", "periodic-caller");
+    HttpResponse<String> direct = wire.send("POST", "auth/token/create", caller, "{\"period\":\"1h\"}");
+    assertThat(direct.body()).isEqualTo("{\"errors\":[\"root or sudo privileges required to create periodic token\"]}");
+
+    JsonNode auth = wire.createToken(caller, "auth/token/create/periodic", "{\"ttl\":\"5m\"}");
+    assertThat(auth.path("lease_duration").asLong()).isBetween(3599L, 3600L);
+    String token = auth.path("client_token").asText();
+    // A periodic token renews to its period whatever the increment (CalculateTTL).
+    JsonNode renewed = wire.ok("POST", "auth/token/renew-self", token, "{\"increment\":\"5h\"}");
+    assertThat(renewed.at("/auth/lease_duration").asLong()).isBetween(3599L, 3600L);
+
+    // Renewal reads the role again (authRenew); without it the token cannot be renewed.
+    root.delete("auth/token/roles/periodic");
+    HttpResponse<String> orphaned = wire.send("POST", "auth/token/renew-self", token, "{}");
+    assertThat(orphaned.statusCode()).isEqualTo(500);
+    assertThat(orphaned.body()).contains("original token role \\\"periodic\\\" could not be found, not renewing");
+  }
+
+  @Test
+  void pathSuffixIsAppendedToTheTokenPath() throws Exception {
+    root.write("auth/token/roles/suffixed", Map.of("allowed_policies", List.of("issuer-a"), "path_suffix", "gen2"));
+    String token = wire.createToken("root", "auth/token/create/suffixed", "{}").path("client_token").asText();
+    assertThat(wire.ok("GET", "auth/token/lookup-self", token, null).at("/data/path").asText())
+        .isEqualTo("auth/token/create/suffixed/gen2");
+  }
   // ---- orphans and the parent's policies without a role ----
 
   @Test
@@ -142,6 +267,12 @@ class TokenStoreIT {
         .contains("child policies must be subset of parent");
     assertThat(texts(wire.createToken(bare, "auth/token/create", "{}").path("policies")))
         .containsExactly("subset-creator");
+  }
+  @Test
+  void displayNameIsSanitizedAsVaultDoes() throws Exception {
+    JsonNode auth = wire.createToken("root", "auth/token/create", "{\"display_name\":\"My App_1.x\"}");
+    assertThat(wire.ok("GET", "auth/token/lookup-self", auth.path("client_token").asText(), null)
+        .at("/data/display_name").asText()).isEqualTo("token-My-App-1-x");
   }
   private static List<String> texts(JsonNode array) {
     java.util.ArrayList<String> out = new java.util.ArrayList<>();
