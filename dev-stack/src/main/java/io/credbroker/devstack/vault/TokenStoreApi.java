@@ -27,6 +27,18 @@ final class TokenStoreApi {
   }
 
   /**
+   * Vault's existence check decides whether a write is a create (ACL capability {@code create})
+   * or an update ({@code update}). In the token store only roles have one
+   * ({@code tokenStoreRoleExistenceCheck}); every other write there is an update.
+   *
+   * @param p the path relative to {@code auth/token/}
+   */
+  boolean writeCreates(String p) {
+    String name = roleName(p, "roles/");
+    return name != null && roles.get(name).isEmpty();
+  }
+
+  /**
    * @param p the path relative to {@code auth/token/} ({@code LIST} paths end in {@code /})
    * @param selfId the calling token's id
    * @param self the calling token

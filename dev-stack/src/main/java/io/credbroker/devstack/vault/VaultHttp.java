@@ -171,7 +171,7 @@ final class VaultHttp {
     boolean ok = !caps.contains("deny") && switch (call.op()) {
       case READ -> caps.contains("read");
       case LIST -> caps.contains("list");
-      case CREATE, UPDATE -> caps.contains("update") || caps.contains("create");
+      case CREATE, UPDATE -> writeAllowed(caps, path);
       case DELETE -> caps.contains("delete");
     };
     if (ok && needsSudo(call)) {
@@ -180,6 +180,21 @@ final class VaultHttp {
     if (!ok) {
       throw VaultException.permissionDenied();
     }
+  }
+
+  /**
+   * Whether the capabilities allow a write. Vault asks the backend's existence check: a write
+   * to a target that does not exist yet needs {@code create}, any other write {@code update},
+   * and a path without an existence check is always an update. The stand-in knows this for the
+   * token store, where only roles have an existence check (token_store.go); elsewhere it does
+   * not know Vault's existence checks and lets either capability do.
+   */
+  private boolean writeAllowed(Set<String> caps, String path) {
+    if (path.startsWith("auth/token/")) {
+      boolean creates = server.tokenStore.writeCreates(path.substring("auth/token/".length()));
+      return caps.contains(creates ? "create" : "update");
+    }
+    return caps.contains("update") || caps.contains("create");
   }
 
   /** Vault's root-protected paths that need {@code sudo} besides the operation's capability. */

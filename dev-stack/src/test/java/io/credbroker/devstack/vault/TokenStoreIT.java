@@ -218,6 +218,28 @@ class TokenStoreIT {
     assertThat(wire.ok("GET", "auth/token/lookup-self", token, null).at("/data/path").asText())
         .isEqualTo("auth/token/create/suffixed/gen2");
   }
+  @Test
+  void tokenStoreWritesNeedUpdateAndOnlyANewRoleNeedsCreate() throws Exception {
+    // Vault's existence check: only token roles have one; every other token store write is an update.
+    root.write("auth/token/roles/acl-check", Map.of("allowed_policies", List.of("issuer-a")));
+    wire.policy("create-only", """
+        path "auth/token/create/acl-check" { capabilities = ["create"] }
+        path "auth/token/roles/*" { capabilities = ["create"] }
+        """);
+    String createOnly = wire.rootChild("10m", "create-only");
+    assertThat(wire.send("POST", "auth/token/create/acl-check", createOnly, "{}").statusCode()).isEqualTo(403);
+    assertThat(wire.send("POST", "auth/token/roles/acl-new", createOnly, "{}").statusCode()).isEqualTo(204);
+    assertThat(wire.send("POST", "auth/token/roles/acl-new", createOnly, "{}").statusCode()).isEqualTo(403);
+
+    wire.policy("update-only", """
+        path "auth/token/create/acl-check" { capabilities = ["update"] }
+        path "auth/token/roles/*" { capabilities = ["update"] }
+        """);
+    String updateOnly = wire.rootChild("10m", "update-only");
+    assertThat(wire.send("POST", "auth/token/create/acl-check", updateOnly, "{}").statusCode()).isEqualTo(200);
+    assertThat(wire.send("POST", "auth/token/roles/acl-new", updateOnly, "{}").statusCode()).isEqualTo(204);
+    assertThat(wire.send("POST", "auth/token/roles/acl-other", updateOnly, "{}").statusCode()).isEqualTo(403);
+  }
   // ---- orphans and the parent's policies without a role ----
 
   @Test
