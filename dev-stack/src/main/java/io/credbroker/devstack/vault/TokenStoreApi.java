@@ -6,12 +6,13 @@ import io.credbroker.devstack.http.Json;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The token store's paths under {@code auth/token/}, after authentication and ACL checks:
- * creation (plain, orphan, against a role), lookup, renewal and revocation of tokens, and the
- * token roles, as Vault's token_store.go answers them.
+ * The token store's paths under {@code auth/token/}, after authentication and ACL checks, as
+ * Vault's token_store.go answers them: token creation (plain, orphan, against a role), lookup,
+ * renewal and revocation by token and by accessor, the accessor list, and the token roles.
  * Stateless itself; thread-safe.
  */
 final class TokenStoreApi {
@@ -65,34 +66,51 @@ final class TokenStoreApi {
         return creation.create(p, self, body, null);
       }
       case "lookup" -> {
-        if (op == Operation.READ) {
-          return VaultResponse.data(tokens.lookupData(selfId, self));
+        if (op != Operation.READ && op != Operation.UPDATE) {
+          throw VaultException.unsupportedOperation();
         }
         String id = body.path("token").asText("");
+        if (id.isEmpty()) {
+          return VaultResponse.data(tokens.lookupData(selfId, self));
+        }
         Token t = tokens.resolve(id);
         if (t == null) {
-          throw VaultException.badRequest("bad token");
+          // logical.ErrorResponse("bad token") with ErrPermissionDenied: 403, plain text.
+          throw new VaultException(403, List.of("bad token"));
         }
         return VaultResponse.data(tokens.lookupData(id, t));
       }
       case "lookup-accessor" -> {
         VaultException.requireWrite(op);
-        Token t = byAccessor(body.path("accessor").asText(""));
-        ObjectNode d = tokens.lookupData(null, t);
-        return VaultResponse.data(d);
+        Token t = tokens.storedByAccessor(accessor(body)).orElseThrow(TokenStoreApi::invalidAccessor);
+        // Vault answers handleLookup's data with the token id blanked.
+        return VaultResponse.data(tokens.lookupData(null, t));
       }
       case "renew" -> {
         VaultException.requireWrite(op);
         String id = body.path("token").asText("");
+        if (id.isEmpty()) {
+          throw VaultException.badRequest("missing token ID");
+        }
         Token t = tokens.resolve(id);
         if (t == null) {
-          throw VaultException.badRequest("invalid token");
+          throw VaultException.badRequest("token not found");
         }
         return tokens.renew(id, t, GoDuration.parse(body.get("increment"), Duration.ZERO));
       }
+      case "renew-accessor" -> {
+        VaultException.requireWrite(op);
+        Token t = tokens.byAccessor(accessor(body)).orElseThrow(TokenStoreApi::invalidAccessor);
+        // Vault blanks the token id in the renewed auth block.
+        return tokens.renew("", t, GoDuration.parse(body.get("increment"), Duration.ZERO));
+      }
       case "revoke" -> {
         VaultException.requireWrite(op);
-        Token t = tokens.resolve(body.path("token").asText(""));
+        String id = body.path("token").asText("");
+        if (id.isEmpty()) {
+          throw VaultException.badRequest("missing token ID");
+        }
+        Token t = tokens.resolve(id);
         if (t != null) {
           tokens.revoke(t.accessor());
         }
@@ -100,9 +118,21 @@ final class TokenStoreApi {
       }
       case "revoke-accessor" -> {
         VaultException.requireWrite(op);
-        Token t = byAccessor(body.path("accessor").asText(""));
+        Optional<Token> stored = tokens.storedByAccessor(accessor(body));
+        if (stored.isEmpty()) {
+          return new VaultResponse(200, null, null, List.of("No token found with this accessor"), null);
+        }
+        Token t = tokens.byAccessor(stored.get().accessor())
+            .orElseThrow(() -> VaultException.badRequest("token not found"));
+        // Revoking the token revokes its leases and its children; orphans are no one's children.
         tokens.revoke(t.accessor());
         return VaultResponse.noContent();
+      }
+      case "accessors/" -> {
+        if (op != Operation.LIST) {
+          throw VaultException.unsupportedOperation();
+        }
+        return keys(tokens.accessors());
       }
       case "roles", "roles/" -> {
         if (op != Operation.LIST) {
@@ -160,15 +190,29 @@ final class TokenStoreApi {
     return TokenRole.NAME.matcher(name).matches() ? name : null;
   }
 
+  private static String accessor(JsonNode body) {
+    String accessor = body.path("accessor").asText("");
+    if (accessor.isEmpty()) {
+      throw statusBadRequest("missing accessor");
+    }
+    return accessor;
+  }
+
+  private static VaultException invalidAccessor() {
+    return statusBadRequest("invalid accessor");
+  }
+
+  /**
+   * A {@code logical.StatusBadRequest} error returned without a response: 400, and the text
+   * arrives multierror-wrapped like any other routed error.
+   */
+  private static VaultException statusBadRequest(String message) {
+    return new VaultException(400, List.of(VaultException.multiError(message)));
+  }
+
   private static VaultResponse keys(List<String> keys) {
     ObjectNode d = Json.MAPPER.createObjectNode();
     keys.forEach(d.putArray("keys")::add);
     return VaultResponse.data(d);
   }
-
-  private Token byAccessor(String accessor) {
-    return tokens.byAccessor(accessor)
-        .orElseThrow(() -> VaultException.badRequest("invalid accessor"));
-  }
-
 }

@@ -114,9 +114,20 @@ final class Tokens {
     return new Issued(id, t);
   }
 
+  /** The live token behind an accessor (not expired). */
   Optional<Token> byAccessor(String accessor) {
-    return store.tokenByAccessor(accessor).map(Token::fromJson)
+    return storedByAccessor(accessor)
         .filter(t -> t.expireTime() == null || t.expireTime().isAfter(clock.instant()));
+  }
+
+  /** The token behind an accessor even if it expired and the timer has not revoked it yet. */
+  Optional<Token> storedByAccessor(String accessor) {
+    return store.tokenByAccessor(accessor).map(Token::fromJson);
+  }
+
+  /** Every stored token's accessor ({@code LIST auth/token/accessors}). */
+  List<String> accessors() {
+    return store.tokenAccessors();
   }
 
   /** Vault sorts and de-duplicates policies. */
@@ -125,7 +136,8 @@ final class Tokens {
   }
 
   /**
-   * {@code auth/token/renew-self} and {@code renew}: the renewed auth block, with the capping
+   * {@code auth/token/renew-self}, {@code renew} and {@code renew-accessor} (which passes an empty
+   * {@code id}, as Vault blanks it there): the renewed auth block, with the capping
    * warnings if any. A token the token store created renews like Vault's {@code authRenew}: with
    * its role's current period and explicit max TTL when it came from a role, else with its own.
    */

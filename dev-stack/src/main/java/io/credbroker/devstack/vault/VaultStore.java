@@ -127,6 +127,10 @@ final class VaultStore implements AutoCloseable {
     return queryOne("SELECT body FROM vault.tokens WHERE accessor = ?", rs -> parse(rs.getString(1)), accessor);
   }
 
+  List<String> tokenAccessors() {
+    return query("SELECT accessor FROM vault.tokens ORDER BY accessor", rs -> rs.getString(1));
+  }
+
   List<String> childTokens(String accessor) {
     return query("SELECT accessor FROM vault.tokens WHERE parent_accessor = ?", rs -> rs.getString(1), accessor);
   }

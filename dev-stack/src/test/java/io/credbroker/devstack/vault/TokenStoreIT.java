@@ -1,6 +1,7 @@
 package io.credbroker.devstack.vault;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.credbroker.devstack.DevStack;
@@ -14,14 +15,16 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.springframework.vault.VaultException;
 import org.springframework.vault.authentication.TokenAuthentication;
 import org.springframework.vault.client.VaultEndpoint;
 import org.springframework.vault.core.VaultTemplate;
 import org.springframework.vault.support.VaultResponse;
 
 /**
- * The token store on the wire (token_store.go in hashicorp/vault) through Spring Vault's {@link
- * VaultTemplate} and plain HTTP.
+ * The token store on the wire (token_store.go in hashicorp/vault): token roles, creation against
+ * a role, orphan creation, the accessor paths, through Spring Vault's {@link VaultTemplate} and
+ * plain HTTP.
  */
 class TokenStoreIT {
 
@@ -100,6 +103,7 @@ class TokenStoreIT {
     assertThat(r.statusCode()).isEqualTo(400);
     assertThat(r.body()).isEqualTo("{\"errors\":[\"unknown role nosuchrole\"]}");
   }
+
   // ---- creation against a role ----
 
   @Test
@@ -121,6 +125,7 @@ class TokenStoreIT {
     assertThat(lookup.path("path").asText()).isEqualTo("auth/token/create/allowed");
     assertThat(lookup.path("role").asText()).isEqualTo("allowed");
   }
+
   @Test
   void requestedPoliciesMustLieWithinTheRolesAllowedPoliciesAndOutsideItsDisallowedOnes() throws Exception {
     root.write("auth/token/roles/narrow", Map.of("allowed_policies", List.of("issuer-a", "secret"),
@@ -136,6 +141,7 @@ class TokenStoreIT {
     JsonNode within = wire.createToken("root", "auth/token/create/narrow", "{\"policies\":[\"issuer-a\"]}");
     assertThat(texts(within.path("policies"))).containsExactly("default", "issuer-a");
   }
+
   @Test
   void roleWithoutDefaultPolicyIssuesTokensWithoutIt() throws Exception {
     root.write("auth/token/roles/nodefault", Map.of("allowed_policies", List.of("issuer-a"),
@@ -143,6 +149,7 @@ class TokenStoreIT {
     JsonNode auth = wire.createToken("root", "auth/token/create/nodefault", "{}");
     assertThat(texts(auth.path("policies"))).containsExactly("issuer-a");
   }
+
   @Test
   void orphanRoleNeedsNoSudoAndItsTokenOutlivesItsCreator() throws Exception {
     wire.policy("orphan-role-caller", "path \"auth/token/create/orphans\" { capabilities = [\"update\"] }");
@@ -162,6 +169,7 @@ class TokenStoreIT {
     assertThat(wire.send("GET", "auth/token/lookup-self", child.path("client_token").asText(), null).statusCode())
         .isEqualTo(403);
   }
+
   @Test
   void explicitMaxTtlIsTheLesserOfRoleAndRequestWithVaultsWarnings() throws Exception {
     root.write("auth/token/roles/capped", Map.of("allowed_policies", List.of("issuer-a"),
@@ -176,6 +184,7 @@ class TokenStoreIT {
     JsonNode lookup = wire.ok("GET", "auth/token/lookup-self", body.at("/auth/client_token").asText(), null);
     assertThat(lookup.at("/data/explicit_max_ttl").asLong()).isEqualTo(7200);
   }
+
   @Test
   void nonRenewableRoleIssuesTokensThatRefuseRenewal() throws Exception {
     root.write("auth/token/roles/fixed", Map.of("allowed_policies", List.of("issuer-a"), "renewable", false,
@@ -186,6 +195,7 @@ class TokenStoreIT {
     assertThat(renew.statusCode()).isEqualTo(400);
     assertThat(renew.body()).isEqualTo("{\"errors\":[\"lease is not renewable\"]}");
   }
+
   @Test
   void periodComesFromTheRoleWithoutSudoAndRenewalsGrantThePeriod() throws Exception {
     wire.policy("periodic-caller", """
@@ -218,6 +228,7 @@ class TokenStoreIT {
     assertThat(wire.ok("GET", "auth/token/lookup-self", token, null).at("/data/path").asText())
         .isEqualTo("auth/token/create/suffixed/gen2");
   }
+
   @Test
   void tokenStoreWritesNeedUpdateAndOnlyANewRoleNeedsCreate() throws Exception {
     // Vault's existence check: only token roles have one; every other token store write is an update.
@@ -240,6 +251,7 @@ class TokenStoreIT {
     assertThat(wire.send("POST", "auth/token/roles/acl-new", updateOnly, "{}").statusCode()).isEqualTo(204);
     assertThat(wire.send("POST", "auth/token/roles/acl-other", updateOnly, "{}").statusCode()).isEqualTo(403);
   }
+
   // ---- orphans and the parent's policies without a role ----
 
   @Test
@@ -256,6 +268,7 @@ class TokenStoreIT {
     assertThat(lookup.at("/data/orphan").asBoolean()).isTrue();
     assertThat(lookup.at("/data/path").asText()).isEqualTo("auth/token/create-orphan");
   }
+
   @Test
   void noParentOnCreateNeedsSudoOnThatPath() throws Exception {
     wire.policy("no-sudo-creator", "path \"auth/token/create\" { capabilities = [\"update\"] }");
@@ -268,6 +281,7 @@ class TokenStoreIT {
     String sudo = wire.rootChild("10m", "sudo-creator");
     assertThat(wire.createToken(sudo, "auth/token/create", "{\"no_parent\":true}").path("orphan").asBoolean()).isTrue();
   }
+
   @Test
   void childPoliciesMustBeASubsetOfTheParentsWithoutSudo() throws Exception {
     wire.policy("subset-creator", "path \"auth/token/create\" { capabilities = [\"update\"] }");
@@ -290,12 +304,106 @@ class TokenStoreIT {
     assertThat(texts(wire.createToken(bare, "auth/token/create", "{}").path("policies")))
         .containsExactly("subset-creator");
   }
+
   @Test
   void displayNameIsSanitizedAsVaultDoes() throws Exception {
     JsonNode auth = wire.createToken("root", "auth/token/create", "{\"display_name\":\"My App_1.x\"}");
     assertThat(wire.ok("GET", "auth/token/lookup-self", auth.path("client_token").asText(), null)
         .at("/data/display_name").asText()).isEqualTo("token-My-App-1-x");
   }
+
+  // ---- accessors ----
+
+  @Test
+  void listingAccessorsNeedsSudoAndAnswersKeys() throws Exception {
+    wire.policy("accessor-lister", "path \"auth/token/accessors\" { capabilities = [\"list\"] }");
+    wire.policy("accessor-sudo", "path \"auth/token/accessors\" { capabilities = [\"list\", \"sudo\"] }");
+    String listed = wire.createToken("root", "auth/token/create", "{\"ttl\":\"10m\"}").path("accessor").asText();
+
+    String noSudo = wire.rootChild("10m", "accessor-lister");
+    assertThat(wire.send("LIST", "auth/token/accessors", noSudo, null).statusCode()).isEqualTo(403);
+    String sudo = wire.rootChild("10m", "accessor-sudo");
+    JsonNode keys = wire.ok("LIST", "auth/token/accessors", sudo, null).path("data").path("keys");
+    assertThat(texts(keys)).contains(listed);
+    assertThat(template(sudo).list("auth/token/accessors")).contains(listed);
+  }
+
+  @Test
+  void lookupAccessorAnswersLikeLookupWithoutTheTokenId() throws Exception {
+    root.write("auth/token/roles/looked-up", Map.of("allowed_policies", List.of("issuer-a"), "orphan", true));
+    JsonNode auth = wire.createToken("root", "auth/token/create/looked-up",
+        "{\"ttl\":\"10m\",\"meta\":{\"replica\":\"r1\"},\"display_name\":\"issuing\"}");
+    JsonNode data = wire.ok("POST", "auth/token/lookup-accessor", "root",
+        "{\"accessor\":\"" + auth.path("accessor").asText() + "\"}").path("data");
+    assertThat(data.path("id").asText()).isEmpty();
+    assertThat(data.path("accessor").asText()).isEqualTo(auth.path("accessor").asText());
+    assertThat(data.path("path").asText()).isEqualTo("auth/token/create/looked-up");
+    assertThat(data.path("role").asText()).isEqualTo("looked-up");
+    assertThat(data.path("orphan").asBoolean()).isTrue();
+    assertThat(data.path("meta")).isEqualTo(Json.MAPPER.readTree("{\"replica\":\"r1\"}"));
+    assertThat(texts(data.path("policies"))).containsExactly("default", "issuer-a");
+    assertThat(data.path("display_name").asText()).isEqualTo("token-issuing");
+    assertThat(data.path("creation_ttl").asLong()).isEqualTo(600);
+    assertThat(data.path("ttl").asLong()).isBetween(598L, 600L);
+    assertThat(data.path("expire_time").asText()).isNotBlank();
+    assertThat(data.path("type").asText()).isEqualTo("service");
+  }
+
+  @Test
+  void unknownOrMissingAccessorsAnswerAsVaultDoes() throws Exception {
+    HttpResponse<String> lookup = wire.send("POST", "auth/token/lookup-accessor", "root", "{\"accessor\":\"nope\"}");
+    assertThat(lookup.statusCode()).isEqualTo(400);
+    assertThat(lookup.body()).isEqualTo("{\"errors\":[\"1 error occurred:\\n\\t* invalid accessor\\n\\n\"]}");
+    HttpResponse<String> missing = wire.send("POST", "auth/token/lookup-accessor", "root", "{}");
+    assertThat(missing.body()).isEqualTo("{\"errors\":[\"1 error occurred:\\n\\t* missing accessor\\n\\n\"]}");
+
+    HttpResponse<String> revoke = wire.send("POST", "auth/token/revoke-accessor", "root", "{\"accessor\":\"nope\"}");
+    assertThat(revoke.statusCode()).isEqualTo(200);
+    JsonNode body = Json.MAPPER.readTree(revoke.body());
+    assertThat(texts(body.path("warnings"))).containsExactly("No token found with this accessor");
+    assertThat(body.path("data").isNull()).isTrue();
+  }
+
+  @Test
+  void revokeAccessorRevokesTheTokenAndItsChildrenButNotItsOrphans() throws Exception {
+    wire.policy("tree-parent", """
+        path "auth/token/create" { capabilities = ["update"] }
+        path "auth/token/create-orphan" { capabilities = ["update"] }
+        """);
+    JsonNode parent = wire.createToken("root", "auth/token/create", "{\"policies\":[\"tree-parent\"],\"ttl\":\"10m\"}");
+    String parentId = parent.path("client_token").asText();
+    String child = wire.createToken(parentId, "auth/token/create", "{}").path("client_token").asText();
+    String orphan = wire.createToken(parentId, "auth/token/create-orphan", "{}").path("client_token").asText();
+
+    assertThat(wire.send("POST", "auth/token/revoke-accessor", "root",
+        "{\"accessor\":\"" + parent.path("accessor").asText() + "\"}").statusCode()).isEqualTo(204);
+    assertThat(wire.send("GET", "auth/token/lookup-self", parentId, null).statusCode()).isEqualTo(403);
+    assertThat(wire.send("GET", "auth/token/lookup-self", child, null).statusCode()).isEqualTo(403);
+    assertThat(wire.send("GET", "auth/token/lookup-self", orphan, null).statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void renewAccessorRenewsWithoutShowingTheToken() throws Exception {
+    JsonNode auth = wire.createToken("root", "auth/token/create", "{\"ttl\":\"10m\"}");
+    JsonNode renewed = wire.ok("POST", "auth/token/renew-accessor", "root",
+        "{\"accessor\":\"" + auth.path("accessor").asText() + "\",\"increment\":\"20m\"}").path("auth");
+    assertThat(renewed.path("client_token").asText()).isEmpty();
+    assertThat(renewed.path("accessor").asText()).isEqualTo(auth.path("accessor").asText());
+    assertThat(renewed.path("lease_duration").asLong()).isBetween(1199L, 1200L);
+  }
+
+  @Test
+  void lookupAndRenewOfUnknownTokensAnswerAsVaultDoes() throws Exception {
+    HttpResponse<String> lookup = wire.send("POST", "auth/token/lookup", "root", "{\"token\":\"hvs.nosuchtoken\"}");
+    assertThat(lookup.statusCode()).isEqualTo(403);
+    assertThat(lookup.body()).isEqualTo("{\"errors\":[\"bad token\"]}");
+    HttpResponse<String> renew = wire.send("POST", "auth/token/renew", "root", "{\"token\":\"hvs.nosuchtoken\"}");
+    assertThat(renew.statusCode()).isEqualTo(400);
+    assertThat(renew.body()).isEqualTo("{\"errors\":[\"token not found\"]}");
+    assertThatThrownBy(() -> root.write("auth/token/renew", Map.of()))
+        .isInstanceOf(VaultException.class).hasMessageContaining("missing token ID");
+  }
+
   private static List<String> texts(JsonNode array) {
     java.util.ArrayList<String> out = new java.util.ArrayList<>();
     array.forEach(n -> out.add(n.asText()));
