@@ -3,15 +3,22 @@ package io.credbroker.devstack.vault;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.credbroker.devstack.PostgresInfo;
 import io.credbroker.devstack.http.Json;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
 import java.util.List;
 import java.util.Map;
 import org.jspecify.annotations.Nullable;
+import org.springframework.vault.core.VaultTemplate;
+import org.springframework.vault.support.VaultMount;
 
 /**
  * Plain HTTP to a Vault stand-in, for assertions on exact status codes and bodies that a client
@@ -64,5 +71,40 @@ final class VaultWire {
     HttpResponse<String> r = send("PUT", "sys/policies/acl/" + name, rootToken,
         Json.MAPPER.writeValueAsString(Map.of("policy", hcl)));
     assertThat(r.statusCode()).as(r.body()).isEqualTo(204);
+  }
+
+  /** Whether the lease is still known to the stand-in (sys/leases/lookup as root). */
+  boolean leaseExists(String leaseId) throws Exception {
+    int status = send("PUT", "sys/leases/lookup", rootToken, "{\"lease_id\":\"" + leaseId + "\"}").statusCode();
+    assertThat(status).isIn(200, 400);
+    return status == 200;
+  }
+
+  /** Mounts a database engine at {@code mount} with one role on the stand-in's PostgreSQL. */
+  static void enableDatabase(VaultTemplate root, PostgresInfo pg, String mount, String role, String ttl, String maxTtl) {
+    root.opsForSys().mount(mount, VaultMount.create("database"));
+    root.write(mount + "/config/pg", Map.of(
+        "plugin_name", "postgresql-database-plugin",
+        "connection_url", "postgresql://{{username}}:{{password}}@" + pg.host() + ":" + pg.port()
+            + "/postgres?sslmode=disable",
+        "username", pg.adminUser(),
+        "password", pg.adminPassword(),
+        "allowed_roles", List.of(role)));
+    root.write(mount + "/roles/" + role, Map.of(
+        "db_name", "pg",
+        "creation_statements", List.of(
+            "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';"),
+        "default_ttl", ttl,
+        "max_ttl", maxTtl));
+  }
+
+  /** Whether PostgreSQL still has the role (the database revocation statements have not run). */
+  static boolean roleExists(PostgresInfo pg, String user) throws SQLException {
+    try (Connection c = pg.connect("postgres");
+        Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("SELECT count(*) FROM pg_roles WHERE rolname = '" + user + "'")) {
+      rs.next();
+      return rs.getInt(1) > 0;
+    }
   }
 }
