@@ -7,6 +7,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import org.jspecify.annotations.Nullable;
@@ -81,7 +82,7 @@ final class TokenCreation {
         throw VaultException.badRequest("'entity_alias' is only allowed in combination with token role");
       }
       List<String> aliases = role.allowedEntityAliases() == null ? List.of() : role.allowedEntityAliases();
-      String alias = data.entityAlias().toLowerCase(java.util.Locale.ROOT);
+      String alias = data.entityAlias().toLowerCase(Locale.ROOT);
       if (!aliases.contains(alias) && !PolicyNames.containsGlob(aliases, alias)) {
         throw VaultException.badRequest("invalid 'entity_alias' value");
       }

@@ -9,6 +9,7 @@ import io.credbroker.devstack.http.Json;
 import java.net.URI;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
@@ -405,7 +406,7 @@ class TokenStoreIT {
   }
 
   private static List<String> texts(JsonNode array) {
-    java.util.ArrayList<String> out = new java.util.ArrayList<>();
+    List<String> out = new ArrayList<>();
     array.forEach(n -> out.add(n.asText()));
     return out;
   }
