@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The capabilities a set of policies grants on a path, decided like Vault's ACL: rules for the
@@ -58,10 +59,43 @@ final class Acl {
     if (root) {
       return Set.of("root");
     }
-    Set<String> exact = rules.get(path);
-    if (exact != null) {
-      return new TreeSet<>(exact);
+    Set<String> caps = exact(path);
+    if (caps == null) {
+      caps = nonExact(path);
     }
+    return caps == null ? Set.of("deny") : caps;
+  }
+
+  /**
+   * The capabilities that decide a {@code LIST} of a path ending in {@code /}: Vault's
+   * {@code AllowOperation} also tries the path without its trailing slash, exactly and then
+   * against wildcard rules, before the wildcard rules for the path as sent. So a rule on
+   * {@code auth/token/accessors} governs {@code LIST auth/token/accessors/}.
+   */
+  Set<String> listCapabilities(String path) {
+    if (root || !path.endsWith("/")) {
+      return capabilities(path);
+    }
+    String trimmed = path.substring(0, path.length() - 1);
+    Set<String> caps = exact(path);
+    if (caps == null) {
+      caps = exact(trimmed);
+    }
+    if (caps == null) {
+      caps = nonExact(trimmed);
+    }
+    if (caps == null) {
+      caps = nonExact(path);
+    }
+    return caps == null ? Set.of("deny") : caps;
+  }
+
+  private @Nullable Set<String> exact(String path) {
+    Set<String> caps = rules.get(path);
+    return caps == null ? null : new TreeSet<>(caps);
+  }
+
+  private @Nullable Set<String> nonExact(String path) {
     String best = null;
     for (String pattern : rules.keySet()) {
       if ((pattern.contains("+") || pattern.endsWith("*")) && matches(pattern, path)) {
@@ -70,10 +104,7 @@ final class Acl {
         }
       }
     }
-    if (best == null) {
-      return Set.of("deny");
-    }
-    return new TreeSet<>(rules.get(best));
+    return best == null ? null : new TreeSet<>(rules.get(best));
   }
 
   /** Whether {@code pattern} covers {@code path}: {@code +} is one segment, a final {@code *} any suffix. */

@@ -15,10 +15,15 @@ import org.jspecify.annotations.Nullable;
 /**
  * A token as the store keeps it: everything but the secret id. Immutable.
  *
- * @param path the creating path, e.g. {@code auth/kubernetes/login}, {@code auth/token/create}
+ * @param path the creating path, e.g. {@code auth/kubernetes/login}, {@code auth/token/create},
+ *     {@code auth/token/create/<role>}
  * @param defaultTtl what a renewal with no increment grants (role token_ttl or creation TTL)
- * @param maxExpireTime no renewal goes past it; null for tokens without expiry
+ * @param maxExpireTime no renewal goes past it; null for tokens without expiry and for periodic
+ *     tokens without an explicit max TTL
+ * @param explicitMaxTtl the explicit max TTL the creation request asked for (what lookups show)
+ * @param period the period the creation request asked for; zero for non-periodic tokens
  * @param role the auth role that issued it, or null
+ * @param parentAccessor the creating token's accessor; null for orphans
  */
 record Token(
     String accessor,
@@ -33,6 +38,7 @@ record Token(
     @Nullable Instant maxExpireTime,
     Duration explicitMaxTtl,
     @Nullable Instant lastRenewal,
+    Duration period,
     boolean renewable,
     boolean orphan,
     @Nullable String role,
@@ -56,7 +62,7 @@ record Token(
 
   Token renewed(Instant newExpire, Instant now) {
     return new Token(accessor, policies, displayName, meta, path, issueTime, newExpire, creationTtl,
-        defaultTtl, maxExpireTime, explicitMaxTtl, now, renewable, orphan, role, parentAccessor);
+        defaultTtl, maxExpireTime, explicitMaxTtl, now, period, renewable, orphan, role, parentAccessor);
   }
 
   JsonNode toJson() {
@@ -75,6 +81,7 @@ record Token(
     n.put("max_expire_time", maxExpireTime == null ? null : maxExpireTime.toString());
     n.put("explicit_max_ttl", explicitMaxTtl.getSeconds());
     n.put("last_renewal", lastRenewal == null ? null : lastRenewal.toString());
+    n.put("period", period.getSeconds());
     n.put("renewable", renewable);
     n.put("orphan", orphan);
     n.put("role", role);
@@ -100,6 +107,7 @@ record Token(
         instant(n.get("max_expire_time")),
         Duration.ofSeconds(n.path("explicit_max_ttl").asLong()),
         instant(n.get("last_renewal")),
+        Duration.ofSeconds(n.path("period").asLong()),
         n.path("renewable").asBoolean(),
         n.path("orphan").asBoolean(),
         text(n.get("role")),

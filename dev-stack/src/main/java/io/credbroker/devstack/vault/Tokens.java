@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeSet;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -15,8 +16,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Vault's token store: creation, resolution of a presented token, self-renewal with capping,
- * revocation with the cascade to child tokens and to every lease the token created. Thread-safe:
- * all state is in the {@link VaultStore}.
+ * revocation with the cascade to child tokens (orphans are nobody's children) and to every lease
+ * the token created. Thread-safe: all state is in the {@link VaultStore}.
  */
 final class Tokens {
 
@@ -24,11 +25,13 @@ final class Tokens {
 
   private final VaultStore store;
   private final LeaseManager leases;
+  private final TokenRoles roles;
   private final Clock clock;
 
-  Tokens(VaultStore store, LeaseManager leases, Clock clock) {
+  Tokens(VaultStore store, LeaseManager leases, TokenRoles roles, Clock clock) {
     this.store = store;
     this.leases = leases;
+    this.roles = roles;
     this.clock = clock;
   }
 
@@ -40,7 +43,7 @@ final class Tokens {
     }
     Token root =
         new Token(Ids.base62(24), List.of("root"), "root", Map.of(), "auth/token/root", clock.instant(), null,
-            Duration.ZERO, Duration.ZERO, null, Duration.ZERO, null, false, false, null, null);
+            Duration.ZERO, Duration.ZERO, null, Duration.ZERO, null, Duration.ZERO, false, false, null, null);
     store.putToken(root.accessor(), hash, null, null, root.toJson());
   }
 
@@ -80,25 +83,51 @@ final class Tokens {
     String id = Ids.serviceToken();
     Token t =
         new Token(Ids.base62(24), sortedPolicies(policies), displayName, meta, path, now, now.plus(granted), granted,
-            ttl, now.plus(max), explicitMaxTtl, null, renewable, orphan, role, parentAccessor);
-    store.putToken(t.accessor(), Ids.sha256(id), parentAccessor, t.expireTime(), t.toJson());
-    return new Issued(id, t);
+            ttl, now.plus(max), explicitMaxTtl, null, Duration.ZERO, renewable, orphan, role, parentAccessor);
+    return put(null, t);
   }
 
-  /** A token without TTL (root policy tokens created without one). */
-  Issued createNonExpiring(List<String> policies, String displayName, Map<String, String> meta,
-      @Nullable String parentAccessor) {
+  /**
+   * Stores a token built by the caller, under a new {@code hvs.} id or, for a root or sudo
+   * caller that chose one, under {@code customId}, checked as Vault's {@code ts.create} does.
+   *
+   * @throws VaultException 400 with Vault's text for a custom id it would refuse
+   */
+  Issued put(@Nullable String customId, Token t) {
     String id = Ids.serviceToken();
-    Token t = new Token(Ids.base62(24), sortedPolicies(policies), displayName, meta, "auth/token/create",
-        clock.instant(), null, Duration.ZERO, Duration.ZERO, null, Duration.ZERO, null, false,
-        parentAccessor == null, null, parentAccessor);
-    store.putToken(t.accessor(), Ids.sha256(id), parentAccessor, null, t.toJson());
+    if (customId != null) {
+      if (customId.startsWith("hvs.")) {
+        throw VaultException.badRequest("custom token ID cannot have the 'hvs.' prefix");
+      }
+      if (customId.startsWith("s.")) {
+        throw VaultException.badRequest("custom token ID cannot have the 's.' prefix");
+      }
+      if (customId.contains(".")) {
+        throw VaultException.badRequest("custom token ID cannot have a '.' in the value");
+      }
+      if (store.tokenByHash(Ids.sha256(customId)).isPresent()) {
+        throw VaultException.badRequest("cannot create a token with a duplicate ID");
+      }
+      id = customId;
+    }
+    store.putToken(t.accessor(), Ids.sha256(id), t.parentAccessor(), t.expireTime(), t.toJson());
     return new Issued(id, t);
   }
 
-  java.util.Optional<Token> byAccessor(String accessor) {
-    return store.tokenByAccessor(accessor).map(Token::fromJson)
+  /** The live token behind an accessor (not expired). */
+  Optional<Token> byAccessor(String accessor) {
+    return storedByAccessor(accessor)
         .filter(t -> t.expireTime() == null || t.expireTime().isAfter(clock.instant()));
+  }
+
+  /** The token behind an accessor even if it expired and the timer has not revoked it yet. */
+  Optional<Token> storedByAccessor(String accessor) {
+    return store.tokenByAccessor(accessor).map(Token::fromJson);
+  }
+
+  /** Every stored token's accessor ({@code LIST auth/token/accessors}). */
+  List<String> accessors() {
+    return store.tokenAccessors();
   }
 
   /** Vault sorts and de-duplicates policies. */
@@ -106,7 +135,12 @@ final class Tokens {
     return List.copyOf(new TreeSet<>(policies));
   }
 
-  /** {@code auth/token/renew-self}: the renewed auth block, with the capping warning if any. */
+  /**
+   * {@code auth/token/renew-self}, {@code renew} and {@code renew-accessor} (which passes an empty
+   * {@code id}, as Vault blanks it there): the renewed auth block, with the capping
+   * warnings if any. A token the token store created renews like Vault's {@code authRenew}: with
+   * its role's current period and explicit max TTL when it came from a role, else with its own.
+   */
   VaultResponse renew(String id, Token t, Duration increment) {
     if (t.expireTime() == null) {
       // The root token has no TTL to extend; Vault answers with its unchanged auth block.
@@ -116,12 +150,35 @@ final class Tokens {
       throw VaultException.badRequest("lease is not renewable");
     }
     Instant now = clock.instant();
-    Duration max = Duration.between(t.issueTime(), t.maxExpireTime() == null ? now : t.maxExpireTime());
-    TtlCalculator.Result r = TtlCalculator.renew(increment, t.defaultTtl(), max, t.issueTime(), now);
-    Token renewed = t.renewed(now.plus(r.ttl()), now);
-    store.putToken(renewed.accessor(), Ids.sha256(id), renewed.parentAccessor(), renewed.expireTime(), renewed.toJson());
+    Duration ttl;
+    List<String> warnings;
+    if (t.path().startsWith("auth/token/")) {
+      Duration period = t.period();
+      Duration explicitMax = t.explicitMaxTtl();
+      String roleName = t.role();
+      if (roleName != null) {
+        TokenRole role = roles.get(roleName).orElseThrow(() -> VaultException.backendError(
+            "failed to renew entry: original token role \"" + roleName + "\" could not be found, not renewing"));
+        period = role.tokenPeriod();
+        explicitMax = role.tokenExplicitMaxTtl();
+      }
+      TtlCalculator.Calculated c = TtlCalculator.calculate(Mount.SYSTEM_TTL, Mount.SYSTEM_TTL, increment,
+          t.defaultTtl(), period, Duration.ZERO, explicitMax, t.issueTime(), now);
+      ttl = c.ttl();
+      warnings = c.warnings();
+    } else {
+      Duration max = Duration.between(t.issueTime(), t.maxExpireTime() == null ? now : t.maxExpireTime());
+      TtlCalculator.Result r = TtlCalculator.renew(increment, t.defaultTtl(), max, t.issueTime(), now);
+      ttl = r.ttl();
+      warnings = r.warning() == null ? List.of() : List.of(r.warning());
+    }
+    Token renewed = t.renewed(now.plus(ttl), now);
+    store.updateToken(renewed.accessor(), renewed.expireTime(), renewed.toJson());
     VaultResponse response = VaultResponse.auth(authBlock(id, renewed));
-    return r.warning() == null ? response : response.withWarning(r.warning());
+    for (String w : warnings) {
+      response = response.withWarning(w);
+    }
+    return response;
   }
 
   /** Revokes a token, its children and every lease they created. */
@@ -198,6 +255,9 @@ final class Tokens {
     d.put("num_uses", 0);
     d.put("orphan", t.orphan());
     d.put("path", t.path());
+    if (!t.period().isZero()) {
+      d.put("period", t.period().getSeconds());
+    }
     ArrayNode p = d.putArray("policies");
     t.policies().forEach(p::add);
     d.put("renewable", t.renewable());

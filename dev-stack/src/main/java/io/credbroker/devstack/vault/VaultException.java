@@ -51,6 +51,23 @@ public class VaultException extends RuntimeException {
     return new VaultException(404, List.of());
   }
 
+  /** 404 for a path the backend has no route for (logical.ErrUnsupportedPath). */
+  public static VaultException unsupportedPath() {
+    return new VaultException(404, List.of(multiError("unsupported path")));
+  }
+
+  /** 405 for an operation the path does not offer (logical.ErrUnsupportedOperation). */
+  public static VaultException unsupportedOperation() {
+    return new VaultException(405, List.of(multiError("unsupported operation")));
+  }
+
+  /** Refuses with {@link #unsupportedOperation} unless the operation is a write. */
+  static void requireWrite(Operation op) {
+    if (op != Operation.UPDATE && op != Operation.CREATE) {
+      throw unsupportedOperation();
+    }
+  }
+
   /** Vault's hashicorp/go-multierror rendering of a single error. */
   public static String multiError(String message) {
     return "1 error occurred:\n\t* " + message + "\n\n";

@@ -12,7 +12,6 @@ import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -168,18 +167,34 @@ final class VaultHttp {
       return;
     }
     String path = call.path();
-    boolean ok = switch (call.op()) {
-      case READ -> acl.allows(path, "read");
-      case LIST -> acl.allows(path, "list");
-      case CREATE, UPDATE -> acl.allows(path, "update") || acl.allows(path, "create");
-      case DELETE -> acl.allows(path, "delete");
+    Set<String> caps = call.op() == Operation.LIST ? acl.listCapabilities(path) : acl.capabilities(path);
+    boolean ok = !caps.contains("deny") && switch (call.op()) {
+      case READ -> caps.contains("read");
+      case LIST -> caps.contains("list");
+      case CREATE, UPDATE -> writeAllowed(caps, path);
+      case DELETE -> caps.contains("delete");
     };
     if (ok && needsSudo(call)) {
-      ok = acl.allows(path, "sudo");
+      ok = caps.contains("sudo");
     }
     if (!ok) {
       throw VaultException.permissionDenied();
     }
+  }
+
+  /**
+   * Whether the capabilities allow a write. Vault asks the backend's existence check: a write
+   * to a target that does not exist yet needs {@code create}, any other write {@code update},
+   * and a path without an existence check is always an update. The stand-in knows this for the
+   * token store, where only roles have an existence check (token_store.go); elsewhere it does
+   * not know Vault's existence checks and lets either capability do.
+   */
+  private boolean writeAllowed(Set<String> caps, String path) {
+    if (path.startsWith("auth/token/")) {
+      boolean creates = server.tokenStore.writeCreates(path.substring("auth/token/".length()));
+      return caps.contains(creates ? "create" : "update");
+    }
+    return caps.contains("update") || caps.contains("create");
   }
 
   /** Vault's root-protected paths that need {@code sudo} besides the operation's capability. */
@@ -219,7 +234,8 @@ final class VaultHttp {
       return sys(call, p.substring(4));
     }
     if (p.startsWith("auth/token/")) {
-      return tokenApi(call, p.substring("auth/token/".length()));
+      return server.tokenStore.handle(call.op(), p.substring("auth/token/".length()), call.body(),
+          java.util.Objects.requireNonNull(call.tokenId()), java.util.Objects.requireNonNull(call.token()));
     }
     if (p.startsWith("auth/")) {
       AuthMount m = server.authMountFor(p.substring(5));
@@ -246,13 +262,6 @@ final class VaultHttp {
     return new VaultException(404, List.of("no handler for route \"" + shown + "\". route entry not found."));
   }
 
-  private static VaultException unsupportedPath() {
-    return new VaultException(404, List.of(VaultException.multiError("unsupported path")));
-  }
-
-  private static VaultException unsupportedOperation() {
-    return new VaultException(405, List.of(VaultException.multiError("unsupported operation")));
-  }
 
   // ---- sys ----
 
@@ -275,7 +284,7 @@ final class VaultHttp {
     }
     if (p.equals("mounts") || p.equals("mounts/")) {
       if (op != Operation.READ) {
-        throw unsupportedOperation();
+        throw VaultException.unsupportedOperation();
       }
       ObjectNode d = Json.MAPPER.createObjectNode();
       d.set("sys/", systemMount());
@@ -315,12 +324,12 @@ final class VaultHttp {
           }
           return VaultResponse.data(m.mount().describe());
         }
-        default -> throw unsupportedOperation();
+        default -> throw VaultException.unsupportedOperation();
       }
     }
     if (p.equals("auth") || p.equals("auth/")) {
       if (op != Operation.READ) {
-        throw unsupportedOperation();
+        throw VaultException.unsupportedOperation();
       }
       ObjectNode d = Json.MAPPER.createObjectNode();
       for (Mount m : server.authMountList()) {
@@ -359,12 +368,12 @@ final class VaultHttp {
           }
           yield VaultResponse.data(m.mount().describe());
         }
-        default -> throw unsupportedOperation();
+        default -> throw VaultException.unsupportedOperation();
       };
     }
     if (p.equals("policy") || p.equals("policy/") || p.equals("policies/acl/")) {
       if (op != Operation.READ && op != Operation.LIST) {
-        throw unsupportedOperation();
+        throw VaultException.unsupportedOperation();
       }
       ObjectNode d = Json.MAPPER.createObjectNode();
       List<String> names = server.policies.names();
@@ -403,11 +412,11 @@ final class VaultHttp {
           server.policies.delete(name);
           yield VaultResponse.noContent();
         }
-        default -> throw unsupportedOperation();
+        default -> throw VaultException.unsupportedOperation();
       };
     }
     if (p.equals("leases/renew") || p.startsWith("leases/renew/") || p.equals("renew") || p.startsWith("renew/")) {
-      requireWrite(op);
+      VaultException.requireWrite(op);
       String fromUrl = p.contains("/") && !p.equals("leases/renew")
           ? p.substring(p.startsWith("leases/") ? "leases/renew/".length() : "renew/".length()) : "";
       String leaseId = body.path("lease_id").asText("");
@@ -418,7 +427,7 @@ final class VaultHttp {
       return server.leases.renew(leaseId, increment);
     }
     if (p.equals("leases/revoke") || p.startsWith("leases/revoke/") || p.equals("revoke") || p.startsWith("revoke/")) {
-      requireWrite(op);
+      VaultException.requireWrite(op);
       String fromUrl = p.startsWith("leases/revoke/") ? p.substring("leases/revoke/".length())
           : p.startsWith("revoke/") ? p.substring("revoke/".length()) : "";
       String leaseId = body.path("lease_id").asText("");
@@ -436,24 +445,24 @@ final class VaultHttp {
       return VaultResponse.noContent();
     }
     if (p.startsWith("leases/revoke-prefix/") || p.startsWith("revoke-prefix/")) {
-      requireWrite(op);
+      VaultException.requireWrite(op);
       String prefix = p.substring(p.indexOf("revoke-prefix/") + "revoke-prefix/".length());
       boolean sync = body.path("sync").asBoolean(true);
       server.leases.revokePrefix(prefix, sync);
       return sync ? VaultResponse.noContent() : new VaultResponse(202, null, null, List.of(), null);
     }
     if (p.startsWith("leases/revoke-force/") || p.startsWith("revoke-force/")) {
-      requireWrite(op);
+      VaultException.requireWrite(op);
       server.leases.revokeForce(p.substring(p.indexOf("revoke-force/") + "revoke-force/".length()));
       return VaultResponse.noContent();
     }
     if (p.equals("leases/lookup")) {
-      requireWrite(op);
+      VaultException.requireWrite(op);
       return server.leases.lookup(body.path("lease_id").asText(""));
     }
     if (p.startsWith("leases/lookup/")) {
       if (op != Operation.LIST) {
-        throw unsupportedOperation();
+        throw VaultException.unsupportedOperation();
       }
       return server.leases.list(p.substring("leases/lookup/".length()));
     }
@@ -470,7 +479,7 @@ final class VaultHttp {
       return VaultResponse.data(d);
     }
     if (p.equals("capabilities-self") || p.equals("capabilities")) {
-      requireWrite(op);
+      VaultException.requireWrite(op);
       Token token = java.util.Objects.requireNonNull(call.token());
       if (p.equals("capabilities")) {
         Token other = server.tokens.resolve(body.path("token").asText(""));
@@ -487,13 +496,7 @@ final class VaultHttp {
     if (p.startsWith("internal/ui/mounts/")) {
       return uiMount(java.util.Objects.requireNonNull(call.token()), p.substring("internal/ui/mounts/".length()));
     }
-    throw unsupportedPath();
-  }
-
-  private static void requireWrite(Operation op) {
-    if (op != Operation.UPDATE && op != Operation.CREATE) {
-      throw unsupportedOperation();
-    }
+    throw VaultException.unsupportedPath();
   }
 
   private static String normalizeMount(String path) {
@@ -518,7 +521,7 @@ final class VaultHttp {
     if (op == Operation.READ) {
       return VaultResponse.data(tuneView(m.mount()));
     }
-    requireWrite(op);
+    VaultException.requireWrite(op);
     Duration def = body.has("default_lease_ttl") ? GoDuration.parse(body.get("default_lease_ttl"), Duration.ZERO) : null;
     Duration max = body.has("max_lease_ttl") ? GoDuration.parse(body.get("max_lease_ttl"), Duration.ZERO) : null;
     String description = body.has("description") ? body.path("description").asText() : null;
@@ -691,137 +694,6 @@ final class VaultHttp {
     b.put("removed_from_cluster", false);
     HttpResponse r = status == 204 ? HttpResponse.empty(204) : HttpResponse.json(status, b);
     return r.withHeader("Cache-Control", "no-store");
-  }
-
-  // ---- auth/token ----
-
-  private VaultResponse tokenApi(Call call, String p) {
-    Operation op = call.op();
-    Token self = java.util.Objects.requireNonNull(call.token());
-    String selfId = java.util.Objects.requireNonNull(call.tokenId());
-    JsonNode body = call.body();
-    switch (p) {
-      case "lookup-self" -> {
-        if (op != Operation.READ && op != Operation.UPDATE) {
-          throw unsupportedOperation();
-        }
-        return VaultResponse.data(server.tokens.lookupData(selfId, self));
-      }
-      case "renew-self" -> {
-        requireWrite(op);
-        return server.tokens.renew(selfId, self, GoDuration.parse(body.get("increment"), Duration.ZERO));
-      }
-      case "revoke-self" -> {
-        requireWrite(op);
-        server.tokens.revoke(self.accessor());
-        return VaultResponse.noContent();
-      }
-      case "create", "create-orphan" -> {
-        requireWrite(op);
-        return createToken(self, body, p.equals("create-orphan") || body.path("no_parent").asBoolean(false));
-      }
-      case "lookup" -> {
-        if (op == Operation.READ) {
-          return VaultResponse.data(server.tokens.lookupData(selfId, self));
-        }
-        String id = body.path("token").asText("");
-        Token t = server.tokens.resolve(id);
-        if (t == null) {
-          throw VaultException.badRequest("bad token");
-        }
-        return VaultResponse.data(server.tokens.lookupData(id, t));
-      }
-      case "lookup-accessor" -> {
-        requireWrite(op);
-        Token t = byAccessor(body.path("accessor").asText(""));
-        ObjectNode d = server.tokens.lookupData(null, t);
-        return VaultResponse.data(d);
-      }
-      case "renew" -> {
-        requireWrite(op);
-        String id = body.path("token").asText("");
-        Token t = server.tokens.resolve(id);
-        if (t == null) {
-          throw VaultException.badRequest("invalid token");
-        }
-        return server.tokens.renew(id, t, GoDuration.parse(body.get("increment"), Duration.ZERO));
-      }
-      case "revoke" -> {
-        requireWrite(op);
-        Token t = server.tokens.resolve(body.path("token").asText(""));
-        if (t != null) {
-          server.tokens.revoke(t.accessor());
-        }
-        return VaultResponse.noContent();
-      }
-      case "revoke-accessor" -> {
-        requireWrite(op);
-        Token t = byAccessor(body.path("accessor").asText(""));
-        server.tokens.revoke(t.accessor());
-        return VaultResponse.noContent();
-      }
-      default -> throw unsupportedPath();
-    }
-  }
-
-  private Token byAccessor(String accessor) {
-    return server.tokens.byAccessor(accessor)
-        .orElseThrow(() -> VaultException.badRequest("invalid accessor"));
-  }
-
-  private VaultResponse createToken(Token parent, JsonNode body, boolean orphan) {
-    Acl parentAcl = server.policies.acl(parent.policies());
-    List<String> requested = KubernetesAuth.strings(body.get("policies"));
-    List<String> policies = new ArrayList<>(requested.isEmpty() ? parent.policies() : requested);
-    if (!parentAcl.isRoot()) {
-      for (String p : policies) {
-        if (!p.equals("default") && !parent.policies().contains(p)) {
-          throw VaultException.badRequest("child policies must be subset of parent");
-        }
-      }
-      if (orphan) {
-        throw VaultException.badRequest("root or sudo privileges required to create orphan token");
-      }
-    }
-    if (!body.path("no_default_policy").asBoolean(false) && !policies.contains("root")
-        && !policies.contains("default")) {
-      policies.add("default");
-    }
-    Duration ttl = GoDuration.parse(body.get("ttl"), Duration.ZERO);
-    Duration explicitMax = GoDuration.parse(body.get("explicit_max_ttl"), Duration.ZERO);
-    Duration period = GoDuration.parse(body.get("period"), Duration.ZERO);
-    if (!period.isZero()) {
-      ttl = period;
-    }
-    if (policies.contains("root") && ttl.isZero()) {
-      // Root tokens without a TTL never expire, like Vault's.
-      Tokens.Issued issued = server.tokens.createNonExpiring(policies, displayName(body), meta(body),
-          orphan ? null : parent.accessor());
-      return VaultResponse.auth(server.tokens.authBlock(issued.id(), issued.token()));
-    }
-    if (ttl.isZero()) {
-      ttl = Mount.SYSTEM_TTL;
-    }
-    Tokens.Issued issued =
-        server.tokens.create(policies, displayName(body), meta(body), "auth/token/create", ttl, Mount.SYSTEM_TTL,
-            explicitMax, body.path("renewable").asBoolean(true), orphan, null, orphan ? null : parent.accessor());
-    return VaultResponse.auth(server.tokens.authBlock(issued.id(), issued.token()));
-  }
-
-  private static String displayName(JsonNode body) {
-    String name = body.path("display_name").asText("").strip().toLowerCase(Locale.ROOT);
-    name = name.replaceAll("[^a-z0-9\\-_.]", "-");
-    return name.isEmpty() ? "token" : "token-" + name;
-  }
-
-  private static Map<String, String> meta(JsonNode body) {
-    Map<String, String> meta = new LinkedHashMap<>();
-    Iterator<Map.Entry<String, JsonNode>> it = body.path("meta").fields();
-    while (it.hasNext()) {
-      Map.Entry<String, JsonNode> e = it.next();
-      meta.put(e.getKey(), e.getValue().asText());
-    }
-    return meta;
   }
 
   // ---- rendering ----

@@ -73,6 +73,7 @@ public final class VaultServer implements AutoCloseable {
   final LeaseManager leases;
   final Tokens tokens;
   final Policies policies;
+  final TokenStoreApi tokenStore;
   private final ScheduledExecutorService timer;
   private @Nullable HttpEndpoint endpoint;
   private final String rootToken;
@@ -85,8 +86,10 @@ public final class VaultServer implements AutoCloseable {
     this.rootToken = rootToken;
     this.factories = loadFactories();
     this.leases = new LeaseManager(store, secretMounts::get, clock);
-    this.tokens = new Tokens(store, leases, clock);
+    TokenRoles tokenRoles = new TokenRoles(store.storage(TokenRoles.STORAGE_ID));
+    this.tokens = new Tokens(store, leases, tokenRoles, clock);
     this.policies = new Policies(store);
+    this.tokenStore = new TokenStoreApi(tokens, tokenRoles, policies, clock);
     this.timer =
         Executors.newSingleThreadScheduledExecutor(
             r -> {

@@ -115,12 +115,20 @@ final class VaultStore implements AutoCloseable {
         accessor, idHash, parent, expire, json(body));
   }
 
+  void updateToken(String accessor, @Nullable Instant expire, JsonNode body) {
+    update("UPDATE vault.tokens SET expire_time = ?, body = ?::jsonb WHERE accessor = ?", expire, json(body), accessor);
+  }
+
   Optional<JsonNode> tokenByHash(String idHash) {
     return queryOne("SELECT body FROM vault.tokens WHERE id_hash = ?", rs -> parse(rs.getString(1)), idHash);
   }
 
   Optional<JsonNode> tokenByAccessor(String accessor) {
     return queryOne("SELECT body FROM vault.tokens WHERE accessor = ?", rs -> parse(rs.getString(1)), accessor);
+  }
+
+  List<String> tokenAccessors() {
+    return query("SELECT accessor FROM vault.tokens ORDER BY accessor", rs -> rs.getString(1));
   }
 
   List<String> childTokens(String accessor) {

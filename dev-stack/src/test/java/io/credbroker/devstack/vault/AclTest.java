@@ -94,4 +94,20 @@ class AclTest {
     assertThat(acl.allows("sys/leases/renew", "update")).isTrue();
     assertThat(acl.allows("sys/mounts", "read")).isFalse();
   }
+
+  @Test
+  void listOfAPathWithTrailingSlashIsGovernedByTheRuleWithoutIt() {
+    // vault/acl.go AllowOperation: for LIST, the exact rule without the slash, then wildcard
+    // rules for the path without the slash, then wildcard rules for the path as sent.
+    Acl acl = Acl.of(List.of(Policy.parse("p", """
+        path "auth/token/accessors" { capabilities = ["list", "sudo"] }
+        path "kv/app*" { capabilities = ["read"] }
+        path "kv/app/*" { capabilities = ["list"] }
+        """)));
+    assertThat(acl.listCapabilities("auth/token/accessors/")).containsExactly("list", "sudo");
+    assertThat(acl.capabilities("auth/token/accessors/")).containsExactly("deny");
+    // "kv/app" matches kv/app* first, before kv/app/* gets a say on "kv/app/".
+    assertThat(acl.listCapabilities("kv/app/")).containsExactly("read");
+    assertThat(acl.listCapabilities("kv/app/x/")).containsExactly("list");
+  }
 }

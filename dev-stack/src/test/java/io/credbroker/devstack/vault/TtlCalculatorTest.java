@@ -41,4 +41,70 @@ class TtlCalculatorTest {
             issued, issued.plusSeconds(3600)))
         .isInstanceOfSatisfying(VaultException.class, e -> assertThat(e.status()).isEqualTo(400));
   }
+
+  private static final Duration SYSTEM = Duration.ofHours(768);
+
+  @Test
+  void calculateGrantsTheRequestedTtlWithinTheMounts() {
+    var c = TtlCalculator.calculate(SYSTEM, SYSTEM, Duration.ZERO, Duration.ofMinutes(10), Duration.ZERO,
+        Duration.ZERO, Duration.ZERO, issued, issued);
+    assertThat(c.ttl()).isEqualTo(Duration.ofMinutes(10));
+    assertThat(c.warnings()).isEmpty();
+  }
+
+  @Test
+  void calculateFallsBackToTheMountDefault() {
+    var c = TtlCalculator.calculate(Duration.ofHours(1), SYSTEM, Duration.ZERO, Duration.ZERO, Duration.ZERO,
+        Duration.ZERO, Duration.ZERO, issued, issued);
+    assertThat(c.ttl()).isEqualTo(Duration.ofHours(1));
+  }
+
+  @Test
+  void calculateCapsAtTheExplicitMaxWithVaultsWarning() {
+    var c = TtlCalculator.calculate(SYSTEM, SYSTEM, Duration.ZERO, Duration.ofHours(2), Duration.ZERO,
+        Duration.ZERO, Duration.ofMinutes(30), issued, issued);
+    assertThat(c.ttl()).isEqualTo(Duration.ofMinutes(30));
+    assertThat(c.warnings()).containsExactly(
+        "TTL of \"2h\" exceeded the effective max_ttl of \"30m\"; TTL value is capped accordingly");
+  }
+
+  @Test
+  void calculateCapsAtTheMountMax() {
+    var c = TtlCalculator.calculate(SYSTEM, SYSTEM, Duration.ZERO, Duration.ofHours(800), Duration.ZERO,
+        Duration.ZERO, Duration.ZERO, issued, issued);
+    assertThat(c.ttl()).isEqualTo(SYSTEM);
+    assertThat(c.warnings()).containsExactly(
+        "TTL of \"800h\" exceeded the effective max_ttl of \"768h\"; TTL value is capped accordingly");
+  }
+
+  @Test
+  void calculateCountsTheMaxFromTheStartInWholeSeconds() {
+    // Issued at 0.9 s, renewed at 11.4 s: Vault truncates both to 0 s and 11 s, so 19 s remain of 30.
+    Instant start = issued.plusMillis(900);
+    var c = TtlCalculator.calculate(SYSTEM, SYSTEM, Duration.ofHours(1), Duration.ZERO, Duration.ZERO,
+        Duration.ZERO, Duration.ofSeconds(30), start, start.plusMillis(10_500));
+    assertThat(c.ttl()).isEqualTo(Duration.ofSeconds(19));
+  }
+
+  @Test
+  void periodicTtlIsThePeriodCappedAtTheMaxAndBoundOnlyByTheExplicitMax() {
+    var capped = TtlCalculator.calculate(SYSTEM, Duration.ofHours(1), Duration.ZERO, Duration.ZERO,
+        Duration.ofHours(2), Duration.ZERO, Duration.ZERO, issued, issued.plus(Duration.ofDays(100)));
+    assertThat(capped.ttl()).isEqualTo(Duration.ofHours(1));
+    assertThat(capped.warnings()).containsExactly(
+        "period of \"2h\" exceeded the effective max_ttl of \"1h\"; period value is capped accordingly");
+    var bounded = TtlCalculator.calculate(SYSTEM, SYSTEM, Duration.ZERO, Duration.ZERO, Duration.ofHours(1),
+        Duration.ZERO, Duration.ofMinutes(90), issued, issued.plus(Duration.ofMinutes(60)));
+    assertThat(bounded.ttl()).isEqualTo(Duration.ofMinutes(30));
+  }
+
+  @Test
+  void calculatePastTheMaxIsVaultsInternalError() {
+    assertThatThrownBy(() -> TtlCalculator.calculate(SYSTEM, SYSTEM, Duration.ZERO, Duration.ZERO, Duration.ZERO,
+            Duration.ZERO, Duration.ofSeconds(30), issued, issued.plusSeconds(30)))
+        .isInstanceOfSatisfying(VaultException.class, e -> {
+          assertThat(e.status()).isEqualTo(500);
+          assertThat(e.errors()).containsExactly(VaultException.multiError("past the max TTL, cannot renew"));
+        });
+  }
 }

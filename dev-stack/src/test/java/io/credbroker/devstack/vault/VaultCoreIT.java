@@ -338,6 +338,19 @@ class VaultCoreIT {
   }
 
   @Test
+  void listIsGovernedByTheRuleForThePathWithoutItsTrailingSlash() throws Exception {
+    enableDatabase("db-list", "r", "1h", "2h");
+    root.read("db-list/creds/r");
+    root.opsForSys().createOrUpdatePolicy("lease-lister", Policy.of(Rule.builder()
+        .path("sys/leases/lookup/db-list/creds/r").capabilities(BuiltinCapabilities.LIST, BuiltinCapabilities.SUDO)
+        .build()));
+    String token = createToken("{\"policies\":[\"lease-lister\"],\"ttl\":\"5m\"}");
+    HttpResponse<String> list = raw("LIST", "sys/leases/lookup/db-list/creds/r", token, null);
+    assertThat(list.statusCode()).as(list.body()).isEqualTo(200);
+    assertThat(Json.MAPPER.readTree(list.body()).at("/data/keys")).hasSize(1);
+  }
+
+  @Test
   void failedRevocationKeepsTheLeaseAndAnswersVaultsError() throws Exception {
     enableDatabase("db-fail", "owner", "1h", "2h");
     VaultResponse creds = root.read("db-fail/creds/owner");
