@@ -78,7 +78,8 @@ public final class VaultSetup {
       Field.required("allowed_policies", Kind.SET),
       Field.required("orphan", Kind.SCALAR),
       Field.required("renewable", Kind.SCALAR),
-      Field.required("token_explicit_max_ttl", Kind.SCALAR));
+      Field.required("token_explicit_max_ttl", Kind.SCALAR),
+      Field.required("token_no_default_policy", Kind.SCALAR));
 
   private final VaultSetupOptions options;
   private final VaultTemplate vault;
@@ -143,7 +144,8 @@ public final class VaultSetup {
 
   /**
    * The token role issuing tokens come from: orphans (no parent whose revocation or expiry would take
-   * their leases along), not renewable, with a fixed lifetime, and only the issuing policy.
+   * their leases along), not renewable, with a fixed lifetime, and only the issuing policy (not even
+   * Vault's default policy).
    */
   static Map<String, Object> desiredIssuingTokenRole(VaultSetupOptions.BrokerAccess b) {
     Map<String, Object> m = new LinkedHashMap<>();
@@ -151,6 +153,8 @@ public final class VaultSetup {
     m.put("orphan", true);
     m.put("renewable", false);
     m.put("token_explicit_max_ttl", b.issuingTokenTtl().toSeconds());
+    // Not even Vault's default policy (it may renew leases and look up tokens): read credentials only.
+    m.put("token_no_default_policy", true);
     return m;
   }
 

@@ -151,7 +151,8 @@ class SetupCommandIT {
     // The login creates issuing tokens through the token role: orphans of fixed lifetime.
     VaultResponse created = broker.write("auth/token/create/credential-broker-issuer", Map.of());
     assertThat(created).isNotNull();
-    assertThat(created.getAuth()).containsEntry("orphan", true).containsEntry("renewable", false);
+    assertThat(created.getAuth()).containsEntry("orphan", true).containsEntry("renewable", false)
+        .containsEntry("policies", List.of("credential-broker-issuer"));
     assertThat(((Number) created.getAuth().get("lease_duration")).longValue()).isEqualTo(48 * 3600L);
     VaultTemplate issuer = VaultTestSupport.vault(stack, (String) created.getAuth().get("client_token"));
     Credential credential = issue(issuer, "database", "app");

@@ -62,7 +62,8 @@ class VaultSetupOptionsTest {
     assertThat(role).containsEntry("allowed_policies", java.util.List.of("credential-broker-issuer"))
         .containsEntry("orphan", true)
         .containsEntry("renewable", false)
-        .containsEntry("token_explicit_max_ttl", 48 * 3600L);
+        .containsEntry("token_explicit_max_ttl", 48 * 3600L)
+        .containsEntry("token_no_default_policy", true);
   }
 
   @Test
