@@ -352,6 +352,22 @@ final class BrokerFixture implements AutoCloseable {
     return properties;
   }
 
+  /**
+   * What a {@link BrokerProcess} replica on {@code devStack} gets: {@link #stackProperties}, a small
+   * state-database pool (several replicas share two cores and one PostgreSQL), and cluster timings
+   * short enough that a killed replica is presumed dead within seconds and its leases are claimed
+   * quickly.
+   */
+  static Map<String, String> replicaProperties(DevStack devStack) {
+    Map<String, String> properties = new LinkedHashMap<>(stackProperties(devStack));
+    properties.put("spring.datasource.hikari.maximum-pool-size", "5");
+    properties.put("credbroker.grpc.heartbeat-interval", "1s");
+    properties.put("credbroker.cluster.heartbeat-interval", "500ms");
+    properties.put("credbroker.cluster.stale-after", "3s");
+    properties.put("credbroker.lease.poll-interval", "200ms");
+    return properties;
+  }
+
   String jdbcUrl(String database) {
     return devStack.postgres().jdbcUrl(database);
   }
