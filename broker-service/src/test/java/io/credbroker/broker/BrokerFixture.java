@@ -327,7 +327,8 @@ final class BrokerFixture implements AutoCloseable {
     Path brokerToken = brokerServiceAccountTokenFile(devStack);
     if (!Files.isRegularFile(brokerToken)) {
       throw new IllegalStateException(
-          "no broker service-account token at " + brokerToken + "; start the dev-stack with startDevStack");
+          "no broker service-account token at " + brokerToken
+              + "; start the dev-stack with startDevStack");
     }
     Map<String, String> properties = new LinkedHashMap<>();
     properties.put("spring.cloud.vault.uri", devStack.vaultAddress());
