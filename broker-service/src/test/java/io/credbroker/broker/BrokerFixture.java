@@ -14,15 +14,18 @@ import io.credbroker.broker.setup.Setup;
 import io.credbroker.broker.setup.VaultSetupOptions;
 import io.credbroker.devstack.DevStack;
 import io.credbroker.devstack.PostgresInfo;
+import io.credbroker.devstack.kubernetes.KubernetesApiServer;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -47,10 +50,21 @@ import org.springframework.vault.core.VaultTemplate;
 /**
  * One dev-stack (embedded PostgreSQL, Vault and Kubernetes stand-ins), the {@code db1} target set up
  * the way the setup command does it, and one broker process-in-JVM on free ports, for a test class.
+ * Every broker logs in to Vault the way production does, by Kubernetes auth with its own service
+ * account, so that its leases belong to a token that expires (see {@link #stackProperties}).
  */
 final class BrokerFixture implements AutoCloseable {
 
   static final String DATABASE_ROLE = "db1";
+
+  /** The broker's identity as the Helm chart and the setup command's defaults make it. */
+  static final String BROKER_NAMESPACE = "credbroker";
+
+  static final String BROKER_SERVICE_ACCOUNT = "credential-broker";
+  static final String BROKER_VAULT_ROLE = "credential-broker";
+  static final String BROKER_VAULT_POLICY = "credential-broker";
+  static final String BROKER_KUBERNETES_AUTH_PATH = "kubernetes";
+  private static final String BROKER_POD = "credential-broker-0";
 
   final DevStack devStack;
   final ConfigurableApplicationContext broker;
@@ -201,11 +215,31 @@ final class BrokerFixture implements AutoCloseable {
   }
 
   /**
-   * A dev-stack with the broker's state database ({@code credbroker}) created and the {@code db1}
-   * target database and Vault's database engine set up exactly as the setup command does it, with
-   * these credential TTLs.
+   * A dev-stack with the broker's state database ({@code credbroker}) created, the {@code db1}
+   * target database and Vault's database engine set up exactly as the setup command does it with
+   * these credential TTLs, and the broker's Vault login (Kubernetes auth) with the setup command's
+   * default token lifetimes (1 h, at most 24 h): see {@link #startDevStack(Path, Duration, Duration,
+   * Duration, Duration)}.
    */
   static DevStack startDevStack(Path workDir, Duration defaultTtl, Duration maxTtl) {
+    return startDevStack(workDir, defaultTtl, maxTtl, Duration.ofHours(1), Duration.ofHours(24));
+  }
+
+  /**
+   * A dev-stack set up as {@link #startDevStack(Path, Duration, Duration)} does it, with these
+   * lifetimes of the broker's own Vault token: Vault's Kubernetes auth method trusts the stand-in's
+   * API server, role {@value #BROKER_VAULT_ROLE} admits service account {@value
+   * #BROKER_NAMESPACE}/{@value #BROKER_SERVICE_ACCOUNT} with the broker's policy and these token
+   * lifetimes, and the service account's token is in {@link #brokerServiceAccountTokenFile}, where
+   * {@link #stackProperties} points every broker. Every lease a broker creates belongs to a token
+   * of at most {@code brokerTokenMaxTtl}, as in production.
+   */
+  static DevStack startDevStack(
+      Path workDir,
+      Duration defaultTtl,
+      Duration maxTtl,
+      Duration brokerTokenTtl,
+      Duration brokerTokenMaxTtl) {
     DevStack devStack = DevStack.builder().workDir(workDir).start();
     PostgresInfo postgres = devStack.postgres();
     postgres.createDatabase("credbroker");
@@ -221,21 +255,88 @@ final class BrokerFixture implements AutoCloseable {
                 "db1",
                 postgres.host(),
                 postgres.port())
-            .withTtls(defaultTtl, maxTtl),
+            .withTtls(defaultTtl, maxTtl)
+            .withBroker(
+                new VaultSetupOptions.BrokerAccess(
+                    BROKER_VAULT_POLICY,
+                    new VaultSetupOptions.KubernetesAuth(
+                        BROKER_KUBERNETES_AUTH_PATH,
+                        URI.create(devStack.kubernetesUrl()),
+                        readString(devStack.caCertPath()),
+                        BROKER_VAULT_ROLE,
+                        BROKER_SERVICE_ACCOUNT,
+                        BROKER_NAMESPACE,
+                        null,
+                        brokerTokenTtl,
+                        brokerTokenMaxTtl))),
         false);
+    writeBrokerServiceAccountToken(devStack);
     return devStack;
   }
 
   /**
-   * What any broker on {@code devStack} needs, in-JVM or as a process: Vault (root token), the state
-   * database, the Kubernetes API, and binding 0 ({@code db1} for {@code public/application}).
+   * Where the broker's service-account token is, as the kubelet projects it into the broker's pod
+   * ({@code /var/run/secrets/kubernetes.io/serviceaccount/token} in the Helm chart).
+   */
+  static Path brokerServiceAccountTokenFile(DevStack devStack) {
+    return devStack.workDir().resolve("broker-serviceaccount").resolve("token");
+  }
+
+  /**
+   * Mints the broker's token through the stand-in's TokenRequest, as the kubelet does for the
+   * chart's default {@code kube-api-access} volume: bound to a pod of the broker's service account,
+   * for the API server's own audience (Vault's role names none, and with no reviewer JWT configured
+   * Vault presents this token to the TokenReview API), valid about an hour.
+   */
+  private static void writeBrokerServiceAccountToken(DevStack devStack) {
+    KubernetesApiServer kubernetes = devStack.kubernetes();
+    kubernetes.createPod(BROKER_NAMESPACE, BROKER_POD, BROKER_SERVICE_ACCOUNT);
+    String token =
+        kubernetes.issueToken(
+            BROKER_NAMESPACE,
+            BROKER_SERVICE_ACCOUNT,
+            BROKER_POD,
+            List.of(KubernetesApiServer.API_AUDIENCE),
+            Duration.ofSeconds(3607));
+    Path file = brokerServiceAccountTokenFile(devStack);
+    try {
+      Files.createDirectories(file.getParent());
+      Files.writeString(file, token);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static String readString(Path file) {
+    try {
+      return Files.readString(file);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * What any broker on {@code devStack} needs, in-JVM or as a process: Vault, logged in to as in
+   * production (Kubernetes auth with the broker's service-account token; the root token is for the
+   * test's own operator actions only), the state database, the Kubernetes API, and binding 0
+   * ({@code db1} for {@code public/application}). {@code devStack} must come from {@link
+   * #startDevStack}.
    */
   static Map<String, String> stackProperties(DevStack devStack) {
     PostgresInfo postgres = devStack.postgres();
+    Path brokerToken = brokerServiceAccountTokenFile(devStack);
+    if (!Files.isRegularFile(brokerToken)) {
+      throw new IllegalStateException(
+          "no broker service-account token at " + brokerToken
+              + "; start the dev-stack with startDevStack");
+    }
     Map<String, String> properties = new LinkedHashMap<>();
     properties.put("spring.cloud.vault.uri", devStack.vaultAddress());
-    properties.put("spring.cloud.vault.authentication", "TOKEN");
-    properties.put("spring.cloud.vault.token", devStack.vaultRootToken());
+    properties.put("spring.cloud.vault.authentication", "KUBERNETES");
+    properties.put("spring.cloud.vault.kubernetes.role", BROKER_VAULT_ROLE);
+    properties.put("spring.cloud.vault.kubernetes.kubernetes-path", BROKER_KUBERNETES_AUTH_PATH);
+    properties.put(
+        "spring.cloud.vault.kubernetes.service-account-token-file", brokerToken.toString());
     properties.put("spring.datasource.url", postgres.jdbcUrl("credbroker"));
     properties.put("spring.datasource.username", postgres.adminUser());
     properties.put("spring.datasource.password", postgres.adminPassword());
@@ -249,6 +350,22 @@ final class BrokerFixture implements AutoCloseable {
     properties.put("credbroker.bindings[0].connection.port", Integer.toString(postgres.port()));
     properties.put("credbroker.bindings[0].connection.database", "db1");
     properties.put("credbroker.bindings[0].connection.sslmode", "disable");
+    return properties;
+  }
+
+  /**
+   * What a {@link BrokerProcess} replica on {@code devStack} gets: {@link #stackProperties}, a small
+   * state-database pool (several replicas share two cores and one PostgreSQL), and cluster timings
+   * short enough that a killed replica is presumed dead within seconds and its leases are claimed
+   * quickly.
+   */
+  static Map<String, String> replicaProperties(DevStack devStack) {
+    Map<String, String> properties = new LinkedHashMap<>(stackProperties(devStack));
+    properties.put("spring.datasource.hikari.maximum-pool-size", "5");
+    properties.put("credbroker.grpc.heartbeat-interval", "1s");
+    properties.put("credbroker.cluster.heartbeat-interval", "500ms");
+    properties.put("credbroker.cluster.stale-after", "3s");
+    properties.put("credbroker.lease.poll-interval", "200ms");
     return properties;
   }
 

@@ -23,7 +23,10 @@ import java.util.concurrent.TimeUnit;
  * One broker replica as its own operating-system process, started from the packaged jar ({@code
  * target/credential-broker.jar}) the way production runs it, with its output in a log file.
  *
- * <p>{@link #kill()} is {@code kill -9}: no shutdown hook runs, streams break without a goodbye.
+ * <p>{@link #stop} is what Kubernetes does to a pod it deletes (SIGTERM, the broker shuts down
+ * gracefully); {@link #kill()} is {@code kill -9}: no shutdown hook runs, streams break without a
+ * goodbye. {@link #successor} starts the pod that replaces a stopped one, reachable at the same
+ * ports as behind a Kubernetes Service.
  */
 final class BrokerProcess implements AutoCloseable {
 
@@ -35,28 +38,79 @@ final class BrokerProcess implements AutoCloseable {
   final Path log;
   final ManagedChannel channel;
   private final Process process;
+  private final Path logDir;
+  private final Map<String, String> properties;
 
-  private BrokerProcess(String replicaId, int grpcPort, int httpPort, Path log, Process process) {
+  private BrokerProcess(
+      String replicaId,
+      int grpcPort,
+      int httpPort,
+      Path logDir,
+      Map<String, String> properties,
+      Process process) {
     this.replicaId = replicaId;
     this.grpcPort = grpcPort;
     this.httpPort = httpPort;
-    this.log = log;
+    this.logDir = logDir;
+    this.log = logDir.resolve(replicaId + ".log");
+    this.properties = Map.copyOf(properties);
     this.process = process;
     this.channel = ManagedChannelBuilder.forAddress("127.0.0.1", grpcPort).usePlaintext().build();
   }
 
   /**
-   * Starts a replica; returns at once (see {@link #awaitReady}).
+   * Starts a replica on free ports; returns at once (see {@link #awaitReady}).
    *
    * @param properties Spring properties, passed as command-line arguments (they outrank
    *     application.yaml)
    */
   static BrokerProcess start(String replicaId, Path logDir, Map<String, String> properties) {
+    return start(replicaId, logDir, properties, freePort(), freePort());
+  }
+
+  /**
+   * Starts one replica per ID, all at once (they share the machine's cores while starting), and
+   * waits until every one is ready; when one does not get ready, stops them all and throws.
+   */
+  static List<BrokerProcess> startReady(
+      Path logDir, Map<String, String> properties, Duration timeout, String... replicaIds)
+      throws InterruptedException {
+    List<BrokerProcess> started = new ArrayList<>();
+    try {
+      for (String id : replicaIds) {
+        started.add(start(id, logDir, properties));
+      }
+      for (BrokerProcess replica : started) {
+        replica.awaitReady(timeout);
+      }
+      return started;
+    } catch (RuntimeException e) {
+      for (BrokerProcess replica : started) {
+        replica.close();
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Starts the replica that replaces this stopped one: a new process with a new replica ID (a new
+   * pod has a new name) and the same properties, listening on this one's ports, as a Kubernetes
+   * Service keeps its address when the pods behind it change. Returns at once (see {@link
+   * #awaitReady}).
+   */
+  BrokerProcess successor(String newReplicaId) {
+    if (process.isAlive()) {
+      throw new IllegalStateException(this + " still runs; stop or kill it first");
+    }
+    channel.shutdownNow();
+    return start(newReplicaId, logDir, properties, grpcPort, httpPort);
+  }
+
+  private static BrokerProcess start(
+      String replicaId, Path logDir, Map<String, String> properties, int grpcPort, int httpPort) {
     if (!Files.isRegularFile(JAR)) {
       throw new IllegalStateException(JAR.toAbsolutePath() + " is missing; run mvn verify (package)");
     }
-    int grpcPort = freePort();
-    int httpPort = freePort();
     List<String> command = new ArrayList<>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     // Small and quick to start: three of these share two cores with the tests.
@@ -71,13 +125,12 @@ final class BrokerProcess implements AutoCloseable {
     command.add("--spring.grpc.server.host=127.0.0.1");
     try {
       Files.createDirectories(logDir);
-      Path log = logDir.resolve(replicaId + ".log");
       Process process =
           new ProcessBuilder(command)
               .redirectErrorStream(true)
-              .redirectOutput(log.toFile())
+              .redirectOutput(logDir.resolve(replicaId + ".log").toFile())
               .start();
-      return new BrokerProcess(replicaId, grpcPort, httpPort, log, process);
+      return new BrokerProcess(replicaId, grpcPort, httpPort, logDir, properties, process);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -121,16 +174,29 @@ final class BrokerProcess implements AutoCloseable {
     process.waitFor(10, TimeUnit.SECONDS);
   }
 
+  /**
+   * SIGTERM, as Kubernetes stops a pod: the broker shuts down gracefully. Waits up to {@code
+   * timeout}, then kills it.
+   *
+   * @return whether it exited by itself within {@code timeout}
+   */
+  boolean stop(Duration timeout) throws InterruptedException {
+    channel.shutdownNow();
+    if (!process.isAlive()) {
+      return true;
+    }
+    process.destroy();
+    if (process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+      return true;
+    }
+    process.destroyForcibly();
+    process.waitFor(5, TimeUnit.SECONDS);
+    return false;
+  }
+
   @Override
   public void close() throws InterruptedException {
-    channel.shutdownNow();
-    if (process.isAlive()) {
-      process.destroy();
-      if (!process.waitFor(15, TimeUnit.SECONDS)) {
-        process.destroyForcibly();
-        process.waitFor(5, TimeUnit.SECONDS);
-      }
-    }
+    stop(Duration.ofSeconds(15));
   }
 
   private static int freePort() {

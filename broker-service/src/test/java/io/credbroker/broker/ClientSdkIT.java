@@ -13,13 +13,8 @@ import io.credbroker.client.Credential;
 import io.credbroker.client.CredentialBrokerClient;
 import io.credbroker.client.hikari.RotatingDataSource;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
-import io.grpc.EquivalentAddressGroup;
-import io.grpc.NameResolver;
-import io.grpc.NameResolverProvider;
-import io.grpc.NameResolverRegistry;
 import io.grpc.Status;
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -32,7 +27,6 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -94,7 +88,7 @@ class ClientSdkIT {
     kubernetes = fixture.devStack.kubernetes();
     // What an SRE gets from `kubectl create token sre -n ops`: the API server's own audience.
     sreToken = kubernetes.issueToken("ops", "sre", null, List.of(), Duration.ofMinutes(10));
-    NameResolverRegistry.getDefaultRegistry().register(new ReplicaListResolverProvider());
+    ReplicaListResolverProvider.register();
   }
 
   @AfterAll
@@ -472,61 +466,6 @@ class ClientSdkIT {
     @Override
     public void subscriptionStopped(String databaseRole, Status.Code code, @Nullable String reason) {
       stopped.add(code + "/" + reason);
-    }
-  }
-
-  /**
-   * A Kubernetes Service in front of several broker replicas, as a gRPC client resolves it: one
-   * name ({@code broker-replicas:///port1,port2}) with every replica's address on 127.0.0.1, tried
-   * in order by gRPC's default pick-first policy, so a client moves on when its replica goes away.
-   */
-  static final class ReplicaListResolverProvider extends NameResolverProvider {
-    static final String SCHEME = "broker-replicas";
-
-    static String target(int... ports) {
-      return SCHEME + ":///"
-          + String.join(",", Arrays.stream(ports).mapToObj(Integer::toString).toList());
-    }
-
-    @Override
-    protected boolean isAvailable() {
-      return true;
-    }
-
-    @Override
-    protected int priority() {
-      return 5;
-    }
-
-    @Override
-    public String getDefaultScheme() {
-      return SCHEME;
-    }
-
-    @Override
-    public @Nullable NameResolver newNameResolver(URI targetUri, NameResolver.Args args) {
-      if (!SCHEME.equals(targetUri.getScheme())) {
-        return null;
-      }
-      List<EquivalentAddressGroup> addresses =
-          Arrays.stream(targetUri.getPath().substring(1).split(","))
-              .map(port -> new EquivalentAddressGroup(
-                  new InetSocketAddress("127.0.0.1", Integer.parseInt(port))))
-              .toList();
-      return new NameResolver() {
-        @Override
-        public String getServiceAuthority() {
-          return "credential-broker";
-        }
-
-        @Override
-        public void start(Listener2 listener) {
-          listener.onResult(ResolutionResult.newBuilder().setAddresses(addresses).build());
-        }
-
-        @Override
-        public void shutdown() {}
-      };
     }
   }
 }

@@ -31,9 +31,7 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -78,27 +76,21 @@ class ReplicatedBrokersIT {
   private static final AtomicInteger pods = new AtomicInteger();
 
   @BeforeAll
-  static void startReplicas() {
+  static void startReplicas() throws InterruptedException {
     // The setup command's default TTLs (1 h, max 24 h); tests ask for shorter leases per request.
     devStack =
         BrokerFixture.startDevStack(
             workDir.resolve("dev-stack"), Duration.ofHours(1), Duration.ofHours(24));
     kubernetes = devStack.kubernetes();
 
-    Map<String, String> properties = new LinkedHashMap<>(BrokerFixture.stackProperties(devStack));
-    properties.put("spring.datasource.hikari.maximum-pool-size", "5");
-    properties.put("credbroker.grpc.heartbeat-interval", "1s");
-    // A killed replica is presumed dead within seconds, so its leases are claimed quickly.
-    properties.put("credbroker.cluster.heartbeat-interval", "500ms");
-    properties.put("credbroker.cluster.stale-after", "3s");
-    properties.put("credbroker.lease.poll-interval", "200ms");
-    Path logs = Path.of("target", "replicas", ReplicatedBrokersIT.class.getSimpleName());
-    for (String id : List.of("replica-a", "replica-b", "replica-c")) {
-      replicas.add(BrokerProcess.start(id, logs, properties));
-    }
-    for (BrokerProcess replica : replicas) {
-      replica.awaitReady(Duration.ofSeconds(120));
-    }
+    replicas.addAll(
+        BrokerProcess.startReady(
+            Path.of("target", "replicas", ReplicatedBrokersIT.class.getSimpleName()),
+            BrokerFixture.replicaProperties(devStack),
+            Duration.ofSeconds(120),
+            "replica-a",
+            "replica-b",
+            "replica-c"));
     a = replicas.get(0);
     b = replicas.get(1);
     c = replicas.get(2);
