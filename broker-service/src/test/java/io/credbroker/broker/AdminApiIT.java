@@ -1,5 +1,7 @@
 package io.credbroker.broker;
 
+import io.credbroker.broker.cluster.ReplicaId;
+import java.time.Instant;
 import static io.credbroker.broker.BrokerTestClient.assertRefused;
 import static io.credbroker.broker.BrokerTestClient.login;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -169,6 +171,13 @@ class AdminApiIT {
     assertThat(items.get(0).path("namespace").asText()).isEqualTo("public");
     assertThat(items.get(0).path("state").asText()).isEqualTo("ACTIVE");
     assertThat(response.body()).doesNotContain(credential.getPassword()).doesNotContain("password");
+    // Which replica holds it, and when the Vault token that created it dies: an issuing token of
+    // the setup's default 48 h, used while more than half of its life is left.
+    assertThat(items.get(0).path("ownerReplica").asText())
+        .isEqualTo(fixture.broker.getBean(ReplicaId.class).value());
+    Instant tokenExpire = Instant.parse(items.get(0).path("tokenExpireTime").asText());
+    assertThat(tokenExpire)
+        .isBetween(Instant.now().plus(Duration.ofHours(24)), Instant.now().plus(Duration.ofHours(48)));
 
     JsonNode podView =
         JSON.readTree(get("/admin/v1/namespaces/public/pods/" + pod, sreToken).body());

@@ -231,8 +231,8 @@ final class BrokerFixture implements AutoCloseable {
    * API server, role {@value #BROKER_VAULT_ROLE} admits service account {@value
    * #BROKER_NAMESPACE}/{@value #BROKER_SERVICE_ACCOUNT} with the broker's policy and these token
    * lifetimes, and the service account's token is in {@link #brokerServiceAccountTokenFile}, where
-   * {@link #stackProperties} points every broker. Every lease a broker creates belongs to a token
-   * of at most {@code brokerTokenMaxTtl}, as in production.
+   * {@link #stackProperties} points every broker. The broker's own token lives at most {@code
+   * brokerTokenMaxTtl}, as in production; the credentials it creates belong to issuing tokens.
    */
   static DevStack startDevStack(
       Path workDir,
@@ -240,6 +240,26 @@ final class BrokerFixture implements AutoCloseable {
       Duration maxTtl,
       Duration brokerTokenTtl,
       Duration brokerTokenMaxTtl) {
+    return startDevStack(
+        workDir,
+        defaultTtl,
+        maxTtl,
+        brokerTokenTtl,
+        brokerTokenMaxTtl,
+        VaultSetupOptions.BrokerAccess.DEFAULT_ISSUING_TOKEN_TTL);
+  }
+
+  /**
+   * {@link #startDevStack(Path, Duration, Duration, Duration, Duration)} with issuing tokens (the
+   * orphan tokens every credential is created with) of this fixed lifetime.
+   */
+  static DevStack startDevStack(
+      Path workDir,
+      Duration defaultTtl,
+      Duration maxTtl,
+      Duration brokerTokenTtl,
+      Duration brokerTokenMaxTtl,
+      Duration issuingTokenTtl) {
     DevStack devStack = DevStack.builder().workDir(workDir).start();
     PostgresInfo postgres = devStack.postgres();
     postgres.createDatabase("credbroker");
@@ -268,7 +288,9 @@ final class BrokerFixture implements AutoCloseable {
                         BROKER_NAMESPACE,
                         null,
                         brokerTokenTtl,
-                        brokerTokenMaxTtl))),
+                        brokerTokenMaxTtl),
+                    VaultSetupOptions.BrokerAccess.DEFAULT_ISSUING_TOKEN_ROLE,
+                    issuingTokenTtl)),
         false);
     writeBrokerServiceAccountToken(devStack);
     return devStack;

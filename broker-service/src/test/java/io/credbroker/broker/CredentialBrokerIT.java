@@ -337,7 +337,8 @@ class CredentialBrokerIT {
         .contains("credbroker_streams_active")
         .contains("credbroker_tokenreview_request_seconds_bucket")
         .contains("credbroker_tokenreview_cache_total{")
-        .contains("credbroker_vault_request_seconds_bucket");
+        .contains("credbroker_vault_request_seconds_bucket")
+        .contains("credbroker_lease_earliest_token_expiry_seconds");
     for (String password : client.passwordsSeen()) {
       assertThat(metrics).doesNotContain(password);
     }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.zaxxer.hikari.HikariConfig;
+import io.credbroker.broker.lease.RotationReason;
 import io.credbroker.client.ClientEventListener;
 import io.credbroker.client.Credential;
 import io.credbroker.client.CredentialBrokerClient;
@@ -90,6 +91,14 @@ class TokenTurnoverIT {
   private static final Duration BROKER_TOKEN_MAX_TTL = Duration.ofSeconds(BROKER_TOKEN_MAX_TTL_S);
   /** A replaced credential is revoked this long after its pod acknowledged the rotation. */
   private static final Duration DRAIN_GRACE = Duration.ofSeconds(3);
+  /**
+   * Credentials are created with orphan issuing tokens of this lifetime, a new one every half of it,
+   * and rotated {@link #TOKEN_EXPIRY_MARGIN} before theirs dies: every credential is rotated for its
+   * token within the test, well before its own max TTL.
+   */
+  private static final Duration ISSUING_TOKEN_TTL = Duration.ofSeconds(48);
+
+  private static final Duration TOKEN_EXPIRY_MARGIN = Duration.ofSeconds(8);
   private static final Duration READY = Duration.ofSeconds(120);
   private static final String AUDIENCE = "credbroker";
   private static final String LOGIN_LINE = "Login successful using Kubernetes authentication";
@@ -124,10 +133,13 @@ class TokenTurnoverIT {
             Duration.ofSeconds(CREDENTIAL_TTL_S),
             Duration.ofSeconds(CREDENTIAL_MAX_TTL_S),
             BROKER_TOKEN_TTL,
-            BROKER_TOKEN_MAX_TTL);
+            BROKER_TOKEN_MAX_TTL,
+            ISSUING_TOKEN_TTL);
     kubernetes = devStack.kubernetes();
     Map<String, String> properties = new LinkedHashMap<>(BrokerFixture.replicaProperties(devStack));
     properties.put("credbroker.lease.drain-grace", DRAIN_GRACE.toMillis() + "ms");
+    properties.put(
+        "credbroker.lease.token-expiry-margin", TOKEN_EXPIRY_MARGIN.toMillis() + "ms");
     properties.put("credbroker.lease.revocation-retry-initial", "500ms");
     // Every Vault login shows in the replica's log: the report counts them.
     properties.put("logging.level.org.springframework.vault.authentication", "DEBUG");
@@ -180,10 +192,18 @@ class TokenTurnoverIT {
   void brokerTokensReachingTheirMaxTtlUnderSteadyLoadCostNoQueryAndNoSession(TestInfo test)
       throws Exception {
     // Vault ends every broker token at its max TTL at the latest, so in twice that time each
-    // replica that keeps working logs in again at least twice, and the tokens before die.
-    letTimePass(BROKER_TOKEN_MAX_TTL.multipliedBy(2));
+    // replica that keeps working logs in again at least twice, and the tokens before die. In an
+    // issuing token's lifetime, every pod's first credential reaches its token's deadline (before
+    // its own max TTL) and is rotated for it.
+    int rotationsBefore = tokenExpiryRotations();
+    letTimePass(max(BROKER_TOKEN_MAX_TTL.multipliedBy(2), ISSUING_TOKEN_TTL));
 
-    assertUnharmed(test, new SoftAssertions(), 2 * replicas.length);
+    SoftAssertions softly = new SoftAssertions();
+    softly
+        .assertThat(tokenExpiryRotations() - rotationsBefore)
+        .as("rotations because a credential's issuing token was about to die")
+        .isGreaterThanOrEqualTo(PODS);
+    assertUnharmed(test, softly, 2 * replicas.length);
   }
 
   @Test
@@ -349,15 +369,28 @@ class TokenTurnoverIT {
 
   /** How often the replicas of this class logged in to Vault so far, by their logs. */
   private static int vaultLogins() throws IOException {
-    int logins = 0;
+    return linesInReplicaLogs(LOGIN_LINE);
+  }
+
+  /** Rotations the replicas made because the issuing token of a credential was about to die. */
+  private static int tokenExpiryRotations() throws IOException {
+    return linesInReplicaLogs("(" + RotationReason.TOKEN_EXPIRY.tag() + ")");
+  }
+
+  private static int linesInReplicaLogs(String text) throws IOException {
+    int count = 0;
     try (Stream<Path> logs = Files.list(LOG_DIR)) {
       for (Path log : logs.toList()) {
         try (Stream<String> lines = Files.lines(log, StandardCharsets.UTF_8)) {
-          logins += (int) lines.filter(line -> line.contains(LOGIN_LINE)).count();
+          count += (int) lines.filter(line -> line.contains(text)).count();
         }
       }
     }
-    return logins;
+    return count;
+  }
+
+  private static Duration max(Duration a, Duration b) {
+    return a.compareTo(b) >= 0 ? a : b;
   }
 
   private static String replicaId(int slot) {
