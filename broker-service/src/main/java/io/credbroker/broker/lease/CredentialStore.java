@@ -334,6 +334,28 @@ public class CredentialStore {
   }
 
   /**
+   * Takes back a {@link #supersede} whose replacement never reached the pod (its stream ended): the
+   * credential is live and resumable again, counted as detached since {@code now} unless it already
+   * was (so it gets the reconnect grace), and looked at (renewed) now.
+   *
+   * @return whether this replica still owned the superseded credential
+   */
+  boolean restoreSuperseded(UUID id, String replica, Instant now) {
+    return jdbc.sql(
+                "UPDATE credential SET revoke_after = NULL, revoke_trigger = NULL, stream_id = NULL,"
+                    + " detached_time = COALESCE(detached_time, :now),"
+                    + " renewal_due_time = CASE WHEN renewable THEN :now END,"
+                    + " next_action_time = :now, updated_time = now()"
+                    + " WHERE id = :id AND owner_replica = :replica AND state = 'ACTIVE'"
+                    + " AND revoke_after IS NOT NULL AND expire_time > :now")
+            .param("now", utc(now))
+            .param("id", id)
+            .param("replica", replica)
+            .update()
+        == 1;
+  }
+
+  /**
    * Notes that a stream ended without a release: the credentials it held are kept until {@code
    * graceEnd}, then revoked unless resumed.
    *

@@ -399,11 +399,12 @@ public final class LeaseKeeper implements SmartLifecycle {
   private RotationReason rotationReason(CredentialRecord record, boolean cappedByVault) {
     Instant tokenExpire = record.tokenExpireTime();
     Instant max = record.maxExpireTime();
+    // LeaseService.issue sets the max expiry to the token's deadline when that is the earlier limit.
     boolean tokenFirst =
         !cappedByVault
             && tokenExpire != null
             && max != null
-            && !max.isAfter(tokenExpire.minus(settings.tokenExpiryMargin()));
+            && !max.isBefore(tokenExpire.minus(settings.tokenExpiryMargin()));
     return tokenFirst ? RotationReason.TOKEN_EXPIRY : RotationReason.MAX_TTL;
   }
 
@@ -447,9 +448,18 @@ public final class LeaseKeeper implements SmartLifecycle {
     boolean delivered =
         streams.rotated(
             old.id(), fresh, validFor.isNegative() ? Duration.ZERO : validFor, reason);
-    if (!delivered && entry.streamId() != null) {
-      // The stream went away meanwhile: the replacement gets the reconnect grace like any other.
-      leases.detach(entry.streamId());
+    if (!delivered) {
+      // The stream went away meanwhile (its replica stopping, a network cut): the pod never saw
+      // the replacement and will resume the old credential, on any replica. Keep that one
+      // resumable, with the reconnect grace, to be rotated on the stream that resumes it; the
+      // replacement nobody knows of is revoked.
+      store.restoreSuperseded(old.id(), replica, now);
+      leases.revoke(fresh.record().id(), RevocationTrigger.ABANDONED);
+      log.info(
+          "Credential {} was not replaced: its stream ended during the rotation ({})",
+          old.id(),
+          reason.tag());
+      return now;
     }
     metrics.rotation(reason.tag());
     log.info(

@@ -136,6 +136,37 @@ class LeaseKeeperTest {
   }
 
   @Test
+  void maxTtlBeforeTheTokensDeadlineRotatesForTheMaxTtl() {
+    // Vault's max TTL in 30 s; the token that created the lease lives two more days.
+    LeaseEntry entry =
+        heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(30), NOW.plus(Duration.ofDays(2)));
+    when(vault.renewLease(any(), any())).thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
+    when(store.recordRenewal(any(), any(), any(), any(), any(), any(), any())).thenReturn(true);
+    IssuedCredential fresh = rotationSucceeds(entry);
+
+    keeper.tend(entry.id());
+
+    verify(streams)
+        .rotated(entry.id(), fresh, Duration.ofSeconds(60), RotationReason.MAX_TTL);
+  }
+
+  @Test
+  void rotationWhoseStreamEndedMeanwhileKeepsTheOldCredentialResumableAndRevokesTheNewOne() {
+    LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(30));
+    when(vault.renewLease(any(), any())).thenReturn(new LeaseRenewal(Duration.ofSeconds(30), true));
+    when(store.recordRenewal(any(), any(), any(), any(), any(), any(), any())).thenReturn(true);
+    IssuedCredential fresh = rotationSucceeds(entry);
+    when(streams.rotated(any(), any(), any(), any())).thenReturn(false);
+
+    Instant next = keeper.tend(entry.id());
+
+    // The pod never saw the replacement: it resumes the old credential, which is rotated there.
+    verify(store).restoreSuperseded(entry.id(), ME, NOW);
+    verify(leases).revoke(fresh.record().id(), RevocationTrigger.ABANDONED);
+    assertThat(next).isEqualTo(NOW);
+  }
+
+  @Test
   void replacedCredentialIsNeverPromisedPastTheDeathOfItsToken() {
     // The token dies in 30 s, before the 60 s Vault would grant: the old credential drains until then.
     Instant tokenExpire = NOW.plusSeconds(30);
