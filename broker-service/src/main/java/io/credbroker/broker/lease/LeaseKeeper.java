@@ -318,9 +318,11 @@ public final class LeaseKeeper implements SmartLifecycle {
     }
     if (!now.isBefore(record.expireTime())) {
       if (record.kind() == CredentialKind.STREAM && streams.holds(id)) {
-        // It ran out unrenewed (Vault was away too long) under an open stream: the client needs a
-        // new credential, not silence.
-        return rotate(entry, record.expireTime(), RotationReason.RENEWAL_REFUSED, now);
+        // It ran out by our records under an open stream. Vault decides whether it did: another
+        // replica may have renewed it and lost the race to record that to the resume that brought
+        // the stream here. A renewal Vault refuses (the lease is gone) replaces it, as the client
+        // needs a new credential, not silence.
+        return renewOrRotate(entry, now);
       }
       leases.revoke(id, RevocationTrigger.EXPIRED);
       return null;

@@ -219,6 +219,8 @@ class LeaseKeeperTest {
   @Test
   void leaseThatRanOutUnderAnOpenStreamIsReplacedRatherThanLeftSilent() {
     LeaseEntry entry = heldEntry(NOW.minusSeconds(1), NOW.plusSeconds(3600));
+    when(vault.renewLease(any(), any()))
+        .thenThrow(new BrokerException(Reason.VAULT_REJECTED, "lease not found"));
     IssuedCredential fresh = rotationSucceeds(entry);
 
     keeper.tend(entry.id());
@@ -226,7 +228,24 @@ class LeaseKeeperTest {
     verify(streams)
         .rotated(entry.id(), fresh, Duration.ZERO, RotationReason.RENEWAL_REFUSED);
     verify(store).supersede(entry.id(), ME, NOW.minusSeconds(1), RevocationTrigger.EXPIRED);
-    verifyNoInteractions(vault);
+  }
+
+  @Test
+  void leaseThatRanOutOnlyInTheRecordsIsRenewedNotReplaced() {
+    // Another replica renewed it in Vault, but a resume here took it over before that was recorded.
+    LeaseEntry entry = heldEntry(NOW.minusSeconds(1), NOW.plusSeconds(3600));
+    when(vault.renewLease(any(), any())).thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
+    when(leases.renewalDue(any(), any(), any())).thenReturn(NOW.plusSeconds(40));
+    when(store.recordRenewal(any(), any(), any(), any(), any(), any(), any())).thenReturn(true);
+
+    keeper.tend(entry.id());
+
+    verify(store)
+        .recordRenewal(
+            entry.id(), ME, NOW, NOW.plusSeconds(60), null, NOW.plusSeconds(40),
+            NOW.plusSeconds(40));
+    verify(streams).renewed(entry.id(), NOW.plusSeconds(60));
+    verify(leases, never()).issue(any(), any(), any(), any(), any(), any());
   }
 
   @Test
