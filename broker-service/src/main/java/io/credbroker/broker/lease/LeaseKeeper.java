@@ -40,8 +40,8 @@ import org.springframework.context.SmartLifecycle;
 /**
  * Keeps this replica's credentials alive and ends them on time: renews leases at about 2/3 of their
  * lifetime, rotates a credential before Vault's max TTL, before the Vault token that created it dies
- * (or when Vault refuses a renewal), revokes a
- * replaced credential after its acknowledgement and drain grace, revokes a credential whose stream
+ * (or when Vault refuses a renewal), revokes a replaced credential after its acknowledgement and
+ * drain grace, revokes a credential whose stream
  * broke once the reconnect grace is over, and cleans up credentials that ran out. It also works the
  * persisted revocation retry queue (for the whole cluster) and refreshes the lifecycle gauges.
  *
@@ -130,35 +130,25 @@ public final class LeaseKeeper implements SmartLifecycle {
           .tag("state", state)
           .register(registry);
     }
-    Gauge.builder(
-            "credbroker.lease.earliest.unrenewed.expiry",
-            earliestExpiry,
-            e -> {
-              Instant at = e.get();
-              return at == null
-                  ? Double.NaN
-                  : Duration.between(clock.instant(), at).toMillis() / 1000.0;
-            })
+    Gauge.builder("credbroker.lease.earliest.unrenewed.expiry", earliestExpiry, this::secondsUntil)
         .description("Seconds until the earliest expiry among the leases this replica renews")
         .baseUnit("seconds")
         .register(registry);
     Gauge.builder("credbroker.revocation.retry.queue.depth", retryDepth, AtomicLong::get)
         .description("Revocations waiting for Vault to confirm them (whole cluster)")
         .register(registry);
-    Gauge.builder(
-            "credbroker.lease.earliest.token.expiry",
-            earliestTokenExpiry,
-            e -> {
-              Instant at = e.get();
-              return at == null
-                  ? Double.NaN
-                  : Duration.between(clock.instant(), at).toMillis() / 1000.0;
-            })
+    Gauge.builder("credbroker.lease.earliest.token.expiry", earliestTokenExpiry, this::secondsUntil)
         .description(
             "Seconds until the earliest death of a Vault token that created a live credential (whole"
                 + " cluster: every replica reports the same value; aggregate with min)")
         .baseUnit("seconds")
         .register(registry);
+  }
+
+  /** Seconds from now until the time held, for a gauge; NaN while there is none. */
+  private double secondsUntil(AtomicReference<@Nullable Instant> time) {
+    Instant at = time.get();
+    return at == null ? Double.NaN : Duration.between(clock.instant(), at).toMillis() / 1000.0;
   }
 
   @Override
@@ -401,7 +391,6 @@ public final class LeaseKeeper implements SmartLifecycle {
   private RotationReason rotationReason(CredentialRecord record, boolean cappedByVault) {
     Instant tokenExpire = record.tokenExpireTime();
     Instant max = record.maxExpireTime();
-    // LeaseService.issue sets the max expiry to the token's deadline when that is the earlier limit.
     boolean tokenFirst =
         !cappedByVault
             && tokenExpire != null

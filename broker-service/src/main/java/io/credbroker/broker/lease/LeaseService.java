@@ -291,8 +291,11 @@ public class LeaseService implements AutoCloseable {
             - settings.renewalJitter() * ThreadLocalRandom.current().nextDouble();
     long millis = Math.max(200, (long) (lifetime.toMillis() * fraction));
     Instant due = from.plusMillis(millis);
+    if (limit == null || !limit.isBefore(due)) {
+      return due;
+    }
     // Never later than the credential's limit: the renewal due then is the one that rotates it.
-    return limit != null && limit.isBefore(due) ? (limit.isAfter(from) ? limit : from) : due;
+    return limit.isAfter(from) ? limit : from;
   }
 
   /**
