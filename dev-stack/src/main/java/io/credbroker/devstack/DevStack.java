@@ -183,6 +183,7 @@ public final class DevStack implements AutoCloseable {
       started.add(vault);
       Path infoFile = b.infoFile != null ? b.infoFile : workDir.resolve("dev-stack.json");
       DevStack stack = new DevStack(b, workDir, embedded, pg, kubernetes, vault, infoFile);
+      stack.issueBrokerCertificate();
       stack.writeInfoFile();
       return stack;
     } catch (IOException e) {
@@ -228,8 +229,47 @@ public final class DevStack implements AutoCloseable {
     return kubernetes.kubeconfigPath();
   }
 
+  /** The dev-stack's CA (PEM): it signed the Kubernetes stand-in's and the broker's certificates. */
   public Path caCertPath() {
     return kubernetes.caCertPath();
+  }
+
+  /**
+   * The broker's serving certificate and key, signed by {@link #caCertPath()}, laid out as a
+   * Kubernetes TLS Secret is mounted: {@code tls.crt}, {@code tls.key}, {@code ca.crt}. Valid for
+   * {@code 127.0.0.1}, {@code ::1}, {@code localhost} and the in-cluster names of the chart's
+   * Service in namespace {@code credbroker}.
+   */
+  public Path brokerTlsDir() {
+    return workDir.resolve("broker-tls");
+  }
+
+  /** {@code tls.crt} in {@link #brokerTlsDir()}. */
+  public Path brokerCertificatePath() {
+    return brokerTlsDir().resolve("tls.crt");
+  }
+
+  /** {@code tls.key} in {@link #brokerTlsDir()}; readable by its owner only. */
+  public Path brokerPrivateKeyPath() {
+    return brokerTlsDir().resolve("tls.key");
+  }
+
+  /**
+   * Issues the broker a new key and serving certificate into {@link #brokerTlsDir()}, replacing the
+   * old ones the way cert-manager renews a Secret; done once at start.
+   */
+  public void issueBrokerCertificate() {
+    kubernetes.issueServingCertificate(
+        brokerTlsDir(),
+        "credential-broker",
+        List.of(
+            "127.0.0.1",
+            "::1",
+            "localhost",
+            "credential-broker",
+            "credential-broker.credbroker",
+            "credential-broker.credbroker.svc",
+            "credential-broker.credbroker.svc.cluster.local"));
   }
 
   /** Bearer token of a cluster-admin user (group {@code system:masters}). */
@@ -310,6 +350,10 @@ public final class DevStack implements AutoCloseable {
     k.put("kubeconfig", kubeconfigPath().toAbsolutePath().toString());
     k.put("caCert", caCertPath().toAbsolutePath().toString());
     k.put("adminToken", kubernetesAdminToken());
+    ObjectNode tls = root.putObject("broker");
+    tls.put("caCert", caCertPath().toAbsolutePath().toString());
+    tls.put("certificate", brokerCertificatePath().toAbsolutePath().toString());
+    tls.put("privateKey", brokerPrivateKeyPath().toAbsolutePath().toString());
     ObjectNode p = root.putObject("postgres");
     p.put("jdbcUrl", postgres.jdbcUrl("postgres"));
     p.put("host", postgres.host());

@@ -21,6 +21,7 @@ import java.security.spec.PKCS8EncodedKeySpec;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Date;
+import java.util.List;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import org.bouncycastle.asn1.x500.X500Name;
@@ -58,11 +59,14 @@ final class ClusterCertificates {
   private static final SecureRandom RANDOM = new SecureRandom();
 
   private final X509Certificate caCertificate;
+  private final PrivateKey caKey;
   private final String caPem;
   private final SSLContext sslContext;
 
-  private ClusterCertificates(X509Certificate caCertificate, String caPem, SSLContext sslContext) {
+  private ClusterCertificates(
+      X509Certificate caCertificate, PrivateKey caKey, String caPem, SSLContext sslContext) {
     this.caCertificate = caCertificate;
+    this.caKey = caKey;
     this.caPem = caPem;
     this.sslContext = sslContext;
   }
@@ -85,7 +89,8 @@ final class ClusterCertificates {
         StateFiles.writePublic(certFile, pem(caCert));
       }
       KeyPair serverPair = rsaKeyPair();
-      X509Certificate serverCert = serverCertificate(serverPair, caCert, caKey, host);
+      X509Certificate serverCert =
+          serverCertificate(serverPair, caCert, caKey, "kube-apiserver", subjectAltNames(host));
       KeyStore keyStore = KeyStore.getInstance("PKCS12");
       keyStore.load(null, null);
       char[] password = new char[0];
@@ -95,11 +100,33 @@ final class ClusterCertificates {
       kmf.init(keyStore, password);
       SSLContext ssl = SSLContext.getInstance("TLS");
       ssl.init(kmf.getKeyManagers(), null, RANDOM);
-      return new ClusterCertificates(caCert, pem(caCert), ssl);
+      return new ClusterCertificates(caCert, caKey, pem(caCert), ssl);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read or write the cluster CA in " + stateDir, e);
     } catch (GeneralSecurityException | OperatorCreationException e) {
       throw new IllegalStateException("cannot build the cluster certificates", e);
+    }
+  }
+
+  /**
+   * Issues a serving certificate signed by the CA, for {@code commonName} and the DNS names and IP
+   * addresses in {@code names}, and writes it into {@code dir} as a Kubernetes TLS Secret mounts it:
+   * {@code tls.crt} (the certificate), {@code tls.key} (its key, readable by the owner only) and
+   * {@code ca.crt}. The key is written first and each file is replaced atomically, so a reader that
+   * reacts to the certificate's change finds the matching key.
+   */
+  void writeServingCertificate(Path dir, String commonName, List<String> names) {
+    try {
+      KeyPair pair = rsaKeyPair();
+      X509Certificate certificate =
+          serverCertificate(pair, caCertificate, caKey, commonName, generalNames(names));
+      StateFiles.writePrivate(dir.resolve("tls.key"), pem(pair.getPrivate()));
+      StateFiles.writePublic(dir.resolve("ca.crt"), caPem);
+      StateFiles.writePublic(dir.resolve("tls.crt"), pem(certificate));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write a serving certificate to " + dir, e);
+    } catch (GeneralSecurityException | OperatorCreationException e) {
+      throw new IllegalStateException("cannot issue a serving certificate", e);
     }
   }
 
@@ -146,7 +173,7 @@ final class ClusterCertificates {
   }
 
   private static X509Certificate serverCertificate(
-      KeyPair pair, X509Certificate ca, PrivateKey caKey, String host)
+      KeyPair pair, X509Certificate ca, PrivateKey caKey, String commonName, GeneralNames names)
       throws GeneralSecurityException, OperatorCreationException, IOException {
     Instant now = Instant.now();
     JcaX509v3CertificateBuilder builder =
@@ -155,7 +182,7 @@ final class ClusterCertificates {
             new BigInteger(64, RANDOM),
             Date.from(now.minus(Duration.ofHours(1))),
             Date.from(now.plus(Duration.ofDays(365))),
-            new X500Name("CN=kube-apiserver"),
+            new X500Name("CN=" + commonName),
             pair.getPublic());
     JcaX509ExtensionUtils ext = new JcaX509ExtensionUtils();
     builder.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
@@ -165,7 +192,7 @@ final class ClusterCertificates {
         Extension.extendedKeyUsage, false, new ExtendedKeyUsage(KeyPurposeId.id_kp_serverAuth));
     builder.addExtension(
         Extension.authorityKeyIdentifier, false, ext.createAuthorityKeyIdentifier(ca));
-    builder.addExtension(Extension.subjectAlternativeName, false, subjectAltNames(host));
+    builder.addExtension(Extension.subjectAlternativeName, false, names);
     return toJdk(builder.build(signer(caKey)));
   }
 
@@ -187,6 +214,16 @@ final class ClusterCertificates {
       names.add(new GeneralName(ip ? GeneralName.iPAddress : GeneralName.dNSName, bare));
     }
     return new GeneralNames(names.toArray(GeneralName[]::new));
+  }
+
+  private static GeneralNames generalNames(List<String> names) {
+    GeneralName[] general = new GeneralName[names.size()];
+    for (int i = 0; i < names.size(); i++) {
+      String name = names.get(i);
+      boolean ip = name.contains(":") || name.matches("[0-9.]+");
+      general[i] = new GeneralName(ip ? GeneralName.iPAddress : GeneralName.dNSName, name);
+    }
+    return new GeneralNames(general);
   }
 
   private static ContentSigner signer(PrivateKey key) throws OperatorCreationException {

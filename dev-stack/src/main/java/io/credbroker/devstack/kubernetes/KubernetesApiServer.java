@@ -60,6 +60,7 @@ public final class KubernetesApiServer implements AutoCloseable {
   private final URI url;
   private final Path kubeconfigPath;
   private final Path caCertPath;
+  private final ClusterCertificates certificates;
   private final String adminToken;
   private final ClusterStore store;
   private final ServiceAccountTokens tokens;
@@ -70,6 +71,7 @@ public final class KubernetesApiServer implements AutoCloseable {
       URI url,
       Path kubeconfigPath,
       Path caCertPath,
+      ClusterCertificates certificates,
       String adminToken,
       ClusterStore store,
       ServiceAccountTokens tokens,
@@ -78,6 +80,7 @@ public final class KubernetesApiServer implements AutoCloseable {
     this.url = url;
     this.kubeconfigPath = kubeconfigPath;
     this.caCertPath = caCertPath;
+    this.certificates = certificates;
     this.adminToken = adminToken;
     this.store = store;
     this.tokens = tokens;
@@ -123,7 +126,7 @@ public final class KubernetesApiServer implements AutoCloseable {
       StateFiles.writePrivate(kubeconfig, kubeconfigYaml(url, certificates.caPem(), adminToken));
       log.info("Kubernetes API stand-in listening on {} (kubeconfig {})", url, kubeconfig);
       return new KubernetesApiServer(
-          endpoint, url, kubeconfig, stateDir.resolve(ClusterCertificates.CA_CERT_FILE), adminToken, store, tokens, api);
+          endpoint, url, kubeconfig, stateDir.resolve(ClusterCertificates.CA_CERT_FILE), certificates, adminToken, store, tokens, api);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot prepare the state directory " + stateDir, e);
     }
@@ -146,6 +149,16 @@ public final class KubernetesApiServer implements AutoCloseable {
   /** The cluster CA certificate (PEM) that signed the serving certificate. */
   public Path caCertPath() {
     return caCertPath;
+  }
+
+  /**
+   * Issues a serving certificate signed by the cluster CA ({@link #caCertPath}) for {@code
+   * commonName} and {@code names} (DNS names and IP addresses) into {@code dir}, as files named like
+   * the keys of a Kubernetes TLS Secret issued by cert-manager: {@code tls.crt}, {@code tls.key},
+   * {@code ca.crt}. Called again, it replaces them with a new key and certificate.
+   */
+  public void issueServingCertificate(Path dir, String commonName, List<String> names) {
+    certificates.writeServingCertificate(dir, commonName, names);
   }
 
   /** The static bearer token of user {@code admin}, allowed everything. */
