@@ -1,5 +1,8 @@
 package io.credbroker.broker;
 
+import io.credbroker.broker.healthcheck.HealthCheckCommand;
+import io.credbroker.broker.setup.SetupCommand;
+import java.util.Arrays;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
 import org.springframework.boot.context.properties.ConfigurationPropertiesScan;
@@ -9,8 +12,18 @@ import org.springframework.boot.context.properties.ConfigurationPropertiesScan;
 @ConfigurationPropertiesScan
 public class CredentialBrokerApplication {
 
+  /**
+   * Starts the broker, or runs one of the image's commands when it is the first argument: {@code
+   * setup} (prepare a database and Vault) or {@code health-check} (ask a broker's gRPC health
+   * service over TLS), neither of which starts a Spring context.
+   */
   public static void main(String[] args) {
-    if (args.length > 0 && args[0].equals("setup")) { System.exit(io.credbroker.broker.setup.SetupCommand.run(java.util.Arrays.copyOfRange(args, 1, args.length))); }
-    SpringApplication.run(CredentialBrokerApplication.class, args);
+    String command = args.length > 0 ? args[0] : "";
+    String[] rest = args.length > 0 ? Arrays.copyOfRange(args, 1, args.length) : args;
+    switch (command) {
+      case "setup" -> System.exit(SetupCommand.run(rest));
+      case "health-check" -> System.exit(HealthCheckCommand.run(rest));
+      default -> SpringApplication.run(CredentialBrokerApplication.class, args);
+    }
   }
 }

@@ -58,7 +58,7 @@ class AdminApiIT {
     fixture = BrokerFixture.start(workDir);
     kubernetes = fixture.devStack.kubernetes();
     client = new BrokerTestClient(fixture.channel);
-    http = HttpClient.newHttpClient();
+    http = fixture.adminHttpClient();
     // What an SRE gets from `kubectl create token sre -n ops`: the API server's own audience.
     sreToken = kubernetes.issueToken("ops", "sre", null, List.of(), TOKEN_TTL);
   }
@@ -361,7 +361,7 @@ class AdminApiIT {
   }
 
   private static URI uri(String path) {
-    return URI.create("http://127.0.0.1:" + fixture.httpPort + path);
+    return fixture.adminUri(path);
   }
 
   private static String newPod() {

@@ -70,7 +70,10 @@ final class BrokerFixture implements AutoCloseable {
   final ConfigurableApplicationContext broker;
   final ManagedChannel channel;
   final int grpcPort;
-  final int httpPort;
+  /** The admin API's port (TLS). */
+  final int adminPort;
+  /** The actuator's port (plain HTTP: health, metrics). */
+  final int managementPort;
   final CapturedLogs logs = new CapturedLogs();
 
   /** What every broker of this fixture is started with (the first one and {@link #startReplica}). */
@@ -87,6 +90,8 @@ final class BrokerFixture implements AutoCloseable {
     properties.put("credbroker.grpc.heartbeat-interval", "300ms");
     properties.put("server.address", "127.0.0.1");
     properties.put("server.port", "0");
+    properties.put("management.server.address", "127.0.0.1");
+    properties.put("management.server.port", "0");
     properties.put("credbroker.kubernetes.cache-max-ttl", "2s");
     properties.put("credbroker.kubernetes.failure-cache-ttl", "1s");
     properties.put("resilience4j.circuitbreaker.instances.vault.wait-duration-in-open-state", "1s");
@@ -101,8 +106,10 @@ final class BrokerFixture implements AutoCloseable {
     // broker sees no password before its first request.
     logs.attach();
     grpcPort = broker.getBean(GrpcServerLifecycle.class).getPort();
-    httpPort = Integer.parseInt(broker.getEnvironment().getRequiredProperty("local.server.port"));
-    channel = ManagedChannelBuilder.forAddress("127.0.0.1", grpcPort).usePlaintext().build();
+    adminPort = Integer.parseInt(broker.getEnvironment().getRequiredProperty("local.server.port"));
+    managementPort =
+        Integer.parseInt(broker.getEnvironment().getRequiredProperty("local.management.port"));
+    channel = TestTls.channel(grpcPort, devStack.caCertPath());
   }
 
   static BrokerFixture start(Path workDir) {
@@ -193,7 +200,7 @@ final class BrokerFixture implements AutoCloseable {
   Replica startReplica(Map<String, Object> overrides) {
     Map<String, Object> properties = new LinkedHashMap<>(brokerProperties);
     properties.putAll(overrides);
-    return new Replica(startBroker(properties));
+    return new Replica(startBroker(properties), devStack.caCertPath());
   }
 
   /** A broker replica started by {@link #startReplica}: its Spring context and a channel to it. */
@@ -201,10 +208,10 @@ final class BrokerFixture implements AutoCloseable {
     final ConfigurableApplicationContext context;
     final ManagedChannel channel;
 
-    private Replica(ConfigurableApplicationContext context) {
+    private Replica(ConfigurableApplicationContext context, Path caFile) {
       this.context = context;
       int port = context.getBean(GrpcServerLifecycle.class).getPort();
-      this.channel = ManagedChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+      this.channel = TestTls.channel(port, caFile);
     }
 
     @Override
@@ -363,6 +370,11 @@ final class BrokerFixture implements AutoCloseable {
     properties.put("spring.datasource.username", postgres.adminUser());
     properties.put("spring.datasource.password", postgres.adminPassword());
     properties.put("credbroker.kubernetes.kubeconfig", devStack.kubeconfigPath().toString());
+    // TLS on both APIs, as the chart ships it, with the dev-stack's certificate for 127.0.0.1; a
+    // renewed certificate is picked up within about a second.
+    properties.put("credbroker.tls.certificate-file", devStack.brokerCertificatePath().toString());
+    properties.put("credbroker.tls.private-key-file", devStack.brokerPrivateKeyPath().toString());
+    properties.put("spring.ssl.bundle.watch.file.quiet-period", "500ms");
     properties.put("credbroker.bindings[0].database-role", DATABASE_ROLE);
     properties.put("credbroker.bindings[0].vault-mount", "database");
     properties.put("credbroker.bindings[0].vault-role", "db1");
@@ -395,11 +407,21 @@ final class BrokerFixture implements AutoCloseable {
     return devStack.postgres().jdbcUrl(database);
   }
 
-  /** GETs {@code path} from the broker's HTTP port (actuator, admin API) without credentials. */
+  /** {@code https://127.0.0.1:<admin port><path>}: the admin API, with TLS. */
+  URI adminUri(String path) {
+    return URI.create("https://127.0.0.1:" + adminPort + path);
+  }
+
+  /** An HTTP client for the admin API: it trusts the dev-stack's CA, which signed the broker's certificate. */
+  HttpClient adminHttpClient() {
+    return TestTls.httpClient(devStack.caCertPath());
+  }
+
+  /** GETs {@code path} from the broker's management port (actuator) in plain HTTP, without credentials. */
   HttpResponse<String> httpGet(String path) throws IOException, InterruptedException {
     return HttpClient.newHttpClient()
         .send(
-            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpPort + path))
+            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + managementPort + path))
                 .timeout(Duration.ofSeconds(10))
                 .build(),
             HttpResponse.BodyHandlers.ofString());

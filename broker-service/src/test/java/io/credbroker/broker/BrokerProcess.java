@@ -34,7 +34,10 @@ final class BrokerProcess implements AutoCloseable {
 
   final String replicaId;
   final int grpcPort;
-  final int httpPort;
+  /** The admin API's port (TLS). */
+  final int adminPort;
+  /** The actuator's port (plain HTTP). */
+  final int managementPort;
   final Path log;
   final ManagedChannel channel;
   private final Process process;
@@ -43,19 +46,38 @@ final class BrokerProcess implements AutoCloseable {
 
   private BrokerProcess(
       String replicaId,
-      int grpcPort,
-      int httpPort,
+      Ports ports,
       Path logDir,
       Map<String, String> properties,
       Process process) {
     this.replicaId = replicaId;
-    this.grpcPort = grpcPort;
-    this.httpPort = httpPort;
+    this.grpcPort = ports.grpc();
+    this.adminPort = ports.admin();
+    this.managementPort = ports.management();
     this.logDir = logDir;
     this.log = logDir.resolve(replicaId + ".log");
     this.properties = Map.copyOf(properties);
     this.process = process;
-    this.channel = ManagedChannelBuilder.forAddress("127.0.0.1", grpcPort).usePlaintext().build();
+    this.channel = TestTls.channel(grpcPort, caFile(properties));
+  }
+
+  /** The ports of one replica; a successor takes over its predecessor's. */
+  private record Ports(int grpc, int admin, int management) {
+    static Ports free() {
+      return new Ports(freePort(), freePort(), freePort());
+    }
+  }
+
+  /**
+   * The CA that signed the replica's certificate: {@code ca.crt} next to {@code
+   * credbroker.tls.certificate-file}, as a Kubernetes TLS Secret and the dev-stack lay them out.
+   */
+  static Path caFile(Map<String, String> properties) {
+    String certificate = properties.get("credbroker.tls.certificate-file");
+    if (certificate == null) {
+      throw new IllegalArgumentException("no credbroker.tls.certificate-file in the replica's properties");
+    }
+    return Path.of(certificate).resolveSibling("ca.crt");
   }
 
   /**
@@ -65,7 +87,7 @@ final class BrokerProcess implements AutoCloseable {
    *     application.yaml)
    */
   static BrokerProcess start(String replicaId, Path logDir, Map<String, String> properties) {
-    return start(replicaId, logDir, properties, freePort(), freePort());
+    return start(replicaId, logDir, properties, Ports.free());
   }
 
   /**
@@ -103,11 +125,12 @@ final class BrokerProcess implements AutoCloseable {
       throw new IllegalStateException(this + " still runs; stop or kill it first");
     }
     channel.shutdownNow();
-    return start(newReplicaId, logDir, properties, grpcPort, httpPort);
+    return start(
+        newReplicaId, logDir, properties, new Ports(grpcPort, adminPort, managementPort));
   }
 
   private static BrokerProcess start(
-      String replicaId, Path logDir, Map<String, String> properties, int grpcPort, int httpPort) {
+      String replicaId, Path logDir, Map<String, String> properties, Ports ports) {
     if (!Files.isRegularFile(JAR)) {
       throw new IllegalStateException(JAR.toAbsolutePath() + " is missing; run mvn verify (package)");
     }
@@ -119,9 +142,11 @@ final class BrokerProcess implements AutoCloseable {
     command.add(JAR.toAbsolutePath().toString());
     properties.forEach((key, value) -> command.add("--" + key + "=" + value));
     command.add("--credbroker.replica.id=" + replicaId);
-    command.add("--credbroker.grpc.port=" + grpcPort);
-    command.add("--server.port=" + httpPort);
+    command.add("--credbroker.grpc.port=" + ports.grpc());
+    command.add("--server.port=" + ports.admin());
     command.add("--server.address=127.0.0.1");
+    command.add("--management.server.port=" + ports.management());
+    command.add("--management.server.address=127.0.0.1");
     command.add("--spring.grpc.server.host=127.0.0.1");
     try {
       Files.createDirectories(logDir);
@@ -130,7 +155,7 @@ final class BrokerProcess implements AutoCloseable {
               .redirectErrorStream(true)
               .redirectOutput(logDir.resolve(replicaId + ".log").toFile())
               .start();
-      return new BrokerProcess(replicaId, grpcPort, httpPort, logDir, properties, process);
+      return new BrokerProcess(replicaId, ports, logDir, properties, process);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -147,7 +172,7 @@ final class BrokerProcess implements AutoCloseable {
             () -> {
               try {
                 return http.send(
-                            HttpRequest.newBuilder(URI.create(httpUrl("/actuator/health/readiness")))
+                            HttpRequest.newBuilder(managementUri("/actuator/health/readiness"))
                                 .timeout(Duration.ofSeconds(2))
                                 .build(),
                             HttpResponse.BodyHandlers.discarding())
@@ -160,8 +185,19 @@ final class BrokerProcess implements AutoCloseable {
     return this;
   }
 
-  String httpUrl(String path) {
-    return "http://127.0.0.1:" + httpPort + path;
+  /** The actuator on the management port, in plain HTTP. */
+  URI managementUri(String path) {
+    return URI.create("http://127.0.0.1:" + managementPort + path);
+  }
+
+  /** The admin API, with TLS. */
+  URI adminUri(String path) {
+    return URI.create("https://127.0.0.1:" + adminPort + path);
+  }
+
+  /** A client for {@link #adminUri}: it trusts the CA that signed the replica's certificate. */
+  HttpClient adminHttpClient() {
+    return TestTls.httpClient(caFile(properties));
   }
 
   boolean alive() {
@@ -209,6 +245,7 @@ final class BrokerProcess implements AutoCloseable {
 
   @Override
   public String toString() {
-    return "BrokerProcess[" + replicaId + ", grpc " + grpcPort + ", http " + httpPort + "]";
+    return "BrokerProcess[" + replicaId + ", grpc " + grpcPort + ", admin " + adminPort
+        + ", management " + managementPort + "]";
   }
 }

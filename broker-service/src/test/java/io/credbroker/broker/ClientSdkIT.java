@@ -257,12 +257,11 @@ class ClientSdkIT {
     Credential credential = awaitCredential(dataSource);
 
     HttpResponse<String> response =
-        HttpClient.newHttpClient()
+        fixture
+            .adminHttpClient()
             .send(
                 HttpRequest.newBuilder(
-                        URI.create(
-                            "http://127.0.0.1:" + fixture.httpPort
-                                + "/admin/v1/namespaces/public/pods/" + pod + "/revocations"))
+                        fixture.adminUri("/admin/v1/namespaces/public/pods/" + pod + "/revocations"))
                     .header("Authorization", "Bearer " + sreToken)
                     .header("Content-Type", "application/json")
                     .POST(HttpRequest.BodyPublishers.ofString("{\"reason\":\"INC-7 leaked\"}"))
@@ -298,7 +297,7 @@ class ClientSdkIT {
     return toClose(
         CredentialBrokerClient.builder()
             .target(target)
-            .plaintext()
+            .trustedCertificates(fixture.devStack.caCertPath())
             .tokenFile(tokenFile)
             .eventListener(events)
             .build());

@@ -72,7 +72,6 @@ class ReplicatedBrokersIT {
   private static BrokerProcess b;
   private static BrokerProcess c;
   private static String sreToken;
-  private static final HttpClient http = HttpClient.newHttpClient();
   private static final AtomicInteger pods = new AtomicInteger();
 
   @BeforeAll
@@ -242,8 +241,9 @@ class ReplicatedBrokersIT {
 
     long start = System.nanoTime();
     HttpResponse<String> response =
-        http.send(
-            HttpRequest.newBuilder(URI.create(a.httpUrl("/admin/v1/namespaces/public/pods/" + pod + "/revocations")))
+        a.adminHttpClient()
+            .send(
+            HttpRequest.newBuilder(a.adminUri("/admin/v1/namespaces/public/pods/" + pod + "/revocations"))
                 .header("Authorization", "Bearer " + sreToken)
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString("{\"reason\":\"compromised\"}"))

@@ -726,7 +726,7 @@ class TokenTurnoverIT {
       this.client =
           CredentialBrokerClient.builder()
               .target(ReplicaListResolverProvider.target(ports))
-              .plaintext()
+              .trustedCertificates(devStack.caCertPath())
               .tokenFile(tokenFile)
               .eventListener(events)
               // The replicas beat every second; a replica gone without a word is left in seconds,

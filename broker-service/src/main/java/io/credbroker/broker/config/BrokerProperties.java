@@ -36,6 +36,8 @@ import org.springframework.validation.annotation.Validated;
  * @param revocation revoking pods and credentials, and telling the other replicas
  * @param lease how credentials are kept alive, rotated and ended
  * @param cluster how replicas find out about each other and take over each other's credentials
+ * @param vault the broker's Vault setup beyond its login
+ * @param tls the serving key and certificate of the gRPC API and the admin API
  */
 @ConfigurationProperties("credbroker")
 @Validated
@@ -48,7 +50,8 @@ public record BrokerProperties(
     @DefaultValue @Valid Revocation revocation,
     @DefaultValue @Valid Lease lease,
     @DefaultValue @Valid Cluster cluster,
-    @DefaultValue @Valid Vault vault) {
+    @DefaultValue @Valid Vault vault,
+    @DefaultValue @Valid Tls tls) {
 
   /**
    * @param port the port the gRPC server listens on ({@code spring.grpc.server.port} is derived from
@@ -232,4 +235,19 @@ public record BrokerProperties(
   public record Vault(
       @DefaultValue("credential-broker-issuer") @Pattern(regexp = "[A-Za-z0-9_.-]{1,128}")
           String issuingTokenRole) {}
+
+  /**
+   * Read by application.yaml, which turns them into Spring Boot's SSL bundle {@code server} (the admin
+   * API's {@code server.ssl}) and spring-grpc's {@code spring.grpc.server.ssl}; bound here so that
+   * they are documented and checked in one place. There is no plaintext mode: pods' tokens and
+   * passwords and operators' tokens cross these connections, so the broker does not start without a
+   * key and certificate.
+   *
+   * @param certificateFile the PEM certificate chain served, leaf first ({@code tls.crt} of a
+   *     Kubernetes TLS Secret); reloaded when it changes
+   * @param privateKeyFile the PEM private key of that certificate ({@code tls.key}); reloaded with it
+   */
+  public record Tls(
+      @DefaultValue("/etc/credbroker/tls/tls.crt") @NotNull Path certificateFile,
+      @DefaultValue("/etc/credbroker/tls/tls.key") @NotNull Path privateKeyFile) {}
 }
