@@ -38,7 +38,8 @@ public interface ClientEventListener {
   /**
    * A stream ended with an error (or was ended by the broker).
    *
-   * @param reason the broker's {@code ErrorInfo.reason}, when it sent one
+   * @param reason the broker's {@code ErrorInfo.reason}, when it sent one; {@code INSECURE_TRANSPORT} when the client
+   *     refused to send the token (see {@link CredentialBrokerException#reason()})
    */
   default void streamFailed(String databaseRole, Status.Code code, @Nullable String reason) {}
 

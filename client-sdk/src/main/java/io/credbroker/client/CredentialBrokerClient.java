@@ -2,6 +2,7 @@ package io.credbroker.client;
 
 import io.credbroker.client.internal.BackoffPolicy;
 import io.credbroker.client.internal.ClientRuntime;
+import io.credbroker.client.internal.TokenFileCallCredentials;
 import io.credbroker.client.internal.WatchSubscription;
 import io.grpc.Channel;
 import io.grpc.ChannelCredentials;
@@ -30,6 +31,9 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Build one per application with {@link #builder()} and share it; it is thread-safe. Every call carries the
  * pod's projected service-account token, read from the token file before each call because the kubelet rotates it.
+ * The token goes only onto a connection that gRPC reports as private and integrity-protected, such as the client's
+ * own TLS channel, which verifies the broker against the JVM's trusted CAs unless given others; on any other the call
+ * fails and the stream stops, unless the application {@linkplain Builder#allowInsecureTransport() allowed it}.
  * Streams that break are re-opened with exponential backoff and jitter, resuming the credential the application
  * already holds.
  *
@@ -72,8 +76,9 @@ public final class CredentialBrokerClient implements AutoCloseable {
         ? Executors.newSingleThreadExecutor(daemonThreads("credbroker-client-callbacks"))
         : null;
     Executor callbackExecutor = builder.callbackExecutor != null ? builder.callbackExecutor : ownedCallbackExecutor;
-    this.runtime = new ClientRuntime(channel, builder.tokenFile, scheduler, Objects.requireNonNull(callbackExecutor),
-        builder.eventListener,
+    this.runtime = new ClientRuntime(channel,
+        new TokenFileCallCredentials(builder.tokenFile, builder.allowInsecureTransport),
+        scheduler, Objects.requireNonNull(callbackExecutor), builder.eventListener,
         new BackoffPolicy(builder.initialBackoff, builder.maxBackoff, builder.backoffMultiplier, builder.backoffJitter),
         builder.maxUnauthenticatedRetries, builder.requestTimeout, builder.streamIdleTimeout);
   }
@@ -178,6 +183,7 @@ public final class CredentialBrokerClient implements AutoCloseable {
     private @Nullable String target;
     private @Nullable Channel channel;
     private boolean plaintext;
+    private boolean allowInsecureTransport;
     private @Nullable Path trustedCertificates;
     private Path tokenFile = DEFAULT_TOKEN_FILE;
     private Duration initialBackoff = Duration.ofMillis(500);
@@ -208,20 +214,40 @@ public final class CredentialBrokerClient implements AutoCloseable {
 
     /**
      * A channel the application built and owns (for example with its own TLS or interceptors). The client never
-     * shuts it down.
+     * shuts it down. The token goes only onto connections that gRPC reports as private and integrity-protected
+     * (TLS, or in-process); see {@link #allowInsecureTransport()}.
      */
     public Builder channel(Channel channel) {
       this.channel = Objects.requireNonNull(channel, "channel");
       return this;
     }
 
-    /** Talks to {@link #target(String)} without TLS. For development only: the token crosses the network in clear. */
+    /**
+     * Talks to {@link #target(String)} without TLS. Requires {@link #allowInsecureTransport()} as well, since every
+     * call carries the pod's token; {@link #build()} refuses it without.
+     */
     public Builder plaintext() {
       this.plaintext = true;
       return this;
     }
 
-    /** Trusts the CA certificates in this PEM file (instead of the JVM's) for the {@link #target(String)}. */
+    /**
+     * Sends the pod's token even over a connection that gRPC does not report as private and integrity-protected
+     * ({@code SecurityLevel.PRIVACY_AND_INTEGRITY}): there the token travels in clear text, and whoever reads it can
+     * act as the pod until it expires. Acceptable only for loopback development, or for a channel secured outside
+     * gRPC, such as a service mesh's mTLS sidecar reached over {@code localhost}. Without it (the default), a call over
+     * such a connection fails with UNAUTHENTICATED before the token is even read, and the stream stops at once with
+     * reason {@code INSECURE_TRANSPORT}. No effect on a TLS channel.
+     */
+    public Builder allowInsecureTransport() {
+      this.allowInsecureTransport = true;
+      return this;
+    }
+
+    /**
+     * Trusts the CA certificates in this PEM file instead of the JVM's for the {@link #target(String)}, for a broker
+     * whose certificate a private CA issued. The broker's host name is still verified against its certificate.
+     */
     public Builder trustedCertificates(Path pemFile) {
       this.trustedCertificates = Objects.requireNonNull(pemFile, "pemFile");
       return this;
@@ -306,7 +332,8 @@ public final class CredentialBrokerClient implements AutoCloseable {
     /**
      * Builds the client.
      *
-     * @throws IllegalArgumentException if the settings contradict each other or the CA file cannot be read
+     * @throws IllegalArgumentException if the settings contradict each other, {@link #plaintext()} lacks
+     *     {@link #allowInsecureTransport()}, or the CA file cannot be read
      */
     public CredentialBrokerClient build() {
       if ((target == null) == (channel == null)) {
@@ -318,6 +345,11 @@ public final class CredentialBrokerClient implements AutoCloseable {
       }
       if (plaintext && trustedCertificates != null) {
         throw new IllegalArgumentException("plaintext() and trustedCertificates(...) exclude each other");
+      }
+      if (plaintext && !allowInsecureTransport) {
+        // Found at startup rather than as a refused first call.
+        throw new IllegalArgumentException("plaintext() would send the pod's token in clear text: use TLS, or add "
+            + "allowInsecureTransport() for loopback development or a channel secured outside gRPC");
       }
       // Validates the backoff settings before any thread is started.
       new BackoffPolicy(initialBackoff, maxBackoff, backoffMultiplier, backoffJitter);

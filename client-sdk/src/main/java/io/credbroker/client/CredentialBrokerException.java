@@ -22,12 +22,16 @@ public final class CredentialBrokerException extends RuntimeException {
     this.reason = reason;
   }
 
-  /** The gRPC status code the broker (or the transport) ended the call with. */
+  /** The gRPC status code the broker (or the transport, or the client itself) ended the call with. */
   public Status.Code code() {
     return code;
   }
 
-  /** The broker's {@code ErrorInfo.reason} (for example {@code POD_REVOKED}), when it sent one. */
+  /**
+   * The broker's {@code ErrorInfo.reason} (for example {@code POD_REVOKED}), when it sent one; or
+   * {@code INSECURE_TRANSPORT} when the client refused to send the token over a connection that is not private (see
+   * {@link CredentialBrokerClient.Builder#allowInsecureTransport()}).
+   */
   public @Nullable String reason() {
     return reason;
   }

@@ -406,6 +406,7 @@ class CredentialBrokerClientTest {
     try (CredentialBrokerClient overTcp = CredentialBrokerClient.builder()
         .target("localhost:" + netty.getPort())
         .plaintext()
+        .allowInsecureTransport()
         .tokenFile(tokenFile)
         .build()) {
       CredentialSubscription subscription = overTcp.watch("db1", listener);

@@ -3,7 +3,6 @@ package io.credbroker.client.internal;
 import io.credbroker.api.v1.CredentialBrokerGrpc;
 import io.credbroker.client.ClientEventListener;
 import io.grpc.Channel;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
@@ -26,10 +25,9 @@ public final class ClientRuntime {
   private final Duration requestTimeout;
   private final Duration streamIdleTimeout;
 
-  public ClientRuntime(Channel channel, Path tokenFile, ScheduledExecutorService scheduler,
+  public ClientRuntime(Channel channel, TokenFileCallCredentials credentials, ScheduledExecutorService scheduler,
       Executor callbackExecutor, ClientEventListener events, BackoffPolicy backoff, int maxUnauthenticatedRetries,
       Duration requestTimeout, Duration streamIdleTimeout) {
-    var credentials = new TokenFileCallCredentials(tokenFile);
     this.stub = CredentialBrokerGrpc.newStub(channel).withCallCredentials(credentials);
     this.blockingStub = CredentialBrokerGrpc.newBlockingStub(channel).withCallCredentials(credentials);
     this.scheduler = scheduler;

@@ -49,7 +49,8 @@ public final class WatchSubscription implements CredentialSubscription {
   /**
    * Codes after which the proto contract says "retry with backoff". UNKNOWN is added because gRPC reports an
    * uncaught broker exception, and most non-gRPC proxy errors, that way: the same as INTERNAL for a client.
-   * UNAUTHENTICATED is retried too, but only a few times (see {@link ClientRuntime#maxUnauthenticatedRetries()}).
+   * UNAUTHENTICATED is retried too, but only a few times (see {@link ClientRuntime#maxUnauthenticatedRetries()}),
+   * and not at all when the client itself refused an insecure channel.
    */
   private static final Set<Status.Code> RETRYABLE = EnumSet.of(
       Status.Code.UNAVAILABLE, Status.Code.DEADLINE_EXCEEDED, Status.Code.INTERNAL,
@@ -350,7 +351,10 @@ public final class WatchSubscription implements CredentialSubscription {
   private void handleEnd(Stream stream, Throwable error) {
     Status status = Status.fromThrowable(error);
     Status.Code code = status.getCode();
-    String reason = StatusDetails.errorReason(error);
+    // The client's own refusal to send the token over a channel that is not secure: a configuration error that no
+    // retry and no new token can fix, so it stops the subscription at once instead of counting as a rejected token.
+    boolean insecureTransport = TokenFileCallCredentials.refusedInsecureTransport(status);
+    String reason = insecureTransport ? TokenFileCallCredentials.INSECURE_TRANSPORT : StatusDetails.errorReason(error);
     java.time.Duration delay = null;
     int nextAttempt;
     CredentialBrokerException stopped = null;
@@ -365,7 +369,7 @@ public final class WatchSubscription implements CredentialSubscription {
         // request tells them apart, since a revoked pod is refused again and then stops.
         resumeAllowed = false;
         delay = java.time.Duration.ZERO;
-      } else if (code == Status.Code.UNAUTHENTICATED) {
+      } else if (code == Status.Code.UNAUTHENTICATED && !insecureTransport) {
         if (++unauthenticatedFailures <= runtime.maxUnauthenticatedRetries()) {
           delay = backoff(error);
         }
