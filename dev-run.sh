@@ -5,8 +5,12 @@
 #
 #   ./dev-run.sh                builds, then starts everything
 #   SKIP_BUILD=1 ./dev-run.sh   reuses the jars of a previous build
-#   ./dev-run.sh replica N      starts broker replica N (2..100: gRPC 9090+N-1, HTTP 8080+N-1)
-#                               next to a running dev run, until Ctrl-C
+#   ./dev-run.sh replica N      starts broker replica N (2..100: gRPC 9090+N-1, admin API 8443+N-1,
+#                               management 8080+N-1) next to a running dev run, until Ctrl-C
+#
+# The broker serves TLS on its gRPC API and its admin API with a certificate the dev-stack signs
+# with its CA, .dev-stack/ca.crt (dev-stack.json: broker.caCert); health and metrics are plain HTTP
+# on the management port.
 #
 # The broker logs in to Vault as the Helm chart makes it do in a cluster: Kubernetes auth, Vault
 # role credential-broker, with a token of service account credbroker/credential-broker read from a
@@ -80,16 +84,25 @@ stop_process() {
   wait "$pid" 2>/dev/null || true
 }
 
-# Starts broker replica $1 in the background (gRPC 9090+$1-1, HTTP 8080+$1-1, log $2) and waits
-# until both ports answer. Sets broker_pid.
+# The ports of replica $1: gRPC (TLS), admin API (TLS), management (plain HTTP).
+grpc_port_of() { echo $((9090 + $1 - 1)); }
+admin_port_of() { echo $((8443 + $1 - 1)); }
+management_port_of() { echo $((8080 + $1 - 1)); }
+
+# Starts broker replica $1 in the background (its three ports, log $2) and waits until all of them
+# answer. Sets broker_pid.
 start_broker() {
-  local log=$2 grpc_port=$((9090 + $1 - 1)) http_port=$((8080 + $1 - 1))
+  local log=$2 grpc_port admin_port management_port
+  grpc_port=$(grpc_port_of "$1")
+  admin_port=$(admin_port_of "$1")
+  management_port=$(management_port_of "$1")
   CREDBROKER_DEV_POSTGRES_PASSWORD=$(info_field adminPassword) \
     java -jar "$broker_jar" --spring.profiles.active=dev \
-    --credbroker.grpc.port="$grpc_port" --server.port="$http_port" >"$log" 2>&1 &
+    --credbroker.grpc.port="$grpc_port" --server.port="$admin_port" \
+    --management.server.port="$management_port" >"$log" 2>&1 &
   broker_pid=$!
   for _ in $(seq 1 120); do
-    if port_open "$grpc_port" && port_open "$http_port"; then
+    if port_open "$grpc_port" && port_open "$admin_port" && port_open "$management_port"; then
       return 0
     fi
     if ! kill -0 "$broker_pid" 2>/dev/null; then
@@ -98,7 +111,7 @@ start_broker() {
     fi
     sleep 1
   done
-  die "the broker did not open ports $grpc_port and $http_port within 120 s; see $log"
+  die "the broker did not open ports $grpc_port, $admin_port and $management_port within 120 s; see $log"
 }
 
 # Mints a token of service account credbroker/credential-broker with TokenRequest, as the admin
@@ -158,16 +171,14 @@ stop_replica() {
 
 # ./dev-run.sh replica N
 run_replica() {
-  local n=${1:-} grpc_port http_port log
+  local n=${1:-} port what log
   case "$n" in
     '' | *[!0-9]*) die "usage: ./dev-run.sh replica N   (N from 2 to $max_replica; the dev run itself is replica 1)" ;;
   esac
   n=$((10#$n))
   if [ "$n" -lt 2 ] || [ "$n" -gt "$max_replica" ]; then
-    die "replica $n: N must be from 2 to $max_replica (the dev run itself is replica 1 on ports 9090 and 8080)"
+    die "replica $n: N must be from 2 to $max_replica (the dev run itself is replica 1 on ports 9090, 8443 and 8080)"
   fi
-  grpc_port=$((9090 + n - 1))
-  http_port=$((8080 + n - 1))
   log=$work/broker-$n.log
   dev_run_up || die "no dev run is up: start ./dev-run.sh in another terminal first, then the replica"
   [ -s "$token_file" ] || die "the dev run has not written the broker's token file $token_file yet"
@@ -175,8 +186,10 @@ run_replica() {
   if script_running "$work/replica-$n.pid"; then
     die "replica $n is already running (pid $(cat "$work/replica-$n.pid"))"
   fi
-  port_open "$grpc_port" && die "port $grpc_port (gRPC of replica $n) is taken"
-  port_open "$http_port" && die "port $http_port (HTTP of replica $n) is taken"
+  for what in grpc admin management; do
+    port=$("${what}_port_of" "$n")
+    if port_open "$port"; then die "port $port ($what of replica $n) is taken"; fi
+  done
 
   broker_pid=
   replica=$n
@@ -186,8 +199,9 @@ run_replica() {
   trap 'exit 143' TERM
   say "Starting broker replica $n (log: $log) ..."
   start_broker "$n" "$log"
-  say "replica $n is running: gRPC 127.0.0.1:$grpc_port, HTTP 127.0.0.1:$http_port, same state database and"
-  say "Vault login as the dev run (Ctrl-C or SIGTERM to pid $$ stops it gracefully; start it again the same way)."
+  say "replica $n is running: gRPC (TLS) 127.0.0.1:$(grpc_port_of "$n"), admin API https://127.0.0.1:$(admin_port_of "$n"),"
+  say "management http://127.0.0.1:$(management_port_of "$n"); same state database, Vault login and certificate as"
+  say "the dev run (Ctrl-C or SIGTERM to pid $$ stops it gracefully; start it again the same way)."
   wait "$broker_pid" || true
   broker_pid=
   say "replica $n exited; see $log"
@@ -260,6 +274,7 @@ PGPASSWORD=$(info_field adminPassword) VAULT_TOKEN=root java -jar "$broker_jar" 
   --database db1 \
   --default-ttl "$credential_ttl" --max-ttl "$credential_max_ttl" \
   --vault-address http://127.0.0.1:8200 \
+  --vault-postgres-parameters sslmode=disable \
   --kubernetes-host https://127.0.0.1:6443 --kubernetes-ca-file "$work/ca.crt" \
   --broker-namespace credbroker --broker-service-account credential-broker \
   --broker-token-ttl "$broker_token_ttl" --broker-token-max-ttl "$broker_token_max_ttl" \
@@ -276,9 +291,15 @@ echo "Starting the broker (log: $work/broker.log) ..."
 start_broker 1 "$work/broker.log"
 
 kubeconfig=$(cd "$work" && pwd)/kubeconfig
+ca=$(cd "$work" && pwd)/ca.crt
 cat <<EOT
 
-credential-broker is running: gRPC 127.0.0.1:9090, HTTP 127.0.0.1:8080 (Ctrl-C stops everything).
+credential-broker is running (Ctrl-C stops everything):
+  gRPC API    127.0.0.1:9090          TLS
+  admin API   https://127.0.0.1:8443  TLS (/admin/v1, /v3/api-docs)
+  management  http://127.0.0.1:8080   plain HTTP (/actuator/health, /actuator/prometheus)
+Its certificate is signed by the dev-stack's CA $ca (dev-stack.json: broker.caCert);
+pass it to grpcurl (-cacert) and curl (--cacert).
 It logs in to Vault by Kubernetes auth (role credential-broker) as service account
 credbroker/credential-broker, token file $token_file; its Vault token lives $broker_token_ttl, at most
 $broker_token_max_ttl, then it logs in again. Credentials: TTL $credential_ttl, max TTL $credential_max_ttl.
@@ -287,12 +308,16 @@ $(sed -n '/dev-stack is running/,/^$/p' "$work/dev-stack.log")
 Get a credential as pod app-1 of service account public/application:
   kubectl --kubeconfig $kubeconfig -n public run app-1 --image=busybox --overrides='{"spec":{"serviceAccountName":"application"}}'
   TOKEN=\$(kubectl --kubeconfig $kubeconfig create token application -n public --audience credbroker --bound-object-kind Pod --bound-object-name app-1)
-  grpcurl -plaintext -H "authorization: Bearer \$TOKEN" -d '{"database_role":"db1"}' 127.0.0.1:9090 credbroker.v1.CredentialBroker/WatchCredential
+  grpcurl -cacert $ca -H "authorization: Bearer \$TOKEN" -d '{"database_role":"db1"}' 127.0.0.1:9090 credbroker.v1.CredentialBroker/WatchCredential
   (grpcurl finds the API through server reflection; the contract is api-proto/src/main/proto/credbroker/v1/)
 
-Another replica (same state database and Vault login; gRPC 9091, HTTP 8081): ./dev-run.sh replica 2
+List credentials as an SRE (service account ops/sre may revoke):
+  SRE=\$(kubectl --kubeconfig $kubeconfig -n ops create token sre)
+  curl -s --cacert $ca -H "Authorization: Bearer \$SRE" 'https://127.0.0.1:8443/admin/v1/credentials?namespace=public'
 
-Metrics: curl -s http://127.0.0.1:8080/actuator/prometheus | grep credbroker_
+Another replica (same state database and Vault login; gRPC 9091, admin 8444, management 8081): ./dev-run.sh replica 2
+
+Health and metrics: curl -s http://127.0.0.1:8080/actuator/health/readiness; curl -s http://127.0.0.1:8080/actuator/prometheus | grep credbroker_
 EOT
 wait "$broker_pid" || true
 broker_pid=

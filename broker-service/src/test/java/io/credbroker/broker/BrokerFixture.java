@@ -282,6 +282,8 @@ final class BrokerFixture implements AutoCloseable {
                 "db1",
                 postgres.host(),
                 postgres.port())
+            // The embedded PostgreSQL serves no TLS; the dev run passes the same explicitly.
+            .withConnectionParameters("sslmode=disable")
             .withTtls(defaultTtl, maxTtl)
             .withBroker(
                 new VaultSetupOptions.BrokerAccess(

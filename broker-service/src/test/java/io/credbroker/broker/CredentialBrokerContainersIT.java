@@ -24,7 +24,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.grpc.Context;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
+import io.credbroker.devstack.kubernetes.ServingCertificates;
 import io.grpc.Status;
 import java.net.URI;
 import java.nio.file.Files;
@@ -146,6 +146,11 @@ class CredentialBrokerContainersIT {
     properties.put("spring.grpc.server.host", "127.0.0.1");
     properties.put("credbroker.grpc.port", "0");
     properties.put("server.port", "0");
+    properties.put("management.server.port", "0");
+    Path tls = workDir.resolve("broker-tls");
+    ServingCertificates.issue(tls, List.of("127.0.0.1", "localhost"));
+    properties.put("credbroker.tls.certificate-file", tls.resolve("tls.crt").toString());
+    properties.put("credbroker.tls.private-key-file", tls.resolve("tls.key").toString());
     properties.put("credbroker.kubernetes.kubeconfig", kubeconfig.toString());
     properties.put("credbroker.kubernetes.cache-max-ttl", "2s");
     properties.put("credbroker.bindings[0].database-role", "db1");
@@ -162,9 +167,7 @@ class CredentialBrokerContainersIT {
     properties.put("spring.cloud.vault.read-timeout", "2000");
     broker = BrokerFixture.startBroker(properties);
     channel =
-        ManagedChannelBuilder.forAddress("127.0.0.1", broker.getBean(GrpcServerLifecycle.class).getPort())
-            .usePlaintext()
-            .build();
+        TestTls.channel(broker.getBean(GrpcServerLifecycle.class).getPort(), tls.resolve("ca.crt"));
     client = new BrokerTestClient(channel);
   }
 

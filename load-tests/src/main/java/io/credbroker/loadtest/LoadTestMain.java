@@ -116,8 +116,8 @@ public final class LoadTestMain implements Callable<Integer> {
       var streamsOptions = streams == null ? null : streams.options(options.maxDuration);
       progress.printf("starting the dev-stack, setup and the broker in %s%n", settings.workDir());
       try (LoadStack stack = LoadStack.start(settings)) {
-        progress.printf("broker pid %d ready (gRPC %d, HTTP %d); log %s%n", stack.broker().pid(),
-            stack.broker().grpcPort(), stack.broker().httpPort(), stack.broker().logFile());
+        progress.printf("broker pid %d ready (gRPC with TLS %d, management %d); log %s%n", stack.broker().pid(),
+            stack.broker().grpcPort(), stack.broker().managementPort(), stack.broker().logFile());
         IssuanceReport issued = issuanceOptions == null ? null : new IssuanceScenario(stack, issuanceOptions, progress).run();
         StreamsReport streamed = streamsOptions == null ? null : new StreamsScenario(stack, streamsOptions, progress).run();
         // The broker's last scrape is kept next to the report, for figures the report does not extract.

@@ -118,13 +118,15 @@ public record BrokerProperties(
    * @param host the database host as pods reach it
    * @param port the database port
    * @param database the database name
-   * @param sslmode the libpq {@code sslmode} pods should use
+   * @param sslmode the libpq {@code sslmode} pods should use; {@code verify-full} unless set, so
+   *     that a pod's password never crosses the network in clear text nor goes to a server that
+   *     merely claims to be the database
    */
   public record Connection(
       @NotBlank String host,
       @DefaultValue("5432") @Min(1) @Max(65535) int port,
       @NotBlank String database,
-      @DefaultValue("prefer")
+      @DefaultValue("verify-full")
           @Pattern(regexp = "disable|allow|prefer|require|verify-ca|verify-full")
           String sslmode) {}
 

@@ -93,9 +93,10 @@ public final class SetupCommand implements Callable<Integer> {
   @Option(names = "--vault-postgres-port", description = "Port Vault uses to reach PostgreSQL (default: the port of --postgres-url)")
   @Nullable Integer vaultPostgresPort;
 
-  @Option(names = "--vault-postgres-parameters", defaultValue = "sslmode=disable",
-      description = "Query parameters of Vault's connection URL (default ${DEFAULT-VALUE})")
-  String vaultPostgresParameters = "sslmode=disable";
+  @Option(names = "--vault-postgres-parameters", defaultValue = VaultSetupOptions.DEFAULT_CONNECTION_PARAMETERS,
+      description = "Query parameters of Vault's connection URL (default ${DEFAULT-VALUE}: TLS that checks the"
+          + " server's certificate and name; sslmode=disable only for a local server without TLS)")
+  String vaultPostgresParameters = VaultSetupOptions.DEFAULT_CONNECTION_PARAMETERS;
 
   @Option(names = "--password-authentication", defaultValue = "scram-sha-256",
       description = "How Vault sends new passwords to PostgreSQL: scram-sha-256 or password (default ${DEFAULT-VALUE})")

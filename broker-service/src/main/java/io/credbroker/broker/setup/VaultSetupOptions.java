@@ -43,6 +43,12 @@ public record VaultSetupOptions(
     Duration maxTtl,
     BrokerAccess broker) {
 
+  /**
+   * Vault's connection to PostgreSQL verifies the server's certificate and name, so the admin
+   * password and every dynamic role's password travel encrypted to the real server only.
+   */
+  public static final String DEFAULT_CONNECTION_PARAMETERS = "sslmode=verify-full";
+
   public VaultSetupOptions {
     Objects.requireNonNull(vaultAddress, "vaultAddress");
     Objects.requireNonNull(vaultToken, "vaultToken");
@@ -105,12 +111,19 @@ public record VaultSetupOptions(
   /**
    * The reference setup for one database: mount {@code database}, connection and role named after the
    * database, {@code admin_<db>} and {@code <db>_grp}, SCRAM, TTL 1h / max 24h, policy
-   * {@code credential-broker}, no Kubernetes auth.
+   * {@code credential-broker}, no Kubernetes auth, and Vault's connection to PostgreSQL with
+   * {@code sslmode=verify-full}.
    */
   public static VaultSetupOptions defaults(URI vaultAddress, Secret vaultToken, String database, String postgresHost, int postgresPort) {
     return new VaultSetupOptions(vaultAddress, vaultToken, "database", database, database, database, "admin_" + database,
-        database + "_grp", postgresHost, postgresPort, "sslmode=disable", "scram-sha-256", Duration.ofHours(1),
+        database + "_grp", postgresHost, postgresPort, DEFAULT_CONNECTION_PARAMETERS, "scram-sha-256", Duration.ofHours(1),
         Duration.ofHours(24), new BrokerAccess("credential-broker", null));
+  }
+
+  /** The same options with other query parameters of Vault's connection URL (e.g. {@code sslmode=disable}). */
+  public VaultSetupOptions withConnectionParameters(String newConnectionParameters) {
+    return new VaultSetupOptions(vaultAddress, vaultToken, mount, connectionName, roleName, database, vaultAdminRole, groupRole,
+        postgresHost, postgresPort, newConnectionParameters, passwordAuthentication, defaultTtl, maxTtl, broker);
   }
 
   /** The same options with other credential TTLs (tests use seconds or minutes). */

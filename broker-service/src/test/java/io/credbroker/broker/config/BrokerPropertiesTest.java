@@ -69,7 +69,7 @@ class BrokerPropertiesTest {
               BrokerProperties.Binding binding = ctx.getBean(BrokerProperties.class).bindings().get(0);
               assertThat(binding.vaultMount()).isEqualTo("database");
               assertThat(binding.connection().port()).isEqualTo(5432);
-              assertThat(binding.connection().sslmode()).isEqualTo("prefer");
+              assertThat(binding.connection().sslmode()).isEqualTo("verify-full");
             });
   }
 

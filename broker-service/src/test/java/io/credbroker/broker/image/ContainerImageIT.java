@@ -79,7 +79,7 @@ class ContainerImageIT {
   void exposesTheGrpcAndHttpPorts() {
     List<String> ports = new ArrayList<>();
     image.containerConfig().path("ExposedPorts").fieldNames().forEachRemaining(ports::add);
-    assertThat(ports).containsExactlyInAnyOrder("9090/tcp", "8080/tcp");
+    assertThat(ports).containsExactlyInAnyOrder("9090/tcp", "8443/tcp", "8080/tcp");
   }
 
   @Test

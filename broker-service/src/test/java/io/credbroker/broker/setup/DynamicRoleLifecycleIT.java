@@ -46,7 +46,7 @@ class DynamicRoleLifecycleIT {
     TargetDatabaseOptions database =
         TargetDatabaseOptions.defaults(pg.jdbcUrl("postgres"), pg.adminUser(), Secret.of(pg.adminPassword()), DB);
     VaultSetupOptions options = VaultSetupOptions.defaults(URI.create(stack.vaultAddress()), Secret.of(stack.vaultRootToken()), DB,
-        pg.host(), pg.port()).withTtls(Duration.ofMinutes(5), Duration.ofMinutes(10));
+        pg.host(), pg.port()).withConnectionParameters("sslmode=disable").withTtls(Duration.ofMinutes(5), Duration.ofMinutes(10));
     assertThat(Setup.apply(database, options, false).changed()).isTrue();
     vault = VaultTestSupport.vault(stack, stack.vaultRootToken());
   }

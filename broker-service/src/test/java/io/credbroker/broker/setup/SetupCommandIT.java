@@ -77,7 +77,12 @@ class SetupCommandIT {
         "--vault-address", stack.vaultAddress(), "--vault-token-file", vaultTokenFile.toString(),
         "--database", database, "--mount", mount, "--default-ttl", "5m", "--max-ttl", "10m",
         "--kubernetes-host", stack.kubernetesUrl(), "--kubernetes-ca-file", stack.caCertPath().toString()));
-    args.addAll(List.of(extra));
+    List<String> more = List.of(extra);
+    if (!more.contains("--dry-run")) {
+      // The embedded server has no TLS; a dry run shows the default (verify-full) instead.
+      args.addAll(List.of("--vault-postgres-parameters", "sslmode=disable"));
+    }
+    args.addAll(more);
     return args;
   }
 
@@ -126,6 +131,8 @@ class SetupCommandIT {
     assertThat(plan.code).as(plan.err).isZero();
     assertThat(plan.out).contains("Dry run: nothing is changed.", "would create", "password=" + Secret.MASK,
         "connection_url=postgresql://{{username}}:{{password}}@", "steps would change.");
+    // Vault reaches PostgreSQL with TLS that checks the server's certificate and name unless told otherwise.
+    assertThat(plan.out).containsPattern("connection_url=postgresql://\\S+\\?sslmode=verify-full");
     assertNoSecretsIn(plan.out);
     try (Connection c = stack.postgres().connect("postgres"); Statement st = c.createStatement();
         var rs = st.executeQuery("SELECT count(*) FROM pg_database WHERE datname = 'planned'")) {

@@ -1,6 +1,7 @@
 package io.credbroker.loadtest.stack;
 
 import io.grpc.ManagedChannel;
+import io.grpc.TlsChannelCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -36,15 +37,17 @@ public final class BrokerProcess implements AutoCloseable {
   private final Process process;
   private final Path logFile;
   private final int grpcPort;
-  private final int httpPort;
+  private final int managementPort;
+  private final Path caFile;
   private final HttpClient http;
   private final Thread killOnExit;
 
-  private BrokerProcess(Process process, Path logFile, int grpcPort, int httpPort) {
+  private BrokerProcess(Process process, Path logFile, int grpcPort, int managementPort, Path caFile) {
     this.process = process;
     this.logFile = logFile;
     this.grpcPort = grpcPort;
-    this.httpPort = httpPort;
+    this.managementPort = managementPort;
+    this.caFile = caFile;
     this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
     this.killOnExit = new Thread(process::destroyForcibly, "kill-broker");
     Runtime.getRuntime().addShutdownHook(killOnExit);
@@ -56,12 +59,15 @@ public final class BrokerProcess implements AutoCloseable {
    * @param properties Spring properties, passed as arguments so that they outrank application.yaml;
    *     values must not be secrets (arguments are visible in {@code ps}), secrets go in {@code env}
    * @param env extra environment variables of the process
+   * @param grpcPort the gRPC API's port, served with TLS
+   * @param managementPort the actuator's port, plain HTTP
+   * @param caFile the CA that signed the broker's serving certificate
    * @throws IllegalStateException when the process exits or is not ready within {@code timeout}; the
    *     message quotes the end of its log
    */
   public static BrokerProcess start(
       Path jar, Path logFile, List<String> jvmArgs, Map<String, String> properties, Map<String, String> env,
-      int grpcPort, int httpPort, Duration timeout) {
+      int grpcPort, int managementPort, Path caFile, Duration timeout) {
     List<String> command = new ArrayList<>();
     command.add(javaExecutable("java").toString());
     command.addAll(jvmArgs);
@@ -76,7 +82,7 @@ public final class BrokerProcess implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot start the broker from " + jar, e);
     }
-    BrokerProcess broker = new BrokerProcess(process, logFile, grpcPort, httpPort);
+    BrokerProcess broker = new BrokerProcess(process, logFile, grpcPort, managementPort, caFile);
     try {
       broker.awaitReady(timeout);
     } catch (RuntimeException e) {
@@ -118,17 +124,27 @@ public final class BrokerProcess implements AutoCloseable {
     return grpcPort;
   }
 
-  public int httpPort() {
-    return httpPort;
+  /** The actuator's port (health, metrics), plain HTTP. */
+  public int managementPort() {
+    return managementPort;
   }
 
   public Path logFile() {
     return logFile;
   }
 
-  /** A new plaintext channel to the broker's gRPC port (one TCP connection); the caller shuts it down. */
+  /**
+   * A new channel to the broker's gRPC port (one TCP connection) with TLS, as pods connect in
+   * production, trusting the CA that signed the broker's certificate; the caller shuts it down.
+   */
   public ManagedChannel newChannel() {
-    return NettyChannelBuilder.forAddress("127.0.0.1", grpcPort).usePlaintext().build();
+    try {
+      return NettyChannelBuilder.forAddress(
+              "127.0.0.1", grpcPort, TlsChannelCredentials.newBuilder().trustManager(caFile.toFile()).build())
+          .build();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read the broker's CA " + caFile, e);
+    }
   }
 
   /** One scrape of {@code /actuator/prometheus}. */
@@ -239,7 +255,7 @@ public final class BrokerProcess implements AutoCloseable {
   }
 
   private URI httpUri(String path) {
-    return URI.create("http://127.0.0.1:" + httpPort + path);
+    return URI.create("http://127.0.0.1:" + managementPort + path);
   }
 
   static Path javaExecutable(String name) {

@@ -124,6 +124,8 @@ public final class LoadStack implements AutoCloseable {
         "--postgres-url", pg.jdbcUrl("postgres"),
         "--database", DATABASE,
         "--vault-address", devStack.vaultAddress(),
+        // The embedded PostgreSQL serves no TLS (the default is sslmode=verify-full).
+        "--vault-postgres-parameters", "sslmode=disable",
         // The broker logs in as in production: Kubernetes auth with its own service account.
         "--kubernetes-host", devStack.kubernetesUrl(),
         "--kubernetes-ca-file", devStack.caCertPath().toAbsolutePath().toString(),
@@ -154,7 +156,8 @@ public final class LoadStack implements AutoCloseable {
   private static BrokerProcess startBroker(StackSettings settings, DevStack devStack, Path jar, Path log) {
     PostgresInfo pg = devStack.postgres();
     int grpcPort = FreePorts.next();
-    int httpPort = FreePorts.next();
+    int adminPort = FreePorts.next();
+    int managementPort = FreePorts.next();
     Map<String, String> p = new LinkedHashMap<>();
     p.put("spring.cloud.vault.uri", devStack.vaultAddress());
     p.put("spring.cloud.vault.authentication", "KUBERNETES");
@@ -167,7 +170,12 @@ public final class LoadStack implements AutoCloseable {
     p.put("credbroker.grpc.port", Integer.toString(grpcPort));
     p.put("credbroker.grpc.heartbeat-interval", settings.heartbeatInterval().toMillis() + "ms");
     p.put("server.address", "127.0.0.1");
-    p.put("server.port", Integer.toString(httpPort));
+    p.put("server.port", Integer.toString(adminPort));
+    p.put("management.server.address", "127.0.0.1");
+    p.put("management.server.port", Integer.toString(managementPort));
+    // TLS as in production, with the dev-stack's certificate: the handshakes are part of the cost.
+    p.put("credbroker.tls.certificate-file", devStack.brokerCertificatePath().toString());
+    p.put("credbroker.tls.private-key-file", devStack.brokerPrivateKeyPath().toString());
     p.put("credbroker.replica.id", "load-test");
     p.put("credbroker.kubernetes.kubeconfig", devStack.kubeconfigPath().toAbsolutePath().toString());
     p.put("credbroker.kubernetes.cache-max-ttl", settings.tokenCacheTtl().toMillis() + "ms");
@@ -186,7 +194,7 @@ public final class LoadStack implements AutoCloseable {
     List<String> jvm = new ArrayList<>();
     jvm.add("-Xmx" + settings.brokerHeap());
     jvm.addAll(settings.brokerJvmArgs());
-    return BrokerProcess.start(jar, log, jvm, p, env, grpcPort, httpPort, settings.startTimeout());
+    return BrokerProcess.start(jar, log, jvm, p, env, grpcPort, managementPort, devStack.caCertPath(), settings.startTimeout());
   }
 
   /**
