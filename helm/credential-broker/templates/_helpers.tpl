@@ -96,6 +96,7 @@ break the YAML; extraConfig is merged over it last.
 {{- $bindings = append $bindings $binding }}
 {{- end }}
 {{- include "credential-broker.checkClusterTimings" . }}
+{{- include "credential-broker.checkPorts" . }}
 {{- $k8s := .Values.kubernetes }}
 {{- $lease := .Values.lease }}
 {{- $credbroker := dict
@@ -153,11 +154,14 @@ break the YAML; extraConfig is merged over it last.
   "lifecycle" (dict "timeout-per-shutdown-phase" .Values.shutdown.phaseTimeout) }}
 {{- /* What readiness waits for; values.yaml says why Vault is not in it. */}}
 {{- $readiness := dict "include" (join ", " .Values.probes.readiness.include) }}
-{{- $management := dict "endpoint" (dict "health" (dict "group" (dict "readiness" $readiness))) }}
+{{- /* The actuator on a port of its own, plain HTTP: the admin API's port serves TLS. */}}
+{{- $management := dict
+  "server" (dict "port" .Values.ports.management)
+  "endpoint" (dict "health" (dict "group" (dict "readiness" $readiness))) }}
 {{- $config := dict
   "credbroker" $credbroker
   "spring" $spring
-  "server" (dict "port" .Values.ports.http)
+  "server" (dict "port" .Values.ports.admin)
   "management" $management }}
 {{- $config = mustMergeOverwrite $config (deepCopy .Values.extraConfig) }}
 {{- toYaml $config }}
@@ -176,6 +180,17 @@ compare (a whole number with ms, s, m, h or d).
 {{- if lt ($stale | int64) (mul ($heartbeat | int64) 2) }}
 {{- fail (printf "cluster.staleAfter (%s) must be at least twice cluster.heartbeatInterval (%s), or live replicas would be presumed dead" $cluster.staleAfter $cluster.heartbeatInterval) }}
 {{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Fails when two of the broker's ports are the same: it could not start (three servers on one port), and the
+Service's and NetworkPolicy's port names would not tell the APIs apart.
+*/}}
+{{- define "credential-broker.checkPorts" -}}
+{{- $ports := .Values.ports }}
+{{- if or (eq (int $ports.grpc) (int $ports.admin)) (eq (int $ports.grpc) (int $ports.management)) (eq (int $ports.admin) (int $ports.management)) }}
+{{- fail (printf "ports.grpc (%v), ports.admin (%v) and ports.management (%v) must be three different ports" $ports.grpc $ports.admin $ports.management) }}
 {{- end }}
 {{- end }}
 

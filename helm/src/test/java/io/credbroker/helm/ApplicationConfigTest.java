@@ -61,7 +61,8 @@ class ApplicationConfigTest {
     // In a pod the broker uses the in-cluster configuration; a kubeconfig path would point nowhere.
     assertThat(kubernetes.has("kubeconfig")).isFalse();
     assertThat(config.at("/credbroker/grpc/port").asInt()).isEqualTo(9090);
-    assertThat(config.at("/server/port").asInt()).isEqualTo(8080);
+    assertThat(config.at("/server/port").asInt()).isEqualTo(8443);
+    assertThat(config.at("/management/server/port").asInt()).isEqualTo(8080);
   }
 
   @Test

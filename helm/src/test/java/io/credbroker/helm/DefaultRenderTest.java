@@ -80,12 +80,13 @@ class DefaultRenderTest {
   }
 
   @Test
-  void containerExposesGrpcAndHttpAndProbesTheActuatorHealthGroups() {
+  void containerExposesGrpcAdminAndManagementAndProbesTheActuatorHealthGroupsOnTheManagementPort() {
     JsonNode container = broker();
 
-    assertThat(portsByName(container.path("ports"), "containerPort")).isEqualTo(Map.of("grpc", 9090, "http", 8080));
+    assertThat(portsByName(container.path("ports"), "containerPort"))
+        .isEqualTo(Map.of("grpc", 9090, "admin", 8443, "management", 8080));
     assertThat(container.at("/livenessProbe/httpGet/path").asText()).isEqualTo("/actuator/health/liveness");
-    assertThat(container.at("/livenessProbe/httpGet/port").asText()).isEqualTo("http");
+    assertThat(container.at("/livenessProbe/httpGet/port").asText()).isEqualTo("management");
     assertThat(container.at("/readinessProbe/httpGet/path").asText()).isEqualTo("/actuator/health/readiness");
     assertThat(container.at("/startupProbe/httpGet/path").asText()).isEqualTo("/actuator/health/liveness");
     assertThat(container.at("/startupProbe/failureThreshold").asInt()
@@ -130,10 +131,10 @@ class DefaultRenderTest {
   }
 
   @Test
-  void serviceExposesGrpcWithAppProtocolAndHttp() {
+  void serviceExposesGrpcAndTheAdminApiButNotTheManagementPort() {
     JsonNode ports = chart.get("Service", Chart.FULLNAME).at("/spec/ports");
 
-    assertThat(portsByName(ports, "port")).isEqualTo(Map.of("grpc", 9090, "http", 8080));
+    assertThat(portsByName(ports, "port")).isEqualTo(Map.of("grpc", 9090, "admin", 8443));
     JsonNode grpc = StreamSupport.stream(ports.spliterator(), false)
         .filter(p -> p.path("name").asText().equals("grpc")).findFirst().orElseThrow();
     assertThat(grpc.path("appProtocol").asText()).isEqualTo("grpc");
