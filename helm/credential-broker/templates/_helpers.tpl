@@ -76,6 +76,33 @@ Names of the ClusterRoles the REST admin API's SubjectAccessReviews are answered
 {{- end }}
 
 {{/*
+The headless Service, for gRPC clients that balance their streams themselves.
+*/}}
+{{- define "credential-broker.headlessServiceName" -}}
+{{- printf "%s-headless" (include "credential-broker.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+appProtocol of the gRPC port. gRPC over TLS is HTTP/2 over TLS, i.e. https: a mesh that reads appProtocol (Istio) then
+passes the encrypted stream through; told "grpc" it would expect cleartext HTTP/2 and break the connection.
+*/}}
+{{- define "credential-broker.grpcAppProtocol" -}}
+{{- ternary "https" "grpc" .Values.tls.enabled }}
+{{- end }}
+
+{{/*
+The Secret with the broker's TLS certificate (tls.crt, tls.key, ca.crt), and where it is mounted: the directory of
+the broker's default credbroker.tls.certificate-file and private-key-file.
+*/}}
+{{- define "credential-broker.tlsSecretName" -}}
+{{- .Values.tls.secretName | default (printf "%s-tls" (include "credential-broker.fullname" .) | trunc 63 | trimSuffix "-") }}
+{{- end }}
+
+{{- define "credential-broker.tlsDir" -}}
+/etc/credbroker/tls
+{{- end }}
+
+{{/*
 Mount point of the Vault CA bundle.
 */}}
 {{- define "credential-broker.vaultCaDir" -}}
@@ -130,7 +157,8 @@ break the YAML; extraConfig is merged over it last.
     "authentication-cache-ttl" .Values.admin.authenticationCacheTtl
     "authorization-cache-ttl" .Values.admin.authorizationCacheTtl)
   "revocation" (dict "block-cache-ttl" .Values.revocation.blockCacheTtl)
-  "vault" (dict "issuing-token-role" .Values.vault.issuingTokenRole) }}
+  "vault" (dict "issuing-token-role" .Values.vault.issuingTokenRole)
+  "tls" (include "credential-broker.tlsConfig" . | fromYaml) }}
 {{- $vaultK8s := dict
   "role" .Values.vault.kubernetes.role
   "kubernetes-path" .Values.vault.kubernetes.path
@@ -165,6 +193,20 @@ break the YAML; extraConfig is merged over it last.
   "management" $management }}
 {{- $config = mustMergeOverwrite $config (deepCopy .Values.extraConfig) }}
 {{- toYaml $config }}
+{{- end }}
+
+{{/*
+credbroker.tls: the switch, and where the mounted Secret's certificate and key are; no file when TLS is off, since
+nothing is mounted then.
+*/}}
+{{- define "credential-broker.tlsConfig" -}}
+{{- $tls := dict "enabled" .Values.tls.enabled }}
+{{- if .Values.tls.enabled }}
+{{- $dir := include "credential-broker.tlsDir" . }}
+{{- $_ := set $tls "certificate-file" (printf "%s/tls.crt" $dir) }}
+{{- $_ := set $tls "private-key-file" (printf "%s/tls.key" $dir) }}
+{{- end }}
+{{- toYaml $tls }}
 {{- end }}
 
 {{/*

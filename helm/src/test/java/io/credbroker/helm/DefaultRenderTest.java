@@ -137,7 +137,7 @@ class DefaultRenderTest {
     assertThat(portsByName(ports, "port")).isEqualTo(Map.of("grpc", 9090, "admin", 8443));
     JsonNode grpc = StreamSupport.stream(ports.spliterator(), false)
         .filter(p -> p.path("name").asText().equals("grpc")).findFirst().orElseThrow();
-    assertThat(grpc.path("appProtocol").asText()).isEqualTo("grpc");
+    assertThat(grpc.path("appProtocol").asText()).as("gRPC over TLS").isEqualTo("https");
     assertThat(grpc.path("targetPort").asText()).isEqualTo("grpc");
   }
 

@@ -80,7 +80,7 @@ class ValuesOverrideTest {
     JsonNode headless = chart.get("Service", Chart.FULLNAME + "-headless");
 
     assertThat(headless.at("/spec/clusterIP").asText()).isEqualTo("None");
-    assertThat(headless.at("/spec/ports/0/appProtocol").asText()).isEqualTo("grpc");
+    assertThat(headless.at("/spec/ports/0/appProtocol").asText()).as("gRPC over TLS").isEqualTo("https");
     assertThat(chart.ofKind("Service")).hasSize(2);
   }
 
