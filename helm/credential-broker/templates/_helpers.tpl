@@ -327,13 +327,48 @@ Labels of the setup Job, its pod and its ServiceAccount. The name differs from t
 the broker's (Service, PodDisruptionBudget, NetworkPolicy, ServiceMonitor) ever picks up the setup pod.
 */}}
 {{- define "credential-broker.setupLabels" -}}
-helm.sh/chart: {{ include "credential-broker.chart" . }}
-app.kubernetes.io/name: {{ printf "%s-setup" (include "credential-broker.name" .) | trunc 63 | trimSuffix "-" }}
-app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/component: setup
-app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- include "credential-broker.componentLabels" (dict "root" . "component" "setup") }}
+{{- end }}
+
+{{/*
+Labels of a pod that runs the broker's image for a task (setup, test), not as a broker: "<name>-<component>" instead of
+the broker's name. Called with a dict: root (the chart's context) and component.
+*/}}
+{{- define "credential-broker.componentLabels" -}}
+helm.sh/chart: {{ include "credential-broker.chart" .root }}
+{{ include "credential-broker.componentSelectorLabels" . }}
+app.kubernetes.io/component: {{ .component }}
+app.kubernetes.io/version: {{ .root.Values.image.tag | default .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 app.kubernetes.io/part-of: credential-broker
+{{- end }}
+
+{{- define "credential-broker.componentSelectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-%s" (include "credential-broker.name" .root) .component | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- end }}
+
+{{/*
+The `helm test` Pod: "<fullname>-test".
+*/}}
+{{- define "credential-broker.testName" -}}
+{{- printf "%s-test" (include "credential-broker.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The health-check command's arguments, as a YAML list: the Service's gRPC port by its cluster DNS name, over TLS
+verified with the Secret's ca.crt for that name (a name the chart's Certificate carries), or in plain text when TLS is
+off.
+*/}}
+{{- define "credential-broker.testArgs" -}}
+{{- $host := printf "%s.%s.svc" (include "credential-broker.fullname" .) .Release.Namespace }}
+{{- $args := list "health-check" "--target" (printf "%s:%d" $host (int .Values.ports.grpc)) }}
+{{- if .Values.tls.enabled }}
+{{- $args = concat $args (list "--ca-file" (printf "%s/ca.crt" (include "credential-broker.tlsDir" .)) "--authority" $host) }}
+{{- else }}
+{{- $args = append $args "--plaintext" }}
+{{- end }}
+{{- toYaml $args }}
 {{- end }}
 
 {{/*

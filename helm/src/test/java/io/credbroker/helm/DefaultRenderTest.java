@@ -21,11 +21,12 @@ class DefaultRenderTest {
   }
 
   @Test
-  void rendersTheBrokerObjectsAndNoOptionalOnes() {
+  void rendersTheBrokerObjectsAndTheTestHookAndNoOptionalOnes() {
     assertThat(chart.kinds())
         .containsExactlyInAnyOrder(
             "Deployment", "Service", "ServiceAccount", "ConfigMap", "Secret", "PodDisruptionBudget",
-            "ClusterRoleBinding", "ClusterRole", "ClusterRole");
+            "ClusterRoleBinding", "ClusterRole", "ClusterRole", "Pod");
+    assertThat(chart.hooks()).containsExactly(chart.single("Pod"));
   }
 
   @Test
