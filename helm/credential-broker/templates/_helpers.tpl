@@ -116,9 +116,10 @@ break the YAML; extraConfig is merged over it last.
 */}}
 {{- define "credential-broker.applicationConfig" -}}
 {{- $bindings := list }}
+{{- /* A pod checks the database's certificate and name unless its binding says otherwise. */}}
 {{- range $i, $b := .Values.bindings }}
 {{- $conn := $b.connection }}
-{{- $connection := dict "host" $conn.host "database" $conn.database "port" ($conn.port | default 5432) "sslmode" ($conn.sslmode | default "prefer") }}
+{{- $connection := dict "host" $conn.host "database" $conn.database "port" ($conn.port | default 5432) "sslmode" ($conn.sslmode | default "verify-full") }}
 {{- $binding := dict "database-role" $b.databaseRole "vault-mount" ($b.vaultMount | default "database") "vault-role" $b.vaultRole "namespaces" $b.namespaces "service-accounts" $b.serviceAccounts "connection" $connection }}
 {{- $bindings = append $bindings $binding }}
 {{- end }}

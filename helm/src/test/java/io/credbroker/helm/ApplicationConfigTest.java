@@ -39,13 +39,13 @@ class ApplicationConfigTest {
   }
 
   @Test
-  void bindingWithoutMountPortOrSslmodeGetsTheBrokersDefaults() {
+  void bindingWithoutMountPortOrSslmodeGetsTheDefaultMountAndPortAndVerifiesTheDatabase() {
     JsonNode reporting = config.at("/credbroker/bindings/1");
 
     assertThat(reporting.path("database-role").asText()).isEqualTo("reporting");
     assertThat(reporting.path("vault-mount").asText()).isEqualTo("database");
     assertThat(reporting.at("/connection/port").asInt()).isEqualTo(5432);
-    assertThat(reporting.at("/connection/sslmode").asText()).isEqualTo("prefer");
+    assertThat(reporting.at("/connection/sslmode").asText()).as("checks the certificate and host name").isEqualTo("verify-full");
     assertThat(texts(reporting.path("service-accounts"))).containsExactly("dashboards", "exporter");
   }
 

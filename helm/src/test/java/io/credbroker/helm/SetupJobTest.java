@@ -80,7 +80,7 @@ class SetupJobTest {
   }
 
   @Test
-  void minimalValuesGiveTheCommandsDefaultsExceptThatVaultReachesPostgresqlOverTls() {
+  void minimalValuesGiveTheCommandsDefaultsAndVaultVerifiesPostgresqlsCertificate() {
     Map<String, String> args = arguments(minimal);
 
     assertThat(args).containsEntry("--postgres-url", "jdbc:postgresql://db1.postgres.svc:5432/postgres")
@@ -96,7 +96,7 @@ class SetupJobTest {
         .containsEntry("--broker-token-ttl", "1h")
         .containsEntry("--broker-token-max-ttl", "24h")
         .containsEntry("--kubernetes-host", "https://kubernetes.default.svc")
-        .containsEntry("--vault-postgres-parameters", "sslmode=require");
+        .containsEntry("--vault-postgres-parameters", "sslmode=verify-full");
     assertThat(args).doesNotContainKeys("--group-role", "--vault-admin-role", "--template-database", "--connection",
         "--vault-role", "--vault-postgres-host", "--vault-postgres-port", "--dry-run");
   }
