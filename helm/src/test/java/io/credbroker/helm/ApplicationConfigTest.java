@@ -45,7 +45,9 @@ class ApplicationConfigTest {
     assertThat(reporting.path("database-role").asText()).isEqualTo("reporting");
     assertThat(reporting.path("vault-mount").asText()).isEqualTo("database");
     assertThat(reporting.at("/connection/port").asInt()).isEqualTo(5432);
-    assertThat(reporting.at("/connection/sslmode").asText()).as("checks the certificate and host name").isEqualTo("verify-full");
+    assertThat(reporting.at("/connection/sslmode").asText())
+        .as("checks the certificate and host name")
+        .isEqualTo("verify-full");
     assertThat(texts(reporting.path("service-accounts"))).containsExactly("dashboards", "exporter");
   }
 
