@@ -76,6 +76,33 @@ Names of the ClusterRoles the REST admin API's SubjectAccessReviews are answered
 {{- end }}
 
 {{/*
+The headless Service, for gRPC clients that balance their streams themselves.
+*/}}
+{{- define "credential-broker.headlessServiceName" -}}
+{{- printf "%s-headless" (include "credential-broker.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+appProtocol of the gRPC port. gRPC over TLS is HTTP/2 over TLS, i.e. https: a mesh that reads appProtocol (Istio) then
+passes the encrypted stream through; told "grpc" it would expect cleartext HTTP/2 and break the connection.
+*/}}
+{{- define "credential-broker.grpcAppProtocol" -}}
+{{- ternary "https" "grpc" .Values.tls.enabled }}
+{{- end }}
+
+{{/*
+The Secret with the broker's TLS certificate (tls.crt, tls.key, ca.crt), and where it is mounted: the directory of
+the broker's default credbroker.tls.certificate-file and private-key-file.
+*/}}
+{{- define "credential-broker.tlsSecretName" -}}
+{{- .Values.tls.secretName | default (printf "%s-tls" (include "credential-broker.fullname" .) | trunc 63 | trimSuffix "-") }}
+{{- end }}
+
+{{- define "credential-broker.tlsDir" -}}
+/etc/credbroker/tls
+{{- end }}
+
+{{/*
 Mount point of the Vault CA bundle.
 */}}
 {{- define "credential-broker.vaultCaDir" -}}
@@ -89,13 +116,15 @@ break the YAML; extraConfig is merged over it last.
 */}}
 {{- define "credential-broker.applicationConfig" -}}
 {{- $bindings := list }}
+{{- /* A pod checks the database's certificate and name unless its binding says otherwise. */}}
 {{- range $i, $b := .Values.bindings }}
 {{- $conn := $b.connection }}
-{{- $connection := dict "host" $conn.host "database" $conn.database "port" ($conn.port | default 5432) "sslmode" ($conn.sslmode | default "prefer") }}
+{{- $connection := dict "host" $conn.host "database" $conn.database "port" ($conn.port | default 5432) "sslmode" ($conn.sslmode | default "verify-full") }}
 {{- $binding := dict "database-role" $b.databaseRole "vault-mount" ($b.vaultMount | default "database") "vault-role" $b.vaultRole "namespaces" $b.namespaces "service-accounts" $b.serviceAccounts "connection" $connection }}
 {{- $bindings = append $bindings $binding }}
 {{- end }}
 {{- include "credential-broker.checkClusterTimings" . }}
+{{- include "credential-broker.checkPorts" . }}
 {{- $k8s := .Values.kubernetes }}
 {{- $lease := .Values.lease }}
 {{- $credbroker := dict
@@ -129,7 +158,8 @@ break the YAML; extraConfig is merged over it last.
     "authentication-cache-ttl" .Values.admin.authenticationCacheTtl
     "authorization-cache-ttl" .Values.admin.authorizationCacheTtl)
   "revocation" (dict "block-cache-ttl" .Values.revocation.blockCacheTtl)
-  "vault" (dict "issuing-token-role" .Values.vault.issuingTokenRole) }}
+  "vault" (dict "issuing-token-role" .Values.vault.issuingTokenRole)
+  "tls" (include "credential-broker.tlsConfig" . | fromYaml) }}
 {{- $vaultK8s := dict
   "role" .Values.vault.kubernetes.role
   "kubernetes-path" .Values.vault.kubernetes.path
@@ -153,14 +183,31 @@ break the YAML; extraConfig is merged over it last.
   "lifecycle" (dict "timeout-per-shutdown-phase" .Values.shutdown.phaseTimeout) }}
 {{- /* What readiness waits for; values.yaml says why Vault is not in it. */}}
 {{- $readiness := dict "include" (join ", " .Values.probes.readiness.include) }}
-{{- $management := dict "endpoint" (dict "health" (dict "group" (dict "readiness" $readiness))) }}
+{{- /* The actuator on a port of its own, plain HTTP: the admin API's port serves TLS. */}}
+{{- $management := dict
+  "server" (dict "port" .Values.ports.management)
+  "endpoint" (dict "health" (dict "group" (dict "readiness" $readiness))) }}
 {{- $config := dict
   "credbroker" $credbroker
   "spring" $spring
-  "server" (dict "port" .Values.ports.http)
+  "server" (dict "port" .Values.ports.admin)
   "management" $management }}
 {{- $config = mustMergeOverwrite $config (deepCopy .Values.extraConfig) }}
 {{- toYaml $config }}
+{{- end }}
+
+{{/*
+credbroker.tls: the switch, and where the mounted Secret's certificate and key are; no file when TLS is off, since
+nothing is mounted then.
+*/}}
+{{- define "credential-broker.tlsConfig" -}}
+{{- $tls := dict "enabled" .Values.tls.enabled }}
+{{- if .Values.tls.enabled }}
+{{- $dir := include "credential-broker.tlsDir" . }}
+{{- $_ := set $tls "certificate-file" (printf "%s/tls.crt" $dir) }}
+{{- $_ := set $tls "private-key-file" (printf "%s/tls.key" $dir) }}
+{{- end }}
+{{- toYaml $tls }}
 {{- end }}
 
 {{/*
@@ -176,6 +223,17 @@ compare (a whole number with ms, s, m, h or d).
 {{- if lt ($stale | int64) (mul ($heartbeat | int64) 2) }}
 {{- fail (printf "cluster.staleAfter (%s) must be at least twice cluster.heartbeatInterval (%s), or live replicas would be presumed dead" $cluster.staleAfter $cluster.heartbeatInterval) }}
 {{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Fails when two of the broker's ports are the same: it could not start (three servers on one port), and the
+Service's and NetworkPolicy's port names would not tell the APIs apart.
+*/}}
+{{- define "credential-broker.checkPorts" -}}
+{{- $ports := .Values.ports }}
+{{- if or (eq (int $ports.grpc) (int $ports.admin)) (eq (int $ports.grpc) (int $ports.management)) (eq (int $ports.admin) (int $ports.management)) }}
+{{- fail (printf "ports.grpc (%v), ports.admin (%v) and ports.management (%v) must be three different ports" $ports.grpc $ports.admin $ports.management) }}
 {{- end }}
 {{- end }}
 
@@ -270,13 +328,48 @@ Labels of the setup Job, its pod and its ServiceAccount. The name differs from t
 the broker's (Service, PodDisruptionBudget, NetworkPolicy, ServiceMonitor) ever picks up the setup pod.
 */}}
 {{- define "credential-broker.setupLabels" -}}
-helm.sh/chart: {{ include "credential-broker.chart" . }}
-app.kubernetes.io/name: {{ printf "%s-setup" (include "credential-broker.name" .) | trunc 63 | trimSuffix "-" }}
-app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/component: setup
-app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- include "credential-broker.componentLabels" (dict "root" . "component" "setup") }}
+{{- end }}
+
+{{/*
+Labels of a pod that runs the broker's image for a task (setup, test), not as a broker: "<name>-<component>" instead of
+the broker's name. Called with a dict: root (the chart's context) and component.
+*/}}
+{{- define "credential-broker.componentLabels" -}}
+helm.sh/chart: {{ include "credential-broker.chart" .root }}
+{{ include "credential-broker.componentSelectorLabels" . }}
+app.kubernetes.io/component: {{ .component }}
+app.kubernetes.io/version: {{ .root.Values.image.tag | default .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 app.kubernetes.io/part-of: credential-broker
+{{- end }}
+
+{{- define "credential-broker.componentSelectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-%s" (include "credential-broker.name" .root) .component | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- end }}
+
+{{/*
+The `helm test` Pod: "<fullname>-test".
+*/}}
+{{- define "credential-broker.testName" -}}
+{{- printf "%s-test" (include "credential-broker.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The health-check command's arguments, as a YAML list: the Service's gRPC port by its cluster DNS name, over TLS
+verified with the Secret's ca.crt for that name (a name the chart's Certificate carries), or in plain text when TLS is
+off.
+*/}}
+{{- define "credential-broker.testArgs" -}}
+{{- $host := printf "%s.%s.svc" (include "credential-broker.fullname" .) .Release.Namespace }}
+{{- $args := list "health-check" "--target" (printf "%s:%d" $host (int .Values.ports.grpc)) }}
+{{- if .Values.tls.enabled }}
+{{- $args = concat $args (list "--ca-file" (printf "%s/ca.crt" (include "credential-broker.tlsDir" .)) "--authority" $host) }}
+{{- else }}
+{{- $args = append $args "--plaintext" }}
+{{- end }}
+{{- toYaml $args }}
 {{- end }}
 
 {{/*

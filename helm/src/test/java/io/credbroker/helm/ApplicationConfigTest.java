@@ -39,13 +39,15 @@ class ApplicationConfigTest {
   }
 
   @Test
-  void bindingWithoutMountPortOrSslmodeGetsTheBrokersDefaults() {
+  void bindingWithoutMountPortOrSslmodeGetsTheDefaultMountAndPortAndVerifiesTheDatabase() {
     JsonNode reporting = config.at("/credbroker/bindings/1");
 
     assertThat(reporting.path("database-role").asText()).isEqualTo("reporting");
     assertThat(reporting.path("vault-mount").asText()).isEqualTo("database");
     assertThat(reporting.at("/connection/port").asInt()).isEqualTo(5432);
-    assertThat(reporting.at("/connection/sslmode").asText()).isEqualTo("prefer");
+    assertThat(reporting.at("/connection/sslmode").asText())
+        .as("checks the certificate and host name")
+        .isEqualTo("verify-full");
     assertThat(texts(reporting.path("service-accounts"))).containsExactly("dashboards", "exporter");
   }
 
@@ -61,7 +63,8 @@ class ApplicationConfigTest {
     // In a pod the broker uses the in-cluster configuration; a kubeconfig path would point nowhere.
     assertThat(kubernetes.has("kubeconfig")).isFalse();
     assertThat(config.at("/credbroker/grpc/port").asInt()).isEqualTo(9090);
-    assertThat(config.at("/server/port").asInt()).isEqualTo(8080);
+    assertThat(config.at("/server/port").asInt()).isEqualTo(8443);
+    assertThat(config.at("/management/server/port").asInt()).isEqualTo(8080);
   }
 
   @Test

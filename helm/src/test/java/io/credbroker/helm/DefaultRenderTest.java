@@ -21,11 +21,12 @@ class DefaultRenderTest {
   }
 
   @Test
-  void rendersTheBrokerObjectsAndNoOptionalOnes() {
+  void rendersTheBrokerObjectsAndTheTestHookAndNoOptionalOnes() {
     assertThat(chart.kinds())
         .containsExactlyInAnyOrder(
             "Deployment", "Service", "ServiceAccount", "ConfigMap", "Secret", "PodDisruptionBudget",
-            "ClusterRoleBinding", "ClusterRole", "ClusterRole");
+            "ClusterRoleBinding", "ClusterRole", "ClusterRole", "Pod");
+    assertThat(chart.hooks()).containsExactly(chart.single("Pod"));
   }
 
   @Test
@@ -80,12 +81,13 @@ class DefaultRenderTest {
   }
 
   @Test
-  void containerExposesGrpcAndHttpAndProbesTheActuatorHealthGroups() {
+  void containerExposesGrpcAdminAndManagementAndProbesTheActuatorHealthGroupsOnTheManagementPort() {
     JsonNode container = broker();
 
-    assertThat(portsByName(container.path("ports"), "containerPort")).isEqualTo(Map.of("grpc", 9090, "http", 8080));
+    assertThat(portsByName(container.path("ports"), "containerPort"))
+        .isEqualTo(Map.of("grpc", 9090, "admin", 8443, "management", 8080));
     assertThat(container.at("/livenessProbe/httpGet/path").asText()).isEqualTo("/actuator/health/liveness");
-    assertThat(container.at("/livenessProbe/httpGet/port").asText()).isEqualTo("http");
+    assertThat(container.at("/livenessProbe/httpGet/port").asText()).isEqualTo("management");
     assertThat(container.at("/readinessProbe/httpGet/path").asText()).isEqualTo("/actuator/health/readiness");
     assertThat(container.at("/startupProbe/httpGet/path").asText()).isEqualTo("/actuator/health/liveness");
     assertThat(container.at("/startupProbe/failureThreshold").asInt()
@@ -130,13 +132,13 @@ class DefaultRenderTest {
   }
 
   @Test
-  void serviceExposesGrpcWithAppProtocolAndHttp() {
+  void serviceExposesGrpcAndTheAdminApiButNotTheManagementPort() {
     JsonNode ports = chart.get("Service", Chart.FULLNAME).at("/spec/ports");
 
-    assertThat(portsByName(ports, "port")).isEqualTo(Map.of("grpc", 9090, "http", 8080));
+    assertThat(portsByName(ports, "port")).isEqualTo(Map.of("grpc", 9090, "admin", 8443));
     JsonNode grpc = StreamSupport.stream(ports.spliterator(), false)
         .filter(p -> p.path("name").asText().equals("grpc")).findFirst().orElseThrow();
-    assertThat(grpc.path("appProtocol").asText()).isEqualTo("grpc");
+    assertThat(grpc.path("appProtocol").asText()).as("gRPC over TLS").isEqualTo("https");
     assertThat(grpc.path("targetPort").asText()).isEqualTo("grpc");
   }
 

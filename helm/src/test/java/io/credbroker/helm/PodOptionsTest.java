@@ -91,13 +91,14 @@ class PodOptionsTest {
 
   @Test
   void extraVolumesAreMountedNextToTheChartsOwn() {
-    assertThat(names(podSpec.path("volumes"))).containsExactly("config", "tmp", "logback", "heap-dumps");
+    assertThat(names(podSpec.path("volumes"))).containsExactly("config", "tmp", "tls", "logback", "heap-dumps");
     assertThat(volume("logback").at("/configMap/name").asText()).isEqualTo("broker-logback");
     assertThat(volume("heap-dumps").at("/emptyDir/sizeLimit").asText()).isEqualTo("2Gi");
     JsonNode mounts = container.path("volumeMounts");
     assertThat(mounts.findValuesAsText("mountPath"))
-        .containsExactly("/etc/credential-broker", "/tmp", "/etc/credential-broker-logback", "/var/dumps");
-    assertThat(mounts.get(2).path("readOnly").asBoolean()).isTrue();
+        .containsExactly("/etc/credential-broker", "/tmp", "/etc/credbroker/tls", "/etc/credential-broker-logback",
+            "/var/dumps");
+    assertThat(mounts.get(3).path("readOnly").asBoolean()).isTrue();
   }
 
   @Test

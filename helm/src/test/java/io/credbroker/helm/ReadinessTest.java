@@ -31,7 +31,7 @@ class ReadinessTest {
     JsonNode container = Chart.render("required.yaml").single("Deployment").at("/spec/template/spec/containers/0");
 
     assertThat(container.at("/readinessProbe/httpGet/path").asText()).isEqualTo("/actuator/health/readiness");
-    assertThat(container.at("/readinessProbe/httpGet/port").asText()).isEqualTo("http");
+    assertThat(container.at("/readinessProbe/httpGet/port").asText()).isEqualTo("management");
   }
 
   @Test

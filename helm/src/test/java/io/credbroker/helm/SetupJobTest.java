@@ -45,7 +45,7 @@ class SetupJobTest {
     RenderedChart chart = Chart.render("required.yaml");
 
     assertThat(chart.kinds()).doesNotContain("Job");
-    assertThat(chart.hooks()).isEmpty();
+    assertThat(installHooks(chart)).isEmpty();
   }
 
   @Test
@@ -53,7 +53,7 @@ class SetupJobTest {
     JsonNode job = minimal.get("Job", Chart.FULLNAME + "-setup");
     JsonNode account = minimal.get("ServiceAccount", Chart.FULLNAME + "-setup");
 
-    assertThat(minimal.hooks()).containsExactlyInAnyOrder(job, account);
+    assertThat(installHooks(minimal)).containsExactlyInAnyOrder(job, account);
     for (JsonNode hook : List.of(job, account)) {
       JsonNode annotations = hook.at("/metadata/annotations");
       assertThat(annotations.path("helm.sh/hook").asText()).isEqualTo("pre-install,pre-upgrade");
@@ -80,7 +80,7 @@ class SetupJobTest {
   }
 
   @Test
-  void minimalValuesGiveTheCommandsDefaultsExceptThatVaultReachesPostgresqlOverTls() {
+  void minimalValuesGiveTheCommandsDefaultsAndVaultVerifiesPostgresqlsCertificate() {
     Map<String, String> args = arguments(minimal);
 
     assertThat(args).containsEntry("--postgres-url", "jdbc:postgresql://db1.postgres.svc:5432/postgres")
@@ -96,7 +96,7 @@ class SetupJobTest {
         .containsEntry("--broker-token-ttl", "1h")
         .containsEntry("--broker-token-max-ttl", "24h")
         .containsEntry("--kubernetes-host", "https://kubernetes.default.svc")
-        .containsEntry("--vault-postgres-parameters", "sslmode=require");
+        .containsEntry("--vault-postgres-parameters", "sslmode=verify-full");
     assertThat(args).doesNotContainKeys("--group-role", "--vault-admin-role", "--template-database", "--connection",
         "--vault-role", "--vault-postgres-host", "--vault-postgres-port", "--dry-run");
   }
@@ -327,6 +327,13 @@ class SetupJobTest {
       assertThat(options.put(option, hasValue ? args.get(++i) : "")).as("%s given twice", option).isNull();
     }
     return options;
+  }
+
+  /** The hooks that run around an install or upgrade (not `helm test`'s). */
+  private static List<JsonNode> installHooks(RenderedChart chart) {
+    return chart.hooks().stream()
+        .filter(hook -> !hook.at("/metadata/annotations").path(Chart.HOOK_KEY).asText().equals("test"))
+        .toList();
   }
 
   private static JsonNode job(RenderedChart chart) {

@@ -45,7 +45,8 @@ class ValuesOverrideTest {
 
     assertThat(monitor.path("apiVersion").asText()).isEqualTo("monitoring.coreos.com/v1");
     assertThat(monitor.at("/metadata/labels/release").asText()).isEqualTo("kps");
-    assertThat(monitor.at("/spec/endpoints/0/port").asText()).isEqualTo("http");
+    assertThat(monitor.at("/spec/endpoints/0/port").asText()).isEqualTo("management");
+    assertThat(monitor.at("/spec/endpoints/0/scheme").asText()).isEqualTo("http");
     assertThat(monitor.at("/spec/endpoints/0/path").asText()).isEqualTo("/actuator/prometheus");
     assertThat(monitor.at("/spec/selector/matchLabels"))
         .isEqualTo(chart.get("Service", Chart.FULLNAME).at("/spec/selector"));
@@ -59,7 +60,8 @@ class ValuesOverrideTest {
     assertThat(texts(policy.at("/spec/policyTypes"))).containsExactly("Ingress");
     assertThat(policy.at("/spec/podSelector/matchLabels"))
         .isEqualTo(chart.single("Deployment").at("/spec/selector/matchLabels"));
-    assertThat(policy.at("/spec/ingress").findValuesAsText("port")).containsExactlyInAnyOrder("grpc", "http");
+    assertThat(policy.at("/spec/ingress").findValuesAsText("port"))
+        .containsExactlyInAnyOrder("grpc", "admin", "management");
     assertThat(policy.at("/spec/ingress/0/from/0/namespaceSelector").isObject()).isTrue();
   }
 
@@ -78,7 +80,7 @@ class ValuesOverrideTest {
     JsonNode headless = chart.get("Service", Chart.FULLNAME + "-headless");
 
     assertThat(headless.at("/spec/clusterIP").asText()).isEqualTo("None");
-    assertThat(headless.at("/spec/ports/0/appProtocol").asText()).isEqualTo("grpc");
+    assertThat(headless.at("/spec/ports/0/appProtocol").asText()).as("gRPC over TLS").isEqualTo("https");
     assertThat(chart.ofKind("Service")).hasSize(2);
   }
 
