@@ -8,6 +8,7 @@ import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
 import java.security.KeyPair;
@@ -110,19 +111,42 @@ final class ClusterCertificates {
 
   /**
    * Issues a serving certificate signed by the CA, for {@code commonName} and the DNS names and IP
-   * addresses in {@code names}, and writes it into {@code dir} as a Kubernetes TLS Secret mounts it:
-   * {@code tls.crt} (the certificate), {@code tls.key} (its key, readable by the owner only) and
-   * {@code ca.crt}. The key is written first and each file is replaced atomically, so a reader that
-   * reacts to the certificate's change finds the matching key.
+   * addresses in {@code names}, and writes it into {@code dir} the way the kubelet projects a
+   * Kubernetes TLS Secret into a volume ({@code pkg/volume/util/atomic_writer.go}): the files are in
+   * a new hidden directory {@code ..<time>}, symlink {@code ..data} is switched to it by an atomic
+   * rename, and {@code tls.crt}, {@code tls.key} and {@code ca.crt} are symlinks through {@code
+   * ..data}. A reader sees the old set or the new one, never half of each, and a file watcher sees
+   * what it sees in a pod when cert-manager renews the Secret. The key is readable by its owner only.
    */
   void writeServingCertificate(Path dir, String commonName, List<String> names) {
     try {
       KeyPair pair = rsaKeyPair();
       X509Certificate certificate =
           serverCertificate(pair, caCertificate, caKey, commonName, generalNames(names));
-      StateFiles.writePrivate(dir.resolve("tls.key"), pem(pair.getPrivate()));
-      StateFiles.writePublic(dir.resolve("ca.crt"), caPem);
-      StateFiles.writePublic(dir.resolve("tls.crt"), pem(certificate));
+      Files.createDirectories(dir);
+      Path version = Files.createTempDirectory(dir, "..data-");
+      StateFiles.writePrivate(version.resolve("tls.key"), pem(pair.getPrivate()));
+      StateFiles.writePublic(version.resolve("ca.crt"), caPem);
+      StateFiles.writePublic(version.resolve("tls.crt"), pem(certificate));
+      Path data = dir.resolve("..data");
+      Path previous = Files.isSymbolicLink(data) ? dir.resolve(Files.readSymbolicLink(data)) : null;
+      Path next = dir.resolve("..data_tmp");
+      Files.deleteIfExists(next);
+      Files.createSymbolicLink(next, version.getFileName());
+      Files.move(next, data, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      for (String file : List.of("tls.crt", "tls.key", "ca.crt")) {
+        Path link = dir.resolve(file);
+        if (!Files.isSymbolicLink(link)) {
+          Files.deleteIfExists(link);
+          Files.createSymbolicLink(link, Path.of("..data", file));
+        }
+      }
+      if (previous != null && !previous.equals(version)) {
+        for (String file : List.of("tls.crt", "tls.key", "ca.crt")) {
+          Files.deleteIfExists(previous.resolve(file));
+        }
+        Files.deleteIfExists(previous);
+      }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write a serving certificate to " + dir, e);
     } catch (GeneralSecurityException | OperatorCreationException e) {
