@@ -42,7 +42,7 @@ public final class Fabric8TokenReviewer implements TokenReviewer, UserTokenRevie
 
   @Override
   public @Nullable KubernetesUser reviewUser(BearerToken token, List<String> audiences) {
-    return toUser(send(token, audiences));
+    return toUser(send(token, audiences), audiences);
   }
 
   private TokenReview send(BearerToken token, List<String> audiences) {
@@ -69,9 +69,22 @@ public final class Fabric8TokenReviewer implements TokenReviewer, UserTokenRevie
     return response;
   }
 
-  static @Nullable KubernetesUser toUser(@Nullable TokenReview response) {
+  /**
+   * The user a review authenticated, or {@code null}. When {@code audiences} were asked for, the
+   * review must confirm one of them in {@code status.audiences}: the API reference asks a client
+   * that sets {@code spec.audiences} to check this, "to ensure that the TokenReview server is
+   * audience aware"; an authenticator that ignores audiences would otherwise accept a token minted
+   * for another service.
+   */
+  static @Nullable KubernetesUser toUser(@Nullable TokenReview response, List<String> audiences) {
     TokenReviewStatus status = response == null ? null : response.getStatus();
     if (status == null || !Boolean.TRUE.equals(status.getAuthenticated())) {
+      return null;
+    }
+    if (!audiences.isEmpty()
+        && (status.getAudiences() == null
+            || status.getAudiences().stream().noneMatch(audiences::contains))) {
+      log.debug("TokenReview confirmed none of the audiences {}", audiences);
       return null;
     }
     UserInfo user = status.getUser();

@@ -82,4 +82,28 @@ class Fabric8TokenReviewerTest {
 
     assertThat(Fabric8TokenReviewer.toOutcome(review).authenticated()).isFalse();
   }
+
+  @Test
+  void userReviewThatConfirmsNoneOfTheRequestedAudiencesIsARejection() {
+    TokenReview unaware =
+        new TokenReviewBuilder()
+            .withNewStatus()
+            .withAuthenticated(true)
+            .withNewUser()
+            .withUsername("alice")
+            .endUser()
+            .endStatus()
+            .build();
+    TokenReview otherAudience =
+        new TokenReviewBuilder(unaware).editStatus().withAudiences("vault").endStatus().build();
+    TokenReview confirmed =
+        new TokenReviewBuilder(unaware).editStatus().withAudiences("credbroker-admin").endStatus().build();
+
+    assertThat(Fabric8TokenReviewer.toUser(unaware, List.of("credbroker-admin"))).isNull();
+    assertThat(Fabric8TokenReviewer.toUser(otherAudience, List.of("credbroker-admin"))).isNull();
+    assertThat(Fabric8TokenReviewer.toUser(confirmed, List.of("credbroker-admin")).username())
+        .isEqualTo("alice");
+    // No audience asked for: the API server's own audience is implied and nothing is to confirm.
+    assertThat(Fabric8TokenReviewer.toUser(unaware, List.of()).username()).isEqualTo("alice");
+  }
 }
