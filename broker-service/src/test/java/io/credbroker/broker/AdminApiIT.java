@@ -250,6 +250,36 @@ class AdminApiIT {
   }
 
   @Test
+  void aCallerAllowedInOneNamespaceCannotTellAForeignCredentialFromAnUnknownOne() throws Exception {
+    kubernetes.createServiceAccount("ops", "auditor");
+    // ops/auditor may get and list credentials in namespace ops only (the dev-stack's RBAC).
+    String auditor = kubernetes.issueToken("ops", "auditor", null, List.of(), TOKEN_TTL);
+    Credential foreign = client.issue(podToken(newPod()), BrokerFixture.DATABASE_ROLE);
+    String unknown = java.util.UUID.randomUUID().toString();
+
+    HttpResponse<String> showForeign = get("/admin/v1/credentials/" + foreign.getCredentialId(), auditor);
+    HttpResponse<String> showUnknown = get("/admin/v1/credentials/" + unknown, auditor);
+    HttpResponse<String> revokeForeign =
+        post("/admin/v1/credentials/" + foreign.getCredentialId() + "/revocations", auditor, reason("x"));
+    HttpResponse<String> revokeUnknown =
+        post("/admin/v1/credentials/" + unknown + "/revocations", auditor, reason("x"));
+
+    for (HttpResponse<String> response : List.of(showForeign, showUnknown, revokeForeign, revokeUnknown)) {
+      assertProblem(response, 403, "ACCESS_DENIED");
+      assertThat(response.body()).doesNotContain("public");
+    }
+    assertThat(JSON.readTree(showForeign.body()).path("detail"))
+        .isEqualTo(JSON.readTree(showUnknown.body()).path("detail"));
+    assertThat(JSON.readTree(revokeForeign.body()).path("detail"))
+        .isEqualTo(JSON.readTree(revokeUnknown.body()).path("detail"));
+    try (Connection session = login(foreign)) {
+      assertThat(session.isValid(2)).isTrue();
+    }
+    // Whoever may act in every namespace learns that an ID is unknown.
+    assertProblem(get("/admin/v1/credentials/" + unknown, sreToken), 404, "CREDENTIAL_NOT_FOUND");
+  }
+
+  @Test
   void unknownPodIs404Problem() throws Exception {
     assertProblem(
         post("/admin/v1/namespaces/public/pods/never-seen/revocations", sreToken, reason("x")),

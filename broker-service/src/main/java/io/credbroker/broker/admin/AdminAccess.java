@@ -109,13 +109,7 @@ final class AdminAccess {
    * @throws BrokerException {@code ACCESS_DENIED} (403), {@code KUBERNETES_UNAVAILABLE} (503)
    */
   AdminCaller authorize(KubernetesUser user, AdminVerb verb, @Nullable String namespace) {
-    Question question = new Question(user, verb, namespace);
-    Boolean allowed = decisions.getIfPresent(question);
-    if (allowed == null) {
-      allowed = accessReviewer.allowed(user, verb, namespace);
-      decisions.put(question, allowed);
-    }
-    if (!allowed) {
+    if (!allowed(user, verb, namespace)) {
       throw new BrokerException(
           Reason.ACCESS_DENIED,
           "user '"
@@ -129,6 +123,33 @@ final class AdminAccess {
               + (namespace == null ? " in all namespaces" : " in namespace '" + namespace + "'"));
     }
     return new AdminCaller(user.username());
+  }
+
+  /**
+   * Checks that {@code user} may perform {@code verb} in all namespaces; the refusal names no
+   * namespace (used where naming one would tell the caller where a resource is).
+   *
+   * @throws BrokerException {@code ACCESS_DENIED} (403), {@code KUBERNETES_UNAVAILABLE} (503)
+   */
+  AdminCaller authorizeWithoutNamespace(KubernetesUser user, AdminVerb verb) {
+    if (!allowed(user, verb, null)) {
+      throw new BrokerException(
+          Reason.ACCESS_DENIED,
+          "user '" + user.username() + "' may not " + verb.rbacName() + " this "
+              + AdminVerb.RESOURCE + "." + AdminVerb.API_GROUP);
+    }
+    return new AdminCaller(user.username());
+  }
+
+  /** Whether {@code user} may perform {@code verb} in {@code namespace} (all when {@code null}). */
+  boolean allowed(KubernetesUser user, AdminVerb verb, @Nullable String namespace) {
+    Question question = new Question(user, verb, namespace);
+    Boolean allowed = decisions.getIfPresent(question);
+    if (allowed == null) {
+      allowed = accessReviewer.allowed(user, verb, namespace);
+      decisions.put(question, allowed);
+    }
+    return allowed;
   }
 
   private static @Nullable Instant expiryOf(BearerToken token) {

@@ -19,6 +19,7 @@ import io.swagger.v3.oas.annotations.security.SecurityRequirement;
 import io.swagger.v3.oas.annotations.tags.Tag;
 import jakarta.validation.Valid;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.UUID;
 import org.jspecify.annotations.Nullable;
 import org.springframework.http.HttpHeaders;
@@ -120,8 +121,7 @@ class AdminController {
           @Valid @RequestBody(required = false) @Nullable RevocationRequest request) {
     KubernetesUser user = access.authenticate(authorization);
     UUID id = credentialId(credentialId);
-    CredentialSummary credential = revocations.find(id);
-    AdminCaller caller = access.authorize(user, AdminVerb.REVOKE, credential.namespace());
+    AdminCaller caller = authorizedCredential(user, AdminVerb.REVOKE, id).caller();
     return revocations.revokeCredential(id, reason(request), caller.username());
   }
 
@@ -134,9 +134,7 @@ class AdminController {
       @PathVariable String credentialId) {
     KubernetesUser user = access.authenticate(authorization);
     UUID id = credentialId(credentialId);
-    CredentialSummary credential = revocations.find(id);
-    access.authorize(user, AdminVerb.GET, credential.namespace());
-    return credential;
+    return authorizedCredential(user, AdminVerb.GET, id).credential();
   }
 
   @GetMapping("/credentials")
@@ -205,6 +203,24 @@ class AdminController {
     access.authorize(user, AdminVerb.LIST, ns);
     return new ItemLists.AuditEventList(store.audit(ns, podName, max));
   }
+
+  /**
+   * The credential {@code id}, once {@code user} may perform {@code verb} in its namespace. A
+   * caller who may not act in every namespace gets the same 403, without a namespace, whether the
+   * credential is in a namespace not theirs or does not exist, so that the answers cannot tell
+   * which IDs exist or where; only a caller allowed in all namespaces learns that an ID is unknown
+   * (404).
+   */
+  private AuthorizedCredential authorizedCredential(KubernetesUser user, AdminVerb verb, UUID id) {
+    Optional<CredentialSummary> credential = revocations.findCredential(id);
+    if (credential.isEmpty() || !access.allowed(user, verb, credential.get().namespace())) {
+      AdminCaller everywhere = access.authorizeWithoutNamespace(user, verb);
+      return new AuthorizedCredential(revocations.find(id), everywhere);
+    }
+    return new AuthorizedCredential(credential.get(), new AdminCaller(user.username()));
+  }
+
+  private record AuthorizedCredential(CredentialSummary credential, AdminCaller caller) {}
 
   private static UUID credentialId(String value) {
     try {

@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.stream.Collectors;
@@ -195,12 +196,16 @@ public class RevocationService {
    * @throws BrokerException {@code CREDENTIAL_NOT_FOUND} for an unknown id
    */
   public CredentialSummary find(UUID credentialId) {
-    return store
-        .findCredential(credentialId)
+    return findCredential(credentialId)
         .orElseThrow(
             () ->
                 new BrokerException(
                     Reason.CREDENTIAL_NOT_FOUND, "no credential has the id " + credentialId));
+  }
+
+  /** The credential {@code credentialId}, if the broker knows it. */
+  public Optional<CredentialSummary> findCredential(UUID credentialId) {
+    return store.findCredential(credentialId);
   }
 
   private RevocationOutcome revoke(UUID id, String streamReason, String scope) {
