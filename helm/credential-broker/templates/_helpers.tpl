@@ -83,14 +83,6 @@ The headless Service, for gRPC clients that balance their streams themselves.
 {{- end }}
 
 {{/*
-appProtocol of the gRPC port. gRPC over TLS is HTTP/2 over TLS, i.e. https: a mesh that reads appProtocol (Istio) then
-passes the encrypted stream through; told "grpc" it would expect cleartext HTTP/2 and break the connection.
-*/}}
-{{- define "credential-broker.grpcAppProtocol" -}}
-{{- ternary "https" "grpc" .Values.tls.enabled }}
-{{- end }}
-
-{{/*
 The Secret with the broker's TLS certificate (tls.crt, tls.key, ca.crt), and where it is mounted: the directory of
 the broker's default credbroker.tls.certificate-file and private-key-file.
 */}}
@@ -197,17 +189,13 @@ break the YAML; extraConfig is merged over it last.
 {{- end }}
 
 {{/*
-credbroker.tls: the switch, and where the mounted Secret's certificate and key are; no file when TLS is off, since
-nothing is mounted then.
+credbroker.tls: where the mounted Secret's certificate and key are. There is no switch: the broker always serves TLS.
 */}}
 {{- define "credential-broker.tlsConfig" -}}
-{{- $tls := dict "enabled" .Values.tls.enabled }}
-{{- if .Values.tls.enabled }}
 {{- $dir := include "credential-broker.tlsDir" . }}
-{{- $_ := set $tls "certificate-file" (printf "%s/tls.crt" $dir) }}
-{{- $_ := set $tls "private-key-file" (printf "%s/tls.key" $dir) }}
-{{- end }}
-{{- toYaml $tls }}
+{{- toYaml (dict
+  "certificate-file" (printf "%s/tls.crt" $dir)
+  "private-key-file" (printf "%s/tls.key" $dir)) }}
 {{- end }}
 
 {{/*
@@ -358,18 +346,15 @@ The `helm test` Pod: "<fullname>-test".
 
 {{/*
 The health-check command's arguments, as a YAML list: the Service's gRPC port by its cluster DNS name, over TLS
-verified with the Secret's ca.crt for that name (a name the chart's Certificate carries), or in plain text when TLS is
-off.
+verified with the Secret's ca.crt for that name (a name the chart's Certificate carries).
 */}}
 {{- define "credential-broker.testArgs" -}}
 {{- $host := printf "%s.%s.svc" (include "credential-broker.fullname" .) .Release.Namespace }}
-{{- $args := list "health-check" "--target" (printf "%s:%d" $host (int .Values.ports.grpc)) }}
-{{- if .Values.tls.enabled }}
-{{- $args = concat $args (list "--ca-file" (printf "%s/ca.crt" (include "credential-broker.tlsDir" .)) "--authority" $host) }}
-{{- else }}
-{{- $args = append $args "--plaintext" }}
-{{- end }}
-{{- toYaml $args }}
+{{- toYaml (list
+  "health-check"
+  "--target" (printf "%s:%d" $host (int .Values.ports.grpc))
+  "--ca-file" (printf "%s/ca.crt" (include "credential-broker.tlsDir" .))
+  "--authority" $host) }}
 {{- end }}
 
 {{/*

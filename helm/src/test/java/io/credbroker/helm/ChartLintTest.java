@@ -28,7 +28,7 @@ class ChartLintTest {
   @ParameterizedTest(name = "{0}")
   @ValueSource(strings = {"required.yaml", "bindings.yaml", "tuning.yaml", "egress.yaml", "pod-options.yaml",
       "no-topology-spread.yaml", "setup.yaml", "setup-options.yaml", "ports.yaml",
-      "cert-manager.yaml", "tls-disabled.yaml"})
+      "cert-manager.yaml"})
   void chartWithEveryOptionOfAValuesFilePassesStrictLint(String valuesFile) {
     LintResult result = Chart.lint(valuesFile, true);
 

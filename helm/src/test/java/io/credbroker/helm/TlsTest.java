@@ -3,12 +3,13 @@ package io.credbroker.helm;
 import static io.credbroker.helm.DefaultRenderTest.texts;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.assertj.core.api.Assumptions.assumeThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.stream.StreamSupport;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -16,9 +17,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * TLS of the gRPC API and the REST admin API: on by default, from a Secret mounted as a whole directory (so that a
- * renewed certificate reaches the broker, which reloads it), optionally written by a cert-manager Certificate that
- * names every Service name clients use; off only on request, and then loudly.
+ * TLS of the gRPC API and the REST admin API: always on (the broker has no plaintext mode, so neither has the chart),
+ * from a Secret mounted as a whole directory (so that a renewed certificate reaches the broker, which reloads it),
+ * optionally written by a cert-manager Certificate that names every Service name clients use.
  */
 class TlsTest {
 
@@ -26,21 +27,18 @@ class TlsTest {
 
   private static RenderedChart defaults;
   private static RenderedChart certManager;
-  private static RenderedChart disabled;
 
   @BeforeAll
   static void render() {
     defaults = Chart.render("required.yaml");
     certManager = Chart.render("cert-manager.yaml");
-    disabled = Chart.render("tls-disabled.yaml");
   }
 
   @Test
-  void tlsIsOnByDefaultWithTheMountedSecretsCertificateAndKey() {
+  void brokerIsPointedAtTheMountedSecretsCertificateAndKeyWithoutASwitch() {
     JsonNode tls = defaults.applicationConfig().at("/credbroker/tls");
 
-    assertThat(tls.path("enabled").isBoolean()).isTrue();
-    assertThat(tls.path("enabled").asBoolean()).isTrue();
+    assertThat(fieldNames(tls)).containsExactly("certificate-file", "private-key-file");
     assertThat(tls.path("certificate-file").asText()).isEqualTo(TLS_DIR + "/tls.crt");
     assertThat(tls.path("private-key-file").asText()).isEqualTo(TLS_DIR + "/tls.key");
   }
@@ -62,11 +60,14 @@ class TlsTest {
   }
 
   @Test
-  void servicePortsAnnounceTlsSoThatAMeshPassesItThrough() {
-    JsonNode ports = defaults.get("Service", Chart.FULLNAME).at("/spec/ports");
+  void servicePortsAnnounceTlsSoThatAMeshPassesItThroughAsOpaqueTls() {
+    RenderedChart chart = Chart.render("required.yaml", Map.of("headlessService.enabled", true));
+    JsonNode ports = chart.get("Service", Chart.FULLNAME).at("/spec/ports");
 
     assertThat(named(ports, "grpc").path("appProtocol").asText()).isEqualTo("https");
     assertThat(named(ports, "admin").path("appProtocol").asText()).isEqualTo("https");
+    assertThat(named(chart.get("Service", Chart.FULLNAME + "-headless").at("/spec/ports"), "grpc")
+        .path("appProtocol").asText()).isEqualTo("https");
   }
 
   @Test
@@ -143,51 +144,16 @@ class TlsTest {
   }
 
   @Test
-  void disabledTlsMountsNothingAndTellsTheBroker() {
-    JsonNode tls = disabled.applicationConfig().at("/credbroker/tls");
-    JsonNode podSpec = podSpec(disabled);
-
-    assertThat(tls.path("enabled").isBoolean()).isTrue();
-    assertThat(tls.path("enabled").asBoolean()).isFalse();
-    assertThat(tls.has("certificate-file")).isFalse();
-    assertThat(tls.has("private-key-file")).isFalse();
-    assertThat(podSpec.path("volumes").findValuesAsText("name")).doesNotContain("tls");
-    assertThat(podSpec.at("/containers/0/volumeMounts").findValuesAsText("mountPath")).doesNotContain(TLS_DIR);
-  }
-
-  @Test
-  void disabledTlsRendersNoCertificateEvenWithCertManagerSettingsLeftInPlace() {
-    assertThat(disabled.kinds()).doesNotContain("Certificate");
-  }
-
-  @Test
-  void disabledTlsAnnouncesPlaintextProtocolsOnTheServices() {
-    JsonNode ports = disabled.get("Service", Chart.FULLNAME).at("/spec/ports");
-
-    assertThat(named(ports, "grpc").path("appProtocol").asText()).isEqualTo("grpc");
-    assertThat(named(ports, "admin").path("appProtocol").asText()).isEqualTo("http");
-    assertThat(disabled.get("Service", Chart.FULLNAME + "-headless").at("/spec/ports/0/appProtocol").asText())
-        .isEqualTo("grpc");
-  }
-
-  @Test
-  void notesWarnThatSecretsCrossTheNetworkInClearTextWhenTlsIsOff() {
-    String notes = Chart.installOutput("tls-disabled.yaml");
-
-    assertThat(notes)
-        .contains("WARNING: TLS is off (tls.enabled=false)")
-        .contains("cross the network in clear text")
-        .contains("service mesh")
-        .contains(Chart.FULLNAME + "." + Chart.NAMESPACE + ".svc:9090 (plaintext)");
-  }
-
-  @Test
   void notesNameTheSecretAndWhoMakesIt() {
     assertThat(Chart.installOutput("required.yaml"))
         .contains("Secret " + Chart.FULLNAME + "-tls")
         .contains("The Secret is not made by this chart")
+        .contains(Chart.FULLNAME + "." + Chart.NAMESPACE + ".svc:9090 (TLS)")
         .contains("https://" + Chart.FULLNAME + "." + Chart.NAMESPACE + ".svc:8443/admin/v1")
-        .doesNotContain("TLS is off");
+        .contains("gRPC health over TLS")
+        .doesNotContainIgnoringCase("plaintext")
+        .doesNotContainIgnoringCase("plain text")
+        .doesNotContain("tls.enabled");
     assertThat(Chart.installOutput("cert-manager.yaml"))
         .contains("Secret broker-tls")
         .contains("cert-manager writes and renews it")
@@ -195,7 +161,7 @@ class TlsTest {
   }
 
   @ParameterizedTest(name = "{0}")
-  @ValueSource(strings = {"tls.enabled", "Additional property certificate is not allowed", "tls.certManager.duration",
+  @ValueSource(strings = {"Additional property certificate is not allowed", "tls.certManager.duration",
       "tls.certManager.dnsNames"})
   void schemaRejectsMalformedTlsValues(String expectedInMessage) {
     assertThatThrownBy(() -> Chart.template("invalid-tls.yaml", Map.of()).call())
@@ -204,23 +170,36 @@ class TlsTest {
   }
 
   /**
-   * The chart's {@code credbroker.tls} keys and defaults against broker-service's, once its {@code BrokerProperties}
-   * has the {@code tls} section (issue 10, written in parallel): until then there is nothing to compare with.
+   * A former {@code tls.enabled} is refused rather than ignored, whatever its value: {@code false} would otherwise
+   * look as if it worked while the broker kept serving TLS, and {@code true} would hide that the key is gone.
    */
+  @ParameterizedTest(name = "tls.enabled={0}")
+  @ValueSource(booleans = {false, true})
+  void tlsCannotBeTurnedOffSoTheSchemaRefusesTlsEnabled(boolean enabled) {
+    assertThatThrownBy(() -> Chart.template("required.yaml", Map.of("tls.enabled", enabled)).call())
+        .as("the schema names the key that is gone")
+        .hasMessageContaining("schema")
+        .hasMessageContaining("tls: Additional property enabled is not allowed");
+  }
+
+  /** The chart's {@code credbroker.tls} keys and values are exactly broker-service's {@code Tls} and its defaults. */
   @Test
   void tlsSettingsAreTheBrokersPropertiesWithItsDefaults() throws IOException {
     Map<String, Map<String, Optional<String>>> broker = BrokerSettingsTest.BrokerPropertiesSource.read();
-    assumeThat(broker.get("BrokerProperties"))
-        .as("broker-service's BrokerProperties has a tls section (enables this check)")
-        .containsKey("tls");
     Map<String, Optional<String>> tls = broker.get("Tls");
     JsonNode rendered = defaults.applicationConfig().at("/credbroker/tls");
 
+    assertThat(broker.get("BrokerProperties")).as("BrokerProperties has a tls section").containsKey("tls");
     assertThat(tls).as("record BrokerProperties.Tls").isNotNull();
-    rendered.fieldNames().forEachRemaining(key -> {
-      assertThat(tls).as("credbroker.tls.%s is a property of BrokerProperties.Tls", key).containsKey(key);
-      assertThat(rendered.path(key).asText()).as(key).isEqualTo(tls.get(key).orElseThrow());
-    });
+    assertThat(fieldNames(rendered)).as("credbroker.tls keys the chart renders").isEqualTo(new TreeSet<>(tls.keySet()));
+    rendered.fieldNames().forEachRemaining(key ->
+        assertThat(rendered.path(key).asText()).as(key).isEqualTo(tls.get(key).orElseThrow()));
+  }
+
+  private static Set<String> fieldNames(JsonNode node) {
+    Set<String> names = new TreeSet<>();
+    node.fieldNames().forEachRemaining(names::add);
+    return names;
   }
 
   private static JsonNode podSpec(RenderedChart chart) {
