@@ -17,6 +17,7 @@ class ValuesSchemaTest {
       invalid-binding.yaml         | sslmode
       invalid-duration.yaml        | cacheMaxTtl
       invalid-vault-address.yaml   | address
+      plaintext-vault-address.yaml | address
       invalid-global.yaml          | imageRegistry
       invalid-image.yaml           | digest
       """)
