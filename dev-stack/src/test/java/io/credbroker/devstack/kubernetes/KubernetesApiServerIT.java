@@ -361,10 +361,11 @@ class KubernetesApiServerIT {
   void expiredTokenIsRejectedOnceTheLeewayIsSpent() {
     server.tokenLeeway(Duration.ZERO);
     try {
-      String token = server.issueToken("public", "application", null, List.of("credbroker"), Duration.ofSeconds(1));
+      // Long enough to be reviewed once on a busy machine, short enough to wait out.
+      String token = server.issueToken("public", "application", null, List.of("credbroker"), Duration.ofSeconds(4));
       assertThat(review(admin, token, "credbroker").getStatus().getAuthenticated()).isTrue();
 
-      Awaitility.await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+      Awaitility.await().atMost(Duration.ofSeconds(15)).untilAsserted(() ->
           assertThat(review(admin, token, "credbroker").getStatus().getError())
               .isEqualTo("[invalid bearer token, service account token has expired]"));
     } finally {
