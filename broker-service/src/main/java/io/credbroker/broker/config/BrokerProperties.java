@@ -180,7 +180,8 @@ public record BrokerProperties(
    * @param renewalRetryMax the longest wait between two attempts to renew a lease Vault did not renew
    * @param revocationRetryInitial the wait before the first retry of a revocation Vault did not confirm
    * @param revocationRetryMax the longest wait between two retries of a revocation
-   * @param maxTtlCache how long the learned max TTL of a Vault role is trusted before it is probed again
+   * @param maxTtlCache how long the max TTL read from a Vault role's configuration is trusted before
+   *     it is read again
    * @param tokenExpiryMargin how long before the Vault token that created a credential dies the
    *     credential is rotated at the latest (Vault revokes every lease with the token that created
    *     it); more than the drain grace, so that the replaced credential drains before it dies
