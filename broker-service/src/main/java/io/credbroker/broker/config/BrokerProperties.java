@@ -185,6 +185,7 @@ public record BrokerProperties(
    * @param tokenExpiryMargin how long before the Vault token that created a credential dies the
    *     credential is rotated at the latest (Vault revokes every lease with the token that created
    *     it); more than the drain grace, so that the replaced credential drains before it dies
+   * @param reconcile how Vault leases that no credential record knows are found and revoked
    */
   public record Lease(
       @DefaultValue("0.66") @DecimalMin("0.1") @DecimalMax("0.9") double renewalFraction,
@@ -200,7 +201,8 @@ public record BrokerProperties(
       @DefaultValue("5s") @NotNull Duration revocationRetryInitial,
       @DefaultValue("10m") @NotNull Duration revocationRetryMax,
       @DefaultValue("10m") @NotNull Duration maxTtlCache,
-      @DefaultValue("5m") @NotNull Duration tokenExpiryMargin) {
+      @DefaultValue("5m") @NotNull Duration tokenExpiryMargin,
+      @DefaultValue @Valid Reconcile reconcile) {
 
     public Lease {
       if (tokenExpiryMargin != null
@@ -212,6 +214,34 @@ public record BrokerProperties(
                 + ") must be longer than credbroker.lease.drain-grace ("
                 + drainGrace
                 + "): a credential rotated because its Vault token dies must drain before it");
+      }
+    }
+  }
+
+  /**
+   * Reconciliation of Vault's leases against the state database: a lease under a binding's Vault role
+   * that no credential record knows (Vault issued it, then the state write and its cleanup failed, or
+   * the replica died in between) is revoked once it is older than {@code grace}. No such role lives
+   * longer than about {@code grace} plus {@code interval}.
+   *
+   * @param interval how often one replica (whichever gets the state database's advisory lock) compares
+   *     Vault's leases with the state database
+   * @param grace how old by Vault's {@code issue_time} an untracked lease must be before it is revoked;
+   *     longer than any issuance takes (a creds read, a renewal and a state write, each within its
+   *     client's timeout) plus the clock difference between Vault and the broker, so that a credential
+   *     being issued right now is never revoked
+   */
+  public record Reconcile(
+      @DefaultValue("5m") @NotNull Duration interval, @DefaultValue("5m") @NotNull Duration grace) {
+
+    public Reconcile {
+      if (interval != null && (interval.isNegative() || interval.isZero())) {
+        throw new IllegalArgumentException("credbroker.lease.reconcile.interval must be positive");
+      }
+      if (grace != null && grace.compareTo(Duration.ofSeconds(1)) < 0) {
+        throw new IllegalArgumentException(
+            "credbroker.lease.reconcile.grace must be at least 1s: a credential being issued has a"
+                + " Vault lease before it has a record");
       }
     }
   }

@@ -35,7 +35,8 @@ import org.springframework.dao.DataAccessException;
  * <p>Issuing is: read {@code <mount>/creds/<role>} (one new PostgreSQL role), set the lease to the
  * requested lifetime, then record the lease with its renewal schedule. If anything after the read
  * fails, the new lease is revoked again, so a failed request leaves no role behind that nobody tracks
- * (if that revocation fails too, the lease still runs out at its TTL).
+ * (if that revocation fails too, or the replica dies in between, {@link LeaseReconciler} finds the
+ * lease that no record knows and revokes it after its grace).
  *
  * <p>Max TTL. Vault's creds answer does not say how far renewals can go. The broker reads it per
  * Vault role from Vault's configuration (the role's {@code max_ttl}, capped by the mount's max lease
@@ -533,7 +534,9 @@ public class LeaseService implements AutoCloseable {
     try {
       vault.revoke(leaseId);
     } catch (BrokerException e) {
-      log.warn("Lease {} could not be revoked; it will run out at its TTL", leaseId);
+      log.warn(
+          "Lease {} could not be revoked; the lease reconciliation revokes it after its grace",
+          leaseId);
     }
   }
 }
