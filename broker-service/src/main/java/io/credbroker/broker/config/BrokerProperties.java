@@ -38,6 +38,7 @@ import org.springframework.validation.annotation.Validated;
  * @param cluster how replicas find out about each other and take over each other's credentials
  * @param vault the broker's Vault setup beyond its login
  * @param tls the serving key and certificate of the gRPC API and the admin API
+ * @param retention how long the state database keeps ended credentials and audit events
  */
 @ConfigurationProperties("credbroker")
 @Validated
@@ -51,7 +52,37 @@ public record BrokerProperties(
     @DefaultValue @Valid Lease lease,
     @DefaultValue @Valid Cluster cluster,
     @DefaultValue @Valid Vault vault,
-    @DefaultValue @Valid Tls tls) {
+    @DefaultValue @Valid Tls tls,
+    @DefaultValue @Valid Retention retention) {
+
+  /**
+   * What the state database keeps of what is over. One replica at a time deletes, every {@code
+   * interval}, ended credentials and audit events older than their retention; live credentials and
+   * credentials whose revocation still waits for Vault are kept whatever their age.
+   *
+   * @param endedCredentials how long a released, revoked or expired credential stays in the state
+   *     database (the admin API shows it, and finds the pod behind a user name, until then)
+   * @param auditEvents how long an audit event (a revocation by an operator) is kept
+   * @param interval how often the deletion runs
+   * @param batchSize the most rows one deletion statement removes (each in its own transaction)
+   */
+  public record Retention(
+      @DefaultValue("30d") @NotNull Duration endedCredentials,
+      @DefaultValue("365d") @NotNull Duration auditEvents,
+      @DefaultValue("1h") @NotNull Duration interval,
+      @DefaultValue("1000") @Min(1) int batchSize) {
+
+    public Retention {
+      if (interval != null && (interval.isNegative() || interval.isZero())) {
+        throw new IllegalArgumentException("credbroker.retention.interval must be positive");
+      }
+      if (endedCredentials != null && endedCredentials.compareTo(Duration.ofHours(1)) < 0) {
+        throw new IllegalArgumentException(
+            "credbroker.retention.ended-credentials must be at least 1h: a pod's ended credentials"
+                + " are what the admin API and the audit trail point to");
+      }
+    }
+  }
 
   /**
    * @param port the port the gRPC server listens on ({@code spring.grpc.server.port} is derived from
