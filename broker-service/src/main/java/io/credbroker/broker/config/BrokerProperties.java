@@ -38,6 +38,7 @@ import org.springframework.validation.annotation.Validated;
  * @param cluster how replicas find out about each other and take over each other's credentials
  * @param vault the broker's Vault setup beyond its login
  * @param tls the serving key and certificate of the gRPC API and the admin API
+ * @param retention how long the state database keeps ended credentials and audit events
  */
 @ConfigurationProperties("credbroker")
 @Validated
@@ -51,7 +52,37 @@ public record BrokerProperties(
     @DefaultValue @Valid Lease lease,
     @DefaultValue @Valid Cluster cluster,
     @DefaultValue @Valid Vault vault,
-    @DefaultValue @Valid Tls tls) {
+    @DefaultValue @Valid Tls tls,
+    @DefaultValue @Valid Retention retention) {
+
+  /**
+   * What the state database keeps of what is over. One replica at a time deletes, every {@code
+   * interval}, ended credentials and audit events older than their retention; live credentials and
+   * credentials whose revocation still waits for Vault are kept whatever their age.
+   *
+   * @param endedCredentials how long a released, revoked or expired credential stays in the state
+   *     database (the admin API shows it, and finds the pod behind a user name, until then)
+   * @param auditEvents how long an audit event (a revocation by an operator) is kept
+   * @param interval how often the deletion runs
+   * @param batchSize the most rows one deletion statement removes (each in its own transaction)
+   */
+  public record Retention(
+      @DefaultValue("30d") @NotNull Duration endedCredentials,
+      @DefaultValue("365d") @NotNull Duration auditEvents,
+      @DefaultValue("1h") @NotNull Duration interval,
+      @DefaultValue("1000") @Min(1) int batchSize) {
+
+    public Retention {
+      if (interval != null && (interval.isNegative() || interval.isZero())) {
+        throw new IllegalArgumentException("credbroker.retention.interval must be positive");
+      }
+      if (endedCredentials != null && endedCredentials.compareTo(Duration.ofHours(1)) < 0) {
+        throw new IllegalArgumentException(
+            "credbroker.retention.ended-credentials must be at least 1h: a pod's ended credentials"
+                + " are what the admin API and the audit trail point to");
+      }
+    }
+  }
 
   /**
    * @param port the port the gRPC server listens on ({@code spring.grpc.server.port} is derived from
@@ -180,10 +211,12 @@ public record BrokerProperties(
    * @param renewalRetryMax the longest wait between two attempts to renew a lease Vault did not renew
    * @param revocationRetryInitial the wait before the first retry of a revocation Vault did not confirm
    * @param revocationRetryMax the longest wait between two retries of a revocation
-   * @param maxTtlCache how long the learned max TTL of a Vault role is trusted before it is probed again
+   * @param maxTtlCache how long the max TTL read from a Vault role's configuration is trusted before
+   *     it is read again
    * @param tokenExpiryMargin how long before the Vault token that created a credential dies the
    *     credential is rotated at the latest (Vault revokes every lease with the token that created
    *     it); more than the drain grace, so that the replaced credential drains before it dies
+   * @param reconcile how Vault leases that no credential record knows are found and revoked
    */
   public record Lease(
       @DefaultValue("0.66") @DecimalMin("0.1") @DecimalMax("0.9") double renewalFraction,
@@ -199,7 +232,8 @@ public record BrokerProperties(
       @DefaultValue("5s") @NotNull Duration revocationRetryInitial,
       @DefaultValue("10m") @NotNull Duration revocationRetryMax,
       @DefaultValue("10m") @NotNull Duration maxTtlCache,
-      @DefaultValue("5m") @NotNull Duration tokenExpiryMargin) {
+      @DefaultValue("5m") @NotNull Duration tokenExpiryMargin,
+      @DefaultValue @Valid Reconcile reconcile) {
 
     public Lease {
       if (tokenExpiryMargin != null
@@ -211,6 +245,34 @@ public record BrokerProperties(
                 + ") must be longer than credbroker.lease.drain-grace ("
                 + drainGrace
                 + "): a credential rotated because its Vault token dies must drain before it");
+      }
+    }
+  }
+
+  /**
+   * Reconciliation of Vault's leases against the state database: a lease under a binding's Vault role
+   * that no credential record knows (Vault issued it, then the state write and its cleanup failed, or
+   * the replica died in between) is revoked once it is older than {@code grace}. No such role lives
+   * longer than about {@code grace} plus {@code interval}.
+   *
+   * @param interval how often one replica (whichever gets the state database's advisory lock) compares
+   *     Vault's leases with the state database
+   * @param grace how old by Vault's {@code issue_time} an untracked lease must be before it is revoked;
+   *     longer than any issuance takes (a creds read, a renewal and a state write, each within its
+   *     client's timeout) plus the clock difference between Vault and the broker, so that a credential
+   *     being issued right now is never revoked
+   */
+  public record Reconcile(
+      @DefaultValue("5m") @NotNull Duration interval, @DefaultValue("5m") @NotNull Duration grace) {
+
+    public Reconcile {
+      if (interval != null && (interval.isNegative() || interval.isZero())) {
+        throw new IllegalArgumentException("credbroker.lease.reconcile.interval must be positive");
+      }
+      if (grace != null && grace.compareTo(Duration.ofSeconds(1)) < 0) {
+        throw new IllegalArgumentException(
+            "credbroker.lease.reconcile.grace must be at least 1s: a credential being issued has a"
+                + " Vault lease before it has a record");
       }
     }
   }

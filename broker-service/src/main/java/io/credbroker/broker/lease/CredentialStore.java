@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import org.jspecify.annotations.Nullable;
 import org.springframework.jdbc.core.simple.JdbcClient;
@@ -103,6 +104,24 @@ public class CredentialStore {
         .param("nextAction", utc(nextAction))
         .param("streamId", streamId)
         .update();
+  }
+
+  /**
+   * Which of {@code leaseIds} the state database knows: as a credential in any state, or as a
+   * revocation still queued. A lease known here is the broker's to renew, revoke or let run out.
+   */
+  public Set<String> knownLeaseIds(Collection<String> leaseIds) {
+    if (leaseIds.isEmpty()) {
+      return Set.of();
+    }
+    String[] ids = leaseIds.toArray(String[]::new);
+    return Set.copyOf(
+        jdbc.sql(
+                "SELECT lease_id FROM credential WHERE lease_id = ANY(:ids)"
+                    + " UNION SELECT lease_id FROM revocation_retry WHERE lease_id = ANY(:ids)")
+            .param("ids", ids)
+            .query(String.class)
+            .list());
   }
 
   public Optional<CredentialRecord> findById(UUID id) {

@@ -13,6 +13,7 @@ import org.springframework.context.ApplicationListener;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.transaction.support.TransactionTemplate;
 
 /** Wires the lease lifecycle: issuing, the shared scheduler that keeps leases alive, and ending. */
 @Configuration(proxyBeanMethods = false)
@@ -62,6 +63,26 @@ class LeaseConfiguration {
         Clock.systemUTC(),
         properties.lease(),
         metrics);
+  }
+
+  @Bean
+  LeaseReconciler leaseReconciler(
+      VaultDatabaseCredentials vault,
+      CredentialStore store,
+      Bindings bindings,
+      JdbcClient jdbc,
+      TransactionTemplate transactions,
+      LeaseMetrics metrics,
+      BrokerProperties properties) {
+    return new LeaseReconciler(
+        vault,
+        store,
+        bindings,
+        jdbc,
+        transactions,
+        Clock.systemUTC(),
+        metrics,
+        properties.lease().reconcile());
   }
 
   /** Once the broker is up: can the issuing tokens' lifetime cover the rotation margin? */

@@ -349,6 +349,9 @@ public final class LeaseKeeper implements SmartLifecycle {
     try {
       renewal = vault.renewLease(record.leaseId(), ttl);
     } catch (BrokerException e) {
+      // Only Vault refusing this lease (400: not found, expired, not renewable) is a refusal. A 403
+      // means the broker's own login or policy is wrong and arrives as VAULT_UNAVAILABLE: the lease
+      // may be fine, so it is renewed again later (with a fresh login), never given up.
       if (e.reason() == Reason.VAULT_REJECTED) {
         metrics.renewal("refused");
         if (held) {

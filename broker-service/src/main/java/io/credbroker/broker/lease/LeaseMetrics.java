@@ -56,6 +56,19 @@ public class LeaseMetrics {
         .increment();
   }
 
+  /**
+   * A lease Vault holds under a binding's role that the state database does not know, by outcome:
+   * {@code found} (older than the grace), {@code revoked}, {@code failed} (Vault did not revoke it;
+   * the next pass tries again).
+   */
+  void orphan(String outcome) {
+    Counter.builder("credbroker.lease.orphans")
+        .description("Vault leases under the broker's roles that no credential record knows")
+        .tag("outcome", outcome)
+        .register(registry)
+        .increment();
+  }
+
   MeterRegistry registry() {
     return registry;
   }

@@ -7,7 +7,6 @@ import io.credbroker.broker.auth.PodIdentity;
 import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.vault.DatabaseSecret;
-import io.credbroker.broker.vault.LeaseRenewal;
 import io.credbroker.broker.vault.VaultDatabaseCredentials;
 import java.time.Clock;
 import java.time.Duration;
@@ -36,12 +35,14 @@ import org.springframework.dao.DataAccessException;
  * <p>Issuing is: read {@code <mount>/creds/<role>} (one new PostgreSQL role), set the lease to the
  * requested lifetime, then record the lease with its renewal schedule. If anything after the read
  * fails, the new lease is revoked again, so a failed request leaves no role behind that nobody tracks
- * (if that revocation fails too, the lease still runs out at its TTL).
+ * (if that revocation fails too, or the replica dies in between, {@link LeaseReconciler} finds the
+ * lease that no record knows and revokes it after its grace).
  *
- * <p>Max TTL. Vault's creds answer does not say how far renewals can go. The broker learns it per
- * Vault role from the first stream lease it issues: it renews that lease with a far increment, reads
- * the cap Vault applied, and sets the lease back to the wanted lifetime. The learned value is cached
- * for {@code maxTtlCache}; a capped renewal later tells the exact limit of that lease.
+ * <p>Max TTL. Vault's creds answer does not say how far renewals can go. The broker reads it per
+ * Vault role from Vault's configuration (the role's {@code max_ttl}, capped by the mount's max lease
+ * TTL, as Vault caps renewals), never by renewing a lease: a renewal far ahead would leave a fresh
+ * role alive up to its maximum should the broker die before setting it back. The value is cached for
+ * {@code maxTtlCache}; a capped renewal later tells the exact limit of that lease.
  *
  * <p>Ending is one path for every trigger ({@link #revoke}): the credential is ended and its lease put
  * on the persisted retry queue in one statement, then Vault revokes it synchronously; only Vault's
@@ -57,9 +58,6 @@ public class LeaseService implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(LeaseService.class);
   private static final Duration RETRY_AFTER = Duration.ofSeconds(1);
-
-  /** Far beyond any max TTL: a renewal asking for it is always capped, which reveals the cap. */
-  private static final Duration PROBE_INCREMENT = Duration.ofDays(100L * 365);
 
   private final VaultDatabaseCredentials vault;
   private final CredentialStore store;
@@ -148,15 +146,14 @@ public class LeaseService implements AutoCloseable {
       Instant maxExpire = null;
       if (renewable) {
         MaxTtl known = maxTtls.get(binding.vaultMount() + "/" + binding.vaultRole());
-        boolean probed = false;
         if (known == null || known.learned().plus(settings.maxTtlCache()).isBefore(before)) {
-          known = probeMaxTtl(binding, secret.leaseId(), before);
-          probed = true;
+          known = learnMaxTtl(binding, before);
         }
         if (known.value() != null) {
+          // Vault counts it from the lease's issue, which is no earlier than before the creds read.
           maxExpire = before.plus(known.value());
         }
-        if (probed || !wanted.equals(secret.leaseDuration())) {
+        if (!wanted.equals(secret.leaseDuration())) {
           secret = secret.withLeaseDuration(vault.renewLease(secret.leaseId(), wanted).leaseDuration());
         }
       } else if (requestedTtl != null && !requestedTtl.equals(secret.leaseDuration())) {
@@ -257,26 +254,30 @@ public class LeaseService implements AutoCloseable {
   }
 
   /**
-   * Learns the max TTL of the binding's Vault role by asking for a renewal far beyond any cap.
-   * Leaves the lease at its cap; the caller sets it back.
+   * Learns the max TTL of the binding's Vault role from Vault's configuration (the role's {@code
+   * max_ttl} capped by its mount's), without touching any lease. When Vault cannot say (unreachable,
+   * or a policy written by an older setup), the limit stays unknown until the next attempt after
+   * {@code maxTtlCache}: credentials are then limited by their token's death, and a capped renewal
+   * still rotates them in time.
    */
-  private MaxTtl probeMaxTtl(Binding binding, String leaseId, Instant issuedNoEarlierThan) {
-    Instant asked = clock.instant();
-    LeaseRenewal probe = vault.renewLease(leaseId, PROBE_INCREMENT);
-    // Counted from before the creds read and the probe, and a second short for rounding: the broker
-    // rather rotates a little early than late.
-    Duration value =
-        probe.capped()
-            ? Duration.between(issuedNoEarlierThan, asked.plus(probe.leaseDuration()))
-                .minusSeconds(1)
-            : null;
-    MaxTtl learned = new MaxTtl(value, asked);
+  private MaxTtl learnMaxTtl(Binding binding, Instant now) {
+    Duration value;
+    try {
+      // A second short for rounding: the broker rather rotates a little early than late.
+      value = vault.maxTtl(binding.vaultMount(), binding.vaultRole()).minusSeconds(1);
+      log.debug(
+          "Vault role {}/{} has a max TTL of {}", binding.vaultMount(), binding.vaultRole(), value);
+    } catch (BrokerException e) {
+      log.warn(
+          "Could not read the max TTL of Vault role {}/{} ({}); trying again in {}",
+          binding.vaultMount(),
+          binding.vaultRole(),
+          e.reason(),
+          settings.maxTtlCache());
+      value = null;
+    }
+    MaxTtl learned = new MaxTtl(value, now);
     maxTtls.put(binding.vaultMount() + "/" + binding.vaultRole(), learned);
-    log.debug(
-        "Vault role {}/{} has a max TTL of {}",
-        binding.vaultMount(),
-        binding.vaultRole(),
-        value == null ? "(unbounded)" : value);
     return learned;
   }
 
@@ -533,7 +534,9 @@ public class LeaseService implements AutoCloseable {
     try {
       vault.revoke(leaseId);
     } catch (BrokerException e) {
-      log.warn("Lease {} could not be revoked; it will run out at its TTL", leaseId);
+      log.warn(
+          "Lease {} could not be revoked; the lease reconciliation revokes it after its grace",
+          leaseId);
     }
   }
 }

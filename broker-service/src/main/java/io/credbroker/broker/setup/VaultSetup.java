@@ -129,11 +129,15 @@ public final class VaultSetup {
   }
 
   /**
-   * The policy the broker's own token carries: create issuing tokens and manage leases, nothing else
-   * (credentials themselves are read with issuing tokens).
+   * The policy the broker's own token carries: create issuing tokens, manage leases, list the leases
+   * of {@code mount}'s credentials (to revoke those nobody tracks) and read the TTL limits of its
+   * roles and of the mount, nothing else (credentials themselves are read with issuing tokens).
    */
-  static String brokerPolicy(String issuingRole) {
-    return DynamicRoleStatements.resource("setup/broker-policy.hcl").replace("{{issuing_role}}", issuingRole).strip()
+  static String brokerPolicy(String issuingRole, String mount) {
+    return DynamicRoleStatements.resource("setup/broker-policy.hcl")
+            .replace("{{issuing_role}}", issuingRole)
+            .replace("{{mount}}", mount)
+            .strip()
         + "\n";
   }
 
@@ -267,7 +271,7 @@ public final class VaultSetup {
   }
 
   private boolean policy(boolean dryRun, List<StepResult> steps) {
-    return aclPolicy(dryRun, steps, options.broker().policyName(), brokerPolicy(options.broker().issuingTokenRole()));
+    return aclPolicy(dryRun, steps, options.broker().policyName(), brokerPolicy(options.broker().issuingTokenRole(), options.mount()));
   }
 
   private boolean issuingPolicy(boolean dryRun, List<StepResult> steps) {

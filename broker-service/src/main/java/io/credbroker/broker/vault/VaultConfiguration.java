@@ -6,9 +6,12 @@ import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
 import io.github.resilience4j.retry.RetryRegistry;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.cloud.vault.config.VaultProperties;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.vault.authentication.LifecycleAwareSessionManager;
+import org.springframework.vault.authentication.SessionManager;
 import org.springframework.vault.config.AbstractVaultConfiguration.ClientFactoryWrapper;
 import org.springframework.vault.core.VaultOperations;
 
@@ -46,7 +49,13 @@ class VaultConfiguration {
       BulkheadRegistry bulkheads,
       RetryRegistry retries,
       MeterRegistry meterRegistry,
-      BrokerProperties properties) {
+      BrokerProperties properties,
+      ObjectProvider<SessionManager> sessionManager) {
+    // Spring Vault drops a login only when renewing it fails; a login Vault refuses (revoked by an
+    // operator, or expired while the broker was paused) is dropped here, and the next call logs in.
+    SessionManager session = sessionManager.getIfAvailable();
+    Runnable logInAgain =
+        session instanceof LifecycleAwareSessionManager lifecycle ? lifecycle::revoke : () -> {};
     return new VaultDatabaseCredentials(
         vaultOperations,
         circuitBreakers.circuitBreaker(INSTANCE),
@@ -54,6 +63,7 @@ class VaultConfiguration {
         meterRegistry,
         retries.retry(INSTANCE),
         properties.vault().issuingTokenRole(),
-        Clock.systemUTC());
+        Clock.systemUTC(),
+        logInAgain);
   }
 }

@@ -14,11 +14,16 @@ import java.io.InterruptedIOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
@@ -70,6 +75,9 @@ public final class VaultDatabaseCredentials {
   private static final Duration RETRY_AFTER = Duration.ofSeconds(1);
   private static final String VAULT_TOKEN_HEADER = "X-Vault-Token";
 
+  /** The shortest time between two fresh logins after Vault refused the broker's token. */
+  private static final Duration LOGIN_INTERVAL = Duration.ofSeconds(5);
+
   private final VaultOperations vault;
   private final CircuitBreaker circuitBreaker;
   private final Bulkhead bulkhead;
@@ -78,6 +86,10 @@ public final class VaultDatabaseCredentials {
   private final Clock clock;
   private final String issuingTokenPath;
   private final IssuingTokens issuingTokens;
+  private final Runnable logInAgain;
+
+  /** When {@link #logInAgain} last ran ({@link System#nanoTime}), to run it at most once a while. */
+  private final AtomicLong lastLogin = new AtomicLong(System.nanoTime() - LOGIN_INTERVAL.toNanos());
 
   /** {@code credbroker.vault.request} timers by operation and outcome (a few fixed values each). */
   private final Map<String, Timer> timers = new ConcurrentHashMap<>();
@@ -120,6 +132,23 @@ public final class VaultDatabaseCredentials {
       @Nullable Retry retry,
       String issuingTokenRole,
       Clock clock) {
+    this(vault, circuitBreaker, bulkhead, meterRegistry, retry, issuingTokenRole, clock, () -> {});
+  }
+
+  /**
+   * @param logInAgain drops the broker's login token so that the next call logs in afresh; run when
+   *     Vault answers a call made with the login with 403 (at most once every few seconds)
+   */
+  public VaultDatabaseCredentials(
+      VaultOperations vault,
+      CircuitBreaker circuitBreaker,
+      Bulkhead bulkhead,
+      MeterRegistry meterRegistry,
+      @Nullable Retry retry,
+      String issuingTokenRole,
+      Clock clock,
+      Runnable logInAgain) {
+    this.logInAgain = Objects.requireNonNull(logInAgain, "logInAgain");
     this.retry =
         retry == null
             ? null
@@ -149,8 +178,7 @@ public final class VaultDatabaseCredentials {
     try {
       return toSecret(readCreds(path, token), token);
     } catch (BrokerException e) {
-      if (!(e.getCause() instanceof HttpStatusCodeException http)
-          || http.getStatusCode().value() != 403) {
+      if (!(e.getCause() instanceof VaultStatus status) || status.code() != 403) {
         throw e;
       }
       log.warn(
@@ -174,7 +202,7 @@ public final class VaultDatabaseCredentials {
                             path, HttpMethod.GET, new HttpEntity<>(headers), VaultResponse.class)
                         .getBody();
                   } catch (HttpStatusCodeException e) {
-                    throw new VaultHttpError(e);
+                    throw new VaultHttpError(e, false);
                   }
                 }));
   }
@@ -275,6 +303,127 @@ public final class VaultDatabaseCredentials {
                 "revoke", () -> exchange("sys/leases/revoke", HttpMethod.PUT, body, Void.class)));
   }
 
+  /**
+   * The leases Vault holds under {@code <mount>/creds/<role>}, whoever created them ({@code LIST
+   * sys/leases/lookup/<mount>/creds/<role>/}, which Vault protects with {@code sudo}: the broker's
+   * policy grants {@code list} and {@code sudo} on its mount's creds only). Retried while Vault is
+   * unreachable (a list changes nothing).
+   *
+   * @return full lease ids, in Vault's order; empty when there are none (Vault answers 404)
+   */
+  public List<String> leaseIds(String mount, String role) {
+    String prefix = requireSafePath(mount) + "/creds/" + requireSafePath(role) + "/";
+    VaultResponse response =
+        retried(
+            () ->
+                call(
+                    "lease_list",
+                    () ->
+                        exchange(
+                            "sys/leases/lookup/" + prefix + "?list=true",
+                            HttpMethod.GET,
+                            null,
+                            VaultResponse.class,
+                            true)));
+    if (response == null || response.getData() == null) {
+      return List.of();
+    }
+    if (!(response.getData().get("keys") instanceof List<?> keys)) {
+      return List.of();
+    }
+    List<String> ids = new ArrayList<>(keys.size());
+    for (Object key : keys) {
+      // A key ending in "/" is a deeper prefix, not a lease of this role.
+      if (key instanceof String suffix && !suffix.isEmpty() && !suffix.endsWith("/")) {
+        ids.add(prefix + suffix);
+      }
+    }
+    return ids;
+  }
+
+  /**
+   * When Vault issued a lease ({@code PUT sys/leases/lookup}, {@code issue_time}). Retried while Vault
+   * is unreachable.
+   *
+   * @return empty when Vault no longer knows the lease (revoked or expired meanwhile: 400 {@code
+   *     invalid lease})
+   */
+  public Optional<Instant> leaseIssueTime(String leaseId) {
+    VaultResponse response;
+    try {
+      response =
+          retried(
+              () ->
+                  call(
+                      "lease_lookup",
+                      () ->
+                          exchange(
+                              "sys/leases/lookup",
+                              HttpMethod.PUT,
+                              Map.of("lease_id", leaseId),
+                              VaultResponse.class)));
+    } catch (BrokerException e) {
+      if (e.reason() == Reason.VAULT_REJECTED
+          && e.getCause() instanceof VaultStatus status
+          && status.code() == 400) {
+        return Optional.empty();
+      }
+      throw e;
+    }
+    Object issued = response == null || response.getData() == null
+        ? null
+        : response.getData().get("issue_time");
+    if (!(issued instanceof String text)) {
+      throw rejected("lease_lookup", "Vault answered a lease lookup without issue_time", null);
+    }
+    return Optional.of(OffsetDateTime.parse(text).toInstant());
+  }
+
+  /**
+   * How long after issue Vault lets leases of {@code <mount>/creds/<role>} be renewed, computed as
+   * Vault does, without touching any lease: the role's {@code max_ttl} ({@code GET
+   * <mount>/roles/<role>}) capped by the mount's max lease TTL ({@code GET sys/mounts/<mount>/tune},
+   * which is the system's when the mount sets none); a role without one gets the mount's.
+   */
+  public Duration maxTtl(String mount, String role) {
+    String safeMount = requireSafePath(mount);
+    String rolePath = safeMount + "/roles/" + requireSafePath(role);
+    long roleMax =
+        seconds(
+            retried(
+                () -> call("role_read", () -> exchange(rolePath, HttpMethod.GET, null, VaultResponse.class))),
+            "max_ttl",
+            "role_read");
+    long mountMax =
+        seconds(
+            retried(
+                () ->
+                    call(
+                        "mount_tune_read",
+                        () ->
+                            exchange(
+                                "sys/mounts/" + safeMount + "/tune",
+                                HttpMethod.GET,
+                                null,
+                                VaultResponse.class))),
+            "max_lease_ttl",
+            "mount_tune_read");
+    return Duration.ofSeconds(roleMax > 0 && roleMax < mountMax ? roleMax : mountMax);
+  }
+
+  private long seconds(@Nullable VaultResponse response, String field, String operation) {
+    Object value = response == null || response.getData() == null
+        ? null
+        : response.getData().get(field);
+    if (value instanceof Number number) {
+      return number.longValue();
+    }
+    if (value instanceof String text && text.matches("[0-9]+")) {
+      return Long.parseLong(text);
+    }
+    throw rejected(operation, "Vault answered without " + field, null);
+  }
+
   private <T> T retried(Supplier<T> call) {
     return retry == null ? call.get() : retry.executeSupplier(call);
   }
@@ -286,6 +435,16 @@ public final class VaultDatabaseCredentials {
    */
   private <T> @Nullable T exchange(
       String path, HttpMethod method, @Nullable Object body, Class<T> responseType) {
+    return exchange(path, method, body, responseType, false);
+  }
+
+  /** {@link #exchange}, answering {@code null} for a 404 when {@code notFoundIsEmpty}. */
+  private <T> @Nullable T exchange(
+      String path,
+      HttpMethod method,
+      @Nullable Object body,
+      Class<T> responseType,
+      boolean notFoundIsEmpty) {
     return vault.doWithSession(
         rest -> {
           try {
@@ -296,7 +455,10 @@ public final class VaultDatabaseCredentials {
                     responseType)
                 .getBody();
           } catch (HttpStatusCodeException e) {
-            throw new VaultHttpError(e);
+            if (notFoundIsEmpty && e.getStatusCode().value() == 404) {
+              return null;
+            }
+            throw new VaultHttpError(e, true);
           }
         });
   }
@@ -306,9 +468,13 @@ public final class VaultDatabaseCredentials {
     private static final long serialVersionUID = 1L;
     private final transient HttpStatusCodeException http;
 
-    VaultHttpError(HttpStatusCodeException http) {
+    /** Whether the request carried the broker's login (not an issuing token). */
+    private final boolean login;
+
+    VaultHttpError(HttpStatusCodeException http, boolean login) {
       super("HTTP " + http.getStatusCode().value(), null, false, false);
       this.http = http;
+      this.login = login;
     }
   }
 
@@ -355,8 +521,25 @@ public final class VaultDatabaseCredentials {
       } catch (RuntimeException e) {
         Throwable cause = e;
         long took = System.nanoTime() - startNanos;
+        boolean login = false;
         if (cause instanceof VaultHttpError error) {
           cause = error.http;
+          login = error.login;
+        }
+        if (login
+            && cause instanceof HttpStatusCodeException http
+            && http.getStatusCode().value() == 403) {
+          // Vault is healthy; the broker's own token is not (revoked, expired, or its policy lacks
+          // the path). Nothing is known about the lease or whatever the call was about: the caller
+          // tries again later, by then with a fresh login.
+          circuitBreaker.onSuccess(elapsed(start), circuitBreaker.getTimestampUnit());
+          record(operation, "login_refused", took);
+          loginRefused(operation);
+          throw new BrokerException(
+              Reason.VAULT_UNAVAILABLE,
+              "Vault is unavailable; try again later",
+              RETRY_AFTER,
+              withoutBody(http));
         }
         if (cause instanceof HttpStatusCodeException http && !countsAgainstVault(http)) {
           // Vault is healthy and said no to this request.
@@ -374,6 +557,24 @@ public final class VaultDatabaseCredentials {
       }
     } finally {
       bulkhead.onComplete();
+    }
+  }
+
+  private void loginRefused(String operation) {
+    long last = lastLogin.get();
+    long now = System.nanoTime();
+    if (now - last < LOGIN_INTERVAL.toNanos() || !lastLogin.compareAndSet(last, now)) {
+      log.warn("Vault refused the broker's own token for {} (HTTP 403)", operation);
+      return;
+    }
+    log.warn(
+        "Vault refused the broker's own token for {} (HTTP 403): logging in again. If this repeats,"
+            + " the broker's policy lacks the path (run the setup command)",
+        operation);
+    try {
+      logInAgain.run();
+    } catch (RuntimeException e) {
+      log.warn("Dropping the refused Vault login failed ({})", e.getClass().getSimpleName());
     }
   }
 
@@ -423,17 +624,49 @@ public final class VaultDatabaseCredentials {
     // The cause is logged without its response body: a Vault error body can echo request data.
     log.warn("Vault {} failed: {}", operation, why);
     return new BrokerException(
-        Reason.VAULT_UNAVAILABLE, "Vault is unavailable; try again later", RETRY_AFTER, cause);
+        Reason.VAULT_UNAVAILABLE,
+        "Vault is unavailable; try again later",
+        RETRY_AFTER,
+        withoutBody(cause));
   }
 
+  /**
+   * Vault refused a request. Logged at WARN with the status and the broker's own reason only: Vault's
+   * error body can echo request data (lease ids, SQL of a role, a submitted field), so it never goes
+   * into a log line, an exception message or a stack trace.
+   */
   private BrokerException rejected(
       String operation, String why, @Nullable HttpStatusCodeException cause) {
-    String body = cause == null ? "" : ": " + cause.getResponseBodyAsString();
-    log.error("Vault refused {} ({}){}", operation, why, body);
+    log.warn("Vault refused {} ({})", operation, why);
     return new BrokerException(
         Reason.VAULT_REJECTED,
         "the broker's Vault configuration refused the request; an operator must fix it",
-        cause);
+        cause == null ? null : withoutBody(cause));
+  }
+
+  /**
+   * Spring's HTTP exceptions carry Vault's response body in their message, which any stack trace
+   * prints; a cause that keeps only the status is passed on instead.
+   */
+  private static Throwable withoutBody(Throwable cause) {
+    return cause instanceof HttpStatusCodeException http
+        ? new VaultStatus(http.getStatusCode().value())
+        : cause;
+  }
+
+  /** An HTTP status Vault answered, without its body. */
+  static final class VaultStatus extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+    private final int code;
+
+    VaultStatus(int code) {
+      super("Vault answered HTTP " + code, null, false, false);
+      this.code = code;
+    }
+
+    int code() {
+      return code;
+    }
   }
 
   private void record(String operation, String outcome, long nanos) {

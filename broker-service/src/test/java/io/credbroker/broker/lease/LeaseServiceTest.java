@@ -69,7 +69,7 @@ class LeaseServiceTest {
   @Test
   void issuedCredentialIsRecordedWithItsLeasePodAndOwnerButNoPassword() {
     when(vault.issue("database", "db1-role")).thenReturn(SECRET);
-    stubMaxTtlProbe(Duration.ofSeconds(300));
+    stubMaxTtl(Duration.ofSeconds(300));
 
     IssuedCredential issued = leases.issue(POD, DB1, CredentialKind.STREAM, null);
 
@@ -104,14 +104,14 @@ class LeaseServiceTest {
   @Test
   void requestedLifetimeIsAppliedByRenewingTheNewLease() {
     when(vault.issue("database", "db1-role")).thenReturn(SECRET);
-    stubMaxTtlProbe(Duration.ofSeconds(300));
+    stubMaxTtl(Duration.ofSeconds(300));
     when(vault.renewLease("database/creds/db1-role/abc", Duration.ofSeconds(30)))
         .thenReturn(new LeaseRenewal(Duration.ofSeconds(30), false));
 
     IssuedCredential issued = leases.issue(POD, DB1, CredentialKind.STREAM, Duration.ofSeconds(30));
 
     assertThat(issued.record().expireTime()).isEqualTo(NOW.plusSeconds(30));
-    // The probe's cap, counted conservatively (a second early).
+    // Vault's cap, counted conservatively (a second early).
     assertThat(issued.record().maxExpireTime()).isEqualTo(NOW.plusSeconds(299));
   }
 
@@ -123,7 +123,7 @@ class LeaseServiceTest {
             new DatabaseSecret(
                 SECRET.leaseId(), SECRET.username(), SECRET.password(), Duration.ofSeconds(60),
                 true, NOW.plus(Duration.ofMinutes(10))));
-    stubMaxTtlProbe(Duration.ofHours(1));
+    stubMaxTtl(Duration.ofHours(1));
 
     IssuedCredential issued = leases.issue(POD, DB1, CredentialKind.STREAM, null);
 
@@ -164,7 +164,7 @@ class LeaseServiceTest {
   @Test
   void leaseThatCannotBeRecordedIsRevokedAgain() {
     when(vault.issue("database", "db1-role")).thenReturn(SECRET);
-    stubMaxTtlProbe(Duration.ofSeconds(300));
+    stubMaxTtl(Duration.ofSeconds(300));
     doThrow(new DataAccessResourceFailureException("connection refused"))
         .when(store)
         .insert(any(), any(), any(), any(), any());
@@ -194,19 +194,30 @@ class LeaseServiceTest {
   }
 
   @Test
-  void maxTtlIsProbedOncePerVaultRoleAndSetBackToTheWantedLifetime() {
+  void maxTtlIsReadOncePerVaultRoleAndNoLeaseIsRenewedToLearnIt() {
     when(vault.issue("database", "db1-role")).thenReturn(SECRET);
-    stubMaxTtlProbe(Duration.ofSeconds(300));
+    stubMaxTtl(Duration.ofSeconds(300));
 
     leases.issue(POD, DB1, CredentialKind.STREAM, null);
     IssuedCredential second = leases.issue(POD, DB1, CredentialKind.STREAM, null);
 
-    verify(vault, times(1))
-        .renewLease(eq("database/creds/db1-role/abc"), argThat(d -> d.toDays() > 365));
-    // After the probe the lease is set back to its wanted lifetime; the second issue needs no renewal.
-    verify(vault, times(1)).renewLease("database/creds/db1-role/abc", Duration.ofSeconds(60));
+    verify(vault, times(1)).maxTtl("database", "db1-role");
+    // The lease already has the wanted lifetime: nothing renews it at issue.
+    verify(vault, never()).renewLease(any(), any());
     assertThat(second.record().expireTime()).isEqualTo(NOW.plusSeconds(60));
     assertThat(second.record().maxExpireTime()).isEqualTo(NOW.plusSeconds(299));
+  }
+
+  @Test
+  void maxTtlVaultCannotTellLeavesTheTokenAsTheLimitAndIssuingGoesOn() {
+    when(vault.issue("database", "db1-role")).thenReturn(SECRET);
+    when(vault.maxTtl("database", "db1-role"))
+        .thenThrow(new BrokerException(Reason.VAULT_REJECTED, "refused"));
+
+    IssuedCredential issued = leases.issue(POD, DB1, CredentialKind.STREAM, null);
+
+    assertThat(issued.record().maxExpireTime())
+        .isEqualTo(SECRET.tokenExpireTime().minus(LeaseTestSettings.lease().tokenExpiryMargin()));
   }
 
   @Test
@@ -288,11 +299,8 @@ class LeaseServiceTest {
         NOW.plusSeconds(60));
   }
 
-  private void stubMaxTtlProbe(Duration maxTtl) {
-    when(vault.renewLease(eq("database/creds/db1-role/abc"), argThat(d -> d.toDays() > 365)))
-        .thenReturn(new LeaseRenewal(maxTtl, true));
-    when(vault.renewLease("database/creds/db1-role/abc", Duration.ofSeconds(60)))
-        .thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
+  private void stubMaxTtl(Duration maxTtl) {
+    when(vault.maxTtl("database", "db1-role")).thenReturn(maxTtl);
   }
 
   @Test

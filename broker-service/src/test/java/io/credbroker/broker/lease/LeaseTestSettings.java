@@ -23,6 +23,7 @@ final class LeaseTestSettings {
         Duration.ofSeconds(5),
         Duration.ofMinutes(10),
         Duration.ofMinutes(10),
-        Duration.ofMinutes(5));
+        Duration.ofMinutes(5),
+        new BrokerProperties.Reconcile(Duration.ofMinutes(5), Duration.ofMinutes(5)));
   }
 }

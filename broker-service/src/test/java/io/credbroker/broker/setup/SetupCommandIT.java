@@ -173,6 +173,15 @@ class SetupCommandIT {
     assertThatThrownBy(() -> broker.read("database/config/app"))
         .isInstanceOfSatisfying(VaultException.class, e -> assertThat(e.getMessage()).contains("permission denied"));
 
+    // It finds the leases of its mount's credentials (a sudo path in Vault) to revoke those nobody
+    // tracks, and reads the TTL limits of the role and the mount instead of renewing a lease to learn them.
+    assertThat(broker.list("sys/leases/lookup/database/creds/app/")).contains(
+        credential.leaseId().substring("database/creds/app/".length()));
+    assertThat(broker.read("database/roles/app").getRequiredData()).containsKey("max_ttl");
+    assertThat(broker.read("sys/mounts/database/tune").getRequiredData()).containsKey("max_lease_ttl");
+    assertThatThrownBy(() -> broker.list("sys/leases/lookup/auth/"))
+        .isInstanceOfSatisfying(VaultException.class, e -> assertThat(e.getMessage()).contains("permission denied"));
+
     // What killed every pod's session at a rolling update: the broker's login token dying. Its
     // credentials belong to the issuing token and survive it.
     broker.write("auth/token/revoke-self", null);

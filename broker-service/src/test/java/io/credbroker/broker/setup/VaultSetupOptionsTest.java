@@ -43,10 +43,21 @@ class VaultSetupOptionsTest {
 
   @Test
   void brokerPolicyCreatesIssuingTokensAndUpdatesLeasesButReadsNoCredentials() {
-    String policy = VaultSetup.brokerPolicy("credential-broker-issuer");
+    String policy = VaultSetup.brokerPolicy("credential-broker-issuer", "database");
     assertThat(policy).contains("path \"auth/token/create/credential-broker-issuer\" {\n  capabilities = [\"update\"]",
         "path \"sys/leases/renew\" {\n  capabilities = [\"update\"]", "path \"sys/leases/revoke\"", "path \"sys/leases/lookup\"");
-    assertThat(policy).doesNotContain("sudo", "delete", "/creds/", "\"create\"");
+    assertThat(policy).doesNotContain("delete", "path \"database/creds/", "\"create\"", "database/config");
+  }
+
+  @Test
+  void brokerPolicyListsOnlyItsMountsCredentialLeasesWithSudoAndReadsTtlLimits() {
+    String policy = VaultSetup.brokerPolicy("credential-broker-issuer", "database");
+    assertThat(policy).contains(
+        "path \"sys/leases/lookup/database/creds/*\" {\n  capabilities = [\"list\", \"sudo\"]",
+        "path \"database/roles/*\" {\n  capabilities = [\"read\"]",
+        "path \"sys/mounts/database/tune\" {\n  capabilities = [\"read\"]");
+    // sudo on that one path only: Vault's sudo is per path, and listing leases is all it is for.
+    assertThat(policy.split("\"sudo\"", -1)).hasSize(2);
   }
 
   @Test

@@ -2,6 +2,12 @@ package io.credbroker.broker.vault;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
@@ -13,6 +19,8 @@ import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -28,6 +36,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 import org.springframework.vault.authentication.TokenAuthentication;
 import org.springframework.vault.client.ClientHttpRequestFactoryFactory;
 import org.springframework.vault.client.VaultEndpoint;
@@ -60,6 +69,7 @@ class VaultDatabaseCredentialsTest {
   private final AtomicInteger issuingTokens = new AtomicInteger();
   private final List<String> revokedTokens = new CopyOnWriteArrayList<>();
   private volatile boolean issuingTokenRenewable;
+  private volatile int renewStatus = 200;
   private final AtomicInteger hits = new AtomicInteger();
   private final List<String> requests = new CopyOnWriteArrayList<>();
   private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
@@ -283,6 +293,64 @@ class VaultDatabaseCredentialsTest {
   }
 
   @Test
+  void vaultErrorBodyIsNeverLoggedNorCarriedInTheExceptionAndRefusalsAreWarnings() {
+    ListAppender<ILoggingEvent> logs = new ListAppender<>();
+    logs.start();
+    Logger logger = (Logger) LoggerFactory.getLogger(VaultDatabaseCredentials.class);
+    logger.addAppender(logs);
+    try {
+      Throwable refused = catchThrowable(() -> vault.issue("database", "echo"));
+      Throwable failed = catchThrowable(() -> vault.issue("database", "broken"));
+
+      assertThat(logs.list).isNotEmpty();
+      assertThat(logs.list).noneMatch(e -> e.getLevel().isGreaterOrEqual(Level.ERROR));
+      assertThat(logs.list)
+          .noneMatch(e -> e.getFormattedMessage().contains("ECHOED-REQUEST-DATA"))
+          .noneMatch(e -> e.getFormattedMessage().contains("boom"));
+      // Whoever logs the exception later prints its causes: no body there either.
+      assertThat(stackTrace(refused)).contains("HTTP 400").doesNotContain("ECHOED-REQUEST-DATA");
+      assertThat(stackTrace(failed)).contains("HTTP 500").doesNotContain("boom");
+    } finally {
+      logger.detachAppender(logs);
+    }
+  }
+
+  @Test
+  void renewalVaultRefusesForTheBrokersOwnTokenIsUnavailableAndLogsInAgain() {
+    AtomicInteger logins = new AtomicInteger();
+    VaultDatabaseCredentials relogging =
+        new VaultDatabaseCredentials(
+            new VaultTemplate(
+                VaultEndpoint.from(URI.create("http://127.0.0.1:" + server.getAddress().getPort())),
+                new TokenAuthentication("root")),
+            circuitBreaker,
+            Bulkhead.of("vault", BulkheadConfig.custom().maxConcurrentCalls(4).build()),
+            meters,
+            null,
+            "credential-broker-issuer",
+            Clock.systemUTC(),
+            logins::incrementAndGet);
+    renewStatus = 403;
+
+    // A 403 says the broker's token or policy is wrong, nothing about the lease: try again later.
+    assertThatThrownBy(() -> relogging.renewLease("database/creds/db1/abc", Duration.ofMinutes(1)))
+        .isInstanceOfSatisfying(
+            BrokerException.class,
+            e -> {
+              assertThat(e.reason()).isEqualTo(Reason.VAULT_UNAVAILABLE);
+              assertThat(e.retryAfter()).isNotNull();
+            });
+    assertThat(logins.get()).isEqualTo(1);
+    assertThat(circuitBreaker.getState()).isEqualTo(CircuitBreaker.State.CLOSED);
+  }
+
+  private static String stackTrace(Throwable e) {
+    StringWriter out = new StringWriter();
+    e.printStackTrace(new PrintWriter(out));
+    return out.toString();
+  }
+
+  @Test
   void unsafeMountOrRoleNeverBecomesAPath() {
     assertThatThrownBy(() -> vault.issue("database", "../sys/seal"))
         .isInstanceOf(IllegalArgumentException.class);
@@ -357,6 +425,8 @@ class VaultDatabaseCredentialsTest {
           respond(exchange, 200, CREDS_OK);
         }
       }
+      case "/v1/database/creds/echo" ->
+          respond(exchange, 400, "{\"errors\":[\"bad field ECHOED-REQUEST-DATA\"]}");
       case "/v1/database/creds/missing" ->
           respond(exchange, 400, "{\"errors\":[\"unknown role: missing\"]}");
       case "/v1/database/creds/broken" ->
@@ -369,12 +439,17 @@ class VaultDatabaseCredentialsTest {
         }
         respond(exchange, 200, CREDS_OK);
       }
-      case "/v1/sys/leases/renew" ->
-          respond(
-              exchange,
-              200,
-              "{\"lease_id\":\"database/creds/db1/IQKUMCTg3M5RoJ0Wr0ZDSxyK\",\"renewable\":true,"
-                  + "\"lease_duration\":42,\"data\":null,\"warnings\":null}");
+      case "/v1/sys/leases/renew" -> {
+        if (renewStatus != 200) {
+          respond(exchange, renewStatus, "{\"errors\":[\"permission denied\"]}");
+          return;
+        }
+        respond(
+            exchange,
+            200,
+            "{\"lease_id\":\"database/creds/db1/IQKUMCTg3M5RoJ0Wr0ZDSxyK\",\"renewable\":true,"
+                + "\"lease_duration\":42,\"data\":null,\"warnings\":null}");
+      }
       default -> respond(exchange, 404, "{\"errors\":[]}");
     }
   }

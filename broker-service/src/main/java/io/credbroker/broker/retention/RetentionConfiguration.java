@@ -1,0 +1,18 @@
+package io.credbroker.broker.retention;
+
+import io.credbroker.broker.config.BrokerProperties;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.transaction.support.TransactionTemplate;
+
+/** Wires the periodic deletion of ended credentials and old audit events. */
+@Configuration(proxyBeanMethods = false)
+class RetentionConfiguration {
+
+  @Bean
+  StateRetention stateRetention(
+      JdbcClient jdbc, TransactionTemplate transactions, BrokerProperties properties) {
+    return new StateRetention(jdbc, transactions, properties.retention());
+  }
+}

@@ -1,0 +1,166 @@
+package io.credbroker.broker.retention;
+
+import io.credbroker.broker.config.BrokerProperties;
+import java.util.Objects;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.context.SmartLifecycle;
+import org.springframework.dao.DataAccessException;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.transaction.support.TransactionTemplate;
+
+/**
+ * Deletes ended credentials and audit events older than their retention, so that the state tables
+ * stop growing with every credential ever issued.
+ *
+ * <p>A credential is deleted only once it has ended (released, revoked or expired) more than {@code
+ * endedCredentials} ago and no revocation of its lease waits in the retry queue; a live one is never
+ * touched, whatever its age. Ages are counted by the database's clock. Rows go in batches of {@code
+ * batchSize}, each batch its own short transaction, so that a large backlog (the first run after an
+ * upgrade) never holds locks for long.
+ *
+ * <p>One replica at a time: each batch first takes a transaction-level advisory lock without waiting;
+ * a replica that does not get it leaves the pass to the one that has it. Thread rule: passes run on
+ * one daemon thread of this class, or on the caller's thread through {@link #purge()}. Lifecycle:
+ * started and stopped by Spring ({@link SmartLifecycle}); the first pass comes one interval (less up
+ * to a tenth, at random) after start.
+ */
+public final class StateRetention implements SmartLifecycle {
+
+  private static final Logger log = LoggerFactory.getLogger(StateRetention.class);
+
+  /** The advisory lock key of retention passes (distinct from every other lock of the broker). */
+  static final long LOCK_KEY = 0x6372_6564_7265_7472L;
+
+  private final JdbcClient jdbc;
+  private final TransactionTemplate transactions;
+  private final BrokerProperties.Retention settings;
+  private volatile boolean running;
+  private @Nullable ScheduledExecutorService ticker;
+
+  /** What one pass deleted. {@code skipped}: another replica held the lock. */
+  public record Purge(boolean skipped, int credentials, int auditEvents) {}
+
+  public StateRetention(
+      JdbcClient jdbc, TransactionTemplate transactions, BrokerProperties.Retention settings) {
+    this.jdbc = Objects.requireNonNull(jdbc, "jdbc");
+    this.transactions = Objects.requireNonNull(transactions, "transactions");
+    this.settings = Objects.requireNonNull(settings, "settings");
+  }
+
+  /**
+   * One pass: deletes what is past its retention, batch by batch, unless another replica is at it.
+   *
+   * @throws DataAccessException when the state database cannot be reached
+   */
+  public Purge purge() {
+    int credentials = 0;
+    int auditEvents = 0;
+    int deleted;
+    do {
+      deleted =
+          locked(
+              "DELETE FROM credential WHERE id IN (SELECT c.id FROM credential c"
+                  + " WHERE c.state <> 'ACTIVE'"
+                  + " AND c.end_time < now() - :seconds * interval '1 second'"
+                  + " AND NOT EXISTS (SELECT 1 FROM revocation_retry r WHERE r.credential_id = c.id)"
+                  + " LIMIT :batch)",
+              settings.endedCredentials().toSeconds());
+      if (deleted < 0) {
+        return new Purge(true, credentials, auditEvents);
+      }
+      credentials += deleted;
+    } while (deleted == settings.batchSize());
+    do {
+      deleted =
+          locked(
+              "DELETE FROM audit_event WHERE id IN (SELECT id FROM audit_event"
+                  + " WHERE event_time < now() - :seconds * interval '1 second' LIMIT :batch)",
+              settings.auditEvents().toSeconds());
+      if (deleted < 0) {
+        return new Purge(true, credentials, auditEvents);
+      }
+      auditEvents += deleted;
+    } while (deleted == settings.batchSize());
+    if (credentials > 0 || auditEvents > 0) {
+      log.info(
+          "Retention deleted {} ended credentials (older than {}) and {} audit events (older than"
+              + " {})",
+          credentials,
+          settings.endedCredentials(),
+          auditEvents,
+          settings.auditEvents());
+    }
+    return new Purge(false, credentials, auditEvents);
+  }
+
+  /** One batch under the lock: the rows deleted, or -1 when another replica holds the lock. */
+  private int locked(String delete, long seconds) {
+    Integer deleted =
+        transactions.execute(
+            status -> {
+              Boolean locked =
+                  jdbc.sql("SELECT pg_try_advisory_xact_lock(:key)")
+                      .param("key", LOCK_KEY)
+                      .query(Boolean.class)
+                      .single();
+              if (!Boolean.TRUE.equals(locked)) {
+                return -1;
+              }
+              return jdbc.sql(delete)
+                  .param("seconds", seconds)
+                  .param("batch", settings.batchSize())
+                  .update();
+            });
+    return Objects.requireNonNull(deleted, "deleted");
+  }
+
+  @Override
+  public synchronized void start() {
+    if (running) {
+      return;
+    }
+    ScheduledExecutorService executor =
+        Executors.newSingleThreadScheduledExecutor(
+            runnable -> {
+              Thread thread = new Thread(runnable, "state-retention");
+              thread.setDaemon(true);
+              return thread;
+            });
+    long interval = settings.interval().toMillis();
+    long first = interval - ThreadLocalRandom.current().nextLong(interval / 10 + 1);
+    executor.scheduleWithFixedDelay(this::purgeQuietly, first, interval, TimeUnit.MILLISECONDS);
+    ticker = executor;
+    running = true;
+  }
+
+  private void purgeQuietly() {
+    try {
+      purge();
+    } catch (DataAccessException e) {
+      log.warn("Retention pass skipped: the state database is unavailable", e);
+    } catch (RuntimeException e) {
+      log.warn("Retention pass failed", e);
+    }
+  }
+
+  @Override
+  public synchronized void stop() {
+    running = false;
+    ScheduledExecutorService executor = ticker;
+    if (executor != null) {
+      executor.shutdownNow();
+      ticker = null;
+    }
+  }
+
+  @Override
+  public boolean isRunning() {
+    return running;
+  }
+}

@@ -1,0 +1,8 @@
+/**
+ * How long the state database keeps what is over: ended credentials and audit events are deleted
+ * once older than their configured retention.
+ */
+@NullMarked
+package io.credbroker.broker.retention;
+
+import org.jspecify.annotations.NullMarked;
