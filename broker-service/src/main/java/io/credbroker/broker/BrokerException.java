@@ -52,6 +52,12 @@ public class BrokerException extends RuntimeException {
     INVALID_REQUEST(Category.INVALID_ARGUMENT),
     /** The broker refuses more concurrent work of this kind right now. */
     OVERLOADED(Category.RESOURCE_EXHAUSTED),
+    /** The pod already holds as many streams for this database role as a pod may. */
+    TOO_MANY_STREAMS(Category.RESOURCE_EXHAUSTED),
+    /** The pod asked for credentials faster than its issuance rate allows. */
+    ISSUANCE_RATE_EXCEEDED(Category.RESOURCE_EXHAUSTED),
+    /** Too many unknown tokens are being checked with Kubernetes right now; this one was not. */
+    TOKEN_REVIEWS_THROTTLED(Category.RESOURCE_EXHAUSTED),
     /** Vault cannot be reached, timed out, or failed on its side. */
     VAULT_UNAVAILABLE(Category.UNAVAILABLE),
     /** The Kubernetes API cannot be reached, so no token can be checked (fail closed). */

@@ -386,6 +386,11 @@ final class BrokerFixture implements AutoCloseable {
     properties.put("credbroker.bindings[0].connection.port", Integer.toString(postgres.port()));
     properties.put("credbroker.bindings[0].connection.database", "db1");
     properties.put("credbroker.bindings[0].connection.sslmode", "disable");
+    // The lifecycle tests ask for leases of seconds and reuse pods on purpose; LimitsIT tests the
+    // per-pod limits with its own settings.
+    properties.put("credbroker.limits.min-requested-ttl", "1s");
+    properties.put("credbroker.limits.issuance-burst", "1000");
+    properties.put("credbroker.limits.streams-per-pod-role", "100");
     return properties;
   }
 

@@ -68,7 +68,9 @@ class AuthConfiguration {
         kubernetes.failureCacheTtl(),
         meterRegistry,
         Clock.systemUTC(),
-        Ticker.systemTicker());
+        Ticker.systemTicker(),
+        properties.limits().tokenReviewsPerSecond(),
+        properties.limits().concurrentTokenReviews());
   }
 
   @Bean

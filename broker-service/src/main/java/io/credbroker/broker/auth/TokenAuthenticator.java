@@ -4,10 +4,11 @@ import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
 import com.github.benmanes.caffeine.cache.Ticker;
-import com.nimbusds.jwt.JWT;
 import com.nimbusds.jwt.JWTParser;
 import io.credbroker.broker.BrokerException;
 import io.credbroker.broker.BrokerException.Reason;
+import io.github.resilience4j.ratelimiter.RateLimiter;
+import io.github.resilience4j.ratelimiter.RateLimiterConfig;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -20,6 +21,8 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.Semaphore;
+import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -33,12 +36,33 @@ import org.jspecify.annotations.Nullable;
  * performs it on its own thread and the others wait for its result. When Kubernetes cannot answer
  * nothing is cached and the caller gets {@code KUBERNETES_UNAVAILABLE} (fail closed).
  *
+ * <p>What unknown tokens may cost. A token that is not shaped like a JWT (three base64url
+ * parts, at most {@value #MAX_TOKEN_LENGTH} characters) is refused before the cache is even
+ * consulted, so junk neither reaches Kubernetes nor fills the cache; an encrypted (five-part) JWT,
+ * which the broker could not read and Kubernetes never issues, is refused the same way. Reviews of tokens without a cached verdict are limited to
+ * {@code reviewsPerSecond} and {@code concurrentReviews} for the whole process: a caller beyond
+ * either is refused with {@code TOKEN_REVIEWS_THROTTLED} and a retry delay, without a review and
+ * without caching anything, so a flood of fresh forged tokens costs Kubernetes a bounded rate.
+ *
  * <p>Thread-safe; one instance serves the whole process.
  */
 public final class TokenAuthenticator {
 
   /** Bounds the memory of the cache; far above the number of pods one broker serves. */
   private static final long MAX_CACHED_TOKENS = 200_000;
+
+  /** Far above a projected service-account token (about 1 KiB). */
+  private static final int MAX_TOKEN_LENGTH = 16 * 1024;
+
+  /**
+   * A JWT in the JWS compact form: header, payload and signature (empty when unsecured, which only
+   * tests send; Kubernetes refuses those), base64url without padding. An encrypted JWT has five parts.
+   */
+  private static final Pattern SIGNED_JWT_SHAPE =
+      Pattern.compile("[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*");
+
+  /** The review rate limit's window: a refused caller may try again after it. */
+  private static final Duration REVIEW_WINDOW = Duration.ofSeconds(1);
 
   private final TokenReviewer reviewer;
   private final String audience;
@@ -52,6 +76,9 @@ public final class TokenAuthenticator {
   private final Timer reviewsAuthenticated;
   private final Timer reviewsRejected;
   private final Timer reviewsUnavailable;
+  private final RateLimiter reviewRate;
+  private final Semaphore reviewSlots;
+  private final Counter reviewsThrottled;
 
   /**
    * @param ticker the cache's clock (nanoseconds); {@code clock} must move with it, tests pass fakes
@@ -65,6 +92,50 @@ public final class TokenAuthenticator {
       MeterRegistry meterRegistry,
       Clock clock,
       Ticker ticker) {
+    this(
+        reviewer,
+        audience,
+        allowUnboundTokens,
+        cacheMaxTtl,
+        failureCacheTtl,
+        meterRegistry,
+        clock,
+        ticker,
+        Integer.MAX_VALUE,
+        Integer.MAX_VALUE);
+  }
+
+  /**
+   * @param reviewsPerSecond the most reviews of uncached tokens per second
+   * @param concurrentReviews the most reviews in flight at once
+   */
+  public TokenAuthenticator(
+      TokenReviewer reviewer,
+      String audience,
+      boolean allowUnboundTokens,
+      Duration cacheMaxTtl,
+      Duration failureCacheTtl,
+      MeterRegistry meterRegistry,
+      Clock clock,
+      Ticker ticker,
+      int reviewsPerSecond,
+      int concurrentReviews) {
+    if (reviewsPerSecond < 1 || concurrentReviews < 1) {
+      throw new IllegalArgumentException("reviewsPerSecond and concurrentReviews must be positive");
+    }
+    this.reviewRate =
+        RateLimiter.of(
+            "tokenreview",
+            RateLimiterConfig.custom()
+                .limitForPeriod(reviewsPerSecond)
+                .limitRefreshPeriod(REVIEW_WINDOW)
+                .timeoutDuration(Duration.ZERO)
+                .build());
+    this.reviewSlots = new Semaphore(concurrentReviews);
+    this.reviewsThrottled =
+        Counter.builder("credbroker.tokenreview.throttled")
+            .description("Unknown tokens refused without a TokenReview because reviews were at their limit")
+            .register(meterRegistry);
     this.reviewer = Objects.requireNonNull(reviewer, "reviewer");
     this.audience = Objects.requireNonNull(audience, "audience");
     this.allowUnboundTokens = allowUnboundTokens;
@@ -96,6 +167,10 @@ public final class TokenAuthenticator {
     if (token == null) {
       throw new BrokerException(
           Reason.TOKEN_MISSING, "missing bearer token in the authorization metadata");
+    }
+    if (!looksLikeSignedJwt(token.value())) {
+      // Not worth a cache entry, let alone a review; the token itself is never quoted.
+      throw new BrokerException(Reason.TOKEN_MALFORMED, "the bearer token is not a JWT");
     }
     String key = token.sha256Hex();
     // A plain read first: almost every call finds its verdict, and a read costs less than the
@@ -133,17 +208,21 @@ public final class TokenAuthenticator {
     return cache.synchronous().estimatedSize();
   }
 
+  private static boolean looksLikeSignedJwt(String token) {
+    return token.length() <= MAX_TOKEN_LENGTH && SIGNED_JWT_SHAPE.matcher(token).matches();
+  }
+
   private Verdict decide(BearerToken token) {
     Instant expiry;
     try {
-      JWT jwt = JWTParser.parse(token.value());
-      Date exp = jwt.getJWTClaimsSet().getExpirationTime();
+      Date exp = JWTParser.parse(token.value()).getJWTClaimsSet().getExpirationTime();
       expiry = exp == null ? null : exp.toInstant();
-    } catch (ParseException e) {
-      // Not a JWT at all: no point asking Kubernetes. The parser's message may quote the token.
+    } catch (ParseException | RuntimeException e) {
+      // Shaped like a JWT but not one (bad base64, bad JSON, no alg): no point asking Kubernetes.
+      // The parser's message may quote the token, so it goes nowhere.
       return Verdict.refused(Reason.TOKEN_MALFORMED, "the bearer token is not a JWT");
     }
-    TokenReviewOutcome outcome = timedReview(token);
+    TokenReviewOutcome outcome = throttledReview(token);
     if (!outcome.authenticated() || !outcome.audiences().contains(audience)) {
       return Verdict.refused(
           Reason.TOKEN_REJECTED,
@@ -158,6 +237,33 @@ public final class TokenAuthenticator {
           "the token is not bound to a pod; use the pod's projected service-account token");
     }
     return Verdict.accepted(identity, expiry);
+  }
+
+  /**
+   * A review if the process-wide limits allow one now. A refusal is thrown, so the cache drops the
+   * pending verdict and the next caller with this token may be reviewed.
+   */
+  private TokenReviewOutcome throttledReview(BearerToken token) {
+    if (!reviewSlots.tryAcquire()) {
+      throw throttled();
+    }
+    try {
+      if (!reviewRate.acquirePermission()) {
+        throw throttled();
+      }
+      return timedReview(token);
+    } finally {
+      reviewSlots.release();
+    }
+  }
+
+  private BrokerException throttled() {
+    reviewsThrottled.increment();
+    return new BrokerException(
+        Reason.TOKEN_REVIEWS_THROTTLED,
+        "too many unknown tokens are being checked right now; retry with the same token later",
+        REVIEW_WINDOW,
+        null);
   }
 
   private TokenReviewOutcome timedReview(BearerToken token) {

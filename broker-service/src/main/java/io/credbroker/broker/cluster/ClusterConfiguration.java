@@ -1,6 +1,9 @@
 package io.credbroker.broker.cluster;
 
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
 import io.credbroker.broker.config.BrokerProperties;
+import org.springframework.boot.jdbc.autoconfigure.JdbcConnectionDetails;
 import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -15,12 +18,52 @@ class ClusterConfiguration {
     return ReplicaId.configuredOrGenerated(properties.replica().id());
   }
 
+  /**
+   * The heartbeat's own connection to the state database, outside the pool that serves requests: a
+   * replica whose pool is exhausted by request work is busy, not dead, and must go on beating, or the
+   * others would claim the credentials it still renews. One connection (the heartbeat and the claims
+   * run one after the other on one thread), which waits at most one heartbeat interval to be
+   * (re)established, and statements that give up after half the stale period, so that a stuck
+   * statement fails and the next tick tries again well before the others presume this replica dead.
+   */
+  @Bean(destroyMethod = "close")
+  HeartbeatDatabase heartbeatDatabase(
+      JdbcConnectionDetails connectionDetails, BrokerProperties properties) {
+    BrokerProperties.Cluster cluster = properties.cluster();
+    HikariConfig config = new HikariConfig();
+    config.setPoolName("replica-heartbeat");
+    config.setJdbcUrl(connectionDetails.getJdbcUrl());
+    config.setUsername(connectionDetails.getUsername());
+    config.setPassword(connectionDetails.getPassword());
+    if (connectionDetails.getDriverClassName() != null) {
+      config.setDriverClassName(connectionDetails.getDriverClassName());
+    }
+    config.setMaximumPoolSize(1);
+    config.setMinimumIdle(1);
+    // Hikari's own floor is 250 ms.
+    config.setConnectionTimeout(Math.max(250, cluster.heartbeatInterval().toMillis()));
+    long statementTimeout = Math.max(1, cluster.staleAfter().dividedBy(2).toMillis());
+    config.setConnectionInitSql("SET statement_timeout = " + statementTimeout);
+    // The pool starts even when the database is briefly away; the heartbeat then logs and retries.
+    config.setInitializationFailTimeout(-1);
+    return new HeartbeatDatabase(new HikariDataSource(config));
+  }
+
   @Bean
   ReplicaHeartbeat replicaHeartbeat(
-      JdbcClient jdbc,
+      HeartbeatDatabase heartbeatDatabase,
       ReplicaId replicaId,
       BrokerProperties properties,
       ApplicationEventPublisher events) {
-    return new ReplicaHeartbeat(jdbc, replicaId, properties.cluster(), events);
+    return new ReplicaHeartbeat(
+        JdbcClient.create(heartbeatDatabase.dataSource()), replicaId, properties.cluster(), events);
+  }
+
+  /** The heartbeat's private pool; closed after the heartbeat (which depends on it) is destroyed. */
+  record HeartbeatDatabase(HikariDataSource dataSource) implements AutoCloseable {
+    @Override
+    public void close() {
+      dataSource.close();
+    }
   }
 }

@@ -26,6 +26,10 @@ import org.springframework.jdbc.core.simple.JdbcClient;
  * now (its stream died with its replica), and is looked at by this replica's scheduler at once: it is
  * renewed through the reconnect grace and revoked if nobody resumes it.
  *
+ * <p>It talks to the state database through a connection of its own (see {@code
+ * ClusterConfiguration#heartbeatDatabase}), never through the pool that serves requests, so that a
+ * replica busy enough to exhaust that pool still beats and is not presumed dead.
+ *
  * <p>If this replica finds that it was itself presumed dead (its row was claimed from or removed), it
  * publishes {@link OwnershipLostEvent} and registers afresh.
  *

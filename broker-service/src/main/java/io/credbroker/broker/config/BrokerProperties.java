@@ -39,6 +39,7 @@ import org.springframework.validation.annotation.Validated;
  * @param vault the broker's Vault setup beyond its login
  * @param tls the serving key and certificate of the gRPC API and the admin API
  * @param retention how long the state database keeps ended credentials and audit events
+ * @param limits what one pod, and callers with unknown tokens, may cost the broker
  */
 @ConfigurationProperties("credbroker")
 @Validated
@@ -53,7 +54,8 @@ public record BrokerProperties(
     @DefaultValue @Valid Cluster cluster,
     @DefaultValue @Valid Vault vault,
     @DefaultValue @Valid Tls tls,
-    @DefaultValue @Valid Retention retention) {
+    @DefaultValue @Valid Retention retention,
+    @DefaultValue @Valid Limits limits) {
 
   /**
    * What the state database keeps of what is over. One replica at a time deletes, every {@code
@@ -92,11 +94,15 @@ public record BrokerProperties(
    * @param callThreads how many threads run the server's calls and their callbacks at once; calls
    *     beyond that wait in a queue, so thousands of streams ending together cannot grow the thread
    *     count
+   * @param maxPendingCalls the most {@code CredentialBroker} calls being served or waiting for a call
+   *     thread at once (a stream counts until its first event is sent); a call beyond it is refused at
+   *     once with RESOURCE_EXHAUSTED and a RetryInfo instead of waiting in the queue behind the others
    */
   public record Grpc(
       @DefaultValue("9090") @Min(0) @Max(65535) int port,
       @DefaultValue("30s") @NotNull Duration heartbeatInterval,
-      @DefaultValue("64") @Positive int callThreads) {}
+      @DefaultValue("64") @Positive int callThreads,
+      @DefaultValue("256") @Positive int maxPendingCalls) {}
 
   /**
    * @param kubeconfig a kubeconfig file to reach the API server with; when unset the in-cluster
@@ -314,4 +320,35 @@ public record BrokerProperties(
   public record Tls(
       @DefaultValue("/etc/credbroker/tls/tls.crt") @NotNull Path certificateFile,
       @DefaultValue("/etc/credbroker/tls/tls.key") @NotNull Path privateKeyFile) {}
+
+  /**
+   * What one pod, and callers whose token is not known yet, may cost the broker. Refusals are
+   * RESOURCE_EXHAUSTED with a {@code google.rpc.ErrorInfo} and, where waiting helps, a {@code
+   * RetryInfo}. A pod is its UID (or namespace and name, or namespace and service account for a token
+   * bound to no pod).
+   *
+   * @param streamsPerPodRole the most {@code WatchCredential} streams one pod may hold open on one
+   *     replica for one database role; a pod needs one, and two cover a reconnect that overlaps the
+   *     old stream's end
+   * @param minRequestedTtl the shortest lease a client may ask for with {@code requested_ttl}; a
+   *     shorter request is raised to it, as Vault lowers a request above the role's max TTL to that
+   *     maximum, rather than refused: the credential simply lives longer than asked, and a 1 s request
+   *     cannot make the broker renew every second
+   * @param issuanceBurst how many credentials one pod may obtain in a row before the rate applies
+   * @param issuancesPerMinute how many credentials one pod may obtain per minute after its burst
+   *     (resumes and rotations are not counted: they create no role, or the broker asked for them)
+   * @param trackedPods the most pods whose issuance rate is remembered; a pod whose bucket was
+   *     dropped (least recently used first) starts with a full burst again
+   * @param tokenReviewsPerSecond the most TokenReviews per second for tokens the broker has no
+   *     cached verdict for; callers beyond it are refused without asking Kubernetes
+   * @param concurrentTokenReviews the most TokenReviews in flight at once
+   */
+  public record Limits(
+      @DefaultValue("2") @Positive int streamsPerPodRole,
+      @DefaultValue("1m") @NotNull Duration minRequestedTtl,
+      @DefaultValue("10") @Positive int issuanceBurst,
+      @DefaultValue("30") @Positive int issuancesPerMinute,
+      @DefaultValue("100000") @Positive int trackedPods,
+      @DefaultValue("100") @Positive int tokenReviewsPerSecond,
+      @DefaultValue("64") @Positive int concurrentTokenReviews) {}
 }

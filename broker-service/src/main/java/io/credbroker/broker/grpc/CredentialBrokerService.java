@@ -111,6 +111,8 @@ final class CredentialBrokerService extends CredentialBrokerGrpc.CredentialBroke
         cancelled(watch);
       }
     } catch (RuntimeException e) {
+      // Whatever the stream got, it ends here: its pod's stream slot is free again.
+      issuer.streamEnded(streamId);
       if (!observer.isCancelled()) {
         observer.onError(GrpcErrorMapper.toStatusException(e));
       }

@@ -33,7 +33,10 @@ class GrpcConfiguration {
 
   /**
    * Runs the gRPC server's calls and their callbacks (including a stream's cancel handler) on at most
-   * {@code credbroker.grpc.call-threads} threads; calls beyond that wait in the queue. gRPC's default,
+   * {@code credbroker.grpc.call-threads} threads; calls beyond that wait in the queue. The queue is
+   * unbounded on purpose and guarded instead by {@link CallAdmission}, which refuses calls beyond
+   * {@code credbroker.grpc.max-pending-calls} when they start: rejecting a task here could drop a
+   * callback (a cancel, a half-close) of a call already in flight. gRPC's default,
    * a cached pool, starts a thread for every callback that finds none idle, so thousands of streams
    * ending at once grew it by hundreds or thousands of threads. Idle threads end after 30 s. Shut down
    * when the context closes, after the server has stopped.
@@ -64,9 +67,15 @@ class GrpcConfiguration {
     return () -> grpcCallExecutor;
   }
 
+  /** Every stream that ends gives its pod's stream slot back. */
   @Bean(destroyMethod = "close")
-  WatchStreams watchStreams(BrokerProperties properties, MeterRegistry meterRegistry) {
-    return new WatchStreams(properties.grpc().heartbeatInterval(), Clock.systemUTC(), meterRegistry);
+  WatchStreams watchStreams(
+      BrokerProperties properties, MeterRegistry meterRegistry, CredentialIssuer issuer) {
+    return new WatchStreams(
+        properties.grpc().heartbeatInterval(),
+        Clock.systemUTC(),
+        meterRegistry,
+        issuer::streamEnded);
   }
 
   @Bean
@@ -91,6 +100,13 @@ class GrpcConfiguration {
   @Bean
   ApplicationListener<OwnershipLostEvent> endStreamsOnOwnershipLoss(WatchStreams watchStreams) {
     return event -> watchStreams.closeAll();
+  }
+
+  /** Sheds calls beyond {@code credbroker.grpc.max-pending-calls} as they start. */
+  @Bean
+  @GlobalServerInterceptor
+  ServerInterceptor callAdmission(BrokerProperties properties, MeterRegistry meterRegistry) {
+    return new CallAdmission(properties.grpc().maxPendingCalls(), meterRegistry);
   }
 
   @Bean

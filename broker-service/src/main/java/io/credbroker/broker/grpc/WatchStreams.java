@@ -1,5 +1,7 @@
 package io.credbroker.broker.grpc;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import io.credbroker.api.v1.CredentialEvent;
 import io.credbroker.api.v1.CredentialExpiring;
 import io.credbroker.api.v1.CredentialRenewed;
@@ -22,6 +24,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,6 +40,16 @@ import org.slf4j.LoggerFactory;
  * stream is ended with UNAVAILABLE (so clients reconnect to another replica at once) before the gRPC
  * server waits for calls to finish.
  *
+ * <p>A revocation that arrives before its credential's stream registers is not lost: every
+ * revocation is remembered for {@value #REVOCATION_MEMORY_MINUTES} minutes, and a stream that
+ * registers with a credential revoked meanwhile is ended at once, as if the notice had come after.
+ * {@link #revoked} remembers before it looks for the stream and {@link #register} adds the stream
+ * before it looks for a revocation, so whichever runs second sees the other.
+ *
+ * <p>Every stream that leaves the map through {@link #unregister} is reported to the {@code
+ * streamEnded} callback (by stream id, possibly more than once), which gives back its pod's stream
+ * slot.
+ *
  * <p>Thread-safe. Lifecycle: the ticker starts with the instance and stops in {@link #close()}.
  */
 final class WatchStreams implements AutoCloseable, CredentialStreams {
@@ -44,11 +57,32 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
   private static final Logger log = LoggerFactory.getLogger(WatchStreams.class);
   private static final Duration RETRY_AFTER_SHUTDOWN = Duration.ofMillis(100);
 
+  /** Far longer than issuing or resuming a credential takes between its insert and its stream. */
+  private static final int REVOCATION_MEMORY_MINUTES = 5;
+
   private final Map<UUID, WatchStream> streams = new ConcurrentHashMap<>();
   private final ScheduledExecutorService ticker;
   private final Clock clock;
+  private final Consumer<UUID> streamEnded;
+
+  /** Recent revocations by credential id, with their reason; bounded in size and age. */
+  private final Cache<UUID, String> revokedRecently =
+      Caffeine.newBuilder()
+          .maximumSize(100_000)
+          .expireAfterWrite(Duration.ofMinutes(REVOCATION_MEMORY_MINUTES))
+          .build();
 
   WatchStreams(Duration heartbeatInterval, Clock clock, MeterRegistry meterRegistry) {
+    this(heartbeatInterval, clock, meterRegistry, streamId -> {});
+  }
+
+  /** @param streamEnded told the id of every stream that ends (possibly more than once) */
+  WatchStreams(
+      Duration heartbeatInterval,
+      Clock clock,
+      MeterRegistry meterRegistry,
+      Consumer<UUID> streamEnded) {
+    this.streamEnded = Objects.requireNonNull(streamEnded, "streamEnded");
     Objects.requireNonNull(heartbeatInterval, "heartbeatInterval");
     if (heartbeatInterval.isNegative() || heartbeatInterval.isZero()) {
       throw new IllegalArgumentException("heartbeatInterval must be positive");
@@ -68,12 +102,22 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
         .register(meterRegistry);
   }
 
+  /**
+   * Adds a stream whose first event was sent; ends it at once when its credential was revoked
+   * before it got here.
+   */
   void register(WatchStream stream) {
-    streams.put(stream.credentialId(), stream);
+    UUID credentialId = stream.credentialId();
+    streams.put(credentialId, stream);
+    String reason = revokedRecently.getIfPresent(credentialId);
+    if (reason != null) {
+      revoked(credentialId, reason);
+    }
   }
 
   void unregister(WatchStream stream) {
     streams.remove(stream.credentialId(), stream);
+    streamEnded.accept(stream.streamId());
   }
 
   int size() {
@@ -158,6 +202,8 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
    * with PERMISSION_DENIED and {@code reason}.
    */
   void revoked(UUID credentialId, String reason) {
+    // Remembered first: a stream that registers from now on finds it (see register).
+    revokedRecently.put(credentialId, reason);
     WatchStream stream = streams.get(credentialId);
     if (stream == null) {
       return;

@@ -35,11 +35,18 @@ public class CredentialIssuer {
   private static final Pattern DATABASE_ROLE = Pattern.compile("[A-Za-z0-9_.-]{1,63}");
   private static final String UNKNOWN_ROLE_TAG = "unknown";
 
+  /**
+   * Far beyond any Vault role's max TTL (which Vault applies anyway), and within what Vault's Go
+   * durations hold: a longer request is lowered to this before it reaches Vault.
+   */
+  static final Duration LONGEST_REQUESTED_TTL = Duration.ofDays(100L * 365);
+
   private final TokenAuthenticator authenticator;
   private final Bindings bindings;
   private final LeaseService leases;
   private final MeterRegistry meterRegistry;
   private final PodAdmission admission;
+  private final PodLimits limits;
 
   /** {@code credbroker.credentials.issued} counters by role tag and outcome. */
   private final Map<String, Counter> issuedCounters = new ConcurrentHashMap<>();
@@ -58,6 +65,17 @@ public class CredentialIssuer {
       LeaseService leases,
       MeterRegistry meterRegistry,
       PodAdmission admission) {
+    this(authenticator, bindings, leases, meterRegistry, admission, PodLimits.unlimited());
+  }
+
+  public CredentialIssuer(
+      TokenAuthenticator authenticator,
+      Bindings bindings,
+      LeaseService leases,
+      MeterRegistry meterRegistry,
+      PodAdmission admission,
+      PodLimits limits) {
+    this.limits = Objects.requireNonNull(limits, "limits");
     this.admission = Objects.requireNonNull(admission, "admission");
     this.authenticator = Objects.requireNonNull(authenticator, "authenticator");
     this.bindings = Objects.requireNonNull(bindings, "bindings");
@@ -83,6 +101,9 @@ public class CredentialIssuer {
 
   /**
    * Issues a credential to the caller, held by the stream {@code streamId} when it is for a stream.
+   * A stream takes one of the pod's stream slots for the database role, which the caller gives back
+   * with {@link #streamEnded} when the stream ends (here, when issuing fails). A requested TTL below
+   * the configured minimum is raised to it.
    *
    * @throws BrokerException with the reason the request was refused
    */
@@ -97,10 +118,23 @@ public class CredentialIssuer {
       validate(databaseRole, requestedTtl);
       Binding binding = bindings.authorize(identity, databaseRole);
       admit(identity);
-      IssuedCredential issued =
-          leases.issue(identity, binding, kind, requestedTtl, streamId, null);
-      count(databaseRole, "issued");
-      return issued;
+      boolean holdsSlot = kind == CredentialKind.STREAM && streamId != null;
+      if (holdsSlot) {
+        limits.openStream(identity, databaseRole, streamId);
+      }
+      try {
+        limits.issuance(identity);
+        IssuedCredential issued =
+            leases.issue(
+                identity, binding, kind, limits.effectiveTtl(capped(requestedTtl)), streamId, null);
+        count(databaseRole, "issued");
+        return issued;
+      } catch (RuntimeException e) {
+        if (holdsSlot) {
+          limits.streamEnded(streamId);
+        }
+        throw e;
+      }
     } catch (BrokerException e) {
       count(databaseRole, e.reason().name().toLowerCase(Locale.ROOT));
       throw e;
@@ -121,7 +155,19 @@ public class CredentialIssuer {
     validate(databaseRole, null);
     Binding binding = bindings.authorize(identity, databaseRole);
     admit(identity);
-    return leases.resume(identity, binding, parseId(credentialId, "resume_credential_id"), streamId);
+    UUID id = parseId(credentialId, "resume_credential_id");
+    limits.openStream(identity, databaseRole, streamId);
+    try {
+      return leases.resume(identity, binding, id, streamId);
+    } catch (RuntimeException e) {
+      limits.streamEnded(streamId);
+      throw e;
+    }
+  }
+
+  /** The stream {@code streamId} ended: its pod's stream slot is free again. Idempotent. */
+  public void streamEnded(UUID streamId) {
+    limits.streamEnded(streamId);
   }
 
   /**
@@ -178,6 +224,12 @@ public class CredentialIssuer {
       throw new BrokerException(
           Reason.INVALID_REQUEST, "requested_ttl must be at least one second when set");
     }
+  }
+
+  private static @Nullable Duration capped(@Nullable Duration requestedTtl) {
+    return requestedTtl != null && requestedTtl.compareTo(LONGEST_REQUESTED_TTL) > 0
+        ? LONGEST_REQUESTED_TTL
+        : requestedTtl;
   }
 
   private void count(String databaseRole, String outcome) {

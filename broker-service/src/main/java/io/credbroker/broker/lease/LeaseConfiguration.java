@@ -1,5 +1,6 @@
 package io.credbroker.broker.lease;
 
+import com.github.benmanes.caffeine.cache.Ticker;
 import io.credbroker.broker.auth.Bindings;
 import io.credbroker.broker.auth.TokenAuthenticator;
 import io.credbroker.broker.cluster.ReplicaId;
@@ -91,6 +92,11 @@ class LeaseConfiguration {
     return event -> leaseService.checkIssuingTokenLifetime();
   }
 
+  @Bean
+  PodLimits podLimits(BrokerProperties properties) {
+    return new PodLimits(properties.limits(), Ticker.systemTicker());
+  }
+
   /** Pod blocks come from the revocation feature when it is present; otherwise every pod is admitted. */
   @Bean
   CredentialIssuer credentialIssuer(
@@ -98,12 +104,14 @@ class LeaseConfiguration {
       Bindings bindings,
       LeaseService leaseService,
       MeterRegistry meterRegistry,
-      ObjectProvider<PodAdmission> admission) {
+      ObjectProvider<PodAdmission> admission,
+      PodLimits podLimits) {
     return new CredentialIssuer(
         authenticator,
         bindings,
         leaseService,
         meterRegistry,
-        admission.getIfAvailable(PodAdmission::admitAll));
+        admission.getIfAvailable(PodAdmission::admitAll),
+        podLimits);
   }
 }

@@ -177,6 +177,97 @@ class TokenAuthenticatorTest {
   }
 
   @Test
+  void encryptedFivePartTokenIsMalformedWithoutAReviewOrACacheEntry() {
+    RecordingReviewer reviewer = RecordingReviewer.answering(t -> accepted(POD));
+    TokenAuthenticator authenticator = authenticator(reviewer, false);
+
+    // A JWE in compact form: header, encrypted key, IV, ciphertext, tag.
+    String jwe = "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.a2V5.aXY.Y2lwaGVy.dGFn";
+    assertThatThrownBy(() -> authenticator.authenticate(new BearerToken(jwe)))
+        .isInstanceOfSatisfying(
+            BrokerException.class,
+            e -> {
+              assertThat(e.reason()).isEqualTo(Reason.TOKEN_MALFORMED);
+              assertThat(e.getMessage()).doesNotContain(jwe);
+            });
+    assertThat(reviewer.calls()).isZero();
+    assertThat(authenticator.cachedVerdicts()).isZero();
+  }
+
+  @Test
+  void jwtShapedJunkIsMalformedWithoutAReview() {
+    RecordingReviewer reviewer = RecordingReviewer.answering(t -> accepted(POD));
+    TokenAuthenticator authenticator = authenticator(reviewer, false);
+
+    for (String junk : List.of("e30.e30.sig", "bm90IGpzb24.bm90IGpzb24.c2ln", "a.b.c")) {
+      assertThatThrownBy(() -> authenticator.authenticate(new BearerToken(junk)))
+          .isInstanceOfSatisfying(
+              BrokerException.class,
+              e -> assertThat(e.reason()).isEqualTo(Reason.TOKEN_MALFORMED));
+    }
+    assertThat(reviewer.calls()).isZero();
+  }
+
+  @Test
+  void reviewsOfUnknownTokensAreLimitedPerSecondAndTheRestAreThrottledWithoutAReview() {
+    RecordingReviewer reviewer = RecordingReviewer.answering(t -> TokenReviewOutcome.rejected());
+    TokenAuthenticator authenticator = authenticator(reviewer, 3, 64);
+
+    int throttled = 0;
+    for (int i = 0; i < 20; i++) {
+      try {
+        authenticator.authenticate(TestTokens.expiringAt(START.plus(Duration.ofHours(1))));
+      } catch (BrokerException e) {
+        if (e.reason() == Reason.TOKEN_REVIEWS_THROTTLED) {
+          assertThat(e.retryAfter()).isPositive();
+          throttled++;
+        } else {
+          assertThat(e.reason()).isEqualTo(Reason.TOKEN_REJECTED);
+        }
+      }
+    }
+
+    // 3 a second; the loop may straddle one refresh of the window.
+    assertThat(reviewer.calls()).isBetween(3, 6);
+    assertThat(throttled).isEqualTo(20 - reviewer.calls());
+    assertThat(meters.counter("credbroker.tokenreview.throttled").count()).isEqualTo(throttled);
+  }
+
+  @Test
+  void aThrottledTokenIsNotRememberedAndIsReviewedOnceReviewsAreAdmittedAgain() throws Exception {
+    CountDownLatch reviewStarted = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    RecordingReviewer reviewer =
+        RecordingReviewer.answering(
+            t -> {
+              reviewStarted.countDown();
+              await(release);
+              return accepted(POD);
+            });
+    TokenAuthenticator authenticator = authenticator(reviewer, 1000, 1);
+    BearerToken slow = TestTokens.expiringAt(START.plus(Duration.ofHours(1)));
+    BearerToken other = TestTokens.expiringAt(START.plus(Duration.ofHours(1)));
+    ExecutorService pool = Executors.newSingleThreadExecutor();
+    try {
+      Future<PodIdentity> first = pool.submit(() -> authenticator.authenticate(slow));
+      assertThat(reviewStarted.await(5, TimeUnit.SECONDS)).isTrue();
+
+      // The one review slot is taken.
+      assertThatThrownBy(() -> authenticator.authenticate(other))
+          .isInstanceOfSatisfying(
+              BrokerException.class,
+              e -> assertThat(e.reason()).isEqualTo(Reason.TOKEN_REVIEWS_THROTTLED));
+
+      release.countDown();
+      assertThat(first.get(5, TimeUnit.SECONDS)).isEqualTo(POD);
+    } finally {
+      pool.shutdownNow();
+    }
+    assertThat(authenticator.authenticate(other)).isEqualTo(POD);
+    assertThat(reviewer.calls()).isEqualTo(2);
+  }
+
+  @Test
   void concurrentRequestsWithOneNewTokenShareOneReview() throws Exception {
     CountDownLatch reviewStarted = new CountDownLatch(1);
     CountDownLatch release = new CountDownLatch(1);
@@ -217,6 +308,21 @@ class TokenAuthenticatorTest {
         meters,
         time.clock(),
         time);
+  }
+
+  private TokenAuthenticator authenticator(
+      TokenReviewer reviewer, int reviewsPerSecond, int concurrentReviews) {
+    return new TokenAuthenticator(
+        reviewer,
+        "credbroker",
+        false,
+        Duration.ofMinutes(5),
+        Duration.ofSeconds(5),
+        meters,
+        time.clock(),
+        time,
+        reviewsPerSecond,
+        concurrentReviews);
   }
 
   private static TokenReviewOutcome accepted(PodIdentity identity) {

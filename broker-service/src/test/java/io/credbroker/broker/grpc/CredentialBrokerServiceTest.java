@@ -380,6 +380,33 @@ class CredentialBrokerServiceTest {
   }
 
   @Test
+  void aRevocationNoticeThatArrivesBeforeTheStreamRegistersStillEndsIt() {
+    IssuedCredential issued = issuedCredential(CredentialKind.STREAM);
+    // The notice arrives after the credential was recorded and before its stream is registered.
+    when(leases.issue(eq(APP_POD), eq(DB1), eq(CredentialKind.STREAM), isNull(), any(), isNull()))
+        .thenAnswer(
+            invocation -> {
+              streams.revoked(issued.record().id(), "POD_REVOKED");
+              return issued;
+            });
+    RecordingObserver events = new RecordingObserver();
+
+    stub(appToken)
+        .watchCredential(WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build(), events);
+
+    await().until(() -> events.error.get() != null);
+    assertThat(events.events.get(0).hasIssued()).isTrue();
+    assertThat(events.events)
+        .filteredOn(CredentialEvent::hasRevoked)
+        .singleElement()
+        .satisfies(e -> assertThat(e.getRevoked().getReason()).isEqualTo("POD_REVOKED"));
+    StatusRuntimeException status = (StatusRuntimeException) events.error.get();
+    assertThat(status.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+    assertThat(errorInfo(status).getReason()).isEqualTo("POD_REVOKED");
+    assertThat(streams.size()).isZero();
+  }
+
+  @Test
   void rotationHandsTheStreamTheNewCredentialAndRenewalsFollowIt() {
     IssuedCredential issued = issuedCredential(CredentialKind.STREAM);
     IssuedCredential replacement = issuedCredential(CredentialKind.STREAM);

@@ -16,6 +16,7 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -45,6 +46,7 @@ final class KubernetesApi implements Handler {
   private final Clock clock;
   private final Function<String, String> jwksUri;
   private final Router router = new Router();
+  private final AtomicLong tokenReviews = new AtomicLong();
 
   KubernetesApi(
       ClusterStore store,
@@ -404,7 +406,13 @@ final class KubernetesApi implements Handler {
 
   // ---------------------------------------------------------------- TokenReview
 
+  /** How many TokenReview requests reached the handler (authorised, whatever their outcome). */
+  long tokenReviewCount() {
+    return tokenReviews.get();
+  }
+
   private HttpResponse tokenReview(HttpRequest request) {
+    tokenReviews.incrementAndGet();
     JsonNode body = request.json();
     if (!body.isObject()) {
       throw ApiException.badRequest("the body of the request was in an unknown format");

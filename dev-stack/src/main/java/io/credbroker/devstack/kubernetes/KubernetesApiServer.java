@@ -175,6 +175,15 @@ public final class KubernetesApiServer implements AutoCloseable {
     tokens.leeway(leeway);
   }
 
+  /**
+   * How many TokenReview requests this server has answered since it started (every caller: the
+   * broker, Vault's Kubernetes auth, the admin API), so that tests can count what a flood of
+   * requests cost the API server.
+   */
+  public long tokenReviewCount() {
+    return api.tokenReviewCount();
+  }
+
   @Override
   public void close() {
     endpoint.close();

@@ -1,0 +1,140 @@
+package io.credbroker.broker.grpc;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.credbroker.api.v1.CredentialEvent;
+import io.credbroker.api.v1.CredentialIssued;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** The registry of open streams: revocations that race a stream's registration, and stream ends. */
+class WatchStreamsTest {
+
+  private static final CredentialEvent ISSUED =
+      CredentialEvent.newBuilder().setIssued(CredentialIssued.getDefaultInstance()).build();
+
+  private final Set<UUID> ended = ConcurrentHashMap.newKeySet();
+  private final WatchStreams streams =
+      new WatchStreams(Duration.ofMinutes(1), Clock.systemUTC(), new SimpleMeterRegistry(), ended::add);
+
+  @AfterEach
+  void close() {
+    streams.close();
+  }
+
+  @Test
+  void aStreamThatRegistersAfterItsCredentialWasRevokedEndsAtOnce() {
+    UUID credentialId = UUID.randomUUID();
+    streams.revoked(credentialId, "POD_REVOKED");
+
+    Transport transport = new Transport();
+    WatchStream stream = new WatchStream(UUID.randomUUID(), credentialId, transport);
+    stream.send(ISSUED);
+    streams.register(stream);
+
+    assertThat(transport.written).hasSize(2);
+    assertThat(transport.written.get(1).getRevoked().getCredentialId())
+        .isEqualTo(credentialId.toString());
+    assertThat(Status.fromThrowable(transport.error).getCode())
+        .isEqualTo(Status.Code.PERMISSION_DENIED);
+    assertThat(streams.holds(credentialId)).isFalse();
+    assertThat(ended).containsExactly(stream.streamId());
+  }
+
+  @Test
+  void aStreamOfAnotherCredentialIsNotTouchedByAnEarlierRevocation() {
+    streams.revoked(UUID.randomUUID(), "CREDENTIAL_REVOKED");
+
+    Transport transport = new Transport();
+    WatchStream stream = new WatchStream(UUID.randomUUID(), UUID.randomUUID(), transport);
+    stream.send(ISSUED);
+    streams.register(stream);
+
+    assertThat(transport.written).hasSize(1);
+    assertThat(transport.error).isNull();
+    assertThat(streams.holds(stream.credentialId())).isTrue();
+    assertThat(ended).isEmpty();
+  }
+
+  @Test
+  void everyWayAStreamEndsIsReported() {
+    WatchStream released = open();
+    WatchStream revoked = open();
+    WatchStream cancelled = open();
+    WatchStream shutDown = open();
+
+    streams.released(released.credentialId());
+    streams.revoked(revoked.credentialId(), "CREDENTIAL_REVOKED");
+    streams.unregister(cancelled);
+    streams.closeAll();
+
+    assertThat(ended)
+        .containsExactlyInAnyOrder(
+            released.streamId(), revoked.streamId(), cancelled.streamId(), shutDown.streamId());
+    assertThat(streams.size()).isZero();
+  }
+
+  private WatchStream open() {
+    WatchStream stream = new WatchStream(UUID.randomUUID(), UUID.randomUUID(), new Transport());
+    stream.send(ISSUED);
+    streams.register(stream);
+    return stream;
+  }
+
+  private static final class Transport extends ServerCallStreamObserver<CredentialEvent> {
+    final List<CredentialEvent> written = new CopyOnWriteArrayList<>();
+    volatile @Nullable Throwable error;
+
+    @Override
+    public boolean isReady() {
+      return true;
+    }
+
+    @Override
+    public boolean isCancelled() {
+      return false;
+    }
+
+    @Override
+    public void onNext(CredentialEvent value) {
+      written.add(value);
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      error = t;
+    }
+
+    @Override
+    public void onCompleted() {}
+
+    @Override
+    public void setOnCancelHandler(Runnable onCancelHandler) {}
+
+    @Override
+    public void setCompression(String compression) {}
+
+    @Override
+    public void disableAutoInboundFlowControl() {}
+
+    @Override
+    public void request(int count) {}
+
+    @Override
+    public void setMessageCompression(boolean enable) {}
+
+    @Override
+    public void setOnReadyHandler(Runnable onReadyHandler) {}
+  }
+}
