@@ -40,6 +40,7 @@ public class CredentialIssuer {
   private final LeaseService leases;
   private final MeterRegistry meterRegistry;
   private final PodAdmission admission;
+  private final DepartedPods departedPods;
 
   /** {@code credbroker.credentials.issued} counters by role tag and outcome. */
   private final Map<String, Counter> issuedCounters = new ConcurrentHashMap<>();
@@ -58,7 +59,18 @@ public class CredentialIssuer {
       LeaseService leases,
       MeterRegistry meterRegistry,
       PodAdmission admission) {
+    this(authenticator, bindings, leases, meterRegistry, admission, DepartedPods.none());
+  }
+
+  public CredentialIssuer(
+      TokenAuthenticator authenticator,
+      Bindings bindings,
+      LeaseService leases,
+      MeterRegistry meterRegistry,
+      PodAdmission admission,
+      DepartedPods departedPods) {
     this.admission = Objects.requireNonNull(admission, "admission");
+    this.departedPods = Objects.requireNonNull(departedPods, "departedPods");
     this.authenticator = Objects.requireNonNull(authenticator, "authenticator");
     this.bindings = Objects.requireNonNull(bindings, "bindings");
     this.leases = Objects.requireNonNull(leases, "leases");
@@ -144,7 +156,15 @@ public class CredentialIssuer {
 
   private void admit(PodIdentity identity) {
     String podUid = identity.podUid();
-    if (podUid != null && admission.isBlocked(podUid)) {
+    if (podUid == null) {
+      return;
+    }
+    // Before the block check: a deleted pod's token is no longer valid, whatever the review cache
+    // still says (UNAUTHENTICATED, as Kubernetes itself would answer it now).
+    if (departedPods.isDeparted(podUid)) {
+      throw PodDepartures.podDeleted(identity);
+    }
+    if (admission.isBlocked(podUid)) {
       throw new BrokerException(
           Reason.POD_REVOKED, "this pod's credentials were revoked by an operator");
     }

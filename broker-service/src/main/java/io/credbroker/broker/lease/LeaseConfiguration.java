@@ -50,7 +50,8 @@ class LeaseConfiguration {
       ObjectProvider<CredentialStreams> streams,
       ReplicaId replicaId,
       BrokerProperties properties,
-      LeaseMetrics metrics) {
+      LeaseMetrics metrics,
+      PodDepartures podDepartures) {
     return new LeaseKeeper(
         store,
         leaseService,
@@ -61,7 +62,27 @@ class LeaseConfiguration {
         replicaId,
         Clock.systemUTC(),
         properties.lease(),
-        metrics);
+        metrics,
+        podDepartures);
+  }
+
+  /**
+   * What happens to a deleted pod's credentials and streams. A departed pod's UID is remembered a
+   * little longer than a token review is cached, after which Kubernetes rejects its token itself.
+   */
+  @Bean
+  PodDepartures podDepartures(
+      CredentialStore store,
+      ObjectProvider<CredentialStreams> streams,
+      BrokerProperties properties,
+      MeterRegistry meterRegistry) {
+    return new PodDepartures(
+        store,
+        streams.getIfAvailable(CredentialStreams::none),
+        Clock.systemUTC(),
+        properties.lease().drainGrace(),
+        properties.kubernetes().cacheMaxTtl().plus(java.time.Duration.ofMinutes(5)),
+        meterRegistry);
   }
 
   /** Once the broker is up: can the issuing tokens' lifetime cover the rotation margin? */
@@ -77,12 +98,14 @@ class LeaseConfiguration {
       Bindings bindings,
       LeaseService leaseService,
       MeterRegistry meterRegistry,
-      ObjectProvider<PodAdmission> admission) {
+      ObjectProvider<PodAdmission> admission,
+      PodDepartures podDepartures) {
     return new CredentialIssuer(
         authenticator,
         bindings,
         leaseService,
         meterRegistry,
-        admission.getIfAvailable(PodAdmission::admitAll));
+        admission.getIfAvailable(PodAdmission::admitAll),
+        podDepartures);
   }
 }
