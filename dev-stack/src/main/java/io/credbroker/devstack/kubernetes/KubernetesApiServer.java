@@ -27,7 +27,9 @@ import org.slf4j.LoggerFactory;
 /**
  * A Kubernetes API server stand-in on HTTPS, wire-compatible with kube-apiserver for the paths
  * the broker, Vault's Kubernetes auth method, kubectl and client libraries use: discovery,
- * core/v1 namespaces, service accounts and pods, TokenRequest, TokenReview, SubjectAccessReview
+ * core/v1 namespaces, service accounts and pods (get, list, create, delete, and watch over HTTP
+ * with resourceVersion, bookmarks and 410 Gone; not over WebSocket), TokenRequest, TokenReview,
+ * SubjectAccessReview
  * (RBAC from YAML) and OIDC discovery. Development and tests only.
  *
  * <p>Lifecycle: {@link #start} binds, writes {@code <stateDir>/ca.crt} and {@code
