@@ -128,7 +128,8 @@ break the YAML; extraConfig is merged over it last.
     "failure-cache-ttl" $k8s.failureCacheTtl
     "max-concurrent-requests" $k8s.maxConcurrentRequests
     "connect-timeout" $k8s.connectTimeout
-    "request-timeout" $k8s.requestTimeout)
+    "request-timeout" $k8s.requestTimeout
+    "pod-watch" (dict "enabled" $k8s.podWatch.enabled "check-interval" $k8s.podWatch.checkInterval))
   "bindings" $bindings
   "lease" (dict
     "renewal-fraction" $lease.renewalFraction

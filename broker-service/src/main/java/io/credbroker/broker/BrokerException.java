@@ -28,6 +28,11 @@ public class BrokerException extends RuntimeException {
     TOKEN_REJECTED(Category.UNAUTHENTICATED),
     /** The token is valid but bound to no pod, and the broker requires pod-bound tokens. */
     TOKEN_NOT_POD_BOUND(Category.UNAUTHENTICATED),
+    /**
+     * The pod the token belongs to was deleted (or recreated with a new UID): its streams end and
+     * it gets no credential any more, whatever its token's remaining lifetime.
+     */
+    POD_DELETED(Category.UNAUTHENTICATED),
     /** The pod's service account is not bound to the requested database role. */
     NOT_BOUND(Category.PERMISSION_DENIED),
     /** An operator revoked the pod (by UID): it gets no credential any more, on any replica. */

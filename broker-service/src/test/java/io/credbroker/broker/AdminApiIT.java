@@ -141,6 +141,30 @@ class AdminApiIT {
   }
 
   @Test
+  void podThatNeverAskedIsBlockedByItsUidFromKubernetesBeforeItsFirstRequest() throws Exception {
+    String pod = "admin-app-" + pods.incrementAndGet();
+    String uid = kubernetes.createPod("public", pod, "application");
+
+    HttpResponse<String> response =
+        post("/admin/v1/namespaces/public/pods/" + pod + "/revocations", sreToken, reason("pre-emptive"));
+
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+    JsonNode body = JSON.readTree(response.body());
+    assertThat(body.path("blocks")).hasSize(1);
+    assertThat(body.path("blocks").get(0).path("podUid").asText()).isEqualTo(uid);
+    assertThat(body.path("credentials")).isEmpty();
+    assertRefused(
+        () -> client.issue(podToken(pod), BrokerFixture.DATABASE_ROLE),
+        Status.Code.PERMISSION_DENIED,
+        "POD_REVOKED");
+
+    // The name is not blocked: a later pod of that name is another pod.
+    kubernetes.deletePod("public", pod);
+    kubernetes.createPod("public", pod, "application");
+    assertThat(client.issue(podToken(pod), BrokerFixture.DATABASE_ROLE).getUsername()).isNotBlank();
+  }
+
+  @Test
   void replacementPodWithANewUidIsNotBlocked() throws Exception {
     String pod = newPod();
     client.issue(podToken(pod), BrokerFixture.DATABASE_ROLE);

@@ -142,6 +142,17 @@ class BrokerSettingsTest {
   }
 
   @Test
+  void podWatchValuesReachTheBrokerWithItsDefaults() {
+    JsonNode podWatch = defaultConfig.at("/credbroker/kubernetes/pod-watch");
+    assertThat(podWatch.path("enabled").asBoolean(false)).isTrue();
+    assertThat(podWatch.path("check-interval").asText()).isEqualTo("10s");
+
+    JsonNode tunedWatch = Chart.render("required.yaml", Map.of("kubernetes.podWatch.checkInterval", "3s"))
+        .applicationConfig().at("/credbroker/kubernetes/pod-watch");
+    assertThat(tunedWatch.path("check-interval").asText()).isEqualTo("3s");
+  }
+
+  @Test
   void changingALeaseSettingRollsThePods() {
     String before = checksum(Chart.render("tuning.yaml"));
     String after = checksum(Chart.render("tuning.yaml", Map.of("lease.drainGrace", "60s")));

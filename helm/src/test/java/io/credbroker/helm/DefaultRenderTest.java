@@ -25,7 +25,8 @@ class DefaultRenderTest {
     assertThat(chart.kinds())
         .containsExactlyInAnyOrder(
             "Deployment", "Service", "ServiceAccount", "ConfigMap", "Secret", "PodDisruptionBudget",
-            "ClusterRoleBinding", "ClusterRole", "ClusterRole", "Pod");
+            "ClusterRoleBinding", "ClusterRoleBinding", "ClusterRole", "ClusterRole", "ClusterRole",
+            "Pod");
     assertThat(chart.hooks()).containsExactly(chart.single("Pod"));
   }
 
@@ -152,6 +153,21 @@ class DefaultRenderTest {
     assertThat(binding.at("/subjects/0/name").asText())
         .isEqualTo(deployment().at("/spec/template/spec/serviceAccountName").asText())
         .isEqualTo(Chart.FULLNAME);
+    assertThat(binding.at("/subjects/0/namespace").asText()).isEqualTo(Chart.NAMESPACE);
+  }
+
+  @Test
+  void brokerServiceAccountMayGetListAndWatchPodsAndNothingElse() {
+    JsonNode role = chart.get("ClusterRole", Chart.FULLNAME + "-pod-reader");
+    JsonNode binding = chart.get("ClusterRoleBinding", Chart.FULLNAME + "-pod-reader");
+
+    assertThat(role.path("rules")).hasSize(1);
+    assertThat(texts(role.at("/rules/0/apiGroups"))).containsExactly("");
+    assertThat(texts(role.at("/rules/0/resources"))).containsExactly("pods");
+    assertThat(texts(role.at("/rules/0/verbs"))).containsExactlyInAnyOrder("get", "list", "watch");
+    assertThat(binding.at("/roleRef/name").asText()).isEqualTo(Chart.FULLNAME + "-pod-reader");
+    assertThat(binding.at("/subjects/0/name").asText())
+        .isEqualTo(deployment().at("/spec/template/spec/serviceAccountName").asText());
     assertThat(binding.at("/subjects/0/namespace").asText()).isEqualTo(Chart.NAMESPACE);
   }
 

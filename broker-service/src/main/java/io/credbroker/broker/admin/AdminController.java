@@ -69,13 +69,14 @@ class AdminController {
   @Operation(
       summary = "Revoke a pod",
       description =
-          "Blocks every UID of this pod the broker has seen (a replacement pod with a new UID is not"
-              + " blocked), revokes each live credential in Vault (the role can no longer log in and"
+          "Blocks every UID of this pod the broker has seen and the UID of the pod of this name that"
+              + " exists in Kubernetes now, even if it never asked for a credential (a replacement"
+              + " pod with a new UID is not blocked), revokes each live credential in Vault (the role can no longer log in and"
               + " its sessions are terminated), tells the pod's streams on every replica, and"
               + " writes an audit record. Idempotent: a repeated call revokes nothing new and gives"
               + " the same answer. RBAC verb: revoke.")
   @ApiResponse(responseCode = "200", description = "The pod's blocks and revoked credentials")
-  @ApiResponse(responseCode = "404", description = "The broker never issued a credential to this pod", content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
+  @ApiResponse(responseCode = "404", description = "Neither the broker nor Kubernetes knows a pod of this name", content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
   PodRevocation revokePod(
       @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false) @Nullable String authorization,
       @PathVariable String namespace,

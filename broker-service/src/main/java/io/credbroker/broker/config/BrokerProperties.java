@@ -116,6 +116,7 @@ public record BrokerProperties(
    *     per host would serialise reviews under load
    * @param connectTimeout how long to wait for a connection to the API server
    * @param requestTimeout how long a review may take before the request fails as unavailable
+   * @param podWatch how the broker notices that a pod it serves was deleted
    */
   public record Kubernetes(
       @Nullable Path kubeconfig,
@@ -125,7 +126,30 @@ public record BrokerProperties(
       @DefaultValue("5s") @NotNull Duration failureCacheTtl,
       @DefaultValue("256") @Min(1) int maxConcurrentRequests,
       @DefaultValue("2s") @NotNull Duration connectTimeout,
-      @DefaultValue("5s") @NotNull Duration requestTimeout) {}
+      @DefaultValue("5s") @NotNull Duration requestTimeout,
+      @DefaultValue @Valid PodWatch podWatch) {}
+
+  /**
+   * One shared watch of the cluster's pods (a fabric8 informer, needing {@code list} and {@code
+   * watch} on pods in every namespace) tells the broker when a pod it serves is deleted: that pod's
+   * streams end with UNAUTHENTICATED ({@code POD_DELETED}), it gets no new credential nor rotation,
+   * and its credentials are revoked after {@code credbroker.lease.drain-grace}. A pod is matched by
+   * namespace, name and UID, so a pod recreated under the same name is another pod. While the watch
+   * is not in sync (Kubernetes unreachable) nothing is revoked for a pod merely missing from it:
+   * only a DELETED event or a direct lookup that finds the pod gone counts (fail safe for
+   * availability; the outage is logged and shown by the gauge {@code
+   * credbroker.kubernetes.pod_watch.synced}).
+   *
+   * @param enabled whether the broker watches pods at all; without it a deleted pod's credentials
+   *     live on until its stream ends and the reconnect grace is over
+   * @param checkInterval the bound on noticing a deletion whose event was missed: this often the
+   *     pods of this replica's live credentials are checked against the watched pods, and one
+   *     missing there is looked up in the API before it counts as deleted. Events themselves are
+   *     acted on at once
+   */
+  public record PodWatch(
+      @DefaultValue("true") boolean enabled,
+      @DefaultValue("10s") @NotNull Duration checkInterval) {}
 
   /**
    * @param id this replica's name in the state store (owner of the leases it issues); when unset the

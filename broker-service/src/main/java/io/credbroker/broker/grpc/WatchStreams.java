@@ -221,6 +221,15 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
     unregister(stream);
   }
 
+  @Override
+  public void end(UUID credentialId, BrokerException why) {
+    WatchStream stream = streams.get(credentialId);
+    if (stream != null) {
+      stream.close(GrpcErrorMapper.toStatusException(why));
+      unregister(stream);
+    }
+  }
+
   /** Ends the stream holding a released credential (if any on this replica) with OK. */
   void released(UUID credentialId) {
     WatchStream stream = streams.get(credentialId);

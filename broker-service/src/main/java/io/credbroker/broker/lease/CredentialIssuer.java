@@ -47,6 +47,7 @@ public class CredentialIssuer {
   private final MeterRegistry meterRegistry;
   private final PodAdmission admission;
   private final PodLimits limits;
+  private final DepartedPods departedPods;
 
   /** {@code credbroker.credentials.issued} counters by role tag and outcome. */
   private final Map<String, Counter> issuedCounters = new ConcurrentHashMap<>();
@@ -65,7 +66,9 @@ public class CredentialIssuer {
       LeaseService leases,
       MeterRegistry meterRegistry,
       PodAdmission admission) {
-    this(authenticator, bindings, leases, meterRegistry, admission, PodLimits.unlimited());
+    this(
+        authenticator, bindings, leases, meterRegistry, admission, PodLimits.unlimited(),
+        DepartedPods.none());
   }
 
   public CredentialIssuer(
@@ -74,9 +77,11 @@ public class CredentialIssuer {
       LeaseService leases,
       MeterRegistry meterRegistry,
       PodAdmission admission,
-      PodLimits limits) {
+      PodLimits limits,
+      DepartedPods departedPods) {
     this.limits = Objects.requireNonNull(limits, "limits");
     this.admission = Objects.requireNonNull(admission, "admission");
+    this.departedPods = Objects.requireNonNull(departedPods, "departedPods");
     this.authenticator = Objects.requireNonNull(authenticator, "authenticator");
     this.bindings = Objects.requireNonNull(bindings, "bindings");
     this.leases = Objects.requireNonNull(leases, "leases");
@@ -190,7 +195,15 @@ public class CredentialIssuer {
 
   private void admit(PodIdentity identity) {
     String podUid = identity.podUid();
-    if (podUid != null && admission.isBlocked(podUid)) {
+    if (podUid == null) {
+      return;
+    }
+    // Before the block check: a deleted pod's token is no longer valid, whatever the review cache
+    // still says (UNAUTHENTICATED, as Kubernetes itself would answer it now).
+    if (departedPods.isDeparted(podUid)) {
+      throw PodDepartures.podDeleted(identity);
+    }
+    if (admission.isBlocked(podUid)) {
       throw new BrokerException(
           Reason.POD_REVOKED, "this pod's credentials were revoked by an operator");
     }

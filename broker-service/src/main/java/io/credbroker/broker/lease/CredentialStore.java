@@ -186,6 +186,50 @@ public class CredentialStore {
   }
 
   /**
+   * Ends the renewals of every live credential of a deleted pod UID, whoever owns it: nobody renews
+   * or rotates it any more, it cannot be resumed ({@link #attach} wants no {@code revoke_after}),
+   * and its owner revokes it at {@code revokeAt} for {@link RevocationTrigger#POD_DELETED} (or
+   * earlier, when it was already due to be revoked earlier for another reason).
+   *
+   * @return the ids of the credentials concerned
+   */
+  public List<UUID> endRenewalsOfPod(String podUid, Instant revokeAt) {
+    return jdbc.sql(
+            "UPDATE credential SET"
+                + " revoke_trigger = CASE WHEN revoke_after IS NOT NULL AND revoke_after < :at"
+                + " THEN revoke_trigger ELSE 'POD_DELETED' END,"
+                + " revoke_after = LEAST(COALESCE(revoke_after, :at), :at),"
+                + " renewal_due_time = NULL,"
+                + " next_action_time = LEAST(COALESCE(next_action_time, :at), :at),"
+                + " updated_time = now()"
+                + " WHERE pod_uid = :podUid AND state = 'ACTIVE' RETURNING id")
+        .param("at", utc(revokeAt))
+        .param("podUid", podUid)
+        .query((rs, row) -> rs.getObject("id", UUID.class))
+        .list();
+  }
+
+  /**
+   * The pods (name and UID known) whose live credentials this replica is responsible for and which
+   * are not known to be deleted yet.
+   */
+  public List<PodIdentity> podsServedBy(String replica) {
+    return jdbc.sql(
+            "SELECT DISTINCT namespace, service_account, pod_name, pod_uid FROM credential"
+                + " WHERE owner_replica = :replica AND state = 'ACTIVE' AND pod_uid IS NOT NULL"
+                + " AND revoke_trigger IS DISTINCT FROM 'POD_DELETED'")
+        .param("replica", replica)
+        .query(
+            (rs, row) ->
+                new PodIdentity(
+                    rs.getString("namespace"),
+                    rs.getString("service_account"),
+                    rs.getString("pod_name"),
+                    rs.getString("pod_uid")))
+        .list();
+  }
+
+  /**
    * Notes that the stream holding a credential has ended while the credential is still active.
    *
    * @return whether an active credential was updated

@@ -37,6 +37,12 @@ public interface CredentialStreams {
   /** The credential could not be renewed and may stop working at {@code expireTime}. */
   void expiring(UUID credentialId, Instant expireTime);
 
+  /**
+   * Ends the stream holding the credential (if any on this replica) with {@code why}, without
+   * revoking anything; the credential's fate is the lease lifecycle's. Does nothing by default.
+   */
+  default void end(UUID credentialId, io.credbroker.broker.BrokerException why) {}
+
   /** No streams: for a broker (or a test) without the gRPC layer. */
   static CredentialStreams none() {
     return new CredentialStreams() {

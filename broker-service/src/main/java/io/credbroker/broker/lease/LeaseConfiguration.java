@@ -52,7 +52,8 @@ class LeaseConfiguration {
       ObjectProvider<CredentialStreams> streams,
       ReplicaId replicaId,
       BrokerProperties properties,
-      LeaseMetrics metrics) {
+      LeaseMetrics metrics,
+      PodDepartures podDepartures) {
     return new LeaseKeeper(
         store,
         leaseService,
@@ -63,7 +64,27 @@ class LeaseConfiguration {
         replicaId,
         Clock.systemUTC(),
         properties.lease(),
-        metrics);
+        metrics,
+        podDepartures);
+  }
+
+  /**
+   * What happens to a deleted pod's credentials and streams. A departed pod's UID is remembered a
+   * little longer than a token review is cached, after which Kubernetes rejects its token itself.
+   */
+  @Bean
+  PodDepartures podDepartures(
+      CredentialStore store,
+      ObjectProvider<CredentialStreams> streams,
+      BrokerProperties properties,
+      MeterRegistry meterRegistry) {
+    return new PodDepartures(
+        store,
+        streams.getIfAvailable(CredentialStreams::none),
+        Clock.systemUTC(),
+        properties.lease().drainGrace(),
+        properties.kubernetes().cacheMaxTtl().plus(java.time.Duration.ofMinutes(5)),
+        meterRegistry);
   }
 
   @Bean
@@ -105,13 +126,15 @@ class LeaseConfiguration {
       LeaseService leaseService,
       MeterRegistry meterRegistry,
       ObjectProvider<PodAdmission> admission,
-      PodLimits podLimits) {
+      PodLimits podLimits,
+      PodDepartures podDepartures) {
     return new CredentialIssuer(
         authenticator,
         bindings,
         leaseService,
         meterRegistry,
         admission.getIfAvailable(PodAdmission::admitAll),
-        podLimits);
+        podLimits,
+        podDepartures);
   }
 }

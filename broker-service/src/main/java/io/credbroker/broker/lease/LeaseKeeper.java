@@ -75,6 +75,7 @@ public final class LeaseKeeper implements SmartLifecycle {
   private final Clock clock;
   private final BrokerProperties.Lease settings;
   private final LeaseMetrics metrics;
+  private final DepartedPods departedPods;
 
   private final DelayQueue<Scheduled> queue = new DelayQueue<>();
   private final Set<UUID> queued = ConcurrentHashMap.newKeySet();
@@ -102,6 +103,23 @@ public final class LeaseKeeper implements SmartLifecycle {
       Clock clock,
       BrokerProperties.Lease settings,
       LeaseMetrics metrics) {
+    this(store, leases, vault, retryQueue, bindings, streams, replicaId, clock, settings, metrics,
+        DepartedPods.none());
+  }
+
+  public LeaseKeeper(
+      CredentialStore store,
+      LeaseService leases,
+      VaultDatabaseCredentials vault,
+      RevocationRetryQueue retryQueue,
+      Bindings bindings,
+      CredentialStreams streams,
+      ReplicaId replicaId,
+      Clock clock,
+      BrokerProperties.Lease settings,
+      LeaseMetrics metrics,
+      DepartedPods departedPods) {
+    this.departedPods = Objects.requireNonNull(departedPods, "departedPods");
     this.store = Objects.requireNonNull(store, "store");
     this.leases = Objects.requireNonNull(leases, "leases");
     this.vault = Objects.requireNonNull(vault, "vault");
@@ -306,6 +324,22 @@ public final class LeaseKeeper implements SmartLifecycle {
       leases.revoke(id, RevocationTrigger.ABANDONED);
       return null;
     }
+    String podUid = record.owner().podUid();
+    boolean podDeleted = entry.revokeTrigger() == RevocationTrigger.POD_DELETED;
+    if (podDeleted || (podUid != null && departedPods.isDeparted(podUid))) {
+      // Its pod is gone (marked by any replica, or known here first): never renewed or rotated
+      // again, revoked once the drain grace is over; a stream that still holds it here (it was
+      // opened while the pod was being deleted) ends now.
+      Instant revokeAt = revokeAfter;
+      if (!podDeleted || revokeAt == null) {
+        revokeAt = now.plus(settings.drainGrace());
+        store.endRenewalsOfPod(Objects.requireNonNull(podUid), revokeAt);
+      }
+      if (streams.holds(id)) {
+        streams.end(id, PodDepartures.podDeleted(record.owner()));
+      }
+      return revokeAt;
+    }
     if (!now.isBefore(record.expireTime())) {
       if (record.kind() == CredentialKind.STREAM && streams.holds(id)) {
         // It ran out by our records under an open stream. Vault decides whether it did: another
@@ -418,6 +452,11 @@ public final class LeaseKeeper implements SmartLifecycle {
           old.databaseRole());
       store.reschedule(old.id(), replica, null, oldExpire);
       return oldExpire;
+    }
+    String podUid = old.owner().podUid();
+    if (podUid != null && departedPods.isDeparted(podUid)) {
+      // Its pod went away since this credential was loaded: no new role for it; look again now.
+      return now;
     }
     IssuedCredential fresh;
     try {

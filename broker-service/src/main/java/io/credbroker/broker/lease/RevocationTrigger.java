@@ -16,7 +16,9 @@ public enum RevocationTrigger {
   /** The lease ran out (a one-shot credential, a replaced one without acknowledgement, or no renewal). */
   EXPIRED,
   /** An operator revoked the credential or its pod. */
-  ADMIN;
+  ADMIN,
+  /** Its pod was deleted; revoked after the drain grace. */
+  POD_DELETED;
 
   /** The metric tag value. */
   public String tag() {
@@ -28,7 +30,7 @@ public enum RevocationTrigger {
     return switch (this) {
       case RELEASE -> CredentialState.RELEASED;
       case EXPIRED -> CredentialState.EXPIRED;
-      case ROTATION, ABANDONED, ADMIN -> CredentialState.REVOKED;
+      case ROTATION, ABANDONED, ADMIN, POD_DELETED -> CredentialState.REVOKED;
     };
   }
 }

@@ -91,8 +91,15 @@ class RevocationConfiguration {
       RevocationNotifications notifications,
       TransactionTemplate transactionTemplate,
       ReplicaId replicaId,
-      MeterRegistry meterRegistry) {
+      MeterRegistry meterRegistry,
+      org.springframework.beans.factory.ObjectProvider<PodLookup> podLookup) {
     return new RevocationService(
-        store, leaseService, notifications, transactionTemplate, replicaId, meterRegistry);
+        store,
+        leaseService,
+        notifications,
+        transactionTemplate,
+        replicaId,
+        meterRegistry,
+        podLookup.getIfAvailable(PodLookup::none));
   }
 }

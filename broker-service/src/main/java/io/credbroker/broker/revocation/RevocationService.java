@@ -53,6 +53,7 @@ public class RevocationService {
   private final TransactionTemplate transactions;
   private final ReplicaId replicaId;
   private final MeterRegistry meterRegistry;
+  private final PodLookup pods;
 
   public RevocationService(
       RevocationStore store,
@@ -61,6 +62,22 @@ public class RevocationService {
       TransactionTemplate transactions,
       ReplicaId replicaId,
       MeterRegistry meterRegistry) {
+    this(store, leases, notifications, transactions, replicaId, meterRegistry, PodLookup.none());
+  }
+
+  /**
+   * @param pods finds the live pod of a name in Kubernetes, so that a pod is blocked (by its UID)
+   *     before it has obtained anything
+   */
+  public RevocationService(
+      RevocationStore store,
+      LeaseService leases,
+      RevocationNotifications notifications,
+      TransactionTemplate transactions,
+      ReplicaId replicaId,
+      MeterRegistry meterRegistry,
+      PodLookup pods) {
+    this.pods = Objects.requireNonNull(pods, "pods");
     this.store = Objects.requireNonNull(store, "store");
     this.leases = Objects.requireNonNull(leases, "leases");
     this.notifications = Objects.requireNonNull(notifications, "notifications");
@@ -72,21 +89,55 @@ public class RevocationService {
   /**
    * Blocks the pod's UIDs and revokes every live credential of them.
    *
+   * <p>The UIDs are those the broker has issued to under this name and the UID of the pod of this
+   * name that exists now in Kubernetes, so that a pod is blocked before it ever asks (an attacker's
+   * copy of its token then obtains nothing). A name is never blocked as such: a later pod of the same
+   * name (a StatefulSet's replacement) is another pod and is admitted. A name that neither the broker
+   * nor Kubernetes knows is answered 404 rather than recorded, since no token can be bound to a pod
+   * that does not exist. When Kubernetes cannot be asked, the UIDs the broker knows are blocked
+   * anyway and the outage is logged; with none known the call fails as unavailable (retry).
+   *
    * @param actor the operator's Kubernetes user name, for the audit trail
-   * @throws BrokerException {@code POD_NOT_FOUND} when the broker never issued to a pod of this name
+   * @throws BrokerException {@code POD_NOT_FOUND} when neither the broker nor Kubernetes knows a pod
+   *     of this name; {@code KUBERNETES_UNAVAILABLE} when the broker knows none and Kubernetes
+   *     cannot be asked
    */
   public PodRevocation revokePod(String namespace, String podName, String reason, String actor) {
+    String liveUid;
+    BrokerException lookupFailure = null;
+    try {
+      liveUid = pods.uidOf(namespace, podName).orElse(null);
+    } catch (BrokerException e) {
+      liveUid = null;
+      lookupFailure = e;
+      log.warn(
+          "Revoking pod {}/{}: Kubernetes cannot be asked for its UID ({}); blocking the UIDs the"
+              + " broker knows",
+          namespace,
+          podName,
+          e.reason());
+    }
+    String live = liveUid;
+    BrokerException failure = lookupFailure;
     List<String> podUids =
         Objects.requireNonNull(
             transactions.execute(
                 status -> {
-                  List<String> uids = store.podUidsOf(namespace, podName);
+                  java.util.SortedSet<String> known =
+                      new java.util.TreeSet<>(store.podUidsOf(namespace, podName));
+                  if (live != null) {
+                    known.add(live);
+                  }
+                  List<String> uids = List.copyOf(known);
                   if (uids.isEmpty()) {
+                    if (failure != null) {
+                      throw failure;
+                    }
                     throw new BrokerException(
                         Reason.POD_NOT_FOUND,
-                        "the broker has no record of pod " + namespace + "/" + podName);
+                        "neither the broker nor Kubernetes knows pod " + namespace + "/" + podName);
                   }
-                  // podUidsOf sorts them, so two concurrent revocations lock in the same order.
+                  // Sorted, so two concurrent revocations lock in the same order.
                   for (String uid : uids) {
                     if (store.block(uid, namespace, podName, reason, actor)) {
                       notifications.publish(new RevocationMessage.PodBlocked(uid));

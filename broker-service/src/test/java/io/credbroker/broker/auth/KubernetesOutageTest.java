@@ -58,7 +58,8 @@ class KubernetesOutageTest {
             Duration.ofSeconds(5),
             64,
             Duration.ofSeconds(2),
-            Duration.ofSeconds(5));
+            Duration.ofSeconds(5),
+            new BrokerProperties.PodWatch(false, Duration.ofSeconds(10)));
 
     try (KubernetesClient client = AuthConfiguration.buildClient(settings)) {
       assertThat(client.getConfiguration().getMaxConcurrentRequestsPerHost()).isEqualTo(64);

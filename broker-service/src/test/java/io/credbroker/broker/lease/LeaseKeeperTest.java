@@ -86,6 +86,37 @@ class LeaseKeeperTest {
   }
 
   @Test
+  void credentialOfADeletedPodIsNeitherRenewedNorRotatedAndIsRevokedAfterTheDrainGrace() {
+    LeaseKeeper watchingPods =
+        new LeaseKeeper(
+            store,
+            leases,
+            vault,
+            mock(RevocationRetryQueue.class),
+            new Bindings(List.of(DB1)),
+            streams,
+            new ReplicaId(ME),
+            Clock.fixed(NOW, ZoneOffset.UTC),
+            LeaseTestSettings.lease(),
+            new LeaseMetrics(meters),
+            podUid -> podUid.equals(POD.podUid()));
+    // Due for renewal, 30 s before its max TTL: without the departure it would be rotated.
+    LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(30));
+    Instant drained = NOW.plus(LeaseTestSettings.lease().drainGrace());
+
+    Instant next = watchingPods.tend(entry.id());
+
+    assertThat(next).isEqualTo(drained);
+    verify(store).endRenewalsOfPod(POD.podUid(), drained);
+    ArgumentCaptor<BrokerException> why = ArgumentCaptor.forClass(BrokerException.class);
+    verify(streams).end(eq(entry.id()), why.capture());
+    assertThat(why.getValue().reason()).isEqualTo(Reason.POD_DELETED);
+    verifyNoInteractions(vault);
+    verify(leases, never()).issue(any(), any(), any(), any(), any(), any());
+    verify(streams, never()).rotated(any(), any(), any(), any());
+  }
+
+  @Test
   void renewalThatWouldBeCappedByMaxTtlRotatesTheCredentialOnItsStream() {
     // 30 s left until the max TTL: a 60 s renewal cannot extend the lease meaningfully.
     LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(30));

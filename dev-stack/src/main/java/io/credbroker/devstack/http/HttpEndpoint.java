@@ -24,7 +24,8 @@ import org.slf4j.LoggerFactory;
  * <p>Lifecycle: {@link #start} binds and serves at once; {@link #close} stops accepting, waits
  * up to a second for requests in flight and frees the port. Requests run on a pool of daemon
  * threads, so the handler must be thread-safe. A handler that throws gets a bare 500; stand-ins
- * translate their own errors before that.
+ * translate their own errors before that. A streamed response (a watch) holds its worker
+ * thread until it ends.
  */
 public final class HttpEndpoint implements AutoCloseable {
 
@@ -66,7 +67,7 @@ public final class HttpEndpoint implements AutoCloseable {
       AtomicInteger threads = new AtomicInteger();
       ExecutorService executor =
           Executors.newFixedThreadPool(
-              32,
+              64,
               r -> {
                 Thread t = new Thread(r, name + "-http-" + threads.incrementAndGet());
                 t.setDaemon(true);
@@ -121,6 +122,15 @@ public final class HttpEndpoint implements AutoCloseable {
         response = HttpResponse.empty(500);
       }
       response.headers().forEach((k, v) -> exchange.getResponseHeaders().set(k, v));
+      HttpResponse.Streamer streamer = response.streamer();
+      if (streamer != null && !exchange.getRequestMethod().equalsIgnoreCase("HEAD")) {
+        // Length 0 means chunked: each flush sends what was written as one chunk.
+        exchange.sendResponseHeaders(response.status(), 0);
+        try (OutputStream out = exchange.getResponseBody()) {
+          streamer.writeTo(out);
+        }
+        return;
+      }
       boolean noBody = response.body().length == 0 || exchange.getRequestMethod().equalsIgnoreCase("HEAD");
       exchange.sendResponseHeaders(response.status(), noBody ? -1 : response.body().length);
       if (!noBody) {

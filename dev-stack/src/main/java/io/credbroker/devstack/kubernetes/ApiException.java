@@ -53,6 +53,21 @@ final class ApiException extends RuntimeException {
     return new ApiException(400, "BadRequest", message, null);
   }
 
+  /** 410 Gone with reason Expired: what a watch from a compacted resourceVersion gets. */
+  static ApiException gone(String message) {
+    return new ApiException(410, "Expired", message, null);
+  }
+
+  static ApiException tooManyRequests(String message) {
+    ObjectNode details = Json.MAPPER.createObjectNode();
+    details.put("retryAfterSeconds", 1);
+    return new ApiException(429, "TooManyRequests", message, details);
+  }
+
+  static ApiException serviceUnavailable(String message) {
+    return new ApiException(503, "ServiceUnavailable", message, null);
+  }
+
   static ApiException unauthorized() {
     return new ApiException(401, "Unauthorized", "Unauthorized", null);
   }

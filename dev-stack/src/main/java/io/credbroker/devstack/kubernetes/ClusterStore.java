@@ -8,7 +8,9 @@ import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.EnumMap;
 import java.util.Iterator;
 import java.util.List;
@@ -23,8 +25,14 @@ import org.jspecify.annotations.Nullable;
  * The in-memory object store: namespaces, service accounts and pods as JSON objects with the
  * metadata the real API server assigns (uid, resourceVersion, creationTimestamp).
  *
+ * <p>Every change is also kept as a watch event (ADDED or DELETED, with the object as it was at
+ * that resourceVersion) in a bounded history, and queued to the open {@link Watch}es that select
+ * it. A watch from a resourceVersion older than the history gets 410 Gone, as from the real API
+ * server once etcd has compacted that revision or the watch cache has dropped it.
+ *
  * <p>Thread-safe: every method holds this object's monitor, so a token review sees a
- * consistent view and a delete is visible to the next review. Objects handed out are copies.
+ * consistent view and a delete is visible to the next review; events reach each watch in
+ * resourceVersion order. Objects handed out are copies.
  */
 final class ClusterStore {
 
@@ -46,6 +54,19 @@ final class ClusterStore {
   private final Map<ResourceKind, TreeMap<String, ObjectNode>> objects = new EnumMap<>(ResourceKind.class);
   private long resourceVersion = 100;
   private int podIpCounter = 1;
+
+  // Guarded by this. The watch history: every event after compactedVersion, oldest first.
+  private final Deque<Event> history = new ArrayDeque<>();
+  private long compactedVersion = 0;
+  private long expiredWatches = 0;
+  private int historyLimit = DEFAULT_HISTORY_LIMIT;
+  private final List<Watch> watches = new ArrayList<>();
+
+  /** How many events the store keeps for watches that resume from a resourceVersion. */
+  static final int DEFAULT_HISTORY_LIMIT = 1000;
+
+  /** One change: its type, the kind of object, and the object at its resourceVersion. */
+  private record Event(long version, String type, ResourceKind kind, ObjectNode object) {}
 
   ClusterStore(Clock clock) {
     this.clock = clock;
@@ -97,7 +118,9 @@ final class ClusterStore {
       case POD -> defaultPod(object, namespace, name, now);
     }
     objects.get(kind).put(key, object);
-    return reorder(object).deepCopy();
+    reorder(object);
+    record("ADDED", kind, object);
+    return object.deepCopy();
   }
 
   /** @throws ApiException 404 when absent */
@@ -161,15 +184,150 @@ final class ClusterStore {
     if (kind == ResourceKind.NAMESPACE) {
       child(object, "status").put("phase", "Terminating");
       for (ResourceKind inner : List.of(ResourceKind.POD, ResourceKind.SERVICE_ACCOUNT)) {
-        Iterator<String> keys = objects.get(inner).keySet().iterator();
-        while (keys.hasNext()) {
-          if (keys.next().startsWith(name + "/")) {
-            keys.remove();
+        Iterator<Map.Entry<String, ObjectNode>> entries = objects.get(inner).entrySet().iterator();
+        while (entries.hasNext()) {
+          Map.Entry<String, ObjectNode> entry = entries.next();
+          if (entry.getKey().startsWith(name + "/")) {
+            entries.remove();
+            ObjectNode gone = entry.getValue();
+            metadata(gone).put("deletionTimestamp", now);
+            metadata(gone).put("resourceVersion", nextResourceVersion());
+            record("DELETED", inner, gone);
           }
         }
       }
     }
-    return object;
+    // A DELETED event carries the object's last state, at the deletion's resourceVersion.
+    record("DELETED", kind, object);
+    return object.deepCopy();
+  }
+
+  // ---------------------------------------------------------------- watch
+
+  /**
+   * Opens a watch and queues what it must see first.
+   *
+   * <p>The semantics are those of the real API server for a watch request (Kubernetes API
+   * Concepts, "Efficient detection of changes" and "Semantics for watch"): {@code resourceVersion}
+   * unset or {@code "0"} starts with a synthetic ADDED event for every object that exists now
+   * ("Get State and Start at Most Recent" / "Start at Any"), then every later change; a specific
+   * version resumes strictly after it, replaying the retained changes; a version older than the
+   * retained history gets a single ERROR event whose object is a 410 Gone Status ("too old
+   * resource version"), after which the client must list again.
+   *
+   * @throws ApiException 400 for a selector that does not parse or a resourceVersion that is not a
+   *     number
+   */
+  synchronized Watch watch(
+      ResourceKind kind,
+      @Nullable String namespace,
+      @Nullable String labelSelector,
+      @Nullable String fieldSelector,
+      @Nullable String fromVersion) {
+    Watch watch = new Watch(
+        kind,
+        namespace,
+        labelSelector == null ? null : LabelSelector.parse(labelSelector),
+        fieldSelector == null ? null : FieldSelector.parse(kind, fieldSelector));
+    if (fromVersion == null || fromVersion.isEmpty() || fromVersion.equals("0")) {
+      for (ObjectNode object : objects.get(kind).values()) {
+        if (watch.selects(kind, object)) {
+          watch.offer("ADDED", object.deepCopy());
+        }
+      }
+    } else {
+      long from;
+      try {
+        from = Long.parseLong(fromVersion);
+      } catch (NumberFormatException e) {
+        throw ApiException.badRequest("invalid resource version \"" + fromVersion + "\"");
+      }
+      if (from < compactedVersion) {
+        expiredWatches++;
+        watch.offerLast("ERROR", ApiException.gone(
+            "too old resource version: " + from + " (" + compactedVersion + ")").toStatus());
+        return watch;
+      }
+      for (Event event : history) {
+        if (event.version() > from && watch.selects(event.kind(), event.object())) {
+          watch.offer(event.type(), event.object().deepCopy());
+        }
+      }
+    }
+    watches.add(watch);
+    return watch;
+  }
+
+  /**
+   * Queues a BOOKMARK for the watch: the store's current resourceVersion, which the watch has
+   * seen every change up to, since everything before it is already queued. A bookmark object
+   * carries only kind, apiVersion and metadata.resourceVersion.
+   */
+  synchronized void bookmark(Watch watch) {
+    ObjectNode object = Json.MAPPER.createObjectNode();
+    object.put("kind", watch.kind.kind);
+    object.put("apiVersion", "v1");
+    object.putObject("metadata").put("resourceVersion", Long.toString(resourceVersion));
+    watch.offer("BOOKMARK", object);
+  }
+
+  /** Stops queueing events to the watch. */
+  synchronized void cancel(Watch watch) {
+    watch.end();
+    watches.remove(watch);
+  }
+
+  /**
+   * Forgets the whole watch history, as etcd compaction does: a watch from any resourceVersion
+   * before now gets 410 Gone. For tests of clients' re-list behaviour.
+   */
+  synchronized void compactHistory() {
+    history.clear();
+    compactedVersion = resourceVersion;
+  }
+
+  /** Keeps at most {@code limit} events for watches that resume (at least 1). */
+  synchronized void historyLimit(int limit) {
+    if (limit < 1) {
+      throw new IllegalArgumentException("limit must be at least 1, was " + limit);
+    }
+    historyLimit = limit;
+    trimHistory();
+  }
+
+  /** Ends every open watch, as a restart of the API server's watch cache does. */
+  synchronized void endWatches() {
+    watches.forEach(Watch::end);
+    watches.clear();
+  }
+
+  /** How many watches were answered 410 Gone so far; for tests. */
+  synchronized long expiredWatches() {
+    return expiredWatches;
+  }
+
+  /** How many watches are open; for tests. */
+  synchronized int openWatches() {
+    watches.removeIf(Watch::ended);
+    return watches.size();
+  }
+
+  private void record(String type, ResourceKind kind, ObjectNode object) {
+    long version = Long.parseLong(object.path("metadata").path("resourceVersion").asText());
+    history.addLast(new Event(version, type, kind, object.deepCopy()));
+    trimHistory();
+    for (Watch watch : watches) {
+      if (watch.selects(kind, object)) {
+        watch.offer(type, object.deepCopy());
+      }
+    }
+    watches.removeIf(Watch::ended);
+  }
+
+  private void trimHistory() {
+    while (history.size() > historyLimit) {
+      compactedVersion = history.removeFirst().version();
+    }
   }
 
   /** The UID of a live object, or null. Used by token validation. */

@@ -47,6 +47,11 @@ final class KubernetesApi implements Handler {
   private final Function<String, String> jwksUri;
   private final Router router = new Router();
   private final AtomicLong tokenReviews = new AtomicLong();
+  private volatile Duration bookmarkInterval = Duration.ofSeconds(10);
+  private volatile boolean watchesRefused;
+
+  /** The shortest a watch without {@code timeoutSeconds} lasts; the longest is twice that. */
+  static final Duration MIN_REQUEST_TIMEOUT = Duration.ofMinutes(5);
 
   KubernetesApi(
       ClusterStore store,
@@ -187,9 +192,6 @@ final class KubernetesApi implements Handler {
         caller = impersonated(request, authenticate(request));
         authorize(caller, requested);
         request = withJsonBody(request);
-        if (requested.verb().equals("watch")) {
-          return status(ApiException.methodNotAllowed("watch is not supported by the dev-stack API server"));
-        }
       }
       return action.run(request, caller);
     } catch (ApiException e) {
@@ -287,6 +289,9 @@ final class KubernetesApi implements Handler {
   // ---------------------------------------------------------------- core/v1
 
   private HttpResponse list(ResourceKind kind, @Nullable String namespace, HttpRequest request) {
+    if (isWatch(request)) {
+      return watch(kind, namespace, request);
+    }
     // Like a real server, listing in a namespace that does not exist answers an empty list.
     return HttpResponse.json(200, store.list(
         kind, namespace, emptyToNull(request.queryParam("labelSelector")), emptyToNull(request.queryParam("fieldSelector"))));
@@ -303,6 +308,71 @@ final class KubernetesApi implements Handler {
           "the kind in the request body (" + bodyKind + ") does not match the resource (" + kind.kind + ")");
     }
     return HttpResponse.json(201, store.create(kind, namespace, (ObjectNode) body));
+  }
+
+  /**
+   * A watch ({@code ?watch=true} on a collection): 200 with a chunked body of newline-delimited
+   * events. Errors found before the stream starts (a bad selector or resourceVersion) are a plain
+   * Status response; a resourceVersion too old for the history is an ERROR event in the stream,
+   * as the real server's watch cache answers it. Without {@code timeoutSeconds} the watch lasts
+   * between {@link #MIN_REQUEST_TIMEOUT} and twice that, as the real server picks it (there from
+   * {@code --min-request-timeout}, 1800 s by default; shorter here so abandoned watches free their
+   * worker sooner).
+   */
+  private HttpResponse watch(ResourceKind kind, @Nullable String namespace, HttpRequest request) {
+    String upgrade = request.header("upgrade");
+    if (upgrade != null && upgrade.equalsIgnoreCase("websocket")) {
+      // The real server also serves watches over WebSocket; this one only over plain HTTP. A
+      // client that tries WebSocket first (fabric8) falls back to an HTTP watch on a 503 answer,
+      // as it does behind kubectl proxy.
+      return status(ApiException.serviceUnavailable("watch over WebSocket is not supported by the dev-stack API server;"
+          + " watch over HTTP instead"));
+    }
+    if (watchesRefused) {
+      // What the real server answers while its watch cache (re)initializes.
+      return status(ApiException.tooManyRequests("storage is (re)initializing")).withHeader("Retry-After", "1");
+    }
+    Duration timeout;
+    String timeoutSeconds = emptyToNull(request.queryParam("timeoutSeconds"));
+    if (timeoutSeconds != null) {
+      try {
+        timeout = Duration.ofSeconds(Long.parseLong(timeoutSeconds));
+      } catch (NumberFormatException e) {
+        throw ApiException.badRequest("invalid value for timeoutSeconds: " + timeoutSeconds);
+      }
+    } else {
+      long min = MIN_REQUEST_TIMEOUT.toSeconds();
+      timeout = Duration.ofSeconds(min + java.util.concurrent.ThreadLocalRandom.current().nextLong(min));
+    }
+    boolean bookmarks = "true".equals(request.queryParam("allowWatchBookmarks"));
+    Watch watch = store.watch(
+        kind,
+        namespace,
+        emptyToNull(request.queryParam("labelSelector")),
+        emptyToNull(request.queryParam("fieldSelector")),
+        emptyToNull(request.queryParam("resourceVersion")));
+    return HttpResponse.streaming(
+        200,
+        Map.of("Content-Type", "application/json", "Cache-Control", "no-cache, private"),
+        new WatchStreamer(store, watch, timeout, bookmarks ? bookmarkInterval : null));
+  }
+
+  /** Ends every open watch and answers new ones 429 until {@link #resumeWatches}. */
+  void interruptWatches() {
+    watchesRefused = true;
+    store.endWatches();
+  }
+
+  void resumeWatches() {
+    watchesRefused = false;
+  }
+
+  /** Sets how often a watch that allows bookmarks gets one (tests make it short). */
+  void bookmarkInterval(Duration interval) {
+    if (interval.isNegative() || interval.isZero()) {
+      throw new IllegalArgumentException("interval must be positive, was " + interval);
+    }
+    this.bookmarkInterval = interval;
   }
 
   // ---------------------------------------------------------------- TokenRequest

@@ -27,7 +27,9 @@ import org.slf4j.LoggerFactory;
 /**
  * A Kubernetes API server stand-in on HTTPS, wire-compatible with kube-apiserver for the paths
  * the broker, Vault's Kubernetes auth method, kubectl and client libraries use: discovery,
- * core/v1 namespaces, service accounts and pods, TokenRequest, TokenReview, SubjectAccessReview
+ * core/v1 namespaces, service accounts and pods (get, list, create, delete, and watch over HTTP
+ * with resourceVersion, bookmarks and 410 Gone; not over WebSocket), TokenRequest, TokenReview,
+ * SubjectAccessReview
  * (RBAC from YAML) and OIDC discovery. Development and tests only.
  *
  * <p>Lifecycle: {@link #start} binds, writes {@code <stateDir>/ca.crt} and {@code
@@ -187,6 +189,52 @@ public final class KubernetesApiServer implements AutoCloseable {
   @Override
   public void close() {
     endpoint.close();
+  }
+
+  /**
+   * Forgets the watch history, as etcd compaction does: a client that watches again from a
+   * resourceVersion it saw before gets 410 Gone and must list again. For tests of that path.
+   */
+  public void compactWatchHistory() {
+    store.compactHistory();
+  }
+
+  /**
+   * Keeps at most {@code events} changes for watches that resume from a resourceVersion (1000
+   * by default); older ones get 410 Gone.
+   */
+  public void watchHistoryLimit(int events) {
+    store.historyLimit(events);
+  }
+
+  /** How often a watch that allows bookmarks gets one (10 s by default). */
+  public void watchBookmarkInterval(Duration interval) {
+    api.bookmarkInterval(interval);
+  }
+
+  /**
+   * Ends every open watch and answers new watch requests 429 "storage is (re)initializing" (with
+   * Retry-After), as the real server does while its watch cache re-initializes, until {@link
+   * #resumeWatches}. Clients watch again from the last resourceVersion they saw. For tests of that
+   * path; lists and everything else go on being served.
+   */
+  public void interruptWatches() {
+    api.interruptWatches();
+  }
+
+  /** Serves watches again after {@link #interruptWatches}. */
+  public void resumeWatches() {
+    api.resumeWatches();
+  }
+
+  /** How many watches have been answered 410 Gone (a resourceVersion older than the history). */
+  public long expiredWatches() {
+    return store.expiredWatches();
+  }
+
+  /** How many watches are open now. */
+  public int openWatches() {
+    return store.openWatches();
   }
 
   /** Creates a namespace unless it exists. */

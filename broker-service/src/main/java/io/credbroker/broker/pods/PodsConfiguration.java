@@ -1,0 +1,48 @@
+package io.credbroker.broker.pods;
+
+import io.credbroker.broker.cluster.ReplicaId;
+import io.credbroker.broker.config.BrokerProperties;
+import io.credbroker.broker.lease.CredentialStore;
+import io.credbroker.broker.lease.PodDepartures;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.micrometer.core.instrument.MeterRegistry;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+/** Wires what the broker asks Kubernetes about pods. */
+@Configuration(proxyBeanMethods = false)
+class PodsConfiguration {
+
+  /** Lets an operator block a pod by name and UID before it has asked the broker for anything. */
+  @Bean
+  Fabric8PodLookup podLookup(KubernetesClient kubernetesClient) {
+    return new Fabric8PodLookup(kubernetesClient);
+  }
+
+  /** The shared watch of pods, unless {@code credbroker.kubernetes.pod-watch.enabled=false}. */
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnProperty(
+      name = "credbroker.kubernetes.pod-watch.enabled",
+      havingValue = "true",
+      matchIfMissing = true)
+  static class PodWatchConfiguration {
+
+    @Bean
+    PodWatch podWatch(
+        KubernetesClient kubernetesClient,
+        PodDepartures podDepartures,
+        CredentialStore credentialStore,
+        ReplicaId replicaId,
+        BrokerProperties properties,
+        MeterRegistry meterRegistry) {
+      return new PodWatch(
+          kubernetesClient,
+          podDepartures,
+          credentialStore,
+          replicaId,
+          properties.kubernetes().podWatch().checkInterval(),
+          meterRegistry);
+    }
+  }
+}

@@ -1,0 +1,189 @@
+package io.credbroker.broker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.credbroker.api.v1.Credential;
+import io.credbroker.api.v1.WatchCredentialRequest;
+import io.credbroker.broker.lease.CredentialQuery;
+import io.credbroker.broker.lease.CredentialRecord;
+import io.credbroker.broker.lease.CredentialState;
+import io.credbroker.broker.lease.CredentialStore;
+import io.credbroker.devstack.kubernetes.KubernetesApiServer;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A stream does not outlive its pod: the broker's shared watch of pods (a fabric8 informer against
+ * the dev-stack API server) sees the pod deleted, ends its stream with UNAUTHENTICATED {@code
+ * POD_DELETED}, renews, rotates and issues nothing more for it, and drops its role after the drain
+ * grace. Through the real wire: TLS gRPC, Vault, PostgreSQL, the Kubernetes stand-in's watch.
+ */
+class PodDeletionIT {
+
+  private static final String AUDIENCE = "credbroker";
+  private static final String SHORT_ROLE = "db1short";
+  private static final Duration DRAIN = Duration.ofSeconds(2);
+  /** Events are acted on at once; this bounds a missed one. */
+  private static final Duration NOTICE_WITHIN = Duration.ofSeconds(2);
+
+  @TempDir static Path workDir;
+  private static BrokerFixture fixture;
+  private static KubernetesApiServer kubernetes;
+  private static final AtomicInteger pods = new AtomicInteger();
+
+  private final List<EventStream> streams = new ArrayList<>();
+
+  @BeforeAll
+  static void startBroker() {
+    Map<String, Object> properties = new LinkedHashMap<>();
+    properties.put("credbroker.lease.poll-interval", "200ms");
+    properties.put("credbroker.lease.drain-grace", DRAIN.toMillis() + "ms");
+    properties.put("credbroker.lease.reconnect-grace", "30s");
+    properties.put("credbroker.kubernetes.pod-watch.check-interval", NOTICE_WITHIN.toMillis() + "ms");
+    properties.putAll(BrokerFixture.secondBinding(SHORT_ROLE));
+    fixture =
+        BrokerFixture.start(
+            workDir,
+            properties,
+            // Renewed every ~2 s and rotated before its 8 s max TTL: a stream that outlived its
+            // pod would see both.
+            BrokerFixture.shortLivedVaultRole(SHORT_ROLE, Duration.ofSeconds(3), Duration.ofSeconds(8)));
+    kubernetes = fixture.devStack.kubernetes();
+  }
+
+  @AfterAll
+  static void stopBroker() {
+    if (fixture != null) {
+      fixture.close();
+    }
+  }
+
+  @AfterEach
+  void closeStreams() {
+    streams.forEach(EventStream::close);
+    streams.clear();
+  }
+
+  @Test
+  void streamOfADeletedPodEndsUnauthenticatedAndItsRoleIsDroppedAfterTheDrainGrace() throws Exception {
+    String pod = newPod();
+    String token = podToken(pod);
+    EventStream stream = watch(token, SHORT_ROLE);
+    Credential credential = stream.first().getIssued().getCredential();
+    assertThat(fixture.roleExists(credential.getUsername())).isTrue();
+
+    Instant deleted = Instant.now();
+    kubernetes.deletePod("public", pod);
+
+    await().atMost(NOTICE_WITHIN.plusSeconds(2)).until(() -> !stream.open());
+    assertEndedWithPodDeleted(stream);
+    // Still usable while the pod's last connections drain, then dropped.
+    CredentialRecord draining = fixture.record(credential.getCredentialId());
+    assertThat(draining.state()).isEqualTo(CredentialState.ACTIVE);
+    await().atMost(DRAIN.plusSeconds(5)).until(() -> !fixture.roleExists(credential.getUsername()));
+    CredentialRecord ended = fixture.record(credential.getCredentialId());
+    assertThat(ended.state()).isEqualTo(CredentialState.REVOKED);
+    assertThat(ended.endReason()).isEqualTo("POD_DELETED");
+    assertThat(Duration.between(deleted, ended.endTime())).isGreaterThanOrEqualTo(DRAIN);
+
+    // The token may still be cached as valid: the pod gets nothing more, and past the role's max TTL
+    // no rotation created another role for it.
+    EventStream again = watch(token, SHORT_ROLE);
+    await().atMost(Duration.ofSeconds(10)).until(() -> !again.open());
+    assertThat(again.events).isEmpty();
+    assertThat(((StatusRuntimeException) again.error.get()).getStatus().getCode())
+        .isEqualTo(Status.Code.UNAUTHENTICATED);
+    await().during(Duration.ofSeconds(8)).atMost(Duration.ofSeconds(10))
+        .until(() -> credentialsOf(pod).size() == 1);
+    assertThat(credentialsOf(pod)).singleElement()
+        .satisfies(c -> assertThat(c.state()).isEqualTo(CredentialState.REVOKED));
+    assertThat(stream.count(e -> e.hasRotated())).isZero();
+  }
+
+  @Test
+  void podRecreatedUnderTheSameNameIsAnotherPodAndTheOldStreamEnds() throws Exception {
+    String pod = newPod();
+    EventStream old = watch(podToken(pod), "db1");
+    Credential oldCredential = old.first().getIssued().getCredential();
+
+    kubernetes.deletePod("public", pod);
+    kubernetes.createPod("public", pod, "application");
+    EventStream fresh = watch(podToken(pod), "db1");
+    Credential freshCredential = fresh.first().getIssued().getCredential();
+
+    await().atMost(NOTICE_WITHIN.plusSeconds(2)).until(() -> !old.open());
+    assertEndedWithPodDeleted(old);
+    await().atMost(DRAIN.plusSeconds(5)).until(() -> !fixture.roleExists(oldCredential.getUsername()));
+
+    // The new pod (same name, new UID) keeps its stream and its role.
+    await().during(NOTICE_WITHIN.plusSeconds(1)).atMost(NOTICE_WITHIN.plusSeconds(3)).until(fresh::open);
+    assertThat(fixture.roleExists(freshCredential.getUsername())).isTrue();
+    assertThat(fixture.record(freshCredential.getCredentialId()).state()).isEqualTo(CredentialState.ACTIVE);
+  }
+
+  @Test
+  void podDeletedWhileTheWatchWasDownIsStillNoticedAfterTheWatchGets410Gone() throws Exception {
+    String pod = newPod();
+    EventStream stream = watch(podToken(pod), "db1");
+    Credential credential = stream.first().getIssued().getCredential();
+    long expired = kubernetes.expiredWatches();
+
+    // The broker's watch is cut and refused while the pod is deleted, and the event is compacted
+    // away: its next watch gets 410 Gone. The deletion is learnt from the list that follows (or,
+    // whichever comes first, from the periodic check of the pods of live credentials).
+    kubernetes.interruptWatches();
+    kubernetes.deletePod("public", pod);
+    kubernetes.compactWatchHistory();
+    kubernetes.resumeWatches();
+
+    await().atMost(Duration.ofSeconds(20)).until(() -> !stream.open());
+    assertEndedWithPodDeleted(stream);
+    await().atMost(DRAIN.plusSeconds(5)).until(() -> !fixture.roleExists(credential.getUsername()));
+    assertThat(kubernetes.expiredWatches()).isGreaterThan(expired);
+  }
+
+  private static void assertEndedWithPodDeleted(EventStream stream) {
+    assertThat(stream.error.get()).isInstanceOf(StatusRuntimeException.class);
+    StatusRuntimeException error = (StatusRuntimeException) stream.error.get();
+    assertThat(error.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
+    assertThat(error.getStatus().getDescription()).contains("was deleted");
+    assertThat(BrokerTestClient.errorInfo(error).getReason()).isEqualTo("POD_DELETED");
+    assertThat(BrokerTestClient.errorInfo(error).getDomain()).isEqualTo("credbroker.io");
+  }
+
+  private static List<CredentialRecord> credentialsOf(String pod) {
+    return fixture.broker.getBean(CredentialStore.class)
+        .search(new CredentialQuery("public", pod, null, null, false, 100));
+  }
+
+  private EventStream watch(String token, String databaseRole) {
+    EventStream stream = EventStream.open(
+        fixture.channel, token, WatchCredentialRequest.newBuilder().setDatabaseRole(databaseRole).build());
+    streams.add(stream);
+    return stream;
+  }
+
+  private static String newPod() {
+    String name = "gone-" + pods.incrementAndGet();
+    kubernetes.createPod("public", name, "application");
+    return name;
+  }
+
+  private static String podToken(String pod) {
+    return kubernetes.issueToken("public", "application", pod, List.of(AUDIENCE), Duration.ofMinutes(10));
+  }
+}
