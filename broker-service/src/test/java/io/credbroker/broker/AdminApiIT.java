@@ -6,6 +6,7 @@ import static io.credbroker.broker.BrokerTestClient.assertRefused;
 import static io.credbroker.broker.BrokerTestClient.login;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -22,12 +23,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -114,6 +118,47 @@ class AdminApiIT {
     }
     assertThat(client.issue(podToken(neighbour), BrokerFixture.DATABASE_ROLE).getUsername())
         .isNotBlank();
+  }
+
+  @Test
+  void aPodsCredentialsAreRevokedAtOnceSoOneSlowRevocationDoesNotKeepTheOthersLoggingIn() throws Exception {
+    String pod = newPod();
+    String token = podToken(pod);
+    Credential slow = client.issue(token, BrokerFixture.DATABASE_ROLE); // issued first, revoked first one by one
+    Credential other = client.issue(token, BrokerFixture.DATABASE_ROLE);
+    String table = "held_" + pod.replace('-', '_');
+    try (Connection admin = fixture.devStack.postgres().connect("db1")) {
+      try (Statement sql = admin.createStatement()) {
+        sql.execute("CREATE TABLE " + table + " (id int)");
+        sql.execute("ALTER TABLE " + table + " OWNER TO \"" + slow.getUsername() + "\"");
+      }
+      // A long report holds the table: handing it to the group, in the first revocation, waits for it.
+      admin.setAutoCommit(false);
+      try (Statement sql = admin.createStatement()) {
+        sql.executeQuery("SELECT count(*) FROM " + table).close();
+      }
+
+      CompletableFuture<HttpResponse<String>> revocation = CompletableFuture.supplyAsync(() -> {
+        try {
+          return post("/admin/v1/namespaces/public/pods/" + pod + "/revocations", sreToken, reason("INC-9"));
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+      });
+
+      await("the second credential revoked while the first waits")
+          .atMost(Duration.ofSeconds(4))
+          .pollInterval(Duration.ofMillis(200))
+          .until(() -> !fixture.roleExists(other.getUsername()));
+      assertThat(revocation).isNotDone();
+      admin.commit();
+
+      HttpResponse<String> response = revocation.get(30, TimeUnit.SECONDS);
+      assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+      assertThat(JSON.readTree(response.body()).path("credentials")).hasSize(2);
+    }
+    await().atMost(Duration.ofSeconds(30)).until(() -> !fixture.roleExists(slow.getUsername()));
+    assertThatThrownBy(() -> login(slow).close()).isInstanceOf(SQLException.class);
   }
 
   @Test
