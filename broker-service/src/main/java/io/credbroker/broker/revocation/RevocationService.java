@@ -222,6 +222,9 @@ public class RevocationService {
    * it is known; the first failure is thrown once every revocation has ended.
    */
   private void revokeAll(List<UUID> ids, List<RevocationOutcome> revoked) {
+    if (ids.isEmpty()) {
+      return; // revoked before: nothing left to do
+    }
     if (ids.size() == 1) {
       revoked.add(revoke(ids.get(0), POD_REVOKED, "pod"));
       return;
