@@ -32,6 +32,11 @@ public final class Bindings {
     this.byDatabaseRole = Map.copyOf(index);
   }
 
+  /** Every binding, in no particular order. */
+  public Collection<Binding> all() {
+    return byDatabaseRole.values();
+  }
+
   public Optional<Binding> find(String databaseRole) {
     return Optional.ofNullable(byDatabaseRole.get(databaseRole));
   }

@@ -1,15 +1,20 @@
 package io.credbroker.broker.revocation;
 
 import com.github.benmanes.caffeine.cache.Ticker;
+import io.credbroker.broker.auth.Bindings;
 import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.lease.CredentialRevokedEvent;
 import io.credbroker.broker.lease.CredentialStore;
 import io.credbroker.broker.lease.LeaseService;
+import io.credbroker.broker.vault.VaultDatabaseCredentials;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.springframework.boot.jdbc.autoconfigure.JdbcConnectionDetails;
 import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.context.annotation.Bean;
@@ -82,6 +87,26 @@ class RevocationConfiguration {
     return Gauge.builder("credbroker.revocation.listener.connected", notifications, n -> n.listening() ? 1 : 0)
         .description("Whether the cross-replica revocation listener is connected (1) or not (0)")
         .register(meterRegistry);
+  }
+
+  @Bean
+  UndroppedRoles undroppedRoles(Bindings bindings, VaultDatabaseCredentials vault, MeterRegistry meterRegistry) {
+    return new UndroppedRoles(bindings, vault, Clock.systemUTC(), meterRegistry);
+  }
+
+  /** Runs {@link UndroppedRoles#check()} on one daemon thread; Spring shuts it down with the context. */
+  @Bean
+  ScheduledExecutorService undroppedRoleChecks(UndroppedRoles undroppedRoles, BrokerProperties properties) {
+    ScheduledExecutorService scheduler =
+        Executors.newSingleThreadScheduledExecutor(
+            task -> {
+              Thread thread = new Thread(task, "credbroker-undropped-roles");
+              thread.setDaemon(true);
+              return thread;
+            });
+    long every = properties.revocation().undroppedCheckInterval().toMillis();
+    scheduler.scheduleWithFixedDelay(undroppedRoles::check, every, every, TimeUnit.MILLISECONDS);
+    return scheduler;
   }
 
   @Bean

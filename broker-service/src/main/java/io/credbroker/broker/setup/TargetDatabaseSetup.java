@@ -32,7 +32,7 @@ public final class TargetDatabaseSetup {
   static final String EVENT_TRIGGER = "credbroker_hand_to_group";
   /**
    * Schema of the table in which the revocation statements record roles they revoked but could not drop;
-   * owned by the superuser, used by the Vault admin role only (a dynamic role must not be able to erase its row).
+   * owned by the superuser, changed by the Vault admin role only (a dynamic role must not be able to erase its row).
    */
   static final String REVOCATION_SCHEMA = "credbroker_revocation";
   static final String UNDROPPED_TABLE = REVOCATION_SCHEMA + ".undropped_role";
@@ -49,7 +49,7 @@ public final class TargetDatabaseSetup {
   private static final String OWNERSHIP_SCHEMA_STEP = "schema " + OWNERSHIP_SCHEMA + " (superuser only)";
   private static final String FUNCTION_STEP = "function " + OWNERSHIP_SCHEMA + "." + OWNERSHIP_FUNCTION + "() (SECURITY DEFINER)";
   private static final String TRIGGER_STEP = "event trigger " + EVENT_TRIGGER + " (ddl_command_end)";
-  private static final String UNDROPPED_STEP = "table " + UNDROPPED_TABLE + " (roles revoked but not yet dropped)";
+  private static final String UNDROPPED_STEP = "table " + UNDROPPED_TABLE + " (roles revoked but not yet dropped; group reads)";
   private static final String OTHER_DATABASES_STEP = "other databases closed to PUBLIC (no CONNECT or TEMPORARY for dynamic roles)";
   private static final String FUNCTION_SEARCH_PATH = "search_path=pg_catalog, pg_temp";
 
@@ -309,14 +309,18 @@ public final class TargetDatabaseSetup {
   /**
    * The table the revocation statements write a role into when they revoked it (NOLOGIN, sessions ended)
    * but could not drop it, and from which later revocations retry the drop. Only the Vault admin role may
-   * change it; dynamic roles, members of the group, cannot see it.
+   * change it; the group (and so every dynamic role) may read it.
    */
   private void undroppedRoles(Connection c, String in, boolean dryRun, List<StepResult> steps) throws SQLException {
     String subject = UNDROPPED_STEP + in;
     String admin = Names.quoteIdent(options.vaultAdminRole());
+    String group = Names.quoteIdent(options.groupRole());
+    // The group may read it: the broker has no database login of its own and reads it with a credential it
+    // borrows from the binding's Vault role (pods can read it too; they cannot change it).
     List<String> grants = List.of(
-        "GRANT USAGE ON SCHEMA " + REVOCATION_SCHEMA + " TO " + admin,
-        "GRANT SELECT, INSERT, UPDATE, DELETE ON " + UNDROPPED_TABLE + " TO " + admin);
+        "GRANT USAGE ON SCHEMA " + REVOCATION_SCHEMA + " TO " + admin + ", " + group,
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON " + UNDROPPED_TABLE + " TO " + admin,
+        "GRANT SELECT ON " + UNDROPPED_TABLE + " TO " + group);
     boolean exists = queryBoolean(c, "SELECT true FROM pg_catalog.pg_class WHERE oid = pg_catalog.to_regclass(?)", UNDROPPED_TABLE) != null;
     if (!exists) {
       List<String> sql = new ArrayList<>(List.of(
@@ -332,7 +336,10 @@ public final class TargetDatabaseSetup {
     boolean granted = Boolean.TRUE.equals(queryBoolean(c,
         "SELECT pg_catalog.has_schema_privilege(r.oid, ?, 'USAGE') AND bool_and(pg_catalog.has_table_privilege(r.oid, ?, p))"
             + " FROM pg_catalog.pg_roles r, unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) p WHERE r.rolname = ? GROUP BY r.oid",
-        REVOCATION_SCHEMA, UNDROPPED_TABLE, options.vaultAdminRole()));
+        REVOCATION_SCHEMA, UNDROPPED_TABLE, options.vaultAdminRole()))
+        && Boolean.TRUE.equals(queryBoolean(c,
+        "SELECT pg_catalog.has_schema_privilege(r.oid, ?, 'USAGE') AND pg_catalog.has_table_privilege(r.oid, ?, 'SELECT')"
+            + " FROM pg_catalog.pg_roles r WHERE r.rolname = ?", REVOCATION_SCHEMA, UNDROPPED_TABLE, options.groupRole()));
     step(steps, dryRun, subject, granted ? Outcome.UNCHANGED : Outcome.UPDATED, String.join("\n", grants),
         () -> exec(c, grants.toArray(String[]::new)));
   }

@@ -142,6 +142,12 @@ class DynamicRoleLifecycleIT {
       st.execute("DROP TABLE left_behind");
     }
     Credential next = issue(vault, "database", DB);
+    try (Connection c = login(stack, DB, next); Statement st = c.createStatement()) {
+      // Readable, so that the broker can report it with a credential it borrows; but no pod can erase its row.
+      assertThat(single(st, "SELECT count(*) FROM credbroker_revocation.undropped_role")).isEqualTo(1L);
+      assertThatThrownBy(() -> st.execute("DELETE FROM credbroker_revocation.undropped_role"))
+          .isInstanceOf(SQLException.class).hasMessageContaining("permission denied");
+    }
     revoke(vault, next);
     assertThat(adminQuery("SELECT count(*) FROM pg_roles WHERE rolname IN ('" + stuck.username() + "', '" + next.username() + "')"))
         .containsExactly(0L);
