@@ -12,9 +12,6 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import org.springframework.boot.jdbc.autoconfigure.JdbcConnectionDetails;
 import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.context.annotation.Bean;
@@ -89,24 +86,15 @@ class RevocationConfiguration {
         .register(meterRegistry);
   }
 
-  @Bean
-  UndroppedRoles undroppedRoles(Bindings bindings, VaultDatabaseCredentials vault, MeterRegistry meterRegistry) {
-    return new UndroppedRoles(bindings, vault, Clock.systemUTC(), meterRegistry);
-  }
-
-  /** Runs {@link UndroppedRoles#check()} on one daemon thread; Spring shuts it down with the context. */
-  @Bean
-  ScheduledExecutorService undroppedRoleChecks(UndroppedRoles undroppedRoles, BrokerProperties properties) {
-    ScheduledExecutorService scheduler =
-        Executors.newSingleThreadScheduledExecutor(
-            task -> {
-              Thread thread = new Thread(task, "credbroker-undropped-roles");
-              thread.setDaemon(true);
-              return thread;
-            });
-    long every = properties.revocation().undroppedCheckInterval().toMillis();
-    scheduler.scheduleWithFixedDelay(undroppedRoles::check, every, every, TimeUnit.MILLISECONDS);
-    return scheduler;
+  /**
+   * Not a bean of executor type on purpose: Spring Boot backs its own task executor off when one exists.
+   */
+  @Bean(destroyMethod = "close")
+  UndroppedRoles undroppedRoles(
+      Bindings bindings, VaultDatabaseCredentials vault, BrokerProperties properties, MeterRegistry meterRegistry) {
+    UndroppedRoles undroppedRoles = new UndroppedRoles(bindings, vault, Clock.systemUTC(), meterRegistry);
+    undroppedRoles.start(properties.revocation().undroppedCheckInterval());
+    return undroppedRoles;
   }
 
   @Bean

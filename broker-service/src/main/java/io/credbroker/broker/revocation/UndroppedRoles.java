@@ -13,6 +13,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -21,6 +22,9 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,9 +41,10 @@ import org.slf4j.LoggerFactory;
  * so the check is what retries them when no pod is revoked for a while. A check that fails for one binding
  * keeps that binding's last answer. Each replica checks on its own.
  *
- * <p>Thread-safe: {@link #check()} runs on one scheduler thread; readers see the last completed check.
+ * <p>Lifecycle: {@link #start(Duration)} schedules the checks on one daemon thread, {@link #close()} stops them.
+ * Thread-safe: readers see the last completed check.
  */
-public final class UndroppedRoles {
+public final class UndroppedRoles implements AutoCloseable {
 
   static final String QUERY = "SELECT role_name, revoked_time, attempts, last_error"
       + " FROM credbroker_revocation.undropped_role ORDER BY revoked_time, role_name";
@@ -66,6 +71,13 @@ public final class UndroppedRoles {
   private final Clock clock;
   private final Map<String, List<UndroppedRole>> byDatabaseRole = new ConcurrentHashMap<>();
   private volatile @Nullable Instant checkTime;
+  private final ScheduledExecutorService scheduler =
+      Executors.newSingleThreadScheduledExecutor(
+          task -> {
+            Thread thread = new Thread(task, "credbroker-undropped-roles");
+            thread.setDaemon(true);
+            return thread;
+          });
 
   public UndroppedRoles(Bindings bindings, VaultDatabaseCredentials vault, Clock clock, MeterRegistry meterRegistry) {
     this.bindings = Objects.requireNonNull(bindings, "bindings");
@@ -77,6 +89,17 @@ public final class UndroppedRoles {
           .tag("database_role", binding.databaseRole())
           .register(meterRegistry);
     }
+  }
+
+  /** Checks every {@code interval}, the first time one interval from now. */
+  public void start(Duration interval) {
+    scheduler.scheduleWithFixedDelay(this::check, interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /** Stops the checks; one that is running is interrupted. */
+  @Override
+  public void close() {
+    scheduler.shutdownNow();
   }
 
   /** The roles found by the last check, oldest revocation first. */
