@@ -47,8 +47,11 @@ public class BrokerException extends RuntimeException {
     CREDENTIAL_NOT_FOUND(Category.NOT_FOUND),
     /** The credential named for resumption cannot be adopted; the client should ask for a new one. */
     CREDENTIAL_NOT_RESUMABLE(Category.FAILED_PRECONDITION),
-    /** An operator (or the broker) revoked this credential while a stream held it. */
-    CREDENTIAL_REVOKED(Category.PERMISSION_DENIED),
+    /**
+     * An operator (or the broker) revoked this credential while a stream held it. The pod is not blocked:
+     * like a credential that cannot be resumed, the client asks for a new one (a revoked pod is POD_REVOKED).
+     */
+    CREDENTIAL_REVOKED(Category.FAILED_PRECONDITION),
     /** The credential named in the request belongs to another pod (another pod UID). */
     CREDENTIAL_OF_ANOTHER_POD(Category.PERMISSION_DENIED),
     /** The credential being acknowledged did not come from a rotation. */

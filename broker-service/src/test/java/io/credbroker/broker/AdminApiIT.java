@@ -6,6 +6,7 @@ import static io.credbroker.broker.BrokerTestClient.assertRefused;
 import static io.credbroker.broker.BrokerTestClient.login;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -22,12 +23,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -55,7 +59,7 @@ class AdminApiIT {
 
   @BeforeAll
   static void startBroker() {
-    fixture = BrokerFixture.start(workDir);
+    fixture = BrokerFixture.start(workDir, Map.of("credbroker.revocation.undropped-check-interval", "1s"), devStack -> {});
     kubernetes = fixture.devStack.kubernetes();
     client = new BrokerTestClient(fixture.channel);
     http = fixture.adminHttpClient();
@@ -114,6 +118,90 @@ class AdminApiIT {
     }
     assertThat(client.issue(podToken(neighbour), BrokerFixture.DATABASE_ROLE).getUsername())
         .isNotBlank();
+  }
+
+  @Test
+  void aPodsCredentialsAreRevokedAtOnceSoOneSlowRevocationDoesNotKeepTheOthersLoggingIn() throws Exception {
+    String pod = newPod();
+    String token = podToken(pod);
+    Credential slow = client.issue(token, BrokerFixture.DATABASE_ROLE); // issued first, revoked first one by one
+    Credential other = client.issue(token, BrokerFixture.DATABASE_ROLE);
+    String table = "held_" + pod.replace('-', '_');
+    try (Connection admin = fixture.devStack.postgres().connect("db1")) {
+      try (Statement sql = admin.createStatement()) {
+        sql.execute("CREATE TABLE " + table + " (id int)");
+        sql.execute("ALTER TABLE " + table + " OWNER TO \"" + slow.getUsername() + "\"");
+      }
+      // A long report holds the table: handing it to the group, in the first revocation, waits for it.
+      admin.setAutoCommit(false);
+      try (Statement sql = admin.createStatement()) {
+        sql.executeQuery("SELECT count(*) FROM " + table).close();
+      }
+
+      CompletableFuture<HttpResponse<String>> revocation = CompletableFuture.supplyAsync(() -> {
+        try {
+          return post("/admin/v1/namespaces/public/pods/" + pod + "/revocations", sreToken, reason("INC-9"));
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+      });
+
+      await("the second credential revoked while the first waits")
+          .atMost(Duration.ofSeconds(4))
+          .pollInterval(Duration.ofMillis(200))
+          .until(() -> !fixture.roleExists(other.getUsername()));
+      assertThat(revocation).isNotDone();
+      admin.commit();
+
+      HttpResponse<String> response = revocation.get(30, TimeUnit.SECONDS);
+      assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+      assertThat(JSON.readTree(response.body()).path("credentials")).hasSize(2);
+    }
+    await().atMost(Duration.ofSeconds(30)).until(() -> !fixture.roleExists(slow.getUsername()));
+    assertThatThrownBy(() -> login(slow).close()).isInstanceOf(SQLException.class);
+  }
+
+  @Test
+  void revokedRoleThatCannotBeDroppedIsListedAndCountedUntilALaterRevocationDropsIt() throws Exception {
+    String pod = newPod();
+    Credential credential = client.issue(podToken(pod), BrokerFixture.DATABASE_ROLE);
+    String table = "kept_" + pod.replace('-', '_');
+    try (Connection admin = fixture.devStack.postgres().connect("postgres"); Statement sql = admin.createStatement()) {
+      // Something of the role in another database, which DROP ROLE run in db1 cannot remove.
+      sql.execute("CREATE TABLE " + table + " (id int)");
+      sql.execute("ALTER TABLE " + table + " OWNER TO \"" + credential.getUsername() + "\"");
+    }
+
+    HttpResponse<String> revoked = post("/admin/v1/namespaces/public/pods/" + pod + "/revocations", sreToken, reason("INC-10"));
+
+    assertThat(revoked.statusCode()).as(revoked.body()).isEqualTo(200);
+    assertThatThrownBy(() -> login(credential).close()).isInstanceOf(SQLException.class);
+    assertThat(fixture.roleExists(credential.getUsername())).isTrue();
+    await("listed by the admin API")
+        .atMost(Duration.ofSeconds(15))
+        .until(() -> get("/admin/v1/undropped-roles", sreToken).body().contains(credential.getUsername()));
+    JsonNode listed = JSON.readTree(get("/admin/v1/undropped-roles", sreToken).body());
+    assertThat(listed.path("checkTime").asText()).isNotBlank();
+    JsonNode item = listed.path("items").get(0);
+    assertThat(item.path("username").asText()).isEqualTo(credential.getUsername());
+    assertThat(item.path("databaseRole").asText()).isEqualTo(BrokerFixture.DATABASE_ROLE);
+    assertThat(item.path("attempts").asInt()).isPositive();
+    assertThat(item.path("lastError").asText()).contains("cannot be dropped");
+    assertThat(fixture.httpGet("/actuator/prometheus").body())
+        .containsPattern("credbroker_revocation_undropped_roles\\{[^}]*database_role=\"db1\"[^}]*} 1\\.0");
+    assertProblem(get("/admin/v1/undropped-roles", null), 401, "TOKEN_MISSING");
+
+    try (Connection admin = fixture.devStack.postgres().connect("postgres"); Statement sql = admin.createStatement()) {
+      sql.execute("DROP TABLE " + table);
+    }
+    // No pod is revoked meanwhile: the broker's own check credential, revoked after each read, retries the drop.
+    await("dropped and no longer listed")
+        .atMost(Duration.ofSeconds(15))
+        .until(() -> !fixture.roleExists(credential.getUsername())
+            && !get("/admin/v1/undropped-roles", sreToken).body().contains(credential.getUsername()));
+    await().atMost(Duration.ofSeconds(5))
+        .until(() -> fixture.httpGet("/actuator/prometheus").body()
+            .matches("(?s).*credbroker_revocation_undropped_roles\\{[^}]*database_role=\"db1\"[^}]*} 0\\.0.*"));
   }
 
   @Test
@@ -346,7 +434,7 @@ class AdminApiIT {
     assertThat(operations(live))
         .as("paths, methods, parameters and response codes; the served document is in " + copy.toAbsolutePath())
         .isEqualTo(operations(committed));
-    assertThat(live.path("paths").size()).isEqualTo(7);
+    assertThat(live.path("paths").size()).isEqualTo(8);
   }
 
   /** "METHOD path" → parameters (in:name:required), request body, response codes; sorted. */

@@ -290,6 +290,37 @@ class ClientSdkIT {
     assertThat(events.reconnects.get()).isZero();
   }
 
+  @Test
+  void sreRevokingOneCredentialLetsThePodObtainANewOneAndThePoolSwitchesToIt() throws Exception {
+    RecordingEvents events = new RecordingEvents();
+    CredentialBrokerClient client = client(target(fixture.grpcPort), newPodToken(), events);
+    RotatingDataSource dataSource = dataSource(client, "db1");
+    Credential revoked = awaitCredential(dataSource);
+
+    HttpResponse<String> response =
+        fixture
+            .adminHttpClient()
+            .send(
+                HttpRequest.newBuilder(
+                        fixture.adminUri("/admin/v1/credentials/" + revoked.credentialId() + "/revocations"))
+                    .header("Authorization", "Bearer " + sreToken)
+                    .header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"reason\":\"INC-8 one password leaked\"}"))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString());
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+    assertThat(fixture.roleExists(revoked.username())).isFalse();
+
+    await("a new credential in the pool")
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> !currentUsername(dataSource).isEmpty() && !currentUsername(dataSource).equals(revoked.username()));
+    Credential fresh = awaitCredential(dataSource);
+    assertThat(fresh.credentialId()).isNotEqualTo(revoked.credentialId());
+    assertThat(fixture.roleExists(fresh.username())).isTrue();
+    assertThat(events.stopped).isEmpty();
+    assertThat(events.streamFailures).containsExactly(Status.Code.FAILED_PRECONDITION);
+  }
+
   // ---- helpers ----
 
   private CredentialBrokerClient client(

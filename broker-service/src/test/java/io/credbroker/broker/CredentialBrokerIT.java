@@ -350,6 +350,26 @@ class CredentialBrokerIT {
   }
 
   @Test
+  @Order(14)
+  void podBlockedByAnotherReplicaAfterThisOneAdmittedItIsRefusedForGoodNotAskedToRetry() throws Exception {
+    String pod = newPod("application");
+    String token = podToken("application", pod);
+    Credential first = issue(token); // this replica now holds "not blocked" for the pod in its cache
+    String podUid = fixture.broker.getBean(CredentialStore.class).findByUsername(first.getUsername()).get(0)
+        .owner().podUid();
+    // Another replica's block, committed without a notification reaching this one yet.
+    try (Connection state = fixture.devStack.postgres().connect("credbroker");
+        var block = state.prepareStatement("INSERT INTO pod_block (pod_uid, namespace, pod_name, reason, blocked_by)"
+            + " VALUES (?, 'public', ?, 'test', 'another replica')")) {
+      block.setString(1, podUid);
+      block.setString(2, pod);
+      block.executeUpdate();
+    }
+
+    assertRefused(() -> issue(token), Status.Code.PERMISSION_DENIED, "POD_REVOKED");
+  }
+
+  @Test
   @Order(Integer.MAX_VALUE)
   void passwordsNeverReachTheLogs() {
     List<String> passwords = client.passwordsSeen();

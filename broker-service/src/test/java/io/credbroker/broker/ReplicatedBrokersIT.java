@@ -305,10 +305,9 @@ class ReplicatedBrokersIT {
         when.compareAndSet(0, System.nanoTime());
         return true;
       }
-      // The block may not have reached this replica's cache yet: the insert trigger then refuses
-      // the credential and the broker answers UNAVAILABLE; ask again.
-      assertThat(e.getStatus().getCode()).as(e.getStatus().toString()).isEqualTo(Status.Code.UNAVAILABLE);
-      return false;
+      // Even when the block has not reached this replica's cache yet, the insert trigger refuses the
+      // credential and the broker answers POD_REVOKED (it once answered UNAVAILABLE): nothing else is right.
+      throw new AssertionError("a revoked pod was refused with " + e.getStatus(), e);
     }
   }
 

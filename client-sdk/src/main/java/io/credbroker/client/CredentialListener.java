@@ -31,7 +31,9 @@ public interface CredentialListener {
 
   /**
    * An operator revoked the current credential: it no longer logs in and its sessions are being terminated.
-   * {@link #onStopped(CredentialBrokerException)} follows.
+   * When the whole pod was revoked ({@code POD_REVOKED}), {@link #onStopped(CredentialBrokerException)} follows;
+   * when only this credential was ({@code CREDENTIAL_REVOKED}), the subscription asks for a new one and
+   * {@link #onCredential(Credential)} follows.
    *
    * @param reason the broker's machine-readable reason, for example {@code POD_REVOKED}
    */

@@ -377,6 +377,25 @@ class CredentialBrokerClientTest {
   }
 
   @Test
+  void credentialRevokedAloneIsReportedAndAFreshOneIsRequestedWithoutResume() throws Exception {
+    CredentialSubscription subscription = client.watch("db1", listener);
+    WatchCall call = broker.nextWatch();
+    call.issue(credential("c1", "v-db1-a", "pw-1", JDBC_URL));
+    call.revoke("c1", "CREDENTIAL_REVOKED");
+    call.fail(Status.FAILED_PRECONDITION, "CREDENTIAL_REVOKED", null);
+
+    WatchCall fresh = broker.nextWatch();
+    assertThat(fresh.request().getResumeCredentialId()).as("the revoked credential is not resumed").isEmpty();
+    fresh.issue(credential("c2", "v-db1-b", "pw-2", JDBC_URL));
+
+    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(listener.credentials)
+        .extracting(Credential::credentialId).containsExactly("c1", "c2"));
+    assertThat(listener.revocations).singleElement().satisfies(r -> assertThat(r.reason()).isEqualTo("CREDENTIAL_REVOKED"));
+    assertThat(listener.stops).isEmpty();
+    assertThat(subscription.currentCredential()).map(Credential::credentialId).contains("c2");
+  }
+
+  @Test
   void revokedCredentialIsReportedAndTheSubscriptionStops() throws Exception {
     CredentialSubscription subscription = client.watch("db1", listener);
     WatchCall call = broker.nextWatch();

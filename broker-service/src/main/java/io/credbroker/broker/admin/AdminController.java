@@ -10,6 +10,7 @@ import io.credbroker.broker.revocation.PodRevocation;
 import io.credbroker.broker.revocation.PodStatus;
 import io.credbroker.broker.revocation.RevocationService;
 import io.credbroker.broker.revocation.RevocationStore;
+import io.credbroker.broker.revocation.UndroppedRoles;
 import io.swagger.v3.oas.annotations.Operation;
 import io.swagger.v3.oas.annotations.Parameter;
 import io.swagger.v3.oas.annotations.media.Content;
@@ -56,11 +57,13 @@ class AdminController {
   private final AdminAccess access;
   private final RevocationService revocations;
   private final RevocationStore store;
+  private final UndroppedRoles undroppedRoles;
 
-  AdminController(AdminAccess access, RevocationService revocations, RevocationStore store) {
+  AdminController(AdminAccess access, RevocationService revocations, RevocationStore store, UndroppedRoles undroppedRoles) {
     this.access = Objects.requireNonNull(access, "access");
     this.revocations = Objects.requireNonNull(revocations, "revocations");
     this.store = Objects.requireNonNull(store, "store");
+    this.undroppedRoles = Objects.requireNonNull(undroppedRoles, "undroppedRoles");
   }
 
   // No "consumes" on the mappings: a call without a body or content type must reach the
@@ -183,6 +186,23 @@ class AdminController {
     int max = KubernetesNames.limit(limit, MAX_LIMIT);
     access.authorize(user, AdminVerb.LIST, ns);
     return new ItemLists.QueuedRevocationList(store.queue(ns, max));
+  }
+
+  @GetMapping("/undropped-roles")
+  @Operation(
+      summary = "Revoked roles not dropped yet",
+      description =
+          "PostgreSQL roles whose revocation refused their login and ended their sessions but could not"
+              + " drop them (something of theirs in another database, a grant made to them); later"
+              + " revocations retry the drop. As of the broker's last check. RBAC verb: list, in all"
+              + " namespaces.")
+  @ApiResponse(responseCode = "200", description = "Undropped roles, oldest revocation first")
+  ItemLists.UndroppedRoleList undroppedRoles(
+      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false) @Nullable String authorization) {
+    KubernetesUser user = access.authenticate(authorization);
+    access.authorize(user, AdminVerb.LIST, null);
+    UndroppedRoles.Snapshot snapshot = undroppedRoles.snapshot();
+    return new ItemLists.UndroppedRoleList(snapshot.roles(), snapshot.checkTime());
   }
 
   @GetMapping("/audit-events")

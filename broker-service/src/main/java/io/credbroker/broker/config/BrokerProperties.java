@@ -213,13 +213,17 @@ public record BrokerProperties(
    *     whether it should stop
    * @param listenerReconnectDelay how long the listener waits before reconnecting after its connection
    *     failed
+   * @param undroppedCheckInterval how often each replica borrows a credential per binding to read the roles
+   *     the revocation statements could not drop yet (admin API, metric); revoking that credential also
+   *     retries their drop
    */
   public record Revocation(
       @DefaultValue("credbroker_events") @Pattern(regexp = "[a-z_][a-z0-9_]{0,62}")
           String notificationChannel,
       @DefaultValue("30s") @NotNull Duration blockCacheTtl,
       @DefaultValue("500ms") @NotNull Duration listenerPollInterval,
-      @DefaultValue("1s") @NotNull Duration listenerReconnectDelay) {}
+      @DefaultValue("1s") @NotNull Duration listenerReconnectDelay,
+      @DefaultValue("5m") @NotNull Duration undroppedCheckInterval) {}
 
   /**
    * @param renewalFraction the fraction of a lease's lifetime after which it is renewed (about 2/3)

@@ -198,8 +198,9 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
   }
 
   /**
-   * Tells the stream holding the credential (if any on this replica) that it was revoked, and ends it
-   * with PERMISSION_DENIED and {@code reason}.
+   * Tells the stream holding the credential (if any on this replica) that it was revoked, and ends it:
+   * with PERMISSION_DENIED when {@code reason} is a refusal of the pod ({@code POD_REVOKED}: stop), otherwise
+   * with FAILED_PRECONDITION {@code CREDENTIAL_REVOKED} (only this credential is gone: ask for a new one).
    */
   void revoked(UUID credentialId, String reason) {
     // Remembered first: a stream that registers from now on finds it (see register).

@@ -8,6 +8,7 @@ import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.vault.DatabaseSecret;
 import io.credbroker.broker.vault.VaultDatabaseCredentials;
+import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -58,6 +59,8 @@ public class LeaseService implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(LeaseService.class);
   private static final Duration RETRY_AFTER = Duration.ofSeconds(1);
+  /** What the {@code credential} insert trigger raises for a blocked pod UID (migration V5). */
+  private static final String POD_BLOCKED_SQL_STATE = "CB001";
 
   private final VaultDatabaseCredentials vault;
   private final CredentialStore store;
@@ -209,6 +212,14 @@ public class LeaseService implements AutoCloseable {
           kind == CredentialKind.STREAM ? streamId : null);
       return new IssuedCredential(record, secret.password(), binding.connection());
     } catch (DataAccessException e) {
+      if (isPodBlockedRefusal(e)) {
+        // The block was committed on another replica after this one admitted the pod (its cached
+        // answer predates the block notification): not a fault of the store, and not worth a retry.
+        log.info("Lease {} issued to a pod blocked meanwhile; revoking it", secret.leaseId());
+        revokeQuietly(secret.leaseId());
+        throw new BrokerException(
+            Reason.POD_REVOKED, "this pod's credentials were revoked by an operator", e);
+      }
       log.warn("Recording lease {} failed; revoking it", secret.leaseId(), e);
       revokeQuietly(secret.leaseId());
       throw stateStoreUnavailable(e);
@@ -520,6 +531,16 @@ public class LeaseService implements AutoCloseable {
           Reason.CREDENTIAL_NOT_FOUND, "this pod holds no credential with this id");
     }
     return record.get();
+  }
+
+  /** Whether the state store refused the row because the pod is blocked (the insert trigger's {@code CB001}). */
+  private static boolean isPodBlockedRefusal(DataAccessException e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof SQLException sql && POD_BLOCKED_SQL_STATE.equals(sql.getSQLState())) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static BrokerException stateStoreUnavailable(DataAccessException e) {

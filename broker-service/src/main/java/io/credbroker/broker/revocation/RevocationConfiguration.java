@@ -1,11 +1,13 @@
 package io.credbroker.broker.revocation;
 
 import com.github.benmanes.caffeine.cache.Ticker;
+import io.credbroker.broker.auth.Bindings;
 import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.lease.CredentialRevokedEvent;
 import io.credbroker.broker.lease.CredentialStore;
 import io.credbroker.broker.lease.LeaseService;
+import io.credbroker.broker.vault.VaultDatabaseCredentials;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
@@ -82,6 +84,17 @@ class RevocationConfiguration {
     return Gauge.builder("credbroker.revocation.listener.connected", notifications, n -> n.listening() ? 1 : 0)
         .description("Whether the cross-replica revocation listener is connected (1) or not (0)")
         .register(meterRegistry);
+  }
+
+  /**
+   * Not a bean of executor type on purpose: Spring Boot backs its own task executor off when one exists.
+   */
+  @Bean(destroyMethod = "close")
+  UndroppedRoles undroppedRoles(
+      Bindings bindings, VaultDatabaseCredentials vault, BrokerProperties properties, MeterRegistry meterRegistry) {
+    UndroppedRoles undroppedRoles = new UndroppedRoles(bindings, vault, Clock.systemUTC(), meterRegistry);
+    undroppedRoles.start(properties.revocation().undroppedCheckInterval());
+    return undroppedRoles;
   }
 
   @Bean

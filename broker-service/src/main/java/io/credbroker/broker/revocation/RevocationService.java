@@ -10,12 +10,17 @@ import io.credbroker.broker.lease.RevocationTrigger;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,7 +40,9 @@ import org.springframework.transaction.support.TransactionTemplate;
  * <p>Both operations are idempotent: a repeated call revokes nothing new and answers with the same
  * state. The answer is read back from the state store, so every replica gives the same one.
  *
- * <p>Thread-safe; blocking (state database and Vault are called on the caller's thread).
+ * <p>Thread-safe; blocking. The state database and Vault are called on the caller's thread, except
+ * that the credentials of a revoked pod are revoked in Vault on a few short-lived threads at once,
+ * and the call returns when all of them have ended.
  */
 public class RevocationService {
 
@@ -46,6 +53,9 @@ public class RevocationService {
   public static final String CREDENTIAL_REVOKED = "CREDENTIAL_REVOKED";
 
   private static final Logger log = LoggerFactory.getLogger(RevocationService.class);
+
+  /** At most this many of one pod's credentials are revoked in Vault at the same time. */
+  private static final int PARALLEL_REVOCATIONS = 8;
 
   private final RevocationStore store;
   private final LeaseService leases;
@@ -145,12 +155,14 @@ public class RevocationService {
                   }
                   return uids;
                 }));
-    List<RevocationOutcome> revoked = new ArrayList<>();
+    List<RevocationOutcome> outcomes = Collections.synchronizedList(new ArrayList<>());
+    List<RevocationOutcome> revoked;
     try {
-      for (UUID id : store.activeCredentialsOf(podUids)) {
-        revoked.add(revoke(id, POD_REVOKED, "pod"));
-      }
+      revokeAll(store.activeCredentialsOf(podUids), outcomes);
     } finally {
+      synchronized (outcomes) {
+        revoked = new ArrayList<>(outcomes);
+      }
       // Also after a failure half-way: what was revoked must be on record.
       store.appendAudit(
           actor,
@@ -257,6 +269,61 @@ public class RevocationService {
   /** The credential {@code credentialId}, if the broker knows it. */
   public Optional<CredentialSummary> findCredential(UUID credentialId) {
     return store.findCredential(credentialId);
+  }
+
+  /**
+   * Revokes a revoked pod's credentials at the same time rather than one after the other, so that a
+   * revocation Vault is slow to finish (a lock the drop waits for, a busy connection) does not leave
+   * the pod's other roles able to log in meanwhile. Each outcome is added to {@code revoked} as soon as
+   * it is known; the first failure is thrown once every revocation has ended.
+   */
+  private void revokeAll(List<UUID> ids, List<RevocationOutcome> revoked) {
+    if (ids.isEmpty()) {
+      return; // revoked before: nothing left to do
+    }
+    if (ids.size() == 1) {
+      revoked.add(revoke(ids.get(0), POD_REVOKED, "pod"));
+      return;
+    }
+    ExecutorService pool =
+        Executors.newFixedThreadPool(
+            Math.min(ids.size(), PARALLEL_REVOCATIONS),
+            task -> {
+              Thread thread = new Thread(task, "credbroker-pod-revocation");
+              thread.setDaemon(true);
+              return thread;
+            });
+    try {
+      List<Future<?>> running = new ArrayList<>();
+      for (UUID id : ids) {
+        running.add(pool.submit(() -> revoked.add(revoke(id, POD_REVOKED, "pod"))));
+      }
+      RuntimeException failure = null;
+      for (Future<?> future : running) {
+        try {
+          future.get();
+        } catch (ExecutionException e) {
+          RuntimeException cause =
+              e.getCause() instanceof RuntimeException runtime
+                  ? runtime
+                  : new IllegalStateException(e.getCause());
+          if (failure == null) {
+            failure = cause;
+          } else {
+            failure.addSuppressed(cause);
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new BrokerException(Reason.INTERNAL, "interrupted while revoking the pod's credentials", e);
+        }
+      }
+      if (failure != null) {
+        throw failure;
+      }
+    } finally {
+      // Revocations still running after an interrupt finish on their own; none is cancelled half-way.
+      pool.shutdown();
+    }
   }
 
   private RevocationOutcome revoke(UUID id, String streamReason, String scope) {

@@ -30,6 +30,12 @@ public final class TargetDatabaseSetup {
   static final String OWNERSHIP_SCHEMA = "credbroker_ownership";
   static final String OWNERSHIP_FUNCTION = "hand_to_group";
   static final String EVENT_TRIGGER = "credbroker_hand_to_group";
+  /**
+   * Schema of the table in which the revocation statements record roles they revoked but could not drop;
+   * owned by the superuser, changed by the Vault admin role only (a dynamic role must not be able to erase its row).
+   */
+  static final String REVOCATION_SCHEMA = "credbroker_revocation";
+  static final String UNDROPPED_TABLE = REVOCATION_SCHEMA + ".undropped_role";
 
   /** Every command that creates an object a dynamic role may own. */
   static final Set<String> TRIGGER_TAGS = Set.of(
@@ -43,6 +49,8 @@ public final class TargetDatabaseSetup {
   private static final String OWNERSHIP_SCHEMA_STEP = "schema " + OWNERSHIP_SCHEMA + " (superuser only)";
   private static final String FUNCTION_STEP = "function " + OWNERSHIP_SCHEMA + "." + OWNERSHIP_FUNCTION + "() (SECURITY DEFINER)";
   private static final String TRIGGER_STEP = "event trigger " + EVENT_TRIGGER + " (ddl_command_end)";
+  private static final String UNDROPPED_STEP = "table " + UNDROPPED_TABLE + " (roles revoked but not yet dropped; group reads)";
+  private static final String OTHER_DATABASES_STEP = "other databases closed to PUBLIC (no CONNECT or TEMPORARY for dynamic roles)";
   private static final String FUNCTION_SEARCH_PATH = "search_path=pg_catalog, pg_temp";
 
   private final TargetDatabaseOptions options;
@@ -89,6 +97,7 @@ public final class TargetDatabaseSetup {
           () -> exec(cluster, create));
       databasePrivileges(cluster, db, dryRun, steps);
       insideDatabase(db, dryRun && !existed, dryRun, steps);
+      otherDatabases(cluster, dryRun, steps);
     } catch (SQLException e) {
       throw new SetupException("PostgreSQL setup failed: " + e.getMessage(), e);
     }
@@ -230,13 +239,55 @@ public final class TargetDatabaseSetup {
   }
 
   /**
+   * Closes every other database of the cluster to PUBLIC, so that a dynamic role can connect to the target
+   * database only. PostgreSQL privileges only add up: a PUBLIC grant cannot be taken from one role, and a role
+   * that can connect to another database can leave things there that {@code DROP ROLE}, run in the target
+   * database, cannot remove (a table in {@code public} before PostgreSQL 15, a large object, default
+   * privileges for itself). So the PUBLIC grants of CONNECT and TEMPORARY go, and each login role that had
+   * them through PUBLIC and is neither a superuser, the database owner, a member of the group, nor a role with
+   * an expiry (someone's temporary credential, whose drop a grant would block) gets them back by name; roles
+   * created later need an explicit grant. {@code template0} accepts no connections and stays as it is.
+   */
+  private void otherDatabases(Connection c, boolean dryRun, List<StepResult> steps) throws SQLException {
+    String template = options.templateDatabase() == null ? options.database() : options.templateDatabase();
+    List<String> sql = new ArrayList<>();
+    try (PreparedStatement ps = c.prepareStatement(
+        "SELECT d.datname, (SELECT string_agg(pg_catalog.quote_ident(r.rolname), ', ' ORDER BY r.rolname) FROM pg_catalog.pg_roles r"
+            + "   WHERE r.rolcanlogin AND NOT r.rolsuper AND r.rolvaliduntil IS NULL AND r.oid <> d.datdba"
+            + "   AND r.rolname !~ '^pg_'"
+            + "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles g WHERE g.rolname = ? AND pg_catalog.pg_has_role(r.oid, g.oid, 'MEMBER')))"
+            + " FROM pg_catalog.pg_database d"
+            + " WHERE d.datallowconn AND d.datname <> ? AND d.datname <> ?"
+            + "   AND EXISTS (SELECT 1 FROM pg_catalog.aclexplode(coalesce(d.datacl, pg_catalog.acldefault('d', d.datdba))) a"
+            + "     WHERE a.grantee = 0 AND a.privilege_type IN ('CONNECT', 'TEMPORARY'))"
+            + " ORDER BY 1")) {
+      ps.setString(1, options.groupRole());
+      ps.setString(2, options.database());
+      ps.setString(3, template);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          String db = Names.quoteIdent(rs.getString(1));
+          sql.add("REVOKE CONNECT, TEMPORARY ON DATABASE " + db + " FROM PUBLIC");
+          String keep = rs.getString(2);
+          if (keep != null) {
+            sql.add("GRANT CONNECT, TEMPORARY ON DATABASE " + db + " TO " + keep);
+          }
+        }
+      }
+    }
+    step(steps, dryRun, OTHER_DATABASES_STEP, sql.isEmpty() ? Outcome.UNCHANGED : Outcome.UPDATED, String.join("\n", sql),
+        () -> exec(c, sql.toArray(String[]::new)));
+  }
+
+  /**
    * The steps inside one database. With {@code absent} (a dry run before the database exists) there is
    * nothing to read, so every step is reported as a creation.
    */
   private void insideDatabase(String database, boolean absent, boolean dryRun, List<StepResult> steps) throws SQLException {
     if (absent) {
       String in = " in " + Names.quoteIdent(database);
-      for (String subject : List.of(PUBLIC_SCHEMA_STEP, EXISTING_OBJECTS_STEP, OWNERSHIP_SCHEMA_STEP, FUNCTION_STEP, TRIGGER_STEP)) {
+      for (String subject : List.of(PUBLIC_SCHEMA_STEP, EXISTING_OBJECTS_STEP, OWNERSHIP_SCHEMA_STEP, FUNCTION_STEP, TRIGGER_STEP,
+          UNDROPPED_STEP)) {
         // A database about to be created holds no objects of its own that would need grants.
         boolean nothingToGrant = subject.equals(EXISTING_OBJECTS_STEP);
         steps.add(new StepResult(SYSTEM, subject + in, nothingToGrant ? Outcome.UNCHANGED : Outcome.CREATED,
@@ -251,7 +302,46 @@ public final class TargetDatabaseSetup {
       ownershipSchema(c, in, dryRun, steps);
       ownershipFunction(c, in, dryRun, steps);
       eventTrigger(c, in, dryRun, steps);
+      undroppedRoles(c, in, dryRun, steps);
     }
+  }
+
+  /**
+   * The table the revocation statements write a role into when they revoked it (NOLOGIN, sessions ended)
+   * but could not drop it, and from which later revocations retry the drop. Only the Vault admin role may
+   * change it; the group (and so every dynamic role) may read it.
+   */
+  private void undroppedRoles(Connection c, String in, boolean dryRun, List<StepResult> steps) throws SQLException {
+    String subject = UNDROPPED_STEP + in;
+    String admin = Names.quoteIdent(options.vaultAdminRole());
+    String group = Names.quoteIdent(options.groupRole());
+    // The group may read it: the broker has no database login of its own and reads it with a credential it
+    // borrows from the binding's Vault role (pods can read it too; they cannot change it).
+    List<String> grants = List.of(
+        "GRANT USAGE ON SCHEMA " + REVOCATION_SCHEMA + " TO " + admin + ", " + group,
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON " + UNDROPPED_TABLE + " TO " + admin,
+        "GRANT SELECT ON " + UNDROPPED_TABLE + " TO " + group);
+    boolean exists = queryBoolean(c, "SELECT true FROM pg_catalog.pg_class WHERE oid = pg_catalog.to_regclass(?)", UNDROPPED_TABLE) != null;
+    if (!exists) {
+      List<String> sql = new ArrayList<>(List.of(
+          "CREATE SCHEMA IF NOT EXISTS " + REVOCATION_SCHEMA,
+          "REVOKE ALL ON SCHEMA " + REVOCATION_SCHEMA + " FROM PUBLIC",
+          "CREATE TABLE " + UNDROPPED_TABLE + " (role_name text PRIMARY KEY,"
+              + " revoked_time timestamptz NOT NULL DEFAULT pg_catalog.now(), attempts integer NOT NULL DEFAULT 0,"
+              + " last_attempt_time timestamptz, last_error text)"));
+      sql.addAll(grants);
+      step(steps, dryRun, subject, Outcome.CREATED, String.join("\n", sql), () -> exec(c, sql.toArray(String[]::new)));
+      return;
+    }
+    boolean granted = Boolean.TRUE.equals(queryBoolean(c,
+        "SELECT pg_catalog.has_schema_privilege(r.oid, ?, 'USAGE') AND bool_and(pg_catalog.has_table_privilege(r.oid, ?, p))"
+            + " FROM pg_catalog.pg_roles r, unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) p WHERE r.rolname = ? GROUP BY r.oid",
+        REVOCATION_SCHEMA, UNDROPPED_TABLE, options.vaultAdminRole()))
+        && Boolean.TRUE.equals(queryBoolean(c,
+        "SELECT pg_catalog.has_schema_privilege(r.oid, ?, 'USAGE') AND pg_catalog.has_table_privilege(r.oid, ?, 'SELECT')"
+            + " FROM pg_catalog.pg_roles r WHERE r.rolname = ?", REVOCATION_SCHEMA, UNDROPPED_TABLE, options.groupRole()));
+    step(steps, dryRun, subject, granted ? Outcome.UNCHANGED : Outcome.UPDATED, String.join("\n", grants),
+        () -> exec(c, grants.toArray(String[]::new)));
   }
 
   private void publicSchema(Connection c, String in, boolean dryRun, List<StepResult> steps) throws SQLException {

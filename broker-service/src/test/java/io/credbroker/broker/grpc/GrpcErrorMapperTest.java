@@ -27,7 +27,7 @@ class GrpcErrorMapperTest {
             Map.entry(Reason.NOT_BOUND, Status.Code.PERMISSION_DENIED),
             Map.entry(Reason.POD_REVOKED, Status.Code.PERMISSION_DENIED),
             Map.entry(Reason.ACCESS_DENIED, Status.Code.PERMISSION_DENIED),
-            Map.entry(Reason.CREDENTIAL_REVOKED, Status.Code.PERMISSION_DENIED),
+            Map.entry(Reason.CREDENTIAL_REVOKED, Status.Code.FAILED_PRECONDITION),
             Map.entry(Reason.CREDENTIAL_OF_ANOTHER_POD, Status.Code.PERMISSION_DENIED),
             Map.entry(Reason.POD_NOT_FOUND, Status.Code.NOT_FOUND),
             Map.entry(Reason.CREDENTIAL_NOT_FOUND, Status.Code.NOT_FOUND),

@@ -116,6 +116,60 @@ class DynamicRoleLifecycleIT {
   }
 
   @Test
+  void roleThatCannotBeDroppedStillLosesLoginAndSessionsAndIsDroppedByALaterRevocation() throws SQLException {
+    Credential stuck = issue(vault, "database", DB);
+    // Something of the role in another database, which DROP ROLE run in db1 cannot remove: here a table a
+    // superuser handed to it (before setup closed other databases the role could create it itself).
+    try (Connection c = stack.postgres().connect("postgres"); Statement st = c.createStatement()) {
+      st.execute("CREATE TABLE left_behind (id int)");
+      st.execute("ALTER TABLE left_behind OWNER TO \"" + stuck.username() + "\"");
+    }
+    try (Connection session = login(stack, DB, stuck)) {
+      revoke(vault, stuck); // Vault reports success: the role is revoked even though it could not be dropped
+
+      await().atMost(Duration.ofSeconds(10)).until(() -> !session.isValid(1));
+    }
+    assertThatThrownBy(() -> login(stack, DB, stuck).close()).isInstanceOf(SQLException.class);
+    assertThat(adminQuery("SELECT rolcanlogin FROM pg_roles WHERE rolname = '" + stuck.username() + "'")).containsExactly(false);
+    assertThat(adminQuery("SELECT count(*) FROM pg_stat_activity WHERE usename = '" + stuck.username() + "'")).containsExactly(0L);
+    assertThat(adminQuery("SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member WHERE r.rolname = '" + stuck.username() + "'"))
+        .as("no longer a member of the group").containsExactly(0L);
+    assertThat(adminQuery("SELECT attempts || ' ' || last_error FROM credbroker_revocation.undropped_role WHERE role_name = '"
+        + stuck.username() + "'")).singleElement().asString().startsWith("1 role").contains("cannot be dropped");
+
+    // Once the object is gone, the next revocation of any role drops the leftover and clears its row.
+    try (Connection c = stack.postgres().connect("postgres"); Statement st = c.createStatement()) {
+      st.execute("DROP TABLE left_behind");
+    }
+    Credential next = issue(vault, "database", DB);
+    try (Connection c = login(stack, DB, next); Statement st = c.createStatement()) {
+      // Readable, so that the broker can report it with a credential it borrows; but no pod can erase its row.
+      assertThat(single(st, "SELECT count(*) FROM credbroker_revocation.undropped_role")).isEqualTo(1L);
+      assertThatThrownBy(() -> st.execute("DELETE FROM credbroker_revocation.undropped_role"))
+          .isInstanceOf(SQLException.class).hasMessageContaining("permission denied");
+    }
+    revoke(vault, next);
+    assertThat(adminQuery("SELECT count(*) FROM pg_roles WHERE rolname IN ('" + stuck.username() + "', '" + next.username() + "')"))
+        .containsExactly(0L);
+    assertThat(adminQuery("SELECT count(*) FROM credbroker_revocation.undropped_role")).containsExactly(0L);
+  }
+
+  @Test
+  void dynamicRoleCannotConnectToAnyOtherDatabase() throws SQLException {
+    Credential credential = issue(vault, "database", DB);
+    try {
+      for (String other : List.of("postgres", "template1")) {
+        assertThatThrownBy(() -> login(stack, other, credential).close()).as(other)
+            .isInstanceOf(SQLException.class).hasMessageContaining("permission denied for database");
+      }
+      login(stack, DB, credential).close();
+    } finally {
+      revoke(vault, credential);
+    }
+    assertThat(adminQuery("SELECT count(*) FROM pg_roles WHERE rolname = '" + credential.username() + "'")).containsExactly(0L);
+  }
+
+  @Test
   void twoThousandRolesIssuedAndRevokedInSequenceLeaveNoAclGrowth() throws SQLException {
     try (Connection c = stack.postgres().connect(DB); Statement st = c.createStatement()) {
       st.execute("CREATE TABLE IF NOT EXISTS ledger (id bigserial PRIMARY KEY, written_by text NOT NULL)");

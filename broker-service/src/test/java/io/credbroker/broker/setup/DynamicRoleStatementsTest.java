@@ -41,7 +41,8 @@ class DynamicRoleStatementsTest {
     assertThat(block.chars().filter(c -> c == '\'').count() % 2).as("balanced quotes").isZero();
     assertThat(vaultRunsWhole(block)).isTrue();
     assertThat(block).contains("'{{name}}'", "'db1_grp'")
-        .containsSubsequence("NOLOGIN", "pg_terminate_backend", "REASSIGN OWNED BY", "DROP OWNED BY", "DROP ROLE");
+        .containsSubsequence("NOLOGIN", "pg_terminate_backend", "undropped_role", "BEGIN", "REASSIGN OWNED BY", "DROP OWNED BY", "DROP ROLE",
+            "EXCEPTION WHEN OTHERS");
   }
 
   @Test

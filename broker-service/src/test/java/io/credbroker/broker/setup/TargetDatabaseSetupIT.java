@@ -60,7 +60,8 @@ class TargetDatabaseSetupIT {
   @Test
   void dryRunReportsThePlanAndCreatesNothing() throws SQLException {
     SetupReport plan = new TargetDatabaseSetup(options("dry")).apply(true);
-    assertThat(plan.steps()).filteredOn(s -> !s.subject().startsWith("group privileges on existing objects"))
+    assertThat(plan.steps()).filteredOn(s -> !s.subject().startsWith("group privileges on existing objects")
+            && !s.subject().startsWith("other databases"))
         .extracting(StepResult::outcome).containsOnly(Outcome.CREATED);
     assertThat(plan.render()).contains("would create").doesNotContain("superuser-password");
     assertThat(query("postgres", "SELECT count(*) FROM pg_database WHERE datname = 'dry'")).containsExactly(0L);
@@ -101,9 +102,34 @@ class TargetDatabaseSetupIT {
   }
 
   @Test
+  void otherDatabasesCloseToPublicButLoginRolesThatExistedKeepTheirAccess() throws SQLException {
+    try (Connection c = new TargetDatabaseSetup(options("postgres")).connect("postgres"); Statement st = c.createStatement()) {
+      st.execute("CREATE DATABASE bystander");
+      st.execute("CREATE ROLE reporting_user LOGIN PASSWORD 'reporting-password'");
+      st.execute("CREATE ROLE someones_temporary LOGIN PASSWORD 'temporary-password' VALID UNTIL 'infinity'");
+    }
+    SetupReport report = new TargetDatabaseSetup(options("closing")).apply(false);
+    assertThat(report.steps()).filteredOn(s -> s.subject().startsWith("other databases")).singleElement()
+        .satisfies(s -> assertThat(s.detail()).contains("REVOKE CONNECT, TEMPORARY ON DATABASE \"bystander\" FROM PUBLIC")
+            .containsPattern("GRANT CONNECT, TEMPORARY ON DATABASE \"bystander\" TO .*reporting_user").doesNotContain("someones_temporary"));
+
+    String publicOrMember = "SELECT has_database_privilege('%s', 'bystander', 'CONNECT')";
+    assertThat(query("postgres", publicOrMember.formatted("reporting_user"))).containsExactly(true);
+    assertThat(query("postgres", publicOrMember.formatted("someones_temporary"))).containsExactly(false);
+    try (Connection c = new TargetDatabaseSetup(options("closing")).connect("closing"); Statement st = c.createStatement()) {
+      st.execute("CREATE ROLE closing_member LOGIN PASSWORD 'member-password' IN ROLE closing_grp");
+    }
+    assertThat(query("postgres", publicOrMember.formatted("closing_member"))).containsExactly(false);
+    assertThat(query("postgres", "SELECT has_database_privilege('closing_member', 'closing', 'CONNECT')")).containsExactly(true);
+    assertThat(new TargetDatabaseSetup(options("closing")).apply(false).changed()).isFalse();
+  }
+
+  @Test
   void nonSuperuserAdminIsRefusedBeforeAnythingChanges() throws SQLException {
     try (Connection c = new TargetDatabaseSetup(options("postgres")).connect("postgres"); Statement st = c.createStatement()) {
       st.execute("CREATE ROLE not_super LOGIN CREATEROLE PASSWORD 'not-super-password'");
+      // Earlier setups in this cluster closed the other databases to PUBLIC: a role created since needs its own grant.
+      st.execute("GRANT CONNECT ON DATABASE postgres TO not_super");
     }
     TargetDatabaseOptions options = new TargetDatabaseOptions(postgres.getJdbcUrl("postgres", "postgres"), "not_super",
         Secret.of("not-super-password"), "refused", "refused_grp", "admin_refused", null);

@@ -60,6 +60,9 @@ public final class WatchSubscription implements CredentialSubscription {
   private static final Set<Status.Code> RESUME_REFUSED = EnumSet.of(
       Status.Code.FAILED_PRECONDITION, Status.Code.NOT_FOUND, Status.Code.PERMISSION_DENIED);
 
+  /** The broker's reason for ending a stream whose one credential an operator revoked (the pod may ask again). */
+  private static final String CREDENTIAL_REVOKED = "CREDENTIAL_REVOKED";
+
   private static final int MAX_ACKNOWLEDGE_ATTEMPTS = 3;
   private static final System.Logger LOG = System.getLogger(WatchSubscription.class.getName());
 
@@ -364,7 +367,14 @@ public final class WatchSubscription implements CredentialSubscription {
       }
       deactivate(stream);
       boolean resumeRefused = stream.resumeId != null && !stream.receivedAny && RESUME_REFUSED.contains(code);
-      if (resumeRefused) {
+      // The credential this stream held was revoked on its own (an SRE revoked one credential, the pod is not
+      // blocked): ask for a new one. CREDENTIAL_REVOKED with PERMISSION_DENIED is what brokers sent before.
+      boolean credentialRevoked = stream.receivedAny
+          && (code == Status.Code.FAILED_PRECONDITION || CREDENTIAL_REVOKED.equals(reason));
+      if (credentialRevoked) {
+        resumeAllowed = false;
+        delay = java.time.Duration.ZERO;
+      } else if (resumeRefused) {
         // PERMISSION_DENIED here may mean "another pod's credential" (ask anew) or "this pod is revoked"; the fresh
         // request tells them apart, since a revoked pod is refused again and then stops.
         resumeAllowed = false;
