@@ -15,6 +15,7 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.grpc.server.autoconfigure.GrpcServerExecutorProvider;
 import org.springframework.context.ApplicationListener;
 import org.springframework.context.PayloadApplicationEvent;
@@ -67,15 +68,20 @@ class GrpcConfiguration {
     return () -> grpcCallExecutor;
   }
 
-  /** Every stream that ends gives its pod's stream slot back. */
+  /**
+   * Every stream that ends gives its pod's stream slot back. The issuer is looked up when a stream
+   * ends, not when this bean is made: the issuer depends, through the pod departures, on the streams.
+   */
   @Bean(destroyMethod = "close")
   WatchStreams watchStreams(
-      BrokerProperties properties, MeterRegistry meterRegistry, CredentialIssuer issuer) {
+      BrokerProperties properties,
+      MeterRegistry meterRegistry,
+      ObjectProvider<CredentialIssuer> issuer) {
     return new WatchStreams(
         properties.grpc().heartbeatInterval(),
         Clock.systemUTC(),
         meterRegistry,
-        issuer::streamEnded);
+        streamId -> issuer.getObject().streamEnded(streamId));
   }
 
   @Bean
