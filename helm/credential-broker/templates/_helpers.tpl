@@ -117,10 +117,13 @@ break the YAML; extraConfig is merged over it last.
 {{- end }}
 {{- include "credential-broker.checkClusterTimings" . }}
 {{- include "credential-broker.checkPorts" . }}
+{{- include "credential-broker.checkMinimumDurations" . }}
 {{- $k8s := .Values.kubernetes }}
 {{- $lease := .Values.lease }}
+{{- $limits := .Values.limits }}
+{{- $retention := .Values.retention }}
 {{- $credbroker := dict
-  "grpc" (dict "port" .Values.ports.grpc "heartbeat-interval" .Values.grpc.heartbeatInterval "call-threads" .Values.grpc.callThreads)
+  "grpc" (dict "port" .Values.ports.grpc "heartbeat-interval" .Values.grpc.heartbeatInterval "call-threads" .Values.grpc.callThreads "max-pending-calls" .Values.grpc.maxPendingCalls)
   "kubernetes" (dict
     "audience" $k8s.audience
     "allow-unbound-tokens" $k8s.allowUnboundTokens
@@ -142,7 +145,8 @@ break the YAML; extraConfig is merged over it last.
     "renewal-retry-max" $lease.renewalRetryMax
     "revocation-retry-initial" $lease.revocationRetryInitial
     "revocation-retry-max" $lease.revocationRetryMax
-    "token-expiry-margin" $lease.tokenExpiryMargin)
+    "token-expiry-margin" $lease.tokenExpiryMargin
+    "reconcile" (dict "interval" $lease.reconcile.interval "grace" $lease.reconcile.grace))
   "cluster" (dict
     "heartbeat-interval" .Values.cluster.heartbeatInterval
     "stale-after" .Values.cluster.staleAfter)
@@ -150,7 +154,22 @@ break the YAML; extraConfig is merged over it last.
     "audiences" .Values.admin.audiences
     "authentication-cache-ttl" .Values.admin.authenticationCacheTtl
     "authorization-cache-ttl" .Values.admin.authorizationCacheTtl)
-  "revocation" (dict "block-cache-ttl" .Values.revocation.blockCacheTtl)
+  "revocation" (dict
+    "block-cache-ttl" .Values.revocation.blockCacheTtl
+    "undropped-check-interval" .Values.revocation.undroppedCheckInterval)
+  "limits" (dict
+    "streams-per-pod-role" $limits.streamsPerPodRole
+    "min-requested-ttl" $limits.minRequestedTtl
+    "issuance-burst" $limits.issuanceBurst
+    "issuances-per-minute" $limits.issuancesPerMinute
+    "tracked-pods" $limits.trackedPods
+    "token-reviews-per-second" $limits.tokenReviewsPerSecond
+    "concurrent-token-reviews" $limits.concurrentTokenReviews)
+  "retention" (dict
+    "ended-credentials" $retention.endedCredentials
+    "audit-events" $retention.auditEvents
+    "interval" $retention.interval
+    "batch-size" $retention.batchSize)
   "vault" (dict "issuing-token-role" .Values.vault.issuingTokenRole)
   "tls" (include "credential-broker.tlsConfig" . | fromYaml) }}
 {{- $vaultK8s := dict
@@ -212,6 +231,23 @@ compare (a whole number with ms, s, m, h or d).
 {{- if lt ($stale | int64) (mul ($heartbeat | int64) 2) }}
 {{- fail (printf "cluster.staleAfter (%s) must be at least twice cluster.heartbeatInterval (%s), or live replicas would be presumed dead" $cluster.staleAfter $cluster.heartbeatInterval) }}
 {{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Fails on durations the broker refuses to start with and the schema cannot compare: retention.endedCredentials under
+1h (a pod's ended credentials are what the admin API and the audit trail point to) and lease.reconcile.grace under
+1s (a credential being issued has a Vault lease before it has a record). Only the forms comparableMillis reads are
+checked.
+*/}}
+{{- define "credential-broker.checkMinimumDurations" -}}
+{{- $ended := include "credential-broker.comparableMillis" .Values.retention.endedCredentials }}
+{{- if and $ended (lt ($ended | int64) 3600000) }}
+{{- fail (printf "retention.endedCredentials (%s) must be at least 1h" .Values.retention.endedCredentials) }}
+{{- end }}
+{{- $grace := include "credential-broker.comparableMillis" .Values.lease.reconcile.grace }}
+{{- if and $grace (lt ($grace | int64) 1000) }}
+{{- fail (printf "lease.reconcile.grace (%s) must be at least 1s" .Values.lease.reconcile.grace) }}
 {{- end }}
 {{- end }}
 

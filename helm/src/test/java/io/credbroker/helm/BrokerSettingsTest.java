@@ -24,17 +24,20 @@ import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * The gRPC, lease, cluster, admin and revocation settings and the Vault timeouts the chart exposes: they reach
+ * The gRPC, lease, cluster, admin, revocation, limits and retention settings and the Vault timeouts the chart exposes: they reach
  * the broker's application.yaml under the property names broker-service binds, their chart defaults are the
  * broker's own defaults (read from {@code BrokerProperties.java} and the broker's {@code application.yaml}, so
  * the two cannot drift apart unnoticed), and values the broker would refuse are refused at install time.
  */
 class BrokerSettingsTest {
 
-  /** The sections of {@code credbroker.*} this test covers, by the name of their record in BrokerProperties. */
-  private static final Map<String, String> SECTIONS =
-      Map.of("grpc", "Grpc", "lease", "Lease", "cluster", "Cluster", "admin", "Admin", "revocation", "Revocation",
-          "vault", "Vault");
+  /**
+   * The sections of {@code credbroker.*} this test covers (a path below {@code credbroker}), by the name of their
+   * record in BrokerProperties.
+   */
+  private static final Map<String, String> SECTIONS = Map.of("grpc", "Grpc", "lease", "Lease",
+      "lease/reconcile", "Reconcile", "cluster", "Cluster", "admin", "Admin", "revocation", "Revocation",
+      "vault", "Vault", "limits", "Limits", "retention", "Retention");
 
   private static JsonNode defaultConfig;
   private static JsonNode defaults;
@@ -50,10 +53,11 @@ class BrokerSettingsTest {
   }
 
   @ParameterizedTest(name = "credbroker.{0}")
-  @ValueSource(strings = {"grpc", "lease", "cluster", "admin", "revocation", "vault"})
+  @ValueSource(strings = {"grpc", "lease", "lease/reconcile", "cluster", "admin", "revocation", "vault", "limits",
+      "retention"})
   void everyRenderedKeyIsAPropertyTheBrokerBindsWithTheBrokersDefault(String section) {
     Map<String, Optional<String>> broker = brokerDefaults.get(SECTIONS.get(section));
-    JsonNode rendered = defaults.path(section);
+    JsonNode rendered = defaults.at("/" + section);
 
     assertThat(rendered.isObject()).as(section).isTrue();
     for (String key : fieldNames(rendered)) {
@@ -61,7 +65,11 @@ class BrokerSettingsTest {
           SECTIONS.get(section)).containsKey(key);
       JsonNode value = rendered.path(key);
       Optional<String> brokerDefault = broker.get(key);
-      if (value.isArray()) {
+      if (value.isObject()) {
+        // A nested record (@DefaultValue without a value); its own keys are checked as a section of their own.
+        assertThat(brokerDefault).as(key).isEmpty();
+        assertThat(SECTIONS).as("%s/%s is checked as a section", section, key).containsKey(section + "/" + key);
+      } else if (value.isArray()) {
         assertThat(brokerDefault).as(key).isEmpty();
         assertThat(value).as("%s: the broker's default is an empty list", key).isEmpty();
       } else if (value.isNumber()) {
@@ -75,15 +83,22 @@ class BrokerSettingsTest {
   @Test
   void theSettingsAnOperatorTunesAreExposedAndInternalsAreNot() {
     assertThat(fieldNames(defaults.path("grpc")))
-        .containsExactlyInAnyOrder("port", "heartbeat-interval", "call-threads");
+        .containsExactlyInAnyOrder("port", "heartbeat-interval", "call-threads", "max-pending-calls");
     assertThat(fieldNames(defaults.path("lease"))).containsExactlyInAnyOrder(
         "renewal-fraction", "renewal-jitter", "rotation-margin", "reconnect-grace", "drain-grace", "workers",
         "expiring-warning", "renewal-retry-max", "revocation-retry-initial", "revocation-retry-max",
-        "token-expiry-margin");
+        "token-expiry-margin", "reconcile");
+    assertThat(fieldNames(defaults.at("/lease/reconcile"))).containsExactlyInAnyOrder("interval", "grace");
     assertThat(fieldNames(defaults.path("cluster"))).containsExactlyInAnyOrder("heartbeat-interval", "stale-after");
     assertThat(fieldNames(defaults.path("admin")))
         .containsExactlyInAnyOrder("audiences", "authentication-cache-ttl", "authorization-cache-ttl");
-    assertThat(fieldNames(defaults.path("revocation"))).containsExactly("block-cache-ttl");
+    assertThat(fieldNames(defaults.path("revocation")))
+        .containsExactlyInAnyOrder("block-cache-ttl", "undropped-check-interval");
+    // Every limit and every retention setting is an operator's decision.
+    assertThat(fieldNames(defaults.path("limits")))
+        .containsExactlyInAnyOrderElementsOf(brokerDefaults.get("Limits").keySet());
+    assertThat(fieldNames(defaults.path("retention")))
+        .containsExactlyInAnyOrderElementsOf(brokerDefaults.get("Retention").keySet());
     assertThat(fieldNames(defaults.path("vault"))).containsExactly("issuing-token-role");
   }
 
@@ -94,6 +109,60 @@ class BrokerSettingsTest {
     assertThat(grpc.path("heartbeat-interval").asText()).isEqualTo("20s");
     assertThat(grpc.path("call-threads").isInt()).isTrue();
     assertThat(grpc.path("call-threads").asInt()).isEqualTo(16);
+    assertThat(grpc.path("max-pending-calls").isInt()).isTrue();
+    assertThat(grpc.path("max-pending-calls").asInt()).isEqualTo(128);
+  }
+
+  @Test
+  void limitsValuesReachTheBroker() {
+    JsonNode limits = tuned.path("limits");
+
+    assertThat(limits.path("streams-per-pod-role").isInt()).isTrue();
+    assertThat(limits.path("streams-per-pod-role").asInt()).isEqualTo(3);
+    assertThat(limits.path("min-requested-ttl").asText()).isEqualTo("5m");
+    assertThat(limits.path("issuance-burst").asInt()).isEqualTo(20);
+    assertThat(limits.path("issuances-per-minute").asInt()).isEqualTo(60);
+    assertThat(limits.path("tracked-pods").isInt()).isTrue();
+    assertThat(limits.path("tracked-pods").asInt()).isEqualTo(50_000);
+    assertThat(limits.path("token-reviews-per-second").asInt()).isEqualTo(250);
+    assertThat(limits.path("concurrent-token-reviews").asInt()).isEqualTo(32);
+  }
+
+  @Test
+  void retentionValuesReachTheBrokerInDaysAsSpringReadsThem() {
+    JsonNode retention = tuned.path("retention");
+
+    assertThat(retention.path("ended-credentials").asText()).isEqualTo("7d");
+    assertThat(retention.path("audit-events").asText()).isEqualTo("P730D");
+    assertThat(retention.path("interval").asText()).isEqualTo("30m");
+    assertThat(retention.path("batch-size").isInt()).isTrue();
+    assertThat(retention.path("batch-size").asInt()).isEqualTo(500);
+    assertThat(defaults.at("/retention/ended-credentials").asText()).isEqualTo("30d");
+    assertThat(defaults.at("/retention/audit-events").asText()).isEqualTo("365d");
+  }
+
+  @Test
+  void reconcileAndUndroppedCheckValuesReachTheBroker() {
+    assertThat(tuned.at("/lease/reconcile/interval").asText()).isEqualTo("15m");
+    assertThat(tuned.at("/lease/reconcile/grace").asText()).isEqualTo("2m");
+    assertThat(tuned.at("/revocation/undropped-check-interval").asText()).isEqualTo("10m");
+    // Next to the lease settings, not instead of them.
+    assertThat(tuned.at("/lease/drain-grace").asText()).isEqualTo("45s");
+  }
+
+  @Test
+  void endedCredentialsUnderAnHourAreRefusedAsTheBrokerWould() {
+    assertThatThrownBy(() -> Chart.template("required.yaml", Map.of("retention.endedCredentials", "59m")).call())
+        .hasMessageContaining("retention.endedCredentials (59m) must be at least 1h");
+    JsonNode retention = Chart.render("required.yaml", Map.of("retention.endedCredentials", "60m"))
+        .applicationConfig().at("/credbroker/retention");
+    assertThat(retention.path("ended-credentials").asText()).isEqualTo("60m");
+  }
+
+  @Test
+  void reconcileGraceUnderASecondIsRefusedAsTheBrokerWould() {
+    assertThatThrownBy(() -> Chart.template("required.yaml", Map.of("lease.reconcile.grace", "999ms")).call())
+        .hasMessageContaining("lease.reconcile.grace (999ms) must be at least 1s");
   }
 
   @Test
@@ -169,6 +238,13 @@ class BrokerSettingsTest {
       invalid-cluster.yaml | heartbeatInterval
       invalid-admin.yaml   | audiences
       invalid-admin.yaml   | authorizationCacheTtl
+      invalid-limits.yaml  | streamsPerPodRole
+      invalid-limits.yaml  | minRequestedTtl
+      invalid-limits.yaml  | maxPendingCalls
+      invalid-retention.yaml | endedCredentials
+      invalid-retention.yaml | batchSize
+      invalid-retention.yaml | interval
+      invalid-retention.yaml | undroppedCheckInterval
       """)
   void schemaRejectsSettingsTheBrokerCannotUse(String valuesFile, String expectedInMessage) {
     assertThatThrownBy(() -> Chart.template(valuesFile, Map.of()).call())
