@@ -188,6 +188,14 @@ public final class LoadStack implements AutoCloseable {
     p.put("credbroker.bindings[0].connection.port", Integer.toString(pg.port()));
     p.put("credbroker.bindings[0].connection.database", DATABASE);
     p.put("credbroker.bindings[0].connection.sslmode", "disable");
+    // The load generator's few pods ask far more often than any real pod may: the per-pod limits
+    // and the review rate are lifted so that the figures measure the broker and Vault, not the
+    // limiters (LimitsIT proves the limiters). A scenario may set them back in brokerProperties.
+    p.put("credbroker.limits.issuance-burst", "1000000");
+    p.put("credbroker.limits.issuances-per-minute", "1000000");
+    p.put("credbroker.limits.streams-per-pod-role", "100000");
+    p.put("credbroker.limits.token-reviews-per-second", "100000");
+    p.put("credbroker.limits.concurrent-token-reviews", "10000");
     p.putAll(settings.brokerProperties());
     // Secrets through the environment (relaxed binding), never the command line.
     Map<String, String> env = Map.of("SPRING_DATASOURCE_PASSWORD", pg.adminPassword());
