@@ -56,16 +56,21 @@ public final class Bindings {
                         Reason.UNKNOWN_DATABASE_ROLE,
                         "unknown database role '" + databaseRole + "'"));
     if (!binding.allows(identity)) {
-      throw new BrokerException(
-          Reason.NOT_BOUND,
-          "service account "
-              + identity.namespace()
-              + "/"
-              + identity.serviceAccount()
-              + " is not bound to database role '"
-              + databaseRole
-              + "'");
+      throw notBound(identity, databaseRole);
     }
     return binding;
+  }
+
+  /** What a call (or a stream) of an identity that may not obtain {@code databaseRole} ends with. */
+  public static BrokerException notBound(PodIdentity identity, String databaseRole) {
+    return new BrokerException(
+        Reason.NOT_BOUND,
+        "service account "
+            + identity.namespace()
+            + "/"
+            + identity.serviceAccount()
+            + " is not bound to database role '"
+            + databaseRole
+            + "'");
   }
 }
