@@ -41,6 +41,12 @@ public final class Bindings {
     return Optional.ofNullable(byDatabaseRole.get(databaseRole));
   }
 
+  /** Whether a binding lets {@code identity} obtain {@code databaseRole}. */
+  public boolean allows(PodIdentity identity, String databaseRole) {
+    Binding binding = byDatabaseRole.get(databaseRole);
+    return binding != null && binding.allows(identity);
+  }
+
   /**
    * Finds the binding that lets {@code identity} obtain {@code databaseRole}.
    *

@@ -31,7 +31,10 @@ import org.springframework.validation.annotation.Validated;
  * @param kubernetes how tokens are checked against the Kubernetes API
  * @param replica this process's identity among the broker replicas
  * @param bindings which service accounts may obtain which database role; a role no binding names
- *     does not exist, and an identity no binding allows is refused (deny by default)
+ *     does not exist, and an identity no binding allows is refused (deny by default). Read at
+ *     start: once a replica is up, the live credentials (of any replica) that its bindings no longer
+ *     allow are neither renewed nor rotated, their streams end with PERMISSION_DENIED ({@code
+ *     NOT_BOUND}) and they are revoked after {@code credbroker.lease.drain-grace}
  * @param admin the REST admin API for operators
  * @param revocation revoking pods and credentials, and telling the other replicas
  * @param lease how credentials are kept alive, rotated and ended
@@ -235,7 +238,8 @@ public record BrokerProperties(
    * @param reconnectGrace how long a credential outlives a stream that broke without a release, so
    *     that the client can resume it; then it is revoked
    * @param drainGrace how long a replaced credential stays valid after the client acknowledged the
-   *     rotation, so that the pool's connections using it finish
+   *     rotation, so that the pool's connections using it finish; also how long a deleted pod's
+   *     credentials, and those a binding no longer allows, stay valid before they are revoked
    * @param pollInterval how often the shared scheduler loads this replica's credentials that are due
    *     within the next two intervals
    * @param workers how many renewals, rotations and revocations run at once on this replica

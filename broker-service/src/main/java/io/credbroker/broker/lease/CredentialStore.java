@@ -210,6 +210,75 @@ public class CredentialStore {
   }
 
   /**
+   * Ends the renewals of one live credential this replica owns because its identity is no longer
+   * bound to its database role: as {@link #endRenewalsOfPod} does for a deleted pod, for {@link
+   * RevocationTrigger#UNBOUND} (unless it was due to be revoked earlier for another reason), and it
+   * is looked at again when it is due to be revoked.
+   *
+   * @return when it is revoked, or empty when it is not this replica's live credential
+   */
+  Optional<Instant> endRenewalsUnbound(UUID id, String replica, Instant revokeAt) {
+    return jdbc.sql(
+            "UPDATE credential SET"
+                + " revoke_trigger = CASE WHEN revoke_after IS NOT NULL AND revoke_after < :at"
+                + " THEN revoke_trigger ELSE 'UNBOUND' END,"
+                + " revoke_after = LEAST(COALESCE(revoke_after, :at), :at),"
+                + " renewal_due_time = NULL,"
+                + " next_action_time = LEAST(COALESCE(revoke_after, :at), :at),"
+                + " updated_time = now()"
+                + " WHERE id = :id AND owner_replica = :replica AND state = 'ACTIVE'"
+                + " RETURNING revoke_after")
+        .param("at", utc(revokeAt))
+        .param("id", id)
+        .param("replica", replica)
+        .query((rs, row) -> instant(rs, "revoke_after"))
+        .optional();
+  }
+
+  /**
+   * Every (namespace, service account, database role) that live credentials not already ending (no
+   * revoke trigger) were issued for, cluster-wide.
+   */
+  public List<IdentityRole> liveIdentityRoles() {
+    return jdbc.sql(
+            "SELECT DISTINCT namespace, service_account, database_role FROM credential"
+                + " WHERE state = 'ACTIVE' AND revoke_trigger IS NULL")
+        .query(
+            (rs, row) ->
+                new IdentityRole(
+                    rs.getString("namespace"),
+                    rs.getString("service_account"),
+                    rs.getString("database_role")))
+        .list();
+  }
+
+  /**
+   * Ends the renewals of every live credential of {@code identityRole}, whoever owns it, because no
+   * binding allows it any more: nobody renews or rotates it, it cannot be resumed, its owner looks at
+   * it at {@code lookAt} (ending its stream) and revokes it at {@code revokeAt} for {@link
+   * RevocationTrigger#UNBOUND}. A credential due to be revoked earlier anyway is left alone.
+   *
+   * @return how many credentials it ended
+   */
+  public int endRenewalsUnbound(IdentityRole identityRole, Instant revokeAt, Instant lookAt) {
+    return jdbc.sql(
+            "UPDATE credential SET revoke_trigger = 'UNBOUND', revoke_after = :at,"
+                + " renewal_due_time = NULL, next_action_time = :lookAt, updated_time = now()"
+                + " WHERE namespace = :namespace AND service_account = :serviceAccount"
+                + " AND database_role = :databaseRole AND state = 'ACTIVE'"
+                + " AND (revoke_after IS NULL OR revoke_after > :at)")
+        .param("at", utc(revokeAt))
+        .param("lookAt", utc(lookAt))
+        .param("namespace", identityRole.namespace())
+        .param("serviceAccount", identityRole.serviceAccount())
+        .param("databaseRole", identityRole.databaseRole())
+        .update();
+  }
+
+  /** A service account and a database role it obtained credentials of. */
+  public record IdentityRole(String namespace, String serviceAccount, String databaseRole) {}
+
+  /**
    * The pods (name and UID known) whose live credentials this replica is responsible for and which
    * are not known to be deleted yet.
    */

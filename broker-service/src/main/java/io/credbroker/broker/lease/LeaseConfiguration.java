@@ -114,6 +114,22 @@ class LeaseConfiguration {
   }
 
   @Bean
+  UnboundCredentials unboundCredentials(
+      CredentialStore store, Bindings bindings, BrokerProperties properties, LeaseMetrics metrics) {
+    return new UnboundCredentials(
+        store, bindings, Clock.systemUTC(), properties.lease().drainGrace(), metrics);
+  }
+
+  /**
+   * Once the broker is up: end the live credentials, cluster-wide, that this replica's bindings no
+   * longer allow (the configuration changed since they were issued).
+   */
+  @Bean
+  ApplicationListener<ApplicationReadyEvent> unboundCredentialSweep(UnboundCredentials unbound) {
+    return event -> unbound.sweep();
+  }
+
+  @Bean
   PodLimits podLimits(BrokerProperties properties) {
     return new PodLimits(properties.limits(), Ticker.systemTicker());
   }

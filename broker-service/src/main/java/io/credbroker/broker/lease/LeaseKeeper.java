@@ -340,6 +340,10 @@ public final class LeaseKeeper implements SmartLifecycle {
       }
       return revokeAt;
     }
+    boolean unbound = entry.revokeTrigger() == RevocationTrigger.UNBOUND;
+    if (unbound || !bindings.allows(record.owner(), record.databaseRole())) {
+      return endUnbound(record, unbound, now);
+    }
     if (!now.isBefore(record.expireTime())) {
       if (record.kind() == CredentialKind.STREAM && streams.holds(id)) {
         // It ran out by our records under an open stream. Vault decides whether it did: another
@@ -358,6 +362,36 @@ public final class LeaseKeeper implements SmartLifecycle {
     Instant next = earliest(renewalDue, revokeAfter, graceEnd, record.expireTime());
     store.reschedule(id, replica, renewalDue, next);
     return next;
+  }
+
+  /**
+   * Ends a credential whose identity is no longer bound to its database role, by this replica's
+   * bindings or marked so by any replica (whatever bindings this one has): never renewed or rotated
+   * again, revoked once the drain grace is over so that the pod's last connections can finish; a
+   * stream that holds it here ends now with what a fresh call would get.
+   */
+  private @Nullable Instant endUnbound(CredentialRecord record, boolean marked, Instant now) {
+    Instant revokeAt =
+        store
+            .endRenewalsUnbound(record.id(), replica, now.plus(settings.drainGrace()))
+            .orElse(null);
+    if (revokeAt == null) {
+      return null;
+    }
+    if (!marked) {
+      metrics.unbound(record.databaseRole(), 1);
+      log.info(
+          "Credential {} of {}/{} is no longer bound to database role {}: revoked at {}",
+          record.id(),
+          record.owner().namespace(),
+          record.owner().serviceAccount(),
+          record.databaseRole(),
+          revokeAt);
+    }
+    if (streams.holds(record.id())) {
+      streams.end(record.id(), Bindings.notBound(record.owner(), record.databaseRole()));
+    }
+    return revokeAt;
   }
 
   private @Nullable Instant graceEnd(CredentialRecord record) {
@@ -444,15 +478,8 @@ public final class LeaseKeeper implements SmartLifecycle {
   private @Nullable Instant rotate(
       LeaseEntry entry, Instant oldExpire, RotationReason reason, Instant now) {
     CredentialRecord old = entry.record();
-    Binding binding = bindings.find(old.databaseRole()).orElse(null);
-    if (binding == null) {
-      log.warn(
-          "Credential {} cannot be rotated: database role {} is no longer configured",
-          old.id(),
-          old.databaseRole());
-      store.reschedule(old.id(), replica, null, oldExpire);
-      return oldExpire;
-    }
+    // Never for an identity the bindings no longer allow: tend ended such a credential already.
+    Binding binding = bindings.authorize(old.owner(), old.databaseRole());
     String podUid = old.owner().podUid();
     if (podUid != null && departedPods.isDeparted(podUid)) {
       // Its pod went away since this credential was loaded: no new role for it; look again now.

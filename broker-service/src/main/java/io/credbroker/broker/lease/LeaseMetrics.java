@@ -69,6 +69,19 @@ public class LeaseMetrics {
         .increment();
   }
 
+  /**
+   * Live credentials whose renewals this replica ended because its bindings no longer allow their
+   * identity, by database role.
+   */
+  void unbound(String databaseRole, int count) {
+    Counter.builder("credbroker.credentials.unbound")
+        .description(
+            "Live credentials ended because the bindings no longer allow their identity, by role")
+        .tag("role", databaseRole)
+        .register(registry)
+        .increment(count);
+  }
+
   MeterRegistry registry() {
     return registry;
   }

@@ -18,7 +18,12 @@ public enum RevocationTrigger {
   /** An operator revoked the credential or its pod. */
   ADMIN,
   /** Its pod was deleted; revoked after the drain grace. */
-  POD_DELETED;
+  POD_DELETED,
+  /**
+   * The bindings of a replica no longer let its owner identity obtain its database role (a binding
+   * was changed or removed); revoked after the drain grace.
+   */
+  UNBOUND;
 
   /** The metric tag value. */
   public String tag() {
@@ -30,7 +35,7 @@ public enum RevocationTrigger {
     return switch (this) {
       case RELEASE -> CredentialState.RELEASED;
       case EXPIRED -> CredentialState.EXPIRED;
-      case ROTATION, ABANDONED, ADMIN, POD_DELETED -> CredentialState.REVOKED;
+      case ROTATION, ABANDONED, ADMIN, POD_DELETED, UNBOUND -> CredentialState.REVOKED;
     };
   }
 }

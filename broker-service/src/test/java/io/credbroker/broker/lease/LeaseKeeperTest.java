@@ -117,6 +117,81 @@ class LeaseKeeperTest {
   }
 
   @Test
+  void credentialWhoseIdentityNoBindingAllowsIsNeitherRenewedNorRotatedAndItsStreamEndsNotBound() {
+    Binding otherAccount =
+        new Binding(
+            "db1", "database", "db1", Set.of("public"), Set.of("reporting"), DB1.connection());
+    LeaseKeeper reconfigured = keeperWith(new Bindings(List.of(otherAccount)));
+    // Due for renewal, 30 s before its max TTL: were it still bound it would be rotated.
+    LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(30));
+    Instant drained = NOW.plus(LeaseTestSettings.lease().drainGrace());
+    when(store.endRenewalsUnbound(entry.id(), ME, drained)).thenReturn(Optional.of(drained));
+
+    Instant next = reconfigured.tend(entry.id());
+
+    assertThat(next).isEqualTo(drained);
+    ArgumentCaptor<BrokerException> why = ArgumentCaptor.forClass(BrokerException.class);
+    verify(streams).end(eq(entry.id()), why.capture());
+    assertThat(why.getValue().reason()).isEqualTo(Reason.NOT_BOUND);
+    assertThat(why.getValue().getMessage())
+        .isEqualTo("service account public/application is not bound to database role 'db1'");
+    verifyNoInteractions(vault);
+    verify(leases, never()).issue(any(), any(), any(), any(), any(), any());
+    assertThat(meters.counter("credbroker.credentials.unbound", "role", "db1").count())
+        .isEqualTo(1);
+  }
+
+  @Test
+  void credentialWhoseRoleNoBindingNamesAnyMoreIsEndedLikeAnUnboundOne() {
+    LeaseKeeper reconfigured = keeperWith(new Bindings(List.of()));
+    LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(3600));
+    Instant drained = NOW.plus(LeaseTestSettings.lease().drainGrace());
+    when(store.endRenewalsUnbound(entry.id(), ME, drained)).thenReturn(Optional.of(drained));
+
+    assertThat(reconfigured.tend(entry.id())).isEqualTo(drained);
+
+    verify(streams).end(eq(entry.id()), any());
+    verifyNoInteractions(vault);
+  }
+
+  @Test
+  void credentialAnotherReplicaFoundUnboundIsNotRenewedHereEvenThoughTheseBindingsAllowIt() {
+    LeaseEntry held = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(3600));
+    Instant revokeAt = NOW.plusSeconds(5);
+    LeaseEntry marked =
+        new LeaseEntry(
+            held.record(), held.leaseTtl(), null, revokeAt, held.streamId(), revokeAt,
+            RevocationTrigger.UNBOUND, 0, false);
+    when(store.findEntry(held.id())).thenReturn(Optional.of(marked));
+    when(store.endRenewalsUnbound(eq(held.id()), eq(ME), any())).thenReturn(Optional.of(revokeAt));
+
+    assertThat(keeper.tend(held.id())).isEqualTo(revokeAt);
+
+    ArgumentCaptor<BrokerException> why = ArgumentCaptor.forClass(BrokerException.class);
+    verify(streams).end(eq(held.id()), why.capture());
+    assertThat(why.getValue().reason()).isEqualTo(Reason.NOT_BOUND);
+    verifyNoInteractions(vault);
+    verify(leases, never()).revoke(any(), any());
+    // Counted by the replica that found it unbound, not again here.
+    assertThat(meters.find("credbroker.credentials.unbound").counter()).isNull();
+  }
+
+  @Test
+  void unboundCredentialIsRevokedForThatTriggerWhenItsTimeComes() {
+    LeaseEntry held = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(3600));
+    when(store.findEntry(held.id()))
+        .thenReturn(
+            Optional.of(
+                new LeaseEntry(
+                    held.record(), held.leaseTtl(), null, NOW, held.streamId(), NOW,
+                    RevocationTrigger.UNBOUND, 0, false)));
+
+    assertThat(keeper.tend(held.id())).isNull();
+
+    verify(leases).revoke(held.id(), RevocationTrigger.UNBOUND);
+  }
+
+  @Test
   void renewalThatWouldBeCappedByMaxTtlRotatesTheCredentialOnItsStream() {
     // 30 s left until the max TTL: a 60 s renewal cannot extend the lease meaningfully.
     LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(30));
@@ -320,6 +395,20 @@ class LeaseKeeperTest {
     assertThat(keeper.tend(r.id())).isNull();
 
     verifyNoInteractions(vault, leases, streams);
+  }
+
+  private LeaseKeeper keeperWith(Bindings bindings) {
+    return new LeaseKeeper(
+        store,
+        leases,
+        vault,
+        mock(RevocationRetryQueue.class),
+        bindings,
+        streams,
+        new ReplicaId(ME),
+        Clock.fixed(NOW, ZoneOffset.UTC),
+        LeaseTestSettings.lease(),
+        new LeaseMetrics(meters));
   }
 
   /** {@link #entry} held by an open stream on this replica, as the store and the streams report it. */
