@@ -122,11 +122,16 @@ class LeaseConfiguration {
 
   /**
    * Once the broker is up: end the live credentials, cluster-wide, that this replica's bindings no
-   * longer allow (the configuration changed since they were issued).
+   * longer allow (the configuration changed since they were issued). On a thread of its own, so that
+   * a slow state database does not hold back readiness.
    */
   @Bean
   ApplicationListener<ApplicationReadyEvent> unboundCredentialSweep(UnboundCredentials unbound) {
-    return event -> unbound.sweep();
+    return event -> {
+      Thread sweep = new Thread(unbound::sweep, "unbound-credential-sweep");
+      sweep.setDaemon(true);
+      sweep.start();
+    };
   }
 
   @Bean

@@ -42,7 +42,8 @@ import org.springframework.context.SmartLifecycle;
  * lifetime, rotates a credential before Vault's max TTL, before the Vault token that created it dies
  * (or when Vault refuses a renewal), revokes a replaced credential after its acknowledgement and
  * drain grace, revokes a credential whose stream
- * broke once the reconnect grace is over, and cleans up credentials that ran out. It also works the
+ * broke once the reconnect grace is over, ends (after the drain grace) those whose identity the
+ * bindings no longer allow, and cleans up credentials that ran out. It also works the
  * persisted revocation retry queue (for the whole cluster) and refreshes the lifecycle gauges.
  *
  * <p>Cost per credential: none in memory until it is due soon. The state store is the schedule
@@ -368,7 +369,7 @@ public final class LeaseKeeper implements SmartLifecycle {
    * Ends a credential whose identity is no longer bound to its database role, by this replica's
    * bindings or marked so by any replica (whatever bindings this one has): never renewed or rotated
    * again, revoked once the drain grace is over so that the pod's last connections can finish; a
-   * stream that holds it here ends now with what a fresh call would get.
+   * stream that holds it here ends now with PERMISSION_DENIED ({@code NOT_BOUND}).
    */
   private @Nullable Instant endUnbound(CredentialRecord record, boolean marked, Instant now) {
     Instant revokeAt =
