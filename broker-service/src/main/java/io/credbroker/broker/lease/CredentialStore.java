@@ -450,13 +450,18 @@ public class CredentialStore {
   /**
    * Marks a credential as replaced by a rotation: nobody renews it any more, no stream holds it, and
    * it is revoked at {@code revokeAfter} for {@code trigger}.
+   *
+   * @return false when it is not this replica's live credential any more, or when it was marked for
+   *     an ending meanwhile (its pod deleted, its binding gone): then nothing replaces it
    */
   boolean supersede(UUID id, String replica, Instant revokeAfter, RevocationTrigger trigger) {
     return jdbc.sql(
                 "UPDATE credential SET revoke_after = :revokeAfter, revoke_trigger = :trigger,"
                     + " renewal_due_time = NULL, stream_id = NULL,"
                     + " next_action_time = :revokeAfter, updated_time = now()"
-                    + " WHERE id = :id AND owner_replica = :replica AND state = 'ACTIVE'")
+                    + " WHERE id = :id AND owner_replica = :replica AND state = 'ACTIVE'"
+                    // Marked meanwhile for an ending (its pod deleted, its binding gone): not replaced.
+                    + " AND revoke_after IS NULL")
             .param("revokeAfter", utc(revokeAfter))
             .param("trigger", trigger.name())
             .param("id", id)
@@ -479,7 +484,10 @@ public class CredentialStore {
                     + " renewal_due_time = CASE WHEN renewable THEN :now END,"
                     + " next_action_time = :now, updated_time = now()"
                     + " WHERE id = :id AND owner_replica = :replica AND state = 'ACTIVE'"
-                    + " AND revoke_after IS NOT NULL AND expire_time > :now")
+                    + " AND revoke_after IS NOT NULL AND expire_time > :now"
+                    // A mark made after the supersede (its pod deleted, its binding gone) stays.
+                    + " AND revoke_trigger IS DISTINCT FROM 'POD_DELETED'"
+                    + " AND revoke_trigger IS DISTINCT FROM 'UNBOUND'")
             .param("now", utc(now))
             .param("id", id)
             .param("replica", replica)
