@@ -6,9 +6,6 @@ import io.credbroker.broker.lease.CredentialStore.IdentityRole;
 import io.credbroker.broker.revocation.StateDatabase;
 import java.nio.file.Path;
 import java.time.Instant;
-import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
-import java.time.temporal.ChronoUnit;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -109,24 +106,6 @@ class CredentialStoreIT {
   }
 
   private static UUID insertCredential(String serviceAccount, String podUid) {
-    UUID id = UUID.randomUUID();
-    OffsetDateTime now = OffsetDateTime.now(ZoneOffset.UTC).truncatedTo(ChronoUnit.MICROS);
-    db.jdbc
-        .sql(
-            "INSERT INTO credential (id, database_role, vault_mount, vault_role, lease_id, username,"
-                + " namespace, service_account, pod_name, pod_uid, kind, state, renewable,"
-                + " issue_time, expire_time, owner_replica) VALUES (:id, 'db1', 'database', 'db1',"
-                + " :lease, :username, 'public', :sa, 'app-1', :uid, 'STREAM', 'ACTIVE', true, :now,"
-                + " :expire, :replica)")
-        .param("id", id)
-        .param("lease", "database/creds/db1/" + id)
-        .param("username", "v-" + id)
-        .param("sa", serviceAccount)
-        .param("uid", podUid)
-        .param("now", now)
-        .param("expire", now.plusHours(1))
-        .param("replica", REPLICA)
-        .update();
-    return id;
+    return db.insertCredential(serviceAccount, "app-1", podUid, "v-" + UUID.randomUUID(), REPLICA);
   }
 }

@@ -142,22 +142,6 @@ class RevocationStoreIT {
   }
 
   private static UUID insertCredential(String pod, String podUid, String username) {
-    UUID id = UUID.randomUUID();
-    OffsetDateTime now = OffsetDateTime.now(ZoneOffset.UTC).truncatedTo(ChronoUnit.MICROS);
-    db.jdbc
-        .sql(
-            "INSERT INTO credential (id, database_role, vault_mount, vault_role, lease_id, username,"
-                + " namespace, service_account, pod_name, pod_uid, kind, state, renewable,"
-                + " issue_time, expire_time) VALUES (:id, 'db1', 'database', 'db1', :lease, :username,"
-                + " 'public', 'application', :pod, :uid, 'STREAM', 'ACTIVE', true, :now, :expire)")
-        .param("id", id)
-        .param("lease", "database/creds/db1/" + id)
-        .param("username", username)
-        .param("pod", pod)
-        .param("uid", podUid)
-        .param("now", now)
-        .param("expire", now.plusHours(1))
-        .update();
-    return id;
+    return db.insertCredential("application", pod, podUid, username, null);
   }
 }
