@@ -7,7 +7,9 @@ import java.util.Objects;
 /**
  * The lease lifecycle's counters: renewals by outcome, rotations by reason, revocations by trigger.
  * Gauges (credentials by state, earliest unrenewed expiry, retry-queue depth) are registered by the
- * scheduler, which refreshes them.
+ * scheduler, which refreshes them. The renewal and retry outcomes an alert watches exist from the
+ * start, at zero: a series that appears only with the first failure leaves {@code rate()} nothing to
+ * compare against, and an alert on it silent.
  *
  * <p>Thread-safe (Micrometer meters are).
  */
@@ -17,15 +19,23 @@ public class LeaseMetrics {
 
   public LeaseMetrics(MeterRegistry registry) {
     this.registry = Objects.requireNonNull(registry, "registry");
+    for (String outcome : new String[] {"renewed", "capped", "refused", "failed"}) {
+      renewalCounter(outcome);
+    }
+    revocationRetryCounter(true);
+    revocationRetryCounter(false);
   }
 
   /** {@code renewed}, {@code capped}, {@code refused} (Vault said no), {@code failed} (unreachable). */
   void renewal(String outcome) {
-    Counter.builder("credbroker.lease.renewals")
+    renewalCounter(outcome).increment();
+  }
+
+  private Counter renewalCounter(String outcome) {
+    return Counter.builder("credbroker.lease.renewals")
         .description("Lease renewals by outcome")
         .tag("outcome", outcome)
-        .register(registry)
-        .increment();
+        .register(registry);
   }
 
   /** {@code max_ttl} or {@code renewal_refused}. */
@@ -49,11 +59,14 @@ public class LeaseMetrics {
 
   /** A retried revocation that Vault finally confirmed, or that failed once more. */
   void revocationRetry(boolean confirmed) {
-    Counter.builder("credbroker.lease.revocation.retries")
+    revocationRetryCounter(confirmed).increment();
+  }
+
+  private Counter revocationRetryCounter(boolean confirmed) {
+    return Counter.builder("credbroker.lease.revocation.retries")
         .description("Attempts from the revocation retry queue, by outcome")
         .tag("outcome", confirmed ? "revoked" : "failed")
-        .register(registry)
-        .increment();
+        .register(registry);
   }
 
   /**
