@@ -11,16 +11,16 @@ import org.springframework.jdbc.datasource.DriverManagerDataSource;
 import org.springframework.transaction.support.TransactionTemplate;
 
 /** A real PostgreSQL (the dev-stack's) with the broker's schema migrated by Flyway, for one test class. */
-final class StateDatabase implements AutoCloseable {
+public final class StateDatabase implements AutoCloseable {
 
-  final DevStack devStack;
-  final PostgresInfo postgres;
-  final String jdbcUrl;
-  final DataSource dataSource;
-  final JdbcClient jdbc;
-  final TransactionTemplate transactions;
+  public final DevStack devStack;
+  public final PostgresInfo postgres;
+  public final String jdbcUrl;
+  public final DataSource dataSource;
+  public final JdbcClient jdbc;
+  public final TransactionTemplate transactions;
 
-  StateDatabase(Path workDir) {
+  public StateDatabase(Path workDir) {
     devStack = DevStack.builder().workDir(workDir).start();
     postgres = devStack.postgres();
     postgres.createDatabase("credbroker");
