@@ -461,7 +461,8 @@ class AdminApiIT {
     JsonNode problem = JSON.readTree(response.body());
     assertThat(problem.path("status").asInt()).isEqualTo(status);
     assertThat(problem.path("reason").asText()).isEqualTo(reason);
-    assertThat(problem.path("type").asText()).startsWith("https://credbroker.io/problems/");
+    assertThat(problem.path("type").asText())
+        .isEqualTo("/problems/" + reason.toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
     assertThat(problem.path("detail").asText()).isNotBlank();
   }
 

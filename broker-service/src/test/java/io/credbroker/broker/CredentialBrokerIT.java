@@ -335,9 +335,8 @@ class CredentialBrokerIT {
     String metrics = fixture.httpGet("/actuator/prometheus").body();
 
     assertThat(metrics)
-        .contains("credbroker_credentials_issued_total{")
-        .contains("outcome=\"issued\"")
-        .contains("outcome=\"not_bound\"")
+        .containsPattern("credbroker_credentials_issued_total\\{[^}]*role=\"db1\"[^}]*} [1-9]")
+        .containsPattern("credbroker_credentials_refused_total\\{[^}]*reason=\"not_bound\"[^}]*} [1-9]")
         .contains("credbroker_streams_active")
         .contains("credbroker_tokenreview_request_seconds_bucket")
         .contains("credbroker_tokenreview_cache_total{")

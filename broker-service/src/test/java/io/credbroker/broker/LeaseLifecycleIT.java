@@ -22,6 +22,8 @@ import io.credbroker.broker.lease.RevocationRetryQueue;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -312,6 +314,9 @@ class LeaseLifecycleIT {
         credentials.add(client.remember(stream.first().getIssued().getCredential()));
       }
       String silentId = silent.context.getBean(ReplicaId.class).value();
+      List<MeterRegistry> claimers =
+          List.of(fixture.broker.getBean(MeterRegistry.class), other.context.getBean(MeterRegistry.class));
+      double silentTakeoversBefore = takeovers(claimers, "silent");
 
       // The replica stops heart-beating and renewing (a long pause), its streams stay open.
       silent.context.getBean(ReplicaHeartbeat.class).stop();
@@ -328,6 +333,10 @@ class LeaseLifecycleIT {
                   credentials.stream()
                       .map(c -> fixture.record(c.getCredentialId()).ownerReplica())
                       .noneMatch(silentId::equals));
+      // Counted as taken over from a silent replica (an operator's alert), not from a stopped one.
+      await()
+          .atMost(Duration.ofSeconds(5))
+          .until(() -> takeovers(claimers, "silent") - silentTakeoversBefore, value -> value >= 4);
       // Renewed by the claimers past the point where the silent replica left them.
       await()
           .atMost(Duration.ofSeconds(12))
@@ -361,7 +370,11 @@ class LeaseLifecycleIT {
       }
 
       // The paused replica wakes up, learns it was presumed dead and gives up its streams.
+      Counter ownershipLost =
+          silent.context.getBean(MeterRegistry.class).get("credbroker.cluster.ownership.lost").counter();
+      assertThat(ownershipLost.count()).isZero();
       silent.context.getBean(ReplicaHeartbeat.class).start();
+      await().atMost(Duration.ofSeconds(5)).until(() -> ownershipLost.count() == 1);
       for (int i = 2; i < 4; i++) {
         EventStream stream = onSilent.get(i);
         await().atMost(Duration.ofSeconds(5)).until(() -> stream.error.get() != null);
@@ -427,6 +440,13 @@ class LeaseLifecycleIT {
               () ->
                   assertThat(metrics())
                       .containsPattern("credbroker_revocation_retry_queue_depth\\{[^}]*} [1-9]"));
+      // The oldest pending revocation ages while Vault stays away.
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .untilAsserted(
+              () ->
+                  assertThat(gauge(metrics(), "credbroker_revocation_retry_oldest_age_seconds"))
+                      .isGreaterThanOrEqualTo(1.0));
       assertThat(fixture.roleExists(credential.getUsername())).isTrue();
     } finally {
       fixture.devStack.startVault();
@@ -436,6 +456,9 @@ class LeaseLifecycleIT {
     await()
         .atMost(Duration.ofSeconds(5))
         .until(() -> !queue.contains(UUID.fromString(credential.getCredentialId())));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> gauge(metrics(), "credbroker_revocation_retry_oldest_age_seconds") == 0.0);
   }
 
   @Test
@@ -466,6 +489,14 @@ class LeaseLifecycleIT {
   }
 
   // ---- helpers ----
+
+  /** The value of the one series of gauge {@code name} in a Prometheus scrape. */
+  private static double gauge(String scrape, String name) {
+    java.util.regex.Matcher sample =
+        java.util.regex.Pattern.compile("(?m)^" + name + "\\{[^}]*} (\\S+)$").matcher(scrape);
+    assertThat(sample.find()).as("a sample of %s", name).isTrue();
+    return Double.parseDouble(sample.group(1));
+  }
 
   private EventStream watch(
       ManagedChannel channel, String token, String databaseRole, Duration ttl) {
@@ -542,5 +573,12 @@ class LeaseLifecycleIT {
   private static String podToken(String pod) {
     return kubernetes.issueToken(
         "public", "application", pod, List.of(AUDIENCE), Duration.ofMinutes(10));
+  }
+
+  /** Credentials these replicas took over, by cause, as their {@code credbroker.cluster.takeovers} count. */
+  private static double takeovers(List<MeterRegistry> replicas, String cause) {
+    return replicas.stream()
+        .mapToDouble(r -> r.get("credbroker.cluster.takeovers").tag("cause", cause).counter().count())
+        .sum();
   }
 }

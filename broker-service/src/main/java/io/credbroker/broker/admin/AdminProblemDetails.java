@@ -29,7 +29,7 @@ import org.springframework.web.servlet.mvc.method.annotation.ResponseEntityExcep
 @RestControllerAdvice(basePackageClasses = AdminController.class)
 class AdminProblemDetails extends ResponseEntityExceptionHandler {
 
-  static final String TYPE_PREFIX = "https://credbroker.io/problems/";
+  static final String TYPE_PREFIX = RunbookController.PROBLEMS_PATH + "/";
   private static final Logger log = LoggerFactory.getLogger(AdminProblemDetails.class);
 
   @ExceptionHandler(BrokerException.class)

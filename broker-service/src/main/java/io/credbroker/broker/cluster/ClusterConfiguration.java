@@ -3,6 +3,7 @@ package io.credbroker.broker.cluster;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import io.credbroker.broker.config.BrokerProperties;
+import io.micrometer.core.instrument.MeterRegistry;
 import org.springframework.boot.jdbc.autoconfigure.JdbcConnectionDetails;
 import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.context.annotation.Bean;
@@ -54,9 +55,14 @@ class ClusterConfiguration {
       HeartbeatDatabase heartbeatDatabase,
       ReplicaId replicaId,
       BrokerProperties properties,
-      ApplicationEventPublisher events) {
+      ApplicationEventPublisher events,
+      MeterRegistry meterRegistry) {
     return new ReplicaHeartbeat(
-        JdbcClient.create(heartbeatDatabase.dataSource()), replicaId, properties.cluster(), events);
+        JdbcClient.create(heartbeatDatabase.dataSource()),
+        replicaId,
+        properties.cluster(),
+        events,
+        meterRegistry);
   }
 
   /** The heartbeat's private pool; closed after the heartbeat (which depends on it) is destroyed. */

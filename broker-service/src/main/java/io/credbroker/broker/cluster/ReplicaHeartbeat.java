@@ -1,8 +1,12 @@
 package io.credbroker.broker.cluster;
 
 import io.credbroker.broker.config.BrokerProperties;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -33,6 +37,12 @@ import org.springframework.jdbc.core.simple.JdbcClient;
  * <p>If this replica finds that it was itself presumed dead (its row was claimed from or removed), it
  * publishes {@link OwnershipLostEvent} and registers afresh.
  *
+ * <p>Counted: {@code credbroker.cluster.takeovers}, the credentials this replica claimed, by {@code
+ * cause} ({@code stopped}: the owner shut down cleanly, as in a rolling update; {@code silent}: its
+ * heartbeat went stale, so it crashed, hung or lost the database), and {@code
+ * credbroker.cluster.ownership.lost}, the times this replica found itself presumed dead. Both exist
+ * from the start, at zero.
+ *
  * <p>Thread-safe. Lifecycle: registered on creation, beats from {@link #start()} to {@link #stop()},
  * marked stopped on {@link #destroy()} (after the other lifecycles stopped) so that its credentials
  * are claimed at once.
@@ -45,6 +55,9 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
   private final ReplicaId replica;
   private final BrokerProperties.Cluster settings;
   private final ApplicationEventPublisher events;
+  private final Counter takenOverFromStopped;
+  private final Counter takenOverFromSilent;
+  private final Counter ownershipLost;
   private volatile boolean running;
   private @Nullable ScheduledExecutorService ticker;
 
@@ -52,11 +65,20 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
       JdbcClient jdbc,
       ReplicaId replica,
       BrokerProperties.Cluster settings,
-      ApplicationEventPublisher events) {
+      ApplicationEventPublisher events,
+      MeterRegistry meterRegistry) {
     this.jdbc = Objects.requireNonNull(jdbc, "jdbc");
     this.replica = Objects.requireNonNull(replica, "replica");
     this.settings = Objects.requireNonNull(settings, "settings");
     this.events = Objects.requireNonNull(events, "events");
+    this.takenOverFromStopped = takeovers(meterRegistry, "stopped");
+    this.takenOverFromSilent = takeovers(meterRegistry, "silent");
+    this.ownershipLost =
+        Counter.builder("credbroker.cluster.ownership.lost")
+            .description(
+                "Times this replica found that the others had presumed it dead and taken its"
+                    + " credentials")
+            .register(meterRegistry);
     if (!positive(settings.heartbeatInterval())
         || settings.staleAfter().compareTo(settings.heartbeatInterval().multipliedBy(2)) < 0) {
       throw new IllegalArgumentException(
@@ -155,6 +177,7 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
       log.warn(
           "Replica {} was presumed dead by the others; giving up its streams and registering again",
           replica);
+      ownershipLost.increment();
       register();
       events.publishEvent(new OwnershipLostEvent(replica));
     }
@@ -167,32 +190,51 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
    * @return how many credentials this replica claimed
    */
   int claimFromDeadReplicas() {
-    List<String> previousOwners =
+    List<Claimed> claimed =
         jdbc.sql(
-                "WITH dead AS (SELECT id FROM replica WHERE id <> :me AND (stopped_time IS NOT NULL"
+                "WITH dead AS (SELECT id, stopped_time IS NOT NULL AS stopped FROM replica"
+                    + " WHERE id <> :me AND (stopped_time IS NOT NULL"
                     + " OR heartbeat_time < now() - make_interval(secs => CAST(:stale AS double"
                     + " precision)))),"
-                    + " picked AS (SELECT c.id, c.owner_replica FROM credential c"
-                    + " WHERE c.state = 'ACTIVE' AND c.owner_replica IN (SELECT id FROM dead)"
+                    + " picked AS (SELECT c.id, c.owner_replica, dead.stopped FROM credential c"
+                    + " JOIN dead ON dead.id = c.owner_replica WHERE c.state = 'ACTIVE'"
                     + " LIMIT :batch FOR UPDATE OF c SKIP LOCKED)"
                     + " UPDATE credential c SET owner_replica = :me, stream_id = NULL,"
                     + " detached_time = CASE WHEN c.kind = 'STREAM'"
                     + " THEN COALESCE(c.detached_time, now()) ELSE c.detached_time END,"
                     + " next_action_time = now(), updated_time = now()"
-                    + " FROM picked WHERE c.id = picked.id RETURNING picked.owner_replica")
+                    + " FROM picked WHERE c.id = picked.id"
+                    + " RETURNING picked.owner_replica, picked.stopped")
             .param("me", replica.value())
             .param("stale", settings.staleAfter().toMillis() / 1000.0)
             .param("batch", settings.claimBatchSize())
-            .query(String.class)
+            .query((rs, row) -> new Claimed(rs.getString(1), rs.getBoolean(2)))
             .list();
-    if (!previousOwners.isEmpty()) {
+    if (!claimed.isEmpty()) {
+      Set<String> previousOwners = new LinkedHashSet<>();
+      claimed.forEach(c -> previousOwners.add(c.previousOwner()));
       jdbc.sql(
               "UPDATE replica SET claimed_time = now() WHERE id IN (:ids)"
                   + " AND stopped_time IS NULL")
-          .param("ids", List.copyOf(new java.util.LinkedHashSet<>(previousOwners)))
+          .param("ids", List.copyOf(previousOwners))
           .update();
+      long fromStopped = claimed.stream().filter(Claimed::ownerStopped).count();
+      takenOverFromStopped.increment(fromStopped);
+      takenOverFromSilent.increment(claimed.size() - fromStopped);
     }
-    return previousOwners.size();
+    return claimed.size();
+  }
+
+  /** A credential claimed from {@code previousOwner}, which had stopped cleanly or gone silent. */
+  private record Claimed(String previousOwner, boolean ownerStopped) {}
+
+  private static Counter takeovers(MeterRegistry registry, String cause) {
+    return Counter.builder("credbroker.cluster.takeovers")
+        .description(
+            "Credentials this replica took over from replicas that stopped (cause=stopped) or went"
+                + " silent (cause=silent)")
+        .tag("cause", cause)
+        .register(registry);
   }
 
   private static boolean positive(java.time.Duration duration) {

@@ -24,9 +24,11 @@ import org.jspecify.annotations.Nullable;
  * acknowledge) the credential.
  *
  * <p>Authentication comes first, so that a caller without a valid token learns nothing, not even
- * whether a database role exists. Every outcome is counted in {@code credbroker.credentials.issued}
- * by database role (only configured roles, so that callers cannot inflate the metric's cardinality)
- * and outcome.
+ * whether a database role exists. Issued credentials are counted in {@code
+ * credbroker.credentials.issued} by database role, refused requests in {@code
+ * credbroker.credentials.refused} by database role and reason (only configured roles, so that callers
+ * cannot inflate the metrics' cardinality): a rate of issuance is then never a rate of refusals. The
+ * issued counter of every configured role exists from the start, at zero.
  *
  * <p>Thread-safe; blocking.
  */
@@ -49,8 +51,11 @@ public class CredentialIssuer {
   private final PodLimits limits;
   private final DepartedPods departedPods;
 
-  /** {@code credbroker.credentials.issued} counters by role tag and outcome. */
+  /** {@code credbroker.credentials.issued} counters by role tag. */
   private final Map<String, Counter> issuedCounters = new ConcurrentHashMap<>();
+
+  /** {@code credbroker.credentials.refused} counters by role tag and reason. */
+  private final Map<String, Counter> refusedCounters = new ConcurrentHashMap<>();
 
   public CredentialIssuer(
       TokenAuthenticator authenticator,
@@ -86,6 +91,7 @@ public class CredentialIssuer {
     this.bindings = Objects.requireNonNull(bindings, "bindings");
     this.leases = Objects.requireNonNull(leases, "leases");
     this.meterRegistry = Objects.requireNonNull(meterRegistry, "meterRegistry");
+    bindings.all().forEach(binding -> issuedCounter(binding.databaseRole()));
   }
 
   /**
@@ -132,7 +138,7 @@ public class CredentialIssuer {
         IssuedCredential issued =
             leases.issue(
                 identity, binding, kind, limits.effectiveTtl(capped(requestedTtl)), streamId, null);
-        count(databaseRole, "issued");
+        issuedCounter(databaseRole).increment();
         return issued;
       } catch (RuntimeException e) {
         if (holdsSlot) {
@@ -141,7 +147,7 @@ public class CredentialIssuer {
         throw e;
       }
     } catch (BrokerException e) {
-      count(databaseRole, e.reason().name().toLowerCase(Locale.ROOT));
+      refusedCounter(databaseRole, e.reason()).increment();
       throw e;
     }
   }
@@ -245,19 +251,27 @@ public class CredentialIssuer {
         : requestedTtl;
   }
 
-  private void count(String databaseRole, String outcome) {
+  // Looked up once per role (and reason) rather than built and registered on every request; both
+  // are bounded: configured roles, fixed reasons.
+  private Counter issuedCounter(String databaseRole) {
+    return issuedCounters.computeIfAbsent(
+        databaseRole,
+        role ->
+            Counter.builder("credbroker.credentials.issued")
+                .description("Credentials issued, by database role")
+                .tag("role", role)
+                .register(meterRegistry));
+  }
+
+  private Counter refusedCounter(String databaseRole, Reason reason) {
     String role = bindings.find(databaseRole).isPresent() ? databaseRole : UNKNOWN_ROLE_TAG;
-    // Looked up once per role and outcome (both bounded: configured roles, fixed outcomes) rather than
-    // built and registered on every request.
-    issuedCounters
-        .computeIfAbsent(
-            role + '/' + outcome,
-            key ->
-                Counter.builder("credbroker.credentials.issued")
-                    .description("Credential requests by database role and outcome")
-                    .tag("role", role)
-                    .tag("outcome", outcome)
-                    .register(meterRegistry))
-        .increment();
+    return refusedCounters.computeIfAbsent(
+        role + '/' + reason,
+        key ->
+            Counter.builder("credbroker.credentials.refused")
+                .description("Credential requests refused, by database role and reason")
+                .tag("role", role)
+                .tag("reason", reason.name().toLowerCase(Locale.ROOT))
+                .register(meterRegistry));
   }
 }

@@ -86,6 +86,7 @@ public final class LeaseKeeper implements SmartLifecycle {
   private final AtomicReference<@Nullable Instant> earliestExpiry = new AtomicReference<>();
   private final AtomicReference<@Nullable Instant> earliestTokenExpiry = new AtomicReference<>();
   private final AtomicLong retryDepth = new AtomicLong();
+  private final AtomicReference<Duration> oldestRetryAge = new AtomicReference<>(Duration.ZERO);
   private final Semaphore permits;
 
   private volatile boolean running;
@@ -150,24 +151,44 @@ public final class LeaseKeeper implements SmartLifecycle {
           .register(registry);
     }
     Gauge.builder("credbroker.lease.earliest.unrenewed.expiry", earliestExpiry, this::secondsUntil)
-        .description("Seconds until the earliest expiry among the leases this replica renews")
+        .description(
+            "Seconds until the earliest expiry among the leases this replica renews; +Inf while it"
+                + " renews none (this replica; aggregate with min)")
         .baseUnit("seconds")
         .register(registry);
     Gauge.builder("credbroker.revocation.retry.queue.depth", retryDepth, AtomicLong::get)
-        .description("Revocations waiting for Vault to confirm them (whole cluster)")
+        .description(
+            "Revocations waiting for Vault to confirm them (whole cluster: every replica reports the"
+                + " same value; aggregate with max)")
+        .register(registry);
+    Gauge.builder(
+            "credbroker.revocation.retry.oldest.age",
+            oldestRetryAge,
+            age -> age.get().toMillis() / 1000.0)
+        .description(
+            "Seconds the longest-waiting revocation has waited for Vault to confirm it; 0 while none"
+                + " waits (whole cluster: every replica reports the same value; aggregate with max)")
+        .baseUnit("seconds")
         .register(registry);
     Gauge.builder("credbroker.lease.earliest.token.expiry", earliestTokenExpiry, this::secondsUntil)
         .description(
-            "Seconds until the earliest death of a Vault token that created a live credential (whole"
-                + " cluster: every replica reports the same value; aggregate with min)")
+            "Seconds until the earliest death of a Vault token that created a live credential; +Inf"
+                + " while there is none (whole cluster: every replica reports the same value;"
+                + " aggregate with min)")
         .baseUnit("seconds")
         .register(registry);
   }
 
-  /** Seconds from now until the time held, for a gauge; NaN while there is none. */
+  /**
+   * Seconds from now until the time held, for a gauge; +Inf while there is none, so that a threshold
+   * such as {@code < 300} stays false and {@code min} across replicas stays right (NaN would do
+   * neither in a dashboard).
+   */
   private double secondsUntil(AtomicReference<@Nullable Instant> time) {
     Instant at = time.get();
-    return at == null ? Double.NaN : Duration.between(clock.instant(), at).toMillis() / 1000.0;
+    return at == null
+        ? Double.POSITIVE_INFINITY
+        : Duration.between(clock.instant(), at).toMillis() / 1000.0;
   }
 
   @Override
@@ -588,6 +609,7 @@ public final class LeaseKeeper implements SmartLifecycle {
       earliestExpiry.set(store.earliestRenewedExpiry(replica).orElse(null));
       earliestTokenExpiry.set(store.earliestTokenExpiry().orElse(null));
       retryDepth.set(retryQueue.depth());
+      oldestRetryAge.set(retryQueue.oldestAge());
     } catch (RuntimeException e) {
       log.debug("Refreshing lease gauges failed", e);
     }

@@ -7,7 +7,9 @@ import java.util.Objects;
 /**
  * The lease lifecycle's counters: renewals by outcome, rotations by reason, revocations by trigger.
  * Gauges (credentials by state, earliest unrenewed expiry, retry-queue depth) are registered by the
- * scheduler, which refreshes them.
+ * scheduler, which refreshes them. Every series of these counters exists from the start, at zero: a
+ * series that appears only with the first failure leaves {@code rate()} nothing to compare against,
+ * and an alert on it silent.
  *
  * <p>Thread-safe (Micrometer meters are).
  */
@@ -17,43 +19,70 @@ public class LeaseMetrics {
 
   public LeaseMetrics(MeterRegistry registry) {
     this.registry = Objects.requireNonNull(registry, "registry");
+    for (String outcome : new String[] {"renewed", "capped", "refused", "failed"}) {
+      renewalCounter(outcome);
+    }
+    for (RotationReason reason : RotationReason.values()) {
+      rotationCounter(reason.tag());
+    }
+    for (RevocationTrigger trigger : RevocationTrigger.values()) {
+      revocationCounter(trigger, true);
+      revocationCounter(trigger, false);
+    }
+    revocationRetryCounter(true);
+    revocationRetryCounter(false);
+    for (String outcome : new String[] {"found", "revoked", "failed"}) {
+      orphanCounter(outcome);
+    }
   }
 
   /** {@code renewed}, {@code capped}, {@code refused} (Vault said no), {@code failed} (unreachable). */
   void renewal(String outcome) {
-    Counter.builder("credbroker.lease.renewals")
+    renewalCounter(outcome).increment();
+  }
+
+  private Counter renewalCounter(String outcome) {
+    return Counter.builder("credbroker.lease.renewals")
         .description("Lease renewals by outcome")
         .tag("outcome", outcome)
-        .register(registry)
-        .increment();
+        .register(registry);
   }
 
   /** {@code max_ttl} or {@code renewal_refused}. */
   void rotation(String reason) {
-    Counter.builder("credbroker.lease.rotations")
+    rotationCounter(reason).increment();
+  }
+
+  private Counter rotationCounter(String reason) {
+    return Counter.builder("credbroker.lease.rotations")
         .description("Credentials replaced early by a rotation, by reason")
         .tag("reason", reason)
-        .register(registry)
-        .increment();
+        .register(registry);
   }
 
   /** A revocation by trigger and outcome ({@code revoked} in Vault, or {@code queued} for retry). */
   void revocation(RevocationTrigger trigger, boolean revokedInVault) {
-    Counter.builder("credbroker.lease.revocations")
+    revocationCounter(trigger, revokedInVault).increment();
+  }
+
+  private Counter revocationCounter(RevocationTrigger trigger, boolean revokedInVault) {
+    return Counter.builder("credbroker.lease.revocations")
         .description("Credentials ended by the broker, by trigger and outcome")
         .tag("trigger", trigger.tag())
         .tag("outcome", revokedInVault ? "revoked" : "queued")
-        .register(registry)
-        .increment();
+        .register(registry);
   }
 
   /** A retried revocation that Vault finally confirmed, or that failed once more. */
   void revocationRetry(boolean confirmed) {
-    Counter.builder("credbroker.lease.revocation.retries")
+    revocationRetryCounter(confirmed).increment();
+  }
+
+  private Counter revocationRetryCounter(boolean confirmed) {
+    return Counter.builder("credbroker.lease.revocation.retries")
         .description("Attempts from the revocation retry queue, by outcome")
         .tag("outcome", confirmed ? "revoked" : "failed")
-        .register(registry)
-        .increment();
+        .register(registry);
   }
 
   /**
@@ -62,11 +91,14 @@ public class LeaseMetrics {
    * the next pass tries again).
    */
   void orphan(String outcome) {
-    Counter.builder("credbroker.lease.orphans")
+    orphanCounter(outcome).increment();
+  }
+
+  private Counter orphanCounter(String outcome) {
+    return Counter.builder("credbroker.lease.orphans")
         .description("Vault leases under the broker's roles that no credential record knows")
         .tag("outcome", outcome)
-        .register(registry)
-        .increment();
+        .register(registry);
   }
 
   /**

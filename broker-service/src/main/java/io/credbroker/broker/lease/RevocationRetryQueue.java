@@ -84,6 +84,20 @@ public class RevocationRetryQueue {
     return jdbc.sql("SELECT count(*) FROM revocation_retry").query(Long.class).single();
   }
 
+  /**
+   * How long the longest-waiting revocation has waited for Vault, by the state database's clock (so
+   * that replicas with skewed clocks agree); zero when none waits.
+   */
+  public Duration oldestAge() {
+    double seconds =
+        jdbc.sql(
+                "SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(enqueued_time)), 0)"
+                    + " FROM revocation_retry")
+            .query(Double.class)
+            .single();
+    return Duration.ofMillis(Math.max(0, Math.round(seconds * 1000)));
+  }
+
   /** Whether the credential's revocation still waits for Vault. */
   public boolean contains(UUID credentialId) {
     return jdbc.sql("SELECT count(*) FROM revocation_retry WHERE credential_id = :id")

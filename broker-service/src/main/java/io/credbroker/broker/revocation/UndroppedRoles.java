@@ -85,7 +85,9 @@ public final class UndroppedRoles implements AutoCloseable {
     this.clock = Objects.requireNonNull(clock, "clock");
     for (Binding binding : bindings.all()) {
       Gauge.builder("credbroker.revocation.undropped.roles", this, u -> u.count(binding.databaseRole()))
-          .description("Roles revoked (no login, no sessions) that could not be dropped yet, at the last check")
+          .description(
+              "Roles revoked (no login, no sessions) that could not be dropped yet, at the last check"
+                  + " (whole cluster: every replica checks the same databases; aggregate with max)")
           .tag("database_role", binding.databaseRole())
           .register(meterRegistry);
     }

@@ -38,7 +38,7 @@ class AdminProblemDetailsTest {
 
     ProblemDetail problem = response.getBody();
     assertThat(problem.getDetail()).isEqualTo("no record of pod public/x");
-    assertThat(problem.getType()).isEqualTo(URI.create("https://credbroker.io/problems/pod-not-found"));
+    assertThat(problem.getType()).isEqualTo(URI.create("/problems/pod-not-found"));
     assertThat(problem.getProperties()).containsEntry("reason", "POD_NOT_FOUND");
   }
 

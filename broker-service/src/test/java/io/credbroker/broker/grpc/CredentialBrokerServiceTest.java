@@ -187,8 +187,8 @@ class CredentialBrokerServiceTest {
 
     assertThat(response.getCredential().getCredentialId()).isEqualTo(issued.record().id().toString());
     assertThat(response.getCredential().getRenewable()).isFalse();
-    assertThat(meters.counter("credbroker.credentials.issued", "role", "db1", "outcome", "issued").count())
-        .isEqualTo(1);
+    assertThat(meters.counter("credbroker.credentials.issued", "role", "db1").count()).isEqualTo(1);
+    assertThat(meters.find("credbroker.credentials.refused").counters()).isEmpty();
   }
 
   @Test
@@ -222,6 +222,9 @@ class CredentialBrokerServiceTest {
         Status.Code.PERMISSION_DENIED,
         "NOT_BOUND");
     verify(leases, never()).issue(any(), any(), any(), any(), any(), any());
+    assertThat(meters.counter("credbroker.credentials.refused", "role", "db1", "reason", "not_bound").count())
+        .isEqualTo(1);
+    assertThat(meters.counter("credbroker.credentials.issued", "role", "db1").count()).isZero();
   }
 
   @Test
@@ -232,8 +235,12 @@ class CredentialBrokerServiceTest {
                 .issueCredential(IssueCredentialRequest.newBuilder().setDatabaseRole("db9").build()),
         Status.Code.NOT_FOUND,
         "UNKNOWN_DATABASE_ROLE");
-    assertThat(meters.counter("credbroker.credentials.issued", "role", "unknown", "outcome", "unknown_database_role").count())
+    assertThat(
+            meters.counter("credbroker.credentials.refused", "role", "unknown", "reason", "unknown_database_role")
+                .count())
         .isEqualTo(1);
+    assertThat(meters.find("credbroker.credentials.issued").counters())
+        .allSatisfy(issued -> assertThat(issued.count()).isZero());
   }
 
   @Test

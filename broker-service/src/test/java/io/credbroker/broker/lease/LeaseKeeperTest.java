@@ -65,6 +65,26 @@ class LeaseKeeperTest {
           new LeaseMetrics(meters));
 
   @Test
+  void gaugesReadInfinityRatherThanNaNWhileThereIsNothingToExpireAndAlertedOutcomesStartAtZero() {
+    assertThat(meters.get("credbroker.lease.earliest.unrenewed.expiry").gauge().value())
+        .isEqualTo(Double.POSITIVE_INFINITY);
+    assertThat(meters.get("credbroker.lease.earliest.token.expiry").gauge().value())
+        .isEqualTo(Double.POSITIVE_INFINITY);
+    assertThat(meters.get("credbroker.revocation.retry.oldest.age").gauge().value()).isZero();
+    assertThat(meters.getMeters())
+        .filteredOn(meter -> meter instanceof io.micrometer.core.instrument.Gauge)
+        .allSatisfy(
+            gauge ->
+                assertThat(((io.micrometer.core.instrument.Gauge) gauge).value()).isNotNaN());
+    for (String outcome : List.of("renewed", "capped", "refused", "failed")) {
+      assertThat(meters.get("credbroker.lease.renewals").tag("outcome", outcome).counter().count())
+          .isZero();
+    }
+    assertThat(meters.get("credbroker.lease.revocation.retries").tag("outcome", "failed").counter().count())
+        .isZero();
+  }
+
+  @Test
   void dueRenewalExtendsTheLeaseAndTellsTheStream() {
     LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(3600));
     when(vault.renewLease("database/creds/db1/abc", Duration.ofSeconds(60)))

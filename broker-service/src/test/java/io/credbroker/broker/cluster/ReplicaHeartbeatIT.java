@@ -1,0 +1,112 @@
+package io.credbroker.broker.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.credbroker.broker.config.BrokerProperties;
+import io.credbroker.broker.revocation.StateDatabase;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Takeovers as an operator's metrics count them, on the real schema in PostgreSQL: credentials of a
+ * replica that stopped cleanly (a rolling update) and of one that went silent are told apart, and a
+ * replica that finds itself presumed dead counts it.
+ */
+class ReplicaHeartbeatIT {
+
+  private static final BrokerProperties.Cluster SETTINGS =
+      new BrokerProperties.Cluster(Duration.ofSeconds(1), Duration.ofSeconds(5), 500);
+
+  @TempDir static Path workDir;
+  private static StateDatabase db;
+
+  @BeforeAll
+  static void migrate() {
+    db = new StateDatabase(workDir);
+  }
+
+  @AfterAll
+  static void stop() {
+    if (db != null) {
+      db.close();
+    }
+  }
+
+  @Test
+  void takeoversAreCountedByWhetherTheOwnerStoppedOrWentSilent() {
+    SimpleMeterRegistry meters = new SimpleMeterRegistry();
+    ReplicaHeartbeat me = heartbeat("claimer", meters);
+    me.afterPropertiesSet();
+    replica("stopped-replica", "stopped_time = now()");
+    replica("silent-replica", "heartbeat_time = now() - interval '1 minute'");
+    replica("live-replica", "heartbeat_time = now()");
+    for (int i = 0; i < 3; i++) {
+      activeCredential("stopped-replica");
+    }
+    for (int i = 0; i < 2; i++) {
+      activeCredential("silent-replica");
+    }
+    activeCredential("live-replica");
+
+    assertThat(me.claimFromDeadReplicas()).isEqualTo(5);
+
+    assertThat(takeovers(meters, "stopped")).isEqualTo(3);
+    assertThat(takeovers(meters, "silent")).isEqualTo(2);
+    assertThat(meters.get("credbroker.cluster.ownership.lost").counter().count()).isZero();
+  }
+
+  @Test
+  void aReplicaThatFindsItselfPresumedDeadCountsIt() {
+    SimpleMeterRegistry meters = new SimpleMeterRegistry();
+    ReplicaHeartbeat paused = heartbeat("paused", meters);
+    paused.afterPropertiesSet();
+    paused.beat();
+    assertThat(meters.get("credbroker.cluster.ownership.lost").counter().count()).isZero();
+
+    // Another replica claimed its credentials while it was paused.
+    db.jdbc.sql("UPDATE replica SET claimed_time = now() WHERE id = 'paused'").update();
+    paused.beat();
+
+    assertThat(meters.get("credbroker.cluster.ownership.lost").counter().count()).isEqualTo(1);
+    assertThat(takeovers(meters, "silent") + takeovers(meters, "stopped")).isZero();
+  }
+
+  private static ReplicaHeartbeat heartbeat(String id, SimpleMeterRegistry meters) {
+    return new ReplicaHeartbeat(db.jdbc, new ReplicaId(id), SETTINGS, event -> {}, meters);
+  }
+
+  private static double takeovers(SimpleMeterRegistry meters, String cause) {
+    return meters.get("credbroker.cluster.takeovers").tag("cause", cause).counter().count();
+  }
+
+  private static void replica(String id, String state) {
+    db.jdbc.sql("INSERT INTO replica (id) VALUES (:id)").param("id", id).update();
+    db.jdbc.sql("UPDATE replica SET " + state + " WHERE id = :id").param("id", id).update();
+  }
+
+  private static void activeCredential(String owner) {
+    UUID id = UUID.randomUUID();
+    OffsetDateTime now = OffsetDateTime.now(ZoneOffset.UTC);
+    db.jdbc
+        .sql(
+            "INSERT INTO credential (id, database_role, vault_mount, vault_role, lease_id, username,"
+                + " namespace, service_account, kind, state, renewable, owner_replica, issue_time,"
+                + " expire_time) VALUES (:id, 'db1', 'database', 'db1', :lease, :username, 'public',"
+                + " 'application', 'ONE_SHOT', 'ACTIVE', false, :owner, :now, :expire)")
+        .param("id", id)
+        .param("lease", "database/creds/db1/" + id)
+        .param("username", "v-" + id)
+        .param("owner", owner)
+        .param("now", now)
+        .param("expire", now.plusHours(1))
+        .update();
+  }
+}
