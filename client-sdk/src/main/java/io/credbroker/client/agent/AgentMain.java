@@ -26,6 +26,10 @@ public final class AgentMain {
     if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
       System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tFT%1$tT.%1$tLZ %4$s %3$s - %5$s%6$s%n");
     }
+    if (java.util.List.of(args).contains("--help")) {
+      System.out.print(AgentSettings.USAGE);
+      return;
+    }
     AgentSettings settings;
     try {
       settings = AgentSettings.parse(args);
