@@ -2,6 +2,7 @@ package io.credbroker.client;
 
 import io.credbroker.client.internal.BackoffPolicy;
 import io.credbroker.client.internal.ClientRuntime;
+import io.credbroker.client.internal.Issuance;
 import io.credbroker.client.internal.TokenFileCallCredentials;
 import io.credbroker.client.internal.WatchSubscription;
 import io.grpc.Channel;
@@ -133,6 +134,29 @@ public final class CredentialBrokerClient implements AutoCloseable {
     }
     subscription.start();
     return subscription;
+  }
+
+  /**
+   * Obtains one credential without a stream ({@code IssueCredential}), for jobs and init containers that need it for
+   * less than its lifetime. Nobody renews, rotates or releases it: it expires at {@link Credential#expireTime()}.
+   * Blocks for at most the request timeout; not retried.
+   *
+   * @param requestedTtl the lifetime to ask for, or {@code null} for the Vault role's default
+   * @throws CredentialBrokerException if the broker refused or could not be reached
+   * @throws IllegalArgumentException if {@code databaseRole} is blank or {@code requestedTtl} is not positive
+   */
+  public Credential issue(String databaseRole, @Nullable Duration requestedTtl) {
+    Objects.requireNonNull(databaseRole, "databaseRole");
+    if (databaseRole.isBlank()) {
+      throw new IllegalArgumentException("databaseRole must not be blank");
+    }
+    if (requestedTtl != null && (requestedTtl.isNegative() || requestedTtl.isZero())) {
+      throw new IllegalArgumentException("requestedTtl must be positive, was " + requestedTtl);
+    }
+    if (closed) {
+      throw new IllegalStateException("the credential broker client is closed");
+    }
+    return Issuance.issue(runtime, databaseRole, requestedTtl);
   }
 
   /**
