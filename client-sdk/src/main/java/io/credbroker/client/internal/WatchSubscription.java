@@ -240,6 +240,8 @@ public final class WatchSubscription implements CredentialSubscription {
     }
   }
 
+  // Error Prone cannot tell that the Stream's enclosing instance is this subscription, whose lock guards its fields.
+  @SuppressWarnings("GuardedBy")
   private void handleEvent(Stream stream, CredentialEvent event) {
     Credential incoming;
     try {
@@ -351,6 +353,8 @@ public final class WatchSubscription implements CredentialSubscription {
     notifications.forEach(Runnable::run);
   }
 
+  // Error Prone cannot tell that the Stream's enclosing instance is this subscription, whose lock guards its fields.
+  @SuppressWarnings("GuardedBy")
   private void handleEnd(Stream stream, Throwable error) {
     Status status = Status.fromThrowable(error);
     Status.Code code = status.getCode();
@@ -426,6 +430,8 @@ public final class WatchSubscription implements CredentialSubscription {
     }
   }
 
+  // Error Prone cannot tell that the Stream's enclosing instance is this subscription, whose lock guards its fields.
+  @SuppressWarnings("GuardedBy")
   @GuardedBy("lock")
   private void deactivate(Stream stream) {
     active = null;
@@ -435,6 +441,8 @@ public final class WatchSubscription implements CredentialSubscription {
     }
   }
 
+  // Error Prone cannot tell that the Stream's enclosing instance is this subscription, whose lock guards its fields.
+  @SuppressWarnings("GuardedBy")
   @GuardedBy("lock")
   private void armIdleTimer(Stream stream) {
     long timeout = runtime.streamIdleTimeout().toNanos();
@@ -454,6 +462,8 @@ public final class WatchSubscription implements CredentialSubscription {
   }
 
   /** No event, not even a heartbeat, for the idle timeout: the broker or the path to it is presumed dead. */
+  // Error Prone cannot tell that the Stream's enclosing instance is this subscription, whose lock guards its fields.
+  @SuppressWarnings("GuardedBy")
   private void idle(Stream stream, long generation) {
     synchronized (lock) {
       if (active != stream || stream.idleGeneration != generation) {
