@@ -101,13 +101,18 @@ final class LeaseManager {
     Duration max = grant.maxTtl().isZero() || grant.maxTtl().compareTo(mount.effectiveMaxTtl()) > 0
         ? mount.effectiveMaxTtl() : grant.maxTtl();
     Duration def = grant.ttl().isZero() ? mount.effectiveDefaultTtl() : grant.ttl();
-    TtlCalculator.Result result = TtlCalculator.renew(Duration.ZERO, def, max, lease.issueTime(), now);
-    Instant newExpire = now.plus(result.ttl());
+    // As in Vault, the backend moves the credential's expiry by its own calculation first
+    // (secretCredsRenew), then the core calculates the lease's TTL when the backend has
+    // answered (RenewLease in vault/expiration.go); lease_duration is that TTL exactly.
+    TtlCalculator.Result planned = TtlCalculator.renew(Duration.ZERO, def, max, lease.issueTime(), now);
     try {
-      owner.engine().applyRenewal(lease, newExpire);
+      owner.engine().applyRenewal(lease, now.plus(planned.ttl()));
     } catch (VaultException e) {
       throw renewFailed(e);
     }
+    now = clock.instant();
+    TtlCalculator.Result result = TtlCalculator.renew(Duration.ZERO, def, max, lease.issueTime(), now);
+    Instant newExpire = now.plus(result.ttl());
     store.renewLease(leaseId, newExpire, now);
     LeaseRecord renewed =
         new LeaseRecord(lease.leaseId(), lease.mountPath(), lease.requestPath(), lease.issueTime(), newExpire,

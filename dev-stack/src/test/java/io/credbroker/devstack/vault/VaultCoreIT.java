@@ -278,6 +278,23 @@ class VaultCoreIT {
   }
 
   @Test
+  void renewalAnswersExactlyTheGrantedTtlEvenWhenTheDatabaseTakesItsTime() throws Exception {
+    enableDatabase("db-exact", "slow-renew", "1h", "24h");
+    root.write("db-exact/roles/slow-renew", Map.of("renew_statements", List.of(
+        "SELECT pg_sleep(1.2); ALTER ROLE \"{{name}}\" VALID UNTIL '{{expiration}}';")));
+    VaultResponse creds = root.read("db-exact/creds/slow-renew");
+    assertThat(creds.getLeaseDuration()).isEqualTo(3600);
+
+    HttpResponse<String> renewed = raw("PUT", "sys/leases/renew", "root",
+        "{\"lease_id\":\"" + creds.getLeaseId() + "\",\"increment\":1800}");
+
+    assertThat(renewed.statusCode()).as(renewed.body()).isEqualTo(200);
+    JsonNode body = Json.MAPPER.readTree(renewed.body());
+    assertThat(body.path("lease_duration").asLong()).isEqualTo(1800);
+    assertThat(body.path("warnings").isNull()).isTrue();
+  }
+
+  @Test
   void leasesExpireOnTheirOwnAndTheRoleIsDropped() throws Exception {
     enableDatabase("db-expiry", "short", "2s", "10s");
     VaultResponse creds = root.read("db-expiry/creds/short");
