@@ -131,7 +131,7 @@ final class LeaseManager {
    * Revokes one lease now through its engine and deletes it. Unknown ids succeed (idempotent).
    *
    * @throws VaultException 400 {@code failed to revoke entry: ...} when the engine fails; the
-   *     lease stays and is retried by the expiry timer
+   *     lease stays unchanged and is revoked (with retries) when it expires
    */
   void revokeNow(String leaseId) {
     StoredLease stored = store.lease(leaseId).orElse(null);
@@ -140,8 +140,8 @@ final class LeaseManager {
     }
     String error = tryRevoke(stored.lease());
     if (error != null) {
-      store.expireLeaseNow(leaseId, clock.instant());
-      recordFailure(stored, error);
+      // Vault's revokeCommon returns the backend's error and leaves the entry as it was: same
+      // expiry, no attempt counted; its own expiry (and the retries from then on) still apply.
       throw VaultException.badRequest("failed to revoke entry: resp: (*logical.Response)(nil) err: " + error);
     }
   }
