@@ -41,9 +41,18 @@ final class SummaryText {
       IssuanceReport.BrokerSide b = l.brokerSide();
       line(out, "    inside the broker (means): call %.2f ms, its Vault read %.2f ms (p50 ~%.2f), state-store connection"
               + " held %.2f ms", b.grpcServerMeanMs(), b.vaultCredsMeanMs(), b.vaultCredsP50Ms(), b.jdbcUsageMeanMs());
+      line(out, "    broker CPU: %.0f ms, %.3f ms per issuance (%.3f ms less its idle use)",
+          l.brokerCpu().cpuMs(), l.brokerCpu().msPerOperation(), l.brokerCpu().msPerOperationLessIdle());
       line(out, "    failures: broker %d, Vault %d %s", l.brokerFailed(), l.vaultFailed(),
           l.failures().isEmpty() ? "" : l.failures().toString());
     }
+    IssuanceReport.Releases rel = r.releases();
+    line(out, "  releases at concurrency %d: %d released, %d failed %s in %.2f s", rel.concurrency(), rel.released(),
+        rel.failed(), rel.failures().isEmpty() ? "" : rel.failures().toString(), rel.seconds());
+    line(out, "    broker ReleaseCredential %s", rel.latency().render());
+    line(out, "    broker CPU: %.0f ms, %.3f ms per release (%.3f ms less its idle use of %.2f ms/s)",
+        rel.brokerCpu().cpuMs(), rel.brokerCpu().msPerOperation(), rel.brokerCpu().msPerOperationLessIdle(),
+        rel.idleCpuMsPerSecond());
     IssuanceReport.TokenReviews t = r.tokenReviews();
     line(out, "  TokenReviews: %d for %d distinct tokens over %.1f s (cache window %.0f s, at most %d allowed): %s;"
             + " cache hits %d, misses %d",
