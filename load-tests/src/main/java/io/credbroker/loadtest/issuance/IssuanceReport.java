@@ -56,8 +56,20 @@ public record IssuanceReport(
    * @param cpuMs CPU time used during the phase
    * @param msPerOperation {@code cpuMs} divided by the successful calls
    * @param msPerOperationLessIdle the same after taking off what the broker uses idle over as long
+   * @param jitMs of {@code cpuMs}, the JIT compiler threads' (a warm-up cost, not a per-call one)
+   * @param gcAndVmMs of {@code cpuMs}, the garbage collector's and VM threads'
+   * @param applicationMs of {@code cpuMs}, every other live thread's (gRPC, Netty, HTTP and JDBC
+   *     clients, timers); threads that ended during the phase are in none of the three
+   * @param applicationMsPerOperation {@code applicationMs} divided by the successful calls
    */
-  public record BrokerCpu(double cpuMs, double msPerOperation, double msPerOperationLessIdle) {}
+  public record BrokerCpu(
+      double cpuMs,
+      double msPerOperation,
+      double msPerOperationLessIdle,
+      double jitMs,
+      double gcAndVmMs,
+      double applicationMs,
+      double applicationMsPerOperation) {}
 
   /**
    * The release phase: every credential the broker issued in the run (warm-up included), released

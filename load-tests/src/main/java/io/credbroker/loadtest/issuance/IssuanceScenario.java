@@ -9,6 +9,7 @@ import io.credbroker.loadtest.stack.Cleanup;
 import io.credbroker.loadtest.stack.LoadStack;
 import io.credbroker.loadtest.stack.PodToken;
 import io.credbroker.loadtest.stack.PrometheusText;
+import io.credbroker.loadtest.stack.ThreadCpu;
 import io.credbroker.loadtest.stack.VaultClient;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
@@ -77,8 +78,10 @@ public final class IssuanceScenario {
         progress.printf("issuance: %d requests at concurrency %d%n", options.requests(), concurrency);
         PrometheusText levelStart = stack.broker().scrape();
         Duration cpuStart = stack.broker().cpuTime();
+        ThreadCpu threadsStart = stack.broker().threadCpu();
         LevelRun run = runLevel(channel, pods, concurrency, options.requests());
-        IssuanceReport.BrokerCpu cpu = brokerCpu(cpuStart, run.brokerOk.get(), run.seconds, idleCpuMsPerSecond);
+        IssuanceReport.BrokerCpu cpu =
+            brokerCpu(cpuStart, threadsStart, run.brokerOk.get(), run.seconds, idleCpuMsPerSecond);
         levels.add(run.toReport(options.budgetP50Ms(), brokerSide(levelStart, stack.broker().scrape()), cpu));
       }
       double elapsed = (System.nanoTime() - start) / 1e9;
@@ -112,11 +115,20 @@ public final class IssuanceScenario {
     return round((stack.broker().cpuTime().minus(cpuStart).toNanos() / 1e6) / seconds);
   }
 
-  private IssuanceReport.BrokerCpu brokerCpu(Duration cpuStart, int operations, double seconds, double idleMsPerSecond) {
+  private IssuanceReport.BrokerCpu brokerCpu(
+      Duration cpuStart, ThreadCpu threadsStart, int operations, double seconds, double idleMsPerSecond) {
     double cpuMs = stack.broker().cpuTime().minus(cpuStart).toNanos() / 1e6;
-    double perOperation = operations > 0 ? cpuMs / operations : Double.NaN;
-    double lessIdle = operations > 0 ? Math.max(0, cpuMs - idleMsPerSecond * seconds) / operations : Double.NaN;
-    return new IssuanceReport.BrokerCpu(round(cpuMs), Math.round(perOperation * 1000) / 1000.0, Math.round(lessIdle * 1000) / 1000.0);
+    ThreadCpu threads = stack.broker().threadCpu();
+    double jitMs = threads.since(threadsStart, ThreadCpu.Kind.JIT).toMillis();
+    double gcMs = threads.since(threadsStart, ThreadCpu.Kind.GC_AND_VM).toMillis();
+    double applicationMs = threads.since(threadsStart, ThreadCpu.Kind.APPLICATION).toMillis();
+    return new IssuanceReport.BrokerCpu(round(cpuMs), perOperation(cpuMs, operations),
+        perOperation(Math.max(0, cpuMs - idleMsPerSecond * seconds), operations), round(jitMs), round(gcMs),
+        round(applicationMs), perOperation(applicationMs, operations));
+  }
+
+  private static double perOperation(double ms, int operations) {
+    return operations > 0 ? Math.round(ms / operations * 1000) / 1000.0 : Double.NaN;
   }
 
   /**
@@ -133,6 +145,7 @@ public final class IssuanceScenario {
     Map<String, Integer> failures = new ConcurrentHashMap<>();
     Histogram latency = LatencySummary.newHistogram();
     Duration cpuStart = stack.broker().cpuTime();
+    ThreadCpu threadsStart = stack.broker().threadCpu();
     long start = System.nanoTime();
     ExecutorService pool = Executors.newFixedThreadPool(concurrency);
     try {
@@ -170,7 +183,7 @@ public final class IssuanceScenario {
       pool.shutdownNow();
     }
     double seconds = (System.nanoTime() - start) / 1e9;
-    IssuanceReport.BrokerCpu cpu = brokerCpu(cpuStart, released.get(), seconds, idleMsPerSecond);
+    IssuanceReport.BrokerCpu cpu = brokerCpu(cpuStart, threadsStart, released.get(), seconds, idleMsPerSecond);
     return new IssuanceReport.Releases(concurrency, released.get(), toRelease.size() - released.get(),
         LatencySummary.of(latency), round(seconds), idleMsPerSecond, cpu, new TreeMap<>(failures));
   }

@@ -126,6 +126,11 @@ public final class BrokerProcess implements AutoCloseable {
    *
    * @throws IllegalStateException when the platform does not report it
    */
+  /** The broker's live threads and their CPU time, grouped by JIT, GC and VM, and application. */
+  public ThreadCpu threadCpu() {
+    return ThreadCpu.of(pid());
+  }
+
   public Duration cpuTime() {
     return process.toHandle().info().totalCpuDuration()
         .orElseThrow(() -> new IllegalStateException("the platform does not report the broker's CPU time"));
