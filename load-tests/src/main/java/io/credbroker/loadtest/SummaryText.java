@@ -41,9 +41,15 @@ final class SummaryText {
       IssuanceReport.BrokerSide b = l.brokerSide();
       line(out, "    inside the broker (means): call %.2f ms, its Vault read %.2f ms (p50 ~%.2f), state-store connection"
               + " held %.2f ms", b.grpcServerMeanMs(), b.vaultCredsMeanMs(), b.vaultCredsP50Ms(), b.jdbcUsageMeanMs());
+      line(out, "    broker CPU: %s", cpu(l.brokerCpu(), "issuance"));
       line(out, "    failures: broker %d, Vault %d %s", l.brokerFailed(), l.vaultFailed(),
           l.failures().isEmpty() ? "" : l.failures().toString());
     }
+    IssuanceReport.Releases rel = r.releases();
+    line(out, "  releases at concurrency %d: %d released, %d failed %s in %.2f s", rel.concurrency(), rel.released(),
+        rel.failed(), rel.failures().isEmpty() ? "" : rel.failures().toString(), rel.seconds());
+    line(out, "    broker ReleaseCredential %s", rel.latency().render());
+    line(out, "    broker CPU: %s; idle use %.2f ms/s", cpu(rel.brokerCpu(), "release"), rel.idleCpuMsPerSecond());
     IssuanceReport.TokenReviews t = r.tokenReviews();
     line(out, "  TokenReviews: %d for %d distinct tokens over %.1f s (cache window %.0f s, at most %d allowed): %s;"
             + " cache hits %d, misses %d",
@@ -80,6 +86,13 @@ final class SummaryText {
     r.largestGrowth().stream().limit(8).forEach(d ->
         line(out, "    %+12d B %+9d  %s", d.bytes(), d.instances(), d.className()));
     line(out, "  cleanup: %s", r.cleanup().render());
+  }
+
+  private static String cpu(IssuanceReport.BrokerCpu c, String operation) {
+    return String.format(Locale.ROOT, "%.0f ms, %.3f ms per %s (%.3f ms less idle use); JIT %.0f ms, GC and VM %.0f ms,"
+            + " application threads %.0f ms = %.3f ms per %s",
+        c.cpuMs(), c.msPerOperation(), operation, c.msPerOperationLessIdle(), c.jitMs(), c.gcAndVmMs(),
+        c.applicationMs(), c.applicationMsPerOperation(), operation);
   }
 
   private static String mib(long bytes) {

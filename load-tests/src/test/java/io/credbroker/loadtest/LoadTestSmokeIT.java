@@ -71,6 +71,24 @@ class LoadTestSmokeIT {
   }
 
   @Test
+  void everyBrokerCredentialWasReleasedAndTheBrokersCpuTimeMeasured() {
+    JsonNode issuance = report.path("issuance");
+    long issued = 0;
+    for (JsonNode level : issuance.path("levels")) {
+      issued += level.path("brokerOk").asLong();
+      assertThat(level.path("brokerCpu").path("cpuMs").asDouble()).isPositive();
+      assertThat(level.path("brokerCpu").path("msPerOperation").asDouble()).isPositive();
+    }
+    JsonNode releases = issuance.path("releases");
+    // Every level's credentials and the warm-up's are released.
+    assertThat(releases.path("released").asLong()).isGreaterThan(issued);
+    assertThat(releases.path("failed").asInt()).isZero();
+    assertThat(releases.path("latency").path("count").asLong()).isEqualTo(releases.path("released").asLong());
+    assertThat(releases.path("brokerCpu").path("cpuMs").asDouble()).isPositive();
+    assertThat(issuance.path("cleanup").path("released").asInt()).isZero();
+  }
+
+  @Test
   void theBrokerReviewedEachTokenAtMostOnce() {
     JsonNode reviews = report.path("issuance").path("tokenReviews");
     assertThat(reviews.path("distinctTokens").asInt()).isEqualTo(PODS);

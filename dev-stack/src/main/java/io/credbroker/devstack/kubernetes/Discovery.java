@@ -17,10 +17,20 @@ final class Discovery {
 
   private Discovery() {}
 
+  /**
+   * What a 1.33 API server answers on {@code /version}: apimachinery's {@code version.Info} as
+   * {@code effectiveVersion.Info()} (k8s.io/component-base/compatibility) fills it, in the
+   * struct's field order, with the emulation version (the binary's own by default) and the
+   * minimum compatibility version (one minor back).
+   */
   static ObjectNode version() {
     ObjectNode v = Json.MAPPER.createObjectNode();
     v.put("major", "1");
     v.put("minor", "33");
+    v.put("emulationMajor", "1");
+    v.put("emulationMinor", "33");
+    v.put("minCompatibilityMajor", "1");
+    v.put("minCompatibilityMinor", "32");
     v.put("gitVersion", KubernetesApi.GIT_VERSION);
     v.put("gitCommit", "0000000000000000000000000000000000000000");
     v.put("gitTreeState", "clean");

@@ -101,13 +101,18 @@ final class LeaseManager {
     Duration max = grant.maxTtl().isZero() || grant.maxTtl().compareTo(mount.effectiveMaxTtl()) > 0
         ? mount.effectiveMaxTtl() : grant.maxTtl();
     Duration def = grant.ttl().isZero() ? mount.effectiveDefaultTtl() : grant.ttl();
-    TtlCalculator.Result result = TtlCalculator.renew(Duration.ZERO, def, max, lease.issueTime(), now);
-    Instant newExpire = now.plus(result.ttl());
+    // As in Vault, the backend moves the credential's expiry by its own calculation first
+    // (secretCredsRenew), then the core calculates the lease's TTL when the backend has
+    // answered (RenewLease in vault/expiration.go); lease_duration is that TTL exactly.
+    TtlCalculator.Result planned = TtlCalculator.renew(Duration.ZERO, def, max, lease.issueTime(), now);
     try {
-      owner.engine().applyRenewal(lease, newExpire);
+      owner.engine().applyRenewal(lease, now.plus(planned.ttl()));
     } catch (VaultException e) {
       throw renewFailed(e);
     }
+    now = clock.instant();
+    TtlCalculator.Result result = TtlCalculator.renew(Duration.ZERO, def, max, lease.issueTime(), now);
+    Instant newExpire = now.plus(result.ttl());
     store.renewLease(leaseId, newExpire, now);
     LeaseRecord renewed =
         new LeaseRecord(lease.leaseId(), lease.mountPath(), lease.requestPath(), lease.issueTime(), newExpire,
@@ -126,7 +131,7 @@ final class LeaseManager {
    * Revokes one lease now through its engine and deletes it. Unknown ids succeed (idempotent).
    *
    * @throws VaultException 400 {@code failed to revoke entry: ...} when the engine fails; the
-   *     lease stays and is retried by the expiry timer
+   *     lease stays unchanged and is revoked (with retries) when it expires
    */
   void revokeNow(String leaseId) {
     StoredLease stored = store.lease(leaseId).orElse(null);
@@ -135,8 +140,8 @@ final class LeaseManager {
     }
     String error = tryRevoke(stored.lease());
     if (error != null) {
-      store.expireLeaseNow(leaseId, clock.instant());
-      recordFailure(stored, error);
+      // Vault's revokeCommon returns the backend's error and leaves the entry as it was: same
+      // expiry, no attempt counted; its own expiry (and the retries from then on) still apply.
       throw VaultException.badRequest("failed to revoke entry: resp: (*logical.Response)(nil) err: " + error);
     }
   }

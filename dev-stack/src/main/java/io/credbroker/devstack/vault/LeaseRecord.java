@@ -26,6 +26,16 @@ public record LeaseRecord(
     String tokenAccessor,
     JsonNode engineData) {
 
+  /**
+   * The TTL granted when the lease was created or last renewed, in whole seconds: what Vault
+   * answers as {@code lease_duration} ({@code int(resp.Secret.TTL.Seconds())} in
+   * http/logical.go), not the time left on the clock when the answer is written.
+   */
+  public long grantedTtlSeconds() {
+    Instant granted = lastRenewal == null ? issueTime : lastRenewal;
+    return Math.max(0, Duration.between(granted, expireTime).getSeconds());
+  }
+
   /** Whole seconds left until expiry, never negative. */
   public long ttlSeconds(Instant now) {
     long seconds = Duration.between(now, expireTime).getSeconds();

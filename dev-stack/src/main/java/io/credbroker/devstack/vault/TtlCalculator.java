@@ -28,8 +28,12 @@ final class TtlCalculator {
   static Result renew(
       Duration increment, Duration defaultTtl, Duration maxTtl, Instant issueTime, Instant now) {
     Duration ttl = increment.isZero() || increment.isNegative() ? defaultTtl : increment;
-    // Vault counts in whole seconds; sub-second remainders would only make warnings noisy.
-    Duration remaining = Duration.ofSeconds(Duration.between(now, issueTime.plus(maxTtl)).getSeconds());
+    // Vault truncates both times to the second before subtracting, so what remains of the max
+    // is a whole number of seconds counted from the issue second.
+    Duration remaining =
+        Duration.between(
+            now.truncatedTo(ChronoUnit.SECONDS),
+            issueTime.truncatedTo(ChronoUnit.SECONDS).plus(maxTtl));
     if (remaining.isZero() || remaining.isNegative()) {
       throw VaultException.badRequest("past the max TTL, cannot renew");
     }

@@ -707,7 +707,7 @@ final class VaultHttp {
     LeaseRecord lease = r.lease();
     env.put("lease_id", lease == null ? "" : lease.leaseId());
     env.put("renewable", lease != null && lease.renewable());
-    env.put("lease_duration", lease == null ? 0 : roundedTtl(lease));
+    env.put("lease_duration", lease == null ? 0 : lease.grantedTtlSeconds());
     env.set("data", r.data() == null ? null : Json.MAPPER.valueToTree(r.data()));
     env.putNull("wrap_info");
     if (r.warnings().isEmpty()) {
@@ -724,11 +724,6 @@ final class VaultHttp {
       data.fields().forEachRemaining(e -> env.set(e.getKey(), e.getValue()));
     }
     return HttpResponse.json(r.status(), env).withHeader("Cache-Control", "no-store");
-  }
-
-  private long roundedTtl(LeaseRecord lease) {
-    long millis = Duration.between(server.clock().instant(), lease.expireTime()).toMillis();
-    return Math.max(0, Math.round(millis / 1000.0));
   }
 
   private static HttpResponse error(int status, List<String> errors) {

@@ -80,6 +80,23 @@ class KubectlIT {
     assertThat(kubectl("get", "serviceaccounts", "-n", "demo", "-o", "name").output).doesNotContain("robot");
   }
 
+  @Test
+  void kubectlVersionReadsTheServersVersionLikeAnApiServers() throws Exception {
+    Result result = kubectl("version", "-o", "json");
+
+    assertThat(result.exitCode).as(result.output).isZero();
+    JsonNode server = Json.MAPPER.readTree(result.output).path("serverVersion");
+    assertThat(server.path("gitVersion").asText()).matches("v1\\.\\d+\\.\\d+");
+    assertThat(server.path("gitVersion").asText()).startsWith("v" + server.path("major").asText() + "."
+        + server.path("minor").asText() + ".");
+    assertThat(server.path("gitCommit").asText()).matches("[0-9a-f]{40}");
+    assertThat(server.path("gitTreeState").asText()).isEqualTo("clean");
+    assertThat(server.path("buildDate").asText()).matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ");
+    assertThat(server.path("goVersion").asText()).startsWith("go1.");
+    assertThat(server.path("compiler").asText()).isEqualTo("gc");
+    assertThat(server.path("platform").asText()).isEqualTo("linux/amd64");
+  }
+
   record Result(int exitCode, String output) {}
 
   static Result kubectl(String... args) throws Exception {

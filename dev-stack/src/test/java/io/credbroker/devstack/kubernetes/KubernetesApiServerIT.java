@@ -31,6 +31,7 @@ import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.VersionInfo;
 import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -91,6 +92,24 @@ class KubernetesApiServerIT {
         .contains("certificate-authority-data")
         .contains("current-context");
     assertThat(admin.getKubernetesVersion().getGitVersion()).isEqualTo("v1.33.0");
+  }
+
+  @Test
+  void versionAnswersAnonymousCallersWithEveryFieldOfA133ApiServer() throws Exception {
+    HttpResponse<String> raw = http.send(
+        HttpRequest.newBuilder(server.url().resolve("/version")).GET().build(), HttpResponse.BodyHandlers.ofString());
+
+    assertThat(raw.statusCode()).isEqualTo(200);
+    assertThat(raw.headers().firstValue("content-type")).hasValueSatisfying(t -> assertThat(t).startsWith("application/json"));
+    assertThat(Json.MAPPER.readTree(raw.body()).fieldNames()).toIterable().containsExactly(
+        "major", "minor", "emulationMajor", "emulationMinor", "minCompatibilityMajor", "minCompatibilityMinor",
+        "gitVersion", "gitCommit", "gitTreeState", "buildDate", "goVersion", "compiler", "platform");
+    VersionInfo version = admin.getKubernetesVersion();
+    assertThat(version.getMajor()).isEqualTo("1");
+    assertThat(version.getMinor()).isEqualTo("33");
+    assertThat(version.getEmulationMajor() + "." + version.getEmulationMinor()).isEqualTo("1.33");
+    assertThat(version.getMinCompatibilityMajor() + "." + version.getMinCompatibilityMinor()).isEqualTo("1.32");
+    assertThat(version.getBuildDate()).isNotNull();
   }
 
   @Test

@@ -36,6 +36,16 @@ class TtlCalculatorTest {
   }
 
   @Test
+  void whatRemainsOfTheMaxIsCountedBetweenWholeSecondsAsVaultDoes() {
+    // Issued at .1 s, renewed at 40.9 s with a 100 s max: Vault truncates both times first and
+    // grants 60 s; subtracting the exact times would leave 59.2 s, one second short.
+    Instant issuedLate = issued.plusMillis(100);
+    var r = TtlCalculator.renew(Duration.ofHours(1), Duration.ofHours(1), Duration.ofSeconds(100), issuedLate,
+        issued.plusMillis(40_900));
+    assertThat(r.ttl()).isEqualTo(Duration.ofSeconds(60));
+  }
+
+  @Test
   void renewalPastMaxIsRefused() {
     assertThatThrownBy(() -> TtlCalculator.renew(Duration.ofHours(1), Duration.ofHours(1), Duration.ofHours(1),
             issued, issued.plusSeconds(3600)))

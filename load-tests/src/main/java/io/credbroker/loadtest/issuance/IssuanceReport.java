@@ -10,11 +10,13 @@ import java.util.Map;
  * report.
  *
  * @param levels one result per concurrency level, in the order run
+ * @param releases every broker credential of the run released through {@code ReleaseCredential}
  * @param tokenReviews how often the broker asked Kubernetes, against the distinct tokens it saw
  * @param cleanup what was revoked afterwards
  */
 public record IssuanceReport(
-    IssuanceOptions options, List<Level> levels, TokenReviews tokenReviews, Cleanup.Report cleanup) {
+    IssuanceOptions options, List<Level> levels, Releases releases, TokenReviews tokenReviews,
+    Cleanup.Report cleanup) {
 
   /**
    * One concurrency level: broker calls and direct Vault reads interleaved, each measured from the
@@ -26,6 +28,7 @@ public record IssuanceReport(
    * @param completed whether all requests were made before the level's time limit
    * @param failures failed calls by a short cause (status code or exception type)
    * @param brokerSide where the broker's time went, from its own metrics over this level
+   * @param brokerCpu the broker process's CPU time over this level, per successful issuance
    */
   public record Level(
       int concurrency,
@@ -43,7 +46,46 @@ public record IssuanceReport(
       double pairsPerSecond,
       boolean completed,
       Map<String, Integer> failures,
-      BrokerSide brokerSide) {}
+      BrokerSide brokerSide,
+      BrokerCpu brokerCpu) {}
+
+  /**
+   * The broker process's own CPU time (user + system, every thread) over a phase, from the
+   * operating system; absolute, so a property of this machine as much as of the broker.
+   *
+   * @param cpuMs CPU time used during the phase
+   * @param msPerOperation {@code cpuMs} divided by the successful calls
+   * @param msPerOperationLessIdle the same after taking off what the broker uses idle over as long
+   * @param jitMs of {@code cpuMs}, the JIT compiler threads' (a warm-up cost, not a per-call one)
+   * @param gcAndVmMs of {@code cpuMs}, the garbage collector's and VM threads'
+   * @param applicationMs of {@code cpuMs}, every other live thread's (gRPC, Netty, HTTP and JDBC
+   *     clients, timers); threads that ended during the phase are in none of the three
+   * @param applicationMsPerOperation {@code applicationMs} divided by the successful calls
+   */
+  public record BrokerCpu(
+      double cpuMs,
+      double msPerOperation,
+      double msPerOperationLessIdle,
+      double jitMs,
+      double gcAndVmMs,
+      double applicationMs,
+      double applicationMsPerOperation) {}
+
+  /**
+   * The release phase: every credential the broker issued in the run (warm-up included), released
+   * as its pod would, at the last level's concurrency.
+   *
+   * @param idleCpuMsPerSecond the broker's CPU use with no calls, sampled before the levels
+   */
+  public record Releases(
+      int concurrency,
+      int released,
+      int failed,
+      LatencySummary latency,
+      double seconds,
+      double idleCpuMsPerSecond,
+      BrokerCpu brokerCpu,
+      Map<String, Integer> failures) {}
 
   /**
    * The broker's own timings over one level (its metrics' deltas): what it spends in total, in its

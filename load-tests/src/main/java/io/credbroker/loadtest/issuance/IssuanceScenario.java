@@ -3,11 +3,13 @@ package io.credbroker.loadtest.issuance;
 import io.credbroker.api.v1.CredentialBrokerGrpc;
 import io.credbroker.api.v1.IssueCredentialRequest;
 import io.credbroker.api.v1.IssueCredentialResponse;
+import io.credbroker.api.v1.ReleaseCredentialRequest;
 import io.credbroker.loadtest.report.LatencySummary;
 import io.credbroker.loadtest.stack.Cleanup;
 import io.credbroker.loadtest.stack.LoadStack;
 import io.credbroker.loadtest.stack.PodToken;
 import io.credbroker.loadtest.stack.PrometheusText;
+import io.credbroker.loadtest.stack.ThreadCpu;
 import io.credbroker.loadtest.stack.VaultClient;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
@@ -40,6 +42,8 @@ public final class IssuanceScenario {
   private static final Duration CALL_DEADLINE = Duration.ofSeconds(30);
   /** Tokens must outlive the run; the broker never caches a verdict past the token's expiry. */
   private static final Duration TOKEN_TTL = Duration.ofHours(2);
+  /** How long the broker's CPU use is sampled with no calls, to tell its background work apart. */
+  private static final Duration IDLE_SAMPLE = Duration.ofSeconds(3);
 
   private final LoadStack stack;
   private final IssuanceOptions options;
@@ -68,24 +72,120 @@ public final class IssuanceScenario {
         throw new IllegalStateException("every warm-up call failed: " + warm.failures
             + "; see the broker's log " + stack.broker().logFile());
       }
+      double idleCpuMsPerSecond = idleCpuMsPerSecond();
       List<IssuanceReport.Level> levels = new ArrayList<>();
       for (int concurrency : options.concurrency()) {
         progress.printf("issuance: %d requests at concurrency %d%n", options.requests(), concurrency);
         PrometheusText levelStart = stack.broker().scrape();
+        Duration cpuStart = stack.broker().cpuTime();
+        ThreadCpu threadsStart = stack.broker().threadCpu();
         LevelRun run = runLevel(channel, pods, concurrency, options.requests());
-        levels.add(run.toReport(options.budgetP50Ms(), brokerSide(levelStart, stack.broker().scrape())));
+        IssuanceReport.BrokerCpu cpu =
+            brokerCpu(cpuStart, threadsStart, run.brokerOk.get(), run.seconds, idleCpuMsPerSecond);
+        levels.add(run.toReport(options.budgetP50Ms(), brokerSide(levelStart, stack.broker().scrape()), cpu));
       }
       double elapsed = (System.nanoTime() - start) / 1e9;
       PrometheusText after = stack.broker().scrape();
       IssuanceReport.TokenReviews reviews = tokenReviews(before, after, pods.size(), elapsed);
-      progress.printf("issuance: revoking %d broker credentials and %d direct leases%n",
-          brokerCredentials.size(), directLeases.size());
+      int releaseConcurrency = options.concurrency().get(options.concurrency().size() - 1);
+      progress.printf("issuance: releasing %d broker credentials at concurrency %d%n",
+          brokerCredentials.size(), releaseConcurrency);
+      IssuanceReport.Releases releases = releaseAll(channel, releaseConcurrency, idleCpuMsPerSecond);
+      progress.printf("issuance: revoking %d direct leases and %d broker credentials left%n",
+          directLeases.size(), brokerCredentials.size());
       Cleanup.Report cleanup = Cleanup.revokeAll(
           stack, List.copyOf(brokerCredentials), List.copyOf(directLeases), options.maxDuration(), false);
-      return new IssuanceReport(options, List.copyOf(levels), reviews, cleanup);
+      return new IssuanceReport(options, List.copyOf(levels), releases, reviews, cleanup);
     } finally {
       channel.shutdownNow();
     }
+  }
+
+  /** The broker's CPU use while nothing calls it (timers, metrics, heartbeats), in ms per second. */
+  private double idleCpuMsPerSecond() {
+    Duration cpuStart = stack.broker().cpuTime();
+    long start = System.nanoTime();
+    try {
+      Thread.sleep(IDLE_SAMPLE.toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    }
+    double seconds = (System.nanoTime() - start) / 1e9;
+    return round((stack.broker().cpuTime().minus(cpuStart).toNanos() / 1e6) / seconds);
+  }
+
+  private IssuanceReport.BrokerCpu brokerCpu(
+      Duration cpuStart, ThreadCpu threadsStart, int operations, double seconds, double idleMsPerSecond) {
+    double cpuMs = stack.broker().cpuTime().minus(cpuStart).toNanos() / 1e6;
+    ThreadCpu threads = stack.broker().threadCpu();
+    double jitMs = threads.since(threadsStart, ThreadCpu.Kind.JIT).toMillis();
+    double gcMs = threads.since(threadsStart, ThreadCpu.Kind.GC_AND_VM).toMillis();
+    double applicationMs = threads.since(threadsStart, ThreadCpu.Kind.APPLICATION).toMillis();
+    return new IssuanceReport.BrokerCpu(round(cpuMs), perOperation(cpuMs, operations),
+        perOperation(Math.max(0, cpuMs - idleMsPerSecond * seconds), operations), round(jitMs), round(gcMs),
+        round(applicationMs), perOperation(applicationMs, operations));
+  }
+
+  private static double perOperation(double ms, int operations) {
+    return operations > 0 ? Math.round(ms / operations * 1000) / 1000.0 : Double.NaN;
+  }
+
+  /**
+   * Releases every credential the broker issued in this run, through {@code ReleaseCredential} as
+   * the pod would, measuring the calls and the broker's CPU time; what fails stays for the cleanup.
+   */
+  private IssuanceReport.Releases releaseAll(ManagedChannel channel, int concurrency, double idleMsPerSecond) {
+    List<Cleanup.BrokerCredential> toRelease = new ArrayList<>();
+    for (Cleanup.BrokerCredential c; (c = brokerCredentials.poll()) != null; ) {
+      toRelease.add(c);
+    }
+    AtomicInteger next = new AtomicInteger();
+    AtomicInteger released = new AtomicInteger();
+    Map<String, Integer> failures = new ConcurrentHashMap<>();
+    Histogram latency = LatencySummary.newHistogram();
+    Duration cpuStart = stack.broker().cpuTime();
+    ThreadCpu threadsStart = stack.broker().threadCpu();
+    long start = System.nanoTime();
+    ExecutorService pool = Executors.newFixedThreadPool(concurrency);
+    try {
+      List<Future<Histogram>> workers = new ArrayList<>();
+      for (int t = 0; t < concurrency; t++) {
+        workers.add(pool.submit(() -> {
+          Histogram mine = LatencySummary.newHistogram();
+          for (int i = next.getAndIncrement(); i < toRelease.size(); i = next.getAndIncrement()) {
+            Cleanup.BrokerCredential c = toRelease.get(i);
+            long t0 = System.nanoTime();
+            try {
+              CredentialBrokerGrpc.newBlockingStub(channel)
+                  .withInterceptors(c.pod().bearer())
+                  .withDeadlineAfter(CALL_DEADLINE.toMillis(), TimeUnit.MILLISECONDS)
+                  .releaseCredential(ReleaseCredentialRequest.newBuilder().setCredentialId(c.credentialId()).build());
+              mine.recordValue((System.nanoTime() - t0) / 1000);
+              released.incrementAndGet();
+            } catch (StatusRuntimeException e) {
+              failures.merge("broker " + e.getStatus().getCode(), 1, Integer::sum);
+              brokerCredentials.add(c);
+            }
+          }
+          return mine;
+        }));
+      }
+      for (Future<Histogram> w : workers) {
+        latency.add(w.get());
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw new IllegalStateException("a release thread failed", e.getCause());
+    } finally {
+      pool.shutdownNow();
+    }
+    double seconds = (System.nanoTime() - start) / 1e9;
+    IssuanceReport.BrokerCpu cpu = brokerCpu(cpuStart, threadsStart, released.get(), seconds, idleMsPerSecond);
+    return new IssuanceReport.Releases(concurrency, released.get(), toRelease.size() - released.get(),
+        LatencySummary.of(latency), round(seconds), idleMsPerSecond, cpu, new TreeMap<>(failures));
   }
 
   private IssuanceReport.TokenReviews tokenReviews(PrometheusText before, PrometheusText after, int tokens, double elapsed) {
@@ -218,7 +318,7 @@ public final class IssuanceScenario {
       this.requests = requests;
     }
 
-    IssuanceReport.Level toReport(double budgetP50Ms, IssuanceReport.BrokerSide brokerSide) {
+    IssuanceReport.Level toReport(double budgetP50Ms, IssuanceReport.BrokerSide brokerSide, IssuanceReport.BrokerCpu cpu) {
       LatencySummary b = LatencySummary.of(broker);
       LatencySummary v = LatencySummary.of(vault);
       double difference = round(b.p50Ms() - v.p50Ms());
@@ -226,7 +326,7 @@ public final class IssuanceScenario {
       return new IssuanceReport.Level(concurrency, requests, brokerOk.get(), brokerFailed.get(), vaultOk.get(),
           vaultFailed.get(), b, v, difference, ratio, b.count() > 0 && v.count() > 0 && difference <= budgetP50Ms,
           round(seconds), round(Math.min(broker.getTotalCount(), vault.getTotalCount()) / seconds), !timedOut,
-          new TreeMap<>(failures), brokerSide);
+          new TreeMap<>(failures), brokerSide, cpu);
     }
   }
 }

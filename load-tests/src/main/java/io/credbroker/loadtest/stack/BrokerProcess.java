@@ -120,6 +120,22 @@ public final class BrokerProcess implements AutoCloseable {
     return process.pid();
   }
 
+  /**
+   * The CPU time the broker process has used so far, user and system, all its threads (on Linux
+   * {@code utime + stime} of {@code /proc/<pid>/stat}, read through {@link ProcessHandle.Info}).
+   *
+   * @throws IllegalStateException when the platform does not report it
+   */
+  /** The broker's live threads and their CPU time, grouped by JIT, GC and VM, and application. */
+  public ThreadCpu threadCpu() {
+    return ThreadCpu.of(pid());
+  }
+
+  public Duration cpuTime() {
+    return process.toHandle().info().totalCpuDuration()
+        .orElseThrow(() -> new IllegalStateException("the platform does not report the broker's CPU time"));
+  }
+
   public int grpcPort() {
     return grpcPort;
   }

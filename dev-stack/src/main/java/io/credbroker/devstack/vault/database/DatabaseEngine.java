@@ -35,8 +35,10 @@ import org.slf4j.LoggerFactory;
  * a restarted stand-in carries on where it stopped.
  *
  * <p>Thread-safe: requests, renewals and the core's expiry timer call it concurrently. Changes
- * to a connection (config write or delete, reset, root rotation) are serialised by one lock;
- * credential operations run in parallel on the connection's pool. Lives until {@link #close}.
+ * to a connection (config write or delete, reset, root rotation) are serialised by one lock.
+ * Credential operations (creation, renewal, revocation, root rotation) on one connection config
+ * run one at a time, as the real plugin serialises them (see {@link PostgresDatabase}); those on
+ * different configs run in parallel. Lives until {@link #close}.
  */
 final class DatabaseEngine implements SecretsEngine {
 

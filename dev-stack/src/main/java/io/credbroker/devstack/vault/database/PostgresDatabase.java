@@ -14,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
 import org.postgresql.util.PSQLException;
 import org.postgresql.util.ServerErrorMessage;
@@ -23,8 +24,15 @@ import org.postgresql.util.ServerErrorMessage;
  * built from the config's {@code connection_url}, and the plugin's user operations (create,
  * renew, revoke, change password) executing the configured SQL for real.
  *
- * <p>Thread-safe. The pool is created on first use and lives until {@link #close}; after that
- * every operation fails, and the engine builds a new instance from the stored config.
+ * <p>Thread-safe. User operations on one instance run one at a time, as in the real plugin:
+ * {@code plugins/database/postgresql/postgresql.go} (hashicorp/vault) takes the connection
+ * producer's mutex ({@code p.Lock()}) in {@code NewUser}, {@code changeUserPassword}, {@code
+ * changeUserExpiration} and {@code DeleteUser}, and {@code connutil.SQLConnectionProducer.Close}
+ * takes it too. Vault keeps one plugin instance per connection config ({@code
+ * databaseBackend.connections}, keyed by config name, in {@code builtin/logical/database/backend.go}),
+ * so a slow revocation delays every creation and renewal on the same config, and none on
+ * another. The pool is created on first use and lives until {@link #close}; after that every
+ * operation fails, and the engine builds a new instance from the stored config.
  */
 final class PostgresDatabase implements AutoCloseable {
 
@@ -37,6 +45,9 @@ final class PostgresDatabase implements AutoCloseable {
   private final String name;
   private final ConnectionSettings settings;
   private final Object lock = new Object();
+
+  /** The plugin's per-instance mutex: held for each user operation and by {@link #close}. */
+  private final ReentrantLock operations = new ReentrantLock();
 
   // @GuardedBy("lock")
   private @Nullable HikariDataSource pool;
@@ -139,6 +150,16 @@ final class PostgresDatabase implements AutoCloseable {
 
   private void inTransaction(List<String> queries, Map<String, String> values, String errorPrefix)
       throws DatabaseException {
+    operations.lock();
+    try {
+      runTransaction(queries, values, errorPrefix);
+    } finally {
+      operations.unlock();
+    }
+  }
+
+  private void runTransaction(List<String> queries, Map<String, String> values, String errorPrefix)
+      throws DatabaseException {
     try (Connection c = connection()) {
       boolean autoCommit = c.getAutoCommit();
       c.setAutoCommit(false);
@@ -163,6 +184,15 @@ final class PostgresDatabase implements AutoCloseable {
   }
 
   private void defaultDeleteUser(String username) throws DatabaseException {
+    operations.lock();
+    try {
+      runDefaultDeleteUser(username);
+    } finally {
+      operations.unlock();
+    }
+  }
+
+  private void runDefaultDeleteUser(String username) throws DatabaseException {
     try (Connection c = connection()) {
       try (PreparedStatement exists =
           c.prepareStatement("SELECT exists (SELECT rolname FROM pg_roles WHERE rolname=?)")) {
@@ -319,14 +349,20 @@ final class PostgresDatabase implements AutoCloseable {
 
   @Override
   public void close() {
-    HikariDataSource ds;
-    synchronized (lock) {
-      closed = true;
-      ds = pool;
-      pool = null;
-    }
-    if (ds != null) {
-      ds.close();
+    // Like the connection producer's Close: waits for the operation in flight.
+    operations.lock();
+    try {
+      HikariDataSource ds;
+      synchronized (lock) {
+        closed = true;
+        ds = pool;
+        pool = null;
+      }
+      if (ds != null) {
+        ds.close();
+      }
+    } finally {
+      operations.unlock();
     }
   }
 }

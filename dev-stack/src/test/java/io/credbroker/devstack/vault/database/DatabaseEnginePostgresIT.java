@@ -32,6 +32,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -458,6 +459,84 @@ class DatabaseEnginePostgresIT {
       }
       assertThat(users).hasSize(24);
       assertThat(context.leases).hasSize(24);
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  /** A role whose revocation holds the connection for a while before dropping the user. */
+  private static String slowRevocation(String dbName, double seconds) {
+    return CREATE.replace("\"db_name\":\"db1\"", "\"db_name\":\"" + dbName + "\"")
+        .replace(
+            "\"default_ttl\"",
+            "\"revocation_statements\":[\"SELECT pg_sleep(" + seconds + "); DROP ROLE \\\"{{name}}\\\";\"],"
+                + "\"default_ttl\"");
+  }
+
+  /** Waits until a session of the revoking admin sits in pg_sleep, i.e. the revocation is under way. */
+  private void awaitRevocationSleeping() {
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () -> {
+              try (Connection c = postgres.connect("db1", "postgres", ScramPostgres.SUPERUSER_PASSWORD);
+                  PreparedStatement s =
+                      c.prepareStatement(
+                          "SELECT count(*) FROM pg_stat_activity WHERE usename = ? AND state = 'active'"
+                              + " AND query LIKE 'SELECT pg_sleep%'")) {
+                s.setString(1, admin);
+                try (ResultSet rs = s.executeQuery()) {
+                  rs.next();
+                  return rs.getInt(1) > 0;
+                }
+              }
+            });
+  }
+
+  @Test
+  void creationAndRenewalWaitForASlowRevocationOnTheSameConnection() throws Exception {
+    writeRole("slow", slowRevocation("db1", 2));
+    writeRole("db1", CREATE);
+    Creds doomed = creds("slow");
+    Creds kept = creds("db1");
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try {
+      Future<?> revocation = pool.submit(() -> { engine.revoke(doomed.lease()); return null; });
+      awaitRevocationSleeping();
+
+      Creds created = creds("db1");
+      assertThat(revocation).as("revocation finished before the creation behind it").isDone();
+      revocation.get();
+
+      writeRole("db1", "{\"revocation_statements\":[\"SELECT pg_sleep(2); DROP ROLE \\\"{{name}}\\\";\"]}");
+      Future<?> secondRevocation = pool.submit(() -> { engine.revoke(created.lease()); return null; });
+      awaitRevocationSleeping();
+      engine.applyRenewal(kept.lease(), Instant.now().plus(Duration.ofHours(2)));
+      assertThat(secondRevocation).as("revocation finished before the renewal behind it").isDone();
+      secondRevocation.get();
+      assertThat(roleExists(doomed.username())).isFalse();
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void aSlowRevocationOnOneConnectionDoesNotDelayCreationOnAnother() throws Exception {
+    writeConfig("db2", "{}");
+    writeRole("slow", slowRevocation("db1", 10));
+    writeRole("other", CREATE.replace("\"db_name\":\"db1\"", "\"db_name\":\"db2\""));
+    Creds doomed = creds("slow");
+    ExecutorService pool = Executors.newSingleThreadExecutor();
+    try {
+      Future<?> revocation = pool.submit(() -> { engine.revoke(doomed.lease()); return null; });
+      awaitRevocationSleeping();
+
+      Creds created = creds("other");
+
+      assertThat(revocation).as("revocation on db1 still sleeping").isNotDone();
+      assertThat(roleExists(created.username())).isTrue();
+      revocation.get(60, TimeUnit.SECONDS);
+      assertThat(roleExists(doomed.username())).isFalse();
     } finally {
       pool.shutdownNow();
     }
