@@ -3,10 +3,8 @@ package io.credbroker.broker.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.concurrent.Callable;
-import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.ParentCommand;
 
 /** Everything the broker knows about a pod: blocks, credentials, and what operators did to it. */
@@ -18,15 +16,11 @@ final class PodCommand implements Callable<Integer> {
 
   @ParentCommand AdminCli cli;
 
-  @Parameters(paramLabel = "POD", description = "<namespace>/<pod>, or <pod> with -n")
-  String pod = "";
-
-  @Option(names = {"-n", "--namespace"}, description = "the pod's namespace")
-  @Nullable String namespace;
+  @Mixin PodArgument target;
 
   @Override
   public Integer call() {
-    PodRef ref = PodRef.of(pod, namespace);
+    PodRef ref = target.ref();
     AdminClient client = cli.client();
     JsonNode status = client.get(AdminClient.path("namespaces", ref.namespace(), "pods", ref.name()), AdminClient.query());
     JsonNode history =

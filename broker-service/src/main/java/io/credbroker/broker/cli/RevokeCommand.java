@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.concurrent.Callable;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
@@ -39,11 +40,7 @@ final class RevokeCommand {
 
     @ParentCommand RevokeCommand revoke;
 
-    @Parameters(paramLabel = "POD", description = "<namespace>/<pod>, or <pod> with -n")
-    String pod = "";
-
-    @Option(names = {"-n", "--namespace"}, description = "the pod's namespace")
-    @Nullable String namespace;
+    @Mixin PodArgument target;
 
     @Option(names = "--reason", required = true, description = "why, for the audit trail (e.g. an incident number)")
     String reason = "";
@@ -51,7 +48,7 @@ final class RevokeCommand {
     @Override
     public Integer call() {
       AdminCli cli = revoke.cli;
-      PodRef ref = PodRef.of(pod, namespace);
+      PodRef ref = target.ref();
       JsonNode answer =
           cli.client()
               .post(

@@ -2,10 +2,9 @@ package io.credbroker.broker.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.concurrent.Callable;
-import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
 /** Lifts a pod's block after showing it and asking; audited with the reason. */
@@ -19,11 +18,7 @@ final class UnblockCommand implements Callable<Integer> {
 
   @ParentCommand AdminCli cli;
 
-  @Parameters(paramLabel = "POD", description = "<namespace>/<pod>, or <pod> with -n")
-  String pod = "";
-
-  @Option(names = {"-n", "--namespace"}, description = "the pod's namespace")
-  @Nullable String namespace;
+  @Mixin PodArgument target;
 
   @Option(names = "--reason", required = true, description = "why, for the audit trail")
   String reason = "";
@@ -33,7 +28,7 @@ final class UnblockCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    PodRef ref = PodRef.of(pod, namespace);
+    PodRef ref = target.ref();
     AdminClient client = cli.client();
     if (!yes) {
       JsonNode status = client.get(AdminClient.path("namespaces", ref.namespace(), "pods", ref.name()), AdminClient.query());
