@@ -167,6 +167,26 @@ class AdminCliIT {
   }
 
   @Test
+  void oneCredentialIsRevokedWithoutBlockingItsPodAndADatabaseRoleIsPreviewedAcrossItsPods() throws Exception {
+    String pod = newPod("public", "application");
+    String token = podToken("public", "application", pod);
+    Credential credential = client.issue(token, BrokerFixture.DATABASE_ROLE);
+
+    Run revoke = cli("", "revoke", "credential", credential.getCredentialId(), "--reason", "INC-10: leaked in a log");
+    assertThat(revoke.code).as(revoke.err).isZero();
+    assertThat(revoke.out).contains(credential.getUsername(), "REVOKED", "revoked in Vault");
+    assertThatThrownBy(() -> login(credential).close()).isInstanceOf(SQLException.class);
+    Credential next = client.issue(token, BrokerFixture.DATABASE_ROLE);
+
+    Run preview = cli("no\n", "revoke", "database-role", BrokerFixture.DATABASE_ROLE, "-n", "public", "--reason", "x");
+    assertThat(preview.code).isEqualTo(3);
+    assertThat(preview.out).contains("database role db1 in namespace public", pod, next.getUsername());
+    try (Connection session = login(next)) {
+      assertThat(session.isValid(2)).isTrue();
+    }
+  }
+
+  @Test
   void liftingABlockIsConfirmedAuditedAndLetsThePodObtainCredentialsAgain() throws Exception {
     String pod = newPod("public", "application");
     String token = podToken("public", "application", pod);
