@@ -43,6 +43,8 @@ public class BrokerException extends RuntimeException {
     UNKNOWN_DATABASE_ROLE(Category.NOT_FOUND),
     /** The broker has never issued a credential to the named pod. */
     POD_NOT_FOUND(Category.NOT_FOUND),
+    /** An operator asked to lift the block of a pod that is not blocked. */
+    POD_NOT_BLOCKED(Category.NOT_FOUND),
     /** No credential has the given id. */
     CREDENTIAL_NOT_FOUND(Category.NOT_FOUND),
     /** The credential named for resumption cannot be adopted; the client should ask for a new one. */

@@ -392,6 +392,105 @@ class AdminApiIT {
   }
 
   @Test
+  void credentialListsPageByCursorWithinATimeWindow() throws Exception {
+    String since = java.time.Instant.now().minusMillis(500).toString();
+    String pod = newPod();
+    String token = podToken(pod);
+    List<String> issued = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      issued.add(client.issue(token, BrokerFixture.DATABASE_ROLE).getCredentialId());
+    }
+    String filter = "/admin/v1/credentials?pod=" + pod + "&since=" + since + "&limit=2";
+
+    JsonNode first = JSON.readTree(get(filter, sreToken).body());
+    assertThat(first.path("items")).hasSize(2);
+    assertThat(first.path("nextCursor").isTextual()).isTrue();
+    JsonNode second = JSON.readTree(get(filter + "&cursor=" + first.path("nextCursor").asText(), sreToken).body());
+    assertThat(second.path("items")).hasSize(1);
+    assertThat(second.path("nextCursor").isNull()).isTrue();
+
+    List<String> seen = new ArrayList<>();
+    first.path("items").forEach(c -> seen.add(c.path("id").asText()));
+    second.path("items").forEach(c -> seen.add(c.path("id").asText()));
+    assertThat(seen).containsExactlyInAnyOrderElementsOf(issued);
+    // Newest first, across the page boundary.
+    List<java.time.Instant> times = new ArrayList<>();
+    first.path("items").forEach(c -> times.add(java.time.Instant.parse(c.path("issueTime").asText())));
+    second.path("items").forEach(c -> times.add(java.time.Instant.parse(c.path("issueTime").asText())));
+    assertThat(times).isSortedAccordingTo(java.util.Comparator.reverseOrder());
+
+    JsonNode before = JSON.readTree(get("/admin/v1/credentials?pod=" + pod + "&until=" + since, sreToken).body());
+    assertThat(before.path("items")).isEmpty();
+  }
+
+  @Test
+  void malformedPagingParametersAre400Problems() throws Exception {
+    String token = podToken(newPod());
+    client.issue(token, BrokerFixture.DATABASE_ROLE);
+    client.issue(token, BrokerFixture.DATABASE_ROLE);
+    String credentialCursor = JSON.readTree(get("/admin/v1/credentials?limit=1", sreToken).body()).path("nextCursor").asText();
+    assertProblem(get("/admin/v1/credentials?cursor=bm90LWEtY3Vyc29y", sreToken), 400, "INVALID_REQUEST");
+    // A cursor of one list is no cursor of another.
+    assertProblem(get("/admin/v1/audit-events?cursor=" + credentialCursor, sreToken), 400, "INVALID_REQUEST");
+    assertProblem(get("/admin/v1/audit-events?since=yesterday", sreToken), 400, "INVALID_REQUEST");
+    assertProblem(
+        get("/admin/v1/revocation-queue?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z", sreToken),
+        400,
+        "INVALID_REQUEST");
+    // Authentication still comes first.
+    assertProblem(get("/admin/v1/audit-events?since=yesterday", null), 401, "TOKEN_MISSING");
+  }
+
+  @Test
+  void bulkDryRunListsThePodsThatWouldBeRevokedAndChangesNothing() throws Exception {
+    String pod = newPod();
+    Credential credential = client.issue(podToken(pod), BrokerFixture.DATABASE_ROLE);
+
+    HttpResponse<String> preview =
+        post("/admin/v1/revocations?dryRun=true", sreToken, "{\"namespace\":\"public\",\"serviceAccount\":\"application\"}");
+
+    assertThat(preview.statusCode()).as(preview.body()).isEqualTo(200);
+    JsonNode body = JSON.readTree(preview.body());
+    assertThat(body.path("dryRun").asBoolean()).isTrue();
+    List<String> usernames = new ArrayList<>();
+    body.path("pods").forEach(p -> p.path("credentials").forEach(c -> usernames.add(c.path("username").asText())));
+    assertThat(usernames).contains(credential.getUsername());
+    assertThat(preview.body()).doesNotContain(credential.getPassword());
+    try (Connection session = login(credential)) {
+      assertThat(session.isValid(2)).isTrue();
+    }
+    assertThat(JSON.readTree(get("/admin/v1/audit-events?namespace=public&pod=" + pod, sreToken).body()).path("items")).isEmpty();
+  }
+
+  @Test
+  void bulkRevocationWithoutASelectionOrAReasonIsA400AndRevokesNothing() throws Exception {
+    String pod = newPod();
+    Credential credential = client.issue(podToken(pod), BrokerFixture.DATABASE_ROLE);
+
+    assertProblem(post("/admin/v1/revocations", sreToken, reason("x")), 400, "INVALID_REQUEST");
+    assertProblem(post("/admin/v1/revocations", sreToken, "{\"serviceAccount\":\"application\",\"reason\":\"x\"}"), 400, "INVALID_REQUEST");
+    assertProblem(post("/admin/v1/revocations", sreToken, "{\"namespace\":\"public\"}"), 400, "INVALID_REQUEST");
+    assertProblem(post("/admin/v1/revocations", sreToken, "{\"namespace\":\"Public!\",\"reason\":\"x\"}"), 400, "INVALID_REQUEST");
+    assertProblem(bare("/admin/v1/revocations", sreToken, null, null), 400, "INVALID_REQUEST");
+    assertProblem(bare("/admin/v1/revocations", null, null, null), 401, "TOKEN_MISSING");
+
+    try (Connection session = login(credential)) {
+      assertThat(session.isValid(2)).isTrue();
+    }
+  }
+
+  @Test
+  void viewersMayNeitherRevokeInBulkNorLiftABlock() throws Exception {
+    kubernetes.createServiceAccount("ops", "auditor");
+    String auditor = kubernetes.issueToken("ops", "auditor", null, List.of(), TOKEN_TTL);
+
+    assertProblem(post("/admin/v1/revocations?dryRun=true", auditor, "{\"namespace\":\"ops\"}"), 403, "ACCESS_DENIED");
+    assertProblem(post("/admin/v1/namespaces/ops/pods/app/unblock", auditor, reason("x")), 403, "ACCESS_DENIED");
+    assertThat(post("/admin/v1/namespaces/public/pods/app/unblock", sreToken, "{}").statusCode()).isEqualTo(400);
+    assertProblem(post("/admin/v1/namespaces/public/pods/never-blocked/unblock", sreToken, reason("x")), 404, "POD_NOT_BLOCKED");
+  }
+
+  @Test
   void unknownPodIs404Problem() throws Exception {
     assertProblem(
         post("/admin/v1/namespaces/public/pods/never-seen/revocations", sreToken, reason("x")),
@@ -434,7 +533,7 @@ class AdminApiIT {
     assertThat(operations(live))
         .as("paths, methods, parameters and response codes; the served document is in " + copy.toAbsolutePath())
         .isEqualTo(operations(committed));
-    assertThat(live.path("paths").size()).isEqualTo(8);
+    assertThat(live.path("paths").size()).isEqualTo(10);
   }
 
   /** "METHOD path" → parameters (in:name:required), request body, response codes; sorted. */

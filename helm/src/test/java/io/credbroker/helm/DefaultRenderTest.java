@@ -192,7 +192,7 @@ class DefaultRenderTest {
     assertThat(revoker.path("rules")).hasSize(1);
     assertThat(texts(revoker.at("/rules/0/apiGroups"))).containsExactly("credbroker.io");
     assertThat(texts(revoker.at("/rules/0/resources"))).containsExactly("credentials");
-    assertThat(texts(revoker.at("/rules/0/verbs"))).containsExactlyInAnyOrder("get", "list", "revoke");
+    assertThat(texts(revoker.at("/rules/0/verbs"))).containsExactlyInAnyOrder("get", "list", "revoke", "unblock");
     JsonNode labels = revoker.at("/metadata/labels");
     assertThat(labels.path("rbac.authorization.k8s.io/aggregate-to-admin").asText()).isEqualTo("true");
     assertThat(labels.has("rbac.authorization.k8s.io/aggregate-to-view")).isFalse();

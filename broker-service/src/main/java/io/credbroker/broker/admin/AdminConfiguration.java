@@ -21,11 +21,14 @@ import org.springframework.context.annotation.Configuration;
             title = "credential-broker admin API",
             version = "v1",
             description =
-                "Revoke a pod or a credential, find who holds which PostgreSQL user, read the"
-                    + " revocation retry queue and the audit trail. Authenticated with a Kubernetes"
-                    + " bearer token (TokenReview), authorised by Kubernetes RBAC (SubjectAccessReview"
-                    + " for resource credentials in API group credbroker.io). Errors are RFC 9457"
-                    + " problem details."),
+                "Revoke a pod, a credential, or every pod of a service account, namespace or"
+                    + " database role; lift a pod's block; find who holds which PostgreSQL user; read"
+                    + " the revocation retry queue and the audit trail (lists page by cursor within a"
+                    + " time window). Authenticated with a Kubernetes bearer token (TokenReview),"
+                    + " authorised by Kubernetes RBAC (SubjectAccessReview for resource credentials in"
+                    + " API group credbroker.io, verbs get, list, revoke and unblock). Every change is"
+                    + " audited with the caller's Kubernetes user name. Errors are RFC 9457 problem"
+                    + " details."),
     // Relative, so that the document does not depend on the address it was fetched from.
     servers = @Server(url = "/", description = "this broker"))
 @SecurityScheme(

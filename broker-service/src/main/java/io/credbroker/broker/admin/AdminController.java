@@ -4,10 +4,16 @@ import io.credbroker.broker.BrokerException;
 import io.credbroker.broker.BrokerException.Reason;
 import io.credbroker.broker.auth.KubernetesUser;
 import io.credbroker.broker.lease.CredentialQuery;
+import io.credbroker.broker.lease.ListSlice;
+import io.credbroker.broker.revocation.BulkRevocation;
 import io.credbroker.broker.revocation.CredentialRevocation;
+import io.credbroker.broker.revocation.AuditEvent;
 import io.credbroker.broker.revocation.CredentialSummary;
 import io.credbroker.broker.revocation.PodRevocation;
 import io.credbroker.broker.revocation.PodStatus;
+import io.credbroker.broker.revocation.PodUnblock;
+import io.credbroker.broker.revocation.QueuedRevocation;
+import io.credbroker.broker.revocation.RevocationSelector;
 import io.credbroker.broker.revocation.RevocationService;
 import io.credbroker.broker.revocation.RevocationStore;
 import io.credbroker.broker.revocation.UndroppedRoles;
@@ -36,8 +42,8 @@ import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
 
 /**
- * {@code /admin/v1}: revoke a pod or a credential, find who holds what, read the retry queue and the
- * audit trail. Translates and delegates; every call is authenticated first (401 before anything
+ * {@code /admin/v1}: revoke a pod, a credential or every holder matching a selection, lift a pod's
+ * block, find who holds what, read the retry queue and the audit trail. Translates and delegates; every call is authenticated first (401 before anything
  * else), then its parameters are checked (400), then RBAC is asked (403).
  *
  * <p>Stateless and thread-safe; calls block on the state database, Vault and the Kubernetes API.
@@ -48,7 +54,7 @@ import org.springframework.web.bind.annotation.RestController;
 @SecurityRequirement(name = AdminConfiguration.SECURITY_SCHEME)
 @ApiResponse(responseCode = "400", description = "Malformed name, parameter or body", content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
 @ApiResponse(responseCode = "401", description = "No bearer token, or Kubernetes rejected it", content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
-@ApiResponse(responseCode = "403", description = "Kubernetes RBAC does not allow the caller this verb on credentials.credbroker.io in the namespace", content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
+@ApiResponse(responseCode = "403", description = "Kubernetes RBAC does not allow the caller this verb (get, list, revoke or unblock) on credentials.credbroker.io in the namespace", content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
 @ApiResponse(responseCode = "503", description = "Kubernetes, Vault or the state database is unavailable; retry", content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
 class AdminController {
 
@@ -91,6 +97,73 @@ class AdminController {
     String podName = KubernetesNames.podName(pod);
     AdminCaller caller = access.authorize(user, AdminVerb.REVOKE, ns);
     return revocations.revokePod(ns, podName, reason(request), caller.username());
+  }
+
+  @PostMapping("/namespaces/{namespace}/pods/{pod}/unblock")
+  @Operation(
+      summary = "Lift a pod's block",
+      description =
+          "Removes the blocks of every UID of pods of this name, so that they may obtain credentials"
+              + " again on every replica (within the block cache's lifetime at the latest); the"
+              + " credentials revoked stay revoked. Audited as POD_UNBLOCKED with the reason. RBAC"
+              + " verb: unblock.")
+  @ApiResponse(responseCode = "200", description = "The blocks lifted")
+  @ApiResponse(responseCode = "404", description = "No pod of this name is blocked", content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
+  PodUnblock unblockPod(
+      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false) @Nullable String authorization,
+      @PathVariable String namespace,
+      @PathVariable String pod,
+      @io.swagger.v3.oas.annotations.parameters.RequestBody(required = true)
+          @Valid @RequestBody(required = false) @Nullable RevocationRequest request) {
+    KubernetesUser user = access.authenticate(authorization);
+    String ns = KubernetesNames.namespace(namespace);
+    String podName = KubernetesNames.podName(pod);
+    String why = reason(request);
+    AdminCaller caller = access.authorize(user, AdminVerb.UNBLOCK, ns);
+    return revocations.unblockPod(ns, podName, why, caller.username());
+  }
+
+  @PostMapping("/revocations")
+  @Operation(
+      summary = "Revoke every holder matching a selection",
+      description =
+          "Every pod holding a live credential that matches all the filters (a namespace, a service"
+              + " account in it, a database role) is revoked as a single pod is, with one audit"
+              + " record each; matching credentials of tokens bound to no pod are revoked one by one."
+              + " With dryRun=true nothing changes and the answer lists what would be revoked (no"
+              + " reason needed). A namespace or a database role is required; a service account needs"
+              + " its namespace. At most " + RevocationService.MAX_BULK_PODS + " pods at once."
+              + " Idempotent: a repeated call revokes what is left. RBAC verb: revoke, in the"
+              + " namespace, or in all namespaces when none is given (also for a dry run).")
+  @ApiResponse(responseCode = "200", description = "The pods and pod-less credentials revoked, or that would be")
+  BulkRevocation revokeMatching(
+      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false) @Nullable String authorization,
+      @Parameter(description = "Only show what would be revoked") @RequestParam(defaultValue = "false") boolean dryRun,
+      @io.swagger.v3.oas.annotations.parameters.RequestBody(required = true)
+          @Valid @RequestBody(required = false) @Nullable BulkRevocationRequest request) {
+    KubernetesUser user = access.authenticate(authorization);
+    if (request == null) {
+      throw new BrokerException(
+          Reason.INVALID_REQUEST, "a JSON body with the selection (and a \"reason\") is required");
+    }
+    String ns = KubernetesNames.optionalNamespace(request.namespace());
+    String serviceAccount = KubernetesNames.optionalServiceAccount(request.serviceAccount());
+    String databaseRole = KubernetesNames.optionalDatabaseRole(request.databaseRole());
+    if (ns == null && databaseRole == null) {
+      throw new BrokerException(
+          Reason.INVALID_REQUEST, "a namespace or a databaseRole is required");
+    }
+    if (serviceAccount != null && ns == null) {
+      throw new BrokerException(Reason.INVALID_REQUEST, "serviceAccount needs its namespace");
+    }
+    String why = request.reason() == null ? null : request.reason().strip();
+    if (!dryRun && (why == null || why.isEmpty())) {
+      throw new BrokerException(
+          Reason.INVALID_REQUEST, "reason is required unless dryRun=true");
+    }
+    AdminCaller caller = access.authorize(user, AdminVerb.REVOKE, ns);
+    return revocations.revokeMatching(
+        new RevocationSelector(ns, serviceAccount, databaseRole), dryRun, why, caller.username());
   }
 
   @GetMapping("/namespaces/{namespace}/pods/{pod}")
@@ -145,29 +218,43 @@ class AdminController {
   @Operation(
       summary = "Find credentials",
       description =
-          "Who holds which PostgreSQL user: filter by namespace, pod, database role or user name."
-              + " Never a password. RBAC verb: list, in the namespace, or in all namespaces when no"
-              + " namespace is given.")
+          "Who holds which PostgreSQL user: filter by namespace, service account, pod, database role"
+              + " or user name, and by issue time (since, until). Never a password. Pages: pass"
+              + " nextCursor as cursor with the same filters. RBAC verb: list, in the namespace, or"
+              + " in all namespaces when no namespace is given.")
   @ApiResponse(responseCode = "200", description = "Matching credentials, newest first")
   ItemLists.CredentialList credentials(
       @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false) @Nullable String authorization,
       @RequestParam(required = false) @Nullable String namespace,
+      @RequestParam(required = false) @Nullable String serviceAccount,
       @RequestParam(required = false) @Nullable String pod,
       @RequestParam(required = false) @Nullable String databaseRole,
       @RequestParam(required = false) @Nullable String username,
       @RequestParam(defaultValue = "false") boolean activeOnly,
+      @Parameter(description = "Issued at or after this RFC 3339 time") @RequestParam(required = false) @Nullable String since,
+      @Parameter(description = "Issued before this RFC 3339 time") @RequestParam(required = false) @Nullable String until,
+      @Parameter(description = "nextCursor of the previous page") @RequestParam(required = false) @Nullable String cursor,
       @RequestParam(defaultValue = "100") int limit) {
     KubernetesUser user = access.authenticate(authorization);
+    ListSlice slice =
+        ListParameters.slice(ListParameters.Kind.CREDENTIALS, since, until, cursor, limit, MAX_LIMIT);
     CredentialQuery query =
         new CredentialQuery(
             KubernetesNames.optionalNamespace(namespace),
+            KubernetesNames.optionalServiceAccount(serviceAccount),
             KubernetesNames.optionalPodName(pod),
             KubernetesNames.optionalDatabaseRole(databaseRole),
             KubernetesNames.optionalUsername(username),
             activeOnly,
-            KubernetesNames.limit(limit, MAX_LIMIT));
+            slice);
     access.authorize(user, AdminVerb.LIST, query.namespace());
-    return new ItemLists.CredentialList(store.search(query));
+    ListParameters.Page<CredentialSummary> page =
+        ListParameters.page(
+            ListParameters.Kind.CREDENTIALS,
+            store.search(query.withSlice(slice.oneMore())),
+            slice,
+            c -> new ListSlice.Position(c.issueTime(), c.id().toString()));
+    return new ItemLists.CredentialList(page.items(), page.nextCursor());
   }
 
   @GetMapping("/revocation-queue")
@@ -175,17 +262,28 @@ class AdminController {
       summary = "Revocations waiting for Vault",
       description =
           "Revocations Vault has not confirmed yet (their roles may still log in); they are retried"
-              + " with backoff. RBAC verb: list, in the namespace or in all namespaces.")
+              + " with backoff. Window (since, until) on the time they were queued; pages as for"
+              + " credentials. RBAC verb: list, in the namespace or in all namespaces.")
   @ApiResponse(responseCode = "200", description = "Queued revocations, oldest first")
   ItemLists.QueuedRevocationList revocationQueue(
       @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false) @Nullable String authorization,
       @RequestParam(required = false) @Nullable String namespace,
+      @Parameter(description = "Queued at or after this RFC 3339 time") @RequestParam(required = false) @Nullable String since,
+      @Parameter(description = "Queued before this RFC 3339 time") @RequestParam(required = false) @Nullable String until,
+      @Parameter(description = "nextCursor of the previous page") @RequestParam(required = false) @Nullable String cursor,
       @RequestParam(defaultValue = "100") int limit) {
     KubernetesUser user = access.authenticate(authorization);
     String ns = KubernetesNames.optionalNamespace(namespace);
-    int max = KubernetesNames.limit(limit, MAX_LIMIT);
+    ListSlice slice =
+        ListParameters.slice(ListParameters.Kind.REVOCATION_QUEUE, since, until, cursor, limit, MAX_LIMIT);
     access.authorize(user, AdminVerb.LIST, ns);
-    return new ItemLists.QueuedRevocationList(store.queue(ns, max));
+    ListParameters.Page<QueuedRevocation> page =
+        ListParameters.page(
+            ListParameters.Kind.REVOCATION_QUEUE,
+            store.queue(ns, slice.oneMore()),
+            slice,
+            q -> new ListSlice.Position(q.enqueuedTime(), q.credentialId().toString()));
+    return new ItemLists.QueuedRevocationList(page.items(), page.nextCursor());
   }
 
   @GetMapping("/undropped-roles")
@@ -209,20 +307,31 @@ class AdminController {
   @Operation(
       summary = "The audit trail",
       description =
-          "Operator actions (who, when, why, which pod, which PostgreSQL users), newest first. RBAC"
-              + " verb: list, in the namespace or in all namespaces.")
+          "Operator actions (who, when, why, which pod, which PostgreSQL users), newest first."
+              + " Window (since, until) on the time they were recorded; pages as for credentials."
+              + " RBAC verb: list, in the namespace or in all namespaces.")
   @ApiResponse(responseCode = "200", description = "Audit events, newest first")
   ItemLists.AuditEventList auditEvents(
       @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false) @Nullable String authorization,
       @RequestParam(required = false) @Nullable String namespace,
       @RequestParam(required = false) @Nullable String pod,
+      @Parameter(description = "Recorded at or after this RFC 3339 time") @RequestParam(required = false) @Nullable String since,
+      @Parameter(description = "Recorded before this RFC 3339 time") @RequestParam(required = false) @Nullable String until,
+      @Parameter(description = "nextCursor of the previous page") @RequestParam(required = false) @Nullable String cursor,
       @RequestParam(defaultValue = "100") int limit) {
     KubernetesUser user = access.authenticate(authorization);
     String ns = KubernetesNames.optionalNamespace(namespace);
     String podName = KubernetesNames.optionalPodName(pod);
-    int max = KubernetesNames.limit(limit, MAX_LIMIT);
+    ListSlice slice =
+        ListParameters.slice(ListParameters.Kind.AUDIT_EVENTS, since, until, cursor, limit, MAX_LIMIT);
     access.authorize(user, AdminVerb.LIST, ns);
-    return new ItemLists.AuditEventList(store.audit(ns, podName, max));
+    ListParameters.Page<AuditEvent> page =
+        ListParameters.page(
+            ListParameters.Kind.AUDIT_EVENTS,
+            store.audit(ns, podName, slice.oneMore()),
+            slice,
+            e -> new ListSlice.Position(e.time(), Long.toString(e.id())));
+    return new ItemLists.AuditEventList(page.items(), page.nextCursor());
   }
 
   /**

@@ -50,6 +50,17 @@ final class KubernetesNames {
     return value == null || value.isEmpty() ? null : podName(value);
   }
 
+  static @Nullable String optionalServiceAccount(@Nullable String value) {
+    if (value == null || value.isEmpty()) {
+      return null;
+    }
+    if (value.length() > 253 || !DNS1123_SUBDOMAIN.matcher(value).matches()) {
+      throw invalid(
+          "serviceAccount", "a DNS-1123 subdomain (at most 253 lower-case letters, digits, '-' or '.')");
+    }
+    return value;
+  }
+
   static @Nullable String optionalUsername(@Nullable String value) {
     if (value == null || value.isEmpty()) {
       return null;

@@ -6,11 +6,11 @@ import jakarta.validation.constraints.Pattern;
 import jakarta.validation.constraints.Size;
 
 /**
- * The body of a revocation call.
+ * The body of a revocation or of lifting a block.
  *
- * @param reason why the operator revokes, for the audit trail (e.g. an incident number)
+ * @param reason why the operator acts, for the audit trail (e.g. an incident number)
  */
-@Schema(description = "Why the operator revokes; kept in the audit trail")
+@Schema(description = "Why the operator acts; kept in the audit trail")
 record RevocationRequest(
     @Schema(example = "INC-4711: pod compromised", maxLength = 500)
         @NotBlank

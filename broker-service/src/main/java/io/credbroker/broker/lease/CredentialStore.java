@@ -153,25 +153,34 @@ public class CredentialStore {
 
   /**
    * The credentials that match every filter of {@code query} (optional filters are written as {@code
-   * CAST(:p AS text) IS NULL OR column = :p}), newest first.
+   * CAST(:p AS text) IS NULL OR column = :p}), newest first; the slice's window bounds the issue
+   * time and its position continues after a credential of the previous page.
    */
   public List<CredentialRecord> search(CredentialQuery query) {
-    return jdbc.sql(
-            "SELECT "
-                + COLUMNS
-                + " FROM credential"
-                + " WHERE (CAST(:ns AS text) IS NULL OR namespace = :ns)"
-                + " AND (CAST(:pod AS text) IS NULL OR pod_name = :pod)"
-                + " AND (CAST(:role AS text) IS NULL OR database_role = :role)"
-                + " AND (CAST(:username AS text) IS NULL OR username = :username)"
-                + " AND (NOT :activeOnly OR state = 'ACTIVE')"
-                + " ORDER BY issue_time DESC, id LIMIT :limit")
-        .param("ns", query.namespace())
-        .param("pod", query.podName())
-        .param("role", query.databaseRole())
-        .param("username", query.username())
-        .param("activeOnly", query.activeOnly())
-        .param("limit", query.limit())
+    return query
+        .slice()
+        .bind(
+            jdbc.sql(
+                    "SELECT "
+                        + COLUMNS
+                        + " FROM credential"
+                        + " WHERE (CAST(:ns AS text) IS NULL OR namespace = :ns)"
+                        + " AND (CAST(:sa AS text) IS NULL OR service_account = :sa)"
+                        + " AND (CAST(:pod AS text) IS NULL OR pod_name = :pod)"
+                        + " AND (CAST(:role AS text) IS NULL OR database_role = :role)"
+                        + " AND (CAST(:username AS text) IS NULL OR username = :username)"
+                        + " AND (NOT :activeOnly OR state = 'ACTIVE')"
+                        + " AND (CAST(:since AS timestamptz) IS NULL OR issue_time >= :since)"
+                        + " AND (CAST(:until AS timestamptz) IS NULL OR issue_time < :until)"
+                        + " AND (CAST(:afterTime AS timestamptz) IS NULL OR issue_time < :afterTime"
+                        + " OR (issue_time = :afterTime AND id > CAST(:afterKey AS uuid)))"
+                        + " ORDER BY issue_time DESC, id LIMIT :limit")
+                .param("ns", query.namespace())
+                .param("sa", query.serviceAccount())
+                .param("pod", query.podName())
+                .param("role", query.databaseRole())
+                .param("username", query.username())
+                .param("activeOnly", query.activeOnly()))
         .query(CredentialStore::map)
         .list();
   }

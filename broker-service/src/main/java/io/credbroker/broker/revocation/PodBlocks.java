@@ -14,9 +14,9 @@ import org.springframework.dao.DataAccessException;
  * Answers "is this pod blocked?" for the issue and resume flows, from a per-replica cache in front
  * of the {@code pod_block} table.
  *
- * <p>A block is never lifted, so a positive answer could be cached forever; a negative one is
- * dropped as soon as a {@code block} notification arrives (from any replica, this one included),
- * and after {@code cacheTtl} at the latest in case a notification was lost. When the state database
+ * <p>A cached answer is dropped as soon as a {@code block} or {@code unblock} notification for the
+ * UID arrives (from any replica, this one included), and after {@code cacheTtl} at the latest in
+ * case a notification was lost (or came from a newer replica in a format this one skips). When the state database
  * cannot be asked, the pod is refused with {@code STATE_STORE_UNAVAILABLE} rather than admitted
  * (fail closed).
  *

@@ -61,6 +61,8 @@ class RevocationConfiguration {
         message -> {
           if (message instanceof RevocationMessage.PodBlocked blocked) {
             podBlocks.invalidate(blocked.podUid());
+          } else if (message instanceof RevocationMessage.PodUnblocked unblocked) {
+            podBlocks.invalidate(unblocked.podUid());
           } else if (message instanceof RevocationMessage.CredentialRevoked revoked) {
             events.publishEvent(new CredentialRevokedEvent(revoked.credentialId(), revoked.reason()));
           }

@@ -23,15 +23,24 @@ sealed interface RevocationMessage {
   /** A pod UID was blocked: drop it from every replica's block cache. */
   record PodBlocked(String podUid) implements RevocationMessage {
     public PodBlocked {
-      Objects.requireNonNull(podUid, "podUid");
-      if (!POD_UID.matcher(podUid).matches()) {
-        throw new IllegalArgumentException("pod UID is not printable ASCII without spaces");
-      }
+      checkPodUid(podUid);
     }
 
     @Override
     public String encode() {
       return VERSION + " block " + podUid;
+    }
+  }
+
+  /** A pod UID's block was lifted: drop it from every replica's block cache. */
+  record PodUnblocked(String podUid) implements RevocationMessage {
+    public PodUnblocked {
+      checkPodUid(podUid);
+    }
+
+    @Override
+    public String encode() {
+      return VERSION + " unblock " + podUid;
     }
   }
 
@@ -51,6 +60,13 @@ sealed interface RevocationMessage {
     }
   }
 
+  private static void checkPodUid(String podUid) {
+    Objects.requireNonNull(podUid, "podUid");
+    if (!POD_UID.matcher(podUid).matches()) {
+      throw new IllegalArgumentException("pod UID is not printable ASCII without spaces");
+    }
+  }
+
   /**
    * Reads a payload.
    *
@@ -65,6 +81,7 @@ sealed interface RevocationMessage {
     try {
       return switch (fields[1]) {
         case "block" -> fields.length == 3 ? new PodBlocked(fields[2]) : null;
+        case "unblock" -> fields.length == 3 ? new PodUnblocked(fields[2]) : null;
         case "revoked" ->
             fields.length == 4 ? new CredentialRevoked(UUID.fromString(fields[2]), fields[3]) : null;
         default -> null;

@@ -5,6 +5,7 @@ import io.credbroker.broker.BrokerException.Reason;
 import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.broker.lease.CredentialQuery;
 import io.credbroker.broker.lease.LeaseService;
+import io.credbroker.broker.lease.ListSlice;
 import io.credbroker.broker.lease.RevocationOutcome;
 import io.credbroker.broker.lease.RevocationTrigger;
 import io.micrometer.core.instrument.Counter;
@@ -22,6 +23,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.stream.Collectors;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.transaction.support.TransactionTemplate;
@@ -51,6 +53,15 @@ public class RevocationService {
 
   /** The audit action, and the reason the stream of a single revoked credential ends with. */
   public static final String CREDENTIAL_REVOKED = "CREDENTIAL_REVOKED";
+
+  /** The audit action of lifting a pod's blocks. */
+  public static final String POD_UNBLOCKED = "POD_UNBLOCKED";
+
+  /** A bulk revocation that matches more pods than this is refused: the selector is too wide. */
+  public static final int MAX_BULK_PODS = 1000;
+
+  /** A bulk revocation that matches more live credentials than this is refused. */
+  static final int MAX_BULK_CREDENTIALS = 10_000;
 
   private static final Logger log = LoggerFactory.getLogger(RevocationService.class);
 
@@ -218,6 +229,115 @@ public class RevocationService {
         revoked.isEmpty() ? "it had already ended" : "revoked now");
     CredentialSummary now = find(credentialId);
     return new CredentialRevocation(now, store.queued(Set.of(credentialId)).isEmpty());
+  }
+
+  /**
+   * Lifts every block of pods of this name, so that those UIDs may obtain credentials again; the
+   * credentials revoked stay revoked. Every replica drops the UIDs from its block cache (at the
+   * latest after the cache's lifetime), and the lifting is audited.
+   *
+   * @param actor the operator's Kubernetes user name, for the audit trail
+   * @throws BrokerException {@code POD_NOT_BLOCKED} when no pod of this name is blocked
+   */
+  public PodUnblock unblockPod(String namespace, String podName, String reason, String actor) {
+    List<PodBlock> lifted =
+        Objects.requireNonNull(
+            transactions.execute(
+                status -> {
+                  List<PodBlock> removed = store.unblock(namespace, podName);
+                  if (removed.isEmpty()) {
+                    throw new BrokerException(
+                        Reason.POD_NOT_BLOCKED, "pod " + namespace + "/" + podName + " is not blocked");
+                  }
+                  for (PodBlock block : removed) {
+                    // Delivered on commit, like the block itself.
+                    notifications.publish(new RevocationMessage.PodUnblocked(block.podUid()));
+                  }
+                  List<String> uids = removed.stream().map(PodBlock::podUid).toList();
+                  store.appendAudit(
+                      actor, POD_UNBLOCKED, namespace, podName, uids, List.of(), List.of(), reason,
+                      replicaId.value());
+                  return removed;
+                }));
+    log.info(
+        "{} lifted the block of pod {}/{} (UIDs {})",
+        actor,
+        namespace,
+        podName,
+        lifted.stream().map(PodBlock::podUid).toList());
+    return new PodUnblock(namespace, podName, lifted);
+  }
+
+  /**
+   * What a bulk revocation of {@code selector} would end, or ends when {@code dryRun} is false: each
+   * pod holding a matching live credential is revoked as {@link #revokePod} does (one audit record
+   * each), each matching credential of a token bound to no pod as {@link #revokeCredential} does.
+   * Pods are revoked one after the other; when one fails the call fails, and what was revoked before
+   * stays revoked and audited (a repeated call revokes the rest).
+   *
+   * @param reason required unless {@code dryRun}
+   * @throws BrokerException {@code INVALID_REQUEST} when more than {@link #MAX_BULK_PODS} pods or
+   *     {@link #MAX_BULK_CREDENTIALS} credentials match
+   */
+  public BulkRevocation revokeMatching(
+      RevocationSelector selector, boolean dryRun, @Nullable String reason, String actor) {
+    List<CredentialSummary> matching =
+        store.search(
+            new CredentialQuery(
+                selector.namespace(),
+                selector.serviceAccount(),
+                null,
+                selector.databaseRole(),
+                null,
+                true,
+                ListSlice.first(MAX_BULK_CREDENTIALS + 1)));
+    if (matching.size() > MAX_BULK_CREDENTIALS) {
+      throw new BrokerException(
+          Reason.INVALID_REQUEST,
+          "more than " + MAX_BULK_CREDENTIALS + " live credentials match; narrow the selection");
+    }
+    java.util.Map<List<String>, List<CredentialSummary>> byPod = new java.util.LinkedHashMap<>();
+    List<CredentialSummary> podless = new ArrayList<>();
+    for (CredentialSummary credential : matching) {
+      if (credential.podName() == null) {
+        podless.add(credential);
+      } else {
+        byPod
+            .computeIfAbsent(
+                List.of(credential.namespace(), credential.podName()), key -> new ArrayList<>())
+            .add(credential);
+      }
+    }
+    if (byPod.size() > MAX_BULK_PODS) {
+      throw new BrokerException(
+          Reason.INVALID_REQUEST,
+          byPod.size() + " pods match, more than " + MAX_BULK_PODS + " at once; narrow the selection");
+    }
+    List<BulkRevocation.PodTarget> pods =
+        byPod.entrySet().stream()
+            .map(e -> new BulkRevocation.PodTarget(e.getKey().get(0), e.getKey().get(1), e.getValue()))
+            .sorted(
+                Comparator.comparing(BulkRevocation.PodTarget::namespace)
+                    .thenComparing(BulkRevocation.PodTarget::podName))
+            .toList();
+    BulkRevocation answer = new BulkRevocation(dryRun, selector, pods, podless);
+    if (dryRun) {
+      return answer;
+    }
+    String why = Objects.requireNonNull(reason, "reason");
+    log.info(
+        "{} revokes {} pod(s) and {} pod-less credential(s) matching {}",
+        actor,
+        pods.size(),
+        podless.size(),
+        selector);
+    for (BulkRevocation.PodTarget pod : pods) {
+      revokePod(pod.namespace(), pod.podName(), why, actor);
+    }
+    for (CredentialSummary credential : podless) {
+      revokeCredential(credential.id(), why, actor);
+    }
+    return answer;
   }
 
   /** The blocks and operator-revoked credentials of pods of this name, as a revocation answers. */

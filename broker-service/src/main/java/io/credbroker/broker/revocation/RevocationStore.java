@@ -2,6 +2,7 @@ package io.credbroker.broker.revocation;
 
 import io.credbroker.broker.lease.CredentialQuery;
 import io.credbroker.broker.lease.CredentialStore;
+import io.credbroker.broker.lease.ListSlice;
 import java.sql.Array;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -97,6 +98,17 @@ public class RevocationStore {
         .list();
   }
 
+  /** Lifts every block of pods of this name; answers the blocks it removed. */
+  List<PodBlock> unblock(String namespace, String podName) {
+    return jdbc.sql(
+            "DELETE FROM pod_block WHERE namespace = :ns AND pod_name = :pod RETURNING "
+                + BLOCK_COLUMNS)
+        .param("ns", namespace)
+        .param("pod", podName)
+        .query(RevocationStore::block)
+        .list();
+  }
+
   /** The ids of the still active credentials issued to any of these pod UIDs. */
   List<UUID> activeCredentialsOf(Collection<String> podUids) {
     if (podUids.isEmpty()) {
@@ -136,14 +148,24 @@ public class RevocationStore {
   }
 
   public List<QueuedRevocation> queue(@Nullable String namespace, int limit) {
-    return jdbc.sql(
-            "SELECT r.credential_id, c.username, c.namespace, c.pod_name, r.trigger, r.attempts,"
-                + " r.next_attempt_time, r.last_failure, r.enqueued_time"
-                + " FROM revocation_retry r JOIN credential c ON c.id = r.credential_id"
-                + " WHERE (CAST(:ns AS text) IS NULL OR c.namespace = :ns)"
-                + " ORDER BY r.enqueued_time, r.credential_id LIMIT :limit")
-        .param("ns", namespace)
-        .param("limit", limit)
+    return queue(namespace, ListSlice.first(limit));
+  }
+
+  /** Queued revocations, oldest first; the slice's window bounds the time they were queued. */
+  public List<QueuedRevocation> queue(@Nullable String namespace, ListSlice slice) {
+    return slice
+        .bind(
+            jdbc.sql(
+                    "SELECT r.credential_id, c.username, c.namespace, c.pod_name, r.trigger, r.attempts,"
+                        + " r.next_attempt_time, r.last_failure, r.enqueued_time"
+                        + " FROM revocation_retry r JOIN credential c ON c.id = r.credential_id"
+                        + " WHERE (CAST(:ns AS text) IS NULL OR c.namespace = :ns)"
+                        + " AND (CAST(:since AS timestamptz) IS NULL OR r.enqueued_time >= :since)"
+                        + " AND (CAST(:until AS timestamptz) IS NULL OR r.enqueued_time < :until)"
+                        + " AND (CAST(:afterTime AS timestamptz) IS NULL OR r.enqueued_time > :afterTime"
+                        + " OR (r.enqueued_time = :afterTime AND r.credential_id > CAST(:afterKey AS uuid)))"
+                        + " ORDER BY r.enqueued_time, r.credential_id LIMIT :limit")
+                .param("ns", namespace))
         .query(
             (rs, row) ->
                 new QueuedRevocation(
@@ -213,15 +235,26 @@ public class RevocationStore {
   }
 
   public List<AuditEvent> audit(@Nullable String namespace, @Nullable String podName, int limit) {
-    return jdbc.sql(
-            "SELECT id, event_time, actor, action, namespace, pod_name, pod_uids, credential_ids,"
-                + " usernames, reason, replica FROM audit_event"
-                + " WHERE (CAST(:ns AS text) IS NULL OR namespace = :ns)"
-                + " AND (CAST(:pod AS text) IS NULL OR pod_name = :pod)"
-                + " ORDER BY event_time DESC, id DESC LIMIT :limit")
-        .param("ns", namespace)
-        .param("pod", podName)
-        .param("limit", limit)
+    return audit(namespace, podName, ListSlice.first(limit));
+  }
+
+  /** Audit events, newest first; the slice's window bounds the time they were recorded. */
+  public List<AuditEvent> audit(
+      @Nullable String namespace, @Nullable String podName, ListSlice slice) {
+    return slice
+        .bind(
+            jdbc.sql(
+                    "SELECT id, event_time, actor, action, namespace, pod_name, pod_uids, credential_ids,"
+                        + " usernames, reason, replica FROM audit_event"
+                        + " WHERE (CAST(:ns AS text) IS NULL OR namespace = :ns)"
+                        + " AND (CAST(:pod AS text) IS NULL OR pod_name = :pod)"
+                        + " AND (CAST(:since AS timestamptz) IS NULL OR event_time >= :since)"
+                        + " AND (CAST(:until AS timestamptz) IS NULL OR event_time < :until)"
+                        + " AND (CAST(:afterTime AS timestamptz) IS NULL OR event_time < :afterTime"
+                        + " OR (event_time = :afterTime AND id < CAST(:afterKey AS bigint)))"
+                        + " ORDER BY event_time DESC, id DESC LIMIT :limit")
+                .param("ns", namespace)
+                .param("pod", podName))
         .query(
             (rs, row) ->
                 new AuditEvent(

@@ -9,6 +9,17 @@ import org.junit.jupiter.api.Test;
 class RevocationMessageTest {
 
   @Test
+  void unblockSurvivesTheRoundTripAndIsNotABlock() {
+    RevocationMessage message = new RevocationMessage.PodUnblocked("7f3e0c1a-2b4d-4e5f-8a9b-0c1d2e3f4a5b");
+
+    assertThat(message.encode()).isEqualTo("v1 unblock 7f3e0c1a-2b4d-4e5f-8a9b-0c1d2e3f4a5b");
+    assertThat(RevocationMessage.decode(message.encode())).isEqualTo(message);
+    assertThat(RevocationMessage.decode("v1 unblock a b")).isNull();
+    assertThatThrownBy(() -> new RevocationMessage.PodUnblocked("a b"))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
   void blockSurvivesTheRoundTrip() {
     RevocationMessage message = new RevocationMessage.PodBlocked("7f3e0c1a-2b4d-4e5f-8a9b-0c1d2e3f4a5b");
 

@@ -52,6 +52,15 @@ public final class KubernetesApiServer implements AutoCloseable {
 
   static final String KUBECONFIG_FILE = "kubeconfig";
   static final String ADMIN_TOKEN_FILE = "admin-token";
+
+  /**
+   * The kubeconfig context of the dev stack's on-call engineer: user {@code jane@example.com}
+   * (group {@code sre}), authenticated by a static token, bound to {@code credbroker-revoker}.
+   */
+  public static final String SRE_CONTEXT = "credbroker-dev-sre";
+
+  /** The Kubernetes user name of {@link #SRE_CONTEXT}. */
+  public static final String SRE_USER = StaticTokens.SRE.username();
   private static final String DEFAULT_RBAC = "default-rbac.yaml";
   private static final List<String> BOOTSTRAP_NAMESPACES =
       List.of("default", "kube-system", "kube-public", "public", "credbroker", "ops");
@@ -64,6 +73,7 @@ public final class KubernetesApiServer implements AutoCloseable {
   private final Path caCertPath;
   private final ClusterCertificates certificates;
   private final String adminToken;
+  private final StaticTokens people;
   private final ClusterStore store;
   private final ServiceAccountTokens tokens;
   private final KubernetesApi api;
@@ -75,6 +85,7 @@ public final class KubernetesApiServer implements AutoCloseable {
       Path caCertPath,
       ClusterCertificates certificates,
       String adminToken,
+      StaticTokens people,
       ClusterStore store,
       ServiceAccountTokens tokens,
       KubernetesApi api) {
@@ -84,6 +95,7 @@ public final class KubernetesApiServer implements AutoCloseable {
     this.caCertPath = caCertPath;
     this.certificates = certificates;
     this.adminToken = adminToken;
+    this.people = people;
     this.store = store;
     this.tokens = tokens;
     this.api = api;
@@ -116,19 +128,21 @@ public final class KubernetesApiServer implements AutoCloseable {
       ClusterStore store = new ClusterStore(clock);
       ServiceAccountTokens tokens = ServiceAccountTokens.loadOrCreate(stateDir, store, clock);
       String adminToken = loadOrCreateAdminToken(stateDir.resolve(ADMIN_TOKEN_FILE));
+      StaticTokens people = StaticTokens.loadOrCreate(stateDir, List.of(StaticTokens.SRE));
       bootstrap(store, rbac);
 
       String[] jwksUri = new String[1];
-      KubernetesApi api = new KubernetesApi(store, tokens, rbac, adminToken, clock, ignored -> jwksUri[0]);
+      KubernetesApi api = new KubernetesApi(store, tokens, rbac, adminToken, people, clock, ignored -> jwksUri[0]);
       HttpEndpoint endpoint =
           HttpEndpoint.start(new InetSocketAddress(host, port), certificates.sslContext(), "kube-api", api);
       URI url = URI.create("https://" + uriHost(host) + ":" + endpoint.port());
       jwksUri[0] = url + "/openid/v1/jwks";
       Path kubeconfig = stateDir.resolve(KUBECONFIG_FILE);
-      StateFiles.writePrivate(kubeconfig, kubeconfigYaml(url, certificates.caPem(), adminToken));
+      StateFiles.writePrivate(
+          kubeconfig, kubeconfigYaml(url, certificates.caPem(), adminToken, people.tokenOf(StaticTokens.SRE.kubeconfigUser())));
       log.info("Kubernetes API stand-in listening on {} (kubeconfig {})", url, kubeconfig);
       return new KubernetesApiServer(
-          endpoint, url, kubeconfig, stateDir.resolve(ClusterCertificates.CA_CERT_FILE), certificates, adminToken, store, tokens, api);
+          endpoint, url, kubeconfig, stateDir.resolve(ClusterCertificates.CA_CERT_FILE), certificates, adminToken, people, store, tokens, api);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot prepare the state directory " + stateDir, e);
     }
@@ -143,7 +157,10 @@ public final class KubernetesApiServer implements AutoCloseable {
     return endpoint.port();
   }
 
-  /** A kubeconfig for user {@code admin} (group {@code system:masters}); owner-readable only. */
+  /**
+   * A kubeconfig for user {@code admin} (group {@code system:masters}, the current context) and, in
+   * context {@link #SRE_CONTEXT}, for the person {@link #SRE_USER}; owner-readable only.
+   */
   public Path kubeconfigPath() {
     return kubeconfigPath;
   }
@@ -161,6 +178,11 @@ public final class KubernetesApiServer implements AutoCloseable {
    */
   public void issueServingCertificate(Path dir, String commonName, List<String> names) {
     certificates.writeServingCertificate(dir, commonName, names);
+  }
+
+  /** The static bearer token of {@link #SRE_USER}, the kubeconfig's user {@code sre}. */
+  public String sreToken() {
+    return people.tokenOf(StaticTokens.SRE.kubeconfigUser());
   }
 
   /** The static bearer token of user {@code admin}, allowed everything. */
@@ -409,7 +431,8 @@ public final class KubernetesApiServer implements AutoCloseable {
     return token;
   }
 
-  private static String kubeconfigYaml(URI url, String caPem, String adminToken) throws IOException {
+  private static String kubeconfigYaml(URI url, String caPem, String adminToken, String sreToken)
+      throws IOException {
     String name = "credbroker-dev";
     Map<String, Object> config = new LinkedHashMap<>();
     config.put("apiVersion", "v1");
@@ -418,9 +441,13 @@ public final class KubernetesApiServer implements AutoCloseable {
         "server", url.toString(),
         "certificate-authority-data",
         Base64.getEncoder().encodeToString(caPem.getBytes(StandardCharsets.US_ASCII))))));
-    config.put("users", List.of(Map.of("name", "admin", "user", Map.of("token", adminToken))));
-    config.put("contexts", List.of(Map.of("name", name, "context",
-        Map.of("cluster", name, "user", "admin"))));
+    config.put("users", List.of(
+        Map.of("name", "admin", "user", Map.of("token", adminToken)),
+        Map.of("name", StaticTokens.SRE.kubeconfigUser(), "user", Map.of("token", sreToken))));
+    config.put("contexts", List.of(
+        Map.of("name", name, "context", Map.of("cluster", name, "user", "admin")),
+        Map.of("name", SRE_CONTEXT, "context",
+            Map.of("cluster", name, "user", StaticTokens.SRE.kubeconfigUser()))));
     config.put("current-context", name);
     config.put("preferences", Map.of());
     return new YAMLMapper().writeValueAsString(config);

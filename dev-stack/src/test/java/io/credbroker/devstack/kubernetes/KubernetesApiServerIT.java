@@ -244,6 +244,36 @@ class KubernetesApiServerIT {
   }
 
   @Test
+  void aPersonsStaticTokenIsReviewedAsThatPersonForTheServersOwnAudienceOnly() throws Exception {
+    TokenReview own = admin.resource(
+            new TokenReviewBuilder().withNewSpec().withToken(server.sreToken()).endSpec().build())
+        .create();
+    TokenReview other = review(admin, server.sreToken(), "credbroker");
+
+    assertThat(own.getStatus().getAuthenticated()).isTrue();
+    assertThat(own.getStatus().getUser().getUsername()).isEqualTo(KubernetesApiServer.SRE_USER).isEqualTo("jane@example.com");
+    assertThat(own.getStatus().getUser().getGroups()).containsExactly("sre", "system:authenticated");
+    assertThat(own.getStatus().getAudiences()).containsExactly(KubernetesApiServer.API_AUDIENCE);
+    assertThat(other.getStatus().getAuthenticated()).isNotEqualTo(Boolean.TRUE);
+
+    // The kubeconfig's context for that person: requests act as jane@example.com, whom RBAC
+    // allows the admin API's verbs (unblock included) and nothing else.
+    Config config = Config.fromKubeconfig(KubernetesApiServer.SRE_CONTEXT, server.kubeconfigPath().toFile());
+    try (KubernetesClient jane = new KubernetesClientBuilder().withConfig(config).build()) {
+      assertThatThrownBy(() -> jane.namespaces().list())
+          .isInstanceOf(KubernetesClientException.class)
+          .hasMessageContaining("User \"jane@example.com\" cannot list resource \"namespaces\"");
+    }
+    SubjectAccessReview unblock = admin.authorization().v1().subjectAccessReview().create(
+        new SubjectAccessReviewBuilder().withNewSpec()
+            .withUser("jane@example.com").withGroups("sre", "system:authenticated")
+            .withNewResourceAttributes().withGroup("credbroker.io").withResource("credentials").withVerb("unblock")
+            .withNamespace("public").endResourceAttributes()
+            .endSpec().build());
+    assertThat(unblock.getStatus().getAllowed()).isTrue();
+  }
+
+  @Test
   void wrongAudienceTokenIsRejected() {
     String token = server.issueToken("public", "application", null, List.of("vault"), Duration.ofMinutes(10));
 
