@@ -1,6 +1,7 @@
 package io.credbroker.broker.lease;
 
 import com.github.benmanes.caffeine.cache.Ticker;
+import io.credbroker.broker.auth.Binding;
 import io.credbroker.broker.auth.Bindings;
 import io.credbroker.broker.auth.TokenAuthenticator;
 import io.credbroker.broker.cluster.ReplicaId;
@@ -21,8 +22,9 @@ import org.springframework.transaction.support.TransactionTemplate;
 class LeaseConfiguration {
 
   @Bean
-  LeaseMetrics leaseMetrics(MeterRegistry meterRegistry) {
-    return new LeaseMetrics(meterRegistry);
+  LeaseMetrics leaseMetrics(MeterRegistry meterRegistry, Bindings bindings) {
+    return new LeaseMetrics(
+        meterRegistry, bindings.all().stream().map(Binding::databaseRole).toList());
   }
 
   @Bean

@@ -2,6 +2,8 @@ package io.credbroker.broker.lease;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.util.Collection;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -18,7 +20,17 @@ public class LeaseMetrics {
   private final MeterRegistry registry;
 
   public LeaseMetrics(MeterRegistry registry) {
+    this(registry, List.of());
+  }
+
+  /**
+   * @param databaseRoles the configured database roles, whose per-role series exist from the start
+   */
+  public LeaseMetrics(MeterRegistry registry, Collection<String> databaseRoles) {
     this.registry = Objects.requireNonNull(registry, "registry");
+    for (String databaseRole : databaseRoles) {
+      unboundCounter(databaseRole);
+    }
     for (String outcome : new String[] {"renewed", "capped", "refused", "failed"}) {
       renewalCounter(outcome);
     }
@@ -106,12 +118,15 @@ public class LeaseMetrics {
    * identity, by database role.
    */
   void unbound(String databaseRole, int count) {
-    Counter.builder("credbroker.credentials.unbound")
+    unboundCounter(databaseRole).increment(count);
+  }
+
+  private Counter unboundCounter(String databaseRole) {
+    return Counter.builder("credbroker.credentials.unbound")
         .description(
             "Live credentials ended because the bindings no longer allow their identity, by role")
         .tag("role", databaseRole)
-        .register(registry)
-        .increment(count);
+        .register(registry);
   }
 
   MeterRegistry registry() {
