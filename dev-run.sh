@@ -314,6 +314,9 @@ Get a credential as pod app-1 of service account public/application:
 List credentials as an SRE (service account ops/sre may revoke):
   SRE=\$(kubectl --kubeconfig $kubeconfig -n ops create token sre)
   curl -s --cacert $ca -H "Authorization: Bearer \$SRE" 'https://127.0.0.1:8443/admin/v1/credentials?namespace=public'
+Or with the SREs' command line, as the person jane@example.com (kubeconfig context credbroker-dev-sre):
+  java -jar broker-service/target/credential-broker-cli.jar --kubeconfig $kubeconfig --context credbroker-dev-sre --ca-file $ca --server https://127.0.0.1:8443 credentials -n public
+  (who <pg-user>, revoke pod <ns>/<pod>, audit, queue, unblock: see the README; the runbook is docs/runbook.md)
 
 Another replica (same state database and Vault login; gRPC 9091, admin 8444, management 8081): ./dev-run.sh replica 2
 
