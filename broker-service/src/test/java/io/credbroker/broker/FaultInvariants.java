@@ -138,6 +138,36 @@ final class FaultInvariants {
         name, failed.size() + " failed, first: " + failed.subList(0, Math.min(3, failed.size())));
   }
 
+  /**
+   * Every live stream credential has at least half its TTL left again within {@code within}: the
+   * broker renewed what the fault kept it from renewing, so the next scenario starts from leases
+   * with their full margin rather than adding its outage to this one's.
+   */
+  static Check leasesRenewed(FaultStand stand, Duration within) throws InterruptedException {
+    String name = "leases renewed after the fault";
+    long deadline = System.nanoTime() + within.toNanos();
+    String late = "";
+    while (System.nanoTime() < deadline) {
+      try {
+        long count =
+            stand.stateCount(
+                "SELECT count(*) FROM credential WHERE state = 'ACTIVE' AND kind = 'STREAM'"
+                    + " AND expire_time < now() + make_interval(secs => ?)"
+                    + " AND (max_expire_time IS NULL OR max_expire_time > now() + make_interval(secs => ?))",
+                FaultStand.CREDENTIAL_TTL.toSeconds() / 2,
+                FaultStand.CREDENTIAL_TTL.toSeconds());
+        if (count == 0) {
+          return Check.held(name, "");
+        }
+        late = count + " live credentials with less than half their TTL left";
+      } catch (SQLException e) {
+        late = "cannot read the state database: " + e.getMessage();
+      }
+      Thread.sleep(500);
+    }
+    return Check.broken(name, late + " after " + within);
+  }
+
   /** Every application runs queries again within {@code within}. */
   static Check applicationsRecovered(FaultStand stand, Duration within) throws InterruptedException {
     String name = "applications run queries";

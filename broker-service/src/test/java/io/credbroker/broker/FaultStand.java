@@ -197,8 +197,16 @@ final class FaultStand implements AutoCloseable {
     debugEverything(replica.process);
   }
 
-  /** Sets the root logger and all of Spring to DEBUG through the replica's actuator. */
+  /**
+   * Sets the root logger and all of Spring to DEBUG through the replica's actuator, once the
+   * replica's own log says it started (a free port picked for its actuator may have been taken by
+   * another process on a busy machine, whose readiness would answer in its place).
+   */
   static void debugEverything(BrokerProcess replica) {
+    await("start of " + replica + " in its log")
+        .atMost(Duration.ofSeconds(120))
+        .until(() -> Files.readString(replica.log, java.nio.charset.StandardCharsets.ISO_8859_1)
+            .contains("Started CredentialBrokerApplication"));
     java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
     for (String logger : List.of("org.springframework", "ROOT")) {
       try {
