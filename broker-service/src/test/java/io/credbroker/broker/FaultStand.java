@@ -267,6 +267,10 @@ final class FaultStand implements AutoCloseable {
             .trustedCertificates(devStack.caCertPath())
             .tokenFile(tokenFile)
             .backoff(Duration.ofMillis(200), Duration.ofSeconds(2))
+            // Scaled with the broker's timings as the defaults are (idle timeout = reconnect
+            // grace): a client whose replica froze must give up its stream and resume elsewhere
+            // before the replica that claimed its credential revokes it.
+            .streamIdleTimeout(Duration.ofSeconds(3))
             .build();
     HikariConfig pool = new HikariConfig();
     pool.setMaximumPoolSize(2);

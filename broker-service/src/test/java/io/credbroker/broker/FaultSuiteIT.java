@@ -130,9 +130,10 @@ class FaultSuiteIT {
   void replicaFrozenPastTheStaleTimeoutThenResumed() throws Exception {
     scenario(
         "replica frozen (SIGSTOP) for longer than stale-after, then resumed",
-        "While frozen, its clients stop getting heartbeats and move to other replicas; the others"
-            + " claim its leases after stale-after. Resumed, it must not renew or revoke what the"
-            + " others now own: its claims are fenced by the owner column in the state store.",
+        "The others claim its credentials once its heartbeat is older than stale-after, and revoke"
+            + " any not resumed within reconnect-grace of the claim. Its clients must notice the"
+            + " silence (the SDK's stream idle timeout, 3 s here) and resume elsewhere before that."
+            + " Resumed, it gives up its streams and registers again.",
         () -> {
           FaultStand.Replica frozen = stand.replicas.get(1);
           frozen.process.freeze();
@@ -152,9 +153,10 @@ class FaultSuiteIT {
     scenario(
         "the broker's state database unreachable (partition) for " + STATE_DATABASE_OUTAGE.toSeconds()
             + " s, longer than a renewal interval",
-        "Renewals already scheduled go on against Vault; what needs the state store waits or"
-            + " fails with UNAVAILABLE. When the database is back, nothing was lost and nothing"
-            + " was issued twice.",
+        "Renewals wait for the state store: none reaches Vault while it is unreachable, so a"
+            + " partition longer than a lease's remaining TTL lets Vault expire it. A new stream"
+            + " waits (the client's deadline ends it, not UNAVAILABLE). When the database is back,"
+            + " the replicas register again and renew.",
         () -> {
           return duringFault(
               () -> stand.replicas.forEach(r -> r.stateDb.blackhole()),
@@ -254,7 +256,7 @@ class FaultSuiteIT {
   void kubernetesApiSlow() throws Exception {
     scenario(
         "the Kubernetes API slow: every answer after 3 s, for " + OUTAGE.toSeconds() + " s",
-        "A new stream waits for its TokenReview or gets UNAVAILABLE; existing streams go on.",
+        "A new stream waits for its TokenReview and is served late; existing streams go on.",
         () -> {
           return duringFault(
               () -> stand.devStack.kubernetes().faults().delay(Duration.ofSeconds(3)),
@@ -301,9 +303,10 @@ class FaultSuiteIT {
     scenario(
         "the network between one replica and its state database, Vault and Kubernetes cut for "
             + FaultStand.STALE_AFTER.multipliedBy(3).toSeconds() + " s, its clients still connected to it",
-        "The cut replica's heartbeat goes stale and the others claim its leases and renew them;"
-            + " its clients keep the credentials they hold. When the network is back, the cut"
-            + " replica must not renew or revoke what the others claimed.",
+        "The cut replica's heartbeat goes stale and the others claim its credentials and renew"
+            + " them; the cut replica still answers its clients' streams with heartbeats, so they"
+            + " do not move, and the claimers revoke what is not resumed within reconnect-grace."
+            + " Back on the network, the cut replica gives up its streams and registers again.",
         () -> {
           cut.cutOff();
           try {
@@ -363,8 +366,8 @@ class FaultSuiteIT {
   void anotherPodsCredentialIdsCannotBeResumedAcknowledgedOrReleased() throws Exception {
     scenario(
         "resume, acknowledge and release of another pod's credential IDs",
-        "Refused (the ID is not the caller's: NOT_FOUND, which tells nothing about other pods);"
-            + " the victim's credential stays live, owned and renewed as before.",
+        "Refused: a resume with PERMISSION_DENIED, an acknowledge or release with NOT_FOUND; the"
+            + " victim's credential stays live, owned and renewed as before.",
         () -> {
           FaultStand.Application victim = stand.applications.get(1);
           Credential credential = victim.dataSource.currentCredential().orElseThrow();
@@ -389,8 +392,8 @@ class FaultSuiteIT {
   void extremeAndNegativeRequestedTtls() throws Exception {
     scenario(
         "extreme and negative requested_ttl",
-        "A negative TTL is INVALID_ARGUMENT; a huge one is capped at Vault's max_ttl; a tiny one is"
-            + " raised to the minimum. Nothing else changes.",
+        "A negative or zero TTL is INVALID_ARGUMENT; a huge one is accepted and capped at Vault's"
+            + " max_ttl. Nothing else changes.",
         () -> {
           String pod = stand.newPod();
           String token = stand.podToken(pod);
