@@ -268,6 +268,25 @@ final class BrokerFixture implements AutoCloseable {
       Duration brokerTokenMaxTtl,
       Duration issuingTokenTtl) {
     DevStack devStack = DevStack.builder().workDir(workDir).start();
+    setUp(devStack, defaultTtl, maxTtl, brokerTokenTtl, brokerTokenMaxTtl, issuingTokenTtl,
+        devStack.postgres().port());
+    return devStack;
+  }
+
+  /**
+   * Sets up a started dev-stack as {@link #startDevStack(Path, Duration, Duration, Duration,
+   * Duration, Duration)} does, with Vault's database engine connecting to PostgreSQL at {@code
+   * vaultTargetPort} on its host (a proxy in front of it, to make the target database unreachable
+   * for Vault alone).
+   */
+  static void setUp(
+      DevStack devStack,
+      Duration defaultTtl,
+      Duration maxTtl,
+      Duration brokerTokenTtl,
+      Duration brokerTokenMaxTtl,
+      Duration issuingTokenTtl,
+      int vaultTargetPort) {
     PostgresInfo postgres = devStack.postgres();
     postgres.createDatabase("credbroker");
     Setup.apply(
@@ -281,7 +300,7 @@ final class BrokerFixture implements AutoCloseable {
                 Secret.of(devStack.vaultRootToken()),
                 "db1",
                 postgres.host(),
-                postgres.port())
+                vaultTargetPort)
             // The embedded PostgreSQL serves no TLS; the dev run passes the same explicitly.
             .withConnectionParameters("sslmode=disable")
             .withTtls(defaultTtl, maxTtl)
@@ -302,7 +321,6 @@ final class BrokerFixture implements AutoCloseable {
                     issuingTokenTtl)),
         false);
     writeBrokerServiceAccountToken(devStack);
-    return devStack;
   }
 
   /**

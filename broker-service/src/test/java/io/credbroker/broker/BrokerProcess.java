@@ -211,6 +211,26 @@ final class BrokerProcess implements AutoCloseable {
   }
 
   /**
+   * SIGSTOP: the process stops where it is, without knowing, as a JVM does in a long GC pause or a
+   * VM that the hypervisor paused; its sockets stay open. {@link #thaw} resumes it.
+   */
+  void freeze() throws IOException, InterruptedException {
+    signal("STOP");
+  }
+
+  /** SIGCONT: a {@link #freeze frozen} process goes on from where it stopped. */
+  void thaw() throws IOException, InterruptedException {
+    signal("CONT");
+  }
+
+  private void signal(String name) throws IOException, InterruptedException {
+    Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).start();
+    if (kill.waitFor() != 0) {
+      throw new IOException("kill -" + name + " " + process.pid() + " failed");
+    }
+  }
+
+  /**
    * SIGTERM, as Kubernetes stops a pod: the broker shuts down gracefully. Waits up to {@code
    * timeout}, then kills it.
    *

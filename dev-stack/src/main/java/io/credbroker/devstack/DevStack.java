@@ -1,6 +1,7 @@
 package io.credbroker.devstack;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.credbroker.devstack.http.HttpFaults;
 import io.credbroker.devstack.http.Json;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
 import io.credbroker.devstack.vault.VaultServer;
@@ -308,6 +309,18 @@ public final class DevStack implements AutoCloseable {
     if (vault == null) {
       vault = VaultServer.start(vaultOptions(config, vaultPort, postgres));
     }
+  }
+
+  /**
+   * Delays or error answers injected in front of the running Vault stand-in's HTTP API; they end
+   * when Vault is stopped.
+   */
+  public HttpFaults vaultFaults() {
+    VaultServer v = vault;
+    if (v == null) {
+      throw new IllegalStateException("Vault is stopped");
+    }
+    return v.faults();
   }
 
   public boolean vaultRunning() {

@@ -25,7 +25,7 @@ import org.slf4j.LoggerFactory;
  * up to a second for requests in flight and frees the port. Requests run on a pool of daemon
  * threads, so the handler must be thread-safe. A handler that throws gets a bare 500; stand-ins
  * translate their own errors before that. A streamed response (a watch) holds its worker
- * thread until it ends.
+ * thread until it ends. {@link #faults()} injects delays and error answers in front of the handler.
  */
 public final class HttpEndpoint implements AutoCloseable {
 
@@ -41,10 +41,12 @@ public final class HttpEndpoint implements AutoCloseable {
 
   private final HttpServer server;
   private final ExecutorService executor;
+  private final HttpFaults faults;
 
-  private HttpEndpoint(HttpServer server, ExecutorService executor) {
+  private HttpEndpoint(HttpServer server, ExecutorService executor, HttpFaults faults) {
     this.server = server;
     this.executor = executor;
+    this.faults = faults;
   }
 
   /**
@@ -74,9 +76,10 @@ public final class HttpEndpoint implements AutoCloseable {
                 return t;
               });
       server.setExecutor(executor);
-      server.createContext("/", exchange -> serve(exchange, handler));
+      HttpFaults faults = new HttpFaults();
+      server.createContext("/", exchange -> serve(exchange, faults, handler));
       server.start();
-      return new HttpEndpoint(server, executor);
+      return new HttpEndpoint(server, executor, faults);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot listen on " + address, e);
     }
@@ -90,13 +93,18 @@ public final class HttpEndpoint implements AutoCloseable {
     return server.getAddress().getHostString();
   }
 
+  /** The faults this endpoint injects in front of its handler; none until one is set. */
+  public HttpFaults faults() {
+    return faults;
+  }
+
   @Override
   public void close() {
     server.stop(1);
     executor.shutdownNow();
   }
 
-  private static void serve(HttpExchange exchange, Handler handler) throws IOException {
+  private static void serve(HttpExchange exchange, HttpFaults faults, Handler handler) throws IOException {
     try (exchange) {
       HttpResponse response;
       try {
@@ -116,7 +124,7 @@ public final class HttpEndpoint implements AutoCloseable {
                 exchange.getRequestHeaders(),
                 body,
                 Map.of());
-        response = handler.handle(request);
+        response = faults.apply(request, handler);
       } catch (Exception e) {
         log.error("unhandled error for {} {}", exchange.getRequestMethod(), exchange.getRequestURI().getPath(), e);
         response = HttpResponse.empty(500);

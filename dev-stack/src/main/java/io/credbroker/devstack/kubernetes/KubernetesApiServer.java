@@ -3,6 +3,7 @@ package io.credbroker.devstack.kubernetes;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import io.credbroker.devstack.http.HttpEndpoint;
+import io.credbroker.devstack.http.HttpFaults;
 import io.credbroker.devstack.http.Json;
 import java.io.IOException;
 import java.io.InputStream;
@@ -155,6 +156,15 @@ public final class KubernetesApiServer implements AutoCloseable {
 
   public int port() {
     return endpoint.port();
+  }
+
+  /**
+   * Delays or error answers injected in front of the whole API (see {@link HttpFaults}), e.g. the
+   * 429 that API Priority and Fairness answers when a client's flow is over its share. A watch
+   * already streaming is not affected.
+   */
+  public HttpFaults faults() {
+    return endpoint.faults();
   }
 
   /**

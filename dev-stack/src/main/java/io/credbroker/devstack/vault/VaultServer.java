@@ -3,6 +3,7 @@ package io.credbroker.devstack.vault;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.credbroker.devstack.http.HttpEndpoint;
+import io.credbroker.devstack.http.HttpFaults;
 import io.credbroker.devstack.http.Json;
 import io.credbroker.devstack.vault.LeaseManager.MountedEngine;
 import java.net.InetSocketAddress;
@@ -131,6 +132,14 @@ public final class VaultServer implements AutoCloseable {
 
   public String rootToken() {
     return rootToken;
+  }
+
+  /**
+   * Delays or error answers injected in front of the whole HTTP API (see {@link HttpFaults}); a
+   * restarted server starts without faults.
+   */
+  public HttpFaults faults() {
+    return Objects.requireNonNull(endpoint, "not listening").faults();
   }
 
   @Override
