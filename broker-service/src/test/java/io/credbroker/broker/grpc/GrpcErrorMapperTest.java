@@ -30,6 +30,7 @@ class GrpcErrorMapperTest {
             Map.entry(Reason.CREDENTIAL_REVOKED, Status.Code.FAILED_PRECONDITION),
             Map.entry(Reason.CREDENTIAL_OF_ANOTHER_POD, Status.Code.PERMISSION_DENIED),
             Map.entry(Reason.POD_NOT_FOUND, Status.Code.NOT_FOUND),
+            Map.entry(Reason.POD_NOT_BLOCKED, Status.Code.NOT_FOUND),
             Map.entry(Reason.CREDENTIAL_NOT_FOUND, Status.Code.NOT_FOUND),
             Map.entry(Reason.NOT_A_ROTATION, Status.Code.FAILED_PRECONDITION),
             Map.entry(Reason.UNKNOWN_DATABASE_ROLE, Status.Code.NOT_FOUND),
