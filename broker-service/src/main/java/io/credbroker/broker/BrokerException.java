@@ -7,10 +7,10 @@ import org.jspecify.annotations.Nullable;
 /**
  * The one exception that domain code throws to tell a caller why a request failed.
  *
- * <p>The {@link Reason} decides what the caller sees (status code, machine-readable reason, whether a
- * retry makes sense); the transport mappers switch on it and nothing else. The message is written for
- * the caller and must never contain a token, password, or text copied from Vault, Kubernetes or SQL:
- * those belong in the cause, which is only logged.
+ * <p>The {@link Reason} decides what the caller sees (status code, machine-readable reason, whether
+ * a retry makes sense); the transport mappers switch on it and nothing else. The message is written
+ * for the caller and must never contain a token, password, or text copied from Vault, Kubernetes or
+ * SQL: those belong in the cause, which is only logged.
  *
  * <p>Immutable; safe to share between threads.
  */
@@ -47,11 +47,14 @@ public class BrokerException extends RuntimeException {
     POD_NOT_BLOCKED(Category.NOT_FOUND),
     /** No credential has the given id. */
     CREDENTIAL_NOT_FOUND(Category.NOT_FOUND),
-    /** The credential named for resumption cannot be adopted; the client should ask for a new one. */
+    /**
+     * The credential named for resumption cannot be adopted; the client should ask for a new one.
+     */
     CREDENTIAL_NOT_RESUMABLE(Category.FAILED_PRECONDITION),
     /**
-     * An operator (or the broker) revoked this credential while a stream held it. The pod is not blocked:
-     * like a credential that cannot be resumed, the client asks for a new one (a revoked pod is POD_REVOKED).
+     * An operator (or the broker) revoked this credential while a stream held it. The pod is not
+     * blocked: like a credential that cannot be resumed, the client asks for a new one (a revoked
+     * pod is POD_REVOKED).
      */
     CREDENTIAL_REVOKED(Category.FAILED_PRECONDITION),
     /** The credential named in the request belongs to another pod (another pod UID). */
@@ -116,8 +119,8 @@ public class BrokerException extends RuntimeException {
   }
 
   /**
-   * @param retryAfter how long a caller should wait before retrying, or {@code null} when a retry of
-   *     the same request cannot succeed
+   * @param retryAfter how long a caller should wait before retrying, or {@code null} when a retry
+   *     of the same request cannot succeed
    */
   public BrokerException(
       Reason reason, String message, @Nullable Duration retryAfter, @Nullable Throwable cause) {
@@ -133,7 +136,9 @@ public class BrokerException extends RuntimeException {
     return reason;
   }
 
-  /** How long to wait before retrying, or {@code null} when retrying the same request is pointless. */
+  /**
+   * How long to wait before retrying, or {@code null} when retrying the same request is pointless.
+   */
   public @Nullable Duration retryAfter() {
     return retryAfter;
   }

@@ -15,9 +15,9 @@ public class CredentialBrokerApplication {
 
   /**
    * Starts the broker, or runs one of the image's commands when it is the first argument: {@code
-   * setup} (prepare a database and Vault), {@code health-check} (ask a broker's gRPC health
-   * service over TLS) or {@code admin} (the SRE's command line for the admin API), none of which
-   * starts a Spring context.
+   * setup} (prepare a database and Vault), {@code health-check} (ask a broker's gRPC health service
+   * over TLS) or {@code admin} (the SRE's command line for the admin API), none of which starts a
+   * Spring context.
    */
   public static void main(String[] args) {
     String command = args.length > 0 ? args[0] : "";

@@ -1,4 +1,7 @@
-/** The broker application's entry point and the one exception type every feature reports failures with. */
+/**
+ * The broker application's entry point and the one exception type every feature reports failures
+ * with.
+ */
 @NullMarked
 package io.credbroker.broker;
 

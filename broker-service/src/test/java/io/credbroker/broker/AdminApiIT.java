@@ -1,7 +1,5 @@
 package io.credbroker.broker;
 
-import io.credbroker.broker.cluster.ReplicaId;
-import java.time.Instant;
 import static io.credbroker.broker.BrokerTestClient.assertRefused;
 import static io.credbroker.broker.BrokerTestClient.login;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -12,6 +10,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import io.credbroker.api.v1.Credential;
+import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
 import io.grpc.Status;
 import java.io.InputStream;
@@ -25,6 +24,7 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -59,7 +59,11 @@ class AdminApiIT {
 
   @BeforeAll
   static void startBroker() {
-    fixture = BrokerFixture.start(workDir, Map.of("credbroker.revocation.undropped-check-interval", "1s"), devStack -> {});
+    fixture =
+        BrokerFixture.start(
+            workDir,
+            Map.of("credbroker.revocation.undropped-check-interval", "1s"),
+            devStack -> {});
     kubernetes = fixture.devStack.kubernetes();
     client = new BrokerTestClient(fixture.channel);
     http = fixture.adminHttpClient();
@@ -86,7 +90,10 @@ class AdminApiIT {
       assertThat(session.isValid(2)).isTrue();
 
       HttpResponse<String> response =
-          post("/admin/v1/namespaces/public/pods/" + pod + "/revocations", sreToken, reason("INC-1"));
+          post(
+              "/admin/v1/namespaces/public/pods/" + pod + "/revocations",
+              sreToken,
+              reason("INC-1"));
 
       assertThat(response.statusCode()).isEqualTo(200);
       JsonNode body = JSON.readTree(response.body());
@@ -121,10 +128,12 @@ class AdminApiIT {
   }
 
   @Test
-  void aPodsCredentialsAreRevokedAtOnceSoOneSlowRevocationDoesNotKeepTheOthersLoggingIn() throws Exception {
+  void aPodsCredentialsAreRevokedAtOnceSoOneSlowRevocationDoesNotKeepTheOthersLoggingIn()
+      throws Exception {
     String pod = newPod();
     String token = podToken(pod);
-    Credential slow = client.issue(token, BrokerFixture.DATABASE_ROLE); // issued first, revoked first one by one
+    Credential slow =
+        client.issue(token, BrokerFixture.DATABASE_ROLE); // issued first, revoked first one by one
     Credential other = client.issue(token, BrokerFixture.DATABASE_ROLE);
     String table = "held_" + pod.replace('-', '_');
     try (Connection admin = fixture.devStack.postgres().connect("db1")) {
@@ -132,19 +141,25 @@ class AdminApiIT {
         sql.execute("CREATE TABLE " + table + " (id int)");
         sql.execute("ALTER TABLE " + table + " OWNER TO \"" + slow.getUsername() + "\"");
       }
-      // A long report holds the table: handing it to the group, in the first revocation, waits for it.
+      // A long report holds the table: handing it to the group, in the first revocation, waits for
+      // it.
       admin.setAutoCommit(false);
       try (Statement sql = admin.createStatement()) {
         sql.executeQuery("SELECT count(*) FROM " + table).close();
       }
 
-      CompletableFuture<HttpResponse<String>> revocation = CompletableFuture.supplyAsync(() -> {
-        try {
-          return post("/admin/v1/namespaces/public/pods/" + pod + "/revocations", sreToken, reason("INC-9"));
-        } catch (Exception e) {
-          throw new IllegalStateException(e);
-        }
-      });
+      CompletableFuture<HttpResponse<String>> revocation =
+          CompletableFuture.supplyAsync(
+              () -> {
+                try {
+                  return post(
+                      "/admin/v1/namespaces/public/pods/" + pod + "/revocations",
+                      sreToken,
+                      reason("INC-9"));
+                } catch (Exception e) {
+                  throw new IllegalStateException(e);
+                }
+              });
 
       await("the second credential revoked while the first waits")
           .atMost(Duration.ofSeconds(4))
@@ -162,24 +177,32 @@ class AdminApiIT {
   }
 
   @Test
-  void revokedRoleThatCannotBeDroppedIsListedAndCountedUntilALaterRevocationDropsIt() throws Exception {
+  void revokedRoleThatCannotBeDroppedIsListedAndCountedUntilALaterRevocationDropsIt()
+      throws Exception {
     String pod = newPod();
     Credential credential = client.issue(podToken(pod), BrokerFixture.DATABASE_ROLE);
     String table = "kept_" + pod.replace('-', '_');
-    try (Connection admin = fixture.devStack.postgres().connect("postgres"); Statement sql = admin.createStatement()) {
+    try (Connection admin = fixture.devStack.postgres().connect("postgres");
+        Statement sql = admin.createStatement()) {
       // Something of the role in another database, which DROP ROLE run in db1 cannot remove.
       sql.execute("CREATE TABLE " + table + " (id int)");
       sql.execute("ALTER TABLE " + table + " OWNER TO \"" + credential.getUsername() + "\"");
     }
 
-    HttpResponse<String> revoked = post("/admin/v1/namespaces/public/pods/" + pod + "/revocations", sreToken, reason("INC-10"));
+    HttpResponse<String> revoked =
+        post(
+            "/admin/v1/namespaces/public/pods/" + pod + "/revocations", sreToken, reason("INC-10"));
 
     assertThat(revoked.statusCode()).as(revoked.body()).isEqualTo(200);
     assertThatThrownBy(() -> login(credential).close()).isInstanceOf(SQLException.class);
     assertThat(fixture.roleExists(credential.getUsername())).isTrue();
     await("listed by the admin API")
         .atMost(Duration.ofSeconds(15))
-        .until(() -> get("/admin/v1/undropped-roles", sreToken).body().contains(credential.getUsername()));
+        .until(
+            () ->
+                get("/admin/v1/undropped-roles", sreToken)
+                    .body()
+                    .contains(credential.getUsername()));
     JsonNode listed = JSON.readTree(get("/admin/v1/undropped-roles", sreToken).body());
     assertThat(listed.path("checkTime").asText()).isNotBlank();
     JsonNode item = listed.path("items").get(0);
@@ -188,20 +211,33 @@ class AdminApiIT {
     assertThat(item.path("attempts").asInt()).isPositive();
     assertThat(item.path("lastError").asText()).contains("cannot be dropped");
     assertThat(fixture.httpGet("/actuator/prometheus").body())
-        .containsPattern("credbroker_revocation_undropped_roles\\{[^}]*database_role=\"db1\"[^}]*} 1\\.0");
+        .containsPattern(
+            "credbroker_revocation_undropped_roles\\{[^}]*database_role=\"db1\"[^}]*} 1\\.0");
     assertProblem(get("/admin/v1/undropped-roles", null), 401, "TOKEN_MISSING");
 
-    try (Connection admin = fixture.devStack.postgres().connect("postgres"); Statement sql = admin.createStatement()) {
+    try (Connection admin = fixture.devStack.postgres().connect("postgres");
+        Statement sql = admin.createStatement()) {
       sql.execute("DROP TABLE " + table);
     }
-    // No pod is revoked meanwhile: the broker's own check credential, revoked after each read, retries the drop.
+    // No pod is revoked meanwhile: the broker's own check credential, revoked after each read,
+    // retries the drop.
     await("dropped and no longer listed")
         .atMost(Duration.ofSeconds(15))
-        .until(() -> !fixture.roleExists(credential.getUsername())
-            && !get("/admin/v1/undropped-roles", sreToken).body().contains(credential.getUsername()));
-    await().atMost(Duration.ofSeconds(5))
-        .until(() -> fixture.httpGet("/actuator/prometheus").body()
-            .matches("(?s).*credbroker_revocation_undropped_roles\\{[^}]*database_role=\"db1\"[^}]*} 0\\.0.*"));
+        .until(
+            () ->
+                !fixture.roleExists(credential.getUsername())
+                    && !get("/admin/v1/undropped-roles", sreToken)
+                        .body()
+                        .contains(credential.getUsername()));
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .until(
+            () ->
+                fixture
+                    .httpGet("/actuator/prometheus")
+                    .body()
+                    .matches(
+                        "(?s).*credbroker_revocation_undropped_roles\\{[^}]*database_role=\"db1\"[^}]*} 0\\.0.*"));
   }
 
   @Test
@@ -234,7 +270,10 @@ class AdminApiIT {
     String uid = kubernetes.createPod("public", pod, "application");
 
     HttpResponse<String> response =
-        post("/admin/v1/namespaces/public/pods/" + pod + "/revocations", sreToken, reason("pre-emptive"));
+        post(
+            "/admin/v1/namespaces/public/pods/" + pod + "/revocations",
+            sreToken,
+            reason("pre-emptive"));
 
     assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
     JsonNode body = JSON.readTree(response.body());
@@ -256,7 +295,9 @@ class AdminApiIT {
   void replacementPodWithANewUidIsNotBlocked() throws Exception {
     String pod = newPod();
     client.issue(podToken(pod), BrokerFixture.DATABASE_ROLE);
-    assertThat(post("/admin/v1/namespaces/public/pods/" + pod + "/revocations", sreToken, reason("x")).statusCode())
+    assertThat(
+            post("/admin/v1/namespaces/public/pods/" + pod + "/revocations", sreToken, reason("x"))
+                .statusCode())
         .isEqualTo(200);
 
     kubernetes.deletePod("public", pod);
@@ -289,7 +330,8 @@ class AdminApiIT {
         .isEqualTo(fixture.broker.getBean(ReplicaId.class).value());
     Instant tokenExpire = Instant.parse(items.get(0).path("tokenExpireTime").asText());
     assertThat(tokenExpire)
-        .isBetween(Instant.now().plus(Duration.ofHours(24)), Instant.now().plus(Duration.ofHours(48)));
+        .isBetween(
+            Instant.now().plus(Duration.ofHours(24)), Instant.now().plus(Duration.ofHours(48)));
 
     JsonNode podView =
         JSON.readTree(get("/admin/v1/namespaces/public/pods/" + pod, sreToken).body());
@@ -305,7 +347,10 @@ class AdminApiIT {
     Credential credential = client.issue(token, BrokerFixture.DATABASE_ROLE);
 
     HttpResponse<String> response =
-        post("/admin/v1/credentials/" + credential.getCredentialId() + "/revocations", sreToken, reason("leaked"));
+        post(
+            "/admin/v1/credentials/" + credential.getCredentialId() + "/revocations",
+            sreToken,
+            reason("leaked"));
 
     assertThat(response.statusCode()).isEqualTo(200);
     JsonNode body = JSON.readTree(response.body());
@@ -318,7 +363,8 @@ class AdminApiIT {
 
   @Test
   void missingTokenIs401Problem() throws Exception {
-    HttpResponse<String> response = post("/admin/v1/namespaces/public/pods/app-1/revocations", null, reason("x"));
+    HttpResponse<String> response =
+        post("/admin/v1/namespaces/public/pods/app-1/revocations", null, reason("x"));
 
     assertProblem(response, 401, "TOKEN_MISSING");
     assertThat(response.headers().firstValue("WWW-Authenticate")).contains("Bearer");
@@ -348,7 +394,8 @@ class AdminApiIT {
     String pod = newPod();
     Credential credential = client.issue(podToken(pod), BrokerFixture.DATABASE_ROLE);
     // A pod's own service account has no role for credentials.credbroker.io.
-    String unprivileged = kubernetes.issueToken("public", "application", null, List.of(), TOKEN_TTL);
+    String unprivileged =
+        kubernetes.issueToken("public", "application", null, List.of(), TOKEN_TTL);
 
     HttpResponse<String> response =
         post("/admin/v1/namespaces/public/pods/" + pod + "/revocations", unprivileged, reason("x"));
@@ -357,7 +404,9 @@ class AdminApiIT {
     try (Connection session = login(credential)) {
       assertThat(session.isValid(2)).isTrue();
     }
-    assertThat(JSON.readTree(get("/admin/v1/namespaces/public/pods/" + pod, sreToken).body()).path("blocks"))
+    assertThat(
+            JSON.readTree(get("/admin/v1/namespaces/public/pods/" + pod, sreToken).body())
+                .path("blocks"))
         .isEmpty();
   }
 
@@ -369,14 +418,19 @@ class AdminApiIT {
     Credential foreign = client.issue(podToken(newPod()), BrokerFixture.DATABASE_ROLE);
     String unknown = java.util.UUID.randomUUID().toString();
 
-    HttpResponse<String> showForeign = get("/admin/v1/credentials/" + foreign.getCredentialId(), auditor);
+    HttpResponse<String> showForeign =
+        get("/admin/v1/credentials/" + foreign.getCredentialId(), auditor);
     HttpResponse<String> showUnknown = get("/admin/v1/credentials/" + unknown, auditor);
     HttpResponse<String> revokeForeign =
-        post("/admin/v1/credentials/" + foreign.getCredentialId() + "/revocations", auditor, reason("x"));
+        post(
+            "/admin/v1/credentials/" + foreign.getCredentialId() + "/revocations",
+            auditor,
+            reason("x"));
     HttpResponse<String> revokeUnknown =
         post("/admin/v1/credentials/" + unknown + "/revocations", auditor, reason("x"));
 
-    for (HttpResponse<String> response : List.of(showForeign, showUnknown, revokeForeign, revokeUnknown)) {
+    for (HttpResponse<String> response :
+        List.of(showForeign, showUnknown, revokeForeign, revokeUnknown)) {
       assertProblem(response, 403, "ACCESS_DENIED");
       assertThat(response.body()).doesNotContain("public");
     }
@@ -405,7 +459,9 @@ class AdminApiIT {
     JsonNode first = JSON.readTree(get(filter, sreToken).body());
     assertThat(first.path("items")).hasSize(2);
     assertThat(first.path("nextCursor").isTextual()).isTrue();
-    JsonNode second = JSON.readTree(get(filter + "&cursor=" + first.path("nextCursor").asText(), sreToken).body());
+    JsonNode second =
+        JSON.readTree(
+            get(filter + "&cursor=" + first.path("nextCursor").asText(), sreToken).body());
     assertThat(second.path("items")).hasSize(1);
     assertThat(second.path("nextCursor").isNull()).isTrue();
 
@@ -415,11 +471,16 @@ class AdminApiIT {
     assertThat(seen).containsExactlyInAnyOrderElementsOf(issued);
     // Newest first, across the page boundary.
     List<java.time.Instant> times = new ArrayList<>();
-    first.path("items").forEach(c -> times.add(java.time.Instant.parse(c.path("issueTime").asText())));
-    second.path("items").forEach(c -> times.add(java.time.Instant.parse(c.path("issueTime").asText())));
+    first
+        .path("items")
+        .forEach(c -> times.add(java.time.Instant.parse(c.path("issueTime").asText())));
+    second
+        .path("items")
+        .forEach(c -> times.add(java.time.Instant.parse(c.path("issueTime").asText())));
     assertThat(times).isSortedAccordingTo(java.util.Comparator.reverseOrder());
 
-    JsonNode before = JSON.readTree(get("/admin/v1/credentials?pod=" + pod + "&until=" + since, sreToken).body());
+    JsonNode before =
+        JSON.readTree(get("/admin/v1/credentials?pod=" + pod + "&until=" + since, sreToken).body());
     assertThat(before.path("items")).isEmpty();
   }
 
@@ -428,13 +489,20 @@ class AdminApiIT {
     String token = podToken(newPod());
     client.issue(token, BrokerFixture.DATABASE_ROLE);
     client.issue(token, BrokerFixture.DATABASE_ROLE);
-    String credentialCursor = JSON.readTree(get("/admin/v1/credentials?limit=1", sreToken).body()).path("nextCursor").asText();
-    assertProblem(get("/admin/v1/credentials?cursor=bm90LWEtY3Vyc29y", sreToken), 400, "INVALID_REQUEST");
+    String credentialCursor =
+        JSON.readTree(get("/admin/v1/credentials?limit=1", sreToken).body())
+            .path("nextCursor")
+            .asText();
+    assertProblem(
+        get("/admin/v1/credentials?cursor=bm90LWEtY3Vyc29y", sreToken), 400, "INVALID_REQUEST");
     // A cursor of one list is no cursor of another.
-    assertProblem(get("/admin/v1/audit-events?cursor=" + credentialCursor, sreToken), 400, "INVALID_REQUEST");
+    assertProblem(
+        get("/admin/v1/audit-events?cursor=" + credentialCursor, sreToken), 400, "INVALID_REQUEST");
     assertProblem(get("/admin/v1/audit-events?since=yesterday", sreToken), 400, "INVALID_REQUEST");
     assertProblem(
-        get("/admin/v1/revocation-queue?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z", sreToken),
+        get(
+            "/admin/v1/revocation-queue?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z",
+            sreToken),
         400,
         "INVALID_REQUEST");
     // Authentication still comes first.
@@ -447,19 +515,28 @@ class AdminApiIT {
     Credential credential = client.issue(podToken(pod), BrokerFixture.DATABASE_ROLE);
 
     HttpResponse<String> preview =
-        post("/admin/v1/revocations?dryRun=true", sreToken, "{\"namespace\":\"public\",\"serviceAccount\":\"application\"}");
+        post(
+            "/admin/v1/revocations?dryRun=true",
+            sreToken,
+            "{\"namespace\":\"public\",\"serviceAccount\":\"application\"}");
 
     assertThat(preview.statusCode()).as(preview.body()).isEqualTo(200);
     JsonNode body = JSON.readTree(preview.body());
     assertThat(body.path("dryRun").asBoolean()).isTrue();
     List<String> usernames = new ArrayList<>();
-    body.path("pods").forEach(p -> p.path("credentials").forEach(c -> usernames.add(c.path("username").asText())));
+    body.path("pods")
+        .forEach(
+            p -> p.path("credentials").forEach(c -> usernames.add(c.path("username").asText())));
     assertThat(usernames).contains(credential.getUsername());
     assertThat(preview.body()).doesNotContain(credential.getPassword());
     try (Connection session = login(credential)) {
       assertThat(session.isValid(2)).isTrue();
     }
-    assertThat(JSON.readTree(get("/admin/v1/audit-events?namespace=public&pod=" + pod, sreToken).body()).path("items")).isEmpty();
+    assertThat(
+            JSON.readTree(
+                    get("/admin/v1/audit-events?namespace=public&pod=" + pod, sreToken).body())
+                .path("items"))
+        .isEmpty();
   }
 
   @Test
@@ -468,9 +545,21 @@ class AdminApiIT {
     Credential credential = client.issue(podToken(pod), BrokerFixture.DATABASE_ROLE);
 
     assertProblem(post("/admin/v1/revocations", sreToken, reason("x")), 400, "INVALID_REQUEST");
-    assertProblem(post("/admin/v1/revocations", sreToken, "{\"serviceAccount\":\"application\",\"reason\":\"x\"}"), 400, "INVALID_REQUEST");
-    assertProblem(post("/admin/v1/revocations", sreToken, "{\"namespace\":\"public\"}"), 400, "INVALID_REQUEST");
-    assertProblem(post("/admin/v1/revocations", sreToken, "{\"namespace\":\"Public!\",\"reason\":\"x\"}"), 400, "INVALID_REQUEST");
+    assertProblem(
+        post(
+            "/admin/v1/revocations",
+            sreToken,
+            "{\"serviceAccount\":\"application\",\"reason\":\"x\"}"),
+        400,
+        "INVALID_REQUEST");
+    assertProblem(
+        post("/admin/v1/revocations", sreToken, "{\"namespace\":\"public\"}"),
+        400,
+        "INVALID_REQUEST");
+    assertProblem(
+        post("/admin/v1/revocations", sreToken, "{\"namespace\":\"Public!\",\"reason\":\"x\"}"),
+        400,
+        "INVALID_REQUEST");
     assertProblem(bare("/admin/v1/revocations", sreToken, null, null), 400, "INVALID_REQUEST");
     assertProblem(bare("/admin/v1/revocations", null, null, null), 401, "TOKEN_MISSING");
 
@@ -484,10 +573,20 @@ class AdminApiIT {
     kubernetes.createServiceAccount("ops", "auditor");
     String auditor = kubernetes.issueToken("ops", "auditor", null, List.of(), TOKEN_TTL);
 
-    assertProblem(post("/admin/v1/revocations?dryRun=true", auditor, "{\"namespace\":\"ops\"}"), 403, "ACCESS_DENIED");
-    assertProblem(post("/admin/v1/namespaces/ops/pods/app/unblock", auditor, reason("x")), 403, "ACCESS_DENIED");
-    assertThat(post("/admin/v1/namespaces/public/pods/app/unblock", sreToken, "{}").statusCode()).isEqualTo(400);
-    assertProblem(post("/admin/v1/namespaces/public/pods/never-blocked/unblock", sreToken, reason("x")), 404, "POD_NOT_BLOCKED");
+    assertProblem(
+        post("/admin/v1/revocations?dryRun=true", auditor, "{\"namespace\":\"ops\"}"),
+        403,
+        "ACCESS_DENIED");
+    assertProblem(
+        post("/admin/v1/namespaces/ops/pods/app/unblock", auditor, reason("x")),
+        403,
+        "ACCESS_DENIED");
+    assertThat(post("/admin/v1/namespaces/public/pods/app/unblock", sreToken, "{}").statusCode())
+        .isEqualTo(400);
+    assertProblem(
+        post("/admin/v1/namespaces/public/pods/never-blocked/unblock", sreToken, reason("x")),
+        404,
+        "POD_NOT_BLOCKED");
   }
 
   @Test
@@ -497,21 +596,38 @@ class AdminApiIT {
         404,
         "POD_NOT_FOUND");
     assertProblem(
-        post("/admin/v1/credentials/" + java.util.UUID.randomUUID() + "/revocations", sreToken, reason("x")),
+        post(
+            "/admin/v1/credentials/" + java.util.UUID.randomUUID() + "/revocations",
+            sreToken,
+            reason("x")),
         404,
         "CREDENTIAL_NOT_FOUND");
   }
 
   @Test
   void malformedNamesAndBodiesAre400Problems() throws Exception {
-    assertProblem(post("/admin/v1/namespaces/Public_NS/pods/app/revocations", sreToken, reason("x")), 400, "INVALID_REQUEST");
-    assertProblem(post("/admin/v1/namespaces/public/pods/-app/revocations", sreToken, reason("x")), 400, "INVALID_REQUEST");
-    assertProblem(get("/admin/v1/credentials?username=x%27%3B%20DROP%20TABLE%20credential%3B--", sreToken), 400, "INVALID_REQUEST");
-    assertProblem(post("/admin/v1/credentials/not-a-uuid/revocations", sreToken, reason("x")), 400, "INVALID_REQUEST");
+    assertProblem(
+        post("/admin/v1/namespaces/Public_NS/pods/app/revocations", sreToken, reason("x")),
+        400,
+        "INVALID_REQUEST");
+    assertProblem(
+        post("/admin/v1/namespaces/public/pods/-app/revocations", sreToken, reason("x")),
+        400,
+        "INVALID_REQUEST");
+    assertProblem(
+        get("/admin/v1/credentials?username=x%27%3B%20DROP%20TABLE%20credential%3B--", sreToken),
+        400,
+        "INVALID_REQUEST");
+    assertProblem(
+        post("/admin/v1/credentials/not-a-uuid/revocations", sreToken, reason("x")),
+        400,
+        "INVALID_REQUEST");
 
-    HttpResponse<String> noReason = post("/admin/v1/namespaces/public/pods/app/revocations", sreToken, "{}");
+    HttpResponse<String> noReason =
+        post("/admin/v1/namespaces/public/pods/app/revocations", sreToken, "{}");
     assertThat(noReason.statusCode()).isEqualTo(400);
-    assertThat(noReason.headers().firstValue("Content-Type")).hasValueSatisfying(v -> assertThat(v).contains("application/problem+json"));
+    assertThat(noReason.headers().firstValue("Content-Type"))
+        .hasValueSatisfying(v -> assertThat(v).contains("application/problem+json"));
   }
 
   @Test
@@ -531,7 +647,9 @@ class AdminApiIT {
     JsonNode live = new YAMLMapper().readTree(served.body());
 
     assertThat(operations(live))
-        .as("paths, methods, parameters and response codes; the served document is in " + copy.toAbsolutePath())
+        .as(
+            "paths, methods, parameters and response codes; the served document is in "
+                + copy.toAbsolutePath())
         .isEqualTo(operations(committed));
     assertThat(live.path("paths").size()).isEqualTo(10);
   }
@@ -539,24 +657,50 @@ class AdminApiIT {
   /** "METHOD path" → parameters (in:name:required), request body, response codes; sorted. */
   private static Map<String, List<String>> operations(JsonNode document) {
     Map<String, List<String>> operations = new TreeMap<>();
-    document.path("paths").fields().forEachRemaining(path -> path.getValue().fields().forEachRemaining(op -> {
-      List<String> facts = new ArrayList<>();
-      TreeSet<String> parameters = new TreeSet<>();
-      op.getValue().path("parameters").forEach(p -> parameters.add(
-          p.path("in").asText() + ":" + p.path("name").asText() + ":" + p.path("required").asBoolean(false)));
-      facts.add("parameters=" + parameters);
-      facts.add("body=" + op.getValue().path("requestBody").path("required").asBoolean(false));
-      TreeSet<String> responses = new TreeSet<>();
-      op.getValue().path("responses").fieldNames().forEachRemaining(responses::add);
-      facts.add("responses=" + responses);
-      operations.put(op.getKey().toUpperCase() + " " + path.getKey(), facts);
-    }));
+    document
+        .path("paths")
+        .fields()
+        .forEachRemaining(
+            path ->
+                path.getValue()
+                    .fields()
+                    .forEachRemaining(
+                        op -> {
+                          List<String> facts = new ArrayList<>();
+                          TreeSet<String> parameters = new TreeSet<>();
+                          op.getValue()
+                              .path("parameters")
+                              .forEach(
+                                  p ->
+                                      parameters.add(
+                                          p.path("in").asText()
+                                              + ":"
+                                              + p.path("name").asText()
+                                              + ":"
+                                              + p.path("required").asBoolean(false)));
+                          facts.add("parameters=" + parameters);
+                          facts.add(
+                              "body="
+                                  + op.getValue()
+                                      .path("requestBody")
+                                      .path("required")
+                                      .asBoolean(false));
+                          TreeSet<String> responses = new TreeSet<>();
+                          op.getValue()
+                              .path("responses")
+                              .fieldNames()
+                              .forEachRemaining(responses::add);
+                          facts.add("responses=" + responses);
+                          operations.put(op.getKey().toUpperCase() + " " + path.getKey(), facts);
+                        }));
     return operations;
   }
 
-  private static void assertProblem(HttpResponse<String> response, int status, String reason) throws Exception {
+  private static void assertProblem(HttpResponse<String> response, int status, String reason)
+      throws Exception {
     assertThat(response.statusCode()).as(response.body()).isEqualTo(status);
-    assertThat(response.headers().firstValue("Content-Type")).hasValueSatisfying(v -> assertThat(v).contains("application/problem+json"));
+    assertThat(response.headers().firstValue("Content-Type"))
+        .hasValueSatisfying(v -> assertThat(v).contains("application/problem+json"));
     JsonNode problem = JSON.readTree(response.body());
     assertThat(problem.path("status").asInt()).isEqualTo(status);
     assertThat(problem.path("reason").asText()).isEqualTo(reason);
@@ -569,7 +713,8 @@ class AdminApiIT {
     return "{\"reason\":\"" + reason + "\"}";
   }
 
-  private static HttpResponse<String> post(String path, String token, String body) throws Exception {
+  private static HttpResponse<String> post(String path, String token, String body)
+      throws Exception {
     HttpRequest.Builder request =
         HttpRequest.newBuilder(uri(path))
             .header("Content-Type", "application/json")
@@ -580,11 +725,14 @@ class AdminApiIT {
     return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
   }
 
-  private static HttpResponse<String> bare(String path, String token, String contentType, String body)
-      throws Exception {
+  private static HttpResponse<String> bare(
+      String path, String token, String contentType, String body) throws Exception {
     HttpRequest.Builder request =
         HttpRequest.newBuilder(uri(path))
-            .POST(body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+            .POST(
+                body == null
+                    ? HttpRequest.BodyPublishers.noBody()
+                    : HttpRequest.BodyPublishers.ofString(body));
     if (contentType != null) {
       request.header("Content-Type", contentType);
     }

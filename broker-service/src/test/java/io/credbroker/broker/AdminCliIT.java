@@ -15,7 +15,6 @@ import java.io.BufferedReader;
 import java.io.PrintWriter;
 import java.io.StringReader;
 import java.io.StringWriter;
-import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -39,8 +38,9 @@ import org.junit.jupiter.api.io.TempDir;
  * The {@code admin} command line against a real broker, through the real wire: the CLI reads the
  * dev stack's kubeconfig (context {@code credbroker-dev-sre}: the person {@code jane@example.com},
  * a static token, bound to {@code credbroker-revoker}), calls the admin API over TLS verified for
- * the Service's name, and the broker asks the Kubernetes stand-in (TokenReview, SubjectAccessReview),
- * Vault and PostgreSQL. Each command runs in-process with its output captured.
+ * the Service's name, and the broker asks the Kubernetes stand-in (TokenReview,
+ * SubjectAccessReview), Vault and PostgreSQL. Each command runs in-process with its output
+ * captured.
  */
 class AdminCliIT {
 
@@ -99,18 +99,36 @@ class AdminCliIT {
       assertThat(who.out).contains("revoke pod public/" + pod + " --reason");
       assertThat(who.out).doesNotContain(credential.getPassword());
 
-      Run revoke = cli("", "revoke", "pod", "public/" + pod, "--reason", "INC-7: user seen in pg_stat_activity");
+      Run revoke =
+          cli(
+              "",
+              "revoke",
+              "pod",
+              "public/" + pod,
+              "--reason",
+              "INC-7: user seen in pg_stat_activity");
       assertThat(revoke.code).as(revoke.err).isZero();
-      assertThat(revoke.out).contains("Pod public/" + pod + " is blocked", PERSON, credential.getUsername());
+      assertThat(revoke.out)
+          .contains("Pod public/" + pod + " is blocked", PERSON, credential.getUsername());
       assertThat(session.isValid(2)).isFalse();
     }
     assertThatThrownBy(() -> login(credential).close()).isInstanceOf(SQLException.class);
-    assertRefused(() -> client.issue(token, BrokerFixture.DATABASE_ROLE), Status.Code.PERMISSION_DENIED, "POD_REVOKED");
+    assertRefused(
+        () -> client.issue(token, BrokerFixture.DATABASE_ROLE),
+        Status.Code.PERMISSION_DENIED,
+        "POD_REVOKED");
 
     // The audit trail names the person, not a shared account: in the CLI and in the API itself.
     Run audit = cli("", "audit", "-n", "public", "--pod", pod);
-    assertThat(audit.out).contains(PERSON, "POD_REVOKED", "INC-7: user seen in pg_stat_activity", credential.getUsername());
-    JsonNode events = JSON.readTree(get("/admin/v1/audit-events?namespace=public&pod=" + pod).body()).path("items");
+    assertThat(audit.out)
+        .contains(
+            PERSON,
+            "POD_REVOKED",
+            "INC-7: user seen in pg_stat_activity",
+            credential.getUsername());
+    JsonNode events =
+        JSON.readTree(get("/admin/v1/audit-events?namespace=public&pod=" + pod).body())
+            .path("items");
     assertThat(events).hasSize(1);
     assertThat(events.get(0).path("actor").asText()).isEqualTo(PERSON);
 
@@ -120,26 +138,33 @@ class AdminCliIT {
   }
 
   @Test
-  void bulkRevocationShowsWhatItWillRevokeAndChangesNothingUnlessTheOperatorSaysYes() throws Exception {
+  void bulkRevocationShowsWhatItWillRevokeAndChangesNothingUnlessTheOperatorSaysYes()
+      throws Exception {
     String worker1 = newPod("batch", "worker");
     String worker2 = newPod("batch", "worker");
     String other = newPod("batch", "application");
     Credential w1 = client.issue(podToken("batch", "worker", worker1), BrokerFixture.DATABASE_ROLE);
     Credential w2 = client.issue(podToken("batch", "worker", worker2), BrokerFixture.DATABASE_ROLE);
-    Credential a = client.issue(podToken("batch", "application", other), BrokerFixture.DATABASE_ROLE);
+    Credential a =
+        client.issue(podToken("batch", "application", other), BrokerFixture.DATABASE_ROLE);
 
-    Run declined = cli("no\n", "revoke", "service-account", "worker", "-n", "batch", "--reason", "INC-8");
+    Run declined =
+        cli("no\n", "revoke", "service-account", "worker", "-n", "batch", "--reason", "INC-8");
     assertThat(declined.code).isEqualTo(3);
-    assertThat(declined.out).contains("Would revoke", worker1, worker2, w1.getUsername(), w2.getUsername());
+    assertThat(declined.out)
+        .contains("Would revoke", worker1, worker2, w1.getUsername(), w2.getUsername());
     assertThat(declined.out).doesNotContain(other);
     assertThat(declined.err).contains("Revoke 2 pod(s)", "Nothing changed.");
-    try (Connection s1 = login(w1); Connection s2 = login(w2)) {
+    try (Connection s1 = login(w1);
+        Connection s2 = login(w2)) {
       assertThat(s1.isValid(2)).isTrue();
       assertThat(s2.isValid(2)).isTrue();
     }
-    assertThat(JSON.readTree(get("/admin/v1/audit-events?namespace=batch").body()).path("items")).isEmpty();
+    assertThat(JSON.readTree(get("/admin/v1/audit-events?namespace=batch").body()).path("items"))
+        .isEmpty();
 
-    Run confirmed = cli("yes\n", "revoke", "service-account", "worker", "-n", "batch", "--reason", "INC-8");
+    Run confirmed =
+        cli("yes\n", "revoke", "service-account", "worker", "-n", "batch", "--reason", "INC-8");
     assertThat(confirmed.code).as(confirmed.err).isZero();
     assertThat(confirmed.out).contains("Revoked 2 pod(s)", worker1, worker2);
     assertThatThrownBy(() -> login(w1).close()).isInstanceOf(SQLException.class);
@@ -147,12 +172,14 @@ class AdminCliIT {
     try (Connection untouched = login(a)) {
       assertThat(untouched.isValid(2)).isTrue();
     }
-    JsonNode events = JSON.readTree(get("/admin/v1/audit-events?namespace=batch").body()).path("items");
+    JsonNode events =
+        JSON.readTree(get("/admin/v1/audit-events?namespace=batch").body()).path("items");
     assertThat(events).hasSize(2);
-    events.forEach(e -> {
-      assertThat(e.path("actor").asText()).isEqualTo(PERSON);
-      assertThat(e.path("reason").asText()).isEqualTo("INC-8");
-    });
+    events.forEach(
+        e -> {
+          assertThat(e.path("actor").asText()).isEqualTo(PERSON);
+          assertThat(e.path("reason").asText()).isEqualTo("INC-8");
+        });
 
     // --yes: no question; the rest of the namespace goes.
     Run namespace = cli("", "revoke", "namespace", "batch", "--reason", "INC-8 widened", "--yes");
@@ -167,20 +194,38 @@ class AdminCliIT {
   }
 
   @Test
-  void oneCredentialIsRevokedWithoutBlockingItsPodAndADatabaseRoleIsPreviewedAcrossItsPods() throws Exception {
+  void oneCredentialIsRevokedWithoutBlockingItsPodAndADatabaseRoleIsPreviewedAcrossItsPods()
+      throws Exception {
     String pod = newPod("public", "application");
     String token = podToken("public", "application", pod);
     Credential credential = client.issue(token, BrokerFixture.DATABASE_ROLE);
 
-    Run revoke = cli("", "revoke", "credential", credential.getCredentialId(), "--reason", "INC-10: leaked in a log");
+    Run revoke =
+        cli(
+            "",
+            "revoke",
+            "credential",
+            credential.getCredentialId(),
+            "--reason",
+            "INC-10: leaked in a log");
     assertThat(revoke.code).as(revoke.err).isZero();
     assertThat(revoke.out).contains(credential.getUsername(), "REVOKED", "revoked in Vault");
     assertThatThrownBy(() -> login(credential).close()).isInstanceOf(SQLException.class);
     Credential next = client.issue(token, BrokerFixture.DATABASE_ROLE);
 
-    Run preview = cli("no\n", "revoke", "database-role", BrokerFixture.DATABASE_ROLE, "-n", "public", "--reason", "x");
+    Run preview =
+        cli(
+            "no\n",
+            "revoke",
+            "database-role",
+            BrokerFixture.DATABASE_ROLE,
+            "-n",
+            "public",
+            "--reason",
+            "x");
     assertThat(preview.code).isEqualTo(3);
-    assertThat(preview.out).contains("database role db1 in namespace public", pod, next.getUsername());
+    assertThat(preview.out)
+        .contains("database role db1 in namespace public", pod, next.getUsername());
     try (Connection session = login(next)) {
       assertThat(session.isValid(2)).isTrue();
     }
@@ -196,14 +241,20 @@ class AdminCliIT {
     Run declined = cli("\n", "unblock", "public/" + pod, "--reason", "INC-9 false alarm");
     assertThat(declined.code).isEqualTo(3);
     assertThat(declined.out).contains("is blocked", "INC-9");
-    assertRefused(() -> client.issue(token, BrokerFixture.DATABASE_ROLE), Status.Code.PERMISSION_DENIED, "POD_REVOKED");
+    assertRefused(
+        () -> client.issue(token, BrokerFixture.DATABASE_ROLE),
+        Status.Code.PERMISSION_DENIED,
+        "POD_REVOKED");
 
     Run lifted = cli("yes\n", "unblock", "public/" + pod, "--reason", "INC-9 false alarm");
     assertThat(lifted.code).as(lifted.err).isZero();
     assertThat(lifted.out).contains("Lifted 1 block(s)");
     assertThat(client.issue(token, BrokerFixture.DATABASE_ROLE).getUsername()).isNotBlank();
 
-    JsonNode latest = JSON.readTree(get("/admin/v1/audit-events?namespace=public&pod=" + pod).body()).path("items").get(0);
+    JsonNode latest =
+        JSON.readTree(get("/admin/v1/audit-events?namespace=public&pod=" + pod).body())
+            .path("items")
+            .get(0);
     assertThat(latest.path("action").asText()).isEqualTo("POD_UNBLOCKED");
     assertThat(latest.path("actor").asText()).isEqualTo(PERSON);
     assertThat(latest.path("reason").asText()).isEqualTo("INC-9 false alarm");
@@ -216,8 +267,11 @@ class AdminCliIT {
   @Test
   void aCallerWithoutRbacIsRefusedAndNothingChanges() throws Exception {
     String pod = newPod("public", "application");
-    Credential credential = client.issue(podToken("public", "application", pod), BrokerFixture.DATABASE_ROLE);
-    Path kubeconfig = kubeconfig("token: " + kubernetes.issueToken("public", "application", null, List.of(), TOKEN_TTL));
+    Credential credential =
+        client.issue(podToken("public", "application", pod), BrokerFixture.DATABASE_ROLE);
+    Path kubeconfig =
+        kubeconfig(
+            "token: " + kubernetes.issueToken("public", "application", null, List.of(), TOKEN_TTL));
 
     Run revoke = cliWith(kubeconfig, "", "revoke", "pod", "public/" + pod, "--reason", "x");
     Run unblock = cliWith(kubeconfig, "", "unblock", "public/" + pod, "--reason", "x", "--yes");
@@ -225,7 +279,8 @@ class AdminCliIT {
 
     for (Run run : List.of(revoke, unblock, bulk)) {
       assertThat(run.code).isEqualTo(1);
-      assertThat(run.err).contains("HTTP 403 ACCESS_DENIED", "system:serviceaccount:public:application");
+      assertThat(run.err)
+          .contains("HTTP 403 ACCESS_DENIED", "system:serviceaccount:public:application");
     }
     try (Connection session = login(credential)) {
       assertThat(session.isValid(2)).isTrue();
@@ -234,8 +289,13 @@ class AdminCliIT {
 
   @Test
   void aKubeconfigUserWithOnlyAClientCertificateIsRefusedWithTheReason() throws Exception {
-    Path kubeconfig = kubeconfig("client-certificate-data: " + Base64.getEncoder().encodeToString(
-        Files.readAllBytes(fixture.devStack.caCertPath())) + "\n      client-key-data: " + Base64.getEncoder().encodeToString("k".getBytes()));
+    Path kubeconfig =
+        kubeconfig(
+            "client-certificate-data: "
+                + Base64.getEncoder()
+                    .encodeToString(Files.readAllBytes(fixture.devStack.caCertPath()))
+                + "\n      client-key-data: "
+                + Base64.getEncoder().encodeToString("k".getBytes()));
 
     Run run = cliWith(kubeconfig, "", "queue");
 
@@ -280,22 +340,32 @@ class AdminCliIT {
     Path jar = Path.of("target", "credential-broker-cli.jar");
     assertThat(jar).as("built by the package phase").exists();
     String pod = newPod("public", "application");
-    Credential credential = client.issue(podToken("public", "application", pod), BrokerFixture.DATABASE_ROLE);
+    Credential credential =
+        client.issue(podToken("public", "application", pod), BrokerFixture.DATABASE_ROLE);
 
     Process process =
         new ProcessBuilder(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-jar", jar.toString(),
-                "--kubeconfig", fixture.devStack.kubeconfigPath().toString(),
-                "--context", KubernetesApiServer.SRE_CONTEXT,
-                "--server", "https://127.0.0.1:" + fixture.adminPort,
-                "--ca-file", fixture.devStack.caCertPath().toString(),
-                "--tls-server-name", "credential-broker.credbroker.svc",
-                "who", credential.getUsername())
+                "-jar",
+                jar.toString(),
+                "--kubeconfig",
+                fixture.devStack.kubeconfigPath().toString(),
+                "--context",
+                KubernetesApiServer.SRE_CONTEXT,
+                "--server",
+                "https://127.0.0.1:" + fixture.adminPort,
+                "--ca-file",
+                fixture.devStack.caCertPath().toString(),
+                "--tls-server-name",
+                "credential-broker.credbroker.svc",
+                "who",
+                credential.getUsername())
             .redirectErrorStream(true)
             .start();
     process.getOutputStream().close();
-    String output = new String(process.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    String output =
+        new String(
+            process.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
 
     assertThat(process.waitFor()).as(output).isZero();
     assertThat(output).contains(pod, credential.getUsername(), "ACTIVE");
@@ -319,7 +389,8 @@ class AdminCliIT {
   private static String pgStatActivityUser() throws SQLException {
     var postgres = fixture.devStack.postgres();
     try (Connection dba =
-            java.sql.DriverManager.getConnection(postgres.jdbcUrl("db1"), postgres.adminUser(), postgres.adminPassword());
+            java.sql.DriverManager.getConnection(
+                postgres.jdbcUrl("db1"), postgres.adminUser(), postgres.adminPassword());
         var rows =
             dba.createStatement()
                 .executeQuery(
@@ -338,7 +409,10 @@ class AdminCliIT {
 
   /** The CLI as the dev stack's SRE, through a TLS connection verified for the Service's name. */
   private static Run cli(String stdin, String... args) {
-    return cliWith(fixture.devStack.kubeconfigPath(), stdin, prepend(args, "--context", KubernetesApiServer.SRE_CONTEXT));
+    return cliWith(
+        fixture.devStack.kubeconfigPath(),
+        stdin,
+        prepend(args, "--context", KubernetesApiServer.SRE_CONTEXT));
   }
 
   private static Run cliWith(Path kubeconfig, String stdin, String... args) {
@@ -347,12 +421,21 @@ class AdminCliIT {
     String[] all =
         prepend(
             args,
-            "--kubeconfig", kubeconfig.toString(),
-            "--server", "https://127.0.0.1:" + fixture.adminPort,
-            "--ca-file", fixture.devStack.caCertPath().toString(),
-            "--tls-server-name", "credential-broker.credbroker.svc");
+            "--kubeconfig",
+            kubeconfig.toString(),
+            "--server",
+            "https://127.0.0.1:" + fixture.adminPort,
+            "--ca-file",
+            fixture.devStack.caCertPath().toString(),
+            "--tls-server-name",
+            "credential-broker.credbroker.svc");
     int code =
-        AdminCli.run(all, new BufferedReader(new StringReader(stdin)), new PrintWriter(out), new PrintWriter(err), Clock.systemUTC());
+        AdminCli.run(
+            all,
+            new BufferedReader(new StringReader(stdin)),
+            new PrintWriter(out),
+            new PrintWriter(err),
+            Clock.systemUTC());
     return new Run(code, out.toString(), err.toString());
   }
 
@@ -368,9 +451,15 @@ class AdminCliIT {
     Files.writeString(
         file,
         "apiVersion: v1\nkind: Config\ncurrent-context: other\n"
-            + "clusters:\n- name: dev\n  cluster:\n    server: " + kubernetes.url() + "\n"
-            + "    certificate-authority: " + fixture.devStack.caCertPath() + "\n"
-            + "users:\n- name: other\n  user:\n      " + userYaml + "\n"
+            + "clusters:\n- name: dev\n  cluster:\n    server: "
+            + kubernetes.url()
+            + "\n"
+            + "    certificate-authority: "
+            + fixture.devStack.caCertPath()
+            + "\n"
+            + "users:\n- name: other\n  user:\n      "
+            + userYaml
+            + "\n"
             + "contexts:\n- name: other\n  context:\n    cluster: dev\n    user: other\n");
     return file;
   }

@@ -32,8 +32,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A rolling update that takes service account {@code public/application} out of the {@code db1}
  * binding: replicas with the new configuration end that identity's live credentials, wherever they
- * are held, with PERMISSION_DENIED {@code NOT_BOUND} on their streams and the roles dropped after the
- * drain grace. Through the real wire: TLS gRPC, Vault, PostgreSQL, one state database shared by
+ * are held, with PERMISSION_DENIED {@code NOT_BOUND} on their streams and the roles dropped after
+ * the drain grace. Through the real wire: TLS gRPC, Vault, PostgreSQL, one state database shared by
  * brokers with the old and the new configuration.
  *
  * <p>The fixture's broker runs the new configuration; replicas with the old one (the binding still
@@ -43,10 +43,13 @@ class BindingChangeIT {
 
   private static final String AUDIENCE = "credbroker";
   private static final Duration DRAIN = Duration.ofSeconds(3);
+
   /** Far longer than the tests wait: a credential revoked by then was not merely abandoned. */
   private static final Duration RECONNECT_GRACE = Duration.ofSeconds(60);
+
   /** Sweep, poll and tend take well under a second; this bounds them on a busy machine. */
   private static final Duration NOTICE_WITHIN = Duration.ofSeconds(5);
+
   /** The old configuration: binding 0 ({@code db1}) still lists {@code public/application}. */
   private static final Map<String, Object> OLD_BINDINGS =
       Map.of("credbroker.bindings[0].service-accounts[0]", "application");
@@ -102,7 +105,8 @@ class BindingChangeIT {
         // Still usable while the pod's last connections drain, then dropped.
         assertThat(fixture.record(credential.getCredentialId()).state())
             .isEqualTo(CredentialState.ACTIVE);
-        await().atMost(DRAIN.plus(NOTICE_WITHIN))
+        await()
+            .atMost(DRAIN.plus(NOTICE_WITHIN))
             .until(() -> !fixture.roleExists(credential.getUsername()));
         CredentialRecord ended = fixture.record(credential.getCredentialId());
         assertThat(ended.state()).isEqualTo(CredentialState.REVOKED);
@@ -110,7 +114,8 @@ class BindingChangeIT {
         assertThat(Duration.between(rolledOut, ended.endTime())).isGreaterThanOrEqualTo(DRAIN);
         assertThatThrownBy(() -> login(credential).close()).isInstanceOf(SQLException.class);
         // The old replica neither renewed it into a new role nor rotated it.
-        assertThat(credentialsOf(pod)).singleElement()
+        assertThat(credentialsOf(pod))
+            .singleElement()
             .satisfies(c -> assertThat(c.state()).isEqualTo(CredentialState.REVOKED));
 
         // A fresh call to the new configuration is refused alike.
@@ -119,7 +124,9 @@ class BindingChangeIT {
             Status.Code.PERMISSION_DENIED,
             "NOT_BOUND");
         assertThat(
-                updated.context.getBean(io.micrometer.core.instrument.MeterRegistry.class)
+                updated
+                    .context
+                    .getBean(io.micrometer.core.instrument.MeterRegistry.class)
                     .counter("credbroker.credentials.unbound", "role", "db1")
                     .count())
             .isEqualTo(1);
@@ -140,8 +147,10 @@ class BindingChangeIT {
 
     // The fixture's broker (new configuration, its sweep long done) claims the stopped replica's
     // credential and, tending it, ends it instead of renewing it through the reconnect grace.
-    await().atMost(DRAIN.plus(NOTICE_WITHIN).plus(NOTICE_WITHIN))
-        .until(() -> fixture.record(credential.getCredentialId()).state() != CredentialState.ACTIVE);
+    await()
+        .atMost(DRAIN.plus(NOTICE_WITHIN).plus(NOTICE_WITHIN))
+        .until(
+            () -> fixture.record(credential.getCredentialId()).state() != CredentialState.ACTIVE);
     CredentialRecord ended = fixture.record(credential.getCredentialId());
     assertThat(ended.state()).isEqualTo(CredentialState.REVOKED);
     assertThat(ended.endReason()).isEqualTo("UNBOUND");
@@ -161,14 +170,18 @@ class BindingChangeIT {
   }
 
   private static List<CredentialRecord> credentialsOf(String pod) {
-    return fixture.broker.getBean(CredentialStore.class)
+    return fixture
+        .broker
+        .getBean(CredentialStore.class)
         .search(new CredentialQuery("public", pod, null, null, false, 100));
   }
 
   private EventStream watch(BrokerFixture.Replica replica, String token) {
     EventStream stream =
         EventStream.open(
-            replica.channel, token, WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build());
+            replica.channel,
+            token,
+            WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build());
     streams.add(stream);
     return stream;
   }
@@ -180,6 +193,7 @@ class BindingChangeIT {
   }
 
   private static String podToken(String pod) {
-    return kubernetes.issueToken("public", "application", pod, List.of(AUDIENCE), Duration.ofMinutes(10));
+    return kubernetes.issueToken(
+        "public", "application", pod, List.of(AUDIENCE), Duration.ofMinutes(10));
   }
 }

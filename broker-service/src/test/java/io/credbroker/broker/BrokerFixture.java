@@ -9,8 +9,8 @@ import ch.qos.logback.core.AppenderBase;
 import io.credbroker.broker.lease.CredentialRecord;
 import io.credbroker.broker.lease.CredentialStore;
 import io.credbroker.broker.setup.Secret;
-import io.credbroker.broker.setup.TargetDatabaseOptions;
 import io.credbroker.broker.setup.Setup;
+import io.credbroker.broker.setup.TargetDatabaseOptions;
 import io.credbroker.broker.setup.VaultSetupOptions;
 import io.credbroker.devstack.DevStack;
 import io.credbroker.devstack.PostgresInfo;
@@ -18,7 +18,6 @@ import io.credbroker.devstack.kubernetes.KubernetesApiServer;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -48,10 +47,11 @@ import org.springframework.vault.client.VaultEndpoint;
 import org.springframework.vault.core.VaultTemplate;
 
 /**
- * One dev-stack (embedded PostgreSQL, Vault and Kubernetes stand-ins), the {@code db1} target set up
- * the way the setup command does it, and one broker process-in-JVM on free ports, for a test class.
- * Every broker logs in to Vault the way production does, by Kubernetes auth with its own service
- * account, so that its leases belong to a token that expires (see {@link #stackProperties}).
+ * One dev-stack (embedded PostgreSQL, Vault and Kubernetes stand-ins), the {@code db1} target set
+ * up the way the setup command does it, and one broker process-in-JVM on free ports, for a test
+ * class. Every broker logs in to Vault the way production does, by Kubernetes auth with its own
+ * service account, so that its leases belong to a token that expires (see {@link
+ * #stackProperties}).
  */
 final class BrokerFixture implements AutoCloseable {
 
@@ -70,13 +70,18 @@ final class BrokerFixture implements AutoCloseable {
   final ConfigurableApplicationContext broker;
   final ManagedChannel channel;
   final int grpcPort;
+
   /** The admin API's port (TLS). */
   final int adminPort;
+
   /** The actuator's port (plain HTTP: health, metrics). */
   final int managementPort;
+
   final CapturedLogs logs = new CapturedLogs();
 
-  /** What every broker of this fixture is started with (the first one and {@link #startReplica}). */
+  /**
+   * What every broker of this fixture is started with (the first one and {@link #startReplica}).
+   */
   private final Map<String, Object> brokerProperties;
 
   private BrokerFixture(
@@ -117,9 +122,9 @@ final class BrokerFixture implements AutoCloseable {
   }
 
   /**
-   * A fixture whose brokers get {@code extraProperties} on top of the defaults; {@code prepare} runs
-   * against the dev-stack after the standard setup and before the broker starts (e.g. to add a Vault
-   * role that an extra binding names).
+   * A fixture whose brokers get {@code extraProperties} on top of the defaults; {@code prepare}
+   * runs against the dev-stack after the standard setup and before the broker starts (e.g. to add a
+   * Vault role that an extra binding names).
    */
   static BrokerFixture start(
       Path workDir, Map<String, Object> extraProperties, Consumer<DevStack> prepare) {
@@ -127,8 +132,8 @@ final class BrokerFixture implements AutoCloseable {
   }
 
   /**
-   * Broker settings that bind database role {@code role} as binding 1, with binding 0's Vault mount,
-   * namespace, service account and database, so tests can use a Vault role with short TTLs.
+   * Broker settings that bind database role {@code role} as binding 1, with binding 0's Vault
+   * mount, namespace, service account and database, so tests can use a Vault role with short TTLs.
    */
   static Map<String, Object> secondBinding(String role) {
     Map<String, Object> properties = new LinkedHashMap<>();
@@ -171,8 +176,8 @@ final class BrokerFixture implements AutoCloseable {
 
   /**
    * Waits until the fixture's broker lets Vault calls through again after an outage: the failures
-   * opened its Vault circuit breaker, which would otherwise refuse the next test's first call for up
-   * to the open state's wait (1 s here).
+   * opened its Vault circuit breaker, which would otherwise refuse the next test's first call for
+   * up to the open state's wait (1 s here).
    */
   void awaitVaultCallsAdmitted() {
     CircuitBreaker vault = broker.getBean(CircuitBreakerRegistry.class).circuitBreaker("vault");
@@ -194,8 +199,8 @@ final class BrokerFixture implements AutoCloseable {
   }
 
   /**
-   * Another broker replica in this JVM, on the same dev-stack and state database, with the fixture's
-   * properties plus {@code overrides}. The caller closes it.
+   * Another broker replica in this JVM, on the same dev-stack and state database, with the
+   * fixture's properties plus {@code overrides}. The caller closes it.
    */
   Replica startReplica(Map<String, Object> overrides) {
     Map<String, Object> properties = new LinkedHashMap<>(brokerProperties);
@@ -225,8 +230,8 @@ final class BrokerFixture implements AutoCloseable {
    * A dev-stack with the broker's state database ({@code credbroker}) created, the {@code db1}
    * target database and Vault's database engine set up exactly as the setup command does it with
    * these credential TTLs, and the broker's Vault login (Kubernetes auth) with the setup command's
-   * default token lifetimes (1 h, at most 24 h): see {@link #startDevStack(Path, Duration, Duration,
-   * Duration, Duration)}.
+   * default token lifetimes (1 h, at most 24 h): see {@link #startDevStack(Path, Duration,
+   * Duration, Duration, Duration)}.
    */
   static DevStack startDevStack(Path workDir, Duration defaultTtl, Duration maxTtl) {
     return startDevStack(workDir, defaultTtl, maxTtl, Duration.ofHours(1), Duration.ofHours(24));
@@ -268,7 +273,13 @@ final class BrokerFixture implements AutoCloseable {
       Duration brokerTokenMaxTtl,
       Duration issuingTokenTtl) {
     DevStack devStack = DevStack.builder().workDir(workDir).start();
-    setUp(devStack, defaultTtl, maxTtl, brokerTokenTtl, brokerTokenMaxTtl, issuingTokenTtl,
+    setUp(
+        devStack,
+        defaultTtl,
+        maxTtl,
+        brokerTokenTtl,
+        brokerTokenMaxTtl,
+        issuingTokenTtl,
         devStack.postgres().port());
     return devStack;
   }
@@ -376,7 +387,8 @@ final class BrokerFixture implements AutoCloseable {
     Path brokerToken = brokerServiceAccountTokenFile(devStack);
     if (!Files.isRegularFile(brokerToken)) {
       throw new IllegalStateException(
-          "no broker service-account token at " + brokerToken
+          "no broker service-account token at "
+              + brokerToken
               + "; start the dev-stack with startDevStack");
     }
     Map<String, String> properties = new LinkedHashMap<>();
@@ -413,10 +425,10 @@ final class BrokerFixture implements AutoCloseable {
   }
 
   /**
-   * What a {@link BrokerProcess} replica on {@code devStack} gets: {@link #stackProperties}, a small
-   * state-database pool (several replicas share two cores and one PostgreSQL), and cluster timings
-   * short enough that a killed replica is presumed dead within seconds and its leases are claimed
-   * quickly.
+   * What a {@link BrokerProcess} replica on {@code devStack} gets: {@link #stackProperties}, a
+   * small state-database pool (several replicas share two cores and one PostgreSQL), and cluster
+   * timings short enough that a killed replica is presumed dead within seconds and its leases are
+   * claimed quickly.
    */
   static Map<String, String> replicaProperties(DevStack devStack) {
     Map<String, String> properties = new LinkedHashMap<>(stackProperties(devStack));
@@ -437,12 +449,18 @@ final class BrokerFixture implements AutoCloseable {
     return URI.create("https://127.0.0.1:" + adminPort + path);
   }
 
-  /** An HTTP client for the admin API: it trusts the dev-stack's CA, which signed the broker's certificate. */
+  /**
+   * An HTTP client for the admin API: it trusts the dev-stack's CA, which signed the broker's
+   * certificate.
+   */
   HttpClient adminHttpClient() {
     return TestTls.httpClient(devStack.caCertPath());
   }
 
-  /** GETs {@code path} from the broker's management port (actuator) in plain HTTP, without credentials. */
+  /**
+   * GETs {@code path} from the broker's management port (actuator) in plain HTTP, without
+   * credentials.
+   */
   HttpResponse<String> httpGet(String path) throws IOException, InterruptedException {
     return HttpClient.newHttpClient()
         .send(
@@ -454,7 +472,10 @@ final class BrokerFixture implements AutoCloseable {
 
   /** The broker's state-store record of {@code credentialId}, read through its own store. */
   CredentialRecord record(String credentialId) {
-    return broker.getBean(CredentialStore.class).findById(UUID.fromString(credentialId)).orElseThrow();
+    return broker
+        .getBean(CredentialStore.class)
+        .findById(UUID.fromString(credentialId))
+        .orElseThrow();
   }
 
   /** Whether PostgreSQL role {@code username} exists in {@code db1}, asked as the admin user. */

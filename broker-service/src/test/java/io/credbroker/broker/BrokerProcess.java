@@ -3,7 +3,6 @@ package io.credbroker.broker;
 import static org.awaitility.Awaitility.await;
 
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ServerSocket;
@@ -34,10 +33,13 @@ final class BrokerProcess implements AutoCloseable {
 
   final String replicaId;
   final int grpcPort;
+
   /** The admin API's port (TLS). */
   final int adminPort;
+
   /** The actuator's port (plain HTTP). */
   final int managementPort;
+
   final Path log;
   final ManagedChannel channel;
   private final Process process;
@@ -45,11 +47,7 @@ final class BrokerProcess implements AutoCloseable {
   private final Map<String, String> properties;
 
   private BrokerProcess(
-      String replicaId,
-      Ports ports,
-      Path logDir,
-      Map<String, String> properties,
-      Process process) {
+      String replicaId, Ports ports, Path logDir, Map<String, String> properties, Process process) {
     this.replicaId = replicaId;
     this.grpcPort = ports.grpc();
     this.adminPort = ports.admin();
@@ -75,7 +73,8 @@ final class BrokerProcess implements AutoCloseable {
   static Path caFile(Map<String, String> properties) {
     String certificate = properties.get("credbroker.tls.certificate-file");
     if (certificate == null) {
-      throw new IllegalArgumentException("no credbroker.tls.certificate-file in the replica's properties");
+      throw new IllegalArgumentException(
+          "no credbroker.tls.certificate-file in the replica's properties");
     }
     return Path.of(certificate).resolveSibling("ca.crt");
   }
@@ -125,14 +124,14 @@ final class BrokerProcess implements AutoCloseable {
       throw new IllegalStateException(this + " still runs; stop or kill it first");
     }
     channel.shutdownNow();
-    return start(
-        newReplicaId, logDir, properties, new Ports(grpcPort, adminPort, managementPort));
+    return start(newReplicaId, logDir, properties, new Ports(grpcPort, adminPort, managementPort));
   }
 
   private static BrokerProcess start(
       String replicaId, Path logDir, Map<String, String> properties, Ports ports) {
     if (!Files.isRegularFile(JAR)) {
-      throw new IllegalStateException(JAR.toAbsolutePath() + " is missing; run mvn verify (package)");
+      throw new IllegalStateException(
+          JAR.toAbsolutePath() + " is missing; run mvn verify (package)");
     }
     List<String> command = new ArrayList<>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
@@ -265,7 +264,14 @@ final class BrokerProcess implements AutoCloseable {
 
   @Override
   public String toString() {
-    return "BrokerProcess[" + replicaId + ", grpc " + grpcPort + ", admin " + adminPort
-        + ", management " + managementPort + "]";
+    return "BrokerProcess["
+        + replicaId
+        + ", grpc "
+        + grpcPort
+        + ", admin "
+        + adminPort
+        + ", management "
+        + managementPort
+        + "]";
   }
 }

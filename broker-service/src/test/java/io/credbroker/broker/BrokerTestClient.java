@@ -71,7 +71,9 @@ final class BrokerTestClient {
   /** Logs in to the credential's database as the pod would, with what the broker issued. */
   static Connection login(Credential credential) throws SQLException {
     return DriverManager.getConnection(
-        credential.getConnection().getJdbcUrl(), credential.getUsername(), credential.getPassword());
+        credential.getConnection().getJdbcUrl(),
+        credential.getUsername(),
+        credential.getPassword());
   }
 
   /** Asserts that {@code call} fails with {@code code} and an ErrorInfo of {@code reason}. */

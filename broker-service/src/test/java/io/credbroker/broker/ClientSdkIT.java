@@ -15,8 +15,6 @@ import io.credbroker.client.hikari.RotatingDataSource;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
 import io.grpc.Status;
 import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
@@ -49,15 +47,16 @@ import org.springframework.grpc.server.lifecycle.GrpcServerLifecycle;
 /**
  * The Java client SDK against the real broker: {@link CredentialBrokerClient} over its own Netty
  * channel to brokers on the dev-stack, {@link RotatingDataSource} logging in to PostgreSQL with
- * what the broker issued, Vault's stand-in running the role statements for real, and the REST
- * admin API for revocations. TTLs are seconds; after every test the zero-orphans invariant must
- * hold.
+ * what the broker issued, Vault's stand-in running the role statements for real, and the REST admin
+ * API for revocations. TTLs are seconds; after every test the zero-orphans invariant must hold.
  */
 class ClientSdkIT {
 
   private static final String AUDIENCE = "credbroker";
+
   /** A Vault role whose leases live 2 s and can be renewed up to 6 s after issue. */
   private static final String SHORT_ROLE = "db1sdk";
+
   private static final Duration GRACE = Duration.ofSeconds(5);
   private static final Duration DRAIN = Duration.ofSeconds(1);
 
@@ -67,6 +66,7 @@ class ClientSdkIT {
   private static KubernetesApiServer kubernetes;
   private static String sreToken;
   private static final AtomicInteger pods = new AtomicInteger();
+
   /** Closed after each test, newest first, so a data source goes before its client. */
   private final List<AutoCloseable> toClose = new ArrayList<>();
 
@@ -84,7 +84,8 @@ class ClientSdkIT {
         BrokerFixture.start(
             workDir,
             properties,
-            BrokerFixture.shortLivedVaultRole(SHORT_ROLE, Duration.ofSeconds(2), Duration.ofSeconds(6)));
+            BrokerFixture.shortLivedVaultRole(
+                SHORT_ROLE, Duration.ofSeconds(2), Duration.ofSeconds(6)));
     kubernetes = fixture.devStack.kubernetes();
     // What an SRE gets from `kubectl create token sre -n ops`: the API server's own audience.
     sreToken = kubernetes.issueToken("ops", "sre", null, List.of(), Duration.ofMinutes(10));
@@ -110,7 +111,8 @@ class ClientSdkIT {
 
   @Test
   void dataSourceLogsInAsTheBrokerIssuedUserAndClosingItDropsTheRoleAtOnce() throws Exception {
-    CredentialBrokerClient client = client(target(fixture.grpcPort), newPodToken(), ClientEventListener.NONE);
+    CredentialBrokerClient client =
+        client(target(fixture.grpcPort), newPodToken(), ClientEventListener.NONE);
     RotatingDataSource dataSource = dataSource(client, "db1");
 
     try (Connection connection = dataSource.getConnection();
@@ -134,7 +136,8 @@ class ClientSdkIT {
 
     // ReleaseCredential returned after Vault ran the revocation statements.
     assertThat(fixture.roleExists(credential.username())).isFalse();
-    assertThat(fixture.record(credential.credentialId()).state()).isEqualTo(CredentialState.RELEASED);
+    assertThat(fixture.record(credential.credentialId()).state())
+        .isEqualTo(CredentialState.RELEASED);
     // The table outlives the role: the group role owns it.
     try (Connection admin = fixture.devStack.postgres().connect("db1");
         Statement sql = admin.createStatement();
@@ -211,12 +214,11 @@ class ClientSdkIT {
       RecordingEvents events = new RecordingEvents();
       CredentialBrokerClient client =
           client(
-              ReplicaListResolverProvider.target(port(first), port(second)),
-              newPodToken(),
-              events);
+              ReplicaListResolverProvider.target(port(first), port(second)), newPodToken(), events);
       RotatingDataSource dataSource = dataSource(client, "db1");
       Credential credential = awaitCredential(dataSource);
-      assertThat(fixture.record(credential.credentialId()).ownerReplica()).isEqualTo(replicaId(first));
+      assertThat(fixture.record(credential.credentialId()).ownerReplica())
+          .isEqualTo(replicaId(first));
       Set<String> rolesBefore = fixture.dynamicRoles();
 
       try (QueryLoop loop = QueryLoop.start(dataSource)) {
@@ -225,8 +227,10 @@ class ClientSdkIT {
         await("resumed on the second replica")
             .atMost(GRACE)
             .until(() -> events.resumed.contains(credential.credentialId()));
-        assertThat(fixture.record(credential.credentialId()).ownerReplica()).isEqualTo(replicaId(second));
-        assertThat(fixture.record(credential.credentialId()).state()).isEqualTo(CredentialState.ACTIVE);
+        assertThat(fixture.record(credential.credentialId()).ownerReplica())
+            .isEqualTo(replicaId(second));
+        assertThat(fixture.record(credential.credentialId()).state())
+            .isEqualTo(CredentialState.ACTIVE);
         assertThat(events.streamFailures).contains(Status.Code.UNAVAILABLE);
         // The password the client kept still logs in as the same user; no role was created.
         assertThat(dataSource.currentCredential().orElseThrow().username())
@@ -261,7 +265,8 @@ class ClientSdkIT {
             .adminHttpClient()
             .send(
                 HttpRequest.newBuilder(
-                        fixture.adminUri("/admin/v1/namespaces/public/pods/" + pod + "/revocations"))
+                        fixture.adminUri(
+                            "/admin/v1/namespaces/public/pods/" + pod + "/revocations"))
                     .header("Authorization", "Bearer " + sreToken)
                     .header("Content-Type", "application/json")
                     .POST(HttpRequest.BodyPublishers.ofString("{\"reason\":\"INC-7 leaked\"}"))
@@ -270,9 +275,7 @@ class ClientSdkIT {
     assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
     assertThat(fixture.roleExists(credential.username())).isFalse();
 
-    await("the SDK stopped")
-        .atMost(Duration.ofSeconds(5))
-        .until(() -> !events.stopped.isEmpty());
+    await("the SDK stopped").atMost(Duration.ofSeconds(5)).until(() -> !events.stopped.isEmpty());
     assertThat(events.stopped).containsExactly(Status.Code.PERMISSION_DENIED + "/POD_REVOKED");
     assertThatThrownBy(dataSource::getConnection)
         .isInstanceOf(SQLException.class)
@@ -302,10 +305,13 @@ class ClientSdkIT {
             .adminHttpClient()
             .send(
                 HttpRequest.newBuilder(
-                        fixture.adminUri("/admin/v1/credentials/" + revoked.credentialId() + "/revocations"))
+                        fixture.adminUri(
+                            "/admin/v1/credentials/" + revoked.credentialId() + "/revocations"))
                     .header("Authorization", "Bearer " + sreToken)
                     .header("Content-Type", "application/json")
-                    .POST(HttpRequest.BodyPublishers.ofString("{\"reason\":\"INC-8 one password leaked\"}"))
+                    .POST(
+                        HttpRequest.BodyPublishers.ofString(
+                            "{\"reason\":\"INC-8 one password leaked\"}"))
                     .build(),
                 HttpResponse.BodyHandlers.ofString());
     assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
@@ -313,7 +319,10 @@ class ClientSdkIT {
 
     await("a new credential in the pool")
         .atMost(Duration.ofSeconds(10))
-        .until(() -> !currentUsername(dataSource).isEmpty() && !currentUsername(dataSource).equals(revoked.username()));
+        .until(
+            () ->
+                !currentUsername(dataSource).isEmpty()
+                    && !currentUsername(dataSource).equals(revoked.username()));
     Credential fresh = awaitCredential(dataSource);
     assertThat(fresh.credentialId()).isNotEqualTo(revoked.credentialId());
     assertThat(fixture.roleExists(fresh.username())).isTrue();
@@ -323,8 +332,7 @@ class ClientSdkIT {
 
   // ---- helpers ----
 
-  private CredentialBrokerClient client(
-      String target, Path tokenFile, ClientEventListener events) {
+  private CredentialBrokerClient client(String target, Path tokenFile, ClientEventListener events) {
     return toClose(
         CredentialBrokerClient.builder()
             .target(target)
@@ -371,18 +379,12 @@ class ClientSdkIT {
   }
 
   private static int port(BrokerFixture.Replica replica) {
-    return replica
-        .context
-        .getBean(GrpcServerLifecycle.class)
-        .getPort();
+    return replica.context.getBean(GrpcServerLifecycle.class).getPort();
   }
 
   private static String replicaId(BrokerFixture.Replica replica) {
     return replica.context.getBean(ReplicaId.class).value();
   }
-
-
-
 
   private static String newPod() {
     String name = "sdk-" + pods.incrementAndGet();
@@ -462,7 +464,8 @@ class ClientSdkIT {
     final List<String> stopped = new CopyOnWriteArrayList<>();
 
     @Override
-    public void connectStarted(String databaseRole, int attempt, @Nullable String resumeCredentialId) {
+    public void connectStarted(
+        String databaseRole, int attempt, @Nullable String resumeCredentialId) {
       connects.incrementAndGet();
     }
 
@@ -477,7 +480,8 @@ class ClientSdkIT {
     }
 
     @Override
-    public void credentialReceived(String databaseRole, String credentialId, CredentialSource source) {
+    public void credentialReceived(
+        String databaseRole, String credentialId, CredentialSource source) {
       if (source == CredentialSource.RESUMED) {
         resumed.add(credentialId);
       }
@@ -494,7 +498,8 @@ class ClientSdkIT {
     }
 
     @Override
-    public void subscriptionStopped(String databaseRole, Status.Code code, @Nullable String reason) {
+    public void subscriptionStopped(
+        String databaseRole, Status.Code code, @Nullable String reason) {
       stopped.add(code + "/" + reason);
     }
   }

@@ -51,8 +51,10 @@ import org.junit.jupiter.api.io.TempDir;
 class CredentialAgentIT {
 
   private static final String AUDIENCE = "credbroker";
+
   /** Leases live 2 s, renewable up to 6 s after issue: a rotation every few seconds. */
   private static final String SHORT_ROLE = "db1agent";
+
   private static final Duration DRAIN = Duration.ofSeconds(1);
   private static final Pattern JSON_FIELD = Pattern.compile("\"(\\w+)\": \"?([^\",\\n]*)\"?");
 
@@ -78,7 +80,8 @@ class CredentialAgentIT {
         BrokerFixture.start(
             workDir,
             properties,
-            BrokerFixture.shortLivedVaultRole(SHORT_ROLE, Duration.ofSeconds(2), Duration.ofSeconds(6)));
+            BrokerFixture.shortLivedVaultRole(
+                SHORT_ROLE, Duration.ofSeconds(2), Duration.ofSeconds(6)));
     kubernetes = fixture.devStack.kubernetes();
   }
 
@@ -102,47 +105,75 @@ class CredentialAgentIT {
   @Test
   void agentWritesEveryFormatWithModeOwnerOnlyAndWhatItWroteLogsIn() throws Exception {
     Path secrets = dir.resolve("secrets");
-    Path template = Files.writeString(dir.resolve("database.yml.tmpl"), """
+    Path template =
+        Files.writeString(
+            dir.resolve("database.yml.tmpl"),
+            """
         production:
           adapter: postgresql
           username: "{{ username | json }}"
           password: "{{ password | json }}"
         """);
-    CredentialAgent agent = start(fixture.grpcPort, newPodToken(), ClientEventListener.NONE,
-        "--file", secrets.resolve(".pgpass") + "=pgpass",
-        "--file", secrets.resolve("db.env") + "=env",
-        "--file", secrets.resolve("db.json") + "=json",
-        "--file", secrets.resolve("conninfo") + "=conninfo",
-        "--file", secrets.resolve("database.yml") + "=template:" + template);
+    CredentialAgent agent =
+        start(
+            fixture.grpcPort,
+            newPodToken(),
+            ClientEventListener.NONE,
+            "--file",
+            secrets.resolve(".pgpass") + "=pgpass",
+            "--file",
+            secrets.resolve("db.env") + "=env",
+            "--file",
+            secrets.resolve("db.json") + "=json",
+            "--file",
+            secrets.resolve("conninfo") + "=conninfo",
+            "--file",
+            secrets.resolve("database.yml") + "=template:" + template);
 
     Credential credential = agent.awaitFiles(Duration.ofSeconds(20));
 
     Map<String, String> json = json(secrets.resolve("db.json"));
-    assertThat(json).containsEntry("credential_id", credential.credentialId())
+    assertThat(json)
+        .containsEntry("credential_id", credential.credentialId())
         .containsEntry("username", credential.username())
         .containsEntry("host", "127.0.0.1")
         .containsEntry("database", "db1");
     // What the JSON file holds is a working login.
-    assertThat(currentUser(json.get("username"), json.get("password"))).isEqualTo(credential.username());
+    assertThat(currentUser(json.get("username"), json.get("password")))
+        .isEqualTo(credential.username());
     assertThat(secrets.resolve(".pgpass"))
-        .hasContent("127.0.0.1:" + json.get("port") + ":db1:" + credential.username() + ":" + json.get("password"));
+        .hasContent(
+            "127.0.0.1:"
+                + json.get("port")
+                + ":db1:"
+                + credential.username()
+                + ":"
+                + json.get("password"));
     assertThat(Files.readString(secrets.resolve("db.env")))
         .contains("PGUSER='" + credential.username() + "'")
         .contains("PGPASSWORD='" + json.get("password") + "'");
     assertThat(Files.readString(secrets.resolve("conninfo")))
-        .startsWith("host=127.0.0.1 port=" + json.get("port") + " dbname=db1 user=" + credential.username());
+        .startsWith(
+            "host=127.0.0.1 port="
+                + json.get("port")
+                + " dbname=db1 user="
+                + credential.username());
     assertThat(Files.readString(secrets.resolve("database.yml")))
         .contains("username: \"" + credential.username() + "\"");
     try (var listing = Files.list(secrets)) {
-      assertThat(listing).allSatisfy(file -> assertThat(
-          PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-------"));
+      assertThat(listing)
+          .allSatisfy(
+              file ->
+                  assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file)))
+                      .isEqualTo("rw-------"));
     }
 
     agent.close();
 
     // Closing released the credential: the role is gone at once, not after the reconnect grace.
     assertThat(fixture.roleExists(credential.username())).isFalse();
-    assertThat(fixture.record(credential.credentialId()).state()).isEqualTo(CredentialState.RELEASED);
+    assertThat(fixture.record(credential.credentialId()).state())
+        .isEqualTo(CredentialState.RELEASED);
   }
 
   @Test
@@ -151,35 +182,48 @@ class CredentialAgentIT {
     RecordingEvents events = new RecordingEvents();
     List<String> notifiedWithUser = new CopyOnWriteArrayList<>();
     List<String> acknowledgedBeforeNotified = new CopyOnWriteArrayList<>();
-    HttpServer application = application(204, () -> {
-      Map<String, String> files;
-      try {
-        files = json(secrets.resolve("db.json"));
-      } catch (IOException e) {
-        throw new java.io.UncheckedIOException(e);
-      }
-      notifiedWithUser.add(files.get("username"));
-      if (events.acknowledged.contains(files.get("credential_id"))) {
-        acknowledgedBeforeNotified.add(files.get("credential_id"));
-      }
-    });
-    CredentialAgent agent = start(fixture.grpcPort, newPodToken(), events,
-        "--database-role", SHORT_ROLE,
-        "--file", secrets.resolve("db.json") + "=json",
-        "--notify-http", "http://127.0.0.1:" + application.getAddress().getPort() + "/reload");
+    HttpServer application =
+        application(
+            204,
+            () -> {
+              Map<String, String> files;
+              try {
+                files = json(secrets.resolve("db.json"));
+              } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+              }
+              notifiedWithUser.add(files.get("username"));
+              if (events.acknowledged.contains(files.get("credential_id"))) {
+                acknowledgedBeforeNotified.add(files.get("credential_id"));
+              }
+            });
+    CredentialAgent agent =
+        start(
+            fixture.grpcPort,
+            newPodToken(),
+            events,
+            "--database-role",
+            SHORT_ROLE,
+            "--file",
+            secrets.resolve("db.json") + "=json",
+            "--notify-http",
+            "http://127.0.0.1:" + application.getAddress().getPort() + "/reload");
     Credential original = agent.awaitFiles(Duration.ofSeconds(20));
 
     await("a rotation, acknowledged")
         .atMost(Duration.ofSeconds(20))
-        .until(() -> events.acknowledged.stream().anyMatch(id -> !id.equals(original.credentialId())));
+        .until(
+            () -> events.acknowledged.stream().anyMatch(id -> !id.equals(original.credentialId())));
     String replacementId = events.acknowledged.get(0);
     Map<String, String> files = json(secrets.resolve("db.json"));
     assertThat(files.get("credential_id")).isNotEqualTo(original.credentialId());
-    // The application was told with the new user already in its files, and before the acknowledgement.
+    // The application was told with the new user already in its files, and before the
+    // acknowledgement.
     assertThat(notifiedWithUser).contains(fixture.record(replacementId).username());
     assertThat(notifiedWithUser).doesNotHaveDuplicates();
     assertThat(acknowledgedBeforeNotified).isEmpty();
-    assertThat(currentUser(files.get("username"), files.get("password"))).isEqualTo(files.get("username"));
+    assertThat(currentUser(files.get("username"), files.get("password")))
+        .isEqualTo(files.get("username"));
     // The acknowledgement let the broker drop the replaced role after the drain grace.
     await("replaced role dropped")
         .atMost(DRAIN.plusSeconds(5))
@@ -193,21 +237,33 @@ class CredentialAgentIT {
     RecordingEvents events = new RecordingEvents();
     AtomicInteger calls = new AtomicInteger();
     HttpServer application = application(503, calls::incrementAndGet);
-    CredentialAgent agent = start(fixture.grpcPort, newPodToken(), events,
-        "--database-role", SHORT_ROLE,
-        "--file", secrets.resolve("db.json") + "=json",
-        "--notify-http", "http://127.0.0.1:" + application.getAddress().getPort() + "/reload");
+    CredentialAgent agent =
+        start(
+            fixture.grpcPort,
+            newPodToken(),
+            events,
+            "--database-role",
+            SHORT_ROLE,
+            "--file",
+            secrets.resolve("db.json") + "=json",
+            "--notify-http",
+            "http://127.0.0.1:" + application.getAddress().getPort() + "/reload");
     Credential original = agent.awaitFiles(Duration.ofSeconds(20));
     assertThat(calls).hasValue(1);
 
     await("a rotation written")
         .atMost(Duration.ofSeconds(20))
-        .until(() -> !json(secrets.resolve("db.json")).get("credential_id").equals(original.credentialId()));
+        .until(
+            () ->
+                !json(secrets.resolve("db.json"))
+                    .get("credential_id")
+                    .equals(original.credentialId()));
     // Tried three times (the first credential's single failed call did not count against it).
     await().atMost(Duration.ofSeconds(10)).until(() -> calls.get() >= 4);
 
     assertThat(events.acknowledged).isEmpty();
-    // Unacknowledged, the replaced credential is not revoked for the rotation: it runs out on its own.
+    // Unacknowledged, the replaced credential is not revoked for the rotation: it runs out on its
+    // own.
     await("the replaced credential ran out")
         .atMost(Duration.ofSeconds(15))
         .until(() -> fixture.record(original.credentialId()).state() != CredentialState.ACTIVE);
@@ -221,17 +277,36 @@ class CredentialAgentIT {
     Path secrets = dir.resolve("secrets");
     Path pgpass = secrets.resolve(".pgpass");
     Path reloads = dir.resolve("reloads");
-    // An application that, on SIGHUP, reads its .pgpass, as pgbouncer re-reads its auth file on SIGHUP.
-    Process application = new ProcessBuilder("/bin/sh", "-c",
-        "trap 'cut -d: -f4 \"" + pgpass + "\" >> \"" + reloads + "\"' HUP; echo $$ > \"" + dir.resolve("app.pid")
-            + "\"; while :; do sleep 0.1; done").start();
+    // An application that, on SIGHUP, reads its .pgpass, as pgbouncer re-reads its auth file on
+    // SIGHUP.
+    Process application =
+        new ProcessBuilder(
+                "/bin/sh",
+                "-c",
+                "trap 'cut -d: -f4 \""
+                    + pgpass
+                    + "\" >> \""
+                    + reloads
+                    + "\"' HUP; echo $$ > \""
+                    + dir.resolve("app.pid")
+                    + "\"; while :; do sleep 0.1; done")
+            .start();
     toClose.add(application::destroyForcibly);
     await().until(() -> Files.exists(dir.resolve("app.pid")));
     RecordingEvents events = new RecordingEvents();
-    CredentialAgent agent = start(fixture.grpcPort, newPodToken(), events,
-        "--database-role", SHORT_ROLE,
-        "--file", pgpass + "=pgpass",
-        "--notify-signal", "HUP", "--notify-pid-file", dir.resolve("app.pid").toString());
+    CredentialAgent agent =
+        start(
+            fixture.grpcPort,
+            newPodToken(),
+            events,
+            "--database-role",
+            SHORT_ROLE,
+            "--file",
+            pgpass + "=pgpass",
+            "--notify-signal",
+            "HUP",
+            "--notify-pid-file",
+            dir.resolve("app.pid").toString());
     Credential original = agent.awaitFiles(Duration.ofSeconds(20));
 
     await("a rotation, acknowledged")
@@ -242,7 +317,8 @@ class CredentialAgentIT {
     await("the application re-read its file")
         .atMost(Duration.ofSeconds(5))
         .until(() -> Files.exists(reloads) && Files.readAllLines(reloads).contains(replacement));
-    // Each signal found the file whole: every line the application read is a user the broker issued.
+    // Each signal found the file whole: every line the application read is a user the broker
+    // issued.
     assertThat(Files.readAllLines(reloads)).allSatisfy(user -> assertThat(user).startsWith("v-"));
     assertThat(Files.readAllLines(reloads)).contains(original.username());
     assertThat(application.isAlive()).isTrue();
@@ -255,19 +331,24 @@ class CredentialAgentIT {
     BrokerFixture.Replica broker = fixture.startReplica(Map.of("credbroker.grpc.port", port));
     RecordingEvents events = new RecordingEvents();
     Path secrets = dir.resolve("secrets");
-    CredentialAgent agent = start(port, newPodToken(), events, "--file", secrets.resolve("db.json") + "=json");
+    CredentialAgent agent =
+        start(port, newPodToken(), events, "--file", secrets.resolve("db.json") + "=json");
     Credential credential = agent.awaitFiles(Duration.ofSeconds(20));
     Path json = secrets.resolve("db.json");
     Object inode = Files.getAttribute(json, "unix:ino");
 
     broker.close();
-    await("the stream broke").atMost(Duration.ofSeconds(10)).until(() -> !events.streamFailures.isEmpty());
-    try (BrokerFixture.Replica restarted = fixture.startReplica(Map.of("credbroker.grpc.port", port))) {
+    await("the stream broke")
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> !events.streamFailures.isEmpty());
+    try (BrokerFixture.Replica restarted =
+        fixture.startReplica(Map.of("credbroker.grpc.port", port))) {
       await("resumed on the restarted broker")
           .atMost(Duration.ofSeconds(90))
           .until(() -> events.resumed.contains(credential.credentialId()));
 
-      assertThat(fixture.record(credential.credentialId()).state()).isEqualTo(CredentialState.ACTIVE);
+      assertThat(fixture.record(credential.credentialId()).state())
+          .isEqualTo(CredentialState.ACTIVE);
       assertThat(agent.currentCredential()).isNotNull();
       assertThat(agent.currentCredential().username()).isEqualTo(credential.username());
       // Nothing new to write: the same role, the same file.
@@ -282,8 +363,14 @@ class CredentialAgentIT {
   @Test
   void initContainerModeWritesOneCredentialAndExitsWithoutAStream() throws Exception {
     Path secrets = dir.resolve("secrets");
-    AgentSettings settings = AgentSettings.parse(arguments(fixture.grpcPort, newPodToken(),
-        "--once", "--file", secrets.resolve("db.json") + "=json"));
+    AgentSettings settings =
+        AgentSettings.parse(
+            arguments(
+                fixture.grpcPort,
+                newPodToken(),
+                "--once",
+                "--file",
+                secrets.resolve("db.json") + "=json"));
 
     Credential credential = CredentialAgent.writeOnce(settings, ClientEventListener.NONE);
 
@@ -292,18 +379,28 @@ class CredentialAgentIT {
     CredentialRecord record = fixture.record(credential.credentialId());
     assertThat(record.kind()).isEqualTo(CredentialKind.ONE_SHOT);
     assertThat(record.state()).isEqualTo(CredentialState.ACTIVE);
-    assertThat(currentUser(json.get("username"), json.get("password"))).isEqualTo(credential.username());
+    assertThat(currentUser(json.get("username"), json.get("password")))
+        .isEqualTo(credential.username());
     // What a job does when it is done with it.
-    new BrokerTestClient(fixture.channel).as(kubernetes.issueToken("public", "application", lastPod(),
-            List.of(AUDIENCE), Duration.ofMinutes(5)))
-        .releaseCredential(ReleaseCredentialRequest.newBuilder().setCredentialId(credential.credentialId()).build());
+    new BrokerTestClient(fixture.channel)
+        .as(
+            kubernetes.issueToken(
+                "public", "application", lastPod(), List.of(AUDIENCE), Duration.ofMinutes(5)))
+        .releaseCredential(
+            ReleaseCredentialRequest.newBuilder()
+                .setCredentialId(credential.credentialId())
+                .build());
   }
 
   @Test
   void runnableJarWritesTheFilesAndReleasesTheCredentialOnSigterm() throws Exception {
     Path secrets = dir.resolve("secrets");
-    AgentProcess agent = AgentProcess.start(LIGHT_FLAGS, arguments(fixture.grpcPort, newPodToken(),
-        "--file", secrets.resolve("db.json") + "=json"), dir.resolve("agent.log"));
+    AgentProcess agent =
+        AgentProcess.start(
+            LIGHT_FLAGS,
+            arguments(
+                fixture.grpcPort, newPodToken(), "--file", secrets.resolve("db.json") + "=json"),
+            dir.resolve("agent.log"));
     toClose.add(agent);
 
     agent.awaitFile(secrets.resolve("db.json"));
@@ -313,18 +410,21 @@ class CredentialAgentIT {
     assertThat(agent.terminate()).as("exit status after SIGTERM").isEqualTo(143);
 
     assertThat(fixture.roleExists(json.get("username"))).isFalse();
-    assertThat(fixture.record(json.get("credential_id")).state()).isEqualTo(CredentialState.RELEASED);
+    assertThat(fixture.record(json.get("credential_id")).state())
+        .isEqualTo(CredentialState.RELEASED);
     assertThat(agent.log()).contains("wrote").doesNotContain(json.get("password"));
   }
 
   /**
-   * Start-up and memory of the runnable jar, for the figures in load-tests/REPORT.md; runs only with
-   * {@code -Dcredbroker.agent.measure=true}, as it starts the agent a dozen times. Prints, asserts
-   * nothing about speed.
+   * Start-up and memory of the runnable jar, for the figures in load-tests/REPORT.md; runs only
+   * with {@code -Dcredbroker.agent.measure=true}, as it starts the agent a dozen times. Prints,
+   * asserts nothing about speed.
    */
   @Test
   void measureStartUpAndMemory() throws Exception {
-    assumeThat(Boolean.getBoolean("credbroker.agent.measure")).as("-Dcredbroker.agent.measure=true").isTrue();
+    assumeThat(Boolean.getBoolean("credbroker.agent.measure"))
+        .as("-Dcredbroker.agent.measure=true")
+        .isTrue();
     Path archive = dir.resolve("agent.jsa");
     // The training run: the classes a start-up loads go into a dynamic AppCDS archive at exit.
     List<String> training = new ArrayList<>(LIGHT_FLAGS);
@@ -343,12 +443,16 @@ class CredentialAgentIT {
   private void measure(String name, List<String> jvmFlags) throws Exception {
     Path secrets = Files.createTempDirectory(dir, "measure");
     Path file = secrets.resolve("db.json");
-    try (AgentProcess agent = AgentProcess.start(jvmFlags,
-        arguments(fixture.grpcPort, newPodToken(), "--file", file + "=json"), secrets.resolve("agent.log"))) {
+    try (AgentProcess agent =
+        AgentProcess.start(
+            jvmFlags,
+            arguments(fixture.grpcPort, newPodToken(), "--file", file + "=json"),
+            secrets.resolve("agent.log"))) {
       long millis = agent.awaitFile(file);
       // Settled: the stream is open, heartbeats arrive, nothing else happens.
       Thread.sleep(5_000);
-      System.out.printf("agent [%s]: files written %d ms after process start; %s; %s%n",
+      System.out.printf(
+          "agent [%s]: files written %d ms after process start; %s; %s%n",
           name, millis, agent.memory(), agent.heap());
       assertThat(agent.terminate()).isEqualTo(143);
     }
@@ -357,9 +461,14 @@ class CredentialAgentIT {
   // ---- helpers ----
 
   /** The JVM options the agent's image uses (client-sdk/README.md, "Credential agent"). */
-  private static final List<String> LIGHT_FLAGS = List.of(
-      "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xss256k", "-Xmx32m", "-XX:ReservedCodeCacheSize=16m",
-      "-XX:MaxMetaspaceSize=64m");
+  private static final List<String> LIGHT_FLAGS =
+      List.of(
+          "-XX:TieredStopAtLevel=1",
+          "-XX:+UseSerialGC",
+          "-Xss256k",
+          "-Xmx32m",
+          "-XX:ReservedCodeCacheSize=16m",
+          "-XX:MaxMetaspaceSize=64m");
 
   /** The agent's runnable jar as its own process, as a container runs it. */
   private static final class AgentProcess implements AutoCloseable {
@@ -373,7 +482,8 @@ class CredentialAgentIT {
       this.started = started;
     }
 
-    static AgentProcess start(List<String> jvmFlags, String[] arguments, Path log) throws IOException {
+    static AgentProcess start(List<String> jvmFlags, String[] arguments, Path log)
+        throws IOException {
       Path jar = Path.of(System.getProperty("credbroker.agent.jar", "missing"));
       assertThat(jar).as("the agent jar, built by client-sdk's package phase").isRegularFile();
       List<String> command = new ArrayList<>();
@@ -382,7 +492,11 @@ class CredentialAgentIT {
       command.addAll(List.of("-jar", jar.toString()));
       command.addAll(List.of(arguments));
       long started = System.nanoTime();
-      Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+      Process process =
+          new ProcessBuilder(command)
+              .redirectErrorStream(true)
+              .redirectOutput(log.toFile())
+              .start();
       return new AgentProcess(process, log, started);
     }
 
@@ -404,12 +518,20 @@ class CredentialAgentIT {
 
     /** The Java heap in use and committed, as jcmd reports it. */
     String heap() throws IOException, InterruptedException {
-      Process jcmd = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
-          Long.toString(process.pid()), "GC.heap_info").redirectErrorStream(true).start();
-      String out = new String(jcmd.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+      Process jcmd =
+          new ProcessBuilder(
+                  Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
+                  Long.toString(process.pid()),
+                  "GC.heap_info")
+              .redirectErrorStream(true)
+              .start();
+      String out =
+          new String(jcmd.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
       jcmd.waitFor(30, TimeUnit.SECONDS);
       Matcher total = Pattern.compile("total (\\d+)K, used (\\d+)K").matcher(out);
-      return total.find() ? "heap used " + total.group(2) + "K of " + total.group(1) + "K committed" : out.strip();
+      return total.find()
+          ? "heap used " + total.group(2) + "K of " + total.group(1) + "K committed"
+          : out.strip();
     }
 
     private static String field(String status, String name) {
@@ -434,19 +556,25 @@ class CredentialAgentIT {
     }
   }
 
-
-  private CredentialAgent start(int port, Path tokenFile, ClientEventListener events, String... args) {
-    CredentialAgent agent = CredentialAgent.start(AgentSettings.parse(arguments(port, tokenFile, args)), events);
+  private CredentialAgent start(
+      int port, Path tokenFile, ClientEventListener events, String... args) {
+    CredentialAgent agent =
+        CredentialAgent.start(AgentSettings.parse(arguments(port, tokenFile, args)), events);
     toClose.add(agent);
     return agent;
   }
 
-  /** The agent's command line: TLS to the broker with the dev-stack's CA, database role db1 unless given. */
+  /**
+   * The agent's command line: TLS to the broker with the dev-stack's CA, database role db1 unless
+   * given.
+   */
   private static String[] arguments(int port, Path tokenFile, String... more) {
-    List<String> args = new ArrayList<>(List.of(
-        "--target", "127.0.0.1:" + port,
-        "--ca-file", fixture.devStack.caCertPath().toString(),
-        "--token-file", tokenFile.toString()));
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "--target", "127.0.0.1:" + port,
+                "--ca-file", fixture.devStack.caCertPath().toString(),
+                "--token-file", tokenFile.toString()));
     if (!List.of(more).contains("--database-role")) {
       args.addAll(List.of("--database-role", "db1"));
     }
@@ -457,14 +585,16 @@ class CredentialAgentIT {
   /** An application's reload endpoint: runs {@code onCall}, then answers {@code status}. */
   private HttpServer application(int status, Runnable onCall) throws IOException {
     HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-    server.createContext("/reload", exchange -> {
-      try {
-        onCall.run();
-      } finally {
-        exchange.sendResponseHeaders(status, -1);
-        exchange.close();
-      }
-    });
+    server.createContext(
+        "/reload",
+        exchange -> {
+          try {
+            onCall.run();
+          } finally {
+            exchange.sendResponseHeaders(status, -1);
+            exchange.close();
+          }
+        });
     server.start();
     toClose.add(() -> server.stop(0));
     return server;
@@ -481,7 +611,8 @@ class CredentialAgentIT {
   }
 
   private static String currentUser(String username, String password) throws SQLException {
-    try (Connection connection = DriverManager.getConnection(fixture.jdbcUrl("db1"), username, password);
+    try (Connection connection =
+            DriverManager.getConnection(fixture.jdbcUrl("db1"), username, password);
         Statement sql = connection.createStatement();
         ResultSet rs = sql.executeQuery("SELECT current_user")) {
       rs.next();
@@ -505,8 +636,10 @@ class CredentialAgentIT {
     kubernetes.createPod("public", pod, "application");
     Path file = dir.resolve("tokens").resolve(pod).resolve("token");
     Files.createDirectories(file.getParent());
-    Files.writeString(file,
-        kubernetes.issueToken("public", "application", pod, List.of(AUDIENCE), Duration.ofMinutes(10)));
+    Files.writeString(
+        file,
+        kubernetes.issueToken(
+            "public", "application", pod, List.of(AUDIENCE), Duration.ofMinutes(10)));
     return file;
   }
 
@@ -518,7 +651,8 @@ class CredentialAgentIT {
     final List<io.grpc.Status.Code> streamFailures = new CopyOnWriteArrayList<>();
 
     @Override
-    public void credentialReceived(String databaseRole, String credentialId, CredentialSource source) {
+    public void credentialReceived(
+        String databaseRole, String credentialId, CredentialSource source) {
       if (source == CredentialSource.RESUMED) {
         resumed.add(credentialId);
       } else if (source == CredentialSource.ROTATED) {
@@ -532,7 +666,8 @@ class CredentialAgentIT {
     }
 
     @Override
-    public void streamFailed(String databaseRole, io.grpc.Status.Code code, @Nullable String reason) {
+    public void streamFailed(
+        String databaseRole, io.grpc.Status.Code code, @Nullable String reason) {
       streamFailures.add(code);
     }
   }

@@ -13,6 +13,7 @@ import io.credbroker.broker.setup.TargetDatabaseOptions;
 import io.credbroker.broker.setup.TargetDatabaseSetup;
 import io.credbroker.broker.setup.VaultSetup;
 import io.credbroker.broker.setup.VaultSetupOptions;
+import io.credbroker.devstack.kubernetes.ServingCertificates;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
@@ -24,7 +25,6 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.grpc.Context;
 import io.grpc.ManagedChannel;
-import io.credbroker.devstack.kubernetes.ServingCertificates;
 import io.grpc.Status;
 import java.net.URI;
 import java.nio.file.Files;
@@ -77,7 +77,8 @@ class CredentialBrokerContainersIT {
           .withNetwork(network);
 
   @Container
-  static final K3sContainer k3s = new K3sContainer(DockerImageName.parse("rancher/k3s:v1.31.4-k3s1"));
+  static final K3sContainer k3s =
+      new K3sContainer(DockerImageName.parse("rancher/k3s:v1.31.4-k3s1"));
 
   @TempDir static Path workDir;
   private static KubernetesClient kubernetes;
@@ -91,23 +92,34 @@ class CredentialBrokerContainersIT {
     Path kubeconfig = workDir.resolve("kubeconfig");
     Files.writeString(kubeconfig, k3s.getKubeConfigYaml());
     kubernetes =
-        new KubernetesClientBuilder().withConfig(Config.fromKubeconfig(k3s.getKubeConfigYaml())).build();
-    kubernetes.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName("public").endMetadata().build()).serverSideApply();
+        new KubernetesClientBuilder()
+            .withConfig(Config.fromKubeconfig(k3s.getKubeConfigYaml()))
+            .build();
+    kubernetes
+        .namespaces()
+        .resource(new NamespaceBuilder().withNewMetadata().withName("public").endMetadata().build())
+        .serverSideApply();
     for (String account : List.of("application", "unbound")) {
       kubernetes
           .serviceAccounts()
           .inNamespace("public")
-          .resource(new ServiceAccountBuilder().withNewMetadata().withName(account).endMetadata().build())
+          .resource(
+              new ServiceAccountBuilder().withNewMetadata().withName(account).endMetadata().build())
           .serverSideApply();
     }
 
-    try (Connection admin = DriverManager.getConnection(postgres.getJdbcUrl(), postgres.getUsername(), postgres.getPassword());
+    try (Connection admin =
+            DriverManager.getConnection(
+                postgres.getJdbcUrl(), postgres.getUsername(), postgres.getPassword());
         Statement sql = admin.createStatement()) {
       sql.execute("CREATE DATABASE credbroker");
     }
     TargetDatabaseOptions database =
         TargetDatabaseOptions.defaults(
-            postgres.getJdbcUrl(), postgres.getUsername(), Secret.of(postgres.getPassword()), "db1");
+            postgres.getJdbcUrl(),
+            postgres.getUsername(),
+            Secret.of(postgres.getPassword()),
+            "db1");
     TargetDatabaseSetup databaseSetup = new TargetDatabaseSetup(database);
     databaseSetup.apply(false);
     new VaultSetup(
@@ -140,7 +152,9 @@ class CredentialBrokerContainersIT {
     properties.put("spring.cloud.vault.uri", vault.getHttpHostAddress());
     properties.put("spring.cloud.vault.authentication", "TOKEN");
     properties.put("spring.cloud.vault.token", "root");
-    properties.put("spring.datasource.url", postgres.getJdbcUrl().replaceFirst("/[^/?]+(\\?|$)", "/credbroker$1"));
+    properties.put(
+        "spring.datasource.url",
+        postgres.getJdbcUrl().replaceFirst("/[^/?]+(\\?|$)", "/credbroker$1"));
     properties.put("spring.datasource.username", postgres.getUsername());
     properties.put("spring.datasource.password", postgres.getPassword());
     properties.put("spring.grpc.server.host", "127.0.0.1");
@@ -194,12 +208,15 @@ class CredentialBrokerContainersIT {
               () ->
                   client
                       .as(token)
-                      .watchCredential(WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build()));
+                      .watchCredential(
+                          WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build()));
       Credential credential = client.remember(events.next().getIssued().getCredential());
 
       try (Connection db =
               DriverManager.getConnection(
-                  credential.getConnection().getJdbcUrl(), credential.getUsername(), credential.getPassword());
+                  credential.getConnection().getJdbcUrl(),
+                  credential.getUsername(),
+                  credential.getPassword());
           Statement sql = db.createStatement()) {
         sql.execute("CREATE TABLE orders (id serial PRIMARY KEY, item text)");
         try (ResultSet rs = sql.executeQuery("SELECT current_user")) {
@@ -224,7 +241,8 @@ class CredentialBrokerContainersIT {
   @Test
   void wrongAudienceForgedAndDeletedPodTokensAreUnauthenticated() {
     String wrongAudience = podToken("application", newPod("application"), "vault");
-    assertRefused(() -> client.issue(wrongAudience, "db1"), Status.Code.UNAUTHENTICATED, "TOKEN_REJECTED");
+    assertRefused(
+        () -> client.issue(wrongAudience, "db1"), Status.Code.UNAUTHENTICATED, "TOKEN_REJECTED");
 
     String genuine = podToken("application", newPod("application"), AUDIENCE);
     String other = podToken("application", newPod("application"), AUDIENCE);
@@ -238,7 +256,11 @@ class CredentialBrokerContainersIT {
     await()
         .atMost(Duration.ofSeconds(60))
         .untilAsserted(
-            () -> assertRefused(() -> client.issue(orphaned, "db1"), Status.Code.UNAUTHENTICATED, "TOKEN_REJECTED"));
+            () ->
+                assertRefused(
+                    () -> client.issue(orphaned, "db1"),
+                    Status.Code.UNAUTHENTICATED,
+                    "TOKEN_REJECTED"));
   }
 
   @Test
@@ -248,7 +270,11 @@ class CredentialBrokerContainersIT {
 
     String token = podToken("application", newPod("application"), AUDIENCE);
     assertRefused(
-        () -> client.as(token).issueCredential(IssueCredentialRequest.newBuilder().setDatabaseRole("db2").build()),
+        () ->
+            client
+                .as(token)
+                .issueCredential(
+                    IssueCredentialRequest.newBuilder().setDatabaseRole("db2").build()),
         Status.Code.NOT_FOUND,
         "UNKNOWN_DATABASE_ROLE");
   }

@@ -50,8 +50,8 @@ import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The issue flow end to end through the real wire: gRPC to the broker, TokenReview over HTTPS to the
- * Kubernetes stand-in, Vault's HTTP API on the Vault stand-in, PostgreSQL over JDBC.
+ * The issue flow end to end through the real wire: gRPC to the broker, TokenReview over HTTPS to
+ * the Kubernetes stand-in, Vault's HTTP API on the Vault stand-in, PostgreSQL over JDBC.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class CredentialBrokerIT {
@@ -70,7 +70,8 @@ class CredentialBrokerIT {
     fixture = BrokerFixture.start(workDir);
     kubernetes = fixture.devStack.kubernetes();
     client = new BrokerTestClient(fixture.channel);
-    // The real API server accepts tokens up to 60 s past their expiry; the test cannot wait that long.
+    // The real API server accepts tokens up to 60 s past their expiry; the test cannot wait that
+    // long.
     kubernetes.tokenLeeway(Duration.ZERO);
     kubernetes.createServiceAccount("public", "unbound");
   }
@@ -107,7 +108,9 @@ class CredentialBrokerIT {
           Statement sql = db.createStatement()) {
         sql.execute("CREATE TABLE orders_" + pods.get() + " (id serial PRIMARY KEY, item text)");
         sql.execute("INSERT INTO orders_" + pods.get() + " (item) VALUES ('tea')");
-        try (ResultSet rs = sql.executeQuery("SELECT current_user, count(*) FROM orders_" + pods.get() + " GROUP BY 1")) {
+        try (ResultSet rs =
+            sql.executeQuery(
+                "SELECT current_user, count(*) FROM orders_" + pods.get() + " GROUP BY 1")) {
           assertThat(rs.next()).isTrue();
           assertThat(rs.getString(1)).isEqualTo(credential.getUsername());
           assertThat(rs.getLong(2)).isEqualTo(1);
@@ -119,7 +122,8 @@ class CredentialBrokerIT {
 
       // The state store knows the lease, the pod and the owning replica, never the password.
       CredentialStore store = fixture.broker.getBean(CredentialStore.class);
-      CredentialRecord record = store.findById(UUID.fromString(credential.getCredentialId())).orElseThrow();
+      CredentialRecord record =
+          store.findById(UUID.fromString(credential.getCredentialId())).orElseThrow();
       assertThat(store.findByUsername(credential.getUsername())).containsExactly(record);
       assertThat(record.owner().namespace()).isEqualTo("public");
       assertThat(record.owner().serviceAccount()).isEqualTo("application");
@@ -163,13 +167,15 @@ class CredentialBrokerIT {
   void expiredTokenIsUnauthenticated() {
     String pod = newPod("application");
     String token =
-        kubernetes.issueToken("public", "application", pod, List.of(AUDIENCE), Duration.ofSeconds(1));
+        kubernetes.issueToken(
+            "public", "application", pod, List.of(AUDIENCE), Duration.ofSeconds(1));
 
     // The token's own expiry is the clock here, not the test.
     await()
         .pollDelay(Duration.ofMillis(1100))
         .atMost(Duration.ofSeconds(10))
-        .untilAsserted(() -> assertRefused(() -> issue(token), Status.Code.UNAUTHENTICATED, "TOKEN_REJECTED"));
+        .untilAsserted(
+            () -> assertRefused(() -> issue(token), Status.Code.UNAUTHENTICATED, "TOKEN_REJECTED"));
   }
 
   @Test
@@ -207,7 +213,8 @@ class CredentialBrokerIT {
     // The broker trusts a review for at most cache-max-ttl (2 s here), then asks Kubernetes again.
     await()
         .atMost(Duration.ofSeconds(10))
-        .untilAsserted(() -> assertRefused(() -> issue(token), Status.Code.UNAUTHENTICATED, "TOKEN_REJECTED"));
+        .untilAsserted(
+            () -> assertRefused(() -> issue(token), Status.Code.UNAUTHENTICATED, "TOKEN_REJECTED"));
 
     String other = newPod("application");
     String neverUsed = podToken("application", other);
@@ -218,7 +225,8 @@ class CredentialBrokerIT {
   @Test
   @Order(7)
   void tokenWithoutPodIsUnauthenticated() {
-    String token = kubernetes.issueToken("public", "application", null, List.of(AUDIENCE), TOKEN_TTL);
+    String token =
+        kubernetes.issueToken("public", "application", null, List.of(AUDIENCE), TOKEN_TTL);
 
     assertRefused(() -> issue(token), Status.Code.UNAUTHENTICATED, "TOKEN_NOT_POD_BOUND");
   }
@@ -240,7 +248,8 @@ class CredentialBrokerIT {
     assertRefused(
         () ->
             blocking(token)
-                .issueCredential(IssueCredentialRequest.newBuilder().setDatabaseRole("db2").build()),
+                .issueCredential(
+                    IssueCredentialRequest.newBuilder().setDatabaseRole("db2").build()),
         Status.Code.NOT_FOUND,
         "UNKNOWN_DATABASE_ROLE");
   }
@@ -252,7 +261,8 @@ class CredentialBrokerIT {
         () ->
             client
                 .anonymous()
-                .issueCredential(IssueCredentialRequest.newBuilder().setDatabaseRole("db1").build()),
+                .issueCredential(
+                    IssueCredentialRequest.newBuilder().setDatabaseRole("db1").build()),
         Status.Code.UNAUTHENTICATED,
         "TOKEN_MISSING");
   }
@@ -310,7 +320,8 @@ class CredentialBrokerIT {
       assertThat(StatusProto.fromThrowable(refused).getDetailsList())
           .anyMatch(any -> any.is(RetryInfo.class));
       assertThat(refused.getStatus().getDescription()).doesNotContain("127.0.0.1");
-      // Vault is down in the overall health (its indicator is part of it), yet the replica stays in its Service:
+      // Vault is down in the overall health (its indicator is part of it), yet the replica stays in
+      // its Service:
       // resuming and streaming need no Vault, and every replica would fail the same check at once.
       await()
           .atMost(Duration.ofSeconds(30))
@@ -336,7 +347,8 @@ class CredentialBrokerIT {
 
     assertThat(metrics)
         .containsPattern("credbroker_credentials_issued_total\\{[^}]*role=\"db1\"[^}]*} [1-9]")
-        .containsPattern("credbroker_credentials_refused_total\\{[^}]*reason=\"not_bound\"[^}]*} [1-9]")
+        .containsPattern(
+            "credbroker_credentials_refused_total\\{[^}]*reason=\"not_bound\"[^}]*} [1-9]")
         .contains("credbroker_streams_active")
         .contains("credbroker_tokenreview_request_seconds_bucket")
         .contains("credbroker_tokenreview_cache_total{")
@@ -350,16 +362,26 @@ class CredentialBrokerIT {
 
   @Test
   @Order(14)
-  void podBlockedByAnotherReplicaAfterThisOneAdmittedItIsRefusedForGoodNotAskedToRetry() throws Exception {
+  void podBlockedByAnotherReplicaAfterThisOneAdmittedItIsRefusedForGoodNotAskedToRetry()
+      throws Exception {
     String pod = newPod("application");
     String token = podToken("application", pod);
-    Credential first = issue(token); // this replica now holds "not blocked" for the pod in its cache
-    String podUid = fixture.broker.getBean(CredentialStore.class).findByUsername(first.getUsername()).get(0)
-        .owner().podUid();
+    Credential first =
+        issue(token); // this replica now holds "not blocked" for the pod in its cache
+    String podUid =
+        fixture
+            .broker
+            .getBean(CredentialStore.class)
+            .findByUsername(first.getUsername())
+            .get(0)
+            .owner()
+            .podUid();
     // Another replica's block, committed without a notification reaching this one yet.
     try (Connection state = fixture.devStack.postgres().connect("credbroker");
-        var block = state.prepareStatement("INSERT INTO pod_block (pod_uid, namespace, pod_name, reason, blocked_by)"
-            + " VALUES (?, 'public', ?, 'test', 'another replica')")) {
+        var block =
+            state.prepareStatement(
+                "INSERT INTO pod_block (pod_uid, namespace, pod_name, reason, blocked_by)"
+                    + " VALUES (?, 'public', ?, 'test', 'another replica')")) {
       block.setString(1, podUid);
       block.setString(2, pod);
       block.executeUpdate();

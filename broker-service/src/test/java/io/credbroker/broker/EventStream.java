@@ -1,6 +1,5 @@
 package io.credbroker.broker;
 
-
 import io.credbroker.api.v1.CredentialBrokerGrpc;
 import io.credbroker.api.v1.CredentialEvent;
 import io.credbroker.api.v1.WatchCredentialRequest;

@@ -58,7 +58,8 @@ final class FaultInvariants {
   }
 
   /** Waits up to {@code settle} for no orphan and no ghost; reports what remained. */
-  static Check noOrphansNoGhosts(PostgresInfo postgres, Duration settle) throws InterruptedException {
+  static Check noOrphansNoGhosts(PostgresInfo postgres, Duration settle)
+      throws InterruptedException {
     String name = "0 orphan roles, 0 ghost credentials";
     long deadline = System.nanoTime() + settle.toNanos();
     String last = "";
@@ -169,7 +170,8 @@ final class FaultInvariants {
   }
 
   /** Every application runs queries again within {@code within}. */
-  static Check applicationsRecovered(FaultStand stand, Duration within) throws InterruptedException {
+  static Check applicationsRecovered(FaultStand stand, Duration within)
+      throws InterruptedException {
     String name = "applications run queries";
     List<Integer> before = stand.applications.stream().map(a -> a.queries.get()).toList();
     long deadline = System.nanoTime() + within.toNanos();
@@ -190,8 +192,8 @@ final class FaultInvariants {
   }
 
   /**
-   * No known secret, nothing shaped like a Vault token or a JWT, in any log from {@code offsets}
-   * on (by log name; a log not named is read from its start); moves the offsets to the logs' ends.
+   * No known secret, nothing shaped like a Vault token or a JWT, in any log from {@code offsets} on
+   * (by log name; a log not named is read from its start); moves the offsets to the logs' ends.
    */
   static Check noSecretsInLogs(FaultStand stand, Map<String, Long> offsets) throws IOException {
     String name = "0 secrets in logs";
@@ -214,24 +216,34 @@ final class FaultInvariants {
       for (Map.Entry<String, String> secret : secrets.entrySet()) {
         int at = text.indexOf(secret.getKey());
         if (at >= 0) {
-          found.add(secret.getValue() + " in " + log.getKey() + " line " + lineOf(whole, from + at));
+          found.add(
+              secret.getValue() + " in " + log.getKey() + " line " + lineOf(whole, from + at));
         }
       }
       for (Pattern shape : List.of(VAULT_TOKEN, JWT)) {
         Matcher m = shape.matcher(text);
         if (m.find()) {
           found.add(
-              (shape == JWT ? "a JWT" : "a Vault token") + " in " + log.getKey() + " line "
+              (shape == JWT ? "a JWT" : "a Vault token")
+                  + " in "
+                  + log.getKey()
+                  + " line "
                   + lineOf(whole, from + m.start()));
         }
       }
     }
-    String scanned = secrets.size() + " secrets in " + logs.size() + " logs, " + bytes / 1024 + " KiB";
+    String scanned =
+        secrets.size() + " secrets in " + logs.size() + " logs, " + bytes / 1024 + " KiB";
     if (found.isEmpty()) {
       return Check.held(name, scanned);
     }
     return Check.broken(
-        name, scanned + ": " + found.size() + " found, e.g. " + found.subList(0, Math.min(5, found.size())));
+        name,
+        scanned
+            + ": "
+            + found.size()
+            + " found, e.g. "
+            + found.subList(0, Math.min(5, found.size())));
   }
 
   private static int lineOf(String text, int index) {

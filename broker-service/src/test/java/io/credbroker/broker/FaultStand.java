@@ -48,21 +48,25 @@ import java.util.concurrent.locks.LockSupport;
  * Vault HTTP client (headers and wire), the Kubernetes client and the JDBC driver.
  *
  * <p>Lifecycle: {@link #start} brings everything up and waits until every application has run a
- * query; {@link #close} stops it all. Used from the test thread only, except the applications'
- * own query threads.
+ * query; {@link #close} stops it all. Used from the test thread only, except the applications' own
+ * query threads.
  */
 final class FaultStand implements AutoCloseable {
 
   static final String ROLE = "db1";
+
   /**
-   * Vault's default and maximum credential lifetimes. The broker renews at about 2/3 of the TTL
-   * (up to 10 % earlier), so a lease survives an outage of Vault of up to about a quarter of it:
-   * {@code FaultSuiteIT}'s outages stay shorter.
+   * Vault's default and maximum credential lifetimes. The broker renews at about 2/3 of the TTL (up
+   * to 10 % earlier), so a lease survives an outage of Vault of up to about a quarter of it: {@code
+   * FaultSuiteIT}'s outages stay shorter.
    */
   static final Duration CREDENTIAL_TTL = Duration.ofSeconds(30);
+
   static final Duration CREDENTIAL_MAX_TTL = Duration.ofSeconds(90);
+
   /** When the broker first renews a lease of {@link #CREDENTIAL_TTL} (renewal-fraction 0.66). */
   static final Duration RENEWAL_INTERVAL = Duration.ofMillis(CREDENTIAL_TTL.toMillis() * 66 / 100);
+
   static final Duration STALE_AFTER = Duration.ofSeconds(3);
   static final Duration RECONNECT_GRACE = Duration.ofSeconds(5);
   static final Duration DRAIN_GRACE = Duration.ofSeconds(1);
@@ -85,8 +89,10 @@ final class FaultStand implements AutoCloseable {
           "org.postgresql");
 
   final DevStack devStack;
+
   /** Between Vault's database engine and the target database. */
   final TcpProxy vaultToTarget;
+
   final List<Replica> replicas = new ArrayList<>();
   final List<Application> applications = new ArrayList<>();
   final Path logDir;
@@ -145,14 +151,19 @@ final class FaultStand implements AutoCloseable {
     PostgresInfo postgres = devStack.postgres();
     TcpProxy stateDb = TcpProxy.start(id + "-state-db", postgres.host(), postgres.port());
     TcpProxy vault =
-        TcpProxy.start(id + "-vault", "127.0.0.1", Integer.parseInt(devStack.vaultAddress().replaceAll(".*:", "")));
-    TcpProxy kubernetes = TcpProxy.start(id + "-kubernetes", "127.0.0.1", devStack.kubernetes().port());
+        TcpProxy.start(
+            id + "-vault",
+            "127.0.0.1",
+            Integer.parseInt(devStack.vaultAddress().replaceAll(".*:", "")));
+    TcpProxy kubernetes =
+        TcpProxy.start(id + "-kubernetes", "127.0.0.1", devStack.kubernetes().port());
     Map<String, String> properties = new LinkedHashMap<>(BrokerFixture.replicaProperties(devStack));
     properties.put(
         "spring.datasource.url", "jdbc:postgresql://127.0.0.1:" + stateDb.port() + "/credbroker");
     properties.put("spring.cloud.vault.uri", "http://127.0.0.1:" + vault.port());
     properties.put(
-        "credbroker.kubernetes.kubeconfig", kubeconfigThrough(kubernetes, workDir.resolve(id)).toString());
+        "credbroker.kubernetes.kubeconfig",
+        kubeconfigThrough(kubernetes, workDir.resolve(id)).toString());
     properties.put("spring.cloud.vault.read-timeout", Long.toString(VAULT_READ_TIMEOUT.toMillis()));
     properties.put("credbroker.cluster.stale-after", STALE_AFTER.toMillis() + "ms");
     properties.put("credbroker.lease.reconnect-grace", RECONNECT_GRACE.toMillis() + "ms");
@@ -170,7 +181,10 @@ final class FaultStand implements AutoCloseable {
     return new Replica(id, stateDb, vault, kubernetes, BrokerProcess.start(id, logDir, properties));
   }
 
-  /** A copy of the dev-stack's kubeconfig whose server is {@code proxy} (same host, same certificate). */
+  /**
+   * A copy of the dev-stack's kubeconfig whose server is {@code proxy} (same host, same
+   * certificate).
+   */
   private Path kubeconfigThrough(TcpProxy proxy, Path dir) {
     try {
       String kubeconfig = Files.readString(devStack.kubeconfigPath());
@@ -191,8 +205,7 @@ final class FaultStand implements AutoCloseable {
   void killAndReplace(int index) throws InterruptedException {
     Replica replica = replicas.get(index);
     replica.process.kill();
-    replica.process =
-        replica.process.successor(replica.id + "-" + successors.incrementAndGet());
+    replica.process = replica.process.successor(replica.id + "-" + successors.incrementAndGet());
     replica.process.awaitReady(Duration.ofSeconds(180));
     debugEverything(replica.process);
   }
@@ -205,22 +218,28 @@ final class FaultStand implements AutoCloseable {
   static void debugEverything(BrokerProcess replica) {
     await("start of " + replica + " in its log")
         .atMost(Duration.ofSeconds(120))
-        .until(() -> Files.readString(replica.log, java.nio.charset.StandardCharsets.ISO_8859_1)
-            .contains("Started CredentialBrokerApplication"));
+        .until(
+            () ->
+                Files.readString(replica.log, java.nio.charset.StandardCharsets.ISO_8859_1)
+                    .contains("Started CredentialBrokerApplication"));
     java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
     for (String logger : List.of("org.springframework", "ROOT")) {
       try {
         int status =
             http.send(
-                    java.net.http.HttpRequest.newBuilder(replica.managementUri("/actuator/loggers/" + logger))
+                    java.net.http.HttpRequest.newBuilder(
+                            replica.managementUri("/actuator/loggers/" + logger))
                         .header("Content-Type", "application/json")
-                        .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"configuredLevel\":\"DEBUG\"}"))
+                        .POST(
+                            java.net.http.HttpRequest.BodyPublishers.ofString(
+                                "{\"configuredLevel\":\"DEBUG\"}"))
                         .timeout(Duration.ofSeconds(30))
                         .build(),
                     java.net.http.HttpResponse.BodyHandlers.discarding())
                 .statusCode();
         if (status != 204) {
-          throw new IllegalStateException("setting " + logger + " to DEBUG on " + replica + " answered " + status);
+          throw new IllegalStateException(
+              "setting " + logger + " to DEBUG on " + replica + " answered " + status);
         }
       } catch (IOException e) {
         throw new UncheckedIOException(e);
@@ -248,7 +267,9 @@ final class FaultStand implements AutoCloseable {
 
   /** A pod token as the kubelet projects it for the broker's audience. */
   String podToken(String pod) {
-    return devStack.kubernetes().issueToken("public", "application", pod, List.of(AUDIENCE), Duration.ofMinutes(30));
+    return devStack
+        .kubernetes()
+        .issueToken("public", "application", pod, List.of(AUDIENCE), Duration.ofMinutes(30));
   }
 
   private Application newApplication(int firstReplica) {
@@ -351,7 +372,10 @@ final class FaultStand implements AutoCloseable {
     devStack.close();
   }
 
-  /** One broker replica, its process (replaced when killed) and the proxies it reaches everything through. */
+  /**
+   * One broker replica, its process (replaced when killed) and the proxies it reaches everything
+   * through.
+   */
   static final class Replica {
     final String id;
     final TcpProxy stateDb;
@@ -359,7 +383,8 @@ final class FaultStand implements AutoCloseable {
     final TcpProxy kubernetes;
     volatile BrokerProcess process;
 
-    Replica(String id, TcpProxy stateDb, TcpProxy vault, TcpProxy kubernetes, BrokerProcess process) {
+    Replica(
+        String id, TcpProxy stateDb, TcpProxy vault, TcpProxy kubernetes, BrokerProcess process) {
       this.id = id;
       this.stateDb = stateDb;
       this.vault = vault;
@@ -382,9 +407,9 @@ final class FaultStand implements AutoCloseable {
   }
 
   /**
-   * One application pod: a client, a rotating pool, and a thread that borrows a connection, asks who
-   * it is and returns it every 50 ms, remembering every user and password it was given and every
-   * failure, with when it happened.
+   * One application pod: a client, a rotating pool, and a thread that borrows a connection, asks
+   * who it is and returns it every 50 ms, remembering every user and password it was given and
+   * every failure, with when it happened.
    */
   static final class Application implements AutoCloseable {
     final String pod;
@@ -398,7 +423,8 @@ final class FaultStand implements AutoCloseable {
     private final AtomicBoolean running = new AtomicBoolean(true);
     private final Thread thread;
 
-    Application(String pod, String token, CredentialBrokerClient client, RotatingDataSource dataSource) {
+    Application(
+        String pod, String token, CredentialBrokerClient client, RotatingDataSource dataSource) {
       this.pod = pod;
       this.token = token;
       this.client = client;

@@ -50,8 +50,8 @@ import org.junit.jupiter.api.io.TempDir;
  * packaged jar, the dev-stack, real PostgreSQL, and applications querying through the client SDK
  * the whole time), one scenario per test, in order, and the same invariants after every one (see
  * {@link FaultInvariants}). Each scenario says what the broker does, and what was seen, in a table
- * written to {@code target/fault-suite.md}; {@code docs/fault-suite.md} is a copy of it (the command
- * is in that file).
+ * written to {@code target/fault-suite.md}; {@code docs/fault-suite.md} is a copy of it (the
+ * command is in that file).
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 @EnabledIfSystemProperty(
@@ -69,9 +69,10 @@ class FaultSuiteIT {
    * outage lets Vault expire leases, which no broker can prevent).
    */
   private static final Duration OUTAGE = Duration.ofSeconds(6);
+
   /** The state database's outage: longer than a renewal interval, shorter than the TTL. */
-  private static final Duration STATE_DATABASE_OUTAGE =
-      FaultStand.RENEWAL_INTERVAL.plusSeconds(2);
+  private static final Duration STATE_DATABASE_OUTAGE = FaultStand.RENEWAL_INTERVAL.plusSeconds(2);
+
   private static final int JUNK_TOKENS = 4_000;
   private static final Duration SETTLE = Duration.ofSeconds(45);
   private static final Metadata.Key<String> AUTHORIZATION =
@@ -146,7 +147,8 @@ class FaultSuiteIT {
           FaultStand.Replica frozen = stand.replicas.get(1);
           frozen.process.freeze();
           try {
-            Thread.sleep(FaultStand.STALE_AFTER.plus(FaultStand.RECONNECT_GRACE).plusSeconds(2).toMillis());
+            Thread.sleep(
+                FaultStand.STALE_AFTER.plus(FaultStand.RECONNECT_GRACE).plusSeconds(2).toMillis());
           } finally {
             frozen.process.thaw();
           }
@@ -159,7 +161,8 @@ class FaultSuiteIT {
   @Order(3)
   void stateDatabaseUnreachable() throws Exception {
     scenario(
-        "the broker's state database unreachable (partition) for " + STATE_DATABASE_OUTAGE.toSeconds()
+        "the broker's state database unreachable (partition) for "
+            + STATE_DATABASE_OUTAGE.toSeconds()
             + " s, longer than a renewal interval",
         "Renewals wait for the state store: none reaches Vault while it is unreachable, so a"
             + " partition longer than a lease's remaining TTL lets Vault expire it. A new stream"
@@ -179,15 +182,13 @@ class FaultSuiteIT {
   void targetDatabaseUnreachableForVault() throws Exception {
     scenario(
         "the target database unreachable for Vault (it cannot create or drop roles) for "
-            + OUTAGE.toSeconds() + " s",
+            + OUTAGE.toSeconds()
+            + " s",
         "Existing roles keep working and are renewed; a new credential cannot be created and the"
             + " caller gets UNAVAILABLE; a drop that failed is retried until the role is gone.",
         () -> {
           return duringFault(
-              () -> stand.vaultToTarget.reset(),
-              () -> stand.vaultToTarget.pass(),
-              1,
-              OUTAGE);
+              () -> stand.vaultToTarget.reset(), () -> stand.vaultToTarget.pass(), 1, OUTAGE);
         });
   }
 
@@ -195,13 +196,17 @@ class FaultSuiteIT {
   @Order(5)
   void vaultSlowerThanTheReadTimeout() throws Exception {
     scenario(
-        "Vault slow: every answer after " + FaultStand.VAULT_READ_TIMEOUT.plusSeconds(1).toMillis()
-            + " ms, past the broker's read timeout (" + FaultStand.VAULT_READ_TIMEOUT.toMillis() + " ms)",
+        "Vault slow: every answer after "
+            + FaultStand.VAULT_READ_TIMEOUT.plusSeconds(1).toMillis()
+            + " ms, past the broker's read timeout ("
+            + FaultStand.VAULT_READ_TIMEOUT.toMillis()
+            + " ms)",
         "Each Vault call fails at the read timeout and is counted by the circuit breaker;"
             + " renewals are retried, a new credential gets UNAVAILABLE with a retry delay.",
         () -> {
           return duringFault(
-              () -> stand.devStack.vaultFaults().delay(FaultStand.VAULT_READ_TIMEOUT.plusSeconds(1)),
+              () ->
+                  stand.devStack.vaultFaults().delay(FaultStand.VAULT_READ_TIMEOUT.plusSeconds(1)),
               () -> stand.devStack.vaultFaults().clear(),
               2,
               OUTAGE);
@@ -217,10 +222,7 @@ class FaultSuiteIT {
             + " credential gets UNAVAILABLE. Back up, renewals resume; no role was dropped early.",
         () -> {
           return duringFault(
-              () -> stand.devStack.stopVault(),
-              () -> stand.devStack.startVault(),
-              0,
-              OUTAGE);
+              () -> stand.devStack.stopVault(), () -> stand.devStack.startVault(), 0, OUTAGE);
         });
   }
 
@@ -278,7 +280,9 @@ class FaultSuiteIT {
   @Order(11)
   void kubernetesApiAnswers429() throws Exception {
     scenario(
-        "the Kubernetes API answers 429 (API Priority and Fairness) for " + OUTAGE.toSeconds() + " s",
+        "the Kubernetes API answers 429 (API Priority and Fairness) for "
+            + OUTAGE.toSeconds()
+            + " s",
         "A new stream whose TokenReview is throttled gets UNAVAILABLE with a retry delay;"
             + " existing streams go on.",
         () ->
@@ -310,7 +314,8 @@ class FaultSuiteIT {
     FaultStand.Replica cut = stand.replicas.get(2);
     scenario(
         "the network between one replica and its state database, Vault and Kubernetes cut for "
-            + FaultStand.STALE_AFTER.multipliedBy(3).toSeconds() + " s, its clients still connected to it",
+            + FaultStand.STALE_AFTER.multipliedBy(3).toSeconds()
+            + " s, its clients still connected to it",
         "The cut replica's heartbeat goes stale and the others claim its credentials and renew"
             + " them; the cut replica still answers its clients' streams with heartbeats, so they"
             + " do not move, and the claimers revoke what is not resumed within reconnect-grace."
@@ -343,28 +348,53 @@ class FaultSuiteIT {
           String deletedPodToken = stand.podToken(deletedPod);
           stand.devStack.kubernetes().deletePod("public", deletedPod);
           Map<String, String> tokens = new LinkedHashMap<>();
-          tokens.put("forged (signature of another key)", parts[0] + "." + parts[1] + "." + b64("forged"));
+          tokens.put(
+              "forged (signature of another key)", parts[0] + "." + parts[1] + "." + b64("forged"));
           tokens.put("expired", expiredToken());
           tokens.put(
               "wrong audience",
-              stand.devStack.kubernetes().issueToken(
-                  "public", "application", stand.applications.get(0).pod, List.of("vault"), Duration.ofMinutes(10)));
+              stand
+                  .devStack
+                  .kubernetes()
+                  .issueToken(
+                      "public",
+                      "application",
+                      stand.applications.get(0).pod,
+                      List.of("vault"),
+                      Duration.ofMinutes(10)));
           tokens.put("alg none", b64("{\"alg\":\"none\"}") + "." + parts[1] + ".");
-          tokens.put("JWE-shaped", b64("{\"alg\":\"RSA-OAEP\",\"enc\":\"A256GCM\"}") + ".a2V5.aXY.Y2lwaGVydGV4dA.dGFn");
+          tokens.put(
+              "JWE-shaped",
+              b64("{\"alg\":\"RSA-OAEP\",\"enc\":\"A256GCM\"}") + ".a2V5.aXY.Y2lwaGVydGV4dA.dGFn");
           tokens.put("deleted pod", deletedPodToken);
           tokens.put(
               "unbound (no pod)",
-              stand.devStack.kubernetes().issueToken(
-                  "public", "application", null, List.of("credbroker"), Duration.ofMinutes(10)));
+              stand
+                  .devStack
+                  .kubernetes()
+                  .issueToken(
+                      "public",
+                      "application",
+                      null,
+                      List.of("credbroker"),
+                      Duration.ofMinutes(10)));
           long credentialsBefore = credentialsOfOtherPods();
           List<String> outcomes = new ArrayList<>();
           for (Map.Entry<String, String> token : tokens.entrySet()) {
-            String outcome = issueOutcome(token.getValue(), IssueCredentialRequest.newBuilder().setDatabaseRole("db1").build());
+            String outcome =
+                issueOutcome(
+                    token.getValue(),
+                    IssueCredentialRequest.newBuilder().setDatabaseRole("db1").build());
             outcomes.add(token.getKey() + ": " + outcome);
-            assertThat(outcome).as(token.getKey()).matches("(UNAUTHENTICATED|PERMISSION_DENIED)/.*");
+            assertThat(outcome)
+                .as(token.getKey())
+                .matches("(UNAUTHENTICATED|PERMISSION_DENIED)/.*");
           }
           assertThat(credentialsOfOtherPods()).isEqualTo(credentialsBefore);
-          assertThat(stand.stateCount("SELECT count(*) FROM credential WHERE pod_name = ?", deletedPod)).isZero();
+          assertThat(
+                  stand.stateCount(
+                      "SELECT count(*) FROM credential WHERE pod_name = ?", deletedPod))
+              .isZero();
           return String.join("; ", outcomes);
         });
   }
@@ -383,14 +413,49 @@ class FaultSuiteIT {
           String attacker = stand.podToken(attackerPod);
           String id = credential.credentialId();
           List<String> outcomes = new ArrayList<>();
-          outcomes.add("resume: " + streamOutcome(0, attacker, WatchCredentialRequest.newBuilder().setDatabaseRole("db1").setResumeCredentialId(id).build()));
-          outcomes.add("acknowledge: " + unaryOutcome(() -> stub(0, attacker).acknowledgeRotation(AcknowledgeRotationRequest.newBuilder().setCredentialId(id).build())));
-          outcomes.add("release: " + unaryOutcome(() -> stub(0, attacker).releaseCredential(ReleaseCredentialRequest.newBuilder().setCredentialId(id).build())));
+          outcomes.add(
+              "resume: "
+                  + streamOutcome(
+                      0,
+                      attacker,
+                      WatchCredentialRequest.newBuilder()
+                          .setDatabaseRole("db1")
+                          .setResumeCredentialId(id)
+                          .build()));
+          outcomes.add(
+              "acknowledge: "
+                  + unaryOutcome(
+                      () ->
+                          stub(0, attacker)
+                              .acknowledgeRotation(
+                                  AcknowledgeRotationRequest.newBuilder()
+                                      .setCredentialId(id)
+                                      .build())));
+          outcomes.add(
+              "release: "
+                  + unaryOutcome(
+                      () ->
+                          stub(0, attacker)
+                              .releaseCredential(
+                                  ReleaseCredentialRequest.newBuilder()
+                                      .setCredentialId(id)
+                                      .build())));
           for (String outcome : outcomes) {
-            assertThat(outcome).doesNotContain("OK").doesNotContain("issued").doesNotContain("resumed");
+            assertThat(outcome)
+                .doesNotContain("OK")
+                .doesNotContain("issued")
+                .doesNotContain("resumed");
           }
-          assertThat(stand.stateCount("SELECT count(*) FROM credential WHERE id = ?::uuid AND state = 'ACTIVE'", id)).isOne();
-          assertThat(stand.stateCount("SELECT count(*) FROM credential WHERE pod_name = ? AND state = 'ACTIVE'", attackerPod)).isZero();
+          assertThat(
+                  stand.stateCount(
+                      "SELECT count(*) FROM credential WHERE id = ?::uuid AND state = 'ACTIVE'",
+                      id))
+              .isOne();
+          assertThat(
+                  stand.stateCount(
+                      "SELECT count(*) FROM credential WHERE pod_name = ? AND state = 'ACTIVE'",
+                      attackerPod))
+              .isZero();
           return String.join("; ", outcomes);
         });
   }
@@ -408,12 +473,14 @@ class FaultSuiteIT {
           List<String> outcomes = new ArrayList<>();
           for (long seconds : new long[] {-5, 0, 315_576_000_000L}) {
             outcomes.add(
-                seconds + " s: "
+                seconds
+                    + " s: "
                     + issueOutcome(
                         token,
                         IssueCredentialRequest.newBuilder()
                             .setDatabaseRole("db1")
-                            .setRequestedTtl(com.google.protobuf.Duration.newBuilder().setSeconds(seconds))
+                            .setRequestedTtl(
+                                com.google.protobuf.Duration.newBuilder().setSeconds(seconds))
                             .build()));
           }
           assertThat(outcomes.get(0)).contains("INVALID_ARGUMENT");
@@ -433,7 +500,9 @@ class FaultSuiteIT {
           List<String> outcomes = new ArrayList<>();
           Metadata big = new Metadata();
           big.put(AUTHORIZATION, "Bearer " + token);
-          big.put(Metadata.Key.of("x-padding", Metadata.ASCII_STRING_MARSHALLER), "x".repeat(64 * 1024));
+          big.put(
+              Metadata.Key.of("x-padding", Metadata.ASCII_STRING_MARSHALLER),
+              "x".repeat(64 * 1024));
           ManagedChannel channel = stand.replicas.get(1).process.channel;
           outcomes.add(
               "64 KiB header: "
@@ -442,12 +511,17 @@ class FaultSuiteIT {
                           CredentialBrokerGrpc.newBlockingStub(channel)
                               .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(big))
                               .withDeadlineAfter(10, TimeUnit.SECONDS)
-                              .issueCredential(IssueCredentialRequest.newBuilder().setDatabaseRole("db1").build())));
+                              .issueCredential(
+                                  IssueCredentialRequest.newBuilder()
+                                      .setDatabaseRole("db1")
+                                      .build())));
           outcomes.add(
               "8 MiB message: "
                   + issueOutcome(
                       token,
-                      IssueCredentialRequest.newBuilder().setDatabaseRole("r".repeat(8 * 1024 * 1024)).build()));
+                      IssueCredentialRequest.newBuilder()
+                          .setDatabaseRole("r".repeat(8 * 1024 * 1024))
+                          .build()));
           for (String outcome : outcomes) {
             assertThat(outcome).doesNotContain(": OK");
           }
@@ -465,27 +539,50 @@ class FaultSuiteIT {
           HttpClient http = stand.replicas.get(0).process.adminHttpClient();
           long blocksBefore = stand.stateCount("SELECT count(*) FROM pod_block");
           List<String> hostile =
-              List.of("..%2F..%2Fetc", "%00", "a%27%20OR%201%3D1--", "%E2%80%AE", "x".repeat(5000), "%25", "%0d%0aX-Injected:%201");
+              List.of(
+                  "..%2F..%2Fetc",
+                  "%00",
+                  "a%27%20OR%201%3D1--",
+                  "%E2%80%AE",
+                  "x".repeat(5000),
+                  "%25",
+                  "%0d%0aX-Injected:%201");
           List<String> statuses = new ArrayList<>();
           for (String name : hostile) {
             for (String[] call :
                 List.of(
                     new String[] {"POST", "/admin/v1/namespaces/" + name + "/pods/p/revocations"},
-                    new String[] {"POST", "/admin/v1/namespaces/public/pods/" + name + "/revocations"},
+                    new String[] {
+                      "POST", "/admin/v1/namespaces/public/pods/" + name + "/revocations"
+                    },
                     new String[] {"GET", "/admin/v1/namespaces/public/pods/" + name},
                     new String[] {"POST", "/admin/v1/credentials/" + name + "/revocations"},
                     new String[] {"GET", "/admin/v1/credentials/" + name},
-                    new String[] {"GET", "/admin/v1/credentials?pod=" + name + "&namespace=" + name + "&state=" + name},
-                    new String[] {"GET", "/admin/v1/audit-events?pod=" + name + "&limit=" + name})) {
+                    new String[] {
+                      "GET",
+                      "/admin/v1/credentials?pod=" + name + "&namespace=" + name + "&state=" + name
+                    },
+                    new String[] {
+                      "GET", "/admin/v1/audit-events?pod=" + name + "&limit=" + name
+                    })) {
               HttpRequest.Builder request =
-                  HttpRequest.newBuilder(URI.create(stand.replicas.get(0).process.adminUri("").toString() + call[1]))
+                  HttpRequest.newBuilder(
+                          URI.create(
+                              stand.replicas.get(0).process.adminUri("").toString() + call[1]))
                       .header("Authorization", "Bearer " + stand.sreToken)
                       .timeout(Duration.ofSeconds(10));
               if (call[0].equals("POST")) {
-                request.header("Content-Type", "application/json")
-                    .POST(HttpRequest.BodyPublishers.ofString("{\"reason\":\"" + URLEncoder.encode(name, StandardCharsets.UTF_8) + "\"}"));
+                request
+                    .header("Content-Type", "application/json")
+                    .POST(
+                        HttpRequest.BodyPublishers.ofString(
+                            "{\"reason\":\""
+                                + URLEncoder.encode(name, StandardCharsets.UTF_8)
+                                + "\"}"));
               }
-              int status = http.send(request.build(), java.net.http.HttpResponse.BodyHandlers.discarding()).statusCode();
+              int status =
+                  http.send(request.build(), java.net.http.HttpResponse.BodyHandlers.discarding())
+                      .statusCode();
               statuses.add(Integer.toString(status));
               assertThat(status).as(call[0] + " " + call[1]).isLessThan(500);
             }
@@ -504,13 +601,21 @@ class FaultSuiteIT {
         () -> {
           FaultStand.Application application = stand.applications.get(2);
           String audienceToken =
-              stand.devStack.kubernetes().issueToken("public", "application", application.pod, List.of(), Duration.ofMinutes(10));
+              stand
+                  .devStack
+                  .kubernetes()
+                  .issueToken(
+                      "public", "application", application.pod, List.of(), Duration.ofMinutes(10));
           BrokerProcess replica = stand.replicas.get(0).process;
           int status =
               replica
                   .adminHttpClient()
                   .send(
-                      HttpRequest.newBuilder(replica.adminUri("/admin/v1/namespaces/public/pods/" + stand.applications.get(3).pod + "/revocations"))
+                      HttpRequest.newBuilder(
+                              replica.adminUri(
+                                  "/admin/v1/namespaces/public/pods/"
+                                      + stand.applications.get(3).pod
+                                      + "/revocations"))
                           .header("Authorization", "Bearer " + audienceToken)
                           .header("Content-Type", "application/json")
                           .POST(HttpRequest.BodyPublishers.ofString("{\"reason\":\"not allowed\"}"))
@@ -518,7 +623,11 @@ class FaultSuiteIT {
                       java.net.http.HttpResponse.BodyHandlers.discarding())
                   .statusCode();
           assertThat(status).isEqualTo(403);
-          assertThat(stand.stateCount("SELECT count(*) FROM pod_block WHERE pod_name = ?", stand.applications.get(3).pod)).isZero();
+          assertThat(
+                  stand.stateCount(
+                      "SELECT count(*) FROM pod_block WHERE pod_name = ?",
+                      stand.applications.get(3).pod))
+              .isZero();
           return "status " + status;
         });
   }
@@ -533,7 +642,9 @@ class FaultSuiteIT {
         () -> {
           String pod = stand.newPod();
           String token = stand.podToken(pod);
-          String issued = issueOutcome(token, IssueCredentialRequest.newBuilder().setDatabaseRole("db1").build());
+          String issued =
+              issueOutcome(
+                  token, IssueCredentialRequest.newBuilder().setDatabaseRole("db1").build());
           BrokerProcess replica = stand.replicas.get(1).process;
           HttpClient http = replica.adminHttpClient();
           ExecutorService pool = Executors.newFixedThreadPool(16);
@@ -545,10 +656,16 @@ class FaultSuiteIT {
                   pool.submit(
                       () ->
                           http.send(
-                                  HttpRequest.newBuilder(replica.adminUri("/admin/v1/namespaces/public/pods/" + pod + "/revocations"))
+                                  HttpRequest.newBuilder(
+                                          replica.adminUri(
+                                              "/admin/v1/namespaces/public/pods/"
+                                                  + pod
+                                                  + "/revocations"))
                                       .header("Authorization", "Bearer " + stand.sreToken)
                                       .header("Content-Type", "application/json")
-                                      .POST(HttpRequest.BodyPublishers.ofString("{\"reason\":\"flood\"}"))
+                                      .POST(
+                                          HttpRequest.BodyPublishers.ofString(
+                                              "{\"reason\":\"flood\"}"))
                                       .timeout(Duration.ofSeconds(30))
                                       .build(),
                                   java.net.http.HttpResponse.BodyHandlers.discarding())
@@ -561,8 +678,13 @@ class FaultSuiteIT {
             pool.shutdownNow();
           }
           assertThat(statuses.keySet()).allSatisfy(status -> assertThat(status).isIn(200, 429));
-          assertThat(stand.stateCount("SELECT count(*) FROM pod_block WHERE pod_name = ?", pod)).isOne();
-          assertThat(stand.stateCount("SELECT count(*) FROM credential WHERE pod_name = ? AND state = 'ACTIVE'", pod)).isZero();
+          assertThat(stand.stateCount("SELECT count(*) FROM pod_block WHERE pod_name = ?", pod))
+              .isOne();
+          assertThat(
+                  stand.stateCount(
+                      "SELECT count(*) FROM credential WHERE pod_name = ? AND state = 'ACTIVE'",
+                      pod))
+              .isZero();
           return "issue before: " + issued + "; statuses " + statuses;
         });
   }
@@ -585,7 +707,18 @@ class FaultSuiteIT {
             for (int i = 0; i < JUNK_TOKENS; i++) {
               String junk = junkJwt();
               int replica = i % 3;
-              results.add(pool.submit(() -> outcomes.merge(issueOutcome(replica, junk, IssueCredentialRequest.newBuilder().setDatabaseRole("db1").build()), 1, Integer::sum)));
+              results.add(
+                  pool.submit(
+                      () ->
+                          outcomes.merge(
+                              issueOutcome(
+                                  replica,
+                                  junk,
+                                  IssueCredentialRequest.newBuilder()
+                                      .setDatabaseRole("db1")
+                                      .build()),
+                              1,
+                              Integer::sum)));
             }
             for (Future<?> result : results) {
               result.get(120, TimeUnit.SECONDS);
@@ -610,7 +743,8 @@ class FaultSuiteIT {
           long bound = (long) Math.ceil(100 * stand.replicas.size() * (seconds + 1));
           assertThat(reviews).isLessThanOrEqualTo(bound);
           return String.format(
-              "%s in %.1f s; %d TokenReviews (bound: 100/s per replica, %d)", outcomes, seconds, reviews, bound);
+              "%s in %.1f s; %d TokenReviews (bound: 100/s per replica, %d)",
+              outcomes, seconds, reviews, bound);
         });
   }
 
@@ -652,18 +786,26 @@ class FaultSuiteIT {
         .append(Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS))
         .append(". Regenerate with\n\n```\n")
         .append("./mvnw -o -B -pl broker-service -am verify -Djib.skip=true -Dtest=NONE")
-        .append(" -Dsurefire.failIfNoSpecifiedTests=false -Dit.test=FaultSuiteIT -Dcredbroker.fault-suite=true")
-        .append(" -Dfailsafe.failIfNoSpecifiedTests=false\ncp broker-service/target/fault-suite.md docs/fault-suite.md\n```\n\n")
+        .append(
+            " -Dsurefire.failIfNoSpecifiedTests=false -Dit.test=FaultSuiteIT -Dcredbroker.fault-suite=true")
+        .append(
+            " -Dfailsafe.failIfNoSpecifiedTests=false\ncp broker-service/target/fault-suite.md docs/fault-suite.md\n```\n\n")
         .append("Three broker replicas (packaged jar), the dev-stack and embedded PostgreSQL, ")
         .append(FaultStand.APPLICATIONS)
         .append(" applications querying through the client SDK throughout. Credential TTL ")
-        .append(FaultStand.CREDENTIAL_TTL.toSeconds()).append(" s (max ")
-        .append(FaultStand.CREDENTIAL_MAX_TTL.toSeconds()).append(" s), stale-after ")
-        .append(FaultStand.STALE_AFTER.toSeconds()).append(" s, reconnect grace ")
-        .append(FaultStand.RECONNECT_GRACE.toSeconds()).append(" s, Vault read timeout ")
-        .append(FaultStand.VAULT_READ_TIMEOUT.toMillis()).append(" ms. ")
+        .append(FaultStand.CREDENTIAL_TTL.toSeconds())
+        .append(" s (max ")
+        .append(FaultStand.CREDENTIAL_MAX_TTL.toSeconds())
+        .append(" s), stale-after ")
+        .append(FaultStand.STALE_AFTER.toSeconds())
+        .append(" s, reconnect grace ")
+        .append(FaultStand.RECONNECT_GRACE.toSeconds())
+        .append(" s, Vault read timeout ")
+        .append(FaultStand.VAULT_READ_TIMEOUT.toMillis())
+        .append(" ms. ")
         .append("Invariants, checked after every scenario once the graces have passed: ")
-        .append("applications run queries again; every live lease renewed to at least half its TTL; 0 orphan roles and 0 ghost credentials; ")
+        .append(
+            "applications run queries again; every live lease renewed to at least half its TTL; 0 orphan roles and 0 ghost credentials; ")
         .append("0 credentials of another pod; 0 failed application queries; 0 secrets in any log ")
         .append("(every replica's log with the broker, Spring, gRPC, Netty, HTTP-client wire, ")
         .append("Kubernetes-client and JDBC loggers at DEBUG, and the test JVM's).\n\n")
@@ -680,11 +822,19 @@ class FaultSuiteIT {
       if (row.checks().isEmpty()) {
         checks.append("not checked: the scenario itself failed");
       }
-      md.append("| ").append(cell(row.fault())).append(" | ").append(cell(row.behaviour()))
-          .append(" | ").append(cell(row.observed())).append(" | ").append(checks).append(" |\n");
+      md.append("| ")
+          .append(cell(row.fault()))
+          .append(" | ")
+          .append(cell(row.behaviour()))
+          .append(" | ")
+          .append(cell(row.observed()))
+          .append(" | ")
+          .append(checks)
+          .append(" |\n");
     }
-    md.append("\nNot covered yet: clock skew between replicas (needs a per-process clock, e.g."
-        + " libfaketime, which this build machine lacks).\n");
+    md.append(
+        "\nNot covered yet: clock skew between replicas (needs a per-process clock, e.g."
+            + " libfaketime, which this build machine lacks).\n");
     Path file = Path.of("target", "fault-suite.md");
     Files.writeString(file, md.toString());
     System.out.print(md);
@@ -713,7 +863,8 @@ class FaultSuiteIT {
    * Injects a fault, lets it last {@code outage} while a new pod tries to open a stream on replica
    * {@code replica}, and ends it; returns what the pod got.
    */
-  private static String duringFault(Step inject, Step heal, int replica, Duration outage) throws Exception {
+  private static String duringFault(Step inject, Step heal, int replica, Duration outage)
+      throws Exception {
     inject.run();
     try {
       return "new stream during the fault: " + probeDuring(replica, outage);
@@ -737,7 +888,8 @@ class FaultSuiteIT {
   /** What a new pod's first WatchCredential on replica {@code replica} gets. */
   private static String newStreamOutcome(int replica) {
     String token = stand.podToken(stand.newPod());
-    return streamOutcome(replica, token, WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build());
+    return streamOutcome(
+        replica, token, WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build());
   }
 
   private static String streamOutcome(int replica, String token, WatchCredentialRequest request) {
@@ -747,7 +899,9 @@ class FaultSuiteIT {
           () -> {
             try {
               Iterator<CredentialEvent> events =
-                  stub(replica, token).withDeadlineAfter(5, TimeUnit.SECONDS).watchCredential(request);
+                  stub(replica, token)
+                      .withDeadlineAfter(5, TimeUnit.SECONDS)
+                      .watchCredential(request);
               CredentialEvent first = events.next();
               return first.getEventCase().name().toLowerCase();
             } catch (StatusRuntimeException e) {
@@ -822,8 +976,15 @@ class FaultSuiteIT {
   private static String expiredToken() throws InterruptedException {
     stand.devStack.kubernetes().tokenLeeway(Duration.ZERO);
     String token =
-        stand.devStack.kubernetes().issueToken(
-            "public", "application", stand.applications.get(0).pod, List.of("credbroker"), Duration.ofSeconds(1));
+        stand
+            .devStack
+            .kubernetes()
+            .issueToken(
+                "public",
+                "application",
+                stand.applications.get(0).pod,
+                List.of("credbroker"),
+                Duration.ofSeconds(1));
     Thread.sleep(2_000);
     return token;
   }
@@ -831,12 +992,17 @@ class FaultSuiteIT {
   private static String junkJwt() {
     return b64("{\"alg\":\"RS256\",\"kid\":\"junk\"}")
         + "."
-        + b64("{\"sub\":\"system:serviceaccount:public:application\",\"jti\":\"" + UUID.randomUUID() + "\"}")
+        + b64(
+            "{\"sub\":\"system:serviceaccount:public:application\",\"jti\":\""
+                + UUID.randomUUID()
+                + "\"}")
         + "."
         + b64(UUID.randomUUID().toString());
   }
 
   private static String b64(String text) {
-    return Base64.getUrlEncoder().withoutPadding().encodeToString(text.getBytes(StandardCharsets.UTF_8));
+    return Base64.getUrlEncoder()
+        .withoutPadding()
+        .encodeToString(text.getBytes(StandardCharsets.UTF_8));
   }
 }

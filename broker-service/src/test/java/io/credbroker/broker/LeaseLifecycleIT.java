@@ -50,13 +50,16 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Keeping credentials alive and ending them, through the real wire with TTLs of seconds: gRPC to
  * the broker, Vault's HTTP API on the stand-in (which runs the role's renewal and revocation
- * statements for real), PostgreSQL over JDBC. After every test the zero-orphans invariant must hold.
+ * statements for real), PostgreSQL over JDBC. After every test the zero-orphans invariant must
+ * hold.
  */
 class LeaseLifecycleIT {
 
   private static final String AUDIENCE = "credbroker";
+
   /** A Vault role whose leases live 3 s and can be renewed up to 10 s after issue. */
   private static final String SHORT_ROLE = "db1short";
+
   private static final Duration GRACE = Duration.ofSeconds(3);
   private static final Duration DRAIN = Duration.ofSeconds(1);
 
@@ -83,7 +86,8 @@ class LeaseLifecycleIT {
         BrokerFixture.start(
             workDir,
             properties,
-            BrokerFixture.shortLivedVaultRole(SHORT_ROLE, Duration.ofSeconds(3), Duration.ofSeconds(10)));
+            BrokerFixture.shortLivedVaultRole(
+                SHORT_ROLE, Duration.ofSeconds(3), Duration.ofSeconds(10)));
     kubernetes = fixture.devStack.kubernetes();
     client = new BrokerTestClient(fixture.channel);
   }
@@ -123,7 +127,9 @@ class LeaseLifecycleIT {
     assertThat(instant(second.getRenewed().getExpireTime()))
         .isAfter(instant(first.getRenewed().getExpireTime()));
 
-    await().atMost(Duration.ofSeconds(10)).until(() -> Instant.now().isAfter(firstExpiry.plusMillis(500)));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> Instant.now().isAfter(firstExpiry.plusMillis(500)));
     assertThat(selectOne(credential)).isEqualTo(1);
     // Vault ran the renewal statements: the role's VALID UNTIL moved with the lease.
     assertThat(validUntil(credential.getUsername())).isAfter(firstExpiry);
@@ -207,7 +213,8 @@ class LeaseLifecycleIT {
 
     // Vault revoked synchronously: the role is gone when the call returns.
     assertThat(fixture.roleExists(credential.getUsername())).isFalse();
-    assertThat(fixture.record(credential.getCredentialId()).state()).isEqualTo(CredentialState.RELEASED);
+    assertThat(fixture.record(credential.getCredentialId()).state())
+        .isEqualTo(CredentialState.RELEASED);
     await().atMost(Duration.ofSeconds(5)).until(stream.completed::get);
     // Idempotent.
     release(token, credential.getCredentialId());
@@ -229,10 +236,13 @@ class LeaseLifecycleIT {
 
     await()
         .atMost(Duration.ofSeconds(5))
-        .until(() -> fixture.record(credential.getCredentialId()).expireTime().isAfter(issuedExpiry));
+        .until(
+            () -> fixture.record(credential.getCredentialId()).expireTime().isAfter(issuedExpiry));
     assertThat(fixture.roleExists(credential.getUsername())).isTrue();
 
-    await().atMost(Duration.ofSeconds(10)).until(() -> !fixture.roleExists(credential.getUsername()));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> !fixture.roleExists(credential.getUsername()));
     CredentialRecord ended = fixture.record(credential.getCredentialId());
     assertThat(ended.state()).isEqualTo(CredentialState.REVOKED);
     assertThat(ended.endReason()).isEqualTo("ABANDONED");
@@ -261,7 +271,8 @@ class LeaseLifecycleIT {
         Status.Code.FAILED_PRECONDITION,
         "CREDENTIAL_NOT_RESUMABLE");
     // The refused resumes created nothing and changed nothing.
-    assertThat(fixture.record(credential.getCredentialId()).state()).isEqualTo(CredentialState.RELEASED);
+    assertThat(fixture.record(credential.getCredentialId()).state())
+        .isEqualTo(CredentialState.RELEASED);
   }
 
   @Test
@@ -315,7 +326,9 @@ class LeaseLifecycleIT {
       }
       String silentId = silent.context.getBean(ReplicaId.class).value();
       List<MeterRegistry> claimers =
-          List.of(fixture.broker.getBean(MeterRegistry.class), other.context.getBean(MeterRegistry.class));
+          List.of(
+              fixture.broker.getBean(MeterRegistry.class),
+              other.context.getBean(MeterRegistry.class));
       double silentTakeoversBefore = takeovers(claimers, "silent");
 
       // The replica stops heart-beating and renewing (a long pause), its streams stay open.
@@ -345,7 +358,8 @@ class LeaseLifecycleIT {
                   credentials.stream()
                       .allMatch(
                           c ->
-                              fixture.record(c.getCredentialId())
+                              fixture
+                                  .record(c.getCredentialId())
                                   .expireTime()
                                   .isAfter(frozenExpiry.get(c.getCredentialId()))));
 
@@ -362,7 +376,8 @@ class LeaseLifecycleIT {
       for (int i = 2; i < 4; i++) {
         String username = credentials.get(i).getUsername();
         await().atMost(Duration.ofSeconds(10)).until(() -> !fixture.roleExists(username));
-        assertThat(fixture.record(credentials.get(i).getCredentialId()).endReason()).isEqualTo("ABANDONED");
+        assertThat(fixture.record(credentials.get(i).getCredentialId()).endReason())
+            .isEqualTo("ABANDONED");
       }
       for (int i = 0; i < 2; i++) {
         assertThat(fixture.record(credentials.get(i).getCredentialId()).state())
@@ -371,7 +386,11 @@ class LeaseLifecycleIT {
 
       // The paused replica wakes up, learns it was presumed dead and gives up its streams.
       Counter ownershipLost =
-          silent.context.getBean(MeterRegistry.class).get("credbroker.cluster.ownership.lost").counter();
+          silent
+              .context
+              .getBean(MeterRegistry.class)
+              .get("credbroker.cluster.ownership.lost")
+              .counter();
       assertThat(ownershipLost.count()).isZero();
       silent.context.getBean(ReplicaHeartbeat.class).start();
       await().atMost(Duration.ofSeconds(5)).until(() -> ownershipLost.count() == 1);
@@ -431,7 +450,8 @@ class LeaseLifecycleIT {
     fixture.devStack.stopVault();
     try {
       release(token, credential.getCredentialId());
-      assertThat(fixture.record(credential.getCredentialId()).state()).isEqualTo(CredentialState.RELEASED);
+      assertThat(fixture.record(credential.getCredentialId()).state())
+          .isEqualTo(CredentialState.RELEASED);
       assertThat(queue.list(100))
           .anyMatch(p -> p.credentialId().toString().equals(credential.getCredentialId()));
       await()
@@ -452,7 +472,9 @@ class LeaseLifecycleIT {
       fixture.devStack.startVault();
     }
 
-    await().atMost(Duration.ofSeconds(15)).until(() -> !fixture.roleExists(credential.getUsername()));
+    await()
+        .atMost(Duration.ofSeconds(15))
+        .until(() -> !fixture.roleExists(credential.getUsername()));
     await()
         .atMost(Duration.ofSeconds(5))
         .until(() -> !queue.contains(UUID.fromString(credential.getCredentialId())));
@@ -503,7 +525,8 @@ class LeaseLifecycleIT {
     WatchCredentialRequest.Builder request =
         WatchCredentialRequest.newBuilder().setDatabaseRole(databaseRole);
     if (ttl != null) {
-      request.setRequestedTtl(com.google.protobuf.Duration.newBuilder().setSeconds(ttl.toSeconds()));
+      request.setRequestedTtl(
+          com.google.protobuf.Duration.newBuilder().setSeconds(ttl.toSeconds()));
     }
     EventStream stream = EventStream.open(channel, token, request.build());
     streams.add(stream);
@@ -530,7 +553,6 @@ class LeaseLifecycleIT {
             ReleaseCredentialRequest.newBuilder().setCredentialId(credentialId).build());
   }
 
-
   private static int selectOne(Credential credential) throws SQLException {
     try (Connection db =
             DriverManager.getConnection(
@@ -541,7 +563,6 @@ class LeaseLifecycleIT {
       return rs.getInt(1);
     }
   }
-
 
   private static Instant validUntil(String username) throws SQLException {
     try (Connection db = fixture.devStack.postgres().connect("db1");
@@ -554,7 +575,6 @@ class LeaseLifecycleIT {
       }
     }
   }
-
 
   private static String metrics() throws Exception {
     return fixture.httpGet("/actuator/prometheus").body();
@@ -575,10 +595,14 @@ class LeaseLifecycleIT {
         "public", "application", pod, List.of(AUDIENCE), Duration.ofMinutes(10));
   }
 
-  /** Credentials these replicas took over, by cause, as their {@code credbroker.cluster.takeovers} count. */
+  /**
+   * Credentials these replicas took over, by cause, as their {@code credbroker.cluster.takeovers}
+   * count.
+   */
   private static double takeovers(List<MeterRegistry> replicas, String cause) {
     return replicas.stream()
-        .mapToDouble(r -> r.get("credbroker.cluster.takeovers").tag("cause", cause).counter().count())
+        .mapToDouble(
+            r -> r.get("credbroker.cluster.takeovers").tag("cause", cause).counter().count())
         .sum();
   }
 }

@@ -49,9 +49,9 @@ import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * What one pod, callers with junk tokens, and a flood of calls may cost the broker, through the real
- * wire: per-pod stream, TTL and issuance limits, the bound on TokenReviews for unknown tokens, load
- * shedding at call admission, and the replica heartbeat going on while request work has every
+ * What one pod, callers with junk tokens, and a flood of calls may cost the broker, through the
+ * real wire: per-pod stream, TTL and issuance limits, the bound on TokenReviews for unknown tokens,
+ * load shedding at call admission, and the replica heartbeat going on while request work has every
  * connection of the state-database pool.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -167,8 +167,7 @@ class LimitsIT {
 
     assertRefused(
         () -> issueWithTtl(token, Long.MAX_VALUE), Status.Code.INVALID_ARGUMENT, "INVALID_REQUEST");
-    assertRefused(
-        () -> issueWithTtl(token, -5), Status.Code.INVALID_ARGUMENT, "INVALID_REQUEST");
+    assertRefused(() -> issueWithTtl(token, -5), Status.Code.INVALID_ARGUMENT, "INVALID_REQUEST");
     assertRefused(
         () -> watch(token, Duration.ofSeconds(-5)).first(),
         Status.Code.INVALID_ARGUMENT,
@@ -282,8 +281,7 @@ class LimitsIT {
 
   @Test
   @Order(8)
-  void callsBeyondThePendingBoundAreShedAtOnceWithRetryInfoAndTheOthersComplete()
-      throws Exception {
+  void callsBeyondThePendingBoundAreShedAtOnceWithRetryInfoAndTheOthersComplete() throws Exception {
     List<String> tokens = new ArrayList<>();
     for (int i = 0; i <= MAX_PENDING_CALLS; i++) {
       tokens.add(podToken(newPod()));
@@ -303,8 +301,7 @@ class LimitsIT {
           .atMost(Duration.ofSeconds(10))
           .until(
               () ->
-                  meters.get("credbroker.grpc.calls.pending").gauge().value()
-                      == MAX_PENDING_CALLS);
+                  meters.get("credbroker.grpc.calls.pending").gauge().value() == MAX_PENDING_CALLS);
 
       long start = System.nanoTime();
       StatusRuntimeException shed =
@@ -320,7 +317,8 @@ class LimitsIT {
       assertThat(call.done.await(30, TimeUnit.SECONDS)).isTrue();
       assertThat(call.error.get()).isNull();
     }
-    assertThat(client.issue(tokens.get(MAX_PENDING_CALLS), BrokerFixture.DATABASE_ROLE).getUsername())
+    assertThat(
+            client.issue(tokens.get(MAX_PENDING_CALLS), BrokerFixture.DATABASE_ROLE).getUsername())
         .isNotEmpty();
   }
 
@@ -376,7 +374,9 @@ class LimitsIT {
         .withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers))
         .withDeadlineAfter(60, TimeUnit.SECONDS)
         .issueCredential(
-            IssueCredentialRequest.newBuilder().setDatabaseRole(BrokerFixture.DATABASE_ROLE).build(),
+            IssueCredentialRequest.newBuilder()
+                .setDatabaseRole(BrokerFixture.DATABASE_ROLE)
+                .build(),
             new StreamObserver<>() {
               @Override
               public void onNext(IssueCredentialResponse value) {
@@ -411,7 +411,8 @@ class LimitsIT {
     WatchCredentialRequest.Builder request =
         WatchCredentialRequest.newBuilder().setDatabaseRole(BrokerFixture.DATABASE_ROLE);
     if (ttl != null) {
-      request.setRequestedTtl(com.google.protobuf.Duration.newBuilder().setSeconds(ttl.toSeconds()));
+      request.setRequestedTtl(
+          com.google.protobuf.Duration.newBuilder().setSeconds(ttl.toSeconds()));
     }
     EventStream stream = EventStream.open(fixture.channel, token, request.build());
     streams.add(stream);

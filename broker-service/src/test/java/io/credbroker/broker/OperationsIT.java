@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import io.credbroker.api.v1.Credential;
-import io.credbroker.broker.BrokerException;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
 import io.grpc.Status;
 import java.io.IOException;
@@ -40,13 +39,14 @@ import org.junit.jupiter.api.io.TempDir;
  * What an operator sees of a running broker, held against what the project tells the operator: its
  * Prometheus scrape against the metrics reference ({@code docs/metrics.md}) and the alerts and
  * dashboard the Helm chart ships ({@code helm/credential-broker/files/}); its problem types and
- * runbook against {@code docs/runbook.md}. The broker is scraped after it issued, refused and revoked
- * credentials and saw a pod deleted, so that series registered on first use exist too.
+ * runbook against {@code docs/runbook.md}. The broker is scraped after it issued, refused and
+ * revoked credentials and saw a pod deleted, so that series registered on first use exist too.
  */
 class OperationsIT {
 
   private static final Duration TOKEN_TTL = Duration.ofMinutes(10);
-  private static final Path REPOSITORY = Path.of(System.getProperty("credbroker.repository.dir", ".."));
+  private static final Path REPOSITORY =
+      Path.of(System.getProperty("credbroker.repository.dir", ".."));
   private static final Path RULES =
       REPOSITORY.resolve("helm/credential-broker/files/prometheus-rules.yaml");
   private static final Path DASHBOARD =
@@ -57,7 +57,10 @@ class OperationsIT {
   private static final Pattern SELECTOR = Pattern.compile("([a-zA-Z_:][a-zA-Z0-9_:]*)\\{([^}]*)}");
 
   private static final Pattern MATCHER = Pattern.compile("(\\w+)\\s*(=~|!=|!~|=)\\s*\"([^\"]*)\"");
-  /** Labels that Prometheus adds from the scrape target, or that the broker puts on every series. */
+
+  /**
+   * Labels that Prometheus adds from the scrape target, or that the broker puts on every series.
+   */
   private static final Set<String> TARGET_LABELS = Set.of("application", "namespace", "pod", "job");
 
   @TempDir static Path workDir;
@@ -72,14 +75,16 @@ class OperationsIT {
     BrokerTestClient client = new BrokerTestClient(fixture.channel);
 
     kubernetes.createPod("public", "metrics-revoked", "application");
-    Credential revoked = client.issue(podToken(kubernetes, "metrics-revoked"), BrokerFixture.DATABASE_ROLE);
+    Credential revoked =
+        client.issue(podToken(kubernetes, "metrics-revoked"), BrokerFixture.DATABASE_ROLE);
     sreToken = kubernetes.issueToken("ops", "sre", null, List.of(), TOKEN_TTL);
     HttpResponse<String> revocation =
         fixture
             .adminHttpClient()
             .send(
                 HttpRequest.newBuilder(
-                        fixture.adminUri("/admin/v1/credentials/" + revoked.getCredentialId() + "/revocations"))
+                        fixture.adminUri(
+                            "/admin/v1/credentials/" + revoked.getCredentialId() + "/revocations"))
                     .header("Authorization", "Bearer " + sreToken)
                     .header("Content-Type", "application/json")
                     .POST(HttpRequest.BodyPublishers.ofString("{\"reason\":\"metrics\"}"))
@@ -91,15 +96,18 @@ class OperationsIT {
     String deletedPodToken = podToken(kubernetes, "metrics-deleted");
     client.issue(deletedPodToken, BrokerFixture.DATABASE_ROLE);
     BrokerTestClient.assertRefused(
-        () -> client.issue(deletedPodToken, "no-such-role"), Status.Code.NOT_FOUND, "UNKNOWN_DATABASE_ROLE");
+        () -> client.issue(deletedPodToken, "no-such-role"),
+        Status.Code.NOT_FOUND,
+        "UNKNOWN_DATABASE_ROLE");
     kubernetes.deletePod("public", "metrics-deleted");
 
     await()
         .atMost(Duration.ofSeconds(20))
         .until(
             () -> Scrape.of(fixture.httpGet("/actuator/prometheus").body()),
-            s -> s.samples().contains("credbroker_pods_departed_total")
-                && s.samples().contains("credbroker_admin_revocations_total"));
+            s ->
+                s.samples().contains("credbroker_pods_departed_total")
+                    && s.samples().contains("credbroker_admin_revocations_total"));
     scrape = Scrape.of(fixture.httpGet("/actuator/prometheus").body());
   }
 
@@ -112,7 +120,9 @@ class OperationsIT {
 
   @Test
   void everyMetricAnAlertNamesIsExportedWithTheLabelValuesItMatches() throws IOException {
-    assertThat(alertExpressions()).hasSizeGreaterThanOrEqualTo(10).allSatisfy(OperationsIT::assertSelectorsExported);
+    assertThat(alertExpressions())
+        .hasSizeGreaterThanOrEqualTo(10)
+        .allSatisfy(OperationsIT::assertSelectorsExported);
   }
 
   @Test
@@ -133,14 +143,26 @@ class OperationsIT {
     }
 
     Set<String> documentedBrokerMetrics = new TreeSet<>();
-    reference.keySet().stream().filter(n -> n.startsWith("credbroker_")).forEach(documentedBrokerMetrics::add);
-    assertThat(documentedBrokerMetrics).as("the broker's metrics in docs/metrics.md").isEqualTo(exported);
+    reference.keySet().stream()
+        .filter(n -> n.startsWith("credbroker_"))
+        .forEach(documentedBrokerMetrics::add);
+    assertThat(documentedBrokerMetrics)
+        .as("the broker's metrics in docs/metrics.md")
+        .isEqualTo(exported);
     for (ReferenceRow row : reference.values()) {
       assertThat(scrape.types()).as("metric %s in the scrape", row.name()).containsKey(row.name());
-      assertThat(scrape.types().get(row.name())).as("the type of %s", row.name()).isEqualTo(row.type());
-      assertThat(scrape.labels(row.name())).as("the labels of %s", row.name()).isEqualTo(row.labels());
-      assertThat(row.aggregate()).as("how to aggregate %s", row.name()).matches("(replica|cluster): (sum|max|min)");
-      assertThat(row.registered()).as("when %s is registered", row.name()).isIn("start", "first use");
+      assertThat(scrape.types().get(row.name()))
+          .as("the type of %s", row.name())
+          .isEqualTo(row.type());
+      assertThat(scrape.labels(row.name()))
+          .as("the labels of %s", row.name())
+          .isEqualTo(row.labels());
+      assertThat(row.aggregate())
+          .as("how to aggregate %s", row.name())
+          .matches("(replica|cluster): (sum|max|min)");
+      assertThat(row.registered())
+          .as("when %s is registered", row.name())
+          .isIn("start", "first use");
     }
   }
 
@@ -166,12 +188,14 @@ class OperationsIT {
         Files.isExecutable(promtool),
         "promtool is not installed (apt-get install prometheus); the structural checks above still ran");
 
-    assertThat(run(promtool.toString(), "check", "rules", RULES.toString())).contains("SUCCESS: 14 rules found");
+    assertThat(run(promtool.toString(), "check", "rules", RULES.toString()))
+        .contains("SUCCESS: 14 rules found");
 
     StringBuilder recordingRules = new StringBuilder("groups:\n  - name: dashboard\n    rules:\n");
     int i = 0;
     for (String expression : dashboardExpressions()) {
-      String concrete = expression.replace("$namespace", "credbroker").replace("$__rate_interval", "2m");
+      String concrete =
+          expression.replace("$namespace", "credbroker").replace("$__rate_interval", "2m");
       recordingRules
           .append("      - record: dashboard:query")
           .append(i++)
@@ -192,18 +216,24 @@ class OperationsIT {
         fixture
             .adminHttpClient()
             .send(
-                HttpRequest.newBuilder(request).header("Authorization", "Bearer " + sreToken).build(),
+                HttpRequest.newBuilder(request)
+                    .header("Authorization", "Bearer " + sreToken)
+                    .build(),
                 HttpResponse.BodyHandlers.ofString());
     assertThat(notFound.statusCode()).isEqualTo(404);
     JsonNode problem = new ObjectMapper().readTree(notFound.body());
     assertThat(problem.path("reason").asText()).isEqualTo("CREDENTIAL_NOT_FOUND");
 
     // RFC 9457: a relative type is resolved against the request's URI. No credentials needed.
-    HttpResponse<String> entry = getWithoutCredentials(request.resolve(problem.path("type").asText()));
+    HttpResponse<String> entry =
+        getWithoutCredentials(request.resolve(problem.path("type").asText()));
 
     assertThat(entry.statusCode()).isEqualTo(200);
-    assertThat(entry.headers().firstValue("Content-Type")).hasValueSatisfying(t -> assertThat(t).startsWith("text/plain"));
-    assertThat(entry.body()).startsWith("### Reason: CREDENTIAL_NOT_FOUND").contains("**Cause:**", "**Fix:**");
+    assertThat(entry.headers().firstValue("Content-Type"))
+        .hasValueSatisfying(t -> assertThat(t).startsWith("text/plain"));
+    assertThat(entry.body())
+        .startsWith("### Reason: CREDENTIAL_NOT_FOUND")
+        .contains("**Cause:**", "**Fix:**");
   }
 
   @Test
@@ -216,7 +246,8 @@ class OperationsIT {
       assertThat(entry.statusCode()).as(type).isEqualTo(200);
       assertThat(entry.body()).as(type).startsWith("### Reason: " + reason.name());
     }
-    assertThat(getWithoutCredentials(fixture.adminUri("/problems/no-such-reason")).statusCode()).isEqualTo(404);
+    assertThat(getWithoutCredentials(fixture.adminUri("/problems/no-such-reason")).statusCode())
+        .isEqualTo(404);
   }
 
   @Test
@@ -308,7 +339,8 @@ class OperationsIT {
           continue;
         }
         Pattern value =
-            Pattern.compile(matcher.group(2).equals("=~") ? matcher.group(3) : Pattern.quote(matcher.group(3)));
+            Pattern.compile(
+                matcher.group(2).equals("=~") ? matcher.group(3) : Pattern.quote(matcher.group(3)));
         assertThat(scrape.labelValues(name, label))
             .as("values of %s on %s, matched by: %s", label, name, expression)
             .anyMatch(v -> value.matcher(v).matches());
@@ -348,7 +380,9 @@ class OperationsIT {
           if (brace >= 0) {
             Matcher label = MATCHER.matcher(line.substring(brace, line.indexOf('}')));
             while (label.find()) {
-              labels.computeIfAbsent(label.group(1), l -> new LinkedHashSet<>()).add(label.group(3));
+              labels
+                  .computeIfAbsent(label.group(1), l -> new LinkedHashSet<>())
+                  .add(label.group(3));
             }
           }
         }
@@ -365,7 +399,9 @@ class OperationsIT {
       return values.getOrDefault(sample, Map.of()).getOrDefault(label, Set.of());
     }
 
-    /** The labels of a family's samples, less those on every series and a histogram's {@code le}. */
+    /**
+     * The labels of a family's samples, less those on every series and a histogram's {@code le}.
+     */
     Set<String> labels(String family) {
       Set<String> labels = new TreeSet<>();
       for (String suffix : List.of("", "_bucket", "_count", "_sum")) {

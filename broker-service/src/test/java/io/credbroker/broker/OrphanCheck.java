@@ -15,10 +15,10 @@ import java.util.TreeMap;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The "zero orphans" invariant, for any scenario once it has settled: every dynamic role in a target
- * database (a role with {@code VALID UNTIL}, which is how Vault's creation statements make them) is
- * backed by a live credential in the broker's state store, or it is gone. A role the broker never
- * recorded is an orphan too. And its reverse: every live credential's role exists.
+ * The "zero orphans" invariant, for any scenario once it has settled: every dynamic role in a
+ * target database (a role with {@code VALID UNTIL}, which is how Vault's creation statements make
+ * them) is backed by a live credential in the broker's state store, or it is gone. A role the
+ * broker never recorded is an orphan too. And its reverse: every live credential's role exists.
  *
  * <p>Reads both databases over JDBC as the admin user; stateless.
  */
@@ -73,17 +73,17 @@ public final class OrphanCheck {
   }
 
   /**
-   * The reverse invariant: credentials the state store holds as live ({@code ACTIVE}, with more than
-   * {@link #EXPIRY_SLACK} left before their recorded expiry) whose PostgreSQL role is gone, by
-   * credential ID with user name and owner replica. Such a role was dropped behind the broker's back
-   * (by Vault, when the token that created its lease died): the pod holding it can no longer log in
-   * although the broker keeps it as live.
+   * The reverse invariant: credentials the state store holds as live ({@code ACTIVE}, with more
+   * than {@link #EXPIRY_SLACK} left before their recorded expiry) whose PostgreSQL role is gone, by
+   * credential ID with user name and owner replica. Such a role was dropped behind the broker's
+   * back (by Vault, when the token that created its lease died): the pod holding it can no longer
+   * log in although the broker keeps it as live.
    *
    * <p>Race-free without waiting: the broker ends a credential in its state store before it asks
-   * Vault to revoke the lease, and records a credential only after Vault created its role; so a role
-   * found missing whose credential is still live when read again afterwards was dropped while the
-   * credential was live. Roles are cluster-wide in PostgreSQL; {@code targetDatabase} is only where
-   * the check connects.
+   * Vault to revoke the lease, and records a credential only after Vault created its role; so a
+   * role found missing whose credential is still live when read again afterwards was dropped while
+   * the credential was live. Roles are cluster-wide in PostgreSQL; {@code targetDatabase} is only
+   * where the check connects.
    */
   public static Map<String, String> liveCredentialsWithoutRole(
       PostgresInfo postgres, String targetDatabase, String stateDatabase) throws SQLException {
@@ -138,7 +138,8 @@ public final class OrphanCheck {
   /** Fails with the live credentials whose role is gone, if there are any now. */
   public static void assertNoLiveCredentialWithoutRole(
       PostgresInfo postgres, String targetDatabase, String stateDatabase) throws SQLException {
-    Map<String, String> missing = liveCredentialsWithoutRole(postgres, targetDatabase, stateDatabase);
+    Map<String, String> missing =
+        liveCredentialsWithoutRole(postgres, targetDatabase, stateDatabase);
     if (!missing.isEmpty()) {
       throw new AssertionError("live credentials whose PostgreSQL role is gone: " + missing);
     }

@@ -37,6 +37,7 @@ class PodDeletionIT {
   private static final String AUDIENCE = "credbroker";
   private static final String SHORT_ROLE = "db1short";
   private static final Duration DRAIN = Duration.ofSeconds(2);
+
   /** Events are acted on at once; this bounds a missed one. */
   private static final Duration NOTICE_WITHIN = Duration.ofSeconds(2);
 
@@ -53,7 +54,8 @@ class PodDeletionIT {
     properties.put("credbroker.lease.poll-interval", "200ms");
     properties.put("credbroker.lease.drain-grace", DRAIN.toMillis() + "ms");
     properties.put("credbroker.lease.reconnect-grace", "30s");
-    properties.put("credbroker.kubernetes.pod-watch.check-interval", NOTICE_WITHIN.toMillis() + "ms");
+    properties.put(
+        "credbroker.kubernetes.pod-watch.check-interval", NOTICE_WITHIN.toMillis() + "ms");
     properties.putAll(BrokerFixture.secondBinding(SHORT_ROLE));
     fixture =
         BrokerFixture.start(
@@ -61,7 +63,8 @@ class PodDeletionIT {
             properties,
             // Renewed every ~2 s and rotated before its 8 s max TTL: a stream that outlived its
             // pod would see both.
-            BrokerFixture.shortLivedVaultRole(SHORT_ROLE, Duration.ofSeconds(3), Duration.ofSeconds(8)));
+            BrokerFixture.shortLivedVaultRole(
+                SHORT_ROLE, Duration.ofSeconds(3), Duration.ofSeconds(8)));
     kubernetes = fixture.devStack.kubernetes();
   }
 
@@ -79,7 +82,8 @@ class PodDeletionIT {
   }
 
   @Test
-  void streamOfADeletedPodEndsUnauthenticatedAndItsRoleIsDroppedAfterTheDrainGrace() throws Exception {
+  void streamOfADeletedPodEndsUnauthenticatedAndItsRoleIsDroppedAfterTheDrainGrace()
+      throws Exception {
     String pod = newPod();
     String token = podToken(pod);
     EventStream stream = watch(token, SHORT_ROLE);
@@ -100,16 +104,20 @@ class PodDeletionIT {
     assertThat(ended.endReason()).isEqualTo("POD_DELETED");
     assertThat(Duration.between(deleted, ended.endTime())).isGreaterThanOrEqualTo(DRAIN);
 
-    // The token may still be cached as valid: the pod gets nothing more, and past the role's max TTL
+    // The token may still be cached as valid: the pod gets nothing more, and past the role's max
+    // TTL
     // no rotation created another role for it.
     EventStream again = watch(token, SHORT_ROLE);
     await().atMost(Duration.ofSeconds(10)).until(() -> !again.open());
     assertThat(again.events).isEmpty();
     assertThat(((StatusRuntimeException) again.error.get()).getStatus().getCode())
         .isEqualTo(Status.Code.UNAUTHENTICATED);
-    await().during(Duration.ofSeconds(8)).atMost(Duration.ofSeconds(10))
+    await()
+        .during(Duration.ofSeconds(8))
+        .atMost(Duration.ofSeconds(10))
         .until(() -> credentialsOf(pod).size() == 1);
-    assertThat(credentialsOf(pod)).singleElement()
+    assertThat(credentialsOf(pod))
+        .singleElement()
         .satisfies(c -> assertThat(c.state()).isEqualTo(CredentialState.REVOKED));
     assertThat(stream.count(e -> e.hasRotated())).isZero();
   }
@@ -127,12 +135,18 @@ class PodDeletionIT {
 
     await().atMost(NOTICE_WITHIN.plusSeconds(2)).until(() -> !old.open());
     assertEndedWithPodDeleted(old);
-    await().atMost(DRAIN.plusSeconds(5)).until(() -> !fixture.roleExists(oldCredential.getUsername()));
+    await()
+        .atMost(DRAIN.plusSeconds(5))
+        .until(() -> !fixture.roleExists(oldCredential.getUsername()));
 
     // The new pod (same name, new UID) keeps its stream and its role.
-    await().during(NOTICE_WITHIN.plusSeconds(1)).atMost(NOTICE_WITHIN.plusSeconds(3)).until(fresh::open);
+    await()
+        .during(NOTICE_WITHIN.plusSeconds(1))
+        .atMost(NOTICE_WITHIN.plusSeconds(3))
+        .until(fresh::open);
     assertThat(fixture.roleExists(freshCredential.getUsername())).isTrue();
-    assertThat(fixture.record(freshCredential.getCredentialId()).state()).isEqualTo(CredentialState.ACTIVE);
+    assertThat(fixture.record(freshCredential.getCredentialId()).state())
+        .isEqualTo(CredentialState.ACTIVE);
   }
 
   @Test
@@ -166,13 +180,18 @@ class PodDeletionIT {
   }
 
   private static List<CredentialRecord> credentialsOf(String pod) {
-    return fixture.broker.getBean(CredentialStore.class)
+    return fixture
+        .broker
+        .getBean(CredentialStore.class)
         .search(new CredentialQuery("public", pod, null, null, false, 100));
   }
 
   private EventStream watch(String token, String databaseRole) {
-    EventStream stream = EventStream.open(
-        fixture.channel, token, WatchCredentialRequest.newBuilder().setDatabaseRole(databaseRole).build());
+    EventStream stream =
+        EventStream.open(
+            fixture.channel,
+            token,
+            WatchCredentialRequest.newBuilder().setDatabaseRole(databaseRole).build());
     streams.add(stream);
     return stream;
   }
@@ -184,6 +203,7 @@ class PodDeletionIT {
   }
 
   private static String podToken(String pod) {
-    return kubernetes.issueToken("public", "application", pod, List.of(AUDIENCE), Duration.ofMinutes(10));
+    return kubernetes.issueToken(
+        "public", "application", pod, List.of(AUDIENCE), Duration.ofMinutes(10));
   }
 }

@@ -36,7 +36,8 @@ class PythonClientIT {
   private static final Path WALKTHROUGH = Path.of("../docs/clients/watch_credential.py");
   private static final Path PROTO_ROOT = Path.of("../api-proto/src/main/proto");
   private static final Pattern ISSUED =
-      Pattern.compile("\\{\"event\": \"issued\", \"credential_id\": \"([^\"]+)\", \"username\": \"([^\"]+)\"}");
+      Pattern.compile(
+          "\\{\"event\": \"issued\", \"credential_id\": \"([^\"]+)\", \"username\": \"([^\"]+)\"}");
 
   @TempDir static Path workDir;
   @TempDir Path dir;
@@ -61,26 +62,50 @@ class PythonClientIT {
   void pythonClientObtainsACredentialAndReleasesItOnSigterm() throws Exception {
     Path generated = Files.createDirectories(dir.resolve("gen"));
     // The include path of the well-known types differs between pip's and Debian's grpcio-tools.
-    String include = "import grpc_tools, os, sys; from grpc_tools import protoc;"
-        + " sys.exit(protoc.main(['protoc', '-I" + PROTO_ROOT.toAbsolutePath() + "',"
-        + " '-I' + os.path.join(os.path.dirname(grpc_tools.__file__), '_proto'),"
-        + " '--python_out=" + generated + "', '--grpc_python_out=" + generated + "',"
-        + " 'credbroker/v1/credential_broker.proto']))";
+    String include =
+        "import grpc_tools, os, sys; from grpc_tools import protoc;"
+            + " sys.exit(protoc.main(['protoc', '-I"
+            + PROTO_ROOT.toAbsolutePath()
+            + "',"
+            + " '-I' + os.path.join(os.path.dirname(grpc_tools.__file__), '_proto'),"
+            + " '--python_out="
+            + generated
+            + "', '--grpc_python_out="
+            + generated
+            + "',"
+            + " 'credbroker/v1/credential_broker.proto']))";
     assertThat(run(List.of(PYTHON, "-c", include), dir)).as("protoc").isZero();
     Path token = dir.resolve("token");
     fixture.devStack.kubernetes().createPod("public", "python-client", "application");
-    Files.writeString(token, fixture.devStack.kubernetes().issueToken(
-        "public", "application", "python-client", List.of("credbroker"), Duration.ofMinutes(10)));
+    Files.writeString(
+        token,
+        fixture
+            .devStack
+            .kubernetes()
+            .issueToken(
+                "public",
+                "application",
+                "python-client",
+                List.of("credbroker"),
+                Duration.ofMinutes(10)));
 
-    ProcessBuilder builder = new ProcessBuilder(PYTHON, WALKTHROUGH.toAbsolutePath().toString(),
-        "--target", "127.0.0.1:" + fixture.grpcPort,
-        "--ca-file", fixture.devStack.caCertPath().toString(),
-        "--token-file", token.toString(), "db1")
-        .redirectError(dir.resolve("stderr.log").toFile());
+    ProcessBuilder builder =
+        new ProcessBuilder(
+                PYTHON,
+                WALKTHROUGH.toAbsolutePath().toString(),
+                "--target",
+                "127.0.0.1:" + fixture.grpcPort,
+                "--ca-file",
+                fixture.devStack.caCertPath().toString(),
+                "--token-file",
+                token.toString(),
+                "db1")
+            .redirectError(dir.resolve("stderr.log").toFile());
     builder.environment().put("PYTHONPATH", generated.toString());
     Process client = builder.start();
-    try (BufferedReader out = new BufferedReader(
-        new InputStreamReader(client.getInputStream(), StandardCharsets.UTF_8))) {
+    try (BufferedReader out =
+        new BufferedReader(
+            new InputStreamReader(client.getInputStream(), StandardCharsets.UTF_8))) {
       String first = out.readLine();
       assertThat(first).as("first line; stderr: %s", stderr()).isNotNull();
       Matcher issued = ISSUED.matcher(first);
@@ -93,7 +118,8 @@ class PythonClientIT {
       assertThat(record.state()).isEqualTo(CredentialState.ACTIVE);
 
       // SIGTERM with kill: Process.destroy() would also close the pipe the client reports on.
-      assertThat(new ProcessBuilder("kill", "-TERM", Long.toString(client.pid())).start().waitFor()).isZero();
+      assertThat(new ProcessBuilder("kill", "-TERM", Long.toString(client.pid())).start().waitFor())
+          .isZero();
 
       assertThat(client.waitFor(20, TimeUnit.SECONDS)).isTrue();
       assertThat(client.exitValue()).as("exit status; stderr: %s", stderr()).isZero();
@@ -109,9 +135,14 @@ class PythonClientIT {
     return Files.readString(dir.resolve("stderr.log"));
   }
 
-  private static int run(List<String> command, Path workDir) throws IOException, InterruptedException {
-    Process process = new ProcessBuilder(new ArrayList<>(command)).directory(workDir.toFile())
-        .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+  private static int run(List<String> command, Path workDir)
+      throws IOException, InterruptedException {
+    Process process =
+        new ProcessBuilder(new ArrayList<>(command))
+            .directory(workDir.toFile())
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+            .start();
     if (!process.waitFor(60, TimeUnit.SECONDS)) {
       process.destroyForcibly();
       return -1;

@@ -12,9 +12,9 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * A Kubernetes Service in front of several broker replicas, as a gRPC client resolves it: one name
- * ({@code broker-replicas:///port1,port2}) with every replica's address on 127.0.0.1, tried in order
- * by gRPC's default pick-first policy, so a client moves on when its replica goes away. Clients that
- * list the same ports in different orders spread over the replicas.
+ * ({@code broker-replicas:///port1,port2}) with every replica's address on 127.0.0.1, tried in
+ * order by gRPC's default pick-first policy, so a client moves on when its replica goes away.
+ * Clients that list the same ports in different orders spread over the replicas.
  *
  * <p>{@link #register()} once per JVM (failsafe runs every IT class in one JVM) before a client
  * resolves such a target.
@@ -35,7 +35,8 @@ final class ReplicaListResolverProvider extends NameResolverProvider {
 
   /** The target that resolves to these ports on 127.0.0.1, in this order. */
   static String target(int... ports) {
-    return SCHEME + ":///"
+    return SCHEME
+        + ":///"
         + String.join(",", Arrays.stream(ports).mapToObj(Integer::toString).toList());
   }
 
@@ -61,8 +62,10 @@ final class ReplicaListResolverProvider extends NameResolverProvider {
     }
     List<EquivalentAddressGroup> addresses =
         Arrays.stream(targetUri.getPath().substring(1).split(","))
-            .map(port -> new EquivalentAddressGroup(
-                new InetSocketAddress("127.0.0.1", Integer.parseInt(port))))
+            .map(
+                port ->
+                    new EquivalentAddressGroup(
+                        new InetSocketAddress("127.0.0.1", Integer.parseInt(port))))
             .toList();
     return new NameResolver() {
       @Override

@@ -2,7 +2,6 @@ package io.credbroker.broker;
 
 import static io.credbroker.broker.BrokerTestClient.login;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.credbroker.api.v1.Credential;
@@ -17,8 +16,6 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.MetadataUtils;
 import io.grpc.stub.StreamObserver;
-import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
@@ -59,8 +56,10 @@ class ReplicatedBrokersIT {
   private static final int RUNS = 20;
   private static final Duration TOKEN_TTL = Duration.ofMinutes(30);
   private static final Duration EFFECT_TIMEOUT = Duration.ofSeconds(10);
+
   /** Short leases, so that renewals (or their absence) show within seconds. */
   private static final Duration SHORT_TTL = Duration.ofSeconds(6);
+
   private static final Metadata.Key<String> AUTHORIZATION =
       Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
 
@@ -115,7 +114,8 @@ class ReplicatedBrokersIT {
     Credential neighbourCredential = neighbourStream.awaitIssued();
 
     // The first revocation also pays for cold code paths in three fresh JVMs (class loading, the
-    // first TokenReview and SubjectAccessReview); it is reported on its own, not in the percentiles.
+    // first TokenReview and SubjectAccessReview); it is reported on its own, not in the
+    // percentiles.
     long warmUp = revokeOnePodAndMeasure(true);
     List<Long> latencies = new ArrayList<>();
     for (int run = 0; run < RUNS; run++) {
@@ -235,20 +235,19 @@ class ReplicatedBrokersIT {
                 sessionEnded.set(System.nanoTime());
               }
             });
-    await()
-        .atMost(EFFECT_TIMEOUT)
-        .until(() -> activeBackends(credential.getUsername()) == 1);
+    await().atMost(EFFECT_TIMEOUT).until(() -> activeBackends(credential.getUsername()) == 1);
 
     long start = System.nanoTime();
     HttpResponse<String> response =
         a.adminHttpClient()
             .send(
-            HttpRequest.newBuilder(a.adminUri("/admin/v1/namespaces/public/pods/" + pod + "/revocations"))
-                .header("Authorization", "Bearer " + sreToken)
-                .header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString("{\"reason\":\"compromised\"}"))
-                .build(),
-            HttpResponse.BodyHandlers.ofString());
+                HttpRequest.newBuilder(
+                        a.adminUri("/admin/v1/namespaces/public/pods/" + pod + "/revocations"))
+                    .header("Authorization", "Bearer " + sreToken)
+                    .header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"reason\":\"compromised\"}"))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString());
     assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
     assertThat(response.body()).contains(credential.getUsername());
 
@@ -305,13 +304,16 @@ class ReplicatedBrokersIT {
         when.compareAndSet(0, System.nanoTime());
         return true;
       }
-      // Even when the block has not reached this replica's cache yet, the insert trigger refuses the
-      // credential and the broker answers POD_REVOKED (it once answered UNAVAILABLE): nothing else is right.
+      // Even when the block has not reached this replica's cache yet, the insert trigger refuses
+      // the
+      // credential and the broker answers POD_REVOKED (it once answered UNAVAILABLE): nothing else
+      // is right.
       throw new AssertionError("a revoked pod was refused with " + e.getStatus(), e);
     }
   }
 
-  private static CredentialBrokerGrpc.CredentialBrokerBlockingStub stub(ManagedChannel channel, String token) {
+  private static CredentialBrokerGrpc.CredentialBrokerBlockingStub stub(
+      ManagedChannel channel, String token) {
     Metadata headers = new Metadata();
     headers.put(AUTHORIZATION, "Bearer " + token);
     return CredentialBrokerGrpc.newBlockingStub(channel)
@@ -388,7 +390,8 @@ class ReplicatedBrokersIT {
       return open(channel, token, request());
     }
 
-    static RecordingStream open(ManagedChannel channel, String token, WatchCredentialRequest request) {
+    static RecordingStream open(
+        ManagedChannel channel, String token, WatchCredentialRequest request) {
       RecordingStream stream = new RecordingStream();
       Metadata headers = new Metadata();
       headers.put(AUTHORIZATION, "Bearer " + token);
@@ -406,7 +409,9 @@ class ReplicatedBrokersIT {
       if (first == null) {
         throw new AssertionError("no credential within 20 s; stream ended with " + ended.get());
       }
-      return first.hasIssued() ? first.getIssued().getCredential() : first.getResumed().getCredential();
+      return first.hasIssued()
+          ? first.getIssued().getCredential()
+          : first.getResumed().getCredential();
     }
 
     /** Whether the first event was {@code resumed} (the broker adopted the credential). */

@@ -49,7 +49,8 @@ final class TestTls {
       KeyStore trusted = KeyStore.getInstance(KeyStore.getDefaultType());
       trusted.load(null, null);
       int i = 0;
-      for (Certificate certificate : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
+      for (Certificate certificate :
+          CertificateFactory.getInstance("X.509").generateCertificates(in)) {
         trusted.setCertificateEntry("ca-" + i++, certificate);
       }
       TrustManagerFactory trust =

@@ -92,12 +92,14 @@ class TokenTurnoverIT {
 
   private static final Duration BROKER_TOKEN_TTL = Duration.ofSeconds(BROKER_TOKEN_TTL_S);
   private static final Duration BROKER_TOKEN_MAX_TTL = Duration.ofSeconds(BROKER_TOKEN_MAX_TTL_S);
+
   /** A replaced credential is revoked this long after its pod acknowledged the rotation. */
   private static final Duration DRAIN_GRACE = Duration.ofSeconds(3);
+
   /**
-   * Credentials are created with orphan issuing tokens of this lifetime, a new one every half of it,
-   * and rotated {@link #TOKEN_EXPIRY_MARGIN} before theirs dies: every credential is rotated for its
-   * token within the test, well before its own max TTL.
+   * Credentials are created with orphan issuing tokens of this lifetime, a new one every half of
+   * it, and rotated {@link #TOKEN_EXPIRY_MARGIN} before theirs dies: every credential is rotated
+   * for its token within the test, well before its own max TTL.
    */
   private static final Duration ISSUING_TOKEN_TTL = Duration.ofSeconds(48);
 
@@ -112,8 +114,10 @@ class TokenTurnoverIT {
   @TempDir static Path workDir;
   private static DevStack devStack;
   private static KubernetesApiServer kubernetes;
+
   /** The running replica of each slot (a, b, c); a slot's successor takes over its ports. */
   private static final BrokerProcess[] replicas = new BrokerProcess[3];
+
   private static final int[] generations = new int[3];
   private static final AtomicInteger podNumbers = new AtomicInteger();
 
@@ -141,8 +145,7 @@ class TokenTurnoverIT {
     kubernetes = devStack.kubernetes();
     Map<String, String> properties = new LinkedHashMap<>(BrokerFixture.replicaProperties(devStack));
     properties.put("credbroker.lease.drain-grace", DRAIN_GRACE.toMillis() + "ms");
-    properties.put(
-        "credbroker.lease.token-expiry-margin", TOKEN_EXPIRY_MARGIN.toMillis() + "ms");
+    properties.put("credbroker.lease.token-expiry-margin", TOKEN_EXPIRY_MARGIN.toMillis() + "ms");
     properties.put("credbroker.lease.revocation-retry-initial", "500ms");
     // Every Vault login shows in the replica's log: the report counts them.
     properties.put("logging.level.org.springframework.vault.authentication", "DEBUG");
@@ -231,10 +234,10 @@ class TokenTurnoverIT {
 
   /**
    * A replica is killed; the others claim its credentials (and its pods resume them there). Its
-   * Vault token is neither revoked nor renewed any more, so it dies at the latest one TTL later, and
-   * surely after TTL + max TTL. By then each credential it held keeps working (its role still logs
-   * in with the password the pod holds) or was rotated, and the pod acknowledged the replacement,
-   * before its role went: a role gone while its pod still used it would show in {@link
+   * Vault token is neither revoked nor renewed any more, so it dies at the latest one TTL later,
+   * and surely after TTL + max TTL. By then each credential it held keeps working (its role still
+   * logs in with the password the pod holds) or was rotated, and the pod acknowledged the
+   * replacement, before its role went: a role gone while its pod still used it would show in {@link
    * Workload#rolesGoneWhileInUse}.
    */
   @Test
@@ -301,8 +304,8 @@ class TokenTurnoverIT {
   /**
    * The scenario's verdict, added to the scenario's own soft assertions so that a failure shows
    * every figure: no failed query, no terminated session, no role gone while in use, no live
-   * credential without its role (sampled throughout and now), no orphan, at least {@code
-   * minLogins} broker logins (token turnovers) during the scenario, and every pod still working.
+   * credential without its role (sampled throughout and now), no orphan, at least {@code minLogins}
+   * broker logins (token turnovers) during the scenario, and every pod still working.
    */
   private void assertUnharmed(TestInfo test, SoftAssertions softly, int minLogins)
       throws Exception {
@@ -513,8 +516,10 @@ class TokenTurnoverIT {
     private static final Duration STATE_SAMPLE_INTERVAL = Duration.ofSeconds(1);
 
     private final List<Pod> pods;
+
     /** User name → pod, for roles dropped while they were what their pod logged in with. */
     private final Map<String, String> rolesGoneWhileInUse = new ConcurrentHashMap<>();
+
     private final List<Mark> marks = new CopyOnWriteArrayList<>();
     private final Map<String, String> liveWithoutRole = new ConcurrentHashMap<>();
     private final List<String> monitorErrors = new CopyOnWriteArrayList<>();
@@ -655,27 +660,43 @@ class TokenTurnoverIT {
     String figures() {
       StringBuilder figures = new StringBuilder();
       for (Pod pod : pods) {
-        figures.append(String.format(
-            "  %s: %d writes ok, %d failed %s, %d sessions held, %d terminated %s, users %d,"
-                + " resumed %d, rotations acknowledged %d, stream failures %s%n",
-            pod.name, pod.queries.get(), pod.failedQueries.get(), pod.failures,
-            pod.sessionsHeld.get(), pod.terminatedSessions.get(), pod.terminations,
-            pod.users.size(), pod.events.resumed.get(), pod.events.acknowledged.size(),
-            pod.events.streamFailures));
+        figures.append(
+            String.format(
+                "  %s: %d writes ok, %d failed %s, %d sessions held, %d terminated %s, users %d,"
+                    + " resumed %d, rotations acknowledged %d, stream failures %s%n",
+                pod.name,
+                pod.queries.get(),
+                pod.failedQueries.get(),
+                pod.failures,
+                pod.sessionsHeld.get(),
+                pod.terminatedSessions.get(),
+                pod.terminations,
+                pod.users.size(),
+                pod.events.resumed.get(),
+                pod.events.acknowledged.size(),
+                pod.events.streamFailures));
       }
       for (Mark mark : marks) {
         long failed =
             pods.stream().flatMap(pod -> pod.failureTimes.stream()).filter(mark::covers).count();
         long terminated =
-            pods.stream().flatMap(pod -> pod.terminationTimes.stream()).filter(mark::covers).count();
-        figures.append(String.format(
-            "  %s: %d failed writes, %d terminated sessions%n", mark.what(), failed, terminated));
+            pods.stream()
+                .flatMap(pod -> pod.terminationTimes.stream())
+                .filter(mark::covers)
+                .count();
+        figures.append(
+            String.format(
+                "  %s: %d failed writes, %d terminated sessions%n",
+                mark.what(), failed, terminated));
       }
-      figures.append(String.format(
-          "  roles dropped while in use %d %s; live credentials seen without their role %d %s%s%n",
-          rolesGoneWhileInUse.size(), first(rolesGoneWhileInUse.keySet()),
-          liveWithoutRole.size(), first(liveWithoutRole.values()),
-          monitorErrors.isEmpty() ? "" : "; watcher errors " + first(monitorErrors)));
+      figures.append(
+          String.format(
+              "  roles dropped while in use %d %s; live credentials seen without their role %d %s%s%n",
+              rolesGoneWhileInUse.size(),
+              first(rolesGoneWhileInUse.keySet()),
+              liveWithoutRole.size(),
+              first(liveWithoutRole.values()),
+              monitorErrors.isEmpty() ? "" : "; watcher errors " + first(monitorErrors)));
       return figures.toString();
     }
 
@@ -715,6 +736,7 @@ class TokenTurnoverIT {
     private final String table;
     private final AtomicBoolean running = new AtomicBoolean(true);
     private final Thread loop;
+
     /** Written by the pod's own thread only; read by the test while it waits. */
     private volatile @Nullable Connection held;
 
@@ -788,7 +810,8 @@ class TokenTurnoverIT {
       try (Connection connection = dataSource.getConnection();
           Statement sql = connection.createStatement()) {
         sql.execute(
-            "CREATE TABLE IF NOT EXISTS " + table
+            "CREATE TABLE IF NOT EXISTS "
+                + table
                 + " (id bigserial PRIMARY KEY, username text NOT NULL,"
                 + " at timestamptz NOT NULL DEFAULT now())");
         return true;
@@ -802,7 +825,9 @@ class TokenTurnoverIT {
       try (Connection connection = dataSource.getConnection();
           PreparedStatement insert =
               connection.prepareStatement(
-                  "INSERT INTO " + table + " (username) VALUES (current_user) RETURNING username")) {
+                  "INSERT INTO "
+                      + table
+                      + " (username) VALUES (current_user) RETURNING username")) {
         try (ResultSet rs = insert.executeQuery()) {
           rs.next();
           users.add(rs.getString(1));

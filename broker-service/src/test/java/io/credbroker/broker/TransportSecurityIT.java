@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import io.credbroker.api.v1.CredentialBrokerGrpc;
 import io.credbroker.api.v1.CredentialEvent;
 import io.credbroker.api.v1.WatchCredentialRequest;
 import io.credbroker.broker.healthcheck.HealthCheckCommand;
@@ -18,7 +19,6 @@ import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthGrpc;
 import io.grpc.stub.MetadataUtils;
 import io.grpc.stub.StreamObserver;
-import io.credbroker.api.v1.CredentialBrokerGrpc;
 import java.io.IOException;
 import java.math.BigInteger;
 import java.net.URI;
@@ -77,7 +77,8 @@ class TransportSecurityIT {
       assertThatThrownBy(
               () ->
                   CredentialBrokerGrpc.newBlockingStub(plaintext)
-                      .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(bearer(podToken(pod))))
+                      .withInterceptors(
+                          MetadataUtils.newAttachHeadersInterceptor(bearer(podToken(pod))))
                       .withDeadlineAfter(10, TimeUnit.SECONDS)
                       .watchCredential(request())
                       .next())
@@ -101,7 +102,8 @@ class TransportSecurityIT {
           HttpClient.newHttpClient()
               .send(
                   HttpRequest.newBuilder(
-                          URI.create("http://127.0.0.1:" + fixture.adminPort + "/admin/v1/credentials"))
+                          URI.create(
+                              "http://127.0.0.1:" + fixture.adminPort + "/admin/v1/credentials"))
                       .header("Authorization", "Bearer " + sreToken())
                       .timeout(Duration.ofSeconds(10))
                       .build(),
@@ -139,7 +141,9 @@ class TransportSecurityIT {
     assertThat(grpcBefore).isEqualTo(adminBefore);
 
     CountingStream stream = CountingStream.open(fixture.channel, podToken(newPod()));
-    await("the first credential").atMost(Duration.ofSeconds(20)).until(() -> stream.issued.get() == 1);
+    await("the first credential")
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> stream.issued.get() == 1);
 
     // Renewed twice, as cert-manager does over a broker's life: each time the kubelet's way, a new
     // hidden directory behind the ..data symlink, which is switched atomically.
@@ -192,7 +196,14 @@ class TransportSecurityIT {
     // Nor is it valid for another name.
     assertThat(
             HealthCheckCommand.run(
-                "--target", target, "--ca-file", ca, "--authority", "other.example", "--timeout", "5s"))
+                "--target",
+                target,
+                "--ca-file",
+                ca,
+                "--authority",
+                "other.example",
+                "--timeout",
+                "5s"))
         .isEqualTo(1);
     // Bad arguments.
     assertThat(HealthCheckCommand.run("--ca-file", ca)).isEqualTo(2);
@@ -206,8 +217,10 @@ class TransportSecurityIT {
                 fixture
                     .startReplica(
                         Map.of(
-                            "credbroker.tls.certificate-file", missing.resolve("tls.crt").toString(),
-                            "credbroker.tls.private-key-file", missing.resolve("tls.key").toString()))
+                            "credbroker.tls.certificate-file",
+                                missing.resolve("tls.crt").toString(),
+                            "credbroker.tls.private-key-file",
+                                missing.resolve("tls.key").toString()))
                     .close())
         .hasStackTraceContaining("Unable to register SSL bundle 'server'")
         .hasStackTraceContaining(missing.resolve("tls.crt").toString());
@@ -226,7 +239,9 @@ class TransportSecurityIT {
             HttpResponse.BodyHandlers.ofString());
   }
 
-  /** The serial number of the certificate that {@code 127.0.0.1:port} presents in a new handshake. */
+  /**
+   * The serial number of the certificate that {@code 127.0.0.1:port} presents in a new handshake.
+   */
   private static BigInteger servedSerial(int port) throws IOException {
     try (SSLSocket socket =
         (SSLSocket)
@@ -268,7 +283,8 @@ class TransportSecurityIT {
   }
 
   private static String podToken(String pod) {
-    return kubernetes.issueToken("public", "application", pod, List.of("credbroker"), Duration.ofMinutes(10));
+    return kubernetes.issueToken(
+        "public", "application", pod, List.of("credbroker"), Duration.ofMinutes(10));
   }
 
   private static String sreToken() {

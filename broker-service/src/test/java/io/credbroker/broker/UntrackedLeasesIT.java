@@ -45,8 +45,10 @@ import org.springframework.vault.support.VaultResponse;
 class UntrackedLeasesIT {
 
   private static final String AUDIENCE = "credbroker";
+
   /** A Vault role whose leases live 3 s and can be renewed up to 60 s after issue. */
   private static final String SHORT_ROLE = "db1short";
+
   private static final Duration RECONCILE_GRACE = Duration.ofSeconds(4);
 
   @TempDir static Path workDir;
@@ -69,7 +71,8 @@ class UntrackedLeasesIT {
         BrokerFixture.start(
             workDir,
             properties,
-            BrokerFixture.shortLivedVaultRole(SHORT_ROLE, Duration.ofSeconds(3), Duration.ofSeconds(60)));
+            BrokerFixture.shortLivedVaultRole(
+                SHORT_ROLE, Duration.ofSeconds(3), Duration.ofSeconds(60)));
     kubernetes = fixture.devStack.kubernetes();
     root =
         new VaultTemplate(
@@ -224,7 +227,8 @@ class UntrackedLeasesIT {
     WatchCredentialRequest.Builder request =
         WatchCredentialRequest.newBuilder().setDatabaseRole(databaseRole);
     if (ttl != null) {
-      request.setRequestedTtl(com.google.protobuf.Duration.newBuilder().setSeconds(ttl.toSeconds()));
+      request.setRequestedTtl(
+          com.google.protobuf.Duration.newBuilder().setSeconds(ttl.toSeconds()));
     }
     EventStream stream = EventStream.open(fixture.channel, token, request.build());
     streams.add(stream);

@@ -6,11 +6,12 @@ import java.time.Instant;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Observes what the client does on the wire, for metrics and logs; every method does nothing by default.
+ * Observes what the client does on the wire, for metrics and logs; every method does nothing by
+ * default.
  *
- * <p>Methods are called on the client's internal threads (gRPC transport and scheduler threads), possibly
- * concurrently for different subscriptions, and must return quickly without blocking. Exceptions they throw are
- * ignored. They receive ids and names only, never a password or token.
+ * <p>Methods are called on the client's internal threads (gRPC transport and scheduler threads),
+ * possibly concurrently for different subscriptions, and must return quickly without blocking.
+ * Exceptions they throw are ignored. They receive ids and names only, never a password or token.
  */
 public interface ClientEventListener {
 
@@ -31,15 +32,18 @@ public interface ClientEventListener {
    * A {@code WatchCredential} stream is being opened.
    *
    * @param attempt counts every attempt of this subscription, starting at 1
-   * @param resumeCredentialId the credential the client asks to resume, or {@code null} for a new one
+   * @param resumeCredentialId the credential the client asks to resume, or {@code null} for a new
+   *     one
    */
-  default void connectStarted(String databaseRole, int attempt, @Nullable String resumeCredentialId) {}
+  default void connectStarted(
+      String databaseRole, int attempt, @Nullable String resumeCredentialId) {}
 
   /**
    * A stream ended with an error (or was ended by the broker).
    *
-   * @param reason the broker's {@code ErrorInfo.reason}, when it sent one; {@code INSECURE_TRANSPORT} when the client
-   *     refused to send the token (see {@link CredentialBrokerException#reason()})
+   * @param reason the broker's {@code ErrorInfo.reason}, when it sent one; {@code
+   *     INSECURE_TRANSPORT} when the client refused to send the token (see {@link
+   *     CredentialBrokerException#reason()})
    */
   default void streamFailed(String databaseRole, Status.Code code, @Nullable String reason) {}
 
@@ -47,10 +51,12 @@ public interface ClientEventListener {
   default void reconnectScheduled(String databaseRole, int attempt, Duration delay) {}
 
   /** A credential arrived on a stream. */
-  default void credentialReceived(String databaseRole, String credentialId, CredentialSource source) {}
+  default void credentialReceived(
+      String databaseRole, String credentialId, CredentialSource source) {}
 
   /** The broker extended the current credential's lifetime. */
-  default void credentialRenewed(String databaseRole, String credentialId, @Nullable Instant expireTime) {}
+  default void credentialRenewed(
+      String databaseRole, String credentialId, @Nullable Instant expireTime) {}
 
   /** The broker confirmed that the client switched to a rotated credential. */
   default void rotationAcknowledged(String databaseRole, String credentialId) {}
@@ -65,6 +71,9 @@ public interface ClientEventListener {
    */
   default void callFailed(String databaseRole, String method, Status.Code code) {}
 
-  /** The subscription gave up; see {@link CredentialListener#onStopped(CredentialBrokerException)}. */
-  default void subscriptionStopped(String databaseRole, Status.Code code, @Nullable String reason) {}
+  /**
+   * The subscription gave up; see {@link CredentialListener#onStopped(CredentialBrokerException)}.
+   */
+  default void subscriptionStopped(
+      String databaseRole, Status.Code code, @Nullable String reason) {}
 }

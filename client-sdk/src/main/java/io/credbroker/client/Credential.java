@@ -7,8 +7,9 @@ import org.jspecify.annotations.Nullable;
 /**
  * A PostgreSQL login handed out by the broker, plus where to use it.
  *
- * <p>Immutable and safe to share between threads. The password never appears in {@link #toString()}, so a
- * credential may be logged as a whole. Times are {@code null} only when the broker did not send them.
+ * <p>Immutable and safe to share between threads. The password never appears in {@link
+ * #toString()}, so a credential may be logged as a whole. Times are {@code null} only when the
+ * broker did not send them.
  *
  * @param credentialId the broker's id for this credential (not a Vault lease id)
  * @param databaseRole the database role it was issued for, as named in the broker's bindings
@@ -55,25 +56,49 @@ public record Credential(
 
   /** Returns this credential with a new expiry, as after a renewal. */
   public Credential withExpireTime(@Nullable Instant newExpireTime) {
-    return new Credential(credentialId, databaseRole, username, password, issueTime, newExpireTime,
-        maxExpireTime, renewable, jdbcUrl, host, port, database, sslmode);
+    return new Credential(
+        credentialId,
+        databaseRole,
+        username,
+        password,
+        issueTime,
+        newExpireTime,
+        maxExpireTime,
+        renewable,
+        jdbcUrl,
+        host,
+        port,
+        database,
+        sslmode);
   }
 
   @Override
   public String toString() {
-    return "Credential[credentialId=" + credentialId
-        + ", databaseRole=" + databaseRole
-        + ", username=" + username
+    return "Credential[credentialId="
+        + credentialId
+        + ", databaseRole="
+        + databaseRole
+        + ", username="
+        + username
         + ", password=****"
-        + ", issueTime=" + issueTime
-        + ", expireTime=" + expireTime
-        + ", maxExpireTime=" + maxExpireTime
-        + ", renewable=" + renewable
-        + ", jdbcUrl=" + jdbcUrl
-        + ", host=" + host
-        + ", port=" + port
-        + ", database=" + database
-        + ", sslmode=" + sslmode
+        + ", issueTime="
+        + issueTime
+        + ", expireTime="
+        + expireTime
+        + ", maxExpireTime="
+        + maxExpireTime
+        + ", renewable="
+        + renewable
+        + ", jdbcUrl="
+        + jdbcUrl
+        + ", host="
+        + host
+        + ", port="
+        + port
+        + ", database="
+        + database
+        + ", sslmode="
+        + sslmode
         + "]";
   }
 

@@ -28,18 +28,20 @@ import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The application's connection to the credential broker: opens credential streams and keeps them alive.
+ * The application's connection to the credential broker: opens credential streams and keeps them
+ * alive.
  *
- * <p>Build one per application with {@link #builder()} and share it; it is thread-safe. Every call carries the
- * pod's projected service-account token, read from the token file before each call because the kubelet rotates it.
- * The token goes only onto a connection that gRPC reports as private and integrity-protected, such as the client's
- * own TLS channel, which verifies the broker against the JVM's trusted CAs unless given others; on any other the call
- * fails and the stream stops, unless the application {@linkplain Builder#allowInsecureTransport() allowed it}.
- * Streams that break are re-opened with exponential backoff and jitter, resuming the credential the application
- * already holds.
+ * <p>Build one per application with {@link #builder()} and share it; it is thread-safe. Every call
+ * carries the pod's projected service-account token, read from the token file before each call
+ * because the kubelet rotates it. The token goes only onto a connection that gRPC reports as
+ * private and integrity-protected, such as the client's own TLS channel, which verifies the broker
+ * against the JVM's trusted CAs unless given others; on any other the call fails and the stream
+ * stops, unless the application {@linkplain Builder#allowInsecureTransport() allowed it}. Streams
+ * that break are re-opened with exponential backoff and jitter, resuming the credential the
+ * application already holds.
  *
- * <p>{@link #close()} closes every subscription (which releases their credentials at the broker), then stops the
- * client's threads and, if the client built the channel, shuts the channel down.
+ * <p>{@link #close()} closes every subscription (which releases their credentials at the broker),
+ * then stops the client's threads and, if the client built the channel, shuts the channel down.
  *
  * <pre>{@code
  * CredentialBrokerClient client = CredentialBrokerClient.builder().target("credbroker.credbroker:9090").build();
@@ -48,7 +50,9 @@ import org.jspecify.annotations.Nullable;
  */
 public final class CredentialBrokerClient implements AutoCloseable {
 
-  /** Where the pod spec should project the service-account token with audience {@code credbroker}. */
+  /**
+   * Where the pod spec should project the service-account token with audience {@code credbroker}.
+   */
   public static final Path DEFAULT_TOKEN_FILE = Path.of("/var/run/secrets/credbroker/token");
 
   private static final System.Logger LOG = System.getLogger(CredentialBrokerClient.class.getName());
@@ -61,27 +65,43 @@ public final class CredentialBrokerClient implements AutoCloseable {
   private volatile boolean closed;
 
   private CredentialBrokerClient(Builder builder) {
-    // The channel first: reading a CA file may fail, and no thread should be left running when it does.
+    // The channel first: reading a CA file may fail, and no thread should be left running when it
+    // does.
     Channel channel;
     if (builder.channel != null) {
       this.ownedChannel = null;
       channel = builder.channel;
     } else {
-      this.ownedChannel = Grpc.newChannelBuilder(Objects.requireNonNull(builder.target), builder.channelCredentials())
-          .userAgent("credbroker-client-sdk")
-          .build();
+      this.ownedChannel =
+          Grpc.newChannelBuilder(
+                  Objects.requireNonNull(builder.target), builder.channelCredentials())
+              .userAgent("credbroker-client-sdk")
+              .build();
       channel = ownedChannel;
     }
-    this.scheduler = Executors.newSingleThreadScheduledExecutor(daemonThreads("credbroker-client-scheduler"));
-    this.ownedCallbackExecutor = builder.callbackExecutor == null
-        ? Executors.newSingleThreadExecutor(daemonThreads("credbroker-client-callbacks"))
-        : null;
-    Executor callbackExecutor = builder.callbackExecutor != null ? builder.callbackExecutor : ownedCallbackExecutor;
-    this.runtime = new ClientRuntime(channel,
-        new TokenFileCallCredentials(builder.tokenFile, builder.allowInsecureTransport),
-        scheduler, Objects.requireNonNull(callbackExecutor), builder.eventListener,
-        new BackoffPolicy(builder.initialBackoff, builder.maxBackoff, builder.backoffMultiplier, builder.backoffJitter),
-        builder.maxUnauthenticatedRetries, builder.requestTimeout, builder.streamIdleTimeout);
+    this.scheduler =
+        Executors.newSingleThreadScheduledExecutor(daemonThreads("credbroker-client-scheduler"));
+    this.ownedCallbackExecutor =
+        builder.callbackExecutor == null
+            ? Executors.newSingleThreadExecutor(daemonThreads("credbroker-client-callbacks"))
+            : null;
+    Executor callbackExecutor =
+        builder.callbackExecutor != null ? builder.callbackExecutor : ownedCallbackExecutor;
+    this.runtime =
+        new ClientRuntime(
+            channel,
+            new TokenFileCallCredentials(builder.tokenFile, builder.allowInsecureTransport),
+            scheduler,
+            Objects.requireNonNull(callbackExecutor),
+            builder.eventListener,
+            new BackoffPolicy(
+                builder.initialBackoff,
+                builder.maxBackoff,
+                builder.backoffMultiplier,
+                builder.backoffJitter),
+            builder.maxUnauthenticatedRetries,
+            builder.requestTimeout,
+            builder.streamIdleTimeout);
   }
 
   /** A builder with the defaults described on each of its methods. */
@@ -99,15 +119,17 @@ public final class CredentialBrokerClient implements AutoCloseable {
   }
 
   /**
-   * Opens a credential stream for {@code databaseRole} and keeps it open until the returned subscription (or this
-   * client) is closed. Returns at once; the credential arrives on {@code listener}, or through
-   * {@link CredentialSubscription#awaitCredential(Duration)}.
+   * Opens a credential stream for {@code databaseRole} and keeps it open until the returned
+   * subscription (or this client) is closed. Returns at once; the credential arrives on {@code
+   * listener}, or through {@link CredentialSubscription#awaitCredential(Duration)}.
    *
    * @param requestedTtl the lifetime to ask for each lease; Vault caps it at the role's maximum
-   * @throws IllegalArgumentException if {@code databaseRole} is blank or {@code requestedTtl} is not positive
+   * @throws IllegalArgumentException if {@code databaseRole} is blank or {@code requestedTtl} is
+   *     not positive
    * @throws IllegalStateException if this client is closed
    */
-  public CredentialSubscription watch(String databaseRole, Duration requestedTtl, CredentialListener listener) {
+  public CredentialSubscription watch(
+      String databaseRole, Duration requestedTtl, CredentialListener listener) {
     Objects.requireNonNull(requestedTtl, "requestedTtl");
     if (requestedTtl.isNegative() || requestedTtl.isZero()) {
       throw new IllegalArgumentException("requestedTtl must be positive, was " + requestedTtl);
@@ -115,8 +137,8 @@ public final class CredentialBrokerClient implements AutoCloseable {
     return open(databaseRole, requestedTtl, listener);
   }
 
-  private CredentialSubscription open(String databaseRole, @Nullable Duration requestedTtl,
-      CredentialListener listener) {
+  private CredentialSubscription open(
+      String databaseRole, @Nullable Duration requestedTtl, CredentialListener listener) {
     Objects.requireNonNull(databaseRole, "databaseRole");
     Objects.requireNonNull(listener, "listener");
     if (databaseRole.isBlank()) {
@@ -125,10 +147,12 @@ public final class CredentialBrokerClient implements AutoCloseable {
     if (closed) {
       throw new IllegalStateException("the credential broker client is closed");
     }
-    var subscription = new WatchSubscription(runtime, databaseRole, requestedTtl, listener, subscriptions::remove);
+    var subscription =
+        new WatchSubscription(runtime, databaseRole, requestedTtl, listener, subscriptions::remove);
     subscriptions.add(subscription);
     if (closed) {
-      // close() may have run between the check above and the registration: it would have missed this one.
+      // close() may have run between the check above and the registration: it would have missed
+      // this one.
       subscriptions.remove(subscription);
       throw new IllegalStateException("the credential broker client is closed");
     }
@@ -137,13 +161,14 @@ public final class CredentialBrokerClient implements AutoCloseable {
   }
 
   /**
-   * Obtains one credential without a stream ({@code IssueCredential}), for jobs and init containers that need it for
-   * less than its lifetime. Nobody renews, rotates or releases it: it expires at {@link Credential#expireTime()}.
-   * Blocks for at most the request timeout; not retried.
+   * Obtains one credential without a stream ({@code IssueCredential}), for jobs and init containers
+   * that need it for less than its lifetime. Nobody renews, rotates or releases it: it expires at
+   * {@link Credential#expireTime()}. Blocks for at most the request timeout; not retried.
    *
    * @param requestedTtl the lifetime to ask for, or {@code null} for the Vault role's default
    * @throws CredentialBrokerException if the broker refused or could not be reached
-   * @throws IllegalArgumentException if {@code databaseRole} is blank or {@code requestedTtl} is not positive
+   * @throws IllegalArgumentException if {@code databaseRole} is blank or {@code requestedTtl} is
+   *     not positive
    */
   public Credential issue(String databaseRole, @Nullable Duration requestedTtl) {
     Objects.requireNonNull(databaseRole, "databaseRole");
@@ -160,8 +185,8 @@ public final class CredentialBrokerClient implements AutoCloseable {
   }
 
   /**
-   * Closes every subscription, releasing their credentials, then stops the client's threads and its own channel.
-   * Blocks for at most about the request timeout per subscription. Idempotent.
+   * Closes every subscription, releasing their credentials, then stops the client's threads and its
+   * own channel. Blocks for at most about the request timeout per subscription. Idempotent.
    */
   @Override
   public void close() {
@@ -199,8 +224,8 @@ public final class CredentialBrokerClient implements AutoCloseable {
   }
 
   /**
-   * Configures a {@link CredentialBrokerClient}. Not thread-safe; use it from one thread, then discard it.
-   * Exactly one of {@link #target(String)} and {@link #channel(Channel)} is required.
+   * Configures a {@link CredentialBrokerClient}. Not thread-safe; use it from one thread, then
+   * discard it. Exactly one of {@link #target(String)} and {@link #channel(Channel)} is required.
    */
   public static final class Builder {
 
@@ -223,9 +248,9 @@ public final class CredentialBrokerClient implements AutoCloseable {
     private Builder() {}
 
     /**
-     * The broker's address as a gRPC target: {@code host:port} or a URI such as {@code dns:///broker:9090}. The
-     * client builds, and on close shuts down, its own channel. TLS with the JVM's trusted CAs unless configured
-     * otherwise.
+     * The broker's address as a gRPC target: {@code host:port} or a URI such as {@code
+     * dns:///broker:9090}. The client builds, and on close shuts down, its own channel. TLS with
+     * the JVM's trusted CAs unless configured otherwise.
      */
     public Builder target(String target) {
       Objects.requireNonNull(target, "target");
@@ -237,9 +262,9 @@ public final class CredentialBrokerClient implements AutoCloseable {
     }
 
     /**
-     * A channel the application built and owns (for example with its own TLS or interceptors). The client never
-     * shuts it down. The token goes only onto connections that gRPC reports as private and integrity-protected
-     * (TLS, or in-process); see {@link #allowInsecureTransport()}.
+     * A channel the application built and owns (for example with its own TLS or interceptors). The
+     * client never shuts it down. The token goes only onto connections that gRPC reports as private
+     * and integrity-protected (TLS, or in-process); see {@link #allowInsecureTransport()}.
      */
     public Builder channel(Channel channel) {
       this.channel = Objects.requireNonNull(channel, "channel");
@@ -247,8 +272,8 @@ public final class CredentialBrokerClient implements AutoCloseable {
     }
 
     /**
-     * Talks to {@link #target(String)} without TLS. Requires {@link #allowInsecureTransport()} as well, since every
-     * call carries the pod's token; {@link #build()} refuses it without.
+     * Talks to {@link #target(String)} without TLS. Requires {@link #allowInsecureTransport()} as
+     * well, since every call carries the pod's token; {@link #build()} refuses it without.
      */
     public Builder plaintext() {
       this.plaintext = true;
@@ -256,12 +281,13 @@ public final class CredentialBrokerClient implements AutoCloseable {
     }
 
     /**
-     * Sends the pod's token even over a connection that gRPC does not report as private and integrity-protected
-     * ({@code SecurityLevel.PRIVACY_AND_INTEGRITY}): there the token travels in clear text, and whoever reads it can
-     * act as the pod until it expires. Acceptable only for loopback development, or for a channel secured outside
-     * gRPC, such as a service mesh's mTLS sidecar reached over {@code localhost}. Without it (the default), a call over
-     * such a connection fails with UNAUTHENTICATED before the token is even read, and the stream stops at once with
-     * reason {@code INSECURE_TRANSPORT}. No effect on a TLS channel.
+     * Sends the pod's token even over a connection that gRPC does not report as private and
+     * integrity-protected ({@code SecurityLevel.PRIVACY_AND_INTEGRITY}): there the token travels in
+     * clear text, and whoever reads it can act as the pod until it expires. Acceptable only for
+     * loopback development, or for a channel secured outside gRPC, such as a service mesh's mTLS
+     * sidecar reached over {@code localhost}. Without it (the default), a call over such a
+     * connection fails with UNAUTHENTICATED before the token is even read, and the stream stops at
+     * once with reason {@code INSECURE_TRANSPORT}. No effect on a TLS channel.
      */
     public Builder allowInsecureTransport() {
       this.allowInsecureTransport = true;
@@ -269,23 +295,28 @@ public final class CredentialBrokerClient implements AutoCloseable {
     }
 
     /**
-     * Trusts the CA certificates in this PEM file instead of the JVM's for the {@link #target(String)}, for a broker
-     * whose certificate a private CA issued. The broker's host name is still verified against its certificate.
+     * Trusts the CA certificates in this PEM file instead of the JVM's for the {@link
+     * #target(String)}, for a broker whose certificate a private CA issued. The broker's host name
+     * is still verified against its certificate.
      */
     public Builder trustedCertificates(Path pemFile) {
       this.trustedCertificates = Objects.requireNonNull(pemFile, "pemFile");
       return this;
     }
 
-    /** The projected service-account token; default {@link #DEFAULT_TOKEN_FILE}. Read before every call. */
+    /**
+     * The projected service-account token; default {@link #DEFAULT_TOKEN_FILE}. Read before every
+     * call.
+     */
     public Builder tokenFile(Path tokenFile) {
       this.tokenFile = Objects.requireNonNull(tokenFile, "tokenFile");
       return this;
     }
 
     /**
-     * Reconnect delays: the first retry waits about {@code initial}, each further one {@code multiplier} times
-     * longer, never more than {@code max}; default 500 ms, 30 s. A longer {@code RetryInfo} from the broker wins.
+     * Reconnect delays: the first retry waits about {@code initial}, each further one {@code
+     * multiplier} times longer, never more than {@code max}; default 500 ms, 30 s. A longer {@code
+     * RetryInfo} from the broker wins.
      */
     public Builder backoff(Duration initial, Duration max) {
       this.initialBackoff = Objects.requireNonNull(initial, "initial");
@@ -305,10 +336,14 @@ public final class CredentialBrokerClient implements AutoCloseable {
       return this;
     }
 
-    /** How many UNAUTHENTICATED answers in a row a stream retries (re-reading the token) before it stops; default 3. */
+    /**
+     * How many UNAUTHENTICATED answers in a row a stream retries (re-reading the token) before it
+     * stops; default 3.
+     */
     public Builder maxUnauthenticatedRetries(int retries) {
       if (retries < 0) {
-        throw new IllegalArgumentException("maxUnauthenticatedRetries must not be negative, was " + retries);
+        throw new IllegalArgumentException(
+            "maxUnauthenticatedRetries must not be negative, was " + retries);
       }
       this.maxUnauthenticatedRetries = retries;
       return this;
@@ -325,14 +360,16 @@ public final class CredentialBrokerClient implements AutoCloseable {
     }
 
     /**
-     * How long a stream may go without any event (heartbeats included) before the client presumes the broker dead
-     * and reconnects, resuming its credential; default 2 minutes, which suits the broker's default 30 s heartbeat.
-     * Keep it several heartbeat intervals long. {@link Duration#ZERO} disables the check.
+     * How long a stream may go without any event (heartbeats included) before the client presumes
+     * the broker dead and reconnects, resuming its credential; default 2 minutes, which suits the
+     * broker's default 30 s heartbeat. Keep it several heartbeat intervals long. {@link
+     * Duration#ZERO} disables the check.
      */
     public Builder streamIdleTimeout(Duration timeout) {
       Objects.requireNonNull(timeout, "timeout");
       if (timeout.isNegative()) {
-        throw new IllegalArgumentException("streamIdleTimeout must not be negative, was " + timeout);
+        throw new IllegalArgumentException(
+            "streamIdleTimeout must not be negative, was " + timeout);
       }
       this.streamIdleTimeout = timeout;
       return this;
@@ -345,8 +382,8 @@ public final class CredentialBrokerClient implements AutoCloseable {
     }
 
     /**
-     * Runs {@link CredentialListener} callbacks. Default: one daemon thread owned by the client. Callbacks of one
-     * subscription stay serial on any executor.
+     * Runs {@link CredentialListener} callbacks. Default: one daemon thread owned by the client.
+     * Callbacks of one subscription stay serial on any executor.
      */
     public Builder callbackExecutor(Executor executor) {
       this.callbackExecutor = Objects.requireNonNull(executor, "executor");
@@ -356,8 +393,8 @@ public final class CredentialBrokerClient implements AutoCloseable {
     /**
      * Builds the client.
      *
-     * @throws IllegalArgumentException if the settings contradict each other, {@link #plaintext()} lacks
-     *     {@link #allowInsecureTransport()}, or the CA file cannot be read
+     * @throws IllegalArgumentException if the settings contradict each other, {@link #plaintext()}
+     *     lacks {@link #allowInsecureTransport()}, or the CA file cannot be read
      */
     public CredentialBrokerClient build() {
       if ((target == null) == (channel == null)) {
@@ -368,12 +405,14 @@ public final class CredentialBrokerClient implements AutoCloseable {
             "plaintext() and trustedCertificates(...) apply to target(...), not to an application's channel");
       }
       if (plaintext && trustedCertificates != null) {
-        throw new IllegalArgumentException("plaintext() and trustedCertificates(...) exclude each other");
+        throw new IllegalArgumentException(
+            "plaintext() and trustedCertificates(...) exclude each other");
       }
       if (plaintext && !allowInsecureTransport) {
         // Found at startup rather than as a refused first call.
-        throw new IllegalArgumentException("plaintext() would send the pod's token in clear text: use TLS, or add "
-            + "allowInsecureTransport() for loopback development or a channel secured outside gRPC");
+        throw new IllegalArgumentException(
+            "plaintext() would send the pod's token in clear text: use TLS, or add "
+                + "allowInsecureTransport() for loopback development or a channel secured outside gRPC");
       }
       // Validates the backoff settings before any thread is started.
       new BackoffPolicy(initialBackoff, maxBackoff, backoffMultiplier, backoffJitter);
@@ -388,9 +427,12 @@ public final class CredentialBrokerClient implements AutoCloseable {
         return TlsChannelCredentials.create();
       }
       try {
-        return TlsChannelCredentials.newBuilder().trustManager(trustedCertificates.toFile()).build();
+        return TlsChannelCredentials.newBuilder()
+            .trustManager(trustedCertificates.toFile())
+            .build();
       } catch (IOException e) {
-        throw new IllegalArgumentException("cannot read trusted certificates from " + trustedCertificates,
+        throw new IllegalArgumentException(
+            "cannot read trusted certificates from " + trustedCertificates,
             new UncheckedIOException(e));
       }
     }

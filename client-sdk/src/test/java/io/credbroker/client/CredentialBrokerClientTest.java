@@ -40,8 +40,7 @@ class CredentialBrokerClientTest {
   private static final String JDBC_URL = "jdbc:postgresql://localhost:5432/db1";
   private static final Duration NO_RETRY_WINDOW = Duration.ofMillis(400);
 
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
 
   private final RecordingCredentialBroker broker = new RecordingCredentialBroker();
   private final RecordingCredentialListener listener = new RecordingCredentialListener();
@@ -54,10 +53,11 @@ class CredentialBrokerClientTest {
   @BeforeEach
   void startBroker() throws IOException {
     String name = InProcessServerBuilder.generateName();
-    server = InProcessServerBuilder.forName(name)
-        .addService(ServerInterceptors.intercept(broker, broker.headerRecorder()))
-        .build()
-        .start();
+    server =
+        InProcessServerBuilder.forName(name)
+            .addService(ServerInterceptors.intercept(broker, broker.headerRecorder()))
+            .build()
+            .start();
     channel = InProcessChannelBuilder.forName(name).build();
     tokenFile = dir.resolve("token");
     writeToken("token-1");
@@ -97,7 +97,9 @@ class CredentialBrokerClientTest {
     assertThat(received.jdbcUrl()).isEqualTo(JDBC_URL);
     assertThat(received.port()).isEqualTo(5432);
     assertThat(received.expireTime()).isAfter(Instant.now());
-    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(listener.credentials).containsExactly(received));
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(() -> assertThat(listener.credentials).containsExactly(received));
     assertThat(events.events).contains("connect 1 resume=null", "received ISSUED c1");
   }
 
@@ -125,16 +127,25 @@ class CredentialBrokerClientTest {
     WatchCall second = broker.nextWatch();
     assertThat(second.request().getResumeCredentialId()).isEqualTo("c1");
     Instant laterExpiry = Instant.now().plusSeconds(120).truncatedTo(ChronoUnit.SECONDS);
-    second.send(event().setResumed(CredentialResumed.newBuilder().setCredential(
-        credential("c1", "v-db1-a", "", JDBC_URL).toBuilder().setExpireTime(timestamp(laterExpiry)))).build());
+    second.send(
+        event()
+            .setResumed(
+                CredentialResumed.newBuilder()
+                    .setCredential(
+                        credential("c1", "v-db1-a", "", JDBC_URL).toBuilder()
+                            .setExpireTime(timestamp(laterExpiry))))
+            .build());
 
-    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(listener.renewals).hasSize(1));
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(() -> assertThat(listener.renewals).hasSize(1));
     Credential resumed = listener.renewals.get(0);
     assertThat(resumed.password()).isEqualTo("pw-1");
     assertThat(resumed.expireTime()).isEqualTo(laterExpiry);
     assertThat(subscription.currentCredential()).contains(resumed);
     assertThat(listener.credentials).as("the pool keeps its credential: no new one").hasSize(1);
-    assertThat(events.events).contains("failed UNAVAILABLE null", "connect 2 resume=c1", "received RESUMED c1");
+    assertThat(events.events)
+        .contains("failed UNAVAILABLE null", "connect 2 resume=c1", "received RESUMED c1");
   }
 
   @ParameterizedTest
@@ -154,8 +165,13 @@ class CredentialBrokerClientTest {
     assertThat(fresh.request().getResumeCredentialId()).isEmpty();
     fresh.issue(credential("c2", "v-db1-b", "pw-2", JDBC_URL));
 
-    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(listener.credentials)
-        .extracting(Credential::credentialId).containsExactly("c1", "c2"));
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(
+            () ->
+                assertThat(listener.credentials)
+                    .extracting(Credential::credentialId)
+                    .containsExactly("c1", "c2"));
     assertThat(subscription.currentCredential().map(Credential::password)).contains("pw-2");
     assertThat(subscription.isActive()).isTrue();
     assertThat(broker.acknowledgements()).as("a fresh credential is no rotation").isEmpty();
@@ -165,9 +181,13 @@ class CredentialBrokerClientTest {
   @EnumSource(names = {"PERMISSION_DENIED", "NOT_FOUND", "INVALID_ARGUMENT"})
   void refusalThatRetryingCannotFixStopsWithoutRetry(Status.Code refusal) throws Exception {
     CredentialSubscription subscription = client.watch("db1", listener);
-    broker.nextWatch().fail(Status.fromCode(refusal).withDescription("not for you"), "NOT_BOUND", null);
+    broker
+        .nextWatch()
+        .fail(Status.fromCode(refusal).withDescription("not for you"), "NOT_BOUND", null);
 
-    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(listener.stops).hasSize(1));
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(() -> assertThat(listener.stops).hasSize(1));
     CredentialBrokerException error = listener.stops.get(0);
     assertThat(error.code()).isEqualTo(refusal);
     assertThat(error.reason()).isEqualTo("NOT_BOUND");
@@ -175,7 +195,9 @@ class CredentialBrokerClientTest {
     assertThat(subscription.isActive()).isFalse();
     assertThatThrownBy(() -> subscription.awaitCredential(Duration.ofSeconds(1)))
         .isInstanceOf(CredentialBrokerException.class);
-    await().during(NO_RETRY_WINDOW).atMost(NO_RETRY_WINDOW.multipliedBy(2))
+    await()
+        .during(NO_RETRY_WINDOW)
+        .atMost(NO_RETRY_WINDOW.multipliedBy(2))
         .until(() -> broker.watches().size() == 1);
     assertThat(events.events).contains("stopped " + refusal + " NOT_BOUND");
   }
@@ -192,11 +214,16 @@ class CredentialBrokerClientTest {
       call.fail(Status.UNAUTHENTICATED, "TOKEN_REJECTED", null);
     }
 
-    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(listener.stops).hasSize(1));
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(() -> assertThat(listener.stops).hasSize(1));
     assertThat(listener.stops.get(0).code()).isEqualTo(Status.Code.UNAUTHENTICATED);
-    assertThat(broker.watches()).extracting(WatchCall::authorization)
+    assertThat(broker.watches())
+        .extracting(WatchCall::authorization)
         .containsExactly("Bearer token-1", "Bearer token-2", "Bearer token-3");
-    await().during(NO_RETRY_WINDOW).atMost(NO_RETRY_WINDOW.multipliedBy(2))
+    await()
+        .during(NO_RETRY_WINDOW)
+        .atMost(NO_RETRY_WINDOW.multipliedBy(2))
         .until(() -> broker.watches().size() == 3);
   }
 
@@ -208,7 +235,9 @@ class CredentialBrokerClientTest {
 
     client.watch("db1", listener);
 
-    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(listener.stops).hasSize(1));
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(() -> assertThat(listener.stops).hasSize(1));
     assertThat(listener.stops.get(0).code()).isEqualTo(Status.Code.UNAUTHENTICATED);
     assertThat(listener.stops.get(0).getMessage()).contains(tokenFile.toString());
     assertThat(broker.watches()).isEmpty();
@@ -234,34 +263,47 @@ class CredentialBrokerClientTest {
     call.issue(credential("c1", "v-db1-a", "pw-1", JDBC_URL));
     call.rotate(credential("c2", "v-db1-b", "pw-2", JDBC_URL), "c1");
 
-    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(broker.acknowledgements()).hasSize(1));
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(() -> assertThat(broker.acknowledgements()).hasSize(1));
     assertThat(broker.acknowledgements().get(0).request().getCredentialId()).isEqualTo("c2");
     assertThat(broker.acknowledgements().get(0).authorization()).isEqualTo("Bearer token-1");
-    assertThat(listener.credentials).extracting(Credential::username).containsExactly("v-db1-a", "v-db1-b");
+    assertThat(listener.credentials)
+        .extracting(Credential::username)
+        .containsExactly("v-db1-a", "v-db1-b");
     assertThat(subscription.currentCredential().map(Credential::credentialId)).contains("c2");
-    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(events.events)
-        .contains("received ROTATED c2", "acknowledged c2"));
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(
+            () -> assertThat(events.events).contains("received ROTATED c2", "acknowledged c2"));
 
     call.fail(Status.UNAVAILABLE);
-    assertThat(broker.nextWatch().request().getResumeCredentialId()).as("resumes the new credential")
+    assertThat(broker.nextWatch().request().getResumeCredentialId())
+        .as("resumes the new credential")
         .isEqualTo("c2");
   }
 
   @Test
   void rotationIsNotAcknowledgedWhenTheListenerCannotSwitch() throws Exception {
-    client.watch("db1", credential -> {
-      if (credential.credentialId().equals("c2")) {
-        throw new IllegalStateException("pool cannot log in");
-      }
-      listener.onCredential(credential);
-    });
+    client.watch(
+        "db1",
+        credential -> {
+          if (credential.credentialId().equals("c2")) {
+            throw new IllegalStateException("pool cannot log in");
+          }
+          listener.onCredential(credential);
+        });
     WatchCall call = broker.nextWatch();
     call.issue(credential("c1", "v-db1-a", "pw-1", JDBC_URL));
     call.rotate(credential("c2", "v-db1-b", "pw-2", JDBC_URL), "c1");
     call.send(event().setHeartbeat(Heartbeat.getDefaultInstance()).build());
 
-    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(events.events).contains("received ROTATED c2"));
-    await().during(NO_RETRY_WINDOW).atMost(NO_RETRY_WINDOW.multipliedBy(2))
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(() -> assertThat(events.events).contains("received ROTATED c2"));
+    await()
+        .during(NO_RETRY_WINDOW)
+        .atMost(NO_RETRY_WINDOW.multipliedBy(2))
         .until(() -> broker.acknowledgements().isEmpty());
     assertThat(listener.credentials).extracting(Credential::credentialId).containsExactly("c1");
   }
@@ -292,10 +334,15 @@ class CredentialBrokerClientTest {
     call.issue(credential("c1", "v-db1-a", "pw-1", JDBC_URL));
     var ticker = java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
     try {
-      ticker.scheduleAtFixedRate(() -> call.send(event().setHeartbeat(Heartbeat.getDefaultInstance()).build()),
-          100, 100, TimeUnit.MILLISECONDS);
+      ticker.scheduleAtFixedRate(
+          () -> call.send(event().setHeartbeat(Heartbeat.getDefaultInstance()).build()),
+          100,
+          100,
+          TimeUnit.MILLISECONDS);
 
-      await().during(Duration.ofMillis(1200)).atMost(Duration.ofSeconds(3))
+      await()
+          .during(Duration.ofMillis(1200))
+          .atMost(Duration.ofSeconds(3))
           .until(() -> broker.watches().size() == 1 && !call.cancelled());
     } finally {
       ticker.shutdownNow();
@@ -312,8 +359,13 @@ class CredentialBrokerClientTest {
     await().atMost(Duration.ofSeconds(5)).until(first::cancelled);
     assertThat(events.events).contains("failed INTERNAL null");
     second.issue(credential("c2", "v-db1-b", "pw-2", JDBC_URL));
-    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(listener.credentials)
-        .extracting(Credential::credentialId).containsExactly("c2"));
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(
+            () ->
+                assertThat(listener.credentials)
+                    .extracting(Credential::credentialId)
+                    .containsExactly("c2"));
   }
 
   @Test
@@ -322,18 +374,38 @@ class CredentialBrokerClientTest {
     WatchCall call = broker.nextWatch();
     call.issue(credential("c1", "v-db1-a", "pw-1", JDBC_URL));
     Instant renewedUntil = Instant.now().plusSeconds(300).truncatedTo(ChronoUnit.SECONDS);
-    call.send(event().setRenewed(CredentialRenewed.newBuilder().setCredentialId("c1")
-        .setExpireTime(timestamp(renewedUntil))).build());
-    call.send(event().setRenewed(CredentialRenewed.newBuilder().setCredentialId("someone-else")
-        .setExpireTime(timestamp(renewedUntil.plusSeconds(999)))).build());
-    call.send(event().setExpiring(CredentialExpiring.newBuilder().setCredentialId("c1")
-        .setExpireTime(timestamp(renewedUntil))).build());
+    call.send(
+        event()
+            .setRenewed(
+                CredentialRenewed.newBuilder()
+                    .setCredentialId("c1")
+                    .setExpireTime(timestamp(renewedUntil)))
+            .build());
+    call.send(
+        event()
+            .setRenewed(
+                CredentialRenewed.newBuilder()
+                    .setCredentialId("someone-else")
+                    .setExpireTime(timestamp(renewedUntil.plusSeconds(999))))
+            .build());
+    call.send(
+        event()
+            .setExpiring(
+                CredentialExpiring.newBuilder()
+                    .setCredentialId("c1")
+                    .setExpireTime(timestamp(renewedUntil)))
+            .build());
 
-    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(listener.expiring).hasSize(1));
-    assertThat(listener.renewals).singleElement().satisfies(renewed -> {
-      assertThat(renewed.expireTime()).isEqualTo(renewedUntil);
-      assertThat(renewed.password()).isEqualTo("pw-1");
-    });
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(() -> assertThat(listener.expiring).hasSize(1));
+    assertThat(listener.renewals)
+        .singleElement()
+        .satisfies(
+            renewed -> {
+              assertThat(renewed.expireTime()).isEqualTo(renewedUntil);
+              assertThat(renewed.password()).isEqualTo("pw-1");
+            });
     assertThat(subscription.currentCredential().map(Credential::expireTime)).contains(renewedUntil);
   }
 
@@ -346,15 +418,20 @@ class CredentialBrokerClientTest {
 
     subscription.close();
 
-    assertThat(broker.releases()).singleElement().satisfies(release -> {
-      assertThat(release.request().getCredentialId()).isEqualTo("c1");
-      assertThat(release.authorization()).isEqualTo("Bearer token-1");
-    });
+    assertThat(broker.releases())
+        .singleElement()
+        .satisfies(
+            release -> {
+              assertThat(release.request().getCredentialId()).isEqualTo("c1");
+              assertThat(release.authorization()).isEqualTo("Bearer token-1");
+            });
     await().atMost(Duration.ofSeconds(5)).until(call::cancelled);
     assertThat(subscription.isActive()).isFalse();
     assertThat(subscription.currentCredential()).isEmpty();
     assertThat(events.events).contains("released c1");
-    await().during(NO_RETRY_WINDOW).atMost(NO_RETRY_WINDOW.multipliedBy(2))
+    await()
+        .during(NO_RETRY_WINDOW)
+        .atMost(NO_RETRY_WINDOW.multipliedBy(2))
         .until(() -> broker.watches().size() == 1);
   }
 
@@ -371,9 +448,11 @@ class CredentialBrokerClientTest {
 
     client.close();
 
-    assertThat(broker.releases()).extracting(released -> released.request().getCredentialId())
+    assertThat(broker.releases())
+        .extracting(released -> released.request().getCredentialId())
         .containsExactlyInAnyOrder("c-db1", "c-db2");
-    assertThatThrownBy(() -> client.watch("db1", listener)).isInstanceOf(IllegalStateException.class);
+    assertThatThrownBy(() -> client.watch("db1", listener))
+        .isInstanceOf(IllegalStateException.class);
   }
 
   @Test
@@ -385,12 +464,21 @@ class CredentialBrokerClientTest {
     call.fail(Status.FAILED_PRECONDITION, "CREDENTIAL_REVOKED", null);
 
     WatchCall fresh = broker.nextWatch();
-    assertThat(fresh.request().getResumeCredentialId()).as("the revoked credential is not resumed").isEmpty();
+    assertThat(fresh.request().getResumeCredentialId())
+        .as("the revoked credential is not resumed")
+        .isEmpty();
     fresh.issue(credential("c2", "v-db1-b", "pw-2", JDBC_URL));
 
-    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(listener.credentials)
-        .extracting(Credential::credentialId).containsExactly("c1", "c2"));
-    assertThat(listener.revocations).singleElement().satisfies(r -> assertThat(r.reason()).isEqualTo("CREDENTIAL_REVOKED"));
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(
+            () ->
+                assertThat(listener.credentials)
+                    .extracting(Credential::credentialId)
+                    .containsExactly("c1", "c2"));
+    assertThat(listener.revocations)
+        .singleElement()
+        .satisfies(r -> assertThat(r.reason()).isEqualTo("CREDENTIAL_REVOKED"));
     assertThat(listener.stops).isEmpty();
     assertThat(subscription.currentCredential()).map(Credential::credentialId).contains("c2");
   }
@@ -403,11 +491,16 @@ class CredentialBrokerClientTest {
     call.revoke("c1", "POD_REVOKED");
     call.fail(Status.PERMISSION_DENIED, "POD_REVOKED", null);
 
-    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(listener.stops).hasSize(1));
-    assertThat(listener.revocations).singleElement().satisfies(revocation -> {
-      assertThat(revocation.credential().credentialId()).isEqualTo("c1");
-      assertThat(revocation.reason()).isEqualTo("POD_REVOKED");
-    });
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(() -> assertThat(listener.stops).hasSize(1));
+    assertThat(listener.revocations)
+        .singleElement()
+        .satisfies(
+            revocation -> {
+              assertThat(revocation.credential().credentialId()).isEqualTo("c1");
+              assertThat(revocation.reason()).isEqualTo("POD_REVOKED");
+            });
     assertThat(listener.stops.get(0).reason()).isEqualTo("POD_REVOKED");
     assertThat(subscription.currentCredential()).isEmpty();
 
@@ -418,16 +511,18 @@ class CredentialBrokerClientTest {
 
   @Test
   void streamOverARealSocketDeliversTheCredential() throws Exception {
-    Server netty = Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
-        .addService(ServerInterceptors.intercept(broker, broker.headerRecorder()))
-        .build()
-        .start();
-    try (CredentialBrokerClient overTcp = CredentialBrokerClient.builder()
-        .target("localhost:" + netty.getPort())
-        .plaintext()
-        .allowInsecureTransport()
-        .tokenFile(tokenFile)
-        .build()) {
+    Server netty =
+        Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
+            .addService(ServerInterceptors.intercept(broker, broker.headerRecorder()))
+            .build()
+            .start();
+    try (CredentialBrokerClient overTcp =
+        CredentialBrokerClient.builder()
+            .target("localhost:" + netty.getPort())
+            .plaintext()
+            .allowInsecureTransport()
+            .tokenFile(tokenFile)
+            .build()) {
       CredentialSubscription subscription = overTcp.watch("db1", listener);
       WatchCall call = broker.nextWatch();
       assertThat(call.authorization()).isEqualTo("Bearer token-1");
@@ -437,34 +532,47 @@ class CredentialBrokerClientTest {
     } finally {
       netty.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     }
-    assertThat(broker.releases()).extracting(released -> released.request().getCredentialId()).containsExactly("c1");
+    assertThat(broker.releases())
+        .extracting(released -> released.request().getCredentialId())
+        .containsExactly("c1");
   }
 
   @Test
   void builderRejectsContradictorySettings() {
     assertThatThrownBy(() -> CredentialBrokerClient.builder().build())
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("exactly one");
-    assertThatThrownBy(() -> CredentialBrokerClient.builder().channel(channel).target("localhost:9090").build())
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("exactly one");
+    assertThatThrownBy(
+            () ->
+                CredentialBrokerClient.builder().channel(channel).target("localhost:9090").build())
         .isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> CredentialBrokerClient.builder().channel(channel).plaintext().build())
         .isInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> CredentialBrokerClient.builder().channel(channel)
-        .backoff(Duration.ofSeconds(5), Duration.ofSeconds(1)).build())
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("shorter");
+    assertThatThrownBy(
+            () ->
+                CredentialBrokerClient.builder()
+                    .channel(channel)
+                    .backoff(Duration.ofSeconds(5), Duration.ofSeconds(1))
+                    .build())
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("shorter");
   }
 
   @Test
   void watchRejectsABlankDatabaseRoleWithoutCallingTheBroker() {
     assertThatThrownBy(() -> client.watch(" ", listener))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("databaseRole");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("databaseRole");
     assertThatThrownBy(() -> client.watch("db1", Duration.ZERO, listener))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("requestedTtl");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("requestedTtl");
     assertThat(broker.watches()).isEmpty();
   }
 
   private void writeToken(String token) throws IOException {
     // The kubelet replaces the file atomically; so does the test.
     Path temporary = Files.writeString(dir.resolve("token.tmp"), token + "\n");
-    Files.move(temporary, tokenFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    Files.move(
+        temporary, tokenFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
   }
 }

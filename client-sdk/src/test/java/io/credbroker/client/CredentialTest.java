@@ -10,8 +10,20 @@ class CredentialTest {
 
   private static Credential credential(String password) {
     Instant now = Instant.parse("2026-01-01T00:00:00Z");
-    return new Credential("c1", "db1", "v-db1-app-x1", password, now, now.plusSeconds(60), now.plusSeconds(600),
-        true, "jdbc:postgresql://db:5432/db1", "db", 5432, "db1", "require");
+    return new Credential(
+        "c1",
+        "db1",
+        "v-db1-app-x1",
+        password,
+        now,
+        now.plusSeconds(60),
+        now.plusSeconds(600),
+        true,
+        "jdbc:postgresql://db:5432/db1",
+        "db",
+        5432,
+        "db1",
+        "require");
   }
 
   @Test
@@ -36,11 +48,19 @@ class CredentialTest {
 
   @Test
   void blankIdentityOrImpossiblePortIsRejected() {
-    assertThatThrownBy(() -> new Credential(" ", "db1", "u", "pw", null, null, null, false, "", "", 0, "", ""))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("credentialId");
-    assertThatThrownBy(() -> new Credential("c1", "db1", "", "pw", null, null, null, false, "", "", 0, "", ""))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("username");
-    assertThatThrownBy(() -> new Credential("c1", "db1", "u", "pw", null, null, null, false, "", "", 70_000, "", ""))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("port");
+    assertThatThrownBy(
+            () -> new Credential(" ", "db1", "u", "pw", null, null, null, false, "", "", 0, "", ""))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("credentialId");
+    assertThatThrownBy(
+            () -> new Credential("c1", "db1", "", "pw", null, null, null, false, "", "", 0, "", ""))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("username");
+    assertThatThrownBy(
+            () ->
+                new Credential(
+                    "c1", "db1", "u", "pw", null, null, null, false, "", "", 70_000, "", ""))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("port");
   }
 }

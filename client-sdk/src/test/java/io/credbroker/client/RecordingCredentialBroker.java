@@ -38,8 +38,8 @@ import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A scriptable broker for tests: records every call with the bearer token it carried, and lets the test push
- * events into, or end, each open {@code WatchCredential} stream. Thread-safe.
+ * A scriptable broker for tests: records every call with the bearer token it carried, and lets the
+ * test push events into, or end, each open {@code WatchCredential} stream. Thread-safe.
  */
 public final class RecordingCredentialBroker extends CredentialBrokerGrpc.CredentialBrokerImplBase {
 
@@ -49,7 +49,8 @@ public final class RecordingCredentialBroker extends CredentialBrokerGrpc.Creden
 
   private final BlockingQueue<WatchCall> pendingWatches = new LinkedBlockingQueue<>();
   private final List<WatchCall> watches = new CopyOnWriteArrayList<>();
-  private final List<Recorded<AcknowledgeRotationRequest>> acknowledgements = new CopyOnWriteArrayList<>();
+  private final List<Recorded<AcknowledgeRotationRequest>> acknowledgements =
+      new CopyOnWriteArrayList<>();
   private final List<Recorded<ReleaseCredentialRequest>> releases = new CopyOnWriteArrayList<>();
   private volatile Runnable onAcknowledge = () -> {};
 
@@ -60,16 +61,18 @@ public final class RecordingCredentialBroker extends CredentialBrokerGrpc.Creden
   public ServerInterceptor headerRecorder() {
     return new ServerInterceptor() {
       @Override
-      public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,
-          ServerCallHandler<ReqT, RespT> next) {
-        Context context = Context.current().withValue(CALL_AUTHORIZATION, headers.get(AUTHORIZATION));
+      public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(
+          ServerCall<ReqT, RespT> call, Metadata headers, ServerCallHandler<ReqT, RespT> next) {
+        Context context =
+            Context.current().withValue(CALL_AUTHORIZATION, headers.get(AUTHORIZATION));
         return Contexts.interceptCall(context, call, headers, next);
       }
     };
   }
 
   @Override
-  public void watchCredential(WatchCredentialRequest request, StreamObserver<CredentialEvent> responseObserver) {
+  public void watchCredential(
+      WatchCredentialRequest request, StreamObserver<CredentialEvent> responseObserver) {
     var serverObserver = (ServerCallStreamObserver<CredentialEvent>) responseObserver;
     WatchCall call = new WatchCall(request, CALL_AUTHORIZATION.get(), serverObserver);
     serverObserver.setOnCancelHandler(() -> call.cancelled = true);
@@ -78,23 +81,29 @@ public final class RecordingCredentialBroker extends CredentialBrokerGrpc.Creden
   }
 
   @Override
-  public void acknowledgeRotation(AcknowledgeRotationRequest request,
+  public void acknowledgeRotation(
+      AcknowledgeRotationRequest request,
       StreamObserver<AcknowledgeRotationResponse> responseObserver) {
     onAcknowledge.run();
     acknowledgements.add(new Recorded<>(request, CALL_AUTHORIZATION.get()));
-    responseObserver.onNext(AcknowledgeRotationResponse.newBuilder().setReplacedCredentialId("replaced").build());
+    responseObserver.onNext(
+        AcknowledgeRotationResponse.newBuilder().setReplacedCredentialId("replaced").build());
     responseObserver.onCompleted();
   }
 
   @Override
-  public void releaseCredential(ReleaseCredentialRequest request,
+  public void releaseCredential(
+      ReleaseCredentialRequest request,
       StreamObserver<ReleaseCredentialResponse> responseObserver) {
     releases.add(new Recorded<>(request, CALL_AUTHORIZATION.get()));
     responseObserver.onNext(ReleaseCredentialResponse.getDefaultInstance());
     responseObserver.onCompleted();
   }
 
-  /** Runs {@code hook} when an acknowledgement arrives, before it is recorded: to see the client's state then. */
+  /**
+   * Runs {@code hook} when an acknowledgement arrives, before it is recorded: to see the client's
+   * state then.
+   */
   public void onAcknowledge(Runnable hook) {
     this.onAcknowledge = hook;
   }
@@ -126,7 +135,9 @@ public final class RecordingCredentialBroker extends CredentialBrokerGrpc.Creden
     private final ServerCallStreamObserver<CredentialEvent> observer;
     private volatile boolean cancelled;
 
-    WatchCall(WatchCredentialRequest request, @Nullable String authorization,
+    WatchCall(
+        WatchCredentialRequest request,
+        @Nullable String authorization,
         ServerCallStreamObserver<CredentialEvent> observer) {
       this.request = request;
       this.authorization = authorization;
@@ -154,20 +165,33 @@ public final class RecordingCredentialBroker extends CredentialBrokerGrpc.Creden
     }
 
     public void rotate(io.credbroker.api.v1.Credential credential, String replaces) {
-      send(event().setRotated(CredentialRotated.newBuilder().setCredential(credential).setReplaces(replaces)
-          .setPreviousValidFor(com.google.protobuf.Duration.newBuilder().setSeconds(30))).build());
+      send(
+          event()
+              .setRotated(
+                  CredentialRotated.newBuilder()
+                      .setCredential(credential)
+                      .setReplaces(replaces)
+                      .setPreviousValidFor(
+                          com.google.protobuf.Duration.newBuilder().setSeconds(30)))
+              .build());
     }
 
     public void revoke(String credentialId, String reason) {
-      send(event().setRevoked(CredentialRevoked.newBuilder().setCredentialId(credentialId).setReason(reason))
-          .build());
+      send(
+          event()
+              .setRevoked(
+                  CredentialRevoked.newBuilder().setCredentialId(credentialId).setReason(reason))
+              .build());
     }
 
     public synchronized void fail(Status status) {
       observer.onError(status.asRuntimeException());
     }
 
-    /** Ends the stream the way the broker does: with {@code ErrorInfo} and, if given, {@code RetryInfo}. */
+    /**
+     * Ends the stream the way the broker does: with {@code ErrorInfo} and, if given, {@code
+     * RetryInfo}.
+     */
     public synchronized void fail(Status status, String reason, @Nullable Duration retryDelay) {
       observer.onError(withDetails(status, reason, retryDelay));
     }
@@ -176,24 +200,35 @@ public final class RecordingCredentialBroker extends CredentialBrokerGrpc.Creden
   public static CredentialEvent.Builder event() {
     Instant now = Instant.now();
     return CredentialEvent.newBuilder()
-        .setEventTime(Timestamp.newBuilder().setSeconds(now.getEpochSecond()).setNanos(now.getNano()));
+        .setEventTime(
+            Timestamp.newBuilder().setSeconds(now.getEpochSecond()).setNanos(now.getNano()));
   }
 
-  public static StatusRuntimeException withDetails(Status status, String reason, @Nullable Duration retryDelay) {
-    var details = com.google.rpc.Status.newBuilder()
-        .setCode(status.getCode().value())
-        .setMessage(status.getDescription() == null ? "" : status.getDescription())
-        .addDetails(Any.pack(ErrorInfo.newBuilder().setReason(reason).setDomain("credbroker.io").build()));
+  public static StatusRuntimeException withDetails(
+      Status status, String reason, @Nullable Duration retryDelay) {
+    var details =
+        com.google.rpc.Status.newBuilder()
+            .setCode(status.getCode().value())
+            .setMessage(status.getDescription() == null ? "" : status.getDescription())
+            .addDetails(
+                Any.pack(
+                    ErrorInfo.newBuilder().setReason(reason).setDomain("credbroker.io").build()));
     if (retryDelay != null) {
-      details.addDetails(Any.pack(RetryInfo.newBuilder().setRetryDelay(com.google.protobuf.Duration.newBuilder()
-          .setSeconds(retryDelay.getSeconds()).setNanos(retryDelay.getNano())).build()));
+      details.addDetails(
+          Any.pack(
+              RetryInfo.newBuilder()
+                  .setRetryDelay(
+                      com.google.protobuf.Duration.newBuilder()
+                          .setSeconds(retryDelay.getSeconds())
+                          .setNanos(retryDelay.getNano()))
+                  .build()));
     }
     return StatusProto.toStatusRuntimeException(details.build());
   }
 
   /** A wire credential for {@code db1} that expires in a minute, pointing at {@code jdbcUrl}. */
-  public static io.credbroker.api.v1.Credential credential(String id, String username, String password,
-      String jdbcUrl) {
+  public static io.credbroker.api.v1.Credential credential(
+      String id, String username, String password, String jdbcUrl) {
     Instant now = Instant.now();
     return io.credbroker.api.v1.Credential.newBuilder()
         .setCredentialId(id)
@@ -204,12 +239,20 @@ public final class RecordingCredentialBroker extends CredentialBrokerGrpc.Creden
         .setExpireTime(timestamp(now.plusSeconds(60)))
         .setMaxExpireTime(timestamp(now.plusSeconds(600)))
         .setRenewable(true)
-        .setConnection(ConnectionHints.newBuilder()
-            .setHost("localhost").setPort(5432).setDatabase("db1").setSslmode("disable").setJdbcUrl(jdbcUrl))
+        .setConnection(
+            ConnectionHints.newBuilder()
+                .setHost("localhost")
+                .setPort(5432)
+                .setDatabase("db1")
+                .setSslmode("disable")
+                .setJdbcUrl(jdbcUrl))
         .build();
   }
 
   public static Timestamp timestamp(Instant instant) {
-    return Timestamp.newBuilder().setSeconds(instant.getEpochSecond()).setNanos(instant.getNano()).build();
+    return Timestamp.newBuilder()
+        .setSeconds(instant.getEpochSecond())
+        .setNanos(instant.getNano())
+        .build();
   }
 }

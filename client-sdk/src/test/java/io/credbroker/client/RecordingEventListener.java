@@ -13,7 +13,8 @@ public final class RecordingEventListener implements ClientEventListener {
   public final List<Duration> reconnectDelays = new CopyOnWriteArrayList<>();
 
   @Override
-  public void connectStarted(String databaseRole, int attempt, @Nullable String resumeCredentialId) {
+  public void connectStarted(
+      String databaseRole, int attempt, @Nullable String resumeCredentialId) {
     events.add("connect " + attempt + " resume=" + resumeCredentialId);
   }
 
@@ -29,7 +30,8 @@ public final class RecordingEventListener implements ClientEventListener {
   }
 
   @Override
-  public void credentialReceived(String databaseRole, String credentialId, CredentialSource source) {
+  public void credentialReceived(
+      String databaseRole, String credentialId, CredentialSource source) {
     events.add("received " + source + " " + credentialId);
   }
 

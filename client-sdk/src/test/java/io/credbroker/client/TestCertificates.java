@@ -27,8 +27,9 @@ import org.bouncycastle.operator.OperatorCreationException;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 
 /**
- * A throwaway private CA and a broker certificate it issued for {@code localhost}, as the PEM files gRPC's TLS
- * credentials read: what a cluster with its own CA (cert-manager, say) hands the broker and its clients.
+ * A throwaway private CA and a broker certificate it issued for {@code localhost}, as the PEM files
+ * gRPC's TLS credentials read: what a cluster with its own CA (cert-manager, say) hands the broker
+ * and its clients.
  */
 record TestCertificates(Path caCertificate, Path serverCertificate, Path serverKey) {
 
@@ -42,24 +43,41 @@ record TestCertificates(Path caCertificate, Path serverCertificate, Path serverK
     Date notBefore = Date.from(now.minus(Duration.ofHours(1)));
     Date notAfter = Date.from(now.plus(Duration.ofDays(1)));
     try {
-      X509CertificateHolder ca = new JcaX509v3CertificateBuilder(caName, BigInteger.ONE, notBefore, notAfter, caName,
-          caKeys.getPublic())
-          .addExtension(Extension.basicConstraints, true, new BasicConstraints(true))
-          .addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign))
-          .build(new JcaContentSignerBuilder("SHA256withECDSA").build(caKeys.getPrivate()));
-      X509CertificateHolder server = new JcaX509v3CertificateBuilder(caName, BigInteger.TWO, notBefore, notAfter,
-          new X500Name("CN=localhost"), serverKeys.getPublic())
-          .addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
-          .addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature))
-          .addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(KeyPurposeId.id_kp_serverAuth))
-          .addExtension(Extension.subjectAlternativeName, false, new GeneralNames(new GeneralName[] {
-              new GeneralName(GeneralName.dNSName, "localhost"),
-              new GeneralName(GeneralName.iPAddress, "127.0.0.1")}))
-          .build(new JcaContentSignerBuilder("SHA256withECDSA").build(caKeys.getPrivate()));
+      X509CertificateHolder ca =
+          new JcaX509v3CertificateBuilder(
+                  caName, BigInteger.ONE, notBefore, notAfter, caName, caKeys.getPublic())
+              .addExtension(Extension.basicConstraints, true, new BasicConstraints(true))
+              .addExtension(
+                  Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign))
+              .build(new JcaContentSignerBuilder("SHA256withECDSA").build(caKeys.getPrivate()));
+      X509CertificateHolder server =
+          new JcaX509v3CertificateBuilder(
+                  caName,
+                  BigInteger.TWO,
+                  notBefore,
+                  notAfter,
+                  new X500Name("CN=localhost"),
+                  serverKeys.getPublic())
+              .addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
+              .addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature))
+              .addExtension(
+                  Extension.extendedKeyUsage,
+                  false,
+                  new ExtendedKeyUsage(KeyPurposeId.id_kp_serverAuth))
+              .addExtension(
+                  Extension.subjectAlternativeName,
+                  false,
+                  new GeneralNames(
+                      new GeneralName[] {
+                        new GeneralName(GeneralName.dNSName, "localhost"),
+                        new GeneralName(GeneralName.iPAddress, "127.0.0.1")
+                      }))
+              .build(new JcaContentSignerBuilder("SHA256withECDSA").build(caKeys.getPrivate()));
       return new TestCertificates(
           Files.writeString(dir.resolve("ca.pem"), pem("CERTIFICATE", ca.getEncoded())),
           Files.writeString(dir.resolve("server.pem"), pem("CERTIFICATE", server.getEncoded())),
-          Files.writeString(dir.resolve("server-key.pem"), pem("PRIVATE KEY", pkcs8(serverKeys.getPrivate()))));
+          Files.writeString(
+              dir.resolve("server-key.pem"), pem("PRIVATE KEY", pkcs8(serverKeys.getPrivate()))));
     } catch (OperatorCreationException | CertIOException e) {
       throw new GeneralSecurityException("cannot issue the test certificates", e);
     }

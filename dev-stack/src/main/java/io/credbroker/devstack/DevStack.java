@@ -25,11 +25,11 @@ import org.slf4j.LoggerFactory;
  * stand-in together, for tests and the dev run.
  *
  * <p>Lifecycle: {@link Builder#start} starts everything (PostgreSQL first, since Vault keeps its
- * state there in database {@value #STATE_DATABASE}) and writes the info file; {@link #close}
- * stops everything in reverse order. {@link #stopVault()} and {@link #startVault()} simulate a
- * Vault outage: the port refuses connections in between, and the restarted server has the same
- * tokens, mounts and leases. Methods may be called from any thread, but stopping and starting
- * Vault concurrently with each other is not supported.
+ * state there in database {@value #STATE_DATABASE}) and writes the info file; {@link #close} stops
+ * everything in reverse order. {@link #stopVault()} and {@link #startVault()} simulate a Vault
+ * outage: the port refuses connections in between, and the restarted server has the same tokens,
+ * mounts and leases. Methods may be called from any thread, but stopping and starting Vault
+ * concurrently with each other is not supported.
  */
 public final class DevStack implements AutoCloseable {
 
@@ -104,7 +104,9 @@ public final class DevStack implements AutoCloseable {
       return this;
     }
 
-    /** Where the kubeconfig, ca.crt, the info file and PostgreSQL's data go; default a new temp dir. */
+    /**
+     * Where the kubeconfig, ca.crt, the info file and PostgreSQL's data go; default a new temp dir.
+     */
     public Builder workDir(Path dir) {
       this.workDir = Objects.requireNonNull(dir);
       return this;
@@ -168,7 +170,11 @@ public final class DevStack implements AutoCloseable {
       EmbeddedPostgresServer embedded = null;
       PostgresInfo pg;
       if (b.postgresUrl != null) {
-        pg = parseExisting(b.postgresUrl, Objects.requireNonNull(b.postgresUser), Objects.requireNonNull(b.postgresPassword));
+        pg =
+            parseExisting(
+                b.postgresUrl,
+                Objects.requireNonNull(b.postgresUser),
+                Objects.requireNonNull(b.postgresPassword));
       } else {
         embedded = EmbeddedPostgresServer.start(workDir.resolve("postgres"), b.postgresPort);
         started.add(embedded);
@@ -178,7 +184,8 @@ public final class DevStack implements AutoCloseable {
       for (String db : b.databases) {
         pg.createDatabase(db);
       }
-      KubernetesApiServer kubernetes = KubernetesApiServer.start(b.host, b.kubernetesPort, workDir, b.rbacFile);
+      KubernetesApiServer kubernetes =
+          KubernetesApiServer.start(b.host, b.kubernetesPort, workDir, b.rbacFile);
       started.add(kubernetes);
       VaultServer vault = VaultServer.start(vaultOptions(b, b.vaultPort, pg));
       started.add(vault);
@@ -197,8 +204,14 @@ public final class DevStack implements AutoCloseable {
   }
 
   private static VaultServer.Options vaultOptions(Builder b, int port, PostgresInfo pg) {
-    return new VaultServer.Options(b.host, port, b.rootToken, pg.jdbcUrl(STATE_DATABASE), pg.adminUser(),
-        pg.adminPassword(), java.time.Duration.ofSeconds(1));
+    return new VaultServer.Options(
+        b.host,
+        port,
+        b.rootToken,
+        pg.jdbcUrl(STATE_DATABASE),
+        pg.adminUser(),
+        pg.adminPassword(),
+        java.time.Duration.ofSeconds(1));
   }
 
   /** {@code jdbc:postgresql://host[:port]/db} → host and port of an existing server. */
@@ -207,7 +220,8 @@ public final class DevStack implements AutoCloseable {
     if (uri.getHost() == null) {
       throw new IllegalArgumentException("no host in " + jdbcUrl);
     }
-    return new PostgresInfo(uri.getHost(), uri.getPort() < 0 ? 5432 : uri.getPort(), user, password);
+    return new PostgresInfo(
+        uri.getHost(), uri.getPort() < 0 ? 5432 : uri.getPort(), user, password);
   }
 
   /** {@code http://127.0.0.1:<port>}. */
@@ -230,7 +244,9 @@ public final class DevStack implements AutoCloseable {
     return kubernetes.kubeconfigPath();
   }
 
-  /** The dev-stack's CA (PEM): it signed the Kubernetes stand-in's and the broker's certificates. */
+  /**
+   * The dev-stack's CA (PEM): it signed the Kubernetes stand-in's and the broker's certificates.
+   */
   public Path caCertPath() {
     return kubernetes.caCertPath();
   }
@@ -389,7 +405,8 @@ public final class DevStack implements AutoCloseable {
     Path tmp = Files.createTempFile(target.getParent(), ".dev-stack", ".json");
     Json.MAPPER.writerWithDefaultPrettyPrinter().writeValue(tmp.toFile(), info());
     try {
-      Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+      Files.setPosixFilePermissions(
+          tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
     } catch (UnsupportedOperationException ignored) {
       // Not a POSIX file system; the file keeps its default permissions.
     }
@@ -398,6 +415,12 @@ public final class DevStack implements AutoCloseable {
 
   @Override
   public String toString() {
-    return "DevStack[vault=" + vaultAddress() + ", kubernetes=" + kubernetesUrl() + ", postgres=" + postgres + "]";
+    return "DevStack[vault="
+        + vaultAddress()
+        + ", kubernetes="
+        + kubernetesUrl()
+        + ", postgres="
+        + postgres
+        + "]";
   }
 }

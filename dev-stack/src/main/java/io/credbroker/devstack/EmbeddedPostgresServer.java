@@ -14,8 +14,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A PostgreSQL 14 server from embedded binaries that behaves like a real one on the network:
- * password (SCRAM) authentication over TCP, a superuser with a random password, data under the
- * work directory.
+ * password (SCRAM) authentication over TCP, a superuser with a random password, data under the work
+ * directory.
  *
  * <p>Lifecycle: {@link #start} runs initdb when the data directory is new (the superuser password
  * is set by initdb itself, so there is never a moment when TCP logins are trusted) and keeps the
@@ -110,8 +110,8 @@ final class EmbeddedPostgresServer implements AutoCloseable {
   }
 
   /**
-   * Password logins over TCP for everybody, trust only on the Unix socket (used by nothing of
-   * ours, handy for an operator with psql on the machine).
+   * Password logins over TCP for everybody, trust only on the Unix socket (used by nothing of ours,
+   * handy for an operator with psql on the machine).
    */
   private static void writeHba(Path dataDir) {
     String hba =

@@ -48,10 +48,12 @@ class DevStackIT {
     assertThat(Path.of(info.at("/kubernetes/kubeconfig").asText())).exists();
     assertThat(Path.of(info.at("/kubernetes/caCert").asText())).exists();
     assertThat(info.at("/kubernetes/adminToken").asText()).isEqualTo(stack.kubernetesAdminToken());
-    assertThat(info.at("/postgres/jdbcUrl").asText()).isEqualTo(stack.postgres().jdbcUrl("postgres"));
+    assertThat(info.at("/postgres/jdbcUrl").asText())
+        .isEqualTo(stack.postgres().jdbcUrl("postgres"));
     assertThat(info.at("/postgres/port").asInt()).isEqualTo(stack.postgres().port());
     assertThat(info.at("/postgres/adminUser").asText()).isEqualTo("postgres");
-    assertThat(info.at("/postgres/adminPassword").asText()).isEqualTo(stack.postgres().adminPassword());
+    assertThat(info.at("/postgres/adminPassword").asText())
+        .isEqualTo(stack.postgres().adminPassword());
     assertThat(info.at("/postgres/databases/credbroker").asText()).endsWith("/credbroker");
   }
 
@@ -82,7 +84,10 @@ class DevStackIT {
   @Test
   void stoppedVaultRefusesConnectionsAndRestartsWithItsState() throws Exception {
     HttpResponse<String> created =
-        post(stack.vaultAddress() + "/v1/auth/token/create", "root", "{\"ttl\":\"1h\",\"policies\":[\"default\"]}");
+        post(
+            stack.vaultAddress() + "/v1/auth/token/create",
+            "root",
+            "{\"ttl\":\"1h\",\"policies\":[\"default\"]}");
     assertThat(created.statusCode()).isEqualTo(200);
     String token = Json.MAPPER.readTree(created.body()).at("/auth/client_token").asText();
 
@@ -94,7 +99,8 @@ class DevStackIT {
     HttpResponse<String> lookup =
         get(stack.vaultAddress() + "/v1/auth/token/lookup-self", Map.of("X-Vault-Token", token));
     assertThat(lookup.statusCode()).isEqualTo(200);
-    assertThat(Json.MAPPER.readTree(lookup.body()).at("/data/policies/0").asText()).isEqualTo("default");
+    assertThat(Json.MAPPER.readTree(lookup.body()).at("/data/policies/0").asText())
+        .isEqualTo("default");
   }
 
   static HttpResponse<String> get(String url, Map<String, String> headers) throws Exception {
@@ -105,8 +111,10 @@ class DevStackIT {
 
   static HttpResponse<String> post(String url, String token, String body) throws Exception {
     return http.send(
-        HttpRequest.newBuilder(URI.create(url)).header("X-Vault-Token", token)
-            .POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+        HttpRequest.newBuilder(URI.create(url))
+            .header("X-Vault-Token", token)
+            .POST(HttpRequest.BodyPublishers.ofString(body))
+            .build(),
         HttpResponse.BodyHandlers.ofString());
   }
 }

@@ -17,12 +17,13 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The alerts of {@code files/prometheus-rules.yaml} evaluated by Prometheus' own rule engine
- * ({@code promtool test rules}) on series shaped like a real scrape: {@code alerts/alert-tests.yaml}
- * says which alert fires, when, with which labels, and which stays silent (a clean shutdown's
- * takeovers, a cluster-wide gauge reported by every replica, a replica that renews nothing).
+ * ({@code promtool test rules}) on series shaped like a real scrape: {@code
+ * alerts/alert-tests.yaml} says which alert fires, when, with which labels, and which stays silent
+ * (a clean shutdown's takeovers, a cluster-wide gauge reported by every replica, a replica that
+ * renews nothing).
  *
- * <p>promtool comes from Debian's {@code prometheus} package, which .ci/run installs; without it the
- * evaluation is skipped, and the structural checks still run.
+ * <p>promtool comes from Debian's {@code prometheus} package, which .ci/run installs; without it
+ * the evaluation is skipped, and the structural checks still run.
  */
 class AlertRulesTest {
 
@@ -44,7 +45,8 @@ class AlertRulesTest {
 
   @Test
   void everyPromisedAlertExistsAndHasAUnitTest() throws IOException {
-    Set<String> alerts = new TreeSet<>(RenderedChart.YAML.readTree(RULES.toFile()).findValuesAsText("alert"));
+    Set<String> alerts =
+        new TreeSet<>(RenderedChart.YAML.readTree(RULES.toFile()).findValuesAsText("alert"));
     Set<String> tested = new TreeSet<>(tests().findValuesAsText("alertname"));
 
     assertThat(alerts).containsAll(PROMISED_ALERTS);
@@ -59,7 +61,11 @@ class AlertRulesTest {
     Path dir = Path.of("target", "alert-tests").toAbsolutePath();
     Files.createDirectories(dir);
     JsonNode rules = RenderedChart.YAML.readTree(RULES.toFile());
-    rules.path("groups").forEach(group -> group.path("rules").forEach(rule -> ((ObjectNode) rule).remove("annotations")));
+    rules
+        .path("groups")
+        .forEach(
+            group ->
+                group.path("rules").forEach(rule -> ((ObjectNode) rule).remove("annotations")));
     Path rulesCopy = dir.resolve("rules.yaml");
     RenderedChart.YAML.writeValue(rulesCopy.toFile(), rules);
     ObjectNode tests = (ObjectNode) tests();

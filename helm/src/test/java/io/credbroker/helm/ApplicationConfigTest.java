@@ -8,9 +8,9 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * The broker's application.yaml as the ConfigMap carries it: it must parse, and hold exactly the property
- * names the broker binds ({@code credbroker.*} in broker-service's {@code BrokerProperties}, Spring Cloud
- * Vault's {@code spring.cloud.vault.*}).
+ * The broker's application.yaml as the ConfigMap carries it: it must parse, and hold exactly the
+ * property names the broker binds ({@code credbroker.*} in broker-service's {@code
+ * BrokerProperties}, Spring Cloud Vault's {@code spring.cloud.vault.*}).
  */
 class ApplicationConfigTest {
 
@@ -96,7 +96,8 @@ class ApplicationConfigTest {
     RenderedChart chart = Chart.render("bindings.yaml");
     JsonNode podSpec = chart.single("Deployment").at("/spec/template/spec");
 
-    assertThat(ssl.path("trust-store").asText()).isEqualTo("file:/etc/credential-broker-vault-ca/ca.crt");
+    assertThat(ssl.path("trust-store").asText())
+        .isEqualTo("file:/etc/credential-broker-vault-ca/ca.crt");
     assertThat(ssl.path("trust-store-type").asText()).isEqualTo("PEM");
     assertThat(podSpec.findValuesAsText("secretName")).contains("vault-ca");
     assertThat(podSpec.findValuesAsText("mountPath")).contains("/etc/credential-broker-vault-ca");
@@ -104,7 +105,8 @@ class ApplicationConfigTest {
 
   @Test
   void extraConfigIsMergedWithoutDroppingGeneratedProperties() {
-    assertThat(config.at("/resilience4j/bulkhead/instances/vault/max-concurrent-calls").asInt()).isEqualTo(512);
+    assertThat(config.at("/resilience4j/bulkhead/instances/vault/max-concurrent-calls").asInt())
+        .isEqualTo(512);
     assertThat(config.at("/credbroker/bindings")).hasSize(2);
   }
 

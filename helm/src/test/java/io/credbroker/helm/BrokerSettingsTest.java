@@ -24,20 +24,38 @@ import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * The gRPC, lease, cluster, admin, revocation, limits and retention settings and the Vault timeouts the chart exposes: they reach
- * the broker's application.yaml under the property names broker-service binds, their chart defaults are the
- * broker's own defaults (read from {@code BrokerProperties.java} and the broker's {@code application.yaml}, so
- * the two cannot drift apart unnoticed), and values the broker would refuse are refused at install time.
+ * The gRPC, lease, cluster, admin, revocation, limits and retention settings and the Vault timeouts
+ * the chart exposes: they reach the broker's application.yaml under the property names
+ * broker-service binds, their chart defaults are the broker's own defaults (read from {@code
+ * BrokerProperties.java} and the broker's {@code application.yaml}, so the two cannot drift apart
+ * unnoticed), and values the broker would refuse are refused at install time.
  */
 class BrokerSettingsTest {
 
   /**
-   * The sections of {@code credbroker.*} this test covers (a path below {@code credbroker}), by the name of their
-   * record in BrokerProperties.
+   * The sections of {@code credbroker.*} this test covers (a path below {@code credbroker}), by the
+   * name of their record in BrokerProperties.
    */
-  private static final Map<String, String> SECTIONS = Map.of("grpc", "Grpc", "lease", "Lease",
-      "lease/reconcile", "Reconcile", "cluster", "Cluster", "admin", "Admin", "revocation", "Revocation",
-      "vault", "Vault", "limits", "Limits", "retention", "Retention");
+  private static final Map<String, String> SECTIONS =
+      Map.of(
+          "grpc",
+          "Grpc",
+          "lease",
+          "Lease",
+          "lease/reconcile",
+          "Reconcile",
+          "cluster",
+          "Cluster",
+          "admin",
+          "Admin",
+          "revocation",
+          "Revocation",
+          "vault",
+          "Vault",
+          "limits",
+          "Limits",
+          "retention",
+          "Retention");
 
   private static JsonNode defaultConfig;
   private static JsonNode defaults;
@@ -53,27 +71,45 @@ class BrokerSettingsTest {
   }
 
   @ParameterizedTest(name = "credbroker.{0}")
-  @ValueSource(strings = {"grpc", "lease", "lease/reconcile", "cluster", "admin", "revocation", "vault", "limits",
-      "retention"})
+  @ValueSource(
+      strings = {
+        "grpc",
+        "lease",
+        "lease/reconcile",
+        "cluster",
+        "admin",
+        "revocation",
+        "vault",
+        "limits",
+        "retention"
+      })
   void everyRenderedKeyIsAPropertyTheBrokerBindsWithTheBrokersDefault(String section) {
     Map<String, Optional<String>> broker = brokerDefaults.get(SECTIONS.get(section));
     JsonNode rendered = defaults.at("/" + section);
 
     assertThat(rendered.isObject()).as(section).isTrue();
     for (String key : fieldNames(rendered)) {
-      assertThat(broker).as("credbroker.%s.%s is a property of BrokerProperties.%s", section, key,
-          SECTIONS.get(section)).containsKey(key);
+      assertThat(broker)
+          .as(
+              "credbroker.%s.%s is a property of BrokerProperties.%s",
+              section, key, SECTIONS.get(section))
+          .containsKey(key);
       JsonNode value = rendered.path(key);
       Optional<String> brokerDefault = broker.get(key);
       if (value.isObject()) {
-        // A nested record (@DefaultValue without a value); its own keys are checked as a section of their own.
+        // A nested record (@DefaultValue without a value); its own keys are checked as a section of
+        // their own.
         assertThat(brokerDefault).as(key).isEmpty();
-        assertThat(SECTIONS).as("%s/%s is checked as a section", section, key).containsKey(section + "/" + key);
+        assertThat(SECTIONS)
+            .as("%s/%s is checked as a section", section, key)
+            .containsKey(section + "/" + key);
       } else if (value.isArray()) {
         assertThat(brokerDefault).as(key).isEmpty();
         assertThat(value).as("%s: the broker's default is an empty list", key).isEmpty();
       } else if (value.isNumber()) {
-        assertThat(value.decimalValue()).as(key).isEqualByComparingTo(new BigDecimal(brokerDefault.orElseThrow()));
+        assertThat(value.decimalValue())
+            .as(key)
+            .isEqualByComparingTo(new BigDecimal(brokerDefault.orElseThrow()));
       } else {
         assertThat(value.asText()).as(key).isEqualTo(brokerDefault.orElseThrow());
       }
@@ -83,15 +119,29 @@ class BrokerSettingsTest {
   @Test
   void theSettingsAnOperatorTunesAreExposedAndInternalsAreNot() {
     assertThat(fieldNames(defaults.path("grpc")))
-        .containsExactlyInAnyOrder("port", "heartbeat-interval", "call-threads", "max-pending-calls");
-    assertThat(fieldNames(defaults.path("lease"))).containsExactlyInAnyOrder(
-        "renewal-fraction", "renewal-jitter", "rotation-margin", "reconnect-grace", "drain-grace", "workers",
-        "expiring-warning", "renewal-retry-max", "revocation-retry-initial", "revocation-retry-max",
-        "token-expiry-margin", "reconcile");
-    assertThat(fieldNames(defaults.at("/lease/reconcile"))).containsExactlyInAnyOrder("interval", "grace");
-    assertThat(fieldNames(defaults.path("cluster"))).containsExactlyInAnyOrder("heartbeat-interval", "stale-after");
+        .containsExactlyInAnyOrder(
+            "port", "heartbeat-interval", "call-threads", "max-pending-calls");
+    assertThat(fieldNames(defaults.path("lease")))
+        .containsExactlyInAnyOrder(
+            "renewal-fraction",
+            "renewal-jitter",
+            "rotation-margin",
+            "reconnect-grace",
+            "drain-grace",
+            "workers",
+            "expiring-warning",
+            "renewal-retry-max",
+            "revocation-retry-initial",
+            "revocation-retry-max",
+            "token-expiry-margin",
+            "reconcile");
+    assertThat(fieldNames(defaults.at("/lease/reconcile")))
+        .containsExactlyInAnyOrder("interval", "grace");
+    assertThat(fieldNames(defaults.path("cluster")))
+        .containsExactlyInAnyOrder("heartbeat-interval", "stale-after");
     assertThat(fieldNames(defaults.path("admin")))
-        .containsExactlyInAnyOrder("audiences", "authentication-cache-ttl", "authorization-cache-ttl");
+        .containsExactlyInAnyOrder(
+            "audiences", "authentication-cache-ttl", "authorization-cache-ttl");
     assertThat(fieldNames(defaults.path("revocation")))
         .containsExactlyInAnyOrder("block-cache-ttl", "undropped-check-interval");
     // Every limit and every retention setting is an operator's decision.
@@ -152,29 +202,38 @@ class BrokerSettingsTest {
 
   @Test
   void endedCredentialsUnderAnHourAreRefusedAsTheBrokerWould() {
-    assertThatThrownBy(() -> Chart.template("required.yaml", Map.of("retention.endedCredentials", "59m")).call())
+    assertThatThrownBy(
+            () ->
+                Chart.template("required.yaml", Map.of("retention.endedCredentials", "59m")).call())
         .hasMessageContaining("retention.endedCredentials (59m) must be at least 1h");
-    JsonNode retention = Chart.render("required.yaml", Map.of("retention.endedCredentials", "60m"))
-        .applicationConfig().at("/credbroker/retention");
+    JsonNode retention =
+        Chart.render("required.yaml", Map.of("retention.endedCredentials", "60m"))
+            .applicationConfig()
+            .at("/credbroker/retention");
     assertThat(retention.path("ended-credentials").asText()).isEqualTo("60m");
   }
 
   @Test
   void reconcileGraceUnderASecondIsRefusedAsTheBrokerWould() {
-    assertThatThrownBy(() -> Chart.template("required.yaml", Map.of("lease.reconcile.grace", "999ms")).call())
+    assertThatThrownBy(
+            () -> Chart.template("required.yaml", Map.of("lease.reconcile.grace", "999ms")).call())
         .hasMessageContaining("lease.reconcile.grace (999ms) must be at least 1s");
   }
 
   @Test
   void vaultTimeoutsDefaultToTheBrokersOwn() throws IOException {
-    Path file = Path.of(System.getProperty("credbroker.broker.application",
-        "../broker-service/src/main/resources/application.yaml"));
+    Path file =
+        Path.of(
+            System.getProperty(
+                "credbroker.broker.application",
+                "../broker-service/src/main/resources/application.yaml"));
     JsonNode broker = RenderedChart.YAML.readTree(file.toFile()).at("/spring/cloud/vault");
     JsonNode chart = defaultConfig.at("/spring/cloud/vault");
 
     assertThat(broker.path("read-timeout").isInt()).as("read-timeout in " + file).isTrue();
     assertThat(chart.path("read-timeout").asInt()).isEqualTo(broker.path("read-timeout").asInt());
-    assertThat(chart.path("connection-timeout").asInt()).isEqualTo(broker.path("connection-timeout").asInt());
+    assertThat(chart.path("connection-timeout").asInt())
+        .isEqualTo(broker.path("connection-timeout").asInt());
   }
 
   @Test
@@ -216,8 +275,10 @@ class BrokerSettingsTest {
     assertThat(podWatch.path("enabled").asBoolean(false)).isTrue();
     assertThat(podWatch.path("check-interval").asText()).isEqualTo("10s");
 
-    JsonNode tunedWatch = Chart.render("required.yaml", Map.of("kubernetes.podWatch.checkInterval", "3s"))
-        .applicationConfig().at("/credbroker/kubernetes/pod-watch");
+    JsonNode tunedWatch =
+        Chart.render("required.yaml", Map.of("kubernetes.podWatch.checkInterval", "3s"))
+            .applicationConfig()
+            .at("/credbroker/kubernetes/pod-watch");
     assertThat(tunedWatch.path("check-interval").asText()).isEqualTo("3s");
   }
 
@@ -230,7 +291,10 @@ class BrokerSettingsTest {
   }
 
   @ParameterizedTest(name = "{0}: {1}")
-  @CsvSource(delimiter = '|', textBlock = """
+  @CsvSource(
+      delimiter = '|',
+      textBlock =
+          """
       invalid-grpc.yaml    | callThreads
       invalid-lease.yaml   | renewalFraction
       invalid-lease.yaml   | workers
@@ -255,15 +319,18 @@ class BrokerSettingsTest {
   @Test
   void staleAfterUnderTwoHeartbeatsIsRefusedWithBothValues() {
     assertThatThrownBy(() -> Chart.template("stale-under-two-heartbeats.yaml", Map.of()).call())
-        .hasMessageContaining("cluster.staleAfter (9s) must be at least twice cluster.heartbeatInterval (5s)");
+        .hasMessageContaining(
+            "cluster.staleAfter (9s) must be at least twice cluster.heartbeatInterval (5s)");
   }
 
   @Test
   void staleAfterOfExactlyTwoHeartbeatsInMixedUnitsIsAccepted() {
-    JsonNode cluster = Chart.render("required.yaml",
-            Map.of("cluster.heartbeatInterval", "1500ms", "cluster.staleAfter", "3s"))
-        .applicationConfig()
-        .at("/credbroker/cluster");
+    JsonNode cluster =
+        Chart.render(
+                "required.yaml",
+                Map.of("cluster.heartbeatInterval", "1500ms", "cluster.staleAfter", "3s"))
+            .applicationConfig()
+            .at("/credbroker/cluster");
 
     assertThat(cluster.path("stale-after").asText()).isEqualTo("3s");
   }
@@ -271,11 +338,14 @@ class BrokerSettingsTest {
   private static String checksum(RenderedChart chart) {
     JsonNode annotations = chart.single("Deployment").at("/spec/template/metadata/annotations");
     List<String> checksums = new ArrayList<>();
-    annotations.fields().forEachRemaining(e -> {
-      if (e.getKey().startsWith("checksum/")) {
-        checksums.add(e.getKey() + "=" + e.getValue().asText());
-      }
-    });
+    annotations
+        .fields()
+        .forEachRemaining(
+            e -> {
+              if (e.getKey().startsWith("checksum/")) {
+                checksums.add(e.getKey() + "=" + e.getValue().asText());
+              }
+            });
     return String.join(",", checksums);
   }
 
@@ -286,13 +356,15 @@ class BrokerSettingsTest {
   }
 
   /**
-   * The record components of broker-service's {@code BrokerProperties}, in kebab case as Spring binds them, with
-   * their {@code @DefaultValue} (empty when the annotation carries none, as for a list). Reads the source file,
-   * whose path the build passes in {@code credbroker.broker.properties}.
+   * The record components of broker-service's {@code BrokerProperties}, in kebab case as Spring
+   * binds them, with their {@code @DefaultValue} (empty when the annotation carries none, as for a
+   * list). Reads the source file, whose path the build passes in {@code
+   * credbroker.broker.properties}.
    */
   static final class BrokerPropertiesSource {
 
-    private static final Pattern RECORD = Pattern.compile("public record (\\w+)\\((.*?)\\)\\s*\\{", Pattern.DOTALL);
+    private static final Pattern RECORD =
+        Pattern.compile("public record (\\w+)\\((.*?)\\)\\s*\\{", Pattern.DOTALL);
     private static final Pattern DEFAULT = Pattern.compile("@DefaultValue(?:\\(\"([^\"]*)\"\\))?");
     private static final Pattern NAME = Pattern.compile("(\\w+)\\s*$");
     private static final Set<Character> OPENING = Set.of('(', '<', '{');
@@ -301,8 +373,11 @@ class BrokerSettingsTest {
     private BrokerPropertiesSource() {}
 
     static Map<String, Map<String, Optional<String>>> read() throws IOException {
-      Path file = Path.of(System.getProperty("credbroker.broker.properties",
-          "../broker-service/src/main/java/io/credbroker/broker/config/BrokerProperties.java"));
+      Path file =
+          Path.of(
+              System.getProperty(
+                  "credbroker.broker.properties",
+                  "../broker-service/src/main/java/io/credbroker/broker/config/BrokerProperties.java"));
       String source = Files.readString(file).replaceAll("(?m)^\\s*(\\*|/\\*\\*|\\*/).*$", "");
       Map<String, Map<String, Optional<String>>> records = new LinkedHashMap<>();
       Matcher record = RECORD.matcher(source);
@@ -314,16 +389,21 @@ class BrokerSettingsTest {
             continue;
           }
           Matcher defaultValue = DEFAULT.matcher(component);
-          Optional<String> value = defaultValue.find() ? Optional.ofNullable(defaultValue.group(1)) : Optional.empty();
+          Optional<String> value =
+              defaultValue.find() ? Optional.ofNullable(defaultValue.group(1)) : Optional.empty();
           components.put(kebab(name.group(1)), value);
         }
         records.put(record.group(1), components);
       }
-      assertThat(records).as("records in " + file).containsKeys(SECTIONS.values().toArray(String[]::new));
+      assertThat(records)
+          .as("records in " + file)
+          .containsKeys(SECTIONS.values().toArray(String[]::new));
       return records;
     }
 
-    /** Splits on the commas between components, not those inside annotations' arguments or generics. */
+    /**
+     * Splits on the commas between components, not those inside annotations' arguments or generics.
+     */
     private static List<String> splitComponents(String body) {
       List<String> parts = new ArrayList<>();
       StringBuilder part = new StringBuilder();

@@ -21,24 +21,27 @@ import java.util.stream.Stream;
 /**
  * Runs the real Helm engine (helm-java's native library) on {@code helm/credential-broker}.
  *
- * <p>Lint runs on the chart itself. Rendering runs on a copy that differs in two places only, because
- * helm-java 0.0.15 cannot do what {@code helm template} does there:
+ * <p>Lint runs on the chart itself. Rendering runs on a copy that differs in two places only,
+ * because helm-java 0.0.15 cannot do what {@code helm template} does there:
  *
  * <ul>
- *   <li>Chart.yaml has no {@code kubeVersion}: helm-java has no {@code --kube-version}, and its engine, built
- *       without Helm's release link flags, reports Kubernetes v1.20.0, which the chart's range refuses
- *       ({@link ChartMetadataTest} shows that refusal on the chart itself).
- *   <li>Hook annotation keys {@value #HOOK_KEY} are renamed to {@value #RENAMED_HOOK_KEY}: helm-java prints only
- *       the release manifest, never hooks, so a hook would not be rendered at all. Under the renamed key Helm
- *       renders it like any object, and {@link RenderedChart} names the keys back, so tests read the real ones.
+ *   <li>Chart.yaml has no {@code kubeVersion}: helm-java has no {@code --kube-version}, and its
+ *       engine, built without Helm's release link flags, reports Kubernetes v1.20.0, which the
+ *       chart's range refuses ({@link ChartMetadataTest} shows that refusal on the chart itself).
+ *   <li>Hook annotation keys {@value #HOOK_KEY} are renamed to {@value #RENAMED_HOOK_KEY}:
+ *       helm-java prints only the release manifest, never hooks, so a hook would not be rendered at
+ *       all. Under the renamed key Helm renders it like any object, and {@link RenderedChart} names
+ *       the keys back, so tests read the real ones.
  * </ul>
  *
- * <p>Stateless apart from the copy, which is made once per JVM. The native library is loaded once per JVM.
+ * <p>Stateless apart from the copy, which is made once per JVM. The native library is loaded once
+ * per JVM.
  */
 final class Chart {
 
   static final String RELEASE = "cb";
   static final String NAMESPACE = "credbroker";
+
   /** Full name of the release's namespaced objects: the release name plus the chart name. */
   static final String FULLNAME = "cb-credential-broker";
 
@@ -68,20 +71,22 @@ final class Chart {
   }
 
   /**
-   * Lints the chart with a test values file layered over values.yaml. helm-java's lint takes no values file, so
-   * this lints a copy of the chart whose values.yaml is the two merged as Helm merges them (maps key by key, lists
-   * and scalars replaced, null removes a key).
+   * Lints the chart with a test values file layered over values.yaml. helm-java's lint takes no
+   * values file, so this lints a copy of the chart whose values.yaml is the two merged as Helm
+   * merges them (maps key by key, lists and scalars replaced, null removes a key).
    */
   static LintResult lint(String valuesFile, boolean strict) {
     Path source = source();
-    Path copy = Path.of(System.getProperty("credbroker.chart.render.dir", "target/chart-under-test"))
-        .toAbsolutePath()
-        .resolveSibling("chart-lint")
-        .resolve(valuesFile.replaceAll("\\.yaml$", ""))
-        .resolve(source.getFileName());
+    Path copy =
+        Path.of(System.getProperty("credbroker.chart.render.dir", "target/chart-under-test"))
+            .toAbsolutePath()
+            .resolveSibling("chart-lint")
+            .resolve(valuesFile.replaceAll("\\.yaml$", ""))
+            .resolve(source.getFileName());
     try {
       copyTree(source, copy, (relative, text) -> text);
-      ObjectNode values = (ObjectNode) RenderedChart.YAML.readTree(source.resolve("values.yaml").toFile());
+      ObjectNode values =
+          (ObjectNode) RenderedChart.YAML.readTree(source.resolve("values.yaml").toFile());
       merge(values, (ObjectNode) RenderedChart.YAML.readTree(values(valuesFile).toFile()));
       RenderedChart.YAML.writeValue(copy.resolve("values.yaml").toFile(), values);
     } catch (IOException e) {
@@ -96,20 +101,26 @@ final class Chart {
   }
 
   private static void merge(ObjectNode into, ObjectNode from) {
-    from.fields().forEachRemaining(field -> {
-      JsonNode value = field.getValue();
-      if (value.isNull()) {
-        into.remove(field.getKey());
-      } else if (value.isObject() && into.get(field.getKey()) instanceof ObjectNode existing) {
-        merge(existing, (ObjectNode) value);
-      } else {
-        into.set(field.getKey(), value);
-      }
-    });
+    from.fields()
+        .forEachRemaining(
+            field -> {
+              JsonNode value = field.getValue();
+              if (value.isNull()) {
+                into.remove(field.getKey());
+              } else if (value.isObject()
+                  && into.get(field.getKey()) instanceof ObjectNode existing) {
+                merge(existing, (ObjectNode) value);
+              } else {
+                into.set(field.getKey(), value);
+              }
+            });
   }
 
-  /** Replaces {@code to} with a copy of {@code from}, each text file passed through {@code rewrite}. */
-  private static void copyTree(Path from, Path to, BiFunction<Path, String, String> rewrite) throws IOException {
+  /**
+   * Replaces {@code to} with a copy of {@code from}, each text file passed through {@code rewrite}.
+   */
+  private static void copyTree(Path from, Path to, BiFunction<Path, String, String> rewrite)
+      throws IOException {
     if (Files.exists(to)) {
       try (Stream<Path> old = Files.walk(to)) {
         for (Path path : old.sorted(Comparator.reverseOrder()).toList()) {
@@ -127,13 +138,17 @@ final class Chart {
       if (Files.isDirectory(file)) {
         Files.createDirectories(target);
       } else {
-        Files.writeString(target, rewrite.apply(relative, Files.readString(file, StandardCharsets.UTF_8)),
+        Files.writeString(
+            target,
+            rewrite.apply(relative, Files.readString(file, StandardCharsets.UTF_8)),
             StandardCharsets.UTF_8);
       }
     }
   }
 
-  /** Renders with the test values file {@code values/<name>} layered over the chart's values.yaml. */
+  /**
+   * Renders with the test values file {@code values/<name>} layered over the chart's values.yaml.
+   */
   static RenderedChart render(String valuesFile) {
     return render(valuesFile, Map.of());
   }
@@ -146,14 +161,18 @@ final class Chart {
   /** The template command, not yet run, for tests that expect Helm to refuse the values. */
   static TemplateCommand template(String valuesFile, Map<String, Object> set) {
     TemplateCommand template =
-        new Helm(directory()).template().withName(RELEASE).withNamespace(NAMESPACE).withValuesFile(values(valuesFile));
+        new Helm(directory())
+            .template()
+            .withName(RELEASE)
+            .withNamespace(NAMESPACE)
+            .withValuesFile(values(valuesFile));
     set.forEach(template::set);
     return template;
   }
 
   /**
-   * What {@code helm install --dry-run} prints without a cluster (client only): the release summary and the
-   * rendered NOTES.txt, which {@code helm template} leaves out.
+   * What {@code helm install --dry-run} prints without a cluster (client only): the release summary
+   * and the rendered NOTES.txt, which {@code helm template} leaves out.
    */
   static String installOutput(String valuesFile) {
     return new Helm(directory())
@@ -169,7 +188,8 @@ final class Chart {
 
   static Path values(String name) {
     try {
-      return Path.of(Objects.requireNonNull(Chart.class.getResource("/values/" + name), name).toURI());
+      return Path.of(
+          Objects.requireNonNull(Chart.class.getResource("/values/" + name), name).toURI());
     } catch (URISyntaxException e) {
       throw new IllegalArgumentException(name, e);
     }
@@ -193,9 +213,10 @@ final class Chart {
 
     private static Path create() {
       Path source = source();
-      Path copy = Path.of(System.getProperty("credbroker.chart.render.dir", "target/chart-under-test"))
-          .toAbsolutePath()
-          .resolve(source.getFileName());
+      Path copy =
+          Path.of(System.getProperty("credbroker.chart.render.dir", "target/chart-under-test"))
+              .toAbsolutePath()
+              .resolve(source.getFileName());
       try {
         copyTree(source, copy, Chart::forRendering);
       } catch (IOException e) {

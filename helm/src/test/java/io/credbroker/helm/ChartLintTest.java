@@ -22,17 +22,29 @@ class ChartLintTest {
     LintResult result = Chart.lint(true);
 
     assertThat(result.isFailed()).as("lint messages: %s", result.getMessages()).isFalse();
-    assertThat(result.getMessages()).noneMatch(m -> m.contains("[WARNING]") || m.contains("[ERROR]"));
+    assertThat(result.getMessages())
+        .noneMatch(m -> m.contains("[WARNING]") || m.contains("[ERROR]"));
   }
 
   @ParameterizedTest(name = "{0}")
-  @ValueSource(strings = {"required.yaml", "bindings.yaml", "tuning.yaml", "egress.yaml", "pod-options.yaml",
-      "no-topology-spread.yaml", "setup.yaml", "setup-options.yaml", "ports.yaml",
-      "cert-manager.yaml"})
+  @ValueSource(
+      strings = {
+        "required.yaml",
+        "bindings.yaml",
+        "tuning.yaml",
+        "egress.yaml",
+        "pod-options.yaml",
+        "no-topology-spread.yaml",
+        "setup.yaml",
+        "setup-options.yaml",
+        "ports.yaml",
+        "cert-manager.yaml"
+      })
   void chartWithEveryOptionOfAValuesFilePassesStrictLint(String valuesFile) {
     LintResult result = Chart.lint(valuesFile, true);
 
     assertThat(result.isFailed()).as("lint messages: %s", result.getMessages()).isFalse();
-    assertThat(result.getMessages()).noneMatch(m -> m.contains("[WARNING]") || m.contains("[ERROR]"));
+    assertThat(result.getMessages())
+        .noneMatch(m -> m.contains("[WARNING]") || m.contains("[ERROR]"));
   }
 }

@@ -24,14 +24,18 @@ class ChartMetadataTest {
 
   @Test
   void helmRefusesToInstallTheChartOnAnOlderCluster() {
-    // helm-java's engine reports Kubernetes v1.20.0 (see Chart): the chart itself, not the render copy, is refused.
-    assertThatThrownBy(() -> new Helm(Chart.source())
-            .template()
-            .withName(Chart.RELEASE)
-            .withNamespace(Chart.NAMESPACE)
-            .withValuesFile(Chart.values("required.yaml"))
-            .call())
-        .hasMessageContaining("chart requires kubeVersion: >=1.25.0-0 which is incompatible with Kubernetes v1.20.0");
+    // helm-java's engine reports Kubernetes v1.20.0 (see Chart): the chart itself, not the render
+    // copy, is refused.
+    assertThatThrownBy(
+            () ->
+                new Helm(Chart.source())
+                    .template()
+                    .withName(Chart.RELEASE)
+                    .withNamespace(Chart.NAMESPACE)
+                    .withValuesFile(Chart.values("required.yaml"))
+                    .call())
+        .hasMessageContaining(
+            "chart requires kubeVersion: >=1.25.0-0 which is incompatible with Kubernetes v1.20.0");
   }
 
   @Test
@@ -61,7 +65,9 @@ class ChartMetadataTest {
       String original = Files.readString(source.resolve(file));
       String copied = Files.readString(copy.resolve(file.toString()));
       if (file.startsWith("templates")) {
-        assertThat(copied).as(file.toString()).isEqualTo(original.replace(Chart.HOOK_KEY, Chart.RENAMED_HOOK_KEY));
+        assertThat(copied)
+            .as(file.toString())
+            .isEqualTo(original.replace(Chart.HOOK_KEY, Chart.RENAMED_HOOK_KEY));
       } else if (!file.equals(Path.of("Chart.yaml"))) {
         assertThat(copied).as(file.toString()).isEqualTo(original);
       }

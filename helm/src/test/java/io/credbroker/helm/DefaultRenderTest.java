@@ -10,7 +10,10 @@ import java.util.stream.StreamSupport;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** The chart rendered with its defaults plus only the values it requires (Vault address, state database). */
+/**
+ * The chart rendered with its defaults plus only the values it requires (Vault address, state
+ * database).
+ */
 class DefaultRenderTest {
 
   private static RenderedChart chart;
@@ -24,18 +27,30 @@ class DefaultRenderTest {
   void rendersTheBrokerObjectsAndTheTestHookAndNoOptionalOnes() {
     assertThat(chart.kinds())
         .containsExactlyInAnyOrder(
-            "Deployment", "Service", "ServiceAccount", "ConfigMap", "Secret", "PodDisruptionBudget",
-            "ClusterRoleBinding", "ClusterRoleBinding", "ClusterRole", "ClusterRole", "ClusterRole",
+            "Deployment",
+            "Service",
+            "ServiceAccount",
+            "ConfigMap",
+            "Secret",
+            "PodDisruptionBudget",
+            "ClusterRoleBinding",
+            "ClusterRoleBinding",
+            "ClusterRole",
+            "ClusterRole",
+            "ClusterRole",
             "Pod");
     assertThat(chart.hooks()).containsExactly(chart.single("Pod"));
   }
 
   @Test
   void namespacedObjectsCarryTheReleaseNamespaceAndFullName() {
-    for (String kind : List.of("Deployment", "Service", "ServiceAccount", "ConfigMap", "PodDisruptionBudget")) {
+    for (String kind :
+        List.of("Deployment", "Service", "ServiceAccount", "ConfigMap", "PodDisruptionBudget")) {
       JsonNode object = chart.get(kind, Chart.FULLNAME);
       assertThat(object.at("/metadata/namespace").asText()).as(kind).isEqualTo(Chart.NAMESPACE);
-      assertThat(object.at("/metadata/labels/app.kubernetes.io~1instance").asText()).as(kind).isEqualTo(Chart.RELEASE);
+      assertThat(object.at("/metadata/labels/app.kubernetes.io~1instance").asText())
+          .as(kind)
+          .isEqualTo(Chart.RELEASE);
     }
   }
 
@@ -55,11 +70,19 @@ class DefaultRenderTest {
   void podsPreferDifferentNodesAndSpreadOverZones() {
     JsonNode podSpec = deployment().at("/spec/template/spec");
 
-    JsonNode preferred = podSpec.at("/affinity/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution/0");
-    assertThat(preferred.at("/podAffinityTerm/topologyKey").asText()).isEqualTo("kubernetes.io/hostname");
-    assertThat(preferred.at("/podAffinityTerm/labelSelector/matchLabels/app.kubernetes.io~1instance").asText())
+    JsonNode preferred =
+        podSpec.at("/affinity/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution/0");
+    assertThat(preferred.at("/podAffinityTerm/topologyKey").asText())
+        .isEqualTo("kubernetes.io/hostname");
+    assertThat(
+            preferred
+                .at("/podAffinityTerm/labelSelector/matchLabels/app.kubernetes.io~1instance")
+                .asText())
         .isEqualTo(Chart.RELEASE);
-    assertThat(podSpec.at("/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution").isMissingNode())
+    assertThat(
+            podSpec
+                .at("/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution")
+                .isMissingNode())
         .isTrue();
     JsonNode spread = podSpec.at("/topologySpreadConstraints/0");
     assertThat(spread.path("topologyKey").asText()).isEqualTo("topology.kubernetes.io/zone");
@@ -72,7 +95,8 @@ class DefaultRenderTest {
     JsonNode container = broker();
 
     assertThat(podSpec.at("/securityContext/runAsNonRoot").asBoolean()).isTrue();
-    assertThat(podSpec.at("/securityContext/seccompProfile/type").asText()).isEqualTo("RuntimeDefault");
+    assertThat(podSpec.at("/securityContext/seccompProfile/type").asText())
+        .isEqualTo("RuntimeDefault");
     assertThat(container.at("/securityContext/readOnlyRootFilesystem").asBoolean()).isTrue();
     assertThat(container.at("/securityContext/allowPrivilegeEscalation").asBoolean()).isFalse();
     assertThat(texts(container.at("/securityContext/capabilities/drop"))).containsExactly("ALL");
@@ -87,12 +111,16 @@ class DefaultRenderTest {
 
     assertThat(portsByName(container.path("ports"), "containerPort"))
         .isEqualTo(Map.of("grpc", 9090, "admin", 8443, "management", 8080));
-    assertThat(container.at("/livenessProbe/httpGet/path").asText()).isEqualTo("/actuator/health/liveness");
+    assertThat(container.at("/livenessProbe/httpGet/path").asText())
+        .isEqualTo("/actuator/health/liveness");
     assertThat(container.at("/livenessProbe/httpGet/port").asText()).isEqualTo("management");
-    assertThat(container.at("/readinessProbe/httpGet/path").asText()).isEqualTo("/actuator/health/readiness");
-    assertThat(container.at("/startupProbe/httpGet/path").asText()).isEqualTo("/actuator/health/liveness");
-    assertThat(container.at("/startupProbe/failureThreshold").asInt()
-            * container.at("/startupProbe/periodSeconds").asInt())
+    assertThat(container.at("/readinessProbe/httpGet/path").asText())
+        .isEqualTo("/actuator/health/readiness");
+    assertThat(container.at("/startupProbe/httpGet/path").asText())
+        .isEqualTo("/actuator/health/liveness");
+    assertThat(
+            container.at("/startupProbe/failureThreshold").asInt()
+                * container.at("/startupProbe/periodSeconds").asInt())
         .as("seconds a replica may take to start")
         .isGreaterThanOrEqualTo(120);
   }
@@ -102,7 +130,8 @@ class DefaultRenderTest {
     JsonNode podSpec = deployment().at("/spec/template/spec");
     JsonNode preStop = broker().at("/lifecycle/preStop");
 
-    // helm template assumes Kubernetes 1.20, so the hook is the exec form; from 1.30 on it is the sleep action.
+    // helm template assumes Kubernetes 1.20, so the hook is the exec form; from 1.30 on it is the
+    // sleep action.
     assertThat(texts(preStop.at("/exec/command"))).containsExactly("sleep", "10");
     assertThat(podSpec.path("terminationGracePeriodSeconds").asInt())
         .as("grace covers the preStop pause and the gRPC drain")
@@ -115,8 +144,12 @@ class DefaultRenderTest {
     String secretName = Chart.FULLNAME + "-database";
 
     assertThat(chart.get("Secret", secretName).path("data").has("password")).isTrue();
-    for (String variable : List.of("SPRING_DATASOURCE_URL", "SPRING_DATASOURCE_USERNAME", "SPRING_DATASOURCE_PASSWORD")) {
-      assertThat(env(container, variable).at("/valueFrom/secretKeyRef/name").asText()).as(variable).isEqualTo(secretName);
+    for (String variable :
+        List.of(
+            "SPRING_DATASOURCE_URL", "SPRING_DATASOURCE_USERNAME", "SPRING_DATASOURCE_PASSWORD")) {
+      assertThat(env(container, variable).at("/valueFrom/secretKeyRef/name").asText())
+          .as(variable)
+          .isEqualTo(secretName);
     }
     assertThat(env(container, "SPRING_CONFIG_ADDITIONAL_LOCATION").path("value").asText())
         .isEqualTo("file:/etc/credential-broker/");
@@ -137,8 +170,11 @@ class DefaultRenderTest {
     JsonNode ports = chart.get("Service", Chart.FULLNAME).at("/spec/ports");
 
     assertThat(portsByName(ports, "port")).isEqualTo(Map.of("grpc", 9090, "admin", 8443));
-    JsonNode grpc = StreamSupport.stream(ports.spliterator(), false)
-        .filter(p -> p.path("name").asText().equals("grpc")).findFirst().orElseThrow();
+    JsonNode grpc =
+        StreamSupport.stream(ports.spliterator(), false)
+            .filter(p -> p.path("name").asText().equals("grpc"))
+            .findFirst()
+            .orElseThrow();
     assertThat(grpc.path("appProtocol").asText()).as("gRPC over TLS").isEqualTo("https");
     assertThat(grpc.path("targetPort").asText()).isEqualTo("grpc");
   }
@@ -181,7 +217,9 @@ class DefaultRenderTest {
     assertThat(texts(viewer.at("/rules/0/verbs"))).containsExactlyInAnyOrder("get", "list");
     JsonNode labels = viewer.at("/metadata/labels");
     for (String role : List.of("view", "edit", "admin")) {
-      assertThat(labels.path("rbac.authorization.k8s.io/aggregate-to-" + role).asText()).as(role).isEqualTo("true");
+      assertThat(labels.path("rbac.authorization.k8s.io/aggregate-to-" + role).asText())
+          .as(role)
+          .isEqualTo("true");
     }
   }
 
@@ -192,9 +230,11 @@ class DefaultRenderTest {
     assertThat(revoker.path("rules")).hasSize(1);
     assertThat(texts(revoker.at("/rules/0/apiGroups"))).containsExactly("credbroker.io");
     assertThat(texts(revoker.at("/rules/0/resources"))).containsExactly("credentials");
-    assertThat(texts(revoker.at("/rules/0/verbs"))).containsExactlyInAnyOrder("get", "list", "revoke", "unblock");
+    assertThat(texts(revoker.at("/rules/0/verbs")))
+        .containsExactlyInAnyOrder("get", "list", "revoke", "unblock");
     JsonNode labels = revoker.at("/metadata/labels");
-    assertThat(labels.path("rbac.authorization.k8s.io/aggregate-to-admin").asText()).isEqualTo("true");
+    assertThat(labels.path("rbac.authorization.k8s.io/aggregate-to-admin").asText())
+        .isEqualTo("true");
     assertThat(labels.has("rbac.authorization.k8s.io/aggregate-to-view")).isFalse();
     assertThat(labels.has("rbac.authorization.k8s.io/aggregate-to-edit")).isFalse();
   }
@@ -205,7 +245,8 @@ class DefaultRenderTest {
 
     assertThat(budget.at("/spec/maxUnavailable").asInt()).isEqualTo(1);
     assertThat(budget.at("/spec/minAvailable").isMissingNode()).isTrue();
-    assertThat(budget.at("/spec/selector/matchLabels")).isEqualTo(deployment().at("/spec/selector/matchLabels"));
+    assertThat(budget.at("/spec/selector/matchLabels"))
+        .isEqualTo(deployment().at("/spec/selector/matchLabels"));
   }
 
   private static JsonNode deployment() {
@@ -246,6 +287,8 @@ class DefaultRenderTest {
 
   static Map<String, Integer> portsByName(JsonNode ports, String field) {
     return StreamSupport.stream(ports.spliterator(), false)
-        .collect(java.util.stream.Collectors.toMap(p -> p.path("name").asText(), p -> p.path(field).asInt()));
+        .collect(
+            java.util.stream.Collectors.toMap(
+                p -> p.path("name").asText(), p -> p.path(field).asInt()));
   }
 }

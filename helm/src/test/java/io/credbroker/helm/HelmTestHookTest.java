@@ -20,9 +20,9 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * The {@code helm test} hook: a Pod with the broker's own image running {@code health-check} against the Service's
- * gRPC port, as a client would reach it (the Service's DNS name, TLS verified with the CA of the broker's Secret),
- * hardened like the broker's pods.
+ * The {@code helm test} hook: a Pod with the broker's own image running {@code health-check}
+ * against the Service's gRPC port, as a client would reach it (the Service's DNS name, TLS verified
+ * with the CA of the broker's Secret), hardened like the broker's pods.
  */
 class HelmTestHookTest {
 
@@ -49,22 +49,29 @@ class HelmTestHookTest {
 
   @Test
   void brokersImageChecksGrpcHealthOverTlsByTheServicesNameWithTheSecretsCa() {
-    assertThat(texts(container(pod).path("args"))).containsExactly(
-        "health-check",
-        "--target", SERVICE_HOST + ":9090",
-        "--ca-file", "/etc/credbroker/tls/ca.crt",
-        "--authority", SERVICE_HOST);
+    assertThat(texts(container(pod).path("args")))
+        .containsExactly(
+            "health-check",
+            "--target",
+            SERVICE_HOST + ":9090",
+            "--ca-file",
+            "/etc/credbroker/tls/ca.crt",
+            "--authority",
+            SERVICE_HOST);
     assertThat(container(pod).path("image").asText())
-        .isEqualTo(defaults.single("Deployment").at("/spec/template/spec/containers/0/image").asText());
+        .isEqualTo(
+            defaults.single("Deployment").at("/spec/template/spec/containers/0/image").asText());
   }
 
   @Test
   void caIsTheOnlyKeyOfTheBrokersSecretItMounts() {
     JsonNode volume = named(pod.at("/spec/volumes"), "tls");
     JsonNode mount = named(container(pod).path("volumeMounts"), "tls");
-    JsonNode brokerVolume = named(defaults.single("Deployment").at("/spec/template/spec/volumes"), "tls");
+    JsonNode brokerVolume =
+        named(defaults.single("Deployment").at("/spec/template/spec/volumes"), "tls");
 
-    assertThat(volume.at("/secret/secretName").asText()).isEqualTo(brokerVolume.at("/secret/secretName").asText());
+    assertThat(volume.at("/secret/secretName").asText())
+        .isEqualTo(brokerVolume.at("/secret/secretName").asText());
     assertThat(volume.at("/secret/items")).hasSize(1);
     assertThat(volume.at("/secret/items/0/key").asText()).isEqualTo("ca.crt");
     assertThat(mount.path("mountPath").asText() + "/" + volume.at("/secret/items/0/path").asText())
@@ -79,7 +86,8 @@ class HelmTestHookTest {
     List<String> args = texts(container(testPod(chart)).path("args"));
     JsonNode certificate = chart.single("Certificate");
 
-    assertThat(texts(certificate.at("/spec/dnsNames"))).contains(args.get(args.indexOf("--authority") + 1));
+    assertThat(texts(certificate.at("/spec/dnsNames")))
+        .contains(args.get(args.indexOf("--authority") + 1));
     assertThat(args.get(args.indexOf("--target") + 1)).isEqualTo(SERVICE_HOST + ":7443");
     assertThat(named(testPod(chart).at("/spec/volumes"), "tls").at("/secret/secretName").asText())
         .isEqualTo(certificate.at("/spec/secretName").asText());
@@ -92,12 +100,14 @@ class HelmTestHookTest {
 
     assertThat(pod.at("/spec/securityContext")).isEqualTo(brokerPod.path("securityContext"));
     assertThat(pod.at("/spec/securityContext/runAsNonRoot").asBoolean()).isTrue();
-    assertThat(pod.at("/spec/securityContext/seccompProfile/type").asText()).isEqualTo("RuntimeDefault");
+    assertThat(pod.at("/spec/securityContext/seccompProfile/type").asText())
+        .isEqualTo("RuntimeDefault");
     assertThat(securityContext).isEqualTo(brokerPod.at("/containers/0/securityContext"));
     assertThat(securityContext.path("readOnlyRootFilesystem").asBoolean()).isTrue();
     assertThat(securityContext.path("allowPrivilegeEscalation").asBoolean(true)).isFalse();
     assertThat(texts(securityContext.at("/capabilities/drop"))).containsExactly("ALL");
-    assertThat(named(container(pod).path("volumeMounts"), "tmp").path("mountPath").asText()).isEqualTo("/tmp");
+    assertThat(named(container(pod).path("volumeMounts"), "tmp").path("mountPath").asText())
+        .isEqualTo("/tmp");
     assertThat(named(pod.at("/spec/volumes"), "tmp").has("emptyDir")).isTrue();
     assertThat(pod.at("/spec/automountServiceAccountToken").asBoolean(true)).isFalse();
   }
@@ -106,7 +116,8 @@ class HelmTestHookTest {
   void podFollowsTheBrokersPullSecretsAndScheduling() {
     JsonNode spec = testPod(Chart.render("pod-options.yaml")).path("spec");
 
-    assertThat(spec.path("imagePullSecrets").findValuesAsText("name")).containsExactly("registry-pull");
+    assertThat(spec.path("imagePullSecrets").findValuesAsText("name"))
+        .containsExactly("registry-pull");
     assertThat(spec.at("/nodeSelector/kubernetes.io~1os").asText()).isEqualTo("linux");
     assertThat(spec.at("/tolerations/0/key").asText()).isEqualTo("dedicated");
   }
@@ -125,17 +136,18 @@ class HelmTestHookTest {
     JsonNode labels = testPod(chart).at("/metadata/labels");
     JsonNode policy = chart.single("NetworkPolicy");
 
-    for (JsonNode selector : List.of(
-        chart.get("Service", Chart.FULLNAME).at("/spec/selector"),
-        chart.single("PodDisruptionBudget").at("/spec/selector/matchLabels"),
-        policy.at("/spec/podSelector/matchLabels"),
-        chart.single("ServiceMonitor").at("/spec/selector/matchLabels"))) {
+    for (JsonNode selector :
+        List.of(
+            chart.get("Service", Chart.FULLNAME).at("/spec/selector"),
+            chart.single("PodDisruptionBudget").at("/spec/selector/matchLabels"),
+            policy.at("/spec/podSelector/matchLabels"),
+            chart.single("ServiceMonitor").at("/spec/selector/matchLabels"))) {
       assertThat(matches(selector, labels)).as("%s selects %s", selector, labels).isFalse();
     }
     JsonNode grpcPeers = policy.at("/spec/ingress/0/from");
     assertThat(policy.at("/spec/ingress/0/ports/0/port").asText()).isEqualTo("grpc");
-    assertThat(grpcPeers.findValues("podSelector")).anySatisfy(peer ->
-        assertThat(matches(peer.path("matchLabels"), labels)).isTrue());
+    assertThat(grpcPeers.findValues("podSelector"))
+        .anySatisfy(peer -> assertThat(matches(peer.path("matchLabels"), labels)).isTrue());
   }
 
   @Test
@@ -146,34 +158,47 @@ class HelmTestHookTest {
 
   @Test
   void podAnnotationsAreAdded() {
-    JsonNode annotated = testPod(Chart.render("required.yaml",
-        Map.of("tests.podAnnotations.team", "platform")));
+    JsonNode annotated =
+        testPod(Chart.render("required.yaml", Map.of("tests.podAnnotations.team", "platform")));
 
     assertThat(annotated.at("/metadata/annotations/team").asText()).isEqualTo("platform");
-    assertThat(annotated.at("/metadata/annotations").path("helm.sh/hook").asText()).isEqualTo("test");
+    assertThat(annotated.at("/metadata/annotations").path("helm.sh/hook").asText())
+        .isEqualTo("test");
   }
 
-  /** The arguments are options of broker-service's picocli command named health-check, in this source tree. */
+  /**
+   * The arguments are options of broker-service's picocli command named health-check, in this
+   * source tree.
+   */
   @Test
   void everyArgumentIsAnOptionOfTheHealthCheckCommand() throws IOException {
     Optional<String> command = healthCheckCommandSource();
     assertThat(command).as("broker-service has a @Command(name = \"health-check\")").isPresent();
     Set<String> options = new TreeSet<>();
-    Matcher names = Pattern.compile("@Option\\(\\s*names\\s*=\\s*\\{?\\s*\"(--[a-z-]+)\"").matcher(command.get());
+    Matcher names =
+        Pattern.compile("@Option\\(\\s*names\\s*=\\s*\\{?\\s*\"(--[a-z-]+)\"")
+            .matcher(command.get());
     while (names.find()) {
       options.add(names.group(1));
     }
     List<String> args = texts(container(pod).path("args"));
 
-    assertThat(options).as("options of the health-check command").contains("--target", "--ca-file", "--authority");
+    assertThat(options)
+        .as("options of the health-check command")
+        .contains("--target", "--ca-file", "--authority");
     assertThat(args.get(0)).isEqualTo("health-check");
     assertThat(options).containsAll(args.stream().filter(a -> a.startsWith("--")).toList());
   }
 
-  /** The source of the picocli command named health-check under the broker's sources, as the build passes them. */
+  /**
+   * The source of the picocli command named health-check under the broker's sources, as the build
+   * passes them.
+   */
   private static Optional<String> healthCheckCommandSource() throws IOException {
-    Path sources = Path.of(System.getProperty("credbroker.broker.sources", "../broker-service/src/main/java"));
-    Pattern declaration = Pattern.compile("@Command\\([^)]*name\\s*=\\s*\"health-check\"", Pattern.DOTALL);
+    Path sources =
+        Path.of(System.getProperty("credbroker.broker.sources", "../broker-service/src/main/java"));
+    Pattern declaration =
+        Pattern.compile("@Command\\([^)]*name\\s*=\\s*\"health-check\"", Pattern.DOTALL);
     List<Path> files;
     try (Stream<Path> walk = Files.walk(sources)) {
       files = walk.filter(p -> p.toString().endsWith(".java")).toList();

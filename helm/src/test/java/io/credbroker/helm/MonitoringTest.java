@@ -17,8 +17,9 @@ import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /**
- * The alerts (PrometheusRule) and the Grafana dashboard (ConfigMap): off by default, one value away,
- * and exactly the rule file and dashboard that the broker's OperationsIT checks against a running broker.
+ * The alerts (PrometheusRule) and the Grafana dashboard (ConfigMap): off by default, one value
+ * away, and exactly the rule file and dashboard that the broker's OperationsIT checks against a
+ * running broker.
  */
 class MonitoringTest {
 
@@ -38,14 +39,17 @@ class MonitoringTest {
   @Test
   void prometheusRuleShipsEveryAlertOfTheRuleFileUnchanged() throws IOException {
     RenderedChart chart =
-        Chart.render("required.yaml", Map.of("prometheusRule.enabled", true, "prometheusRule.labels.release", "kps"));
+        Chart.render(
+            "required.yaml",
+            Map.of("prometheusRule.enabled", true, "prometheusRule.labels.release", "kps"));
     JsonNode rule = chart.get("PrometheusRule", Chart.FULLNAME);
     JsonNode file = RenderedChart.YAML.readTree(RULES.toFile());
 
     assertThat(rule.path("apiVersion").asText()).isEqualTo("monitoring.coreos.com/v1");
     assertThat(rule.at("/metadata/namespace").asText()).isEqualTo(Chart.NAMESPACE);
     assertThat(rule.at("/metadata/labels/release").asText()).isEqualTo("kps");
-    assertThat(rule.at("/metadata/labels/app.kubernetes.io~1name").asText()).isEqualTo("credential-broker");
+    assertThat(rule.at("/metadata/labels/app.kubernetes.io~1name").asText())
+        .isEqualTo("credential-broker");
     List<JsonNode> rendered = rules(rule.at("/spec"));
     List<JsonNode> original = rules(file);
     assertThat(rendered).hasSameSizeAs(original).hasSizeGreaterThanOrEqualTo(10);
@@ -66,21 +70,28 @@ class MonitoringTest {
   @Test
   void everyAlertLinksToItsRunbookSectionOnTheBrokerUnlessARunbookUrlIsGiven() throws IOException {
     List<JsonNode> served =
-        rules(Chart.render("required.yaml", Map.of("prometheusRule.enabled", true))
-            .get("PrometheusRule", Chart.FULLNAME)
-            .at("/spec"));
+        rules(
+            Chart.render("required.yaml", Map.of("prometheusRule.enabled", true))
+                .get("PrometheusRule", Chart.FULLNAME)
+                .at("/spec"));
     List<JsonNode> hosted =
-        rules(Chart.render(
-                "required.yaml",
-                Map.of("prometheusRule.enabled", true, "prometheusRule.runbookUrl", "https://docs.example/runbook"))
-            .get("PrometheusRule", Chart.FULLNAME)
-            .at("/spec"));
+        rules(
+            Chart.render(
+                    "required.yaml",
+                    Map.of(
+                        "prometheusRule.enabled",
+                        true,
+                        "prometheusRule.runbookUrl",
+                        "https://docs.example/runbook"))
+                .get("PrometheusRule", Chart.FULLNAME)
+                .at("/spec"));
     Set<String> anchors = runbookAnchors();
 
     for (int i = 0; i < served.size(); i++) {
       String anchor = "alert-" + served.get(i).path("alert").asText().toLowerCase(Locale.ROOT);
       assertThat(served.get(i).at("/annotations/runbook_url").asText())
-          .isEqualTo("https://" + Chart.FULLNAME + "." + Chart.NAMESPACE + ".svc:8443/runbook#" + anchor);
+          .isEqualTo(
+              "https://" + Chart.FULLNAME + "." + Chart.NAMESPACE + ".svc:8443/runbook#" + anchor);
       assertThat(hosted.get(i).at("/annotations/runbook_url").asText())
           .isEqualTo("https://docs.example/runbook#" + anchor);
       assertThat(anchors).as("a section of docs/runbook.md for %s", anchor).contains(anchor);
@@ -90,14 +101,15 @@ class MonitoringTest {
   @Test
   void ruleLabelsReachEveryAlertWithoutReplacingItsSeverity() {
     List<JsonNode> rendered =
-        rules(Chart.render(
-                "required.yaml",
-                Map.of(
-                    "prometheusRule.enabled", true,
-                    "prometheusRule.ruleLabels.team", "databases",
-                    "prometheusRule.ruleLabels.severity", "page"))
-            .get("PrometheusRule", Chart.FULLNAME)
-            .at("/spec"));
+        rules(
+            Chart.render(
+                    "required.yaml",
+                    Map.of(
+                        "prometheusRule.enabled", true,
+                        "prometheusRule.ruleLabels.team", "databases",
+                        "prometheusRule.ruleLabels.severity", "page"))
+                .get("PrometheusRule", Chart.FULLNAME)
+                .at("/spec"));
 
     assertThat(rendered)
         .allSatisfy(
@@ -112,13 +124,19 @@ class MonitoringTest {
     RenderedChart chart =
         Chart.render(
             "required.yaml",
-            Map.of("grafanaDashboard.enabled", true, "grafanaDashboard.annotations.grafana_folder", "Databases"));
+            Map.of(
+                "grafanaDashboard.enabled",
+                true,
+                "grafanaDashboard.annotations.grafana_folder",
+                "Databases"));
     JsonNode configMap = chart.get("ConfigMap", DASHBOARD_CONFIGMAP);
 
     assertThat(configMap.at("/metadata/namespace").asText()).isEqualTo(Chart.NAMESPACE);
     assertThat(configMap.at("/metadata/labels/grafana_dashboard").asText()).isEqualTo("1");
-    assertThat(configMap.at("/metadata/annotations/grafana_folder").asText()).isEqualTo("Databases");
-    JsonNode dashboard = new ObjectMapper().readTree(configMap.at("/data/credential-broker.json").asText());
+    assertThat(configMap.at("/metadata/annotations/grafana_folder").asText())
+        .isEqualTo("Databases");
+    JsonNode dashboard =
+        new ObjectMapper().readTree(configMap.at("/data/credential-broker.json").asText());
     assertThat(dashboard).isEqualTo(new ObjectMapper().readTree(DASHBOARD.toFile()));
     assertThat(dashboard.path("uid").asText()).isEqualTo("credential-broker");
     assertThat(dashboard.path("panels").findValuesAsText("expr")).hasSizeGreaterThanOrEqualTo(15);
@@ -141,10 +159,13 @@ class MonitoringTest {
 
   @Test
   void schemaRefusesAMisspelledMonitoringKey() {
-    assertThatThrownBy(() -> Chart.template("required.yaml", Map.of("prometheusRule.enable", true)).call())
+    assertThatThrownBy(
+            () -> Chart.template("required.yaml", Map.of("prometheusRule.enable", true)).call())
         .hasMessageContaining("schema")
         .hasMessageContaining("enable");
-    assertThatThrownBy(() -> Chart.template("required.yaml", Map.of("prometheusRule.runbookUrl", "docs")).call())
+    assertThatThrownBy(
+            () ->
+                Chart.template("required.yaml", Map.of("prometheusRule.runbookUrl", "docs")).call())
         .hasMessageContaining("schema")
         .hasMessageContaining("runbookUrl");
   }

@@ -7,21 +7,28 @@ import java.io.IOException;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** NOTES.txt, shown after install: it must tell a pod owner how to present a token the broker accepts. */
+/**
+ * NOTES.txt, shown after install: it must tell a pod owner how to present a token the broker
+ * accepts.
+ */
 class NotesTest {
 
   @Test
   void notesShowAProjectedTokenVolumeWithTheConfiguredAudience() throws IOException {
     String notes = Chart.installOutput("bindings.yaml");
 
-    JsonNode podSpec = RenderedChart.YAML.readTree(indentedBlockAfter(notes, "Add a projected volume to the pod:")).path("spec");
+    JsonNode podSpec =
+        RenderedChart.YAML
+            .readTree(indentedBlockAfter(notes, "Add a projected volume to the pod:"))
+            .path("spec");
     JsonNode token = podSpec.at("/volumes/0/projected/sources/0/serviceAccountToken");
     assertThat(token.path("audience").asText()).isEqualTo("credbroker-prod");
     assertThat(token.path("path").asText()).isEqualTo("token");
     assertThat(podSpec.at("/containers/0/volumeMounts/0/mountPath").asText())
         .as("the directory the client SDK reads its token from by default")
         .isEqualTo("/var/run/secrets/credbroker");
-    assertThat(podSpec.at("/containers/0/volumeMounts/0/name").asText()).isEqualTo(podSpec.at("/volumes/0/name").asText());
+    assertThat(podSpec.at("/containers/0/volumeMounts/0/name").asText())
+        .isEqualTo(podSpec.at("/volumes/0/name").asText());
   }
 
   @Test
@@ -57,10 +64,14 @@ class NotesTest {
 
   @Test
   void notesWarnWhenNoBindingIsConfigured() {
-    assertThat(Chart.installOutput("required.yaml")).contains("WARNING: no bindings are configured");
+    assertThat(Chart.installOutput("required.yaml"))
+        .contains("WARNING: no bindings are configured");
   }
 
-  /** The lines indented by at least five spaces that follow the marker line, up to the first blank line. */
+  /**
+   * The lines indented by at least five spaces that follow the marker line, up to the first blank
+   * line.
+   */
   private static String indentedBlockAfter(String text, String marker) {
     List<String> lines = text.lines().toList();
     int start = -1;

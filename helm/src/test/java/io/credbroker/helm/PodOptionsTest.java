@@ -1,6 +1,5 @@
 package io.credbroker.helm;
 
-import static io.credbroker.helm.DefaultRenderTest.texts;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -14,9 +13,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * The options of the broker's Deployment, pods and Services that are not broker settings (annotations, labels,
- * scheduling, extra volumes and environment), all set at once in {@code pod-options.yaml}: each lands where
- * Kubernetes reads it, next to what the chart renders itself rather than instead of it.
+ * The options of the broker's Deployment, pods and Services that are not broker settings
+ * (annotations, labels, scheduling, extra volumes and environment), all set at once in {@code
+ * pod-options.yaml}: each lands where Kubernetes reads it, next to what the chart renders itself
+ * rather than instead of it.
  */
 class PodOptionsTest {
 
@@ -35,11 +35,15 @@ class PodOptionsTest {
 
   @Test
   void deploymentAnnotationsAreOnTheDeploymentAndPodAnnotationsOnItsPods() {
-    assertThat(deployment.at("/metadata/annotations/reloader.example~1auto").asText()).isEqualTo("true");
-    assertThat(deployment.at("/spec/template/metadata/annotations").has("reloader.example/auto")).isFalse();
+    assertThat(deployment.at("/metadata/annotations/reloader.example~1auto").asText())
+        .isEqualTo("true");
+    assertThat(deployment.at("/spec/template/metadata/annotations").has("reloader.example/auto"))
+        .isFalse();
     JsonNode podAnnotations = deployment.at("/spec/template/metadata/annotations");
     assertThat(podAnnotations.path("prometheus.io/scrape").asText()).isEqualTo("false");
-    assertThat(podAnnotations.has("checksum/config")).as("the chart's own annotations stay").isTrue();
+    assertThat(podAnnotations.has("checksum/config"))
+        .as("the chart's own annotations stay")
+        .isTrue();
   }
 
   @Test
@@ -51,9 +55,17 @@ class PodOptionsTest {
 
   @Test
   void serviceAndServiceAccountCarryTheirAnnotations() {
-    assertThat(chart.get("Service", Chart.FULLNAME).at("/metadata/annotations/networking.example~1internal").asText())
+    assertThat(
+            chart
+                .get("Service", Chart.FULLNAME)
+                .at("/metadata/annotations/networking.example~1internal")
+                .asText())
         .isEqualTo("true");
-    assertThat(chart.get("ServiceAccount", Chart.FULLNAME).at("/metadata/annotations/iam.example~1role").asText())
+    assertThat(
+            chart
+                .get("ServiceAccount", Chart.FULLNAME)
+                .at("/metadata/annotations/iam.example~1role")
+                .asText())
         .isEqualTo("credential-broker");
   }
 
@@ -63,7 +75,8 @@ class PodOptionsTest {
     assertThat(podSpec.at("/nodeSelector/kubernetes.io~1os").asText()).isEqualTo("linux");
     assertThat(podSpec.at("/tolerations/0/key").asText()).isEqualTo("dedicated");
     assertThat(podSpec.at("/tolerations/0/effect").asText()).isEqualTo("NoSchedule");
-    assertThat(podSpec.at("/imagePullSecrets").findValuesAsText("name")).containsExactly("registry-pull");
+    assertThat(podSpec.at("/imagePullSecrets").findValuesAsText("name"))
+        .containsExactly("registry-pull");
   }
 
   @Test
@@ -74,29 +87,39 @@ class PodOptionsTest {
     JsonNode hosts = constraints.get(0);
     assertThat(hosts.path("topologyKey").asText()).isEqualTo("kubernetes.io/hostname");
     assertThat(hosts.path("whenUnsatisfiable").asText()).isEqualTo("DoNotSchedule");
-    assertThat(hosts.at("/labelSelector/matchLabels")).isEqualTo(deployment.at("/spec/selector/matchLabels"));
+    assertThat(hosts.at("/labelSelector/matchLabels"))
+        .isEqualTo(deployment.at("/spec/selector/matchLabels"));
     JsonNode zones = constraints.get(1);
     assertThat(zones.path("maxSkew").asInt()).isEqualTo(2);
-    assertThat(zones.at("/labelSelector/matchLabels/app.kubernetes.io~1part-of").asText()).isEqualTo("credential-broker");
+    assertThat(zones.at("/labelSelector/matchLabels/app.kubernetes.io~1part-of").asText())
+        .isEqualTo("credential-broker");
     assertThat(zones.at("/labelSelector/matchLabels").size()).isEqualTo(1);
   }
 
   @Test
   void noSpreadConstraintIsRenderedWhenTheListIsEmpty() {
-    JsonNode spec = Chart.render("no-topology-spread.yaml").single("Deployment").at("/spec/template/spec");
+    JsonNode spec =
+        Chart.render("no-topology-spread.yaml").single("Deployment").at("/spec/template/spec");
 
     assertThat(spec.has("topologySpreadConstraints")).isFalse();
-    assertThat(spec.at("/affinity/podAntiAffinity").isObject()).as("replicas still prefer different nodes").isTrue();
+    assertThat(spec.at("/affinity/podAntiAffinity").isObject())
+        .as("replicas still prefer different nodes")
+        .isTrue();
   }
 
   @Test
   void extraVolumesAreMountedNextToTheChartsOwn() {
-    assertThat(names(podSpec.path("volumes"))).containsExactly("config", "tmp", "tls", "logback", "heap-dumps");
+    assertThat(names(podSpec.path("volumes")))
+        .containsExactly("config", "tmp", "tls", "logback", "heap-dumps");
     assertThat(volume("logback").at("/configMap/name").asText()).isEqualTo("broker-logback");
     assertThat(volume("heap-dumps").at("/emptyDir/sizeLimit").asText()).isEqualTo("2Gi");
     JsonNode mounts = container.path("volumeMounts");
     assertThat(mounts.findValuesAsText("mountPath"))
-        .containsExactly("/etc/credential-broker", "/tmp", "/etc/credbroker/tls", "/etc/credential-broker-logback",
+        .containsExactly(
+            "/etc/credential-broker",
+            "/tmp",
+            "/etc/credbroker/tls",
+            "/etc/credential-broker-logback",
             "/var/dumps");
     assertThat(mounts.get(3).path("readOnly").asBoolean()).isTrue();
   }
@@ -105,7 +128,9 @@ class PodOptionsTest {
   void extraEnvFollowsTheChartsOwnVariablesAndEnvFromIsAdded() {
     List<String> names = names(container.path("env"));
 
-    assertThat(names).startsWith("SPRING_CONFIG_ADDITIONAL_LOCATION").endsWith("LOGGING_LEVEL_IO_CREDBROKER");
+    assertThat(names)
+        .startsWith("SPRING_CONFIG_ADDITIONAL_LOCATION")
+        .endsWith("LOGGING_LEVEL_IO_CREDBROKER");
     assertThat(names).contains("SPRING_DATASOURCE_PASSWORD", "JAVA_TOOL_OPTIONS");
     assertThat(container.at("/envFrom/0/configMapRef/name").asText()).isEqualTo("broker-extra-env");
   }
@@ -127,6 +152,8 @@ class PodOptionsTest {
 
   /** The names of a list's items (not the names nested in them, such as a secretKeyRef's). */
   private static List<String> names(JsonNode array) {
-    return StreamSupport.stream(array.spliterator(), false).map(item -> item.path("name").asText()).toList();
+    return StreamSupport.stream(array.spliterator(), false)
+        .map(item -> item.path("name").asText())
+        .toList();
   }
 }

@@ -14,10 +14,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * The broker's three ports: the gRPC API and the REST admin API for callers, and the actuator on a management port
- * of its own, plain HTTP, for probes and Prometheus. Each port value, all away from their defaults in
- * {@code ports.yaml}, must reach the broker's configuration, the container, the probes, the Service, the
- * ServiceMonitor and the NetworkPolicy alike.
+ * The broker's three ports: the gRPC API and the REST admin API for callers, and the actuator on a
+ * management port of its own, plain HTTP, for probes and Prometheus. Each port value, all away from
+ * their defaults in {@code ports.yaml}, must reach the broker's configuration, the container, the
+ * probes, the Service, the ServiceMonitor and the NetworkPolicy alike.
  */
 class PortsTest {
 
@@ -57,14 +57,17 @@ class PortsTest {
   @Test
   void serviceExposesTheManagementPortOnlyForTheServiceMonitor() {
     JsonNode ports = chart.get("Service", Chart.FULLNAME).at("/spec/ports");
-    JsonNode withoutMonitor = Chart.render("ports.yaml", Map.of("serviceMonitor.enabled", false))
-        .get("Service", Chart.FULLNAME)
-        .at("/spec/ports");
+    JsonNode withoutMonitor =
+        Chart.render("ports.yaml", Map.of("serviceMonitor.enabled", false))
+            .get("Service", Chart.FULLNAME)
+            .at("/spec/ports");
 
-    assertThat(portsByName(ports, "port")).isEqualTo(Map.of("grpc", 7443, "admin", 9443, "management", 9080));
+    assertThat(portsByName(ports, "port"))
+        .isEqualTo(Map.of("grpc", 7443, "admin", 9443, "management", 9080));
     assertThat(portsByName(withoutMonitor, "port")).isEqualTo(Map.of("grpc", 7443, "admin", 9443));
     for (JsonNode port : ports) {
-      assertThat(port.path("targetPort").asText()).as("targets the container port by name")
+      assertThat(port.path("targetPort").asText())
+          .as("targets the container port by name")
           .isEqualTo(port.path("name").asText());
     }
   }
@@ -84,12 +87,18 @@ class PortsTest {
 
     assertThat(ingress).hasSize(3);
     assertThat(peerNamespaceLabel(ingress, "grpc", "credbroker.io/clients")).isEqualTo("true");
-    assertThat(peerNamespaceLabel(ingress, "admin", "kubernetes.io/metadata.name")).isEqualTo("ops");
-    assertThat(peerNamespaceLabel(ingress, "management", "kubernetes.io/metadata.name")).isEqualTo("monitoring");
+    assertThat(peerNamespaceLabel(ingress, "admin", "kubernetes.io/metadata.name"))
+        .isEqualTo("ops");
+    assertThat(peerNamespaceLabel(ingress, "management", "kubernetes.io/metadata.name"))
+        .isEqualTo("monitoring");
   }
 
   @ParameterizedTest(name = "{0}")
-  @ValueSource(strings = {"Additional property http is not allowed", "Additional property httpFrom is not allowed"})
+  @ValueSource(
+      strings = {
+        "Additional property http is not allowed",
+        "Additional property httpFrom is not allowed"
+      })
   void theFormerSharedHttpPortIsRefusedRatherThanIgnored(String expectedInMessage) {
     assertThatThrownBy(() -> Chart.template("invalid-ports.yaml", Map.of()).call())
         .hasMessageContaining("schema")
@@ -98,7 +107,8 @@ class PortsTest {
 
   @Test
   void twoAPIsOnOnePortAreRefusedWithAllThreePorts() {
-    assertThatThrownBy(() -> Chart.template("required.yaml", Map.of("ports.management", 8443)).call())
+    assertThatThrownBy(
+            () -> Chart.template("required.yaml", Map.of("ports.management", 8443)).call())
         .hasMessageContaining(
             "ports.grpc (9090), ports.admin (8443) and ports.management (8443) must be three different ports");
   }
@@ -107,14 +117,18 @@ class PortsTest {
     return StreamSupport.stream(ingress.spliterator(), false)
         .filter(r -> r.at("/ports/0/port").asText().equals(port))
         .findFirst()
-        .orElseThrow(() -> new AssertionError("no ingress rule for port " + port + " in " + ingress));
+        .orElseThrow(
+            () -> new AssertionError("no ingress rule for port " + port + " in " + ingress));
   }
 
-  /** The label of the one namespace peer of a port (the gRPC port also admits the `helm test` Pod). */
+  /**
+   * The label of the one namespace peer of a port (the gRPC port also admits the `helm test` Pod).
+   */
   private static String peerNamespaceLabel(JsonNode ingress, String port, String label) {
-    List<JsonNode> namespaces = StreamSupport.stream(rule(ingress, port).path("from").spliterator(), false)
-        .filter(peer -> peer.has("namespaceSelector"))
-        .toList();
+    List<JsonNode> namespaces =
+        StreamSupport.stream(rule(ingress, port).path("from").spliterator(), false)
+            .filter(peer -> peer.has("namespaceSelector"))
+            .toList();
     assertThat(namespaces).as("namespace peers of %s", port).hasSize(1);
     return namespaces.get(0).at("/namespaceSelector/matchLabels").path(label).asText();
   }

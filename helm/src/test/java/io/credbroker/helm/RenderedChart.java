@@ -28,12 +28,13 @@ final class RenderedChart {
   }
 
   /**
-   * Parses Helm's output; empty documents (templates whose condition was false) are dropped. Hook annotations,
-   * renamed in the copy Helm rendered (see {@link Chart}), get their real keys back.
+   * Parses Helm's output; empty documents (templates whose condition was false) are dropped. Hook
+   * annotations, renamed in the copy Helm rendered (see {@link Chart}), get their real keys back.
    */
   static RenderedChart parse(String manifests) {
     List<JsonNode> objects = new ArrayList<>();
-    try (MappingIterator<JsonNode> documents = YAML.readerFor(JsonNode.class).readValues(manifests)) {
+    try (MappingIterator<JsonNode> documents =
+        YAML.readerFor(JsonNode.class).readValues(manifests)) {
       while (documents.hasNextValue()) {
         JsonNode document = documents.nextValue();
         if (document != null && document.isObject() && document.has("kind")) {
@@ -60,19 +61,24 @@ final class RenderedChart {
   }
 
   Optional<JsonNode> find(String kind, String name) {
-    return ofKind(kind).stream().filter(o -> name.equals(o.at("/metadata/name").asText())).findFirst();
+    return ofKind(kind).stream()
+        .filter(o -> name.equals(o.at("/metadata/name").asText()))
+        .findFirst();
   }
 
   JsonNode get(String kind, String name) {
     return find(kind, name)
-        .orElseThrow(() -> new NoSuchElementException("no " + kind + " named " + name + " among " + names()));
+        .orElseThrow(
+            () ->
+                new NoSuchElementException("no " + kind + " named " + name + " among " + names()));
   }
 
   /** The one object of this kind; fails when there is none or more than one. */
   JsonNode single(String kind) {
     List<JsonNode> found = ofKind(kind);
     if (found.size() != 1) {
-      throw new NoSuchElementException("expected one " + kind + " but found " + found.size() + " among " + names());
+      throw new NoSuchElementException(
+          "expected one " + kind + " but found " + found.size() + " among " + names());
     }
     return found.get(0);
   }
@@ -87,7 +93,10 @@ final class RenderedChart {
     }
   }
 
-  /** Hooks of the chart: objects Helm creates around an install or upgrade instead of with the release. */
+  /**
+   * Hooks of the chart: objects Helm creates around an install or upgrade instead of with the
+   * release.
+   */
   List<JsonNode> hooks() {
     return objects.stream().filter(o -> o.at("/metadata/annotations").has(Chart.HOOK_KEY)).toList();
   }
@@ -97,17 +106,23 @@ final class RenderedChart {
       return;
     }
     List<String> renamed = new ArrayList<>();
-    annotations.fieldNames().forEachRemaining(key -> {
-      if (key.startsWith(Chart.RENAMED_HOOK_KEY)) {
-        renamed.add(key);
-      }
-    });
+    annotations
+        .fieldNames()
+        .forEachRemaining(
+            key -> {
+              if (key.startsWith(Chart.RENAMED_HOOK_KEY)) {
+                renamed.add(key);
+              }
+            });
     for (String key : renamed) {
-      annotations.set(Chart.HOOK_KEY + key.substring(Chart.RENAMED_HOOK_KEY.length()), annotations.remove(key));
+      annotations.set(
+          Chart.HOOK_KEY + key.substring(Chart.RENAMED_HOOK_KEY.length()), annotations.remove(key));
     }
   }
 
   private List<String> names() {
-    return objects.stream().map(o -> o.path("kind").asText() + "/" + o.at("/metadata/name").asText()).toList();
+    return objects.stream()
+        .map(o -> o.path("kind").asText() + "/" + o.at("/metadata/name").asText())
+        .toList();
   }
 }

@@ -25,9 +25,9 @@ import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * The setup Job: the broker's own image running {@code setup} before every install and upgrade, as a Helm hook.
- * Its arguments must be options the setup command has (read from {@code SetupCommand.java}), must describe the
- * broker the chart installs, and must never carry a secret.
+ * The setup Job: the broker's own image running {@code setup} before every install and upgrade, as
+ * a Helm hook. Its arguments must be options the setup command has (read from {@code
+ * SetupCommand.java}), must describe the broker the chart installs, and must never carry a secret.
  */
 class SetupJobTest {
 
@@ -61,7 +61,8 @@ class SetupJobTest {
           .isEqualTo("before-hook-creation,hook-succeeded");
     }
     assertThat(weight(account)).isLessThan(weight(job));
-    assertThat(job.at("/spec/template/spec/serviceAccountName").asText()).isEqualTo(Chart.FULLNAME + "-setup");
+    assertThat(job.at("/spec/template/spec/serviceAccountName").asText())
+        .isEqualTo(Chart.FULLNAME + "-setup");
   }
 
   @Test
@@ -70,10 +71,14 @@ class SetupJobTest {
     JsonNode config = minimal.applicationConfig();
     JsonNode deployment = minimal.single("Deployment");
 
-    assertThat(args.get("--vault-address")).isEqualTo(config.at("/spring/cloud/vault/uri").asText());
-    assertThat(args.get("--kubernetes-auth-path")).isEqualTo(config.at("/spring/cloud/vault/kubernetes/kubernetes-path").asText());
-    assertThat(args.get("--broker-vault-role")).isEqualTo(config.at("/spring/cloud/vault/kubernetes/role").asText());
-    assertThat(args.get("--issuing-token-role")).isEqualTo(config.at("/credbroker/vault/issuing-token-role").asText());
+    assertThat(args.get("--vault-address"))
+        .isEqualTo(config.at("/spring/cloud/vault/uri").asText());
+    assertThat(args.get("--kubernetes-auth-path"))
+        .isEqualTo(config.at("/spring/cloud/vault/kubernetes/kubernetes-path").asText());
+    assertThat(args.get("--broker-vault-role"))
+        .isEqualTo(config.at("/spring/cloud/vault/kubernetes/role").asText());
+    assertThat(args.get("--issuing-token-role"))
+        .isEqualTo(config.at("/credbroker/vault/issuing-token-role").asText());
     assertThat(args.get("--broker-service-account"))
         .isEqualTo(deployment.at("/spec/template/spec/serviceAccountName").asText());
     assertThat(args.get("--broker-namespace")).isEqualTo(Chart.NAMESPACE);
@@ -83,7 +88,8 @@ class SetupJobTest {
   void minimalValuesGiveTheCommandsDefaultsAndVaultVerifiesPostgresqlsCertificate() {
     Map<String, String> args = arguments(minimal);
 
-    assertThat(args).containsEntry("--postgres-url", "jdbc:postgresql://db1.postgres.svc:5432/postgres")
+    assertThat(args)
+        .containsEntry("--postgres-url", "jdbc:postgresql://db1.postgres.svc:5432/postgres")
         .containsEntry("--postgres-user", "postgres")
         .containsEntry("--database", "db1")
         .containsEntry("--mount", "database")
@@ -97,8 +103,16 @@ class SetupJobTest {
         .containsEntry("--broker-token-max-ttl", "24h")
         .containsEntry("--kubernetes-host", "https://kubernetes.default.svc")
         .containsEntry("--vault-postgres-parameters", "sslmode=verify-full");
-    assertThat(args).doesNotContainKeys("--group-role", "--vault-admin-role", "--template-database", "--connection",
-        "--vault-role", "--vault-postgres-host", "--vault-postgres-port", "--dry-run");
+    assertThat(args)
+        .doesNotContainKeys(
+            "--group-role",
+            "--vault-admin-role",
+            "--template-database",
+            "--connection",
+            "--vault-role",
+            "--vault-postgres-host",
+            "--vault-postgres-port",
+            "--dry-run");
   }
 
   @ParameterizedTest(name = "{0}")
@@ -116,11 +130,14 @@ class SetupJobTest {
     JsonNode container = container(minimal);
     List<String> args = texts(container.path("args"));
 
-    assertThat(args).doesNotContain("--postgres-password", "--vault-token", "--postgres-password-file");
+    assertThat(args)
+        .doesNotContain("--postgres-password", "--vault-token", "--postgres-password-file");
     assertThat(args).noneMatch(a -> a.toLowerCase(Locale.ROOT).contains("password="));
     for (JsonNode env : container.path("env")) {
       if (env.path("name").asText().matches("(?i).*(PASSWORD|TOKEN|SECRET).*")) {
-        assertThat(env.has("value")).as("env %s has a literal value", env.path("name").asText()).isFalse();
+        assertThat(env.has("value"))
+            .as("env %s has a literal value", env.path("name").asText())
+            .isFalse();
       }
     }
     JsonNode password = env(container, "PGPASSWORD");
@@ -128,7 +145,8 @@ class SetupJobTest {
     assertThat(password.at("/valueFrom/secretKeyRef/name").asText()).isEqualTo("db1-superuser");
     assertThat(password.at("/valueFrom/secretKeyRef/key").asText()).isEqualTo("password");
     assertThat(minimal.ofKind("Secret")).as("setup reads existing Secrets only").isEmpty();
-    assertThat(minimal.single("ConfigMap").at("/data/application.yaml").asText()).doesNotContain("setup", "db1-superuser");
+    assertThat(minimal.single("ConfigMap").at("/data/application.yaml").asText())
+        .doesNotContain("setup", "db1-superuser");
   }
 
   @Test
@@ -142,7 +160,8 @@ class SetupJobTest {
     JsonNode mount = mount(container, "vault-token");
     assertThat(mount.path("readOnly").asBoolean()).isTrue();
     assertThat(arguments(minimal).get("--vault-token-file"))
-        .isEqualTo(mount.path("mountPath").asText() + "/" + volume.at("/secret/items/0/path").asText());
+        .isEqualTo(
+            mount.path("mountPath").asText() + "/" + volume.at("/secret/items/0/path").asText());
     assertThat(names(container.path("env"))).doesNotContain("VAULT_TOKEN");
   }
 
@@ -153,14 +172,17 @@ class SetupJobTest {
 
     assertThat(volume.at("/configMap/name").asText()).isEqualTo("kube-root-ca.crt");
     assertThat(arguments(minimal).get("--kubernetes-ca-file"))
-        .isEqualTo(mount(container(minimal), "kubernetes-ca").path("mountPath").asText() + "/ca.crt");
+        .isEqualTo(
+            mount(container(minimal), "kubernetes-ca").path("mountPath").asText() + "/ca.crt");
     assertThat(podSpec.path("automountServiceAccountToken").asBoolean(true)).isFalse();
     JsonNode account = minimal.get("ServiceAccount", Chart.FULLNAME + "-setup");
     assertThat(account.path("automountServiceAccountToken").asBoolean(true)).isFalse();
     assertThat(minimal.ofKind("RoleBinding")).isEmpty();
     assertThat(minimal.ofKind("ClusterRoleBinding"))
-        .allSatisfy(binding -> assertThat(binding.path("subjects").findValuesAsText("name"))
-            .doesNotContain(Chart.FULLNAME + "-setup"));
+        .allSatisfy(
+            binding ->
+                assertThat(binding.path("subjects").findValuesAsText("name"))
+                    .doesNotContain(Chart.FULLNAME + "-setup"));
   }
 
   @Test
@@ -200,10 +222,11 @@ class SetupJobTest {
     JsonNode labels = job(minimal).at("/spec/template/metadata/labels");
     RenderedChart chart = Chart.render("setup.yaml", Map.of("networkPolicy.enabled", true));
 
-    for (JsonNode selector : List.of(
-        chart.get("Service", Chart.FULLNAME).at("/spec/selector"),
-        chart.single("PodDisruptionBudget").at("/spec/selector/matchLabels"),
-        chart.single("NetworkPolicy").at("/spec/podSelector/matchLabels"))) {
+    for (JsonNode selector :
+        List.of(
+            chart.get("Service", Chart.FULLNAME).at("/spec/selector"),
+            chart.single("PodDisruptionBudget").at("/spec/selector/matchLabels"),
+            chart.single("NetworkPolicy").at("/spec/podSelector/matchLabels"))) {
       assertThat(matches(selector, labels)).as("%s selects %s", selector, labels).isFalse();
     }
     assertThat(labels.path("app.kubernetes.io/instance").asText()).isEqualTo(Chart.RELEASE);
@@ -214,7 +237,9 @@ class SetupJobTest {
   void everyOptionReachesTheCommandWhenSet() {
     Map<String, String> args = arguments(options);
 
-    assertThat(args).containsEntry("--postgres-url", "jdbc:postgresql://pg.example:5433/postgres?sslmode=verify-full")
+    assertThat(args)
+        .containsEntry(
+            "--postgres-url", "jdbc:postgresql://pg.example:5433/postgres?sslmode=verify-full")
         .containsEntry("--postgres-user", "admin")
         .containsEntry("--database", "orders")
         .containsEntry("--group-role", "orders_owner")
@@ -228,7 +253,8 @@ class SetupJobTest {
         .containsEntry("--max-ttl", "12h")
         .containsEntry("--vault-postgres-host", "pg.internal")
         .containsEntry("--vault-postgres-port", "6432")
-        .containsEntry("--vault-postgres-parameters", "sslmode=verify-full&sslrootcert=/vault/ca/pg.crt")
+        .containsEntry(
+            "--vault-postgres-parameters", "sslmode=verify-full&sslrootcert=/vault/ca/pg.crt")
         .containsEntry("--password-authentication", "password")
         .containsEntry("--broker-policy", "broker")
         .containsEntry("--broker-token-ttl", "30m")
@@ -245,8 +271,10 @@ class SetupJobTest {
     JsonNode password = env(container(options), "PGPASSWORD");
     assertThat(password.at("/valueFrom/secretKeyRef/name").asText()).isEqualTo("pg-admin");
     assertThat(password.at("/valueFrom/secretKeyRef/key").asText()).isEqualTo("pgpass");
-    assertThat(volume(options, "vault-token").at("/secret/secretName").asText()).isEqualTo("vault-admin");
-    assertThat(volume(options, "vault-token").at("/secret/items/0/key").asText()).isEqualTo("vault-token");
+    assertThat(volume(options, "vault-token").at("/secret/secretName").asText())
+        .isEqualTo("vault-admin");
+    assertThat(volume(options, "vault-token").at("/secret/items/0/key").asText())
+        .isEqualTo("vault-token");
   }
 
   @Test
@@ -257,31 +285,46 @@ class SetupJobTest {
 
     assertThat(options.ofKind("ServiceAccount")).as("both accounts exist already").isEmpty();
     assertThat(podSpec.path("serviceAccountName").asText()).isEqualTo("broker-setup");
-    assertThat(container.path("image").asText()).isEqualTo("mirror.example:5000/credential-broker:0.1.0");
-    assertThat(podSpec.path("imagePullSecrets").findValuesAsText("name")).containsExactly("registry-pull");
+    assertThat(container.path("image").asText())
+        .isEqualTo("mirror.example:5000/credential-broker:0.1.0");
+    assertThat(podSpec.path("imagePullSecrets").findValuesAsText("name"))
+        .containsExactly("registry-pull");
     assertThat(podSpec.at("/nodeSelector/kubernetes.io~1os").asText()).isEqualTo("linux");
     assertThat(podSpec.at("/tolerations/0/key").asText()).isEqualTo("dedicated");
     assertThat(job.at("/spec/backoffLimit").asInt()).isZero();
     assertThat(job.at("/spec/activeDeadlineSeconds").asInt()).isEqualTo(120);
     assertThat(container.at("/resources/limits/memory").asText()).isEqualTo("256Mi");
-    assertThat(job.at("/spec/template/metadata/annotations/sidecar.istio.io~1inject").asText()).isEqualTo("false");
+    assertThat(job.at("/spec/template/metadata/annotations/sidecar.istio.io~1inject").asText())
+        .isEqualTo("false");
     assertThat(job.at("/spec/template/metadata/labels/team").asText()).isEqualTo("platform");
-    assertThat(env(container, "JAVA_TOOL_OPTIONS").path("value").asText()).contains("truststore.p12");
-    assertThat(volume(options, "truststore").at("/secret/secretName").asText()).isEqualTo("vault-truststore");
-    assertThat(mount(container, "truststore").path("mountPath").asText()).isEqualTo("/etc/setup-truststore");
+    assertThat(env(container, "JAVA_TOOL_OPTIONS").path("value").asText())
+        .contains("truststore.p12");
+    assertThat(volume(options, "truststore").at("/secret/secretName").asText())
+        .isEqualTo("vault-truststore");
+    assertThat(mount(container, "truststore").path("mountPath").asText())
+        .isEqualTo("/etc/setup-truststore");
   }
 
   @Test
   void withoutAKubernetesHostVaultsKubernetesAuthIsLeftAlone() {
     RenderedChart chart = Chart.render("setup.yaml", Map.of("setup.kubernetes.host", ""));
 
-    assertThat(arguments(chart)).doesNotContainKeys("--kubernetes-host", "--kubernetes-ca-file",
-        "--kubernetes-auth-path", "--broker-vault-role", "--broker-service-account", "--broker-namespace");
+    assertThat(arguments(chart))
+        .doesNotContainKeys(
+            "--kubernetes-host",
+            "--kubernetes-ca-file",
+            "--kubernetes-auth-path",
+            "--broker-vault-role",
+            "--broker-service-account",
+            "--broker-namespace");
     assertThat(names(job(chart).at("/spec/template/spec/volumes"))).doesNotContain("kubernetes-ca");
   }
 
   @ParameterizedTest(name = "{0}={1}")
-  @CsvSource(delimiter = '|', textBlock = """
+  @CsvSource(
+      delimiter = '|',
+      textBlock =
+          """
       setup.database                  | ''                                               | setup.database is required
       setup.postgres.url              | ''                                               | setup.postgres.url is required
       setup.postgres.passwordSecret.name | ''                                            | setup.postgres.passwordSecret.name is required
@@ -295,8 +338,16 @@ class SetupJobTest {
   }
 
   @ParameterizedTest(name = "{0}")
-  @ValueSource(strings = {"enabled", "backoffLimit", "url", "issuingTokenTtl", "passwordAuthentication", "host",
-      "unknownOption"})
+  @ValueSource(
+      strings = {
+        "enabled",
+        "backoffLimit",
+        "url",
+        "issuingTokenTtl",
+        "passwordAuthentication",
+        "host",
+        "unknownOption"
+      })
   void schemaRejectsMalformedSetupValues(String expectedInMessage) {
     assertThatThrownBy(() -> Chart.template("invalid-setup.yaml", Map.of()).call())
         .hasMessageContaining("schema")
@@ -305,9 +356,14 @@ class SetupJobTest {
 
   /** The long options of {@code SetupCommand}, from its source (as the build passes its path). */
   private static Set<String> setupCommandOptions() throws IOException {
-    Path file = Path.of(System.getProperty("credbroker.broker.setup",
-        "../broker-service/src/main/java/io/credbroker/broker/setup/SetupCommand.java"));
-    Matcher names = Pattern.compile("@Option\\(names = \"(--[a-z-]+)\"").matcher(Files.readString(file));
+    Path file =
+        Path.of(
+            System.getProperty(
+                "credbroker.broker.setup",
+                "../broker-service/src/main/java/io/credbroker/broker/setup/SetupCommand.java"));
+    Matcher names =
+        Pattern.compile("@Option\\(\\s*names\\s*=\\s*\"(--[a-z-]+)\"")
+            .matcher(Files.readString(file));
     Set<String> options = new TreeSet<>();
     while (names.find()) {
       options.add(names.group(1));
@@ -316,7 +372,10 @@ class SetupJobTest {
     return options;
   }
 
-  /** The arguments after {@code setup}: each option with the value that follows it, or "" for a flag. */
+  /**
+   * The arguments after {@code setup}: each option with the value that follows it, or "" for a
+   * flag.
+   */
   private static Map<String, String> arguments(RenderedChart chart) {
     List<String> args = texts(container(chart).path("args"));
     Map<String, String> options = new LinkedHashMap<>();
@@ -324,7 +383,9 @@ class SetupJobTest {
       String option = args.get(i);
       assertThat(option).as("argument %d", i).startsWith("--");
       boolean hasValue = i + 1 < args.size() && !args.get(i + 1).startsWith("--");
-      assertThat(options.put(option, hasValue ? args.get(++i) : "")).as("%s given twice", option).isNull();
+      assertThat(options.put(option, hasValue ? args.get(++i) : ""))
+          .as("%s given twice", option)
+          .isNull();
     }
     return options;
   }
@@ -332,7 +393,8 @@ class SetupJobTest {
   /** The hooks that run around an install or upgrade (not `helm test`'s). */
   private static List<JsonNode> installHooks(RenderedChart chart) {
     return chart.hooks().stream()
-        .filter(hook -> !hook.at("/metadata/annotations").path(Chart.HOOK_KEY).asText().equals("test"))
+        .filter(
+            hook -> !hook.at("/metadata/annotations").path(Chart.HOOK_KEY).asText().equals("test"))
         .toList();
   }
 
@@ -367,7 +429,9 @@ class SetupJobTest {
   }
 
   private static List<String> names(JsonNode list) {
-    return StreamSupport.stream(list.spliterator(), false).map(item -> item.path("name").asText()).toList();
+    return StreamSupport.stream(list.spliterator(), false)
+        .map(item -> item.path("name").asText())
+        .toList();
   }
 
   private static int weight(JsonNode hook) {

@@ -17,9 +17,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * TLS of the gRPC API and the REST admin API: always on (the broker has no plaintext mode, so neither has the chart),
- * from a Secret mounted as a whole directory (so that a renewed certificate reaches the broker, which reloads it),
- * optionally written by a cert-manager Certificate that names every Service name clients use.
+ * TLS of the gRPC API and the REST admin API: always on (the broker has no plaintext mode, so
+ * neither has the chart), from a Secret mounted as a whole directory (so that a renewed certificate
+ * reaches the broker, which reloads it), optionally written by a cert-manager Certificate that
+ * names every Service name clients use.
  */
 class TlsTest {
 
@@ -66,8 +67,11 @@ class TlsTest {
 
     assertThat(named(ports, "grpc").path("appProtocol").asText()).isEqualTo("https");
     assertThat(named(ports, "admin").path("appProtocol").asText()).isEqualTo("https");
-    assertThat(named(chart.get("Service", Chart.FULLNAME + "-headless").at("/spec/ports"), "grpc")
-        .path("appProtocol").asText()).isEqualTo("https");
+    assertThat(
+            named(chart.get("Service", Chart.FULLNAME + "-headless").at("/spec/ports"), "grpc")
+                .path("appProtocol")
+                .asText())
+        .isEqualTo("https");
   }
 
   @Test
@@ -78,9 +82,11 @@ class TlsTest {
 
   @Test
   void anExistingSecretIsMountedByName() {
-    JsonNode podSpec = podSpec(Chart.render("required.yaml", Map.of("tls.secretName", "broker-tls")));
+    JsonNode podSpec =
+        podSpec(Chart.render("required.yaml", Map.of("tls.secretName", "broker-tls")));
 
-    assertThat(named(podSpec.path("volumes"), "tls").at("/secret/secretName").asText()).isEqualTo("broker-tls");
+    assertThat(named(podSpec.path("volumes"), "tls").at("/secret/secretName").asText())
+        .isEqualTo("broker-tls");
   }
 
   @Test
@@ -93,11 +99,19 @@ class TlsTest {
     assertThat(certificate.path("apiVersion").asText()).isEqualTo("cert-manager.io/v1");
     assertThat(certificate.at("/spec/secretName").asText())
         .isEqualTo("broker-tls")
-        .isEqualTo(named(podSpec(certManager).path("volumes"), "tls").at("/secret/secretName").asText());
-    assertThat(texts(certificate.at("/spec/dnsNames"))).containsExactly(
-        svc, svc + "." + ns, svc + "." + ns + ".svc", svc + "." + ns + ".svc.cluster.local",
-        headless, headless + "." + ns, headless + "." + ns + ".svc", headless + "." + ns + ".svc.cluster.local",
-        "credbroker.example.com");
+        .isEqualTo(
+            named(podSpec(certManager).path("volumes"), "tls").at("/secret/secretName").asText());
+    assertThat(texts(certificate.at("/spec/dnsNames")))
+        .containsExactly(
+            svc,
+            svc + "." + ns,
+            svc + "." + ns + ".svc",
+            svc + "." + ns + ".svc.cluster.local",
+            headless,
+            headless + "." + ns,
+            headless + "." + ns + ".svc",
+            headless + "." + ns + ".svc.cluster.local",
+            "credbroker.example.com");
     assertThat(certificate.at("/spec/commonName").asText()).isEqualTo(svc + "." + ns + ".svc");
   }
 
@@ -117,30 +131,38 @@ class TlsTest {
 
   @Test
   void certificateNamesOnlyTheServiceWithoutTheHeadlessOneAndKeepsTheDefaultSecretName() {
-    JsonNode spec = Chart.render("required.yaml",
-            Map.of("tls.certManager.enabled", true, "tls.certManager.issuerRef.name", "ca"))
-        .get("Certificate", Chart.FULLNAME)
-        .path("spec");
+    JsonNode spec =
+        Chart.render(
+                "required.yaml",
+                Map.of("tls.certManager.enabled", true, "tls.certManager.issuerRef.name", "ca"))
+            .get("Certificate", Chart.FULLNAME)
+            .path("spec");
 
     assertThat(spec.path("secretName").asText()).isEqualTo(Chart.FULLNAME + "-tls");
-    assertThat(texts(spec.path("dnsNames"))).hasSize(4).noneMatch(name -> name.contains("headless"));
+    assertThat(texts(spec.path("dnsNames")))
+        .hasSize(4)
+        .noneMatch(name -> name.contains("headless"));
     assertThat(spec.at("/issuerRef/kind").asText()).isEqualTo("Issuer");
   }
 
   @Test
   void aCommonNameLongerThanX509AllowsIsLeftOut() {
-    JsonNode spec = Chart.render("cert-manager.yaml", Map.of("fullnameOverride", "b".repeat(60)))
-        .single("Certificate")
-        .path("spec");
+    JsonNode spec =
+        Chart.render("cert-manager.yaml", Map.of("fullnameOverride", "b".repeat(60)))
+            .single("Certificate")
+            .path("spec");
 
     assertThat(spec.has("commonName")).isFalse();
-    assertThat(texts(spec.path("dnsNames"))).contains("b".repeat(60) + "." + Chart.NAMESPACE + ".svc");
+    assertThat(texts(spec.path("dnsNames")))
+        .contains("b".repeat(60) + "." + Chart.NAMESPACE + ".svc");
   }
 
   @Test
   void certManagerWithoutAnIssuerIsRefusedByName() {
-    assertThatThrownBy(() -> Chart.template("required.yaml", Map.of("tls.certManager.enabled", true)).call())
-        .hasMessageContaining("tls.certManager.issuerRef.name is required when tls.certManager.enabled is true");
+    assertThatThrownBy(
+            () -> Chart.template("required.yaml", Map.of("tls.certManager.enabled", true)).call())
+        .hasMessageContaining(
+            "tls.certManager.issuerRef.name is required when tls.certManager.enabled is true");
   }
 
   @Test
@@ -161,8 +183,12 @@ class TlsTest {
   }
 
   @ParameterizedTest(name = "{0}")
-  @ValueSource(strings = {"Additional property certificate is not allowed", "tls.certManager.duration",
-      "tls.certManager.dnsNames"})
+  @ValueSource(
+      strings = {
+        "Additional property certificate is not allowed",
+        "tls.certManager.duration",
+        "tls.certManager.dnsNames"
+      })
   void schemaRejectsMalformedTlsValues(String expectedInMessage) {
     assertThatThrownBy(() -> Chart.template("invalid-tls.yaml", Map.of()).call())
         .hasMessageContaining("schema")
@@ -170,8 +196,9 @@ class TlsTest {
   }
 
   /**
-   * A former {@code tls.enabled} is refused rather than ignored, whatever its value: {@code false} would otherwise
-   * look as if it worked while the broker kept serving TLS, and {@code true} would hide that the key is gone.
+   * A former {@code tls.enabled} is refused rather than ignored, whatever its value: {@code false}
+   * would otherwise look as if it worked while the broker kept serving TLS, and {@code true} would
+   * hide that the key is gone.
    */
   @ParameterizedTest(name = "tls.enabled={0}")
   @ValueSource(booleans = {false, true})
@@ -182,18 +209,31 @@ class TlsTest {
         .hasMessageContaining("tls: Additional property enabled is not allowed");
   }
 
-  /** The chart's {@code credbroker.tls} keys and values are exactly broker-service's {@code Tls} and its defaults. */
+  /**
+   * The chart's {@code credbroker.tls} keys and values are exactly broker-service's {@code Tls} and
+   * its defaults.
+   */
   @Test
   void tlsSettingsAreTheBrokersPropertiesWithItsDefaults() throws IOException {
-    Map<String, Map<String, Optional<String>>> broker = BrokerSettingsTest.BrokerPropertiesSource.read();
+    Map<String, Map<String, Optional<String>>> broker =
+        BrokerSettingsTest.BrokerPropertiesSource.read();
     Map<String, Optional<String>> tls = broker.get("Tls");
     JsonNode rendered = defaults.applicationConfig().at("/credbroker/tls");
 
-    assertThat(broker.get("BrokerProperties")).as("BrokerProperties has a tls section").containsKey("tls");
+    assertThat(broker.get("BrokerProperties"))
+        .as("BrokerProperties has a tls section")
+        .containsKey("tls");
     assertThat(tls).as("record BrokerProperties.Tls").isNotNull();
-    assertThat(fieldNames(rendered)).as("credbroker.tls keys the chart renders").isEqualTo(new TreeSet<>(tls.keySet()));
-    rendered.fieldNames().forEachRemaining(key ->
-        assertThat(rendered.path(key).asText()).as(key).isEqualTo(tls.get(key).orElseThrow()));
+    assertThat(fieldNames(rendered))
+        .as("credbroker.tls keys the chart renders")
+        .isEqualTo(new TreeSet<>(tls.keySet()));
+    rendered
+        .fieldNames()
+        .forEachRemaining(
+            key ->
+                assertThat(rendered.path(key).asText())
+                    .as(key)
+                    .isEqualTo(tls.get(key).orElseThrow()));
   }
 
   private static Set<String> fieldNames(JsonNode node) {

@@ -23,7 +23,8 @@ class ValuesOverrideTest {
     JsonNode deployment = chart.single("Deployment");
 
     assertThat(chart.ofKind("Secret")).isEmpty();
-    assertThat(deployment.at("/spec/template/metadata/annotations").has("checksum/secret")).isFalse();
+    assertThat(deployment.at("/spec/template/metadata/annotations").has("checksum/secret"))
+        .isFalse();
     assertThat(deployment.at("/spec/template/spec/containers/0/env").findValuesAsText("name"))
         .contains("broker-state-db")
         .doesNotContain(Chart.FULLNAME + "-database");
@@ -31,7 +32,8 @@ class ValuesOverrideTest {
 
   @Test
   void existingSecretKeysAreConfigurable() {
-    RenderedChart chart = Chart.render("bindings.yaml", Map.of("database.secretKeys.password", "pgpass"));
+    RenderedChart chart =
+        Chart.render("bindings.yaml", Map.of("database.secretKeys.password", "pgpass"));
 
     JsonNode env = chart.single("Deployment").at("/spec/template/spec/containers/0/env");
     assertThat(env.findValuesAsText("key")).contains("pgpass").doesNotContain("password");
@@ -40,7 +42,9 @@ class ValuesOverrideTest {
   @Test
   void serviceMonitorScrapesThePrometheusEndpointWhenEnabled() {
     RenderedChart chart =
-        Chart.render("required.yaml", Map.of("serviceMonitor.enabled", true, "serviceMonitor.labels.release", "kps"));
+        Chart.render(
+            "required.yaml",
+            Map.of("serviceMonitor.enabled", true, "serviceMonitor.labels.release", "kps"));
     JsonNode monitor = chart.get("ServiceMonitor", Chart.FULLNAME);
 
     assertThat(monitor.path("apiVersion").asText()).isEqualTo("monitoring.coreos.com/v1");
@@ -80,14 +84,22 @@ class ValuesOverrideTest {
     JsonNode headless = chart.get("Service", Chart.FULLNAME + "-headless");
 
     assertThat(headless.at("/spec/clusterIP").asText()).isEqualTo("None");
-    assertThat(headless.at("/spec/ports/0/appProtocol").asText()).as("gRPC over TLS").isEqualTo("https");
+    assertThat(headless.at("/spec/ports/0/appProtocol").asText())
+        .as("gRPC over TLS")
+        .isEqualTo("https");
     assertThat(chart.ofKind("Service")).hasSize(2);
   }
 
   @Test
   void explicitAffinityReplacesTheDefaultAntiAffinity() {
-    RenderedChart chart = Chart.render("required.yaml", Map.of("affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key", "pool",
-        "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator", "Exists"));
+    RenderedChart chart =
+        Chart.render(
+            "required.yaml",
+            Map.of(
+                "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key",
+                "pool",
+                "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator",
+                "Exists"));
     JsonNode affinity = chart.single("Deployment").at("/spec/template/spec/affinity");
 
     assertThat(affinity.has("podAntiAffinity")).isFalse();
@@ -97,26 +109,39 @@ class ValuesOverrideTest {
   @Test
   void configChangeChangesTheChecksumSoPodsRoll() {
     String before = configChecksum(Chart.render("required.yaml"));
-    String after = configChecksum(Chart.render("required.yaml", Map.of("kubernetes.audience", "another")));
+    String after =
+        configChecksum(Chart.render("required.yaml", Map.of("kubernetes.audience", "another")));
 
     assertThat(after).isNotEqualTo(before);
   }
 
   @Test
   void disabledRbacAndServiceAccountRenderNoneAndUseTheNamedAccount() {
-    RenderedChart chart = Chart.render("required.yaml",
-        Map.of("rbac.create", false, "serviceAccount.create", false, "serviceAccount.name", "broker"));
+    RenderedChart chart =
+        Chart.render(
+            "required.yaml",
+            Map.of(
+                "rbac.create",
+                false,
+                "serviceAccount.create",
+                false,
+                "serviceAccount.name",
+                "broker"));
 
     assertThat(chart.kinds()).doesNotContain("ClusterRole", "ClusterRoleBinding", "ServiceAccount");
-    assertThat(chart.single("Deployment").at("/spec/template/spec/serviceAccountName").asText()).isEqualTo("broker");
+    assertThat(chart.single("Deployment").at("/spec/template/spec/serviceAccountName").asText())
+        .isEqualTo("broker");
   }
 
   @Test
   void revokerSubjectsGetAClusterWideBinding() {
-    RenderedChart chart = Chart.render("required.yaml", Map.of(
-        "rbac.revoker.clusterWideSubjects[0].kind", "Group",
-        "rbac.revoker.clusterWideSubjects[0].name", "ops/sre",
-        "rbac.revoker.clusterWideSubjects[0].apiGroup", "rbac.authorization.k8s.io"));
+    RenderedChart chart =
+        Chart.render(
+            "required.yaml",
+            Map.of(
+                "rbac.revoker.clusterWideSubjects[0].kind", "Group",
+                "rbac.revoker.clusterWideSubjects[0].name", "ops/sre",
+                "rbac.revoker.clusterWideSubjects[0].apiGroup", "rbac.authorization.k8s.io"));
     JsonNode binding = chart.get("ClusterRoleBinding", Chart.RELEASE + "-revoker");
 
     assertThat(binding.at("/roleRef/name").asText()).isEqualTo(Chart.RELEASE + "-revoker");
@@ -125,7 +150,8 @@ class ValuesOverrideTest {
 
   @Test
   void minAvailableReplacesMaxUnavailableInTheDisruptionBudget() {
-    RenderedChart chart = Chart.render("required.yaml", Map.of("podDisruptionBudget.minAvailable", 2));
+    RenderedChart chart =
+        Chart.render("required.yaml", Map.of("podDisruptionBudget.minAvailable", 2));
     JsonNode spec = chart.single("PodDisruptionBudget").path("spec");
 
     assertThat(spec.path("minAvailable").asInt()).isEqualTo(2);
@@ -134,8 +160,10 @@ class ValuesOverrideTest {
 
   @Test
   void disablingProbesAndPreStopRemovesThem() {
-    RenderedChart chart = Chart.render("required.yaml",
-        Map.of("probes.startup.enabled", false, "shutdown.preStopSleepSeconds", 0));
+    RenderedChart chart =
+        Chart.render(
+            "required.yaml",
+            Map.of("probes.startup.enabled", false, "shutdown.preStopSleepSeconds", 0));
     JsonNode container = chart.single("Deployment").at("/spec/template/spec/containers/0");
 
     assertThat(container.has("startupProbe")).isFalse();
@@ -144,13 +172,20 @@ class ValuesOverrideTest {
   }
 
   private static String configChecksum(RenderedChart chart) {
-    return chart.single("Deployment").at("/spec/template/metadata/annotations/checksum~1config").asText();
+    return chart
+        .single("Deployment")
+        .at("/spec/template/metadata/annotations/checksum~1config")
+        .asText();
   }
 
   @Test
   void imageTagDefaultsToTheAppVersionAndCanBeOverridden() {
     assertThat(image(Chart.render("required.yaml"))).isEqualTo("credential-broker:0.1.0");
-    assertThat(image(Chart.render("required.yaml", Map.of("image.repository", "registry.example/cb", "image.tag", "1.2.3"))))
+    assertThat(
+            image(
+                Chart.render(
+                    "required.yaml",
+                    Map.of("image.repository", "registry.example/cb", "image.tag", "1.2.3"))))
         .isEqualTo("registry.example/cb:1.2.3");
   }
 
@@ -158,10 +193,20 @@ class ValuesOverrideTest {
   void imageRegistryIsPrefixedAndADigestPinsTheImageInsteadOfTheTag() {
     String digest = "sha256:" + "0123456789abcdef".repeat(4);
 
-    assertThat(image(Chart.render("required.yaml", Map.of("image.registry", "registry.example:5000"))))
+    assertThat(
+            image(Chart.render("required.yaml", Map.of("image.registry", "registry.example:5000"))))
         .isEqualTo("registry.example:5000/credential-broker:0.1.0");
-    assertThat(image(Chart.render("required.yaml",
-            Map.of("image.registry", "registry.example", "image.tag", "1.2.3", "image.digest", digest))))
+    assertThat(
+            image(
+                Chart.render(
+                    "required.yaml",
+                    Map.of(
+                        "image.registry",
+                        "registry.example",
+                        "image.tag",
+                        "1.2.3",
+                        "image.digest",
+                        digest))))
         .isEqualTo("registry.example/credential-broker@" + digest);
   }
 

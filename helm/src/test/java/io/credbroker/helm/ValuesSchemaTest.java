@@ -10,7 +10,10 @@ import org.junit.jupiter.params.provider.CsvSource;
 class ValuesSchemaTest {
 
   @ParameterizedTest(name = "{0}")
-  @CsvSource(delimiter = '|', textBlock = """
+  @CsvSource(
+      delimiter = '|',
+      textBlock =
+          """
       invalid-unknown-key.yaml     | Additional property replicas is not allowed
       invalid-types.yaml           | replicaCount
       invalid-binding.yaml         | vaultRole
@@ -28,11 +31,15 @@ class ValuesSchemaTest {
   }
 
   @ParameterizedTest(name = "{0}")
-  @CsvSource(delimiter = '|', textBlock = """
+  @CsvSource(
+      delimiter = '|',
+      textBlock =
+          """
       missing-vault-address.yaml     | vault.address is required
       missing-database-password.yaml | database.password is required unless database.existingSecret is set
       """)
   void renderingWithoutARequiredValueFailsWithItsName(String valuesFile, String expectedInMessage) {
-    assertThatThrownBy(() -> Chart.template(valuesFile, Map.of()).call()).hasMessageContaining(expectedInMessage);
+    assertThatThrownBy(() -> Chart.template(valuesFile, Map.of()).call())
+        .hasMessageContaining(expectedInMessage);
   }
 }

@@ -1,4 +1,7 @@
-/** Tests of the credential-broker Helm chart: lint, render with the real Helm engine, and assert on the objects. */
+/**
+ * Tests of the credential-broker Helm chart: lint, render with the real Helm engine, and assert on
+ * the objects.
+ */
 @NullMarked
 package io.credbroker.helm;
 

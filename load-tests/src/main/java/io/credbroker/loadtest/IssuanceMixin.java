@@ -8,22 +8,36 @@ import picocli.CommandLine.Option;
 /** The issuance scenario's options. */
 final class IssuanceMixin {
 
-  @Option(names = "--requests", defaultValue = "500",
-      description = "Broker calls (and as many direct Vault reads) per concurrency level (default ${DEFAULT-VALUE})")
+  @Option(
+      names = "--requests",
+      defaultValue = "500",
+      description =
+          "Broker calls (and as many direct Vault reads) per concurrency level (default ${DEFAULT-VALUE})")
   int requests = 500;
 
-  @Option(names = "--concurrency", defaultValue = "1,8", split = ",",
+  @Option(
+      names = "--concurrency",
+      defaultValue = "1,8",
+      split = ",",
       description = "Concurrency levels, run one after the other (default ${DEFAULT-VALUE})")
   List<Integer> concurrency = List.of(1, 8);
 
-  @Option(names = "--warmup", defaultValue = "50", description = "Pairs of calls before measuring (default ${DEFAULT-VALUE})")
+  @Option(
+      names = "--warmup",
+      defaultValue = "50",
+      description = "Pairs of calls before measuring (default ${DEFAULT-VALUE})")
   int warmup = 50;
 
-  @Option(names = "--pods", defaultValue = "16",
+  @Option(
+      names = "--pods",
+      defaultValue = "16",
       description = "Pods (distinct tokens) the calls are spread over (default ${DEFAULT-VALUE})")
   int pods = 16;
 
-  @Option(names = "--budget-p50-ms", defaultValue = "2", description = "What the broker may add at p50 (default ${DEFAULT-VALUE} ms)")
+  @Option(
+      names = "--budget-p50-ms",
+      defaultValue = "2",
+      description = "What the broker may add at p50 (default ${DEFAULT-VALUE} ms)")
   double budgetP50Ms = 2;
 
   IssuanceOptions options(Duration maxDuration) {

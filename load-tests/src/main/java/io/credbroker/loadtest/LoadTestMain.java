@@ -33,8 +33,9 @@ import picocli.CommandLine.Spec;
     name = "load-tests",
     mixinStandardHelpOptions = true,
     subcommands = {LoadTestMain.Issuance.class, LoadTestMain.Streams.class, LoadTestMain.All.class},
-    description = "Load generator for the credential broker. Each subcommand starts its own dev-stack and broker"
-        + " process on free loopback ports, measures, cleans up and writes a JSON report.")
+    description =
+        "Load generator for the credential broker. Each subcommand starts its own dev-stack and broker"
+            + " process on free loopback ports, measures, cleans up and writes a JSON report.")
 public final class LoadTestMain implements Callable<Integer> {
 
   @Spec CommandLine.Model.CommandSpec spec;
@@ -46,27 +47,34 @@ public final class LoadTestMain implements Callable<Integer> {
   /** Runs the command line as {@link #main} does, without exiting; returns the exit code. */
   public static int execute(String... args) {
     if (System.getProperty("logback.configurationFile") == null) {
-      System.setProperty("logback.configurationFile", "io/credbroker/loadtest/logback-load-tests.xml");
+      System.setProperty(
+          "logback.configurationFile", "io/credbroker/loadtest/logback-load-tests.xml");
     }
     PrintWriter err = new PrintWriter(System.err, true, StandardCharsets.UTF_8);
     CommandLine cli = new CommandLine(new LoadTestMain()).setErr(err);
-    cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-      if (e instanceof IllegalArgumentException || e instanceof IllegalStateException) {
-        err.println("load test failed: " + e.getMessage());
-        return 1;
-      }
-      throw e;
-    });
+    cli.setExecutionExceptionHandler(
+        (e, commandLine, parseResult) -> {
+          if (e instanceof IllegalArgumentException || e instanceof IllegalStateException) {
+            err.println("load test failed: " + e.getMessage());
+            return 1;
+          }
+          throw e;
+        });
     return cli.execute(args);
   }
 
   @Override
   public Integer call() {
-    throw new CommandLine.ParameterException(spec.commandLine(), "name a scenario: issuance, streams or all");
+    throw new CommandLine.ParameterException(
+        spec.commandLine(), "name a scenario: issuance, streams or all");
   }
 
-  @Command(name = "issuance", mixinStandardHelpOptions = true, sortOptions = false,
-      description = "Broker IssueCredential latency against direct Vault creds reads, interleaved; TokenReview count.")
+  @Command(
+      name = "issuance",
+      mixinStandardHelpOptions = true,
+      sortOptions = false,
+      description =
+          "Broker IssueCredential latency against direct Vault creds reads, interleaved; TokenReview count.")
   static final class Issuance implements Callable<Integer> {
     @Mixin IssuanceMixin issuance;
     @Mixin StackOptions stack;
@@ -77,7 +85,10 @@ public final class LoadTestMain implements Callable<Integer> {
     }
   }
 
-  @Command(name = "streams", mixinStandardHelpOptions = true, sortOptions = false,
+  @Command(
+      name = "streams",
+      mixinStandardHelpOptions = true,
+      sortOptions = false,
       description = "Broker heap, threads and scheduler entries per live WatchCredential stream.")
   static final class Streams implements Callable<Integer> {
     @Mixin StreamsMixin streams;
@@ -89,7 +100,10 @@ public final class LoadTestMain implements Callable<Integer> {
     }
   }
 
-  @Command(name = "all", mixinStandardHelpOptions = true, sortOptions = false,
+  @Command(
+      name = "all",
+      mixinStandardHelpOptions = true,
+      sortOptions = false,
       description = "Issuance, then streams, on one stack and into one report.")
   static final class All implements Callable<Integer> {
     @Mixin IssuanceMixin issuance;
@@ -106,7 +120,11 @@ public final class LoadTestMain implements Callable<Integer> {
   static final class LoadRun {
     private LoadRun() {}
 
-    static int run(String command, StackOptions options, @Nullable IssuanceMixin issuance, @Nullable StreamsMixin streams)
+    static int run(
+        String command,
+        StackOptions options,
+        @Nullable IssuanceMixin issuance,
+        @Nullable StreamsMixin streams)
         throws IOException {
       PrintStream progress = System.err;
       Instant startedAt = Instant.now().truncatedTo(ChronoUnit.SECONDS);
@@ -116,13 +134,27 @@ public final class LoadTestMain implements Callable<Integer> {
       var streamsOptions = streams == null ? null : streams.options(options.maxDuration);
       progress.printf("starting the dev-stack, setup and the broker in %s%n", settings.workDir());
       try (LoadStack stack = LoadStack.start(settings)) {
-        progress.printf("broker pid %d ready (gRPC with TLS %d, management %d); log %s%n", stack.broker().pid(),
-            stack.broker().grpcPort(), stack.broker().managementPort(), stack.broker().logFile());
-        IssuanceReport issued = issuanceOptions == null ? null : new IssuanceScenario(stack, issuanceOptions, progress).run();
-        StreamsReport streamed = streamsOptions == null ? null : new StreamsScenario(stack, streamsOptions, progress).run();
-        // The broker's last scrape is kept next to the report, for figures the report does not extract.
-        Files.writeString(settings.workDir().resolve("broker-metrics.prom"), stack.broker().scrapeText());
-        RunReport report = new RunReport(startedAt.toString(), command, machine(), stackInfo(stack), issued, streamed);
+        progress.printf(
+            "broker pid %d ready (gRPC with TLS %d, management %d); log %s%n",
+            stack.broker().pid(),
+            stack.broker().grpcPort(),
+            stack.broker().managementPort(),
+            stack.broker().logFile());
+        IssuanceReport issued =
+            issuanceOptions == null
+                ? null
+                : new IssuanceScenario(stack, issuanceOptions, progress).run();
+        StreamsReport streamed =
+            streamsOptions == null
+                ? null
+                : new StreamsScenario(stack, streamsOptions, progress).run();
+        // The broker's last scrape is kept next to the report, for figures the report does not
+        // extract.
+        Files.writeString(
+            settings.workDir().resolve("broker-metrics.prom"), stack.broker().scrapeText());
+        RunReport report =
+            new RunReport(
+                startedAt.toString(), command, machine(), stackInfo(stack), issued, streamed);
         System.out.print(SummaryText.render(report));
         System.out.println();
         Path file = options.resolvedReport();
@@ -138,16 +170,30 @@ public final class LoadTestMain implements Callable<Integer> {
           instanceof com.sun.management.OperatingSystemMXBean os) {
         memory = os.getTotalMemorySize();
       }
-      return new RunReport.Machine(Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"),
-          System.getProperty("os.name") + " " + System.getProperty("os.version") + " " + System.getProperty("os.arch"),
+      return new RunReport.Machine(
+          Runtime.getRuntime().availableProcessors(),
+          System.getProperty("java.version"),
+          System.getProperty("os.name")
+              + " "
+              + System.getProperty("os.version")
+              + " "
+              + System.getProperty("os.arch"),
           memory);
     }
 
     private static RunReport.Stack stackInfo(LoadStack stack) {
       StackSettings s = stack.settings();
-      return new RunReport.Stack(s.brokerJar().toString(), stack.brokerJarSha256(), stack.brokerJarModified(), s.brokerHeap(), s.credentialTtl().toSeconds(),
-          s.credentialMaxTtl().toSeconds(), s.tokenCacheTtl().toMillis() / 1000.0, s.heartbeatInterval().toMillis() / 1000.0,
-          stack.startTimes(), stack.broker().logFile().toString());
+      return new RunReport.Stack(
+          s.brokerJar().toString(),
+          stack.brokerJarSha256(),
+          stack.brokerJarModified(),
+          s.brokerHeap(),
+          s.credentialTtl().toSeconds(),
+          s.credentialMaxTtl().toSeconds(),
+          s.tokenCacheTtl().toMillis() / 1000.0,
+          s.heartbeatInterval().toMillis() / 1000.0,
+          stack.startTimes(),
+          stack.broker().logFile().toString());
     }
   }
 }

@@ -16,55 +16,95 @@ import picocli.CommandLine.Option;
 /** Options every subcommand shares: where to work, which broker jar, how to set up the stack. */
 final class StackOptions {
 
-  @Option(names = "--work-dir", paramLabel = "DIR",
-      description = "Work directory (logs, PostgreSQL data while running); default load-tests/target/load-run-<time>")
+  @Option(
+      names = "--work-dir",
+      paramLabel = "DIR",
+      description =
+          "Work directory (logs, PostgreSQL data while running); default load-tests/target/load-run-<time>")
   @Nullable Path workDir;
 
-  @Option(names = "--report", paramLabel = "FILE", description = "JSON report file; default <work-dir>/report.json")
+  @Option(
+      names = "--report",
+      paramLabel = "FILE",
+      description = "JSON report file; default <work-dir>/report.json")
   @Nullable Path report;
 
-  @Option(names = "--broker-jar", paramLabel = "JAR",
+  @Option(
+      names = "--broker-jar",
+      paramLabel = "JAR",
       description = "The broker's jar; default broker-service/target/credential-broker.jar")
   @Nullable Path brokerJar;
 
-  @Option(names = "--broker-heap", defaultValue = "512m", description = "The broker's -Xmx (default ${DEFAULT-VALUE})")
+  @Option(
+      names = "--broker-heap",
+      defaultValue = "512m",
+      description = "The broker's -Xmx (default ${DEFAULT-VALUE})")
   String brokerHeap = "512m";
 
-  @Option(names = "--broker-jvm-arg", paramLabel = "ARG", description = "Extra JVM argument for the broker (repeatable)")
+  @Option(
+      names = "--broker-jvm-arg",
+      paramLabel = "ARG",
+      description = "Extra JVM argument for the broker (repeatable)")
   List<String> brokerJvmArgs = new ArrayList<>();
 
-  @Option(names = "--broker-property", paramLabel = "KEY=VALUE",
+  @Option(
+      names = "--broker-property",
+      paramLabel = "KEY=VALUE",
       description = "Extra broker property, passed as --KEY=VALUE (repeatable)")
   Map<String, String> brokerProperties = new LinkedHashMap<>();
 
-  @Option(names = "--ttl", defaultValue = "1h", converter = DurationConverter.class,
-      description = "Credential TTL of the Vault role (default ${DEFAULT-VALUE}); long, so no renewal runs during a measurement")
+  @Option(
+      names = "--ttl",
+      defaultValue = "1h",
+      converter = DurationConverter.class,
+      description =
+          "Credential TTL of the Vault role (default ${DEFAULT-VALUE}); long, so no renewal runs during a measurement")
   Duration ttl = Duration.ofHours(1);
 
-  @Option(names = "--max-ttl", defaultValue = "24h", converter = DurationConverter.class,
+  @Option(
+      names = "--max-ttl",
+      defaultValue = "24h",
+      converter = DurationConverter.class,
       description = "Credential max TTL (default ${DEFAULT-VALUE})")
   Duration maxTtl = Duration.ofHours(24);
 
-  @Option(names = "--token-cache-ttl", defaultValue = "5m", converter = DurationConverter.class,
-      description = "The broker's TokenReview cache window (default ${DEFAULT-VALUE}, the product default)")
+  @Option(
+      names = "--token-cache-ttl",
+      defaultValue = "5m",
+      converter = DurationConverter.class,
+      description =
+          "The broker's TokenReview cache window (default ${DEFAULT-VALUE}, the product default)")
   Duration tokenCacheTtl = Duration.ofMinutes(5);
 
-  @Option(names = "--heartbeat-interval", defaultValue = "30s", converter = DurationConverter.class,
-      description = "The broker's stream heartbeat interval (default ${DEFAULT-VALUE}, the product default)")
+  @Option(
+      names = "--heartbeat-interval",
+      defaultValue = "30s",
+      converter = DurationConverter.class,
+      description =
+          "The broker's stream heartbeat interval (default ${DEFAULT-VALUE}, the product default)")
   Duration heartbeatInterval = Duration.ofSeconds(30);
 
-  @Option(names = "--start-timeout", defaultValue = "180s", converter = DurationConverter.class,
+  @Option(
+      names = "--start-timeout",
+      defaultValue = "180s",
+      converter = DurationConverter.class,
       description = "How long the broker may take to become ready (default ${DEFAULT-VALUE})")
   Duration startTimeout = Duration.ofSeconds(180);
 
-  @Option(names = "--max-duration", defaultValue = "30m", converter = DurationConverter.class,
+  @Option(
+      names = "--max-duration",
+      defaultValue = "30m",
+      converter = DurationConverter.class,
       description = "Time limit of each measured phase (default ${DEFAULT-VALUE})")
   Duration maxDuration = Duration.ofMinutes(30);
 
   Path resolvedWorkDir() {
     if (workDir == null) {
       String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
-      Path target = Files.isDirectory(Path.of("load-tests")) ? Path.of("load-tests", "target") : Path.of("target");
+      Path target =
+          Files.isDirectory(Path.of("load-tests"))
+              ? Path.of("load-tests", "target")
+              : Path.of("target");
       workDir = target.resolve("load-run-" + stamp);
     }
     return workDir;
@@ -80,11 +120,22 @@ final class StackOptions {
     }
     Path fromRoot = Path.of("broker-service", "target", "credential-broker.jar");
     Path fromModule = Path.of("..", "broker-service", "target", "credential-broker.jar");
-    return Files.isRegularFile(fromRoot) || !Files.isRegularFile(fromModule) ? fromRoot : fromModule;
+    return Files.isRegularFile(fromRoot) || !Files.isRegularFile(fromModule)
+        ? fromRoot
+        : fromModule;
   }
 
   StackSettings settings() {
-    return new StackSettings(resolvedWorkDir(), resolvedBrokerJar(), brokerHeap, ttl, maxTtl, tokenCacheTtl,
-        heartbeatInterval, brokerProperties, brokerJvmArgs, startTimeout);
+    return new StackSettings(
+        resolvedWorkDir(),
+        resolvedBrokerJar(),
+        brokerHeap,
+        ttl,
+        maxTtl,
+        tokenCacheTtl,
+        heartbeatInterval,
+        brokerProperties,
+        brokerJvmArgs,
+        startTimeout);
   }
 }

@@ -16,18 +16,40 @@ class LoadTestMainTest {
   @Test
   void missingBrokerJarFailsBeforeStartingAnythingWithTheBuildCommand() {
     Path workDir = dir.resolve("work");
-    String err = stderrOf(() -> assertThat(LoadTestMain.execute("issuance",
-        "--broker-jar", dir.resolve("nope.jar").toString(), "--work-dir", workDir.toString())).isEqualTo(1));
+    String err =
+        stderrOf(
+            () ->
+                assertThat(
+                        LoadTestMain.execute(
+                            "issuance",
+                            "--broker-jar",
+                            dir.resolve("nope.jar").toString(),
+                            "--work-dir",
+                            workDir.toString()))
+                    .isEqualTo(1));
 
-    assertThat(err).contains("nope.jar does not exist").contains("./mvnw -q -pl broker-service -am install -DskipTests");
+    assertThat(err)
+        .contains("nope.jar does not exist")
+        .contains("./mvnw -q -pl broker-service -am install -DskipTests");
     assertThat(workDir).doesNotExist();
   }
 
   @Test
   void badOptionsAreRefusedBeforeStartingAnything() {
     Path workDir = dir.resolve("work");
-    String err = stderrOf(() -> assertThat(LoadTestMain.execute("streams", "--streams", "0",
-        "--broker-jar", dir.resolve("nope.jar").toString(), "--work-dir", workDir.toString())).isEqualTo(1));
+    String err =
+        stderrOf(
+            () ->
+                assertThat(
+                        LoadTestMain.execute(
+                            "streams",
+                            "--streams",
+                            "0",
+                            "--broker-jar",
+                            dir.resolve("nope.jar").toString(),
+                            "--work-dir",
+                            workDir.toString()))
+                    .isEqualTo(1));
 
     assertThat(err).contains("streams must be between 1 and 200000");
     assertThat(workDir).doesNotExist();
@@ -35,7 +57,11 @@ class LoadTestMainTest {
 
   @Test
   void aDurationThatIsNotOneIsAUsageError() {
-    String err = stderrOf(() -> assertThat(LoadTestMain.execute("issuance", "--max-duration", "soon")).isEqualTo(2));
+    String err =
+        stderrOf(
+            () ->
+                assertThat(LoadTestMain.execute("issuance", "--max-duration", "soon"))
+                    .isEqualTo(2));
 
     assertThat(err).contains("'soon' is not a duration");
   }
@@ -58,5 +84,4 @@ class LoadTestMainTest {
     }
     return captured.toString(StandardCharsets.UTF_8);
   }
-
 }

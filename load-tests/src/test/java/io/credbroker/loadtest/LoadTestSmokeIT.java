@@ -24,27 +24,43 @@ class LoadTestSmokeIT {
 
   @BeforeAll
   static void runBothScenarios() throws Exception {
-    Path brokerJar = Path.of(System.getProperty("credbroker.broker-jar", "../broker-service/target/credential-broker.jar"));
+    Path brokerJar =
+        Path.of(
+            System.getProperty(
+                "credbroker.broker-jar", "../broker-service/target/credential-broker.jar"));
     assertThat(brokerJar)
-        .as("the broker jar is built by broker-service before this module; build it with"
-            + " ./mvnw -pl broker-service -am package -DskipTests")
+        .as(
+            "the broker jar is built by broker-service before this module; build it with"
+                + " ./mvnw -pl broker-service -am package -DskipTests")
         .isRegularFile();
     Path workDir = Path.of("target", "load-smoke-" + System.currentTimeMillis());
     Path reportFile = workDir.resolve("smoke-report.json");
 
-    int exitCode = LoadTestMain.execute(
-        "all",
-        "--broker-jar", brokerJar.toString(),
-        "--work-dir", workDir.toString(),
-        "--report", reportFile.toString(),
-        "--requests", Integer.toString(REQUESTS),
-        "--concurrency", "1,2",
-        "--warmup", "5",
-        "--pods", Integer.toString(PODS),
-        "--streams", Integer.toString(STREAMS),
-        "--connections", "5",
-        "--stream-warmup", "5",
-        "--max-duration", "2m");
+    int exitCode =
+        LoadTestMain.execute(
+            "all",
+            "--broker-jar",
+            brokerJar.toString(),
+            "--work-dir",
+            workDir.toString(),
+            "--report",
+            reportFile.toString(),
+            "--requests",
+            Integer.toString(REQUESTS),
+            "--concurrency",
+            "1,2",
+            "--warmup",
+            "5",
+            "--pods",
+            Integer.toString(PODS),
+            "--streams",
+            Integer.toString(STREAMS),
+            "--connections",
+            "5",
+            "--stream-warmup",
+            "5",
+            "--max-duration",
+            "2m");
 
     assertThat(exitCode).as("exit code; the broker log is in " + workDir).isZero();
     reportText = Files.readString(reportFile);
@@ -83,7 +99,8 @@ class LoadTestSmokeIT {
     // Every level's credentials and the warm-up's are released.
     assertThat(releases.path("released").asLong()).isGreaterThan(issued);
     assertThat(releases.path("failed").asInt()).isZero();
-    assertThat(releases.path("latency").path("count").asLong()).isEqualTo(releases.path("released").asLong());
+    assertThat(releases.path("latency").path("count").asLong())
+        .isEqualTo(releases.path("released").asLong());
     assertThat(releases.path("brokerCpu").path("cpuMs").asDouble()).isPositive();
     assertThat(issuance.path("cleanup").path("released").asInt()).isZero();
   }

@@ -4,8 +4,8 @@ import io.credbroker.broker.auth.KubernetesUser;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Asks Kubernetes RBAC (or whatever authorizers the API server runs) whether a user may do something
- * to broker credentials. One call per invocation; thread-safe.
+ * Asks Kubernetes RBAC (or whatever authorizers the API server runs) whether a user may do
+ * something to broker credentials. One call per invocation; thread-safe.
  */
 @FunctionalInterface
 interface AccessReviewer {

@@ -135,8 +135,14 @@ final class AdminAccess {
     if (!allowed(user, verb, null)) {
       throw new BrokerException(
           Reason.ACCESS_DENIED,
-          "user '" + user.username() + "' may not " + verb.rbacName() + " this "
-              + AdminVerb.RESOURCE + "." + AdminVerb.API_GROUP);
+          "user '"
+              + user.username()
+              + "' may not "
+              + verb.rbacName()
+              + " this "
+              + AdminVerb.RESOURCE
+              + "."
+              + AdminVerb.API_GROUP);
     }
     return new AdminCaller(user.username());
   }

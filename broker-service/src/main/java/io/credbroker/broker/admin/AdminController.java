@@ -5,9 +5,9 @@ import io.credbroker.broker.BrokerException.Reason;
 import io.credbroker.broker.auth.KubernetesUser;
 import io.credbroker.broker.lease.CredentialQuery;
 import io.credbroker.broker.lease.ListSlice;
+import io.credbroker.broker.revocation.AuditEvent;
 import io.credbroker.broker.revocation.BulkRevocation;
 import io.credbroker.broker.revocation.CredentialRevocation;
-import io.credbroker.broker.revocation.AuditEvent;
 import io.credbroker.broker.revocation.CredentialSummary;
 import io.credbroker.broker.revocation.PodRevocation;
 import io.credbroker.broker.revocation.PodStatus;
@@ -43,8 +43,9 @@ import org.springframework.web.bind.annotation.RestController;
 
 /**
  * {@code /admin/v1}: revoke a pod, a credential or every holder matching a selection, lift a pod's
- * block, find who holds what, read the retry queue and the audit trail. Translates and delegates; every call is authenticated first (401 before anything
- * else), then its parameters are checked (400), then RBAC is asked (403).
+ * block, find who holds what, read the retry queue and the audit trail. Translates and delegates;
+ * every call is authenticated first (401 before anything else), then its parameters are checked
+ * (400), then RBAC is asked (403).
  *
  * <p>Stateless and thread-safe; calls block on the state database, Vault and the Kubernetes API.
  */
@@ -52,10 +53,35 @@ import org.springframework.web.bind.annotation.RestController;
 @RequestMapping(path = "/admin/v1", produces = MediaType.APPLICATION_JSON_VALUE)
 @Tag(name = "admin", description = "Operator API, authorised by Kubernetes RBAC")
 @SecurityRequirement(name = AdminConfiguration.SECURITY_SCHEME)
-@ApiResponse(responseCode = "400", description = "Malformed name, parameter or body", content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
-@ApiResponse(responseCode = "401", description = "No bearer token, or Kubernetes rejected it", content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
-@ApiResponse(responseCode = "403", description = "Kubernetes RBAC does not allow the caller this verb (get, list, revoke or unblock) on credentials.credbroker.io in the namespace", content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
-@ApiResponse(responseCode = "503", description = "Kubernetes, Vault or the state database is unavailable; retry", content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
+@ApiResponse(
+    responseCode = "400",
+    description = "Malformed name, parameter or body",
+    content =
+        @Content(
+            mediaType = "application/problem+json",
+            schema = @Schema(implementation = ProblemDetail.class)))
+@ApiResponse(
+    responseCode = "401",
+    description = "No bearer token, or Kubernetes rejected it",
+    content =
+        @Content(
+            mediaType = "application/problem+json",
+            schema = @Schema(implementation = ProblemDetail.class)))
+@ApiResponse(
+    responseCode = "403",
+    description =
+        "Kubernetes RBAC does not allow the caller this verb (get, list, revoke or unblock) on credentials.credbroker.io in the namespace",
+    content =
+        @Content(
+            mediaType = "application/problem+json",
+            schema = @Schema(implementation = ProblemDetail.class)))
+@ApiResponse(
+    responseCode = "503",
+    description = "Kubernetes, Vault or the state database is unavailable; retry",
+    content =
+        @Content(
+            mediaType = "application/problem+json",
+            schema = @Schema(implementation = ProblemDetail.class)))
 class AdminController {
 
   static final int MAX_LIMIT = 1000;
@@ -65,7 +91,11 @@ class AdminController {
   private final RevocationStore store;
   private final UndroppedRoles undroppedRoles;
 
-  AdminController(AdminAccess access, RevocationService revocations, RevocationStore store, UndroppedRoles undroppedRoles) {
+  AdminController(
+      AdminAccess access,
+      RevocationService revocations,
+      RevocationStore store,
+      UndroppedRoles undroppedRoles) {
     this.access = Objects.requireNonNull(access, "access");
     this.revocations = Objects.requireNonNull(revocations, "revocations");
     this.store = Objects.requireNonNull(store, "store");
@@ -85,13 +115,22 @@ class AdminController {
               + " writes an audit record. Idempotent: a repeated call revokes nothing new and gives"
               + " the same answer. RBAC verb: revoke.")
   @ApiResponse(responseCode = "200", description = "The pod's blocks and revoked credentials")
-  @ApiResponse(responseCode = "404", description = "Neither the broker nor Kubernetes knows a pod of this name", content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
+  @ApiResponse(
+      responseCode = "404",
+      description = "Neither the broker nor Kubernetes knows a pod of this name",
+      content =
+          @Content(
+              mediaType = "application/problem+json",
+              schema = @Schema(implementation = ProblemDetail.class)))
   PodRevocation revokePod(
-      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false) @Nullable String authorization,
+      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false)
+          @Nullable String authorization,
       @PathVariable String namespace,
       @PathVariable String pod,
       @io.swagger.v3.oas.annotations.parameters.RequestBody(required = true)
-          @Valid @RequestBody(required = false) @Nullable RevocationRequest request) {
+          @Valid
+          @RequestBody(required = false)
+          @Nullable RevocationRequest request) {
     KubernetesUser user = access.authenticate(authorization);
     String ns = KubernetesNames.namespace(namespace);
     String podName = KubernetesNames.podName(pod);
@@ -108,13 +147,22 @@ class AdminController {
               + " credentials revoked stay revoked. Audited as POD_UNBLOCKED with the reason. RBAC"
               + " verb: unblock.")
   @ApiResponse(responseCode = "200", description = "The blocks lifted")
-  @ApiResponse(responseCode = "404", description = "No pod of this name is blocked", content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
+  @ApiResponse(
+      responseCode = "404",
+      description = "No pod of this name is blocked",
+      content =
+          @Content(
+              mediaType = "application/problem+json",
+              schema = @Schema(implementation = ProblemDetail.class)))
   PodUnblock unblockPod(
-      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false) @Nullable String authorization,
+      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false)
+          @Nullable String authorization,
       @PathVariable String namespace,
       @PathVariable String pod,
       @io.swagger.v3.oas.annotations.parameters.RequestBody(required = true)
-          @Valid @RequestBody(required = false) @Nullable RevocationRequest request) {
+          @Valid
+          @RequestBody(required = false)
+          @Nullable RevocationRequest request) {
     KubernetesUser user = access.authenticate(authorization);
     String ns = KubernetesNames.namespace(namespace);
     String podName = KubernetesNames.podName(pod);
@@ -132,15 +180,24 @@ class AdminController {
               + " record each; matching credentials of tokens bound to no pod are revoked one by one."
               + " With dryRun=true nothing changes and the answer lists what would be revoked (no"
               + " reason needed). A namespace or a database role is required; a service account needs"
-              + " its namespace. At most " + RevocationService.MAX_BULK_PODS + " pods at once."
+              + " its namespace. At most "
+              + RevocationService.MAX_BULK_PODS
+              + " pods at once."
               + " Idempotent: a repeated call revokes what is left. RBAC verb: revoke, in the"
               + " namespace, or in all namespaces when none is given (also for a dry run).")
-  @ApiResponse(responseCode = "200", description = "The pods and pod-less credentials revoked, or that would be")
+  @ApiResponse(
+      responseCode = "200",
+      description = "The pods and pod-less credentials revoked, or that would be")
   BulkRevocation revokeMatching(
-      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false) @Nullable String authorization,
-      @Parameter(description = "Only show what would be revoked") @RequestParam(defaultValue = "false") boolean dryRun,
+      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false)
+          @Nullable String authorization,
+      @Parameter(description = "Only show what would be revoked")
+          @RequestParam(defaultValue = "false")
+          boolean dryRun,
       @io.swagger.v3.oas.annotations.parameters.RequestBody(required = true)
-          @Valid @RequestBody(required = false) @Nullable BulkRevocationRequest request) {
+          @Valid
+          @RequestBody(required = false)
+          @Nullable BulkRevocationRequest request) {
     KubernetesUser user = access.authenticate(authorization);
     if (request == null) {
       throw new BrokerException(
@@ -158,8 +215,7 @@ class AdminController {
     }
     String why = request.reason() == null ? null : request.reason().strip();
     if (!dryRun && (why == null || why.isEmpty())) {
-      throw new BrokerException(
-          Reason.INVALID_REQUEST, "reason is required unless dryRun=true");
+      throw new BrokerException(Reason.INVALID_REQUEST, "reason is required unless dryRun=true");
     }
     AdminCaller caller = access.authorize(user, AdminVerb.REVOKE, ns);
     return revocations.revokeMatching(
@@ -171,9 +227,16 @@ class AdminController {
       summary = "Show a pod",
       description = "Blocks and credentials (newest first) of pods of this name. RBAC verb: get.")
   @ApiResponse(responseCode = "200", description = "What the broker knows about the pod")
-  @ApiResponse(responseCode = "404", description = "The broker knows nothing about this pod", content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
+  @ApiResponse(
+      responseCode = "404",
+      description = "The broker knows nothing about this pod",
+      content =
+          @Content(
+              mediaType = "application/problem+json",
+              schema = @Schema(implementation = ProblemDetail.class)))
   PodStatus pod(
-      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false) @Nullable String authorization,
+      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false)
+          @Nullable String authorization,
       @PathVariable String namespace,
       @PathVariable String pod) {
     KubernetesUser user = access.authenticate(authorization);
@@ -190,12 +253,21 @@ class AdminController {
           "Revokes the credential in Vault and ends its stream; the pod is not blocked and may obtain"
               + " a new credential. Idempotent. RBAC verb: revoke, in the credential's namespace.")
   @ApiResponse(responseCode = "200", description = "The credential as it is now")
-  @ApiResponse(responseCode = "404", description = "No credential has this id", content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
+  @ApiResponse(
+      responseCode = "404",
+      description = "No credential has this id",
+      content =
+          @Content(
+              mediaType = "application/problem+json",
+              schema = @Schema(implementation = ProblemDetail.class)))
   CredentialRevocation revokeCredential(
-      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false) @Nullable String authorization,
+      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false)
+          @Nullable String authorization,
       @PathVariable String credentialId,
       @io.swagger.v3.oas.annotations.parameters.RequestBody(required = true)
-          @Valid @RequestBody(required = false) @Nullable RevocationRequest request) {
+          @Valid
+          @RequestBody(required = false)
+          @Nullable RevocationRequest request) {
     KubernetesUser user = access.authenticate(authorization);
     UUID id = credentialId(credentialId);
     AdminCaller caller = authorizedCredential(user, AdminVerb.REVOKE, id).caller();
@@ -205,9 +277,16 @@ class AdminController {
   @GetMapping("/credentials/{credentialId}")
   @Operation(summary = "Show one credential", description = "RBAC verb: get, in its namespace.")
   @ApiResponse(responseCode = "200", description = "The credential; never a password")
-  @ApiResponse(responseCode = "404", description = "No credential has this id", content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
+  @ApiResponse(
+      responseCode = "404",
+      description = "No credential has this id",
+      content =
+          @Content(
+              mediaType = "application/problem+json",
+              schema = @Schema(implementation = ProblemDetail.class)))
   CredentialSummary credential(
-      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false) @Nullable String authorization,
+      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false)
+          @Nullable String authorization,
       @PathVariable String credentialId) {
     KubernetesUser user = access.authenticate(authorization);
     UUID id = credentialId(credentialId);
@@ -224,20 +303,26 @@ class AdminController {
               + " in all namespaces when no namespace is given.")
   @ApiResponse(responseCode = "200", description = "Matching credentials, newest first")
   ItemLists.CredentialList credentials(
-      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false) @Nullable String authorization,
+      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false)
+          @Nullable String authorization,
       @RequestParam(required = false) @Nullable String namespace,
       @RequestParam(required = false) @Nullable String serviceAccount,
       @RequestParam(required = false) @Nullable String pod,
       @RequestParam(required = false) @Nullable String databaseRole,
       @RequestParam(required = false) @Nullable String username,
       @RequestParam(defaultValue = "false") boolean activeOnly,
-      @Parameter(description = "Issued at or after this RFC 3339 time") @RequestParam(required = false) @Nullable String since,
-      @Parameter(description = "Issued before this RFC 3339 time") @RequestParam(required = false) @Nullable String until,
-      @Parameter(description = "nextCursor of the previous page") @RequestParam(required = false) @Nullable String cursor,
+      @Parameter(description = "Issued at or after this RFC 3339 time")
+          @RequestParam(required = false)
+          @Nullable String since,
+      @Parameter(description = "Issued before this RFC 3339 time") @RequestParam(required = false)
+          @Nullable String until,
+      @Parameter(description = "nextCursor of the previous page") @RequestParam(required = false)
+          @Nullable String cursor,
       @RequestParam(defaultValue = "100") int limit) {
     KubernetesUser user = access.authenticate(authorization);
     ListSlice slice =
-        ListParameters.slice(ListParameters.Kind.CREDENTIALS, since, until, cursor, limit, MAX_LIMIT);
+        ListParameters.slice(
+            ListParameters.Kind.CREDENTIALS, since, until, cursor, limit, MAX_LIMIT);
     CredentialQuery query =
         new CredentialQuery(
             KubernetesNames.optionalNamespace(namespace),
@@ -266,16 +351,22 @@ class AdminController {
               + " credentials. RBAC verb: list, in the namespace or in all namespaces.")
   @ApiResponse(responseCode = "200", description = "Queued revocations, oldest first")
   ItemLists.QueuedRevocationList revocationQueue(
-      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false) @Nullable String authorization,
+      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false)
+          @Nullable String authorization,
       @RequestParam(required = false) @Nullable String namespace,
-      @Parameter(description = "Queued at or after this RFC 3339 time") @RequestParam(required = false) @Nullable String since,
-      @Parameter(description = "Queued before this RFC 3339 time") @RequestParam(required = false) @Nullable String until,
-      @Parameter(description = "nextCursor of the previous page") @RequestParam(required = false) @Nullable String cursor,
+      @Parameter(description = "Queued at or after this RFC 3339 time")
+          @RequestParam(required = false)
+          @Nullable String since,
+      @Parameter(description = "Queued before this RFC 3339 time") @RequestParam(required = false)
+          @Nullable String until,
+      @Parameter(description = "nextCursor of the previous page") @RequestParam(required = false)
+          @Nullable String cursor,
       @RequestParam(defaultValue = "100") int limit) {
     KubernetesUser user = access.authenticate(authorization);
     String ns = KubernetesNames.optionalNamespace(namespace);
     ListSlice slice =
-        ListParameters.slice(ListParameters.Kind.REVOCATION_QUEUE, since, until, cursor, limit, MAX_LIMIT);
+        ListParameters.slice(
+            ListParameters.Kind.REVOCATION_QUEUE, since, until, cursor, limit, MAX_LIMIT);
     access.authorize(user, AdminVerb.LIST, ns);
     ListParameters.Page<QueuedRevocation> page =
         ListParameters.page(
@@ -296,7 +387,8 @@ class AdminController {
               + " namespaces.")
   @ApiResponse(responseCode = "200", description = "Undropped roles, oldest revocation first")
   ItemLists.UndroppedRoleList undroppedRoles(
-      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false) @Nullable String authorization) {
+      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false)
+          @Nullable String authorization) {
     KubernetesUser user = access.authenticate(authorization);
     access.authorize(user, AdminVerb.LIST, null);
     UndroppedRoles.Snapshot snapshot = undroppedRoles.snapshot();
@@ -312,18 +404,24 @@ class AdminController {
               + " RBAC verb: list, in the namespace or in all namespaces.")
   @ApiResponse(responseCode = "200", description = "Audit events, newest first")
   ItemLists.AuditEventList auditEvents(
-      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false) @Nullable String authorization,
+      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false)
+          @Nullable String authorization,
       @RequestParam(required = false) @Nullable String namespace,
       @RequestParam(required = false) @Nullable String pod,
-      @Parameter(description = "Recorded at or after this RFC 3339 time") @RequestParam(required = false) @Nullable String since,
-      @Parameter(description = "Recorded before this RFC 3339 time") @RequestParam(required = false) @Nullable String until,
-      @Parameter(description = "nextCursor of the previous page") @RequestParam(required = false) @Nullable String cursor,
+      @Parameter(description = "Recorded at or after this RFC 3339 time")
+          @RequestParam(required = false)
+          @Nullable String since,
+      @Parameter(description = "Recorded before this RFC 3339 time") @RequestParam(required = false)
+          @Nullable String until,
+      @Parameter(description = "nextCursor of the previous page") @RequestParam(required = false)
+          @Nullable String cursor,
       @RequestParam(defaultValue = "100") int limit) {
     KubernetesUser user = access.authenticate(authorization);
     String ns = KubernetesNames.optionalNamespace(namespace);
     String podName = KubernetesNames.optionalPodName(pod);
     ListSlice slice =
-        ListParameters.slice(ListParameters.Kind.AUDIT_EVENTS, since, until, cursor, limit, MAX_LIMIT);
+        ListParameters.slice(
+            ListParameters.Kind.AUDIT_EVENTS, since, until, cursor, limit, MAX_LIMIT);
     access.authorize(user, AdminVerb.LIST, ns);
     ListParameters.Page<AuditEvent> page =
         ListParameters.page(

@@ -18,10 +18,10 @@ import org.springframework.web.servlet.mvc.method.annotation.ResponseEntityExcep
  * The one place where admin API failures become RFC 9457 problem details.
  *
  * <p>A {@link BrokerException} becomes the HTTP status of its reason's category, its own message
- * (written for callers) as {@code detail}, the reason as {@code reason} and in the {@code type} URI.
- * Spring MVC's own failures (unreadable body, failed bean validation, unknown path, wrong method)
- * get Spring's problem details from the base class. Anything else is a defect: logged here, answered
- * with a generic 500 that never carries the exception's text.
+ * (written for callers) as {@code detail}, the reason as {@code reason} and in the {@code type}
+ * URI. Spring MVC's own failures (unreadable body, failed bean validation, unknown path, wrong
+ * method) get Spring's problem details from the base class. Anything else is a defect: logged here,
+ * answered with a generic 500 that never carries the exception's text.
  *
  * <p>Stateless and thread-safe. Limited to the admin controllers, so actuator endpoints keep their
  * own error handling.

@@ -8,7 +8,8 @@ import org.jspecify.annotations.Nullable;
 /**
  * The body of a bulk revocation: which holders, and why.
  *
- * @param namespace the holders' namespace; without it, every namespace (then a database role is required)
+ * @param namespace the holders' namespace; without it, every namespace (then a database role is
+ *     required)
  * @param serviceAccount the holders' service account; needs the namespace
  * @param databaseRole the binding's database role
  * @param reason why the operator revokes, for the audit trail; required unless it is a dry run

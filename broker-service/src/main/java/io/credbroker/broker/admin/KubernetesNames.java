@@ -56,7 +56,8 @@ final class KubernetesNames {
     }
     if (value.length() > 253 || !DNS1123_SUBDOMAIN.matcher(value).matches()) {
       throw invalid(
-          "serviceAccount", "a DNS-1123 subdomain (at most 253 lower-case letters, digits, '-' or '.')");
+          "serviceAccount",
+          "a DNS-1123 subdomain (at most 253 lower-case letters, digits, '-' or '.')");
     }
     return value;
   }
@@ -66,7 +67,8 @@ final class KubernetesNames {
       return null;
     }
     if (!USERNAME.matcher(value).matches()) {
-      throw invalid("username", "a PostgreSQL user name of 1 to 63 letters, digits, '_', '.', '@' or '-'");
+      throw invalid(
+          "username", "a PostgreSQL user name of 1 to 63 letters, digits, '_', '.', '@' or '-'");
     }
     return value;
   }

@@ -73,7 +73,9 @@ final class ListParameters {
 
   static String cursor(Kind kind, ListSlice.Position position) {
     String plain = CURSOR_VERSION + "|" + kind + "|" + position.time() + "|" + position.key();
-    return Base64.getUrlEncoder().withoutPadding().encodeToString(plain.getBytes(StandardCharsets.UTF_8));
+    return Base64.getUrlEncoder()
+        .withoutPadding()
+        .encodeToString(plain.getBytes(StandardCharsets.UTF_8));
   }
 
   private static ListSlice.@Nullable Position position(Kind kind, @Nullable String cursor) {
@@ -82,7 +84,8 @@ final class ListParameters {
     }
     try {
       String[] fields =
-          new String(Base64.getUrlDecoder().decode(cursor), StandardCharsets.UTF_8).split("\\|", -1);
+          new String(Base64.getUrlDecoder().decode(cursor), StandardCharsets.UTF_8)
+              .split("\\|", -1);
       if (fields.length == 4 && fields[0].equals(CURSOR_VERSION) && fields[1].equals(kind.name())) {
         // Parsed, so that only a well-formed key ever reaches the query.
         String key =

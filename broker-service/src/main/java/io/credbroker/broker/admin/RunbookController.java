@@ -17,11 +17,12 @@ import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.RestController;
 
 /**
- * Serves the operators' runbook (the repository's {@code docs/runbook.md}, packaged with the broker)
- * on the admin port: the whole document at {@value #RUNBOOK_PATH}, and each error reason's entry at
- * its problem type, {@value #PROBLEMS_PATH}{@code /<reason in lower case, '_' as '-'>}, so that the
- * {@code type} of every problem the admin API answers with resolves to what the reason means and what
- * to do about it. Plain text, without authentication: the runbook holds nothing secret.
+ * Serves the operators' runbook (the repository's {@code docs/runbook.md}, packaged with the
+ * broker) on the admin port: the whole document at {@value #RUNBOOK_PATH}, and each error reason's
+ * entry at its problem type, {@value #PROBLEMS_PATH}{@code /<reason in lower case, '_' as '-'>}, so
+ * that the {@code type} of every problem the admin API answers with resolves to what the reason
+ * means and what to do about it. Plain text, without authentication: the runbook holds nothing
+ * secret.
  *
  * <p>The runbook is read and split once, at startup, which fails when a reason has no entry: every
  * problem type the broker can answer with resolves. Immutable and thread-safe after construction.
@@ -33,11 +34,14 @@ class RunbookController {
   static final String PROBLEMS_PATH = "/problems";
   private static final String RESOURCE = "/docs/runbook.md";
   private static final MediaType TEXT = new MediaType("text", "plain", StandardCharsets.UTF_8);
-  private static final Pattern REASON_HEADING =
-      Pattern.compile("(?m)^### Reason: ([A-Z_]+)\\s*$");
+  private static final Pattern REASON_HEADING = Pattern.compile("(?m)^### Reason: ([A-Z_]+)\\s*$");
 
   private final String runbook;
-  /** Each reason's entry (heading and text up to the next heading) by its problem type's last segment. */
+
+  /**
+   * Each reason's entry (heading and text up to the next heading) by its problem type's last
+   * segment.
+   */
   private final Map<String, String> entries;
 
   RunbookController() {
@@ -68,7 +72,9 @@ class RunbookController {
     return ResponseEntity.ok().contentType(TEXT).body(entry);
   }
 
-  /** The last segment of a reason's problem type: {@code POD_NOT_FOUND} is {@code pod-not-found}. */
+  /**
+   * The last segment of a reason's problem type: {@code POD_NOT_FOUND} is {@code pod-not-found}.
+   */
   static String slug(String reason) {
     return reason.toLowerCase(Locale.ROOT).replace('_', '-');
   }

@@ -14,7 +14,9 @@ import java.util.Set;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
-/** Wires the Kubernetes client, the cached authenticator and the bindings from the configuration. */
+/**
+ * Wires the Kubernetes client, the cached authenticator and the bindings from the configuration.
+ */
 @Configuration(proxyBeanMethods = false)
 class AuthConfiguration {
 

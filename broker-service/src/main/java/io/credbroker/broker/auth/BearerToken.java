@@ -32,8 +32,7 @@ public record BearerToken(String value) {
    *
    * @return the token, or {@code null} when the header is absent or not a bearer credential
    */
-  public static @Nullable BearerToken fromAuthorizationHeader(
-      @Nullable String header) {
+  public static @Nullable BearerToken fromAuthorizationHeader(@Nullable String header) {
     if (header == null) {
       return null;
     }

@@ -67,7 +67,9 @@ public final class Bindings {
     return binding;
   }
 
-  /** What a call (or a stream) of an identity that may not obtain {@code databaseRole} ends with. */
+  /**
+   * What a call (or a stream) of an identity that may not obtain {@code databaseRole} ends with.
+   */
   public static BrokerException notBound(PodIdentity identity, String databaseRole) {
     return new BrokerException(
         Reason.NOT_BOUND,

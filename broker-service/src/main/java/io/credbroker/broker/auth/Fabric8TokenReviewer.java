@@ -19,8 +19,8 @@ import org.slf4j.LoggerFactory;
  * Reviews tokens with {@code POST /apis/authentication.k8s.io/v1/tokenreviews} through a fabric8
  * client.
  *
- * <p>Thread-safe: the fabric8 client is shared and handles concurrent requests (its per-host limit must
- * be raised by whoever builds it, see {@code AuthConfiguration}).
+ * <p>Thread-safe: the fabric8 client is shared and handles concurrent requests (its per-host limit
+ * must be raised by whoever builds it, see {@code AuthConfiguration}).
  */
 public final class Fabric8TokenReviewer implements TokenReviewer, UserTokenReviewer {
 
@@ -116,7 +116,9 @@ public final class Fabric8TokenReviewer implements TokenReviewer, UserTokenRevie
         PodIdentity.fromUsername(
             user.getUsername(), first(extra, POD_NAME_EXTRA), first(extra, POD_UID_EXTRA));
     List<String> confirmed = status.getAudiences() == null ? List.of() : status.getAudiences();
-    return identity == null ? TokenReviewOutcome.rejected() : new TokenReviewOutcome(identity, confirmed);
+    return identity == null
+        ? TokenReviewOutcome.rejected()
+        : new TokenReviewOutcome(identity, confirmed);
   }
 
   private static @Nullable String first(Map<String, List<String>> extra, String key) {

@@ -7,9 +7,9 @@ import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Any authenticated Kubernetes user (a person, a group member or a service account) as a TokenReview
- * described it: what a SubjectAccessReview needs to ask the API server's authorizers about the same
- * user. Holds no token. Immutable.
+ * Any authenticated Kubernetes user (a person, a group member or a service account) as a
+ * TokenReview described it: what a SubjectAccessReview needs to ask the API server's authorizers
+ * about the same user. Holds no token. Immutable.
  *
  * @param username the user name, e.g. {@code alice} or {@code system:serviceaccount:ops:sre}
  * @param uid the user's UID, or {@code null} when the authenticator reported none
@@ -27,6 +27,7 @@ public record KubernetesUser(
     groups = List.copyOf(groups);
     extra =
         extra.entrySet().stream()
-            .collect(Collectors.toUnmodifiableMap(Map.Entry::getKey, e -> List.copyOf(e.getValue())));
+            .collect(
+                Collectors.toUnmodifiableMap(Map.Entry::getKey, e -> List.copyOf(e.getValue())));
   }
 }

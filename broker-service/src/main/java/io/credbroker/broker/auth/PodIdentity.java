@@ -9,7 +9,8 @@ import org.jspecify.annotations.Nullable;
  * @param namespace the service account's namespace
  * @param serviceAccount the service account's name
  * @param podName the pod the token is bound to, or {@code null} for a token bound to no pod
- * @param podUid that pod's UID (a re-created pod has a new one), or {@code null} with {@code podName}
+ * @param podUid that pod's UID (a re-created pod has a new one), or {@code null} with {@code
+ *     podName}
  */
 public record PodIdentity(
     String namespace, String serviceAccount, @Nullable String podName, @Nullable String podUid) {

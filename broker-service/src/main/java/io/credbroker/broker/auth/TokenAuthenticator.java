@@ -26,8 +26,8 @@ import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Turns a bearer token into a {@link PodIdentity}, asking Kubernetes at most once per token per cache
- * window.
+ * Turns a bearer token into a {@link PodIdentity}, asking Kubernetes at most once per token per
+ * cache window.
  *
  * <p>Verdicts are cached by the SHA-256 of the token (the token itself is never kept). A positive
  * verdict lives until the token's own {@code exp} or {@link #cacheMaxTtl}, whichever comes first; a
@@ -36,13 +36,14 @@ import org.jspecify.annotations.Nullable;
  * performs it on its own thread and the others wait for its result. When Kubernetes cannot answer
  * nothing is cached and the caller gets {@code KUBERNETES_UNAVAILABLE} (fail closed).
  *
- * <p>What unknown tokens may cost. A token that is not shaped like a JWT (three base64url
- * parts, at most {@value #MAX_TOKEN_LENGTH} characters) is refused before the cache is even
- * consulted, so junk neither reaches Kubernetes nor fills the cache; an encrypted (five-part) JWT,
- * which the broker could not read and Kubernetes never issues, is refused the same way. Reviews of tokens without a cached verdict are limited to
- * {@code reviewsPerSecond} and {@code concurrentReviews} for the whole process: a caller beyond
- * either is refused with {@code TOKEN_REVIEWS_THROTTLED} and a retry delay, without a review and
- * without caching anything, so a flood of fresh forged tokens costs Kubernetes a bounded rate.
+ * <p>What unknown tokens may cost. A token that is not shaped like a JWT (three base64url parts, at
+ * most {@value #MAX_TOKEN_LENGTH} characters) is refused before the cache is even consulted, so
+ * junk neither reaches Kubernetes nor fills the cache; an encrypted (five-part) JWT, which the
+ * broker could not read and Kubernetes never issues, is refused the same way. Reviews of tokens
+ * without a cached verdict are limited to {@code reviewsPerSecond} and {@code concurrentReviews}
+ * for the whole process: a caller beyond either is refused with {@code TOKEN_REVIEWS_THROTTLED} and
+ * a retry delay, without a review and without caching anything, so a flood of fresh forged tokens
+ * costs Kubernetes a bounded rate.
  *
  * <p>Thread-safe; one instance serves the whole process.
  */
@@ -56,7 +57,8 @@ public final class TokenAuthenticator {
 
   /**
    * A JWT in the JWS compact form: header, payload and signature (empty when unsecured, which only
-   * tests send; Kubernetes refuses those), base64url without padding. An encrypted JWT has five parts.
+   * tests send; Kubernetes refuses those), base64url without padding. An encrypted JWT has five
+   * parts.
    */
   private static final Pattern SIGNED_JWT_SHAPE =
       Pattern.compile("[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*");
@@ -81,7 +83,8 @@ public final class TokenAuthenticator {
   private final Counter reviewsThrottled;
 
   /**
-   * @param ticker the cache's clock (nanoseconds); {@code clock} must move with it, tests pass fakes
+   * @param ticker the cache's clock (nanoseconds); {@code clock} must move with it, tests pass
+   *     fakes
    */
   public TokenAuthenticator(
       TokenReviewer reviewer,
@@ -134,7 +137,8 @@ public final class TokenAuthenticator {
     this.reviewSlots = new Semaphore(concurrentReviews);
     this.reviewsThrottled =
         Counter.builder("credbroker.tokenreview.throttled")
-            .description("Unknown tokens refused without a TokenReview because reviews were at their limit")
+            .description(
+                "Unknown tokens refused without a TokenReview because reviews were at their limit")
             .register(meterRegistry);
     this.reviewer = Objects.requireNonNull(reviewer, "reviewer");
     this.audience = Objects.requireNonNull(audience, "audience");
@@ -197,7 +201,8 @@ public final class TokenAuthenticator {
       return existing.join().identityOrThrow();
     } catch (CompletionException e) {
       if (e.getCause() instanceof BrokerException broker) {
-        throw new BrokerException(broker.reason(), broker.getMessage(), broker.retryAfter(), broker);
+        throw new BrokerException(
+            broker.reason(), broker.getMessage(), broker.retryAfter(), broker);
       }
       throw e;
     }
@@ -341,7 +346,8 @@ public final class TokenAuthenticator {
     }
 
     @Override
-    public long expireAfterRead(String key, Verdict verdict, long currentTime, long currentDuration) {
+    public long expireAfterRead(
+        String key, Verdict verdict, long currentTime, long currentDuration) {
       return currentDuration;
     }
   }

@@ -7,8 +7,8 @@ import org.jspecify.annotations.Nullable;
 /**
  * What the Kubernetes API said about one token.
  *
- * @param identity who the token belongs to, or {@code null} when the token was rejected or names
- *     no service account
+ * @param identity who the token belongs to, or {@code null} when the token was rejected or names no
+ *     service account
  * @param audiences the audiences the review confirmed (the intersection of requested and carried)
  */
 public record TokenReviewOutcome(@Nullable PodIdentity identity, List<String> audiences) {

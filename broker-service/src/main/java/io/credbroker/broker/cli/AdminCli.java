@@ -23,8 +23,8 @@ import picocli.CommandLine.ScopeType;
  * of a service account, namespace or database role (showing what it will revoke and asking first,
  * unless {@code --yes}), lifts a block, and reads the revocation queue and the audit trail.
  *
- * <p>Exit codes: 0 done, 1 failed (the message says why), 2 bad arguments, 3 declined at the
- * prompt (nothing changed). Starts no Spring context. One instance per run; not thread-safe.
+ * <p>Exit codes: 0 done, 1 failed (the message says why), 2 bad arguments, 3 declined at the prompt
+ * (nothing changed). Starts no Spring context. One instance per run; not thread-safe.
  */
 @Command(
     name = "admin",
@@ -48,7 +48,10 @@ import picocli.CommandLine.ScopeType;
       QueueCommand.class,
       AuditCommand.class,
     },
-    footer = {"", "Exit codes: 0 done, 1 failed, 2 bad arguments, 3 declined at the prompt (nothing changed)."})
+    footer = {
+      "",
+      "Exit codes: 0 done, 1 failed, 2 bad arguments, 3 declined at the prompt (nothing changed)."
+    })
 public final class AdminCli {
 
   /** Exit code when the operator did not confirm: nothing was changed. */
@@ -60,28 +63,34 @@ public final class AdminCli {
       description = "kubeconfig file (default: the first of $KUBECONFIG, else ~/.kube/config)")
   @Nullable Path kubeconfig;
 
-  @Option(names = "--context", scope = ScopeType.INHERIT, description = "kubeconfig context (default: the current one)")
+  @Option(
+      names = "--context",
+      scope = ScopeType.INHERIT,
+      description = "kubeconfig context (default: the current one)")
   @Nullable String context;
 
   @Option(
       names = "--server",
       scope = ScopeType.INHERIT,
       defaultValue = "${env:CREDBROKER_SERVER:-https://localhost:8443}",
-      description = "the admin API, https only (default: $CREDBROKER_SERVER, else ${DEFAULT-VALUE})")
+      description =
+          "the admin API, https only (default: $CREDBROKER_SERVER, else ${DEFAULT-VALUE})")
   URI server = URI.create("https://localhost:8443");
 
   @Option(
       names = "--ca-file",
       scope = ScopeType.INHERIT,
       defaultValue = "${env:CREDBROKER_CA_FILE}",
-      description = "PEM CA that signed the broker's certificate (default: $CREDBROKER_CA_FILE, else the JVM's)")
+      description =
+          "PEM CA that signed the broker's certificate (default: $CREDBROKER_CA_FILE, else the JVM's)")
   @Nullable Path caFile;
 
   @Option(
       names = "--tls-server-name",
       scope = ScopeType.INHERIT,
       defaultValue = "${env:CREDBROKER_TLS_SERVER_NAME}",
-      description = "the name the broker's certificate must carry, e.g. credential-broker.credbroker.svc behind a port-forward (default: $CREDBROKER_TLS_SERVER_NAME, else the --server host)")
+      description =
+          "the name the broker's certificate must carry, e.g. credential-broker.credbroker.svc behind a port-forward (default: $CREDBROKER_TLS_SERVER_NAME, else the --server host)")
   @Nullable String tlsServerName;
 
   @Option(
@@ -126,8 +135,12 @@ public final class AdminCli {
         Clock.systemUTC());
   }
 
-  /** Runs the command with {@code args} on the given streams (answers to prompts are read from {@code in}). */
-  public static int run(String[] args, BufferedReader in, PrintWriter out, PrintWriter err, Clock clock) {
+  /**
+   * Runs the command with {@code args} on the given streams (answers to prompts are read from
+   * {@code in}).
+   */
+  public static int run(
+      String[] args, BufferedReader in, PrintWriter out, PrintWriter err, Clock clock) {
     AdminCli cli = new AdminCli(in, out, err, clock);
     CommandLine commandLine =
         new CommandLine(cli)

@@ -34,8 +34,8 @@ import org.jspecify.annotations.Nullable;
  * HTTPS calls to the admin API with the operator's bearer token. The broker's certificate is always
  * verified: against {@code caFile} (else the JVM's trust store), and for the name {@code
  * tlsServerName} when given (sent as SNI and checked against the certificate, as {@code kubectl
- * --tls-server-name} does), which is how a port-forward to {@code localhost} is verified against the
- * Service's name. An RFC 9457 problem answer becomes a {@link CliException} with its detail.
+ * --tls-server-name} does), which is how a port-forward to {@code localhost} is verified against
+ * the Service's name. An RFC 9457 problem answer becomes a {@link CliException} with its detail.
  *
  * <p>Not thread-safe; one per command run.
  */
@@ -48,7 +48,12 @@ final class AdminClient {
   private final SSLSocketFactory sockets;
   private final Duration timeout;
 
-  AdminClient(URI server, String token, @Nullable Path caFile, @Nullable String tlsServerName, Duration timeout) {
+  AdminClient(
+      URI server,
+      String token,
+      @Nullable Path caFile,
+      @Nullable String tlsServerName,
+      Duration timeout) {
     if (!"https".equals(server.getScheme()) || server.getHost() == null) {
       throw new CliException("--server must be an https:// URL, was " + server);
     }
@@ -56,7 +61,8 @@ final class AdminClient {
     this.token = Objects.requireNonNull(token, "token");
     this.timeout = timeout;
     SSLSocketFactory factory = sslContext(caFile).getSocketFactory();
-    this.sockets = tlsServerName == null ? factory : new ServerNameSocketFactory(factory, tlsServerName);
+    this.sockets =
+        tlsServerName == null ? factory : new ServerNameSocketFactory(factory, tlsServerName);
   }
 
   JsonNode get(String path, Map<String, @Nullable Object> query) {
@@ -71,7 +77,8 @@ final class AdminClient {
   static String path(String... segments) {
     StringBuilder path = new StringBuilder();
     for (String segment : segments) {
-      path.append('/').append(URLEncoder.encode(segment, StandardCharsets.UTF_8).replace("+", "%20"));
+      path.append('/')
+          .append(URLEncoder.encode(segment, StandardCharsets.UTF_8).replace("+", "%20"));
     }
     return path.toString();
   }
@@ -112,7 +119,10 @@ final class AdminClient {
       return answer;
     } catch (SSLException e) {
       throw new CliException(
-          "TLS to " + server + " failed: " + e.getMessage()
+          "TLS to "
+              + server
+              + " failed: "
+              + e.getMessage()
               + " (is --ca-file the CA that signed the broker's certificate, and --tls-server-name a"
               + " name in it?)");
     } catch (IOException e) {
@@ -129,7 +139,8 @@ final class AdminClient {
     String detail = problem.path("detail").asText(problem.path("title").asText("HTTP " + status));
     String hint =
         switch (status) {
-          case 401 -> " (the broker could not authenticate your kubeconfig token; log in again, e.g. kubectl get ns)";
+          case 401 ->
+              " (the broker could not authenticate your kubeconfig token; log in again, e.g. kubectl get ns)";
           case 403 -> " (ask for the credbroker revoker or viewer ClusterRole in that namespace)";
           case 503 -> " (retry in a moment)";
           default -> "";
@@ -163,7 +174,8 @@ final class AdminClient {
       trusted.load(null, null);
       List<? extends Certificate> certificates;
       try (InputStream in = Files.newInputStream(caFile)) {
-        certificates = List.copyOf(CertificateFactory.getInstance("X.509").generateCertificates(in));
+        certificates =
+            List.copyOf(CertificateFactory.getInstance("X.509").generateCertificates(in));
       }
       if (certificates.isEmpty()) {
         throw new CliException("--ca-file " + caFile + " holds no PEM certificate");
@@ -171,7 +183,8 @@ final class AdminClient {
       for (int i = 0; i < certificates.size(); i++) {
         trusted.setCertificateEntry("ca-" + i, certificates.get(i));
       }
-      TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+      TrustManagerFactory trust =
+          TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
       trust.init(trusted);
       context.init(null, trust.getTrustManagers(), null);
       return context;
@@ -217,7 +230,8 @@ final class AdminClient {
     }
 
     @Override
-    public Socket createSocket(Socket s, String host, int port, boolean autoClose) throws IOException {
+    public Socket createSocket(Socket s, String host, int port, boolean autoClose)
+        throws IOException {
       return named(delegate.createSocket(s, host, port, autoClose));
     }
 
@@ -243,7 +257,8 @@ final class AdminClient {
     }
 
     @Override
-    public Socket createSocket(java.net.InetAddress address, int port, java.net.InetAddress localAddress, int localPort)
+    public Socket createSocket(
+        java.net.InetAddress address, int port, java.net.InetAddress localAddress, int localPort)
         throws IOException {
       return named(delegate.createSocket(address, port, localAddress, localPort));
     }

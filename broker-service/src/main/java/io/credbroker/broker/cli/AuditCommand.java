@@ -11,12 +11,17 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 
 /** The audit trail: who did what to which pod, when and why. */
-@Command(name = "audit", mixinStandardHelpOptions = true, description = "Operator actions, newest first.")
+@Command(
+    name = "audit",
+    mixinStandardHelpOptions = true,
+    description = "Operator actions, newest first.")
 final class AuditCommand implements Callable<Integer> {
 
   @ParentCommand AdminCli cli;
 
-  @Option(names = {"-n", "--namespace"}, description = "only this namespace (default: all you may list)")
+  @Option(
+      names = {"-n", "--namespace"},
+      description = "only this namespace (default: all you may list)")
   @Nullable String namespace;
 
   @Option(names = "--pod", description = "only pods of this name")
@@ -28,7 +33,9 @@ final class AuditCommand implements Callable<Integer> {
   public Integer call() {
     JsonNode answer =
         cli.client()
-            .get("/audit-events", paging.addTo(AdminClient.query("namespace", namespace, "pod", pod), cli.clock));
+            .get(
+                "/audit-events",
+                paging.addTo(AdminClient.query("namespace", namespace, "pod", pod), cli.clock));
     if (!cli.printedAsJson(answer)) {
       table(answer.path("items")).print(cli.out);
       paging.printNext(cli, answer);
@@ -45,7 +52,8 @@ final class AuditCommand implements Callable<Integer> {
           Times.show(e.path("time").asText(null)),
           e.path("actor").asText(),
           e.path("action").asText(),
-          e.path("namespace").asText() + (e.path("podName").isTextual() ? "/" + e.path("podName").asText() : ""),
+          e.path("namespace").asText()
+              + (e.path("podName").isTextual() ? "/" + e.path("podName").asText() : ""),
           String.join(",", users),
           e.path("reason").asText());
     }

@@ -17,7 +17,9 @@ final class CredentialsCommand implements Callable<Integer> {
 
   @ParentCommand AdminCli cli;
 
-  @Option(names = {"-n", "--namespace"}, description = "only this namespace (default: all you may list)")
+  @Option(
+      names = {"-n", "--namespace"},
+      description = "only this namespace (default: all you may list)")
   @Nullable String namespace;
 
   @Option(names = "--service-account", description = "only this service account")
@@ -61,7 +63,16 @@ final class CredentialsCommand implements Callable<Integer> {
 
   static Table table(JsonNode items) {
     Table table =
-        new Table("NAMESPACE", "POD", "SERVICE-ACCOUNT", "DB-ROLE", "PG-USER", "STATE", "ISSUED", "EXPIRES/ENDED", "ID");
+        new Table(
+            "NAMESPACE",
+            "POD",
+            "SERVICE-ACCOUNT",
+            "DB-ROLE",
+            "PG-USER",
+            "STATE",
+            "ISSUED",
+            "EXPIRES/ENDED",
+            "ID");
     for (JsonNode c : items) {
       boolean active = c.path("state").asText().equals("ACTIVE");
       table.row(

@@ -11,10 +11,11 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The bearer token of the person at the keyboard, from their kubeconfig: {@code --kubeconfig}, else
- * the first existing file of {@code KUBECONFIG}, else {@code ~/.kube/config}; the current context or
- * {@code --context}. The fabric8 client reads it as kubectl does: a {@code token}, a {@code tokenFile},
- * an {@code exec} credential plugin (run now, e.g. {@code aws eks get-token}, {@code gke-gcloud-auth-plugin},
- * {@code kubelogin}), or the {@code id-token} of an {@code oidc} auth provider.
+ * the first existing file of {@code KUBECONFIG}, else {@code ~/.kube/config}; the current context
+ * or {@code --context}. The fabric8 client reads it as kubectl does: a {@code token}, a {@code
+ * tokenFile}, an {@code exec} credential plugin (run now, e.g. {@code aws eks get-token}, {@code
+ * gke-gcloud-auth-plugin}, {@code kubelogin}), or the {@code id-token} of an {@code oidc} auth
+ * provider.
  *
  * <p>Never a pod's service-account token: the admin API must see the person, so the in-cluster
  * fallback is not used. A user with only a client certificate is refused, because the broker
@@ -25,12 +26,14 @@ final class KubeconfigToken {
   private KubeconfigToken() {}
 
   /**
-   * @throws CliException when no kubeconfig is found, the context is unknown, or its user has no token
+   * @throws CliException when no kubeconfig is found, the context is unknown, or its user has no
+   *     token
    */
   static String resolve(@Nullable Path kubeconfig, @Nullable String context) {
     File file = kubeconfig != null ? kubeconfig.toFile() : defaultFile();
     if (!file.isFile()) {
-      throw new CliException("kubeconfig " + file + " does not exist; pass --kubeconfig or set KUBECONFIG");
+      throw new CliException(
+          "kubeconfig " + file + " does not exist; pass --kubeconfig or set KUBECONFIG");
     }
     Config config;
     try {
@@ -39,17 +42,21 @@ final class KubeconfigToken {
       throw new CliException("cannot use kubeconfig " + file + ": " + e.getMessage());
     }
     if (context != null
-        && (config.getCurrentContext() == null || !context.equals(config.getCurrentContext().getName()))) {
+        && (config.getCurrentContext() == null
+            || !context.equals(config.getCurrentContext().getName()))) {
       throw new CliException("kubeconfig " + file + " has no context '" + context + "'");
     }
     String token = token(config);
     if (token != null && !token.isBlank()) {
       return token.strip();
     }
-    String contextName = config.getCurrentContext() == null ? "(none)" : config.getCurrentContext().getName();
+    String contextName =
+        config.getCurrentContext() == null ? "(none)" : config.getCurrentContext().getName();
     if (config.getClientCertFile() != null || config.getClientCertData() != null) {
       throw new CliException(
-          "the user of context '" + contextName + "' authenticates with a client certificate only;"
+          "the user of context '"
+              + contextName
+              + "' authenticates with a client certificate only;"
               + " the broker's admin API accepts bearer tokens (it asks Kubernetes with TokenReview,"
               + " which cannot check a certificate). Use a context whose user has a token, an exec"
               + " plugin or OIDC.");

@@ -6,7 +6,9 @@ import java.util.Map;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Option;
 
-/** The paging options every list shares: a time window, a limit, and the cursor of the next page. */
+/**
+ * The paging options every list shares: a time window, a limit, and the cursor of the next page.
+ */
 final class Paging {
 
   @Option(names = "--since", description = "from this time: 30m, 2h, 7d ago, or RFC 3339")
@@ -15,7 +17,10 @@ final class Paging {
   @Option(names = "--until", description = "before this time: 30m, 2h, 7d ago, or RFC 3339")
   @Nullable String until;
 
-  @Option(names = "--limit", defaultValue = "50", description = "at most this many (1-1000, default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--limit",
+      defaultValue = "50",
+      description = "at most this many (1-1000, default: ${DEFAULT-VALUE})")
   int limit = 50;
 
   @Option(names = "--cursor", description = "the next page, as the previous page printed it")
@@ -38,7 +43,8 @@ final class Paging {
       // The window is repeated as absolute times, so the next page is the same list.
       cli.err.println();
       cli.err.println(
-          "More: repeat the command with --cursor " + next.asText()
+          "More: repeat the command with --cursor "
+              + next.asText()
               + (since != null ? " --since " + Times.parse(since, "--since", cli.clock) : "")
               + (until != null ? " --until " + Times.parse(until, "--until", cli.clock) : ""));
     }

@@ -10,7 +10,9 @@ final class PodArgument {
   @Parameters(paramLabel = "POD", description = "<namespace>/<pod>, or <pod> with -n")
   String pod = "";
 
-  @Option(names = {"-n", "--namespace"}, description = "the pod's namespace")
+  @Option(
+      names = {"-n", "--namespace"},
+      description = "the pod's namespace")
   @Nullable String namespace;
 
   PodRef ref() {

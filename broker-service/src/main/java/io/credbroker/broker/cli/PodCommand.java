@@ -22,9 +22,14 @@ final class PodCommand implements Callable<Integer> {
   public Integer call() {
     PodRef ref = target.ref();
     AdminClient client = cli.client();
-    JsonNode status = client.get(AdminClient.path("namespaces", ref.namespace(), "pods", ref.name()), AdminClient.query());
+    JsonNode status =
+        client.get(
+            AdminClient.path("namespaces", ref.namespace(), "pods", ref.name()),
+            AdminClient.query());
     JsonNode history =
-        client.get("/audit-events", AdminClient.query("namespace", ref.namespace(), "pod", ref.name(), "limit", 100));
+        client.get(
+            "/audit-events",
+            AdminClient.query("namespace", ref.namespace(), "pod", ref.name(), "limit", 100));
     ObjectNode both = AdminClient.JSON.createObjectNode();
     both.set("pod", status);
     both.set("auditEvents", history.path("items"));

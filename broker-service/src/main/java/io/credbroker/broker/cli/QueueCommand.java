@@ -12,12 +12,15 @@ import picocli.CommandLine.ParentCommand;
 @Command(
     name = "queue",
     mixinStandardHelpOptions = true,
-    description = "Revocations Vault has not confirmed yet (their roles may still log in), oldest first.")
+    description =
+        "Revocations Vault has not confirmed yet (their roles may still log in), oldest first.")
 final class QueueCommand implements Callable<Integer> {
 
   @ParentCommand AdminCli cli;
 
-  @Option(names = {"-n", "--namespace"}, description = "only this namespace (default: all you may list)")
+  @Option(
+      names = {"-n", "--namespace"},
+      description = "only this namespace (default: all you may list)")
   @Nullable String namespace;
 
   @Mixin Paging paging;
@@ -25,11 +28,24 @@ final class QueueCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     JsonNode answer =
-        cli.client().get("/revocation-queue", paging.addTo(AdminClient.query("namespace", namespace), cli.clock));
+        cli.client()
+            .get(
+                "/revocation-queue",
+                paging.addTo(AdminClient.query("namespace", namespace), cli.clock));
     if (cli.printedAsJson(answer)) {
       return 0;
     }
-    Table table = new Table("QUEUED", "NAMESPACE", "POD", "PG-USER", "TRIGGER", "ATTEMPTS", "NEXT-ATTEMPT", "LAST-FAILURE", "CREDENTIAL");
+    Table table =
+        new Table(
+            "QUEUED",
+            "NAMESPACE",
+            "POD",
+            "PG-USER",
+            "TRIGGER",
+            "ATTEMPTS",
+            "NEXT-ATTEMPT",
+            "LAST-FAILURE",
+            "CREDENTIAL");
     for (JsonNode q : answer.path("items")) {
       table.row(
           Times.show(q.path("enqueuedTime").asText(null)),

@@ -17,7 +17,8 @@ import picocli.CommandLine.ParentCommand;
 @Command(
     name = "revoke",
     mixinStandardHelpOptions = true,
-    description = "Revoke a pod, a credential, or every pod of a service account, namespace or database role.",
+    description =
+        "Revoke a pod, a credential, or every pod of a service account, namespace or database role.",
     subcommands = {
       RevokeCommand.Pod.class,
       RevokeCommand.Credential.class,
@@ -42,7 +43,10 @@ final class RevokeCommand {
 
     @Mixin PodArgument target;
 
-    @Option(names = "--reason", required = true, description = "why, for the audit trail (e.g. an incident number)")
+    @Option(
+        names = "--reason",
+        required = true,
+        description = "why, for the audit trail (e.g. an incident number)")
     String reason = "";
 
     @Override
@@ -52,7 +56,8 @@ final class RevokeCommand {
       JsonNode answer =
           cli.client()
               .post(
-                  AdminClient.path("namespaces", ref.namespace(), "pods", ref.name(), "revocations"),
+                  AdminClient.path(
+                      "namespaces", ref.namespace(), "pods", ref.name(), "revocations"),
                   AdminClient.query(),
                   reasonBody(reason));
       if (cli.printedAsJson(answer)) {
@@ -81,14 +86,22 @@ final class RevokeCommand {
     public Integer call() {
       AdminCli cli = revoke.cli;
       JsonNode answer =
-          cli.client().post(AdminClient.path("credentials", id, "revocations"), AdminClient.query(), reasonBody(reason));
+          cli.client()
+              .post(
+                  AdminClient.path("credentials", id, "revocations"),
+                  AdminClient.query(),
+                  reasonBody(reason));
       if (cli.printedAsJson(answer)) {
         return 0;
       }
       JsonNode credential = answer.path("credential");
       cli.out.println(
-          "Credential " + credential.path("id").asText() + " (PostgreSQL user "
-              + credential.path("username").asText() + "): " + credential.path("state").asText()
+          "Credential "
+              + credential.path("id").asText()
+              + " (PostgreSQL user "
+              + credential.path("username").asText()
+              + "): "
+              + credential.path("state").asText()
               + (answer.path("revokedInVault").asBoolean()
                   ? ", revoked in Vault"
                   : ", Vault has not confirmed yet: see 'queue'"));
@@ -104,7 +117,9 @@ final class RevokeCommand {
     @Option(names = "--reason", required = true, description = "why, for the audit trail")
     String reason = "";
 
-    @Option(names = {"-y", "--yes"}, description = "do not ask; revoke what matches now")
+    @Option(
+        names = {"-y", "--yes"},
+        description = "do not ask; revoke what matches now")
     boolean yes;
 
     abstract ObjectNode selection();
@@ -129,7 +144,8 @@ final class RevokeCommand {
           printTargets(cli, preview);
         }
         cli.out.flush();
-        if (!cli.confirmed("Revoke " + pods + " pod(s) and " + podless + " pod-less credential(s)?")) {
+        if (!cli.confirmed(
+            "Revoke " + pods + " pod(s) and " + podless + " pod-less credential(s)?")) {
           return cli.declined();
         }
       }
@@ -137,8 +153,13 @@ final class RevokeCommand {
       JsonNode done = client.post("/revocations", AdminClient.query(), body);
       if (!cli.printedAsJson(done)) {
         cli.out.println(
-            "Revoked " + done.path("pods").size() + " pod(s) and " + done.path("credentials").size()
-                + " pod-less credential(s) for " + description() + ":");
+            "Revoked "
+                + done.path("pods").size()
+                + " pod(s) and "
+                + done.path("credentials").size()
+                + " pod-less credential(s) for "
+                + description()
+                + ":");
         printTargets(cli, done);
         cli.out.println();
         cli.out.println("Each pod is blocked; see 'pod <namespace>/<pod>', 'audit' and 'queue'.");
@@ -150,18 +171,25 @@ final class RevokeCommand {
   @Command(
       name = "service-account",
       mixinStandardHelpOptions = true,
-      description = "Revoke every pod (and pod-less token) of a service account holding a live credential.")
+      description =
+          "Revoke every pod (and pod-less token) of a service account holding a live credential.")
   static final class ServiceAccount extends Bulk {
 
     @Parameters(paramLabel = "NAME", description = "the service account")
     String name = "";
 
-    @Option(names = {"-n", "--namespace"}, required = true, description = "its namespace")
+    @Option(
+        names = {"-n", "--namespace"},
+        required = true,
+        description = "its namespace")
     String namespace = "";
 
     @Override
     ObjectNode selection() {
-      return AdminClient.JSON.createObjectNode().put("namespace", namespace).put("serviceAccount", name);
+      return AdminClient.JSON
+          .createObjectNode()
+          .put("namespace", namespace)
+          .put("serviceAccount", name);
     }
 
     @Override
@@ -193,13 +221,18 @@ final class RevokeCommand {
   @Command(
       name = "database-role",
       mixinStandardHelpOptions = true,
-      description = "Revoke every pod holding a live credential of a database role (in one namespace with -n).")
+      description =
+          "Revoke every pod holding a live credential of a database role (in one namespace with -n).")
   static final class DatabaseRole extends Bulk {
 
-    @Parameters(paramLabel = "ROLE", description = "the database role, as the broker's bindings name it")
+    @Parameters(
+        paramLabel = "ROLE",
+        description = "the database role, as the broker's bindings name it")
     String role = "";
 
-    @Option(names = {"-n", "--namespace"}, description = "only in this namespace (default: all; needs cluster-wide revoke)")
+    @Option(
+        names = {"-n", "--namespace"},
+        description = "only in this namespace (default: all; needs cluster-wide revoke)")
     @Nullable String namespace;
 
     @Override
@@ -213,7 +246,9 @@ final class RevokeCommand {
 
     @Override
     String description() {
-      return "database role " + role + (namespace == null ? " in all namespaces" : " in namespace " + namespace);
+      return "database role "
+          + role
+          + (namespace == null ? " in all namespaces" : " in namespace " + namespace);
     }
   }
 
@@ -222,15 +257,24 @@ final class RevokeCommand {
   }
 
   static void printPodRevocation(AdminCli cli, JsonNode answer) {
-    cli.out.println("Pod " + answer.path("namespace").asText() + "/" + answer.path("podName").asText() + " is blocked:");
+    cli.out.println(
+        "Pod "
+            + answer.path("namespace").asText()
+            + "/"
+            + answer.path("podName").asText()
+            + " is blocked:");
     BlockTable.of(answer.path("blocks")).print(cli.out);
     cli.out.println();
     Table credentials = new Table("PG-USER", "DB-ROLE", "REVOKED-IN-VAULT", "CREDENTIAL");
-    answer.path("credentials").forEach(c -> credentials.row(
-        c.path("username").asText(),
-        c.path("databaseRole").asText(),
-        c.path("revokedInVault").asBoolean() ? "yes" : "queued (see 'queue')",
-        c.path("credentialId").asText()));
+    answer
+        .path("credentials")
+        .forEach(
+            c ->
+                credentials.row(
+                    c.path("username").asText(),
+                    c.path("databaseRole").asText(),
+                    c.path("revokedInVault").asBoolean() ? "yes" : "queued (see 'queue')",
+                    c.path("credentialId").asText()));
     if (credentials.isEmpty()) {
       cli.out.println("It held no credential.");
     } else {
@@ -243,13 +287,21 @@ final class RevokeCommand {
     Table table = new Table("NAMESPACE", "POD", "SERVICE-ACCOUNT", "DB-ROLE", "PG-USER");
     for (JsonNode pod : answer.path("pods")) {
       for (JsonNode c : pod.path("credentials")) {
-        table.row(pod.path("namespace").asText(), pod.path("podName").asText(),
-            c.path("serviceAccount").asText(), c.path("databaseRole").asText(), c.path("username").asText());
+        table.row(
+            pod.path("namespace").asText(),
+            pod.path("podName").asText(),
+            c.path("serviceAccount").asText(),
+            c.path("databaseRole").asText(),
+            c.path("username").asText());
       }
     }
     for (JsonNode c : answer.path("credentials")) {
-      table.row(c.path("namespace").asText(), "(no pod)", c.path("serviceAccount").asText(),
-          c.path("databaseRole").asText(), c.path("username").asText());
+      table.row(
+          c.path("namespace").asText(),
+          "(no pod)",
+          c.path("serviceAccount").asText(),
+          c.path("databaseRole").asText(),
+          c.path("username").asText());
     }
     table.print(cli.out);
   }

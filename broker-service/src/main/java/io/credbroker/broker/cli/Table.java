@@ -19,7 +19,10 @@ final class Table {
     String[] row = new String[columns];
     for (int i = 0; i < columns; i++) {
       Object cell = i < cells.length ? cells[i] : null;
-      row[i] = cell == null || cell.toString().isEmpty() || cell.toString().equals("null") ? "-" : cell.toString();
+      row[i] =
+          cell == null || cell.toString().isEmpty() || cell.toString().equals("null")
+              ? "-"
+              : cell.toString();
     }
     rows.add(row);
     return this;

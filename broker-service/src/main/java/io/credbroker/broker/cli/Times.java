@@ -11,15 +11,21 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
-/** Times as an operator types them ({@code 90m}, {@code 2h}, {@code 3d} ago, or RFC 3339) and reads them. */
+/**
+ * Times as an operator types them ({@code 90m}, {@code 2h}, {@code 3d} ago, or RFC 3339) and reads
+ * them.
+ */
 final class Times {
 
   private static final Pattern AGO = Pattern.compile("(\\d{1,6})([smhd])");
-  private static final DateTimeFormatter SHOWN = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss'Z'");
+  private static final DateTimeFormatter SHOWN =
+      DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss'Z'");
 
   private Times() {}
 
-  /** An RFC 3339 time for the API, from {@code 15m}/{@code 2h}/{@code 1d} (before now) or RFC 3339. */
+  /**
+   * An RFC 3339 time for the API, from {@code 15m}/{@code 2h}/{@code 1d} (before now) or RFC 3339.
+   */
   static @Nullable String parse(@Nullable String value, String option, Clock clock) {
     if (value == null || value.isBlank()) {
       return null;
@@ -40,7 +46,9 @@ final class Times {
       return OffsetDateTime.parse(value.strip()).toInstant().toString();
     } catch (DateTimeParseException e) {
       throw new CliException(
-          option + " must be a duration before now (30m, 2h, 7d) or an RFC 3339 time, was " + value);
+          option
+              + " must be a duration before now (30m, 2h, 7d) or an RFC 3339 time, was "
+              + value);
     }
   }
 

@@ -23,7 +23,9 @@ final class UnblockCommand implements Callable<Integer> {
   @Option(names = "--reason", required = true, description = "why, for the audit trail")
   String reason = "";
 
-  @Option(names = {"-y", "--yes"}, description = "do not ask")
+  @Option(
+      names = {"-y", "--yes"},
+      description = "do not ask")
   boolean yes;
 
   @Override
@@ -31,7 +33,10 @@ final class UnblockCommand implements Callable<Integer> {
     PodRef ref = target.ref();
     AdminClient client = cli.client();
     if (!yes) {
-      JsonNode status = client.get(AdminClient.path("namespaces", ref.namespace(), "pods", ref.name()), AdminClient.query());
+      JsonNode status =
+          client.get(
+              AdminClient.path("namespaces", ref.namespace(), "pods", ref.name()),
+              AdminClient.query());
       JsonNode blocks = status.path("blocks");
       if (blocks.isEmpty()) {
         throw new CliException("pod " + ref + " is not blocked");

@@ -21,9 +21,9 @@ class ClusterConfiguration {
 
   /**
    * The heartbeat's own connection to the state database, outside the pool that serves requests: a
-   * replica whose pool is exhausted by request work is busy, not dead, and must go on beating, or the
-   * others would claim the credentials it still renews. One connection (the heartbeat and the claims
-   * run one after the other on one thread), which waits at most one heartbeat interval to be
+   * replica whose pool is exhausted by request work is busy, not dead, and must go on beating, or
+   * the others would claim the credentials it still renews. One connection (the heartbeat and the
+   * claims run one after the other on one thread), which waits at most one heartbeat interval to be
    * (re)established, and statements that give up after half the stale period, so that a stuck
    * statement fails and the next tick tries again well before the others presume this replica dead.
    */
@@ -65,7 +65,9 @@ class ClusterConfiguration {
         meterRegistry);
   }
 
-  /** The heartbeat's private pool; closed after the heartbeat (which depends on it) is destroyed. */
+  /**
+   * The heartbeat's private pool; closed after the heartbeat (which depends on it) is destroyed.
+   */
   record HeartbeatDatabase(HikariDataSource dataSource) implements AutoCloseable {
     @Override
     public void close() {

@@ -23,19 +23,19 @@ import org.springframework.jdbc.core.simple.JdbcClient;
  * This replica's membership in the cluster, and the takeover of dead replicas' credentials.
  *
  * <p>The replica registers itself before anything can issue a credential, then every {@code
- * heartbeatInterval} writes its heartbeat (database time, so clocks do not matter) and claims the live
- * credentials of replicas whose heartbeat is older than {@code staleAfter} or which stopped cleanly.
- * Claiming uses {@code FOR UPDATE SKIP LOCKED}, so replicas claiming at once split the work instead
- * of waiting on each other; a claimed credential belongs to this replica, counts as detached from
- * now (its stream died with its replica), and is looked at by this replica's scheduler at once: it is
- * renewed through the reconnect grace and revoked if nobody resumes it.
+ * heartbeatInterval} writes its heartbeat (database time, so clocks do not matter) and claims the
+ * live credentials of replicas whose heartbeat is older than {@code staleAfter} or which stopped
+ * cleanly. Claiming uses {@code FOR UPDATE SKIP LOCKED}, so replicas claiming at once split the
+ * work instead of waiting on each other; a claimed credential belongs to this replica, counts as
+ * detached from now (its stream died with its replica), and is looked at by this replica's
+ * scheduler at once: it is renewed through the reconnect grace and revoked if nobody resumes it.
  *
  * <p>It talks to the state database through a connection of its own (see {@code
  * ClusterConfiguration#heartbeatDatabase}), never through the pool that serves requests, so that a
  * replica busy enough to exhaust that pool still beats and is not presumed dead.
  *
- * <p>If this replica finds that it was itself presumed dead (its row was claimed from or removed), it
- * publishes {@link OwnershipLostEvent} and registers afresh.
+ * <p>If this replica finds that it was itself presumed dead (its row was claimed from or removed),
+ * it publishes {@link OwnershipLostEvent} and registers afresh.
  *
  * <p>Counted: {@code credbroker.cluster.takeovers}, the credentials this replica claimed, by {@code
  * cause} ({@code stopped}: the owner shut down cleanly, as in a rolling update; {@code silent}: its
@@ -43,9 +43,9 @@ import org.springframework.jdbc.core.simple.JdbcClient;
  * credbroker.cluster.ownership.lost}, the times this replica found itself presumed dead. Both exist
  * from the start, at zero.
  *
- * <p>Thread-safe. Lifecycle: registered on creation, beats from {@link #start()} to {@link #stop()},
- * marked stopped on {@link #destroy()} (after the other lifecycles stopped) so that its credentials
- * are claimed at once.
+ * <p>Thread-safe. Lifecycle: registered on creation, beats from {@link #start()} to {@link
+ * #stop()}, marked stopped on {@link #destroy()} (after the other lifecycles stopped) so that its
+ * credentials are claimed at once.
  */
 public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle, DisposableBean {
 
@@ -132,8 +132,8 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
   }
 
   /**
-   * The lowest phase of the broker's lifecycles: it beats until everything else stopped, so that the
-   * others do not claim this replica's credentials while it still drains and renews them.
+   * The lowest phase of the broker's lifecycles: it beats until everything else stopped, so that
+   * the others do not claim this replica's credentials while it still drains and renews them.
    */
   @Override
   public int getPhase() {

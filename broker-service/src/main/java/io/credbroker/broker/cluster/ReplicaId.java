@@ -21,8 +21,8 @@ public record ReplicaId(String value) {
   }
 
   /**
-   * The configured id, or the host name plus a random suffix: a restarted process (same pod name) is
-   * then a new replica, so leases of the old process are never mistaken for its own.
+   * The configured id, or the host name plus a random suffix: a restarted process (same pod name)
+   * is then a new replica, so leases of the old process are never mistaken for its own.
    */
   public static ReplicaId configuredOrGenerated(@Nullable String configured) {
     if (configured != null && !configured.isBlank()) {

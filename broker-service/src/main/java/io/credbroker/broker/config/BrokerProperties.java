@@ -21,20 +21,20 @@ import org.springframework.validation.annotation.Validated;
 /**
  * Everything an operator configures about the broker, under {@code credbroker}.
  *
- * <p>Bound once at startup and immutable afterwards. Vault's address and the broker's own Vault login
- * are Spring Cloud Vault's ({@code spring.cloud.vault.*}); the state database is Spring Boot's
- * ({@code spring.datasource.*}); the Resilience4j limits around Vault are under
- * {@code resilience4j.*.instances.vault}, and the time limit of a Vault call is its HTTP client's
- * ({@code spring.cloud.vault.connection-timeout} and {@code read-timeout}).
+ * <p>Bound once at startup and immutable afterwards. Vault's address and the broker's own Vault
+ * login are Spring Cloud Vault's ({@code spring.cloud.vault.*}); the state database is Spring
+ * Boot's ({@code spring.datasource.*}); the Resilience4j limits around Vault are under {@code
+ * resilience4j.*.instances.vault}, and the time limit of a Vault call is its HTTP client's ({@code
+ * spring.cloud.vault.connection-timeout} and {@code read-timeout}).
  *
  * @param grpc the pod-facing gRPC API
  * @param kubernetes how tokens are checked against the Kubernetes API
  * @param replica this process's identity among the broker replicas
  * @param bindings which service accounts may obtain which database role; a role no binding names
  *     does not exist, and an identity no binding allows is refused (deny by default). Read at
- *     start: once a replica is up, the live credentials (of any replica) that its bindings no longer
- *     allow are neither renewed nor rotated, their streams end with PERMISSION_DENIED ({@code
- *     NOT_BOUND}) and they are revoked after {@code credbroker.lease.drain-grace}
+ *     start: once a replica is up, the live credentials (of any replica) that its bindings no
+ *     longer allow are neither renewed nor rotated, their streams end with PERMISSION_DENIED
+ *     ({@code NOT_BOUND}) and they are revoked after {@code credbroker.lease.drain-grace}
  * @param admin the REST admin API for operators
  * @param revocation revoking pods and credentials, and telling the other replicas
  * @param lease how credentials are kept alive, rotated and ended
@@ -90,16 +90,17 @@ public record BrokerProperties(
   }
 
   /**
-   * @param port the port the gRPC server listens on ({@code spring.grpc.server.port} is derived from
-   *     it); 0 picks a free port
-   * @param heartbeatInterval how often an idle {@code WatchCredential} stream receives a heartbeat, so
-   *     that proxies keep the connection open and clients notice a dead broker
+   * @param port the port the gRPC server listens on ({@code spring.grpc.server.port} is derived
+   *     from it); 0 picks a free port
+   * @param heartbeatInterval how often an idle {@code WatchCredential} stream receives a heartbeat,
+   *     so that proxies keep the connection open and clients notice a dead broker
    * @param callThreads how many threads run the server's calls and their callbacks at once; calls
    *     beyond that wait in a queue, so thousands of streams ending together cannot grow the thread
    *     count
-   * @param maxPendingCalls the most {@code CredentialBroker} calls being served or waiting for a call
-   *     thread at once (a stream counts until its first event is sent); a call beyond it is refused at
-   *     once with RESOURCE_EXHAUSTED and a RetryInfo instead of waiting in the queue behind the others
+   * @param maxPendingCalls the most {@code CredentialBroker} calls being served or waiting for a
+   *     call thread at once (a stream counts until its first event is sent); a call beyond it is
+   *     refused at once with RESOURCE_EXHAUSTED and a RetryInfo instead of waiting in the queue
+   *     behind the others
    */
   public record Grpc(
       @DefaultValue("9090") @Min(0) @Max(65535) int port,
@@ -111,8 +112,8 @@ public record BrokerProperties(
    * @param kubeconfig a kubeconfig file to reach the API server with; when unset the in-cluster
    *     service-account configuration (or the usual auto-configuration) is used
    * @param audience the audience a pod's token must carry
-   * @param allowUnboundTokens whether tokens that are not bound to a pod are accepted (their pod name
-   *     and UID are then unknown)
+   * @param allowUnboundTokens whether tokens that are not bound to a pod are accepted (their pod
+   *     name and UID are then unknown)
    * @param cacheMaxTtl the longest a successful review is reused; never past the token's own expiry
    * @param failureCacheTtl how long a rejected token stays rejected without asking Kubernetes again
    * @param maxConcurrentRequests how many reviews may be in flight at once; fabric8's default of 5
@@ -155,8 +156,8 @@ public record BrokerProperties(
       @DefaultValue("10s") @NotNull Duration checkInterval) {}
 
   /**
-   * @param id this replica's name in the state store (owner of the leases it issues); when unset the
-   *     host name plus a random suffix, so a restarted process is a new replica
+   * @param id this replica's name in the state store (owner of the leases it issues); when unset
+   *     the host name plus a random suffix, so a restarted process is a new replica
    */
   public record Replica(@Nullable String id) {}
 
@@ -196,7 +197,8 @@ public record BrokerProperties(
 
   /**
    * @param audiences the audiences an operator's token must carry; empty means the API server's own
-   *     audiences, i.e. a token from {@code kubectl create token <account>} without {@code --audience}
+   *     audiences, i.e. a token from {@code kubectl create token <account>} without {@code
+   *     --audience}
    * @param authenticationCacheTtl how long a reviewed operator token is reused without asking
    *     Kubernetes again (never past the token's own expiry when it is a JWT)
    * @param authorizationCacheTtl how long a SubjectAccessReview decision is reused; a revoked RBAC
@@ -210,15 +212,15 @@ public record BrokerProperties(
   /**
    * @param notificationChannel the PostgreSQL {@code LISTEN/NOTIFY} channel on which replicas tell
    *     each other about blocks and revocations
-   * @param blockCacheTtl how long a replica trusts its cached answer to "is this pod blocked?"; blocks
-   *     arrive by notification at once, this only bounds the damage of a lost notification
-   * @param listenerPollInterval how long the notification listener waits in one call before it checks
-   *     whether it should stop
-   * @param listenerReconnectDelay how long the listener waits before reconnecting after its connection
-   *     failed
-   * @param undroppedCheckInterval how often each replica borrows a credential per binding to read the roles
-   *     the revocation statements could not drop yet (admin API, metric); revoking that credential also
-   *     retries their drop
+   * @param blockCacheTtl how long a replica trusts its cached answer to "is this pod blocked?";
+   *     blocks arrive by notification at once, this only bounds the damage of a lost notification
+   * @param listenerPollInterval how long the notification listener waits in one call before it
+   *     checks whether it should stop
+   * @param listenerReconnectDelay how long the listener waits before reconnecting after its
+   *     connection failed
+   * @param undroppedCheckInterval how often each replica borrows a credential per binding to read
+   *     the roles the revocation statements could not drop yet (admin API, metric); revoking that
+   *     credential also retries their drop
    */
   public record Revocation(
       @DefaultValue("credbroker_events") @Pattern(regexp = "[a-z_][a-z0-9_]{0,62}")
@@ -230,27 +232,29 @@ public record BrokerProperties(
 
   /**
    * @param renewalFraction the fraction of a lease's lifetime after which it is renewed (about 2/3)
-   * @param renewalJitter the largest fraction of the lifetime by which a renewal is moved earlier at
-   *     random, so that leases issued together do not renew together
-   * @param rotationMargin a renewal that Vault's max TTL would cap below this fraction of the lease's
-   *     lifetime is replaced by a rotation (1.0: any capped renewal), so that the replaced credential
-   *     still has time to drain
+   * @param renewalJitter the largest fraction of the lifetime by which a renewal is moved earlier
+   *     at random, so that leases issued together do not renew together
+   * @param rotationMargin a renewal that Vault's max TTL would cap below this fraction of the
+   *     lease's lifetime is replaced by a rotation (1.0: any capped renewal), so that the replaced
+   *     credential still has time to drain
    * @param reconnectGrace how long a credential outlives a stream that broke without a release, so
    *     that the client can resume it; then it is revoked
    * @param drainGrace how long a replaced credential stays valid after the client acknowledged the
    *     rotation, so that the pool's connections using it finish; also how long a deleted pod's
    *     credentials, and those a binding no longer allows, stay valid before they are revoked
-   * @param pollInterval how often the shared scheduler loads this replica's credentials that are due
-   *     within the next two intervals
+   * @param pollInterval how often the shared scheduler loads this replica's credentials that are
+   *     due within the next two intervals
    * @param workers how many renewals, rotations and revocations run at once on this replica
    * @param batchSize the most credentials loaded (or retried) at once
    * @param expiringWarning a credential that could not be renewed and expires within this time is
    *     reported to its stream as {@code expiring}
-   * @param renewalRetryMax the longest wait between two attempts to renew a lease Vault did not renew
-   * @param revocationRetryInitial the wait before the first retry of a revocation Vault did not confirm
+   * @param renewalRetryMax the longest wait between two attempts to renew a lease Vault did not
+   *     renew
+   * @param revocationRetryInitial the wait before the first retry of a revocation Vault did not
+   *     confirm
    * @param revocationRetryMax the longest wait between two retries of a revocation
-   * @param maxTtlCache how long the max TTL read from a Vault role's configuration is trusted before
-   *     it is read again
+   * @param maxTtlCache how long the max TTL read from a Vault role's configuration is trusted
+   *     before it is read again
    * @param tokenExpiryMargin how long before the Vault token that created a credential dies the
    *     credential is rotated at the latest (Vault revokes every lease with the token that created
    *     it); more than the drain grace, so that the replaced credential drains before it dies
@@ -288,17 +292,17 @@ public record BrokerProperties(
   }
 
   /**
-   * Reconciliation of Vault's leases against the state database: a lease under a binding's Vault role
-   * that no credential record knows (Vault issued it, then the state write and its cleanup failed, or
-   * the replica died in between) is revoked once it is older than {@code grace}. No such role lives
-   * longer than about {@code grace} plus {@code interval}.
+   * Reconciliation of Vault's leases against the state database: a lease under a binding's Vault
+   * role that no credential record knows (Vault issued it, then the state write and its cleanup
+   * failed, or the replica died in between) is revoked once it is older than {@code grace}. No such
+   * role lives longer than about {@code grace} plus {@code interval}.
    *
-   * @param interval how often one replica (whichever gets the state database's advisory lock) compares
-   *     Vault's leases with the state database
-   * @param grace how old by Vault's {@code issue_time} an untracked lease must be before it is revoked;
-   *     longer than any issuance takes (a creds read, a renewal and a state write, each within its
-   *     client's timeout) plus the clock difference between Vault and the broker, so that a credential
-   *     being issued right now is never revoked
+   * @param interval how often one replica (whichever gets the state database's advisory lock)
+   *     compares Vault's leases with the state database
+   * @param grace how old by Vault's {@code issue_time} an untracked lease must be before it is
+   *     revoked; longer than any issuance takes (a creds read, a renewal and a state write, each
+   *     within its client's timeout) plus the clock difference between Vault and the broker, so
+   *     that a credential being issued right now is never revoked
    */
   public record Reconcile(
       @DefaultValue("5m") @NotNull Duration interval, @DefaultValue("5m") @NotNull Duration grace) {
@@ -316,7 +320,8 @@ public record BrokerProperties(
   }
 
   /**
-   * @param heartbeatInterval how often this replica writes its heartbeat and looks for stale replicas
+   * @param heartbeatInterval how often this replica writes its heartbeat and looks for stale
+   *     replicas
    * @param staleAfter a replica whose heartbeat is older than this is presumed dead and its live
    *     credentials are claimed by the others; several heartbeat intervals
    * @param claimBatchSize the most credentials of dead replicas claimed in one statement
@@ -339,15 +344,16 @@ public record BrokerProperties(
           String issuingTokenRole) {}
 
   /**
-   * Read by application.yaml, which turns them into Spring Boot's SSL bundle {@code server} (the admin
-   * API's {@code server.ssl}) and spring-grpc's {@code spring.grpc.server.ssl}; bound here so that
-   * they are documented and checked in one place. There is no plaintext mode: pods' tokens and
+   * Read by application.yaml, which turns them into Spring Boot's SSL bundle {@code server} (the
+   * admin API's {@code server.ssl}) and spring-grpc's {@code spring.grpc.server.ssl}; bound here so
+   * that they are documented and checked in one place. There is no plaintext mode: pods' tokens and
    * passwords and operators' tokens cross these connections, so the broker does not start without a
    * key and certificate.
    *
    * @param certificateFile the PEM certificate chain served, leaf first ({@code tls.crt} of a
    *     Kubernetes TLS Secret); reloaded when it changes
-   * @param privateKeyFile the PEM private key of that certificate ({@code tls.key}); reloaded with it
+   * @param privateKeyFile the PEM private key of that certificate ({@code tls.key}); reloaded with
+   *     it
    */
   public record Tls(
       @DefaultValue("/etc/credbroker/tls/tls.crt") @NotNull Path certificateFile,
@@ -356,16 +362,16 @@ public record BrokerProperties(
   /**
    * What one pod, and callers whose token is not known yet, may cost the broker. Refusals are
    * RESOURCE_EXHAUSTED with a {@code google.rpc.ErrorInfo} and, where waiting helps, a {@code
-   * RetryInfo}. A pod is its UID (or namespace and name, or namespace and service account for a token
-   * bound to no pod).
+   * RetryInfo}. A pod is its UID (or namespace and name, or namespace and service account for a
+   * token bound to no pod).
    *
    * @param streamsPerPodRole the most {@code WatchCredential} streams one pod may hold open on one
    *     replica for one database role; a pod needs one, and two cover a reconnect that overlaps the
    *     old stream's end
    * @param minRequestedTtl the shortest lease a client may ask for with {@code requested_ttl}; a
    *     shorter request is raised to it, as Vault lowers a request above the role's max TTL to that
-   *     maximum, rather than refused: the credential simply lives longer than asked, and a 1 s request
-   *     cannot make the broker renew every second
+   *     maximum, rather than refused: the credential simply lives longer than asked, and a 1 s
+   *     request cannot make the broker renew every second
    * @param issuanceBurst how many credentials one pod may obtain in a row before the rate applies
    * @param issuancesPerMinute how many credentials one pod may obtain per minute after its burst
    *     (resumes and rotations are not counted: they create no role, or the broker asked for them)

@@ -1,4 +1,6 @@
-/** The broker's one configuration tree, bound from {@code credbroker.*} and validated at startup. */
+/**
+ * The broker's one configuration tree, bound from {@code credbroker.*} and validated at startup.
+ */
 @NullMarked
 package io.credbroker.broker.config;
 

@@ -10,10 +10,10 @@ import io.grpc.ServerInterceptor;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Lifts the {@code authorization: Bearer <token>} metadata into the call's {@link Context}, where the
- * service reads it with {@link #currentToken()}. Checking the token is the domain's job, not this
- * class's: a call without a token still reaches the service, which refuses it with the same error
- * mapping as every other failure.
+ * Lifts the {@code authorization: Bearer <token>} metadata into the call's {@link Context}, where
+ * the service reads it with {@link #currentToken()}. Checking the token is the domain's job, not
+ * this class's: a call without a token still reaches the service, which refuses it with the same
+ * error mapping as every other failure.
  *
  * <p>Stateless and thread-safe.
  */

@@ -16,19 +16,20 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Sheds load at call admission: at most {@code maxPendingCalls} {@code CredentialBroker} calls may be
- * pending at once, that is started and not yet past their service method (a unary call until it has
- * answered, a {@code WatchCredential} stream until its first event is sent, or either until it is
- * cancelled). A call beyond that is closed at once with RESOURCE_EXHAUSTED ({@code OVERLOADED}) and a
- * RetryInfo, before it authenticates or reaches Vault.
+ * Sheds load at call admission: at most {@code maxPendingCalls} {@code CredentialBroker} calls may
+ * be pending at once, that is started and not yet past their service method (a unary call until it
+ * has answered, a {@code WatchCredential} stream until its first event is sent, or either until it
+ * is cancelled). A call beyond that is closed at once with RESOURCE_EXHAUSTED ({@code OVERLOADED})
+ * and a RetryInfo, before it authenticates or reaches Vault.
  *
  * <p>Why here and not in the call executor. The executor's queue stays unbounded on purpose:
  * grpc-java runs all of one call's callbacks (message, half-close, cancel, completion) in order
- * through a serialising executor on top of it, and a task the executor rejected would be one of those
- * callbacks of a call already in flight: a lost cancel leaves a stream registered forever, a lost
- * half-close leaves a call that never answers. Refusing the whole call when it starts loses nothing:
- * no handler has run and the client sees a clean status. What is left in the queue for a refused call
- * costs microseconds, and the expensive work waiting there is bounded by this interceptor.
+ * through a serialising executor on top of it, and a task the executor rejected would be one of
+ * those callbacks of a call already in flight: a lost cancel leaves a stream registered forever, a
+ * lost half-close leaves a call that never answers. Refusing the whole call when it starts loses
+ * nothing: no handler has run and the client sees a clean status. What is left in the queue for a
+ * refused call costs microseconds, and the expensive work waiting there is bounded by this
+ * interceptor.
  *
  * <p>Known gap: a client that starts calls and never sends its request holds their slots until its
  * deadline, its cancel or the connection's end. Health and reflection calls are not counted.

@@ -27,8 +27,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * The {@code credbroker.v1.CredentialBroker} service: translates requests for the domain and its
  * answers back, nothing more.
  *
- * <p>Methods run on gRPC's call executor and block while the credential is issued (TokenReview, Vault,
- * state store). A {@code WatchCredential} call then returns; its stream lives on in {@link
+ * <p>Methods run on gRPC's call executor and block while the credential is issued (TokenReview,
+ * Vault, state store). A {@code WatchCredential} call then returns; its stream lives on in {@link
  * WatchStreams} until the client cancels it or the broker ends it.
  */
 final class CredentialBrokerService extends CredentialBrokerGrpc.CredentialBrokerImplBase {
@@ -90,8 +90,7 @@ final class CredentialBrokerService extends CredentialBrokerGrpc.CredentialBroke
             issuer.issue(
                 BearerTokenInterceptor.currentToken(),
                 request.getDatabaseRole(),
-                ProtoCredentials.requestedTtl(
-                    request.hasRequestedTtl(), request.getRequestedTtl()),
+                ProtoCredentials.requestedTtl(request.hasRequestedTtl(), request.getRequestedTtl()),
                 CredentialKind.STREAM,
                 streamId);
         first =
@@ -139,7 +138,8 @@ final class CredentialBrokerService extends CredentialBrokerGrpc.CredentialBroke
 
   @Override
   public void releaseCredential(
-      ReleaseCredentialRequest request, StreamObserver<ReleaseCredentialResponse> responseObserver) {
+      ReleaseCredentialRequest request,
+      StreamObserver<ReleaseCredentialResponse> responseObserver) {
     try {
       UUID released =
           issuer.release(BearerTokenInterceptor.currentToken(), request.getCredentialId());

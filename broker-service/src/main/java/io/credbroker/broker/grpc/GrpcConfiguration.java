@@ -1,7 +1,7 @@
 package io.credbroker.broker.grpc;
 
-import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.cluster.OwnershipLostEvent;
+import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.lease.CredentialIssuer;
 import io.credbroker.broker.lease.CredentialRevokedEvent;
 import io.credbroker.broker.lease.LeaseService;
@@ -33,13 +33,13 @@ import org.springframework.grpc.server.lifecycle.GrpcServerShutdownEvent;
 class GrpcConfiguration {
 
   /**
-   * Runs the gRPC server's calls and their callbacks (including a stream's cancel handler) on at most
-   * {@code credbroker.grpc.call-threads} threads; calls beyond that wait in the queue. The queue is
-   * unbounded on purpose and guarded instead by {@link CallAdmission}, which refuses calls beyond
-   * {@code credbroker.grpc.max-pending-calls} when they start: rejecting a task here could drop a
-   * callback (a cancel, a half-close) of a call already in flight. gRPC's default,
-   * a cached pool, starts a thread for every callback that finds none idle, so thousands of streams
-   * ending at once grew it by hundreds or thousands of threads. Idle threads end after 30 s. Shut down
+   * Runs the gRPC server's calls and their callbacks (including a stream's cancel handler) on at
+   * most {@code credbroker.grpc.call-threads} threads; calls beyond that wait in the queue. The
+   * queue is unbounded on purpose and guarded instead by {@link CallAdmission}, which refuses calls
+   * beyond {@code credbroker.grpc.max-pending-calls} when they start: rejecting a task here could
+   * drop a callback (a cancel, a half-close) of a call already in flight. gRPC's default, a cached
+   * pool, starts a thread for every callback that finds none idle, so thousands of streams ending
+   * at once grew it by hundreds or thousands of threads. Idle threads end after 30 s. Shut down
    * when the context closes, after the server has stopped.
    */
   @Bean(destroyMethod = "shutdown")
@@ -70,7 +70,8 @@ class GrpcConfiguration {
 
   /**
    * Every stream that ends gives its pod's stream slot back. The issuer is looked up when a stream
-   * ends, not when this bean is made: the issuer depends, through the pod departures, on the streams.
+   * ends, not when this bean is made: the issuer depends, through the pod departures, on the
+   * streams.
    */
   @Bean(destroyMethod = "close")
   WatchStreams watchStreams(
@@ -100,8 +101,8 @@ class GrpcConfiguration {
 
   /**
    * Another replica presumed this one dead and took over its credentials: its streams no longer get
-   * renewals here, so they are ended with UNAVAILABLE and their clients resume where the credentials
-   * now live.
+   * renewals here, so they are ended with UNAVAILABLE and their clients resume where the
+   * credentials now live.
    */
   @Bean
   ApplicationListener<OwnershipLostEvent> endStreamsOnOwnershipLoss(WatchStreams watchStreams) {
@@ -127,8 +128,8 @@ class GrpcConfiguration {
   }
 
   /**
-   * Open streams never end on their own, so the server's graceful shutdown would wait its whole grace
-   * period for them; ending them first lets clients move to another replica at once.
+   * Open streams never end on their own, so the server's graceful shutdown would wait its whole
+   * grace period for them; ending them first lets clients move to another replica at once.
    */
   @Bean
   ApplicationListener<GrpcServerShutdownEvent> closeStreamsOnShutdown(WatchStreams watchStreams) {

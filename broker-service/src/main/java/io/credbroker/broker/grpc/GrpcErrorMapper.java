@@ -18,9 +18,9 @@ import org.springframework.grpc.server.exception.GrpcExceptionHandler;
  * The one place where failures become gRPC statuses.
  *
  * <p>A {@link BrokerException} becomes the status code of its reason's category, its own message
- * (written for callers), a {@code google.rpc.ErrorInfo} with {@code domain = "credbroker.io"} and the
- * reason's name, and a {@code google.rpc.RetryInfo} when a retry makes sense. Anything else is a
- * defect: it is logged here and the caller sees a generic INTERNAL status, never the exception's
+ * (written for callers), a {@code google.rpc.ErrorInfo} with {@code domain = "credbroker.io"} and
+ * the reason's name, and a {@code google.rpc.RetryInfo} when a retry makes sense. Anything else is
+ * a defect: it is logged here and the caller sees a generic INTERNAL status, never the exception's
  * text. Registered with spring-grpc, so exceptions that escape a service method come here too.
  *
  * <p>Stateless and thread-safe.

@@ -67,7 +67,8 @@ final class ProtoCredentials {
   /**
    * The requested TTL, or {@code null} when the field is unset.
    *
-   * @throws BrokerException {@code INVALID_REQUEST} for a duration protobuf itself considers invalid
+   * @throws BrokerException {@code INVALID_REQUEST} for a duration protobuf itself considers
+   *     invalid
    */
   static @Nullable Duration requestedTtl(boolean present, com.google.protobuf.Duration ttl) {
     if (!present) {

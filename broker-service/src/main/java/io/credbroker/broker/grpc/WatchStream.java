@@ -9,14 +9,14 @@ import java.util.Objects;
 import java.util.UUID;
 
 /**
- * One open {@code WatchCredential} stream: serialises the events sent to it and respects the client's
- * flow control.
+ * One open {@code WatchCredential} stream: serialises the events sent to it and respects the
+ * client's flow control.
  *
  * <p>Events that matter are queued and written only while the transport {@linkplain
  * ServerCallStreamObserver#isReady() is ready}; the rest are written from the {@code onReady}
- * callback, so a slow client never makes the broker buffer unboundedly in gRPC's transport. Heartbeats
- * are dropped rather than queued when the client is not keeping up: one it never receives changes
- * nothing.
+ * callback, so a slow client never makes the broker buffer unboundedly in gRPC's transport.
+ * Heartbeats are dropped rather than queued when the client is not keeping up: one it never
+ * receives changes nothing.
  *
  * <p>Thread-safe: every method locks this object, because events come from the call's thread, the
  * shared heartbeat ticker and (later) renewal and revocation threads.
@@ -38,7 +38,8 @@ final class WatchStream {
   @GuardedBy("this")
   private boolean started;
 
-  WatchStream(UUID streamId, UUID credentialId, ServerCallStreamObserver<CredentialEvent> observer) {
+  WatchStream(
+      UUID streamId, UUID credentialId, ServerCallStreamObserver<CredentialEvent> observer) {
     this.streamId = Objects.requireNonNull(streamId, "streamId");
     this.credentialId = Objects.requireNonNull(credentialId, "credentialId");
     this.observer = Objects.requireNonNull(observer, "observer");
@@ -64,8 +65,8 @@ final class WatchStream {
 
   /**
    * Queues an event and writes as much of the queue as the client accepts now. The very first event
-   * is written at once: before the first {@code onReady} the transport may not report ready yet, and
-   * one message is always within what gRPC buffers.
+   * is written at once: before the first {@code onReady} the transport may not report ready yet,
+   * and one message is always within what gRPC buffers.
    */
   synchronized void send(CredentialEvent event) {
     if (closed) {
@@ -80,7 +81,9 @@ final class WatchStream {
     drain();
   }
 
-  /** Writes a heartbeat if nothing else is waiting and the client is keeping up; drops it otherwise. */
+  /**
+   * Writes a heartbeat if nothing else is waiting and the client is keeping up; drops it otherwise.
+   */
   synchronized void heartbeat(CredentialEvent heartbeat) {
     if (!closed && pending.isEmpty() && observer.isReady()) {
       observer.onNext(heartbeat);

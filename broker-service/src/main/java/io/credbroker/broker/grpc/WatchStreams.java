@@ -32,13 +32,14 @@ import org.slf4j.LoggerFactory;
  * The {@code WatchCredential} streams open on this replica, and the one ticker that sends their
  * heartbeats.
  *
- * <p>Also the lease lifecycle's view of the streams ({@link CredentialStreams}): renewals, rotations
- * and warnings become events on the stream holding the credential; a revocation ends that stream.
+ * <p>Also the lease lifecycle's view of the streams ({@link CredentialStreams}): renewals,
+ * rotations and warnings become events on the stream holding the credential; a revocation ends that
+ * stream.
  *
  * <p>A stream costs one map entry: there is no thread or timer per stream. Every {@code
  * heartbeatInterval} the ticker walks all streams and offers each a heartbeat. On shutdown every
- * stream is ended with UNAVAILABLE (so clients reconnect to another replica at once) before the gRPC
- * server waits for calls to finish.
+ * stream is ended with UNAVAILABLE (so clients reconnect to another replica at once) before the
+ * gRPC server waits for calls to finish.
  *
  * <p>A revocation that arrives before its credential's stream registers is not lost: every
  * revocation is remembered for {@value #REVOCATION_MEMORY_MINUTES} minutes, and a stream that
@@ -76,7 +77,9 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
     this(heartbeatInterval, clock, meterRegistry, streamId -> {});
   }
 
-  /** @param streamEnded told the id of every stream that ends (possibly more than once) */
+  /**
+   * @param streamEnded told the id of every stream that ends (possibly more than once)
+   */
   WatchStreams(
       Duration heartbeatInterval,
       Clock clock,
@@ -168,7 +171,8 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
                     .setPreviousValidFor(ProtoCredentials.duration(previousValidFor))
                     .setReason(
                         switch (reason) {
-                          case MAX_TTL -> io.credbroker.api.v1.RotationReason.ROTATION_REASON_MAX_TTL;
+                          case MAX_TTL ->
+                              io.credbroker.api.v1.RotationReason.ROTATION_REASON_MAX_TTL;
                           case RENEWAL_REFUSED ->
                               io.credbroker.api.v1.RotationReason.ROTATION_REASON_RENEWAL_REFUSED;
                           case TOKEN_EXPIRY ->
@@ -198,9 +202,10 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
   }
 
   /**
-   * Tells the stream holding the credential (if any on this replica) that it was revoked, and ends it:
-   * with PERMISSION_DENIED when {@code reason} is a refusal of the pod ({@code POD_REVOKED}: stop), otherwise
-   * with FAILED_PRECONDITION {@code CREDENTIAL_REVOKED} (only this credential is gone: ask for a new one).
+   * Tells the stream holding the credential (if any on this replica) that it was revoked, and ends
+   * it: with PERMISSION_DENIED when {@code reason} is a refusal of the pod ({@code POD_REVOKED}:
+   * stop), otherwise with FAILED_PRECONDITION {@code CREDENTIAL_REVOKED} (only this credential is
+   * gone: ask for a new one).
    */
   void revoked(UUID credentialId, String reason) {
     // Remembered first: a stream that registers from now on finds it (see register).

@@ -22,25 +22,26 @@ import picocli.CommandLine.Option;
 
 /**
  * Asks a broker's gRPC health service ({@code grpc.health.v1.Health/Check}) whether it is serving,
- * over TLS that verifies the broker's certificate. Exit code 0 when the answer is SERVING, 1 for any
- * other answer or a failed call, 2 for bad arguments. Starts no Spring context.
+ * over TLS that verifies the broker's certificate. Exit code 0 when the answer is SERVING, 1 for
+ * any other answer or a failed call, 2 for bad arguments. Starts no Spring context.
  */
 @Command(
     name = "health-check",
     mixinStandardHelpOptions = true,
-    description =
-        "Checks a broker's gRPC health service over TLS; exit 0 when it answers SERVING.")
+    description = "Checks a broker's gRPC health service over TLS; exit 0 when it answers SERVING.")
 public final class HealthCheckCommand implements Callable<Integer> {
 
   @Option(
       names = "--target",
       required = true,
-      description = "host:port of the broker's gRPC API, e.g. credential-broker.credbroker.svc:9090")
+      description =
+          "host:port of the broker's gRPC API, e.g. credential-broker.credbroker.svc:9090")
   String target = "";
 
   @Option(
       names = "--ca-file",
-      description = "PEM file of the CA(s) that signed the broker's certificate (default: the JVM's)")
+      description =
+          "PEM file of the CA(s) that signed the broker's certificate (default: the JVM's)")
   @Nullable Path caFile;
 
   @Option(

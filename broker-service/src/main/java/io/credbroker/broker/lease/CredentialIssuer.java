@@ -19,16 +19,16 @@ import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The pod-facing flows as one call each: authenticate the caller's token, check the request, find the
- * binding that allows it, check that the pod is not blocked, then issue (or resume, release,
+ * The pod-facing flows as one call each: authenticate the caller's token, check the request, find
+ * the binding that allows it, check that the pod is not blocked, then issue (or resume, release,
  * acknowledge) the credential.
  *
  * <p>Authentication comes first, so that a caller without a valid token learns nothing, not even
  * whether a database role exists. Issued credentials are counted in {@code
  * credbroker.credentials.issued} by database role, refused requests in {@code
- * credbroker.credentials.refused} by database role and reason (only configured roles, so that callers
- * cannot inflate the metrics' cardinality): a rate of issuance is then never a rate of refusals. The
- * issued counter of every configured role exists from the start, at zero.
+ * credbroker.credentials.refused} by database role and reason (only configured roles, so that
+ * callers cannot inflate the metrics' cardinality): a rate of issuance is then never a rate of
+ * refusals. The issued counter of every configured role exists from the start, at zero.
  *
  * <p>Thread-safe; blocking.
  */
@@ -72,7 +72,12 @@ public class CredentialIssuer {
       MeterRegistry meterRegistry,
       PodAdmission admission) {
     this(
-        authenticator, bindings, leases, meterRegistry, admission, PodLimits.unlimited(),
+        authenticator,
+        bindings,
+        leases,
+        meterRegistry,
+        admission,
+        PodLimits.unlimited(),
         DepartedPods.none());
   }
 
@@ -113,8 +118,8 @@ public class CredentialIssuer {
   /**
    * Issues a credential to the caller, held by the stream {@code streamId} when it is for a stream.
    * A stream takes one of the pod's stream slots for the database role, which the caller gives back
-   * with {@link #streamEnded} when the stream ends (here, when issuing fails). A requested TTL below
-   * the configured minimum is raised to it.
+   * with {@link #streamEnded} when the stream ends (here, when issuing fails). A requested TTL
+   * below the configured minimum is raised to it.
    *
    * @throws BrokerException with the reason the request was refused
    */
@@ -153,12 +158,13 @@ public class CredentialIssuer {
   }
 
   /**
-   * Resumes a credential the caller's pod held on a stream that broke: the stream {@code streamId} on
-   * this replica adopts it, and no new role is created.
+   * Resumes a credential the caller's pod held on a stream that broke: the stream {@code streamId}
+   * on this replica adopts it, and no new role is created.
    *
    * @param credentialId the {@code resume_credential_id} as sent
    * @return the credential, without password
-   * @throws BrokerException with the reason the request was refused (see {@link LeaseService#resume})
+   * @throws BrokerException with the reason the request was refused (see {@link
+   *     LeaseService#resume})
    */
   public IssuedCredential resume(
       @Nullable BearerToken token, String databaseRole, String credentialId, UUID streamId) {
@@ -236,8 +242,7 @@ public class CredentialIssuer {
     }
     if (!DATABASE_ROLE.matcher(databaseRole).matches()) {
       throw new BrokerException(
-          Reason.INVALID_REQUEST,
-          "database_role must be 1 to 63 letters, digits, '_', '.' or '-'");
+          Reason.INVALID_REQUEST, "database_role must be 1 to 63 letters, digits, '_', '.' or '-'");
     }
     if (requestedTtl != null && (requestedTtl.isNegative() || requestedTtl.toSeconds() < 1)) {
       throw new BrokerException(

@@ -22,8 +22,8 @@ import org.jspecify.annotations.Nullable;
  * @param ownerReplica the replica responsible for it, or {@code null} when none is
  * @param issueTime when Vault issued it
  * @param expireTime when it stops working unless renewed
- * @param maxExpireTime the latest time renewals can reach (Vault's max TTL), or {@code null} when the
- *     broker does not know it
+ * @param maxExpireTime the latest time renewals can reach (Vault's max TTL), or {@code null} when
+ *     the broker does not know it
  * @param replaces the credential this one replaced in a rotation, or {@code null}
  * @param detachedTime when the stream holding it ended without a release, or {@code null} while a
  *     stream holds it (or it never had one)

@@ -5,9 +5,9 @@ import java.util.UUID;
 
 /**
  * Published as a Spring application event, on the replica that learns of it, when a credential must
- * end on its stream. The gRPC layer sends {@code revoked} to the stream holding the credential on this
- * replica (if any) and ends that stream with PERMISSION_DENIED, with {@code reason} as the ErrorInfo
- * reason.
+ * end on its stream. The gRPC layer sends {@code revoked} to the stream holding the credential on
+ * this replica (if any) and ends that stream with PERMISSION_DENIED, with {@code reason} as the
+ * ErrorInfo reason.
  *
  * @param credentialId the credential that ended
  * @param reason a short machine-readable reason in UPPER_SNAKE_CASE, e.g. {@code POD_REVOKED} or

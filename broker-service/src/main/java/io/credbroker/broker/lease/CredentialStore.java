@@ -19,12 +19,12 @@ import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.stereotype.Repository;
 
 /**
- * The {@code credential} table in the broker's state database. Every statement uses bind parameters;
- * no input is ever concatenated into SQL. There is no password column, on purpose.
+ * The {@code credential} table in the broker's state database. Every statement uses bind
+ * parameters; no input is ever concatenated into SQL. There is no password column, on purpose.
  *
  * <p>Lifecycle updates are conditional ({@code state = 'ACTIVE'}, and for the owner's work {@code
- * owner_replica = me}), so that a replica that lost a credential to another (resume, failover) or to a
- * revocation cannot overwrite what the other did; they report whether a row changed.
+ * owner_replica = me}), so that a replica that lost a credential to another (resume, failover) or
+ * to a revocation cannot overwrite what the other did; they report whether a row changed.
  *
  * <p>Thread-safe (stateless apart from the shared {@link JdbcClient}); statements run in their own
  * auto-committed transactions unless the caller opens one.
@@ -49,7 +49,9 @@ public class CredentialStore {
     this.jdbc = Objects.requireNonNull(jdbc, "jdbc");
   }
 
-  /** Records a credential that Vault has just issued, with no schedule (nobody looks at it again). */
+  /**
+   * Records a credential that Vault has just issued, with no schedule (nobody looks at it again).
+   */
   public void insert(CredentialRecord record) {
     insert(record, null, null, null, null);
   }
@@ -152,9 +154,9 @@ public class CredentialStore {
   }
 
   /**
-   * The credentials that match every filter of {@code query} (optional filters are written as {@code
-   * CAST(:p AS text) IS NULL OR column = :p}), newest first; the slice's window bounds the issue
-   * time and its position continues after a credential of the previous page.
+   * The credentials that match every filter of {@code query} (optional filters are written as
+   * {@code CAST(:p AS text) IS NULL OR column = :p}), newest first; the slice's window bounds the
+   * issue time and its position continues after a credential of the previous page.
    */
   public List<CredentialRecord> search(CredentialQuery query) {
     return query
@@ -263,8 +265,8 @@ public class CredentialStore {
 
   /**
    * Ends the renewals of every live credential of {@code identityRole}, whoever owns it, because no
-   * binding allows it any more: nobody renews or rotates it, it cannot be resumed, its owner looks at
-   * it at {@code lookAt} (ending its stream) and revokes it at {@code revokeAt} for {@link
+   * binding allows it any more: nobody renews or rotates it, it cannot be resumed, its owner looks
+   * at it at {@code lookAt} (ending its stream) and revokes it at {@code revokeAt} for {@link
    * RevocationTrigger#UNBOUND}. A credential due to be revoked earlier anyway is left alone.
    *
    * @return how many credentials it ended
@@ -343,14 +345,15 @@ public class CredentialStore {
         .param("replica", replica)
         .param("until", utc(until))
         .param("limit", limit)
-        .query((rs, row) -> new Due(rs.getObject("id", UUID.class), instant(rs, "next_action_time")))
+        .query(
+            (rs, row) -> new Due(rs.getObject("id", UUID.class), instant(rs, "next_action_time")))
         .list();
   }
 
   /**
-   * This replica's live credentials by where they are in their life: {@code attached} (a stream holds
-   * it), {@code detached} (in its reconnect grace), {@code replaced} (draining after a rotation),
-   * {@code one_shot}.
+   * This replica's live credentials by where they are in their life: {@code attached} (a stream
+   * holds it), {@code detached} (in its reconnect grace), {@code replaced} (draining after a
+   * rotation), {@code one_shot}.
    */
   Map<String, Long> liveCounts(String replica) {
     return jdbc.sql(
@@ -442,8 +445,7 @@ public class CredentialStore {
   }
 
   /** Moves the owner's next look at a credential, e.g. when it was loaded before it was due. */
-  boolean reschedule(
-      UUID id, String replica, @Nullable Instant renewalDue, Instant nextAction) {
+  boolean reschedule(UUID id, String replica, @Nullable Instant renewalDue, Instant nextAction) {
     return jdbc.sql(
                 "UPDATE credential SET renewal_due_time = :renewalDue,"
                     + " next_action_time = :nextAction, updated_time = now()"
@@ -457,8 +459,8 @@ public class CredentialStore {
   }
 
   /**
-   * Marks a credential as replaced by a rotation: nobody renews it any more, no stream holds it, and
-   * it is revoked at {@code revokeAfter} for {@code trigger}.
+   * Marks a credential as replaced by a rotation: nobody renews it any more, no stream holds it,
+   * and it is revoked at {@code revokeAfter} for {@code trigger}.
    *
    * @return false when it is not this replica's live credential any more, or when it was marked for
    *     an ending meanwhile (its pod deleted, its binding gone): then nothing replaces it
@@ -469,7 +471,8 @@ public class CredentialStore {
                     + " renewal_due_time = NULL, stream_id = NULL,"
                     + " next_action_time = :revokeAfter, updated_time = now()"
                     + " WHERE id = :id AND owner_replica = :replica AND state = 'ACTIVE'"
-                    // Marked meanwhile for an ending (its pod deleted, its binding gone): not replaced.
+                    // Marked meanwhile for an ending (its pod deleted, its binding gone): not
+                    // replaced.
                     + " AND revoke_after IS NULL")
             .param("revokeAfter", utc(revokeAfter))
             .param("trigger", trigger.name())

@@ -5,10 +5,10 @@ import java.time.Instant;
 import java.util.UUID;
 
 /**
- * The streams open on this replica, as the lease lifecycle sees them: it asks whether a stream holds
- * a credential and tells that stream what happened to it. Implemented by the gRPC layer, which turns
- * each call into an event on the stream; every method returns at once (events are queued, never
- * written while the caller waits for a slow client).
+ * The streams open on this replica, as the lease lifecycle sees them: it asks whether a stream
+ * holds a credential and tells that stream what happened to it. Implemented by the gRPC layer,
+ * which turns each call into an event on the stream; every method returns at once (events are
+ * queued, never written while the caller waits for a slow client).
  *
  * <p>Implementations must be thread-safe: calls come from the lease workers.
  */
@@ -25,8 +25,8 @@ public interface CredentialStreams {
    * the replacement.
    *
    * @param previousValidFor how long the replaced credential stays valid at most
-   * @return whether a stream took the replacement (false when no stream holds {@code replacedId} any
-   *     more)
+   * @return whether a stream took the replacement (false when no stream holds {@code replacedId}
+   *     any more)
    */
   boolean rotated(
       UUID replacedId,

@@ -12,7 +12,8 @@ import java.util.Objects;
  * @param password the PostgreSQL password
  * @param connection where the pod connects
  */
-public record IssuedCredential(CredentialRecord record, String password, ConnectionHints connection) {
+public record IssuedCredential(
+    CredentialRecord record, String password, ConnectionHints connection) {
 
   public IssuedCredential {
     Objects.requireNonNull(record, "record");

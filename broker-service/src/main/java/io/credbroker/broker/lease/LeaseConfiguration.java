@@ -124,8 +124,8 @@ class LeaseConfiguration {
 
   /**
    * Once the broker is up: end the live credentials, cluster-wide, that this replica's bindings no
-   * longer allow (the configuration changed since they were issued). On a thread of its own, so that
-   * a slow state database does not hold back readiness.
+   * longer allow (the configuration changed since they were issued). On a thread of its own, so
+   * that a slow state database does not hold back readiness.
    */
   @Bean
   ApplicationListener<ApplicationReadyEvent> unboundCredentialSweep(UnboundCredentials unbound) {
@@ -141,7 +141,10 @@ class LeaseConfiguration {
     return new PodLimits(properties.limits(), Ticker.systemTicker());
   }
 
-  /** Pod blocks come from the revocation feature when it is present; otherwise every pod is admitted. */
+  /**
+   * Pod blocks come from the revocation feature when it is present; otherwise every pod is
+   * admitted.
+   */
   @Bean
   CredentialIssuer credentialIssuer(
       TokenAuthenticator authenticator,

@@ -39,23 +39,24 @@ import org.springframework.context.SmartLifecycle;
 
 /**
  * Keeps this replica's credentials alive and ends them on time: renews leases at about 2/3 of their
- * lifetime, rotates a credential before Vault's max TTL, before the Vault token that created it dies
- * (or when Vault refuses a renewal), revokes a replaced credential after its acknowledgement and
- * drain grace, revokes a credential whose stream
- * broke once the reconnect grace is over, ends (after the drain grace) those whose identity the
- * bindings no longer allow, and cleans up credentials that ran out. It also works the
- * persisted revocation retry queue (for the whole cluster) and refreshes the lifecycle gauges.
+ * lifetime, rotates a credential before Vault's max TTL, before the Vault token that created it
+ * dies (or when Vault refuses a renewal), revokes a replaced credential after its acknowledgement
+ * and drain grace, revokes a credential whose stream broke once the reconnect grace is over, ends
+ * (after the drain grace) those whose identity the bindings no longer allow, and cleans up
+ * credentials that ran out. It also works the persisted revocation retry queue (for the whole
+ * cluster) and refreshes the lifecycle gauges.
  *
  * <p>Cost per credential: none in memory until it is due soon. The state store is the schedule
- * ({@code next_action_time}); every {@code pollInterval} one thread loads this replica's credentials
- * due within two intervals into a {@link DelayQueue} ordered by due time, one dispatcher thread takes
- * them when due and hands them to a small fixed pool of workers. A credential is in the queue at most
- * once. Every decision is taken on a fresh read of its row, and every write is conditional on this
- * replica still owning the live credential, so a resume or failover elsewhere wins cleanly.
+ * ({@code next_action_time}); every {@code pollInterval} one thread loads this replica's
+ * credentials due within two intervals into a {@link DelayQueue} ordered by due time, one
+ * dispatcher thread takes them when due and hands them to a small fixed pool of workers. A
+ * credential is in the queue at most once. Every decision is taken on a fresh read of its row, and
+ * every write is conditional on this replica still owning the live credential, so a resume or
+ * failover elsewhere wins cleanly.
  *
- * <p>While Vault is unreachable renewals are retried with capped exponential backoff and jitter (never
- * later than the lease's expiry allows), the stream is told {@code expiring} once the credential is
- * close to running out, and streams stay open.
+ * <p>While Vault is unreachable renewals are retried with capped exponential backoff and jitter
+ * (never later than the lease's expiry allows), the stream is told {@code expiring} once the
+ * credential is close to running out, and streams stay open.
  *
  * <p>Thread-safe. Lifecycle: started and stopped by Spring ({@link SmartLifecycle}); stopping waits
  * briefly for work in progress.
@@ -105,7 +106,17 @@ public final class LeaseKeeper implements SmartLifecycle {
       Clock clock,
       BrokerProperties.Lease settings,
       LeaseMetrics metrics) {
-    this(store, leases, vault, retryQueue, bindings, streams, replicaId, clock, settings, metrics,
+    this(
+        store,
+        leases,
+        vault,
+        retryQueue,
+        bindings,
+        streams,
+        replicaId,
+        clock,
+        settings,
+        metrics,
         DepartedPods.none());
   }
 
@@ -136,7 +147,8 @@ public final class LeaseKeeper implements SmartLifecycle {
       throw new IllegalArgumentException(
           "credbroker.lease.poll-interval and reconnect-grace must be positive");
     }
-    // The dispatcher hands out at most this many tasks before workers finish some, so a burst of due
+    // The dispatcher hands out at most this many tasks before workers finish some, so a burst of
+    // due
     // credentials waits in the delay queue (ordered) rather than in an unbounded executor queue.
     this.permits = new Semaphore(settings.workers() * 2);
     registerGauges(metrics.registry());
@@ -180,9 +192,9 @@ public final class LeaseKeeper implements SmartLifecycle {
   }
 
   /**
-   * Seconds from now until the time held, for a gauge; +Inf while there is none, so that a threshold
-   * such as {@code < 300} stays false and {@code min} across replicas stays right (NaN would do
-   * neither in a dashboard).
+   * Seconds from now until the time held, for a gauge; +Inf while there is none, so that a
+   * threshold such as {@code < 300} stays false and {@code min} across replicas stays right (NaN
+   * would do neither in a dashboard).
    */
   private double secondsUntil(AtomicReference<@Nullable Instant> time) {
     Instant at = time.get();
@@ -200,8 +212,7 @@ public final class LeaseKeeper implements SmartLifecycle {
     AtomicInteger workerCount = new AtomicInteger();
     workers =
         Executors.newFixedThreadPool(
-            settings.workers(),
-            r -> daemon(r, "lease-worker-" + workerCount.incrementAndGet()));
+            settings.workers(), r -> daemon(r, "lease-worker-" + workerCount.incrementAndGet()));
     poller = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "lease-poller"));
     long interval = settings.pollInterval().toMillis();
     poller.scheduleWithFixedDelay(this::poll, 0, interval, TimeUnit.MILLISECONDS);
@@ -324,7 +335,8 @@ public final class LeaseKeeper implements SmartLifecycle {
   /**
    * Does what is due for one credential, on a fresh read of its row.
    *
-   * @return when to look at it next, or {@code null} when it has ended or is no longer this replica's
+   * @return when to look at it next, or {@code null} when it has ended or is no longer this
+   *     replica's
    */
   @Nullable Instant tend(UUID id) {
     LeaseEntry entry = store.findEntry(id).orElse(null);
@@ -477,9 +489,9 @@ public final class LeaseKeeper implements SmartLifecycle {
   }
 
   /**
-   * Why a credential whose renewals reached its limit is rotated: the limit is the death of the token
-   * that created it when that comes before Vault's max TTL ({@link LeaseService#issue} sets the
-   * credential's max expiry to the earlier of the two), otherwise the max TTL.
+   * Why a credential whose renewals reached its limit is rotated: the limit is the death of the
+   * token that created it when that comes before Vault's max TTL ({@link LeaseService#issue} sets
+   * the credential's max expiry to the earlier of the two), otherwise the max TTL.
    */
   private RotationReason rotationReason(CredentialRecord record, boolean cappedByVault) {
     Instant tokenExpire = record.tokenExpireTime();
@@ -528,8 +540,7 @@ public final class LeaseKeeper implements SmartLifecycle {
     }
     Duration validFor = Duration.between(now, oldExpire);
     boolean delivered =
-        streams.rotated(
-            old.id(), fresh, validFor.isNegative() ? Duration.ZERO : validFor, reason);
+        streams.rotated(old.id(), fresh, validFor.isNegative() ? Duration.ZERO : validFor, reason);
     if (!delivered) {
       // The stream went away meanwhile (its replica stopping, a network cut): the pod never saw
       // the replacement and will resume the old credential, on any replica. Keep that one
@@ -544,29 +555,33 @@ public final class LeaseKeeper implements SmartLifecycle {
       return now;
     }
     metrics.rotation(reason.tag());
-    log.info(
-        "Credential {} replaced by {} ({})", old.id(), fresh.record().id(), reason.tag());
+    log.info("Credential {} replaced by {} ({})", old.id(), fresh.record().id(), reason.tag());
     return oldExpire;
   }
 
-  /** Schedules another attempt with capped exponential backoff and jitter, never past the expiry. */
+  /**
+   * Schedules another attempt with capped exponential backoff and jitter, never past the expiry.
+   */
   private Instant renewalFailed(LeaseEntry entry, Instant now, boolean held) {
     CredentialRecord record = entry.record();
     long jittered =
         jitteredBackoffMillis(
             MIN_RETRY, settings.renewalRetryMax(), Math.min(entry.renewalFailures(), 16));
     Duration remaining = Duration.between(now, record.expireTime());
-    // While the lease lives, try again well before it runs out; once it has, the backoff alone rules.
+    // While the lease lives, try again well before it runs out; once it has, the backoff alone
+    // rules.
     long beforeExpiry =
         remaining.isNegative()
             ? Long.MAX_VALUE
             : Math.max(MIN_RETRY.toMillis(), remaining.toMillis() / 3);
-    Instant retryAt = now.plusMillis(Math.max(MIN_RETRY.toMillis(), Math.min(jittered, beforeExpiry)));
+    Instant retryAt =
+        now.plusMillis(Math.max(MIN_RETRY.toMillis(), Math.min(jittered, beforeExpiry)));
     boolean notify =
         held && !entry.expiringNotified() && remaining.compareTo(settings.expiringWarning()) <= 0;
     Instant expiry = record.expireTime().isAfter(now) ? record.expireTime() : null;
     Instant next = earliest(retryAt, graceEnd(record), expiry);
-    store.recordRenewalFailure(record.id(), replica, retryAt, next, entry.expiringNotified() || notify);
+    store.recordRenewalFailure(
+        record.id(), replica, retryAt, next, entry.expiringNotified() || notify);
     if (notify) {
       streams.expiring(record.id(), record.expireTime());
     }

@@ -48,7 +48,9 @@ public class LeaseMetrics {
     }
   }
 
-  /** {@code renewed}, {@code capped}, {@code refused} (Vault said no), {@code failed} (unreachable). */
+  /**
+   * {@code renewed}, {@code capped}, {@code refused} (Vault said no), {@code failed} (unreachable).
+   */
   void renewal(String outcome) {
     renewalCounter(outcome).increment();
   }
@@ -72,7 +74,9 @@ public class LeaseMetrics {
         .register(registry);
   }
 
-  /** A revocation by trigger and outcome ({@code revoked} in Vault, or {@code queued} for retry). */
+  /**
+   * A revocation by trigger and outcome ({@code revoked} in Vault, or {@code queued} for retry).
+   */
   void revocation(RevocationTrigger trigger, boolean revokedInVault) {
     revocationCounter(trigger, revokedInVault).increment();
   }

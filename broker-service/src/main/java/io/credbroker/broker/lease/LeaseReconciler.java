@@ -35,26 +35,28 @@ import org.springframework.transaction.support.TransactionTemplate;
  * either, and it would live until its TTL. Each pass lists the leases of every binding's {@code
  * <mount>/creds/<role>} ({@code LIST sys/leases/lookup/...}), takes out those the state database
  * knows (a credential in any state, or a queued revocation), and revokes the rest once Vault's own
- * {@code issue_time} says they are older than {@code grace}: a credential being issued right now has
- * a lease but no record yet, and must not be revoked under its pod. The grace therefore has to exceed
- * the longest issuance (a creds read, a renewal, a state write, each bounded by its client's timeout)
- * plus any clock difference between Vault and the state database's readers.
+ * {@code issue_time} says they are older than {@code grace}: a credential being issued right now
+ * has a lease but no record yet, and must not be revoked under its pod. The grace therefore has to
+ * exceed the longest issuance (a creds read, a renewal, a state write, each bounded by its client's
+ * timeout) plus any clock difference between Vault and the state database's readers.
  *
- * <p>Every lease under those roles is taken to be the broker's: an operator who reads credentials of
- * the broker's Vault roles by hand will see them revoked after the grace.
+ * <p>Every lease under those roles is taken to be the broker's: an operator who reads credentials
+ * of the broker's Vault roles by hand will see them revoked after the grace.
  *
  * <p>One replica at a time: a pass runs in a state-database transaction that first takes a
  * transaction-level advisory lock without waiting; a replica that does not get it skips the pass.
  * Thread rule: passes run on one daemon thread of this class, or on the caller's thread through
- * {@link #reconcile()}; the lock makes concurrent passes harmless. Lifecycle: started and stopped by
- * Spring ({@link SmartLifecycle}); the first pass comes one interval (less up to a tenth, at random)
- * after start, so replicas started together spread out.
+ * {@link #reconcile()}; the lock makes concurrent passes harmless. Lifecycle: started and stopped
+ * by Spring ({@link SmartLifecycle}); the first pass comes one interval (less up to a tenth, at
+ * random) after start, so replicas started together spread out.
  */
 public final class LeaseReconciler implements SmartLifecycle {
 
   private static final Logger log = LoggerFactory.getLogger(LeaseReconciler.class);
 
-  /** {@code hashtextextended('credbroker.lease.reconcile', 0)} would do too; a constant is plainer. */
+  /**
+   * {@code hashtextextended('credbroker.lease.reconcile', 0)} would do too; a constant is plainer.
+   */
   static final long LOCK_KEY = 0x6372_6564_7265_6331L;
 
   private final VaultDatabaseCredentials vault;
@@ -173,7 +175,8 @@ public final class LeaseReconciler implements SmartLifecycle {
         return Outcome.GONE;
       }
       Duration age = Duration.between(issued.get(), clock.instant());
-      // Looked up again after Vault's answer: an issuance that was recording just now is known by now.
+      // Looked up again after Vault's answer: an issuance that was recording just now is known by
+      // now.
       if (age.compareTo(settings.grace()) < 0 || !store.knownLeaseIds(List.of(leaseId)).isEmpty()) {
         return Outcome.YOUNG;
       }
@@ -188,7 +191,10 @@ public final class LeaseReconciler implements SmartLifecycle {
       return Outcome.REVOKED;
     } catch (BrokerException e) {
       metrics.orphan("failed");
-      log.warn("Could not settle untracked lease {} ({}); the next pass tries again", leaseId, e.reason());
+      log.warn(
+          "Could not settle untracked lease {} ({}); the next pass tries again",
+          leaseId,
+          e.reason());
       return Outcome.FAILED;
     }
   }

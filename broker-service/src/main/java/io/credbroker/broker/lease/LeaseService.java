@@ -35,19 +35,19 @@ import org.springframework.dao.DataAccessException;
  *
  * <p>Issuing is: read {@code <mount>/creds/<role>} (one new PostgreSQL role), set the lease to the
  * requested lifetime, then record the lease with its renewal schedule. If anything after the read
- * fails, the new lease is revoked again, so a failed request leaves no role behind that nobody tracks
- * (if that revocation fails too, or the replica dies in between, {@link LeaseReconciler} finds the
- * lease that no record knows and revokes it after its grace).
+ * fails, the new lease is revoked again, so a failed request leaves no role behind that nobody
+ * tracks (if that revocation fails too, or the replica dies in between, {@link LeaseReconciler}
+ * finds the lease that no record knows and revokes it after its grace).
  *
  * <p>Max TTL. Vault's creds answer does not say how far renewals can go. The broker reads it per
- * Vault role from Vault's configuration (the role's {@code max_ttl}, capped by the mount's max lease
- * TTL, as Vault caps renewals), never by renewing a lease: a renewal far ahead would leave a fresh
- * role alive up to its maximum should the broker die before setting it back. The value is cached for
- * {@code maxTtlCache}; a capped renewal later tells the exact limit of that lease.
+ * Vault role from Vault's configuration (the role's {@code max_ttl}, capped by the mount's max
+ * lease TTL, as Vault caps renewals), never by renewing a lease: a renewal far ahead would leave a
+ * fresh role alive up to its maximum should the broker die before setting it back. The value is
+ * cached for {@code maxTtlCache}; a capped renewal later tells the exact limit of that lease.
  *
- * <p>Ending is one path for every trigger ({@link #revoke}): the credential is ended and its lease put
- * on the persisted retry queue in one statement, then Vault revokes it synchronously; only Vault's
- * confirmation removes it from the queue.
+ * <p>Ending is one path for every trigger ({@link #revoke}): the credential is ended and its lease
+ * put on the persisted retry queue in one statement, then Vault revokes it synchronously; only
+ * Vault's confirmation removes it from the queue.
  *
  * <p>Thread-safe; blocking (Vault and the state database are called on the caller's thread), except
  * {@link #detach}, which only queues its write for one background thread.
@@ -59,6 +59,7 @@ public class LeaseService implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(LeaseService.class);
   private static final Duration RETRY_AFTER = Duration.ofSeconds(1);
+
   /** What the {@code credential} insert trigger raises for a blocked pod UID (migration V5). */
   private static final String POD_BLOCKED_SQL_STATE = "CB001";
 
@@ -75,8 +76,8 @@ public class LeaseService implements AutoCloseable {
   private final Queue<EndedStream> endedStreams = new ConcurrentLinkedQueue<>();
 
   /**
-   * One thread at most (started when streams end, gone when idle): however many streams end at once,
-   * writing their detachments costs one thread and one state-store connection, not one each.
+   * One thread at most (started when streams end, gone when idle): however many streams end at
+   * once, writing their detachments costs one thread and one state-store connection, not one each.
    */
   private final ThreadPoolExecutor detacher =
       new ThreadPoolExecutor(
@@ -96,7 +97,9 @@ public class LeaseService implements AutoCloseable {
 
   private record EndedStream(UUID streamId, Instant endedAt) {}
 
-  /** What is known of a Vault role's max TTL (counted from lease issue); {@code null}: unbounded. */
+  /**
+   * What is known of a Vault role's max TTL (counted from lease issue); {@code null}: unbounded.
+   */
   private record MaxTtl(@Nullable Duration value, Instant learned) {}
 
   public LeaseService(
@@ -118,11 +121,11 @@ public class LeaseService implements AutoCloseable {
   }
 
   /**
-   * Issues a new credential to {@code owner} under {@code binding}, held by no stream. The caller has
-   * authorised the request.
+   * Issues a new credential to {@code owner} under {@code binding}, held by no stream. The caller
+   * has authorised the request.
    *
-   * @param requestedTtl the lease lifetime the client asked for, or {@code null} for the Vault role's
-   *     default; Vault caps it at the role's maximum
+   * @param requestedTtl the lease lifetime the client asked for, or {@code null} for the Vault
+   *     role's default; Vault caps it at the role's maximum
    */
   public IssuedCredential issue(
       PodIdentity owner, Binding binding, CredentialKind kind, @Nullable Duration requestedTtl) {
@@ -157,7 +160,8 @@ public class LeaseService implements AutoCloseable {
           maxExpire = before.plus(known.value());
         }
         if (!wanted.equals(secret.leaseDuration())) {
-          secret = secret.withLeaseDuration(vault.renewLease(secret.leaseId(), wanted).leaseDuration());
+          secret =
+              secret.withLeaseDuration(vault.renewLease(secret.leaseId(), wanted).leaseDuration());
         }
       } else if (requestedTtl != null && !requestedTtl.equals(secret.leaseDuration())) {
         secret = secret.withLeaseDuration(vault.renew(secret.leaseId(), requestedTtl));
@@ -230,13 +234,13 @@ public class LeaseService implements AutoCloseable {
   }
 
   /**
-   * Start-up check of the Vault side of rotation: creates the first issuing token and warns when its
-   * lifetime cannot cover the rotation margin, that is when a credential issued with it would have to
-   * be rotated for its token at once. Never fails: Vault may be down at start-up, and issuing will
-   * create the token (and report errors) later.
+   * Start-up check of the Vault side of rotation: creates the first issuing token and warns when
+   * its lifetime cannot cover the rotation margin, that is when a credential issued with it would
+   * have to be rotated for its token at once. Never fails: Vault may be down at start-up, and
+   * issuing will create the token (and report errors) later.
    *
-   * @return whether the issuing token's lifetime covers the margin ({@code false} also when the check
-   *     could not be made)
+   * @return whether the issuing token's lifetime covers the margin ({@code false} also when the
+   *     check could not be made)
    */
   public boolean checkIssuingTokenLifetime() {
     try {
@@ -266,10 +270,10 @@ public class LeaseService implements AutoCloseable {
 
   /**
    * Learns the max TTL of the binding's Vault role from Vault's configuration (the role's {@code
-   * max_ttl} capped by its mount's), without touching any lease. When Vault cannot say (unreachable,
-   * or a policy written by an older setup), the limit stays unknown until the next attempt after
-   * {@code maxTtlCache}: credentials are then limited by their token's death, and a capped renewal
-   * still rotates them in time.
+   * max_ttl} capped by its mount's), without touching any lease. When Vault cannot say
+   * (unreachable, or a policy written by an older setup), the limit stays unknown until the next
+   * attempt after {@code maxTtlCache}: credentials are then limited by their token's death, and a
+   * capped renewal still rotates them in time.
    */
   private MaxTtl learnMaxTtl(Binding binding, Instant now) {
     Duration value;
@@ -293,9 +297,9 @@ public class LeaseService implements AutoCloseable {
   }
 
   /**
-   * When to renew a lease that lives {@code lifetime} from {@code from}: at {@code renewalFraction} of
-   * it, moved earlier by up to {@code renewalJitter} of it at random, but not within 200 ms, and not
-   * after {@code limit} (the credential's max expiry, when known).
+   * When to renew a lease that lives {@code lifetime} from {@code from}: at {@code renewalFraction}
+   * of it, moved earlier by up to {@code renewalJitter} of it at random, but not within 200 ms, and
+   * not after {@code limit} (the credential's max expiry, when known).
    */
   Instant renewalDue(Instant from, Duration lifetime, @Nullable Instant limit) {
     double fraction =
@@ -316,9 +320,9 @@ public class LeaseService implements AutoCloseable {
    *
    * @return the credential (without password: the broker never had it stored)
    * @throws BrokerException {@code CREDENTIAL_NOT_FOUND} for an unknown id, {@code
-   *     CREDENTIAL_OF_ANOTHER_POD} when it belongs to another pod UID, {@code INVALID_REQUEST} when it
-   *     is for another database role, {@code CREDENTIAL_NOT_RESUMABLE} when it has ended, expired, or
-   *     was replaced
+   *     CREDENTIAL_OF_ANOTHER_POD} when it belongs to another pod UID, {@code INVALID_REQUEST} when
+   *     it is for another database role, {@code CREDENTIAL_NOT_RESUMABLE} when it has ended,
+   *     expired, or was replaced
    */
   public IssuedCredential resume(
       PodIdentity owner, Binding binding, UUID credentialId, UUID streamId) {
@@ -332,7 +336,8 @@ public class LeaseService implements AutoCloseable {
         throw new BrokerException(
             Reason.INVALID_REQUEST, "the credential was issued for another database role");
       }
-      if (!store.attach(credentialId, owner.podUid(), replicaId.value(), streamId, clock.instant())) {
+      if (!store.attach(
+          credentialId, owner.podUid(), replicaId.value(), streamId, clock.instant())) {
         throw new BrokerException(
             Reason.CREDENTIAL_NOT_RESUMABLE,
             "the credential is no longer alive; ask for a new one without resume_credential_id");
@@ -345,8 +350,8 @@ public class LeaseService implements AutoCloseable {
   }
 
   /**
-   * Revokes a credential of the caller's pod at once, together with a credential it replaced that is
-   * still draining (a pod that shuts down needs neither). Idempotent.
+   * Revokes a credential of the caller's pod at once, together with a credential it replaced that
+   * is still draining (a pod that shuts down needs neither). Idempotent.
    *
    * @throws BrokerException {@code CREDENTIAL_NOT_FOUND} when the id never belonged to this pod
    */
@@ -397,17 +402,18 @@ public class LeaseService implements AutoCloseable {
   }
 
   /**
-   * Notes that a stream ended without a release: the credentials it held stay alive for the reconnect
-   * grace, counted from now, then are revoked unless a stream resumes them.
+   * Notes that a stream ended without a release: the credentials it held stay alive for the
+   * reconnect grace, counted from now, then are revoked unless a stream resumes them.
    *
-   * <p>Does not block: the write is queued and done by one background thread, because streams end on
-   * gRPC's call threads, and thousands of them end at once when a network path or a load balancer
-   * drops its connections. Nothing is lost that matters if this replica dies before the write: its
-   * credentials are then claimed by another replica, which counts them as detached from the claim
-   * and gives them the same grace.
+   * <p>Does not block: the write is queued and done by one background thread, because streams end
+   * on gRPC's call threads, and thousands of them end at once when a network path or a load
+   * balancer drops its connections. Nothing is lost that matters if this replica dies before the
+   * write: its credentials are then claimed by another replica, which counts them as detached from
+   * the claim and gives them the same grace.
    */
   public void detach(UUID streamId) {
-    endedStreams.add(new EndedStream(Objects.requireNonNull(streamId, "streamId"), clock.instant()));
+    endedStreams.add(
+        new EndedStream(Objects.requireNonNull(streamId, "streamId"), clock.instant()));
     if (draining.compareAndSet(false, true)) {
       try {
         detacher.execute(this::drainEndedStreams);
@@ -442,7 +448,9 @@ public class LeaseService implements AutoCloseable {
     }
   }
 
-  /** Writes the detachments still queued, on the caller's thread, and stops the background thread. */
+  /**
+   * Writes the detachments still queued, on the caller's thread, and stops the background thread.
+   */
   @Override
   public void close() {
     detacher.shutdown();
@@ -461,14 +469,14 @@ public class LeaseService implements AutoCloseable {
 
   /**
    * Revokes one credential's lease in Vault now (a synchronous revoke, which runs the role's
-   * revocation statements: no more logins, sessions terminated, role dropped) and ends the credential
-   * for {@code trigger} ({@link RevocationTrigger#RELEASE} ends it as RELEASED, {@link
-   * RevocationTrigger#EXPIRED} as EXPIRED, every other trigger as REVOKED), so that nobody renews it
-   * again. When Vault cannot be reached the lease stays on the persisted retry queue, which any
+   * revocation statements: no more logins, sessions terminated, role dropped) and ends the
+   * credential for {@code trigger} ({@link RevocationTrigger#RELEASE} ends it as RELEASED, {@link
+   * RevocationTrigger#EXPIRED} as EXPIRED, every other trigger as REVOKED), so that nobody renews
+   * it again. When Vault cannot be reached the lease stays on the persisted retry queue, which any
    * replica works until Vault confirms.
    *
-   * <p>Idempotent: a credential that has already ended is left as it is, and the outcome says whether
-   * its revocation still waits in the queue.
+   * <p>Idempotent: a credential that has already ended is left as it is, and the outcome says
+   * whether its revocation still waits in the queue.
    *
    * @throws BrokerException {@code CREDENTIAL_NOT_FOUND} for an unknown id, {@code
    *     STATE_STORE_UNAVAILABLE} when the state database cannot be reached
@@ -480,7 +488,12 @@ public class LeaseService implements AutoCloseable {
       CredentialRecord record = find(credentialId);
       Instant now = clock.instant();
       boolean ended =
-          store.endAndQueue(credentialId, trigger.endState(), trigger, now, now.plus(RevocationRetryQueue.CLAIM_LEASE));
+          store.endAndQueue(
+              credentialId,
+              trigger.endState(),
+              trigger,
+              now,
+              now.plus(RevocationRetryQueue.CLAIM_LEASE));
       if (!ended) {
         return new RevocationOutcome(
             credentialId, record.username(), !retryQueue.contains(credentialId));
@@ -533,7 +546,10 @@ public class LeaseService implements AutoCloseable {
     return record.get();
   }
 
-  /** Whether the state store refused the row because the pod is blocked (the insert trigger's {@code CB001}). */
+  /**
+   * Whether the state store refused the row because the pod is blocked (the insert trigger's {@code
+   * CB001}).
+   */
   private static boolean isPodBlockedRefusal(DataAccessException e) {
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof SQLException sql && POD_BLOCKED_SQL_STATE.equals(sql.getSQLState())) {

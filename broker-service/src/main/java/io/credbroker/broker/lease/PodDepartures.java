@@ -18,11 +18,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * What the broker does when a pod it serves is gone: its UID is remembered, so that it obtains no new
- * credential and no rotation even while its token is still cached as valid; every live credential of
- * that UID stops being renewed, cannot be resumed and is revoked by its owner after the drain grace
- * (so that the pod's last connections, if it is still shutting down, can finish); and the streams of
- * those credentials on this replica end at once with UNAUTHENTICATED ({@code POD_DELETED}).
+ * What the broker does when a pod it serves is gone: its UID is remembered, so that it obtains no
+ * new credential and no rotation even while its token is still cached as valid; every live
+ * credential of that UID stops being renewed, cannot be resumed and is revoked by its owner after
+ * the drain grace (so that the pod's last connections, if it is still shutting down, can finish);
+ * and the streams of those credentials on this replica end at once with UNAUTHENTICATED ({@code
+ * POD_DELETED}).
  *
  * <p>Matched by UID only: a pod recreated with the same name has a new UID and is not affected. The
  * UID is remembered for {@code memory} (longer than a token review is cached; after that Kubernetes
@@ -79,8 +80,8 @@ public final class PodDepartures implements DepartedPods {
   }
 
   /**
-   * The pod is gone: remembers its UID, ends the renewals of its credentials (revoked after the drain
-   * grace) and ends their streams on this replica.
+   * The pod is gone: remembers its UID, ends the renewals of its credentials (revoked after the
+   * drain grace) and ends their streams on this replica.
    *
    * @param pod the pod, with name and UID
    * @return how many live credentials it had

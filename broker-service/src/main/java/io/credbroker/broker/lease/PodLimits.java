@@ -20,10 +20,10 @@ import org.jspecify.annotations.Nullable;
  * What one pod may cost this replica: how many streams it holds open per database role, how short a
  * lease it may ask for, and how fast it may obtain new credentials.
  *
- * <p>A pod is its UID; for a token without one, its namespace and name, or its namespace and service
- * account. Every key comes from a TokenReview, never from what a caller merely sent, and both maps are
- * bounded: open streams by the streams themselves (an entry goes with its last stream), issuance
- * buckets by {@code trackedPods} and by expiry once a bucket would be full again.
+ * <p>A pod is its UID; for a token without one, its namespace and name, or its namespace and
+ * service account. Every key comes from a TokenReview, never from what a caller merely sent, and
+ * both maps are bounded: open streams by the streams themselves (an entry goes with its last
+ * stream), issuance buckets by {@code trackedPods} and by expiry once a bucket would be full again.
  *
  * <p>Thread-safe. Stream slots are taken with {@link #openStream} and given back with {@link
  * #streamEnded}, which is idempotent, so every path that ends a stream may call it.
@@ -130,8 +130,8 @@ public final class PodLimits {
   /**
    * Takes one issuance from {@code pod}'s bucket.
    *
-   * @throws BrokerException {@code ISSUANCE_RATE_EXCEEDED}, with when the next one is possible, when
-   *     the bucket is empty
+   * @throws BrokerException {@code ISSUANCE_RATE_EXCEEDED}, with when the next one is possible,
+   *     when the bucket is empty
    */
   public void issuance(PodIdentity pod) {
     Bucket bucket = buckets.get(podKey(pod), k -> new Bucket(burst, ticker.read()));

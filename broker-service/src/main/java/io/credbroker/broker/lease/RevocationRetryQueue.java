@@ -17,9 +17,9 @@ import org.springframework.jdbc.core.simple.JdbcClient;
  *
  * <p>A credential enters it in the statement that ends the credential ({@link
  * CredentialStore#endAndQueue}) and leaves it only when Vault confirmed the revocation. Any replica
- * works it: {@link #claimDue} takes due rows with {@code FOR UPDATE SKIP LOCKED} and pushes their next
- * attempt out by a claim lease, so two replicas never try the same row at once and a replica that dies
- * mid-attempt only delays the row by that lease.
+ * works it: {@link #claimDue} takes due rows with {@code FOR UPDATE SKIP LOCKED} and pushes their
+ * next attempt out by a claim lease, so two replicas never try the same row at once and a replica
+ * that dies mid-attempt only delays the row by that lease.
  *
  * <p>Thread-safe; every method is one auto-committed statement.
  */

@@ -3,8 +3,8 @@ package io.credbroker.broker.lease;
 import java.util.Locale;
 
 /**
- * Why a lease was revoked. Stored by name in the state store ({@code end_reason}) and used, in lower
- * case, as a metric tag.
+ * Why a lease was revoked. Stored by name in the state store ({@code end_reason}) and used, in
+ * lower case, as a metric tag.
  */
 public enum RevocationTrigger {
   /** The client released the credential ({@code ReleaseCredential}). */
@@ -13,7 +13,10 @@ public enum RevocationTrigger {
   ROTATION,
   /** The stream holding it broke and nobody resumed it within the reconnect grace. */
   ABANDONED,
-  /** The lease ran out (a one-shot credential, a replaced one without acknowledgement, or no renewal). */
+  /**
+   * The lease ran out (a one-shot credential, a replaced one without acknowledgement, or no
+   * renewal).
+   */
   EXPIRED,
   /** An operator revoked the credential or its pod. */
   ADMIN,

@@ -9,8 +9,8 @@ public enum RotationReason {
   /** Vault refused to renew the lease. */
   RENEWAL_REFUSED,
   /**
-   * The Vault token that created the lease dies soon, and Vault revokes the lease with it whatever its
-   * TTL.
+   * The Vault token that created the lease dies soon, and Vault revokes the lease with it whatever
+   * its TTL.
    */
   TOKEN_EXPIRY;
 

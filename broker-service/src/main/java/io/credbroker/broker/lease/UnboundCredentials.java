@@ -15,11 +15,11 @@ import org.slf4j.LoggerFactory;
  * bindings change only when replicas restart with the new one): once this replica is up, every live
  * credential in the cluster that its bindings do not allow stops being renewed, cannot be resumed,
  * and is looked at by its owner at once, whatever that owner's configuration: the owner ends its
- * stream with PERMISSION_DENIED ({@code NOT_BOUND}) and revokes it after the drain grace (see {@link
- * LeaseKeeper}), so that the pod's last connections can finish.
+ * stream with PERMISSION_DENIED ({@code NOT_BOUND}) and revokes it after the drain grace (see
+ * {@link LeaseKeeper}), so that the pod's last connections can finish.
  *
- * <p>Credentials that replicas with the old configuration issue afterwards (during a rolling update)
- * are ended by whichever replica with the new configuration tends them, once it owns them.
+ * <p>Credentials that replicas with the old configuration issue afterwards (during a rolling
+ * update) are ended by whichever replica with the new configuration tends them, once it owns them.
  *
  * <p>Thread-safe; {@link #sweep} blocks on the state database.
  */

@@ -19,9 +19,8 @@ import org.slf4j.Marker;
  * and fabric8's {@code HttpLoggingInterceptor} print requests and bodies. Of Spring's {@code
  * RestTemplate}, through which every Vault call goes, only the line that prints the request body
  * ({@code Writing [...]}) is dropped: it holds the service-account JWT of the Vault login. An
- * operator who turns
- * {@code io.grpc}, {@code org.apache.hc} or everything to DEBUG gets everything else those
- * libraries log.
+ * operator who turns {@code io.grpc}, {@code org.apache.hc} or everything to DEBUG gets everything
+ * else those libraries log.
  *
  * <p>Installed by {@code logback-spring.xml}. A turbo filter runs before the level check, so the
  * libraries also see DEBUG as disabled and do not format what would be dropped. Stateless.

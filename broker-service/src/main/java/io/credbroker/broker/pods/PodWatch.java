@@ -23,8 +23,9 @@ import org.springframework.context.SmartLifecycle;
 import org.springframework.dao.DataAccessException;
 
 /**
- * One fabric8 informer of the cluster's pods, shared by every stream and credential of this replica:
- * a deleted pod is handed to {@link PodDepartures}, which ends its streams and its credentials.
+ * One fabric8 informer of the cluster's pods, shared by every stream and credential of this
+ * replica: a deleted pod is handed to {@link PodDepartures}, which ends its streams and its
+ * credentials.
  *
  * <p>Two ways to notice, so that a deletion is noticed within {@code checkInterval} at the latest:
  *
@@ -74,7 +75,8 @@ public final class PodWatch implements SmartLifecycle {
     this.replica = replicaId.value();
     this.checkInterval = Objects.requireNonNull(checkInterval, "checkInterval");
     if (checkInterval.isNegative() || checkInterval.isZero()) {
-      throw new IllegalArgumentException("credbroker.kubernetes.pod-watch.check-interval must be positive");
+      throw new IllegalArgumentException(
+          "credbroker.kubernetes.pod-watch.check-interval must be positive");
     }
     this.meterRegistry = Objects.requireNonNull(meterRegistry, "meterRegistry");
   }
@@ -96,7 +98,8 @@ public final class PodWatch implements SmartLifecycle {
     worker = executor;
     SharedIndexInformer<Pod> podInformer = client.pods().inAnyNamespace().runnableInformer(0);
     podInformer.addEventHandler(new Handler());
-    // Keep listing and watching whatever fails: an API server outage must not end the watch for good.
+    // Keep listing and watching whatever fails: an API server outage must not end the watch for
+    // good.
     podInformer.exceptionHandler(
         (started, failure) -> {
           log.debug("Pod watch failed; trying again", failure);
@@ -138,8 +141,8 @@ public final class PodWatch implements SmartLifecycle {
   }
 
   /**
-   * Checks the pods of this replica's live credentials once (what runs every {@code checkInterval}).
-   * Skipped while the informer is not in sync.
+   * Checks the pods of this replica's live credentials once (what runs every {@code
+   * checkInterval}). Skipped while the informer is not in sync.
    */
   void check() {
     try {
@@ -198,7 +201,8 @@ public final class PodWatch implements SmartLifecycle {
             ? "default"
             : pod.getSpec().getServiceAccountName();
     PodIdentity identity =
-        new PodIdentity(metadata.getNamespace(), serviceAccount, metadata.getName(), metadata.getUid());
+        new PodIdentity(
+            metadata.getNamespace(), serviceAccount, metadata.getName(), metadata.getUid());
     ScheduledExecutorService executor = worker;
     if (executor == null) {
       return;
@@ -231,7 +235,8 @@ public final class PodWatch implements SmartLifecycle {
 
     @Override
     public void onDelete(Pod pod, boolean deletedFinalStateUnknown) {
-      departed(pod, deletedFinalStateUnknown ? PodDepartures.Cause.ABSENT : PodDepartures.Cause.DELETED);
+      departed(
+          pod, deletedFinalStateUnknown ? PodDepartures.Cause.ABSENT : PodDepartures.Cause.DELETED);
     }
   }
 }

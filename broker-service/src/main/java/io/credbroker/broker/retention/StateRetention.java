@@ -19,16 +19,16 @@ import org.springframework.transaction.support.TransactionTemplate;
  * stop growing with every credential ever issued.
  *
  * <p>A credential is deleted only once it has ended (released, revoked or expired) more than {@code
- * endedCredentials} ago and no revocation of its lease waits in the retry queue; a live one is never
- * touched, whatever its age. Ages are counted by the database's clock. Rows go in batches of {@code
- * batchSize}, each batch its own short transaction, so that a large backlog (the first run after an
- * upgrade) never holds locks for long.
+ * endedCredentials} ago and no revocation of its lease waits in the retry queue; a live one is
+ * never touched, whatever its age. Ages are counted by the database's clock. Rows go in batches of
+ * {@code batchSize}, each batch its own short transaction, so that a large backlog (the first run
+ * after an upgrade) never holds locks for long.
  *
- * <p>One replica at a time: each batch first takes a transaction-level advisory lock without waiting;
- * a replica that does not get it leaves the pass to the one that has it. Thread rule: passes run on
- * one daemon thread of this class, or on the caller's thread through {@link #purge()}. Lifecycle:
- * started and stopped by Spring ({@link SmartLifecycle}); the first pass comes one interval (less up
- * to a tenth, at random) after start.
+ * <p>One replica at a time: each batch first takes a transaction-level advisory lock without
+ * waiting; a replica that does not get it leaves the pass to the one that has it. Thread rule:
+ * passes run on one daemon thread of this class, or on the caller's thread through {@link
+ * #purge()}. Lifecycle: started and stopped by Spring ({@link SmartLifecycle}); the first pass
+ * comes one interval (less up to a tenth, at random) after start.
  */
 public final class StateRetention implements SmartLifecycle {
 

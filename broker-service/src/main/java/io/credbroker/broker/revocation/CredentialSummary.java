@@ -8,8 +8,8 @@ import java.util.UUID;
 import org.jspecify.annotations.Nullable;
 
 /**
- * What an operator may see about one credential: who holds which PostgreSQL user, and where it is in
- * its life. There is no password here, because the broker never has one to show.
+ * What an operator may see about one credential: who holds which PostgreSQL user, and where it is
+ * in its life. There is no password here, because the broker never has one to show.
  *
  * @param id the broker's credential id
  * @param databaseRole the binding's database role

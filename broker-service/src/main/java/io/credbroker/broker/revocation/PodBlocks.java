@@ -16,9 +16,9 @@ import org.springframework.dao.DataAccessException;
  *
  * <p>A cached answer is dropped as soon as a {@code block} or {@code unblock} notification for the
  * UID arrives (from any replica, this one included), and after {@code cacheTtl} at the latest in
- * case a notification was lost (or came from a newer replica in a format this one skips). When the state database
- * cannot be asked, the pod is refused with {@code STATE_STORE_UNAVAILABLE} rather than admitted
- * (fail closed).
+ * case a notification was lost (or came from a newer replica in a format this one skips). When the
+ * state database cannot be asked, the pod is refused with {@code STATE_STORE_UNAVAILABLE} rather
+ * than admitted (fail closed).
  *
  * <p>Thread-safe; one instance per process.
  */

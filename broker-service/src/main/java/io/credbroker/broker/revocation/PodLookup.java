@@ -4,8 +4,8 @@ import java.util.Optional;
 
 /**
  * Finds the UID of the pod that exists now under a name, so that an operator can block a pod that
- * has not asked the broker for anything yet. Implemented against the Kubernetes API; without it only
- * pods the broker has issued to can be revoked.
+ * has not asked the broker for anything yet. Implemented against the Kubernetes API; without it
+ * only pods the broker has issued to can be revoked.
  *
  * <p>Implementations must be thread-safe.
  */

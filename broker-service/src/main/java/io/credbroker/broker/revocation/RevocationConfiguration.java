@@ -64,14 +64,16 @@ class RevocationConfiguration {
           } else if (message instanceof RevocationMessage.PodUnblocked unblocked) {
             podBlocks.invalidate(unblocked.podUid());
           } else if (message instanceof RevocationMessage.CredentialRevoked revoked) {
-            events.publishEvent(new CredentialRevokedEvent(revoked.credentialId(), revoked.reason()));
+            events.publishEvent(
+                new CredentialRevokedEvent(revoked.credentialId(), revoked.reason()));
           }
         },
         missedSince -> {
           podBlocks.invalidateAll();
           for (RevocationMessage.CredentialRevoked revoked :
               store.revokedSince(missedSince.minus(REPLAY_MARGIN))) {
-            events.publishEvent(new CredentialRevokedEvent(revoked.credentialId(), revoked.reason()));
+            events.publishEvent(
+                new CredentialRevokedEvent(revoked.credentialId(), revoked.reason()));
           }
         },
         Clock.systemUTC());
@@ -82,19 +84,26 @@ class RevocationConfiguration {
    * cache then only catches up by TTL, and its streams learn of revocations only after reconnect).
    */
   @Bean
-  Gauge revocationListenerGauge(RevocationNotifications notifications, MeterRegistry meterRegistry) {
-    return Gauge.builder("credbroker.revocation.listener.connected", notifications, n -> n.listening() ? 1 : 0)
+  Gauge revocationListenerGauge(
+      RevocationNotifications notifications, MeterRegistry meterRegistry) {
+    return Gauge.builder(
+            "credbroker.revocation.listener.connected", notifications, n -> n.listening() ? 1 : 0)
         .description("Whether the cross-replica revocation listener is connected (1) or not (0)")
         .register(meterRegistry);
   }
 
   /**
-   * Not a bean of executor type on purpose: Spring Boot backs its own task executor off when one exists.
+   * Not a bean of executor type on purpose: Spring Boot backs its own task executor off when one
+   * exists.
    */
   @Bean(destroyMethod = "close")
   UndroppedRoles undroppedRoles(
-      Bindings bindings, VaultDatabaseCredentials vault, BrokerProperties properties, MeterRegistry meterRegistry) {
-    UndroppedRoles undroppedRoles = new UndroppedRoles(bindings, vault, Clock.systemUTC(), meterRegistry);
+      Bindings bindings,
+      VaultDatabaseCredentials vault,
+      BrokerProperties properties,
+      MeterRegistry meterRegistry) {
+    UndroppedRoles undroppedRoles =
+        new UndroppedRoles(bindings, vault, Clock.systemUTC(), meterRegistry);
     undroppedRoles.start(properties.revocation().undroppedCheckInterval());
     return undroppedRoles;
   }

@@ -83,7 +83,9 @@ sealed interface RevocationMessage {
         case "block" -> fields.length == 3 ? new PodBlocked(fields[2]) : null;
         case "unblock" -> fields.length == 3 ? new PodUnblocked(fields[2]) : null;
         case "revoked" ->
-            fields.length == 4 ? new CredentialRevoked(UUID.fromString(fields[2]), fields[3]) : null;
+            fields.length == 4
+                ? new CredentialRevoked(UUID.fromString(fields[2]), fields[3])
+                : null;
         default -> null;
       };
     } catch (IllegalArgumentException e) {

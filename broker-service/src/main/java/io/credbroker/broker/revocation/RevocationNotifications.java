@@ -26,7 +26,8 @@ import org.springframework.jdbc.core.simple.JdbcClient;
  * <p>{@link #publish} sends a {@link RevocationMessage} with {@code pg_notify} through the shared
  * pool; inside a transaction it is delivered when that transaction commits. Every replica, the
  * sender included, receives it on its own dedicated connection (outside the pool, because a
- * listening session must stay the same session) and hands it to the consumer on the listener thread.
+ * listening session must stay the same session) and hands it to the consumer on the listener
+ * thread.
  *
  * <p>When the listening connection fails, the listener reconnects after a delay and then calls the
  * reconnect hook with the time it last knew itself connected, so that the owner can replay what it
@@ -46,7 +47,8 @@ public final class RevocationNotifications implements SmartLifecycle {
   public interface ConnectionFactory {
     Connection connect() throws SQLException;
 
-    static ConnectionFactory driverManager(String url, @Nullable String user, @Nullable String password) {
+    static ConnectionFactory driverManager(
+        String url, @Nullable String user, @Nullable String password) {
       return () -> DriverManager.getConnection(url, user, password);
     }
   }
@@ -168,7 +170,8 @@ public final class RevocationNotifications implements SmartLifecycle {
         receive(conn);
       } catch (SQLException | RuntimeException e) {
         if (running) {
-          log.warn("Revocation listener lost its connection; reconnecting in {}", reconnectDelay, e);
+          log.warn(
+              "Revocation listener lost its connection; reconnecting in {}", reconnectDelay, e);
         }
       } finally {
         connection = null;

@@ -32,12 +32,12 @@ import org.springframework.transaction.support.TransactionTemplate;
  * Revokes a pod or one credential on behalf of an operator, on whichever replica the call arrives.
  *
  * <p>A pod revocation first blocks every UID the broker has seen for that pod name (committed
- * together with the {@code block} notifications, under the advisory lock that pairs with the
- * {@code credential} insert trigger, so no credential can be issued to a blocked UID afterwards),
- * then revokes each still active credential of those UIDs through the lease lifecycle (Vault runs
- * the role's revocation statements: no more logins, sessions terminated, role dropped), then tells
- * the replica holding each credential's stream, and finally writes the audit record. A replacement
- * pod has a new UID and is not affected.
+ * together with the {@code block} notifications, under the advisory lock that pairs with the {@code
+ * credential} insert trigger, so no credential can be issued to a blocked UID afterwards), then
+ * revokes each still active credential of those UIDs through the lease lifecycle (Vault runs the
+ * role's revocation statements: no more logins, sessions terminated, role dropped), then tells the
+ * replica holding each credential's stream, and finally writes the audit record. A replacement pod
+ * has a new UID and is not affected.
  *
  * <p>Both operations are idempotent: a repeated call revokes nothing new and answers with the same
  * state. The answer is read back from the state store, so every replica gives the same one.
@@ -112,15 +112,15 @@ public class RevocationService {
    *
    * <p>The UIDs are those the broker has issued to under this name and the UID of the pod of this
    * name that exists now in Kubernetes, so that a pod is blocked before it ever asks (an attacker's
-   * copy of its token then obtains nothing). A name is never blocked as such: a later pod of the same
-   * name (a StatefulSet's replacement) is another pod and is admitted. A name that neither the broker
-   * nor Kubernetes knows is answered 404 rather than recorded, since no token can be bound to a pod
-   * that does not exist. When Kubernetes cannot be asked, the UIDs the broker knows are blocked
-   * anyway and the outage is logged; with none known the call fails as unavailable (retry).
+   * copy of its token then obtains nothing). A name is never blocked as such: a later pod of the
+   * same name (a StatefulSet's replacement) is another pod and is admitted. A name that neither the
+   * broker nor Kubernetes knows is answered 404 rather than recorded, since no token can be bound
+   * to a pod that does not exist. When Kubernetes cannot be asked, the UIDs the broker knows are
+   * blocked anyway and the outage is logged; with none known the call fails as unavailable (retry).
    *
    * @param actor the operator's Kubernetes user name, for the audit trail
-   * @throws BrokerException {@code POD_NOT_FOUND} when neither the broker nor Kubernetes knows a pod
-   *     of this name; {@code KUBERNETES_UNAVAILABLE} when the broker knows none and Kubernetes
+   * @throws BrokerException {@code POD_NOT_FOUND} when neither the broker nor Kubernetes knows a
+   *     pod of this name; {@code KUBERNETES_UNAVAILABLE} when the broker knows none and Kubernetes
    *     cannot be asked
    */
   public PodRevocation revokePod(String namespace, String podName, String reason, String actor) {
@@ -247,7 +247,8 @@ public class RevocationService {
                   List<PodBlock> removed = store.unblock(namespace, podName);
                   if (removed.isEmpty()) {
                     throw new BrokerException(
-                        Reason.POD_NOT_BLOCKED, "pod " + namespace + "/" + podName + " is not blocked");
+                        Reason.POD_NOT_BLOCKED,
+                        "pod " + namespace + "/" + podName + " is not blocked");
                   }
                   for (PodBlock block : removed) {
                     // Delivered on commit, like the block itself.
@@ -255,7 +256,14 @@ public class RevocationService {
                   }
                   List<String> uids = removed.stream().map(PodBlock::podUid).toList();
                   store.appendAudit(
-                      actor, POD_UNBLOCKED, namespace, podName, uids, List.of(), List.of(), reason,
+                      actor,
+                      POD_UNBLOCKED,
+                      namespace,
+                      podName,
+                      uids,
+                      List.of(),
+                      List.of(),
+                      reason,
                       replicaId.value());
                   return removed;
                 }));
@@ -269,11 +277,11 @@ public class RevocationService {
   }
 
   /**
-   * What a bulk revocation of {@code selector} would end, or ends when {@code dryRun} is false: each
-   * pod holding a matching live credential is revoked as {@link #revokePod} does (one audit record
-   * each), each matching credential of a token bound to no pod as {@link #revokeCredential} does.
-   * Pods are revoked one after the other; when one fails the call fails, and what was revoked before
-   * stays revoked and audited (a repeated call revokes the rest).
+   * What a bulk revocation of {@code selector} would end, or ends when {@code dryRun} is false:
+   * each pod holding a matching live credential is revoked as {@link #revokePod} does (one audit
+   * record each), each matching credential of a token bound to no pod as {@link #revokeCredential}
+   * does. Pods are revoked one after the other; when one fails the call fails, and what was revoked
+   * before stays revoked and audited (a repeated call revokes the rest).
    *
    * @param reason required unless {@code dryRun}
    * @throws BrokerException {@code INVALID_REQUEST} when more than {@link #MAX_BULK_PODS} pods or
@@ -311,11 +319,17 @@ public class RevocationService {
     if (byPod.size() > MAX_BULK_PODS) {
       throw new BrokerException(
           Reason.INVALID_REQUEST,
-          byPod.size() + " pods match, more than " + MAX_BULK_PODS + " at once; narrow the selection");
+          byPod.size()
+              + " pods match, more than "
+              + MAX_BULK_PODS
+              + " at once; narrow the selection");
     }
     List<BulkRevocation.PodTarget> pods =
         byPod.entrySet().stream()
-            .map(e -> new BulkRevocation.PodTarget(e.getKey().get(0), e.getKey().get(1), e.getValue()))
+            .map(
+                e ->
+                    new BulkRevocation.PodTarget(
+                        e.getKey().get(0), e.getKey().get(1), e.getValue()))
             .sorted(
                 Comparator.comparing(BulkRevocation.PodTarget::namespace)
                     .thenComparing(BulkRevocation.PodTarget::podName))
@@ -393,9 +407,9 @@ public class RevocationService {
 
   /**
    * Revokes a revoked pod's credentials at the same time rather than one after the other, so that a
-   * revocation Vault is slow to finish (a lock the drop waits for, a busy connection) does not leave
-   * the pod's other roles able to log in meanwhile. Each outcome is added to {@code revoked} as soon as
-   * it is known; the first failure is thrown once every revocation has ended.
+   * revocation Vault is slow to finish (a lock the drop waits for, a busy connection) does not
+   * leave the pod's other roles able to log in meanwhile. Each outcome is added to {@code revoked}
+   * as soon as it is known; the first failure is thrown once every revocation has ended.
    */
   private void revokeAll(List<UUID> ids, List<RevocationOutcome> revoked) {
     if (ids.isEmpty()) {
@@ -434,14 +448,16 @@ public class RevocationService {
           }
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
-          throw new BrokerException(Reason.INTERNAL, "interrupted while revoking the pod's credentials", e);
+          throw new BrokerException(
+              Reason.INTERNAL, "interrupted while revoking the pod's credentials", e);
         }
       }
       if (failure != null) {
         throw failure;
       }
     } finally {
-      // Revocations still running after an interrupt finish on their own; none is cancelled half-way.
+      // Revocations still running after an interrupt finish on their own; none is cancelled
+      // half-way.
       pool.shutdown();
     }
   }
@@ -462,7 +478,13 @@ public class RevocationService {
 
   private static String describe(List<RevocationOutcome> revoked) {
     return revoked.stream()
-        .map(o -> o.credentialId() + " (" + o.username() + (o.revokedInVault() ? "" : ", queued") + ")")
+        .map(
+            o ->
+                o.credentialId()
+                    + " ("
+                    + o.username()
+                    + (o.revokedInVault() ? "" : ", queued")
+                    + ")")
         .collect(Collectors.joining(", "));
   }
 }

@@ -19,9 +19,9 @@ import org.jspecify.annotations.Nullable;
 import org.springframework.jdbc.core.simple.JdbcClient;
 
 /**
- * The revocation feature's tables ({@code pod_block}, {@code audit_event}) and its read-only views of
- * the lease lifecycle's tables ({@code credential}, {@code revocation_retry}); credential rows are
- * read through {@link CredentialStore}, which owns their mapping.
+ * The revocation feature's tables ({@code pod_block}, {@code audit_event}) and its read-only views
+ * of the lease lifecycle's tables ({@code credential}, {@code revocation_retry}); credential rows
+ * are read through {@link CredentialStore}, which owns their mapping.
  *
  * <p>Every statement uses bind parameters; no input is ever concatenated into SQL (optional filters
  * are written as {@code CAST(:p AS text) IS NULL OR column = :p}). Thread-safe; each call runs in
@@ -220,7 +220,9 @@ public class RevocationStore {
             .list());
   }
 
-  /** Credentials operator actions revoked since {@code since}, with the action (the stream reason). */
+  /**
+   * Credentials operator actions revoked since {@code since}, with the action (the stream reason).
+   */
   List<RevocationMessage.CredentialRevoked> revokedSince(Instant since) {
     return jdbc.sql(
             "SELECT u.credential_id, e.action FROM audit_event e,"

@@ -30,24 +30,26 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Roles that Vault reports revoked but that are still in a target database: the revocation statements
- * refused their login and ended their sessions, but could not drop them (something of theirs in another
- * database, a grant someone made to them), and recorded them in {@code credbroker_revocation.undropped_role},
- * from which later revocations retry the drop.
+ * Roles that Vault reports revoked but that are still in a target database: the revocation
+ * statements refused their login and ended their sessions, but could not drop them (something of
+ * theirs in another database, a grant someone made to them), and recorded them in {@code
+ * credbroker_revocation.undropped_role}, from which later revocations retry the drop.
  *
- * <p>The broker holds no database credentials of its own, so {@link #check()} borrows one: for each binding it
- * reads a credential of the binding's Vault role (setup lets the group read that table), reads the table where
- * pods connect, and revokes the credential at once. That revocation also runs the retry of the recorded drops,
- * so the check is what retries them when no pod is revoked for a while. A check that fails for one binding
- * keeps that binding's last answer. Each replica checks on its own.
+ * <p>The broker holds no database credentials of its own, so {@link #check()} borrows one: for each
+ * binding it reads a credential of the binding's Vault role (setup lets the group read that table),
+ * reads the table where pods connect, and revokes the credential at once. That revocation also runs
+ * the retry of the recorded drops, so the check is what retries them when no pod is revoked for a
+ * while. A check that fails for one binding keeps that binding's last answer. Each replica checks
+ * on its own.
  *
- * <p>Lifecycle: {@link #start(Duration)} schedules the checks on one daemon thread, {@link #close()} stops them.
- * Thread-safe: readers see the last completed check.
+ * <p>Lifecycle: {@link #start(Duration)} schedules the checks on one daemon thread, {@link
+ * #close()} stops them. Thread-safe: readers see the last completed check.
  */
 public final class UndroppedRoles implements AutoCloseable {
 
-  static final String QUERY = "SELECT role_name, revoked_time, attempts, last_error"
-      + " FROM credbroker_revocation.undropped_role ORDER BY revoked_time, role_name";
+  static final String QUERY =
+      "SELECT role_name, revoked_time, attempts, last_error"
+          + " FROM credbroker_revocation.undropped_role ORDER BY revoked_time, role_name";
 
   private static final Logger log = LoggerFactory.getLogger(UndroppedRoles.class);
 
@@ -60,7 +62,11 @@ public final class UndroppedRoles implements AutoCloseable {
    * @param attempts how many drops failed
    * @param lastError PostgreSQL's message for the last failed drop
    */
-  public record UndroppedRole(String databaseRole, String username, Instant revokeTime, int attempts,
+  public record UndroppedRole(
+      String databaseRole,
+      String username,
+      Instant revokeTime,
+      int attempts,
       @Nullable String lastError) {}
 
   /** What the last check found, and when it ran (null before the first check). */
@@ -79,12 +85,14 @@ public final class UndroppedRoles implements AutoCloseable {
             return thread;
           });
 
-  public UndroppedRoles(Bindings bindings, VaultDatabaseCredentials vault, Clock clock, MeterRegistry meterRegistry) {
+  public UndroppedRoles(
+      Bindings bindings, VaultDatabaseCredentials vault, Clock clock, MeterRegistry meterRegistry) {
     this.bindings = Objects.requireNonNull(bindings, "bindings");
     this.vault = Objects.requireNonNull(vault, "vault");
     this.clock = Objects.requireNonNull(clock, "clock");
     for (Binding binding : bindings.all()) {
-      Gauge.builder("credbroker.revocation.undropped.roles", this, u -> u.count(binding.databaseRole()))
+      Gauge.builder(
+              "credbroker.revocation.undropped.roles", this, u -> u.count(binding.databaseRole()))
           .description(
               "Roles revoked (no login, no sessions) that could not be dropped yet, at the last check"
                   + " (whole cluster: every replica checks the same databases; aggregate with max)")
@@ -95,7 +103,8 @@ public final class UndroppedRoles implements AutoCloseable {
 
   /** Checks every {@code interval}, the first time one interval from now. */
   public void start(Duration interval) {
-    scheduler.scheduleWithFixedDelay(this::check, interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
+    scheduler.scheduleWithFixedDelay(
+        this::check, interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
   }
 
   /** Stops the checks; one that is running is interrupted. */
@@ -108,21 +117,31 @@ public final class UndroppedRoles implements AutoCloseable {
   public Snapshot snapshot() {
     List<UndroppedRole> all = new ArrayList<>();
     byDatabaseRole.values().forEach(all::addAll);
-    all.sort(Comparator.comparing(UndroppedRole::revokeTime).thenComparing(UndroppedRole::username));
+    all.sort(
+        Comparator.comparing(UndroppedRole::revokeTime).thenComparing(UndroppedRole::username));
     return new Snapshot(List.copyOf(all), checkTime);
   }
 
-  /** Reads every binding's target database once. Never throws: a failure is logged and the binding keeps its last answer. */
+  /**
+   * Reads every binding's target database once. Never throws: a failure is logged and the binding
+   * keeps its last answer.
+   */
   public void check() {
     for (Binding binding : bindings.all()) {
       try {
         byDatabaseRole.put(binding.databaseRole(), read(binding));
       } catch (RuntimeException | SQLException e) {
-        // Never thrown on: the scheduler would stop checking. Only the reason is logged, never a message that
+        // Never thrown on: the scheduler would stop checking. Only the reason is logged, never a
+        // message that
         // could carry connection details.
-        log.warn("Could not read the undropped roles of database role {}: {}", binding.databaseRole(),
-            e instanceof BrokerException b ? b.reason().name()
-                : e instanceof SQLException sql ? "SQLSTATE " + sql.getSQLState() : e.getClass().getSimpleName());
+        log.warn(
+            "Could not read the undropped roles of database role {}: {}",
+            binding.databaseRole(),
+            e instanceof BrokerException b
+                ? b.reason().name()
+                : e instanceof SQLException sql
+                    ? "SQLSTATE " + sql.getSQLState()
+                    : e.getClass().getSimpleName());
       }
     }
     checkTime = clock.instant();
@@ -144,8 +163,13 @@ public final class UndroppedRoles implements AutoCloseable {
           Statement st = c.createStatement();
           ResultSet rs = st.executeQuery(QUERY)) {
         while (rs.next()) {
-          roles.add(new UndroppedRole(binding.databaseRole(), rs.getString(1), rs.getTimestamp(2).toInstant(), rs.getInt(3),
-              rs.getString(4)));
+          roles.add(
+              new UndroppedRole(
+                  binding.databaseRole(),
+                  rs.getString(1),
+                  rs.getTimestamp(2).toInstant(),
+                  rs.getInt(3),
+                  rs.getString(4)));
         }
       }
       return List.copyOf(roles);
@@ -153,7 +177,10 @@ public final class UndroppedRoles implements AutoCloseable {
       try {
         vault.revoke(secret.leaseId());
       } catch (BrokerException e) {
-        log.warn("The check's own lease {} could not be revoked ({}); it runs out at its TTL", secret.leaseId(), e.reason());
+        log.warn(
+            "The check's own lease {} could not be revoked ({}); it runs out at its TTL",
+            secret.leaseId(),
+            e.reason());
       }
     }
   }

@@ -9,10 +9,10 @@ import java.util.List;
 /**
  * The SQL Vault runs to create and to revoke a dynamic role, for one group role.
  *
- * <p>Vault's PostgreSQL plugin splits a statement on every {@code ;} unless the statement
- * contains the word {@code END} outside quotes. Creation is therefore written as plain statements
- * without semicolons inside them; revocation is one {@code DO} block (it contains {@code END}, so
- * it runs whole) because it needs a condition and dynamic SQL.
+ * <p>Vault's PostgreSQL plugin splits a statement on every {@code ;} unless the statement contains
+ * the word {@code END} outside quotes. Creation is therefore written as plain statements without
+ * semicolons inside them; revocation is one {@code DO} block (it contains {@code END}, so it runs
+ * whole) because it needs a condition and dynamic SQL.
  */
 public final class DynamicRoleStatements {
 
@@ -27,7 +27,9 @@ public final class DynamicRoleStatements {
     Names.sqlName("group role", groupRole);
     return List.of(
         "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'; "
-            + "GRANT " + Names.quoteIdent(groupRole) + " TO \"{{name}}\";");
+            + "GRANT "
+            + Names.quoteIdent(groupRole)
+            + " TO \"{{name}}\";");
   }
 
   /**
@@ -36,7 +38,10 @@ public final class DynamicRoleStatements {
    */
   public static List<String> revocation(String groupRole) {
     Names.sqlName("group role", groupRole);
-    return List.of(resource("setup/revoke-dynamic-role.sql").replace("{{group}}", Names.quoteLiteral(groupRole)).strip());
+    return List.of(
+        resource("setup/revoke-dynamic-role.sql")
+            .replace("{{group}}", Names.quoteLiteral(groupRole))
+            .strip());
   }
 
   static String resource(String path) {

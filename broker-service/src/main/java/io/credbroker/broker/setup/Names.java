@@ -3,8 +3,8 @@ package io.credbroker.broker.setup;
 import java.util.regex.Pattern;
 
 /**
- * Validation and quoting of the names setup writes into SQL and into Vault paths. Names are
- * checked before anything is touched, so bad input changes nothing.
+ * Validation and quoting of the names setup writes into SQL and into Vault paths. Names are checked
+ * before anything is touched, so bad input changes nothing.
  */
 final class Names {
 
@@ -22,7 +22,10 @@ final class Names {
   static String sqlName(String what, String name) {
     if (!SQL_NAME.matcher(name).matches()) {
       throw new IllegalArgumentException(
-          what + " '" + name + "' is not a valid name: use 1 to 63 letters, digits, '_' or '-', starting with a letter or '_'");
+          what
+              + " '"
+              + name
+              + "' is not a valid name: use 1 to 63 letters, digits, '_' or '-', starting with a letter or '_'");
     }
     return name;
   }

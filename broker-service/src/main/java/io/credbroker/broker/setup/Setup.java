@@ -14,13 +14,18 @@ public final class Setup {
    *
    * @throws SetupException when a step is refused; what was done stays done and a rerun continues
    */
-  public static SetupReport apply(TargetDatabaseOptions database, VaultSetupOptions vault, boolean dryRun) {
+  public static SetupReport apply(
+      TargetDatabaseOptions database, VaultSetupOptions vault, boolean dryRun) {
     TargetDatabaseSetup databaseSetup = new TargetDatabaseSetup(database);
     SetupReport postgres = databaseSetup.apply(dryRun);
-    return postgres.plus(new VaultSetup(vault).apply(dryRun, () -> {
-      Secret password = Secret.random();
-      databaseSetup.setVaultAdminPassword(password);
-      return password;
-    }));
+    return postgres.plus(
+        new VaultSetup(vault)
+            .apply(
+                dryRun,
+                () -> {
+                  Secret password = Secret.random();
+                  databaseSetup.setVaultAdminPassword(password);
+                  return password;
+                }));
   }
 }

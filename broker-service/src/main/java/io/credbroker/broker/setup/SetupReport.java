@@ -45,7 +45,9 @@ public record SetupReport(boolean dryRun, List<StepResult> steps) {
   String renderSteps() {
     StringBuilder out = new StringBuilder();
     for (StepResult step : steps) {
-      out.append(String.format("%-8s  %-80s  %s%n", step.system(), step.subject(), step.outcome().describe(dryRun)));
+      out.append(
+          String.format(
+              "%-8s  %-80s  %s%n", step.system(), step.subject(), step.outcome().describe(dryRun)));
       if (!step.detail().isEmpty() && step.outcome().isChange()) {
         for (String line : step.detail().split("\n")) {
           out.append("            ").append(line).append('\n');
@@ -60,6 +62,11 @@ public record SetupReport(boolean dryRun, List<StepResult> steps) {
     if (changes == 0) {
       return "No changes: everything was already set up.\n";
     }
-    return changes + " of " + steps.size() + " steps " + (dryRun ? "would change" : "changed") + ".\n";
+    return changes
+        + " of "
+        + steps.size()
+        + " steps "
+        + (dryRun ? "would change" : "changed")
+        + ".\n";
   }
 }

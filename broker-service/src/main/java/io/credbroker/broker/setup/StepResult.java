@@ -8,7 +8,8 @@ import java.util.Objects;
  * @param system {@code postgres} or {@code vault}
  * @param subject what the step is about, e.g. {@code group role "db1_grp"}
  * @param outcome created, updated or unchanged
- * @param detail why it changes (fields that differ, statements planned); never holds a secret, may be empty
+ * @param detail why it changes (fields that differ, statements planned); never holds a secret, may
+ *     be empty
  */
 public record StepResult(String system, String subject, Outcome outcome, String detail) {
 

@@ -5,14 +5,16 @@ import org.jspecify.annotations.Nullable;
 import org.postgresql.Driver;
 
 /**
- * Where and what to set up in PostgreSQL. Names are validated on construction, so an invalid
- * option fails before any connection is made.
+ * Where and what to set up in PostgreSQL. Names are validated on construction, so an invalid option
+ * fails before any connection is made.
  *
- * @param adminJdbcUrl JDBC URL of a superuser connection, e.g. {@code jdbc:postgresql://db:5432/postgres}
+ * @param adminJdbcUrl JDBC URL of a superuser connection, e.g. {@code
+ *     jdbc:postgresql://db:5432/postgres}
  * @param adminUser the superuser (event triggers can only be created by a superuser)
  * @param adminPassword its password
  * @param database the target database, e.g. {@code db1}
- * @param groupRole the NOLOGIN role that owns the schema and everything dynamic roles create, e.g. {@code db1_grp}
+ * @param groupRole the NOLOGIN role that owns the schema and everything dynamic roles create, e.g.
+ *     {@code db1_grp}
  * @param vaultAdminRole the login role Vault's database engine connects as, e.g. {@code admin_db1}
  * @param templateDatabase when set, a template database set up the same way, from which the target
  *     database is created when it does not exist yet
@@ -30,11 +32,13 @@ public record TargetDatabaseOptions(
     Objects.requireNonNull(adminJdbcUrl, "adminJdbcUrl");
     Objects.requireNonNull(adminPassword, "adminPassword");
     if (!adminJdbcUrl.startsWith("jdbc:postgresql:")) {
-      throw new IllegalArgumentException("the PostgreSQL admin URL must start with jdbc:postgresql:");
+      throw new IllegalArgumentException(
+          "the PostgreSQL admin URL must start with jdbc:postgresql:");
     }
     // Checked here, masked: the driver's own "URL invalid" error would print the URL's password.
     if (Driver.parseURL(adminJdbcUrl, null) == null) {
-      throw new IllegalArgumentException(Masking.url(adminJdbcUrl) + " is not a valid PostgreSQL JDBC URL");
+      throw new IllegalArgumentException(
+          Masking.url(adminJdbcUrl) + " is not a valid PostgreSQL JDBC URL");
     }
     Objects.requireNonNull(adminUser, "adminUser");
     if (adminUser.isBlank()) {
@@ -46,7 +50,8 @@ public record TargetDatabaseOptions(
     if (templateDatabase != null) {
       Names.sqlName("template database", templateDatabase);
       if (templateDatabase.equals(database)) {
-        throw new IllegalArgumentException("the template database must differ from the target database");
+        throw new IllegalArgumentException(
+            "the template database must differ from the target database");
       }
     }
     if (groupRole.equals(vaultAdminRole)) {
@@ -54,19 +59,42 @@ public record TargetDatabaseOptions(
     }
   }
 
-  /** The defaults of the reference setup for one database: {@code <db>_grp} and {@code admin_<db>}. */
-  public static TargetDatabaseOptions defaults(String adminJdbcUrl, String adminUser, Secret adminPassword, String database) {
-    return new TargetDatabaseOptions(adminJdbcUrl, adminUser, adminPassword, database, database + "_grp", "admin_" + database, null);
+  /**
+   * The defaults of the reference setup for one database: {@code <db>_grp} and {@code admin_<db>}.
+   */
+  public static TargetDatabaseOptions defaults(
+      String adminJdbcUrl, String adminUser, Secret adminPassword, String database) {
+    return new TargetDatabaseOptions(
+        adminJdbcUrl,
+        adminUser,
+        adminPassword,
+        database,
+        database + "_grp",
+        "admin_" + database,
+        null);
   }
 
   public TargetDatabaseOptions withTemplateDatabase(@Nullable String template) {
-    return new TargetDatabaseOptions(adminJdbcUrl, adminUser, adminPassword, database, groupRole, vaultAdminRole, template);
+    return new TargetDatabaseOptions(
+        adminJdbcUrl, adminUser, adminPassword, database, groupRole, vaultAdminRole, template);
   }
 
   @Override
   public String toString() {
-    return "TargetDatabaseOptions[adminJdbcUrl=" + Masking.url(adminJdbcUrl) + ", adminUser=" + adminUser
-        + ", adminPassword=" + Secret.MASK + ", database=" + database + ", groupRole=" + groupRole
-        + ", vaultAdminRole=" + vaultAdminRole + ", templateDatabase=" + templateDatabase + "]";
+    return "TargetDatabaseOptions[adminJdbcUrl="
+        + Masking.url(adminJdbcUrl)
+        + ", adminUser="
+        + adminUser
+        + ", adminPassword="
+        + Secret.MASK
+        + ", database="
+        + database
+        + ", groupRole="
+        + groupRole
+        + ", vaultAdminRole="
+        + vaultAdminRole
+        + ", templateDatabase="
+        + templateDatabase
+        + "]";
   }
 }

@@ -42,7 +42,8 @@ final class VaultDiff {
   }
 
   /** The names of the fields whose actual value differs from the desired one, in field order. */
-  static List<String> differences(Map<String, ?> desired, Map<String, ?> actual, List<Field> fields) {
+  static List<String> differences(
+      Map<String, ?> desired, Map<String, ?> actual, List<Field> fields) {
     List<String> differing = new ArrayList<>();
     for (Field field : fields) {
       if (!desired.containsKey(field.name())) {
@@ -94,7 +95,10 @@ final class VaultDiff {
     return List.of(s.split("\\s*,\\s*"));
   }
 
-  /** Desired elements plus any extra actual ones, for a {@link Kind#SUPERSET} field that must be rewritten. */
+  /**
+   * Desired elements plus any extra actual ones, for a {@link Kind#SUPERSET} field that must be
+   * rewritten.
+   */
   static List<String> union(List<String> desired, @Nullable Object actual) {
     Set<String> all = new java.util.LinkedHashSet<>(list(actual));
     all.addAll(desired);

@@ -22,14 +22,14 @@ import org.springframework.vault.support.VaultResponse;
 /**
  * Sets up Vault for one target database and for the broker: the database secrets engine, the
  * connection config (followed by {@code rotate-root}, so that only Vault knows the admin password),
- * the role with the creation and revocation statements of {@link DynamicRoleStatements}, the broker's
- * policy, the token role (and its policy) for the tokens the broker creates credentials with, and
- * optionally Kubernetes auth with the role the broker logs in with.
+ * the role with the creation and revocation statements of {@link DynamicRoleStatements}, the
+ * broker's policy, the token role (and its policy) for the tokens the broker creates credentials
+ * with, and optionally Kubernetes auth with the role the broker logs in with.
  *
  * <p>Every step reads the current value back and writes only what differs, so a second run changes
  * nothing. The connection config is the one exception to plain comparison: Vault never returns the
- * password, so whenever the config is (re)written a fresh admin password is issued through
- * {@link AdminPasswordIssuer} and rotated right after.
+ * password, so whenever the config is (re)written a fresh admin password is issued through {@link
+ * AdminPasswordIssuer} and rotated right after.
  *
  * <p>Not thread-safe; one instance per run. Needs no Spring context.
  */
@@ -46,40 +46,45 @@ public final class VaultSetup {
 
   private static final String SYSTEM = "vault";
 
-  private static final List<Field> CONNECTION_FIELDS = List.of(
-      Field.required("plugin_name", Kind.SCALAR),
-      Field.required("connection_url", Kind.SCALAR),
-      Field.required("username", Kind.SCALAR),
-      Field.required("allowed_roles", Kind.SUPERSET),
-      // Not every Vault version echoes these two; absent means "cannot tell", not "differs".
-      Field.optional("password_authentication", Kind.SCALAR),
-      Field.optional("verify_connection", Kind.SCALAR));
+  private static final List<Field> CONNECTION_FIELDS =
+      List.of(
+          Field.required("plugin_name", Kind.SCALAR),
+          Field.required("connection_url", Kind.SCALAR),
+          Field.required("username", Kind.SCALAR),
+          Field.required("allowed_roles", Kind.SUPERSET),
+          // Not every Vault version echoes these two; absent means "cannot tell", not "differs".
+          Field.optional("password_authentication", Kind.SCALAR),
+          Field.optional("verify_connection", Kind.SCALAR));
 
-  private static final List<Field> ROLE_FIELDS = List.of(
-      Field.required("db_name", Kind.SCALAR),
-      Field.required("creation_statements", Kind.LIST),
-      Field.required("revocation_statements", Kind.LIST),
-      Field.required("default_ttl", Kind.SCALAR),
-      Field.required("max_ttl", Kind.SCALAR));
+  private static final List<Field> ROLE_FIELDS =
+      List.of(
+          Field.required("db_name", Kind.SCALAR),
+          Field.required("creation_statements", Kind.LIST),
+          Field.required("revocation_statements", Kind.LIST),
+          Field.required("default_ttl", Kind.SCALAR),
+          Field.required("max_ttl", Kind.SCALAR));
 
-  private static final List<Field> KUBERNETES_CONFIG_FIELDS = List.of(
-      Field.required("kubernetes_host", Kind.SCALAR),
-      Field.required("kubernetes_ca_cert", Kind.SCALAR));
+  private static final List<Field> KUBERNETES_CONFIG_FIELDS =
+      List.of(
+          Field.required("kubernetes_host", Kind.SCALAR),
+          Field.required("kubernetes_ca_cert", Kind.SCALAR));
 
-  private static final List<Field> BROKER_ROLE_FIELDS = List.of(
-      Field.required("bound_service_account_names", Kind.SET),
-      Field.required("bound_service_account_namespaces", Kind.SET),
-      Field.required("token_policies", Kind.SET),
-      Field.required("token_ttl", Kind.SCALAR),
-      Field.required("token_max_ttl", Kind.SCALAR),
-      Field.required("audience", Kind.SCALAR));
+  private static final List<Field> BROKER_ROLE_FIELDS =
+      List.of(
+          Field.required("bound_service_account_names", Kind.SET),
+          Field.required("bound_service_account_namespaces", Kind.SET),
+          Field.required("token_policies", Kind.SET),
+          Field.required("token_ttl", Kind.SCALAR),
+          Field.required("token_max_ttl", Kind.SCALAR),
+          Field.required("audience", Kind.SCALAR));
 
-  private static final List<Field> ISSUING_ROLE_FIELDS = List.of(
-      Field.required("allowed_policies", Kind.SET),
-      Field.required("orphan", Kind.SCALAR),
-      Field.required("renewable", Kind.SCALAR),
-      Field.required("token_explicit_max_ttl", Kind.SCALAR),
-      Field.required("token_no_default_policy", Kind.SCALAR));
+  private static final List<Field> ISSUING_ROLE_FIELDS =
+      List.of(
+          Field.required("allowed_policies", Kind.SET),
+          Field.required("orphan", Kind.SCALAR),
+          Field.required("renewable", Kind.SCALAR),
+          Field.required("token_explicit_max_ttl", Kind.SCALAR),
+          Field.required("token_no_default_policy", Kind.SCALAR));
 
   private final VaultSetupOptions options;
   private final VaultTemplate vault;
@@ -89,8 +94,11 @@ public final class VaultSetup {
     HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
     JdkClientHttpRequestFactory requests = new JdkClientHttpRequestFactory(http);
     requests.setReadTimeout(Duration.ofSeconds(30));
-    this.vault = new VaultTemplate(VaultEndpoint.from(options.vaultAddress()), requests,
-        new SimpleSessionManager(new TokenAuthentication(options.vaultToken().reveal())));
+    this.vault =
+        new VaultTemplate(
+            VaultEndpoint.from(options.vaultAddress()),
+            requests,
+            new SimpleSessionManager(new TokenAuthentication(options.vaultToken().reveal())));
   }
 
   public VaultSetupOptions options() {
@@ -98,40 +106,58 @@ public final class VaultSetup {
   }
 
   /**
-   * Converges Vault, or with {@code dryRun} only reads and reports. {@code adminPasswords} is called
-   * only when the connection config is written, never in a dry run.
+   * Converges Vault, or with {@code dryRun} only reads and reports. {@code adminPasswords} is
+   * called only when the connection config is written, never in a dry run.
    *
-   * @throws SetupException when Vault refuses a step; steps already done stay done and a rerun continues
+   * @throws SetupException when Vault refuses a step; steps already done stay done and a rerun
+   *     continues
    */
   public SetupReport apply(boolean dryRun, AdminPasswordIssuer adminPasswords) {
     List<StepResult> steps = new ArrayList<>();
     String mount = options.mount();
     run("secrets engine " + mount + "/", () -> secretsEngine(dryRun, steps));
-    boolean configWritten = run("connection " + mount + "/config/" + options.connectionName(),
-        () -> connection(dryRun, adminPasswords, steps));
-    run("rotate-root", () -> {
-      String path = mount + "/rotate-root/" + options.connectionName();
-      step(steps, dryRun, "root credentials " + path, configWritten ? Outcome.UPDATED : Outcome.UNCHANGED,
-          "rotate-root: afterwards only Vault knows the password of " + options.vaultAdminRole(), () -> vault.write(path, null));
-      return true;
-    });
+    boolean configWritten =
+        run(
+            "connection " + mount + "/config/" + options.connectionName(),
+            () -> connection(dryRun, adminPasswords, steps));
+    run(
+        "rotate-root",
+        () -> {
+          String path = mount + "/rotate-root/" + options.connectionName();
+          step(
+              steps,
+              dryRun,
+              "root credentials " + path,
+              configWritten ? Outcome.UPDATED : Outcome.UNCHANGED,
+              "rotate-root: afterwards only Vault knows the password of "
+                  + options.vaultAdminRole(),
+              () -> vault.write(path, null));
+          return true;
+        });
     run("role " + mount + "/roles/" + options.roleName(), () -> databaseRole(dryRun, steps));
     run("policy " + options.broker().policyName(), () -> policy(dryRun, steps));
     run("policy " + options.broker().issuingPolicyName(), () -> issuingPolicy(dryRun, steps));
-    run("auth/token/roles/" + options.broker().issuingTokenRole(), () -> issuingTokenRole(dryRun, steps));
+    run(
+        "auth/token/roles/" + options.broker().issuingTokenRole(),
+        () -> issuingTokenRole(dryRun, steps));
     KubernetesAuth kubernetes = options.broker().kubernetes();
     if (kubernetes != null) {
       run("auth method " + kubernetes.authPath(), () -> kubernetesMount(kubernetes, dryRun, steps));
-      run("auth/" + kubernetes.authPath() + "/config", () -> kubernetesConfig(kubernetes, dryRun, steps));
-      run("auth/" + kubernetes.authPath() + "/role/" + kubernetes.roleName(), () -> brokerRole(kubernetes, dryRun, steps));
+      run(
+          "auth/" + kubernetes.authPath() + "/config",
+          () -> kubernetesConfig(kubernetes, dryRun, steps));
+      run(
+          "auth/" + kubernetes.authPath() + "/role/" + kubernetes.roleName(),
+          () -> brokerRole(kubernetes, dryRun, steps));
     }
     return new SetupReport(dryRun, steps);
   }
 
   /**
-   * The policy the broker's own token carries: create issuing tokens, manage leases, list the leases
-   * of {@code mount}'s credentials (to revoke those nobody tracks) and read the TTL limits of its
-   * roles and of the mount, nothing else (credentials themselves are read with issuing tokens).
+   * The policy the broker's own token carries: create issuing tokens, manage leases, list the
+   * leases of {@code mount}'s credentials (to revoke those nobody tracks) and read the TTL limits
+   * of its roles and of the mount, nothing else (credentials themselves are read with issuing
+   * tokens).
    */
   static String brokerPolicy(String issuingRole, String mount) {
     return DynamicRoleStatements.resource("setup/broker-policy.hcl")
@@ -143,13 +169,16 @@ public final class VaultSetup {
 
   /** The policy of issuing tokens: read credentials from the mount, nothing else. */
   static String issuingPolicy(String mount) {
-    return DynamicRoleStatements.resource("setup/issuing-policy.hcl").replace("{{mount}}", mount).strip() + "\n";
+    return DynamicRoleStatements.resource("setup/issuing-policy.hcl")
+            .replace("{{mount}}", mount)
+            .strip()
+        + "\n";
   }
 
   /**
-   * The token role issuing tokens come from: orphans (no parent whose revocation or expiry would take
-   * their leases along), not renewable, with a fixed lifetime, and only the issuing policy (not even
-   * Vault's default policy).
+   * The token role issuing tokens come from: orphans (no parent whose revocation or expiry would
+   * take their leases along), not renewable, with a fixed lifetime, and only the issuing policy
+   * (not even Vault's default policy).
    */
   static Map<String, Object> desiredIssuingTokenRole(VaultSetupOptions.BrokerAccess b) {
     Map<String, Object> m = new LinkedHashMap<>();
@@ -157,7 +186,8 @@ public final class VaultSetup {
     m.put("orphan", true);
     m.put("renewable", false);
     m.put("token_explicit_max_ttl", b.issuingTokenTtl().toSeconds());
-    // Not even Vault's default policy (it may renew leases and look up tokens): read credentials only.
+    // Not even Vault's default policy (it may renew leases and look up tokens): read credentials
+    // only.
     m.put("token_no_default_policy", true);
     return m;
   }
@@ -211,13 +241,15 @@ public final class VaultSetup {
     if (!differing.isEmpty()) {
       out.append("differs: ").append(String.join(", ", differing)).append('\n');
     }
-    values.forEach((k, v) -> {
-      String shown = k.equals("password") || k.equals("token") ? Secret.MASK : String.valueOf(v);
-      if (shown.contains("\n")) {
-        shown = shown.lines().findFirst().orElse("") + " ...";
-      }
-      out.append(k).append('=').append(shown).append('\n');
-    });
+    values.forEach(
+        (k, v) -> {
+          String shown =
+              k.equals("password") || k.equals("token") ? Secret.MASK : String.valueOf(v);
+          if (shown.contains("\n")) {
+            shown = shown.lines().findFirst().orElse("") + " ...";
+          }
+          out.append(k).append('=').append(shown).append('\n');
+        });
     return out.toString().strip();
   }
 
@@ -225,17 +257,33 @@ public final class VaultSetup {
     String path = options.mount() + "/";
     VaultMount existing = vault.opsForSys().getMounts().get(path);
     if (existing != null && !"database".equals(existing.getType())) {
-      throw new SetupException("Vault mount " + path + " already exists with type " + existing.getType()
-          + "; choose another mount with --mount");
+      throw new SetupException(
+          "Vault mount "
+              + path
+              + " already exists with type "
+              + existing.getType()
+              + "; choose another mount with --mount");
     }
-    step(steps, dryRun, "secrets engine " + path + " (database)", existing == null ? Outcome.CREATED : Outcome.UNCHANGED,
+    step(
+        steps,
+        dryRun,
+        "secrets engine " + path + " (database)",
+        existing == null ? Outcome.CREATED : Outcome.UNCHANGED,
         "vault secrets enable -path=" + options.mount() + " database",
-        () -> vault.opsForSys().mount(options.mount(), VaultMount.builder().type("database")
-            .description("credential-broker: dynamic PostgreSQL roles").build()));
+        () ->
+            vault
+                .opsForSys()
+                .mount(
+                    options.mount(),
+                    VaultMount.builder()
+                        .type("database")
+                        .description("credential-broker: dynamic PostgreSQL roles")
+                        .build()));
     return true;
   }
 
-  private boolean connection(boolean dryRun, AdminPasswordIssuer adminPasswords, List<StepResult> steps) {
+  private boolean connection(
+      boolean dryRun, AdminPasswordIssuer adminPasswords, List<StepResult> steps) {
     String path = options.mount() + "/config/" + options.connectionName();
     Map<String, Object> desired = desiredConnection(options);
     Map<String, Object> actual = read(path);
@@ -251,15 +299,23 @@ public final class VaultSetup {
       }
       differing = VaultDiff.differences(desired, flat, CONNECTION_FIELDS);
       outcome = differing.isEmpty() ? Outcome.UNCHANGED : Outcome.UPDATED;
-      desired.put("allowed_roles", VaultDiff.union(List.of(options.roleName()), actual.get("allowed_roles")));
+      desired.put(
+          "allowed_roles",
+          VaultDiff.union(List.of(options.roleName()), actual.get("allowed_roles")));
     }
     Map<String, Object> shown = new LinkedHashMap<>(desired);
     shown.put("password", Secret.MASK);
-    step(steps, dryRun, "connection " + path, outcome, describe(shown, differing), () -> {
-      Map<String, Object> body = new LinkedHashMap<>(desired);
-      body.put("password", adminPasswords.issue().reveal());
-      vault.write(path, body);
-    });
+    step(
+        steps,
+        dryRun,
+        "connection " + path,
+        outcome,
+        describe(shown, differing),
+        () -> {
+          Map<String, Object> body = new LinkedHashMap<>(desired);
+          body.put("password", adminPasswords.issue().reveal());
+          vault.write(path, body);
+        });
     return outcome.isChange();
   }
 
@@ -271,16 +327,27 @@ public final class VaultSetup {
   }
 
   private boolean policy(boolean dryRun, List<StepResult> steps) {
-    return aclPolicy(dryRun, steps, options.broker().policyName(), brokerPolicy(options.broker().issuingTokenRole(), options.mount()));
+    return aclPolicy(
+        dryRun,
+        steps,
+        options.broker().policyName(),
+        brokerPolicy(options.broker().issuingTokenRole(), options.mount()));
   }
 
   private boolean issuingPolicy(boolean dryRun, List<StepResult> steps) {
-    return aclPolicy(dryRun, steps, options.broker().issuingPolicyName(), issuingPolicy(options.mount()));
+    return aclPolicy(
+        dryRun, steps, options.broker().issuingPolicyName(), issuingPolicy(options.mount()));
   }
 
   private boolean issuingTokenRole(boolean dryRun, List<StepResult> steps) {
     String path = "auth/token/roles/" + options.broker().issuingTokenRole();
-    converge(steps, dryRun, "token role " + path, path, desiredIssuingTokenRole(options.broker()), read(path),
+    converge(
+        steps,
+        dryRun,
+        "token role " + path,
+        path,
+        desiredIssuingTokenRole(options.broker()),
+        read(path),
         ISSUING_ROLE_FIELDS);
     return true;
   }
@@ -289,9 +356,17 @@ public final class VaultSetup {
     String path = "sys/policies/acl/" + name;
     Map<String, Object> actual = read(path);
     Object text = actual == null ? null : actual.get("policy");
-    Outcome outcome = text == null ? Outcome.CREATED
-        : text.toString().strip().equals(desired.strip()) ? Outcome.UNCHANGED : Outcome.UPDATED;
-    step(steps, dryRun, "policy " + name, outcome, desired.strip(), () -> vault.write(path, Map.of("policy", desired)));
+    Outcome outcome =
+        text == null
+            ? Outcome.CREATED
+            : text.toString().strip().equals(desired.strip()) ? Outcome.UNCHANGED : Outcome.UPDATED;
+    step(
+        steps,
+        dryRun,
+        "policy " + name,
+        outcome,
+        desired.strip(),
+        () -> vault.write(path, Map.of("policy", desired)));
     return true;
   }
 
@@ -299,39 +374,91 @@ public final class VaultSetup {
     String path = k.authPath() + "/";
     VaultMount existing = vault.opsForSys().getAuthMounts().get(path);
     if (existing != null && !"kubernetes".equals(existing.getType())) {
-      throw new SetupException("Vault auth path " + path + " already exists with type " + existing.getType()
-          + "; choose another path with --kubernetes-auth-path");
+      throw new SetupException(
+          "Vault auth path "
+              + path
+              + " already exists with type "
+              + existing.getType()
+              + "; choose another path with --kubernetes-auth-path");
     }
-    step(steps, dryRun, "auth method " + path + " (kubernetes)", existing == null ? Outcome.CREATED : Outcome.UNCHANGED,
+    step(
+        steps,
+        dryRun,
+        "auth method " + path + " (kubernetes)",
+        existing == null ? Outcome.CREATED : Outcome.UNCHANGED,
         "vault auth enable -path=" + k.authPath() + " kubernetes",
-        () -> vault.opsForSys().authMount(k.authPath(), VaultMount.builder().type("kubernetes")
-            .description("credential-broker: pods and the broker log in with service-account tokens").build()));
+        () ->
+            vault
+                .opsForSys()
+                .authMount(
+                    k.authPath(),
+                    VaultMount.builder()
+                        .type("kubernetes")
+                        .description(
+                            "credential-broker: pods and the broker log in with service-account tokens")
+                        .build()));
     return true;
   }
 
   private boolean kubernetesConfig(KubernetesAuth k, boolean dryRun, List<StepResult> steps) {
     String path = "auth/" + k.authPath() + "/config";
     Map<String, Object> desired = desiredKubernetesConfig(k);
-    converge(steps, dryRun, path, path, desired, dryRun && !authMounted(k) ? null : read(path), KUBERNETES_CONFIG_FIELDS);
+    converge(
+        steps,
+        dryRun,
+        path,
+        path,
+        desired,
+        dryRun && !authMounted(k) ? null : read(path),
+        KUBERNETES_CONFIG_FIELDS);
     return true;
   }
 
   private boolean brokerRole(KubernetesAuth k, boolean dryRun, List<StepResult> steps) {
     String path = "auth/" + k.authPath() + "/role/" + k.roleName();
     Map<String, Object> desired = desiredBrokerRole(k, options.broker().policyName());
-    converge(steps, dryRun, path, path, desired, dryRun && !authMounted(k) ? null : read(path), BROKER_ROLE_FIELDS);
+    converge(
+        steps,
+        dryRun,
+        path,
+        path,
+        desired,
+        dryRun && !authMounted(k) ? null : read(path),
+        BROKER_ROLE_FIELDS);
     return true;
   }
 
-  /** Writes {@code desired} to {@code path} when it is absent ({@code actual} null) or differs in {@code fields}. */
-  private void converge(List<StepResult> steps, boolean dryRun, String subject, String path, Map<String, Object> desired,
-      @Nullable Map<String, Object> actual, List<Field> fields) {
-    List<String> differing = actual == null ? List.of() : VaultDiff.differences(desired, actual, fields);
-    Outcome outcome = actual == null ? Outcome.CREATED : differing.isEmpty() ? Outcome.UNCHANGED : Outcome.UPDATED;
-    step(steps, dryRun, subject, outcome, describe(desired, differing), () -> vault.write(path, desired));
+  /**
+   * Writes {@code desired} to {@code path} when it is absent ({@code actual} null) or differs in
+   * {@code fields}.
+   */
+  private void converge(
+      List<StepResult> steps,
+      boolean dryRun,
+      String subject,
+      String path,
+      Map<String, Object> desired,
+      @Nullable Map<String, Object> actual,
+      List<Field> fields) {
+    List<String> differing =
+        actual == null ? List.of() : VaultDiff.differences(desired, actual, fields);
+    Outcome outcome =
+        actual == null
+            ? Outcome.CREATED
+            : differing.isEmpty() ? Outcome.UNCHANGED : Outcome.UPDATED;
+    step(
+        steps,
+        dryRun,
+        subject,
+        outcome,
+        describe(desired, differing),
+        () -> vault.write(path, desired));
   }
 
-  /** In a dry run the auth method may not be mounted yet; reading below it would answer 404 for the route, not the item. */
+  /**
+   * In a dry run the auth method may not be mounted yet; reading below it would answer 404 for the
+   * route, not the item.
+   */
   private boolean authMounted(KubernetesAuth k) {
     return vault.opsForSys().getAuthMounts().containsKey(k.authPath() + "/");
   }
@@ -357,12 +484,21 @@ public final class VaultSetup {
       throw new SetupException("Vault step '" + what + "' failed: " + e.getMessage(), e);
     } catch (org.springframework.web.client.RestClientException e) {
       Throwable cause = e.getMostSpecificCause();
-      String reason = cause.getClass().getSimpleName() + (cause.getMessage() == null ? "" : ": " + cause.getMessage());
-      throw new SetupException("Vault step '" + what + "' failed: cannot reach Vault (" + reason + ")", e);
+      String reason =
+          cause.getClass().getSimpleName()
+              + (cause.getMessage() == null ? "" : ": " + cause.getMessage());
+      throw new SetupException(
+          "Vault step '" + what + "' failed: cannot reach Vault (" + reason + ")", e);
     }
   }
 
-  private static void step(List<StepResult> steps, boolean dryRun, String subject, Outcome outcome, String detail, VaultWork work) {
+  private static void step(
+      List<StepResult> steps,
+      boolean dryRun,
+      String subject,
+      Outcome outcome,
+      String detail,
+      VaultWork work) {
     if (outcome.isChange() && !dryRun) {
       work.run();
     }

@@ -13,15 +13,18 @@ import org.jspecify.annotations.Nullable;
  * @param vaultAddress e.g. {@code http://127.0.0.1:8200}
  * @param vaultToken a token allowed to mount engines, write policies and configure auth methods
  * @param mount path of the database secrets engine, e.g. {@code database}
- * @param connectionName name of the connection config, e.g. {@code db1} ({@code <mount>/config/<name>})
+ * @param connectionName name of the connection config, e.g. {@code db1} ({@code
+ *     <mount>/config/<name>})
  * @param roleName the Vault role pods get credentials from ({@code <mount>/creds/<role>})
  * @param database the target database
  * @param vaultAdminRole the PostgreSQL login role Vault connects as
  * @param groupRole the PostgreSQL group every dynamic role joins
  * @param postgresHost host Vault uses to reach PostgreSQL (may differ from the one setup uses)
  * @param postgresPort its port
- * @param connectionParameters query string appended to Vault's connection URL, e.g. {@code sslmode=disable}; may be empty
- * @param passwordAuthentication {@code scram-sha-256} (Vault sends a verifier, never the password) or {@code password}
+ * @param connectionParameters query string appended to Vault's connection URL, e.g. {@code
+ *     sslmode=disable}; may be empty
+ * @param passwordAuthentication {@code scram-sha-256} (Vault sends a verifier, never the password)
+ *     or {@code password}
  * @param defaultTtl lease TTL of a credential
  * @param maxTtl maximum lease lifetime of a credential
  * @param broker the broker's own access
@@ -52,8 +55,11 @@ public record VaultSetupOptions(
   public VaultSetupOptions {
     Objects.requireNonNull(vaultAddress, "vaultAddress");
     Objects.requireNonNull(vaultToken, "vaultToken");
-    if (vaultAddress.getScheme() == null || !vaultAddress.getScheme().matches("https?") || vaultAddress.getHost() == null) {
-      throw new IllegalArgumentException("the Vault address must be an http(s) URL, e.g. http://127.0.0.1:8200");
+    if (vaultAddress.getScheme() == null
+        || !vaultAddress.getScheme().matches("https?")
+        || vaultAddress.getHost() == null) {
+      throw new IllegalArgumentException(
+          "the Vault address must be an http(s) URL, e.g. http://127.0.0.1:8200");
     }
     Names.vaultName("mount", mount);
     Names.vaultName("connection name", connectionName);
@@ -62,21 +68,27 @@ public record VaultSetupOptions(
     Names.sqlName("Vault admin role", vaultAdminRole);
     Names.sqlName("group role", groupRole);
     if (postgresHost.isBlank() || !postgresHost.matches("[A-Za-z0-9.:\\[\\]_-]+")) {
-      throw new IllegalArgumentException("'" + postgresHost + "' is not a valid PostgreSQL host for Vault");
+      throw new IllegalArgumentException(
+          "'" + postgresHost + "' is not a valid PostgreSQL host for Vault");
     }
     if (postgresPort < 1 || postgresPort > 65535) {
-      throw new IllegalArgumentException("the PostgreSQL port for Vault must be between 1 and 65535");
+      throw new IllegalArgumentException(
+          "the PostgreSQL port for Vault must be between 1 and 65535");
     }
     if (!connectionParameters.matches("[A-Za-z0-9_.=&%/-]*")) {
-      throw new IllegalArgumentException("connection parameters must look like key=value&key=value");
+      throw new IllegalArgumentException(
+          "connection parameters must look like key=value&key=value");
     }
-    if (!passwordAuthentication.equals("scram-sha-256") && !passwordAuthentication.equals("password")) {
-      throw new IllegalArgumentException("password authentication must be scram-sha-256 or password");
+    if (!passwordAuthentication.equals("scram-sha-256")
+        && !passwordAuthentication.equals("password")) {
+      throw new IllegalArgumentException(
+          "password authentication must be scram-sha-256 or password");
     }
     requirePositiveSeconds("default TTL", defaultTtl);
     requirePositiveSeconds("max TTL", maxTtl);
     if (defaultTtl.compareTo(maxTtl) > 0) {
-      throw new IllegalArgumentException("the default TTL (" + defaultTtl + ") must not exceed the max TTL (" + maxTtl + ")");
+      throw new IllegalArgumentException(
+          "the default TTL (" + defaultTtl + ") must not exceed the max TTL (" + maxTtl + ")");
     }
     Objects.requireNonNull(broker, "broker");
     if (broker.issuingTokenTtl().compareTo(defaultTtl.multipliedBy(2)) < 0) {
@@ -109,48 +121,136 @@ public record VaultSetupOptions(
   }
 
   /**
-   * The reference setup for one database: mount {@code database}, connection and role named after the
-   * database, {@code admin_<db>} and {@code <db>_grp}, SCRAM, TTL 1h / max 24h, policy
-   * {@code credential-broker}, no Kubernetes auth, and Vault's connection to PostgreSQL with
-   * {@code sslmode=verify-full}.
+   * The reference setup for one database: mount {@code database}, connection and role named after
+   * the database, {@code admin_<db>} and {@code <db>_grp}, SCRAM, TTL 1h / max 24h, policy {@code
+   * credential-broker}, no Kubernetes auth, and Vault's connection to PostgreSQL with {@code
+   * sslmode=verify-full}.
    */
-  public static VaultSetupOptions defaults(URI vaultAddress, Secret vaultToken, String database, String postgresHost, int postgresPort) {
-    return new VaultSetupOptions(vaultAddress, vaultToken, "database", database, database, database, "admin_" + database,
-        database + "_grp", postgresHost, postgresPort, DEFAULT_CONNECTION_PARAMETERS, "scram-sha-256", Duration.ofHours(1),
-        Duration.ofHours(24), new BrokerAccess("credential-broker", null));
+  public static VaultSetupOptions defaults(
+      URI vaultAddress, Secret vaultToken, String database, String postgresHost, int postgresPort) {
+    return new VaultSetupOptions(
+        vaultAddress,
+        vaultToken,
+        "database",
+        database,
+        database,
+        database,
+        "admin_" + database,
+        database + "_grp",
+        postgresHost,
+        postgresPort,
+        DEFAULT_CONNECTION_PARAMETERS,
+        "scram-sha-256",
+        Duration.ofHours(1),
+        Duration.ofHours(24),
+        new BrokerAccess("credential-broker", null));
   }
 
-  /** The same options with other query parameters of Vault's connection URL (e.g. {@code sslmode=disable}). */
+  /**
+   * The same options with other query parameters of Vault's connection URL (e.g. {@code
+   * sslmode=disable}).
+   */
   public VaultSetupOptions withConnectionParameters(String newConnectionParameters) {
-    return new VaultSetupOptions(vaultAddress, vaultToken, mount, connectionName, roleName, database, vaultAdminRole, groupRole,
-        postgresHost, postgresPort, newConnectionParameters, passwordAuthentication, defaultTtl, maxTtl, broker);
+    return new VaultSetupOptions(
+        vaultAddress,
+        vaultToken,
+        mount,
+        connectionName,
+        roleName,
+        database,
+        vaultAdminRole,
+        groupRole,
+        postgresHost,
+        postgresPort,
+        newConnectionParameters,
+        passwordAuthentication,
+        defaultTtl,
+        maxTtl,
+        broker);
   }
 
   /** The same options with other credential TTLs (tests use seconds or minutes). */
   public VaultSetupOptions withTtls(Duration newDefaultTtl, Duration newMaxTtl) {
-    return new VaultSetupOptions(vaultAddress, vaultToken, mount, connectionName, roleName, database, vaultAdminRole, groupRole,
-        postgresHost, postgresPort, connectionParameters, passwordAuthentication, newDefaultTtl, newMaxTtl, broker);
+    return new VaultSetupOptions(
+        vaultAddress,
+        vaultToken,
+        mount,
+        connectionName,
+        roleName,
+        database,
+        vaultAdminRole,
+        groupRole,
+        postgresHost,
+        postgresPort,
+        connectionParameters,
+        passwordAuthentication,
+        newDefaultTtl,
+        newMaxTtl,
+        broker);
   }
 
   /** The same options with other broker access (for example with Kubernetes auth). */
   public VaultSetupOptions withBroker(BrokerAccess newBroker) {
-    return new VaultSetupOptions(vaultAddress, vaultToken, mount, connectionName, roleName, database, vaultAdminRole, groupRole,
-        postgresHost, postgresPort, connectionParameters, passwordAuthentication, defaultTtl, maxTtl, newBroker);
+    return new VaultSetupOptions(
+        vaultAddress,
+        vaultToken,
+        mount,
+        connectionName,
+        roleName,
+        database,
+        vaultAdminRole,
+        groupRole,
+        postgresHost,
+        postgresPort,
+        connectionParameters,
+        passwordAuthentication,
+        defaultTtl,
+        maxTtl,
+        newBroker);
   }
 
   /** Vault's connection URL: user name and password stay templates that Vault fills in itself. */
   public String connectionUrl() {
-    String host = postgresHost.contains(":") && !postgresHost.startsWith("[") ? "[" + postgresHost + "]" : postgresHost;
-    return "postgresql://{{username}}:{{password}}@" + host + ":" + postgresPort + "/" + database
+    String host =
+        postgresHost.contains(":") && !postgresHost.startsWith("[")
+            ? "[" + postgresHost + "]"
+            : postgresHost;
+    return "postgresql://{{username}}:{{password}}@"
+        + host
+        + ":"
+        + postgresPort
+        + "/"
+        + database
         + (connectionParameters.isEmpty() ? "" : "?" + connectionParameters);
   }
 
   @Override
   public String toString() {
-    return "VaultSetupOptions[vaultAddress=" + vaultAddress + ", vaultToken=" + Secret.MASK + ", mount=" + mount
-        + ", connectionName=" + connectionName + ", roleName=" + roleName + ", connectionUrl=" + connectionUrl()
-        + ", vaultAdminRole=" + vaultAdminRole + ", groupRole=" + groupRole + ", passwordAuthentication=" + passwordAuthentication
-        + ", defaultTtl=" + defaultTtl + ", maxTtl=" + maxTtl + ", broker=" + broker + "]";
+    return "VaultSetupOptions[vaultAddress="
+        + vaultAddress
+        + ", vaultToken="
+        + Secret.MASK
+        + ", mount="
+        + mount
+        + ", connectionName="
+        + connectionName
+        + ", roleName="
+        + roleName
+        + ", connectionUrl="
+        + connectionUrl()
+        + ", vaultAdminRole="
+        + vaultAdminRole
+        + ", groupRole="
+        + groupRole
+        + ", passwordAuthentication="
+        + passwordAuthentication
+        + ", defaultTtl="
+        + defaultTtl
+        + ", maxTtl="
+        + maxTtl
+        + ", broker="
+        + broker
+        + "]";
   }
 
   static void requirePositiveSeconds(String what, Duration d) {
@@ -234,8 +334,10 @@ public record VaultSetupOptions(
         throw new IllegalArgumentException("the Kubernetes CA must be a PEM certificate");
       }
       Names.vaultName("broker Vault role", roleName);
-      if (!serviceAccount.matches("[a-z0-9]([-a-z0-9.]*[a-z0-9])?") || !namespace.matches("[a-z0-9]([-a-z0-9]*[a-z0-9])?")) {
-        throw new IllegalArgumentException("the broker's service account and namespace must be Kubernetes names");
+      if (!serviceAccount.matches("[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
+          || !namespace.matches("[a-z0-9]([-a-z0-9]*[a-z0-9])?")) {
+        throw new IllegalArgumentException(
+            "the broker's service account and namespace must be Kubernetes names");
       }
       if (audience != null && audience.isBlank()) {
         throw new IllegalArgumentException("the broker token audience must not be blank");

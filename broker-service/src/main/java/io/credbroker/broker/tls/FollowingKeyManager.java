@@ -16,8 +16,8 @@ import org.springframework.boot.ssl.SslBundle;
  * reloads the bundle because its files changed, the next handshake gets the new key and
  * certificate; connections already established keep theirs.
  *
- * <p>A handshake chooses an alias, then asks for its certificate chain and key. The alias carries the
- * generation it was chosen from, and the previous generation is kept, so a reload between those
+ * <p>A handshake chooses an alias, then asks for its certificate chain and key. The alias carries
+ * the generation it was chosen from, and the previous generation is kept, so a reload between those
  * calls cannot pair one generation's certificate with the other's key.
  *
  * <p>Thread-safe: handshakes run on several event-loop threads at once. Server side only; it never
@@ -38,7 +38,8 @@ final class FollowingKeyManager extends X509ExtendedKeyManager {
   public @Nullable String chooseEngineServerAlias(
       String keyType, Principal @Nullable [] issuers, @Nullable SSLEngine engine) {
     Generation generation = current();
-    return generation.alias(generation.keyManager.chooseEngineServerAlias(keyType, issuers, engine));
+    return generation.alias(
+        generation.keyManager.chooseEngineServerAlias(keyType, issuers, engine));
   }
 
   @Override
@@ -91,7 +92,9 @@ final class FollowingKeyManager extends X509ExtendedKeyManager {
     return null;
   }
 
-  /** The generation of the bundle as it is now, made when the bundle was replaced since last time. */
+  /**
+   * The generation of the bundle as it is now, made when the bundle was replaced since last time.
+   */
   private Generation current() {
     SslBundle now = bundle.get();
     Generation generation = current;

@@ -41,8 +41,7 @@ class TlsConfiguration {
     return registry ->
         registry.registerBundle(
             GRPC_BUNDLE,
-            following(
-                new FollowingKeyManager(() -> bundles.getObject().getBundle(SERVER_BUNDLE))));
+            following(new FollowingKeyManager(() -> bundles.getObject().getBundle(SERVER_BUNDLE))));
   }
 
   /** A bundle whose only key manager is {@code keyManager}; its trust material is the JVM's. */

@@ -9,10 +9,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * This replica's current {@link IssuingToken}, replaced by a new one once half of its life has passed,
- * so that every credential starts with at least half a token lifetime ahead of it. Tokens are never
- * revoked by the broker: an old one lives on, unused, until Vault expires it together with whatever
- * leases it still has (by then the broker has rotated them).
+ * This replica's current {@link IssuingToken}, replaced by a new one once half of its life has
+ * passed, so that every credential starts with at least half a token lifetime ahead of it. Tokens
+ * are never revoked by the broker: an old one lives on, unused, until Vault expires it together
+ * with whatever leases it still has (by then the broker has rotated them).
  *
  * <p>Thread-safe. The fast path is one volatile read; only the thread that finds the token stale
  * creates the next one, and the others wait for it (once per half lifetime).
@@ -37,9 +37,9 @@ final class IssuingTokens {
   }
 
   /**
-   * The token to issue with now: the current one while it is fresh, else a new one. When Vault cannot
-   * create a new one, a current token that has not expired is still used (its credentials rotate
-   * early); otherwise the failure is thrown.
+   * The token to issue with now: the current one while it is fresh, else a new one. When Vault
+   * cannot create a new one, a current token that has not expired is still used (its credentials
+   * rotate early); otherwise the failure is thrown.
    */
   IssuingToken current() {
     IssuingToken token = current;
@@ -75,8 +75,8 @@ final class IssuingTokens {
   }
 
   /**
-   * Forgets {@code token} if it is still the current one (Vault refused it: revoked by an operator),
-   * so that the next call creates a new one.
+   * Forgets {@code token} if it is still the current one (Vault refused it: revoked by an
+   * operator), so that the next call creates a new one.
    */
   void discard(IssuingToken token) {
     synchronized (lock) {

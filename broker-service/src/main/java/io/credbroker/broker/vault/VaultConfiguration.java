@@ -18,9 +18,9 @@ import org.springframework.vault.core.VaultOperations;
 /**
  * Wires the Vault client. The {@link VaultOperations} (address, the broker's own login, session
  * renewal, and the pooled keep-alive HTTP client whose connect and read timeouts limit every call)
- * comes from Spring Cloud Vault, built on {@link VaultHttpClient} (whose pool is sized to the bulkhead);
- * the circuit breaker, bulkhead and retry come from the Resilience4j
- * instances named {@value #INSTANCE}.
+ * comes from Spring Cloud Vault, built on {@link VaultHttpClient} (whose pool is sized to the
+ * bulkhead); the circuit breaker, bulkhead and retry come from the Resilience4j instances named
+ * {@value #INSTANCE}.
  */
 @Configuration(proxyBeanMethods = false)
 class VaultConfiguration {
@@ -29,8 +29,8 @@ class VaultConfiguration {
   static final String INSTANCE = "vault";
 
   /**
-   * Replaces Spring Cloud Vault's HTTP client (it backs off when this bean exists) with the same client
-   * whose pool holds as many connections as the bulkhead admits calls.
+   * Replaces Spring Cloud Vault's HTTP client (it backs off when this bean exists) with the same
+   * client whose pool holds as many connections as the bulkhead admits calls.
    */
   @Bean
   ClientFactoryWrapper clientHttpRequestFactoryWrapper(

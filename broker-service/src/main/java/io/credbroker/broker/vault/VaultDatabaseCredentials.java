@@ -32,38 +32,41 @@ import org.slf4j.LoggerFactory;
 import org.springframework.http.HttpEntity;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpMethod;
-import org.springframework.web.client.HttpStatusCodeException;
-import org.springframework.web.client.ResourceAccessException;
 import org.springframework.vault.core.VaultOperations;
 import org.springframework.vault.support.VaultResponse;
+import org.springframework.web.client.HttpStatusCodeException;
+import org.springframework.web.client.ResourceAccessException;
 
 /**
- * Vault's database secrets engine as the broker uses it: issue a PostgreSQL role, renew and revoke its
- * lease.
+ * Vault's database secrets engine as the broker uses it: issue a PostgreSQL role, renew and revoke
+ * its lease.
  *
  * <p>Every call passes a bulkhead (bounded concurrency; a full bulkhead is {@code OVERLOADED}), a
  * circuit breaker (a Vault that keeps failing is not waited for; an open circuit is {@code
- * VAULT_UNAVAILABLE} at once) and a time limit. The time limit is the HTTP client's own: waiting for a
- * pooled connection and connecting are bounded by {@code spring.cloud.vault.connection-timeout}, the
- * wait for Vault's answer by {@code spring.cloud.vault.read-timeout}; a call that runs into either is
- * a {@code timeout} that counts against the circuit. The exchange runs on the calling thread: a
- * separate thread per call (a future with a time limit around it) cost two thread hand-offs on every
- * issuance, which is most of what the broker added to Vault's own time on a loaded machine. Only
- * failures that say something about Vault's health
- * (connection errors, timeouts, 5xx, 429) count against the circuit; a 4xx is Vault refusing this
- * particular request, reported as {@code VAULT_REJECTED}. Renewals and revocations are idempotent and
- * retried with backoff and jitter while Vault is unreachable; a {@code creds} read is never retried:
- * one that timed out may still have created a role, so repeating it blindly would leak roles.
+ * VAULT_UNAVAILABLE} at once) and a time limit. The time limit is the HTTP client's own: waiting
+ * for a pooled connection and connecting are bounded by {@code
+ * spring.cloud.vault.connection-timeout}, the wait for Vault's answer by {@code
+ * spring.cloud.vault.read-timeout}; a call that runs into either is a {@code timeout} that counts
+ * against the circuit. The exchange runs on the calling thread: a separate thread per call (a
+ * future with a time limit around it) cost two thread hand-offs on every issuance, which is most of
+ * what the broker added to Vault's own time on a loaded machine. Only failures that say something
+ * about Vault's health (connection errors, timeouts, 5xx, 429) count against the circuit; a 4xx is
+ * Vault refusing this particular request, reported as {@code VAULT_REJECTED}. Renewals and
+ * revocations are idempotent and retried with backoff and jitter while Vault is unreachable; a
+ * {@code creds} read is never retried: one that timed out may still have created a role, so
+ * repeating it blindly would leak roles.
  *
- * <p>Whose leases. Vault revokes every lease together with the token that created it: when the token
- * is revoked (Spring Vault revokes its login at shutdown), reaches its max TTL, or simply runs out
- * after its replica crashed. Credentials are therefore never read with the broker's login: each is
- * read with an {@link IssuingToken}, an orphan, non-renewable token of fixed lifetime created through
- * a token role, whose death is known in advance ({@link DatabaseSecret#tokenExpireTime()}) and does
- * not depend on any replica. Renewals and revocations use the login: Vault lets any token whose
- * policy allows {@code sys/leases/renew} and {@code sys/leases/revoke} act on any lease.
+ * <p>Whose leases. Vault revokes every lease together with the token that created it: when the
+ * token is revoked (Spring Vault revokes its login at shutdown), reaches its max TTL, or simply
+ * runs out after its replica crashed. Credentials are therefore never read with the broker's login:
+ * each is read with an {@link IssuingToken}, an orphan, non-renewable token of fixed lifetime
+ * created through a token role, whose death is known in advance ({@link
+ * DatabaseSecret#tokenExpireTime()}) and does not depend on any replica. Renewals and revocations
+ * use the login: Vault lets any token whose policy allows {@code sys/leases/renew} and {@code
+ * sys/leases/revoke} act on any lease.
  *
- * <p>Vault's error texts are logged, never passed to callers. Passwords and tokens are never logged.
+ * <p>Vault's error texts are logged, never passed to callers. Passwords and tokens are never
+ * logged.
  *
  * <p>Thread-safe. Calls block the calling thread, which also runs the HTTP exchange, until Vault
  * answers or a timeout of the HTTP client passes.
@@ -71,7 +74,8 @@ import org.springframework.vault.support.VaultResponse;
 public final class VaultDatabaseCredentials {
 
   private static final Logger log = LoggerFactory.getLogger(VaultDatabaseCredentials.class);
-  private static final Pattern PATH_SEGMENTS = Pattern.compile("[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*");
+  private static final Pattern PATH_SEGMENTS =
+      Pattern.compile("[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*");
   private static final Duration RETRY_AFTER = Duration.ofSeconds(1);
   private static final String VAULT_TOKEN_HEADER = "X-Vault-Token";
 
@@ -88,7 +92,9 @@ public final class VaultDatabaseCredentials {
   private final IssuingTokens issuingTokens;
   private final Runnable logInAgain;
 
-  /** When {@link #logInAgain} last ran ({@link System#nanoTime}), to run it at most once a while. */
+  /**
+   * When {@link #logInAgain} last ran ({@link System#nanoTime}), to run it at most once a while.
+   */
   private final AtomicLong lastLogin = new AtomicLong(System.nanoTime() - LOGIN_INTERVAL.toNanos());
 
   /** {@code credbroker.vault.request} timers by operation and outcome (a few fixed values each). */
@@ -118,10 +124,11 @@ public final class VaultDatabaseCredentials {
   }
 
   /**
-   * @param vault Spring Vault's template, logged in as the broker; its HTTP client's timeouts are the
-   *     calls' time limit
-   * @param retry how renewals and revocations (idempotent calls) are retried; only failures that leave
-   *     Vault unreachable are retried, whatever the retry's own predicate says. {@code null}: no retries
+   * @param vault Spring Vault's template, logged in as the broker; its HTTP client's timeouts are
+   *     the calls' time limit
+   * @param retry how renewals and revocations (idempotent calls) are retried; only failures that
+   *     leave Vault unreachable are retried, whatever the retry's own predicate says. {@code null}:
+   *     no retries
    * @param issuingTokenRole the token role through which issuing tokens are created
    */
   public VaultDatabaseCredentials(
@@ -167,10 +174,10 @@ public final class VaultDatabaseCredentials {
   }
 
   /**
-   * Reads {@code <mount>/creds/<role>} with this replica's current issuing token: Vault creates a new
-   * PostgreSQL role and a lease that belongs to that token, not to the broker's login. Never retried
-   * here (see the class comment), except once when Vault refuses the issuing token itself (403: an
-   * operator revoked it), which created nothing.
+   * Reads {@code <mount>/creds/<role>} with this replica's current issuing token: Vault creates a
+   * new PostgreSQL role and a lease that belongs to that token, not to the broker's login. Never
+   * retried here (see the class comment), except once when Vault refuses the issuing token itself
+   * (403: an operator revoked it), which created nothing.
    */
   public DatabaseSecret issue(String mount, String role) {
     String path = requireSafePath(mount) + "/creds/" + requireSafePath(role);
@@ -208,8 +215,8 @@ public final class VaultDatabaseCredentials {
   }
 
   /**
-   * The lifetime Vault grants the tokens this replica issues credentials with (creating the first one
-   * if none exists yet).
+   * The lifetime Vault grants the tokens this replica issues credentials with (creating the first
+   * one if none exists yet).
    *
    * @throws BrokerException when Vault cannot create one and no unexpired one is at hand
    */
@@ -220,8 +227,8 @@ public final class VaultDatabaseCredentials {
   /**
    * Asks Vault for a new issuing token through the token role ({@code POST
    * auth/token/create/<role>}, with the broker's login). The role makes it an orphan without
-   * renewal and fixes its lifetime; the broker asks for nothing else, so Vault's configuration alone
-   * decides what such a token may do.
+   * renewal and fixes its lifetime; the broker asks for nothing else, so Vault's configuration
+   * alone decides what such a token may do.
    */
   private IssuingToken createIssuingToken() {
     Instant asked = clock.instant();
@@ -255,8 +262,8 @@ public final class VaultDatabaseCredentials {
   }
 
   /**
-   * Renews a lease by {@code increment} from now ({@code PUT sys/leases/renew}); Vault caps the result
-   * at the role's max TTL.
+   * Renews a lease by {@code increment} from now ({@code PUT sys/leases/renew}); Vault caps the
+   * result at the role's max TTL.
    *
    * @return the lease's new duration from now
    */
@@ -265,9 +272,9 @@ public final class VaultDatabaseCredentials {
   }
 
   /**
-   * Renews a lease by {@code increment} from now ({@code PUT sys/leases/renew}), retried with backoff
-   * and jitter while Vault is unreachable (a renewal is idempotent). Vault caps the result at the
-   * lease's max TTL; the answer says whether it did.
+   * Renews a lease by {@code increment} from now ({@code PUT sys/leases/renew}), retried with
+   * backoff and jitter while Vault is unreachable (a renewal is idempotent). Vault caps the result
+   * at the lease's max TTL; the answer says whether it did.
    *
    * @throws BrokerException {@code VAULT_REJECTED} when Vault refuses the renewal (lease not found,
    *     expired, not renewable), {@code VAULT_UNAVAILABLE} when it cannot be reached
@@ -292,15 +299,14 @@ public final class VaultDatabaseCredentials {
 
   /**
    * Revokes a lease at once ({@code PUT sys/leases/revoke}, synchronous: Vault runs the role's
-   * revocation statements before answering); revoking an unknown lease succeeds. Retried with backoff
-   * and jitter while Vault is unreachable.
+   * revocation statements before answering); revoking an unknown lease succeeds. Retried with
+   * backoff and jitter while Vault is unreachable.
    */
   public void revoke(String leaseId) {
     Map<String, Object> body = Map.of("lease_id", leaseId, "sync", true);
     retried(
         () ->
-            call(
-                "revoke", () -> exchange("sys/leases/revoke", HttpMethod.PUT, body, Void.class)));
+            call("revoke", () -> exchange("sys/leases/revoke", HttpMethod.PUT, body, Void.class)));
   }
 
   /**
@@ -342,8 +348,8 @@ public final class VaultDatabaseCredentials {
   }
 
   /**
-   * When Vault issued a lease ({@code PUT sys/leases/lookup}, {@code issue_time}). Retried while Vault
-   * is unreachable.
+   * When Vault issued a lease ({@code PUT sys/leases/lookup}, {@code issue_time}). Retried while
+   * Vault is unreachable.
    *
    * @return empty when Vault no longer knows the lease (revoked or expired meanwhile: 400 {@code
    *     invalid lease})
@@ -370,9 +376,10 @@ public final class VaultDatabaseCredentials {
       }
       throw e;
     }
-    Object issued = response == null || response.getData() == null
-        ? null
-        : response.getData().get("issue_time");
+    Object issued =
+        response == null || response.getData() == null
+            ? null
+            : response.getData().get("issue_time");
     if (!(issued instanceof String text)) {
       throw rejected("lease_lookup", "Vault answered a lease lookup without issue_time", null);
     }
@@ -382,8 +389,9 @@ public final class VaultDatabaseCredentials {
   /**
    * How long after issue Vault lets leases of {@code <mount>/creds/<role>} be renewed, computed as
    * Vault does, without touching any lease: the role's {@code max_ttl} ({@code GET
-   * <mount>/roles/<role>}) capped by the mount's max lease TTL ({@code GET sys/mounts/<mount>/tune},
-   * which is the system's when the mount sets none); a role without one gets the mount's.
+   * <mount>/roles/<role>}) capped by the mount's max lease TTL ({@code GET
+   * sys/mounts/<mount>/tune}, which is the system's when the mount sets none); a role without one
+   * gets the mount's.
    */
   public Duration maxTtl(String mount, String role) {
     String safeMount = requireSafePath(mount);
@@ -391,7 +399,10 @@ public final class VaultDatabaseCredentials {
     long roleMax =
         seconds(
             retried(
-                () -> call("role_read", () -> exchange(rolePath, HttpMethod.GET, null, VaultResponse.class))),
+                () ->
+                    call(
+                        "role_read",
+                        () -> exchange(rolePath, HttpMethod.GET, null, VaultResponse.class))),
             "max_ttl",
             "role_read");
     long mountMax =
@@ -412,9 +423,8 @@ public final class VaultDatabaseCredentials {
   }
 
   private long seconds(@Nullable VaultResponse response, String field, String operation) {
-    Object value = response == null || response.getData() == null
-        ? null
-        : response.getData().get(field);
+    Object value =
+        response == null || response.getData() == null ? null : response.getData().get(field);
     if (value instanceof Number number) {
       return number.longValue();
     }
@@ -593,9 +603,9 @@ public final class VaultDatabaseCredentials {
   }
 
   /**
-   * Whether the HTTP client gave up waiting: for a pooled connection, to connect, or for the answer.
-   * Apache HttpClient and the JDK report all three as an {@link InterruptedIOException} (a {@code
-   * SocketTimeoutException} or a subclass of its parent), wrapped by Spring in a {@code
+   * Whether the HTTP client gave up waiting: for a pooled connection, to connect, or for the
+   * answer. Apache HttpClient and the JDK report all three as an {@link InterruptedIOException} (a
+   * {@code SocketTimeoutException} or a subclass of its parent), wrapped by Spring in a {@code
    * ResourceAccessException}.
    */
   private static boolean timedOut(Throwable e) {
@@ -631,9 +641,9 @@ public final class VaultDatabaseCredentials {
   }
 
   /**
-   * Vault refused a request. Logged at WARN with the status and the broker's own reason only: Vault's
-   * error body can echo request data (lease ids, SQL of a role, a submitted field), so it never goes
-   * into a log line, an exception message or a stack trace.
+   * Vault refused a request. Logged at WARN with the status and the broker's own reason only:
+   * Vault's error body can echo request data (lease ids, SQL of a role, a submitted field), so it
+   * never goes into a log line, an exception message or a stack trace.
    */
   private BrokerException rejected(
       String operation, String why, @Nullable HttpStatusCodeException cause) {

@@ -18,24 +18,24 @@ import org.springframework.vault.support.SslConfiguration;
 import org.springframework.vault.support.SslConfiguration.KeyStoreConfiguration;
 
 /**
- * The HTTP client every Vault call goes through: Spring Vault's Apache HttpClient 5 setup (timeouts,
- * TLS from {@code spring.cloud.vault.ssl.*}, proxy route planner), with a connection pool as large as
- * the Vault bulkhead.
+ * The HTTP client every Vault call goes through: Spring Vault's Apache HttpClient 5 setup
+ * (timeouts, TLS from {@code spring.cloud.vault.ssl.*}, proxy route planner), with a connection
+ * pool as large as the Vault bulkhead.
  *
- * <p>Spring Vault's pool allows 5 connections per route, so with one Vault address at most 5 calls ran
- * at once while the bulkhead admits far more: the rest queued for a connection inside the client, and
- * one that waited longer than {@code connection-timeout} failed as a Vault timeout although Vault was
- * healthy. The pool is therefore sized to the bulkhead's limit, so that the bulkhead alone decides how
- * many calls run at once.
+ * <p>Spring Vault's pool allows 5 connections per route, so with one Vault address at most 5 calls
+ * ran at once while the bulkhead admits far more: the rest queued for a connection inside the
+ * client, and one that waited longer than {@code connection-timeout} failed as a Vault timeout
+ * although Vault was healthy. The pool is therefore sized to the bulkhead's limit, so that the
+ * bulkhead alone decides how many calls run at once.
  *
- * <p>Spring Vault builds the pool (and its TLS strategy) inside the client builder without a hook to
- * size it; the pool is taken from the builder rather than rebuilt, so that TLS stays exactly Spring
- * Vault's. If a Spring Vault or HttpClient upgrade changes that builder, the broker refuses to start
- * instead of running with a pool of 5.
+ * <p>Spring Vault builds the pool (and its TLS strategy) inside the client builder without a hook
+ * to size it; the pool is taken from the builder rather than rebuilt, so that TLS stays exactly
+ * Spring Vault's. If a Spring Vault or HttpClient upgrade changes that builder, the broker refuses
+ * to start instead of running with a pool of 5.
  *
  * <p>Immutable after construction; the request factory and its pool are thread-safe. Lifecycle: the
- * request factory is closed (its pool with it) by Spring Vault's {@code ClientFactoryWrapper} when the
- * context closes.
+ * request factory is closed (its pool with it) by Spring Vault's {@code ClientFactoryWrapper} when
+ * the context closes.
  */
 public final class VaultHttpClient {
 
@@ -43,7 +43,8 @@ public final class VaultHttpClient {
   private final PoolingHttpClientConnectionManager pool;
 
   private VaultHttpClient(
-      HttpComponentsClientHttpRequestFactory requestFactory, PoolingHttpClientConnectionManager pool) {
+      HttpComponentsClientHttpRequestFactory requestFactory,
+      PoolingHttpClientConnectionManager pool) {
     this.requestFactory = requestFactory;
     this.pool = pool;
   }
@@ -97,8 +98,8 @@ public final class VaultHttpClient {
 
   /**
    * The same TLS settings Spring Cloud Vault derives from {@code spring.cloud.vault.ssl.*} (its own
-   * method for this is not public): key and trust store with optional password and type, protocols and
-   * cipher suites.
+   * method for this is not public): key and trust store with optional password and type, protocols
+   * and cipher suites.
    */
   static SslConfiguration sslConfiguration(VaultProperties.Ssl ssl) {
     KeyStoreConfiguration keyStore =
@@ -110,9 +111,7 @@ public final class VaultHttpClient {
   }
 
   private static KeyStoreConfiguration storeOf(
-      @Nullable Resource resource,
-      @Nullable String password,
-      @Nullable String type) {
+      @Nullable Resource resource, @Nullable String password, @Nullable String type) {
     if (resource == null) {
       return KeyStoreConfiguration.unconfigured();
     }

@@ -22,7 +22,8 @@ import org.junit.jupiter.api.Test;
 class AdminAccessTest {
 
   private static final KubernetesUser SRE =
-      new KubernetesUser("system:serviceaccount:ops:sre", "uid-1", List.of("system:serviceaccounts"), Map.of());
+      new KubernetesUser(
+          "system:serviceaccount:ops:sre", "uid-1", List.of("system:serviceaccounts"), Map.of());
 
   private final AtomicLong nanos = new AtomicLong();
   private final RecordingUserReviewer users = new RecordingUserReviewer();
@@ -67,7 +68,8 @@ class AdminAccessTest {
   void rbacDecisionIsCachedForItsTtlThenAskedAgain() {
     rbac.allowed = true;
 
-    assertThat(access.authorize(SRE, AdminVerb.REVOKE, "public").username()).isEqualTo(SRE.username());
+    assertThat(access.authorize(SRE, AdminVerb.REVOKE, "public").username())
+        .isEqualTo(SRE.username());
     access.authorize(SRE, AdminVerb.REVOKE, "public");
     assertThat(rbac.questions).hasSize(1);
 
@@ -85,7 +87,8 @@ class AdminAccessTest {
             BrokerException.class,
             e -> {
               assertThat(e.reason()).isEqualTo(Reason.ACCESS_DENIED);
-              assertThat(e.getMessage()).contains("revoke", "credentials.credbroker.io", "payments");
+              assertThat(e.getMessage())
+                  .contains("revoke", "credentials.credbroker.io", "payments");
             });
   }
 
@@ -103,7 +106,8 @@ class AdminAccessTest {
   @Test
   void kubernetesOutageIsNotCached() {
     rbac.unavailable.set(true);
-    assertReason(() -> access.authorize(SRE, AdminVerb.GET, "public"), Reason.KUBERNETES_UNAVAILABLE);
+    assertReason(
+        () -> access.authorize(SRE, AdminVerb.GET, "public"), Reason.KUBERNETES_UNAVAILABLE);
 
     rbac.unavailable.set(false);
     rbac.allowed = true;
@@ -112,7 +116,8 @@ class AdminAccessTest {
 
   private static void assertReason(Runnable call, Reason reason) {
     assertThatThrownBy(call::run)
-        .isInstanceOfSatisfying(BrokerException.class, e -> assertThat(e.reason()).isEqualTo(reason));
+        .isInstanceOfSatisfying(
+            BrokerException.class, e -> assertThat(e.reason()).isEqualTo(reason));
   }
 
   private static final class RecordingUserReviewer implements UserTokenReviewer {
@@ -136,7 +141,8 @@ class AdminAccessTest {
     @Override
     public boolean allowed(KubernetesUser user, AdminVerb verb, @Nullable String namespace) {
       if (unavailable.get()) {
-        throw new BrokerException(Reason.KUBERNETES_UNAVAILABLE, "down", Duration.ofSeconds(1), null);
+        throw new BrokerException(
+            Reason.KUBERNETES_UNAVAILABLE, "down", Duration.ofSeconds(1), null);
       }
       questions.add(verb.rbacName() + "@" + (namespace == null ? "*" : namespace));
       return allowed;

@@ -34,7 +34,8 @@ class AdminProblemDetailsTest {
   @Test
   void problemCarriesReasonTypeAndTheCallersMessage() {
     ResponseEntity<ProblemDetail> response =
-        problems.brokerException(new BrokerException(Reason.POD_NOT_FOUND, "no record of pod public/x"));
+        problems.brokerException(
+            new BrokerException(Reason.POD_NOT_FOUND, "no record of pod public/x"));
 
     ProblemDetail problem = response.getBody();
     assertThat(problem.getDetail()).isEqualTo("no record of pod public/x");
@@ -54,7 +55,8 @@ class AdminProblemDetailsTest {
   void unavailableAnswerSaysWhenToRetry() {
     ResponseEntity<ProblemDetail> response =
         problems.brokerException(
-            new BrokerException(Reason.KUBERNETES_UNAVAILABLE, "down", Duration.ofMillis(1500), null));
+            new BrokerException(
+                Reason.KUBERNETES_UNAVAILABLE, "down", Duration.ofMillis(1500), null));
 
     assertThat(response.getHeaders().getFirst(HttpHeaders.RETRY_AFTER)).isEqualTo("1");
   }

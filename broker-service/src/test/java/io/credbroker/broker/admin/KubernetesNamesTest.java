@@ -16,7 +16,8 @@ class KubernetesNamesTest {
     assertThat(KubernetesNames.podName("payments-7d9c-x2k")).isEqualTo("payments-7d9c-x2k");
     assertThat(KubernetesNames.podName("web.v2-0")).isEqualTo("web.v2-0");
     assertThat(KubernetesNames.optionalNamespace("")).isNull();
-    assertThat(KubernetesNames.optionalUsername("v-kubernetes-db1-AbC123")).isEqualTo("v-kubernetes-db1-AbC123");
+    assertThat(KubernetesNames.optionalUsername("v-kubernetes-db1-AbC123"))
+        .isEqualTo("v-kubernetes-db1-AbC123");
   }
 
   @ParameterizedTest

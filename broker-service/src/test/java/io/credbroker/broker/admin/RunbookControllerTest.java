@@ -58,7 +58,8 @@ class RunbookControllerTest {
 
   @Test
   void aRunbookWithoutAnEntryForEveryReasonIsRefusedAtStartup() {
-    assertThatThrownBy(() -> new RunbookController("# Runbook\n\n### Reason: TOKEN_MISSING\n\nCause.\n"))
+    assertThatThrownBy(
+            () -> new RunbookController("# Runbook\n\n### Reason: TOKEN_MISSING\n\nCause.\n"))
         .isInstanceOf(IllegalStateException.class)
         .hasMessageContaining("TOKEN_MALFORMED");
   }

@@ -97,7 +97,11 @@ class Fabric8TokenReviewerTest {
     TokenReview otherAudience =
         new TokenReviewBuilder(unaware).editStatus().withAudiences("vault").endStatus().build();
     TokenReview confirmed =
-        new TokenReviewBuilder(unaware).editStatus().withAudiences("credbroker-admin").endStatus().build();
+        new TokenReviewBuilder(unaware)
+            .editStatus()
+            .withAudiences("credbroker-admin")
+            .endStatus()
+            .build();
 
     assertThat(Fabric8TokenReviewer.toUser(unaware, List.of("credbroker-admin"))).isNull();
     assertThat(Fabric8TokenReviewer.toUser(otherAudience, List.of("credbroker-admin"))).isNull();

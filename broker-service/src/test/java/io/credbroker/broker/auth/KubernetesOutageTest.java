@@ -17,7 +17,10 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The broker's own Kubernetes client, as configured for production, against an API server that is down. */
+/**
+ * The broker's own Kubernetes client, as configured for production, against an API server that is
+ * down.
+ */
 class KubernetesOutageTest {
 
   @TempDir Path dir;
@@ -66,8 +69,7 @@ class KubernetesOutageTest {
       Fabric8TokenReviewer reviewer = new Fabric8TokenReviewer(client);
       Instant start = Instant.now();
 
-      assertThatThrownBy(
-              () -> reviewer.review(new BearerToken("a.b.c"), List.of("credbroker")))
+      assertThatThrownBy(() -> reviewer.review(new BearerToken("a.b.c"), List.of("credbroker")))
           .isInstanceOfSatisfying(
               BrokerException.class,
               e -> {

@@ -25,8 +25,7 @@ import org.junit.jupiter.api.Test;
 
 class TokenAuthenticatorTest {
 
-  private static final PodIdentity POD =
-      new PodIdentity("public", "application", "app-1", "uid-1");
+  private static final PodIdentity POD = new PodIdentity("public", "application", "app-1", "uid-1");
   private static final Instant START = Instant.parse("2026-01-01T12:00:00Z");
 
   private final FakeTime time = new FakeTime();
@@ -43,8 +42,10 @@ class TokenAuthenticatorTest {
     }
 
     assertThat(reviewer.calls()).isEqualTo(1);
-    assertThat(meters.counter("credbroker.tokenreview.cache", "result", "hit").count()).isEqualTo(4);
-    assertThat(meters.counter("credbroker.tokenreview.cache", "result", "miss").count()).isEqualTo(1);
+    assertThat(meters.counter("credbroker.tokenreview.cache", "result", "hit").count())
+        .isEqualTo(4);
+    assertThat(meters.counter("credbroker.tokenreview.cache", "result", "miss").count())
+        .isEqualTo(1);
     assertThat(meters.timer("credbroker.tokenreview.request", "outcome", "authenticated").count())
         .isEqualTo(1);
   }
@@ -144,8 +145,7 @@ class TokenAuthenticatorTest {
 
     assertThatThrownBy(
             () ->
-                authenticator.authenticate(
-                    TestTokens.expiringAt(START.plus(Duration.ofHours(1)))))
+                authenticator.authenticate(TestTokens.expiringAt(START.plus(Duration.ofHours(1)))))
         .isInstanceOfSatisfying(
             BrokerException.class, e -> assertThat(e.reason()).isEqualTo(Reason.TOKEN_REJECTED));
   }
@@ -202,8 +202,7 @@ class TokenAuthenticatorTest {
     for (String junk : List.of("e30.e30.sig", "bm90IGpzb24.bm90IGpzb24.c2ln", "a.b.c")) {
       assertThatThrownBy(() -> authenticator.authenticate(new BearerToken(junk)))
           .isInstanceOfSatisfying(
-              BrokerException.class,
-              e -> assertThat(e.reason()).isEqualTo(Reason.TOKEN_MALFORMED));
+              BrokerException.class, e -> assertThat(e.reason()).isEqualTo(Reason.TOKEN_MALFORMED));
     }
     assertThat(reviewer.calls()).isZero();
   }

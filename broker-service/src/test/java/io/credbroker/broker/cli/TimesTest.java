@@ -20,7 +20,8 @@ class TimesTest {
 
   @Test
   void anRfc3339TimeIsSentInUtc() {
-    assertThat(Times.parse("2026-12-02T04:00:00+01:00", "--until", clock)).isEqualTo("2026-12-02T03:00:00Z");
+    assertThat(Times.parse("2026-12-02T04:00:00+01:00", "--until", clock))
+        .isEqualTo("2026-12-02T03:00:00Z");
     assertThat(Times.parse(null, "--until", clock)).isNull();
   }
 

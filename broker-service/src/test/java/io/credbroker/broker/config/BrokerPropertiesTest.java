@@ -38,7 +38,9 @@ class BrokerPropertiesTest {
   void grpcCallThreadsAreReadFromTheConfigurationTree() {
     context
         .withPropertyValues("credbroker.grpc.call-threads=8")
-        .run(ctx -> assertThat(ctx.getBean(BrokerProperties.class).grpc().callThreads()).isEqualTo(8));
+        .run(
+            ctx ->
+                assertThat(ctx.getBean(BrokerProperties.class).grpc().callThreads()).isEqualTo(8));
   }
 
   @ParameterizedTest
@@ -46,12 +48,7 @@ class BrokerPropertiesTest {
   void grpcCallThreadsBelowOneAreRefusedAtStartupNamingTheProperty(String threads) {
     context
         .withPropertyValues("credbroker.grpc.call-threads=" + threads)
-        .run(
-            ctx ->
-                assertThat(ctx)
-                    .getFailure()
-                    .rootCause()
-                    .hasMessageContaining("callThreads"));
+        .run(ctx -> assertThat(ctx).getFailure().rootCause().hasMessageContaining("callThreads"));
   }
 
   @Test
@@ -66,7 +63,8 @@ class BrokerPropertiesTest {
             "credbroker.bindings[0].connection.database=db1")
         .run(
             ctx -> {
-              BrokerProperties.Binding binding = ctx.getBean(BrokerProperties.class).bindings().get(0);
+              BrokerProperties.Binding binding =
+                  ctx.getBean(BrokerProperties.class).bindings().get(0);
               assertThat(binding.vaultMount()).isEqualTo("database");
               assertThat(binding.connection().port()).isEqualTo(5432);
               assertThat(binding.connection().sslmode()).isEqualTo("verify-full");

@@ -45,7 +45,6 @@ import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -60,7 +59,8 @@ class CallAdmissionTest {
   private final ExecutorService executor = GrpcConfiguration.boundedCallExecutor(4);
   private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
   private final CallAdmission admission = new CallAdmission(MAX_PENDING, meters);
-  private final WatchStreams streams = new WatchStreams(Duration.ofMinutes(1), Clock.systemUTC(), meters);
+  private final WatchStreams streams =
+      new WatchStreams(Duration.ofMinutes(1), Clock.systemUTC(), meters);
   private final CredentialIssuer issuer = mock(CredentialIssuer.class);
   private final CountDownLatch release = new CountDownLatch(1);
   private Server server;
@@ -128,8 +128,13 @@ class CallAdmissionTest {
                         .issueCredential(request()));
     assertThat(refused.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
     com.google.rpc.Status details = StatusProto.fromThrowable(refused);
-    assertThat(details.getDetailsList().stream().filter(any -> any.is(ErrorInfo.class)).findFirst()
-            .orElseThrow().unpack(ErrorInfo.class).getReason())
+    assertThat(
+            details.getDetailsList().stream()
+                .filter(any -> any.is(ErrorInfo.class))
+                .findFirst()
+                .orElseThrow()
+                .unpack(ErrorInfo.class)
+                .getReason())
         .isEqualTo("OVERLOADED");
     assertThat(details.getDetailsList()).anyMatch(any -> any.is(RetryInfo.class));
     assertThat(meters.counter("credbroker.grpc.calls.shed").count()).isEqualTo(1);

@@ -45,8 +45,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The gRPC server's call executor: how many threads the broker's calls and stream callbacks may take,
- * counted, not timed.
+ * The gRPC server's call executor: how many threads the broker's calls and stream callbacks may
+ * take, counted, not timed.
  */
 class CallExecutorTest {
 

@@ -15,16 +15,15 @@ import com.github.benmanes.caffeine.cache.Ticker;
 import com.google.rpc.ErrorInfo;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.PlainJWT;
-import io.credbroker.api.v1.CredentialBrokerGrpc;
 import io.credbroker.api.v1.AcknowledgeRotationRequest;
 import io.credbroker.api.v1.AcknowledgeRotationResponse;
+import io.credbroker.api.v1.CredentialBrokerGrpc;
 import io.credbroker.api.v1.CredentialEvent;
-import io.credbroker.api.v1.ReleaseCredentialRequest;
 import io.credbroker.api.v1.IssueCredentialRequest;
 import io.credbroker.api.v1.IssueCredentialResponse;
+import io.credbroker.api.v1.ReleaseCredentialRequest;
 import io.credbroker.api.v1.WatchCredentialRequest;
 import io.credbroker.broker.BrokerException;
-import io.credbroker.broker.auth.BearerToken;
 import io.credbroker.broker.auth.Binding;
 import io.credbroker.broker.auth.Bindings;
 import io.credbroker.broker.auth.ConnectionHints;
@@ -67,7 +66,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.mockito.ArgumentCaptor;
 
-/** The gRPC API's shape over an in-process channel; the domain below it is real except the leases. */
+/**
+ * The gRPC API's shape over an in-process channel; the domain below it is real except the leases.
+ */
 class CredentialBrokerServiceTest {
 
   private static final PodIdentity APP_POD =
@@ -132,7 +133,12 @@ class CredentialBrokerServiceTest {
     IssuedCredential issued = issuedCredential(CredentialKind.STREAM);
     ArgumentCaptor<UUID> streamId = ArgumentCaptor.forClass(UUID.class);
     when(leases.issue(
-            eq(APP_POD), eq(DB1), eq(CredentialKind.STREAM), isNull(), streamId.capture(), isNull()))
+            eq(APP_POD),
+            eq(DB1),
+            eq(CredentialKind.STREAM),
+            isNull(),
+            streamId.capture(),
+            isNull()))
         .thenReturn(issued);
     RecordingObserver events = new RecordingObserver();
     Context.CancellableContext call = Context.current().withCancellation();
@@ -185,7 +191,8 @@ class CredentialBrokerServiceTest {
                     .setRequestedTtl(com.google.protobuf.Duration.newBuilder().setSeconds(90))
                     .build());
 
-    assertThat(response.getCredential().getCredentialId()).isEqualTo(issued.record().id().toString());
+    assertThat(response.getCredential().getCredentialId())
+        .isEqualTo(issued.record().id().toString());
     assertThat(response.getCredential().getRenewable()).isFalse();
     assertThat(meters.counter("credbroker.credentials.issued", "role", "db1").count()).isEqualTo(1);
     assertThat(meters.find("credbroker.credentials.refused").counters()).isEmpty();
@@ -197,7 +204,9 @@ class CredentialBrokerServiceTest {
         CredentialBrokerGrpc.newBlockingStub(channel);
 
     assertRefused(
-        () -> anonymous.issueCredential(IssueCredentialRequest.newBuilder().setDatabaseRole("db1").build()),
+        () ->
+            anonymous.issueCredential(
+                IssueCredentialRequest.newBuilder().setDatabaseRole("db1").build()),
         Status.Code.UNAUTHENTICATED,
         "TOKEN_MISSING");
   }
@@ -218,11 +227,15 @@ class CredentialBrokerServiceTest {
     assertRefused(
         () ->
             blocking(otherToken)
-                .issueCredential(IssueCredentialRequest.newBuilder().setDatabaseRole("db1").build()),
+                .issueCredential(
+                    IssueCredentialRequest.newBuilder().setDatabaseRole("db1").build()),
         Status.Code.PERMISSION_DENIED,
         "NOT_BOUND");
     verify(leases, never()).issue(any(), any(), any(), any(), any(), any());
-    assertThat(meters.counter("credbroker.credentials.refused", "role", "db1", "reason", "not_bound").count())
+    assertThat(
+            meters
+                .counter("credbroker.credentials.refused", "role", "db1", "reason", "not_bound")
+                .count())
         .isEqualTo(1);
     assertThat(meters.counter("credbroker.credentials.issued", "role", "db1").count()).isZero();
   }
@@ -232,11 +245,18 @@ class CredentialBrokerServiceTest {
     assertRefused(
         () ->
             blocking(appToken)
-                .issueCredential(IssueCredentialRequest.newBuilder().setDatabaseRole("db9").build()),
+                .issueCredential(
+                    IssueCredentialRequest.newBuilder().setDatabaseRole("db9").build()),
         Status.Code.NOT_FOUND,
         "UNKNOWN_DATABASE_ROLE");
     assertThat(
-            meters.counter("credbroker.credentials.refused", "role", "unknown", "reason", "unknown_database_role")
+            meters
+                .counter(
+                    "credbroker.credentials.refused",
+                    "role",
+                    "unknown",
+                    "reason",
+                    "unknown_database_role")
                 .count())
         .isEqualTo(1);
     assertThat(meters.find("credbroker.credentials.issued").counters())
@@ -324,8 +344,7 @@ class CredentialBrokerServiceTest {
         "INVALID_REQUEST");
     assertRefused(
         () ->
-            blocking(appToken)
-                .acknowledgeRotation(AcknowledgeRotationRequest.getDefaultInstance()),
+            blocking(appToken).acknowledgeRotation(AcknowledgeRotationRequest.getDefaultInstance()),
         Status.Code.INVALID_ARGUMENT,
         "INVALID_REQUEST");
     verify(leases, never()).release(any(), any());
@@ -399,7 +418,8 @@ class CredentialBrokerServiceTest {
     RecordingObserver events = new RecordingObserver();
 
     stub(appToken)
-        .watchCredential(WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build(), events);
+        .watchCredential(
+            WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build(), events);
 
     await().until(() -> events.error.get() != null);
     assertThat(events.events.get(0).hasIssued()).isTrue();
@@ -448,7 +468,8 @@ class CredentialBrokerServiceTest {
     streams.closeAll();
 
     await().until(() -> events.error.get() != null);
-    assertThat(Status.fromThrowable(events.error.get()).getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(Status.fromThrowable(events.error.get()).getCode())
+        .isEqualTo(Status.Code.UNAVAILABLE);
     assertThat(streams.size()).isZero();
   }
 
@@ -461,7 +482,8 @@ class CredentialBrokerServiceTest {
         .thenReturn(issued);
     RecordingObserver events = new RecordingObserver();
     stub(appToken)
-        .watchCredential(WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build(), events);
+        .watchCredential(
+            WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build(), events);
     await().until(() -> streams.size() == 1);
     return events;
   }

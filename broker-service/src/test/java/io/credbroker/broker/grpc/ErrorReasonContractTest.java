@@ -25,16 +25,24 @@ class ErrorReasonContractTest {
 
   private static final Path PROTO =
       Path.of("../api-proto/src/main/proto/credbroker/v1/credential_broker.proto");
-  /** {@code  // UNAVAILABLE: ...} then, after more comment lines, {@code  VAULT_UNAVAILABLE = 21;}. */
+
+  /**
+   * {@code // UNAVAILABLE: ...} then, after more comment lines, {@code VAULT_UNAVAILABLE = 21;}.
+   */
   private static final Pattern DOCUMENTED_VALUE =
       Pattern.compile("//\\s*([A-Z_]+):[^\\n]*\\n(?:\\s*//[^\\n]*\\n)*\\s*([A-Z_]+) = \\d+;");
 
   @Test
   void everyReasonTheBrokerSendsIsAProtoErrorReasonAndNoMore() {
-    assertThat(Arrays.stream(ErrorReason.values())
-            .filter(value -> value != ErrorReason.ERROR_REASON_UNSPECIFIED && value != ErrorReason.UNRECOGNIZED)
-            .map(Enum::name))
-        .containsExactlyInAnyOrderElementsOf(Arrays.stream(Reason.values()).map(Enum::name).toList());
+    assertThat(
+            Arrays.stream(ErrorReason.values())
+                .filter(
+                    value ->
+                        value != ErrorReason.ERROR_REASON_UNSPECIFIED
+                            && value != ErrorReason.UNRECOGNIZED)
+                .map(Enum::name))
+        .containsExactlyInAnyOrderElementsOf(
+            Arrays.stream(Reason.values()).map(Enum::name).toList());
   }
 
   @Test
@@ -42,10 +50,14 @@ class ErrorReasonContractTest {
     Map<String, String> documented = documentedCodes();
 
     assertThat(documented.keySet())
-        .containsExactlyInAnyOrderElementsOf(Arrays.stream(Reason.values()).map(Enum::name).toList());
+        .containsExactlyInAnyOrderElementsOf(
+            Arrays.stream(Reason.values()).map(Enum::name).toList());
     for (Reason reason : Reason.values()) {
-      String code = GrpcErrorMapper.toStatusException(new BrokerException(reason, "why"))
-          .getStatus().getCode().name();
+      String code =
+          GrpcErrorMapper.toStatusException(new BrokerException(reason, "why"))
+              .getStatus()
+              .getCode()
+              .name();
       assertThat(documented.get(reason.name())).as(reason.name()).isEqualTo(code);
     }
   }

@@ -24,7 +24,8 @@ class WatchStreamTest {
       CredentialEvent.newBuilder().setHeartbeat(Heartbeat.getDefaultInstance()).build();
 
   private final RecordingTransport transport = new RecordingTransport();
-  private final WatchStream stream = new WatchStream(UUID.randomUUID(), UUID.randomUUID(), transport);
+  private final WatchStream stream =
+      new WatchStream(UUID.randomUUID(), UUID.randomUUID(), transport);
 
   @Test
   void firstEventIsWrittenEvenBeforeTheTransportReportsReady() {

@@ -26,7 +26,8 @@ class WatchStreamsTest {
 
   private final Set<UUID> ended = ConcurrentHashMap.newKeySet();
   private final WatchStreams streams =
-      new WatchStreams(Duration.ofMinutes(1), Clock.systemUTC(), new SimpleMeterRegistry(), ended::add);
+      new WatchStreams(
+          Duration.ofMinutes(1), Clock.systemUTC(), new SimpleMeterRegistry(), ended::add);
 
   @AfterEach
   void close() {

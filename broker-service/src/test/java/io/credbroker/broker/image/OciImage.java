@@ -28,15 +28,20 @@ import org.apache.commons.compress.archivers.tar.TarFile;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A single-platform image in an OCI image layout tar, as {@code jib:buildTar} writes it with format OCI:
- * {@code oci-layout}, {@code index.json} and {@code blobs/sha256/*}. {@link #read} checks every blob against
- * its digest and every layer against its diff ID, and extracts the layers' regular files, in order, under a
- * root directory, as a container runtime would unpack them. Immutable once read.
+ * A single-platform image in an OCI image layout tar, as {@code jib:buildTar} writes it with format
+ * OCI: {@code oci-layout}, {@code index.json} and {@code blobs/sha256/*}. {@link #read} checks
+ * every blob against its digest and every layer against its diff ID, and extracts the layers'
+ * regular files, in order, under a root directory, as a container runtime would unpack them.
+ * Immutable once read.
  */
 final class OciImage {
 
-  /** One entry of a layer. {@code path} is absolute inside the image; {@code mode} has permission bits only. */
-  record LayerFile(String path, int mode, long uid, long gid, Instant modified, @Nullable Path extracted) {
+  /**
+   * One entry of a layer. {@code path} is absolute inside the image; {@code mode} has permission
+   * bits only.
+   */
+  record LayerFile(
+      String path, int mode, long uid, long gid, Instant modified, @Nullable Path extracted) {
 
     String text() {
       if (extracted == null) {
@@ -135,18 +140,28 @@ final class OciImage {
     return null;
   }
 
-  private static Layer layer(TarFile archive, Map<String, TarArchiveEntry> entries, JsonNode descriptor, String diffId, Path root)
+  private static Layer layer(
+      TarFile archive,
+      Map<String, TarArchiveEntry> entries,
+      JsonNode descriptor,
+      String diffId,
+      Path root)
       throws IOException {
     String mediaType = descriptor.path("mediaType").asText();
-    require(mediaType.equals("application/vnd.oci.image.layer.v1.tar+gzip"), "gzip layer: " + mediaType);
+    require(
+        mediaType.equals("application/vnd.oci.image.layer.v1.tar+gzip"),
+        "gzip layer: " + mediaType);
     TarArchiveEntry entry = blobEntry(entries, descriptor);
     Map<String, LayerFile> files = new LinkedHashMap<>();
-    try (DigestInputStream compressed = new DigestInputStream(archive.getInputStream(entry), sha256());
-        DigestInputStream uncompressed = new DigestInputStream(new GZIPInputStream(compressed), sha256())) {
+    try (DigestInputStream compressed =
+            new DigestInputStream(archive.getInputStream(entry), sha256());
+        DigestInputStream uncompressed =
+            new DigestInputStream(new GZIPInputStream(compressed), sha256())) {
       TarArchiveInputStream layer = new TarArchiveInputStream(uncompressed);
       for (TarArchiveEntry file = layer.getNextEntry(); file != null; file = layer.getNextEntry()) {
         String path = "/" + file.getName().replaceAll("^/+|/+$", "");
-        require(!Path.of(path).getFileName().toString().startsWith(".wh."), "no whiteouts: " + path);
+        require(
+            !Path.of(path).getFileName().toString().startsWith(".wh."), "no whiteouts: " + path);
         require(file.isDirectory() || file.isFile(), "only directories and regular files: " + path);
         Path extracted = null;
         if (file.isFile()) {
@@ -155,37 +170,55 @@ final class OciImage {
           Files.createDirectories(extracted.getParent());
           Files.copy(layer, extracted, StandardCopyOption.REPLACE_EXISTING);
         }
-        files.put(path, new LayerFile(path, file.getMode() & 07777, file.getLongUserId(), file.getLongGroupId(),
-            file.getLastModifiedTime().toInstant(), extracted));
+        files.put(
+            path,
+            new LayerFile(
+                path,
+                file.getMode() & 07777,
+                file.getLongUserId(),
+                file.getLongGroupId(),
+                file.getLastModifiedTime().toInstant(),
+                extracted));
       }
       uncompressed.transferTo(OutputStream.nullOutputStream());
       compressed.transferTo(OutputStream.nullOutputStream());
-      require(digest(uncompressed).equals(diffId), "layer " + descriptor.path("digest").asText() + " matches diff_id " + diffId);
-      require(digest(compressed).equals(descriptor.path("digest").asText()), "layer matches its digest " + descriptor);
+      require(
+          digest(uncompressed).equals(diffId),
+          "layer " + descriptor.path("digest").asText() + " matches diff_id " + diffId);
+      require(
+          digest(compressed).equals(descriptor.path("digest").asText()),
+          "layer matches its digest " + descriptor);
     }
     return new Layer(descriptor.path("digest").asText(), files);
   }
 
-  private static byte[] blob(TarFile archive, Map<String, TarArchiveEntry> entries, JsonNode descriptor) throws IOException {
+  private static byte[] blob(
+      TarFile archive, Map<String, TarArchiveEntry> entries, JsonNode descriptor)
+      throws IOException {
     byte[] bytes;
     try (InputStream in = archive.getInputStream(blobEntry(entries, descriptor))) {
       bytes = in.readAllBytes();
     }
     String digest = "sha256:" + HexFormat.of().formatHex(sha256().digest(bytes));
-    require(digest.equals(descriptor.path("digest").asText()), "blob matches its digest " + descriptor);
+    require(
+        digest.equals(descriptor.path("digest").asText()), "blob matches its digest " + descriptor);
     return bytes;
   }
 
-  private static TarArchiveEntry blobEntry(Map<String, TarArchiveEntry> entries, JsonNode descriptor) {
+  private static TarArchiveEntry blobEntry(
+      Map<String, TarArchiveEntry> entries, JsonNode descriptor) {
     String digest = descriptor.path("digest").asText();
     require(digest.startsWith("sha256:"), "sha256 digest: " + descriptor);
     TarArchiveEntry entry = entries.get("blobs/sha256/" + digest.substring("sha256:".length()));
     require(entry != null, "blob present: " + digest);
-    require(entry.getSize() == descriptor.path("size").asLong(), "blob size as described: " + descriptor);
+    require(
+        entry.getSize() == descriptor.path("size").asLong(),
+        "blob size as described: " + descriptor);
     return entry;
   }
 
-  private static byte[] bytes(TarFile archive, Map<String, TarArchiveEntry> entries, String name) throws IOException {
+  private static byte[] bytes(TarFile archive, Map<String, TarArchiveEntry> entries, String name)
+      throws IOException {
     TarArchiveEntry entry = entries.get(name);
     require(entry != null, name + " present");
     try (InputStream in = archive.getInputStream(entry)) {

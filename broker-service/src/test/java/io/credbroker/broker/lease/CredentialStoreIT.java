@@ -13,9 +13,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The schedule's writes that race with another replica's marks, on a real PostgreSQL: a rotation that
- * is under way when a credential is marked for an ending (its pod deleted, its binding gone) must not
- * undo the mark.
+ * The schedule's writes that race with another replica's marks, on a real PostgreSQL: a rotation
+ * that is under way when a credential is marked for an ending (its pod deleted, its binding gone)
+ * must not undo the mark.
  */
 class CredentialStoreIT {
 
@@ -85,7 +85,9 @@ class CredentialStoreIT {
   @Test
   void undoingASupersedeMakesAnUnmarkedCredentialResumableAgain() {
     UUID id = insertCredential("application");
-    assertThat(store.supersede(id, REPLICA, Instant.now().plusSeconds(3600), RevocationTrigger.EXPIRED))
+    assertThat(
+            store.supersede(
+                id, REPLICA, Instant.now().plusSeconds(3600), RevocationTrigger.EXPIRED))
         .isTrue();
 
     assertThat(store.restoreSuperseded(id, REPLICA, Instant.now())).isTrue();

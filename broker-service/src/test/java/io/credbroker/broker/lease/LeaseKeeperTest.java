@@ -74,13 +74,17 @@ class LeaseKeeperTest {
     assertThat(meters.getMeters())
         .filteredOn(meter -> meter instanceof io.micrometer.core.instrument.Gauge)
         .allSatisfy(
-            gauge ->
-                assertThat(((io.micrometer.core.instrument.Gauge) gauge).value()).isNotNaN());
+            gauge -> assertThat(((io.micrometer.core.instrument.Gauge) gauge).value()).isNotNaN());
     for (String outcome : List.of("renewed", "capped", "refused", "failed")) {
       assertThat(meters.get("credbroker.lease.renewals").tag("outcome", outcome).counter().count())
           .isZero();
     }
-    assertThat(meters.get("credbroker.lease.revocation.retries").tag("outcome", "failed").counter().count())
+    assertThat(
+            meters
+                .get("credbroker.lease.revocation.retries")
+                .tag("outcome", "failed")
+                .counter()
+                .count())
         .isZero();
   }
 
@@ -90,15 +94,15 @@ class LeaseKeeperTest {
     when(vault.renewLease("database/creds/db1/abc", Duration.ofSeconds(60)))
         .thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
     Instant nextRenewal = NOW.plusSeconds(40);
-    when(leases.renewalDue(NOW, Duration.ofSeconds(60), NOW.plusSeconds(3600))).thenReturn(nextRenewal);
+    when(leases.renewalDue(NOW, Duration.ofSeconds(60), NOW.plusSeconds(3600)))
+        .thenReturn(nextRenewal);
     when(store.recordRenewal(any(), any(), any(), any(), any(), any(), any())).thenReturn(true);
 
     Instant next = keeper.tend(entry.id());
 
     assertThat(next).isEqualTo(nextRenewal);
     verify(store)
-        .recordRenewal(
-            entry.id(), ME, NOW, NOW.plusSeconds(60), null, nextRenewal, nextRenewal);
+        .recordRenewal(entry.id(), ME, NOW, NOW.plusSeconds(60), null, nextRenewal, nextRenewal);
     verify(streams).renewed(entry.id(), NOW.plusSeconds(60));
     verify(streams, never()).rotated(any(), any(), any(), any());
     assertThat(meters.counter("credbroker.lease.renewals", "outcome", "renewed").count())
@@ -180,8 +184,15 @@ class LeaseKeeperTest {
     Instant revokeAt = NOW.plusSeconds(5);
     LeaseEntry marked =
         new LeaseEntry(
-            held.record(), held.leaseTtl(), null, revokeAt, held.streamId(), revokeAt,
-            RevocationTrigger.UNBOUND, 0, false);
+            held.record(),
+            held.leaseTtl(),
+            null,
+            revokeAt,
+            held.streamId(),
+            revokeAt,
+            RevocationTrigger.UNBOUND,
+            0,
+            false);
     when(store.findEntry(held.id())).thenReturn(Optional.of(marked));
     when(store.endRenewalsUnbound(eq(held.id()), eq(ME), any())).thenReturn(Optional.of(revokeAt));
 
@@ -203,8 +214,15 @@ class LeaseKeeperTest {
         .thenReturn(
             Optional.of(
                 new LeaseEntry(
-                    held.record(), held.leaseTtl(), null, NOW, held.streamId(), NOW,
-                    RevocationTrigger.UNBOUND, 0, false)));
+                    held.record(),
+                    held.leaseTtl(),
+                    null,
+                    NOW,
+                    held.streamId(),
+                    NOW,
+                    RevocationTrigger.UNBOUND,
+                    0,
+                    false)));
 
     assertThat(keeper.tend(held.id())).isNull();
 
@@ -219,8 +237,12 @@ class LeaseKeeperTest {
     when(store.recordRenewal(any(), any(), any(), any(), any(), any(), any())).thenReturn(true);
     IssuedCredential fresh = fresh(entry.id());
     when(leases.issue(
-            eq(POD), eq(DB1), eq(CredentialKind.STREAM), eq(Duration.ofSeconds(60)),
-            eq(entry.streamId()), eq(entry.id())))
+            eq(POD),
+            eq(DB1),
+            eq(CredentialKind.STREAM),
+            eq(Duration.ofSeconds(60)),
+            eq(entry.streamId()),
+            eq(entry.id())))
         .thenReturn(fresh);
     when(store.supersede(entry.id(), ME, NOW.plusSeconds(30), RevocationTrigger.EXPIRED))
         .thenReturn(true);
@@ -231,10 +253,14 @@ class LeaseKeeperTest {
     // Renewed up to the cap first, so the replaced credential drains as long as possible.
     verify(store)
         .recordRenewal(
-            entry.id(), ME, NOW, NOW.plusSeconds(30), NOW.plusSeconds(30), null,
+            entry.id(),
+            ME,
+            NOW,
+            NOW.plusSeconds(30),
+            NOW.plusSeconds(30),
+            null,
             NOW.plusSeconds(30));
-    verify(streams)
-        .rotated(entry.id(), fresh, Duration.ofSeconds(30), RotationReason.MAX_TTL);
+    verify(streams).rotated(entry.id(), fresh, Duration.ofSeconds(30), RotationReason.MAX_TTL);
     assertThat(next).isEqualTo(NOW.plusSeconds(30));
     assertThat(meters.counter("credbroker.lease.rotations", "reason", "max_ttl").count())
         .isEqualTo(1);
@@ -246,17 +272,18 @@ class LeaseKeeperTest {
     // reach 40 s from now (the 5 min margin): a 60 s renewal would pass that.
     Instant tokenExpire = NOW.plusSeconds(340);
     LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(40), tokenExpire);
-    when(vault.renewLease(any(), any())).thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
+    when(vault.renewLease(any(), any()))
+        .thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
     when(store.recordRenewal(any(), any(), any(), any(), any(), any(), any())).thenReturn(true);
     IssuedCredential fresh = rotationSucceeds(entry);
 
     keeper.tend(entry.id());
 
     verify(leases)
-        .issue(POD, DB1, CredentialKind.STREAM, Duration.ofSeconds(60), entry.streamId(), entry.id());
+        .issue(
+            POD, DB1, CredentialKind.STREAM, Duration.ofSeconds(60), entry.streamId(), entry.id());
     verify(store).supersede(entry.id(), ME, NOW.plusSeconds(60), RevocationTrigger.EXPIRED);
-    verify(streams)
-        .rotated(entry.id(), fresh, Duration.ofSeconds(60), RotationReason.TOKEN_EXPIRY);
+    verify(streams).rotated(entry.id(), fresh, Duration.ofSeconds(60), RotationReason.TOKEN_EXPIRY);
     assertThat(meters.counter("credbroker.lease.rotations", "reason", "token_expiry").count())
         .isEqualTo(1);
   }
@@ -266,14 +293,14 @@ class LeaseKeeperTest {
     // Vault's max TTL in 30 s; the token that created the lease lives two more days.
     LeaseEntry entry =
         heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(30), NOW.plus(Duration.ofDays(2)));
-    when(vault.renewLease(any(), any())).thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
+    when(vault.renewLease(any(), any()))
+        .thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
     when(store.recordRenewal(any(), any(), any(), any(), any(), any(), any())).thenReturn(true);
     IssuedCredential fresh = rotationSucceeds(entry);
 
     keeper.tend(entry.id());
 
-    verify(streams)
-        .rotated(entry.id(), fresh, Duration.ofSeconds(60), RotationReason.MAX_TTL);
+    verify(streams).rotated(entry.id(), fresh, Duration.ofSeconds(60), RotationReason.MAX_TTL);
   }
 
   @Test
@@ -294,18 +321,19 @@ class LeaseKeeperTest {
 
   @Test
   void replacedCredentialIsNeverPromisedPastTheDeathOfItsToken() {
-    // The token dies in 30 s, before the 60 s Vault would grant: the old credential drains until then.
+    // The token dies in 30 s, before the 60 s Vault would grant: the old credential drains until
+    // then.
     Instant tokenExpire = NOW.plusSeconds(30);
     LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.minusSeconds(270), tokenExpire);
-    when(vault.renewLease(any(), any())).thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
+    when(vault.renewLease(any(), any()))
+        .thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
     when(store.recordRenewal(any(), any(), any(), any(), any(), any(), any())).thenReturn(true);
     IssuedCredential fresh = rotationSucceeds(entry);
 
     keeper.tend(entry.id());
 
     verify(store).supersede(entry.id(), ME, tokenExpire, RevocationTrigger.EXPIRED);
-    verify(streams)
-        .rotated(entry.id(), fresh, Duration.ofSeconds(30), RotationReason.TOKEN_EXPIRY);
+    verify(streams).rotated(entry.id(), fresh, Duration.ofSeconds(30), RotationReason.TOKEN_EXPIRY);
   }
 
   @Test
@@ -319,7 +347,9 @@ class LeaseKeeperTest {
 
     verify(streams)
         .rotated(
-            eq(entry.id()), eq(fresh), eq(Duration.ofSeconds(20)),
+            eq(entry.id()),
+            eq(fresh),
+            eq(Duration.ofSeconds(20)),
             eq(RotationReason.RENEWAL_REFUSED));
     assertThat(meters.counter("credbroker.lease.renewals", "outcome", "refused").count())
         .isEqualTo(1);
@@ -351,8 +381,7 @@ class LeaseKeeperTest {
 
     keeper.tend(entry.id());
 
-    verify(streams)
-        .rotated(entry.id(), fresh, Duration.ZERO, RotationReason.RENEWAL_REFUSED);
+    verify(streams).rotated(entry.id(), fresh, Duration.ZERO, RotationReason.RENEWAL_REFUSED);
     verify(store).supersede(entry.id(), ME, NOW.minusSeconds(1), RevocationTrigger.EXPIRED);
   }
 
@@ -360,7 +389,8 @@ class LeaseKeeperTest {
   void leaseThatRanOutOnlyInTheRecordsIsRenewedNotReplaced() {
     // Another replica renewed it in Vault, but a resume here took it over before that was recorded.
     LeaseEntry entry = heldEntry(NOW.minusSeconds(1), NOW.plusSeconds(3600));
-    when(vault.renewLease(any(), any())).thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
+    when(vault.renewLease(any(), any()))
+        .thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
     when(leases.renewalDue(any(), any(), any())).thenReturn(NOW.plusSeconds(40));
     when(store.recordRenewal(any(), any(), any(), any(), any(), any(), any())).thenReturn(true);
 
@@ -368,7 +398,12 @@ class LeaseKeeperTest {
 
     verify(store)
         .recordRenewal(
-            entry.id(), ME, NOW, NOW.plusSeconds(60), null, NOW.plusSeconds(40),
+            entry.id(),
+            ME,
+            NOW,
+            NOW.plusSeconds(60),
+            null,
+            NOW.plusSeconds(40),
             NOW.plusSeconds(40));
     verify(streams).renewed(entry.id(), NOW.plusSeconds(60));
     verify(leases, never()).issue(any(), any(), any(), any(), any(), any());
@@ -402,15 +437,38 @@ class LeaseKeeperTest {
     CredentialRecord r = mine.record();
     CredentialRecord theirs =
         new CredentialRecord(
-            r.id(), r.databaseRole(), r.vaultMount(), r.vaultRole(), r.leaseId(), r.username(),
-            r.owner(), r.kind(), r.state(), r.renewable(), "replica-b", r.issueTime(),
-            r.expireTime(), r.maxExpireTime(), null, null, null, null, null);
+            r.id(),
+            r.databaseRole(),
+            r.vaultMount(),
+            r.vaultRole(),
+            r.leaseId(),
+            r.username(),
+            r.owner(),
+            r.kind(),
+            r.state(),
+            r.renewable(),
+            "replica-b",
+            r.issueTime(),
+            r.expireTime(),
+            r.maxExpireTime(),
+            null,
+            null,
+            null,
+            null,
+            null);
     when(store.findEntry(r.id()))
         .thenReturn(
             Optional.of(
                 new LeaseEntry(
-                    theirs, Duration.ofSeconds(60), NOW.minusSeconds(1), NOW, UUID.randomUUID(),
-                    null, null, 0, false)));
+                    theirs,
+                    Duration.ofSeconds(60),
+                    NOW.minusSeconds(1),
+                    NOW,
+                    UUID.randomUUID(),
+                    null,
+                    null,
+                    0,
+                    false)));
 
     assertThat(keeper.tend(r.id())).isNull();
 
@@ -431,12 +489,16 @@ class LeaseKeeperTest {
         new LeaseMetrics(meters));
   }
 
-  /** {@link #entry} held by an open stream on this replica, as the store and the streams report it. */
+  /**
+   * {@link #entry} held by an open stream on this replica, as the store and the streams report it.
+   */
   private LeaseEntry heldEntry(Instant expire, Instant maxExpire) {
     return heldEntry(expire, maxExpire, null);
   }
 
-  /** {@link #heldEntry} whose lease was created by a Vault token that dies at {@code tokenExpire}. */
+  /**
+   * {@link #heldEntry} whose lease was created by a Vault token that dies at {@code tokenExpire}.
+   */
   private LeaseEntry heldEntry(Instant expire, Instant maxExpire, @Nullable Instant tokenExpire) {
     LeaseEntry entry = entry(expire, maxExpire, null, null, tokenExpire);
     when(store.findEntry(entry.id())).thenReturn(Optional.of(entry));
@@ -444,7 +506,10 @@ class LeaseKeeperTest {
     return entry;
   }
 
-  /** A rotation of {@code entry} that Vault, the store and the stream all accept; the new credential. */
+  /**
+   * A rotation of {@code entry} that Vault, the store and the stream all accept; the new
+   * credential.
+   */
   private IssuedCredential rotationSucceeds(LeaseEntry entry) {
     IssuedCredential fresh = fresh(entry.id());
     when(leases.issue(any(), any(), any(), any(), any(), any())).thenReturn(fresh);
@@ -459,7 +524,10 @@ class LeaseKeeperTest {
    * @param revokeAfter when set, the credential was replaced and is revoked for ROTATION then
    */
   private static LeaseEntry entry(
-      Instant expire, Instant maxExpire, @Nullable Instant detached, @Nullable Instant revokeAfter) {
+      Instant expire,
+      Instant maxExpire,
+      @Nullable Instant detached,
+      @Nullable Instant revokeAfter) {
     return entry(expire, maxExpire, detached, revokeAfter, null);
   }
 
@@ -471,9 +539,25 @@ class LeaseKeeperTest {
       @Nullable Instant tokenExpire) {
     CredentialRecord record =
         new CredentialRecord(
-            UUID.randomUUID(), "db1", "database", "db1", "database/creds/db1/abc", "v-app-abc",
-            POD, CredentialKind.STREAM, CredentialState.ACTIVE, true, ME,
-            NOW.minusSeconds(40), expire, maxExpire, null, detached, null, null, tokenExpire);
+            UUID.randomUUID(),
+            "db1",
+            "database",
+            "db1",
+            "database/creds/db1/abc",
+            "v-app-abc",
+            POD,
+            CredentialKind.STREAM,
+            CredentialState.ACTIVE,
+            true,
+            ME,
+            NOW.minusSeconds(40),
+            expire,
+            maxExpire,
+            null,
+            detached,
+            null,
+            null,
+            tokenExpire);
     return new LeaseEntry(
         record,
         Duration.ofSeconds(60),
@@ -489,9 +573,25 @@ class LeaseKeeperTest {
   private static IssuedCredential fresh(UUID replaces) {
     CredentialRecord record =
         new CredentialRecord(
-            UUID.randomUUID(), "db1", "database", "db1", "database/creds/db1/def", "v-app-def",
-            POD, CredentialKind.STREAM, CredentialState.ACTIVE, true, ME, NOW,
-            NOW.plusSeconds(60), NOW.plusSeconds(300), replaces, null, null, null, null);
+            UUID.randomUUID(),
+            "db1",
+            "database",
+            "db1",
+            "database/creds/db1/def",
+            "v-app-def",
+            POD,
+            CredentialKind.STREAM,
+            CredentialState.ACTIVE,
+            true,
+            ME,
+            NOW,
+            NOW.plusSeconds(60),
+            NOW.plusSeconds(300),
+            replaces,
+            null,
+            null,
+            null,
+            null);
     return new IssuedCredential(record, "Fresh-Pa55-word", DB1.connection());
   }
 }

@@ -3,7 +3,6 @@ package io.credbroker.broker.lease;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.mockito.ArgumentMatchers.any;
-import static org.mockito.ArgumentMatchers.argThat;
 import static org.mockito.ArgumentMatchers.eq;
 import static org.mockito.Mockito.doThrow;
 import static org.mockito.Mockito.mock;
@@ -121,8 +120,12 @@ class LeaseServiceTest {
     when(vault.issue("database", "db1-role"))
         .thenReturn(
             new DatabaseSecret(
-                SECRET.leaseId(), SECRET.username(), SECRET.password(), Duration.ofSeconds(60),
-                true, NOW.plus(Duration.ofMinutes(10))));
+                SECRET.leaseId(),
+                SECRET.username(),
+                SECRET.password(),
+                Duration.ofSeconds(60),
+                true,
+                NOW.plus(Duration.ofMinutes(10))));
     stubMaxTtl(Duration.ofHours(1));
 
     IssuedCredential issued = leases.issue(POD, DB1, CredentialKind.STREAM, null);
@@ -138,8 +141,12 @@ class LeaseServiceTest {
     when(vault.issue("database", "db1-role"))
         .thenReturn(
             new DatabaseSecret(
-                SECRET.leaseId(), SECRET.username(), SECRET.password(), Duration.ofSeconds(60),
-                true, NOW.plusSeconds(45)));
+                SECRET.leaseId(),
+                SECRET.username(),
+                SECRET.password(),
+                Duration.ofSeconds(60),
+                true,
+                NOW.plusSeconds(45)));
 
     IssuedCredential issued = leases.issue(POD, DB1, CredentialKind.ONE_SHOT, null);
 
@@ -187,8 +194,7 @@ class LeaseServiceTest {
 
     assertThatThrownBy(() -> leases.issue(POD, DB1, CredentialKind.STREAM, Duration.ofSeconds(30)))
         .isInstanceOfSatisfying(
-            BrokerException.class,
-            e -> assertThat(e.reason()).isEqualTo(Reason.VAULT_UNAVAILABLE));
+            BrokerException.class, e -> assertThat(e.reason()).isEqualTo(Reason.VAULT_UNAVAILABLE));
     verify(vault).revoke("database/creds/db1-role/abc");
     verify(store, never()).insert(any(), any(), any(), any(), any());
   }
@@ -224,7 +230,12 @@ class LeaseServiceTest {
   void revocationThatVaultCannotConfirmStaysQueuedAndTheCredentialEnds() {
     CredentialRecord record = activeRecord();
     when(store.findById(record.id())).thenReturn(Optional.of(record));
-    when(store.endAndQueue(eq(record.id()), eq(CredentialState.REVOKED), eq(RevocationTrigger.ADMIN), any(), any()))
+    when(store.endAndQueue(
+            eq(record.id()),
+            eq(CredentialState.REVOKED),
+            eq(RevocationTrigger.ADMIN),
+            any(),
+            any()))
         .thenReturn(true);
     doThrow(new BrokerException(Reason.VAULT_UNAVAILABLE, "Vault is unavailable"))
         .when(vault)

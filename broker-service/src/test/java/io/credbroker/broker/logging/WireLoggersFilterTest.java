@@ -48,7 +48,9 @@ class WireLoggersFilterTest {
   void wireLoggersStillReportProblemsAtInfoAndAbove() {
     context.getLogger("org.apache.hc.client5.http.wire").warn("connection reset");
 
-    assertThat(appended.list).extracting(ILoggingEvent::getFormattedMessage).containsExactly("connection reset");
+    assertThat(appended.list)
+        .extracting(ILoggingEvent::getFormattedMessage)
+        .containsExactly("connection reset");
   }
 
   @Test
@@ -56,17 +58,21 @@ class WireLoggersFilterTest {
     Logger rest = context.getLogger("org.springframework.web.client.RestTemplate");
 
     rest.debug("HTTP POST http://127.0.0.1:8200/v1/auth/kubernetes/login");
-    rest.debug("Writing [{role=credential-broker, jwt=eyJhbGciOiJSUzI1NiJ9.e30.c2ln}] as \"application/json\"");
+    rest.debug(
+        "Writing [{role=credential-broker, jwt=eyJhbGciOiJSUzI1NiJ9.e30.c2ln}] as \"application/json\"");
     rest.debug("Response 200 OK");
 
     assertThat(appended.list)
         .extracting(ILoggingEvent::getFormattedMessage)
-        .containsExactly("HTTP POST http://127.0.0.1:8200/v1/auth/kubernetes/login", "Response 200 OK");
+        .containsExactly(
+            "HTTP POST http://127.0.0.1:8200/v1/auth/kubernetes/login", "Response 200 OK");
   }
 
   @Test
   void otherLoggersOfTheSameLibrariesKeepTheirDebugOutput() {
-    context.getLogger("org.apache.hc.client5.http.impl.classic.InternalHttpClient").debug("executing");
+    context
+        .getLogger("org.apache.hc.client5.http.impl.classic.InternalHttpClient")
+        .debug("executing");
     context.getLogger("io.grpc.netty.NettyServerHandlerExtra").debug("not a frame logger");
     context.getLogger("io.grpc.internal.ServerImpl").debug("call started");
 

@@ -24,7 +24,9 @@ import org.springframework.jdbc.datasource.DataSourceTransactionManager;
 import org.springframework.jdbc.datasource.DriverManagerDataSource;
 import org.springframework.transaction.support.TransactionTemplate;
 
-/** Retention against the broker's real schema on PostgreSQL (the dev-stack's), migrated by Flyway. */
+/**
+ * Retention against the broker's real schema on PostgreSQL (the dev-stack's), migrated by Flyway.
+ */
 class StateRetentionIT {
 
   @TempDir static Path workDir;
@@ -92,8 +94,7 @@ class StateRetentionIT {
     assertThat(purge.credentials()).isEqualTo(4);
     assertThat(purge.auditEvents()).isEqualTo(1);
     assertThat(credentialIds())
-        .containsExactlyInAnyOrder(
-            endedRecently, liveForMonths, revocationStillQueued, replacement)
+        .containsExactlyInAnyOrder(endedRecently, liveForMonths, revocationStillQueued, replacement)
         .doesNotContain(endedLongAgo1, endedLongAgo2, endedLongAgo3, replacedLongAgo);
     assertThat(
             jdbc.sql("SELECT replaces FROM credential WHERE id = :id")
@@ -126,7 +127,8 @@ class StateRetentionIT {
   }
 
   /** A credential in {@code state}, ended {@code endedDaysAgo} days ago (null: not ended). */
-  private static UUID credential(String state, @Nullable Integer endedDaysAgo, @Nullable UUID replaces) {
+  private static UUID credential(
+      String state, @Nullable Integer endedDaysAgo, @Nullable UUID replaces) {
     UUID id = UUID.randomUUID();
     jdbc.sql(
             "INSERT INTO credential (id, database_role, vault_mount, vault_role, lease_id, username,"

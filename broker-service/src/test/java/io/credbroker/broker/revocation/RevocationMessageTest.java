@@ -10,7 +10,8 @@ class RevocationMessageTest {
 
   @Test
   void unblockSurvivesTheRoundTripAndIsNotABlock() {
-    RevocationMessage message = new RevocationMessage.PodUnblocked("7f3e0c1a-2b4d-4e5f-8a9b-0c1d2e3f4a5b");
+    RevocationMessage message =
+        new RevocationMessage.PodUnblocked("7f3e0c1a-2b4d-4e5f-8a9b-0c1d2e3f4a5b");
 
     assertThat(message.encode()).isEqualTo("v1 unblock 7f3e0c1a-2b4d-4e5f-8a9b-0c1d2e3f4a5b");
     assertThat(RevocationMessage.decode(message.encode())).isEqualTo(message);
@@ -21,14 +22,16 @@ class RevocationMessageTest {
 
   @Test
   void blockSurvivesTheRoundTrip() {
-    RevocationMessage message = new RevocationMessage.PodBlocked("7f3e0c1a-2b4d-4e5f-8a9b-0c1d2e3f4a5b");
+    RevocationMessage message =
+        new RevocationMessage.PodBlocked("7f3e0c1a-2b4d-4e5f-8a9b-0c1d2e3f4a5b");
 
     assertThat(RevocationMessage.decode(message.encode())).isEqualTo(message);
   }
 
   @Test
   void revocationSurvivesTheRoundTrip() {
-    RevocationMessage message = new RevocationMessage.CredentialRevoked(UUID.randomUUID(), "POD_REVOKED");
+    RevocationMessage message =
+        new RevocationMessage.CredentialRevoked(UUID.randomUUID(), "POD_REVOKED");
 
     assertThat(message.encode()).startsWith("v1 revoked ");
     assertThat(RevocationMessage.decode(message.encode())).isEqualTo(message);
@@ -40,7 +43,8 @@ class RevocationMessageTest {
     assertThat(RevocationMessage.decode("v1 block")).isNull();
     assertThat(RevocationMessage.decode("v1 block a b")).isNull();
     assertThat(RevocationMessage.decode("v1 revoked not-a-uuid POD_REVOKED")).isNull();
-    assertThat(RevocationMessage.decode("v1 revoked " + UUID.randomUUID() + " lower_case")).isNull();
+    assertThat(RevocationMessage.decode("v1 revoked " + UUID.randomUUID() + " lower_case"))
+        .isNull();
     assertThat(RevocationMessage.decode("v1 rotate " + UUID.randomUUID())).isNull();
     assertThat(RevocationMessage.decode("")).isNull();
   }

@@ -55,7 +55,8 @@ class RevocationNotificationsIT {
   @Test
   void everyReplicaReceivesWhatOneCommitsAndNothingOfWhatItRollsBack() throws Exception {
     RevocationMessage rolledBack = new RevocationMessage.PodBlocked("rolled-back");
-    RevocationMessage committed = new RevocationMessage.CredentialRevoked(UUID.randomUUID(), "POD_REVOKED");
+    RevocationMessage committed =
+        new RevocationMessage.CredentialRevoked(UUID.randomUUID(), "POD_REVOKED");
 
     db.transactions.executeWithoutResult(
         tx -> {
@@ -73,7 +74,8 @@ class RevocationNotificationsIT {
   void listenerThatLostItsConnectionReconnectsAndAsksForWhatItMissed() throws Exception {
     Instant before = Instant.now();
     db.jdbc
-        .sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :name")
+        .sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :name")
         .param("name", "listener-second")
         .query(Object.class)
         .list();
@@ -94,11 +96,17 @@ class RevocationNotificationsIT {
     final RevocationNotifications notifications;
 
     Listener(String applicationName) {
-      String url = db.jdbcUrl + (db.jdbcUrl.contains("?") ? "&" : "?") + "ApplicationName=" + applicationName;
+      String url =
+          db.jdbcUrl
+              + (db.jdbcUrl.contains("?") ? "&" : "?")
+              + "ApplicationName="
+              + applicationName;
       notifications =
           new RevocationNotifications(
               db.jdbc,
-              () -> DriverManager.getConnection(url, db.postgres.adminUser(), db.postgres.adminPassword()),
+              () ->
+                  DriverManager.getConnection(
+                      url, db.postgres.adminUser(), db.postgres.adminPassword()),
               CHANNEL,
               Duration.ofMillis(100),
               Duration.ofMillis(200),

@@ -8,9 +8,6 @@ import io.credbroker.broker.lease.CredentialStore;
 import java.nio.file.Path;
 import java.sql.SQLException;
 import java.time.Instant;
-import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
-import java.time.temporal.ChronoUnit;
 import java.util.List;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
@@ -49,7 +46,8 @@ class RevocationStoreIT {
     assertThatThrownBy(() -> insertCredential("blocked-pod", uid, "v-blocked-2"))
         .isInstanceOf(DataAccessException.class)
         .rootCause()
-        .isInstanceOfSatisfying(SQLException.class, e -> assertThat(e.getSQLState()).isEqualTo("CB001"));
+        .isInstanceOfSatisfying(
+            SQLException.class, e -> assertThat(e.getSQLState()).isEqualTo("CB001"));
     // The replacement pod (same name, new UID) is not affected.
     insertCredential("blocked-pod", UUID.randomUUID().toString(), "v-blocked-3");
     assertThat(store.isBlocked(uid)).isTrue();
@@ -61,7 +59,8 @@ class RevocationStoreIT {
     String uid = UUID.randomUUID().toString();
     insertCredential("twice", uid, "v-twice-1");
 
-    db.transactions.executeWithoutResult(tx -> store.block(uid, "public", "twice", "first", "alice"));
+    db.transactions.executeWithoutResult(
+        tx -> store.block(uid, "public", "twice", "first", "alice"));
     boolean again =
         db.transactions.execute(tx -> store.block(uid, "public", "twice", "second", "bob"));
 
@@ -113,7 +112,8 @@ class RevocationStoreIT {
     assertThat(store.search(new CredentialQuery(null, null, null, "v-searched-1", false, 10)))
         .singleElement()
         .satisfies(c -> assertThat(c.podName()).isEqualTo("searched"));
-    assertThat(store.search(new CredentialQuery("other", null, null, "v-searched-1", false, 10))).isEmpty();
+    assertThat(store.search(new CredentialQuery("other", null, null, "v-searched-1", false, 10)))
+        .isEmpty();
     assertThat(store.search(new CredentialQuery("public", "searched", "db1", null, true, 10)))
         .extracting(CredentialSummary::id)
         .containsExactly(mine);

@@ -14,7 +14,10 @@ import org.springframework.jdbc.datasource.DataSourceTransactionManager;
 import org.springframework.jdbc.datasource.DriverManagerDataSource;
 import org.springframework.transaction.support.TransactionTemplate;
 
-/** A real PostgreSQL (the dev-stack's) with the broker's schema migrated by Flyway, for one test class. */
+/**
+ * A real PostgreSQL (the dev-stack's) with the broker's schema migrated by Flyway, for one test
+ * class.
+ */
 public final class StateDatabase implements AutoCloseable {
 
   public final DevStack devStack;
@@ -29,7 +32,8 @@ public final class StateDatabase implements AutoCloseable {
     postgres = devStack.postgres();
     postgres.createDatabase("credbroker");
     jdbcUrl = postgres.jdbcUrl("credbroker");
-    dataSource = new DriverManagerDataSource(jdbcUrl, postgres.adminUser(), postgres.adminPassword());
+    dataSource =
+        new DriverManagerDataSource(jdbcUrl, postgres.adminUser(), postgres.adminPassword());
     Flyway.configure().dataSource(dataSource).locations("classpath:db/migration").load().migrate();
     jdbc = JdbcClient.create(dataSource);
     transactions = new TransactionTemplate(new DataSourceTransactionManager(dataSource));

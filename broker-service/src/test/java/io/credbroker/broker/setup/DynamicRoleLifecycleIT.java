@@ -27,8 +27,8 @@ import org.springframework.vault.core.VaultTemplate;
 
 /**
  * Dynamic roles issued and revoked by Vault (the dev-stack stand-in, running the configured SQL for
- * real on embedded PostgreSQL) against a database prepared by setup: objects never block
- * {@code DROP ROLE}, open sessions are cut, and catalog ACLs do not grow with the number of roles.
+ * real on embedded PostgreSQL) against a database prepared by setup: objects never block {@code
+ * DROP ROLE}, open sessions are cut, and catalog ACLs do not grow with the number of roles.
  */
 class DynamicRoleLifecycleIT {
 
@@ -44,9 +44,17 @@ class DynamicRoleLifecycleIT {
     stack = VaultTestSupport.startStack(workDir);
     PostgresInfo pg = stack.postgres();
     TargetDatabaseOptions database =
-        TargetDatabaseOptions.defaults(pg.jdbcUrl("postgres"), pg.adminUser(), Secret.of(pg.adminPassword()), DB);
-    VaultSetupOptions options = VaultSetupOptions.defaults(URI.create(stack.vaultAddress()), Secret.of(stack.vaultRootToken()), DB,
-        pg.host(), pg.port()).withConnectionParameters("sslmode=disable").withTtls(Duration.ofMinutes(5), Duration.ofMinutes(10));
+        TargetDatabaseOptions.defaults(
+            pg.jdbcUrl("postgres"), pg.adminUser(), Secret.of(pg.adminPassword()), DB);
+    VaultSetupOptions options =
+        VaultSetupOptions.defaults(
+                URI.create(stack.vaultAddress()),
+                Secret.of(stack.vaultRootToken()),
+                DB,
+                pg.host(),
+                pg.port())
+            .withConnectionParameters("sslmode=disable")
+            .withTtls(Duration.ofMinutes(5), Duration.ofMinutes(10));
     assertThat(Setup.apply(database, options, false).changed()).isTrue();
     vault = VaultTestSupport.vault(stack, stack.vaultRootToken());
   }
@@ -61,28 +69,36 @@ class DynamicRoleLifecycleIT {
   @Test
   void objectsCreatedByARevokedRoleBelongToTheGroupAndServeTheNextRole() throws SQLException {
     Credential first = issue(vault, "database", DB);
-    try (Connection c = login(stack, DB, first); Statement st = c.createStatement()) {
+    try (Connection c = login(stack, DB, first);
+        Statement st = c.createStatement()) {
       st.execute("CREATE TABLE orders (id serial PRIMARY KEY, item text NOT NULL)");
       st.execute("CREATE SEQUENCE invoice_numbers");
-      st.execute("CREATE FUNCTION order_count() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM public.orders'");
+      st.execute(
+          "CREATE FUNCTION order_count() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM public.orders'");
       st.execute("CREATE VIEW recent_orders AS SELECT id, item FROM orders ORDER BY id DESC");
       st.execute("CREATE SCHEMA reporting");
-      st.execute("CREATE TABLE reporting.daily_totals (day date PRIMARY KEY, total bigint NOT NULL)");
+      st.execute(
+          "CREATE TABLE reporting.daily_totals (day date PRIMARY KEY, total bigint NOT NULL)");
       st.execute("INSERT INTO orders (item) VALUES ('first')");
     }
 
     revoke(vault, first);
 
-    assertThat(adminQuery("SELECT count(*) FROM pg_roles WHERE rolname = '" + first.username() + "'")).containsExactly(0L);
-    assertThat(adminQuery(
-        "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid IN ('public.orders'::regclass, 'public.orders_id_seq'::regclass,"
-            + " 'public.invoice_numbers'::regclass, 'public.recent_orders'::regclass, 'reporting.daily_totals'::regclass)"
-            + " UNION ALL SELECT pg_get_userbyid(proowner) FROM pg_proc WHERE oid = 'public.order_count'::regproc"
-            + " UNION ALL SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'reporting'"))
-        .hasSize(7).containsOnly(GROUP);
+    assertThat(
+            adminQuery("SELECT count(*) FROM pg_roles WHERE rolname = '" + first.username() + "'"))
+        .containsExactly(0L);
+    assertThat(
+            adminQuery(
+                "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid IN ('public.orders'::regclass, 'public.orders_id_seq'::regclass,"
+                    + " 'public.invoice_numbers'::regclass, 'public.recent_orders'::regclass, 'reporting.daily_totals'::regclass)"
+                    + " UNION ALL SELECT pg_get_userbyid(proowner) FROM pg_proc WHERE oid = 'public.order_count'::regproc"
+                    + " UNION ALL SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'reporting'"))
+        .hasSize(7)
+        .containsOnly(GROUP);
 
     Credential second = issue(vault, "database", DB);
-    try (Connection c = login(stack, DB, second); Statement st = c.createStatement()) {
+    try (Connection c = login(stack, DB, second);
+        Statement st = c.createStatement()) {
       st.execute("INSERT INTO orders (item) VALUES ('second')");
       st.execute("UPDATE orders SET item = 'first, amended' WHERE item = 'first'");
       assertThat(single(st, "SELECT nextval('invoice_numbers')")).isEqualTo(1L);
@@ -93,7 +109,9 @@ class DynamicRoleLifecycleIT {
       st.execute("DELETE FROM orders WHERE item = 'second'");
     }
     revoke(vault, second);
-    assertThat(adminQuery("SELECT count(*) FROM pg_roles WHERE rolname = '" + second.username() + "'")).containsExactly(0L);
+    assertThat(
+            adminQuery("SELECT count(*) FROM pg_roles WHERE rolname = '" + second.username() + "'"))
+        .containsExactly(0L);
   }
 
   @Test
@@ -108,50 +126,95 @@ class DynamicRoleLifecycleIT {
       revoke(vault, credential);
 
       await().atMost(Duration.ofSeconds(10)).until(() -> !session.isValid(1));
-      assertThatThrownBy(() -> session.createStatement().execute("SELECT 1")).isInstanceOf(SQLException.class);
+      assertThatThrownBy(() -> session.createStatement().execute("SELECT 1"))
+          .isInstanceOf(SQLException.class);
     }
-    assertThat(adminQuery("SELECT count(*) FROM pg_roles WHERE rolname = '" + credential.username() + "'")).containsExactly(0L);
-    assertThat(adminQuery("SELECT count(*) FROM pg_stat_activity WHERE usename = '" + credential.username() + "'")).containsExactly(0L);
+    assertThat(
+            adminQuery(
+                "SELECT count(*) FROM pg_roles WHERE rolname = '" + credential.username() + "'"))
+        .containsExactly(0L);
+    assertThat(
+            adminQuery(
+                "SELECT count(*) FROM pg_stat_activity WHERE usename = '"
+                    + credential.username()
+                    + "'"))
+        .containsExactly(0L);
     assertThatThrownBy(() -> login(stack, DB, credential).close()).isInstanceOf(SQLException.class);
   }
 
   @Test
-  void roleThatCannotBeDroppedStillLosesLoginAndSessionsAndIsDroppedByALaterRevocation() throws SQLException {
+  void roleThatCannotBeDroppedStillLosesLoginAndSessionsAndIsDroppedByALaterRevocation()
+      throws SQLException {
     Credential stuck = issue(vault, "database", DB);
-    // Something of the role in another database, which DROP ROLE run in db1 cannot remove: here a table a
+    // Something of the role in another database, which DROP ROLE run in db1 cannot remove: here a
+    // table a
     // superuser handed to it (before setup closed other databases the role could create it itself).
-    try (Connection c = stack.postgres().connect("postgres"); Statement st = c.createStatement()) {
+    try (Connection c = stack.postgres().connect("postgres");
+        Statement st = c.createStatement()) {
       st.execute("CREATE TABLE left_behind (id int)");
       st.execute("ALTER TABLE left_behind OWNER TO \"" + stuck.username() + "\"");
     }
     try (Connection session = login(stack, DB, stuck)) {
-      revoke(vault, stuck); // Vault reports success: the role is revoked even though it could not be dropped
+      revoke(
+          vault,
+          stuck); // Vault reports success: the role is revoked even though it could not be dropped
 
       await().atMost(Duration.ofSeconds(10)).until(() -> !session.isValid(1));
     }
     assertThatThrownBy(() -> login(stack, DB, stuck).close()).isInstanceOf(SQLException.class);
-    assertThat(adminQuery("SELECT rolcanlogin FROM pg_roles WHERE rolname = '" + stuck.username() + "'")).containsExactly(false);
-    assertThat(adminQuery("SELECT count(*) FROM pg_stat_activity WHERE usename = '" + stuck.username() + "'")).containsExactly(0L);
-    assertThat(adminQuery("SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member WHERE r.rolname = '" + stuck.username() + "'"))
-        .as("no longer a member of the group").containsExactly(0L);
-    assertThat(adminQuery("SELECT attempts || ' ' || last_error FROM credbroker_revocation.undropped_role WHERE role_name = '"
-        + stuck.username() + "'")).singleElement().asString().startsWith("1 role").contains("cannot be dropped");
+    assertThat(
+            adminQuery(
+                "SELECT rolcanlogin FROM pg_roles WHERE rolname = '" + stuck.username() + "'"))
+        .containsExactly(false);
+    assertThat(
+            adminQuery(
+                "SELECT count(*) FROM pg_stat_activity WHERE usename = '" + stuck.username() + "'"))
+        .containsExactly(0L);
+    assertThat(
+            adminQuery(
+                "SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member WHERE r.rolname = '"
+                    + stuck.username()
+                    + "'"))
+        .as("no longer a member of the group")
+        .containsExactly(0L);
+    assertThat(
+            adminQuery(
+                "SELECT attempts || ' ' || last_error FROM credbroker_revocation.undropped_role WHERE role_name = '"
+                    + stuck.username()
+                    + "'"))
+        .singleElement()
+        .asString()
+        .startsWith("1 role")
+        .contains("cannot be dropped");
 
-    // Once the object is gone, the next revocation of any role drops the leftover and clears its row.
-    try (Connection c = stack.postgres().connect("postgres"); Statement st = c.createStatement()) {
+    // Once the object is gone, the next revocation of any role drops the leftover and clears its
+    // row.
+    try (Connection c = stack.postgres().connect("postgres");
+        Statement st = c.createStatement()) {
       st.execute("DROP TABLE left_behind");
     }
     Credential next = issue(vault, "database", DB);
-    try (Connection c = login(stack, DB, next); Statement st = c.createStatement()) {
-      // Readable, so that the broker can report it with a credential it borrows; but no pod can erase its row.
-      assertThat(single(st, "SELECT count(*) FROM credbroker_revocation.undropped_role")).isEqualTo(1L);
+    try (Connection c = login(stack, DB, next);
+        Statement st = c.createStatement()) {
+      // Readable, so that the broker can report it with a credential it borrows; but no pod can
+      // erase its row.
+      assertThat(single(st, "SELECT count(*) FROM credbroker_revocation.undropped_role"))
+          .isEqualTo(1L);
       assertThatThrownBy(() -> st.execute("DELETE FROM credbroker_revocation.undropped_role"))
-          .isInstanceOf(SQLException.class).hasMessageContaining("permission denied");
+          .isInstanceOf(SQLException.class)
+          .hasMessageContaining("permission denied");
     }
     revoke(vault, next);
-    assertThat(adminQuery("SELECT count(*) FROM pg_roles WHERE rolname IN ('" + stuck.username() + "', '" + next.username() + "')"))
+    assertThat(
+            adminQuery(
+                "SELECT count(*) FROM pg_roles WHERE rolname IN ('"
+                    + stuck.username()
+                    + "', '"
+                    + next.username()
+                    + "')"))
         .containsExactly(0L);
-    assertThat(adminQuery("SELECT count(*) FROM credbroker_revocation.undropped_role")).containsExactly(0L);
+    assertThat(adminQuery("SELECT count(*) FROM credbroker_revocation.undropped_role"))
+        .containsExactly(0L);
   }
 
   @Test
@@ -159,20 +222,27 @@ class DynamicRoleLifecycleIT {
     Credential credential = issue(vault, "database", DB);
     try {
       for (String other : List.of("postgres", "template1")) {
-        assertThatThrownBy(() -> login(stack, other, credential).close()).as(other)
-            .isInstanceOf(SQLException.class).hasMessageContaining("permission denied for database");
+        assertThatThrownBy(() -> login(stack, other, credential).close())
+            .as(other)
+            .isInstanceOf(SQLException.class)
+            .hasMessageContaining("permission denied for database");
       }
       login(stack, DB, credential).close();
     } finally {
       revoke(vault, credential);
     }
-    assertThat(adminQuery("SELECT count(*) FROM pg_roles WHERE rolname = '" + credential.username() + "'")).containsExactly(0L);
+    assertThat(
+            adminQuery(
+                "SELECT count(*) FROM pg_roles WHERE rolname = '" + credential.username() + "'"))
+        .containsExactly(0L);
   }
 
   @Test
   void twoThousandRolesIssuedAndRevokedInSequenceLeaveNoAclGrowth() throws SQLException {
-    try (Connection c = stack.postgres().connect(DB); Statement st = c.createStatement()) {
-      st.execute("CREATE TABLE IF NOT EXISTS ledger (id bigserial PRIMARY KEY, written_by text NOT NULL)");
+    try (Connection c = stack.postgres().connect(DB);
+        Statement st = c.createStatement()) {
+      st.execute(
+          "CREATE TABLE IF NOT EXISTS ledger (id bigserial PRIMARY KEY, written_by text NOT NULL)");
       st.execute("GRANT ALL ON ledger, ledger_id_seq TO " + GROUP);
     }
     List<Object> before = catalogFootprint();
@@ -180,7 +250,8 @@ class DynamicRoleLifecycleIT {
     for (int i = 0; i < 2000; i++) {
       Credential credential = issue(vault, "database", DB);
       if (i % 250 == 0) { // every few roles proves the group privileges really work for it
-        try (Connection c = login(stack, DB, credential); Statement st = c.createStatement()) {
+        try (Connection c = login(stack, DB, credential);
+            Statement st = c.createStatement()) {
           st.execute("INSERT INTO ledger (written_by) VALUES (current_user)");
         }
       }
@@ -189,18 +260,34 @@ class DynamicRoleLifecycleIT {
 
     assertThat(catalogFootprint()).isEqualTo(before);
     assertThat(adminQuery("SELECT count(*) FROM ledger")).containsExactly(8L);
-    assertThat(adminQuery("SELECT count(*) FROM pg_roles WHERE pg_has_role(oid, '" + GROUP + "', 'MEMBER') AND rolname LIKE 'v-%'"))
+    assertThat(
+            adminQuery(
+                "SELECT count(*) FROM pg_roles WHERE pg_has_role(oid, '"
+                    + GROUP
+                    + "', 'MEMBER') AND rolname LIKE 'v-%'"))
         .containsExactly(0L);
   }
 
-  /** Every ACL on the shared objects, the group's members, and shared dependencies: what would grow with per-role grants. */
+  /**
+   * Every ACL on the shared objects, the group's members, and shared dependencies: what would grow
+   * with per-role grants.
+   */
   private static List<Object> catalogFootprint() throws SQLException {
     List<Object> all = new ArrayList<>();
-    all.addAll(adminQuery("SELECT coalesce(datacl::text, '') FROM pg_database WHERE datname = '" + DB + "'"));
-    all.addAll(adminQuery("SELECT nspname || coalesce(nspacl::text, '') FROM pg_namespace WHERE nspname NOT LIKE 'pg_%' ORDER BY 1"));
-    all.addAll(adminQuery("SELECT relname || coalesce(relacl::text, '') FROM pg_class WHERE relnamespace = 'public'::regnamespace ORDER BY 1"));
-    all.addAll(adminQuery("SELECT proname || coalesce(proacl::text, '') FROM pg_proc WHERE pronamespace = 'public'::regnamespace ORDER BY 1"));
-    all.addAll(adminQuery("SELECT count(*) FROM pg_auth_members WHERE roleid = '" + GROUP + "'::regrole"));
+    all.addAll(
+        adminQuery(
+            "SELECT coalesce(datacl::text, '') FROM pg_database WHERE datname = '" + DB + "'"));
+    all.addAll(
+        adminQuery(
+            "SELECT nspname || coalesce(nspacl::text, '') FROM pg_namespace WHERE nspname NOT LIKE 'pg_%' ORDER BY 1"));
+    all.addAll(
+        adminQuery(
+            "SELECT relname || coalesce(relacl::text, '') FROM pg_class WHERE relnamespace = 'public'::regnamespace ORDER BY 1"));
+    all.addAll(
+        adminQuery(
+            "SELECT proname || coalesce(proacl::text, '') FROM pg_proc WHERE pronamespace = 'public'::regnamespace ORDER BY 1"));
+    all.addAll(
+        adminQuery("SELECT count(*) FROM pg_auth_members WHERE roleid = '" + GROUP + "'::regrole"));
     all.addAll(adminQuery("SELECT count(*) FROM pg_roles"));
     all.addAll(adminQuery("SELECT count(*) FROM pg_shdepend"));
     return all;
@@ -214,7 +301,9 @@ class DynamicRoleLifecycleIT {
   }
 
   private static List<Object> adminQuery(String sql) throws SQLException {
-    try (Connection c = stack.postgres().connect(DB); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+    try (Connection c = stack.postgres().connect(DB);
+        Statement st = c.createStatement();
+        ResultSet rs = st.executeQuery(sql)) {
       List<Object> values = new ArrayList<>();
       while (rs.next()) {
         values.add(rs.getObject(1));

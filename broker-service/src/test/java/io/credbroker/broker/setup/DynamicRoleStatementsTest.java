@@ -26,10 +26,15 @@ class DynamicRoleStatementsTest {
     List<String> creation = DynamicRoleStatements.creation("db1_grp");
     assertThat(creation).hasSize(1);
     assertThat(vaultRunsWhole(creation.get(0))).isFalse();
-    List<String> pieces = Arrays.stream(creation.get(0).split(";")).map(String::strip).filter(s -> !s.isEmpty()).toList();
-    assertThat(pieces).containsExactly(
-        "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'",
-        "GRANT \"db1_grp\" TO \"{{name}}\"");
+    List<String> pieces =
+        Arrays.stream(creation.get(0).split(";"))
+            .map(String::strip)
+            .filter(s -> !s.isEmpty())
+            .toList();
+    assertThat(pieces)
+        .containsExactly(
+            "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'",
+            "GRANT \"db1_grp\" TO \"{{name}}\"");
     assertThat(creation.get(0)).doesNotContainIgnoringCase(" ON ");
   }
 
@@ -40,25 +45,44 @@ class DynamicRoleStatementsTest {
     String block = revocation.get(0);
     assertThat(block.chars().filter(c -> c == '\'').count() % 2).as("balanced quotes").isZero();
     assertThat(vaultRunsWhole(block)).isTrue();
-    assertThat(block).contains("'{{name}}'", "'db1_grp'")
-        .containsSubsequence("NOLOGIN", "pg_terminate_backend", "undropped_role", "BEGIN", "REASSIGN OWNED BY", "DROP OWNED BY", "DROP ROLE",
+    assertThat(block)
+        .contains("'{{name}}'", "'db1_grp'")
+        .containsSubsequence(
+            "NOLOGIN",
+            "pg_terminate_backend",
+            "undropped_role",
+            "BEGIN",
+            "REASSIGN OWNED BY",
+            "DROP OWNED BY",
+            "DROP ROLE",
             "EXCEPTION WHEN OTHERS");
   }
 
   @Test
   void groupNameThatCouldBreakOutOfTheStatementIsRefused() {
     assertThatThrownBy(() -> DynamicRoleStatements.creation("g\"; DROP DATABASE x; --"))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not a valid name");
-    assertThatThrownBy(() -> DynamicRoleStatements.revocation("g'x")).isInstanceOf(IllegalArgumentException.class);
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("not a valid name");
+    assertThatThrownBy(() -> DynamicRoleStatements.revocation("g'x"))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 
   @Test
   void ownershipFunctionNamesTheGroupAsLiteralAndTriggerCoversEveryCreatingCommand() {
-    assertThat(TargetDatabaseSetup.ownershipFunctionBody("db1_grp")).contains("target_group constant name := 'db1_grp';")
+    assertThat(TargetDatabaseSetup.ownershipFunctionBody("db1_grp"))
+        .contains("target_group constant name := 'db1_grp';")
         .doesNotContain("{{group}}");
     assertThat(TargetDatabaseSetup.createEventTrigger())
-        .contains("ON ddl_command_end", "'CREATE TABLE'", "'CREATE SEQUENCE'", "'CREATE FUNCTION'", "'CREATE PROCEDURE'",
-            "'CREATE VIEW'", "'CREATE MATERIALIZED VIEW'", "'CREATE TYPE'", "'CREATE SCHEMA'")
+        .contains(
+            "ON ddl_command_end",
+            "'CREATE TABLE'",
+            "'CREATE SEQUENCE'",
+            "'CREATE FUNCTION'",
+            "'CREATE PROCEDURE'",
+            "'CREATE VIEW'",
+            "'CREATE MATERIALIZED VIEW'",
+            "'CREATE TYPE'",
+            "'CREATE SCHEMA'")
         .doesNotContain("ALTER");
   }
 }

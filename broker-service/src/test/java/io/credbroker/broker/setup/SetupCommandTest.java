@@ -17,25 +17,44 @@ class SetupCommandTest {
 
   @Test
   void invalidDatabaseNameFailsBeforeConnectingAnywhere() {
-    // Port 1 would refuse a connection: the failure must come from validation, not from the network.
-    int code = run("--postgres-url", "jdbc:postgresql://127.0.0.1:1/postgres", "--postgres-password", "pw",
-        "--vault-address", "http://127.0.0.1:1", "--vault-token", "t", "--database", "db1; DROP DATABASE postgres");
+    // Port 1 would refuse a connection: the failure must come from validation, not from the
+    // network.
+    int code =
+        run(
+            "--postgres-url",
+            "jdbc:postgresql://127.0.0.1:1/postgres",
+            "--postgres-password",
+            "pw",
+            "--vault-address",
+            "http://127.0.0.1:1",
+            "--vault-token",
+            "t",
+            "--database",
+            "db1; DROP DATABASE postgres");
     assertThat(code).isEqualTo(1);
-    assertThat(err.toString()).contains("setup failed: database 'db1; DROP DATABASE postgres' is not a valid name");
+    assertThat(err.toString())
+        .contains("setup failed: database 'db1; DROP DATABASE postgres' is not a valid name");
     assertThat(out.toString()).doesNotContain("PostgreSQL jdbc");
   }
 
   @Test
   void missingVaultTokenIsAClearError() {
-    int code = run("--postgres-url", "jdbc:postgresql://127.0.0.1:1/postgres", "--postgres-password", "pw", "--vault-token-file",
-        "/nonexistent/token");
+    int code =
+        run(
+            "--postgres-url",
+            "jdbc:postgresql://127.0.0.1:1/postgres",
+            "--postgres-password",
+            "pw",
+            "--vault-token-file",
+            "/nonexistent/token");
     assertThat(code).isEqualTo(1);
     assertThat(err.toString()).contains("cannot read the Vault token from /nonexistent/token");
   }
 
   @Test
   void unparseableDurationIsAUsageError() {
-    int code = run("--postgres-url", "jdbc:postgresql://127.0.0.1:1/postgres", "--default-ttl", "soon");
+    int code =
+        run("--postgres-url", "jdbc:postgresql://127.0.0.1:1/postgres", "--default-ttl", "soon");
     assertThat(code).isEqualTo(2);
     assertThat(err.toString()).contains("'soon' is not a duration");
   }
@@ -44,7 +63,8 @@ class SetupCommandTest {
   void helpListsOptionsWithoutRevealingSecretsFromTheEnvironment() {
     int code = run("--help");
     assertThat(code).isZero();
-    assertThat(out.toString()).contains("--postgres-url", "--dry-run", "--template-database", "--kubernetes-host");
+    assertThat(out.toString())
+        .contains("--postgres-url", "--dry-run", "--template-database", "--kubernetes-host");
     String token = System.getenv("VAULT_TOKEN");
     if (token != null && !token.isEmpty()) {
       assertThat(out.toString()).doesNotContain(token);
@@ -54,16 +74,32 @@ class SetupCommandTest {
   @Test
   void unparseableAdminUrlIsAClearErrorThatDoesNotPrintItsPassword() {
     // The port is not a number: the JDBC driver cannot parse the URL.
-    int code = run("--postgres-url", "jdbc:postgresql://127.0.0.1:notaport/postgres?password=s3cret-in-url",
-        "--postgres-password", "pw", "--vault-address", "http://127.0.0.1:1", "--vault-token", "t");
+    int code =
+        run(
+            "--postgres-url",
+            "jdbc:postgresql://127.0.0.1:notaport/postgres?password=s3cret-in-url",
+            "--postgres-password",
+            "pw",
+            "--vault-address",
+            "http://127.0.0.1:1",
+            "--vault-token",
+            "t");
     assertThat(code).isEqualTo(1);
-    assertThat(err.toString()).contains("setup failed:", "not a valid PostgreSQL JDBC URL").doesNotContain("s3cret-in-url");
+    assertThat(err.toString())
+        .contains("setup failed:", "not a valid PostgreSQL JDBC URL")
+        .doesNotContain("s3cret-in-url");
   }
 
   @Test
   void adminUrlPasswordParameterIsMaskedInOutput() {
-    assertThat(Masking.url("jdbc:postgresql://db:5432/postgres?user=postgres&password=s3cret&ssl=true"))
-        .isEqualTo("jdbc:postgresql://db:5432/postgres?user=postgres&password=" + Secret.MASK + "&ssl=true");
-    assertThat(Masking.url("postgresql://admin:s3cret@db:5432/db1")).isEqualTo("postgresql://admin:" + Secret.MASK + "@db:5432/db1");
+    assertThat(
+            Masking.url(
+                "jdbc:postgresql://db:5432/postgres?user=postgres&password=s3cret&ssl=true"))
+        .isEqualTo(
+            "jdbc:postgresql://db:5432/postgres?user=postgres&password="
+                + Secret.MASK
+                + "&ssl=true");
+    assertThat(Masking.url("postgresql://admin:s3cret@db:5432/db1"))
+        .isEqualTo("postgresql://admin:" + Secret.MASK + "@db:5432/db1");
   }
 }

@@ -21,7 +21,8 @@ class TargetDatabaseSetupIT {
   @BeforeAll
   static void startPostgres() throws Exception {
     postgres = EmbeddedPostgres.builder().start();
-    try (Connection c = postgres.getPostgresDatabase().getConnection(); Statement st = c.createStatement()) {
+    try (Connection c = postgres.getPostgresDatabase().getConnection();
+        Statement st = c.createStatement()) {
       st.execute("ALTER ROLE postgres PASSWORD 'superuser-password'");
     }
   }
@@ -32,11 +33,16 @@ class TargetDatabaseSetupIT {
   }
 
   private static TargetDatabaseOptions options(String database) {
-    return TargetDatabaseOptions.defaults(postgres.getJdbcUrl("postgres", "postgres"), "postgres", Secret.of("superuser-password"), database);
+    return TargetDatabaseOptions.defaults(
+        postgres.getJdbcUrl("postgres", "postgres"),
+        "postgres",
+        Secret.of("superuser-password"),
+        database);
   }
 
   private static List<Object> query(String database, String sql) throws SQLException {
-    try (Connection c = new TargetDatabaseSetup(options(database)).connect(database); Statement st = c.createStatement();
+    try (Connection c = new TargetDatabaseSetup(options(database)).connect(database);
+        Statement st = c.createStatement();
         ResultSet rs = st.executeQuery(sql)) {
       List<Object> values = new java.util.ArrayList<>();
       while (rs.next()) {
@@ -53,88 +59,145 @@ class TargetDatabaseSetupIT {
     assertThat(first.steps()).extracting(StepResult::outcome).contains(Outcome.CREATED);
 
     SetupReport second = new TargetDatabaseSetup(options("idem")).apply(false);
-    assertThat(second.steps()).allSatisfy(s -> assertThat(s.outcome()).as(s.subject()).isEqualTo(Outcome.UNCHANGED));
+    assertThat(second.steps())
+        .allSatisfy(s -> assertThat(s.outcome()).as(s.subject()).isEqualTo(Outcome.UNCHANGED));
     assertThat(second.render()).contains("No changes");
   }
 
   @Test
   void dryRunReportsThePlanAndCreatesNothing() throws SQLException {
     SetupReport plan = new TargetDatabaseSetup(options("dry")).apply(true);
-    assertThat(plan.steps()).filteredOn(s -> !s.subject().startsWith("group privileges on existing objects")
-            && !s.subject().startsWith("other databases"))
-        .extracting(StepResult::outcome).containsOnly(Outcome.CREATED);
+    assertThat(plan.steps())
+        .filteredOn(
+            s ->
+                !s.subject().startsWith("group privileges on existing objects")
+                    && !s.subject().startsWith("other databases"))
+        .extracting(StepResult::outcome)
+        .containsOnly(Outcome.CREATED);
     assertThat(plan.render()).contains("would create").doesNotContain("superuser-password");
-    assertThat(query("postgres", "SELECT count(*) FROM pg_database WHERE datname = 'dry'")).containsExactly(0L);
-    assertThat(query("postgres", "SELECT count(*) FROM pg_roles WHERE rolname IN ('dry_grp', 'admin_dry')")).containsExactly(0L);
+    assertThat(query("postgres", "SELECT count(*) FROM pg_database WHERE datname = 'dry'"))
+        .containsExactly(0L);
+    assertThat(
+            query(
+                "postgres",
+                "SELECT count(*) FROM pg_roles WHERE rolname IN ('dry_grp', 'admin_dry')"))
+        .containsExactly(0L);
   }
 
   @Test
   void tamperedTriggerIsRepairedAsAnUpdate() throws SQLException {
     new TargetDatabaseSetup(options("tamper")).apply(false);
-    try (Connection c = new TargetDatabaseSetup(options("tamper")).connect("tamper"); Statement st = c.createStatement()) {
+    try (Connection c = new TargetDatabaseSetup(options("tamper")).connect("tamper");
+        Statement st = c.createStatement()) {
       st.execute("ALTER EVENT TRIGGER " + TargetDatabaseSetup.EVENT_TRIGGER + " DISABLE");
       st.execute("GRANT CONNECT ON DATABASE tamper TO PUBLIC");
     }
     SetupReport repair = new TargetDatabaseSetup(options("tamper")).apply(false);
-    assertThat(repair.steps()).filteredOn(s -> s.outcome() == Outcome.UPDATED).extracting(StepResult::subject)
-        .anyMatch(s -> s.startsWith("event trigger")).anyMatch(s -> s.startsWith("privileges on database"));
+    assertThat(repair.steps())
+        .filteredOn(s -> s.outcome() == Outcome.UPDATED)
+        .extracting(StepResult::subject)
+        .anyMatch(s -> s.startsWith("event trigger"))
+        .anyMatch(s -> s.startsWith("privileges on database"));
     assertThat(query("tamper", "SELECT evtenabled FROM pg_event_trigger")).containsExactly("O");
   }
 
   @Test
   void databaseCreatedFromTemplateInheritsTheOwnershipTrigger() throws SQLException {
-    TargetDatabaseOptions options = options("fromtemplate").withTemplateDatabase("fromtemplate_tpl");
+    TargetDatabaseOptions options =
+        options("fromtemplate").withTemplateDatabase("fromtemplate_tpl");
     SetupReport first = new TargetDatabaseSetup(options).apply(false);
-    assertThat(first.steps()).filteredOn(s -> s.subject().startsWith("event trigger") && s.subject().endsWith("\"fromtemplate\""))
-        .extracting(StepResult::outcome).containsExactly(Outcome.UNCHANGED);
-    assertThat(query("postgres", "SELECT datistemplate FROM pg_database WHERE datname = 'fromtemplate_tpl'")).containsExactly(true);
+    assertThat(first.steps())
+        .filteredOn(
+            s ->
+                s.subject().startsWith("event trigger") && s.subject().endsWith("\"fromtemplate\""))
+        .extracting(StepResult::outcome)
+        .containsExactly(Outcome.UNCHANGED);
+    assertThat(
+            query(
+                "postgres",
+                "SELECT datistemplate FROM pg_database WHERE datname = 'fromtemplate_tpl'"))
+        .containsExactly(true);
 
-    // A member of the group creates a table in the derived database: the inherited trigger hands it over.
-    try (Connection c = new TargetDatabaseSetup(options).connect("fromtemplate"); Statement st = c.createStatement()) {
-      st.execute("CREATE ROLE member_role LOGIN PASSWORD 'member-password' IN ROLE fromtemplate_grp");
+    // A member of the group creates a table in the derived database: the inherited trigger hands it
+    // over.
+    try (Connection c = new TargetDatabaseSetup(options).connect("fromtemplate");
+        Statement st = c.createStatement()) {
+      st.execute(
+          "CREATE ROLE member_role LOGIN PASSWORD 'member-password' IN ROLE fromtemplate_grp");
     }
-    try (Connection c = postgres.getDatabase("member_role", "fromtemplate").getConnection(); Statement st = c.createStatement()) {
+    try (Connection c = postgres.getDatabase("member_role", "fromtemplate").getConnection();
+        Statement st = c.createStatement()) {
       st.execute("CREATE TABLE made_by_member (id serial PRIMARY KEY)");
     }
-    assertThat(query("fromtemplate", "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 'made_by_member'"))
+    assertThat(
+            query(
+                "fromtemplate",
+                "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 'made_by_member'"))
         .containsExactly("fromtemplate_grp");
     assertThat(new TargetDatabaseSetup(options).apply(false).changed()).isFalse();
   }
 
   @Test
   void otherDatabasesCloseToPublicButLoginRolesThatExistedKeepTheirAccess() throws SQLException {
-    try (Connection c = new TargetDatabaseSetup(options("postgres")).connect("postgres"); Statement st = c.createStatement()) {
+    try (Connection c = new TargetDatabaseSetup(options("postgres")).connect("postgres");
+        Statement st = c.createStatement()) {
       st.execute("CREATE DATABASE bystander");
       st.execute("CREATE ROLE reporting_user LOGIN PASSWORD 'reporting-password'");
-      st.execute("CREATE ROLE someones_temporary LOGIN PASSWORD 'temporary-password' VALID UNTIL 'infinity'");
+      st.execute(
+          "CREATE ROLE someones_temporary LOGIN PASSWORD 'temporary-password' VALID UNTIL 'infinity'");
     }
     SetupReport report = new TargetDatabaseSetup(options("closing")).apply(false);
-    assertThat(report.steps()).filteredOn(s -> s.subject().startsWith("other databases")).singleElement()
-        .satisfies(s -> assertThat(s.detail()).contains("REVOKE CONNECT, TEMPORARY ON DATABASE \"bystander\" FROM PUBLIC")
-            .containsPattern("GRANT CONNECT, TEMPORARY ON DATABASE \"bystander\" TO .*reporting_user").doesNotContain("someones_temporary"));
+    assertThat(report.steps())
+        .filteredOn(s -> s.subject().startsWith("other databases"))
+        .singleElement()
+        .satisfies(
+            s ->
+                assertThat(s.detail())
+                    .contains("REVOKE CONNECT, TEMPORARY ON DATABASE \"bystander\" FROM PUBLIC")
+                    .containsPattern(
+                        "GRANT CONNECT, TEMPORARY ON DATABASE \"bystander\" TO .*reporting_user")
+                    .doesNotContain("someones_temporary"));
 
     String publicOrMember = "SELECT has_database_privilege('%s', 'bystander', 'CONNECT')";
     assertThat(query("postgres", publicOrMember.formatted("reporting_user"))).containsExactly(true);
-    assertThat(query("postgres", publicOrMember.formatted("someones_temporary"))).containsExactly(false);
-    try (Connection c = new TargetDatabaseSetup(options("closing")).connect("closing"); Statement st = c.createStatement()) {
+    assertThat(query("postgres", publicOrMember.formatted("someones_temporary")))
+        .containsExactly(false);
+    try (Connection c = new TargetDatabaseSetup(options("closing")).connect("closing");
+        Statement st = c.createStatement()) {
       st.execute("CREATE ROLE closing_member LOGIN PASSWORD 'member-password' IN ROLE closing_grp");
     }
-    assertThat(query("postgres", publicOrMember.formatted("closing_member"))).containsExactly(false);
-    assertThat(query("postgres", "SELECT has_database_privilege('closing_member', 'closing', 'CONNECT')")).containsExactly(true);
+    assertThat(query("postgres", publicOrMember.formatted("closing_member")))
+        .containsExactly(false);
+    assertThat(
+            query(
+                "postgres",
+                "SELECT has_database_privilege('closing_member', 'closing', 'CONNECT')"))
+        .containsExactly(true);
     assertThat(new TargetDatabaseSetup(options("closing")).apply(false).changed()).isFalse();
   }
 
   @Test
   void nonSuperuserAdminIsRefusedBeforeAnythingChanges() throws SQLException {
-    try (Connection c = new TargetDatabaseSetup(options("postgres")).connect("postgres"); Statement st = c.createStatement()) {
+    try (Connection c = new TargetDatabaseSetup(options("postgres")).connect("postgres");
+        Statement st = c.createStatement()) {
       st.execute("CREATE ROLE not_super LOGIN CREATEROLE PASSWORD 'not-super-password'");
-      // Earlier setups in this cluster closed the other databases to PUBLIC: a role created since needs its own grant.
+      // Earlier setups in this cluster closed the other databases to PUBLIC: a role created since
+      // needs its own grant.
       st.execute("GRANT CONNECT ON DATABASE postgres TO not_super");
     }
-    TargetDatabaseOptions options = new TargetDatabaseOptions(postgres.getJdbcUrl("postgres", "postgres"), "not_super",
-        Secret.of("not-super-password"), "refused", "refused_grp", "admin_refused", null);
+    TargetDatabaseOptions options =
+        new TargetDatabaseOptions(
+            postgres.getJdbcUrl("postgres", "postgres"),
+            "not_super",
+            Secret.of("not-super-password"),
+            "refused",
+            "refused_grp",
+            "admin_refused",
+            null);
     assertThatThrownBy(() -> new TargetDatabaseSetup(options).apply(false))
-        .isInstanceOf(SetupException.class).hasMessageContaining("must be a superuser");
-    assertThat(query("postgres", "SELECT count(*) FROM pg_roles WHERE rolname = 'refused_grp'")).containsExactly(0L);
+        .isInstanceOf(SetupException.class)
+        .hasMessageContaining("must be a superuser");
+    assertThat(query("postgres", "SELECT count(*) FROM pg_roles WHERE rolname = 'refused_grp'"))
+        .containsExactly(0L);
   }
 }

@@ -16,15 +16,39 @@ class VaultSetupOptionsTest {
   }
 
   static VaultSetupOptions options(Duration ttl, Duration maxTtl) {
-    return new VaultSetupOptions(URI.create("http://127.0.0.1:8200"), Secret.of("s.root-token-value"), "database", "db1", "db1",
-        "db1", "admin_db1", "db1_grp", "127.0.0.1", 5432, "sslmode=disable", "scram-sha-256", ttl, maxTtl,
-        new BrokerAccess("credential-broker", new KubernetesAuth("kubernetes", URI.create("https://127.0.0.1:6443"), null,
-            "credential-broker", "credential-broker", "credbroker", null, Duration.ofHours(1), Duration.ofHours(24))));
+    return new VaultSetupOptions(
+        URI.create("http://127.0.0.1:8200"),
+        Secret.of("s.root-token-value"),
+        "database",
+        "db1",
+        "db1",
+        "db1",
+        "admin_db1",
+        "db1_grp",
+        "127.0.0.1",
+        5432,
+        "sslmode=disable",
+        "scram-sha-256",
+        ttl,
+        maxTtl,
+        new BrokerAccess(
+            "credential-broker",
+            new KubernetesAuth(
+                "kubernetes",
+                URI.create("https://127.0.0.1:6443"),
+                null,
+                "credential-broker",
+                "credential-broker",
+                "credbroker",
+                null,
+                Duration.ofHours(1),
+                Duration.ofHours(24))));
   }
 
   @Test
   void connectionUrlLeavesCredentialsToVaultTemplates() {
-    assertThat(options().connectionUrl()).isEqualTo("postgresql://{{username}}:{{password}}@127.0.0.1:5432/db1?sslmode=disable");
+    assertThat(options().connectionUrl())
+        .isEqualTo("postgresql://{{username}}:{{password}}@127.0.0.1:5432/db1?sslmode=disable");
   }
 
   @Test
@@ -36,26 +60,34 @@ class VaultSetupOptionsTest {
   @Test
   void defaultTtlLongerThanMaxTtlIsRefused() {
     assertThatThrownBy(() -> options(Duration.ofHours(2), Duration.ofHours(1)))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("must not exceed the max TTL");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("must not exceed the max TTL");
     assertThatThrownBy(() -> options(Duration.ofMillis(1500), Duration.ofHours(1)))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("whole number of seconds");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("whole number of seconds");
   }
 
   @Test
   void brokerPolicyCreatesIssuingTokensAndUpdatesLeasesButReadsNoCredentials() {
     String policy = VaultSetup.brokerPolicy("credential-broker-issuer", "database");
-    assertThat(policy).contains("path \"auth/token/create/credential-broker-issuer\" {\n  capabilities = [\"update\"]",
-        "path \"sys/leases/renew\" {\n  capabilities = [\"update\"]", "path \"sys/leases/revoke\"", "path \"sys/leases/lookup\"");
-    assertThat(policy).doesNotContain("delete", "path \"database/creds/", "\"create\"", "database/config");
+    assertThat(policy)
+        .contains(
+            "path \"auth/token/create/credential-broker-issuer\" {\n  capabilities = [\"update\"]",
+            "path \"sys/leases/renew\" {\n  capabilities = [\"update\"]",
+            "path \"sys/leases/revoke\"",
+            "path \"sys/leases/lookup\"");
+    assertThat(policy)
+        .doesNotContain("delete", "path \"database/creds/", "\"create\"", "database/config");
   }
 
   @Test
   void brokerPolicyListsOnlyItsMountsCredentialLeasesWithSudoAndReadsTtlLimits() {
     String policy = VaultSetup.brokerPolicy("credential-broker-issuer", "database");
-    assertThat(policy).contains(
-        "path \"sys/leases/lookup/database/creds/*\" {\n  capabilities = [\"list\", \"sudo\"]",
-        "path \"database/roles/*\" {\n  capabilities = [\"read\"]",
-        "path \"sys/mounts/database/tune\" {\n  capabilities = [\"read\"]");
+    assertThat(policy)
+        .contains(
+            "path \"sys/leases/lookup/database/creds/*\" {\n  capabilities = [\"list\", \"sudo\"]",
+            "path \"database/roles/*\" {\n  capabilities = [\"read\"]",
+            "path \"sys/mounts/database/tune\" {\n  capabilities = [\"read\"]");
     // sudo on that one path only: Vault's sudo is per path, and listing leases is all it is for.
     assertThat(policy.split("\"sudo\"", -1)).hasSize(2);
   }
@@ -70,7 +102,8 @@ class VaultSetupOptionsTest {
   @Test
   void issuingTokenRoleMakesOrphansThatCannotBeRenewedAndDieAtAFixedTime() {
     var role = VaultSetup.desiredIssuingTokenRole(options().broker());
-    assertThat(role).containsEntry("allowed_policies", java.util.List.of("credential-broker-issuer"))
+    assertThat(role)
+        .containsEntry("allowed_policies", java.util.List.of("credential-broker-issuer"))
         .containsEntry("orphan", true)
         .containsEntry("renewable", false)
         .containsEntry("token_explicit_max_ttl", 48 * 3600L)
@@ -82,8 +115,12 @@ class VaultSetupOptionsTest {
     VaultSetupOptions o = options();
     assertThatThrownBy(() -> o.withBroker(o.broker().withIssuingTokenTtl(Duration.ofMinutes(90))))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageContaining("issuing token TTL (PT1H30M) must be at least twice the credential TTL (PT1H)");
-    assertThat(o.withBroker(o.broker().withIssuingTokenTtl(Duration.ofHours(2))).broker().issuingTokenTtl())
+        .hasMessageContaining(
+            "issuing token TTL (PT1H30M) must be at least twice the credential TTL (PT1H)");
+    assertThat(
+            o.withBroker(o.broker().withIssuingTokenTtl(Duration.ofHours(2)))
+                .broker()
+                .issuingTokenTtl())
         .isEqualTo(Duration.ofHours(2));
   }
 
@@ -92,13 +129,16 @@ class VaultSetupOptionsTest {
     VaultSetupOptions o = options();
     assertThat(o.warnings()).isEmpty();
     assertThat(o.withBroker(o.broker().withIssuingTokenTtl(Duration.ofHours(24))).warnings())
-        .singleElement().asString().contains("credentials will be rotated before their Vault token dies");
+        .singleElement()
+        .asString()
+        .contains("credentials will be rotated before their Vault token dies");
   }
 
   @Test
   void brokerRoleBindsServiceAccountNamespaceAndPolicy() {
     var role = VaultSetup.desiredBrokerRole(options().broker().kubernetes(), "credential-broker");
-    assertThat(role).containsEntry("bound_service_account_names", java.util.List.of("credential-broker"))
+    assertThat(role)
+        .containsEntry("bound_service_account_names", java.util.List.of("credential-broker"))
         .containsEntry("bound_service_account_namespaces", java.util.List.of("credbroker"))
         .containsEntry("token_policies", java.util.List.of("credential-broker"))
         .containsEntry("token_ttl", 3600L)

@@ -22,7 +22,13 @@ final class VaultTestSupport {
   record Credential(String leaseId, String username, String password) {
     @Override
     public String toString() {
-      return "Credential[leaseId=" + leaseId + ", username=" + username + ", password=" + Secret.MASK + "]";
+      return "Credential[leaseId="
+          + leaseId
+          + ", username="
+          + username
+          + ", password="
+          + Secret.MASK
+          + "]";
     }
   }
 
@@ -34,21 +40,26 @@ final class VaultTestSupport {
   }
 
   static VaultTemplate vault(DevStack stack, String token) {
-    return new VaultTemplate(VaultEndpoint.from(URI.create(stack.vaultAddress())), new JdkClientHttpRequestFactory(),
+    return new VaultTemplate(
+        VaultEndpoint.from(URI.create(stack.vaultAddress())),
+        new JdkClientHttpRequestFactory(),
         new SimpleSessionManager(new TokenAuthentication(token)));
   }
 
   static Credential issue(VaultTemplate vault, String mount, String role) {
-    VaultResponse response = Objects.requireNonNull(vault.read(mount + "/creds/" + role), "no credential");
+    VaultResponse response =
+        Objects.requireNonNull(vault.read(mount + "/creds/" + role), "no credential");
     Map<String, Object> data = Objects.requireNonNull(response.getData());
-    return new Credential(response.getLeaseId(), (String) data.get("username"), (String) data.get("password"));
+    return new Credential(
+        response.getLeaseId(), (String) data.get("username"), (String) data.get("password"));
   }
 
   static void revoke(VaultTemplate vault, Credential credential) {
     vault.write("sys/leases/revoke", Map.of("lease_id", credential.leaseId()));
   }
 
-  static Connection login(DevStack stack, String database, Credential credential) throws SQLException {
+  static Connection login(DevStack stack, String database, Credential credential)
+      throws SQLException {
     Properties props = new Properties();
     props.setProperty("user", credential.username());
     props.setProperty("password", credential.password());

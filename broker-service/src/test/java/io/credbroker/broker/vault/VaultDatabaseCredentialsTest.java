@@ -8,7 +8,6 @@ import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
-
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.credbroker.broker.BrokerException;
@@ -193,7 +192,8 @@ class VaultDatabaseCredentialsTest {
 
   @Test
   void renewalSendsTheIncrementAndReturnsTheCappedDuration() {
-    Duration renewed = vault.renew("database/creds/db1/IQKUMCTg3M5RoJ0Wr0ZDSxyK", Duration.ofHours(1));
+    Duration renewed =
+        vault.renew("database/creds/db1/IQKUMCTg3M5RoJ0Wr0ZDSxyK", Duration.ofHours(1));
 
     assertThat(renewed).isEqualTo(Duration.ofSeconds(42));
     // Renewals need no issuing token: the login may renew any lease its policy allows.
@@ -243,8 +243,7 @@ class VaultDatabaseCredentialsTest {
 
     assertThatThrownBy(() -> vault.issue("database", "db1"))
         .isInstanceOfSatisfying(
-            BrokerException.class,
-            e -> assertThat(e.reason()).isEqualTo(Reason.VAULT_UNAVAILABLE));
+            BrokerException.class, e -> assertThat(e.reason()).isEqualTo(Reason.VAULT_UNAVAILABLE));
   }
 
   @Test
@@ -253,8 +252,7 @@ class VaultDatabaseCredentialsTest {
 
     assertThatThrownBy(() -> vault.issue("database", "slow"))
         .isInstanceOfSatisfying(
-            BrokerException.class,
-            e -> assertThat(e.reason()).isEqualTo(Reason.VAULT_UNAVAILABLE));
+            BrokerException.class, e -> assertThat(e.reason()).isEqualTo(Reason.VAULT_UNAVAILABLE));
 
     assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(3));
     assertThat(
@@ -279,8 +277,7 @@ class VaultDatabaseCredentialsTest {
     VaultDatabaseCredentials limited =
         new VaultDatabaseCredentials(
             new VaultTemplate(
-                VaultEndpoint.from(
-                    URI.create("http://127.0.0.1:" + server.getAddress().getPort())),
+                VaultEndpoint.from(URI.create("http://127.0.0.1:" + server.getAddress().getPort())),
                 new TokenAuthentication("root")),
             circuitBreaker,
             full,

@@ -17,8 +17,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.springframework.cloud.vault.config.VaultProperties;
 import org.springframework.core.io.ByteArrayResource;
-import org.springframework.web.client.RestTemplate;
 import org.springframework.vault.support.SslConfiguration;
+import org.springframework.web.client.RestTemplate;
 
 class VaultHttpClientTest {
 
@@ -61,9 +61,9 @@ class VaultHttpClientTest {
     try {
       VaultProperties properties = new VaultProperties();
       properties.setReadTimeout(5000);
-      RestTemplate rest = new RestTemplate(VaultHttpClient.create(properties, calls).requestFactory());
-      String url =
-          "http://127.0.0.1:" + server.getAddress().getPort() + "/v1/database/creds/app";
+      RestTemplate rest =
+          new RestTemplate(VaultHttpClient.create(properties, calls).requestFactory());
+      String url = "http://127.0.0.1:" + server.getAddress().getPort() + "/v1/database/creds/app";
       List<Future<String>> answers = new ArrayList<>();
       for (int i = 0; i < calls; i++) {
         answers.add(callers.submit(() -> rest.getForObject(url, String.class)));

@@ -18,16 +18,19 @@ import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
 /**
- * What the agent does, as given on its command line ({@link #USAGE}). Parsed once at start-up; every mistake (an
- * unknown flag, a template with an unknown field, a missing notifier target) fails there with a message that names it.
+ * What the agent does, as given on its command line ({@link #USAGE}). Parsed once at start-up;
+ * every mistake (an unknown flag, a template with an unknown field, a missing notifier target)
+ * fails there with a message that names it.
  *
  * @param target the broker's gRPC target
- * @param trustedCertificates a PEM file with the CA of the broker's certificate, or {@code null} for the JVM's CAs
+ * @param trustedCertificates a PEM file with the CA of the broker's certificate, or {@code null}
+ *     for the JVM's CAs
  * @param plaintext talk to the broker without TLS (loopback development or a mesh's sidecar only)
  * @param tokenFile the projected service-account token
  * @param databaseRole the database role to hold a credential for
  * @param requestedTtl the lifetime to ask for, or {@code null} for the Vault role's default
- * @param once init-container mode: obtain one credential ({@code IssueCredential}), write the files and exit
+ * @param once init-container mode: obtain one credential ({@code IssueCredential}), write the files
+ *     and exit
  * @param files the files to write
  * @param notifier how to tell the application after a rotation
  */
@@ -43,7 +46,8 @@ public record AgentSettings(
     Notifier notifier) {
 
   /** The command-line help. */
-  public static final String USAGE = """
+  public static final String USAGE =
+      """
       usage: java -jar client-sdk-VERSION-agent.jar --target HOST:PORT --database-role ROLE --file PATH=FORMAT [options]
 
         --target HOST:PORT           the broker's gRPC address (TLS)
@@ -108,8 +112,10 @@ public record AgentSettings(
         case "--once" -> once = true;
         default -> {
           if (i + 1 >= args.length) {
-            throw new IllegalArgumentException(flag.startsWith("--") && isFlagWithValue(flag)
-                ? flag + " needs a value" : "unknown option " + flag);
+            throw new IllegalArgumentException(
+                flag.startsWith("--") && isFlagWithValue(flag)
+                    ? flag + " needs a value"
+                    : "unknown option " + flag);
           }
           String value = args[++i];
           switch (flag) {
@@ -127,7 +133,8 @@ public record AgentSettings(
             }
             case "--file-mode" -> mode = mode(value);
             case "--owner" -> owner = value;
-            case "--notify-signal" -> signal = value.toUpperCase(Locale.ROOT).replaceFirst("^SIG", "");
+            case "--notify-signal" ->
+                signal = value.toUpperCase(Locale.ROOT).replaceFirst("^SIG", "");
             case "--notify-pid-file" -> pidFile = Path.of(value);
             case "--notify-process" -> processName = value;
             case "--notify-http" -> http = URI.create(value);
@@ -148,7 +155,15 @@ public record AgentSettings(
     for (String[] spec : fileSpecs) {
       files.add(new OutputFile(Path.of(spec[0]), template(spec[1]), mode, owner));
     }
-    return new AgentSettings(target, ca, plaintext, tokenFile, role, ttl, once, files,
+    return new AgentSettings(
+        target,
+        ca,
+        plaintext,
+        tokenFile,
+        role,
+        ttl,
+        once,
+        files,
         notifier(signal, pidFile, processName, http, command, notifyTimeout));
   }
 
@@ -156,21 +171,30 @@ public record AgentSettings(
     return USAGE.contains(flag + " ");
   }
 
-  private static Notifier notifier(@Nullable String signal, @Nullable Path pidFile, @Nullable String processName,
-      @Nullable URI http, @Nullable String command, Duration timeout) {
+  private static Notifier notifier(
+      @Nullable String signal,
+      @Nullable Path pidFile,
+      @Nullable String processName,
+      @Nullable URI http,
+      @Nullable String command,
+      Duration timeout) {
     int chosen = (signal != null ? 1 : 0) + (http != null ? 1 : 0) + (command != null ? 1 : 0);
     if (chosen > 1) {
-      throw new IllegalArgumentException("choose one of --notify-signal, --notify-http and --notify-command");
+      throw new IllegalArgumentException(
+          "choose one of --notify-signal, --notify-http and --notify-command");
     }
     if (signal == null && (pidFile != null || processName != null)) {
-      throw new IllegalArgumentException("--notify-pid-file and --notify-process go with --notify-signal");
+      throw new IllegalArgumentException(
+          "--notify-pid-file and --notify-process go with --notify-signal");
     }
     if (signal != null) {
       if ((pidFile == null) == (processName == null)) {
-        throw new IllegalArgumentException("--notify-signal needs exactly one of --notify-pid-file and --notify-process");
+        throw new IllegalArgumentException(
+            "--notify-signal needs exactly one of --notify-pid-file and --notify-process");
       }
-      return pidFile != null ? Notifier.Signal.toPidFile(signal, pidFile) : Notifier.Signal.toProcess(signal,
-          Objects.requireNonNull(processName));
+      return pidFile != null
+          ? Notifier.Signal.toPidFile(signal, pidFile)
+          : Notifier.Signal.toProcess(signal, Objects.requireNonNull(processName));
     }
     if (http != null) {
       return new Notifier.Http(http, timeout);
@@ -187,7 +211,8 @@ public record AgentSettings(
       try {
         return CredentialTemplate.parse(Files.readString(file, StandardCharsets.UTF_8));
       } catch (IOException e) {
-        throw new IllegalArgumentException("cannot read template " + file + ": " + e, new UncheckedIOException(e));
+        throw new IllegalArgumentException(
+            "cannot read template " + file + ": " + e, new UncheckedIOException(e));
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException("template " + file + ", " + e.getMessage(), e);
       }
@@ -197,7 +222,8 @@ public record AgentSettings(
 
   private static Set<PosixFilePermission> mode(String octal) {
     if (!octal.matches("0?[0-7]{3}")) {
-      throw new IllegalArgumentException("--file-mode takes an octal mode such as 0600 or 0640, was " + octal);
+      throw new IllegalArgumentException(
+          "--file-mode takes an octal mode such as 0600 or 0640, was " + octal);
     }
     int bits = Integer.parseInt(octal, 8);
     StringBuilder symbolic = new StringBuilder();
@@ -214,17 +240,19 @@ public record AgentSettings(
     Duration duration;
     if (matcher.matches()) {
       long amount = Long.parseLong(matcher.group(1));
-      duration = switch (matcher.group(2)) {
-        case "ms" -> Duration.ofMillis(amount);
-        case "s" -> Duration.ofSeconds(amount);
-        case "m" -> Duration.ofMinutes(amount);
-        default -> Duration.ofHours(amount);
-      };
+      duration =
+          switch (matcher.group(2)) {
+            case "ms" -> Duration.ofMillis(amount);
+            case "s" -> Duration.ofSeconds(amount);
+            case "m" -> Duration.ofMinutes(amount);
+            default -> Duration.ofHours(amount);
+          };
     } else {
       try {
         duration = Duration.parse(value);
       } catch (java.time.format.DateTimeParseException e) {
-        throw new IllegalArgumentException(flag + " takes a duration such as 90s, 15m or 1h, was " + value, e);
+        throw new IllegalArgumentException(
+            flag + " takes a duration such as 90s, 15m or 1h, was " + value, e);
       }
     }
     if (duration.isNegative() || duration.isZero()) {

@@ -10,29 +10,35 @@ import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A file's text with placeholders for the credential: {@code {{ username | pgpass }}} is the user name escaped for a
- * {@code .pgpass} line. Every placeholder names a {@linkplain #FIELDS field} and optionally an {@link Escaping}
- * ({@code raw} when none is given); both are checked when the template is parsed, so a typo fails at start-up, not at
- * the first rotation. No loops, no conditions: what a configuration file needs is a handful of values, each escaped
- * for its place.
+ * A file's text with placeholders for the credential: {@code {{ username | pgpass }}} is the user
+ * name escaped for a {@code .pgpass} line. Every placeholder names a {@linkplain #FIELDS field} and
+ * optionally an {@link Escaping} ({@code raw} when none is given); both are checked when the
+ * template is parsed, so a typo fails at start-up, not at the first rotation. No loops, no
+ * conditions: what a configuration file needs is a handful of values, each escaped for its place.
  *
  * <p>Immutable and thread-safe.
  */
 final class CredentialTemplate {
 
-  /** The fields a placeholder may name. Times are ISO-8601 in UTC, empty when the broker did not send them. */
-  static final Map<String, Function<Credential, String>> FIELDS = Map.ofEntries(
-      Map.entry("username", Credential::username),
-      Map.entry("password", Credential::password),
-      Map.entry("host", Credential::host),
-      Map.entry("port", credential -> credential.port() == 0 ? "" : Integer.toString(credential.port())),
-      Map.entry("database", Credential::database),
-      Map.entry("sslmode", Credential::sslmode),
-      Map.entry("jdbc_url", Credential::jdbcUrl),
-      Map.entry("credential_id", Credential::credentialId),
-      Map.entry("database_role", Credential::databaseRole),
-      Map.entry("issue_time", credential -> time(credential.issueTime())),
-      Map.entry("max_expire_time", credential -> time(credential.maxExpireTime())));
+  /**
+   * The fields a placeholder may name. Times are ISO-8601 in UTC, empty when the broker did not
+   * send them.
+   */
+  static final Map<String, Function<Credential, String>> FIELDS =
+      Map.ofEntries(
+          Map.entry("username", Credential::username),
+          Map.entry("password", Credential::password),
+          Map.entry("host", Credential::host),
+          Map.entry(
+              "port",
+              credential -> credential.port() == 0 ? "" : Integer.toString(credential.port())),
+          Map.entry("database", Credential::database),
+          Map.entry("sslmode", Credential::sslmode),
+          Map.entry("jdbc_url", Credential::jdbcUrl),
+          Map.entry("credential_id", Credential::credentialId),
+          Map.entry("database_role", Credential::databaseRole),
+          Map.entry("issue_time", credential -> time(credential.issueTime())),
+          Map.entry("max_expire_time", credential -> time(credential.maxExpireTime())));
 
   private final List<Part> parts;
 
@@ -43,7 +49,8 @@ final class CredentialTemplate {
   /**
    * Parses {@code text}.
    *
-   * @throws IllegalArgumentException naming the line of an unclosed placeholder, an unknown field or escaping
+   * @throws IllegalArgumentException naming the line of an unclosed placeholder, an unknown field
+   *     or escaping
    */
   static CredentialTemplate parse(String text) {
     Objects.requireNonNull(text, "text");
@@ -71,7 +78,8 @@ final class CredentialTemplate {
   /**
    * The text for {@code credential}.
    *
-   * @throws IllegalArgumentException if a value cannot be expressed in its escaping (a line break in a .pgpass field)
+   * @throws IllegalArgumentException if a value cannot be expressed in its escaping (a line break
+   *     in a .pgpass field)
    */
   String render(Credential credential) {
     StringBuilder out = new StringBuilder();
@@ -83,7 +91,8 @@ final class CredentialTemplate {
         try {
           out.append(placeholder.escaping().apply(value));
         } catch (IllegalArgumentException e) {
-          throw new IllegalArgumentException("field " + placeholder.field() + ": " + e.getMessage(), e);
+          throw new IllegalArgumentException(
+              "field " + placeholder.field() + ": " + e.getMessage(), e);
         }
       }
     }
@@ -93,15 +102,22 @@ final class CredentialTemplate {
   private static Placeholder placeholder(String inside, int line) {
     String[] pieces = inside.split("\\|", -1);
     if (pieces.length > 2) {
-      throw new IllegalArgumentException("line " + line + ": more than one | in {{" + inside + "}}");
+      throw new IllegalArgumentException(
+          "line " + line + ": more than one | in {{" + inside + "}}");
     }
     String field = pieces[0].strip();
     if (!FIELDS.containsKey(field)) {
-      throw new IllegalArgumentException("line " + line + ": unknown field '" + field + "'; known: "
-          + FIELDS.keySet().stream().sorted().toList());
+      throw new IllegalArgumentException(
+          "line "
+              + line
+              + ": unknown field '"
+              + field
+              + "'; known: "
+              + FIELDS.keySet().stream().sorted().toList());
     }
     try {
-      return new Placeholder(field, pieces.length == 2 ? Escaping.named(pieces[1].strip()) : Escaping.RAW);
+      return new Placeholder(
+          field, pieces.length == 2 ? Escaping.named(pieces[1].strip()) : Escaping.RAW);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("line " + line + ": " + e.getMessage(), e);
     }

@@ -4,9 +4,10 @@ import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 
 /**
- * How a value is written into one kind of file, named in templates as {@code {{ password | pgpass }}}. Each escapes
- * exactly what its format's reader unescapes, so that any password the broker hands out reads back unchanged; a
- * value the format cannot express at all is refused rather than written wrong.
+ * How a value is written into one kind of file, named in templates as {@code {{ password | pgpass
+ * }}}. Each escapes exactly what its format's reader unescapes, so that any password the broker
+ * hands out reads back unchanged; a value the format cannot express at all is refused rather than
+ * written wrong.
  */
 enum Escaping {
 
@@ -19,10 +20,10 @@ enum Escaping {
   },
 
   /**
-   * One field of a {@code .pgpass} line: libpq reads {@code \:} and {@code \\} as a literal colon and backslash, and
-   * a bare {@code *} as "any" (libpq's {@code passwordFromFile}). So an empty value (the broker sent no host, port or
-   * database) becomes {@code *}, and a literal {@code *} is written {@code \*}. A line cannot hold a line break, so a
-   * value with one is refused.
+   * One field of a {@code .pgpass} line: libpq reads {@code \:} and {@code \\} as a literal colon
+   * and backslash, and a bare {@code *} as "any" (libpq's {@code passwordFromFile}). So an empty
+   * value (the broker sent no host, port or database) becomes {@code *}, and a literal {@code *} is
+   * written {@code \*}. A line cannot hold a line break, so a value with one is refused.
    */
   PGPASS {
     @Override
@@ -39,9 +40,10 @@ enum Escaping {
   },
 
   /**
-   * A value in an env file: single-quoted, as POSIX {@code sh} reads it ({@code . ./db.env} or {@code set -a}), with
-   * each {@code '} written as {@code '\''}. Docker's {@code --env-file} and systemd take the line literally, so use this
-   * format with a shell, or with dotenv libraries (which strip single quotes as well).
+   * A value in an env file: single-quoted, as POSIX {@code sh} reads it ({@code . ./db.env} or
+   * {@code set -a}), with each {@code '} written as {@code '\''}. Docker's {@code --env-file} and
+   * systemd take the line literally, so use this format with a shell, or with dotenv libraries
+   * (which strip single quotes as well).
    */
   ENV {
     @Override
@@ -50,7 +52,10 @@ enum Escaping {
     }
   },
 
-  /** The inside of a JSON string (RFC 8259 section 7): quote, backslash and control characters escaped. */
+  /**
+   * The inside of a JSON string (RFC 8259 section 7): quote, backslash and control characters
+   * escaped.
+   */
   JSON {
     @Override
     String apply(String value) {
@@ -78,7 +83,10 @@ enum Escaping {
     }
   },
 
-  /** A JSON number: the value when it is a decimal integer, {@code null} when empty; anything else is refused. */
+  /**
+   * A JSON number: the value when it is a decimal integer, {@code null} when empty; anything else
+   * is refused.
+   */
   NUMBER {
     @Override
     String apply(String value) {
@@ -93,9 +101,9 @@ enum Escaping {
   },
 
   /**
-   * A value in a libpq keyword/value connection string: single-quoted when empty or when it holds a space, a quote or
-   * a backslash, with {@code '} and {@code \} backslash-escaped (PostgreSQL manual, "Keyword/Value Connection
-   * Strings"); bare otherwise.
+   * A value in a libpq keyword/value connection string: single-quoted when empty or when it holds a
+   * space, a quote or a backslash, with {@code '} and {@code \} backslash-escaped (PostgreSQL
+   * manual, "Keyword/Value Connection Strings"); bare otherwise.
    */
   CONNINFO {
     @Override
@@ -112,7 +120,9 @@ enum Escaping {
     }
   },
 
-  /** A component of a {@code postgresql://} URI: percent-encoded (RFC 3986), spaces as {@code %20}. */
+  /**
+   * A component of a {@code postgresql://} URI: percent-encoded (RFC 3986), spaces as {@code %20}.
+   */
   URL {
     @Override
     String apply(String value) {
@@ -129,7 +139,8 @@ enum Escaping {
         return escaping;
       }
     }
-    throw new IllegalArgumentException("unknown escaping '" + name + "'; known: raw, pgpass, env, json, number, conninfo, url");
+    throw new IllegalArgumentException(
+        "unknown escaping '" + name + "'; known: raw, pgpass, env, json, number, conninfo, url");
   }
 
   private static void refuseLineBreaks(String value, String what) {

@@ -17,14 +17,18 @@ import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Tells the application that its files changed. The agent acknowledges a rotation only after {@link #notifyApplication}
- * returned, so a notifier returns only once the application was told, and throws when that is not known.
+ * Tells the application that its files changed. The agent acknowledges a rotation only after {@link
+ * #notifyApplication} returned, so a notifier returns only once the application was told, and
+ * throws when that is not known.
  *
  * <p>Implementations are immutable and called from one thread at a time.
  */
 sealed interface Notifier {
 
-  /** No notification: the application re-reads its files by itself (libpq reads {@code .pgpass} on every connect). */
+  /**
+   * No notification: the application re-reads its files by itself (libpq reads {@code .pgpass} on
+   * every connect).
+   */
   Notifier NONE = new None();
 
   /**
@@ -49,22 +53,26 @@ sealed interface Notifier {
   }
 
   /**
-   * Sends a signal with {@code kill -s SIGNAL PID}: Java cannot send signals other than SIGTERM/SIGKILL itself
-   * ({@link ProcessHandle#destroy()}), so the image needs a {@code kill} (procps or busybox; the temurin images
-   * have one). The process is the one whose pid is in {@code pidFile}, or every process whose name is {@code
-   * processName} (its {@code /proc/PID/comm}, or the file name of its first argument); none found is a failure. A
-   * sidecar sees the application's processes only with {@code shareProcessNamespace: true} in the pod spec, and may
-   * signal them only when it runs as the same user (or with CAP_KILL).
+   * Sends a signal with {@code kill -s SIGNAL PID}: Java cannot send signals other than
+   * SIGTERM/SIGKILL itself ({@link ProcessHandle#destroy()}), so the image needs a {@code kill}
+   * (procps or busybox; the temurin images have one). The process is the one whose pid is in {@code
+   * pidFile}, or every process whose name is {@code processName} (its {@code /proc/PID/comm}, or
+   * the file name of its first argument); none found is a failure. A sidecar sees the application's
+   * processes only with {@code shareProcessNamespace: true} in the pod spec, and may signal them
+   * only when it runs as the same user (or with CAP_KILL).
    */
-  record Signal(String signal, @Nullable Path pidFile, @Nullable String processName) implements Notifier {
+  record Signal(String signal, @Nullable Path pidFile, @Nullable String processName)
+      implements Notifier {
 
     public Signal {
       Objects.requireNonNull(signal, "signal");
       if (!signal.matches("[A-Z0-9]+")) {
-        throw new IllegalArgumentException("signal must be a name such as HUP or USR1, was " + signal);
+        throw new IllegalArgumentException(
+            "signal must be a name such as HUP or USR1, was " + signal);
       }
       if ((pidFile == null) == (processName == null || processName.isEmpty())) {
-        throw new IllegalArgumentException("a signal needs exactly one of a pid file and a process name");
+        throw new IllegalArgumentException(
+            "a signal needs exactly one of a pid file and a process name");
       }
     }
 
@@ -99,18 +107,24 @@ sealed interface Notifier {
         return List.of(Long.parseLong(text));
       }
       long self = ProcessHandle.current().pid();
-      List<Long> found = ProcessHandle.allProcesses()
-          .map(ProcessHandle::pid)
-          .filter(pid -> pid != self && Objects.equals(processName, name(pid)))
-          .toList();
+      List<Long> found =
+          ProcessHandle.allProcesses()
+              .map(ProcessHandle::pid)
+              .filter(pid -> pid != self && Objects.equals(processName, name(pid)))
+              .toList();
       if (found.isEmpty()) {
-        throw new IOException("no process named " + processName
-            + " (a sidecar needs shareProcessNamespace: true to see the application's processes)");
+        throw new IOException(
+            "no process named "
+                + processName
+                + " (a sidecar needs shareProcessNamespace: true to see the application's processes)");
       }
       return found;
     }
 
-    /** The process's name as ps shows it, or the file name of its first argument when comm was cut to 15 bytes. */
+    /**
+     * The process's name as ps shows it, or the file name of its first argument when comm was cut
+     * to 15 bytes.
+     */
     private String name(long pid) {
       try {
         String comm = Files.readString(Path.of("/proc", Long.toString(pid), "comm")).strip();
@@ -125,17 +139,23 @@ sealed interface Notifier {
         String first = new String(cmdline, 0, end, StandardCharsets.UTF_8);
         return first.isEmpty() ? comm : Path.of(first).getFileName().toString();
       } catch (IOException | RuntimeException e) {
-        return "";  // gone meanwhile, or not ours to read
+        return ""; // gone meanwhile, or not ours to read
       }
     }
 
     @Override
     public String describe() {
-      return "signal " + signal + " to " + (pidFile != null ? "the pid in " + pidFile : "processes named " + processName);
+      return "signal "
+          + signal
+          + " to "
+          + (pidFile != null ? "the pid in " + pidFile : "processes named " + processName);
     }
   }
 
-  /** Calls {@code url} with an empty POST; any 2xx answer within the timeout means the application was told. */
+  /**
+   * Calls {@code url} with an empty POST; any 2xx answer within the timeout means the application
+   * was told.
+   */
   record Http(URI url, Duration timeout) implements Notifier {
 
     public Http {
@@ -148,9 +168,13 @@ sealed interface Notifier {
     @Override
     public void notifyApplication() throws IOException, InterruptedException {
       HttpClient client = HttpClient.newBuilder().connectTimeout(timeout).build();
-      HttpResponse<String> response = client.send(
-          HttpRequest.newBuilder(url).timeout(timeout).POST(HttpRequest.BodyPublishers.noBody()).build(),
-          HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> response =
+          client.send(
+              HttpRequest.newBuilder(url)
+                  .timeout(timeout)
+                  .POST(HttpRequest.BodyPublishers.noBody())
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
       if (response.statusCode() / 100 != 2) {
         throw new IOException("POST " + url + " answered " + response.statusCode());
       }
@@ -162,7 +186,10 @@ sealed interface Notifier {
     }
   }
 
-  /** Runs a command (through {@code /bin/sh -c}); exit status 0 within the timeout means the application was told. */
+  /**
+   * Runs a command (through {@code /bin/sh -c}); exit status 0 within the timeout means the
+   * application was told.
+   */
   record Command(String shellCommand, Duration timeout) implements Notifier {
 
     public Command {
@@ -182,19 +209,23 @@ sealed interface Notifier {
       return "run " + shellCommand;
     }
 
-    static void run(List<String> command, Duration timeout) throws IOException, InterruptedException {
-      Process process = new ProcessBuilder(command)
-          .redirectErrorStream(true)
-          .redirectOutput(ProcessBuilder.Redirect.INHERIT)
-          .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-          .start();
+    static void run(List<String> command, Duration timeout)
+        throws IOException, InterruptedException {
+      Process process =
+          new ProcessBuilder(command)
+              .redirectErrorStream(true)
+              .redirectOutput(ProcessBuilder.Redirect.INHERIT)
+              .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+              .start();
       if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
         process.destroyForcibly();
         throw new IOException(command.get(0) + " did not finish within " + timeout);
       }
       if (process.exitValue() != 0) {
-        throw new IOException(String.join(" ", command.subList(0, Math.min(3, command.size())))
-            + " exited with " + process.exitValue());
+        throw new IOException(
+            String.join(" ", command.subList(0, Math.min(3, command.size())))
+                + " exited with "
+                + process.exitValue());
       }
     }
   }

@@ -16,20 +16,24 @@ import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
 /**
- * One file the agent keeps up to date, and how it is written: to a temporary file in the same directory, created with
- * the final mode (so the secret is never readable by others, not even for a moment), flushed to disk with
- * {@code fsync}, given its owner, then renamed over the old file, and the directory synced. A reader sees either the
- * old file or the new one, never half of one.
+ * One file the agent keeps up to date, and how it is written: to a temporary file in the same
+ * directory, created with the final mode (so the secret is never readable by others, not even for a
+ * moment), flushed to disk with {@code fsync}, given its owner, then renamed over the old file, and
+ * the directory synced. A reader sees either the old file or the new one, never half of one.
  *
- * <p>The rename is why the application must mount the directory, not the file: a Kubernetes {@code subPath} mount
- * keeps showing the old inode.
+ * <p>The rename is why the application must mount the directory, not the file: a Kubernetes {@code
+ * subPath} mount keeps showing the old inode.
  *
  * @param path where the file goes
  * @param template what goes into it
  * @param permissions its mode, {@code rw-------} (0600) unless configured otherwise
- * @param owner {@code uid} or {@code uid:gid} to give it (needs root or CAP_CHOWN), or {@code null} to keep the agent's
+ * @param owner {@code uid} or {@code uid:gid} to give it (needs root or CAP_CHOWN), or {@code null}
+ *     to keep the agent's
  */
-record OutputFile(Path path, CredentialTemplate template, Set<PosixFilePermission> permissions,
+record OutputFile(
+    Path path,
+    CredentialTemplate template,
+    Set<PosixFilePermission> permissions,
     @Nullable String owner) {
 
   static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rw-------");
@@ -43,12 +47,19 @@ record OutputFile(Path path, CredentialTemplate template, Set<PosixFilePermissio
     }
   }
 
-  /** Writes {@code text} atomically; on failure the old file is untouched and no temporary file is left. */
+  /**
+   * Writes {@code text} atomically; on failure the old file is untouched and no temporary file is
+   * left.
+   */
   void write(String text) throws IOException {
     Path directory = path.toAbsolutePath().getParent();
     Files.createDirectories(directory);
-    Path temporary = Files.createTempFile(directory, "." + path.getFileName() + ".", ".tmp",
-        PosixFilePermissions.asFileAttribute(permissions));
+    Path temporary =
+        Files.createTempFile(
+            directory,
+            "." + path.getFileName() + ".",
+            ".tmp",
+            PosixFilePermissions.asFileAttribute(permissions));
     try {
       // createTempFile applies the umask; the mode asked for is the mode wanted.
       Files.setPosixFilePermissions(temporary, permissions);
@@ -67,7 +78,8 @@ record OutputFile(Path path, CredentialTemplate template, Set<PosixFilePermissio
         }
       }
       try {
-        Files.move(temporary, path, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        Files.move(
+            temporary, path, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
       } catch (AtomicMoveNotSupportedException e) {
         throw new IOException("cannot rename atomically within " + directory, e);
       }

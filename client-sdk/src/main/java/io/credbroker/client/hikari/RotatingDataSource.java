@@ -35,25 +35,30 @@ import javax.sql.DataSource;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A {@link DataSource} backed by a HikariCP pool that always logs in with the broker's live credential for one
- * database role; it takes the place of a Vault Agent sidecar that rewrites a credentials file.
+ * A {@link DataSource} backed by a HikariCP pool that always logs in with the broker's live
+ * credential for one database role; it takes the place of a Vault Agent sidecar that rewrites a
+ * credentials file.
  *
- * <p>On the first credential it builds a pool. On each later one (a rotation, or a fresh credential after a lost
- * one) it builds a new pool, checks that it can log in, switches to it atomically, and only then lets the client
- * acknowledge the rotation. The old pool is drained gracefully: idle connections close at once, borrowed ones when
- * they are returned, and the pool itself closes once none is borrowed (or after the drain timeout).
+ * <p>On the first credential it builds a pool. On each later one (a rotation, or a fresh credential
+ * after a lost one) it builds a new pool, checks that it can log in, switches to it atomically, and
+ * only then lets the client acknowledge the rotation. The old pool is drained gracefully: idle
+ * connections close at once, borrowed ones when they are returned, and the pool itself closes once
+ * none is borrowed (or after the drain timeout).
  *
- * <p>Thread-safe. {@link #getConnection()} blocks until the first credential arrives, up to the configured timeout.
- * {@link #close()} closes the subscription (releasing the credential at the broker) and every pool.
+ * <p>Thread-safe. {@link #getConnection()} blocks until the first credential arrives, up to the
+ * configured timeout. {@link #close()} closes the subscription (releasing the credential at the
+ * broker) and every pool.
  */
 public final class RotatingDataSource implements DataSource, Closeable {
 
   private static final System.Logger LOG = System.getLogger(RotatingDataSource.class.getName());
   private static final Duration DRAIN_POLL = Duration.ofMillis(50);
+
   /**
-   * The {@code ErrorInfo} reason with which the broker refuses a pod an operator revoked. A pod revocation covers
-   * every credential of the pod, so the pool's no longer logs in either. ({@code CREDENTIAL_REVOKED} names one
-   * credential, which need not be the pool's, and always comes after a {@code revoked} event.)
+   * The {@code ErrorInfo} reason with which the broker refuses a pod an operator revoked. A pod
+   * revocation covers every credential of the pod, so the pool's no longer logs in either. ({@code
+   * CREDENTIAL_REVOKED} names one credential, which need not be the pool's, and always comes after
+   * a {@code revoked} event.)
    */
   private static final String POD_REVOKED = "POD_REVOKED";
 
@@ -66,12 +71,19 @@ public final class RotatingDataSource implements DataSource, Closeable {
   private final AtomicInteger poolCounter = new AtomicInteger();
   private final AtomicReference<@Nullable ActivePool> active = new AtomicReference<>();
   private final CompletableFuture<Void> firstPool = new CompletableFuture<>();
+
   /** Replaced pools waiting for their borrowed connections to come back. */
   private final Set<HikariDataSource> retiring = ConcurrentHashMap.newKeySet();
+
   private final CredentialSubscription subscription;
   private volatile @Nullable SQLException unusable;
-  /** Why the last credential could not be switched to (for example, its login failed), for the timeout message. */
+
+  /**
+   * Why the last credential could not be switched to (for example, its login failed), for the
+   * timeout message.
+   */
   private volatile @Nullable RuntimeException lastSwitchFailure;
+
   private volatile boolean closed;
   private volatile int loginTimeoutSeconds;
 
@@ -81,18 +93,24 @@ public final class RotatingDataSource implements DataSource, Closeable {
     this.jdbcUrlOverride = builder.jdbcUrl;
     this.initialCredentialTimeout = builder.initialCredentialTimeout;
     this.drainTimeout = builder.drainTimeout;
-    this.drainer = Executors.newSingleThreadScheduledExecutor(runnable -> {
-      Thread thread = new Thread(runnable, "credbroker-pool-drain-" + databaseRole);
-      thread.setDaemon(true);
-      return thread;
-    });
+    this.drainer =
+        Executors.newSingleThreadScheduledExecutor(
+            runnable -> {
+              Thread thread = new Thread(runnable, "credbroker-pool-drain-" + databaseRole);
+              thread.setDaemon(true);
+              return thread;
+            });
     Listener listener = new Listener();
-    this.subscription = builder.requestedTtl == null
-        ? builder.client.watch(databaseRole, listener)
-        : builder.client.watch(databaseRole, builder.requestedTtl, listener);
+    this.subscription =
+        builder.requestedTtl == null
+            ? builder.client.watch(databaseRole, listener)
+            : builder.client.watch(databaseRole, builder.requestedTtl, listener);
   }
 
-  /** Starts configuring a data source for {@code databaseRole} that gets its credentials from {@code client}. */
+  /**
+   * Starts configuring a data source for {@code databaseRole} that gets its credentials from {@code
+   * client}.
+   */
   public static Builder builder(CredentialBrokerClient client, String databaseRole) {
     return new Builder(client, databaseRole);
   }
@@ -101,7 +119,8 @@ public final class RotatingDataSource implements DataSource, Closeable {
    * A connection from the current pool, waiting for the first credential if none has arrived yet.
    *
    * @throws SQLTimeoutException if no credential arrived within the initial credential timeout
-   * @throws SQLException if the credential was revoked, the broker refused the subscription, or the pool failed
+   * @throws SQLException if the credential was revoked, the broker refused the subscription, or the
+   *     pool failed
    */
   @Override
   public Connection getConnection() throws SQLException {
@@ -118,7 +137,8 @@ public final class RotatingDataSource implements DataSource, Closeable {
       try {
         return pool.dataSource.getConnection();
       } catch (SQLException e) {
-        // The pool may have been switched and drained between reading it and borrowing from it: use the new one.
+        // The pool may have been switched and drained between reading it and borrowing from it: use
+        // the new one.
         if (active.get() != pool && !closed) {
           continue;
         }
@@ -130,7 +150,8 @@ public final class RotatingDataSource implements DataSource, Closeable {
   /** Not supported: the broker decides who logs in. */
   @Override
   public Connection getConnection(String username, String password) throws SQLException {
-    throw new SQLFeatureNotSupportedException("the credential broker chooses the user; use getConnection()");
+    throw new SQLFeatureNotSupportedException(
+        "the credential broker chooses the user; use getConnection()");
   }
 
   /** The credential the current pool logs in with, if any. */
@@ -139,7 +160,9 @@ public final class RotatingDataSource implements DataSource, Closeable {
     return pool == null ? Optional.empty() : Optional.of(pool.credential);
   }
 
-  /** Closes the subscription (releasing the credential at the broker), then every pool. Idempotent. */
+  /**
+   * Closes the subscription (releasing the credential at the broker), then every pool. Idempotent.
+   */
   @Override
   public void close() {
     if (closed) {
@@ -147,7 +170,8 @@ public final class RotatingDataSource implements DataSource, Closeable {
     }
     closed = true;
     subscription.close();
-    firstPool.completeExceptionally(new SQLException("the data source for " + databaseRole + " is closed"));
+    firstPool.completeExceptionally(
+        new SQLException("the data source for " + databaseRole + " is closed"));
     ActivePool pool = active.getAndSet(null);
     drainer.shutdownNow();
     if (pool != null) {
@@ -168,7 +192,10 @@ public final class RotatingDataSource implements DataSource, Closeable {
   @Override
   public void setLogWriter(@Nullable PrintWriter out) {}
 
-  /** Stored for callers that read it back; each pool's {@code connectionTimeout} governs waiting for a connection. */
+  /**
+   * Stored for callers that read it back; each pool's {@code connectionTimeout} governs waiting for
+   * a connection.
+   */
   @Override
   public void setLoginTimeout(int seconds) {
     this.loginTimeoutSeconds = seconds;
@@ -200,8 +227,11 @@ public final class RotatingDataSource implements DataSource, Closeable {
   @Override
   public String toString() {
     ActivePool pool = active.get();
-    return "RotatingDataSource[databaseRole=" + databaseRole + ", pool="
-        + (pool == null ? null : pool.dataSource.getPoolName()) + "]";
+    return "RotatingDataSource[databaseRole="
+        + databaseRole
+        + ", pool="
+        + (pool == null ? null : pool.dataSource.getPoolName())
+        + "]";
   }
 
   private void awaitFirstPool() throws SQLException {
@@ -209,11 +239,17 @@ public final class RotatingDataSource implements DataSource, Closeable {
       firstPool.get(initialCredentialTimeout.toNanos(), TimeUnit.NANOSECONDS);
     } catch (TimeoutException e) {
       RuntimeException switchFailure = lastSwitchFailure;
-      throw new SQLTimeoutException("no usable credential for database role " + databaseRole + " within "
-          + initialCredentialTimeout, "08001", switchFailure != null ? switchFailure : e);
+      throw new SQLTimeoutException(
+          "no usable credential for database role "
+              + databaseRole
+              + " within "
+              + initialCredentialTimeout,
+          "08001",
+          switchFailure != null ? switchFailure : e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new SQLException("interrupted while waiting for a credential for " + databaseRole, "08001", e);
+      throw new SQLException(
+          "interrupted while waiting for a credential for " + databaseRole, "08001", e);
     } catch (ExecutionException e) {
       if (e.getCause() instanceof SQLException sql) {
         throw new SQLException(sql.getMessage(), sql.getSQLState(), sql);
@@ -230,7 +266,8 @@ public final class RotatingDataSource implements DataSource, Closeable {
     if (current != null && current.credential.credentialId().equals(credential.credentialId())) {
       return;
     }
-    // Building the pool logs in once (HikariCP fails fast by default), so a credential that does not work is never
+    // Building the pool logs in once (HikariCP fails fast by default), so a credential that does
+    // not work is never
     // switched to and its rotation never acknowledged.
     HikariDataSource dataSource = new HikariDataSource(configFor(credential));
     ActivePool previous = active.getAndSet(new ActivePool(credential, dataSource));
@@ -253,13 +290,16 @@ public final class RotatingDataSource implements DataSource, Closeable {
     template.copyStateTo(config);
     String url = jdbcUrlOverride != null ? jdbcUrlOverride : credential.jdbcUrl();
     if (url.isEmpty()) {
-      throw new IllegalStateException("the broker sent no JDBC URL for " + databaseRole
-          + " and none was configured on the RotatingDataSource builder");
+      throw new IllegalStateException(
+          "the broker sent no JDBC URL for "
+              + databaseRole
+              + " and none was configured on the RotatingDataSource builder");
     }
     config.setJdbcUrl(url);
     config.setUsername(credential.username());
     config.setPassword(credential.password());
-    String prefix = template.getPoolName() != null ? template.getPoolName() : "credbroker-" + databaseRole;
+    String prefix =
+        template.getPoolName() != null ? template.getPoolName() : "credbroker-" + databaseRole;
     config.setPoolName(prefix + "-" + poolCounter.incrementAndGet());
     return config;
   }
@@ -270,27 +310,31 @@ public final class RotatingDataSource implements DataSource, Closeable {
     retired.getHikariConfigMXBean().setMinimumIdle(0);
     HikariPoolMXBean pool = retired.getHikariPoolMXBean();
     if (pool != null) {
-      // Idle connections close now; borrowed ones are closed by HikariCP when the application returns them.
+      // Idle connections close now; borrowed ones are closed by HikariCP when the application
+      // returns them.
       pool.softEvictConnections();
     }
     var task = new AtomicReference<@Nullable ScheduledFuture<?>>();
-    Runnable check = () -> {
-      if (!retired.isClosed()) {
-        boolean busy = pool != null && pool.getActiveConnections() > 0;
-        if (busy && Instant.now().isBefore(deadline) && !closed) {
-          return;
-        }
-        // HikariDataSource.close() aborts borrowed connections, hence waiting for them to come back first.
-        retired.close();
-      }
-      retiring.remove(retired);
-      ScheduledFuture<?> self = task.get();
-      if (self != null) {
-        self.cancel(false);
-      }
-    };
+    Runnable check =
+        () -> {
+          if (!retired.isClosed()) {
+            boolean busy = pool != null && pool.getActiveConnections() > 0;
+            if (busy && Instant.now().isBefore(deadline) && !closed) {
+              return;
+            }
+            // HikariDataSource.close() aborts borrowed connections, hence waiting for them to come
+            // back first.
+            retired.close();
+          }
+          retiring.remove(retired);
+          ScheduledFuture<?> self = task.get();
+          if (self != null) {
+            self.cancel(false);
+          }
+        };
     try {
-      task.set(drainer.scheduleWithFixedDelay(check, 0, DRAIN_POLL.toMillis(), TimeUnit.MILLISECONDS));
+      task.set(
+          drainer.scheduleWithFixedDelay(check, 0, DRAIN_POLL.toMillis(), TimeUnit.MILLISECONDS));
     } catch (RejectedExecutionException e) {
       // close() is running: it closes every retiring pool.
       retired.close();
@@ -298,9 +342,14 @@ public final class RotatingDataSource implements DataSource, Closeable {
     }
   }
 
-  /** Fails every later {@link #getConnection()} with the revocation's reason and closes the pool at once. */
+  /**
+   * Fails every later {@link #getConnection()} with the revocation's reason and closes the pool at
+   * once.
+   */
   private void retireRevoked(ActivePool pool, String reason) {
-    markUnusable(new SQLException("the credential for " + databaseRole + " was revoked (" + reason + ")", "28000"));
+    markUnusable(
+        new SQLException(
+            "the credential for " + databaseRole + " was revoked (" + reason + ")", "28000"));
     if (active.compareAndSet(pool, null)) {
       // The broker is terminating the role's sessions anyway; do not wait for borrowed connections.
       pool.dataSource.close();
@@ -339,18 +388,28 @@ public final class RotatingDataSource implements DataSource, Closeable {
 
     @Override
     public void onStopped(CredentialBrokerException error) {
-      LOG.log(System.Logger.Level.WARNING, "credential subscription for {0} stopped: {1}", databaseRole,
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "credential subscription for {0} stopped: {1}",
+          databaseRole,
           error.getMessage());
       ActivePool pool = active.get();
       if (pool != null && POD_REVOKED.equals(error.reason())) {
-        // The pod was revoked while its stream was broken: no `revoked` event came, the broker refused the resume
+        // The pod was revoked while its stream was broken: no `revoked` event came, the broker
+        // refused the resume
         // and the fresh request instead. The revocation covered the pool's credential too.
         retireRevoked(pool, POD_REVOKED);
         return;
       }
       if (pool == null && unusable == null) {
-        markUnusable(new SQLException("the credential broker refused database role " + databaseRole + ": "
-            + error.getMessage(), "28000", error));
+        markUnusable(
+            new SQLException(
+                "the credential broker refused database role "
+                    + databaseRole
+                    + ": "
+                    + error.getMessage(),
+                "28000",
+                error));
       }
     }
   }
@@ -376,9 +435,10 @@ public final class RotatingDataSource implements DataSource, Closeable {
     }
 
     /**
-     * Pool settings (size, timeouts, driver properties) applied to every pool; its JDBC URL, user name and password
-     * are replaced by the credential's. The template is copied, later changes to it have no effect. Keep HikariCP's
-     * default {@code initializationFailTimeout}: it makes a new pool log in before it is switched to.
+     * Pool settings (size, timeouts, driver properties) applied to every pool; its JDBC URL, user
+     * name and password are replaced by the credential's. The template is copied, later changes to
+     * it have no effect. Keep HikariCP's default {@code initializationFailTimeout}: it makes a new
+     * pool log in before it is switched to.
      */
     public Builder hikariConfig(HikariConfig template) {
       HikariConfig copy = new HikariConfig();
@@ -387,7 +447,9 @@ public final class RotatingDataSource implements DataSource, Closeable {
       return this;
     }
 
-    /** A JDBC URL to use instead of the one the broker sends (for example to add driver options). */
+    /**
+     * A JDBC URL to use instead of the one the broker sends (for example to add driver options).
+     */
     public Builder jdbcUrl(String jdbcUrl) {
       Objects.requireNonNull(jdbcUrl, "jdbcUrl");
       if (!jdbcUrl.startsWith("jdbc:")) {
@@ -403,19 +465,27 @@ public final class RotatingDataSource implements DataSource, Closeable {
       return this;
     }
 
-    /** How long {@link RotatingDataSource#getConnection()} waits for the first credential; default 30 s. */
+    /**
+     * How long {@link RotatingDataSource#getConnection()} waits for the first credential; default
+     * 30 s.
+     */
     public Builder initialCredentialTimeout(Duration timeout) {
       this.initialCredentialTimeout = positive(timeout, "initialCredentialTimeout");
       return this;
     }
 
-    /** How long a replaced pool waits for borrowed connections before it closes them; default 30 s. */
+    /**
+     * How long a replaced pool waits for borrowed connections before it closes them; default 30 s.
+     */
     public Builder drainTimeout(Duration timeout) {
       this.drainTimeout = positive(timeout, "drainTimeout");
       return this;
     }
 
-    /** Opens the credential stream and returns the data source; the first pool is built when a credential arrives. */
+    /**
+     * Opens the credential stream and returns the data source; the first pool is built when a
+     * credential arrives.
+     */
     public RotatingDataSource build() {
       return new RotatingDataSource(this);
     }

@@ -4,9 +4,9 @@ import java.time.Duration;
 import java.util.function.DoubleSupplier;
 
 /**
- * Exponential backoff with symmetric jitter: attempt {@code n} waits about {@code initial * multiplier^(n-1)},
- * capped at {@code max}, then spread by {@code ±jitter} so that many pods cut off by the same broker restart do not
- * reconnect in lockstep. Immutable.
+ * Exponential backoff with symmetric jitter: attempt {@code n} waits about {@code initial *
+ * multiplier^(n-1)}, capped at {@code max}, then spread by {@code ±jitter} so that many pods cut
+ * off by the same broker restart do not reconnect in lockstep. Immutable.
  */
 public record BackoffPolicy(Duration initial, Duration max, double multiplier, double jitter) {
 
@@ -15,10 +15,12 @@ public record BackoffPolicy(Duration initial, Duration max, double multiplier, d
       throw new IllegalArgumentException("initial backoff must be positive, was " + initial);
     }
     if (max.compareTo(initial) < 0) {
-      throw new IllegalArgumentException("max backoff " + max + " is shorter than initial backoff " + initial);
+      throw new IllegalArgumentException(
+          "max backoff " + max + " is shorter than initial backoff " + initial);
     }
     if (!(multiplier >= 1.0)) {
-      throw new IllegalArgumentException("backoff multiplier must be at least 1, was " + multiplier);
+      throw new IllegalArgumentException(
+          "backoff multiplier must be at least 1, was " + multiplier);
     }
     if (!(jitter >= 0.0 && jitter < 1.0)) {
       throw new IllegalArgumentException("backoff jitter must be in [0, 1), was " + jitter);

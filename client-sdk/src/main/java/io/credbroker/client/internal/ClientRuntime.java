@@ -9,9 +9,9 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
- * What every subscription of one client shares: stubs carrying the token-file credentials, the scheduler for
- * reconnects, the callback executor and the settings. Immutable; its executors are owned and shut down by the
- * client.
+ * What every subscription of one client shares: stubs carrying the token-file credentials, the
+ * scheduler for reconnects, the callback executor and the settings. Immutable; its executors are
+ * owned and shut down by the client.
  */
 public final class ClientRuntime {
 
@@ -25,11 +25,19 @@ public final class ClientRuntime {
   private final Duration requestTimeout;
   private final Duration streamIdleTimeout;
 
-  public ClientRuntime(Channel channel, TokenFileCallCredentials credentials, ScheduledExecutorService scheduler,
-      Executor callbackExecutor, ClientEventListener events, BackoffPolicy backoff, int maxUnauthenticatedRetries,
-      Duration requestTimeout, Duration streamIdleTimeout) {
+  public ClientRuntime(
+      Channel channel,
+      TokenFileCallCredentials credentials,
+      ScheduledExecutorService scheduler,
+      Executor callbackExecutor,
+      ClientEventListener events,
+      BackoffPolicy backoff,
+      int maxUnauthenticatedRetries,
+      Duration requestTimeout,
+      Duration streamIdleTimeout) {
     this.stub = CredentialBrokerGrpc.newStub(channel).withCallCredentials(credentials);
-    this.blockingStub = CredentialBrokerGrpc.newBlockingStub(channel).withCallCredentials(credentials);
+    this.blockingStub =
+        CredentialBrokerGrpc.newBlockingStub(channel).withCallCredentials(credentials);
     this.scheduler = scheduler;
     this.callbackExecutor = callbackExecutor;
     this.events = new SafeEventListener(events);

@@ -10,7 +10,10 @@ public final class ProtoCredentials {
 
   private ProtoCredentials() {}
 
-  /** The public value for a wire credential; the password is taken as sent (empty for a resumed credential). */
+  /**
+   * The public value for a wire credential; the password is taken as sent (empty for a resumed
+   * credential).
+   */
   public static Credential toCredential(io.credbroker.api.v1.Credential proto) {
     var hints = proto.getConnection();
     return new Credential(
@@ -30,8 +33,8 @@ public final class ProtoCredentials {
   }
 
   /**
-   * The credential the client already holds, with the times and hints of a {@code resumed} event; the password is
-   * the held one, since the broker never sends it again.
+   * The credential the client already holds, with the times and hints of a {@code resumed} event;
+   * the password is the held one, since the broker never sends it again.
    */
   public static Credential resumed(Credential held, io.credbroker.api.v1.Credential proto) {
     var hints = proto.getConnection();
@@ -49,7 +52,9 @@ public final class ProtoCredentials {
         proto.getRenewable(),
         hints.getJdbcUrl().isEmpty() ? held.jdbcUrl() : hints.getJdbcUrl(),
         hints.getHost().isEmpty() ? held.host() : hints.getHost(),
-        hints.getPort() == 0 ? held.port() : (int) Math.min(hints.getPort() & 0xFFFF_FFFFL, 65_535L),
+        hints.getPort() == 0
+            ? held.port()
+            : (int) Math.min(hints.getPort() & 0xFFFF_FFFFL, 65_535L),
         hints.getDatabase().isEmpty() ? held.database() : hints.getDatabase(),
         hints.getSslmode().isEmpty() ? held.sslmode() : hints.getSslmode());
   }

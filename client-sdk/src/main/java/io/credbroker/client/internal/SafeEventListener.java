@@ -7,8 +7,8 @@ import java.time.Instant;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Shields the client from an application's {@link ClientEventListener} that throws: metrics code must never break
- * credential handling. Thread-safe if the wrapped listener is.
+ * Shields the client from an application's {@link ClientEventListener} that throws: metrics code
+ * must never break credential handling. Thread-safe if the wrapped listener is.
  */
 final class SafeEventListener implements ClientEventListener {
 
@@ -29,7 +29,8 @@ final class SafeEventListener implements ClientEventListener {
   }
 
   @Override
-  public void connectStarted(String databaseRole, int attempt, @Nullable String resumeCredentialId) {
+  public void connectStarted(
+      String databaseRole, int attempt, @Nullable String resumeCredentialId) {
     guard(() -> delegate.connectStarted(databaseRole, attempt, resumeCredentialId));
   }
 
@@ -44,12 +45,14 @@ final class SafeEventListener implements ClientEventListener {
   }
 
   @Override
-  public void credentialReceived(String databaseRole, String credentialId, CredentialSource source) {
+  public void credentialReceived(
+      String databaseRole, String credentialId, CredentialSource source) {
     guard(() -> delegate.credentialReceived(databaseRole, credentialId, source));
   }
 
   @Override
-  public void credentialRenewed(String databaseRole, String credentialId, @Nullable Instant expireTime) {
+  public void credentialRenewed(
+      String databaseRole, String credentialId, @Nullable Instant expireTime) {
     guard(() -> delegate.credentialRenewed(databaseRole, credentialId, expireTime));
   }
 

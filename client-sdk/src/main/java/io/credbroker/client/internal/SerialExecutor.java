@@ -6,8 +6,9 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 
 /**
- * Runs tasks one at a time, in submission order, on a shared executor, so that one subscription's listener sees its
- * events in order even when the application hands the client a thread pool. Thread-safe.
+ * Runs tasks one at a time, in submission order, on a shared executor, so that one subscription's
+ * listener sees its events in order even when the application hands the client a thread pool.
+ * Thread-safe.
  */
 final class SerialExecutor implements Executor {
 
@@ -15,8 +16,10 @@ final class SerialExecutor implements Executor {
 
   private final Executor delegate;
   private final Object lock = new Object();
+
   @GuardedBy("lock")
   private final ArrayDeque<Runnable> tasks = new ArrayDeque<>();
+
   @GuardedBy("lock")
   private boolean running;
 
@@ -40,7 +43,10 @@ final class SerialExecutor implements Executor {
         running = false;
         tasks.clear();
       }
-      LOG.log(System.Logger.Level.WARNING, "callback executor rejected a credential callback; dropping it", e);
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "callback executor rejected a credential callback; dropping it",
+          e);
     }
   }
 

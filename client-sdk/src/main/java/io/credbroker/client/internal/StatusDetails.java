@@ -30,7 +30,8 @@ public final class StatusDetails {
     return info == null || info.getReason().isEmpty() ? null : info.getReason();
   }
 
-  private static <T extends com.google.protobuf.Message> @Nullable T detail(Throwable error, Class<T> type) {
+  private static <T extends com.google.protobuf.Message> @Nullable T detail(
+      Throwable error, Class<T> type) {
     com.google.rpc.Status status = StatusProto.fromThrowable(error);
     if (status == null) {
       return null;

@@ -35,32 +35,49 @@ import org.jspecify.annotations.Nullable;
 /**
  * One database role's {@code WatchCredential} stream, re-opened until closed or refused for good.
  *
- * <p>Thread-safe: gRPC callbacks, scheduler ticks and application calls all meet under one lock, and leave it before
- * calling anything outside the class. Listener callbacks go through a {@link SerialExecutor}, so they keep the
- * broker's order and never run concurrently with each other.
+ * <p>Thread-safe: gRPC callbacks, scheduler ticks and application calls all meet under one lock,
+ * and leave it before calling anything outside the class. Listener callbacks go through a {@link
+ * SerialExecutor}, so they keep the broker's order and never run concurrently with each other.
  *
- * <p>Lifecycle: NEW, then ACTIVE after {@link #start()}; ACTIVE until the broker refuses the stream for good
- * (STOPPED) or the application closes it (CLOSED). Only {@link #close()} releases the credential.
+ * <p>Lifecycle: NEW, then ACTIVE after {@link #start()}; ACTIVE until the broker refuses the stream
+ * for good (STOPPED) or the application closes it (CLOSED). Only {@link #close()} releases the
+ * credential.
  */
 public final class WatchSubscription implements CredentialSubscription {
 
-  private enum State { NEW, ACTIVE, STOPPED, CLOSED }
+  private enum State {
+    NEW,
+    ACTIVE,
+    STOPPED,
+    CLOSED
+  }
 
   /**
-   * Codes after which the proto contract says "retry with backoff". UNKNOWN is added because gRPC reports an
-   * uncaught broker exception, and most non-gRPC proxy errors, that way: the same as INTERNAL for a client.
-   * UNAUTHENTICATED is retried too, but only a few times (see {@link ClientRuntime#maxUnauthenticatedRetries()}),
-   * and not at all when the client itself refused an insecure channel.
+   * Codes after which the proto contract says "retry with backoff". UNKNOWN is added because gRPC
+   * reports an uncaught broker exception, and most non-gRPC proxy errors, that way: the same as
+   * INTERNAL for a client. UNAUTHENTICATED is retried too, but only a few times (see {@link
+   * ClientRuntime#maxUnauthenticatedRetries()}), and not at all when the client itself refused an
+   * insecure channel.
    */
-  private static final Set<Status.Code> RETRYABLE = EnumSet.of(
-      Status.Code.UNAVAILABLE, Status.Code.DEADLINE_EXCEEDED, Status.Code.INTERNAL,
-      Status.Code.RESOURCE_EXHAUSTED, Status.Code.UNKNOWN);
+  private static final Set<Status.Code> RETRYABLE =
+      EnumSet.of(
+          Status.Code.UNAVAILABLE,
+          Status.Code.DEADLINE_EXCEEDED,
+          Status.Code.INTERNAL,
+          Status.Code.RESOURCE_EXHAUSTED,
+          Status.Code.UNKNOWN);
 
-  /** Answers to a resume attempt that mean "this credential cannot be resumed; ask for a new one". */
-  private static final Set<Status.Code> RESUME_REFUSED = EnumSet.of(
-      Status.Code.FAILED_PRECONDITION, Status.Code.NOT_FOUND, Status.Code.PERMISSION_DENIED);
+  /**
+   * Answers to a resume attempt that mean "this credential cannot be resumed; ask for a new one".
+   */
+  private static final Set<Status.Code> RESUME_REFUSED =
+      EnumSet.of(
+          Status.Code.FAILED_PRECONDITION, Status.Code.NOT_FOUND, Status.Code.PERMISSION_DENIED);
 
-  /** The broker's reason for ending a stream whose one credential an operator revoked (the pod may ask again). */
+  /**
+   * The broker's reason for ending a stream whose one credential an operator revoked (the pod may
+   * ask again).
+   */
   private static final String CREDENTIAL_REVOKED = "CREDENTIAL_REVOKED";
 
   private static final int MAX_ACKNOWLEDGE_ATTEMPTS = 3;
@@ -73,34 +90,53 @@ public final class WatchSubscription implements CredentialSubscription {
   private final SerialExecutor callbacks;
   private final Consumer<WatchSubscription> onClosed;
   private final CompletableFuture<Credential> firstCredential = new CompletableFuture<>();
-  /** Cleared by {@link #close()} so that no callback reaches the application after close returns. */
+
+  /**
+   * Cleared by {@link #close()} so that no callback reaches the application after close returns.
+   */
   private volatile boolean callbacksEnabled = true;
 
   private final Object lock = new Object();
+
   @GuardedBy("lock")
   private State state = State.NEW;
+
   @GuardedBy("lock")
   private @Nullable Stream active;
+
   @GuardedBy("lock")
   private @Nullable ScheduledFuture<?> pendingReconnect;
+
   /** The newest credential with its password; what a reconnect resumes and what close releases. */
   @GuardedBy("lock")
   private @Nullable Credential current;
-  /** False after the broker refused to resume {@link #current}: the next stream asks for a new credential. */
+
+  /**
+   * False after the broker refused to resume {@link #current}: the next stream asks for a new
+   * credential.
+   */
   @GuardedBy("lock")
   private boolean resumeAllowed = true;
+
   @GuardedBy("lock")
   private int attempts;
+
   /** Consecutive failed streams, reset by any event; drives the backoff. */
   @GuardedBy("lock")
   private int failures;
+
   @GuardedBy("lock")
   private int unauthenticatedFailures;
+
   @GuardedBy("lock")
   private @Nullable CredentialBrokerException stopError;
 
-  public WatchSubscription(ClientRuntime runtime, String databaseRole, java.time.@Nullable Duration requestedTtl,
-      CredentialListener listener, Consumer<WatchSubscription> onClosed) {
+  public WatchSubscription(
+      ClientRuntime runtime,
+      String databaseRole,
+      java.time.@Nullable Duration requestedTtl,
+      CredentialListener listener,
+      Consumer<WatchSubscription> onClosed) {
     this.runtime = runtime;
     this.databaseRole = databaseRole;
     this.requestedTtl = requestedTtl;
@@ -133,7 +169,8 @@ public final class WatchSubscription implements CredentialSubscription {
   }
 
   @Override
-  public Credential awaitCredential(java.time.Duration timeout) throws InterruptedException, TimeoutException {
+  public Credential awaitCredential(java.time.Duration timeout)
+      throws InterruptedException, TimeoutException {
     Credential first;
     try {
       first = firstCredential.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
@@ -146,7 +183,10 @@ public final class WatchSubscription implements CredentialSubscription {
     synchronized (lock) {
       if (state == State.CLOSED) {
         throw new CredentialBrokerException(
-            "the subscription for " + databaseRole + " was closed", Status.Code.CANCELLED, null, null);
+            "the subscription for " + databaseRole + " was closed",
+            Status.Code.CANCELLED,
+            null,
+            null);
       }
       if (current != null) {
         return current;
@@ -191,8 +231,12 @@ public final class WatchSubscription implements CredentialSubscription {
     if (stream != null) {
       stream.cancel("credential subscription closed");
     }
-    firstCredential.completeExceptionally(new CredentialBrokerException(
-        "the subscription for " + databaseRole + " was closed", Status.Code.CANCELLED, null, null));
+    firstCredential.completeExceptionally(
+        new CredentialBrokerException(
+            "the subscription for " + databaseRole + " was closed",
+            Status.Code.CANCELLED,
+            null,
+            null));
     if (toRelease != null) {
       release(toRelease);
     }
@@ -202,8 +246,13 @@ public final class WatchSubscription implements CredentialSubscription {
   @Override
   public String toString() {
     synchronized (lock) {
-      return "CredentialSubscription[databaseRole=" + databaseRole + ", state=" + state
-          + ", credentialId=" + (current == null ? null : current.credentialId()) + "]";
+      return "CredentialSubscription[databaseRole="
+          + databaseRole
+          + ", state="
+          + state
+          + ", credentialId="
+          + (current == null ? null : current.credentialId())
+          + "]";
     }
   }
 
@@ -226,8 +275,10 @@ public final class WatchSubscription implements CredentialSubscription {
       request.setResumeCredentialId(stream.resumeId);
     }
     if (requestedTtl != null) {
-      request.setRequestedTtl(Duration.newBuilder()
-          .setSeconds(requestedTtl.getSeconds()).setNanos(requestedTtl.getNano()));
+      request.setRequestedTtl(
+          Duration.newBuilder()
+              .setSeconds(requestedTtl.getSeconds())
+              .setNanos(requestedTtl.getNano()));
     }
     runtime.stub().watchCredential(request.build(), stream);
     boolean superseded;
@@ -240,20 +291,26 @@ public final class WatchSubscription implements CredentialSubscription {
     }
   }
 
-  // Error Prone cannot tell that the Stream's enclosing instance is this subscription, whose lock guards its fields.
+  // Error Prone cannot tell that the Stream's enclosing instance is this subscription, whose lock
+  // guards its fields.
   @SuppressWarnings("GuardedBy")
   private void handleEvent(Stream stream, CredentialEvent event) {
     Credential incoming;
     try {
-      incoming = switch (event.getEventCase()) {
-        case ISSUED -> ProtoCredentials.toCredential(event.getIssued().getCredential());
-        case ROTATED -> ProtoCredentials.toCredential(event.getRotated().getCredential());
-        default -> null;
-      };
+      incoming =
+          switch (event.getEventCase()) {
+            case ISSUED -> ProtoCredentials.toCredential(event.getIssued().getCredential());
+            case ROTATED -> ProtoCredentials.toCredential(event.getRotated().getCredential());
+            default -> null;
+          };
     } catch (IllegalArgumentException | NullPointerException e) {
-      // A credential without id or user name is a broker bug: handled like INTERNAL, that is retried.
-      handleEnd(stream, Status.INTERNAL
-          .withDescription("the broker sent an unusable credential: " + e.getMessage()).asRuntimeException());
+      // A credential without id or user name is a broker bug: handled like INTERNAL, that is
+      // retried.
+      handleEnd(
+          stream,
+          Status.INTERNAL
+              .withDescription("the broker sent an unusable credential: " + e.getMessage())
+              .asRuntimeException());
       stream.cancel("unusable credential");
       return;
     }
@@ -272,8 +329,12 @@ public final class WatchSubscription implements CredentialSubscription {
           Credential credential = java.util.Objects.requireNonNull(incoming);
           adopt(credential);
           deliver(() -> listener.onCredential(credential));
-          notifications.add(() -> runtime.events()
-              .credentialReceived(databaseRole, credential.credentialId(), CredentialSource.ISSUED));
+          notifications.add(
+              () ->
+                  runtime
+                      .events()
+                      .credentialReceived(
+                          databaseRole, credential.credentialId(), CredentialSource.ISSUED));
         }
         case RESUMED -> {
           var proto = event.getResumed().getCredential();
@@ -282,10 +343,15 @@ public final class WatchSubscription implements CredentialSubscription {
             Credential credential = ProtoCredentials.resumed(held, proto);
             current = credential;
             deliver(() -> listener.onRenewed(credential));
-            notifications.add(() -> runtime.events()
-                .credentialReceived(databaseRole, credential.credentialId(), CredentialSource.RESUMED));
+            notifications.add(
+                () ->
+                    runtime
+                        .events()
+                        .credentialReceived(
+                            databaseRole, credential.credentialId(), CredentialSource.RESUMED));
           } else {
-            // The broker resumed a credential whose password this client does not hold: useless, so ask anew.
+            // The broker resumed a credential whose password this client does not hold: useless, so
+            // ask anew.
             resumeAllowed = false;
             abandon = true;
           }
@@ -294,36 +360,52 @@ public final class WatchSubscription implements CredentialSubscription {
           var renewed = event.getRenewed();
           Credential held = current;
           if (held != null && held.credentialId().equals(renewed.getCredentialId())) {
-            Instant expire = ProtoCredentials.instant(renewed.hasExpireTime(), renewed.getExpireTime());
+            Instant expire =
+                ProtoCredentials.instant(renewed.hasExpireTime(), renewed.getExpireTime());
             Credential credential = held.withExpireTime(expire);
             current = credential;
             deliver(() -> listener.onRenewed(credential));
-            notifications.add(() -> runtime.events()
-                .credentialRenewed(databaseRole, credential.credentialId(), expire));
+            notifications.add(
+                () ->
+                    runtime
+                        .events()
+                        .credentialRenewed(databaseRole, credential.credentialId(), expire));
           }
         }
         case ROTATED -> {
           Credential credential = java.util.Objects.requireNonNull(incoming);
           adopt(credential);
-          deliver(() -> {
-            try {
-              listener.onCredential(credential);
-            } catch (RuntimeException e) {
-              LOG.log(System.Logger.Level.WARNING, "the application did not switch to rotated credential "
-                  + credential.credentialId() + " of " + databaseRole + "; not acknowledging it", e);
-              return;
-            }
-            acknowledge(credential, 1);
-          });
-          notifications.add(() -> runtime.events()
-              .credentialReceived(databaseRole, credential.credentialId(), CredentialSource.ROTATED));
+          deliver(
+              () -> {
+                try {
+                  listener.onCredential(credential);
+                } catch (RuntimeException e) {
+                  LOG.log(
+                      System.Logger.Level.WARNING,
+                      "the application did not switch to rotated credential "
+                          + credential.credentialId()
+                          + " of "
+                          + databaseRole
+                          + "; not acknowledging it",
+                      e);
+                  return;
+                }
+                acknowledge(credential, 1);
+              });
+          notifications.add(
+              () ->
+                  runtime
+                      .events()
+                      .credentialReceived(
+                          databaseRole, credential.credentialId(), CredentialSource.ROTATED));
         }
         case EXPIRING -> {
           var expiring = event.getExpiring();
           Credential held = current;
           if (held != null && held.credentialId().equals(expiring.getCredentialId())) {
-            Credential credential = held.withExpireTime(
-                ProtoCredentials.instant(expiring.hasExpireTime(), expiring.getExpireTime()));
+            Credential credential =
+                held.withExpireTime(
+                    ProtoCredentials.instant(expiring.hasExpireTime(), expiring.getExpireTime()));
             current = credential;
             deliver(() -> listener.onExpiring(credential));
           }
@@ -331,7 +413,8 @@ public final class WatchSubscription implements CredentialSubscription {
         case REVOKED -> {
           var revoked = event.getRevoked();
           Credential held = current;
-          // A revoked id other than the current one is a replaced credential the application already left.
+          // A revoked id other than the current one is a replaced credential the application
+          // already left.
           if (held != null && held.credentialId().equals(revoked.getCredentialId())) {
             current = null;
             resumeAllowed = false;
@@ -339,7 +422,8 @@ public final class WatchSubscription implements CredentialSubscription {
           }
         }
         case HEARTBEAT, EVENT_NOT_SET -> {
-          // Nothing changed; an event the client does not know yet is ignored for forward compatibility.
+          // Nothing changed; an event the client does not know yet is ignored for forward
+          // compatibility.
         }
       }
       if (abandon) {
@@ -353,15 +437,21 @@ public final class WatchSubscription implements CredentialSubscription {
     notifications.forEach(Runnable::run);
   }
 
-  // Error Prone cannot tell that the Stream's enclosing instance is this subscription, whose lock guards its fields.
+  // Error Prone cannot tell that the Stream's enclosing instance is this subscription, whose lock
+  // guards its fields.
   @SuppressWarnings("GuardedBy")
   private void handleEnd(Stream stream, Throwable error) {
     Status status = Status.fromThrowable(error);
     Status.Code code = status.getCode();
-    // The client's own refusal to send the token over a channel that is not secure: a configuration error that no
-    // retry and no new token can fix, so it stops the subscription at once instead of counting as a rejected token.
+    // The client's own refusal to send the token over a channel that is not secure: a configuration
+    // error that no
+    // retry and no new token can fix, so it stops the subscription at once instead of counting as a
+    // rejected token.
     boolean insecureTransport = TokenFileCallCredentials.refusedInsecureTransport(status);
-    String reason = insecureTransport ? TokenFileCallCredentials.INSECURE_TRANSPORT : StatusDetails.errorReason(error);
+    String reason =
+        insecureTransport
+            ? TokenFileCallCredentials.INSECURE_TRANSPORT
+            : StatusDetails.errorReason(error);
     java.time.Duration delay = null;
     int nextAttempt;
     CredentialBrokerException stopped = null;
@@ -370,16 +460,21 @@ public final class WatchSubscription implements CredentialSubscription {
         return;
       }
       deactivate(stream);
-      boolean resumeRefused = stream.resumeId != null && !stream.receivedAny && RESUME_REFUSED.contains(code);
-      // The credential this stream held was revoked on its own (an SRE revoked one credential, the pod is not
-      // blocked): ask for a new one. CREDENTIAL_REVOKED with PERMISSION_DENIED is what brokers sent before.
-      boolean credentialRevoked = stream.receivedAny
-          && (code == Status.Code.FAILED_PRECONDITION || CREDENTIAL_REVOKED.equals(reason));
+      boolean resumeRefused =
+          stream.resumeId != null && !stream.receivedAny && RESUME_REFUSED.contains(code);
+      // The credential this stream held was revoked on its own (an SRE revoked one credential, the
+      // pod is not
+      // blocked): ask for a new one. CREDENTIAL_REVOKED with PERMISSION_DENIED is what brokers sent
+      // before.
+      boolean credentialRevoked =
+          stream.receivedAny
+              && (code == Status.Code.FAILED_PRECONDITION || CREDENTIAL_REVOKED.equals(reason));
       if (credentialRevoked) {
         resumeAllowed = false;
         delay = java.time.Duration.ZERO;
       } else if (resumeRefused) {
-        // PERMISSION_DENIED here may mean "another pod's credential" (ask anew) or "this pod is revoked"; the fresh
+        // PERMISSION_DENIED here may mean "another pod's credential" (ask anew) or "this pod is
+        // revoked"; the fresh
         // request tells them apart, since a revoked pod is refused again and then stops.
         resumeAllowed = false;
         delay = java.time.Duration.ZERO;
@@ -430,7 +525,8 @@ public final class WatchSubscription implements CredentialSubscription {
     }
   }
 
-  // Error Prone cannot tell that the Stream's enclosing instance is this subscription, whose lock guards its fields.
+  // Error Prone cannot tell that the Stream's enclosing instance is this subscription, whose lock
+  // guards its fields.
   @SuppressWarnings("GuardedBy")
   @GuardedBy("lock")
   private void deactivate(Stream stream) {
@@ -441,7 +537,8 @@ public final class WatchSubscription implements CredentialSubscription {
     }
   }
 
-  // Error Prone cannot tell that the Stream's enclosing instance is this subscription, whose lock guards its fields.
+  // Error Prone cannot tell that the Stream's enclosing instance is this subscription, whose lock
+  // guards its fields.
   @SuppressWarnings("GuardedBy")
   @GuardedBy("lock")
   private void armIdleTimer(Stream stream) {
@@ -454,15 +551,21 @@ public final class WatchSubscription implements CredentialSubscription {
     }
     long generation = ++stream.idleGeneration;
     try {
-      stream.idleTimer = runtime.scheduler().schedule(() -> idle(stream, generation), timeout,
-          TimeUnit.NANOSECONDS);
+      stream.idleTimer =
+          runtime
+              .scheduler()
+              .schedule(() -> idle(stream, generation), timeout, TimeUnit.NANOSECONDS);
     } catch (RejectedExecutionException e) {
       stream.idleTimer = null;
     }
   }
 
-  /** No event, not even a heartbeat, for the idle timeout: the broker or the path to it is presumed dead. */
-  // Error Prone cannot tell that the Stream's enclosing instance is this subscription, whose lock guards its fields.
+  /**
+   * No event, not even a heartbeat, for the idle timeout: the broker or the path to it is presumed
+   * dead.
+   */
+  // Error Prone cannot tell that the Stream's enclosing instance is this subscription, whose lock
+  // guards its fields.
   @SuppressWarnings("GuardedBy")
   private void idle(Stream stream, long generation) {
     synchronized (lock) {
@@ -471,9 +574,11 @@ public final class WatchSubscription implements CredentialSubscription {
         return;
       }
     }
-    handleEnd(stream, Status.UNAVAILABLE
-        .withDescription("no event from the broker for " + runtime.streamIdleTimeout())
-        .asRuntimeException());
+    handleEnd(
+        stream,
+        Status.UNAVAILABLE
+            .withDescription("no event from the broker for " + runtime.streamIdleTimeout())
+            .asRuntimeException());
     // handleEnd made another stream active (or none); this call's own end is then ignored.
     stream.cancel("no event from the broker within the idle timeout");
   }
@@ -486,57 +591,76 @@ public final class WatchSubscription implements CredentialSubscription {
   }
 
   private void deliver(Runnable callback) {
-    callbacks.execute(() -> {
-      if (callbacksEnabled) {
-        callback.run();
-      }
-    });
+    callbacks.execute(
+        () -> {
+          if (callbacksEnabled) {
+            callback.run();
+          }
+        });
   }
 
   private String describe(Status status, @Nullable String reason) {
-    return "WatchCredential for database role " + databaseRole + " failed with " + status.getCode()
+    return "WatchCredential for database role "
+        + databaseRole
+        + " failed with "
+        + status.getCode()
         + (reason == null ? "" : " (" + reason + ")")
-        + (status.getDescription() == null || status.getDescription().isBlank() ? "" : ": " + status.getDescription());
+        + (status.getDescription() == null || status.getDescription().isBlank()
+            ? ""
+            : ": " + status.getDescription());
   }
 
   private void acknowledge(Credential credential, int attempt) {
     if (!callbacksEnabled) {
       return;
     }
-    var request = AcknowledgeRotationRequest.newBuilder().setCredentialId(credential.credentialId()).build();
-    runtime.stub()
+    var request =
+        AcknowledgeRotationRequest.newBuilder().setCredentialId(credential.credentialId()).build();
+    runtime
+        .stub()
         .withWaitForReady()
         .withDeadlineAfter(runtime.requestTimeout().toNanos(), TimeUnit.NANOSECONDS)
-        .acknowledgeRotation(request, new StreamObserver<AcknowledgeRotationResponse>() {
-          @Override
-          public void onNext(AcknowledgeRotationResponse response) {}
+        .acknowledgeRotation(
+            request,
+            new StreamObserver<AcknowledgeRotationResponse>() {
+              @Override
+              public void onNext(AcknowledgeRotationResponse response) {}
 
-          @Override
-          public void onError(Throwable error) {
-            Status.Code code = Status.fromThrowable(error).getCode();
-            if (RETRYABLE.contains(code) && attempt < MAX_ACKNOWLEDGE_ATTEMPTS && callbacksEnabled) {
-              try {
-                runtime.scheduler().schedule(() -> acknowledge(credential, attempt + 1),
-                    runtime.backoffDelay(attempt).toNanos(), TimeUnit.NANOSECONDS);
-                return;
-              } catch (RejectedExecutionException e) {
-                // Shutting down; without an acknowledgement the replaced credential simply runs out.
+              @Override
+              public void onError(Throwable error) {
+                Status.Code code = Status.fromThrowable(error).getCode();
+                if (RETRYABLE.contains(code)
+                    && attempt < MAX_ACKNOWLEDGE_ATTEMPTS
+                    && callbacksEnabled) {
+                  try {
+                    runtime
+                        .scheduler()
+                        .schedule(
+                            () -> acknowledge(credential, attempt + 1),
+                            runtime.backoffDelay(attempt).toNanos(),
+                            TimeUnit.NANOSECONDS);
+                    return;
+                  } catch (RejectedExecutionException e) {
+                    // Shutting down; without an acknowledgement the replaced credential simply runs
+                    // out.
+                  }
+                }
+                runtime.events().callFailed(databaseRole, "AcknowledgeRotation", code);
               }
-            }
-            runtime.events().callFailed(databaseRole, "AcknowledgeRotation", code);
-          }
 
-          @Override
-          public void onCompleted() {
-            runtime.events().rotationAcknowledged(databaseRole, credential.credentialId());
-          }
-        });
+              @Override
+              public void onCompleted() {
+                runtime.events().rotationAcknowledged(databaseRole, credential.credentialId());
+              }
+            });
   }
 
   private void release(Credential credential) {
-    var request = ReleaseCredentialRequest.newBuilder().setCredentialId(credential.credentialId()).build();
+    var request =
+        ReleaseCredentialRequest.newBuilder().setCredentialId(credential.credentialId()).build();
     try {
-      runtime.blockingStub()
+      runtime
+          .blockingStub()
           .withWaitForReady()
           .withDeadlineAfter(runtime.requestTimeout().toNanos(), TimeUnit.NANOSECONDS)
           .releaseCredential(request);
@@ -547,16 +671,24 @@ public final class WatchSubscription implements CredentialSubscription {
     }
   }
 
-  /** One attempt at the stream; events from an attempt that is no longer {@link #active} are ignored. */
-  private final class Stream implements ClientResponseObserver<WatchCredentialRequest, CredentialEvent> {
+  /**
+   * One attempt at the stream; events from an attempt that is no longer {@link #active} are
+   * ignored.
+   */
+  private final class Stream
+      implements ClientResponseObserver<WatchCredentialRequest, CredentialEvent> {
 
     final @Nullable String resumeId;
+
     @GuardedBy("WatchSubscription.this.lock")
     boolean receivedAny;
+
     @GuardedBy("WatchSubscription.this.lock")
     @Nullable ScheduledFuture<?> idleTimer;
+
     @GuardedBy("WatchSubscription.this.lock")
     long idleGeneration;
+
     private volatile @Nullable ClientCallStreamObserver<WatchCredentialRequest> call;
 
     Stream(@Nullable String resumeId) {
@@ -580,8 +712,11 @@ public final class WatchSubscription implements CredentialSubscription {
 
     @Override
     public void onCompleted() {
-      // The contract ends a stream with OK only when the client cancels it; anything else is a broker going away.
-      handleEnd(this, Status.UNAVAILABLE.withDescription("the broker ended the stream").asRuntimeException());
+      // The contract ends a stream with OK only when the client cancels it; anything else is a
+      // broker going away.
+      handleEnd(
+          this,
+          Status.UNAVAILABLE.withDescription("the broker ended the stream").asRuntimeException());
     }
 
     void cancel(String why) {

@@ -1,6 +1,6 @@
 /**
- * The client's machinery behind the public facade: the reconnecting stream, token-file call credentials, backoff
- * and proto translation; not a public API.
+ * The client's machinery behind the public facade: the reconnecting stream, token-file call
+ * credentials, backoff and proto translation; not a public API.
  */
 @NullMarked
 package io.credbroker.client.internal;

@@ -17,45 +17,96 @@ class AgentSettingsTest {
 
   @Test
   void readsTheCommandLine() throws Exception {
-    Path template = Files.writeString(dir.resolve("database.yml.tmpl"), "password: \"{{password|json}}\"\n");
+    Path template =
+        Files.writeString(dir.resolve("database.yml.tmpl"), "password: \"{{password|json}}\"\n");
 
-    AgentSettings settings = AgentSettings.parse(
-        "--target", "broker:9090", "--ca-file", "/etc/ca.crt", "--token-file", "/t/token",
-        "--database-role", "db1", "--requested-ttl", "15m",
-        "--file", "/s/.pgpass=pgpass", "--file", "/s/database.yml=template:" + template,
-        "--file-mode", "0640", "--notify-http", "http://127.0.0.1:8080/reload", "--notify-timeout", "3s");
+    AgentSettings settings =
+        AgentSettings.parse(
+            "--target",
+            "broker:9090",
+            "--ca-file",
+            "/etc/ca.crt",
+            "--token-file",
+            "/t/token",
+            "--database-role",
+            "db1",
+            "--requested-ttl",
+            "15m",
+            "--file",
+            "/s/.pgpass=pgpass",
+            "--file",
+            "/s/database.yml=template:" + template,
+            "--file-mode",
+            "0640",
+            "--notify-http",
+            "http://127.0.0.1:8080/reload",
+            "--notify-timeout",
+            "3s");
 
     assertThat(settings.target()).isEqualTo("broker:9090");
     assertThat(settings.trustedCertificates()).isEqualTo(Path.of("/etc/ca.crt"));
     assertThat(settings.tokenFile()).isEqualTo(Path.of("/t/token"));
     assertThat(settings.requestedTtl()).isEqualTo(Duration.ofMinutes(15));
-    assertThat(settings.files()).extracting(OutputFile::path)
+    assertThat(settings.files())
+        .extracting(OutputFile::path)
         .containsExactly(Path.of("/s/.pgpass"), Path.of("/s/database.yml"));
-    assertThat(settings.files().get(1).template().render(
-        CredentialTemplateTest.credential("u", "p\"w", "h", 1, "d"))).isEqualTo("password: \"p\\\"w\"\n");
-    assertThat(settings.files()).allSatisfy(file ->
-        assertThat(PosixFilePermissions.toString(file.permissions())).isEqualTo("rw-r-----"));
-    assertThat(settings.notifier()).isEqualTo(new Notifier.Http(URI.create("http://127.0.0.1:8080/reload"),
-        Duration.ofSeconds(3)));
+    assertThat(
+            settings
+                .files()
+                .get(1)
+                .template()
+                .render(CredentialTemplateTest.credential("u", "p\"w", "h", 1, "d")))
+        .isEqualTo("password: \"p\\\"w\"\n");
+    assertThat(settings.files())
+        .allSatisfy(
+            file ->
+                assertThat(PosixFilePermissions.toString(file.permissions()))
+                    .isEqualTo("rw-r-----"));
+    assertThat(settings.notifier())
+        .isEqualTo(
+            new Notifier.Http(URI.create("http://127.0.0.1:8080/reload"), Duration.ofSeconds(3)));
     assertThat(settings.once()).isFalse();
   }
 
   @Test
   void filesAreOwnerOnlyByDefaultAndNoNotifierMeansNone() {
-    AgentSettings settings = AgentSettings.parse("--target", "b:1", "--database-role", "db1", "--file", "/s/x=json");
+    AgentSettings settings =
+        AgentSettings.parse("--target", "b:1", "--database-role", "db1", "--file", "/s/x=json");
 
-    assertThat(PosixFilePermissions.toString(settings.files().get(0).permissions())).isEqualTo("rw-------");
+    assertThat(PosixFilePermissions.toString(settings.files().get(0).permissions()))
+        .isEqualTo("rw-------");
     assertThat(settings.notifier()).isEqualTo(Notifier.NONE);
   }
 
   @Test
   void signalGoesToAPidFileOrAProcessName() {
-    AgentSettings byPid = AgentSettings.parse("--target", "b:1", "--database-role", "db1", "--file", "/s/x=env",
-        "--notify-signal", "SIGHUP", "--notify-pid-file", "/run/pgbouncer.pid");
-    AgentSettings byName = AgentSettings.parse("--target", "b:1", "--database-role", "db1", "--file", "/s/x=env",
-        "--notify-signal", "usr1", "--notify-process", "pgbouncer");
+    AgentSettings byPid =
+        AgentSettings.parse(
+            "--target",
+            "b:1",
+            "--database-role",
+            "db1",
+            "--file",
+            "/s/x=env",
+            "--notify-signal",
+            "SIGHUP",
+            "--notify-pid-file",
+            "/run/pgbouncer.pid");
+    AgentSettings byName =
+        AgentSettings.parse(
+            "--target",
+            "b:1",
+            "--database-role",
+            "db1",
+            "--file",
+            "/s/x=env",
+            "--notify-signal",
+            "usr1",
+            "--notify-process",
+            "pgbouncer");
 
-    assertThat(byPid.notifier()).isEqualTo(Notifier.Signal.toPidFile("HUP", Path.of("/run/pgbouncer.pid")));
+    assertThat(byPid.notifier())
+        .isEqualTo(Notifier.Signal.toPidFile("HUP", Path.of("/run/pgbouncer.pid")));
     assertThat(byName.notifier()).isEqualTo(Notifier.Signal.toProcess("USR1", "pgbouncer"));
   }
 
@@ -65,34 +116,83 @@ class AgentSettingsTest {
         .hasMessage("--target is required");
     assertThatThrownBy(() -> AgentSettings.parse("--target", "b:1", "--database-role", "db1"))
         .hasMessageContaining("no --file");
-    assertThatThrownBy(() -> AgentSettings.parse("--target", "b:1", "--database-role", "db1", "--file", "/s/x=yaml"))
+    assertThatThrownBy(
+            () ->
+                AgentSettings.parse(
+                    "--target", "b:1", "--database-role", "db1", "--file", "/s/x=yaml"))
         .hasMessageContaining("unknown file format 'yaml'");
-    assertThatThrownBy(() -> AgentSettings.parse("--target", "b:1", "--database-role", "db1", "--file", "/s/x"))
+    assertThatThrownBy(
+            () ->
+                AgentSettings.parse("--target", "b:1", "--database-role", "db1", "--file", "/s/x"))
         .hasMessageContaining("PATH=FORMAT");
-    assertThatThrownBy(() -> AgentSettings.parse("--target", "b:1", "--database-role", "db1", "--file", "/s/x=env",
-        "--notify-signal", "HUP"))
+    assertThatThrownBy(
+            () ->
+                AgentSettings.parse(
+                    "--target",
+                    "b:1",
+                    "--database-role",
+                    "db1",
+                    "--file",
+                    "/s/x=env",
+                    "--notify-signal",
+                    "HUP"))
         .hasMessageContaining("exactly one of --notify-pid-file and --notify-process");
-    assertThatThrownBy(() -> AgentSettings.parse("--target", "b:1", "--database-role", "db1", "--file", "/s/x=env",
-        "--notify-http", "http://a/", "--notify-command", "true"))
+    assertThatThrownBy(
+            () ->
+                AgentSettings.parse(
+                    "--target",
+                    "b:1",
+                    "--database-role",
+                    "db1",
+                    "--file",
+                    "/s/x=env",
+                    "--notify-http",
+                    "http://a/",
+                    "--notify-command",
+                    "true"))
         .hasMessageContaining("choose one");
-    assertThatThrownBy(() -> AgentSettings.parse("--target", "b:1", "--database-role", "db1", "--file", "/s/x=env",
-        "--file-mode", "644x"))
+    assertThatThrownBy(
+            () ->
+                AgentSettings.parse(
+                    "--target",
+                    "b:1",
+                    "--database-role",
+                    "db1",
+                    "--file",
+                    "/s/x=env",
+                    "--file-mode",
+                    "644x"))
         .hasMessageContaining("octal");
-    assertThatThrownBy(() -> AgentSettings.parse("--target", "b:1", "--database-role", "db1", "--file", "/s/x=env",
-        "--requested-ttl", "0s"))
+    assertThatThrownBy(
+            () ->
+                AgentSettings.parse(
+                    "--target",
+                    "b:1",
+                    "--database-role",
+                    "db1",
+                    "--file",
+                    "/s/x=env",
+                    "--requested-ttl",
+                    "0s"))
         .hasMessageContaining("positive");
     assertThatThrownBy(() -> AgentSettings.parse("--target", "b:1", "--verbose"))
         .hasMessage("unknown option --verbose");
-    assertThatThrownBy(() -> AgentSettings.parse("--target"))
-        .hasMessage("--target needs a value");
+    assertThatThrownBy(() -> AgentSettings.parse("--target")).hasMessage("--target needs a value");
   }
 
   @Test
   void aTemplateWithATypoFailsAtStartUpNamingTheFile() throws Exception {
     Path template = Files.writeString(dir.resolve("bad.tmpl"), "{{ usrname }}");
 
-    assertThatThrownBy(() -> AgentSettings.parse("--target", "b:1", "--database-role", "db1",
-        "--file", "/s/x=template:" + template))
+    assertThatThrownBy(
+            () ->
+                AgentSettings.parse(
+                    "--target",
+                    "b:1",
+                    "--database-role",
+                    "db1",
+                    "--file",
+                    "/s/x=template:" + template))
         .hasMessageContaining(template.toString())
         .hasMessageContaining("unknown field 'usrname'");
   }

@@ -9,19 +9,32 @@ import org.junit.jupiter.api.Test;
 
 class CredentialTemplateTest {
 
-  static Credential credential(String username, String password, String host, int port, String database) {
-    return new Credential("0b6f1c1e-1111-4c3a-9d7e-2a1b3c4d5e6f", "db1", username, password,
-        Instant.parse("2026-12-02T10:00:00Z"), Instant.parse("2026-12-02T11:00:00Z"),
-        Instant.parse("2026-12-03T10:00:00Z"), true, "jdbc:postgresql://" + host + ":" + port + "/" + database,
-        host, port, database, "require");
+  static Credential credential(
+      String username, String password, String host, int port, String database) {
+    return new Credential(
+        "0b6f1c1e-1111-4c3a-9d7e-2a1b3c4d5e6f",
+        "db1",
+        username,
+        password,
+        Instant.parse("2026-12-02T10:00:00Z"),
+        Instant.parse("2026-12-02T11:00:00Z"),
+        Instant.parse("2026-12-03T10:00:00Z"),
+        true,
+        "jdbc:postgresql://" + host + ":" + port + "/" + database,
+        host,
+        port,
+        database,
+        "require");
   }
 
-  private static final Credential PLAIN = credential("v-db1-abc", "s3cret", "db.internal", 5432, "orders");
+  private static final Credential PLAIN =
+      credential("v-db1-abc", "s3cret", "db.internal", 5432, "orders");
 
   @Test
   void placeholdersNameFieldsAndEscapingsWithOptionalSpaces() {
-    CredentialTemplate template = CredentialTemplate.parse(
-        "user={{username}} pass={{ password | json }} port={{port}} until={{max_expire_time}}\n");
+    CredentialTemplate template =
+        CredentialTemplate.parse(
+            "user={{username}} pass={{ password | json }} port={{port}} until={{max_expire_time}}\n");
 
     assertThat(template.render(PLAIN))
         .isEqualTo("user=v-db1-abc pass=s3cret port=5432 until=2026-12-03T10:00:00Z\n");
@@ -45,14 +58,16 @@ class CredentialTemplateTest {
 
   @Test
   void textWithoutPlaceholdersIsKeptAsIs() {
-    assertThat(CredentialTemplate.parse("no secrets } here {").render(PLAIN)).isEqualTo("no secrets } here {");
+    assertThat(CredentialTemplate.parse("no secrets } here {").render(PLAIN))
+        .isEqualTo("no secrets } here {");
   }
 
   @Test
   void pgpassLineEscapesColonsAndBackslashesAndUsesAStarForAMissingHint() {
     Credential credential = credential("v-db1", "pa:ss\\wd", "", 0, "orders");
 
-    assertThat(FileFormat.PGPASS.template().render(credential)).isEqualTo("*:*:orders:v-db1:pa\\:ss\\\\wd\n");
+    assertThat(FileFormat.PGPASS.template().render(credential))
+        .isEqualTo("*:*:orders:v-db1:pa\\:ss\\\\wd\n");
   }
 
   @Test
@@ -73,20 +88,23 @@ class CredentialTemplateTest {
 
   @Test
   void envFileSingleQuotesValuesForShAndEncodesTheUrl() {
-    Credential credential = credential("v-db1", "it's $HOME `x` \"q\"", "db.internal", 5432, "orders");
+    Credential credential =
+        credential("v-db1", "it's $HOME `x` \"q\"", "db.internal", 5432, "orders");
 
     String env = FileFormat.ENV.template().render(credential);
 
     assertThat(env).contains("PGPASSWORD='it'\\''s $HOME `x` \"q\"'\n");
     assertThat(env).contains("PGUSER='v-db1'\n");
     assertThat(env).contains("PGPORT='5432'\n");
-    assertThat(env).contains(
-        "DATABASE_URL='postgresql://v-db1:it%27s%20%24HOME%20%60x%60%20%22q%22@db.internal:5432/orders?sslmode=require'");
+    assertThat(env)
+        .contains(
+            "DATABASE_URL='postgresql://v-db1:it%27s%20%24HOME%20%60x%60%20%22q%22@db.internal:5432/orders?sslmode=require'");
   }
 
   @Test
   void jsonEscapesQuotesBackslashesAndControlCharactersAndWritesThePortAsANumber() {
-    Credential credential = credential("v-db1", "a\"b\\c\nd\te\u0001", "db.internal", 5432, "orders");
+    Credential credential =
+        credential("v-db1", "a\"b\\c\nd\te\u0001", "db.internal", 5432, "orders");
 
     String json = FileFormat.JSON.template().render(credential);
 
@@ -97,15 +115,17 @@ class CredentialTemplateTest {
 
   @Test
   void jsonWritesAnUnknownPortAsNull() {
-    assertThat(FileFormat.JSON.template().render(credential("u", "p", "h", 0, "d"))).contains("\"port\": null,");
+    assertThat(FileFormat.JSON.template().render(credential("u", "p", "h", 0, "d")))
+        .contains("\"port\": null,");
   }
 
   @Test
   void conninfoQuotesOnlyValuesThatNeedItAndEscapesQuotesAndBackslashes() {
     Credential credential = credential("v-db1", "it's a \\secret", "db.internal", 5432, "orders");
 
-    assertThat(FileFormat.CONNINFO.template().render(credential)).isEqualTo(
-        "host=db.internal port=5432 dbname=orders user=v-db1 password='it\\'s a \\\\secret' sslmode=require\n");
+    assertThat(FileFormat.CONNINFO.template().render(credential))
+        .isEqualTo(
+            "host=db.internal port=5432 dbname=orders user=v-db1 password='it\\'s a \\\\secret' sslmode=require\n");
     assertThat(Escaping.CONNINFO.apply("")).isEqualTo("''");
   }
 

@@ -38,10 +38,12 @@ class NotifierTest {
 
   @Test
   void signalWithoutPidFileOrProcessFailsNamingWhy() {
-    assertThatThrownBy(() -> Notifier.Signal.toPidFile("HUP", dir.resolve("none.pid")).notifyApplication())
+    assertThatThrownBy(
+            () -> Notifier.Signal.toPidFile("HUP", dir.resolve("none.pid")).notifyApplication())
         .isInstanceOf(IOException.class)
         .hasMessageContaining("no pid file");
-    assertThatThrownBy(() -> Notifier.Signal.toProcess("HUP", "no-such-process-xyz").notifyApplication())
+    assertThatThrownBy(
+            () -> Notifier.Signal.toProcess("HUP", "no-such-process-xyz").notifyApplication())
         .isInstanceOf(IOException.class)
         .hasMessageContaining("shareProcessNamespace");
   }
@@ -61,22 +63,28 @@ class NotifierTest {
   void httpSucceedsOnTwoHundredsAndFailsOtherwise() throws Exception {
     AtomicInteger calls = new AtomicInteger();
     HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-    server.createContext("/reload", exchange -> {
-      calls.incrementAndGet();
-      exchange.sendResponseHeaders("POST".equals(exchange.getRequestMethod()) ? 204 : 405, -1);
-      exchange.close();
-    });
-    server.createContext("/broken", exchange -> {
-      exchange.sendResponseHeaders(503, -1);
-      exchange.close();
-    });
+    server.createContext(
+        "/reload",
+        exchange -> {
+          calls.incrementAndGet();
+          exchange.sendResponseHeaders("POST".equals(exchange.getRequestMethod()) ? 204 : 405, -1);
+          exchange.close();
+        });
+    server.createContext(
+        "/broken",
+        exchange -> {
+          exchange.sendResponseHeaders(503, -1);
+          exchange.close();
+        });
     server.start();
     try {
       String base = "http://127.0.0.1:" + server.getAddress().getPort();
       new Notifier.Http(URI.create(base + "/reload"), Duration.ofSeconds(5)).notifyApplication();
       assertThat(calls).hasValue(1);
-      assertThatThrownBy(() -> new Notifier.Http(URI.create(base + "/broken"), Duration.ofSeconds(5))
-          .notifyApplication())
+      assertThatThrownBy(
+              () ->
+                  new Notifier.Http(URI.create(base + "/broken"), Duration.ofSeconds(5))
+                      .notifyApplication())
           .isInstanceOf(IOException.class)
           .hasMessageContaining("answered 503");
     } finally {
@@ -90,18 +98,26 @@ class NotifierTest {
     new Notifier.Command("touch '" + marker + "'", Duration.ofSeconds(5)).notifyApplication();
     assertThat(marker).exists();
 
-    assertThatThrownBy(() -> new Notifier.Command("exit 7", Duration.ofSeconds(5)).notifyApplication())
+    assertThatThrownBy(
+            () -> new Notifier.Command("exit 7", Duration.ofSeconds(5)).notifyApplication())
         .isInstanceOf(IOException.class)
         .hasMessageContaining("exited with 7");
-    assertThatThrownBy(() -> new Notifier.Command("sleep 5", Duration.ofMillis(200)).notifyApplication())
+    assertThatThrownBy(
+            () -> new Notifier.Command("sleep 5", Duration.ofMillis(200)).notifyApplication())
         .isInstanceOf(IOException.class)
         .hasMessageContaining("did not finish");
   }
 
   /** An application that records each {@code signal} in {@code reloads} and keeps running. */
   private Process trappingShell(Path reloads, String signal) throws IOException {
-    String script = "trap 'echo reload >> \"" + reloads + "\"' " + signal + "; touch \"" + dir.resolve("ready")
-        + "\"; while :; do sleep 0.1; done";
+    String script =
+        "trap 'echo reload >> \""
+            + reloads
+            + "\"' "
+            + signal
+            + "; touch \""
+            + dir.resolve("ready")
+            + "\"; while :; do sleep 0.1; done";
     return new ProcessBuilder("/bin/sh", "-c", script).start();
   }
 }

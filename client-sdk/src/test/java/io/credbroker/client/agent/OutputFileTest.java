@@ -14,7 +14,8 @@ class OutputFileTest {
   @TempDir Path dir;
 
   private OutputFile file(Path path, String mode) {
-    return new OutputFile(path, CredentialTemplate.parse("x"), PosixFilePermissions.fromString(mode), null);
+    return new OutputFile(
+        path, CredentialTemplate.parse("x"), PosixFilePermissions.fromString(mode), null);
   }
 
   @Test
@@ -24,7 +25,8 @@ class OutputFileTest {
     file(path, "rw-------").write("h:5432:d:u:p\n");
 
     assertThat(path).hasContent("h:5432:d:u:p");
-    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(path))).isEqualTo("rw-------");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(path)))
+        .isEqualTo("rw-------");
     try (var listing = Files.list(path.getParent())) {
       assertThat(listing).containsExactly(path);
     }
@@ -45,7 +47,8 @@ class OutputFileTest {
 
     assertThat(path).hasContent("new");
     assertThat(Files.getAttribute(path, "unix:ino")).isNotEqualTo(oldInode);
-    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(path))).isEqualTo("rw-r-----");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(path)))
+        .isEqualTo("rw-r-----");
   }
 
   @Test
@@ -54,13 +57,19 @@ class OutputFileTest {
 
     file(path, "rw-rw-r--").write("{}");
 
-    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(path))).isEqualTo("rw-rw-r--");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(path)))
+        .isEqualTo("rw-rw-r--");
   }
 
   @Test
   void ownerMustBeNumeric() {
-    assertThatThrownBy(() -> new OutputFile(dir.resolve("f"), CredentialTemplate.parse("x"),
-        OutputFile.OWNER_ONLY, "postgres"))
+    assertThatThrownBy(
+            () ->
+                new OutputFile(
+                    dir.resolve("f"),
+                    CredentialTemplate.parse("x"),
+                    OutputFile.OWNER_ONLY,
+                    "postgres"))
         .hasMessageContaining("numeric uid");
   }
 
@@ -70,7 +79,8 @@ class OutputFileTest {
     int uid = (Integer) Files.getAttribute(dir, "unix:uid");
     int gid = (Integer) Files.getAttribute(dir, "unix:gid");
 
-    new OutputFile(path, CredentialTemplate.parse("x"), OutputFile.OWNER_ONLY, uid + ":" + gid).write("x");
+    new OutputFile(path, CredentialTemplate.parse("x"), OutputFile.OWNER_ONLY, uid + ":" + gid)
+        .write("x");
 
     assertThat(Files.getAttribute(path, "unix:uid")).isEqualTo(uid);
     assertThat(Files.getAttribute(path, "unix:gid")).isEqualTo(gid);
@@ -82,8 +92,12 @@ class OutputFileTest {
     file(path, "rw-------").write("old");
 
     // Its directory cannot be created: a file stands where it should be.
-    OutputFile failing = new OutputFile(dir.resolve("missing-parent-is-a-file").resolve("x"),
-        CredentialTemplate.parse("x"), OutputFile.OWNER_ONLY, null);
+    OutputFile failing =
+        new OutputFile(
+            dir.resolve("missing-parent-is-a-file").resolve("x"),
+            CredentialTemplate.parse("x"),
+            OutputFile.OWNER_ONLY,
+            null);
     Files.writeString(dir.resolve("missing-parent-is-a-file"), "a file, not a directory");
 
     assertThatThrownBy(() -> failing.write("new")).isInstanceOf(java.io.IOException.class);

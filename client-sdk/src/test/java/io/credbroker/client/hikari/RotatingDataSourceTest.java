@@ -38,8 +38,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The data source against a real PostgreSQL whose two login roles stand for two broker credentials, and which checks
- * passwords (SCRAM) for every role but the superuser.
+ * The data source against a real PostgreSQL whose two login roles stand for two broker credentials,
+ * and which checks passwords (SCRAM) for every role but the superuser.
  */
 class RotatingDataSourceTest {
 
@@ -48,8 +48,7 @@ class RotatingDataSourceTest {
   private static EmbeddedPostgres postgres;
   private static String jdbcUrl;
 
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
 
   private final RecordingCredentialBroker broker = new RecordingCredentialBroker();
   private Server server;
@@ -67,8 +66,11 @@ class RotatingDataSourceTest {
       sql.execute("CREATE ROLE cred_a LOGIN PASSWORD 'pw-a' IN ROLE app_group");
       sql.execute("CREATE ROLE cred_b LOGIN PASSWORD 'pw-b' IN ROLE app_group");
       Path hba = Path.of(queryString(sql, "SHOW hba_file"));
-      // initdb trusts everyone; make the server check the credentials' passwords, as a real target would.
-      Files.writeString(hba, """
+      // initdb trusts everyone; make the server check the credentials' passwords, as a real target
+      // would.
+      Files.writeString(
+          hba,
+          """
           local all all trust
           host all postgres 127.0.0.1/32 trust
           host all postgres ::1/128 trust
@@ -87,17 +89,19 @@ class RotatingDataSourceTest {
   @BeforeEach
   void startBroker() throws IOException {
     String name = InProcessServerBuilder.generateName();
-    server = InProcessServerBuilder.forName(name)
-        .addService(ServerInterceptors.intercept(broker, broker.headerRecorder()))
-        .build()
-        .start();
+    server =
+        InProcessServerBuilder.forName(name)
+            .addService(ServerInterceptors.intercept(broker, broker.headerRecorder()))
+            .build()
+            .start();
     channel = InProcessChannelBuilder.forName(name).build();
     Path tokenFile = Files.writeString(dir.resolve("token"), "pod-token");
-    client = CredentialBrokerClient.builder()
-        .channel(channel)
-        .tokenFile(tokenFile)
-        .backoff(Duration.ofMillis(10), Duration.ofMillis(100))
-        .build();
+    client =
+        CredentialBrokerClient.builder()
+            .channel(channel)
+            .tokenFile(tokenFile)
+            .backoff(Duration.ofMillis(10), Duration.ofMillis(100))
+            .build();
   }
 
   @AfterEach
@@ -108,7 +112,9 @@ class RotatingDataSourceTest {
     client.close();
     channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-    await().atMost(Duration.ofSeconds(10)).until(() -> sessionsOf("cred_a") + sessionsOf("cred_b") == 0);
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> sessionsOf("cred_a") + sessionsOf("cred_b") == 0);
   }
 
   private RotatingDataSource.Builder dataSourceBuilder() {
@@ -132,7 +138,8 @@ class RotatingDataSourceTest {
   }
 
   @Test
-  void rotationSwitchesNewConnectionsToTheNewUserAndClosesTheOldPoolOnceItDrains() throws Exception {
+  void rotationSwitchesNewConnectionsToTheNewUserAndClosesTheOldPoolOnceItDrains()
+      throws Exception {
     dataSource = dataSourceBuilder().build();
     AtomicReference<Optional<Credential>> poolCredentialAtAck = new AtomicReference<>();
     broker.onAcknowledge(() -> poolCredentialAtAck.set(dataSource.currentCredential()));
@@ -145,11 +152,13 @@ class RotatingDataSourceTest {
 
     await().atMost(Duration.ofSeconds(10)).until(() -> broker.acknowledgements().size() == 1);
     assertThat(broker.acknowledgements().get(0).request().getCredentialId()).isEqualTo("c2");
-    assertThat(poolCredentialAtAck.get().map(Credential::credentialId)).as("acknowledged after the switch")
+    assertThat(poolCredentialAtAck.get().map(Credential::credentialId))
+        .as("acknowledged after the switch")
         .contains("c2");
     assertThat(currentUser(dataSource)).isEqualTo("cred_b");
 
-    // The old pool keeps the borrowed session alive (idle ones are evicted) until it is handed back.
+    // The old pool keeps the borrowed session alive (idle ones are evicted) until it is handed
+    // back.
     await().atMost(Duration.ofSeconds(10)).until(() -> sessionsOf("cred_a") == 1);
     assertThat(currentUser(borrowed)).isEqualTo("cred_a");
     borrowed.close();
@@ -166,7 +175,9 @@ class RotatingDataSourceTest {
 
     call.rotate(credential("c2", "cred_b", "wrong-password", jdbcUrl), "c1");
 
-    await().during(NO_ACK_WINDOW).atMost(NO_ACK_WINDOW.multipliedBy(4))
+    await()
+        .during(NO_ACK_WINDOW)
+        .atMost(NO_ACK_WINDOW.multipliedBy(4))
         .until(() -> broker.acknowledgements().isEmpty());
     assertThat(currentUser(dataSource)).isEqualTo("cred_a");
     assertThat(dataSource.currentCredential().map(Credential::credentialId)).contains("c1");
@@ -192,10 +203,14 @@ class RotatingDataSourceTest {
     call.revoke("c1", "POD_REVOKED");
     call.fail(Status.PERMISSION_DENIED, "POD_REVOKED", null);
 
-    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThatThrownBy(() -> dataSource.getConnection())
-        .isInstanceOf(SQLException.class)
-        .hasMessageContaining("revoked")
-        .hasMessageContaining("POD_REVOKED"));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () ->
+                assertThatThrownBy(() -> dataSource.getConnection())
+                    .isInstanceOf(SQLException.class)
+                    .hasMessageContaining("revoked")
+                    .hasMessageContaining("POD_REVOKED"));
     await().atMost(Duration.ofSeconds(10)).until(() -> sessionsOf("cred_a") == 0);
   }
 
@@ -206,7 +221,8 @@ class RotatingDataSourceTest {
     call.issue(credential("c1", "cred_a", "pw-a", jdbcUrl));
     assertThat(currentUser(dataSource)).isEqualTo("cred_a");
 
-    // The stream breaks; meanwhile an operator revokes the pod, so no `revoked` event reaches the client. The broker
+    // The stream breaks; meanwhile an operator revokes the pod, so no `revoked` event reaches the
+    // client. The broker
     // refuses the resume, then the fresh request.
     call.fail(Status.UNAVAILABLE);
     WatchCall resume = broker.nextWatch();
@@ -216,10 +232,15 @@ class RotatingDataSourceTest {
     assertThat(fresh.request().getResumeCredentialId()).isEmpty();
     fresh.fail(Status.PERMISSION_DENIED, "POD_REVOKED", null);
 
-    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThatThrownBy(() -> dataSource.getConnection())
-        .isInstanceOfSatisfying(SQLException.class, e -> assertThat(e.getSQLState()).isEqualTo("28000"))
-        .hasMessageContaining("revoked")
-        .hasMessageContaining("POD_REVOKED"));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () ->
+                assertThatThrownBy(() -> dataSource.getConnection())
+                    .isInstanceOfSatisfying(
+                        SQLException.class, e -> assertThat(e.getSQLState()).isEqualTo("28000"))
+                    .hasMessageContaining("revoked")
+                    .hasMessageContaining("POD_REVOKED"));
     assertThat(dataSource.currentCredential()).isEmpty();
     await().atMost(Duration.ofSeconds(10)).until(() -> sessionsOf("cred_a") == 0);
   }
@@ -232,7 +253,9 @@ class RotatingDataSourceTest {
 
     dataSource.close();
 
-    assertThat(broker.releases()).extracting(release -> release.request().getCredentialId()).containsExactly("c1");
+    assertThat(broker.releases())
+        .extracting(release -> release.request().getCredentialId())
+        .containsExactly("c1");
     await().atMost(Duration.ofSeconds(10)).until(() -> sessionsOf("cred_a") == 0);
     assertThatThrownBy(() -> dataSource.getConnection()).isInstanceOf(SQLException.class);
   }
@@ -262,7 +285,8 @@ class RotatingDataSourceTest {
   private static int sessionsOf(String user) throws SQLException {
     try (Connection admin = postgres.getPostgresDatabase().getConnection();
         Statement sql = admin.createStatement()) {
-      return Integer.parseInt(queryString(sql, "SELECT count(*) FROM pg_stat_activity WHERE usename = '" + user + "'"));
+      return Integer.parseInt(
+          queryString(sql, "SELECT count(*) FROM pg_stat_activity WHERE usename = '" + user + "'"));
     }
   }
 

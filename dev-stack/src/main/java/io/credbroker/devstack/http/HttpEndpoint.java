@@ -21,11 +21,11 @@ import org.slf4j.LoggerFactory;
 /**
  * A listening HTTP or HTTPS server that hands every request to one {@link Handler}.
  *
- * <p>Lifecycle: {@link #start} binds and serves at once; {@link #close} stops accepting, waits
- * up to a second for requests in flight and frees the port. Requests run on a pool of daemon
- * threads, so the handler must be thread-safe. A handler that throws gets a bare 500; stand-ins
- * translate their own errors before that. A streamed response (a watch) holds its worker
- * thread until it ends. {@link #faults()} injects delays and error answers in front of the handler.
+ * <p>Lifecycle: {@link #start} binds and serves at once; {@link #close} stops accepting, waits up
+ * to a second for requests in flight and frees the port. Requests run on a pool of daemon threads,
+ * so the handler must be thread-safe. A handler that throws gets a bare 500; stand-ins translate
+ * their own errors before that. A streamed response (a watch) holds its worker thread until it
+ * ends. {@link #faults()} injects delays and error answers in front of the handler.
  */
 public final class HttpEndpoint implements AutoCloseable {
 
@@ -104,7 +104,8 @@ public final class HttpEndpoint implements AutoCloseable {
     executor.shutdownNow();
   }
 
-  private static void serve(HttpExchange exchange, HttpFaults faults, Handler handler) throws IOException {
+  private static void serve(HttpExchange exchange, HttpFaults faults, Handler handler)
+      throws IOException {
     try (exchange) {
       HttpResponse response;
       try {
@@ -126,7 +127,11 @@ public final class HttpEndpoint implements AutoCloseable {
                 Map.of());
         response = faults.apply(request, handler);
       } catch (Exception e) {
-        log.error("unhandled error for {} {}", exchange.getRequestMethod(), exchange.getRequestURI().getPath(), e);
+        log.error(
+            "unhandled error for {} {}",
+            exchange.getRequestMethod(),
+            exchange.getRequestURI().getPath(),
+            e);
         response = HttpResponse.empty(500);
       }
       response.headers().forEach((k, v) -> exchange.getResponseHeaders().set(k, v));
@@ -139,7 +144,8 @@ public final class HttpEndpoint implements AutoCloseable {
         }
         return;
       }
-      boolean noBody = response.body().length == 0 || exchange.getRequestMethod().equalsIgnoreCase("HEAD");
+      boolean noBody =
+          response.body().length == 0 || exchange.getRequestMethod().equalsIgnoreCase("HEAD");
       exchange.sendResponseHeaders(response.status(), noBody ? -1 : response.body().length);
       if (!noBody) {
         try (OutputStream out = exchange.getResponseBody()) {

@@ -13,8 +13,8 @@ import java.util.Map;
 import org.jspecify.annotations.Nullable;
 
 /**
- * One received request. Header names are matched case-insensitively; {@code pathParams} holds
- * what the router captured from the path pattern.
+ * One received request. Header names are matched case-insensitively; {@code pathParams} holds what
+ * the router captured from the path pattern.
  */
 public record HttpRequest(
     String method,

@@ -12,8 +12,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * Maps method and path to a handler. Patterns are literal segments plus {@code {name}} (one
- * segment) and a final {@code {name*}} (the rest of the path, slashes included). Routes are
- * tried in the order they were added. Built once, then read-only: safe to share across threads.
+ * segment) and a final {@code {name*}} (the rest of the path, slashes included). Routes are tried
+ * in the order they were added. Built once, then read-only: safe to share across threads.
  */
 public final class Router {
 
@@ -46,8 +46,8 @@ public final class Router {
   }
 
   /**
-   * The outcome of {@link #match}: a handler with its path parameters, or none, with the
-   * methods the path would have accepted (empty when the path is unknown).
+   * The outcome of {@link #match}: a handler with its path parameters, or none, with the methods
+   * the path would have accepted (empty when the path is unknown).
    */
   public record Match(
       @Nullable Handler handler, Map<String, String> pathParams, Set<String> allowedMethods) {
@@ -68,7 +68,12 @@ public final class Router {
     while (m.find()) {
       regex.append(Pattern.quote(pattern.substring(last, m.start())));
       names.add(m.group(1));
-      regex.append("(?<").append(m.group(1)).append(">").append(m.group(2).isEmpty() ? "[^/]+" : ".+").append(")");
+      regex
+          .append("(?<")
+          .append(m.group(1))
+          .append(">")
+          .append(m.group(2).isEmpty() ? "[^/]+" : ".+")
+          .append(")");
       last = m.end();
     }
     regex.append(Pattern.quote(pattern.substring(last)));

@@ -6,8 +6,9 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * A request the API server refuses, carried to the edge as a {@code metav1.Status} body with the
- * reason, message and details shape of the real server ({@code k8s.io/apimachinery/pkg/api/errors}).
- * Thrown by the store and the handlers; the HTTP layer turns it into the response.
+ * reason, message and details shape of the real server ({@code
+ * k8s.io/apimachinery/pkg/api/errors}). Thrown by the store and the handlers; the HTTP layer turns
+ * it into the response.
  */
 final class ApiException extends RuntimeException {
 
@@ -45,7 +46,12 @@ final class ApiException extends RuntimeException {
     return new ApiException(
         409,
         "Conflict",
-        "Operation cannot be fulfilled on " + qualified(resource, group) + " \"" + name + "\": " + why,
+        "Operation cannot be fulfilled on "
+            + qualified(resource, group)
+            + " \""
+            + name
+            + "\": "
+            + why,
         details(name, group, resource));
   }
 
@@ -86,7 +92,8 @@ final class ApiException extends RuntimeException {
   }
 
   static ApiException pathNotFound() {
-    return new ApiException(404, "NotFound", "the server could not find the requested resource", details("", "", ""));
+    return new ApiException(
+        404, "NotFound", "the server could not find the requested resource", details("", "", ""));
   }
 
   /**
@@ -97,11 +104,17 @@ final class ApiException extends RuntimeException {
   static ApiException invalid(
       String group, String kind, String name, String field, String renderedValue, String why) {
     return unprocessable(
-        group, kind, name, field, "FieldValueInvalid", "Invalid value: " + renderedValue + ": " + why);
+        group,
+        kind,
+        name,
+        field,
+        "FieldValueInvalid",
+        "Invalid value: " + renderedValue + ": " + why);
   }
 
   /** A 422 for a missing field: {@code Pod "x" is invalid: spec.containers: Required value}. */
-  static ApiException required(String group, String kind, String name, String field, String detail) {
+  static ApiException required(
+      String group, String kind, String name, String field, String detail) {
     String why = detail.isEmpty() ? "Required value" : "Required value: " + detail;
     return unprocessable(group, kind, name, field, "FieldValueRequired", why);
   }
@@ -116,9 +129,17 @@ final class ApiException extends RuntimeException {
       details.put("group", group);
     }
     details.put("kind", kind);
-    details.putArray("causes").addObject().put("reason", reason).put("message", message).put("field", field);
+    details
+        .putArray("causes")
+        .addObject()
+        .put("reason", reason)
+        .put("message", message)
+        .put("field", field);
     return new ApiException(
-        422, "Invalid", qualifiedKind + " \"" + name + "\" is invalid: " + field + ": " + message, details);
+        422,
+        "Invalid",
+        qualifiedKind + " \"" + name + "\" is invalid: " + field + ": " + message,
+        details);
   }
 
   int code() {

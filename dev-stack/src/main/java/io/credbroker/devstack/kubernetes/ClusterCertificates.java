@@ -25,6 +25,7 @@ import java.util.Date;
 import java.util.List;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
+import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.BasicConstraints;
 import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
@@ -41,16 +42,15 @@ import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
 import org.bouncycastle.operator.ContentSigner;
 import org.bouncycastle.operator.OperatorCreationException;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
-import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
 
 /**
- * The stand-in's PKI: a self-signed cluster CA, kept in the state directory so clients that
- * trusted it keep trusting it across restarts, and a serving certificate signed by it, made
- * fresh at every start for the SANs real clients check ({@code 127.0.0.1}, {@code localhost},
- * {@code ::1}, {@code kubernetes.default.svc} and the bind host).
+ * The stand-in's PKI: a self-signed cluster CA, kept in the state directory so clients that trusted
+ * it keep trusting it across restarts, and a serving certificate signed by it, made fresh at every
+ * start for the SANs real clients check ({@code 127.0.0.1}, {@code localhost}, {@code ::1}, {@code
+ * kubernetes.default.svc} and the bind host).
  *
- * <p>Immutable once built; BouncyCastle is used only to build certificates, signing goes
- * through the JDK's default providers (BC is never registered as a JCA provider).
+ * <p>Immutable once built; BouncyCastle is used only to build certificates, signing goes through
+ * the JDK's default providers (BC is never registered as a JCA provider).
  */
 final class ClusterCertificates {
 
@@ -97,7 +97,8 @@ final class ClusterCertificates {
       char[] password = new char[0];
       keyStore.setKeyEntry(
           "server", serverPair.getPrivate(), password, new X509Certificate[] {serverCert, caCert});
-      KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+      KeyManagerFactory kmf =
+          KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
       kmf.init(keyStore, password);
       SSLContext ssl = SSLContext.getInstance("TLS");
       ssl.init(kmf.getKeyManagers(), null, RANDOM);
@@ -112,11 +113,12 @@ final class ClusterCertificates {
   /**
    * Issues a serving certificate signed by the CA, for {@code commonName} and the DNS names and IP
    * addresses in {@code names}, and writes it into {@code dir} the way the kubelet projects a
-   * Kubernetes TLS Secret into a volume ({@code pkg/volume/util/atomic_writer.go}): the files are in
-   * a new hidden directory {@code ..<time>}, symlink {@code ..data} is switched to it by an atomic
-   * rename, and {@code tls.crt}, {@code tls.key} and {@code ca.crt} are symlinks through {@code
-   * ..data}. A reader sees the old set or the new one, never half of each, and a file watcher sees
-   * what it sees in a pod when cert-manager renews the Secret. The key is readable by its owner only.
+   * Kubernetes TLS Secret into a volume ({@code pkg/volume/util/atomic_writer.go}): the files are
+   * in a new hidden directory {@code ..<time>}, symlink {@code ..data} is switched to it by an
+   * atomic rename, and {@code tls.crt}, {@code tls.key} and {@code ca.crt} are symlinks through
+   * {@code ..data}. A reader sees the old set or the new one, never half of each, and a file
+   * watcher sees what it sees in a pod when cert-manager renews the Secret. The key is readable by
+   * its owner only.
    */
   void writeServingCertificate(Path dir, String commonName, List<String> names) {
     try {
@@ -211,7 +213,9 @@ final class ClusterCertificates {
     JcaX509ExtensionUtils ext = new JcaX509ExtensionUtils();
     builder.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
     builder.addExtension(
-        Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyEncipherment));
+        Extension.keyUsage,
+        true,
+        new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyEncipherment));
     builder.addExtension(
         Extension.extendedKeyUsage, false, new ExtendedKeyUsage(KeyPurposeId.id_kp_serverAuth));
     builder.addExtension(
@@ -227,7 +231,9 @@ final class ClusterCertificates {
     names.add(new GeneralName(GeneralName.dNSName, "localhost"));
     for (String dns :
         new String[] {
-          "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+          "kubernetes",
+          "kubernetes.default",
+          "kubernetes.default.svc",
           "kubernetes.default.svc.cluster.local"
         }) {
       names.add(new GeneralName(GeneralName.dNSName, dns));
@@ -269,7 +275,8 @@ final class ClusterCertificates {
             new java.io.ByteArrayInputStream(pem.getBytes(StandardCharsets.US_ASCII)));
   }
 
-  private static PrivateKey readPrivateKey(String pem) throws IOException, GeneralSecurityException {
+  private static PrivateKey readPrivateKey(String pem)
+      throws IOException, GeneralSecurityException {
     try (PEMParser parser = new PEMParser(new StringReader(pem))) {
       Object object = parser.readObject();
       PrivateKeyInfo info;
@@ -280,7 +287,8 @@ final class ClusterCertificates {
       } else {
         throw new IOException("the CA key file holds no private key");
       }
-      return KeyFactory.getInstance("RSA").generatePrivate(new PKCS8EncodedKeySpec(info.getEncoded()));
+      return KeyFactory.getInstance("RSA")
+          .generatePrivate(new PKCS8EncodedKeySpec(info.getEncoded()));
     }
   }
 

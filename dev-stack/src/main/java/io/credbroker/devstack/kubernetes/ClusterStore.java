@@ -30,16 +30,17 @@ import org.jspecify.annotations.Nullable;
  * it. A watch from a resourceVersion older than the history gets 410 Gone, as from the real API
  * server once etcd has compacted that revision or the watch cache has dropped it.
  *
- * <p>Thread-safe: every method holds this object's monitor, so a token review sees a
- * consistent view and a delete is visible to the next review; events reach each watch in
- * resourceVersion order. Objects handed out are copies.
+ * <p>Thread-safe: every method holds this object's monitor, so a token review sees a consistent
+ * view and a delete is visible to the next review; events reach each watch in resourceVersion
+ * order. Objects handed out are copies.
  */
 final class ClusterStore {
 
   /** The node every pod is scheduled to; tokens of pods carry it as the real kubelet's do. */
   static final String NODE_NAME = "dev-node";
 
-  private static final Set<String> UNDELETABLE_NAMESPACES = Set.of("default", "kube-system", "kube-public");
+  private static final Set<String> UNDELETABLE_NAMESPACES =
+      Set.of("default", "kube-system", "kube-public");
   private static final Pattern DNS1123_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
   private static final Pattern DNS1123_SUBDOMAIN =
       Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
@@ -51,7 +52,8 @@ final class ClusterStore {
 
   // Guarded by this. Key: name for cluster-scoped kinds, "namespace/name" for namespaced ones;
   // TreeMap so lists come back sorted by namespace and name, as etcd's key order gives them.
-  private final Map<ResourceKind, TreeMap<String, ObjectNode>> objects = new EnumMap<>(ResourceKind.class);
+  private final Map<ResourceKind, TreeMap<String, ObjectNode>> objects =
+      new EnumMap<>(ResourceKind.class);
   private long resourceVersion = 100;
   private int podIpCounter = 1;
 
@@ -83,8 +85,8 @@ final class ClusterStore {
    * Creates an object from a request body.
    *
    * @param namespace the namespace from the path (ignored for namespaces)
-   * @throws ApiException 404 when the namespace does not exist, 409 when the name is taken, 422
-   *     for an invalid name, 403 for a pod whose service account does not exist
+   * @throws ApiException 404 when the namespace does not exist, 409 when the name is taken, 422 for
+   *     an invalid name, 403 for a pod whose service account does not exist
    */
   synchronized ObjectNode create(ResourceKind kind, @Nullable String namespace, ObjectNode body) {
     ObjectNode object = body.deepCopy();
@@ -114,7 +116,7 @@ final class ClusterStore {
     object.put("kind", kind.kind);
     switch (kind) {
       case NAMESPACE -> defaultNamespace(object, name);
-      case SERVICE_ACCOUNT -> { }
+      case SERVICE_ACCOUNT -> {}
       case POD -> defaultPod(object, namespace, name, now);
     }
     objects.get(kind).put(key, object);
@@ -123,7 +125,9 @@ final class ClusterStore {
     return object.deepCopy();
   }
 
-  /** @throws ApiException 404 when absent */
+  /**
+   * @throws ApiException 404 when absent
+   */
   synchronized ObjectNode get(ResourceKind kind, @Nullable String namespace, String name) {
     ObjectNode object = objects.get(kind).get(key(kind, namespace, name));
     if (object == null) {
@@ -138,7 +142,10 @@ final class ClusterStore {
    * @throws ApiException 400 for a selector that does not parse
    */
   synchronized ObjectNode list(
-      ResourceKind kind, @Nullable String namespace, @Nullable String labelSelector, @Nullable String fieldSelector) {
+      ResourceKind kind,
+      @Nullable String namespace,
+      @Nullable String labelSelector,
+      @Nullable String fieldSelector) {
     LabelSelector selector = labelSelector == null ? null : LabelSelector.parse(labelSelector);
     FieldSelector fields = fieldSelector == null ? null : FieldSelector.parse(kind, fieldSelector);
     ObjectNode list = Json.MAPPER.createObjectNode();
@@ -148,7 +155,9 @@ final class ClusterStore {
     ArrayNode items = list.putArray("items");
     for (ObjectNode object : objects.get(kind).values()) {
       JsonNode metadata = object.path("metadata");
-      if (namespace != null && kind.namespaced && !namespace.equals(metadata.path("namespace").asText())) {
+      if (namespace != null
+          && kind.namespaced
+          && !namespace.equals(metadata.path("namespace").asText())) {
         continue;
       }
       if (selector != null && !selector.matches(metadata.path("labels"))) {
@@ -163,15 +172,18 @@ final class ClusterStore {
   }
 
   /**
-   * Deletes an object at once (no grace period) and returns it as last seen, with
-   * {@code deletionTimestamp} set. Deleting a namespace deletes everything in it.
+   * Deletes an object at once (no grace period) and returns it as last seen, with {@code
+   * deletionTimestamp} set. Deleting a namespace deletes everything in it.
    *
    * @throws ApiException 404 when absent, 403 for the namespaces the real server protects
    */
   synchronized ObjectNode delete(ResourceKind kind, @Nullable String namespace, String name) {
     if (kind == ResourceKind.NAMESPACE && UNDELETABLE_NAMESPACES.contains(name)) {
       throw ApiException.forbidden(
-          "", "namespaces", name, "namespaces \"" + name + "\" is forbidden: this namespace may not be deleted");
+          "",
+          "namespaces",
+          name,
+          "namespaces \"" + name + "\" is forbidden: this namespace may not be deleted");
     }
     ObjectNode object = objects.get(kind).remove(key(kind, namespace, name));
     if (object == null) {
@@ -207,13 +219,13 @@ final class ClusterStore {
   /**
    * Opens a watch and queues what it must see first.
    *
-   * <p>The semantics are those of the real API server for a watch request (Kubernetes API
-   * Concepts, "Efficient detection of changes" and "Semantics for watch"): {@code resourceVersion}
-   * unset or {@code "0"} starts with a synthetic ADDED event for every object that exists now
-   * ("Get State and Start at Most Recent" / "Start at Any"), then every later change; a specific
-   * version resumes strictly after it, replaying the retained changes; a version older than the
-   * retained history gets a single ERROR event whose object is a 410 Gone Status ("too old
-   * resource version"), after which the client must list again.
+   * <p>The semantics are those of the real API server for a watch request (Kubernetes API Concepts,
+   * "Efficient detection of changes" and "Semantics for watch"): {@code resourceVersion} unset or
+   * {@code "0"} starts with a synthetic ADDED event for every object that exists now ("Get State
+   * and Start at Most Recent" / "Start at Any"), then every later change; a specific version
+   * resumes strictly after it, replaying the retained changes; a version older than the retained
+   * history gets a single ERROR event whose object is a 410 Gone Status ("too old resource
+   * version"), after which the client must list again.
    *
    * @throws ApiException 400 for a selector that does not parse or a resourceVersion that is not a
    *     number
@@ -224,11 +236,12 @@ final class ClusterStore {
       @Nullable String labelSelector,
       @Nullable String fieldSelector,
       @Nullable String fromVersion) {
-    Watch watch = new Watch(
-        kind,
-        namespace,
-        labelSelector == null ? null : LabelSelector.parse(labelSelector),
-        fieldSelector == null ? null : FieldSelector.parse(kind, fieldSelector));
+    Watch watch =
+        new Watch(
+            kind,
+            namespace,
+            labelSelector == null ? null : LabelSelector.parse(labelSelector),
+            fieldSelector == null ? null : FieldSelector.parse(kind, fieldSelector));
     if (fromVersion == null || fromVersion.isEmpty() || fromVersion.equals("0")) {
       for (ObjectNode object : objects.get(kind).values()) {
         if (watch.selects(kind, object)) {
@@ -244,8 +257,10 @@ final class ClusterStore {
       }
       if (from < compactedVersion) {
         expiredWatches++;
-        watch.offerLast("ERROR", ApiException.gone(
-            "too old resource version: " + from + " (" + compactedVersion + ")").toStatus());
+        watch.offerLast(
+            "ERROR",
+            ApiException.gone("too old resource version: " + from + " (" + compactedVersion + ")")
+                .toStatus());
         return watch;
       }
       for (Event event : history) {
@@ -259,9 +274,9 @@ final class ClusterStore {
   }
 
   /**
-   * Queues a BOOKMARK for the watch: the store's current resourceVersion, which the watch has
-   * seen every change up to, since everything before it is already queued. A bookmark object
-   * carries only kind, apiVersion and metadata.resourceVersion.
+   * Queues a BOOKMARK for the watch: the store's current resourceVersion, which the watch has seen
+   * every change up to, since everything before it is already queued. A bookmark object carries
+   * only kind, apiVersion and metadata.resourceVersion.
    */
   synchronized void bookmark(Watch watch) {
     ObjectNode object = Json.MAPPER.createObjectNode();
@@ -337,7 +352,8 @@ final class ClusterStore {
   }
 
   /** The live object or null, a copy. */
-  synchronized @Nullable ObjectNode find(ResourceKind kind, @Nullable String namespace, String name) {
+  synchronized @Nullable ObjectNode find(
+      ResourceKind kind, @Nullable String namespace, String name) {
     ObjectNode object = objects.get(kind).get(key(kind, namespace, name));
     return object == null ? null : object.deepCopy();
   }
@@ -353,7 +369,8 @@ final class ClusterStore {
     if (name.isEmpty()) {
       String generateName = metadata.path("generateName").asText("");
       if (generateName.isEmpty()) {
-        throw ApiException.required("", kind.kind, "", "metadata.name", "name or generateName is required");
+        throw ApiException.required(
+            "", kind.kind, "", "metadata.name", "name or generateName is required");
       }
       StringBuilder generated = new StringBuilder(generateName);
       for (int i = 0; i < 5; i++) {
@@ -406,8 +423,15 @@ final class ClusterStore {
           "",
           "pods",
           name,
-          "pods \"" + name + "\" is forbidden: error looking up service account " + namespace + "/"
-              + serviceAccount + ": serviceaccount \"" + serviceAccount + "\" not found");
+          "pods \""
+              + name
+              + "\" is forbidden: error looking up service account "
+              + namespace
+              + "/"
+              + serviceAccount
+              + ": serviceaccount \""
+              + serviceAccount
+              + "\" not found");
     }
     spec.put("serviceAccountName", serviceAccount);
     spec.put("serviceAccount", serviceAccount);
@@ -426,7 +450,11 @@ final class ClusterStore {
     status.put("startTime", now.toString());
     ArrayNode conditions = status.putArray("conditions");
     for (String type : List.of("Initialized", "Ready", "ContainersReady", "PodScheduled")) {
-      conditions.addObject().put("type", type).put("status", "True").put("lastTransitionTime", now.toString());
+      conditions
+          .addObject()
+          .put("type", type)
+          .put("status", "True")
+          .put("lastTransitionTime", now.toString());
     }
     status.put("qosClass", "BestEffort");
   }

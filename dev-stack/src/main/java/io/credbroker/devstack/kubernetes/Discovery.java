@@ -7,9 +7,9 @@ import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The discovery documents ({@code /version}, {@code /api}, {@code /api/v1}, {@code /apis},
- * {@code /apis/<group>[/v1]}) for exactly what the stand-in serves, so that kubectl and
- * client-go build their REST mappings unchanged. Stateless.
+ * The discovery documents ({@code /version}, {@code /api}, {@code /api/v1}, {@code /apis}, {@code
+ * /apis/<group>[/v1]}) for exactly what the stand-in serves, so that kubectl and client-go build
+ * their REST mappings unchanged. Stateless.
  */
 final class Discovery {
 
@@ -19,9 +19,9 @@ final class Discovery {
 
   /**
    * What a 1.33 API server answers on {@code /version}: apimachinery's {@code version.Info} as
-   * {@code effectiveVersion.Info()} (k8s.io/component-base/compatibility) fills it, in the
-   * struct's field order, with the emulation version (the binary's own by default) and the
-   * minimum compatibility version (one minor back).
+   * {@code effectiveVersion.Info()} (k8s.io/component-base/compatibility) fills it, in the struct's
+   * field order, with the emulation version (the binary's own by default) and the minimum
+   * compatibility version (one minor back).
    */
   static ObjectNode version() {
     ObjectNode v = Json.MAPPER.createObjectNode();
@@ -46,7 +46,10 @@ final class Discovery {
     v.put("kind", "APIVersions");
     v.putArray("versions").add("v1");
     ArrayNode addresses = v.putArray("serverAddressByClientCIDRs");
-    addresses.addObject().put("clientCIDR", "0.0.0.0/0").put("serverAddress", hostHeader == null ? "" : hostHeader);
+    addresses
+        .addObject()
+        .put("clientCIDR", "0.0.0.0/0")
+        .put("serverAddress", hostHeader == null ? "" : hostHeader);
     return v;
   }
 
@@ -54,9 +57,25 @@ final class Discovery {
     ObjectNode list = resourceList("v1");
     ArrayNode resources = list.putArray("resources");
     resource(resources, "namespaces", "namespace", false, "Namespace", CRUD, List.of("ns"));
-    resource(resources, "pods", "pod", true, "Pod", CRUD, List.of("po")).putArray("categories").add("all");
-    resource(resources, "serviceaccounts", "serviceaccount", true, "ServiceAccount", CRUD, List.of("sa"));
-    resource(resources, "serviceaccounts/token", "", true, "TokenRequest", List.of("create"), List.of())
+    resource(resources, "pods", "pod", true, "Pod", CRUD, List.of("po"))
+        .putArray("categories")
+        .add("all");
+    resource(
+        resources,
+        "serviceaccounts",
+        "serviceaccount",
+        true,
+        "ServiceAccount",
+        CRUD,
+        List.of("sa"));
+    resource(
+            resources,
+            "serviceaccounts/token",
+            "",
+            true,
+            "TokenRequest",
+            List.of("create"),
+            List.of())
         .put("group", KubernetesApi.AUTHN_GROUP)
         .put("version", "v1");
     return list;
@@ -87,12 +106,40 @@ final class Discovery {
     ArrayNode resources = list.putArray("resources");
     List<String> create = List.of("create");
     if (group.equals(KubernetesApi.AUTHN_GROUP)) {
-      resource(resources, "selfsubjectreviews", "selfsubjectreview", false, "SelfSubjectReview", create, List.of());
+      resource(
+          resources,
+          "selfsubjectreviews",
+          "selfsubjectreview",
+          false,
+          "SelfSubjectReview",
+          create,
+          List.of());
       resource(resources, "tokenreviews", "tokenreview", false, "TokenReview", create, List.of());
     } else {
-      resource(resources, "localsubjectaccessreviews", "localsubjectaccessreview", true, "LocalSubjectAccessReview", create, List.of());
-      resource(resources, "selfsubjectaccessreviews", "selfsubjectaccessreview", false, "SelfSubjectAccessReview", create, List.of());
-      resource(resources, "subjectaccessreviews", "subjectaccessreview", false, "SubjectAccessReview", create, List.of());
+      resource(
+          resources,
+          "localsubjectaccessreviews",
+          "localsubjectaccessreview",
+          true,
+          "LocalSubjectAccessReview",
+          create,
+          List.of());
+      resource(
+          resources,
+          "selfsubjectaccessreviews",
+          "selfsubjectaccessreview",
+          false,
+          "SelfSubjectAccessReview",
+          create,
+          List.of());
+      resource(
+          resources,
+          "subjectaccessreviews",
+          "subjectaccessreview",
+          false,
+          "SubjectAccessReview",
+          create,
+          List.of());
     }
     return list;
   }
@@ -100,7 +147,8 @@ final class Discovery {
   private static ObjectNode groupBody(String name) {
     ObjectNode group = Json.MAPPER.createObjectNode();
     group.put("name", name);
-    ObjectNode version = Json.MAPPER.createObjectNode().put("groupVersion", name + "/v1").put("version", "v1");
+    ObjectNode version =
+        Json.MAPPER.createObjectNode().put("groupVersion", name + "/v1").put("version", "v1");
     group.putArray("versions").add(version);
     group.set("preferredVersion", version.deepCopy());
     return group;
@@ -115,8 +163,13 @@ final class Discovery {
   }
 
   private static ObjectNode resource(
-      ArrayNode resources, String name, String singular, boolean namespaced, String kind,
-      List<String> verbs, List<String> shortNames) {
+      ArrayNode resources,
+      String name,
+      String singular,
+      boolean namespaced,
+      String kind,
+      List<String> verbs,
+      List<String> shortNames) {
     ObjectNode r = resources.addObject();
     r.put("name", name);
     r.put("singularName", singular);

@@ -18,8 +18,14 @@ final class FieldSelector {
           ResourceKind.NAMESPACE, Set.of("status.phase"),
           ResourceKind.SERVICE_ACCOUNT, Set.of(),
           ResourceKind.POD,
-              Set.of("spec.nodeName", "spec.serviceAccountName", "spec.restartPolicy", "spec.schedulerName",
-                  "status.phase", "status.podIP", "status.nominatedNodeName"));
+              Set.of(
+                  "spec.nodeName",
+                  "spec.serviceAccountName",
+                  "spec.restartPolicy",
+                  "spec.schedulerName",
+                  "status.phase",
+                  "status.podIP",
+                  "status.nominatedNodeName"));
 
   private final Predicate<JsonNode> predicate;
 
@@ -27,7 +33,9 @@ final class FieldSelector {
     this.predicate = predicate;
   }
 
-  /** @throws ApiException 400 for a term that does not parse or a field that is not indexed */
+  /**
+   * @throws ApiException 400 for a term that does not parse or a field that is not indexed
+   */
   static FieldSelector parse(ResourceKind kind, String selector) {
     Predicate<JsonNode> all = object -> true;
     for (String raw : selector.split(",")) {
@@ -38,7 +46,8 @@ final class FieldSelector {
       String operator = term.contains("!=") ? "!=" : term.contains("==") ? "==" : "=";
       int at = term.indexOf(operator);
       if (at <= 0) {
-        throw ApiException.badRequest("invalid selector: '" + selector + "'; can't understand '" + term + "'");
+        throw ApiException.badRequest(
+            "invalid selector: '" + selector + "'; can't understand '" + term + "'");
       }
       String field = term.substring(0, at).trim();
       String value = term.substring(at + operator.length()).trim();

@@ -24,8 +24,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The wire side of the stand-in: routes, caller authentication (admin token or service-account
- * token), RBAC authorization, and translation between JSON bodies and the store, token and
- * RBAC classes. Request bodies may carry tokens, so they are never logged.
+ * token), RBAC authorization, and translation between JSON bodies and the store, token and RBAC
+ * classes. Request bodies may carry tokens, so they are never logged.
  *
  * <p>Built once; thread-safe because everything it holds is.
  */
@@ -96,46 +96,130 @@ final class KubernetesApi implements Handler {
     add("GET", "/.well-known/openid-configuration", open, (r, u) -> openidConfiguration(r));
     add("GET", "/openid/v1/jwks", open, (r, u) -> jwks());
 
-    add("GET", "/api", nonResource(), (r, u) -> HttpResponse.json(200, Discovery.apiVersions(r.header("host"))));
-    add("GET", "/api/v1", nonResource(), (r, u) -> HttpResponse.json(200, Discovery.coreResources()));
+    add(
+        "GET",
+        "/api",
+        nonResource(),
+        (r, u) -> HttpResponse.json(200, Discovery.apiVersions(r.header("host"))));
+    add(
+        "GET",
+        "/api/v1",
+        nonResource(),
+        (r, u) -> HttpResponse.json(200, Discovery.coreResources()));
     add("GET", "/apis", nonResource(), (r, u) -> HttpResponse.json(200, Discovery.groupList()));
     for (String group : List.of(AUTHN_GROUP, AUTHZ_GROUP)) {
-      add("GET", "/apis/" + group, nonResource(), (r, u) -> HttpResponse.json(200, Discovery.group(group)));
-      add("GET", "/apis/" + group + "/v1", nonResource(), (r, u) -> HttpResponse.json(200, Discovery.groupResources(group)));
+      add(
+          "GET",
+          "/apis/" + group,
+          nonResource(),
+          (r, u) -> HttpResponse.json(200, Discovery.group(group)));
+      add(
+          "GET",
+          "/apis/" + group + "/v1",
+          nonResource(),
+          (r, u) -> HttpResponse.json(200, Discovery.groupResources(group)));
     }
 
-    add("GET", "/api/v1/namespaces", core("list", "namespaces", null, null), (r, u) -> list(ResourceKind.NAMESPACE, null, r));
-    add("POST", "/api/v1/namespaces", core("create", "namespaces", null, null), (r, u) -> create(ResourceKind.NAMESPACE, null, r));
-    add("GET", "/api/v1/namespaces/{name}", core("get", "namespaces", null, "name"),
-        (r, u) -> HttpResponse.json(200, store.get(ResourceKind.NAMESPACE, null, r.pathParam("name"))));
-    add("DELETE", "/api/v1/namespaces/{name}", core("delete", "namespaces", null, "name"),
-        (r, u) -> HttpResponse.json(200, store.delete(ResourceKind.NAMESPACE, null, r.pathParam("name"))));
+    add(
+        "GET",
+        "/api/v1/namespaces",
+        core("list", "namespaces", null, null),
+        (r, u) -> list(ResourceKind.NAMESPACE, null, r));
+    add(
+        "POST",
+        "/api/v1/namespaces",
+        core("create", "namespaces", null, null),
+        (r, u) -> create(ResourceKind.NAMESPACE, null, r));
+    add(
+        "GET",
+        "/api/v1/namespaces/{name}",
+        core("get", "namespaces", null, "name"),
+        (r, u) ->
+            HttpResponse.json(200, store.get(ResourceKind.NAMESPACE, null, r.pathParam("name"))));
+    add(
+        "DELETE",
+        "/api/v1/namespaces/{name}",
+        core("delete", "namespaces", null, "name"),
+        (r, u) ->
+            HttpResponse.json(
+                200, store.delete(ResourceKind.NAMESPACE, null, r.pathParam("name"))));
 
     for (ResourceKind kind : List.of(ResourceKind.SERVICE_ACCOUNT, ResourceKind.POD)) {
       String collection = "/api/v1/namespaces/{namespace}/" + kind.resource;
-      add("GET", "/api/v1/" + kind.resource, core("list", kind.resource, null, null), (r, u) -> list(kind, null, r));
-      add("GET", collection, core("list", kind.resource, "namespace", null), (r, u) -> list(kind, r.pathParam("namespace"), r));
-      add("POST", collection, core("create", kind.resource, "namespace", null), (r, u) -> create(kind, r.pathParam("namespace"), r));
-      add("GET", collection + "/{name}", core("get", kind.resource, "namespace", "name"),
-          (r, u) -> HttpResponse.json(200, store.get(kind, r.pathParam("namespace"), r.pathParam("name"))));
-      add("DELETE", collection + "/{name}", core("delete", kind.resource, "namespace", "name"),
-          (r, u) -> HttpResponse.json(200, store.delete(kind, r.pathParam("namespace"), r.pathParam("name"))));
+      add(
+          "GET",
+          "/api/v1/" + kind.resource,
+          core("list", kind.resource, null, null),
+          (r, u) -> list(kind, null, r));
+      add(
+          "GET",
+          collection,
+          core("list", kind.resource, "namespace", null),
+          (r, u) -> list(kind, r.pathParam("namespace"), r));
+      add(
+          "POST",
+          collection,
+          core("create", kind.resource, "namespace", null),
+          (r, u) -> create(kind, r.pathParam("namespace"), r));
+      add(
+          "GET",
+          collection + "/{name}",
+          core("get", kind.resource, "namespace", "name"),
+          (r, u) ->
+              HttpResponse.json(
+                  200, store.get(kind, r.pathParam("namespace"), r.pathParam("name"))));
+      add(
+          "DELETE",
+          collection + "/{name}",
+          core("delete", kind.resource, "namespace", "name"),
+          (r, u) ->
+              HttpResponse.json(
+                  200, store.delete(kind, r.pathParam("namespace"), r.pathParam("name"))));
     }
-    add("POST", "/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
-        request -> RequestAttributes.resource(
-            "create", "", "serviceaccounts", "token", request.pathParam("name"), request.pathParam("namespace")),
+    add(
+        "POST",
+        "/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
+        request ->
+            RequestAttributes.resource(
+                "create",
+                "",
+                "serviceaccounts",
+                "token",
+                request.pathParam("name"),
+                request.pathParam("namespace")),
         (r, u) -> tokenRequest(r));
 
-    add("POST", "/apis/" + AUTHN_GROUP + "/v1/tokenreviews", cluster("create", AUTHN_GROUP, "tokenreviews"), (r, u) -> tokenReview(r));
-    add("POST", "/apis/" + AUTHN_GROUP + "/v1/selfsubjectreviews", cluster("create", AUTHN_GROUP, "selfsubjectreviews"),
+    add(
+        "POST",
+        "/apis/" + AUTHN_GROUP + "/v1/tokenreviews",
+        cluster("create", AUTHN_GROUP, "tokenreviews"),
+        (r, u) -> tokenReview(r));
+    add(
+        "POST",
+        "/apis/" + AUTHN_GROUP + "/v1/selfsubjectreviews",
+        cluster("create", AUTHN_GROUP, "selfsubjectreviews"),
         (r, u) -> selfSubjectReview(u));
-    add("POST", "/apis/" + AUTHZ_GROUP + "/v1/subjectaccessreviews", cluster("create", AUTHZ_GROUP, "subjectaccessreviews"),
+    add(
+        "POST",
+        "/apis/" + AUTHZ_GROUP + "/v1/subjectaccessreviews",
+        cluster("create", AUTHZ_GROUP, "subjectaccessreviews"),
         (r, u) -> subjectAccessReview(r, null));
-    add("POST", "/apis/" + AUTHZ_GROUP + "/v1/namespaces/{namespace}/localsubjectaccessreviews",
-        request -> RequestAttributes.resource(
-            "create", AUTHZ_GROUP, "localsubjectaccessreviews", "", "", request.pathParam("namespace")),
+    add(
+        "POST",
+        "/apis/" + AUTHZ_GROUP + "/v1/namespaces/{namespace}/localsubjectaccessreviews",
+        request ->
+            RequestAttributes.resource(
+                "create",
+                AUTHZ_GROUP,
+                "localsubjectaccessreviews",
+                "",
+                "",
+                request.pathParam("namespace")),
         (r, u) -> subjectAccessReview(r, r.pathParam("namespace")));
-    add("POST", "/apis/" + AUTHZ_GROUP + "/v1/selfsubjectaccessreviews", cluster("create", AUTHZ_GROUP, "selfsubjectaccessreviews"),
+    add(
+        "POST",
+        "/apis/" + AUTHZ_GROUP + "/v1/selfsubjectaccessreviews",
+        cluster("create", AUTHZ_GROUP, "selfsubjectaccessreviews"),
         (r, u) -> selfSubjectAccessReview(r, u));
   }
 
@@ -147,7 +231,8 @@ final class KubernetesApi implements Handler {
     return request -> RequestAttributes.resource(verb, group, resource, "", "", "");
   }
 
-  private static Attributes core(String verb, String resource, @Nullable String namespaceParam, @Nullable String nameParam) {
+  private static Attributes core(
+      String verb, String resource, @Nullable String namespaceParam, @Nullable String nameParam) {
     return request -> {
       String effectiveVerb = verb;
       if (verb.equals("list") && isWatch(request)) {
@@ -180,7 +265,9 @@ final class KubernetesApi implements Handler {
       return status(e);
     }
     if (!match.allowedMethods().isEmpty()) {
-      return status(ApiException.methodNotAllowed("the server does not allow this method on the requested resource"));
+      return status(
+          ApiException.methodNotAllowed(
+              "the server does not allow this method on the requested resource"));
     }
     return status(ApiException.pathNotFound());
   }
@@ -214,13 +301,24 @@ final class KubernetesApi implements Handler {
     }
     String contentType = request.header("content-type");
     String mediaType =
-        contentType == null ? "" : contentType.split(";", 2)[0].trim().toLowerCase(java.util.Locale.ROOT);
-    if (mediaType.isEmpty() || mediaType.equals("application/json") || mediaType.endsWith("+json")) {
+        contentType == null
+            ? ""
+            : contentType.split(";", 2)[0].trim().toLowerCase(java.util.Locale.ROOT);
+    if (mediaType.isEmpty()
+        || mediaType.equals("application/json")
+        || mediaType.endsWith("+json")) {
       return request;
     }
     if (mediaType.equals(ProtobufBodies.MEDIA_TYPE)) {
-      byte[] json = ProtobufBodies.toJson(request.body()).toString().getBytes(StandardCharsets.UTF_8);
-      return new HttpRequest(request.method(), request.path(), request.query(), request.headers(), json, request.pathParams());
+      byte[] json =
+          ProtobufBodies.toJson(request.body()).toString().getBytes(StandardCharsets.UTF_8);
+      return new HttpRequest(
+          request.method(),
+          request.path(),
+          request.query(),
+          request.headers(),
+          json,
+          request.pathParams());
     }
     throw ApiException.unsupportedMediaType(
         "the body of the request was in an unknown format - accepted media types include: application/json,"
@@ -259,14 +357,18 @@ final class KubernetesApi implements Handler {
     List<String> groups = request.headers().getOrDefault("impersonate-group", List.of());
     if (user == null || user.isEmpty()) {
       if (!groups.isEmpty()) {
-        throw ApiException.badRequest("requested [" + String.join(" ", groups) + "] without impersonating a user");
+        throw ApiException.badRequest(
+            "requested [" + String.join(" ", groups) + "] without impersonating a user");
       }
       return caller;
     }
     List<String> effectiveGroups = new ArrayList<>(groups);
     String[] serviceAccount = user.startsWith("system:serviceaccount:") ? user.split(":", 4) : null;
     if (serviceAccount != null && serviceAccount.length == 4) {
-      authorize(caller, RequestAttributes.resource("impersonate", "", "serviceaccounts", "", serviceAccount[3], serviceAccount[2]));
+      authorize(
+          caller,
+          RequestAttributes.resource(
+              "impersonate", "", "serviceaccounts", "", serviceAccount[3], serviceAccount[2]));
       if (groups.isEmpty()) {
         effectiveGroups.add("system:serviceaccounts");
         effectiveGroups.add("system:serviceaccounts:" + serviceAccount[2]);
@@ -289,7 +391,10 @@ final class KubernetesApi implements Handler {
     }
     if (!rbac.authorize(caller.username(), caller.groups(), request).allowed()) {
       throw ApiException.forbidden(
-          request.apiGroup(), request.resource(), request.name(), request.forbiddenMessage(caller.username()));
+          request.apiGroup(),
+          request.resource(),
+          request.name(),
+          request.forbiddenMessage(caller.username()));
     }
   }
 
@@ -300,8 +405,13 @@ final class KubernetesApi implements Handler {
       return watch(kind, namespace, request);
     }
     // Like a real server, listing in a namespace that does not exist answers an empty list.
-    return HttpResponse.json(200, store.list(
-        kind, namespace, emptyToNull(request.queryParam("labelSelector")), emptyToNull(request.queryParam("fieldSelector"))));
+    return HttpResponse.json(
+        200,
+        store.list(
+            kind,
+            namespace,
+            emptyToNull(request.queryParam("labelSelector")),
+            emptyToNull(request.queryParam("fieldSelector"))));
   }
 
   private HttpResponse create(ResourceKind kind, @Nullable String namespace, HttpRequest request) {
@@ -312,7 +422,11 @@ final class KubernetesApi implements Handler {
     String bodyKind = body.path("kind").asText("");
     if (!bodyKind.isEmpty() && !bodyKind.equals(kind.kind)) {
       throw ApiException.badRequest(
-          "the kind in the request body (" + bodyKind + ") does not match the resource (" + kind.kind + ")");
+          "the kind in the request body ("
+              + bodyKind
+              + ") does not match the resource ("
+              + kind.kind
+              + ")");
     }
     return HttpResponse.json(201, store.create(kind, namespace, (ObjectNode) body));
   }
@@ -320,8 +434,8 @@ final class KubernetesApi implements Handler {
   /**
    * A watch ({@code ?watch=true} on a collection): 200 with a chunked body of newline-delimited
    * events. Errors found before the stream starts (a bad selector or resourceVersion) are a plain
-   * Status response; a resourceVersion too old for the history is an ERROR event in the stream,
-   * as the real server's watch cache answers it. Without {@code timeoutSeconds} the watch lasts
+   * Status response; a resourceVersion too old for the history is an ERROR event in the stream, as
+   * the real server's watch cache answers it. Without {@code timeoutSeconds} the watch lasts
    * between {@link #MIN_REQUEST_TIMEOUT} and twice that, as the real server picks it (there from
    * {@code --min-request-timeout}, 1800 s by default; shorter here so abandoned watches free their
    * worker sooner).
@@ -332,12 +446,15 @@ final class KubernetesApi implements Handler {
       // The real server also serves watches over WebSocket; this one only over plain HTTP. A
       // client that tries WebSocket first (fabric8) falls back to an HTTP watch on a 503 answer,
       // as it does behind kubectl proxy.
-      return status(ApiException.serviceUnavailable("watch over WebSocket is not supported by the dev-stack API server;"
-          + " watch over HTTP instead"));
+      return status(
+          ApiException.serviceUnavailable(
+              "watch over WebSocket is not supported by the dev-stack API server;"
+                  + " watch over HTTP instead"));
     }
     if (watchesRefused) {
       // What the real server answers while its watch cache (re)initializes.
-      return status(ApiException.tooManyRequests("storage is (re)initializing")).withHeader("Retry-After", "1");
+      return status(ApiException.tooManyRequests("storage is (re)initializing"))
+          .withHeader("Retry-After", "1");
     }
     Duration timeout;
     String timeoutSeconds = emptyToNull(request.queryParam("timeoutSeconds"));
@@ -349,15 +466,17 @@ final class KubernetesApi implements Handler {
       }
     } else {
       long min = MIN_REQUEST_TIMEOUT.toSeconds();
-      timeout = Duration.ofSeconds(min + java.util.concurrent.ThreadLocalRandom.current().nextLong(min));
+      timeout =
+          Duration.ofSeconds(min + java.util.concurrent.ThreadLocalRandom.current().nextLong(min));
     }
     boolean bookmarks = "true".equals(request.queryParam("allowWatchBookmarks"));
-    Watch watch = store.watch(
-        kind,
-        namespace,
-        emptyToNull(request.queryParam("labelSelector")),
-        emptyToNull(request.queryParam("fieldSelector")),
-        emptyToNull(request.queryParam("resourceVersion")));
+    Watch watch =
+        store.watch(
+            kind,
+            namespace,
+            emptyToNull(request.queryParam("labelSelector")),
+            emptyToNull(request.queryParam("fieldSelector")),
+            emptyToNull(request.queryParam("resourceVersion")));
     return HttpResponse.streaming(
         200,
         Map.of("Content-Type", "application/json", "Cache-Control", "no-cache, private"),
@@ -389,14 +508,25 @@ final class KubernetesApi implements Handler {
     String serviceAccount = request.pathParam("name");
     JsonNode body = request.json();
     JsonNode spec = body.path("spec");
-    long expirationSeconds = spec.path("expirationSeconds").isNumber() ? spec.path("expirationSeconds").asLong() : 3600;
+    long expirationSeconds =
+        spec.path("expirationSeconds").isNumber() ? spec.path("expirationSeconds").asLong() : 3600;
     if (expirationSeconds < MIN_EXPIRATION_SECONDS) {
-      throw ApiException.invalid(AUTHN_GROUP, "TokenRequest", serviceAccount, "spec.expirationSeconds",
-          Long.toString(expirationSeconds), "may not specify a duration less than 10 minutes");
+      throw ApiException.invalid(
+          AUTHN_GROUP,
+          "TokenRequest",
+          serviceAccount,
+          "spec.expirationSeconds",
+          Long.toString(expirationSeconds),
+          "may not specify a duration less than 10 minutes");
     }
     if (expirationSeconds > MAX_EXPIRATION_SECONDS) {
-      throw ApiException.invalid(AUTHN_GROUP, "TokenRequest", serviceAccount, "spec.expirationSeconds",
-          Long.toString(expirationSeconds), "may not specify a duration larger than 2^32 seconds");
+      throw ApiException.invalid(
+          AUTHN_GROUP,
+          "TokenRequest",
+          serviceAccount,
+          "spec.expirationSeconds",
+          Long.toString(expirationSeconds),
+          "may not specify a duration larger than 2^32 seconds");
     }
     List<String> audiences = strings(spec.path("audiences"));
     if (audiences.isEmpty()) {
@@ -413,13 +543,20 @@ final class KubernetesApi implements Handler {
       }
       podName = ref.path("name").asText("");
     }
-    Minted minted = mint(namespace, serviceAccount, podName, ref.path("uid").asText(""), audiences,
-        Duration.ofSeconds(expirationSeconds));
+    Minted minted =
+        mint(
+            namespace,
+            serviceAccount,
+            podName,
+            ref.path("uid").asText(""),
+            audiences,
+            Duration.ofSeconds(expirationSeconds));
 
     ObjectNode response = Json.MAPPER.createObjectNode();
     response.put("kind", "TokenRequest");
     response.put("apiVersion", AUTHN_GROUP + "/v1");
-    response.putObject("metadata")
+    response
+        .putObject("metadata")
         .put("name", serviceAccount)
         .put("namespace", namespace)
         .put("creationTimestamp", clock.instant().truncatedTo(ChronoUnit.SECONDS).toString());
@@ -428,7 +565,8 @@ final class KubernetesApi implements Handler {
     audiences.forEach(auds::add);
     outSpec.put("expirationSeconds", expirationSeconds);
     if (podName != null) {
-      outSpec.putObject("boundObjectRef")
+      outSpec
+          .putObject("boundObjectRef")
           .put("kind", "Pod")
           .put("apiVersion", "v1")
           .put("name", podName)
@@ -436,7 +574,8 @@ final class KubernetesApi implements Handler {
     } else {
       outSpec.putNull("boundObjectRef");
     }
-    response.putObject("status")
+    response
+        .putObject("status")
         .put("token", minted.token().token())
         .put("expirationTimestamp", minted.token().expiration().toString());
     return HttpResponse.json(201, response);
@@ -445,8 +584,8 @@ final class KubernetesApi implements Handler {
   record Minted(IssuedToken token, @Nullable String podUid) {}
 
   /**
-   * Checks a token request against the store and signs it: the service account must exist, and
-   * a bound pod must exist, run as that service account, and have the given UID if one is given.
+   * Checks a token request against the store and signs it: the service account must exist, and a
+   * bound pod must exist, run as that service account, and have the given UID if one is given.
    */
   Minted mint(
       String namespace,
@@ -468,16 +607,24 @@ final class KubernetesApi implements Handler {
       }
       podUid = pod.path("metadata").path("uid").asText();
       if (!expectedPodUid.isEmpty() && !expectedPodUid.equals(podUid)) {
-        throw ApiException.conflict("", "Pod", podName,
-            "the UID in the bound object reference (" + expectedPodUid + ") does not match the UID in record."
+        throw ApiException.conflict(
+            "",
+            "Pod",
+            podName,
+            "the UID in the bound object reference ("
+                + expectedPodUid
+                + ") does not match the UID in record."
                 + " The object might have been deleted and then recreated");
       }
       if (!serviceAccount.equals(pod.path("spec").path("serviceAccountName").asText())) {
-        throw ApiException.badRequest("cannot bind token for serviceaccount \"" + serviceAccount
-            + "\" to pod running with different serviceaccount name.");
+        throw ApiException.badRequest(
+            "cannot bind token for serviceaccount \""
+                + serviceAccount
+                + "\" to pod running with different serviceaccount name.");
       }
     }
-    IssuedToken token = tokens.issue(namespace, serviceAccount, saUid, podName, podUid, audiences, ttl);
+    IssuedToken token =
+        tokens.issue(namespace, serviceAccount, saUid, podName, podUid, audiences, ttl);
     return new Minted(token, podUid);
   }
 
@@ -536,7 +683,9 @@ final class KubernetesApi implements Handler {
     ObjectNode response = Json.MAPPER.createObjectNode();
     response.put("kind", "SelfSubjectReview");
     response.put("apiVersion", AUTHN_GROUP + "/v1");
-    response.putObject("metadata").put("creationTimestamp", clock.instant().truncatedTo(ChronoUnit.SECONDS).toString());
+    response
+        .putObject("metadata")
+        .put("creationTimestamp", clock.instant().truncatedTo(ChronoUnit.SECONDS).toString());
     response.putObject("status").set("userInfo", userJson(caller));
     return HttpResponse.json(201, response);
   }
@@ -559,11 +708,15 @@ final class KubernetesApi implements Handler {
     }
     for (var it = metadata.fields(); it.hasNext(); ) {
       var field = it.next();
-      boolean allowedField = field.getKey().equals("creationTimestamp")
-          || (localNamespace != null && field.getKey().equals("namespace"));
-      if (!allowedField && !field.getValue().isNull() && !(field.getValue().isContainerNode() && field.getValue().isEmpty())
+      boolean allowedField =
+          field.getKey().equals("creationTimestamp")
+              || (localNamespace != null && field.getKey().equals("namespace"));
+      if (!allowedField
+          && !field.getValue().isNull()
+          && !(field.getValue().isContainerNode() && field.getValue().isEmpty())
           && !(field.getValue().isTextual() && field.getValue().asText().isEmpty())) {
-        throw ApiException.invalid(AUTHZ_GROUP, kind, "", "metadata", metadata.toString(), "must be empty");
+        throw ApiException.invalid(
+            AUTHZ_GROUP, kind, "", "metadata", metadata.toString(), "must be empty");
       }
     }
     JsonNode spec = body.path("spec");
@@ -573,26 +726,51 @@ final class KubernetesApi implements Handler {
     boolean hasNonResource = nonResourceAttributes != null && nonResourceAttributes.isObject();
     if (localNamespace != null) {
       if (hasNonResource) {
-        throw ApiException.invalid(AUTHZ_GROUP, kind, "", "spec.nonResourceAttributes",
-            nonResourceAttributes.toString(), "disallowed on this kind of request");
+        throw ApiException.invalid(
+            AUTHZ_GROUP,
+            kind,
+            "",
+            "spec.nonResourceAttributes",
+            nonResourceAttributes.toString(),
+            "disallowed on this kind of request");
       }
       if (hasResource && !resourceAttributes.path("namespace").asText("").equals(localNamespace)) {
-        throw ApiException.invalid(AUTHZ_GROUP, kind, "", "spec.resourceAttributes.namespace",
-            ClusterStore.quote(resourceAttributes.path("namespace").asText("")), "must match metadata.namespace");
+        throw ApiException.invalid(
+            AUTHZ_GROUP,
+            kind,
+            "",
+            "spec.resourceAttributes.namespace",
+            ClusterStore.quote(resourceAttributes.path("namespace").asText("")),
+            "must match metadata.namespace");
       }
     }
     if (hasResource && hasNonResource) {
-      throw ApiException.invalid(AUTHZ_GROUP, kind, "", "spec.nonResourceAttributes",
-          nonResourceAttributes.toString(), "cannot be specified in combination with resourceAttributes");
+      throw ApiException.invalid(
+          AUTHZ_GROUP,
+          kind,
+          "",
+          "spec.nonResourceAttributes",
+          nonResourceAttributes.toString(),
+          "cannot be specified in combination with resourceAttributes");
     }
     if (!hasResource && !hasNonResource) {
-      throw ApiException.invalid(AUTHZ_GROUP, kind, "", "spec.resourceAttributes", "null",
+      throw ApiException.invalid(
+          AUTHZ_GROUP,
+          kind,
+          "",
+          "spec.resourceAttributes",
+          "null",
           "exactly one of nonResourceAttributes or resourceAttributes must be specified");
     }
     String user = spec.path("user").asText("");
     List<String> groups = strings(spec.path("groups"));
     if (user.isEmpty() && groups.isEmpty()) {
-      throw ApiException.invalid(AUTHZ_GROUP, kind, "", "spec.user", "\"\"",
+      throw ApiException.invalid(
+          AUTHZ_GROUP,
+          kind,
+          "",
+          "spec.user",
+          "\"\"",
           "at least one of user or group must be specified");
     }
     RbacPolicy.Decision decision = decide(user, groups, attributesOf(spec));
@@ -615,7 +793,12 @@ final class KubernetesApi implements Handler {
     boolean hasResource = spec.path("resourceAttributes").isObject();
     boolean hasNonResource = spec.path("nonResourceAttributes").isObject();
     if (hasResource == hasNonResource) {
-      throw ApiException.invalid(AUTHZ_GROUP, "SelfSubjectAccessReview", "", "spec.resourceAttributes", "null",
+      throw ApiException.invalid(
+          AUTHZ_GROUP,
+          "SelfSubjectAccessReview",
+          "",
+          "spec.resourceAttributes",
+          "null",
           "exactly one of nonResourceAttributes or resourceAttributes must be specified");
     }
     RbacPolicy.Decision decision = decide(caller.username(), caller.groups(), attributesOf(spec));
@@ -628,7 +811,8 @@ final class KubernetesApi implements Handler {
     return HttpResponse.json(201, response);
   }
 
-  private RbacPolicy.Decision decide(String user, List<String> groups, RequestAttributes attributes) {
+  private RbacPolicy.Decision decide(
+      String user, List<String> groups, RequestAttributes attributes) {
     if (groups.contains(UserInfo.MASTERS)) {
       // The privileged-group authorizer runs before RBAC and gives no reason.
       return new RbacPolicy.Decision(true, "");
@@ -648,7 +832,8 @@ final class KubernetesApi implements Handler {
           resource.path("namespace").asText(""));
     }
     JsonNode nonResource = spec.path("nonResourceAttributes");
-    return RequestAttributes.nonResource(nonResource.path("verb").asText(""), nonResource.path("path").asText(""));
+    return RequestAttributes.nonResource(
+        nonResource.path("verb").asText(""), nonResource.path("path").asText(""));
   }
 
   private static ObjectNode statusJson(RbacPolicy.Decision decision) {
@@ -691,18 +876,21 @@ final class KubernetesApi implements Handler {
     user.groups().forEach(groups::add);
     if (!user.extra().isEmpty()) {
       ObjectNode extra = json.putObject("extra");
-      user.extra().forEach((k, v) -> {
-        ArrayNode values = extra.putArray(k);
-        v.forEach(values::add);
-      });
+      user.extra()
+          .forEach(
+              (k, v) -> {
+                ArrayNode values = extra.putArray(k);
+                v.forEach(values::add);
+              });
     }
     return json;
   }
 
   private static ObjectNode echoedMetadata(JsonNode body) {
-    ObjectNode metadata = body.path("metadata").isObject()
-        ? ((ObjectNode) body.get("metadata")).deepCopy()
-        : Json.MAPPER.createObjectNode();
+    ObjectNode metadata =
+        body.path("metadata").isObject()
+            ? ((ObjectNode) body.get("metadata")).deepCopy()
+            : Json.MAPPER.createObjectNode();
     metadata.putNull("creationTimestamp");
     return metadata;
   }
@@ -739,11 +927,18 @@ final class KubernetesApi implements Handler {
     ObjectNode status = Json.MAPPER.createObjectNode();
     status.put("kind", "Status").put("apiVersion", "v1");
     status.putObject("metadata");
-    status.put("status", "Failure").put("message", "an internal error occurred").put("reason", "InternalError").put("code", 500);
+    status
+        .put("status", "Failure")
+        .put("message", "an internal error occurred")
+        .put("reason", "InternalError")
+        .put("code", 500);
     return status;
   }
 
   private static HttpResponse text(int status, String body) {
-    return new HttpResponse(status, Map.of("Content-Type", "text/plain; charset=utf-8"), body.getBytes(StandardCharsets.UTF_8));
+    return new HttpResponse(
+        status,
+        Map.of("Content-Type", "text/plain; charset=utf-8"),
+        body.getBytes(StandardCharsets.UTF_8));
   }
 }

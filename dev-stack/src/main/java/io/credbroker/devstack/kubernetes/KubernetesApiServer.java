@@ -26,20 +26,19 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A Kubernetes API server stand-in on HTTPS, wire-compatible with kube-apiserver for the paths
- * the broker, Vault's Kubernetes auth method, kubectl and client libraries use: discovery,
- * core/v1 namespaces, service accounts and pods (get, list, create, delete, and watch over HTTP
- * with resourceVersion, bookmarks and 410 Gone; not over WebSocket), TokenRequest, TokenReview,
- * SubjectAccessReview
- * (RBAC from YAML) and OIDC discovery. Development and tests only.
+ * A Kubernetes API server stand-in on HTTPS, wire-compatible with kube-apiserver for the paths the
+ * broker, Vault's Kubernetes auth method, kubectl and client libraries use: discovery, core/v1
+ * namespaces, service accounts and pods (get, list, create, delete, and watch over HTTP with
+ * resourceVersion, bookmarks and 410 Gone; not over WebSocket), TokenRequest, TokenReview,
+ * SubjectAccessReview (RBAC from YAML) and OIDC discovery. Development and tests only.
  *
  * <p>Lifecycle: {@link #start} binds, writes {@code <stateDir>/ca.crt} and {@code
- * <stateDir>/kubeconfig} and serves at once; {@link #close} frees the port. Objects live in
- * memory and are gone after a restart. The cluster CA, the service-account signing key and the
- * admin token are kept in {@code stateDir}, so a restarted server is still trusted by clients
- * configured with the old CA, kubeconfig or JWKS; tokens issued before a restart do not
- * validate after it, because the service accounts and pods they are bound to are recreated with
- * new UIDs, as after a real cluster rebuild.
+ * <stateDir>/kubeconfig} and serves at once; {@link #close} frees the port. Objects live in memory
+ * and are gone after a restart. The cluster CA, the service-account signing key and the admin token
+ * are kept in {@code stateDir}, so a restarted server is still trusted by clients configured with
+ * the old CA, kubeconfig or JWKS; tokens issued before a restart do not validate after it, because
+ * the service accounts and pods they are bound to are recreated with new UIDs, as after a real
+ * cluster rebuild.
  *
  * <p>Thread-safe: the in-process conveniences may be called from any thread while the server
  * serves; each does exactly what the corresponding REST call does.
@@ -62,6 +61,7 @@ public final class KubernetesApiServer implements AutoCloseable {
 
   /** The Kubernetes user name of {@link #SRE_CONTEXT}. */
   public static final String SRE_USER = StaticTokens.SRE.username();
+
   private static final String DEFAULT_RBAC = "default-rbac.yaml";
   private static final List<String> BOOTSTRAP_NAMESPACES =
       List.of("default", "kube-system", "kube-public", "public", "credbroker", "ops");
@@ -110,12 +110,13 @@ public final class KubernetesApiServer implements AutoCloseable {
    * @param stateDir where the CA, signing key, admin token and kubeconfig are kept; created if
    *     missing
    * @param rbacFile YAML with ClusterRole/ClusterRoleBinding/Role/RoleBinding (and optionally
-   *     Namespace/ServiceAccount) objects replacing the built-in dev RBAC, or null for the
-   *     built-in one
+   *     Namespace/ServiceAccount) objects replacing the built-in dev RBAC, or null for the built-in
+   *     one
    * @throws IllegalArgumentException when the RBAC file cannot be used
    * @throws UncheckedIOException when the state directory cannot be written or the port bound
    */
-  public static KubernetesApiServer start(String host, int port, Path stateDir, @Nullable Path rbacFile) {
+  public static KubernetesApiServer start(
+      String host, int port, Path stateDir, @Nullable Path rbacFile) {
     Objects.requireNonNull(host, "host");
     Objects.requireNonNull(stateDir, "stateDir");
     if (port < 0 || port > 65535) {
@@ -133,17 +134,33 @@ public final class KubernetesApiServer implements AutoCloseable {
       bootstrap(store, rbac);
 
       String[] jwksUri = new String[1];
-      KubernetesApi api = new KubernetesApi(store, tokens, rbac, adminToken, people, clock, ignored -> jwksUri[0]);
+      KubernetesApi api =
+          new KubernetesApi(store, tokens, rbac, adminToken, people, clock, ignored -> jwksUri[0]);
       HttpEndpoint endpoint =
-          HttpEndpoint.start(new InetSocketAddress(host, port), certificates.sslContext(), "kube-api", api);
+          HttpEndpoint.start(
+              new InetSocketAddress(host, port), certificates.sslContext(), "kube-api", api);
       URI url = URI.create("https://" + uriHost(host) + ":" + endpoint.port());
       jwksUri[0] = url + "/openid/v1/jwks";
       Path kubeconfig = stateDir.resolve(KUBECONFIG_FILE);
       StateFiles.writePrivate(
-          kubeconfig, kubeconfigYaml(url, certificates.caPem(), adminToken, people.tokenOf(StaticTokens.SRE.kubeconfigUser())));
+          kubeconfig,
+          kubeconfigYaml(
+              url,
+              certificates.caPem(),
+              adminToken,
+              people.tokenOf(StaticTokens.SRE.kubeconfigUser())));
       log.info("Kubernetes API stand-in listening on {} (kubeconfig {})", url, kubeconfig);
       return new KubernetesApiServer(
-          endpoint, url, kubeconfig, stateDir.resolve(ClusterCertificates.CA_CERT_FILE), certificates, adminToken, people, store, tokens, api);
+          endpoint,
+          url,
+          kubeconfig,
+          stateDir.resolve(ClusterCertificates.CA_CERT_FILE),
+          certificates,
+          adminToken,
+          people,
+          store,
+          tokens,
+          api);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot prepare the state directory " + stateDir, e);
     }
@@ -182,9 +199,9 @@ public final class KubernetesApiServer implements AutoCloseable {
 
   /**
    * Issues a serving certificate signed by the cluster CA ({@link #caCertPath}) for {@code
-   * commonName} and {@code names} (DNS names and IP addresses) into {@code dir}, as files named like
-   * the keys of a Kubernetes TLS Secret issued by cert-manager: {@code tls.crt}, {@code tls.key},
-   * {@code ca.crt}. Called again, it replaces them with a new key and certificate.
+   * commonName} and {@code names} (DNS names and IP addresses) into {@code dir}, as files named
+   * like the keys of a Kubernetes TLS Secret issued by cert-manager: {@code tls.crt}, {@code
+   * tls.key}, {@code ca.crt}. Called again, it replaces them with a new key and certificate.
    */
   public void issueServingCertificate(Path dir, String commonName, List<String> names) {
     certificates.writeServingCertificate(dir, commonName, names);
@@ -201,9 +218,9 @@ public final class KubernetesApiServer implements AutoCloseable {
   }
 
   /**
-   * Sets the clock-skew allowance applied to {@code exp} and {@code nbf} when tokens are
-   * reviewed. The real API server allows 60 s (the default here); tests that watch a token
-   * expire may lower it.
+   * Sets the clock-skew allowance applied to {@code exp} and {@code nbf} when tokens are reviewed.
+   * The real API server allows 60 s (the default here); tests that watch a token expire may lower
+   * it.
    */
   public void tokenLeeway(Duration leeway) {
     tokens.leeway(leeway);
@@ -232,8 +249,8 @@ public final class KubernetesApiServer implements AutoCloseable {
   }
 
   /**
-   * Keeps at most {@code events} changes for watches that resume from a resourceVersion (1000
-   * by default); older ones get 410 Gone.
+   * Keeps at most {@code events} changes for watches that resume from a resourceVersion (1000 by
+   * default); older ones get 410 Gone.
    */
   public void watchHistoryLimit(int events) {
     store.historyLimit(events);
@@ -305,14 +322,17 @@ public final class KubernetesApiServer implements AutoCloseable {
    * Creates a running pod that runs as {@code serviceAccount}.
    *
    * @return the pod's UID, new each time a pod of that name is created
-   * @throws IllegalArgumentException when the namespace or service account does not exist or
-   *     the pod already exists
+   * @throws IllegalArgumentException when the namespace or service account does not exist or the
+   *     pod already exists
    */
   public String createPod(String namespace, String name, String serviceAccount) {
     ObjectNode pod = object(name, namespace);
     ObjectNode spec = pod.putObject("spec");
     spec.put("serviceAccountName", serviceAccount);
-    spec.putArray("containers").addObject().put("name", "app").put("image", "registry.k8s.io/pause:3.10");
+    spec.putArray("containers")
+        .addObject()
+        .put("name", "app")
+        .put("image", "registry.k8s.io/pause:3.10");
     try {
       return store.create(ResourceKind.POD, namespace, pod).path("metadata").path("uid").asText();
     } catch (ApiException e) {
@@ -335,15 +355,19 @@ public final class KubernetesApiServer implements AutoCloseable {
 
   /**
    * Issues a service-account token as TokenRequest does, bound to a pod when {@code podName} is
-   * given. Unlike the REST call, which refuses less than 10 minutes, any positive {@code ttl}
-   * is accepted so tests can watch tokens expire.
+   * given. Unlike the REST call, which refuses less than 10 minutes, any positive {@code ttl} is
+   * accepted so tests can watch tokens expire.
    *
    * @param audiences the {@code aud} claim; empty means the API server's audience
-   * @throws IllegalArgumentException when the service account or pod does not exist, the pod
-   *     runs as another service account, or {@code ttl} is not positive
+   * @throws IllegalArgumentException when the service account or pod does not exist, the pod runs
+   *     as another service account, or {@code ttl} is not positive
    */
   public String issueToken(
-      String namespace, String serviceAccount, @Nullable String podName, List<String> audiences, Duration ttl) {
+      String namespace,
+      String serviceAccount,
+      @Nullable String podName,
+      List<String> audiences,
+      Duration ttl) {
     if (ttl.isNegative() || ttl.isZero()) {
       throw new IllegalArgumentException("ttl must be positive, was " + ttl);
     }
@@ -375,12 +399,14 @@ public final class KubernetesApiServer implements AutoCloseable {
       try (InputStream in = Files.newInputStream(rbacFile)) {
         return RbacPolicy.load(in, rbacFile.toString());
       } catch (IOException e) {
-        throw new IllegalArgumentException("cannot read RBAC file " + rbacFile + ": " + e.getMessage(), e);
+        throw new IllegalArgumentException(
+            "cannot read RBAC file " + rbacFile + ": " + e.getMessage(), e);
       }
     }
     try (InputStream in = KubernetesApiServer.class.getResourceAsStream(DEFAULT_RBAC)) {
       if (in == null) {
-        throw new IllegalStateException("the built-in " + DEFAULT_RBAC + " is missing from the classpath");
+        throw new IllegalStateException(
+            "the built-in " + DEFAULT_RBAC + " is missing from the classpath");
       }
       return RbacPolicy.load(in, DEFAULT_RBAC);
     } catch (IOException e) {
@@ -420,7 +446,8 @@ public final class KubernetesApiServer implements AutoCloseable {
           try {
             store.create(ResourceKind.SERVICE_ACCOUNT, namespace, seed);
           } catch (ApiException e) {
-            throw new IllegalArgumentException("RBAC file: ServiceAccount " + namespace + "/" + name + ": " + e.getMessage(), e);
+            throw new IllegalArgumentException(
+                "RBAC file: ServiceAccount " + namespace + "/" + name + ": " + e.getMessage(), e);
           }
         }
       }
@@ -447,17 +474,33 @@ public final class KubernetesApiServer implements AutoCloseable {
     Map<String, Object> config = new LinkedHashMap<>();
     config.put("apiVersion", "v1");
     config.put("kind", "Config");
-    config.put("clusters", List.of(Map.of("name", name, "cluster", Map.of(
-        "server", url.toString(),
-        "certificate-authority-data",
-        Base64.getEncoder().encodeToString(caPem.getBytes(StandardCharsets.US_ASCII))))));
-    config.put("users", List.of(
-        Map.of("name", "admin", "user", Map.of("token", adminToken)),
-        Map.of("name", StaticTokens.SRE.kubeconfigUser(), "user", Map.of("token", sreToken))));
-    config.put("contexts", List.of(
-        Map.of("name", name, "context", Map.of("cluster", name, "user", "admin")),
-        Map.of("name", SRE_CONTEXT, "context",
-            Map.of("cluster", name, "user", StaticTokens.SRE.kubeconfigUser()))));
+    config.put(
+        "clusters",
+        List.of(
+            Map.of(
+                "name",
+                name,
+                "cluster",
+                Map.of(
+                    "server",
+                    url.toString(),
+                    "certificate-authority-data",
+                    Base64.getEncoder()
+                        .encodeToString(caPem.getBytes(StandardCharsets.US_ASCII))))));
+    config.put(
+        "users",
+        List.of(
+            Map.of("name", "admin", "user", Map.of("token", adminToken)),
+            Map.of("name", StaticTokens.SRE.kubeconfigUser(), "user", Map.of("token", sreToken))));
+    config.put(
+        "contexts",
+        List.of(
+            Map.of("name", name, "context", Map.of("cluster", name, "user", "admin")),
+            Map.of(
+                "name",
+                SRE_CONTEXT,
+                "context",
+                Map.of("cluster", name, "user", StaticTokens.SRE.kubeconfigUser()))));
     config.put("current-context", name);
     config.put("preferences", Map.of());
     return new YAMLMapper().writeValueAsString(config);

@@ -17,7 +17,8 @@ final class LabelSelector {
 
   private static final Pattern SET_TERM =
       Pattern.compile("\\s*([^\\s!=()]+)\\s+(in|notin)\\s+\\(([^)]*)\\)\\s*");
-  private static final Pattern EQ_TERM = Pattern.compile("\\s*([^\\s!=()]+)\\s*(==|=|!=)\\s*([^\\s!=(),]*)\\s*");
+  private static final Pattern EQ_TERM =
+      Pattern.compile("\\s*([^\\s!=()]+)\\s*(==|=|!=)\\s*([^\\s!=(),]*)\\s*");
   private static final Pattern EXISTS_TERM = Pattern.compile("\\s*(!?)([^\\s!=(),]+)\\s*");
 
   private final Predicate<JsonNode> predicate;
@@ -75,7 +76,8 @@ final class LabelSelector {
       boolean negated = !exists.group(1).isEmpty();
       return labels -> labels.has(key) != negated;
     }
-    throw ApiException.badRequest("unable to parse requirement: invalid label selector: " + selector);
+    throw ApiException.badRequest(
+        "unable to parse requirement: invalid label selector: " + selector);
   }
 
   private static List<String> splitTerms(String selector) {

@@ -11,10 +11,10 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Turns the protobuf request bodies that client-go sends when configured for protobuf (kubectl
- * does for {@code create token} and {@code auth can-i}) into the JSON the handlers read, for
- * the few kinds the stand-in accepts that way. The field numbers are those of {@code
- * k8s.io/api}'s {@code generated.proto}. Stateless.
+ * Turns the protobuf request bodies that client-go sends when configured for protobuf (kubectl does
+ * for {@code create token} and {@code auth can-i}) into the JSON the handlers read, for the few
+ * kinds the stand-in accepts that way. The field numbers are those of {@code k8s.io/api}'s {@code
+ * generated.proto}. Stateless.
  */
 final class ProtobufBodies {
 
@@ -26,15 +26,17 @@ final class ProtobufBodies {
   /**
    * Decodes a {@code k8s\0}-prefixed {@code runtime.Unknown} envelope.
    *
-   * @throws ApiException 400 for a body that is not such an envelope, 415 for a kind that is
-   *     only accepted as JSON
+   * @throws ApiException 400 for a body that is not such an envelope, 415 for a kind that is only
+   *     accepted as JSON
    */
   static ObjectNode toJson(byte[] body) {
     if (body.length < MAGIC.length || !Arrays.equals(Arrays.copyOf(body, MAGIC.length), MAGIC)) {
-      throw ApiException.badRequest("provided object is not a protobuf message with the k8s envelope");
+      throw ApiException.badRequest(
+          "provided object is not a protobuf message with the k8s envelope");
     }
     try {
-      UnknownFieldSet unknown = UnknownFieldSet.parseFrom(Arrays.copyOfRange(body, MAGIC.length, body.length));
+      UnknownFieldSet unknown =
+          UnknownFieldSet.parseFrom(Arrays.copyOfRange(body, MAGIC.length, body.length));
       UnknownFieldSet typeMeta = message(unknown, 1);
       String apiVersion = string(typeMeta, 1);
       String kind = string(typeMeta, 2);
@@ -48,11 +50,12 @@ final class ProtobufBodies {
         case "TokenReview" -> json.set("spec", tokenReviewSpec(message(raw, 2)));
         case "SubjectAccessReview", "LocalSubjectAccessReview", "SelfSubjectAccessReview" ->
             json.set("spec", accessReviewSpec(message(raw, 2)));
-        case "SelfSubjectReview", "ServiceAccount" -> { }
+        case "SelfSubjectReview", "ServiceAccount" -> {}
         case "Namespace" -> json.putObject("spec");
         default ->
             throw ApiException.unsupportedMediaType(
-                "the body of the request was in an unknown format - this stand-in accepts " + kind
+                "the body of the request was in an unknown format - this stand-in accepts "
+                    + kind
                     + " only as application/json");
       }
       return json;
@@ -71,7 +74,8 @@ final class ProtobufBodies {
     return json;
   }
 
-  private static ObjectNode tokenRequestSpec(UnknownFieldSet spec) throws InvalidProtocolBufferException {
+  private static ObjectNode tokenRequestSpec(UnknownFieldSet spec)
+      throws InvalidProtocolBufferException {
     ObjectNode json = Json.MAPPER.createObjectNode();
     strings(json.putArray("audiences"), spec, 1);
     List<Long> expiration = spec.hasField(4) ? spec.getField(4).getVarintList() : List.of();
@@ -99,7 +103,8 @@ final class ProtobufBodies {
   }
 
   /** SubjectAccessReviewSpec; SelfSubjectAccessReviewSpec shares its first two fields. */
-  private static ObjectNode accessReviewSpec(UnknownFieldSet spec) throws InvalidProtocolBufferException {
+  private static ObjectNode accessReviewSpec(UnknownFieldSet spec)
+      throws InvalidProtocolBufferException {
     ObjectNode json = Json.MAPPER.createObjectNode();
     if (spec.hasField(1)) {
       UnknownFieldSet attributes = message(spec, 1);
@@ -123,12 +128,15 @@ final class ProtobufBodies {
     return json;
   }
 
-  private static UnknownFieldSet message(UnknownFieldSet parent, int number) throws InvalidProtocolBufferException {
+  private static UnknownFieldSet message(UnknownFieldSet parent, int number)
+      throws InvalidProtocolBufferException {
     if (!parent.hasField(number)) {
       return UnknownFieldSet.getDefaultInstance();
     }
     List<ByteString> values = parent.getField(number).getLengthDelimitedList();
-    return values.isEmpty() ? UnknownFieldSet.getDefaultInstance() : UnknownFieldSet.parseFrom(values.get(values.size() - 1));
+    return values.isEmpty()
+        ? UnknownFieldSet.getDefaultInstance()
+        : UnknownFieldSet.parseFrom(values.get(values.size() - 1));
   }
 
   private static String string(UnknownFieldSet parent, int number) {
@@ -141,7 +149,10 @@ final class ProtobufBodies {
 
   private static void strings(ArrayNode out, UnknownFieldSet parent, int number) {
     if (parent.hasField(number)) {
-      parent.getField(number).getLengthDelimitedList().forEach(v -> out.add(v.toString(StandardCharsets.UTF_8)));
+      parent
+          .getField(number)
+          .getLengthDelimitedList()
+          .forEach(v -> out.add(v.toString(StandardCharsets.UTF_8)));
     }
   }
 
@@ -156,7 +167,8 @@ final class ProtobufBodies {
         UnknownFieldSet entry = UnknownFieldSet.parseFrom(entryBytes);
         map.put(string(entry, 1), string(entry, 2));
       } catch (InvalidProtocolBufferException e) {
-        throw ApiException.badRequest("the protobuf request body does not parse: " + e.getMessage());
+        throw ApiException.badRequest(
+            "the protobuf request body does not parse: " + e.getMessage());
       }
     }
   }

@@ -14,8 +14,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * RBAC rules loaded from YAML (ClusterRole, ClusterRoleBinding, Role, RoleBinding, and List of
- * them) and evaluated like kube-apiserver's RBAC authorizer: cluster role bindings first, then
- * role bindings in the request's namespace, first allowing rule wins, RBAC never denies.
+ * them) and evaluated like kube-apiserver's RBAC authorizer: cluster role bindings first, then role
+ * bindings in the request's namespace, first allowing rule wins, RBAC never denies.
  *
  * <p>The same YAML may carry Namespace and ServiceAccount objects, which the server creates at
  * start ({@link #seedObjects()}). Immutable after loading, so safe to share across threads.
@@ -62,14 +62,16 @@ final class RbacPolicy {
         if (doc == null || doc.isNull() || doc.isMissingNode()) {
           continue;
         }
-        if ("List".equals(doc.path("kind").asText()) || doc.path("kind").asText().endsWith("List")) {
+        if ("List".equals(doc.path("kind").asText())
+            || doc.path("kind").asText().endsWith("List")) {
           doc.path("items").forEach(documents::add);
         } else {
           documents.add(doc);
         }
       }
     } catch (IOException | RuntimeException e) {
-      throw new IllegalArgumentException("cannot read RBAC YAML from " + source + ": " + e.getMessage(), e);
+      throw new IllegalArgumentException(
+          "cannot read RBAC YAML from " + source + ": " + e.getMessage(), e);
     }
     for (JsonNode doc : documents) {
       String kind = doc.path("kind").asText("");
@@ -80,14 +82,23 @@ final class RbacPolicy {
       }
       switch (kind) {
         case "ClusterRole" -> clusterRoles.put(name, Role.parse(doc, source));
-        case "Role" -> roles.put(requireNamespace(namespace, kind, name, source) + "/" + name, Role.parse(doc, source));
+        case "Role" ->
+            roles.put(
+                requireNamespace(namespace, kind, name, source) + "/" + name,
+                Role.parse(doc, source));
         case "ClusterRoleBinding" -> clusterRoleBindings.add(Binding.parse(doc, kind, "", source));
         case "RoleBinding" ->
-            roleBindings.add(Binding.parse(doc, kind, requireNamespace(namespace, kind, name, source), source));
+            roleBindings.add(
+                Binding.parse(doc, kind, requireNamespace(namespace, kind, name, source), source));
         case "Namespace", "ServiceAccount" -> seeds.add((ObjectNode) doc.deepCopy());
         default ->
             throw new IllegalArgumentException(
-                source + ": unsupported kind \"" + kind + "\" (" + name + "); expected ClusterRole,"
+                source
+                    + ": unsupported kind \""
+                    + kind
+                    + "\" ("
+                    + name
+                    + "); expected ClusterRole,"
                     + " ClusterRoleBinding, Role, RoleBinding, Namespace or ServiceAccount");
       }
     }
@@ -121,7 +132,8 @@ final class RbacPolicy {
     return Decision.NO_OPINION;
   }
 
-  private @Nullable Decision evaluate(Binding binding, String username, List<String> groups, RequestAttributes request) {
+  private @Nullable Decision evaluate(
+      Binding binding, String username, List<String> groups, RequestAttributes request) {
     Subject subject = binding.matchingSubject(username, groups);
     if (subject == null) {
       return null;
@@ -135,19 +147,30 @@ final class RbacPolicy {
     }
     for (Rule rule : role.rules) {
       if (rule.allows(request)) {
-        String bindingName = binding.namespace.isEmpty() ? binding.name : binding.name + "/" + binding.namespace;
+        String bindingName =
+            binding.namespace.isEmpty() ? binding.name : binding.name + "/" + binding.namespace;
         return new Decision(
             true,
-            "RBAC: allowed by " + binding.kind + " \"" + bindingName + "\" of " + binding.roleKind + " \""
-                + binding.roleName + "\" to " + subject.describe(binding.namespace));
+            "RBAC: allowed by "
+                + binding.kind
+                + " \""
+                + bindingName
+                + "\" of "
+                + binding.roleKind
+                + " \""
+                + binding.roleName
+                + "\" to "
+                + subject.describe(binding.namespace));
       }
     }
     return null;
   }
 
-  private static String requireNamespace(String namespace, String kind, String name, String source) {
+  private static String requireNamespace(
+      String namespace, String kind, String name, String source) {
     if (namespace.isEmpty()) {
-      throw new IllegalArgumentException(source + ": " + kind + " " + name + " needs metadata.namespace");
+      throw new IllegalArgumentException(
+          source + ": " + kind + " " + name + " needs metadata.namespace");
     }
     return namespace;
   }
@@ -258,7 +281,13 @@ final class RbacPolicy {
     final String roleName;
     final List<Subject> subjects;
 
-    private Binding(String kind, String name, String namespace, String roleKind, String roleName, List<Subject> subjects) {
+    private Binding(
+        String kind,
+        String name,
+        String namespace,
+        String roleKind,
+        String roleName,
+        List<Subject> subjects) {
       this.kind = kind;
       this.name = name;
       this.namespace = namespace;
@@ -273,18 +302,34 @@ final class RbacPolicy {
       String roleKind = roleRef.path("kind").asText("");
       String roleName = roleRef.path("name").asText("");
       if (roleName.isEmpty()
-          || !(roleKind.equals("ClusterRole") || (roleKind.equals("Role") && kind.equals("RoleBinding")))) {
+          || !(roleKind.equals("ClusterRole")
+              || (roleKind.equals("Role") && kind.equals("RoleBinding")))) {
         throw new IllegalArgumentException(
-            source + ": " + kind + " " + name + " needs roleRef with kind "
-                + (kind.equals("RoleBinding") ? "Role or ClusterRole" : "ClusterRole") + " and a name");
+            source
+                + ": "
+                + kind
+                + " "
+                + name
+                + " needs roleRef with kind "
+                + (kind.equals("RoleBinding") ? "Role or ClusterRole" : "ClusterRole")
+                + " and a name");
       }
       List<Subject> subjects = new ArrayList<>();
       for (JsonNode s : doc.path("subjects")) {
         String subjectKind = s.path("kind").asText("");
         if (!List.of("User", "Group", "ServiceAccount").contains(subjectKind)) {
-          throw new IllegalArgumentException(source + ": " + kind + " " + name + " has a subject of unknown kind \"" + subjectKind + "\"");
+          throw new IllegalArgumentException(
+              source
+                  + ": "
+                  + kind
+                  + " "
+                  + name
+                  + " has a subject of unknown kind \""
+                  + subjectKind
+                  + "\"");
         }
-        subjects.add(new Subject(subjectKind, s.path("name").asText(""), s.path("namespace").asText("")));
+        subjects.add(
+            new Subject(subjectKind, s.path("name").asText(""), s.path("namespace").asText("")));
       }
       return new Binding(kind, name, namespace, roleKind, roleName, List.copyOf(subjects));
     }

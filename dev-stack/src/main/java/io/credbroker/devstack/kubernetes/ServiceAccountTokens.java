@@ -36,10 +36,10 @@ import java.util.UUID;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Issues and validates bound service-account tokens the way kube-apiserver does: RS256 JWTs
- * with the {@code kubernetes.io} private claim, checked for issuer, signature, audience, time
- * (with the API server's 60 s leeway) and for the bound service account and pod still existing
- * with the UIDs in the token.
+ * Issues and validates bound service-account tokens the way kube-apiserver does: RS256 JWTs with
+ * the {@code kubernetes.io} private claim, checked for issuer, signature, audience, time (with the
+ * API server's 60 s leeway) and for the bound service account and pod still existing with the UIDs
+ * in the token.
  *
  * <p>The signing key is kept in the state directory ({@code sa-signing-key.json}, owner-only) so
  * that the JWKS, and anything that cached it, stays valid across restarts. Thread-safe.
@@ -47,6 +47,7 @@ import org.jspecify.annotations.Nullable;
 final class ServiceAccountTokens {
 
   static final String SIGNING_KEY_FILE = "sa-signing-key.json";
+
   /** The issuer and default audience, as {@code --service-account-issuer} sets them on clusters. */
   static final String ISSUER = "https://kubernetes.default.svc.cluster.local";
 
@@ -94,8 +95,8 @@ final class ServiceAccountTokens {
   }
 
   /**
-   * The key ID kube-apiserver derives: base64url of the SHA-256 of the public key's DER
-   * (PKIX) encoding, so it is stable for a key.
+   * The key ID kube-apiserver derives: base64url of the SHA-256 of the public key's DER (PKIX)
+   * encoding, so it is stable for a key.
    */
   static String keyId(RSAPublicKey publicKey) {
     try {
@@ -120,8 +121,8 @@ final class ServiceAccountTokens {
   }
 
   /**
-   * Signs a token for a service account, optionally bound to a pod. The caller has already
-   * checked that both exist with these UIDs.
+   * Signs a token for a service account, optionally bound to a pod. The caller has already checked
+   * that both exist with these UIDs.
    */
   IssuedToken issue(
       String namespace,
@@ -151,7 +152,8 @@ final class ServiceAccountTokens {
     claims.put("kubernetes.io", kubernetes);
     claims.put("nbf", iat);
     claims.put("sub", "system:serviceaccount:" + namespace + ":" + serviceAccount);
-    JWSHeader header = new JWSHeader.Builder(JWSAlgorithm.RS256).keyID(signingKey.getKeyID()).build();
+    JWSHeader header =
+        new JWSHeader.Builder(JWSAlgorithm.RS256).keyID(signingKey.getKeyID()).build();
     JWSObject jws = new JWSObject(header, new Payload(claims));
     try {
       jws.sign(new RSASSASigner(signingKey));
@@ -189,17 +191,23 @@ final class ServiceAccountTokens {
     granted.retainAll(targetAudiences);
     if (granted.isEmpty()) {
       return rejected(
-          "token audiences " + goQuoted(tokenAudiences) + " is invalid for the target audiences "
+          "token audiences "
+              + goQuoted(tokenAudiences)
+              + " is invalid for the target audiences "
               + goQuoted(targetAudiences));
     }
     Instant now = clock.instant();
     Duration skew = leeway;
     JsonNode exp = claims.get("exp");
-    if (exp != null && exp.canConvertToLong() && now.minus(skew).isAfter(Instant.ofEpochSecond(exp.asLong()))) {
+    if (exp != null
+        && exp.canConvertToLong()
+        && now.minus(skew).isAfter(Instant.ofEpochSecond(exp.asLong()))) {
       return rejected("service account token has expired");
     }
     JsonNode nbf = claims.get("nbf");
-    if (nbf != null && nbf.canConvertToLong() && now.plus(skew).isBefore(Instant.ofEpochSecond(nbf.asLong()))) {
+    if (nbf != null
+        && nbf.canConvertToLong()
+        && now.plus(skew).isBefore(Instant.ofEpochSecond(nbf.asLong()))) {
       return rejected("service account token is not valid yet");
     }
     JsonNode k8s = claims.path("kubernetes.io");
@@ -211,7 +219,8 @@ final class ServiceAccountTokens {
       return rejected("serviceaccounts \"" + saName + "\" not found");
     }
     if (!liveSaUid.equals(saUid)) {
-      return rejected("service account UID (" + liveSaUid + ") does not match claim (" + saUid + ")");
+      return rejected(
+          "service account UID (" + liveSaUid + ") does not match claim (" + saUid + ")");
     }
     Map<String, List<String>> extra = new LinkedHashMap<>();
     JsonNode podRef = k8s.get("pod");
@@ -223,7 +232,12 @@ final class ServiceAccountTokens {
         return rejected("service account token has been invalidated");
       }
       if (!livePodUid.equals(podUid)) {
-        return rejected("pod UID (" + livePodUid + ") does not match service account pod ref claim (" + podUid + ")");
+        return rejected(
+            "pod UID ("
+                + livePodUid
+                + ") does not match service account pod ref claim ("
+                + podUid
+                + ")");
       }
       extra.put("authentication.kubernetes.io/pod-name", List.of(podName));
       extra.put("authentication.kubernetes.io/pod-uid", List.of(podUid));
@@ -241,7 +255,10 @@ final class ServiceAccountTokens {
         new UserInfo(
             "system:serviceaccount:" + namespace + ":" + saName,
             saUid,
-            List.of("system:serviceaccounts", "system:serviceaccounts:" + namespace, UserInfo.AUTHENTICATED),
+            List.of(
+                "system:serviceaccounts",
+                "system:serviceaccounts:" + namespace,
+                UserInfo.AUTHENTICATED),
             extra);
     return TokenReviewOutcome.authenticated(user, granted);
   }
@@ -283,5 +300,4 @@ final class ServiceAccountTokens {
     }
     return out.append(']').toString();
   }
-
 }

@@ -17,16 +17,16 @@ import org.jspecify.annotations.Nullable;
  * People's bearer tokens, as the real API server's static token file authenticates them ({@code
  * --token-auth-file}: one {@code token,user,uid,"group1,group2"} line per user; see
  * kubernetes/staging/src/k8s.io/apiserver/plugin/pkg/authenticator/token/tokenfile/tokenfile.go).
- * Such a token stands for a person rather than a service account: requests with it act as that user,
- * and TokenReview answers with the user's name, UID and groups.
+ * Such a token stands for a person rather than a service account: requests with it act as that
+ * user, and TokenReview answers with the user's name, UID and groups.
  *
- * <p>Like every non-service-account authenticator, a static token carries no audience of its own: the
- * API server accepts it for its own audiences only (k8s.io/apiserver
+ * <p>Like every non-service-account authenticator, a static token carries no audience of its own:
+ * the API server accepts it for its own audiences only (k8s.io/apiserver
  * pkg/authentication/authenticator/audagnostic.go), so a TokenReview that asks for other audiences
  * rejects it.
  *
- * <p>The tokens are made once and kept in the state directory, so that a kubeconfig written before a
- * restart still works. Immutable and thread-safe.
+ * <p>The tokens are made once and kept in the state directory, so that a kubeconfig written before
+ * a restart still works. Immutable and thread-safe.
  */
 final class StaticTokens {
 
@@ -39,18 +39,24 @@ final class StaticTokens {
     }
   }
 
-  /** The on-call engineer of the dev stack: bound to {@code credbroker-revoker} in the default RBAC. */
+  /**
+   * The on-call engineer of the dev stack: bound to {@code credbroker-revoker} in the default RBAC.
+   */
   static final Person SRE = new Person("sre", "jane@example.com", "jane", List.of("sre"));
 
   private final Map<String, UserInfo> usersByToken;
   private final Map<String, String> tokensByKubeconfigUser;
 
-  private StaticTokens(Map<String, UserInfo> usersByToken, Map<String, String> tokensByKubeconfigUser) {
+  private StaticTokens(
+      Map<String, UserInfo> usersByToken, Map<String, String> tokensByKubeconfigUser) {
     this.usersByToken = Map.copyOf(usersByToken);
     this.tokensByKubeconfigUser = Map.copyOf(tokensByKubeconfigUser);
   }
 
-  /** Reads {@code stateDir/token-auth.csv}, writing it with new tokens for {@code people} if missing. */
+  /**
+   * Reads {@code stateDir/token-auth.csv}, writing it with new tokens for {@code people} if
+   * missing.
+   */
   static StaticTokens loadOrCreate(Path stateDir, List<Person> people) throws IOException {
     Path file = stateDir.resolve(FILE);
     if (!Files.isRegularFile(file)) {
@@ -59,9 +65,18 @@ final class StaticTokens {
       for (Person person : people) {
         byte[] bytes = new byte[32];
         random.nextBytes(bytes);
-        String token = person.kubeconfigUser() + "-" + Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
-        csv.append(token).append(',').append(person.username()).append(',').append(person.uid())
-            .append(",\"").append(String.join(",", person.groups())).append("\"\n");
+        String token =
+            person.kubeconfigUser()
+                + "-"
+                + Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
+        csv.append(token)
+            .append(',')
+            .append(person.username())
+            .append(',')
+            .append(person.uid())
+            .append(",\"")
+            .append(String.join(",", person.groups()))
+            .append("\"\n");
       }
       StateFiles.writePrivate(file, csv.toString());
     }
@@ -78,9 +93,14 @@ final class StaticTokens {
       List<String> groups = new ArrayList<>();
       if (fields.length == 4) {
         String quoted = fields[3].strip();
-        String list = quoted.startsWith("\"") && quoted.endsWith("\"") && quoted.length() >= 2
-            ? quoted.substring(1, quoted.length() - 1) : quoted;
-        Arrays.stream(list.split(",")).map(String::strip).filter(g -> !g.isEmpty()).forEach(groups::add);
+        String list =
+            quoted.startsWith("\"") && quoted.endsWith("\"") && quoted.length() >= 2
+                ? quoted.substring(1, quoted.length() - 1)
+                : quoted;
+        Arrays.stream(list.split(","))
+            .map(String::strip)
+            .filter(g -> !g.isEmpty())
+            .forEach(groups::add);
       }
       // What the real authenticator adds to every authenticated user.
       groups.add(UserInfo.AUTHENTICATED);

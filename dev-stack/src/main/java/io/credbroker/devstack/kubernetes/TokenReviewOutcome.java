@@ -4,8 +4,8 @@ import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
- * What reviewing one token found: the user and the audiences it is good for, or the error text
- * the real API server would put into {@code status.error}.
+ * What reviewing one token found: the user and the audiences it is good for, or the error text the
+ * real API server would put into {@code status.error}.
  */
 record TokenReviewOutcome(@Nullable UserInfo user, List<String> audiences, @Nullable String error) {
 

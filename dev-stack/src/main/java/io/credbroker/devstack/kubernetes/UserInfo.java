@@ -4,8 +4,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Who a request or a reviewed token stands for, as {@code authentication.k8s.io/v1 UserInfo}
- * names it. {@code extra} values are lists, as on the wire.
+ * Who a request or a reviewed token stands for, as {@code authentication.k8s.io/v1 UserInfo} names
+ * it. {@code extra} values are lists, as on the wire.
  */
 record UserInfo(String username, String uid, List<String> groups, Map<String, List<String>> extra) {
 

@@ -44,7 +44,9 @@ final class Watch {
       return false;
     }
     JsonNode metadata = object.path("metadata");
-    if (namespace != null && kind.namespaced && !namespace.equals(metadata.path("namespace").asText())) {
+    if (namespace != null
+        && kind.namespaced
+        && !namespace.equals(metadata.path("namespace").asText())) {
       return false;
     }
     if (labels != null && !labels.matches(metadata.path("labels"))) {

@@ -9,13 +9,13 @@ import java.time.Duration;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Writes one watch to its client: each event as one line of JSON ({@code {"type":...,"object":...}},
- * the real server's JSON watch framing, newline-delimited), flushed at once so it goes out as a
- * chunk.
+ * Writes one watch to its client: each event as one line of JSON ({@code
+ * {"type":...,"object":...}}, the real server's JSON watch framing, newline-delimited), flushed at
+ * once so it goes out as a chunk.
  *
- * <p>The response ends after {@code timeout} (the request's {@code timeoutSeconds}), when the
- * watch ends (a 410 ERROR event, or a watcher too far behind), when a write fails because the
- * client went away, or when the endpoint closes and interrupts the worker. With {@code
+ * <p>The response ends after {@code timeout} (the request's {@code timeoutSeconds}), when the watch
+ * ends (a 410 ERROR event, or a watcher too far behind), when a write fails because the client went
+ * away, or when the endpoint closes and interrupts the worker. With {@code
  * allowWatchBookmarks=true} a BOOKMARK is sent every {@code bookmarkInterval} and once more just
  * before the timeout, so a client can resume from a recent resourceVersion even when nothing it
  * watches changed; the real server sends them about once a minute and before the timeout, and
@@ -30,7 +30,8 @@ final class WatchStreamer implements HttpResponse.Streamer {
   private final Duration timeout;
   private final @Nullable Duration bookmarkInterval;
 
-  WatchStreamer(ClusterStore store, Watch watch, Duration timeout, @Nullable Duration bookmarkInterval) {
+  WatchStreamer(
+      ClusterStore store, Watch watch, Duration timeout, @Nullable Duration bookmarkInterval) {
     this.store = store;
     this.watch = watch;
     this.timeout = timeout;
@@ -41,7 +42,8 @@ final class WatchStreamer implements HttpResponse.Streamer {
   public void writeTo(OutputStream out) throws IOException {
     long start = System.nanoTime();
     long deadline = start + timeout.toNanos();
-    long nextBookmark = bookmarkInterval == null ? Long.MAX_VALUE : start + bookmarkInterval.toNanos();
+    long nextBookmark =
+        bookmarkInterval == null ? Long.MAX_VALUE : start + bookmarkInterval.toNanos();
     try {
       while (true) {
         ObjectNode event = watch.pollNow();

@@ -16,12 +16,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A TCP proxy on 127.0.0.1 in front of one server, whose link can be cut: clients connect to
- * {@link #port()} instead of the server, and the proxy relays bytes both ways while it {@link
- * #pass passes}. {@link #blackhole()} is a partition: connections stay open but nothing gets
- * through either way, and new connections are accepted but not relayed, so clients wait for their
- * own timeouts; when the link passes again, what was held goes through, as TCP retransmission
- * delivers it after a short partition. {@link #reset()} is a server gone for good or a firewall that
+ * A TCP proxy on 127.0.0.1 in front of one server, whose link can be cut: clients connect to {@link
+ * #port()} instead of the server, and the proxy relays bytes both ways while it {@link #pass
+ * passes}. {@link #blackhole()} is a partition: connections stay open but nothing gets through
+ * either way, and new connections are accepted but not relayed, so clients wait for their own
+ * timeouts; when the link passes again, what was held goes through, as TCP retransmission delivers
+ * it after a short partition. {@link #reset()} is a server gone for good or a firewall that
  * rejects: every open connection and every new one is reset at once.
  *
  * <p>Lifecycle: {@link #start} binds and relays at once; {@link #close} stops listening and closes
@@ -83,7 +83,9 @@ public final class TcpProxy implements AutoCloseable {
     setMode(Mode.BLACKHOLE);
   }
 
-  /** Resets every open connection, and every new one as soon as it is accepted, until {@link #pass}. */
+  /**
+   * Resets every open connection, and every new one as soon as it is accepted, until {@link #pass}.
+   */
   public void reset() {
     setMode(Mode.RESET);
     links.forEach(Link::abort);
@@ -148,7 +150,8 @@ public final class TcpProxy implements AutoCloseable {
   }
 
   private Thread daemon(String role, Runnable body) {
-    Thread thread = new Thread(body, "proxy-" + name + "-" + role + "-" + threads.incrementAndGet());
+    Thread thread =
+        new Thread(body, "proxy-" + name + "-" + role + "-" + threads.incrementAndGet());
     thread.setDaemon(true);
     return thread;
   }

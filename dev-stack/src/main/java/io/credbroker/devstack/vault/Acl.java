@@ -11,10 +11,10 @@ import java.util.TreeSet;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The capabilities a set of policies grants on a path, decided like Vault's ACL: rules for the
- * same pattern from several policies are merged (and {@code deny} wins), an exact pattern beats
- * any wildcard, and among wildcard patterns the most specific one applies ({@code +} segment
- * wildcards and a trailing {@code *} glob). Immutable and thread-safe.
+ * The capabilities a set of policies grants on a path, decided like Vault's ACL: rules for the same
+ * pattern from several policies are merged (and {@code deny} wins), an exact pattern beats any
+ * wildcard, and among wildcard patterns the most specific one applies ({@code +} segment wildcards
+ * and a trailing {@code *} glob). Immutable and thread-safe.
  */
 final class Acl {
 
@@ -67,10 +67,10 @@ final class Acl {
   }
 
   /**
-   * The capabilities that decide a {@code LIST} of a path ending in {@code /}: Vault's
-   * {@code AllowOperation} also tries the path without its trailing slash, exactly and then
-   * against wildcard rules, before the wildcard rules for the path as sent. So a rule on
-   * {@code auth/token/accessors} governs {@code LIST auth/token/accessors/}.
+   * The capabilities that decide a {@code LIST} of a path ending in {@code /}: Vault's {@code
+   * AllowOperation} also tries the path without its trailing slash, exactly and then against
+   * wildcard rules, before the wildcard rules for the path as sent. So a rule on {@code
+   * auth/token/accessors} governs {@code LIST auth/token/accessors/}.
    */
   Set<String> listCapabilities(String path) {
     if (root || !path.endsWith("/")) {
@@ -107,7 +107,10 @@ final class Acl {
     return best == null ? null : new TreeSet<>(rules.get(best));
   }
 
-  /** Whether {@code pattern} covers {@code path}: {@code +} is one segment, a final {@code *} any suffix. */
+  /**
+   * Whether {@code pattern} covers {@code path}: {@code +} is one segment, a final {@code *} any
+   * suffix.
+   */
   static boolean matches(String pattern, String path) {
     boolean glob = pattern.endsWith("*");
     String body = glob ? pattern.substring(0, pattern.length() - 1) : pattern;

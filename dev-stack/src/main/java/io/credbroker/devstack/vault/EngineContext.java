@@ -23,5 +23,6 @@ public interface EngineContext {
    * ({@link Duration#ZERO} = mount defaults); the core caps them and links the lease to the
    * request's token, so revoking the token revokes the lease.
    */
-  LeaseRecord registerLease(EngineRequest request, Duration ttl, Duration maxTtl, JsonNode engineData);
+  LeaseRecord registerLease(
+      EngineRequest request, Duration ttl, Duration maxTtl, JsonNode engineData);
 }

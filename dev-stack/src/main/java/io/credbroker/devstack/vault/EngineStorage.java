@@ -17,8 +17,8 @@ public interface EngineStorage {
   void delete(String key);
 
   /**
-   * Keys that start with {@code prefix}, relative to it, one level deep like Vault's storage
-   * list: a deeper key shows as its next segment with a trailing slash. Sorted.
+   * Keys that start with {@code prefix}, relative to it, one level deep like Vault's storage list:
+   * a deeper key shows as its next segment with a trailing slash. Sorted.
    */
   List<String> list(String prefix);
 }

@@ -78,8 +78,8 @@ public final class GoDuration {
   }
 
   /**
-   * Go's {@code time.Duration.String()} for whole seconds, without zero units: {@code 1h},
-   * {@code 59m58s}, {@code 768h}, {@code 0s}.
+   * Go's {@code time.Duration.String()} for whole seconds, without zero units: {@code 1h}, {@code
+   * 59m58s}, {@code 768h}, {@code 0s}.
    */
   public static String format(Duration d) {
     long total = d.getSeconds();

@@ -53,8 +53,16 @@ final class KubernetesAuth {
 
   private static final Logger log = LoggerFactory.getLogger(KubernetesAuth.class);
   private static final Set<JWSAlgorithm> ALGORITHMS =
-      Set.of(JWSAlgorithm.RS256, JWSAlgorithm.RS384, JWSAlgorithm.RS512, JWSAlgorithm.ES256,
-          JWSAlgorithm.ES384, JWSAlgorithm.ES512, JWSAlgorithm.PS256, JWSAlgorithm.PS384, JWSAlgorithm.PS512);
+      Set.of(
+          JWSAlgorithm.RS256,
+          JWSAlgorithm.RS384,
+          JWSAlgorithm.RS512,
+          JWSAlgorithm.ES256,
+          JWSAlgorithm.ES384,
+          JWSAlgorithm.ES512,
+          JWSAlgorithm.PS256,
+          JWSAlgorithm.PS384,
+          JWSAlgorithm.PS512);
 
   private final Mount mount;
   private final EngineStorage storage;
@@ -92,8 +100,11 @@ final class KubernetesAuth {
     if (path.startsWith("role/")) {
       String name = path.substring("role/".length());
       return switch (op) {
-        case READ -> storage.get("role/" + name).map(r -> VaultResponse.data(roleView(r)))
-            .orElseThrow(VaultException::notFound);
+        case READ ->
+            storage
+                .get("role/" + name)
+                .map(r -> VaultResponse.data(roleView(r)))
+                .orElseThrow(VaultException::notFound);
         case UPDATE, CREATE -> writeRole(name, body);
         case DELETE -> {
           storage.delete("role/" + name);
@@ -138,7 +149,9 @@ final class KubernetesAuth {
     config.put("issuer", body.path("issuer").asText(""));
     config.put("disable_iss_validation", body.path("disable_iss_validation").asBoolean(true));
     config.put("disable_local_ca_jwt", body.path("disable_local_ca_jwt").asBoolean(false));
-    config.put("use_annotations_as_alias_metadata", body.path("use_annotations_as_alias_metadata").asBoolean(false));
+    config.put(
+        "use_annotations_as_alias_metadata",
+        body.path("use_annotations_as_alias_metadata").asBoolean(false));
     storage.put("config", config);
     return VaultResponse.noContent();
   }
@@ -151,10 +164,14 @@ final class KubernetesAuth {
     view.put("issuer", c.path("issuer").asText());
     view.put("kubernetes_ca_cert", c.path("kubernetes_ca_cert").asText());
     view.put("kubernetes_host", c.path("kubernetes_host").asText());
-    view.set("pem_keys", c.path("pem_keys").isMissingNode() ? Json.MAPPER.createArrayNode() : c.get("pem_keys"));
+    view.set(
+        "pem_keys",
+        c.path("pem_keys").isMissingNode() ? Json.MAPPER.createArrayNode() : c.get("pem_keys"));
     // The reviewer JWT is a secret: Vault only says whether one is set.
     view.put("token_reviewer_jwt_set", !c.path("token_reviewer_jwt").asText().isEmpty());
-    view.put("use_annotations_as_alias_metadata", c.path("use_annotations_as_alias_metadata").asBoolean());
+    view.put(
+        "use_annotations_as_alias_metadata",
+        c.path("use_annotations_as_alias_metadata").asBoolean());
     return VaultResponse.data(view);
   }
 
@@ -162,12 +179,18 @@ final class KubernetesAuth {
 
   private VaultResponse writeRole(String name, JsonNode body) {
     JsonNode existing = storage.get("role/" + name).orElse(Json.MAPPER.createObjectNode());
-    List<String> names = body.has("bound_service_account_names")
-        ? strings(body.get("bound_service_account_names")) : strings(existing.get("bound_service_account_names"));
-    List<String> namespaces = body.has("bound_service_account_namespaces")
-        ? strings(body.get("bound_service_account_namespaces")) : strings(existing.get("bound_service_account_namespaces"));
-    String selector = body.has("bound_service_account_namespace_selector")
-        ? body.path("bound_service_account_namespace_selector").asText() : existing.path("bound_service_account_namespace_selector").asText("");
+    List<String> names =
+        body.has("bound_service_account_names")
+            ? strings(body.get("bound_service_account_names"))
+            : strings(existing.get("bound_service_account_names"));
+    List<String> namespaces =
+        body.has("bound_service_account_namespaces")
+            ? strings(body.get("bound_service_account_namespaces"))
+            : strings(existing.get("bound_service_account_namespaces"));
+    String selector =
+        body.has("bound_service_account_namespace_selector")
+            ? body.path("bound_service_account_namespace_selector").asText()
+            : existing.path("bound_service_account_namespace_selector").asText("");
     if (names.isEmpty()) {
       throw VaultException.badRequest("\"bound_service_account_names\" can not be empty");
     }
@@ -188,10 +211,15 @@ final class KubernetesAuth {
     Duration ttl = firstDuration(body, existing, "token_ttl", "ttl");
     Duration maxTtl = firstDuration(body, existing, "token_max_ttl", "max_ttl");
     if (!maxTtl.isZero() && ttl.compareTo(maxTtl) > 0) {
-      throw VaultException.badRequest("\"token_ttl\" value must be less than or equal to \"token_max_ttl\"");
+      throw VaultException.badRequest(
+          "\"token_ttl\" value must be less than or equal to \"token_max_ttl\"");
     }
-    List<String> policies = body.has("token_policies") ? strings(body.get("token_policies"))
-        : body.has("policies") ? strings(body.get("policies")) : strings(existing.get("token_policies"));
+    List<String> policies =
+        body.has("token_policies")
+            ? strings(body.get("token_policies"))
+            : body.has("policies")
+                ? strings(body.get("policies"))
+                : strings(existing.get("token_policies"));
     ObjectNode role = Json.MAPPER.createObjectNode();
     names.forEach(role.putArray("bound_service_account_names")::add);
     namespaces.forEach(role.putArray("bound_service_account_namespaces")::add);
@@ -201,18 +229,28 @@ final class KubernetesAuth {
     role.put("alias_name_source", aliasSource);
     role.put("token_ttl", ttl.getSeconds());
     role.put("token_max_ttl", maxTtl.getSeconds());
-    role.put("token_explicit_max_ttl", firstDuration(body, existing, "token_explicit_max_ttl", "token_explicit_max_ttl").getSeconds());
+    role.put(
+        "token_explicit_max_ttl",
+        firstDuration(body, existing, "token_explicit_max_ttl", "token_explicit_max_ttl")
+            .getSeconds());
     role.put("token_period", firstDuration(body, existing, "token_period", "period").getSeconds());
     policies.forEach(role.putArray("token_policies")::add);
     role.put("token_no_default_policy", bool(body, existing, "token_no_default_policy"));
-    role.put("token_num_uses", body.has("token_num_uses") ? body.path("token_num_uses").asInt() : existing.path("token_num_uses").asInt(0));
+    role.put(
+        "token_num_uses",
+        body.has("token_num_uses")
+            ? body.path("token_num_uses").asInt()
+            : existing.path("token_num_uses").asInt(0));
     role.put("token_type", text(body, existing, "token_type", "default"));
     storage.put("role/" + name, role);
     VaultResponse response = VaultResponse.noContent();
     if (audience.isEmpty()) {
-      response = response.withWarning(
-          "Role " + name + " does not have an audience configured. While audiences are not required, consider"
-              + " specifying one if your use case would benefit from additional JWT claim verification.");
+      response =
+          response.withWarning(
+              "Role "
+                  + name
+                  + " does not have an audience configured. While audiences are not required, consider"
+                  + " specifying one if your use case would benefit from additional JWT claim verification.");
     }
     return response;
   }
@@ -222,7 +260,9 @@ final class KubernetesAuth {
     v.put("alias_name_source", r.path("alias_name_source").asText());
     v.put("audience", r.path("audience").asText());
     v.set("bound_service_account_names", r.get("bound_service_account_names"));
-    v.put("bound_service_account_namespace_selector", r.path("bound_service_account_namespace_selector").asText());
+    v.put(
+        "bound_service_account_namespace_selector",
+        r.path("bound_service_account_namespace_selector").asText());
     v.set("bound_service_account_namespaces", r.get("bound_service_account_namespaces"));
     v.put("max_ttl", r.path("token_max_ttl").asLong());
     v.put("num_uses", r.path("token_num_uses").asInt());
@@ -252,8 +292,12 @@ final class KubernetesAuth {
     if (jwt.isEmpty()) {
       throw plain(400, "missing jwt");
     }
-    JsonNode role = storage.get("role/" + roleName).orElseThrow(() -> plain(400, "invalid role name \"" + roleName + "\""));
-    JsonNode config = storage.get("config").orElseThrow(() -> plain(500, "could not load backend configuration"));
+    JsonNode role =
+        storage
+            .get("role/" + roleName)
+            .orElseThrow(() -> plain(400, "invalid role name \"" + roleName + "\""));
+    JsonNode config =
+        storage.get("config").orElseThrow(() -> plain(500, "could not load backend configuration"));
 
     JWTClaimsSet claims = parseAndValidate(jwt, role, config);
     ServiceAccount sa = serviceAccount(claims);
@@ -263,8 +307,10 @@ final class KubernetesAuth {
     if (!globMatchAny(strings(role.get("bound_service_account_namespaces")), sa.namespace())) {
       throw plain(403, "namespace not authorized");
     }
-    List<String> audiences = role.path("audience").asText().isEmpty()
-        ? claimAudiences(claims) : List.of(role.path("audience").asText());
+    List<String> audiences =
+        role.path("audience").asText().isEmpty()
+            ? claimAudiences(claims)
+            : List.of(role.path("audience").asText());
     review(jwt, audiences, config, sa);
 
     List<String> policies = new ArrayList<>(strings(role.get("token_policies")));
@@ -286,9 +332,18 @@ final class KubernetesAuth {
     meta.put("service_account_secret_name", sa.secretName());
     meta.put("service_account_uid", sa.uid());
     Tokens.Issued issued =
-        tokens.create(policies, "kubernetes-" + sa.namespace() + "-" + sa.name(), meta,
-            "auth/" + mount.path() + "login", ttl, maxTtl,
-            Duration.ofSeconds(role.path("token_explicit_max_ttl").asLong()), true, true, roleName, null);
+        tokens.create(
+            policies,
+            "kubernetes-" + sa.namespace() + "-" + sa.name(),
+            meta,
+            "auth/" + mount.path() + "login",
+            ttl,
+            maxTtl,
+            Duration.ofSeconds(role.path("token_explicit_max_ttl").asLong()),
+            true,
+            true,
+            roleName,
+            null);
     return VaultResponse.auth(tokens.authBlock(issued.id(), issued.token()));
   }
 
@@ -315,8 +370,10 @@ final class KubernetesAuth {
       for (String pem : pemKeys) {
         try {
           PublicKey key = parsePublicKey(pem);
-          JWSVerifier verifier = key instanceof RSAPublicKey rsa ? new RSASSAVerifier(rsa)
-              : new ECDSAVerifier((ECPublicKey) key);
+          JWSVerifier verifier =
+              key instanceof RSAPublicKey rsa
+                  ? new RSASSAVerifier(rsa)
+                  : new ECDSAVerifier((ECPublicKey) key);
           if (signed.verify(verifier)) {
             verified = true;
             break;
@@ -329,12 +386,14 @@ final class KubernetesAuth {
         throw plain(403, "permission denied");
       }
     }
-    if (!config.path("disable_iss_validation").asBoolean(true) && !config.path("issuer").asText().isEmpty()
+    if (!config.path("disable_iss_validation").asBoolean(true)
+        && !config.path("issuer").asText().isEmpty()
         && !config.path("issuer").asText().equals(claims.getIssuer())) {
       throw plain(403, "go-jose/go-jose/jwt: validation failed, invalid issuer claim (iss)");
     }
     String audience = role.path("audience").asText();
-    if (!audience.isEmpty() && (claims.getAudience() == null || !claims.getAudience().contains(audience))) {
+    if (!audience.isEmpty()
+        && (claims.getAudience() == null || !claims.getAudience().contains(audience))) {
       throw plain(403, "go-jose/go-jose/jwt: validation failed, invalid audience claim (aud)");
     }
     Instant now = clock.instant();
@@ -362,7 +421,8 @@ final class KubernetesAuth {
       Map<String, Object> sa = (Map<String, Object>) map.get("serviceaccount");
       String ns = String.valueOf(map.get("namespace"));
       if (sa != null && map.get("namespace") != null) {
-        return new ServiceAccount(ns, String.valueOf(sa.get("name")), String.valueOf(sa.get("uid")), "");
+        return new ServiceAccount(
+            ns, String.valueOf(sa.get("name")), String.valueOf(sa.get("uid")), "");
       }
     }
     // Legacy secret-based tokens carry flat claims.
@@ -373,7 +433,8 @@ final class KubernetesAuth {
     if (ns == null || name == null || uid == null) {
       throw plain(403, "permission denied");
     }
-    return new ServiceAccount(ns.toString(), name.toString(), uid.toString(), secret == null ? "" : secret.toString());
+    return new ServiceAccount(
+        ns.toString(), name.toString(), uid.toString(), secret == null ? "" : secret.toString());
   }
 
   private static List<String> claimAudiences(JWTClaimsSet claims) {
@@ -395,10 +456,12 @@ final class KubernetesAuth {
     String host = config.path("kubernetes_host").asText().replaceAll("/+$", "");
     JsonNode answer;
     try {
-      HttpClient client = clients.computeIfAbsent(config.path("kubernetes_ca_cert").asText(""), this::newClient);
+      HttpClient client =
+          clients.computeIfAbsent(config.path("kubernetes_ca_cert").asText(""), this::newClient);
       HttpResponse<String> response =
           client.send(
-              HttpRequest.newBuilder(URI.create(host + "/apis/authentication.k8s.io/v1/tokenreviews"))
+              HttpRequest.newBuilder(
+                      URI.create(host + "/apis/authentication.k8s.io/v1/tokenreviews"))
                   .timeout(Duration.ofSeconds(10))
                   .header("Authorization", "Bearer " + bearer)
                   .header("Content-Type", "application/json")
@@ -424,7 +487,8 @@ final class KubernetesAuth {
     if (status == null || !status.isObject() || "Failure".equals(status.asText(null))) {
       throw plain(403, "permission denied");
     }
-    if (!status.path("error").asText("").isEmpty() || !status.path("authenticated").asBoolean(false)) {
+    if (!status.path("error").asText("").isEmpty()
+        || !status.path("authenticated").asBoolean(false)) {
       log.debug("TokenReview rejected the token: {}", status.path("error").asText());
       throw plain(403, "permission denied");
     }
@@ -435,8 +499,11 @@ final class KubernetesAuth {
       }
     }
     String[] parts = status.path("user").path("username").asText("").split(":");
-    if (parts.length != 4 || !parts[0].equals("system") || !parts[1].equals("serviceaccount")
-        || !parts[2].equals(sa.namespace()) || !parts[3].equals(sa.name())
+    if (parts.length != 4
+        || !parts[0].equals("system")
+        || !parts[1].equals("serviceaccount")
+        || !parts[2].equals(sa.namespace())
+        || !parts[3].equals(sa.name())
         || !status.path("user").path("uid").asText("").equals(sa.uid())) {
       throw plain(403, "permission denied");
     }
@@ -452,8 +519,10 @@ final class KubernetesAuth {
 
   private static SSLContext trustFor(String caPem) {
     try {
-      Collection<? extends Certificate> certs = CertificateFactory.getInstance("X.509")
-          .generateCertificates(new ByteArrayInputStream(caPem.getBytes(StandardCharsets.UTF_8)));
+      Collection<? extends Certificate> certs =
+          CertificateFactory.getInstance("X.509")
+              .generateCertificates(
+                  new ByteArrayInputStream(caPem.getBytes(StandardCharsets.UTF_8)));
       if (certs.isEmpty()) {
         throw VaultException.badRequest("kubernetes_ca_cert: no certificates found");
       }
@@ -463,7 +532,8 @@ final class KubernetesAuth {
       for (Certificate c : certs) {
         ks.setCertificateEntry("ca-" + i++, c);
       }
-      TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+      TrustManagerFactory tmf =
+          TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
       tmf.init(ks);
       SSLContext ctx = SSLContext.getInstance("TLS");
       ctx.init(null, tmf.getTrustManagers(), null);
@@ -479,13 +549,15 @@ final class KubernetesAuth {
     try {
       if (pem.contains("CERTIFICATE")) {
         return CertificateFactory.getInstance("X.509")
-            .generateCertificate(new ByteArrayInputStream(pem.getBytes(StandardCharsets.UTF_8))).getPublicKey();
+            .generateCertificate(new ByteArrayInputStream(pem.getBytes(StandardCharsets.UTF_8)))
+            .getPublicKey();
       }
       String b64 = pem.replaceAll("-----[A-Z ]+-----", "").replaceAll("\\s", "");
       byte[] der = Base64.getDecoder().decode(b64);
       for (String alg : List.of("RSA", "EC")) {
         try {
-          return java.security.KeyFactory.getInstance(alg).generatePublic(new X509EncodedKeySpec(der));
+          return java.security.KeyFactory.getInstance(alg)
+              .generatePublic(new X509EncodedKeySpec(der));
         } catch (java.security.spec.InvalidKeySpecException ignored) {
           // try the next algorithm
         }
@@ -538,7 +610,8 @@ final class KubernetesAuth {
     return body.has(field) ? body.path(field).asBoolean() : existing.path(field).asBoolean(false);
   }
 
-  private static Duration firstDuration(JsonNode body, JsonNode existing, String field, String legacy) {
+  private static Duration firstDuration(
+      JsonNode body, JsonNode existing, String field, String legacy) {
     if (body.has(field)) {
       return GoDuration.parse(body.get(field), Duration.ZERO);
     }

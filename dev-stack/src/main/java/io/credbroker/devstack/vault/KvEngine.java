@@ -8,8 +8,8 @@ import java.time.Instant;
 import java.util.List;
 
 /**
- * Vault's KV version 1 secrets engine: read, write, list and delete JSON objects by path. Built
- * in because operators and tests commonly mount it; thread-safe through the mount's storage.
+ * Vault's KV version 1 secrets engine: read, write, list and delete JSON objects by path. Built in
+ * because operators and tests commonly mount it; thread-safe through the mount's storage.
  */
 final class KvEngine implements SecretsEngine {
 

@@ -16,8 +16,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Vault's expiration manager for secret leases: creation (capped by the mount), renewal with
- * Vault's capping and warning, revocation through the owning engine with Vault's retry backoff
- * (2^n × 10 s ± 50 %, 6 attempts, then irrevocable), lookup and listing.
+ * Vault's capping and warning, revocation through the owning engine with Vault's retry backoff (2^n
+ * × 10 s ± 50 %, 6 attempts, then irrevocable), lookup and listing.
  *
  * <p>Thread-safe: all state is in the {@link VaultStore}; {@link #revokeDue} is called by the
  * server's expiry timer and may run beside request threads.
@@ -44,8 +44,12 @@ final class LeaseManager {
     this.clock = clock;
   }
 
-  LeaseRecord register(EngineRequest request, Mount mount, Duration ttl, Duration maxTtl, JsonNode engineData) {
-    Duration max = maxTtl.isZero() || maxTtl.compareTo(mount.effectiveMaxTtl()) > 0 ? mount.effectiveMaxTtl() : maxTtl;
+  LeaseRecord register(
+      EngineRequest request, Mount mount, Duration ttl, Duration maxTtl, JsonNode engineData) {
+    Duration max =
+        maxTtl.isZero() || maxTtl.compareTo(mount.effectiveMaxTtl()) > 0
+            ? mount.effectiveMaxTtl()
+            : maxTtl;
     Duration granted = ttl.isZero() ? mount.effectiveDefaultTtl() : ttl;
     if (granted.compareTo(max) > 0) {
       granted = max;
@@ -75,9 +79,11 @@ final class LeaseManager {
     if (leaseId.startsWith("auth/")) {
       throw VaultException.badRequest("tokens cannot be renewed through this endpoint");
     }
-    StoredLease stored = store.lease(leaseId).orElseThrow(() -> VaultException.badRequest("lease not found"));
+    StoredLease stored =
+        store.lease(leaseId).orElseThrow(() -> VaultException.badRequest("lease not found"));
     if (stored.irrevocable()) {
-      throw VaultException.badRequest("lease is expired and has failed previous revocation attempts");
+      throw VaultException.badRequest(
+          "lease is expired and has failed previous revocation attempts");
     }
     LeaseRecord lease = stored.lease();
     Instant now = clock.instant();
@@ -89,7 +95,8 @@ final class LeaseManager {
     }
     MountedEngine owner = engines.find(lease.mountPath());
     if (owner == null) {
-      throw VaultException.badRequest("failed to renew entry: resp: (*logical.Response)(nil) err: no backend for lease");
+      throw VaultException.badRequest(
+          "failed to renew entry: resp: (*logical.Response)(nil) err: no backend for lease");
     }
     RenewalGrant grant;
     try {
@@ -98,25 +105,37 @@ final class LeaseManager {
       throw renewFailed(e);
     }
     Mount mount = owner.mount();
-    Duration max = grant.maxTtl().isZero() || grant.maxTtl().compareTo(mount.effectiveMaxTtl()) > 0
-        ? mount.effectiveMaxTtl() : grant.maxTtl();
+    Duration max =
+        grant.maxTtl().isZero() || grant.maxTtl().compareTo(mount.effectiveMaxTtl()) > 0
+            ? mount.effectiveMaxTtl()
+            : grant.maxTtl();
     Duration def = grant.ttl().isZero() ? mount.effectiveDefaultTtl() : grant.ttl();
     // As in Vault, the backend moves the credential's expiry by its own calculation first
     // (secretCredsRenew), then the core calculates the lease's TTL when the backend has
     // answered (RenewLease in vault/expiration.go); lease_duration is that TTL exactly.
-    TtlCalculator.Result planned = TtlCalculator.renew(Duration.ZERO, def, max, lease.issueTime(), now);
+    TtlCalculator.Result planned =
+        TtlCalculator.renew(Duration.ZERO, def, max, lease.issueTime(), now);
     try {
       owner.engine().applyRenewal(lease, now.plus(planned.ttl()));
     } catch (VaultException e) {
       throw renewFailed(e);
     }
     now = clock.instant();
-    TtlCalculator.Result result = TtlCalculator.renew(Duration.ZERO, def, max, lease.issueTime(), now);
+    TtlCalculator.Result result =
+        TtlCalculator.renew(Duration.ZERO, def, max, lease.issueTime(), now);
     Instant newExpire = now.plus(result.ttl());
     store.renewLease(leaseId, newExpire, now);
     LeaseRecord renewed =
-        new LeaseRecord(lease.leaseId(), lease.mountPath(), lease.requestPath(), lease.issueTime(), newExpire,
-            now, lease.renewable(), lease.tokenAccessor(), lease.engineData());
+        new LeaseRecord(
+            lease.leaseId(),
+            lease.mountPath(),
+            lease.requestPath(),
+            lease.issueTime(),
+            newExpire,
+            now,
+            lease.renewable(),
+            lease.tokenAccessor(),
+            lease.engineData());
     List<String> warnings = result.warning() == null ? List.of() : List.of(result.warning());
     return new VaultResponse(200, null, renewed, warnings, null);
   }
@@ -124,14 +143,15 @@ final class LeaseManager {
   /** Vault wraps any backend error on renewal into one 400 that quotes it. */
   private static VaultException renewFailed(VaultException backendError) {
     return VaultException.badRequest(
-        "failed to renew entry: resp: (*logical.Response)(nil) err: " + String.join("; ", backendError.errors()));
+        "failed to renew entry: resp: (*logical.Response)(nil) err: "
+            + String.join("; ", backendError.errors()));
   }
 
   /**
    * Revokes one lease now through its engine and deletes it. Unknown ids succeed (idempotent).
    *
-   * @throws VaultException 400 {@code failed to revoke entry: ...} when the engine fails; the
-   *     lease stays unchanged and is revoked (with retries) when it expires
+   * @throws VaultException 400 {@code failed to revoke entry: ...} when the engine fails; the lease
+   *     stays unchanged and is revoked (with retries) when it expires
    */
   void revokeNow(String leaseId) {
     StoredLease stored = store.lease(leaseId).orElse(null);
@@ -142,7 +162,8 @@ final class LeaseManager {
     if (error != null) {
       // Vault's revokeCommon returns the backend's error and leaves the entry as it was: same
       // expiry, no attempt counted; its own expiry (and the retries from then on) still apply.
-      throw VaultException.badRequest("failed to revoke entry: resp: (*logical.Response)(nil) err: " + error);
+      throw VaultException.badRequest(
+          "failed to revoke entry: resp: (*logical.Response)(nil) err: " + error);
     }
   }
 
@@ -167,7 +188,10 @@ final class LeaseManager {
     for (StoredLease l : store.leasesWithPrefix(prefix)) {
       String error = tryRevoke(l.lease());
       if (error != null) {
-        log.warn("revoke-force: engine failed for {}, deleting it anyway: {}", l.lease().leaseId(), error);
+        log.warn(
+            "revoke-force: engine failed for {}, deleting it anyway: {}",
+            l.lease().leaseId(),
+            error);
         store.deleteLease(l.lease().leaseId());
       }
     }
@@ -193,7 +217,8 @@ final class LeaseManager {
     if (leaseId.isEmpty()) {
       throw VaultException.badRequest("missing lease id");
     }
-    StoredLease stored = store.lease(leaseId).orElseThrow(() -> VaultException.badRequest("invalid lease"));
+    StoredLease stored =
+        store.lease(leaseId).orElseThrow(() -> VaultException.badRequest("invalid lease"));
     LeaseRecord l = stored.lease();
     ObjectNode data = Json.MAPPER.createObjectNode();
     data.put("expire_time", VaultClock.format(l.expireTime()));
@@ -277,13 +302,20 @@ final class LeaseManager {
   private void recordFailure(StoredLease l, String error) {
     int attempts = l.revokeAttempts() + 1;
     if (attempts >= MAX_REVOKE_ATTEMPTS) {
-      log.warn("lease {} is irrevocable after {} attempts: {}", l.lease().leaseId(), attempts, error);
+      log.warn(
+          "lease {} is irrevocable after {} attempts: {}", l.lease().leaseId(), attempts, error);
       store.recordRevokeFailure(l.lease().leaseId(), attempts, null, true, error);
       return;
     }
     Duration backoff = backoff(attempts);
-    log.info("revoking lease {} failed (attempt {}), retrying in {}: {}", l.lease().leaseId(), attempts, backoff, error);
-    store.recordRevokeFailure(l.lease().leaseId(), attempts, clock.instant().plus(backoff), false, error);
+    log.info(
+        "revoking lease {} failed (attempt {}), retrying in {}: {}",
+        l.lease().leaseId(),
+        attempts,
+        backoff,
+        error);
+    store.recordRevokeFailure(
+        l.lease().leaseId(), attempts, clock.instant().plus(backoff), false, error);
   }
 
   /** Vault's revocation backoff: 2^attempt × 10 s, ± 50 %. */

@@ -11,8 +11,8 @@ import org.jspecify.annotations.Nullable;
  * @param leaseId e.g. {@code "database/creds/readonly/AbCd…"}
  * @param mountPath the owning mount with a trailing slash
  * @param requestPath the request path relative to the mount that created the lease
- * @param tokenAccessor the accessor of the token that created it; revoking that token revokes
- *     the lease
+ * @param tokenAccessor the accessor of the token that created it; revoking that token revokes the
+ *     lease
  * @param engineData what the engine needs to renew or revoke (never a password)
  */
 public record LeaseRecord(
@@ -28,8 +28,8 @@ public record LeaseRecord(
 
   /**
    * The TTL granted when the lease was created or last renewed, in whole seconds: what Vault
-   * answers as {@code lease_duration} ({@code int(resp.Secret.TTL.Seconds())} in
-   * http/logical.go), not the time left on the clock when the answer is written.
+   * answers as {@code lease_duration} ({@code int(resp.Secret.TTL.Seconds())} in http/logical.go),
+   * not the time left on the clock when the answer is written.
    */
   public long grantedTtlSeconds() {
     Instant granted = lastRenewal == null ? issueTime : lastRenewal;

@@ -85,7 +85,9 @@ record Mount(
 
   static Mount fromJson(JsonNode n) {
     Map<String, String> options = new LinkedHashMap<>();
-    n.path("options").fields().forEachRemaining(e -> options.put(e.getKey(), e.getValue().asText()));
+    n.path("options")
+        .fields()
+        .forEachRemaining(e -> options.put(e.getKey(), e.getValue().asText()));
     return new Mount(
         n.path("path").asText(),
         n.path("type").asText(),

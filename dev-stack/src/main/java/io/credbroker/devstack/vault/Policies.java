@@ -7,8 +7,8 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The ACL policies: stored text in PostgreSQL, parsed once and cached. {@code root} is implicit;
- * {@code default} is written at first start with the rules Vault ships (a token may look up,
- * renew and revoke itself and renew or look up leases). Thread-safe.
+ * {@code default} is written at first start with the rules Vault ships (a token may look up, renew
+ * and revoke itself and renew or look up leases). Thread-safe.
  */
 final class Policies {
 
@@ -71,7 +71,9 @@ final class Policies {
         list.add(new Policy("root", List.of()));
         continue;
       }
-      Policy p = cache.computeIfAbsent(name, n -> store.policy(n).map(t -> Policy.parse(n, t)).orElse(null));
+      Policy p =
+          cache.computeIfAbsent(
+              name, n -> store.policy(n).map(t -> Policy.parse(n, t)).orElse(null));
       if (p != null) {
         list.add(p);
       }

@@ -24,7 +24,8 @@ record Policy(String name, List<Rule> rules) {
   /**
    * Parses HCL policy text.
    *
-   * @throws VaultException 400 {@code failed to parse policy: ...} on any syntax or capability error
+   * @throws VaultException 400 {@code failed to parse policy: ...} on any syntax or capability
+   *     error
    */
   static Policy parse(String name, String text) {
     if (text.strip().startsWith("{")) {
@@ -67,11 +68,14 @@ record Policy(String name, List<Rule> rules) {
           lx.next();
         }
       }
-      rules.merge(pattern, caps, (a, b) -> {
-        Set<String> merged = new LinkedHashSet<>(a);
-        merged.addAll(b);
-        return merged;
-      });
+      rules.merge(
+          pattern,
+          caps,
+          (a, b) -> {
+            Set<String> merged = new LinkedHashSet<>(a);
+            merged.addAll(b);
+            return merged;
+          });
     }
     List<Rule> list = new ArrayList<>();
     rules.forEach((p, c) -> list.add(new Rule(p, Set.copyOf(c))));
@@ -80,8 +84,8 @@ record Policy(String name, List<Rule> rules) {
 
   /**
    * The JSON form of the same language (HCL's JSON syntax), which clients such as Spring Vault
-   * send: {@code {"path": {"<pattern>": {"capabilities": [...]}}}}, or {@code "path"} as an
-   * array of such objects.
+   * send: {@code {"path": {"<pattern>": {"capabilities": [...]}}}}, or {@code "path"} as an array
+   * of such objects.
    */
   private static Policy parseJson(String name, String text) {
     com.fasterxml.jackson.databind.JsonNode root;
@@ -101,19 +105,24 @@ record Policy(String name, List<Rule> rules) {
       throw fail("expected a \"path\" object");
     }
     for (com.fasterxml.jackson.databind.JsonNode block : blocks) {
-      block.fields().forEachRemaining(e -> {
-        Set<String> caps = rules.computeIfAbsent(e.getKey(), k -> new LinkedHashSet<>());
-        for (com.fasterxml.jackson.databind.JsonNode c : e.getValue().path("capabilities")) {
-          String cap = c.asText().toLowerCase(Locale.ROOT);
-          if (!CAPABILITIES.contains(cap)) {
-            throw fail("path \"" + e.getKey() + "\": invalid capability \"" + c.asText() + "\"");
-          }
-          caps.add(cap);
-        }
-        if (e.getValue().has("policy")) {
-          caps.addAll(legacy(e.getValue().path("policy").asText(), e.getKey()));
-        }
-      });
+      block
+          .fields()
+          .forEachRemaining(
+              e -> {
+                Set<String> caps = rules.computeIfAbsent(e.getKey(), k -> new LinkedHashSet<>());
+                for (com.fasterxml.jackson.databind.JsonNode c :
+                    e.getValue().path("capabilities")) {
+                  String cap = c.asText().toLowerCase(Locale.ROOT);
+                  if (!CAPABILITIES.contains(cap)) {
+                    throw fail(
+                        "path \"" + e.getKey() + "\": invalid capability \"" + c.asText() + "\"");
+                  }
+                  caps.add(cap);
+                }
+                if (e.getValue().has("policy")) {
+                  caps.addAll(legacy(e.getValue().path("policy").asText(), e.getKey()));
+                }
+              });
     }
     List<Rule> list = new ArrayList<>();
     rules.forEach((p, c) -> list.add(new Rule(p, Set.copyOf(c))));
@@ -208,7 +217,8 @@ record Policy(String name, List<Rule> rules) {
     String ident() {
       skipWs();
       int start = pos;
-      while (pos < s.length() && (Character.isLetterOrDigit(s.charAt(pos)) || s.charAt(pos) == '_')) {
+      while (pos < s.length()
+          && (Character.isLetterOrDigit(s.charAt(pos)) || s.charAt(pos) == '_')) {
         pos++;
       }
       if (start == pos) {

@@ -7,9 +7,9 @@ import java.util.Locale;
 import java.util.TreeSet;
 
 /**
- * The list helpers Vault applies to policy names: {@code policyutil.SanitizePolicies},
- * {@code strutil.RemoveDuplicates}, {@code strutil.StrListContainsGlob} (ryanuber/go-glob
- * matching) and Go's {@code %q} rendering of a string list for error texts. Stateless.
+ * The list helpers Vault applies to policy names: {@code policyutil.SanitizePolicies}, {@code
+ * strutil.RemoveDuplicates}, {@code strutil.StrListContainsGlob} (ryanuber/go-glob matching) and
+ * Go's {@code %q} rendering of a string list for error texts. Stateless.
  */
 final class PolicyNames {
 

@@ -4,9 +4,9 @@ import java.time.Duration;
 import java.time.Instant;
 
 /**
- * One mounted secrets engine instance. Implementations must be thread-safe: requests, renewals
- * and the expiry timer call it concurrently. It lives until its mount is disabled or the
- * stand-in stops.
+ * One mounted secrets engine instance. Implementations must be thread-safe: requests, renewals and
+ * the expiry timer call it concurrently. It lives until its mount is disabled or the stand-in
+ * stops.
  */
 public interface SecretsEngine {
 

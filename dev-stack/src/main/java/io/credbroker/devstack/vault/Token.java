@@ -61,8 +61,24 @@ record Token(
   }
 
   Token renewed(Instant newExpire, Instant now) {
-    return new Token(accessor, policies, displayName, meta, path, issueTime, newExpire, creationTtl,
-        defaultTtl, maxExpireTime, explicitMaxTtl, now, period, renewable, orphan, role, parentAccessor);
+    return new Token(
+        accessor,
+        policies,
+        displayName,
+        meta,
+        path,
+        issueTime,
+        newExpire,
+        creationTtl,
+        defaultTtl,
+        maxExpireTime,
+        explicitMaxTtl,
+        now,
+        period,
+        renewable,
+        orphan,
+        role,
+        parentAccessor);
   }
 
   JsonNode toJson() {

@@ -13,19 +13,19 @@ import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Token creation by the token store ({@code auth/token/create}, {@code create-orphan} and
- * {@code create/<role>}), following Vault's token_store.go {@code handleCreateCommon} step by
- * step, with its error texts and in its order:
+ * Token creation by the token store ({@code auth/token/create}, {@code create-orphan} and {@code
+ * create/<role>}), following Vault's token_store.go {@code handleCreateCommon} step by step, with
+ * its error texts and in its order:
  *
  * <ul>
  *   <li>policies: a role with allowed or disallowed lists decides them (the allowed list when none
- *       are requested, else the request within it); otherwise the parent's when none are
- *       requested; otherwise a caller without root or {@code sudo} on the request path may only
- *       ask for a subset of its own ({@code child policies must be subset of parent});
- *   <li>parent: a role decides orphan-ness on its own (no {@code sudo} needed);
- *       {@code no_parent=true} needs root or {@code sudo} on the path; {@code create-orphan} is
- *       governed by the ACL on that path alone ("This comes from create-orphan, which can be
- *       properly ACLd");
+ *       are requested, else the request within it); otherwise the parent's when none are requested;
+ *       otherwise a caller without root or {@code sudo} on the request path may only ask for a
+ *       subset of its own ({@code child policies must be subset of parent});
+ *   <li>parent: a role decides orphan-ness on its own (no {@code sudo} needed); {@code
+ *       no_parent=true} needs root or {@code sudo} on the path; {@code create-orphan} is governed
+ *       by the ACL on that path alone ("This comes from create-orphan, which can be properly
+ *       ACLd");
  *   <li>TTL: {@link TtlCalculator#calculate} with the token mount's limits, the lesser of the
  *       request's and the role's explicit max TTL (and period), with Vault's warnings.
  * </ul>
@@ -50,8 +50,8 @@ final class TokenCreation {
   }
 
   /**
-   * @param requestPath the path below {@code auth/token/}: {@code create}, {@code create-orphan}
-   *     or {@code create/<role>}
+   * @param requestPath the path below {@code auth/token/}: {@code create}, {@code create-orphan} or
+   *     {@code create/<role>}
    * @param parent the calling token
    * @param role the role named in the path, or null
    */
@@ -67,26 +67,32 @@ final class TokenCreation {
       type = "service";
     }
     switch (type) {
-      case "", "service" -> { }
-      case "batch" -> throw VaultException.badRequest("the dev-stack Vault stand-in does not issue batch tokens");
+      case "", "service" -> {}
+      case "batch" ->
+          throw VaultException.badRequest(
+              "the dev-stack Vault stand-in does not issue batch tokens");
       default -> throw VaultException.badRequest("invalid 'token_type' value");
     }
     if (data.numUses() < 0) {
       throw VaultException.badRequest("number of uses cannot be negative");
     }
     if (data.numUses() > 0) {
-      throw VaultException.badRequest("the dev-stack Vault stand-in does not limit token uses (num_uses)");
+      throw VaultException.badRequest(
+          "the dev-stack Vault stand-in does not limit token uses (num_uses)");
     }
     if (!data.entityAlias().isEmpty()) {
       if (role == null) {
-        throw VaultException.badRequest("'entity_alias' is only allowed in combination with token role");
+        throw VaultException.badRequest(
+            "'entity_alias' is only allowed in combination with token role");
       }
-      List<String> aliases = role.allowedEntityAliases() == null ? List.of() : role.allowedEntityAliases();
+      List<String> aliases =
+          role.allowedEntityAliases() == null ? List.of() : role.allowedEntityAliases();
       String alias = data.entityAlias().toLowerCase(Locale.ROOT);
       if (!aliases.contains(alias) && !PolicyNames.containsGlob(aliases, alias)) {
         throw VaultException.badRequest("invalid 'entity_alias' value");
       }
-      throw VaultException.badRequest("the dev-stack Vault stand-in has no identity store (entity_alias)");
+      throw VaultException.badRequest(
+          "the dev-stack Vault stand-in has no identity store (entity_alias)");
     }
 
     String path = fullPath;
@@ -114,7 +120,8 @@ final class TokenCreation {
       }
     }
     if (tokenPolicies.contains("root") && !parent.policies().contains("root")) {
-      throw VaultException.badRequest("root tokens may not be created without parent token being root");
+      throw VaultException.badRequest(
+          "root tokens may not be created without parent token being root");
     }
 
     boolean orphan;
@@ -138,7 +145,8 @@ final class TokenCreation {
     if (!data.period().isEmpty()) {
       period = duration(data.period(), "period");
       if (!period.isZero() && !sudo) {
-        throw VaultException.badRequest("root or sudo privileges required to create periodic token");
+        throw VaultException.badRequest(
+            "root or sudo privileges required to create periodic token");
       }
     }
     Duration requestedPeriod = period;
@@ -156,8 +164,10 @@ final class TokenCreation {
           explicitMax = role.tokenExplicitMaxTtl();
         } else {
           explicitMax = min(explicitMax, role.tokenExplicitMaxTtl());
-          warnings.add("Explicit max TTL specified both during creation call and in role; using the lesser value of "
-              + explicitMax.getSeconds() + " seconds");
+          warnings.add(
+              "Explicit max TTL specified both during creation call and in role; using the lesser value of "
+                  + explicitMax.getSeconds()
+                  + " seconds");
         }
       }
       if (!role.tokenPeriod().isZero()) {
@@ -165,16 +175,27 @@ final class TokenCreation {
           period = role.tokenPeriod();
         } else {
           period = min(period, role.tokenPeriod());
-          warnings.add("Period specified both during creation call and in role; using the lesser value of "
-              + period.getSeconds() + " seconds");
+          warnings.add(
+              "Period specified both during creation call and in role; using the lesser value of "
+                  + period.getSeconds()
+                  + " seconds");
         }
       }
     }
 
     Instant now = clock.instant();
     if (!period.isZero() || !ttl.isZero() || !tokenPolicies.contains("root")) {
-      TtlCalculator.Calculated c = TtlCalculator.calculate(Mount.SYSTEM_TTL, Mount.SYSTEM_TTL, Duration.ZERO, ttl,
-          period, Duration.ZERO, explicitMax, now, now);
+      TtlCalculator.Calculated c =
+          TtlCalculator.calculate(
+              Mount.SYSTEM_TTL,
+              Mount.SYSTEM_TTL,
+              Duration.ZERO,
+              ttl,
+              period,
+              Duration.ZERO,
+              explicitMax,
+              now,
+              now);
       warnings.addAll(c.warnings());
       ttl = c.ttl();
     }
@@ -185,22 +206,41 @@ final class TokenCreation {
     Instant maxExpire = null;
     if (ttl.isZero()) {
       if (parent.expireTime() != null) {
-        throw VaultException.badRequest("expiring root tokens cannot create non-expiring root tokens");
+        throw VaultException.badRequest(
+            "expiring root tokens cannot create non-expiring root tokens");
       }
       renewable = false;
     } else if (!period.isZero()) {
       maxExpire = explicitMax.isZero() ? null : now.plus(explicitMax);
     } else {
-      maxExpire = now.plus(explicitMax.isZero() ? Mount.SYSTEM_TTL : min(explicitMax, Mount.SYSTEM_TTL));
+      maxExpire =
+          now.plus(explicitMax.isZero() ? Mount.SYSTEM_TTL : min(explicitMax, Mount.SYSTEM_TTL));
     }
     if (!data.id().isEmpty()) {
-      warnings.add("Supplying a custom ID for the token uses the weaker SHA1 hashing instead of the more secure"
-          + " SHA2-256 HMAC for token obfuscation. SHA1 hashed tokens on the wire leads to less secure lookups.");
+      warnings.add(
+          "Supplying a custom ID for the token uses the weaker SHA1 hashing instead of the more secure"
+              + " SHA2-256 HMAC for token obfuscation. SHA1 hashed tokens on the wire leads to less secure lookups.");
     }
 
-    Token token = new Token(Ids.base62(24), tokenPolicies, displayName, data.meta(), path, now,
-        ttl.isZero() ? null : now.plus(ttl), ttl, ttl, maxExpire, requestedExplicitMax, null, requestedPeriod,
-        renewable, orphan, role == null ? null : role.name(), orphan ? null : parent.accessor());
+    Token token =
+        new Token(
+            Ids.base62(24),
+            tokenPolicies,
+            displayName,
+            data.meta(),
+            path,
+            now,
+            ttl.isZero() ? null : now.plus(ttl),
+            ttl,
+            ttl,
+            maxExpire,
+            requestedExplicitMax,
+            null,
+            requestedPeriod,
+            renewable,
+            orphan,
+            role == null ? null : role.name(),
+            orphan ? null : parent.accessor());
     Tokens.Issued issued = tokens.put(data.id().isEmpty() ? null : data.id(), token);
 
     for (String p : tokenPolicies) {
@@ -216,17 +256,22 @@ final class TokenCreation {
   }
 
   /** The policy decision of {@code handleCreateCommon}, sanitized and sorted. */
-  private static List<String> policies(Request data, Token parent, @Nullable TokenRole role, boolean sudo) {
+  private static List<String> policies(
+      Request data, Token parent, @Nullable TokenRole role, boolean sudo) {
     boolean addDefault = false;
     List<String> chosen;
     if (role != null && role.restrictsPolicies()) {
       // A role with lists grants policies disjoint from the parent's; "default" joins unless
       // the request, the role or its disallowed lists keep it out.
-      boolean roleAddsDefault = !data.noDefaultPolicy() && !role.tokenNoDefaultPolicy()
-          && !role.disallowedPolicies().contains("default")
-          && !PolicyNames.containsGlob(role.disallowedPoliciesGlob(), "default");
-      List<String> finalPolicies = data.policies().isEmpty()
-          ? List.of() : PolicyNames.sanitize(data.policies(), roleAddsDefault);
+      boolean roleAddsDefault =
+          !data.noDefaultPolicy()
+              && !role.tokenNoDefaultPolicy()
+              && !role.disallowedPolicies().contains("default")
+              && !PolicyNames.containsGlob(role.disallowedPoliciesGlob(), "default");
+      List<String> finalPolicies =
+          data.policies().isEmpty()
+              ? List.of()
+              : PolicyNames.sanitize(data.policies(), roleAddsDefault);
       if (!role.allowedPolicies().isEmpty() || !role.allowedPoliciesGlob().isEmpty()) {
         List<String> allowed = PolicyNames.sanitize(role.allowedPolicies(), roleAddsDefault);
         if (finalPolicies.isEmpty()) {
@@ -235,9 +280,14 @@ final class TokenCreation {
           List<String> allowedGlob = PolicyNames.sanitize(role.allowedPoliciesGlob(), false);
           for (String p : finalPolicies) {
             if (!allowed.contains(p) && !PolicyNames.containsGlob(allowedGlob, p)) {
-              throw VaultException.badRequest("token policies (" + PolicyNames.goQuoted(finalPolicies)
-                  + ") must be subset of the role's allowed policies (" + PolicyNames.goQuoted(allowed)
-                  + ") or glob policies (" + PolicyNames.goQuoted(allowedGlob) + ")");
+              throw VaultException.badRequest(
+                  "token policies ("
+                      + PolicyNames.goQuoted(finalPolicies)
+                      + ") must be subset of the role's allowed policies ("
+                      + PolicyNames.goQuoted(allowed)
+                      + ") or glob policies ("
+                      + PolicyNames.goQuoted(allowedGlob)
+                      + ")");
             }
           }
         }
@@ -246,10 +296,12 @@ final class TokenCreation {
       }
       if (!role.disallowedPolicies().isEmpty() || !role.disallowedPoliciesGlob().isEmpty()) {
         List<String> disallowed = PolicyNames.removeDuplicates(role.disallowedPolicies(), true);
-        List<String> disallowedGlob = PolicyNames.removeDuplicates(role.disallowedPoliciesGlob(), true);
+        List<String> disallowedGlob =
+            PolicyNames.removeDuplicates(role.disallowedPoliciesGlob(), true);
         for (String p : finalPolicies) {
           if (disallowed.contains(p) || PolicyNames.containsGlob(disallowedGlob, p)) {
-            throw VaultException.badRequest("token policy \"" + p + "\" is disallowed by this role");
+            throw VaultException.badRequest(
+                "token policy \"" + p + "\" is disallowed by this role");
           }
         }
       }
@@ -289,8 +341,8 @@ final class TokenCreation {
 
   /**
    * The request fields, read as Vault's {@code mapstructure.WeakDecode} reads them: numbers and
-   * booleans where strings are expected become their text; one string where a list is expected
-   * is a one-element list.
+   * booleans where strings are expected become their text; one string where a list is expected is a
+   * one-element list.
    *
    * @param renewable null when the request does not say
    */

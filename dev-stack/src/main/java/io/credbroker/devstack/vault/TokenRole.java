@@ -11,12 +11,12 @@ import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A token store role ({@code auth/token/roles/<name>}) as Vault's token_store.go keeps it
- * ({@code tsRoleEntry}) and reads it back ({@code tokenStoreRoleRead}). Immutable.
+ * A token store role ({@code auth/token/roles/<name>}) as Vault's token_store.go keeps it ({@code
+ * tsRoleEntry}) and reads it back ({@code tokenStoreRoleRead}). Immutable.
  *
- * <p>{@code period} and {@code explicitMaxTtl} are the deprecated fields as last written;
- * {@code tokenPeriod} and {@code tokenExplicitMaxTtl} are what token creation uses. Vault keeps
- * both so that a read returns what was written.
+ * <p>{@code period} and {@code explicitMaxTtl} are the deprecated fields as last written; {@code
+ * tokenPeriod} and {@code tokenExplicitMaxTtl} are what token creation uses. Vault keeps both so
+ * that a read returns what was written.
  *
  * @param allowedEntityAliases null until written, as Vault reads it back
  * @param tokenType {@code default-service} or {@code service} (the stand-in issues no batch tokens)
@@ -54,50 +54,75 @@ record TokenRole(
 
   /** What a create starts from: Vault's field defaults ({@code renewable} true, the rest empty). */
   static TokenRole defaults(String name) {
-    return new TokenRole(name, List.of(), List.of(), List.of(), List.of(), null, false, true, "",
-        Duration.ZERO, Duration.ZERO, Duration.ZERO, Duration.ZERO, false, "default-service");
+    return new TokenRole(
+        name,
+        List.of(),
+        List.of(),
+        List.of(),
+        List.of(),
+        null,
+        false,
+        true,
+        "",
+        Duration.ZERO,
+        Duration.ZERO,
+        Duration.ZERO,
+        Duration.ZERO,
+        false,
+        "default-service");
   }
 
   /** A written role with the warnings Vault answers the write with. */
   record Written(TokenRole role, List<String> warnings) {}
 
   /**
-   * Vault's {@code tokenStoreRoleCreateUpdate}: fields present in the body replace the stored
-   * ones, absent fields keep them (on a create, the defaults).
+   * Vault's {@code tokenStoreRoleCreateUpdate}: fields present in the body replace the stored ones,
+   * absent fields keep them (on a create, the defaults).
    *
    * @param existing the stored role, or null for a create
    * @param systemMaxTtl the token mount's max TTL, for the explicit-max warning
    * @throws VaultException 400 with Vault's texts for invalid values, and for what the stand-in
    *     does not implement (batch tokens, use limits, CIDR bindings)
    */
-  static Written write(@Nullable TokenRole existing, String name, JsonNode body, Duration systemMaxTtl) {
+  static Written write(
+      @Nullable TokenRole existing, String name, JsonNode body, Duration systemMaxTtl) {
     TokenRole r = existing == null ? defaults(name) : existing;
     List<String> warnings = new ArrayList<>();
 
     boolean orphan = body.hasNonNull("orphan") ? body.get("orphan").asBoolean() : r.orphan();
-    boolean renewable = body.hasNonNull("renewable") ? body.get("renewable").asBoolean(true) : r.renewable();
+    boolean renewable =
+        body.hasNonNull("renewable") ? body.get("renewable").asBoolean(true) : r.renewable();
     String pathSuffix = r.pathSuffix();
     if (body.has("path_suffix")) {
       pathSuffix = body.path("path_suffix").asText("");
       if (!pathSuffix.isEmpty() && !PATH_SUFFIX.matcher(pathSuffix).find()) {
         throw VaultException.badRequest(
-            "given role path suffix contains invalid characters; must match " + PATH_SUFFIX.pattern());
+            "given role path suffix contains invalid characters; must match "
+                + PATH_SUFFIX.pattern());
       }
     }
     if (pathSuffix.contains("..")) {
-      throw VaultException.badRequest("error registering path suffix: path cannot contain parent references");
+      throw VaultException.badRequest(
+          "error registering path suffix: path cannot contain parent references");
     }
-    List<String> allowed = body.has("allowed_policies")
-        ? PolicyNames.sanitize(KubernetesAuth.strings(body.get("allowed_policies")), false) : r.allowedPolicies();
-    List<String> disallowed = body.has("disallowed_policies")
-        ? PolicyNames.removeDuplicates(KubernetesAuth.strings(body.get("disallowed_policies")), true)
-        : r.disallowedPolicies();
-    List<String> allowedGlob = body.has("allowed_policies_glob")
-        ? PolicyNames.sanitize(KubernetesAuth.strings(body.get("allowed_policies_glob")), false)
-        : r.allowedPoliciesGlob();
-    List<String> disallowedGlob = body.has("disallowed_policies_glob")
-        ? PolicyNames.removeDuplicates(KubernetesAuth.strings(body.get("disallowed_policies_glob")), true)
-        : r.disallowedPoliciesGlob();
+    List<String> allowed =
+        body.has("allowed_policies")
+            ? PolicyNames.sanitize(KubernetesAuth.strings(body.get("allowed_policies")), false)
+            : r.allowedPolicies();
+    List<String> disallowed =
+        body.has("disallowed_policies")
+            ? PolicyNames.removeDuplicates(
+                KubernetesAuth.strings(body.get("disallowed_policies")), true)
+            : r.disallowedPolicies();
+    List<String> allowedGlob =
+        body.has("allowed_policies_glob")
+            ? PolicyNames.sanitize(KubernetesAuth.strings(body.get("allowed_policies_glob")), false)
+            : r.allowedPoliciesGlob();
+    List<String> disallowedGlob =
+        body.has("disallowed_policies_glob")
+            ? PolicyNames.removeDuplicates(
+                KubernetesAuth.strings(body.get("disallowed_policies_glob")), true)
+            : r.disallowedPoliciesGlob();
 
     String tokenType = r.tokenType();
     if (body.has("token_type")) {
@@ -105,20 +130,28 @@ record TokenRole(
       if (t.isNull()) {
         throw VaultException.badRequest("Invalid 'token_type' value: null");
       }
-      tokenType = switch (t.asText()) {
-        case "service" -> "service";
-        case "default-service" -> "default-service";
-        case "batch", "default-batch" ->
-            throw VaultException.badRequest("the dev-stack Vault stand-in does not issue batch tokens");
-        default -> throw VaultException.badRequest("invalid 'token_type' value \"" + t.asText() + "\"");
-      };
+      tokenType =
+          switch (t.asText()) {
+            case "service" -> "service";
+            case "default-service" -> "default-service";
+            case "batch", "default-batch" ->
+                throw VaultException.badRequest(
+                    "the dev-stack Vault stand-in does not issue batch tokens");
+            default ->
+                throw VaultException.badRequest(
+                    "invalid 'token_type' value \"" + t.asText() + "\"");
+          };
     }
-    boolean noDefaultPolicy = body.hasNonNull("token_no_default_policy")
-        ? body.get("token_no_default_policy").asBoolean() : r.tokenNoDefaultPolicy();
+    boolean noDefaultPolicy =
+        body.hasNonNull("token_no_default_policy")
+            ? body.get("token_no_default_policy").asBoolean()
+            : r.tokenNoDefaultPolicy();
     if (body.hasNonNull("token_num_uses") && body.get("token_num_uses").asLong() != 0) {
       throw body.get("token_num_uses").asLong() < 0
-          ? VaultException.badRequest("error parsing role fields: 'token_num_uses' cannot be negative")
-          : VaultException.badRequest("the dev-stack Vault stand-in does not limit token uses (token_num_uses)");
+          ? VaultException.badRequest(
+              "error parsing role fields: 'token_num_uses' cannot be negative")
+          : VaultException.badRequest(
+              "the dev-stack Vault stand-in does not limit token uses (token_num_uses)");
     }
     if (!KubernetesAuth.strings(body.get("token_bound_cidrs")).isEmpty()
         || !KubernetesAuth.strings(body.get("bound_cidrs")).isEmpty()) {
@@ -132,7 +165,8 @@ record TokenRole(
     if (body.has("token_period")) {
       tokenPeriod = nonNegative(body, "token_period");
       if (body.has("period")) {
-        warnings.add("Both 'token_period' and deprecated 'period' value supplied, ignoring the deprecated value");
+        warnings.add(
+            "Both 'token_period' and deprecated 'period' value supplied, ignoring the deprecated value");
       }
       period = Duration.ZERO;
     } else if (body.has("period")) {
@@ -146,8 +180,9 @@ record TokenRole(
       tokenExplicitMax = nonNegative(body, "token_explicit_max_ttl");
       finalExplicitMax = tokenExplicitMax;
       if (body.has("explicit_max_ttl")) {
-        warnings.add("Both 'token_explicit_max_ttl' and deprecated 'explicit_max_ttl' value supplied,"
-            + " ignoring the deprecated value");
+        warnings.add(
+            "Both 'token_explicit_max_ttl' and deprecated 'explicit_max_ttl' value supplied,"
+                + " ignoring the deprecated value");
       }
       explicitMax = Duration.ZERO;
     } else {
@@ -158,31 +193,54 @@ record TokenRole(
       finalExplicitMax = explicitMax;
     }
     if (!finalExplicitMax.isZero() && finalExplicitMax.compareTo(systemMaxTtl) > 0) {
-      warnings.add("Given explicit max TTL of " + finalExplicitMax.getSeconds()
-          + " is greater than system/mount allowed value of " + systemMaxTtl.getSeconds()
-          + " seconds; until this is fixed attempting to create tokens against this role will result in an error");
+      warnings.add(
+          "Given explicit max TTL of "
+              + finalExplicitMax.getSeconds()
+              + " is greater than system/mount allowed value of "
+              + systemMaxTtl.getSeconds()
+              + " seconds; until this is fixed attempting to create tokens against this role will result in an error");
     }
-    List<String> aliases = body.has("allowed_entity_aliases")
-        ? PolicyNames.removeDuplicates(KubernetesAuth.strings(body.get("allowed_entity_aliases")), true)
-        : r.allowedEntityAliases();
+    List<String> aliases =
+        body.has("allowed_entity_aliases")
+            ? PolicyNames.removeDuplicates(
+                KubernetesAuth.strings(body.get("allowed_entity_aliases")), true)
+            : r.allowedEntityAliases();
 
-    TokenRole written = new TokenRole(name, allowed, disallowed, allowedGlob, disallowedGlob, aliases, orphan,
-        renewable, pathSuffix, period, tokenPeriod, explicitMax, tokenExplicitMax, noDefaultPolicy, tokenType);
+    TokenRole written =
+        new TokenRole(
+            name,
+            allowed,
+            disallowed,
+            allowedGlob,
+            disallowedGlob,
+            aliases,
+            orphan,
+            renewable,
+            pathSuffix,
+            period,
+            tokenPeriod,
+            explicitMax,
+            tokenExplicitMax,
+            noDefaultPolicy,
+            tokenType);
     return new Written(written, List.copyOf(warnings));
   }
 
   private static Duration nonNegative(JsonNode body, String field) {
     Duration d = GoDuration.parse(body.get(field), Duration.ZERO);
     if (d.isNegative()) {
-      throw VaultException.badRequest("error parsing role fields: '" + field + "' cannot be negative");
+      throw VaultException.badRequest(
+          "error parsing role fields: '" + field + "' cannot be negative");
     }
     return d;
   }
 
   /** Whether a policy list or glob list restricts the policies tokens of this role may carry. */
   boolean restrictsPolicies() {
-    return !allowedPolicies.isEmpty() || !disallowedPolicies.isEmpty()
-        || !allowedPoliciesGlob.isEmpty() || !disallowedPoliciesGlob.isEmpty();
+    return !allowedPolicies.isEmpty()
+        || !disallowedPolicies.isEmpty()
+        || !allowedPoliciesGlob.isEmpty()
+        || !disallowedPoliciesGlob.isEmpty();
   }
 
   /** The read shape ({@code tokenStoreRoleRead}); also how the stand-in stores a role. */

@@ -4,8 +4,8 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * The token store's roles, kept in the stand-in's PostgreSQL like every other piece of its state
- * (a restart loses none). Thread-safe: each call is its own transaction.
+ * The token store's roles, kept in the stand-in's PostgreSQL like every other piece of its state (a
+ * restart loses none). Thread-safe: each call is its own transaction.
  */
 final class TokenRoles {
 

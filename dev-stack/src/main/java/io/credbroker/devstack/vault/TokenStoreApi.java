@@ -28,9 +28,9 @@ final class TokenStoreApi {
   }
 
   /**
-   * Vault's existence check decides whether a write is a create (ACL capability {@code create})
-   * or an update ({@code update}). In the token store only roles have one
-   * ({@code tokenStoreRoleExistenceCheck}); every other write there is an update.
+   * Vault's existence check decides whether a write is a create (ACL capability {@code create}) or
+   * an update ({@code update}). In the token store only roles have one ({@code
+   * tokenStoreRoleExistenceCheck}); every other write there is an update.
    *
    * @param p the path relative to {@code auth/token/}
    */
@@ -82,7 +82,8 @@ final class TokenStoreApi {
       }
       case "lookup-accessor" -> {
         VaultException.requireWrite(op);
-        Token t = tokens.storedByAccessor(accessor(body)).orElseThrow(TokenStoreApi::invalidAccessor);
+        Token t =
+            tokens.storedByAccessor(accessor(body)).orElseThrow(TokenStoreApi::invalidAccessor);
         // Vault answers handleLookup's data with the token id blanked.
         return VaultResponse.data(tokens.lookupData(null, t));
       }
@@ -120,10 +121,13 @@ final class TokenStoreApi {
         VaultException.requireWrite(op);
         Optional<Token> stored = tokens.storedByAccessor(accessor(body));
         if (stored.isEmpty()) {
-          return new VaultResponse(200, null, null, List.of("No token found with this accessor"), null);
+          return new VaultResponse(
+              200, null, null, List.of("No token found with this accessor"), null);
         }
-        Token t = tokens.byAccessor(stored.get().accessor())
-            .orElseThrow(() -> VaultException.badRequest("token not found"));
+        Token t =
+            tokens
+                .byAccessor(stored.get().accessor())
+                .orElseThrow(() -> VaultException.badRequest("token not found"));
         // Revoking the token revokes its leases and its children; orphans are no one's children.
         tokens.revoke(t.accessor());
         return VaultResponse.noContent();
@@ -148,8 +152,10 @@ final class TokenStoreApi {
         String createRole = roleName(p, "create/");
         if (createRole != null) {
           VaultException.requireWrite(op);
-          TokenRole role = roles.get(createRole)
-              .orElseThrow(() -> VaultException.badRequest("unknown role " + createRole));
+          TokenRole role =
+              roles
+                  .get(createRole)
+                  .orElseThrow(() -> VaultException.badRequest("unknown role " + createRole));
           return creation.create(p, self, body, role);
         }
         String role = roleName(p, "roles/");
@@ -165,7 +171,8 @@ final class TokenStoreApi {
     return switch (op) {
       case READ -> VaultResponse.data(roles.get(name).orElseThrow(VaultException::notFound).view());
       case CREATE, UPDATE -> {
-        TokenRole.Written written = TokenRole.write(roles.get(name).orElse(null), name, body, Mount.SYSTEM_TTL);
+        TokenRole.Written written =
+            TokenRole.write(roles.get(name).orElse(null), name, body, Mount.SYSTEM_TTL);
         roles.put(written.role());
         VaultResponse response = VaultResponse.noContent();
         for (String w : written.warnings()) {
@@ -203,8 +210,8 @@ final class TokenStoreApi {
   }
 
   /**
-   * A {@code logical.StatusBadRequest} error returned without a response: 400, and the text
-   * arrives multierror-wrapped like any other routed error.
+   * A {@code logical.StatusBadRequest} error returned without a response: 400, and the text arrives
+   * multierror-wrapped like any other routed error.
    */
   private static VaultException statusBadRequest(String message) {
     return new VaultException(400, List.of(VaultException.multiError(message)));

@@ -42,8 +42,24 @@ final class Tokens {
       return;
     }
     Token root =
-        new Token(Ids.base62(24), List.of("root"), "root", Map.of(), "auth/token/root", clock.instant(), null,
-            Duration.ZERO, Duration.ZERO, null, Duration.ZERO, null, Duration.ZERO, false, false, null, null);
+        new Token(
+            Ids.base62(24),
+            List.of("root"),
+            "root",
+            Map.of(),
+            "auth/token/root",
+            clock.instant(),
+            null,
+            Duration.ZERO,
+            Duration.ZERO,
+            null,
+            Duration.ZERO,
+            null,
+            Duration.ZERO,
+            false,
+            false,
+            null,
+            null);
     store.putToken(root.accessor(), hash, null, null, root.toJson());
   }
 
@@ -82,14 +98,30 @@ final class Tokens {
     Duration granted = ttl.compareTo(max) > 0 ? max : ttl;
     String id = Ids.serviceToken();
     Token t =
-        new Token(Ids.base62(24), sortedPolicies(policies), displayName, meta, path, now, now.plus(granted), granted,
-            ttl, now.plus(max), explicitMaxTtl, null, Duration.ZERO, renewable, orphan, role, parentAccessor);
+        new Token(
+            Ids.base62(24),
+            sortedPolicies(policies),
+            displayName,
+            meta,
+            path,
+            now,
+            now.plus(granted),
+            granted,
+            ttl,
+            now.plus(max),
+            explicitMaxTtl,
+            null,
+            Duration.ZERO,
+            renewable,
+            orphan,
+            role,
+            parentAccessor);
     return put(null, t);
   }
 
   /**
-   * Stores a token built by the caller, under a new {@code hvs.} id or, for a root or sudo
-   * caller that chose one, under {@code customId}, checked as Vault's {@code ts.create} does.
+   * Stores a token built by the caller, under a new {@code hvs.} id or, for a root or sudo caller
+   * that chose one, under {@code customId}, checked as Vault's {@code ts.create} does.
    *
    * @throws VaultException 400 with Vault's text for a custom id it would refuse
    */
@@ -137,9 +169,9 @@ final class Tokens {
 
   /**
    * {@code auth/token/renew-self}, {@code renew} and {@code renew-accessor} (which passes an empty
-   * {@code id}, as Vault blanks it there): the renewed auth block, with the capping
-   * warnings if any. A token the token store created renews like Vault's {@code authRenew}: with
-   * its role's current period and explicit max TTL when it came from a role, else with its own.
+   * {@code id}, as Vault blanks it there): the renewed auth block, with the capping warnings if
+   * any. A token the token store created renews like Vault's {@code authRenew}: with its role's
+   * current period and explicit max TTL when it came from a role, else with its own.
    */
   VaultResponse renew(String id, Token t, Duration increment) {
     if (t.expireTime() == null) {
@@ -157,18 +189,36 @@ final class Tokens {
       Duration explicitMax = t.explicitMaxTtl();
       String roleName = t.role();
       if (roleName != null) {
-        TokenRole role = roles.get(roleName).orElseThrow(() -> VaultException.backendError(
-            "failed to renew entry: original token role \"" + roleName + "\" could not be found, not renewing"));
+        TokenRole role =
+            roles
+                .get(roleName)
+                .orElseThrow(
+                    () ->
+                        VaultException.backendError(
+                            "failed to renew entry: original token role \""
+                                + roleName
+                                + "\" could not be found, not renewing"));
         period = role.tokenPeriod();
         explicitMax = role.tokenExplicitMaxTtl();
       }
-      TtlCalculator.Calculated c = TtlCalculator.calculate(Mount.SYSTEM_TTL, Mount.SYSTEM_TTL, increment,
-          t.defaultTtl(), period, Duration.ZERO, explicitMax, t.issueTime(), now);
+      TtlCalculator.Calculated c =
+          TtlCalculator.calculate(
+              Mount.SYSTEM_TTL,
+              Mount.SYSTEM_TTL,
+              increment,
+              t.defaultTtl(),
+              period,
+              Duration.ZERO,
+              explicitMax,
+              t.issueTime(),
+              now);
       ttl = c.ttl();
       warnings = c.warnings();
     } else {
-      Duration max = Duration.between(t.issueTime(), t.maxExpireTime() == null ? now : t.maxExpireTime());
-      TtlCalculator.Result r = TtlCalculator.renew(increment, t.defaultTtl(), max, t.issueTime(), now);
+      Duration max =
+          Duration.between(t.issueTime(), t.maxExpireTime() == null ? now : t.maxExpireTime());
+      TtlCalculator.Result r =
+          TtlCalculator.renew(increment, t.defaultTtl(), max, t.issueTime(), now);
       ttl = r.ttl();
       warnings = r.warning() == null ? List.of() : List.of(r.warning());
     }

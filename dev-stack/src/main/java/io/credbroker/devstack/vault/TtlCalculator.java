@@ -8,10 +8,10 @@ import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Vault's {@code framework.CalculateTTL} (sdk/framework/lease.go): {@link #calculate} in full,
- * as the token store uses it to create and renew tokens, and {@link #renew}, the form lease
- * renewals need (the requested TTL or the default, cut down to what remains of the max TTL
- * counted from the issue time). Stateless.
+ * Vault's {@code framework.CalculateTTL} (sdk/framework/lease.go): {@link #calculate} in full, as
+ * the token store uses it to create and renew tokens, and {@link #renew}, the form lease renewals
+ * need (the requested TTL or the default, cut down to what remains of the max TTL counted from the
+ * issue time). Stateless.
  */
 final class TtlCalculator {
 
@@ -51,19 +51,26 @@ final class TtlCalculator {
   }
 
   /**
-   * Vault's {@code CalculateTTL}: a zero argument means "not set". The max is the smallest of
-   * the mount's, the backend's and the explicit max. A periodic TTL is the period (capped at
-   * the max) and is bounded only by the explicit max; any other TTL is the increment, else the
-   * backend's TTL, else the mount default, and never runs past {@code start} plus the max.
-   * Times are cut to whole seconds first, as Vault does.
+   * Vault's {@code CalculateTTL}: a zero argument means "not set". The max is the smallest of the
+   * mount's, the backend's and the explicit max. A periodic TTL is the period (capped at the max)
+   * and is bounded only by the explicit max; any other TTL is the increment, else the backend's
+   * TTL, else the mount default, and never runs past {@code start} plus the max. Times are cut to
+   * whole seconds first, as Vault does.
    *
    * @param mountDefaultTtl the token mount's (or system) default lease TTL
    * @param mountMaxTtl the token mount's (or system) max lease TTL
-   * @throws VaultException 500 ({@code max TTL must be greater than zero}, {@code past the max
-   *     TTL, cannot renew}), Vault's errors from this function
+   * @throws VaultException 500 ({@code max TTL must be greater than zero}, {@code past the max TTL,
+   *     cannot renew}), Vault's errors from this function
    */
-  static Calculated calculate(Duration mountDefaultTtl, Duration mountMaxTtl, Duration increment,
-      Duration backendTtl, Duration period, Duration backendMaxTtl, Duration explicitMaxTtl, Instant start,
+  static Calculated calculate(
+      Duration mountDefaultTtl,
+      Duration mountMaxTtl,
+      Duration increment,
+      Duration backendTtl,
+      Duration period,
+      Duration backendMaxTtl,
+      Duration explicitMaxTtl,
+      Instant start,
       Instant now) {
     Instant nowSeconds = now.truncatedTo(ChronoUnit.SECONDS);
     Instant startSeconds = start.truncatedTo(ChronoUnit.SECONDS);
@@ -82,8 +89,12 @@ final class TtlCalculator {
     Instant maxValidTime = null;
     if (isSet(period)) {
       if (period.compareTo(maxTtl) > 0) {
-        warnings.add("period of \"" + GoDuration.format(period) + "\" exceeded the effective max_ttl of \""
-            + GoDuration.format(maxTtl) + "\"; period value is capped accordingly");
+        warnings.add(
+            "period of \""
+                + GoDuration.format(period)
+                + "\" exceeded the effective max_ttl of \""
+                + GoDuration.format(maxTtl)
+                + "\"; period value is capped accordingly");
         period = maxTtl;
       }
       ttl = period;

@@ -3,8 +3,8 @@ package io.credbroker.devstack.vault;
 import java.util.List;
 
 /**
- * An error Vault would answer with: an HTTP status and the {@code errors} array of the body.
- * Thrown by handlers and engines; the core renders it as {@code {"errors":[...]}}.
+ * An error Vault would answer with: an HTTP status and the {@code errors} array of the body. Thrown
+ * by handlers and engines; the core renders it as {@code {"errors":[...]}}.
  */
 public class VaultException extends RuntimeException {
 
@@ -25,7 +25,9 @@ public class VaultException extends RuntimeException {
     return errors;
   }
 
-  /** 400 with the message as the only error, as Vault's handlers answer a logical error response. */
+  /**
+   * 400 with the message as the only error, as Vault's handlers answer a logical error response.
+   */
   public static VaultException badRequest(String message) {
     return new VaultException(400, List.of(message));
   }

@@ -41,8 +41,13 @@ final class VaultHttp {
 
   /** A logical request after parsing. */
   private record Call(
-      Operation op, String method, String path, JsonNode body, Map<String, String> query,
-      @Nullable String tokenId, @Nullable Token token) {}
+      Operation op,
+      String method,
+      String path,
+      JsonNode body,
+      Map<String, String> query,
+      @Nullable String tokenId,
+      @Nullable Token token) {}
 
   HttpResponse handle(HttpRequest http) {
     String mountType = null;
@@ -60,7 +65,9 @@ final class VaultHttp {
       }
       JsonNode body = body(http);
       String tokenId = tokenOf(http);
-      Call call = new Call(op, http.method().toUpperCase(Locale.ROOT), path, body, http.query(), tokenId, null);
+      Call call =
+          new Call(
+              op, http.method().toUpperCase(Locale.ROOT), path, body, http.query(), tokenId, null);
       if (path.equals("sys/health")) {
         return health(http);
       }
@@ -86,7 +93,8 @@ final class VaultHttp {
 
   private static @Nullable Operation operation(HttpRequest http) {
     return switch (http.method().toUpperCase(Locale.ROOT)) {
-      case "GET", "HEAD" -> "true".equals(http.queryParam("list")) ? Operation.LIST : Operation.READ;
+      case "GET", "HEAD" ->
+          "true".equals(http.queryParam("list")) ? Operation.LIST : Operation.READ;
       case "LIST" -> Operation.LIST;
       case "POST", "PUT", "PATCH" -> Operation.UPDATE;
       case "DELETE" -> Operation.DELETE;
@@ -102,8 +110,11 @@ final class VaultHttp {
     }
     String type = String.valueOf(http.header("Content-Type")).toLowerCase(Locale.ROOT);
     // curl -d labels JSON as a form; like Vault, look at the body before trusting the label.
-    boolean form = !text.startsWith("{") && !text.startsWith("[")
-        && (type.startsWith("application/x-www-form-urlencoded") || text.matches("^[^=&\\s]+=[^\\s]*$"));
+    boolean form =
+        !text.startsWith("{")
+            && !text.startsWith("[")
+            && (type.startsWith("application/x-www-form-urlencoded")
+                || text.matches("^[^=&\\s]+=[^\\s]*$"));
     if (form) {
       ObjectNode n = Json.MAPPER.createObjectNode();
       for (String pair : text.split("&")) {
@@ -153,7 +164,8 @@ final class VaultHttp {
     if (token == null) {
       throw VaultException.invalidToken();
     }
-    return new Call(call.op(), call.method(), call.path(), call.body(), call.query(), call.tokenId(), token);
+    return new Call(
+        call.op(), call.method(), call.path(), call.body(), call.query(), call.tokenId(), token);
   }
 
   private void authorize(Call call) {
@@ -167,13 +179,16 @@ final class VaultHttp {
       return;
     }
     String path = call.path();
-    Set<String> caps = call.op() == Operation.LIST ? acl.listCapabilities(path) : acl.capabilities(path);
-    boolean ok = !caps.contains("deny") && switch (call.op()) {
-      case READ -> caps.contains("read");
-      case LIST -> caps.contains("list");
-      case CREATE, UPDATE -> writeAllowed(caps, path);
-      case DELETE -> caps.contains("delete");
-    };
+    Set<String> caps =
+        call.op() == Operation.LIST ? acl.listCapabilities(path) : acl.capabilities(path);
+    boolean ok =
+        !caps.contains("deny")
+            && switch (call.op()) {
+              case READ -> caps.contains("read");
+              case LIST -> caps.contains("list");
+              case CREATE, UPDATE -> writeAllowed(caps, path);
+              case DELETE -> caps.contains("delete");
+            };
     if (ok && needsSudo(call)) {
       ok = caps.contains("sudo");
     }
@@ -183,11 +198,11 @@ final class VaultHttp {
   }
 
   /**
-   * Whether the capabilities allow a write. Vault asks the backend's existence check: a write
-   * to a target that does not exist yet needs {@code create}, any other write {@code update},
-   * and a path without an existence check is always an update. The stand-in knows this for the
-   * token store, where only roles have an existence check (token_store.go); elsewhere it does
-   * not know Vault's existence checks and lets either capability do.
+   * Whether the capabilities allow a write. Vault asks the backend's existence check: a write to a
+   * target that does not exist yet needs {@code create}, any other write {@code update}, and a path
+   * without an existence check is always an update. The stand-in knows this for the token store,
+   * where only roles have an existence check (token_store.go); elsewhere it does not know Vault's
+   * existence checks and lets either capability do.
    */
   private boolean writeAllowed(Set<String> caps, String path) {
     if (path.startsWith("auth/token/")) {
@@ -234,34 +249,47 @@ final class VaultHttp {
       return sys(call, p.substring(4));
     }
     if (p.startsWith("auth/token/")) {
-      return server.tokenStore.handle(call.op(), p.substring("auth/token/".length()), call.body(),
-          java.util.Objects.requireNonNull(call.tokenId()), java.util.Objects.requireNonNull(call.token()));
+      return server.tokenStore.handle(
+          call.op(),
+          p.substring("auth/token/".length()),
+          call.body(),
+          java.util.Objects.requireNonNull(call.tokenId()),
+          java.util.Objects.requireNonNull(call.token()));
     }
     if (p.startsWith("auth/")) {
       AuthMount m = server.authMountFor(p.substring(5));
       if (m == null) {
         throw noRoute(p);
       }
-      String rel = p.substring(5).length() >= m.mount().path().length()
-          ? p.substring(5 + m.mount().path().length()) : "";
+      String rel =
+          p.substring(5).length() >= m.mount().path().length()
+              ? p.substring(5 + m.mount().path().length())
+              : "";
       return m.method().handle(call.op(), rel, call.body());
     }
     MountedEngine m = server.secretMountFor(p);
     if (m == null) {
       throw noRoute(p);
     }
-    String rel = p.length() >= m.mount().path().length() ? p.substring(m.mount().path().length()) : "";
+    String rel =
+        p.length() >= m.mount().path().length() ? p.substring(m.mount().path().length()) : "";
     Token token = java.util.Objects.requireNonNull(call.token());
-    EngineRequest request = new EngineRequest(call.op(), m.mount().path(), rel, call.body(), call.query(),
-        token.entry(java.util.Objects.requireNonNull(call.tokenId())));
+    EngineRequest request =
+        new EngineRequest(
+            call.op(),
+            m.mount().path(),
+            rel,
+            call.body(),
+            call.query(),
+            token.entry(java.util.Objects.requireNonNull(call.tokenId())));
     return m.engine().handle(request);
   }
 
   private static VaultException noRoute(String path) {
     String shown = path.endsWith("/") ? path.substring(0, path.length() - 1) : path;
-    return new VaultException(404, List.of("no handler for route \"" + shown + "\". route entry not found."));
+    return new VaultException(
+        404, List.of("no handler for route \"" + shown + "\". route entry not found."));
   }
-
 
   // ---- sys ----
 
@@ -307,10 +335,16 @@ final class VaultHttp {
           }
           JsonNode config = body.path("config");
           Map<String, String> options = new LinkedHashMap<>();
-          body.path("options").fields().forEachRemaining(e -> options.put(e.getKey(), e.getValue().asText()));
-          server.enableSecretMount(path, type, body.path("description").asText(""),
+          body.path("options")
+              .fields()
+              .forEachRemaining(e -> options.put(e.getKey(), e.getValue().asText()));
+          server.enableSecretMount(
+              path,
+              type,
+              body.path("description").asText(""),
               GoDuration.parse(config.get("default_lease_ttl"), Duration.ZERO),
-              GoDuration.parse(config.get("max_lease_ttl"), Duration.ZERO), options);
+              GoDuration.parse(config.get("max_lease_ttl"), Duration.ZERO),
+              options);
           return VaultResponse.noContent();
         }
         case DELETE -> {
@@ -354,7 +388,8 @@ final class VaultHttp {
       String path = normalizeMount(rest);
       return switch (op) {
         case UPDATE, CREATE -> {
-          server.enableAuthMount(path, body.path("type").asText(""), body.path("description").asText(""));
+          server.enableAuthMount(
+              path, body.path("type").asText(""), body.path("description").asText(""));
           yield VaultResponse.noContent();
         }
         case DELETE -> {
@@ -385,7 +420,9 @@ final class VaultHttp {
     }
     if (p.startsWith("policy/") || p.startsWith("policies/acl/")) {
       boolean legacy = p.startsWith("policy/");
-      String name = p.substring(legacy ? "policy/".length() : "policies/acl/".length()).toLowerCase(Locale.ROOT);
+      String name =
+          p.substring(legacy ? "policy/".length() : "policies/acl/".length())
+              .toLowerCase(Locale.ROOT);
       return switch (op) {
         case READ -> {
           if (name.equals("root")) {
@@ -401,7 +438,8 @@ final class VaultHttp {
           yield VaultResponse.data(d);
         }
         case UPDATE, CREATE -> {
-          String text = body.has("policy") ? body.path("policy").asText() : body.path("rules").asText("");
+          String text =
+              body.has("policy") ? body.path("policy").asText() : body.path("rules").asText("");
           if (text.isBlank()) {
             throw VaultException.badRequest("'policy' parameter not supplied or empty");
           }
@@ -415,10 +453,15 @@ final class VaultHttp {
         default -> throw VaultException.unsupportedOperation();
       };
     }
-    if (p.equals("leases/renew") || p.startsWith("leases/renew/") || p.equals("renew") || p.startsWith("renew/")) {
+    if (p.equals("leases/renew")
+        || p.startsWith("leases/renew/")
+        || p.equals("renew")
+        || p.startsWith("renew/")) {
       VaultException.requireWrite(op);
-      String fromUrl = p.contains("/") && !p.equals("leases/renew")
-          ? p.substring(p.startsWith("leases/") ? "leases/renew/".length() : "renew/".length()) : "";
+      String fromUrl =
+          p.contains("/") && !p.equals("leases/renew")
+              ? p.substring(p.startsWith("leases/") ? "leases/renew/".length() : "renew/".length())
+              : "";
       String leaseId = body.path("lease_id").asText("");
       if (leaseId.isEmpty()) {
         leaseId = fromUrl;
@@ -426,10 +469,15 @@ final class VaultHttp {
       Duration increment = GoDuration.parse(body.get("increment"), Duration.ZERO);
       return server.leases.renew(leaseId, increment);
     }
-    if (p.equals("leases/revoke") || p.startsWith("leases/revoke/") || p.equals("revoke") || p.startsWith("revoke/")) {
+    if (p.equals("leases/revoke")
+        || p.startsWith("leases/revoke/")
+        || p.equals("revoke")
+        || p.startsWith("revoke/")) {
       VaultException.requireWrite(op);
-      String fromUrl = p.startsWith("leases/revoke/") ? p.substring("leases/revoke/".length())
-          : p.startsWith("revoke/") ? p.substring("revoke/".length()) : "";
+      String fromUrl =
+          p.startsWith("leases/revoke/")
+              ? p.substring("leases/revoke/".length())
+              : p.startsWith("revoke/") ? p.substring("revoke/".length()) : "";
       String leaseId = body.path("lease_id").asText("");
       if (leaseId.isEmpty()) {
         leaseId = fromUrl;
@@ -475,7 +523,9 @@ final class VaultHttp {
     if (p.equals("leases/count") && op == Operation.READ) {
       VaultResponse all = server.leases.irrevocable();
       ObjectNode d = Json.MAPPER.createObjectNode();
-      d.put("lease_count", ((JsonNode) java.util.Objects.requireNonNull(all.data())).path("lease_count").asInt());
+      d.put(
+          "lease_count",
+          ((JsonNode) java.util.Objects.requireNonNull(all.data())).path("lease_count").asInt());
       return VaultResponse.data(d);
     }
     if (p.equals("capabilities-self") || p.equals("capabilities")) {
@@ -494,7 +544,9 @@ final class VaultHttp {
       return VaultResponse.data(uiMounts());
     }
     if (p.startsWith("internal/ui/mounts/")) {
-      return uiMount(java.util.Objects.requireNonNull(call.token()), p.substring("internal/ui/mounts/".length()));
+      return uiMount(
+          java.util.Objects.requireNonNull(call.token()),
+          p.substring("internal/ui/mounts/".length()));
     }
     throw VaultException.unsupportedPath();
   }
@@ -514,7 +566,9 @@ final class VaultHttp {
     MountedEngine m = server.secretMounts.get(path);
     if (m == null) {
       if (path.equals("sys/")) {
-        return op == Operation.READ ? VaultResponse.data(tuneView(systemMountRecord())) : VaultResponse.noContent();
+        return op == Operation.READ
+            ? VaultResponse.data(tuneView(systemMountRecord()))
+            : VaultResponse.noContent();
       }
       throw VaultException.badRequest("cannot fetch sysview for path \"" + path + "\"");
     }
@@ -522,8 +576,14 @@ final class VaultHttp {
       return VaultResponse.data(tuneView(m.mount()));
     }
     VaultException.requireWrite(op);
-    Duration def = body.has("default_lease_ttl") ? GoDuration.parse(body.get("default_lease_ttl"), Duration.ZERO) : null;
-    Duration max = body.has("max_lease_ttl") ? GoDuration.parse(body.get("max_lease_ttl"), Duration.ZERO) : null;
+    Duration def =
+        body.has("default_lease_ttl")
+            ? GoDuration.parse(body.get("default_lease_ttl"), Duration.ZERO)
+            : null;
+    Duration max =
+        body.has("max_lease_ttl")
+            ? GoDuration.parse(body.get("max_lease_ttl"), Duration.ZERO)
+            : null;
     String description = body.has("description") ? body.path("description").asText() : null;
     server.tuneSecretMount(path, def, max, description);
     return VaultResponse.noContent();
@@ -545,13 +605,27 @@ final class VaultHttp {
   }
 
   private Mount systemMountRecord() {
-    return new Mount("sys/", "system", "00000000-0000-0000-0000-000000000001", "system_00000001",
-        "system endpoints used for control, policy and debugging", Duration.ZERO, Duration.ZERO, Map.of());
+    return new Mount(
+        "sys/",
+        "system",
+        "00000000-0000-0000-0000-000000000001",
+        "system_00000001",
+        "system endpoints used for control, policy and debugging",
+        Duration.ZERO,
+        Duration.ZERO,
+        Map.of());
   }
 
   private Mount tokenMountRecord() {
-    return new Mount("token/", "token", "00000000-0000-0000-0000-000000000002", "auth_token_00000002",
-        "token based credentials", Duration.ZERO, Duration.ZERO, Map.of());
+    return new Mount(
+        "token/",
+        "token",
+        "00000000-0000-0000-0000-000000000002",
+        "auth_token_00000002",
+        "token based credentials",
+        Duration.ZERO,
+        Duration.ZERO,
+        Map.of());
   }
 
   private ObjectNode systemMount() {
@@ -616,7 +690,8 @@ final class VaultHttp {
     if (!acl.isRoot()) {
       Set<String> caps = acl.capabilities(full);
       boolean any = !caps.contains("deny") && !caps.isEmpty();
-      if (!any && !hasAnyUnder(acl, path.startsWith("auth/") ? "auth/" + mount.path() : mount.path())) {
+      if (!any
+          && !hasAnyUnder(acl, path.startsWith("auth/") ? "auth/" + mount.path() : mount.path())) {
         throw VaultException.permissionDenied();
       }
     }
@@ -658,8 +733,16 @@ final class VaultHttp {
       return error(405, List.of(VaultException.multiError("unsupported operation")));
     }
     int status = 200;
-    for (String name : List.of("activecode", "standbycode", "drsecondarycode", "performancestandbycode",
-        "sealedcode", "uninitcode", "removedcode", "haunhealthycode")) {
+    for (String name :
+        List.of(
+            "activecode",
+            "standbycode",
+            "drsecondarycode",
+            "performancestandbycode",
+            "sealedcode",
+            "uninitcode",
+            "removedcode",
+            "haunhealthycode")) {
       String v = http.queryParam(name);
       if (v == null) {
         continue;
@@ -719,7 +802,8 @@ final class VaultHttp {
     env.set("auth", r.auth() == null ? null : Json.MAPPER.valueToTree(r.auth()));
     env.put("mount_type", mountType);
     // Vault still repeats the mount tables at the top level for old clients.
-    if (call.op() == Operation.READ && (call.path().equals("sys/mounts") || call.path().equals("sys/auth"))
+    if (call.op() == Operation.READ
+        && (call.path().equals("sys/mounts") || call.path().equals("sys/auth"))
         && env.get("data") instanceof ObjectNode data) {
       data.fields().forEachRemaining(e -> env.set(e.getKey(), e.getValue()));
     }

@@ -5,9 +5,9 @@ import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
- * What a handler returns. The core renders the full Vault envelope around it (request_id,
- * lease_id, renewable, lease_duration, data, wrap_info, warnings, auth, mount_type), or no body
- * for 204. Immutable.
+ * What a handler returns. The core renders the full Vault envelope around it (request_id, lease_id,
+ * renewable, lease_duration, data, wrap_info, warnings, auth, mount_type), or no body for 204.
+ * Immutable.
  *
  * @param lease when present, lease_id, renewable and lease_duration come from it
  * @param auth the {@code auth} block of a login or token creation, rendered as given

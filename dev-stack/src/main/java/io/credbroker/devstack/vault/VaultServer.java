@@ -22,21 +22,22 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The Vault stand-in: an HTTP server speaking Vault's API for token auth, ACL policies, the
- * mount tables, the Kubernetes auth method, leases, and the secrets engines mounted through
- * {@link SecretsEngineFactory} (the database engine, KV version 1).
+ * The Vault stand-in: an HTTP server speaking Vault's API for token auth, ACL policies, the mount
+ * tables, the Kubernetes auth method, leases, and the secrets engines mounted through {@link
+ * SecretsEngineFactory} (the database engine, KV version 1).
  *
  * <p>Lifecycle: {@link #start} opens the state in PostgreSQL (schema {@code vault}, created if
- * missing), re-mounts what was mounted before, makes sure the root token exists, starts the
- * expiry timer (which at once revokes leases and tokens that expired while the server was down)
- * and starts listening. {@link #close} stops listening and the timer and closes the engines; all
- * state stays in PostgreSQL, so a new server on the same database continues where this one
- * stopped. Thread-safe.
+ * missing), re-mounts what was mounted before, makes sure the root token exists, starts the expiry
+ * timer (which at once revokes leases and tokens that expired while the server was down) and starts
+ * listening. {@link #close} stops listening and the timer and closes the engines; all state stays
+ * in PostgreSQL, so a new server on the same database continues where this one stopped.
+ * Thread-safe.
  */
 public final class VaultServer implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(VaultServer.class);
-  static final String DATABASE_FACTORY = "io.credbroker.devstack.vault.database.DatabaseEngineFactory";
+  static final String DATABASE_FACTORY =
+      "io.credbroker.devstack.vault.database.DatabaseEngineFactory";
 
   /** Where the server listens and keeps its state. {@link #toString} hides the secrets. */
   public record Options(
@@ -56,8 +57,10 @@ public final class VaultServer implements AutoCloseable {
     }
 
     /** 127.0.0.1, a one-second expiry timer. */
-    public static Options of(int port, String rootToken, String jdbcUrl, String user, String password) {
-      return new Options("127.0.0.1", port, rootToken, jdbcUrl, user, password, Duration.ofSeconds(1));
+    public static Options of(
+        int port, String rootToken, String jdbcUrl, String user, String password) {
+      return new Options(
+          "127.0.0.1", port, rootToken, jdbcUrl, user, password, Duration.ofSeconds(1));
     }
 
     @Override
@@ -101,7 +104,8 @@ public final class VaultServer implements AutoCloseable {
   }
 
   public static VaultServer start(Options options) {
-    VaultStore store = VaultStore.open(options.jdbcUrl(), options.databaseUser(), options.databasePassword());
+    VaultStore store =
+        VaultStore.open(options.jdbcUrl(), options.databaseUser(), options.databasePassword());
     VaultServer server = new VaultServer(store, Clock.systemUTC(), options.rootToken());
     try {
       server.policies.ensureBuiltIns();
@@ -111,7 +115,8 @@ public final class VaultServer implements AutoCloseable {
           server::expire, 0, options.expiryInterval().toMillis(), TimeUnit.MILLISECONDS);
       VaultHttp http = new VaultHttp(server);
       server.endpoint =
-          HttpEndpoint.start(new InetSocketAddress(options.host(), options.port()), null, "vault", http::handle);
+          HttpEndpoint.start(
+              new InetSocketAddress(options.host(), options.port()), null, "vault", http::handle);
       log.info("Vault stand-in listening on {}", server.address());
       return server;
     } catch (RuntimeException e) {
@@ -174,7 +179,8 @@ public final class VaultServer implements AutoCloseable {
     f.put("kv", KvEngine.FACTORY);
     try {
       SecretsEngineFactory db =
-          (SecretsEngineFactory) Class.forName(DATABASE_FACTORY).getDeclaredConstructor().newInstance();
+          (SecretsEngineFactory)
+              Class.forName(DATABASE_FACTORY).getDeclaredConstructor().newInstance();
       f.put(db.type(), db);
     } catch (ReflectiveOperationException | LinkageError e) {
       log.warn("database secrets engine not available: {}", e.toString());
@@ -194,19 +200,28 @@ public final class VaultServer implements AutoCloseable {
     }
     for (JsonNode n : store.mounts("auth")) {
       Mount m = Mount.fromJson(n);
-      authMounts.put(m.path(), new AuthMount(m, new KubernetesAuth(m, store.storage(m.uuid()), tokens, clock)));
+      authMounts.put(
+          m.path(),
+          new AuthMount(m, new KubernetesAuth(m, store.storage(m.uuid()), tokens, clock)));
     }
   }
 
-  void enableSecretMount(String path, String type, String description, Duration defaultTtl, Duration maxTtl,
+  void enableSecretMount(
+      String path,
+      String type,
+      String description,
+      Duration defaultTtl,
+      Duration maxTtl,
       Map<String, String> options) {
-    if (path.equals("sys/") || path.startsWith("auth/") || path.equals("cubbyhole/") || path.equals("identity/")) {
+    if (path.equals("sys/")
+        || path.startsWith("auth/")
+        || path.equals("cubbyhole/")
+        || path.equals("identity/")) {
       throw VaultException.badRequest("cannot mount at reserved path \"" + path + "\"");
     }
     SecretsEngineFactory factory = factories.get(type);
     if (factory == null) {
-      throw VaultException.badRequest(
-          "plugin not found in the catalog: " + type);
+      throw VaultException.badRequest("plugin not found in the catalog: " + type);
     }
     if ("kv".equals(type) && "2".equals(options.get("version"))) {
       throw VaultException.badRequest("the dev-stack Vault stand-in offers KV version 1 only");
@@ -217,8 +232,16 @@ public final class VaultServer implements AutoCloseable {
           throw VaultException.badRequest("path is already in use at " + existing);
         }
       }
-      Mount m = new Mount(path, type, Ids.uuid(), type + "_" + Ids.uuid().substring(0, 8), description,
-          defaultTtl, maxTtl, options);
+      Mount m =
+          new Mount(
+              path,
+              type,
+              Ids.uuid(),
+              type + "_" + Ids.uuid().substring(0, 8),
+              description,
+              defaultTtl,
+              maxTtl,
+              options);
       SecretsEngine engine = factory.create(context(path, m.uuid()));
       store.putMount("secret", path, m.toJson());
       secretMounts.put(path, new MountedEngine(m, engine));
@@ -238,14 +261,21 @@ public final class VaultServer implements AutoCloseable {
     closeQuietly(m.engine());
   }
 
-  void tuneSecretMount(String path, @Nullable Duration defaultTtl, @Nullable Duration maxTtl, @Nullable String description) {
+  void tuneSecretMount(
+      String path,
+      @Nullable Duration defaultTtl,
+      @Nullable Duration maxTtl,
+      @Nullable String description) {
     MountedEngine m = secretMounts.get(path);
     if (m == null) {
       throw VaultException.badRequest("cannot tune \"" + path + "\": no mount");
     }
     Mount old = m.mount();
-    Mount tuned = old.tuned(defaultTtl == null ? old.defaultLeaseTtl() : defaultTtl,
-        maxTtl == null ? old.maxLeaseTtl() : maxTtl, description == null ? old.description() : description);
+    Mount tuned =
+        old.tuned(
+            defaultTtl == null ? old.defaultLeaseTtl() : defaultTtl,
+            maxTtl == null ? old.maxLeaseTtl() : maxTtl,
+            description == null ? old.description() : description);
     store.putMount("secret", path, tuned.toJson());
     secretMounts.put(path, new MountedEngine(tuned, m.engine()));
   }
@@ -261,10 +291,19 @@ public final class VaultServer implements AutoCloseable {
       if (authMounts.containsKey(path)) {
         throw VaultException.badRequest("path is already in use at " + path);
       }
-      Mount m = new Mount(path, type, Ids.uuid(), "auth_" + type + "_" + Ids.uuid().substring(0, 8), description,
-          Duration.ZERO, Duration.ZERO, Map.of());
+      Mount m =
+          new Mount(
+              path,
+              type,
+              Ids.uuid(),
+              "auth_" + type + "_" + Ids.uuid().substring(0, 8),
+              description,
+              Duration.ZERO,
+              Duration.ZERO,
+              Map.of());
       store.putMount("auth", path, m.toJson());
-      authMounts.put(path, new AuthMount(m, new KubernetesAuth(m, store.storage(m.uuid()), tokens, clock)));
+      authMounts.put(
+          path, new AuthMount(m, new KubernetesAuth(m, store.storage(m.uuid()), tokens, clock)));
     }
   }
 
@@ -343,7 +382,8 @@ public final class VaultServer implements AutoCloseable {
       }
 
       @Override
-      public LeaseRecord registerLease(EngineRequest request, Duration ttl, Duration maxTtl, JsonNode engineData) {
+      public LeaseRecord registerLease(
+          EngineRequest request, Duration ttl, Duration maxTtl, JsonNode engineData) {
         return leases.register(request, current(), ttl, maxTtl, engineData);
       }
 

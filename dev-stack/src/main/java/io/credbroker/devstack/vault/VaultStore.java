@@ -26,8 +26,8 @@ import org.jspecify.annotations.Nullable;
  * tokens (by accessor, with a SHA-256 of the token id, never the id itself), leases, mounts,
  * policies and the engines' key/value storage. Each method is its own transaction.
  *
- * <p>Thread-safe (a small connection pool). Lifecycle: {@link #open} creates the schema if
- * missing; {@link #close} closes the pool.
+ * <p>Thread-safe (a small connection pool). Lifecycle: {@link #open} creates the schema if missing;
+ * {@link #close} closes the pool.
  */
 final class VaultStore implements AutoCloseable {
 
@@ -63,8 +63,7 @@ final class VaultStore implements AutoCloseable {
                   parent_accessor text,
                   expire_time timestamptz,
                   body jsonb NOT NULL)""");
-            s.execute(
-                "CREATE INDEX IF NOT EXISTS tokens_expire ON vault.tokens (expire_time)");
+            s.execute("CREATE INDEX IF NOT EXISTS tokens_expire ON vault.tokens (expire_time)");
             s.execute(
                 """
                 CREATE TABLE IF NOT EXISTS vault.leases (
@@ -106,25 +105,40 @@ final class VaultStore implements AutoCloseable {
 
   // ---- tokens ----
 
-  void putToken(String accessor, String idHash, @Nullable String parent, @Nullable Instant expire, JsonNode body) {
+  void putToken(
+      String accessor,
+      String idHash,
+      @Nullable String parent,
+      @Nullable Instant expire,
+      JsonNode body) {
     update(
         """
         INSERT INTO vault.tokens (accessor, id_hash, parent_accessor, expire_time, body)
         VALUES (?, ?, ?, ?, ?::jsonb)
         ON CONFLICT (accessor) DO UPDATE SET expire_time = excluded.expire_time, body = excluded.body""",
-        accessor, idHash, parent, expire, json(body));
+        accessor,
+        idHash,
+        parent,
+        expire,
+        json(body));
   }
 
   void updateToken(String accessor, @Nullable Instant expire, JsonNode body) {
-    update("UPDATE vault.tokens SET expire_time = ?, body = ?::jsonb WHERE accessor = ?", expire, json(body), accessor);
+    update(
+        "UPDATE vault.tokens SET expire_time = ?, body = ?::jsonb WHERE accessor = ?",
+        expire,
+        json(body),
+        accessor);
   }
 
   Optional<JsonNode> tokenByHash(String idHash) {
-    return queryOne("SELECT body FROM vault.tokens WHERE id_hash = ?", rs -> parse(rs.getString(1)), idHash);
+    return queryOne(
+        "SELECT body FROM vault.tokens WHERE id_hash = ?", rs -> parse(rs.getString(1)), idHash);
   }
 
   Optional<JsonNode> tokenByAccessor(String accessor) {
-    return queryOne("SELECT body FROM vault.tokens WHERE accessor = ?", rs -> parse(rs.getString(1)), accessor);
+    return queryOne(
+        "SELECT body FROM vault.tokens WHERE accessor = ?", rs -> parse(rs.getString(1)), accessor);
   }
 
   List<String> tokenAccessors() {
@@ -132,12 +146,16 @@ final class VaultStore implements AutoCloseable {
   }
 
   List<String> childTokens(String accessor) {
-    return query("SELECT accessor FROM vault.tokens WHERE parent_accessor = ?", rs -> rs.getString(1), accessor);
+    return query(
+        "SELECT accessor FROM vault.tokens WHERE parent_accessor = ?",
+        rs -> rs.getString(1),
+        accessor);
   }
 
   List<String> expiredTokens(Instant now, int limit) {
     return query(
-        "SELECT accessor FROM vault.tokens WHERE expire_time <= ? ORDER BY expire_time LIMIT " + limit,
+        "SELECT accessor FROM vault.tokens WHERE expire_time <= ? ORDER BY expire_time LIMIT "
+            + limit,
         rs -> rs.getString(1),
         now);
   }
@@ -154,12 +172,20 @@ final class VaultStore implements AutoCloseable {
         INSERT INTO vault.leases (lease_id, mount_path, request_path, token_accessor, issue_time,
           expire_time, last_renewal, renewable, engine_data)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb)""",
-        l.leaseId(), l.mountPath(), l.requestPath(), l.tokenAccessor(), l.issueTime(),
-        l.expireTime(), l.lastRenewal(), l.renewable(), json(l.engineData()));
+        l.leaseId(),
+        l.mountPath(),
+        l.requestPath(),
+        l.tokenAccessor(),
+        l.issueTime(),
+        l.expireTime(),
+        l.lastRenewal(),
+        l.renewable(),
+        json(l.engineData()));
   }
 
   /** A stored lease with the core's bookkeeping about failed revocations. */
-  record StoredLease(LeaseRecord lease, int revokeAttempts, boolean irrevocable, @Nullable String revokeError) {}
+  record StoredLease(
+      LeaseRecord lease, int revokeAttempts, boolean irrevocable, @Nullable String revokeError) {}
 
   private static final String LEASE_COLUMNS =
       "lease_id, mount_path, request_path, issue_time, expire_time, last_renewal, renewable,"
@@ -194,49 +220,76 @@ final class VaultStore implements AutoCloseable {
   }
 
   Optional<StoredLease> lease(String leaseId) {
-    return queryOne("SELECT " + LEASE_COLUMNS + " FROM vault.leases WHERE lease_id = ?", VaultStore::readLease, leaseId);
+    return queryOne(
+        "SELECT " + LEASE_COLUMNS + " FROM vault.leases WHERE lease_id = ?",
+        VaultStore::readLease,
+        leaseId);
   }
 
   List<StoredLease> leasesWithPrefix(String prefix) {
     return query(
-        "SELECT " + LEASE_COLUMNS + " FROM vault.leases WHERE starts_with(lease_id, ?) ORDER BY lease_id",
+        "SELECT "
+            + LEASE_COLUMNS
+            + " FROM vault.leases WHERE starts_with(lease_id, ?) ORDER BY lease_id",
         VaultStore::readLease,
         prefix);
   }
 
   List<String> leaseIdsOfToken(String accessor) {
-    return query("SELECT lease_id FROM vault.leases WHERE token_accessor = ?", rs -> rs.getString(1), accessor);
+    return query(
+        "SELECT lease_id FROM vault.leases WHERE token_accessor = ?",
+        rs -> rs.getString(1),
+        accessor);
   }
 
   /** Leases past their expiry whose next revocation attempt is due. */
   List<StoredLease> dueLeases(Instant now, int limit) {
     return query(
-        "SELECT " + LEASE_COLUMNS + " FROM vault.leases WHERE expire_time <= ? AND NOT irrevocable"
-            + " AND (next_attempt IS NULL OR next_attempt <= ?) ORDER BY expire_time LIMIT " + limit,
+        "SELECT "
+            + LEASE_COLUMNS
+            + " FROM vault.leases WHERE expire_time <= ? AND NOT irrevocable"
+            + " AND (next_attempt IS NULL OR next_attempt <= ?) ORDER BY expire_time LIMIT "
+            + limit,
         VaultStore::readLease,
         now,
         now);
   }
 
   List<StoredLease> irrevocableLeases() {
-    return query("SELECT " + LEASE_COLUMNS + " FROM vault.leases WHERE irrevocable ORDER BY lease_id", VaultStore::readLease);
+    return query(
+        "SELECT " + LEASE_COLUMNS + " FROM vault.leases WHERE irrevocable ORDER BY lease_id",
+        VaultStore::readLease);
   }
 
   void renewLease(String leaseId, Instant expire, Instant lastRenewal) {
-    update("UPDATE vault.leases SET expire_time = ?, last_renewal = ? WHERE lease_id = ?", expire, lastRenewal, leaseId);
+    update(
+        "UPDATE vault.leases SET expire_time = ?, last_renewal = ? WHERE lease_id = ?",
+        expire,
+        lastRenewal,
+        leaseId);
   }
 
   /** Makes a lease due for revocation now (queued revoke, or token revoked). */
   void expireLeaseNow(String leaseId, Instant now) {
     update(
         "UPDATE vault.leases SET expire_time = LEAST(expire_time, ?), next_attempt = NULL WHERE lease_id = ?",
-        now, leaseId);
+        now,
+        leaseId);
   }
 
-  void recordRevokeFailure(String leaseId, int attempts, @Nullable Instant nextAttempt, boolean irrevocable, String error) {
+  void recordRevokeFailure(
+      String leaseId,
+      int attempts,
+      @Nullable Instant nextAttempt,
+      boolean irrevocable,
+      String error) {
     update(
         "UPDATE vault.leases SET revoke_attempts = ?, next_attempt = ?, irrevocable = ?, revoke_error = ? WHERE lease_id = ?",
-        attempts, nextAttempt, irrevocable, error, leaseId);
+        attempts,
+        nextAttempt,
+        irrevocable,
+        error,
+        leaseId);
   }
 
   void deleteLease(String leaseId) {
@@ -246,14 +299,19 @@ final class VaultStore implements AutoCloseable {
   // ---- mounts ----
 
   List<JsonNode> mounts(String kind) {
-    return query("SELECT body FROM vault.mounts WHERE kind = ? ORDER BY path", rs -> parse(rs.getString(1)), kind);
+    return query(
+        "SELECT body FROM vault.mounts WHERE kind = ? ORDER BY path",
+        rs -> parse(rs.getString(1)),
+        kind);
   }
 
   void putMount(String kind, String path, JsonNode body) {
     update(
         "INSERT INTO vault.mounts (kind, path, body) VALUES (?, ?, ?::jsonb)"
             + " ON CONFLICT (kind, path) DO UPDATE SET body = excluded.body",
-        kind, path, json(body));
+        kind,
+        path,
+        json(body));
   }
 
   void deleteMount(String kind, String path) {
@@ -273,11 +331,15 @@ final class VaultStore implements AutoCloseable {
   void putPolicy(String name, String text) {
     update(
         "INSERT INTO vault.policies (name, text) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET text = excluded.text",
-        name, text);
+        name,
+        text);
   }
 
   void putPolicyIfAbsent(String name, String text) {
-    update("INSERT INTO vault.policies (name, text) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", name, text);
+    update(
+        "INSERT INTO vault.policies (name, text) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+        name,
+        text);
   }
 
   void deletePolicy(String name) {
@@ -292,7 +354,9 @@ final class VaultStore implements AutoCloseable {
       public Optional<JsonNode> get(String key) {
         return queryOne(
             "SELECT value FROM vault.storage WHERE mount_uuid = ? AND key = ?",
-            rs -> parse(rs.getString(1)), mountUuid, key);
+            rs -> parse(rs.getString(1)),
+            mountUuid,
+            key);
       }
 
       @Override
@@ -300,7 +364,9 @@ final class VaultStore implements AutoCloseable {
         update(
             "INSERT INTO vault.storage (mount_uuid, key, value) VALUES (?, ?, ?::jsonb)"
                 + " ON CONFLICT (mount_uuid, key) DO UPDATE SET value = excluded.value",
-            mountUuid, key, json(value));
+            mountUuid,
+            key,
+            json(value));
       }
 
       @Override
@@ -313,7 +379,9 @@ final class VaultStore implements AutoCloseable {
         List<String> keys =
             query(
                 "SELECT key FROM vault.storage WHERE mount_uuid = ? AND starts_with(key, ?)",
-                rs -> rs.getString(1), mountUuid, prefix);
+                rs -> rs.getString(1),
+                mountUuid,
+                prefix);
         TreeSet<String> result = new TreeSet<>();
         for (String k : keys) {
           String rest = k.substring(prefix.length());

@@ -30,9 +30,11 @@ class HttpFaultsIT {
 
   @Test
   void injectedResponseReplacesTheHandlersOnlyForSelectedRequestsUntilCleared() throws Exception {
-    endpoint.faults().respond(
-        request -> request.path().startsWith("/v1/database/"),
-        HttpResponse.json(503, Map.of("errors", java.util.List.of("Vault is sealed"))));
+    endpoint
+        .faults()
+        .respond(
+            request -> request.path().startsWith("/v1/database/"),
+            HttpResponse.json(503, Map.of("errors", java.util.List.of("Vault is sealed"))));
 
     assertThat(get("/v1/database/creds/db1").statusCode()).isEqualTo(503);
     assertThat(get("/v1/database/creds/db1").body()).contains("Vault is sealed");
@@ -59,7 +61,8 @@ class HttpFaultsIT {
     }
     java.net.http.HttpResponse<String> late = get("/slow");
     assertThat(late.statusCode()).isEqualTo(200);
-    assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThanOrEqualTo(Duration.ofMillis(1500));
+    assertThat(Duration.ofNanos(System.nanoTime() - start))
+        .isGreaterThanOrEqualTo(Duration.ofMillis(1500));
   }
 
   private java.net.http.HttpResponse<String> get(String path) throws Exception {

@@ -96,38 +96,73 @@ class KubernetesApiServerIT {
 
   @Test
   void versionAnswersAnonymousCallersWithEveryFieldOfA133ApiServer() throws Exception {
-    HttpResponse<String> raw = http.send(
-        HttpRequest.newBuilder(server.url().resolve("/version")).GET().build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> raw =
+        http.send(
+            HttpRequest.newBuilder(server.url().resolve("/version")).GET().build(),
+            HttpResponse.BodyHandlers.ofString());
 
     assertThat(raw.statusCode()).isEqualTo(200);
-    assertThat(raw.headers().firstValue("content-type")).hasValueSatisfying(t -> assertThat(t).startsWith("application/json"));
-    assertThat(Json.MAPPER.readTree(raw.body()).fieldNames()).toIterable().containsExactly(
-        "major", "minor", "emulationMajor", "emulationMinor", "minCompatibilityMajor", "minCompatibilityMinor",
-        "gitVersion", "gitCommit", "gitTreeState", "buildDate", "goVersion", "compiler", "platform");
+    assertThat(raw.headers().firstValue("content-type"))
+        .hasValueSatisfying(t -> assertThat(t).startsWith("application/json"));
+    assertThat(Json.MAPPER.readTree(raw.body()).fieldNames())
+        .toIterable()
+        .containsExactly(
+            "major",
+            "minor",
+            "emulationMajor",
+            "emulationMinor",
+            "minCompatibilityMajor",
+            "minCompatibilityMinor",
+            "gitVersion",
+            "gitCommit",
+            "gitTreeState",
+            "buildDate",
+            "goVersion",
+            "compiler",
+            "platform");
     VersionInfo version = admin.getKubernetesVersion();
     assertThat(version.getMajor()).isEqualTo("1");
     assertThat(version.getMinor()).isEqualTo("33");
     assertThat(version.getEmulationMajor() + "." + version.getEmulationMinor()).isEqualTo("1.33");
-    assertThat(version.getMinCompatibilityMajor() + "." + version.getMinCompatibilityMinor()).isEqualTo("1.32");
+    assertThat(version.getMinCompatibilityMajor() + "." + version.getMinCompatibilityMinor())
+        .isEqualTo("1.32");
     assertThat(version.getBuildDate()).isNotNull();
   }
 
   @Test
   void adminCreatesGetsListsAndDeletesNamespacesServiceAccountsAndPods() {
-    admin.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName("crud").endMetadata().build()).create();
-    admin.serviceAccounts().inNamespace("crud")
-        .resource(new ServiceAccountBuilder().withNewMetadata().withName("worker").endMetadata().build()).create();
-    Pod created = admin.pods().inNamespace("crud").resource(pod("worker-1", "worker", Map.of("app", "worker"))).create();
-    admin.pods().inNamespace("crud").resource(pod("other-1", "worker", Map.of("app", "other"))).create();
+    admin
+        .namespaces()
+        .resource(new NamespaceBuilder().withNewMetadata().withName("crud").endMetadata().build())
+        .create();
+    admin
+        .serviceAccounts()
+        .inNamespace("crud")
+        .resource(
+            new ServiceAccountBuilder().withNewMetadata().withName("worker").endMetadata().build())
+        .create();
+    Pod created =
+        admin
+            .pods()
+            .inNamespace("crud")
+            .resource(pod("worker-1", "worker", Map.of("app", "worker")))
+            .create();
+    admin
+        .pods()
+        .inNamespace("crud")
+        .resource(pod("other-1", "worker", Map.of("app", "other")))
+        .create();
 
     assertThat(created.getMetadata().getUid()).isNotBlank();
     assertThat(created.getMetadata().getResourceVersion()).isNotBlank();
     assertThat(created.getStatus().getPhase()).isEqualTo("Running");
     assertThat(created.getStatus().getPodIP()).isNotBlank();
-    assertThat(admin.pods().inNamespace("crud").withName("worker-1").get().getSpec().getContainers())
+    assertThat(
+            admin.pods().inNamespace("crud").withName("worker-1").get().getSpec().getContainers())
         .singleElement()
         .satisfies(c -> assertThat(c.getImage()).isEqualTo("example/app:1"));
-    assertThat(admin.namespaces().withName("crud").get().getStatus().getPhase()).isEqualTo("Active");
+    assertThat(admin.namespaces().withName("crud").get().getStatus().getPhase())
+        .isEqualTo("Active");
     assertThat(admin.serviceAccounts().inNamespace("crud").list().getItems())
         .extracting(sa -> sa.getMetadata().getName())
         .containsExactly("worker");
@@ -145,25 +180,42 @@ class KubernetesApiServerIT {
   @Test
   void creatingAPodTwiceAnswersAlreadyExistsLikeTheRealServer() {
     server.createPod("public", "dup", "application");
-    assertThatThrownBy(() -> admin.pods().inNamespace("public").resource(pod("dup", "application", Map.of())).create())
-        .isInstanceOfSatisfying(KubernetesClientException.class, e -> {
-          assertThat(e.getCode()).isEqualTo(409);
-          assertThat(e.getStatus().getReason()).isEqualTo("AlreadyExists");
-          assertThat(e.getStatus().getMessage()).isEqualTo("pods \"dup\" already exists");
-        });
+    assertThatThrownBy(
+            () ->
+                admin
+                    .pods()
+                    .inNamespace("public")
+                    .resource(pod("dup", "application", Map.of()))
+                    .create())
+        .isInstanceOfSatisfying(
+            KubernetesClientException.class,
+            e -> {
+              assertThat(e.getCode()).isEqualTo(409);
+              assertThat(e.getStatus().getReason()).isEqualTo("AlreadyExists");
+              assertThat(e.getStatus().getMessage()).isEqualTo("pods \"dup\" already exists");
+            });
   }
 
   @Test
   void tokenRequestReturnsAnRs256JwtShapedLikeAProjectedToken() throws Exception {
     String podUid = server.createPod("public", "shaped", "application");
-    TokenRequest response = admin.serviceAccounts().inNamespace("public").withName("application")
-        .tokenRequest(new TokenRequestBuilder()
-            .withNewSpec()
-            .withAudiences("credbroker")
-            .withExpirationSeconds(900L)
-            .withNewBoundObjectRef().withKind("Pod").withApiVersion("v1").withName("shaped").endBoundObjectRef()
-            .endSpec()
-            .build());
+    TokenRequest response =
+        admin
+            .serviceAccounts()
+            .inNamespace("public")
+            .withName("application")
+            .tokenRequest(
+                new TokenRequestBuilder()
+                    .withNewSpec()
+                    .withAudiences("credbroker")
+                    .withExpirationSeconds(900L)
+                    .withNewBoundObjectRef()
+                    .withKind("Pod")
+                    .withApiVersion("v1")
+                    .withName("shaped")
+                    .endBoundObjectRef()
+                    .endSpec()
+                    .build());
 
     String token = response.getStatus().getToken();
     assertThat(response.getStatus().getExpirationTimestamp()).isNotBlank();
@@ -174,7 +226,8 @@ class KubernetesApiServerIT {
     JsonNode claims = Json.MAPPER.readTree(jws.getPayload().toString());
     assertThat(claims.get("aud").isArray()).isTrue();
     assertThat(claims.get("aud").get(0).asText()).isEqualTo("credbroker");
-    assertThat(claims.get("iss").asText()).isEqualTo("https://kubernetes.default.svc.cluster.local");
+    assertThat(claims.get("iss").asText())
+        .isEqualTo("https://kubernetes.default.svc.cluster.local");
     assertThat(claims.get("sub").asText()).isEqualTo("system:serviceaccount:public:application");
     assertThat(claims.get("exp").asLong() - claims.get("iat").asLong()).isEqualTo(900);
     assertThat(claims.get("nbf").asLong()).isEqualTo(claims.get("iat").asLong());
@@ -188,28 +241,52 @@ class KubernetesApiServerIT {
 
   @Test
   void tokenRequestShorterThanTenMinutesIsRejectedAsInvalid() {
-    assertThatThrownBy(() -> admin.serviceAccounts().inNamespace("public").withName("application")
-            .tokenRequest(new TokenRequestBuilder().withNewSpec().withExpirationSeconds(60L).endSpec().build()))
-        .isInstanceOfSatisfying(KubernetesClientException.class, e -> {
-          assertThat(e.getCode()).isEqualTo(422);
-          assertThat(e.getStatus().getMessage()).contains("may not specify a duration less than 10 minutes");
-        });
+    assertThatThrownBy(
+            () ->
+                admin
+                    .serviceAccounts()
+                    .inNamespace("public")
+                    .withName("application")
+                    .tokenRequest(
+                        new TokenRequestBuilder()
+                            .withNewSpec()
+                            .withExpirationSeconds(60L)
+                            .endSpec()
+                            .build()))
+        .isInstanceOfSatisfying(
+            KubernetesClientException.class,
+            e -> {
+              assertThat(e.getCode()).isEqualTo(422);
+              assertThat(e.getStatus().getMessage())
+                  .contains("may not specify a duration less than 10 minutes");
+            });
   }
 
   @Test
   void tokenReviewAuthenticatesAPodBoundTokenWithPodExtras() {
     String podUid = server.createPod("public", "reviewed", "application");
-    String token = server.issueToken("public", "application", "reviewed", List.of("credbroker"), Duration.ofMinutes(10));
+    String token =
+        server.issueToken(
+            "public", "application", "reviewed", List.of("credbroker"), Duration.ofMinutes(10));
 
     TokenReview review = review(admin, token, "credbroker");
 
     assertThat(review.getStatus().getAuthenticated()).isTrue();
     assertThat(review.getStatus().getAudiences()).containsExactly("credbroker");
-    assertThat(review.getStatus().getUser().getUsername()).isEqualTo("system:serviceaccount:public:application");
+    assertThat(review.getStatus().getUser().getUsername())
+        .isEqualTo("system:serviceaccount:public:application");
     assertThat(review.getStatus().getUser().getUid())
-        .isEqualTo(admin.serviceAccounts().inNamespace("public").withName("application").get().getMetadata().getUid());
+        .isEqualTo(
+            admin
+                .serviceAccounts()
+                .inNamespace("public")
+                .withName("application")
+                .get()
+                .getMetadata()
+                .getUid());
     assertThat(review.getStatus().getUser().getGroups())
-        .containsExactly("system:serviceaccounts", "system:serviceaccounts:public", "system:authenticated");
+        .containsExactly(
+            "system:serviceaccounts", "system:serviceaccounts:public", "system:authenticated");
     assertThat(review.getStatus().getUser().getExtra())
         .containsEntry("authentication.kubernetes.io/pod-name", List.of("reviewed"))
         .containsEntry("authentication.kubernetes.io/pod-uid", List.of(podUid))
@@ -219,7 +296,9 @@ class KubernetesApiServerIT {
   @Test
   void deletedPodTokenStopsValidating() {
     server.createPod("public", "doomed", "application");
-    String token = server.issueToken("public", "application", "doomed", List.of("credbroker"), Duration.ofMinutes(10));
+    String token =
+        server.issueToken(
+            "public", "application", "doomed", List.of("credbroker"), Duration.ofMinutes(10));
     assertThat(review(admin, token, "credbroker").getStatus().getAuthenticated()).isTrue();
 
     admin.pods().inNamespace("public").withName("doomed").delete();
@@ -233,65 +312,98 @@ class KubernetesApiServerIT {
   @Test
   void recreatedPodDoesNotRevalidateTheOldPodsToken() {
     String oldUid = server.createPod("public", "phoenix", "application");
-    String token = server.issueToken("public", "application", "phoenix", List.of("credbroker"), Duration.ofMinutes(10));
+    String token =
+        server.issueToken(
+            "public", "application", "phoenix", List.of("credbroker"), Duration.ofMinutes(10));
     server.deletePod("public", "phoenix");
     String newUid = server.createPod("public", "phoenix", "application");
 
     assertThat(newUid).isNotEqualTo(oldUid);
     assertThat(review(admin, token, "credbroker").getStatus().getError())
-        .isEqualTo("[invalid bearer token, pod UID (" + newUid + ") does not match service account pod ref claim ("
-            + oldUid + ")]");
+        .isEqualTo(
+            "[invalid bearer token, pod UID ("
+                + newUid
+                + ") does not match service account pod ref claim ("
+                + oldUid
+                + ")]");
   }
 
   @Test
   void aPersonsStaticTokenIsReviewedAsThatPersonForTheServersOwnAudienceOnly() throws Exception {
-    TokenReview own = admin.resource(
-            new TokenReviewBuilder().withNewSpec().withToken(server.sreToken()).endSpec().build())
-        .create();
+    TokenReview own =
+        admin
+            .resource(
+                new TokenReviewBuilder()
+                    .withNewSpec()
+                    .withToken(server.sreToken())
+                    .endSpec()
+                    .build())
+            .create();
     TokenReview other = review(admin, server.sreToken(), "credbroker");
 
     assertThat(own.getStatus().getAuthenticated()).isTrue();
-    assertThat(own.getStatus().getUser().getUsername()).isEqualTo(KubernetesApiServer.SRE_USER).isEqualTo("jane@example.com");
-    assertThat(own.getStatus().getUser().getGroups()).containsExactly("sre", "system:authenticated");
+    assertThat(own.getStatus().getUser().getUsername())
+        .isEqualTo(KubernetesApiServer.SRE_USER)
+        .isEqualTo("jane@example.com");
+    assertThat(own.getStatus().getUser().getGroups())
+        .containsExactly("sre", "system:authenticated");
     assertThat(own.getStatus().getAudiences()).containsExactly(KubernetesApiServer.API_AUDIENCE);
     assertThat(other.getStatus().getAuthenticated()).isNotEqualTo(Boolean.TRUE);
 
     // The kubeconfig's context for that person: requests act as jane@example.com, whom RBAC
     // allows the admin API's verbs (unblock included) and nothing else.
-    Config config = Config.fromKubeconfig(KubernetesApiServer.SRE_CONTEXT, server.kubeconfigPath().toFile());
+    Config config =
+        Config.fromKubeconfig(KubernetesApiServer.SRE_CONTEXT, server.kubeconfigPath().toFile());
     try (KubernetesClient jane = new KubernetesClientBuilder().withConfig(config).build()) {
       assertThatThrownBy(() -> jane.namespaces().list())
           .isInstanceOf(KubernetesClientException.class)
           .hasMessageContaining("User \"jane@example.com\" cannot list resource \"namespaces\"");
     }
-    SubjectAccessReview unblock = admin.authorization().v1().subjectAccessReview().create(
-        new SubjectAccessReviewBuilder().withNewSpec()
-            .withUser("jane@example.com").withGroups("sre", "system:authenticated")
-            .withNewResourceAttributes().withGroup("credbroker.io").withResource("credentials").withVerb("unblock")
-            .withNamespace("public").endResourceAttributes()
-            .endSpec().build());
+    SubjectAccessReview unblock =
+        admin
+            .authorization()
+            .v1()
+            .subjectAccessReview()
+            .create(
+                new SubjectAccessReviewBuilder()
+                    .withNewSpec()
+                    .withUser("jane@example.com")
+                    .withGroups("sre", "system:authenticated")
+                    .withNewResourceAttributes()
+                    .withGroup("credbroker.io")
+                    .withResource("credentials")
+                    .withVerb("unblock")
+                    .withNamespace("public")
+                    .endResourceAttributes()
+                    .endSpec()
+                    .build());
     assertThat(unblock.getStatus().getAllowed()).isTrue();
   }
 
   @Test
   void wrongAudienceTokenIsRejected() {
-    String token = server.issueToken("public", "application", null, List.of("vault"), Duration.ofMinutes(10));
+    String token =
+        server.issueToken("public", "application", null, List.of("vault"), Duration.ofMinutes(10));
 
     TokenReview review = review(admin, token, "x");
 
     assertThat(review.getStatus().getAuthenticated()).isNotEqualTo(Boolean.TRUE);
     assertThat(review.getStatus().getError())
-        .isEqualTo("[invalid bearer token, token audiences [\"vault\"] is invalid for the target audiences [\"x\"]]");
+        .isEqualTo(
+            "[invalid bearer token, token audiences [\"vault\"] is invalid for the target audiences [\"x\"]]");
   }
 
   @Test
   void tokenSignedByAnotherKeyIsRejected() throws Exception {
-    String genuine = server.issueToken("public", "application", null, List.of("credbroker"), Duration.ofMinutes(10));
+    String genuine =
+        server.issueToken(
+            "public", "application", null, List.of("credbroker"), Duration.ofMinutes(10));
     JWSObject original = JWSObject.parse(genuine);
     RSAKey foreign = new RSAKeyGenerator(2048).keyID(original.getHeader().getKeyID()).generate();
-    JWSObject forged = new JWSObject(
-        new JWSHeader.Builder(JWSAlgorithm.RS256).keyID(foreign.getKeyID()).build(),
-        new Payload(original.getPayload().toJSONObject()));
+    JWSObject forged =
+        new JWSObject(
+            new JWSHeader.Builder(JWSAlgorithm.RS256).keyID(foreign.getKeyID()).build(),
+            new Payload(original.getPayload().toJSONObject()));
     forged.sign(new RSASSASigner(foreign));
 
     TokenReview review = review(admin, forged.serialize(), "credbroker");
@@ -303,60 +415,100 @@ class KubernetesApiServerIT {
 
   @Test
   void brokerServiceAccountMayReviewTokensAndApplicationMayNot() throws Exception {
-    String brokerToken = server.issueToken("credbroker", "credential-broker", null, List.of(), Duration.ofMinutes(10));
-    String appToken = server.issueToken("public", "application", null, List.of(), Duration.ofMinutes(10));
-    String reviewed = server.issueToken("public", "application", null, List.of("credbroker"), Duration.ofMinutes(10));
+    String brokerToken =
+        server.issueToken(
+            "credbroker", "credential-broker", null, List.of(), Duration.ofMinutes(10));
+    String appToken =
+        server.issueToken("public", "application", null, List.of(), Duration.ofMinutes(10));
+    String reviewed =
+        server.issueToken(
+            "public", "application", null, List.of("credbroker"), Duration.ofMinutes(10));
 
-    try (KubernetesClient broker = clientWithToken(brokerToken); KubernetesClient app = clientWithToken(appToken)) {
+    try (KubernetesClient broker = clientWithToken(brokerToken);
+        KubernetesClient app = clientWithToken(appToken)) {
       assertThat(review(broker, reviewed, "credbroker").getStatus().getAuthenticated()).isTrue();
       assertThatThrownBy(() -> review(app, reviewed, "credbroker"))
-          .isInstanceOfSatisfying(KubernetesClientException.class, e -> {
-            assertThat(e.getCode()).isEqualTo(403);
-            assertThat(e.getStatus().getMessage())
-                .isEqualTo("tokenreviews.authentication.k8s.io is forbidden: User"
-                    + " \"system:serviceaccount:public:application\" cannot create resource \"tokenreviews\""
-                    + " in API group \"authentication.k8s.io\" at the cluster scope");
-          });
+          .isInstanceOfSatisfying(
+              KubernetesClientException.class,
+              e -> {
+                assertThat(e.getCode()).isEqualTo(403);
+                assertThat(e.getStatus().getMessage())
+                    .isEqualTo(
+                        "tokenreviews.authentication.k8s.io is forbidden: User"
+                            + " \"system:serviceaccount:public:application\" cannot create resource \"tokenreviews\""
+                            + " in API group \"authentication.k8s.io\" at the cluster scope");
+              });
     }
   }
 
   @Test
   void subjectAccessReviewFollowsTheRbacBindings() {
-    SubjectAccessReview sre = admin.authorization().v1().subjectAccessReview().create(
-        new SubjectAccessReviewBuilder().withNewSpec()
-            .withUser("system:serviceaccount:ops:sre")
-            .withGroups("system:serviceaccounts", "system:serviceaccounts:ops", "system:authenticated")
-            .withNewResourceAttributes().withGroup("credbroker.io").withResource("credentials").withVerb("revoke")
-            .withNamespace("public").endResourceAttributes()
-            .endSpec().build());
-    SubjectAccessReview app = admin.authorization().v1().subjectAccessReview().create(
-        new SubjectAccessReviewBuilder().withNewSpec()
-            .withUser("system:serviceaccount:public:application")
-            .withNewResourceAttributes().withGroup("credbroker.io").withResource("credentials").withVerb("revoke")
-            .endResourceAttributes()
-            .endSpec().build());
+    SubjectAccessReview sre =
+        admin
+            .authorization()
+            .v1()
+            .subjectAccessReview()
+            .create(
+                new SubjectAccessReviewBuilder()
+                    .withNewSpec()
+                    .withUser("system:serviceaccount:ops:sre")
+                    .withGroups(
+                        "system:serviceaccounts",
+                        "system:serviceaccounts:ops",
+                        "system:authenticated")
+                    .withNewResourceAttributes()
+                    .withGroup("credbroker.io")
+                    .withResource("credentials")
+                    .withVerb("revoke")
+                    .withNamespace("public")
+                    .endResourceAttributes()
+                    .endSpec()
+                    .build());
+    SubjectAccessReview app =
+        admin
+            .authorization()
+            .v1()
+            .subjectAccessReview()
+            .create(
+                new SubjectAccessReviewBuilder()
+                    .withNewSpec()
+                    .withUser("system:serviceaccount:public:application")
+                    .withNewResourceAttributes()
+                    .withGroup("credbroker.io")
+                    .withResource("credentials")
+                    .withVerb("revoke")
+                    .endResourceAttributes()
+                    .endSpec()
+                    .build());
 
     assertThat(sre.getStatus().getAllowed()).isTrue();
     assertThat(sre.getStatus().getReason())
-        .isEqualTo("RBAC: allowed by ClusterRoleBinding \"ops-sre:credbroker-revoker\" of ClusterRole"
-            + " \"credbroker-revoker\" to ServiceAccount \"sre/ops\"");
+        .isEqualTo(
+            "RBAC: allowed by ClusterRoleBinding \"ops-sre:credbroker-revoker\" of ClusterRole"
+                + " \"credbroker-revoker\" to ServiceAccount \"sre/ops\"");
     assertThat(app.getStatus().getAllowed()).isFalse();
   }
 
   @Test
-  void tokenReviewWithoutApiVersionOrKindAsVaultSendsItIsAnswered201WithEchoedAudiences() throws Exception {
-    String token = server.issueToken("public", "application", null, List.of("vault"), Duration.ofMinutes(10));
-    String body = "{\"metadata\":{\"creationTimestamp\":null},\"spec\":{\"token\":\"" + token
-        + "\",\"audiences\":[\"vault\"]},\"status\":{\"user\":{}}}";
+  void tokenReviewWithoutApiVersionOrKindAsVaultSendsItIsAnswered201WithEchoedAudiences()
+      throws Exception {
+    String token =
+        server.issueToken("public", "application", null, List.of("vault"), Duration.ofMinutes(10));
+    String body =
+        "{\"metadata\":{\"creationTimestamp\":null},\"spec\":{\"token\":\""
+            + token
+            + "\",\"audiences\":[\"vault\"]},\"status\":{\"user\":{}}}";
 
-    HttpResponse<String> response = http.send(
-        HttpRequest.newBuilder(server.url().resolve("/apis/authentication.k8s.io/v1/tokenreviews"))
-            .header("Authorization", "Bearer " + server.adminToken())
-            .header("Content-Type", "application/json")
-            .header("Accept", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofString(body))
-            .build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> response =
+        http.send(
+            HttpRequest.newBuilder(
+                    server.url().resolve("/apis/authentication.k8s.io/v1/tokenreviews"))
+                .header("Authorization", "Bearer " + server.adminToken())
+                .header("Content-Type", "application/json")
+                .header("Accept", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
 
     assertThat(response.statusCode()).isEqualTo(201);
     JsonNode json = Json.MAPPER.readTree(response.body());
@@ -365,18 +517,24 @@ class KubernetesApiServerIT {
     assertThat(json.at("/spec/token").asText()).isEqualTo(token);
     assertThat(json.at("/status/authenticated").asBoolean()).isTrue();
     assertThat(json.at("/status/audiences/0").asText()).isEqualTo("vault");
-    assertThat(json.at("/status/user/uid").asText()).isEqualTo(
-        Json.MAPPER.readTree(JWSObject.parse(token).getPayload().toString()).at("/kubernetes.io/serviceaccount/uid").asText());
+    assertThat(json.at("/status/user/uid").asText())
+        .isEqualTo(
+            Json.MAPPER
+                .readTree(JWSObject.parse(token).getPayload().toString())
+                .at("/kubernetes.io/serviceaccount/uid")
+                .asText());
   }
 
   @Test
   void requestsWithoutAValidBearerTokenGetA401Status() throws Exception {
     for (String authorization : new String[] {null, "Bearer not-a-token"}) {
-      HttpRequest.Builder request = HttpRequest.newBuilder(server.url().resolve("/api/v1/namespaces")).GET();
+      HttpRequest.Builder request =
+          HttpRequest.newBuilder(server.url().resolve("/api/v1/namespaces")).GET();
       if (authorization != null) {
         request.header("Authorization", authorization);
       }
-      HttpResponse<String> response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> response =
+          http.send(request.build(), HttpResponse.BodyHandlers.ofString());
       assertThat(response.statusCode()).isEqualTo(401);
       JsonNode status = Json.MAPPER.readTree(response.body());
       assertThat(status.get("kind").asText()).isEqualTo("Status");
@@ -387,20 +545,26 @@ class KubernetesApiServerIT {
 
   @Test
   void oidcDiscoveryLetsAVerifierCheckTokensOffline() throws Exception {
-    HttpResponse<String> discovery = http.send(
-        HttpRequest.newBuilder(server.url().resolve("/.well-known/openid-configuration")).build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> discovery =
+        http.send(
+            HttpRequest.newBuilder(server.url().resolve("/.well-known/openid-configuration"))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
     assertThat(discovery.statusCode()).isEqualTo(200);
     JsonNode config = Json.MAPPER.readTree(discovery.body());
-    assertThat(config.get("issuer").asText()).isEqualTo("https://kubernetes.default.svc.cluster.local");
+    assertThat(config.get("issuer").asText())
+        .isEqualTo("https://kubernetes.default.svc.cluster.local");
 
-    HttpResponse<String> jwks = http.send(
-        HttpRequest.newBuilder(URI.create(config.get("jwks_uri").asText())).build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> jwks =
+        http.send(
+            HttpRequest.newBuilder(URI.create(config.get("jwks_uri").asText())).build(),
+            HttpResponse.BodyHandlers.ofString());
     assertThat(jwks.headers().firstValue("Content-Type")).hasValue("application/jwk-set+json");
     assertThat(jwks.headers().firstValue("Cache-Control")).hasValue("public, max-age=3600");
 
-    String token = server.issueToken("public", "application", null, List.of("credbroker"), Duration.ofMinutes(10));
+    String token =
+        server.issueToken(
+            "public", "application", null, List.of("credbroker"), Duration.ofMinutes(10));
     JWSObject jws = JWSObject.parse(token);
     RSAKey key = (RSAKey) JWKSet.parse(jwks.body()).getKeyByKeyId(jws.getHeader().getKeyID());
     assertThat(jws.verify(new RSASSAVerifier(key))).isTrue();
@@ -411,12 +575,17 @@ class KubernetesApiServerIT {
     server.tokenLeeway(Duration.ZERO);
     try {
       // Long enough to be reviewed once on a busy machine, short enough to wait out.
-      String token = server.issueToken("public", "application", null, List.of("credbroker"), Duration.ofSeconds(4));
+      String token =
+          server.issueToken(
+              "public", "application", null, List.of("credbroker"), Duration.ofSeconds(4));
       assertThat(review(admin, token, "credbroker").getStatus().getAuthenticated()).isTrue();
 
-      Awaitility.await().atMost(Duration.ofSeconds(15)).untilAsserted(() ->
-          assertThat(review(admin, token, "credbroker").getStatus().getError())
-              .isEqualTo("[invalid bearer token, service account token has expired]"));
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(15))
+          .untilAsserted(
+              () ->
+                  assertThat(review(admin, token, "credbroker").getStatus().getError())
+                      .isEqualTo("[invalid bearer token, service account token has expired]"));
     } finally {
       server.tokenLeeway(Duration.ofSeconds(60));
     }
@@ -427,51 +596,92 @@ class KubernetesApiServerIT {
     server.createNamespace("short-lived");
     server.createServiceAccount("short-lived", "worker");
     server.createPod("short-lived", "w-1", "worker");
-    String podToken = server.issueToken("short-lived", "worker", "w-1", List.of("credbroker"), Duration.ofMinutes(10));
+    String podToken =
+        server.issueToken(
+            "short-lived", "worker", "w-1", List.of("credbroker"), Duration.ofMinutes(10));
 
     admin.namespaces().withName("short-lived").delete();
 
     TokenReview review = review(admin, podToken, "credbroker");
     assertThat(review.getStatus().getAuthenticated()).isNotEqualTo(Boolean.TRUE);
-    assertThat(review.getStatus().getError()).isEqualTo("[invalid bearer token, serviceaccounts \"worker\" not found]");
+    assertThat(review.getStatus().getError())
+        .isEqualTo("[invalid bearer token, serviceaccounts \"worker\" not found]");
   }
 
   @Test
   void podsCannotBeCreatedInAMissingNamespaceOrWithAMissingServiceAccount() {
-    assertThatThrownBy(() -> admin.pods().inNamespace("nowhere").resource(pod("p", "default", Map.of())).create())
-        .isInstanceOfSatisfying(KubernetesClientException.class, e -> {
-          assertThat(e.getCode()).isEqualTo(404);
-          assertThat(e.getStatus().getMessage()).isEqualTo("namespaces \"nowhere\" not found");
-        });
-    assertThatThrownBy(() -> admin.pods().inNamespace("public").resource(pod("p", "ghost", Map.of())).create())
-        .isInstanceOfSatisfying(KubernetesClientException.class, e -> assertThat(e.getCode()).isEqualTo(403));
+    assertThatThrownBy(
+            () ->
+                admin
+                    .pods()
+                    .inNamespace("nowhere")
+                    .resource(pod("p", "default", Map.of()))
+                    .create())
+        .isInstanceOfSatisfying(
+            KubernetesClientException.class,
+            e -> {
+              assertThat(e.getCode()).isEqualTo(404);
+              assertThat(e.getStatus().getMessage()).isEqualTo("namespaces \"nowhere\" not found");
+            });
+    assertThatThrownBy(
+            () -> admin.pods().inNamespace("public").resource(pod("p", "ghost", Map.of())).create())
+        .isInstanceOfSatisfying(
+            KubernetesClientException.class, e -> assertThat(e.getCode()).isEqualTo(403));
     assertThat(admin.pods().inNamespace("public").withName("p").get()).isNull();
   }
 
   @Test
   void localSubjectAccessReviewEvaluatesRoleBindingsOfItsNamespace() {
-    LocalSubjectAccessReview review = admin.authorization().v1().localSubjectAccessReview().inNamespace("ops").create(
-        new LocalSubjectAccessReviewBuilder()
-            .withNewMetadata().withNamespace("ops").endMetadata()
-            .withNewSpec().withUser("system:serviceaccount:ops:sre")
-            .withNewResourceAttributes().withNamespace("ops").withGroup("credbroker.io").withResource("credentials")
-            .withVerb("list").endResourceAttributes()
-            .endSpec().build());
+    LocalSubjectAccessReview review =
+        admin
+            .authorization()
+            .v1()
+            .localSubjectAccessReview()
+            .inNamespace("ops")
+            .create(
+                new LocalSubjectAccessReviewBuilder()
+                    .withNewMetadata()
+                    .withNamespace("ops")
+                    .endMetadata()
+                    .withNewSpec()
+                    .withUser("system:serviceaccount:ops:sre")
+                    .withNewResourceAttributes()
+                    .withNamespace("ops")
+                    .withGroup("credbroker.io")
+                    .withResource("credentials")
+                    .withVerb("list")
+                    .endResourceAttributes()
+                    .endSpec()
+                    .build());
 
     assertThat(review.getStatus().getAllowed()).isTrue();
   }
 
   @Test
   void subjectAccessReviewWithoutUserOrGroupsIsInvalid() {
-    assertThatThrownBy(() -> admin.authorization().v1().subjectAccessReview().create(
-            new SubjectAccessReviewBuilder().withNewSpec()
-                .withNewNonResourceAttributes().withPath("/api").withVerb("get").endNonResourceAttributes()
-                .endSpec().build()))
-        .isInstanceOfSatisfying(KubernetesClientException.class, e -> {
-          assertThat(e.getCode()).isEqualTo(422);
-          assertThat(e.getStatus().getReason()).isEqualTo("Invalid");
-          assertThat(e.getStatus().getMessage()).contains("at least one of user or group must be specified");
-        });
+    assertThatThrownBy(
+            () ->
+                admin
+                    .authorization()
+                    .v1()
+                    .subjectAccessReview()
+                    .create(
+                        new SubjectAccessReviewBuilder()
+                            .withNewSpec()
+                            .withNewNonResourceAttributes()
+                            .withPath("/api")
+                            .withVerb("get")
+                            .endNonResourceAttributes()
+                            .endSpec()
+                            .build()))
+        .isInstanceOfSatisfying(
+            KubernetesClientException.class,
+            e -> {
+              assertThat(e.getCode()).isEqualTo(422);
+              assertThat(e.getStatus().getReason()).isEqualTo("Invalid");
+              assertThat(e.getStatus().getMessage())
+                  .contains("at least one of user or group must be specified");
+            });
   }
 
   @Test
@@ -490,15 +700,29 @@ class KubernetesApiServerIT {
   // ---------------------------------------------------------------- helpers
 
   static TokenReview review(KubernetesClient client, String token, String audience) {
-    return client.resource(new TokenReviewBuilder().withNewSpec().withToken(token).withAudiences(audience).endSpec().build())
+    return client
+        .resource(
+            new TokenReviewBuilder()
+                .withNewSpec()
+                .withToken(token)
+                .withAudiences(audience)
+                .endSpec()
+                .build())
         .create();
   }
 
   static Pod pod(String name, String serviceAccount, Map<String, String> labels) {
     return new PodBuilder()
-        .withNewMetadata().withName(name).withLabels(labels).endMetadata()
-        .withNewSpec().withServiceAccountName(serviceAccount)
-        .addNewContainer().withName("app").withImage("example/app:1").endContainer()
+        .withNewMetadata()
+        .withName(name)
+        .withLabels(labels)
+        .endMetadata()
+        .withNewSpec()
+        .withServiceAccountName(serviceAccount)
+        .addNewContainer()
+        .withName("app")
+        .withImage("example/app:1")
+        .endContainer()
         .endSpec()
         .build();
   }
@@ -509,9 +733,10 @@ class KubernetesApiServerIT {
   }
 
   static KubernetesClient clientWithToken(String token) throws Exception {
-    Config config = new ConfigBuilder(Config.fromKubeconfig(Files.readString(server.kubeconfigPath())))
-        .withOauthToken(token)
-        .build();
+    Config config =
+        new ConfigBuilder(Config.fromKubeconfig(Files.readString(server.kubeconfigPath())))
+            .withOauthToken(token)
+            .build();
     return new KubernetesClientBuilder().withConfig(config).build();
   }
 
@@ -519,13 +744,14 @@ class KubernetesApiServerIT {
     KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
     trust.load(null, null);
     try (InputStream in = Files.newInputStream(caCert)) {
-      trust.setCertificateEntry("ca", (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in));
+      trust.setCertificateEntry(
+          "ca", (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in));
     }
-    TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+    TrustManagerFactory tmf =
+        TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
     tmf.init(trust);
     SSLContext ssl = SSLContext.getInstance("TLS");
     ssl.init(null, tmf.getTrustManagers(), null);
     return ssl;
   }
-
 }

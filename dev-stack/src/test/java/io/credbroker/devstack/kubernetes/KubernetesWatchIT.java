@@ -51,10 +51,14 @@ class KubernetesWatchIT {
   static void start() throws Exception {
     server = KubernetesApiServer.start("127.0.0.1", 0, stateDir, null);
     server.watchBookmarkInterval(Duration.ofMillis(300));
-    admin = new KubernetesClientBuilder()
-        .withConfig(Config.fromKubeconfig(Files.readString(server.kubeconfigPath())))
-        .build();
-    http = HttpClient.newBuilder().sslContext(KubernetesApiServerIT.trusting(server.caCertPath())).build();
+    admin =
+        new KubernetesClientBuilder()
+            .withConfig(Config.fromKubeconfig(Files.readString(server.kubeconfigPath())))
+            .build();
+    http =
+        HttpClient.newBuilder()
+            .sslContext(KubernetesApiServerIT.trusting(server.caCertPath()))
+            .build();
     server.createNamespace("watched");
     server.createServiceAccount("watched", "app");
   }
@@ -77,7 +81,8 @@ class KubernetesWatchIT {
       Awaitility.await().atMost(Duration.ofSeconds(10)).until(informer::hasSynced);
       String uid = server.createPod("watched", "informed-1", "app");
       Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> events.added.contains(uid));
-      assertThat(informer.getStore().getByKey("watched/informed-1").getMetadata().getUid()).isEqualTo(uid);
+      assertThat(informer.getStore().getByKey("watched/informed-1").getMetadata().getUid())
+          .isEqualTo(uid);
 
       server.deletePod("watched", "informed-1");
       Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> events.deleted.contains(uid));
@@ -105,10 +110,13 @@ class KubernetesWatchIT {
       server.compactWatchHistory();
       server.resumeWatches();
 
-      Awaitility.await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
-        assertThat(informer.getStore().getByKey("watched/relisted-2")).isNotNull();
-        assertThat(informer.getStore().getByKey("watched/relisted-1")).isNull();
-      });
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(30))
+          .untilAsserted(
+              () -> {
+                assertThat(informer.getStore().getByKey("watched/relisted-2")).isNotNull();
+                assertThat(informer.getStore().getByKey("watched/relisted-1")).isNull();
+              });
       assertThat(server.expiredWatches()).isGreaterThan(expiredBefore);
       assertThat(events.added).contains(after);
       // Learnt from the re-list, not from a DELETED event.
@@ -125,8 +133,11 @@ class KubernetesWatchIT {
     String listVersion = list.path("metadata").path("resourceVersion").asText();
     assertThat(listVersion).isNotBlank();
 
-    try (Stream<String> lines = watch("/api/v1/namespaces/watched/pods?watch=1&allowWatchBookmarks=true"
-        + "&timeoutSeconds=10&resourceVersion=" + listVersion)) {
+    try (Stream<String> lines =
+        watch(
+            "/api/v1/namespaces/watched/pods?watch=1&allowWatchBookmarks=true"
+                + "&timeoutSeconds=10&resourceVersion="
+                + listVersion)) {
       Iterator<String> events = lines.iterator();
       String uid = server.createPod("watched", "raw-1", "app");
       server.deletePod("watched", "raw-1");
@@ -136,9 +147,21 @@ class KubernetesWatchIT {
           || seen.stream().noneMatch(e -> e.path("type").asText().equals("DELETED"))) {
         seen.add(Json.MAPPER.readTree(events.next()));
       }
-      JsonNode added = seen.stream().filter(e -> e.path("type").asText().equals("ADDED")).findFirst().orElseThrow();
-      JsonNode deleted = seen.stream().filter(e -> e.path("type").asText().equals("DELETED")).findFirst().orElseThrow();
-      JsonNode bookmark = seen.stream().filter(e -> e.path("type").asText().equals("BOOKMARK")).findFirst().orElseThrow();
+      JsonNode added =
+          seen.stream()
+              .filter(e -> e.path("type").asText().equals("ADDED"))
+              .findFirst()
+              .orElseThrow();
+      JsonNode deleted =
+          seen.stream()
+              .filter(e -> e.path("type").asText().equals("DELETED"))
+              .findFirst()
+              .orElseThrow();
+      JsonNode bookmark =
+          seen.stream()
+              .filter(e -> e.path("type").asText().equals("BOOKMARK"))
+              .findFirst()
+              .orElseThrow();
       assertThat(added.at("/object/metadata/uid").asText()).isEqualTo(uid);
       assertThat(deleted.at("/object/metadata/uid").asText()).isEqualTo(uid);
       assertThat(deleted.at("/object/metadata/deletionTimestamp").asText()).isNotBlank();
@@ -169,21 +192,26 @@ class KubernetesWatchIT {
       assertThat(error.at("/object/kind").asText()).isEqualTo("Status");
       assertThat(error.at("/object/code").asInt()).isEqualTo(410);
       assertThat(error.at("/object/reason").asText()).isEqualTo("Expired");
-      assertThat(error.at("/object/message").asText()).startsWith("too old resource version: " + old + " (");
+      assertThat(error.at("/object/message").asText())
+          .startsWith("too old resource version: " + old + " (");
     }
   }
 
   @Test
   void watchSelectsByLabelAndFieldAndEndsAfterItsTimeout() throws Exception {
-    try (Stream<String> lines = watch("/api/v1/namespaces/watched/pods?watch=true&timeoutSeconds=2"
-        + "&fieldSelector=metadata.name%3Dselected-1")) {
+    try (Stream<String> lines =
+        watch(
+            "/api/v1/namespaces/watched/pods?watch=true&timeoutSeconds=2"
+                + "&fieldSelector=metadata.name%3Dselected-1")) {
       server.createPod("watched", "ignored-1", "app");
       server.createPod("watched", "selected-1", "app");
       List<JsonNode> all = new ArrayList<>();
       for (String line : (Iterable<String>) lines::iterator) {
         all.add(Json.MAPPER.readTree(line));
       }
-      assertThat(all).extracting(e -> e.at("/object/metadata/name").asText()).containsExactly("selected-1");
+      assertThat(all)
+          .extracting(e -> e.at("/object/metadata/name").asText())
+          .containsExactly("selected-1");
     } finally {
       server.deletePod("watched", "ignored-1");
       server.deletePod("watched", "selected-1");
@@ -192,30 +220,39 @@ class KubernetesWatchIT {
 
   @Test
   void kubectlGetWatchPrintsAPodCreatedAfterItStarted() throws Exception {
-    assumeTrue(Files.isExecutable(Path.of("/usr/bin/kubectl")), "kubectl is not installed at /usr/bin/kubectl");
+    assumeTrue(
+        Files.isExecutable(Path.of("/usr/bin/kubectl")),
+        "kubectl is not installed at /usr/bin/kubectl");
     int watchesBefore = server.openWatches();
     ProcessBuilder builder =
-        new ProcessBuilder("/usr/bin/kubectl", "get", "pods", "-n", "watched", "-w").redirectErrorStream(true);
+        new ProcessBuilder("/usr/bin/kubectl", "get", "pods", "-n", "watched", "-w")
+            .redirectErrorStream(true);
     builder.environment().put("KUBECONFIG", server.kubeconfigPath().toString());
     builder.environment().put("HOME", stateDir.toString());
     Process kubectl = builder.start();
     List<String> output = new CopyOnWriteArrayList<>();
-    Thread reader = new Thread(() -> {
-      try (BufferedReader in = new BufferedReader(
-          new InputStreamReader(kubectl.getInputStream(), StandardCharsets.UTF_8))) {
-        for (String line = in.readLine(); line != null; line = in.readLine()) {
-          output.add(line);
-        }
-      } catch (java.io.IOException e) {
-        // the process was destroyed
-      }
-    });
+    Thread reader =
+        new Thread(
+            () -> {
+              try (BufferedReader in =
+                  new BufferedReader(
+                      new InputStreamReader(kubectl.getInputStream(), StandardCharsets.UTF_8))) {
+                for (String line = in.readLine(); line != null; line = in.readLine()) {
+                  output.add(line);
+                }
+              } catch (java.io.IOException e) {
+                // the process was destroyed
+              }
+            });
     reader.setDaemon(true);
     reader.start();
     try {
-      Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> server.openWatches() > watchesBefore);
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> server.openWatches() > watchesBefore);
       server.createPod("watched", "late-1", "app");
-      Awaitility.await().atMost(Duration.ofSeconds(10))
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(10))
           .until(() -> output.stream().anyMatch(line -> line.startsWith("late-1")));
       assertThat(kubectl.isAlive()).as("kubectl still watching; output %s", output).isTrue();
     } finally {
@@ -230,7 +267,8 @@ class KubernetesWatchIT {
   }
 
   private static Stream<String> watch(String path) throws Exception {
-    HttpResponse<Stream<String>> response = http.send(request(path), HttpResponse.BodyHandlers.ofLines());
+    HttpResponse<Stream<String>> response =
+        http.send(request(path), HttpResponse.BodyHandlers.ofLines());
     assertThat(response.statusCode()).isEqualTo(200);
     assertThat(response.headers().firstValue("transfer-encoding")).hasValue("chunked");
     return response.body();

@@ -15,11 +15,16 @@ class ProtobufBodiesTest {
   @Test
   void tokenRequestWithBoundPodDecodesToTheJsonShape() throws Exception {
     UnknownFieldSet ref = message(text(1, "Pod"), text(2, "v1"), text(3, "web"));
-    UnknownFieldSet spec = UnknownFieldSet.newBuilder()
-        .mergeFrom(message(text(1, "credbroker"), text(1, "vault"), nested(3, ref)))
-        .mergeField(4, UnknownFieldSet.Field.newBuilder().addVarint(900).build())
-        .build();
-    byte[] body = envelope("authentication.k8s.io/v1", "TokenRequest", message(nested(1, message(text(1, "app"))), nested(2, spec)));
+    UnknownFieldSet spec =
+        UnknownFieldSet.newBuilder()
+            .mergeFrom(message(text(1, "credbroker"), text(1, "vault"), nested(3, ref)))
+            .mergeField(4, UnknownFieldSet.Field.newBuilder().addVarint(900).build())
+            .build();
+    byte[] body =
+        envelope(
+            "authentication.k8s.io/v1",
+            "TokenRequest",
+            message(nested(1, message(text(1, "app"))), nested(2, spec)));
 
     ObjectNode json = ProtobufBodies.toJson(body);
 
@@ -33,13 +38,23 @@ class ProtobufBodiesTest {
 
   @Test
   void selfSubjectAccessReviewKeepsResourceAttributes() throws Exception {
-    UnknownFieldSet attributes = message(text(1, "public"), text(2, "create"), text(3, "authentication.k8s.io"), text(5, "tokenreviews"));
-    byte[] body = envelope("authorization.k8s.io/v1", "SelfSubjectAccessReview", message(nested(2, message(nested(1, attributes)))));
+    UnknownFieldSet attributes =
+        message(
+            text(1, "public"),
+            text(2, "create"),
+            text(3, "authentication.k8s.io"),
+            text(5, "tokenreviews"));
+    byte[] body =
+        envelope(
+            "authorization.k8s.io/v1",
+            "SelfSubjectAccessReview",
+            message(nested(2, message(nested(1, attributes)))));
 
     ObjectNode json = ProtobufBodies.toJson(body);
 
     assertThat(json.at("/spec/resourceAttributes/verb").asText()).isEqualTo("create");
-    assertThat(json.at("/spec/resourceAttributes/group").asText()).isEqualTo("authentication.k8s.io");
+    assertThat(json.at("/spec/resourceAttributes/group").asText())
+        .isEqualTo("authentication.k8s.io");
     assertThat(json.at("/spec/resourceAttributes/resource").asText()).isEqualTo("tokenreviews");
     assertThat(json.at("/spec/resourceAttributes/namespace").asText()).isEqualTo("public");
   }
@@ -58,8 +73,12 @@ class ProtobufBodiesTest {
         .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.code()).isEqualTo(400));
   }
 
-  private static byte[] envelope(String apiVersion, String kind, UnknownFieldSet object) throws Exception {
-    UnknownFieldSet unknown = message(nested(1, message(text(1, apiVersion), text(2, kind))), bytes(2, object.toByteString()));
+  private static byte[] envelope(String apiVersion, String kind, UnknownFieldSet object)
+      throws Exception {
+    UnknownFieldSet unknown =
+        message(
+            nested(1, message(text(1, apiVersion), text(2, kind))),
+            bytes(2, object.toByteString()));
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     out.write(new byte[] {'k', '8', 's', 0});
     unknown.writeTo(out);

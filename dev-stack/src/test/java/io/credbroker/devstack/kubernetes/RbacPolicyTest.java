@@ -11,24 +11,36 @@ import org.junit.jupiter.api.Test;
 
 class RbacPolicyTest {
 
-  private static final List<String> SA_GROUPS = List.of("system:serviceaccounts", "system:authenticated");
+  private static final List<String> SA_GROUPS =
+      List.of("system:serviceaccounts", "system:authenticated");
 
   @Test
   void brokerServiceAccountMayCreateTokenReviewsThroughAuthDelegator() throws Exception {
     RbacPolicy policy = defaultPolicy();
 
-    RbacPolicy.Decision decision = policy.authorize("system:serviceaccount:credbroker:credential-broker", SA_GROUPS,
-        RequestAttributes.resource("create", "authentication.k8s.io", "tokenreviews", "", "", ""));
+    RbacPolicy.Decision decision =
+        policy.authorize(
+            "system:serviceaccount:credbroker:credential-broker",
+            SA_GROUPS,
+            RequestAttributes.resource(
+                "create", "authentication.k8s.io", "tokenreviews", "", "", ""));
 
     assertThat(decision.allowed()).isTrue();
-    assertThat(decision.reason()).isEqualTo("RBAC: allowed by ClusterRoleBinding \"credential-broker:auth-delegator\""
-        + " of ClusterRole \"system:auth-delegator\" to ServiceAccount \"credential-broker/credbroker\"");
+    assertThat(decision.reason())
+        .isEqualTo(
+            "RBAC: allowed by ClusterRoleBinding \"credential-broker:auth-delegator\""
+                + " of ClusterRole \"system:auth-delegator\" to ServiceAccount \"credential-broker/credbroker\"");
   }
 
   @Test
   void applicationServiceAccountMayNotCreateTokenReviewsAndGetsNoReason() throws Exception {
-    RbacPolicy.Decision decision = defaultPolicy().authorize("system:serviceaccount:public:application", SA_GROUPS,
-        RequestAttributes.resource("create", "authentication.k8s.io", "tokenreviews", "", "", ""));
+    RbacPolicy.Decision decision =
+        defaultPolicy()
+            .authorize(
+                "system:serviceaccount:public:application",
+                SA_GROUPS,
+                RequestAttributes.resource(
+                    "create", "authentication.k8s.io", "tokenreviews", "", "", ""));
 
     assertThat(decision.allowed()).isFalse();
     assertThat(decision.reason()).isEmpty();
@@ -36,7 +48,9 @@ class RbacPolicyTest {
 
   @Test
   void viewerRoleDoesNotGrantRevoke() {
-    RbacPolicy policy = policy("""
+    RbacPolicy policy =
+        policy(
+            """
         kind: ClusterRole
         metadata: {name: credbroker-viewer}
         rules: [{apiGroups: [credbroker.io], resources: [credentials], verbs: [get, list]}]
@@ -47,15 +61,31 @@ class RbacPolicyTest {
         subjects: [{kind: Group, name: oncall}]
         """);
 
-    assertThat(policy.authorize("bob", List.of("oncall"),
-        RequestAttributes.resource("list", "credbroker.io", "credentials", "", "", "public")).allowed()).isTrue();
-    assertThat(policy.authorize("bob", List.of("oncall"),
-        RequestAttributes.resource("revoke", "credbroker.io", "credentials", "", "", "public")).allowed()).isFalse();
+    assertThat(
+            policy
+                .authorize(
+                    "bob",
+                    List.of("oncall"),
+                    RequestAttributes.resource(
+                        "list", "credbroker.io", "credentials", "", "", "public"))
+                .allowed())
+        .isTrue();
+    assertThat(
+            policy
+                .authorize(
+                    "bob",
+                    List.of("oncall"),
+                    RequestAttributes.resource(
+                        "revoke", "credbroker.io", "credentials", "", "", "public"))
+                .allowed())
+        .isFalse();
   }
 
   @Test
   void roleBindingToClusterRoleGrantsOnlyInsideItsNamespace() {
-    RbacPolicy policy = policy("""
+    RbacPolicy policy =
+        policy(
+            """
         kind: ClusterRole
         metadata: {name: pod-reader}
         rules: [{apiGroups: [""], resources: [pods], verbs: [get]}]
@@ -72,13 +102,16 @@ class RbacPolicyTest {
 
     assertThat(decision.allowed()).isTrue();
     assertThat(decision.reason())
-        .isEqualTo("RBAC: allowed by RoleBinding \"read-pods/team\" of ClusterRole \"pod-reader\" to User \"alice\"");
+        .isEqualTo(
+            "RBAC: allowed by RoleBinding \"read-pods/team\" of ClusterRole \"pod-reader\" to User \"alice\"");
     assertThat(policy.authorize("alice", List.of(), elsewhere).allowed()).isFalse();
   }
 
   @Test
   void wildcardsSubresourcesAndResourceNamesMatchLikeRuleAllows() {
-    RbacPolicy policy = policy("""
+    RbacPolicy policy =
+        policy(
+            """
         kind: Role
         metadata: {name: r, namespace: ns}
         rules:
@@ -92,14 +125,44 @@ class RbacPolicyTest {
         """);
     String ci = "system:serviceaccount:ns:ci";
 
-    assertThat(policy.authorize(ci, SA_GROUPS, RequestAttributes.resource("get", "", "pods", "log", "x", "ns")).allowed()).isTrue();
-    assertThat(policy.authorize(ci, SA_GROUPS, RequestAttributes.resource("get", "", "pods", "", "x", "ns")).allowed()).isFalse();
-    assertThat(policy.authorize(ci, SA_GROUPS,
-        RequestAttributes.resource("create", "", "serviceaccounts", "token", "app", "ns")).allowed()).isTrue();
-    assertThat(policy.authorize(ci, SA_GROUPS,
-        RequestAttributes.resource("create", "", "serviceaccounts", "token", "other", "ns")).allowed()).isFalse();
-    assertThat(policy.authorize("system:serviceaccount:elsewhere:ci", SA_GROUPS,
-        RequestAttributes.resource("get", "", "pods", "log", "x", "ns")).allowed()).isFalse();
+    assertThat(
+            policy
+                .authorize(
+                    ci, SA_GROUPS, RequestAttributes.resource("get", "", "pods", "log", "x", "ns"))
+                .allowed())
+        .isTrue();
+    assertThat(
+            policy
+                .authorize(
+                    ci, SA_GROUPS, RequestAttributes.resource("get", "", "pods", "", "x", "ns"))
+                .allowed())
+        .isFalse();
+    assertThat(
+            policy
+                .authorize(
+                    ci,
+                    SA_GROUPS,
+                    RequestAttributes.resource(
+                        "create", "", "serviceaccounts", "token", "app", "ns"))
+                .allowed())
+        .isTrue();
+    assertThat(
+            policy
+                .authorize(
+                    ci,
+                    SA_GROUPS,
+                    RequestAttributes.resource(
+                        "create", "", "serviceaccounts", "token", "other", "ns"))
+                .allowed())
+        .isFalse();
+    assertThat(
+            policy
+                .authorize(
+                    "system:serviceaccount:elsewhere:ci",
+                    SA_GROUPS,
+                    RequestAttributes.resource("get", "", "pods", "log", "x", "ns"))
+                .allowed())
+        .isFalse();
   }
 
   @Test
@@ -107,9 +170,24 @@ class RbacPolicyTest {
     RbacPolicy policy = defaultPolicy();
     List<String> authenticated = List.of("system:authenticated");
 
-    assertThat(policy.authorize("u", authenticated, RequestAttributes.nonResource("get", "/apis/authentication.k8s.io/v1")).allowed()).isTrue();
-    assertThat(policy.authorize("u", authenticated, RequestAttributes.nonResource("get", "/metrics")).allowed()).isFalse();
-    assertThat(policy.authorize("u", authenticated, RequestAttributes.nonResource("post", "/api")).allowed()).isFalse();
+    assertThat(
+            policy
+                .authorize(
+                    "u",
+                    authenticated,
+                    RequestAttributes.nonResource("get", "/apis/authentication.k8s.io/v1"))
+                .allowed())
+        .isTrue();
+    assertThat(
+            policy
+                .authorize("u", authenticated, RequestAttributes.nonResource("get", "/metrics"))
+                .allowed())
+        .isFalse();
+    assertThat(
+            policy
+                .authorize("u", authenticated, RequestAttributes.nonResource("post", "/api"))
+                .allowed())
+        .isFalse();
   }
 
   @Test
@@ -121,20 +199,29 @@ class RbacPolicyTest {
 
   @Test
   void clusterRoleBindingToARoleIsRejected() {
-    assertThatThrownBy(() -> policy("kind: ClusterRoleBinding\nmetadata: {name: b}\nroleRef: {kind: Role, name: r}\n"))
+    assertThatThrownBy(
+            () ->
+                policy(
+                    "kind: ClusterRoleBinding\nmetadata: {name: b}\nroleRef: {kind: Role, name: r}\n"))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("needs roleRef with kind ClusterRole");
   }
 
   @Test
   void forbiddenMessagesReadLikeTheRealServers() {
-    assertThat(RequestAttributes.resource("create", "authentication.k8s.io", "tokenreviews", "", "", "")
-            .forbiddenMessage("system:serviceaccount:public:application"))
-        .isEqualTo("tokenreviews.authentication.k8s.io is forbidden: User \"system:serviceaccount:public:application\""
-            + " cannot create resource \"tokenreviews\" in API group \"authentication.k8s.io\" at the cluster scope");
-    assertThat(RequestAttributes.resource("get", "", "pods", "", "web", "public").forbiddenMessage("bob"))
-        .isEqualTo("pods \"web\" is forbidden: User \"bob\" cannot get resource \"pods\" in API group \"\" in the"
-            + " namespace \"public\"");
+    assertThat(
+            RequestAttributes.resource(
+                    "create", "authentication.k8s.io", "tokenreviews", "", "", "")
+                .forbiddenMessage("system:serviceaccount:public:application"))
+        .isEqualTo(
+            "tokenreviews.authentication.k8s.io is forbidden: User \"system:serviceaccount:public:application\""
+                + " cannot create resource \"tokenreviews\" in API group \"authentication.k8s.io\" at the cluster scope");
+    assertThat(
+            RequestAttributes.resource("get", "", "pods", "", "web", "public")
+                .forbiddenMessage("bob"))
+        .isEqualTo(
+            "pods \"web\" is forbidden: User \"bob\" cannot get resource \"pods\" in API group \"\" in the"
+                + " namespace \"public\"");
   }
 
   private static RbacPolicy defaultPolicy() throws Exception {
@@ -144,6 +231,7 @@ class RbacPolicyTest {
   }
 
   private static RbacPolicy policy(String yaml) {
-    return RbacPolicy.load(new ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8)), "test.yaml");
+    return RbacPolicy.load(
+        new ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8)), "test.yaml");
   }
 }

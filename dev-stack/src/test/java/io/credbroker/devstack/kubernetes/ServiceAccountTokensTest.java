@@ -28,7 +28,11 @@ class ServiceAccountTokensTest {
   void setUp() {
     store = new ClusterStore(clock);
     store.create(ResourceKind.NAMESPACE, null, named("prod", null));
-    saUid = store.create(ResourceKind.SERVICE_ACCOUNT, "prod", named("payments", "prod")).at("/metadata/uid").asText();
+    saUid =
+        store
+            .create(ResourceKind.SERVICE_ACCOUNT, "prod", named("payments", "prod"))
+            .at("/metadata/uid")
+            .asText();
     tokens = ServiceAccountTokens.loadOrCreate(stateDir, store, clock);
   }
 
@@ -69,15 +73,25 @@ class ServiceAccountTokensTest {
   void recreatedServiceAccountDoesNotAcceptTheOldAccountsTokens() {
     String token = issue(List.of("vault"), Duration.ofMinutes(10));
     store.delete(ResourceKind.SERVICE_ACCOUNT, "prod", "payments");
-    String newUid = store.create(ResourceKind.SERVICE_ACCOUNT, "prod", named("payments", "prod")).at("/metadata/uid").asText();
+    String newUid =
+        store
+            .create(ResourceKind.SERVICE_ACCOUNT, "prod", named("payments", "prod"))
+            .at("/metadata/uid")
+            .asText();
 
     assertThat(tokens.review(token, List.of("vault")).error())
-        .isEqualTo("[invalid bearer token, service account UID (" + newUid + ") does not match claim (" + saUid + ")]");
+        .isEqualTo(
+            "[invalid bearer token, service account UID ("
+                + newUid
+                + ") does not match claim ("
+                + saUid
+                + ")]");
   }
 
   @Test
   void garbageIsNotClaimedByAnyAuthenticator() {
-    assertThat(tokens.review("not-a-jwt", List.of("vault")).error()).isEqualTo("invalid bearer token");
+    assertThat(tokens.review("not-a-jwt", List.of("vault")).error())
+        .isEqualTo("invalid bearer token");
   }
 
   @Test
@@ -92,7 +106,9 @@ class ServiceAccountTokensTest {
 
   @Test
   void issuedTokenDoesNotPrintItsSecret() {
-    IssuedToken issued = tokens.issue("prod", "payments", saUid, null, null, List.of("vault"), Duration.ofMinutes(10));
+    IssuedToken issued =
+        tokens.issue(
+            "prod", "payments", saUid, null, null, List.of("vault"), Duration.ofMinutes(10));
 
     assertThat(issued.toString()).doesNotContain(issued.token()).contains("<redacted>");
   }

@@ -84,7 +84,9 @@ class TcpProxyIT {
       socket = new Socket(InetAddress.getLoopbackAddress(), port);
       socket.setSoTimeout(1000);
       out = new PrintWriter(socket.getOutputStream(), true, StandardCharsets.UTF_8);
-      in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
+      in =
+          new BufferedReader(
+              new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
     }
 
     void send(String line) {

@@ -10,7 +10,10 @@ class AclTest {
 
   @Test
   void parsesPathBlocksWithCommentsAndLegacyPolicy() {
-    Policy p = Policy.parse("app", """
+    Policy p =
+        Policy.parse(
+            "app",
+            """
         # read creds
         path "database/creds/app" {
           capabilities = ["read"]   // only read
@@ -22,33 +25,46 @@ class AclTest {
           min_wrapping_ttl = "1s"
         }
         """);
-    assertThat(p.rules()).extracting(Policy.Rule::pattern)
+    assertThat(p.rules())
+        .extracting(Policy.Rule::pattern)
         .containsExactly("database/creds/app", "secret/*", "sys/leases/renew");
-    assertThat(p.rules().get(1).capabilities()).containsExactlyInAnyOrder("create", "read", "update", "delete", "list");
+    assertThat(p.rules().get(1).capabilities())
+        .containsExactlyInAnyOrder("create", "read", "update", "delete", "list");
   }
 
   @Test
   void parsesTheJsonFormSpringVaultSends() {
-    Policy p = Policy.parse("json", "{\"path\":{\"kv/app/*\":{\"capabilities\":[\"read\",\"list\"]}}}");
-    assertThat(p.rules()).containsExactly(new Policy.Rule("kv/app/*", java.util.Set.of("read", "list")));
+    Policy p =
+        Policy.parse("json", "{\"path\":{\"kv/app/*\":{\"capabilities\":[\"read\",\"list\"]}}}");
+    assertThat(p.rules())
+        .containsExactly(new Policy.Rule("kv/app/*", java.util.Set.of("read", "list")));
   }
 
   @Test
   void rejectsUnknownCapabilitiesAndBrokenSyntax() {
     assertThatThrownBy(() -> Policy.parse("x", "path \"a\" { capabilities = [\"fly\"] }"))
-        .isInstanceOfSatisfying(VaultException.class, e -> assertThat(e.errors().get(0))
-            .startsWith("failed to parse policy: ").contains("invalid capability \"fly\""));
+        .isInstanceOfSatisfying(
+            VaultException.class,
+            e ->
+                assertThat(e.errors().get(0))
+                    .startsWith("failed to parse policy: ")
+                    .contains("invalid capability \"fly\""));
     assertThatThrownBy(() -> Policy.parse("x", "path \"a\" { capabilities = [\"read\"]"))
         .isInstanceOf(VaultException.class);
-    assertThatThrownBy(() -> Policy.parse("x", "paths \"a\" {}")).isInstanceOf(VaultException.class);
+    assertThatThrownBy(() -> Policy.parse("x", "paths \"a\" {}"))
+        .isInstanceOf(VaultException.class);
   }
 
   @Test
   void exactPathBeatsGlobAndDenyWins() {
-    Acl acl = Acl.of(List.of(
-        Policy.parse("a", "path \"secret/*\" { capabilities = [\"read\", \"list\"] }\n"
-            + "path \"secret/admin\" { capabilities = [\"deny\"] }"),
-        Policy.parse("b", "path \"secret/shared\" { capabilities = [\"update\"] }")));
+    Acl acl =
+        Acl.of(
+            List.of(
+                Policy.parse(
+                    "a",
+                    "path \"secret/*\" { capabilities = [\"read\", \"list\"] }\n"
+                        + "path \"secret/admin\" { capabilities = [\"deny\"] }"),
+                Policy.parse("b", "path \"secret/shared\" { capabilities = [\"update\"] }")));
     assertThat(acl.allows("secret/app", "read")).isTrue();
     assertThat(acl.allows("secret/admin", "read")).isFalse();
     // The exact rule for secret/shared replaces the glob for that path, as in Vault.
@@ -69,7 +85,12 @@ class AclTest {
 
   @Test
   void morePreciseWildcardWins() {
-    Acl acl = Acl.of(List.of(Policy.parse("p", """
+    Acl acl =
+        Acl.of(
+            List.of(
+                Policy.parse(
+                    "p",
+                    """
         path "database/*" { capabilities = ["read"] }
         path "database/creds/*" { capabilities = ["deny"] }
         path "database/creds/+" { capabilities = ["update"] }
@@ -99,7 +120,12 @@ class AclTest {
   void listOfAPathWithTrailingSlashIsGovernedByTheRuleWithoutIt() {
     // vault/acl.go AllowOperation: for LIST, the exact rule without the slash, then wildcard
     // rules for the path without the slash, then wildcard rules for the path as sent.
-    Acl acl = Acl.of(List.of(Policy.parse("p", """
+    Acl acl =
+        Acl.of(
+            List.of(
+                Policy.parse(
+                    "p",
+                    """
         path "auth/token/accessors" { capabilities = ["list", "sudo"] }
         path "kv/app*" { capabilities = ["read"] }
         path "kv/app/*" { capabilities = ["list"] }

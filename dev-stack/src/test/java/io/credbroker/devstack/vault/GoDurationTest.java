@@ -12,8 +12,10 @@ class GoDurationTest {
 
   @Test
   void parsesSecondsNumbersNumericStringsAndGoDurations() {
-    assertThat(GoDuration.parse(IntNode.valueOf(3600), Duration.ZERO)).isEqualTo(Duration.ofHours(1));
-    assertThat(GoDuration.parse(TextNode.valueOf("3600"), Duration.ZERO)).isEqualTo(Duration.ofHours(1));
+    assertThat(GoDuration.parse(IntNode.valueOf(3600), Duration.ZERO))
+        .isEqualTo(Duration.ofHours(1));
+    assertThat(GoDuration.parse(TextNode.valueOf("3600"), Duration.ZERO))
+        .isEqualTo(Duration.ofHours(1));
     assertThat(GoDuration.parse("1h")).isEqualTo(Duration.ofHours(1));
     assertThat(GoDuration.parse("1h30m10s")).isEqualTo(Duration.ofSeconds(5410));
     assertThat(GoDuration.parse("1.5h")).isEqualTo(Duration.ofMinutes(90));
@@ -30,10 +32,12 @@ class GoDurationTest {
   @Test
   void garbageIsABadRequest() {
     assertThatThrownBy(() -> GoDuration.parse("soon"))
-        .isInstanceOfSatisfying(VaultException.class, e -> {
-          assertThat(e.status()).isEqualTo(400);
-          assertThat(e.errors()).containsExactly("time: invalid duration \"soon\"");
-        });
+        .isInstanceOfSatisfying(
+            VaultException.class,
+            e -> {
+              assertThat(e.status()).isEqualTo(400);
+              assertThat(e.errors()).containsExactly("time: invalid duration \"soon\"");
+            });
     assertThatThrownBy(() -> GoDuration.parse("1h garbage")).isInstanceOf(VaultException.class);
   }
 
@@ -50,6 +54,7 @@ class GoDurationTest {
   @Test
   void cappedWarningHasVaultsWording() {
     assertThat(GoDuration.cappedWarning(Duration.ofHours(1), Duration.ofSeconds(751)))
-        .isEqualTo("TTL of \"1h\" exceeded the effective max_ttl of \"12m31s\"; TTL value is capped accordingly");
+        .isEqualTo(
+            "TTL of \"1h\" exceeded the effective max_ttl of \"12m31s\"; TTL value is capped accordingly");
   }
 }

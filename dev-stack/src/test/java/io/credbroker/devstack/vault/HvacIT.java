@@ -17,11 +17,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The token store through hvac, the Python Vault client (Debian's python3-hvac 0.11.2 for
- * {@code /usr/bin/python3}): token roles, creation against a role, the accessor list, lookup
- * and revocation by accessor. The script ({@code hvac/hvac_token_store.py}) asserts on every
- * answer and prints one line per check. Skipped where hvac is not installed; {@code .ci/run}
- * installs it.
+ * The token store through hvac, the Python Vault client (Debian's python3-hvac 0.11.2 for {@code
+ * /usr/bin/python3}): token roles, creation against a role, the accessor list, lookup and
+ * revocation by accessor. The script ({@code hvac/hvac_token_store.py}) asserts on every answer and
+ * prints one line per check. Skipped where hvac is not installed; {@code .ci/run} installs it.
  */
 class HvacIT {
 
@@ -32,7 +31,8 @@ class HvacIT {
 
   @BeforeAll
   static void start() throws Exception {
-    assumeTrue(hvacInstalled(),
+    assumeTrue(
+        hvacInstalled(),
         "hvac is not importable by " + PYTHON + "; install it with: apt-get install python3-hvac");
     stack = DevStack.builder().workDir(workDir).start();
   }
@@ -79,7 +79,10 @@ class HvacIT {
   }
 
   private static Path script() throws URISyntaxException {
-    return Path.of(Objects.requireNonNull(HvacIT.class.getResource("/hvac/hvac_token_store.py"),
-        "hvac/hvac_token_store.py on the test classpath").toURI());
+    return Path.of(
+        Objects.requireNonNull(
+                HvacIT.class.getResource("/hvac/hvac_token_store.py"),
+                "hvac/hvac_token_store.py on the test classpath")
+            .toURI());
   }
 }

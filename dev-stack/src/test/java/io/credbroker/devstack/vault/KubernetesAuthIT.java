@@ -54,19 +54,26 @@ class KubernetesAuthIT {
     stack = DevStack.builder().workDir(workDir).start();
     kube = stack.kubernetes();
     kube.tokenLeeway(Duration.ZERO);
-    root = new VaultTemplate(VaultEndpoint.from(URI.create(stack.vaultAddress())), new TokenAuthentication("root"));
+    root =
+        new VaultTemplate(
+            VaultEndpoint.from(URI.create(stack.vaultAddress())), new TokenAuthentication("root"));
     root.opsForSys().authMount("kubernetes", VaultMount.create("kubernetes"));
-    String reviewer = kube.issueToken("credbroker", "credential-broker", null, List.of(), Duration.ofHours(1));
-    root.write("auth/kubernetes/config", Map.of(
-        "kubernetes_host", stack.kubernetesUrl(),
-        "kubernetes_ca_cert", Files.readString(stack.caCertPath()),
-        "token_reviewer_jwt", reviewer));
-    root.write("auth/kubernetes/role/app", Map.of(
-        "bound_service_account_names", List.of("application"),
-        "bound_service_account_namespaces", List.of("public"),
-        "audience", "vault",
-        "token_policies", List.of("app-db"),
-        "token_ttl", "1h"));
+    String reviewer =
+        kube.issueToken("credbroker", "credential-broker", null, List.of(), Duration.ofHours(1));
+    root.write(
+        "auth/kubernetes/config",
+        Map.of(
+            "kubernetes_host", stack.kubernetesUrl(),
+            "kubernetes_ca_cert", Files.readString(stack.caCertPath()),
+            "token_reviewer_jwt", reviewer));
+    root.write(
+        "auth/kubernetes/role/app",
+        Map.of(
+            "bound_service_account_names", List.of("application"),
+            "bound_service_account_namespaces", List.of("public"),
+            "audience", "vault",
+            "token_policies", List.of("app-db"),
+            "token_ttl", "1h"));
   }
 
   @AfterAll
@@ -83,21 +90,28 @@ class KubernetesAuthIT {
 
   static HttpResponse<String> rawLogin(String role, String jwt) throws Exception {
     String body = Json.MAPPER.writeValueAsString(Map.of("role", role, "jwt", jwt));
-    return http.send(HttpRequest.newBuilder(URI.create(stack.vaultAddress() + "/v1/auth/kubernetes/login"))
-        .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+    return http.send(
+        HttpRequest.newBuilder(URI.create(stack.vaultAddress() + "/v1/auth/kubernetes/login"))
+            .POST(HttpRequest.BodyPublishers.ofString(body))
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
   }
 
   @Test
   void podTokenLogsInAndGetsAVaultTokenShapedLikeVaults() throws Exception {
     String podUid = kube.createPod("public", "app-login", "application");
-    String jwt = kube.issueToken("public", "application", "app-login", List.of("vault"), Duration.ofMinutes(10));
+    String jwt =
+        kube.issueToken(
+            "public", "application", "app-login", List.of("vault"), Duration.ofMinutes(10));
 
     VaultToken token = login("app", jwt);
     assertThat(token.getToken()).startsWith("hvs.");
 
     HttpResponse<String> raw = rawLogin("app", jwt);
     JsonNode auth = Json.MAPPER.readTree(raw.body()).path("auth");
-    assertThat(auth.path("policies")).extracting(JsonNode::asText).containsExactly("app-db", "default");
+    assertThat(auth.path("policies"))
+        .extracting(JsonNode::asText)
+        .containsExactly("app-db", "default");
     assertThat(auth.path("lease_duration").asLong()).isEqualTo(3600);
     assertThat(auth.path("renewable").asBoolean()).isTrue();
     assertThat(auth.path("orphan").asBoolean()).isTrue();
@@ -107,8 +121,9 @@ class KubernetesAuthIT {
     assertThat(auth.at("/metadata/role").asText()).isEqualTo("app");
     assertThat(podUid).isNotBlank();
 
-    VaultTemplate asPod = new VaultTemplate(VaultEndpoint.from(URI.create(stack.vaultAddress())),
-        new TokenAuthentication(token));
+    VaultTemplate asPod =
+        new VaultTemplate(
+            VaultEndpoint.from(URI.create(stack.vaultAddress())), new TokenAuthentication(token));
     VaultResponse self = asPod.read("auth/token/lookup-self");
     assertThat(self.getRequiredData())
         .containsEntry("display_name", "kubernetes-public-application")
@@ -118,28 +133,38 @@ class KubernetesAuthIT {
   @Test
   void wrongAudienceIsRefused() throws Exception {
     kube.createPod("public", "app-aud", "application");
-    String jwt = kube.issueToken("public", "application", "app-aud", List.of("other"), Duration.ofMinutes(10));
+    String jwt =
+        kube.issueToken(
+            "public", "application", "app-aud", List.of("other"), Duration.ofMinutes(10));
     HttpResponse<String> r = rawLogin("app", jwt);
     assertThat(r.statusCode()).isEqualTo(403);
-    assertThatThrownBy(() -> login("app", jwt)).isInstanceOf(org.springframework.vault.VaultException.class);
+    assertThatThrownBy(() -> login("app", jwt))
+        .isInstanceOf(org.springframework.vault.VaultException.class);
   }
 
   @Test
   void expiredTokenIsRefused() throws Exception {
     kube.createPod("public", "app-exp", "application");
-    String jwt = kube.issueToken("public", "application", "app-exp", List.of("vault"), Duration.ofSeconds(1));
-    await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
-        assertThat(rawLogin("app", jwt).statusCode()).isEqualTo(403));
+    String jwt =
+        kube.issueToken(
+            "public", "application", "app-exp", List.of("vault"), Duration.ofSeconds(1));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(() -> assertThat(rawLogin("app", jwt).statusCode()).isEqualTo(403));
   }
 
   @Test
   void tokenSignedByAnotherKeyIsRefused() throws Exception {
     kube.createPod("public", "app-sig", "application");
-    SignedJWT real = SignedJWT.parse(
-        kube.issueToken("public", "application", "app-sig", List.of("vault"), Duration.ofMinutes(10)));
+    SignedJWT real =
+        SignedJWT.parse(
+            kube.issueToken(
+                "public", "application", "app-sig", List.of("vault"), Duration.ofMinutes(10)));
     RSAKey foreign = new RSAKeyGenerator(2048).generate();
-    SignedJWT forged = new SignedJWT(
-        new JWSHeader.Builder(JWSAlgorithm.RS256).keyID(real.getHeader().getKeyID()).build(), real.getJWTClaimsSet());
+    SignedJWT forged =
+        new SignedJWT(
+            new JWSHeader.Builder(JWSAlgorithm.RS256).keyID(real.getHeader().getKeyID()).build(),
+            real.getJWTClaimsSet());
     forged.sign(new RSASSASigner(foreign));
     HttpResponse<String> r = rawLogin("app", forged.serialize());
     assertThat(r.statusCode()).isEqualTo(403);
@@ -149,7 +174,9 @@ class KubernetesAuthIT {
   @Test
   void deletedPodsTokenIsRefused() throws Exception {
     kube.createPod("public", "app-del", "application");
-    String jwt = kube.issueToken("public", "application", "app-del", List.of("vault"), Duration.ofMinutes(10));
+    String jwt =
+        kube.issueToken(
+            "public", "application", "app-del", List.of("vault"), Duration.ofMinutes(10));
     assertThat(rawLogin("app", jwt).statusCode()).isEqualTo(200);
     kube.deletePod("public", "app-del");
     HttpResponse<String> r = rawLogin("app", jwt);
@@ -161,7 +188,9 @@ class KubernetesAuthIT {
   void serviceAccountOutsideTheRoleIsRefusedWithVaultsText() throws Exception {
     kube.createServiceAccount("public", "intruder");
     kube.createPod("public", "intruder-pod", "intruder");
-    String jwt = kube.issueToken("public", "intruder", "intruder-pod", List.of("vault"), Duration.ofMinutes(10));
+    String jwt =
+        kube.issueToken(
+            "public", "intruder", "intruder-pod", List.of("vault"), Duration.ofMinutes(10));
     HttpResponse<String> r = rawLogin("app", jwt);
     assertThat(r.statusCode()).isEqualTo(403);
     assertThat(r.body()).isEqualTo("{\"errors\":[\"service account name not authorized\"]}");
@@ -178,27 +207,39 @@ class KubernetesAuthIT {
 
   @Test
   void roleWithoutAudienceIsSavedWithVaultsWarningAndReadsBack() {
-    VaultResponse w = root.write("auth/kubernetes/role/noaud", Map.of(
-        "bound_service_account_names", "application",
-        "bound_service_account_namespaces", "public"));
-    assertThat(w.getWarnings()).singleElement().asString().startsWith("Role noaud does not have an audience configured");
+    VaultResponse w =
+        root.write(
+            "auth/kubernetes/role/noaud",
+            Map.of(
+                "bound_service_account_names", "application",
+                "bound_service_account_namespaces", "public"));
+    assertThat(w.getWarnings())
+        .singleElement()
+        .asString()
+        .startsWith("Role noaud does not have an audience configured");
     VaultResponse read = root.read("auth/kubernetes/role/noaud");
-    assertThat(read.getRequiredData()).containsEntry("bound_service_account_names", List.of("application"));
-    assertThat(root.read("auth/kubernetes/config").getRequiredData()).containsEntry("token_reviewer_jwt_set", true)
+    assertThat(read.getRequiredData())
+        .containsEntry("bound_service_account_names", List.of("application"));
+    assertThat(root.read("auth/kubernetes/config").getRequiredData())
+        .containsEntry("token_reviewer_jwt_set", true)
         .doesNotContainKey("token_reviewer_jwt");
   }
 
   @Test
   void loginTokenRenewsAndRevocationEndsIt() throws Exception {
     kube.createPod("public", "app-renew", "application");
-    String jwt = kube.issueToken("public", "application", "app-renew", List.of("vault"), Duration.ofMinutes(10));
+    String jwt =
+        kube.issueToken(
+            "public", "application", "app-renew", List.of("vault"), Duration.ofMinutes(10));
     VaultToken token = login("app", jwt);
-    VaultTemplate asPod = new VaultTemplate(VaultEndpoint.from(URI.create(stack.vaultAddress())),
-        new TokenAuthentication(token));
+    VaultTemplate asPod =
+        new VaultTemplate(
+            VaultEndpoint.from(URI.create(stack.vaultAddress())), new TokenAuthentication(token));
     VaultResponse renewed = asPod.write("auth/token/renew-self", Map.of());
     assertThat(renewed.getAuth()).containsEntry("client_token", token.getToken());
     asPod.write("auth/token/revoke-self", Map.of());
     assertThatThrownBy(() -> asPod.read("auth/token/lookup-self"))
-        .isInstanceOf(org.springframework.vault.VaultException.class).hasMessageContaining("invalid token");
+        .isInstanceOf(org.springframework.vault.VaultException.class)
+        .hasMessageContaining("invalid token");
   }
 }

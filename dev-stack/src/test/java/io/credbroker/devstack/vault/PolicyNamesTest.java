@@ -16,7 +16,8 @@ class PolicyNamesTest {
   void sanitizeAddsDefaultOnlyWhenAskedAndAbsent() {
     assertThat(PolicyNames.sanitize(List.of("app"), true)).containsExactly("app", "default");
     assertThat(PolicyNames.sanitize(List.of(), true)).containsExactly("default");
-    assertThat(PolicyNames.sanitize(List.of("default", "app"), true)).containsExactly("app", "default");
+    assertThat(PolicyNames.sanitize(List.of("default", "app"), true))
+        .containsExactly("app", "default");
     assertThat(PolicyNames.sanitize(List.of("app"), false)).containsExactly("app");
   }
 

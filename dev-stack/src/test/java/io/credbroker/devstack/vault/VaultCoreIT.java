@@ -53,7 +53,8 @@ class VaultCoreIT {
   }
 
   static VaultTemplate template(String token) {
-    return new VaultTemplate(VaultEndpoint.from(URI.create(stack.vaultAddress())), new TokenAuthentication(token));
+    return new VaultTemplate(
+        VaultEndpoint.from(URI.create(stack.vaultAddress())), new TokenAuthentication(token));
   }
 
   @Test
@@ -76,7 +77,9 @@ class VaultCoreIT {
   void rootTokenLooksItselfUp() {
     VaultResponse r = root.read("auth/token/lookup-self");
     assertThat(r).isNotNull();
-    assertThat(r.getRequiredData()).containsEntry("display_name", "root").containsEntry("id", "root");
+    assertThat(r.getRequiredData())
+        .containsEntry("display_name", "root")
+        .containsEntry("id", "root");
     assertThat(r.getRequiredData().get("policies")).isEqualTo(List.of("root"));
   }
 
@@ -86,14 +89,25 @@ class VaultCoreIT {
     assertThat(r.headers().firstValue("Cache-Control")).contains("no-store");
     assertThat(r.headers().firstValue("Content-Type")).contains("application/json");
     JsonNode body = Json.MAPPER.readTree(r.body());
-    assertThat(body.fieldNames()).toIterable().contains("request_id", "lease_id", "renewable", "lease_duration",
-        "data", "wrap_info", "warnings", "auth", "mount_type");
+    assertThat(body.fieldNames())
+        .toIterable()
+        .contains(
+            "request_id",
+            "lease_id",
+            "renewable",
+            "lease_duration",
+            "data",
+            "wrap_info",
+            "warnings",
+            "auth",
+            "mount_type");
     assertThat(body.path("mount_type").asText()).isEqualTo("token");
   }
 
   @Test
   void createdTokenRenewsItselfAndIsCappedAtItsMaxWithVaultsWarning() throws Exception {
-    String token = createToken("{\"ttl\":\"10s\",\"explicit_max_ttl\":\"30s\",\"display_name\":\"renewer\"}");
+    String token =
+        createToken("{\"ttl\":\"10s\",\"explicit_max_ttl\":\"30s\",\"display_name\":\"renewer\"}");
     VaultTemplate self = template(token);
     VaultResponse lookup = self.read("auth/token/lookup-self");
     assertThat(lookup.getRequiredData()).containsEntry("display_name", "token-renewer");
@@ -101,8 +115,11 @@ class VaultCoreIT {
     VaultResponse renewed = self.write("auth/token/renew-self", Map.of("increment", "1h"));
     assertThat(renewed.getAuth()).containsEntry("client_token", token);
     assertThat(((Number) renewed.getAuth().get("lease_duration")).longValue()).isBetween(25L, 30L);
-    assertThat(renewed.getWarnings()).singleElement().asString()
-        .matches("TTL of \"1h\" exceeded the effective max_ttl of \"(29|30|28|27|26|25)s\"; TTL value is capped accordingly");
+    assertThat(renewed.getWarnings())
+        .singleElement()
+        .asString()
+        .matches(
+            "TTL of \"1h\" exceeded the effective max_ttl of \"(29|30|28|27|26|25)s\"; TTL value is capped accordingly");
   }
 
   @Test
@@ -110,8 +127,14 @@ class VaultCoreIT {
     root.opsForSys().mount("kv-acl", VaultMount.create("kv"));
     root.write("kv-acl/app/config", Map.of("color", "blue"));
     root.write("kv-acl/other", Map.of("color", "red"));
-    root.opsForSys().createOrUpdatePolicy("kv-app-read",
-        Policy.of(Rule.builder().path("kv-acl/app/*").capabilities(BuiltinCapabilities.READ).build()));
+    root.opsForSys()
+        .createOrUpdatePolicy(
+            "kv-app-read",
+            Policy.of(
+                Rule.builder()
+                    .path("kv-acl/app/*")
+                    .capabilities(BuiltinCapabilities.READ)
+                    .build()));
     String token = createToken("{\"policies\":[\"kv-app-read\"],\"ttl\":\"5m\"}");
     VaultTemplate narrow = template(token);
 
@@ -124,7 +147,8 @@ class VaultCoreIT {
 
     HttpResponse<String> denied = raw("GET", "kv-acl/other", token, null);
     assertThat(denied.statusCode()).isEqualTo(403);
-    assertThat(denied.body()).isEqualTo("{\"errors\":[\"1 error occurred:\\n\\t* permission denied\\n\\n\"]}");
+    assertThat(denied.body())
+        .isEqualTo("{\"errors\":[\"1 error occurred:\\n\\t* permission denied\\n\\n\"]}");
     assertThat(root.read("kv-acl/app/config").getRequiredData()).containsEntry("color", "blue");
   }
 
@@ -136,23 +160,31 @@ class VaultCoreIT {
     HttpResponse<String> unknown = raw("GET", "auth/token/lookup-self", "hvs.nosuchtoken", null);
     assertThat(unknown.statusCode()).isEqualTo(403);
     assertThat(unknown.body())
-        .isEqualTo("{\"errors\":[\"2 errors occurred:\\n\\t* permission denied\\n\\t* invalid token\\n\\n\"]}");
+        .isEqualTo(
+            "{\"errors\":[\"2 errors occurred:\\n\\t* permission denied\\n\\t* invalid token\\n\\n\"]}");
   }
 
   @Test
   void bearerHeaderAndFormBodiesAreAcceptedLikeVault() throws Exception {
-    HttpResponse<String> bearer = http.send(
-        HttpRequest.newBuilder(URI.create(stack.vaultAddress() + "/v1/auth/token/lookup-self"))
-            .header("Authorization", "Bearer root").GET().build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> bearer =
+        http.send(
+            HttpRequest.newBuilder(URI.create(stack.vaultAddress() + "/v1/auth/token/lookup-self"))
+                .header("Authorization", "Bearer root")
+                .GET()
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
     assertThat(bearer.statusCode()).isEqualTo(200);
-    HttpResponse<String> form = http.send(
-        HttpRequest.newBuilder(URI.create(stack.vaultAddress() + "/v1/auth/token/create"))
-            .header("X-Vault-Token", "root").header("Content-Type", "application/x-www-form-urlencoded")
-            .POST(HttpRequest.BodyPublishers.ofString("ttl=90s&display_name=form")).build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> form =
+        http.send(
+            HttpRequest.newBuilder(URI.create(stack.vaultAddress() + "/v1/auth/token/create"))
+                .header("X-Vault-Token", "root")
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .POST(HttpRequest.BodyPublishers.ofString("ttl=90s&display_name=form"))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
     assertThat(form.statusCode()).isEqualTo(200);
-    assertThat(Json.MAPPER.readTree(form.body()).at("/auth/lease_duration").asLong()).isBetween(89L, 90L);
+    assertThat(Json.MAPPER.readTree(form.body()).at("/auth/lease_duration").asLong())
+        .isBetween(89L, 90L);
   }
 
   @Test
@@ -165,13 +197,18 @@ class VaultCoreIT {
   @Test
   void expiredTokenIsInvalid() throws Exception {
     String token = createToken("{\"ttl\":\"1s\"}");
-    await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
-        assertThat(raw("GET", "auth/token/lookup-self", token, null).statusCode()).isEqualTo(403));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () ->
+                assertThat(raw("GET", "auth/token/lookup-self", token, null).statusCode())
+                    .isEqualTo(403));
   }
 
   @Test
   void mountsAreEnabledListedTunedAndDisabled() throws Exception {
-    root.opsForSys().mount("kv-list", VaultMount.builder().type("kv").description("listed").build());
+    root.opsForSys()
+        .mount("kv-list", VaultMount.builder().type("kv").description("listed").build());
     Map<String, VaultMount> mounts = root.opsForSys().getMounts();
     assertThat(mounts).containsKey("kv-list/");
     assertThat(mounts.get("kv-list/").getType()).isEqualTo("kv");
@@ -179,7 +216,9 @@ class VaultCoreIT {
 
     root.write("sys/mounts/kv-list/tune", Map.of("max_lease_ttl", "2h", "default_lease_ttl", "1h"));
     VaultResponse tune = root.read("sys/mounts/kv-list/tune");
-    assertThat(tune.getRequiredData()).containsEntry("max_lease_ttl", 7200).containsEntry("default_lease_ttl", 3600);
+    assertThat(tune.getRequiredData())
+        .containsEntry("max_lease_ttl", 7200)
+        .containsEntry("default_lease_ttl", 3600);
 
     HttpResponse<String> again = raw("POST", "sys/mounts/kv-list", "root", "{\"type\":\"kv\"}");
     assertThat(again.statusCode()).isEqualTo(400);
@@ -189,7 +228,9 @@ class VaultCoreIT {
     assertThat(root.opsForSys().getMounts()).doesNotContainKey("kv-list/");
     HttpResponse<String> gone = raw("GET", "kv-list/x", "root", null);
     assertThat(gone.statusCode()).isEqualTo(404);
-    assertThat(gone.body()).isEqualTo("{\"errors\":[\"no handler for route \\\"kv-list/x\\\". route entry not found.\"]}");
+    assertThat(gone.body())
+        .isEqualTo(
+            "{\"errors\":[\"no handler for route \\\"kv-list/x\\\". route entry not found.\"]}");
   }
 
   @Test
@@ -208,13 +249,18 @@ class VaultCoreIT {
 
   @Test
   void policiesAreStoredReadListedAndRejectedWhenMalformed() throws Exception {
-    HttpResponse<String> put = raw("PUT", "sys/policies/acl/reader", "root",
-        "{\"policy\":\"path \\\"kv/*\\\" { capabilities = [\\\"read\\\"] }\"}");
+    HttpResponse<String> put =
+        raw(
+            "PUT",
+            "sys/policies/acl/reader",
+            "root",
+            "{\"policy\":\"path \\\"kv/*\\\" { capabilities = [\\\"read\\\"] }\"}");
     assertThat(put.statusCode()).isEqualTo(204);
     assertThat(root.opsForSys().getPolicyNames()).contains("reader", "default", "root");
     VaultResponse read = root.read("sys/policies/acl/reader");
     assertThat((String) read.getRequiredData().get("policy")).contains("kv/*");
-    HttpResponse<String> bad = raw("PUT", "sys/policies/acl/broken", "root", "{\"policy\":\"path \\\"kv\\\" {\"}");
+    HttpResponse<String> bad =
+        raw("PUT", "sys/policies/acl/broken", "root", "{\"policy\":\"path \\\"kv\\\" {\"}");
     assertThat(bad.statusCode()).isEqualTo(400);
     assertThat(bad.body()).contains("failed to parse policy");
     assertThat(raw("GET", "sys/policies/acl/broken", "root", null).statusCode()).isEqualTo(404);
@@ -233,14 +279,21 @@ class VaultCoreIT {
     VaultResponse ui = root.read("sys/internal/ui/mounts/kv-ui/some/secret");
     assertThat(ui.getRequiredData()).containsEntry("type", "kv").containsEntry("path", "kv-ui/");
     String token = createToken("{\"ttl\":\"5m\",\"policies\":[\"default\"]}");
-    assertThat(raw("GET", "sys/internal/ui/mounts/kv-ui/some/secret", token, null).statusCode()).isEqualTo(403);
+    assertThat(raw("GET", "sys/internal/ui/mounts/kv-ui/some/secret", token, null).statusCode())
+        .isEqualTo(403);
   }
 
   @Test
   void databaseLeasesRenewCappedAndDieWithTheirToken() throws Exception {
     enableDatabase("db-cascade", "readonly", "10s", "30s");
-    root.opsForSys().createOrUpdatePolicy("db-cascade-creds",
-        Policy.of(Rule.builder().path("db-cascade/creds/readonly").capabilities(BuiltinCapabilities.READ).build()));
+    root.opsForSys()
+        .createOrUpdatePolicy(
+            "db-cascade-creds",
+            Policy.of(
+                Rule.builder()
+                    .path("db-cascade/creds/readonly")
+                    .capabilities(BuiltinCapabilities.READ)
+                    .build()));
     String token = createToken("{\"policies\":[\"db-cascade-creds\"],\"ttl\":\"5m\"}");
     VaultTemplate app = template(token);
 
@@ -255,19 +308,27 @@ class VaultCoreIT {
     }
 
     HttpResponse<String> renewed =
-        raw("PUT", "sys/leases/renew", token, "{\"lease_id\":\"" + leaseId + "\",\"increment\":\"1h\"}");
+        raw(
+            "PUT",
+            "sys/leases/renew",
+            token,
+            "{\"lease_id\":\"" + leaseId + "\",\"increment\":\"1h\"}");
     assertThat(renewed.statusCode()).isEqualTo(200);
     JsonNode body = Json.MAPPER.readTree(renewed.body());
     assertThat(body.path("lease_id").asText()).isEqualTo(leaseId);
     assertThat(body.path("lease_duration").asLong()).isBetween(25L, 30L);
-    assertThat(body.at("/warnings/0").asText()).startsWith("TTL of \"1h\" exceeded the effective max_ttl of \"");
+    assertThat(body.at("/warnings/0").asText())
+        .startsWith("TTL of \"1h\" exceeded the effective max_ttl of \"");
 
     VaultResponse lookup = root.write("sys/leases/lookup", Map.of("lease_id", leaseId));
-    assertThat(lookup.getRequiredData()).containsEntry("id", leaseId).containsEntry("renewable", true);
+    assertThat(lookup.getRequiredData())
+        .containsEntry("id", leaseId)
+        .containsEntry("renewable", true);
     assertThat(root.list("sys/leases/lookup/db-cascade/creds/readonly/")).hasSize(1);
 
     assertThat(raw("POST", "auth/token/revoke-self", token, "").statusCode()).isEqualTo(204);
-    HttpResponse<String> gone = raw("PUT", "sys/leases/lookup", "root", "{\"lease_id\":\"" + leaseId + "\"}");
+    HttpResponse<String> gone =
+        raw("PUT", "sys/leases/lookup", "root", "{\"lease_id\":\"" + leaseId + "\"}");
     assertThat(gone.statusCode()).isEqualTo(400);
     assertThat(gone.body()).isEqualTo("{\"errors\":[\"invalid lease\"]}");
     assertThatThrownBy(() -> login(user, password).close()).isInstanceOf(SQLException.class);
@@ -280,13 +341,21 @@ class VaultCoreIT {
   @Test
   void renewalAnswersExactlyTheGrantedTtlEvenWhenTheDatabaseTakesItsTime() throws Exception {
     enableDatabase("db-exact", "slow-renew", "1h", "24h");
-    root.write("db-exact/roles/slow-renew", Map.of("renew_statements", List.of(
-        "SELECT pg_sleep(1.2); ALTER ROLE \"{{name}}\" VALID UNTIL '{{expiration}}';")));
+    root.write(
+        "db-exact/roles/slow-renew",
+        Map.of(
+            "renew_statements",
+            List.of(
+                "SELECT pg_sleep(1.2); ALTER ROLE \"{{name}}\" VALID UNTIL '{{expiration}}';")));
     VaultResponse creds = root.read("db-exact/creds/slow-renew");
     assertThat(creds.getLeaseDuration()).isEqualTo(3600);
 
-    HttpResponse<String> renewed = raw("PUT", "sys/leases/renew", "root",
-        "{\"lease_id\":\"" + creds.getLeaseId() + "\",\"increment\":1800}");
+    HttpResponse<String> renewed =
+        raw(
+            "PUT",
+            "sys/leases/renew",
+            "root",
+            "{\"lease_id\":\"" + creds.getLeaseId() + "\",\"increment\":1800}");
 
     assertThat(renewed.statusCode()).as(renewed.body()).isEqualTo(200);
     JsonNode body = Json.MAPPER.readTree(renewed.body());
@@ -299,13 +368,22 @@ class VaultCoreIT {
     enableDatabase("db-expiry", "short", "2s", "10s");
     VaultResponse creds = root.read("db-expiry/creds/short");
     String user = (String) creds.getRequiredData().get("username");
-    await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> {
-      HttpResponse<String> lookup =
-          raw("PUT", "sys/leases/lookup", "root", "{\"lease_id\":\"" + creds.getLeaseId() + "\"}");
-      assertThat(lookup.statusCode()).isEqualTo(400);
-    });
+    await()
+        .atMost(Duration.ofSeconds(15))
+        .untilAsserted(
+            () -> {
+              HttpResponse<String> lookup =
+                  raw(
+                      "PUT",
+                      "sys/leases/lookup",
+                      "root",
+                      "{\"lease_id\":\"" + creds.getLeaseId() + "\"}");
+              assertThat(lookup.statusCode()).isEqualTo(400);
+            });
     try (Connection c = stack.postgres().connect("postgres");
-        var rs = c.createStatement().executeQuery("SELECT count(*) FROM pg_roles WHERE rolname = '" + user + "'")) {
+        var rs =
+            c.createStatement()
+                .executeQuery("SELECT count(*) FROM pg_roles WHERE rolname = '" + user + "'")) {
       rs.next();
       assertThat(rs.getInt(1)).isZero();
     }
@@ -316,14 +394,33 @@ class VaultCoreIT {
     enableDatabase("db-revoke", "r", "1h", "2h");
     VaultResponse creds = root.read("db-revoke/creds/r");
     String id = creds.getLeaseId();
-    assertThat(raw("PUT", "sys/leases/revoke", "root", "{\"lease_id\":\"" + id + "\"}").statusCode()).isEqualTo(204);
-    assertThat(raw("PUT", "sys/leases/revoke", "root", "{\"lease_id\":\"" + id + "\"}").statusCode()).isEqualTo(204);
+    assertThat(
+            raw("PUT", "sys/leases/revoke", "root", "{\"lease_id\":\"" + id + "\"}").statusCode())
+        .isEqualTo(204);
+    assertThat(
+            raw("PUT", "sys/leases/revoke", "root", "{\"lease_id\":\"" + id + "\"}").statusCode())
+        .isEqualTo(204);
     VaultResponse second = root.read("db-revoke/creds/r");
-    assertThat(raw("PUT", "sys/leases/revoke", "root",
-        "{\"lease_id\":\"" + second.getLeaseId() + "\",\"sync\":false}").statusCode()).isEqualTo(202);
-    await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
-        assertThat(raw("PUT", "sys/leases/lookup", "root", "{\"lease_id\":\"" + second.getLeaseId() + "\"}")
-            .statusCode()).isEqualTo(400));
+    assertThat(
+            raw(
+                    "PUT",
+                    "sys/leases/revoke",
+                    "root",
+                    "{\"lease_id\":\"" + second.getLeaseId() + "\",\"sync\":false}")
+                .statusCode())
+        .isEqualTo(202);
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () ->
+                assertThat(
+                        raw(
+                                "PUT",
+                                "sys/leases/lookup",
+                                "root",
+                                "{\"lease_id\":\"" + second.getLeaseId() + "\"}")
+                            .statusCode())
+                    .isEqualTo(400));
     HttpResponse<String> empty = raw("LIST", "sys/leases/lookup/db-revoke/creds/r/", "root", null);
     assertThat(empty.statusCode()).isEqualTo(404);
     assertThat(empty.body()).isEqualTo("{\"errors\":[]}");
@@ -341,26 +438,42 @@ class VaultCoreIT {
     VaultResponse lookup = root.write("sys/leases/lookup", Map.of("lease_id", creds.getLeaseId()));
     assertThat(lookup.getRequiredData()).containsEntry("id", creds.getLeaseId());
     HttpResponse<String> renewed =
-        raw("PUT", "sys/leases/renew", "root", "{\"lease_id\":\"" + creds.getLeaseId() + "\",\"increment\":600}");
+        raw(
+            "PUT",
+            "sys/leases/renew",
+            "root",
+            "{\"lease_id\":\"" + creds.getLeaseId() + "\",\"increment\":600}");
     assertThat(renewed.statusCode()).isEqualTo(200);
   }
 
   @Test
   void prefixRevocationNeedsSudo() throws Exception {
-    root.opsForSys().createOrUpdatePolicy("no-sudo",
-        Policy.of(Rule.builder().path("sys/leases/revoke-prefix/*").capabilities(BuiltinCapabilities.UPDATE).build()));
+    root.opsForSys()
+        .createOrUpdatePolicy(
+            "no-sudo",
+            Policy.of(
+                Rule.builder()
+                    .path("sys/leases/revoke-prefix/*")
+                    .capabilities(BuiltinCapabilities.UPDATE)
+                    .build()));
     String token = createToken("{\"policies\":[\"no-sudo\"],\"ttl\":\"5m\"}");
     assertThat(raw("PUT", "sys/leases/revoke-prefix/kv", token, "").statusCode()).isEqualTo(403);
-    assertThat(raw("PUT", "sys/leases/revoke-prefix/nothing-here", "root", "").statusCode()).isEqualTo(204);
+    assertThat(raw("PUT", "sys/leases/revoke-prefix/nothing-here", "root", "").statusCode())
+        .isEqualTo(204);
   }
 
   @Test
   void listIsGovernedByTheRuleForThePathWithoutItsTrailingSlash() throws Exception {
     enableDatabase("db-list", "r", "1h", "2h");
     root.read("db-list/creds/r");
-    root.opsForSys().createOrUpdatePolicy("lease-lister", Policy.of(Rule.builder()
-        .path("sys/leases/lookup/db-list/creds/r").capabilities(BuiltinCapabilities.LIST, BuiltinCapabilities.SUDO)
-        .build()));
+    root.opsForSys()
+        .createOrUpdatePolicy(
+            "lease-lister",
+            Policy.of(
+                Rule.builder()
+                    .path("sys/leases/lookup/db-list/creds/r")
+                    .capabilities(BuiltinCapabilities.LIST, BuiltinCapabilities.SUDO)
+                    .build()));
     String token = createToken("{\"policies\":[\"lease-lister\"],\"ttl\":\"5m\"}");
     HttpResponse<String> list = raw("LIST", "sys/leases/lookup/db-list/creds/r", token, null);
     assertThat(list.statusCode()).as(list.body()).isEqualTo(200);
@@ -375,33 +488,55 @@ class VaultCoreIT {
     // A role that owns a table cannot be dropped, so the default revocation fails.
     try (Connection c = stack.postgres().connect("postgres")) {
       c.createStatement().execute("CREATE TABLE \"owned_by_" + user + "\" (id int)");
-      c.createStatement().execute("ALTER TABLE \"owned_by_" + user + "\" OWNER TO \"" + user + "\"");
+      c.createStatement()
+          .execute("ALTER TABLE \"owned_by_" + user + "\" OWNER TO \"" + user + "\"");
     }
-    HttpResponse<String> r = raw("PUT", "sys/leases/revoke", "root", "{\"lease_id\":\"" + creds.getLeaseId() + "\"}");
+    HttpResponse<String> r =
+        raw("PUT", "sys/leases/revoke", "root", "{\"lease_id\":\"" + creds.getLeaseId() + "\"}");
     assertThat(r.statusCode()).isEqualTo(400);
-    assertThat(r.body()).startsWith("{\"errors\":[\"failed to revoke entry: resp: (*logical.Response)(nil) err: ");
-    // As Vault's revokeCommon: the entry is left as it was, not expired early nor queued for retries.
-    Map<String, Object> lease = root.write("sys/leases/lookup", Map.of("lease_id", creds.getLeaseId())).getRequiredData();
+    assertThat(r.body())
+        .startsWith("{\"errors\":[\"failed to revoke entry: resp: (*logical.Response)(nil) err: ");
+    // As Vault's revokeCommon: the entry is left as it was, not expired early nor queued for
+    // retries.
+    Map<String, Object> lease =
+        root.write("sys/leases/lookup", Map.of("lease_id", creds.getLeaseId())).getRequiredData();
     assertThat(lease).containsEntry("id", creds.getLeaseId());
     assertThat(((Number) lease.get("ttl")).longValue()).isGreaterThan(3500L);
     try (Connection c = stack.postgres().connect("postgres")) {
       c.createStatement().execute("DROP TABLE \"owned_by_" + user + "\"");
     }
-    assertThat(raw("PUT", "sys/leases/revoke", "root", "{\"lease_id\":\"" + creds.getLeaseId() + "\"}").statusCode())
+    assertThat(
+            raw("PUT", "sys/leases/revoke", "root", "{\"lease_id\":\"" + creds.getLeaseId() + "\"}")
+                .statusCode())
         .isEqualTo(204);
   }
 
   @Test
   void expiringTokenTakesItsLeasesWithIt() throws Exception {
     enableDatabase("db-tokexp", "r", "1h", "2h");
-    root.opsForSys().createOrUpdatePolicy("db-tokexp-creds",
-        Policy.of(Rule.builder().path("db-tokexp/creds/r").capabilities(BuiltinCapabilities.READ).build()));
+    root.opsForSys()
+        .createOrUpdatePolicy(
+            "db-tokexp-creds",
+            Policy.of(
+                Rule.builder()
+                    .path("db-tokexp/creds/r")
+                    .capabilities(BuiltinCapabilities.READ)
+                    .build()));
     String token = createToken("{\"policies\":[\"db-tokexp-creds\"],\"ttl\":\"2s\"}");
     VaultResponse creds = template(token).read("db-tokexp/creds/r");
     assertThat(creds.getLeaseDuration()).isEqualTo(3600);
-    await().atMost(Duration.ofSeconds(15)).untilAsserted(() ->
-        assertThat(raw("PUT", "sys/leases/lookup", "root", "{\"lease_id\":\"" + creds.getLeaseId() + "\"}")
-            .statusCode()).isEqualTo(400));
+    await()
+        .atMost(Duration.ofSeconds(15))
+        .untilAsserted(
+            () ->
+                assertThat(
+                        raw(
+                                "PUT",
+                                "sys/leases/lookup",
+                                "root",
+                                "{\"lease_id\":\"" + creds.getLeaseId() + "\"}")
+                            .statusCode())
+                    .isEqualTo(400));
   }
 
   @Test
@@ -416,7 +551,9 @@ class VaultCoreIT {
     } finally {
       stack.startVault();
     }
-    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(roleExists(user)).isFalse());
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(() -> assertThat(roleExists(user)).isFalse());
   }
 
   @Test
@@ -430,7 +567,9 @@ class VaultCoreIT {
 
   static boolean roleExists(String user) throws SQLException {
     try (Connection c = stack.postgres().connect("postgres");
-        var rs = c.createStatement().executeQuery("SELECT count(*) FROM pg_roles WHERE rolname = '" + user + "'")) {
+        var rs =
+            c.createStatement()
+                .executeQuery("SELECT count(*) FROM pg_roles WHERE rolname = '" + user + "'")) {
       rs.next();
       return rs.getInt(1) > 0;
     }
@@ -441,18 +580,31 @@ class VaultCoreIT {
   static void enableDatabase(String mount, String role, String ttl, String maxTtl) {
     root.opsForSys().mount(mount, VaultMount.create("database"));
     var pg = stack.postgres();
-    root.write(mount + "/config/pg", Map.of(
-        "plugin_name", "postgresql-database-plugin",
-        "connection_url", "postgresql://{{username}}:{{password}}@" + pg.host() + ":" + pg.port() + "/postgres?sslmode=disable",
-        "username", pg.adminUser(),
-        "password", pg.adminPassword(),
-        "allowed_roles", List.of(role)));
-    root.write(mount + "/roles/" + role, Map.of(
-        "db_name", "pg",
-        "creation_statements", List.of(
-            "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';"),
-        "default_ttl", ttl,
-        "max_ttl", maxTtl));
+    root.write(
+        mount + "/config/pg",
+        Map.of(
+            "plugin_name", "postgresql-database-plugin",
+            "connection_url",
+                "postgresql://{{username}}:{{password}}@"
+                    + pg.host()
+                    + ":"
+                    + pg.port()
+                    + "/postgres?sslmode=disable",
+            "username", pg.adminUser(),
+            "password", pg.adminPassword(),
+            "allowed_roles", List.of(role)));
+    root.write(
+        mount + "/roles/" + role,
+        Map.of(
+            "db_name",
+            "pg",
+            "creation_statements",
+            List.of(
+                "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';"),
+            "default_ttl",
+            ttl,
+            "max_ttl",
+            maxTtl));
   }
 
   static Connection login(String user, String password) throws SQLException {
@@ -465,9 +617,15 @@ class VaultCoreIT {
     return Json.MAPPER.readTree(r.body()).at("/auth/client_token").asText();
   }
 
-  static HttpResponse<String> raw(String method, String path, String token, String body) throws Exception {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(stack.vaultAddress() + "/v1/" + path))
-        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+  static HttpResponse<String> raw(String method, String path, String token, String body)
+      throws Exception {
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(URI.create(stack.vaultAddress() + "/v1/" + path))
+            .method(
+                method,
+                body == null
+                    ? HttpRequest.BodyPublishers.noBody()
+                    : HttpRequest.BodyPublishers.ofString(body));
     if (token != null) {
       b.header("X-Vault-Token", token);
     }

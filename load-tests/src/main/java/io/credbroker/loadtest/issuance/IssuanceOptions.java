@@ -15,7 +15,12 @@ import java.util.Objects;
  * @param budgetP50Ms what the broker may add to Vault's p50 (issue 3: 2 ms)
  */
 public record IssuanceOptions(
-    int requests, List<Integer> concurrency, int warmup, int pods, Duration maxDuration, double budgetP50Ms) {
+    int requests,
+    List<Integer> concurrency,
+    int warmup,
+    int pods,
+    Duration maxDuration,
+    double budgetP50Ms) {
 
   public IssuanceOptions {
     if (requests < 1 || requests > 1_000_000) {
@@ -23,7 +28,8 @@ public record IssuanceOptions(
     }
     concurrency = List.copyOf(Objects.requireNonNull(concurrency, "concurrency"));
     if (concurrency.isEmpty() || concurrency.stream().anyMatch(c -> c < 1 || c > 256)) {
-      throw new IllegalArgumentException("concurrency levels must be between 1 and 256, were " + concurrency);
+      throw new IllegalArgumentException(
+          "concurrency levels must be between 1 and 256, were " + concurrency);
     }
     if (warmup < 0) {
       throw new IllegalArgumentException("warmup must not be negative");

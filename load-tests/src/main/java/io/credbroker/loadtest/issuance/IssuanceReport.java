@@ -15,7 +15,10 @@ import java.util.Map;
  * @param cleanup what was revoked afterwards
  */
 public record IssuanceReport(
-    IssuanceOptions options, List<Level> levels, Releases releases, TokenReviews tokenReviews,
+    IssuanceOptions options,
+    List<Level> levels,
+    Releases releases,
+    TokenReviews tokenReviews,
     Cleanup.Report cleanup) {
 
   /**
@@ -91,22 +94,29 @@ public record IssuanceReport(
    * The broker's own timings over one level (its metrics' deltas): what it spends in total, in its
    * Vault call and holding a database connection, to see where {@code p50DifferenceMs} goes.
    *
-   * @param grpcServerMeanMs mean of {@code grpc_server_seconds} for successful {@code IssueCredential}
+   * @param grpcServerMeanMs mean of {@code grpc_server_seconds} for successful {@code
+   *     IssueCredential}
    * @param vaultCredsMeanMs mean of {@code credbroker_vault_request_seconds{operation="creds"}}
    * @param vaultCredsP50Ms its p50, interpolated inside the histogram bucket (approximate)
    * @param jdbcUsageMeanMs mean time a state-store connection was held ({@code
    *     hikaricp_connections_usage_seconds}, millisecond resolution)
    */
-  public record BrokerSide(double grpcServerMeanMs, double vaultCredsMeanMs, double vaultCredsP50Ms, double jdbcUsageMeanMs) {}
+  public record BrokerSide(
+      double grpcServerMeanMs,
+      double vaultCredsMeanMs,
+      double vaultCredsP50Ms,
+      double jdbcUsageMeanMs) {}
 
   /**
    * TokenReview calls the broker made during the run (warm-up included), from its own metrics.
    *
    * @param distinctTokens tokens used (one per pod)
-   * @param reviews {@code credbroker_tokenreview_request_seconds_count}, all outcomes, during the run
+   * @param reviews {@code credbroker_tokenreview_request_seconds_count}, all outcomes, during the
+   *     run
    * @param cacheHits {@code credbroker_tokenreview_cache_total{result="hit"}} during the run
    * @param cacheMisses {@code ...{result="miss"}} during the run
-   * @param cacheWindowSeconds the broker's cache window ({@code credbroker.kubernetes.cache-max-ttl})
+   * @param cacheWindowSeconds the broker's cache window ({@code
+   *     credbroker.kubernetes.cache-max-ttl})
    * @param elapsedSeconds from the first to the last call of the run
    * @param allowedReviews distinct tokens × cache windows the run spanned
    * @param withinBudget whether {@code reviews <= allowedReviews}

@@ -31,17 +31,19 @@ import org.HdrHistogram.Histogram;
 
 /**
  * Measures what the broker adds to an issuance: {@code IssueCredential} through the broker against
- * a direct read of {@code <mount>/creds/<role>} from the same Vault, interleaved call by call in one
- * run so that both see the same machine load. Each client thread alternates which of the two goes
- * first. Every call is bounded by a deadline and every level by a count and a time limit.
+ * a direct read of {@code <mount>/creds/<role>} from the same Vault, interleaved call by call in
+ * one run so that both see the same machine load. Each client thread alternates which of the two
+ * goes first. Every call is bounded by a deadline and every level by a count and a time limit.
  *
  * <p>One instance per run; {@link #run} blocks until the run and its cleanup are done.
  */
 public final class IssuanceScenario {
 
   private static final Duration CALL_DEADLINE = Duration.ofSeconds(30);
+
   /** Tokens must outlive the run; the broker never caches a verdict past the token's expiry. */
   private static final Duration TOKEN_TTL = Duration.ofHours(2);
+
   /** How long the broker's CPU use is sampled with no calls, to tell its background work apart. */
   private static final Duration IDLE_SAMPLE = Duration.ofSeconds(3);
 
@@ -69,39 +71,55 @@ public final class IssuanceScenario {
       progress.printf("issuance: warm-up, %d pairs of calls%n", warmup);
       LevelRun warm = runLevel(channel, pods, 1, warmup);
       if (warm.brokerOk.get() == 0 || warm.vaultOk.get() == 0) {
-        throw new IllegalStateException("every warm-up call failed: " + warm.failures
-            + "; see the broker's log " + stack.broker().logFile());
+        throw new IllegalStateException(
+            "every warm-up call failed: "
+                + warm.failures
+                + "; see the broker's log "
+                + stack.broker().logFile());
       }
       double idleCpuMsPerSecond = idleCpuMsPerSecond();
       List<IssuanceReport.Level> levels = new ArrayList<>();
       for (int concurrency : options.concurrency()) {
-        progress.printf("issuance: %d requests at concurrency %d%n", options.requests(), concurrency);
+        progress.printf(
+            "issuance: %d requests at concurrency %d%n", options.requests(), concurrency);
         PrometheusText levelStart = stack.broker().scrape();
         Duration cpuStart = stack.broker().cpuTime();
         ThreadCpu threadsStart = stack.broker().threadCpu();
         LevelRun run = runLevel(channel, pods, concurrency, options.requests());
         IssuanceReport.BrokerCpu cpu =
             brokerCpu(cpuStart, threadsStart, run.brokerOk.get(), run.seconds, idleCpuMsPerSecond);
-        levels.add(run.toReport(options.budgetP50Ms(), brokerSide(levelStart, stack.broker().scrape()), cpu));
+        levels.add(
+            run.toReport(
+                options.budgetP50Ms(), brokerSide(levelStart, stack.broker().scrape()), cpu));
       }
       double elapsed = (System.nanoTime() - start) / 1e9;
       PrometheusText after = stack.broker().scrape();
       IssuanceReport.TokenReviews reviews = tokenReviews(before, after, pods.size(), elapsed);
       int releaseConcurrency = options.concurrency().get(options.concurrency().size() - 1);
-      progress.printf("issuance: releasing %d broker credentials at concurrency %d%n",
+      progress.printf(
+          "issuance: releasing %d broker credentials at concurrency %d%n",
           brokerCredentials.size(), releaseConcurrency);
-      IssuanceReport.Releases releases = releaseAll(channel, releaseConcurrency, idleCpuMsPerSecond);
-      progress.printf("issuance: revoking %d direct leases and %d broker credentials left%n",
+      IssuanceReport.Releases releases =
+          releaseAll(channel, releaseConcurrency, idleCpuMsPerSecond);
+      progress.printf(
+          "issuance: revoking %d direct leases and %d broker credentials left%n",
           directLeases.size(), brokerCredentials.size());
-      Cleanup.Report cleanup = Cleanup.revokeAll(
-          stack, List.copyOf(brokerCredentials), List.copyOf(directLeases), options.maxDuration(), false);
+      Cleanup.Report cleanup =
+          Cleanup.revokeAll(
+              stack,
+              List.copyOf(brokerCredentials),
+              List.copyOf(directLeases),
+              options.maxDuration(),
+              false);
       return new IssuanceReport(options, List.copyOf(levels), releases, reviews, cleanup);
     } finally {
       channel.shutdownNow();
     }
   }
 
-  /** The broker's CPU use while nothing calls it (timers, metrics, heartbeats), in ms per second. */
+  /**
+   * The broker's CPU use while nothing calls it (timers, metrics, heartbeats), in ms per second.
+   */
   private double idleCpuMsPerSecond() {
     Duration cpuStart = stack.broker().cpuTime();
     long start = System.nanoTime();
@@ -116,15 +134,24 @@ public final class IssuanceScenario {
   }
 
   private IssuanceReport.BrokerCpu brokerCpu(
-      Duration cpuStart, ThreadCpu threadsStart, int operations, double seconds, double idleMsPerSecond) {
+      Duration cpuStart,
+      ThreadCpu threadsStart,
+      int operations,
+      double seconds,
+      double idleMsPerSecond) {
     double cpuMs = stack.broker().cpuTime().minus(cpuStart).toNanos() / 1e6;
     ThreadCpu threads = stack.broker().threadCpu();
     double jitMs = threads.since(threadsStart, ThreadCpu.Kind.JIT).toMillis();
     double gcMs = threads.since(threadsStart, ThreadCpu.Kind.GC_AND_VM).toMillis();
     double applicationMs = threads.since(threadsStart, ThreadCpu.Kind.APPLICATION).toMillis();
-    return new IssuanceReport.BrokerCpu(round(cpuMs), perOperation(cpuMs, operations),
-        perOperation(Math.max(0, cpuMs - idleMsPerSecond * seconds), operations), round(jitMs), round(gcMs),
-        round(applicationMs), perOperation(applicationMs, operations));
+    return new IssuanceReport.BrokerCpu(
+        round(cpuMs),
+        perOperation(cpuMs, operations),
+        perOperation(Math.max(0, cpuMs - idleMsPerSecond * seconds), operations),
+        round(jitMs),
+        round(gcMs),
+        round(applicationMs),
+        perOperation(applicationMs, operations));
   }
 
   private static double perOperation(double ms, int operations) {
@@ -135,7 +162,8 @@ public final class IssuanceScenario {
    * Releases every credential the broker issued in this run, through {@code ReleaseCredential} as
    * the pod would, measuring the calls and the broker's CPU time; what fails stays for the cleanup.
    */
-  private IssuanceReport.Releases releaseAll(ManagedChannel channel, int concurrency, double idleMsPerSecond) {
+  private IssuanceReport.Releases releaseAll(
+      ManagedChannel channel, int concurrency, double idleMsPerSecond) {
     List<Cleanup.BrokerCredential> toRelease = new ArrayList<>();
     for (Cleanup.BrokerCredential c; (c = brokerCredentials.poll()) != null; ) {
       toRelease.add(c);
@@ -151,25 +179,32 @@ public final class IssuanceScenario {
     try {
       List<Future<Histogram>> workers = new ArrayList<>();
       for (int t = 0; t < concurrency; t++) {
-        workers.add(pool.submit(() -> {
-          Histogram mine = LatencySummary.newHistogram();
-          for (int i = next.getAndIncrement(); i < toRelease.size(); i = next.getAndIncrement()) {
-            Cleanup.BrokerCredential c = toRelease.get(i);
-            long t0 = System.nanoTime();
-            try {
-              CredentialBrokerGrpc.newBlockingStub(channel)
-                  .withInterceptors(c.pod().bearer())
-                  .withDeadlineAfter(CALL_DEADLINE.toMillis(), TimeUnit.MILLISECONDS)
-                  .releaseCredential(ReleaseCredentialRequest.newBuilder().setCredentialId(c.credentialId()).build());
-              mine.recordValue((System.nanoTime() - t0) / 1000);
-              released.incrementAndGet();
-            } catch (StatusRuntimeException e) {
-              failures.merge("broker " + e.getStatus().getCode(), 1, Integer::sum);
-              brokerCredentials.add(c);
-            }
-          }
-          return mine;
-        }));
+        workers.add(
+            pool.submit(
+                () -> {
+                  Histogram mine = LatencySummary.newHistogram();
+                  for (int i = next.getAndIncrement();
+                      i < toRelease.size();
+                      i = next.getAndIncrement()) {
+                    Cleanup.BrokerCredential c = toRelease.get(i);
+                    long t0 = System.nanoTime();
+                    try {
+                      CredentialBrokerGrpc.newBlockingStub(channel)
+                          .withInterceptors(c.pod().bearer())
+                          .withDeadlineAfter(CALL_DEADLINE.toMillis(), TimeUnit.MILLISECONDS)
+                          .releaseCredential(
+                              ReleaseCredentialRequest.newBuilder()
+                                  .setCredentialId(c.credentialId())
+                                  .build());
+                      mine.recordValue((System.nanoTime() - t0) / 1000);
+                      released.incrementAndGet();
+                    } catch (StatusRuntimeException e) {
+                      failures.merge("broker " + e.getStatus().getCode(), 1, Integer::sum);
+                      brokerCredentials.add(c);
+                    }
+                  }
+                  return mine;
+                }));
       }
       for (Future<Histogram> w : workers) {
         latency.add(w.get());
@@ -183,21 +218,39 @@ public final class IssuanceScenario {
       pool.shutdownNow();
     }
     double seconds = (System.nanoTime() - start) / 1e9;
-    IssuanceReport.BrokerCpu cpu = brokerCpu(cpuStart, threadsStart, released.get(), seconds, idleMsPerSecond);
-    return new IssuanceReport.Releases(concurrency, released.get(), toRelease.size() - released.get(),
-        LatencySummary.of(latency), round(seconds), idleMsPerSecond, cpu, new TreeMap<>(failures));
+    IssuanceReport.BrokerCpu cpu =
+        brokerCpu(cpuStart, threadsStart, released.get(), seconds, idleMsPerSecond);
+    return new IssuanceReport.Releases(
+        concurrency,
+        released.get(),
+        toRelease.size() - released.get(),
+        LatencySummary.of(latency),
+        round(seconds),
+        idleMsPerSecond,
+        cpu,
+        new TreeMap<>(failures));
   }
 
-  private IssuanceReport.TokenReviews tokenReviews(PrometheusText before, PrometheusText after, int tokens, double elapsed) {
+  private IssuanceReport.TokenReviews tokenReviews(
+      PrometheusText before, PrometheusText after, int tokens, double elapsed) {
     String reviewCount = "credbroker_tokenreview_request_seconds_count";
     String cache = "credbroker_tokenreview_cache_total";
-    long reviews = after.has(reviewCount) ? Math.round(after.sum(reviewCount) - before.sum(reviewCount)) : -1;
+    long reviews =
+        after.has(reviewCount) ? Math.round(after.sum(reviewCount) - before.sum(reviewCount)) : -1;
     long hits = Math.round(after.sum(cache, "result", "hit") - before.sum(cache, "result", "hit"));
-    long misses = Math.round(after.sum(cache, "result", "miss") - before.sum(cache, "result", "miss"));
+    long misses =
+        Math.round(after.sum(cache, "result", "miss") - before.sum(cache, "result", "miss"));
     double window = stack.settings().tokenCacheTtl().toMillis() / 1000.0;
     // A token is reviewed at its first use and again only after its verdict expired.
     long allowed = tokens * ((long) Math.floor(elapsed / window) + 1);
-    return new IssuanceReport.TokenReviews(tokens, reviews, hits, misses, window, round(elapsed), allowed,
+    return new IssuanceReport.TokenReviews(
+        tokens,
+        reviews,
+        hits,
+        misses,
+        window,
+        round(elapsed),
+        allowed,
         reviews >= 0 && reviews <= allowed);
   }
 
@@ -207,18 +260,23 @@ public final class IssuanceScenario {
     return new IssuanceReport.BrokerSide(
         meanMs(before, after, "grpc_server_seconds", issue),
         meanMs(before, after, "credbroker_vault_request_seconds", creds),
-        round(PrometheusText.quantileBetween(before, after, "credbroker_vault_request_seconds_bucket", 0.5, creds) * 1000),
+        round(
+            PrometheusText.quantileBetween(
+                    before, after, "credbroker_vault_request_seconds_bucket", 0.5, creds)
+                * 1000),
         meanMs(before, after, "hikaricp_connections_usage_seconds"));
   }
 
   /** Mean of a timer between two scrapes, in ms; NaN when it observed nothing. */
-  private static double meanMs(PrometheusText before, PrometheusText after, String timer, String... labels) {
+  private static double meanMs(
+      PrometheusText before, PrometheusText after, String timer, String... labels) {
     double count = after.sum(timer + "_count", labels) - before.sum(timer + "_count", labels);
     double sum = after.sum(timer + "_sum", labels) - before.sum(timer + "_sum", labels);
     return count > 0 ? round(sum / count * 1000) : Double.NaN;
   }
 
-  private LevelRun runLevel(ManagedChannel channel, List<PodToken> pods, int concurrency, int requests) {
+  private LevelRun runLevel(
+      ManagedChannel channel, List<PodToken> pods, int concurrency, int requests) {
     LevelRun level = new LevelRun(concurrency, requests);
     AtomicInteger next = new AtomicInteger();
     long deadline = System.nanoTime() + options.maxDuration().toNanos();
@@ -227,25 +285,27 @@ public final class IssuanceScenario {
     try {
       List<Future<Histogram[]>> workers = new ArrayList<>();
       for (int t = 0; t < concurrency; t++) {
-        workers.add(pool.submit(() -> {
-          Histogram broker = LatencySummary.newHistogram();
-          Histogram vault = LatencySummary.newHistogram();
-          for (int i = next.getAndIncrement(); i < requests; i = next.getAndIncrement()) {
-            if (System.nanoTime() > deadline) {
-              level.timedOut = true;
-              break;
-            }
-            PodToken pod = pods.get(i % pods.size());
-            if (i % 2 == 0) {
-              viaBroker(channel, pod, broker, level);
-              direct(vault, level);
-            } else {
-              direct(vault, level);
-              viaBroker(channel, pod, broker, level);
-            }
-          }
-          return new Histogram[] {broker, vault};
-        }));
+        workers.add(
+            pool.submit(
+                () -> {
+                  Histogram broker = LatencySummary.newHistogram();
+                  Histogram vault = LatencySummary.newHistogram();
+                  for (int i = next.getAndIncrement(); i < requests; i = next.getAndIncrement()) {
+                    if (System.nanoTime() > deadline) {
+                      level.timedOut = true;
+                      break;
+                    }
+                    PodToken pod = pods.get(i % pods.size());
+                    if (i % 2 == 0) {
+                      viaBroker(channel, pod, broker, level);
+                      direct(vault, level);
+                    } else {
+                      direct(vault, level);
+                      viaBroker(channel, pod, broker, level);
+                    }
+                  }
+                  return new Histogram[] {broker, vault};
+                }));
       }
       for (Future<Histogram[]> w : workers) {
         Histogram[] h = w.get();
@@ -264,16 +324,20 @@ public final class IssuanceScenario {
     return level;
   }
 
-  private void viaBroker(ManagedChannel channel, PodToken pod, Histogram histogram, LevelRun level) {
+  private void viaBroker(
+      ManagedChannel channel, PodToken pod, Histogram histogram, LevelRun level) {
     long t0 = System.nanoTime();
     try {
-      IssueCredentialResponse response = CredentialBrokerGrpc.newBlockingStub(channel)
-          .withInterceptors(pod.bearer())
-          .withDeadlineAfter(CALL_DEADLINE.toMillis(), TimeUnit.MILLISECONDS)
-          .issueCredential(IssueCredentialRequest.newBuilder().setDatabaseRole(LoadStack.DATABASE).build());
+      IssueCredentialResponse response =
+          CredentialBrokerGrpc.newBlockingStub(channel)
+              .withInterceptors(pod.bearer())
+              .withDeadlineAfter(CALL_DEADLINE.toMillis(), TimeUnit.MILLISECONDS)
+              .issueCredential(
+                  IssueCredentialRequest.newBuilder().setDatabaseRole(LoadStack.DATABASE).build());
       histogram.recordValue((System.nanoTime() - t0) / 1000);
       // Only the id is kept; the password is dropped with the response.
-      brokerCredentials.add(new Cleanup.BrokerCredential(pod, response.getCredential().getCredentialId()));
+      brokerCredentials.add(
+          new Cleanup.BrokerCredential(pod, response.getCredential().getCredentialId()));
       level.brokerOk.incrementAndGet();
     } catch (StatusRuntimeException e) {
       level.brokerFailed.incrementAndGet();
@@ -318,15 +382,30 @@ public final class IssuanceScenario {
       this.requests = requests;
     }
 
-    IssuanceReport.Level toReport(double budgetP50Ms, IssuanceReport.BrokerSide brokerSide, IssuanceReport.BrokerCpu cpu) {
+    IssuanceReport.Level toReport(
+        double budgetP50Ms, IssuanceReport.BrokerSide brokerSide, IssuanceReport.BrokerCpu cpu) {
       LatencySummary b = LatencySummary.of(broker);
       LatencySummary v = LatencySummary.of(vault);
       double difference = round(b.p50Ms() - v.p50Ms());
       double ratio = v.p50Ms() > 0 ? Math.round(b.p50Ms() / v.p50Ms() * 1000) / 1000.0 : 0;
-      return new IssuanceReport.Level(concurrency, requests, brokerOk.get(), brokerFailed.get(), vaultOk.get(),
-          vaultFailed.get(), b, v, difference, ratio, b.count() > 0 && v.count() > 0 && difference <= budgetP50Ms,
-          round(seconds), round(Math.min(broker.getTotalCount(), vault.getTotalCount()) / seconds), !timedOut,
-          new TreeMap<>(failures), brokerSide, cpu);
+      return new IssuanceReport.Level(
+          concurrency,
+          requests,
+          brokerOk.get(),
+          brokerFailed.get(),
+          vaultOk.get(),
+          vaultFailed.get(),
+          b,
+          v,
+          difference,
+          ratio,
+          b.count() > 0 && v.count() > 0 && difference <= budgetP50Ms,
+          round(seconds),
+          round(Math.min(broker.getTotalCount(), vault.getTotalCount()) / seconds),
+          !timedOut,
+          new TreeMap<>(failures),
+          brokerSide,
+          cpu);
     }
   }
 }

@@ -26,9 +26,10 @@ import java.util.concurrent.TimeUnit;
  * output in a log file. Its heap and threads are measured through {@code jcmd} and {@code
  * /actuator/prometheus}, so nothing of the load generator is counted.
  *
- * <p>Lifecycle: {@link #start} returns once the readiness probe answers 200; {@link #close} asks the
- * process to stop (SIGTERM, graceful) and kills it when it does not within 30 s. A JVM shutdown hook
- * kills it too if the load generator is interrupted. Probe methods may be called from any thread.
+ * <p>Lifecycle: {@link #start} returns once the readiness probe answers 200; {@link #close} asks
+ * the process to stop (SIGTERM, graceful) and kills it when it does not within 30 s. A JVM shutdown
+ * hook kills it too if the load generator is interrupted. Probe methods may be called from any
+ * thread.
  */
 public final class BrokerProcess implements AutoCloseable {
 
@@ -42,13 +43,18 @@ public final class BrokerProcess implements AutoCloseable {
   private final HttpClient http;
   private final Thread killOnExit;
 
-  private BrokerProcess(Process process, Path logFile, int grpcPort, int managementPort, Path caFile) {
+  private BrokerProcess(
+      Process process, Path logFile, int grpcPort, int managementPort, Path caFile) {
     this.process = process;
     this.logFile = logFile;
     this.grpcPort = grpcPort;
     this.managementPort = managementPort;
     this.caFile = caFile;
-    this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
+    this.http =
+        HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(5))
+            .build();
     this.killOnExit = new Thread(process::destroyForcibly, "kill-broker");
     Runtime.getRuntime().addShutdownHook(killOnExit);
   }
@@ -62,19 +68,27 @@ public final class BrokerProcess implements AutoCloseable {
    * @param grpcPort the gRPC API's port, served with TLS
    * @param managementPort the actuator's port, plain HTTP
    * @param caFile the CA that signed the broker's serving certificate
-   * @throws IllegalStateException when the process exits or is not ready within {@code timeout}; the
-   *     message quotes the end of its log
+   * @throws IllegalStateException when the process exits or is not ready within {@code timeout};
+   *     the message quotes the end of its log
    */
   public static BrokerProcess start(
-      Path jar, Path logFile, List<String> jvmArgs, Map<String, String> properties, Map<String, String> env,
-      int grpcPort, int managementPort, Path caFile, Duration timeout) {
+      Path jar,
+      Path logFile,
+      List<String> jvmArgs,
+      Map<String, String> properties,
+      Map<String, String> env,
+      int grpcPort,
+      int managementPort,
+      Path caFile,
+      Duration timeout) {
     List<String> command = new ArrayList<>();
     command.add(javaExecutable("java").toString());
     command.addAll(jvmArgs);
     command.add("-jar");
     command.add(jar.toString());
     properties.forEach((k, v) -> command.add("--" + k + "=" + v));
-    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(logFile.toFile());
+    ProcessBuilder builder =
+        new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(logFile.toFile());
     builder.environment().putAll(env);
     Process process;
     try {
@@ -97,11 +111,17 @@ public final class BrokerProcess implements AutoCloseable {
     URI readiness = httpUri("/actuator/health/readiness");
     while (Instant.now().isBefore(deadline)) {
       if (!process.isAlive()) {
-        throw new IllegalStateException("the broker exited with code " + process.exitValue() + " while starting:\n" + logTail(40));
+        throw new IllegalStateException(
+            "the broker exited with code "
+                + process.exitValue()
+                + " while starting:\n"
+                + logTail(40));
       }
       try {
-        HttpResponse<String> r = http.send(HttpRequest.newBuilder(readiness).timeout(Duration.ofSeconds(5)).build(),
-            HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> r =
+            http.send(
+                HttpRequest.newBuilder(readiness).timeout(Duration.ofSeconds(5)).build(),
+                HttpResponse.BodyHandlers.ofString());
         if (r.statusCode() == 200) {
           return;
         }
@@ -113,7 +133,8 @@ public final class BrokerProcess implements AutoCloseable {
       }
       pause(Duration.ofMillis(250));
     }
-    throw new IllegalStateException("the broker was not ready within " + timeout + ":\n" + logTail(40));
+    throw new IllegalStateException(
+        "the broker was not ready within " + timeout + ":\n" + logTail(40));
   }
 
   public long pid() {
@@ -132,8 +153,12 @@ public final class BrokerProcess implements AutoCloseable {
   }
 
   public Duration cpuTime() {
-    return process.toHandle().info().totalCpuDuration()
-        .orElseThrow(() -> new IllegalStateException("the platform does not report the broker's CPU time"));
+    return process
+        .toHandle()
+        .info()
+        .totalCpuDuration()
+        .orElseThrow(
+            () -> new IllegalStateException("the platform does not report the broker's CPU time"));
   }
 
   public int grpcPort() {
@@ -156,7 +181,9 @@ public final class BrokerProcess implements AutoCloseable {
   public ManagedChannel newChannel() {
     try {
       return NettyChannelBuilder.forAddress(
-              "127.0.0.1", grpcPort, TlsChannelCredentials.newBuilder().trustManager(caFile.toFile()).build())
+              "127.0.0.1",
+              grpcPort,
+              TlsChannelCredentials.newBuilder().trustManager(caFile.toFile()).build())
           .build();
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read the broker's CA " + caFile, e);
@@ -170,7 +197,10 @@ public final class BrokerProcess implements AutoCloseable {
 
   /** One scrape of {@code /actuator/prometheus}, as text (metrics hold no secret). */
   public String scrapeText() {
-    HttpRequest request = HttpRequest.newBuilder(httpUri("/actuator/prometheus")).timeout(Duration.ofSeconds(30)).build();
+    HttpRequest request =
+        HttpRequest.newBuilder(httpUri("/actuator/prometheus"))
+            .timeout(Duration.ofSeconds(30))
+            .build();
     try {
       HttpResponse<String> r = http.send(request, HttpResponse.BodyHandlers.ofString());
       if (r.statusCode() != 200) {
@@ -186,8 +216,8 @@ public final class BrokerProcess implements AutoCloseable {
   }
 
   /**
-   * The broker's live heap: {@code jcmd GC.class_histogram} forces a full collection and counts what
-   * survived; the heap the JVM reports right after is read from the metrics as a cross-check.
+   * The broker's live heap: {@code jcmd GC.class_histogram} forces a full collection and counts
+   * what survived; the heap the JVM reports right after is read from the metrics as a cross-check.
    */
   public HeapSample heap() {
     ClassHistogram histogram = ClassHistogram.parse(jcmd("GC.class_histogram"));
@@ -200,8 +230,9 @@ public final class BrokerProcess implements AutoCloseable {
   }
 
   /**
-   * The broker's live threads grouped by name with numbers removed ({@code grpc-default-executor-12}
-   * counts as {@code grpc-default-executor-#}), largest groups first, from {@code jcmd Thread.print}.
+   * The broker's live threads grouped by name with numbers removed ({@code
+   * grpc-default-executor-12} counts as {@code grpc-default-executor-#}), largest groups first,
+   * from {@code jcmd Thread.print}.
    */
   public Map<String, Integer> threadGroups(int limit) {
     Map<String, Integer> groups = new HashMap<>();
@@ -215,7 +246,10 @@ public final class BrokerProcess implements AutoCloseable {
     }
     Map<String, Integer> largest = new LinkedHashMap<>();
     groups.entrySet().stream()
-        .sorted(Map.Entry.<String, Integer>comparingByValue().reversed().thenComparing(Map.Entry.comparingByKey()))
+        .sorted(
+            Map.Entry.<String, Integer>comparingByValue()
+                .reversed()
+                .thenComparing(Map.Entry.comparingByKey()))
         .limit(limit)
         .forEach(e -> largest.put(e.getKey(), e.getValue()));
     return largest;
@@ -225,13 +259,18 @@ public final class BrokerProcess implements AutoCloseable {
   public String jcmd(String command) {
     Path jcmd = javaExecutable("jcmd");
     if (!Files.isExecutable(jcmd)) {
-      throw new IllegalStateException("measuring the broker's heap needs jcmd, not found at " + jcmd + "; run with a JDK");
+      throw new IllegalStateException(
+          "measuring the broker's heap needs jcmd, not found at " + jcmd + "; run with a JDK");
     }
     try {
-      Process p = new ProcessBuilder(jcmd.toString(), Long.toString(pid()), command).redirectErrorStream(true).start();
+      Process p =
+          new ProcessBuilder(jcmd.toString(), Long.toString(pid()), command)
+              .redirectErrorStream(true)
+              .start();
       byte[] out = p.getInputStream().readAllBytes();
       if (!p.waitFor(2, TimeUnit.MINUTES) || p.exitValue() != 0) {
-        throw new IllegalStateException("jcmd " + command + " failed: " + new String(out, StandardCharsets.UTF_8));
+        throw new IllegalStateException(
+            "jcmd " + command + " failed: " + new String(out, StandardCharsets.UTF_8));
       }
       return new String(out, StandardCharsets.UTF_8);
     } catch (IOException e) {

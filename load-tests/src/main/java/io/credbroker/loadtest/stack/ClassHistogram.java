@@ -40,9 +40,11 @@ public record ClassHistogram(long totalBytes, long totalInstances, Map<String, E
         totalInstances = Long.parseLong(f[1]);
         totalBytes = Long.parseLong(f[2]);
       } else if (f.length >= 4 && f[0].endsWith(":") && f[1].chars().allMatch(Character::isDigit)) {
-        // "  12:   345   6789  java.lang.String (java.base@17)"; one class may appear once per loader.
+        // "  12:   345   6789  java.lang.String (java.base@17)"; one class may appear once per
+        // loader.
         Entry e = new Entry(Long.parseLong(f[1]), Long.parseLong(f[2]));
-        classes.merge(f[3], e, (a, b) -> new Entry(a.instances() + b.instances(), a.bytes() + b.bytes()));
+        classes.merge(
+            f[3], e, (a, b) -> new Entry(a.instances() + b.instances(), a.bytes() + b.bytes()));
       }
     }
     if (totalBytes < 0) {
@@ -62,7 +64,11 @@ public record ClassHistogram(long totalBytes, long totalInstances, Map<String, E
     List<Delta> deltas = new ArrayList<>();
     for (Map.Entry<String, Entry> e : classes.entrySet()) {
       Entry old = before.classes().getOrDefault(e.getKey(), new Entry(0, 0));
-      deltas.add(new Delta(e.getKey(), e.getValue().instances() - old.instances(), e.getValue().bytes() - old.bytes()));
+      deltas.add(
+          new Delta(
+              e.getKey(),
+              e.getValue().instances() - old.instances(),
+              e.getValue().bytes() - old.bytes()));
     }
     deltas.sort(Comparator.comparingLong(Delta::bytes).reversed());
     return List.copyOf(deltas.subList(0, Math.min(limit, deltas.size())));

@@ -18,8 +18,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * Revokes what a scenario created, so the target database does not fill up with roles: broker
  * credentials through {@code ReleaseCredential} (the pod's own call), direct Vault leases through
- * {@code sys/leases/revoke}. When the broker does not offer {@code ReleaseCredential} (UNIMPLEMENTED)
- * or a release fails, a final {@code sys/leases/revoke-prefix/<mount>/creds/<role>} sweeps the rest.
+ * {@code sys/leases/revoke}. When the broker does not offer {@code ReleaseCredential}
+ * (UNIMPLEMENTED) or a release fails, a final {@code sys/leases/revoke-prefix/<mount>/creds/<role>}
+ * sweeps the rest.
  *
  * <p>Stateless; each call blocks until done.
  */
@@ -34,7 +35,8 @@ public final class Cleanup {
    * What the cleanup did. Immutable.
    *
    * @param released broker credentials released through {@code ReleaseCredential}
-   * @param releaseUnimplemented releases the broker answered UNIMPLEMENTED (the RPC does not exist yet)
+   * @param releaseUnimplemented releases the broker answered UNIMPLEMENTED (the RPC does not exist
+   *     yet)
    * @param releaseFailed releases that failed otherwise
    * @param vaultRevoked direct leases revoked one by one
    * @param prefixSweep whether the revoke-prefix sweep ran
@@ -54,8 +56,14 @@ public final class Cleanup {
       return String.format(
           "released %d through the broker (%d UNIMPLEMENTED, %d failed), %d direct leases revoked (%d failed)%s;"
               + " %d dynamic roles left; %.1f s",
-          released, releaseUnimplemented, releaseFailed, vaultRevoked, vaultRevokeFailed,
-          prefixSweep ? ", revoke-prefix sweep" : "", dynamicRolesLeft, seconds);
+          released,
+          releaseUnimplemented,
+          releaseFailed,
+          vaultRevoked,
+          vaultRevokeFailed,
+          prefixSweep ? ", revoke-prefix sweep" : "",
+          dynamicRolesLeft,
+          seconds);
     }
   }
 
@@ -66,8 +74,11 @@ public final class Cleanup {
    * @param sweepAlways run the sweep even if every release succeeded (the last scenario of a run)
    */
   public static Report revokeAll(
-      LoadStack stack, List<BrokerCredential> brokerCredentials, List<String> directLeaseIds,
-      Duration sweepTimeout, boolean sweepAlways) {
+      LoadStack stack,
+      List<BrokerCredential> brokerCredentials,
+      List<String> directLeaseIds,
+      Duration sweepTimeout,
+      boolean sweepAlways) {
     long start = System.nanoTime();
     AtomicInteger released = new AtomicInteger();
     AtomicInteger unimplemented = new AtomicInteger();
@@ -81,36 +92,43 @@ public final class Cleanup {
     try {
       List<Future<?>> work = new ArrayList<>();
       for (BrokerCredential c : brokerCredentials) {
-        work.add(pool.submit(() -> {
-          if (noRelease.get()) {
-            unimplemented.incrementAndGet();
-            return;
-          }
-          try {
-            CredentialBrokerGrpc.newBlockingStub(channel)
-                .withInterceptors(c.pod().bearer())
-                .withDeadlineAfter(30, TimeUnit.SECONDS)
-                .releaseCredential(ReleaseCredentialRequest.newBuilder().setCredentialId(c.credentialId()).build());
-            released.incrementAndGet();
-          } catch (StatusRuntimeException e) {
-            if (e.getStatus().getCode() == Status.Code.UNIMPLEMENTED) {
-              noRelease.set(true);
-              unimplemented.incrementAndGet();
-            } else {
-              releaseFailed.incrementAndGet();
-            }
-          }
-        }));
+        work.add(
+            pool.submit(
+                () -> {
+                  if (noRelease.get()) {
+                    unimplemented.incrementAndGet();
+                    return;
+                  }
+                  try {
+                    CredentialBrokerGrpc.newBlockingStub(channel)
+                        .withInterceptors(c.pod().bearer())
+                        .withDeadlineAfter(30, TimeUnit.SECONDS)
+                        .releaseCredential(
+                            ReleaseCredentialRequest.newBuilder()
+                                .setCredentialId(c.credentialId())
+                                .build());
+                    released.incrementAndGet();
+                  } catch (StatusRuntimeException e) {
+                    if (e.getStatus().getCode() == Status.Code.UNIMPLEMENTED) {
+                      noRelease.set(true);
+                      unimplemented.incrementAndGet();
+                    } else {
+                      releaseFailed.incrementAndGet();
+                    }
+                  }
+                }));
       }
       for (String leaseId : directLeaseIds) {
-        work.add(pool.submit(() -> {
-          try {
-            stack.vault().revoke(leaseId);
-            revoked.incrementAndGet();
-          } catch (RuntimeException e) {
-            revokeFailed.incrementAndGet();
-          }
-        }));
+        work.add(
+            pool.submit(
+                () -> {
+                  try {
+                    stack.vault().revoke(leaseId);
+                    revoked.incrementAndGet();
+                  } catch (RuntimeException e) {
+                    revokeFailed.incrementAndGet();
+                  }
+                }));
       }
       for (Future<?> f : work) {
         f.get();
@@ -124,11 +142,19 @@ public final class Cleanup {
       pool.shutdownNow();
       channel.shutdownNow();
     }
-    boolean sweep = sweepAlways || unimplemented.get() > 0 || releaseFailed.get() > 0 || revokeFailed.get() > 0;
+    boolean sweep =
+        sweepAlways || unimplemented.get() > 0 || releaseFailed.get() > 0 || revokeFailed.get() > 0;
     if (sweep) {
       stack.vault().revokePrefix(LoadStack.MOUNT + "/creds/" + LoadStack.DATABASE, sweepTimeout);
     }
-    return new Report(released.get(), unimplemented.get(), releaseFailed.get(), revoked.get(), revokeFailed.get(),
-        sweep, stack.dynamicRoles(), Math.round((System.nanoTime() - start) / 1e8) / 10.0);
+    return new Report(
+        released.get(),
+        unimplemented.get(),
+        releaseFailed.get(),
+        revoked.get(),
+        revokeFailed.get(),
+        sweep,
+        stack.dynamicRoles(),
+        Math.round((System.nanoTime() - start) / 1e8) / 10.0);
   }
 }

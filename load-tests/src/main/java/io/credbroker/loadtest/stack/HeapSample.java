@@ -13,7 +13,11 @@ import java.util.Map;
  * @param liveThreads {@code jvm_threads_live_threads}
  * @param threadGroups the largest groups of threads by name, numbers replaced by {@code #}
  */
-public record HeapSample(ClassHistogram histogram, long heapUsedBytes, long liveThreads, Map<String, Integer> threadGroups) {
+public record HeapSample(
+    ClassHistogram histogram,
+    long heapUsedBytes,
+    long liveThreads,
+    Map<String, Integer> threadGroups) {
 
   public HeapSample {
     threadGroups = Collections.unmodifiableMap(new LinkedHashMap<>(threadGroups));

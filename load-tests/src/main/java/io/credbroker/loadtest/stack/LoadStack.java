@@ -9,16 +9,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
-import java.util.HexFormat;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -26,32 +26,44 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Everything a scenario runs against, started in order: the dev-stack (embedded PostgreSQL, Vault
- * and Kubernetes stand-ins) in this process on free ports; the target database {@value #DATABASE} and
- * Vault's database engine set up by the broker's own {@code setup} command (run from the broker's
- * jar as a process: the product's real interface); the broker as a separate process.
+ * and Kubernetes stand-ins) in this process on free ports; the target database {@value #DATABASE}
+ * and Vault's database engine set up by the broker's own {@code setup} command (run from the
+ * broker's jar as a process: the product's real interface); the broker as a separate process.
  *
  * <p>Lifecycle: {@link #start} starts everything or, on failure, stops what it started; {@link
- * #close} stops the broker, then the dev-stack, and deletes PostgreSQL's data directory. Methods may
- * be called from any thread after start.
+ * #close} stops the broker, then the dev-stack, and deletes PostgreSQL's data directory. Methods
+ * may be called from any thread after start.
  */
 public final class LoadStack implements AutoCloseable {
 
   /** The target database, its Vault role and the broker's database role share this name. */
   public static final String DATABASE = "db1";
+
   /** The Vault mount of the database secrets engine. */
   public static final String MOUNT = "database";
+
   /** The namespace and service account the broker's binding allows. */
   public static final String NAMESPACE = "public";
+
   public static final String SERVICE_ACCOUNT = "application";
+
   /** The audience the broker requires in pod tokens. */
   public static final String AUDIENCE = "credbroker";
 
   private static final Duration SETUP_TIMEOUT = Duration.ofMinutes(3);
-  /** The broker's identity and Vault role, as the setup command's defaults and the Helm chart have them. */
+
+  /**
+   * The broker's identity and Vault role, as the setup command's defaults and the Helm chart have
+   * them.
+   */
   private static final String BROKER_NAMESPACE = "credbroker";
+
   private static final String BROKER_SERVICE_ACCOUNT = "credential-broker";
   private static final String BROKER_VAULT_ROLE = "credential-broker";
-  /** Longer than any load run: the broker re-reads the file at each login but nothing refreshes it. */
+
+  /**
+   * Longer than any load run: the broker re-reads the file at each login but nothing refreshes it.
+   */
   private static final Duration BROKER_TOKEN_LIFETIME = Duration.ofHours(12);
 
   /** How long each part took to start, for the report. */
@@ -65,7 +77,12 @@ public final class LoadStack implements AutoCloseable {
   private final String jarSha256;
   private final String jarModified;
 
-  private LoadStack(StackSettings settings, DevStack devStack, BrokerProcess broker, StartTimes startTimes, Path jar) {
+  private LoadStack(
+      StackSettings settings,
+      DevStack devStack,
+      BrokerProcess broker,
+      StartTimes startTimes,
+      Path jar) {
     this.settings = settings;
     this.devStack = devStack;
     this.broker = broker;
@@ -74,7 +91,11 @@ public final class LoadStack implements AutoCloseable {
     try {
       byte[] digest = MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(jar));
       this.jarSha256 = HexFormat.of().formatHex(digest).substring(0, 16);
-      this.jarModified = Files.getLastModifiedTime(settings.brokerJar()).toInstant().truncatedTo(ChronoUnit.SECONDS).toString();
+      this.jarModified =
+          Files.getLastModifiedTime(settings.brokerJar())
+              .toInstant()
+              .truncatedTo(ChronoUnit.SECONDS)
+              .toString();
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read " + jar, e);
     } catch (NoSuchAlgorithmException e) {
@@ -83,33 +104,44 @@ public final class LoadStack implements AutoCloseable {
   }
 
   /**
-   * @throws IllegalStateException when the broker jar is missing, setup fails or the broker does not
-   *     become ready (the message says which, with the end of the relevant log)
+   * @throws IllegalStateException when the broker jar is missing, setup fails or the broker does
+   *     not become ready (the message says which, with the end of the relevant log)
    */
   public static LoadStack start(StackSettings settings) {
     if (!Files.isRegularFile(settings.brokerJar())) {
-      throw new IllegalStateException("the broker jar " + settings.brokerJar().toAbsolutePath()
-          + " does not exist; build it first: ./mvnw -q -pl broker-service -am install -DskipTests");
+      throw new IllegalStateException(
+          "the broker jar "
+              + settings.brokerJar().toAbsolutePath()
+              + " does not exist; build it first: ./mvnw -q -pl broker-service -am install -DskipTests");
     }
     Path workDir = settings.workDir().toAbsolutePath();
     Path jar = workDir.resolve("credential-broker.jar");
     try {
       Files.createDirectories(workDir);
-      // A copy: a rebuild of broker-service during a long run must not change the jar under the broker.
+      // A copy: a rebuild of broker-service during a long run must not change the jar under the
+      // broker.
       Files.copy(settings.brokerJar(), jar, StandardCopyOption.REPLACE_EXISTING);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot prepare the work directory " + workDir, e);
     }
     long t0 = System.nanoTime();
-    DevStack devStack = DevStack.builder().workDir(workDir.resolve("dev-stack")).createDatabase("credbroker").start();
+    DevStack devStack =
+        DevStack.builder()
+            .workDir(workDir.resolve("dev-stack"))
+            .createDatabase("credbroker")
+            .start();
     try {
       long t1 = System.nanoTime();
       runSetup(settings, devStack, jar, workDir.resolve("setup.log"));
       long t2 = System.nanoTime();
       BrokerProcess broker = startBroker(settings, devStack, jar, workDir.resolve("broker.log"));
       long t3 = System.nanoTime();
-      return new LoadStack(settings, devStack, broker,
-          new StartTimes(seconds(t1 - t0), seconds(t2 - t1), seconds(t3 - t2)), jar);
+      return new LoadStack(
+          settings,
+          devStack,
+          broker,
+          new StartTimes(seconds(t1 - t0), seconds(t2 - t1), seconds(t3 - t2)),
+          jar);
     } catch (RuntimeException e) {
       devStack.close();
       deletePostgresData(workDir);
@@ -119,19 +151,32 @@ public final class LoadStack implements AutoCloseable {
 
   private static void runSetup(StackSettings settings, DevStack devStack, Path jar, Path log) {
     PostgresInfo pg = devStack.postgres();
-    List<String> command = List.of(
-        BrokerProcess.javaExecutable("java").toString(), "-jar", jar.toString(), "setup",
-        "--postgres-url", pg.jdbcUrl("postgres"),
-        "--database", DATABASE,
-        "--vault-address", devStack.vaultAddress(),
-        // The embedded PostgreSQL serves no TLS (the default is sslmode=verify-full).
-        "--vault-postgres-parameters", "sslmode=disable",
-        // The broker logs in as in production: Kubernetes auth with its own service account.
-        "--kubernetes-host", devStack.kubernetesUrl(),
-        "--kubernetes-ca-file", devStack.caCertPath().toAbsolutePath().toString(),
-        "--default-ttl", settings.credentialTtl().toSeconds() + "s",
-        "--max-ttl", settings.credentialMaxTtl().toSeconds() + "s");
-    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
+    List<String> command =
+        List.of(
+            BrokerProcess.javaExecutable("java").toString(),
+            "-jar",
+            jar.toString(),
+            "setup",
+            "--postgres-url",
+            pg.jdbcUrl("postgres"),
+            "--database",
+            DATABASE,
+            "--vault-address",
+            devStack.vaultAddress(),
+            // The embedded PostgreSQL serves no TLS (the default is sslmode=verify-full).
+            "--vault-postgres-parameters",
+            "sslmode=disable",
+            // The broker logs in as in production: Kubernetes auth with its own service account.
+            "--kubernetes-host",
+            devStack.kubernetesUrl(),
+            "--kubernetes-ca-file",
+            devStack.caCertPath().toAbsolutePath().toString(),
+            "--default-ttl",
+            settings.credentialTtl().toSeconds() + "s",
+            "--max-ttl",
+            settings.credentialMaxTtl().toSeconds() + "s");
+    ProcessBuilder builder =
+        new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
     // Secrets through the environment, never the command line.
     builder.environment().put("PGUSER", pg.adminUser());
     builder.environment().put("PGPASSWORD", pg.adminPassword());
@@ -140,10 +185,12 @@ public final class LoadStack implements AutoCloseable {
       Process process = builder.start();
       if (!process.waitFor(SETUP_TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
         process.destroyForcibly();
-        throw new IllegalStateException("setup did not finish within " + SETUP_TIMEOUT + "; see " + log);
+        throw new IllegalStateException(
+            "setup did not finish within " + SETUP_TIMEOUT + "; see " + log);
       }
       if (process.exitValue() != 0) {
-        throw new IllegalStateException("setup failed with exit code " + process.exitValue() + ":\n" + Files.readString(log));
+        throw new IllegalStateException(
+            "setup failed with exit code " + process.exitValue() + ":\n" + Files.readString(log));
       }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot run setup", e);
@@ -153,7 +200,8 @@ public final class LoadStack implements AutoCloseable {
     }
   }
 
-  private static BrokerProcess startBroker(StackSettings settings, DevStack devStack, Path jar, Path log) {
+  private static BrokerProcess startBroker(
+      StackSettings settings, DevStack devStack, Path jar, Path log) {
     PostgresInfo pg = devStack.postgres();
     int grpcPort = FreePorts.next();
     int adminPort = FreePorts.next();
@@ -162,7 +210,8 @@ public final class LoadStack implements AutoCloseable {
     p.put("spring.cloud.vault.uri", devStack.vaultAddress());
     p.put("spring.cloud.vault.authentication", "KUBERNETES");
     p.put("spring.cloud.vault.kubernetes.role", BROKER_VAULT_ROLE);
-    p.put("spring.cloud.vault.kubernetes.service-account-token-file",
+    p.put(
+        "spring.cloud.vault.kubernetes.service-account-token-file",
         brokerServiceAccountToken(devStack, log.resolveSibling("broker-sa-token")).toString());
     p.put("spring.datasource.url", pg.jdbcUrl("credbroker"));
     p.put("spring.datasource.username", pg.adminUser());
@@ -177,7 +226,8 @@ public final class LoadStack implements AutoCloseable {
     p.put("credbroker.tls.certificate-file", devStack.brokerCertificatePath().toString());
     p.put("credbroker.tls.private-key-file", devStack.brokerPrivateKeyPath().toString());
     p.put("credbroker.replica.id", "load-test");
-    p.put("credbroker.kubernetes.kubeconfig", devStack.kubeconfigPath().toAbsolutePath().toString());
+    p.put(
+        "credbroker.kubernetes.kubeconfig", devStack.kubeconfigPath().toAbsolutePath().toString());
     p.put("credbroker.kubernetes.cache-max-ttl", settings.tokenCacheTtl().toMillis() + "ms");
     p.put("credbroker.bindings[0].database-role", DATABASE);
     p.put("credbroker.bindings[0].vault-mount", MOUNT);
@@ -202,24 +252,42 @@ public final class LoadStack implements AutoCloseable {
     List<String> jvm = new ArrayList<>();
     jvm.add("-Xmx" + settings.brokerHeap());
     jvm.addAll(settings.brokerJvmArgs());
-    return BrokerProcess.start(jar, log, jvm, p, env, grpcPort, managementPort, devStack.caCertPath(), settings.startTimeout());
+    return BrokerProcess.start(
+        jar,
+        log,
+        jvm,
+        p,
+        env,
+        grpcPort,
+        managementPort,
+        devStack.caCertPath(),
+        settings.startTimeout());
   }
 
   /**
-   * Writes a token of the broker's service account ({@code credbroker/credential-broker}, API server
-   * audience, as the kube-api-access token the chart mounts) to {@code file}, readable by its owner
-   * only; the broker reads it at every Vault login.
+   * Writes a token of the broker's service account ({@code credbroker/credential-broker}, API
+   * server audience, as the kube-api-access token the chart mounts) to {@code file}, readable by
+   * its owner only; the broker reads it at every Vault login.
    */
   private static Path brokerServiceAccountToken(DevStack devStack, Path file) {
-    String token = devStack.kubernetes().issueToken(BROKER_NAMESPACE, BROKER_SERVICE_ACCOUNT, null,
-        List.of(KubernetesApiServer.API_AUDIENCE), BROKER_TOKEN_LIFETIME);
+    String token =
+        devStack
+            .kubernetes()
+            .issueToken(
+                BROKER_NAMESPACE,
+                BROKER_SERVICE_ACCOUNT,
+                null,
+                List.of(KubernetesApiServer.API_AUDIENCE),
+                BROKER_TOKEN_LIFETIME);
     try {
       Files.deleteIfExists(file);
-      Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+      Files.createFile(
+          file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
       Files.writeString(file, token);
       return file.toAbsolutePath();
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot write the broker's service-account token to " + file, e);
+      throw new UncheckedIOException(
+          "cannot write the broker's service-account token to " + file, e);
     }
   }
 
@@ -254,8 +322,8 @@ public final class LoadStack implements AutoCloseable {
   }
 
   /**
-   * Creates {@code count} running pods named {@code <prefix>-<i>} of the bound service account, each
-   * with its own projected token for the broker's audience.
+   * Creates {@code count} running pods named {@code <prefix>-<i>} of the bound service account,
+   * each with its own projected token for the broker's audience.
    */
   public List<PodToken> createPods(String prefix, int count, Duration tokenTtl) {
     var kubernetes = devStack.kubernetes();
@@ -263,7 +331,12 @@ public final class LoadStack implements AutoCloseable {
     for (int i = 0; i < count; i++) {
       String name = prefix + "-" + i;
       kubernetes.createPod(NAMESPACE, name, SERVICE_ACCOUNT);
-      pods.add(new PodToken(NAMESPACE, name, kubernetes.issueToken(NAMESPACE, SERVICE_ACCOUNT, name, List.of(AUDIENCE), tokenTtl)));
+      pods.add(
+          new PodToken(
+              NAMESPACE,
+              name,
+              kubernetes.issueToken(
+                  NAMESPACE, SERVICE_ACCOUNT, name, List.of(AUDIENCE), tokenTtl)));
     }
     return pods;
   }

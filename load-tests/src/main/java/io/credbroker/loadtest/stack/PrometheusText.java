@@ -61,16 +61,20 @@ public final class PrometheusText {
    * @param bucketName e.g. {@code credbroker_vault_request_seconds_bucket}
    * @param labels alternating keys and values every counted series must carry
    */
-  public static double quantileBetween(PrometheusText before, PrometheusText after, String bucketName, double q,
-      String... labels) {
+  public static double quantileBetween(
+      PrometheusText before, PrometheusText after, String bucketName, double q, String... labels) {
     TreeMap<Double, Double> cumulative = new TreeMap<>();
     for (Sample s : after.samples) {
-      if (s.name().equals(bucketName) && matches(s.labels(), labels) && s.labels().containsKey("le")) {
+      if (s.name().equals(bucketName)
+          && matches(s.labels(), labels)
+          && s.labels().containsKey("le")) {
         cumulative.merge(parseValue(s.labels().get("le"), bucketName), s.value(), Double::sum);
       }
     }
     for (Sample s : before.samples) {
-      if (s.name().equals(bucketName) && matches(s.labels(), labels) && s.labels().containsKey("le")) {
+      if (s.name().equals(bucketName)
+          && matches(s.labels(), labels)
+          && s.labels().containsKey("le")) {
         cumulative.merge(parseValue(s.labels().get("le"), bucketName), -s.value(), Double::sum);
       }
     }
@@ -85,7 +89,10 @@ public final class PrometheusText {
         if (bucket.getKey().isInfinite() || bucket.getValue() == previousCount) {
           return previousBound;
         }
-        return previousBound + (bucket.getKey() - previousBound) * (target - previousCount) / (bucket.getValue() - previousCount);
+        return previousBound
+            + (bucket.getKey() - previousBound)
+                * (target - previousCount)
+                / (bucket.getValue() - previousCount);
       }
       previousBound = bucket.getKey();
       previousCount = bucket.getValue();

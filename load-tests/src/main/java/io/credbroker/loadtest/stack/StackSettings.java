@@ -10,11 +10,13 @@ import java.util.Objects;
  * How to start the stack under load. Immutable.
  *
  * @param workDir where PostgreSQL's data, the broker's copy of its jar and the logs go
- * @param brokerJar the broker's Spring Boot jar ({@code broker-service/target/credential-broker.jar})
+ * @param brokerJar the broker's Spring Boot jar ({@code
+ *     broker-service/target/credential-broker.jar})
  * @param brokerHeap the broker's {@code -Xmx}, e.g. {@code 512m}
  * @param credentialTtl the Vault role's default TTL for credentials
  * @param credentialMaxTtl the Vault role's max TTL
- * @param tokenCacheTtl the broker's {@code credbroker.kubernetes.cache-max-ttl} (the TokenReview cache window)
+ * @param tokenCacheTtl the broker's {@code credbroker.kubernetes.cache-max-ttl} (the TokenReview
+ *     cache window)
  * @param heartbeatInterval the broker's stream heartbeat interval
  * @param brokerProperties further broker properties, overriding the ones above
  * @param startTimeout how long the broker may take to become ready
@@ -52,7 +54,8 @@ public record StackSettings(
   /** The broker's {@code -Xmx} in bytes. */
   public long brokerHeapBytes() {
     char unit = Character.toLowerCase(brokerHeap.charAt(brokerHeap.length() - 1));
-    String digits = Character.isDigit(unit) ? brokerHeap : brokerHeap.substring(0, brokerHeap.length() - 1);
+    String digits =
+        Character.isDigit(unit) ? brokerHeap : brokerHeap.substring(0, brokerHeap.length() - 1);
     long n = Long.parseLong(digits);
     return switch (unit) {
       case 'k' -> n << 10;

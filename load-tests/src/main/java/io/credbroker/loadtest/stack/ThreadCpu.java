@@ -9,14 +9,14 @@ import java.util.HashMap;
 import java.util.Map;
 
 /**
- * The CPU time of one process's live threads, read from {@code /proc/<pid>/task/<tid>/stat}, grouped
- * by what the JVM uses the thread for: the JIT compilers ({@code C1/C2 CompilerThre...}), the garbage
- * collector and VM threads, and everything else (the application). Linux only; elsewhere a sample
- * is empty. Immutable.
+ * The CPU time of one process's live threads, read from {@code /proc/<pid>/task/<tid>/stat},
+ * grouped by what the JVM uses the thread for: the JIT compilers ({@code C1/C2 CompilerThre...}),
+ * the garbage collector and VM threads, and everything else (the application). Linux only;
+ * elsewhere a sample is empty. Immutable.
  *
- * <p>Threads that ended between two samples are missing from the second, so their time is not in any
- * group: a difference between samples under-counts a group whose threads come and go (HotSpot stops
- * idle compiler threads), and the process's total CPU time is the figure to trust.
+ * <p>Threads that ended between two samples are missing from the second, so their time is not in
+ * any group: a difference between samples under-counts a group whose threads come and go (HotSpot
+ * stops idle compiler threads), and the process's total CPU time is the figure to trust.
  */
 public record ThreadCpu(Map<Long, Entry> threads) {
 
@@ -27,7 +27,11 @@ public record ThreadCpu(Map<Long, Entry> threads) {
   public record Entry(String name, long ticks) {}
 
   /** The groups. */
-  public enum Kind { JIT, GC_AND_VM, APPLICATION }
+  public enum Kind {
+    JIT,
+    GC_AND_VM,
+    APPLICATION
+  }
 
   public ThreadCpu {
     threads = Map.copyOf(threads);
@@ -44,7 +48,8 @@ public record ThreadCpu(Map<Long, Entry> threads) {
       for (Path task : dir) {
         try {
           String stat = Files.readString(task.resolve("stat"));
-          // pid (comm) state ppid ... : comm may hold spaces and parentheses, so split after the last ')'.
+          // pid (comm) state ppid ... : comm may hold spaces and parentheses, so split after the
+          // last ')'.
           int open = stat.indexOf('(');
           int close = stat.lastIndexOf(')');
           String name = stat.substring(open + 1, close);
@@ -66,14 +71,19 @@ public record ThreadCpu(Map<Long, Entry> threads) {
     if (threadName.startsWith("C1 Compiler") || threadName.startsWith("C2 Compiler")) {
       return Kind.JIT;
     }
-    if (threadName.startsWith("GC Thread") || threadName.startsWith("G1 ") || threadName.equals("VM Thread")
+    if (threadName.startsWith("GC Thread")
+        || threadName.startsWith("G1 ")
+        || threadName.equals("VM Thread")
         || threadName.startsWith("VM Periodic")) {
       return Kind.GC_AND_VM;
     }
     return Kind.APPLICATION;
   }
 
-  /** CPU time of one group's threads since {@code earlier} (threads that started since count from zero). */
+  /**
+   * CPU time of one group's threads since {@code earlier} (threads that started since count from
+   * zero).
+   */
   public Duration since(ThreadCpu earlier, Kind kind) {
     long ticks = 0;
     for (Map.Entry<Long, Entry> t : threads.entrySet()) {

@@ -31,7 +31,11 @@ public final class VaultClient {
     this.address = URI.create(address.endsWith("/") ? address : address + "/");
     this.token = Objects.requireNonNull(token, "token");
     // HTTP/1.1 explicitly: the default would try an h2c upgrade on every new connection.
-    this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
+    this.http =
+        HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(5))
+            .build();
   }
 
   /** Reads {@code <mount>/creds/<role>}: Vault creates one PostgreSQL role. */
@@ -47,7 +51,11 @@ public final class VaultClient {
 
   /** Revokes one lease at once (Vault runs the revocation statements before answering). */
   public void revoke(String leaseId) {
-    send("PUT", "v1/sys/leases/revoke", JSON.createObjectNode().put("lease_id", leaseId).toString(), Duration.ofSeconds(30));
+    send(
+        "PUT",
+        "v1/sys/leases/revoke",
+        JSON.createObjectNode().put("lease_id", leaseId).toString(),
+        Duration.ofSeconds(30));
   }
 
   /** Revokes every lease under {@code prefix}, synchronously; may take long with many leases. */
@@ -56,10 +64,15 @@ public final class VaultClient {
   }
 
   private JsonNode send(String method, String path, @Nullable String body, Duration timeout) {
-    HttpRequest.Builder request = HttpRequest.newBuilder(address.resolve(path))
-        .timeout(timeout)
-        .header("X-Vault-Token", token)
-        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+    HttpRequest.Builder request =
+        HttpRequest.newBuilder(address.resolve(path))
+            .timeout(timeout)
+            .header("X-Vault-Token", token)
+            .method(
+                method,
+                body == null
+                    ? HttpRequest.BodyPublishers.noBody()
+                    : HttpRequest.BodyPublishers.ofString(body));
     if (body != null) {
       request.header("Content-Type", "application/json");
     }
@@ -67,7 +80,8 @@ public final class VaultClient {
       HttpResponse<String> r = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
       if (r.statusCode() / 100 != 2) {
         // Vault's error bodies hold no secret; they name the failure.
-        throw new IllegalStateException(method + " " + path + " answered " + r.statusCode() + ": " + r.body());
+        throw new IllegalStateException(
+            method + " " + path + " answered " + r.statusCode() + ": " + r.body());
       }
       return r.body().isEmpty() ? JSON.createObjectNode() : JSON.readTree(r.body());
     } catch (IOException e) {

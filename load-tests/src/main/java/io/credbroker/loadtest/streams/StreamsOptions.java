@@ -31,10 +31,12 @@ public record StreamsOptions(
       throw new IllegalArgumentException("streams must be between 1 and 200000, was " + streams);
     }
     if (connections < 1 || connections > 10_000) {
-      throw new IllegalArgumentException("connections must be between 1 and 10000, was " + connections);
+      throw new IllegalArgumentException(
+          "connections must be between 1 and 10000, was " + connections);
     }
     if (openConcurrency < 1 || openConcurrency > 1024) {
-      throw new IllegalArgumentException("open concurrency must be between 1 and 1024, was " + openConcurrency);
+      throw new IllegalArgumentException(
+          "open concurrency must be between 1 and 1024, was " + openConcurrency);
     }
     if (warmup < 0 || warmup > 10_000) {
       throw new IllegalArgumentException("warm-up must be between 0 and 10000, was " + warmup);
@@ -42,7 +44,8 @@ public record StreamsOptions(
     Objects.requireNonNull(hold, "hold");
     Objects.requireNonNull(maxDuration, "maxDuration");
     if (hold.isNegative() || maxDuration.isNegative() || maxDuration.isZero()) {
-      throw new IllegalArgumentException("hold must not be negative and max duration must be positive");
+      throw new IllegalArgumentException(
+          "hold must not be negative and max duration must be positive");
     }
   }
 }

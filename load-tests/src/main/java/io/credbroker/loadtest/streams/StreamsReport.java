@@ -69,5 +69,9 @@ public record StreamsReport(
    * @param largestThreadGroups the broker's threads by name with numbers replaced by {@code #}
    */
   public record Sample(
-      long liveBytes, long heapUsedBytes, long liveThreads, long schedulerEntries, Map<String, Integer> largestThreadGroups) {}
+      long liveBytes,
+      long heapUsedBytes,
+      long liveThreads,
+      long schedulerEntries,
+      Map<String, Integer> largestThreadGroups) {}
 }

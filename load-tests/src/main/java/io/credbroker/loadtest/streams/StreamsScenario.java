@@ -58,7 +58,8 @@ public final class StreamsScenario {
 
   public StreamsReport run() {
     long podStart = System.nanoTime();
-    progress.printf("streams: creating %d pods and their tokens%n", options.streams() + options.warmup());
+    progress.printf(
+        "streams: creating %d pods and their tokens%n", options.streams() + options.warmup());
     List<PodToken> warmPods = stack.createPods("warm", options.warmup(), TOKEN_TTL);
     List<PodToken> pods = stack.createPods("stream", options.streams(), TOKEN_TTL);
     double podSeconds = seconds(System.nanoTime() - podStart);
@@ -86,7 +87,8 @@ public final class StreamsScenario {
       connect(channels);
       HeapSample connected = stack.broker().heap();
 
-      progress.printf("streams: opening %d streams over %d connections%n", options.streams(), connections);
+      progress.printf(
+          "streams: opening %d streams over %d connections%n", options.streams(), connections);
       Opening opening = open(channels, pods);
       long active = awaitActiveStreams(n -> n >= opening.opened.get());
       if (!options.hold().isZero()) {
@@ -105,49 +107,101 @@ public final class StreamsScenario {
       channels.forEach(ManagedChannel::shutdownNow);
 
       progress.printf("streams: releasing %d credentials%n", credentials.size());
-      Cleanup.Report cleanup = Cleanup.revokeAll(stack, List.copyOf(credentials), List.of(), options.maxDuration(), false);
-      return report(connections, podSeconds, opening, active, baseline, connected, withStreams, afterClose,
-          laterEvents, cleanup);
+      Cleanup.Report cleanup =
+          Cleanup.revokeAll(
+              stack, List.copyOf(credentials), List.of(), options.maxDuration(), false);
+      return report(
+          connections,
+          podSeconds,
+          opening,
+          active,
+          baseline,
+          connected,
+          withStreams,
+          afterClose,
+          laterEvents,
+          cleanup);
     } finally {
       channels.forEach(ManagedChannel::shutdownNow);
     }
   }
 
   private StreamsReport report(
-      int connections, double podSeconds, Opening opening, long active, HeapSample baseline, HeapSample connected,
-      HeapSample withStreams, HeapSample afterClose, Map<String, Long> laterEvents, Cleanup.Report cleanup) {
+      int connections,
+      double podSeconds,
+      Opening opening,
+      long active,
+      HeapSample baseline,
+      HeapSample connected,
+      HeapSample withStreams,
+      HeapSample afterClose,
+      Map<String, Long> laterEvents,
+      Cleanup.Report cleanup) {
     int opened = opening.opened.get();
     long perConnection = (connected.liveBytes() - baseline.liveBytes()) / connections;
     long perStream = opened == 0 ? 0 : (withStreams.liveBytes() - connected.liveBytes()) / opened;
     long perPodStream = opened == 0 ? 0 : (withStreams.liveBytes() - baseline.liveBytes()) / opened;
     long projected = baseline.liveBytes() + (long) options.targetStreams() * perPodStream;
     long maxHeap = stack.settings().brokerHeapBytes();
-    double threadsPerStream = opened == 0 ? 0
-        : Math.round((withStreams.liveThreads() - connected.liveThreads()) * 10_000.0 / opened) / 10_000.0;
+    double threadsPerStream =
+        opened == 0
+            ? 0
+            : Math.round((withStreams.liveThreads() - connected.liveThreads()) * 10_000.0 / opened)
+                / 10_000.0;
     return new StreamsReport(
-        options, connections, opened, opening.failed.get(), new TreeMap<>(opening.failures), podSeconds,
-        seconds(opening.lastFirstEvent.get() - opening.start), LatencySummary.of(opening.firstEvent), active,
-        sample(baseline), sample(connected), sample(withStreams), sample(afterClose),
-        perConnection, perStream, perPodStream, opened > 0 && perStream <= options.budgetBytesPerStream(),
-        projected, maxHeap, projected <= maxHeap, threadsPerStream,
+        options,
+        connections,
+        opened,
+        opening.failed.get(),
+        new TreeMap<>(opening.failures),
+        podSeconds,
+        seconds(opening.lastFirstEvent.get() - opening.start),
+        LatencySummary.of(opening.firstEvent),
+        active,
+        sample(baseline),
+        sample(connected),
+        sample(withStreams),
+        sample(afterClose),
+        perConnection,
+        perStream,
+        perPodStream,
+        opened > 0 && perStream <= options.budgetBytesPerStream(),
+        projected,
+        maxHeap,
+        projected <= maxHeap,
+        threadsPerStream,
         schedulerEntries(withStreams.histogram()) - schedulerEntries(connected.histogram()),
-        withStreams.histogram().largestGrowthSince(connected.histogram(), 15), laterEvents, cleanup);
+        withStreams.histogram().largestGrowthSince(connected.histogram(), 15),
+        laterEvents,
+        cleanup);
   }
 
   private StreamsReport.Sample sample(HeapSample s) {
-    return new StreamsReport.Sample(s.liveBytes(), s.heapUsedBytes(), s.liveThreads(), schedulerEntries(s.histogram()),
+    return new StreamsReport.Sample(
+        s.liveBytes(),
+        s.heapUsedBytes(),
+        s.liveThreads(),
+        schedulerEntries(s.histogram()),
         s.threadGroups());
   }
 
-  /** Pending timer tasks of the JDK's and Netty's schedulers: what "a scheduler entry per stream" would show. */
+  /**
+   * Pending timer tasks of the JDK's and Netty's schedulers: what "a scheduler entry per stream"
+   * would show.
+   */
   static long schedulerEntries(ClassHistogram h) {
     return h.classes().entrySet().stream()
-        .filter(e -> e.getKey().endsWith("ScheduledFutureTask") || e.getKey().endsWith("HashedWheelTimeout"))
+        .filter(
+            e ->
+                e.getKey().endsWith("ScheduledFutureTask")
+                    || e.getKey().endsWith("HashedWheelTimeout"))
         .mapToLong(e -> e.getValue().instances())
         .sum();
   }
 
-  /** Makes every channel open its connection, so that connections are measured apart from streams. */
+  /**
+   * Makes every channel open its connection, so that connections are measured apart from streams.
+   */
   private void connect(List<ManagedChannel> channels) {
     long deadline = System.nanoTime() + SETTLE_TIMEOUT.toNanos();
     for (ManagedChannel c : channels) {
@@ -156,20 +210,27 @@ public final class StreamsScenario {
     for (ManagedChannel c : channels) {
       while (c.getState(true) != ConnectivityState.READY) {
         if (System.nanoTime() > deadline) {
-          throw new IllegalStateException("could not connect to the broker within " + SETTLE_TIMEOUT);
+          throw new IllegalStateException(
+              "could not connect to the broker within " + SETTLE_TIMEOUT);
         }
         sleep(Duration.ofMillis(10));
       }
     }
   }
 
-  /** Waits until the broker's active-stream gauge satisfies {@code condition}; returns the last value. */
+  /**
+   * Waits until the broker's active-stream gauge satisfies {@code condition}; returns the last
+   * value.
+   */
   private long awaitActiveStreams(LongPredicate condition) {
     long deadline = System.nanoTime() + SETTLE_TIMEOUT.toNanos();
     long value;
-    while (!condition.test(value = (long) stack.broker().scrape().sum("credbroker_streams_active"))) {
+    while (!condition.test(
+        value = (long) stack.broker().scrape().sum("credbroker_streams_active"))) {
       if (System.nanoTime() > deadline) {
-        progress.printf("streams: the broker still reports %d active streams after %s%n", value, SETTLE_TIMEOUT);
+        progress.printf(
+            "streams: the broker still reports %d active streams after %s%n",
+            value, SETTLE_TIMEOUT);
         return value;
       }
       sleep(Duration.ofMillis(200));
@@ -186,7 +247,8 @@ public final class StreamsScenario {
       try {
         long left = deadline - System.nanoTime();
         if (left <= 0 || !inFlight.tryAcquire(left, TimeUnit.NANOSECONDS)) {
-          progress.printf("streams: time limit %s reached after %d streams%n", options.maxDuration(), i);
+          progress.printf(
+              "streams: time limit %s reached after %d streams%n", options.maxDuration(), i);
           opening.abandon(pods.size() - i);
           break;
         }
@@ -204,7 +266,9 @@ public final class StreamsScenario {
     try {
       long left = Math.max(0, deadline - System.nanoTime()) + SETTLE_TIMEOUT.toNanos();
       if (!opening.done.await(left, TimeUnit.NANOSECONDS)) {
-        progress.printf("streams: %d streams still had no first event at the time limit%n", opening.done.getCount());
+        progress.printf(
+            "streams: %d streams still had no first event at the time limit%n",
+            opening.done.getCount());
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -223,7 +287,8 @@ public final class StreamsScenario {
     final AtomicLong lastFirstEvent = new AtomicLong(start);
     final Map<String, Integer> failures = new ConcurrentHashMap<>();
     final Map<String, AtomicLong> laterEvents = new ConcurrentHashMap<>();
-    final Queue<ClientCallStreamObserver<WatchCredentialRequest>> calls = new ConcurrentLinkedQueue<>();
+    final Queue<ClientCallStreamObserver<WatchCredentialRequest>> calls =
+        new ConcurrentLinkedQueue<>();
 
     Opening(int streams) {
       done = new CountDownLatch(streams);
@@ -245,7 +310,8 @@ public final class StreamsScenario {
   }
 
   /** One stream's observer; callbacks come from gRPC's executor. */
-  private final class Watch implements ClientResponseObserver<WatchCredentialRequest, CredentialEvent> {
+  private final class Watch
+      implements ClientResponseObserver<WatchCredentialRequest, CredentialEvent> {
     private final PodToken pod;
     private final Opening opening;
     private final Semaphore inFlight;
@@ -274,7 +340,9 @@ public final class StreamsScenario {
         opening.lastFirstEvent.accumulateAndGet(now, Math::max);
         if (event.hasIssued()) {
           // Only the id is kept; the password is dropped with the event.
-          credentials.add(new Cleanup.BrokerCredential(pod, event.getIssued().getCredential().getCredentialId()));
+          credentials.add(
+              new Cleanup.BrokerCredential(
+                  pod, event.getIssued().getCredential().getCredentialId()));
           opening.opened.incrementAndGet();
         } else {
           opening.failed.incrementAndGet();
@@ -283,7 +351,10 @@ public final class StreamsScenario {
         inFlight.release();
         opening.done.countDown();
       } else {
-        opening.laterEvents.computeIfAbsent(event.getEventCase().name().toLowerCase(), k -> new AtomicLong()).incrementAndGet();
+        opening
+            .laterEvents
+            .computeIfAbsent(event.getEventCase().name().toLowerCase(), k -> new AtomicLong())
+            .incrementAndGet();
       }
     }
 
@@ -297,7 +368,10 @@ public final class StreamsScenario {
         inFlight.release();
         opening.done.countDown();
       } else if (status.getCode() != Status.Code.CANCELLED) {
-        opening.laterEvents.computeIfAbsent("ended " + status.getCode(), k -> new AtomicLong()).incrementAndGet();
+        opening
+            .laterEvents
+            .computeIfAbsent("ended " + status.getCode(), k -> new AtomicLong())
+            .incrementAndGet();
       }
     }
 

@@ -7,7 +7,8 @@ import org.junit.jupiter.api.Test;
 
 class ClassHistogramTest {
 
-  private static final String BEFORE = """
+  private static final String BEFORE =
+      """
       12345:
        num     #instances         #bytes  class name (module)
       -------------------------------------------------------
@@ -17,7 +18,8 @@ class ClassHistogramTest {
       Total         15010         920480
       """;
 
-  private static final String AFTER = """
+  private static final String AFTER =
+      """
       12345:
        num     #instances         #bytes  class name (module)
       -------------------------------------------------------
@@ -36,7 +38,9 @@ class ClassHistogramTest {
     assertThat(h.totalBytes()).isEqualTo(1_208_496);
     assertThat(h.totalInstances()).isEqualTo(20_011);
     assertThat(h.instancesOf("io.credbroker.broker.grpc.WatchStream")).isEqualTo(2001);
-    assertThat(h.instancesOf("java.util.concurrent.ScheduledThreadPoolExecutor$ScheduledFutureTask")).isEqualTo(10);
+    assertThat(
+            h.instancesOf("java.util.concurrent.ScheduledThreadPoolExecutor$ScheduledFutureTask"))
+        .isEqualTo(10);
     assertThat(h.instancesOf("absent.Class")).isZero();
   }
 

@@ -7,7 +7,8 @@ import org.junit.jupiter.api.Test;
 
 class PrometheusTextTest {
 
-  private static final String SCRAPE = """
+  private static final String SCRAPE =
+      """
       # HELP credbroker_tokenreview_request_seconds TokenReview calls to the Kubernetes API
       # TYPE credbroker_tokenreview_request_seconds histogram
       credbroker_tokenreview_request_seconds_count{application="credential-broker",outcome="authenticated"} 12
@@ -25,7 +26,8 @@ class PrometheusTextTest {
     PrometheusText text = PrometheusText.parse(SCRAPE);
 
     assertThat(text.sum("credbroker_tokenreview_request_seconds_count")).isEqualTo(15);
-    assertThat(text.sum("credbroker_tokenreview_request_seconds_count", "outcome", "rejected")).isEqualTo(3);
+    assertThat(text.sum("credbroker_tokenreview_request_seconds_count", "outcome", "rejected"))
+        .isEqualTo(3);
     assertThat(text.sum("jvm_memory_used_bytes", "area", "heap")).isEqualTo(30_485_760);
     assertThat(text.sum("jvm_threads_live_threads")).isEqualTo(49);
   }
@@ -43,11 +45,15 @@ class PrometheusTextTest {
   void quotedLabelValuesMayHoldCommasAndQuotes() {
     PrometheusText text = PrometheusText.parse(SCRAPE);
 
-    assertThat(text.samples()).anySatisfy(s -> {
-      assertThat(s.name()).isEqualTo("odd_label");
-      assertThat(s.labels()).containsEntry("path", "a \"quoted\", value").containsEntry("le", "+Inf");
-      assertThat(s.value()).isNaN();
-    });
+    assertThat(text.samples())
+        .anySatisfy(
+            s -> {
+              assertThat(s.name()).isEqualTo("odd_label");
+              assertThat(s.labels())
+                  .containsEntry("path", "a \"quoted\", value")
+                  .containsEntry("le", "+Inf");
+              assertThat(s.value()).isNaN();
+            });
   }
 
   @Test
@@ -61,7 +67,9 @@ class PrometheusTextTest {
 
   @Test
   void aQuantileBetweenTwoScrapesCountsOnlyWhatWasObservedInBetween() {
-    PrometheusText before = PrometheusText.parse("""
+    PrometheusText before =
+        PrometheusText.parse(
+            """
         t_seconds_bucket{op="creds",le="0.005"} 10
         t_seconds_bucket{op="creds",le="0.01"} 10
         t_seconds_bucket{op="creds",le="0.02"} 10
@@ -69,7 +77,9 @@ class PrometheusTextTest {
         t_seconds_bucket{op="renew",le="0.005"} 99
         t_seconds_bucket{op="renew",le="+Inf"} 99
         """);
-    PrometheusText after = PrometheusText.parse("""
+    PrometheusText after =
+        PrometheusText.parse(
+            """
         t_seconds_bucket{op="creds",le="0.005"} 10
         t_seconds_bucket{op="creds",le="0.01"} 20
         t_seconds_bucket{op="creds",le="0.02"} 30
@@ -79,8 +89,13 @@ class PrometheusTextTest {
         """);
 
     // 20 new observations, 10 in (5, 10] ms and 10 in (10, 20] ms: the median is the 10 ms bound.
-    assertThat(PrometheusText.quantileBetween(before, after, "t_seconds_bucket", 0.5, "op", "creds")).isEqualTo(0.01);
-    assertThat(PrometheusText.quantileBetween(before, after, "t_seconds_bucket", 0.75, "op", "creds")).isEqualTo(0.015);
-    assertThat(PrometheusText.quantileBetween(after, after, "t_seconds_bucket", 0.5, "op", "creds")).isNaN();
+    assertThat(
+            PrometheusText.quantileBetween(before, after, "t_seconds_bucket", 0.5, "op", "creds"))
+        .isEqualTo(0.01);
+    assertThat(
+            PrometheusText.quantileBetween(before, after, "t_seconds_bucket", 0.75, "op", "creds"))
+        .isEqualTo(0.015);
+    assertThat(PrometheusText.quantileBetween(after, after, "t_seconds_bucket", 0.5, "op", "creds"))
+        .isNaN();
   }
 }

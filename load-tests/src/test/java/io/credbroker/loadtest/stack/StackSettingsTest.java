@@ -28,14 +28,34 @@ class StackSettingsTest {
 
   @Test
   void aTtlLongerThanTheMaxTtlIsRefused() {
-    assertThatThrownBy(() -> new StackSettings(Path.of("w"), Path.of("b.jar"), "512m", Duration.ofHours(2),
-        Duration.ofHours(1), Duration.ofMinutes(5), Duration.ofSeconds(30), Map.of(), List.of(), Duration.ofMinutes(1)))
+    assertThatThrownBy(
+            () ->
+                new StackSettings(
+                    Path.of("w"),
+                    Path.of("b.jar"),
+                    "512m",
+                    Duration.ofHours(2),
+                    Duration.ofHours(1),
+                    Duration.ofMinutes(5),
+                    Duration.ofSeconds(30),
+                    Map.of(),
+                    List.of(),
+                    Duration.ofMinutes(1)))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("must not exceed the max TTL");
   }
 
   private static StackSettings settings(String heap) {
-    return new StackSettings(Path.of("w"), Path.of("b.jar"), heap, Duration.ofHours(1), Duration.ofHours(24),
-        Duration.ofMinutes(5), Duration.ofSeconds(30), Map.of(), List.of(), Duration.ofMinutes(1));
+    return new StackSettings(
+        Path.of("w"),
+        Path.of("b.jar"),
+        heap,
+        Duration.ofHours(1),
+        Duration.ofHours(24),
+        Duration.ofMinutes(5),
+        Duration.ofSeconds(30),
+        Map.of(),
+        List.of(),
+        Duration.ofMinutes(1));
   }
 }

@@ -19,12 +19,24 @@ class ThreadCpuTest {
 
   @Test
   void differenceCountsNewThreadsFromZeroAndIgnoresEndedOnes() {
-    ThreadCpu before = new ThreadCpu(Map.of(
-        1L, new ThreadCpu.Entry("grpc-call-1", 100), 2L, new ThreadCpu.Entry("C2 CompilerThre", 50),
-        3L, new ThreadCpu.Entry("ended", 70)));
-    ThreadCpu after = new ThreadCpu(Map.of(
-        1L, new ThreadCpu.Entry("grpc-call-1", 130), 2L, new ThreadCpu.Entry("C2 CompilerThre", 60),
-        4L, new ThreadCpu.Entry("grpc-call-2", 5)));
+    ThreadCpu before =
+        new ThreadCpu(
+            Map.of(
+                1L,
+                new ThreadCpu.Entry("grpc-call-1", 100),
+                2L,
+                new ThreadCpu.Entry("C2 CompilerThre", 50),
+                3L,
+                new ThreadCpu.Entry("ended", 70)));
+    ThreadCpu after =
+        new ThreadCpu(
+            Map.of(
+                1L,
+                new ThreadCpu.Entry("grpc-call-1", 130),
+                2L,
+                new ThreadCpu.Entry("C2 CompilerThre", 60),
+                4L,
+                new ThreadCpu.Entry("grpc-call-2", 5)));
 
     assertThat(after.since(before, ThreadCpu.Kind.APPLICATION)).isEqualTo(Duration.ofMillis(350));
     assertThat(after.since(before, ThreadCpu.Kind.JIT)).isEqualTo(Duration.ofMillis(100));
@@ -34,13 +46,16 @@ class ThreadCpuTest {
   @Test
   void readsTheLiveThreadsOfThisProcessByTheirNames() throws Exception {
     java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
-    Thread probe = new Thread(() -> {
-      try {
-        done.await();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }, "cpu-probe");
+    Thread probe =
+        new Thread(
+            () -> {
+              try {
+                done.await();
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            },
+            "cpu-probe");
     probe.start();
     try {
       ThreadCpu self = ThreadCpu.of(ProcessHandle.current().pid());

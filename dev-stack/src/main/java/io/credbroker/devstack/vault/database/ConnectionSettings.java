@@ -8,8 +8,8 @@ import org.jspecify.annotations.Nullable;
 /**
  * The PostgreSQL plugin's view of a config's {@code connection_details}, decoded as Vault's SQL
  * connection producer does (weakly typed: {@code "4"} is an int, {@code "true"} a bool), with
- * {@code {{username}}}/{{@code {password}}} substituted into the URL. Immutable; {@link
- * #toString} hides the password.
+ * {@code {{username}}}/{{@code {password}}} substituted into the URL. Immutable; {@link #toString}
+ * hides the password.
  */
 record ConnectionSettings(
     JdbcTarget target,
@@ -37,7 +37,8 @@ record ConnectionSettings(
     }
     boolean disableEscaping = bool(details, "disable_escaping");
     String url =
-        rawUrl.replace("{{username}}", disableEscaping ? username : pathEscape(username))
+        rawUrl
+            .replace("{{username}}", disableEscaping ? username : pathEscape(username))
             .replace("{{password}}", disableEscaping ? password : pathEscape(password));
     int maxOpen = integer(details, "max_open_connections");
     if (maxOpen == 0) {
@@ -111,8 +112,11 @@ record ConnectionSettings(
       return v.asText();
     }
     throw new DatabaseException(
-        "1 error(s) decoding:\n\n* '" + field + "' expected type 'string', got unconvertible type '"
-            + goKind(v) + "'");
+        "1 error(s) decoding:\n\n* '"
+            + field
+            + "' expected type 'string', got unconvertible type '"
+            + goKind(v)
+            + "'");
   }
 
   private static int integer(JsonNode details, String field) throws DatabaseException {
@@ -135,13 +139,19 @@ record ConnectionSettings(
         return Integer.parseInt(s);
       } catch (NumberFormatException e) {
         throw new DatabaseException(
-            "1 error(s) decoding:\n\n* cannot parse '" + field + "' as int: strconv.ParseInt: parsing \""
-                + s + "\": invalid syntax");
+            "1 error(s) decoding:\n\n* cannot parse '"
+                + field
+                + "' as int: strconv.ParseInt: parsing \""
+                + s
+                + "\": invalid syntax");
       }
     }
     throw new DatabaseException(
-        "1 error(s) decoding:\n\n* '" + field + "' expected type 'int', got unconvertible type '"
-            + goKind(v) + "'");
+        "1 error(s) decoding:\n\n* '"
+            + field
+            + "' expected type 'int', got unconvertible type '"
+            + goKind(v)
+            + "'");
   }
 
   private static boolean bool(JsonNode details, String field) throws DatabaseException {
@@ -165,17 +175,25 @@ record ConnectionSettings(
         }
         default ->
             throw new DatabaseException(
-                "1 error(s) decoding:\n\n* cannot parse '" + field + "' as bool: strconv.ParseBool: parsing \""
-                    + v.asText() + "\": invalid syntax");
+                "1 error(s) decoding:\n\n* cannot parse '"
+                    + field
+                    + "' as bool: strconv.ParseBool: parsing \""
+                    + v.asText()
+                    + "\": invalid syntax");
       }
     }
     throw new DatabaseException(
-        "1 error(s) decoding:\n\n* '" + field + "' expected type 'bool', got unconvertible type '"
-            + goKind(v) + "'");
+        "1 error(s) decoding:\n\n* '"
+            + field
+            + "' expected type 'bool', got unconvertible type '"
+            + goKind(v)
+            + "'");
   }
 
   private static String goKind(JsonNode v) {
-    return v.isArray() ? "[]interface {}" : v.isObject() ? "map[string]interface {}" : "interface {}";
+    return v.isArray()
+        ? "[]interface {}"
+        : v.isObject() ? "map[string]interface {}" : "interface {}";
   }
 
   /** Go's {@code url.PathEscape}. */
@@ -191,7 +209,8 @@ record ConnectionSettings(
       if (keep) {
         sb.append((char) c);
       } else {
-        sb.append('%').append(Character.toUpperCase(Character.forDigit(c >> 4, 16)))
+        sb.append('%')
+            .append(Character.toUpperCase(Character.forDigit(c >> 4, 16)))
             .append(Character.toUpperCase(Character.forDigit(c & 0xf, 16)));
       }
     }

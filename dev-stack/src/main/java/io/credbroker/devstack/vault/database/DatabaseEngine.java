@@ -28,17 +28,17 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One mount of Vault's database secrets engine with the PostgreSQL plugin. Paths (relative to
- * the mount): {@code config/:name}, {@code config/} (list), {@code reset/:name}, {@code
- * rotate-root/:name}, {@code roles/:name}, {@code roles/} (list), {@code creds/:role}. Configs
- * and roles live in the mount's persistent storage; connection pools are built lazily from it, so
- * a restarted stand-in carries on where it stopped.
+ * One mount of Vault's database secrets engine with the PostgreSQL plugin. Paths (relative to the
+ * mount): {@code config/:name}, {@code config/} (list), {@code reset/:name}, {@code
+ * rotate-root/:name}, {@code roles/:name}, {@code roles/} (list), {@code creds/:role}. Configs and
+ * roles live in the mount's persistent storage; connection pools are built lazily from it, so a
+ * restarted stand-in carries on where it stopped.
  *
- * <p>Thread-safe: requests, renewals and the core's expiry timer call it concurrently. Changes
- * to a connection (config write or delete, reset, root rotation) are serialised by one lock.
- * Credential operations (creation, renewal, revocation, root rotation) on one connection config
- * run one at a time, as the real plugin serialises them (see {@link PostgresDatabase}); those on
- * different configs run in parallel. Lives until {@link #close}.
+ * <p>Thread-safe: requests, renewals and the core's expiry timer call it concurrently. Changes to a
+ * connection (config write or delete, reset, root rotation) are serialised by one lock. Credential
+ * operations (creation, renewal, revocation, root rotation) on one connection config run one at a
+ * time, as the real plugin serialises them (see {@link PostgresDatabase}); those on different
+ * configs run in parallel. Lives until {@link #close}.
  */
 final class DatabaseEngine implements SecretsEngine {
 
@@ -259,7 +259,8 @@ final class DatabaseEngine implements SecretsEngine {
       if (old != null) {
         old.close();
       }
-      log.info("database connection {} configured for {}", name, database.settings().target().jdbcUrl());
+      log.info(
+          "database connection {} configured for {}", name, database.settings().target().jdbcUrl());
       VaultResponse response = VaultResponse.noContent();
       JsonNode url = details.get("connection_url");
       if (url != null && url.isTextual() && GoUrls.hasPassword(url.asText())) {
@@ -374,7 +375,9 @@ final class DatabaseEngine implements SecretsEngine {
     // Vault drops empty revocation statements so an empty list means the default revocation.
     revocation = revocation.stream().filter(s -> !s.isEmpty()).toList();
     Duration defaultTtl =
-        fields.has("default_ttl") || create ? fields.durationSeconds("default_ttl") : base.defaultTtl();
+        fields.has("default_ttl") || create
+            ? fields.durationSeconds("default_ttl")
+            : base.defaultTtl();
     Duration maxTtl =
         fields.has("max_ttl") || create ? fields.durationSeconds("max_ttl") : base.maxTtl();
 
@@ -416,7 +419,8 @@ final class DatabaseEngine implements SecretsEngine {
             .orElseThrow(
                 () ->
                     VaultException.backendError(
-                        "failed to find entry for connection with name: " + goQuote(role.dbName())));
+                        "failed to find entry for connection with name: "
+                            + goQuote(role.dbName())));
     if (!isAllowed(config.allowedRoles(), roleName)) {
       throw VaultException.backendError(goQuote(roleName) + " is not an allowed role");
     }
@@ -594,8 +598,8 @@ final class DatabaseEngine implements SecretsEngine {
   }
 
   /**
-   * A failed renewal or revocation. The core quotes the error inside its own message ({@code
-   * failed to renew entry: ... err: <text>}), so it is the plain Go error text, not wrapped in a
+   * A failed renewal or revocation. The core quotes the error inside its own message ({@code failed
+   * to renew entry: ... err: <text>}), so it is the plain Go error text, not wrapped in a
    * multierror.
    */
   private static VaultException leaseError(String message) {
@@ -605,8 +609,7 @@ final class DatabaseEngine implements SecretsEngine {
   private static String internal(LeaseRecord lease, String field) {
     JsonNode value = lease.engineData().get(field);
     if (value == null || !value.isTextual()) {
-      throw leaseError(
-          "secret is missing " + goQuote(field) + " field in internal data");
+      throw leaseError("secret is missing " + goQuote(field) + " field in internal data");
     }
     return value.asText();
   }
@@ -614,8 +617,8 @@ final class DatabaseEngine implements SecretsEngine {
   // ------------------------------------------------------------------ connections
 
   /**
-   * The live plugin instance for a config, initialised from storage (and its connection
-   * verified) on first use, as Vault's GetConnection does.
+   * The live plugin instance for a config, initialised from storage (and its connection verified)
+   * on first use, as Vault's GetConnection does.
    */
   private PostgresDatabase connection(String name) {
     return connection(name, VaultException::backendError);

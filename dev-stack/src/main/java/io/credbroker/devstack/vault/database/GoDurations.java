@@ -7,9 +7,9 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Parses TTL inputs the way Vault's {@code TypeDurationSecond} fields do: a JSON number of
- * seconds, a string of digits ({@code "3600"}), a day count ({@code "2d"}), or a Go duration
- * ({@code "1h"}, {@code "90s"}, {@code "1h30m"}). Stateless.
+ * Parses TTL inputs the way Vault's {@code TypeDurationSecond} fields do: a JSON number of seconds,
+ * a string of digits ({@code "3600"}), a day count ({@code "2d"}), or a Go duration ({@code "1h"},
+ * {@code "90s"}, {@code "1h30m"}). Stateless.
  */
 final class GoDurations {
 
@@ -59,7 +59,9 @@ final class GoDurations {
         return Duration.ofDays(Long.parseLong(in.substring(0, in.length() - 1)));
       } catch (NumberFormatException e) {
         throw new InvalidDurationException(
-            "strconv.ParseInt: parsing \"" + in.substring(0, in.length() - 1) + "\": invalid syntax");
+            "strconv.ParseInt: parsing \""
+                + in.substring(0, in.length() - 1)
+                + "\": invalid syntax");
       }
     }
     return parseGo(in);
@@ -116,7 +118,9 @@ final class GoDurations {
       return invalid(in);
     }
     int unitEnd = i;
-    while (unitEnd < s.length() && !Character.isDigit(s.charAt(unitEnd)) && s.charAt(unitEnd) != '.') {
+    while (unitEnd < s.length()
+        && !Character.isDigit(s.charAt(unitEnd))
+        && s.charAt(unitEnd) != '.') {
       unitEnd++;
     }
     if (unitEnd == i) {

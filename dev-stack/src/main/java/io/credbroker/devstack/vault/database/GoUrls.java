@@ -2,9 +2,9 @@ package io.credbroker.devstack.vault.database;
 
 /**
  * What Go's {@code net/url} makes of a {@code connection_url}, for the two places Vault looks at
- * it: the "password found" warning and the redacted URL a config read returns. A URL Go refuses
- * to parse (a templated {@code {{username}}:{{password}}@} user info is one) gets no warning and
- * is returned as stored. Stateless.
+ * it: the "password found" warning and the redacted URL a config read returns. A URL Go refuses to
+ * parse (a templated {@code {{username}}:{{password}}@} user info is one) gets no warning and is
+ * returned as stored. Stateless.
  */
 final class GoUrls {
 

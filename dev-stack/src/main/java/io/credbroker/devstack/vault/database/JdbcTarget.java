@@ -10,10 +10,10 @@ import java.util.Properties;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Where and as whom to connect, translated from a libpq-style {@code connection_url} (the URL
- * form {@code postgres[ql]://user:pass@host:port/db?sslmode=disable} or the key/value form
- * {@code host=... port=... dbname=...}) into a PostgreSQL JDBC URL plus driver properties.
- * Immutable; {@link #toString} hides the password.
+ * Where and as whom to connect, translated from a libpq-style {@code connection_url} (the URL form
+ * {@code postgres[ql]://user:pass@host:port/db?sslmode=disable} or the key/value form {@code
+ * host=... port=... dbname=...}) into a PostgreSQL JDBC URL plus driver properties. Immutable;
+ * {@link #toString} hides the password.
  *
  * @param jdbcUrl without credentials
  * @param user the login role, or null when the URL names none
@@ -106,7 +106,8 @@ record JdbcTarget(
       params.put(key, value);
     }
     String database = decode(path);
-    return build(hosts.isEmpty() ? List.of() : List.of(hosts.split(",")), database, user, password, params);
+    return build(
+        hosts.isEmpty() ? List.of() : List.of(hosts.split(",")), database, user, password, params);
   }
 
   private static JdbcTarget parseKeyValue(String dsn) throws InvalidConnectionUrlException {
@@ -192,7 +193,8 @@ record JdbcTarget(
         continue;
       }
       if (hp.startsWith("/")) {
-        throw new InvalidConnectionUrlException("unix-domain sockets are not supported by the stand-in");
+        throw new InvalidConnectionUrlException(
+            "unix-domain sockets are not supported by the stand-in");
       }
       boolean hasPort = hp.startsWith("[") ? hp.contains("]:") : hp.contains(":");
       hostPorts.add(hasPort ? hp : hp + ":5432");
@@ -219,8 +221,12 @@ record JdbcTarget(
         case "user" -> user = value;
         case "password" -> password = value;
         case "dbname" -> db = value;
-        case "pool_max_conns", "pool_min_conns", "statement_cache_capacity",
-            "default_query_exec_mode", "sslsni", "krbsrvname" -> {
+        case "pool_max_conns",
+            "pool_min_conns",
+            "statement_cache_capacity",
+            "default_query_exec_mode",
+            "sslsni",
+            "krbsrvname" -> {
           // pgx settings with no PostgreSQL JDBC equivalent the stand-in needs.
         }
         default -> runtime.add("-c " + e.getKey() + "=" + value.replace(" ", "\\ "));

@@ -11,10 +11,10 @@ import javax.crypto.spec.PBEKeySpec;
 import javax.crypto.spec.SecretKeySpec;
 
 /**
- * Password generation as Vault's database engine does it without a password policy (20
- * characters from {@code [a-zA-Z0-9-]} with at least one lowercase letter, one uppercase letter,
- * one digit and one dash), and the client-side SCRAM-SHA-256 verifier the PostgreSQL plugin
- * sends when {@code password_authentication} is {@code scram-sha-256}. Thread-safe.
+ * Password generation as Vault's database engine does it without a password policy (20 characters
+ * from {@code [a-zA-Z0-9-]} with at least one lowercase letter, one uppercase letter, one digit and
+ * one dash), and the client-side SCRAM-SHA-256 verifier the PostgreSQL plugin sends when {@code
+ * password_authentication} is {@code scram-sha-256}. Thread-safe.
  */
 final class Passwords {
 
@@ -58,8 +58,8 @@ final class Passwords {
   }
 
   /**
-   * A PostgreSQL SCRAM-SHA-256 verifier ({@code SCRAM-SHA-256$4096:salt$StoredKey:ServerKey}),
-   * so the clear password never travels to the server.
+   * A PostgreSQL SCRAM-SHA-256 verifier ({@code SCRAM-SHA-256$4096:salt$StoredKey:ServerKey}), so
+   * the clear password never travels to the server.
    */
   static String scramSha256Verifier(String password) {
     byte[] salt = new byte[16];

@@ -21,18 +21,19 @@ import org.postgresql.util.ServerErrorMessage;
 
 /**
  * One initialised instance of the PostgreSQL plugin for one connection config: a HikariCP pool
- * built from the config's {@code connection_url}, and the plugin's user operations (create,
- * renew, revoke, change password) executing the configured SQL for real.
+ * built from the config's {@code connection_url}, and the plugin's user operations (create, renew,
+ * revoke, change password) executing the configured SQL for real.
  *
- * <p>Thread-safe. User operations on one instance run one at a time, as in the real plugin:
- * {@code plugins/database/postgresql/postgresql.go} (hashicorp/vault) takes the connection
- * producer's mutex ({@code p.Lock()}) in {@code NewUser}, {@code changeUserPassword}, {@code
+ * <p>Thread-safe. User operations on one instance run one at a time, as in the real plugin: {@code
+ * plugins/database/postgresql/postgresql.go} (hashicorp/vault) takes the connection producer's
+ * mutex ({@code p.Lock()}) in {@code NewUser}, {@code changeUserPassword}, {@code
  * changeUserExpiration} and {@code DeleteUser}, and {@code connutil.SQLConnectionProducer.Close}
  * takes it too. Vault keeps one plugin instance per connection config ({@code
- * databaseBackend.connections}, keyed by config name, in {@code builtin/logical/database/backend.go}),
- * so a slow revocation delays every creation and renewal on the same config, and none on
- * another. The pool is created on first use and lives until {@link #close}; after that every
- * operation fails, and the engine builds a new instance from the stored config.
+ * databaseBackend.connections}, keyed by config name, in {@code
+ * builtin/logical/database/backend.go}), so a slow revocation delays every creation and renewal on
+ * the same config, and none on another. The pool is created on first use and lives until {@link
+ * #close}; after that every operation fails, and the engine builds a new instance from the stored
+ * config.
  */
 final class PostgresDatabase implements AutoCloseable {
 
@@ -64,7 +65,10 @@ final class PostgresDatabase implements AutoCloseable {
     return settings;
   }
 
-  /** Connects once outside the pool, so a bad password fails at once instead of after a pool timeout. */
+  /**
+   * Connects once outside the pool, so a bad password fails at once instead of after a pool
+   * timeout.
+   */
   void verifyConnection() throws DatabaseException {
     JdbcTarget target = settings.target();
     try (Connection c = DriverManager.getConnection(target.jdbcUrl(), target.driverProperties());
@@ -100,7 +104,8 @@ final class PostgresDatabase implements AutoCloseable {
     Map<String, String> values = userValues(username);
     values.put("password", storedPassword(password));
     values.put("expiration", SqlStatements.expiration(expiration));
-    inTransaction(SqlStatements.queries(creationStatements, true), values, "failed to execute query: ");
+    inTransaction(
+        SqlStatements.queries(creationStatements, true), values, "failed to execute query: ");
     return username;
   }
 
@@ -115,8 +120,8 @@ final class PostgresDatabase implements AutoCloseable {
 
   /**
    * Removes the user: custom revocation statements in one transaction, or the plugin's default
-   * revocation, which is not transactional on purpose (it strips as much access as it can even
-   * when a step fails) and whose final DROP ROLE fails while the role owns objects.
+   * revocation, which is not transactional on purpose (it strips as much access as it can even when
+   * a step fails) and whose final DROP ROLE fails while the role owns objects.
    */
   void deleteUser(String username, List<String> revocationStatements) throws DatabaseException {
     if (!revocationStatements.isEmpty()) {
@@ -136,7 +141,10 @@ final class PostgresDatabase implements AutoCloseable {
     inTransaction(SqlStatements.queries(effective, false), values, "failed to execute query: ");
   }
 
-  /** The template values every user statement gets: the role as both {@code name} and {@code username}. */
+  /**
+   * The template values every user statement gets: the role as both {@code name} and {@code
+   * username}.
+   */
   private static Map<String, String> userValues(String username) {
     Map<String, String> values = new LinkedHashMap<>();
     values.put("name", username);
@@ -228,7 +236,11 @@ final class PostgresDatabase implements AutoCloseable {
           ResultSet rs = s.executeQuery("SELECT current_database()")) {
         if (rs.next() && rs.getString(1) != null) {
           revocations.add(
-              "REVOKE CONNECT ON DATABASE " + quoteIdentifier(rs.getString(1)) + " FROM " + user + ";");
+              "REVOKE CONNECT ON DATABASE "
+                  + quoteIdentifier(rs.getString(1))
+                  + " FROM "
+                  + user
+                  + ";");
         }
       }
       SQLException last = null;
@@ -303,14 +315,19 @@ final class PostgresDatabase implements AutoCloseable {
     int slash = rest.indexOf('/');
     String hosts = rest.substring(0, slash);
     String firstHost = hosts.split(",")[0];
-    String host = firstHost.startsWith("[")
-        ? firstHost.substring(1, firstHost.indexOf(']'))
-        : firstHost.substring(0, firstHost.lastIndexOf(':'));
-    String database = java.net.URLDecoder.decode(rest.substring(slash + 1), java.nio.charset.StandardCharsets.UTF_8);
+    String host =
+        firstHost.startsWith("[")
+            ? firstHost.substring(1, firstHost.indexOf(']'))
+            : firstHost.substring(0, firstHost.lastIndexOf(':'));
+    String database =
+        java.net.URLDecoder.decode(
+            rest.substring(slash + 1), java.nio.charset.StandardCharsets.UTF_8);
     return "host=" + host + " user=" + (t.user() == null ? "" : t.user()) + " database=" + database;
   }
 
-  /** A driver error in pgx's words ({@code ERROR: ... (SQLSTATE x)}), without the admin password. */
+  /**
+   * A driver error in pgx's words ({@code ERROR: ... (SQLSTATE x)}), without the admin password.
+   */
   private String message(SQLException e) {
     String text = e.getMessage();
     if (e instanceof PSQLException pe) {

@@ -12,8 +12,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * Reads a request body the way Vault's framework reads its typed fields (weak typing: a string
- * where a list is expected is a one-element list, {@code "true"} is a bool), answering a field
- * that cannot be converted with Vault's 400 text. Stateless apart from the body it wraps.
+ * where a list is expected is a one-element list, {@code "true"} is a bool), answering a field that
+ * cannot be converted with Vault's 400 text. Stateless apart from the body it wraps.
  */
 final class RequestFields {
 
@@ -36,7 +36,8 @@ final class RequestFields {
     if (v.isValueNode()) {
       return v.asText();
     }
-    throw conversion(field, v, "'' expected type 'string', got unconvertible type '" + kind(v) + "'");
+    throw conversion(
+        field, v, "'' expected type 'string', got unconvertible type '" + kind(v) + "'");
   }
 
   /** Vault's {@code TypeStringSlice}: a JSON array, or one string as a one-element list. */
@@ -49,8 +50,10 @@ final class RequestFields {
     if (v.isArray()) {
       for (JsonNode item : v) {
         if (!item.isValueNode()) {
-          throw conversion(field, v, "'[0]' expected type 'string', got unconvertible type '"
-              + kind(item) + "'");
+          throw conversion(
+              field,
+              v,
+              "'[0]' expected type 'string', got unconvertible type '" + kind(item) + "'");
         }
         out.add(item.asText());
       }
@@ -63,7 +66,8 @@ final class RequestFields {
       }
       return out;
     }
-    throw conversion(field, v, "'' expected type '[]string', got unconvertible type '" + kind(v) + "'");
+    throw conversion(
+        field, v, "'' expected type '[]string', got unconvertible type '" + kind(v) + "'");
   }
 
   /** Vault's {@code TypeCommaStringSlice}: an array, or a comma-separated string; trimmed. */
@@ -94,7 +98,10 @@ final class RequestFields {
         case "", "0", "f", "F", "false", "FALSE", "False" -> false;
         default ->
             throw conversion(
-                field, v, "cannot parse '' as bool: strconv.ParseBool: parsing \"" + v.asText()
+                field,
+                v,
+                "cannot parse '' as bool: strconv.ParseBool: parsing \""
+                    + v.asText()
                     + "\": invalid syntax");
       };
     }

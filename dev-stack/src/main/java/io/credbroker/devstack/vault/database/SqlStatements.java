@@ -15,9 +15,9 @@ import java.util.regex.Pattern;
 /**
  * How the PostgreSQL plugin turns a role's statement arrays into the queries it executes: each
  * element is tried as base64, then as a JSON array of queries, and otherwise split naively on
- * {@code ;}; an element with the word {@code END} outside quotes (a {@code DO $$ ... END $$}
- * block) runs whole where the plugin allows that. Placeholders are plain string replacements,
- * without SQL escaping, exactly like the plugin. Stateless.
+ * {@code ;}; an element with the word {@code END} outside quotes (a {@code DO $$ ... END $$} block)
+ * runs whole where the plugin allows that. Placeholders are plain string replacements, without SQL
+ * escaping, exactly like the plugin. Stateless.
  */
 final class SqlStatements {
 
@@ -29,14 +29,14 @@ final class SqlStatements {
   private SqlStatements() {}
 
   /**
-   * The queries of one statement-array element: base64 is decoded first, a JSON array yields
-   * its trimmed elements, anything else is split on {@code separator}, trimmed, empty pieces
-   * dropped.
+   * The queries of one statement-array element: base64 is decoded first, a JSON array yields its
+   * trimmed elements, anything else is split on {@code separator}, trimmed, empty pieces dropped.
    */
   static List<String> parseArbitrary(String element, String separator) {
     String jsonOrSlice = element;
     try {
-      jsonOrSlice = new String(Base64.getDecoder().decode(strictBase64(element)), StandardCharsets.UTF_8);
+      jsonOrSlice =
+          new String(Base64.getDecoder().decode(strictBase64(element)), StandardCharsets.UTF_8);
     } catch (IllegalArgumentException notBase64) {
       // Not base64: use the element as written.
     }
@@ -73,17 +73,19 @@ final class SqlStatements {
    */
   private static String strictBase64(String s) {
     String compact = s.replace("\r", "").replace("\n", "");
-    if (compact.isEmpty() || compact.length() % 4 != 0 || !compact.matches("[A-Za-z0-9+/]*={0,2}")) {
+    if (compact.isEmpty()
+        || compact.length() % 4 != 0
+        || !compact.matches("[A-Za-z0-9+/]*={0,2}")) {
       throw new IllegalArgumentException("not base64");
     }
     return compact;
   }
 
   /**
-   * Whether an element holds a multi-statement block that must not be split: the word {@code
-   * END} after quoted phrases are removed. Like the plugin, only the last quoted phrase found is
-   * actually removed (it restarts from the original text for each one), which this reproduces
-   * so the stand-in splits exactly where Vault does.
+   * Whether an element holds a multi-statement block that must not be split: the word {@code END}
+   * after quoted phrases are removed. Like the plugin, only the last quoted phrase found is
+   * actually removed (it restarts from the original text for each one), which this reproduces so
+   * the stand-in splits exactly where Vault does.
    */
   static boolean containsMultilineStatement(String element) {
     List<String> literals = new ArrayList<>();

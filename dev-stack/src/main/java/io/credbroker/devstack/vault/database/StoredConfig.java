@@ -11,8 +11,8 @@ import java.util.List;
  * A connection config as the engine stores it under {@code config/<name>}: Vault's {@code
  * DatabaseConfig} (plugin, allowed roles, root rotation statements, password policy) with the
  * plugin's {@code connection_details} kept exactly as the operator sent them, admin password
- * included (this is the stand-in's Vault storage, which real Vault also keeps). Immutable;
- * {@link #toString} hides the connection details.
+ * included (this is the stand-in's Vault storage, which real Vault also keeps). Immutable; {@link
+ * #toString} hides the connection details.
  */
 record StoredConfig(
     String pluginName,

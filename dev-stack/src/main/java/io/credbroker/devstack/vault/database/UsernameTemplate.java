@@ -15,13 +15,13 @@ import java.util.Set;
 import java.util.UUID;
 
 /**
- * A username template in the subset of Go's {@code text/template} that Vault's username
- * templates use: text, actions with pipes, parenthesised sub-pipelines, string and integer
- * literals, the fields {@code .DisplayName} and {@code .RoleName}, and Vault's template functions
- * ({@code printf}, {@code truncate}, {@code truncate_sha256}, {@code random}, {@code unix_time},
- * {@code unix_time_millis}, {@code timestamp}, {@code uppercase}, {@code lowercase}, {@code
- * replace}, {@code sha256}, {@code base64}, {@code uuid}). Control structures ({@code if}, {@code
- * range}, variables) are not supported and are refused at parse time.
+ * A username template in the subset of Go's {@code text/template} that Vault's username templates
+ * use: text, actions with pipes, parenthesised sub-pipelines, string and integer literals, the
+ * fields {@code .DisplayName} and {@code .RoleName}, and Vault's template functions ({@code
+ * printf}, {@code truncate}, {@code truncate_sha256}, {@code random}, {@code unix_time}, {@code
+ * unix_time_millis}, {@code timestamp}, {@code uppercase}, {@code lowercase}, {@code replace},
+ * {@code sha256}, {@code base64}, {@code uuid}). Control structures ({@code if}, {@code range},
+ * variables) are not supported and are refused at parse time.
  *
  * <p>Immutable and thread-safe once parsed; {@link #generate} may be called concurrently.
  */
@@ -165,7 +165,8 @@ final class UsernameTemplate {
           long max = integer(args.get(0));
           String s = string(args.get(1));
           if (max <= 0) {
-            throw new CallException("error calling truncate: max length must be > 0 but was " + max);
+            throw new CallException(
+                "error calling truncate: max length must be > 0 but was " + max);
           }
           yield truncateBytes(s, (int) Math.min(max, Integer.MAX_VALUE));
         }
@@ -495,7 +496,15 @@ final class UsernameTemplate {
 
     private static boolean isKeyword(String name) {
       return switch (name) {
-        case "if", "else", "end", "range", "with", "define", "template", "block", "break",
+        case "if",
+            "else",
+            "end",
+            "range",
+            "with",
+            "define",
+            "template",
+            "block",
+            "break",
             "continue" ->
             true;
         default -> false;
@@ -523,7 +532,8 @@ final class UsernameTemplate {
       if (c == '-' || c == '+' || Character.isDigit(c)) {
         int start = pos;
         pos++;
-        while (pos < src.length() && (Character.isLetterOrDigit(src.charAt(pos)) || src.charAt(pos) == '_')) {
+        while (pos < src.length()
+            && (Character.isLetterOrDigit(src.charAt(pos)) || src.charAt(pos) == '_')) {
           pos++;
         }
         String number = src.substring(start, pos).replace("_", "");
@@ -618,8 +628,11 @@ final class UsernameTemplate {
     }
 
     private void skipSpaces() {
-      while (pos < src.length() && (src.charAt(pos) == ' ' || src.charAt(pos) == '\t'
-          || src.charAt(pos) == '\r' || src.charAt(pos) == '\n')) {
+      while (pos < src.length()
+          && (src.charAt(pos) == ' '
+              || src.charAt(pos) == '\t'
+              || src.charAt(pos) == '\r'
+              || src.charAt(pos) == '\n')) {
         pos++;
       }
     }

@@ -30,7 +30,8 @@ class ConnectionSettingsTest {
 
   @Test
   void poolDefaultsMatchVault() throws Exception {
-    ConnectionSettings s = ConnectionSettings.from(details("postgresql://{{username}}:{{password}}@h/db"));
+    ConnectionSettings s =
+        ConnectionSettings.from(details("postgresql://{{username}}:{{password}}@h/db"));
 
     assertThat(s.maxOpenConnections()).isEqualTo(4);
     assertThat(s.maxIdleConnections()).isEqualTo(4);
@@ -87,9 +88,11 @@ class ConnectionSettingsTest {
 
   @Test
   void sanitizeReplacesThePasswordInBothForms() throws Exception {
-    ConnectionSettings s = ConnectionSettings.from(details("postgresql://{{username}}:{{password}}@h/db"));
+    ConnectionSettings s =
+        ConnectionSettings.from(details("postgresql://{{username}}:{{password}}@h/db"));
 
-    assertThat(s.sanitize("bad p@ss/w?rd and p@ss%2Fw%3Frd")).isEqualTo("bad [password] and [password]");
+    assertThat(s.sanitize("bad p@ss/w?rd and p@ss%2Fw%3Frd"))
+        .isEqualTo("bad [password] and [password]");
     assertThat(s.toString()).doesNotContain("p@ss");
   }
 }

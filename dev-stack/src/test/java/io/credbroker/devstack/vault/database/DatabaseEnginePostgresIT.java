@@ -25,12 +25,12 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterAll;
@@ -40,8 +40,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The engine against a real PostgreSQL with password authentication, without the Vault core:
- * the SQL the plugin runs, the roles it creates and drops, and what a login sees.
+ * The engine against a real PostgreSQL with password authentication, without the Vault core: the
+ * SQL the plugin runs, the roles it creates and drops, and what a login sees.
  */
 class DatabaseEnginePostgresIT {
 
@@ -102,7 +102,9 @@ class DatabaseEnginePostgresIT {
     body.put("plugin_name", "postgresql-database-plugin");
     body.put(
         "connection_url",
-        "postgresql://{{username}}:{{password}}@127.0.0.1:" + postgres.port() + "/db1?sslmode=disable");
+        "postgresql://{{username}}:{{password}}@127.0.0.1:"
+            + postgres.port()
+            + "/db1?sslmode=disable");
     body.put("username", admin);
     body.put("password", adminPassword);
     body.put("allowed_roles", "*");
@@ -140,7 +142,8 @@ class DatabaseEnginePostgresIT {
 
   private static Instant validUntil(String name) throws SQLException {
     try (Connection c = postgres.connect("db1", "postgres", ScramPostgres.SUPERUSER_PASSWORD);
-        PreparedStatement s = c.prepareStatement("SELECT rolvaliduntil FROM pg_roles WHERE rolname = ?")) {
+        PreparedStatement s =
+            c.prepareStatement("SELECT rolvaliduntil FROM pg_roles WHERE rolname = ?")) {
       s.setString(1, name);
       try (ResultSet rs = s.executeQuery()) {
         assertThat(rs.next()).isTrue();
@@ -164,7 +167,8 @@ class DatabaseEnginePostgresIT {
       s.execute("DROP TABLE owned_by_dynamic_user");
     }
     assertThat(validUntil(creds.username()))
-        .isCloseTo(Instant.now().plus(Duration.ofHours(1)).plusSeconds(5), within(30, ChronoUnit.SECONDS));
+        .isCloseTo(
+            Instant.now().plus(Duration.ofHours(1)).plusSeconds(5), within(30, ChronoUnit.SECONDS));
   }
 
   @Test
@@ -203,8 +207,12 @@ class DatabaseEnginePostgresIT {
         Operation.UPDATE,
         "config/su",
         "{\"plugin_name\":\"postgresql-database-plugin\",\"allowed_roles\":\"*\",\"connection_url\":"
-            + "\"postgresql://{{username}}:{{password}}@127.0.0.1:" + postgres.port() + "/db1\","
-            + "\"username\":\"postgres\",\"password\":\"" + ScramPostgres.SUPERUSER_PASSWORD + "\"}");
+            + "\"postgresql://{{username}}:{{password}}@127.0.0.1:"
+            + postgres.port()
+            + "/db1\","
+            + "\"username\":\"postgres\",\"password\":\""
+            + ScramPostgres.SUPERUSER_PASSWORD
+            + "\"}");
     writeRole("owner", CREATE.replace("\"db_name\":\"db1\"", "\"db_name\":\"su\""));
     Creds creds = creds("owner");
     try {
@@ -214,8 +222,7 @@ class DatabaseEnginePostgresIT {
       }
 
       assertThatThrownBy(() -> engine.revoke(creds.lease()))
-          .isInstanceOfSatisfying(
-              VaultException.class, e -> assertThat(e.status()).isEqualTo(500))
+          .isInstanceOfSatisfying(VaultException.class, e -> assertThat(e.status()).isEqualTo(500))
           .hasMessageContaining("cannot be dropped because some objects depend on it");
       assertThat(roleExists(creds.username())).isTrue();
     } finally {
@@ -297,7 +304,8 @@ class DatabaseEnginePostgresIT {
     assertThat(context.leases).isEmpty();
     try (Connection c = postgres.connect("db1", "postgres", ScramPostgres.SUPERUSER_PASSWORD);
         Statement s = c.createStatement();
-        ResultSet rs = s.executeQuery("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'v-kubernet-bad-%'")) {
+        ResultSet rs =
+            s.executeQuery("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'v-kubernet-bad-%'")) {
       rs.next();
       assertThat(rs.getInt(1)).isZero();
     }
@@ -310,7 +318,9 @@ class DatabaseEnginePostgresIT {
     assertThatThrownBy(() -> call(Operation.READ, "creds/empty", ""))
         .isInstanceOfSatisfying(
             VaultException.class,
-            e -> assertThat(e.errors()).containsExactly("1 error occurred:\n\t* empty creation statements\n\n"));
+            e ->
+                assertThat(e.errors())
+                    .containsExactly("1 error occurred:\n\t* empty creation statements\n\n"));
   }
 
   @Test
@@ -346,7 +356,8 @@ class DatabaseEnginePostgresIT {
     assertThatThrownBy(() -> postgres.connect("db1", admin, adminPassword).close())
         .isInstanceOf(SQLException.class)
         .hasMessageContaining("password authentication failed");
-    String stored = context.get("config/db1").orElseThrow().get("connection_details").get("password").asText();
+    String stored =
+        context.get("config/db1").orElseThrow().get("connection_details").get("password").asText();
     assertThat(stored).isNotEqualTo(adminPassword).hasSize(20);
     postgres.connect("db1", admin, stored).close();
     // The pool was rebuilt with the new password.
@@ -374,8 +385,12 @@ class DatabaseEnginePostgresIT {
           Operation.UPDATE,
           "config/wrong",
           "{\"plugin_name\":\"postgresql-database-plugin\",\"connection_url\":"
-              + "\"postgresql://{{username}}:{{password}}@127.0.0.1:" + postgres.port() + "/db1\","
-              + "\"username\":\"" + admin + "\",\"password\":\"not-the-right-one\"}");
+              + "\"postgresql://{{username}}:{{password}}@127.0.0.1:"
+              + postgres.port()
+              + "/db1\","
+              + "\"username\":\""
+              + admin
+              + "\",\"password\":\"not-the-right-one\"}");
     } catch (VaultException thrown) {
       e = thrown;
     }
@@ -466,20 +481,26 @@ class DatabaseEnginePostgresIT {
 
   /** A role whose revocation holds the connection for a while before dropping the user. */
   private static String slowRevocation(String dbName, double seconds) {
-    return CREATE.replace("\"db_name\":\"db1\"", "\"db_name\":\"" + dbName + "\"")
+    return CREATE
+        .replace("\"db_name\":\"db1\"", "\"db_name\":\"" + dbName + "\"")
         .replace(
             "\"default_ttl\"",
-            "\"revocation_statements\":[\"SELECT pg_sleep(" + seconds + "); DROP ROLE \\\"{{name}}\\\";\"],"
+            "\"revocation_statements\":[\"SELECT pg_sleep("
+                + seconds
+                + "); DROP ROLE \\\"{{name}}\\\";\"],"
                 + "\"default_ttl\"");
   }
 
-  /** Waits until a session of the revoking admin sits in pg_sleep, i.e. the revocation is under way. */
+  /**
+   * Waits until a session of the revoking admin sits in pg_sleep, i.e. the revocation is under way.
+   */
   private void awaitRevocationSleeping() {
     Awaitility.await()
         .atMost(Duration.ofSeconds(30))
         .until(
             () -> {
-              try (Connection c = postgres.connect("db1", "postgres", ScramPostgres.SUPERUSER_PASSWORD);
+              try (Connection c =
+                      postgres.connect("db1", "postgres", ScramPostgres.SUPERUSER_PASSWORD);
                   PreparedStatement s =
                       c.prepareStatement(
                           "SELECT count(*) FROM pg_stat_activity WHERE usename = ? AND state = 'active'"
@@ -501,15 +522,27 @@ class DatabaseEnginePostgresIT {
     Creds kept = creds("db1");
     ExecutorService pool = Executors.newFixedThreadPool(2);
     try {
-      Future<?> revocation = pool.submit(() -> { engine.revoke(doomed.lease()); return null; });
+      Future<?> revocation =
+          pool.submit(
+              () -> {
+                engine.revoke(doomed.lease());
+                return null;
+              });
       awaitRevocationSleeping();
 
       Creds created = creds("db1");
       assertThat(revocation).as("revocation finished before the creation behind it").isDone();
       revocation.get();
 
-      writeRole("db1", "{\"revocation_statements\":[\"SELECT pg_sleep(2); DROP ROLE \\\"{{name}}\\\";\"]}");
-      Future<?> secondRevocation = pool.submit(() -> { engine.revoke(created.lease()); return null; });
+      writeRole(
+          "db1",
+          "{\"revocation_statements\":[\"SELECT pg_sleep(2); DROP ROLE \\\"{{name}}\\\";\"]}");
+      Future<?> secondRevocation =
+          pool.submit(
+              () -> {
+                engine.revoke(created.lease());
+                return null;
+              });
       awaitRevocationSleeping();
       engine.applyRenewal(kept.lease(), Instant.now().plus(Duration.ofHours(2)));
       assertThat(secondRevocation).as("revocation finished before the renewal behind it").isDone();
@@ -528,7 +561,12 @@ class DatabaseEnginePostgresIT {
     Creds doomed = creds("slow");
     ExecutorService pool = Executors.newSingleThreadExecutor();
     try {
-      Future<?> revocation = pool.submit(() -> { engine.revoke(doomed.lease()); return null; });
+      Future<?> revocation =
+          pool.submit(
+              () -> {
+                engine.revoke(doomed.lease());
+                return null;
+              });
       awaitRevocationSleeping();
 
       Creds created = creds("other");

@@ -31,8 +31,8 @@ import org.springframework.vault.support.VaultResponse;
 
 /**
  * The database engine through the whole Vault stand-in, driven by Spring Vault's {@code
- * VaultTemplate} with the same calls an operator and an application make, against the dev
- * stack's PostgreSQL (password authentication enforced, so refused logins are real).
+ * VaultTemplate} with the same calls an operator and an application make, against the dev stack's
+ * PostgreSQL (password authentication enforced, so refused logins are real).
  */
 class DatabaseEngineSpringVaultIT {
 
@@ -47,7 +47,8 @@ class DatabaseEngineSpringVaultIT {
     stack = DevStack.builder().createDatabase("db1").start();
     try (Connection c = stack.postgres().connect("db1");
         Statement s = c.createStatement()) {
-      s.execute("CREATE ROLE " + ADMIN + " WITH LOGIN CREATEROLE PASSWORD '" + ADMIN_PASSWORD + "'");
+      s.execute(
+          "CREATE ROLE " + ADMIN + " WITH LOGIN CREATEROLE PASSWORD '" + ADMIN_PASSWORD + "'");
       s.execute("GRANT ALL ON SCHEMA public TO " + ADMIN);
     }
     vault =
@@ -71,7 +72,11 @@ class DatabaseEngineSpringVaultIT {
     body.put("plugin_name", "postgresql-database-plugin");
     body.put(
         "connection_url",
-        "postgresql://{{username}}:{{password}}@" + pg.host() + ":" + pg.port() + "/db1?sslmode=disable");
+        "postgresql://{{username}}:{{password}}@"
+            + pg.host()
+            + ":"
+            + pg.port()
+            + "/db1?sslmode=disable");
     body.put("username", user);
     body.put("password", password);
     body.put("allowed_roles", "*");
@@ -112,7 +117,8 @@ class DatabaseEngineSpringVaultIT {
 
   private static Instant validUntil(String name) throws SQLException {
     try (Connection c = stack.postgres().connect("db1");
-        PreparedStatement s = c.prepareStatement("SELECT rolvaliduntil FROM pg_roles WHERE rolname = ?")) {
+        PreparedStatement s =
+            c.prepareStatement("SELECT rolvaliduntil FROM pg_roles WHERE rolname = ?")) {
       s.setString(1, name);
       try (ResultSet rs = s.executeQuery()) {
         assertThat(rs.next()).isTrue();
@@ -152,7 +158,8 @@ class DatabaseEngineSpringVaultIT {
     assertThat(config).isNotNull();
     assertThat(config.getRequiredData().toString()).doesNotContain(ADMIN_PASSWORD);
     @SuppressWarnings("unchecked")
-    Map<String, Object> details = (Map<String, Object>) config.getRequiredData().get("connection_details");
+    Map<String, Object> details =
+        (Map<String, Object>) config.getRequiredData().get("connection_details");
     assertThat(details).containsEntry("username", ADMIN).doesNotContainKey("password");
     assertThat(config.getRequiredData()).containsEntry("plugin_name", "postgresql-database-plugin");
     assertThat(role).isNotNull();
@@ -190,7 +197,9 @@ class DatabaseEngineSpringVaultIT {
     VaultResponse lookup = vault.write("sys/leases/lookup", Map.of("lease_id", creds.getLeaseId()));
 
     assertThat(lookup).isNotNull();
-    assertThat(lookup.getRequiredData()).containsEntry("id", creds.getLeaseId()).containsEntry("renewable", true);
+    assertThat(lookup.getRequiredData())
+        .containsEntry("id", creds.getLeaseId())
+        .containsEntry("renewable", true);
     assertThat(((Number) lookup.getRequiredData().get("ttl")).longValue()).isBetween(3500L, 3600L);
   }
 
@@ -216,12 +225,16 @@ class DatabaseEngineSpringVaultIT {
         "shortlived",
         "2s",
         "2s",
-        List.of("REVOKE ALL PRIVILEGES ON ALL TABLES IN SCHEMA public FROM \"{{name}}\"; DROP ROLE \"{{name}}\";"));
+        List.of(
+            "REVOKE ALL PRIVILEGES ON ALL TABLES IN SCHEMA public FROM \"{{name}}\"; DROP ROLE \"{{name}}\";"));
     VaultResponse creds = vault.read("database/creds/shortlived");
     String user = (String) creds.getRequiredData().get("username");
     assertThat(roleExists(user)).isTrue();
 
-    await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(250)).until(() -> !roleExists(user));
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(250))
+        .until(() -> !roleExists(user));
   }
 
   @Test

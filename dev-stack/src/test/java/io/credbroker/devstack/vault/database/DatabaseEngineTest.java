@@ -74,12 +74,16 @@ class DatabaseEngineTest {
   @Test
   void roleOutsideAllowedRolesIsAWrappedServerError() throws Exception {
     unverifiedConfig("db1", "other, app-*");
-    call(Operation.UPDATE, "roles/db1", "{\"db_name\":\"db1\",\"creation_statements\":\"SELECT 1\"}");
+    call(
+        Operation.UPDATE,
+        "roles/db1",
+        "{\"db_name\":\"db1\",\"creation_statements\":\"SELECT 1\"}");
 
     VaultException e = failure(Operation.READ, "creds/db1", "");
 
     assertThat(e.status()).isEqualTo(500);
-    assertThat(e.errors()).containsExactly("1 error occurred:\n\t* \"db1\" is not an allowed role\n\n");
+    assertThat(e.errors())
+        .containsExactly("1 error occurred:\n\t* \"db1\" is not an allowed role\n\n");
     assertThat(context.leases).isEmpty();
   }
 
@@ -116,7 +120,10 @@ class DatabaseEngineTest {
 
   @Test
   void roleUpdateKeepsFieldsNotSent() throws Exception {
-    call(Operation.UPDATE, "roles/app", "{\"db_name\":\"db1\",\"creation_statements\":\"SELECT 1\",\"default_ttl\":60}");
+    call(
+        Operation.UPDATE,
+        "roles/app",
+        "{\"db_name\":\"db1\",\"creation_statements\":\"SELECT 1\",\"default_ttl\":60}");
     call(Operation.UPDATE, "roles/app", "{\"max_ttl\":\"2m\"}");
 
     JsonNode data = JSON.valueToTree(call(Operation.READ, "roles/app", "").data());
@@ -128,7 +135,8 @@ class DatabaseEngineTest {
 
   @Test
   void roleWithoutDatabaseIsRefusedAndNothingIsStored() {
-    VaultException e = failure(Operation.UPDATE, "roles/app", "{\"creation_statements\":\"SELECT 1\"}");
+    VaultException e =
+        failure(Operation.UPDATE, "roles/app", "{\"creation_statements\":\"SELECT 1\"}");
 
     assertThat(e.status()).isEqualTo(400);
     assertThat(e.errors()).containsExactly("database name is required");
@@ -137,26 +145,31 @@ class DatabaseEngineTest {
 
   @Test
   void badTtlIsRefusedWithVaultsConversionError() {
-    VaultException e = failure(Operation.UPDATE, "roles/app", "{\"db_name\":\"db1\",\"default_ttl\":\"soon\"}");
+    VaultException e =
+        failure(Operation.UPDATE, "roles/app", "{\"db_name\":\"db1\",\"default_ttl\":\"soon\"}");
 
     assertThat(e.status()).isEqualTo(400);
     assertThat(e.errors().get(0))
-        .isEqualTo("error converting input soon for field \"default_ttl\": time: invalid duration \"soon\"");
+        .isEqualTo(
+            "error converting input soon for field \"default_ttl\": time: invalid duration \"soon\"");
     assertThat(context.size()).isZero();
   }
 
   @Test
   void unrecognizedRoleParametersAreIgnoredWithAWarning() throws Exception {
-    VaultResponse r = call(Operation.UPDATE, "roles/app", "{\"db_name\":\"db1\",\"ttl\":5,\"foo\":1}");
+    VaultResponse r =
+        call(Operation.UPDATE, "roles/app", "{\"db_name\":\"db1\",\"ttl\":5,\"foo\":1}");
 
     assertThat(r.status()).isEqualTo(200);
     assertThat(r.data()).isNull();
-    assertThat(r.warnings()).containsExactly("Endpoint ignored these unrecognized parameters: [foo ttl]");
+    assertThat(r.warnings())
+        .containsExactly("Endpoint ignored these unrecognized parameters: [foo ttl]");
   }
 
   @Test
   void roleWriteWithoutWarningsIsNoContent() throws Exception {
-    assertThat(call(Operation.UPDATE, "roles/app", "{\"db_name\":\"db1\"}").status()).isEqualTo(204);
+    assertThat(call(Operation.UPDATE, "roles/app", "{\"db_name\":\"db1\"}").status())
+        .isEqualTo(204);
   }
 
   @Test
@@ -200,7 +213,8 @@ class DatabaseEngineTest {
 
   @Test
   void configWithoutPluginNameIsRefused() {
-    VaultException e = failure(Operation.UPDATE, "config/x", "{\"connection_url\":\"postgresql://h/db\"}");
+    VaultException e =
+        failure(Operation.UPDATE, "config/x", "{\"connection_url\":\"postgresql://h/db\"}");
 
     assertThat(e.status()).isEqualTo(400);
     assertThat(e.errors()).containsExactly("empty plugin name");
@@ -210,7 +224,10 @@ class DatabaseEngineTest {
   @Test
   void configForAnotherPluginIsRefused() {
     VaultException e =
-        failure(Operation.UPDATE, "config/x", "{\"plugin_name\":\"mysql-database-plugin\",\"connection_url\":\"x\"}");
+        failure(
+            Operation.UPDATE,
+            "config/x",
+            "{\"plugin_name\":\"mysql-database-plugin\",\"connection_url\":\"x\"}");
 
     assertThat(e.status()).isEqualTo(400);
     assertThat(e.errors().get(0)).startsWith("error creating database object: ");
@@ -269,7 +286,8 @@ class DatabaseEngineTest {
   void rotateRootOfUnknownConfigOrWithoutUsernameFails() throws Exception {
     VaultException unknown = failure(Operation.UPDATE, "rotate-root/none", "");
     assertThat(unknown.status()).isEqualTo(500);
-    assertThat(unknown.errors().get(0)).contains("failed to find entry for connection with name: \"none\"");
+    assertThat(unknown.errors().get(0))
+        .contains("failed to find entry for connection with name: \"none\"");
 
     call(
         Operation.UPDATE,
@@ -279,7 +297,8 @@ class DatabaseEngineTest {
     VaultException noUser = failure(Operation.UPDATE, "rotate-root/nouser", "");
     assertThat(noUser.status()).isEqualTo(500);
     assertThat(noUser.errors())
-        .containsExactly("1 error occurred:\n\t* unable to rotate root credentials: no username in configuration\n\n");
+        .containsExactly(
+            "1 error occurred:\n\t* unable to rotate root credentials: no username in configuration\n\n");
   }
 
   @Test
@@ -290,7 +309,8 @@ class DatabaseEngineTest {
     RenewalGrant byDefault = engine.renewalGrant(lease, Duration.ZERO);
     RenewalGrant byIncrement = engine.renewalGrant(lease, Duration.ofSeconds(90));
 
-    assertThat(byDefault).isEqualTo(new RenewalGrant(Duration.ofSeconds(60), Duration.ofSeconds(300)));
+    assertThat(byDefault)
+        .isEqualTo(new RenewalGrant(Duration.ofSeconds(60), Duration.ofSeconds(300)));
     assertThat(byIncrement.ttl()).isEqualTo(Duration.ofSeconds(90));
   }
 
@@ -304,15 +324,23 @@ class DatabaseEngineTest {
     }
 
     assertThat(e).isNotNull();
-    assertThat(e.errors().get(0)).contains("error during renew: could not find role with name \"gone\"");
+    assertThat(e.errors().get(0))
+        .contains("error during renew: could not find role with name \"gone\"");
   }
 
   @Test
   void revocationOfALeaseWithoutUsernameIsRefused() {
     LeaseRecord lease =
         new LeaseRecord(
-            "database/creds/x/1", "database/", "creds/x", Instant.now(), Instant.now(), null, true,
-            "acc", JsonNodeFactory.instance.objectNode());
+            "database/creds/x/1",
+            "database/",
+            "creds/x",
+            Instant.now(),
+            Instant.now(),
+            null,
+            true,
+            "acc",
+            JsonNodeFactory.instance.objectNode());
 
     assertThatThrownBy(() -> engine.revoke(lease))
         .isInstanceOf(VaultException.class)

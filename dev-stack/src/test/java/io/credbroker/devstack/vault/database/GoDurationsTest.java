@@ -25,8 +25,7 @@ class GoDurationsTest {
 
   @Test
   void missingOrEmptyMeansZero() throws Exception {
-    assertThat(GoDurations.parseSeconds((com.fasterxml.jackson.databind.JsonNode) null))
-        .isZero();
+    assertThat(GoDurations.parseSeconds((com.fasterxml.jackson.databind.JsonNode) null)).isZero();
     assertThat(GoDurations.parseSeconds(JSON.textNode(""))).isZero();
     assertThat(GoDurations.parseSeconds(JSON.textNode("0"))).isZero();
   }

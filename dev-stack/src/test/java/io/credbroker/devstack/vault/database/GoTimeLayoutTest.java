@@ -25,7 +25,8 @@ class GoTimeLayoutTest {
   void offsetsFollowTheZone() {
     ZonedDateTime berlin = T.withZoneSameInstant(ZoneId.of("Europe/Berlin"));
 
-    assertThat(GoTimeLayout.format(berlin, GoTimeLayout.EXPIRATION)).isEqualTo("2026-03-07 16:04:05+0100");
+    assertThat(GoTimeLayout.format(berlin, GoTimeLayout.EXPIRATION))
+        .isEqualTo("2026-03-07 16:04:05+0100");
     assertThat(GoTimeLayout.format(berlin, "MST")).isEqualTo("CET");
   }
 

@@ -11,7 +11,8 @@ class GoUrlsTest {
     String url = "postgresql://admin:hunter2@db:5432/app?sslmode=disable";
 
     assertThat(GoUrls.hasPassword(url)).isTrue();
-    assertThat(GoUrls.redacted(url)).isEqualTo("postgresql://admin:xxxxx@db:5432/app?sslmode=disable");
+    assertThat(GoUrls.redacted(url))
+        .isEqualTo("postgresql://admin:xxxxx@db:5432/app?sslmode=disable");
   }
 
   @Test

@@ -15,8 +15,8 @@ import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
- * An engine context for tests that do not run the Vault core: storage in a map, leases recorded
- * in a list with the TTL the role asked for (mount defaults of 768h). Thread-safe.
+ * An engine context for tests that do not run the Vault core: storage in a map, leases recorded in
+ * a list with the TTL the role asked for (mount defaults of 768h). Thread-safe.
  */
 final class InMemoryEngineContext implements EngineContext, EngineStorage {
 

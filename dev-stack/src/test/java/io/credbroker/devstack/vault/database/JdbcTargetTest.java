@@ -10,12 +10,15 @@ class JdbcTargetTest {
   @Test
   void urlFormBecomesJdbcWithDecodedCredentials() throws Exception {
     JdbcTarget t =
-        JdbcTarget.parse("postgresql://vault%20admin:p%40ss:w@rd@db.example:6543/app?sslmode=disable");
+        JdbcTarget.parse(
+            "postgresql://vault%20admin:p%40ss:w@rd@db.example:6543/app?sslmode=disable");
 
     assertThat(t.jdbcUrl()).isEqualTo("jdbc:postgresql://db.example:6543/app");
     assertThat(t.user()).isEqualTo("vault admin");
     assertThat(t.password()).isEqualTo("p@ss:w@rd");
-    assertThat(t.properties()).containsEntry("sslmode", "disable").containsEntry("ApplicationName", "vault");
+    assertThat(t.properties())
+        .containsEntry("sslmode", "disable")
+        .containsEntry("ApplicationName", "vault");
   }
 
   @Test
@@ -35,7 +38,9 @@ class JdbcTargetTest {
     assertThat(t.jdbcUrl()).isEqualTo("jdbc:postgresql://127.0.0.1:5433/db1");
     assertThat(t.user()).isEqualTo("admin");
     assertThat(t.password()).isEqualTo("it's x");
-    assertThat(t.properties()).containsEntry("connectTimeout", "5").containsEntry("sslmode", "disable");
+    assertThat(t.properties())
+        .containsEntry("connectTimeout", "5")
+        .containsEntry("sslmode", "disable");
   }
 
   @Test
@@ -48,7 +53,8 @@ class JdbcTargetTest {
 
   @Test
   void toStringHidesThePassword() throws Exception {
-    assertThat(JdbcTarget.parse("postgresql://u:topsecret@h/d").toString()).doesNotContain("topsecret");
+    assertThat(JdbcTarget.parse("postgresql://u:topsecret@h/d").toString())
+        .doesNotContain("topsecret");
   }
 
   @Test

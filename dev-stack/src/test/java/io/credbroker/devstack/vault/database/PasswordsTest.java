@@ -14,7 +14,11 @@ class PasswordsTest {
     String password = Passwords.generate();
 
     assertThat(password).hasSize(20).matches("[a-zA-Z0-9-]+");
-    assertThat(password).matches(".*[a-z].*").matches(".*[A-Z].*").matches(".*[0-9].*").contains("-");
+    assertThat(password)
+        .matches(".*[a-z].*")
+        .matches(".*[A-Z].*")
+        .matches(".*[0-9].*")
+        .contains("-");
   }
 
   @Test
@@ -31,7 +35,8 @@ class PasswordsTest {
     byte[] salt = new byte[16];
     String verifier = Passwords.scramSha256Verifier("secret", salt);
 
-    assertThat(verifier).matches("SCRAM-SHA-256\\$4096:[A-Za-z0-9+/=]{24}\\$[A-Za-z0-9+/=]{44}:[A-Za-z0-9+/=]{44}");
+    assertThat(verifier)
+        .matches("SCRAM-SHA-256\\$4096:[A-Za-z0-9+/=]{24}\\$[A-Za-z0-9+/=]{44}:[A-Za-z0-9+/=]{44}");
     assertThat(verifier).isEqualTo(Passwords.scramSha256Verifier("secret", salt));
     assertThat(Passwords.scramSha256Verifier("secret")).isNotEqualTo(verifier);
     assertThat(verifier).doesNotContain("secret");

@@ -64,8 +64,7 @@ final class ScramPostgres implements AutoCloseable {
     Properties p = new Properties();
     p.setProperty("user", user);
     p.setProperty("password", password);
-    return DriverManager.getConnection(
-        "jdbc:postgresql://127.0.0.1:" + port() + "/" + database, p);
+    return DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + port() + "/" + database, p);
   }
 
   /** Runs statements on db1 as the superuser. */

@@ -76,8 +76,7 @@ class SqlStatementsTest {
             SqlStatements.substitute(
                 "CREATE ROLE \"{{name}}\" PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'",
                 Map.of("name", "v-a", "password", "p'w", "expiration", "2026-01-01 00:00:00+0000")))
-        .isEqualTo(
-            "CREATE ROLE \"v-a\" PASSWORD 'p'w' VALID UNTIL '2026-01-01 00:00:00+0000'");
+        .isEqualTo("CREATE ROLE \"v-a\" PASSWORD 'p'w' VALID UNTIL '2026-01-01 00:00:00+0000'");
   }
 
   @Test
