@@ -277,8 +277,9 @@ class CredentialAgentIT {
     Path secrets = dir.resolve("secrets");
     Path pgpass = secrets.resolve(".pgpass");
     Path reloads = dir.resolve("reloads");
-    // An application that, on SIGHUP, reads its .pgpass, as pgbouncer re-reads its auth file on
-    // SIGHUP.
+    // An application that, on a signal, reads its .pgpass, as pgbouncer re-reads its auth file on
+    // SIGHUP. USR1 here: a build started under nohup ignores SIGHUP, and a shell cannot trap a
+    // signal that was ignored when it started.
     Process application =
         new ProcessBuilder(
                 "/bin/sh",
@@ -287,7 +288,7 @@ class CredentialAgentIT {
                     + pgpass
                     + "\" >> \""
                     + reloads
-                    + "\"' HUP; echo $$ > \""
+                    + "\"' USR1; echo $$ > \""
                     + dir.resolve("app.pid")
                     + "\"; while :; do sleep 0.1; done")
             .start();
@@ -304,7 +305,7 @@ class CredentialAgentIT {
             "--file",
             pgpass + "=pgpass",
             "--notify-signal",
-            "HUP",
+            "USR1",
             "--notify-pid-file",
             dir.resolve("app.pid").toString());
     Credential original = agent.awaitFiles(Duration.ofSeconds(20));

@@ -22,12 +22,14 @@ class NotifierTest {
   @Test
   void signalReachesTheProcessInThePidFile() throws Exception {
     Path reloads = dir.resolve("reloads");
-    Process app = trappingShell(reloads, "HUP");
+    // USR1, not HUP: a build started under nohup ignores SIGHUP, and a shell cannot trap a signal
+    // that was ignored when it started.
+    Process app = trappingShell(reloads, "USR1");
     try {
       Path pidFile = Files.writeString(dir.resolve("app.pid"), app.pid() + "\n");
       await().until(() -> Files.exists(dir.resolve("ready")));
 
-      Notifier.Signal.toPidFile("HUP", pidFile).notifyApplication();
+      Notifier.Signal.toPidFile("USR1", pidFile).notifyApplication();
 
       await().atMost(Duration.ofSeconds(5)).until(() -> Files.exists(reloads));
       assertThat(app.isAlive()).isTrue();
