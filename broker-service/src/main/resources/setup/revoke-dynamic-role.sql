@@ -16,6 +16,10 @@ BEGIN
     PERFORM pg_catalog.pg_terminate_backend(a.pid, 5000) FROM pg_catalog.pg_stat_activity a WHERE a.usename = dynamic_role;
     INSERT INTO credbroker_revocation.undropped_role (role_name) VALUES (dynamic_role) ON CONFLICT (role_name) DO NOTHING;
   END IF;
+  -- Handing objects over waits for their locks (a long query, an idle transaction): the wait is bounded, so that the
+  -- NOLOGIN above commits at once (until then a new login of the role would still succeed) and the other operations
+  -- of this Vault connection, which Vault runs one at a time, are not held up; a drop that times out is retried.
+  PERFORM pg_catalog.set_config('lock_timeout', '2s', true);
   -- Drops this role and retries a few that earlier revocations could not drop (objects in another database, a
   -- grant made by someone else); rows another revocation is working on are skipped. A dropped role loses its row,
   -- one that still cannot be dropped keeps it with the reason, for the broker and for the next sweep.
