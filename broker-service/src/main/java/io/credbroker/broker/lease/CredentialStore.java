@@ -197,6 +197,17 @@ public class CredentialStore {
   }
 
   /**
+   * The part of ending a credential's renewals that every ending shares: revoked for {@code
+   * :trigger} at {@code :at}, unless it was due to be revoked earlier for another reason, and never
+   * renewed again. Followed by each ending's own {@code next_action_time}.
+   */
+  private static final String END_RENEWALS =
+      " revoke_trigger = CASE WHEN revoke_after IS NOT NULL AND revoke_after < :at"
+          + " THEN revoke_trigger ELSE :trigger END,"
+          + " revoke_after = LEAST(COALESCE(revoke_after, :at), :at),"
+          + " renewal_due_time = NULL,";
+
+  /**
    * Ends the renewals of every live credential of a deleted pod UID, whoever owns it: nobody renews
    * or rotates it any more, it cannot be resumed ({@link #attach} wants no {@code revoke_after}),
    * and its owner revokes it at {@code revokeAt} for {@link RevocationTrigger#POD_DELETED} (or
@@ -207,14 +218,12 @@ public class CredentialStore {
   public List<UUID> endRenewalsOfPod(String podUid, Instant revokeAt) {
     return jdbc.sql(
             "UPDATE credential SET"
-                + " revoke_trigger = CASE WHEN revoke_after IS NOT NULL AND revoke_after < :at"
-                + " THEN revoke_trigger ELSE 'POD_DELETED' END,"
-                + " revoke_after = LEAST(COALESCE(revoke_after, :at), :at),"
-                + " renewal_due_time = NULL,"
+                + END_RENEWALS
                 + " next_action_time = LEAST(COALESCE(next_action_time, :at), :at),"
                 + " updated_time = now()"
                 + " WHERE pod_uid = :podUid AND state = 'ACTIVE' RETURNING id")
         .param("at", utc(revokeAt))
+        .param("trigger", RevocationTrigger.POD_DELETED.name())
         .param("podUid", podUid)
         .query((rs, row) -> rs.getObject("id", UUID.class))
         .list();
@@ -231,15 +240,13 @@ public class CredentialStore {
   Optional<Instant> endRenewalsUnbound(UUID id, String replica, Instant revokeAt) {
     return jdbc.sql(
             "UPDATE credential SET"
-                + " revoke_trigger = CASE WHEN revoke_after IS NOT NULL AND revoke_after < :at"
-                + " THEN revoke_trigger ELSE 'UNBOUND' END,"
-                + " revoke_after = LEAST(COALESCE(revoke_after, :at), :at),"
-                + " renewal_due_time = NULL,"
+                + END_RENEWALS
                 + " next_action_time = LEAST(COALESCE(revoke_after, :at), :at),"
                 + " updated_time = now()"
                 + " WHERE id = :id AND owner_replica = :replica AND state = 'ACTIVE'"
                 + " RETURNING revoke_after")
         .param("at", utc(revokeAt))
+        .param("trigger", RevocationTrigger.UNBOUND.name())
         .param("id", id)
         .param("replica", replica)
         .query((rs, row) -> instant(rs, "revoke_after"))
