@@ -51,6 +51,17 @@ public final class UndroppedRoles implements AutoCloseable {
       "SELECT role_name, revoked_time, attempts, last_error"
           + " FROM credbroker_revocation.undropped_role ORDER BY revoked_time, role_name";
 
+  /**
+   * Bounds on one check's connection to a target database, in seconds (pgjdbc's properties): TCP
+   * connect, the whole login (TLS and authentication), and every read. Without them a database that
+   * accepts the connection and never answers holds the check's one thread for ever, and the
+   * undropped-roles gauge and report silently stop moving.
+   */
+  static final int CONNECT_TIMEOUT_SECONDS = 5;
+
+  static final int LOGIN_TIMEOUT_SECONDS = 10;
+  static final int SOCKET_TIMEOUT_SECONDS = 30;
+
   private static final Logger log = LoggerFactory.getLogger(UndroppedRoles.class);
 
   /**
@@ -132,8 +143,7 @@ public final class UndroppedRoles implements AutoCloseable {
         byDatabaseRole.put(binding.databaseRole(), read(binding));
       } catch (RuntimeException | SQLException e) {
         // Never thrown on: the scheduler would stop checking. Only the reason is logged, never a
-        // message that
-        // could carry connection details.
+        // message that could carry connection details.
         log.warn(
             "Could not read the undropped roles of database role {}: {}",
             binding.databaseRole(),
@@ -158,6 +168,9 @@ public final class UndroppedRoles implements AutoCloseable {
       login.setProperty("user", secret.username());
       login.setProperty("password", secret.password());
       login.setProperty("ApplicationName", "credential-broker undropped-role check");
+      login.setProperty("connectTimeout", Integer.toString(CONNECT_TIMEOUT_SECONDS));
+      login.setProperty("loginTimeout", Integer.toString(LOGIN_TIMEOUT_SECONDS));
+      login.setProperty("socketTimeout", Integer.toString(SOCKET_TIMEOUT_SECONDS));
       List<UndroppedRole> roles = new ArrayList<>();
       try (Connection c = DriverManager.getConnection(binding.connection().jdbcUrl(), login);
           Statement st = c.createStatement();
