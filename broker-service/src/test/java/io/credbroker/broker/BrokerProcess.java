@@ -120,15 +120,38 @@ final class BrokerProcess implements AutoCloseable {
    * #awaitReady}).
    */
   BrokerProcess successor(String newReplicaId) {
+    return successor(newReplicaId, Map.of());
+  }
+
+  /**
+   * {@link #successor(String)} with {@code environment} added to the new process's environment (for
+   * example libfaketime's {@code LD_PRELOAD} and {@code FAKETIME}, to run it with a clock of its
+   * own).
+   */
+  BrokerProcess successor(String newReplicaId, Map<String, String> environment) {
     if (process.isAlive()) {
       throw new IllegalStateException(this + " still runs; stop or kill it first");
     }
     channel.shutdownNow();
-    return start(newReplicaId, logDir, properties, new Ports(grpcPort, adminPort, managementPort));
+    return start(
+        newReplicaId,
+        logDir,
+        properties,
+        new Ports(grpcPort, adminPort, managementPort),
+        environment);
   }
 
   private static BrokerProcess start(
       String replicaId, Path logDir, Map<String, String> properties, Ports ports) {
+    return start(replicaId, logDir, properties, ports, Map.of());
+  }
+
+  private static BrokerProcess start(
+      String replicaId,
+      Path logDir,
+      Map<String, String> properties,
+      Ports ports,
+      Map<String, String> environment) {
     if (!Files.isRegularFile(JAR)) {
       throw new IllegalStateException(
           JAR.toAbsolutePath() + " is missing; run mvn verify (package)");
@@ -149,11 +172,12 @@ final class BrokerProcess implements AutoCloseable {
     command.add("--spring.grpc.server.host=127.0.0.1");
     try {
       Files.createDirectories(logDir);
-      Process process =
+      ProcessBuilder builder =
           new ProcessBuilder(command)
               .redirectErrorStream(true)
-              .redirectOutput(logDir.resolve(replicaId + ".log").toFile())
-              .start();
+              .redirectOutput(logDir.resolve(replicaId + ".log").toFile());
+      builder.environment().putAll(environment);
+      Process process = builder.start();
       return new BrokerProcess(replicaId, ports, logDir, properties, process);
     } catch (IOException e) {
       throw new UncheckedIOException(e);

@@ -3,7 +3,6 @@ package io.credbroker.broker;
 import io.credbroker.devstack.PostgresInfo;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -11,7 +10,6 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
@@ -199,41 +197,33 @@ final class FaultInvariants {
     String name = "0 secrets in logs";
     Map<String, String> secrets = stand.knownSecrets();
     List<String> found = new ArrayList<>();
-    Map<String, String> logs = new LinkedHashMap<>();
-    for (Path file : stand.logFiles()) {
-      // Latin-1 maps every byte to one char: fast, and a secret (ASCII) is found whatever else the
-      // file holds.
-      logs.put(file.getFileName().toString(), Files.readString(file, StandardCharsets.ISO_8859_1));
-    }
-    logs.put("test JVM (dev-stack, clients)", String.join("\n", stand.testLogs.lines()));
     long bytes = 0;
-    for (Map.Entry<String, String> log : logs.entrySet()) {
-      String whole = log.getValue();
-      int from = (int) Math.min(offsets.getOrDefault(log.getKey(), 0L), whole.length());
-      offsets.put(log.getKey(), (long) whole.length());
-      String text = whole.substring(from);
+    int logs = 0;
+    for (Path file : stand.logFiles()) {
+      String log = file.getFileName().toString();
+      long from = offsets.getOrDefault(log, 0L);
+      // Only what was written since the last scan is read (the logs at DEBUG grow to hundreds of
+      // MiB over a run). Latin-1 maps every byte to one char: fast, and a secret (ASCII) is found
+      // whatever else the file holds.
+      String text = readFrom(file, from);
+      offsets.put(log, from + text.length());
       bytes += text.length();
-      for (Map.Entry<String, String> secret : secrets.entrySet()) {
-        int at = text.indexOf(secret.getKey());
-        if (at >= 0) {
-          found.add(
-              secret.getValue() + " in " + log.getKey() + " line " + lineOf(whole, from + at));
-        }
-      }
-      for (Pattern shape : List.of(VAULT_TOKEN, JWT)) {
-        Matcher m = shape.matcher(text);
-        if (m.find()) {
-          found.add(
-              (shape == JWT ? "a JWT" : "a Vault token")
-                  + " in "
-                  + log.getKey()
-                  + " line "
-                  + lineOf(whole, from + m.start()));
-        }
+      logs++;
+      for (Finding finding : secretsIn(text, secrets)) {
+        found.add(finding.what() + " in " + log + " line " + lineOf(file, from + finding.at()));
       }
     }
-    String scanned =
-        secrets.size() + " secrets in " + logs.size() + " logs, " + bytes / 1024 + " KiB";
+    List<String> testLines = stand.testLogs.lines();
+    String testLog = "test JVM (dev-stack, clients)";
+    int fromLine = (int) Math.min(offsets.getOrDefault(testLog, 0L), testLines.size());
+    offsets.put(testLog, (long) testLines.size());
+    String text = String.join("\n", testLines.subList(fromLine, testLines.size()));
+    bytes += text.length();
+    logs++;
+    for (Finding finding : secretsIn(text, secrets)) {
+      found.add(finding.what() + " in " + testLog);
+    }
+    String scanned = secrets.size() + " secrets in " + logs + " logs, " + bytes / 1024 + " KiB";
     if (found.isEmpty()) {
       return Check.held(name, scanned);
     }
@@ -246,9 +236,47 @@ final class FaultInvariants {
             + found.subList(0, Math.min(5, found.size())));
   }
 
-  private static int lineOf(String text, int index) {
+  /** A secret, or the shape of one, found at index {@code at} of a text. */
+  private record Finding(String what, int at) {}
+
+  /** What {@code text} holds of {@code secrets} (by what each is) and of the shapes of one. */
+  private static List<Finding> secretsIn(String text, Map<String, String> secrets) {
+    List<Finding> found = new ArrayList<>();
+    for (Map.Entry<String, String> secret : secrets.entrySet()) {
+      int at = text.indexOf(secret.getKey());
+      if (at >= 0) {
+        found.add(new Finding(secret.getValue(), at));
+      }
+    }
+    for (Pattern shape : List.of(VAULT_TOKEN, JWT)) {
+      Matcher m = shape.matcher(text);
+      if (m.find()) {
+        found.add(new Finding(shape == JWT ? "a JWT" : "a Vault token", m.start()));
+      }
+    }
+    return found;
+  }
+
+  /** {@code file} from byte {@code from} to its current end, one char per byte. */
+  private static String readFrom(Path file, long from) throws IOException {
+    try (var channel = java.nio.channels.FileChannel.open(file)) {
+      long size = channel.size();
+      if (size <= from) {
+        return "";
+      }
+      java.nio.ByteBuffer buffer = java.nio.ByteBuffer.allocate(Math.toIntExact(size - from));
+      while (buffer.hasRemaining() && channel.read(buffer, from + buffer.position()) >= 0) {
+        // Reads until the buffer is full or the file ends.
+      }
+      return new String(buffer.array(), 0, buffer.position(), StandardCharsets.ISO_8859_1);
+    }
+  }
+
+  /** The line of {@code file} that holds byte {@code offset} (only read for a secret found). */
+  private static int lineOf(Path file, long offset) throws IOException {
+    String text = readFrom(file, 0);
     int line = 1;
-    for (int i = text.indexOf('\n'); i >= 0 && i < index; i = text.indexOf('\n', i + 1)) {
+    for (int i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) {
       line++;
     }
     return line;

@@ -203,11 +203,53 @@ final class FaultStand implements AutoCloseable {
 
   /** Kills replica {@code index} ({@code kill -9}) and starts its successor on the same ports. */
   void killAndReplace(int index) throws InterruptedException {
+    replicas.get(index).process.kill();
+    startSuccessor(index, Map.of());
+  }
+
+  /**
+   * Stops replica {@code index} as a rolling update does (SIGTERM, a graceful shutdown) and starts
+   * its successor on the same ports with {@code environment} added (see {@link #skewedClock}).
+   */
+  void restart(int index, Map<String, String> environment) throws InterruptedException {
+    replicas.get(index).process.stop(Duration.ofSeconds(60));
+    startSuccessor(index, environment);
+  }
+
+  private void startSuccessor(int index, Map<String, String> environment)
+      throws InterruptedException {
     Replica replica = replicas.get(index);
-    replica.process.kill();
-    replica.process = replica.process.successor(replica.id + "-" + successors.incrementAndGet());
+    replica.process =
+        replica.process.successor(replica.id + "-" + successors.incrementAndGet(), environment);
     replica.process.awaitReady(Duration.ofSeconds(180));
     debugEverything(replica.process);
+  }
+
+  /** Where Debian's libfaketime package puts its multithreaded library, by architecture. */
+  private static final List<String> LIBFAKETIME =
+      List.of(
+          "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+          "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
+          "/usr/lib/faketime/libfaketimeMT.so.1");
+
+  /** libfaketime's library, when installed (Debian's {@code faketime} package). */
+  static java.util.Optional<Path> libfaketime() {
+    return LIBFAKETIME.stream().map(Path::of).filter(Files::isReadable).findFirst();
+  }
+
+  /**
+   * The environment that runs a JVM with its wall clock {@code offset} away from the machine's:
+   * {@code System.currentTimeMillis()} and {@code Instant.now()} move, elapsed times do not.
+   * libfaketime shifts the monotonic clock by the same offset, which changes no difference; its
+   * {@code FAKETIME_DONT_FAKE_MONOTONIC} is not set, since with it (libfaketime 0.9.10) every timed
+   * wait of a JDK 17 JVM ({@code Object.wait(ms)}, {@code parkNanos}) returns at once.
+   */
+  static Map<String, String> skewedClock(Path libfaketime, Duration offset) {
+    return Map.of(
+        "LD_PRELOAD",
+        libfaketime.toString(),
+        "FAKETIME",
+        (offset.isNegative() ? "-" : "+") + offset.abs().toSeconds() + "s");
   }
 
   /**

@@ -11,6 +11,7 @@ import io.github.resilience4j.retry.RetryConfig;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.io.InterruptedIOException;
+import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -276,8 +277,10 @@ public final class VaultDatabaseCredentials {
    * backoff and jitter while Vault is unreachable (a renewal is idempotent). Vault caps the result
    * at the lease's max TTL; the answer says whether it did.
    *
-   * @throws BrokerException {@code VAULT_REJECTED} when Vault refuses the renewal (lease not found,
-   *     expired, not renewable), {@code VAULT_UNAVAILABLE} when it cannot be reached
+   * @throws BrokerException {@code VAULT_REJECTED} when Vault refuses the lease (400: lease not
+   *     found, expired, irrevocable, not renewable), {@code VAULT_UNAVAILABLE} when it cannot be
+   *     reached or answers anything else (a 400 for a failure of the database backend, a 404 from a
+   *     route, a 429), which says nothing about the lease
    */
   public LeaseRenewal renewLease(String leaseId, Duration increment) {
     long seconds = Math.max(1, increment.toSeconds());
@@ -555,6 +558,14 @@ public final class VaultDatabaseCredentials {
           // Vault is healthy and said no to this request.
           circuitBreaker.onSuccess(elapsed(start), circuitBreaker.getTimestampUnit());
           record(operation, "rejected", took);
+          if (operation.equals("renew") && !refusesTheLease(http)) {
+            // Not a word about the lease (its backend failed, or no Vault route answered): the
+            // lease may be fine, so it is renewed again later, never given up.
+            throw unavailable(
+                operation,
+                "HTTP " + http.getStatusCode().value() + " that does not refuse the lease",
+                http);
+          }
           throw rejected(operation, "HTTP " + http.getStatusCode().value(), http);
         }
         circuitBreaker.onError(elapsed(start), circuitBreaker.getTimestampUnit(), cause);
@@ -595,6 +606,31 @@ public final class VaultDatabaseCredentials {
   /** Only a Vault that could not be reached is worth asking again; a refusal would repeat. */
   private static boolean unreachable(Throwable e) {
     return e instanceof BrokerException broker && broker.reason() == Reason.VAULT_UNAVAILABLE;
+  }
+
+  /**
+   * Vault's answers to {@code sys/leases/renew} that refuse the lease itself, each a 400: it is
+   * unknown or revoked, expired, marked irrevocable, not renewable, or not a lease that endpoint
+   * renews. Vault answers a backend failure with a 400 too ({@code failed to renew entry: ...}),
+   * after which the lease is unchanged.
+   */
+  private static final List<String> LEASE_REFUSALS =
+      List.of(
+          "lease not found",
+          "lease expired",
+          "lease is expired and has failed previous revocation attempts",
+          "lease is not renewable",
+          "tokens cannot be renewed through this endpoint",
+          "lease_id must be specified",
+          "invalid lease");
+
+  /** Whether a renewal's 4xx says that Vault will not renew this lease, ever. */
+  private static boolean refusesTheLease(HttpStatusCodeException http) {
+    if (http.getStatusCode().value() != 400) {
+      return false;
+    }
+    String body = http.getResponseBodyAsString(StandardCharsets.UTF_8);
+    return LEASE_REFUSALS.stream().anyMatch(refusal -> body.contains("\"" + refusal + "\""));
   }
 
   private static boolean countsAgainstVault(HttpStatusCodeException e) {

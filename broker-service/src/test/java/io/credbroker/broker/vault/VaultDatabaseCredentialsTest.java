@@ -28,7 +28,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -69,6 +71,7 @@ class VaultDatabaseCredentialsTest {
   private final List<String> revokedTokens = new CopyOnWriteArrayList<>();
   private volatile boolean issuingTokenRenewable;
   private volatile int renewStatus = 200;
+  private volatile String renewErrors = "{\"errors\":[\"permission denied\"]}";
   private final AtomicInteger hits = new AtomicInteger();
   private final List<String> requests = new CopyOnWriteArrayList<>();
   private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
@@ -198,6 +201,37 @@ class VaultDatabaseCredentialsTest {
     assertThat(renewed).isEqualTo(Duration.ofSeconds(42));
     // Renewals need no issuing token: the login may renew any lease its policy allows.
     assertThat(requests).containsExactly("PUT /v1/sys/leases/renew token=root");
+  }
+
+  @Test
+  void renewalRefusedOnlyWhenVaultRefusesTheLeaseItself() {
+    Map<String, Reason> answers = new LinkedHashMap<>();
+    answers.put("400 lease not found", Reason.VAULT_REJECTED);
+    answers.put("400 lease expired", Reason.VAULT_REJECTED);
+    answers.put("400 lease is not renewable", Reason.VAULT_REJECTED);
+    // The database backend could not run the renewal (its target database unreachable): Vault
+    // wraps that in a 400 and leaves the lease as it was.
+    answers.put(
+        "400 failed to renew entry: resp: (*logical.Response)(nil) err: connection refused",
+        Reason.VAULT_UNAVAILABLE);
+    answers.put("404 no handler for route \\\"sys/leases/renew\\\"", Reason.VAULT_UNAVAILABLE);
+    answers.put("400 something else entirely", Reason.VAULT_UNAVAILABLE);
+    answers.put("409 conflict", Reason.VAULT_UNAVAILABLE);
+    Map<String, Reason> got = new LinkedHashMap<>();
+    for (String answer : answers.keySet()) {
+      renewStatus = Integer.parseInt(answer.substring(0, 3));
+      renewErrors = "{\"errors\":[\"" + answer.substring(4) + "\"]}";
+      try {
+        vault.renewLease("database/creds/db1/abc", Duration.ofMinutes(1));
+        got.put(answer, null);
+      } catch (BrokerException e) {
+        got.put(answer, e.reason());
+      }
+    }
+
+    assertThat(got).isEqualTo(answers);
+    // Vault answered every time: none of it counts against the circuit.
+    assertThat(circuitBreaker.getState()).isEqualTo(CircuitBreaker.State.CLOSED);
   }
 
   @Test
@@ -438,7 +472,7 @@ class VaultDatabaseCredentialsTest {
       }
       case "/v1/sys/leases/renew" -> {
         if (renewStatus != 200) {
-          respond(exchange, renewStatus, "{\"errors\":[\"permission denied\"]}");
+          respond(exchange, renewStatus, renewErrors);
           return;
         }
         respond(
