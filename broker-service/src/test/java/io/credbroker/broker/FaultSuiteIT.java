@@ -58,8 +58,8 @@ import org.junit.jupiter.api.io.TempDir;
     named = "credbroker.fault-suite",
     matches = "true",
     disabledReason =
-        "runs with -Dcredbroker.fault-suite=true; not in the default build while a frozen replica and"
-            + " a replica cut off from everything still lose their clients' credentials"
+        "runs with -Dcredbroker.fault-suite=true; not in the default build while a frozen replica's"
+            + " clients, whose connection stays on it, still lose their credentials"
             + " (docs/fault-suite.md)")
 class FaultSuiteIT {
 
@@ -143,9 +143,14 @@ class FaultSuiteIT {
     scenario(
         "replica frozen (SIGSTOP) for longer than stale-after, then resumed",
         "The others claim its credentials once its heartbeat is older than stale-after, and revoke"
-            + " any not resumed within reconnect-grace of the claim. Its clients must notice the"
-            + " silence (the SDK's stream idle timeout, 3 s here) and resume elsewhere before that."
-            + " Resumed, it gives up its streams and registers again.",
+            + " any not resumed within reconnect-grace of the claim. Its clients must resume"
+            + " elsewhere before that: the SDK's stream idle timeout (3 s here) ends the silent"
+            + " stream, but a client whose channel keeps its connection to the stopped process"
+            + " (gRPC's pick-first, as here) opens its next stream on that same connection and"
+            + " cannot move until the process runs again. Resumed, the replica is fenced: what it"
+            + " had decided for credentials now claimed (renewals, revocations) is refused before"
+            + " it reaches Vault, their streams end with UNAVAILABLE, it closes its gRPC port until"
+            + " its heartbeat is written, and it registers again.",
         () -> {
           FaultStand.Replica frozen = stand.replicas.get(1);
           frozen.process.freeze();
@@ -168,16 +173,39 @@ class FaultSuiteIT {
             + STATE_DATABASE_OUTAGE.toSeconds()
             + " s, longer than a renewal interval",
         "Renewals wait for the state store: none reaches Vault while it is unreachable, so a"
-            + " partition longer than a lease's remaining TTL lets Vault expire it. A new stream"
-            + " waits (the client's deadline ends it, not UNAVAILABLE). When the database is back,"
-            + " the replicas register again and renew.",
+            + " partition longer than a lease's remaining TTL lets Vault expire it. A replica that"
+            + " has not written its heartbeat for self-fence-after (1.5 s here, half of"
+            + " stale-after) ends its streams and refuses new calls at once with UNAVAILABLE"
+            + " (STATE_STORE_UNAVAILABLE, with a retry delay); after stale-after it closes its"
+            + " gRPC port (a new connection is refused: UNAVAILABLE). The applications keep their"
+            + " credentials meanwhile. When the database is back, the replicas open their ports,"
+            + " register again and renew; the streams the fence ended count their reconnect grace"
+            + " from then, and their clients must resume within it.",
         () -> {
-          return duringFault(
-              () -> stand.replicas.forEach(r -> r.stateDb.blackhole()),
-              () -> stand.replicas.forEach(r -> r.stateDb.pass()),
-              0,
-              STATE_DATABASE_OUTAGE);
+          long fencedBefore = fencedLines(0);
+          stand.replicas.forEach(r -> r.stateDb.blackhole());
+          try {
+            // A new stream once the replica knows it cannot reach its state database.
+            org.awaitility.Awaitility.await("replica-a fencing itself")
+                .atMost(FaultStand.STALE_AFTER.multipliedBy(5))
+                .pollInterval(Duration.ofMillis(50))
+                .until(() -> fencedLines(0) > fencedBefore);
+            return "new stream once fenced: "
+                + probeDuring(0, STATE_DATABASE_OUTAGE.minus(FaultStand.STALE_AFTER));
+          } finally {
+            stand.replicas.forEach(r -> r.stateDb.pass());
+          }
         });
+  }
+
+  /** How often replica {@code index} logged so far that it fenced itself. */
+  private static long fencedLines(int index) throws java.io.IOException {
+    try (var lines =
+        Files.lines(stand.replicas.get(index).process.log, StandardCharsets.ISO_8859_1)) {
+      return lines
+          .filter(line -> line.contains("ending its streams and refusing new calls"))
+          .count();
+    }
   }
 
   @Test
@@ -319,10 +347,13 @@ class FaultSuiteIT {
         "the network between one replica and its state database, Vault and Kubernetes cut for "
             + FaultStand.STALE_AFTER.multipliedBy(3).toSeconds()
             + " s, its clients still connected to it",
-        "The cut replica's heartbeat goes stale and the others claim its credentials and renew"
-            + " them; the cut replica still answers its clients' streams with heartbeats, so they"
-            + " do not move, and the claimers revoke what is not resumed within reconnect-grace."
-            + " Back on the network, the cut replica gives up its streams and registers again.",
+        "The cut replica cannot write its heartbeat: after self-fence-after (1.5 s here, half of"
+            + " stale-after) it ends its streams and refuses new calls with UNAVAILABLE"
+            + " (STATE_STORE_UNAVAILABLE, with a retry delay); after stale-after, when the others"
+            + " claim its credentials, it closes its gRPC port, so that its clients connect to"
+            + " another replica and resume their credentials there within reconnect-grace. Back on"
+            + " the network, it writes its heartbeat, opens its port and registers again; what it"
+            + " had decided meanwhile for credentials now claimed is refused (fencing).",
         () -> {
           cut.cutOff();
           try {

@@ -2,6 +2,7 @@ package io.credbroker.broker.cluster;
 
 import io.credbroker.broker.config.BrokerProperties;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -10,6 +11,8 @@ import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,6 +40,17 @@ import org.springframework.jdbc.core.simple.JdbcClient;
  * <p>If this replica finds that it was itself presumed dead (its row was claimed from or removed),
  * it publishes {@link OwnershipLostEvent} and registers afresh.
  *
+ * <p>Self-fencing. A replica that cannot write its heartbeat (its state database unreachable, a
+ * network cut) is about to be presumed dead, while its clients may still reach it. A watch on a
+ * thread of its own publishes {@link ReplicaFencingEvent}: {@code FENCED} once the heartbeat went
+ * unwritten for {@code selfFenceAfter} (half of {@code staleAfter} by default), so that the replica
+ * ends its streams and refuses new calls with UNAVAILABLE and its clients resume elsewhere before
+ * the others claim their credentials; {@code PRESUMED_DEAD} after {@code staleAfter}, when the
+ * others own them (its gRPC port closes); {@code SERVING} again once a heartbeat is written.
+ * Counted from the start of the last heartbeat written, which the database stamped no earlier, so
+ * the replica always fences before the others can presume it dead. Gauge {@code
+ * credbroker.cluster.fenced}.
+ *
  * <p>Counted: {@code credbroker.cluster.takeovers}, the credentials this replica claimed, by {@code
  * cause} ({@code stopped}: the owner shut down cleanly, as in a rolling update; {@code silent}: its
  * heartbeat went stale, so it crashed, hung or lost the database), and {@code
@@ -58,8 +72,11 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
   private final Counter takenOverFromStopped;
   private final Counter takenOverFromSilent;
   private final Counter ownershipLost;
+  private final AtomicLong lastBeatStarted = new AtomicLong(System.nanoTime());
+  private final AtomicReference<Fencing> fencing = new AtomicReference<>(Fencing.SERVING);
   private volatile boolean running;
   private @Nullable ScheduledExecutorService ticker;
+  private @Nullable ScheduledExecutorService watchdog;
 
   public ReplicaHeartbeat(
       JdbcClient jdbc,
@@ -79,12 +96,11 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
                 "Times this replica found that the others had presumed it dead and taken its"
                     + " credentials")
             .register(meterRegistry);
-    if (!positive(settings.heartbeatInterval())
-        || settings.staleAfter().compareTo(settings.heartbeatInterval().multipliedBy(2)) < 0) {
-      throw new IllegalArgumentException(
-          "credbroker.cluster.heartbeat-interval must be positive and stale-after at least twice"
-              + " as long, or live replicas would be presumed dead");
-    }
+    Gauge.builder("credbroker.cluster.fenced", fencing, f -> f.get().ordinal())
+        .description(
+            "Whether this replica fenced itself because it could not write its heartbeat: 0 serving,"
+                + " 1 fenced (streams ended, new calls refused), 2 presumed dead (gRPC port closed)")
+        .register(meterRegistry);
   }
 
   @Override
@@ -93,11 +109,13 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
   }
 
   private void register() {
+    long started = System.nanoTime();
     jdbc.sql(
             "INSERT INTO replica (id) VALUES (:id) ON CONFLICT (id) DO UPDATE SET"
                 + " heartbeat_time = now(), stopped_time = NULL, claimed_time = NULL")
         .param("id", replica.value())
         .update();
+    beatWritten(started);
   }
 
   @Override
@@ -106,16 +124,15 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
       return;
     }
     running = true;
-    ScheduledExecutorService executor =
-        Executors.newSingleThreadScheduledExecutor(
-            r -> {
-              Thread thread = new Thread(r, "replica-heartbeat");
-              thread.setDaemon(true);
-              return thread;
-            });
+    ScheduledExecutorService executor = daemonScheduler("replica-heartbeat");
     long interval = settings.heartbeatInterval().toMillis();
     executor.scheduleWithFixedDelay(this::tick, interval, interval, TimeUnit.MILLISECONDS);
     ticker = executor;
+    ScheduledExecutorService watch = daemonScheduler("replica-self-fence");
+    // Its own thread: a heartbeat blocked on an unreachable database must not stop the watch.
+    long period = Math.max(10, Math.min(interval, settings.selfFence().toMillis()) / 4);
+    watch.scheduleWithFixedDelay(this::watchOwnHeartbeat, period, period, TimeUnit.MILLISECONDS);
+    watchdog = watch;
   }
 
   @Override
@@ -123,6 +140,9 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
     running = false;
     if (ticker != null) {
       ticker.shutdownNow();
+    }
+    if (watchdog != null) {
+      watchdog.shutdownNow();
     }
   }
 
@@ -166,6 +186,7 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
 
   /** Writes the heartbeat; notices when the others took this replica's credentials. */
   void beat() {
+    long started = System.nanoTime();
     List<Boolean> claimed =
         jdbc.sql(
                 "UPDATE replica SET heartbeat_time = now() WHERE id = :id"
@@ -180,7 +201,67 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
       ownershipLost.increment();
       register();
       events.publishEvent(new OwnershipLostEvent(replica));
+    } else {
+      beatWritten(started);
     }
+  }
+
+  /**
+   * A heartbeat started at {@code started} (System.nanoTime) was written: the others count this
+   * replica alive from a database time no earlier than that, so the self-fence counts from there.
+   */
+  private void beatWritten(long started) {
+    lastBeatStarted.accumulateAndGet(started, (a, b) -> a - b < 0 ? b : a);
+    watchOwnHeartbeat();
+  }
+
+  /**
+   * Fences this replica while its heartbeat goes unwritten for {@code selfFenceAfter} (and more for
+   * {@code staleAfter}), lifts the fence once a heartbeat is written again; publishes {@link
+   * ReplicaFencingEvent} on every change.
+   */
+  void watchOwnHeartbeat() {
+    // Decided and published under one lock, so that listeners see the changes in their order.
+    synchronized (fencing) {
+      long unwritten = System.nanoTime() - lastBeatStarted.get();
+      Fencing next =
+          unwritten >= settings.staleAfter().toNanos()
+              ? Fencing.PRESUMED_DEAD
+              : unwritten >= settings.selfFence().toNanos() ? Fencing.FENCED : Fencing.SERVING;
+      if (fencing.getAndSet(next) == next) {
+        return;
+      }
+      if (next == Fencing.SERVING) {
+        log.info("Replica {} wrote its heartbeat again; serving again", replica);
+      } else {
+        log.warn(
+            "Replica {} has not written its heartbeat for {}: {}",
+            replica,
+            next == Fencing.FENCED ? settings.selfFence() : settings.staleAfter(),
+            next == Fencing.FENCED
+                ? "ending its streams and refusing new calls (UNAVAILABLE) until it can"
+                : "the others presume it dead; closing its gRPC port until it can write it again");
+      }
+      events.publishEvent(new ReplicaFencingEvent(replica, next));
+    }
+  }
+
+  /**
+   * Whether this replica is fenced (its heartbeat unwritten for {@code selfFenceAfter} or longer):
+   * it must not start serving a credential then.
+   */
+  public boolean fenced() {
+    return fencing.get() != Fencing.SERVING;
+  }
+
+  /** Where this replica stands with its own heartbeat. */
+  public enum Fencing {
+    /** Its heartbeat is written: it serves. */
+    SERVING,
+    /** Its heartbeat went unwritten for {@code selfFenceAfter}: it ends streams, refuses calls. */
+    FENCED,
+    /** Its heartbeat went unwritten for {@code staleAfter}: the others take its credentials. */
+    PRESUMED_DEAD
   }
 
   /**
@@ -228,6 +309,15 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
   /** A credential claimed from {@code previousOwner}, which had stopped cleanly or gone silent. */
   private record Claimed(String previousOwner, boolean ownerStopped) {}
 
+  private static ScheduledExecutorService daemonScheduler(String threadName) {
+    return Executors.newSingleThreadScheduledExecutor(
+        r -> {
+          Thread thread = new Thread(r, threadName);
+          thread.setDaemon(true);
+          return thread;
+        });
+  }
+
   private static Counter takeovers(MeterRegistry registry, String cause) {
     return Counter.builder("credbroker.cluster.takeovers")
         .description(
@@ -235,9 +325,5 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
                 + " silent (cause=silent)")
         .tag("cause", cause)
         .register(registry);
-  }
-
-  private static boolean positive(java.time.Duration duration) {
-    return !duration.isNegative() && !duration.isZero();
   }
 }

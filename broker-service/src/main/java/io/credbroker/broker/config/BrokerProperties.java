@@ -325,11 +325,56 @@ public record BrokerProperties(
    * @param staleAfter a replica whose heartbeat is older than this is presumed dead and its live
    *     credentials are claimed by the others; several heartbeat intervals
    * @param claimBatchSize the most credentials of dead replicas claimed in one statement
+   * @param selfFenceAfter a replica whose own heartbeat has not been written for this long fences
+   *     itself: it ends its streams with UNAVAILABLE ({@code STATE_STORE_UNAVAILABLE}, with a retry
+   *     delay) and refuses new calls the same way, so that its clients resume on another replica
+   *     before the others presume it dead; once its heartbeat has not been written for {@code
+   *     staleAfter} it also closes its gRPC port, since the others now own its credentials. It
+   *     serves again from its next successful heartbeat. {@code null} (the default): half of {@code
+   *     staleAfter}. At least {@code heartbeatInterval}, and at least {@code heartbeatInterval}
+   *     short of {@code staleAfter}
    */
   public record Cluster(
       @DefaultValue("2s") @NotNull Duration heartbeatInterval,
       @DefaultValue("15s") @NotNull Duration staleAfter,
-      @DefaultValue("500") @Min(1) int claimBatchSize) {}
+      @DefaultValue("500") @Min(1) int claimBatchSize,
+      @Nullable Duration selfFenceAfter) {
+
+    public Cluster {
+      if (heartbeatInterval != null
+          && staleAfter != null
+          && (heartbeatInterval.isNegative()
+              || heartbeatInterval.isZero()
+              || staleAfter.compareTo(heartbeatInterval.multipliedBy(2)) < 0)) {
+        throw new IllegalArgumentException(
+            "credbroker.cluster.heartbeat-interval must be positive and stale-after at least twice"
+                + " as long, or live replicas would be presumed dead");
+      }
+      if (selfFenceAfter != null
+          && heartbeatInterval != null
+          && staleAfter != null
+          && (selfFenceAfter.compareTo(heartbeatInterval) < 0
+              || selfFenceAfter.compareTo(staleAfter.minus(heartbeatInterval)) > 0)) {
+        throw new IllegalArgumentException(
+            "credbroker.cluster.self-fence-after ("
+                + selfFenceAfter
+                + ") must be at least heartbeat-interval ("
+                + heartbeatInterval
+                + ") and at least one heartbeat-interval short of stale-after ("
+                + staleAfter
+                + "): a replica must stop serving before the others presume it dead, and one late"
+                + " heartbeat must not stop it");
+      }
+    }
+
+    /**
+     * How long this replica's heartbeat may go unwritten before it fences itself: {@code
+     * selfFenceAfter}, or half of {@code staleAfter} when unset.
+     */
+    public Duration selfFence() {
+      return selfFenceAfter != null ? selfFenceAfter : staleAfter.dividedBy(2);
+    }
+  }
 
   /**
    * The broker's use of Vault beyond the connection ({@code spring.cloud.vault.*}).

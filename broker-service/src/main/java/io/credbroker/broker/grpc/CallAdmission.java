@@ -12,8 +12,11 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
+import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Sheds load at call admission: at most {@code maxPendingCalls} {@code CredentialBroker} calls may
@@ -31,6 +34,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * refused call costs microseconds, and the expensive work waiting there is bounded by this
  * interceptor.
  *
+ * <p>While this replica is fenced (it cannot write its heartbeat), every call is refused at once
+ * with what the {@code refusal} supplier gives (UNAVAILABLE, {@code STATE_STORE_UNAVAILABLE}, with
+ * a retry delay), before anything else.
+ *
  * <p>Known gap: a client that starts calls and never sends its request holds their slots until its
  * deadline, its cancel or the connection's end. Health and reflection calls are not counted.
  *
@@ -41,10 +48,25 @@ final class CallAdmission implements ServerInterceptor {
   private static final Duration RETRY_AFTER = Duration.ofSeconds(1);
 
   private final int maxPendingCalls;
+  private final Supplier<@Nullable BrokerException> refusal;
   private final AtomicInteger pending = new AtomicInteger();
   private final Counter shed;
 
   CallAdmission(int maxPendingCalls, MeterRegistry meterRegistry) {
+    this(maxPendingCalls, meterRegistry, () -> null);
+  }
+
+  /**
+   * @param refusal what refuses every call now, or {@code null} while calls are admitted: set while
+   *     this replica is fenced (it cannot write its heartbeat, see {@code ReplicaHeartbeat}), so
+   *     that a new call is refused at once with UNAVAILABLE and a retry delay instead of waiting
+   *     for a state database it cannot reach
+   */
+  CallAdmission(
+      int maxPendingCalls,
+      MeterRegistry meterRegistry,
+      Supplier<@Nullable BrokerException> refusal) {
+    this.refusal = Objects.requireNonNull(refusal, "refusal");
     if (maxPendingCalls < 1) {
       throw new IllegalArgumentException("maxPendingCalls must be positive");
     }
@@ -69,19 +91,20 @@ final class CallAdmission implements ServerInterceptor {
     if (!CredentialBrokerGrpc.SERVICE_NAME.equals(call.getMethodDescriptor().getServiceName())) {
       return next.startCall(call, headers);
     }
+    BrokerException refused = refusal.get();
+    if (refused != null) {
+      return refuse(call, refused);
+    }
     if (pending.incrementAndGet() > maxPendingCalls) {
       pending.decrementAndGet();
       shed.increment();
-      StatusException refusal =
-          GrpcErrorMapper.toStatusException(
-              new BrokerException(
-                  BrokerException.Reason.OVERLOADED,
-                  "this broker replica is busy; retry shortly",
-                  RETRY_AFTER,
-                  null));
-      Metadata trailers = refusal.getTrailers();
-      call.close(refusal.getStatus(), trailers != null ? trailers : new Metadata());
-      return new ServerCall.Listener<>() {};
+      return refuse(
+          call,
+          new BrokerException(
+              BrokerException.Reason.OVERLOADED,
+              "this broker replica is busy; retry shortly",
+              RETRY_AFTER,
+              null));
     }
     AtomicBoolean done = new AtomicBoolean();
     Runnable leave =
@@ -120,5 +143,12 @@ final class CallAdmission implements ServerInterceptor {
         super.onComplete();
       }
     };
+  }
+
+  private static <Q, R> ServerCall.Listener<Q> refuse(ServerCall<Q, R> call, BrokerException why) {
+    StatusException refusal = GrpcErrorMapper.toStatusException(why);
+    Metadata trailers = refusal.getTrailers();
+    call.close(refusal.getStatus(), trailers != null ? trailers : new Metadata());
+    return new ServerCall.Listener<>() {};
   }
 }

@@ -1,6 +1,7 @@
 package io.credbroker.broker.grpc;
 
 import io.credbroker.broker.cluster.OwnershipLostEvent;
+import io.credbroker.broker.cluster.ReplicaFencingEvent;
 import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.lease.CredentialIssuer;
 import io.credbroker.broker.lease.CredentialRevokedEvent;
@@ -18,11 +19,14 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.grpc.server.autoconfigure.GrpcServerExecutorProvider;
 import org.springframework.context.ApplicationListener;
+import org.springframework.context.Lifecycle;
 import org.springframework.context.PayloadApplicationEvent;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.context.event.ContextClosedEvent;
 import org.springframework.grpc.server.GlobalServerInterceptor;
 import org.springframework.grpc.server.exception.GrpcExceptionHandler;
+import org.springframework.grpc.server.lifecycle.GrpcServerLifecycle;
 import org.springframework.grpc.server.lifecycle.GrpcServerShutdownEvent;
 
 /**
@@ -109,11 +113,60 @@ class GrpcConfiguration {
     return event -> watchStreams.closeAll();
   }
 
-  /** Sheds calls beyond {@code credbroker.grpc.max-pending-calls} as they start. */
+  /**
+   * Ends the streams and refuses the calls of this replica while it cannot write its heartbeat, and
+   * closes its port once the others presume it dead (see {@link SelfFence}). The server's lifecycle
+   * is looked up when it is needed: the server is built with the interceptors, which ask this bean.
+   */
+  @Bean(destroyMethod = "close")
+  SelfFence selfFence(
+      WatchStreams watchStreams,
+      LeaseService leaseService,
+      BrokerProperties properties,
+      ObjectProvider<GrpcServerLifecycle> server) {
+    Lifecycle lazyServer =
+        new Lifecycle() {
+          @Override
+          public void start() {
+            server.getObject().start();
+          }
+
+          @Override
+          public void stop() {
+            server.getObject().stop();
+          }
+
+          @Override
+          public boolean isRunning() {
+            GrpcServerLifecycle lifecycle = server.getIfAvailable();
+            return lifecycle != null && lifecycle.isRunning();
+          }
+        };
+    return new SelfFence(
+        watchStreams, leaseService, lazyServer, properties.cluster().heartbeatInterval());
+  }
+
+  @Bean
+  ApplicationListener<ReplicaFencingEvent> fenceOnUnwrittenHeartbeat(SelfFence selfFence) {
+    return selfFence::on;
+  }
+
+  /** The context closes: the fence never starts the server again. */
+  @Bean
+  ApplicationListener<ContextClosedEvent> stopFencingOnClose(SelfFence selfFence) {
+    return event -> selfFence.close();
+  }
+
+  /**
+   * Sheds calls beyond {@code credbroker.grpc.max-pending-calls} as they start, and refuses every
+   * call while this replica is fenced.
+   */
   @Bean
   @GlobalServerInterceptor
-  ServerInterceptor callAdmission(BrokerProperties properties, MeterRegistry meterRegistry) {
-    return new CallAdmission(properties.grpc().maxPendingCalls(), meterRegistry);
+  ServerInterceptor callAdmission(
+      BrokerProperties properties, MeterRegistry meterRegistry, SelfFence selfFence) {
+    return new CallAdmission(
+        properties.grpc().maxPendingCalls(), meterRegistry, selfFence::refusal);
   }
 
   @Bean

@@ -17,8 +17,11 @@ import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
@@ -130,6 +133,11 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
   @Override
   public boolean holds(UUID credentialId) {
     return streams.containsKey(credentialId);
+  }
+
+  @Override
+  public Set<UUID> held() {
+    return Set.copyOf(streams.keySet());
   }
 
   @Override
@@ -257,17 +265,29 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
 
   /** Ends every open stream with UNAVAILABLE so that clients move to another replica. */
   void closeAll() {
-    var status =
-        GrpcErrorMapper.toStatusException(
-            new BrokerException(
-                BrokerException.Reason.SHUTTING_DOWN,
-                "this broker replica is shutting down; reconnect",
-                RETRY_AFTER_SHUTDOWN,
-                null));
+    closeAll(
+        new BrokerException(
+            BrokerException.Reason.SHUTTING_DOWN,
+            "this broker replica is shutting down; reconnect",
+            RETRY_AFTER_SHUTDOWN,
+            null));
+  }
+
+  /**
+   * Ends every open stream with {@code why} (an UNAVAILABLE reason, so that clients move to another
+   * replica).
+   *
+   * @return the ids of the streams ended
+   */
+  List<UUID> closeAll(BrokerException why) {
+    var status = GrpcErrorMapper.toStatusException(why);
+    List<UUID> ended = new ArrayList<>();
     for (WatchStream stream : streams.values()) {
       stream.close(status);
       unregister(stream);
+      ended.add(stream.streamId());
     }
+    return ended;
   }
 
   @Override

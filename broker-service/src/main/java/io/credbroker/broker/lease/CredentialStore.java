@@ -515,20 +515,23 @@ public class CredentialStore {
   }
 
   /**
-   * Notes that a stream ended without a release: the credentials it held are kept until {@code
-   * graceEnd}, then revoked unless resumed.
+   * Notes that a stream of {@code replica} ended without a release: the credentials it held are
+   * kept until {@code graceEnd}, then revoked unless resumed. Only those {@code replica} still owns
+   * and the stream still holds: one claimed by another replica, or resumed on another stream, since
+   * is left as its new holder has it.
    *
    * @return how many live credentials the stream held
    */
-  int detachStream(UUID streamId, Instant when, Instant graceEnd) {
+  int detachStream(UUID streamId, String replica, Instant when, Instant graceEnd) {
     return jdbc.sql(
             "UPDATE credential SET detached_time = :when, stream_id = NULL,"
                 + " next_action_time = LEAST(COALESCE(next_action_time, :graceEnd), :graceEnd),"
                 + " updated_time = now()"
-                + " WHERE stream_id = :streamId AND state = 'ACTIVE'")
+                + " WHERE stream_id = :streamId AND owner_replica = :replica AND state = 'ACTIVE'")
         .param("when", utc(when))
         .param("graceEnd", utc(graceEnd))
         .param("streamId", streamId)
+        .param("replica", replica)
         .update();
   }
 
@@ -589,15 +592,36 @@ public class CredentialStore {
    */
   boolean endAndQueue(
       UUID id, CredentialState state, RevocationTrigger trigger, Instant now, Instant retryAt) {
-    return jdbc.sql(
-                "WITH ended AS (UPDATE credential SET state = :state, end_time = :now,"
-                    + " end_reason = :trigger, renewal_due_time = NULL, next_action_time = NULL,"
-                    + " stream_id = NULL, updated_time = now()"
-                    + " WHERE id = :id AND state = 'ACTIVE' RETURNING id, lease_id)"
-                    + " INSERT INTO revocation_retry"
-                    + " (credential_id, lease_id, trigger, next_attempt_time)"
-                    + " SELECT id, lease_id, :trigger, :retryAt FROM ended"
-                    + " ON CONFLICT (credential_id) DO NOTHING")
+    return endAndQueue(id, null, state, trigger, now, retryAt);
+  }
+
+  /**
+   * As {@link #endAndQueue(UUID, CredentialState, RevocationTrigger, Instant, Instant)}, and when
+   * {@code seen} is given only while the credential is still held as its owner read it then (see
+   * {@link #SAME_CLAIM}): an owner's revocation decided on that reading never ends a credential
+   * that another replica claimed, or that a stream resumed, since.
+   */
+  boolean endAndQueue(
+      UUID id,
+      @Nullable LeaseEntry seen,
+      CredentialState state,
+      RevocationTrigger trigger,
+      Instant now,
+      Instant retryAt) {
+    return sameClaim(
+                jdbc.sql(
+                    "WITH ended AS (UPDATE credential SET state = :state, end_time = :now,"
+                        + " end_reason = :trigger, renewal_due_time = NULL,"
+                        + " next_action_time = NULL, stream_id = NULL, updated_time = now()"
+                        + " WHERE id = :id AND state = 'ACTIVE'"
+                        + " AND (NOT :fenced OR"
+                        + SAME_CLAIM
+                        + ") RETURNING id, lease_id)"
+                        + " INSERT INTO revocation_retry"
+                        + " (credential_id, lease_id, trigger, next_attempt_time)"
+                        + " SELECT id, lease_id, :trigger, :retryAt FROM ended"
+                        + " ON CONFLICT (credential_id) DO NOTHING"),
+                seen)
             .param("state", state.name())
             .param("now", utc(now))
             .param("trigger", trigger.name())
@@ -605,6 +629,61 @@ public class CredentialStore {
             .param("id", id)
             .update()
         == 1;
+  }
+
+  /**
+   * Whether the live credential is still held as its owner read it in {@code seen}: the same owner,
+   * attached to the same stream (or to none) and detached at the same time. A claim by another
+   * replica changes the owner (and the stream); a resume, even back on this replica, changes the
+   * stream; so an owner that paused (a GC, a frozen process, a network cut) between reading and
+   * acting finds here that its reading is stale. Its Vault calls (renewals) ask this first.
+   */
+  boolean stillHeldAsSeen(LeaseEntry seen) {
+    return !sameClaim(
+            jdbc.sql(
+                "SELECT id FROM credential WHERE id = :id AND state = 'ACTIVE' AND :fenced AND"
+                    + SAME_CLAIM),
+            seen)
+        .param("id", seen.id())
+        .query(UUID.class)
+        .list()
+        .isEmpty();
+  }
+
+  /**
+   * The claim condition of a fenced write: the row is as the owner read it ({@code :owner}, {@code
+   * :seenStream}, {@code :seenDetached}); {@code :fenced} turns it on.
+   */
+  private static final String SAME_CLAIM =
+      " (owner_replica = :owner"
+          + " AND stream_id IS NOT DISTINCT FROM CAST(:seenStream AS uuid)"
+          + " AND detached_time IS NOT DISTINCT FROM CAST(:seenDetached AS timestamptz))";
+
+  private static JdbcClient.StatementSpec sameClaim(
+      JdbcClient.StatementSpec statement, @Nullable LeaseEntry seen) {
+    return statement
+        .param("fenced", seen != null)
+        .param("owner", seen == null ? null : seen.record().ownerReplica())
+        .param("seenStream", seen == null ? null : seen.streamId())
+        .param("seenDetached", seen == null ? null : utc(seen.record().detachedTime()));
+  }
+
+  /**
+   * Which of {@code ids} are live credentials that {@code replica} does not own (any more): a
+   * stream on this replica that holds one of them serves a credential another replica now keeps.
+   */
+  Set<UUID> ownedElsewhere(Collection<UUID> ids, String replica) {
+    if (ids.isEmpty()) {
+      return Set.of();
+    }
+    return Set.copyOf(
+        jdbc.sql(
+                "SELECT id FROM credential WHERE id = ANY(:ids) AND state = 'ACTIVE'"
+                    + " AND owner_replica IS DISTINCT FROM :replica")
+            .param("ids", ids.toArray(UUID[]::new))
+            .param("replica", replica)
+            .query(UUID.class)
+            .list());
   }
 
   private static CredentialRecord map(ResultSet rs, int row) throws SQLException {

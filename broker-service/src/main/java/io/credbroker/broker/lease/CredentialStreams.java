@@ -2,6 +2,7 @@ package io.credbroker.broker.lease;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Set;
 import java.util.UUID;
 
 /**
@@ -16,6 +17,11 @@ public interface CredentialStreams {
 
   /** Whether a stream on this replica currently holds the credential. */
   boolean holds(UUID credentialId);
+
+  /** The credentials that streams on this replica hold now (a snapshot). */
+  default Set<UUID> held() {
+    return Set.of();
+  }
 
   /** The credential's lease was renewed until {@code expireTime}. */
   void renewed(UUID credentialId, Instant expireTime);

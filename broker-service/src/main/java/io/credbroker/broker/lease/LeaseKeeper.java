@@ -278,6 +278,7 @@ public final class LeaseKeeper implements SmartLifecycle {
       }
       if (polls.getAndIncrement() % GAUGE_EVERY_POLLS == 0) {
         refreshGauges();
+        endStreamsOwnedElsewhere();
       }
     } catch (RuntimeException e) {
       log.warn("Loading due leases failed; trying again at the next poll", e);
@@ -340,9 +341,13 @@ public final class LeaseKeeper implements SmartLifecycle {
    */
   @Nullable Instant tend(UUID id) {
     LeaseEntry entry = store.findEntry(id).orElse(null);
-    if (entry == null
-        || entry.record().state() != CredentialState.ACTIVE
-        || !replica.equals(entry.record().ownerReplica())) {
+    if (entry == null || entry.record().state() != CredentialState.ACTIVE) {
+      return null;
+    }
+    if (!replica.equals(entry.record().ownerReplica())) {
+      // Another replica keeps it now (it claimed it, or a stream resumed it there): a stream still
+      // holding it here gets nothing more from this replica and must resume there.
+      endStreamOwnedElsewhere(id);
       return null;
     }
     CredentialRecord record = entry.record();
@@ -350,12 +355,12 @@ public final class LeaseKeeper implements SmartLifecycle {
     Instant revokeAfter = entry.revokeAfter();
     if (revokeAfter != null && !now.isBefore(revokeAfter)) {
       RevocationTrigger trigger = entry.revokeTrigger();
-      leases.revoke(id, trigger != null ? trigger : RevocationTrigger.EXPIRED);
+      leases.revokeAsOwner(entry, trigger != null ? trigger : RevocationTrigger.EXPIRED);
       return null;
     }
     Instant graceEnd = graceEnd(record);
     if (graceEnd != null && !now.isBefore(graceEnd)) {
-      leases.revoke(id, RevocationTrigger.ABANDONED);
+      leases.revokeAsOwner(entry, RevocationTrigger.ABANDONED);
       return null;
     }
     String podUid = record.owner().podUid();
@@ -386,7 +391,7 @@ public final class LeaseKeeper implements SmartLifecycle {
         // needs a new credential, not silence.
         return renewOrRotate(entry, now);
       }
-      leases.revoke(id, RevocationTrigger.EXPIRED);
+      leases.revokeAsOwner(entry, RevocationTrigger.EXPIRED);
       return null;
     }
     Instant renewalDue = entry.renewalDue();
@@ -396,6 +401,35 @@ public final class LeaseKeeper implements SmartLifecycle {
     Instant next = earliest(renewalDue, revokeAfter, graceEnd, record.expireTime());
     store.reschedule(id, replica, renewalDue, next);
     return next;
+  }
+
+  /**
+   * Ends the stream on this replica that holds a credential another replica keeps now, with
+   * UNAVAILABLE ({@code SHUTTING_DOWN}: this replica does not serve it any more), so that its
+   * client resumes it where it is kept instead of listening to a replica that no longer renews it.
+   */
+  private void endStreamOwnedElsewhere(UUID id) {
+    if (streams.holds(id)) {
+      log.info("Credential {} is kept by another replica now; ending its stream here", id);
+      streams.end(
+          id,
+          new BrokerException(
+              Reason.SHUTTING_DOWN,
+              "another broker replica keeps this credential now; reconnect",
+              MIN_RETRY,
+              null));
+    }
+  }
+
+  /**
+   * Ends the streams on this replica whose credentials other replicas keep now (see {@link
+   * #endStreamOwnedElsewhere}).
+   */
+  private void endStreamsOwnedElsewhere() {
+    Set<UUID> held = streams.held();
+    if (!held.isEmpty()) {
+      store.ownedElsewhere(held, replica).forEach(this::endStreamOwnedElsewhere);
+    }
   }
 
   /**
@@ -447,6 +481,12 @@ public final class LeaseKeeper implements SmartLifecycle {
     boolean wouldCap =
         max != null
             && Duration.between(now, max).toMillis() < ttl.toMillis() * settings.rotationMargin();
+    if (!store.stillHeldAsSeen(entry)) {
+      // Claimed by another replica, or resumed, since it was read (this replica paused): the new
+      // holder renews it; Vault never hears of this replica's stale decision.
+      endStreamOwnedElsewhere(id);
+      return null;
+    }
     LeaseRenewal renewal;
     try {
       renewal = vault.renewLease(record.leaseId(), ttl);
@@ -460,7 +500,7 @@ public final class LeaseKeeper implements SmartLifecycle {
           return rotate(entry, record.expireTime(), RotationReason.RENEWAL_REFUSED, now);
         }
         // Nobody to hand a replacement to; the lease is gone or going in Vault.
-        leases.revoke(id, RevocationTrigger.EXPIRED);
+        leases.revokeAsOwner(entry, RevocationTrigger.EXPIRED);
         return null;
       }
       metrics.renewal("failed");

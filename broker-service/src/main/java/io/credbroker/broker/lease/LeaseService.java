@@ -440,7 +440,10 @@ public class LeaseService implements AutoCloseable {
   private void writeDetachment(EndedStream ended) {
     try {
       store.detachStream(
-          ended.streamId(), ended.endedAt(), ended.endedAt().plus(settings.reconnectGrace()));
+          ended.streamId(),
+          replicaId.value(),
+          ended.endedAt(),
+          ended.endedAt().plus(settings.reconnectGrace()));
     } catch (DataAccessException e) {
       // The credential then stays attached in the store; it is revoked when it runs out, or claimed
       // and given its grace when this replica stops.
@@ -482,18 +485,32 @@ public class LeaseService implements AutoCloseable {
    *     STATE_STORE_UNAVAILABLE} when the state database cannot be reached
    */
   public RevocationOutcome revoke(UUID credentialId, RevocationTrigger trigger) {
+    return revoke(credentialId, null, trigger);
+  }
+
+  /**
+   * Revokes a credential as its owner decided to on the reading {@code seen} (fenced): only while
+   * it is still held as read then ({@link CredentialStore#stillHeldAsSeen}); a credential that
+   * another replica claimed, or a stream resumed, since is left alone, in Vault too.
+   *
+   * @return the outcome; nothing is done when the reading was stale
+   */
+  RevocationOutcome revokeAsOwner(LeaseEntry seen, RevocationTrigger trigger) {
+    return revoke(seen.id(), seen, trigger);
+  }
+
+  private RevocationOutcome revoke(
+      UUID credentialId, @Nullable LeaseEntry seen, RevocationTrigger trigger) {
     Objects.requireNonNull(credentialId, "credentialId");
     Objects.requireNonNull(trigger, "trigger");
     try {
       CredentialRecord record = find(credentialId);
       Instant now = clock.instant();
+      Instant retryAt = now.plus(RevocationRetryQueue.CLAIM_LEASE);
       boolean ended =
-          store.endAndQueue(
-              credentialId,
-              trigger.endState(),
-              trigger,
-              now,
-              now.plus(RevocationRetryQueue.CLAIM_LEASE));
+          seen == null
+              ? store.endAndQueue(credentialId, trigger.endState(), trigger, now, retryAt)
+              : store.endAndQueue(credentialId, seen, trigger.endState(), trigger, now, retryAt);
       if (!ended) {
         return new RevocationOutcome(
             credentialId, record.username(), !retryQueue.contains(credentialId));

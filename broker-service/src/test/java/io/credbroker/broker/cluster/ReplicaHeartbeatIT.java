@@ -1,6 +1,7 @@
 package io.credbroker.broker.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.revocation.StateDatabase;
@@ -9,7 +10,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -23,7 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
 class ReplicaHeartbeatIT {
 
   private static final BrokerProperties.Cluster SETTINGS =
-      new BrokerProperties.Cluster(Duration.ofSeconds(1), Duration.ofSeconds(5), 500);
+      new BrokerProperties.Cluster(Duration.ofSeconds(1), Duration.ofSeconds(5), 500, null);
 
   @TempDir static Path workDir;
   private static StateDatabase db;
@@ -77,6 +80,69 @@ class ReplicaHeartbeatIT {
 
     assertThat(meters.get("credbroker.cluster.ownership.lost").counter().count()).isEqualTo(1);
     assertThat(takeovers(meters, "silent") + takeovers(meters, "stopped")).isZero();
+  }
+
+  @Test
+  void aReplicaThatCannotWriteItsHeartbeatFencesItselfBeforeItIsPresumedDead() throws Exception {
+    List<ReplicaHeartbeat.Fencing> seen = new CopyOnWriteArrayList<>();
+    BrokerProperties.Cluster timings =
+        new BrokerProperties.Cluster(
+            Duration.ofMillis(100), Duration.ofSeconds(3), 500, Duration.ofMillis(400));
+    ReplicaHeartbeat me =
+        new ReplicaHeartbeat(
+            db.jdbc,
+            new ReplicaId("fencing"),
+            timings,
+            event -> {
+              if (event instanceof ReplicaFencingEvent fencing) {
+                seen.add(fencing.fencing());
+              }
+            },
+            new SimpleMeterRegistry());
+    me.afterPropertiesSet();
+    me.watchOwnHeartbeat();
+    assertThat(me.fenced()).isFalse();
+    assertThat(seen).isEmpty();
+
+    // Its heartbeat goes unwritten (the state database unreachable) for self-fence-after.
+    Thread.sleep(450);
+    me.watchOwnHeartbeat();
+    assertThat(seen).containsExactly(ReplicaHeartbeat.Fencing.FENCED);
+    assertThat(me.fenced()).isTrue();
+
+    // ... and for stale-after, when the others claim its credentials.
+    Thread.sleep(2_600);
+    me.watchOwnHeartbeat();
+    assertThat(seen)
+        .containsExactly(ReplicaHeartbeat.Fencing.FENCED, ReplicaHeartbeat.Fencing.PRESUMED_DEAD);
+
+    me.beat();
+    assertThat(seen)
+        .containsExactly(
+            ReplicaHeartbeat.Fencing.FENCED,
+            ReplicaHeartbeat.Fencing.PRESUMED_DEAD,
+            ReplicaHeartbeat.Fencing.SERVING);
+    assertThat(me.fenced()).isFalse();
+  }
+
+  @Test
+  void selfFenceMustComeBeforeTheOthersPresumeTheReplicaDead() {
+    assertThat(
+            new BrokerProperties.Cluster(Duration.ofSeconds(2), Duration.ofSeconds(15), 500, null)
+                .selfFence())
+        .isEqualTo(Duration.ofMillis(7500));
+    assertThatThrownBy(
+            () ->
+                new BrokerProperties.Cluster(
+                    Duration.ofSeconds(2), Duration.ofSeconds(15), 500, Duration.ofSeconds(14)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("self-fence-after");
+    assertThatThrownBy(
+            () ->
+                new BrokerProperties.Cluster(
+                    Duration.ofSeconds(2), Duration.ofSeconds(15), 500, Duration.ofSeconds(1)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("self-fence-after");
   }
 
   private static ReplicaHeartbeat heartbeat(String id, SimpleMeterRegistry meters) {

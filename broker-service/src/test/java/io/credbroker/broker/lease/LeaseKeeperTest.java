@@ -13,7 +13,6 @@ import io.credbroker.broker.BrokerException;
 import io.credbroker.broker.BrokerException.Reason;
 import io.credbroker.broker.auth.Binding;
 import io.credbroker.broker.auth.Bindings;
-import io.credbroker.broker.auth.ConnectionHints;
 import io.credbroker.broker.auth.PodIdentity;
 import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.broker.vault.LeaseRenewal;
@@ -37,14 +36,7 @@ class LeaseKeeperTest {
   private static final Instant NOW = Instant.parse("2026-01-01T12:00:00Z");
   private static final String ME = "replica-a";
   private static final PodIdentity POD = new PodIdentity("public", "application", "app-1", "uid-1");
-  private static final Binding DB1 =
-      new Binding(
-          "db1",
-          "database",
-          "db1",
-          Set.of("public"),
-          Set.of("application"),
-          new ConnectionHints("127.0.0.1", 5432, "db1", "disable"));
+  private static final Binding DB1 = LeaseTestSettings.DB1;
 
   private final CredentialStore store = mock(CredentialStore.class);
   private final LeaseService leases = mock(LeaseService.class);
@@ -63,6 +55,11 @@ class LeaseKeeperTest {
           Clock.fixed(NOW, ZoneOffset.UTC),
           LeaseTestSettings.lease(),
           new LeaseMetrics(meters));
+
+  {
+    // Unless a test says otherwise, nobody took the credential since the keeper read it.
+    when(store.stillHeldAsSeen(any())).thenReturn(true);
+  }
 
   @Test
   void gaugesReadInfinityRatherThanNaNWhileThereIsNothingToExpireAndAlertedOutcomesStartAtZero() {
@@ -203,6 +200,7 @@ class LeaseKeeperTest {
     assertThat(why.getValue().reason()).isEqualTo(Reason.NOT_BOUND);
     verifyNoInteractions(vault);
     verify(leases, never()).revoke(any(), any());
+    verify(leases, never()).revokeAsOwner(any(), any());
     // Counted by the replica that found it unbound, not again here.
     assertThat(meters.find("credbroker.credentials.unbound").counter()).isNull();
   }
@@ -210,23 +208,22 @@ class LeaseKeeperTest {
   @Test
   void unboundCredentialIsRevokedForThatTriggerWhenItsTimeComes() {
     LeaseEntry held = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(3600));
-    when(store.findEntry(held.id()))
-        .thenReturn(
-            Optional.of(
-                new LeaseEntry(
-                    held.record(),
-                    held.leaseTtl(),
-                    null,
-                    NOW,
-                    held.streamId(),
-                    NOW,
-                    RevocationTrigger.UNBOUND,
-                    0,
-                    false)));
+    LeaseEntry due =
+        new LeaseEntry(
+            held.record(),
+            held.leaseTtl(),
+            null,
+            NOW,
+            held.streamId(),
+            NOW,
+            RevocationTrigger.UNBOUND,
+            0,
+            false);
+    when(store.findEntry(held.id())).thenReturn(Optional.of(due));
 
     assertThat(keeper.tend(held.id())).isNull();
 
-    verify(leases).revoke(held.id(), RevocationTrigger.UNBOUND);
+    verify(leases).revokeAsOwner(due, RevocationTrigger.UNBOUND);
   }
 
   @Test
@@ -370,6 +367,7 @@ class LeaseKeeperTest {
     assertThat(next).isEqualTo(retryAt.getValue());
     verify(streams).expiring(entry.id(), NOW.plusSeconds(6));
     verify(leases, never()).revoke(any(), any());
+    verify(leases, never()).revokeAsOwner(any(), any());
   }
 
   @Test
@@ -417,7 +415,7 @@ class LeaseKeeperTest {
 
     assertThat(keeper.tend(entry.id())).isNull();
 
-    verify(leases).revoke(entry.id(), RevocationTrigger.ABANDONED);
+    verify(leases).revokeAsOwner(entry, RevocationTrigger.ABANDONED);
     verifyNoInteractions(vault);
   }
 
@@ -428,7 +426,7 @@ class LeaseKeeperTest {
 
     keeper.tend(entry.id());
 
-    verify(leases).revoke(entry.id(), RevocationTrigger.ROTATION);
+    verify(leases).revokeAsOwner(entry, RevocationTrigger.ROTATION);
   }
 
   @Test
@@ -470,9 +468,31 @@ class LeaseKeeperTest {
                     0,
                     false)));
 
+    when(streams.holds(r.id())).thenReturn(true);
+
     assertThat(keeper.tend(r.id())).isNull();
 
-    verifyNoInteractions(vault, leases, streams);
+    verifyNoInteractions(vault, leases);
+    // A stream that still holds it here is sent to the replica that keeps it now.
+    ArgumentCaptor<BrokerException> why = ArgumentCaptor.forClass(BrokerException.class);
+    verify(streams).end(eq(r.id()), why.capture());
+    assertThat(why.getValue().reason().category()).isEqualTo(BrokerException.Category.UNAVAILABLE);
+    verify(streams, never()).renewed(any(), any());
+  }
+
+  @Test
+  void renewalDecidedOnAStaleReadingIsFencedBeforeVault() {
+    // Read as this replica's, then claimed by another (or resumed) before the renewal went out, as
+    // when this replica paused between the two.
+    LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(3600));
+    when(store.stillHeldAsSeen(entry)).thenReturn(false);
+
+    assertThat(keeper.tend(entry.id())).isNull();
+
+    verifyNoInteractions(vault);
+    verify(store, never()).recordRenewal(any(), any(), any(), any(), any(), any(), any());
+    verify(streams).end(eq(entry.id()), any());
+    verify(leases, never()).issue(any(), any(), any(), any(), any(), any());
   }
 
   private LeaseKeeper keeperWith(Bindings bindings) {

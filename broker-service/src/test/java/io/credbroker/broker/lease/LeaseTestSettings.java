@@ -1,10 +1,26 @@
 package io.credbroker.broker.lease;
 
+import io.credbroker.broker.auth.Binding;
+import io.credbroker.broker.auth.ConnectionHints;
 import io.credbroker.broker.config.BrokerProperties;
 import java.time.Duration;
+import java.util.Set;
 
-/** Lease settings for unit tests: the documented defaults, without Spring binding them. */
+/**
+ * Lease settings for unit tests: the documented defaults, without Spring binding them; and a
+ * binding.
+ */
 final class LeaseTestSettings {
+
+  /** Database role {@code db1} for service account {@code public/application}. */
+  static final Binding DB1 =
+      new Binding(
+          "db1",
+          "database",
+          "db1",
+          Set.of("public"),
+          Set.of("application"),
+          new ConnectionHints("127.0.0.1", 5432, "db1", "disable"));
 
   private LeaseTestSettings() {}
 
