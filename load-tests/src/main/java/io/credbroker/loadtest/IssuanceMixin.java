@@ -29,6 +29,22 @@ final class IssuanceMixin {
   int warmup = 50;
 
   @Option(
+      names = "--warmup-rounds",
+      defaultValue = "10",
+      description =
+          "Most warm-up rounds (--warmup pairs each, then their releases) at the highest"
+              + " concurrency, until the broker's JIT settles (default ${DEFAULT-VALUE})")
+  int warmupRounds = 10;
+
+  @Option(
+      names = "--warm-jit-share",
+      defaultValue = "0.1",
+      description =
+          "The broker counts as warm once its JIT compilers use at most this share of its CPU in a"
+              + " warm-up round (default ${DEFAULT-VALUE})")
+  double warmJitShare = 0.1;
+
+  @Option(
       names = "--pods",
       defaultValue = "16",
       description = "Pods (distinct tokens) the calls are spread over (default ${DEFAULT-VALUE})")
@@ -41,6 +57,7 @@ final class IssuanceMixin {
   double budgetP50Ms = 2;
 
   IssuanceOptions options(Duration maxDuration) {
-    return new IssuanceOptions(requests, concurrency, warmup, pods, maxDuration, budgetP50Ms);
+    return new IssuanceOptions(
+        requests, concurrency, warmup, warmupRounds, warmJitShare, pods, maxDuration, budgetP50Ms);
   }
 }

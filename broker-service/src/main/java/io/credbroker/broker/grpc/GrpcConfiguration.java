@@ -1,5 +1,6 @@
 package io.credbroker.broker.grpc;
 
+import io.credbroker.api.v1.CredentialBrokerGrpc;
 import io.credbroker.broker.cluster.OwnershipLostEvent;
 import io.credbroker.broker.cluster.ReplicaFencingEvent;
 import io.credbroker.broker.config.BrokerProperties;
@@ -8,7 +9,10 @@ import io.credbroker.broker.lease.CredentialRevokedEvent;
 import io.credbroker.broker.lease.LeaseService;
 import io.grpc.BindableService;
 import io.grpc.ServerInterceptor;
+import io.grpc.netty.NettyServerBuilder;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.grpc.GrpcServerObservationContext;
+import io.micrometer.observation.ObservationPredicate;
 import java.time.Clock;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -25,6 +29,7 @@ import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.context.event.ContextClosedEvent;
 import org.springframework.grpc.server.GlobalServerInterceptor;
+import org.springframework.grpc.server.ServerBuilderCustomizer;
 import org.springframework.grpc.server.exception.GrpcExceptionHandler;
 import org.springframework.grpc.server.lifecycle.GrpcServerLifecycle;
 import org.springframework.grpc.server.lifecycle.GrpcServerShutdownEvent;
@@ -111,6 +116,31 @@ class GrpcConfiguration {
   @Bean
   ApplicationListener<OwnershipLostEvent> endStreamsOnOwnershipLoss(WatchStreams watchStreams) {
     return event -> watchStreams.closeAll();
+  }
+
+  /**
+   * No HPACK dynamic table on the broker's connections (see {@link HeaderTableLimit}): a pod's
+   * connection carries one long stream, so the table would only keep a copy of its first headers
+   * for the life of the connection.
+   */
+  @Bean
+  ServerBuilderCustomizer<NettyServerBuilder> headerTableLimit() {
+    return new HeaderTableLimit(0);
+  }
+
+  /**
+   * {@code WatchCredential} streams are left out of the gRPC server observation ({@code
+   * grpc_server_seconds}, {@code grpc_server_active_seconds}): an observation stays open for a
+   * stream's whole life, hours, and its context (with its maps and key values) cost about 1 KiB of
+   * heap per stream, to time something whose duration says nothing useful. Open streams are counted
+   * by {@code credbroker_streams_active}; every other call is observed as before.
+   */
+  @Bean
+  ObservationPredicate noObservationOfWatchStreams() {
+    String watch = CredentialBrokerGrpc.getWatchCredentialMethod().getFullMethodName();
+    return (name, context) ->
+        !(context instanceof GrpcServerObservationContext call
+            && watch.equals(call.getFullMethodName()));
   }
 
   /**

@@ -77,6 +77,7 @@ public final class IssuanceScenario {
                 + "; see the broker's log "
                 + stack.broker().logFile());
       }
+      warmAtConcurrency(channel, pods);
       double idleCpuMsPerSecond = idleCpuMsPerSecond();
       List<IssuanceReport.Level> levels = new ArrayList<>();
       for (int concurrency : options.concurrency()) {
@@ -115,6 +116,38 @@ public final class IssuanceScenario {
     } finally {
       channel.shutdownNow();
     }
+  }
+
+  /**
+   * Warms the broker at the highest measured concurrency, releases included, until its JIT
+   * compilers use at most {@link IssuanceOptions#warmJitShare} of its CPU in a round: a broker
+   * still compiling spends much of its CPU in the JIT, and code compiled at concurrency 1 is not
+   * the code that runs at 8. Each round's figures go to the progress output.
+   */
+  private void warmAtConcurrency(ManagedChannel channel, List<PodToken> pods) {
+    int concurrency = options.concurrency().stream().mapToInt(Integer::intValue).max().orElse(1);
+    int pairs = Math.max(options.warmup(), 1);
+    for (int round = 1; round <= options.warmupRounds(); round++) {
+      Duration cpuStart = stack.broker().cpuTime();
+      ThreadCpu threadsStart = stack.broker().threadCpu();
+      runLevel(channel, pods, concurrency, pairs);
+      releaseAll(channel, concurrency, 0);
+      double cpuMs = stack.broker().cpuTime().minus(cpuStart).toNanos() / 1e6;
+      ThreadCpu threads = stack.broker().threadCpu();
+      double jitMs = threads.since(threadsStart, ThreadCpu.Kind.JIT).toMillis();
+      double applicationMs = threads.since(threadsStart, ThreadCpu.Kind.APPLICATION).toMillis();
+      double share = cpuMs > 0 ? jitMs / cpuMs : 0;
+      progress.printf(
+          "issuance: warm-up round %d at concurrency %d: %d pairs and their releases, broker CPU"
+              + " %.0f ms, JIT %.0f ms (%.0f %%), application %.0f ms%n",
+          round, concurrency, pairs, cpuMs, jitMs, share * 100, applicationMs);
+      if (share <= options.warmJitShare()) {
+        return;
+      }
+    }
+    progress.printf(
+        "issuance: the broker's JIT did not settle within %d warm-up rounds%n",
+        options.warmupRounds());
   }
 
   /**
