@@ -50,18 +50,29 @@ class ClusterConfiguration {
     return new HeartbeatDatabase(new HikariDataSource(config));
   }
 
+  /**
+   * The broker's one clock: this host's, corrected by every heartbeat to the state database's, so
+   * that the graces and schedules one replica writes and another acts on are read on one time.
+   */
+  @Bean
+  StateDatabaseClock clock() {
+    return StateDatabaseClock.systemUtc();
+  }
+
   @Bean
   ReplicaHeartbeat replicaHeartbeat(
       HeartbeatDatabase heartbeatDatabase,
       ReplicaId replicaId,
       BrokerProperties properties,
       ApplicationEventPublisher events,
+      StateDatabaseClock clock,
       MeterRegistry meterRegistry) {
     return new ReplicaHeartbeat(
         JdbcClient.create(heartbeatDatabase.dataSource()),
         replicaId,
         properties.cluster(),
         events,
+        clock,
         meterRegistry);
   }
 

@@ -4,6 +4,7 @@ import io.credbroker.broker.config.BrokerProperties;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Instant;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
@@ -26,8 +27,9 @@ import org.springframework.jdbc.core.simple.JdbcClient;
  * This replica's membership in the cluster, and the takeover of dead replicas' credentials.
  *
  * <p>The replica registers itself before anything can issue a credential, then every {@code
- * heartbeatInterval} writes its heartbeat (database time, so clocks do not matter) and claims the
- * live credentials of replicas whose heartbeat is older than {@code staleAfter} or which stopped
+ * heartbeatInterval} writes its heartbeat (database time, so clocks do not matter; each heartbeat
+ * also corrects the broker's {@link StateDatabaseClock} to the database's) and claims the live
+ * credentials of replicas whose heartbeat is older than {@code staleAfter} or which stopped
  * cleanly. Claiming uses {@code FOR UPDATE SKIP LOCKED}, so replicas claiming at once split the
  * work instead of waiting on each other; a claimed credential belongs to this replica, counts as
  * detached from now (its stream died with its replica), and is looked at by this replica's
@@ -69,6 +71,7 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
   private final ReplicaId replica;
   private final BrokerProperties.Cluster settings;
   private final ApplicationEventPublisher events;
+  private final StateDatabaseClock clock;
   private final Counter takenOverFromStopped;
   private final Counter takenOverFromSilent;
   private final Counter ownershipLost;
@@ -83,8 +86,10 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
       ReplicaId replica,
       BrokerProperties.Cluster settings,
       ApplicationEventPublisher events,
+      StateDatabaseClock clock,
       MeterRegistry meterRegistry) {
     this.jdbc = Objects.requireNonNull(jdbc, "jdbc");
+    this.clock = Objects.requireNonNull(clock, "clock");
     this.replica = Objects.requireNonNull(replica, "replica");
     this.settings = Objects.requireNonNull(settings, "settings");
     this.events = Objects.requireNonNull(events, "events");
@@ -110,11 +115,16 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
 
   private void register() {
     long started = System.nanoTime();
-    jdbc.sql(
-            "INSERT INTO replica (id) VALUES (:id) ON CONFLICT (id) DO UPDATE SET"
-                + " heartbeat_time = now(), stopped_time = NULL, claimed_time = NULL")
-        .param("id", replica.value())
-        .update();
+    Instant sent = clock.hostInstant();
+    Instant databaseTime =
+        jdbc.sql(
+                "INSERT INTO replica (id) VALUES (:id) ON CONFLICT (id) DO UPDATE SET"
+                    + " heartbeat_time = now(), stopped_time = NULL, claimed_time = NULL"
+                    + " RETURNING clock_timestamp()")
+            .param("id", replica.value())
+            .query((rs, row) -> rs.getTimestamp(1).toInstant())
+            .single();
+    clock.observe(sent, databaseTime, clock.hostInstant());
     beatWritten(started);
   }
 
@@ -187,14 +197,19 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
   /** Writes the heartbeat; notices when the others took this replica's credentials. */
   void beat() {
     long started = System.nanoTime();
-    List<Boolean> claimed =
+    Instant sent = clock.hostInstant();
+    List<Beat> written =
         jdbc.sql(
                 "UPDATE replica SET heartbeat_time = now() WHERE id = :id"
-                    + " RETURNING claimed_time IS NOT NULL OR stopped_time IS NOT NULL")
+                    + " RETURNING claimed_time IS NOT NULL OR stopped_time IS NOT NULL,"
+                    + " clock_timestamp()")
             .param("id", replica.value())
-            .query(Boolean.class)
+            .query((rs, row) -> new Beat(rs.getBoolean(1), rs.getTimestamp(2).toInstant()))
             .list();
-    if (claimed.isEmpty() || claimed.get(0)) {
+    if (!written.isEmpty()) {
+      clock.observe(sent, written.get(0).databaseTime(), clock.hostInstant());
+    }
+    if (written.isEmpty() || written.get(0).presumedDead()) {
       log.warn(
           "Replica {} was presumed dead by the others; giving up its streams and registering again",
           replica);
@@ -305,6 +320,12 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
     }
     return claimed.size();
   }
+
+  /**
+   * A heartbeat written: whether the others had presumed this replica dead, and the database's
+   * time.
+   */
+  private record Beat(boolean presumedDead, Instant databaseTime) {}
 
   /** A credential claimed from {@code previousOwner}, which had stopped cleanly or gone silent. */
   private record Claimed(String previousOwner, boolean ownerStopped) {}

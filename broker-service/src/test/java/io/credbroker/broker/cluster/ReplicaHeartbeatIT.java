@@ -7,7 +7,9 @@ import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.revocation.StateDatabase;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.List;
@@ -98,6 +100,7 @@ class ReplicaHeartbeatIT {
                 seen.add(fencing.fencing());
               }
             },
+            StateDatabaseClock.systemUtc(),
             new SimpleMeterRegistry());
     me.afterPropertiesSet();
     me.watchOwnHeartbeat();
@@ -125,6 +128,48 @@ class ReplicaHeartbeatIT {
     assertThat(me.fenced()).isFalse();
   }
 
+  /**
+   * A replica whose host clock runs ahead (or behind) reads the state database's time once it has
+   * written a heartbeat: the reconnect and drain graces that another replica stamped with the
+   * database's {@code now()} then end on time, not early by the skew.
+   */
+  @Test
+  void theBrokersClockFollowsTheStateDatabaseWhateverTheHostsClockSays() {
+    for (Duration skew : List.of(Duration.ofSeconds(4), Duration.ofSeconds(-4))) {
+      StateDatabaseClock clock = new StateDatabaseClock(Clock.offset(Clock.systemUTC(), skew));
+      assertThat(databaseNowMinus(clock.instant()))
+          .as("before any heartbeat the host's clock stands, %s off", skew)
+          .isCloseTo(skew.negated(), Duration.ofMillis(500));
+
+      ReplicaHeartbeat me =
+          new ReplicaHeartbeat(
+              db.jdbc,
+              new ReplicaId("skewed" + skew.getSeconds()),
+              SETTINGS,
+              event -> {},
+              clock,
+              new SimpleMeterRegistry());
+      me.afterPropertiesSet();
+      assertThat(databaseNowMinus(clock.instant()))
+          .isCloseTo(Duration.ZERO, Duration.ofMillis(250));
+      assertThat(clock.offset()).isCloseTo(skew.negated(), Duration.ofMillis(250));
+
+      me.beat();
+      assertThat(databaseNowMinus(clock.instant()))
+          .isCloseTo(Duration.ZERO, Duration.ofMillis(250));
+    }
+  }
+
+  /** The database's clock minus {@code instant}. */
+  private static Duration databaseNowMinus(Instant instant) {
+    Instant database =
+        db.jdbc
+            .sql("SELECT clock_timestamp()")
+            .query((rs, row) -> rs.getTimestamp(1).toInstant())
+            .single();
+    return Duration.between(instant, database);
+  }
+
   @Test
   void selfFenceMustComeBeforeTheOthersPresumeTheReplicaDead() {
     assertThat(
@@ -146,7 +191,8 @@ class ReplicaHeartbeatIT {
   }
 
   private static ReplicaHeartbeat heartbeat(String id, SimpleMeterRegistry meters) {
-    return new ReplicaHeartbeat(db.jdbc, new ReplicaId(id), SETTINGS, event -> {}, meters);
+    return new ReplicaHeartbeat(
+        db.jdbc, new ReplicaId(id), SETTINGS, event -> {}, StateDatabaseClock.systemUtc(), meters);
   }
 
   private static double takeovers(SimpleMeterRegistry meters, String cause) {

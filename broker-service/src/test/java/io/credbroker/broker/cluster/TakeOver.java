@@ -23,6 +23,7 @@ public final class TakeOver {
             new ReplicaId(replica),
             new BrokerProperties.Cluster(Duration.ofSeconds(1), Duration.ofSeconds(5), 500, null),
             event -> {},
+            StateDatabaseClock.systemUtc(),
             new SimpleMeterRegistry());
     claimer.afterPropertiesSet();
     return claimer.claimFromDeadReplicas();
