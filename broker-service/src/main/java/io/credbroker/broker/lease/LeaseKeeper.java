@@ -1,5 +1,7 @@
 package io.credbroker.broker.lease;
 
+import static io.credbroker.broker.lease.Backoff.jitteredBackoffMillis;
+
 import io.credbroker.broker.BrokerException;
 import io.credbroker.broker.BrokerException.Reason;
 import io.credbroker.broker.auth.Binding;
@@ -7,15 +9,11 @@ import io.credbroker.broker.auth.Bindings;
 import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.lease.CredentialStore.Due;
-import io.credbroker.broker.lease.RevocationRetryQueue.PendingRevocation;
 import io.credbroker.broker.vault.LeaseRenewal;
 import io.credbroker.broker.vault.VaultDatabaseCredentials;
-import io.micrometer.core.instrument.Gauge;
-import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
@@ -26,12 +24,9 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -43,8 +38,8 @@ import org.springframework.context.SmartLifecycle;
  * dies (or when Vault refuses a renewal), revokes a replaced credential after its acknowledgement
  * and drain grace, revokes a credential whose stream broke once the reconnect grace is over, ends
  * (after the drain grace) those whose identity the bindings no longer allow, and cleans up
- * credentials that ran out. It also works the persisted revocation retry queue (for the whole
- * cluster) and refreshes the lifecycle gauges.
+ * credentials that ran out. Its workers also run the {@link RevocationRetryWorker} (the persisted
+ * revocation retry queue, for the whole cluster), and its poller refreshes the {@link LeaseGauges}.
  *
  * <p>Cost per credential: none in memory until it is due soon. The state store is the schedule
  * ({@code next_action_time}); every {@code pollInterval} one thread loads this replica's
@@ -70,7 +65,6 @@ public final class LeaseKeeper implements SmartLifecycle {
   private final CredentialStore store;
   private final LeaseService leases;
   private final VaultDatabaseCredentials vault;
-  private final RevocationRetryQueue retryQueue;
   private final Bindings bindings;
   private final CredentialStreams streams;
   private final String replica;
@@ -78,16 +72,13 @@ public final class LeaseKeeper implements SmartLifecycle {
   private final BrokerProperties.Lease settings;
   private final LeaseMetrics metrics;
   private final DepartedPods departedPods;
+  private final LeaseGauges gauges;
+  private final RevocationRetryWorker retryWorker;
 
   private final DelayQueue<Scheduled> queue = new DelayQueue<>();
   private final Set<UUID> queued = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean retryRunning = new AtomicBoolean();
   private final AtomicInteger polls = new AtomicInteger();
-  private final Map<String, AtomicLong> liveCounts = new ConcurrentHashMap<>();
-  private final AtomicReference<@Nullable Instant> earliestExpiry = new AtomicReference<>();
-  private final AtomicReference<@Nullable Instant> earliestTokenExpiry = new AtomicReference<>();
-  private final AtomicLong retryDepth = new AtomicLong();
-  private final AtomicReference<Duration> oldestRetryAge = new AtomicReference<>(Duration.ZERO);
   private final Semaphore permits;
 
   private volatile boolean running;
@@ -136,7 +127,6 @@ public final class LeaseKeeper implements SmartLifecycle {
     this.store = Objects.requireNonNull(store, "store");
     this.leases = Objects.requireNonNull(leases, "leases");
     this.vault = Objects.requireNonNull(vault, "vault");
-    this.retryQueue = Objects.requireNonNull(retryQueue, "retryQueue");
     this.bindings = Objects.requireNonNull(bindings, "bindings");
     this.streams = Objects.requireNonNull(streams, "streams");
     this.replica = replicaId.value();
@@ -151,56 +141,8 @@ public final class LeaseKeeper implements SmartLifecycle {
     // due
     // credentials waits in the delay queue (ordered) rather than in an unbounded executor queue.
     this.permits = new Semaphore(settings.workers() * 2);
-    registerGauges(metrics.registry());
-  }
-
-  private void registerGauges(MeterRegistry registry) {
-    for (String state : new String[] {"attached", "detached", "replaced", "one_shot"}) {
-      AtomicLong count = liveCounts.computeIfAbsent(state, s -> new AtomicLong());
-      Gauge.builder("credbroker.credentials.live", count, AtomicLong::get)
-          .description("Live credentials this replica is responsible for, by state")
-          .tag("state", state)
-          .register(registry);
-    }
-    Gauge.builder("credbroker.lease.earliest.unrenewed.expiry", earliestExpiry, this::secondsUntil)
-        .description(
-            "Seconds until the earliest expiry among the leases this replica renews; +Inf while it"
-                + " renews none (this replica; aggregate with min)")
-        .baseUnit("seconds")
-        .register(registry);
-    Gauge.builder("credbroker.revocation.retry.queue.depth", retryDepth, AtomicLong::get)
-        .description(
-            "Revocations waiting for Vault to confirm them (whole cluster: every replica reports the"
-                + " same value; aggregate with max)")
-        .register(registry);
-    Gauge.builder(
-            "credbroker.revocation.retry.oldest.age",
-            oldestRetryAge,
-            age -> age.get().toMillis() / 1000.0)
-        .description(
-            "Seconds the longest-waiting revocation has waited for Vault to confirm it; 0 while none"
-                + " waits (whole cluster: every replica reports the same value; aggregate with max)")
-        .baseUnit("seconds")
-        .register(registry);
-    Gauge.builder("credbroker.lease.earliest.token.expiry", earliestTokenExpiry, this::secondsUntil)
-        .description(
-            "Seconds until the earliest death of a Vault token that created a live credential; +Inf"
-                + " while there is none (whole cluster: every replica reports the same value;"
-                + " aggregate with min)")
-        .baseUnit("seconds")
-        .register(registry);
-  }
-
-  /**
-   * Seconds from now until the time held, for a gauge; +Inf while there is none, so that a
-   * threshold such as {@code < 300} stays false and {@code min} across replicas stays right (NaN
-   * would do neither in a dashboard).
-   */
-  private double secondsUntil(AtomicReference<@Nullable Instant> time) {
-    Instant at = time.get();
-    return at == null
-        ? Double.POSITIVE_INFINITY
-        : Duration.between(clock.instant(), at).toMillis() / 1000.0;
+    this.retryWorker = new RevocationRetryWorker(retryQueue, vault, clock, settings, metrics);
+    this.gauges = new LeaseGauges(store, retryQueue, replica, clock, metrics.registry());
   }
 
   @Override
@@ -270,14 +212,14 @@ public final class LeaseKeeper implements SmartLifecycle {
         submit(
             () -> {
               try {
-                workRetryQueue();
+                retryWorker.workRetryQueue();
               } finally {
                 retryRunning.set(false);
               }
             });
       }
       if (polls.getAndIncrement() % GAUGE_EVERY_POLLS == 0) {
-        refreshGauges();
+        gauges.refresh();
       }
     } catch (RuntimeException e) {
       log.warn("Loading due leases failed; trying again at the next poll", e);
@@ -586,57 +528,6 @@ public final class LeaseKeeper implements SmartLifecycle {
       streams.expiring(record.id(), record.expireTime());
     }
     return next;
-  }
-
-  /** Retries revocations Vault has not confirmed yet, with bounded exponential backoff. */
-  private void workRetryQueue() {
-    try {
-      Instant now = clock.instant();
-      for (PendingRevocation pending :
-          retryQueue.claimDue(now, RevocationRetryQueue.CLAIM_LEASE, settings.batchSize())) {
-        try {
-          vault.revoke(pending.leaseId());
-          retryQueue.confirmed(pending.credentialId());
-          metrics.revocationRetry(true);
-          log.info(
-              "Revocation of credential {} confirmed by Vault after {} failed attempts",
-              pending.credentialId(),
-              pending.attempts());
-        } catch (BrokerException e) {
-          long jittered =
-              jitteredBackoffMillis(
-                  settings.revocationRetryInitial(),
-                  settings.revocationRetryMax(),
-                  Math.min(pending.attempts(), 20));
-          retryQueue.failed(
-              pending.credentialId(), clock.instant().plusMillis(jittered), e.reason().name());
-          metrics.revocationRetry(false);
-        }
-      }
-    } catch (RuntimeException e) {
-      log.warn("Working the revocation retry queue failed", e);
-    }
-  }
-
-  private void refreshGauges() {
-    try {
-      store.liveCounts(replica).forEach((state, count) -> liveCounts.get(state).set(count));
-      earliestExpiry.set(store.earliestRenewedExpiry(replica).orElse(null));
-      earliestTokenExpiry.set(store.earliestTokenExpiry().orElse(null));
-      retryDepth.set(retryQueue.depth());
-      oldestRetryAge.set(retryQueue.oldestAge());
-    } catch (RuntimeException e) {
-      log.debug("Refreshing lease gauges failed", e);
-    }
-  }
-
-  /**
-   * {@code initial} doubled {@code doublings} times, at most {@code max}, then drawn at random from
-   * its upper half, so that replicas and credentials that failed together do not retry together.
-   */
-  private static long jitteredBackoffMillis(Duration initial, Duration max, int doublings) {
-    long backoff = Math.min(max.toMillis(), initial.toMillis() << doublings);
-    return (long) (backoff * (0.5 + ThreadLocalRandom.current().nextDouble() / 2));
   }
 
   private static Instant earliest(@Nullable Instant... candidates) {
