@@ -7,6 +7,7 @@ import io.credbroker.broker.BrokerException.Reason;
 import io.credbroker.broker.auth.Binding;
 import io.credbroker.broker.auth.Bindings;
 import io.credbroker.broker.config.BrokerProperties;
+import io.credbroker.broker.lease.CredentialStore.Renewal;
 import io.credbroker.broker.vault.LeaseRenewal;
 import io.credbroker.broker.vault.VaultDatabaseCredentials;
 import java.time.Clock;
@@ -213,7 +214,9 @@ final class LeaseDecisions {
     Instant renewalDue = capped ? null : leases.renewalDue(now, renewal.leaseDuration(), max);
     Instant next = earliest(renewalDue, graceEnd(record), expire);
     if (!store.recordRenewal(
-        id, replica, now, expire, renewal.capped() ? expire : null, renewalDue, next)) {
+        id,
+        replica,
+        new Renewal(now, expire, renewal.capped() ? expire : null, renewalDue, next))) {
       return null;
     }
     metrics.renewal(renewal.capped() ? "capped" : "renewed");

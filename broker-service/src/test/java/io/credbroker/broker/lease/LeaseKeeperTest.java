@@ -16,6 +16,7 @@ import io.credbroker.broker.auth.Bindings;
 import io.credbroker.broker.auth.ConnectionHints;
 import io.credbroker.broker.auth.PodIdentity;
 import io.credbroker.broker.cluster.ReplicaId;
+import io.credbroker.broker.lease.CredentialStore.Renewal;
 import io.credbroker.broker.vault.LeaseRenewal;
 import io.credbroker.broker.vault.VaultDatabaseCredentials;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -96,13 +97,14 @@ class LeaseKeeperTest {
     Instant nextRenewal = NOW.plusSeconds(40);
     when(leases.renewalDue(NOW, Duration.ofSeconds(60), NOW.plusSeconds(3600)))
         .thenReturn(nextRenewal);
-    when(store.recordRenewal(any(), any(), any(), any(), any(), any(), any())).thenReturn(true);
+    when(store.recordRenewal(any(), any(), any())).thenReturn(true);
 
     Instant next = keeper.tend(entry.id());
 
     assertThat(next).isEqualTo(nextRenewal);
     verify(store)
-        .recordRenewal(entry.id(), ME, NOW, NOW.plusSeconds(60), null, nextRenewal, nextRenewal);
+        .recordRenewal(
+            entry.id(), ME, new Renewal(NOW, NOW.plusSeconds(60), null, nextRenewal, nextRenewal));
     verify(streams).renewed(entry.id(), NOW.plusSeconds(60));
     verify(streams, never()).rotated(any(), any(), any(), any());
     assertThat(meters.counter("credbroker.lease.renewals", "outcome", "renewed").count())
@@ -234,7 +236,7 @@ class LeaseKeeperTest {
     // 30 s left until the max TTL: a 60 s renewal cannot extend the lease meaningfully.
     LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(30));
     when(vault.renewLease(any(), any())).thenReturn(new LeaseRenewal(Duration.ofSeconds(30), true));
-    when(store.recordRenewal(any(), any(), any(), any(), any(), any(), any())).thenReturn(true);
+    when(store.recordRenewal(any(), any(), any())).thenReturn(true);
     IssuedCredential fresh = fresh(entry.id());
     when(leases.issue(
             eq(POD),
@@ -255,11 +257,7 @@ class LeaseKeeperTest {
         .recordRenewal(
             entry.id(),
             ME,
-            NOW,
-            NOW.plusSeconds(30),
-            NOW.plusSeconds(30),
-            null,
-            NOW.plusSeconds(30));
+            new Renewal(NOW, NOW.plusSeconds(30), NOW.plusSeconds(30), null, NOW.plusSeconds(30)));
     verify(streams).rotated(entry.id(), fresh, Duration.ofSeconds(30), RotationReason.MAX_TTL);
     assertThat(next).isEqualTo(NOW.plusSeconds(30));
     assertThat(meters.counter("credbroker.lease.rotations", "reason", "max_ttl").count())
@@ -274,7 +272,7 @@ class LeaseKeeperTest {
     LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(40), tokenExpire);
     when(vault.renewLease(any(), any()))
         .thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
-    when(store.recordRenewal(any(), any(), any(), any(), any(), any(), any())).thenReturn(true);
+    when(store.recordRenewal(any(), any(), any())).thenReturn(true);
     IssuedCredential fresh = rotationSucceeds(entry);
 
     keeper.tend(entry.id());
@@ -295,7 +293,7 @@ class LeaseKeeperTest {
         heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(30), NOW.plus(Duration.ofDays(2)));
     when(vault.renewLease(any(), any()))
         .thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
-    when(store.recordRenewal(any(), any(), any(), any(), any(), any(), any())).thenReturn(true);
+    when(store.recordRenewal(any(), any(), any())).thenReturn(true);
     IssuedCredential fresh = rotationSucceeds(entry);
 
     keeper.tend(entry.id());
@@ -307,7 +305,7 @@ class LeaseKeeperTest {
   void rotationWhoseStreamEndedMeanwhileKeepsTheOldCredentialResumableAndRevokesTheNewOne() {
     LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(30));
     when(vault.renewLease(any(), any())).thenReturn(new LeaseRenewal(Duration.ofSeconds(30), true));
-    when(store.recordRenewal(any(), any(), any(), any(), any(), any(), any())).thenReturn(true);
+    when(store.recordRenewal(any(), any(), any())).thenReturn(true);
     IssuedCredential fresh = rotationSucceeds(entry);
     when(streams.rotated(any(), any(), any(), any())).thenReturn(false);
 
@@ -327,7 +325,7 @@ class LeaseKeeperTest {
     LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.minusSeconds(270), tokenExpire);
     when(vault.renewLease(any(), any()))
         .thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
-    when(store.recordRenewal(any(), any(), any(), any(), any(), any(), any())).thenReturn(true);
+    when(store.recordRenewal(any(), any(), any())).thenReturn(true);
     IssuedCredential fresh = rotationSucceeds(entry);
 
     keeper.tend(entry.id());
@@ -392,7 +390,7 @@ class LeaseKeeperTest {
     when(vault.renewLease(any(), any()))
         .thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
     when(leases.renewalDue(any(), any(), any())).thenReturn(NOW.plusSeconds(40));
-    when(store.recordRenewal(any(), any(), any(), any(), any(), any(), any())).thenReturn(true);
+    when(store.recordRenewal(any(), any(), any())).thenReturn(true);
 
     keeper.tend(entry.id());
 
@@ -400,11 +398,7 @@ class LeaseKeeperTest {
         .recordRenewal(
             entry.id(),
             ME,
-            NOW,
-            NOW.plusSeconds(60),
-            null,
-            NOW.plusSeconds(40),
-            NOW.plusSeconds(40));
+            new Renewal(NOW, NOW.plusSeconds(60), null, NOW.plusSeconds(40), NOW.plusSeconds(40)));
     verify(streams).renewed(entry.id(), NOW.plusSeconds(60));
     verify(leases, never()).issue(any(), any(), any(), any(), any(), any());
   }
