@@ -47,7 +47,8 @@ class RevocationConfiguration {
       BrokerProperties properties,
       PodBlocks podBlocks,
       RevocationStore store,
-      ApplicationEventPublisher events) {
+      ApplicationEventPublisher events,
+      Clock clock) {
     BrokerProperties.Revocation revocation = properties.revocation();
     return new RevocationNotifications(
         jdbcClient,
@@ -76,7 +77,7 @@ class RevocationConfiguration {
                 new CredentialRevokedEvent(revoked.credentialId(), revoked.reason()));
           }
         },
-        Clock.systemUTC());
+        clock);
   }
 
   /**
@@ -101,9 +102,9 @@ class RevocationConfiguration {
       Bindings bindings,
       VaultDatabaseCredentials vault,
       BrokerProperties properties,
-      MeterRegistry meterRegistry) {
-    UndroppedRoles undroppedRoles =
-        new UndroppedRoles(bindings, vault, Clock.systemUTC(), meterRegistry);
+      MeterRegistry meterRegistry,
+      Clock clock) {
+    UndroppedRoles undroppedRoles = new UndroppedRoles(bindings, vault, clock, meterRegistry);
     undroppedRoles.start(properties.revocation().undroppedCheckInterval());
     return undroppedRoles;
   }
