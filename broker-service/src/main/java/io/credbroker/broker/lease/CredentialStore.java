@@ -187,6 +187,30 @@ public class CredentialStore {
         .list();
   }
 
+  /** The UIDs of every pod of this name the broker has issued credentials to. */
+  public List<String> podUidsOf(String namespace, String podName) {
+    return jdbc.sql(
+            "SELECT DISTINCT pod_uid FROM credential WHERE namespace = :ns AND pod_name = :pod"
+                + " AND pod_uid IS NOT NULL")
+        .param("ns", namespace)
+        .param("pod", podName)
+        .query(String.class)
+        .list();
+  }
+
+  /** The ids of the still active credentials issued to any of these pod UIDs, oldest first. */
+  public List<UUID> activeIdsOfPods(Collection<String> podUids) {
+    if (podUids.isEmpty()) {
+      return List.of();
+    }
+    return jdbc.sql(
+            "SELECT id FROM credential WHERE pod_uid IN (:uids) AND state = 'ACTIVE'"
+                + " ORDER BY issue_time")
+        .param("uids", List.copyOf(podUids))
+        .query(UUID.class)
+        .list();
+  }
+
   /** The live credentials of one pod UID (what an operator's pod revocation ends). */
   public List<CredentialRecord> findActiveByPodUid(String podUid) {
     return jdbc.sql(

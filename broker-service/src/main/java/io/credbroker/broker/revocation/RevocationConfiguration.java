@@ -7,6 +7,7 @@ import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.lease.CredentialRevokedEvent;
 import io.credbroker.broker.lease.CredentialStore;
 import io.credbroker.broker.lease.LeaseService;
+import io.credbroker.broker.lease.RevocationRetryQueue;
 import io.credbroker.broker.vault.VaultDatabaseCredentials;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -31,8 +32,9 @@ class RevocationConfiguration {
   private static final Duration REPLAY_MARGIN = Duration.ofSeconds(30);
 
   @Bean
-  RevocationStore revocationStore(JdbcClient jdbcClient, CredentialStore credentialStore) {
-    return new RevocationStore(jdbcClient, credentialStore);
+  RevocationStore revocationStore(
+      JdbcClient jdbcClient, CredentialStore credentialStore, RevocationRetryQueue retryQueue) {
+    return new RevocationStore(jdbcClient, credentialStore, retryQueue);
   }
 
   @Bean
