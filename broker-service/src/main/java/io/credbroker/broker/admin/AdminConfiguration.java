@@ -41,7 +41,8 @@ class AdminConfiguration {
   static final String SECURITY_SCHEME = "kubernetesBearer";
 
   @Bean
-  AdminAccess adminAccess(KubernetesClient kubernetesClient, BrokerProperties properties) {
+  AdminAccess adminAccess(
+      KubernetesClient kubernetesClient, BrokerProperties properties, Clock clock) {
     BrokerProperties.Admin admin = properties.admin();
     return new AdminAccess(
         new Fabric8TokenReviewer(kubernetesClient),
@@ -49,7 +50,7 @@ class AdminConfiguration {
         admin.audiences(),
         admin.authenticationCacheTtl(),
         admin.authorizationCacheTtl(),
-        Clock.systemUTC(),
+        clock,
         Ticker.systemTicker());
   }
 }

@@ -1,8 +1,8 @@
 package io.credbroker.broker.admin;
 
+import io.credbroker.broker.lease.QueuedRevocation;
 import io.credbroker.broker.revocation.AuditEvent;
 import io.credbroker.broker.revocation.CredentialSummary;
-import io.credbroker.broker.revocation.QueuedRevocation;
 import io.credbroker.broker.revocation.UndroppedRoles;
 import java.time.Instant;
 import java.util.List;

@@ -2,6 +2,7 @@ package io.credbroker.broker.admin;
 
 import io.credbroker.broker.BrokerException;
 import io.credbroker.broker.BrokerException.Reason;
+import io.credbroker.broker.config.BrokerProperties;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
@@ -23,7 +24,8 @@ final class KubernetesNames {
   /** A PostgreSQL identifier as Vault's username templates produce it (no quoting needed). */
   private static final Pattern USERNAME = Pattern.compile("[A-Za-z0-9_.@-]{1,63}");
 
-  private static final Pattern DATABASE_ROLE = Pattern.compile("[A-Za-z0-9_.-]{1,63}");
+  private static final Pattern DATABASE_ROLE =
+      Pattern.compile(BrokerProperties.Binding.DATABASE_ROLE);
 
   private KubernetesNames() {}
 

@@ -60,7 +60,10 @@ class AuthConfiguration {
 
   @Bean
   TokenAuthenticator tokenAuthenticator(
-      TokenReviewer tokenReviewer, BrokerProperties properties, MeterRegistry meterRegistry) {
+      TokenReviewer tokenReviewer,
+      BrokerProperties properties,
+      MeterRegistry meterRegistry,
+      Clock clock) {
     BrokerProperties.Kubernetes kubernetes = properties.kubernetes();
     return new TokenAuthenticator(
         tokenReviewer,
@@ -69,7 +72,7 @@ class AuthConfiguration {
         kubernetes.cacheMaxTtl(),
         kubernetes.failureCacheTtl(),
         meterRegistry,
-        Clock.systemUTC(),
+        clock,
         Ticker.systemTicker(),
         properties.limits().tokenReviewsPerSecond(),
         properties.limits().concurrentTokenReviews());

@@ -172,12 +172,20 @@ public record BrokerProperties(
    * @param connection where the database is, sent to the pod with the credential
    */
   public record Binding(
-      @NotBlank @Pattern(regexp = "[A-Za-z0-9_.-]{1,63}") String databaseRole,
+      @NotBlank @Pattern(regexp = Binding.DATABASE_ROLE) String databaseRole,
       @DefaultValue("database") @NotBlank String vaultMount,
       @NotBlank @Pattern(regexp = "[A-Za-z0-9_.-]{1,128}") String vaultRole,
       @NotEmpty List<@NotBlank String> namespaces,
       @NotEmpty List<@NotBlank String> serviceAccounts,
-      @Valid @NotNull Connection connection) {}
+      @Valid @NotNull Connection connection) {
+
+    /**
+     * What a database role's name is made of, wherever one is accepted (the bindings, a pod's
+     * request, the admin API's filters): 1 to 63 letters, digits, {@code _}, {@code .} or {@code
+     * -}.
+     */
+    public static final String DATABASE_ROLE = "[A-Za-z0-9_.-]{1,63}";
+  }
 
   /**
    * @param host the database host as pods reach it

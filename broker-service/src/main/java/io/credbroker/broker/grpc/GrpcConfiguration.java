@@ -86,18 +86,19 @@ class GrpcConfiguration {
   WatchStreams watchStreams(
       BrokerProperties properties,
       MeterRegistry meterRegistry,
-      ObjectProvider<CredentialIssuer> issuer) {
+      ObjectProvider<CredentialIssuer> issuer,
+      Clock clock) {
     return new WatchStreams(
         properties.grpc().heartbeatInterval(),
-        Clock.systemUTC(),
+        clock,
         meterRegistry,
         streamId -> issuer.getObject().streamEnded(streamId));
   }
 
   @Bean
   BindableService credentialBrokerService(
-      CredentialIssuer issuer, LeaseService leaseService, WatchStreams watchStreams) {
-    return new CredentialBrokerService(issuer, leaseService, watchStreams, Clock.systemUTC());
+      CredentialIssuer issuer, LeaseService leaseService, WatchStreams watchStreams, Clock clock) {
+    return new CredentialBrokerService(issuer, leaseService, watchStreams, clock);
   }
 
   /** Ends the local stream of a credential that was revoked (by an operator, on any replica). */

@@ -7,6 +7,7 @@ import io.credbroker.broker.auth.Binding;
 import io.credbroker.broker.auth.Bindings;
 import io.credbroker.broker.auth.PodIdentity;
 import io.credbroker.broker.auth.TokenAuthenticator;
+import io.credbroker.broker.config.BrokerProperties;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
@@ -34,7 +35,8 @@ import org.jspecify.annotations.Nullable;
  */
 public class CredentialIssuer {
 
-  private static final Pattern DATABASE_ROLE = Pattern.compile("[A-Za-z0-9_.-]{1,63}");
+  private static final Pattern DATABASE_ROLE =
+      Pattern.compile(BrokerProperties.Binding.DATABASE_ROLE);
   private static final String UNKNOWN_ROLE_TAG = "unknown";
 
   /**

@@ -106,4 +106,163 @@ public record CredentialRecord(
         null,
         null);
   }
+
+  /**
+   * A builder with nothing set: the required components must be set before {@link Builder#build}.
+   */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Builds a {@link CredentialRecord} by named components rather than by position; {@link #build}
+   * checks them as the constructor does. The optional components (owner replica, max expiry,
+   * replaces, detached time, end time and reason, token expiry) default to {@code null}, {@code
+   * renewable} to {@code false}.
+   */
+  public static final class Builder {
+    private @Nullable UUID id;
+    private @Nullable String databaseRole;
+    private @Nullable String vaultMount;
+    private @Nullable String vaultRole;
+    private @Nullable String leaseId;
+    private @Nullable String username;
+    private @Nullable PodIdentity owner;
+    private @Nullable CredentialKind kind;
+    private @Nullable CredentialState state;
+    private boolean renewable;
+    private @Nullable String ownerReplica;
+    private @Nullable Instant issueTime;
+    private @Nullable Instant expireTime;
+    private @Nullable Instant maxExpireTime;
+    private @Nullable UUID replaces;
+    private @Nullable Instant detachedTime;
+    private @Nullable Instant endTime;
+    private @Nullable String endReason;
+    private @Nullable Instant tokenExpireTime;
+
+    private Builder() {}
+
+    public Builder id(UUID id) {
+      this.id = id;
+      return this;
+    }
+
+    public Builder databaseRole(String databaseRole) {
+      this.databaseRole = databaseRole;
+      return this;
+    }
+
+    public Builder vaultMount(String vaultMount) {
+      this.vaultMount = vaultMount;
+      return this;
+    }
+
+    public Builder vaultRole(String vaultRole) {
+      this.vaultRole = vaultRole;
+      return this;
+    }
+
+    public Builder leaseId(String leaseId) {
+      this.leaseId = leaseId;
+      return this;
+    }
+
+    public Builder username(String username) {
+      this.username = username;
+      return this;
+    }
+
+    public Builder owner(PodIdentity owner) {
+      this.owner = owner;
+      return this;
+    }
+
+    public Builder kind(CredentialKind kind) {
+      this.kind = kind;
+      return this;
+    }
+
+    public Builder state(CredentialState state) {
+      this.state = state;
+      return this;
+    }
+
+    public Builder renewable(boolean renewable) {
+      this.renewable = renewable;
+      return this;
+    }
+
+    public Builder ownerReplica(@Nullable String ownerReplica) {
+      this.ownerReplica = ownerReplica;
+      return this;
+    }
+
+    public Builder issueTime(Instant issueTime) {
+      this.issueTime = issueTime;
+      return this;
+    }
+
+    public Builder expireTime(Instant expireTime) {
+      this.expireTime = expireTime;
+      return this;
+    }
+
+    public Builder maxExpireTime(@Nullable Instant maxExpireTime) {
+      this.maxExpireTime = maxExpireTime;
+      return this;
+    }
+
+    public Builder replaces(@Nullable UUID replaces) {
+      this.replaces = replaces;
+      return this;
+    }
+
+    public Builder detachedTime(@Nullable Instant detachedTime) {
+      this.detachedTime = detachedTime;
+      return this;
+    }
+
+    public Builder endTime(@Nullable Instant endTime) {
+      this.endTime = endTime;
+      return this;
+    }
+
+    public Builder endReason(@Nullable String endReason) {
+      this.endReason = endReason;
+      return this;
+    }
+
+    public Builder tokenExpireTime(@Nullable Instant tokenExpireTime) {
+      this.tokenExpireTime = tokenExpireTime;
+      return this;
+    }
+
+    /**
+     * @throws NullPointerException when a required component is not set
+     * @throws IllegalArgumentException when the expiry is before the issue
+     */
+    public CredentialRecord build() {
+      return new CredentialRecord(
+          Objects.requireNonNull(id, "id"),
+          Objects.requireNonNull(databaseRole, "databaseRole"),
+          Objects.requireNonNull(vaultMount, "vaultMount"),
+          Objects.requireNonNull(vaultRole, "vaultRole"),
+          Objects.requireNonNull(leaseId, "leaseId"),
+          Objects.requireNonNull(username, "username"),
+          Objects.requireNonNull(owner, "owner"),
+          Objects.requireNonNull(kind, "kind"),
+          Objects.requireNonNull(state, "state"),
+          renewable,
+          ownerReplica,
+          Objects.requireNonNull(issueTime, "issueTime"),
+          Objects.requireNonNull(expireTime, "expireTime"),
+          maxExpireTime,
+          replaces,
+          detachedTime,
+          endTime,
+          endReason,
+          tokenExpireTime);
+    }
+  }
 }

@@ -187,6 +187,30 @@ public class CredentialStore {
         .list();
   }
 
+  /** The UIDs of every pod of this name the broker has issued credentials to. */
+  public List<String> podUidsOf(String namespace, String podName) {
+    return jdbc.sql(
+            "SELECT DISTINCT pod_uid FROM credential WHERE namespace = :ns AND pod_name = :pod"
+                + " AND pod_uid IS NOT NULL")
+        .param("ns", namespace)
+        .param("pod", podName)
+        .query(String.class)
+        .list();
+  }
+
+  /** The ids of the still active credentials issued to any of these pod UIDs, oldest first. */
+  public List<UUID> activeIdsOfPods(Collection<String> podUids) {
+    if (podUids.isEmpty()) {
+      return List.of();
+    }
+    return jdbc.sql(
+            "SELECT id FROM credential WHERE pod_uid IN (:uids) AND state = 'ACTIVE'"
+                + " ORDER BY issue_time")
+        .param("uids", List.copyOf(podUids))
+        .query(UUID.class)
+        .list();
+  }
+
   /** The live credentials of one pod UID (what an operator's pod revocation ends). */
   public List<CredentialRecord> findActiveByPodUid(String podUid) {
     return jdbc.sql(
@@ -406,15 +430,25 @@ public class CredentialStore {
     return earliest.isEmpty() ? Optional.empty() : Optional.ofNullable(earliest.get(0));
   }
 
-  /** Records a successful renewal by the owner. */
-  boolean recordRenewal(
-      UUID id,
-      String replica,
+  /**
+   * A successful renewal, as its owner records it.
+   *
+   * @param renewedAt when Vault renewed the lease
+   * @param expireTime when the lease now runs out
+   * @param maxExpireTime the limit Vault capped the renewal at, or {@code null} when it did not cap
+   *     it (a known limit is never moved later)
+   * @param renewalDue when to renew next, or {@code null} when nobody renews it any more
+   * @param nextAction when the owner must look at it next
+   */
+  record Renewal(
       Instant renewedAt,
       Instant expireTime,
       @Nullable Instant maxExpireTime,
       @Nullable Instant renewalDue,
-      Instant nextAction) {
+      Instant nextAction) {}
+
+  /** Records a successful renewal by the owner. */
+  boolean recordRenewal(UUID id, String replica, Renewal renewal) {
     return jdbc.sql(
                 "UPDATE credential SET expire_time = :expire,"
                     // LEAST ignores NULLs: a cap Vault applied never moves a known limit later.
@@ -423,11 +457,11 @@ public class CredentialStore {
                     + " next_action_time = :nextAction, renewal_failures = 0,"
                     + " expiring_notified = false, updated_time = now()"
                     + " WHERE id = :id AND owner_replica = :replica AND state = 'ACTIVE'")
-            .param("expire", utc(expireTime))
-            .param("maxExpire", utc(maxExpireTime))
-            .param("renewedAt", utc(renewedAt))
-            .param("renewalDue", utc(renewalDue))
-            .param("nextAction", utc(nextAction))
+            .param("expire", utc(renewal.expireTime()))
+            .param("maxExpire", utc(renewal.maxExpireTime()))
+            .param("renewedAt", utc(renewal.renewedAt()))
+            .param("renewalDue", utc(renewal.renewalDue()))
+            .param("nextAction", utc(renewal.nextAction()))
             .param("id", id)
             .param("replica", replica)
             .update()
@@ -687,30 +721,32 @@ public class CredentialStore {
   }
 
   private static CredentialRecord map(ResultSet rs, int row) throws SQLException {
-    return new CredentialRecord(
-        rs.getObject("id", UUID.class),
-        rs.getString("database_role"),
-        rs.getString("vault_mount"),
-        rs.getString("vault_role"),
-        rs.getString("lease_id"),
-        rs.getString("username"),
-        new PodIdentity(
-            rs.getString("namespace"),
-            rs.getString("service_account"),
-            rs.getString("pod_name"),
-            rs.getString("pod_uid")),
-        CredentialKind.valueOf(rs.getString("kind")),
-        CredentialState.valueOf(rs.getString("state")),
-        rs.getBoolean("renewable"),
-        rs.getString("owner_replica"),
-        instant(rs, "issue_time"),
-        instant(rs, "expire_time"),
-        nullableInstant(rs, "max_expire_time"),
-        rs.getObject("replaces", UUID.class),
-        nullableInstant(rs, "detached_time"),
-        nullableInstant(rs, "end_time"),
-        rs.getString("end_reason"),
-        nullableInstant(rs, "token_expire_time"));
+    return CredentialRecord.builder()
+        .id(rs.getObject("id", UUID.class))
+        .databaseRole(rs.getString("database_role"))
+        .vaultMount(rs.getString("vault_mount"))
+        .vaultRole(rs.getString("vault_role"))
+        .leaseId(rs.getString("lease_id"))
+        .username(rs.getString("username"))
+        .owner(
+            new PodIdentity(
+                rs.getString("namespace"),
+                rs.getString("service_account"),
+                rs.getString("pod_name"),
+                rs.getString("pod_uid")))
+        .kind(CredentialKind.valueOf(rs.getString("kind")))
+        .state(CredentialState.valueOf(rs.getString("state")))
+        .renewable(rs.getBoolean("renewable"))
+        .ownerReplica(rs.getString("owner_replica"))
+        .issueTime(instant(rs, "issue_time"))
+        .expireTime(instant(rs, "expire_time"))
+        .maxExpireTime(nullableInstant(rs, "max_expire_time"))
+        .replaces(rs.getObject("replaces", UUID.class))
+        .detachedTime(nullableInstant(rs, "detached_time"))
+        .endTime(nullableInstant(rs, "end_time"))
+        .endReason(rs.getString("end_reason"))
+        .tokenExpireTime(nullableInstant(rs, "token_expire_time"))
+        .build();
   }
 
   private static LeaseEntry mapEntry(ResultSet rs, int row) throws SQLException {

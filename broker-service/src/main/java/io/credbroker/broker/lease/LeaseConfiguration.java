@@ -39,9 +39,10 @@ class LeaseConfiguration {
       RevocationRetryQueue retryQueue,
       ReplicaId replicaId,
       LeaseMetrics metrics,
-      BrokerProperties properties) {
+      BrokerProperties properties,
+      Clock clock) {
     return new LeaseService(
-        vault, store, retryQueue, replicaId, Clock.systemUTC(), metrics, properties.lease());
+        vault, store, retryQueue, replicaId, clock, metrics, properties.lease());
   }
 
   @Bean
@@ -55,7 +56,8 @@ class LeaseConfiguration {
       ReplicaId replicaId,
       BrokerProperties properties,
       LeaseMetrics metrics,
-      PodDepartures podDepartures) {
+      PodDepartures podDepartures,
+      Clock clock) {
     return new LeaseKeeper(
         store,
         leaseService,
@@ -64,7 +66,7 @@ class LeaseConfiguration {
         bindings,
         streams.getIfAvailable(CredentialStreams::none),
         replicaId,
-        Clock.systemUTC(),
+        clock,
         properties.lease(),
         metrics,
         podDepartures);
@@ -79,11 +81,12 @@ class LeaseConfiguration {
       CredentialStore store,
       ObjectProvider<CredentialStreams> streams,
       BrokerProperties properties,
-      MeterRegistry meterRegistry) {
+      MeterRegistry meterRegistry,
+      Clock clock) {
     return new PodDepartures(
         store,
         streams.getIfAvailable(CredentialStreams::none),
-        Clock.systemUTC(),
+        clock,
         properties.lease().drainGrace(),
         properties.kubernetes().cacheMaxTtl().plus(java.time.Duration.ofMinutes(5)),
         meterRegistry);
@@ -97,16 +100,10 @@ class LeaseConfiguration {
       JdbcClient jdbc,
       TransactionTemplate transactions,
       LeaseMetrics metrics,
-      BrokerProperties properties) {
+      BrokerProperties properties,
+      Clock clock) {
     return new LeaseReconciler(
-        vault,
-        store,
-        bindings,
-        jdbc,
-        transactions,
-        Clock.systemUTC(),
-        metrics,
-        properties.lease().reconcile());
+        vault, store, bindings, jdbc, transactions, clock, metrics, properties.lease().reconcile());
   }
 
   /** Once the broker is up: can the issuing tokens' lifetime cover the rotation margin? */
@@ -117,9 +114,12 @@ class LeaseConfiguration {
 
   @Bean
   UnboundCredentials unboundCredentials(
-      CredentialStore store, Bindings bindings, BrokerProperties properties, LeaseMetrics metrics) {
-    return new UnboundCredentials(
-        store, bindings, Clock.systemUTC(), properties.lease().drainGrace(), metrics);
+      CredentialStore store,
+      Bindings bindings,
+      BrokerProperties properties,
+      LeaseMetrics metrics,
+      Clock clock) {
+    return new UnboundCredentials(store, bindings, clock, properties.lease().drainGrace(), metrics);
   }
 
   /**

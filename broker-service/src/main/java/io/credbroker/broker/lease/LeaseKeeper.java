@@ -1,21 +1,13 @@
 package io.credbroker.broker.lease;
 
-import io.credbroker.broker.BrokerException;
-import io.credbroker.broker.BrokerException.Reason;
-import io.credbroker.broker.auth.Binding;
 import io.credbroker.broker.auth.Bindings;
 import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.lease.CredentialStore.Due;
-import io.credbroker.broker.lease.RevocationRetryQueue.PendingRevocation;
-import io.credbroker.broker.vault.LeaseRenewal;
 import io.credbroker.broker.vault.VaultDatabaseCredentials;
-import io.micrometer.core.instrument.Gauge;
-import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
@@ -26,25 +18,21 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.context.SmartLifecycle;
 
 /**
- * Keeps this replica's credentials alive and ends them on time: renews leases at about 2/3 of their
- * lifetime, rotates a credential before Vault's max TTL, before the Vault token that created it
- * dies (or when Vault refuses a renewal), revokes a replaced credential after its acknowledgement
- * and drain grace, revokes a credential whose stream broke once the reconnect grace is over, ends
- * (after the drain grace) those whose identity the bindings no longer allow, and cleans up
- * credentials that ran out. It also works the persisted revocation retry queue (for the whole
- * cluster) and refreshes the lifecycle gauges.
+ * The scheduler that keeps this replica's credentials alive and ends them on time: it runs {@link
+ * LeaseDecisions#tend} for each credential when it is due (renew at about 2/3 of the lifetime,
+ * rotate before Vault's max TTL or the creating token's death, revoke what was replaced, abandoned
+ * or ran out, end what lost its pod or binding). Its workers also run the {@link
+ * RevocationRetryWorker} (the persisted revocation retry queue, for the whole cluster), and its
+ * poller refreshes the {@link LeaseGauges}.
  *
  * <p>Cost per credential: none in memory until it is due soon. The state store is the schedule
  * ({@code next_action_time}); every {@code pollInterval} one thread loads this replica's
@@ -54,40 +42,26 @@ import org.springframework.context.SmartLifecycle;
  * every write is conditional on this replica still owning the live credential, so a resume or
  * failover elsewhere wins cleanly.
  *
- * <p>While Vault is unreachable renewals are retried with capped exponential backoff and jitter
- * (never later than the lease's expiry allows), the stream is told {@code expiring} once the
- * credential is close to running out, and streams stay open.
- *
  * <p>Thread-safe. Lifecycle: started and stopped by Spring ({@link SmartLifecycle}); stopping waits
  * briefly for work in progress.
  */
 public final class LeaseKeeper implements SmartLifecycle {
 
   private static final Logger log = LoggerFactory.getLogger(LeaseKeeper.class);
-  private static final Duration MIN_RETRY = Duration.ofMillis(200);
   private static final int GAUGE_EVERY_POLLS = 5;
 
   private final CredentialStore store;
-  private final LeaseService leases;
-  private final VaultDatabaseCredentials vault;
-  private final RevocationRetryQueue retryQueue;
-  private final Bindings bindings;
-  private final CredentialStreams streams;
   private final String replica;
   private final Clock clock;
   private final BrokerProperties.Lease settings;
-  private final LeaseMetrics metrics;
-  private final DepartedPods departedPods;
+  private final LeaseDecisions decisions;
+  private final LeaseGauges gauges;
+  private final RevocationRetryWorker retryWorker;
 
   private final DelayQueue<Scheduled> queue = new DelayQueue<>();
   private final Set<UUID> queued = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean retryRunning = new AtomicBoolean();
   private final AtomicInteger polls = new AtomicInteger();
-  private final Map<String, AtomicLong> liveCounts = new ConcurrentHashMap<>();
-  private final AtomicReference<@Nullable Instant> earliestExpiry = new AtomicReference<>();
-  private final AtomicReference<@Nullable Instant> earliestTokenExpiry = new AtomicReference<>();
-  private final AtomicLong retryDepth = new AtomicLong();
-  private final AtomicReference<Duration> oldestRetryAge = new AtomicReference<>(Duration.ZERO);
   private final Semaphore permits;
 
   private volatile boolean running;
@@ -132,17 +106,10 @@ public final class LeaseKeeper implements SmartLifecycle {
       BrokerProperties.Lease settings,
       LeaseMetrics metrics,
       DepartedPods departedPods) {
-    this.departedPods = Objects.requireNonNull(departedPods, "departedPods");
     this.store = Objects.requireNonNull(store, "store");
-    this.leases = Objects.requireNonNull(leases, "leases");
-    this.vault = Objects.requireNonNull(vault, "vault");
-    this.retryQueue = Objects.requireNonNull(retryQueue, "retryQueue");
-    this.bindings = Objects.requireNonNull(bindings, "bindings");
-    this.streams = Objects.requireNonNull(streams, "streams");
     this.replica = replicaId.value();
     this.clock = Objects.requireNonNull(clock, "clock");
     this.settings = Objects.requireNonNull(settings, "settings");
-    this.metrics = Objects.requireNonNull(metrics, "metrics");
     if (!positive(settings.pollInterval()) || !positive(settings.reconnectGrace())) {
       throw new IllegalArgumentException(
           "credbroker.lease.poll-interval and reconnect-grace must be positive");
@@ -151,56 +118,20 @@ public final class LeaseKeeper implements SmartLifecycle {
     // due
     // credentials waits in the delay queue (ordered) rather than in an unbounded executor queue.
     this.permits = new Semaphore(settings.workers() * 2);
-    registerGauges(metrics.registry());
-  }
-
-  private void registerGauges(MeterRegistry registry) {
-    for (String state : new String[] {"attached", "detached", "replaced", "one_shot"}) {
-      AtomicLong count = liveCounts.computeIfAbsent(state, s -> new AtomicLong());
-      Gauge.builder("credbroker.credentials.live", count, AtomicLong::get)
-          .description("Live credentials this replica is responsible for, by state")
-          .tag("state", state)
-          .register(registry);
-    }
-    Gauge.builder("credbroker.lease.earliest.unrenewed.expiry", earliestExpiry, this::secondsUntil)
-        .description(
-            "Seconds until the earliest expiry among the leases this replica renews; +Inf while it"
-                + " renews none (this replica; aggregate with min)")
-        .baseUnit("seconds")
-        .register(registry);
-    Gauge.builder("credbroker.revocation.retry.queue.depth", retryDepth, AtomicLong::get)
-        .description(
-            "Revocations waiting for Vault to confirm them (whole cluster: every replica reports the"
-                + " same value; aggregate with max)")
-        .register(registry);
-    Gauge.builder(
-            "credbroker.revocation.retry.oldest.age",
-            oldestRetryAge,
-            age -> age.get().toMillis() / 1000.0)
-        .description(
-            "Seconds the longest-waiting revocation has waited for Vault to confirm it; 0 while none"
-                + " waits (whole cluster: every replica reports the same value; aggregate with max)")
-        .baseUnit("seconds")
-        .register(registry);
-    Gauge.builder("credbroker.lease.earliest.token.expiry", earliestTokenExpiry, this::secondsUntil)
-        .description(
-            "Seconds until the earliest death of a Vault token that created a live credential; +Inf"
-                + " while there is none (whole cluster: every replica reports the same value;"
-                + " aggregate with min)")
-        .baseUnit("seconds")
-        .register(registry);
-  }
-
-  /**
-   * Seconds from now until the time held, for a gauge; +Inf while there is none, so that a
-   * threshold such as {@code < 300} stays false and {@code min} across replicas stays right (NaN
-   * would do neither in a dashboard).
-   */
-  private double secondsUntil(AtomicReference<@Nullable Instant> time) {
-    Instant at = time.get();
-    return at == null
-        ? Double.POSITIVE_INFINITY
-        : Duration.between(clock.instant(), at).toMillis() / 1000.0;
+    this.decisions =
+        new LeaseDecisions(
+            store,
+            leases,
+            vault,
+            bindings,
+            streams,
+            replica,
+            clock,
+            settings,
+            metrics,
+            departedPods);
+    this.retryWorker = new RevocationRetryWorker(retryQueue, vault, clock, settings, metrics);
+    this.gauges = new LeaseGauges(store, retryQueue, replica, clock, metrics.registry());
   }
 
   @Override
@@ -270,15 +201,15 @@ public final class LeaseKeeper implements SmartLifecycle {
         submit(
             () -> {
               try {
-                workRetryQueue();
+                retryWorker.workRetryQueue();
               } finally {
                 retryRunning.set(false);
               }
             });
       }
       if (polls.getAndIncrement() % GAUGE_EVERY_POLLS == 0) {
-        refreshGauges();
-        endStreamsOwnedElsewhere();
+        gauges.refresh();
+        decisions.endStreamsOwnedElsewhere();
       }
     } catch (RuntimeException e) {
       log.warn("Loading due leases failed; trying again at the next poll", e);
@@ -334,359 +265,13 @@ public final class LeaseKeeper implements SmartLifecycle {
   }
 
   /**
-   * Does what is due for one credential, on a fresh read of its row.
+   * Does what is due for one credential, on a fresh read of its row ({@link LeaseDecisions#tend}).
    *
    * @return when to look at it next, or {@code null} when it has ended or is no longer this
    *     replica's
    */
   @Nullable Instant tend(UUID id) {
-    LeaseEntry entry = store.findEntry(id).orElse(null);
-    if (entry == null || entry.record().state() != CredentialState.ACTIVE) {
-      return null;
-    }
-    if (!replica.equals(entry.record().ownerReplica())) {
-      // Another replica keeps it now (it claimed it, or a stream resumed it there): a stream still
-      // holding it here gets nothing more from this replica and must resume there.
-      endStreamOwnedElsewhere(id);
-      return null;
-    }
-    CredentialRecord record = entry.record();
-    Instant now = clock.instant();
-    Instant revokeAfter = entry.revokeAfter();
-    if (revokeAfter != null && !now.isBefore(revokeAfter)) {
-      RevocationTrigger trigger = entry.revokeTrigger();
-      leases.revokeAsOwner(entry, trigger != null ? trigger : RevocationTrigger.EXPIRED);
-      return null;
-    }
-    Instant graceEnd = graceEnd(record);
-    if (graceEnd != null && !now.isBefore(graceEnd)) {
-      leases.revokeAsOwner(entry, RevocationTrigger.ABANDONED);
-      return null;
-    }
-    String podUid = record.owner().podUid();
-    boolean podDeleted = entry.revokeTrigger() == RevocationTrigger.POD_DELETED;
-    if (podDeleted || (podUid != null && departedPods.isDeparted(podUid))) {
-      // Its pod is gone (marked by any replica, or known here first): never renewed or rotated
-      // again, revoked once the drain grace is over; a stream that still holds it here (it was
-      // opened while the pod was being deleted) ends now.
-      Instant revokeAt = revokeAfter;
-      if (!podDeleted || revokeAt == null) {
-        revokeAt = now.plus(settings.drainGrace());
-        store.endRenewalsOfPod(Objects.requireNonNull(podUid), revokeAt);
-      }
-      if (streams.holds(id)) {
-        streams.end(id, PodDepartures.podDeleted(record.owner()));
-      }
-      return revokeAt;
-    }
-    boolean unbound = entry.revokeTrigger() == RevocationTrigger.UNBOUND;
-    if (unbound || !bindings.allows(record.owner(), record.databaseRole())) {
-      return endUnbound(record, unbound, now);
-    }
-    if (!now.isBefore(record.expireTime())) {
-      if (record.kind() == CredentialKind.STREAM && streams.holds(id)) {
-        // It ran out by our records under an open stream. Vault decides whether it did: another
-        // replica may have renewed it and lost the race to record that to the resume that brought
-        // the stream here. A renewal Vault refuses (the lease is gone) replaces it, as the client
-        // needs a new credential, not silence.
-        return renewOrRotate(entry, now);
-      }
-      leases.revokeAsOwner(entry, RevocationTrigger.EXPIRED);
-      return null;
-    }
-    Instant renewalDue = entry.renewalDue();
-    if (renewalDue != null && !now.isBefore(renewalDue)) {
-      return renewOrRotate(entry, now);
-    }
-    Instant next = earliest(renewalDue, revokeAfter, graceEnd, record.expireTime());
-    store.reschedule(id, replica, renewalDue, next);
-    return next;
-  }
-
-  /**
-   * Ends the stream on this replica that holds a credential another replica keeps now, with
-   * UNAVAILABLE ({@code SHUTTING_DOWN}: this replica does not serve it any more), so that its
-   * client resumes it where it is kept instead of listening to a replica that no longer renews it.
-   */
-  private void endStreamOwnedElsewhere(UUID id) {
-    if (streams.holds(id)) {
-      log.info("Credential {} is kept by another replica now; ending its stream here", id);
-      streams.end(
-          id,
-          new BrokerException(
-              Reason.SHUTTING_DOWN,
-              "another broker replica keeps this credential now; reconnect",
-              MIN_RETRY,
-              null));
-    }
-  }
-
-  /**
-   * Ends the streams on this replica whose credentials other replicas keep now (see {@link
-   * #endStreamOwnedElsewhere}).
-   */
-  private void endStreamsOwnedElsewhere() {
-    Set<UUID> held = streams.held();
-    if (!held.isEmpty()) {
-      store.ownedElsewhere(held, replica).forEach(this::endStreamOwnedElsewhere);
-    }
-  }
-
-  /**
-   * Ends a credential whose identity is no longer bound to its database role, by this replica's
-   * bindings or marked so by any replica (whatever bindings this one has): never renewed or rotated
-   * again, revoked once the drain grace is over so that the pod's last connections can finish; a
-   * stream that holds it here ends now with PERMISSION_DENIED ({@code NOT_BOUND}).
-   */
-  private @Nullable Instant endUnbound(CredentialRecord record, boolean marked, Instant now) {
-    Instant revokeAt =
-        store
-            .endRenewalsUnbound(record.id(), replica, now.plus(settings.drainGrace()))
-            .orElse(null);
-    if (revokeAt == null) {
-      return null;
-    }
-    if (!marked) {
-      metrics.unbound(record.databaseRole(), 1);
-      log.info(
-          "Credential {} of {}/{} is no longer bound to database role {}: revoked at {}",
-          record.id(),
-          record.owner().namespace(),
-          record.owner().serviceAccount(),
-          record.databaseRole(),
-          revokeAt);
-    }
-    if (streams.holds(record.id())) {
-      streams.end(record.id(), Bindings.notBound(record.owner(), record.databaseRole()));
-    }
-    return revokeAt;
-  }
-
-  private @Nullable Instant graceEnd(CredentialRecord record) {
-    Instant detached = record.detachedTime();
-    return record.kind() == CredentialKind.STREAM && detached != null
-        ? detached.plus(settings.reconnectGrace())
-        : null;
-  }
-
-  private @Nullable Instant renewOrRotate(LeaseEntry entry, Instant now) {
-    CredentialRecord record = entry.record();
-    UUID id = record.id();
-    Duration ttl =
-        entry.leaseTtl() != null
-            ? entry.leaseTtl()
-            : Duration.between(record.issueTime(), record.expireTime());
-    boolean held = streams.holds(id);
-    Instant max = record.maxExpireTime();
-    boolean wouldCap =
-        max != null
-            && Duration.between(now, max).toMillis() < ttl.toMillis() * settings.rotationMargin();
-    if (!store.stillHeldAsSeen(entry)) {
-      // Claimed by another replica, or resumed, since it was read (this replica paused): the new
-      // holder renews it; Vault never hears of this replica's stale decision.
-      endStreamOwnedElsewhere(id);
-      return null;
-    }
-    LeaseRenewal renewal;
-    try {
-      renewal = vault.renewLease(record.leaseId(), ttl);
-    } catch (BrokerException e) {
-      // Only Vault refusing this lease (400: not found, expired, not renewable) is a refusal. A 403
-      // means the broker's own login or policy is wrong and arrives as VAULT_UNAVAILABLE: the lease
-      // may be fine, so it is renewed again later (with a fresh login), never given up.
-      if (e.reason() == Reason.VAULT_REJECTED) {
-        metrics.renewal("refused");
-        if (held) {
-          return rotate(entry, record.expireTime(), RotationReason.RENEWAL_REFUSED, now);
-        }
-        // Nobody to hand a replacement to; the lease is gone or going in Vault.
-        leases.revokeAsOwner(entry, RevocationTrigger.EXPIRED);
-        return null;
-      }
-      metrics.renewal("failed");
-      return renewalFailed(entry, now, held);
-    }
-    Instant expire = now.plus(renewal.leaseDuration());
-    boolean capped = renewal.capped() || wouldCap;
-    // Keep renewing while the stream is away (its grace may outlast the lease); stop once capped.
-    Instant renewalDue = capped ? null : leases.renewalDue(now, renewal.leaseDuration(), max);
-    Instant next = earliest(renewalDue, graceEnd(record), expire);
-    if (!store.recordRenewal(
-        id, replica, now, expire, renewal.capped() ? expire : null, renewalDue, next)) {
-      return null;
-    }
-    metrics.renewal(renewal.capped() ? "capped" : "renewed");
-    streams.renewed(id, expire);
-    if (capped && held) {
-      Instant tokenExpire = record.tokenExpireTime();
-      // The lease dies with its creating token whatever Vault granted: the replaced credential can
-      // only drain until then.
-      Instant usableUntil =
-          tokenExpire != null && tokenExpire.isBefore(expire) ? tokenExpire : expire;
-      return rotate(entry, usableUntil, rotationReason(record, renewal.capped()), now);
-    }
-    return next;
-  }
-
-  /**
-   * Why a credential whose renewals reached its limit is rotated: the limit is the death of the
-   * token that created it when that comes before Vault's max TTL ({@link LeaseService#issue} sets
-   * the credential's max expiry to the earlier of the two), otherwise the max TTL.
-   */
-  private RotationReason rotationReason(CredentialRecord record, boolean cappedByVault) {
-    Instant tokenExpire = record.tokenExpireTime();
-    Instant max = record.maxExpireTime();
-    boolean tokenFirst =
-        !cappedByVault
-            && tokenExpire != null
-            && max != null
-            && !max.isBefore(tokenExpire.minus(settings.tokenExpiryMargin()));
-    return tokenFirst ? RotationReason.TOKEN_EXPIRY : RotationReason.MAX_TTL;
-  }
-
-  /**
-   * Replaces a credential on its stream: issues a new one for the same pod and binding, hands it to
-   * the stream, and lets the old one run until {@code oldExpire} (or its acknowledgement plus the
-   * drain grace).
-   */
-  private @Nullable Instant rotate(
-      LeaseEntry entry, Instant oldExpire, RotationReason reason, Instant now) {
-    CredentialRecord old = entry.record();
-    // Never for an identity the bindings no longer allow: tend ended such a credential already.
-    Binding binding = bindings.authorize(old.owner(), old.databaseRole());
-    String podUid = old.owner().podUid();
-    if (podUid != null && departedPods.isDeparted(podUid)) {
-      // Its pod went away since this credential was loaded: no new role for it; look again now.
-      return now;
-    }
-    IssuedCredential fresh;
-    try {
-      fresh =
-          leases.issue(
-              old.owner(),
-              binding,
-              CredentialKind.STREAM,
-              entry.leaseTtl(),
-              entry.streamId(),
-              old.id());
-    } catch (BrokerException e) {
-      log.warn("Rotating credential {} failed ({}); trying again", old.id(), e.reason());
-      return renewalFailed(entry, now, true);
-    }
-    if (!store.supersede(old.id(), replica, oldExpire, RevocationTrigger.EXPIRED)) {
-      // Revoked or taken over meanwhile: nobody will use the replacement.
-      leases.revoke(fresh.record().id(), RevocationTrigger.ABANDONED);
-      return null;
-    }
-    Duration validFor = Duration.between(now, oldExpire);
-    boolean delivered =
-        streams.rotated(old.id(), fresh, validFor.isNegative() ? Duration.ZERO : validFor, reason);
-    if (!delivered) {
-      // The stream went away meanwhile (its replica stopping, a network cut): the pod never saw
-      // the replacement and will resume the old credential, on any replica. Keep that one
-      // resumable, with the reconnect grace, to be rotated on the stream that resumes it; the
-      // replacement nobody knows of is revoked.
-      store.restoreSuperseded(old.id(), replica, now);
-      leases.revoke(fresh.record().id(), RevocationTrigger.ABANDONED);
-      log.info(
-          "Credential {} was not replaced: its stream ended during the rotation ({})",
-          old.id(),
-          reason.tag());
-      return now;
-    }
-    metrics.rotation(reason.tag());
-    log.info("Credential {} replaced by {} ({})", old.id(), fresh.record().id(), reason.tag());
-    return oldExpire;
-  }
-
-  /**
-   * Schedules another attempt with capped exponential backoff and jitter, never past the expiry.
-   */
-  private Instant renewalFailed(LeaseEntry entry, Instant now, boolean held) {
-    CredentialRecord record = entry.record();
-    long jittered =
-        jitteredBackoffMillis(
-            MIN_RETRY, settings.renewalRetryMax(), Math.min(entry.renewalFailures(), 16));
-    Duration remaining = Duration.between(now, record.expireTime());
-    // While the lease lives, try again well before it runs out; once it has, the backoff alone
-    // rules.
-    long beforeExpiry =
-        remaining.isNegative()
-            ? Long.MAX_VALUE
-            : Math.max(MIN_RETRY.toMillis(), remaining.toMillis() / 3);
-    Instant retryAt =
-        now.plusMillis(Math.max(MIN_RETRY.toMillis(), Math.min(jittered, beforeExpiry)));
-    boolean notify =
-        held && !entry.expiringNotified() && remaining.compareTo(settings.expiringWarning()) <= 0;
-    Instant expiry = record.expireTime().isAfter(now) ? record.expireTime() : null;
-    Instant next = earliest(retryAt, graceEnd(record), expiry);
-    store.recordRenewalFailure(
-        record.id(), replica, retryAt, next, entry.expiringNotified() || notify);
-    if (notify) {
-      streams.expiring(record.id(), record.expireTime());
-    }
-    return next;
-  }
-
-  /** Retries revocations Vault has not confirmed yet, with bounded exponential backoff. */
-  private void workRetryQueue() {
-    try {
-      Instant now = clock.instant();
-      for (PendingRevocation pending :
-          retryQueue.claimDue(now, RevocationRetryQueue.CLAIM_LEASE, settings.batchSize())) {
-        try {
-          vault.revoke(pending.leaseId());
-          retryQueue.confirmed(pending.credentialId());
-          metrics.revocationRetry(true);
-          log.info(
-              "Revocation of credential {} confirmed by Vault after {} failed attempts",
-              pending.credentialId(),
-              pending.attempts());
-        } catch (BrokerException e) {
-          long jittered =
-              jitteredBackoffMillis(
-                  settings.revocationRetryInitial(),
-                  settings.revocationRetryMax(),
-                  Math.min(pending.attempts(), 20));
-          retryQueue.failed(
-              pending.credentialId(), clock.instant().plusMillis(jittered), e.reason().name());
-          metrics.revocationRetry(false);
-        }
-      }
-    } catch (RuntimeException e) {
-      log.warn("Working the revocation retry queue failed", e);
-    }
-  }
-
-  private void refreshGauges() {
-    try {
-      store.liveCounts(replica).forEach((state, count) -> liveCounts.get(state).set(count));
-      earliestExpiry.set(store.earliestRenewedExpiry(replica).orElse(null));
-      earliestTokenExpiry.set(store.earliestTokenExpiry().orElse(null));
-      retryDepth.set(retryQueue.depth());
-      oldestRetryAge.set(retryQueue.oldestAge());
-    } catch (RuntimeException e) {
-      log.debug("Refreshing lease gauges failed", e);
-    }
-  }
-
-  /**
-   * {@code initial} doubled {@code doublings} times, at most {@code max}, then drawn at random from
-   * its upper half, so that replicas and credentials that failed together do not retry together.
-   */
-  private static long jitteredBackoffMillis(Duration initial, Duration max, int doublings) {
-    long backoff = Math.min(max.toMillis(), initial.toMillis() << doublings);
-    return (long) (backoff * (0.5 + ThreadLocalRandom.current().nextDouble() / 2));
-  }
-
-  private static Instant earliest(@Nullable Instant... candidates) {
-    Instant earliest = null;
-    for (Instant candidate : candidates) {
-      if (candidate != null && (earliest == null || candidate.isBefore(earliest))) {
-        earliest = candidate;
-      }
-    }
-    return Objects.requireNonNull(earliest, "no candidate time");
+    return decisions.tend(id);
   }
 
   private static Thread daemon(Runnable runnable, String name) {

@@ -12,19 +12,10 @@ import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.Queue;
 import java.util.UUID;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -40,17 +31,17 @@ import org.springframework.dao.DataAccessException;
  * finds the lease that no record knows and revokes it after its grace).
  *
  * <p>Max TTL. Vault's creds answer does not say how far renewals can go. The broker reads it per
- * Vault role from Vault's configuration (the role's {@code max_ttl}, capped by the mount's max
- * lease TTL, as Vault caps renewals), never by renewing a lease: a renewal far ahead would leave a
- * fresh role alive up to its maximum should the broker die before setting it back. The value is
- * cached for {@code maxTtlCache}; a capped renewal later tells the exact limit of that lease.
+ * Vault role from Vault's configuration ({@link MaxTtls}), never by renewing a lease: a renewal far
+ * ahead would leave a fresh role alive up to its maximum should the broker die before setting it
+ * back. A capped renewal later tells the exact limit of that lease.
  *
  * <p>Ending is one path for every trigger ({@link #revoke}): the credential is ended and its lease
  * put on the persisted retry queue in one statement, then Vault revokes it synchronously; only
  * Vault's confirmation removes it from the queue.
  *
  * <p>Thread-safe; blocking (Vault and the state database are called on the caller's thread), except
- * {@link #detach}, which only queues its write for one background thread.
+ * {@link #detach}, which only queues its write for one background thread ({@link
+ * StreamDetachments}).
  *
  * <p>Lifecycle: {@link #close()} (called by Spring when the context closes) writes the detachments
  * still queued and stops that thread.
@@ -70,37 +61,8 @@ public class LeaseService implements AutoCloseable {
   private final Clock clock;
   private final LeaseMetrics metrics;
   private final BrokerProperties.Lease settings;
-  private final Map<String, MaxTtl> maxTtls = new ConcurrentHashMap<>();
-
-  /** Streams that ended, with when they ended, waiting to be written by {@link #detacher}. */
-  private final Queue<EndedStream> endedStreams = new ConcurrentLinkedQueue<>();
-
-  /**
-   * One thread at most (started when streams end, gone when idle): however many streams end at
-   * once, writing their detachments costs one thread and one state-store connection, not one each.
-   */
-  private final ThreadPoolExecutor detacher =
-      new ThreadPoolExecutor(
-          1,
-          1,
-          30,
-          TimeUnit.SECONDS,
-          new LinkedBlockingQueue<>(),
-          runnable -> {
-            Thread thread = new Thread(runnable, "stream-detach");
-            thread.setDaemon(true);
-            return thread;
-          });
-
-  /** Whether a drain of {@link #endedStreams} is queued or running on {@link #detacher}. */
-  private final AtomicBoolean draining = new AtomicBoolean();
-
-  private record EndedStream(UUID streamId, Instant endedAt) {}
-
-  /**
-   * What is known of a Vault role's max TTL (counted from lease issue); {@code null}: unbounded.
-   */
-  private record MaxTtl(@Nullable Duration value, Instant learned) {}
+  private final MaxTtls maxTtls;
+  private final StreamDetachments detachments;
 
   public LeaseService(
       VaultDatabaseCredentials vault,
@@ -117,7 +79,9 @@ public class LeaseService implements AutoCloseable {
     this.clock = Objects.requireNonNull(clock, "clock");
     this.metrics = Objects.requireNonNull(metrics, "metrics");
     this.settings = Objects.requireNonNull(settings, "settings");
-    detacher.allowCoreThreadTimeOut(true);
+    this.maxTtls = new MaxTtls(vault, settings.maxTtlCache());
+    this.detachments =
+        new StreamDetachments(store, replicaId.value(), clock, settings.reconnectGrace());
   }
 
   /**
@@ -151,13 +115,10 @@ public class LeaseService implements AutoCloseable {
       Duration wanted = requestedTtl != null ? requestedTtl : secret.leaseDuration();
       Instant maxExpire = null;
       if (renewable) {
-        MaxTtl known = maxTtls.get(binding.vaultMount() + "/" + binding.vaultRole());
-        if (known == null || known.learned().plus(settings.maxTtlCache()).isBefore(before)) {
-          known = learnMaxTtl(binding, before);
-        }
-        if (known.value() != null) {
+        Duration maxTtl = maxTtls.of(binding, before);
+        if (maxTtl != null) {
           // Vault counts it from the lease's issue, which is no earlier than before the creds read.
-          maxExpire = before.plus(known.value());
+          maxExpire = before.plus(maxTtl);
         }
         if (!wanted.equals(secret.leaseDuration())) {
           secret =
@@ -185,27 +146,25 @@ public class LeaseService implements AutoCloseable {
         maxExpire = expire;
       }
       CredentialRecord record =
-          new CredentialRecord(
-              UUID.randomUUID(),
-              binding.databaseRole(),
-              binding.vaultMount(),
-              binding.vaultRole(),
-              secret.leaseId(),
-              secret.username(),
-              owner,
-              kind,
-              CredentialState.ACTIVE,
+          CredentialRecord.builder()
+              .id(UUID.randomUUID())
+              .databaseRole(binding.databaseRole())
+              .vaultMount(binding.vaultMount())
+              .vaultRole(binding.vaultRole())
+              .leaseId(secret.leaseId())
+              .username(secret.username())
+              .owner(owner)
+              .kind(kind)
+              .state(CredentialState.ACTIVE)
               // Only a stream has somebody to renew the lease.
-              renewable,
-              replicaId.value(),
-              issueTime,
-              expire,
-              maxExpire,
-              replaces,
-              null,
-              null,
-              null,
-              tokenExpire);
+              .renewable(renewable)
+              .ownerReplica(replicaId.value())
+              .issueTime(issueTime)
+              .expireTime(expire)
+              .maxExpireTime(maxExpire)
+              .replaces(replaces)
+              .tokenExpireTime(tokenExpire)
+              .build();
       Instant renewalDue =
           renewable ? renewalDue(issueTime, secret.leaseDuration(), maxExpire) : null;
       store.insert(
@@ -266,34 +225,6 @@ public class LeaseService implements AutoCloseable {
       log.warn("Could not create a Vault issuing token at start-up ({})", e.reason());
       return false;
     }
-  }
-
-  /**
-   * Learns the max TTL of the binding's Vault role from Vault's configuration (the role's {@code
-   * max_ttl} capped by its mount's), without touching any lease. When Vault cannot say
-   * (unreachable, or a policy written by an older setup), the limit stays unknown until the next
-   * attempt after {@code maxTtlCache}: credentials are then limited by their token's death, and a
-   * capped renewal still rotates them in time.
-   */
-  private MaxTtl learnMaxTtl(Binding binding, Instant now) {
-    Duration value;
-    try {
-      // A second short for rounding: the broker rather rotates a little early than late.
-      value = vault.maxTtl(binding.vaultMount(), binding.vaultRole()).minusSeconds(1);
-      log.debug(
-          "Vault role {}/{} has a max TTL of {}", binding.vaultMount(), binding.vaultRole(), value);
-    } catch (BrokerException e) {
-      log.warn(
-          "Could not read the max TTL of Vault role {}/{} ({}); trying again in {}",
-          binding.vaultMount(),
-          binding.vaultRole(),
-          e.reason(),
-          settings.maxTtlCache());
-      value = null;
-    }
-    MaxTtl learned = new MaxTtl(value, now);
-    maxTtls.put(binding.vaultMount() + "/" + binding.vaultRole(), learned);
-    return learned;
   }
 
   /**
@@ -412,43 +343,7 @@ public class LeaseService implements AutoCloseable {
    * the claim and gives them the same grace.
    */
   public void detach(UUID streamId) {
-    endedStreams.add(
-        new EndedStream(Objects.requireNonNull(streamId, "streamId"), clock.instant()));
-    if (draining.compareAndSet(false, true)) {
-      try {
-        detacher.execute(this::drainEndedStreams);
-      } catch (RejectedExecutionException e) {
-        // Closing: close() writes what is still queued.
-        draining.set(false);
-      }
-    }
-  }
-
-  /** Writes every queued detachment, then lets the thread go idle. */
-  private void drainEndedStreams() {
-    do {
-      EndedStream ended;
-      while ((ended = endedStreams.poll()) != null) {
-        writeDetachment(ended);
-      }
-      draining.set(false);
-      // A stream that ended between the last poll and the reset above found the flag still set and
-      // queued no drain: pick it up here.
-    } while (!endedStreams.isEmpty() && draining.compareAndSet(false, true));
-  }
-
-  private void writeDetachment(EndedStream ended) {
-    try {
-      store.detachStream(
-          ended.streamId(),
-          replicaId.value(),
-          ended.endedAt(),
-          ended.endedAt().plus(settings.reconnectGrace()));
-    } catch (DataAccessException e) {
-      // The credential then stays attached in the store; it is revoked when it runs out, or claimed
-      // and given its grace when this replica stops.
-      log.warn("Could not record that stream {} ended", ended.streamId(), e);
-    }
+    detachments.detach(streamId);
   }
 
   /**
@@ -456,18 +351,7 @@ public class LeaseService implements AutoCloseable {
    */
   @Override
   public void close() {
-    detacher.shutdown();
-    try {
-      if (!detacher.awaitTermination(10, TimeUnit.SECONDS)) {
-        log.warn("Writing the detachments of ended streams did not finish in time");
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    EndedStream ended;
-    while ((ended = endedStreams.poll()) != null) {
-      writeDetachment(ended);
-    }
+    detachments.close();
   }
 
   /**

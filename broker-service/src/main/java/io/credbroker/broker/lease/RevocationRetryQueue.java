@@ -6,8 +6,10 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.util.Collection;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import java.util.UUID;
 import org.jspecify.annotations.Nullable;
 import org.springframework.jdbc.core.simple.JdbcClient;
@@ -105,6 +107,51 @@ public class RevocationRetryQueue {
             .query(Long.class)
             .single()
         > 0;
+  }
+
+  /** Of these credentials, the ones whose revocation Vault has not confirmed yet. */
+  public Set<UUID> queuedAmong(Collection<UUID> ids) {
+    if (ids.isEmpty()) {
+      return Set.of();
+    }
+    return Set.copyOf(
+        jdbc.sql("SELECT credential_id FROM revocation_retry WHERE credential_id IN (:ids)")
+            .param("ids", List.copyOf(ids))
+            .query(UUID.class)
+            .list());
+  }
+
+  /**
+   * The waiting revocations with their credential's holder, oldest first, optionally of one
+   * namespace; the slice's window bounds the time they were queued.
+   */
+  public List<QueuedRevocation> waiting(@Nullable String namespace, ListSlice slice) {
+    return slice
+        .bind(
+            jdbc.sql(
+                    "SELECT r.credential_id, c.username, c.namespace, c.pod_name, r.trigger, r.attempts,"
+                        + " r.next_attempt_time, r.last_failure, r.enqueued_time"
+                        + " FROM revocation_retry r JOIN credential c ON c.id = r.credential_id"
+                        + " WHERE (CAST(:ns AS text) IS NULL OR c.namespace = :ns)"
+                        + " AND (CAST(:since AS timestamptz) IS NULL OR r.enqueued_time >= :since)"
+                        + " AND (CAST(:until AS timestamptz) IS NULL OR r.enqueued_time < :until)"
+                        + " AND (CAST(:afterTime AS timestamptz) IS NULL OR r.enqueued_time > :afterTime"
+                        + " OR (r.enqueued_time = :afterTime AND r.credential_id > CAST(:afterKey AS uuid)))"
+                        + " ORDER BY r.enqueued_time, r.credential_id LIMIT :limit")
+                .param("ns", namespace))
+        .query(
+            (rs, row) ->
+                new QueuedRevocation(
+                    rs.getObject("credential_id", UUID.class),
+                    rs.getString("username"),
+                    rs.getString("namespace"),
+                    rs.getString("pod_name"),
+                    rs.getString("trigger"),
+                    rs.getInt("attempts"),
+                    rs.getObject("next_attempt_time", OffsetDateTime.class).toInstant(),
+                    rs.getString("last_failure"),
+                    rs.getObject("enqueued_time", OffsetDateTime.class).toInstant()))
+        .list();
   }
 
   /** Vault confirmed the revocation. */

@@ -7,6 +7,7 @@ import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.lease.CredentialRevokedEvent;
 import io.credbroker.broker.lease.CredentialStore;
 import io.credbroker.broker.lease.LeaseService;
+import io.credbroker.broker.lease.RevocationRetryQueue;
 import io.credbroker.broker.vault.VaultDatabaseCredentials;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -31,8 +32,9 @@ class RevocationConfiguration {
   private static final Duration REPLAY_MARGIN = Duration.ofSeconds(30);
 
   @Bean
-  RevocationStore revocationStore(JdbcClient jdbcClient, CredentialStore credentialStore) {
-    return new RevocationStore(jdbcClient, credentialStore);
+  RevocationStore revocationStore(
+      JdbcClient jdbcClient, CredentialStore credentialStore, RevocationRetryQueue retryQueue) {
+    return new RevocationStore(jdbcClient, credentialStore, retryQueue);
   }
 
   @Bean
@@ -47,7 +49,8 @@ class RevocationConfiguration {
       BrokerProperties properties,
       PodBlocks podBlocks,
       RevocationStore store,
-      ApplicationEventPublisher events) {
+      ApplicationEventPublisher events,
+      Clock clock) {
     BrokerProperties.Revocation revocation = properties.revocation();
     return new RevocationNotifications(
         jdbcClient,
@@ -76,7 +79,7 @@ class RevocationConfiguration {
                 new CredentialRevokedEvent(revoked.credentialId(), revoked.reason()));
           }
         },
-        Clock.systemUTC());
+        clock);
   }
 
   /**
@@ -101,9 +104,9 @@ class RevocationConfiguration {
       Bindings bindings,
       VaultDatabaseCredentials vault,
       BrokerProperties properties,
-      MeterRegistry meterRegistry) {
-    UndroppedRoles undroppedRoles =
-        new UndroppedRoles(bindings, vault, Clock.systemUTC(), meterRegistry);
+      MeterRegistry meterRegistry,
+      Clock clock) {
+    UndroppedRoles undroppedRoles = new UndroppedRoles(bindings, vault, clock, meterRegistry);
     undroppedRoles.start(properties.revocation().undroppedCheckInterval());
     return undroppedRoles;
   }

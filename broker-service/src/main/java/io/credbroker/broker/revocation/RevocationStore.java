@@ -3,6 +3,8 @@ package io.credbroker.broker.revocation;
 import io.credbroker.broker.lease.CredentialQuery;
 import io.credbroker.broker.lease.CredentialStore;
 import io.credbroker.broker.lease.ListSlice;
+import io.credbroker.broker.lease.QueuedRevocation;
+import io.credbroker.broker.lease.RevocationRetryQueue;
 import java.sql.Array;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -14,14 +16,16 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.SortedSet;
+import java.util.TreeSet;
 import java.util.UUID;
 import org.jspecify.annotations.Nullable;
 import org.springframework.jdbc.core.simple.JdbcClient;
 
 /**
- * The revocation feature's tables ({@code pod_block}, {@code audit_event}) and its read-only views
- * of the lease lifecycle's tables ({@code credential}, {@code revocation_retry}); credential rows
- * are read through {@link CredentialStore}, which owns their mapping.
+ * The revocation feature's tables ({@code pod_block}, {@code audit_event}); what it needs of the
+ * lease lifecycle's tables ({@code credential}, {@code revocation_retry}) it asks {@link
+ * CredentialStore} and {@link RevocationRetryQueue}, which own them.
  *
  * <p>Every statement uses bind parameters; no input is ever concatenated into SQL (optional filters
  * are written as {@code CAST(:p AS text) IS NULL OR column = :p}). Thread-safe; each call runs in
@@ -37,23 +41,25 @@ public class RevocationStore {
 
   private final JdbcClient jdbc;
   private final CredentialStore credentials;
+  private final RevocationRetryQueue retryQueue;
 
-  public RevocationStore(JdbcClient jdbc, CredentialStore credentials) {
+  public RevocationStore(
+      JdbcClient jdbc, CredentialStore credentials, RevocationRetryQueue retryQueue) {
     this.jdbc = Objects.requireNonNull(jdbc, "jdbc");
     this.credentials = Objects.requireNonNull(credentials, "credentials");
+    this.retryQueue = Objects.requireNonNull(retryQueue, "retryQueue");
   }
 
   /** The UIDs of every pod of this name the broker has issued to or blocked, sorted. */
   List<String> podUidsOf(String namespace, String podName) {
-    return jdbc.sql(
-            "SELECT pod_uid FROM credential WHERE namespace = :ns AND pod_name = :pod"
-                + " AND pod_uid IS NOT NULL"
-                + " UNION SELECT pod_uid FROM pod_block WHERE namespace = :ns AND pod_name = :pod"
-                + " ORDER BY 1")
-        .param("ns", namespace)
-        .param("pod", podName)
-        .query(String.class)
-        .list();
+    SortedSet<String> uids = new TreeSet<>(credentials.podUidsOf(namespace, podName));
+    uids.addAll(
+        jdbc.sql("SELECT pod_uid FROM pod_block WHERE namespace = :ns AND pod_name = :pod")
+            .param("ns", namespace)
+            .param("pod", podName)
+            .query(String.class)
+            .list());
+    return List.copyOf(uids);
   }
 
   /**
@@ -111,15 +117,7 @@ public class RevocationStore {
 
   /** The ids of the still active credentials issued to any of these pod UIDs. */
   List<UUID> activeCredentialsOf(Collection<String> podUids) {
-    if (podUids.isEmpty()) {
-      return List.of();
-    }
-    return jdbc.sql(
-            "SELECT id FROM credential WHERE pod_uid IN (:uids) AND state = 'ACTIVE'"
-                + " ORDER BY issue_time")
-        .param("uids", List.copyOf(podUids))
-        .query(UUID.class)
-        .list();
+    return credentials.activeIdsOfPods(podUids);
   }
 
   public Optional<CredentialSummary> findCredential(UUID id) {
@@ -137,14 +135,7 @@ public class RevocationStore {
 
   /** Of these credentials, the ones whose revocation Vault has not confirmed yet. */
   Set<UUID> queued(Collection<UUID> ids) {
-    if (ids.isEmpty()) {
-      return Set.of();
-    }
-    return Set.copyOf(
-        jdbc.sql("SELECT credential_id FROM revocation_retry WHERE credential_id IN (:ids)")
-            .param("ids", List.copyOf(ids))
-            .query(UUID.class)
-            .list());
+    return retryQueue.queuedAmong(ids);
   }
 
   public List<QueuedRevocation> queue(@Nullable String namespace, int limit) {
@@ -153,32 +144,7 @@ public class RevocationStore {
 
   /** Queued revocations, oldest first; the slice's window bounds the time they were queued. */
   public List<QueuedRevocation> queue(@Nullable String namespace, ListSlice slice) {
-    return slice
-        .bind(
-            jdbc.sql(
-                    "SELECT r.credential_id, c.username, c.namespace, c.pod_name, r.trigger, r.attempts,"
-                        + " r.next_attempt_time, r.last_failure, r.enqueued_time"
-                        + " FROM revocation_retry r JOIN credential c ON c.id = r.credential_id"
-                        + " WHERE (CAST(:ns AS text) IS NULL OR c.namespace = :ns)"
-                        + " AND (CAST(:since AS timestamptz) IS NULL OR r.enqueued_time >= :since)"
-                        + " AND (CAST(:until AS timestamptz) IS NULL OR r.enqueued_time < :until)"
-                        + " AND (CAST(:afterTime AS timestamptz) IS NULL OR r.enqueued_time > :afterTime"
-                        + " OR (r.enqueued_time = :afterTime AND r.credential_id > CAST(:afterKey AS uuid)))"
-                        + " ORDER BY r.enqueued_time, r.credential_id LIMIT :limit")
-                .param("ns", namespace))
-        .query(
-            (rs, row) ->
-                new QueuedRevocation(
-                    rs.getObject("credential_id", UUID.class),
-                    rs.getString("username"),
-                    rs.getString("namespace"),
-                    rs.getString("pod_name"),
-                    rs.getString("trigger"),
-                    rs.getInt("attempts"),
-                    instant(rs, "next_attempt_time"),
-                    rs.getString("last_failure"),
-                    instant(rs, "enqueued_time")))
-        .list();
+    return retryQueue.waiting(namespace, slice);
   }
 
   long appendAudit(

@@ -50,7 +50,8 @@ class VaultConfiguration {
       RetryRegistry retries,
       MeterRegistry meterRegistry,
       BrokerProperties properties,
-      ObjectProvider<SessionManager> sessionManager) {
+      ObjectProvider<SessionManager> sessionManager,
+      Clock clock) {
     // Spring Vault drops a login only when renewing it fails; a login Vault refuses (revoked by an
     // operator, or expired while the broker was paused) is dropped here, and the next call logs in.
     SessionManager session = sessionManager.getIfAvailable();
@@ -63,7 +64,7 @@ class VaultConfiguration {
         meterRegistry,
         retries.retry(INSTANCE),
         properties.vault().issuingTokenRole(),
-        Clock.systemUTC(),
+        clock,
         logInAgain);
   }
 }

@@ -150,15 +150,17 @@ class CredentialBrokerServiceTest {
                     WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build(), events));
 
     await().until(() -> events.events.size() >= 3);
-    CredentialEvent first = events.events.get(0);
+    // A snapshot: heartbeats keep arriving while the assertions run, and a sublist of the live list
+    // fails with ConcurrentModificationException when one does.
+    List<CredentialEvent> received = List.copyOf(events.events);
+    CredentialEvent first = received.get(0);
     assertThat(first.hasIssued()).isTrue();
     assertThat(first.getIssued().getCredential().getUsername()).isEqualTo("v-app-db1-abc");
     assertThat(first.getIssued().getCredential().getPassword()).isEqualTo("A1b2-C3d4-E5f6-G7h8");
     assertThat(first.getIssued().getCredential().getRenewable()).isTrue();
     assertThat(first.getIssued().getCredential().getConnection().getJdbcUrl())
         .isEqualTo("jdbc:postgresql://127.0.0.1:15432/db1?sslmode=disable");
-    assertThat(events.events.subList(1, events.events.size()))
-        .allMatch(CredentialEvent::hasHeartbeat);
+    assertThat(received.subList(1, received.size())).allMatch(CredentialEvent::hasHeartbeat);
     assertThat(events.error.get()).isNull();
     assertThat(streams.size()).isEqualTo(1);
     assertThat(meters.get("credbroker.streams.active").gauge().value()).isEqualTo(1.0);

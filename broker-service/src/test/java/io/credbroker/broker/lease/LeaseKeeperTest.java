@@ -15,6 +15,7 @@ import io.credbroker.broker.auth.Binding;
 import io.credbroker.broker.auth.Bindings;
 import io.credbroker.broker.auth.PodIdentity;
 import io.credbroker.broker.cluster.ReplicaId;
+import io.credbroker.broker.lease.CredentialStore.Renewal;
 import io.credbroker.broker.vault.LeaseRenewal;
 import io.credbroker.broker.vault.VaultDatabaseCredentials;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -93,13 +94,14 @@ class LeaseKeeperTest {
     Instant nextRenewal = NOW.plusSeconds(40);
     when(leases.renewalDue(NOW, Duration.ofSeconds(60), NOW.plusSeconds(3600)))
         .thenReturn(nextRenewal);
-    when(store.recordRenewal(any(), any(), any(), any(), any(), any(), any())).thenReturn(true);
+    when(store.recordRenewal(any(), any(), any())).thenReturn(true);
 
     Instant next = keeper.tend(entry.id());
 
     assertThat(next).isEqualTo(nextRenewal);
     verify(store)
-        .recordRenewal(entry.id(), ME, NOW, NOW.plusSeconds(60), null, nextRenewal, nextRenewal);
+        .recordRenewal(
+            entry.id(), ME, new Renewal(NOW, NOW.plusSeconds(60), null, nextRenewal, nextRenewal));
     verify(streams).renewed(entry.id(), NOW.plusSeconds(60));
     verify(streams, never()).rotated(any(), any(), any(), any());
     assertThat(meters.counter("credbroker.lease.renewals", "outcome", "renewed").count())
@@ -231,7 +233,7 @@ class LeaseKeeperTest {
     // 30 s left until the max TTL: a 60 s renewal cannot extend the lease meaningfully.
     LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(30));
     when(vault.renewLease(any(), any())).thenReturn(new LeaseRenewal(Duration.ofSeconds(30), true));
-    when(store.recordRenewal(any(), any(), any(), any(), any(), any(), any())).thenReturn(true);
+    when(store.recordRenewal(any(), any(), any())).thenReturn(true);
     IssuedCredential fresh = fresh(entry.id());
     when(leases.issue(
             eq(POD),
@@ -252,11 +254,7 @@ class LeaseKeeperTest {
         .recordRenewal(
             entry.id(),
             ME,
-            NOW,
-            NOW.plusSeconds(30),
-            NOW.plusSeconds(30),
-            null,
-            NOW.plusSeconds(30));
+            new Renewal(NOW, NOW.plusSeconds(30), NOW.plusSeconds(30), null, NOW.plusSeconds(30)));
     verify(streams).rotated(entry.id(), fresh, Duration.ofSeconds(30), RotationReason.MAX_TTL);
     assertThat(next).isEqualTo(NOW.plusSeconds(30));
     assertThat(meters.counter("credbroker.lease.rotations", "reason", "max_ttl").count())
@@ -271,7 +269,7 @@ class LeaseKeeperTest {
     LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(40), tokenExpire);
     when(vault.renewLease(any(), any()))
         .thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
-    when(store.recordRenewal(any(), any(), any(), any(), any(), any(), any())).thenReturn(true);
+    when(store.recordRenewal(any(), any(), any())).thenReturn(true);
     IssuedCredential fresh = rotationSucceeds(entry);
 
     keeper.tend(entry.id());
@@ -292,7 +290,7 @@ class LeaseKeeperTest {
         heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(30), NOW.plus(Duration.ofDays(2)));
     when(vault.renewLease(any(), any()))
         .thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
-    when(store.recordRenewal(any(), any(), any(), any(), any(), any(), any())).thenReturn(true);
+    when(store.recordRenewal(any(), any(), any())).thenReturn(true);
     IssuedCredential fresh = rotationSucceeds(entry);
 
     keeper.tend(entry.id());
@@ -304,7 +302,7 @@ class LeaseKeeperTest {
   void rotationWhoseStreamEndedMeanwhileKeepsTheOldCredentialResumableAndRevokesTheNewOne() {
     LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(30));
     when(vault.renewLease(any(), any())).thenReturn(new LeaseRenewal(Duration.ofSeconds(30), true));
-    when(store.recordRenewal(any(), any(), any(), any(), any(), any(), any())).thenReturn(true);
+    when(store.recordRenewal(any(), any(), any())).thenReturn(true);
     IssuedCredential fresh = rotationSucceeds(entry);
     when(streams.rotated(any(), any(), any(), any())).thenReturn(false);
 
@@ -324,7 +322,7 @@ class LeaseKeeperTest {
     LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.minusSeconds(270), tokenExpire);
     when(vault.renewLease(any(), any()))
         .thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
-    when(store.recordRenewal(any(), any(), any(), any(), any(), any(), any())).thenReturn(true);
+    when(store.recordRenewal(any(), any(), any())).thenReturn(true);
     IssuedCredential fresh = rotationSucceeds(entry);
 
     keeper.tend(entry.id());
@@ -390,7 +388,7 @@ class LeaseKeeperTest {
     when(vault.renewLease(any(), any()))
         .thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
     when(leases.renewalDue(any(), any(), any())).thenReturn(NOW.plusSeconds(40));
-    when(store.recordRenewal(any(), any(), any(), any(), any(), any(), any())).thenReturn(true);
+    when(store.recordRenewal(any(), any(), any())).thenReturn(true);
 
     keeper.tend(entry.id());
 
@@ -398,11 +396,7 @@ class LeaseKeeperTest {
         .recordRenewal(
             entry.id(),
             ME,
-            NOW,
-            NOW.plusSeconds(60),
-            null,
-            NOW.plusSeconds(40),
-            NOW.plusSeconds(40));
+            new Renewal(NOW, NOW.plusSeconds(60), null, NOW.plusSeconds(40), NOW.plusSeconds(40)));
     verify(streams).renewed(entry.id(), NOW.plusSeconds(60));
     verify(leases, never()).issue(any(), any(), any(), any(), any(), any());
   }
@@ -490,7 +484,7 @@ class LeaseKeeperTest {
     assertThat(keeper.tend(entry.id())).isNull();
 
     verifyNoInteractions(vault);
-    verify(store, never()).recordRenewal(any(), any(), any(), any(), any(), any(), any());
+    verify(store, never()).recordRenewal(any(), any(), any());
     verify(streams).end(eq(entry.id()), any());
     verify(leases, never()).issue(any(), any(), any(), any(), any(), any());
   }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.credbroker.broker.lease.CredentialQuery;
 import io.credbroker.broker.lease.CredentialStore;
+import io.credbroker.broker.lease.RevocationRetryQueue;
 import java.nio.file.Path;
 import java.sql.SQLException;
 import java.time.Instant;
@@ -26,7 +27,9 @@ class RevocationStoreIT {
   @BeforeAll
   static void migrate() {
     db = new StateDatabase(workDir);
-    store = new RevocationStore(db.jdbc, new CredentialStore(db.jdbc));
+    store =
+        new RevocationStore(
+            db.jdbc, new CredentialStore(db.jdbc), new RevocationRetryQueue(db.jdbc));
   }
 
   @AfterAll

@@ -1,4 +1,4 @@
-package io.credbroker.broker.revocation;
+package io.credbroker.broker.lease;
 
 import java.time.Instant;
 import java.util.Objects;

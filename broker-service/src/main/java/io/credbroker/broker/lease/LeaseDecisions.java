@@ -1,0 +1,384 @@
+package io.credbroker.broker.lease;
+
+import static io.credbroker.broker.lease.Backoff.jitteredBackoffMillis;
+
+import io.credbroker.broker.BrokerException;
+import io.credbroker.broker.BrokerException.Reason;
+import io.credbroker.broker.auth.Binding;
+import io.credbroker.broker.auth.Bindings;
+import io.credbroker.broker.config.BrokerProperties;
+import io.credbroker.broker.lease.CredentialStore.Renewal;
+import io.credbroker.broker.vault.LeaseRenewal;
+import io.credbroker.broker.vault.VaultDatabaseCredentials;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Objects;
+import java.util.Set;
+import java.util.UUID;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What is due for one credential of this replica, decided on a fresh read of its row: revoke it
+ * (replaced and drained, abandoned past its reconnect grace, run out), end its renewals (its pod
+ * deleted, its binding gone), renew it, rotate it (max TTL, its creating token about to die, a
+ * renewal Vault refused), or back off while Vault is unreachable; and when to look at it next.
+ * Every write is conditional on this replica still owning the live credential, so a resume or
+ * failover elsewhere wins cleanly.
+ *
+ * <p>While Vault is unreachable renewals are retried with capped exponential backoff and jitter
+ * (never later than the lease's expiry allows), the stream is told {@code expiring} once the
+ * credential is close to running out, and streams stay open.
+ *
+ * <p>The {@link LeaseKeeper}'s scheduler calls {@link #tend} on its worker threads, for one
+ * credential at a time (a credential is in its queue at most once). Thread-safe: no state of its
+ * own.
+ */
+final class LeaseDecisions {
+
+  private static final Logger log = LoggerFactory.getLogger(LeaseDecisions.class);
+  private static final Duration MIN_RETRY = Duration.ofMillis(200);
+
+  private final CredentialStore store;
+  private final LeaseService leases;
+  private final VaultDatabaseCredentials vault;
+  private final Bindings bindings;
+  private final CredentialStreams streams;
+  private final String replica;
+  private final Clock clock;
+  private final BrokerProperties.Lease settings;
+  private final LeaseMetrics metrics;
+  private final DepartedPods departedPods;
+
+  LeaseDecisions(
+      CredentialStore store,
+      LeaseService leases,
+      VaultDatabaseCredentials vault,
+      Bindings bindings,
+      CredentialStreams streams,
+      String replica,
+      Clock clock,
+      BrokerProperties.Lease settings,
+      LeaseMetrics metrics,
+      DepartedPods departedPods) {
+    this.store = Objects.requireNonNull(store, "store");
+    this.leases = Objects.requireNonNull(leases, "leases");
+    this.vault = Objects.requireNonNull(vault, "vault");
+    this.bindings = Objects.requireNonNull(bindings, "bindings");
+    this.streams = Objects.requireNonNull(streams, "streams");
+    this.replica = Objects.requireNonNull(replica, "replica");
+    this.clock = Objects.requireNonNull(clock, "clock");
+    this.settings = Objects.requireNonNull(settings, "settings");
+    this.metrics = Objects.requireNonNull(metrics, "metrics");
+    this.departedPods = Objects.requireNonNull(departedPods, "departedPods");
+  }
+
+  /**
+   * Does what is due for one credential, on a fresh read of its row.
+   *
+   * @return when to look at it next, or {@code null} when it has ended or is no longer this
+   *     replica's
+   */
+  @Nullable Instant tend(UUID id) {
+    LeaseEntry entry = store.findEntry(id).orElse(null);
+    if (entry == null || entry.record().state() != CredentialState.ACTIVE) {
+      return null;
+    }
+    if (!replica.equals(entry.record().ownerReplica())) {
+      // Another replica keeps it now (it claimed it, or a stream resumed it there): a stream still
+      // holding it here gets nothing more from this replica and must resume there.
+      endStreamOwnedElsewhere(id);
+      return null;
+    }
+    CredentialRecord record = entry.record();
+    Instant now = clock.instant();
+    Instant revokeAfter = entry.revokeAfter();
+    if (revokeAfter != null && !now.isBefore(revokeAfter)) {
+      RevocationTrigger trigger = entry.revokeTrigger();
+      leases.revokeAsOwner(entry, trigger != null ? trigger : RevocationTrigger.EXPIRED);
+      return null;
+    }
+    Instant graceEnd = graceEnd(record);
+    if (graceEnd != null && !now.isBefore(graceEnd)) {
+      leases.revokeAsOwner(entry, RevocationTrigger.ABANDONED);
+      return null;
+    }
+    String podUid = record.owner().podUid();
+    boolean podDeleted = entry.revokeTrigger() == RevocationTrigger.POD_DELETED;
+    if (podDeleted || (podUid != null && departedPods.isDeparted(podUid))) {
+      // Its pod is gone (marked by any replica, or known here first): never renewed or rotated
+      // again, revoked once the drain grace is over; a stream that still holds it here (it was
+      // opened while the pod was being deleted) ends now.
+      Instant revokeAt = revokeAfter;
+      if (!podDeleted || revokeAt == null) {
+        revokeAt = now.plus(settings.drainGrace());
+        store.endRenewalsOfPod(Objects.requireNonNull(podUid), revokeAt);
+      }
+      if (streams.holds(id)) {
+        streams.end(id, PodDepartures.podDeleted(record.owner()));
+      }
+      return revokeAt;
+    }
+    boolean unbound = entry.revokeTrigger() == RevocationTrigger.UNBOUND;
+    if (unbound || !bindings.allows(record.owner(), record.databaseRole())) {
+      return endUnbound(record, unbound, now);
+    }
+    if (!now.isBefore(record.expireTime())) {
+      if (record.kind() == CredentialKind.STREAM && streams.holds(id)) {
+        // It ran out by our records under an open stream. Vault decides whether it did: another
+        // replica may have renewed it and lost the race to record that to the resume that brought
+        // the stream here. A renewal Vault refuses (the lease is gone) replaces it, as the client
+        // needs a new credential, not silence.
+        return renewOrRotate(entry, now);
+      }
+      leases.revokeAsOwner(entry, RevocationTrigger.EXPIRED);
+      return null;
+    }
+    Instant renewalDue = entry.renewalDue();
+    if (renewalDue != null && !now.isBefore(renewalDue)) {
+      return renewOrRotate(entry, now);
+    }
+    Instant next = earliest(renewalDue, revokeAfter, graceEnd, record.expireTime());
+    store.reschedule(id, replica, renewalDue, next);
+    return next;
+  }
+
+  /**
+   * Ends the stream on this replica that holds a credential another replica keeps now, with
+   * UNAVAILABLE ({@code SHUTTING_DOWN}: this replica does not serve it any more), so that its
+   * client resumes it where it is kept instead of listening to a replica that no longer renews it.
+   */
+  private void endStreamOwnedElsewhere(UUID id) {
+    if (streams.holds(id)) {
+      log.info("Credential {} is kept by another replica now; ending its stream here", id);
+      streams.end(
+          id,
+          new BrokerException(
+              Reason.SHUTTING_DOWN,
+              "another broker replica keeps this credential now; reconnect",
+              MIN_RETRY,
+              null));
+    }
+  }
+
+  /**
+   * Ends the streams on this replica whose credentials other replicas keep now (see {@link
+   * #endStreamOwnedElsewhere}).
+   */
+  void endStreamsOwnedElsewhere() {
+    Set<UUID> held = streams.held();
+    if (!held.isEmpty()) {
+      store.ownedElsewhere(held, replica).forEach(this::endStreamOwnedElsewhere);
+    }
+  }
+
+  /**
+   * Ends a credential whose identity is no longer bound to its database role, by this replica's
+   * bindings or marked so by any replica (whatever bindings this one has): never renewed or rotated
+   * again, revoked once the drain grace is over so that the pod's last connections can finish; a
+   * stream that holds it here ends now with PERMISSION_DENIED ({@code NOT_BOUND}).
+   */
+  private @Nullable Instant endUnbound(CredentialRecord record, boolean marked, Instant now) {
+    Instant revokeAt =
+        store
+            .endRenewalsUnbound(record.id(), replica, now.plus(settings.drainGrace()))
+            .orElse(null);
+    if (revokeAt == null) {
+      return null;
+    }
+    if (!marked) {
+      metrics.unbound(record.databaseRole(), 1);
+      log.info(
+          "Credential {} of {}/{} is no longer bound to database role {}: revoked at {}",
+          record.id(),
+          record.owner().namespace(),
+          record.owner().serviceAccount(),
+          record.databaseRole(),
+          revokeAt);
+    }
+    if (streams.holds(record.id())) {
+      streams.end(record.id(), Bindings.notBound(record.owner(), record.databaseRole()));
+    }
+    return revokeAt;
+  }
+
+  private @Nullable Instant graceEnd(CredentialRecord record) {
+    Instant detached = record.detachedTime();
+    return record.kind() == CredentialKind.STREAM && detached != null
+        ? detached.plus(settings.reconnectGrace())
+        : null;
+  }
+
+  private @Nullable Instant renewOrRotate(LeaseEntry entry, Instant now) {
+    CredentialRecord record = entry.record();
+    UUID id = record.id();
+    Duration ttl =
+        entry.leaseTtl() != null
+            ? entry.leaseTtl()
+            : Duration.between(record.issueTime(), record.expireTime());
+    boolean held = streams.holds(id);
+    Instant max = record.maxExpireTime();
+    boolean wouldCap =
+        max != null
+            && Duration.between(now, max).toMillis() < ttl.toMillis() * settings.rotationMargin();
+    if (!store.stillHeldAsSeen(entry)) {
+      // Claimed by another replica, or resumed, since it was read (this replica paused): the new
+      // holder renews it; Vault never hears of this replica's stale decision.
+      endStreamOwnedElsewhere(id);
+      return null;
+    }
+    LeaseRenewal renewal;
+    try {
+      renewal = vault.renewLease(record.leaseId(), ttl);
+    } catch (BrokerException e) {
+      // Only Vault refusing this lease (400: not found, expired, not renewable) is a refusal. A 403
+      // means the broker's own login or policy is wrong and arrives as VAULT_UNAVAILABLE: the lease
+      // may be fine, so it is renewed again later (with a fresh login), never given up.
+      if (e.reason() == Reason.VAULT_REJECTED) {
+        metrics.renewal("refused");
+        if (held) {
+          return rotate(entry, record.expireTime(), RotationReason.RENEWAL_REFUSED, now);
+        }
+        // Nobody to hand a replacement to; the lease is gone or going in Vault.
+        leases.revokeAsOwner(entry, RevocationTrigger.EXPIRED);
+        return null;
+      }
+      metrics.renewal("failed");
+      return renewalFailed(entry, now, held);
+    }
+    Instant expire = now.plus(renewal.leaseDuration());
+    boolean capped = renewal.capped() || wouldCap;
+    // Keep renewing while the stream is away (its grace may outlast the lease); stop once capped.
+    Instant renewalDue = capped ? null : leases.renewalDue(now, renewal.leaseDuration(), max);
+    Instant next = earliest(renewalDue, graceEnd(record), expire);
+    if (!store.recordRenewal(
+        id,
+        replica,
+        new Renewal(now, expire, renewal.capped() ? expire : null, renewalDue, next))) {
+      return null;
+    }
+    metrics.renewal(renewal.capped() ? "capped" : "renewed");
+    streams.renewed(id, expire);
+    if (capped && held) {
+      Instant tokenExpire = record.tokenExpireTime();
+      // The lease dies with its creating token whatever Vault granted: the replaced credential can
+      // only drain until then.
+      Instant usableUntil =
+          tokenExpire != null && tokenExpire.isBefore(expire) ? tokenExpire : expire;
+      return rotate(entry, usableUntil, rotationReason(record, renewal.capped()), now);
+    }
+    return next;
+  }
+
+  /**
+   * Why a credential whose renewals reached its limit is rotated: the limit is the death of the
+   * token that created it when that comes before Vault's max TTL ({@link LeaseService#issue} sets
+   * the credential's max expiry to the earlier of the two), otherwise the max TTL.
+   */
+  private RotationReason rotationReason(CredentialRecord record, boolean cappedByVault) {
+    Instant tokenExpire = record.tokenExpireTime();
+    Instant max = record.maxExpireTime();
+    boolean tokenFirst =
+        !cappedByVault
+            && tokenExpire != null
+            && max != null
+            && !max.isBefore(tokenExpire.minus(settings.tokenExpiryMargin()));
+    return tokenFirst ? RotationReason.TOKEN_EXPIRY : RotationReason.MAX_TTL;
+  }
+
+  /**
+   * Replaces a credential on its stream: issues a new one for the same pod and binding, hands it to
+   * the stream, and lets the old one run until {@code oldExpire} (or its acknowledgement plus the
+   * drain grace).
+   */
+  private @Nullable Instant rotate(
+      LeaseEntry entry, Instant oldExpire, RotationReason reason, Instant now) {
+    CredentialRecord old = entry.record();
+    // Never for an identity the bindings no longer allow: tend ended such a credential already.
+    Binding binding = bindings.authorize(old.owner(), old.databaseRole());
+    String podUid = old.owner().podUid();
+    if (podUid != null && departedPods.isDeparted(podUid)) {
+      // Its pod went away since this credential was loaded: no new role for it; look again now.
+      return now;
+    }
+    IssuedCredential fresh;
+    try {
+      fresh =
+          leases.issue(
+              old.owner(),
+              binding,
+              CredentialKind.STREAM,
+              entry.leaseTtl(),
+              entry.streamId(),
+              old.id());
+    } catch (BrokerException e) {
+      log.warn("Rotating credential {} failed ({}); trying again", old.id(), e.reason());
+      return renewalFailed(entry, now, true);
+    }
+    if (!store.supersede(old.id(), replica, oldExpire, RevocationTrigger.EXPIRED)) {
+      // Revoked or taken over meanwhile: nobody will use the replacement.
+      leases.revoke(fresh.record().id(), RevocationTrigger.ABANDONED);
+      return null;
+    }
+    Duration validFor = Duration.between(now, oldExpire);
+    boolean delivered =
+        streams.rotated(old.id(), fresh, validFor.isNegative() ? Duration.ZERO : validFor, reason);
+    if (!delivered) {
+      // The stream went away meanwhile (its replica stopping, a network cut): the pod never saw
+      // the replacement and will resume the old credential, on any replica. Keep that one
+      // resumable, with the reconnect grace, to be rotated on the stream that resumes it; the
+      // replacement nobody knows of is revoked.
+      store.restoreSuperseded(old.id(), replica, now);
+      leases.revoke(fresh.record().id(), RevocationTrigger.ABANDONED);
+      log.info(
+          "Credential {} was not replaced: its stream ended during the rotation ({})",
+          old.id(),
+          reason.tag());
+      return now;
+    }
+    metrics.rotation(reason.tag());
+    log.info("Credential {} replaced by {} ({})", old.id(), fresh.record().id(), reason.tag());
+    return oldExpire;
+  }
+
+  /**
+   * Schedules another attempt with capped exponential backoff and jitter, never past the expiry.
+   */
+  private Instant renewalFailed(LeaseEntry entry, Instant now, boolean held) {
+    CredentialRecord record = entry.record();
+    long jittered =
+        jitteredBackoffMillis(
+            MIN_RETRY, settings.renewalRetryMax(), Math.min(entry.renewalFailures(), 16));
+    Duration remaining = Duration.between(now, record.expireTime());
+    // While the lease lives, try again well before it runs out; once it has, the backoff alone
+    // rules.
+    long beforeExpiry =
+        remaining.isNegative()
+            ? Long.MAX_VALUE
+            : Math.max(MIN_RETRY.toMillis(), remaining.toMillis() / 3);
+    Instant retryAt =
+        now.plusMillis(Math.max(MIN_RETRY.toMillis(), Math.min(jittered, beforeExpiry)));
+    boolean notify =
+        held && !entry.expiringNotified() && remaining.compareTo(settings.expiringWarning()) <= 0;
+    Instant expiry = record.expireTime().isAfter(now) ? record.expireTime() : null;
+    Instant next = earliest(retryAt, graceEnd(record), expiry);
+    store.recordRenewalFailure(
+        record.id(), replica, retryAt, next, entry.expiringNotified() || notify);
+    if (notify) {
+      streams.expiring(record.id(), record.expireTime());
+    }
+    return next;
+  }
+
+  private static Instant earliest(@Nullable Instant... candidates) {
+    Instant earliest = null;
+    for (Instant candidate : candidates) {
+      if (candidate != null && (earliest == null || candidate.isBefore(earliest))) {
+        earliest = candidate;
+      }
+    }
+    return Objects.requireNonNull(earliest, "no candidate time");
+  }
+}
