@@ -2,8 +2,13 @@ package io.credbroker.loadtest;
 
 import io.credbroker.loadtest.issuance.IssuanceReport;
 import io.credbroker.loadtest.issuance.IssuanceScenario;
+import io.credbroker.loadtest.stack.BrokerProcess;
 import io.credbroker.loadtest.stack.LoadStack;
 import io.credbroker.loadtest.stack.StackSettings;
+import io.credbroker.loadtest.storms.FailoverScenario;
+import io.credbroker.loadtest.storms.RenewalScenario;
+import io.credbroker.loadtest.storms.RolloutScenario;
+import io.credbroker.loadtest.storms.StormReport;
 import io.credbroker.loadtest.streams.StreamsReport;
 import io.credbroker.loadtest.streams.StreamsScenario;
 import java.io.IOException;
@@ -12,9 +17,11 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.concurrent.Callable;
+import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -22,9 +29,10 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code java -jar load-tests.jar <issuance|streams|all>}: starts its own stack (dev-stack in this
- * process, the broker as a separate process, all on 127.0.0.1), runs the scenario, prints a summary
- * on standard output (progress goes to standard error) and writes the JSON report.
+ * {@code java -jar load-tests.jar <issuance|streams|all|rollout|failover|renewals>}: starts its own
+ * stack (dev-stack in this process, the broker as a separate process, all on 127.0.0.1), runs the
+ * scenario, prints a summary on standard output (progress goes to standard error) and writes the
+ * JSON report.
  *
  * <p>Exit code 0 when the run completed (the figures say whether budgets were met), 1 when it could
  * not run, 2 on bad options.
@@ -32,7 +40,14 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "load-tests",
     mixinStandardHelpOptions = true,
-    subcommands = {LoadTestMain.Issuance.class, LoadTestMain.Streams.class, LoadTestMain.All.class},
+    subcommands = {
+      LoadTestMain.Issuance.class,
+      LoadTestMain.Streams.class,
+      LoadTestMain.All.class,
+      LoadTestMain.Rollout.class,
+      LoadTestMain.Failover.class,
+      LoadTestMain.Renewals.class
+    },
     description =
         "Load generator for the credential broker. Each subcommand starts its own dev-stack and broker"
             + " process on free loopback ports, measures, cleans up and writes a JSON report.")
@@ -66,7 +81,8 @@ public final class LoadTestMain implements Callable<Integer> {
   @Override
   public Integer call() {
     throw new CommandLine.ParameterException(
-        spec.commandLine(), "name a scenario: issuance, streams or all");
+        spec.commandLine(),
+        "name a scenario: issuance, streams, all, rollout, failover or renewals");
   }
 
   @Command(
@@ -116,6 +132,67 @@ public final class LoadTestMain implements Callable<Integer> {
     }
   }
 
+  @Command(
+      name = "rollout",
+      mixinStandardHelpOptions = true,
+      sortOptions = false,
+      description =
+          "Many pods start at once across the replicas: time until all hold a credential against"
+              + " Vault's serialised ceiling, and every status the SDK saw.")
+  static final class Rollout implements Callable<Integer> {
+    @Mixin StormMixins.RolloutMixin rollout;
+    @Mixin StackOptions stack;
+
+    @Override
+    public Integer call() throws IOException {
+      var options = rollout.options(stack.maxDuration);
+      return LoadRun.storm(
+          "rollout", stack, 3, null, s -> new RolloutScenario(s, options, System.err).run());
+    }
+  }
+
+  @Command(
+      name = "failover",
+      mixinStandardHelpOptions = true,
+      sortOptions = false,
+      description =
+          "A replica holding many streams is killed (SIGKILL): time until every pod resumed on a"
+              + " survivor, TokenReviews and new roles it cost.")
+  static final class Failover implements Callable<Integer> {
+    @Mixin StormMixins.FailoverMixin failover;
+    @Mixin StackOptions stack;
+
+    @Override
+    public Integer call() throws IOException {
+      var options = failover.options(stack.maxDuration);
+      return LoadRun.storm(
+          "failover", stack, 3, null, s -> new FailoverScenario(s, options, System.err).run());
+    }
+  }
+
+  @Command(
+      name = "renewals",
+      mixinStandardHelpOptions = true,
+      sortOptions = false,
+      description =
+          "Many live credentials with a short TTL: renewals per second sustained and the renewal"
+              + " lag, against Vault's serialised renewal ceiling.")
+  static final class Renewals implements Callable<Integer> {
+    @Mixin StormMixins.RenewalsMixin renewals;
+    @Mixin StackOptions stack;
+
+    @Override
+    public Integer call() throws IOException {
+      var options = renewals.options(stack.maxDuration);
+      return LoadRun.storm(
+          "renewals",
+          stack,
+          1,
+          StormMixins.RENEWAL_TTL,
+          s -> new RenewalScenario(s, options, System.err).run());
+    }
+  }
+
   /** One run: start the stack, run the scenarios, report, stop. */
   static final class LoadRun {
     private LoadRun() {}
@@ -126,20 +203,49 @@ public final class LoadTestMain implements Callable<Integer> {
         @Nullable IssuanceMixin issuance,
         @Nullable StreamsMixin streams)
         throws IOException {
+      return run(command, options, options.settings(), issuance, streams, null);
+    }
+
+    /**
+     * A storm: {@code replicas} brokers (unless {@code --replicas}) with the product's limits, the
+     * credential TTL {@code ttl} (1 h when null) unless {@code --ttl}.
+     */
+    static int storm(
+        String command,
+        StackOptions options,
+        int replicas,
+        @Nullable Duration ttl,
+        Function<LoadStack, StormReport> scenario)
+        throws IOException {
+      return run(
+          command,
+          options,
+          options.settings(replicas, StormMixins.PRODUCT_LIMITS, ttl),
+          null,
+          null,
+          scenario);
+    }
+
+    static int run(
+        String command,
+        StackOptions options,
+        StackSettings settings,
+        @Nullable IssuanceMixin issuance,
+        @Nullable StreamsMixin streams,
+        @Nullable Function<LoadStack, StormReport> storm)
+        throws IOException {
       PrintStream progress = System.err;
       Instant startedAt = Instant.now().truncatedTo(ChronoUnit.SECONDS);
-      StackSettings settings = options.settings();
       // Options are checked before anything starts.
       var issuanceOptions = issuance == null ? null : issuance.options(options.maxDuration);
       var streamsOptions = streams == null ? null : streams.options(options.maxDuration);
       progress.printf("starting the dev-stack, setup and the broker in %s%n", settings.workDir());
       try (LoadStack stack = LoadStack.start(settings)) {
-        progress.printf(
-            "broker pid %d ready (gRPC with TLS %d, management %d); log %s%n",
-            stack.broker().pid(),
-            stack.broker().grpcPort(),
-            stack.broker().managementPort(),
-            stack.broker().logFile());
+        for (BrokerProcess b : stack.brokers()) {
+          progress.printf(
+              "broker pid %d ready (gRPC with TLS %d, management %d); log %s%n",
+              b.pid(), b.grpcPort(), b.managementPort(), b.logFile());
+        }
         IssuanceReport issued =
             issuanceOptions == null
                 ? null
@@ -148,13 +254,20 @@ public final class LoadTestMain implements Callable<Integer> {
             streamsOptions == null
                 ? null
                 : new StreamsScenario(stack, streamsOptions, progress).run();
+        StormReport stormed = storm == null ? null : storm.apply(stack);
         // The broker's last scrape is kept next to the report, for figures the report does not
         // extract.
         Files.writeString(
             settings.workDir().resolve("broker-metrics.prom"), stack.broker().scrapeText());
         RunReport report =
             new RunReport(
-                startedAt.toString(), command, machine(), stackInfo(stack), issued, streamed);
+                startedAt.toString(),
+                command,
+                machine(),
+                stackInfo(stack),
+                issued,
+                streamed,
+                stormed);
         System.out.print(SummaryText.render(report));
         System.out.println();
         Path file = options.resolvedReport();

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import io.credbroker.loadtest.issuance.IssuanceReport;
 import io.credbroker.loadtest.stack.LoadStack;
+import io.credbroker.loadtest.storms.StormReport;
 import io.credbroker.loadtest.streams.StreamsReport;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -21,6 +22,7 @@ import org.jspecify.annotations.Nullable;
  * @param command the subcommand that ran
  * @param issuance the issuance scenario's figures, when it ran
  * @param streams the streams scenario's figures, when it ran
+ * @param storm a storm scenario's figures ({@code rollout}, {@code failover}, {@code renewals})
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record RunReport(
@@ -29,7 +31,8 @@ public record RunReport(
     Machine machine,
     Stack stack,
     @Nullable IssuanceReport issuance,
-    @Nullable StreamsReport streams) {
+    @Nullable StreamsReport streams,
+    @Nullable StormReport storm) {
 
   /** Where the run ran; client, broker, Vault stand-in and PostgreSQL share these cores. */
   public record Machine(int cores, String javaVersion, String os, long totalMemoryBytes) {}

@@ -55,11 +55,11 @@ final class StackOptions {
 
   @Option(
       names = "--ttl",
-      defaultValue = "1h",
       converter = DurationConverter.class,
       description =
-          "Credential TTL of the Vault role (default ${DEFAULT-VALUE}); long, so no renewal runs during a measurement")
-  Duration ttl = Duration.ofHours(1);
+          "Credential TTL of the Vault role (default 1h, so no renewal runs during a measurement;"
+              + " renewals: 30s)")
+  @Nullable Duration ttl;
 
   @Option(
       names = "--max-ttl",
@@ -98,6 +98,13 @@ final class StackOptions {
       description = "Time limit of each measured phase (default ${DEFAULT-VALUE})")
   Duration maxDuration = Duration.ofMinutes(30);
 
+  @Option(
+      names = "--replicas",
+      paramLabel = "N",
+      description =
+          "Broker replicas sharing the state database (default: 1; 3 for rollout and failover)")
+  @Nullable Integer replicas;
+
   Path resolvedWorkDir() {
     if (workDir == null) {
       String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
@@ -126,16 +133,29 @@ final class StackOptions {
   }
 
   StackSettings settings() {
+    return settings(1, Map.of(), null);
+  }
+
+  /**
+   * The settings, with {@code defaultReplicas} unless {@code --replicas} was given and {@code
+   * defaultProperties} under any {@code --broker-property} of the same key, and {@code defaultTtl}
+   * (1 h when null) unless {@code --ttl} was given.
+   */
+  StackSettings settings(
+      int defaultReplicas, Map<String, String> defaultProperties, @Nullable Duration defaultTtl) {
+    Map<String, String> properties = new LinkedHashMap<>(defaultProperties);
+    properties.putAll(brokerProperties);
     return new StackSettings(
         resolvedWorkDir(),
         resolvedBrokerJar(),
         brokerHeap,
-        ttl,
+        ttl != null ? ttl : defaultTtl != null ? defaultTtl : Duration.ofHours(1),
         maxTtl,
         tokenCacheTtl,
         heartbeatInterval,
-        brokerProperties,
+        properties,
         brokerJvmArgs,
-        startTimeout);
+        startTimeout,
+        replicas != null ? replicas : defaultReplicas);
   }
 }

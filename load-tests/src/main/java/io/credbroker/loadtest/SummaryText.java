@@ -33,6 +33,11 @@ final class SummaryText {
     if (r.streams() != null) {
       streams(out, r.streams());
     }
+    if (r.storm() != null) {
+      line(out, "");
+      line(out, "%s:", r.storm().scenario());
+      r.storm().figures().forEach((name, value) -> line(out, "  %s: %s", name, value));
+    }
     return out.toString();
   }
 

@@ -70,7 +70,8 @@ class LoadTestMainTest {
   void noScenarioIsAUsageError() {
     String err = stderrOf(() -> assertThat(LoadTestMain.execute()).isEqualTo(2));
 
-    assertThat(err).contains("name a scenario: issuance, streams or all");
+    assertThat(err)
+        .contains("name a scenario: issuance, streams, all, rollout, failover or renewals");
   }
 
   private static String stderrOf(Runnable action) {

@@ -291,6 +291,26 @@ public final class BrokerProcess implements AutoCloseable {
     }
   }
 
+  /**
+   * Kills the broker at once (SIGKILL, as {@code kill -9}): no shutdown hook, no graceful drain.
+   * Waits until the process is gone.
+   */
+  public void kill() {
+    process.destroyForcibly();
+    try {
+      if (!process.waitFor(STOP_TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
+        throw new IllegalStateException("the broker " + pid() + " survived SIGKILL");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while killing the broker", e);
+    }
+  }
+
+  public boolean isAlive() {
+    return process.isAlive();
+  }
+
   @Override
   public void close() {
     process.destroy();
@@ -317,7 +337,7 @@ public final class BrokerProcess implements AutoCloseable {
     return Path.of(System.getProperty("java.home"), "bin", name);
   }
 
-  static void pause(Duration d) {
+  public static void pause(Duration d) {
     try {
       Thread.sleep(d.toMillis());
     } catch (InterruptedException e) {

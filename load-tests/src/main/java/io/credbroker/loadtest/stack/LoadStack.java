@@ -71,7 +71,7 @@ public final class LoadStack implements AutoCloseable {
 
   private final StackSettings settings;
   private final DevStack devStack;
-  private final BrokerProcess broker;
+  private final List<BrokerProcess> brokers;
   private final VaultClient vault;
   private final StartTimes startTimes;
   private final String jarSha256;
@@ -80,12 +80,12 @@ public final class LoadStack implements AutoCloseable {
   private LoadStack(
       StackSettings settings,
       DevStack devStack,
-      BrokerProcess broker,
+      List<BrokerProcess> brokers,
       StartTimes startTimes,
       Path jar) {
     this.settings = settings;
     this.devStack = devStack;
-    this.broker = broker;
+    this.brokers = List.copyOf(brokers);
     this.vault = new VaultClient(devStack.vaultAddress(), devStack.vaultRootToken());
     this.startTimes = startTimes;
     try {
@@ -134,12 +134,12 @@ public final class LoadStack implements AutoCloseable {
       long t1 = System.nanoTime();
       runSetup(settings, devStack, jar, workDir.resolve("setup.log"));
       long t2 = System.nanoTime();
-      BrokerProcess broker = startBroker(settings, devStack, jar, workDir.resolve("broker.log"));
+      List<BrokerProcess> brokers = startBrokers(settings, devStack, jar, workDir);
       long t3 = System.nanoTime();
       return new LoadStack(
           settings,
           devStack,
-          broker,
+          brokers,
           new StartTimes(seconds(t1 - t0), seconds(t2 - t1), seconds(t3 - t2)),
           jar);
     } catch (RuntimeException e) {
@@ -200,8 +200,64 @@ public final class LoadStack implements AutoCloseable {
     }
   }
 
+  /**
+   * Starts {@link StackSettings#replicas} brokers on one state database: the first alone (it
+   * migrates the schema), the others at once after it. On failure, stops those that started.
+   */
+  private static List<BrokerProcess> startBrokers(
+      StackSettings settings, DevStack devStack, Path jar, Path workDir) {
+    Path token = brokerServiceAccountToken(devStack, workDir.resolve("broker-sa-token"));
+    int replicas = settings.replicas();
+    List<BrokerProcess> brokers = new ArrayList<>();
+    brokers.add(
+        startBroker(
+            settings, devStack, jar, token, workDir.resolve("broker.log"), replicaId(0, replicas)));
+    List<java.util.concurrent.CompletableFuture<BrokerProcess>> others = new ArrayList<>();
+    for (int i = 1; i < replicas; i++) {
+      int index = i;
+      others.add(
+          java.util.concurrent.CompletableFuture.supplyAsync(
+              () ->
+                  startBroker(
+                      settings,
+                      devStack,
+                      jar,
+                      token,
+                      workDir.resolve("broker-" + index + ".log"),
+                      replicaId(index, replicas))));
+    }
+    RuntimeException failure = null;
+    for (var other : others) {
+      try {
+        brokers.add(other.join());
+      } catch (java.util.concurrent.CompletionException e) {
+        failure =
+            e.getCause() instanceof RuntimeException r
+                ? r
+                : new IllegalStateException(e.getCause());
+      }
+    }
+    if (failure != null) {
+      brokers.forEach(BrokerProcess::close);
+      throw failure;
+    }
+    return brokers;
+  }
+
+  /**
+   * {@code load-test} for a single broker (as before replicas existed), else {@code load-test-i}.
+   */
+  static String replicaId(int index, int replicas) {
+    return replicas == 1 ? "load-test" : "load-test-" + index;
+  }
+
   private static BrokerProcess startBroker(
-      StackSettings settings, DevStack devStack, Path jar, Path log) {
+      StackSettings settings,
+      DevStack devStack,
+      Path jar,
+      Path serviceAccountToken,
+      Path log,
+      String replicaId) {
     PostgresInfo pg = devStack.postgres();
     int grpcPort = FreePorts.next();
     int adminPort = FreePorts.next();
@@ -211,8 +267,7 @@ public final class LoadStack implements AutoCloseable {
     p.put("spring.cloud.vault.authentication", "KUBERNETES");
     p.put("spring.cloud.vault.kubernetes.role", BROKER_VAULT_ROLE);
     p.put(
-        "spring.cloud.vault.kubernetes.service-account-token-file",
-        brokerServiceAccountToken(devStack, log.resolveSibling("broker-sa-token")).toString());
+        "spring.cloud.vault.kubernetes.service-account-token-file", serviceAccountToken.toString());
     p.put("spring.datasource.url", pg.jdbcUrl("credbroker"));
     p.put("spring.datasource.username", pg.adminUser());
     p.put("spring.grpc.server.host", "127.0.0.1");
@@ -225,7 +280,7 @@ public final class LoadStack implements AutoCloseable {
     // TLS as in production, with the dev-stack's certificate: the handshakes are part of the cost.
     p.put("credbroker.tls.certificate-file", devStack.brokerCertificatePath().toString());
     p.put("credbroker.tls.private-key-file", devStack.brokerPrivateKeyPath().toString());
-    p.put("credbroker.replica.id", "load-test");
+    p.put("credbroker.replica.id", replicaId);
     p.put(
         "credbroker.kubernetes.kubeconfig", devStack.kubeconfigPath().toAbsolutePath().toString());
     p.put("credbroker.kubernetes.cache-max-ttl", settings.tokenCacheTtl().toMillis() + "ms");
@@ -291,8 +346,14 @@ public final class LoadStack implements AutoCloseable {
     }
   }
 
+  /** The first broker replica: the only one unless {@link StackSettings#replicas} is above 1. */
   public BrokerProcess broker() {
-    return broker;
+    return brokers.get(0);
+  }
+
+  /** Every broker replica, in start order; a killed one stays in the list. */
+  public List<BrokerProcess> brokers() {
+    return brokers;
   }
 
   public VaultClient vault() {
@@ -356,7 +417,7 @@ public final class LoadStack implements AutoCloseable {
   @Override
   public void close() {
     try {
-      broker.close();
+      brokers.forEach(BrokerProcess::close);
     } finally {
       devStack.close();
       deletePostgresData(settings.workDir().toAbsolutePath());
@@ -390,6 +451,10 @@ public final class LoadStack implements AutoCloseable {
 
   @Override
   public String toString() {
-    return "LoadStack[" + devStack + ", broker pid " + broker.pid() + "]";
+    return "LoadStack["
+        + devStack
+        + ", broker pids "
+        + brokers.stream().map(b -> Long.toString(b.pid())).toList()
+        + "]";
   }
 }

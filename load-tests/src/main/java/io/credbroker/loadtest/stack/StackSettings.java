@@ -20,6 +20,7 @@ import java.util.Objects;
  * @param heartbeatInterval the broker's stream heartbeat interval
  * @param brokerProperties further broker properties, overriding the ones above
  * @param startTimeout how long the broker may take to become ready
+ * @param replicas how many broker processes share the state database (1 to 5)
  */
 public record StackSettings(
     Path workDir,
@@ -31,7 +32,8 @@ public record StackSettings(
     Duration heartbeatInterval,
     Map<String, String> brokerProperties,
     List<String> brokerJvmArgs,
-    Duration startTimeout) {
+    Duration startTimeout,
+    int replicas) {
 
   public StackSettings {
     Objects.requireNonNull(workDir, "workDir");
@@ -47,6 +49,9 @@ public record StackSettings(
     requirePositive(tokenCacheTtl, "token cache TTL");
     requirePositive(heartbeatInterval, "heartbeat interval");
     requirePositive(startTimeout, "start timeout");
+    if (replicas < 1 || replicas > 5) {
+      throw new IllegalArgumentException("replicas must be between 1 and 5, was " + replicas);
+    }
     brokerProperties = Map.copyOf(brokerProperties);
     brokerJvmArgs = List.copyOf(brokerJvmArgs);
   }

@@ -49,6 +49,18 @@ public final class VaultClient {
     return new Lease(leaseId, username);
   }
 
+  /** Renews one lease by {@code incrementSeconds} ({@code sys/leases/renew}). */
+  public void renew(String leaseId, long incrementSeconds) {
+    send(
+        "PUT",
+        "v1/sys/leases/renew",
+        JSON.createObjectNode()
+            .put("lease_id", leaseId)
+            .put("increment", incrementSeconds)
+            .toString(),
+        Duration.ofSeconds(30));
+  }
+
   /** Revokes one lease at once (Vault runs the revocation statements before answering). */
   public void revoke(String leaseId) {
     send(

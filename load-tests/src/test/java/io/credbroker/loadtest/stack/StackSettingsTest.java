@@ -40,7 +40,8 @@ class StackSettingsTest {
                     Duration.ofSeconds(30),
                     Map.of(),
                     List.of(),
-                    Duration.ofMinutes(1)))
+                    Duration.ofMinutes(1),
+                    1))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("must not exceed the max TTL");
   }
@@ -56,6 +57,7 @@ class StackSettingsTest {
         Duration.ofSeconds(30),
         Map.of(),
         List.of(),
-        Duration.ofMinutes(1));
+        Duration.ofMinutes(1),
+        1);
   }
 }

@@ -1,0 +1,130 @@
+package io.credbroker.loadtest;
+
+import io.credbroker.loadtest.storms.FailoverScenario;
+import io.credbroker.loadtest.storms.RenewalScenario;
+import io.credbroker.loadtest.storms.RolloutScenario;
+import java.time.Duration;
+import java.util.Map;
+import picocli.CommandLine.Option;
+
+/** The storm scenarios' options, and what their stacks use by default. */
+final class StormMixins {
+
+  private StormMixins() {}
+
+  /**
+   * The product's own limits (application.yaml), which the load stack otherwise lifts so that
+   * issuance figures measure the broker and not its limiters: a storm must meet them as users do.
+   * {@code --broker-property} still overrides each.
+   */
+  static final Map<String, String> PRODUCT_LIMITS =
+      Map.of(
+          "credbroker.limits.issuance-burst", "10",
+          "credbroker.limits.issuances-per-minute", "30",
+          "credbroker.limits.streams-per-pod-role", "2",
+          "credbroker.limits.token-reviews-per-second", "100",
+          "credbroker.limits.concurrent-token-reviews", "64");
+
+  /** The renewal scenario's default credential TTL: short, so renewals run all the time. */
+  static final Duration RENEWAL_TTL = Duration.ofSeconds(30);
+
+  static final class RolloutMixin {
+    @Option(
+        names = "--pods",
+        defaultValue = "2000",
+        description = "Pods that start (default ${DEFAULT-VALUE})")
+    int pods = 2000;
+
+    @Option(
+        names = "--window",
+        defaultValue = "10s",
+        converter = DurationConverter.class,
+        description = "The time over which they start (default ${DEFAULT-VALUE})")
+    Duration window = Duration.ofSeconds(10);
+
+    @Option(
+        names = "--connections-per-replica",
+        defaultValue = "20",
+        description = "Connections to each replica the pods share (default ${DEFAULT-VALUE})")
+    int connectionsPerReplica = 20;
+
+    @Option(
+        names = "--ceiling-samples",
+        defaultValue = "200",
+        description = "Direct Vault creations measuring its ceiling (default ${DEFAULT-VALUE})")
+    int ceilingSamples = 200;
+
+    RolloutScenario.Options options(Duration maxDuration) {
+      return new RolloutScenario.Options(
+          pods, window, connectionsPerReplica, ceilingSamples, maxDuration);
+    }
+  }
+
+  static final class FailoverMixin {
+    @Option(
+        names = "--streams",
+        defaultValue = "5000",
+        description = "Streams on the replica that is killed (default ${DEFAULT-VALUE})")
+    int streams = 5000;
+
+    @Option(
+        names = "--connections",
+        defaultValue = "100",
+        description =
+            "Connections the pods share, each to every replica (default ${DEFAULT-VALUE})")
+    int connections = 100;
+
+    @Option(
+        names = "--open-concurrency",
+        defaultValue = "32",
+        description = "Pods waiting for their first credential at once (default ${DEFAULT-VALUE})")
+    int openConcurrency = 32;
+
+    FailoverScenario.Options options(Duration maxDuration) {
+      return new FailoverScenario.Options(streams, connections, openConcurrency, maxDuration);
+    }
+  }
+
+  static final class RenewalsMixin {
+    @Option(
+        names = "--credentials",
+        defaultValue = "20000",
+        description = "Live credentials, one pod and stream each (default ${DEFAULT-VALUE})")
+    int credentials = 20_000;
+
+    @Option(
+        names = "--connections-per-replica",
+        defaultValue = "100",
+        description = "Connections to each replica the pods share (default ${DEFAULT-VALUE})")
+    int connectionsPerReplica = 100;
+
+    @Option(
+        names = "--open-concurrency",
+        defaultValue = "32",
+        description = "Pods waiting for their first credential at once (default ${DEFAULT-VALUE})")
+    int openConcurrency = 32;
+
+    @Option(
+        names = "--measure",
+        defaultValue = "2m",
+        converter = DurationConverter.class,
+        description = "How long the steady state is observed (default ${DEFAULT-VALUE})")
+    Duration measure = Duration.ofMinutes(2);
+
+    @Option(
+        names = "--ceiling-samples",
+        defaultValue = "500",
+        description = "Direct Vault renewals measuring its ceiling (default ${DEFAULT-VALUE})")
+    int ceilingSamples = 500;
+
+    RenewalScenario.Options options(Duration maxDuration) {
+      return new RenewalScenario.Options(
+          credentials,
+          connectionsPerReplica,
+          openConcurrency,
+          measure,
+          ceilingSamples,
+          maxDuration);
+    }
+  }
+}

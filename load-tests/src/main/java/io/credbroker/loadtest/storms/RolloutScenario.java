@@ -1,0 +1,159 @@
+package io.credbroker.loadtest.storms;
+
+import io.credbroker.loadtest.stack.BrokerProcess;
+import io.credbroker.loadtest.stack.LoadStack;
+import io.grpc.ManagedChannel;
+import java.io.PrintStream;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A rollout: {@code pods} pods start within {@code window}, spread evenly over it and over the
+ * replicas (as a Service spreads connections), each opening its credential stream through the SDK.
+ * Measures the time until every pod holds a credential against the time Vault itself needs for as
+ * many creations at the ceiling measured directly in the same run, and counts every status the pods
+ * saw: overload must come back as RESOURCE_EXHAUSTED with RetryInfo, which the SDK backs off on,
+ * never as a deadline error.
+ *
+ * <p>One instance per run; {@link #run} blocks until the run and its cleanup are done.
+ */
+public final class RolloutScenario extends StormScenario {
+
+  /**
+   * What the rollout does.
+   *
+   * @param pods how many pods start
+   * @param window the time over which they start
+   * @param connectionsPerReplica TCP connections to each replica the pods share
+   * @param ceilingSamples direct Vault creations that measure the ceiling
+   * @param maxDuration how long the pods may take to hold a credential
+   */
+  public record Options(
+      int pods,
+      Duration window,
+      int connectionsPerReplica,
+      int ceilingSamples,
+      Duration maxDuration) {
+    public Options {
+      if (pods < 1 || pods > 50_000) {
+        throw new IllegalArgumentException("pods must be between 1 and 50000, was " + pods);
+      }
+      if (window.isNegative()) {
+        throw new IllegalArgumentException("the start window must not be negative");
+      }
+      if (connectionsPerReplica < 1 || ceilingSamples < 1) {
+        throw new IllegalArgumentException("connections and ceiling samples must be positive");
+      }
+    }
+  }
+
+  private final Options options;
+
+  public RolloutScenario(LoadStack stack, Options options, PrintStream progress) {
+    super(stack, progress);
+    this.options = options;
+  }
+
+  @Override
+  public StormReport run() {
+    List<BrokerProcess> replicas = stack.brokers();
+    progress.printf(
+        "rollout: measuring Vault's ceiling with %d direct creations%n", options.ceilingSamples());
+    VaultCeiling.Creations ceiling =
+        VaultCeiling.creations(stack.vault(), options.ceilingSamples());
+    int ceilingRevokeFailed = VaultCeiling.revoke(stack.vault(), ceiling.leaseIds());
+
+    progress.printf("rollout: creating %d pods and their tokens%n", options.pods());
+    List<ManagedChannel> channels = new ArrayList<>();
+    ScheduledExecutorService starter = Executors.newSingleThreadScheduledExecutor();
+    try (StormPods pods =
+        StormPods.create(
+            stack, "rollout", options.pods(), stack.settings().workDir().resolve("tokens"))) {
+      channels.addAll(connectionsToEachReplica(options.connectionsPerReplica()));
+      long rolesBefore = stack.dynamicRoles();
+      ReplicaMetrics before = ReplicaMetrics.of(replicas);
+      progress.printf(
+          "rollout: starting %d pods within %s over %d replicas%n",
+          options.pods(), options.window(), replicas.size());
+      long t0 = System.nanoTime();
+      long step = options.window().toNanos() / options.pods();
+      for (int i = 0; i < options.pods(); i++) {
+        int pod = i;
+        // Pod i talks to replica i mod R, over one of that replica's connections.
+        starter.schedule(
+            () -> pods.start(pod, channels.get(pod % channels.size())),
+            step * i,
+            TimeUnit.NANOSECONDS);
+      }
+      boolean all =
+          pods.awaitAll(
+              p -> p.credentialId != null || p.stoppedWith != null,
+              options.window().plus(options.maxDuration()),
+              n ->
+                  progress.printf("rollout: %d of %d pods hold a credential%n", n, options.pods()));
+      long allNanos = lastFirstCredential(pods) - t0;
+      ReplicaMetrics after = ReplicaMetrics.of(replicas);
+      long rolesAfter = stack.dynamicRoles();
+      int holding = (int) pods.pods().stream().filter(StormPods.PodState::holds).count();
+      List<Long> perPod = new ArrayList<>();
+      for (StormPods.PodState p : pods.pods()) {
+        if (p.credentialId != null) {
+          perPod.add(p.firstCredentialNanos - p.startNanos);
+        }
+      }
+      double vaultAlone = options.pods() / ceiling.perSecond();
+      StormReport.Builder r =
+          new StormReport.Builder("rollout")
+              .put("pods", options.pods())
+              .put("replicas", replicas.size())
+              .put("start_window_s", options.window().toMillis() / 1000.0)
+              .put("vault_ceiling_creations_per_s", ceiling.perSecond())
+              .put("vault_ceiling_samples", options.ceilingSamples())
+              .put("vault_ceiling_revoke_failed", ceilingRevokeFailed)
+              .put("all_completed", all)
+              .put("pods_holding", holding)
+              .put("pods_stopped", pods.stopped())
+              .put("time_until_all_hold_s", StormReport.seconds(allNanos))
+              .put("vault_alone_s", StormReport.round3(vaultAlone))
+              .ratio("time_until_all_hold_vs_vault_alone_ratio", allNanos / 1e9, vaultAlone)
+              .ratio(
+                  "broker_creations_per_s_vs_vault_ceiling_ratio",
+                  holding / (allNanos / 1e9),
+                  ceiling.perSecond())
+              .put("per_pod_time_to_credential_s", StormReport.spread(perPod))
+              .put("stream_statuses", pods.statuses())
+              .put(
+                  "deadline_exceeded",
+                  pods.statuses().entrySet().stream()
+                      .filter(e -> e.getKey().startsWith("DEADLINE_EXCEEDED"))
+                      .mapToInt(java.util.Map.Entry::getValue)
+                      .sum())
+              .put("credential_sources", pods.sources())
+              .put("connect_attempts", pods.connectAttempts())
+              .put("max_reconnect_delay_ms", pods.maxReconnectDelayMillis())
+              .put("broker_counters", after.since(before))
+              .put("dynamic_roles_created", rolesAfter - rolesBefore)
+              .put("dynamic_roles_beyond_one_per_pod", rolesAfter - rolesBefore - holding);
+      r.put("cleanup", releaseAll(pods, options.maxDuration()));
+      return r.build();
+    } finally {
+      starter.shutdownNow();
+      channels.forEach(ManagedChannel::shutdownNow);
+    }
+  }
+
+  /** When the last pod received its first credential (the start time when none did). */
+  static long lastFirstCredential(StormPods pods) {
+    long last = Long.MIN_VALUE;
+    for (StormPods.PodState p : pods.pods()) {
+      if (p.credentialId != null) {
+        last = Math.max(last, p.firstCredentialNanos);
+      }
+    }
+    return last == Long.MIN_VALUE ? System.nanoTime() : last;
+  }
+}
