@@ -3,26 +3,15 @@ package io.credbroker.broker;
 import io.credbroker.broker.cli.AdminCli;
 import io.credbroker.broker.healthcheck.HealthCheckCommand;
 import io.credbroker.broker.setup.SetupCommand;
-import java.time.Clock;
 import java.util.Arrays;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
 import org.springframework.boot.context.properties.ConfigurationPropertiesScan;
-import org.springframework.context.annotation.Bean;
 
 /** The broker's entry point. */
 @SpringBootApplication
 @ConfigurationPropertiesScan
 public class CredentialBrokerApplication {
-
-  /**
-   * The one clock every component reads the time from (UTC), so that a test can put a fixed or
-   * movable one in its place.
-   */
-  @Bean
-  Clock clock() {
-    return Clock.systemUTC();
-  }
 
   /**
    * Starts the broker, or runs one of the image's commands when it is the first argument: {@code

@@ -51,8 +51,9 @@ class ClusterConfiguration {
   }
 
   /**
-   * The broker's one clock: this host's, corrected by every heartbeat to the state database's, so
-   * that the graces and schedules one replica writes and another acts on are read on one time.
+   * The one clock every component reads the time from (UTC): this host's, corrected by every
+   * heartbeat to the state database's, so that the graces and schedules one replica writes and
+   * another acts on are read on one time whatever the hosts' clocks say.
    */
   @Bean
   StateDatabaseClock clock() {

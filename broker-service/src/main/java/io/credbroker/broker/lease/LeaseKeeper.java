@@ -218,7 +218,7 @@ public final class LeaseKeeper implements SmartLifecycle {
 
   private void enqueue(UUID id, Instant at) {
     if (running && queued.add(id)) {
-      queue.offer(new Scheduled(id, at));
+      queue.offer(new Scheduled(id, at, clock));
     }
   }
 
@@ -280,11 +280,14 @@ public final class LeaseKeeper implements SmartLifecycle {
     return thread;
   }
 
-  /** A credential waiting in the delay queue until {@code at}. */
-  private record Scheduled(UUID id, Instant at) implements Delayed {
+  /**
+   * A credential waiting in the delay queue until {@code at}, by the broker's clock (the one {@code
+   * at} was computed on: corrected to the state database's, it can differ from the host's).
+   */
+  private record Scheduled(UUID id, Instant at, Clock clock) implements Delayed {
     @Override
     public long getDelay(TimeUnit unit) {
-      return unit.convert(Duration.between(Instant.now(), at));
+      return unit.convert(Duration.between(clock.instant(), at));
     }
 
     @Override
