@@ -90,6 +90,7 @@ public final class CredentialBrokerClient implements AutoCloseable {
     this.runtime =
         new ClientRuntime(
             channel,
+            ownedChannel,
             new TokenFileCallCredentials(builder.tokenFile, builder.allowInsecureTransport),
             scheduler,
             Objects.requireNonNull(callbackExecutor),
