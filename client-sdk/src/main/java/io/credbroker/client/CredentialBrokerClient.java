@@ -90,6 +90,7 @@ public final class CredentialBrokerClient implements AutoCloseable {
     this.runtime =
         new ClientRuntime(
             channel,
+            ownedChannel,
             new TokenFileCallCredentials(builder.tokenFile, builder.allowInsecureTransport),
             scheduler,
             Objects.requireNonNull(callbackExecutor),
@@ -265,6 +266,11 @@ public final class CredentialBrokerClient implements AutoCloseable {
      * A channel the application built and owns (for example with its own TLS or interceptors). The
      * client never shuts it down. The token goes only onto connections that gRPC reports as private
      * and integrity-protected (TLS, or in-process); see {@link #allowInsecureTransport()}.
+     *
+     * <p>Before re-opening a stream the client resets the connect backoff of a {@link
+     * ManagedChannel}, but unlike its own channel it never makes the application's channel drop its
+     * connections after a stream went silent: set keepalive on it ({@code keepAliveTime}) so that a
+     * connection to a frozen broker is given up.
      */
     public Builder channel(Channel channel) {
       this.channel = Objects.requireNonNull(channel, "channel");
@@ -363,7 +369,9 @@ public final class CredentialBrokerClient implements AutoCloseable {
      * How long a stream may go without any event (heartbeats included) before the client presumes
      * the broker dead and reconnects, resuming its credential; default 2 minutes, which suits the
      * broker's default 30 s heartbeat. Keep it several heartbeat intervals long. {@link
-     * Duration#ZERO} disables the check.
+     * Duration#ZERO} disables the check. On this timeout, as on UNAVAILABLE, the client's own
+     * channel drops its connections, so that the resumed stream does not go to the same silent
+     * broker.
      */
     public Builder streamIdleTimeout(Duration timeout) {
       Objects.requireNonNull(timeout, "timeout");

@@ -269,6 +269,12 @@ public final class WatchSubscription implements CredentialSubscription {
       active = stream;
       armIdleTimer(stream);
     }
+    if (attempt > 1) {
+      // After an outage during which the brokers refused connections, the channel may be waiting
+      // out its own connect backoff (up to two minutes); the resume must not wait past the
+      // broker's reconnect grace.
+      runtime.resetConnectBackoff();
+    }
     runtime.events().connectStarted(databaseRole, attempt, stream.resumeId);
     var request = WatchCredentialRequest.newBuilder().setDatabaseRole(databaseRole);
     if (stream.resumeId != null) {
@@ -455,6 +461,7 @@ public final class WatchSubscription implements CredentialSubscription {
     java.time.Duration delay = null;
     int nextAttempt;
     CredentialBrokerException stopped = null;
+    boolean dropConnection = false;
     synchronized (lock) {
       if (state != State.ACTIVE || active != stream) {
         return;
@@ -490,12 +497,18 @@ public final class WatchSubscription implements CredentialSubscription {
         if (pendingReconnect == null) {
           return;
         }
+        // The broker went silent (idle timeout) or away: the next stream must not go to the same
+        // connection, which may lead to a frozen process.
+        dropConnection = code == Status.Code.UNAVAILABLE;
       } else {
         state = State.STOPPED;
         stopped = new CredentialBrokerException(describe(status, reason), code, reason, error);
         stopError = stopped;
       }
       nextAttempt = attempts + 1;
+    }
+    if (dropConnection) {
+      runtime.dropConnection();
     }
     runtime.events().streamFailed(databaseRole, code, reason);
     if (stopped != null) {
