@@ -309,15 +309,7 @@ class VaultDatabaseCredentialsTest {
   void fullBulkheadIsOverloadedAndDoesNotReachVault() {
     Bulkhead full = Bulkhead.of("vault", BulkheadConfig.custom().maxConcurrentCalls(1).build());
     full.acquirePermission();
-    VaultDatabaseCredentials limited =
-        new VaultDatabaseCredentials(
-            new VaultTemplate(
-                VaultEndpoint.from(URI.create("http://127.0.0.1:" + server.getAddress().getPort())),
-                new TokenAuthentication("root")),
-            circuitBreaker,
-            full,
-            roomyCreations(),
-            meters);
+    VaultDatabaseCredentials limited = limitedBy(full, roomyCreations());
 
     assertThatThrownBy(() -> limited.issue("database", "db1"))
         .isInstanceOfSatisfying(
@@ -330,14 +322,8 @@ class VaultDatabaseCredentialsTest {
     Bulkhead creations =
         Bulkhead.of("vault-creations", BulkheadConfig.custom().maxConcurrentCalls(1).build());
     VaultDatabaseCredentials limited =
-        new VaultDatabaseCredentials(
-            new VaultTemplate(
-                VaultEndpoint.from(URI.create("http://127.0.0.1:" + server.getAddress().getPort())),
-                new TokenAuthentication("root")),
-            circuitBreaker,
-            Bulkhead.of("vault", BulkheadConfig.custom().maxConcurrentCalls(4).build()),
-            creations,
-            meters);
+        limitedBy(
+            Bulkhead.of("vault", BulkheadConfig.custom().maxConcurrentCalls(4).build()), creations);
     // The issuing token exists before the limit is reached: only the creation is refused.
     limited.issuingTokenLifetime();
     creations.acquirePermission();
@@ -447,6 +433,18 @@ class VaultDatabaseCredentialsTest {
         null,
         "credential-broker-issuer",
         clock);
+  }
+
+  /** A client of the scripted server, logged in as root, without retries, behind these limits. */
+  private VaultDatabaseCredentials limitedBy(Bulkhead bulkhead, Bulkhead creations) {
+    return new VaultDatabaseCredentials(
+        new VaultTemplate(
+            VaultEndpoint.from(URI.create("http://127.0.0.1:" + server.getAddress().getPort())),
+            new TokenAuthentication("root")),
+        circuitBreaker,
+        bulkhead,
+        creations,
+        meters);
   }
 
   /** A creation bulkhead these tests never fill. */
