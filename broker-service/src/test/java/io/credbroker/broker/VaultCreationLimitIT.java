@@ -8,6 +8,7 @@ import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -71,6 +72,15 @@ class VaultCreationLimitIT {
     for (int i = 0; i < CALLS; i++) {
       tokens.add(newPodToken(kubernetes));
     }
+    // Resilience4j's Micrometer binding reports the limit like the other bulkheads.
+    MeterRegistry meters = fixture.broker.getBean(MeterRegistry.class);
+    assertThat(
+            meters
+                .get("resilience4j.bulkhead.max.allowed.concurrent.calls")
+                .tag("name", "vault-creations")
+                .gauge()
+                .value())
+        .isEqualTo(MAX_CREATIONS);
     // The replica's issuing token exists before the stampede, as it does on a running replica.
     client.issue(newPodToken(kubernetes), BrokerFixture.DATABASE_ROLE);
 
