@@ -170,7 +170,9 @@ break the YAML; extraConfig is merged over it last.
     "audit-events" $retention.auditEvents
     "interval" $retention.interval
     "batch-size" $retention.batchSize)
-  "vault" (dict "issuing-token-role" .Values.vault.issuingTokenRole)
+  "vault" (dict
+    "issuing-token-role" .Values.vault.issuingTokenRole
+    "max-concurrent-creations" .Values.vault.maxConcurrentCreations)
   "tls" (include "credential-broker.tlsConfig" . | fromYaml) }}
 {{- $vaultK8s := dict
   "role" .Values.vault.kubernetes.role

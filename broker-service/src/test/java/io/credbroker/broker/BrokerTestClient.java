@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.rpc.ErrorInfo;
+import com.google.rpc.RetryInfo;
 import io.credbroker.api.v1.Credential;
 import io.credbroker.api.v1.CredentialBrokerGrpc;
 import io.credbroker.api.v1.IssueCredentialRequest;
@@ -20,6 +21,7 @@ import java.sql.SQLException;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A pod's view of the broker in integration tests: calls with a bearer token, and assertions on the
@@ -102,5 +104,21 @@ final class BrokerTestClient {
     } catch (InvalidProtocolBufferException ex) {
       throw new AssertionError(ex);
     }
+  }
+
+  /** The RetryInfo of a refusal, or {@code null} when it has none. */
+  static @Nullable RetryInfo retryInfo(StatusRuntimeException e) {
+    return StatusProto.fromThrowable(e).getDetailsList().stream()
+        .filter(any -> any.is(RetryInfo.class))
+        .findFirst()
+        .map(
+            any -> {
+              try {
+                return any.unpack(RetryInfo.class);
+              } catch (InvalidProtocolBufferException ex) {
+                throw new AssertionError(ex);
+              }
+            })
+        .orElse(null);
   }
 }

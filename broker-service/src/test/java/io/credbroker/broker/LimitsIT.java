@@ -1,6 +1,7 @@
 package io.credbroker.broker;
 
 import static io.credbroker.broker.BrokerTestClient.assertRefused;
+import static io.credbroker.broker.BrokerTestClient.retryInfo;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -14,7 +15,6 @@ import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.protobuf.StatusProto;
 import io.grpc.stub.StreamObserver;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.charset.StandardCharsets;
@@ -417,21 +417,6 @@ class LimitsIT {
     EventStream stream = EventStream.open(fixture.channel, token, request.build());
     streams.add(stream);
     return stream;
-  }
-
-  private static RetryInfo retryInfo(StatusRuntimeException e) {
-    return StatusProto.fromThrowable(e).getDetailsList().stream()
-        .filter(any -> any.is(RetryInfo.class))
-        .findFirst()
-        .map(
-            any -> {
-              try {
-                return any.unpack(RetryInfo.class);
-              } catch (com.google.protobuf.InvalidProtocolBufferException ex) {
-                throw new AssertionError(ex);
-              }
-            })
-        .orElse(null);
   }
 
   /** A token shaped like a pod's (RS256 header, claims, signature) that Kubernetes refuses. */

@@ -149,7 +149,8 @@ class BrokerSettingsTest {
         .containsExactlyInAnyOrderElementsOf(brokerDefaults.get("Limits").keySet());
     assertThat(fieldNames(defaults.path("retention")))
         .containsExactlyInAnyOrderElementsOf(brokerDefaults.get("Retention").keySet());
-    assertThat(fieldNames(defaults.path("vault"))).containsExactly("issuing-token-role");
+    assertThat(fieldNames(defaults.path("vault")))
+        .containsExactlyInAnyOrder("issuing-token-role", "max-concurrent-creations");
   }
 
   @Test
@@ -253,6 +254,7 @@ class BrokerSettingsTest {
     assertThat(lease.path("revocation-retry-max").asText()).isEqualTo("PT30M");
     assertThat(lease.path("token-expiry-margin").asText()).isEqualTo("10m");
     assertThat(tuned.path("vault").path("issuing-token-role").asText()).isEqualTo("broker-issuer");
+    assertThat(tuned.path("vault").path("max-concurrent-creations").asInt()).isEqualTo(4);
   }
 
   @Test

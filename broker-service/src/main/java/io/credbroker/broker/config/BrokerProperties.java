@@ -391,10 +391,19 @@ public record BrokerProperties(
    *     command) through which the broker creates the tokens that create credentials: orphan,
    *     non-renewable tokens with a fixed lifetime, so that no credential dies with a replica's own
    *     login token (see {@code docs/token-lifetimes.md})
+   * @param maxConcurrentCreations the most credential creations ({@code creds} reads) this replica
+   *     has in flight at Vault at once. Vault's PostgreSQL plugin creates roles one at a time per
+   *     database connection: creations beyond what it can finish within {@code
+   *     spring.cloud.vault.read-timeout} time out in the broker while Vault still creates their
+   *     roles, which no credential record then knows. A creation beyond the limit is refused at
+   *     once with RESOURCE_EXHAUSTED ({@code OVERLOADED}) and a RetryInfo, before it reaches Vault;
+   *     it does not count against the circuit breaker. The sum over all replicas should stay within
+   *     what Vault creates in one read timeout
    */
   public record Vault(
       @DefaultValue("credential-broker-issuer") @Pattern(regexp = "[A-Za-z0-9_.-]{1,128}")
-          String issuingTokenRole) {}
+          String issuingTokenRole,
+      @DefaultValue("8") @Positive int maxConcurrentCreations) {}
 
   /**
    * Read by application.yaml, which turns them into Spring Boot's SSL bundle {@code server} (the

@@ -1,11 +1,13 @@
 package io.credbroker.broker.vault;
 
 import io.credbroker.broker.config.BrokerProperties;
+import io.github.resilience4j.bulkhead.BulkheadConfig;
 import io.github.resilience4j.bulkhead.BulkheadRegistry;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
 import io.github.resilience4j.retry.RetryRegistry;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
+import java.time.Duration;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.cloud.vault.config.VaultProperties;
 import org.springframework.context.annotation.Bean;
@@ -20,13 +22,21 @@ import org.springframework.vault.core.VaultOperations;
  * renewal, and the pooled keep-alive HTTP client whose connect and read timeouts limit every call)
  * comes from Spring Cloud Vault, built on {@link VaultHttpClient} (whose pool is sized to the
  * bulkhead); the circuit breaker, bulkhead and retry come from the Resilience4j instances named
- * {@value #INSTANCE}.
+ * {@value #INSTANCE}, the bulkhead of credential creations ({@value #CREATIONS}) from {@code
+ * credbroker.vault.max-concurrent-creations}.
  */
 @Configuration(proxyBeanMethods = false)
 class VaultConfiguration {
 
   /** The Resilience4j instance name configured under {@code resilience4j.*.instances}. */
   static final String INSTANCE = "vault";
+
+  /**
+   * The bulkhead that bounds credential creations in flight, sized by {@code
+   * credbroker.vault.max-concurrent-creations}; registered so that Resilience4j's Micrometer
+   * binding reports it like the others ({@code resilience4j_bulkhead_*{name="vault-creations"}}).
+   */
+  static final String CREATIONS = "vault-creations";
 
   /**
    * Replaces Spring Cloud Vault's HTTP client (it backs off when this bean exists) with the same
@@ -61,6 +71,13 @@ class VaultConfiguration {
         vaultOperations,
         circuitBreakers.circuitBreaker(INSTANCE),
         bulkheads.bulkhead(INSTANCE),
+        bulkheads.bulkhead(
+            CREATIONS,
+            BulkheadConfig.custom()
+                .maxConcurrentCalls(properties.vault().maxConcurrentCreations())
+                // Refused at once: a creation that waited would only age towards Vault's timeout.
+                .maxWaitDuration(Duration.ZERO)
+                .build()),
         meterRegistry,
         retries.retry(INSTANCE),
         properties.vault().issuingTokenRole(),

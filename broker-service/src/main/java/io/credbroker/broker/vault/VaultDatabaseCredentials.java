@@ -57,6 +57,13 @@ import org.springframework.web.client.ResourceAccessException;
  * {@code creds} read is never retried: one that timed out may still have created a role, so
  * repeating it blindly would leak roles.
  *
+ * <p>Credential creations ({@code creds} reads) pass a second, narrower bulkhead first. Vault's
+ * PostgreSQL plugin creates roles one at a time per database connection, so creations beyond what
+ * it finishes within the read timeout queue inside Vault, time out here, and still create their
+ * roles afterwards: roles no credential record knows. A creation beyond that bulkhead is refused
+ * before it reaches Vault, with {@code OVERLOADED} and a retry delay; like a full general bulkhead,
+ * it never reaches the circuit breaker, so it says nothing about Vault's health.
+ *
  * <p>Whose leases. Vault revokes every lease together with the token that created it: when the
  * token is revoked (Spring Vault revokes its login at shutdown), reaches its max TTL, or simply
  * runs out after its replica crashed. Credentials are therefore never read with the broker's login:
@@ -86,6 +93,7 @@ public final class VaultDatabaseCredentials {
   private final VaultOperations vault;
   private final CircuitBreaker circuitBreaker;
   private final Bulkhead bulkhead;
+  private final Bulkhead creations;
   private final MeterRegistry meterRegistry;
   private final @Nullable Retry retry;
   private final Clock clock;
@@ -108,16 +116,20 @@ public final class VaultDatabaseCredentials {
    * A client that never retries and issues through {@value #DEFAULT_ISSUING_TOKEN_ROLE}.
    *
    * @param vault Spring Vault's template; its HTTP client's timeouts are the calls' time limit
+   * @param bulkhead bounds all calls to Vault at once
+   * @param creations bounds the credential creations ({@code creds} reads) in flight at once
    */
   public VaultDatabaseCredentials(
       VaultOperations vault,
       CircuitBreaker circuitBreaker,
       Bulkhead bulkhead,
+      Bulkhead creations,
       MeterRegistry meterRegistry) {
     this(
         vault,
         circuitBreaker,
         bulkhead,
+        creations,
         meterRegistry,
         null,
         DEFAULT_ISSUING_TOKEN_ROLE,
@@ -136,11 +148,21 @@ public final class VaultDatabaseCredentials {
       VaultOperations vault,
       CircuitBreaker circuitBreaker,
       Bulkhead bulkhead,
+      Bulkhead creations,
       MeterRegistry meterRegistry,
       @Nullable Retry retry,
       String issuingTokenRole,
       Clock clock) {
-    this(vault, circuitBreaker, bulkhead, meterRegistry, retry, issuingTokenRole, clock, () -> {});
+    this(
+        vault,
+        circuitBreaker,
+        bulkhead,
+        creations,
+        meterRegistry,
+        retry,
+        issuingTokenRole,
+        clock,
+        () -> {});
   }
 
   /**
@@ -151,6 +173,7 @@ public final class VaultDatabaseCredentials {
       VaultOperations vault,
       CircuitBreaker circuitBreaker,
       Bulkhead bulkhead,
+      Bulkhead creations,
       MeterRegistry meterRegistry,
       @Nullable Retry retry,
       String issuingTokenRole,
@@ -168,6 +191,7 @@ public final class VaultDatabaseCredentials {
     this.vault = Objects.requireNonNull(vault, "vault");
     this.circuitBreaker = Objects.requireNonNull(circuitBreaker, "circuitBreaker");
     this.bulkhead = Objects.requireNonNull(bulkhead, "bulkhead");
+    this.creations = Objects.requireNonNull(creations, "creations");
     this.meterRegistry = Objects.requireNonNull(meterRegistry, "meterRegistry");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.issuingTokenPath = "auth/token/create/" + requireSafePath(issuingTokenRole);
@@ -198,21 +222,27 @@ public final class VaultDatabaseCredentials {
   }
 
   private @Nullable VaultResponse readCreds(String path, IssuingToken token) {
-    return call(
-        "creds",
-        () ->
-            vault.doWithVault(
-                rest -> {
-                  HttpHeaders headers = new HttpHeaders();
-                  headers.set(VAULT_TOKEN_HEADER, token.value());
-                  try {
-                    return rest.exchange(
-                            path, HttpMethod.GET, new HttpEntity<>(headers), VaultResponse.class)
-                        .getBody();
-                  } catch (HttpStatusCodeException e) {
-                    throw new VaultHttpError(e, false);
-                  }
-                }));
+    enter(creations, "creds", "too many credential creations in flight at Vault; try again later");
+    try {
+      return call("creds", () -> exchangeCreds(path, token));
+    } finally {
+      creations.onComplete();
+    }
+  }
+
+  private @Nullable VaultResponse exchangeCreds(String path, IssuingToken token) {
+    return vault.doWithVault(
+        rest -> {
+          HttpHeaders headers = new HttpHeaders();
+          headers.set(VAULT_TOKEN_HEADER, token.value());
+          try {
+            return rest.exchange(
+                    path, HttpMethod.GET, new HttpEntity<>(headers), VaultResponse.class)
+                .getBody();
+          } catch (HttpStatusCodeException e) {
+            throw new VaultHttpError(e, false);
+          }
+        });
   }
 
   /**
@@ -509,14 +539,21 @@ public final class VaultDatabaseCredentials {
         token.expireTime());
   }
 
-  private <T> T call(String operation, Supplier<T> exchange) {
+  /**
+   * Takes a permit of {@code limit} or refuses the call with {@code OVERLOADED} and a retry delay,
+   * before the circuit breaker: a refusal here says nothing about Vault.
+   */
+  private void enter(Bulkhead limit, String operation, String refusal) {
     try {
-      bulkhead.acquirePermission();
+      limit.acquirePermission();
     } catch (BulkheadFullException e) {
       record(operation, "bulkhead_full", 0);
-      throw new BrokerException(
-          Reason.OVERLOADED, "too many concurrent Vault requests; try again later", RETRY_AFTER, e);
+      throw new BrokerException(Reason.OVERLOADED, refusal, RETRY_AFTER, e);
     }
+  }
+
+  private <T> T call(String operation, Supplier<T> exchange) {
+    enter(bulkhead, operation, "too many concurrent Vault requests; try again later");
     try {
       try {
         circuitBreaker.acquirePermission();

@@ -43,6 +43,33 @@ class BrokerPropertiesTest {
                 assertThat(ctx.getBean(BrokerProperties.class).grpc().callThreads()).isEqualTo(8));
   }
 
+  @Test
+  void vaultCreationsInFlightAreBoundedByDefaultAndConfigurable() {
+    context.run(
+        ctx ->
+            assertThat(ctx.getBean(BrokerProperties.class).vault().maxConcurrentCreations())
+                .isEqualTo(8));
+    context
+        .withPropertyValues("credbroker.vault.max-concurrent-creations=3")
+        .run(
+            ctx ->
+                assertThat(ctx.getBean(BrokerProperties.class).vault().maxConcurrentCreations())
+                    .isEqualTo(3));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"0", "-1"})
+  void vaultCreationsInFlightBelowOneAreRefusedAtStartupNamingTheProperty(String limit) {
+    context
+        .withPropertyValues("credbroker.vault.max-concurrent-creations=" + limit)
+        .run(
+            ctx ->
+                assertThat(ctx)
+                    .getFailure()
+                    .rootCause()
+                    .hasMessageContaining("maxConcurrentCreations"));
+  }
+
   @ParameterizedTest
   @ValueSource(strings = {"0", "-4"})
   void grpcCallThreadsBelowOneAreRefusedAtStartupNamingTheProperty(String threads) {

@@ -111,6 +111,7 @@ class VaultDatabaseCredentialsTest {
             template,
             circuitBreaker,
             Bulkhead.of("vault", BulkheadConfig.custom().maxConcurrentCalls(4).build()),
+            roomyCreations(),
             meters);
   }
 
@@ -308,19 +309,50 @@ class VaultDatabaseCredentialsTest {
   void fullBulkheadIsOverloadedAndDoesNotReachVault() {
     Bulkhead full = Bulkhead.of("vault", BulkheadConfig.custom().maxConcurrentCalls(1).build());
     full.acquirePermission();
-    VaultDatabaseCredentials limited =
-        new VaultDatabaseCredentials(
-            new VaultTemplate(
-                VaultEndpoint.from(URI.create("http://127.0.0.1:" + server.getAddress().getPort())),
-                new TokenAuthentication("root")),
-            circuitBreaker,
-            full,
-            meters);
+    VaultDatabaseCredentials limited = limitedBy(full, roomyCreations());
 
     assertThatThrownBy(() -> limited.issue("database", "db1"))
         .isInstanceOfSatisfying(
             BrokerException.class, e -> assertThat(e.reason()).isEqualTo(Reason.OVERLOADED));
     assertThat(hits.get()).isZero();
+  }
+
+  @Test
+  void fullCreationBulkheadIsOverloadedBeforeVaultWithoutCountingAgainstTheCircuit() {
+    Bulkhead creations =
+        Bulkhead.of("vault-creations", BulkheadConfig.custom().maxConcurrentCalls(1).build());
+    VaultDatabaseCredentials limited =
+        limitedBy(
+            Bulkhead.of("vault", BulkheadConfig.custom().maxConcurrentCalls(4).build()), creations);
+    // The issuing token exists before the limit is reached: only the creation is refused.
+    limited.issuingTokenLifetime();
+    creations.acquirePermission();
+
+    for (int i = 0; i < 10; i++) {
+      assertThatThrownBy(() -> limited.issue("database", "db1"))
+          .isInstanceOfSatisfying(
+              BrokerException.class,
+              e -> {
+                assertThat(e.reason()).isEqualTo(Reason.OVERLOADED);
+                assertThat(e.retryAfter()).isPositive();
+              });
+    }
+
+    assertThat(requests).noneMatch(r -> r.contains("/creds/"));
+    assertThat(circuitBreaker.getMetrics().getNumberOfFailedCalls()).isZero();
+    assertThat(circuitBreaker.getState()).isEqualTo(CircuitBreaker.State.CLOSED);
+    assertThat(
+            meters
+                .get("credbroker.vault.request")
+                .tags("operation", "creds", "outcome", "bulkhead_full")
+                .timer()
+                .count())
+        .isEqualTo(10);
+    // Other calls do not need a creation's permit; a released permit admits a creation again.
+    assertThat(limited.renew("database/creds/db1/IQKUMCTg3M5RoJ0Wr0ZDSxyK", Duration.ofHours(1)))
+        .isPositive();
+    creations.onComplete();
+    assertThat(limited.issue("database", "db1").username()).isNotEmpty();
   }
 
   @Test
@@ -356,6 +388,7 @@ class VaultDatabaseCredentialsTest {
                 new TokenAuthentication("root")),
             circuitBreaker,
             Bulkhead.of("vault", BulkheadConfig.custom().maxConcurrentCalls(4).build()),
+            roomyCreations(),
             meters,
             null,
             "credential-broker-issuer",
@@ -395,10 +428,28 @@ class VaultDatabaseCredentialsTest {
             new TokenAuthentication("root")),
         circuitBreaker,
         Bulkhead.of("vault", BulkheadConfig.custom().maxConcurrentCalls(4).build()),
+        roomyCreations(),
         meters,
         null,
         "credential-broker-issuer",
         clock);
+  }
+
+  /** A client of the scripted server, logged in as root, without retries, behind these limits. */
+  private VaultDatabaseCredentials limitedBy(Bulkhead bulkhead, Bulkhead creations) {
+    return new VaultDatabaseCredentials(
+        new VaultTemplate(
+            VaultEndpoint.from(URI.create("http://127.0.0.1:" + server.getAddress().getPort())),
+            new TokenAuthentication("root")),
+        circuitBreaker,
+        bulkhead,
+        creations,
+        meters);
+  }
+
+  /** A creation bulkhead these tests never fill. */
+  private static Bulkhead roomyCreations() {
+    return Bulkhead.of("vault-creations", BulkheadConfig.custom().maxConcurrentCalls(4).build());
   }
 
   /** A clock the test moves by hand. */

@@ -1,0 +1,182 @@
+package io.credbroker.broker;
+
+import static io.credbroker.broker.BrokerTestClient.retryInfo;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.credbroker.devstack.kubernetes.KubernetesApiServer;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The bound on credential creations in flight at Vault, through the real wire: with Vault slow to
+ * create roles (as its PostgreSQL plugin is under a stampede), creations beyond {@code
+ * credbroker.vault.max-concurrent-creations} are refused at once with RESOURCE_EXHAUSTED {@code
+ * OVERLOADED} and a RetryInfo instead of queueing inside Vault past the broker's read timeout, and
+ * the refusals do not open the circuit breaker.
+ */
+class VaultCreationLimitIT {
+
+  private static final int MAX_CREATIONS = 2;
+  private static final int CALLS = 8;
+
+  /** How long Vault takes to answer a creation; below the broker's read timeout (5 s). */
+  private static final Duration CREATION_TIME = Duration.ofSeconds(2);
+
+  @TempDir static Path workDir;
+  private static BrokerFixture fixture;
+  private static BrokerTestClient client;
+  private static final AtomicInteger pods = new AtomicInteger();
+
+  @BeforeAll
+  static void startBroker() {
+    fixture =
+        BrokerFixture.start(
+            workDir,
+            Map.of("credbroker.vault.max-concurrent-creations", MAX_CREATIONS),
+            devStack -> {});
+    client = new BrokerTestClient(fixture.channel);
+  }
+
+  @AfterAll
+  static void stopBroker() {
+    if (fixture != null) {
+      fixture.close();
+    }
+  }
+
+  @Test
+  void creationsBeyondTheLimitAreOverloadedAtOnceAndNeverReachVault() throws Exception {
+    KubernetesApiServer kubernetes = fixture.devStack.kubernetes();
+    List<String> tokens = new ArrayList<>();
+    for (int i = 0; i < CALLS; i++) {
+      tokens.add(newPodToken(kubernetes));
+    }
+    // Resilience4j's Micrometer binding reports the limit like the other bulkheads.
+    MeterRegistry meters = fixture.broker.getBean(MeterRegistry.class);
+    assertThat(
+            meters
+                .get("resilience4j.bulkhead.max.allowed.concurrent.calls")
+                .tag("name", "vault-creations")
+                .gauge()
+                .value())
+        .isEqualTo(MAX_CREATIONS);
+    // The replica's issuing token exists before the stampede, as it does on a running replica.
+    client.issue(newPodToken(kubernetes), BrokerFixture.DATABASE_ROLE);
+
+    ConcurrentLinkedQueue<Long> creationArrivals = new ConcurrentLinkedQueue<>();
+    fixture
+        .devStack
+        .vaultFaults()
+        .delay(
+            request -> {
+              // A creds read, not a lease listing under sys/leases/lookup/<mount>/creds/.
+              boolean creation =
+                  request.method().equals("GET")
+                      && request.path().contains("/database/creds/")
+                      && !request.path().contains("/sys/");
+              if (creation) {
+                creationArrivals.add(System.nanoTime());
+              }
+              return creation;
+            },
+            CREATION_TIME);
+    List<Outcome> outcomes = new ArrayList<>();
+    ExecutorService callers = Executors.newFixedThreadPool(CALLS);
+    try {
+      CountDownLatch go = new CountDownLatch(1);
+      List<Future<Outcome>> calls = new ArrayList<>();
+      for (String token : tokens) {
+        calls.add(
+            callers.submit(
+                () -> {
+                  go.await();
+                  long start = System.nanoTime();
+                  try {
+                    client.issue(token, BrokerFixture.DATABASE_ROLE);
+                    return new Outcome(null, Duration.ofNanos(System.nanoTime() - start));
+                  } catch (StatusRuntimeException e) {
+                    return new Outcome(e, Duration.ofNanos(System.nanoTime() - start));
+                  }
+                }));
+      }
+      go.countDown();
+      for (Future<Outcome> call : calls) {
+        outcomes.add(call.get(60, TimeUnit.SECONDS));
+      }
+    } finally {
+      callers.shutdownNow();
+      fixture.devStack.vaultFaults().clear();
+    }
+
+    List<Outcome> issued = outcomes.stream().filter(o -> o.error() == null).toList();
+    List<Outcome> refused = outcomes.stream().filter(o -> o.error() != null).toList();
+    // Vault never held more creations at once than the limit: every creation it received stays
+    // there for CREATION_TIME, so no window that long saw more arrivals.
+    assertThat(mostArrivalsWithin(new ArrayList<>(creationArrivals), CREATION_TIME))
+        .isLessThanOrEqualTo(MAX_CREATIONS);
+    assertThat(creationArrivals).hasSize(issued.size());
+    assertThat(refused).isNotEmpty();
+    for (Outcome call : refused) {
+      StatusRuntimeException e = Objects.requireNonNull(call.error());
+      assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+      assertThat(BrokerTestClient.errorInfo(e).getReason()).isEqualTo("OVERLOADED");
+      assertThat(retryInfo(e)).isNotNull();
+      // Refused before any creation could have finished, not after waiting inside Vault.
+      assertThat(call.took()).isLessThan(CREATION_TIME);
+    }
+    CircuitBreaker vault =
+        fixture.broker.getBean(CircuitBreakerRegistry.class).circuitBreaker("vault");
+    assertThat(vault.getState()).isEqualTo(CircuitBreaker.State.CLOSED);
+    assertThat(vault.getMetrics().getNumberOfFailedCalls()).isZero();
+    // With Vault fast again, a refused pod gets its credential on retry.
+    assertThat(client.issue(newPodToken(kubernetes), BrokerFixture.DATABASE_ROLE).getUsername())
+        .isNotEmpty();
+  }
+
+  private static String newPodToken(KubernetesApiServer kubernetes) {
+    String pod = "stampede-" + pods.incrementAndGet();
+    kubernetes.createPod("public", pod, "application");
+    return kubernetes.issueToken(
+        "public", "application", pod, List.of("credbroker"), Duration.ofMinutes(10));
+  }
+
+  /**
+   * The most of {@code arrivals} (nanoTime) that fall within any interval shorter than {@code
+   * window}.
+   */
+  private static int mostArrivalsWithin(List<Long> arrivals, Duration window) {
+    List<Long> sorted = arrivals.stream().sorted().toList();
+    int most = 0;
+    int first = 0;
+    for (int last = 0; last < sorted.size(); last++) {
+      while (sorted.get(last) - sorted.get(first) >= window.toNanos()) {
+        first++;
+      }
+      most = Math.max(most, last - first + 1);
+    }
+    return most;
+  }
+
+  private record Outcome(@Nullable StatusRuntimeException error, Duration took) {}
+}
