@@ -25,6 +25,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Iterator;
@@ -382,11 +384,11 @@ class FaultSuiteIT {
             + " s behind (libfaketime), under load and when the unskewed one is killed";
     String behaviour =
         "Heartbeats and the stale test use the state database's clock (now()), so no replica"
-            + " presumes another dead early. Each replica times its own renewals, expiries and"
-            + " revocations by its own clock, against times in the credential rows that other"
-            + " replicas and the state database wrote: a claim stamps detached_time with the"
-            + " database's clock and the claimer ends the reconnect grace by its own, so a claimer"
-            + " ahead by d gives the claimed clients reconnect-grace minus d to resume.";
+            + " presumes another dead early. Every replica reads time from the state database"
+            + " too: each heartbeat corrects its clock to the database's clock_timestamp(), so the"
+            + " renewals, expiries and graces it times against rows other replicas wrote (a"
+            + " claim's detached_time, revoke_after) end on time whatever its host's clock says;"
+            + " a claimer ahead keeps the whole reconnect grace.";
     java.util.Optional<Path> libfaketime = FaultStand.libfaketime();
     if (libfaketime.isEmpty()) {
       rows.add(
@@ -407,14 +409,20 @@ class FaultSuiteIT {
           stand.restart(1, FaultStand.skewedClock(libfaketime.get(), SKEW.negated()));
           List<String> offsets = new ArrayList<>();
           for (int replica = 0; replica < 3; replica++) {
-            Duration offset = clockOffset(replica);
+            Duration host = hostClockOffset(replica);
+            Duration broker = clockOffset(replica);
             offsets.add(
                 stand.replicas.get(replica).process.replicaId
-                    + String.format(" %+.1f s", offset.toMillis() / 1000.0));
+                    + String.format(
+                        " host %+.1f s, broker %+.1f s",
+                        host.toMillis() / 1000.0, broker.toMillis() / 1000.0));
             Duration expected = replica == 0 ? SKEW : replica == 1 ? SKEW.negated() : Duration.ZERO;
-            assertThat(offset.minus(expected).abs())
-                .as("clock of replica %d", replica)
+            assertThat(host.minus(expected).abs())
+                .as("host clock of replica %d (the skew is in place)", replica)
                 .isLessThan(Duration.ofMillis(1500));
+            assertThat(broker.abs())
+                .as("the broker's clock of replica %d follows the state database's", replica)
+                .isLessThan(Duration.ofMillis(1000));
           }
           // Every application's lease renewed at least once under skewed clocks.
           Thread.sleep(FaultStand.RENEWAL_INTERVAL.toMillis());
@@ -424,8 +432,32 @@ class FaultSuiteIT {
   }
 
   /**
-   * How far replica {@code replica}'s clock is from this machine's: the event time of a new pod's
-   * first event there (stamped as it is sent), against its arrival here (a few milliseconds later).
+   * How far replica {@code replica}'s host clock (libfaketime's) is from this machine's: the {@code
+   * Date} header of its actuator's answer, written by the servlet container from the process's own
+   * clock, to the second (so half a second is added back).
+   */
+  private static Duration hostClockOffset(int replica) throws Exception {
+    java.net.http.HttpResponse<Void> answer =
+        HttpClient.newHttpClient()
+            .send(
+                HttpRequest.newBuilder(
+                        stand.replicas.get(replica).process.managementUri("/actuator/health"))
+                    .build(),
+                java.net.http.HttpResponse.BodyHandlers.discarding());
+    Instant arrived = Instant.now();
+    Instant stamped =
+        ZonedDateTime.parse(
+                answer.headers().firstValue("Date").orElseThrow(),
+                DateTimeFormatter.RFC_1123_DATE_TIME)
+            .toInstant()
+            .plusMillis(500);
+    return Duration.between(arrived, stamped);
+  }
+
+  /**
+   * How far replica {@code replica}'s broker clock is from this machine's: the event time of a new
+   * pod's first event there (stamped as it is sent), against its arrival here (a few milliseconds
+   * later).
    */
   private static Duration clockOffset(int replica) throws Exception {
     String token = stand.podToken(stand.newPod());
