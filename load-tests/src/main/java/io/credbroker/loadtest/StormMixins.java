@@ -23,7 +23,8 @@ final class StormMixins {
           "credbroker.limits.issuances-per-minute", "30",
           "credbroker.limits.streams-per-pod-role", "2",
           "credbroker.limits.token-reviews-per-second", "100",
-          "credbroker.limits.concurrent-token-reviews", "64");
+          "credbroker.limits.concurrent-token-reviews", "64",
+          "credbroker.vault.max-concurrent-creations", "8");
 
   /** The renewal scenario's default credential TTL: short, so renewals run all the time. */
   static final Duration RENEWAL_TTL = Duration.ofSeconds(30);

@@ -301,6 +301,8 @@ public final class LoadStack implements AutoCloseable {
     p.put("credbroker.limits.streams-per-pod-role", "100000");
     p.put("credbroker.limits.token-reviews-per-second", "100000");
     p.put("credbroker.limits.concurrent-token-reviews", "10000");
+    // As many creations in Vault at once as the Vault client allows (its shared bulkhead).
+    p.put("credbroker.vault.max-concurrent-creations", "128");
     p.putAll(settings.brokerProperties());
     // Secrets through the environment (relaxed binding), never the command line.
     Map<String, String> env = Map.of("SPRING_DATASOURCE_PASSWORD", pg.adminPassword());
