@@ -96,8 +96,9 @@ class LoadTestSmokeIT {
       assertThat(level.path("brokerCpu").path("msPerOperation").asDouble()).isPositive();
     }
     JsonNode releases = issuance.path("releases");
-    // Every level's credentials and the warm-up's are released.
-    assertThat(releases.path("released").asLong()).isGreaterThan(issued);
+    // Every credential still held is released: every level's, and the first warm-up's unless the
+    // warm-up rounds at the measured concurrency released it already (each round releases all).
+    assertThat(releases.path("released").asLong()).isGreaterThanOrEqualTo(issued);
     assertThat(releases.path("failed").asInt()).isZero();
     assertThat(releases.path("latency").path("count").asLong())
         .isEqualTo(releases.path("released").asLong());
