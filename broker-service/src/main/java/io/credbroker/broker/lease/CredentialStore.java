@@ -720,6 +720,25 @@ public class CredentialStore {
             .list());
   }
 
+  /**
+   * Deletes up to {@code batch} credentials that ended (released, revoked or expired) more than
+   * {@code olderThan} ago, by the database's clock, and whose revocation no longer waits in the
+   * retry queue; a live credential is never deleted. Runs in the caller's transaction.
+   *
+   * @return how many it deleted
+   */
+  public int deleteEnded(Duration olderThan, int batch) {
+    return jdbc.sql(
+            "DELETE FROM credential WHERE id IN (SELECT c.id FROM credential c"
+                + " WHERE c.state <> 'ACTIVE'"
+                + " AND c.end_time < now() - :seconds * interval '1 second'"
+                + " AND NOT EXISTS (SELECT 1 FROM revocation_retry r WHERE r.credential_id = c.id)"
+                + " LIMIT :batch)")
+        .param("seconds", olderThan.toSeconds())
+        .param("batch", batch)
+        .update();
+  }
+
   private static CredentialRecord map(ResultSet rs, int row) throws SQLException {
     return CredentialRecord.builder()
         .id(rs.getObject("id", UUID.class))

@@ -1,6 +1,8 @@
 package io.credbroker.broker.retention;
 
 import io.credbroker.broker.config.BrokerProperties;
+import io.credbroker.broker.lease.CredentialStore;
+import io.credbroker.broker.revocation.RevocationStore;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.jdbc.core.simple.JdbcClient;
@@ -12,7 +14,11 @@ class RetentionConfiguration {
 
   @Bean
   StateRetention stateRetention(
-      JdbcClient jdbc, TransactionTemplate transactions, BrokerProperties properties) {
-    return new StateRetention(jdbc, transactions, properties.retention());
+      JdbcClient jdbc,
+      TransactionTemplate transactions,
+      CredentialStore credentials,
+      RevocationStore revocations,
+      BrokerProperties properties) {
+    return new StateRetention(jdbc, transactions, credentials, revocations, properties.retention());
   }
 }

@@ -1,11 +1,14 @@
 package io.credbroker.broker.retention;
 
 import io.credbroker.broker.config.BrokerProperties;
+import io.credbroker.broker.lease.CredentialStore;
+import io.credbroker.broker.revocation.RevocationStore;
 import java.util.Objects;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntSupplier;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -16,7 +19,9 @@ import org.springframework.transaction.support.TransactionTemplate;
 
 /**
  * Deletes ended credentials and audit events older than their retention, so that the state tables
- * stop growing with every credential ever issued.
+ * stop growing with every credential ever issued. The tables' owners write the deletes ({@link
+ * CredentialStore#deleteEnded}, {@link RevocationStore#deleteAuditEvents}); this class decides when
+ * and holds the lock.
  *
  * <p>A credential is deleted only once it has ended (released, revoked or expired) more than {@code
  * endedCredentials} ago and no revocation of its lease waits in the retry queue; a live one is
@@ -39,6 +44,8 @@ public final class StateRetention implements SmartLifecycle {
 
   private final JdbcClient jdbc;
   private final TransactionTemplate transactions;
+  private final CredentialStore credentials;
+  private final RevocationStore revocations;
   private final BrokerProperties.Retention settings;
   private volatile boolean running;
   private @Nullable ScheduledExecutorService ticker;
@@ -46,10 +53,21 @@ public final class StateRetention implements SmartLifecycle {
   /** What one pass deleted. {@code skipped}: another replica held the lock. */
   public record Purge(boolean skipped, int credentials, int auditEvents) {}
 
+  /**
+   * @param jdbc the state database, for the advisory lock; the same one as {@code transactions},
+   *     {@code credentials} and {@code revocations}, so that each batch's delete runs in the
+   *     transaction that holds the lock
+   */
   public StateRetention(
-      JdbcClient jdbc, TransactionTemplate transactions, BrokerProperties.Retention settings) {
+      JdbcClient jdbc,
+      TransactionTemplate transactions,
+      CredentialStore credentials,
+      RevocationStore revocations,
+      BrokerProperties.Retention settings) {
     this.jdbc = Objects.requireNonNull(jdbc, "jdbc");
     this.transactions = Objects.requireNonNull(transactions, "transactions");
+    this.credentials = Objects.requireNonNull(credentials, "credentials");
+    this.revocations = Objects.requireNonNull(revocations, "revocations");
     this.settings = Objects.requireNonNull(settings, "settings");
   }
 
@@ -65,12 +83,8 @@ public final class StateRetention implements SmartLifecycle {
     do {
       deleted =
           locked(
-              "DELETE FROM credential WHERE id IN (SELECT c.id FROM credential c"
-                  + " WHERE c.state <> 'ACTIVE'"
-                  + " AND c.end_time < now() - :seconds * interval '1 second'"
-                  + " AND NOT EXISTS (SELECT 1 FROM revocation_retry r WHERE r.credential_id = c.id)"
-                  + " LIMIT :batch)",
-              settings.endedCredentials().toSeconds());
+              () ->
+                  this.credentials.deleteEnded(settings.endedCredentials(), settings.batchSize()));
       if (deleted < 0) {
         return new Purge(true, credentials, auditEvents);
       }
@@ -78,10 +92,7 @@ public final class StateRetention implements SmartLifecycle {
     } while (deleted == settings.batchSize());
     do {
       deleted =
-          locked(
-              "DELETE FROM audit_event WHERE id IN (SELECT id FROM audit_event"
-                  + " WHERE event_time < now() - :seconds * interval '1 second' LIMIT :batch)",
-              settings.auditEvents().toSeconds());
+          locked(() -> revocations.deleteAuditEvents(settings.auditEvents(), settings.batchSize()));
       if (deleted < 0) {
         return new Purge(true, credentials, auditEvents);
       }
@@ -99,8 +110,11 @@ public final class StateRetention implements SmartLifecycle {
     return new Purge(false, credentials, auditEvents);
   }
 
-  /** One batch under the lock: the rows deleted, or -1 when another replica holds the lock. */
-  private int locked(String delete, long seconds) {
+  /**
+   * One batch under the lock, in one transaction: the rows {@code delete} deleted, or -1 when
+   * another replica holds the lock.
+   */
+  private int locked(IntSupplier delete) {
     Integer deleted =
         transactions.execute(
             status -> {
@@ -112,10 +126,7 @@ public final class StateRetention implements SmartLifecycle {
               if (!Boolean.TRUE.equals(locked)) {
                 return -1;
               }
-              return jdbc.sql(delete)
-                  .param("seconds", seconds)
-                  .param("batch", settings.batchSize())
-                  .update();
+              return delete.getAsInt();
             });
     return Objects.requireNonNull(deleted, "deleted");
   }

@@ -8,6 +8,7 @@ import io.credbroker.broker.lease.RevocationRetryQueue;
 import java.sql.Array;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.Arrays;
@@ -238,6 +239,21 @@ public class RevocationStore {
                     rs.getString("reason"),
                     rs.getString("replica")))
         .list();
+  }
+
+  /**
+   * Deletes up to {@code batch} audit events recorded more than {@code olderThan} ago, by the
+   * database's clock. Runs in the caller's transaction.
+   *
+   * @return how many it deleted
+   */
+  public int deleteAuditEvents(Duration olderThan, int batch) {
+    return jdbc.sql(
+            "DELETE FROM audit_event WHERE id IN (SELECT id FROM audit_event"
+                + " WHERE event_time < now() - :seconds * interval '1 second' LIMIT :batch)")
+        .param("seconds", olderThan.toSeconds())
+        .param("batch", batch)
+        .update();
   }
 
   private static PodBlock block(ResultSet rs, int row) throws SQLException {

@@ -3,6 +3,9 @@ package io.credbroker.broker.retention;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.credbroker.broker.config.BrokerProperties;
+import io.credbroker.broker.lease.CredentialStore;
+import io.credbroker.broker.lease.RevocationRetryQueue;
+import io.credbroker.broker.revocation.RevocationStore;
 import io.credbroker.devstack.DevStack;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -50,6 +53,8 @@ class StateRetentionIT {
         new StateRetention(
             jdbc,
             new TransactionTemplate(new DataSourceTransactionManager(dataSource)),
+            new CredentialStore(jdbc),
+            new RevocationStore(jdbc, new CredentialStore(jdbc), new RevocationRetryQueue(jdbc)),
             // Batches of 2, so that a pass needs several of them.
             new BrokerProperties.Retention(
                 Duration.ofDays(30), Duration.ofDays(365), Duration.ofHours(1), 2));
