@@ -63,6 +63,7 @@ class ClusterConfiguration {
   @Bean
   ReplicaHeartbeat replicaHeartbeat(
       HeartbeatDatabase heartbeatDatabase,
+      CredentialTakeover takeover,
       ReplicaId replicaId,
       BrokerProperties properties,
       ApplicationEventPublisher events,
@@ -70,6 +71,7 @@ class ClusterConfiguration {
       MeterRegistry meterRegistry) {
     return new ReplicaHeartbeat(
         JdbcClient.create(heartbeatDatabase.dataSource()),
+        takeover,
         replicaId,
         properties.cluster(),
         events,

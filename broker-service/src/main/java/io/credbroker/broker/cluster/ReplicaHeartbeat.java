@@ -7,6 +7,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Instant;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.Executors;
@@ -30,10 +31,12 @@ import org.springframework.jdbc.core.simple.JdbcClient;
  * heartbeatInterval} writes its heartbeat (database time, so clocks do not matter; each heartbeat
  * also corrects the broker's {@link StateDatabaseClock} to the database's) and claims the live
  * credentials of replicas whose heartbeat is older than {@code staleAfter} or which stopped
- * cleanly. Claiming uses {@code FOR UPDATE SKIP LOCKED}, so replicas claiming at once split the
- * work instead of waiting on each other; a claimed credential belongs to this replica, counts as
- * detached from now (its stream died with its replica), and is looked at by this replica's
- * scheduler at once: it is renewed through the reconnect grace and revoked if nobody resumes it.
+ * cleanly, in one statement that the owner of the {@code credential} table writes ({@link
+ * CredentialTakeover}) around this class's query of the dead replicas. Claiming uses {@code FOR
+ * UPDATE SKIP LOCKED}, so replicas claiming at once split the work instead of waiting on each
+ * other; a claimed credential belongs to this replica, counts as detached from now (its stream died
+ * with its replica), and is looked at by this replica's scheduler at once: it is renewed through
+ * the reconnect grace and revoked if nobody resumes it.
  *
  * <p>It talks to the state database through a connection of its own (see {@code
  * ClusterConfiguration#heartbeatDatabase}), never through the pool that serves requests, so that a
@@ -67,7 +70,18 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
 
   private static final Logger log = LoggerFactory.getLogger(ReplicaHeartbeat.class);
 
+  /**
+   * The replicas other than this one ({@code :me}) that stopped cleanly or whose heartbeat is older
+   * than {@code :stale} seconds: the {@link CredentialTakeover.DeadReplicas} query.
+   */
+  private static final String DEAD_REPLICAS =
+      "SELECT id, stopped_time IS NOT NULL AS stopped FROM replica"
+          + " WHERE id <> :me AND (stopped_time IS NOT NULL"
+          + " OR heartbeat_time < now() - make_interval(secs => CAST(:stale AS double"
+          + " precision)))";
+
   private final JdbcClient jdbc;
+  private final CredentialTakeover takeover;
   private final ReplicaId replica;
   private final BrokerProperties.Cluster settings;
   private final ApplicationEventPublisher events;
@@ -83,12 +97,14 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
 
   public ReplicaHeartbeat(
       JdbcClient jdbc,
+      CredentialTakeover takeover,
       ReplicaId replica,
       BrokerProperties.Cluster settings,
       ApplicationEventPublisher events,
       StateDatabaseClock clock,
       MeterRegistry meterRegistry) {
     this.jdbc = Objects.requireNonNull(jdbc, "jdbc");
+    this.takeover = Objects.requireNonNull(takeover, "takeover");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.replica = Objects.requireNonNull(replica, "replica");
     this.settings = Objects.requireNonNull(settings, "settings");
@@ -286,26 +302,14 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
    * @return how many credentials this replica claimed
    */
   int claimFromDeadReplicas() {
-    List<Claimed> claimed =
-        jdbc.sql(
-                "WITH dead AS (SELECT id, stopped_time IS NOT NULL AS stopped FROM replica"
-                    + " WHERE id <> :me AND (stopped_time IS NOT NULL"
-                    + " OR heartbeat_time < now() - make_interval(secs => CAST(:stale AS double"
-                    + " precision)))),"
-                    + " picked AS (SELECT c.id, c.owner_replica, dead.stopped FROM credential c"
-                    + " JOIN dead ON dead.id = c.owner_replica WHERE c.state = 'ACTIVE'"
-                    + " LIMIT :batch FOR UPDATE OF c SKIP LOCKED)"
-                    + " UPDATE credential c SET owner_replica = :me, stream_id = NULL,"
-                    + " detached_time = CASE WHEN c.kind = 'STREAM'"
-                    + " THEN COALESCE(c.detached_time, now()) ELSE c.detached_time END,"
-                    + " next_action_time = now(), updated_time = now()"
-                    + " FROM picked WHERE c.id = picked.id"
-                    + " RETURNING picked.owner_replica, picked.stopped")
-            .param("me", replica.value())
-            .param("stale", settings.staleAfter().toMillis() / 1000.0)
-            .param("batch", settings.claimBatchSize())
-            .query((rs, row) -> new Claimed(rs.getString(1), rs.getBoolean(2)))
-            .list();
+    List<CredentialTakeover.TakenOver> claimed =
+        takeover.claim(
+            jdbc,
+            new CredentialTakeover.DeadReplicas(
+                DEAD_REPLICAS,
+                Map.of("me", replica.value(), "stale", settings.staleAfter().toMillis() / 1000.0)),
+            replica,
+            settings.claimBatchSize());
     if (!claimed.isEmpty()) {
       Set<String> previousOwners = new LinkedHashSet<>();
       claimed.forEach(c -> previousOwners.add(c.previousOwner()));
@@ -314,7 +318,8 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
                   + " AND stopped_time IS NULL")
           .param("ids", List.copyOf(previousOwners))
           .update();
-      long fromStopped = claimed.stream().filter(Claimed::ownerStopped).count();
+      long fromStopped =
+          claimed.stream().filter(CredentialTakeover.TakenOver::ownerStopped).count();
       takenOverFromStopped.increment(fromStopped);
       takenOverFromSilent.increment(claimed.size() - fromStopped);
     }
@@ -326,9 +331,6 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
    * time.
    */
   private record Beat(boolean presumedDead, Instant databaseTime) {}
-
-  /** A credential claimed from {@code previousOwner}, which had stopped cleanly or gone silent. */
-  private record Claimed(String previousOwner, boolean ownerStopped) {}
 
   private static ScheduledExecutorService daemonScheduler(String threadName) {
     return Executors.newSingleThreadScheduledExecutor(

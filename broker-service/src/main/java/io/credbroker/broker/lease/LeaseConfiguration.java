@@ -27,6 +27,12 @@ class LeaseConfiguration {
         meterRegistry, bindings.all().stream().map(Binding::databaseRole).toList());
   }
 
+  /** The claim of dead replicas' credentials, which the replica's heartbeat runs. */
+  @Bean
+  DeadReplicaClaims credentialTakeover() {
+    return new DeadReplicaClaims();
+  }
+
   @Bean
   RevocationRetryQueue revocationRetryQueue(JdbcClient jdbc) {
     return new RevocationRetryQueue(jdbc);

@@ -38,7 +38,8 @@
  *   <li>{@code owner_replica}: the replica that tends it; only the owner's conditional writes
  *       ({@code owner_replica = me AND state = 'ACTIVE'}) change its schedule. Set at issue, by a
  *       resume ({@link io.credbroker.broker.lease.CredentialStore#attach}) and by a takeover of a
- *       dead replica's credentials ({@code ReplicaHeartbeat}).
+ *       dead replica's credentials ({@link io.credbroker.broker.lease.DeadReplicaClaims}, which the
+ *       replica's heartbeat runs).
  *   <li>{@code next_action_time}: the schedule itself. The owner's poller loads the rows due within
  *       two poll intervals; each decision writes the next one (the earliest of the renewal due,
  *       {@code revoke_after}, the end of the reconnect grace and the expiry). Null once ended.
@@ -54,7 +55,7 @@
  *
  * <table>
  *   <caption>Transitions</caption>
- *   <tr><th>from</th><th>event</th><th>to</th><th>written by ({@code CredentialStore})</th></tr>
+ *   <tr><th>from</th><th>event</th><th>to</th><th>written by ({@code CredentialStore} unless named)</th></tr>
  *   <tr><td>(none)</td><td>issue</td><td>attached or one-shot</td><td>{@code insert}</td></tr>
  *   <tr><td>attached, detached</td><td>renewal due</td><td>same</td><td>{@code recordRenewal},
  *       or {@code recordRenewalFailure} (Vault unreachable: backoff)</td></tr>
@@ -70,7 +71,8 @@
  *   <tr><td>detached</td><td>resume on any replica</td><td>attached</td><td>{@code
  *       attach}</td></tr>
  *   <tr><td>any, of a dead replica</td><td>takeover</td><td>detached (streams), owner
- *       changed</td><td>{@code ReplicaHeartbeat.claimFromDeadReplicas}</td></tr>
+ *       changed</td><td>{@link io.credbroker.broker.lease.DeadReplicaClaims#claim}, run by the
+ *       replica's heartbeat</td></tr>
  *   <tr><td>any</td><td>pod deleted</td><td>ending ({@code POD_DELETED}, after the drain
  *       grace)</td><td>{@code endRenewalsOfPod}</td></tr>
  *   <tr><td>any</td><td>binding removed</td><td>ending ({@code UNBOUND}, after the drain

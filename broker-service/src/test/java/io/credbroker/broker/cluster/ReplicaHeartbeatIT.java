@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.credbroker.broker.config.BrokerProperties;
+import io.credbroker.broker.lease.DeadReplicaClaims;
 import io.credbroker.broker.revocation.StateDatabase;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Path;
@@ -93,6 +94,7 @@ class ReplicaHeartbeatIT {
     ReplicaHeartbeat me =
         new ReplicaHeartbeat(
             db.jdbc,
+            new DeadReplicaClaims(),
             new ReplicaId("fencing"),
             timings,
             event -> {
@@ -144,6 +146,7 @@ class ReplicaHeartbeatIT {
       ReplicaHeartbeat me =
           new ReplicaHeartbeat(
               db.jdbc,
+              new DeadReplicaClaims(),
               new ReplicaId("skewed" + skew.getSeconds()),
               SETTINGS,
               event -> {},
@@ -192,7 +195,13 @@ class ReplicaHeartbeatIT {
 
   private static ReplicaHeartbeat heartbeat(String id, SimpleMeterRegistry meters) {
     return new ReplicaHeartbeat(
-        db.jdbc, new ReplicaId(id), SETTINGS, event -> {}, StateDatabaseClock.systemUtc(), meters);
+        db.jdbc,
+        new DeadReplicaClaims(),
+        new ReplicaId(id),
+        SETTINGS,
+        event -> {},
+        StateDatabaseClock.systemUtc(),
+        meters);
   }
 
   private static double takeovers(SimpleMeterRegistry meters, String cause) {

@@ -1,6 +1,7 @@
 package io.credbroker.broker.cluster;
 
 import io.credbroker.broker.config.BrokerProperties;
+import io.credbroker.broker.lease.DeadReplicaClaims;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import org.springframework.jdbc.core.simple.JdbcClient;
@@ -20,6 +21,7 @@ public final class TakeOver {
     ReplicaHeartbeat claimer =
         new ReplicaHeartbeat(
             jdbc,
+            new DeadReplicaClaims(),
             new ReplicaId(replica),
             new BrokerProperties.Cluster(Duration.ofSeconds(1), Duration.ofSeconds(5), 500, null),
             event -> {},
