@@ -1,5 +1,6 @@
 package io.credbroker.broker.cluster;
 
+import io.credbroker.broker.DaemonThreads;
 import io.credbroker.broker.config.BrokerProperties;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
@@ -150,11 +151,13 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
       return;
     }
     running = true;
-    ScheduledExecutorService executor = daemonScheduler("replica-heartbeat");
+    ScheduledExecutorService executor =
+        Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("replica-heartbeat"));
     long interval = settings.heartbeatInterval().toMillis();
     executor.scheduleWithFixedDelay(this::tick, interval, interval, TimeUnit.MILLISECONDS);
     ticker = executor;
-    ScheduledExecutorService watch = daemonScheduler("replica-self-fence");
+    ScheduledExecutorService watch =
+        Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("replica-self-fence"));
     // Its own thread: a heartbeat blocked on an unreachable database must not stop the watch.
     long period = Math.max(10, Math.min(interval, settings.selfFence().toMillis()) / 4);
     watch.scheduleWithFixedDelay(this::watchOwnHeartbeat, period, period, TimeUnit.MILLISECONDS);
@@ -331,15 +334,6 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
    * time.
    */
   private record Beat(boolean presumedDead, Instant databaseTime) {}
-
-  private static ScheduledExecutorService daemonScheduler(String threadName) {
-    return Executors.newSingleThreadScheduledExecutor(
-        r -> {
-          Thread thread = new Thread(r, threadName);
-          thread.setDaemon(true);
-          return thread;
-        });
-  }
 
   private static Counter takeovers(MeterRegistry registry, String cause) {
     return Counter.builder("credbroker.cluster.takeovers")

@@ -1,6 +1,7 @@
 package io.credbroker.broker.grpc;
 
 import io.credbroker.broker.BrokerException;
+import io.credbroker.broker.DaemonThreads;
 import io.credbroker.broker.cluster.ReplicaFencingEvent;
 import io.credbroker.broker.cluster.ReplicaHeartbeat.Fencing;
 import io.credbroker.broker.lease.LeaseService;
@@ -46,12 +47,7 @@ final class SelfFence implements AutoCloseable {
   private final Lifecycle server;
   private final Duration retryAfter;
   private final ExecutorService serverControl =
-      Executors.newSingleThreadExecutor(
-          r -> {
-            Thread thread = new Thread(r, "grpc-self-fence");
-            thread.setDaemon(true);
-            return thread;
-          });
+      Executors.newSingleThreadExecutor(DaemonThreads.named("grpc-self-fence"));
 
   /** The streams ended by the fence, detached once the state database can be written again. */
   private final List<UUID> endedStreams = new ArrayList<>();

@@ -9,6 +9,7 @@ import io.credbroker.api.v1.CredentialRevoked;
 import io.credbroker.api.v1.CredentialRotated;
 import io.credbroker.api.v1.Heartbeat;
 import io.credbroker.broker.BrokerException;
+import io.credbroker.broker.DaemonThreads;
 import io.credbroker.broker.lease.CredentialStreams;
 import io.credbroker.broker.lease.IssuedCredential;
 import io.credbroker.broker.lease.RotationReason;
@@ -95,12 +96,7 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
     }
     this.clock = Objects.requireNonNull(clock, "clock");
     this.ticker =
-        Executors.newSingleThreadScheduledExecutor(
-            runnable -> {
-              Thread thread = new Thread(runnable, "watch-stream-heartbeat");
-              thread.setDaemon(true);
-              return thread;
-            });
+        Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("watch-stream-heartbeat"));
     long millis = heartbeatInterval.toMillis();
     ticker.scheduleWithFixedDelay(this::heartbeatAll, millis, millis, TimeUnit.MILLISECONDS);
     Gauge.builder("credbroker.streams.active", streams, Map::size)

@@ -1,6 +1,7 @@
 package io.credbroker.broker.lease;
 
 import com.github.benmanes.caffeine.cache.Ticker;
+import io.credbroker.broker.DaemonThreads;
 import io.credbroker.broker.auth.Binding;
 import io.credbroker.broker.auth.Bindings;
 import io.credbroker.broker.auth.TokenAuthenticator;
@@ -136,9 +137,7 @@ class LeaseConfiguration {
   @Bean
   ApplicationListener<ApplicationReadyEvent> unboundCredentialSweep(UnboundCredentials unbound) {
     return event -> {
-      Thread sweep = new Thread(unbound::sweep, "unbound-credential-sweep");
-      sweep.setDaemon(true);
-      sweep.start();
+      DaemonThreads.named("unbound-credential-sweep").newThread(unbound::sweep).start();
     };
   }
 

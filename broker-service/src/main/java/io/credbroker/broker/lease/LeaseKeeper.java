@@ -1,5 +1,6 @@
 package io.credbroker.broker.lease;
 
+import io.credbroker.broker.DaemonThreads;
 import io.credbroker.broker.auth.Bindings;
 import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.broker.config.BrokerProperties;
@@ -140,14 +141,12 @@ public final class LeaseKeeper implements SmartLifecycle {
       return;
     }
     running = true;
-    AtomicInteger workerCount = new AtomicInteger();
     workers =
-        Executors.newFixedThreadPool(
-            settings.workers(), r -> daemon(r, "lease-worker-" + workerCount.incrementAndGet()));
-    poller = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "lease-poller"));
+        Executors.newFixedThreadPool(settings.workers(), DaemonThreads.numbered("lease-worker-"));
+    poller = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("lease-poller"));
     long interval = settings.pollInterval().toMillis();
     poller.scheduleWithFixedDelay(this::poll, 0, interval, TimeUnit.MILLISECONDS);
-    Thread thread = daemon(this::dispatch, "lease-dispatcher");
+    Thread thread = DaemonThreads.named("lease-dispatcher").newThread(this::dispatch);
     dispatcher = thread;
     thread.start();
   }
@@ -272,12 +271,6 @@ public final class LeaseKeeper implements SmartLifecycle {
    */
   @Nullable Instant tend(UUID id) {
     return decisions.tend(id);
-  }
-
-  private static Thread daemon(Runnable runnable, String name) {
-    Thread thread = new Thread(runnable, name);
-    thread.setDaemon(true);
-    return thread;
   }
 
   /**

@@ -1,6 +1,7 @@
 package io.credbroker.broker.lease;
 
 import io.credbroker.broker.BrokerException;
+import io.credbroker.broker.DaemonThreads;
 import io.credbroker.broker.auth.Binding;
 import io.credbroker.broker.auth.Bindings;
 import io.credbroker.broker.config.BrokerProperties;
@@ -205,12 +206,7 @@ public final class LeaseReconciler implements SmartLifecycle {
       return;
     }
     ScheduledExecutorService executor =
-        Executors.newSingleThreadScheduledExecutor(
-            runnable -> {
-              Thread thread = new Thread(runnable, "lease-reconcile");
-              thread.setDaemon(true);
-              return thread;
-            });
+        Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("lease-reconcile"));
     long interval = settings.interval().toMillis();
     long first = interval - ThreadLocalRandom.current().nextLong(interval / 10 + 1);
     executor.scheduleWithFixedDelay(this::runQuietly, first, interval, TimeUnit.MILLISECONDS);

@@ -1,5 +1,6 @@
 package io.credbroker.broker.lease;
 
+import io.credbroker.broker.DaemonThreads;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -49,11 +50,7 @@ final class StreamDetachments implements AutoCloseable {
           30,
           TimeUnit.SECONDS,
           new LinkedBlockingQueue<>(),
-          runnable -> {
-            Thread thread = new Thread(runnable, "stream-detach");
-            thread.setDaemon(true);
-            return thread;
-          });
+          DaemonThreads.named("stream-detach"));
 
   /** Whether a drain of {@link #endedStreams} is queued or running on {@link #detacher}. */
   private final AtomicBoolean draining = new AtomicBoolean();

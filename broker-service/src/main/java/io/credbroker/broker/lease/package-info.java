@@ -112,9 +112,10 @@
  *       once the broker is ready</td><td>ends by itself (daemon)</td></tr>
  * </table>
  *
- * <p>The replica's heartbeat ({@code ReplicaHeartbeat}, phase {@code DEFAULT_PHASE - 2048}) stops
- * last, so that no other replica claims this one's credentials while it still renews them; the
- * replica is recorded as stopped when the context closes.
+ * <p>Every one is a daemon made by {@link io.credbroker.broker.DaemonThreads}, named as above. The
+ * replica's heartbeat ({@code ReplicaHeartbeat}, phase {@code DEFAULT_PHASE - 2048}) stops last, so
+ * that no other replica claims this one's credentials while it still renews them; the replica is
+ * recorded as stopped when the context closes.
  */
 @NullMarked
 package io.credbroker.broker.lease;

@@ -1,5 +1,6 @@
 package io.credbroker.broker.pods;
 
+import io.credbroker.broker.DaemonThreads;
 import io.credbroker.broker.auth.PodIdentity;
 import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.broker.lease.CredentialStore;
@@ -87,13 +88,7 @@ public final class PodWatch implements SmartLifecycle {
       return;
     }
     ScheduledThreadPoolExecutor executor =
-        new ScheduledThreadPoolExecutor(
-            1,
-            runnable -> {
-              Thread thread = new Thread(runnable, "pod-watch");
-              thread.setDaemon(true);
-              return thread;
-            });
+        new ScheduledThreadPoolExecutor(1, DaemonThreads.named("pod-watch"));
     executor.setRemoveOnCancelPolicy(true);
     worker = executor;
     SharedIndexInformer<Pod> podInformer = client.pods().inAnyNamespace().runnableInformer(0);

@@ -1,5 +1,6 @@
 package io.credbroker.broker.retention;
 
+import io.credbroker.broker.DaemonThreads;
 import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.lease.CredentialStore;
 import io.credbroker.broker.revocation.RevocationStore;
@@ -137,12 +138,7 @@ public final class StateRetention implements SmartLifecycle {
       return;
     }
     ScheduledExecutorService executor =
-        Executors.newSingleThreadScheduledExecutor(
-            runnable -> {
-              Thread thread = new Thread(runnable, "state-retention");
-              thread.setDaemon(true);
-              return thread;
-            });
+        Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("state-retention"));
     long interval = settings.interval().toMillis();
     long first = interval - ThreadLocalRandom.current().nextLong(interval / 10 + 1);
     executor.scheduleWithFixedDelay(this::purgeQuietly, first, interval, TimeUnit.MILLISECONDS);

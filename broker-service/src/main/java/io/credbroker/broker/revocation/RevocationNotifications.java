@@ -1,5 +1,6 @@
 package io.credbroker.broker.revocation;
 
+import io.credbroker.broker.DaemonThreads;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
@@ -123,8 +124,7 @@ public final class RevocationNotifications implements SmartLifecycle {
       return;
     }
     running = true;
-    Thread listener = new Thread(this::listenLoop, "revocation-listener");
-    listener.setDaemon(true);
+    Thread listener = DaemonThreads.named("revocation-listener").newThread(this::listenLoop);
     thread = listener;
     listener.start();
   }

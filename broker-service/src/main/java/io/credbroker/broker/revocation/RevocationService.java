@@ -2,6 +2,7 @@ package io.credbroker.broker.revocation;
 
 import io.credbroker.broker.BrokerException;
 import io.credbroker.broker.BrokerException.Reason;
+import io.credbroker.broker.DaemonThreads;
 import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.broker.lease.CredentialQuery;
 import io.credbroker.broker.lease.LeaseService;
@@ -422,11 +423,7 @@ public class RevocationService {
     ExecutorService pool =
         Executors.newFixedThreadPool(
             Math.min(ids.size(), PARALLEL_REVOCATIONS),
-            task -> {
-              Thread thread = new Thread(task, "credbroker-pod-revocation");
-              thread.setDaemon(true);
-              return thread;
-            });
+            DaemonThreads.named("credbroker-pod-revocation"));
     try {
       List<Future<?>> running = new ArrayList<>();
       for (UUID id : ids) {

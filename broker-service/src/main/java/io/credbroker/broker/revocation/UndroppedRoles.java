@@ -1,6 +1,7 @@
 package io.credbroker.broker.revocation;
 
 import io.credbroker.broker.BrokerException;
+import io.credbroker.broker.DaemonThreads;
 import io.credbroker.broker.auth.Binding;
 import io.credbroker.broker.auth.Bindings;
 import io.credbroker.broker.vault.DatabaseSecret;
@@ -89,12 +90,7 @@ public final class UndroppedRoles implements AutoCloseable {
   private final Map<String, List<UndroppedRole>> byDatabaseRole = new ConcurrentHashMap<>();
   private volatile @Nullable Instant checkTime;
   private final ScheduledExecutorService scheduler =
-      Executors.newSingleThreadScheduledExecutor(
-          task -> {
-            Thread thread = new Thread(task, "credbroker-undropped-roles");
-            thread.setDaemon(true);
-            return thread;
-          });
+      Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("credbroker-undropped-roles"));
 
   public UndroppedRoles(
       Bindings bindings, VaultDatabaseCredentials vault, Clock clock, MeterRegistry meterRegistry) {
