@@ -23,7 +23,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.grpc.server.autoconfigure.GrpcServerExecutorProvider;
 import org.springframework.context.ApplicationListener;
-import org.springframework.context.Lifecycle;
 import org.springframework.context.PayloadApplicationEvent;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -147,7 +146,8 @@ class GrpcConfiguration {
   /**
    * Ends the streams and refuses the calls of this replica while it cannot write its heartbeat, and
    * closes its port once the others presume it dead (see {@link SelfFence}). The server's lifecycle
-   * is looked up when it is needed: the server is built with the interceptors, which ask this bean.
+   * is looked up when it is needed ({@link LazyLifecycle}): the server is built with the
+   * interceptors, which ask this bean.
    */
   @Bean(destroyMethod = "close")
   SelfFence selfFence(
@@ -155,26 +155,11 @@ class GrpcConfiguration {
       LeaseService leaseService,
       BrokerProperties properties,
       ObjectProvider<GrpcServerLifecycle> server) {
-    Lifecycle lazyServer =
-        new Lifecycle() {
-          @Override
-          public void start() {
-            server.getObject().start();
-          }
-
-          @Override
-          public void stop() {
-            server.getObject().stop();
-          }
-
-          @Override
-          public boolean isRunning() {
-            GrpcServerLifecycle lifecycle = server.getIfAvailable();
-            return lifecycle != null && lifecycle.isRunning();
-          }
-        };
     return new SelfFence(
-        watchStreams, leaseService, lazyServer, properties.cluster().heartbeatInterval());
+        watchStreams,
+        leaseService,
+        new LazyLifecycle(server),
+        properties.cluster().heartbeatInterval());
   }
 
   @Bean
