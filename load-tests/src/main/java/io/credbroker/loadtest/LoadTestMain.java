@@ -217,13 +217,7 @@ public final class LoadTestMain implements Callable<Integer> {
         @Nullable Duration ttl,
         Function<LoadStack, StormReport> scenario)
         throws IOException {
-      return run(
-          command,
-          options,
-          options.settings(replicas, StormMixins.PRODUCT_LIMITS, ttl),
-          null,
-          null,
-          scenario);
+      return run(command, options, options.settings(replicas, false, ttl), null, null, scenario);
     }
 
     static int run(

@@ -132,19 +132,18 @@ final class StackOptions {
         : fromModule;
   }
 
+  /** The settings of the issuance and streams scenarios: one replica, the limits lifted. */
   StackSettings settings() {
-    return settings(1, Map.of(), null);
+    return settings(1, true, null);
   }
 
   /**
-   * The settings, with {@code defaultReplicas} unless {@code --replicas} was given and {@code
-   * defaultProperties} under any {@code --broker-property} of the same key, and {@code defaultTtl}
-   * (1 h when null) unless {@code --ttl} was given.
+   * The settings, with {@code defaultReplicas} unless {@code --replicas} was given, the broker's
+   * limits lifted or the product's own ({@link StackSettings#liftLimits()}), any {@code
+   * --broker-property} over both, and {@code defaultTtl} (1 h when null) unless {@code --ttl} was
+   * given.
    */
-  StackSettings settings(
-      int defaultReplicas, Map<String, String> defaultProperties, @Nullable Duration defaultTtl) {
-    Map<String, String> properties = new LinkedHashMap<>(defaultProperties);
-    properties.putAll(brokerProperties);
+  StackSettings settings(int defaultReplicas, boolean liftLimits, @Nullable Duration defaultTtl) {
     return new StackSettings(
         resolvedWorkDir(),
         resolvedBrokerJar(),
@@ -153,7 +152,8 @@ final class StackOptions {
         maxTtl,
         tokenCacheTtl,
         heartbeatInterval,
-        properties,
+        liftLimits,
+        brokerProperties,
         brokerJvmArgs,
         startTimeout,
         replicas != null ? replicas : defaultReplicas);

@@ -4,27 +4,12 @@ import io.credbroker.loadtest.storms.FailoverScenario;
 import io.credbroker.loadtest.storms.RenewalScenario;
 import io.credbroker.loadtest.storms.RolloutScenario;
 import java.time.Duration;
-import java.util.Map;
 import picocli.CommandLine.Option;
 
 /** The storm scenarios' options, and what their stacks use by default. */
 final class StormMixins {
 
   private StormMixins() {}
-
-  /**
-   * The product's own limits (application.yaml), which the load stack otherwise lifts so that
-   * issuance figures measure the broker and not its limiters: a storm must meet them as users do.
-   * {@code --broker-property} still overrides each.
-   */
-  static final Map<String, String> PRODUCT_LIMITS =
-      Map.of(
-          "credbroker.limits.issuance-burst", "10",
-          "credbroker.limits.issuances-per-minute", "30",
-          "credbroker.limits.streams-per-pod-role", "2",
-          "credbroker.limits.token-reviews-per-second", "100",
-          "credbroker.limits.concurrent-token-reviews", "64",
-          "credbroker.vault.max-concurrent-creations", "8");
 
   /** The renewal scenario's default credential TTL: short, so renewals run all the time. */
   static final Duration RENEWAL_TTL = Duration.ofSeconds(30);

@@ -50,6 +50,22 @@ public final class LoadStack implements AutoCloseable {
   /** The audience the broker requires in pod tokens. */
   public static final String AUDIENCE = "credbroker";
 
+  /**
+   * The broker's limits, lifted: the load generator's few pods ask far more often than any real pod
+   * may, so the per-pod limits and the review rate are lifted so that the figures measure the
+   * broker and Vault, not the limiters (LimitsIT proves the limiters), and as many creations go to
+   * Vault at once as the Vault client allows (its shared bulkhead). Applied when {@link
+   * StackSettings#liftLimits()}; a scenario's broker properties still override each.
+   */
+  public static final Map<String, String> LIFTED_LIMITS =
+      Map.of(
+          "credbroker.limits.issuance-burst", "1000000",
+          "credbroker.limits.issuances-per-minute", "1000000",
+          "credbroker.limits.streams-per-pod-role", "100000",
+          "credbroker.limits.token-reviews-per-second", "100000",
+          "credbroker.limits.concurrent-token-reviews", "10000",
+          "credbroker.vault.max-concurrent-creations", "128");
+
   private static final Duration SETUP_TIMEOUT = Duration.ofMinutes(3);
 
   /**
@@ -293,16 +309,9 @@ public final class LoadStack implements AutoCloseable {
     p.put("credbroker.bindings[0].connection.port", Integer.toString(pg.port()));
     p.put("credbroker.bindings[0].connection.database", DATABASE);
     p.put("credbroker.bindings[0].connection.sslmode", "disable");
-    // The load generator's few pods ask far more often than any real pod may: the per-pod limits
-    // and the review rate are lifted so that the figures measure the broker and Vault, not the
-    // limiters (LimitsIT proves the limiters). A scenario may set them back in brokerProperties.
-    p.put("credbroker.limits.issuance-burst", "1000000");
-    p.put("credbroker.limits.issuances-per-minute", "1000000");
-    p.put("credbroker.limits.streams-per-pod-role", "100000");
-    p.put("credbroker.limits.token-reviews-per-second", "100000");
-    p.put("credbroker.limits.concurrent-token-reviews", "10000");
-    // As many creations in Vault at once as the Vault client allows (its shared bulkhead).
-    p.put("credbroker.vault.max-concurrent-creations", "128");
+    if (settings.liftLimits()) {
+      p.putAll(LIFTED_LIMITS);
+    }
     p.putAll(settings.brokerProperties());
     // Secrets through the environment (relaxed binding), never the command line.
     Map<String, String> env = Map.of("SPRING_DATASOURCE_PASSWORD", pg.adminPassword());

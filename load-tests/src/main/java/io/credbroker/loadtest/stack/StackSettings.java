@@ -18,6 +18,10 @@ import java.util.Objects;
  * @param tokenCacheTtl the broker's {@code credbroker.kubernetes.cache-max-ttl} (the TokenReview
  *     cache window)
  * @param heartbeatInterval the broker's stream heartbeat interval
+ * @param liftLimits whether the broker's limits ({@code credbroker.limits.*}, {@code
+ *     credbroker.vault.max-concurrent-creations}) are lifted ({@link LoadStack#LIFTED_LIMITS}), so
+ *     that the figures measure the broker and Vault and not the limiters; otherwise the broker
+ *     keeps the product's own defaults, as users meet them
  * @param brokerProperties further broker properties, overriding the ones above
  * @param startTimeout how long the broker may take to become ready
  * @param replicas how many broker processes share the state database (1 to 5)
@@ -30,6 +34,7 @@ public record StackSettings(
     Duration credentialMaxTtl,
     Duration tokenCacheTtl,
     Duration heartbeatInterval,
+    boolean liftLimits,
     Map<String, String> brokerProperties,
     List<String> brokerJvmArgs,
     Duration startTimeout,

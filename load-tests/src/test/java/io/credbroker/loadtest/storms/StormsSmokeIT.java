@@ -52,6 +52,7 @@ class StormsSmokeIT {
                 Duration.ofHours(1),
                 Duration.ofMinutes(5),
                 Duration.ofSeconds(30),
+                true,
                 limits,
                 List.of(),
                 Duration.ofMinutes(3),
