@@ -251,7 +251,7 @@ final class LeaseDecisions {
     Instant expire = now.plus(renewal.leaseDuration());
     boolean capped = renewal.capped() || wouldCap;
     // Keep renewing while the stream is away (its grace may outlast the lease); stop once capped.
-    Instant renewalDue = capped ? null : leases.renewalDue(now, renewal.leaseDuration(), max);
+    Instant renewalDue = capped ? null : leases.renewals().due(now, renewal.leaseDuration(), max);
     Instant next = earliest(renewalDue, graceEnd(record), expire);
     if (!store.recordRenewal(
         id,

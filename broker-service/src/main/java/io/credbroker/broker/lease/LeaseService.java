@@ -15,7 +15,6 @@ import java.time.Instant;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.concurrent.ThreadLocalRandom;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -25,10 +24,10 @@ import org.springframework.dao.DataAccessException;
  * Issues credentials from Vault, ends them, and keeps the state store in step with Vault's leases.
  *
  * <p>Issuing is: read {@code <mount>/creds/<role>} (one new PostgreSQL role), set the lease to the
- * requested lifetime, then record the lease with its renewal schedule. If anything after the read
- * fails, the new lease is revoked again, so a failed request leaves no role behind that nobody
- * tracks (if that revocation fails too, or the replica dies in between, {@link LeaseReconciler}
- * finds the lease that no record knows and revokes it after its grace).
+ * requested lifetime, then record the lease with its renewal schedule ({@link RenewalPolicy}). If
+ * anything after the read fails, the new lease is revoked again, so a failed request leaves no role
+ * behind that nobody tracks (if that revocation fails too, or the replica dies in between, {@link
+ * LeaseReconciler} finds the lease that no record knows and revokes it after its grace).
  *
  * <p>Max TTL. Vault's creds answer does not say how far renewals can go. The broker reads it per
  * Vault role from Vault's configuration ({@link MaxTtls}), never by renewing a lease: a renewal far
@@ -62,6 +61,7 @@ public class LeaseService implements AutoCloseable {
   private final LeaseMetrics metrics;
   private final BrokerProperties.Lease settings;
   private final MaxTtls maxTtls;
+  private final RenewalPolicy renewals;
   private final StreamDetachments detachments;
 
   public LeaseService(
@@ -80,6 +80,7 @@ public class LeaseService implements AutoCloseable {
     this.metrics = Objects.requireNonNull(metrics, "metrics");
     this.settings = Objects.requireNonNull(settings, "settings");
     this.maxTtls = new MaxTtls(vault, settings.maxTtlCache());
+    this.renewals = new RenewalPolicy(settings.renewalFraction(), settings.renewalJitter());
     this.detachments =
         new StreamDetachments(store, replicaId.value(), clock, settings.reconnectGrace());
   }
@@ -166,7 +167,7 @@ public class LeaseService implements AutoCloseable {
               .tokenExpireTime(tokenExpire)
               .build();
       Instant renewalDue =
-          renewable ? renewalDue(issueTime, secret.leaseDuration(), maxExpire) : null;
+          renewable ? renewals.due(issueTime, secret.leaseDuration(), maxExpire) : null;
       store.insert(
           record,
           secret.leaseDuration(),
@@ -227,22 +228,9 @@ public class LeaseService implements AutoCloseable {
     }
   }
 
-  /**
-   * When to renew a lease that lives {@code lifetime} from {@code from}: at {@code renewalFraction}
-   * of it, moved earlier by up to {@code renewalJitter} of it at random, but not within 200 ms, and
-   * not after {@code limit} (the credential's max expiry, when known).
-   */
-  Instant renewalDue(Instant from, Duration lifetime, @Nullable Instant limit) {
-    double fraction =
-        settings.renewalFraction()
-            - settings.renewalJitter() * ThreadLocalRandom.current().nextDouble();
-    long millis = Math.max(200, (long) (lifetime.toMillis() * fraction));
-    Instant due = from.plusMillis(millis);
-    if (limit == null || !limit.isBefore(due)) {
-      return due;
-    }
-    // Never later than the credential's limit: the renewal due then is the one that rotates it.
-    return limit.isAfter(from) ? limit : from;
+  /** When the leases this service issues are renewed, first and after each renewal. */
+  RenewalPolicy renewals() {
+    return renewals;
   }
 
   /**

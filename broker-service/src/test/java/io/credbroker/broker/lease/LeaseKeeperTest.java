@@ -41,6 +41,7 @@ class LeaseKeeperTest {
 
   private final CredentialStore store = mock(CredentialStore.class);
   private final LeaseService leases = mock(LeaseService.class);
+  private final RenewalPolicy renewals = mock(RenewalPolicy.class);
   private final VaultDatabaseCredentials vault = mock(VaultDatabaseCredentials.class);
   private final CredentialStreams streams = mock(CredentialStreams.class);
   private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
@@ -60,6 +61,7 @@ class LeaseKeeperTest {
   {
     // Unless a test says otherwise, nobody took the credential since the keeper read it.
     when(store.stillHeldAsSeen(any())).thenReturn(true);
+    when(leases.renewals()).thenReturn(renewals);
   }
 
   @Test
@@ -92,8 +94,7 @@ class LeaseKeeperTest {
     when(vault.renewLease("database/creds/db1/abc", Duration.ofSeconds(60)))
         .thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
     Instant nextRenewal = NOW.plusSeconds(40);
-    when(leases.renewalDue(NOW, Duration.ofSeconds(60), NOW.plusSeconds(3600)))
-        .thenReturn(nextRenewal);
+    when(renewals.due(NOW, Duration.ofSeconds(60), NOW.plusSeconds(3600))).thenReturn(nextRenewal);
     when(store.recordRenewal(any(), any(), any())).thenReturn(true);
 
     Instant next = keeper.tend(entry.id());
@@ -387,7 +388,7 @@ class LeaseKeeperTest {
     LeaseEntry entry = heldEntry(NOW.minusSeconds(1), NOW.plusSeconds(3600));
     when(vault.renewLease(any(), any()))
         .thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
-    when(leases.renewalDue(any(), any(), any())).thenReturn(NOW.plusSeconds(40));
+    when(renewals.due(any(), any(), any())).thenReturn(NOW.plusSeconds(40));
     when(store.recordRenewal(any(), any(), any())).thenReturn(true);
 
     keeper.tend(entry.id());

@@ -1,0 +1,45 @@
+package io.credbroker.broker.lease;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.ThreadLocalRandom;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * When a lease is renewed: at {@code renewalFraction} of its lifetime, moved earlier by up to
+ * {@code renewalJitter} of it at random (so that credentials issued together do not all renew
+ * together), never within 200 ms, and never after the credential's limit: the renewal due then is
+ * the one that rotates it. Used when a credential is issued ({@link LeaseService#issue}) and after
+ * each renewal ({@link LeaseDecisions}).
+ *
+ * <p>Immutable and thread-safe.
+ */
+final class RenewalPolicy {
+
+  private final double fraction;
+  private final double jitter;
+
+  /**
+   * @param fraction {@code credbroker.lease.renewal-fraction}
+   * @param jitter {@code credbroker.lease.renewal-jitter}
+   */
+  RenewalPolicy(double fraction, double jitter) {
+    this.fraction = fraction;
+    this.jitter = jitter;
+  }
+
+  /**
+   * When to renew a lease that lives {@code lifetime} from {@code from}, not after {@code limit}
+   * (the credential's max expiry, when known).
+   */
+  Instant due(Instant from, Duration lifetime, @Nullable Instant limit) {
+    double at = fraction - jitter * ThreadLocalRandom.current().nextDouble();
+    long millis = Math.max(200, (long) (lifetime.toMillis() * at));
+    Instant due = from.plusMillis(millis);
+    if (limit == null || !limit.isBefore(due)) {
+      return due;
+    }
+    // Never later than the credential's limit: the renewal due then is the one that rotates it.
+    return limit.isAfter(from) ? limit : from;
+  }
+}
