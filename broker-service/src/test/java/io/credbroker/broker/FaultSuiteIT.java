@@ -176,15 +176,18 @@ class FaultSuiteIT {
         "the broker's state database unreachable (partition) for "
             + STATE_DATABASE_OUTAGE.toSeconds()
             + " s, longer than a renewal interval",
-        "Renewals wait for the state store: none reaches Vault while it is unreachable, so a"
-            + " partition longer than a lease's remaining TTL lets Vault expire it. A replica that"
-            + " has not written its heartbeat for self-fence-after (1.5 s here, half of"
+        "A replica that has not written its heartbeat for self-fence-after (1.5 s here, half of"
             + " stale-after) ends its streams and refuses new calls at once with UNAVAILABLE"
             + " (STATE_STORE_UNAVAILABLE, with a retry delay); after stale-after it closes its"
-            + " gRPC port (a new connection is refused: UNAVAILABLE). The applications keep their"
-            + " credentials meanwhile. When the database is back, the replicas open their ports,"
-            + " register again and renew; the streams the fence ended count their reconnect grace"
-            + " from then, and their clients must resume within it.",
+            + " gRPC port (a new connection is refused: UNAVAILABLE). From the fence on it renews"
+            + " in Vault, from memory and at their renewal times, the leases it renewed when it"
+            + " lost the database, and does nothing else (no revocation, rotation or write), so no"
+            + " lease runs out however long the partition: the applications keep their credentials"
+            + " and roles meanwhile. When the database is back, the replicas open their ports and"
+            + " register again; the first look at each credential records what Vault granted"
+            + " meanwhile (a replica that claimed one whose recorded expiry passed asks Vault"
+            + " before it revokes it), and the schedule takes over; the streams the fence ended"
+            + " count their reconnect grace from then, and their clients must resume within it.",
         () -> {
           long fencedBefore = fencedLines(0);
           stand.replicas.forEach(r -> r.stateDb.blackhole());

@@ -63,6 +63,7 @@ public class LeaseService implements AutoCloseable {
   private final MaxTtls maxTtls;
   private final RenewalPolicy renewals;
   private final StreamDetachments detachments;
+  private final OwnedLeases owned = new OwnedLeases();
 
   public LeaseService(
       VaultDatabaseCredentials vault,
@@ -174,6 +175,7 @@ public class LeaseService implements AutoCloseable {
           renewalDue,
           renewalDue != null ? renewalDue : expire,
           kind == CredentialKind.STREAM ? streamId : null);
+      owned.granted(record, secret.leaseDuration(), expire, renewalDue);
       return new IssuedCredential(record, secret.password(), binding.connection());
     } catch (DataAccessException e) {
       if (isPodBlockedRefusal(e)) {
@@ -262,7 +264,13 @@ public class LeaseService implements AutoCloseable {
             "the credential is no longer alive; ask for a new one without resume_credential_id");
       }
       log.info("Credential {} (user {}) resumed on a new stream", credentialId, record.username());
-      return new IssuedCredential(find(credentialId), "", binding.connection());
+      LeaseEntry attached = store.findEntry(credentialId).orElse(null);
+      if (attached == null) {
+        return new IssuedCredential(find(credentialId), "", binding.connection());
+      }
+      // Renewed here from now on, so kept in memory for renewals while fenced.
+      owned.note(attached, replicaId.value());
+      return new IssuedCredential(attached.record(), "", binding.connection());
     } catch (DataAccessException e) {
       throw stateStoreUnavailable(e);
     }
@@ -387,6 +395,7 @@ public class LeaseService implements AutoCloseable {
         return new RevocationOutcome(
             credentialId, record.username(), !retryQueue.contains(credentialId));
       }
+      owned.forget(credentialId);
       boolean revoked = revokeInVault(credentialId, record.leaseId());
       metrics.revocation(trigger, revoked);
       log.info(
@@ -399,6 +408,14 @@ public class LeaseService implements AutoCloseable {
     } catch (DataAccessException e) {
       throw stateStoreUnavailable(e);
     }
+  }
+
+  /**
+   * The leases this replica renews, noted in memory at issue and resume (shared with the {@link
+   * LeaseKeeper}, which notes the rest).
+   */
+  OwnedLeases ownedLeases() {
+    return owned;
   }
 
   /** One attempt to revoke a queued lease; the queue row goes only when Vault confirmed. */
