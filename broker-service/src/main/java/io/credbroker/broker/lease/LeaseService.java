@@ -288,11 +288,14 @@ public class LeaseService implements AutoCloseable {
       if (record.state() != CredentialState.ACTIVE) {
         return;
       }
-      revoke(credentialId, RevocationTrigger.RELEASE);
+      // The records just read are revoked as they are: reading each again would only return the
+      // same lease and user (ending a credential is conditional on its state in the store anyway).
+      revoke(record, null, RevocationTrigger.RELEASE);
       UUID replaced = record.replaces();
-      if (replaced != null
-          && store.findById(replaced).map(r -> r.state() == CredentialState.ACTIVE).orElse(false)) {
-        revoke(replaced, RevocationTrigger.RELEASE);
+      Optional<CredentialRecord> draining =
+          replaced == null ? Optional.empty() : store.findById(replaced);
+      if (draining.isPresent() && draining.get().state() == CredentialState.ACTIVE) {
+        revoke(draining.get(), null, RevocationTrigger.RELEASE);
       }
     } catch (DataAccessException e) {
       throw stateStoreUnavailable(e);
@@ -384,7 +387,17 @@ public class LeaseService implements AutoCloseable {
     Objects.requireNonNull(credentialId, "credentialId");
     Objects.requireNonNull(trigger, "trigger");
     try {
-      CredentialRecord record = find(credentialId);
+      return revoke(find(credentialId), seen, trigger);
+    } catch (DataAccessException e) {
+      throw stateStoreUnavailable(e);
+    }
+  }
+
+  /** {@link #revoke(UUID, LeaseEntry, RevocationTrigger)} of a credential already read. */
+  private RevocationOutcome revoke(
+      CredentialRecord record, @Nullable LeaseEntry seen, RevocationTrigger trigger) {
+    UUID credentialId = record.id();
+    try {
       Instant now = clock.instant();
       Instant retryAt = now.plus(RevocationRetryQueue.CLAIM_LEASE);
       boolean ended =
