@@ -1,14 +1,11 @@
 package io.credbroker.devstack.network;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.net.SocketException;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -41,7 +38,7 @@ public final class TcpProxy implements AutoCloseable {
   private final String name;
   private final InetSocketAddress target;
   private final ServerSocket listener;
-  private final Set<Link> links = ConcurrentHashMap.newKeySet();
+  private final Set<Relay> links = ConcurrentHashMap.newKeySet();
   private final Object modeLock = new Object();
   private final AtomicInteger threads = new AtomicInteger();
   private volatile Mode mode = Mode.PASS;
@@ -88,7 +85,7 @@ public final class TcpProxy implements AutoCloseable {
    */
   public void reset() {
     setMode(Mode.RESET);
-    links.forEach(Link::abort);
+    links.forEach(Relay::abort);
   }
 
   private void setMode(Mode next) {
@@ -112,7 +109,7 @@ public final class TcpProxy implements AutoCloseable {
     } catch (IOException e) {
       log.debug("closing proxy {}: {}", name, e.toString());
     }
-    links.forEach(Link::abort);
+    links.forEach(Relay::abort);
     synchronized (modeLock) {
       modeLock.notifyAll();
     }
@@ -130,12 +127,12 @@ public final class TcpProxy implements AutoCloseable {
         return;
       }
       if (mode == Mode.RESET) {
-        abort(client);
+        Relay.abort(client);
         continue;
       }
-      Link link = new Link(client);
-      links.add(link);
-      daemon("connect", link::connectAndRelay).start();
+      Relay relay = new Relay(client, target, this::awaitPassing, this::daemon, links::remove);
+      links.add(relay);
+      daemon("connect", relay::connectAndRelay).start();
     }
   }
 
@@ -154,85 +151,6 @@ public final class TcpProxy implements AutoCloseable {
         new Thread(body, "proxy-" + name + "-" + role + "-" + threads.incrementAndGet());
     thread.setDaemon(true);
     return thread;
-  }
-
-  /** Closes with RST instead of FIN, as a rejecting firewall or a crashed host's stack answers. */
-  private static void abort(Socket socket) {
-    try {
-      socket.setSoLinger(true, 0);
-    } catch (SocketException ignored) {
-      // Already closed.
-    }
-    try {
-      socket.close();
-    } catch (IOException ignored) {
-      // Nothing left to free.
-    }
-  }
-
-  /** One client connection and its connection to the target. */
-  private final class Link {
-    private final Socket client;
-    private final Socket upstream = new Socket();
-    private final AtomicInteger halvesClosed = new AtomicInteger();
-
-    Link(Socket client) {
-      this.client = client;
-    }
-
-    void connectAndRelay() {
-      try {
-        if (!awaitPassing()) {
-          abort();
-          return;
-        }
-        client.setTcpNoDelay(true);
-        upstream.setTcpNoDelay(true);
-        upstream.connect(target, 5_000);
-        daemon("up", () -> pump(client, upstream)).start();
-        pump(upstream, client);
-      } catch (IOException e) {
-        abort();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        abort();
-      }
-    }
-
-    private void pump(Socket from, Socket to) {
-      byte[] buffer = new byte[16 * 1024];
-      try {
-        InputStream in = from.getInputStream();
-        OutputStream out = to.getOutputStream();
-        int n;
-        while ((n = in.read(buffer)) >= 0) {
-          if (!awaitPassing()) {
-            abort();
-            return;
-          }
-          out.write(buffer, 0, n);
-          out.flush();
-        }
-        // An orderly close on one side is passed on as one; the link ends when both sides closed.
-        to.shutdownOutput();
-        if (halvesClosed.incrementAndGet() == 2) {
-          links.remove(this);
-          client.close();
-          upstream.close();
-        }
-      } catch (IOException e) {
-        abort();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        abort();
-      }
-    }
-
-    void abort() {
-      links.remove(this);
-      TcpProxy.abort(client);
-      TcpProxy.abort(upstream);
-    }
   }
 
   @Override
