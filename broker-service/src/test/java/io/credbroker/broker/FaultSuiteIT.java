@@ -147,25 +147,43 @@ class FaultSuiteIT {
         "The others claim its credentials once its heartbeat is older than stale-after, and revoke"
             + " any not resumed within reconnect-grace of the claim. Its clients must resume"
             + " elsewhere before that: the SDK's stream idle timeout (3 s here) ends the silent"
-            + " stream and drops its connection; a Service would send the new one to a ready"
-            + " replica, but here each client resolves a list of replicas tried in order"
-            + " (pick-first), so one whose list starts with the stopped process dials it again (the"
-            + " kernel accepts, TLS is never answered) and cannot move until the process runs"
-            + " again. Resumed, the replica is fenced: what it"
-            + " had decided for credentials now claimed (renewals, revocations) is refused before"
-            + " it reaches Vault, their streams end with UNAVAILABLE, it closes its gRPC port until"
-            + " its heartbeat is written, and it registers again.",
+            + " stream and drops its connection. The stopped replica's readiness probe times out"
+            + " (the kernel accepts, nothing answers), so the Service takes it out after two"
+            + " failed probes (1 s apart, 1 s timeout), before stale-after, and sends each new"
+            + " connection to a ready replica, where the client resumes its credential (a"
+            + " connection that still reached the stopped replica hangs in its TLS handshake until"
+            + " the next idle timeout, and the one after it goes elsewhere). Resumed, the replica"
+            + " is fenced: what it had decided for credentials now claimed (renewals, revocations)"
+            + " is refused before it reaches Vault, their streams end with UNAVAILABLE, it closes"
+            + " its gRPC port until its heartbeat is written, and it registers again; its probe"
+            + " passes and the Service sends it new connections again.",
         () -> {
           FaultStand.Replica frozen = stand.replicas.get(1);
+          Duration frozenFor =
+              FaultStand.STALE_AFTER.plus(FaultStand.RECONNECT_GRACE).plusSeconds(2);
+          long frozenAt = System.nanoTime();
           frozen.process.freeze();
+          Duration outOfService;
+          long thawedAt;
           try {
-            Thread.sleep(
-                FaultStand.STALE_AFTER.plus(FaultStand.RECONNECT_GRACE).plusSeconds(2).toMillis());
+            org.awaitility.Awaitility.await(frozen.id + " out of the Service")
+                .atMost(frozenFor)
+                .pollInterval(Duration.ofMillis(50))
+                .until(() -> !stand.service.readyEndpoints().contains(frozen.id));
+            outOfService = Duration.ofNanos(System.nanoTime() - frozenAt);
+            Thread.sleep(frozenFor.minus(outOfService).toMillis());
           } finally {
             frozen.process.thaw();
+            thawedAt = System.nanoTime();
           }
+          stand.awaitEveryReplicaInTheService();
+          Duration backInService = Duration.ofNanos(System.nanoTime() - thawedAt);
           Thread.sleep(5_000);
-          return "live credentials by owner after resume: " + owners();
+          return String.format(
+                  "%s out of the Service %.1f s after it froze, back %.1f s after it resumed;",
+                  frozen.id, outOfService.toMillis() / 1000.0, backInService.toMillis() / 1000.0)
+              + " live credentials by owner after resume: "
+              + owners();
         });
   }
 
@@ -1216,7 +1234,15 @@ class FaultSuiteIT {
             " -Dfailsafe.failIfNoSpecifiedTests=false\ncp broker-service/target/fault-suite.md docs/fault-suite.md\n```\n\n")
         .append("Three broker replicas (packaged jar), the dev-stack and embedded PostgreSQL, ")
         .append(FaultStand.APPLICATIONS)
-        .append(" applications querying through the client SDK throughout. Credential TTL ")
+        .append(" applications querying through the client SDK throughout, connected to the")
+        .append(" replicas through a Kubernetes Service stand-in (each replica in it while its")
+        .append(" readiness probe passes: every ")
+        .append(FaultStand.READINESS.period().toSeconds())
+        .append(" s, ")
+        .append(FaultStand.READINESS.timeout().toSeconds())
+        .append(" s timeout, out after ")
+        .append(FaultStand.READINESS.failureThreshold())
+        .append(" failures). Credential TTL ")
         .append(FaultStand.CREDENTIAL_TTL.toSeconds())
         .append(" s (max ")
         .append(FaultStand.CREDENTIAL_MAX_TTL.toSeconds())
