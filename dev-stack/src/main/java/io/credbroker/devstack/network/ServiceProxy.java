@@ -156,7 +156,7 @@ public final class ServiceProxy implements AutoCloseable {
    *
    * @param readiness the URL the readiness probe GETs (plain HTTP)
    */
-  public void putEndpoint(String endpoint, String host, int port, URI readiness) {
+  public synchronized void putEndpoint(String endpoint, String host, int port, URI readiness) {
     if (!"http".equals(readiness.getScheme()) || readiness.getHost() == null) {
       throw new IllegalArgumentException("readiness must be an http:// URL, was " + readiness);
     }
@@ -176,7 +176,7 @@ public final class ServiceProxy implements AutoCloseable {
    * Takes endpoint {@code endpoint} out of the Service, as when its pod is deleted: no new
    * connection goes to it, open ones stay.
    */
-  public void removeEndpoint(String endpoint) {
+  public synchronized void removeEndpoint(String endpoint) {
     Endpoint removed = endpoints.remove(endpoint);
     order.remove(endpoint);
     if (removed != null) {
