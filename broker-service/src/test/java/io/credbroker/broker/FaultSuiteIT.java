@@ -163,27 +163,15 @@ class FaultSuiteIT {
               FaultStand.STALE_AFTER.plus(FaultStand.RECONNECT_GRACE).plusSeconds(2);
           long frozenAt = System.nanoTime();
           frozen.process.freeze();
-          Duration outOfService;
-          long thawedAt;
+          String service;
           try {
-            org.awaitility.Awaitility.await(frozen.id + " out of the Service")
-                .atMost(frozenFor)
-                .pollInterval(Duration.ofMillis(50))
-                .until(() -> !stand.service.readyEndpoints().contains(frozen.id));
-            outOfService = Duration.ofNanos(System.nanoTime() - frozenAt);
-            Thread.sleep(frozenFor.minus(outOfService).toMillis());
+            service = inAndOutOfTheService(frozen, frozenAt, frozenFor);
           } finally {
             frozen.process.thaw();
-            thawedAt = System.nanoTime();
           }
-          stand.awaitEveryReplicaInTheService();
-          Duration backInService = Duration.ofNanos(System.nanoTime() - thawedAt);
+          service += backInTheService(System.nanoTime());
           Thread.sleep(5_000);
-          return String.format(
-                  "%s out of the Service %.1f s after it froze, back %.1f s after it resumed;",
-                  frozen.id, outOfService.toMillis() / 1000.0, backInService.toMillis() / 1000.0)
-              + " live credentials by owner after resume: "
-              + owners();
+          return service + "; live credentials by owner after resume: " + owners();
         });
   }
 
@@ -218,6 +206,39 @@ class FaultSuiteIT {
             stand.replicas.forEach(r -> r.stateDb.pass());
           }
         });
+  }
+
+  /**
+   * Lets a fault that began at {@code since} ({@link System#nanoTime}) on {@code replica} last
+   * {@code lasting}, and says when the Service took the replica out meanwhile, if it did.
+   */
+  private static String inAndOutOfTheService(
+      FaultStand.Replica replica, long since, Duration lasting) throws InterruptedException {
+    long end = since + lasting.toNanos();
+    String seen = replica.id + " stayed in the Service";
+    while (System.nanoTime() < end) {
+      if (!stand.service.readyEndpoints().contains(replica.id)) {
+        seen =
+            String.format(
+                "%s out of the Service %.1f s after the fault began",
+                replica.id, (System.nanoTime() - since) / 1e9);
+        break;
+      }
+      Thread.sleep(50);
+    }
+    long left = end - System.nanoTime();
+    if (left > 0) {
+      TimeUnit.NANOSECONDS.sleep(left);
+    }
+    return seen;
+  }
+
+  /** Waits until every replica is in the Service again; says how long after {@code since}. */
+  private static String backInTheService(long since) {
+    stand.awaitEveryReplicaInTheService();
+    return String.format(
+        ", every replica in it again %.1f s after the fault ended",
+        (System.nanoTime() - since) / 1e9);
   }
 
   /** How often replica {@code index} logged so far that it fenced itself. */
@@ -372,19 +393,26 @@ class FaultSuiteIT {
         "The cut replica cannot write its heartbeat: after self-fence-after (1.5 s here, half of"
             + " stale-after) it ends its streams and refuses new calls with UNAVAILABLE"
             + " (STATE_STORE_UNAVAILABLE, with a retry delay); after stale-after, when the others"
-            + " claim its credentials, it closes its gRPC port, so that its clients connect to"
-            + " another replica and resume their credentials there within reconnect-grace. Back on"
-            + " the network, it writes its heartbeat, opens its port and registers again; what it"
-            + " had decided meanwhile for credentials now claimed is refused (fencing).",
+            + " claim its credentials, it closes its gRPC port. Its readiness probe, whose group"
+            + " includes the state database, times out meanwhile, so the Service takes it out"
+            + " after two failed probes and sends its clients' new connections to another replica,"
+            + " where they resume their credentials within reconnect-grace. Back on the network,"
+            + " it writes its heartbeat, opens its port and registers again, and the Service sends"
+            + " it new connections again; what it had decided meanwhile for credentials now"
+            + " claimed is refused (fencing).",
         () -> {
+          Duration cutFor = FaultStand.STALE_AFTER.multipliedBy(3);
+          long cutAt = System.nanoTime();
           cut.cutOff();
+          String service;
           try {
-            Thread.sleep(FaultStand.STALE_AFTER.multipliedBy(3).toMillis());
+            service = inAndOutOfTheService(cut, cutAt, cutFor);
           } finally {
             cut.reconnect();
           }
+          service += backInTheService(System.nanoTime());
           Thread.sleep(5_000);
-          return "live credentials by owner afterwards: " + owners();
+          return service + "; live credentials by owner afterwards: " + owners();
         });
   }
 
