@@ -85,9 +85,9 @@ final class FaultStand implements AutoCloseable {
    * the Service then sends to a ready replica, have the whole reconnect grace after the claim to
    * resume. Here the reconnect grace is less than twice the stale timeout (there eight times), so
    * the replica must be out well before the claim, not at about it: every 1 s, 1 s timeout (the
-   * kubelet's minimum), out after 2 failures, so within about 2-3 s of its last answer, before
-   * {@link #STALE_AFTER} has passed, and the whole {@link #RECONNECT_GRACE} is left after the
-   * claim. With 3 failures as in the chart it would leave only at about the claim, and a client
+   * kubelet's minimum), out after 2 failures, so 2-3 s after its last answer (2.1-3.0 s seen), by
+   * the time {@link #STALE_AFTER} has passed, and the whole {@link #RECONNECT_GRACE} is left after
+   * the claim. With 3 failures as in the chart it would leave only at about the claim, and a client
    * whose new connection went to it once more would lose one more stream idle timeout (3 s) of the
    * 5 s grace. Back in after one success, as in the chart.
    */

@@ -149,7 +149,7 @@ class FaultSuiteIT {
             + " elsewhere before that: the SDK's stream idle timeout (3 s here) ends the silent"
             + " stream and drops its connection. The stopped replica's readiness probe times out"
             + " (the kernel accepts, nothing answers), so the Service takes it out after two"
-            + " failed probes (1 s apart, 1 s timeout), before stale-after, and sends each new"
+            + " failed probes (1 s apart, 1 s timeout), by about stale-after, and sends each new"
             + " connection to a ready replica, where the client resumes its credential (a"
             + " connection that still reached the stopped replica hangs in its TLS handshake until"
             + " the next idle timeout, and the one after it goes elsewhere). Resumed, the replica"
