@@ -760,7 +760,32 @@ class FaultSuiteIT {
             + " application moves to the new role without a failed query.",
         () -> {
           FaultStand.Application application = stand.applications.get(4);
-          Credential credential = application.dataSource.currentCredential().orElseThrow();
+          // A credential its owner will renew next, not one being replaced (no renewal comes for
+          // that, and the application may still hold it for a moment after a rotation) nor one so
+          // near its max TTL that its next look is a rotation.
+          java.util.concurrent.atomic.AtomicReference<Credential> renewed =
+              new java.util.concurrent.atomic.AtomicReference<>();
+          org.awaitility.Awaitility.await(application.pod + " holding a credential to be renewed")
+              .atMost(FaultStand.CREDENTIAL_MAX_TTL)
+              .pollInterval(Duration.ofMillis(200))
+              .until(
+                  () -> {
+                    Credential current = application.dataSource.currentCredential().orElse(null);
+                    if (current != null
+                        && stand.stateCount(
+                                "SELECT count(*) FROM credential WHERE id = ?::uuid"
+                                    + " AND state = 'ACTIVE' AND revoke_after IS NULL"
+                                    + " AND renewal_due_time IS NOT NULL"
+                                    + " AND max_expire_time > now() + ?::interval",
+                                current.credentialId(),
+                                FaultStand.CREDENTIAL_TTL.multipliedBy(2).toSeconds() + " seconds")
+                            == 1) {
+                      renewed.set(current);
+                      return true;
+                    }
+                    return false;
+                  });
+          Credential credential = renewed.get();
           String leaseId;
           try (var state = stand.stateDatabase();
               var query =
