@@ -7,10 +7,10 @@ import static org.awaitility.Awaitility.await;
 
 import io.credbroker.api.v1.Credential;
 import io.credbroker.api.v1.WatchCredentialRequest;
+import io.credbroker.broker.lease.CredentialQueries;
 import io.credbroker.broker.lease.CredentialQuery;
 import io.credbroker.broker.lease.CredentialRecord;
 import io.credbroker.broker.lease.CredentialState;
-import io.credbroker.broker.lease.CredentialStore;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -172,7 +172,7 @@ class BindingChangeIT {
   private static List<CredentialRecord> credentialsOf(String pod) {
     return fixture
         .broker
-        .getBean(CredentialStore.class)
+        .getBean(CredentialQueries.class)
         .search(new CredentialQuery("public", pod, null, null, false, 100));
   }
 

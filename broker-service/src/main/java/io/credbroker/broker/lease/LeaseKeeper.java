@@ -72,6 +72,7 @@ public final class LeaseKeeper implements SmartLifecycle {
 
   public LeaseKeeper(
       CredentialStore store,
+      CredentialQueries credentials,
       LeaseService leases,
       VaultDatabaseCredentials vault,
       RevocationRetryQueue retryQueue,
@@ -83,6 +84,7 @@ public final class LeaseKeeper implements SmartLifecycle {
       LeaseMetrics metrics) {
     this(
         store,
+        credentials,
         leases,
         vault,
         retryQueue,
@@ -97,6 +99,7 @@ public final class LeaseKeeper implements SmartLifecycle {
 
   public LeaseKeeper(
       CredentialStore store,
+      CredentialQueries credentials,
       LeaseService leases,
       VaultDatabaseCredentials vault,
       RevocationRetryQueue retryQueue,
@@ -132,7 +135,7 @@ public final class LeaseKeeper implements SmartLifecycle {
             metrics,
             departedPods);
     this.retryWorker = new RevocationRetryWorker(retryQueue, vault, clock, settings, metrics);
-    this.gauges = new LeaseGauges(store, retryQueue, replica, clock, metrics.registry());
+    this.gauges = new LeaseGauges(credentials, retryQueue, replica, clock, metrics.registry());
   }
 
   @Override

@@ -55,6 +55,7 @@ public class LeaseService implements AutoCloseable {
 
   private final VaultDatabaseCredentials vault;
   private final CredentialStore store;
+  private final CredentialQueries credentials;
   private final RevocationRetryQueue retryQueue;
   private final ReplicaId replicaId;
   private final Clock clock;
@@ -67,6 +68,7 @@ public class LeaseService implements AutoCloseable {
   public LeaseService(
       VaultDatabaseCredentials vault,
       CredentialStore store,
+      CredentialQueries credentials,
       RevocationRetryQueue retryQueue,
       ReplicaId replicaId,
       Clock clock,
@@ -74,6 +76,7 @@ public class LeaseService implements AutoCloseable {
       BrokerProperties.Lease settings) {
     this.vault = Objects.requireNonNull(vault, "vault");
     this.store = Objects.requireNonNull(store, "store");
+    this.credentials = Objects.requireNonNull(credentials, "credentials");
     this.retryQueue = Objects.requireNonNull(retryQueue, "retryQueue");
     this.replicaId = Objects.requireNonNull(replicaId, "replicaId");
     this.clock = Objects.requireNonNull(clock, "clock");
@@ -283,7 +286,10 @@ public class LeaseService implements AutoCloseable {
       revoke(credentialId, RevocationTrigger.RELEASE);
       UUID replaced = record.replaces();
       if (replaced != null
-          && store.findById(replaced).map(r -> r.state() == CredentialState.ACTIVE).orElse(false)) {
+          && credentials
+              .findById(replaced)
+              .map(r -> r.state() == CredentialState.ACTIVE)
+              .orElse(false)) {
         revoke(replaced, RevocationTrigger.RELEASE);
       }
     } catch (DataAccessException e) {
@@ -313,7 +319,7 @@ public class LeaseService implements AutoCloseable {
       if (revokeTime.isPresent()) {
         return new Acknowledgement(replaced, revokeTime.get());
       }
-      Instant ended = store.findById(replaced).map(CredentialRecord::endTime).orElse(null);
+      Instant ended = credentials.findById(replaced).map(CredentialRecord::endTime).orElse(null);
       return new Acknowledgement(replaced, ended != null ? ended : now);
     } catch (DataAccessException e) {
       throw stateStoreUnavailable(e);
@@ -415,7 +421,7 @@ public class LeaseService implements AutoCloseable {
   }
 
   private CredentialRecord find(UUID credentialId) {
-    return store
+    return credentials
         .findById(credentialId)
         .orElseThrow(
             () ->
@@ -425,7 +431,7 @@ public class LeaseService implements AutoCloseable {
 
   /** The credential if it belongs to the caller's pod; NOT_FOUND otherwise (ids are not probed). */
   private CredentialRecord findOwned(PodIdentity owner, UUID credentialId) {
-    Optional<CredentialRecord> record = store.findById(credentialId);
+    Optional<CredentialRecord> record = credentials.findById(credentialId);
     if (record.isEmpty()
         || owner.podUid() == null
         || !owner.podUid().equals(record.get().owner().podUid())) {

@@ -54,11 +54,13 @@ class LeaseServiceTest {
 
   private final VaultDatabaseCredentials vault = mock(VaultDatabaseCredentials.class);
   private final CredentialStore store = mock(CredentialStore.class);
+  private final CredentialQueries credentials = mock(CredentialQueries.class);
   private final RevocationRetryQueue retryQueue = mock(RevocationRetryQueue.class);
   private final LeaseService leases =
       new LeaseService(
           vault,
           store,
+          credentials,
           retryQueue,
           new ReplicaId("replica-a"),
           Clock.fixed(NOW, ZoneOffset.UTC),
@@ -229,7 +231,7 @@ class LeaseServiceTest {
   @Test
   void revocationThatVaultCannotConfirmStaysQueuedAndTheCredentialEnds() {
     CredentialRecord record = activeRecord();
-    when(store.findById(record.id())).thenReturn(Optional.of(record));
+    when(credentials.findById(record.id())).thenReturn(Optional.of(record));
     when(store.endAndQueue(
             eq(record.id()),
             eq(CredentialState.REVOKED),
@@ -252,7 +254,7 @@ class LeaseServiceTest {
   @Test
   void revokingAnEndedCredentialAgainChangesNothing() {
     CredentialRecord record = activeRecord();
-    when(store.findById(record.id())).thenReturn(Optional.of(record));
+    when(credentials.findById(record.id())).thenReturn(Optional.of(record));
     when(store.endAndQueue(any(), any(), any(), any(), any())).thenReturn(false);
 
     RevocationOutcome outcome = leases.revoke(record.id(), RevocationTrigger.RELEASE);
@@ -264,7 +266,7 @@ class LeaseServiceTest {
   @Test
   void anotherPodsCredentialCannotBeResumedReleasedOrAcknowledged() {
     CredentialRecord record = activeRecord();
-    when(store.findById(record.id())).thenReturn(Optional.of(record));
+    when(credentials.findById(record.id())).thenReturn(Optional.of(record));
     PodIdentity otherPod = new PodIdentity("public", "application", "app-2", "uid-2");
 
     assertThatThrownBy(() -> leases.resume(otherPod, DB1, record.id(), UUID.randomUUID()))
@@ -286,7 +288,7 @@ class LeaseServiceTest {
   @Test
   void acknowledgingACredentialThatReplacedNothingIsRefused() {
     CredentialRecord record = activeRecord();
-    when(store.findById(record.id())).thenReturn(Optional.of(record));
+    when(credentials.findById(record.id())).thenReturn(Optional.of(record));
 
     assertThatThrownBy(() -> leases.acknowledge(POD, record.id()))
         .isInstanceOfSatisfying(
