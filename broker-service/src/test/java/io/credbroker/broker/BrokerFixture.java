@@ -1,11 +1,13 @@
 package io.credbroker.broker;
 
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.classic.spi.IThrowableProxy;
 import ch.qos.logback.core.AppenderBase;
+import io.credbroker.api.v1.Credential;
 import io.credbroker.broker.lease.CredentialQueries;
 import io.credbroker.broker.lease.CredentialRecord;
 import io.credbroker.broker.setup.Secret;
@@ -27,10 +29,14 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
+import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -476,6 +482,31 @@ final class BrokerFixture implements AutoCloseable {
         .getBean(CredentialQueries.class)
         .findById(UUID.fromString(credentialId))
         .orElseThrow();
+  }
+
+  /** Logs in to {@code db1} with the credential and runs {@code SELECT 1}: its answer. */
+  int selectOne(Credential credential) throws SQLException {
+    try (Connection db =
+            DriverManager.getConnection(
+                jdbcUrl(DATABASE_ROLE), credential.getUsername(), credential.getPassword());
+        Statement sql = db.createStatement();
+        ResultSet rs = sql.executeQuery("SELECT 1")) {
+      rs.next();
+      return rs.getInt(1);
+    }
+  }
+
+  /** Role {@code username}'s {@code VALID UNTIL} in PostgreSQL (which Vault's renewals move). */
+  Instant validUntil(String username) throws SQLException {
+    try (Connection db = devStack.postgres().connect(DATABASE_ROLE);
+        PreparedStatement query =
+            db.prepareStatement("SELECT rolvaliduntil FROM pg_roles WHERE rolname = ?")) {
+      query.setString(1, username);
+      try (ResultSet rs = query.executeQuery()) {
+        assertThat(rs.next()).as("role %s exists", username).isTrue();
+        return rs.getObject(1, OffsetDateTime.class).toInstant();
+      }
+    }
   }
 
   /** Whether PostgreSQL role {@code username} exists in {@code db1}, asked as the admin user. */

@@ -9,6 +9,7 @@ import io.credbroker.client.CredentialBrokerClient;
 import io.credbroker.client.hikari.RotatingDataSource;
 import io.credbroker.devstack.DevStack;
 import io.credbroker.devstack.PostgresInfo;
+import io.credbroker.devstack.network.ServiceProxy;
 import io.credbroker.devstack.network.TcpProxy;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -41,8 +42,10 @@ import java.util.concurrent.locks.LockSupport;
  * database, Vault and the Kubernetes API through proxies of its own (so one replica can be cut off
  * from everything while its clients stay connected to it), and Vault reaches the target database
  * through one more (so Vault can fail to create and drop roles while the applications still reach
- * it). The applications connect to PostgreSQL and to the replicas directly. Slow and failing
- * answers come from the stand-ins' own {@code HttpFaults}.
+ * it). The applications connect to PostgreSQL directly, and to the replicas through a Kubernetes
+ * Service ({@link ServiceProxy}) whose endpoints are the replicas' gRPC ports, each in it while its
+ * management port's {@code /actuator/health/readiness} passes the kubelet's probe ({@link
+ * #READINESS}). Slow and failing answers come from the stand-ins' own {@code HttpFaults}.
  *
  * <p>Every replica logs at DEBUG what could carry a secret: the broker, Spring, gRPC, Netty, the
  * Vault HTTP client (headers and wire), the Kubernetes client and the JDBC driver.
@@ -72,6 +75,25 @@ final class FaultStand implements AutoCloseable {
   static final Duration DRAIN_GRACE = Duration.ofSeconds(1);
   static final Duration VAULT_READ_TIMEOUT = Duration.ofMillis(3000);
   static final int APPLICATIONS = 6;
+
+  /**
+   * Each replica's readiness probe, scaled with the timings above the way the Helm chart's defaults
+   * relate to the chart's own: {@code probes.readiness} (every 5 s, 3 s timeout, out after 3
+   * failures) with {@code staleAfter} 15 s and {@code reconnectGrace} 2 m. There a replica that
+   * stops answering (a frozen JVM, a node cut off) is out of the Service after at most 3 x 5 s (+3
+   * s), at about the time the others claim its credentials, and its clients, whose new connections
+   * the Service then sends to a ready replica, have the whole reconnect grace after the claim to
+   * resume. Here the reconnect grace is less than twice the stale timeout (there eight times), so
+   * the replica must be out well before the claim, not at about it: every 1 s, 1 s timeout (the
+   * kubelet's minimum), out after 2 failures, so 2-3 s after its last answer (2.1-3.0 s seen), by
+   * the time {@link #STALE_AFTER} has passed, and the whole {@link #RECONNECT_GRACE} is left after
+   * the claim. With 3 failures as in the chart it would leave only at about the claim, and a client
+   * whose new connection went to it once more would lose one more stream idle timeout (3 s) of the
+   * 5 s grace. Back in after one success, as in the chart.
+   */
+  static final ServiceProxy.ReadinessProbe READINESS =
+      new ServiceProxy.ReadinessProbe(Duration.ofSeconds(1), Duration.ofSeconds(1), 2, 1);
+
   private static final String AUDIENCE = "credbroker";
   private static final List<String> STARTUP_DEBUG_LOGGERS =
       List.of(
@@ -93,6 +115,9 @@ final class FaultStand implements AutoCloseable {
   /** Between Vault's database engine and the target database. */
   final TcpProxy vaultToTarget;
 
+  /** The Service the applications reach the replicas through. */
+  final ServiceProxy service;
+
   final List<Replica> replicas = new ArrayList<>();
   final List<Application> applications = new ArrayList<>();
   final Path logDir;
@@ -105,6 +130,7 @@ final class FaultStand implements AutoCloseable {
   private FaultStand(DevStack devStack, TcpProxy vaultToTarget, Path workDir, Path logDir) {
     this.devStack = devStack;
     this.vaultToTarget = vaultToTarget;
+    this.service = ServiceProxy.start("credential-broker", READINESS);
     this.logDir = logDir;
     this.tokenDir = workDir.resolve("pod-tokens");
     this.sreToken =
@@ -133,9 +159,9 @@ final class FaultStand implements AutoCloseable {
         replica.process.awaitReady(Duration.ofSeconds(300));
         debugEverything(replica.process);
       }
-      ReplicaListResolverProvider.register();
+      stand.awaitEveryReplicaInTheService();
       for (int i = 0; i < APPLICATIONS; i++) {
-        stand.applications.add(stand.newApplication(i % stand.replicas.size()));
+        stand.applications.add(stand.newApplication());
       }
       for (Application application : stand.applications) {
         application.awaitRunning();
@@ -178,7 +204,25 @@ final class FaultStand implements AutoCloseable {
     for (String logger : STARTUP_DEBUG_LOGGERS) {
       properties.put("logging.level." + logger, "DEBUG");
     }
-    return new Replica(id, stateDb, vault, kubernetes, BrokerProcess.start(id, logDir, properties));
+    BrokerProcess process = BrokerProcess.start(id, logDir, properties);
+    addToService(id, process);
+    return new Replica(id, stateDb, vault, kubernetes, process);
+  }
+
+  /**
+   * Makes {@code process} the Service's endpoint {@code id}: a new pod, not ready until its
+   * readiness probe passes.
+   */
+  private void addToService(String id, BrokerProcess process) {
+    service.putEndpoint(
+        id, "127.0.0.1", process.grpcPort, process.managementUri("/actuator/health/readiness"));
+  }
+
+  /** Waits until the Service sends new connections to every replica. */
+  void awaitEveryReplicaInTheService() {
+    await("every replica ready in the Service")
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> service.readyEndpoints().size() == replicas.size());
   }
 
   /**
@@ -212,17 +256,25 @@ final class FaultStand implements AutoCloseable {
    * its successor on the same ports with {@code environment} added (see {@link #skewedClock}).
    */
   void restart(int index, Map<String, String> environment) throws InterruptedException {
+    // A deleted pod leaves the Service's endpoints before its containers get SIGTERM.
+    service.removeEndpoint(replicas.get(index).id);
     replicas.get(index).process.stop(Duration.ofSeconds(60));
     startSuccessor(index, environment);
   }
 
+  /**
+   * Starts the successor of replica {@code index}, a new pod in place of the old one in the Service
+   * (unready until its probe passes, on the same ports), and waits until it is ready.
+   */
   private void startSuccessor(int index, Map<String, String> environment)
       throws InterruptedException {
     Replica replica = replicas.get(index);
     replica.process =
         replica.process.successor(replica.id + "-" + successors.incrementAndGet(), environment);
+    addToService(replica.id, replica.process);
     replica.process.awaitReady(Duration.ofSeconds(180));
     debugEverything(replica.process);
+    awaitEveryReplicaInTheService();
   }
 
   /** Where Debian's libfaketime package puts its multithreaded library, by architecture. */
@@ -292,13 +344,9 @@ final class FaultStand implements AutoCloseable {
     }
   }
 
-  /** The gRPC ports of every replica, starting with {@code first}: a client's Service address. */
-  String targetStartingAt(int first) {
-    int[] ports = new int[replicas.size()];
-    for (int i = 0; i < ports.length; i++) {
-      ports[i] = replicas.get((first + i) % replicas.size()).process.grpcPort;
-    }
-    return ReplicaListResolverProvider.target(ports);
+  /** The Service's address as a gRPC target; 127.0.0.1 is in the replicas' certificate. */
+  String serviceTarget() {
+    return "dns:///127.0.0.1:" + service.port();
   }
 
   String newPod() {
@@ -314,7 +362,7 @@ final class FaultStand implements AutoCloseable {
         .issueToken("public", "application", pod, List.of(AUDIENCE), Duration.ofMinutes(30));
   }
 
-  private Application newApplication(int firstReplica) {
+  private Application newApplication() {
     String pod = newPod();
     String token = podToken(pod);
     Path tokenFile = tokenDir.resolve(pod).resolve("token");
@@ -326,13 +374,14 @@ final class FaultStand implements AutoCloseable {
     }
     CredentialBrokerClient client =
         CredentialBrokerClient.builder()
-            .target(targetStartingAt(firstReplica))
+            .target(serviceTarget())
             .trustedCertificates(devStack.caCertPath())
             .tokenFile(tokenFile)
             .backoff(Duration.ofMillis(200), Duration.ofSeconds(2))
             // Scaled with the broker's timings as the defaults are (idle timeout = reconnect
-            // grace): a client whose replica froze must give up its stream and resume elsewhere
-            // before the replica that claimed its credential revokes it.
+            // grace): a client whose replica froze must give up its stream and resume elsewhere,
+            // over a new connection the Service sends to a ready replica, before the replica that
+            // claimed its credential revokes it.
             .streamIdleTimeout(Duration.ofSeconds(3))
             .build();
     HikariConfig pool = new HikariConfig();
@@ -394,6 +443,7 @@ final class FaultStand implements AutoCloseable {
     for (Application application : applications) {
       application.close();
     }
+    service.close();
     for (Replica replica : replicas) {
       try {
         replica.process.thaw();

@@ -25,12 +25,6 @@ import io.grpc.Status;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
-import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -128,9 +122,9 @@ class LeaseLifecycleIT {
     await()
         .atMost(Duration.ofSeconds(10))
         .until(() -> Instant.now().isAfter(firstExpiry.plusMillis(500)));
-    assertThat(selectOne(credential)).isEqualTo(1);
+    assertThat(fixture.selectOne(credential)).isEqualTo(1);
     // Vault ran the renewal statements: the role's VALID UNTIL moved with the lease.
-    assertThat(validUntil(credential.getUsername())).isAfter(firstExpiry);
+    assertThat(fixture.validUntil(credential.getUsername())).isAfter(firstExpiry);
     assertThat(stream.open()).isTrue();
   }
 
@@ -152,9 +146,9 @@ class LeaseLifecycleIT {
     assertThat(rotated.getPreviousValidFor().getSeconds()).isLessThanOrEqualTo(3);
     assertThat(replacement.getUsername()).isNotEqualTo(original.getUsername());
     assertThat(replacement.getPassword()).isNotEmpty();
-    assertThat(selectOne(replacement)).isEqualTo(1);
+    assertThat(fixture.selectOne(replacement)).isEqualTo(1);
     // Until acknowledged, the replaced credential keeps working (the pool drains it).
-    assertThat(selectOne(original)).isEqualTo(1);
+    assertThat(fixture.selectOne(original)).isEqualTo(1);
 
     AcknowledgeRotationResponse ack =
         client
@@ -298,7 +292,7 @@ class LeaseLifecycleIT {
 
       // The new replica keeps it alive, and the client's password still works.
       resumed.await(CredentialEvent::hasRenewed, 1, Duration.ofSeconds(10));
-      assertThat(selectOne(credential)).isEqualTo(1);
+      assertThat(fixture.selectOne(credential)).isEqualTo(1);
       Set<String> created = new HashSet<>(fixture.dynamicRoles());
       created.removeAll(rolesBefore);
       assertThat(created).isEmpty();
@@ -368,7 +362,7 @@ class LeaseLifecycleIT {
             resume(other.channel, tokens.get(i), credentials.get(i).getCredentialId()).first();
         assertThat(event.getResumed().getCredential().getUsername())
             .isEqualTo(credentials.get(i).getUsername());
-        assertThat(selectOne(credentials.get(i))).isEqualTo(1);
+        assertThat(fixture.selectOne(credentials.get(i))).isEqualTo(1);
       }
       // Nobody resumes the other two: revoked after the grace.
       for (int i = 2; i < 4; i++) {
@@ -434,7 +428,7 @@ class LeaseLifecycleIT {
         stream.await(CredentialEvent::hasRenewed, 2, Duration.ofSeconds(5));
     assertThat(instant(resumedRenewal.getRenewed().getExpireTime())).isAfter(lastExpiry);
     assertThat(stream.open()).isTrue();
-    assertThat(selectOne(credential)).isEqualTo(1);
+    assertThat(fixture.selectOne(credential)).isEqualTo(1);
     fixture.awaitVaultCallsAdmitted();
   }
 
@@ -543,29 +537,6 @@ class LeaseLifecycleIT {
         .as(token)
         .releaseCredential(
             ReleaseCredentialRequest.newBuilder().setCredentialId(credentialId).build());
-  }
-
-  private static int selectOne(Credential credential) throws SQLException {
-    try (Connection db =
-            DriverManager.getConnection(
-                fixture.jdbcUrl("db1"), credential.getUsername(), credential.getPassword());
-        Statement sql = db.createStatement();
-        ResultSet rs = sql.executeQuery("SELECT 1")) {
-      rs.next();
-      return rs.getInt(1);
-    }
-  }
-
-  private static Instant validUntil(String username) throws SQLException {
-    try (Connection db = fixture.devStack.postgres().connect("db1");
-        PreparedStatement query =
-            db.prepareStatement("SELECT rolvaliduntil FROM pg_roles WHERE rolname = ?")) {
-      query.setString(1, username);
-      try (ResultSet rs = query.executeQuery()) {
-        assertThat(rs.next()).isTrue();
-        return rs.getObject(1, java.time.OffsetDateTime.class).toInstant();
-      }
-    }
   }
 
   private static String metrics() throws Exception {

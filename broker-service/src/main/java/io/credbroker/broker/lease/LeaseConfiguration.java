@@ -5,6 +5,8 @@ import io.credbroker.broker.DaemonThreads;
 import io.credbroker.broker.auth.Binding;
 import io.credbroker.broker.auth.Bindings;
 import io.credbroker.broker.auth.TokenAuthenticator;
+import io.credbroker.broker.cluster.ReplicaFencingEvent;
+import io.credbroker.broker.cluster.ReplicaHeartbeat;
 import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.vault.VaultDatabaseCredentials;
@@ -79,7 +81,18 @@ class LeaseConfiguration {
         clock,
         properties.lease(),
         metrics,
-        podDepartures);
+        podDepartures,
+        leaseService.ownedLeases());
+  }
+
+  /**
+   * While this replica is fenced (its state database unreachable), its scheduler renews the leases
+   * it noted in memory, and nothing else; it serves its state database's schedule again once its
+   * heartbeat is written.
+   */
+  @Bean
+  ApplicationListener<ReplicaFencingEvent> renewWhileFenced(LeaseKeeper leaseKeeper) {
+    return event -> leaseKeeper.fenced(event.fencing() != ReplicaHeartbeat.Fencing.SERVING);
   }
 
   /**

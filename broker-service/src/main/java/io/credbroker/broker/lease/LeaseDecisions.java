@@ -51,6 +51,7 @@ final class LeaseDecisions {
   private final BrokerProperties.Lease settings;
   private final LeaseMetrics metrics;
   private final DepartedPods departedPods;
+  private final OwnedLeases owned;
 
   LeaseDecisions(
       CredentialStore store,
@@ -62,7 +63,8 @@ final class LeaseDecisions {
       Clock clock,
       BrokerProperties.Lease settings,
       LeaseMetrics metrics,
-      DepartedPods departedPods) {
+      DepartedPods departedPods,
+      OwnedLeases owned) {
     this.store = Objects.requireNonNull(store, "store");
     this.leases = Objects.requireNonNull(leases, "leases");
     this.vault = Objects.requireNonNull(vault, "vault");
@@ -73,6 +75,7 @@ final class LeaseDecisions {
     this.settings = Objects.requireNonNull(settings, "settings");
     this.metrics = Objects.requireNonNull(metrics, "metrics");
     this.departedPods = Objects.requireNonNull(departedPods, "departedPods");
+    this.owned = Objects.requireNonNull(owned, "owned");
   }
 
   /**
@@ -84,14 +87,18 @@ final class LeaseDecisions {
   @Nullable Instant tend(UUID id) {
     LeaseEntry entry = store.findEntry(id).orElse(null);
     if (entry == null || entry.record().state() != CredentialState.ACTIVE) {
+      owned.forget(id);
       return null;
     }
     if (!replica.equals(entry.record().ownerReplica())) {
       // Another replica keeps it now (it claimed it, or a stream resumed it there): a stream still
       // holding it here gets nothing more from this replica and must resume there.
+      owned.forget(id);
       endStreamOwnedElsewhere(id);
       return null;
     }
+    entry = recordRenewalMadeWhileFenced(entry);
+    owned.note(entry, replica);
     CredentialRecord record = entry.record();
     Instant now = clock.instant();
     Instant revokeAfter = entry.revokeAfter();
@@ -126,11 +133,14 @@ final class LeaseDecisions {
       return endUnbound(record, unbound, now);
     }
     if (!now.isBefore(record.expireTime())) {
-      if (record.kind() == CredentialKind.STREAM && streams.holds(id)) {
-        // It ran out by our records under an open stream. Vault decides whether it did: another
-        // replica may have renewed it and lost the race to record that to the resume that brought
-        // the stream here. A renewal Vault refuses (the lease is gone) replaces it, as the client
-        // needs a new credential, not silence.
+      if (record.kind() == CredentialKind.STREAM
+          && (streams.holds(id) || mayOutliveItsRecord(entry, now))) {
+        // It ran out by our records under an open stream, or while it is still renewed. Vault
+        // decides whether it did: another replica may have renewed it and lost the race to record
+        // that to the resume that brought the stream here, or renewed it while it was fenced (its
+        // state database unreachable) and is presumed dead since, so this replica claimed it. A
+        // renewal Vault refuses (the lease is gone) replaces it on its stream, as the client needs
+        // a new credential, not silence; without a stream it is revoked as EXPIRED.
         return renewOrRotate(entry, now);
       }
       leases.revokeAsOwner(entry, RevocationTrigger.EXPIRED);
@@ -143,6 +153,60 @@ final class LeaseDecisions {
     Instant next = earliest(renewalDue, revokeAfter, graceEnd, record.expireTime());
     store.reschedule(id, replica, renewalDue, next);
     return next;
+  }
+
+  /**
+   * Whether a credential whose expiry passed by its row may still live in Vault: its owner still
+   * renews it (not capped, not ending) and its limit has not passed. A renewal made while its owner
+   * was fenced is recorded only once that owner serves again; if another replica claimed it first,
+   * its row is behind Vault.
+   */
+  private static boolean mayOutliveItsRecord(LeaseEntry entry, Instant now) {
+    Instant max = entry.record().maxExpireTime();
+    return entry.record().renewable()
+        && entry.renewalDue() != null
+        && entry.revokeAfter() == null
+        && (max == null || now.isBefore(max));
+  }
+
+  /**
+   * Records what Vault granted to renewals that this replica made while it was fenced ({@link
+   * FencedRenewals}), before anything is decided on the row: its expiry may have passed by the row
+   * while Vault renewed the lease, and an expired row without a stream is revoked. Only for a row
+   * this replica still renews as it did (same lease, not ending) and only ever moves the expiry
+   * later; the write is conditional on this replica owning the live credential, like every other.
+   *
+   * @return the entry as it is now
+   */
+  private LeaseEntry recordRenewalMadeWhileFenced(LeaseEntry entry) {
+    OwnedLeases.Lease lease = owned.get(entry.id());
+    Instant renewedAt = lease == null ? null : lease.renewedWhileFenced();
+    CredentialRecord record = entry.record();
+    if (lease == null
+        || renewedAt == null
+        || !lease.leaseId().equals(record.leaseId())
+        || entry.renewalDue() == null
+        || entry.revokeAfter() != null
+        || !lease.expireTime().isAfter(record.expireTime())) {
+      return entry;
+    }
+    Instant renewalDue = lease.renewalDue();
+    Instant next = earliest(renewalDue, graceEnd(record), lease.expireTime());
+    Renewal renewal =
+        new Renewal(
+            renewedAt,
+            lease.expireTime(),
+            lease.cappedByVault() ? lease.expireTime() : null,
+            renewalDue,
+            next);
+    if (!store.recordRenewal(entry.id(), replica, renewal)) {
+      return entry;
+    }
+    log.info(
+        "Credential {}: recorded the renewal made while fenced, until {}",
+        entry.id(),
+        lease.expireTime());
+    return store.findEntry(entry.id()).orElse(entry);
   }
 
   /**
@@ -260,6 +324,7 @@ final class LeaseDecisions {
       return null;
     }
     metrics.renewal(renewal.capped() ? "capped" : "renewed");
+    owned.granted(record, ttl, expire, renewalDue);
     streams.renewed(id, expire);
     if (capped && held) {
       Instant tokenExpire = record.tokenExpireTime();
@@ -322,6 +387,8 @@ final class LeaseDecisions {
       leases.revoke(fresh.record().id(), RevocationTrigger.ABANDONED);
       return null;
     }
+    // Replaced: it drains until oldExpire and is never renewed again.
+    owned.forget(old.id());
     Duration validFor = Duration.between(now, oldExpire);
     boolean delivered =
         streams.rotated(old.id(), fresh, validFor.isNegative() ? Duration.ZERO : validFor, reason);
@@ -348,18 +415,10 @@ final class LeaseDecisions {
    */
   private Instant renewalFailed(LeaseEntry entry, Instant now, boolean held) {
     CredentialRecord record = entry.record();
-    long jittered =
-        jitteredBackoffMillis(
-            MIN_RETRY, settings.renewalRetryMax(), Math.min(entry.renewalFailures(), 16));
-    Duration remaining = Duration.between(now, record.expireTime());
-    // While the lease lives, try again well before it runs out; once it has, the backoff alone
-    // rules.
-    long beforeExpiry =
-        remaining.isNegative()
-            ? Long.MAX_VALUE
-            : Math.max(MIN_RETRY.toMillis(), remaining.toMillis() / 3);
     Instant retryAt =
-        now.plusMillis(Math.max(MIN_RETRY.toMillis(), Math.min(jittered, beforeExpiry)));
+        renewalRetryAt(
+            now, record.expireTime(), entry.renewalFailures(), settings.renewalRetryMax());
+    Duration remaining = Duration.between(now, record.expireTime());
     boolean notify =
         held && !entry.expiringNotified() && remaining.compareTo(settings.expiringWarning()) <= 0;
     Instant expiry = record.expireTime().isAfter(now) ? record.expireTime() : null;
@@ -370,6 +429,22 @@ final class LeaseDecisions {
       streams.expiring(record.id(), record.expireTime());
     }
     return next;
+  }
+
+  /**
+   * When to try again a renewal that could not reach Vault after {@code failures} such attempts:
+   * capped exponential backoff with jitter, and while the lease lives (until {@code expire}) within
+   * a third of what remains of it, so that several attempts fit before it runs out; once it has,
+   * the backoff alone rules.
+   */
+  static Instant renewalRetryAt(Instant now, Instant expire, int failures, Duration retryMax) {
+    long jittered = jitteredBackoffMillis(MIN_RETRY, retryMax, Math.min(failures, 16));
+    Duration remaining = Duration.between(now, expire);
+    long beforeExpiry =
+        remaining.isNegative()
+            ? Long.MAX_VALUE
+            : Math.max(MIN_RETRY.toMillis(), remaining.toMillis() / 3);
+    return now.plusMillis(Math.max(MIN_RETRY.toMillis(), Math.min(jittered, beforeExpiry)));
   }
 
   private static Instant earliest(@Nullable Instant... candidates) {

@@ -35,13 +35,14 @@ import org.springframework.context.SmartLifecycle;
  * RevocationRetryWorker} (the persisted revocation retry queue, for the whole cluster), and its
  * poller refreshes the {@link LeaseGauges}.
  *
- * <p>Cost per credential: none in memory until it is due soon. The state store is the schedule
- * ({@code next_action_time}); every {@code pollInterval} one thread loads this replica's
- * credentials due within two intervals into a {@link DelayQueue} ordered by due time, one
- * dispatcher thread takes them when due and hands them to a small fixed pool of workers. A
- * credential is in the queue at most once. Every decision is taken on a fresh read of its row, and
- * every write is conditional on this replica still owning the live credential, so a resume or
- * failover elsewhere wins cleanly.
+ * <p>Cost per credential: about 230 bytes in memory ({@link OwnedLeases}: what it takes to renew
+ * the lease while the state database is unreachable, see {@link #fenced}), and nothing else until
+ * it is due soon. The state store is the schedule ({@code next_action_time}); every {@code
+ * pollInterval} one thread loads this replica's credentials due within two intervals into a {@link
+ * DelayQueue} ordered by due time, one dispatcher thread takes them when due and hands them to a
+ * small fixed pool of workers. A credential is in the queue at most once. Every decision is taken
+ * on a fresh read of its row, and every write is conditional on this replica still owning the live
+ * credential, so a resume or failover elsewhere wins cleanly.
  *
  * <p>Thread-safe. Lifecycle: started and stopped by Spring ({@link SmartLifecycle}); stopping waits
  * briefly for work in progress.
@@ -58,6 +59,8 @@ public final class LeaseKeeper implements SmartLifecycle {
   private final LeaseDecisions decisions;
   private final LeaseGauges gauges;
   private final RevocationRetryWorker retryWorker;
+  private final OwnedLeases owned;
+  private final FencedRenewals fencedRenewals;
 
   private final DelayQueue<Scheduled> queue = new DelayQueue<>();
   private final Set<UUID> queued = ConcurrentHashMap.newKeySet();
@@ -66,9 +69,14 @@ public final class LeaseKeeper implements SmartLifecycle {
   private final Semaphore permits;
 
   private volatile boolean running;
+
+  /** Whether this replica fenced itself: see {@link #fenced(boolean)}. */
+  private volatile boolean fenced;
+
   private @Nullable ScheduledExecutorService poller;
   private @Nullable ExecutorService workers;
   private @Nullable Thread dispatcher;
+  private @Nullable ScheduledExecutorService fencedRenewer;
 
   public LeaseKeeper(
       CredentialStore store,
@@ -94,10 +102,15 @@ public final class LeaseKeeper implements SmartLifecycle {
         clock,
         settings,
         metrics,
-        DepartedPods.none());
+        DepartedPods.none(),
+        new OwnedLeases());
   }
 
-  public LeaseKeeper(
+  /**
+   * @param departedPods the pods known to be gone, whose credentials are ended rather than renewed
+   * @param owned the leases noted for renewals while fenced, shared with {@link LeaseService}
+   */
+  LeaseKeeper(
       CredentialStore store,
       CredentialQueries credentials,
       LeaseService leases,
@@ -109,7 +122,8 @@ public final class LeaseKeeper implements SmartLifecycle {
       Clock clock,
       BrokerProperties.Lease settings,
       LeaseMetrics metrics,
-      DepartedPods departedPods) {
+      DepartedPods departedPods,
+      OwnedLeases owned) {
     this.store = Objects.requireNonNull(store, "store");
     this.replica = replicaId.value();
     this.clock = Objects.requireNonNull(clock, "clock");
@@ -133,7 +147,10 @@ public final class LeaseKeeper implements SmartLifecycle {
             clock,
             settings,
             metrics,
-            departedPods);
+            departedPods,
+            owned);
+    this.owned = owned;
+    this.fencedRenewals = new FencedRenewals(owned, vault, leases, clock, settings, metrics);
     this.retryWorker = new RevocationRetryWorker(retryQueue, vault, clock, settings, metrics);
     this.gauges = new LeaseGauges(credentials, retryQueue, replica, clock, metrics.registry());
   }
@@ -149,6 +166,12 @@ public final class LeaseKeeper implements SmartLifecycle {
     poller = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("lease-poller"));
     long interval = settings.pollInterval().toMillis();
     poller.scheduleWithFixedDelay(this::poll, 0, interval, TimeUnit.MILLISECONDS);
+    // A thread of its own: the poller and the workers may be blocked for the whole outage on a
+    // state database that does not answer (a partition: nothing comes back, nothing times out).
+    fencedRenewer =
+        Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("lease-fenced-renewal"));
+    fencedRenewer.scheduleWithFixedDelay(
+        this::renewWhileFenced, interval, interval, TimeUnit.MILLISECONDS);
     Thread thread = DaemonThreads.named("lease-dispatcher").newThread(this::dispatch);
     dispatcher = thread;
     thread.start();
@@ -159,6 +182,9 @@ public final class LeaseKeeper implements SmartLifecycle {
     running = false;
     if (poller != null) {
       poller.shutdownNow();
+    }
+    if (fencedRenewer != null) {
+      fencedRenewer.shutdownNow();
     }
     if (dispatcher != null) {
       dispatcher.interrupt();
@@ -192,10 +218,37 @@ public final class LeaseKeeper implements SmartLifecycle {
     return SmartLifecycle.DEFAULT_PHASE - 1024;
   }
 
+  /**
+   * Whether this replica fenced itself ({@code ReplicaFencingEvent}: it could not write its
+   * heartbeat for self-fence-after, so its state database is taken as unreachable) or serves again.
+   * While fenced the scheduler touches no state database: it renews in Vault, at their renewal
+   * times, the leases it noted in memory ({@link FencedRenewals}), and nothing else. Once it serves
+   * again the state database's schedule takes over, and the first look at each credential records
+   * what Vault granted meanwhile.
+   */
+  public void fenced(boolean fenced) {
+    if (this.fenced == fenced) {
+      return;
+    }
+    this.fenced = fenced;
+    if (fenced) {
+      log.warn(
+          "State database unreachable: renewing the {} leases noted in memory in Vault; no"
+              + " revocation, rotation or write until it is back",
+          owned.size());
+    } else {
+      log.info("State database reachable again: its schedule takes over the renewals");
+    }
+  }
+
   /** Loads the credentials due soon; occasionally works the retry queue and refreshes gauges. */
   private void poll() {
     try {
       Instant horizon = clock.instant().plus(settings.pollInterval().multipliedBy(2));
+      if (fenced) {
+        // Nothing to load, work or count: the renewals go on from memory (renewWhileFenced).
+        return;
+      }
       for (Due due : store.dueBy(replica, horizon, settings.batchSize())) {
         enqueue(due.id(), due.at());
       }
@@ -212,9 +265,19 @@ public final class LeaseKeeper implements SmartLifecycle {
       if (polls.getAndIncrement() % GAUGE_EVERY_POLLS == 0) {
         gauges.refresh();
         decisions.endStreamsOwnedElsewhere();
+        owned.sweep(clock.instant());
       }
     } catch (RuntimeException e) {
       log.warn("Loading due leases failed; trying again at the next poll", e);
+    }
+  }
+
+  /** While fenced: renews the leases noted in memory whose renewal is due ({@link #fenced}). */
+  void renewWhileFenced() {
+    try {
+      fencedRenewals.renewDue(() -> fenced && !Thread.currentThread().isInterrupted());
+    } catch (RuntimeException e) {
+      log.warn("Renewing leases while fenced failed; trying again shortly", e);
     }
   }
 

@@ -7,11 +7,11 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * The lease lifecycle's counters: renewals by outcome, rotations by reason, revocations by trigger.
- * Gauges (credentials by state, earliest unrenewed expiry, retry-queue depth) are registered by the
- * scheduler, which refreshes them. Every series of these counters exists from the start, at zero: a
- * series that appears only with the first failure leaves {@code rate()} nothing to compare against,
- * and an alert on it silent.
+ * The lease lifecycle's counters: renewals by outcome (and those made while fenced), rotations by
+ * reason, revocations by trigger. Gauges (credentials by state, earliest unrenewed expiry,
+ * retry-queue depth) are registered by the scheduler, which refreshes them. Every series of these
+ * counters exists from the start, at zero: a series that appears only with the first failure leaves
+ * {@code rate()} nothing to compare against, and an alert on it silent.
  *
  * <p>Thread-safe (Micrometer meters are).
  */
@@ -33,6 +33,7 @@ public class LeaseMetrics {
     }
     for (String outcome : new String[] {"renewed", "capped", "refused", "failed"}) {
       renewalCounter(outcome);
+      fencedRenewalCounter(outcome);
     }
     for (RotationReason reason : RotationReason.values()) {
       rotationCounter(reason.tag());
@@ -58,6 +59,24 @@ public class LeaseMetrics {
   private Counter renewalCounter(String outcome) {
     return Counter.builder("credbroker.lease.renewals")
         .description("Lease renewals by outcome")
+        .tag("outcome", outcome)
+        .register(registry);
+  }
+
+  /**
+   * A renewal made while this replica was fenced (its state database unreachable), by outcome:
+   * {@code renewed}, {@code capped}, {@code refused} (Vault said no: the lease is dropped), {@code
+   * failed} (Vault unreachable).
+   */
+  void fencedRenewal(String outcome) {
+    fencedRenewalCounter(outcome).increment();
+  }
+
+  private Counter fencedRenewalCounter(String outcome) {
+    return Counter.builder("credbroker.lease.fenced.renewals")
+        .description(
+            "Lease renewals made from memory while this replica was fenced (its state database"
+                + " unreachable), by outcome")
         .tag("outcome", outcome)
         .register(registry);
   }

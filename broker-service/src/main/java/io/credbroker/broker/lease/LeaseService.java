@@ -64,6 +64,7 @@ public class LeaseService implements AutoCloseable {
   private final MaxTtls maxTtls;
   private final RenewalPolicy renewals;
   private final StreamDetachments detachments;
+  private final OwnedLeases owned = new OwnedLeases();
 
   public LeaseService(
       VaultDatabaseCredentials vault,
@@ -177,6 +178,7 @@ public class LeaseService implements AutoCloseable {
           renewalDue,
           renewalDue != null ? renewalDue : expire,
           kind == CredentialKind.STREAM ? streamId : null);
+      owned.granted(record, secret.leaseDuration(), expire, renewalDue);
       return new IssuedCredential(record, secret.password(), binding.connection());
     } catch (DataAccessException e) {
       if (isPodBlockedRefusal(e)) {
@@ -265,7 +267,13 @@ public class LeaseService implements AutoCloseable {
             "the credential is no longer alive; ask for a new one without resume_credential_id");
       }
       log.info("Credential {} (user {}) resumed on a new stream", credentialId, record.username());
-      return new IssuedCredential(find(credentialId), "", binding.connection());
+      LeaseEntry attached = store.findEntry(credentialId).orElse(null);
+      if (attached == null) {
+        return new IssuedCredential(find(credentialId), "", binding.connection());
+      }
+      // Renewed here from now on, so kept in memory for renewals while fenced.
+      owned.note(attached, replicaId.value());
+      return new IssuedCredential(attached.record(), "", binding.connection());
     } catch (DataAccessException e) {
       throw stateStoreUnavailable(e);
     }
@@ -283,14 +291,14 @@ public class LeaseService implements AutoCloseable {
       if (record.state() != CredentialState.ACTIVE) {
         return;
       }
-      revoke(credentialId, RevocationTrigger.RELEASE);
+      // The records just read are revoked as they are: reading each again would only return the
+      // same lease and user (ending a credential is conditional on its state in the store anyway).
+      revoke(record, null, RevocationTrigger.RELEASE);
       UUID replaced = record.replaces();
-      if (replaced != null
-          && credentials
-              .findById(replaced)
-              .map(r -> r.state() == CredentialState.ACTIVE)
-              .orElse(false)) {
-        revoke(replaced, RevocationTrigger.RELEASE);
+      Optional<CredentialRecord> draining =
+          replaced == null ? Optional.empty() : credentials.findById(replaced);
+      if (draining.isPresent() && draining.get().state() == CredentialState.ACTIVE) {
+        revoke(draining.get(), null, RevocationTrigger.RELEASE);
       }
     } catch (DataAccessException e) {
       throw stateStoreUnavailable(e);
@@ -382,7 +390,17 @@ public class LeaseService implements AutoCloseable {
     Objects.requireNonNull(credentialId, "credentialId");
     Objects.requireNonNull(trigger, "trigger");
     try {
-      CredentialRecord record = find(credentialId);
+      return revoke(find(credentialId), seen, trigger);
+    } catch (DataAccessException e) {
+      throw stateStoreUnavailable(e);
+    }
+  }
+
+  /** {@link #revoke(UUID, LeaseEntry, RevocationTrigger)} of a credential already read. */
+  private RevocationOutcome revoke(
+      CredentialRecord record, @Nullable LeaseEntry seen, RevocationTrigger trigger) {
+    UUID credentialId = record.id();
+    try {
       Instant now = clock.instant();
       Instant retryAt = now.plus(RevocationRetryQueue.CLAIM_LEASE);
       boolean ended =
@@ -393,6 +411,7 @@ public class LeaseService implements AutoCloseable {
         return new RevocationOutcome(
             credentialId, record.username(), !retryQueue.contains(credentialId));
       }
+      owned.forget(credentialId);
       boolean revoked = revokeInVault(credentialId, record.leaseId());
       metrics.revocation(trigger, revoked);
       log.info(
@@ -405,6 +424,14 @@ public class LeaseService implements AutoCloseable {
     } catch (DataAccessException e) {
       throw stateStoreUnavailable(e);
     }
+  }
+
+  /**
+   * The leases this replica renews, noted in memory at issue and resume (shared with the {@link
+   * LeaseKeeper}, which notes the rest).
+   */
+  OwnedLeases ownedLeases() {
+    return owned;
   }
 
   /** One attempt to revoke a queued lease; the queue row goes only when Vault confirmed. */

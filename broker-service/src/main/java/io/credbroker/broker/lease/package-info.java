@@ -88,6 +88,21 @@
  *       {@code revocation_retry} row</td><td>{@code endAndQueue}</td></tr>
  * </table>
  *
+ * <h2>While the state database is unreachable</h2>
+ *
+ * <p>From the moment the replica fences itself ({@code ReplicaFencingEvent}: it could not write its
+ * heartbeat for {@code credbroker.cluster.self-fence-after}) until it writes one again, nothing
+ * above happens on it: the schedule cannot be loaded, and no transition can be written. Only
+ * renewals go on: {@link io.credbroker.broker.lease.FencedRenewals} renews in Vault, at their
+ * renewal times, the leases noted in memory ({@link io.credbroker.broker.lease.OwnedLeases}: the
+ * credentials this replica renewed when it lost the database, about 230 bytes each), and drops a
+ * lease Vault refuses. It never revokes, rotates or writes, so it cannot undo what a replica that
+ * claimed a credential meanwhile decided; a renewal only extends a lease that exists. Back, the
+ * first {@code tend} of each credential records what Vault granted ({@code recordRenewal}) before
+ * it decides anything on the row's expiry, and a row whose expiry passed while it is still renewed
+ * (claimed from a replica that renewed it while fenced) is renewed in Vault, not revoked, unless
+ * Vault refuses.
+ *
  * <p>A {@code revocation_retry} row is written in the statement that ends the credential and
  * deleted only when Vault confirms the revocation: at once by {@link
  * io.credbroker.broker.lease.LeaseService#revoke}, or later by any replica's {@link
@@ -110,6 +125,10 @@
  *   <tr><td>{@code lease-worker-N}</td><td>{@code LeaseKeeper}</td><td>{@link
  *       io.credbroker.broker.lease.LeaseDecisions#tend} and retry passes</td><td>same phase (5 s
  *       for work in progress)</td></tr>
+ *   <tr><td>{@code lease-fenced-renewal}</td><td>{@code LeaseKeeper}</td><td>while the replica
+ *       is fenced: {@link io.credbroker.broker.lease.FencedRenewals}, every poll interval; idle
+ *       otherwise (its own thread, as the poller and workers may be blocked on a state database that
+ *       does not answer)</td><td>same phase (interrupted)</td></tr>
  *   <tr><td>{@code stream-detach} (0 or 1)</td><td>{@link
  *       io.credbroker.broker.lease.LeaseService}</td><td>writes detachments of ended
  *       streams</td><td>when the context closes, after every lifecycle stopped: {@code close()}

@@ -31,12 +31,12 @@ import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.http.HttpEntity;
-import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpMethod;
 import org.springframework.vault.core.VaultOperations;
 import org.springframework.vault.support.VaultResponse;
 import org.springframework.web.client.HttpStatusCodeException;
 import org.springframework.web.client.ResourceAccessException;
+import org.springframework.web.client.RestOperations;
 
 /**
  * Vault's database secrets engine as the broker uses it: issue a PostgreSQL role, renew and revoke
@@ -85,7 +85,7 @@ public final class VaultDatabaseCredentials {
   private static final Pattern PATH_SEGMENTS =
       Pattern.compile("[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*");
   private static final Duration RETRY_AFTER = Duration.ofSeconds(1);
-  private static final String VAULT_TOKEN_HEADER = "X-Vault-Token";
+  static final String VAULT_TOKEN_HEADER = "X-Vault-Token";
 
   /** The shortest time between two fresh logins after Vault refused the broker's token. */
   private static final Duration LOGIN_INTERVAL = Duration.ofSeconds(5);
@@ -105,6 +105,9 @@ public final class VaultDatabaseCredentials {
    * When {@link #logInAgain} last ran ({@link System#nanoTime}), to run it at most once a while.
    */
   private final AtomicLong lastLogin = new AtomicLong(System.nanoTime() - LOGIN_INTERVAL.toNanos());
+
+  /** How credential creations and revocations write and read JSON; found on the first of them. */
+  private volatile @Nullable VaultJson json;
 
   /** {@code credbroker.vault.request} timers by operation and outcome (a few fixed values each). */
   private final Map<String, Timer> timers = new ConcurrentHashMap<>();
@@ -233,16 +236,27 @@ public final class VaultDatabaseCredentials {
   private @Nullable VaultResponse exchangeCreds(String path, IssuingToken token) {
     return vault.doWithVault(
         rest -> {
-          HttpHeaders headers = new HttpHeaders();
-          headers.set(VAULT_TOKEN_HEADER, token.value());
+          VaultJson json = json(rest);
           try {
-            return rest.exchange(
-                    path, HttpMethod.GET, new HttpEntity<>(headers), VaultResponse.class)
-                .getBody();
+            return rest.execute(
+                path, HttpMethod.GET, json.request(token.value(), null), json::read);
           } catch (HttpStatusCodeException e) {
             throw new VaultHttpError(e, false);
           }
         });
+  }
+
+  /**
+   * {@link VaultJson} of Spring Vault's templates, looked up on first use (every template of one
+   * {@link VaultOperations} has the same converters).
+   */
+  private VaultJson json(RestOperations rest) {
+    VaultJson found = json;
+    if (found == null) {
+      found = VaultJson.of(rest);
+      json = found;
+    }
+    return found;
   }
 
   /**
@@ -337,9 +351,7 @@ public final class VaultDatabaseCredentials {
    */
   public void revoke(String leaseId) {
     Map<String, Object> body = Map.of("lease_id", leaseId, "sync", true);
-    retried(
-        () ->
-            call("revoke", () -> exchange("sys/leases/revoke", HttpMethod.PUT, body, Void.class)));
+    retried(() -> call("revoke", () -> send("sys/leases/revoke", HttpMethod.PUT, body)));
   }
 
   /**
@@ -501,6 +513,22 @@ public final class VaultDatabaseCredentials {
             if (notFoundIsEmpty && e.getStatusCode().value() == 404) {
               return null;
             }
+            throw new VaultHttpError(e, true);
+          }
+        });
+  }
+
+  /**
+   * One HTTP exchange with the broker's session token whose answer has no body the broker reads: as
+   * {@link #exchange} with {@code Void}, without the per-call lookups of {@code exchange} (see
+   * {@link VaultJson}).
+   */
+  private @Nullable Void send(String path, HttpMethod method, Object body) {
+    return vault.doWithSession(
+        rest -> {
+          try {
+            return rest.<Void>execute(path, method, json(rest).request(null, body), null);
+          } catch (HttpStatusCodeException e) {
             throw new VaultHttpError(e, true);
           }
         });

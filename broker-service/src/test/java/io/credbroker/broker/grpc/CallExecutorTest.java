@@ -142,6 +142,54 @@ class CallExecutorTest {
     assertThat(callThreads()).isLessThanOrEqualTo(THREADS);
   }
 
+  /**
+   * One task at a time, as a quiet broker's calls come: each goes to a thread that ran one of the
+   * last tasks, not to the thread idle longest. A pool whose idle threads wait in turn on one queue
+   * ran these tasks on every one of its threads, each in turn.
+   */
+  @Test
+  void tasksOneAtATimeRunOnTheThreadsThatRanTheLastOnes() throws Exception {
+    int threads = 16;
+    ExecutorService pool = GrpcConfiguration.boundedCallExecutor(threads);
+    try {
+      // Every thread started and idle.
+      CountDownLatch allStarted = new CountDownLatch(threads);
+      for (int i = 0; i < threads; i++) {
+        pool.execute(
+            () -> {
+              allStarted.countDown();
+              try {
+                allStarted.await(30, TimeUnit.SECONDS);
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            });
+      }
+      assertThat(allStarted.await(30, TimeUnit.SECONDS)).isTrue();
+      Thread.sleep(100);
+
+      Set<String> ranOn = ConcurrentHashMap.newKeySet();
+      Set<ClassLoader> loaders = ConcurrentHashMap.newKeySet();
+      for (int i = 0; i < 4 * threads; i++) {
+        CountDownLatch done = new CountDownLatch(1);
+        pool.execute(
+            () -> {
+              ranOn.add(Thread.currentThread().getName());
+              loaders.add(Thread.currentThread().getContextClassLoader());
+              done.countDown();
+            });
+        assertThat(done.await(30, TimeUnit.SECONDS)).isTrue();
+        Thread.sleep(2);
+      }
+      assertThat(ranOn).allMatch(name -> name.startsWith("grpc-call-"));
+      assertThat(ranOn.size()).isLessThanOrEqualTo(threads / 4);
+      // The application's classes are visible to the calls' threads (the packaged jar's loader).
+      assertThat(loaders).containsExactly(GrpcConfiguration.class.getClassLoader());
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
   private static long callThreads() {
     return Thread.getAllStackTraces().keySet().stream()
         .filter(thread -> thread.getName().startsWith("grpc-call-"))

@@ -126,7 +126,8 @@ class LeaseKeeperTest {
             Clock.fixed(NOW, ZoneOffset.UTC),
             LeaseTestSettings.lease(),
             new LeaseMetrics(meters),
-            podUid -> podUid.equals(POD.podUid()));
+            podUid -> podUid.equals(POD.podUid()),
+            new OwnedLeases());
     // Due for renewal, 30 s before its max TTL: without the departure it would be rotated.
     LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(30));
     Instant drained = NOW.plus(LeaseTestSettings.lease().drainGrace());
@@ -403,6 +404,59 @@ class LeaseKeeperTest {
             new Renewal(NOW, NOW.plusSeconds(60), null, NOW.plusSeconds(40), NOW.plusSeconds(40)));
     verify(streams).renewed(entry.id(), NOW.plusSeconds(60));
     verify(leases, never()).issue(any(), any(), any(), any(), any(), any());
+  }
+
+  @Test
+  void leaseThatRanOutByItsRecordWithoutAStreamIsAskedOfVaultBeforeItIsRevoked() {
+    // Renewed in Vault by a replica that could not record it (fenced), then claimed here: the row
+    // is behind Vault. Its stream ended with the fence; it is in its reconnect grace.
+    LeaseEntry entry =
+        entry(NOW.minusSeconds(5), NOW.plusSeconds(3600), NOW.minusSeconds(10), null, null);
+    when(store.findEntry(entry.id())).thenReturn(Optional.of(entry));
+    when(vault.renewLease("database/creds/db1/abc", Duration.ofSeconds(60)))
+        .thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
+    when(renewals.due(NOW, Duration.ofSeconds(60), NOW.plusSeconds(3600)))
+        .thenReturn(NOW.plusSeconds(40));
+    when(store.recordRenewal(any(), any(), any())).thenReturn(true);
+
+    Instant next = keeper.tend(entry.id());
+
+    // Renewed through its reconnect grace (2 minutes), like any detached credential.
+    assertThat(next).isEqualTo(NOW.plusSeconds(40));
+    verify(store)
+        .recordRenewal(
+            entry.id(),
+            ME,
+            new Renewal(NOW, NOW.plusSeconds(60), null, NOW.plusSeconds(40), NOW.plusSeconds(40)));
+    verify(leases, never()).revokeAsOwner(any(), any());
+    verify(leases, never()).revoke(any(), any());
+  }
+
+  @Test
+  void leaseThatRanOutByItsRecordWithoutAStreamIsRevokedAsExpiredWhenVaultRefusesIt() {
+    LeaseEntry entry =
+        entry(NOW.minusSeconds(5), NOW.plusSeconds(3600), NOW.minusSeconds(10), null, null);
+    when(store.findEntry(entry.id())).thenReturn(Optional.of(entry));
+    when(vault.renewLease(any(), any()))
+        .thenThrow(new BrokerException(Reason.VAULT_REJECTED, "lease not found"));
+
+    assertThat(keeper.tend(entry.id())).isNull();
+
+    verify(leases).revokeAsOwner(entry, RevocationTrigger.EXPIRED);
+    verify(leases, never()).issue(any(), any(), any(), any(), any(), any());
+    verify(store, never()).recordRenewal(any(), any(), any());
+  }
+
+  @Test
+  void leaseThatRanOutByItsRecordPastItsLimitIsRevokedWithoutAskingVault() {
+    LeaseEntry entry =
+        entry(NOW.minusSeconds(5), NOW.minusSeconds(1), NOW.minusSeconds(10), null, null);
+    when(store.findEntry(entry.id())).thenReturn(Optional.of(entry));
+
+    assertThat(keeper.tend(entry.id())).isNull();
+
+    verify(leases).revokeAsOwner(entry, RevocationTrigger.EXPIRED);
+    verifyNoInteractions(vault);
   }
 
   @Test

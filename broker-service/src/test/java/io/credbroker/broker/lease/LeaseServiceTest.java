@@ -264,6 +264,56 @@ class LeaseServiceTest {
   }
 
   @Test
+  void releaseEndsTheCredentialAndTheOneItReplacedReadingEachOnce() {
+    CredentialRecord draining = activeRecord();
+    CredentialRecord record =
+        CredentialRecord.builder()
+            .id(UUID.randomUUID())
+            .databaseRole("db1")
+            .vaultMount("database")
+            .vaultRole("db1-role")
+            .leaseId("database/creds/db1-role/def")
+            .username("v-k-db1-def")
+            .owner(POD)
+            .kind(CredentialKind.STREAM)
+            .state(CredentialState.ACTIVE)
+            .renewable(true)
+            .ownerReplica("replica-a")
+            .issueTime(NOW)
+            .expireTime(NOW.plusSeconds(60))
+            .replaces(draining.id())
+            .build();
+    when(credentials.findById(record.id())).thenReturn(Optional.of(record));
+    when(credentials.findById(draining.id())).thenReturn(Optional.of(draining));
+    when(store.endAndQueue(any(), eq(CredentialState.RELEASED), any(), any(), any()))
+        .thenReturn(true);
+
+    leases.release(POD, record.id());
+
+    verify(store)
+        .endAndQueue(
+            eq(record.id()),
+            eq(CredentialState.RELEASED),
+            eq(RevocationTrigger.RELEASE),
+            any(),
+            any());
+    verify(store)
+        .endAndQueue(
+            eq(draining.id()),
+            eq(CredentialState.RELEASED),
+            eq(RevocationTrigger.RELEASE),
+            any(),
+            any());
+    verify(vault).revoke("database/creds/db1-role/def");
+    verify(vault).revoke("database/creds/db1-role/abc");
+    verify(retryQueue).confirmed(record.id());
+    verify(retryQueue).confirmed(draining.id());
+    // One read of each: the lease and user to revoke are those just read.
+    verify(credentials, times(1)).findById(record.id());
+    verify(credentials, times(1)).findById(draining.id());
+  }
+
+  @Test
   void anotherPodsCredentialCannotBeResumedReleasedOrAcknowledged() {
     CredentialRecord record = activeRecord();
     when(credentials.findById(record.id())).thenReturn(Optional.of(record));

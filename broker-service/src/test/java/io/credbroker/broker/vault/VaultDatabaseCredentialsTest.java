@@ -74,6 +74,11 @@ class VaultDatabaseCredentialsTest {
   private volatile String renewErrors = "{\"errors\":[\"permission denied\"]}";
   private final AtomicInteger hits = new AtomicInteger();
   private final List<String> requests = new CopyOnWriteArrayList<>();
+
+  /** Each request's Accept and Content-Type headers and body, in order. */
+  private final List<String> wire = new CopyOnWriteArrayList<>();
+
+  private volatile int revokeStatus = 204;
   private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
   private final List<String> callingThreads = new CopyOnWriteArrayList<>();
   private HttpServer server;
@@ -233,6 +238,73 @@ class VaultDatabaseCredentialsTest {
     assertThat(got).isEqualTo(answers);
     // Vault answered every time: none of it counts against the circuit.
     assertThat(circuitBreaker.getState()).isEqualTo(CircuitBreaker.State.CLOSED);
+  }
+
+  @Test
+  void credsReadAsksForJsonWithTheIssuingTokenAndSendsNoBody() {
+    vault.issue("database", "db1");
+
+    assertThat(wire)
+        .filteredOn(r -> r.contains("/creds/"))
+        .containsExactly(
+            "GET /v1/database/creds/db1 accept=application/json, application/*+json type=null body=");
+    assertThat(requests)
+        .filteredOn(r -> r.contains("/creds/"))
+        .containsExactly("GET /v1/database/creds/db1 token=hvs.issuing-1");
+  }
+
+  @Test
+  void credsReadAnsweredWithoutABodyIsRejectedAndWithABrokenOneIsUnavailable() {
+    assertThatThrownBy(() -> vault.issue("database", "empty"))
+        .isInstanceOfSatisfying(
+            BrokerException.class, e -> assertThat(e.reason()).isEqualTo(Reason.VAULT_REJECTED));
+    assertThatThrownBy(() -> vault.issue("database", "garbled"))
+        .isInstanceOfSatisfying(
+            BrokerException.class, e -> assertThat(e.reason()).isEqualTo(Reason.VAULT_UNAVAILABLE));
+    assertThat(
+            meters
+                .timer("credbroker.vault.request", "operation", "creds", "outcome", "unavailable")
+                .count())
+        .isEqualTo(1);
+  }
+
+  @Test
+  void revocationPutsTheLeaseAndSyncAsJsonWithTheBrokersToken() {
+    vault.revoke("database/creds/db1/IQKUMCTg3M5RoJ0Wr0ZDSxyK");
+
+    assertThat(requests)
+        .filteredOn(r -> r.contains("/revoke"))
+        .containsExactly("PUT /v1/sys/leases/revoke token=root");
+    assertThat(wire)
+        .filteredOn(r -> r.contains("/revoke"))
+        .singleElement()
+        .satisfies(
+            request ->
+                assertThat(request)
+                    .startsWith(
+                        "PUT /v1/sys/leases/revoke accept=application/json, application/*+json"
+                            + " type=application/json body={")
+                    .contains("\"lease_id\":\"database/creds/db1/IQKUMCTg3M5RoJ0Wr0ZDSxyK\"")
+                    .contains("\"sync\":true")
+                    .endsWith("}"));
+    assertThat(
+            meters
+                .timer("credbroker.vault.request", "operation", "revoke", "outcome", "success")
+                .count())
+        .isEqualTo(1);
+  }
+
+  @Test
+  void revocationVaultRefusesIsRejectedAndOneItFailsIsUnavailable() {
+    revokeStatus = 400;
+    assertThatThrownBy(() -> vault.revoke("database/creds/db1/x"))
+        .isInstanceOfSatisfying(
+            BrokerException.class, e -> assertThat(e.reason()).isEqualTo(Reason.VAULT_REJECTED));
+
+    revokeStatus = 500;
+    assertThatThrownBy(() -> vault.revoke("database/creds/db1/x"))
+        .isInstanceOfSatisfying(
+            BrokerException.class, e -> assertThat(e.reason()).isEqualTo(Reason.VAULT_UNAVAILABLE));
   }
 
   @Test
@@ -489,6 +561,16 @@ class VaultDatabaseCredentialsTest {
             + path
             + " token="
             + exchange.getRequestHeaders().getFirst("X-Vault-Token"));
+    wire.add(
+        exchange.getRequestMethod()
+            + " "
+            + path
+            + " accept="
+            + exchange.getRequestHeaders().getFirst("Accept")
+            + " type="
+            + exchange.getRequestHeaders().getFirst("Content-Type")
+            + " body="
+            + new String(exchange.getRequestBody().readAllBytes(), StandardCharsets.UTF_8));
     switch (path) {
       case "/v1/auth/token/create/credential-broker-issuer" -> {
         int n = issuingTokens.incrementAndGet();
@@ -521,6 +603,10 @@ class VaultDatabaseCredentialsTest {
         }
         respond(exchange, 200, CREDS_OK);
       }
+      case "/v1/database/creds/empty" -> respond(exchange, 200, "");
+      case "/v1/database/creds/garbled" -> respond(exchange, 200, "{\"lease_id\": [");
+      case "/v1/sys/leases/revoke" ->
+          respond(exchange, revokeStatus, revokeStatus == 204 ? "" : "{\"errors\":[\"no\"]}");
       case "/v1/sys/leases/renew" -> {
         if (renewStatus != 200) {
           respond(exchange, renewStatus, renewErrors);
@@ -539,7 +625,7 @@ class VaultDatabaseCredentialsTest {
   private static void respond(HttpExchange exchange, int status, String body) throws IOException {
     byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
     exchange.getResponseHeaders().add("Content-Type", "application/json");
-    exchange.sendResponseHeaders(status, bytes.length);
+    exchange.sendResponseHeaders(status, bytes.length == 0 ? -1 : bytes.length);
     try (var out = exchange.getResponseBody()) {
       out.write(bytes);
     }

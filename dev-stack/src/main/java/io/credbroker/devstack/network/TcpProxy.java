@@ -1,17 +1,7 @@
 package io.credbroker.devstack.network;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.io.UncheckedIOException;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
-import java.net.SocketException;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,14 +30,11 @@ public final class TcpProxy implements AutoCloseable {
 
   private final String name;
   private final InetSocketAddress target;
-  private final ServerSocket listener;
-  private final Set<Link> links = ConcurrentHashMap.newKeySet();
+  private final Listener listener;
   private final Object modeLock = new Object();
-  private final AtomicInteger threads = new AtomicInteger();
   private volatile Mode mode = Mode.PASS;
-  private volatile boolean closed;
 
-  private TcpProxy(String name, InetSocketAddress target, ServerSocket listener) {
+  private TcpProxy(String name, InetSocketAddress target, Listener listener) {
     this.name = name;
     this.target = target;
     this.listener = listener;
@@ -55,18 +42,15 @@ public final class TcpProxy implements AutoCloseable {
 
   /** Listens on a free port of 127.0.0.1 and relays to {@code targetHost:targetPort}. */
   public static TcpProxy start(String name, String targetHost, int targetPort) {
-    try {
-      ServerSocket listener = new ServerSocket(0, 128, InetAddress.getLoopbackAddress());
-      TcpProxy proxy = new TcpProxy(name, new InetSocketAddress(targetHost, targetPort), listener);
-      proxy.daemon("accept", proxy::acceptLoop).start();
-      return proxy;
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot listen for proxy " + name, e);
-    }
+    TcpProxy proxy =
+        new TcpProxy(
+            name, new InetSocketAddress(targetHost, targetPort), Listener.bind("proxy-" + name));
+    proxy.listener.acceptWith(proxy::accept);
+    return proxy;
   }
 
   public int port() {
-    return listener.getLocalPort();
+    return listener.port();
   }
 
   public Mode mode() {
@@ -88,7 +72,7 @@ public final class TcpProxy implements AutoCloseable {
    */
   public void reset() {
     setMode(Mode.RESET);
-    links.forEach(Link::abort);
+    listener.abortAll();
   }
 
   private void setMode(Mode next) {
@@ -101,137 +85,32 @@ public final class TcpProxy implements AutoCloseable {
 
   /** How many connections are open through the proxy now. */
   public int openConnections() {
-    return links.size();
+    return listener.openConnections();
   }
 
   @Override
   public void close() {
-    closed = true;
-    try {
-      listener.close();
-    } catch (IOException e) {
-      log.debug("closing proxy {}: {}", name, e.toString());
-    }
-    links.forEach(Link::abort);
+    listener.close();
     synchronized (modeLock) {
       modeLock.notifyAll();
     }
   }
 
-  private void acceptLoop() {
-    while (!closed) {
-      Socket client;
-      try {
-        client = listener.accept();
-      } catch (IOException e) {
-        if (!closed) {
-          log.warn("proxy {} stopped accepting: {}", name, e.toString());
-        }
-        return;
-      }
-      if (mode == Mode.RESET) {
-        abort(client);
-        continue;
-      }
-      Link link = new Link(client);
-      links.add(link);
-      daemon("connect", link::connectAndRelay).start();
+  private void accept(Socket client) {
+    if (mode == Mode.RESET) {
+      Relay.abort(client);
+    } else {
+      listener.relay(client, target, this::awaitPassing, "connect");
     }
   }
 
   /** Blocks while the proxy holds traffic; returns whether the bytes may go through. */
   private boolean awaitPassing() throws InterruptedException {
     synchronized (modeLock) {
-      while (mode == Mode.BLACKHOLE && !closed) {
+      while (mode == Mode.BLACKHOLE && !listener.closed()) {
         modeLock.wait();
       }
-      return mode == Mode.PASS && !closed;
-    }
-  }
-
-  private Thread daemon(String role, Runnable body) {
-    Thread thread =
-        new Thread(body, "proxy-" + name + "-" + role + "-" + threads.incrementAndGet());
-    thread.setDaemon(true);
-    return thread;
-  }
-
-  /** Closes with RST instead of FIN, as a rejecting firewall or a crashed host's stack answers. */
-  private static void abort(Socket socket) {
-    try {
-      socket.setSoLinger(true, 0);
-    } catch (SocketException ignored) {
-      // Already closed.
-    }
-    try {
-      socket.close();
-    } catch (IOException ignored) {
-      // Nothing left to free.
-    }
-  }
-
-  /** One client connection and its connection to the target. */
-  private final class Link {
-    private final Socket client;
-    private final Socket upstream = new Socket();
-    private final AtomicInteger halvesClosed = new AtomicInteger();
-
-    Link(Socket client) {
-      this.client = client;
-    }
-
-    void connectAndRelay() {
-      try {
-        if (!awaitPassing()) {
-          abort();
-          return;
-        }
-        client.setTcpNoDelay(true);
-        upstream.setTcpNoDelay(true);
-        upstream.connect(target, 5_000);
-        daemon("up", () -> pump(client, upstream)).start();
-        pump(upstream, client);
-      } catch (IOException e) {
-        abort();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        abort();
-      }
-    }
-
-    private void pump(Socket from, Socket to) {
-      byte[] buffer = new byte[16 * 1024];
-      try {
-        InputStream in = from.getInputStream();
-        OutputStream out = to.getOutputStream();
-        int n;
-        while ((n = in.read(buffer)) >= 0) {
-          if (!awaitPassing()) {
-            abort();
-            return;
-          }
-          out.write(buffer, 0, n);
-          out.flush();
-        }
-        // An orderly close on one side is passed on as one; the link ends when both sides closed.
-        to.shutdownOutput();
-        if (halvesClosed.incrementAndGet() == 2) {
-          links.remove(this);
-          client.close();
-          upstream.close();
-        }
-      } catch (IOException e) {
-        abort();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        abort();
-      }
-    }
-
-    void abort() {
-      links.remove(this);
-      TcpProxy.abort(client);
-      TcpProxy.abort(upstream);
+      return mode == Mode.PASS && !listener.closed();
     }
   }
 

@@ -3,15 +3,12 @@ package io.credbroker.devstack.network;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.PrintWriter;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
-import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -28,14 +25,14 @@ class TcpProxyIT {
 
   @Test
   void passesBytesBothWays() throws IOException {
-    try (Line line = new Line(proxy.port())) {
+    try (LineClient line = line()) {
       assertThat(line.call("hello")).isEqualTo("hello");
     }
   }
 
   @Test
   void blackholeHoldsTrafficOnOpenConnectionsUntilTheLinkPassesAgain() throws IOException {
-    try (Line line = new Line(proxy.port())) {
+    try (LineClient line = line()) {
       assertThat(line.call("before")).isEqualTo("before");
       proxy.blackhole();
 
@@ -50,7 +47,7 @@ class TcpProxyIT {
   @Test
   void blackholeAcceptsNewConnectionsButRelaysNothing() throws IOException {
     proxy.blackhole();
-    try (Line line = new Line(proxy.port())) {
+    try (LineClient line = line()) {
       line.send("waiting");
       assertThatThrownBy(line::receive).isInstanceOf(SocketTimeoutException.class);
       proxy.pass();
@@ -60,56 +57,23 @@ class TcpProxyIT {
 
   @Test
   void resetBreaksOpenConnectionsAndNewOnes() throws IOException {
-    try (Line open = new Line(proxy.port())) {
+    try (LineClient open = line()) {
       assertThat(open.call("before")).isEqualTo("before");
       proxy.reset();
       assertThatThrownBy(() -> open.call("after")).isInstanceOf(IOException.class);
     }
-    try (Line fresh = new Line(proxy.port())) {
+    try (LineClient fresh = line()) {
       assertThatThrownBy(() -> fresh.call("new")).isInstanceOf(IOException.class);
     }
     proxy.pass();
-    try (Line again = new Line(proxy.port())) {
+    try (LineClient again = line()) {
       assertThat(again.call("again")).isEqualTo("again");
     }
   }
 
-  /** A client that sends and reads lines, waiting at most a second for each. */
-  private static final class Line implements AutoCloseable {
-    private final Socket socket;
-    private final PrintWriter out;
-    private final BufferedReader in;
-
-    Line(int port) throws IOException {
-      socket = new Socket(InetAddress.getLoopbackAddress(), port);
-      socket.setSoTimeout(1000);
-      out = new PrintWriter(socket.getOutputStream(), true, StandardCharsets.UTF_8);
-      in =
-          new BufferedReader(
-              new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
-    }
-
-    void send(String line) {
-      out.println(line);
-    }
-
-    String receive() throws IOException {
-      String line = in.readLine();
-      if (line == null) {
-        throw new IOException("connection closed");
-      }
-      return line;
-    }
-
-    String call(String line) throws IOException {
-      send(line);
-      return receive();
-    }
-
-    @Override
-    public void close() throws IOException {
-      socket.close();
-    }
+  /** A client of the echo server through the proxy, waiting at most a second for each line. */
+  private LineClient line() throws IOException {
+    return new LineClient(proxy.port(), Duration.ofSeconds(1));
   }
 
   private static ServerSocket echoServer() {
