@@ -30,7 +30,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.TreeSet;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -53,7 +52,7 @@ class AdminApiIT {
   private static BrokerTestClient client;
   private static HttpClient http;
   private static String sreToken;
-  private static final AtomicInteger pods = new AtomicInteger();
+  private static TestPods pods;
 
   @BeforeAll
   static void startBroker() {
@@ -63,6 +62,7 @@ class AdminApiIT {
             Map.of("credbroker.revocation.undropped-check-interval", "1s"),
             devStack -> {});
     kubernetes = fixture.devStack.kubernetes();
+    pods = new TestPods(kubernetes, "admin-app-");
     client = new BrokerTestClient(fixture.channel);
     http = fixture.adminHttpClient();
     // What an SRE gets from `kubectl create token sre -n ops`: the API server's own audience.
@@ -78,11 +78,11 @@ class AdminApiIT {
 
   @Test
   void sreRevokesPodSessionsEndLoginIsRefusedAndThePodGetsNothingNew() throws Exception {
-    String pod = newPod();
-    String token = podToken(pod);
+    String pod = pods.create();
+    String token = pods.token(pod);
     Credential credential = client.issue(token, BrokerFixture.DATABASE_ROLE);
-    String neighbour = newPod();
-    Credential untouched = client.issue(podToken(neighbour), BrokerFixture.DATABASE_ROLE);
+    String neighbour = pods.create();
+    Credential untouched = client.issue(pods.token(neighbour), BrokerFixture.DATABASE_ROLE);
 
     try (Connection session = login(credential)) {
       assertThat(session.isValid(2)).isTrue();
@@ -121,7 +121,7 @@ class AdminApiIT {
     try (Connection other = login(untouched)) {
       assertThat(other.isValid(2)).isTrue();
     }
-    assertThat(client.issue(podToken(neighbour), BrokerFixture.DATABASE_ROLE).getUsername())
+    assertThat(client.issue(pods.token(neighbour), BrokerFixture.DATABASE_ROLE).getUsername())
         .isNotBlank();
   }
 
@@ -132,8 +132,8 @@ class AdminApiIT {
    */
   @Test
   void aRevocationBlockedByALockRefusesTheLoginsAtOnceAndDropsTheRoleLater() throws Exception {
-    String pod = newPod();
-    String token = podToken(pod);
+    String pod = pods.create();
+    String token = pods.token(pod);
     Credential slow = client.issue(token, BrokerFixture.DATABASE_ROLE);
     Credential other = client.issue(token, BrokerFixture.DATABASE_ROLE);
     String table = "held_" + pod.replace('-', '_');
@@ -160,14 +160,14 @@ class AdminApiIT {
       assertThatThrownBy(() -> login(slow).close()).isInstanceOf(SQLException.class);
       assertThatThrownBy(() -> login(other).close()).isInstanceOf(SQLException.class);
       assertThat(fixture.roleExists(slow.getUsername())).isTrue();
-      assertThat(client.issue(podToken(newPod()), BrokerFixture.DATABASE_ROLE).getUsername())
+      assertThat(client.issue(pods.token(pods.create()), BrokerFixture.DATABASE_ROLE).getUsername())
           .as("another pod's issuance on the same Vault connection")
           .isNotBlank();
       admin.commit();
     }
     // The next revocation retries the drop, now that nothing holds the table.
-    String next = newPod();
-    client.issue(podToken(next), BrokerFixture.DATABASE_ROLE);
+    String next = pods.create();
+    client.issue(pods.token(next), BrokerFixture.DATABASE_ROLE);
     assertThat(
             post("/admin/v1/namespaces/public/pods/" + next + "/revocations", sreToken, reason("x"))
                 .statusCode())
@@ -179,8 +179,8 @@ class AdminApiIT {
   @Test
   void revokedRoleThatCannotBeDroppedIsListedAndCountedUntilALaterRevocationDropsIt()
       throws Exception {
-    String pod = newPod();
-    Credential credential = client.issue(podToken(pod), BrokerFixture.DATABASE_ROLE);
+    String pod = pods.create();
+    Credential credential = client.issue(pods.token(pod), BrokerFixture.DATABASE_ROLE);
     String table = "kept_" + pod.replace('-', '_');
     try (Connection admin = fixture.devStack.postgres().connect("postgres");
         Statement sql = admin.createStatement()) {
@@ -242,8 +242,8 @@ class AdminApiIT {
 
   @Test
   void revokingAPodTwiceRevokesNothingNewAndAnswersTheSame() throws Exception {
-    String pod = newPod();
-    Credential credential = client.issue(podToken(pod), BrokerFixture.DATABASE_ROLE);
+    String pod = pods.create();
+    Credential credential = client.issue(pods.token(pod), BrokerFixture.DATABASE_ROLE);
     String path = "/admin/v1/namespaces/public/pods/" + pod + "/revocations";
 
     HttpResponse<String> first = post(path, sreToken, reason("first"));
@@ -266,7 +266,7 @@ class AdminApiIT {
 
   @Test
   void podThatNeverAskedIsBlockedByItsUidFromKubernetesBeforeItsFirstRequest() throws Exception {
-    String pod = "admin-app-" + pods.incrementAndGet();
+    String pod = pods.nextName();
     String uid = kubernetes.createPod("public", pod, "application");
 
     HttpResponse<String> response =
@@ -281,20 +281,21 @@ class AdminApiIT {
     assertThat(body.path("blocks").get(0).path("podUid").asText()).isEqualTo(uid);
     assertThat(body.path("credentials")).isEmpty();
     assertRefused(
-        () -> client.issue(podToken(pod), BrokerFixture.DATABASE_ROLE),
+        () -> client.issue(pods.token(pod), BrokerFixture.DATABASE_ROLE),
         Status.Code.PERMISSION_DENIED,
         "POD_REVOKED");
 
     // The name is not blocked: a later pod of that name is another pod.
     kubernetes.deletePod("public", pod);
     kubernetes.createPod("public", pod, "application");
-    assertThat(client.issue(podToken(pod), BrokerFixture.DATABASE_ROLE).getUsername()).isNotBlank();
+    assertThat(client.issue(pods.token(pod), BrokerFixture.DATABASE_ROLE).getUsername())
+        .isNotBlank();
   }
 
   @Test
   void replacementPodWithANewUidIsNotBlocked() throws Exception {
-    String pod = newPod();
-    client.issue(podToken(pod), BrokerFixture.DATABASE_ROLE);
+    String pod = pods.create();
+    client.issue(pods.token(pod), BrokerFixture.DATABASE_ROLE);
     assertThat(
             post("/admin/v1/namespaces/public/pods/" + pod + "/revocations", sreToken, reason("x"))
                 .statusCode())
@@ -303,7 +304,7 @@ class AdminApiIT {
     kubernetes.deletePod("public", pod);
     kubernetes.createPod("public", pod, "application");
 
-    Credential replacement = client.issue(podToken(pod), BrokerFixture.DATABASE_ROLE);
+    Credential replacement = client.issue(pods.token(pod), BrokerFixture.DATABASE_ROLE);
     try (Connection session = login(replacement)) {
       assertThat(session.isValid(2)).isTrue();
     }
@@ -311,8 +312,8 @@ class AdminApiIT {
 
   @Test
   void whichPodHoldsPostgresUserXIsAnsweredWithoutPassword() throws Exception {
-    String pod = newPod();
-    Credential credential = client.issue(podToken(pod), BrokerFixture.DATABASE_ROLE);
+    String pod = pods.create();
+    Credential credential = client.issue(pods.token(pod), BrokerFixture.DATABASE_ROLE);
 
     HttpResponse<String> response =
         get("/admin/v1/credentials?username=" + credential.getUsername(), sreToken);
@@ -342,8 +343,8 @@ class AdminApiIT {
 
   @Test
   void singleCredentialRevocationEndsItButDoesNotBlockThePod() throws Exception {
-    String pod = newPod();
-    String token = podToken(pod);
+    String pod = pods.create();
+    String token = pods.token(pod);
     Credential credential = client.issue(token, BrokerFixture.DATABASE_ROLE);
 
     HttpResponse<String> response =
@@ -391,8 +392,8 @@ class AdminApiIT {
 
   @Test
   void callerWithoutRbacIs403ProblemAndNothingChanges() throws Exception {
-    String pod = newPod();
-    Credential credential = client.issue(podToken(pod), BrokerFixture.DATABASE_ROLE);
+    String pod = pods.create();
+    Credential credential = client.issue(pods.token(pod), BrokerFixture.DATABASE_ROLE);
     // A pod's own service account has no role for credentials.credbroker.io.
     String unprivileged =
         kubernetes.issueToken("public", "application", null, List.of(), TOKEN_TTL);
@@ -415,7 +416,7 @@ class AdminApiIT {
     kubernetes.createServiceAccount("ops", "auditor");
     // ops/auditor may get and list credentials in namespace ops only (the dev-stack's RBAC).
     String auditor = kubernetes.issueToken("ops", "auditor", null, List.of(), TOKEN_TTL);
-    Credential foreign = client.issue(podToken(newPod()), BrokerFixture.DATABASE_ROLE);
+    Credential foreign = client.issue(pods.token(pods.create()), BrokerFixture.DATABASE_ROLE);
     String unknown = java.util.UUID.randomUUID().toString();
 
     HttpResponse<String> showForeign =
@@ -448,8 +449,8 @@ class AdminApiIT {
   @Test
   void credentialListsPageByCursorWithinATimeWindow() throws Exception {
     String since = java.time.Instant.now().minusMillis(500).toString();
-    String pod = newPod();
-    String token = podToken(pod);
+    String pod = pods.create();
+    String token = pods.token(pod);
     List<String> issued = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
       issued.add(client.issue(token, BrokerFixture.DATABASE_ROLE).getCredentialId());
@@ -486,7 +487,7 @@ class AdminApiIT {
 
   @Test
   void malformedPagingParametersAre400Problems() throws Exception {
-    String token = podToken(newPod());
+    String token = pods.token(pods.create());
     client.issue(token, BrokerFixture.DATABASE_ROLE);
     client.issue(token, BrokerFixture.DATABASE_ROLE);
     String credentialCursor =
@@ -511,8 +512,8 @@ class AdminApiIT {
 
   @Test
   void bulkDryRunListsThePodsThatWouldBeRevokedAndChangesNothing() throws Exception {
-    String pod = newPod();
-    Credential credential = client.issue(podToken(pod), BrokerFixture.DATABASE_ROLE);
+    String pod = pods.create();
+    Credential credential = client.issue(pods.token(pod), BrokerFixture.DATABASE_ROLE);
 
     HttpResponse<String> preview =
         post(
@@ -541,8 +542,8 @@ class AdminApiIT {
 
   @Test
   void bulkRevocationWithoutASelectionOrAReasonIsA400AndRevokesNothing() throws Exception {
-    String pod = newPod();
-    Credential credential = client.issue(podToken(pod), BrokerFixture.DATABASE_ROLE);
+    String pod = pods.create();
+    Credential credential = client.issue(pods.token(pod), BrokerFixture.DATABASE_ROLE);
 
     assertProblem(post("/admin/v1/revocations", sreToken, reason("x")), 400, "INVALID_REQUEST");
     assertProblem(
@@ -752,15 +753,5 @@ class AdminApiIT {
 
   private static URI uri(String path) {
     return fixture.adminUri(path);
-  }
-
-  private static String newPod() {
-    String name = "admin-app-" + pods.incrementAndGet();
-    kubernetes.createPod("public", name, "application");
-    return name;
-  }
-
-  private static String podToken(String pod) {
-    return kubernetes.issueToken("public", "application", pod, List.of("credbroker"), TOKEN_TTL);
   }
 }

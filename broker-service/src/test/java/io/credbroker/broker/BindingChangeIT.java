@@ -7,10 +7,10 @@ import static org.awaitility.Awaitility.await;
 
 import io.credbroker.api.v1.Credential;
 import io.credbroker.api.v1.WatchCredentialRequest;
+import io.credbroker.broker.lease.CredentialQueries;
 import io.credbroker.broker.lease.CredentialQuery;
 import io.credbroker.broker.lease.CredentialRecord;
 import io.credbroker.broker.lease.CredentialState;
-import io.credbroker.broker.lease.CredentialStore;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -22,7 +22,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -41,7 +40,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class BindingChangeIT {
 
-  private static final String AUDIENCE = "credbroker";
   private static final Duration DRAIN = Duration.ofSeconds(3);
 
   /** Far longer than the tests wait: a credential revoked by then was not merely abandoned. */
@@ -57,7 +55,7 @@ class BindingChangeIT {
   @TempDir static Path workDir;
   private static BrokerFixture fixture;
   private static KubernetesApiServer kubernetes;
-  private static final AtomicInteger pods = new AtomicInteger();
+  private static TestPods pods;
 
   private final List<EventStream> streams = new ArrayList<>();
 
@@ -72,6 +70,7 @@ class BindingChangeIT {
     properties.put("credbroker.cluster.heartbeat-interval", "500ms");
     fixture = BrokerFixture.start(workDir, properties, devStack -> {});
     kubernetes = fixture.devStack.kubernetes();
+    pods = new TestPods(kubernetes, "unbound-");
   }
 
   @AfterAll
@@ -91,8 +90,8 @@ class BindingChangeIT {
   void replicaWithTheNewBindingsEndsTheStreamAnOldReplicaHoldsAndDropsItsRoleAfterTheDrainGrace()
       throws Exception {
     try (BrokerFixture.Replica old = fixture.startReplica(OLD_BINDINGS)) {
-      String pod = newPod();
-      EventStream stream = watch(old, podToken(pod));
+      String pod = pods.create();
+      EventStream stream = watch(old, pods.token(pod));
       Credential credential = stream.first().getIssued().getCredential();
       try (var session = login(credential)) {
         assertThat(session.isValid(2)).isTrue();
@@ -120,7 +119,7 @@ class BindingChangeIT {
 
         // A fresh call to the new configuration is refused alike.
         BrokerTestClient.assertRefused(
-            () -> new BrokerTestClient(updated.channel).issue(podToken(pod), "db1"),
+            () -> new BrokerTestClient(updated.channel).issue(pods.token(pod), "db1"),
             Status.Code.PERMISSION_DENIED,
             "NOT_BOUND");
         assertThat(
@@ -137,11 +136,11 @@ class BindingChangeIT {
   @Test
   void credentialAnOldReplicaIssuedAfterTheSweepIsEndedByTheNewReplicaThatTakesItOver()
       throws Exception {
-    String pod = newPod();
+    String pod = pods.create();
     Credential credential;
     Instant stopped;
     try (BrokerFixture.Replica old = fixture.startReplica(OLD_BINDINGS)) {
-      credential = watch(old, podToken(pod)).first().getIssued().getCredential();
+      credential = watch(old, pods.token(pod)).first().getIssued().getCredential();
       stopped = Instant.now();
     }
 
@@ -172,7 +171,7 @@ class BindingChangeIT {
   private static List<CredentialRecord> credentialsOf(String pod) {
     return fixture
         .broker
-        .getBean(CredentialStore.class)
+        .getBean(CredentialQueries.class)
         .search(new CredentialQuery("public", pod, null, null, false, 100));
   }
 
@@ -184,16 +183,5 @@ class BindingChangeIT {
             WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build());
     streams.add(stream);
     return stream;
-  }
-
-  private static String newPod() {
-    String name = "unbound-" + pods.incrementAndGet();
-    kubernetes.createPod("public", name, "application");
-    return name;
-  }
-
-  private static String podToken(String pod) {
-    return kubernetes.issueToken(
-        "public", "application", pod, List.of(AUDIENCE), Duration.ofMinutes(10));
   }
 }

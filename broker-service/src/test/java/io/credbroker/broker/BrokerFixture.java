@@ -8,8 +8,8 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.classic.spi.IThrowableProxy;
 import ch.qos.logback.core.AppenderBase;
 import io.credbroker.api.v1.Credential;
+import io.credbroker.broker.lease.CredentialQueries;
 import io.credbroker.broker.lease.CredentialRecord;
-import io.credbroker.broker.lease.CredentialStore;
 import io.credbroker.broker.setup.Secret;
 import io.credbroker.broker.setup.Setup;
 import io.credbroker.broker.setup.TargetDatabaseOptions;
@@ -479,7 +479,7 @@ final class BrokerFixture implements AutoCloseable {
   /** The broker's state-store record of {@code credentialId}, read through its own store. */
   CredentialRecord record(String credentialId) {
     return broker
-        .getBean(CredentialStore.class)
+        .getBean(CredentialQueries.class)
         .findById(UUID.fromString(credentialId))
         .orElseThrow();
   }

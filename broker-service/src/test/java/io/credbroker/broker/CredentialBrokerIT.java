@@ -13,9 +13,9 @@ import io.credbroker.api.v1.IssueCredentialRequest;
 import io.credbroker.api.v1.WatchCredentialRequest;
 import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.broker.lease.CredentialKind;
+import io.credbroker.broker.lease.CredentialQueries;
 import io.credbroker.broker.lease.CredentialRecord;
 import io.credbroker.broker.lease.CredentialState;
-import io.credbroker.broker.lease.CredentialStore;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
 import io.grpc.Context;
 import io.grpc.Status;
@@ -121,10 +121,10 @@ class CredentialBrokerIT {
       assertThat(events.next().hasHeartbeat()).isTrue();
 
       // The state store knows the lease, the pod and the owning replica, never the password.
-      CredentialStore store = fixture.broker.getBean(CredentialStore.class);
+      CredentialQueries credentials = fixture.broker.getBean(CredentialQueries.class);
       CredentialRecord record =
-          store.findById(UUID.fromString(credential.getCredentialId())).orElseThrow();
-      assertThat(store.findByUsername(credential.getUsername())).containsExactly(record);
+          credentials.findById(UUID.fromString(credential.getCredentialId())).orElseThrow();
+      assertThat(credentials.findByUsername(credential.getUsername())).containsExactly(record);
       assertThat(record.owner().namespace()).isEqualTo("public");
       assertThat(record.owner().serviceAccount()).isEqualTo("application");
       assertThat(record.owner().podName()).isEqualTo(pod);
@@ -371,7 +371,7 @@ class CredentialBrokerIT {
     String podUid =
         fixture
             .broker
-            .getBean(CredentialStore.class)
+            .getBean(CredentialQueries.class)
             .findByUsername(first.getUsername())
             .get(0)
             .owner()

@@ -33,6 +33,19 @@ final class EventStream implements AutoCloseable {
 
   private EventStream() {}
 
+  /**
+   * A stream's request for a credential of {@code databaseRole}, asking for {@code ttl} if given.
+   */
+  static WatchCredentialRequest request(String databaseRole, @Nullable Duration ttl) {
+    WatchCredentialRequest.Builder request =
+        WatchCredentialRequest.newBuilder().setDatabaseRole(databaseRole);
+    if (ttl != null) {
+      request.setRequestedTtl(
+          com.google.protobuf.Duration.newBuilder().setSeconds(ttl.toSeconds()));
+    }
+    return request.build();
+  }
+
   static EventStream open(ManagedChannel channel, String token, WatchCredentialRequest request) {
     EventStream stream = new EventStream();
     Metadata headers = new Metadata();

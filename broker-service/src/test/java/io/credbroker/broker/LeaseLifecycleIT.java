@@ -34,7 +34,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -49,8 +48,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class LeaseLifecycleIT {
 
-  private static final String AUDIENCE = "credbroker";
-
   /** A Vault role whose leases live 3 s and can be renewed up to 10 s after issue. */
   private static final String SHORT_ROLE = "db1short";
 
@@ -61,7 +58,7 @@ class LeaseLifecycleIT {
   private static BrokerFixture fixture;
   private static KubernetesApiServer kubernetes;
   private static BrokerTestClient client;
-  private static final AtomicInteger pods = new AtomicInteger();
+  private static TestPods pods;
   private final List<EventStream> streams = new ArrayList<>();
 
   @BeforeAll
@@ -83,6 +80,7 @@ class LeaseLifecycleIT {
             BrokerFixture.shortLivedVaultRole(
                 SHORT_ROLE, Duration.ofSeconds(3), Duration.ofSeconds(10)));
     kubernetes = fixture.devStack.kubernetes();
+    pods = new TestPods(kubernetes, "lease-");
     client = new BrokerTestClient(fixture.channel);
   }
 
@@ -103,7 +101,7 @@ class LeaseLifecycleIT {
 
   @Test
   void renewalsArriveAndTheRoleStaysUsablePastItsFirstTtl() throws Exception {
-    String token = podToken(newPod());
+    String token = pods.token(pods.create());
     EventStream stream = watch(fixture.channel, token, "db1", Duration.ofSeconds(3));
     Credential credential = client.remember(stream.first().getIssued().getCredential());
     Instant firstExpiry = instant(credential.getExpireTime());
@@ -133,7 +131,7 @@ class LeaseLifecycleIT {
   @Test
   void rotationReplacesTheCredentialBeforeMaxTtlAndTheOldRoleIsDroppedAfterAcknowledgement()
       throws Exception {
-    String token = podToken(newPod());
+    String token = pods.token(pods.create());
     EventStream stream = watch(fixture.channel, token, SHORT_ROLE, null);
     Credential original = client.remember(stream.first().getIssued().getCredential());
     Instant maxExpire = instant(original.getMaxExpireTime());
@@ -194,13 +192,13 @@ class LeaseLifecycleIT {
 
   @Test
   void releaseDropsTheRoleAtOnceAndEndsTheStream() throws Exception {
-    String token = podToken(newPod());
+    String token = pods.token(pods.create());
     EventStream stream = watch(fixture.channel, token, "db1", null);
     Credential credential = client.remember(stream.first().getIssued().getCredential());
     assertThat(fixture.roleExists(credential.getUsername())).isTrue();
 
     assertRefused(
-        () -> release(podToken(newPod()), credential.getCredentialId()),
+        () -> release(pods.token(pods.create()), credential.getCredentialId()),
         Status.Code.NOT_FOUND,
         "CREDENTIAL_NOT_FOUND");
     release(token, credential.getCredentialId());
@@ -217,7 +215,7 @@ class LeaseLifecycleIT {
   @Test
   void brokenStreamKeepsItsRoleRenewedThroughTheReconnectGraceThenTheRoleIsDropped()
       throws Exception {
-    String token = podToken(newPod());
+    String token = pods.token(pods.create());
     // A 2 s lease with a 3 s grace: it has to be renewed while nobody holds it.
     EventStream stream = watch(fixture.channel, token, "db1", Duration.ofSeconds(2));
     Credential credential = client.remember(stream.first().getIssued().getCredential());
@@ -246,10 +244,10 @@ class LeaseLifecycleIT {
 
   @Test
   void resumeIsRefusedForAnotherPodsCredentialAnUnknownOneAndAReleasedOne() throws Exception {
-    String owner = podToken(newPod());
+    String owner = pods.token(pods.create());
     EventStream stream = watch(fixture.channel, owner, "db1", null);
     Credential credential = client.remember(stream.first().getIssued().getCredential());
-    String otherPod = podToken(newPod());
+    String otherPod = pods.token(pods.create());
 
     assertRefused(
         () -> resume(fixture.channel, otherPod, credential.getCredentialId()).first(),
@@ -271,7 +269,7 @@ class LeaseLifecycleIT {
 
   @Test
   void resumeAfterItsBrokerRestartsKeepsThePostgresUserAndCreatesNoNewRole() throws Exception {
-    String token = podToken(newPod());
+    String token = pods.token(pods.create());
     // A rolling restart: the new replica is up before the old one stops (starting a broker here
     // takes longer than this test's reconnect grace).
     try (BrokerFixture.Replica restarted = fixture.startReplica(Map.of())) {
@@ -310,7 +308,7 @@ class LeaseLifecycleIT {
       List<Credential> credentials = new ArrayList<>();
       List<EventStream> onSilent = new ArrayList<>();
       for (int i = 0; i < 4; i++) {
-        String token = podToken(newPod());
+        String token = pods.token(pods.create());
         // 6 s leases: the silent replica's leases must outlive stale-after (2 s) plus the claim
         // and the claimer's first renewal even on a busy build machine.
         EventStream stream = watch(silent.channel, token, "db1", Duration.ofSeconds(6));
@@ -399,7 +397,7 @@ class LeaseLifecycleIT {
 
   @Test
   void vaultOutageLongerThanARenewalIntervalClosesNoStreamAndRenewalsResume() throws Exception {
-    String token = podToken(newPod());
+    String token = pods.token(pods.create());
     EventStream stream = watch(fixture.channel, token, "db1", Duration.ofSeconds(10));
     Credential credential = client.remember(stream.first().getIssued().getCredential());
     CredentialEvent renewed = stream.await(CredentialEvent::hasRenewed, 1, Duration.ofSeconds(10));
@@ -436,7 +434,7 @@ class LeaseLifecycleIT {
 
   @Test
   void revocationVaultCannotConfirmStaysQueuedAndVisibleUntilVaultIsBack() throws Exception {
-    String token = podToken(newPod());
+    String token = pods.token(pods.create());
     EventStream stream = watch(fixture.channel, token, "db1", null);
     Credential credential = client.remember(stream.first().getIssued().getCredential());
     RevocationRetryQueue queue = fixture.broker.getBean(RevocationRetryQueue.class);
@@ -479,7 +477,7 @@ class LeaseLifecycleIT {
 
   @Test
   void metricsShowTheLifecycleAndNoPasswordReachesMetricsOrLogs() throws Exception {
-    String token = podToken(newPod());
+    String token = pods.token(pods.create());
     EventStream stream = watch(fixture.channel, token, "db1", Duration.ofSeconds(2));
     client.remember(stream.first().getIssued().getCredential());
     stream.await(CredentialEvent::hasRenewed, 1, Duration.ofSeconds(10));
@@ -516,13 +514,7 @@ class LeaseLifecycleIT {
 
   private EventStream watch(
       ManagedChannel channel, String token, String databaseRole, Duration ttl) {
-    WatchCredentialRequest.Builder request =
-        WatchCredentialRequest.newBuilder().setDatabaseRole(databaseRole);
-    if (ttl != null) {
-      request.setRequestedTtl(
-          com.google.protobuf.Duration.newBuilder().setSeconds(ttl.toSeconds()));
-    }
-    EventStream stream = EventStream.open(channel, token, request.build());
+    EventStream stream = EventStream.open(channel, token, EventStream.request(databaseRole, ttl));
     streams.add(stream);
     return stream;
   }
@@ -553,17 +545,6 @@ class LeaseLifecycleIT {
 
   private static Instant instant(Timestamp timestamp) {
     return Instant.ofEpochSecond(timestamp.getSeconds(), timestamp.getNanos());
-  }
-
-  private static String newPod() {
-    String name = "lease-" + pods.incrementAndGet();
-    kubernetes.createPod("public", name, "application");
-    return name;
-  }
-
-  private static String podToken(String pod) {
-    return kubernetes.issueToken(
-        "public", "application", pod, List.of(AUDIENCE), Duration.ofMinutes(10));
   }
 
   /**

@@ -10,7 +10,6 @@ import io.credbroker.api.v1.Credential;
 import io.credbroker.api.v1.CredentialEvent;
 import io.credbroker.api.v1.IssueCredentialRequest;
 import io.credbroker.api.v1.IssueCredentialResponse;
-import io.credbroker.api.v1.WatchCredentialRequest;
 import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
 import io.grpc.Status;
@@ -68,7 +67,7 @@ class LimitsIT {
   private static BrokerFixture fixture;
   private static KubernetesApiServer kubernetes;
   private static BrokerTestClient client;
-  private static final AtomicInteger pods = new AtomicInteger();
+  private static TestPods pods;
   private final List<EventStream> streams = new ArrayList<>();
 
   @BeforeAll
@@ -86,6 +85,7 @@ class LimitsIT {
     properties.put("credbroker.cluster.stale-after", "3s");
     fixture = BrokerFixture.start(workDir, properties, devStack -> {});
     kubernetes = fixture.devStack.kubernetes();
+    pods = new TestPods(kubernetes, "limited-");
     client = new BrokerTestClient(fixture.channel);
   }
 
@@ -104,7 +104,7 @@ class LimitsIT {
   @Test
   @Order(1)
   void aPodHoldsTwoStreamsPerDatabaseRoleAndATheThirdIsRefusedUntilOneCloses() {
-    String token = podToken(newPod());
+    String token = pods.token(pods.create());
     EventStream first = watch(token, null);
     EventStream second = watch(token, null);
     assertThat(first.first().hasIssued()).isTrue();
@@ -124,7 +124,7 @@ class LimitsIT {
   @Test
   @Order(2)
   void aOneSecondTtlIsRaisedToTheMinimumSoTheBrokerDoesNotRenewEverySecond() {
-    EventStream stream = watch(podToken(newPod()), Duration.ofSeconds(1));
+    EventStream stream = watch(pods.token(pods.create()), Duration.ofSeconds(1));
     Credential credential = stream.first().getIssued().getCredential();
 
     Duration lifetime =
@@ -140,7 +140,7 @@ class LimitsIT {
   @Test
   @Order(3)
   void aPodBeyondItsIssuanceBurstIsRefusedWithRetryInfoWhileOtherPodsAreNot() {
-    String token = podToken(newPod());
+    String token = pods.token(pods.create());
     for (int i = 0; i < ISSUANCE_BURST; i++) {
       client.issue(token, BrokerFixture.DATABASE_ROLE);
     }
@@ -154,7 +154,7 @@ class LimitsIT {
     assertThat(retry).isNotNull();
     assertThat(retry.getRetryDelay().getSeconds()).isBetween(1L, 60L);
 
-    assertThat(client.issue(podToken(newPod()), BrokerFixture.DATABASE_ROLE).getUsername())
+    assertThat(client.issue(pods.token(pods.create()), BrokerFixture.DATABASE_ROLE).getUsername())
         .isNotEmpty();
   }
 
@@ -163,7 +163,7 @@ class LimitsIT {
   void extremeRequestedTtlsAreClearRefusalsOrCappedAndNeverAStackTrace() {
     int logLinesBefore = fixture.logs.lines().size();
     // One pod (one review): the refusals cost no issuance, the two credentials fit its burst.
-    String token = podToken(newPod());
+    String token = pods.token(pods.create());
 
     assertRefused(
         () -> issueWithTtl(token, Long.MAX_VALUE), Status.Code.INVALID_ARGUMENT, "INVALID_REQUEST");
@@ -284,7 +284,7 @@ class LimitsIT {
   void callsBeyondThePendingBoundAreShedAtOnceWithRetryInfoAndTheOthersComplete() throws Exception {
     List<String> tokens = new ArrayList<>();
     for (int i = 0; i <= MAX_PENDING_CALLS; i++) {
-      tokens.add(podToken(newPod()));
+      tokens.add(pods.token(pods.create()));
     }
     MeterRegistry meters = fixture.broker.getBean(MeterRegistry.class);
     List<Pending> pending = new ArrayList<>();
@@ -408,13 +408,9 @@ class LimitsIT {
   }
 
   private EventStream watch(String token, Duration ttl) {
-    WatchCredentialRequest.Builder request =
-        WatchCredentialRequest.newBuilder().setDatabaseRole(BrokerFixture.DATABASE_ROLE);
-    if (ttl != null) {
-      request.setRequestedTtl(
-          com.google.protobuf.Duration.newBuilder().setSeconds(ttl.toSeconds()));
-    }
-    EventStream stream = EventStream.open(fixture.channel, token, request.build());
+    EventStream stream =
+        EventStream.open(
+            fixture.channel, token, EventStream.request(BrokerFixture.DATABASE_ROLE, ttl));
     streams.add(stream);
     return stream;
   }
@@ -439,16 +435,5 @@ class LimitsIT {
     return Base64.getUrlEncoder()
         .withoutPadding()
         .encodeToString(text.getBytes(StandardCharsets.UTF_8));
-  }
-
-  private static String newPod() {
-    String name = "limited-" + pods.incrementAndGet();
-    kubernetes.createPod("public", name, "application");
-    return name;
-  }
-
-  private static String podToken(String pod) {
-    return kubernetes.issueToken(
-        "public", "application", pod, List.of("credbroker"), Duration.ofMinutes(10));
   }
 }

@@ -5,10 +5,10 @@ import static org.awaitility.Awaitility.await;
 
 import io.credbroker.api.v1.Credential;
 import io.credbroker.api.v1.WatchCredentialRequest;
+import io.credbroker.broker.lease.CredentialQueries;
 import io.credbroker.broker.lease.CredentialQuery;
 import io.credbroker.broker.lease.CredentialRecord;
 import io.credbroker.broker.lease.CredentialState;
-import io.credbroker.broker.lease.CredentialStore;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -19,7 +19,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -34,7 +33,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class PodDeletionIT {
 
-  private static final String AUDIENCE = "credbroker";
   private static final String SHORT_ROLE = "db1short";
   private static final Duration DRAIN = Duration.ofSeconds(2);
 
@@ -44,7 +42,7 @@ class PodDeletionIT {
   @TempDir static Path workDir;
   private static BrokerFixture fixture;
   private static KubernetesApiServer kubernetes;
-  private static final AtomicInteger pods = new AtomicInteger();
+  private static TestPods pods;
 
   private final List<EventStream> streams = new ArrayList<>();
 
@@ -66,6 +64,7 @@ class PodDeletionIT {
             BrokerFixture.shortLivedVaultRole(
                 SHORT_ROLE, Duration.ofSeconds(3), Duration.ofSeconds(8)));
     kubernetes = fixture.devStack.kubernetes();
+    pods = new TestPods(kubernetes, "gone-");
   }
 
   @AfterAll
@@ -84,8 +83,8 @@ class PodDeletionIT {
   @Test
   void streamOfADeletedPodEndsUnauthenticatedAndItsRoleIsDroppedAfterTheDrainGrace()
       throws Exception {
-    String pod = newPod();
-    String token = podToken(pod);
+    String pod = pods.create();
+    String token = pods.token(pod);
     EventStream stream = watch(token, SHORT_ROLE);
     Credential credential = stream.first().getIssued().getCredential();
     assertThat(fixture.roleExists(credential.getUsername())).isTrue();
@@ -124,13 +123,13 @@ class PodDeletionIT {
 
   @Test
   void podRecreatedUnderTheSameNameIsAnotherPodAndTheOldStreamEnds() throws Exception {
-    String pod = newPod();
-    EventStream old = watch(podToken(pod), "db1");
+    String pod = pods.create();
+    EventStream old = watch(pods.token(pod), "db1");
     Credential oldCredential = old.first().getIssued().getCredential();
 
     kubernetes.deletePod("public", pod);
     kubernetes.createPod("public", pod, "application");
-    EventStream fresh = watch(podToken(pod), "db1");
+    EventStream fresh = watch(pods.token(pod), "db1");
     Credential freshCredential = fresh.first().getIssued().getCredential();
 
     await().atMost(NOTICE_WITHIN.plusSeconds(2)).until(() -> !old.open());
@@ -151,8 +150,8 @@ class PodDeletionIT {
 
   @Test
   void podDeletedWhileTheWatchWasDownIsStillNoticedAfterTheWatchGets410Gone() throws Exception {
-    String pod = newPod();
-    EventStream stream = watch(podToken(pod), "db1");
+    String pod = pods.create();
+    EventStream stream = watch(pods.token(pod), "db1");
     Credential credential = stream.first().getIssued().getCredential();
     long expired = kubernetes.expiredWatches();
 
@@ -182,7 +181,7 @@ class PodDeletionIT {
   private static List<CredentialRecord> credentialsOf(String pod) {
     return fixture
         .broker
-        .getBean(CredentialStore.class)
+        .getBean(CredentialQueries.class)
         .search(new CredentialQuery("public", pod, null, null, false, 100));
   }
 
@@ -194,16 +193,5 @@ class PodDeletionIT {
             WatchCredentialRequest.newBuilder().setDatabaseRole(databaseRole).build());
     streams.add(stream);
     return stream;
-  }
-
-  private static String newPod() {
-    String name = "gone-" + pods.incrementAndGet();
-    kubernetes.createPod("public", name, "application");
-    return name;
-  }
-
-  private static String podToken(String pod) {
-    return kubernetes.issueToken(
-        "public", "application", pod, List.of(AUDIENCE), Duration.ofMinutes(10));
   }
 }

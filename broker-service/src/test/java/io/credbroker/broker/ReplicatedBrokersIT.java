@@ -71,7 +71,7 @@ class ReplicatedBrokersIT {
   private static BrokerProcess b;
   private static BrokerProcess c;
   private static String sreToken;
-  private static final AtomicInteger pods = new AtomicInteger();
+  private static TestPods pods;
 
   @BeforeAll
   static void startReplicas() throws InterruptedException {
@@ -80,6 +80,7 @@ class ReplicatedBrokersIT {
         BrokerFixture.startDevStack(
             workDir.resolve("dev-stack"), Duration.ofHours(1), Duration.ofHours(24));
     kubernetes = devStack.kubernetes();
+    pods = new TestPods(kubernetes, "replicated-app-");
 
     replicas.addAll(
         BrokerProcess.startReady(
@@ -109,8 +110,9 @@ class ReplicatedBrokersIT {
   @Order(1)
   void sreRevokesThroughReplicaAPodThatStreamsFromReplicaC() throws Exception {
     // A neighbour of the same service account streams from replica B the whole time.
-    String neighbour = newPod();
-    RecordingStream neighbourStream = RecordingStream.open(b.channel, podToken(neighbour));
+    String neighbour = pods.create();
+    RecordingStream neighbourStream =
+        RecordingStream.open(b.channel, pods.token(neighbour, TOKEN_TTL));
     Credential neighbourCredential = neighbourStream.awaitIssued();
 
     // The first revocation also pays for cold code paths in three fresh JVMs (class loading, the
@@ -160,7 +162,7 @@ class ReplicatedBrokersIT {
     List<Credential> credentials = new ArrayList<>();
     List<RecordingStream> streams = new ArrayList<>();
     for (int i = 0; i < clients; i++) {
-      String token = podToken(newPod());
+      String token = pods.token(pods.create(), TOKEN_TTL);
       RecordingStream stream = RecordingStream.open(b.channel, token, request(SHORT_TTL, null));
       tokens.add(token);
       credentials.add(stream.awaitIssued());
@@ -220,8 +222,8 @@ class ReplicatedBrokersIT {
 
   /** One pod streaming from C with an open session, revoked through A; returns milliseconds. */
   private long revokeOnePodAndMeasure(boolean checkEveryReplica) throws Exception {
-    String pod = newPod();
-    String token = podToken(pod);
+    String pod = pods.create();
+    String token = pods.token(pod, TOKEN_TTL);
     RecordingStream stream = RecordingStream.open(c.channel, token);
     Credential credential = stream.awaitIssued();
     Connection session = login(credential);
@@ -361,16 +363,6 @@ class ReplicatedBrokersIT {
   private static long percentile(List<Long> sorted, double quantile) {
     int index = (int) Math.ceil(quantile * sorted.size()) - 1;
     return sorted.get(Math.max(0, Math.min(sorted.size() - 1, index)));
-  }
-
-  private static String newPod() {
-    String name = "replicated-app-" + pods.incrementAndGet();
-    kubernetes.createPod("public", name, "application");
-    return name;
-  }
-
-  private static String podToken(String pod) {
-    return kubernetes.issueToken("public", "application", pod, List.of("credbroker"), TOKEN_TTL);
   }
 
   /** A pod's WatchCredential stream that records what arrives and when. */

@@ -53,12 +53,13 @@ class TransportSecurityIT {
   @TempDir static Path workDir;
   private static BrokerFixture fixture;
   private static KubernetesApiServer kubernetes;
-  private static final AtomicInteger pods = new AtomicInteger();
+  private static TestPods pods;
 
   @BeforeAll
   static void startBroker() {
     fixture = BrokerFixture.start(workDir);
     kubernetes = fixture.devStack.kubernetes();
+    pods = new TestPods(kubernetes, "tls-app-");
   }
 
   @AfterAll
@@ -70,7 +71,7 @@ class TransportSecurityIT {
 
   @Test
   void aPlaintextCallToTheGrpcPortFailsAndObtainsNothing() throws Exception {
-    String pod = newPod();
+    String pod = pods.create();
     ManagedChannel plaintext =
         ManagedChannelBuilder.forAddress("127.0.0.1", fixture.grpcPort).usePlaintext().build();
     try {
@@ -78,7 +79,7 @@ class TransportSecurityIT {
               () ->
                   CredentialBrokerGrpc.newBlockingStub(plaintext)
                       .withInterceptors(
-                          MetadataUtils.newAttachHeadersInterceptor(bearer(podToken(pod))))
+                          MetadataUtils.newAttachHeadersInterceptor(bearer(pods.token(pod))))
                       .withDeadlineAfter(10, TimeUnit.SECONDS)
                       .watchCredential(request())
                       .next())
@@ -140,7 +141,7 @@ class TransportSecurityIT {
     BigInteger adminBefore = servedSerial(fixture.adminPort);
     assertThat(grpcBefore).isEqualTo(adminBefore);
 
-    CountingStream stream = CountingStream.open(fixture.channel, podToken(newPod()));
+    CountingStream stream = CountingStream.open(fixture.channel, pods.token(pods.create()));
     await("the first credential")
         .atMost(Duration.ofSeconds(20))
         .until(() -> stream.issued.get() == 1);
@@ -274,17 +275,6 @@ class TransportSecurityIT {
     Metadata headers = new Metadata();
     headers.put(AUTHORIZATION, "Bearer " + token);
     return headers;
-  }
-
-  private static String newPod() {
-    String name = "tls-app-" + pods.incrementAndGet();
-    kubernetes.createPod("public", name, "application");
-    return name;
-  }
-
-  private static String podToken(String pod) {
-    return kubernetes.issueToken(
-        "public", "application", pod, List.of("credbroker"), Duration.ofMinutes(10));
   }
 
   private static String sreToken() {

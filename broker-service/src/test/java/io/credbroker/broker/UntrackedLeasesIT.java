@@ -6,7 +6,6 @@ import static org.awaitility.Awaitility.await;
 import com.google.protobuf.Timestamp;
 import io.credbroker.api.v1.Credential;
 import io.credbroker.api.v1.CredentialEvent;
-import io.credbroker.api.v1.WatchCredentialRequest;
 import io.credbroker.broker.lease.CredentialState;
 import io.credbroker.broker.lease.LeaseReconciler;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
@@ -25,7 +24,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -44,8 +42,6 @@ import org.springframework.vault.support.VaultResponse;
  */
 class UntrackedLeasesIT {
 
-  private static final String AUDIENCE = "credbroker";
-
   /** A Vault role whose leases live 3 s and can be renewed up to 60 s after issue. */
   private static final String SHORT_ROLE = "db1short";
 
@@ -55,7 +51,7 @@ class UntrackedLeasesIT {
   private static BrokerFixture fixture;
   private static KubernetesApiServer kubernetes;
   private static VaultTemplate root;
-  private static final AtomicInteger pods = new AtomicInteger();
+  private static TestPods pods;
   private final List<EventStream> streams = new ArrayList<>();
 
   @BeforeAll
@@ -74,6 +70,7 @@ class UntrackedLeasesIT {
             BrokerFixture.shortLivedVaultRole(
                 SHORT_ROLE, Duration.ofSeconds(3), Duration.ofSeconds(60)));
     kubernetes = fixture.devStack.kubernetes();
+    pods = new TestPods(kubernetes, "untracked-");
     root =
         new VaultTemplate(
             VaultEndpoint.from(URI.create(fixture.devStack.vaultAddress())),
@@ -97,7 +94,7 @@ class UntrackedLeasesIT {
   void leaseVaultIssuedThatNoRecordKnowsIsRevokedAfterTheGraceAndItsRoleDropped() throws Exception {
     // What a failed state write whose cleanup failed too leaves behind: a lease of an issuing token
     // under the broker's role, with no credential record.
-    Credential tracked = firstCredential(watch(podToken(newPod()), "db1", null));
+    Credential tracked = firstCredential(watch(pods.token(pods.create()), "db1", null));
     String username = issueBehindTheBrokersBack("db1").username();
     assertThat(fixture.roleExists(username)).isTrue();
 
@@ -135,7 +132,7 @@ class UntrackedLeasesIT {
 
   @Test
   void maxTtlIsLearnedWithoutRenewingTheNewLease() {
-    Credential credential = firstCredential(watch(podToken(newPod()), "db1", null));
+    Credential credential = firstCredential(watch(pods.token(pods.create()), "db1", null));
     String leaseId = fixture.record(credential.getCredentialId()).leaseId();
 
     // db1 may be renewed up to 5 min after issue (counted a second short).
@@ -151,7 +148,7 @@ class UntrackedLeasesIT {
 
   @Test
   void renewalVaultRefusesForTheBrokersOwnTokenKeepsTheDetachedCredentialAlive() throws Exception {
-    EventStream stream = watch(podToken(newPod()), SHORT_ROLE, null);
+    EventStream stream = watch(pods.token(pods.create()), SHORT_ROLE, null);
     Credential credential = firstCredential(stream);
     String leaseId = fixture.record(credential.getCredentialId()).leaseId();
     // The pod's stream breaks: the credential waits for a resume through the reconnect grace, and
@@ -224,13 +221,8 @@ class UntrackedLeasesIT {
   }
 
   private EventStream watch(String token, String databaseRole, @Nullable Duration ttl) {
-    WatchCredentialRequest.Builder request =
-        WatchCredentialRequest.newBuilder().setDatabaseRole(databaseRole);
-    if (ttl != null) {
-      request.setRequestedTtl(
-          com.google.protobuf.Duration.newBuilder().setSeconds(ttl.toSeconds()));
-    }
-    EventStream stream = EventStream.open(fixture.channel, token, request.build());
+    EventStream stream =
+        EventStream.open(fixture.channel, token, EventStream.request(databaseRole, ttl));
     streams.add(stream);
     return stream;
   }
@@ -254,16 +246,5 @@ class UntrackedLeasesIT {
 
   private static Instant instant(Timestamp timestamp) {
     return Instant.ofEpochSecond(timestamp.getSeconds(), timestamp.getNanos());
-  }
-
-  private static String newPod() {
-    String name = "untracked-" + pods.incrementAndGet();
-    kubernetes.createPod("public", name, "application");
-    return name;
-  }
-
-  private static String podToken(String pod) {
-    return kubernetes.issueToken(
-        "public", "application", pod, List.of(AUDIENCE), Duration.ofMinutes(10));
   }
 }

@@ -19,10 +19,7 @@ final class AuditCommand implements Callable<Integer> {
 
   @ParentCommand AdminCli cli;
 
-  @Option(
-      names = {"-n", "--namespace"},
-      description = "only this namespace (default: all you may list)")
-  @Nullable String namespace;
+  @Mixin NamespaceFilter filter;
 
   @Option(names = "--pod", description = "only pods of this name")
   @Nullable String pod;
@@ -35,7 +32,8 @@ final class AuditCommand implements Callable<Integer> {
         cli.client()
             .get(
                 "/audit-events",
-                paging.addTo(AdminClient.query("namespace", namespace, "pod", pod), cli.clock));
+                paging.addTo(
+                    AdminClient.query("namespace", filter.namespace, "pod", pod), cli.clock));
     if (!cli.printedAsJson(answer)) {
       table(answer.path("items")).print(cli.out);
       paging.printNext(cli, answer);

@@ -17,10 +17,7 @@ final class CredentialsCommand implements Callable<Integer> {
 
   @ParentCommand AdminCli cli;
 
-  @Option(
-      names = {"-n", "--namespace"},
-      description = "only this namespace (default: all you may list)")
-  @Nullable String namespace;
+  @Mixin NamespaceFilter filter;
 
   @Option(names = "--service-account", description = "only this service account")
   @Nullable String serviceAccount;
@@ -47,7 +44,7 @@ final class CredentialsCommand implements Callable<Integer> {
                 "/credentials",
                 paging.addTo(
                     AdminClient.query(
-                        "namespace", namespace,
+                        "namespace", filter.namespace,
                         "serviceAccount", serviceAccount,
                         "pod", pod,
                         "databaseRole", databaseRole,

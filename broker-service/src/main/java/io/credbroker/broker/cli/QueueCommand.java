@@ -2,10 +2,8 @@ package io.credbroker.broker.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.concurrent.Callable;
-import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 
 /** Revocations Vault has not confirmed: those roles may still log in until a retry succeeds. */
@@ -18,10 +16,7 @@ final class QueueCommand implements Callable<Integer> {
 
   @ParentCommand AdminCli cli;
 
-  @Option(
-      names = {"-n", "--namespace"},
-      description = "only this namespace (default: all you may list)")
-  @Nullable String namespace;
+  @Mixin NamespaceFilter filter;
 
   @Mixin Paging paging;
 
@@ -31,7 +26,7 @@ final class QueueCommand implements Callable<Integer> {
         cli.client()
             .get(
                 "/revocation-queue",
-                paging.addTo(AdminClient.query("namespace", namespace), cli.clock));
+                paging.addTo(AdminClient.query("namespace", filter.namespace), cli.clock));
     if (cli.printedAsJson(answer)) {
       return 0;
     }

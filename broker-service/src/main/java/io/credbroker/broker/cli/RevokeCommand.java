@@ -79,8 +79,7 @@ final class RevokeCommand {
     @Parameters(paramLabel = "ID", description = "the credential id (see 'who' or 'credentials')")
     String id = "";
 
-    @Option(names = "--reason", required = true, description = "why, for the audit trail")
-    String reason = "";
+    @Mixin AuditReason reason;
 
     @Override
     public Integer call() {
@@ -90,7 +89,7 @@ final class RevokeCommand {
               .post(
                   AdminClient.path("credentials", id, "revocations"),
                   AdminClient.query(),
-                  reasonBody(reason));
+                  reasonBody(reason.text));
       if (cli.printedAsJson(answer)) {
         return 0;
       }
@@ -114,8 +113,7 @@ final class RevokeCommand {
 
     @ParentCommand RevokeCommand revoke;
 
-    @Option(names = "--reason", required = true, description = "why, for the audit trail")
-    String reason = "";
+    @Mixin AuditReason reason;
 
     @Option(
         names = {"-y", "--yes"},
@@ -149,7 +147,7 @@ final class RevokeCommand {
           return cli.declined();
         }
       }
-      body.put("reason", reason);
+      body.put("reason", reason.text);
       JsonNode done = client.post("/revocations", AdminClient.query(), body);
       if (!cli.printedAsJson(done)) {
         cli.out.println(

@@ -20,8 +20,7 @@ final class UnblockCommand implements Callable<Integer> {
 
   @Mixin PodArgument target;
 
-  @Option(names = "--reason", required = true, description = "why, for the audit trail")
-  String reason = "";
+  @Mixin AuditReason reason;
 
   @Option(
       names = {"-y", "--yes"},
@@ -52,7 +51,7 @@ final class UnblockCommand implements Callable<Integer> {
         client.post(
             AdminClient.path("namespaces", ref.namespace(), "pods", ref.name(), "unblock"),
             AdminClient.query(),
-            RevokeCommand.reasonBody(reason));
+            RevokeCommand.reasonBody(reason.text));
     if (!cli.printedAsJson(answer)) {
       cli.out.println("Lifted " + answer.path("lifted").size() + " block(s) of pod " + ref + ".");
     }

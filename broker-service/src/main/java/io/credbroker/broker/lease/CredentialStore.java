@@ -1,15 +1,15 @@
 package io.credbroker.broker.lease;
 
-import io.credbroker.broker.auth.PodIdentity;
-import java.sql.ResultSet;
-import java.sql.SQLException;
+import static io.credbroker.broker.lease.CredentialRows.COLUMNS;
+import static io.credbroker.broker.lease.CredentialRows.LIFECYCLE_COLUMNS;
+import static io.credbroker.broker.lease.CredentialRows.instant;
+import static io.credbroker.broker.lease.CredentialRows.utc;
+
+import io.credbroker.broker.lease.CredentialQueries.IdentityRole;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
 import java.util.Collection;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -19,8 +19,13 @@ import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.stereotype.Repository;
 
 /**
- * The {@code credential} table in the broker's state database. Every statement uses bind
- * parameters; no input is ever concatenated into SQL. There is no password column, on purpose.
+ * Writes to the {@code credential} table: a credential recorded at issue, the schedule's
+ * transitions (renewed, rotated, detached, resumed, ended; see the package's transition table) and
+ * the reads those writes depend on ({@link #findEntry}, {@link #dueBy}, {@link #stillHeldAsSeen},
+ * {@link #ownedElsewhere}), and the deletion of ended credentials. It keeps the name of the store
+ * the schedule writes to; what is only read about credentials is in {@link CredentialQueries}.
+ * Every statement uses bind parameters; no input is ever concatenated into SQL. There is no
+ * password column, on purpose.
  *
  * <p>Lifecycle updates are conditional ({@code state = 'ACTIVE'}, and for the owner's work {@code
  * owner_replica = me}), so that a replica that lost a credential to another (resume, failover) or
@@ -31,17 +36,6 @@ import org.springframework.stereotype.Repository;
  */
 @Repository
 public class CredentialStore {
-
-  private static final String COLUMNS =
-      "id, database_role, vault_mount, vault_role, lease_id, username, namespace,"
-          + " service_account, pod_name, pod_uid, kind, state, renewable, owner_replica,"
-          + " issue_time, expire_time, max_expire_time, replaces, detached_time, end_time,"
-          + " end_reason, token_expire_time";
-
-  private static final String LIFECYCLE_COLUMNS =
-      COLUMNS
-          + ", lease_ttl_seconds, renewal_due_time, next_action_time, stream_id, revoke_after,"
-          + " revoke_trigger, renewal_failures, expiring_notified";
 
   private final JdbcClient jdbc;
 
@@ -109,118 +103,6 @@ public class CredentialStore {
   }
 
   /**
-   * Which of {@code leaseIds} the state database knows: as a credential in any state, or as a
-   * revocation still queued. A lease known here is the broker's to renew, revoke or let run out.
-   */
-  public Set<String> knownLeaseIds(Collection<String> leaseIds) {
-    if (leaseIds.isEmpty()) {
-      return Set.of();
-    }
-    String[] ids = leaseIds.toArray(String[]::new);
-    return Set.copyOf(
-        jdbc.sql(
-                "SELECT lease_id FROM credential WHERE lease_id = ANY(:ids)"
-                    + " UNION SELECT lease_id FROM revocation_retry WHERE lease_id = ANY(:ids)")
-            .param("ids", ids)
-            .query(String.class)
-            .list());
-  }
-
-  public Optional<CredentialRecord> findById(UUID id) {
-    return jdbc.sql("SELECT " + COLUMNS + " FROM credential WHERE id = :id")
-        .param("id", id)
-        .query(CredentialStore::map)
-        .optional();
-  }
-
-  /** Every credential ever issued to the given PostgreSQL user name (normally one). */
-  public List<CredentialRecord> findByUsername(String username) {
-    return jdbc.sql("SELECT " + COLUMNS + " FROM credential WHERE username = :username")
-        .param("username", username)
-        .query(CredentialStore::map)
-        .list();
-  }
-
-  /** The credentials with these ids, oldest first; unknown ids are skipped. */
-  public List<CredentialRecord> findAllById(Collection<UUID> ids) {
-    if (ids.isEmpty()) {
-      return List.of();
-    }
-    return jdbc.sql(
-            "SELECT " + COLUMNS + " FROM credential WHERE id IN (:ids) ORDER BY issue_time, id")
-        .param("ids", List.copyOf(ids))
-        .query(CredentialStore::map)
-        .list();
-  }
-
-  /**
-   * The credentials that match every filter of {@code query} (optional filters are written as
-   * {@code CAST(:p AS text) IS NULL OR column = :p}), newest first; the slice's window bounds the
-   * issue time and its position continues after a credential of the previous page.
-   */
-  public List<CredentialRecord> search(CredentialQuery query) {
-    return query
-        .slice()
-        .bind(
-            jdbc.sql(
-                    "SELECT "
-                        + COLUMNS
-                        + " FROM credential"
-                        + " WHERE (CAST(:ns AS text) IS NULL OR namespace = :ns)"
-                        + " AND (CAST(:sa AS text) IS NULL OR service_account = :sa)"
-                        + " AND (CAST(:pod AS text) IS NULL OR pod_name = :pod)"
-                        + " AND (CAST(:role AS text) IS NULL OR database_role = :role)"
-                        + " AND (CAST(:username AS text) IS NULL OR username = :username)"
-                        + " AND (NOT :activeOnly OR state = 'ACTIVE')"
-                        + " AND (CAST(:since AS timestamptz) IS NULL OR issue_time >= :since)"
-                        + " AND (CAST(:until AS timestamptz) IS NULL OR issue_time < :until)"
-                        + " AND (CAST(:afterTime AS timestamptz) IS NULL OR issue_time < :afterTime"
-                        + " OR (issue_time = :afterTime AND id > CAST(:afterKey AS uuid)))"
-                        + " ORDER BY issue_time DESC, id LIMIT :limit")
-                .param("ns", query.namespace())
-                .param("sa", query.serviceAccount())
-                .param("pod", query.podName())
-                .param("role", query.databaseRole())
-                .param("username", query.username())
-                .param("activeOnly", query.activeOnly()))
-        .query(CredentialStore::map)
-        .list();
-  }
-
-  /** The UIDs of every pod of this name the broker has issued credentials to. */
-  public List<String> podUidsOf(String namespace, String podName) {
-    return jdbc.sql(
-            "SELECT DISTINCT pod_uid FROM credential WHERE namespace = :ns AND pod_name = :pod"
-                + " AND pod_uid IS NOT NULL")
-        .param("ns", namespace)
-        .param("pod", podName)
-        .query(String.class)
-        .list();
-  }
-
-  /** The ids of the still active credentials issued to any of these pod UIDs, oldest first. */
-  public List<UUID> activeIdsOfPods(Collection<String> podUids) {
-    if (podUids.isEmpty()) {
-      return List.of();
-    }
-    return jdbc.sql(
-            "SELECT id FROM credential WHERE pod_uid IN (:uids) AND state = 'ACTIVE'"
-                + " ORDER BY issue_time")
-        .param("uids", List.copyOf(podUids))
-        .query(UUID.class)
-        .list();
-  }
-
-  /** The live credentials of one pod UID (what an operator's pod revocation ends). */
-  public List<CredentialRecord> findActiveByPodUid(String podUid) {
-    return jdbc.sql(
-            "SELECT " + COLUMNS + " FROM credential WHERE pod_uid = :podUid AND state = 'ACTIVE'")
-        .param("podUid", podUid)
-        .query(CredentialStore::map)
-        .list();
-  }
-
-  /**
    * The part of ending a credential's renewals that every ending shares: revoked for {@code
    * :trigger} at {@code :at}, unless it was due to be revoked earlier for another reason, and never
    * renewed again. Followed by each ending's own {@code next_action_time}.
@@ -278,23 +160,6 @@ public class CredentialStore {
   }
 
   /**
-   * Every (namespace, service account, database role) that live credentials not already ending (no
-   * revoke trigger) were issued for, cluster-wide.
-   */
-  public List<IdentityRole> liveIdentityRoles() {
-    return jdbc.sql(
-            "SELECT DISTINCT namespace, service_account, database_role FROM credential"
-                + " WHERE state = 'ACTIVE' AND revoke_trigger IS NULL")
-        .query(
-            (rs, row) ->
-                new IdentityRole(
-                    rs.getString("namespace"),
-                    rs.getString("service_account"),
-                    rs.getString("database_role")))
-        .list();
-  }
-
-  /**
    * Ends the renewals of every live credential of {@code identityRole}, whoever owns it, because no
    * binding allows it any more: nobody renews or rotates it, it cannot be resumed, its owner looks
    * at it at {@code lookAt} (ending its stream) and revokes it at {@code revokeAt} for {@link
@@ -317,29 +182,6 @@ public class CredentialStore {
         .update();
   }
 
-  /** A service account and a database role it obtained credentials of. */
-  public record IdentityRole(String namespace, String serviceAccount, String databaseRole) {}
-
-  /**
-   * The pods (name and UID known) whose live credentials this replica is responsible for and which
-   * are not known to be deleted yet.
-   */
-  public List<PodIdentity> podsServedBy(String replica) {
-    return jdbc.sql(
-            "SELECT DISTINCT namespace, service_account, pod_name, pod_uid FROM credential"
-                + " WHERE owner_replica = :replica AND state = 'ACTIVE' AND pod_uid IS NOT NULL"
-                + " AND revoke_trigger IS DISTINCT FROM 'POD_DELETED'")
-        .param("replica", replica)
-        .query(
-            (rs, row) ->
-                new PodIdentity(
-                    rs.getString("namespace"),
-                    rs.getString("service_account"),
-                    rs.getString("pod_name"),
-                    rs.getString("pod_uid")))
-        .list();
-  }
-
   /**
    * Notes that the stream holding a credential has ended while the credential is still active.
    *
@@ -360,7 +202,7 @@ public class CredentialStore {
   Optional<LeaseEntry> findEntry(UUID id) {
     return jdbc.sql("SELECT " + LIFECYCLE_COLUMNS + " FROM credential WHERE id = :id")
         .param("id", id)
-        .query(CredentialStore::mapEntry)
+        .query(CredentialRows::entry)
         .optional();
   }
 
@@ -379,55 +221,6 @@ public class CredentialStore {
         .query(
             (rs, row) -> new Due(rs.getObject("id", UUID.class), instant(rs, "next_action_time")))
         .list();
-  }
-
-  /**
-   * This replica's live credentials by where they are in their life: {@code attached} (a stream
-   * holds it), {@code detached} (in its reconnect grace), {@code replaced} (draining after a
-   * rotation), {@code one_shot}.
-   */
-  Map<String, Long> liveCounts(String replica) {
-    return jdbc.sql(
-            "SELECT count(*) FILTER (WHERE kind = 'STREAM' AND revoke_after IS NULL"
-                + " AND detached_time IS NULL) AS attached,"
-                + " count(*) FILTER (WHERE kind = 'STREAM' AND revoke_after IS NULL"
-                + " AND detached_time IS NOT NULL) AS detached,"
-                + " count(*) FILTER (WHERE revoke_after IS NOT NULL) AS replaced,"
-                + " count(*) FILTER (WHERE kind = 'ONE_SHOT') AS one_shot"
-                + " FROM credential WHERE owner_replica = :replica AND state = 'ACTIVE'")
-        .param("replica", replica)
-        .query(
-            (rs, row) ->
-                Map.of(
-                    "attached", rs.getLong("attached"),
-                    "detached", rs.getLong("detached"),
-                    "replaced", rs.getLong("replaced"),
-                    "one_shot", rs.getLong("one_shot")))
-        .single();
-  }
-
-  /** The earliest expiry among this replica's credentials that it is supposed to renew. */
-  Optional<Instant> earliestRenewedExpiry(String replica) {
-    List<@Nullable Instant> earliest =
-        jdbc.sql(
-                "SELECT min(expire_time) AS earliest FROM credential"
-                    + " WHERE owner_replica = :replica AND state = 'ACTIVE'"
-                    + " AND renewal_due_time IS NOT NULL")
-            .param("replica", replica)
-            .query((rs, row) -> nullableInstant(rs, "earliest"))
-            .list();
-    return earliest.isEmpty() ? Optional.empty() : Optional.ofNullable(earliest.get(0));
-  }
-
-  /** The earliest death of a Vault token that created a live credential, in the whole cluster. */
-  Optional<Instant> earliestTokenExpiry() {
-    List<@Nullable Instant> earliest =
-        jdbc.sql(
-                "SELECT min(token_expire_time) AS earliest FROM credential"
-                    + " WHERE state = 'ACTIVE'")
-            .query((rs, row) -> nullableInstant(rs, "earliest"))
-            .list();
-    return earliest.isEmpty() ? Optional.empty() : Optional.ofNullable(earliest.get(0));
   }
 
   /**
@@ -737,64 +530,5 @@ public class CredentialStore {
         .param("seconds", olderThan.toSeconds())
         .param("batch", batch)
         .update();
-  }
-
-  private static CredentialRecord map(ResultSet rs, int row) throws SQLException {
-    return CredentialRecord.builder()
-        .id(rs.getObject("id", UUID.class))
-        .databaseRole(rs.getString("database_role"))
-        .vaultMount(rs.getString("vault_mount"))
-        .vaultRole(rs.getString("vault_role"))
-        .leaseId(rs.getString("lease_id"))
-        .username(rs.getString("username"))
-        .owner(
-            new PodIdentity(
-                rs.getString("namespace"),
-                rs.getString("service_account"),
-                rs.getString("pod_name"),
-                rs.getString("pod_uid")))
-        .kind(CredentialKind.valueOf(rs.getString("kind")))
-        .state(CredentialState.valueOf(rs.getString("state")))
-        .renewable(rs.getBoolean("renewable"))
-        .ownerReplica(rs.getString("owner_replica"))
-        .issueTime(instant(rs, "issue_time"))
-        .expireTime(instant(rs, "expire_time"))
-        .maxExpireTime(nullableInstant(rs, "max_expire_time"))
-        .replaces(rs.getObject("replaces", UUID.class))
-        .detachedTime(nullableInstant(rs, "detached_time"))
-        .endTime(nullableInstant(rs, "end_time"))
-        .endReason(rs.getString("end_reason"))
-        .tokenExpireTime(nullableInstant(rs, "token_expire_time"))
-        .build();
-  }
-
-  private static LeaseEntry mapEntry(ResultSet rs, int row) throws SQLException {
-    long ttl = rs.getLong("lease_ttl_seconds");
-    Duration leaseTtl = rs.wasNull() ? null : Duration.ofSeconds(ttl);
-    String trigger = rs.getString("revoke_trigger");
-    return new LeaseEntry(
-        map(rs, row),
-        leaseTtl,
-        nullableInstant(rs, "renewal_due_time"),
-        nullableInstant(rs, "next_action_time"),
-        rs.getObject("stream_id", UUID.class),
-        nullableInstant(rs, "revoke_after"),
-        trigger == null ? null : RevocationTrigger.valueOf(trigger),
-        rs.getInt("renewal_failures"),
-        rs.getBoolean("expiring_notified"));
-  }
-
-  private static Instant instant(ResultSet rs, String column) throws SQLException {
-    return Objects.requireNonNull(nullableInstant(rs, column), column);
-  }
-
-  private static @Nullable Instant nullableInstant(ResultSet rs, String column)
-      throws SQLException {
-    OffsetDateTime value = rs.getObject(column, OffsetDateTime.class);
-    return value == null ? null : value.toInstant();
-  }
-
-  private static @Nullable OffsetDateTime utc(@Nullable Instant instant) {
-    return instant == null ? null : OffsetDateTime.ofInstant(instant, ZoneOffset.UTC);
   }
 }

@@ -45,18 +45,20 @@ class LeaseConfiguration {
   LeaseService leaseService(
       VaultDatabaseCredentials vault,
       CredentialStore store,
+      CredentialQueries credentials,
       RevocationRetryQueue retryQueue,
       ReplicaId replicaId,
       LeaseMetrics metrics,
       BrokerProperties properties,
       Clock clock) {
     return new LeaseService(
-        vault, store, retryQueue, replicaId, clock, metrics, properties.lease());
+        vault, store, credentials, retryQueue, replicaId, clock, metrics, properties.lease());
   }
 
   @Bean
   LeaseKeeper leaseKeeper(
       CredentialStore store,
+      CredentialQueries credentials,
       LeaseService leaseService,
       VaultDatabaseCredentials vault,
       RevocationRetryQueue retryQueue,
@@ -69,6 +71,7 @@ class LeaseConfiguration {
       Clock clock) {
     return new LeaseKeeper(
         store,
+        credentials,
         leaseService,
         vault,
         retryQueue,
@@ -115,7 +118,7 @@ class LeaseConfiguration {
   @Bean
   LeaseReconciler leaseReconciler(
       VaultDatabaseCredentials vault,
-      CredentialStore store,
+      CredentialQueries credentials,
       Bindings bindings,
       JdbcClient jdbc,
       TransactionTemplate transactions,
@@ -123,7 +126,14 @@ class LeaseConfiguration {
       BrokerProperties properties,
       Clock clock) {
     return new LeaseReconciler(
-        vault, store, bindings, jdbc, transactions, clock, metrics, properties.lease().reconcile());
+        vault,
+        credentials,
+        bindings,
+        jdbc,
+        transactions,
+        clock,
+        metrics,
+        properties.lease().reconcile());
   }
 
   /** Once the broker is up: can the issuing tokens' lifetime cover the rotation margin? */
@@ -134,12 +144,14 @@ class LeaseConfiguration {
 
   @Bean
   UnboundCredentials unboundCredentials(
+      CredentialQueries credentials,
       CredentialStore store,
       Bindings bindings,
       BrokerProperties properties,
       LeaseMetrics metrics,
       Clock clock) {
-    return new UnboundCredentials(store, bindings, clock, properties.lease().drainGrace(), metrics);
+    return new UnboundCredentials(
+        credentials, store, bindings, clock, properties.lease().drainGrace(), metrics);
   }
 
   /**

@@ -26,7 +26,7 @@ final class LeaseGauges {
 
   private static final Logger log = LoggerFactory.getLogger(LeaseGauges.class);
 
-  private final CredentialStore store;
+  private final CredentialQueries credentials;
   private final RevocationRetryQueue retryQueue;
   private final String replica;
   private final Clock clock;
@@ -38,12 +38,12 @@ final class LeaseGauges {
   private final AtomicReference<Duration> oldestRetryAge = new AtomicReference<>(Duration.ZERO);
 
   LeaseGauges(
-      CredentialStore store,
+      CredentialQueries credentials,
       RevocationRetryQueue retryQueue,
       String replica,
       Clock clock,
       MeterRegistry registry) {
-    this.store = Objects.requireNonNull(store, "store");
+    this.credentials = Objects.requireNonNull(credentials, "credentials");
     this.retryQueue = Objects.requireNonNull(retryQueue, "retryQueue");
     this.replica = Objects.requireNonNull(replica, "replica");
     this.clock = Objects.requireNonNull(clock, "clock");
@@ -102,9 +102,9 @@ final class LeaseGauges {
   /** Reads the gauges' values from the state store; a failure leaves the previous values. */
   void refresh() {
     try {
-      store.liveCounts(replica).forEach((state, count) -> liveCounts.get(state).set(count));
-      earliestExpiry.set(store.earliestRenewedExpiry(replica).orElse(null));
-      earliestTokenExpiry.set(store.earliestTokenExpiry().orElse(null));
+      credentials.liveCounts(replica).forEach((state, count) -> liveCounts.get(state).set(count));
+      earliestExpiry.set(credentials.earliestRenewedExpiry(replica).orElse(null));
+      earliestTokenExpiry.set(credentials.earliestTokenExpiry().orElse(null));
       retryDepth.set(retryQueue.depth());
       oldestRetryAge.set(retryQueue.oldestAge());
     } catch (RuntimeException e) {

@@ -80,6 +80,7 @@ public final class LeaseKeeper implements SmartLifecycle {
 
   public LeaseKeeper(
       CredentialStore store,
+      CredentialQueries credentials,
       LeaseService leases,
       VaultDatabaseCredentials vault,
       RevocationRetryQueue retryQueue,
@@ -91,6 +92,7 @@ public final class LeaseKeeper implements SmartLifecycle {
       LeaseMetrics metrics) {
     this(
         store,
+        credentials,
         leases,
         vault,
         retryQueue,
@@ -110,6 +112,7 @@ public final class LeaseKeeper implements SmartLifecycle {
    */
   LeaseKeeper(
       CredentialStore store,
+      CredentialQueries credentials,
       LeaseService leases,
       VaultDatabaseCredentials vault,
       RevocationRetryQueue retryQueue,
@@ -149,7 +152,7 @@ public final class LeaseKeeper implements SmartLifecycle {
     this.owned = owned;
     this.fencedRenewals = new FencedRenewals(owned, vault, leases, clock, settings, metrics);
     this.retryWorker = new RevocationRetryWorker(retryQueue, vault, clock, settings, metrics);
-    this.gauges = new LeaseGauges(store, retryQueue, replica, clock, metrics.registry());
+    this.gauges = new LeaseGauges(credentials, retryQueue, replica, clock, metrics.registry());
   }
 
   @Override

@@ -61,7 +61,7 @@ public final class LeaseReconciler implements SmartLifecycle {
   static final long LOCK_KEY = 0x6372_6564_7265_6331L;
 
   private final VaultDatabaseCredentials vault;
-  private final CredentialStore store;
+  private final CredentialQueries credentials;
   private final Bindings bindings;
   private final JdbcClient jdbc;
   private final TransactionTemplate transactions;
@@ -76,7 +76,7 @@ public final class LeaseReconciler implements SmartLifecycle {
 
   public LeaseReconciler(
       VaultDatabaseCredentials vault,
-      CredentialStore store,
+      CredentialQueries credentials,
       Bindings bindings,
       JdbcClient jdbc,
       TransactionTemplate transactions,
@@ -84,7 +84,7 @@ public final class LeaseReconciler implements SmartLifecycle {
       LeaseMetrics metrics,
       BrokerProperties.Reconcile settings) {
     this.vault = Objects.requireNonNull(vault, "vault");
-    this.store = Objects.requireNonNull(store, "store");
+    this.credentials = Objects.requireNonNull(credentials, "credentials");
     this.bindings = Objects.requireNonNull(bindings, "bindings");
     this.jdbc = Objects.requireNonNull(jdbc, "jdbc");
     this.transactions = Objects.requireNonNull(transactions, "transactions");
@@ -135,7 +135,7 @@ public final class LeaseReconciler implements SmartLifecycle {
       }
       listed += leaseIds.size();
       List<String> candidates = new ArrayList<>(leaseIds);
-      candidates.removeAll(store.knownLeaseIds(leaseIds));
+      candidates.removeAll(credentials.knownLeaseIds(leaseIds));
       for (String leaseId : candidates) {
         Outcome outcome = settle(leaseId);
         switch (outcome) {
@@ -178,7 +178,8 @@ public final class LeaseReconciler implements SmartLifecycle {
       Duration age = Duration.between(issued.get(), clock.instant());
       // Looked up again after Vault's answer: an issuance that was recording just now is known by
       // now.
-      if (age.compareTo(settings.grace()) < 0 || !store.knownLeaseIds(List.of(leaseId)).isEmpty()) {
+      if (age.compareTo(settings.grace()) < 0
+          || !credentials.knownLeaseIds(List.of(leaseId)).isEmpty()) {
         return Outcome.YOUNG;
       }
       metrics.orphan("found");

@@ -55,6 +55,7 @@ public class LeaseService implements AutoCloseable {
 
   private final VaultDatabaseCredentials vault;
   private final CredentialStore store;
+  private final CredentialQueries credentials;
   private final RevocationRetryQueue retryQueue;
   private final ReplicaId replicaId;
   private final Clock clock;
@@ -68,6 +69,7 @@ public class LeaseService implements AutoCloseable {
   public LeaseService(
       VaultDatabaseCredentials vault,
       CredentialStore store,
+      CredentialQueries credentials,
       RevocationRetryQueue retryQueue,
       ReplicaId replicaId,
       Clock clock,
@@ -75,6 +77,7 @@ public class LeaseService implements AutoCloseable {
       BrokerProperties.Lease settings) {
     this.vault = Objects.requireNonNull(vault, "vault");
     this.store = Objects.requireNonNull(store, "store");
+    this.credentials = Objects.requireNonNull(credentials, "credentials");
     this.retryQueue = Objects.requireNonNull(retryQueue, "retryQueue");
     this.replicaId = Objects.requireNonNull(replicaId, "replicaId");
     this.clock = Objects.requireNonNull(clock, "clock");
@@ -293,7 +296,7 @@ public class LeaseService implements AutoCloseable {
       revoke(record, null, RevocationTrigger.RELEASE);
       UUID replaced = record.replaces();
       Optional<CredentialRecord> draining =
-          replaced == null ? Optional.empty() : store.findById(replaced);
+          replaced == null ? Optional.empty() : credentials.findById(replaced);
       if (draining.isPresent() && draining.get().state() == CredentialState.ACTIVE) {
         revoke(draining.get(), null, RevocationTrigger.RELEASE);
       }
@@ -324,7 +327,7 @@ public class LeaseService implements AutoCloseable {
       if (revokeTime.isPresent()) {
         return new Acknowledgement(replaced, revokeTime.get());
       }
-      Instant ended = store.findById(replaced).map(CredentialRecord::endTime).orElse(null);
+      Instant ended = credentials.findById(replaced).map(CredentialRecord::endTime).orElse(null);
       return new Acknowledgement(replaced, ended != null ? ended : now);
     } catch (DataAccessException e) {
       throw stateStoreUnavailable(e);
@@ -445,7 +448,7 @@ public class LeaseService implements AutoCloseable {
   }
 
   private CredentialRecord find(UUID credentialId) {
-    return store
+    return credentials
         .findById(credentialId)
         .orElseThrow(
             () ->
@@ -455,7 +458,7 @@ public class LeaseService implements AutoCloseable {
 
   /** The credential if it belongs to the caller's pod; NOT_FOUND otherwise (ids are not probed). */
   private CredentialRecord findOwned(PodIdentity owner, UUID credentialId) {
-    Optional<CredentialRecord> record = store.findById(credentialId);
+    Optional<CredentialRecord> record = credentials.findById(credentialId);
     if (record.isEmpty()
         || owner.podUid() == null
         || !owner.podUid().equals(record.get().owner().podUid())) {

@@ -2,7 +2,7 @@ package io.credbroker.broker.lease;
 
 import io.credbroker.broker.auth.Bindings;
 import io.credbroker.broker.auth.PodIdentity;
-import io.credbroker.broker.lease.CredentialStore.IdentityRole;
+import io.credbroker.broker.lease.CredentialQueries.IdentityRole;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -27,6 +27,7 @@ public final class UnboundCredentials {
 
   private static final Logger log = LoggerFactory.getLogger(UnboundCredentials.class);
 
+  private final CredentialQueries credentials;
   private final CredentialStore store;
   private final Bindings bindings;
   private final Clock clock;
@@ -34,11 +35,13 @@ public final class UnboundCredentials {
   private final LeaseMetrics metrics;
 
   public UnboundCredentials(
+      CredentialQueries credentials,
       CredentialStore store,
       Bindings bindings,
       Clock clock,
       Duration drainGrace,
       LeaseMetrics metrics) {
+    this.credentials = Objects.requireNonNull(credentials, "credentials");
     this.store = Objects.requireNonNull(store, "store");
     this.bindings = Objects.requireNonNull(bindings, "bindings");
     this.clock = Objects.requireNonNull(clock, "clock");
@@ -57,7 +60,7 @@ public final class UnboundCredentials {
       Instant now = clock.instant();
       Instant revokeAt = now.plus(drainGrace);
       int total = 0;
-      for (IdentityRole live : store.liveIdentityRoles()) {
+      for (IdentityRole live : credentials.liveIdentityRoles()) {
         PodIdentity identity = new PodIdentity(live.namespace(), live.serviceAccount(), null, null);
         if (bindings.allows(identity, live.databaseRole())) {
           continue;

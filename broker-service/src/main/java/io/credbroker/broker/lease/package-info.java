@@ -11,6 +11,12 @@
  * Classes named {@code Lease*} work on the schedule that keeps leases alive; classes named {@code
  * Credential*} hold or hand out credentials.
  *
+ * <p>Every write to {@code credential} goes through {@link
+ * io.credbroker.broker.lease.CredentialStore} (the schedule's conditional writes, the issue, the
+ * deletion of ended credentials); what is only read, by operators, other packages and the gauges,
+ * goes through {@link io.credbroker.broker.lease.CredentialQueries}. Both select and map rows the
+ * same way ({@code CredentialRows}).
+ *
  * <h2>The credential's life</h2>
  *
  * <p>The column {@code state} is {@code ACTIVE} until the credential ends, then {@code RELEASED},

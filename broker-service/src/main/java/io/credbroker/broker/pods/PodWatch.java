@@ -3,7 +3,7 @@ package io.credbroker.broker.pods;
 import io.credbroker.broker.DaemonThreads;
 import io.credbroker.broker.auth.PodIdentity;
 import io.credbroker.broker.cluster.ReplicaId;
-import io.credbroker.broker.lease.CredentialStore;
+import io.credbroker.broker.lease.CredentialQueries;
 import io.credbroker.broker.lease.PodDepartures;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -54,7 +54,7 @@ public final class PodWatch implements SmartLifecycle {
 
   private final KubernetesClient client;
   private final PodDepartures departures;
-  private final CredentialStore store;
+  private final CredentialQueries credentials;
   private final String replica;
   private final Duration checkInterval;
   private final MeterRegistry meterRegistry;
@@ -66,13 +66,13 @@ public final class PodWatch implements SmartLifecycle {
   public PodWatch(
       KubernetesClient client,
       PodDepartures departures,
-      CredentialStore store,
+      CredentialQueries credentials,
       ReplicaId replicaId,
       Duration checkInterval,
       MeterRegistry meterRegistry) {
     this.client = Objects.requireNonNull(client, "client");
     this.departures = Objects.requireNonNull(departures, "departures");
-    this.store = Objects.requireNonNull(store, "store");
+    this.credentials = Objects.requireNonNull(credentials, "credentials");
     this.replica = replicaId.value();
     this.checkInterval = Objects.requireNonNull(checkInterval, "checkInterval");
     if (checkInterval.isNegative() || checkInterval.isZero()) {
@@ -158,7 +158,7 @@ public final class PodWatch implements SmartLifecycle {
         reportedOutOfSync = false;
         log.info("The watch of pods is in sync with Kubernetes again");
       }
-      for (PodIdentity pod : store.podsServedBy(replica)) {
+      for (PodIdentity pod : credentials.podsServedBy(replica)) {
         String uid = Objects.requireNonNull(pod.podUid());
         Pod cached = podInformer.getStore().getByKey(pod.namespace() + "/" + pod.podName());
         if (cached != null && uid.equals(cached.getMetadata().getUid())) {

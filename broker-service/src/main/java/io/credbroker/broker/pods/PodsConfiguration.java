@@ -2,7 +2,7 @@ package io.credbroker.broker.pods;
 
 import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.broker.config.BrokerProperties;
-import io.credbroker.broker.lease.CredentialStore;
+import io.credbroker.broker.lease.CredentialQueries;
 import io.credbroker.broker.lease.PodDepartures;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -32,14 +32,14 @@ class PodsConfiguration {
     PodWatch podWatch(
         KubernetesClient kubernetesClient,
         PodDepartures podDepartures,
-        CredentialStore credentialStore,
+        CredentialQueries credentials,
         ReplicaId replicaId,
         BrokerProperties properties,
         MeterRegistry meterRegistry) {
       return new PodWatch(
           kubernetesClient,
           podDepartures,
-          credentialStore,
+          credentials,
           replicaId,
           properties.kubernetes().podWatch().checkInterval(),
           meterRegistry);

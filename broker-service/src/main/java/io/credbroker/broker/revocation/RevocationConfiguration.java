@@ -4,8 +4,8 @@ import com.github.benmanes.caffeine.cache.Ticker;
 import io.credbroker.broker.auth.Bindings;
 import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.broker.config.BrokerProperties;
+import io.credbroker.broker.lease.CredentialQueries;
 import io.credbroker.broker.lease.CredentialRevokedEvent;
-import io.credbroker.broker.lease.CredentialStore;
 import io.credbroker.broker.lease.LeaseService;
 import io.credbroker.broker.lease.RevocationRetryQueue;
 import io.credbroker.broker.vault.VaultDatabaseCredentials;
@@ -33,8 +33,8 @@ class RevocationConfiguration {
 
   @Bean
   RevocationStore revocationStore(
-      JdbcClient jdbcClient, CredentialStore credentialStore, RevocationRetryQueue retryQueue) {
-    return new RevocationStore(jdbcClient, credentialStore, retryQueue);
+      JdbcClient jdbcClient, CredentialQueries credentials, RevocationRetryQueue retryQueue) {
+    return new RevocationStore(jdbcClient, credentials, retryQueue);
   }
 
   @Bean

@@ -1,7 +1,7 @@
 package io.credbroker.broker.revocation;
 
+import io.credbroker.broker.lease.CredentialQueries;
 import io.credbroker.broker.lease.CredentialQuery;
-import io.credbroker.broker.lease.CredentialStore;
 import io.credbroker.broker.lease.ListSlice;
 import io.credbroker.broker.lease.QueuedRevocation;
 import io.credbroker.broker.lease.RevocationRetryQueue;
@@ -25,8 +25,8 @@ import org.springframework.jdbc.core.simple.JdbcClient;
 
 /**
  * The revocation feature's tables ({@code pod_block}, {@code audit_event}); what it needs of the
- * lease lifecycle's tables ({@code credential}, {@code revocation_retry}) it asks {@link
- * CredentialStore} and {@link RevocationRetryQueue}, which own them.
+ * lease lifecycle's tables ({@code credential}, {@code revocation_retry}) it asks the lease
+ * package, which owns them ({@link CredentialQueries}, {@link RevocationRetryQueue}).
  *
  * <p>Every statement uses bind parameters; no input is ever concatenated into SQL (optional filters
  * are written as {@code CAST(:p AS text) IS NULL OR column = :p}). Thread-safe; each call runs in
@@ -41,11 +41,11 @@ public class RevocationStore {
       "pod_uid, namespace, pod_name, reason, blocked_by, blocked_time";
 
   private final JdbcClient jdbc;
-  private final CredentialStore credentials;
+  private final CredentialQueries credentials;
   private final RevocationRetryQueue retryQueue;
 
   public RevocationStore(
-      JdbcClient jdbc, CredentialStore credentials, RevocationRetryQueue retryQueue) {
+      JdbcClient jdbc, CredentialQueries credentials, RevocationRetryQueue retryQueue) {
     this.jdbc = Objects.requireNonNull(jdbc, "jdbc");
     this.credentials = Objects.requireNonNull(credentials, "credentials");
     this.retryQueue = Objects.requireNonNull(retryQueue, "retryQueue");

@@ -2,7 +2,7 @@ package io.credbroker.broker.lease;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.credbroker.broker.lease.CredentialStore.IdentityRole;
+import io.credbroker.broker.lease.CredentialQueries.IdentityRole;
 import io.credbroker.broker.revocation.StateDatabase;
 import java.nio.file.Path;
 import java.time.Instant;

@@ -51,6 +51,7 @@ class FencedRenewalsTest {
   private final LeaseKeeper keeper =
       new LeaseKeeper(
           store,
+          mock(CredentialQueries.class),
           leases,
           vault,
           mock(RevocationRetryQueue.class),

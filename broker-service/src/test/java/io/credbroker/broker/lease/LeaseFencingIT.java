@@ -177,6 +177,7 @@ class LeaseFencingIT {
                   : super.findEntry(id);
             }
           };
+      CredentialQueries credentials = new CredentialQueries(db.jdbc);
       SimpleMeterRegistry meters = new SimpleMeterRegistry();
       LeaseMetrics metrics = new LeaseMetrics(meters);
       BrokerProperties.Lease settings = LeaseTestSettings.lease();
@@ -185,6 +186,7 @@ class LeaseFencingIT {
           new LeaseService(
               vault,
               store,
+              credentials,
               retryQueue,
               new ReplicaId(paused),
               Clock.systemUTC(),
@@ -193,6 +195,7 @@ class LeaseFencingIT {
       keeper =
           new LeaseKeeper(
               store,
+              credentials,
               leases,
               vault,
               retryQueue,

@@ -40,6 +40,7 @@ class LeaseKeeperTest {
   private static final Binding DB1 = LeaseTestSettings.DB1;
 
   private final CredentialStore store = mock(CredentialStore.class);
+  private final CredentialQueries credentials = mock(CredentialQueries.class);
   private final LeaseService leases = mock(LeaseService.class);
   private final RenewalPolicy renewals = mock(RenewalPolicy.class);
   private final VaultDatabaseCredentials vault = mock(VaultDatabaseCredentials.class);
@@ -48,6 +49,7 @@ class LeaseKeeperTest {
   private final LeaseKeeper keeper =
       new LeaseKeeper(
           store,
+          credentials,
           leases,
           vault,
           mock(RevocationRetryQueue.class),
@@ -114,6 +116,7 @@ class LeaseKeeperTest {
     LeaseKeeper watchingPods =
         new LeaseKeeper(
             store,
+            credentials,
             leases,
             vault,
             mock(RevocationRetryQueue.class),
@@ -547,6 +550,7 @@ class LeaseKeeperTest {
   private LeaseKeeper keeperWith(Bindings bindings) {
     return new LeaseKeeper(
         store,
+        credentials,
         leases,
         vault,
         mock(RevocationRetryQueue.class),

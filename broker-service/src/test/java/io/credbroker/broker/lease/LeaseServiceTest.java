@@ -54,11 +54,13 @@ class LeaseServiceTest {
 
   private final VaultDatabaseCredentials vault = mock(VaultDatabaseCredentials.class);
   private final CredentialStore store = mock(CredentialStore.class);
+  private final CredentialQueries credentials = mock(CredentialQueries.class);
   private final RevocationRetryQueue retryQueue = mock(RevocationRetryQueue.class);
   private final LeaseService leases =
       new LeaseService(
           vault,
           store,
+          credentials,
           retryQueue,
           new ReplicaId("replica-a"),
           Clock.fixed(NOW, ZoneOffset.UTC),
@@ -229,7 +231,7 @@ class LeaseServiceTest {
   @Test
   void revocationThatVaultCannotConfirmStaysQueuedAndTheCredentialEnds() {
     CredentialRecord record = activeRecord();
-    when(store.findById(record.id())).thenReturn(Optional.of(record));
+    when(credentials.findById(record.id())).thenReturn(Optional.of(record));
     when(store.endAndQueue(
             eq(record.id()),
             eq(CredentialState.REVOKED),
@@ -252,7 +254,7 @@ class LeaseServiceTest {
   @Test
   void revokingAnEndedCredentialAgainChangesNothing() {
     CredentialRecord record = activeRecord();
-    when(store.findById(record.id())).thenReturn(Optional.of(record));
+    when(credentials.findById(record.id())).thenReturn(Optional.of(record));
     when(store.endAndQueue(any(), any(), any(), any(), any())).thenReturn(false);
 
     RevocationOutcome outcome = leases.revoke(record.id(), RevocationTrigger.RELEASE);
@@ -281,8 +283,8 @@ class LeaseServiceTest {
             .expireTime(NOW.plusSeconds(60))
             .replaces(draining.id())
             .build();
-    when(store.findById(record.id())).thenReturn(Optional.of(record));
-    when(store.findById(draining.id())).thenReturn(Optional.of(draining));
+    when(credentials.findById(record.id())).thenReturn(Optional.of(record));
+    when(credentials.findById(draining.id())).thenReturn(Optional.of(draining));
     when(store.endAndQueue(any(), eq(CredentialState.RELEASED), any(), any(), any()))
         .thenReturn(true);
 
@@ -307,14 +309,14 @@ class LeaseServiceTest {
     verify(retryQueue).confirmed(record.id());
     verify(retryQueue).confirmed(draining.id());
     // One read of each: the lease and user to revoke are those just read.
-    verify(store, times(1)).findById(record.id());
-    verify(store, times(1)).findById(draining.id());
+    verify(credentials, times(1)).findById(record.id());
+    verify(credentials, times(1)).findById(draining.id());
   }
 
   @Test
   void anotherPodsCredentialCannotBeResumedReleasedOrAcknowledged() {
     CredentialRecord record = activeRecord();
-    when(store.findById(record.id())).thenReturn(Optional.of(record));
+    when(credentials.findById(record.id())).thenReturn(Optional.of(record));
     PodIdentity otherPod = new PodIdentity("public", "application", "app-2", "uid-2");
 
     assertThatThrownBy(() -> leases.resume(otherPod, DB1, record.id(), UUID.randomUUID()))
@@ -336,7 +338,7 @@ class LeaseServiceTest {
   @Test
   void acknowledgingACredentialThatReplacedNothingIsRefused() {
     CredentialRecord record = activeRecord();
-    when(store.findById(record.id())).thenReturn(Optional.of(record));
+    when(credentials.findById(record.id())).thenReturn(Optional.of(record));
 
     assertThatThrownBy(() -> leases.acknowledge(POD, record.id()))
         .isInstanceOfSatisfying(

@@ -3,6 +3,7 @@ package io.credbroker.broker.retention;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.credbroker.broker.config.BrokerProperties;
+import io.credbroker.broker.lease.CredentialQueries;
 import io.credbroker.broker.lease.CredentialStore;
 import io.credbroker.broker.lease.RevocationRetryQueue;
 import io.credbroker.broker.revocation.RevocationStore;
@@ -54,7 +55,7 @@ class StateRetentionIT {
             jdbc,
             new TransactionTemplate(new DataSourceTransactionManager(dataSource)),
             new CredentialStore(jdbc),
-            new RevocationStore(jdbc, new CredentialStore(jdbc), new RevocationRetryQueue(jdbc)),
+            new RevocationStore(jdbc, new CredentialQueries(jdbc), new RevocationRetryQueue(jdbc)),
             // Batches of 2, so that a pass needs several of them.
             new BrokerProperties.Retention(
                 Duration.ofDays(30), Duration.ofDays(365), Duration.ofHours(1), 2));

@@ -3,8 +3,8 @@ package io.credbroker.broker.revocation;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.credbroker.broker.lease.CredentialQueries;
 import io.credbroker.broker.lease.CredentialQuery;
-import io.credbroker.broker.lease.CredentialStore;
 import io.credbroker.broker.lease.RevocationRetryQueue;
 import java.nio.file.Path;
 import java.sql.SQLException;
@@ -29,7 +29,7 @@ class RevocationStoreIT {
     db = new StateDatabase(workDir);
     store =
         new RevocationStore(
-            db.jdbc, new CredentialStore(db.jdbc), new RevocationRetryQueue(db.jdbc));
+            db.jdbc, new CredentialQueries(db.jdbc), new RevocationRetryQueue(db.jdbc));
   }
 
   @AfterAll
