@@ -11,6 +11,19 @@
  * Classes named {@code Lease*} work on the schedule that keeps leases alive; classes named {@code
  * Credential*} hold or hand out credentials.
  *
+ * <p>Revocation has two sides. This package says how a credential ends, whoever asked: {@link
+ * io.credbroker.broker.lease.RevocationTrigger} (why: release, rotation, abandoned, expired, an
+ * operator, pod deleted, unbound), {@link io.credbroker.broker.lease.RevocationOutcome} (what
+ * {@link io.credbroker.broker.lease.LeaseService#revoke} did), {@code
+ * RevocationRetryQueue.PendingRevocation} (a row of {@code revocation_retry} a worker retries),
+ * {@link io.credbroker.broker.lease.QueuedRevocation} (the same row as operators list it) and
+ * {@link io.credbroker.broker.lease.CredentialRevokedEvent} (the in-process signal that ends the
+ * stream holding it). The package {@code revocation} says who asked and tells the other replicas:
+ * its types are the answers to an operator's calls ({@code CredentialRevocation}, {@code
+ * PodRevocation}, {@code BulkRevocation}, each listing {@code RevokedCredential}s) and the {@code
+ * NOTIFY} payload between replicas ({@code RevocationMessage}). The split follows the layering:
+ * {@code revocation} calls {@code lease}, never the other way.
+ *
  * <p>Every write to {@code credential} goes through {@link
  * io.credbroker.broker.lease.CredentialStore} (the schedule's conditional writes, the issue, the
  * deletion of ended credentials); what is only read, by operators, other packages and the gauges,
