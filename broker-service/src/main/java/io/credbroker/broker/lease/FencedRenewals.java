@@ -83,7 +83,7 @@ final class FencedRenewals {
     if (!fenced.getAsBoolean()) {
       return;
     }
-    for (Due due : owned.dueBy(clock.instant(), Integer.MAX_VALUE)) {
+    for (Due due : owned.dueBy(clock.instant())) {
       if (!fenced.getAsBoolean()) {
         return;
       }
@@ -120,7 +120,7 @@ final class FencedRenewals {
       }
       metrics.fencedRenewal("failed");
       Instant retryAt =
-          LeaseDecisions.renewalRetryAt(
+          RenewalPolicy.retryAt(
               now, lease.expireTime(), lease.failures(), settings.renewalRetryMax());
       owned.failedWhileFenced(id, lease, retryAt);
       return retryAt;

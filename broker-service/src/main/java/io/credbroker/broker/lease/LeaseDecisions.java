@@ -1,7 +1,5 @@
 package io.credbroker.broker.lease;
 
-import static io.credbroker.broker.lease.Backoff.jitteredBackoffMillis;
-
 import io.credbroker.broker.BrokerException;
 import io.credbroker.broker.BrokerException.Reason;
 import io.credbroker.broker.auth.Binding;
@@ -163,10 +161,7 @@ final class LeaseDecisions {
    */
   private static boolean mayOutliveItsRecord(LeaseEntry entry, Instant now) {
     Instant max = entry.record().maxExpireTime();
-    return entry.record().renewable()
-        && entry.renewalDue() != null
-        && entry.revokeAfter() == null
-        && (max == null || now.isBefore(max));
+    return entry.renewedByItsOwner() && (max == null || now.isBefore(max));
   }
 
   /**
@@ -416,7 +411,7 @@ final class LeaseDecisions {
   private Instant renewalFailed(LeaseEntry entry, Instant now, boolean held) {
     CredentialRecord record = entry.record();
     Instant retryAt =
-        renewalRetryAt(
+        RenewalPolicy.retryAt(
             now, record.expireTime(), entry.renewalFailures(), settings.renewalRetryMax());
     Duration remaining = Duration.between(now, record.expireTime());
     boolean notify =
@@ -429,22 +424,6 @@ final class LeaseDecisions {
       streams.expiring(record.id(), record.expireTime());
     }
     return next;
-  }
-
-  /**
-   * When to try again a renewal that could not reach Vault after {@code failures} such attempts:
-   * capped exponential backoff with jitter, and while the lease lives (until {@code expire}) within
-   * a third of what remains of it, so that several attempts fit before it runs out; once it has,
-   * the backoff alone rules.
-   */
-  static Instant renewalRetryAt(Instant now, Instant expire, int failures, Duration retryMax) {
-    long jittered = jitteredBackoffMillis(MIN_RETRY, retryMax, Math.min(failures, 16));
-    Duration remaining = Duration.between(now, expire);
-    long beforeExpiry =
-        remaining.isNegative()
-            ? Long.MAX_VALUE
-            : Math.max(MIN_RETRY.toMillis(), remaining.toMillis() / 3);
-    return now.plusMillis(Math.max(MIN_RETRY.toMillis(), Math.min(jittered, beforeExpiry)));
   }
 
   private static Instant earliest(@Nullable Instant... candidates) {

@@ -38,4 +38,9 @@ record LeaseEntry(
   UUID id() {
     return record.id();
   }
+
+  /** Whether its owner renews it: renewable, a renewal due, not replaced or ending. */
+  boolean renewedByItsOwner() {
+    return record.renewable() && renewalDue != null && revokeAfter == null;
+  }
 }

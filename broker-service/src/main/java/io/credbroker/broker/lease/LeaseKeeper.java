@@ -244,11 +244,11 @@ public final class LeaseKeeper implements SmartLifecycle {
   /** Loads the credentials due soon; occasionally works the retry queue and refreshes gauges. */
   private void poll() {
     try {
-      Instant horizon = clock.instant().plus(settings.pollInterval().multipliedBy(2));
       if (fenced) {
         // Nothing to load, work or count: the renewals go on from memory (renewWhileFenced).
         return;
       }
+      Instant horizon = clock.instant().plus(settings.pollInterval().multipliedBy(2));
       for (Due due : store.dueBy(replica, horizon, settings.batchSize())) {
         enqueue(due.id(), due.at());
       }

@@ -102,9 +102,7 @@ final class OwnedLeases {
     Instant renewalDue = entry.renewalDue();
     if (record.state() != CredentialState.ACTIVE
         || record.kind() != CredentialKind.STREAM
-        || !record.renewable()
-        || renewalDue == null
-        || entry.revokeAfter() != null
+        || !entry.renewedByItsOwner()
         || !replica.equals(record.ownerReplica())) {
       forget(record.id());
       return;
@@ -202,10 +200,8 @@ final class OwnedLeases {
     leases.remove(id, seen);
   }
 
-  /**
-   * The noted leases whose renewal is due by {@code until}, earliest first, at most {@code limit}.
-   */
-  List<Due> dueBy(Instant until, int limit) {
+  /** The noted leases whose renewal is due by {@code until}, earliest first. */
+  List<Due> dueBy(Instant until) {
     long untilMillis = until.toEpochMilli();
     List<Due> due = new ArrayList<>();
     leases.forEach(
@@ -215,7 +211,7 @@ final class OwnedLeases {
           }
         });
     due.sort(Comparator.comparing(Due::at));
-    return due.size() > limit ? List.copyOf(due.subList(0, limit)) : due;
+    return due;
   }
 
   /**

@@ -1,5 +1,7 @@
 package io.credbroker.broker.lease;
 
+import static io.credbroker.broker.lease.Backoff.jitteredBackoffMillis;
+
 import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.ThreadLocalRandom;
@@ -15,6 +17,9 @@ import org.jspecify.annotations.Nullable;
  * <p>Immutable and thread-safe.
  */
 final class RenewalPolicy {
+
+  /** The shortest wait before a renewal is tried again. */
+  private static final Duration MIN_RETRY = Duration.ofMillis(200);
 
   private final double fraction;
   private final double jitter;
@@ -41,5 +46,21 @@ final class RenewalPolicy {
     }
     // Never later than the credential's limit: the renewal due then is the one that rotates it.
     return limit.isAfter(from) ? limit : from;
+  }
+
+  /**
+   * When to try again a renewal that could not reach Vault after {@code failures} such attempts:
+   * capped exponential backoff with jitter, and while the lease lives (until {@code expire}) within
+   * a third of what remains of it, so that several attempts fit before it runs out; once it has,
+   * the backoff alone rules.
+   */
+  static Instant retryAt(Instant now, Instant expire, int failures, Duration retryMax) {
+    long jittered = jitteredBackoffMillis(MIN_RETRY, retryMax, Math.min(failures, 16));
+    Duration remaining = Duration.between(now, expire);
+    long beforeExpiry =
+        remaining.isNegative()
+            ? Long.MAX_VALUE
+            : Math.max(MIN_RETRY.toMillis(), remaining.toMillis() / 3);
+    return now.plusMillis(Math.max(MIN_RETRY.toMillis(), Math.min(jittered, beforeExpiry)));
   }
 }
