@@ -111,6 +111,20 @@ class ArchitectureTest {
           .resideInAnyPackage("java.sql..", "javax.sql..", "org.springframework.jdbc..")
           .because("state is read and written by the domain packages that own its tables");
 
+  /**
+   * A {@code @Repository} gets Spring's exception-translation proxy: a reflective call (and a
+   * bridge-method lookup) around every statement, on the issuance and release path, for a
+   * translation that {@code JdbcClient} has already made. The stores are plain beans.
+   */
+  @ArchTest
+  static final ArchRule noStoreBehindTheTranslationProxy =
+      noClasses()
+          .should()
+          .beAnnotatedWith("org.springframework.stereotype.Repository")
+          .because(
+              "JdbcClient already translates SQLExceptions; the proxy only adds a reflective call"
+                  + " per statement");
+
   @ArchTest
   static final ArchRule productionCodeNeverUsesTheStandIns =
       noClasses()

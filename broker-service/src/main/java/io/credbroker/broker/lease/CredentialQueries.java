@@ -14,7 +14,6 @@ import java.util.Set;
 import java.util.UUID;
 import org.jspecify.annotations.Nullable;
 import org.springframework.jdbc.core.simple.JdbcClient;
-import org.springframework.stereotype.Repository;
 
 /**
  * Reads of the {@code credential} table: what operators (the admin API, revocations), the other
@@ -24,9 +23,9 @@ import org.springframework.stereotype.Repository;
  * that a caller that only looks needs nothing that could change a row.
  *
  * <p>Every statement uses bind parameters; no input is ever concatenated into SQL. Thread-safe
- * (stateless apart from the shared {@link JdbcClient}).
+ * (stateless apart from the shared {@link JdbcClient}). A plain bean, as {@link CredentialStore}
+ * is, for the same reason.
  */
-@Repository
 public class CredentialQueries {
 
   private final JdbcClient jdbc;

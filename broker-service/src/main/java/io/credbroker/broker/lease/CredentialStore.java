@@ -16,7 +16,6 @@ import java.util.Set;
 import java.util.UUID;
 import org.jspecify.annotations.Nullable;
 import org.springframework.jdbc.core.simple.JdbcClient;
-import org.springframework.stereotype.Repository;
 
 /**
  * Writes to the {@code credential} table: a credential recorded at issue, the schedule's
@@ -32,9 +31,11 @@ import org.springframework.stereotype.Repository;
  * to a revocation cannot overwrite what the other did; they report whether a row changed.
  *
  * <p>Thread-safe (stateless apart from the shared {@link JdbcClient}); statements run in their own
- * auto-committed transactions unless the caller opens one.
+ * auto-committed transactions unless the caller opens one. {@link JdbcClient} already translates
+ * every {@code SQLException} into a {@code DataAccessException}, so the class is a plain bean
+ * (declared in {@link LeaseConfiguration}), not a {@code @Repository} behind Spring's translating
+ * proxy, which cost a reflective call per statement on the issuance and release path.
  */
-@Repository
 public class CredentialStore {
 
   private final JdbcClient jdbc;

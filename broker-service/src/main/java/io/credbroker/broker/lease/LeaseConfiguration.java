@@ -37,6 +37,16 @@ class LeaseConfiguration {
   }
 
   @Bean
+  CredentialStore credentialStore(JdbcClient jdbc) {
+    return new CredentialStore(jdbc);
+  }
+
+  @Bean
+  CredentialQueries credentialQueries(JdbcClient jdbc) {
+    return new CredentialQueries(jdbc);
+  }
+
+  @Bean
   RevocationRetryQueue revocationRetryQueue(JdbcClient jdbc) {
     return new RevocationRetryQueue(jdbc);
   }
