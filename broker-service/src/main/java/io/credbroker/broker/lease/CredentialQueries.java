@@ -52,9 +52,13 @@ public class CredentialQueries {
             .list());
   }
 
+  /**
+   * Read on every release and revocation: a positional parameter, which JdbcClient passes to
+   * JdbcTemplate as it is (see {@link CredentialStore}).
+   */
   public Optional<CredentialRecord> findById(UUID id) {
-    return jdbc.sql("SELECT " + COLUMNS + " FROM credential WHERE id = :id")
-        .param("id", id)
+    return jdbc.sql("SELECT " + COLUMNS + " FROM credential WHERE id = ?")
+        .param(id)
         .query(CredentialRows::record)
         .optional();
   }

@@ -44,6 +44,44 @@ public class CredentialStore {
     this.jdbc = Objects.requireNonNull(jdbc, "jdbc");
   }
 
+  // The statements of every issuance and release take positional parameters: JdbcClient hands them
+  // to JdbcTemplate as they are, where named ones would be substituted (a new SQL string, argument
+  // list and statement creator) on every call.
+
+  /** {@link #insert}: the columns of {@link CredentialRows#COLUMNS}, then the schedule. */
+  private static final String INSERT =
+      "INSERT INTO credential ("
+          + COLUMNS
+          + ", lease_ttl_seconds, renewal_due_time, next_action_time, stream_id)"
+          + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+  /**
+   * The claim condition of a fenced write: the row is as the owner read it (owner, stream, detached
+   * time; bound by {@link #sameClaim}, after the flag that turns it on).
+   */
+  private static final String SAME_CLAIM =
+      " (owner_replica = ?"
+          + " AND stream_id IS NOT DISTINCT FROM CAST(? AS uuid)"
+          + " AND detached_time IS NOT DISTINCT FROM CAST(? AS timestamptz))";
+
+  /**
+   * {@link #endAndQueue}: state, end time, trigger, id, {@link #SAME_CLAIM} with its flag, then the
+   * queue row's trigger and first retry.
+   */
+  private static final String END_AND_QUEUE =
+      "WITH ended AS (UPDATE credential SET state = ?, end_time = ?, end_reason = ?,"
+          + " renewal_due_time = NULL, next_action_time = NULL, stream_id = NULL,"
+          + " updated_time = now()"
+          + " WHERE id = ? AND state = 'ACTIVE' AND (NOT ? OR"
+          + SAME_CLAIM
+          + ") RETURNING id, lease_id)"
+          + " INSERT INTO revocation_retry (credential_id, lease_id, trigger, next_attempt_time)"
+          + " SELECT id, lease_id, ?, ? FROM ended ON CONFLICT (credential_id) DO NOTHING";
+
+  /** {@link #stillHeldAsSeen}: id, then {@link #SAME_CLAIM} with its flag. */
+  private static final String STILL_HELD =
+      "SELECT id FROM credential WHERE id = ? AND state = 'ACTIVE' AND ? AND" + SAME_CLAIM;
+
   /**
    * Records a credential that Vault has just issued, with no schedule (nobody looks at it again).
    */
@@ -65,41 +103,34 @@ public class CredentialStore {
       @Nullable Instant renewalDue,
       @Nullable Instant nextAction,
       @Nullable UUID streamId) {
-    jdbc.sql(
-            "INSERT INTO credential ("
-                + COLUMNS
-                + ", lease_ttl_seconds, renewal_due_time, next_action_time, stream_id"
-                + ") VALUES (:id, :databaseRole, :vaultMount, :vaultRole, :leaseId, :username,"
-                + " :namespace, :serviceAccount, :podName, :podUid, :kind, :state, :renewable,"
-                + " :ownerReplica, :issueTime, :expireTime, :maxExpireTime, :replaces,"
-                + " :detachedTime, :endTime, :endReason, :tokenExpireTime, :leaseTtl, :renewalDue, :nextAction,"
-                + " :streamId)")
-        .param("id", record.id())
-        .param("databaseRole", record.databaseRole())
-        .param("vaultMount", record.vaultMount())
-        .param("vaultRole", record.vaultRole())
-        .param("leaseId", record.leaseId())
-        .param("username", record.username())
-        .param("namespace", record.owner().namespace())
-        .param("serviceAccount", record.owner().serviceAccount())
-        .param("podName", record.owner().podName())
-        .param("podUid", record.owner().podUid())
-        .param("kind", record.kind().name())
-        .param("state", record.state().name())
-        .param("renewable", record.renewable())
-        .param("ownerReplica", record.ownerReplica())
-        .param("issueTime", utc(record.issueTime()))
-        .param("expireTime", utc(record.expireTime()))
-        .param("maxExpireTime", utc(record.maxExpireTime()))
-        .param("replaces", record.replaces())
-        .param("detachedTime", utc(record.detachedTime()))
-        .param("endTime", utc(record.endTime()))
-        .param("endReason", record.endReason())
-        .param("tokenExpireTime", utc(record.tokenExpireTime()))
-        .param("leaseTtl", leaseTtl == null ? null : leaseTtl.toSeconds())
-        .param("renewalDue", utc(renewalDue))
-        .param("nextAction", utc(nextAction))
-        .param("streamId", streamId)
+    jdbc.sql(INSERT)
+        .params(
+            record.id(),
+            record.databaseRole(),
+            record.vaultMount(),
+            record.vaultRole(),
+            record.leaseId(),
+            record.username(),
+            record.owner().namespace(),
+            record.owner().serviceAccount(),
+            record.owner().podName(),
+            record.owner().podUid(),
+            record.kind().name(),
+            record.state().name(),
+            record.renewable(),
+            record.ownerReplica(),
+            utc(record.issueTime()),
+            utc(record.expireTime()),
+            utc(record.maxExpireTime()),
+            record.replaces(),
+            utc(record.detachedTime()),
+            utc(record.endTime()),
+            record.endReason(),
+            utc(record.tokenExpireTime()),
+            leaseTtl == null ? null : leaseTtl.toSeconds(),
+            utc(renewalDue),
+            utc(nextAction),
+            streamId)
         .update();
   }
 
@@ -437,24 +468,14 @@ public class CredentialStore {
       Instant now,
       Instant retryAt) {
     return sameClaim(
-                jdbc.sql(
-                    "WITH ended AS (UPDATE credential SET state = :state, end_time = :now,"
-                        + " end_reason = :trigger, renewal_due_time = NULL,"
-                        + " next_action_time = NULL, stream_id = NULL, updated_time = now()"
-                        + " WHERE id = :id AND state = 'ACTIVE'"
-                        + " AND (NOT :fenced OR"
-                        + SAME_CLAIM
-                        + ") RETURNING id, lease_id)"
-                        + " INSERT INTO revocation_retry"
-                        + " (credential_id, lease_id, trigger, next_attempt_time)"
-                        + " SELECT id, lease_id, :trigger, :retryAt FROM ended"
-                        + " ON CONFLICT (credential_id) DO NOTHING"),
+                jdbc.sql(END_AND_QUEUE)
+                    .param(state.name())
+                    .param(utc(now))
+                    .param(trigger.name())
+                    .param(id),
                 seen)
-            .param("state", state.name())
-            .param("now", utc(now))
-            .param("trigger", trigger.name())
-            .param("retryAt", utc(retryAt))
-            .param("id", id)
+            .param(trigger.name())
+            .param(utc(retryAt))
             .update()
         == 1;
   }
@@ -467,33 +488,20 @@ public class CredentialStore {
    * acting finds here that its reading is stale. Its Vault calls (renewals) ask this first.
    */
   boolean stillHeldAsSeen(LeaseEntry seen) {
-    return !sameClaim(
-            jdbc.sql(
-                "SELECT id FROM credential WHERE id = :id AND state = 'ACTIVE' AND :fenced AND"
-                    + SAME_CLAIM),
-            seen)
-        .param("id", seen.id())
+    return !sameClaim(jdbc.sql(STILL_HELD).param(seen.id()), seen)
         .query(UUID.class)
         .list()
         .isEmpty();
   }
 
-  /**
-   * The claim condition of a fenced write: the row is as the owner read it ({@code :owner}, {@code
-   * :seenStream}, {@code :seenDetached}); {@code :fenced} turns it on.
-   */
-  private static final String SAME_CLAIM =
-      " (owner_replica = :owner"
-          + " AND stream_id IS NOT DISTINCT FROM CAST(:seenStream AS uuid)"
-          + " AND detached_time IS NOT DISTINCT FROM CAST(:seenDetached AS timestamptz))";
-
+  /** Binds {@link #SAME_CLAIM} and the flag before it: on when {@code seen} is given. */
   private static JdbcClient.StatementSpec sameClaim(
       JdbcClient.StatementSpec statement, @Nullable LeaseEntry seen) {
     return statement
-        .param("fenced", seen != null)
-        .param("owner", seen == null ? null : seen.record().ownerReplica())
-        .param("seenStream", seen == null ? null : seen.streamId())
-        .param("seenDetached", seen == null ? null : utc(seen.record().detachedTime()));
+        .param(seen != null)
+        .param(seen == null ? null : seen.record().ownerReplica())
+        .param(seen == null ? null : seen.streamId())
+        .param(seen == null ? null : utc(seen.record().detachedTime()));
   }
 
   /**

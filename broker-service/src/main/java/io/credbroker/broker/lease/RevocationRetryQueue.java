@@ -102,8 +102,9 @@ public class RevocationRetryQueue {
 
   /** Whether the credential's revocation still waits for Vault. */
   public boolean contains(UUID credentialId) {
-    return jdbc.sql("SELECT count(*) FROM revocation_retry WHERE credential_id = :id")
-            .param("id", credentialId)
+    // Positional parameters on the release path, as CredentialStore's.
+    return jdbc.sql("SELECT count(*) FROM revocation_retry WHERE credential_id = ?")
+            .param(credentialId)
             .query(Long.class)
             .single()
         > 0;
@@ -156,9 +157,7 @@ public class RevocationRetryQueue {
 
   /** Vault confirmed the revocation. */
   void confirmed(UUID credentialId) {
-    jdbc.sql("DELETE FROM revocation_retry WHERE credential_id = :id")
-        .param("id", credentialId)
-        .update();
+    jdbc.sql("DELETE FROM revocation_retry WHERE credential_id = ?").param(credentialId).update();
   }
 
   /** An attempt failed; try again at {@code nextAttempt}. */

@@ -1,16 +1,25 @@
 package io.credbroker.broker.lease;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.mockito.Mockito.atLeastOnce;
+import static org.mockito.Mockito.spy;
+import static org.mockito.Mockito.verify;
+import static org.mockito.Mockito.verifyNoMoreInteractions;
 
+import io.credbroker.broker.auth.PodIdentity;
 import io.credbroker.broker.lease.CredentialQueries.IdentityRole;
 import io.credbroker.broker.revocation.StateDatabase;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.springframework.jdbc.core.namedparam.NamedParameterJdbcTemplate;
+import org.springframework.jdbc.core.simple.JdbcClient;
 
 /**
  * The schedule's writes that race with another replica's marks, on a real PostgreSQL: a rotation
@@ -92,6 +101,117 @@ class CredentialStoreIT {
 
     assertThat(store.restoreSuperseded(id, REPLICA, Instant.now())).isTrue();
     assertThat(trigger(id)).isNull();
+  }
+
+  /**
+   * The statements of an issuance and a release (record, read, end and queue, the fenced variants,
+   * the queue's check and removal) bind every value where it belongs, and none of them goes through
+   * the named-parameter template: each is handed to the plain JdbcTemplate as written.
+   */
+  @Test
+  void issuanceAndReleaseStatementsRoundTripWithoutNamedParameters() {
+    NamedParameterJdbcTemplate named = spy(new NamedParameterJdbcTemplate(db.dataSource));
+    JdbcClient jdbc = JdbcClient.create(named);
+    CredentialStore hot = new CredentialStore(jdbc);
+    CredentialQueries queries = new CredentialQueries(jdbc);
+    RevocationRetryQueue queue = new RevocationRetryQueue(jdbc);
+    Instant issued = Instant.now().truncatedTo(ChronoUnit.SECONDS);
+    // Every component set, the optional ones too, so that each of the insert's columns is checked.
+    CredentialRecord record =
+        new CredentialRecord(
+            UUID.randomUUID(),
+            "db1",
+            "database",
+            "db1-role",
+            "database/creds/db1-role/" + UUID.randomUUID(),
+            "v-" + UUID.randomUUID(),
+            new PodIdentity("public", "application", "app-1", UUID.randomUUID().toString()),
+            CredentialKind.STREAM,
+            CredentialState.ACTIVE,
+            true,
+            REPLICA,
+            issued,
+            issued.plusSeconds(60),
+            issued.plusSeconds(3600),
+            insertCredential("application"),
+            issued.plusSeconds(5),
+            null,
+            null,
+            issued.plusSeconds(7200));
+    UUID streamId = UUID.randomUUID();
+
+    hot.insert(
+        record, Duration.ofSeconds(60), issued.plusSeconds(40), issued.plusSeconds(45), streamId);
+    assertThat(queries.findById(record.id())).contains(record);
+    LeaseEntry entry = store.findEntry(record.id()).orElseThrow();
+    assertThat(entry.record()).isEqualTo(record);
+    assertThat(entry.leaseTtl()).isEqualTo(Duration.ofSeconds(60));
+    assertThat(entry.renewalDue()).isEqualTo(issued.plusSeconds(40));
+    assertThat(entry.nextAction()).isEqualTo(issued.plusSeconds(45));
+    assertThat(entry.streamId()).isEqualTo(streamId);
+    assertThat(hot.stillHeldAsSeen(entry)).isTrue();
+    // Read while another stream held it: a resume since makes the owner's fenced ending stale.
+    LeaseEntry claimedSince =
+        new LeaseEntry(
+            record,
+            entry.leaseTtl(),
+            entry.renewalDue(),
+            entry.nextAction(),
+            UUID.randomUUID(),
+            null,
+            null,
+            0,
+            false);
+    assertThat(hot.stillHeldAsSeen(claimedSince)).isFalse();
+    Instant now = issued.plusSeconds(10);
+    assertThat(
+            hot.endAndQueue(
+                record.id(),
+                claimedSince,
+                CredentialState.REVOKED,
+                RevocationTrigger.EXPIRED,
+                now,
+                now.plusSeconds(30)))
+        .isFalse();
+    assertThat(queue.contains(record.id())).isFalse();
+
+    assertThat(
+            hot.endAndQueue(
+                record.id(),
+                entry,
+                CredentialState.RELEASED,
+                RevocationTrigger.RELEASE,
+                now,
+                now.plusSeconds(30)))
+        .isTrue();
+    assertThat(
+            hot.endAndQueue(
+                record.id(),
+                CredentialState.RELEASED,
+                RevocationTrigger.RELEASE,
+                now,
+                now.plusSeconds(30)))
+        .isFalse();
+    CredentialRecord ended = queries.findById(record.id()).orElseThrow();
+    assertThat(ended.state()).isEqualTo(CredentialState.RELEASED);
+    assertThat(ended.endTime()).isEqualTo(now);
+    assertThat(ended.endReason()).isEqualTo("RELEASE");
+    // Read through the test's own client: the queue's listing is not on the release path.
+    assertThat(new RevocationRetryQueue(db.jdbc).list(1000))
+        .filteredOn(pending -> pending.credentialId().equals(record.id()))
+        .singleElement()
+        .satisfies(
+            pending -> {
+              assertThat(pending.leaseId()).isEqualTo(record.leaseId());
+              assertThat(pending.trigger()).isEqualTo(RevocationTrigger.RELEASE);
+              assertThat(pending.nextAttemptTime()).isEqualTo(now.plusSeconds(30));
+            });
+    queue.confirmed(record.id());
+    assertThat(queue.contains(record.id())).isFalse();
+
+    // JdbcClient asks for the plain template once per statement; nothing else is called.
+    verify(named, atLeastOnce()).getJdbcOperations();
+    verifyNoMoreInteractions(named);
   }
 
   private static String trigger(UUID id) {
