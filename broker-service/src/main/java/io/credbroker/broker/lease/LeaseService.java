@@ -414,12 +414,18 @@ public class LeaseService implements AutoCloseable {
       owned.forget(credentialId);
       boolean revoked = revokeInVault(credentialId, record.leaseId());
       metrics.revocation(trigger, revoked);
-      log.info(
-          "Credential {} (user {}) ended for {}{}",
-          credentialId,
-          record.username(),
-          trigger.tag(),
-          revoked ? "" : "; its revocation waits for Vault");
+      if (trigger == RevocationTrigger.RELEASE && revoked) {
+        // A pod's own release, done: one per release call, counted in the revocation metric; an
+        // operator has nothing to do about it.
+        log.debug("Credential {} (user {}) released", credentialId, record.username());
+      } else {
+        log.info(
+            "Credential {} (user {}) ended for {}{}",
+            credentialId,
+            record.username(),
+            trigger.tag(),
+            revoked ? "" : "; its revocation waits for Vault");
+      }
       return new RevocationOutcome(credentialId, record.username(), revoked);
     } catch (DataAccessException e) {
       throw stateStoreUnavailable(e);

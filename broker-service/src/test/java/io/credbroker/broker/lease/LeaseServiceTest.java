@@ -11,6 +11,10 @@ import static org.mockito.Mockito.times;
 import static org.mockito.Mockito.verify;
 import static org.mockito.Mockito.when;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import io.credbroker.broker.BrokerException;
 import io.credbroker.broker.BrokerException.Reason;
 import io.credbroker.broker.auth.Binding;
@@ -29,6 +33,7 @@ import java.util.Set;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import org.mockito.ArgumentCaptor;
+import org.slf4j.LoggerFactory;
 import org.springframework.dao.DataAccessResourceFailureException;
 
 class LeaseServiceTest {
@@ -311,6 +316,40 @@ class LeaseServiceTest {
     // One read of each: the lease and user to revoke are those just read.
     verify(credentials, times(1)).findById(record.id());
     verify(credentials, times(1)).findById(draining.id());
+  }
+
+  @Test
+  void aReleaseVaultConfirmedIsNoInfoLineButEveryOtherEndingIs() {
+    CredentialRecord record = activeRecord();
+    when(credentials.findById(record.id())).thenReturn(Optional.of(record));
+    when(store.endAndQueue(any(), any(), any(), any(), any())).thenReturn(true);
+    ListAppender<ILoggingEvent> logs = new ListAppender<>();
+    logs.start();
+    Logger logger = (Logger) LoggerFactory.getLogger(LeaseService.class);
+    logger.addAppender(logs);
+    try {
+      leases.release(POD, record.id());
+      assertThat(logs.list).noneMatch(e -> e.getLevel().isGreaterOrEqual(Level.INFO));
+
+      leases.revoke(record.id(), RevocationTrigger.ADMIN);
+      assertThat(logs.list)
+          .filteredOn(e -> e.getLevel() == Level.INFO)
+          .singleElement()
+          .satisfies(e -> assertThat(e.getFormattedMessage()).contains("v-k-db1-abc", "admin"));
+
+      logs.list.clear();
+      doThrow(new BrokerException(Reason.VAULT_UNAVAILABLE, "Vault is unavailable"))
+          .when(vault)
+          .revoke(record.leaseId());
+      leases.release(POD, record.id());
+      assertThat(logs.list)
+          .filteredOn(e -> e.getLevel() == Level.INFO)
+          .singleElement()
+          .satisfies(
+              e -> assertThat(e.getFormattedMessage()).contains("release", "waits for Vault"));
+    } finally {
+      logger.detachAppender(logs);
+    }
   }
 
   @Test
