@@ -139,6 +139,7 @@ break the YAML; extraConfig is merged over it last.
     "renewal-jitter" $lease.renewalJitter
     "rotation-margin" $lease.rotationMargin
     "reconnect-grace" $lease.reconnectGrace
+    "reconnect-grace-limit" $lease.reconnectGraceLimit
     "drain-grace" $lease.drainGrace
     "workers" $lease.workers
     "expiring-warning" $lease.expiringWarning

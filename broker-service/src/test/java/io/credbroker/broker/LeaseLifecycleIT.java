@@ -8,6 +8,7 @@ import com.google.protobuf.Timestamp;
 import io.credbroker.api.v1.AcknowledgeRotationRequest;
 import io.credbroker.api.v1.AcknowledgeRotationResponse;
 import io.credbroker.api.v1.Credential;
+import io.credbroker.api.v1.CredentialBrokerGrpc;
 import io.credbroker.api.v1.CredentialEvent;
 import io.credbroker.api.v1.CredentialRotated;
 import io.credbroker.api.v1.ReleaseCredentialRequest;
@@ -20,8 +21,12 @@ import io.credbroker.broker.lease.CredentialState;
 import io.credbroker.broker.lease.LeaseKeeper;
 import io.credbroker.broker.lease.RevocationRetryQueue;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
+import io.grpc.CallOptions;
+import io.grpc.ClientCall;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.file.Path;
@@ -34,6 +39,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -53,6 +59,9 @@ class LeaseLifecycleIT {
 
   private static final Duration GRACE = Duration.ofSeconds(3);
   private static final Duration DRAIN = Duration.ofSeconds(1);
+
+  private static final Metadata.Key<String> AUTHORIZATION =
+      Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
 
   @TempDir static Path workDir;
   private static BrokerFixture fixture;
@@ -396,6 +405,100 @@ class LeaseLifecycleIT {
   }
 
   @Test
+  void credentialClaimedFromASilentReplicaIsResumedAfterItsGraceWhileItsPodWasShed()
+      throws Exception {
+    // The replica the pod comes back to admits one pending call at a time.
+    try (BrokerFixture.Replica silent = fixture.startReplica(Map.of());
+        BrokerFixture.Replica survivor =
+            fixture.startReplica(Map.of("credbroker.grpc.max-pending-calls", "1"))) {
+      String token = pods.token(pods.create());
+      EventStream onSilent = watch(silent.channel, token, "db1", null);
+      Credential credential = client.remember(onSilent.first().getIssued().getCredential());
+      String silentId = silent.context.getBean(ReplicaId.class).value();
+
+      // The survivor is saturated: another caller holds its one admission slot.
+      String otherToken = pods.token(pods.create());
+      ClientCall<WatchCredentialRequest, CredentialEvent> slotHolder =
+          holdAdmissionSlot(survivor.channel, otherToken);
+      Instant detached;
+      try {
+        // The replica dies: no heartbeat, no renewals. Its pod tries to resume on the survivor and
+        // is shed, again and again, until well past the end of the plain grace after the claim.
+        silent.context.getBean(ReplicaHeartbeat.class).stop();
+        silent.context.getBean(LeaseKeeper.class).stop();
+        Instant claimDeadline = Instant.now().plusSeconds(30);
+        Instant plainGraceEnd = null;
+        while (plainGraceEnd == null || Instant.now().isBefore(plainGraceEnd)) {
+          StatusRuntimeException refused =
+              refusal(resume(survivor.channel, token, credential.getCredentialId()));
+          assertThat(refused.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+          assertThat(BrokerTestClient.errorInfo(refused).getReason()).isEqualTo("OVERLOADED");
+          CredentialRecord record = fixture.record(credential.getCredentialId());
+          if (plainGraceEnd == null
+              && !silentId.equals(record.ownerReplica())
+              && record.detachedTime() != null) {
+            // Claimed: detached from the claim on.
+            plainGraceEnd = record.detachedTime().plus(GRACE).plusSeconds(2);
+          }
+          assertThat(plainGraceEnd != null || Instant.now().isBefore(claimDeadline))
+              .as("claimed within 30 s")
+              .isTrue();
+          Thread.sleep(300);
+        }
+        detached = fixture.record(credential.getCredentialId()).detachedTime();
+        assertThat(fixture.record(credential.getCredentialId()).state())
+            .isEqualTo(CredentialState.ACTIVE);
+      } finally {
+        slotHolder.cancel("the other caller goes away", null);
+        onSilent.close();
+      }
+
+      // The survivor admits the pod again: it gets its own credential back, not a new role.
+      EventStream resumed = resume(survivor.channel, token, credential.getCredentialId());
+      CredentialEvent event = resumed.first();
+      assertThat(event.hasResumed()).isTrue();
+      assertThat(event.getResumed().getCredential().getCredentialId())
+          .isEqualTo(credential.getCredentialId());
+      assertThat(event.getResumed().getCredential().getUsername())
+          .isEqualTo(credential.getUsername());
+      assertThat(Duration.between(detached, Instant.now())).isGreaterThan(GRACE);
+      CredentialRecord record = fixture.record(credential.getCredentialId());
+      assertThat(record.state()).isEqualTo(CredentialState.ACTIVE);
+      assertThat(fixture.selectOne(credential)).isEqualTo(1);
+      resumed.close();
+      // Nobody holds it now and nothing is shed any more: it is revoked at its grace.
+      await()
+          .atMost(GRACE.plusSeconds(15))
+          .until(() -> !fixture.roleExists(credential.getUsername()));
+      assertThat(fixture.record(credential.getCredentialId()).endReason()).isEqualTo("ABANDONED");
+    }
+  }
+
+  /**
+   * Starts a {@code WatchCredential} call on {@code channel} that never sends its request: it holds
+   * one of the replica's admission slots until it is cancelled.
+   */
+  private static ClientCall<WatchCredentialRequest, CredentialEvent> holdAdmissionSlot(
+      ManagedChannel channel, String token) {
+    ClientCall<WatchCredentialRequest, CredentialEvent> call =
+        channel.newCall(CredentialBrokerGrpc.getWatchCredentialMethod(), CallOptions.DEFAULT);
+    Metadata headers = new Metadata();
+    headers.put(AUTHORIZATION, "Bearer " + token);
+    call.start(new ClientCall.Listener<>() {}, headers);
+    call.request(1);
+    return call;
+  }
+
+  /** The refusal that ends {@code stream} before any event. */
+  private static StatusRuntimeException refusal(EventStream stream) {
+    await().atMost(Duration.ofSeconds(10)).until(() -> stream.error.get() != null);
+    assertThat(stream.events).isEmpty();
+    @Nullable Throwable error = stream.error.get();
+    assertThat(error).isInstanceOf(StatusRuntimeException.class);
+    return (StatusRuntimeException) error;
+  }
+
+  @Test
   void vaultOutageLongerThanARenewalIntervalClosesNoStreamAndRenewalsResume() throws Exception {
     String token = pods.token(pods.create());
     EventStream stream = watch(fixture.channel, token, "db1", Duration.ofSeconds(10));
@@ -513,7 +616,7 @@ class LeaseLifecycleIT {
   }
 
   private EventStream watch(
-      ManagedChannel channel, String token, String databaseRole, Duration ttl) {
+      ManagedChannel channel, String token, String databaseRole, @Nullable Duration ttl) {
     EventStream stream = EventStream.open(channel, token, EventStream.request(databaseRole, ttl));
     streams.add(stream);
     return stream;

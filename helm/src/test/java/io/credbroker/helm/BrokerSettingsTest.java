@@ -127,6 +127,7 @@ class BrokerSettingsTest {
             "renewal-jitter",
             "rotation-margin",
             "reconnect-grace",
+            "reconnect-grace-limit",
             "drain-grace",
             "workers",
             "expiring-warning",
@@ -245,6 +246,7 @@ class BrokerSettingsTest {
     assertThat(lease.path("renewal-jitter").decimalValue()).isEqualByComparingTo("0.2");
     assertThat(lease.path("rotation-margin").decimalValue()).isEqualByComparingTo("0.75");
     assertThat(lease.path("reconnect-grace").asText()).isEqualTo("5m");
+    assertThat(lease.path("reconnect-grace-limit").asText()).isEqualTo("20m");
     assertThat(lease.path("drain-grace").asText()).isEqualTo("45s");
     assertThat(lease.path("workers").isInt()).isTrue();
     assertThat(lease.path("workers").asInt()).isEqualTo(16);
@@ -301,6 +303,7 @@ class BrokerSettingsTest {
       invalid-lease.yaml   | renewalFraction
       invalid-lease.yaml   | workers
       invalid-lease.yaml   | reconnectGrace
+      invalid-lease.yaml   | reconnectGraceLimit
       invalid-cluster.yaml | heartbeatInterval
       invalid-admin.yaml   | audiences
       invalid-admin.yaml   | authorizationCacheTtl

@@ -1,6 +1,7 @@
 package io.credbroker.broker.auth;
 
 import com.github.benmanes.caffeine.cache.Ticker;
+import io.credbroker.broker.cluster.ClusterRefusals;
 import io.credbroker.broker.config.BrokerProperties;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.ConfigBuilder;
@@ -63,7 +64,8 @@ class AuthConfiguration {
       TokenReviewer tokenReviewer,
       BrokerProperties properties,
       MeterRegistry meterRegistry,
-      Clock clock) {
+      Clock clock,
+      ClusterRefusals refusals) {
     BrokerProperties.Kubernetes kubernetes = properties.kubernetes();
     return new TokenAuthenticator(
         tokenReviewer,
@@ -75,7 +77,8 @@ class AuthConfiguration {
         clock,
         Ticker.systemTicker(),
         properties.limits().tokenReviewsPerSecond(),
-        properties.limits().concurrentTokenReviews());
+        properties.limits().concurrentTokenReviews(),
+        refusals::refused);
   }
 
   @Bean

@@ -81,6 +81,7 @@ public final class TokenAuthenticator {
   private final RateLimiter reviewRate;
   private final Semaphore reviewSlots;
   private final Counter reviewsThrottled;
+  private final Runnable onThrottled;
 
   /**
    * @param ticker the cache's clock (nanoseconds); {@code clock} must move with it, tests pass
@@ -105,12 +106,15 @@ public final class TokenAuthenticator {
         clock,
         ticker,
         Integer.MAX_VALUE,
-        Integer.MAX_VALUE);
+        Integer.MAX_VALUE,
+        () -> {});
   }
 
   /**
    * @param reviewsPerSecond the most reviews of uncached tokens per second
    * @param concurrentReviews the most reviews in flight at once
+   * @param onThrottled called for each caller refused because reviews were at their limit, so that
+   *     the cluster knows when it last turned a client away ({@code ClusterRefusals})
    */
   public TokenAuthenticator(
       TokenReviewer reviewer,
@@ -122,7 +126,9 @@ public final class TokenAuthenticator {
       Clock clock,
       Ticker ticker,
       int reviewsPerSecond,
-      int concurrentReviews) {
+      int concurrentReviews,
+      Runnable onThrottled) {
+    this.onThrottled = Objects.requireNonNull(onThrottled, "onThrottled");
     if (reviewsPerSecond < 1 || concurrentReviews < 1) {
       throw new IllegalArgumentException("reviewsPerSecond and concurrentReviews must be positive");
     }
@@ -264,6 +270,7 @@ public final class TokenAuthenticator {
 
   private BrokerException throttled() {
     reviewsThrottled.increment();
+    onThrottled.run();
     return new BrokerException(
         Reason.TOKEN_REVIEWS_THROTTLED,
         "too many unknown tokens are being checked right now; retry with the same token later",

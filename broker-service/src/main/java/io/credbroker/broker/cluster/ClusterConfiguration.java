@@ -60,6 +60,16 @@ class ClusterConfiguration {
     return StateDatabaseClock.systemUtc();
   }
 
+  /**
+   * When the cluster last refused a call for load: recorded by call admission and the TokenReview
+   * limits, published and read back by the heartbeat, read by the lease scheduler before it revokes
+   * a credential as abandoned.
+   */
+  @Bean
+  ClusterRefusals clusterRefusals(StateDatabaseClock clock) {
+    return new ClusterRefusals(clock);
+  }
+
   @Bean
   ReplicaHeartbeat replicaHeartbeat(
       HeartbeatDatabase heartbeatDatabase,
@@ -68,6 +78,7 @@ class ClusterConfiguration {
       BrokerProperties properties,
       ApplicationEventPublisher events,
       StateDatabaseClock clock,
+      ClusterRefusals refusals,
       MeterRegistry meterRegistry) {
     return new ReplicaHeartbeat(
         JdbcClient.create(heartbeatDatabase.dataSource()),
@@ -76,6 +87,7 @@ class ClusterConfiguration {
         properties.cluster(),
         events,
         clock,
+        refusals,
         meterRegistry);
   }
 

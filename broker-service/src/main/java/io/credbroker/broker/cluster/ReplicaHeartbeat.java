@@ -6,6 +6,8 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -38,6 +40,11 @@ import org.springframework.jdbc.core.simple.JdbcClient;
  * other; a claimed credential belongs to this replica, counts as detached from now (its stream died
  * with its replica), and is looked at by this replica's scheduler at once: it is renewed through
  * the reconnect grace and revoked if nobody resumes it.
+ *
+ * <p>Each heartbeat also publishes when this replica last refused a call for load and reads the
+ * latest such refusal of any replica ({@link ClusterRefusals}, column {@code refused_time}): the
+ * lease scheduler does not count time in which the cluster turned clients away as a pod's chance to
+ * resume its credential.
  *
  * <p>It talks to the state database through a connection of its own (see {@code
  * ClusterConfiguration#heartbeatDatabase}), never through the pool that serves requests, so that a
@@ -87,6 +94,7 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
   private final BrokerProperties.Cluster settings;
   private final ApplicationEventPublisher events;
   private final StateDatabaseClock clock;
+  private final ClusterRefusals refusals;
   private final Counter takenOverFromStopped;
   private final Counter takenOverFromSilent;
   private final Counter ownershipLost;
@@ -96,6 +104,10 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
   private @Nullable ScheduledExecutorService ticker;
   private @Nullable ScheduledExecutorService watchdog;
 
+  /**
+   * @param refusals this replica's refusals of calls for load, published with each heartbeat, and
+   *     the cluster's latest, read back with it
+   */
   public ReplicaHeartbeat(
       JdbcClient jdbc,
       CredentialTakeover takeover,
@@ -103,8 +115,10 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
       BrokerProperties.Cluster settings,
       ApplicationEventPublisher events,
       StateDatabaseClock clock,
+      ClusterRefusals refusals,
       MeterRegistry meterRegistry) {
     this.jdbc = Objects.requireNonNull(jdbc, "jdbc");
+    this.refusals = Objects.requireNonNull(refusals, "refusals");
     this.takeover = Objects.requireNonNull(takeover, "takeover");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.replica = Objects.requireNonNull(replica, "replica");
@@ -213,18 +227,36 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
     }
   }
 
-  /** Writes the heartbeat; notices when the others took this replica's credentials. */
+  /**
+   * Writes the heartbeat, with this replica's last refusal of a call for load; reads the latest
+   * refusal of all replicas ({@link ClusterRefusals}); notices when the others took this replica's
+   * credentials.
+   */
   void beat() {
     long started = System.nanoTime();
     Instant sent = clock.hostInstant();
+    Instant ownRefusal = refusals.ownLast();
     List<Beat> written =
         jdbc.sql(
-                "UPDATE replica SET heartbeat_time = now() WHERE id = :id"
+                "UPDATE replica SET heartbeat_time = now(),"
+                    + " refused_time = GREATEST(refused_time, CAST(:refused AS timestamptz))"
+                    + " WHERE id = :id"
                     + " RETURNING claimed_time IS NOT NULL OR stopped_time IS NOT NULL,"
-                    + " clock_timestamp()")
+                    + " clock_timestamp(), (SELECT max(refused_time) FROM replica)")
             .param("id", replica.value())
-            .query((rs, row) -> new Beat(rs.getBoolean(1), rs.getTimestamp(2).toInstant()))
+            .param(
+                "refused",
+                ownRefusal == null ? null : OffsetDateTime.ofInstant(ownRefusal, ZoneOffset.UTC))
+            .query(
+                (rs, row) ->
+                    new Beat(
+                        rs.getBoolean(1),
+                        rs.getTimestamp(2).toInstant(),
+                        rs.getTimestamp(3) == null ? null : rs.getTimestamp(3).toInstant()))
             .list();
+    if (!written.isEmpty()) {
+      refusals.observed(written.get(0).lastRefusal());
+    }
     if (!written.isEmpty()) {
       clock.observe(sent, written.get(0).databaseTime(), clock.hostInstant());
     }
@@ -330,10 +362,10 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
   }
 
   /**
-   * A heartbeat written: whether the others had presumed this replica dead, and the database's
-   * time.
+   * A heartbeat written: whether the others had presumed this replica dead, the database's time,
+   * and the latest refusal of a call for load any replica had published before it.
    */
-  private record Beat(boolean presumedDead, Instant databaseTime) {}
+  private record Beat(boolean presumedDead, Instant databaseTime, @Nullable Instant lastRefusal) {}
 
   private static Counter takeovers(MeterRegistry registry, String cause) {
     return Counter.builder("credbroker.cluster.takeovers")

@@ -246,7 +246,13 @@ public record BrokerProperties(
    *     lease's lifetime is replaced by a rotation (1.0: any capped renewal), so that the replaced
    *     credential still has time to drain
    * @param reconnectGrace how long a credential outlives a stream that broke without a release, so
-   *     that the client can resume it; then it is revoked
+   *     that the client can resume it; then it is revoked. Counted from when the stream broke and,
+   *     while the cluster turns clients away for load (calls shed at admission, TokenReviews
+   *     throttled, on any replica), also from the last such refusal: a pod the cluster could not
+   *     let back in did not abandon its credential
+   * @param reconnectGraceLimit the longest a credential outlives its stream however long the
+   *     cluster keeps turning clients away: the hard bound of the grace's extension, counted from
+   *     when the stream broke. At least {@code reconnectGrace}
    * @param drainGrace how long a replaced credential stays valid after the client acknowledged the
    *     rotation, so that the pool's connections using it finish; also how long a deleted pod's
    *     credentials, and those a binding no longer allows, stay valid before they are revoked
@@ -273,6 +279,7 @@ public record BrokerProperties(
       @DefaultValue("0.1") @DecimalMin("0") @DecimalMax("0.3") double renewalJitter,
       @DefaultValue("1.0") @DecimalMin("0.1") @DecimalMax("1.0") double rotationMargin,
       @DefaultValue("2m") @NotNull Duration reconnectGrace,
+      @DefaultValue("15m") @NotNull Duration reconnectGraceLimit,
       @DefaultValue("30s") @NotNull Duration drainGrace,
       @DefaultValue("1s") @NotNull Duration pollInterval,
       @DefaultValue("4") @Min(1) @Max(64) int workers,
@@ -286,6 +293,16 @@ public record BrokerProperties(
       @DefaultValue @Valid Reconcile reconcile) {
 
     public Lease {
+      if (reconnectGrace != null
+          && reconnectGraceLimit != null
+          && reconnectGraceLimit.compareTo(reconnectGrace) < 0) {
+        throw new IllegalArgumentException(
+            "credbroker.lease.reconnect-grace-limit ("
+                + reconnectGraceLimit
+                + ") must be at least credbroker.lease.reconnect-grace ("
+                + reconnectGrace
+                + "): it bounds how far the grace is extended while the cluster sheds load");
+      }
       if (tokenExpiryMargin != null
           && drainGrace != null
           && tokenExpiryMargin.compareTo(drainGrace) <= 0) {

@@ -49,24 +49,26 @@ final class CallAdmission implements ServerInterceptor {
 
   private final int maxPendingCalls;
   private final Supplier<@Nullable BrokerException> refusal;
+  private final Runnable onShed;
   private final AtomicInteger pending = new AtomicInteger();
   private final Counter shed;
-
-  CallAdmission(int maxPendingCalls, MeterRegistry meterRegistry) {
-    this(maxPendingCalls, meterRegistry, () -> null);
-  }
 
   /**
    * @param refusal what refuses every call now, or {@code null} while calls are admitted: set while
    *     this replica is fenced (it cannot write its heartbeat, see {@code ReplicaHeartbeat}), so
    *     that a new call is refused at once with UNAVAILABLE and a retry delay instead of waiting
    *     for a state database it cannot reach
+   * @param onShed called for each call shed for load (not for a fenced replica's refusals: its
+   *     clients are served by the other replicas), so that the cluster knows when it last turned a
+   *     client away ({@code ClusterRefusals})
    */
   CallAdmission(
       int maxPendingCalls,
       MeterRegistry meterRegistry,
-      Supplier<@Nullable BrokerException> refusal) {
+      Supplier<@Nullable BrokerException> refusal,
+      Runnable onShed) {
     this.refusal = Objects.requireNonNull(refusal, "refusal");
+    this.onShed = Objects.requireNonNull(onShed, "onShed");
     if (maxPendingCalls < 1) {
       throw new IllegalArgumentException("maxPendingCalls must be positive");
     }
@@ -98,6 +100,7 @@ final class CallAdmission implements ServerInterceptor {
     if (pending.incrementAndGet() > maxPendingCalls) {
       pending.decrementAndGet();
       shed.increment();
+      onShed.run();
       return refuse(
           call,
           new BrokerException(

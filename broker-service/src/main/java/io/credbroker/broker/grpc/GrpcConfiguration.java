@@ -1,6 +1,7 @@
 package io.credbroker.broker.grpc;
 
 import io.credbroker.api.v1.CredentialBrokerGrpc;
+import io.credbroker.broker.cluster.ClusterRefusals;
 import io.credbroker.broker.cluster.OwnershipLostEvent;
 import io.credbroker.broker.cluster.ReplicaFencingEvent;
 import io.credbroker.broker.config.BrokerProperties;
@@ -187,15 +188,18 @@ class GrpcConfiguration {
   }
 
   /**
-   * Sheds calls beyond {@code credbroker.grpc.max-pending-calls} as they start, and refuses every
-   * call while this replica is fenced.
+   * Sheds calls beyond {@code credbroker.grpc.max-pending-calls} as they start (noted in {@link
+   * ClusterRefusals}), and refuses every call while this replica is fenced.
    */
   @Bean
   @GlobalServerInterceptor
   ServerInterceptor callAdmission(
-      BrokerProperties properties, MeterRegistry meterRegistry, SelfFence selfFence) {
+      BrokerProperties properties,
+      MeterRegistry meterRegistry,
+      SelfFence selfFence,
+      ClusterRefusals refusals) {
     return new CallAdmission(
-        properties.grpc().maxPendingCalls(), meterRegistry, selfFence::refusal);
+        properties.grpc().maxPendingCalls(), meterRegistry, selfFence::refusal, refusals::refused);
   }
 
   @Bean

@@ -5,6 +5,7 @@ import io.credbroker.broker.DaemonThreads;
 import io.credbroker.broker.auth.Binding;
 import io.credbroker.broker.auth.Bindings;
 import io.credbroker.broker.auth.TokenAuthenticator;
+import io.credbroker.broker.cluster.ClusterRefusals;
 import io.credbroker.broker.cluster.ReplicaFencingEvent;
 import io.credbroker.broker.cluster.ReplicaHeartbeat;
 import io.credbroker.broker.cluster.ReplicaId;
@@ -78,6 +79,7 @@ class LeaseConfiguration {
       BrokerProperties properties,
       LeaseMetrics metrics,
       PodDepartures podDepartures,
+      ClusterRefusals refusals,
       Clock clock) {
     return new LeaseKeeper(
         store,
@@ -92,7 +94,8 @@ class LeaseConfiguration {
         properties.lease(),
         metrics,
         podDepartures,
-        leaseService.ownedLeases());
+        leaseService.ownedLeases(),
+        refusals);
   }
 
   /**

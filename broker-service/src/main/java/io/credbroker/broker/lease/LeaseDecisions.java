@@ -4,6 +4,7 @@ import io.credbroker.broker.BrokerException;
 import io.credbroker.broker.BrokerException.Reason;
 import io.credbroker.broker.auth.Binding;
 import io.credbroker.broker.auth.Bindings;
+import io.credbroker.broker.cluster.ClusterRefusals;
 import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.lease.CredentialStore.Renewal;
 import io.credbroker.broker.vault.LeaseRenewal;
@@ -50,6 +51,7 @@ final class LeaseDecisions {
   private final LeaseMetrics metrics;
   private final DepartedPods departedPods;
   private final OwnedLeases owned;
+  private final ClusterRefusals refusals;
 
   LeaseDecisions(
       CredentialStore store,
@@ -62,7 +64,8 @@ final class LeaseDecisions {
       BrokerProperties.Lease settings,
       LeaseMetrics metrics,
       DepartedPods departedPods,
-      OwnedLeases owned) {
+      OwnedLeases owned,
+      ClusterRefusals refusals) {
     this.store = Objects.requireNonNull(store, "store");
     this.leases = Objects.requireNonNull(leases, "leases");
     this.vault = Objects.requireNonNull(vault, "vault");
@@ -74,6 +77,7 @@ final class LeaseDecisions {
     this.metrics = Objects.requireNonNull(metrics, "metrics");
     this.departedPods = Objects.requireNonNull(departedPods, "departedPods");
     this.owned = Objects.requireNonNull(owned, "owned");
+    this.refusals = Objects.requireNonNull(refusals, "refusals");
   }
 
   /**
@@ -263,11 +267,55 @@ final class LeaseDecisions {
     return revokeAt;
   }
 
+  /**
+   * When a detached stream credential is revoked as abandoned, or {@code null} when it is not
+   * detached: {@code reconnectGrace} after it was detached and after the last time the cluster
+   * turned a client away for load ({@link ClusterRefusals}: a call shed at admission, a TokenReview
+   * throttled, on any replica), whichever is later, but never more than {@code reconnectGraceLimit}
+   * after it was detached.
+   *
+   * <p>Why. The grace is the time a pod has to come back; time in which the cluster refused to let
+   * it in is not time it had. When a replica holding thousands of streams dies, the survivors claim
+   * its credentials together and the pods come back at the rate the survivors admit them and review
+   * their tokens, shedding the rest: with a fixed grace from the claim, the pods at the end of that
+   * queue found their credentials revoked and got new roles although they never stopped trying.
+   * Counting the grace from the last refusal gives every pod a full grace in which nothing was
+   * shed.
+   *
+   * <p>Why the cluster's last refusal rather than something per credential or per pod. A call shed
+   * at admission is refused before its request is read, so the credential or pod it was for is
+   * unknown; and a refusal on one replica may have turned away a pod that would resume on another.
+   * Why any detached credential and not only those claimed from a dead replica: a stream that broke
+   * on a live replica (a load balancer dropping its connections) comes back through the same
+   * admission, and a client that broke its stream while nothing was shed keeps exactly {@code
+   * reconnectGrace}. Why not a grace sized to the backlog at the claim: the backlog's drain rate is
+   * not known when the credentials are claimed (it depends on the survivors' load, Kubernetes, the
+   * clients' backoff), whereas refusals are observed as they happen. Why not keep the credentials
+   * of pods that still exist: a pod that exists but crashed, or no longer wants the credential,
+   * would keep it until the bound, storm or not.
+   *
+   * <p>Bounds. A pod that is gone is unaffected: its credential is ended by its departure ({@code
+   * POD_DELETED}, after the drain grace), whatever its grace. While refusals go on (a sustained
+   * overload, a client flooding the broker) abandoned credentials live until {@code
+   * reconnectGraceLimit} after their detach, never longer; renewals stop at Vault's max TTL as
+   * always. Other replicas' refusals are known from their heartbeats, so about one heartbeat
+   * interval late: a grace that would end within that of a refusal elsewhere may end before it is
+   * seen. Nothing about ownership changes: only the owner decides, on a fresh read of the row, with
+   * its conditional writes; the refusal time only moves the revocation later.
+   */
   private @Nullable Instant graceEnd(CredentialRecord record) {
     Instant detached = record.detachedTime();
-    return record.kind() == CredentialKind.STREAM && detached != null
-        ? detached.plus(settings.reconnectGrace())
-        : null;
+    if (record.kind() != CredentialKind.STREAM || detached == null) {
+      return null;
+    }
+    Instant end = detached.plus(settings.reconnectGrace());
+    Instant refused = refusals.last();
+    if (refused != null && refused.plus(settings.reconnectGrace()).isAfter(end)) {
+      Instant limit = detached.plus(settings.reconnectGraceLimit());
+      Instant extended = refused.plus(settings.reconnectGrace());
+      end = extended.isBefore(limit) ? extended : limit;
+    }
+    return end;
   }
 
   private @Nullable Instant renewOrRotate(LeaseEntry entry, Instant now) {

@@ -2,6 +2,7 @@ package io.credbroker.broker.lease;
 
 import io.credbroker.broker.DaemonThreads;
 import io.credbroker.broker.auth.Bindings;
+import io.credbroker.broker.cluster.ClusterRefusals;
 import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.lease.CredentialStore.Due;
@@ -103,12 +104,15 @@ public final class LeaseKeeper implements SmartLifecycle {
         settings,
         metrics,
         DepartedPods.none(),
-        new OwnedLeases());
+        new OwnedLeases(),
+        new ClusterRefusals(clock));
   }
 
   /**
    * @param departedPods the pods known to be gone, whose credentials are ended rather than renewed
    * @param owned the leases noted for renewals while fenced, shared with {@link LeaseService}
+   * @param refusals when the cluster last refused a call for load: a detached credential's grace
+   *     also counts from then ({@link LeaseDecisions})
    */
   LeaseKeeper(
       CredentialStore store,
@@ -123,7 +127,8 @@ public final class LeaseKeeper implements SmartLifecycle {
       BrokerProperties.Lease settings,
       LeaseMetrics metrics,
       DepartedPods departedPods,
-      OwnedLeases owned) {
+      OwnedLeases owned,
+      ClusterRefusals refusals) {
     this.store = Objects.requireNonNull(store, "store");
     this.replica = replicaId.value();
     this.clock = Objects.requireNonNull(clock, "clock");
@@ -148,7 +153,8 @@ public final class LeaseKeeper implements SmartLifecycle {
             settings,
             metrics,
             departedPods,
-            owned);
+            owned,
+            refusals);
     this.owned = owned;
     this.fencedRenewals = new FencedRenewals(owned, vault, leases, clock, settings, metrics);
     this.retryWorker = new RevocationRetryWorker(retryQueue, vault, clock, settings, metrics);

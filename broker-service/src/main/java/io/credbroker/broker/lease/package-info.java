@@ -69,7 +69,10 @@
  *       what. A credential with one cannot be resumed.
  *   <li>{@code detached_time}: when the stream that held it ended without a release; the owner
  *       revokes it ({@code ABANDONED}) once the reconnect grace after it is over, unless a stream
- *       resumes it first.
+ *       resumes it first. While the cluster turns clients away for load (any replica's {@code
+ *       replica.refused_time}, see {@code ClusterRefusals}) the grace also counts from the last
+ *       refusal, up to {@code credbroker.lease.reconnect-grace-limit} after the detach: time in
+ *       which the pod could not get in is not time it had to come back.
  * </ul>
  *
  * <table>

@@ -31,6 +31,9 @@ class TokenAuthenticatorTest {
   private final FakeTime time = new FakeTime();
   private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
 
+  /** How many callers the authenticator reported as throttled (for the cluster's refusals). */
+  private final AtomicInteger reportedThrottled = new AtomicInteger();
+
   @Test
   void repeatedRequestsWithOneTokenCauseOneReview() {
     RecordingReviewer reviewer = RecordingReviewer.answering(t -> accepted(POD));
@@ -230,6 +233,7 @@ class TokenAuthenticatorTest {
     assertThat(reviewer.calls()).isBetween(3, 6);
     assertThat(throttled).isEqualTo(20 - reviewer.calls());
     assertThat(meters.counter("credbroker.tokenreview.throttled").count()).isEqualTo(throttled);
+    assertThat(reportedThrottled.get()).isEqualTo(throttled);
   }
 
   @Test
@@ -321,7 +325,8 @@ class TokenAuthenticatorTest {
         time.clock(),
         time,
         reviewsPerSecond,
-        concurrentReviews);
+        concurrentReviews,
+        reportedThrottled::incrementAndGet);
   }
 
   private static TokenReviewOutcome accepted(PodIdentity identity) {

@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -70,6 +71,35 @@ class ReplicaHeartbeatIT {
   }
 
   @Test
+  void aRefusalForLoadIsPublishedWithTheHeartbeatAndKnownToTheOtherReplicas() {
+    Instant refusedAt = Instant.now().truncatedTo(ChronoUnit.MILLIS).minusSeconds(7);
+    ClusterRefusals shedding = new ClusterRefusals(Clock.fixed(refusedAt, ZoneOffset.UTC));
+    ClusterRefusals quiet = new ClusterRefusals(StateDatabaseClock.systemUtc());
+    ReplicaHeartbeat busy = heartbeat("busy", new SimpleMeterRegistry(), shedding);
+    ReplicaHeartbeat other = heartbeat("other", new SimpleMeterRegistry(), quiet);
+    busy.afterPropertiesSet();
+    other.afterPropertiesSet();
+    other.beat();
+    assertThat(quiet.last()).isNull();
+
+    shedding.refused();
+    busy.beat();
+    other.beat();
+
+    assertThat(quiet.last()).isEqualTo(refusedAt);
+    // An older refusal never moves the cluster's last one back.
+    ClusterRefusals older =
+        new ClusterRefusals(Clock.fixed(refusedAt.minusSeconds(60), ZoneOffset.UTC));
+    ReplicaHeartbeat late = heartbeat("late", new SimpleMeterRegistry(), older);
+    late.afterPropertiesSet();
+    older.refused();
+    late.beat();
+    other.beat();
+    assertThat(quiet.last()).isEqualTo(refusedAt);
+    assertThat(older.last()).isEqualTo(refusedAt);
+  }
+
+  @Test
   void aReplicaThatFindsItselfPresumedDeadCountsIt() {
     SimpleMeterRegistry meters = new SimpleMeterRegistry();
     ReplicaHeartbeat paused = heartbeat("paused", meters);
@@ -103,6 +133,7 @@ class ReplicaHeartbeatIT {
               }
             },
             StateDatabaseClock.systemUtc(),
+            new ClusterRefusals(StateDatabaseClock.systemUtc()),
             new SimpleMeterRegistry());
     me.afterPropertiesSet();
     me.watchOwnHeartbeat();
@@ -151,6 +182,7 @@ class ReplicaHeartbeatIT {
               SETTINGS,
               event -> {},
               clock,
+              new ClusterRefusals(clock),
               new SimpleMeterRegistry());
       me.afterPropertiesSet();
       assertThat(databaseNowMinus(clock.instant()))
@@ -194,6 +226,11 @@ class ReplicaHeartbeatIT {
   }
 
   private static ReplicaHeartbeat heartbeat(String id, SimpleMeterRegistry meters) {
+    return heartbeat(id, meters, new ClusterRefusals(StateDatabaseClock.systemUtc()));
+  }
+
+  private static ReplicaHeartbeat heartbeat(
+      String id, SimpleMeterRegistry meters, ClusterRefusals refusals) {
     return new ReplicaHeartbeat(
         db.jdbc,
         new DeadReplicaClaims(),
@@ -201,6 +238,7 @@ class ReplicaHeartbeatIT {
         SETTINGS,
         event -> {},
         StateDatabaseClock.systemUtc(),
+        refusals,
         meters);
   }
 

@@ -26,6 +26,7 @@ public final class TakeOver {
             new BrokerProperties.Cluster(Duration.ofSeconds(1), Duration.ofSeconds(5), 500, null),
             event -> {},
             StateDatabaseClock.systemUtc(),
+            new ClusterRefusals(StateDatabaseClock.systemUtc()),
             new SimpleMeterRegistry());
     claimer.afterPropertiesSet();
     return claimer.claimFromDeadReplicas();

@@ -46,6 +46,7 @@ import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -58,7 +59,12 @@ class CallAdmissionTest {
 
   private final ExecutorService executor = GrpcConfiguration.boundedCallExecutor(4);
   private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
-  private final CallAdmission admission = new CallAdmission(MAX_PENDING, meters);
+
+  /** Calls the admission reported as shed (for the cluster's refusals). */
+  private final AtomicInteger reportedShed = new AtomicInteger();
+
+  private final CallAdmission admission =
+      new CallAdmission(MAX_PENDING, meters, () -> null, reportedShed::incrementAndGet);
   private final WatchStreams streams =
       new WatchStreams(Duration.ofMinutes(1), Clock.systemUTC(), meters);
   private final CredentialIssuer issuer = mock(CredentialIssuer.class);
@@ -138,6 +144,7 @@ class CallAdmissionTest {
         .isEqualTo("OVERLOADED");
     assertThat(details.getDetailsList()).anyMatch(any -> any.is(RetryInfo.class));
     assertThat(meters.counter("credbroker.grpc.calls.shed").count()).isEqualTo(1);
+    assertThat(reportedShed.get()).isEqualTo(1);
 
     // Health checks are not counted and still answer.
     assertThat(

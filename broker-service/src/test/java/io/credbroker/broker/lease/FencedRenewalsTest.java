@@ -14,6 +14,7 @@ import io.credbroker.broker.BrokerException;
 import io.credbroker.broker.BrokerException.Reason;
 import io.credbroker.broker.auth.Bindings;
 import io.credbroker.broker.auth.PodIdentity;
+import io.credbroker.broker.cluster.ClusterRefusals;
 import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.broker.lease.CredentialStore.Renewal;
 import io.credbroker.broker.vault.LeaseRenewal;
@@ -62,7 +63,8 @@ class FencedRenewalsTest {
           LeaseTestSettings.lease(),
           new LeaseMetrics(meters),
           DepartedPods.none(),
-          owned);
+          owned,
+          new ClusterRefusals(clock));
 
   {
     when(leases.renewals()).thenReturn(renewals);

@@ -14,6 +14,7 @@ import io.credbroker.broker.BrokerException.Reason;
 import io.credbroker.broker.auth.Binding;
 import io.credbroker.broker.auth.Bindings;
 import io.credbroker.broker.auth.PodIdentity;
+import io.credbroker.broker.cluster.ClusterRefusals;
 import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.broker.lease.CredentialStore.Renewal;
 import io.credbroker.broker.vault.LeaseRenewal;
@@ -27,8 +28,12 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.stream.Stream;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.mockito.ArgumentCaptor;
 
 /** The decisions the scheduler takes for one due credential, on a fixed clock. */
@@ -46,19 +51,7 @@ class LeaseKeeperTest {
   private final VaultDatabaseCredentials vault = mock(VaultDatabaseCredentials.class);
   private final CredentialStreams streams = mock(CredentialStreams.class);
   private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
-  private final LeaseKeeper keeper =
-      new LeaseKeeper(
-          store,
-          credentials,
-          leases,
-          vault,
-          mock(RevocationRetryQueue.class),
-          new Bindings(List.of(DB1)),
-          streams,
-          new ReplicaId(ME),
-          Clock.fixed(NOW, ZoneOffset.UTC),
-          LeaseTestSettings.lease(),
-          new LeaseMetrics(meters));
+  private final LeaseKeeper keeper = keeperWith(new Bindings(List.of(DB1)));
 
   {
     // Unless a test says otherwise, nobody took the credential since the keeper read it.
@@ -114,20 +107,10 @@ class LeaseKeeperTest {
   @Test
   void credentialOfADeletedPodIsNeitherRenewedNorRotatedAndIsRevokedAfterTheDrainGrace() {
     LeaseKeeper watchingPods =
-        new LeaseKeeper(
-            store,
-            credentials,
-            leases,
-            vault,
-            mock(RevocationRetryQueue.class),
+        keeper(
             new Bindings(List.of(DB1)),
-            streams,
-            new ReplicaId(ME),
-            Clock.fixed(NOW, ZoneOffset.UTC),
-            LeaseTestSettings.lease(),
-            new LeaseMetrics(meters),
             podUid -> podUid.equals(POD.podUid()),
-            new OwnedLeases());
+            new ClusterRefusals(Clock.fixed(NOW, ZoneOffset.UTC)));
     // Due for renewal, 30 s before its max TTL: without the departure it would be rotated.
     LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(30));
     Instant drained = NOW.plus(LeaseTestSettings.lease().drainGrace());
@@ -459,15 +442,72 @@ class LeaseKeeperTest {
     verifyNoInteractions(vault);
   }
 
+  /**
+   * When a broken stream's credential is revoked as abandoned: detached this long ago, and the
+   * cluster last refused a call for load this long ago (never, when null).
+   */
+  static Stream<Arguments> abandonedOnceTheGraceIsOver() {
+    Duration grace = LeaseTestSettings.lease().reconnectGrace();
+    Duration limit = LeaseTestSettings.lease().reconnectGraceLimit();
+    return Stream.of(
+        Arguments.of("nothing refused, grace over", grace, null),
+        Arguments.of("refused only before the stream broke", grace, grace.plusSeconds(10)),
+        Arguments.of("refused a second ago, but at the limit", limit, Duration.ofSeconds(1)));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("abandonedOnceTheGraceIsOver")
+  void brokenStreamsCredentialIsRevokedAsAbandonedOnceTheGraceIsOver(
+      String situation, Duration detachedAgo, @Nullable Duration refusedAgo) {
+    LeaseKeeper tending =
+        refusedAgo == null ? keeper : keeperRefusedAt(NOW.minus(refusedAgo), DepartedPods.none());
+    LeaseEntry entry =
+        entry(NOW.plusSeconds(20), NOW.plusSeconds(3600), NOW.minus(detachedAgo), null);
+    when(store.findEntry(entry.id())).thenReturn(Optional.of(entry));
+
+    assertThat(tending.tend(entry.id())).isNull();
+
+    verify(leases).revokeAsOwner(entry, RevocationTrigger.ABANDONED);
+    verifyNoInteractions(vault);
+  }
+
   @Test
-  void brokenStreamsCredentialIsRevokedAsAbandonedOnceTheGraceIsOver() {
+  void abandonmentWaitsForTheGraceAfterTheClustersLastRefusalOfACall() {
+    // Detached 2 m ago (its plain grace is over), but the cluster shed a call 30 s ago: the pod may
+    // have been turned away, so it has a full grace from that refusal, and is renewed meanwhile.
+    LeaseKeeper shedding = keeperRefusedAt(NOW.minusSeconds(30), DepartedPods.none());
     LeaseEntry entry =
         entry(NOW.plusSeconds(20), NOW.plusSeconds(3600), NOW.minus(Duration.ofMinutes(2)), null);
     when(store.findEntry(entry.id())).thenReturn(Optional.of(entry));
+    when(vault.renewLease("database/creds/db1/abc", Duration.ofSeconds(60)))
+        .thenReturn(new LeaseRenewal(Duration.ofSeconds(300), false));
+    when(renewals.due(NOW, Duration.ofSeconds(300), NOW.plusSeconds(3600)))
+        .thenReturn(NOW.plusSeconds(200));
+    when(store.recordRenewal(any(), any(), any())).thenReturn(true);
 
-    assertThat(keeper.tend(entry.id())).isNull();
+    Instant next = shedding.tend(entry.id());
 
-    verify(leases).revokeAsOwner(entry, RevocationTrigger.ABANDONED);
+    Instant graceEnd = NOW.minusSeconds(30).plus(Duration.ofMinutes(2));
+    assertThat(next).isEqualTo(graceEnd);
+    verify(leases, never()).revokeAsOwner(any(), any());
+    verify(store)
+        .recordRenewal(
+            entry.id(),
+            ME,
+            new Renewal(NOW, NOW.plusSeconds(300), null, NOW.plusSeconds(200), graceEnd));
+  }
+
+  @Test
+  void credentialOfADeletedPodIsEndedAfterTheDrainGraceWhileRefusalsExtendTheGrace() {
+    LeaseKeeper shedding = keeperRefusedAt(NOW, podUid -> podUid.equals(POD.podUid()));
+    LeaseEntry entry =
+        entry(NOW.plusSeconds(20), NOW.plusSeconds(3600), NOW.minus(Duration.ofMinutes(3)), null);
+    when(store.findEntry(entry.id())).thenReturn(Optional.of(entry));
+    Instant drained = NOW.plus(LeaseTestSettings.lease().drainGrace());
+
+    assertThat(shedding.tend(entry.id())).isEqualTo(drained);
+
+    verify(store).endRenewalsOfPod(POD.podUid(), drained);
     verifyNoInteractions(vault);
   }
 
@@ -547,7 +587,20 @@ class LeaseKeeperTest {
     verify(leases, never()).issue(any(), any(), any(), any(), any(), any());
   }
 
+  /** A keeper on a cluster that last refused a call for load at {@code refusedAt}. */
+  private LeaseKeeper keeperRefusedAt(Instant refusedAt, DepartedPods departedPods) {
+    ClusterRefusals refusals = new ClusterRefusals(Clock.fixed(refusedAt, ZoneOffset.UTC));
+    refusals.refused();
+    return keeper(new Bindings(List.of(DB1)), departedPods, refusals);
+  }
+
   private LeaseKeeper keeperWith(Bindings bindings) {
+    return keeper(
+        bindings, DepartedPods.none(), new ClusterRefusals(Clock.fixed(NOW, ZoneOffset.UTC)));
+  }
+
+  private LeaseKeeper keeper(
+      Bindings bindings, DepartedPods departedPods, ClusterRefusals refusals) {
     return new LeaseKeeper(
         store,
         credentials,
@@ -559,7 +612,10 @@ class LeaseKeeperTest {
         new ReplicaId(ME),
         Clock.fixed(NOW, ZoneOffset.UTC),
         LeaseTestSettings.lease(),
-        new LeaseMetrics(meters));
+        new LeaseMetrics(meters),
+        departedPods,
+        new OwnedLeases(),
+        refusals);
   }
 
   /**

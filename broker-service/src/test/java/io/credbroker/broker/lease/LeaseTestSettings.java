@@ -30,6 +30,7 @@ final class LeaseTestSettings {
         0.1,
         1.0,
         Duration.ofMinutes(2),
+        Duration.ofMinutes(15),
         Duration.ofSeconds(30),
         Duration.ofSeconds(1),
         4,
