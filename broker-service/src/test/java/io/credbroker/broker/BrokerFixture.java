@@ -138,6 +138,21 @@ final class BrokerFixture implements AutoCloseable {
   }
 
   /**
+   * A fixture whose brokers get {@code extraProperties} and bind database role {@code role}
+   * (binding 1, see {@link #secondBinding}) to a Vault role of that name with the given TTLs.
+   */
+  static BrokerFixture startWithShortRole(
+      Path workDir,
+      Map<String, Object> extraProperties,
+      String role,
+      Duration ttl,
+      Duration maxTtl) {
+    Map<String, Object> properties = new LinkedHashMap<>(extraProperties);
+    properties.putAll(secondBinding(role));
+    return start(workDir, properties, shortLivedVaultRole(role, ttl, maxTtl));
+  }
+
+  /**
    * Broker settings that bind database role {@code role} as binding 1, with binding 0's Vault
    * mount, namespace, service account and database, so tests can use a Vault role with short TTLs.
    */

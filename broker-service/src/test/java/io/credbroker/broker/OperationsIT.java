@@ -189,7 +189,7 @@ class OperationsIT {
         "promtool is not installed (apt-get install prometheus); the structural checks above still ran");
 
     assertThat(run(promtool.toString(), "check", "rules", RULES.toString()))
-        .contains("SUCCESS: 14 rules found");
+        .contains("SUCCESS: 15 rules found");
 
     StringBuilder recordingRules = new StringBuilder("groups:\n  - name: dashboard\n    rules:\n");
     int i = 0;

@@ -40,6 +40,7 @@ class AlertRulesTest {
           "CredbrokerRevocationListenerDisconnected",
           "CredbrokerReplicaTakeovers",
           "CredbrokerRenewalFailures",
+          "CredbrokerRenewalBacklog",
           "CredbrokerTokenReviewErrors",
           "CredbrokerUndroppableRoles");
 

@@ -215,6 +215,27 @@ public class CredentialQueries {
         .single();
   }
 
+  /**
+   * This replica's renewal backlog at {@code now}: how many of its credentials it renews are past
+   * their renewal due (or retry) time, and the earliest such time.
+   *
+   * @param overdue credentials whose renewal is due and not yet made
+   * @param oldestDue the earliest renewal due among them, or {@code null} when none is overdue
+   */
+  record RenewalBacklog(long overdue, @Nullable Instant oldestDue) {}
+
+  RenewalBacklog renewalBacklog(String replica, Instant now) {
+    return jdbc.sql(
+            "SELECT count(*) AS overdue, min(renewal_due_time) AS oldest FROM credential"
+                + " WHERE owner_replica = :replica AND state = 'ACTIVE'"
+                + " AND renewal_due_time <= :now")
+        .param("replica", replica)
+        .param("now", CredentialRows.utc(now))
+        .query(
+            (rs, row) -> new RenewalBacklog(rs.getLong("overdue"), nullableInstant(rs, "oldest")))
+        .single();
+  }
+
   /** The earliest expiry among this replica's credentials that it is supposed to renew. */
   Optional<Instant> earliestRenewedExpiry(String replica) {
     List<@Nullable Instant> earliest =

@@ -32,7 +32,7 @@ final class CredentialRows {
   static final String LIFECYCLE_COLUMNS =
       COLUMNS
           + ", lease_ttl_seconds, renewal_due_time, next_action_time, stream_id, revoke_after,"
-          + " revoke_trigger, renewal_failures, expiring_notified";
+          + " revoke_trigger, renewal_failures, expiring_notified, expiry_granted_to_owner";
 
   /** Reads a row selected with {@link #COLUMNS}. */
   static CredentialRecord record(ResultSet rs, int row) throws SQLException {
@@ -78,7 +78,8 @@ final class CredentialRows {
         nullableInstant(rs, "revoke_after"),
         trigger == null ? null : RevocationTrigger.valueOf(trigger),
         rs.getInt("renewal_failures"),
-        rs.getBoolean("expiring_notified"));
+        rs.getBoolean("expiring_notified"),
+        rs.getBoolean("expiry_granted_to_owner"));
   }
 
   static Instant instant(ResultSet rs, String column) throws SQLException {

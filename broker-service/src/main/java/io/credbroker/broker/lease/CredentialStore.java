@@ -3,6 +3,7 @@ package io.credbroker.broker.lease;
 import static io.credbroker.broker.lease.CredentialRows.COLUMNS;
 import static io.credbroker.broker.lease.CredentialRows.LIFECYCLE_COLUMNS;
 import static io.credbroker.broker.lease.CredentialRows.instant;
+import static io.credbroker.broker.lease.CredentialRows.nullableInstant;
 import static io.credbroker.broker.lease.CredentialRows.utc;
 
 import io.credbroker.broker.lease.CredentialQueries.IdentityRole;
@@ -52,8 +53,10 @@ public class CredentialStore {
   private static final String INSERT =
       "INSERT INTO credential ("
           + COLUMNS
-          + ", lease_ttl_seconds, renewal_due_time, next_action_time, stream_id)"
-          + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+          + ", lease_ttl_seconds, renewal_due_time, next_action_time, stream_id,"
+          + " expiry_granted_to_owner)"
+          + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+          + " true)";
 
   /**
    * The claim condition of a fenced write: the row is as the owner read it (owner, stream, detached
@@ -238,20 +241,36 @@ public class CredentialStore {
         .optional();
   }
 
-  /** A credential's id and when its owner must look at it next. */
-  record Due(UUID id, Instant at) {}
+  /**
+   * A credential's id and when its owner must look at it next.
+   *
+   * @param expiry the lease's expiry when it is renewed and, once passed, known to be gone in Vault
+   *     (as {@link LeaseEntry#knownExpired} tells, the stream aside); {@code null} otherwise
+   */
+  record Due(UUID id, Instant at, @Nullable Instant expiry) {
+    Due(UUID id, Instant at) {
+      this(id, at, null);
+    }
+  }
 
   /** This replica's live credentials whose next action is due by {@code until}, earliest first. */
   List<Due> dueBy(String replica, Instant until, int limit) {
     return jdbc.sql(
-            "SELECT id, next_action_time FROM credential WHERE owner_replica = :replica"
+            "SELECT id, next_action_time, CASE WHEN renewal_due_time IS NOT NULL"
+                + " AND expiry_granted_to_owner AND stream_id IS NOT NULL"
+                + " AND detached_time IS NULL THEN expire_time END AS known_expiry"
+                + " FROM credential WHERE owner_replica = :replica"
                 + " AND state = 'ACTIVE' AND next_action_time <= :until"
                 + " ORDER BY next_action_time LIMIT :limit")
         .param("replica", replica)
         .param("until", utc(until))
         .param("limit", limit)
         .query(
-            (rs, row) -> new Due(rs.getObject("id", UUID.class), instant(rs, "next_action_time")))
+            (rs, row) ->
+                new Due(
+                    rs.getObject("id", UUID.class),
+                    instant(rs, "next_action_time"),
+                    nullableInstant(rs, "known_expiry")))
         .list();
   }
 
@@ -280,7 +299,8 @@ public class CredentialStore {
                     + " max_expire_time = LEAST(:maxExpire, max_expire_time),"
                     + " last_renewal_time = :renewedAt, renewal_due_time = :renewalDue,"
                     + " next_action_time = :nextAction, renewal_failures = 0,"
-                    + " expiring_notified = false, updated_time = now()"
+                    + " expiring_notified = false, expiry_granted_to_owner = true,"
+                    + " updated_time = now()"
                     + " WHERE id = :id AND owner_replica = :replica AND state = 'ACTIVE'")
             .param("expire", utc(renewal.expireTime()))
             .param("maxExpire", utc(renewal.maxExpireTime()))
@@ -404,6 +424,8 @@ public class CredentialStore {
     return jdbc.sql(
                 "UPDATE credential SET owner_replica = :replica, stream_id = :streamId,"
                     + " detached_time = NULL,"
+                    // The replica it came from may have renewed it in Vault without recording it.
+                    + " expiry_granted_to_owner = false,"
                     // A lease nobody renewed while detached (capped) is looked at now: with a
                     // stream to hand a replacement to, it can be rotated.
                     + " renewal_due_time = CASE WHEN renewable"

@@ -135,6 +135,9 @@ final class LeaseDecisions {
       return endUnbound(record, unbound, now);
     }
     if (!now.isBefore(record.expireTime())) {
+      if (entry.knownExpired(now) && streams.holds(id)) {
+        return ranOut(entry, now);
+      }
       if (record.kind() == CredentialKind.STREAM
           && (streams.holds(id) || mayOutliveItsRecord(entry, now))) {
         // It ran out by our records under an open stream, or while it is still renewed. Vault
@@ -155,6 +158,28 @@ final class LeaseDecisions {
     Instant next = earliest(renewalDue, revokeAfter, graceEnd, record.expireTime());
     store.reschedule(id, replica, renewalDue, next);
     return next;
+  }
+
+  /**
+   * Replaces on its stream a credential whose lease is known to be gone in Vault ({@link
+   * LeaseEntry#knownExpired}), without asking Vault to renew it: Vault would refuse, and that
+   * refusal leads here anyway (a rotation for {@code RENEWAL_REFUSED}, as the stream is told).
+   * Vault serialises its work on a database connection, so under more renewals than it completes
+   * (the renewals then run late, past the leases' expiry) each doomed renewal would take the time
+   * of one that can still succeed, and of the creation the rotation needs. Counted as the renewal
+   * outcome {@code expired}, apart from {@code refused}.
+   */
+  private @Nullable Instant ranOut(LeaseEntry entry, Instant now) {
+    if (!store.stillHeldAsSeen(entry)) {
+      endStreamOwnedElsewhere(entry.id());
+      return null;
+    }
+    metrics.renewal("expired");
+    log.info(
+        "Credential {}: its lease ran out at {} before it was renewed; replacing it",
+        entry.id(),
+        entry.record().expireTime());
+    return rotate(entry, entry.record().expireTime(), RotationReason.RENEWAL_REFUSED, now);
   }
 
   /**

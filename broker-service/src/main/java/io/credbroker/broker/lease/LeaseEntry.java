@@ -19,6 +19,9 @@ import org.jspecify.annotations.Nullable;
  * @param revokeTrigger what that revocation is for, or {@code null}
  * @param renewalFailures consecutive renewals that could not reach Vault
  * @param expiringNotified whether the stream was told the credential may expire unrenewed
+ * @param expiryGrantedToOwner whether the record's expiry is what Vault granted to its owner (its
+ *     issue or a renewal it recorded) since a resume last brought it there: see {@link
+ *     #knownExpired}
  */
 record LeaseEntry(
     CredentialRecord record,
@@ -29,7 +32,8 @@ record LeaseEntry(
     @Nullable Instant revokeAfter,
     @Nullable RevocationTrigger revokeTrigger,
     int renewalFailures,
-    boolean expiringNotified) {
+    boolean expiringNotified,
+    boolean expiryGrantedToOwner) {
 
   LeaseEntry {
     Objects.requireNonNull(record, "record");
@@ -37,6 +41,24 @@ record LeaseEntry(
 
   UUID id() {
     return record.id();
+  }
+
+  /**
+   * Whether its lease is known to be gone in Vault at {@code now}, so that a renewal is certain to
+   * be refused: it is attached to a stream ({@code stream_id} set, which a takeover clears and only
+   * an issue or a resume sets) and its record's expiry, which passed, is what Vault last granted to
+   * its owner. Nobody else can have renewed it since: another replica renews a credential only once
+   * it owns it, and it comes back here only by a resume (which clears {@code expiryGrantedToOwner},
+   * as the replica it came from may have renewed it without recording it) or a takeover (which
+   * clears {@code stream_id}). A row whose expiry passed while the lease was renewed from memory
+   * (fenced renewals of a replica presumed dead, claimed since) is never known expired: it is asked
+   * of Vault.
+   */
+  boolean knownExpired(Instant now) {
+    return expiryGrantedToOwner
+        && streamId != null
+        && record.detachedTime() == null
+        && !now.isBefore(record.expireTime());
   }
 
   /** Whether its owner renews it: renewable, a renewal due, not replaced or ending. */

@@ -16,9 +16,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The lease lifecycle's gauges: live credentials by state, the earliest unrenewed expiry, the
- * earliest death of an issuing token, and the revocation retry queue's depth and oldest age. They
- * are registered at construction and hold the values of the last {@link #refresh()}, which the
- * {@link LeaseKeeper}'s poller calls every few polls (reading them never touches the database).
+ * renewal backlog (renewals overdue and the lag of the most overdue one), the earliest death of an
+ * issuing token, and the revocation retry queue's depth and oldest age. They are registered at
+ * construction and hold the values of the last {@link #refresh()}, which the {@link LeaseKeeper}'s
+ * poller calls every few polls (reading them never touches the database).
  *
  * <p>Thread-safe: the values are atomics, written by the poller and read by the meter registry.
  */
@@ -34,6 +35,8 @@ final class LeaseGauges {
   private final Map<String, AtomicLong> liveCounts = new ConcurrentHashMap<>();
   private final AtomicReference<@Nullable Instant> earliestExpiry = new AtomicReference<>();
   private final AtomicReference<@Nullable Instant> earliestTokenExpiry = new AtomicReference<>();
+  private final AtomicLong overdueRenewals = new AtomicLong();
+  private final AtomicReference<@Nullable Instant> oldestRenewalDue = new AtomicReference<>();
   private final AtomicLong retryDepth = new AtomicLong();
   private final AtomicReference<Duration> oldestRetryAge = new AtomicReference<>(Duration.ZERO);
 
@@ -62,6 +65,19 @@ final class LeaseGauges {
         .description(
             "Seconds until the earliest expiry among the leases this replica renews; +Inf while it"
                 + " renews none (this replica; aggregate with min)")
+        .baseUnit("seconds")
+        .register(registry);
+    Gauge.builder("credbroker.lease.renewals.overdue", overdueRenewals, AtomicLong::get)
+        .description(
+            "Credentials this replica renews whose renewal is due and not yet made: more than a"
+                + " few for minutes means Vault completes fewer renewals than are due (this"
+                + " replica; aggregate with sum)")
+        .register(registry);
+    Gauge.builder("credbroker.lease.renewal.lag", oldestRenewalDue, this::secondsSince)
+        .description(
+            "Seconds since the renewal of the most overdue credential this replica renews was"
+                + " due; 0 while none is overdue. Past a third of the TTL leases expire unrenewed"
+                + " (this replica; aggregate with max)")
         .baseUnit("seconds")
         .register(registry);
     Gauge.builder("credbroker.revocation.retry.queue.depth", retryDepth, AtomicLong::get)
@@ -99,11 +115,21 @@ final class LeaseGauges {
         : Duration.between(clock.instant(), at).toMillis() / 1000.0;
   }
 
+  /** Seconds from the time held until now, for a gauge; 0 while there is none. */
+  private double secondsSince(AtomicReference<@Nullable Instant> time) {
+    Instant at = time.get();
+    return at == null ? 0 : Math.max(0, Duration.between(at, clock.instant()).toMillis() / 1000.0);
+  }
+
   /** Reads the gauges' values from the state store; a failure leaves the previous values. */
   void refresh() {
     try {
       credentials.liveCounts(replica).forEach((state, count) -> liveCounts.get(state).set(count));
       earliestExpiry.set(credentials.earliestRenewedExpiry(replica).orElse(null));
+      CredentialQueries.RenewalBacklog backlog =
+          credentials.renewalBacklog(replica, clock.instant());
+      overdueRenewals.set(backlog.overdue());
+      oldestRenewalDue.set(backlog.oldestDue());
       earliestTokenExpiry.set(credentials.earliestTokenExpiry().orElse(null));
       retryDepth.set(retryQueue.depth());
       oldestRetryAge.set(retryQueue.oldestAge());

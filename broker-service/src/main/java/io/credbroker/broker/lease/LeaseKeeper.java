@@ -11,6 +11,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Objects;
+import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
@@ -41,9 +42,10 @@ import org.springframework.context.SmartLifecycle;
  * it is due soon. The state store is the schedule ({@code next_action_time}); every {@code
  * pollInterval} one thread loads this replica's credentials due within two intervals into a {@link
  * DelayQueue} ordered by due time, one dispatcher thread takes them when due and hands them to a
- * small fixed pool of workers. A credential is in the queue at most once. Every decision is taken
- * on a fresh read of its row, and every write is conditional on this replica still owning the live
- * credential, so a resume or failover elsewhere wins cleanly.
+ * small fixed pool of workers, earliest due first, except that a renewal whose lease is known to
+ * have run out waits behind the others (see {@link #dispatch}). A credential is in the queue at
+ * most once. Every decision is taken on a fresh read of its row, and every write is conditional on
+ * this replica still owning the live credential, so a resume or failover elsewhere wins cleanly.
  *
  * <p>Thread-safe. Lifecycle: started and stopped by Spring ({@link SmartLifecycle}); stopping waits
  * briefly for work in progress.
@@ -64,6 +66,7 @@ public final class LeaseKeeper implements SmartLifecycle {
   private final FencedRenewals fencedRenewals;
 
   private final DelayQueue<Scheduled> queue = new DelayQueue<>();
+
   private final Set<UUID> queued = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean retryRunning = new AtomicBoolean();
   private final AtomicInteger polls = new AtomicInteger();
@@ -256,7 +259,7 @@ public final class LeaseKeeper implements SmartLifecycle {
       }
       Instant horizon = clock.instant().plus(settings.pollInterval().multipliedBy(2));
       for (Due due : store.dueBy(replica, horizon, settings.batchSize())) {
-        enqueue(due.id(), due.at());
+        enqueue(due.id(), due.at(), due.expiry());
       }
       if (retryRunning.compareAndSet(false, true)) {
         submit(
@@ -269,13 +272,18 @@ public final class LeaseKeeper implements SmartLifecycle {
             });
       }
       if (polls.getAndIncrement() % GAUGE_EVERY_POLLS == 0) {
-        gauges.refresh();
+        refreshGauges();
         decisions.endStreamsOwnedElsewhere();
         owned.sweep(clock.instant());
       }
     } catch (RuntimeException e) {
       log.warn("Loading due leases failed; trying again at the next poll", e);
     }
+  }
+
+  /** Refreshes the gauges now, as the poller does every few polls. */
+  void refreshGauges() {
+    gauges.refresh();
   }
 
   /** While fenced: renews the leases noted in memory whose renewal is due ({@link #fenced}). */
@@ -287,17 +295,49 @@ public final class LeaseKeeper implements SmartLifecycle {
     }
   }
 
-  private void enqueue(UUID id, Instant at) {
+  private void enqueue(UUID id, Instant at, @Nullable Instant expiry) {
     if (running && queued.add(id)) {
-      queue.offer(new Scheduled(id, at, clock));
+      queue.offer(new Scheduled(id, at, expiry, clock));
     }
   }
 
+  /**
+   * Hands due credentials to the workers, one whenever a worker can take it, choosing it only then:
+   * the earliest due of those whose lease is not known to have run out, and only when there is
+   * none, the earliest due of those whose lease is.
+   *
+   * <p>Why. Vault serialises its work on a database connection, so it completes a fixed number of
+   * renewals a second; when more are due than that (more credentials than {@code ceiling x 0.66 x
+   * TTL} on one connection) the queue grows and the renewals run later and later. Earliest due
+   * first alone then fails as deadline scheduling fails under overload (a domino effect): the
+   * renewals at the head are the ones whose leases ran out while they waited, each costs Vault as
+   * much as one that could still succeed and is refused, the rotation it leads to costs Vault a
+   * creation, and meanwhile the next leases run out too, until no renewal succeeds at all. Served
+   * after the others, a lease that has run out costs nothing while renewals that can still succeed
+   * wait: as many leases as Vault can renew stay alive, and the rotations use what Vault has left.
+   * A lease already gone loses nothing by waiting (its pod holds a credential that no longer works
+   * either way; {@link LeaseDecisions} replaces it without the doomed renewal). Under lasting
+   * overload the rotations may wait long: the gauges {@code credbroker.lease.renewals.overdue} and
+   * {@code credbroker.lease.renewal.lag} report that before leases expire. Which lease is known to
+   * have run out is read with the row ({@link CredentialStore.Due#expiry}); a credential queued
+   * again by a worker is taken as not known to have (the next poll may tell otherwise, once it is
+   * out of the queue).
+   */
   private void dispatch() {
+    // Due now, taken from the delay queue, earliest due first: those whose lease is not known to
+    // have run out, and those whose lease is.
+    PriorityQueue<Scheduled> ready = new PriorityQueue<>();
+    PriorityQueue<Scheduled> ranOut = new PriorityQueue<>();
     while (running) {
       try {
-        Scheduled next = queue.take();
         permits.acquire();
+        Scheduled next;
+        try {
+          next = nextDue(queue, ready, ranOut, clock);
+        } catch (InterruptedException e) {
+          permits.release();
+          throw e;
+        }
         try {
           submit(
               () -> {
@@ -312,7 +352,7 @@ public final class LeaseKeeper implements SmartLifecycle {
                 }
                 if (again != null
                     && again.isBefore(clock.instant().plus(settings.pollInterval()))) {
-                  enqueue(next.id(), again);
+                  enqueue(next.id(), again, null);
                 }
               });
         } catch (RuntimeException e) {
@@ -324,6 +364,34 @@ public final class LeaseKeeper implements SmartLifecycle {
         return;
       }
     }
+  }
+
+  /**
+   * The credential to tend next (see {@link #dispatch}), waiting until one is due.
+   *
+   * @param queue the credentials not yet due, and those that fell due since the last call
+   * @param ready those due, whose lease is not known to have run out (as last seen)
+   * @param ranOut those due, whose lease is known to have run out
+   */
+  static Scheduled nextDue(
+      DelayQueue<Scheduled> queue,
+      PriorityQueue<Scheduled> ready,
+      PriorityQueue<Scheduled> ranOut,
+      Clock clock)
+      throws InterruptedException {
+    if (ready.isEmpty() && ranOut.isEmpty()) {
+      ready.add(queue.take());
+    }
+    queue.drainTo(ready);
+    Instant now = clock.instant();
+    for (Scheduled head = ready.poll(); head != null; head = ready.poll()) {
+      if (!head.ranOutBy(now)) {
+        return head;
+      }
+      // Once run out, always run out: it stays behind.
+      ranOut.add(head);
+    }
+    return Objects.requireNonNull(ranOut.poll(), "a due credential");
   }
 
   private void submit(Runnable task) {
@@ -348,8 +416,16 @@ public final class LeaseKeeper implements SmartLifecycle {
   /**
    * A credential waiting in the delay queue until {@code at}, by the broker's clock (the one {@code
    * at} was computed on: corrected to the state database's, it can differ from the host's).
+   *
+   * @param expiry when its lease is known to run out ({@link CredentialStore.Due#expiry}), or
+   *     {@code null}
    */
-  private record Scheduled(UUID id, Instant at, Clock clock) implements Delayed {
+  record Scheduled(UUID id, Instant at, @Nullable Instant expiry, Clock clock) implements Delayed {
+
+    boolean ranOutBy(Instant now) {
+      return expiry != null && !now.isBefore(expiry);
+    }
+
     @Override
     public long getDelay(TimeUnit unit) {
       return unit.convert(Duration.between(clock.instant(), at));

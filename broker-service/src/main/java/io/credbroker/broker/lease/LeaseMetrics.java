@@ -35,6 +35,7 @@ public class LeaseMetrics {
       renewalCounter(outcome);
       fencedRenewalCounter(outcome);
     }
+    renewalCounter("expired");
     for (RotationReason reason : RotationReason.values()) {
       rotationCounter(reason.tag());
     }
@@ -50,7 +51,9 @@ public class LeaseMetrics {
   }
 
   /**
-   * {@code renewed}, {@code capped}, {@code refused} (Vault said no), {@code failed} (unreachable).
+   * {@code renewed}, {@code capped}, {@code refused} (Vault said no), {@code failed} (unreachable),
+   * {@code expired} (not asked of Vault: the lease was known to have run out, see {@link
+   * LeaseEntry#knownExpired}).
    */
   void renewal(String outcome) {
     renewalCounter(outcome).increment();

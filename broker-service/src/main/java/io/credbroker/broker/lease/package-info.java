@@ -67,6 +67,13 @@
  *       replaced, ending.
  *   <li>{@code revoke_after} (with {@code revoke_trigger}): when the owner revokes it, and for
  *       what. A credential with one cannot be resumed.
+ *   <li>{@code expiry_granted_to_owner}: whether {@code expire_time} is what Vault granted to the
+ *       owner's own issue or recorded renewal since a resume last brought the credential there (a
+ *       resume clears it; a takeover clears {@code stream_id}). Only then, with its stream
+ *       attached, does a passed {@code expire_time} tell that the lease is gone in Vault: the owner
+ *       replaces the credential without the renewal Vault would refuse ({@link
+ *       io.credbroker.broker.lease.LeaseEntry#knownExpired}), and its scheduler serves such
+ *       renewals after those that can still succeed.
  *   <li>{@code detached_time}: when the stream that held it ended without a release; the owner
  *       revokes it ({@code ABANDONED}) once the reconnect grace after it is over, unless a stream
  *       resumes it first. While the cluster turns clients away for load (any replica's {@code
@@ -81,7 +88,8 @@
  *   <tr><td>(none)</td><td>issue</td><td>attached or one-shot</td><td>{@code insert}</td></tr>
  *   <tr><td>attached, detached</td><td>renewal due</td><td>same</td><td>{@code recordRenewal},
  *       or {@code recordRenewalFailure} (Vault unreachable: backoff)</td></tr>
- *   <tr><td>attached</td><td>capped, max TTL or token death near, renewal refused</td><td>ending
+ *   <tr><td>attached</td><td>capped, max TTL or token death near, renewal refused, lease known to
+ *       have run out</td><td>ending
  *       ({@code EXPIRED} at its expiry), a new credential attached</td><td>{@code
  *       supersede}</td></tr>
  *   <tr><td>ending (replaced)</td><td>the stream ended during the rotation</td><td>detached</td>

@@ -149,6 +149,8 @@ class CredentialStoreIT {
     assertThat(entry.renewalDue()).isEqualTo(issued.plusSeconds(40));
     assertThat(entry.nextAction()).isEqualTo(issued.plusSeconds(45));
     assertThat(entry.streamId()).isEqualTo(streamId);
+    // Vault granted this expiry to the issuing owner: a renewal past it is known to be refused.
+    assertThat(entry.expiryGrantedToOwner()).isTrue();
     assertThat(hot.stillHeldAsSeen(entry)).isTrue();
     // Read while another stream held it: a resume since makes the owner's fenced ending stale.
     LeaseEntry claimedSince =
@@ -161,7 +163,8 @@ class CredentialStoreIT {
             null,
             null,
             0,
-            false);
+            false,
+            true);
     assertThat(hot.stillHeldAsSeen(claimedSince)).isFalse();
     Instant now = issued.plusSeconds(10);
     assertThat(

@@ -250,6 +250,7 @@ class FencedRenewalsTest {
             .expireTime(expire)
             .maxExpireTime(NOW.plusSeconds(3600))
             .build();
-    return new LeaseEntry(record, TTL, renewalDue, next, UUID.randomUUID(), null, null, 0, false);
+    return new LeaseEntry(
+        record, TTL, renewalDue, next, UUID.randomUUID(), null, null, 0, false, false);
   }
 }

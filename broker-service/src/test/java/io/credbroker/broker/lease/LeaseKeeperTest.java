@@ -24,10 +24,14 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.DelayQueue;
 import java.util.stream.Stream;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
@@ -70,7 +74,7 @@ class LeaseKeeperTest {
         .filteredOn(meter -> meter instanceof io.micrometer.core.instrument.Gauge)
         .allSatisfy(
             gauge -> assertThat(((io.micrometer.core.instrument.Gauge) gauge).value()).isNotNaN());
-    for (String outcome : List.of("renewed", "capped", "refused", "failed")) {
+    for (String outcome : List.of("renewed", "capped", "refused", "failed", "expired")) {
       assertThat(meters.get("credbroker.lease.renewals").tag("outcome", outcome).counter().count())
           .isZero();
     }
@@ -179,6 +183,7 @@ class LeaseKeeperTest {
             revokeAt,
             RevocationTrigger.UNBOUND,
             0,
+            false,
             false);
     when(store.findEntry(held.id())).thenReturn(Optional.of(marked));
     when(store.endRenewalsUnbound(eq(held.id()), eq(ME), any())).thenReturn(Optional.of(revokeAt));
@@ -208,6 +213,7 @@ class LeaseKeeperTest {
             NOW,
             RevocationTrigger.UNBOUND,
             0,
+            false,
             false);
     when(store.findEntry(held.id())).thenReturn(Optional.of(due));
 
@@ -390,6 +396,87 @@ class LeaseKeeperTest {
   }
 
   @Test
+  void leaseKnownToHaveRunOutIsReplacedWithoutTheRenewalVaultWouldRefuse() {
+    // Its expiry is what Vault granted this replica's last recorded renewal, and it passed while
+    // the renewal waited (more renewals due than Vault completes).
+    LeaseEntry entry = grantedToOwner(heldEntry(NOW.minusSeconds(1), NOW.plusSeconds(3600)));
+    when(store.findEntry(entry.id())).thenReturn(Optional.of(entry));
+    IssuedCredential fresh = rotationSucceeds(entry);
+
+    assertThat(keeper.tend(entry.id())).isEqualTo(NOW.minusSeconds(1));
+
+    verifyNoInteractions(vault);
+    verify(streams).rotated(entry.id(), fresh, Duration.ZERO, RotationReason.RENEWAL_REFUSED);
+    verify(store).supersede(entry.id(), ME, NOW.minusSeconds(1), RevocationTrigger.EXPIRED);
+    assertThat(meters.counter("credbroker.lease.renewals", "outcome", "expired").count())
+        .isEqualTo(1);
+    assertThat(meters.counter("credbroker.lease.renewals", "outcome", "refused").count()).isZero();
+  }
+
+  @Test
+  void leaseGrantedToItsOwnerThatHasNotRunOutIsRenewedInVault() {
+    LeaseEntry entry = grantedToOwner(heldEntry(NOW.plusSeconds(1), NOW.plusSeconds(3600)));
+
+    assertRenewedInVault(entry);
+    assertThat(meters.counter("credbroker.lease.renewals", "outcome", "expired").count()).isZero();
+  }
+
+  @Test
+  void claimedLeaseThatRanOutByItsRecordIsAskedOfVaultEvenIfItsFormerOwnerRecordedItsExpiry() {
+    // The former owner recorded its renewal, then renewed it again from memory while fenced and
+    // was presumed dead; the takeover here cleared its stream. Vault may still hold the lease.
+    LeaseEntry claimed =
+        grantedToOwner(
+            entry(NOW.minusSeconds(5), NOW.plusSeconds(3600), NOW.minusSeconds(10), null, null));
+
+    assertRenewedInVault(claimed);
+    verify(leases, never()).revokeAsOwner(any(), any());
+  }
+
+  @Test
+  void dispatcherServesRenewalsThatCanStillSucceedBeforeThoseWhoseLeaseRanOut()
+      throws InterruptedException {
+    Clock clock = Clock.fixed(NOW, ZoneOffset.UTC);
+    DelayQueue<LeaseKeeper.Scheduled> queue = new DelayQueue<>();
+    LeaseKeeper.Scheduled ranOut =
+        new LeaseKeeper.Scheduled(UUID.randomUUID(), NOW.minusSeconds(30), NOW, clock);
+    LeaseKeeper.Scheduled alive =
+        new LeaseKeeper.Scheduled(
+            UUID.randomUUID(), NOW.minusSeconds(10), NOW.plusSeconds(5), clock);
+    LeaseKeeper.Scheduled revocation =
+        new LeaseKeeper.Scheduled(UUID.randomUUID(), NOW.minusSeconds(20), null, clock);
+    LeaseKeeper.Scheduled notYetDue =
+        new LeaseKeeper.Scheduled(UUID.randomUUID(), NOW.plusSeconds(1), null, clock);
+    queue.addAll(List.of(ranOut, alive, revocation, notYetDue));
+    PriorityQueue<LeaseKeeper.Scheduled> ready = new PriorityQueue<>();
+    PriorityQueue<LeaseKeeper.Scheduled> behind = new PriorityQueue<>();
+
+    List<UUID> order = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      order.add(LeaseKeeper.nextDue(queue, ready, behind, clock).id());
+    }
+
+    // Earliest due first among those that can succeed; the lease that ran out last, though due
+    // first; what is not due yet stays queued.
+    assertThat(order).containsExactly(revocation.id(), alive.id(), ranOut.id());
+    assertThat(queue).containsExactly(notYetDue);
+  }
+
+  @Test
+  void gaugesReportTheRenewalBacklog() {
+    assertThat(meters.get("credbroker.lease.renewals.overdue").gauge().value()).isZero();
+    assertThat(meters.get("credbroker.lease.renewal.lag").gauge().value()).isZero();
+    when(credentials.liveCounts(ME)).thenReturn(Map.of());
+    when(credentials.renewalBacklog(ME, NOW))
+        .thenReturn(new CredentialQueries.RenewalBacklog(1743, NOW.minusSeconds(75)));
+
+    keeper.refreshGauges();
+
+    assertThat(meters.get("credbroker.lease.renewals.overdue").gauge().value()).isEqualTo(1743);
+    assertThat(meters.get("credbroker.lease.renewal.lag").gauge().value()).isEqualTo(75.0);
+  }
+
+  @Test
   void leaseThatRanOutByItsRecordWithoutAStreamIsAskedOfVaultBeforeItIsRevoked() {
     // Renewed in Vault by a replica that could not record it (fenced), then claimed here: the row
     // is behind Vault. Its stream ended with the fence; it is in its reconnect grace.
@@ -558,6 +645,7 @@ class LeaseKeeperTest {
                     null,
                     null,
                     0,
+                    false,
                     false)));
 
     when(streams.holds(r.id())).thenReturn(true);
@@ -592,6 +680,34 @@ class LeaseKeeperTest {
     ClusterRefusals refusals = new ClusterRefusals(Clock.fixed(refusedAt, ZoneOffset.UTC));
     refusals.refused();
     return keeper(new Bindings(List.of(DB1)), departedPods, refusals);
+  }
+
+  /** Tends {@code entry} as the store reads it, and checks that its lease was renewed in Vault. */
+  private void assertRenewedInVault(LeaseEntry entry) {
+    when(store.findEntry(entry.id())).thenReturn(Optional.of(entry));
+    when(vault.renewLease(any(), any()))
+        .thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
+    when(renewals.due(any(), any(), any())).thenReturn(NOW.plusSeconds(40));
+    when(store.recordRenewal(any(), any(), any())).thenReturn(true);
+
+    assertThat(keeper.tend(entry.id())).isEqualTo(NOW.plusSeconds(40));
+
+    verify(vault).renewLease("database/creds/db1/abc", Duration.ofSeconds(60));
+  }
+
+  /** {@code entry} whose expiry Vault granted to its owner's last recorded renewal (or issue). */
+  private static LeaseEntry grantedToOwner(LeaseEntry entry) {
+    return new LeaseEntry(
+        entry.record(),
+        entry.leaseTtl(),
+        entry.renewalDue(),
+        entry.nextAction(),
+        entry.streamId(),
+        entry.revokeAfter(),
+        entry.revokeTrigger(),
+        entry.renewalFailures(),
+        entry.expiringNotified(),
+        true);
   }
 
   private LeaseKeeper keeperWith(Bindings bindings) {
@@ -696,6 +812,7 @@ class LeaseKeeperTest {
         revokeAfter,
         revokeAfter == null ? null : RevocationTrigger.ROTATION,
         0,
+        false,
         false);
   }
 
