@@ -40,9 +40,20 @@ final class StormMixins {
         description = "Direct Vault creations measuring its ceiling (default ${DEFAULT-VALUE})")
     int ceilingSamples = 200;
 
+    @Option(
+        names = "--await-untracked-roles",
+        defaultValue = "0s",
+        converter = DurationConverter.class,
+        description =
+            "Once every pod holds, wait up to this long for the roles beyond one per pod (creations"
+                + " that timed out in the broker while Vault still made them) to be revoked by the"
+                + " broker's lease reconciler; shorten credbroker.lease.reconcile.interval and grace"
+                + " with --broker-property to see it (default ${DEFAULT-VALUE}: no wait)")
+    Duration awaitUntrackedRoles = Duration.ZERO;
+
     RolloutScenario.Options options(Duration maxDuration) {
       return new RolloutScenario.Options(
-          pods, window, connectionsPerReplica, ceilingSamples, maxDuration);
+          pods, window, connectionsPerReplica, ceilingSamples, maxDuration, awaitUntrackedRoles);
     }
   }
 

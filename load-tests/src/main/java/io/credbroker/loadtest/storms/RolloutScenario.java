@@ -31,14 +31,21 @@ public final class RolloutScenario extends StormScenario {
    * @param connectionsPerReplica TCP connections to each replica the pods share
    * @param ceilingSamples direct Vault creations that measure the ceiling
    * @param maxDuration how long the pods may take to hold a credential
+   * @param awaitUntracked how long to wait, once every pod holds, for the roles beyond one per pod
+   *     to go: creations that timed out in the broker while Vault still made them, which only the
+   *     broker's lease reconciler finds again; zero does not wait
    */
   public record Options(
       int pods,
       Duration window,
       int connectionsPerReplica,
       int ceilingSamples,
-      Duration maxDuration) {
+      Duration maxDuration,
+      Duration awaitUntracked) {
     public Options {
+      if (awaitUntracked.isNegative()) {
+        throw new IllegalArgumentException("the wait for untracked roles must not be negative");
+      }
       if (pods < 1 || pods > 50_000) {
         throw new IllegalArgumentException("pods must be between 1 and 50000, was " + pods);
       }
@@ -138,6 +145,10 @@ public final class RolloutScenario extends StormScenario {
               .put("broker_counters", after.since(before))
               .put("dynamic_roles_created", rolesAfter - rolesBefore)
               .put("dynamic_roles_beyond_one_per_pod", rolesAfter - rolesBefore - holding);
+      long untracked = rolesAfter - rolesBefore - holding;
+      if (untracked > 0 && !options.awaitUntracked().isZero()) {
+        awaitUntracked(rolesBefore + holding, untracked, r);
+      }
       r.put("cleanup", releaseAll(pods, options.maxDuration()));
       return r.build();
     } finally {
@@ -145,6 +156,32 @@ public final class RolloutScenario extends StormScenario {
       channels.forEach(ManagedChannel::shutdownNow);
     }
   }
+
+  /**
+   * Waits for the dynamic roles to come down to {@code tracked}, and reports how many roles beyond
+   * it are left and when the last went.
+   */
+  private void awaitUntracked(long tracked, long untracked, StormReport.Builder r) {
+    progress.printf(
+        "rollout: waiting up to %s for %d untracked roles to be revoked%n",
+        options.awaitUntracked(), untracked);
+    long start = System.nanoTime();
+    long deadline = start + options.awaitUntracked().toNanos();
+    long left = untracked;
+    while (left > 0 && System.nanoTime() < deadline) {
+      try {
+        Thread.sleep(POLL.toMillis());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+      left = stack.dynamicRoles() - tracked;
+    }
+    r.put("untracked_roles_left_after_wait", Math.max(left, 0));
+    r.put("untracked_roles_wait_s", StormReport.seconds(System.nanoTime() - start));
+  }
+
+  private static final Duration POLL = Duration.ofSeconds(5);
 
   /** When the last pod received its first credential (the start time when none did). */
   static long lastFirstCredential(StormPods pods) {

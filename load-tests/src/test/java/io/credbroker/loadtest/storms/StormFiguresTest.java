@@ -93,8 +93,14 @@ class StormFiguresTest {
   void optionsRefuseSizesOutsideTheirRange() {
     assertThatThrownBy(
             () ->
-                new RolloutScenario.Options(0, Duration.ofSeconds(1), 1, 1, Duration.ofMinutes(1)))
+                new RolloutScenario.Options(
+                    0, Duration.ofSeconds(1), 1, 1, Duration.ofMinutes(1), Duration.ZERO))
         .hasMessageContaining("pods must be between 1 and 50000");
+    assertThatThrownBy(
+            () ->
+                new RolloutScenario.Options(
+                    1, Duration.ofSeconds(1), 1, 1, Duration.ofMinutes(1), Duration.ofSeconds(-1)))
+        .hasMessageContaining("untracked roles must not be negative");
     assertThatThrownBy(() -> new FailoverScenario.Options(5, 0, 1, Duration.ofMinutes(1)))
         .hasMessageContaining("connections and open concurrency must be positive");
     assertThatThrownBy(

@@ -62,7 +62,8 @@ class StormsSmokeIT {
     rollout =
         new RolloutScenario(
                 stack,
-                new RolloutScenario.Options(ROLLOUT_PODS, Duration.ofSeconds(1), 1, 5, max),
+                new RolloutScenario.Options(
+                    ROLLOUT_PODS, Duration.ofSeconds(1), 1, 5, max, Duration.ZERO),
                 progress)
             .run();
     renewals =
