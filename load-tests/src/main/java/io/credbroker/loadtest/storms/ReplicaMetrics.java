@@ -47,6 +47,18 @@ record ReplicaMetrics(Map<String, Double> values) {
           Map.entry(
               "renewals_refused",
               new String[] {"credbroker_lease_renewals_total", "outcome", "refused"}),
+          Map.entry(
+              "renewals_expired",
+              new String[] {"credbroker_lease_renewals_total", "outcome", "expired"}),
+          Map.entry(
+              "vault_renew_rejected",
+              new String[] {
+                "credbroker_vault_request_seconds_count",
+                "operation",
+                "renew",
+                "outcome",
+                "rejected"
+              }),
           Map.entry("streams_active", new String[] {"credbroker_streams_active"}));
 
   static ReplicaMetrics of(List<BrokerProcess> replicas) {
