@@ -249,7 +249,9 @@ public record BrokerProperties(
    *     that the client can resume it; then it is revoked. Counted from when the stream broke and,
    *     while the cluster turns clients away for load (calls shed at admission, TokenReviews
    *     throttled, on any replica), also from the last such refusal: a pod the cluster could not
-   *     let back in did not abandon its credential
+   *     let back in did not abandon its credential. Keep it well above the clients' longest
+   *     reconnect delay (the SDK's is 30 s plus 20 % jitter by default): a refused client comes
+   *     back only after its delay, so a grace shorter than that runs out under a pod still trying
    * @param reconnectGraceLimit the longest a credential outlives its stream however long the
    *     cluster keeps turning clients away: the hard bound of the grace's extension, counted from
    *     when the stream broke. At least {@code reconnectGrace}
