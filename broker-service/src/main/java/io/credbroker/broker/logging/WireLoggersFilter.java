@@ -6,6 +6,7 @@ import ch.qos.logback.classic.turbo.TurboFilter;
 import ch.qos.logback.core.spi.FilterReply;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Marker;
 
@@ -23,7 +24,11 @@ import org.slf4j.Marker;
  * else those libraries log.
  *
  * <p>Installed by {@code logback-spring.xml}. A turbo filter runs before the level check, so the
- * libraries also see DEBUG as disabled and do not format what would be dropped. Stateless.
+ * libraries also see DEBUG as disabled and do not format what would be dropped.
+ *
+ * <p>It runs on every {@code isDebugEnabled} of every logger (Apache HttpClient asks several times
+ * per Vault call), so which logger names are wire loggers is remembered: a map as large as the
+ * number of loggers, which logback keeps for the life of the process anyway. Thread-safe.
  */
 public final class WireLoggersFilter extends TurboFilter {
 
@@ -43,6 +48,9 @@ public final class WireLoggersFilter extends TurboFilter {
   static final List<Map.Entry<String, String>> BODY_LINES =
       List.of(Map.entry("org.springframework.web.client.RestTemplate", "Writing ["));
 
+  /** Whether each logger name seen so far is a wire logger (or under one). */
+  private final Map<String, Boolean> wireLoggerNames = new ConcurrentHashMap<>();
+
   @Override
   public FilterReply decide(
       @Nullable Marker marker,
@@ -55,7 +63,11 @@ public final class WireLoggersFilter extends TurboFilter {
       return FilterReply.NEUTRAL;
     }
     String name = logger.getName();
-    if (isWireLogger(name)) {
+    Boolean wire = wireLoggerNames.get(name);
+    if (wire == null) {
+      wire = wireLoggerNames.computeIfAbsent(name, WireLoggersFilter::isWireLogger);
+    }
+    if (wire) {
       return FilterReply.DENY;
     }
     if (format != null) {
