@@ -112,6 +112,12 @@ public final class VaultDatabaseCredentials {
   /** {@code credbroker.vault.request} timers by operation and outcome (a few fixed values each). */
   private final Map<String, Timer> timers = new ConcurrentHashMap<>();
 
+  /**
+   * {@code <mount>/creds/<role>} by mount and role, checked once: the bindings name a handful, and
+   * every issuance asks for one of them.
+   */
+  private final Map<String, Map<String, String>> credsPaths = new ConcurrentHashMap<>();
+
   /** The token role of the setup command's defaults. */
   public static final String DEFAULT_ISSUING_TOKEN_ROLE = "credential-broker-issuer";
 
@@ -208,7 +214,7 @@ public final class VaultDatabaseCredentials {
    * (403: an operator revoked it), which created nothing.
    */
   public DatabaseSecret issue(String mount, String role) {
-    String path = requireSafePath(mount) + "/creds/" + requireSafePath(role);
+    String path = credsPath(mount, role);
     IssuingToken token = issuingTokens.current();
     try {
       return toSecret(readCreds(path, token), token);
@@ -794,6 +800,17 @@ public final class VaultDatabaseCredentials {
                     .publishPercentileHistogram()
                     .register(meterRegistry))
         .record(nanos, TimeUnit.NANOSECONDS);
+  }
+
+  /** {@code <mount>/creds/<role>}; an unsafe mount or role is refused and not remembered. */
+  private String credsPath(String mount, String role) {
+    Map<String, String> byRole = credsPaths.get(mount);
+    String path = byRole == null ? null : byRole.get(role);
+    if (path == null) {
+      path = requireSafePath(mount) + "/creds/" + requireSafePath(role);
+      credsPaths.computeIfAbsent(mount, m -> new ConcurrentHashMap<>()).put(role, path);
+    }
+    return path;
   }
 
   private static String requireSafePath(String path) {

@@ -490,6 +490,11 @@ class VaultDatabaseCredentialsTest {
   void unsafeMountOrRoleNeverBecomesAPath() {
     assertThatThrownBy(() -> vault.issue("database", "../sys/seal"))
         .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> vault.issue("../sys", "seal"))
+        .isInstanceOf(IllegalArgumentException.class);
+    // Checked paths are remembered; a refused one is not, so it is refused again.
+    assertThatThrownBy(() -> vault.issue("database", "../sys/seal"))
+        .isInstanceOf(IllegalArgumentException.class);
     assertThat(hits.get()).isZero();
   }
 
