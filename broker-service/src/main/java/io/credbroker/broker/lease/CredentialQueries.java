@@ -141,15 +141,6 @@ public class CredentialQueries {
         .list();
   }
 
-  /** The live credentials of one pod UID (what an operator's pod revocation ends). */
-  public List<CredentialRecord> findActiveByPodUid(String podUid) {
-    return jdbc.sql(
-            "SELECT " + COLUMNS + " FROM credential WHERE pod_uid = :podUid AND state = 'ACTIVE'")
-        .param("podUid", podUid)
-        .query(CredentialRows::record)
-        .list();
-  }
-
   /**
    * Every (namespace, service account, database role) that live credentials not already ending (no
    * revoke trigger) were issued for, cluster-wide.

@@ -217,21 +217,6 @@ public class CredentialStore {
         .update();
   }
 
-  /**
-   * Notes that the stream holding a credential has ended while the credential is still active.
-   *
-   * @return whether an active credential was updated
-   */
-  public boolean markDetached(UUID id, Instant when) {
-    return jdbc.sql(
-                "UPDATE credential SET detached_time = :when, updated_time = now()"
-                    + " WHERE id = :id AND state = 'ACTIVE'")
-            .param("when", utc(when))
-            .param("id", id)
-            .update()
-        == 1;
-  }
-
   // ---- lifecycle (package-private: only the lease feature changes a credential's schedule) ----
 
   Optional<LeaseEntry> findEntry(UUID id) {
