@@ -385,6 +385,25 @@ class AdminCliIT {
     assertThat(run.out).contains("The revocation queue is empty");
   }
 
+  @Test
+  void aServerNameTheBrokersCertificateDoesNotCarryIsRefusedBeforeAnyRequest() {
+    // Signed by the same CA, and valid for the URL's host 127.0.0.1, but not for this name.
+    Run run =
+        cliForName(
+            fixture.devStack.kubeconfigPath(),
+            "another-service.credbroker.svc",
+            "",
+            "--context",
+            KubernetesApiServer.SRE_CONTEXT,
+            "queue");
+
+    assertThat(run.code).as(run.err).isNotZero();
+    assertThat(run.err)
+        .contains("TLS to https://127.0.0.1:" + fixture.adminPort + " failed")
+        .contains("--tls-server-name");
+    assertThat(run.out).doesNotContain("revocation queue");
+  }
+
   /** The README's query, as the database superuser: the brokered user of the one session on db1. */
   private static String pgStatActivityUser() throws SQLException {
     var postgres = fixture.devStack.postgres();
@@ -416,6 +435,12 @@ class AdminCliIT {
   }
 
   private static Run cliWith(Path kubeconfig, String stdin, String... args) {
+    return cliForName(kubeconfig, "credential-broker.credbroker.svc", stdin, args);
+  }
+
+  /** The CLI verifying the broker's certificate for {@code tlsServerName}. */
+  private static Run cliForName(
+      Path kubeconfig, String tlsServerName, String stdin, String... args) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
     String[] all =
@@ -428,7 +453,7 @@ class AdminCliIT {
             "--ca-file",
             fixture.devStack.caCertPath().toString(),
             "--tls-server-name",
-            "credential-broker.credbroker.svc");
+            tlsServerName);
     int code =
         AdminCli.run(
             all,

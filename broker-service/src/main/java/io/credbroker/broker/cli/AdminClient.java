@@ -196,8 +196,18 @@ final class AdminClient {
   }
 
   /**
-   * Sends {@code serverName} as SNI and has the JDK check the certificate for it (endpoint
-   * identification HTTPS checks the SNI name the client asked for), whatever host the URL names.
+   * Verifies the broker's certificate for {@code serverName} only, whatever host the URL names, as
+   * {@code kubectl --tls-server-name} does: the TLS layer is put over the connected socket with
+   * {@code serverName} as its peer host, sent as SNI, and checked by the JDK's HTTPS endpoint
+   * identification.
+   *
+   * <p>Setting SNI alone is not enough: when the certificate does not name the SNI host, the JDK's
+   * trust manager falls back to checking the socket's peer host, the URL's host. A certificate for
+   * {@code 127.0.0.1} (or whatever host {@code --server} names) would then pass for any {@code
+   * --tls-server-name}. So no unconnected SSL socket is offered (the default {@link
+   * javax.net.SocketFactory#createSocket()} refuses), and {@code HttpsURLConnection} layers TLS
+   * over its plain socket through {@link #createSocket(Socket, String, int, boolean)}, where the
+   * host is replaced.
    */
   private static final class ServerNameSocketFactory extends SSLSocketFactory {
 
@@ -207,16 +217,6 @@ final class AdminClient {
     ServerNameSocketFactory(SSLSocketFactory delegate, String serverName) {
       this.delegate = delegate;
       this.serverName = serverName;
-    }
-
-    private Socket named(Socket socket) {
-      if (socket instanceof SSLSocket ssl) {
-        SSLParameters parameters = ssl.getSSLParameters();
-        parameters.setServerNames(List.of(new SNIHostName(serverName)));
-        parameters.setEndpointIdentificationAlgorithm("HTTPS");
-        ssl.setSSLParameters(parameters);
-      }
-      return socket;
     }
 
     @Override
@@ -229,38 +229,42 @@ final class AdminClient {
       return delegate.getSupportedCipherSuites();
     }
 
+    /** TLS over {@code s} for {@code serverName}; {@code host} is where {@code s} connects. */
     @Override
     public Socket createSocket(Socket s, String host, int port, boolean autoClose)
         throws IOException {
-      return named(delegate.createSocket(s, host, port, autoClose));
-    }
-
-    @Override
-    public Socket createSocket() throws IOException {
-      return named(delegate.createSocket());
+      Socket socket = delegate.createSocket(s, serverName, port, autoClose);
+      if (socket instanceof SSLSocket ssl) {
+        SSLParameters parameters = ssl.getSSLParameters();
+        parameters.setServerNames(List.of(new SNIHostName(serverName)));
+        parameters.setEndpointIdentificationAlgorithm("HTTPS");
+        ssl.setSSLParameters(parameters);
+      }
+      return socket;
     }
 
     @Override
     public Socket createSocket(String host, int port) throws IOException {
-      return named(delegate.createSocket(host, port));
+      return createSocket(new Socket(host, port), host, port, true);
     }
 
     @Override
     public Socket createSocket(String host, int port, java.net.InetAddress localHost, int localPort)
         throws IOException {
-      return named(delegate.createSocket(host, port, localHost, localPort));
+      return createSocket(new Socket(host, port, localHost, localPort), host, port, true);
     }
 
     @Override
     public Socket createSocket(java.net.InetAddress host, int port) throws IOException {
-      return named(delegate.createSocket(host, port));
+      return createSocket(new Socket(host, port), host.getHostAddress(), port, true);
     }
 
     @Override
     public Socket createSocket(
         java.net.InetAddress address, int port, java.net.InetAddress localAddress, int localPort)
         throws IOException {
-      return named(delegate.createSocket(address, port, localAddress, localPort));
+      return createSocket(
+          new Socket(address, port, localAddress, localPort), address.getHostAddress(), port, true);
     }
   }
 }
