@@ -52,7 +52,7 @@ public final class TokenAuthenticator {
   private static final long MAX_CACHED_TOKENS = 200_000;
 
   /** Far above a projected service-account token (about 1 KiB). */
-  private static final int MAX_TOKEN_LENGTH = 16 * 1024;
+  static final int MAX_TOKEN_LENGTH = 16 * 1024;
 
   /** The review rate limit's window: a refused caller may try again after it. */
   private static final Duration REVIEW_WINDOW = Duration.ofSeconds(1);

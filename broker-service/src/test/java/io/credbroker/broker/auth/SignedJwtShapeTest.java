@@ -15,7 +15,7 @@ class SignedJwtShapeTest {
   private static final Pattern SHAPE =
       Pattern.compile("[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*");
 
-  private static final int MAX_LENGTH = 16 * 1024;
+  private static final int MAX_LENGTH = TokenAuthenticator.MAX_TOKEN_LENGTH;
 
   private static boolean expected(String token) {
     return token.length() <= MAX_LENGTH && SHAPE.matcher(token).matches();
