@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -113,10 +114,10 @@ public final class VaultDatabaseCredentials {
   private final Map<String, Timer> timers = new ConcurrentHashMap<>();
 
   /**
-   * {@code <mount>/creds/<role>} by mount and role, checked once: the bindings name a handful, and
-   * every issuance asks for one of them.
+   * The {@code <mount>/creds/<role>} paths whose mount and role were found safe: the bindings name
+   * a handful, and every issuance asks for one of them.
    */
-  private final Map<String, Map<String, String>> credsPaths = new ConcurrentHashMap<>();
+  private final Set<String> safeCredsPaths = ConcurrentHashMap.newKeySet();
 
   /** The token role of the setup command's defaults. */
   public static final String DEFAULT_ISSUING_TOKEN_ROLE = "credential-broker-issuer";
@@ -802,13 +803,17 @@ public final class VaultDatabaseCredentials {
         .record(nanos, TimeUnit.NANOSECONDS);
   }
 
-  /** {@code <mount>/creds/<role>}; an unsafe mount or role is refused and not remembered. */
+  /**
+   * {@code <mount>/creds/<role>}; an unsafe mount or role is refused and not remembered. Whatever
+   * mount and role a remembered path splits into, they are safe: the path's segments are theirs and
+   * {@code creds}.
+   */
   private String credsPath(String mount, String role) {
-    Map<String, String> byRole = credsPaths.get(mount);
-    String path = byRole == null ? null : byRole.get(role);
-    if (path == null) {
-      path = requireSafePath(mount) + "/creds/" + requireSafePath(role);
-      credsPaths.computeIfAbsent(mount, m -> new ConcurrentHashMap<>()).put(role, path);
+    String path = mount + "/creds/" + role;
+    if (!safeCredsPaths.contains(path)) {
+      requireSafePath(mount);
+      requireSafePath(role);
+      safeCredsPaths.add(path);
     }
     return path;
   }
