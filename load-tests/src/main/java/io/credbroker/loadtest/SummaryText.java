@@ -1,7 +1,9 @@
 package io.credbroker.loadtest;
 
 import io.credbroker.loadtest.issuance.IssuanceReport;
+import io.credbroker.loadtest.stack.ClassHistogram;
 import io.credbroker.loadtest.streams.StreamsReport;
+import java.util.List;
 import java.util.Locale;
 
 /** Renders a {@link RunReport} for people: the figures that answer the issues' budgets. */
@@ -166,11 +168,16 @@ final class SummaryText {
     line(out, "  thread groups with streams: %s", r.withStreams().largestThreadGroups());
     line(out, "  thread groups after close:  %s", r.afterClose().largestThreadGroups());
     line(out, "  events after the first: %s", r.eventsAfterFirst());
-    line(out, "  largest growth with streams open:");
-    r.largestGrowth().stream()
+    growth(out, "  largest growth from connecting:", r.largestConnectionGrowth());
+    growth(out, "  largest growth with streams open:", r.largestGrowth());
+    line(out, "  cleanup: %s", r.cleanup().render());
+  }
+
+  private static void growth(StringBuilder out, String title, List<ClassHistogram.Delta> deltas) {
+    line(out, title);
+    deltas.stream()
         .limit(8)
         .forEach(d -> line(out, "    %+12d B %+9d  %s", d.bytes(), d.instances(), d.className()));
-    line(out, "  cleanup: %s", r.cleanup().render());
   }
 
   private static String cpu(IssuanceReport.BrokerCpu c, String operation) {

@@ -127,6 +127,7 @@ class LoadTestSmokeIT {
         .isPositive();
     assertThat(streams.path("withStreams").path("liveThreads").asLong()).isPositive();
     assertThat(streams.path("largestGrowth")).isNotEmpty();
+    assertThat(streams.path("largestConnectionGrowth")).isNotEmpty();
   }
 
   @Test

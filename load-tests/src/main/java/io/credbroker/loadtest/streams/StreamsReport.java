@@ -30,6 +30,7 @@ import java.util.Map;
  * @param schedulerEntriesAdded live scheduled-task objects ({@code *ScheduledFutureTask}, {@code
  *     *HashedWheelTimeout}) with streams minus connected
  * @param largestGrowth the classes whose live bytes grew most from connected to withStreams
+ * @param largestConnectionGrowth the classes whose live bytes grew most from baseline to connected
  * @param eventsAfterFirst events received after each stream's first, by kind
  */
 public record StreamsReport(
@@ -56,6 +57,7 @@ public record StreamsReport(
     double threadsPerStream,
     long schedulerEntriesAdded,
     List<ClassHistogram.Delta> largestGrowth,
+    List<ClassHistogram.Delta> largestConnectionGrowth,
     Map<String, Long> eventsAfterFirst,
     Cleanup.Report cleanup) {
 

@@ -177,6 +177,7 @@ public final class StreamsScenario {
         threadsPerStream,
         schedulerEntries(withStreams.histogram()) - schedulerEntries(connected.histogram()),
         withStreams.histogram().largestGrowthSince(connected.histogram(), 15),
+        connected.histogram().largestGrowthSince(baseline.histogram(), 15),
         laterEvents,
         cleanup);
   }
