@@ -9,7 +9,10 @@ import io.credbroker.broker.lease.CredentialQueries;
 import io.credbroker.broker.lease.CredentialQuery;
 import io.credbroker.broker.lease.CredentialRecord;
 import io.credbroker.broker.lease.CredentialState;
+import io.credbroker.broker.pods.PodWatch;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.client.KubernetesClient;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Path;
@@ -167,6 +170,35 @@ class PodDeletionIT {
     assertEndedWithPodDeleted(stream);
     await().atMost(DRAIN.plusSeconds(5)).until(() -> !fixture.roleExists(credential.getUsername()));
     assertThat(kubernetes.expiredWatches()).isGreaterThan(expired);
+  }
+
+  @Test
+  void theWatchKeepsOfEachPodOnlyItsNameUidAndServiceAccount() {
+    String pod = pods.create();
+    Pod inApi =
+        fixture
+            .broker
+            .getBean(KubernetesClient.class)
+            .pods()
+            .inNamespace("public")
+            .withName(pod)
+            .get();
+    assertThat(inApi.getSpec().getContainers()).isNotEmpty();
+    assertThat(inApi.getMetadata().getCreationTimestamp()).isNotNull();
+    PodWatch watch = fixture.broker.getBean(PodWatch.class);
+
+    await().atMost(Duration.ofSeconds(5)).until(() -> watch.cached("public", pod) != null);
+
+    Pod cached = watch.cached("public", pod);
+    assertThat(cached.getMetadata().getName()).isEqualTo(pod);
+    assertThat(cached.getMetadata().getNamespace()).isEqualTo("public");
+    assertThat(cached.getMetadata().getUid()).isEqualTo(inApi.getMetadata().getUid());
+    assertThat(cached.getSpec().getServiceAccountName()).isEqualTo("application");
+    // Nothing else: not the containers, timestamps, labels or status the API's pod has.
+    assertThat(cached.getSpec().getContainers()).isEmpty();
+    assertThat(cached.getMetadata().getCreationTimestamp()).isNull();
+    assertThat(cached.getMetadata().getLabels()).isNullOrEmpty();
+    assertThat(cached.getStatus()).isNull();
   }
 
   private static void assertEndedWithPodDeleted(EventStream stream) {

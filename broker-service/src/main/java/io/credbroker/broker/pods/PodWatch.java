@@ -10,6 +10,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.fabric8.kubernetes.client.informers.cache.ReducedStateItemStore;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
@@ -44,6 +45,12 @@ import org.springframework.dao.DataAccessException;
  * lookup that fails counts for nothing. The outage is logged when it starts and ends, and the gauge
  * {@code credbroker.kubernetes.pod_watch.synced} is 0 meanwhile.
  *
+ * <p>What the watch keeps of each pod is only what these checks read: its namespace and name (the
+ * key), UID, service account and resource version (fabric8's {@link ReducedStateItemStore}). Every
+ * replica watches every pod of the cluster, whether or not it uses the broker, so a whole {@code
+ * Pod} per pod (its containers, environment, volumes, status and managed fields) would cost each
+ * replica kilobytes per pod of the cluster.
+ *
  * <p>Events arrive on fabric8's informer thread; acting on them (state database writes) and the
  * periodic check run on one thread of this class, so a slow database never stalls the informer.
  * Lifecycle: started and stopped by Spring. Thread-safe.
@@ -60,6 +67,7 @@ public final class PodWatch implements SmartLifecycle {
   private final MeterRegistry meterRegistry;
 
   private volatile @Nullable SharedIndexInformer<Pod> informer;
+  private volatile @Nullable ReducedStateItemStore<Pod> store;
   private volatile @Nullable ScheduledExecutorService worker;
   private volatile boolean reportedOutOfSync;
 
@@ -92,6 +100,15 @@ public final class PodWatch implements SmartLifecycle {
     executor.setRemoveOnCancelPolicy(true);
     worker = executor;
     SharedIndexInformer<Pod> podInformer = client.pods().inAnyNamespace().runnableInformer(0);
+    ReducedStateItemStore<Pod> podStore =
+        new ReducedStateItemStore<>(
+            ReducedStateItemStore.NAME_KEY_STATE,
+            Pod.class,
+            client.getKubernetesSerialization(),
+            "metadata.uid",
+            "spec.serviceAccountName");
+    podInformer.itemStore(podStore);
+    store = podStore;
     podInformer.addEventHandler(new Handler());
     // Keep listing and watching whatever fails: an API server outage must not end the watch for
     // good.
@@ -103,6 +120,10 @@ public final class PodWatch implements SmartLifecycle {
     informer = podInformer;
     Gauge.builder("credbroker.kubernetes.pod_watch.synced", this, w -> w.inSync() ? 1 : 0)
         .description("1 while the shared watch of pods is listed and watching, 0 otherwise")
+        .register(meterRegistry);
+    Gauge.builder("credbroker.kubernetes.pod_watch.pods", this, PodWatch::cachedPods)
+        .description(
+            "Pods of the cluster this replica's watch holds (UID and service account each)")
         .register(meterRegistry);
     podInformer.start();
     long millis = checkInterval.toMillis();
@@ -116,6 +137,7 @@ public final class PodWatch implements SmartLifecycle {
     if (podInformer != null) {
       podInformer.close();
       informer = null;
+      store = null;
     }
     ScheduledExecutorService executor = worker;
     if (executor != null) {
@@ -127,6 +149,22 @@ public final class PodWatch implements SmartLifecycle {
   @Override
   public boolean isRunning() {
     return informer != null;
+  }
+
+  /** How many pods the watch holds now; 0 while it is stopped. */
+  int cachedPods() {
+    ReducedStateItemStore<Pod> podStore = store;
+    return podStore == null ? 0 : podStore.size();
+  }
+
+  /**
+   * What the watch holds of one pod, or {@code null} when it holds nothing under that name: its
+   * name, namespace, UID, service account and resource version, nothing else. For diagnostics and
+   * tests.
+   */
+  public @Nullable Pod cached(String namespace, String name) {
+    SharedIndexInformer<Pod> podInformer = informer;
+    return podInformer == null ? null : podInformer.getStore().getByKey(namespace + "/" + name);
   }
 
   /** Whether the informer has listed the pods and is watching them now. */
