@@ -133,7 +133,8 @@ final class SummaryText {
     line(out, "  broker reports %d active streams", r.activeStreamsReported());
     line(
         out,
-        "  live heap: baseline %s, connected %s, with streams %s, after close %s",
+        "  live heap: before the pods %s, baseline %s, connected %s, with streams %s, after close %s",
+        mib(r.beforePods().liveBytes()),
         mib(r.baseline().liveBytes()),
         mib(r.connected().liveBytes()),
         mib(r.withStreams().liveBytes()),
@@ -148,6 +149,12 @@ final class SummaryText {
         r.withinBudget() ? "met" : "MISSED",
         r.bytesPerConnection(),
         r.bytesPerPodStream());
+    line(
+        out,
+        "  per pod of the cluster, connected or not (the broker's watch of pods): %d B; %s for %d pods",
+        r.bytesPerClusterPod(),
+        mib(r.bytesPerClusterPod() * r.options().targetStreams()),
+        r.options().targetStreams());
     line(
         out,
         "  projected live heap for %d streams: %s of -Xmx %s: %s",

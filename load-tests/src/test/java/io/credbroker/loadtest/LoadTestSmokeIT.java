@@ -128,6 +128,7 @@ class LoadTestSmokeIT {
     assertThat(streams.path("withStreams").path("liveThreads").asLong()).isPositive();
     assertThat(streams.path("largestGrowth")).isNotEmpty();
     assertThat(streams.path("largestConnectionGrowth")).isNotEmpty();
+    assertThat(streams.path("beforePods").path("liveBytes").asLong()).isPositive();
   }
 
   @Test

@@ -16,10 +16,13 @@ import java.util.Map;
  * @param firstEvent time from opening a stream to its {@code issued} event (a TokenReview, a Vault
  *     read and a state insert each)
  * @param activeStreamsReported the broker's {@code credbroker_streams_active} with all streams open
- * @param baseline the broker before any connection of the run
+ * @param beforePods after the warm-up, before the measured pods were created
+ * @param baseline the broker before any connection of the run, once its watch held the pods
  * @param connected after the connections were made, before any stream
  * @param withStreams with every stream open
  * @param afterClose after every stream was cancelled and the broker saw it
+ * @param bytesPerClusterPod (baseline − beforePods) / streams: what a pod of the cluster costs the
+ *     broker before it connects (its watch of every pod)
  * @param bytesPerConnection (connected − baseline) / connections
  * @param bytesPerStream (withStreams − connected) / opened: the stream's own cost
  * @param bytesPerPodStream (withStreams − baseline) / opened: stream plus its share of connections
@@ -43,10 +46,12 @@ public record StreamsReport(
     double openSeconds,
     LatencySummary firstEvent,
     long activeStreamsReported,
+    Sample beforePods,
     Sample baseline,
     Sample connected,
     Sample withStreams,
     Sample afterClose,
+    long bytesPerClusterPod,
     long bytesPerConnection,
     long bytesPerStream,
     long bytesPerPodStream,

@@ -9,6 +9,7 @@ import io.credbroker.loadtest.stack.Cleanup;
 import io.credbroker.loadtest.stack.HeapSample;
 import io.credbroker.loadtest.stack.LoadStack;
 import io.credbroker.loadtest.stack.PodToken;
+import io.credbroker.loadtest.stack.PrometheusText;
 import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -50,6 +51,9 @@ public final class StreamsScenario {
    */
   private static final Duration SETTLE_TIMEOUT = Duration.ofMinutes(5);
 
+  private static final Duration WATCH_SETTLE = Duration.ofSeconds(5);
+  private static final String WATCHED_PODS = "credbroker_kubernetes_pod_watch_pods";
+
   private final LoadStack stack;
   private final StreamsOptions options;
   private final PrintStream progress;
@@ -63,11 +67,8 @@ public final class StreamsScenario {
 
   public StreamsReport run() {
     long podStart = System.nanoTime();
-    progress.printf(
-        "streams: creating %d pods and their tokens%n", options.streams() + options.warmup());
     List<PodToken> warmPods = stack.createPods("warm", options.warmup(), TOKEN_TTL);
-    List<PodToken> pods = stack.createPods("stream", options.streams(), TOKEN_TTL);
-    double podSeconds = seconds(System.nanoTime() - podStart);
+    long podNanos = System.nanoTime() - podStart;
 
     if (!warmPods.isEmpty()) {
       progress.printf("streams: warm-up, %d streams opened and closed%n", warmPods.size());
@@ -80,6 +81,15 @@ public final class StreamsScenario {
         warmChannel.shutdownNow();
       }
     }
+
+    progress.println("streams: measuring the broker before the pods exist");
+    HeapSample beforePods = stack.broker().heap();
+    double watchedBefore = watchedPods();
+    progress.printf("streams: creating %d pods and their tokens%n", options.streams());
+    podStart = System.nanoTime();
+    List<PodToken> pods = stack.createPods("stream", options.streams(), TOKEN_TTL);
+    double podSeconds = seconds(podNanos + System.nanoTime() - podStart);
+    awaitWatchedPods(watchedBefore + pods.size());
 
     int connections = Math.min(options.connections(), options.streams());
     progress.println("streams: measuring the broker before connecting");
@@ -120,6 +130,7 @@ public final class StreamsScenario {
           podSeconds,
           opening,
           active,
+          beforePods,
           baseline,
           connected,
           withStreams,
@@ -136,6 +147,7 @@ public final class StreamsScenario {
       double podSeconds,
       Opening opening,
       long active,
+      HeapSample beforePods,
       HeapSample baseline,
       HeapSample connected,
       HeapSample withStreams,
@@ -143,6 +155,7 @@ public final class StreamsScenario {
       Map<String, Long> laterEvents,
       Cleanup.Report cleanup) {
     int opened = opening.opened.get();
+    long perClusterPod = (baseline.liveBytes() - beforePods.liveBytes()) / options.streams();
     long perConnection = (connected.liveBytes() - baseline.liveBytes()) / connections;
     long perStream = opened == 0 ? 0 : (withStreams.liveBytes() - connected.liveBytes()) / opened;
     long perPodStream = opened == 0 ? 0 : (withStreams.liveBytes() - baseline.liveBytes()) / opened;
@@ -163,10 +176,12 @@ public final class StreamsScenario {
         seconds(opening.lastFirstEvent.get() - opening.start),
         LatencySummary.of(opening.firstEvent),
         active,
+        sample(beforePods),
         sample(baseline),
         sample(connected),
         sample(withStreams),
         sample(afterClose),
+        perClusterPod,
         perConnection,
         perStream,
         perPodStream,
@@ -203,6 +218,35 @@ public final class StreamsScenario {
                     || e.getKey().endsWith("HashedWheelTimeout"))
         .mapToLong(e -> e.getValue().instances())
         .sum();
+  }
+
+  /** The pods the broker's watch holds, or NaN when the broker does not report them. */
+  private double watchedPods() {
+    PrometheusText metrics = stack.broker().scrape();
+    return metrics.has(WATCHED_PODS) ? metrics.sum(WATCHED_PODS) : Double.NaN;
+  }
+
+  /**
+   * Waits until the broker's watch holds {@code expected} pods. A broker that does not report them
+   * (an older jar) gets {@link #WATCH_SETTLE} instead: its watch sees a new pod within
+   * milliseconds.
+   */
+  private void awaitWatchedPods(double expected) {
+    if (Double.isNaN(expected)) {
+      sleep(WATCH_SETTLE);
+      return;
+    }
+    long deadline = System.nanoTime() + SETTLE_TIMEOUT.toNanos();
+    double value;
+    while ((value = watchedPods()) < expected) {
+      if (System.nanoTime() > deadline) {
+        progress.printf(
+            "streams: the broker's watch holds %.0f pods of %.0f after %s%n",
+            value, expected, SETTLE_TIMEOUT);
+        return;
+      }
+      sleep(Duration.ofMillis(200));
+    }
   }
 
   /**
