@@ -3,17 +3,13 @@ package io.credbroker.broker.grpc;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.credbroker.broker.auth.BearerToken;
-import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
-import io.grpc.Server;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthGrpc;
-import io.grpc.inprocess.InProcessChannelBuilder;
-import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.stub.MetadataUtils;
 import java.util.concurrent.atomic.AtomicReference;
@@ -29,8 +25,7 @@ class BearerTokenInterceptorTest {
 
   private final AtomicReference<@Nullable BearerToken> seenToken = new AtomicReference<>();
   private final AtomicReference<@Nullable Metadata> seenHeaders = new AtomicReference<>();
-  private Server server;
-  private ManagedChannel channel;
+  private InProcessGrpc grpc;
 
   @BeforeEach
   void start() throws Exception {
@@ -45,23 +40,15 @@ class BearerTokenInterceptorTest {
             return next.startCall(call, headers);
           }
         };
-    String name = InProcessServerBuilder.generateName();
-    server =
-        InProcessServerBuilder.forName(name)
-            .addService(
-                ServerInterceptors.intercept(
-                    new HealthStatusManager().getHealthService(),
-                    inner,
-                    new BearerTokenInterceptor()))
-            .build()
-            .start();
-    channel = InProcessChannelBuilder.forName(name).build();
+    grpc =
+        InProcessGrpc.serve(
+            ServerInterceptors.intercept(
+                new HealthStatusManager().getHealthService(), inner, new BearerTokenInterceptor()));
   }
 
   @AfterEach
   void stop() {
-    channel.shutdownNow();
-    server.shutdownNow();
+    grpc.close();
   }
 
   @Test
@@ -94,7 +81,7 @@ class BearerTokenInterceptorTest {
   }
 
   private void check(Metadata headers) {
-    HealthGrpc.newBlockingStub(channel)
+    HealthGrpc.newBlockingStub(grpc.channel())
         .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers))
         .check(HealthCheckRequest.getDefaultInstance());
   }

@@ -41,12 +41,9 @@ import io.credbroker.broker.lease.LeaseService;
 import io.grpc.Context;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
-import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.inprocess.InProcessChannelBuilder;
-import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.protobuf.StatusProto;
 import io.grpc.stub.MetadataUtils;
 import io.grpc.stub.StreamObserver;
@@ -85,7 +82,7 @@ class CredentialBrokerServiceTest {
   private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
   private final LeaseService leases = mock(LeaseService.class);
   private WatchStreams streams;
-  private Server server;
+  private InProcessGrpc grpc;
   private ManagedChannel channel;
 
   @BeforeEach
@@ -109,22 +106,17 @@ class CredentialBrokerServiceTest {
     CredentialIssuer issuer =
         new CredentialIssuer(authenticator, new Bindings(List.of(DB1)), leases, meters);
     streams = new WatchStreams(Duration.ofMillis(100), Clock.systemUTC(), meters);
-    String name = InProcessServerBuilder.generateName();
-    server =
-        InProcessServerBuilder.forName(name)
-            .addService(
-                ServerInterceptors.intercept(
-                    new CredentialBrokerService(issuer, leases, streams, Clock.systemUTC()),
-                    new BearerTokenInterceptor()))
-            .build()
-            .start();
-    channel = InProcessChannelBuilder.forName(name).build();
+    grpc =
+        InProcessGrpc.serve(
+            ServerInterceptors.intercept(
+                new CredentialBrokerService(issuer, leases, streams, Clock.systemUTC()),
+                new BearerTokenInterceptor()));
+    channel = grpc.channel();
   }
 
   @AfterEach
   void stop() {
-    channel.shutdownNow();
-    server.shutdownNow();
+    grpc.close();
     streams.close();
   }
 
