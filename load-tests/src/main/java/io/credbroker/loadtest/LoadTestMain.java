@@ -1,5 +1,6 @@
 package io.credbroker.loadtest;
 
+import io.credbroker.loadtest.heap.HeapOwners;
 import io.credbroker.loadtest.issuance.IssuanceReport;
 import io.credbroker.loadtest.issuance.IssuanceScenario;
 import io.credbroker.loadtest.stack.BrokerProcess;
@@ -20,12 +21,16 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
@@ -46,7 +51,8 @@ import picocli.CommandLine.Spec;
       LoadTestMain.All.class,
       LoadTestMain.Rollout.class,
       LoadTestMain.Failover.class,
-      LoadTestMain.Renewals.class
+      LoadTestMain.Renewals.class,
+      LoadTestMain.HeapOwnersCommand.class
     },
     description =
         "Load generator for the credential broker. Each subcommand starts its own dev-stack and broker"
@@ -83,6 +89,57 @@ public final class LoadTestMain implements Callable<Integer> {
     throw new CommandLine.ParameterException(
         spec.commandLine(),
         "name a scenario: issuance, streams, all, rollout, failover or renewals");
+  }
+
+  @Command(
+      name = "heap-owners",
+      mixinStandardHelpOptions = true,
+      sortOptions = false,
+      description =
+          "Where a broker's heap per connected pod goes, from a heap dump taken while the pods'"
+              + " streams were open (jcmd <pid> GC.heap_dump FILE, during streams --hold).")
+  static final class HeapOwnersCommand implements Callable<Integer> {
+    @Option(names = "--dump", required = true, description = "The broker's heap dump (HPROF)")
+    Path dump;
+
+    @Option(
+        names = "--pods",
+        required = true,
+        description = "How many pods had a stream (and a connection) open in it")
+    int pods;
+
+    @Override
+    public Integer call() throws IOException {
+      if (pods < 1) {
+        throw new IllegalArgumentException("--pods must be positive");
+      }
+      HeapOwners.Analysis analysis = HeapOwners.analyse(dump);
+      PrintStream out = System.out;
+      out.printf(
+          Locale.ROOT,
+          "reachable only through the pods' connections and streams: %d B, %d B per pod%n",
+          analysis.totalBytes(),
+          analysis.totalBytes() / pods);
+      Map<String, Long> layers = new TreeMap<>();
+      analysis.owners().forEach(o -> layers.merge(o.layer(), o.bytes(), Long::sum));
+      out.println("by layer, bytes per pod:");
+      layers.entrySet().stream()
+          .sorted(Map.Entry.<String, Long>comparingByValue().reversed())
+          .forEach(e -> out.printf(Locale.ROOT, "  %7d  %s%n", e.getValue() / pods, e.getKey()));
+      out.println("by component, bytes and objects per pod:");
+      analysis.owners().stream()
+          .filter(o -> o.bytes() / pods >= 16)
+          .forEach(
+              o ->
+                  out.printf(
+                      Locale.ROOT,
+                      "  %7d %6.1f  %-16s %s%n",
+                      o.bytes() / pods,
+                      o.objects() / (double) pods,
+                      o.layer(),
+                      o.component()));
+      return 0;
+    }
   }
 
   @Command(
