@@ -420,6 +420,10 @@ class LeaseLifecycleIT {
       String otherToken = pods.token(pods.create());
       ClientCall<WatchCredentialRequest, CredentialEvent> slotHolder =
           holdAdmissionSlot(survivor.channel, otherToken);
+      // grpc-java sends a server-streaming call's headers with its request, so the slot holder's
+      // leave with the next call on the connection, and the two start on the server in no set
+      // order: the slot is held once a probe is shed.
+      awaitAdmission(survivor.channel, otherToken, false);
       Instant detached;
       try {
         // The replica dies: no heartbeat, no renewals. Its pod tries to resume on the survivor and
@@ -452,6 +456,8 @@ class LeaseLifecycleIT {
         slotHolder.cancel("the other caller goes away", null);
         onSilent.close();
       }
+      // The slot is free once the survivor has seen the cancellation, which travels on its own.
+      awaitAdmission(survivor.channel, otherToken, true);
 
       // The survivor admits the pod again: it gets its own credential back, not a new role.
       EventStream resumed = resume(survivor.channel, token, credential.getCredentialId());
@@ -487,6 +493,27 @@ class LeaseLifecycleIT {
     call.start(new ClientCall.Listener<>() {}, headers);
     call.request(1);
     return call;
+  }
+
+  /**
+   * Waits until a probe call on {@code channel} is {@code admitted}, or is shed
+   * (RESOURCE_EXHAUSTED) when not. The probe names no database role: once admitted it is refused as
+   * invalid, so it holds no slot and changes nothing.
+   */
+  private static void awaitAdmission(ManagedChannel channel, String token, boolean admitted) {
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () -> {
+              EventStream probe =
+                  EventStream.open(channel, token, WatchCredentialRequest.getDefaultInstance());
+              try {
+                Status.Code code = refusal(probe).getStatus().getCode();
+                return (code != Status.Code.RESOURCE_EXHAUSTED) == admitted;
+              } finally {
+                probe.close();
+              }
+            });
   }
 
   /** The refusal that ends {@code stream} before any event. */
