@@ -198,7 +198,7 @@ public final class PodWatch implements SmartLifecycle {
       }
       for (PodIdentity pod : credentials.podsServedBy(replica)) {
         String uid = Objects.requireNonNull(pod.podUid());
-        Pod cached = podInformer.getStore().getByKey(pod.namespace() + "/" + pod.podName());
+        Pod cached = cached(pod.namespace(), pod.podName());
         if (cached != null && uid.equals(cached.getMetadata().getUid())) {
           continue;
         }

@@ -172,8 +172,11 @@ public final class HeapOwners {
     }
   }
 
-  /** The objects {@code i} refers to: its fields, its elements, or a class's statics. */
-  private List<Instance> references(Instance i) {
+  /**
+   * The objects {@code i} refers to: its fields or its elements. Classes' statics need no following
+   * here: {@link #reachableWithout} starts from all of them.
+   */
+  private static List<Instance> references(Instance i) {
     List<Instance> out = new ArrayList<>();
     if (i instanceof ObjectArrayInstance array) {
       for (Instance v : array.getValues()) {
@@ -186,16 +189,6 @@ public final class HeapOwners {
     for (Object value : i.getFieldValues()) {
       if (value instanceof ObjectFieldValue field && field.getInstance() != null) {
         out.add(field.getInstance());
-      }
-    }
-    if ("java.lang.Class".equals(i.getJavaClass().getName())) {
-      JavaClass c = heap.getJavaClassByID(i.getInstanceId());
-      if (c != null) {
-        for (Object value : c.getStaticFieldValues()) {
-          if (value instanceof ObjectFieldValue field && field.getInstance() != null) {
-            out.add(field.getInstance());
-          }
-        }
       }
     }
     return out;

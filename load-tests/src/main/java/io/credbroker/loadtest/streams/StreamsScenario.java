@@ -29,7 +29,7 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.LongPredicate;
+import java.util.function.DoublePredicate;
 import org.HdrHistogram.Histogram;
 
 /**
@@ -236,17 +236,7 @@ public final class StreamsScenario {
       sleep(WATCH_SETTLE);
       return;
     }
-    long deadline = System.nanoTime() + SETTLE_TIMEOUT.toNanos();
-    double value;
-    while ((value = watchedPods()) < expected) {
-      if (System.nanoTime() > deadline) {
-        progress.printf(
-            "streams: the broker's watch holds %.0f pods of %.0f after %s%n",
-            value, expected, SETTLE_TIMEOUT);
-        return;
-      }
-      sleep(Duration.ofMillis(200));
-    }
+    awaitGauge(WATCHED_PODS, n -> n >= expected, "pods in its watch");
   }
 
   /**
@@ -272,15 +262,21 @@ public final class StreamsScenario {
    * Waits until the broker's active-stream gauge satisfies {@code condition}; returns the last
    * value.
    */
-  private long awaitActiveStreams(LongPredicate condition) {
+  private long awaitActiveStreams(DoublePredicate condition) {
+    return (long) awaitGauge("credbroker_streams_active", condition, "active streams");
+  }
+
+  /**
+   * Waits until the broker's gauge {@code name} satisfies {@code condition}, at most {@link
+   * #SETTLE_TIMEOUT} (then says so); returns the last value.
+   */
+  private double awaitGauge(String name, DoublePredicate condition, String what) {
     long deadline = System.nanoTime() + SETTLE_TIMEOUT.toNanos();
-    long value;
-    while (!condition.test(
-        value = (long) stack.broker().scrape().sum("credbroker_streams_active"))) {
+    double value;
+    while (!condition.test(value = stack.broker().scrape().sum(name))) {
       if (System.nanoTime() > deadline) {
         progress.printf(
-            "streams: the broker still reports %d active streams after %s%n",
-            value, SETTLE_TIMEOUT);
+            "streams: the broker still reports %.0f %s after %s%n", value, what, SETTLE_TIMEOUT);
         return value;
       }
       sleep(Duration.ofMillis(200));
