@@ -67,19 +67,41 @@ public class CredentialStore {
           + " AND stream_id IS NOT DISTINCT FROM CAST(? AS uuid)"
           + " AND detached_time IS NOT DISTINCT FROM CAST(? AS timestamptz))";
 
+  /** What ending a credential sets (after {@code SET}): state, end time, trigger. */
+  private static final String ENDING =
+      "state = ?, end_time = ?, end_reason = ?, renewal_due_time = NULL,"
+          + " next_action_time = NULL, stream_id = NULL, updated_time = now()";
+
+  /** Queues the lease of the credential just ended ({@code ended}): trigger, first retry. */
+  private static final String QUEUE_ENDED =
+      "INSERT INTO revocation_retry (credential_id, lease_id, trigger, next_attempt_time)"
+          + " SELECT id, lease_id, ?, ? FROM ended ON CONFLICT (credential_id) DO NOTHING";
+
   /**
    * {@link #endAndQueue}: state, end time, trigger, id, {@link #SAME_CLAIM} with its flag, then the
    * queue row's trigger and first retry.
    */
   private static final String END_AND_QUEUE =
-      "WITH ended AS (UPDATE credential SET state = ?, end_time = ?, end_reason = ?,"
-          + " renewal_due_time = NULL, next_action_time = NULL, stream_id = NULL,"
-          + " updated_time = now()"
+      "WITH ended AS (UPDATE credential SET "
+          + ENDING
           + " WHERE id = ? AND state = 'ACTIVE' AND (NOT ? OR"
           + SAME_CLAIM
-          + ") RETURNING id, lease_id)"
-          + " INSERT INTO revocation_retry (credential_id, lease_id, trigger, next_attempt_time)"
-          + " SELECT id, lease_id, ?, ? FROM ended ON CONFLICT (credential_id) DO NOTHING";
+          + ") RETURNING id, lease_id) "
+          + QUEUE_ENDED;
+
+  /**
+   * {@link #endOwnedAndQueue}: state, end time, trigger, id, the pod's UID, then the queue row's
+   * trigger and first retry. A data-modifying {@code WITH} runs to completion whether or not the
+   * query reads it.
+   */
+  private static final String END_OWNED_AND_QUEUE =
+      "WITH ended AS (UPDATE credential SET "
+          + ENDING
+          + " WHERE id = ? AND state = 'ACTIVE' AND pod_uid = ?"
+          + " RETURNING id, lease_id, username, replaces),"
+          + " queued AS ("
+          + QUEUE_ENDED
+          + ") SELECT lease_id, username, replaces FROM ended";
 
   /** {@link #stillHeldAsSeen}: id, then {@link #SAME_CLAIM} with its flag. */
   private static final String STILL_HELD =
@@ -486,6 +508,48 @@ public class CredentialStore {
             .update()
         == 1;
   }
+
+  /**
+   * As {@link #endAndQueue(UUID, CredentialState, RevocationTrigger, Instant, Instant)}, only if
+   * the credential is the pod's with this UID, and returning what revoking it needs: a pod's
+   * release then takes one statement instead of a read and an ending.
+   *
+   * @return the credential just ended; empty when it was not active or is not the pod's
+   */
+  Optional<EndedCredential> endOwnedAndQueue(
+      UUID id,
+      String podUid,
+      CredentialState state,
+      RevocationTrigger trigger,
+      Instant now,
+      Instant retryAt) {
+    return jdbc.sql(END_OWNED_AND_QUEUE)
+        .param(state.name())
+        .param(utc(now))
+        .param(trigger.name())
+        .param(id)
+        .param(Objects.requireNonNull(podUid, "podUid"))
+        .param(trigger.name())
+        .param(utc(retryAt))
+        .query(
+            (rs, row) ->
+                new EndedCredential(
+                    id,
+                    rs.getString("lease_id"),
+                    rs.getString("username"),
+                    rs.getObject("replaces", UUID.class)))
+        .optional();
+  }
+
+  /**
+   * A credential just ended by {@link #endOwnedAndQueue}.
+   *
+   * @param id the credential
+   * @param leaseId its Vault lease, now queued for revocation
+   * @param username its database user
+   * @param replaces the credential it replaced in a rotation, or {@code null}
+   */
+  record EndedCredential(UUID id, String leaseId, String username, @Nullable UUID replaces) {}
 
   /**
    * Whether the live credential is still held as its owner read it in {@code seen}: the same owner,

@@ -6,6 +6,7 @@ import io.credbroker.broker.auth.Binding;
 import io.credbroker.broker.auth.PodIdentity;
 import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.broker.config.BrokerProperties;
+import io.credbroker.broker.lease.CredentialStore.EndedCredential;
 import io.credbroker.broker.vault.DatabaseSecret;
 import io.credbroker.broker.vault.VaultDatabaseCredentials;
 import java.sql.SQLException;
@@ -287,14 +288,28 @@ public class LeaseService implements AutoCloseable {
    */
   public void release(PodIdentity owner, UUID credentialId) {
     try {
-      CredentialRecord record = findOwned(owner, credentialId);
-      if (record.state() != CredentialState.ACTIVE) {
+      RevocationTrigger trigger = RevocationTrigger.RELEASE;
+      Instant now = clock.instant();
+      // One statement ends the pod's live credential and queues its lease; only a credential that
+      // is not the pod's (NOT_FOUND) or has ended already (nothing to do) is read.
+      Optional<EndedCredential> ended =
+          owner.podUid() == null
+              ? Optional.empty()
+              : store.endOwnedAndQueue(
+                  credentialId,
+                  owner.podUid(),
+                  trigger.endState(),
+                  trigger,
+                  now,
+                  now.plus(RevocationRetryQueue.CLAIM_LEASE));
+      if (ended.isEmpty()) {
+        findOwned(owner, credentialId);
         return;
       }
-      // The records just read are revoked as they are: reading each again would only return the
-      // same lease and user (ending a credential is conditional on its state in the store anyway).
-      revoke(record, null, RevocationTrigger.RELEASE);
-      UUID replaced = record.replaces();
+      revokeEnded(ended.get().id(), ended.get().leaseId(), ended.get().username(), trigger);
+      // The credential it replaced is revoked as it is read: reading it again would only return
+      // the same lease and user (ending a credential is conditional on its state anyway).
+      UUID replaced = ended.get().replaces();
       Optional<CredentialRecord> draining =
           replaced == null ? Optional.empty() : credentials.findById(replaced);
       if (draining.isPresent() && draining.get().state() == CredentialState.ACTIVE) {
@@ -411,25 +426,39 @@ public class LeaseService implements AutoCloseable {
         return new RevocationOutcome(
             credentialId, record.username(), !retryQueue.contains(credentialId));
       }
-      owned.forget(credentialId);
-      boolean revoked = revokeInVault(credentialId, record.leaseId());
-      metrics.revocation(trigger, revoked);
-      if (trigger == RevocationTrigger.RELEASE && revoked) {
-        // A pod's own release, done: one per release call, counted in the revocation metric; an
-        // operator has nothing to do about it.
-        log.debug("Credential {} (user {}) released", credentialId, record.username());
-      } else {
-        log.info(
-            "Credential {} (user {}) ended for {}{}",
-            credentialId,
-            record.username(),
-            trigger.tag(),
-            revoked ? "" : "; its revocation waits for Vault");
-      }
-      return new RevocationOutcome(credentialId, record.username(), revoked);
+      return new RevocationOutcome(
+          credentialId,
+          record.username(),
+          revokeEnded(credentialId, record.leaseId(), record.username(), trigger));
     } catch (DataAccessException e) {
       throw stateStoreUnavailable(e);
     }
+  }
+
+  /**
+   * Revokes in Vault the lease of a credential that has just ended for {@code trigger} (and is
+   * queued), counts and logs it.
+   *
+   * @return whether Vault confirmed the revocation; otherwise it waits in the queue
+   */
+  private boolean revokeEnded(
+      UUID credentialId, String leaseId, String username, RevocationTrigger trigger) {
+    owned.forget(credentialId);
+    boolean revoked = revokeInVault(credentialId, leaseId);
+    metrics.revocation(trigger, revoked);
+    if (trigger == RevocationTrigger.RELEASE && revoked) {
+      // A pod's own release, done: one per release call, counted in the revocation metric; an
+      // operator has nothing to do about it.
+      log.debug("Credential {} (user {}) released", credentialId, username);
+    } else {
+      log.info(
+          "Credential {} (user {}) ended for {}{}",
+          credentialId,
+          username,
+          trigger.tag(),
+          revoked ? "" : "; its revocation waits for Vault");
+    }
+    return revoked;
   }
 
   /**

@@ -217,6 +217,87 @@ class CredentialStoreIT {
     verifyNoMoreInteractions(named);
   }
 
+  /**
+   * A pod's release ends its live credential and queues the lease in one statement, which returns
+   * what revoking it needs; another pod's credential, or one that ended already, is left as it is.
+   */
+  @Test
+  void aReleaseEndsAndQueuesOnlyThePodsOwnLiveCredentialInOneStatement() {
+    NamedParameterJdbcTemplate named = spy(new NamedParameterJdbcTemplate(db.dataSource));
+    CredentialStore hot = new CredentialStore(JdbcClient.create(named));
+    RevocationRetryQueue queue = new RevocationRetryQueue(db.jdbc);
+    String podUid = UUID.randomUUID().toString();
+    UUID replaced = insertCredential("application", podUid);
+    UUID id = insertCredential("application", podUid);
+    db.jdbc
+        .sql("UPDATE credential SET replaces = :replaced WHERE id = :id")
+        .param("replaced", replaced)
+        .param("id", id)
+        .update();
+    Instant now = Instant.now().truncatedTo(ChronoUnit.SECONDS);
+
+    assertThat(
+            hot.endOwnedAndQueue(
+                id,
+                UUID.randomUUID().toString(),
+                CredentialState.RELEASED,
+                RevocationTrigger.RELEASE,
+                now,
+                now.plusSeconds(30)))
+        .isEmpty();
+    assertThat(state(id)).isEqualTo("ACTIVE");
+    assertThat(queue.contains(id)).isFalse();
+
+    CredentialStore.EndedCredential ended =
+        hot.endOwnedAndQueue(
+                id,
+                podUid,
+                CredentialState.RELEASED,
+                RevocationTrigger.RELEASE,
+                now,
+                now.plusSeconds(30))
+            .orElseThrow();
+
+    assertThat(ended.id()).isEqualTo(id);
+    assertThat(ended.leaseId()).isEqualTo("database/creds/db1/" + id);
+    assertThat(ended.username()).isEqualTo(username(id));
+    assertThat(ended.replaces()).isEqualTo(replaced);
+    assertThat(state(id)).isEqualTo("RELEASED");
+    assertThat(queue.list(1000))
+        .filteredOn(pending -> pending.credentialId().equals(id))
+        .singleElement()
+        .satisfies(
+            pending -> {
+              assertThat(pending.leaseId()).isEqualTo(ended.leaseId());
+              assertThat(pending.trigger()).isEqualTo(RevocationTrigger.RELEASE);
+              assertThat(pending.nextAttemptTime()).isEqualTo(now.plusSeconds(30));
+            });
+    assertThat(state(replaced)).isEqualTo("ACTIVE");
+    assertThat(
+            hot.endOwnedAndQueue(
+                id, podUid, CredentialState.RELEASED, RevocationTrigger.RELEASE, now, now))
+        .isEmpty();
+    verify(named, atLeastOnce()).getJdbcOperations();
+    verifyNoMoreInteractions(named);
+  }
+
+  private static String state(UUID id) {
+    return column(id, "state");
+  }
+
+  private static String username(UUID id) {
+    return column(id, "username");
+  }
+
+  /** One text column of a credential (the name is the test's own constant). */
+  private static String column(UUID id, String name) {
+    return db.jdbc
+        .sql("SELECT " + name + " FROM credential WHERE id = :id")
+        .param("id", id)
+        .query(String.class)
+        .single();
+  }
+
   private static String trigger(UUID id) {
     return db.jdbc
         .sql("SELECT revoke_trigger FROM credential WHERE id = :id")

@@ -269,39 +269,26 @@ class LeaseServiceTest {
   }
 
   @Test
-  void releaseEndsTheCredentialAndTheOneItReplacedReadingEachOnce() {
+  void releaseEndsTheCredentialInOneStatementAndReadsOnlyTheOneItReplaced() {
     CredentialRecord draining = activeRecord();
-    CredentialRecord record =
-        CredentialRecord.builder()
-            .id(UUID.randomUUID())
-            .databaseRole("db1")
-            .vaultMount("database")
-            .vaultRole("db1-role")
-            .leaseId("database/creds/db1-role/def")
-            .username("v-k-db1-def")
-            .owner(POD)
-            .kind(CredentialKind.STREAM)
-            .state(CredentialState.ACTIVE)
-            .renewable(true)
-            .ownerReplica("replica-a")
-            .issueTime(NOW)
-            .expireTime(NOW.plusSeconds(60))
-            .replaces(draining.id())
-            .build();
-    when(credentials.findById(record.id())).thenReturn(Optional.of(record));
+    UUID released = UUID.randomUUID();
+    when(store.endOwnedAndQueue(
+            eq(released),
+            eq("uid-1"),
+            eq(CredentialState.RELEASED),
+            eq(RevocationTrigger.RELEASE),
+            eq(NOW),
+            eq(NOW.plusSeconds(30))))
+        .thenReturn(
+            Optional.of(
+                new CredentialStore.EndedCredential(
+                    released, "database/creds/db1-role/def", "v-k-db1-def", draining.id())));
     when(credentials.findById(draining.id())).thenReturn(Optional.of(draining));
     when(store.endAndQueue(any(), eq(CredentialState.RELEASED), any(), any(), any()))
         .thenReturn(true);
 
-    leases.release(POD, record.id());
+    leases.release(POD, released);
 
-    verify(store)
-        .endAndQueue(
-            eq(record.id()),
-            eq(CredentialState.RELEASED),
-            eq(RevocationTrigger.RELEASE),
-            any(),
-            any());
     verify(store)
         .endAndQueue(
             eq(draining.id()),
@@ -311,11 +298,44 @@ class LeaseServiceTest {
             any());
     verify(vault).revoke("database/creds/db1-role/def");
     verify(vault).revoke("database/creds/db1-role/abc");
-    verify(retryQueue).confirmed(record.id());
+    verify(retryQueue).confirmed(released);
     verify(retryQueue).confirmed(draining.id());
-    // One read of each: the lease and user to revoke are those just read.
-    verify(credentials, times(1)).findById(record.id());
+    // The released credential is not read: the statement that ended it returned its lease and
+    // user. The one it replaced is read once, and revoked as read.
+    verify(credentials, never()).findById(released);
     verify(credentials, times(1)).findById(draining.id());
+  }
+
+  @Test
+  void releasingACredentialThatEndedAlreadyChangesNothingAndAnotherPodsIsNotFound() {
+    CredentialRecord record =
+        CredentialRecord.builder()
+            .id(UUID.randomUUID())
+            .databaseRole("db1")
+            .vaultMount("database")
+            .vaultRole("db1-role")
+            .leaseId("database/creds/db1-role/abc")
+            .username("v-k-db1-abc")
+            .owner(POD)
+            .kind(CredentialKind.STREAM)
+            .state(CredentialState.RELEASED)
+            .renewable(true)
+            .ownerReplica("replica-a")
+            .issueTime(NOW)
+            .expireTime(NOW.plusSeconds(60))
+            .build();
+    when(store.endOwnedAndQueue(any(), any(), any(), any(), any(), any()))
+        .thenReturn(Optional.empty());
+    when(credentials.findById(record.id())).thenReturn(Optional.of(record));
+
+    leases.release(POD, record.id());
+
+    verify(vault, never()).revoke(any());
+    verify(retryQueue, never()).confirmed(any());
+    assertThatThrownBy(() -> leases.release(POD, UUID.randomUUID()))
+        .isInstanceOfSatisfying(
+            BrokerException.class,
+            e -> assertThat(e.reason()).isEqualTo(Reason.CREDENTIAL_NOT_FOUND));
   }
 
   @Test
@@ -323,6 +343,11 @@ class LeaseServiceTest {
     CredentialRecord record = activeRecord();
     when(credentials.findById(record.id())).thenReturn(Optional.of(record));
     when(store.endAndQueue(any(), any(), any(), any(), any())).thenReturn(true);
+    when(store.endOwnedAndQueue(any(), any(), any(), any(), any(), any()))
+        .thenReturn(
+            Optional.of(
+                new CredentialStore.EndedCredential(
+                    record.id(), record.leaseId(), record.username(), null)));
     ListAppender<ILoggingEvent> logs = new ListAppender<>();
     logs.start();
     Logger logger = (Logger) LoggerFactory.getLogger(LeaseService.class);
@@ -372,6 +397,7 @@ class LeaseServiceTest {
             e -> assertThat(e.reason()).isEqualTo(Reason.CREDENTIAL_NOT_FOUND));
     verify(store, never()).attach(any(), any(), any(), any(), any());
     verify(store, never()).endAndQueue(any(), any(), any(), any(), any());
+    verify(vault, never()).revoke(any());
   }
 
   @Test
