@@ -2,10 +2,10 @@ package io.credbroker.broker;
 
 import static org.awaitility.Awaitility.await;
 
+import io.credbroker.devstack.FreePorts;
 import io.grpc.ManagedChannel;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -62,7 +62,7 @@ final class BrokerProcess implements AutoCloseable {
   /** The ports of one replica; a successor takes over its predecessor's. */
   private record Ports(int grpc, int admin, int management) {
     static Ports free() {
-      return new Ports(freePort(), freePort(), freePort());
+      return new Ports(FreePorts.next(), FreePorts.next(), FreePorts.next());
     }
   }
 
@@ -276,14 +276,6 @@ final class BrokerProcess implements AutoCloseable {
   @Override
   public void close() throws InterruptedException {
     stop(Duration.ofSeconds(15));
-  }
-
-  private static int freePort() {
-    try (ServerSocket socket = new ServerSocket(0)) {
-      return socket.getLocalPort();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
   }
 
   @Override

@@ -13,10 +13,10 @@ import io.credbroker.client.ClientEventListener;
 import io.credbroker.client.Credential;
 import io.credbroker.client.agent.AgentSettings;
 import io.credbroker.client.agent.CredentialAgent;
+import io.credbroker.devstack.FreePorts;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -328,7 +328,7 @@ class CredentialAgentIT {
 
   @Test
   void agentResumesItsCredentialAfterTheBrokerRestartsAndKeepsTheFiles() throws Exception {
-    int port = freePort();
+    int port = FreePorts.next();
     BrokerFixture.Replica broker = fixture.startReplica(Map.of("credbroker.grpc.port", port));
     RecordingEvents events = new RecordingEvents();
     Path secrets = dir.resolve("secrets");
@@ -618,12 +618,6 @@ class CredentialAgentIT {
         ResultSet rs = sql.executeQuery("SELECT current_user")) {
       rs.next();
       return rs.getString(1);
-    }
-  }
-
-  private static int freePort() throws IOException {
-    try (ServerSocket socket = new ServerSocket(0)) {
-      return socket.getLocalPort();
     }
   }
 

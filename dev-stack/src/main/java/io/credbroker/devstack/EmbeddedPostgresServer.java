@@ -78,13 +78,13 @@ final class EmbeddedPostgresServer implements AutoCloseable {
         openForServerUser(pwfile);
         builder.setLocaleConfig("pwfile", pwfile.toString());
         try {
-          EmbeddedPostgres pg = builder.setPort(port == 0 ? freePort() : port).start();
+          EmbeddedPostgres pg = builder.setPort(port == 0 ? FreePorts.next() : port).start();
           return started(pg, password);
         } finally {
           Files.deleteIfExists(pwfile);
         }
       }
-      return started(builder.setPort(port == 0 ? freePort() : port).start(), password);
+      return started(builder.setPort(port == 0 ? FreePorts.next() : port).start(), password);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot start embedded PostgreSQL in " + dir, e);
     }
@@ -153,12 +153,6 @@ final class EmbeddedPostgresServer implements AutoCloseable {
 
   private static boolean isRoot() {
     return "root".equals(System.getProperty("user.name"));
-  }
-
-  private static int freePort() throws IOException {
-    try (var socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-      return socket.getLocalPort();
-    }
   }
 
   private static String randomPassword() {

@@ -1,6 +1,7 @@
 package io.credbroker.loadtest.stack;
 
 import io.credbroker.devstack.DevStack;
+import io.credbroker.devstack.FreePorts;
 import io.credbroker.devstack.PostgresInfo;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
 import java.io.IOException;
