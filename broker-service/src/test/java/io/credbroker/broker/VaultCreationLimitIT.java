@@ -101,31 +101,10 @@ class VaultCreationLimitIT {
               return creation;
             },
             CREATION_TIME);
-    List<Outcome> outcomes = new ArrayList<>();
-    ExecutorService callers = Executors.newFixedThreadPool(CALLS);
+    List<Outcome> outcomes;
     try {
-      CountDownLatch go = new CountDownLatch(1);
-      List<Future<Outcome>> calls = new ArrayList<>();
-      for (String token : tokens) {
-        calls.add(
-            callers.submit(
-                () -> {
-                  go.await();
-                  long start = System.nanoTime();
-                  try {
-                    client.issue(token, BrokerFixture.DATABASE_ROLE);
-                    return new Outcome(null, Duration.ofNanos(System.nanoTime() - start));
-                  } catch (StatusRuntimeException e) {
-                    return new Outcome(e, Duration.ofNanos(System.nanoTime() - start));
-                  }
-                }));
-      }
-      go.countDown();
-      for (Future<Outcome> call : calls) {
-        outcomes.add(call.get(60, TimeUnit.SECONDS));
-      }
+      outcomes = issueAtOnce(tokens);
     } finally {
-      callers.shutdownNow();
       fixture.devStack.vaultFaults().clear();
     }
 
@@ -152,6 +131,37 @@ class VaultCreationLimitIT {
     // With Vault fast again, a refused pod gets its credential on retry.
     assertThat(client.issue(newPodToken(kubernetes), BrokerFixture.DATABASE_ROLE).getUsername())
         .isNotEmpty();
+  }
+
+  /** Issues a credential for each token, all at once, and returns each call's outcome. */
+  private static List<Outcome> issueAtOnce(List<String> tokens) throws Exception {
+    List<Outcome> outcomes = new ArrayList<>();
+    ExecutorService callers = Executors.newFixedThreadPool(tokens.size());
+    try {
+      CountDownLatch go = new CountDownLatch(1);
+      List<Future<Outcome>> calls = new ArrayList<>();
+      for (String token : tokens) {
+        calls.add(
+            callers.submit(
+                () -> {
+                  go.await();
+                  long start = System.nanoTime();
+                  try {
+                    client.issue(token, BrokerFixture.DATABASE_ROLE);
+                    return new Outcome(null, Duration.ofNanos(System.nanoTime() - start));
+                  } catch (StatusRuntimeException e) {
+                    return new Outcome(e, Duration.ofNanos(System.nanoTime() - start));
+                  }
+                }));
+      }
+      go.countDown();
+      for (Future<Outcome> call : calls) {
+        outcomes.add(call.get(60, TimeUnit.SECONDS));
+      }
+    } finally {
+      callers.shutdownNow();
+    }
+    return outcomes;
   }
 
   private static String newPodToken(KubernetesApiServer kubernetes) {
