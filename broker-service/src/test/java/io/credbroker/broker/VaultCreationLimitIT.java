@@ -133,6 +133,62 @@ class VaultCreationLimitIT {
         .isNotEmpty();
   }
 
+  @Test
+  void refusedCreationsAreAskedBackSpreadOverTheTimeTheLimitNeedsToServeThem() throws Exception {
+    KubernetesApiServer kubernetes = fixture.devStack.kubernetes();
+    client.issue(newPodToken(kubernetes), BrokerFixture.DATABASE_ROLE);
+    List<String> first = new ArrayList<>();
+    for (int i = 0; i < MAX_CREATIONS; i++) {
+      first.add(newPodToken(kubernetes));
+    }
+    List<String> second = new ArrayList<>();
+    for (int i = 0; i < CALLS; i++) {
+      second.add(newPodToken(kubernetes));
+    }
+    fixture
+        .devStack
+        .vaultFaults()
+        .delay(
+            request ->
+                request.method().equals("GET")
+                    && request.path().contains("/database/creds/")
+                    && !request.path().contains("/sys/"),
+            CREATION_TIME);
+    List<Outcome> outcomes;
+    try {
+      // The replica learns how long a creation takes now: CREATION_TIME for each of its slots.
+      assertThat(issueAtOnce(first)).allMatch(o -> o.error() == null);
+      outcomes = issueAtOnce(second);
+    } finally {
+      fixture.devStack.vaultFaults().clear();
+    }
+
+    List<Duration> delays =
+        outcomes.stream()
+            .filter(o -> o.error() != null)
+            .map(o -> Objects.requireNonNull(retryInfo(Objects.requireNonNull(o.error()))))
+            .map(
+                info ->
+                    Duration.ofSeconds(
+                        info.getRetryDelay().getSeconds(), info.getRetryDelay().getNanos()))
+            .sorted()
+            .toList();
+    // The limit admitted MAX_CREATIONS. A slot frees every CREATION_TIME / MAX_CREATIONS (1 s),
+    // and the refused callers are asked back twice as fast, one after the other, never sooner than
+    // in 1 s: 1, 1, 1.5, 2, 2.5 and 3 s, not all after the same delay to be refused again.
+    assertThat(delays).hasSize(CALLS - MAX_CREATIONS);
+    Duration asked = CREATION_TIME.dividedBy(MAX_CREATIONS).dividedBy(2);
+    for (int i = 0; i < delays.size(); i++) {
+      Duration expected = asked.multipliedBy(i + 1);
+      if (expected.compareTo(Duration.ofSeconds(1)) < 0) {
+        expected = Duration.ofSeconds(1);
+      }
+      assertThat(delays.get(i))
+          .as("delay of refusal %d in %s", i + 1, delays)
+          .isBetween(expected.minusMillis(300), expected.plusMillis(300));
+    }
+  }
+
   /** Issues a credential for each token, all at once, and returns each call's outcome. */
   private static List<Outcome> issueAtOnce(List<String> tokens) throws Exception {
     List<Outcome> outcomes = new ArrayList<>();

@@ -416,7 +416,10 @@ public record BrokerProperties(
    *     spring.cloud.vault.read-timeout} time out in the broker while Vault still creates their
    *     roles, which no credential record then knows. A creation beyond the limit is refused at
    *     once with RESOURCE_EXHAUSTED ({@code OVERLOADED}) and a RetryInfo, before it reaches Vault;
-   *     it does not count against the circuit breaker. The sum over all replicas should stay within
+   *     it does not count against the circuit breaker. Successive refusals are asked to retry
+   *     spread over the time this limit needs to serve them (twice as often as slots free up, which
+   *     is about every mean creation time / this limit), from 1 s up to 30 s, so that refused pods
+   *     come back as fast as Vault can serve them. The sum over all replicas should stay within
    *     what Vault creates in one read timeout
    */
   public record Vault(

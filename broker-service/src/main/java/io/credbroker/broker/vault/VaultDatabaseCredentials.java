@@ -63,7 +63,9 @@ import org.springframework.web.client.RestOperations;
  * it finishes within the read timeout queue inside Vault, time out here, and still create their
  * roles afterwards: roles no credential record knows. A creation beyond that bulkhead is refused
  * before it reaches Vault, with {@code OVERLOADED} and a retry delay; like a full general bulkhead,
- * it never reaches the circuit breaker, so it says nothing about Vault's health.
+ * it never reaches the circuit breaker, so it says nothing about Vault's health. The delays of
+ * successive refusals are spread over the time the bulkhead needs to serve the refused callers
+ * ({@link CreationBacklog}), so that their retries arrive as slots free up, not all at once.
  *
  * <p>Whose leases. Vault revokes every lease together with the token that created it: when the
  * token is revoked (Spring Vault revokes its login at shutdown), reaches its max TTL, or simply
@@ -86,6 +88,10 @@ public final class VaultDatabaseCredentials {
   private static final Pattern PATH_SEGMENTS =
       Pattern.compile("[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*");
   private static final Duration RETRY_AFTER = Duration.ofSeconds(1);
+
+  /** The longest retry delay a creation refused at the limit is given. */
+  private static final Duration LONGEST_CREATION_RETRY = Duration.ofSeconds(30);
+
   static final String VAULT_TOKEN_HEADER = "X-Vault-Token";
 
   /** The shortest time between two fresh logins after Vault refused the broker's token. */
@@ -95,6 +101,7 @@ public final class VaultDatabaseCredentials {
   private final CircuitBreaker circuitBreaker;
   private final Bulkhead bulkhead;
   private final Bulkhead creations;
+  private final CreationBacklog creationBacklog;
   private final MeterRegistry meterRegistry;
   private final @Nullable Retry retry;
   private final Clock clock;
@@ -202,6 +209,12 @@ public final class VaultDatabaseCredentials {
     this.circuitBreaker = Objects.requireNonNull(circuitBreaker, "circuitBreaker");
     this.bulkhead = Objects.requireNonNull(bulkhead, "bulkhead");
     this.creations = Objects.requireNonNull(creations, "creations");
+    this.creationBacklog =
+        new CreationBacklog(
+            creations.getBulkheadConfig().getMaxConcurrentCalls(),
+            RETRY_AFTER,
+            LONGEST_CREATION_RETRY,
+            System::nanoTime);
     this.meterRegistry = Objects.requireNonNull(meterRegistry, "meterRegistry");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.issuingTokenPath = "auth/token/create/" + requireSafePath(issuingTokenRole);
@@ -232,9 +245,22 @@ public final class VaultDatabaseCredentials {
   }
 
   private @Nullable VaultResponse readCreds(String path, IssuingToken token) {
-    enter(creations, "creds", "too many credential creations in flight at Vault; try again later");
+    enter(
+        creations,
+        "creds",
+        "too many credential creations in flight at Vault; try again later",
+        creationBacklog::refused);
     try {
-      return call("creds", () -> exchangeCreds(path, token));
+      return call(
+          "creds",
+          () -> {
+            long start = System.nanoTime();
+            try {
+              return exchangeCreds(path, token);
+            } finally {
+              creationBacklog.completed(System.nanoTime() - start);
+            }
+          });
     } finally {
       creations.onComplete();
     }
@@ -575,20 +601,25 @@ public final class VaultDatabaseCredentials {
   }
 
   /**
-   * Takes a permit of {@code limit} or refuses the call with {@code OVERLOADED} and a retry delay,
-   * before the circuit breaker: a refusal here says nothing about Vault.
+   * Takes a permit of {@code limit} or refuses the call with {@code OVERLOADED} and the retry delay
+   * {@code retryAfter} gives, before the circuit breaker: a refusal here says nothing about Vault.
    */
-  private void enter(Bulkhead limit, String operation, String refusal) {
+  private void enter(
+      Bulkhead limit, String operation, String refusal, Supplier<Duration> retryAfter) {
     try {
       limit.acquirePermission();
     } catch (BulkheadFullException e) {
       record(operation, "bulkhead_full", 0);
-      throw new BrokerException(Reason.OVERLOADED, refusal, RETRY_AFTER, e);
+      throw new BrokerException(Reason.OVERLOADED, refusal, retryAfter.get(), e);
     }
   }
 
   private <T> T call(String operation, Supplier<T> exchange) {
-    enter(bulkhead, operation, "too many concurrent Vault requests; try again later");
+    enter(
+        bulkhead,
+        operation,
+        "too many concurrent Vault requests; try again later",
+        () -> RETRY_AFTER);
     try {
       try {
         circuitBreaker.acquirePermission();
