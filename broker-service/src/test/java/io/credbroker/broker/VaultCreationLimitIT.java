@@ -3,6 +3,7 @@ package io.credbroker.broker;
 import static io.credbroker.broker.BrokerTestClient.retryInfo;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.credbroker.devstack.http.HttpRequest;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
@@ -90,11 +91,7 @@ class VaultCreationLimitIT {
         .vaultFaults()
         .delay(
             request -> {
-              // A creds read, not a lease listing under sys/leases/lookup/<mount>/creds/.
-              boolean creation =
-                  request.method().equals("GET")
-                      && request.path().contains("/database/creds/")
-                      && !request.path().contains("/sys/");
+              boolean creation = isCreation(request);
               if (creation) {
                 creationArrivals.add(System.nanoTime());
               }
@@ -145,15 +142,7 @@ class VaultCreationLimitIT {
     for (int i = 0; i < CALLS; i++) {
       second.add(newPodToken(kubernetes));
     }
-    fixture
-        .devStack
-        .vaultFaults()
-        .delay(
-            request ->
-                request.method().equals("GET")
-                    && request.path().contains("/database/creds/")
-                    && !request.path().contains("/sys/"),
-            CREATION_TIME);
+    fixture.devStack.vaultFaults().delay(VaultCreationLimitIT::isCreation, CREATION_TIME);
     List<Outcome> outcomes;
     try {
       // The replica learns how long a creation takes now: CREATION_TIME for each of its slots.
@@ -187,6 +176,13 @@ class VaultCreationLimitIT {
           .as("delay of refusal %d in %s", i + 1, delays)
           .isBetween(expected.minusMillis(300), expected.plusMillis(300));
     }
+  }
+
+  /** A creds read, not a lease listing under {@code sys/leases/lookup/<mount>/creds/}. */
+  private static boolean isCreation(HttpRequest request) {
+    return request.method().equals("GET")
+        && request.path().contains("/database/creds/")
+        && !request.path().contains("/sys/");
   }
 
   /** Issues a credential for each token, all at once, and returns each call's outcome. */

@@ -46,8 +46,13 @@ final class CreationBacklog {
   @GuardedBy("this")
   private final long[] recent;
 
+  /** Where in {@link #recent} the next duration goes. */
   @GuardedBy("this")
-  private int recorded;
+  private int next;
+
+  /** How many entries of {@link #recent} hold a duration; at most its length. */
+  @GuardedBy("this")
+  private int samples;
 
   @GuardedBy("this")
   private long recentSum;
@@ -75,18 +80,17 @@ final class CreationBacklog {
 
   /** A creation that reached Vault took {@code nanos}, whatever its outcome. */
   synchronized void completed(long nanos) {
-    int slot = recorded % recent.length;
-    recentSum += nanos - recent[slot];
-    recent[slot] = nanos;
-    recorded++;
+    recentSum += nanos - recent[next];
+    recent[next] = nanos;
+    next = (next + 1) % recent.length;
+    samples = Math.min(samples + 1, recent.length);
   }
 
-  /** The retry delay for a creation refused now, one slot after the last one refused. */
+  /** The retry delay for a creation refused now, one step after the last one refused. */
   synchronized Duration refused() {
-    if (recorded == 0) {
+    if (samples == 0) {
       return floor;
     }
-    int samples = Math.min(recorded, recent.length);
     long interval = recentSum / samples / recent.length / EAGERNESS;
     long now = nanoTime.getAsLong();
     long latest = now + ceiling.toNanos();

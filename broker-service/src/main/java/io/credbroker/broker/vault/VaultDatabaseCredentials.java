@@ -26,6 +26,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongConsumer;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
@@ -251,16 +252,7 @@ public final class VaultDatabaseCredentials {
         "too many credential creations in flight at Vault; try again later",
         creationBacklog::refused);
     try {
-      return call(
-          "creds",
-          () -> {
-            long start = System.nanoTime();
-            try {
-              return exchangeCreds(path, token);
-            } finally {
-              creationBacklog.completed(System.nanoTime() - start);
-            }
-          });
+      return call("creds", () -> exchangeCreds(path, token), creationBacklog::completed);
     } finally {
       creations.onComplete();
     }
@@ -615,6 +607,14 @@ public final class VaultDatabaseCredentials {
   }
 
   private <T> T call(String operation, Supplier<T> exchange) {
+    return call(operation, exchange, took -> {});
+  }
+
+  /**
+   * Calls Vault through the bulkhead, the circuit breaker and the time limit; {@code exchangeTime}
+   * is told how long the exchange took (nanoseconds) whenever it ran, whatever its outcome.
+   */
+  private <T> T call(String operation, Supplier<T> exchange, LongConsumer exchangeTime) {
     enter(
         bulkhead,
         operation,
@@ -631,12 +631,15 @@ public final class VaultDatabaseCredentials {
       long startNanos = System.nanoTime();
       try {
         T result = exchange.get();
+        long took = System.nanoTime() - startNanos;
+        exchangeTime.accept(took);
         circuitBreaker.onSuccess(elapsed(start), circuitBreaker.getTimestampUnit());
-        record(operation, "success", System.nanoTime() - startNanos);
+        record(operation, "success", took);
         return result;
       } catch (RuntimeException e) {
         Throwable cause = e;
         long took = System.nanoTime() - startNanos;
+        exchangeTime.accept(took);
         boolean login = false;
         if (cause instanceof VaultHttpError error) {
           cause = error.http;
