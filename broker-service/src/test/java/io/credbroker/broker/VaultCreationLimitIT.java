@@ -2,6 +2,7 @@ package io.credbroker.broker;
 
 import static io.credbroker.broker.BrokerTestClient.retryInfo;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.credbroker.devstack.http.HttpRequest;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
@@ -41,6 +42,9 @@ class VaultCreationLimitIT {
   private static final int MAX_CREATIONS = 2;
   private static final int CALLS = 8;
 
+  /** How many credentials a pod may obtain in a row. */
+  private static final int ISSUANCE_BURST = 3;
+
   /** How long Vault takes to answer a creation; below the broker's read timeout (5 s). */
   private static final Duration CREATION_TIME = Duration.ofSeconds(2);
 
@@ -54,7 +58,11 @@ class VaultCreationLimitIT {
     fixture =
         BrokerFixture.start(
             workDir,
-            Map.of("credbroker.vault.max-concurrent-creations", MAX_CREATIONS),
+            Map.of(
+                "credbroker.vault.max-concurrent-creations",
+                MAX_CREATIONS,
+                "credbroker.limits.issuance-burst",
+                ISSUANCE_BURST),
             devStack -> {});
     client = new BrokerTestClient(fixture.channel);
   }
@@ -176,6 +184,78 @@ class VaultCreationLimitIT {
           .as("delay of refusal %d in %s", i + 1, delays)
           .isBetween(expected.minusMillis(300), expected.plusMillis(300));
     }
+  }
+
+  @Test
+  void aPodTurnedAwayAtTheLimitKeepsItsIssuanceBudget() throws Exception {
+    KubernetesApiServer kubernetes = fixture.devStack.kubernetes();
+    client.issue(newPodToken(kubernetes), BrokerFixture.DATABASE_ROLE);
+    List<String> holders = new ArrayList<>();
+    for (int i = 0; i < MAX_CREATIONS; i++) {
+      holders.add(newPodToken(kubernetes));
+    }
+    String pod = newPodToken(kubernetes);
+    CountDownLatch arrived = new CountDownLatch(MAX_CREATIONS);
+    CountDownLatch release = new CountDownLatch(1);
+    // Vault holds the holders' creations until the pod has been turned away, so that no slot can
+    // free up in between however slow the machine; never past the broker's read timeout (5 s).
+    fixture
+        .devStack
+        .vaultFaults()
+        .delay(
+            request -> {
+              if (!isCreation(request)) {
+                return false;
+              }
+              arrived.countDown();
+              try {
+                release.await(4, TimeUnit.SECONDS);
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+              return true;
+            },
+            Duration.ZERO);
+    ExecutorService background = Executors.newSingleThreadExecutor();
+    List<Outcome> held;
+    List<StatusRuntimeException> refusals = new ArrayList<>();
+    try {
+      Future<List<Outcome>> holding = background.submit(() -> issueAtOnce(holders));
+      assertThat(arrived.await(30, TimeUnit.SECONDS)).isTrue();
+      // More refusals than the pod's whole burst.
+      for (int i = 0; i <= ISSUANCE_BURST; i++) {
+        try {
+          client.issue(pod, BrokerFixture.DATABASE_ROLE);
+        } catch (StatusRuntimeException e) {
+          refusals.add(e);
+        }
+      }
+      release.countDown();
+      held = holding.get(60, TimeUnit.SECONDS);
+    } finally {
+      release.countDown();
+      fixture.devStack.vaultFaults().clear();
+      background.shutdownNow();
+    }
+
+    assertThat(held).allMatch(o -> o.error() == null);
+    assertThat(refusals)
+        .hasSize(ISSUANCE_BURST + 1)
+        .allSatisfy(
+            e -> {
+              assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+              assertThat(BrokerTestClient.errorInfo(e).getReason()).isEqualTo("OVERLOADED");
+            });
+    // Turned away before Vault was asked, the pod spent none of its issuances: its burst is whole.
+    for (int i = 0; i < ISSUANCE_BURST; i++) {
+      assertThat(client.issue(pod, BrokerFixture.DATABASE_ROLE).getUsername()).isNotEmpty();
+    }
+    assertThatThrownBy(() -> client.issue(pod, BrokerFixture.DATABASE_ROLE))
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e ->
+                assertThat(BrokerTestClient.errorInfo(e).getReason())
+                    .isEqualTo("ISSUANCE_RATE_EXCEEDED"));
   }
 
   /** A creds read, not a lease listing under {@code sys/leases/lookup/<mount>/creds/}. */

@@ -458,7 +458,9 @@ public record BrokerProperties(
    *     request cannot make the broker renew every second
    * @param issuanceBurst how many credentials one pod may obtain in a row before the rate applies
    * @param issuancesPerMinute how many credentials one pod may obtain per minute after its burst
-   *     (resumes and rotations are not counted: they create no role, or the broker asked for them)
+   *     (resumes and rotations are not counted: they create no role, or the broker asked for them;
+   *     nor are requests the broker turned away before asking Vault, {@code OVERLOADED} at a full
+   *     bulkhead or {@code VAULT_UNAVAILABLE} at an open circuit: they created nothing)
    * @param trackedPods the most pods whose issuance rate is remembered; a pod whose bucket was
    *     dropped (least recently used first) starts with a full burst again
    * @param tokenReviewsPerSecond the most TokenReviews per second for tokens the broker has no

@@ -8,6 +8,7 @@ import io.credbroker.broker.auth.Bindings;
 import io.credbroker.broker.auth.PodIdentity;
 import io.credbroker.broker.auth.TokenAuthenticator;
 import io.credbroker.broker.config.BrokerProperties;
+import io.credbroker.broker.vault.CreationNotSent;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
@@ -142,9 +143,22 @@ public class CredentialIssuer {
       }
       try {
         limits.issuance(identity);
-        IssuedCredential issued =
-            leases.issue(
-                identity, binding, kind, limits.effectiveTtl(capped(requestedTtl)), streamId, null);
+        IssuedCredential issued;
+        try {
+          issued =
+              leases.issue(
+                  identity,
+                  binding,
+                  kind,
+                  limits.effectiveTtl(capped(requestedTtl)),
+                  streamId,
+                  null);
+        } catch (CreationNotSent e) {
+          // Turned away before Vault was asked (a full bulkhead under a rollout's stampede, an
+          // open circuit): the pod got nothing, so its retries may not run into its issuance rate.
+          limits.issuanceNotUsed(identity);
+          throw e;
+        }
         issuedCounter(databaseRole).increment();
         return issued;
       } catch (RuntimeException e) {

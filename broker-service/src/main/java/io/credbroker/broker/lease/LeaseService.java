@@ -7,6 +7,7 @@ import io.credbroker.broker.auth.PodIdentity;
 import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.lease.CredentialStore.EndedCredential;
+import io.credbroker.broker.vault.CreationNotSent;
 import io.credbroker.broker.vault.DatabaseSecret;
 import io.credbroker.broker.vault.VaultDatabaseCredentials;
 import java.sql.SQLException;
@@ -106,6 +107,10 @@ public class LeaseService implements AutoCloseable {
    * Issues a new credential to {@code owner} under {@code binding}, held by the stream {@code
    * streamId} (for {@link CredentialKind#STREAM}), replacing {@code replaces} when it comes from a
    * rotation. The caller has authorised the request.
+   *
+   * @throws CreationNotSent when the broker turned the creation away before asking Vault: nothing
+   *     was created (any later refusal, after Vault created the role, is another {@link
+   *     BrokerException})
    */
   public IssuedCredential issue(
       PodIdentity owner,

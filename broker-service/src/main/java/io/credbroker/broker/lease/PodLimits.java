@@ -145,6 +145,18 @@ public final class PodLimits {
     }
   }
 
+  /**
+   * Gives back the issuance {@link #issuance} took from {@code pod}'s bucket for a request that
+   * created nothing: the broker turned it away before asking Vault, so it cost Vault nothing. A
+   * bucket dropped meanwhile is full again anyway.
+   */
+  public void issuanceNotUsed(PodIdentity pod) {
+    Bucket bucket = buckets.getIfPresent(podKey(pod));
+    if (bucket != null) {
+      bucket.giveBack(ticker.read());
+    }
+  }
+
   private static String podKey(PodIdentity pod) {
     if (pod.podUid() != null) {
       return pod.podUid();
@@ -171,13 +183,24 @@ public final class PodLimits {
 
     /** Takes a token; returns 0, or how long until one is there (nothing taken then). */
     synchronized long take(long now) {
-      tokens = Math.min(burst, tokens + (double) (now - updated) / nanosPerToken);
-      updated = now;
+      refill(now);
       if (tokens >= 1) {
         tokens -= 1;
         return 0;
       }
       return Math.max(1, (long) ((1 - tokens) * nanosPerToken));
+    }
+
+    /** Puts back a token {@link #take} took, never beyond the burst. */
+    synchronized void giveBack(long now) {
+      refill(now);
+      tokens = Math.min(burst, tokens + 1);
+    }
+
+    @GuardedBy("this")
+    private void refill(long now) {
+      tokens = Math.min(burst, tokens + (double) (now - updated) / nanosPerToken);
+      updated = now;
     }
   }
 }

@@ -227,34 +227,68 @@ public final class VaultDatabaseCredentials {
    * new PostgreSQL role and a lease that belongs to that token, not to the broker's login. Never
    * retried here (see the class comment), except once when Vault refuses the issuing token itself
    * (403: an operator revoked it), which created nothing.
+   *
+   * @throws CreationNotSent when the broker refused the creation before asking Vault for it
    */
   public DatabaseSecret issue(String mount, String role) {
     String path = credsPath(mount, role);
-    IssuingToken token = issuingTokens.current();
+    CredsRead read = new CredsRead(path);
     try {
-      return toSecret(readCreds(path, token), token);
+      return read.run();
     } catch (BrokerException e) {
-      if (!(e.getCause() instanceof VaultStatus status) || status.code() != 403) {
+      if (read.sent) {
         throw e;
       }
-      log.warn(
-          "Vault refused issuing token {}; creating a new one and trying again", token.accessor());
-      issuingTokens.discard(token);
-      IssuingToken fresh = issuingTokens.current();
-      return toSecret(readCreds(path, fresh), fresh);
+      throw new CreationNotSent(e);
     }
   }
 
-  private @Nullable VaultResponse readCreds(String path, IssuingToken token) {
-    enter(
-        creations,
-        "creds",
-        "too many credential creations in flight at Vault; try again later",
-        creationBacklog::refused);
-    try {
-      return call("creds", () -> exchangeCreds(path, token), creationBacklog::completed);
-    } finally {
-      creations.onComplete();
+  /** One {@link #issue}, which knows whether it got as far as sending a {@code creds} read. */
+  private final class CredsRead {
+
+    private final String path;
+
+    /** Whether a {@code creds} read went out to Vault; only the issuing thread touches it. */
+    private boolean sent;
+
+    CredsRead(String path) {
+      this.path = path;
+    }
+
+    DatabaseSecret run() {
+      IssuingToken token = issuingTokens.current();
+      try {
+        return toSecret(read(token), token);
+      } catch (BrokerException e) {
+        if (!(e.getCause() instanceof VaultStatus status) || status.code() != 403) {
+          throw e;
+        }
+        log.warn(
+            "Vault refused issuing token {}; creating a new one and trying again",
+            token.accessor());
+        issuingTokens.discard(token);
+        IssuingToken fresh = issuingTokens.current();
+        return toSecret(read(fresh), fresh);
+      }
+    }
+
+    private @Nullable VaultResponse read(IssuingToken token) {
+      enter(
+          creations,
+          "creds",
+          "too many credential creations in flight at Vault; try again later",
+          creationBacklog::refused);
+      try {
+        return call(
+            "creds",
+            () -> {
+              sent = true;
+              return exchangeCreds(path, token);
+            },
+            creationBacklog::completed);
+      } finally {
+        creations.onComplete();
+      }
     }
   }
 

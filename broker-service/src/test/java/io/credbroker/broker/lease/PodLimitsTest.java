@@ -72,6 +72,34 @@ class PodLimitsTest {
   }
 
   @Test
+  void anIssuanceThatCreatedNothingIsGivenBackButNeverBeyondTheBurst() {
+    for (int i = 0; i < 3; i++) {
+      limits.issuance(POD);
+      limits.issuanceNotUsed(POD);
+    }
+    // Three refusals given back: the whole burst is still there, and no more.
+    for (int i = 0; i < 3; i++) {
+      limits.issuance(POD);
+    }
+    assertThatThrownBy(() -> limits.issuance(POD)).isInstanceOf(BrokerException.class);
+
+    limits.issuanceNotUsed(POD);
+    limits.issuanceNotUsed(POD);
+    limits.issuanceNotUsed(POD);
+    limits.issuanceNotUsed(POD);
+    for (int i = 0; i < 3; i++) {
+      limits.issuance(POD);
+    }
+    assertThatThrownBy(() -> limits.issuance(POD)).isInstanceOf(BrokerException.class);
+    // A pod without a bucket gets none by giving back.
+    limits.issuanceNotUsed(OTHER_POD);
+    for (int i = 0; i < 3; i++) {
+      limits.issuance(OTHER_POD);
+    }
+    assertThatThrownBy(() -> limits.issuance(OTHER_POD)).isInstanceOf(BrokerException.class);
+  }
+
+  @Test
   void aRequestedTtlBelowTheMinimumIsRaisedToItAndOthersAreKept() {
     assertThat(limits.effectiveTtl(Duration.ofSeconds(1))).isEqualTo(Duration.ofMinutes(1));
     assertThat(limits.effectiveTtl(Duration.ofMinutes(5))).isEqualTo(Duration.ofMinutes(5));

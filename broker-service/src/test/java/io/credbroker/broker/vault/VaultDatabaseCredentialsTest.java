@@ -326,17 +326,22 @@ class VaultDatabaseCredentialsTest {
   @Test
   void repeatedServerErrorsOpenTheCircuitAndLaterCallsFailWithoutReachingVault() {
     for (int i = 0; i < 3; i++) {
-      assertThatThrownBy(() -> vault.issue("database", "broken"))
+      int before = hits.get();
+      Throwable failed = catchThrowable(() -> vault.issue("database", "broken"));
+      assertThat(failed)
           .isInstanceOfSatisfying(
               BrokerException.class,
               e -> assertThat(e.reason()).isEqualTo(Reason.VAULT_UNAVAILABLE));
+      // A creation Vault got may have made a role before it failed; one the circuit kept from it
+      // did not.
+      assertThat(failed instanceof CreationNotSent).isEqualTo(hits.get() == before);
     }
     assertThat(circuitBreaker.getState()).isEqualTo(CircuitBreaker.State.OPEN);
     int reached = hits.get();
 
     assertThatThrownBy(() -> vault.issue("database", "db1"))
         .isInstanceOfSatisfying(
-            BrokerException.class,
+            CreationNotSent.class,
             e -> {
               assertThat(e.reason()).isEqualTo(Reason.VAULT_UNAVAILABLE);
               assertThat(e.retryAfter()).isNotNull();
@@ -358,6 +363,7 @@ class VaultDatabaseCredentialsTest {
     long start = System.nanoTime();
 
     assertThatThrownBy(() -> vault.issue("database", "slow"))
+        .isNotInstanceOf(CreationNotSent.class)
         .isInstanceOfSatisfying(
             BrokerException.class, e -> assertThat(e.reason()).isEqualTo(Reason.VAULT_UNAVAILABLE));
 
@@ -385,6 +391,12 @@ class VaultDatabaseCredentialsTest {
 
     assertThatThrownBy(() -> limited.issue("database", "db1"))
         .isInstanceOfSatisfying(
+            CreationNotSent.class, e -> assertThat(e.reason()).isEqualTo(Reason.OVERLOADED));
+    // A renewal refused the same way may follow a creation that happened: not a CreationNotSent.
+    assertThatThrownBy(
+            () -> limited.renew("database/creds/db1/IQKUMCTg3M5RoJ0Wr0ZDSxyK", Duration.ofHours(1)))
+        .isNotInstanceOf(CreationNotSent.class)
+        .isInstanceOfSatisfying(
             BrokerException.class, e -> assertThat(e.reason()).isEqualTo(Reason.OVERLOADED));
     assertThat(hits.get()).isZero();
   }
@@ -403,7 +415,7 @@ class VaultDatabaseCredentialsTest {
     for (int i = 0; i < 10; i++) {
       assertThatThrownBy(() -> limited.issue("database", "db1"))
           .isInstanceOfSatisfying(
-              BrokerException.class,
+              CreationNotSent.class,
               e -> {
                 assertThat(e.reason()).isEqualTo(Reason.OVERLOADED);
                 assertThat(e.retryAfter()).isPositive();
