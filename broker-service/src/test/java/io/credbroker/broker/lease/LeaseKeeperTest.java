@@ -256,6 +256,54 @@ class LeaseKeeperTest {
   }
 
   @Test
+  void cappedRenewalRightAfterAResumeHereIsNotTheLastLookBeforeItsStreamIsRegistered() {
+    // A resume here attached it to a stream (its row says so) and made it due at once; the keeper
+    // looks at it before the resume's call has registered that stream on this replica.
+    LeaseEntry resumed = entry(NOW.plusSeconds(20), NOW.plusSeconds(30), null, null);
+    when(store.findEntry(resumed.id())).thenReturn(Optional.of(resumed));
+    when(streams.holds(resumed.id())).thenReturn(false);
+    when(vault.renewLease(any(), any())).thenReturn(new LeaseRenewal(Duration.ofSeconds(30), true));
+    when(store.recordRenewal(any(), any(), any())).thenReturn(true);
+
+    Instant next = keeper.tend(resumed.id());
+
+    // Renewed up to the cap, and looked at again shortly rather than at its expiry (30 s on).
+    ArgumentCaptor<Renewal> recorded = ArgumentCaptor.forClass(Renewal.class);
+    verify(store).recordRenewal(eq(resumed.id()), eq(ME), recorded.capture());
+    assertThat(recorded.getValue().expireTime()).isEqualTo(NOW.plusSeconds(30));
+    assertThat(recorded.getValue().renewalDue()).isNotNull().isBefore(NOW.plusSeconds(1));
+    assertThat(next).isBefore(NOW.plusSeconds(1));
+    verify(streams, never()).rotated(any(), any(), any(), any());
+
+    // Its stream is registered by then: that look rotates it on the stream, before it runs out.
+    when(streams.holds(resumed.id())).thenReturn(true);
+    IssuedCredential fresh = rotationSucceeds(resumed);
+
+    keeper.tend(resumed.id());
+
+    verify(streams).rotated(resumed.id(), fresh, Duration.ofSeconds(30), RotationReason.MAX_TTL);
+  }
+
+  @Test
+  void cappedRenewalOfADetachedCredentialIsItsLast() {
+    // Nobody to hand a replacement to: renewals stop at the cap, and a resume makes it due again.
+    LeaseEntry detached =
+        entry(NOW.plusSeconds(20), NOW.plusSeconds(30), NOW.minusSeconds(5), null);
+    when(store.findEntry(detached.id())).thenReturn(Optional.of(detached));
+    when(vault.renewLease(any(), any())).thenReturn(new LeaseRenewal(Duration.ofSeconds(30), true));
+    when(store.recordRenewal(any(), any(), any())).thenReturn(true);
+
+    Instant next = keeper.tend(detached.id());
+
+    verify(store)
+        .recordRenewal(
+            detached.id(),
+            ME,
+            new Renewal(NOW, NOW.plusSeconds(30), NOW.plusSeconds(30), null, NOW.plusSeconds(30)));
+    assertThat(next).isEqualTo(NOW.plusSeconds(30));
+  }
+
+  @Test
   void renewalCloseToTheDeathOfItsCreatingTokenRotatesForTokenExpiry() {
     // Vault's max TTL is far; the token that created the lease dies in 5 min 40 s, so renewals may
     // reach 40 s from now (the 5 min margin): a 60 s renewal would pass that.
