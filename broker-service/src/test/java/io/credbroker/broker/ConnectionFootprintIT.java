@@ -20,7 +20,9 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSession;
 import javax.net.ssl.SSLSocket;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -29,9 +31,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * What a pod's own connection and its long stream cost the broker beyond the stream's state: no
- * HPACK dynamic table kept per connection, and no observation held open per stream. The broker runs
- * from the packaged jar, as in production: the tests' classpath also holds grpc-java's shaded
- * Netty, which spring-grpc would pick instead of the Netty server the broker ships with.
+ * HPACK dynamic table and no TLS session ticket kept per connection, and no observation held open
+ * per stream. The broker runs from the packaged jar, as in production: the tests' classpath also
+ * holds grpc-java's shaded Netty, which spring-grpc would pick instead of the Netty server the
+ * broker ships with.
  */
 class ConnectionFootprintIT {
 
@@ -74,9 +77,29 @@ class ConnectionFootprintIT {
    */
   @Test
   void theServerAnnouncesNoHpackDynamicTable() throws Exception {
-    Map<Integer, Long> announced = serverSettings(broker.grpcPort, Duration.ofSeconds(10));
+    Map<Integer, Long> announced = connectH2(TestTls.sslContext(devStack.caCertPath())).settings();
 
     assertThat(announced).containsEntry(SETTINGS_HEADER_TABLE_SIZE, 0L);
+  }
+
+  /**
+   * A client that connects again with the TLS context it used before, as a pod's channel does when
+   * it reconnects, gets a full handshake every time: the broker gave it no session ticket to be
+   * resumed with. (A resumed session is a copy of the one its ticket came from, creation time
+   * included.) The first connection the broker serves still gets a ticket, so another client
+   * connects first.
+   */
+  @Test
+  void aClientThatComesBackIsNotResumedFromASessionTicket() throws Exception {
+    connectH2(TestTls.sslContext(devStack.caCertPath()));
+    SSLContext pod = TestTls.sslContext(devStack.caCertPath());
+    List<Long> sessionsCreated = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      sessionsCreated.add(connectH2(pod).session().getCreationTime());
+      Thread.sleep(20);
+    }
+
+    assertThat(sessionsCreated).doesNotHaveDuplicates();
   }
 
   /**
@@ -133,18 +156,19 @@ class ConnectionFootprintIT {
     return sum;
   }
 
+  /** What a client saw of one HTTP/2 connection to the broker. */
+  private record H2Connection(Map<Integer, Long> settings, SSLSession session) {}
+
   /**
-   * Opens TLS with ALPN {@code h2} to the broker, sends the client preface and an empty SETTINGS
-   * frame, and collects every setting of the server's SETTINGS frames (not acknowledgements) that
-   * arrive within {@code wait}.
+   * Opens TLS with {@code tls} and ALPN {@code h2} to the broker's gRPC port, sends the client
+   * preface and an empty SETTINGS frame, and collects every setting of the server's SETTINGS frames
+   * (not acknowledgements) that arrive within 10 s, until the header table size is among them.
    */
-  private static Map<Integer, Long> serverSettings(int port, Duration wait) throws IOException {
+  private static H2Connection connectH2(SSLContext tls) throws IOException {
     Map<Integer, Long> settings = new LinkedHashMap<>();
+    Duration wait = Duration.ofSeconds(10);
     try (SSLSocket socket =
-        (SSLSocket)
-            TestTls.sslContext(devStack.caCertPath())
-                .getSocketFactory()
-                .createSocket("127.0.0.1", port)) {
+        (SSLSocket) tls.getSocketFactory().createSocket("127.0.0.1", broker.grpcPort)) {
       SSLParameters parameters = socket.getSSLParameters();
       parameters.setApplicationProtocols(new String[] {"h2"});
       socket.setSSLParameters(parameters);
@@ -184,8 +208,8 @@ class ConnectionFootprintIT {
         }
       }
       assertThat(frames).as("frame types from the server").contains(SETTINGS);
+      return new H2Connection(settings, socket.getSession());
     }
-    return settings;
   }
 
   private static String metrics() throws IOException, InterruptedException {

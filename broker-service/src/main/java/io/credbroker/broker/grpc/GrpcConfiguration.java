@@ -143,6 +143,16 @@ class GrpcConfiguration {
   }
 
   /**
+   * No TLS session tickets on the broker's connections (see {@link NoSessionTickets}): each
+   * connection would keep the ticket it was given for its whole life, and a pod seldom comes back
+   * to the replica that sealed it.
+   */
+  @Bean
+  ServerBuilderCustomizer<NettyServerBuilder> noSessionTickets() {
+    return builder -> builder.addTransportFilter(new NoSessionTickets());
+  }
+
+  /**
    * {@code WatchCredential} streams are left out of the gRPC server observation ({@code
    * grpc_server_seconds}, {@code grpc_server_active_seconds}): an observation stays open for a
    * stream's whole life, hours, and its context (with its maps and key values) cost about 1 KiB of
