@@ -70,9 +70,9 @@ import org.springframework.jdbc.core.simple.JdbcClient;
  * credbroker.cluster.ownership.lost}, the times this replica found itself presumed dead. Both exist
  * from the start, at zero.
  *
- * <p>Thread-safe. Lifecycle: registered on creation, beats from {@link #start()} to {@link
- * #stop()}, marked stopped on {@link #destroy()} (after the other lifecycles stopped) so that its
- * credentials are claimed at once.
+ * <p>Thread-safe. Lifecycle: registered on creation, beats from {@link #start()} (at once, then
+ * every interval) to {@link #stop()}, marked stopped on {@link #destroy()} (after the other
+ * lifecycles stopped) so that its credentials are claimed at once.
  */
 public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle, DisposableBean {
 
@@ -165,6 +165,14 @@ public final class ReplicaHeartbeat implements InitializingBean, SmartLifecycle,
       return;
     }
     running = true;
+    // Registration wrote the last heartbeat when this bean was created, which on a slow start can
+    // be more than self-fence-after ago: beat before the watch first looks, or the replica fences
+    // itself (refusing its first calls) until the first tick.
+    try {
+      beat();
+    } catch (RuntimeException e) {
+      log.warn("Heartbeat of replica {} failed", replica, e);
+    }
     ScheduledExecutorService executor =
         Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("replica-heartbeat"));
     long interval = settings.heartbeatInterval().toMillis();

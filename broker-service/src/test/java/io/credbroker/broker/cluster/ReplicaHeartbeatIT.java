@@ -162,6 +162,45 @@ class ReplicaHeartbeatIT {
   }
 
   /**
+   * A replica whose start took longer than self-fence-after after it registered (a slow context
+   * start) beats when it starts, before its watch first looks: it does not fence itself (refusing
+   * its first calls) until the first heartbeat of the interval.
+   */
+  @Test
+  void aReplicaThatStartsLongAfterRegisteringDoesNotFenceItself() throws Exception {
+    List<ReplicaHeartbeat.Fencing> seen = new CopyOnWriteArrayList<>();
+    BrokerProperties.Cluster timings =
+        new BrokerProperties.Cluster(
+            Duration.ofSeconds(1), Duration.ofSeconds(3), 500, Duration.ofSeconds(1));
+    ReplicaHeartbeat me =
+        new ReplicaHeartbeat(
+            db.jdbc,
+            new DeadReplicaClaims(),
+            new ReplicaId("slow-start"),
+            timings,
+            event -> {
+              if (event instanceof ReplicaFencingEvent fencing) {
+                seen.add(fencing.fencing());
+              }
+            },
+            StateDatabaseClock.systemUtc(),
+            new ClusterRefusals(StateDatabaseClock.systemUtc()),
+            new SimpleMeterRegistry());
+    me.afterPropertiesSet();
+    Thread.sleep(1_200);
+
+    me.start();
+    try {
+      // The watch looks every 250 ms; the first heartbeat of the interval comes after 1 s.
+      Thread.sleep(600);
+      assertThat(seen).isEmpty();
+      assertThat(me.fenced()).isFalse();
+    } finally {
+      me.stop();
+    }
+  }
+
+  /**
    * A replica whose host clock runs ahead (or behind) reads the state database's time once it has
    * written a heartbeat: the reconnect and drain graces that another replica stamped with the
    * database's {@code now()} then end on time, not early by the skew.
