@@ -121,20 +121,7 @@ class ReplicaHeartbeatIT {
     BrokerProperties.Cluster timings =
         new BrokerProperties.Cluster(
             Duration.ofMillis(100), Duration.ofSeconds(3), 500, Duration.ofMillis(400));
-    ReplicaHeartbeat me =
-        new ReplicaHeartbeat(
-            db.jdbc,
-            new DeadReplicaClaims(),
-            new ReplicaId("fencing"),
-            timings,
-            event -> {
-              if (event instanceof ReplicaFencingEvent fencing) {
-                seen.add(fencing.fencing());
-              }
-            },
-            StateDatabaseClock.systemUtc(),
-            new ClusterRefusals(StateDatabaseClock.systemUtc()),
-            new SimpleMeterRegistry());
+    ReplicaHeartbeat me = fencingWatched("fencing", timings, seen);
     me.afterPropertiesSet();
     me.watchOwnHeartbeat();
     assertThat(me.fenced()).isFalse();
@@ -172,20 +159,7 @@ class ReplicaHeartbeatIT {
     BrokerProperties.Cluster timings =
         new BrokerProperties.Cluster(
             Duration.ofSeconds(1), Duration.ofSeconds(3), 500, Duration.ofSeconds(1));
-    ReplicaHeartbeat me =
-        new ReplicaHeartbeat(
-            db.jdbc,
-            new DeadReplicaClaims(),
-            new ReplicaId("slow-start"),
-            timings,
-            event -> {
-              if (event instanceof ReplicaFencingEvent fencing) {
-                seen.add(fencing.fencing());
-              }
-            },
-            StateDatabaseClock.systemUtc(),
-            new ClusterRefusals(StateDatabaseClock.systemUtc()),
-            new SimpleMeterRegistry());
+    ReplicaHeartbeat me = fencingWatched("slow-start", timings, seen);
     me.afterPropertiesSet();
     Thread.sleep(1_200);
 
@@ -279,6 +253,24 @@ class ReplicaHeartbeatIT {
         StateDatabaseClock.systemUtc(),
         refusals,
         meters);
+  }
+
+  /** A replica with {@code timings} whose fencing events are added to {@code seen}. */
+  private static ReplicaHeartbeat fencingWatched(
+      String id, BrokerProperties.Cluster timings, List<ReplicaHeartbeat.Fencing> seen) {
+    return new ReplicaHeartbeat(
+        db.jdbc,
+        new DeadReplicaClaims(),
+        new ReplicaId(id),
+        timings,
+        event -> {
+          if (event instanceof ReplicaFencingEvent fencing) {
+            seen.add(fencing.fencing());
+          }
+        },
+        StateDatabaseClock.systemUtc(),
+        new ClusterRefusals(StateDatabaseClock.systemUtc()),
+        new SimpleMeterRegistry());
   }
 
   private static double takeovers(SimpleMeterRegistry meters, String cause) {
