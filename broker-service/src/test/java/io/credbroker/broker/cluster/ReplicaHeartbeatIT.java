@@ -165,8 +165,9 @@ class ReplicaHeartbeatIT {
 
     me.start();
     try {
-      // The watch looks every 250 ms; the first heartbeat of the interval comes after 1 s.
-      Thread.sleep(600);
+      // Its watch looks (as its own thread does within 250 ms, long before the first heartbeat
+      // of the interval, 1 s on).
+      me.watchOwnHeartbeat();
       assertThat(seen).isEmpty();
       assertThat(me.fenced()).isFalse();
     } finally {
