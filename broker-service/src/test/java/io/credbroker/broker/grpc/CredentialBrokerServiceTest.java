@@ -8,6 +8,7 @@ import static org.mockito.ArgumentMatchers.eq;
 import static org.mockito.ArgumentMatchers.isNull;
 import static org.mockito.Mockito.mock;
 import static org.mockito.Mockito.never;
+import static org.mockito.Mockito.timeout;
 import static org.mockito.Mockito.verify;
 import static org.mockito.Mockito.when;
 
@@ -62,6 +63,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.mockito.ArgumentCaptor;
+import org.mockito.stubbing.OngoingStubbing;
 
 /**
  * The gRPC API's shape over an in-process channel; the domain below it is real except the leases.
@@ -124,14 +126,7 @@ class CredentialBrokerServiceTest {
   void watchSendsTheCredentialFirstThenHeartbeatsAndStaysOpen() {
     IssuedCredential issued = issuedCredential(CredentialKind.STREAM);
     ArgumentCaptor<UUID> streamId = ArgumentCaptor.forClass(UUID.class);
-    when(leases.issue(
-            eq(APP_POD),
-            eq(DB1),
-            eq(CredentialKind.STREAM),
-            isNull(),
-            streamId.capture(),
-            isNull()))
-        .thenReturn(issued);
+    whenStreamIssued(streamId).thenReturn(issued);
     RecordingObserver events = new RecordingObserver();
     Context.CancellableContext call = Context.current().withCancellation();
 
@@ -400,6 +395,38 @@ class CredentialBrokerServiceTest {
   }
 
   @Test
+  void aClientThatLeavesWhileItsCredentialIsIssuedLeavesItDetached() {
+    IssuedCredential issued = issuedCredential(CredentialKind.STREAM);
+    ArgumentCaptor<UUID> streamId = ArgumentCaptor.forClass(UUID.class);
+    // The credential is recorded for the stream only after the client has gone (a deadline, a pod
+    // that stopped), while the call is still being served.
+    whenStreamIssued(streamId)
+        .thenAnswer(
+            invocation -> {
+              Context serverCall = Context.current();
+              await().until(serverCall::isCancelled);
+              return issued;
+            });
+    Context.CancellableContext call = Context.current().withCancellation();
+    call.run(
+        () ->
+            stub(appToken)
+                .watchCredential(
+                    WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build(),
+                    new RecordingObserver()));
+    verify(leases, timeout(10_000)).issue(any(), any(), any(), any(), any(), any());
+
+    call.cancel(null);
+
+    // Detached like any stream that ended, so its reconnect grace runs and then it is revoked;
+    // attached to a stream that no longer exists, it would be renewed until Vault's max TTL.
+    // (Detached once by the service and once more by the cancel handler, which gRPC runs after
+    // the call's method returned; the second finds nothing to do.)
+    verify(leases, timeout(10_000).atLeastOnce()).detach(streamId.getValue());
+    assertThat(streams.size()).isZero();
+  }
+
+  @Test
   void aRevocationNoticeThatArrivesBeforeTheStreamRegistersStillEndsIt() {
     IssuedCredential issued = issuedCredential(CredentialKind.STREAM);
     // The notice arrives after the credential was recorded and before its stream is registered.
@@ -517,6 +544,18 @@ class CredentialBrokerServiceTest {
     } catch (com.google.protobuf.InvalidProtocolBufferException ex) {
       throw new AssertionError(ex);
     }
+  }
+
+  /** Stubs the issue of a stream credential to the application's pod, capturing its stream. */
+  private OngoingStubbing<IssuedCredential> whenStreamIssued(ArgumentCaptor<UUID> streamId) {
+    return when(
+        leases.issue(
+            eq(APP_POD),
+            eq(DB1),
+            eq(CredentialKind.STREAM),
+            isNull(),
+            streamId.capture(),
+            isNull()));
   }
 
   private static IssuedCredential issuedCredential(CredentialKind kind) {
