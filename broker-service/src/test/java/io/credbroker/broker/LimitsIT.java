@@ -227,6 +227,7 @@ class LimitsIT {
     // As many callers as calls may be pending; one may still be shed while its predecessor leaves.
     ExecutorService pool = Executors.newFixedThreadPool(MAX_PENDING_CALLS);
     long start = System.nanoTime();
+    double startedEpochSeconds = System.currentTimeMillis() / 1000.0;
     before = kubernetes.tokenReviewCount();
     try {
       List<Future<?>> results = new ArrayList<>();
@@ -266,6 +267,10 @@ class LimitsIT {
     assertThat(reviews).isLessThanOrEqualTo(REVIEWS_PER_SECOND * (seconds + 1));
     assertThat(throttled.get()).isPositive();
     assertThat(retry.get()).isNotNull();
+    // Operators see when the cluster last refused a client (graces of detached credentials are
+    // extended from then): within this burst, one second allowed for the clocks' rounding.
+    assertThat(metricValue("credbroker_cluster_last_refusal_timestamp_seconds"))
+        .isBetween(startedEpochSeconds - 1, System.currentTimeMillis() / 1000.0 + 1);
   }
 
   @Test
@@ -344,6 +349,18 @@ class LimitsIT {
   // ---- helpers ----
 
   /** A failure of a call logged with its exception: by the error mapper, or by gRPC itself. */
+  /** The value of the one series of {@code name} in the broker's Prometheus scrape. */
+  private static double metricValue(String name) throws Exception {
+    return fixture
+        .httpGet("/actuator/prometheus")
+        .body()
+        .lines()
+        .filter(line -> line.startsWith(name + "{") || line.startsWith(name + " "))
+        .mapToDouble(line -> Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)))
+        .findFirst()
+        .orElseThrow(() -> new AssertionError(name + " is not in the scrape"));
+  }
+
   private static boolean isServingStackTrace(String line) {
     return line.startsWith("io.credbroker.broker.grpc.")
         || (line.startsWith("io.grpc.") && line.contains(" | "));

@@ -3,7 +3,9 @@ package io.credbroker.broker.cluster;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import io.credbroker.broker.config.BrokerProperties;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Instant;
 import org.springframework.boot.jdbc.autoconfigure.JdbcConnectionDetails;
 import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.context.annotation.Bean;
@@ -63,11 +65,25 @@ class ClusterConfiguration {
   /**
    * When the cluster last refused a call for load: recorded by call admission and the TokenReview
    * limits, published and read back by the heartbeat, read by the lease scheduler before it revokes
-   * a credential as abandoned.
+   * a credential as abandoned. Gauge {@code credbroker.cluster.last.refusal.timestamp}: while it is
+   * less than {@code lease.reconnect-grace} ago, the graces of detached credentials are extended.
    */
   @Bean
-  ClusterRefusals clusterRefusals(StateDatabaseClock clock) {
-    return new ClusterRefusals(clock);
+  ClusterRefusals clusterRefusals(StateDatabaseClock clock, MeterRegistry meterRegistry) {
+    ClusterRefusals refusals = new ClusterRefusals(clock);
+    Gauge.builder(
+            "credbroker.cluster.last.refusal.timestamp",
+            refusals,
+            r -> {
+              Instant last = r.last();
+              return last == null ? 0 : last.toEpochMilli() / 1000.0;
+            })
+        .baseUnit("seconds")
+        .description(
+            "When any replica last turned a client away for load (a call shed at admission, a"
+                + " TokenReview throttled), as this replica knows it; 0 before the first")
+        .register(meterRegistry);
+    return refusals;
   }
 
   @Bean
