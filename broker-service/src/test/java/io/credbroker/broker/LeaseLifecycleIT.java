@@ -39,6 +39,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -419,11 +420,7 @@ class LeaseLifecycleIT {
       // The survivor is saturated: another caller holds its one admission slot.
       String otherToken = pods.token(pods.create());
       ClientCall<WatchCredentialRequest, CredentialEvent> slotHolder =
-          holdAdmissionSlot(survivor.channel, otherToken);
-      // grpc-java sends a server-streaming call's headers with its request, so the slot holder's
-      // leave with the next call on the connection, and the two start on the server in no set
-      // order: the slot is held once a probe is shed.
-      awaitAdmission(survivor.channel, otherToken, false);
+          saturateAdmission(survivor.channel, otherToken);
       Instant detached;
       try {
         // The replica dies: no heartbeat, no renewals. Its pod tries to resume on the survivor and
@@ -481,39 +478,62 @@ class LeaseLifecycleIT {
   }
 
   /**
-   * Starts a {@code WatchCredential} call on {@code channel} that never sends its request: it holds
-   * one of the replica's admission slots until it is cancelled.
+   * Takes the one admission slot of the replica behind {@code channel} with a {@code
+   * WatchCredential} call that never sends its request, and returns that call once a probe is shed.
+   * grpc-java sends a server-streaming call's headers with its request, so the holder's leave with
+   * the next call on the connection, the first probe, and the two start on the server in no set
+   * order: when the probe comes first, the holder is shed itself and is started again.
    */
-  private static ClientCall<WatchCredentialRequest, CredentialEvent> holdAdmissionSlot(
-      ManagedChannel channel, String token) {
-    ClientCall<WatchCredentialRequest, CredentialEvent> call =
-        channel.newCall(CredentialBrokerGrpc.getWatchCredentialMethod(), CallOptions.DEFAULT);
-    Metadata headers = new Metadata();
-    headers.put(AUTHORIZATION, "Bearer " + token);
-    call.start(new ClientCall.Listener<>() {}, headers);
-    call.request(1);
-    return call;
+  private static ClientCall<WatchCredentialRequest, CredentialEvent> saturateAdmission(
+      ManagedChannel channel, String token) throws InterruptedException {
+    Instant deadline = Instant.now().plusSeconds(30);
+    while (Instant.now().isBefore(deadline)) {
+      AtomicBoolean closed = new AtomicBoolean();
+      ClientCall<WatchCredentialRequest, CredentialEvent> holder =
+          channel.newCall(CredentialBrokerGrpc.getWatchCredentialMethod(), CallOptions.DEFAULT);
+      Metadata headers = new Metadata();
+      headers.put(AUTHORIZATION, "Bearer " + token);
+      holder.start(
+          new ClientCall.Listener<>() {
+            @Override
+            public void onClose(Status status, Metadata trailers) {
+              closed.set(true);
+            }
+          },
+          headers);
+      holder.request(1);
+      while (!closed.get() && Instant.now().isBefore(deadline)) {
+        // A probe shed while the holder stays open: the holder has the slot (not a probe before).
+        if (!admitted(channel, token)) {
+          Thread.sleep(200);
+          if (!closed.get()) {
+            return holder;
+          }
+        }
+      }
+      holder.cancel("shed before it held the slot", null);
+    }
+    throw new AssertionError("no call held the replica's admission slot within 30 s");
+  }
+
+  /** Waits until a probe call on {@code channel} is {@code admitted}, or is shed when not. */
+  private static void awaitAdmission(ManagedChannel channel, String token, boolean admitted) {
+    await().atMost(Duration.ofSeconds(10)).until(() -> admitted(channel, token) == admitted);
   }
 
   /**
-   * Waits until a probe call on {@code channel} is {@code admitted}, or is shed
-   * (RESOURCE_EXHAUSTED) when not. The probe names no database role: once admitted it is refused as
-   * invalid, so it holds no slot and changes nothing.
+   * Whether a probe call on {@code channel} is admitted rather than shed (RESOURCE_EXHAUSTED). The
+   * probe names no database role: once admitted it is refused as invalid, so it holds no slot and
+   * changes nothing.
    */
-  private static void awaitAdmission(ManagedChannel channel, String token, boolean admitted) {
-    await()
-        .atMost(Duration.ofSeconds(10))
-        .until(
-            () -> {
-              EventStream probe =
-                  EventStream.open(channel, token, WatchCredentialRequest.getDefaultInstance());
-              try {
-                Status.Code code = refusal(probe).getStatus().getCode();
-                return (code != Status.Code.RESOURCE_EXHAUSTED) == admitted;
-              } finally {
-                probe.close();
-              }
-            });
+  private static boolean admitted(ManagedChannel channel, String token) {
+    EventStream probe =
+        EventStream.open(channel, token, WatchCredentialRequest.getDefaultInstance());
+    try {
+      return refusal(probe).getStatus().getCode() != Status.Code.RESOURCE_EXHAUSTED;
+    } finally {
+      probe.close();
+    }
   }
 
   /** The refusal that ends {@code stream} before any event. */
