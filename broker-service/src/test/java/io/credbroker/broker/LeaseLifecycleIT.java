@@ -607,7 +607,9 @@ class LeaseLifecycleIT {
           .atMost(Duration.ofSeconds(10))
           .untilAsserted(
               () ->
-                  assertThat(gauge(metrics(), "credbroker_revocation_retry_oldest_age_seconds"))
+                  assertThat(
+                          PrometheusScrape.gauge(
+                              metrics(), "credbroker_revocation_retry_oldest_age_seconds"))
                       .isGreaterThanOrEqualTo(1.0));
       assertThat(fixture.roleExists(credential.getUsername())).isTrue();
     } finally {
@@ -622,7 +624,10 @@ class LeaseLifecycleIT {
         .until(() -> !queue.contains(UUID.fromString(credential.getCredentialId())));
     await()
         .atMost(Duration.ofSeconds(10))
-        .until(() -> gauge(metrics(), "credbroker_revocation_retry_oldest_age_seconds") == 0.0);
+        .until(
+            () ->
+                PrometheusScrape.gauge(metrics(), "credbroker_revocation_retry_oldest_age_seconds")
+                    == 0.0);
   }
 
   @Test
@@ -653,14 +658,6 @@ class LeaseLifecycleIT {
   }
 
   // ---- helpers ----
-
-  /** The value of the one series of gauge {@code name} in a Prometheus scrape. */
-  private static double gauge(String scrape, String name) {
-    java.util.regex.Matcher sample =
-        java.util.regex.Pattern.compile("(?m)^" + name + "\\{[^}]*} (\\S+)$").matcher(scrape);
-    assertThat(sample.find()).as("a sample of %s", name).isTrue();
-    return Double.parseDouble(sample.group(1));
-  }
 
   private EventStream watch(
       ManagedChannel channel, String token, String databaseRole, @Nullable Duration ttl) {

@@ -269,7 +269,10 @@ class LimitsIT {
     assertThat(retry.get()).isNotNull();
     // Operators see when the cluster last refused a client (graces of detached credentials are
     // extended from then): within this burst, one second allowed for the clocks' rounding.
-    assertThat(metricValue("credbroker_cluster_last_refusal_timestamp_seconds"))
+    assertThat(
+            PrometheusScrape.gauge(
+                fixture.httpGet("/actuator/prometheus").body(),
+                "credbroker_cluster_last_refusal_timestamp_seconds"))
         .isBetween(startedEpochSeconds - 1, System.currentTimeMillis() / 1000.0 + 1);
   }
 
@@ -349,18 +352,6 @@ class LimitsIT {
   // ---- helpers ----
 
   /** A failure of a call logged with its exception: by the error mapper, or by gRPC itself. */
-  /** The value of the one series of {@code name} in the broker's Prometheus scrape. */
-  private static double metricValue(String name) throws Exception {
-    return fixture
-        .httpGet("/actuator/prometheus")
-        .body()
-        .lines()
-        .filter(line -> line.startsWith(name + "{") || line.startsWith(name + " "))
-        .mapToDouble(line -> Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)))
-        .findFirst()
-        .orElseThrow(() -> new AssertionError(name + " is not in the scrape"));
-  }
-
   private static boolean isServingStackTrace(String line) {
     return line.startsWith("io.credbroker.broker.grpc.")
         || (line.startsWith("io.grpc.") && line.contains(" | "));

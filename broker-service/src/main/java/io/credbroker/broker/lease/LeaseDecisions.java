@@ -384,7 +384,7 @@ final class LeaseDecisions {
     boolean capped = renewal.capped() || wouldCap;
     // Keep renewing while the stream is away (its grace may outlast the lease); stop once capped.
     Instant renewalDue = capped ? null : leases.renewals().due(now, renewal.leaseDuration(), max);
-    if (capped && !held && attachedToAStream(entry)) {
+    if (capped && !held && entry.attachedToAStream()) {
       // Its row holds it on a stream of this replica that is not registered yet: a resume here
       // attached it (and made a capped lease due at once) while the resume's call is still on its
       // way to registering the stream. Stopping now would leave it unrotated until it runs out
@@ -411,14 +411,6 @@ final class LeaseDecisions {
       return rotate(entry, usableUntil, rotationReason(record, renewal.capped()), now);
     }
     return next;
-  }
-
-  /**
-   * Whether its row holds it on a stream ({@code stream_id} set, which only an issue or a resume
-   * sets, and not detached since), whether or not that stream is registered here yet.
-   */
-  private static boolean attachedToAStream(LeaseEntry entry) {
-    return entry.streamId() != null && entry.record().detachedTime() == null;
   }
 
   /**

@@ -55,10 +55,15 @@ record LeaseEntry(
    * of Vault.
    */
   boolean knownExpired(Instant now) {
-    return expiryGrantedToOwner
-        && streamId != null
-        && record.detachedTime() == null
-        && !now.isBefore(record.expireTime());
+    return expiryGrantedToOwner && attachedToAStream() && !now.isBefore(record.expireTime());
+  }
+
+  /**
+   * Whether its row holds it on a stream ({@code stream_id} set, which only an issue or a resume
+   * sets, and not detached since), whether or not that stream is registered on this replica yet.
+   */
+  boolean attachedToAStream() {
+    return streamId != null && record.detachedTime() == null;
   }
 
   /** Whether its owner renews it: renewable, a renewal due, not replaced or ending. */
