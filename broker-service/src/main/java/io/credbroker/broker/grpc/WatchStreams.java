@@ -12,6 +12,7 @@ import io.credbroker.broker.BrokerException;
 import io.credbroker.broker.DaemonThreads;
 import io.credbroker.broker.lease.CredentialStreams;
 import io.credbroker.broker.lease.IssuedCredential;
+import io.credbroker.broker.lease.RevocationTrigger;
 import io.credbroker.broker.lease.RotationReason;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -19,6 +20,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -29,6 +31,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -45,11 +49,13 @@ import org.slf4j.LoggerFactory;
  * stream is ended with UNAVAILABLE (so clients reconnect to another replica at once) before the
  * gRPC server waits for calls to finish.
  *
- * <p>A revocation that arrives before its credential's stream registers is not lost: every
- * revocation is remembered for {@value #REVOCATION_MEMORY_MINUTES} minutes, and a stream that
- * registers with a credential revoked meanwhile is ended at once, as if the notice had come after.
- * {@link #revoked} remembers before it looks for the stream and {@link #register} adds the stream
- * before it looks for a revocation, so whichever runs second sees the other.
+ * <p>A revocation that arrives before its credential's stream registers is not lost (an operator's
+ * notice, or this replica's lease lifecycle revoking a credential that a resume here has attached
+ * to a stream not registered yet): every revocation is remembered for {@value
+ * #REVOCATION_MEMORY_MINUTES} minutes, and a stream that registers with a credential revoked
+ * meanwhile is ended at once, as if the notice had come after. {@link #revoked} remembers before it
+ * looks for the stream and {@link #register} adds the stream before it looks for a revocation, so
+ * whichever runs second sees the other.
  *
  * <p>Every stream that leaves the map through {@link #unregister} is reported to the {@code
  * streamEnded} callback (by stream id, possibly more than once), which gives back its pod's stream
@@ -70,8 +76,10 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
   private final Clock clock;
   private final Consumer<UUID> streamEnded;
 
-  /** Recent revocations by credential id, with their reason; bounded in size and age. */
-  private final Cache<UUID, String> revokedRecently =
+  /**
+   * Recent revocations by credential id, with what their stream is told; bounded in size and age.
+   */
+  private final Cache<UUID, Revocation> revokedRecently =
       Caffeine.newBuilder()
           .maximumSize(100_000)
           .expireAfterWrite(Duration.ofMinutes(REVOCATION_MEMORY_MINUTES))
@@ -111,9 +119,9 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
   void register(WatchStream stream) {
     UUID credentialId = stream.credentialId();
     streams.put(credentialId, stream);
-    String reason = revokedRecently.getIfPresent(credentialId);
-    if (reason != null) {
-      revoked(credentialId, reason);
+    Revocation revocation = revokedRecently.getIfPresent(credentialId);
+    if (revocation != null) {
+      revoked(credentialId, revocation);
     }
   }
 
@@ -212,24 +220,52 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
    * gone: ask for a new one).
    */
   void revoked(UUID credentialId, String reason) {
+    revoked(credentialId, new Revocation(reason, "the credential was revoked by an operator"));
+  }
+
+  /**
+   * Tells the stream holding the credential, now or once it registers, that this replica's lease
+   * lifecycle revoked it, and ends it with FAILED_PRECONDITION {@code CREDENTIAL_REVOKED}.
+   */
+  @Override
+  public void revoked(UUID credentialId, RevocationTrigger trigger) {
+    revoked(credentialId, BY_THE_LEASE_LIFECYCLE.get(trigger));
+  }
+
+  private void revoked(UUID credentialId, Revocation revocation) {
     // Remembered first: a stream that registers from now on finds it (see register).
-    revokedRecently.put(credentialId, reason);
+    revokedRecently.put(credentialId, revocation);
     WatchStream stream = streams.get(credentialId);
     if (stream == null) {
       return;
     }
-    BrokerException.Reason mapped = revocationReason(reason);
+    BrokerException.Reason mapped = revocationReason(revocation.reason());
     stream.closeWith(
         ProtoCredentials.event(clock)
             .setRevoked(
                 CredentialRevoked.newBuilder()
                     .setCredentialId(credentialId.toString())
-                    .setReason(reason))
+                    .setReason(revocation.reason()))
             .build(),
-        GrpcErrorMapper.toStatusException(
-            new BrokerException(mapped, "the credential was revoked by an operator")));
+        GrpcErrorMapper.toStatusException(new BrokerException(mapped, revocation.message())));
     unregister(stream);
   }
+
+  /** What the stream of a revoked credential is told: the event's reason, the status message. */
+  private record Revocation(String reason, String message) {}
+
+  /** One per trigger, shared by every credential remembered for it. */
+  private static final Map<RevocationTrigger, Revocation> BY_THE_LEASE_LIFECYCLE =
+      Arrays.stream(RevocationTrigger.values())
+          .collect(
+              Collectors.toUnmodifiableMap(
+                  Function.identity(),
+                  trigger ->
+                      new Revocation(
+                          BrokerException.Reason.CREDENTIAL_REVOKED.name(),
+                          "the credential was revoked ("
+                              + trigger.tag()
+                              + "); ask for a new one")));
 
   @Override
   public void end(UUID credentialId, BrokerException why) {

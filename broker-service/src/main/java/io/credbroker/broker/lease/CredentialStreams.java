@@ -49,6 +49,14 @@ public interface CredentialStreams {
    */
   default void end(UUID credentialId, io.credbroker.broker.BrokerException why) {}
 
+  /**
+   * This replica's lease lifecycle revoked the credential for {@code trigger}: the stream holding
+   * it here is told {@code revoked} and ends with FAILED_PRECONDITION {@code CREDENTIAL_REVOKED}
+   * (only this credential is gone: ask for a new one), now or, when its call has not registered it
+   * yet (a resume or an issuance still on its way), as soon as it does. Does nothing by default.
+   */
+  default void revoked(UUID credentialId, RevocationTrigger trigger) {}
+
   /** No streams: for a broker (or a test) without the gRPC layer. */
   static CredentialStreams none() {
     return new CredentialStreams() {

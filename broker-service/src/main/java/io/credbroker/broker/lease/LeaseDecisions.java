@@ -106,12 +106,12 @@ final class LeaseDecisions {
     Instant revokeAfter = entry.revokeAfter();
     if (revokeAfter != null && !now.isBefore(revokeAfter)) {
       RevocationTrigger trigger = entry.revokeTrigger();
-      leases.revokeAsOwner(entry, trigger != null ? trigger : RevocationTrigger.EXPIRED);
+      revoke(entry, trigger != null ? trigger : RevocationTrigger.EXPIRED);
       return null;
     }
     Instant graceEnd = graceEnd(record);
     if (graceEnd != null && !now.isBefore(graceEnd)) {
-      leases.revokeAsOwner(entry, RevocationTrigger.ABANDONED);
+      revoke(entry, RevocationTrigger.ABANDONED);
       return null;
     }
     String podUid = record.owner().podUid();
@@ -148,7 +148,7 @@ final class LeaseDecisions {
         // a new credential, not silence; without a stream it is revoked as EXPIRED.
         return renewOrRotate(entry, now);
       }
-      leases.revokeAsOwner(entry, RevocationTrigger.EXPIRED);
+      revoke(entry, RevocationTrigger.EXPIRED);
       return null;
     }
     Instant renewalDue = entry.renewalDue();
@@ -158,6 +158,20 @@ final class LeaseDecisions {
     Instant next = earliest(renewalDue, revokeAfter, graceEnd, record.expireTime());
     store.reschedule(id, replica, renewalDue, next);
     return next;
+  }
+
+  /**
+   * Revokes a credential as its owner, on the reading {@code entry}, and tells its stream: one may
+   * hold it here although {@link CredentialStreams#holds} said no when this was decided, as a
+   * resume here attaches the credential to its stream (and makes it due at once) before the
+   * resume's call registers that stream. Told, the stream ends once registered, instead of staying
+   * open on a role that no longer exists. Nothing is told when the reading was stale (the
+   * credential was resumed or claimed since, and lives on): that stream must stay.
+   */
+  private void revoke(LeaseEntry entry, RevocationTrigger trigger) {
+    if (leases.revokeAsOwner(entry, trigger)) {
+      streams.revoked(entry.id(), trigger);
+    }
   }
 
   /**
@@ -373,8 +387,9 @@ final class LeaseDecisions {
         if (held) {
           return rotate(entry, record.expireTime(), RotationReason.RENEWAL_REFUSED, now);
         }
-        // Nobody to hand a replacement to; the lease is gone or going in Vault.
-        leases.revokeAsOwner(entry, RevocationTrigger.EXPIRED);
+        // No stream here to hand a replacement to (one a resume is still registering is told, see
+        // revoke); the lease is gone or going in Vault.
+        revoke(entry, RevocationTrigger.EXPIRED);
         return null;
       }
       metrics.renewal("failed");

@@ -399,10 +399,11 @@ public class LeaseService implements AutoCloseable {
    * it is still held as read then ({@link CredentialStore#stillHeldAsSeen}); a credential that
    * another replica claimed, or a stream resumed, since is left alone, in Vault too.
    *
-   * @return the outcome; nothing is done when the reading was stale
+   * @return whether this call ended it; {@code false} when the reading was stale (nothing was done)
+   *     or it had ended already
    */
-  RevocationOutcome revokeAsOwner(LeaseEntry seen, RevocationTrigger trigger) {
-    return revoke(seen.id(), seen, trigger);
+  boolean revokeAsOwner(LeaseEntry seen, RevocationTrigger trigger) {
+    return revoke(seen.id(), seen, trigger).ended();
   }
 
   private RevocationOutcome revoke(
@@ -429,12 +430,13 @@ public class LeaseService implements AutoCloseable {
               : store.endAndQueue(credentialId, seen, trigger.endState(), trigger, now, retryAt);
       if (!ended) {
         return new RevocationOutcome(
-            credentialId, record.username(), !retryQueue.contains(credentialId));
+            credentialId, record.username(), !retryQueue.contains(credentialId), false);
       }
       return new RevocationOutcome(
           credentialId,
           record.username(),
-          revokeEnded(credentialId, record.leaseId(), record.username(), trigger));
+          revokeEnded(credentialId, record.leaseId(), record.username(), trigger),
+          true);
     } catch (DataAccessException e) {
       throw stateStoreUnavailable(e);
     }

@@ -39,6 +39,7 @@ import io.credbroker.broker.lease.CredentialRecord;
 import io.credbroker.broker.lease.CredentialState;
 import io.credbroker.broker.lease.IssuedCredential;
 import io.credbroker.broker.lease.LeaseService;
+import io.credbroker.broker.lease.RevocationTrigger;
 import io.grpc.Context;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
@@ -383,14 +384,7 @@ class CredentialBrokerServiceTest {
 
     streams.revoked(issued.record().id(), "POD_REVOKED");
 
-    await().until(() -> events.error.get() != null);
-    assertThat(events.events)
-        .filteredOn(CredentialEvent::hasRevoked)
-        .singleElement()
-        .satisfies(e -> assertThat(e.getRevoked().getReason()).isEqualTo("POD_REVOKED"));
-    StatusRuntimeException status = (StatusRuntimeException) events.error.get();
-    assertThat(status.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
-    assertThat(errorInfo(status).getReason()).isEqualTo("POD_REVOKED");
+    assertRevoked(events, Status.Code.PERMISSION_DENIED, "POD_REVOKED");
     assertThat(streams.size()).isZero();
   }
 
@@ -444,13 +438,37 @@ class CredentialBrokerServiceTest {
 
     await().until(() -> events.error.get() != null);
     assertThat(events.events.get(0).hasIssued()).isTrue();
-    assertThat(events.events)
-        .filteredOn(CredentialEvent::hasRevoked)
-        .singleElement()
-        .satisfies(e -> assertThat(e.getRevoked().getReason()).isEqualTo("POD_REVOKED"));
-    StatusRuntimeException status = (StatusRuntimeException) events.error.get();
-    assertThat(status.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
-    assertThat(errorInfo(status).getReason()).isEqualTo("POD_REVOKED");
+    assertRevoked(events, Status.Code.PERMISSION_DENIED, "POD_REVOKED");
+    assertThat(streams.size()).isZero();
+  }
+
+  @Test
+  void aCredentialTheKeeperRevokesBeforeItsResumedStreamRegistersEndsThatStream() {
+    IssuedCredential adopted = issuedCredential(CredentialKind.STREAM);
+    // The resume attached it here; before the call registers its stream, this replica's keeper
+    // finds Vault refusing its renewal and, seeing no stream, revokes it.
+    when(leases.resume(eq(APP_POD), eq(DB1), eq(adopted.record().id()), any()))
+        .thenAnswer(
+            invocation -> {
+              streams.revoked(adopted.record().id(), RevocationTrigger.EXPIRED);
+              return new IssuedCredential(adopted.record(), "", adopted.connection());
+            });
+    RecordingObserver events = new RecordingObserver();
+
+    stub(appToken)
+        .watchCredential(
+            WatchCredentialRequest.newBuilder()
+                .setDatabaseRole("db1")
+                .setResumeCredentialId(adopted.record().id().toString())
+                .build(),
+            events);
+
+    // Not left open on a role that is gone: the client is told, and asks for a new credential.
+    await().until(() -> events.error.get() != null);
+    assertThat(events.events.get(0).hasResumed()).isTrue();
+    StatusRuntimeException status =
+        assertRevoked(events, Status.Code.FAILED_PRECONDITION, "CREDENTIAL_REVOKED");
+    assertThat(status.getStatus().getDescription()).contains("expired");
     assertThat(streams.size()).isZero();
   }
 
@@ -521,6 +539,23 @@ class CredentialBrokerServiceTest {
     Metadata headers = new Metadata();
     headers.put(BearerTokenInterceptor.AUTHORIZATION, "Bearer " + token);
     return MetadataUtils.newAttachHeadersInterceptor(headers);
+  }
+
+  /**
+   * Waits for the stream to end and asserts it was told {@code revoked} with {@code reason}, then
+   * ended with {@code code} and that reason.
+   */
+  private static StatusRuntimeException assertRevoked(
+      RecordingObserver events, Status.Code code, String reason) {
+    await().until(() -> events.error.get() != null);
+    assertThat(events.events)
+        .filteredOn(CredentialEvent::hasRevoked)
+        .singleElement()
+        .satisfies(e -> assertThat(e.getRevoked().getReason()).isEqualTo(reason));
+    StatusRuntimeException status = (StatusRuntimeException) events.error.get();
+    assertThat(status.getStatus().getCode()).isEqualTo(code);
+    assertThat(errorInfo(status).getReason()).isEqualTo(reason);
+    return status;
   }
 
   private static void assertRefused(Runnable call, Status.Code code, String reason) {

@@ -285,6 +285,52 @@ class LeaseKeeperTest {
   }
 
   @Test
+  void renewalRefusedRightAfterAResumeHereTellsTheStreamThatRegistersLater() {
+    // A resume here attached it to a stream and made it due at once; Vault refuses the renewal
+    // before the resume's call has registered that stream here. Revoked as no stream holds it, and
+    // its stream, once registered, must end rather than stay open on a role that is gone.
+    LeaseEntry resumed = entry(NOW.plusSeconds(20), NOW.plusSeconds(3600), null, null);
+    when(store.findEntry(resumed.id())).thenReturn(Optional.of(resumed));
+    when(streams.holds(resumed.id())).thenReturn(false);
+    when(vault.renewLease(any(), any()))
+        .thenThrow(new BrokerException(Reason.VAULT_REJECTED, "lease not found"));
+    when(leases.revokeAsOwner(resumed, RevocationTrigger.EXPIRED)).thenReturn(true);
+
+    assertThat(keeper.tend(resumed.id())).isNull();
+
+    verify(streams).revoked(resumed.id(), RevocationTrigger.EXPIRED);
+  }
+
+  @Test
+  void aRevocationLeftUndoneOnAStaleReadingTellsNoStream() {
+    // The keeper read it, then a resume (here or elsewhere) took it: revoking on that reading does
+    // nothing, and the resumed stream must not be told its live credential was revoked.
+    LeaseEntry entry =
+        entry(NOW.minusSeconds(5), NOW.minusSeconds(1), NOW.minusSeconds(10), null, null);
+    when(store.findEntry(entry.id())).thenReturn(Optional.of(entry));
+    when(leases.revokeAsOwner(entry, RevocationTrigger.EXPIRED)).thenReturn(false);
+
+    assertThat(keeper.tend(entry.id())).isNull();
+
+    verify(leases).revokeAsOwner(entry, RevocationTrigger.EXPIRED);
+    verify(streams, never()).revoked(any(), any());
+  }
+
+  @Test
+  void aCredentialRevokedAtItsRevocationTimeTellsWhateverStreamHoldsIt() {
+    // Marked to be revoked at a time (replaced, its pod deleted, unbound) and that time came: a
+    // stream that registered here after the mark was made (and so was not ended by it) ends now.
+    LeaseEntry entry =
+        entry(NOW.plusSeconds(20), NOW.plusSeconds(3600), null, NOW.minusSeconds(1), null);
+    when(store.findEntry(entry.id())).thenReturn(Optional.of(entry));
+    when(leases.revokeAsOwner(entry, RevocationTrigger.ROTATION)).thenReturn(true);
+
+    assertThat(keeper.tend(entry.id())).isNull();
+
+    verify(streams).revoked(entry.id(), RevocationTrigger.ROTATION);
+  }
+
+  @Test
   void cappedRenewalOfADetachedCredentialIsItsLast() {
     // Nobody to hand a replacement to: renewals stop at the cap, and a resume makes it due again.
     LeaseEntry detached =

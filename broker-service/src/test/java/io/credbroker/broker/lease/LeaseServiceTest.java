@@ -269,6 +269,36 @@ class LeaseServiceTest {
   }
 
   @Test
+  void aRevocationByItsOwnerSaysWhetherItsReadingWasCurrentAndEndedTheCredential() {
+    CredentialRecord record = activeRecord();
+    when(credentials.findById(record.id())).thenReturn(Optional.of(record));
+    LeaseEntry seen =
+        new LeaseEntry(
+            record,
+            Duration.ofSeconds(60),
+            NOW,
+            NOW,
+            UUID.randomUUID(),
+            null,
+            null,
+            0,
+            false,
+            true);
+    // Resumed or claimed since the owner read it: nothing is ended, and Vault is not asked.
+    when(store.endAndQueue(eq(record.id()), eq(seen), any(), any(), any(), any()))
+        .thenReturn(false);
+
+    assertThat(leases.revokeAsOwner(seen, RevocationTrigger.EXPIRED)).isFalse();
+    verify(vault, never()).revoke(any());
+
+    // Still held as read: ended, and revoked in Vault.
+    when(store.endAndQueue(eq(record.id()), eq(seen), any(), any(), any(), any())).thenReturn(true);
+
+    assertThat(leases.revokeAsOwner(seen, RevocationTrigger.EXPIRED)).isTrue();
+    verify(vault).revoke(record.leaseId());
+  }
+
+  @Test
   void releaseEndsTheCredentialInOneStatementAndReadsOnlyTheOneItReplaced() {
     CredentialRecord draining = activeRecord();
     UUID released = UUID.randomUUID();
