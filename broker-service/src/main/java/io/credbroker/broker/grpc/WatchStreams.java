@@ -115,10 +115,25 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
   /**
    * Adds a stream whose first event was sent; ends it at once when its credential was revoked
    * before it got here.
+   *
+   * <p>A stream that held the credential before (its client resumed it on a new stream here while
+   * this replica had not noticed the old one was gone: a half-open connection) ends with
+   * UNAVAILABLE: it gets nothing more, and it would otherwise keep its pod's stream slot, without
+   * heartbeats, until the transport noticed.
    */
   void register(WatchStream stream) {
     UUID credentialId = stream.credentialId();
-    streams.put(credentialId, stream);
+    WatchStream displaced = streams.put(credentialId, stream);
+    if (displaced != null && displaced != stream) {
+      displaced.close(
+          GrpcErrorMapper.toStatusException(
+              new BrokerException(
+                  BrokerException.Reason.SHUTTING_DOWN,
+                  "the credential was resumed on another stream; this one gets nothing more",
+                  RETRY_AFTER_SHUTDOWN,
+                  null)));
+      streamEnded.accept(displaced.streamId());
+    }
     Revocation revocation = revokedRecently.getIfPresent(credentialId);
     if (revocation != null) {
       revoked(credentialId, revocation);

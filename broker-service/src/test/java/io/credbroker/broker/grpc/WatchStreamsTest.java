@@ -69,6 +69,31 @@ class WatchStreamsTest {
   }
 
   @Test
+  void aStreamWhoseCredentialANewStreamResumedHereEndsAndGivesBackItsSlot() {
+    // The client's old connection is half-open: this replica has not noticed it is gone when the
+    // client resumes the credential on a new stream here.
+    Transport oldTransport = new Transport();
+    WatchStream old = new WatchStream(UUID.randomUUID(), UUID.randomUUID(), oldTransport);
+    old.send(ISSUED);
+    streams.register(old);
+    Transport newTransport = new Transport();
+    WatchStream resumed = new WatchStream(UUID.randomUUID(), old.credentialId(), newTransport);
+    resumed.send(ISSUED);
+
+    streams.register(resumed);
+
+    assertThat(Status.fromThrowable(oldTransport.error).getCode())
+        .isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(ended).containsExactly(old.streamId());
+    assertThat(newTransport.error).isNull();
+    assertThat(streams.size()).isOne();
+    assertThat(streams.holds(old.credentialId())).isTrue();
+    // The old stream's cancel, when it comes, leaves the new one registered.
+    streams.unregister(old);
+    assertThat(streams.holds(old.credentialId())).isTrue();
+  }
+
+  @Test
   void everyWayAStreamEndsIsReported() {
     WatchStream released = open();
     WatchStream revoked = open();
