@@ -352,13 +352,18 @@ public class CredentialStore {
   }
 
   /**
-   * Marks a credential as replaced by a rotation: nobody renews it any more, no stream holds it,
-   * and it is revoked at {@code revokeAfter} for {@code trigger}.
+   * Marks a credential as replaced by a rotation decided on the reading {@code seen}: nobody renews
+   * it any more, no stream holds it, and it is revoked at {@code revokeAfter} for {@code trigger}.
+   * Only while the stream {@code seen} found still holds it: the replacement was issued for that
+   * stream, and a credential resumed on another stream (or detached) since must not be replaced
+   * under it.
    *
-   * @return false when it is not this replica's live credential any more, or when it was marked for
-   *     an ending meanwhile (its pod deleted, its binding gone): then nothing replaces it
+   * @return false when it is not this replica's live credential any more, when it was marked for an
+   *     ending meanwhile (its pod deleted, its binding gone), or when another stream holds it now
+   *     or none does: then nothing replaces it
    */
-  boolean supersede(UUID id, String replica, Instant revokeAfter, RevocationTrigger trigger) {
+  boolean supersede(
+      LeaseEntry seen, String replica, Instant revokeAfter, RevocationTrigger trigger) {
     return jdbc.sql(
                 "UPDATE credential SET revoke_after = :revokeAfter, revoke_trigger = :trigger,"
                     + " renewal_due_time = NULL, stream_id = NULL,"
@@ -366,11 +371,16 @@ public class CredentialStore {
                     + " WHERE id = :id AND owner_replica = :replica AND state = 'ACTIVE'"
                     // Marked meanwhile for an ending (its pod deleted, its binding gone): not
                     // replaced.
-                    + " AND revoke_after IS NULL")
+                    + " AND revoke_after IS NULL"
+                    // Still on the stream the replacement was issued for.
+                    + " AND stream_id IS NOT DISTINCT FROM CAST(:streamId AS uuid)"
+                    + " AND detached_time IS NOT DISTINCT FROM CAST(:detached AS timestamptz)")
             .param("revokeAfter", utc(revokeAfter))
             .param("trigger", trigger.name())
-            .param("id", id)
+            .param("id", seen.id())
             .param("replica", replica)
+            .param("streamId", seen.streamId())
+            .param("detached", utc(seen.record().detachedTime()))
             .update()
         == 1;
   }
@@ -425,30 +435,33 @@ public class CredentialStore {
    * Adopts a live credential of the given pod for a new stream on {@code replica} (resume). Only a
    * stream credential that has not expired and was not replaced can be adopted.
    *
-   * @return whether it was adopted
+   * @return the credential as adopted, in the same statement (a resume has nothing left to read
+   *     that could fail after the credential became its stream's); empty when it was not adopted
    */
-  boolean attach(UUID id, String podUid, String replica, UUID streamId, Instant now) {
+  Optional<LeaseEntry> attach(UUID id, String podUid, String replica, UUID streamId, Instant now) {
     return jdbc.sql(
-                "UPDATE credential SET owner_replica = :replica, stream_id = :streamId,"
-                    + " detached_time = NULL,"
-                    // The replica it came from may have renewed it in Vault without recording it.
-                    + " expiry_granted_to_owner = false,"
-                    // A lease nobody renewed while detached (capped) is looked at now: with a
-                    // stream to hand a replacement to, it can be rotated.
-                    + " renewal_due_time = CASE WHEN renewable"
-                    + " THEN COALESCE(renewal_due_time, :now) END,"
-                    + " next_action_time = LEAST(CASE WHEN renewable"
-                    + " THEN COALESCE(renewal_due_time, :now) END, expire_time),"
-                    + " updated_time = now()"
-                    + " WHERE id = :id AND pod_uid = :podUid AND state = 'ACTIVE'"
-                    + " AND kind = 'STREAM' AND revoke_after IS NULL AND expire_time > :now")
-            .param("replica", replica)
-            .param("streamId", streamId)
-            .param("id", id)
-            .param("podUid", podUid)
-            .param("now", utc(now))
-            .update()
-        == 1;
+            "UPDATE credential SET owner_replica = :replica, stream_id = :streamId,"
+                + " detached_time = NULL,"
+                // The replica it came from may have renewed it in Vault without recording it.
+                + " expiry_granted_to_owner = false,"
+                // A lease nobody renewed while detached (capped) is looked at now: with a
+                // stream to hand a replacement to, it can be rotated.
+                + " renewal_due_time = CASE WHEN renewable"
+                + " THEN COALESCE(renewal_due_time, :now) END,"
+                + " next_action_time = LEAST(CASE WHEN renewable"
+                + " THEN COALESCE(renewal_due_time, :now) END, expire_time),"
+                + " updated_time = now()"
+                + " WHERE id = :id AND pod_uid = :podUid AND state = 'ACTIVE'"
+                + " AND kind = 'STREAM' AND revoke_after IS NULL AND expire_time > :now"
+                + " RETURNING "
+                + LIFECYCLE_COLUMNS)
+        .param("replica", replica)
+        .param("streamId", streamId)
+        .param("id", id)
+        .param("podUid", podUid)
+        .param("now", utc(now))
+        .query(CredentialRows::entry)
+        .optional();
   }
 
   /**

@@ -473,8 +473,9 @@ final class LeaseDecisions {
       log.warn("Rotating credential {} failed ({}); trying again", old.id(), e.reason());
       return renewalFailed(entry, now, true);
     }
-    if (!store.supersede(old.id(), replica, oldExpire, RevocationTrigger.EXPIRED)) {
-      // Revoked or taken over meanwhile: nobody will use the replacement.
+    if (!store.supersede(entry, replica, oldExpire, RevocationTrigger.EXPIRED)) {
+      // Revoked, taken over, detached or resumed on another stream meanwhile: nobody will use the
+      // replacement. A resume makes the credential due at once, so it is rotated on its new stream.
       leases.revoke(fresh.record().id(), RevocationTrigger.ABANDONED);
       return null;
     }

@@ -266,17 +266,16 @@ public class LeaseService implements AutoCloseable {
         throw new BrokerException(
             Reason.INVALID_REQUEST, "the credential was issued for another database role");
       }
-      if (!store.attach(
-          credentialId, owner.podUid(), replicaId.value(), streamId, clock.instant())) {
-        throw new BrokerException(
-            Reason.CREDENTIAL_NOT_RESUMABLE,
-            "the credential is no longer alive; ask for a new one without resume_credential_id");
-      }
+      LeaseEntry attached =
+          store
+              .attach(credentialId, owner.podUid(), replicaId.value(), streamId, clock.instant())
+              .orElseThrow(
+                  () ->
+                      new BrokerException(
+                          Reason.CREDENTIAL_NOT_RESUMABLE,
+                          "the credential is no longer alive; ask for a new one without"
+                              + " resume_credential_id"));
       log.info("Credential {} (user {}) resumed on a new stream", credentialId, record.username());
-      LeaseEntry attached = store.findEntry(credentialId).orElse(null);
-      if (attached == null) {
-        return new IssuedCredential(find(credentialId), "", binding.connection());
-      }
       // Renewed here from now on, so kept in memory for renewals while fenced.
       owned.note(attached, replicaId.value());
       return new IssuedCredential(attached.record(), "", binding.connection());

@@ -57,7 +57,8 @@ class CredentialStoreIT {
         .isEqualTo(1);
 
     boolean superseded =
-        store.supersede(id, REPLICA, Instant.now().plusSeconds(3600), RevocationTrigger.EXPIRED);
+        store.supersede(
+            seen(id), REPLICA, Instant.now().plusSeconds(3600), RevocationTrigger.EXPIRED);
 
     assertThat(superseded).isFalse();
     assertThat(trigger(id)).isEqualTo("UNBOUND");
@@ -70,10 +71,56 @@ class CredentialStoreIT {
     assertThat(store.endRenewalsOfPod(podUid, Instant.now().plusSeconds(5))).containsExactly(id);
 
     boolean superseded =
-        store.supersede(id, REPLICA, Instant.now().plusSeconds(3600), RevocationTrigger.EXPIRED);
+        store.supersede(
+            seen(id), REPLICA, Instant.now().plusSeconds(3600), RevocationTrigger.EXPIRED);
 
     assertThat(superseded).isFalse();
     assertThat(trigger(id)).isEqualTo("POD_DELETED");
+  }
+
+  @Test
+  void rotationDoesNotSupersedeACredentialResumedOnAnotherStreamMeanwhile() {
+    String podUid = UUID.randomUUID().toString();
+    UUID id = insertCredential("application", podUid);
+    // The keeper reads it on its stream and goes to Vault for a replacement; meanwhile that stream
+    // breaks and the pod resumes the credential here on a new one.
+    LeaseEntry seen = readOnAStreamThatThenEnds(id, podUid);
+    UUID resumed = UUID.randomUUID();
+    assertThat(store.attach(id, podUid, REPLICA, resumed, Instant.now()))
+        .hasValueSatisfying(attached -> assertThat(attached.streamId()).isEqualTo(resumed));
+
+    // Not replaced under the resumed stream (the replacement was issued for the old one, which
+    // nobody will detach); the credential stays live on the stream that resumed it.
+    assertThat(supersede(seen)).isFalse();
+    assertThat(seen(id).streamId()).isEqualTo(resumed);
+    assertThat(seen(id).revokeAfter()).isNull();
+  }
+
+  @Test
+  void rotationDoesNotSupersedeACredentialWhoseStreamEndedMeanwhile() {
+    String podUid = UUID.randomUUID().toString();
+    UUID id = insertCredential("application", podUid);
+    LeaseEntry seen = readOnAStreamThatThenEnds(id, podUid);
+
+    assertThat(supersede(seen)).isFalse();
+    assertThat(seen(id).record().detachedTime()).isNotNull();
+    assertThat(seen(id).revokeAfter()).isNull();
+  }
+
+  /** Attaches the credential to a new stream, reads it there, then ends that stream. */
+  private static LeaseEntry readOnAStreamThatThenEnds(UUID id, String podUid) {
+    UUID stream = UUID.randomUUID();
+    assertThat(store.attach(id, podUid, REPLICA, stream, Instant.now())).isPresent();
+    LeaseEntry seen = seen(id);
+    assertThat(store.detachStream(stream, REPLICA, Instant.now(), Instant.now().plusSeconds(60)))
+        .isEqualTo(1);
+    return seen;
+  }
+
+  /** A rotation's supersede of the credential read as {@code seen}, revoked in an hour. */
+  private static boolean supersede(LeaseEntry seen) {
+    return store.supersede(
+        seen, REPLICA, Instant.now().plusSeconds(3600), RevocationTrigger.EXPIRED);
   }
 
   @Test
@@ -81,7 +128,7 @@ class CredentialStoreIT {
     String podUid = UUID.randomUUID().toString();
     UUID id = insertCredential("application", podUid);
     Instant oldExpire = Instant.now().plusSeconds(3600);
-    assertThat(store.supersede(id, REPLICA, oldExpire, RevocationTrigger.EXPIRED)).isTrue();
+    assertThat(store.supersede(seen(id), REPLICA, oldExpire, RevocationTrigger.EXPIRED)).isTrue();
     // The pod is deleted while the replacement is on its way to a stream that has gone.
     store.endRenewalsOfPod(podUid, Instant.now().plusSeconds(5));
 
@@ -96,7 +143,7 @@ class CredentialStoreIT {
     UUID id = insertCredential("application");
     assertThat(
             store.supersede(
-                id, REPLICA, Instant.now().plusSeconds(3600), RevocationTrigger.EXPIRED))
+                seen(id), REPLICA, Instant.now().plusSeconds(3600), RevocationTrigger.EXPIRED))
         .isTrue();
 
     assertThat(store.restoreSuperseded(id, REPLICA, Instant.now())).isTrue();
@@ -296,6 +343,11 @@ class CredentialStoreIT {
         .param("id", id)
         .query(String.class)
         .single();
+  }
+
+  /** The credential's row as its owner reads it now. */
+  private static LeaseEntry seen(UUID id) {
+    return store.findEntry(id).orElseThrow();
   }
 
   private static String trigger(UUID id) {

@@ -111,7 +111,7 @@ class LeaseFencingIT {
     assertThat(
             new CredentialStore(db.jdbc)
                 .attach(id, stand.podUid, stand.paused, resumedOn, Instant.now()))
-        .isTrue();
+        .isPresent();
 
     assertThat(stand.keeper.tend(id)).isNull();
 

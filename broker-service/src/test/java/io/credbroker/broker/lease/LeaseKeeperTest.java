@@ -237,7 +237,7 @@ class LeaseKeeperTest {
             eq(entry.streamId()),
             eq(entry.id())))
         .thenReturn(fresh);
-    when(store.supersede(entry.id(), ME, NOW.plusSeconds(30), RevocationTrigger.EXPIRED))
+    when(store.supersede(entry, ME, NOW.plusSeconds(30), RevocationTrigger.EXPIRED))
         .thenReturn(true);
     when(streams.rotated(any(), any(), any(), any())).thenReturn(true);
 
@@ -365,7 +365,7 @@ class LeaseKeeperTest {
     verify(leases)
         .issue(
             POD, DB1, CredentialKind.STREAM, Duration.ofSeconds(60), entry.streamId(), entry.id());
-    verify(store).supersede(entry.id(), ME, NOW.plusSeconds(60), RevocationTrigger.EXPIRED);
+    verify(store).supersede(entry, ME, NOW.plusSeconds(60), RevocationTrigger.EXPIRED);
     verify(streams).rotated(entry.id(), fresh, Duration.ofSeconds(60), RotationReason.TOKEN_EXPIRY);
     assertThat(meters.counter("credbroker.lease.rotations", "reason", "token_expiry").count())
         .isEqualTo(1);
@@ -415,7 +415,7 @@ class LeaseKeeperTest {
 
     keeper.tend(entry.id());
 
-    verify(store).supersede(entry.id(), ME, tokenExpire, RevocationTrigger.EXPIRED);
+    verify(store).supersede(entry, ME, tokenExpire, RevocationTrigger.EXPIRED);
     verify(streams).rotated(entry.id(), fresh, Duration.ofSeconds(30), RotationReason.TOKEN_EXPIRY);
   }
 
@@ -466,7 +466,7 @@ class LeaseKeeperTest {
     keeper.tend(entry.id());
 
     verify(streams).rotated(entry.id(), fresh, Duration.ZERO, RotationReason.RENEWAL_REFUSED);
-    verify(store).supersede(entry.id(), ME, NOW.minusSeconds(1), RevocationTrigger.EXPIRED);
+    verify(store).supersede(entry, ME, NOW.minusSeconds(1), RevocationTrigger.EXPIRED);
   }
 
   @Test
@@ -501,7 +501,7 @@ class LeaseKeeperTest {
 
     verifyNoInteractions(vault);
     verify(streams).rotated(entry.id(), fresh, Duration.ZERO, RotationReason.RENEWAL_REFUSED);
-    verify(store).supersede(entry.id(), ME, NOW.minusSeconds(1), RevocationTrigger.EXPIRED);
+    verify(store).supersede(entry, ME, NOW.minusSeconds(1), RevocationTrigger.EXPIRED);
     assertThat(meters.counter("credbroker.lease.renewals", "outcome", "expired").count())
         .isEqualTo(1);
     assertThat(meters.counter("credbroker.lease.renewals", "outcome", "refused").count()).isZero();
