@@ -18,6 +18,7 @@ import java.util.UUID;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.dao.DataAccessException;
 
 /**
  * What is due for one credential of this replica, decided on a fresh read of its row: revoke it
@@ -473,7 +474,21 @@ final class LeaseDecisions {
       log.warn("Rotating credential {} failed ({}); trying again", old.id(), e.reason());
       return renewalFailed(entry, now, true);
     }
-    if (!store.supersede(entry, replica, oldExpire, RevocationTrigger.EXPIRED)) {
+    boolean superseded;
+    try {
+      superseded = store.supersede(entry, replica, oldExpire, RevocationTrigger.EXPIRED);
+    } catch (DataAccessException e) {
+      // The state database failed between the replacement's creation and the switch to it: the
+      // replacement is given up and the rotation tried again shortly, not left until the old
+      // credential runs out under its pod (nothing else would look at it before then).
+      log.warn(
+          "Rotating credential {} failed ({}: the state database); trying again",
+          old.id(),
+          e.getClass().getSimpleName());
+      abandon(fresh);
+      return now.plus(MIN_RETRY);
+    }
+    if (!superseded) {
       // Revoked, taken over, detached or resumed on another stream meanwhile: nobody will use the
       // replacement. A resume makes the credential due at once, so it is rotated on its new stream.
       leases.revoke(fresh.record().id(), RevocationTrigger.ABANDONED);
@@ -500,6 +515,22 @@ final class LeaseDecisions {
     metrics.rotation(reason.tag());
     log.info("Credential {} replaced by {} ({})", old.id(), fresh.record().id(), reason.tag());
     return oldExpire;
+  }
+
+  /**
+   * Revokes a replacement nobody will get. When that fails too (the state database still down), it
+   * stays on the stream it was issued for, renewed like any credential there until that stream
+   * ends; then its reconnect grace runs out and it is revoked as abandoned.
+   */
+  private void abandon(IssuedCredential fresh) {
+    try {
+      leases.revoke(fresh.record().id(), RevocationTrigger.ABANDONED);
+    } catch (BrokerException e) {
+      log.warn(
+          "Giving up replacement credential {} failed ({}); it is revoked once its stream ends",
+          fresh.record().id(),
+          e.reason());
+    }
   }
 
   /**

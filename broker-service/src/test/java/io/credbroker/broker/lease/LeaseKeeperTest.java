@@ -39,6 +39,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.mockito.ArgumentCaptor;
+import org.springframework.dao.DataAccessResourceFailureException;
 
 /** The decisions the scheduler takes for one due credential, on a fixed clock. */
 class LeaseKeeperTest {
@@ -328,6 +329,27 @@ class LeaseKeeperTest {
     assertThat(keeper.tend(entry.id())).isNull();
 
     verify(streams).revoked(entry.id(), RevocationTrigger.ROTATION);
+  }
+
+  @Test
+  void aRotationTheStateDatabaseFailsUnderGivesUpTheReplacementAndIsTriedAgainShortly() {
+    // At its cap on its stream: rotated. Vault creates the replacement, then the state database
+    // fails as the old credential is switched to it.
+    LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(30));
+    when(vault.renewLease(any(), any())).thenReturn(new LeaseRenewal(Duration.ofSeconds(30), true));
+    when(store.recordRenewal(any(), any(), any())).thenReturn(true);
+    IssuedCredential fresh = fresh(entry.id());
+    when(leases.issue(any(), any(), any(), any(), any(), any())).thenReturn(fresh);
+    when(store.supersede(any(), any(), any(), any()))
+        .thenThrow(new DataAccessResourceFailureException("connection refused"));
+
+    Instant next = keeper.tend(entry.id());
+
+    // Nobody will get the replacement; the old credential is looked at again in a moment rather
+    // than at its expiry, when its pod's password would stop working unreplaced.
+    verify(leases).revoke(fresh.record().id(), RevocationTrigger.ABANDONED);
+    verify(streams, never()).rotated(any(), any(), any(), any());
+    assertThat(next).isNotNull().isBefore(NOW.plusSeconds(1));
   }
 
   @Test
