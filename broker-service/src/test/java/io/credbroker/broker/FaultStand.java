@@ -77,6 +77,15 @@ final class FaultStand implements AutoCloseable {
   static final int APPLICATIONS = 6;
 
   /**
+   * Each replica's {@code credbroker.limits.token-reviews-per-second}, below the chart's 100. With
+   * 100, a burst of junk tokens on this small machine got about 250 TokenReviews a second done,
+   * close to the three replicas' bound of 300 and near what the machine can do at all, so a check
+   * of the bound could hardly fail. At 25 (a bound of 75 a second) it can. The applications' own
+   * reviews are a few a minute.
+   */
+  static final int TOKEN_REVIEWS_PER_SECOND = 25;
+
+  /**
    * Each replica's readiness probe, scaled with the timings above the way the Helm chart's defaults
    * relate to the chart's own: {@code probes.readiness} (every 5 s, 3 s timeout, out after 3
    * failures) with {@code staleAfter} 15 s and {@code reconnectGrace} 2 m. There a replica that
@@ -195,6 +204,8 @@ final class FaultStand implements AutoCloseable {
     properties.put("credbroker.lease.reconnect-grace", RECONNECT_GRACE.toMillis() + "ms");
     properties.put("credbroker.lease.drain-grace", DRAIN_GRACE.toMillis() + "ms");
     properties.put("credbroker.lease.revocation-retry-initial", "500ms");
+    properties.put(
+        "credbroker.limits.token-reviews-per-second", Integer.toString(TOKEN_REVIEWS_PER_SECOND));
     properties.put("resilience4j.circuitbreaker.instances.vault.wait-duration-in-open-state", "1s");
     // Everything that could print a secret, at DEBUG: the invariant is that none does. All of
     // Spring at DEBUG would slow three starting JVMs on a small machine by minutes, so it is turned
