@@ -477,15 +477,33 @@ public class LeaseService implements AutoCloseable {
 
   /** One attempt to revoke a queued lease; the queue row goes only when Vault confirmed. */
   private boolean revokeInVault(UUID credentialId, String leaseId) {
+    boolean revoked;
+    String failure = null;
     try {
       vault.revoke(leaseId);
-      retryQueue.confirmed(credentialId);
-      return true;
+      revoked = true;
     } catch (BrokerException e) {
-      retryQueue.failed(
-          credentialId, clock.instant().plus(settings.revocationRetryInitial()), e.reason().name());
-      return false;
+      revoked = false;
+      failure = e.reason().name();
     }
+    // The credential has ended whatever happens here, and its caller must learn that (a stream
+    // holding it is told): a queue entry this cannot update stays claimed until its claim runs
+    // out, and the queue then revokes the lease again (Vault revokes a lease idempotently).
+    try {
+      if (revoked) {
+        retryQueue.confirmed(credentialId);
+      } else {
+        retryQueue.failed(
+            credentialId, clock.instant().plus(settings.revocationRetryInitial()), failure);
+      }
+    } catch (DataAccessException e) {
+      log.warn(
+          "Credential {}: its revocation queue entry could not be updated ({}); the queue revokes"
+              + " its lease again later",
+          credentialId,
+          e.getClass().getSimpleName());
+    }
+    return revoked;
   }
 
   private CredentialRecord find(UUID credentialId) {

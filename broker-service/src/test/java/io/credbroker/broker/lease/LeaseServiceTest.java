@@ -271,19 +271,7 @@ class LeaseServiceTest {
   @Test
   void aRevocationByItsOwnerSaysWhetherItsReadingWasCurrentAndEndedTheCredential() {
     CredentialRecord record = activeRecord();
-    when(credentials.findById(record.id())).thenReturn(Optional.of(record));
-    LeaseEntry seen =
-        new LeaseEntry(
-            record,
-            Duration.ofSeconds(60),
-            NOW,
-            NOW,
-            UUID.randomUUID(),
-            null,
-            null,
-            0,
-            false,
-            true);
+    LeaseEntry seen = readByItsOwner(record);
     // Resumed or claimed since the owner read it: nothing is ended, and Vault is not asked.
     when(store.endAndQueue(eq(record.id()), eq(seen), any(), any(), any(), any()))
         .thenReturn(false);
@@ -294,6 +282,21 @@ class LeaseServiceTest {
     // Still held as read: ended, and revoked in Vault.
     when(store.endAndQueue(eq(record.id()), eq(seen), any(), any(), any(), any())).thenReturn(true);
 
+    assertThat(leases.revokeAsOwner(seen, RevocationTrigger.EXPIRED)).isTrue();
+    verify(vault).revoke(record.leaseId());
+  }
+
+  @Test
+  void aRevocationWhoseQueueEntryCannotBeUpdatedStillSaysItEndedTheCredential() {
+    CredentialRecord record = activeRecord();
+    LeaseEntry seen = readByItsOwner(record);
+    when(store.endAndQueue(eq(record.id()), eq(seen), any(), any(), any(), any())).thenReturn(true);
+    // Vault revoked it; the state database fails as the queue entry is confirmed.
+    doThrow(new DataAccessResourceFailureException("connection refused"))
+        .when(retryQueue)
+        .confirmed(record.id());
+
+    // Ended, and said so: the keeper then tells a stream that holds it.
     assertThat(leases.revokeAsOwner(seen, RevocationTrigger.EXPIRED)).isTrue();
     verify(vault).revoke(record.leaseId());
   }
@@ -438,6 +441,13 @@ class LeaseServiceTest {
     assertThatThrownBy(() -> leases.acknowledge(POD, record.id()))
         .isInstanceOfSatisfying(
             BrokerException.class, e -> assertThat(e.reason()).isEqualTo(Reason.NOT_A_ROTATION));
+  }
+
+  /** {@code record} on a stream of its owner, as the owner's keeper read it. */
+  private LeaseEntry readByItsOwner(CredentialRecord record) {
+    when(credentials.findById(record.id())).thenReturn(Optional.of(record));
+    return new LeaseEntry(
+        record, Duration.ofSeconds(60), NOW, NOW, UUID.randomUUID(), null, null, 0, false, true);
   }
 
   private static CredentialRecord activeRecord() {
