@@ -1317,7 +1317,9 @@ class FaultSuiteIT {
         .append(FaultStand.RECONNECT_GRACE.toSeconds())
         .append(" s, Vault read timeout ")
         .append(FaultStand.VAULT_READ_TIMEOUT.toMillis())
-        .append(" ms. ")
+        .append(" ms, ")
+        .append(FaultStand.TOKEN_REVIEWS_PER_SECOND)
+        .append(" TokenReviews a second per replica (the chart's default is 100). ")
         .append("Invariants, checked after every scenario once the graces have passed: ")
         .append(
             "applications run queries again; every live lease renewed to at least half its TTL; 0 orphan roles and 0 ghost credentials; ")
