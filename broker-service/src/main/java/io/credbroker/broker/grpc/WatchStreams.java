@@ -71,6 +71,22 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
   /** Far longer than issuing or resuming a credential takes between its insert and its stream. */
   private static final int REVOCATION_MEMORY_MINUTES = 5;
 
+  /** What the stream of a revoked credential is told: the event's reason, the status message. */
+  private record Revocation(String reason, String message) {}
+
+  /** One per trigger, shared by every credential remembered for it. */
+  private static final Map<RevocationTrigger, Revocation> BY_THE_LEASE_LIFECYCLE =
+      Arrays.stream(RevocationTrigger.values())
+          .collect(
+              Collectors.toUnmodifiableMap(
+                  Function.identity(),
+                  trigger ->
+                      new Revocation(
+                          BrokerException.Reason.CREDENTIAL_REVOKED.name(),
+                          "the credential was revoked ("
+                              + trigger.tag()
+                              + "); ask for a new one")));
+
   private final Map<UUID, WatchStream> streams = new ConcurrentHashMap<>();
   private final ScheduledExecutorService ticker;
   private final Clock clock;
@@ -265,22 +281,6 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
         GrpcErrorMapper.toStatusException(new BrokerException(mapped, revocation.message())));
     unregister(stream);
   }
-
-  /** What the stream of a revoked credential is told: the event's reason, the status message. */
-  private record Revocation(String reason, String message) {}
-
-  /** One per trigger, shared by every credential remembered for it. */
-  private static final Map<RevocationTrigger, Revocation> BY_THE_LEASE_LIFECYCLE =
-      Arrays.stream(RevocationTrigger.values())
-          .collect(
-              Collectors.toUnmodifiableMap(
-                  Function.identity(),
-                  trigger ->
-                      new Revocation(
-                          BrokerException.Reason.CREDENTIAL_REVOKED.name(),
-                          "the credential was revoked ("
-                              + trigger.tag()
-                              + "); ask for a new one")));
 
   @Override
   public void end(UUID credentialId, BrokerException why) {

@@ -103,6 +103,17 @@ public class CredentialStore {
           + QUEUE_ENDED
           + ") SELECT lease_id, username, replaces FROM ended";
 
+  /**
+   * {@link #supersede}: revoke after, trigger, revoke after (the next action), id, then {@link
+   * #SAME_CLAIM} with its flag. A credential marked meanwhile for an ending (its pod deleted, its
+   * binding gone) is not replaced.
+   */
+  private static final String SUPERSEDE =
+      "UPDATE credential SET revoke_after = ?, revoke_trigger = ?, renewal_due_time = NULL,"
+          + " stream_id = NULL, next_action_time = ?, updated_time = now()"
+          + " WHERE id = ? AND state = 'ACTIVE' AND revoke_after IS NULL AND ? AND"
+          + SAME_CLAIM;
+
   /** {@link #stillHeldAsSeen}: id, then {@link #SAME_CLAIM} with its flag. */
   private static final String STILL_HELD =
       "SELECT id FROM credential WHERE id = ? AND state = 'ACTIVE' AND ? AND" + SAME_CLAIM;
@@ -354,33 +365,21 @@ public class CredentialStore {
   /**
    * Marks a credential as replaced by a rotation decided on the reading {@code seen}: nobody renews
    * it any more, no stream holds it, and it is revoked at {@code revokeAfter} for {@code trigger}.
-   * Only while the stream {@code seen} found still holds it: the replacement was issued for that
-   * stream, and a credential resumed on another stream (or detached) since must not be replaced
-   * under it.
+   * Only while it is held as {@code seen} found it ({@link #SAME_CLAIM}): the replacement was
+   * issued for that stream, and a credential resumed on another stream (or detached, or claimed)
+   * since must not be replaced under it.
    *
-   * @return false when it is not this replica's live credential any more, when it was marked for an
-   *     ending meanwhile (its pod deleted, its binding gone), or when another stream holds it now
-   *     or none does: then nothing replaces it
+   * @return false when it is not held as read any more, or when it was marked for an ending
+   *     meanwhile (its pod deleted, its binding gone): then nothing replaces it
    */
-  boolean supersede(
-      LeaseEntry seen, String replica, Instant revokeAfter, RevocationTrigger trigger) {
-    return jdbc.sql(
-                "UPDATE credential SET revoke_after = :revokeAfter, revoke_trigger = :trigger,"
-                    + " renewal_due_time = NULL, stream_id = NULL,"
-                    + " next_action_time = :revokeAfter, updated_time = now()"
-                    + " WHERE id = :id AND owner_replica = :replica AND state = 'ACTIVE'"
-                    // Marked meanwhile for an ending (its pod deleted, its binding gone): not
-                    // replaced.
-                    + " AND revoke_after IS NULL"
-                    // Still on the stream the replacement was issued for.
-                    + " AND stream_id IS NOT DISTINCT FROM CAST(:streamId AS uuid)"
-                    + " AND detached_time IS NOT DISTINCT FROM CAST(:detached AS timestamptz)")
-            .param("revokeAfter", utc(revokeAfter))
-            .param("trigger", trigger.name())
-            .param("id", seen.id())
-            .param("replica", replica)
-            .param("streamId", seen.streamId())
-            .param("detached", utc(seen.record().detachedTime()))
+  boolean supersede(LeaseEntry seen, Instant revokeAfter, RevocationTrigger trigger) {
+    return sameClaim(
+                jdbc.sql(SUPERSEDE)
+                    .param(utc(revokeAfter))
+                    .param(trigger.name())
+                    .param(utc(revokeAfter))
+                    .param(seen.id()),
+                seen)
             .update()
         == 1;
   }

@@ -476,7 +476,7 @@ final class LeaseDecisions {
     }
     boolean superseded;
     try {
-      superseded = store.supersede(entry, replica, oldExpire, RevocationTrigger.EXPIRED);
+      superseded = store.supersede(entry, oldExpire, RevocationTrigger.EXPIRED);
     } catch (DataAccessException e) {
       // The state database failed between the replacement's creation and the switch to it: the
       // replacement is given up and the rotation tried again shortly, not left until the old

@@ -477,20 +477,17 @@ public class LeaseService implements AutoCloseable {
 
   /** One attempt to revoke a queued lease; the queue row goes only when Vault confirmed. */
   private boolean revokeInVault(UUID credentialId, String leaseId) {
-    boolean revoked;
     String failure = null;
     try {
       vault.revoke(leaseId);
-      revoked = true;
     } catch (BrokerException e) {
-      revoked = false;
       failure = e.reason().name();
     }
     // The credential has ended whatever happens here, and its caller must learn that (a stream
     // holding it is told): a queue entry this cannot update stays claimed until its claim runs
     // out, and the queue then revokes the lease again (Vault revokes a lease idempotently).
     try {
-      if (revoked) {
+      if (failure == null) {
         retryQueue.confirmed(credentialId);
       } else {
         retryQueue.failed(
@@ -503,7 +500,7 @@ public class LeaseService implements AutoCloseable {
           credentialId,
           e.getClass().getSimpleName());
     }
-    return revoked;
+    return failure == null;
   }
 
   private CredentialRecord find(UUID credentialId) {

@@ -57,8 +57,7 @@ class CredentialStoreIT {
         .isEqualTo(1);
 
     boolean superseded =
-        store.supersede(
-            seen(id), REPLICA, Instant.now().plusSeconds(3600), RevocationTrigger.EXPIRED);
+        store.supersede(seen(id), Instant.now().plusSeconds(3600), RevocationTrigger.EXPIRED);
 
     assertThat(superseded).isFalse();
     assertThat(trigger(id)).isEqualTo("UNBOUND");
@@ -71,8 +70,7 @@ class CredentialStoreIT {
     assertThat(store.endRenewalsOfPod(podUid, Instant.now().plusSeconds(5))).containsExactly(id);
 
     boolean superseded =
-        store.supersede(
-            seen(id), REPLICA, Instant.now().plusSeconds(3600), RevocationTrigger.EXPIRED);
+        store.supersede(seen(id), Instant.now().plusSeconds(3600), RevocationTrigger.EXPIRED);
 
     assertThat(superseded).isFalse();
     assertThat(trigger(id)).isEqualTo("POD_DELETED");
@@ -119,8 +117,7 @@ class CredentialStoreIT {
 
   /** A rotation's supersede of the credential read as {@code seen}, revoked in an hour. */
   private static boolean supersede(LeaseEntry seen) {
-    return store.supersede(
-        seen, REPLICA, Instant.now().plusSeconds(3600), RevocationTrigger.EXPIRED);
+    return store.supersede(seen, Instant.now().plusSeconds(3600), RevocationTrigger.EXPIRED);
   }
 
   @Test
@@ -128,7 +125,7 @@ class CredentialStoreIT {
     String podUid = UUID.randomUUID().toString();
     UUID id = insertCredential("application", podUid);
     Instant oldExpire = Instant.now().plusSeconds(3600);
-    assertThat(store.supersede(seen(id), REPLICA, oldExpire, RevocationTrigger.EXPIRED)).isTrue();
+    assertThat(store.supersede(seen(id), oldExpire, RevocationTrigger.EXPIRED)).isTrue();
     // The pod is deleted while the replacement is on its way to a stream that has gone.
     store.endRenewalsOfPod(podUid, Instant.now().plusSeconds(5));
 
@@ -142,8 +139,7 @@ class CredentialStoreIT {
   void undoingASupersedeMakesAnUnmarkedCredentialResumableAgain() {
     UUID id = insertCredential("application");
     assertThat(
-            store.supersede(
-                seen(id), REPLICA, Instant.now().plusSeconds(3600), RevocationTrigger.EXPIRED))
+            store.supersede(seen(id), Instant.now().plusSeconds(3600), RevocationTrigger.EXPIRED))
         .isTrue();
 
     assertThat(store.restoreSuperseded(id, REPLICA, Instant.now())).isTrue();

@@ -238,8 +238,7 @@ class LeaseKeeperTest {
             eq(entry.streamId()),
             eq(entry.id())))
         .thenReturn(fresh);
-    when(store.supersede(entry, ME, NOW.plusSeconds(30), RevocationTrigger.EXPIRED))
-        .thenReturn(true);
+    when(store.supersede(entry, NOW.plusSeconds(30), RevocationTrigger.EXPIRED)).thenReturn(true);
     when(streams.rotated(any(), any(), any(), any())).thenReturn(true);
 
     Instant next = keeper.tend(entry.id());
@@ -340,7 +339,7 @@ class LeaseKeeperTest {
     when(store.recordRenewal(any(), any(), any())).thenReturn(true);
     IssuedCredential fresh = fresh(entry.id());
     when(leases.issue(any(), any(), any(), any(), any(), any())).thenReturn(fresh);
-    when(store.supersede(any(), any(), any(), any()))
+    when(store.supersede(any(), any(), any()))
         .thenThrow(new DataAccessResourceFailureException("connection refused"));
 
     Instant next = keeper.tend(entry.id());
@@ -387,7 +386,7 @@ class LeaseKeeperTest {
     verify(leases)
         .issue(
             POD, DB1, CredentialKind.STREAM, Duration.ofSeconds(60), entry.streamId(), entry.id());
-    verify(store).supersede(entry, ME, NOW.plusSeconds(60), RevocationTrigger.EXPIRED);
+    verify(store).supersede(entry, NOW.plusSeconds(60), RevocationTrigger.EXPIRED);
     verify(streams).rotated(entry.id(), fresh, Duration.ofSeconds(60), RotationReason.TOKEN_EXPIRY);
     assertThat(meters.counter("credbroker.lease.rotations", "reason", "token_expiry").count())
         .isEqualTo(1);
@@ -437,7 +436,7 @@ class LeaseKeeperTest {
 
     keeper.tend(entry.id());
 
-    verify(store).supersede(entry, ME, tokenExpire, RevocationTrigger.EXPIRED);
+    verify(store).supersede(entry, tokenExpire, RevocationTrigger.EXPIRED);
     verify(streams).rotated(entry.id(), fresh, Duration.ofSeconds(30), RotationReason.TOKEN_EXPIRY);
   }
 
@@ -488,7 +487,7 @@ class LeaseKeeperTest {
     keeper.tend(entry.id());
 
     verify(streams).rotated(entry.id(), fresh, Duration.ZERO, RotationReason.RENEWAL_REFUSED);
-    verify(store).supersede(entry, ME, NOW.minusSeconds(1), RevocationTrigger.EXPIRED);
+    verify(store).supersede(entry, NOW.minusSeconds(1), RevocationTrigger.EXPIRED);
   }
 
   @Test
@@ -523,7 +522,7 @@ class LeaseKeeperTest {
 
     verifyNoInteractions(vault);
     verify(streams).rotated(entry.id(), fresh, Duration.ZERO, RotationReason.RENEWAL_REFUSED);
-    verify(store).supersede(entry, ME, NOW.minusSeconds(1), RevocationTrigger.EXPIRED);
+    verify(store).supersede(entry, NOW.minusSeconds(1), RevocationTrigger.EXPIRED);
     assertThat(meters.counter("credbroker.lease.renewals", "outcome", "expired").count())
         .isEqualTo(1);
     assertThat(meters.counter("credbroker.lease.renewals", "outcome", "refused").count()).isZero();
@@ -874,7 +873,7 @@ class LeaseKeeperTest {
   private IssuedCredential rotationSucceeds(LeaseEntry entry) {
     IssuedCredential fresh = fresh(entry.id());
     when(leases.issue(any(), any(), any(), any(), any(), any())).thenReturn(fresh);
-    when(store.supersede(any(), any(), any(), any())).thenReturn(true);
+    when(store.supersede(any(), any(), any())).thenReturn(true);
     when(streams.rotated(any(), any(), any(), any())).thenReturn(true);
     return fresh;
   }
