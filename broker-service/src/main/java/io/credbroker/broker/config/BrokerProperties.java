@@ -242,9 +242,11 @@ public record BrokerProperties(
    * @param renewalFraction the fraction of a lease's lifetime after which it is renewed (about 2/3)
    * @param renewalJitter the largest fraction of the lifetime by which a renewal is moved earlier
    *     at random, so that leases issued together do not renew together
-   * @param rotationMargin a renewal that Vault's max TTL would cap below this fraction of the
-   *     lease's lifetime is replaced by a rotation (1.0: any capped renewal), so that the replaced
-   *     credential still has time to drain
+   * @param rotationMargin the least time, as a fraction of a lease's lifetime, that a rotation gets
+   *     before the credential's max TTL (or its token's deadline): it is rotated at its first
+   *     renewal less than this fraction plus one renewal interval before it, so that the new
+   *     credential, the client's switch and the old one's draining fit in that time, Vault outages
+   *     included (1.0: one lifetime)
    * @param reconnectGrace how long a credential outlives a stream that broke without a release, so
    *     that the client can resume it; then it is revoked. Counted from when the stream broke and,
    *     while the cluster turns clients away for load (calls shed at admission, TokenReviews

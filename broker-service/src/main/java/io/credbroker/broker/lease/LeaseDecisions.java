@@ -369,7 +369,9 @@ final class LeaseDecisions {
     Instant max = record.maxExpireTime();
     boolean wouldCap =
         max != null
-            && Duration.between(now, max).toMillis() < ttl.toMillis() * settings.rotationMargin();
+            && !now.isBefore(
+                RenewalPolicy.rotationStart(
+                    ttl, max, settings.renewalFraction(), settings.rotationMargin()));
     if (!store.stillHeldAsSeen(entry)) {
       // Claimed by another replica, or resumed, since it was read (this replica paused): the new
       // holder renews it; Vault never hears of this replica's stale decision.

@@ -34,6 +34,21 @@ final class RenewalPolicy {
   }
 
   /**
+   * When the rotation window of a credential opens: the first renewal from then on rotates it. That
+   * is {@code rotationMargin} of its lease's {@code lifetime} before its {@code limit} (its max
+   * expiry), and one regular renewal interval ({@code fraction} of the lifetime) earlier still,
+   * since the renewal that rotates comes up to that interval after the window opens. A rotation (a
+   * new credential, the client's switch, its acknowledgement) so has at least {@code
+   * rotationMargin} of a lifetime, however the renewals fell, not whatever the last regular renewal
+   * left it; the rotations of credentials that share a limit (their issuing token's death) still
+   * come at their own renewal times.
+   */
+  static Instant rotationStart(
+      Duration lifetime, Instant limit, double fraction, double rotationMargin) {
+    return limit.minusMillis((long) (lifetime.toMillis() * (rotationMargin + fraction)));
+  }
+
+  /**
    * When to renew a lease that lives {@code lifetime} from {@code from}, not after {@code limit}
    * (the credential's max expiry, when known).
    */

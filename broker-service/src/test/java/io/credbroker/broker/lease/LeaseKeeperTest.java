@@ -256,6 +256,26 @@ class LeaseKeeperTest {
   }
 
   @Test
+  void renewalThatLeavesLessThanTheMarginAndOneIntervalBeforeTheMaxTtlRotatesNow() {
+    // 90 s before the max TTL, a 60 s lease: Vault grants the full 60 s without capping, but the
+    // next renewal (up to 39.6 s later) would leave the rotation less than one lifetime
+    // (rotation-margin 1.0). It is rotated now.
+    LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(90));
+    when(vault.renewLease(any(), any()))
+        .thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
+    when(store.recordRenewal(any(), any(), any())).thenReturn(true);
+    IssuedCredential fresh = fresh(entry.id());
+    when(leases.issue(any(), any(), any(), any(), any(), any())).thenReturn(fresh);
+    when(store.supersede(entry, NOW.plusSeconds(60), RevocationTrigger.EXPIRED)).thenReturn(true);
+    when(streams.rotated(any(), any(), any(), any())).thenReturn(true);
+
+    keeper.tend(entry.id());
+
+    verify(renewals, never()).due(any(), any(), any());
+    verify(streams).rotated(entry.id(), fresh, Duration.ofSeconds(60), RotationReason.MAX_TTL);
+  }
+
+  @Test
   void cappedRenewalRightAfterAResumeHereIsNotTheLastLookBeforeItsStreamIsRegistered() {
     // A resume here attached it to a stream (its row says so) and made it due at once; the keeper
     // looks at it before the resume's call has registered that stream on this replica.

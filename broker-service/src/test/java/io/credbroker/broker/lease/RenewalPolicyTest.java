@@ -29,4 +29,20 @@ class RenewalPolicyTest {
     // A limit already past: due at once, when the renewal rotates it.
     assertThat(policy.due(NOW, Duration.ofSeconds(100), NOW.minusSeconds(1))).isEqualTo(NOW);
   }
+
+  @Test
+  void theRotationWindowOpensTheMarginAndOneRenewalIntervalBeforeTheLimit() {
+    Duration lifetime = Duration.ofSeconds(30);
+    Instant limit = NOW.plusSeconds(90);
+
+    // 30 s (margin 1.0) and 19.8 s (fraction 0.66) before the limit.
+    assertThat(RenewalPolicy.rotationStart(lifetime, limit, 0.66, 1.0))
+        .isEqualTo(NOW.plusMillis(40_200));
+    // The last renewal before it is due at most 19.8 s later: the rotation has 30 s or more.
+    RenewalPolicy policy = new RenewalPolicy(0.66, 0.1);
+    for (int i = 0; i < 100; i++) {
+      assertThat(policy.due(NOW.plusMillis(40_199), lifetime, limit))
+          .isBefore(limit.minus(lifetime));
+    }
+  }
 }
