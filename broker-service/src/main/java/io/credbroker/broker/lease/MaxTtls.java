@@ -46,7 +46,7 @@ final class MaxTtls {
   @Nullable Duration of(Binding binding, Instant now) {
     MaxTtl known = maxTtls.get(binding.vaultMount() + "/" + binding.vaultRole());
     if (known == null || known.learned().plus(maxTtlCache).isBefore(now)) {
-      known = learnMaxTtl(binding, now);
+      known = learnMaxTtl(binding, known, now);
     }
     return known.value();
   }
@@ -54,11 +54,13 @@ final class MaxTtls {
   /**
    * Learns the max TTL of the binding's Vault role from Vault's configuration (the role's {@code
    * max_ttl} capped by its mount's), without touching any lease. When Vault cannot say
-   * (unreachable, or a policy written by an older setup), the limit stays unknown until the next
-   * attempt after {@code maxTtlCache}: credentials are then limited by their token's death, and a
-   * capped renewal still rotates them in time.
+   * (unreachable, or a policy written by an older setup), the value learned before is kept: a
+   * role's max TTL rarely changes, and forgetting it would leave the credentials issued meanwhile
+   * to be rotated only when Vault caps a renewal, however little time is left then. Never learned,
+   * the limit stays unknown: credentials are then limited by their token's death. Either way Vault
+   * is asked again after {@code maxTtlCache}.
    */
-  private MaxTtl learnMaxTtl(Binding binding, Instant now) {
+  private MaxTtl learnMaxTtl(Binding binding, @Nullable MaxTtl known, Instant now) {
     Duration value;
     try {
       // A second short for rounding: the broker rather rotates a little early than late.
@@ -66,13 +68,14 @@ final class MaxTtls {
       log.debug(
           "Vault role {}/{} has a max TTL of {}", binding.vaultMount(), binding.vaultRole(), value);
     } catch (BrokerException e) {
+      value = known == null ? null : known.value();
       log.warn(
-          "Could not read the max TTL of Vault role {}/{} ({}); trying again in {}",
+          "Could not read the max TTL of Vault role {}/{} ({}); keeping {} and trying again in {}",
           binding.vaultMount(),
           binding.vaultRole(),
           e.reason(),
+          known == null ? "it unknown" : "the one read before (" + value + ")",
           maxTtlCache);
-      value = null;
     }
     MaxTtl learned = new MaxTtl(value, now);
     maxTtls.put(binding.vaultMount() + "/" + binding.vaultRole(), learned);
