@@ -493,7 +493,7 @@ final class LeaseDecisions {
     if (!superseded) {
       // Revoked, taken over, detached or resumed on another stream meanwhile: nobody will use the
       // replacement. A resume makes the credential due at once, so it is rotated on its new stream.
-      leases.revoke(fresh.record().id(), RevocationTrigger.ABANDONED);
+      abandon(fresh);
       return null;
     }
     // Replaced: it drains until oldExpire and is never renewed again.
@@ -507,7 +507,7 @@ final class LeaseDecisions {
       // resumable, with the reconnect grace, to be rotated on the stream that resumes it; the
       // replacement nobody knows of is revoked.
       store.restoreSuperseded(old.id(), replica, now);
-      leases.revoke(fresh.record().id(), RevocationTrigger.ABANDONED);
+      abandon(fresh);
       log.info(
           "Credential {} was not replaced: its stream ended during the rotation ({})",
           old.id(),

@@ -5,6 +5,7 @@ import static org.mockito.ArgumentMatchers.any;
 import static org.mockito.ArgumentMatchers.eq;
 import static org.mockito.Mockito.mock;
 import static org.mockito.Mockito.never;
+import static org.mockito.Mockito.times;
 import static org.mockito.Mockito.verify;
 import static org.mockito.Mockito.verifyNoInteractions;
 import static org.mockito.Mockito.when;
@@ -430,10 +431,7 @@ class LeaseKeeperTest {
   @Test
   void rotationWhoseStreamEndedMeanwhileKeepsTheOldCredentialResumableAndRevokesTheNewOne() {
     LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(30));
-    when(vault.renewLease(any(), any())).thenReturn(new LeaseRenewal(Duration.ofSeconds(30), true));
-    when(store.recordRenewal(any(), any(), any())).thenReturn(true);
-    IssuedCredential fresh = rotationSucceeds(entry);
-    when(streams.rotated(any(), any(), any(), any())).thenReturn(false);
+    IssuedCredential fresh = rotationWhoseStreamEnds(entry);
 
     Instant next = keeper.tend(entry.id());
 
@@ -441,6 +439,25 @@ class LeaseKeeperTest {
     verify(store).restoreSuperseded(entry.id(), ME, NOW);
     verify(leases).revoke(fresh.record().id(), RevocationTrigger.ABANDONED);
     assertThat(next).isEqualTo(NOW);
+  }
+
+  @Test
+  void aReplacementNobodyGotWhoseRevocationFailsStaysOnItsStreamAndTheRotationGoesOn() {
+    LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(30));
+    IssuedCredential fresh = rotationWhoseStreamEnds(entry);
+    when(leases.revoke(fresh.record().id(), RevocationTrigger.ABANDONED))
+        .thenThrow(new BrokerException(Reason.STATE_STORE_UNAVAILABLE, "state store unavailable"));
+
+    // The stream ended during the rotation and the state database failed to end the replacement:
+    // the old credential is still looked at again at once (it is resumable), the replacement is
+    // revoked once its stream's grace runs out, as abandon promises.
+    assertThat(keeper.tend(entry.id())).isEqualTo(NOW);
+    verify(store).restoreSuperseded(entry.id(), ME, NOW);
+
+    // Superseded meanwhile by someone else: nothing escapes either.
+    when(store.supersede(any(), any(), any())).thenReturn(false);
+    assertThat(keeper.tend(entry.id())).isNull();
+    verify(leases, times(2)).revoke(fresh.record().id(), RevocationTrigger.ABANDONED);
   }
 
   @Test
@@ -890,6 +907,15 @@ class LeaseKeeperTest {
    * A rotation of {@code entry} that Vault, the store and the stream all accept; the new
    * credential.
    */
+  /** A capped renewal of {@code entry} whose replacement its stream ended too soon to get. */
+  private IssuedCredential rotationWhoseStreamEnds(LeaseEntry entry) {
+    when(vault.renewLease(any(), any())).thenReturn(new LeaseRenewal(Duration.ofSeconds(30), true));
+    when(store.recordRenewal(any(), any(), any())).thenReturn(true);
+    IssuedCredential fresh = rotationSucceeds(entry);
+    when(streams.rotated(any(), any(), any(), any())).thenReturn(false);
+    return fresh;
+  }
+
   private IssuedCredential rotationSucceeds(LeaseEntry entry) {
     IssuedCredential fresh = fresh(entry.id());
     when(leases.issue(any(), any(), any(), any(), any(), any())).thenReturn(fresh);
