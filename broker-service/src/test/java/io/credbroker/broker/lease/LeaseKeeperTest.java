@@ -265,14 +265,12 @@ class LeaseKeeperTest {
     when(vault.renewLease(any(), any()))
         .thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
     when(store.recordRenewal(any(), any(), any())).thenReturn(true);
-    IssuedCredential fresh = fresh(entry.id());
-    when(leases.issue(any(), any(), any(), any(), any(), any())).thenReturn(fresh);
-    when(store.supersede(entry, NOW.plusSeconds(60), RevocationTrigger.EXPIRED)).thenReturn(true);
-    when(streams.rotated(any(), any(), any(), any())).thenReturn(true);
+    IssuedCredential fresh = rotationSucceeds(entry);
 
     keeper.tend(entry.id());
 
     verify(renewals, never()).due(any(), any(), any());
+    verify(store).supersede(entry, NOW.plusSeconds(60), RevocationTrigger.EXPIRED);
     verify(streams).rotated(entry.id(), fresh, Duration.ofSeconds(60), RotationReason.MAX_TTL);
   }
 
@@ -903,10 +901,6 @@ class LeaseKeeperTest {
     return entry;
   }
 
-  /**
-   * A rotation of {@code entry} that Vault, the store and the stream all accept; the new
-   * credential.
-   */
   /** A capped renewal of {@code entry} whose replacement its stream ended too soon to get. */
   private IssuedCredential rotationWhoseStreamEnds(LeaseEntry entry) {
     when(vault.renewLease(any(), any())).thenReturn(new LeaseRenewal(Duration.ofSeconds(30), true));
@@ -916,6 +910,10 @@ class LeaseKeeperTest {
     return fresh;
   }
 
+  /**
+   * A rotation of {@code entry} that Vault, the store and the stream all accept; the new
+   * credential.
+   */
   private IssuedCredential rotationSucceeds(LeaseEntry entry) {
     IssuedCredential fresh = fresh(entry.id());
     when(leases.issue(any(), any(), any(), any(), any(), any())).thenReturn(fresh);
