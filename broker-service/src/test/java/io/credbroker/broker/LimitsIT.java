@@ -169,6 +169,10 @@ class LimitsIT {
         () -> issueWithTtl(token, Long.MAX_VALUE), Status.Code.INVALID_ARGUMENT, "INVALID_REQUEST");
     assertRefused(() -> issueWithTtl(token, -5), Status.Code.INVALID_ARGUMENT, "INVALID_REQUEST");
     assertRefused(
+        () -> issueWithTtl(token, Long.MIN_VALUE, -1),
+        Status.Code.INVALID_ARGUMENT,
+        "INVALID_REQUEST");
+    assertRefused(
         () -> watch(token, Duration.ofSeconds(-5)).first(),
         Status.Code.INVALID_ARGUMENT,
         "INVALID_REQUEST");
@@ -406,12 +410,17 @@ class LimitsIT {
   }
 
   private static IssueCredentialResponse issueWithTtl(String token, long seconds) {
+    return issueWithTtl(token, seconds, 0);
+  }
+
+  private static IssueCredentialResponse issueWithTtl(String token, long seconds, int nanos) {
     return client
         .as(token)
         .issueCredential(
             IssueCredentialRequest.newBuilder()
                 .setDatabaseRole(BrokerFixture.DATABASE_ROLE)
-                .setRequestedTtl(com.google.protobuf.Duration.newBuilder().setSeconds(seconds))
+                .setRequestedTtl(
+                    com.google.protobuf.Duration.newBuilder().setSeconds(seconds).setNanos(nanos))
                 .build());
   }
 

@@ -1,6 +1,7 @@
 package io.credbroker.broker.grpc;
 
 import com.google.protobuf.Timestamp;
+import com.google.protobuf.util.Durations;
 import io.credbroker.api.v1.ConnectionHints;
 import io.credbroker.api.v1.Credential;
 import io.credbroker.api.v1.CredentialEvent;
@@ -14,9 +15,6 @@ import org.jspecify.annotations.Nullable;
 
 /** Translations between domain values and {@code credbroker.v1} messages. Stateless. */
 final class ProtoCredentials {
-
-  /** About 10,000 years, the largest duration the proto allows. */
-  private static final long MAX_DURATION_SECONDS = 315_576_000_000L;
 
   private ProtoCredentials() {}
 
@@ -68,26 +66,16 @@ final class ProtoCredentials {
    * The requested TTL, or {@code null} when the field is unset.
    *
    * @throws BrokerException {@code INVALID_REQUEST} for a duration protobuf itself considers
-   *     invalid
+   *     invalid (its range and sign rules, checked by protobuf's own {@link Durations#isValid})
    */
   static @Nullable Duration requestedTtl(boolean present, com.google.protobuf.Duration ttl) {
     if (!present) {
       return null;
     }
-    if (!isValid(ttl)) {
+    if (!Durations.isValid(ttl)) {
       throw new BrokerException(
           BrokerException.Reason.INVALID_REQUEST, "requested_ttl is not a valid duration");
     }
     return Duration.ofSeconds(ttl.getSeconds(), ttl.getNanos());
-  }
-
-  /** The range and sign rules of {@code google/protobuf/duration.proto}. */
-  private static boolean isValid(com.google.protobuf.Duration ttl) {
-    long seconds = ttl.getSeconds();
-    int nanos = ttl.getNanos();
-    return Math.abs(seconds) <= MAX_DURATION_SECONDS
-        && Math.abs(nanos) <= 999_999_999
-        && !(seconds < 0 && nanos > 0)
-        && !(seconds > 0 && nanos < 0);
   }
 }

@@ -268,16 +268,26 @@ class CredentialBrokerServiceTest {
                         .build()),
         Status.Code.INVALID_ARGUMENT,
         "INVALID_REQUEST");
-    assertRefused(
-        () ->
-            blocking(appToken)
-                .issueCredential(
-                    IssueCredentialRequest.newBuilder()
-                        .setDatabaseRole("db1")
-                        .setRequestedTtl(com.google.protobuf.Duration.newBuilder().setSeconds(-5))
-                        .build()),
-        Status.Code.INVALID_ARGUMENT,
-        "INVALID_REQUEST");
+    for (com.google.protobuf.Duration ttl :
+        List.of(
+            com.google.protobuf.Duration.newBuilder().setSeconds(-5).build(),
+            // Math.abs(Long.MIN_VALUE) is negative: a range check by absolute value let this
+            // through, and turning it into a java.time.Duration overflowed into INTERNAL.
+            com.google.protobuf.Duration.newBuilder()
+                .setSeconds(Long.MIN_VALUE)
+                .setNanos(-1)
+                .build())) {
+      assertRefused(
+          () ->
+              blocking(appToken)
+                  .issueCredential(
+                      IssueCredentialRequest.newBuilder()
+                          .setDatabaseRole("db1")
+                          .setRequestedTtl(ttl)
+                          .build()),
+          Status.Code.INVALID_ARGUMENT,
+          "INVALID_REQUEST");
+    }
     verify(leases, never()).issue(any(), any(), any(), any(), any(), any());
   }
 
