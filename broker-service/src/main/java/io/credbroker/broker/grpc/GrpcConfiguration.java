@@ -22,12 +22,15 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.grpc.server.autoconfigure.GrpcServerExecutorProvider;
+import org.springframework.boot.grpc.server.autoconfigure.GrpcServerFactoryCustomizer;
 import org.springframework.context.ApplicationListener;
 import org.springframework.context.PayloadApplicationEvent;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.context.event.ContextClosedEvent;
 import org.springframework.grpc.server.GlobalServerInterceptor;
+import org.springframework.grpc.server.GrpcServerFactory;
+import org.springframework.grpc.server.NettyGrpcServerFactory;
 import org.springframework.grpc.server.ServerBuilderCustomizer;
 import org.springframework.grpc.server.exception.GrpcExceptionHandler;
 import org.springframework.grpc.server.lifecycle.GrpcServerLifecycle;
@@ -130,6 +133,36 @@ class GrpcConfiguration {
   @Bean
   ApplicationListener<OwnershipLostEvent> endStreamsOnOwnershipLoss(WatchStreams watchStreams) {
     return event -> watchStreams.closeAll();
+  }
+
+  /**
+   * The gRPC server is grpc-netty's, the transport the broker ships, or the broker does not start.
+   * The connection settings below customize grpc-netty's builder; spring-grpc serves with
+   * grpc-netty-shaded instead when that is on the classpath too, and would skip them without a
+   * word.
+   */
+  @Bean
+  GrpcServerFactoryCustomizer requireGrpcNetty() {
+    return GrpcConfiguration::requireGrpcNetty;
+  }
+
+  static void requireGrpcNetty(GrpcServerFactory factory) {
+    if (!(factory instanceof NettyGrpcServerFactory)) {
+      throw new IllegalStateException(
+          "the broker serves gRPC with grpc-netty, but spring-grpc made a "
+              + factory.getClass().getName()
+              + " (is grpc-netty-shaded on the classpath?); its connection limits would not apply");
+    }
+  }
+
+  /**
+   * No HPACK dynamic table on the broker's connections (see {@link HeaderTableLimit}): a pod's
+   * connection carries one long stream, so the table would only keep a copy of its first headers
+   * for the life of the connection.
+   */
+  @Bean
+  ServerBuilderCustomizer<NettyServerBuilder> headerTableLimit() {
+    return new HeaderTableLimit(0);
   }
 
   /**
