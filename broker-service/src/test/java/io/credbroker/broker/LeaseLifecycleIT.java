@@ -39,7 +39,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -59,6 +58,12 @@ class LeaseLifecycleIT {
   private static final String SHORT_ROLE = "db1short";
 
   private static final Duration GRACE = Duration.ofSeconds(3);
+
+  /**
+   * How long a TokenReview held back by the stand-in keeps its call waiting (a replica's timeout).
+   */
+  private static final Duration HELD_REVIEW = Duration.ofSeconds(30);
+
   private static final Duration DRAIN = Duration.ofSeconds(1);
 
   private static final Metadata.Key<String> AUTHORIZATION =
@@ -410,10 +415,16 @@ class LeaseLifecycleIT {
   @Test
   void credentialClaimedFromASilentReplicaIsResumedAfterItsGraceWhileItsPodWasShed()
       throws Exception {
-    // The replica the pod comes back to admits one pending call at a time.
+    // The replica the pod comes back to admits one pending call at a time, and waits for a
+    // TokenReview as long as the held one below takes to time out there.
     try (BrokerFixture.Replica silent = fixture.startReplica(Map.of());
         BrokerFixture.Replica survivor =
-            fixture.startReplica(Map.of("credbroker.grpc.max-pending-calls", "1"))) {
+            fixture.startReplica(
+                Map.of(
+                    "credbroker.grpc.max-pending-calls",
+                    "1",
+                    "credbroker.kubernetes.request-timeout",
+                    HELD_REVIEW.toSeconds() + "s"))) {
       String token = pods.token(pods.create());
       EventStream onSilent = watch(silent.channel, token, "db1", null);
       Credential credential = client.remember(onSilent.first().getIssued().getCredential());
@@ -422,7 +433,7 @@ class LeaseLifecycleIT {
       // The survivor is saturated: another caller holds its one admission slot.
       String otherToken = pods.token(pods.create());
       ClientCall<WatchCredentialRequest, CredentialEvent> slotHolder =
-          saturateAdmission(survivor.channel, otherToken);
+          saturateAdmission(survivor.channel, pods.token(pods.create()), otherToken);
       Instant detached;
       try {
         // The replica dies: no heartbeat, no renewals. Its pod tries to resume on the survivor and
@@ -453,10 +464,13 @@ class LeaseLifecycleIT {
             .isEqualTo(CredentialState.ACTIVE);
       } finally {
         slotHolder.cancel("the other caller goes away", null);
+        kubernetes.faults().clear();
         onSilent.close();
       }
-      // The slot is free once the survivor has seen the cancellation, which travels on its own.
-      awaitAdmission(survivor.channel, otherToken, true);
+      // The slot is free once the held review has timed out on the survivor.
+      await()
+          .atMost(HELD_REVIEW.plusSeconds(10))
+          .until(() -> admitted(survivor.channel, otherToken));
 
       // The survivor admits the pod again: it gets its own credential back, not a new role.
       EventStream resumed = resume(survivor.channel, token, credential.getCredentialId());
@@ -481,41 +495,25 @@ class LeaseLifecycleIT {
 
   /**
    * Takes the one admission slot of the replica behind {@code channel} with a {@code
-   * WatchCredential} call that never sends its request, and returns that call once a probe is shed.
-   * grpc-java sends a server-streaming call's headers with its request, so the holder's leave with
-   * the next call on the connection, the first probe, and the two start on the server in no set
-   * order: when the probe comes first, the holder is shed itself and is started again.
+   * WatchCredential} call of {@code holderToken} whose TokenReview the Kubernetes stand-in holds
+   * back for {@link #HELD_REVIEW}, so that the call waits in its service method as under real load
+   * until the replica's review times out; returns it once a probe with {@code probeToken} is shed.
    */
   private static ClientCall<WatchCredentialRequest, CredentialEvent> saturateAdmission(
-      ManagedChannel channel, String token) throws InterruptedException {
-    Instant deadline = Instant.now().plusSeconds(30);
-    while (Instant.now().isBefore(deadline)) {
-      AtomicBoolean closed = new AtomicBoolean();
-      ClientCall<WatchCredentialRequest, CredentialEvent> holder =
-          channel.newCall(CredentialBrokerGrpc.getWatchCredentialMethod(), CallOptions.DEFAULT);
-      Metadata headers = new Metadata();
-      headers.put(AUTHORIZATION, "Bearer " + token);
-      holder.start(
-          new ClientCall.Listener<>() {
-            @Override
-            public void onClose(Status status, Metadata trailers) {
-              closed.set(true);
-            }
-          },
-          headers);
-      holder.request(1);
-      while (!closed.get() && Instant.now().isBefore(deadline)) {
-        // A probe shed while the holder stays open: the holder has the slot (not a probe before).
-        if (!admitted(channel, token)) {
-          Thread.sleep(200);
-          if (!closed.get()) {
-            return holder;
-          }
-        }
-      }
-      holder.cancel("shed before it held the slot", null);
-    }
-    throw new AssertionError("no call held the replica's admission slot within 30 s");
+      ManagedChannel channel, String holderToken, String probeToken) {
+    kubernetes
+        .faults()
+        .delay(request -> request.bodyText().contains(holderToken), HELD_REVIEW.multipliedBy(2));
+    ClientCall<WatchCredentialRequest, CredentialEvent> holder =
+        channel.newCall(CredentialBrokerGrpc.getWatchCredentialMethod(), CallOptions.DEFAULT);
+    Metadata headers = new Metadata();
+    headers.put(AUTHORIZATION, "Bearer " + holderToken);
+    holder.start(new ClientCall.Listener<>() {}, headers);
+    holder.request(1);
+    holder.sendMessage(WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build());
+    holder.halfClose();
+    awaitAdmission(channel, probeToken, false);
+    return holder;
   }
 
   /** Waits until a probe call on {@code channel} is {@code admitted}, or is shed when not. */

@@ -12,6 +12,7 @@ import io.credbroker.api.v1.IssueCredentialRequest;
 import io.credbroker.api.v1.IssueCredentialResponse;
 import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
+import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
@@ -30,6 +31,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -62,6 +64,8 @@ class LimitsIT {
   private static final int REVIEWS_PER_SECOND = 5;
   private static final int MAX_PENDING_CALLS = 3;
   private static final int POOL_SIZE = 4;
+  private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(2);
+  private static final int CALLS_PER_CONNECTION = 12;
 
   @TempDir static Path workDir;
   private static BrokerFixture fixture;
@@ -79,6 +83,8 @@ class LimitsIT {
     properties.put("credbroker.limits.issuances-per-minute", 1);
     properties.put("credbroker.limits.token-reviews-per-second", REVIEWS_PER_SECOND);
     properties.put("credbroker.grpc.max-pending-calls", MAX_PENDING_CALLS);
+    properties.put("credbroker.grpc.request-timeout", REQUEST_TIMEOUT.toMillis() + "ms");
+    properties.put("credbroker.grpc.max-calls-per-connection", CALLS_PER_CONNECTION);
     properties.put("spring.datasource.hikari.maximum-pool-size", POOL_SIZE);
     properties.put("spring.datasource.hikari.connection-timeout", "20000");
     properties.put("credbroker.cluster.heartbeat-interval", "500ms");
@@ -332,6 +338,61 @@ class LimitsIT {
     assertThat(
             client.issue(tokens.get(MAX_PENDING_CALLS), BrokerFixture.DATABASE_ROLE).getUsername())
         .isNotEmpty();
+  }
+
+  @Test
+  @Order(9)
+  void callsStartedWithoutTheirRequestHoldNoSlotAndAreClosedAfterTheRequestTimeout()
+      throws Exception {
+    // One connection and no token: more calls than the replica has slots, headers only.
+    List<CompletableFuture<Status>> silent = new ArrayList<>();
+    for (int i = 0; i < MAX_PENDING_CALLS * 3; i++) {
+      silent.add(UnfinishedCalls.issueCredential(fixture.channel, false));
+    }
+    TimeUnit.MILLISECONDS.sleep(REQUEST_TIMEOUT.toMillis() / 4);
+
+    assertThat(client.issue(pods.token(pods.create()), BrokerFixture.DATABASE_ROLE).getUsername())
+        .isNotEmpty();
+    assertThat(silent).noneMatch(CompletableFuture::isDone);
+    MeterRegistry meters = fixture.broker.getBean(MeterRegistry.class);
+    double shedBefore = meters.get("credbroker.grpc.calls.shed").counter().count();
+
+    for (CompletableFuture<Status> call : silent) {
+      Status status = call.get(REQUEST_TIMEOUT.toSeconds() + 10, TimeUnit.SECONDS);
+      assertThat(status.getCode()).isEqualTo(Status.Code.DEADLINE_EXCEEDED);
+      assertThat(status.getDescription()).contains("request did not arrive");
+    }
+    assertThat(meters.get("credbroker.grpc.calls.request.timeouts").counter().count())
+        .isEqualTo(MAX_PENDING_CALLS * 3);
+    assertThat(meters.get("credbroker.grpc.calls.shed").counter().count()).isEqualTo(shedBefore);
+  }
+
+  @Test
+  @Order(10)
+  void aConnectionHasAtMostItsCallLimitOpenAndACallBeyondItWaitsForOneToEnd() throws Exception {
+    ManagedChannel connection = TestTls.channel(fixture.grpcPort, fixture.devStack.caCertPath());
+    try {
+      // Calls that send their request message but never end it: open until the broker closes them
+      // at the request timeout.
+      List<CompletableFuture<Status>> silent = new ArrayList<>();
+      for (int i = 0; i < CALLS_PER_CONNECTION; i++) {
+        silent.add(UnfinishedCalls.issueCredential(connection, true));
+      }
+      TimeUnit.MILLISECONDS.sleep(REQUEST_TIMEOUT.toMillis() / 4);
+      assertThat(silent).noneMatch(CompletableFuture::isDone);
+      String token = pods.token(pods.create());
+      // One call more: the broker announced its limit (SETTINGS_MAX_CONCURRENT_STREAMS), so the
+      // client holds it back until the broker has ended one of the others.
+      client.remember(new BrokerTestClient(connection).issue(token, BrokerFixture.DATABASE_ROLE));
+
+      assertThat(silent).anyMatch(CompletableFuture::isDone);
+      for (CompletableFuture<Status> call : silent) {
+        assertThat(call.get(REQUEST_TIMEOUT.toSeconds() + 10, TimeUnit.SECONDS).getCode())
+            .isEqualTo(Status.Code.DEADLINE_EXCEEDED);
+      }
+    } finally {
+      connection.shutdownNow();
+    }
   }
 
   /** Every connection of the broker's request pool, held by the test as busy request work would. */

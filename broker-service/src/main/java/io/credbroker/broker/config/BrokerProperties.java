@@ -98,15 +98,23 @@ public record BrokerProperties(
    *     beyond that wait in a queue, so thousands of streams ending together cannot grow the thread
    *     count
    * @param maxPendingCalls the most {@code CredentialBroker} calls being served or waiting for a
-   *     call thread at once (a stream counts until its first event is sent); a call beyond it is
-   *     refused at once with RESOURCE_EXHAUSTED and a RetryInfo instead of waiting in the queue
-   *     behind the others
+   *     call thread at once, counted from their request (a stream counts until its first event is
+   *     sent); a call whose request arrives beyond it is refused at once with RESOURCE_EXHAUSTED
+   *     and a RetryInfo instead of waiting in the queue behind the others
+   * @param maxCallsPerConnection the most calls one connection may have open at once (HTTP/2's
+   *     {@code SETTINGS_MAX_CONCURRENT_STREAMS}); a client beyond it waits for one of its calls to
+   *     end
+   * @param requestTimeout how long a started {@code CredentialBroker} call may take to send its
+   *     request; a call still without one is closed with DEADLINE_EXCEEDED, so that calls started
+   *     and left open cost nothing for long
    */
   public record Grpc(
       @DefaultValue("9090") @Min(0) @Max(65535) int port,
       @DefaultValue("30s") @NotNull Duration heartbeatInterval,
       @DefaultValue("64") @Positive int callThreads,
-      @DefaultValue("256") @Positive int maxPendingCalls) {}
+      @DefaultValue("256") @Positive int maxPendingCalls,
+      @DefaultValue("100") @Positive int maxCallsPerConnection,
+      @DefaultValue("10s") @NotNull Duration requestTimeout) {}
 
   /**
    * @param kubeconfig a kubeconfig file to reach the API server with; when unset the in-cluster

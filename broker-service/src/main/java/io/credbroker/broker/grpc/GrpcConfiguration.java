@@ -166,13 +166,16 @@ class GrpcConfiguration {
   }
 
   /**
-   * No HPACK dynamic table on the broker's connections (see {@link HeaderTableLimit}): a pod's
-   * connection carries one long stream, so the table would only keep a copy of its first headers
-   * for the life of the connection.
+   * At most {@code credbroker.grpc.max-calls-per-connection} calls at once on one connection
+   * (HTTP/2 {@code SETTINGS_MAX_CONCURRENT_STREAMS}; grpc-java sets no limit): a pod needs a stream
+   * per credential and the odd unary call, while a client that opens streams without end would have
+   * the broker hold every one of them. A client beyond the limit waits for a stream of its own to
+   * end, as HTTP/2 specifies.
    */
   @Bean
-  ServerBuilderCustomizer<NettyServerBuilder> headerTableLimit() {
-    return new HeaderTableLimit(0);
+  ServerBuilderCustomizer<NettyServerBuilder> callsPerConnection(BrokerProperties properties) {
+    int limit = properties.grpc().maxCallsPerConnection();
+    return builder -> builder.maxConcurrentCallsPerConnection(limit);
   }
 
   /**
@@ -231,18 +234,23 @@ class GrpcConfiguration {
   }
 
   /**
-   * Sheds calls beyond {@code credbroker.grpc.max-pending-calls} as they start (noted in {@link
-   * ClusterRefusals}), and refuses every call while this replica is fenced.
+   * Sheds calls beyond {@code credbroker.grpc.max-pending-calls} as their requests arrive (noted in
+   * {@link ClusterRefusals}), closes calls whose request is later than {@code
+   * credbroker.grpc.request-timeout}, and refuses every call while this replica is fenced.
    */
-  @Bean
+  @Bean(destroyMethod = "close")
   @GlobalServerInterceptor
-  ServerInterceptor callAdmission(
+  CallAdmission callAdmission(
       BrokerProperties properties,
       MeterRegistry meterRegistry,
       SelfFence selfFence,
       ClusterRefusals refusals) {
     return new CallAdmission(
-        properties.grpc().maxPendingCalls(), meterRegistry, selfFence::refusal, refusals::refused);
+        properties.grpc().maxPendingCalls(),
+        properties.grpc().requestTimeout(),
+        meterRegistry,
+        selfFence::refusal,
+        refusals::refused);
   }
 
   @Bean

@@ -5,6 +5,9 @@ import static org.awaitility.Awaitility.await;
 import static org.mockito.ArgumentMatchers.any;
 import static org.mockito.ArgumentMatchers.eq;
 import static org.mockito.Mockito.mock;
+import static org.mockito.Mockito.never;
+import static org.mockito.Mockito.times;
+import static org.mockito.Mockito.verify;
 import static org.mockito.Mockito.when;
 
 import com.google.rpc.ErrorInfo;
@@ -14,6 +17,7 @@ import io.credbroker.api.v1.CredentialEvent;
 import io.credbroker.api.v1.IssueCredentialRequest;
 import io.credbroker.api.v1.IssueCredentialResponse;
 import io.credbroker.api.v1.WatchCredentialRequest;
+import io.credbroker.broker.UnfinishedCalls;
 import io.credbroker.broker.auth.ConnectionHints;
 import io.credbroker.broker.auth.PodIdentity;
 import io.credbroker.broker.lease.CredentialIssuer;
@@ -43,6 +47,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -55,6 +60,7 @@ import org.junit.jupiter.api.Test;
 class CallAdmissionTest {
 
   private static final int MAX_PENDING = 2;
+  private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(1);
   private static final PodIdentity POD = new PodIdentity("public", "application", "app-1", "uid-1");
 
   private final ExecutorService executor = GrpcConfiguration.boundedCallExecutor(4);
@@ -64,7 +70,8 @@ class CallAdmissionTest {
   private final AtomicInteger reportedShed = new AtomicInteger();
 
   private final CallAdmission admission =
-      new CallAdmission(MAX_PENDING, meters, () -> null, reportedShed::incrementAndGet);
+      new CallAdmission(
+          MAX_PENDING, REQUEST_TIMEOUT, meters, () -> null, reportedShed::incrementAndGet);
   private final WatchStreams streams =
       new WatchStreams(Duration.ofMinutes(1), Clock.systemUTC(), meters);
   private final CredentialIssuer issuer = mock(CredentialIssuer.class);
@@ -107,6 +114,7 @@ class CallAdmissionTest {
     server.shutdownNow();
     streams.close();
     executor.shutdownNow();
+    admission.close();
   }
 
   @Test
@@ -184,6 +192,83 @@ class CallAdmissionTest {
 
     release.countDown();
     await().atMost(Duration.ofSeconds(5)).until(() -> admission.pending() == 0);
+  }
+
+  @Test
+  void callsThatNeverSendTheirRequestHoldNoSlotAndAreClosedAfterTheRequestTimeout()
+      throws Exception {
+    // One client starts more calls than there are slots and never sends their requests.
+    List<Closed> silent = new ArrayList<>();
+    for (int i = 0; i <= MAX_PENDING; i++) {
+      silent.add(new Closed(UnfinishedCalls.issueCredential(channel, false)));
+    }
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> admission.awaitingRequest() == MAX_PENDING + 1);
+    assertThat(admission.pending()).isZero();
+
+    // Others are served meanwhile.
+    Iterator<CredentialEvent> stream =
+        CredentialBrokerGrpc.newBlockingStub(channel)
+            .withDeadlineAfter(5, TimeUnit.SECONDS)
+            .watchCredential(WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build());
+    assertThat(stream.next().hasIssued()).isTrue();
+    assertThat(meters.counter("credbroker.grpc.calls.shed").count()).isZero();
+
+    for (Closed call : silent) {
+      assertThat(call.status.get(REQUEST_TIMEOUT.toSeconds() + 5, TimeUnit.SECONDS).getCode())
+          .isEqualTo(Status.Code.DEADLINE_EXCEEDED);
+    }
+    assertThat(silent.get(0).status.get().getDescription()).contains("request did not arrive");
+    assertThat(meters.counter("credbroker.grpc.calls.request.timeouts").count())
+        .isEqualTo(MAX_PENDING + 1);
+    assertThat(admission.awaitingRequest()).isZero();
+    verify(issuer, times(1)).issue(any(), any(), any(), eq(CredentialKind.STREAM), any(UUID.class));
+    verify(issuer, never()).issue(any(), any(), any(), eq(CredentialKind.ONE_SHOT));
+  }
+
+  @Test
+  void aCallWhoseRequestArrivedIsNeverClosedByTheRequestTimeout() throws Exception {
+    Closed stream = new Closed();
+    CredentialBrokerGrpc.newStub(channel)
+        .watchCredential(
+            WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build(), stream.observer());
+    await().atMost(Duration.ofSeconds(5)).until(() -> streams.size() == 1);
+    TimeUnit.MILLISECONDS.sleep(REQUEST_TIMEOUT.toMillis() * 2);
+
+    assertThat(stream.status).isNotDone();
+    assertThat(streams.size()).isEqualTo(1);
+    assertThat(meters.counter("credbroker.grpc.calls.request.timeouts").count()).isZero();
+  }
+
+  /** How a call ended, once it has. */
+  private static final class Closed {
+    final CompletableFuture<Status> status;
+
+    Closed() {
+      this(new CompletableFuture<>());
+    }
+
+    Closed(CompletableFuture<Status> status) {
+      this.status = status;
+    }
+
+    <T> StreamObserver<T> observer() {
+      return new StreamObserver<>() {
+        @Override
+        public void onNext(T value) {}
+
+        @Override
+        public void onError(Throwable t) {
+          status.complete(Status.fromThrowable(t));
+        }
+
+        @Override
+        public void onCompleted() {
+          status.complete(Status.OK);
+        }
+      };
+    }
   }
 
   private static Throwable catchThrowable(Runnable call) {

@@ -290,6 +290,9 @@ public final class LoadStack implements AutoCloseable {
     p.put("spring.grpc.server.host", "127.0.0.1");
     p.put("credbroker.grpc.port", Integer.toString(grpcPort));
     p.put("credbroker.grpc.heartbeat-interval", settings.heartbeatInterval().toMillis() + "ms");
+    // The load generator's pods share connections (a real pod has its own), so one connection
+    // carries as many calls as the pods on it; the broker's per-connection limit is for real pods.
+    p.put("credbroker.grpc.max-calls-per-connection", "1000000");
     p.put("server.address", "127.0.0.1");
     p.put("server.port", Integer.toString(adminPort));
     p.put("management.server.address", "127.0.0.1");
