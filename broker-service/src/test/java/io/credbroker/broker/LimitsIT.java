@@ -31,7 +31,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -345,52 +344,60 @@ class LimitsIT {
   void callsStartedWithoutTheirRequestHoldNoSlotAndAreClosedAfterTheRequestTimeout()
       throws Exception {
     // One connection and no token: more calls than the replica has slots, headers only.
-    List<CompletableFuture<Status>> silent = new ArrayList<>();
-    for (int i = 0; i < MAX_PENDING_CALLS * 3; i++) {
-      silent.add(UnfinishedCalls.issueCredential(fixture.channel, false));
-    }
-    TimeUnit.MILLISECONDS.sleep(REQUEST_TIMEOUT.toMillis() / 4);
+    List<UnfinishedCalls.Unfinished> silent = new ArrayList<>();
+    try {
+      for (int i = 0; i < MAX_PENDING_CALLS * 3; i++) {
+        silent.add(UnfinishedCalls.issueCredential(fixture.channel));
+      }
+      TimeUnit.MILLISECONDS.sleep(REQUEST_TIMEOUT.toMillis() / 4);
 
-    assertThat(client.issue(pods.token(pods.create()), BrokerFixture.DATABASE_ROLE).getUsername())
-        .isNotEmpty();
-    assertThat(silent).noneMatch(CompletableFuture::isDone);
-    MeterRegistry meters = fixture.broker.getBean(MeterRegistry.class);
-    double shedBefore = meters.get("credbroker.grpc.calls.shed").counter().count();
+      assertThat(client.issue(pods.token(pods.create()), BrokerFixture.DATABASE_ROLE).getUsername())
+          .isNotEmpty();
+      assertThat(silent).noneMatch(call -> call.closed().isDone());
+      MeterRegistry meters = fixture.broker.getBean(MeterRegistry.class);
+      double shedBefore = meters.get("credbroker.grpc.calls.shed").counter().count();
 
-    for (CompletableFuture<Status> call : silent) {
-      Status status = call.get(REQUEST_TIMEOUT.toSeconds() + 10, TimeUnit.SECONDS);
-      assertThat(status.getCode()).isEqualTo(Status.Code.DEADLINE_EXCEEDED);
-      assertThat(status.getDescription()).contains("request did not arrive");
+      for (UnfinishedCalls.Unfinished call : silent) {
+        Status status = call.closed().get(REQUEST_TIMEOUT.toSeconds() + 10, TimeUnit.SECONDS);
+        assertThat(status.getCode()).isEqualTo(Status.Code.DEADLINE_EXCEEDED);
+        assertThat(status.getDescription()).contains("request did not arrive");
+      }
+      assertThat(meters.get("credbroker.grpc.calls.request.timeouts").counter().count())
+          .isEqualTo(MAX_PENDING_CALLS * 3);
+      assertThat(meters.get("credbroker.grpc.calls.shed").counter().count()).isEqualTo(shedBefore);
+    } finally {
+      silent.forEach(UnfinishedCalls.Unfinished::cancel);
     }
-    assertThat(meters.get("credbroker.grpc.calls.request.timeouts").counter().count())
-        .isEqualTo(MAX_PENDING_CALLS * 3);
-    assertThat(meters.get("credbroker.grpc.calls.shed").counter().count()).isEqualTo(shedBefore);
   }
 
   @Test
   @Order(10)
   void aConnectionHasAtMostItsCallLimitOpenAndACallBeyondItWaitsForOneToEnd() throws Exception {
     ManagedChannel connection = TestTls.channel(fixture.grpcPort, fixture.devStack.caCertPath());
+    List<EventStream> open = new ArrayList<>();
     try {
-      // Calls that send their request message but never end it: open until the broker closes them
-      // at the request timeout.
-      List<CompletableFuture<Status>> silent = new ArrayList<>();
-      for (int i = 0; i < CALLS_PER_CONNECTION; i++) {
-        silent.add(UnfinishedCalls.issueCredential(connection, true));
+      // As many open streams as the connection may carry.
+      while (open.size() < CALLS_PER_CONNECTION) {
+        String token = pods.token(pods.create());
+        for (int i = 0; i < STREAMS_PER_POD_ROLE && open.size() < CALLS_PER_CONNECTION; i++) {
+          EventStream stream =
+              EventStream.open(
+                  connection, token, EventStream.request(BrokerFixture.DATABASE_ROLE, null));
+          open.add(stream);
+          client.remember(stream.first().getIssued().getCredential());
+        }
       }
-      TimeUnit.MILLISECONDS.sleep(REQUEST_TIMEOUT.toMillis() / 4);
-      assertThat(silent).noneMatch(CompletableFuture::isDone);
-      String token = pods.token(pods.create());
-      // One call more: the broker announced its limit (SETTINGS_MAX_CONCURRENT_STREAMS), so the
-      // client holds it back until the broker has ended one of the others.
-      client.remember(new BrokerTestClient(connection).issue(token, BrokerFixture.DATABASE_ROLE));
 
-      assertThat(silent).anyMatch(CompletableFuture::isDone);
-      for (CompletableFuture<Status> call : silent) {
-        assertThat(call.get(REQUEST_TIMEOUT.toSeconds() + 10, TimeUnit.SECONDS).getCode())
-            .isEqualTo(Status.Code.DEADLINE_EXCEEDED);
-      }
+      // One call more: the broker announced its limit (SETTINGS_MAX_CONCURRENT_STREAMS), so the
+      // client holds it back until one of the streams ends.
+      Pending beyond = issueAsync(connection, pods.token(pods.create()));
+      assertThat(beyond.done().await(2, TimeUnit.SECONDS)).isFalse();
+
+      open.get(0).close();
+      assertThat(beyond.done().await(20, TimeUnit.SECONDS)).isTrue();
+      assertThat(beyond.error().get()).isNull();
     } finally {
+      open.forEach(EventStream::close);
       connection.shutdownNow();
     }
   }
@@ -438,12 +445,16 @@ class LimitsIT {
   private record Pending(CountDownLatch done, AtomicReference<Throwable> error) {}
 
   private static Pending issueAsync(String token) {
+    return issueAsync(fixture.channel, token);
+  }
+
+  private static Pending issueAsync(ManagedChannel channel, String token) {
     Pending pending = new Pending(new CountDownLatch(1), new AtomicReference<>());
     io.grpc.Metadata headers = new io.grpc.Metadata();
     headers.put(
         io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER),
         "Bearer " + token);
-    io.credbroker.api.v1.CredentialBrokerGrpc.newStub(fixture.channel)
+    io.credbroker.api.v1.CredentialBrokerGrpc.newStub(channel)
         .withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers))
         .withDeadlineAfter(60, TimeUnit.SECONDS)
         .issueCredential(

@@ -17,12 +17,20 @@ public final class UnfinishedCalls {
   private UnfinishedCalls() {}
 
   /**
-   * Starts a call without a token on {@code channel} and sends its headers, and its request too
-   * when {@code sendRequest}, but never the request's end (the half-close).
+   * One such call.
    *
-   * @return the status the call ends with, once it ends
+   * @param closed the status the call ends with, once it ends
    */
-  public static CompletableFuture<Status> issueCredential(Channel channel, boolean sendRequest) {
+  public record Unfinished(ClientCall<?, ?> call, CompletableFuture<Status> closed) {
+
+    /** Ends the call from the client's side, if the server has not. */
+    public void cancel() {
+      call.cancel("the test is done with it", null);
+    }
+  }
+
+  /** Starts a call without a token on {@code channel} and sends its headers, never its request. */
+  public static Unfinished issueCredential(Channel channel) {
     CompletableFuture<Status> closed = new CompletableFuture<>();
     ClientCall<IssueCredentialRequest, IssueCredentialResponse> call =
         channel.newCall(
@@ -37,9 +45,6 @@ public final class UnfinishedCalls {
         },
         new Metadata());
     call.request(1);
-    if (sendRequest) {
-      call.sendMessage(IssueCredentialRequest.newBuilder().setDatabaseRole("db1").build());
-    }
-    return closed;
+    return new Unfinished(call, closed);
   }
 }

@@ -200,7 +200,7 @@ class CallAdmissionTest {
     // One client starts more calls than there are slots and never sends their requests.
     List<Closed> silent = new ArrayList<>();
     for (int i = 0; i <= MAX_PENDING; i++) {
-      silent.add(new Closed(UnfinishedCalls.issueCredential(channel, false)));
+      silent.add(new Closed(UnfinishedCalls.issueCredential(channel).closed()));
     }
     await()
         .atMost(Duration.ofSeconds(5))
