@@ -93,8 +93,14 @@ final class KubernetesApi implements Handler {
     for (String probe : List.of("/healthz", "/livez", "/readyz")) {
       add("GET", probe, open, (r, u) -> text(200, "ok"));
     }
-    add("GET", "/.well-known/openid-configuration", open, (r, u) -> openidConfiguration(r));
-    add("GET", "/openid/v1/jwks", open, (r, u) -> jwks());
+    // As kube-apiserver's: for authenticated callers the default RBAC allows (ClusterRole
+    // system:service-account-issuer-discovery, bound to every service account), not anonymous ones.
+    add(
+        "GET",
+        "/.well-known/openid-configuration",
+        nonResource(),
+        (r, u) -> openidConfiguration(r));
+    add("GET", "/openid/v1/jwks", nonResource(), (r, u) -> jwks());
 
     add(
         "GET",

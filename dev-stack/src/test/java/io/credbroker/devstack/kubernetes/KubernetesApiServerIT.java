@@ -545,9 +545,14 @@ class KubernetesApiServerIT {
 
   @Test
   void oidcDiscoveryLetsAVerifierCheckTokensOffline() throws Exception {
+    // Any service account may read it (the default binding of the issuer-discovery role).
+    String serviceAccount =
+        "Bearer "
+            + server.issueToken("public", "application", null, List.of(), Duration.ofMinutes(10));
     HttpResponse<String> discovery =
         http.send(
             HttpRequest.newBuilder(server.url().resolve("/.well-known/openid-configuration"))
+                .header("Authorization", serviceAccount)
                 .build(),
             HttpResponse.BodyHandlers.ofString());
     assertThat(discovery.statusCode()).isEqualTo(200);
@@ -557,8 +562,11 @@ class KubernetesApiServerIT {
 
     HttpResponse<String> jwks =
         http.send(
-            HttpRequest.newBuilder(URI.create(config.get("jwks_uri").asText())).build(),
+            HttpRequest.newBuilder(URI.create(config.get("jwks_uri").asText()))
+                .header("Authorization", serviceAccount)
+                .build(),
             HttpResponse.BodyHandlers.ofString());
+    assertThat(jwks.statusCode()).isEqualTo(200);
     assertThat(jwks.headers().firstValue("Content-Type")).hasValue("application/jwk-set+json");
     assertThat(jwks.headers().firstValue("Cache-Control")).hasValue("public, max-age=3600");
 
@@ -568,6 +576,26 @@ class KubernetesApiServerIT {
     JWSObject jws = JWSObject.parse(token);
     RSAKey key = (RSAKey) JWKSet.parse(jwks.body()).getKeyByKeyId(jws.getHeader().getKeyID());
     assertThat(jws.verify(new RSASSAVerifier(key))).isTrue();
+  }
+
+  @Test
+  void oidcDiscoveryIsNotForAnonymousCallersNorForPeopleWithoutTheRole() throws Exception {
+    for (String path : List.of("/.well-known/openid-configuration", "/openid/v1/jwks")) {
+      HttpResponse<String> anonymous =
+          http.send(
+              HttpRequest.newBuilder(server.url().resolve(path)).build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertThat(anonymous.statusCode()).as(path).isEqualTo(401);
+
+      HttpResponse<String> person =
+          http.send(
+              HttpRequest.newBuilder(server.url().resolve(path))
+                  .header("Authorization", "Bearer " + server.sreToken())
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertThat(person.statusCode()).as(path).isEqualTo(403);
+      assertThat(Json.MAPPER.readTree(person.body()).get("reason").asText()).isEqualTo("Forbidden");
+    }
   }
 
   @Test
