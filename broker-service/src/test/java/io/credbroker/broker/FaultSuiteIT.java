@@ -38,6 +38,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -850,32 +851,13 @@ class FaultSuiteIT {
               "forged (signature of another key)", parts[0] + "." + parts[1] + "." + b64("forged"));
           tokens.put("expired", expiredToken());
           tokens.put(
-              "wrong audience",
-              stand
-                  .devStack
-                  .kubernetes()
-                  .issueToken(
-                      "public",
-                      "application",
-                      stand.applications.get(0).pod,
-                      List.of("vault"),
-                      Duration.ofMinutes(10)));
+              "wrong audience", applicationToken(stand.applications.get(0).pod, List.of("vault")));
           tokens.put("alg none", b64("{\"alg\":\"none\"}") + "." + parts[1] + ".");
           tokens.put(
               "JWE-shaped",
               b64("{\"alg\":\"RSA-OAEP\",\"enc\":\"A256GCM\"}") + ".a2V5.aXY.Y2lwaGVydGV4dA.dGFn");
           tokens.put("deleted pod", deletedPodToken);
-          tokens.put(
-              "unbound (no pod)",
-              stand
-                  .devStack
-                  .kubernetes()
-                  .issueToken(
-                      "public",
-                      "application",
-                      null,
-                      List.of("credbroker"),
-                      Duration.ofMinutes(10)));
+          tokens.put("unbound (no pod)", applicationToken(null, List.of("credbroker")));
           long credentialsBefore = credentialsOfOtherPods();
           List<String> outcomes = new ArrayList<>();
           for (Map.Entry<String, String> token : tokens.entrySet()) {
@@ -1098,12 +1080,7 @@ class FaultSuiteIT {
         "403 problem; nothing revoked.",
         () -> {
           FaultStand.Application application = stand.applications.get(2);
-          String audienceToken =
-              stand
-                  .devStack
-                  .kubernetes()
-                  .issueToken(
-                      "public", "application", application.pod, List.of(), Duration.ofMinutes(10));
+          String audienceToken = applicationToken(application.pod, List.of());
           BrokerProcess replica = stand.replicas.get(0).process;
           int status =
               replica
@@ -1488,6 +1465,17 @@ class FaultSuiteIT {
     return stand.stateCount(
         "SELECT count(*) FROM credential WHERE pod_name IS NULL OR pod_name <> ALL (?)",
         (Object) stand.applications.stream().map(a -> a.pod).toArray(String[]::new));
+  }
+
+  /**
+   * A token of service account public/application for {@code audiences} (none: the API server's),
+   * bound to {@code pod} or to no pod, valid for ten minutes.
+   */
+  private static String applicationToken(@Nullable String pod, List<String> audiences) {
+    return stand
+        .devStack
+        .kubernetes()
+        .issueToken("public", "application", pod, audiences, Duration.ofMinutes(10));
   }
 
   private static String expiredToken() throws InterruptedException {
