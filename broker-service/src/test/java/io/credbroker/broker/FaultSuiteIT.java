@@ -1168,26 +1168,38 @@ class FaultSuiteIT {
   @Order(27)
   void burstOfDistinctJunkTokens() throws Exception {
     scenario(
-        String.format("%,d distinct junk tokens in a burst", JUNK_TOKENS),
+        String.format(
+            "%,d distinct junk tokens in a burst: half forged, half signed by the cluster for"
+                + " another audience",
+            JUNK_TOKENS),
         "Each UNAUTHENTICATED (RESOURCE_EXHAUSTED when the review rate is spent, UNAVAILABLE when"
-            + " the API server cannot answer the reviews in time); TokenReviews stay within the"
-            + " configured rate; the applications are not starved.",
+            + " the API server cannot answer the reviews in time); the forged ones cost no"
+            + " TokenReview; TokenReviews stay within the configured rate; the applications are not"
+            + " starved.",
         () -> {
+          // Minted before the clock starts: a burst, not a trickle.
+          List<String> signed = new ArrayList<>();
+          for (int i = 0; i < JUNK_TOKENS / 2; i++) {
+            signed.add(applicationToken(null, List.of("another-service")));
+          }
           long reviewsBefore = stand.devStack.kubernetes().tokenReviewCount();
           long start = System.nanoTime();
           // Enough calls in flight that the replicas' review limiters, not this client, set the
           // pace.
           ExecutorService pool = Executors.newFixedThreadPool(48);
+          Map<String, Integer> forgedOutcomes = new java.util.concurrent.ConcurrentHashMap<>();
           Map<String, Integer> outcomes = new java.util.concurrent.ConcurrentHashMap<>();
           try {
             List<Future<?>> results = new ArrayList<>();
             for (int i = 0; i < JUNK_TOKENS; i++) {
-              String junk = junkJwt();
+              boolean forged = i % 2 == 0;
+              String junk = forged ? junkJwt() : signed.get(i / 2);
+              Map<String, Integer> tally = forged ? forgedOutcomes : outcomes;
               int replica = i % 3;
               results.add(
                   pool.submit(
                       () ->
-                          outcomes.merge(
+                          tally.merge(
                               issueOutcome(
                                   replica,
                                   junk,
@@ -1216,6 +1228,12 @@ class FaultSuiteIT {
                               "RESOURCE_EXHAUSTED/TOKEN_REVIEWS_THROTTLED",
                               "RESOURCE_EXHAUSTED/OVERLOADED",
                               "UNAVAILABLE/KUBERNETES_UNAVAILABLE"));
+          // The forged ones are refused by their signature alone (or shed before it is checked).
+          assertThat(forgedOutcomes.keySet())
+              .allSatisfy(
+                  o ->
+                      assertThat(o)
+                          .isIn("UNAUTHENTICATED/TOKEN_REJECTED", "RESOURCE_EXHAUSTED/OVERLOADED"));
           // credbroker.limits.token-reviews-per-second on each replica, in each one-second window
           // the burst touched: at most its length plus two (a part at each end).
           long bound =
@@ -1223,11 +1241,21 @@ class FaultSuiteIT {
                   Math.ceil(
                       FaultStand.TOKEN_REVIEWS_PER_SECOND * stand.replicas.size() * (seconds + 2));
           assertThat(reviews).isLessThanOrEqualTo(bound);
+          // Every review was one of the signed tokens': the forged ones cost none.
+          assertThat(reviews)
+              .isLessThanOrEqualTo(
+                  outcomes.getOrDefault("UNAUTHENTICATED/TOKEN_REJECTED", 0)
+                      + outcomes.getOrDefault("UNAVAILABLE/KUBERNETES_UNAVAILABLE", 0));
           // The limit was what held them: the burst asked for more reviews than it allowed.
           assertThat(outcomes).containsKey("RESOURCE_EXHAUSTED/TOKEN_REVIEWS_THROTTLED");
           return String.format(
-              "%s in %.1f s; %d TokenReviews (bound: %d/s per replica, %d)",
-              outcomes, seconds, reviews, FaultStand.TOKEN_REVIEWS_PER_SECOND, bound);
+              "forged: %s; signed: %s; in %.1f s; %d TokenReviews (bound: %d/s per replica, %d)",
+              forgedOutcomes,
+              outcomes,
+              seconds,
+              reviews,
+              FaultStand.TOKEN_REVIEWS_PER_SECOND,
+              bound);
         });
   }
 

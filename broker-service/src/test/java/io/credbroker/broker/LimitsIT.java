@@ -27,6 +27,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -227,8 +228,16 @@ class LimitsIT {
     }
     assertThat(kubernetes.tokenReviewCount()).isEqualTo(before);
 
-    // Shaped like a pod's token, each one new, none genuine: reviews are bounded per second.
+    // Signed by the cluster, each one new, none for the broker (another audience): each needs a
+    // review, and reviews are bounded per second.
     int calls = 80;
+    List<String> otherAudience = new ArrayList<>();
+    for (int i = 0; i < calls; i++) {
+      otherAudience.add(
+          kubernetes.issueToken(
+              "public", "application", null, List.of("another-service"), Duration.ofMinutes(10)));
+    }
+    Iterator<String> tokens = otherAudience.iterator();
     AtomicInteger throttled = new AtomicInteger();
     AtomicInteger rejected = new AtomicInteger();
     AtomicInteger shed = new AtomicInteger();
@@ -241,11 +250,12 @@ class LimitsIT {
     try {
       List<Future<?>> results = new ArrayList<>();
       for (int i = 0; i < calls; i++) {
+        String token = tokens.next();
         results.add(
             pool.submit(
                 () -> {
                   try {
-                    client.issue(forgedToken(), BrokerFixture.DATABASE_ROLE);
+                    client.issue(token, BrokerFixture.DATABASE_ROLE);
                   } catch (StatusRuntimeException e) {
                     String reason = BrokerTestClient.errorInfo(e).getReason();
                     if (reason.equals("TOKEN_REVIEWS_THROTTLED")) {
@@ -283,6 +293,43 @@ class LimitsIT {
                 fixture.httpGet("/actuator/prometheus").body(),
                 "credbroker_cluster_last_refusal_timestamp_seconds"))
         .isBetween(startedEpochSeconds - 1, System.currentTimeMillis() / 1000.0 + 1);
+  }
+
+  @Test
+  @Order(11)
+  void forgedTokensAreRejectedWithoutAReviewSoTheyCannotUseUpTheReviewRate() throws Exception {
+    int logLinesBefore = fixture.logs.lines().size();
+    long reviewsBefore = kubernetes.tokenReviewCount();
+    MeterRegistry meters = fixture.broker.getBean(MeterRegistry.class);
+    double throttledBefore = meters.get("credbroker.tokenreview.throttled").counter().count();
+
+    // Far more than the review rate allows in the time they take, each one new: half name a key
+    // the cluster does not have, half the key the cluster signs with (copied from a real token).
+    String clusterKeyId =
+        com.nimbusds.jose.JWSObject.parse(pods.token(pods.create())).getHeader().getKeyID();
+    for (int i = 0; i < REVIEWS_PER_SECOND * 6; i++) {
+      String forged = forgedToken(i % 2 == 0 ? "made-up" : clusterKeyId);
+      assertRefused(
+          () -> client.issue(forged, BrokerFixture.DATABASE_ROLE),
+          Status.Code.UNAUTHENTICATED,
+          "TOKEN_REJECTED");
+    }
+
+    assertThat(kubernetes.tokenReviewCount()).isEqualTo(reviewsBefore);
+    assertThat(meters.get("credbroker.tokenreview.throttled").counter().count())
+        .isEqualTo(throttledBefore);
+    assertThat(
+            meters
+                .get("credbroker.tokenreview.signatures")
+                .tag("outcome", "invalid")
+                .counter()
+                .count())
+        .isGreaterThanOrEqualTo(REVIEWS_PER_SECOND * 6);
+    // A pod that comes now is reviewed at once, not throttled.
+    assertThat(client.issue(pods.token(pods.create()), BrokerFixture.DATABASE_ROLE).getUsername())
+        .isNotEmpty();
+    assertThat(fixture.logs.lines().subList(logLinesBefore, fixture.logs.lines().size()))
+        .noneMatch(LimitsIT::isServingStackTrace);
   }
 
   @Test
@@ -504,10 +551,13 @@ class LimitsIT {
     return stream;
   }
 
-  /** A token shaped like a pod's (RS256 header, claims, signature) that Kubernetes refuses. */
-  private static String forgedToken() {
+  /**
+   * A token shaped like a pod's (RS256 header naming key {@code keyId}, claims, signature) that the
+   * cluster did not sign.
+   */
+  private static String forgedToken(String keyId) {
     long exp = Instant.now().plusSeconds(600).getEpochSecond();
-    return b64("{\"alg\":\"RS256\",\"kid\":\"forged\"}")
+    return b64("{\"alg\":\"RS256\",\"kid\":\"" + keyId + "\"}")
         + "."
         + b64(
             "{\"iss\":\"https://kubernetes.default.svc\",\"sub\":\"system:serviceaccount:public:application\","

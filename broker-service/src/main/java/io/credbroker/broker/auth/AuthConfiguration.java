@@ -11,6 +11,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.Set;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -20,6 +21,13 @@ import org.springframework.context.annotation.Configuration;
  */
 @Configuration(proxyBeanMethods = false)
 class AuthConfiguration {
+
+  /**
+   * How often at most the signing keys are read again because a token named a key the broker does
+   * not hold: a rotated key is known within this long, and tokens naming made-up keys cost the API
+   * server one read per interval.
+   */
+  private static final Duration SIGNING_KEYS_REFRESH = Duration.ofSeconds(10);
 
   /**
    * One client for the process. Reviews are independent requests, so the client must not queue them
@@ -59,9 +67,31 @@ class AuthConfiguration {
     return new Fabric8TokenReviewer(kubernetesClient);
   }
 
+  /**
+   * The cluster's token signing keys, read with the broker's own credentials; or no check when
+   * {@code credbroker.kubernetes.verify-signatures} is off.
+   */
+  @Bean
+  TokenSignatures tokenSignatures(KubernetesClient kubernetesClient, BrokerProperties properties) {
+    if (!properties.kubernetes().verifySignatures()) {
+      return TokenSignatures.NONE;
+    }
+    return new ClusterSigningKeys(
+        () -> {
+          String jwks = kubernetesClient.raw("/openid/v1/jwks");
+          if (jwks == null) {
+            throw new IllegalStateException("the API server has no /openid/v1/jwks (404)");
+          }
+          return jwks;
+        },
+        SIGNING_KEYS_REFRESH,
+        System::nanoTime);
+  }
+
   @Bean
   TokenAuthenticator tokenAuthenticator(
       TokenReviewer tokenReviewer,
+      TokenSignatures tokenSignatures,
       BrokerProperties properties,
       MeterRegistry meterRegistry,
       Clock clock,
@@ -78,7 +108,8 @@ class AuthConfiguration {
         Ticker.systemTicker(),
         properties.limits().tokenReviewsPerSecond(),
         properties.limits().concurrentTokenReviews(),
-        refusals::refused);
+        refusals::refused,
+        tokenSignatures);
   }
 
   @Bean

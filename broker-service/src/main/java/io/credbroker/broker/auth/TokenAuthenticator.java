@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
 import com.github.benmanes.caffeine.cache.Ticker;
+import com.nimbusds.jwt.JWT;
 import com.nimbusds.jwt.JWTParser;
 import io.credbroker.broker.BrokerException;
 import io.credbroker.broker.BrokerException.Reason;
@@ -17,7 +18,10 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Date;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -42,7 +46,9 @@ import org.jspecify.annotations.Nullable;
  * without a cached verdict are limited to {@code reviewsPerSecond} and {@code concurrentReviews}
  * for the whole process: a caller beyond either is refused with {@code TOKEN_REVIEWS_THROTTLED} and
  * a retry delay, without a review and without caching anything, so a flood of fresh forged tokens
- * costs Kubernetes a bounded rate.
+ * costs Kubernetes a bounded rate. Before its review, a token's signature is checked against the
+ * cluster's keys ({@link TokenSignatures}); a token the cluster did not sign is refused without a
+ * review, so forged tokens do not even use up that rate.
  *
  * <p>Thread-safe; one instance serves the whole process.
  */
@@ -73,6 +79,9 @@ public final class TokenAuthenticator {
   private final Semaphore reviewSlots;
   private final Counter reviewsThrottled;
   private final Runnable onThrottled;
+  private final TokenSignatures signatures;
+  private final Map<TokenSignatures.Verdict, Counter> signatureChecks =
+      new EnumMap<>(TokenSignatures.Verdict.class);
 
   /**
    * @param ticker the cache's clock (nanoseconds); {@code clock} must move with it, tests pass
@@ -98,7 +107,8 @@ public final class TokenAuthenticator {
         ticker,
         Integer.MAX_VALUE,
         Integer.MAX_VALUE,
-        () -> {});
+        () -> {},
+        TokenSignatures.NONE);
   }
 
   /**
@@ -106,6 +116,8 @@ public final class TokenAuthenticator {
    * @param concurrentReviews the most reviews in flight at once
    * @param onThrottled called for each caller refused because reviews were at their limit, so that
    *     the cluster knows when it last turned a client away ({@code ClusterRefusals})
+   * @param signatures checks a token's signature before its review; a token it finds {@link
+   *     TokenSignatures.Verdict#INVALID} is refused without one
    */
   public TokenAuthenticator(
       TokenReviewer reviewer,
@@ -118,7 +130,19 @@ public final class TokenAuthenticator {
       Ticker ticker,
       int reviewsPerSecond,
       int concurrentReviews,
-      Runnable onThrottled) {
+      Runnable onThrottled,
+      TokenSignatures signatures) {
+    this.signatures = Objects.requireNonNull(signatures, "signatures");
+    for (TokenSignatures.Verdict verdict : TokenSignatures.Verdict.values()) {
+      signatureChecks.put(
+          verdict,
+          Counter.builder("credbroker.tokenreview.signatures")
+              .description(
+                  "Signatures of tokens without a cached verdict checked against the cluster's"
+                      + " keys before their TokenReview")
+              .tag("outcome", verdict.name().toLowerCase(Locale.ROOT))
+              .register(meterRegistry));
+    }
     this.onThrottled = Objects.requireNonNull(onThrottled, "onThrottled");
     if (reviewsPerSecond < 1 || concurrentReviews < 1) {
       throw new IllegalArgumentException("reviewsPerSecond and concurrentReviews must be positive");
@@ -251,21 +275,25 @@ public final class TokenAuthenticator {
 
   private Verdict decide(BearerToken token) {
     Instant expiry;
+    JWT jwt;
     try {
-      Date exp = JWTParser.parse(token.value()).getJWTClaimsSet().getExpirationTime();
+      jwt = JWTParser.parse(token.value());
+      Date exp = jwt.getJWTClaimsSet().getExpirationTime();
       expiry = exp == null ? null : exp.toInstant();
     } catch (ParseException | RuntimeException e) {
       // Shaped like a JWT but not one (bad base64, bad JSON, no alg): no point asking Kubernetes.
       // The parser's message may quote the token, so it goes nowhere.
       return Verdict.refused(Reason.TOKEN_MALFORMED, "the bearer token is not a JWT");
     }
+    TokenSignatures.Verdict signature = signatures.check(jwt);
+    signatureChecks.get(signature).increment();
+    if (signature == TokenSignatures.Verdict.INVALID) {
+      // Not signed by the cluster: no review could accept it, so none is spent on it.
+      return rejected();
+    }
     TokenReviewOutcome outcome = throttledReview(token);
     if (!outcome.authenticated() || !outcome.audiences().contains(audience)) {
-      return Verdict.refused(
-          Reason.TOKEN_REJECTED,
-          "the token was rejected: it may be expired, forged, issued for another audience than '"
-              + audience
-              + "', or its pod no longer exists");
+      return rejected();
     }
     PodIdentity identity = Objects.requireNonNull(outcome.identity());
     if (!identity.boundToPod() && !allowUnboundTokens) {
@@ -274,6 +302,14 @@ public final class TokenAuthenticator {
           "the token is not bound to a pod; use the pod's projected service-account token");
     }
     return Verdict.accepted(identity, expiry);
+  }
+
+  private Verdict rejected() {
+    return Verdict.refused(
+        Reason.TOKEN_REJECTED,
+        "the token was rejected: it may be expired, forged, issued for another audience than '"
+            + audience
+            + "', or its pod no longer exists");
   }
 
   /**

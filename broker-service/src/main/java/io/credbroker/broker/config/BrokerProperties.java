@@ -128,6 +128,9 @@ public record BrokerProperties(
    *     per host would serialise reviews under load
    * @param connectTimeout how long to wait for a connection to the API server
    * @param requestTimeout how long a review may take before the request fails as unavailable
+   * @param verifySignatures whether a token's signature is checked against the cluster's keys
+   *     ({@code /openid/v1/jwks}) before its review, so that tokens the cluster did not sign are
+   *     refused without one; while the keys cannot be read every token is reviewed as without it
    * @param podWatch how the broker notices that a pod it serves was deleted
    */
   public record Kubernetes(
@@ -139,6 +142,7 @@ public record BrokerProperties(
       @DefaultValue("256") @Min(1) int maxConcurrentRequests,
       @DefaultValue("2s") @NotNull Duration connectTimeout,
       @DefaultValue("5s") @NotNull Duration requestTimeout,
+      @DefaultValue("true") boolean verifySignatures,
       @DefaultValue @Valid PodWatch podWatch) {}
 
   /**

@@ -62,6 +62,7 @@ class KubernetesOutageTest {
             64,
             Duration.ofSeconds(2),
             Duration.ofSeconds(5),
+            true,
             new BrokerProperties.PodWatch(false, Duration.ofSeconds(10)));
 
     try (KubernetesClient client = AuthConfiguration.buildClient(settings)) {

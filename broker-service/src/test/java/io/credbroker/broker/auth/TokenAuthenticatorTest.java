@@ -20,6 +20,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
@@ -301,7 +302,65 @@ class TokenAuthenticatorTest {
     assertThat(reviewer.calls()).isEqualTo(1);
   }
 
+  @Test
+  void aTokenTheClusterDidNotSignIsRejectedWithoutAReview() {
+    RecordingReviewer reviewer = RecordingReviewer.answering(t -> accepted(POD));
+    TokenAuthenticator authenticator =
+        authenticator(reviewer, jwt -> TokenSignatures.Verdict.INVALID);
+    BearerToken token = TestTokens.expiringAt(START.plus(Duration.ofHours(1)));
+
+    for (int i = 0; i < 3; i++) {
+      assertThatThrownBy(() -> authenticator.authenticate(token))
+          .isInstanceOfSatisfying(
+              BrokerException.class, e -> assertThat(e.reason()).isEqualTo(Reason.TOKEN_REJECTED));
+    }
+
+    assertThat(reviewer.calls()).isZero();
+    assertThat(meters.counter("credbroker.tokenreview.signatures", "outcome", "invalid").count())
+        .isEqualTo(1);
+  }
+
+  @Test
+  void tokensWhoseSignatureIsValidOrUncheckedGoToTheirReview() {
+    RecordingReviewer reviewer = RecordingReviewer.answering(t -> accepted(POD));
+    AtomicReference<TokenSignatures.Verdict> verdict =
+        new AtomicReference<>(TokenSignatures.Verdict.VALID);
+    TokenAuthenticator authenticator = authenticator(reviewer, jwt -> verdict.get());
+
+    assertThat(authenticator.authenticate(TestTokens.expiringAt(START.plusSeconds(600))))
+        .isEqualTo(POD);
+    verdict.set(TokenSignatures.Verdict.UNCHECKED);
+    assertThat(authenticator.authenticate(TestTokens.expiringAt(START.plusSeconds(601))))
+        .isEqualTo(POD);
+
+    assertThat(reviewer.calls()).isEqualTo(2);
+    assertThat(meters.counter("credbroker.tokenreview.signatures", "outcome", "valid").count())
+        .isEqualTo(1);
+    assertThat(meters.counter("credbroker.tokenreview.signatures", "outcome", "unchecked").count())
+        .isEqualTo(1);
+  }
+
+  private TokenAuthenticator authenticator(TokenReviewer reviewer, TokenSignatures signatures) {
+    return authenticator(reviewer, false, Integer.MAX_VALUE, Integer.MAX_VALUE, signatures);
+  }
+
   private TokenAuthenticator authenticator(TokenReviewer reviewer, boolean allowUnbound) {
+    return authenticator(
+        reviewer, allowUnbound, Integer.MAX_VALUE, Integer.MAX_VALUE, TokenSignatures.NONE);
+  }
+
+  private TokenAuthenticator authenticator(
+      TokenReviewer reviewer, int reviewsPerSecond, int concurrentReviews) {
+    return authenticator(
+        reviewer, false, reviewsPerSecond, concurrentReviews, TokenSignatures.NONE);
+  }
+
+  private TokenAuthenticator authenticator(
+      TokenReviewer reviewer,
+      boolean allowUnbound,
+      int reviewsPerSecond,
+      int concurrentReviews,
+      TokenSignatures signatures) {
     return new TokenAuthenticator(
         reviewer,
         "credbroker",
@@ -310,23 +369,11 @@ class TokenAuthenticatorTest {
         Duration.ofSeconds(5),
         meters,
         time.clock(),
-        time);
-  }
-
-  private TokenAuthenticator authenticator(
-      TokenReviewer reviewer, int reviewsPerSecond, int concurrentReviews) {
-    return new TokenAuthenticator(
-        reviewer,
-        "credbroker",
-        false,
-        Duration.ofMinutes(5),
-        Duration.ofSeconds(5),
-        meters,
-        time.clock(),
         time,
         reviewsPerSecond,
         concurrentReviews,
-        reportedThrottled::incrementAndGet);
+        reportedThrottled::incrementAndGet,
+        signatures);
   }
 
   private static TokenReviewOutcome accepted(PodIdentity identity) {
