@@ -383,9 +383,52 @@ final class BrokerFixture implements AutoCloseable {
     try {
       Files.createDirectories(file.getParent());
       Files.writeString(file, token);
+      Files.writeString(brokerKubeconfig(devStack), brokerKubeconfigYaml(devStack, token));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  /**
+   * The broker's kubeconfig: the Kubernetes API as the broker's service account, with the RBAC the
+   * chart grants it (the stand-in's default policy has the same bindings), not as the dev-stack's
+   * admin, so that a rule the chart lacks fails a test. The token is the one {@link
+   * #brokerServiceAccountTokenFile} had at the start (about an hour, longer than any test class).
+   */
+  static Path brokerKubeconfig(DevStack devStack) {
+    return devStack.workDir().resolve("broker-serviceaccount").resolve("kubeconfig");
+  }
+
+  private static String brokerKubeconfigYaml(DevStack devStack, String token) {
+    return """
+        apiVersion: v1
+        kind: Config
+        clusters:
+        - name: dev-stack
+          cluster:
+            server: %s
+            certificate-authority: %s
+        users:
+        - name: %s
+          user:
+            token: %s
+        contexts:
+        - name: %s
+          context:
+            cluster: dev-stack
+            user: %s
+            namespace: %s
+        current-context: %s
+        """
+        .formatted(
+            devStack.kubernetesUrl(),
+            devStack.caCertPath().toAbsolutePath(),
+            BROKER_SERVICE_ACCOUNT,
+            token,
+            BROKER_SERVICE_ACCOUNT,
+            BROKER_SERVICE_ACCOUNT,
+            BROKER_NAMESPACE,
+            BROKER_SERVICE_ACCOUNT);
   }
 
   private static String readString(Path file) {
@@ -422,7 +465,7 @@ final class BrokerFixture implements AutoCloseable {
     properties.put("spring.datasource.url", postgres.jdbcUrl("credbroker"));
     properties.put("spring.datasource.username", postgres.adminUser());
     properties.put("spring.datasource.password", postgres.adminPassword());
-    properties.put("credbroker.kubernetes.kubeconfig", devStack.kubeconfigPath().toString());
+    properties.put("credbroker.kubernetes.kubeconfig", brokerKubeconfig(devStack).toString());
     // TLS on both APIs, as the chart ships it, with the dev-stack's certificate for 127.0.0.1; a
     // renewed certificate is picked up within about a second.
     properties.put("credbroker.tls.certificate-file", devStack.brokerCertificatePath().toString());

@@ -237,12 +237,12 @@ final class FaultStand implements AutoCloseable {
   }
 
   /**
-   * A copy of the dev-stack's kubeconfig whose server is {@code proxy} (same host, same
-   * certificate).
+   * A copy of the broker's kubeconfig (its service account) whose server is {@code proxy} (same
+   * host, same certificate).
    */
   private Path kubeconfigThrough(TcpProxy proxy, Path dir) {
     try {
-      String kubeconfig = Files.readString(devStack.kubeconfigPath());
+      String kubeconfig = Files.readString(BrokerFixture.brokerKubeconfig(devStack));
       String direct = ":" + devStack.kubernetes().port();
       if (!kubeconfig.contains(direct)) {
         throw new IllegalStateException("the kubeconfig names no server on port " + direct);
