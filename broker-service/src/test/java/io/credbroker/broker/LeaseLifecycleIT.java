@@ -8,7 +8,6 @@ import com.google.protobuf.Timestamp;
 import io.credbroker.api.v1.AcknowledgeRotationRequest;
 import io.credbroker.api.v1.AcknowledgeRotationResponse;
 import io.credbroker.api.v1.Credential;
-import io.credbroker.api.v1.CredentialBrokerGrpc;
 import io.credbroker.api.v1.CredentialEvent;
 import io.credbroker.api.v1.CredentialRotated;
 import io.credbroker.api.v1.ReleaseCredentialRequest;
@@ -21,10 +20,7 @@ import io.credbroker.broker.lease.CredentialState;
 import io.credbroker.broker.lease.LeaseKeeper;
 import io.credbroker.broker.lease.RevocationRetryQueue;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
-import io.grpc.CallOptions;
-import io.grpc.ClientCall;
 import io.grpc.ManagedChannel;
-import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.micrometer.core.instrument.Counter;
@@ -65,9 +61,6 @@ class LeaseLifecycleIT {
   private static final Duration HELD_REVIEW = Duration.ofSeconds(30);
 
   private static final Duration DRAIN = Duration.ofSeconds(1);
-
-  private static final Metadata.Key<String> AUTHORIZATION =
-      Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
 
   @TempDir static Path workDir;
   private static BrokerFixture fixture;
@@ -432,7 +425,7 @@ class LeaseLifecycleIT {
 
       // The survivor is saturated: another caller holds its one admission slot.
       String otherToken = pods.token(pods.create());
-      ClientCall<WatchCredentialRequest, CredentialEvent> slotHolder =
+      EventStream slotHolder =
           saturateAdmission(survivor.channel, pods.token(pods.create()), otherToken);
       Instant detached;
       try {
@@ -463,7 +456,8 @@ class LeaseLifecycleIT {
         assertThat(fixture.record(credential.getCredentialId()).state())
             .isEqualTo(CredentialState.ACTIVE);
       } finally {
-        slotHolder.cancel("the other caller goes away", null);
+        // The other caller goes away.
+        slotHolder.close();
         kubernetes.faults().clear();
         onSilent.close();
       }
@@ -499,19 +493,12 @@ class LeaseLifecycleIT {
    * back for {@link #HELD_REVIEW}, so that the call waits in its service method as under real load
    * until the replica's review times out; returns it once a probe with {@code probeToken} is shed.
    */
-  private static ClientCall<WatchCredentialRequest, CredentialEvent> saturateAdmission(
+  private static EventStream saturateAdmission(
       ManagedChannel channel, String holderToken, String probeToken) {
     kubernetes
         .faults()
         .delay(request -> request.bodyText().contains(holderToken), HELD_REVIEW.multipliedBy(2));
-    ClientCall<WatchCredentialRequest, CredentialEvent> holder =
-        channel.newCall(CredentialBrokerGrpc.getWatchCredentialMethod(), CallOptions.DEFAULT);
-    Metadata headers = new Metadata();
-    headers.put(AUTHORIZATION, "Bearer " + holderToken);
-    holder.start(new ClientCall.Listener<>() {}, headers);
-    holder.request(1);
-    holder.sendMessage(WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build());
-    holder.halfClose();
+    EventStream holder = EventStream.open(channel, holderToken, EventStream.request("db1", null));
     awaitAdmission(channel, probeToken, false);
     return holder;
   }
