@@ -28,6 +28,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -70,7 +71,9 @@ final class BrokerFixture implements AutoCloseable {
   static final String BROKER_VAULT_ROLE = "credential-broker";
   static final String BROKER_VAULT_POLICY = "credential-broker";
   static final String BROKER_KUBERNETES_AUTH_PATH = "kubernetes";
-  private static final String BROKER_POD = "credential-broker-0";
+
+  /** The pod the broker's first service-account token is bound to. */
+  static final String BROKER_POD = "credential-broker-0";
 
   final DevStack devStack;
   final ConfigurableApplicationContext broker;
@@ -352,7 +355,8 @@ final class BrokerFixture implements AutoCloseable {
                     VaultSetupOptions.BrokerAccess.DEFAULT_ISSUING_TOKEN_ROLE,
                     issuingTokenTtl)),
         false);
-    writeBrokerServiceAccountToken(devStack);
+    devStack.kubernetes().createPod(BROKER_NAMESPACE, BROKER_POD, BROKER_SERVICE_ACCOUNT);
+    writeBrokerServiceAccountToken(devStack, BROKER_POD);
   }
 
   /**
@@ -365,28 +369,36 @@ final class BrokerFixture implements AutoCloseable {
 
   /**
    * Mints the broker's token through the stand-in's TokenRequest, as the kubelet does for the
-   * chart's default {@code kube-api-access} volume: bound to a pod of the broker's service account,
-   * for the API server's own audience (Vault's role names none, and with no reviewer JWT configured
-   * Vault presents this token to the TokenReview API), valid about an hour.
+   * chart's default {@code kube-api-access} volume: bound to {@code pod} (an existing pod of the
+   * broker's service account), for the API server's own audience (Vault's role names none, and with
+   * no reviewer JWT configured Vault presents this token to the TokenReview API), valid about an
+   * hour. Replaces the token file and the kubeconfig each in one step, as the kubelet swaps a
+   * projected volume's files, so a broker reading them never sees half a token.
    */
-  private static void writeBrokerServiceAccountToken(DevStack devStack) {
-    KubernetesApiServer kubernetes = devStack.kubernetes();
-    kubernetes.createPod(BROKER_NAMESPACE, BROKER_POD, BROKER_SERVICE_ACCOUNT);
+  static void writeBrokerServiceAccountToken(DevStack devStack, String pod) {
     String token =
-        kubernetes.issueToken(
-            BROKER_NAMESPACE,
-            BROKER_SERVICE_ACCOUNT,
-            BROKER_POD,
-            List.of(KubernetesApiServer.API_AUDIENCE),
-            Duration.ofSeconds(3607));
+        devStack
+            .kubernetes()
+            .issueToken(
+                BROKER_NAMESPACE,
+                BROKER_SERVICE_ACCOUNT,
+                pod,
+                List.of(KubernetesApiServer.API_AUDIENCE),
+                Duration.ofSeconds(3607));
     Path file = brokerServiceAccountTokenFile(devStack);
     try {
       Files.createDirectories(file.getParent());
-      Files.writeString(file, token);
-      Files.writeString(brokerKubeconfig(devStack), brokerKubeconfigYaml(devStack, token));
+      replace(file, token);
+      replace(brokerKubeconfig(devStack), brokerKubeconfigYaml(devStack, token));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  private static void replace(Path file, String content) throws IOException {
+    Path next = Files.createTempFile(file.getParent(), "." + file.getFileName(), ".next");
+    Files.writeString(next, content);
+    Files.move(next, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
   }
 
   /**
@@ -493,9 +505,28 @@ final class BrokerFixture implements AutoCloseable {
    * small state-database pool (several replicas share two cores and one PostgreSQL), and cluster
    * timings short enough that a killed replica is presumed dead within seconds and its leases are
    * claimed quickly.
+   *
+   * <p>It finds the Kubernetes API as the chart's pods do, with no kubeconfig: from the kubelet's
+   * {@code KUBERNETES_SERVICE_HOST} and {@code KUBERNETES_SERVICE_PORT} and the projected
+   * service-account token and CA, whose paths (fixed in a pod) are given here in the variables the
+   * Kubernetes client reads for them. The token file is the one the Vault login reads, as in the
+   * chart.
    */
   static Map<String, String> replicaProperties(DevStack devStack) {
     Map<String, String> properties = new LinkedHashMap<>(stackProperties(devStack));
+    properties.remove("credbroker.kubernetes.kubeconfig");
+    String environment = BrokerProcess.ENVIRONMENT;
+    properties.put(environment + "KUBERNETES_SERVICE_HOST", "127.0.0.1");
+    properties.put(
+        environment + "KUBERNETES_SERVICE_PORT", Integer.toString(devStack.kubernetes().port()));
+    properties.put(
+        environment + "KUBERNETES_AUTH_SERVICEACCOUNT_TOKEN",
+        brokerServiceAccountTokenFile(devStack).toAbsolutePath().toString());
+    properties.put(
+        environment + "KUBERNETES_CERTS_CA_FILE",
+        devStack.caCertPath().toAbsolutePath().toString());
+    // A pod has no ~/.kube/config; the machine running the tests may.
+    properties.put(environment + "KUBERNETES_AUTH_TRYKUBECONFIG", "false");
     properties.put("spring.datasource.hikari.maximum-pool-size", "5");
     properties.put("credbroker.grpc.heartbeat-interval", "1s");
     properties.put("credbroker.cluster.heartbeat-interval", "500ms");

@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -26,10 +27,18 @@ import java.util.concurrent.TimeUnit;
  * gracefully); {@link #kill()} is {@code kill -9}: no shutdown hook runs, streams break without a
  * goodbye. {@link #successor} starts the pod that replaces a stopped one, reachable at the same
  * ports as behind a Kubernetes Service.
+ *
+ * <p>A replica's properties are Spring properties, given on its command line, except those whose
+ * key starts with {@value #ENVIRONMENT}: these go to its environment, the way the kubelet gives a
+ * pod the API server's address ({@code env:KUBERNETES_SERVICE_HOST} becomes {@code
+ * KUBERNETES_SERVICE_HOST}).
  */
 final class BrokerProcess implements AutoCloseable {
 
   static final Path JAR = Path.of("target", "credential-broker.jar");
+
+  /** The key prefix of the properties that are environment variables of the process. */
+  static final String ENVIRONMENT = "env:";
 
   final String replicaId;
   final int grpcPort;
@@ -83,7 +92,7 @@ final class BrokerProcess implements AutoCloseable {
    * Starts a replica on free ports; returns at once (see {@link #awaitReady}).
    *
    * @param properties Spring properties, passed as command-line arguments (they outrank
-   *     application.yaml)
+   *     application.yaml), and environment variables (keys prefixed {@value #ENVIRONMENT})
    */
   static BrokerProcess start(String replicaId, Path logDir, Map<String, String> properties) {
     return start(replicaId, logDir, properties, Ports.free());
@@ -162,7 +171,16 @@ final class BrokerProcess implements AutoCloseable {
     command.addAll(List.of("-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"));
     command.add("-jar");
     command.add(JAR.toAbsolutePath().toString());
-    properties.forEach((key, value) -> command.add("--" + key + "=" + value));
+    Map<String, String> processEnvironment = new LinkedHashMap<>();
+    properties.forEach(
+        (key, value) -> {
+          if (key.startsWith(ENVIRONMENT)) {
+            processEnvironment.put(key.substring(ENVIRONMENT.length()), value);
+          } else {
+            command.add("--" + key + "=" + value);
+          }
+        });
+    processEnvironment.putAll(environment);
     command.add("--credbroker.replica.id=" + replicaId);
     command.add("--credbroker.grpc.port=" + ports.grpc());
     command.add("--server.port=" + ports.admin());
@@ -176,7 +194,7 @@ final class BrokerProcess implements AutoCloseable {
           new ProcessBuilder(command)
               .redirectErrorStream(true)
               .redirectOutput(logDir.resolve(replicaId + ".log").toFile());
-      builder.environment().putAll(environment);
+      builder.environment().putAll(processEnvironment);
       Process process = builder.start();
       return new BrokerProcess(replicaId, ports, logDir, properties, process);
     } catch (IOException e) {

@@ -162,7 +162,7 @@ final class FaultStand implements AutoCloseable {
     stand.testLogs.attach();
     try {
       for (String id : List.of("replica-a", "replica-b", "replica-c")) {
-        stand.replicas.add(stand.newReplica(id, workDir));
+        stand.replicas.add(stand.newReplica(id));
       }
       for (Replica replica : stand.replicas) {
         replica.process.awaitReady(Duration.ofSeconds(300));
@@ -182,7 +182,7 @@ final class FaultStand implements AutoCloseable {
     }
   }
 
-  private Replica newReplica(String id, Path workDir) {
+  private Replica newReplica(String id) {
     PostgresInfo postgres = devStack.postgres();
     TcpProxy stateDb = TcpProxy.start(id + "-state-db", postgres.host(), postgres.port());
     TcpProxy vault =
@@ -196,9 +196,9 @@ final class FaultStand implements AutoCloseable {
     properties.put(
         "spring.datasource.url", "jdbc:postgresql://127.0.0.1:" + stateDb.port() + "/credbroker");
     properties.put("spring.cloud.vault.uri", "http://127.0.0.1:" + vault.port());
+    // The Kubernetes API through this replica's proxy (same host, same certificate).
     properties.put(
-        "credbroker.kubernetes.kubeconfig",
-        kubeconfigThrough(kubernetes, workDir.resolve(id)).toString());
+        BrokerProcess.ENVIRONMENT + "KUBERNETES_SERVICE_PORT", Integer.toString(kubernetes.port()));
     properties.put("spring.cloud.vault.read-timeout", Long.toString(VAULT_READ_TIMEOUT.toMillis()));
     properties.put("credbroker.cluster.stale-after", STALE_AFTER.toMillis() + "ms");
     properties.put("credbroker.lease.reconnect-grace", RECONNECT_GRACE.toMillis() + "ms");
@@ -234,26 +234,6 @@ final class FaultStand implements AutoCloseable {
     await("every replica ready in the Service")
         .atMost(Duration.ofSeconds(60))
         .until(() -> service.readyEndpoints().size() == replicas.size());
-  }
-
-  /**
-   * A copy of the broker's kubeconfig (its service account) whose server is {@code proxy} (same
-   * host, same certificate).
-   */
-  private Path kubeconfigThrough(TcpProxy proxy, Path dir) {
-    try {
-      String kubeconfig = Files.readString(BrokerFixture.brokerKubeconfig(devStack));
-      String direct = ":" + devStack.kubernetes().port();
-      if (!kubeconfig.contains(direct)) {
-        throw new IllegalStateException("the kubeconfig names no server on port " + direct);
-      }
-      Files.createDirectories(dir);
-      Path file = dir.resolve("kubeconfig");
-      Files.writeString(file, kubeconfig.replace(direct, ":" + proxy.port()));
-      return file;
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
   }
 
   /** Kills replica {@code index} ({@code kill -9}) and starts its successor on the same ports. */

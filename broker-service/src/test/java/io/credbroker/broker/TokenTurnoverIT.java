@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.zaxxer.hikari.HikariConfig;
+import io.credbroker.api.v1.ReleaseCredentialRequest;
 import io.credbroker.broker.lease.RotationReason;
 import io.credbroker.client.ClientEventListener;
 import io.credbroker.client.Credential;
@@ -13,7 +14,11 @@ import io.credbroker.devstack.DevStack;
 import io.credbroker.devstack.PostgresInfo;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -301,6 +306,61 @@ class TokenTurnoverIT {
     }
 
     assertUnharmed(test, softly, 1);
+  }
+
+  /**
+   * The kubelet replaces the broker's projected service-account token, and the one before stops
+   * working (here because the pod it was bound to is gone). The replicas run as the chart's pods do
+   * (no kubeconfig: {@link BrokerFixture#replicaProperties}), so each must read the new token from
+   * the file for its Kubernetes calls as well as for its Vault logins: new pods are still reviewed
+   * on every replica, the replicas keep logging in to Vault, and the running pods notice nothing.
+   */
+  @Test
+  @Order(4)
+  void theBrokersServiceAccountTokenIsReadAgainFromItsFileWhenTheKubeletReplacesIt(TestInfo test)
+      throws Exception {
+    String before = Files.readString(BrokerFixture.brokerServiceAccountTokenFile(devStack)).strip();
+    String nextPod = "credential-broker-1";
+    kubernetes.createPod(
+        BrokerFixture.BROKER_NAMESPACE, nextPod, BrokerFixture.BROKER_SERVICE_ACCOUNT);
+    BrokerFixture.writeBrokerServiceAccountToken(devStack, nextPod);
+    kubernetes.deletePod(BrokerFixture.BROKER_NAMESPACE, BrokerFixture.BROKER_POD);
+    String after = Files.readString(BrokerFixture.brokerServiceAccountTokenFile(devStack)).strip();
+    assertThat(kubernetesApiStatus(before))
+        .as("the API server with the token before")
+        .isEqualTo(401);
+    assertThat(kubernetesApiStatus(after)).as("the API server with the new token").isEqualTo(200);
+
+    TestPods pods = new TestPods(kubernetes, "sa-turnover-");
+    SoftAssertions softly = new SoftAssertions();
+    for (BrokerProcess replica : replicas) {
+      // A pod token no replica has seen: its review is a call to the Kubernetes API.
+      String token = pods.token(pods.create());
+      BrokerTestClient client = new BrokerTestClient(replica.channel);
+      try {
+        String id = client.issue(token, "db1").getCredentialId();
+        client
+            .as(token)
+            .releaseCredential(ReleaseCredentialRequest.newBuilder().setCredentialId(id).build());
+      } catch (StatusRuntimeException e) {
+        softly.fail(replica + " refused a new pod after the token turnover: " + e.getStatus());
+      }
+    }
+    // Each replica logs in to Vault again, with the new token, at least twice.
+    letTimePass(BROKER_TOKEN_MAX_TTL.multipliedBy(2));
+    assertUnharmed(test, softly, 2 * replicas.length);
+  }
+
+  /** The status of a read of the cluster's signing keys, which any service account may read. */
+  private static int kubernetesApiStatus(String token) throws Exception {
+    return TestTls.httpClient(devStack.caCertPath())
+        .send(
+            HttpRequest.newBuilder(URI.create(devStack.kubernetesUrl() + "/openid/v1/jwks"))
+                .header("Authorization", "Bearer " + token)
+                .timeout(Duration.ofSeconds(10))
+                .build(),
+            HttpResponse.BodyHandlers.discarding())
+        .statusCode();
   }
 
   // ---- invariants and figures ----
