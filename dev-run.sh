@@ -24,6 +24,12 @@ pid_file=$work/dev-run.pid
 # The broker's service-account token; spring.cloud.vault.kubernetes.service-account-token-file in
 # broker-service/src/main/resources/application-dev.yaml names the same file.
 token_file=$work/credential-broker.token
+# The same token in a kubeconfig, for the broker's calls to the Kubernetes API (TokenReview, the
+# pod watch, the signing keys, the admin API's access reviews): credbroker.kubernetes.kubeconfig in
+# application-dev.yaml. In a cluster the broker reads the projected token itself; here it calls the
+# API server as its own service account, with the RBAC the chart grants, never as the dev-stack's
+# admin. The Kubernetes client reads the file again at least every minute and after a 401.
+broker_kubeconfig=$work/credential-broker.kubeconfig
 broker_jar=broker-service/target/credential-broker.jar
 stack_jar=dev-stack/target/dev-stack.jar
 max_replica=100
@@ -115,12 +121,14 @@ start_broker() {
 }
 
 # Mints a token of service account credbroker/credential-broker with TokenRequest, as the admin
-# user of the dev-stack's kubeconfig, and replaces $token_file with it atomically. No audience is
-# asked for, so the token carries the API server's own, like the token the chart's pods get
-# mounted. The admin token goes to curl on stdin, never on the command line.
+# user of the dev-stack's kubeconfig, and replaces $token_file and $broker_kubeconfig with it
+# atomically (owner-only files: the token is a secret). No audience is asked for, so the token
+# carries the API server's own, like the token the chart's pods get mounted. The admin token goes
+# to curl on stdin, never on the command line.
 mint_broker_token() {
-  local url answer token tmp
-  url="$(info_field url)/api/v1/namespaces/credbroker/serviceaccounts/credential-broker/token"
+  local server url answer token tmp
+  server=$(info_field url)
+  url="$server/api/v1/namespaces/credbroker/serviceaccounts/credential-broker/token"
   if ! answer=$(printf 'header = "Authorization: Bearer %s"\n' "$(info_field adminToken)" |
       curl -sS --fail --max-time 10 --config - --cacert "$work/ca.crt" \
         -H 'Content-Type: application/json' \
@@ -137,9 +145,31 @@ mint_broker_token() {
   tmp=$(umask 077 && mktemp "$work/.credential-broker.token.XXXXXX")
   printf '%s' "$token" >"$tmp"
   mv -f "$tmp" "$token_file"
+  tmp=$(umask 077 && mktemp "$work/.credential-broker.kubeconfig.XXXXXX")
+  cat >"$tmp" <<EOK
+apiVersion: v1
+kind: Config
+clusters:
+- name: dev-stack
+  cluster:
+    server: $server
+    certificate-authority: $(cd "$work" && pwd)/ca.crt
+users:
+- name: credential-broker
+  user:
+    token: $token
+contexts:
+- name: credential-broker
+  context:
+    cluster: dev-stack
+    user: credential-broker
+    namespace: credbroker
+current-context: credential-broker
+EOK
+  mv -f "$tmp" "$broker_kubeconfig"
 }
 
-# Runs in the background for the whole dev run: keeps $token_file fresh. Ctrl-C does not end it
+# Runs in the background for the whole dev run: keeps $token_file and $broker_kubeconfig fresh. Ctrl-C does not end it
 # (a subshell would otherwise die of it and leave its sleep behind); the dev run's cleanup does.
 refresh_broker_token() {
   local delay=$sa_token_refresh_seconds sleeper=
@@ -182,6 +212,7 @@ run_replica() {
   log=$work/broker-$n.log
   dev_run_up || die "no dev run is up: start ./dev-run.sh in another terminal first, then the replica"
   [ -s "$token_file" ] || die "the dev run has not written the broker's token file $token_file yet"
+  [ -s "$broker_kubeconfig" ] || die "the dev run has not written the broker's kubeconfig $broker_kubeconfig yet"
   [ -f "$broker_jar" ] || die "$broker_jar is missing; the dev run builds it"
   if script_running "$work/replica-$n.pid"; then
     die "replica $n is already running (pid $(cat "$work/replica-$n.pid"))"
@@ -225,7 +256,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ] || [ ! -f "$broker_jar" ] || [ ! -f "$stack_jar" 
 fi
 
 mkdir -p "$work"
-rm -f "$info" "$token_file"
+rm -f "$info" "$token_file" "$broker_kubeconfig"
 stack_pid=
 broker_pid=
 refresher_pid=
@@ -282,7 +313,7 @@ PGPASSWORD=$(info_field adminPassword) VAULT_TOKEN=root java -jar "$broker_jar" 
   || { cat "$work/setup.log"; exit 1; }
 tail -1 "$work/setup.log"
 
-echo "Minting the broker's service-account token ($token_file, renewed every $((sa_token_refresh_seconds / 60)) min) ..."
+echo "Minting the broker's service-account token ($token_file and $broker_kubeconfig, renewed every $((sa_token_refresh_seconds / 60)) min) ..."
 mint_broker_token || exit 1
 refresh_broker_token &
 refresher_pid=$!
@@ -302,7 +333,9 @@ Its certificate is signed by the dev-stack's CA $ca (dev-stack.json: broker.caCe
 pass it to grpcurl (-cacert) and curl (--cacert).
 It logs in to Vault by Kubernetes auth (role credential-broker) as service account
 credbroker/credential-broker, token file $token_file; its Vault token lives $broker_token_ttl, at most
-$broker_token_max_ttl, then it logs in again. Credentials: TTL $credential_ttl, max TTL $credential_max_ttl.
+$broker_token_max_ttl, then it logs in again. It calls the Kubernetes API as the same service account
+(kubeconfig $broker_kubeconfig, rewritten with each new token). Credentials: TTL $credential_ttl,
+max TTL $credential_max_ttl.
 $(sed -n '/dev-stack is running/,/^$/p' "$work/dev-stack.log")
 
 Get a credential as pod app-1 of service account public/application:
