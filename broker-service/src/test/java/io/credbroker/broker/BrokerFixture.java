@@ -17,6 +17,7 @@ import io.credbroker.broker.setup.VaultSetupOptions;
 import io.credbroker.devstack.DevStack;
 import io.credbroker.devstack.PostgresInfo;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
+import io.credbroker.devstack.kubernetes.StateFiles;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
 import io.grpc.ManagedChannel;
@@ -28,7 +29,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -99,6 +99,9 @@ final class BrokerFixture implements AutoCloseable {
     prepare.accept(devStack);
 
     Map<String, Object> properties = new LinkedHashMap<>(stackProperties(devStack));
+    // One JVM has one environment: brokers inside the test's JVM reach the Kubernetes API through
+    // a kubeconfig of the broker's service account (processes: see replicaProperties).
+    properties.put("credbroker.kubernetes.kubeconfig", brokerKubeconfig(devStack).toString());
     properties.put("spring.grpc.server.host", "127.0.0.1");
     properties.put("credbroker.grpc.port", "0");
     properties.put("credbroker.grpc.heartbeat-interval", "300ms");
@@ -385,20 +388,12 @@ final class BrokerFixture implements AutoCloseable {
                 pod,
                 List.of(KubernetesApiServer.API_AUDIENCE),
                 Duration.ofSeconds(3607));
-    Path file = brokerServiceAccountTokenFile(devStack);
     try {
-      Files.createDirectories(file.getParent());
-      replace(file, token);
-      replace(brokerKubeconfig(devStack), brokerKubeconfigYaml(devStack, token));
+      StateFiles.writePrivate(brokerServiceAccountTokenFile(devStack), token);
+      StateFiles.writePrivate(brokerKubeconfig(devStack), brokerKubeconfigYaml(devStack, token));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-  }
-
-  private static void replace(Path file, String content) throws IOException {
-    Path next = Files.createTempFile(file.getParent(), "." + file.getFileName(), ".next");
-    Files.writeString(next, content);
-    Files.move(next, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
   }
 
   /**
@@ -454,9 +449,9 @@ final class BrokerFixture implements AutoCloseable {
   /**
    * What any broker on {@code devStack} needs, in-JVM or as a process: Vault, logged in to as in
    * production (Kubernetes auth with the broker's service-account token; the root token is for the
-   * test's own operator actions only), the state database, the Kubernetes API, and binding 0
-   * ({@code db1} for {@code public/application}). {@code devStack} must come from {@link
-   * #startDevStack}.
+   * test's own operator actions only), the state database, and binding 0 ({@code db1} for {@code
+   * public/application}); how a broker reaches the Kubernetes API depends on where it runs. {@code
+   * devStack} must come from {@link #startDevStack}.
    */
   static Map<String, String> stackProperties(DevStack devStack) {
     PostgresInfo postgres = devStack.postgres();
@@ -477,7 +472,6 @@ final class BrokerFixture implements AutoCloseable {
     properties.put("spring.datasource.url", postgres.jdbcUrl("credbroker"));
     properties.put("spring.datasource.username", postgres.adminUser());
     properties.put("spring.datasource.password", postgres.adminPassword());
-    properties.put("credbroker.kubernetes.kubeconfig", brokerKubeconfig(devStack).toString());
     // TLS on both APIs, as the chart ships it, with the dev-stack's certificate for 127.0.0.1; a
     // renewed certificate is picked up within about a second.
     properties.put("credbroker.tls.certificate-file", devStack.brokerCertificatePath().toString());
@@ -514,7 +508,6 @@ final class BrokerFixture implements AutoCloseable {
    */
   static Map<String, String> replicaProperties(DevStack devStack) {
     Map<String, String> properties = new LinkedHashMap<>(stackProperties(devStack));
-    properties.remove("credbroker.kubernetes.kubeconfig");
     String environment = BrokerProcess.ENVIRONMENT;
     properties.put(environment + "KUBERNETES_SERVICE_HOST", "127.0.0.1");
     properties.put(

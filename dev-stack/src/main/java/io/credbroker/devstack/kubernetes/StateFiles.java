@@ -8,16 +8,21 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 
-/** Writes state files atomically; files holding keys or tokens are readable by the owner only. */
-final class StateFiles {
+/**
+ * Writes state files atomically; files holding keys or tokens are readable by the owner only. Also
+ * for tests that replace a file a process reads, as the kubelet replaces a projected token.
+ */
+public final class StateFiles {
 
   private StateFiles() {}
 
-  static void writePrivate(Path file, String content) throws IOException {
+  /** Replaces {@code file} with {@code content} in one step, readable by its owner only. */
+  public static void writePrivate(Path file, String content) throws IOException {
     write(file, content, true);
   }
 
-  static void writePublic(Path file, String content) throws IOException {
+  /** Replaces {@code file} with {@code content} in one step. */
+  public static void writePublic(Path file, String content) throws IOException {
     write(file, content, false);
   }
 
