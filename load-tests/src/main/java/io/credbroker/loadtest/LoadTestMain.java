@@ -12,6 +12,7 @@ import io.credbroker.loadtest.storms.RolloutScenario;
 import io.credbroker.loadtest.storms.StormReport;
 import io.credbroker.loadtest.streams.StreamsReport;
 import io.credbroker.loadtest.streams.StreamsScenario;
+import io.credbroker.loadtest.tls.TlsEngineFootprint;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.PrintWriter;
@@ -21,6 +22,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
@@ -52,7 +54,8 @@ import picocli.CommandLine.Spec;
       LoadTestMain.Rollout.class,
       LoadTestMain.Failover.class,
       LoadTestMain.Renewals.class,
-      LoadTestMain.HeapOwnersCommand.class
+      LoadTestMain.HeapOwnersCommand.class,
+      LoadTestMain.TlsEnginesCommand.class
     },
     description =
         "Load generator for the credential broker. Each subcommand starts its own dev-stack and broker"
@@ -138,6 +141,51 @@ public final class LoadTestMain implements Callable<Integer> {
                       o.objects() / (double) pods,
                       o.layer(),
                       o.component()));
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "tls-engines",
+      mixinStandardHelpOptions = true,
+      sortOptions = false,
+      description =
+          "Heap and native memory per idle TLS connection of the gRPC server, OpenSSL against the"
+              + " JDK's engine, each in a JVM of its own (no broker, no sockets).")
+  static final class TlsEnginesCommand implements Callable<Integer> {
+    @Option(
+        names = "--connections",
+        defaultValue = "5000",
+        description = "Server engines kept after their handshake (default ${DEFAULT-VALUE})")
+    int connections;
+
+    @Option(
+        names = "--work-dir",
+        defaultValue = "target/tls-engines",
+        description =
+            "Where the certificates and the children's logs go (default ${DEFAULT-VALUE})")
+    Path workDir;
+
+    @Override
+    public Integer call() throws Exception {
+      if (connections < 1) {
+        throw new IllegalArgumentException("--connections must be positive");
+      }
+      var jdk = TlsEngineFootprint.measureInChild("jdk", connections, workDir);
+      var results = new java.util.ArrayList<TlsEngineFootprint.Result>();
+      for (String engine : List.of("openssl", "openssl-shared-key")) {
+        results.add(TlsEngineFootprint.measureInChild(engine, connections, workDir));
+      }
+      results.add(jdk);
+      results.forEach(r -> System.out.println(r.line()));
+      for (TlsEngineFootprint.Result r : results.subList(0, 2)) {
+        System.out.printf(
+            Locale.ROOT,
+            "%s/jdk per connection: heap %.2f, heap and native %.2f%n",
+            r.engine(),
+            (double) r.heapBytes() / jdk.heapBytes(),
+            (double) (r.heapBytes() + r.nativeBytes()) / (jdk.heapBytes() + jdk.nativeBytes()));
+      }
       return 0;
     }
   }
