@@ -37,6 +37,14 @@ public final class HttpEndpoint implements AutoCloseable {
     if (System.getProperty("sun.net.httpserver.nodelay") == null) {
       System.setProperty("sun.net.httpserver.nodelay", "true");
     }
+    // The JDK server closes a connection idle for 30 s (checked every 10 s), kube-apiserver only
+    // after 90 s (IdleTimeout in k8s.io/apiserver/pkg/server/secure_serving.go; Vault after 5
+    // minutes, http_idle_timeout). A client that keeps idle connections for 60 s, as the fabric8
+    // client's Vert.x does, would reuse a connection the stand-in had closed, and its request would
+    // fail ("Connection was closed") where the real server would have answered.
+    if (System.getProperty("sun.net.httpserver.idleInterval") == null) {
+      System.setProperty("sun.net.httpserver.idleInterval", "90");
+    }
   }
 
   private final HttpServer server;
