@@ -53,7 +53,13 @@ class LeaseLifecycleIT {
   /** A Vault role whose leases live 3 s and can be renewed up to 10 s after issue. */
   private static final String SHORT_ROLE = "db1short";
 
-  private static final Duration GRACE = Duration.ofSeconds(3);
+  /**
+   * The reconnect grace. It must cover, in {@link
+   * #credentialsOfASilentReplicaAreClaimedKeptAliveAndResumableOnTheOthers}, the claim, the
+   * claimers' first renewal and two resumes one after the other: with 3 s, a slow run resumed the
+   * second credential 0.1 s after its grace had ended.
+   */
+  private static final Duration GRACE = Duration.ofSeconds(5);
 
   /**
    * How long a TokenReview held back by the stand-in keeps its call waiting (a replica's timeout).
@@ -226,7 +232,7 @@ class LeaseLifecycleIT {
   void brokenStreamKeepsItsRoleRenewedThroughTheReconnectGraceThenTheRoleIsDropped()
       throws Exception {
     String token = pods.token(pods.create());
-    // A 2 s lease with a 3 s grace: it has to be renewed while nobody holds it.
+    // A 2 s lease with a longer grace: it has to be renewed while nobody holds it.
     EventStream stream = watch(fixture.channel, token, "db1", Duration.ofSeconds(2));
     Credential credential = client.remember(stream.first().getIssued().getCredential());
     Instant issuedExpiry = instant(credential.getExpireTime());
