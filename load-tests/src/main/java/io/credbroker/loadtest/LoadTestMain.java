@@ -172,13 +172,10 @@ public final class LoadTestMain implements Callable<Integer> {
         throw new IllegalArgumentException("--connections must be positive");
       }
       var jdk = TlsEngineFootprint.measureInChild("jdk", connections, workDir);
-      var results = new java.util.ArrayList<TlsEngineFootprint.Result>();
-      for (String engine : List.of("openssl", "openssl-shared-key")) {
-        results.add(TlsEngineFootprint.measureInChild(engine, connections, workDir));
-      }
-      results.add(jdk);
-      results.forEach(r -> System.out.println(r.line()));
-      for (TlsEngineFootprint.Result r : results.subList(0, 2)) {
+      var openSsl = TlsEngineFootprint.measureInChild("openssl", connections, workDir);
+      var sharedKey = TlsEngineFootprint.measureInChild("openssl-shared-key", connections, workDir);
+      List.of(openSsl, sharedKey, jdk).forEach(r -> System.out.println(r.line()));
+      for (TlsEngineFootprint.Result r : List.of(openSsl, sharedKey)) {
         System.out.printf(
             Locale.ROOT,
             "%s/jdk per connection: heap %.2f, heap and native %.2f%n",

@@ -10,9 +10,11 @@ import io.netty.handler.ssl.OpenSslSessionContext;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
+import io.netty.util.ReferenceCounted;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyStore;
@@ -291,7 +293,7 @@ public final class TlsEngineFootprint {
   private static void exchange(
       SSLEngine from, String text, ByteBuffer wire, SSLEngine to, ByteBuffer appIn)
       throws SSLException {
-    from.wrap(ByteBuffer.wrap(text.getBytes(java.nio.charset.StandardCharsets.US_ASCII)), wire);
+    from.wrap(ByteBuffer.wrap(text.getBytes(StandardCharsets.US_ASCII)), wire);
     wire.flip();
     while (wire.hasRemaining()) {
       SSLEngineResult read = to.unwrap(wire, appIn);
@@ -302,7 +304,7 @@ public final class TlsEngineFootprint {
     }
     wire.compact();
     appIn.flip();
-    String received = java.nio.charset.StandardCharsets.US_ASCII.decode(appIn).toString();
+    String received = StandardCharsets.US_ASCII.decode(appIn).toString();
     appIn.clear();
     if (!received.equals(text)) {
       throw new IllegalStateException("sent " + text + ", received " + received);
@@ -310,7 +312,7 @@ public final class TlsEngineFootprint {
   }
 
   private static void release(SSLEngine engine) {
-    if (engine instanceof io.netty.util.ReferenceCounted counted) {
+    if (engine instanceof ReferenceCounted counted) {
       counted.release();
     }
   }
