@@ -69,6 +69,9 @@ final class CredentialBrokerService extends CredentialBrokerGrpc.CredentialBroke
             cancelled(current);
           }
         });
+    // Until registered below, the lease lifecycle must know that a stream is on its way here (a
+    // credential the resume attaches can come due before): see LeaseDecisions.
+    streams.beginOpening(streamId);
     try {
       CredentialEvent first;
       IssuedCredential credential;
@@ -115,6 +118,9 @@ final class CredentialBrokerService extends CredentialBrokerGrpc.CredentialBroke
       if (!observer.isCancelled()) {
         observer.onError(GrpcErrorMapper.toStatusException(e));
       }
+    } finally {
+      // After register: whoever finds it no longer opening finds it held, or never will.
+      streams.endOpening(streamId);
     }
   }
 

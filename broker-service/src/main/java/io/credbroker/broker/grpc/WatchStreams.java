@@ -88,6 +88,14 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
                               + "); ask for a new one")));
 
   private final Map<UUID, WatchStream> streams = new ConcurrentHashMap<>();
+
+  /**
+   * The ids of streams whose call is issuing or resuming their credential: from {@link
+   * #beginOpening} until the call has registered the stream or failed ({@link #endOpening}). One
+   * entry per call in progress, so bounded by the calls the server admits at once.
+   */
+  private final Set<UUID> openingStreams = ConcurrentHashMap.newKeySet();
+
   private final ScheduledExecutorService ticker;
   private final Clock clock;
   private final Consumer<UUID> streamEnded;
@@ -156,6 +164,19 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
     }
   }
 
+  /**
+   * Notes that a call has begun to issue or resume the credential of stream {@code streamId}. The
+   * call must then {@link #endOpening} it, after it registered the stream or failed.
+   */
+  void beginOpening(UUID streamId) {
+    openingStreams.add(streamId);
+  }
+
+  /** The call that began opening stream {@code streamId} has registered it, or failed. */
+  void endOpening(UUID streamId) {
+    openingStreams.remove(streamId);
+  }
+
   void unregister(WatchStream stream) {
     streams.remove(stream.credentialId(), stream);
     streamEnded.accept(stream.streamId());
@@ -168,6 +189,11 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
   @Override
   public boolean holds(UUID credentialId) {
     return streams.containsKey(credentialId);
+  }
+
+  @Override
+  public boolean opening(UUID streamId) {
+    return openingStreams.contains(streamId);
   }
 
   @Override

@@ -18,6 +18,15 @@ public interface CredentialStreams {
   /** Whether a stream on this replica currently holds the credential. */
   boolean holds(UUID credentialId);
 
+  /**
+   * Whether a call on this replica is still on its way to registering the stream {@code streamId}
+   * (an issue or a resume has begun and neither registered it nor failed). Once this is false, the
+   * stream either holds its credential ({@link #holds}) or never will. False by default.
+   */
+  default boolean opening(UUID streamId) {
+    return false;
+  }
+
   /** The credentials that streams on this replica hold now (a snapshot). */
   default Set<UUID> held() {
     return Set.of();

@@ -403,12 +403,19 @@ final class LeaseDecisions {
     // Keep renewing while the stream is away (its grace may outlast the lease); stop once capped.
     Instant renewalDue = capped ? null : leases.renewals().due(now, renewal.leaseDuration(), max);
     if (capped && !held && entry.attachedToAStream()) {
-      // Its row holds it on a stream of this replica that is not registered yet: a resume here
-      // attached it (and made a capped lease due at once) while the resume's call is still on its
-      // way to registering the stream. Stopping now would leave it unrotated until it runs out
-      // under that stream; it is looked at again shortly, when the stream can take the
-      // replacement.
-      renewalDue = earliest(now.plus(MIN_RETRY), expire);
+      // Its row holds it on a stream of this replica that was not registered when it was read. A
+      // resume here may have attached it (and made a capped lease due at once) while the resume's
+      // call is still on its way to registering the stream: stopping now would leave it unrotated
+      // until it runs out under that stream, so it is looked at again shortly, when the stream
+      // can take the replacement. Asked in this order (the call registers, then stops opening),
+      // so a stream registered meanwhile is found. Any other row (its stream ended and the
+      // detachment could not be written, or the call failed) has no stream to come: its capped
+      // renewal is its last, not one every 200 ms until it runs out.
+      if (streams.opening(Objects.requireNonNull(entry.streamId()))) {
+        renewalDue = earliest(now.plus(MIN_RETRY), expire);
+      } else {
+        held = streams.holds(id);
+      }
     }
     Instant next = earliest(renewalDue, graceEnd(record), expire);
     if (!store.recordRenewal(

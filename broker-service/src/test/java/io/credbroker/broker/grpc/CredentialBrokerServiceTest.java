@@ -453,6 +453,60 @@ class CredentialBrokerServiceTest {
   }
 
   @Test
+  void aStreamIsOpeningForTheLeaseLifecycleFromItsResumeUntilItIsRegisteredOrFailed() {
+    IssuedCredential adopted = issuedCredential(CredentialKind.STREAM);
+    AtomicReference<UUID> streamId = new AtomicReference<>();
+    AtomicReference<Boolean> openingDuringResume = new AtomicReference<>();
+    when(leases.resume(eq(APP_POD), eq(DB1), eq(adopted.record().id()), any()))
+        .thenAnswer(
+            invocation -> {
+              UUID id = invocation.getArgument(3);
+              streamId.set(id);
+              openingDuringResume.set(streams.opening(id));
+              return new IssuedCredential(adopted.record(), "", adopted.connection());
+            });
+
+    CredentialEvent first =
+        blocking(appToken)
+            .watchCredential(
+                WatchCredentialRequest.newBuilder()
+                    .setDatabaseRole("db1")
+                    .setResumeCredentialId(adopted.record().id().toString())
+                    .build())
+            .next();
+
+    // While the resume ran, a keeper finding the row attached to no registered stream was told
+    // that one is on its way; once registered, it holds the credential and is opening no more.
+    assertThat(first.hasResumed()).isTrue();
+    assertThat(openingDuringResume.get()).isTrue();
+    await().until(() -> streams.holds(adopted.record().id()));
+    assertThat(streams.opening(streamId.get())).isFalse();
+
+    // A resume that fails leaves nothing opening: no stream will come to take a replacement.
+    AtomicReference<UUID> failedStreamId = new AtomicReference<>();
+    when(leases.resume(eq(APP_POD), eq(DB1), eq(adopted.record().id()), any()))
+        .thenAnswer(
+            invocation -> {
+              failedStreamId.set(invocation.getArgument(3));
+              throw new BrokerException(
+                  BrokerException.Reason.CREDENTIAL_NOT_RESUMABLE, "the credential is gone");
+            });
+    assertRefused(
+        () ->
+            blocking(appToken)
+                .watchCredential(
+                    WatchCredentialRequest.newBuilder()
+                        .setDatabaseRole("db1")
+                        .setResumeCredentialId(adopted.record().id().toString())
+                        .build())
+                .next(),
+        Status.Code.FAILED_PRECONDITION,
+        "CREDENTIAL_NOT_RESUMABLE");
+    assertThat(failedStreamId.get()).isNotNull();
+    assertThat(streams.opening(failedStreamId.get())).isFalse();
+  }
+
+  @Test
   void aCredentialTheKeeperRevokesBeforeItsResumedStreamRegistersEndsThatStream() {
     IssuedCredential adopted = issuedCredential(CredentialKind.STREAM);
     // The resume attached it here; before the call registers its stream, this replica's keeper

@@ -281,6 +281,7 @@ class LeaseKeeperTest {
     LeaseEntry resumed = entry(NOW.plusSeconds(20), NOW.plusSeconds(30), null, null);
     when(store.findEntry(resumed.id())).thenReturn(Optional.of(resumed));
     when(streams.holds(resumed.id())).thenReturn(false);
+    when(streams.opening(resumed.streamId())).thenReturn(true);
     when(vault.renewLease(any(), any())).thenReturn(new LeaseRenewal(Duration.ofSeconds(30), true));
     when(store.recordRenewal(any(), any(), any())).thenReturn(true);
 
@@ -296,6 +297,47 @@ class LeaseKeeperTest {
 
     // Its stream is registered by then: that look rotates it on the stream, before it runs out.
     when(streams.holds(resumed.id())).thenReturn(true);
+    IssuedCredential fresh = rotationSucceeds(resumed);
+
+    keeper.tend(resumed.id());
+
+    verify(streams).rotated(resumed.id(), fresh, Duration.ofSeconds(30), RotationReason.MAX_TTL);
+  }
+
+  @Test
+  void cappedRenewalOfARowLeftAttachedToAStreamThatEndedIsItsLast() {
+    // Its stream ended here, but the detachment could not be written (the state database was out
+    // for a moment): the row still names a stream that no call is opening any more. Nothing will
+    // take a replacement; it must not be renewed again and again until it runs out.
+    LeaseEntry orphan = entry(NOW.plusSeconds(20), NOW.plusSeconds(30), null, null);
+    when(store.findEntry(orphan.id())).thenReturn(Optional.of(orphan));
+    when(streams.holds(orphan.id())).thenReturn(false);
+    when(streams.opening(orphan.streamId())).thenReturn(false);
+    when(vault.renewLease(any(), any())).thenReturn(new LeaseRenewal(Duration.ofSeconds(30), true));
+    when(store.recordRenewal(any(), any(), any())).thenReturn(true);
+
+    Instant next = keeper.tend(orphan.id());
+
+    verify(store)
+        .recordRenewal(
+            orphan.id(),
+            ME,
+            new Renewal(NOW, NOW.plusSeconds(30), NOW.plusSeconds(30), null, NOW.plusSeconds(30)));
+    assertThat(next).isEqualTo(NOW.plusSeconds(30));
+    verify(vault, times(1)).renewLease(any(), any());
+    verify(streams, never()).rotated(any(), any(), any(), any());
+  }
+
+  @Test
+  void cappedRenewalRightAfterAResumeWhoseStreamRegisteredMeanwhileRotatesAtOnce() {
+    // The stream was not registered when the keeper read the row, and was by the time Vault
+    // capped the renewal (its call no longer opening it): no need to look again, it is rotated.
+    LeaseEntry resumed = entry(NOW.plusSeconds(20), NOW.plusSeconds(30), null, null);
+    when(store.findEntry(resumed.id())).thenReturn(Optional.of(resumed));
+    when(streams.holds(resumed.id())).thenReturn(false, true);
+    when(streams.opening(resumed.streamId())).thenReturn(false);
+    when(vault.renewLease(any(), any())).thenReturn(new LeaseRenewal(Duration.ofSeconds(30), true));
+    when(store.recordRenewal(any(), any(), any())).thenReturn(true);
     IssuedCredential fresh = rotationSucceeds(resumed);
 
     keeper.tend(resumed.id());
