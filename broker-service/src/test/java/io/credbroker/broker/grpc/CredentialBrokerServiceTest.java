@@ -298,14 +298,7 @@ class CredentialBrokerServiceTest {
             new BrokerException(
                 BrokerException.Reason.CREDENTIAL_NOT_RESUMABLE, "the credential is gone"));
     assertRefused(
-        () ->
-            blocking(appToken)
-                .watchCredential(
-                    WatchCredentialRequest.newBuilder()
-                        .setDatabaseRole("db1")
-                        .setResumeCredentialId(UUID.randomUUID().toString())
-                        .build())
-                .next(),
+        () -> blocking(appToken).watchCredential(resumeRequest(UUID.randomUUID())).next(),
         Status.Code.FAILED_PRECONDITION,
         "CREDENTIAL_NOT_RESUMABLE");
   }
@@ -319,13 +312,7 @@ class CredentialBrokerServiceTest {
         .thenReturn(withoutPassword);
 
     CredentialEvent first =
-        blocking(appToken)
-            .watchCredential(
-                WatchCredentialRequest.newBuilder()
-                    .setDatabaseRole("db1")
-                    .setResumeCredentialId(adopted.record().id().toString())
-                    .build())
-            .next();
+        blocking(appToken).watchCredential(resumeRequest(adopted.record().id())).next();
 
     assertThat(first.hasResumed()).isTrue();
     assertThat(first.getResumed().getCredential().getUsername()).isEqualTo("v-app-db1-abc");
@@ -467,13 +454,7 @@ class CredentialBrokerServiceTest {
             });
 
     CredentialEvent first =
-        blocking(appToken)
-            .watchCredential(
-                WatchCredentialRequest.newBuilder()
-                    .setDatabaseRole("db1")
-                    .setResumeCredentialId(adopted.record().id().toString())
-                    .build())
-            .next();
+        blocking(appToken).watchCredential(resumeRequest(adopted.record().id())).next();
 
     // While the resume ran, a keeper finding the row attached to no registered stream was told
     // that one is on its way; once registered, it holds the credential and is opening no more.
@@ -492,14 +473,7 @@ class CredentialBrokerServiceTest {
                   BrokerException.Reason.CREDENTIAL_NOT_RESUMABLE, "the credential is gone");
             });
     assertRefused(
-        () ->
-            blocking(appToken)
-                .watchCredential(
-                    WatchCredentialRequest.newBuilder()
-                        .setDatabaseRole("db1")
-                        .setResumeCredentialId(adopted.record().id().toString())
-                        .build())
-                .next(),
+        () -> blocking(appToken).watchCredential(resumeRequest(adopted.record().id())).next(),
         Status.Code.FAILED_PRECONDITION,
         "CREDENTIAL_NOT_RESUMABLE");
     assertThat(failedStreamId.get()).isNotNull();
@@ -519,13 +493,7 @@ class CredentialBrokerServiceTest {
             });
     RecordingObserver events = new RecordingObserver();
 
-    stub(appToken)
-        .watchCredential(
-            WatchCredentialRequest.newBuilder()
-                .setDatabaseRole("db1")
-                .setResumeCredentialId(adopted.record().id().toString())
-                .build(),
-            events);
+    stub(appToken).watchCredential(resumeRequest(adopted.record().id()), events);
 
     // Not left open on a role that is gone: the client is told, and asks for a new credential.
     await().until(() -> events.error.get() != null);
@@ -620,6 +588,14 @@ class CredentialBrokerServiceTest {
     assertThat(status.getStatus().getCode()).isEqualTo(code);
     assertThat(errorInfo(status).getReason()).isEqualTo(reason);
     return status;
+  }
+
+  /** A watch of {@code db1} that resumes {@code credentialId}. */
+  private static WatchCredentialRequest resumeRequest(UUID credentialId) {
+    return WatchCredentialRequest.newBuilder()
+        .setDatabaseRole("db1")
+        .setResumeCredentialId(credentialId.toString())
+        .build();
   }
 
   private static void assertRefused(Runnable call, Status.Code code, String reason) {
