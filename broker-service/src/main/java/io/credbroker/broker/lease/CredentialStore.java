@@ -331,14 +331,27 @@ public class CredentialStore {
         == 1;
   }
 
-  /** Records that a renewal (or rotation) could not reach Vault and when to try again. */
+  /**
+   * Records that a renewal (or rotation) failed and when to try again.
+   *
+   * @param failures the consecutive failed attempts, this one included: the count its owner read
+   *     before the attempt, plus one. Not the stored count plus one, which a renewal that succeeded
+   *     in the same attempt (before its rotation failed) has just reset, so that every retry would
+   *     wait the shortest backoff.
+   */
   boolean recordRenewalFailure(
-      UUID id, String replica, Instant retryAt, Instant nextAction, boolean expiringNotified) {
+      UUID id,
+      String replica,
+      int failures,
+      Instant retryAt,
+      Instant nextAction,
+      boolean expiringNotified) {
     return jdbc.sql(
-                "UPDATE credential SET renewal_failures = renewal_failures + 1,"
+                "UPDATE credential SET renewal_failures = :failures,"
                     + " renewal_due_time = :retryAt, next_action_time = :nextAction,"
                     + " expiring_notified = :notified, updated_time = now()"
                     + " WHERE id = :id AND owner_replica = :replica AND state = 'ACTIVE'")
+            .param("failures", failures)
             .param("retryAt", utc(retryAt))
             .param("nextAction", utc(nextAction))
             .param("notified", expiringNotified)

@@ -488,14 +488,21 @@ final class LeaseDecisions {
       superseded = store.supersede(entry, oldExpire, RevocationTrigger.EXPIRED);
     } catch (DataAccessException e) {
       // The state database failed between the replacement's creation and the switch to it: the
-      // replacement is given up and the rotation tried again shortly, not left until the old
-      // credential runs out under its pod (nothing else would look at it before then).
+      // replacement is given up and the rotation tried again, not left until the old credential
+      // runs out under its pod. Recorded as a failed attempt: a capped renewal left no renewal
+      // due, so without it the next look would only wait for the expiry; with it that look renews
+      // and rotates again, after a backoff that grows with each failure. Should that write fail
+      // too, it is looked at again in a moment.
       log.warn(
           "Rotating credential {} failed ({}: the state database); trying again",
           old.id(),
           e.getClass().getSimpleName());
       abandon(fresh);
-      return now.plus(MIN_RETRY);
+      try {
+        return renewalFailed(entry, now, true);
+      } catch (DataAccessException again) {
+        return now.plus(MIN_RETRY);
+      }
     }
     if (!superseded) {
       // Revoked, taken over, detached or resumed on another stream meanwhile: nobody will use the
@@ -556,7 +563,12 @@ final class LeaseDecisions {
     Instant expiry = record.expireTime().isAfter(now) ? record.expireTime() : null;
     Instant next = earliest(retryAt, graceEnd(record), expiry);
     store.recordRenewalFailure(
-        record.id(), replica, retryAt, next, entry.expiringNotified() || notify);
+        record.id(),
+        replica,
+        entry.renewalFailures() + 1,
+        retryAt,
+        next,
+        entry.expiringNotified() || notify);
     if (notify) {
       streams.expiring(record.id(), record.expireTime());
     }

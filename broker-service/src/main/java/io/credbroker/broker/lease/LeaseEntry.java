@@ -17,7 +17,7 @@ import org.jspecify.annotations.Nullable;
  * @param streamId the stream holding it, or {@code null}
  * @param revokeAfter when to revoke it because a rotation replaced it, or {@code null}
  * @param revokeTrigger what that revocation is for, or {@code null}
- * @param renewalFailures consecutive renewals that could not reach Vault
+ * @param renewalFailures consecutive looks that failed to renew or to rotate it
  * @param expiringNotified whether the stream was told the credential may expire unrenewed
  * @param expiryGrantedToOwner whether the record's expiry is what Vault granted to its owner (its
  *     issue or a renewal it recorded) since a resume last brought it there: see {@link

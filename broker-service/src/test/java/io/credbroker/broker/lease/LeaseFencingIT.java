@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.mockito.ArgumentMatchers.any;
 import static org.mockito.ArgumentMatchers.eq;
 import static org.mockito.Mockito.mock;
+import static org.mockito.Mockito.never;
+import static org.mockito.Mockito.times;
 import static org.mockito.Mockito.verify;
 import static org.mockito.Mockito.verifyNoInteractions;
 import static org.mockito.Mockito.when;
@@ -15,12 +17,16 @@ import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.broker.cluster.TakeOver;
 import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.revocation.StateDatabase;
+import io.credbroker.broker.vault.LeaseRenewal;
 import io.credbroker.broker.vault.VaultDatabaseCredentials;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Path;
+import java.sql.Timestamp;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -40,6 +46,8 @@ import org.mockito.ArgumentCaptor;
  * refused before they reach Vault and leave the credential as its new holder has it; a stream that
  * still holds it on the paused replica is ended with UNAVAILABLE so that its client resumes where
  * the credential is kept now.
+ *
+ * <p>Also, on the same stand: the backoff of a rotation that keeps failing after its renewal.
  */
 class LeaseFencingIT {
 
@@ -135,11 +143,52 @@ class LeaseFencingIT {
     assertThat(row(id).get("end_reason")).isEqualTo("ABANDONED");
   }
 
+  @Test
+  void aRotationThatKeepsFailingAfterItsRenewalBacksOffLongerAtEveryLook() {
+    // In its rotation window (its max TTL 30 s on, a 60 s lease): every look renews it (Vault
+    // caps the renewal, which resets the stored failure count) and then fails to create its
+    // replacement. Each retry must wait longer than the one before, not the shortest retry each
+    // time, with a Vault renewal every 200 to 400 ms for as long as creations fail.
+    Stand stand = new Stand();
+    UUID id =
+        stand.credential(
+            "renewal_due_time = now() - interval '1 second',"
+                + " expire_time = now() + interval '20 seconds',"
+                + " max_expire_time = now() + interval '30 seconds'",
+            UUID.randomUUID());
+    when(stand.vault.renewLease(any(), any()))
+        .thenReturn(new LeaseRenewal(Duration.ofSeconds(30), true));
+    when(stand.vault.issue(any(), any()))
+        .thenThrow(new BrokerException(BrokerException.Reason.VAULT_UNAVAILABLE, "no creation"));
+
+    List<Long> retryMillis = new ArrayList<>();
+    for (int look = 1; look <= 4; look++) {
+      // Due again, as the time until its retry has passed.
+      db.jdbc
+          .sql(
+              "UPDATE credential SET renewal_due_time = now() - interval '1 second',"
+                  + " next_action_time = now() WHERE id = :id")
+          .param("id", id)
+          .update();
+      Instant before = Instant.now();
+      assertThat(stand.keeper.tend(id)).isNotNull();
+      Map<String, Object> after = row(id);
+      assertThat(after.get("renewal_failures")).as("failures after look %d", look).isEqualTo(look);
+      Instant due = ((Timestamp) after.get("renewal_due_time")).toInstant();
+      retryMillis.add(Duration.between(before, due).toMillis());
+    }
+    // Jittered in the upper half of 200 ms doubled once per earlier failure: the fourth retry is
+    // at least 800 ms away (the first 200 ms).
+    assertThat(retryMillis.get(3)).isGreaterThanOrEqualTo(790);
+    verify(stand.vault, times(4)).renewLease(any(), any());
+    verify(stand.streams, never()).rotated(any(), any(), any(), any());
+  }
+
   private static Map<String, Object> row(UUID id) {
     return db.jdbc
         .sql(
-            "SELECT owner_replica, state, expire_time, renewal_failures, stream_id, end_reason"
-                + " FROM credential WHERE id = :id")
+            "SELECT owner_replica, state, expire_time, renewal_failures, renewal_due_time,"
+                + " stream_id, end_reason FROM credential WHERE id = :id")
         .param("id", id)
         .query()
         .singleRow();

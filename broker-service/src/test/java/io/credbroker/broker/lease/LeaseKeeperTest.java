@@ -2,6 +2,7 @@ package io.credbroker.broker.lease;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.mockito.ArgumentMatchers.any;
+import static org.mockito.ArgumentMatchers.anyBoolean;
 import static org.mockito.ArgumentMatchers.eq;
 import static org.mockito.Mockito.mock;
 import static org.mockito.Mockito.never;
@@ -406,10 +407,50 @@ class LeaseKeeperTest {
     Instant next = keeper.tend(entry.id());
 
     // Nobody will get the replacement; the old credential is looked at again in a moment rather
-    // than at its expiry, when its pod's password would stop working unreplaced.
+    // than at its expiry, when its pod's password would stop working unreplaced. Its row says so:
+    // a renewal is due then (the capped renewal had recorded none), so that look rotates it.
     verify(leases).revoke(fresh.record().id(), RevocationTrigger.ABANDONED);
     verify(streams, never()).rotated(any(), any(), any(), any());
     assertThat(next).isNotNull().isBefore(NOW.plusSeconds(1));
+    ArgumentCaptor<Instant> retryAt = ArgumentCaptor.forClass(Instant.class);
+    verify(store)
+        .recordRenewalFailure(
+            eq(entry.id()), eq(ME), eq(1), retryAt.capture(), eq(next), anyBoolean());
+    assertThat(retryAt.getValue()).isAfter(NOW).isBefore(NOW.plusSeconds(1));
+  }
+
+  @Test
+  void aRotationThatFailsAfterItsRenewalCountsFromTheFailuresBeforeIt() {
+    // Three looks failed to rotate it already; this one renews it (capped), then Vault creates
+    // no replacement. The failure is the fourth: the count the look read plus one, whatever the
+    // renewal's record did to the stored count, so the retry waits longer than the last.
+    LeaseEntry held = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(30));
+    LeaseEntry entry =
+        new LeaseEntry(
+            held.record(),
+            held.leaseTtl(),
+            held.renewalDue(),
+            held.nextAction(),
+            held.streamId(),
+            null,
+            null,
+            3,
+            false,
+            false);
+    when(store.findEntry(entry.id())).thenReturn(Optional.of(entry));
+    when(vault.renewLease(any(), any())).thenReturn(new LeaseRenewal(Duration.ofSeconds(30), true));
+    when(store.recordRenewal(any(), any(), any())).thenReturn(true);
+    when(leases.issue(any(), any(), any(), any(), any(), any()))
+        .thenThrow(new BrokerException(Reason.VAULT_UNAVAILABLE, "Vault is unavailable"));
+
+    keeper.tend(entry.id());
+
+    ArgumentCaptor<Instant> retryAt = ArgumentCaptor.forClass(Instant.class);
+    verify(store)
+        .recordRenewalFailure(
+            eq(entry.id()), eq(ME), eq(4), retryAt.capture(), any(), anyBoolean());
+    // 200 ms doubled three times, in its upper half.
+    assertThat(retryAt.getValue()).isAfterOrEqualTo(NOW.plusMillis(800));
   }
 
   @Test
@@ -545,7 +586,8 @@ class LeaseKeeperTest {
     Instant next = keeper.tend(entry.id());
 
     ArgumentCaptor<Instant> retryAt = ArgumentCaptor.forClass(Instant.class);
-    verify(store).recordRenewalFailure(eq(entry.id()), eq(ME), retryAt.capture(), any(), eq(true));
+    verify(store)
+        .recordRenewalFailure(eq(entry.id()), eq(ME), eq(1), retryAt.capture(), any(), eq(true));
     // Within a third of the remaining 6 s, so that several attempts fit before the expiry.
     assertThat(retryAt.getValue()).isAfter(NOW).isBeforeOrEqualTo(NOW.plusSeconds(2));
     assertThat(next).isEqualTo(retryAt.getValue());
