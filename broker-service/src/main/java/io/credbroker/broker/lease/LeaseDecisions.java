@@ -366,6 +366,9 @@ final class LeaseDecisions {
             ? entry.leaseTtl()
             : Duration.between(record.issueTime(), record.expireTime());
     boolean held = streams.holds(id);
+    if (!held && entry.attachedToAStream() && streamEndedUnrecorded(entry)) {
+      return detachNow(entry, now);
+    }
     Instant max = record.maxExpireTime();
     boolean wouldCap =
         max != null
@@ -403,14 +406,13 @@ final class LeaseDecisions {
     // Keep renewing while the stream is away (its grace may outlast the lease); stop once capped.
     Instant renewalDue = capped ? null : leases.renewals().due(now, renewal.leaseDuration(), max);
     if (capped && !held && entry.attachedToAStream()) {
-      // Its row holds it on a stream of this replica that was not registered when it was read. A
-      // resume here may have attached it (and made a capped lease due at once) while the resume's
-      // call is still on its way to registering the stream: stopping now would leave it unrotated
-      // until it runs out under that stream, so it is looked at again shortly, when the stream
-      // can take the replacement. Asked in this order (the call registers, then stops opening),
-      // so a stream registered meanwhile is found. Any other row (its stream ended and the
-      // detachment could not be written, or the call failed) has no stream to come: its capped
-      // renewal is its last, not one every 200 ms until it runs out.
+      // Its row holds it on a stream of this replica that a call was still opening when the look
+      // began (any other is detached above): a resume here attached it (and made a capped lease
+      // due at once) and is on its way to registering the stream. Stopping now would leave it
+      // unrotated until it runs out under that stream, so it is looked at again shortly, when the
+      // stream can take the replacement. Asked in this order (the call registers, then stops
+      // opening), so a stream registered meanwhile is found. A call that failed meanwhile has no
+      // stream to come: its capped renewal is its last, not one every 200 ms until it runs out.
       if (streams.opening(Objects.requireNonNull(entry.streamId()))) {
         renewalDue = earliest(now.plus(MIN_RETRY), expire);
       } else {
@@ -436,6 +438,36 @@ final class LeaseDecisions {
       return rotate(entry, usableUntil, rotationReason(record, renewal.capped()), now);
     }
     return next;
+  }
+
+  /**
+   * Whether the credential's row holds it on a stream of this replica that is gone: no call here is
+   * opening that stream and none holds the credential. Its end was not recorded (the state database
+   * failed the detachment, or the call failed after its issue or resume attached the row). Asked in
+   * this order: a call registers its stream, then stops opening it.
+   */
+  private boolean streamEndedUnrecorded(LeaseEntry entry) {
+    return !streams.opening(Objects.requireNonNull(entry.streamId())) && !streams.holds(entry.id());
+  }
+
+  /**
+   * Records now the end of a stream that was not recorded when it ended: the credential's reconnect
+   * grace starts, and it is revoked when that is over unless its pod resumes it, as for any stream
+   * that ended. Without this it would be renewed to its max TTL for a stream that will never come
+   * back. Looked at again at once, as the detached credential it now is (a resume since then, here
+   * or elsewhere, left the row as it was: the detachment applies only to the stream it names).
+   */
+  private Instant detachNow(LeaseEntry entry, Instant now) {
+    UUID streamId = Objects.requireNonNull(entry.streamId());
+    int detached = store.detachStream(streamId, replica, now, now.plus(settings.reconnectGrace()));
+    if (detached > 0) {
+      log.info(
+          "Credential {}: its stream {} ended without being recorded; its reconnect grace starts"
+              + " now",
+          entry.id(),
+          streamId);
+    }
+    return now;
   }
 
   /**

@@ -306,37 +306,35 @@ class LeaseKeeperTest {
   }
 
   @Test
-  void cappedRenewalOfARowLeftAttachedToAStreamThatEndedIsItsLast() {
+  void aRowLeftAttachedToAStreamThatEndedIsDetachedAtItsNextLookAndGetsItsGrace() {
     // Its stream ended here, but the detachment could not be written (the state database was out
-    // for a moment): the row still names a stream that no call is opening any more. Nothing will
-    // take a replacement; it must not be renewed again and again until it runs out.
+    // for a moment): the row still names a stream that no call is opening and that holds nothing.
+    // Its reconnect grace starts now, as if the stream had just ended; it is not renewed for a
+    // stream that will never come back (nor every 200 ms once capped).
     LeaseEntry orphan = entry(NOW.plusSeconds(20), NOW.plusSeconds(30), null, null);
     when(store.findEntry(orphan.id())).thenReturn(Optional.of(orphan));
     when(streams.holds(orphan.id())).thenReturn(false);
     when(streams.opening(orphan.streamId())).thenReturn(false);
-    when(vault.renewLease(any(), any())).thenReturn(new LeaseRenewal(Duration.ofSeconds(30), true));
-    when(store.recordRenewal(any(), any(), any())).thenReturn(true);
+    when(store.detachStream(any(), any(), any(), any())).thenReturn(1);
 
     Instant next = keeper.tend(orphan.id());
 
     verify(store)
-        .recordRenewal(
-            orphan.id(),
-            ME,
-            new Renewal(NOW, NOW.plusSeconds(30), NOW.plusSeconds(30), null, NOW.plusSeconds(30)));
-    assertThat(next).isEqualTo(NOW.plusSeconds(30));
-    verify(vault, times(1)).renewLease(any(), any());
+        .detachStream(
+            orphan.streamId(), ME, NOW, NOW.plus(LeaseTestSettings.lease().reconnectGrace()));
+    assertThat(next).isEqualTo(NOW);
+    verifyNoInteractions(vault);
     verify(streams, never()).rotated(any(), any(), any(), any());
   }
 
   @Test
   void cappedRenewalRightAfterAResumeWhoseStreamRegisteredMeanwhileRotatesAtOnce() {
-    // The stream was not registered when the keeper read the row, and was by the time Vault
-    // capped the renewal (its call no longer opening it): no need to look again, it is rotated.
+    // Its resume's call was still opening the stream when the look began, and had registered it
+    // by the time Vault capped the renewal: no need to look again, it is rotated.
     LeaseEntry resumed = entry(NOW.plusSeconds(20), NOW.plusSeconds(30), null, null);
     when(store.findEntry(resumed.id())).thenReturn(Optional.of(resumed));
     when(streams.holds(resumed.id())).thenReturn(false, true);
-    when(streams.opening(resumed.streamId())).thenReturn(false);
+    when(streams.opening(resumed.streamId())).thenReturn(true, false);
     when(vault.renewLease(any(), any())).thenReturn(new LeaseRenewal(Duration.ofSeconds(30), true));
     when(store.recordRenewal(any(), any(), any())).thenReturn(true);
     IssuedCredential fresh = rotationSucceeds(resumed);
@@ -354,6 +352,7 @@ class LeaseKeeperTest {
     LeaseEntry resumed = entry(NOW.plusSeconds(20), NOW.plusSeconds(3600), null, null);
     when(store.findEntry(resumed.id())).thenReturn(Optional.of(resumed));
     when(streams.holds(resumed.id())).thenReturn(false);
+    when(streams.opening(resumed.streamId())).thenReturn(true);
     when(vault.renewLease(any(), any()))
         .thenThrow(new BrokerException(Reason.VAULT_REJECTED, "lease not found"));
     when(leases.revokeAsOwner(resumed, RevocationTrigger.EXPIRED)).thenReturn(true);
