@@ -51,9 +51,22 @@ final class StormMixins {
                 + " with --broker-property to see it (default ${DEFAULT-VALUE}: no wait)")
     Duration awaitUntrackedRoles = Duration.ZERO;
 
+    @Option(
+        names = "--replace",
+        description =
+            "A rolling update: as many pods already hold a credential, and one of them shuts down"
+                + " (releases its credential, its pod is deleted) as each new pod starts")
+    boolean replace;
+
     RolloutScenario.Options options(Duration maxDuration) {
       return new RolloutScenario.Options(
-          pods, window, connectionsPerReplica, ceilingSamples, maxDuration, awaitUntrackedRoles);
+          pods,
+          window,
+          connectionsPerReplica,
+          ceilingSamples,
+          maxDuration,
+          awaitUntrackedRoles,
+          replace);
     }
   }
 

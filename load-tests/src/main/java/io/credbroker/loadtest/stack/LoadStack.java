@@ -417,6 +417,11 @@ public final class LoadStack implements AutoCloseable {
     return pods;
   }
 
+  /** Deletes the pod object of {@code pod} from the Kubernetes stand-in. */
+  public void deletePod(PodToken pod) {
+    devStack.kubernetes().deletePod(pod.namespace(), pod.podName());
+  }
+
   /** How many dynamic PostgreSQL roles (Vault's {@code v-...} names) exist right now. */
   public long dynamicRoles() {
     try (Connection c = devStack.postgres().connect("postgres");

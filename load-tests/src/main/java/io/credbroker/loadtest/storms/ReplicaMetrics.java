@@ -59,6 +59,19 @@ record ReplicaMetrics(Map<String, Double> values) {
                 "outcome",
                 "rejected"
               }),
+          Map.entry(
+              "revoked_release",
+              new String[] {
+                "credbroker_lease_revocations_total", "trigger", "release", "outcome", "revoked"
+              }),
+          Map.entry(
+              "revoked_pod_deleted",
+              new String[] {
+                "credbroker_lease_revocations_total", "trigger", "pod_deleted", "outcome", "revoked"
+              }),
+          Map.entry(
+              "revocations_queued",
+              new String[] {"credbroker_lease_revocations_total", "outcome", "queued"}),
           Map.entry("streams_active", new String[] {"credbroker_streams_active"}));
 
   static ReplicaMetrics of(List<BrokerProcess> replicas) {

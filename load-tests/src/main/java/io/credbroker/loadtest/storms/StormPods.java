@@ -59,6 +59,11 @@ final class StormPods implements AutoCloseable {
     final AtomicInteger renewals = new AtomicInteger();
     volatile @Nullable CredentialBrokerClient client;
 
+    /** When {@link #stop} began and ended for it (its client closed, its pod deleted); 0 before. */
+    volatile long stopStartNanos;
+
+    volatile long stoppedNanos;
+
     PodState(PodToken pod, Path tokenFile) {
       this.pod = pod;
       this.tokenFile = tokenFile;
@@ -147,6 +152,21 @@ final class StormPods implements AutoCloseable {
             pod.stoppedWith = error.code() + (error.reason() == null ? "" : " " + error.reason());
           }
         });
+  }
+
+  /**
+   * Shuts pod {@code i} down as a rolling update does: its client closes (which releases its
+   * credential through the broker), then its pod object is deleted. Blocks until both are done.
+   */
+  void stop(int i, LoadStack stack) {
+    PodState pod = pods.get(i);
+    pod.stopStartNanos = System.nanoTime();
+    CredentialBrokerClient client = pod.client;
+    if (client != null) {
+      client.close();
+    }
+    stack.deletePod(pod.pod);
+    pod.stoppedNanos = System.nanoTime();
   }
 
   /**

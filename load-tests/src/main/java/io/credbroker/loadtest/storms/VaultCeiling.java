@@ -40,21 +40,25 @@ final class VaultCeiling {
     return rate(count, i -> vault.renew(leaseIds.get(i % leaseIds.size()), ttlSeconds));
   }
 
-  /** Revokes every lease; returns how many revocations failed. */
-  static int revoke(VaultClient vault, List<String> leaseIds) {
+  /** Revocations made directly: how many failed, and completions per second. */
+  record Revocations(int failed, double perSecond) {}
+
+  /** Revokes every lease; returns how many revocations failed and the rate. */
+  static Revocations revoke(VaultClient vault, List<String> leaseIds) {
     int[] failed = new int[1];
-    rate(
-        leaseIds.size(),
-        i -> {
-          try {
-            vault.revoke(leaseIds.get(i));
-          } catch (RuntimeException e) {
-            synchronized (failed) {
-              failed[0]++;
-            }
-          }
-        });
-    return failed[0];
+    double rate =
+        rate(
+            leaseIds.size(),
+            i -> {
+              try {
+                vault.revoke(leaseIds.get(i));
+              } catch (RuntimeException e) {
+                synchronized (failed) {
+                  failed[0]++;
+                }
+              }
+            });
+    return new Revocations(failed[0], rate);
   }
 
   /** Runs {@code operation(0..count-1)} on {@link #CONCURRENCY} threads; completions per second. */

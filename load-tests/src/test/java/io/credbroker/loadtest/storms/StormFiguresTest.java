@@ -94,12 +94,18 @@ class StormFiguresTest {
     assertThatThrownBy(
             () ->
                 new RolloutScenario.Options(
-                    0, Duration.ofSeconds(1), 1, 1, Duration.ofMinutes(1), Duration.ZERO))
+                    0, Duration.ofSeconds(1), 1, 1, Duration.ofMinutes(1), Duration.ZERO, false))
         .hasMessageContaining("pods must be between 1 and 50000");
     assertThatThrownBy(
             () ->
                 new RolloutScenario.Options(
-                    1, Duration.ofSeconds(1), 1, 1, Duration.ofMinutes(1), Duration.ofSeconds(-1)))
+                    1,
+                    Duration.ofSeconds(1),
+                    1,
+                    1,
+                    Duration.ofMinutes(1),
+                    Duration.ofSeconds(-1),
+                    false))
         .hasMessageContaining("untracked roles must not be negative");
     assertThatThrownBy(() -> new FailoverScenario.Options(5, 0, 1, Duration.ofMinutes(1)))
         .hasMessageContaining("connections and open concurrency must be positive");

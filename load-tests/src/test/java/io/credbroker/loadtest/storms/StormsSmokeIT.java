@@ -14,10 +14,10 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * The three storms, tiny, on one stack of two real broker processes: rollout, then renewals, then
- * failover (which kills the second replica, so it comes last). Checks what every run must show,
- * whatever the machine's load: every pod got its credential, renewals ran, every pod came back
- * after the kill. Never checks timings.
+ * The three storms, tiny, on one stack of two real broker processes: rollout, a rolling update (the
+ * rollout replacing running pods), then renewals, then failover (which kills the second replica, so
+ * it comes last). Checks what every run must show, whatever the machine's load: every pod got its
+ * credential, renewals ran, every pod came back after the kill. Never checks timings.
  */
 class StormsSmokeIT {
 
@@ -27,6 +27,7 @@ class StormsSmokeIT {
 
   private static LoadStack stack;
   private static StormReport rollout;
+  private static StormReport rollingUpdate;
   private static StormReport renewals;
   private static StormReport failover;
 
@@ -63,7 +64,14 @@ class StormsSmokeIT {
         new RolloutScenario(
                 stack,
                 new RolloutScenario.Options(
-                    ROLLOUT_PODS, Duration.ofSeconds(1), 1, 5, max, Duration.ZERO),
+                    ROLLOUT_PODS, Duration.ofSeconds(1), 1, 5, max, Duration.ZERO, false),
+                progress)
+            .run();
+    rollingUpdate =
+        new RolloutScenario(
+                stack,
+                new RolloutScenario.Options(
+                    ROLLOUT_PODS, Duration.ofSeconds(1), 1, 5, max, Duration.ZERO, true),
                 progress)
             .run();
     renewals =
@@ -94,6 +102,24 @@ class StormsSmokeIT {
     assertThat((Double) f.get("vault_ceiling_creations_per_s")).isPositive();
     assertThat((Double) f.get("time_until_all_hold_s")).isPositive();
     assertThat(f.get("dynamic_roles_created")).isEqualTo((long) ROLLOUT_PODS);
+    assertThat((String) f.get("cleanup")).contains("0 dynamic roles left");
+  }
+
+  @Test
+  void aRollingUpdateGaveEveryNewPodOneCredentialAndDroppedEveryRunningPodsRole() {
+    Map<String, Object> f = rollingUpdate.figures();
+    assertThat(f).containsEntry("all_completed", true).containsEntry("pods_holding", ROLLOUT_PODS);
+    assertThat(f).containsEntry("replaced_pods", ROLLOUT_PODS);
+    assertThat(f).containsEntry("deadline_exceeded", 0);
+    // Every running pod released its credential as it shut down: none of their roles is left,
+    // and the new pods' roles are all that was created.
+    assertThat(f).containsEntry("old_roles_all_gone", true);
+    assertThat(f.get("dynamic_roles_created")).isEqualTo((long) ROLLOUT_PODS);
+    @SuppressWarnings("unchecked")
+    Map<String, Long> counters = (Map<String, Long>) f.get("broker_counters");
+    assertThat(counters).containsEntry("revoked_release", (long) ROLLOUT_PODS);
+    assertThat((Double) f.get("vault_ceiling_revocations_per_s")).isPositive();
+    assertThat((Double) f.get("time_until_old_pods_released_s")).isPositive();
     assertThat((String) f.get("cleanup")).contains("0 dynamic roles left");
   }
 
