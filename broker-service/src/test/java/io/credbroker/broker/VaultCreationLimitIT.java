@@ -3,13 +3,17 @@ package io.credbroker.broker;
 import static io.credbroker.broker.BrokerTestClient.retryInfo;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
+import io.credbroker.api.v1.Credential;
+import io.credbroker.api.v1.ReleaseCredentialRequest;
 import io.credbroker.devstack.http.HttpRequest;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -35,7 +39,9 @@ import org.junit.jupiter.api.io.TempDir;
  * create roles (as its PostgreSQL plugin is under a stampede), creations beyond {@code
  * credbroker.vault.max-concurrent-creations} are refused at once with RESOURCE_EXHAUSTED {@code
  * OVERLOADED} and a RetryInfo instead of queueing inside Vault past the broker's read timeout, and
- * the refusals do not open the circuit breaker.
+ * the refusals do not open the circuit breaker. And the bound on pods' releases revoked in Vault at
+ * once ({@code credbroker.lease.max-concurrent-release-revocations}): beyond it a release answers
+ * at once and the revocation queue revokes its lease.
  */
 class VaultCreationLimitIT {
 
@@ -44,6 +50,9 @@ class VaultCreationLimitIT {
 
   /** How many credentials a pod may obtain in a row. */
   private static final int ISSUANCE_BURST = 3;
+
+  /** How long Vault takes to answer a revocation; below the broker's read timeout (5 s). */
+  private static final Duration REVOCATION_TIME = Duration.ofSeconds(2);
 
   /** How long Vault takes to answer a creation; below the broker's read timeout (5 s). */
   private static final Duration CREATION_TIME = Duration.ofSeconds(2);
@@ -61,6 +70,8 @@ class VaultCreationLimitIT {
             Map.of(
                 "credbroker.vault.max-concurrent-creations",
                 MAX_CREATIONS,
+                "credbroker.lease.max-concurrent-release-revocations",
+                1,
                 "credbroker.limits.issuance-burst",
                 ISSUANCE_BURST),
             devStack -> {});
@@ -136,6 +147,78 @@ class VaultCreationLimitIT {
     // With Vault fast again, a refused pod gets its credential on retry.
     assertThat(client.issue(newPodToken(kubernetes), BrokerFixture.DATABASE_ROLE).getUsername())
         .isNotEmpty();
+  }
+
+  @Test
+  void releasesBeyondTheirLimitAnswerAtOnceAndTheQueueRevokesTheirRoles() throws Exception {
+    KubernetesApiServer kubernetes = fixture.devStack.kubernetes();
+    List<String> tokens = List.of(newPodToken(kubernetes), newPodToken(kubernetes));
+    List<Credential> held = new ArrayList<>();
+    for (String token : tokens) {
+      held.add(client.issue(token, BrokerFixture.DATABASE_ROLE));
+    }
+    MeterRegistry meters = fixture.broker.getBean(MeterRegistry.class);
+    double queuedBefore = releasesQueued(meters);
+    // Vault slow to revoke, as its PostgreSQL plugin is behind a rolling update's releases; the
+    // replica revokes one release at a time in Vault (the limit of this class's broker).
+    fixture.devStack.vaultFaults().delay(VaultCreationLimitIT::isRevocation, REVOCATION_TIME);
+    List<Duration> took = new ArrayList<>();
+    try {
+      ExecutorService pods = Executors.newFixedThreadPool(tokens.size());
+      try {
+        CountDownLatch start = new CountDownLatch(1);
+        List<Future<Duration>> releases = new ArrayList<>();
+        for (int i = 0; i < tokens.size(); i++) {
+          String token = tokens.get(i);
+          String credentialId = held.get(i).getCredentialId();
+          releases.add(
+              pods.submit(
+                  () -> {
+                    start.await();
+                    long t0 = System.nanoTime();
+                    client
+                        .as(token)
+                        .releaseCredential(
+                            ReleaseCredentialRequest.newBuilder()
+                                .setCredentialId(credentialId)
+                                .build());
+                    return Duration.ofNanos(System.nanoTime() - t0);
+                  }));
+        }
+        start.countDown();
+        for (Future<Duration> release : releases) {
+          took.add(release.get(30, TimeUnit.SECONDS));
+        }
+      } finally {
+        pods.shutdownNow();
+      }
+    } finally {
+      fixture.devStack.vaultFaults().clear();
+    }
+
+    // Both pods were answered; one of them before Vault could have revoked anything: its release
+    // was left to the revocation queue, which then revoked its role.
+    assertThat(took.stream().min(Duration::compareTo).orElseThrow()).isLessThan(REVOCATION_TIME);
+    assertThat(releasesQueued(meters) - queuedBefore).isEqualTo(1.0);
+    for (Credential credential : held) {
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> !fixture.roleExists(credential.getUsername()));
+    }
+  }
+
+  private static double releasesQueued(MeterRegistry meters) {
+    Counter queued =
+        meters
+            .find("credbroker.lease.revocations")
+            .tag("trigger", "release")
+            .tag("outcome", "queued")
+            .counter();
+    return queued == null ? 0 : queued.count();
+  }
+
+  private static boolean isRevocation(HttpRequest request) {
+    return request.method().equals("PUT") && request.path().contains("/sys/leases/revoke");
   }
 
   @Test

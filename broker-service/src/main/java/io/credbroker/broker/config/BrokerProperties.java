@@ -283,6 +283,13 @@ public record BrokerProperties(
    * @param revocationRetryInitial the wait before the first retry of a revocation Vault did not
    *     confirm
    * @param revocationRetryMax the longest wait between two retries of a revocation
+   * @param maxConcurrentReleaseRevocations the most pods' releases this replica revokes in Vault at
+   *     once. Vault's PostgreSQL plugin revokes roles one at a time per database connection, with
+   *     the creations: when the old pods of a rolling update all release at once, revocations
+   *     beyond what Vault finishes within {@code spring.cloud.vault.read-timeout} time out, and so
+   *     do the new pods' creations behind them. A release beyond the limit still ends its
+   *     credential at once and answers its pod; its lease waits in the revocation queue, which
+   *     revokes it one at a time at its next pass (about {@code pollInterval})
    * @param maxTtlCache how long the max TTL read from a Vault role's configuration is trusted
    *     before it is read again
    * @param tokenExpiryMargin how long before the Vault token that created a credential dies the
@@ -304,6 +311,7 @@ public record BrokerProperties(
       @DefaultValue("30s") @NotNull Duration renewalRetryMax,
       @DefaultValue("5s") @NotNull Duration revocationRetryInitial,
       @DefaultValue("10m") @NotNull Duration revocationRetryMax,
+      @DefaultValue("8") @Min(1) int maxConcurrentReleaseRevocations,
       @DefaultValue("10m") @NotNull Duration maxTtlCache,
       @DefaultValue("5m") @NotNull Duration tokenExpiryMargin,
       @DefaultValue @Valid Reconcile reconcile) {

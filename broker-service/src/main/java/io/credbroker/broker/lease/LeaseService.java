@@ -17,6 +17,7 @@ import java.time.Instant;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.Semaphore;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -68,6 +69,9 @@ public class LeaseService implements AutoCloseable {
   private final StreamDetachments detachments;
   private final OwnedLeases owned = new OwnedLeases();
 
+  /** Releases revoking in Vault now; beyond {@code maxConcurrentReleaseRevocations}, queued. */
+  private final Semaphore releaseRevocations;
+
   public LeaseService(
       VaultDatabaseCredentials vault,
       CredentialStore store,
@@ -85,6 +89,7 @@ public class LeaseService implements AutoCloseable {
     this.clock = Objects.requireNonNull(clock, "clock");
     this.metrics = Objects.requireNonNull(metrics, "metrics");
     this.settings = Objects.requireNonNull(settings, "settings");
+    this.releaseRevocations = new Semaphore(settings.maxConcurrentReleaseRevocations());
     this.maxTtls = new MaxTtls(vault, settings.maxTtlCache());
     this.renewals = new RenewalPolicy(settings.renewalFraction(), settings.renewalJitter());
     this.detachments =
@@ -310,7 +315,16 @@ public class LeaseService implements AutoCloseable {
         findOwned(owner, credentialId);
         return;
       }
-      revokeEnded(ended.get().id(), ended.get().leaseId(), ended.get().username(), trigger);
+      EndedCredential released = ended.get();
+      if (releaseRevocations.tryAcquire()) {
+        try {
+          revokeEnded(released.id(), released.leaseId(), released.username(), trigger);
+        } finally {
+          releaseRevocations.release();
+        }
+      } else {
+        deferToQueue(released, trigger, now);
+      }
       // The credential it replaced is revoked as it is read: reading it again would only return
       // the same lease and user (ending a credential is conditional on its state anyway).
       UUID replaced = ended.get().replaces();
@@ -465,6 +479,23 @@ public class LeaseService implements AutoCloseable {
           revoked ? "" : "; its revocation waits for Vault");
     }
     return revoked;
+  }
+
+  /**
+   * Leaves the revocation of a released credential to the revocation queue, due now: this replica
+   * already revokes {@code maxConcurrentReleaseRevocations} releases in Vault. The credential has
+   * ended (its pod is answered at once); its role lives until the queue revokes its lease, one at a
+   * time, instead of every release of a rolling update at once filling Vault's connection past its
+   * timeout, with the new pods' creations behind them.
+   */
+  private void deferToQueue(EndedCredential released, RevocationTrigger trigger, Instant now) {
+    owned.forget(released.id());
+    retryQueue.deferred(released.id(), now, "RELEASES_IN_FLIGHT");
+    metrics.revocation(trigger, false);
+    log.debug(
+        "Credential {} (user {}) released; its revocation is left to the queue",
+        released.id(),
+        released.username());
   }
 
   /**

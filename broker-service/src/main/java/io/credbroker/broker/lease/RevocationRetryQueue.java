@@ -160,6 +160,20 @@ public class RevocationRetryQueue {
     jdbc.sql("DELETE FROM revocation_retry WHERE credential_id = ?").param(credentialId).update();
   }
 
+  /**
+   * Leaves a queued revocation to the queue, due now, without an attempt: its caller did not ask
+   * Vault ({@code reason} says why; shown as its last failure until it is revoked).
+   */
+  void deferred(UUID credentialId, Instant now, String reason) {
+    jdbc.sql(
+            "UPDATE revocation_retry SET next_attempt_time = :next, last_failure = :reason"
+                + " WHERE credential_id = :id")
+        .param("next", utc(now))
+        .param("reason", reason)
+        .param("id", credentialId)
+        .update();
+  }
+
   /** An attempt failed; try again at {@code nextAttempt}. */
   void failed(UUID credentialId, Instant nextAttempt, String failure) {
     jdbc.sql(

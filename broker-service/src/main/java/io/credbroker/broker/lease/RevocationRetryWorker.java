@@ -54,10 +54,15 @@ final class RevocationRetryWorker {
           vault.revoke(pending.leaseId());
           retryQueue.confirmed(pending.credentialId());
           metrics.revocationRetry(true);
-          log.info(
-              "Revocation of credential {} confirmed by Vault after {} failed attempts",
-              pending.credentialId(),
-              pending.attempts());
+          if (pending.attempts() > 0) {
+            log.info(
+                "Revocation of credential {} confirmed by Vault after {} failed attempts",
+                pending.credentialId(),
+                pending.attempts());
+          } else {
+            // A release deferred to the queue (its replica had enough in flight): routine.
+            log.debug("Revocation of credential {} confirmed by Vault", pending.credentialId());
+          }
         } catch (BrokerException e) {
           long jittered =
               jitteredBackoffMillis(

@@ -39,6 +39,7 @@ final class LeaseTestSettings {
         Duration.ofSeconds(30),
         Duration.ofSeconds(5),
         Duration.ofMinutes(10),
+        8,
         Duration.ofMinutes(10),
         Duration.ofMinutes(5),
         new BrokerProperties.Reconcile(Duration.ofMinutes(5), Duration.ofMinutes(5)));
