@@ -144,7 +144,8 @@ public final class RolloutScenario extends StormScenario {
       // The roles there were before the storm, less the running pods' (one each) when they go.
       long rolesLeftBehind = old == null ? rolesBefore : rolesBefore - old.size();
       if (old != null) {
-        awaitRoles(rolesLeftBehind + holding);
+        // The running pods' roles gone, whether by their release or later (their pods deleted).
+        rolesAbove(rolesLeftBehind + holding, options.maxDuration(), ROLE_POLL);
       }
       // After the running pods' roles went, so that their revocations are counted.
       ReplicaMetrics after = ReplicaMetrics.of(replicas);
@@ -226,19 +227,22 @@ public final class RolloutScenario extends StormScenario {
   private static final int OLD_PODS_IN_FLIGHT = 64;
 
   /**
-   * Waits, at most the run's longest duration, until there are at most {@code roles} dynamic roles:
-   * the running pods' roles gone, whether by their release or later (their pods deleted).
+   * Waits, at most {@code timeout}, polling every {@code poll}, until there are at most {@code
+   * roles} dynamic roles; returns how many there are above it at the end (0 when it got there).
    */
-  private void awaitRoles(long roles) {
-    long deadline = System.nanoTime() + options.maxDuration().toNanos();
-    while (stack.dynamicRoles() > roles && System.nanoTime() < deadline) {
+  private long rolesAbove(long roles, Duration timeout, Duration poll) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    long above = stack.dynamicRoles() - roles;
+    while (above > 0 && System.nanoTime() < deadline) {
       try {
-        Thread.sleep(ROLE_POLL.toMillis());
+        Thread.sleep(poll.toMillis());
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         break;
       }
+      above = stack.dynamicRoles() - roles;
     }
+    return Math.max(above, 0);
   }
 
   /** When the last of the running pods was shut down (its release returned, its pod deleted). */
@@ -274,18 +278,8 @@ public final class RolloutScenario extends StormScenario {
         "rollout: waiting up to %s for %d untracked roles to be revoked%n",
         options.awaitUntracked(), untracked);
     long start = System.nanoTime();
-    long deadline = start + options.awaitUntracked().toNanos();
-    long left = untracked;
-    while (left > 0 && System.nanoTime() < deadline) {
-      try {
-        Thread.sleep(POLL.toMillis());
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        break;
-      }
-      left = stack.dynamicRoles() - tracked;
-    }
-    r.put("untracked_roles_left_after_wait", Math.max(left, 0));
+    long left = rolesAbove(tracked, options.awaitUntracked(), POLL);
+    r.put("untracked_roles_left_after_wait", left);
     r.put("untracked_roles_wait_s", StormReport.seconds(System.nanoTime() - start));
   }
 
