@@ -125,16 +125,19 @@ final class FencedRenewals {
       owned.failedWhileFenced(id, lease, retryAt);
       return retryAt;
     }
-    Instant expire = now.plus(renewal.leaseDuration());
+    // Counted from the answer, not from before the call's retries (see LeaseDecisions): what is
+    // recorded once this replica serves again must never be before Vault's expiry.
+    Instant renewed = clock.instant();
+    Instant expire = renewed.plus(renewal.leaseDuration());
     Instant next =
         renewal.capped()
             ? null
-            : leases.renewals().due(now, renewal.leaseDuration(), lease.maxExpireTime());
-    if (next != null && !next.isAfter(now)) {
+            : leases.renewals().due(renewed, renewal.leaseDuration(), lease.maxExpireTime());
+    if (next != null && !next.isAfter(renewed)) {
       // At its limit already: Vault cannot extend it further.
       next = null;
     }
-    owned.renewedWhileFenced(id, lease, now, expire, next);
+    owned.renewedWhileFenced(id, lease, renewed, expire, next);
     metrics.fencedRenewal(renewal.capped() ? "capped" : "renewed");
     log.debug("Renewed the lease of credential {} while fenced, until {}", id, expire);
     return next;

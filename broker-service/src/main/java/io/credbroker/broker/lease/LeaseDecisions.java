@@ -401,10 +401,16 @@ final class LeaseDecisions {
       metrics.renewal("failed");
       return renewalFailed(entry, now, held);
     }
-    Instant expire = now.plus(renewal.leaseDuration());
+    // Counted from the answer, as an issue's is, not from the look's start: the call may have
+    // waited out timeouts and retries, and an expiry that many seconds before Vault's would have
+    // the credential known expired (rotated and revoked under its pod) while Vault keeps it. From
+    // the answer, the expiry is never before Vault's, so one that passed did pass in Vault.
+    Instant renewed = clock.instant();
+    Instant expire = renewed.plus(renewal.leaseDuration());
     boolean capped = renewal.capped() || wouldCap;
     // Keep renewing while the stream is away (its grace may outlast the lease); stop once capped.
-    Instant renewalDue = capped ? null : leases.renewals().due(now, renewal.leaseDuration(), max);
+    Instant renewalDue =
+        capped ? null : leases.renewals().due(renewed, renewal.leaseDuration(), max);
     if (capped && !held && entry.attachedToAStream()) {
       // Its row holds it on a stream of this replica that a call was still opening when the look
       // began (any other is detached above): a resume here attached it (and made a capped lease
@@ -423,7 +429,7 @@ final class LeaseDecisions {
     if (!store.recordRenewal(
         id,
         replica,
-        new Renewal(now, expire, renewal.capped() ? expire : null, renewalDue, next))) {
+        new Renewal(renewed, expire, renewal.capped() ? expire : null, renewalDue, next))) {
       return null;
     }
     metrics.renewal(renewal.capped() ? "capped" : "renewed");
@@ -435,7 +441,7 @@ final class LeaseDecisions {
       // only drain until then.
       Instant usableUntil =
           tokenExpire != null && tokenExpire.isBefore(expire) ? tokenExpire : expire;
-      return rotate(entry, usableUntil, rotationReason(record, renewal.capped()), now);
+      return rotate(entry, usableUntil, rotationReason(record, renewal.capped()), renewed);
     }
     return next;
   }

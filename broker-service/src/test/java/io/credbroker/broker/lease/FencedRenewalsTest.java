@@ -101,6 +101,26 @@ class FencedRenewalsTest {
   }
 
   @Test
+  void renewalWhileFencedCountsWhatVaultGrantedFromItsAnswerNotFromBeforeTheRetries() {
+    UUID id = notedByALook();
+    // Due at 21 s; its first attempts timed out, and Vault answered at 30 s.
+    when(vault.renewLease(LEASE, TTL))
+        .thenAnswer(
+            i -> {
+              at(30);
+              return new LeaseRenewal(TTL, false);
+            });
+    when(renewals.due(NOW.plusSeconds(30), TTL, NOW.plusSeconds(3600)))
+        .thenReturn(NOW.plusSeconds(50));
+    fencedAt(21);
+
+    // Vault counted 30 s from no later than its answer: not from 21 s, which would put the expiry
+    // up to nine seconds before Vault's.
+    assertThat(owned.get(id).expireTime()).isEqualTo(NOW.plusSeconds(60));
+    assertThat(owned.get(id).renewalDue()).isEqualTo(NOW.plusSeconds(50));
+  }
+
+  @Test
   void renewalVaultRefusesWhileFencedDropsTheLeaseAndRevokesNothing() {
     UUID id = notedByALook();
     when(vault.renewLease(LEASE, TTL))

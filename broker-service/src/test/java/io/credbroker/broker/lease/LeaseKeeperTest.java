@@ -112,6 +112,42 @@ class LeaseKeeperTest {
   }
 
   @Test
+  void renewalIsRecordedFromVaultsAnswerNotFromTheLooksStart() {
+    // The look began at NOW; the renewal's first attempts timed out, and Vault answered 9 s later,
+    // granting 60 s from when it handled it. Recorded from NOW, the row would run out up to 9 s
+    // before the lease, and a credential known expired is rotated and revoked under its pod.
+    Clock clock = mock(Clock.class);
+    when(clock.instant()).thenReturn(NOW);
+    LeaseKeeper timed =
+        keeper(
+            new Bindings(List.of(DB1)),
+            DepartedPods.none(),
+            new ClusterRefusals(Clock.fixed(NOW, ZoneOffset.UTC)),
+            clock);
+    LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(3600));
+    Instant answered = NOW.plusSeconds(9);
+    when(vault.renewLease("database/creds/db1/abc", Duration.ofSeconds(60)))
+        .thenAnswer(
+            i -> {
+              when(clock.instant()).thenReturn(answered);
+              return new LeaseRenewal(Duration.ofSeconds(60), false);
+            });
+    Instant nextRenewal = answered.plusSeconds(40);
+    when(renewals.due(answered, Duration.ofSeconds(60), NOW.plusSeconds(3600)))
+        .thenReturn(nextRenewal);
+    when(store.recordRenewal(any(), any(), any())).thenReturn(true);
+
+    timed.tend(entry.id());
+
+    verify(store)
+        .recordRenewal(
+            entry.id(),
+            ME,
+            new Renewal(answered, answered.plusSeconds(60), null, nextRenewal, nextRenewal));
+    verify(streams).renewed(entry.id(), answered.plusSeconds(60));
+  }
+
+  @Test
   void credentialOfADeletedPodIsNeitherRenewedNorRotatedAndIsRevokedAfterTheDrainGrace() {
     LeaseKeeper watchingPods =
         keeper(
@@ -950,6 +986,11 @@ class LeaseKeeperTest {
 
   private LeaseKeeper keeper(
       Bindings bindings, DepartedPods departedPods, ClusterRefusals refusals) {
+    return keeper(bindings, departedPods, refusals, Clock.fixed(NOW, ZoneOffset.UTC));
+  }
+
+  private LeaseKeeper keeper(
+      Bindings bindings, DepartedPods departedPods, ClusterRefusals refusals, Clock clock) {
     return new LeaseKeeper(
         store,
         credentials,
@@ -959,7 +1000,7 @@ class LeaseKeeperTest {
         bindings,
         streams,
         new ReplicaId(ME),
-        Clock.fixed(NOW, ZoneOffset.UTC),
+        clock,
         LeaseTestSettings.lease(),
         new LeaseMetrics(meters),
         departedPods,
