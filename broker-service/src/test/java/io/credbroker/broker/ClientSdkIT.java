@@ -232,16 +232,7 @@ class ClientSdkIT {
         assertThat(fixture.record(credential.credentialId()).state())
             .isEqualTo(CredentialState.ACTIVE);
         assertThat(events.streamFailures).contains(Status.Code.UNAVAILABLE);
-        // The password the client kept still logs in as the same user; no role was created.
-        assertThat(dataSource.currentCredential().orElseThrow().username())
-            .isEqualTo(credential.username());
-        int seen = loop.queries.get();
-        await().atMost(Duration.ofSeconds(5)).until(() -> loop.queries.get() > seen + 20);
-        assertThat(loop.users).containsExactly(credential.username());
-        assertThat(loop.failures).isEmpty();
-        Set<String> created = new HashSet<>(fixture.dynamicRoles());
-        created.removeAll(rolesBefore);
-        assertThat(created).isEmpty();
+        assertKeptItsRole(dataSource, loop, credential, rolesBefore);
       }
 
       // The second replica keeps it alive, and releases it when the application shuts down.
@@ -249,6 +240,24 @@ class ClientSdkIT {
       assertThat(fixture.roleExists(credential.username())).isFalse();
       client.close();
     }
+  }
+
+  /**
+   * The password the client kept still logs in as the same user, the application's queries go on
+   * without a failure, and no role was created since {@code rolesBefore}.
+   */
+  private static void assertKeptItsRole(
+      RotatingDataSource dataSource, QueryLoop loop, Credential credential, Set<String> rolesBefore)
+      throws SQLException {
+    assertThat(dataSource.currentCredential().orElseThrow().username())
+        .isEqualTo(credential.username());
+    int seen = loop.queries.get();
+    await().atMost(Duration.ofSeconds(5)).until(() -> loop.queries.get() > seen + 20);
+    assertThat(loop.users).containsExactly(credential.username());
+    assertThat(loop.failures).isEmpty();
+    Set<String> created = new HashSet<>(fixture.dynamicRoles());
+    created.removeAll(rolesBefore);
+    assertThat(created).isEmpty();
   }
 
   @Test
