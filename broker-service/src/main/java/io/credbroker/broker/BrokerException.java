@@ -29,6 +29,12 @@ public class BrokerException extends RuntimeException {
     /** The token is valid but bound to no pod, and the broker requires pod-bound tokens. */
     TOKEN_NOT_POD_BOUND(Category.UNAUTHENTICATED),
     /**
+     * The token a stream was opened with has expired: the stream ends, as Kubernetes no longer
+     * accepts that token. The client resumes its credential with the token the kubelet has put in
+     * its place.
+     */
+    TOKEN_EXPIRED(Category.UNAUTHENTICATED),
+    /**
      * The pod the token belongs to was deleted (or recreated with a new UID): its streams end and
      * it gets no credential any more, whatever its token's remaining lifetime.
      */

@@ -24,6 +24,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -242,6 +243,45 @@ class ClientSdkIT {
     }
   }
 
+  @Test
+  void streamEndsAsItsTokenExpiresAndTheClientResumesWithTheKubeletsNewTokenWithoutANewRole()
+      throws Exception {
+    String pod = newPod();
+    Path tokenFile = tokenDir.resolve(pod).resolve("token");
+    Files.createDirectories(tokenFile.getParent());
+    Instant tokenExpiry = Instant.now().plusSeconds(6);
+    writeAtomically(
+        tokenFile,
+        kubernetes.issueToken(
+            "public", "application", pod, List.of(AUDIENCE), Duration.ofSeconds(6)));
+    RecordingEvents events = new RecordingEvents();
+    RotatingDataSource dataSource =
+        dataSource(client(target(fixture.grpcPort), tokenFile, events), "db1");
+    Credential credential = awaitCredential(dataSource);
+    Set<String> rolesBefore = fixture.dynamicRoles();
+
+    try (QueryLoop loop = QueryLoop.start(dataSource)) {
+      // What the kubelet does at 80 % of a projected token's life: a new one in the same file.
+      writeAtomically(
+          tokenFile,
+          kubernetes.issueToken(
+              "public", "application", pod, List.of(AUDIENCE), Duration.ofMinutes(10)));
+
+      await("resumed once the stream's token expired")
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> events.resumed.contains(credential.credentialId()));
+      // The stream lasted no longer than the token it was opened with allowed (a JWT's exp counts
+      // whole seconds), then the client resumed the same credential with the new token.
+      assertThat(Instant.now()).isAfterOrEqualTo(tokenExpiry.minusSeconds(1));
+      assertThat(events.failureReasons).containsExactly("TOKEN_EXPIRED");
+      assertThat(events.streamFailures).containsExactly(Status.Code.UNAUTHENTICATED);
+      assertThat(events.stopped).isEmpty();
+      assertThat(fixture.record(credential.credentialId()).state())
+          .isEqualTo(CredentialState.ACTIVE);
+      assertKeptItsRole(dataSource, loop, credential, rolesBefore);
+    }
+  }
+
   /**
    * The password the client kept still logs in as the same user, the application's queries go on
    * without a failure, and no role was created since {@code rolesBefore}.
@@ -258,6 +298,17 @@ class ClientSdkIT {
     Set<String> created = new HashSet<>(fixture.dynamicRoles());
     created.removeAll(rolesBefore);
     assertThat(created).isEmpty();
+  }
+
+  /** Replaces a file's content in one step, as the kubelet's atomic writer does. */
+  private static void writeAtomically(Path file, String content) throws IOException {
+    Path next = file.resolveSibling(file.getFileName() + ".next");
+    Files.writeString(next, content);
+    Files.move(
+        next,
+        file,
+        java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+        java.nio.file.StandardCopyOption.ATOMIC_MOVE);
   }
 
   @Test
@@ -470,6 +521,7 @@ class ClientSdkIT {
     final List<String> acknowledged = new CopyOnWriteArrayList<>();
     final List<String> released = new CopyOnWriteArrayList<>();
     final List<Status.Code> streamFailures = new CopyOnWriteArrayList<>();
+    final List<String> failureReasons = new CopyOnWriteArrayList<>();
     final List<String> stopped = new CopyOnWriteArrayList<>();
 
     @Override
@@ -481,6 +533,7 @@ class ClientSdkIT {
     @Override
     public void streamFailed(String databaseRole, Status.Code code, @Nullable String reason) {
       streamFailures.add(code);
+      failureReasons.add(String.valueOf(reason));
     }
 
     @Override

@@ -228,6 +228,41 @@ class CredentialBrokerClientTest {
   }
 
   @Test
+  void streamEndedAsItsTokenExpiredResumesTheCredentialWithTheTokenFilesNewTokenEveryTime()
+      throws Exception {
+    client.close();
+    client = clientBuilder().maxUnauthenticatedRetries(2).build();
+    CredentialSubscription subscription = client.watch("db1", listener);
+    WatchCall call = broker.nextWatch();
+    call.issue(credential("c1", "v-db1-a", "pw-1", JDBC_URL));
+    subscription.awaitCredential(Duration.ofSeconds(5));
+
+    // More token lifetimes than UNAUTHENTICATED answers are retried in a row: each stream received
+    // its credential, so each end is the first failure since.
+    for (int token = 2; token <= 5; token++) {
+      writeToken("token-" + token);
+      call.fail(Status.UNAUTHENTICATED, "TOKEN_EXPIRED", Duration.ofMillis(100));
+      call = broker.nextWatch();
+      assertThat(call.authorization()).isEqualTo("Bearer token-" + token);
+      assertThat(call.request().getResumeCredentialId()).isEqualTo("c1");
+      call.send(
+          event()
+              .setResumed(
+                  CredentialResumed.newBuilder()
+                      .setCredential(credential("c1", "v-db1-a", "", JDBC_URL)))
+              .build());
+    }
+
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(() -> assertThat(listener.renewals).hasSize(4));
+    assertThat(subscription.isActive()).isTrue();
+    assertThat(listener.stops).isEmpty();
+    assertThat(listener.credentials).as("the pool keeps its credential: no new one").hasSize(1);
+    assertThat(subscription.currentCredential().map(Credential::password)).contains("pw-1");
+  }
+
+  @Test
   void missingTokenFileFailsTheCallBeforeItReachesTheBroker() throws Exception {
     client.close();
     client = clientBuilder().maxUnauthenticatedRetries(1).build();

@@ -229,6 +229,29 @@ public final class TokenAuthenticator {
     }
   }
 
+  /**
+   * When a token this authenticator accepted stops being valid: its {@code exp}, after which
+   * Kubernetes refuses it. Read from its cached verdict, or from the token itself when that is gone
+   * (it was accepted, so its claims are the cluster's).
+   *
+   * @return {@code null} when the token has no {@code exp} or cannot be read
+   */
+  public @Nullable Instant tokenExpiry(BearerToken token) {
+    CompletableFuture<Verdict> cached = cache.getIfPresent(token.sha256Hex());
+    if (cached != null && cached.isDone() && !cached.isCompletedExceptionally()) {
+      Verdict verdict = cached.join();
+      if (verdict.identity() != null) {
+        return verdict.tokenExpiry();
+      }
+    }
+    try {
+      Date exp = JWTParser.parse(token.value()).getJWTClaimsSet().getExpirationTime();
+      return exp == null ? null : exp.toInstant();
+    } catch (ParseException | RuntimeException e) {
+      return null;
+    }
+  }
+
   /** How many verdicts are cached right now (approximately); for tests and diagnostics. */
   public long cachedVerdicts() {
     return cache.synchronous().estimatedSize();

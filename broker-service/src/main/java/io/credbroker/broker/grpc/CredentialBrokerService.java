@@ -103,7 +103,13 @@ final class CredentialBrokerService extends CredentialBrokerGrpc.CredentialBroke
                         .setCredential(ProtoCredentials.credential(credential)))
                 .build();
       }
-      WatchStream watch = new WatchStream(streamId, credential.record().id(), observer);
+      // Authorised by its token, so it lasts no longer than that token (see WatchStreams).
+      WatchStream watch =
+          new WatchStream(
+              streamId,
+              credential.record().id(),
+              observer,
+              issuer.tokenExpiry(BearerTokenInterceptor.currentToken()));
       watch.send(first);
       stream.set(watch);
       streams.register(watch);

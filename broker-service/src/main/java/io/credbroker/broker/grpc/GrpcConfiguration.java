@@ -94,21 +94,24 @@ class GrpcConfiguration {
   }
 
   /**
-   * Every stream that ends gives its pod's stream slot back. The issuer is looked up when a stream
-   * ends, not when this bean is made: the issuer depends, through the pod departures, on the
-   * streams.
+   * Every stream that ends gives its pod's stream slot back; one ended because its token expired
+   * leaves its credentials resumable for the reconnect grace. The issuer and the lease service are
+   * looked up when a stream ends, not when this bean is made: both depend, through the pod
+   * departures and the lease lifecycle, on the streams.
    */
   @Bean(destroyMethod = "close")
   WatchStreams watchStreams(
       BrokerProperties properties,
       MeterRegistry meterRegistry,
       ObjectProvider<CredentialIssuer> issuer,
+      ObjectProvider<LeaseService> leases,
       Clock clock) {
     return new WatchStreams(
         properties.grpc().heartbeatInterval(),
         clock,
         meterRegistry,
-        streamId -> issuer.getObject().streamEnded(streamId));
+        streamId -> issuer.getObject().streamEnded(streamId),
+        streamId -> leases.getObject().detach(streamId));
   }
 
   @Bean

@@ -4,9 +4,11 @@ import com.google.errorprone.annotations.concurrent.GuardedBy;
 import io.credbroker.api.v1.CredentialEvent;
 import io.grpc.StatusException;
 import io.grpc.stub.ServerCallStreamObserver;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.Objects;
 import java.util.UUID;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One open {@code WatchCredential} stream: serialises the events sent to it and respects the
@@ -26,6 +28,9 @@ final class WatchStream {
   private final UUID streamId;
   private final ServerCallStreamObserver<CredentialEvent> observer;
 
+  /** When the token the stream was opened with expires, or {@code null} if it never does. */
+  private final @Nullable Instant tokenExpiry;
+
   /** Changes when a rotation hands the stream a new credential. */
   private volatile UUID credentialId;
 
@@ -40,9 +45,27 @@ final class WatchStream {
 
   WatchStream(
       UUID streamId, UUID credentialId, ServerCallStreamObserver<CredentialEvent> observer) {
+    this(streamId, credentialId, observer, null);
+  }
+
+  /**
+   * @param tokenExpiry when the token the stream was opened with expires ({@code null}: never); the
+   *     stream must not outlive it
+   */
+  WatchStream(
+      UUID streamId,
+      UUID credentialId,
+      ServerCallStreamObserver<CredentialEvent> observer,
+      @Nullable Instant tokenExpiry) {
     this.streamId = Objects.requireNonNull(streamId, "streamId");
     this.credentialId = Objects.requireNonNull(credentialId, "credentialId");
     this.observer = Objects.requireNonNull(observer, "observer");
+    this.tokenExpiry = tokenExpiry;
+  }
+
+  /** Whether the token the stream was opened with has expired at {@code now}. */
+  boolean tokenExpired(Instant now) {
+    return tokenExpiry != null && !now.isBefore(tokenExpiry);
   }
 
   /** The id the state store knows this stream by (what its credentials are attached to). */

@@ -45,9 +45,12 @@ import org.slf4j.LoggerFactory;
  * stream.
  *
  * <p>A stream costs one map entry: there is no thread or timer per stream. Every {@code
- * heartbeatInterval} the ticker walks all streams and offers each a heartbeat. On shutdown every
- * stream is ended with UNAVAILABLE (so clients reconnect to another replica at once) before the
- * gRPC server waits for calls to finish.
+ * heartbeatInterval} the ticker walks all streams and offers each a heartbeat; every second it ends
+ * those whose token has expired (UNAUTHENTICATED, {@code TOKEN_EXPIRED}), as Kubernetes would
+ * refuse that token now: a stream is authorised by the token it was opened with, and lasts no
+ * longer than it. Their credentials enter their reconnect grace, and clients resume them with the
+ * token the kubelet has put in its place. On shutdown every stream is ended with UNAVAILABLE (so
+ * clients reconnect to another replica at once) before the gRPC server waits for calls to finish.
  *
  * <p>A revocation that arrives before its credential's stream registers is not lost (an operator's
  * notice, or this replica's lease lifecycle revoking a credential that a resume here has attached
@@ -67,6 +70,17 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
 
   private static final Logger log = LoggerFactory.getLogger(WatchStreams.class);
   private static final Duration RETRY_AFTER_SHUTDOWN = Duration.ofMillis(100);
+
+  /** How often streams are checked for an expired token: how late past its expiry one may end. */
+  private static final Duration TOKEN_EXPIRY_CHECK = Duration.ofSeconds(1);
+
+  private static final BrokerException TOKEN_EXPIRED =
+      new BrokerException(
+          BrokerException.Reason.TOKEN_EXPIRED,
+          "the service-account token this stream was opened with has expired; reconnect with the"
+              + " current token (read the token file again) and resume the credential",
+          RETRY_AFTER_SHUTDOWN,
+          null);
 
   /** Far longer than issuing or resuming a credential takes between its insert and its stream. */
   private static final int REVOCATION_MEMORY_MINUTES = 5;
@@ -99,6 +113,7 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
   private final ScheduledExecutorService ticker;
   private final Clock clock;
   private final Consumer<UUID> streamEnded;
+  private final Consumer<UUID> streamDetached;
 
   /**
    * Recent revocations by credential id, with what their stream is told; bounded in size and age.
@@ -110,18 +125,22 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
           .build();
 
   WatchStreams(Duration heartbeatInterval, Clock clock, MeterRegistry meterRegistry) {
-    this(heartbeatInterval, clock, meterRegistry, streamId -> {});
+    this(heartbeatInterval, clock, meterRegistry, streamId -> {}, streamId -> {});
   }
 
   /**
    * @param streamEnded told the id of every stream that ends (possibly more than once)
+   * @param streamDetached told the id of every stream this class ends while its credentials stay
+   *     resumable (its token expired), after {@code streamEnded}: their reconnect grace starts
    */
   WatchStreams(
       Duration heartbeatInterval,
       Clock clock,
       MeterRegistry meterRegistry,
-      Consumer<UUID> streamEnded) {
+      Consumer<UUID> streamEnded,
+      Consumer<UUID> streamDetached) {
     this.streamEnded = Objects.requireNonNull(streamEnded, "streamEnded");
+    this.streamDetached = Objects.requireNonNull(streamDetached, "streamDetached");
     Objects.requireNonNull(heartbeatInterval, "heartbeatInterval");
     if (heartbeatInterval.isNegative() || heartbeatInterval.isZero()) {
       throw new IllegalArgumentException("heartbeatInterval must be positive");
@@ -131,6 +150,9 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
         Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("watch-stream-heartbeat"));
     long millis = heartbeatInterval.toMillis();
     ticker.scheduleWithFixedDelay(this::heartbeatAll, millis, millis, TimeUnit.MILLISECONDS);
+    long check = TOKEN_EXPIRY_CHECK.toMillis();
+    ticker.scheduleWithFixedDelay(
+        this::endStreamsWithExpiredTokens, check, check, TimeUnit.MILLISECONDS);
     Gauge.builder("credbroker.streams.active", streams, Map::size)
         .description("WatchCredential streams open on this replica")
         .register(meterRegistry);
@@ -366,6 +388,25 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
   @Override
   public void close() {
     ticker.shutdownNow();
+  }
+
+  /**
+   * Ends the streams whose token has expired, with UNAUTHENTICATED ({@code TOKEN_EXPIRED}) and a
+   * short retry delay; their credentials stay resumable for the reconnect grace.
+   */
+  void endStreamsWithExpiredTokens() {
+    try {
+      Instant now = clock.instant();
+      for (WatchStream stream : streams.values()) {
+        if (stream.tokenExpired(now)) {
+          stream.close(GrpcErrorMapper.toStatusException(TOKEN_EXPIRED));
+          unregister(stream);
+          streamDetached.accept(stream.streamId());
+        }
+      }
+    } catch (RuntimeException e) {
+      log.warn("Ending the streams whose token expired failed; trying again shortly", e);
+    }
   }
 
   private void heartbeatAll() {

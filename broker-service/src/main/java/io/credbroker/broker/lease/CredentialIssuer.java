@@ -12,6 +12,7 @@ import io.credbroker.broker.vault.CreationNotSent;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
@@ -196,6 +197,14 @@ public class CredentialIssuer {
       limits.streamEnded(streamId);
       throw e;
     }
+  }
+
+  /**
+   * When the caller's token, which {@link #issue} or {@link #resume} accepted, stops being valid
+   * (see {@link TokenAuthenticator#tokenExpiry}); {@code null} when it has no expiry.
+   */
+  public @Nullable Instant tokenExpiry(@Nullable BearerToken token) {
+    return token == null ? null : authenticator.tokenExpiry(token);
   }
 
   /** The stream {@code streamId} ended: its pod's stream slot is free again. Idempotent. */

@@ -80,6 +80,11 @@ class CredentialBrokerServiceTest {
       new Binding("db1", "database", "db1", Set.of("public"), Set.of("application"), HINTS);
 
   private final String appToken = jwt();
+
+  /** The app pod's token too, but one that expires in a few seconds. */
+  private final Instant expiringTokenExpiry = Instant.now().plusSeconds(3);
+
+  private final String expiringToken = jwt(expiringTokenExpiry);
   private final String otherToken = jwt();
   private final String unknownToken = jwt();
   private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
@@ -90,7 +95,8 @@ class CredentialBrokerServiceTest {
 
   @BeforeEach
   void start() throws Exception {
-    Map<String, PodIdentity> known = Map.of(appToken, APP_POD, otherToken, OTHER_POD);
+    Map<String, PodIdentity> known =
+        Map.of(appToken, APP_POD, expiringToken, APP_POD, otherToken, OTHER_POD);
     TokenReviewer reviewer =
         (token, audiences) ->
             known.containsKey(token.value())
@@ -108,7 +114,9 @@ class CredentialBrokerServiceTest {
             Ticker.systemTicker());
     CredentialIssuer issuer =
         new CredentialIssuer(authenticator, new Bindings(List.of(DB1)), leases, meters);
-    streams = new WatchStreams(Duration.ofMillis(100), Clock.systemUTC(), meters);
+    streams =
+        new WatchStreams(
+            Duration.ofMillis(100), Clock.systemUTC(), meters, issuer::streamEnded, leases::detach);
     grpc =
         InProcessGrpc.serve(
             ServerInterceptors.intercept(
@@ -158,6 +166,44 @@ class CredentialBrokerServiceTest {
     await().until(() -> streams.size() == 0);
     // The credential stays alive for the reconnect grace; the stream it was attached to is gone.
     verify(leases).detach(streamId.getValue());
+  }
+
+  @Test
+  void aStreamEndsOnceTheTokenItWasOpenedWithExpiresAndItsCredentialStaysResumable() {
+    ArgumentCaptor<UUID> streamId = ArgumentCaptor.forClass(UUID.class);
+    whenStreamIssued(streamId)
+        .thenReturn(
+            issuedCredential(CredentialKind.STREAM), issuedCredential(CredentialKind.STREAM));
+    RecordingObserver expiring = new RecordingObserver();
+    stub(expiringToken)
+        .watchCredential(
+            WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build(), expiring);
+    await().until(() -> streams.size() == 1);
+    RecordingObserver lasting = new RecordingObserver();
+    stub(appToken)
+        .watchCredential(
+            WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build(), lasting);
+    await().until(() -> streams.size() == 2);
+
+    await().atMost(Duration.ofSeconds(10)).until(() -> expiring.error.get() != null);
+
+    // Not before the token's expiry (a JWT's exp counts whole seconds), and as Kubernetes would
+    // answer that token now; with a short retry delay, as the credential can be resumed at once.
+    assertThat(Instant.now()).isAfterOrEqualTo(expiringTokenExpiry.minusSeconds(1));
+    StatusRuntimeException ended = (StatusRuntimeException) expiring.error.get();
+    assertThat(ended.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
+    assertThat(errorInfo(ended).getReason()).isEqualTo("TOKEN_EXPIRED");
+    assertThat(StatusProto.fromThrowable(ended).getDetailsList())
+        .anySatisfy(detail -> assertThat(detail.is(com.google.rpc.RetryInfo.class)).isTrue());
+    assertThat(expiring.events.get(0).hasIssued()).isTrue();
+    assertThat(expiring.events.subList(1, expiring.events.size()))
+        .allMatch(CredentialEvent::hasHeartbeat);
+    // Its credential enters the reconnect grace, to be resumed with the token that replaced it.
+    verify(leases, timeout(5_000)).detach(streamId.getAllValues().get(0));
+    // The stream opened with a token that is still valid goes on.
+    assertThat(streams.size()).isEqualTo(1);
+    assertThat(lasting.error.get()).isNull();
+    verify(leases, never()).detach(streamId.getAllValues().get(1));
   }
 
   @Test
@@ -654,10 +700,14 @@ class CredentialBrokerServiceTest {
   }
 
   private static String jwt() {
+    return jwt(Instant.now().plusSeconds(3600));
+  }
+
+  private static String jwt(Instant expiry) {
     return new PlainJWT(
             new JWTClaimsSet.Builder()
                 .jwtID(UUID.randomUUID().toString())
-                .expirationTime(Date.from(Instant.now().plusSeconds(3600)))
+                .expirationTime(Date.from(expiry))
                 .build())
         .serialize();
   }

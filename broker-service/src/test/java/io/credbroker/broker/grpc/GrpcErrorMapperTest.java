@@ -24,6 +24,7 @@ class GrpcErrorMapperTest {
             Map.entry(Reason.TOKEN_REJECTED, Status.Code.UNAUTHENTICATED),
             Map.entry(Reason.TOKEN_NOT_POD_BOUND, Status.Code.UNAUTHENTICATED),
             Map.entry(Reason.POD_DELETED, Status.Code.UNAUTHENTICATED),
+            Map.entry(Reason.TOKEN_EXPIRED, Status.Code.UNAUTHENTICATED),
             Map.entry(Reason.NOT_BOUND, Status.Code.PERMISSION_DENIED),
             Map.entry(Reason.POD_REVOKED, Status.Code.PERMISSION_DENIED),
             Map.entry(Reason.ACCESS_DENIED, Status.Code.PERMISSION_DENIED),

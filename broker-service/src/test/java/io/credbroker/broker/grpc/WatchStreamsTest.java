@@ -5,10 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.credbroker.api.v1.CredentialEvent;
 import io.credbroker.api.v1.CredentialIssued;
 import io.grpc.Status;
+import io.grpc.StatusException;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
@@ -25,9 +27,14 @@ class WatchStreamsTest {
       CredentialEvent.newBuilder().setIssued(CredentialIssued.getDefaultInstance()).build();
 
   private final Set<UUID> ended = ConcurrentHashMap.newKeySet();
+  private final Set<UUID> detached = ConcurrentHashMap.newKeySet();
   private final WatchStreams streams =
       new WatchStreams(
-          Duration.ofMinutes(1), Clock.systemUTC(), new SimpleMeterRegistry(), ended::add);
+          Duration.ofMinutes(1),
+          Clock.systemUTC(),
+          new SimpleMeterRegistry(),
+          ended::add,
+          detached::add);
 
   @AfterEach
   void close() {
@@ -111,8 +118,36 @@ class WatchStreamsTest {
     assertThat(streams.size()).isZero();
   }
 
+  @Test
+  void onlyTheStreamsWhoseTokenExpiredEndUnauthenticatedAndLeaveTheirCredentialsResumable() {
+    Transport expiredTransport = new Transport();
+    WatchStream expired = open(expiredTransport, Instant.now().minusMillis(1));
+    Transport validTransport = new Transport();
+    WatchStream valid = open(validTransport, Instant.now().plusSeconds(60));
+    WatchStream neverExpires = open(new Transport(), null);
+
+    streams.endStreamsWithExpiredTokens();
+
+    assertThat(expiredTransport.error)
+        .isInstanceOfSatisfying(
+            StatusException.class,
+            e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED));
+    assertThat(expiredTransport.error.getMessage()).contains("token").contains("expired");
+    assertThat(ended).containsExactly(expired.streamId());
+    assertThat(detached).containsExactly(expired.streamId());
+    assertThat(streams.holds(expired.credentialId())).isFalse();
+    assertThat(validTransport.error).isNull();
+    assertThat(streams.holds(valid.credentialId())).isTrue();
+    assertThat(streams.holds(neverExpires.credentialId())).isTrue();
+  }
+
   private WatchStream open() {
-    WatchStream stream = new WatchStream(UUID.randomUUID(), UUID.randomUUID(), new Transport());
+    return open(new Transport(), null);
+  }
+
+  private WatchStream open(Transport transport, @Nullable Instant tokenExpiry) {
+    WatchStream stream =
+        new WatchStream(UUID.randomUUID(), UUID.randomUUID(), transport, tokenExpiry);
     stream.send(ISSUED);
     streams.register(stream);
     return stream;
