@@ -129,6 +129,13 @@ final class LeaseDecisions {
       if (streams.holds(id)) {
         streams.end(id, PodDepartures.podDeleted(record.owner()));
       }
+      if (!revokeAt.equals(entry.nextAction())) {
+        // Marking the departure keeps an earlier next look (its owner must notice it promptly):
+        // from now on nothing is due before the revocation. Left in the past, the row would be
+        // loaded and read again at every poll for the whole drain grace, and many deleted pods at
+        // once (a rolling update) would fill the poller's batches ahead of due renewals.
+        store.reschedule(id, replica, null, revokeAt);
+      }
       return revokeAt;
     }
     boolean unbound = entry.revokeTrigger() == RevocationTrigger.UNBOUND;

@@ -26,6 +26,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -144,6 +145,33 @@ class LeaseFencingIT {
   }
 
   @Test
+  void aDeletedPodsCredentialIsNotDueAgainBeforeItsRevocationOnceItsOwnerHasLookedAtIt() {
+    // A replica learned that the pod was deleted and marked its credentials: revoked after the
+    // drain grace, and due now, so that the owner notices. After the owner's look nothing is due
+    // before the revocation: the poller does not load and read the row again at every poll.
+    Stand stand = new Stand();
+    UUID id =
+        stand.credential(
+            "renewal_due_time = now() + interval '1 minute',"
+                + " expire_time = now() + interval '1 minute'",
+            UUID.randomUUID());
+    CredentialStore store = new CredentialStore(db.jdbc);
+    Instant revokeAt = Instant.now().plusSeconds(20).truncatedTo(ChronoUnit.MICROS);
+    assertThat(store.endRenewalsOfPod(stand.podUid, revokeAt)).containsExactly(id);
+    assertThat(store.dueBy(stand.paused, Instant.now(), 10))
+        .extracting(CredentialStore.Due::id)
+        .containsExactly(id);
+
+    assertThat(stand.keeper.tend(id)).isEqualTo(revokeAt);
+
+    verifyNoInteractions(stand.vault);
+    assertThat(store.dueBy(stand.paused, Instant.now().plusSeconds(10), 10)).isEmpty();
+    Map<String, Object> after = row(id);
+    assertThat(after.get("state")).isEqualTo("ACTIVE");
+    assertThat(after.get("revoke_trigger")).isEqualTo("POD_DELETED");
+  }
+
+  @Test
   void aRotationThatKeepsFailingAfterItsRenewalBacksOffLongerAtEveryLook() {
     // In its rotation window (its max TTL 30 s on, a 60 s lease): every look renews it (Vault
     // caps the renewal, which resets the stored failure count) and then fails to create its
@@ -188,7 +216,7 @@ class LeaseFencingIT {
     return db.jdbc
         .sql(
             "SELECT owner_replica, state, expire_time, renewal_failures, renewal_due_time,"
-                + " stream_id, end_reason FROM credential WHERE id = :id")
+                + " stream_id, end_reason, revoke_trigger FROM credential WHERE id = :id")
         .param("id", id)
         .query()
         .singleRow();

@@ -162,6 +162,8 @@ class LeaseKeeperTest {
 
     assertThat(next).isEqualTo(drained);
     verify(store).endRenewalsOfPod(POD.podUid(), drained);
+    // Nothing is due before the revocation: not loaded again at every poll until then.
+    verify(store).reschedule(entry.id(), ME, null, drained);
     ArgumentCaptor<BrokerException> why = ArgumentCaptor.forClass(BrokerException.class);
     verify(streams).end(eq(entry.id()), why.capture());
     assertThat(why.getValue().reason()).isEqualTo(Reason.POD_DELETED);
