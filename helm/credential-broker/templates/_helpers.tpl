@@ -142,6 +142,7 @@ break the YAML; extraConfig is merged over it last.
     "reconnect-grace-limit" $lease.reconnectGraceLimit
     "drain-grace" $lease.drainGrace
     "workers" $lease.workers
+    "max-concurrent-release-revocations" $lease.maxConcurrentReleaseRevocations
     "expiring-warning" $lease.expiringWarning
     "renewal-retry-max" $lease.renewalRetryMax
     "revocation-retry-initial" $lease.revocationRetryInitial

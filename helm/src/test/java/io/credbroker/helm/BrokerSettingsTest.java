@@ -130,6 +130,7 @@ class BrokerSettingsTest {
             "reconnect-grace-limit",
             "drain-grace",
             "workers",
+            "max-concurrent-release-revocations",
             "expiring-warning",
             "renewal-retry-max",
             "revocation-retry-initial",
@@ -250,6 +251,8 @@ class BrokerSettingsTest {
     assertThat(lease.path("drain-grace").asText()).isEqualTo("45s");
     assertThat(lease.path("workers").isInt()).isTrue();
     assertThat(lease.path("workers").asInt()).isEqualTo(16);
+    assertThat(lease.path("max-concurrent-release-revocations").isInt()).isTrue();
+    assertThat(lease.path("max-concurrent-release-revocations").asInt()).isEqualTo(3);
     assertThat(lease.path("expiring-warning").asText()).isEqualTo("1m");
     assertThat(lease.path("renewal-retry-max").asText()).isEqualTo("20s");
     assertThat(lease.path("revocation-retry-initial").asText()).isEqualTo("2s");
@@ -302,6 +305,7 @@ class BrokerSettingsTest {
       invalid-grpc.yaml    | callThreads
       invalid-lease.yaml   | renewalFraction
       invalid-lease.yaml   | workers
+      invalid-lease.yaml   | maxConcurrentReleaseRevocations
       invalid-lease.yaml   | reconnectGrace
       invalid-lease.yaml   | reconnectGraceLimit
       invalid-cluster.yaml | heartbeatInterval
