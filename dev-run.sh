@@ -343,7 +343,7 @@ Get a credential as pod app-1 of service account public/application:
   TOKEN=\$(kubectl --kubeconfig $kubeconfig create token application -n public --audience credbroker --bound-object-kind Pod --bound-object-name app-1)
   grpcurl -cacert $ca -H "authorization: Bearer \$TOKEN" -d '{"database_role":"db1"}' 127.0.0.1:9090 credbroker.v1.CredentialBroker/WatchCredential
   (grpcurl finds the API through server reflection; the contract is api-proto/src/main/proto/credbroker/v1/)
-  (the stream ends with UNAUTHENTICATED TOKEN_EXPIRED when \$TOKEN expires, after kubectl's default hour: take a new token and resume with "resume_credential_id")
+  (the stream ends with UNAUTHENTICATED TOKEN_EXPIRED in the last 15 % of \$TOKEN's life, kubectl's default hour: take a new token and resume with "resume_credential_id")
 
 List credentials as an SRE (service account ops/sre may revoke):
   SRE=\$(kubectl --kubeconfig $kubeconfig -n ops create token sre)

@@ -29,9 +29,9 @@ public class BrokerException extends RuntimeException {
     /** The token is valid but bound to no pod, and the broker requires pod-bound tokens. */
     TOKEN_NOT_POD_BOUND(Category.UNAUTHENTICATED),
     /**
-     * The token a stream was opened with has expired: the stream ends, as Kubernetes no longer
-     * accepts that token. The client resumes its credential with the token the kubelet has put in
-     * its place.
+     * The token a stream was opened with has expired, or is in its last part of life, when the
+     * kubelet has replaced it: the stream ends, as it lasts no longer than that token. The client
+     * resumes its credential with the token the kubelet has put in its place.
      */
     TOKEN_EXPIRED(Category.UNAUTHENTICATED),
     /**

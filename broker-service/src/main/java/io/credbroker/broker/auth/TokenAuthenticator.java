@@ -17,7 +17,6 @@ import java.text.ParseException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Date;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Locale;
@@ -230,23 +229,22 @@ public final class TokenAuthenticator {
   }
 
   /**
-   * When a token this authenticator accepted stops being valid: its {@code exp}, after which
-   * Kubernetes refuses it. Read from its cached verdict, or from the token itself when that is gone
-   * (it was accepted, so its claims are the cluster's).
+   * When a token this authenticator accepted was issued and stops being valid (its {@code exp},
+   * after which Kubernetes refuses it). Read from its cached verdict, or from the token itself when
+   * that is gone (it was accepted, so its claims are the cluster's).
    *
    * @return {@code null} when the token has no {@code exp} or cannot be read
    */
-  public @Nullable Instant tokenExpiry(BearerToken token) {
+  public @Nullable TokenLifetime tokenLifetime(BearerToken token) {
     CompletableFuture<Verdict> cached = cache.getIfPresent(token.sha256Hex());
     if (cached != null && cached.isDone() && !cached.isCompletedExceptionally()) {
       Verdict verdict = cached.join();
       if (verdict.identity() != null) {
-        return verdict.tokenExpiry();
+        return verdict.lifetime();
       }
     }
     try {
-      Date exp = JWTParser.parse(token.value()).getJWTClaimsSet().getExpirationTime();
-      return exp == null ? null : exp.toInstant();
+      return TokenLifetime.of(JWTParser.parse(token.value()).getJWTClaimsSet());
     } catch (ParseException | RuntimeException e) {
       return null;
     }
@@ -297,12 +295,11 @@ public final class TokenAuthenticator {
   }
 
   private Verdict decide(BearerToken token) {
-    Instant expiry;
+    TokenLifetime lifetime;
     JWT jwt;
     try {
       jwt = JWTParser.parse(token.value());
-      Date exp = jwt.getJWTClaimsSet().getExpirationTime();
-      expiry = exp == null ? null : exp.toInstant();
+      lifetime = TokenLifetime.of(jwt.getJWTClaimsSet());
     } catch (ParseException | RuntimeException e) {
       // Shaped like a JWT but not one (bad base64, bad JSON, no alg): no point asking Kubernetes.
       // The parser's message may quote the token, so it goes nowhere.
@@ -324,7 +321,7 @@ public final class TokenAuthenticator {
           Reason.TOKEN_NOT_POD_BOUND,
           "the token is not bound to a pod; use the pod's projected service-account token");
     }
-    return Verdict.accepted(identity, expiry);
+    return Verdict.accepted(identity, lifetime);
   }
 
   private Verdict rejected() {
@@ -401,12 +398,16 @@ public final class TokenAuthenticator {
   /** A cached decision about one token. Holds no secret. */
   private record Verdict(
       @Nullable PodIdentity identity,
-      @Nullable Instant tokenExpiry,
+      @Nullable TokenLifetime lifetime,
       @Nullable Reason refusal,
       @Nullable String message) {
 
-    static Verdict accepted(PodIdentity identity, @Nullable Instant tokenExpiry) {
-      return new Verdict(identity, tokenExpiry, null, null);
+    static Verdict accepted(PodIdentity identity, @Nullable TokenLifetime lifetime) {
+      return new Verdict(identity, lifetime, null, null);
+    }
+
+    @Nullable Instant tokenExpiry() {
+      return lifetime == null ? null : lifetime.expiry();
     }
 
     static Verdict refused(Reason reason, String message) {

@@ -11,6 +11,7 @@ import io.credbroker.api.v1.IssueCredentialResponse;
 import io.credbroker.api.v1.ReleaseCredentialRequest;
 import io.credbroker.api.v1.ReleaseCredentialResponse;
 import io.credbroker.api.v1.WatchCredentialRequest;
+import io.credbroker.broker.auth.TokenLifetime;
 import io.credbroker.broker.lease.Acknowledgement;
 import io.credbroker.broker.lease.CredentialIssuer;
 import io.credbroker.broker.lease.CredentialKind;
@@ -21,6 +22,7 @@ import io.grpc.stub.StreamObserver;
 import java.time.Clock;
 import java.util.Objects;
 import java.util.UUID;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -104,12 +106,15 @@ final class CredentialBrokerService extends CredentialBrokerGrpc.CredentialBroke
                 .build();
       }
       // Authorised by its token, so it lasts no longer than that token (see WatchStreams).
+      TokenLifetime token = issuer.tokenLifetime(BearerTokenInterceptor.currentToken());
       WatchStream watch =
           new WatchStream(
               streamId,
               credential.record().id(),
               observer,
-              issuer.tokenExpiry(BearerTokenInterceptor.currentToken()));
+              token == null
+                  ? null
+                  : token.streamEnd(clock.instant(), ThreadLocalRandom.current().nextDouble()));
       watch.send(first);
       stream.set(watch);
       streams.register(watch);

@@ -28,8 +28,11 @@ final class WatchStream {
   private final UUID streamId;
   private final ServerCallStreamObserver<CredentialEvent> observer;
 
-  /** When the token the stream was opened with expires, or {@code null} if it never does. */
-  private final @Nullable Instant tokenExpiry;
+  /**
+   * Until when the token the stream was opened with authorises it (at the latest that token's
+   * expiry), or {@code null}: for as long as the stream lasts.
+   */
+  private final @Nullable Instant authorisedUntil;
 
   /** Changes when a rotation hands the stream a new credential. */
   private volatile UUID credentialId;
@@ -49,23 +52,23 @@ final class WatchStream {
   }
 
   /**
-   * @param tokenExpiry when the token the stream was opened with expires ({@code null}: never); the
-   *     stream must not outlive it
+   * @param authorisedUntil until when the token the stream was opened with authorises it, at the
+   *     latest that token's expiry ({@code null}: a token that never expires)
    */
   WatchStream(
       UUID streamId,
       UUID credentialId,
       ServerCallStreamObserver<CredentialEvent> observer,
-      @Nullable Instant tokenExpiry) {
+      @Nullable Instant authorisedUntil) {
     this.streamId = Objects.requireNonNull(streamId, "streamId");
     this.credentialId = Objects.requireNonNull(credentialId, "credentialId");
     this.observer = Objects.requireNonNull(observer, "observer");
-    this.tokenExpiry = tokenExpiry;
+    this.authorisedUntil = authorisedUntil;
   }
 
-  /** Whether the token the stream was opened with has expired at {@code now}. */
+  /** Whether the token the stream was opened with no longer authorises it at {@code now}. */
   boolean tokenExpired(Instant now) {
-    return tokenExpiry != null && !now.isBefore(tokenExpiry);
+    return authorisedUntil != null && !now.isBefore(authorisedUntil);
   }
 
   /** The id the state store knows this stream by (what its credentials are attached to). */

@@ -46,11 +46,13 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A stream costs one map entry: there is no thread or timer per stream. Every {@code
  * heartbeatInterval} the ticker walks all streams and offers each a heartbeat; every second it ends
- * those whose token has expired (UNAUTHENTICATED, {@code TOKEN_EXPIRED}), as Kubernetes would
- * refuse that token now: a stream is authorised by the token it was opened with, and lasts no
- * longer than it. Their credentials enter their reconnect grace, and clients resume them with the
- * token the kubelet has put in its place. On shutdown every stream is ended with UNAVAILABLE (so
- * clients reconnect to another replica at once) before the gRPC server waits for calls to finish.
+ * those whose token no longer authorises them (UNAUTHENTICATED, {@code TOKEN_EXPIRED}): a stream is
+ * authorised by the token it was opened with, and lasts no longer than that token (it ends at a
+ * point of the token's last part of life that {@link
+ * io.credbroker.broker.auth.TokenLifetime#streamEnd} picks). Their credentials enter their
+ * reconnect grace, and clients resume them with the token the kubelet has put in its place. On
+ * shutdown every stream is ended with UNAVAILABLE (so clients reconnect to another replica at once)
+ * before the gRPC server waits for calls to finish.
  *
  * <p>A revocation that arrives before its credential's stream registers is not lost (an operator's
  * notice, or this replica's lease lifecycle revoking a credential that a resume here has attached
@@ -77,8 +79,9 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
   private static final BrokerException TOKEN_EXPIRED =
       new BrokerException(
           BrokerException.Reason.TOKEN_EXPIRED,
-          "the service-account token this stream was opened with has expired; reconnect with the"
-              + " current token (read the token file again) and resume the credential",
+          "the service-account token this stream was opened with has expired or is about to (the"
+              + " kubelet has replaced it); reconnect with the current token (read the token file"
+              + " again) and resume the credential",
           RETRY_AFTER_SHUTDOWN,
           null);
 

@@ -7,12 +7,12 @@ import io.credbroker.broker.auth.Binding;
 import io.credbroker.broker.auth.Bindings;
 import io.credbroker.broker.auth.PodIdentity;
 import io.credbroker.broker.auth.TokenAuthenticator;
+import io.credbroker.broker.auth.TokenLifetime;
 import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.vault.CreationNotSent;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
@@ -200,11 +200,11 @@ public class CredentialIssuer {
   }
 
   /**
-   * When the caller's token, which {@link #issue} or {@link #resume} accepted, stops being valid
-   * (see {@link TokenAuthenticator#tokenExpiry}); {@code null} when it has no expiry.
+   * When the caller's token, which {@link #issue} or {@link #resume} accepted, was issued and stops
+   * being valid (see {@link TokenAuthenticator#tokenLifetime}); {@code null} when it has no expiry.
    */
-  public @Nullable Instant tokenExpiry(@Nullable BearerToken token) {
-    return token == null ? null : authenticator.tokenExpiry(token);
+  public @Nullable TokenLifetime tokenLifetime(@Nullable BearerToken token) {
+    return token == null ? null : authenticator.tokenLifetime(token);
   }
 
   /** The stream {@code streamId} ended: its pod's stream slot is free again. Idempotent. */

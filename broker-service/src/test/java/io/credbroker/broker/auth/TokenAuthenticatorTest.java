@@ -55,6 +55,27 @@ class TokenAuthenticatorTest {
   }
 
   @Test
+  void theLifetimeOfAnAcceptedTokenComesFromItsClaims() {
+    RecordingReviewer reviewer = RecordingReviewer.answering(t -> accepted(POD));
+    TokenAuthenticator authenticator = authenticator(reviewer, false);
+    Instant issued = START.minusSeconds(60);
+    Instant expiry = START.plus(Duration.ofHours(1));
+    BearerToken token =
+        new BearerToken(
+            new com.nimbusds.jwt.PlainJWT(
+                    new com.nimbusds.jwt.JWTClaimsSet.Builder()
+                        .issueTime(java.util.Date.from(issued))
+                        .expirationTime(java.util.Date.from(expiry))
+                        .build())
+                .serialize());
+
+    authenticator.authenticate(token);
+
+    assertThat(authenticator.tokenLifetime(token)).isEqualTo(new TokenLifetime(issued, expiry));
+    assertThat(reviewer.calls()).isEqualTo(1);
+  }
+
+  @Test
   void cachedIdentityNeverOutlivesTheTokensExpiry() {
     RecordingReviewer reviewer = RecordingReviewer.answering(t -> accepted(POD));
     TokenAuthenticator authenticator = authenticator(reviewer, false);
