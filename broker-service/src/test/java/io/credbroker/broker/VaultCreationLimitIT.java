@@ -158,6 +158,14 @@ class VaultCreationLimitIT {
       held.add(client.issue(token, BrokerFixture.DATABASE_ROLE));
     }
     MeterRegistry meters = fixture.broker.getBean(MeterRegistry.class);
+    // Resilience4j's Micrometer binding reports the release limit like the other bulkheads.
+    assertThat(
+            meters
+                .get("resilience4j.bulkhead.max.allowed.concurrent.calls")
+                .tag("name", "lease-release-revocations")
+                .gauge()
+                .value())
+        .isEqualTo(1);
     double queuedBefore = releasesQueued(meters);
     // Vault slow to revoke, as its PostgreSQL plugin is behind a rolling update's releases; the
     // replica revokes one release at a time in Vault (the limit of this class's broker).

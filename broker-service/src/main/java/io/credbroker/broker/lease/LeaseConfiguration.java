@@ -11,8 +11,11 @@ import io.credbroker.broker.cluster.ReplicaHeartbeat;
 import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.vault.VaultDatabaseCredentials;
+import io.github.resilience4j.bulkhead.BulkheadConfig;
+import io.github.resilience4j.bulkhead.BulkheadRegistry;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
+import java.time.Duration;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.context.ApplicationListener;
@@ -24,6 +27,9 @@ import org.springframework.transaction.support.TransactionTemplate;
 /** Wires the lease lifecycle: issuing, the shared scheduler that keeps leases alive, and ending. */
 @Configuration(proxyBeanMethods = false)
 class LeaseConfiguration {
+
+  /** The bulkhead of pods' releases revoked in Vault at once (see {@link #leaseService}). */
+  static final String RELEASE_REVOCATIONS = "lease-release-revocations";
 
   @Bean
   LeaseMetrics leaseMetrics(MeterRegistry meterRegistry, Bindings bindings) {
@@ -52,6 +58,13 @@ class LeaseConfiguration {
     return new RevocationRetryQueue(jdbc);
   }
 
+  /**
+   * Pods' releases are revoked in Vault at once up to {@code
+   * credbroker.lease.max-concurrent-release-revocations}, beyond it by the revocation queue: a
+   * bulkhead that never waits, registered as {@value #RELEASE_REVOCATIONS} so that Resilience4j's
+   * Micrometer binding reports it like the Vault ones ({@code
+   * resilience4j_bulkhead_available_concurrent_calls{name="lease-release-revocations"}}).
+   */
   @Bean
   LeaseService leaseService(
       VaultDatabaseCredentials vault,
@@ -61,9 +74,23 @@ class LeaseConfiguration {
       ReplicaId replicaId,
       LeaseMetrics metrics,
       BrokerProperties properties,
+      BulkheadRegistry bulkheads,
       Clock clock) {
     return new LeaseService(
-        vault, store, credentials, retryQueue, replicaId, clock, metrics, properties.lease());
+        vault,
+        store,
+        credentials,
+        retryQueue,
+        replicaId,
+        clock,
+        metrics,
+        properties.lease(),
+        bulkheads.bulkhead(
+            RELEASE_REVOCATIONS,
+            BulkheadConfig.custom()
+                .maxConcurrentCalls(properties.lease().maxConcurrentReleaseRevocations())
+                .maxWaitDuration(Duration.ZERO)
+                .build()));
   }
 
   @Bean

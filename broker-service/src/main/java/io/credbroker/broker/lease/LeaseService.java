@@ -10,6 +10,7 @@ import io.credbroker.broker.lease.CredentialStore.EndedCredential;
 import io.credbroker.broker.vault.CreationNotSent;
 import io.credbroker.broker.vault.DatabaseSecret;
 import io.credbroker.broker.vault.VaultDatabaseCredentials;
+import io.github.resilience4j.bulkhead.Bulkhead;
 import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
@@ -17,7 +18,6 @@ import java.time.Instant;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.concurrent.Semaphore;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -69,9 +69,16 @@ public class LeaseService implements AutoCloseable {
   private final StreamDetachments detachments;
   private final OwnedLeases owned = new OwnedLeases();
 
-  /** Releases revoking in Vault now; beyond {@code maxConcurrentReleaseRevocations}, queued. */
-  private final Semaphore releaseRevocations;
+  /**
+   * Releases revoking in Vault now, at most {@code maxConcurrentReleaseRevocations}; one beyond it
+   * is left to the revocation queue.
+   */
+  private final Bulkhead releaseRevocations;
 
+  /**
+   * @param releaseRevocations the bulkhead of pods' releases revoked in Vault at once, which must
+   *     not wait for a permit: a release it refuses is left to the revocation queue
+   */
   public LeaseService(
       VaultDatabaseCredentials vault,
       CredentialStore store,
@@ -80,7 +87,8 @@ public class LeaseService implements AutoCloseable {
       ReplicaId replicaId,
       Clock clock,
       LeaseMetrics metrics,
-      BrokerProperties.Lease settings) {
+      BrokerProperties.Lease settings,
+      Bulkhead releaseRevocations) {
     this.vault = Objects.requireNonNull(vault, "vault");
     this.store = Objects.requireNonNull(store, "store");
     this.credentials = Objects.requireNonNull(credentials, "credentials");
@@ -89,7 +97,7 @@ public class LeaseService implements AutoCloseable {
     this.clock = Objects.requireNonNull(clock, "clock");
     this.metrics = Objects.requireNonNull(metrics, "metrics");
     this.settings = Objects.requireNonNull(settings, "settings");
-    this.releaseRevocations = new Semaphore(settings.maxConcurrentReleaseRevocations());
+    this.releaseRevocations = Objects.requireNonNull(releaseRevocations, "releaseRevocations");
     this.maxTtls = new MaxTtls(vault, settings.maxTtlCache());
     this.renewals = new RenewalPolicy(settings.renewalFraction(), settings.renewalJitter());
     this.detachments =
@@ -316,11 +324,11 @@ public class LeaseService implements AutoCloseable {
         return;
       }
       EndedCredential released = ended.get();
-      if (releaseRevocations.tryAcquire()) {
+      if (releaseRevocations.tryAcquirePermission()) {
         try {
           revokeEnded(released.id(), released.leaseId(), released.username(), trigger);
         } finally {
-          releaseRevocations.release();
+          releaseRevocations.onComplete();
         }
       } else {
         deferToQueue(released, trigger, now);

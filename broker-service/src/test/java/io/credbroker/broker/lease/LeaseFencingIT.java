@@ -268,7 +268,8 @@ class LeaseFencingIT {
               new ReplicaId(paused),
               Clock.systemUTC(),
               metrics,
-              settings);
+              settings,
+              LeaseTestSettings.releaseRevocations());
       keeper =
           new LeaseKeeper(
               store,

@@ -70,7 +70,8 @@ class LeaseServiceTest {
           new ReplicaId("replica-a"),
           Clock.fixed(NOW, ZoneOffset.UTC),
           new LeaseMetrics(new io.micrometer.core.instrument.simple.SimpleMeterRegistry()),
-          LeaseTestSettings.lease());
+          LeaseTestSettings.lease(),
+          LeaseTestSettings.releaseRevocations());
 
   @Test
   void issuedCredentialIsRecordedWithItsLeasePodAndOwnerButNoPassword() {

@@ -3,6 +3,8 @@ package io.credbroker.broker.lease;
 import io.credbroker.broker.auth.Binding;
 import io.credbroker.broker.auth.ConnectionHints;
 import io.credbroker.broker.config.BrokerProperties;
+import io.github.resilience4j.bulkhead.Bulkhead;
+import io.github.resilience4j.bulkhead.BulkheadConfig;
 import java.time.Duration;
 import java.util.Set;
 
@@ -43,5 +45,15 @@ final class LeaseTestSettings {
         Duration.ofMinutes(10),
         Duration.ofMinutes(5),
         new BrokerProperties.Reconcile(Duration.ofMinutes(5), Duration.ofMinutes(5)));
+  }
+
+  /** The bulkhead of release revocations as the broker builds it from {@link #lease()}. */
+  static Bulkhead releaseRevocations() {
+    return Bulkhead.of(
+        LeaseConfiguration.RELEASE_REVOCATIONS,
+        BulkheadConfig.custom()
+            .maxConcurrentCalls(lease().maxConcurrentReleaseRevocations())
+            .maxWaitDuration(Duration.ZERO)
+            .build());
   }
 }
