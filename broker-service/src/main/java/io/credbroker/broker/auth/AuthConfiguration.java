@@ -3,13 +3,8 @@ package io.credbroker.broker.auth;
 import com.github.benmanes.caffeine.cache.Ticker;
 import io.credbroker.broker.cluster.ClusterRefusals;
 import io.credbroker.broker.config.BrokerProperties;
-import io.fabric8.kubernetes.client.Config;
-import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.micrometer.core.instrument.MeterRegistry;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Set;
@@ -29,37 +24,10 @@ class AuthConfiguration {
    */
   private static final Duration SIGNING_KEYS_REFRESH = Duration.ofSeconds(10);
 
-  /**
-   * One client for the process. Reviews are independent requests, so the client must not queue them
-   * behind fabric8's default of 5 per host, and must not retry them for seconds on its own: the
-   * caller fails closed at once and the pod retries.
-   */
+  /** One client for the process (see {@link KubernetesClients}). */
   @Bean(destroyMethod = "close")
   KubernetesClient kubernetesClient(BrokerProperties properties) {
-    return buildClient(properties.kubernetes());
-  }
-
-  static KubernetesClient buildClient(BrokerProperties.Kubernetes kubernetes) {
-    Path kubeconfig = kubernetes.kubeconfig();
-    Config base;
-    if (kubeconfig != null) {
-      if (!Files.isReadable(kubeconfig)) {
-        throw new IllegalStateException(
-            "credbroker.kubernetes.kubeconfig is not readable: " + kubeconfig.toAbsolutePath());
-      }
-      base = Config.fromKubeconfig(kubeconfig.toFile());
-    } else {
-      base = Config.autoConfigure(null);
-    }
-    Config config =
-        new ConfigBuilder(base)
-            .withMaxConcurrentRequests(kubernetes.maxConcurrentRequests())
-            .withMaxConcurrentRequestsPerHost(kubernetes.maxConcurrentRequests())
-            .withRequestRetryBackoffLimit(0)
-            .withConnectionTimeout(Math.toIntExact(kubernetes.connectTimeout().toMillis()))
-            .withRequestTimeout(Math.toIntExact(kubernetes.requestTimeout().toMillis()))
-            .build();
-    return new KubernetesClientBuilder().withConfig(config).build();
+    return KubernetesClients.build(properties.kubernetes());
   }
 
   @Bean

@@ -65,7 +65,7 @@ class KubernetesOutageTest {
             true,
             new BrokerProperties.PodWatch(false, Duration.ofSeconds(10)));
 
-    try (KubernetesClient client = AuthConfiguration.buildClient(settings)) {
+    try (KubernetesClient client = KubernetesClients.build(settings)) {
       assertThat(client.getConfiguration().getMaxConcurrentRequestsPerHost()).isEqualTo(64);
       Fabric8TokenReviewer reviewer = new Fabric8TokenReviewer(client);
       Instant start = Instant.now();

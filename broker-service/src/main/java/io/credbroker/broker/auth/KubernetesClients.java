@@ -1,0 +1,43 @@
+package io.credbroker.broker.auth;
+
+import io.credbroker.broker.config.BrokerProperties;
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.ConfigBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Builds the broker's fabric8 Kubernetes clients from {@code credbroker.kubernetes}. Reviews are
+ * independent requests, so a client must not queue them behind fabric8's default of 5 per host, and
+ * must not retry them for seconds on its own: the caller fails closed at once and the pod retries.
+ */
+public final class KubernetesClients {
+
+  private KubernetesClients() {}
+
+  /** A new client; its caller closes it. */
+  public static KubernetesClient build(BrokerProperties.Kubernetes kubernetes) {
+    Path kubeconfig = kubernetes.kubeconfig();
+    Config base;
+    if (kubeconfig != null) {
+      if (!Files.isReadable(kubeconfig)) {
+        throw new IllegalStateException(
+            "credbroker.kubernetes.kubeconfig is not readable: " + kubeconfig.toAbsolutePath());
+      }
+      base = Config.fromKubeconfig(kubeconfig.toFile());
+    } else {
+      base = Config.autoConfigure(null);
+    }
+    Config config =
+        new ConfigBuilder(base)
+            .withMaxConcurrentRequests(kubernetes.maxConcurrentRequests())
+            .withMaxConcurrentRequestsPerHost(kubernetes.maxConcurrentRequests())
+            .withRequestRetryBackoffLimit(0)
+            .withConnectionTimeout(Math.toIntExact(kubernetes.connectTimeout().toMillis()))
+            .withRequestTimeout(Math.toIntExact(kubernetes.requestTimeout().toMillis()))
+            .build();
+    return new KubernetesClientBuilder().withConfig(config).build();
+  }
+}
