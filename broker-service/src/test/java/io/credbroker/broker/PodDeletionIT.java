@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.credbroker.api.v1.Credential;
 import io.credbroker.api.v1.WatchCredentialRequest;
+import io.credbroker.broker.auth.TokenReviewer;
 import io.credbroker.broker.lease.CredentialQueries;
 import io.credbroker.broker.lease.CredentialQuery;
 import io.credbroker.broker.lease.CredentialRecord;
@@ -27,6 +28,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.springframework.test.util.ReflectionTestUtils;
 
 /**
  * A stream does not outlive its pod: the broker's shared watch of pods (a fabric8 informer against
@@ -199,6 +201,22 @@ class PodDeletionIT {
     assertThat(cached.getMetadata().getCreationTimestamp()).isNull();
     assertThat(cached.getMetadata().getLabels()).isNullOrEmpty();
     assertThat(cached.getStatus()).isNull();
+  }
+
+  @Test
+  void theWatchListsOnAKubernetesClientOfItsOwnNotTheOneTokenReviewsUse() {
+    // fabric8 deserialises an answer on its connection's event loop; the watch's list of every pod
+    // must not hold up TokenReviews on the same client.
+    KubernetesClient reviews = fixture.broker.getBean(KubernetesClient.class);
+    Object watchClient =
+        ReflectionTestUtils.getField(fixture.broker.getBean(PodWatch.class), "client");
+    Object reviewClient =
+        ReflectionTestUtils.getField(fixture.broker.getBean(TokenReviewer.class), "client");
+
+    assertThat(reviewClient).isSameAs(reviews);
+    assertThat(watchClient)
+        .isSameAs(fixture.broker.getBean("podWatchKubernetesClient"))
+        .isNotSameAs(reviews);
   }
 
   private static void assertEndedWithPodDeleted(EventStream stream) {

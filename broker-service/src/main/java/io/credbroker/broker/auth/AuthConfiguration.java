@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.Set;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.Primary;
 
 /**
  * Wires the Kubernetes client, the cached authenticator and the bindings from the configuration.
@@ -24,8 +25,12 @@ class AuthConfiguration {
    */
   private static final Duration SIGNING_KEYS_REFRESH = Duration.ofSeconds(10);
 
-  /** One client for the process (see {@link KubernetesClients}). */
+  /**
+   * The client of TokenReviews, SubjectAccessReviews and single reads (see {@link
+   * KubernetesClients}); the watch of pods has a client of its own.
+   */
   @Bean(destroyMethod = "close")
+  @Primary
   KubernetesClient kubernetesClient(BrokerProperties properties) {
     return KubernetesClients.build(properties.kubernetes());
   }

@@ -1,11 +1,13 @@
 package io.credbroker.broker.pods;
 
+import io.credbroker.broker.auth.KubernetesClients;
 import io.credbroker.broker.cluster.ReplicaId;
 import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.lease.CredentialQueries;
 import io.credbroker.broker.lease.PodDepartures;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.micrometer.core.instrument.MeterRegistry;
+import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -28,9 +30,21 @@ class PodsConfiguration {
       matchIfMissing = true)
   static class PodWatchConfiguration {
 
+    /**
+     * The watch's own Kubernetes client. fabric8's client deserialises each answer on the event
+     * loop of its connection, and the watch's list is every pod of the cluster (tens of megabytes
+     * in a large one; at a replica's start, with Jackson still building its deserialisers, it held
+     * an event loop for 2 to 7 s in the fault suite's runs): on the shared client, TokenReviews on
+     * that loop waited meanwhile, on a replica already ready for calls.
+     */
+    @Bean(destroyMethod = "close")
+    KubernetesClient podWatchKubernetesClient(BrokerProperties properties) {
+      return KubernetesClients.build(properties.kubernetes());
+    }
+
     @Bean
     PodWatch podWatch(
-        KubernetesClient kubernetesClient,
+        @Qualifier("podWatchKubernetesClient") KubernetesClient kubernetesClient,
         PodDepartures podDepartures,
         CredentialQueries credentials,
         ReplicaId replicaId,
