@@ -46,11 +46,6 @@ final class WatchStream {
   @GuardedBy("this")
   private boolean started;
 
-  WatchStream(
-      UUID streamId, UUID credentialId, ServerCallStreamObserver<CredentialEvent> observer) {
-    this(streamId, credentialId, observer, null);
-  }
-
   /**
    * @param authorisedUntil until when the token the stream was opened with authorises it, at the
    *     latest that token's expiry ({@code null}: a token that never expires)
@@ -67,7 +62,7 @@ final class WatchStream {
   }
 
   /** Whether the token the stream was opened with no longer authorises it at {@code now}. */
-  boolean tokenExpired(Instant now) {
+  boolean authorisationEnded(Instant now) {
     return authorisedUntil != null && !now.isBefore(authorisedUntil);
   }
 

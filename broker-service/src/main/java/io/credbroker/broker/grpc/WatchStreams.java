@@ -14,6 +14,7 @@ import io.credbroker.broker.lease.CredentialStreams;
 import io.credbroker.broker.lease.IssuedCredential;
 import io.credbroker.broker.lease.RevocationTrigger;
 import io.credbroker.broker.lease.RotationReason;
+import io.grpc.StatusException;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
@@ -337,8 +338,7 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
   public void end(UUID credentialId, BrokerException why) {
     WatchStream stream = streams.get(credentialId);
     if (stream != null) {
-      stream.close(GrpcErrorMapper.toStatusException(why));
-      unregister(stream);
+      end(stream, GrpcErrorMapper.toStatusException(why));
     }
   }
 
@@ -381,8 +381,7 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
     var status = GrpcErrorMapper.toStatusException(why);
     List<UUID> ended = new ArrayList<>();
     for (WatchStream stream : streams.values()) {
-      stream.close(status);
-      unregister(stream);
+      end(stream, status);
       ended.add(stream.streamId());
     }
     return ended;
@@ -401,15 +400,20 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
     try {
       Instant now = clock.instant();
       for (WatchStream stream : streams.values()) {
-        if (stream.tokenExpired(now)) {
-          stream.close(GrpcErrorMapper.toStatusException(TOKEN_EXPIRED));
-          unregister(stream);
+        if (stream.authorisationEnded(now)) {
+          end(stream, GrpcErrorMapper.toStatusException(TOKEN_EXPIRED));
           streamDetached.accept(stream.streamId());
         }
       }
     } catch (RuntimeException e) {
       log.warn("Ending the streams whose token expired failed; trying again shortly", e);
     }
+  }
+
+  /** Ends {@code stream} with {@code status} and takes it out of the map. */
+  private void end(WatchStream stream, StatusException status) {
+    stream.close(status);
+    unregister(stream);
   }
 
   private void heartbeatAll() {

@@ -90,7 +90,7 @@ class SelfFenceTest {
 
   /** A stream that got its first event on {@code observer}, registered. */
   private WatchStream open(ServerCallStreamObserver<CredentialEvent> observer) {
-    WatchStream stream = new WatchStream(UUID.randomUUID(), UUID.randomUUID(), observer);
+    WatchStream stream = new WatchStream(UUID.randomUUID(), UUID.randomUUID(), observer, null);
     stream.send(
         CredentialEvent.newBuilder().setIssued(CredentialIssued.getDefaultInstance()).build());
     streams.register(stream);

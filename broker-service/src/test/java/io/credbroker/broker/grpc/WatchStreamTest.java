@@ -25,7 +25,7 @@ class WatchStreamTest {
 
   private final RecordingTransport transport = new RecordingTransport();
   private final WatchStream stream =
-      new WatchStream(UUID.randomUUID(), UUID.randomUUID(), transport);
+      new WatchStream(UUID.randomUUID(), UUID.randomUUID(), transport, null);
 
   @Test
   void firstEventIsWrittenEvenBeforeTheTransportReportsReady() {

@@ -47,7 +47,7 @@ class WatchStreamsTest {
     streams.revoked(credentialId, "POD_REVOKED");
 
     Transport transport = new Transport();
-    WatchStream stream = new WatchStream(UUID.randomUUID(), credentialId, transport);
+    WatchStream stream = new WatchStream(UUID.randomUUID(), credentialId, transport, null);
     stream.send(ISSUED);
     streams.register(stream);
 
@@ -65,7 +65,7 @@ class WatchStreamsTest {
     streams.revoked(UUID.randomUUID(), "CREDENTIAL_REVOKED");
 
     Transport transport = new Transport();
-    WatchStream stream = new WatchStream(UUID.randomUUID(), UUID.randomUUID(), transport);
+    WatchStream stream = new WatchStream(UUID.randomUUID(), UUID.randomUUID(), transport, null);
     stream.send(ISSUED);
     streams.register(stream);
 
@@ -80,11 +80,12 @@ class WatchStreamsTest {
     // The client's old connection is half-open: this replica has not noticed it is gone when the
     // client resumes the credential on a new stream here.
     Transport oldTransport = new Transport();
-    WatchStream old = new WatchStream(UUID.randomUUID(), UUID.randomUUID(), oldTransport);
+    WatchStream old = new WatchStream(UUID.randomUUID(), UUID.randomUUID(), oldTransport, null);
     old.send(ISSUED);
     streams.register(old);
     Transport newTransport = new Transport();
-    WatchStream resumed = new WatchStream(UUID.randomUUID(), old.credentialId(), newTransport);
+    WatchStream resumed =
+        new WatchStream(UUID.randomUUID(), old.credentialId(), newTransport, null);
     resumed.send(ISSUED);
 
     streams.register(resumed);
