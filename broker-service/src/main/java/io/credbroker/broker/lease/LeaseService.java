@@ -335,7 +335,7 @@ public class LeaseService implements AutoCloseable {
       }
       // The credential it replaced is revoked as it is read: reading it again would only return
       // the same lease and user (ending a credential is conditional on its state anyway).
-      UUID replaced = ended.get().replaces();
+      UUID replaced = released.replaces();
       Optional<CredentialRecord> draining =
           replaced == null ? Optional.empty() : credentials.findById(replaced);
       if (draining.isPresent() && draining.get().state() == CredentialState.ACTIVE) {
