@@ -117,7 +117,7 @@ final class CredentialBrokerService extends CredentialBrokerGrpc.CredentialBroke
                   : token.streamEnd(clock.instant(), ThreadLocalRandom.current().nextDouble()));
       watch.send(first);
       stream.set(watch);
-      streams.register(watch);
+      streams.register(watch, credential.record().expireTime());
       if (observer.isCancelled()) {
         // The client left while the credential was being issued; the cancel handler ran before the
         // stream was known, so do its work here.

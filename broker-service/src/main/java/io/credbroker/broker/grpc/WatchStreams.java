@@ -63,6 +63,11 @@ import org.slf4j.LoggerFactory;
  * looks for the stream and {@link #register} adds the stream before it looks for a revocation, so
  * whichever runs second sees the other.
  *
+ * <p>A renewal is not lost that way either: one of a credential no stream here holds, made while a
+ * call here is opening a stream, is remembered for a minute, and a stream that registers with an
+ * older expiry than it is sent that renewal at once (a resume read the credential before its lease
+ * was renewed, and the next renewal event would only come after that older expiry had passed).
+ *
  * <p>Every stream that leaves the map through {@link #unregister} is reported to the {@code
  * streamEnded} callback (by stream id, possibly more than once), which gives back its pod's stream
  * slot.
@@ -114,6 +119,14 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
    */
   private final Set<UUID> openingStreams = ConcurrentHashMap.newKeySet();
 
+  /**
+   * The expiries of renewals that found no stream while a call was opening one: the credential may
+   * be the one that call is resuming. Bounded in size and age; only the milliseconds between a
+   * resume's read and its registration matter.
+   */
+  private final Cache<UUID, Instant> renewedWhileOpening =
+      Caffeine.newBuilder().maximumSize(10_000).expireAfterWrite(Duration.ofMinutes(1)).build();
+
   private final ScheduledExecutorService ticker;
   private final Clock clock;
   private final Consumer<UUID> streamEnded;
@@ -164,14 +177,14 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
 
   /**
    * Adds a stream whose first event was sent; ends it at once when its credential was revoked
-   * before it got here.
+   * before it got here, and sends it a renewal made meanwhile that its first event did not carry.
    *
    * <p>A stream that held the credential before (its client resumed it on a new stream here while
    * this replica had not noticed the old one was gone: a half-open connection) ends with
    * UNAVAILABLE: it gets nothing more, and it would otherwise keep its pod's stream slot, without
    * heartbeats, until the transport noticed.
    */
-  void register(WatchStream stream) {
+  void register(WatchStream stream, Instant sentExpireTime) {
     UUID credentialId = stream.credentialId();
     WatchStream displaced = streams.put(credentialId, stream);
     if (displaced != null && displaced != stream) {
@@ -183,6 +196,10 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
                   RETRY_AFTER_SHUTDOWN,
                   null)));
       streamEnded.accept(displaced.streamId());
+    }
+    Instant renewedTo = renewedWhileOpening.getIfPresent(credentialId);
+    if (renewedTo != null && renewedTo.isAfter(sentExpireTime)) {
+      stream.send(renewal(credentialId, renewedTo));
     }
     Revocation revocation = revokedRecently.getIfPresent(credentialId);
     if (revocation != null) {
@@ -229,16 +246,25 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
 
   @Override
   public void renewed(UUID credentialId, Instant expireTime) {
+    if (!openingStreams.isEmpty()) {
+      // Remembered first: a stream that registers from now on finds it (see register). A call that
+      // read the credential before this renewal was recorded began opening before that, and is
+      // still opening unless its stream is registered, where the look below finds it.
+      renewedWhileOpening.put(credentialId, expireTime);
+    }
     WatchStream stream = streams.get(credentialId);
     if (stream != null) {
-      stream.send(
-          ProtoCredentials.event(clock)
-              .setRenewed(
-                  CredentialRenewed.newBuilder()
-                      .setCredentialId(credentialId.toString())
-                      .setExpireTime(ProtoCredentials.timestamp(expireTime)))
-              .build());
+      stream.send(renewal(credentialId, expireTime));
     }
+  }
+
+  private CredentialEvent renewal(UUID credentialId, Instant expireTime) {
+    return ProtoCredentials.event(clock)
+        .setRenewed(
+            CredentialRenewed.newBuilder()
+                .setCredentialId(credentialId.toString())
+                .setExpireTime(ProtoCredentials.timestamp(expireTime)))
+        .build();
   }
 
   @Override

@@ -551,6 +551,32 @@ class CredentialBrokerServiceTest {
   }
 
   @Test
+  void aRenewalTheKeeperMakesBeforeTheResumedStreamRegistersFollowsItsFirstEvent() {
+    IssuedCredential adopted = issuedCredential(CredentialKind.STREAM);
+    Instant renewedTo = adopted.record().expireTime().plusSeconds(300);
+    // The resume read the credential; before the call registers its stream, this replica's keeper
+    // renews its lease and, seeing no stream, tells nobody.
+    when(leases.resume(eq(APP_POD), eq(DB1), eq(adopted.record().id()), any()))
+        .thenAnswer(
+            invocation -> {
+              streams.renewed(adopted.record().id(), renewedTo);
+              return new IssuedCredential(adopted.record(), "", adopted.connection());
+            });
+    RecordingObserver events = new RecordingObserver();
+
+    stub(appToken).watchCredential(resumeRequest(adopted.record().id()), events);
+
+    // Without it, the client would hold the older expiry until the next renewal, which comes after
+    // that expiry has passed.
+    await().until(() -> events.events.size() >= 2);
+    assertThat(events.events.get(0).getResumed().getCredential().getExpireTime())
+        .isEqualTo(ProtoCredentials.timestamp(adopted.record().expireTime()));
+    assertThat(events.events.get(1).getRenewed().getExpireTime())
+        .isEqualTo(ProtoCredentials.timestamp(renewedTo));
+    assertThat(events.error.get()).isNull();
+  }
+
+  @Test
   void rotationHandsTheStreamTheNewCredentialAndRenewalsFollowIt() {
     IssuedCredential issued = issuedCredential(CredentialKind.STREAM);
     IssuedCredential replacement = issuedCredential(CredentialKind.STREAM);

@@ -19,6 +19,7 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -93,7 +94,7 @@ class SelfFenceTest {
     WatchStream stream = new WatchStream(UUID.randomUUID(), UUID.randomUUID(), observer, null);
     stream.send(
         CredentialEvent.newBuilder().setIssued(CredentialIssued.getDefaultInstance()).build());
-    streams.register(stream);
+    streams.register(stream, Instant.now().plusSeconds(60));
     return stream;
   }
 }

@@ -26,6 +26,9 @@ class WatchStreamsTest {
   private static final CredentialEvent ISSUED =
       CredentialEvent.newBuilder().setIssued(CredentialIssued.getDefaultInstance()).build();
 
+  /** The expiry a stream's first event carried, in tests where it does not matter. */
+  private static final Instant SENT_EXPIRY = Instant.parse("2026-12-05T12:00:00Z");
+
   private final Set<UUID> ended = ConcurrentHashMap.newKeySet();
   private final Set<UUID> detached = ConcurrentHashMap.newKeySet();
   private final WatchStreams streams =
@@ -49,7 +52,7 @@ class WatchStreamsTest {
     Transport transport = new Transport();
     WatchStream stream = new WatchStream(UUID.randomUUID(), credentialId, transport, null);
     stream.send(ISSUED);
-    streams.register(stream);
+    streams.register(stream, SENT_EXPIRY);
 
     assertThat(transport.written).hasSize(2);
     assertThat(transport.written.get(1).getRevoked().getCredentialId())
@@ -67,7 +70,7 @@ class WatchStreamsTest {
     Transport transport = new Transport();
     WatchStream stream = new WatchStream(UUID.randomUUID(), UUID.randomUUID(), transport, null);
     stream.send(ISSUED);
-    streams.register(stream);
+    streams.register(stream, SENT_EXPIRY);
 
     assertThat(transport.written).hasSize(1);
     assertThat(transport.error).isNull();
@@ -82,13 +85,13 @@ class WatchStreamsTest {
     Transport oldTransport = new Transport();
     WatchStream old = new WatchStream(UUID.randomUUID(), UUID.randomUUID(), oldTransport, null);
     old.send(ISSUED);
-    streams.register(old);
+    streams.register(old, SENT_EXPIRY);
     Transport newTransport = new Transport();
     WatchStream resumed =
         new WatchStream(UUID.randomUUID(), old.credentialId(), newTransport, null);
     resumed.send(ISSUED);
 
-    streams.register(resumed);
+    streams.register(resumed, SENT_EXPIRY);
 
     assertThat(Status.fromThrowable(oldTransport.error).getCode())
         .isEqualTo(Status.Code.UNAVAILABLE);
@@ -142,6 +145,57 @@ class WatchStreamsTest {
     assertThat(streams.holds(neverExpires.credentialId())).isTrue();
   }
 
+  @Test
+  void aRenewalMadeWhileAResumeWasOpeningItsStreamIsSentWhenTheStreamRegisters() {
+    // The resume read the credential (expiring at SENT_EXPIRY); this replica's lease lifecycle
+    // renewed it before the stream was registered, so no stream was there to be told.
+    UUID streamId = UUID.randomUUID();
+    UUID credentialId = UUID.randomUUID();
+    Instant renewedTo = SENT_EXPIRY.plusSeconds(60);
+    streams.beginOpening(streamId);
+    streams.renewed(credentialId, renewedTo);
+
+    Transport transport = new Transport();
+    registerOpened(streamId, credentialId, transport);
+
+    assertThat(transport.written).hasSize(2);
+    assertThat(transport.written.get(1).getRenewed().getCredentialId())
+        .isEqualTo(credentialId.toString());
+    assertThat(transport.written.get(1).getRenewed().getExpireTime())
+        .isEqualTo(ProtoCredentials.timestamp(renewedTo));
+    assertThat(transport.error).isNull();
+  }
+
+  @Test
+  void aRenewalTheFirstEventAlreadyCarriedOrOneMadeWhileNoStreamWasOpeningIsNotSentAgain() {
+    UUID streamId = UUID.randomUUID();
+    UUID carried = UUID.randomUUID();
+    UUID unrelated = UUID.randomUUID();
+    // Made while no call was opening a stream: a resume after it reads the renewed expiry.
+    streams.renewed(unrelated, SENT_EXPIRY.plusSeconds(60));
+    streams.beginOpening(streamId);
+    streams.renewed(carried, SENT_EXPIRY);
+
+    Transport carriedTransport = new Transport();
+    registerOpened(streamId, carried, carriedTransport);
+    Transport unrelatedTransport = new Transport();
+    registerOpened(UUID.randomUUID(), unrelated, unrelatedTransport);
+
+    assertThat(carriedTransport.written).containsExactly(ISSUED);
+    assertThat(unrelatedTransport.written).containsExactly(ISSUED);
+  }
+
+  /**
+   * What the call opening stream {@code streamId} does once it has the credential (read with an
+   * expiry of {@link #SENT_EXPIRY}): sends the first event, registers, stops opening.
+   */
+  private void registerOpened(UUID streamId, UUID credentialId, Transport transport) {
+    WatchStream stream = new WatchStream(streamId, credentialId, transport, null);
+    stream.send(ISSUED);
+    streams.register(stream, SENT_EXPIRY);
+    streams.endOpening(streamId);
+  }
+
   private WatchStream open() {
     return open(new Transport(), null);
   }
@@ -150,7 +204,7 @@ class WatchStreamsTest {
     WatchStream stream =
         new WatchStream(UUID.randomUUID(), UUID.randomUUID(), transport, tokenExpiry);
     stream.send(ISSUED);
-    streams.register(stream);
+    streams.register(stream, SENT_EXPIRY);
     return stream;
   }
 
