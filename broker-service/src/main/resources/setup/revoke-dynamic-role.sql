@@ -2,12 +2,14 @@ DO $revoke$
 DECLARE
   dynamic_role constant text := '{{name}}';
   target_group constant text := {{group}};
+  role_id oid;
   leftover record;
 BEGIN
   -- Vault runs this block in one transaction, so nothing below may raise: an error would roll back
   -- the NOLOGIN and the session kill with it. The part that must hold comes first and cannot fail
   -- for a role the Vault admin created; the drop follows in savepoints that catch every error.
-  IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = dynamic_role) THEN
+  SELECT r.oid INTO role_id FROM pg_catalog.pg_roles r WHERE r.rolname = dynamic_role;
+  IF role_id IS NOT NULL THEN
     EXECUTE pg_catalog.format('ALTER ROLE %I NOLOGIN VALID UNTIL %L', dynamic_role, 'epoch');
     EXECUTE pg_catalog.format('REVOKE %I FROM %I', target_group, dynamic_role);
     -- Terminating the sessions of another role is what pg_signal_backend membership allows (no apostrophes in
@@ -44,5 +46,14 @@ BEGIN
        WHERE role_name = leftover.role_name;
     END;
   END LOOP;
+  -- Until this block commits, a new login does not see the NOLOGIN or the REVOKE above: a pool that reconnected
+  -- while the drops waited for their locks holds sessions with the privileges of the group, which would outlive the
+  -- revocation. They are ended here, last, by the id of the role (a dropped role has no name any more), so that only
+  -- a login finished in the instant before the commit could remain. The list of sessions read above is kept for the
+  -- whole transaction unless cleared, and would not show the new ones.
+  IF role_id IS NOT NULL THEN
+    PERFORM pg_catalog.pg_stat_clear_snapshot();
+    PERFORM pg_catalog.pg_terminate_backend(a.pid) FROM pg_catalog.pg_stat_activity a WHERE a.usesysid = role_id;
+  END IF;
 END
 $revoke$

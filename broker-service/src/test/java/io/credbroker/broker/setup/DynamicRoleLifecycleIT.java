@@ -19,6 +19,8 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -140,6 +142,63 @@ class DynamicRoleLifecycleIT {
                     + "'"))
         .containsExactly(0L);
     assertThatThrownBy(() -> login(stack, DB, credential).close()).isInstanceOf(SQLException.class);
+  }
+
+  @Test
+  void aSessionOpenedWhileTheRevocationWaitsForALockDoesNotOutliveIt() throws Exception {
+    Credential credential = issue(vault, "database", DB);
+    // A table of the role's own (what it creates goes to the group; a superuser hands this one
+    // over).
+    try (Connection c = stack.postgres().connect(DB);
+        Statement st = c.createStatement()) {
+      st.execute("CREATE TABLE slow_to_hand_over (id int)");
+      st.execute("ALTER TABLE slow_to_hand_over OWNER TO \"" + credential.username() + "\"");
+    }
+    // Someone holds a lock on the role's table: handing it over waits for its lock timeout, inside
+    // the transaction in which Vault runs the revocation, before the NOLOGIN is committed.
+    try (Connection holder = stack.postgres().connect(DB)) {
+      holder.setAutoCommit(false);
+      try (Statement st = holder.createStatement()) {
+        st.execute("LOCK TABLE slow_to_hand_over IN ACCESS EXCLUSIVE MODE");
+      }
+      CompletableFuture<Void> revocation =
+          CompletableFuture.runAsync(() -> revoke(vault, credential));
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(
+              () ->
+                  adminQuery(
+                          "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+                              + " WHERE c.relname = 'slow_to_hand_over' AND NOT l.granted")
+                      .equals(List.of(1L)));
+      // A pool reconnecting after its sessions were ended: the role can still log in, as the
+      // revocation has not committed.
+      try (Connection reconnected = login(stack, DB, credential)) {
+        revocation.get(30, TimeUnit.SECONDS);
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> !reconnected.isValid(1));
+      }
+      holder.rollback();
+    }
+    assertThat(
+            adminQuery(
+                "SELECT count(*) FROM pg_stat_activity a WHERE a.usesysid = (SELECT oid FROM pg_roles"
+                    + " WHERE rolname = '"
+                    + credential.username()
+                    + "')"))
+        .containsExactly(0L);
+    assertThatThrownBy(() -> login(stack, DB, credential).close()).isInstanceOf(SQLException.class);
+    // The role was left for a later revocation to drop; clear it so that it does not reach the
+    // other tests' counts.
+    try (Connection c = stack.postgres().connect(DB);
+        Statement st = c.createStatement()) {
+      st.execute("DROP TABLE slow_to_hand_over");
+      st.execute("DROP ROLE \"" + credential.username() + "\"");
+      st.execute(
+          "DELETE FROM credbroker_revocation.undropped_role WHERE role_name = '"
+              + credential.username()
+              + "'");
+    }
   }
 
   @Test
