@@ -352,7 +352,8 @@ public class LeaseService implements AutoCloseable {
    * Idempotent: a second acknowledgement does not move the revocation.
    *
    * @throws BrokerException {@code CREDENTIAL_NOT_FOUND} when the id never belonged to this pod,
-   *     {@code NOT_A_ROTATION} when the credential did not replace another
+   *     {@code NOT_A_ROTATION} when the credential did not replace another, {@code
+   *     CREDENTIAL_REVOKED} when it has ended (the credential it replaced is left as it is)
    */
   public Acknowledgement acknowledge(PodIdentity owner, UUID credentialId) {
     try {
@@ -361,6 +362,14 @@ public class LeaseService implements AutoCloseable {
       if (replaced == null) {
         throw new BrokerException(
             Reason.NOT_A_ROTATION, "the credential did not replace another one");
+      }
+      if (record.state() != CredentialState.ACTIVE) {
+        // Its stream closed as the rotation was handed over, so the replacement was revoked and
+        // the credential it replaced kept: draining that one too would leave the pod with neither.
+        throw new BrokerException(
+            Reason.CREDENTIAL_REVOKED,
+            "the credential has ended; the one it replaced is kept: resume that one, or ask for a"
+                + " new credential");
       }
       Instant now = clock.instant();
       Optional<Instant> revokeTime =

@@ -444,6 +444,37 @@ class LeaseServiceTest {
             BrokerException.class, e -> assertThat(e.reason()).isEqualTo(Reason.NOT_A_ROTATION));
   }
 
+  @Test
+  void acknowledgingAReplacementThatHasEndedIsRefusedAndLeavesTheCredentialItReplaced() {
+    // The stream closed as the rotation was handed to it: the replacement was revoked, and the
+    // credential it replaced kept; the client had switched to the replacement all the same.
+    UUID replaced = UUID.randomUUID();
+    CredentialRecord replacement =
+        CredentialRecord.builder()
+            .id(UUID.randomUUID())
+            .databaseRole("db1")
+            .vaultMount("database")
+            .vaultRole("db1-role")
+            .leaseId("database/creds/db1-role/def")
+            .username("v-k-db1-def")
+            .owner(POD)
+            .kind(CredentialKind.STREAM)
+            .state(CredentialState.REVOKED)
+            .renewable(true)
+            .ownerReplica("replica-a")
+            .issueTime(NOW)
+            .expireTime(NOW.plusSeconds(60))
+            .replaces(replaced)
+            .build();
+    when(credentials.findById(replacement.id())).thenReturn(Optional.of(replacement));
+
+    assertThatThrownBy(() -> leases.acknowledge(POD, replacement.id()))
+        .isInstanceOfSatisfying(
+            BrokerException.class,
+            e -> assertThat(e.reason()).isEqualTo(Reason.CREDENTIAL_REVOKED));
+    verify(store, never()).scheduleReplacedRevocation(any(), any());
+  }
+
   /** {@code record} on a stream of its owner, as the owner's keeper read it. */
   private LeaseEntry readByItsOwner(CredentialRecord record) {
     when(credentials.findById(record.id())).thenReturn(Optional.of(record));
