@@ -31,6 +31,7 @@ import java.time.ZoneOffset;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 import org.mockito.ArgumentCaptor;
 import org.slf4j.LoggerFactory;
@@ -342,22 +343,7 @@ class LeaseServiceTest {
 
   @Test
   void releasingACredentialThatEndedAlreadyChangesNothingAndAnotherPodsIsNotFound() {
-    CredentialRecord record =
-        CredentialRecord.builder()
-            .id(UUID.randomUUID())
-            .databaseRole("db1")
-            .vaultMount("database")
-            .vaultRole("db1-role")
-            .leaseId("database/creds/db1-role/abc")
-            .username("v-k-db1-abc")
-            .owner(POD)
-            .kind(CredentialKind.STREAM)
-            .state(CredentialState.RELEASED)
-            .renewable(true)
-            .ownerReplica("replica-a")
-            .issueTime(NOW)
-            .expireTime(NOW.plusSeconds(60))
-            .build();
+    CredentialRecord record = endedRecord(CredentialState.RELEASED, null);
     when(store.endOwnedAndQueue(any(), any(), any(), any(), any(), any()))
         .thenReturn(Optional.empty());
     when(credentials.findById(record.id())).thenReturn(Optional.of(record));
@@ -449,23 +435,7 @@ class LeaseServiceTest {
     // The stream closed as the rotation was handed to it: the replacement was revoked, and the
     // credential it replaced kept; the client had switched to the replacement all the same.
     UUID replaced = UUID.randomUUID();
-    CredentialRecord replacement =
-        CredentialRecord.builder()
-            .id(UUID.randomUUID())
-            .databaseRole("db1")
-            .vaultMount("database")
-            .vaultRole("db1-role")
-            .leaseId("database/creds/db1-role/def")
-            .username("v-k-db1-def")
-            .owner(POD)
-            .kind(CredentialKind.STREAM)
-            .state(CredentialState.REVOKED)
-            .renewable(true)
-            .ownerReplica("replica-a")
-            .issueTime(NOW)
-            .expireTime(NOW.plusSeconds(60))
-            .replaces(replaced)
-            .build();
+    CredentialRecord replacement = endedRecord(CredentialState.REVOKED, replaced);
     when(credentials.findById(replacement.id())).thenReturn(Optional.of(replacement));
 
     assertThatThrownBy(() -> leases.acknowledge(POD, replacement.id()))
@@ -480,6 +450,26 @@ class LeaseServiceTest {
     when(credentials.findById(record.id())).thenReturn(Optional.of(record));
     return new LeaseEntry(
         record, Duration.ofSeconds(60), NOW, NOW, UUID.randomUUID(), null, null, 0, false, true);
+  }
+
+  /** A credential of {@code POD} that has ended in {@code state}. */
+  private static CredentialRecord endedRecord(CredentialState state, @Nullable UUID replaces) {
+    return CredentialRecord.builder()
+        .id(UUID.randomUUID())
+        .databaseRole("db1")
+        .vaultMount("database")
+        .vaultRole("db1-role")
+        .leaseId("database/creds/db1-role/abc")
+        .username("v-k-db1-abc")
+        .owner(POD)
+        .kind(CredentialKind.STREAM)
+        .state(state)
+        .renewable(true)
+        .ownerReplica("replica-a")
+        .issueTime(NOW)
+        .expireTime(NOW.plusSeconds(60))
+        .replaces(replaces)
+        .build();
   }
 
   private static CredentialRecord activeRecord() {
