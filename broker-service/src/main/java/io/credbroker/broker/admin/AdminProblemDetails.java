@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.Locale;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.dao.DataAccessException;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.ProblemDetail;
@@ -20,8 +21,11 @@ import org.springframework.web.servlet.mvc.method.annotation.ResponseEntityExcep
  * <p>A {@link BrokerException} becomes the HTTP status of its reason's category, its own message
  * (written for callers) as {@code detail}, the reason as {@code reason} and in the {@code type}
  * URI. Spring MVC's own failures (unreadable body, failed bean validation, unknown path, wrong
- * method) get Spring's problem details from the base class. Anything else is a defect: logged here,
- * answered with a generic 500 that never carries the exception's text.
+ * method) get Spring's problem details from the base class. A failure of the state database that no
+ * service turned into a {@code BrokerException} is {@code STATE_STORE_UNAVAILABLE} (503 with {@code
+ * Retry-After}), as the gRPC API answers it: the call may be retried, and every admin write is
+ * idempotent. Anything else is a defect: logged here, answered with a generic 500 that never
+ * carries the exception's text.
  *
  * <p>Stateless and thread-safe. Limited to the admin controllers, so actuator endpoints keep their
  * own error handling.
@@ -31,6 +35,9 @@ class AdminProblemDetails extends ResponseEntityExceptionHandler {
 
   static final String TYPE_PREFIX = RunbookController.PROBLEMS_PATH + "/";
   private static final Logger log = LoggerFactory.getLogger(AdminProblemDetails.class);
+
+  /** When a call that failed on the state database may be tried again. */
+  private static final Duration STATE_STORE_RETRY = Duration.ofSeconds(5);
 
   @ExceptionHandler(BrokerException.class)
   ResponseEntity<ProblemDetail> brokerException(BrokerException e) {
@@ -63,6 +70,17 @@ class AdminProblemDetails extends ResponseEntityExceptionHandler {
       headers.set(HttpHeaders.RETRY_AFTER, Long.toString(Math.max(1, retryAfter.toSeconds())));
     }
     return ResponseEntity.status(status).headers(headers).body(problem);
+  }
+
+  @ExceptionHandler(DataAccessException.class)
+  ResponseEntity<ProblemDetail> stateStoreFailure(DataAccessException e) {
+    log.warn("An admin call failed on the state database", e);
+    return brokerException(
+        new BrokerException(
+            BrokerException.Reason.STATE_STORE_UNAVAILABLE,
+            "the broker's state database is unavailable; retry the call (it is idempotent)",
+            STATE_STORE_RETRY,
+            null));
   }
 
   @ExceptionHandler(RuntimeException.class)

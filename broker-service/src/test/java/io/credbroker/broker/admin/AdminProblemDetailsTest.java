@@ -5,11 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.credbroker.broker.BrokerException;
 import io.credbroker.broker.BrokerException.Reason;
 import java.net.URI;
+import java.sql.SQLException;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.ProblemDetail;
 import org.springframework.http.ResponseEntity;
+import org.springframework.jdbc.CannotGetJdbcConnectionException;
 
 class AdminProblemDetailsTest {
 
@@ -59,6 +61,19 @@ class AdminProblemDetailsTest {
                 Reason.KUBERNETES_UNAVAILABLE, "down", Duration.ofMillis(1500), null));
 
     assertThat(response.getHeaders().getFirst(HttpHeaders.RETRY_AFTER)).isEqualTo("1");
+  }
+
+  @Test
+  void aStateDatabaseFailureIsUnavailableWithARetryNotAnInternalError() {
+    ResponseEntity<ProblemDetail> response =
+        problems.stateStoreFailure(
+            new CannotGetJdbcConnectionException(
+                "Failed to obtain JDBC Connection", new SQLException("connection refused")));
+
+    assertThat(response.getStatusCode().value()).isEqualTo(503);
+    assertThat(response.getBody().getProperties())
+        .containsEntry("reason", "STATE_STORE_UNAVAILABLE");
+    assertThat(response.getHeaders().getFirst(HttpHeaders.RETRY_AFTER)).isEqualTo("5");
   }
 
   @Test
