@@ -169,23 +169,30 @@ public class RevocationService {
                 }));
     List<RevocationOutcome> outcomes = Collections.synchronizedList(new ArrayList<>());
     List<RevocationOutcome> revoked;
+    boolean finished = false;
     try {
       revokeAll(store.activeCredentialsOf(podUids), outcomes);
+      finished = true;
     } finally {
       synchronized (outcomes) {
         revoked = new ArrayList<>(outcomes);
       }
       // Also after a failure half-way: what was revoked must be on record.
-      store.appendAudit(
-          actor,
-          POD_REVOKED,
-          namespace,
-          podName,
-          podUids,
-          revoked.stream().map(RevocationOutcome::credentialId).toList(),
-          revoked.stream().map(RevocationOutcome::username).toList(),
-          reason,
-          replicaId.value());
+      List<RevocationOutcome> audited = revoked;
+      audit(
+          finished,
+          audited,
+          () ->
+              store.appendAudit(
+                  actor,
+                  POD_REVOKED,
+                  namespace,
+                  podName,
+                  podUids,
+                  audited.stream().map(RevocationOutcome::credentialId).toList(),
+                  audited.stream().map(RevocationOutcome::username).toList(),
+                  reason,
+                  replicaId.value()));
     }
     log.info(
         "{} revoked pod {}/{} (UIDs {}): {} credential(s) revoked now [{}]",
@@ -206,21 +213,27 @@ public class RevocationService {
   public CredentialRevocation revokeCredential(UUID credentialId, String reason, String actor) {
     CredentialSummary credential = find(credentialId);
     List<RevocationOutcome> revoked = new ArrayList<>();
+    boolean finished = false;
     try {
       if (credential.active()) {
         revoked.add(revoke(credentialId, CREDENTIAL_REVOKED, "credential"));
       }
+      finished = true;
     } finally {
-      store.appendAudit(
-          actor,
-          CREDENTIAL_REVOKED,
-          credential.namespace(),
-          credential.podName(),
-          credential.podUid() == null ? List.of() : List.of(credential.podUid()),
-          revoked.stream().map(RevocationOutcome::credentialId).toList(),
-          revoked.stream().map(RevocationOutcome::username).toList(),
-          reason,
-          replicaId.value());
+      audit(
+          finished,
+          revoked,
+          () ->
+              store.appendAudit(
+                  actor,
+                  CREDENTIAL_REVOKED,
+                  credential.namespace(),
+                  credential.podName(),
+                  credential.podUid() == null ? List.of() : List.of(credential.podUid()),
+                  revoked.stream().map(RevocationOutcome::credentialId).toList(),
+                  revoked.stream().map(RevocationOutcome::username).toList(),
+                  reason,
+                  replicaId.value()));
     }
     log.info(
         "{} revoked credential {} ({}): {}",
@@ -471,6 +484,28 @@ public class RevocationService {
         .register(meterRegistry)
         .increment();
     return outcome;
+  }
+
+  /**
+   * Appends a revocation's audit record. When the revocation itself failed ({@code finished} is
+   * false) and the state database refuses the record too, the revocation's failure is the one the
+   * caller gets (its reason says to retry): the record's failure is logged with what was revoked,
+   * instead of hiding it behind a generic error.
+   */
+  private static void audit(
+      boolean finished, List<RevocationOutcome> revoked, Runnable appendAudit) {
+    try {
+      appendAudit.run();
+    } catch (RuntimeException e) {
+      if (finished) {
+        throw e;
+      }
+      log.warn(
+          "A revocation failed half-way and its audit record could not be written either ({});"
+              + " revoked before the failure: [{}]",
+          e.getClass().getSimpleName(),
+          describe(revoked));
+    }
   }
 
   private static String describe(List<RevocationOutcome> revoked) {
