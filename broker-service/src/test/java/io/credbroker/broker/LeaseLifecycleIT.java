@@ -233,6 +233,33 @@ class LeaseLifecycleIT {
   }
 
   @Test
+  void aBlockedPodsCredentialThatItsRevocationLeftIsRevokedAtItsNextLookNotRenewed()
+      throws Exception {
+    String pod = pods.create();
+    EventStream stream = watch(fixture.channel, pods.token(pod), "db1", Duration.ofSeconds(3));
+    Credential credential = client.remember(stream.first().getIssued().getCredential());
+    String podUid = fixture.record(credential.getCredentialId()).owner().podUid();
+
+    // What an operator's revocation leaves when it fails after blocking the pod: the block, told
+    // to every replica, and the pod's credential still active.
+    stateSql(
+        "INSERT INTO pod_block (pod_uid, namespace, pod_name, reason, blocked_by) VALUES ('"
+            + podUid
+            + "', 'public', '"
+            + pod
+            + "', 'a revocation that failed half-way', 'sre')",
+        "SELECT pg_notify('credbroker_events', 'v1 block " + podUid + "')");
+
+    // Its next look (renewals are due every 2 s) revokes it instead of renewing it.
+    await()
+        .atMost(Duration.ofSeconds(15))
+        .until(() -> !fixture.roleExists(credential.getUsername()));
+    assertThat(fixture.record(credential.getCredentialId()).state())
+        .isEqualTo(CredentialState.REVOKED);
+    await().atMost(Duration.ofSeconds(5)).until(() -> !stream.open());
+  }
+
+  @Test
   void brokenStreamKeepsItsRoleRenewedThroughTheReconnectGraceThenTheRoleIsDropped()
       throws Exception {
     String token = pods.token(pods.create());

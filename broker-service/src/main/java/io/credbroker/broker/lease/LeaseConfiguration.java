@@ -106,6 +106,7 @@ class LeaseConfiguration {
       BrokerProperties properties,
       LeaseMetrics metrics,
       PodDepartures podDepartures,
+      ObjectProvider<PodAdmission> admission,
       ClusterRefusals refusals,
       Clock clock) {
     return new LeaseKeeper(
@@ -121,6 +122,7 @@ class LeaseConfiguration {
         properties.lease(),
         metrics,
         podDepartures,
+        admission.getIfAvailable(PodAdmission::admitAll),
         leaseService.ownedLeases(),
         refusals);
   }

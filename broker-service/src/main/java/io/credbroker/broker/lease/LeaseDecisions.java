@@ -51,6 +51,7 @@ final class LeaseDecisions {
   private final BrokerProperties.Lease settings;
   private final LeaseMetrics metrics;
   private final DepartedPods departedPods;
+  private final PodAdmission admission;
   private final OwnedLeases owned;
   private final ClusterRefusals refusals;
 
@@ -65,8 +66,10 @@ final class LeaseDecisions {
       BrokerProperties.Lease settings,
       LeaseMetrics metrics,
       DepartedPods departedPods,
+      PodAdmission admission,
       OwnedLeases owned,
       ClusterRefusals refusals) {
+    this.admission = Objects.requireNonNull(admission, "admission");
     this.store = Objects.requireNonNull(store, "store");
     this.leases = Objects.requireNonNull(leases, "leases");
     this.vault = Objects.requireNonNull(vault, "vault");
@@ -116,6 +119,13 @@ final class LeaseDecisions {
       return null;
     }
     String podUid = record.owner().podUid();
+    if (podUid != null && admission.isBlocked(podUid)) {
+      // An operator revoked its pod and that revocation did not end this credential (it failed
+      // half-way: the state database or Vault went away, or the replica serving it stopped): it
+      // ends now rather than being renewed, or rotated into a new role, for a blocked pod.
+      revoke(entry, RevocationTrigger.ADMIN);
+      return null;
+    }
     boolean podDeleted = entry.revokeTrigger() == RevocationTrigger.POD_DELETED;
     if (podDeleted || (podUid != null && departedPods.isDeparted(podUid))) {
       // Its pod is gone (marked by any replica, or known here first): never renewed or rotated

@@ -107,12 +107,15 @@ public final class LeaseKeeper implements SmartLifecycle {
         settings,
         metrics,
         DepartedPods.none(),
+        PodAdmission.admitAll(),
         new OwnedLeases(),
         new ClusterRefusals(clock));
   }
 
   /**
    * @param departedPods the pods known to be gone, whose credentials are ended rather than renewed
+   * @param admission the pods operators blocked, whose credentials are revoked at their next look
+   *     (a revocation that failed half-way left them)
    * @param owned the leases noted for renewals while fenced, shared with {@link LeaseService}
    * @param refusals when the cluster last refused a call for load: a detached credential's grace
    *     also counts from then ({@link LeaseDecisions})
@@ -130,6 +133,7 @@ public final class LeaseKeeper implements SmartLifecycle {
       BrokerProperties.Lease settings,
       LeaseMetrics metrics,
       DepartedPods departedPods,
+      PodAdmission admission,
       OwnedLeases owned,
       ClusterRefusals refusals) {
     this.store = Objects.requireNonNull(store, "store");
@@ -156,6 +160,7 @@ public final class LeaseKeeper implements SmartLifecycle {
             settings,
             metrics,
             departedPods,
+            admission,
             owned,
             refusals);
     this.owned = owned;

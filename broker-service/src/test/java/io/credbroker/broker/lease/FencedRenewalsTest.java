@@ -63,6 +63,7 @@ class FencedRenewalsTest {
           LeaseTestSettings.lease(),
           new LeaseMetrics(meters),
           DepartedPods.none(),
+          PodAdmission.admitAll(),
           owned,
           new ClusterRefusals(clock));
 

@@ -33,6 +33,7 @@ import java.util.Optional;
 import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.DelayQueue;
 import java.util.stream.Stream;
 import org.jspecify.annotations.Nullable;
@@ -58,6 +59,10 @@ class LeaseKeeperTest {
   private final VaultDatabaseCredentials vault = mock(VaultDatabaseCredentials.class);
   private final CredentialStreams streams = mock(CredentialStreams.class);
   private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
+
+  /** The pod UIDs operators blocked. */
+  private final Set<String> blockedPods = ConcurrentHashMap.newKeySet();
+
   private final LeaseKeeper keeper = keeperWith(new Bindings(List.of(DB1)));
 
   {
@@ -170,6 +175,21 @@ class LeaseKeeperTest {
     verifyNoInteractions(vault);
     verify(leases, never()).issue(any(), any(), any(), any(), any(), any());
     verify(streams, never()).rotated(any(), any(), any(), any());
+  }
+
+  @Test
+  void credentialOfABlockedPodThatItsRevocationLeftIsRevokedAtItsLookNotRenewed() {
+    // The operator's revocation blocked the pod, then failed before it ended this credential.
+    blockedPods.add(POD.podUid());
+    LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(3600));
+    when(leases.revokeAsOwner(any(), any())).thenReturn(true);
+
+    Instant next = keeper.tend(entry.id());
+
+    assertThat(next).isNull();
+    verify(leases).revokeAsOwner(any(), eq(RevocationTrigger.ADMIN));
+    verify(vault, never()).renewLease(any(), any());
+    verify(store, never()).recordRenewal(any(), any(), any());
   }
 
   @Test
@@ -1006,6 +1026,7 @@ class LeaseKeeperTest {
         LeaseTestSettings.lease(),
         new LeaseMetrics(meters),
         departedPods,
+        blockedPods::contains,
         new OwnedLeases(),
         refusals);
   }
