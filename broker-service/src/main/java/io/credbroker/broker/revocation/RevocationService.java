@@ -125,6 +125,17 @@ public class RevocationService {
    *     cannot be asked
    */
   public PodRevocation revokePod(String namespace, String podName, String reason, String actor) {
+    List<String> podUids = block(namespace, podName, reason, actor);
+    revokeCredentialsOf(namespace, podName, podUids, reason, actor);
+    return podRevocation(namespace, podName);
+  }
+
+  /**
+   * Blocks the pod's UIDs (see {@link #revokePod}) on every replica, and returns them.
+   *
+   * @throws BrokerException as {@link #revokePod}
+   */
+  private List<String> block(String namespace, String podName, String reason, String actor) {
     String liveUid;
     BrokerException lookupFailure = null;
     try {
@@ -167,6 +178,12 @@ public class RevocationService {
                   }
                   return uids;
                 }));
+    return podUids;
+  }
+
+  /** Revokes every live credential of the pod's UIDs, blocked already, and audits it. */
+  private void revokeCredentialsOf(
+      String namespace, String podName, List<String> podUids, String reason, String actor) {
     List<RevocationOutcome> outcomes = Collections.synchronizedList(new ArrayList<>());
     List<RevocationOutcome> revoked;
     boolean finished = false;
@@ -202,7 +219,6 @@ public class RevocationService {
         podUids,
         revoked.size(),
         describe(revoked));
-    return podRevocation(namespace, podName);
   }
 
   /**
