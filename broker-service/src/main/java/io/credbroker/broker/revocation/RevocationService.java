@@ -14,7 +14,9 @@ import io.micrometer.core.instrument.MeterRegistry;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -310,8 +312,10 @@ public class RevocationService {
    * What a bulk revocation of {@code selector} would end, or ends when {@code dryRun} is false:
    * each pod holding a matching live credential is revoked as {@link #revokePod} does (one audit
    * record each), each matching credential of a token bound to no pod as {@link #revokeCredential}
-   * does. Pods are revoked one after the other; when one fails the call fails, and what was revoked
-   * before stays revoked and audited (a repeated call revokes the rest).
+   * does. Every pod is blocked first, then their credentials are revoked pod after pod; when one
+   * fails the call fails, and what was blocked or revoked before stays so and audited (a repeated
+   * call revokes the rest; until then, the owners of the credentials left revoke them at their next
+   * look, as their pods are blocked).
    *
    * @param reason required unless {@code dryRun}
    * @throws BrokerException {@code INVALID_REQUEST} when more than {@link #MAX_BULK_PODS} pods or
@@ -375,9 +379,15 @@ public class RevocationService {
         pods.size(),
         podless.size(),
         selector);
+    // Every pod is blocked before any is revoked: revoking one pod's credentials waits for Vault,
+    // which runs them one at a time per database connection, and a pod late in the list would
+    // otherwise go on obtaining credentials for as long as the ones before it took.
+    Map<BulkRevocation.PodTarget, List<String>> blocked = new LinkedHashMap<>();
     for (BulkRevocation.PodTarget pod : pods) {
-      revokePod(pod.namespace(), pod.podName(), why, actor);
+      blocked.put(pod, block(pod.namespace(), pod.podName(), why, actor));
     }
+    blocked.forEach(
+        (pod, podUids) -> revokeCredentialsOf(pod.namespace(), pod.podName(), podUids, why, actor));
     for (CredentialSummary credential : podless) {
       revokeCredential(credential.id(), why, actor);
     }

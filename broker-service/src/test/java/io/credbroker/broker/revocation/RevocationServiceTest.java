@@ -17,8 +17,12 @@ import io.credbroker.broker.lease.RevocationOutcome;
 import io.credbroker.broker.lease.RevocationTrigger;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.sql.SQLException;
+import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.api.Test;
 import org.springframework.jdbc.CannotGetJdbcConnectionException;
 import org.springframework.transaction.support.TransactionCallback;
@@ -73,5 +77,59 @@ class RevocationServiceTest {
         .isInstanceOfSatisfying(
             BrokerException.class,
             e -> assertThat(e.reason()).isEqualTo(Reason.STATE_STORE_UNAVAILABLE));
+  }
+
+  @Test
+  void aBulkRevocationBlocksEveryPodBeforeItRevokesAnyCredential() {
+    CredentialSummary first = credential("app-1", "uid-1");
+    CredentialSummary second = credential("app-2", "uid-2");
+    when(transactions.execute(any()))
+        .thenAnswer(
+            invocation -> invocation.<TransactionCallback<?>>getArgument(0).doInTransaction(null));
+    when(store.search(any())).thenReturn(List.of(first, second));
+    when(store.podUidsOf("public", "app-1")).thenReturn(List.of("uid-1"));
+    when(store.podUidsOf("public", "app-2")).thenReturn(List.of("uid-2"));
+    Set<String> blocked = ConcurrentHashMap.newKeySet();
+    when(store.block(anyString(), anyString(), anyString(), anyString(), anyString()))
+        .thenAnswer(invocation -> blocked.add(invocation.getArgument(0)));
+    when(store.activeCredentialsOf(List.of("uid-1"))).thenReturn(List.of(first.id()));
+    when(store.activeCredentialsOf(List.of("uid-2"))).thenReturn(List.of(second.id()));
+    List<Set<String>> blockedAtEachRevocation = new ArrayList<>();
+    when(leases.revoke(any(), eq(RevocationTrigger.ADMIN)))
+        .thenAnswer(
+            invocation -> {
+              blockedAtEachRevocation.add(Set.copyOf(blocked));
+              UUID id = invocation.getArgument(0);
+              return new RevocationOutcome(id, "v-" + id, true, true);
+            });
+
+    service.revokeMatching(
+        new RevocationSelector("public", "application", null), false, "leaked account", "sre");
+
+    // Revoking the first pod's credentials waits for Vault; the second pod obtains nothing
+    // meanwhile.
+    assertThat(blockedAtEachRevocation)
+        .containsExactly(Set.of("uid-1", "uid-2"), Set.of("uid-1", "uid-2"));
+  }
+
+  private static CredentialSummary credential(String podName, String podUid) {
+    Instant now = Instant.parse("2026-12-05T12:00:00Z");
+    return new CredentialSummary(
+        UUID.randomUUID(),
+        "db1",
+        "v-" + podName,
+        "public",
+        "application",
+        podName,
+        podUid,
+        "STREAM",
+        "ACTIVE",
+        "replica-a",
+        now,
+        now.plusSeconds(60),
+        null,
+        null,
+        null,
+        null);
   }
 }
