@@ -123,7 +123,7 @@ break the YAML; extraConfig is merged over it last.
 {{- $limits := .Values.limits }}
 {{- $retention := .Values.retention }}
 {{- $credbroker := dict
-  "grpc" (dict "port" .Values.ports.grpc "heartbeat-interval" .Values.grpc.heartbeatInterval "call-threads" .Values.grpc.callThreads "max-pending-calls" .Values.grpc.maxPendingCalls)
+  "grpc" (dict "port" .Values.ports.grpc "heartbeat-interval" .Values.grpc.heartbeatInterval "call-threads" .Values.grpc.callThreads "max-pending-calls" .Values.grpc.maxPendingCalls "max-stream-authorisation" .Values.grpc.maxStreamAuthorisation)
   "kubernetes" (dict
     "audience" $k8s.audience
     "allow-unbound-tokens" $k8s.allowUnboundTokens

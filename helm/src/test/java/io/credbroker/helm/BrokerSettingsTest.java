@@ -120,7 +120,11 @@ class BrokerSettingsTest {
   void theSettingsAnOperatorTunesAreExposedAndInternalsAreNot() {
     assertThat(fieldNames(defaults.path("grpc")))
         .containsExactlyInAnyOrder(
-            "port", "heartbeat-interval", "call-threads", "max-pending-calls");
+            "port",
+            "heartbeat-interval",
+            "call-threads",
+            "max-pending-calls",
+            "max-stream-authorisation");
     assertThat(fieldNames(defaults.path("lease")))
         .containsExactlyInAnyOrder(
             "renewal-fraction",

@@ -46,6 +46,32 @@ public record TokenLifetime(@Nullable Instant issuedAt, Instant expiry) {
    * credential) lasts until the expiry, so that it does not end again at once.
    */
   public Instant streamEnd(Instant openedAt, double spread) {
+    return streamEnd(issuedAt, expiry, openedAt, spread);
+  }
+
+  /**
+   * When a stream this token opens at {@code openedAt} ends when it may last at most {@code
+   * maxAuthorisation} on this one review of its token: as {@link #streamEnd(Instant, double)}, or
+   * earlier, at a point of the last part of {@code maxAuthorisation} that {@code spread} picks (the
+   * same way, so that streams opened together do not all resume together).
+   *
+   * @param lifetime the token's lifetime, or {@code null} when it has no {@code exp}
+   */
+  public static Instant streamEnd(
+      @Nullable TokenLifetime lifetime,
+      Instant openedAt,
+      double spread,
+      Duration maxAuthorisation) {
+    Instant capped = streamEnd(openedAt, openedAt.plus(maxAuthorisation), openedAt, spread);
+    if (lifetime == null) {
+      return capped;
+    }
+    Instant byToken = lifetime.streamEnd(openedAt, spread);
+    return byToken.isBefore(capped) ? byToken : capped;
+  }
+
+  private static Instant streamEnd(
+      @Nullable Instant issuedAt, Instant expiry, Instant openedAt, double spread) {
     if (spread < 0 || spread >= 1) {
       throw new IllegalArgumentException("spread must be in [0, 1)");
     }

@@ -107,6 +107,12 @@ public record BrokerProperties(
    * @param requestTimeout how long a started {@code CredentialBroker} call may take to send its
    *     request; a call still without one is closed with DEADLINE_EXCEEDED, so that calls started
    *     and left open cost nothing for long
+   * @param maxStreamAuthorisation the longest a {@code WatchCredential} stream lasts on the review
+   *     of the token it was opened with, whatever that token's lifetime: it then ends with
+   *     UNAUTHENTICATED {@code TOKEN_EXPIRED} (at a random point of this time's last 15 %) and the
+   *     client resumes its credential with a token Kubernetes reviews again. A token Kubernetes
+   *     stops accepting before its expiry (its service account or secret deleted) keeps its streams
+   *     no longer than this. A projected token of the kubelet's default hour ends its streams first
    */
   public record Grpc(
       @DefaultValue("9090") @Min(0) @Max(65535) int port,
@@ -114,7 +120,18 @@ public record BrokerProperties(
       @DefaultValue("64") @Positive int callThreads,
       @DefaultValue("256") @Positive int maxPendingCalls,
       @DefaultValue("100") @Positive int maxCallsPerConnection,
-      @DefaultValue("10s") @NotNull Duration requestTimeout) {}
+      @DefaultValue("10s") @NotNull Duration requestTimeout,
+      @DefaultValue("1h") @NotNull Duration maxStreamAuthorisation) {
+
+    public Grpc {
+      if (maxStreamAuthorisation != null
+          && maxStreamAuthorisation.compareTo(Duration.ofMinutes(1)) < 0) {
+        throw new IllegalArgumentException(
+            "credbroker.grpc.max-stream-authorisation must be at least 1m: every stream resumes,"
+                + " with a TokenReview, once per this time");
+      }
+    }
+  }
 
   /**
    * @param kubeconfig a kubeconfig file to reach the API server with; when unset the in-cluster

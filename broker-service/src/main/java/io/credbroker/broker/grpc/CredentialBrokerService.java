@@ -20,6 +20,7 @@ import io.credbroker.broker.lease.LeaseService;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.Objects;
 import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
@@ -39,9 +40,21 @@ final class CredentialBrokerService extends CredentialBrokerGrpc.CredentialBroke
   private final LeaseService leases;
   private final WatchStreams streams;
   private final Clock clock;
+  private final Duration maxStreamAuthorisation;
 
+  /**
+   * @param maxStreamAuthorisation the longest a stream lasts on the review of the token it was
+   *     opened with, whatever that token's lifetime ({@code
+   *     credbroker.grpc.max-stream-authorisation})
+   */
   CredentialBrokerService(
-      CredentialIssuer issuer, LeaseService leases, WatchStreams streams, Clock clock) {
+      CredentialIssuer issuer,
+      LeaseService leases,
+      WatchStreams streams,
+      Clock clock,
+      Duration maxStreamAuthorisation) {
+    this.maxStreamAuthorisation =
+        Objects.requireNonNull(maxStreamAuthorisation, "maxStreamAuthorisation");
     this.issuer = Objects.requireNonNull(issuer, "issuer");
     this.leases = Objects.requireNonNull(leases, "leases");
     this.streams = Objects.requireNonNull(streams, "streams");
@@ -105,16 +118,18 @@ final class CredentialBrokerService extends CredentialBrokerGrpc.CredentialBroke
                         .setCredential(ProtoCredentials.credential(credential)))
                 .build();
       }
-      // Authorised by its token, so it lasts no longer than that token (see WatchStreams).
-      TokenLifetime token = issuer.tokenLifetime(BearerTokenInterceptor.currentToken());
+      // Authorised by one review of its token, so it lasts no longer than that token, nor than
+      // the longest a review authorises a stream for (see WatchStreams).
       WatchStream watch =
           new WatchStream(
               streamId,
               credential.record().id(),
               observer,
-              token == null
-                  ? null
-                  : token.streamEnd(clock.instant(), ThreadLocalRandom.current().nextDouble()));
+              TokenLifetime.streamEnd(
+                  issuer.tokenLifetime(BearerTokenInterceptor.currentToken()),
+                  clock.instant(),
+                  ThreadLocalRandom.current().nextDouble(),
+                  maxStreamAuthorisation));
       watch.send(first);
       stream.set(watch);
       streams.register(watch, credential.record().expireTime());

@@ -116,8 +116,13 @@ class GrpcConfiguration {
 
   @Bean
   BindableService credentialBrokerService(
-      CredentialIssuer issuer, LeaseService leaseService, WatchStreams watchStreams, Clock clock) {
-    return new CredentialBrokerService(issuer, leaseService, watchStreams, clock);
+      CredentialIssuer issuer,
+      LeaseService leaseService,
+      WatchStreams watchStreams,
+      Clock clock,
+      BrokerProperties properties) {
+    return new CredentialBrokerService(
+        issuer, leaseService, watchStreams, clock, properties.grpc().maxStreamAuthorisation());
   }
 
   /** Ends the local stream of a credential that was revoked (by an operator, on any replica). */

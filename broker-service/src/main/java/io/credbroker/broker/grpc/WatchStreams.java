@@ -48,12 +48,12 @@ import org.slf4j.LoggerFactory;
  * <p>A stream costs one map entry: there is no thread or timer per stream. Every {@code
  * heartbeatInterval} the ticker walks all streams and offers each a heartbeat; every second it ends
  * those whose token no longer authorises them (UNAUTHENTICATED, {@code TOKEN_EXPIRED}): a stream is
- * authorised by the token it was opened with, and lasts no longer than that token (it ends at a
- * point of the token's last part of life that {@link
- * io.credbroker.broker.auth.TokenLifetime#streamEnd} picks). Their credentials enter their
- * reconnect grace, and clients resume them with the token the kubelet has put in its place. On
- * shutdown every stream is ended with UNAVAILABLE (so clients reconnect to another replica at once)
- * before the gRPC server waits for calls to finish.
+ * authorised by one review of the token it was opened with, and lasts no longer than that token nor
+ * than {@code credbroker.grpc.max-stream-authorisation} (it ends at a point of the last part of
+ * either that {@link io.credbroker.broker.auth.TokenLifetime#streamEnd} picks). Their credentials
+ * enter their reconnect grace, and clients resume them with the token the kubelet has put in its
+ * place. On shutdown every stream is ended with UNAVAILABLE (so clients reconnect to another
+ * replica at once) before the gRPC server waits for calls to finish.
  *
  * <p>A revocation that arrives before its credential's stream registers is not lost (an operator's
  * notice, or this replica's lease lifecycle revoking a credential that a resume here has attached
@@ -86,8 +86,9 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
       new BrokerException(
           BrokerException.Reason.TOKEN_EXPIRED,
           "the service-account token this stream was opened with has expired or is about to (the"
-              + " kubelet has replaced it); reconnect with the current token (read the token file"
-              + " again) and resume the credential",
+              + " kubelet has replaced it), or was reviewed as long ago as the broker allows a"
+              + " stream to last on one review; reconnect with the current token (read the token"
+              + " file again) and resume the credential",
           RETRY_AFTER_SHUTDOWN,
           null);
 

@@ -75,4 +75,23 @@ class TokenLifetimeTest {
     assertThatThrownBy(() -> hour.streamEnd(IAT, -0.1))
         .isInstanceOf(IllegalArgumentException.class);
   }
+
+  @Test
+  void aStreamLastsNoLongerThanItsLongestAuthorisationWhateverItsTokensLifetime() {
+    Instant opened = IAT.plusSeconds(5);
+    Duration longest = Duration.ofMinutes(20);
+    TokenLifetime day = new TokenLifetime(IAT, IAT.plus(Duration.ofDays(1)));
+
+    // A day's token: within the last 15 % of the 20 minutes, spread the same way.
+    assertThat(TokenLifetime.streamEnd(day, opened, 0, longest))
+        .isEqualTo(opened.plus(Duration.ofMinutes(17)));
+    assertThat(TokenLifetime.streamEnd(day, opened, 0.5, longest))
+        .isEqualTo(opened.plus(Duration.ofSeconds(17 * 60 + 90)));
+    // A token without an expiry: the same.
+    assertThat(TokenLifetime.streamEnd(null, opened, 0, longest))
+        .isEqualTo(opened.plus(Duration.ofMinutes(17)));
+    // The kubelet's hour-long token under an authorisation of two hours: the token's end.
+    assertThat(TokenLifetime.streamEnd(hour, opened, 0.5, Duration.ofHours(2)))
+        .isEqualTo(hour.streamEnd(opened, 0.5));
+  }
 }

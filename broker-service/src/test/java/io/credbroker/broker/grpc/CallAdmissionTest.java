@@ -97,7 +97,11 @@ class CallAdmissionTest {
             .addService(
                 ServerInterceptors.intercept(
                     new CredentialBrokerService(
-                        issuer, mock(LeaseService.class), streams, Clock.systemUTC()),
+                        issuer,
+                        mock(LeaseService.class),
+                        streams,
+                        Clock.systemUTC(),
+                        Duration.ofHours(1)),
                     admission))
             .addService(
                 ServerInterceptors.intercept(

@@ -98,7 +98,9 @@ class CallExecutorTest {
     server =
         InProcessServerBuilder.forName(name)
             .executor(executor)
-            .addService(new CredentialBrokerService(issuer, leases, streams, Clock.systemUTC()))
+            .addService(
+                new CredentialBrokerService(
+                    issuer, leases, streams, Clock.systemUTC(), Duration.ofHours(1)))
             .build()
             .start();
     channel = InProcessChannelBuilder.forName(name).executor(clientExecutor).build();

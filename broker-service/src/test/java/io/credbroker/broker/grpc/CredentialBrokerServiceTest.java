@@ -90,6 +90,10 @@ class CredentialBrokerServiceTest {
   private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
   private final LeaseService leases = mock(LeaseService.class);
   private WatchStreams streams;
+
+  /** credbroker.grpc.max-stream-authorisation of the service under test. */
+  private Duration maxStreamAuthorisation = Duration.ofHours(1);
+
   private InProcessGrpc grpc;
   private ManagedChannel channel;
 
@@ -120,7 +124,8 @@ class CredentialBrokerServiceTest {
     grpc =
         InProcessGrpc.serve(
             ServerInterceptors.intercept(
-                new CredentialBrokerService(issuer, leases, streams, Clock.systemUTC()),
+                new CredentialBrokerService(
+                    issuer, leases, streams, Clock.systemUTC(), maxStreamAuthorisation),
                 new BearerTokenInterceptor()));
     channel = grpc.channel();
   }
@@ -204,6 +209,34 @@ class CredentialBrokerServiceTest {
     assertThat(streams.size()).isEqualTo(1);
     assertThat(lasting.error.get()).isNull();
     verify(leases, never()).detach(streamId.getAllValues().get(1));
+  }
+
+  @Test
+  void aStreamEndsOnceItsLongestAuthorisationIsOverWhateverTheLifetimeOfItsToken()
+      throws Exception {
+    // A token of an hour, and a stream authorised for 2 s by its review: Kubernetes may stop
+    // accepting a token before its expiry (its service account deleted), and only a new review
+    // would notice.
+    stop();
+    maxStreamAuthorisation = Duration.ofSeconds(2);
+    start();
+    ArgumentCaptor<UUID> streamId = ArgumentCaptor.forClass(UUID.class);
+    whenStreamIssued(streamId).thenReturn(issuedCredential(CredentialKind.STREAM));
+    RecordingObserver events = new RecordingObserver();
+    Instant opened = Instant.now();
+
+    stub(appToken)
+        .watchCredential(
+            WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build(), events);
+
+    await().atMost(Duration.ofSeconds(10)).until(() -> events.error.get() != null);
+    // Within the last 15 % of the 2 s (streams opened together end apart).
+    assertThat(Instant.now()).isAfterOrEqualTo(opened.plusMillis(1700));
+    StatusRuntimeException ended = (StatusRuntimeException) events.error.get();
+    assertThat(ended.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
+    assertThat(errorInfo(ended).getReason()).isEqualTo("TOKEN_EXPIRED");
+    // Resumable with a token Kubernetes reviews again.
+    verify(leases, timeout(5_000)).detach(streamId.getValue());
   }
 
   @Test
