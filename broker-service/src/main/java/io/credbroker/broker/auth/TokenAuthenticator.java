@@ -77,7 +77,7 @@ public final class TokenAuthenticator {
   private final RateLimiter reviewRate;
   private final Semaphore reviewSlots;
   private final Counter reviewsThrottled;
-  private final Runnable onThrottled;
+  private final Runnable onTurnedAway;
   private final TokenSignatures signatures;
   private final Map<TokenSignatures.Verdict, Counter> signatureChecks =
       new EnumMap<>(TokenSignatures.Verdict.class);
@@ -113,7 +113,7 @@ public final class TokenAuthenticator {
   /**
    * @param reviewsPerSecond the most reviews of uncached tokens per second
    * @param concurrentReviews the most reviews in flight at once
-   * @param onThrottled called for each caller refused because reviews were at their limit, so that
+   * @param onTurnedAway called for each caller refused because reviews were at their limit, so that
    *     the cluster knows when it last turned a client away ({@code ClusterRefusals})
    * @param signatures checks a token's signature before its review; a token it finds {@link
    *     TokenSignatures.Verdict#INVALID} is refused without one
@@ -129,7 +129,7 @@ public final class TokenAuthenticator {
       Ticker ticker,
       int reviewsPerSecond,
       int concurrentReviews,
-      Runnable onThrottled,
+      Runnable onTurnedAway,
       TokenSignatures signatures) {
     this.signatures = Objects.requireNonNull(signatures, "signatures");
     for (TokenSignatures.Verdict verdict : TokenSignatures.Verdict.values()) {
@@ -142,7 +142,7 @@ public final class TokenAuthenticator {
               .tag("outcome", verdict.name().toLowerCase(Locale.ROOT))
               .register(meterRegistry));
     }
-    this.onThrottled = Objects.requireNonNull(onThrottled, "onThrottled");
+    this.onTurnedAway = Objects.requireNonNull(onTurnedAway, "onTurnedAway");
     if (reviewsPerSecond < 1 || concurrentReviews < 1) {
       throw new IllegalArgumentException("reviewsPerSecond and concurrentReviews must be positive");
     }
@@ -352,7 +352,7 @@ public final class TokenAuthenticator {
 
   private BrokerException throttled() {
     reviewsThrottled.increment();
-    onThrottled.run();
+    onTurnedAway.run();
     return new BrokerException(
         Reason.TOKEN_REVIEWS_THROTTLED,
         "too many unknown tokens are being checked right now; retry with the same token later",
