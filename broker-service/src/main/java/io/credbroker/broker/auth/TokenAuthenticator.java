@@ -78,6 +78,10 @@ public final class TokenAuthenticator {
   private final Semaphore reviewSlots;
   private final Counter reviewsThrottled;
   private final Runnable onTurnedAway;
+
+  /** Whether Kubernetes answered the latest review (the latest to finish, of those in flight). */
+  private volatile boolean reviewsAnswered = true;
+
   private final TokenSignatures signatures;
   private final Map<TokenSignatures.Verdict, Counter> signatureChecks =
       new EnumMap<>(TokenSignatures.Verdict.class);
@@ -113,8 +117,10 @@ public final class TokenAuthenticator {
   /**
    * @param reviewsPerSecond the most reviews of uncached tokens per second
    * @param concurrentReviews the most reviews in flight at once
-   * @param onTurnedAway called for each caller refused because reviews were at their limit, so that
-   *     the cluster knows when it last turned a client away ({@code ClusterRefusals})
+   * @param onTurnedAway called for each caller refused because reviews were at their limit or
+   *     because Kubernetes could not answer its review, so that the cluster knows when it last
+   *     turned a client away through no fault of the client's ({@code ClusterRefusals}: a detached
+   *     credential's reconnect grace also counts from then)
    * @param signatures checks a token's signature before its review; a token it finds {@link
    *     TokenSignatures.Verdict#INVALID} is refused without one
    */
@@ -366,10 +372,25 @@ public final class TokenAuthenticator {
     try {
       TokenReviewOutcome outcome = reviewer.review(token, List.of(audience));
       timer = outcome.authenticated() ? reviewsAuthenticated : reviewsRejected;
+      reviewsAnswered = true;
       return outcome;
+    } catch (RuntimeException e) {
+      // The pod may be fine; it cannot be let back in until Kubernetes answers again.
+      reviewsAnswered = false;
+      onTurnedAway.run();
+      throw e;
     } finally {
       timer.record(Duration.ofNanos(System.nanoTime() - start));
     }
+  }
+
+  /**
+   * Whether Kubernetes answered the latest TokenReview this replica made (accepted or rejected the
+   * token); {@code true} before the first. While it does not, no stream can be let back in, so none
+   * is ended for its authorisation (see {@code WatchStreams}).
+   */
+  public boolean reviewsAnswered() {
+    return reviewsAnswered;
   }
 
   private static Counter cacheCounter(MeterRegistry registry, String result) {

@@ -1,6 +1,7 @@
 package io.credbroker.broker.grpc;
 
 import io.credbroker.api.v1.CredentialBrokerGrpc;
+import io.credbroker.broker.auth.TokenAuthenticator;
 import io.credbroker.broker.cluster.ClusterRefusals;
 import io.credbroker.broker.cluster.OwnershipLostEvent;
 import io.credbroker.broker.cluster.ReplicaFencingEvent;
@@ -105,13 +106,15 @@ class GrpcConfiguration {
       MeterRegistry meterRegistry,
       ObjectProvider<CredentialIssuer> issuer,
       ObjectProvider<LeaseService> leases,
+      ObjectProvider<TokenAuthenticator> authenticator,
       Clock clock) {
     return new WatchStreams(
         properties.grpc().heartbeatInterval(),
         clock,
         meterRegistry,
         streamId -> issuer.getObject().streamEnded(streamId),
-        streamId -> leases.getObject().detach(streamId));
+        streamId -> leases.getObject().detach(streamId),
+        () -> authenticator.getObject().reviewsAnswered());
   }
 
   @Bean

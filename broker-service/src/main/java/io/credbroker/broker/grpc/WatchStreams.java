@@ -31,6 +31,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.stream.Collectors;
@@ -134,6 +135,14 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
   private final Consumer<UUID> streamDetached;
 
   /**
+   * Whether Kubernetes answered the latest TokenReview (streams are then ended for their token).
+   */
+  private final BooleanSupplier reviewsAnswered;
+
+  /** Whether the ticker last left streams open because Kubernetes did not answer (logged once). */
+  private boolean heldForKubernetes;
+
+  /**
    * Recent revocations by credential id, with what their stream is told; bounded in size and age.
    */
   private final Cache<UUID, Revocation> revokedRecently =
@@ -146,17 +155,30 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
     this(heartbeatInterval, clock, meterRegistry, streamId -> {}, streamId -> {});
   }
 
-  /**
-   * @param streamEnded told the id of every stream that ends (possibly more than once)
-   * @param streamDetached told the id of every stream this class ends while its credentials stay
-   *     resumable (its token expired), after {@code streamEnded}: their reconnect grace starts
-   */
   WatchStreams(
       Duration heartbeatInterval,
       Clock clock,
       MeterRegistry meterRegistry,
       Consumer<UUID> streamEnded,
       Consumer<UUID> streamDetached) {
+    this(heartbeatInterval, clock, meterRegistry, streamEnded, streamDetached, () -> true);
+  }
+
+  /**
+   * @param streamEnded told the id of every stream that ends (possibly more than once)
+   * @param streamDetached told the id of every stream this class ends while its credentials stay
+   *     resumable (its token expired), after {@code streamEnded}: their reconnect grace starts
+   * @param reviewsAnswered whether Kubernetes answered the latest TokenReview; while it does not,
+   *     no stream is ended for its token's authorisation
+   */
+  WatchStreams(
+      Duration heartbeatInterval,
+      Clock clock,
+      MeterRegistry meterRegistry,
+      Consumer<UUID> streamEnded,
+      Consumer<UUID> streamDetached,
+      BooleanSupplier reviewsAnswered) {
+    this.reviewsAnswered = Objects.requireNonNull(reviewsAnswered, "reviewsAnswered");
     this.streamEnded = Objects.requireNonNull(streamEnded, "streamEnded");
     this.streamDetached = Objects.requireNonNull(streamDetached, "streamDetached");
     Objects.requireNonNull(heartbeatInterval, "heartbeatInterval");
@@ -425,6 +447,19 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
    */
   void endStreamsWithExpiredTokens() {
     try {
+      if (!reviewsAnswered.getAsBoolean()) {
+        // Kubernetes cannot review tokens: a stream ended now could not be let back in (its
+        // client's resume needs a review), and its credential would be revoked after the grace
+        // under a pod that is fine. The streams stay open until reviews are answered again.
+        if (!heldForKubernetes) {
+          heldForKubernetes = true;
+          log.warn(
+              "Kubernetes does not answer TokenReviews: streams whose token's authorisation has"
+                  + " run out stay open until it does");
+        }
+        return;
+      }
+      heldForKubernetes = false;
       Instant now = clock.instant();
       for (WatchStream stream : streams.values()) {
         if (stream.authorisationEnded(now)) {

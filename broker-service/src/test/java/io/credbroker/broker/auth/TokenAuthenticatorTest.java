@@ -33,7 +33,7 @@ class TokenAuthenticatorTest {
   private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
 
   /** How many callers the authenticator reported as throttled (for the cluster's refusals). */
-  private final AtomicInteger reportedThrottled = new AtomicInteger();
+  private final AtomicInteger reportedTurnedAway = new AtomicInteger();
 
   @Test
   void repeatedRequestsWithOneTokenCauseOneReview() {
@@ -136,13 +136,19 @@ class TokenAuthenticatorTest {
             });
     TokenAuthenticator authenticator = authenticator(reviewer, false);
     BearerToken token = TestTokens.expiringAt(START.plus(Duration.ofHours(1)));
+    assertThat(authenticator.reviewsAnswered()).isTrue();
 
     assertThatThrownBy(() -> authenticator.authenticate(token))
         .isInstanceOfSatisfying(
             BrokerException.class,
             e -> assertThat(e.reason()).isEqualTo(Reason.KUBERNETES_UNAVAILABLE));
+    // Turned away through no fault of its own (a detached credential's grace counts from then),
+    // and known: streams are not ended for their token while no review can let them back in.
+    assertThat(reportedTurnedAway.get()).isEqualTo(1);
+    assertThat(authenticator.reviewsAnswered()).isFalse();
     assertThat(authenticator.authenticate(token)).isEqualTo(POD);
     assertThat(reviewer.calls()).isEqualTo(2);
+    assertThat(authenticator.reviewsAnswered()).isTrue();
   }
 
   @Test
@@ -255,7 +261,7 @@ class TokenAuthenticatorTest {
     assertThat(reviewer.calls()).isBetween(3, 6);
     assertThat(throttled).isEqualTo(20 - reviewer.calls());
     assertThat(meters.counter("credbroker.tokenreview.throttled").count()).isEqualTo(throttled);
-    assertThat(reportedThrottled.get()).isEqualTo(throttled);
+    assertThat(reportedTurnedAway.get()).isEqualTo(throttled);
   }
 
   @Test
@@ -393,7 +399,7 @@ class TokenAuthenticatorTest {
         time,
         reviewsPerSecond,
         concurrentReviews,
-        reportedThrottled::incrementAndGet,
+        reportedTurnedAway::incrementAndGet,
         signatures);
   }
 

@@ -59,6 +59,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -91,6 +92,9 @@ class CredentialBrokerServiceTest {
   private final LeaseService leases = mock(LeaseService.class);
   private WatchStreams streams;
 
+  /** Whether the Kubernetes API answers no TokenReview (the reviewer fails as unavailable). */
+  private final AtomicBoolean kubernetesDown = new AtomicBoolean();
+
   /** credbroker.grpc.max-stream-authorisation of the service under test. */
   private Duration maxStreamAuthorisation = Duration.ofHours(1);
 
@@ -102,10 +106,18 @@ class CredentialBrokerServiceTest {
     Map<String, PodIdentity> known =
         Map.of(appToken, APP_POD, expiringToken, APP_POD, otherToken, OTHER_POD);
     TokenReviewer reviewer =
-        (token, audiences) ->
-            known.containsKey(token.value())
-                ? new TokenReviewOutcome(known.get(token.value()), audiences)
-                : TokenReviewOutcome.rejected();
+        (token, audiences) -> {
+          if (kubernetesDown.get()) {
+            throw new BrokerException(
+                BrokerException.Reason.KUBERNETES_UNAVAILABLE,
+                "Kubernetes is down",
+                Duration.ofSeconds(1),
+                null);
+          }
+          return known.containsKey(token.value())
+              ? new TokenReviewOutcome(known.get(token.value()), audiences)
+              : TokenReviewOutcome.rejected();
+        };
     TokenAuthenticator authenticator =
         new TokenAuthenticator(
             reviewer,
@@ -120,7 +132,12 @@ class CredentialBrokerServiceTest {
         new CredentialIssuer(authenticator, new Bindings(List.of(DB1)), leases, meters);
     streams =
         new WatchStreams(
-            Duration.ofMillis(100), Clock.systemUTC(), meters, issuer::streamEnded, leases::detach);
+            Duration.ofMillis(100),
+            Clock.systemUTC(),
+            meters,
+            issuer::streamEnded,
+            leases::detach,
+            authenticator::reviewsAnswered);
     grpc =
         InProcessGrpc.serve(
             ServerInterceptors.intercept(
@@ -209,6 +226,48 @@ class CredentialBrokerServiceTest {
     assertThat(streams.size()).isEqualTo(1);
     assertThat(lasting.error.get()).isNull();
     verify(leases, never()).detach(streamId.getAllValues().get(1));
+  }
+
+  @Test
+  void whileKubernetesAnswersNoTokenReviewAStreamIsNotEndedForItsTokenThenItIs() {
+    ArgumentCaptor<UUID> streamId = ArgumentCaptor.forClass(UUID.class);
+    whenStreamIssued(streamId).thenReturn(issuedCredential(CredentialKind.STREAM));
+    RecordingObserver expiring = new RecordingObserver();
+    stub(expiringToken)
+        .watchCredential(
+            WatchCredentialRequest.newBuilder().setDatabaseRole("db1").build(), expiring);
+    await().until(() -> streams.size() == 1);
+    // Kubernetes goes down: a new pod's review fails, so no client could be let back in.
+    kubernetesDown.set(true);
+    assertRefused(
+        () ->
+            blocking(jwt())
+                .issueCredential(
+                    IssueCredentialRequest.newBuilder().setDatabaseRole("db1").build()),
+        Status.Code.UNAVAILABLE,
+        "KUBERNETES_UNAVAILABLE");
+
+    // Past its token's expiry (3 s) and the next checks, the stream goes on.
+    await()
+        .pollDelay(Duration.ofSeconds(1))
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> Instant.now().isAfter(expiringTokenExpiry.plusSeconds(2)));
+    assertThat(expiring.error.get()).isNull();
+    assertThat(streams.size()).isEqualTo(1);
+
+    // Kubernetes answers again: the stream ends as its token allows, and can be resumed.
+    kubernetesDown.set(false);
+    assertRefused(
+        () ->
+            blocking(jwt())
+                .issueCredential(
+                    IssueCredentialRequest.newBuilder().setDatabaseRole("db1").build()),
+        Status.Code.UNAUTHENTICATED,
+        "TOKEN_REJECTED");
+    await().atMost(Duration.ofSeconds(5)).until(() -> expiring.error.get() != null);
+    assertThat(errorInfo((StatusRuntimeException) expiring.error.get()).getReason())
+        .isEqualTo("TOKEN_EXPIRED");
+    verify(leases, timeout(5_000)).detach(streamId.getValue());
   }
 
   @Test

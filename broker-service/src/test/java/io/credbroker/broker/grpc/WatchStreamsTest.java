@@ -16,6 +16,7 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -143,6 +144,41 @@ class WatchStreamsTest {
     assertThat(validTransport.error).isNull();
     assertThat(streams.holds(valid.credentialId())).isTrue();
     assertThat(streams.holds(neverExpires.credentialId())).isTrue();
+  }
+
+  @Test
+  void whileKubernetesAnswersNoReviewNoStreamIsEndedForItsTokenAndOnceItDoesTheyAre() {
+    AtomicBoolean reviewsAnswered = new AtomicBoolean(false);
+    WatchStreams held =
+        new WatchStreams(
+            Duration.ofMinutes(1),
+            Clock.systemUTC(),
+            new SimpleMeterRegistry(),
+            ended::add,
+            detached::add,
+            reviewsAnswered::get);
+    try {
+      Transport transport = new Transport();
+      WatchStream expired =
+          new WatchStream(
+              UUID.randomUUID(), UUID.randomUUID(), transport, Instant.now().minusMillis(1));
+      expired.send(ISSUED);
+      held.register(expired, SENT_EXPIRY);
+
+      // Its client could not be let back in: its resume needs a review.
+      held.endStreamsWithExpiredTokens();
+      assertThat(transport.error).isNull();
+      assertThat(held.holds(expired.credentialId())).isTrue();
+      assertThat(detached).isEmpty();
+
+      reviewsAnswered.set(true);
+      held.endStreamsWithExpiredTokens();
+      assertThat(Status.fromThrowable(transport.error).getCode())
+          .isEqualTo(Status.Code.UNAUTHENTICATED);
+      assertThat(detached).containsExactly(expired.streamId());
+    } finally {
+      held.close();
+    }
   }
 
   @Test
