@@ -38,6 +38,16 @@ record IssuingToken(String value, String accessor, Duration ttl, Instant expireT
     return Duration.between(now, expireTime).compareTo(ttl.dividedBy(2)) > 0;
   }
 
+  /**
+   * Whether more than a quarter of its lifetime is left at {@code now}: while Vault cannot create a
+   * new token, one past its half-life is still issued with until then, and not until it dies, since
+   * every credential issued with it dies with it (or must be rotated before, with a new token that
+   * cannot be had).
+   */
+  boolean usableAt(Instant now) {
+    return Duration.between(now, expireTime).compareTo(ttl.dividedBy(4)) > 0;
+  }
+
   @Override
   public String toString() {
     return "IssuingToken[value=****, accessor="

@@ -38,8 +38,9 @@ final class IssuingTokens {
 
   /**
    * The token to issue with now: the current one while it is fresh, else a new one. When Vault
-   * cannot create a new one, a current token that has not expired is still used (its credentials
-   * rotate early); otherwise the failure is thrown.
+   * cannot create a new one, a current token with more than a quarter of its life left is still
+   * used (its credentials rotate early); otherwise the failure is thrown, rather than issuing
+   * credentials that Vault revokes with their token minutes later.
    */
   IssuingToken current() {
     IssuingToken token = current;
@@ -62,7 +63,7 @@ final class IssuingTokens {
             next.expireTime());
         return next;
       } catch (RuntimeException e) {
-        if (token != null && token.expireTime().isAfter(now)) {
+        if (token != null && token.usableAt(now)) {
           log.warn(
               "Could not create a new Vault issuing token; still issuing with accessor {} until {}",
               token.accessor(),
