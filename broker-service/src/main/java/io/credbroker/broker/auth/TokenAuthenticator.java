@@ -79,8 +79,14 @@ public final class TokenAuthenticator {
   private final Counter reviewsThrottled;
   private final Runnable onTurnedAway;
 
-  /** Whether Kubernetes answered the latest review (the latest to finish, of those in flight). */
-  private volatile boolean reviewsAnswered = true;
+  /** How long a review Kubernetes could not answer keeps streams from ending for their token. */
+  static final long UNANSWERED_MEMORY_SECONDS = 30;
+
+  /**
+   * When the latest review to finish found Kubernetes unable to answer (epoch millis of {@link
+   * #clock}), or {@link Long#MIN_VALUE} when it answered.
+   */
+  private volatile long unansweredAt = Long.MIN_VALUE;
 
   private final TokenSignatures signatures;
   private final Map<TokenSignatures.Verdict, Counter> signatureChecks =
@@ -372,11 +378,11 @@ public final class TokenAuthenticator {
     try {
       TokenReviewOutcome outcome = reviewer.review(token, List.of(audience));
       timer = outcome.authenticated() ? reviewsAuthenticated : reviewsRejected;
-      reviewsAnswered = true;
+      unansweredAt = Long.MIN_VALUE;
       return outcome;
     } catch (RuntimeException e) {
       // The pod may be fine; it cannot be let back in until Kubernetes answers again.
-      reviewsAnswered = false;
+      unansweredAt = clock.millis();
       onTurnedAway.run();
       throw e;
     } finally {
@@ -386,11 +392,15 @@ public final class TokenAuthenticator {
 
   /**
    * Whether Kubernetes answered the latest TokenReview this replica made (accepted or rejected the
-   * token); {@code true} before the first. While it does not, no stream can be let back in, so none
-   * is ended for its authorisation (see {@code WatchStreams}).
+   * token), or could not answer it more than {@value #UNANSWERED_MEMORY_SECONDS} s ago; {@code
+   * true} before the first. While it is not, no stream could be let back in, so none is ended for
+   * its authorisation (see {@code WatchStreams}). Forgotten after that time, since reviews may be
+   * rare (every verdict cached): the next stream ended then has its resume reviewed, which tells
+   * whether Kubernetes answers again.
    */
   public boolean reviewsAnswered() {
-    return reviewsAnswered;
+    long at = unansweredAt;
+    return at == Long.MIN_VALUE || clock.millis() - at >= UNANSWERED_MEMORY_SECONDS * 1000L;
   }
 
   private static Counter cacheCounter(MeterRegistry registry, String result) {
