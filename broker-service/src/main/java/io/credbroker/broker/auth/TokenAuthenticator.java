@@ -79,14 +79,8 @@ public final class TokenAuthenticator {
   private final Counter reviewsThrottled;
   private final Runnable onTurnedAway;
 
-  /** How long a review Kubernetes could not answer keeps streams from ending for their token. */
-  static final long UNANSWERED_MEMORY_SECONDS = 30;
-
-  /**
-   * When the latest review to finish found Kubernetes unable to answer (epoch millis of {@link
-   * #clock}), or {@link Long#MIN_VALUE} when it answered.
-   */
-  private volatile long unansweredAt = Long.MIN_VALUE;
+  /** Whether Kubernetes failed the latest review to finish (none since was answered). */
+  private volatile boolean unanswered;
 
   private final TokenSignatures signatures;
   private final Map<TokenSignatures.Verdict, Counter> signatureChecks =
@@ -378,11 +372,11 @@ public final class TokenAuthenticator {
     try {
       TokenReviewOutcome outcome = reviewer.review(token, List.of(audience));
       timer = outcome.authenticated() ? reviewsAuthenticated : reviewsRejected;
-      unansweredAt = Long.MIN_VALUE;
+      unanswered = false;
       return outcome;
     } catch (RuntimeException e) {
       // The pod may be fine; it cannot be let back in until Kubernetes answers again.
-      unansweredAt = clock.millis();
+      unanswered = true;
       onTurnedAway.run();
       throw e;
     } finally {
@@ -391,16 +385,12 @@ public final class TokenAuthenticator {
   }
 
   /**
-   * Whether Kubernetes answered the latest TokenReview this replica made (accepted or rejected the
-   * token), or could not answer it more than {@value #UNANSWERED_MEMORY_SECONDS} s ago; {@code
-   * true} before the first. While it is not, no stream could be let back in, so none is ended for
-   * its authorisation (see {@code WatchStreams}). Forgotten after that time, since reviews may be
-   * rare (every verdict cached): the next stream ended then has its resume reviewed, which tells
-   * whether Kubernetes answers again.
+   * Whether Kubernetes answered (accepted or rejected the token) a TokenReview since the last one
+   * it could not answer; {@code true} before the first. While it has not, no stream could be let
+   * back in, so streams are not ended for their authorisation (see {@code WatchStreams}).
    */
   public boolean reviewsAnswered() {
-    long at = unansweredAt;
-    return at == Long.MIN_VALUE || clock.millis() - at >= UNANSWERED_MEMORY_SECONDS * 1000L;
+    return !unanswered;
   }
 
   private static Counter cacheCounter(MeterRegistry registry, String result) {

@@ -35,6 +35,7 @@ import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.stream.Collectors;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -142,6 +143,15 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
   /** Whether the ticker last left streams open because Kubernetes did not answer (logged once). */
   private boolean heldForKubernetes;
 
+  /** When the ticker last ended a stream as a probe while Kubernetes did not answer. */
+  private @Nullable Instant lastProbe;
+
+  /**
+   * While Kubernetes has not answered since it failed a TokenReview, how often one stream whose
+   * authorisation has run out is ended anyway, so that its resume finds out whether it answers.
+   */
+  static final Duration PROBE_INTERVAL = Duration.ofSeconds(30);
+
   /**
    * Recent revocations by credential id, with what their stream is told; bounded in size and age.
    */
@@ -168,8 +178,9 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
    * @param streamEnded told the id of every stream that ends (possibly more than once)
    * @param streamDetached told the id of every stream this class ends while its credentials stay
    *     resumable (its token expired), after {@code streamEnded}: their reconnect grace starts
-   * @param reviewsAnswered whether Kubernetes answered the latest TokenReview; while it does not,
-   *     no stream is ended for its token's authorisation
+   * @param reviewsAnswered whether Kubernetes answered a TokenReview since it last failed one;
+   *     while it has not, streams are not ended for their token's authorisation, but one every
+   *     {@link #PROBE_INTERVAL}
    */
   WatchStreams(
       Duration heartbeatInterval,
@@ -447,24 +458,36 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
    */
   void endStreamsWithExpiredTokens() {
     try {
+      Instant now = clock.instant();
+      int limit = Integer.MAX_VALUE;
       if (!reviewsAnswered.getAsBoolean()) {
-        // Kubernetes cannot review tokens: a stream ended now could not be let back in (its
-        // client's resume needs a review), and its credential would be revoked after the grace
-        // under a pod that is fine. The streams stay open until reviews are answered again.
+        // Kubernetes has not answered a TokenReview since it failed one: a stream ended now could
+        // not be let back in (its client's resume needs a review), and its credential would be
+        // revoked after the grace under a pod that is fine. The streams stay open, but one, as a
+        // probe, every PROBE_INTERVAL: its resume's review tells whether Kubernetes answers again
+        // (reviews may be rare, with every verdict cached).
         if (!heldForKubernetes) {
           heldForKubernetes = true;
           log.warn(
               "Kubernetes does not answer TokenReviews: streams whose token's authorisation has"
-                  + " run out stay open until it does");
+                  + " run out stay open until it does (one ends every {} to find out)",
+              PROBE_INTERVAL);
         }
-        return;
+        if (lastProbe != null && now.isBefore(lastProbe.plus(PROBE_INTERVAL))) {
+          return;
+        }
+        limit = 1;
+      } else {
+        heldForKubernetes = false;
       }
-      heldForKubernetes = false;
-      Instant now = clock.instant();
       for (WatchStream stream : streams.values()) {
-        if (stream.authorisationEnded(now)) {
+        if (limit > 0 && stream.authorisationEnded(now)) {
           end(stream, GrpcErrorMapper.toStatusException(TOKEN_EXPIRED));
           streamDetached.accept(stream.streamId());
+          limit--;
+          if (heldForKubernetes) {
+            lastProbe = now;
+          }
         }
       }
     } catch (RuntimeException e) {
