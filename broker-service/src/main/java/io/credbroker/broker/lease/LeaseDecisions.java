@@ -424,6 +424,12 @@ final class LeaseDecisions {
     // the answer, the expiry is never before Vault's, so one that passed did pass in Vault.
     Instant renewed = clock.instant();
     Instant expire = renewed.plus(renewal.leaseDuration());
+    Instant creatorExpire = record.tokenExpireTime();
+    if (creatorExpire != null && creatorExpire.isBefore(expire)) {
+      // Vault revokes the lease with the token that created it, whatever TTL it granted (as at
+      // its issue): a late renewal must not promise the pod more.
+      expire = creatorExpire;
+    }
     boolean capped = renewal.capped() || wouldCap;
     // Keep renewing while the stream is away (its grace may outlast the lease); stop once capped.
     Instant renewalDue =

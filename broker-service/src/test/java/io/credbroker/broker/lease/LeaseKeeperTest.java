@@ -117,6 +117,25 @@ class LeaseKeeperTest {
   }
 
   @Test
+  void aRenewalDoesNotRecordOrAnnounceAnExpiryPastTheDeathOfTheTokenThatCreatedTheLease() {
+    // A late renewal (Vault was away) 30 s before the issuing token dies: Vault grants 60 s, and
+    // revokes the lease with its token all the same.
+    LeaseEntry entry = heldEntry(NOW.plusSeconds(20), NOW.plusSeconds(3600), NOW.plusSeconds(30));
+    when(vault.renewLease("database/creds/db1/abc", Duration.ofSeconds(60)))
+        .thenReturn(new LeaseRenewal(Duration.ofSeconds(60), false));
+    Instant nextRenewal = NOW.plusSeconds(10);
+    when(renewals.due(NOW, Duration.ofSeconds(60), NOW.plusSeconds(3600))).thenReturn(nextRenewal);
+    when(store.recordRenewal(any(), any(), any())).thenReturn(true);
+
+    keeper.tend(entry.id());
+
+    verify(store)
+        .recordRenewal(
+            entry.id(), ME, new Renewal(NOW, NOW.plusSeconds(30), null, nextRenewal, nextRenewal));
+    verify(streams).renewed(entry.id(), NOW.plusSeconds(30));
+  }
+
+  @Test
   void renewalIsRecordedFromVaultsAnswerNotFromTheLooksStart() {
     // The look began at NOW; the renewal's first attempts timed out, and Vault answered 9 s later,
     // granting 60 s from when it handled it. Recorded from NOW, the row would run out up to 9 s
