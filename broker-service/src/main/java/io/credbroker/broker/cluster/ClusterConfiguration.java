@@ -32,7 +32,15 @@ class ClusterConfiguration {
   @Bean(destroyMethod = "close")
   HeartbeatDatabase heartbeatDatabase(
       JdbcConnectionDetails connectionDetails, BrokerProperties properties) {
-    BrokerProperties.Cluster cluster = properties.cluster();
+    return heartbeatDatabase(connectionDetails, properties.cluster());
+  }
+
+  /**
+   * The heartbeat's connection (see {@link #heartbeatDatabase(JdbcConnectionDetails,
+   * BrokerProperties)}).
+   */
+  static HeartbeatDatabase heartbeatDatabase(
+      JdbcConnectionDetails connectionDetails, BrokerProperties.Cluster cluster) {
     HikariConfig config = new HikariConfig();
     config.setPoolName("replica-heartbeat");
     config.setJdbcUrl(connectionDetails.getJdbcUrl());
