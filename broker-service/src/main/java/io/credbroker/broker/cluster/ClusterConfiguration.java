@@ -27,7 +27,8 @@ class ClusterConfiguration {
    * the others would claim the credentials it still renews. One connection (the heartbeat and the
    * claims run one after the other on one thread), which waits at most one heartbeat interval to be
    * (re)established, and statements that give up after half the stale period, so that a stuck
-   * statement fails and the next tick tries again well before the others presume this replica dead.
+   * statement fails and the next tick tries again well before the others presume this replica dead;
+   * a read with no answer at all gives up after the stale period.
    */
   @Bean(destroyMethod = "close")
   HeartbeatDatabase heartbeatDatabase(
@@ -55,6 +56,13 @@ class ClusterConfiguration {
     config.setConnectionTimeout(Math.max(250, cluster.heartbeatInterval().toMillis()));
     long statementTimeout = Math.max(1, cluster.staleAfter().dividedBy(2).toMillis());
     config.setConnectionInitSql("SET statement_timeout = " + statementTimeout);
+    // A read that gets no answer at all (a database host gone without closing its connections, a
+    // failover whose old address swallows packets) fails on the client after the stale period:
+    // statement_timeout never ends a statement the server did not receive, and the heartbeat's one
+    // thread would wait until TCP gave up (minutes), its replica fenced long after the database
+    // answered again. Seconds, at least one, and longer than the statement timeout.
+    long staleSeconds = (cluster.staleAfter().toMillis() + 999) / 1000;
+    config.addDataSourceProperty("socketTimeout", Long.toString(Math.max(1, staleSeconds)));
     // The pool starts even when the database is briefly away; the heartbeat then logs and retries.
     config.setInitializationFailTimeout(-1);
     return new HeartbeatDatabase(new HikariDataSource(config));
