@@ -2,12 +2,19 @@ package io.credbroker.broker.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
+import io.credbroker.broker.cluster.ClusterConfiguration.HeartbeatDatabase;
 import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.lease.DeadReplicaClaims;
 import io.credbroker.broker.revocation.StateDatabase;
+import io.credbroker.devstack.network.TcpProxy;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.net.URI;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -21,16 +28,22 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.springframework.boot.jdbc.autoconfigure.JdbcConnectionDetails;
 
 /**
  * Takeovers as an operator's metrics count them, on the real schema in PostgreSQL: credentials of a
  * replica that stopped cleanly (a rolling update) and of one that went silent are told apart, and a
- * replica that finds itself presumed dead counts it.
+ * replica that finds itself presumed dead counts it; and the heartbeat's own connection, behind a
+ * proxy that can hold its traffic.
  */
 class ReplicaHeartbeatIT {
 
   private static final BrokerProperties.Cluster SETTINGS =
       new BrokerProperties.Cluster(Duration.ofSeconds(1), Duration.ofSeconds(5), 500, null);
+
+  /** Stale after 2 s: statements give up after 1 s on the server, reads after 2 s on the client. */
+  private static final BrokerProperties.Cluster QUICKLY_STALE =
+      new BrokerProperties.Cluster(Duration.ofMillis(500), Duration.ofSeconds(2), 500, null);
 
   @TempDir static Path workDir;
   private static StateDatabase db;
@@ -299,5 +312,55 @@ class ReplicaHeartbeatIT {
         .param("now", now)
         .param("expire", now.plusHours(1))
         .update();
+  }
+
+  @Test
+  void aStatementWhoseDatabaseStopsAnsweringFailsWithinTheStalePeriodInsteadOfWaitingOnTcp()
+      throws Exception {
+    URI target = URI.create(db.jdbcUrl.substring("jdbc:".length()));
+    try (TcpProxy proxy = TcpProxy.start("state-database", target.getHost(), target.getPort());
+        HeartbeatDatabase heartbeat =
+            ClusterConfiguration.heartbeatDatabase(
+                details(db.jdbcUrl.replace(":" + target.getPort() + "/", ":" + proxy.port() + "/")),
+                QUICKLY_STALE)) {
+      try (Connection c = heartbeat.dataSource().getConnection();
+          Statement st = c.createStatement()) {
+        st.execute("SELECT 1");
+        proxy.blackhole();
+        long start = System.nanoTime();
+
+        // The server never sees it, so its statement_timeout cannot end it; without a read timeout
+        // the heartbeat thread would wait until TCP gave up (minutes), keeping its replica fenced.
+        try {
+          assertTimeoutPreemptively(
+              Duration.ofSeconds(10),
+              () ->
+                  assertThatThrownBy(() -> st.execute("SELECT 1"))
+                      .isInstanceOf(SQLException.class));
+        } finally {
+          proxy.pass();
+        }
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(6));
+      }
+    }
+  }
+
+  private static JdbcConnectionDetails details(String jdbcUrl) {
+    return new JdbcConnectionDetails() {
+      @Override
+      public String getUsername() {
+        return db.postgres.adminUser();
+      }
+
+      @Override
+      public String getPassword() {
+        return db.postgres.adminPassword();
+      }
+
+      @Override
+      public String getJdbcUrl() {
+        return jdbcUrl;
+      }
+    };
   }
 }
