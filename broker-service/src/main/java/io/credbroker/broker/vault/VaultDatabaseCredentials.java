@@ -708,6 +708,15 @@ public final class VaultDatabaseCredentials {
           }
           throw rejected(operation, "HTTP " + http.getStatusCode().value(), http);
         }
+        if (cause instanceof HttpStatusCodeException http && pluginFailed(operation, http)) {
+          // Vault answered: the database plugin behind this one role failed (its target database
+          // is down, or the role is not in its connection's allowed_roles). That says nothing of
+          // Vault's health, and must not open the circuit every other database's renewals and
+          // revocations go through. Unavailable to the pod, which tries again later.
+          circuitBreaker.onSuccess(elapsed(start), circuitBreaker.getTimestampUnit());
+          record(operation, "unavailable", took);
+          throw unavailable(operation, "HTTP 500 from the database plugin", http);
+        }
         circuitBreaker.onError(elapsed(start), circuitBreaker.getTimestampUnit(), cause);
         if (timedOut(cause)) {
           record(operation, "timeout", took);
@@ -771,6 +780,16 @@ public final class VaultDatabaseCredentials {
     }
     String body = http.getResponseBodyAsString(StandardCharsets.UTF_8);
     return LEASE_REFUSALS.stream().anyMatch(refusal -> body.contains("\"" + refusal + "\""));
+  }
+
+  /**
+   * Whether a credential creation's answer is a failure of the database plugin rather than of
+   * Vault: a 500, which Vault answers when the plugin's statements or its connection to the target
+   * database fail. A sealed or overloaded Vault, or a proxy before it, answers 502, 503, 504 or
+   * 429.
+   */
+  private static boolean pluginFailed(String operation, HttpStatusCodeException e) {
+    return operation.equals("creds") && e.getStatusCode().value() == 500;
   }
 
   private static boolean countsAgainstVault(HttpStatusCodeException e) {

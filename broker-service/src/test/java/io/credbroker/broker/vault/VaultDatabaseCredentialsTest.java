@@ -327,7 +327,7 @@ class VaultDatabaseCredentialsTest {
   void repeatedServerErrorsOpenTheCircuitAndLaterCallsFailWithoutReachingVault() {
     for (int i = 0; i < 3; i++) {
       int before = hits.get();
-      Throwable failed = catchThrowable(() -> vault.issue("database", "broken"));
+      Throwable failed = catchThrowable(() -> vault.issue("database", "sealed"));
       assertThat(failed)
           .isInstanceOfSatisfying(
               BrokerException.class,
@@ -347,6 +347,20 @@ class VaultDatabaseCredentialsTest {
               assertThat(e.retryAfter()).isNotNull();
             });
     assertThat(hits.get()).isEqualTo(reached);
+  }
+
+  @Test
+  void aDatabasePluginsFailuresDoNotOpenTheCircuitAndOtherRolesCallsGoThrough() {
+    // One role's target database is down: Vault answers its creations 500.
+    for (int i = 0; i < 5; i++) {
+      assertThatThrownBy(() -> vault.issue("database", "broken"))
+          .isInstanceOfSatisfying(
+              BrokerException.class,
+              e -> assertThat(e.reason()).isEqualTo(Reason.VAULT_UNAVAILABLE));
+    }
+
+    assertThat(circuitBreaker.getState()).isEqualTo(CircuitBreaker.State.CLOSED);
+    assertThat(vault.issue("database", "db1").leaseId()).startsWith("database/creds/db1/");
   }
 
   @Test
@@ -612,6 +626,8 @@ class VaultDatabaseCredentialsTest {
           respond(exchange, 400, "{\"errors\":[\"unknown role: missing\"]}");
       case "/v1/database/creds/broken" ->
           respond(exchange, 500, "{\"errors\":[\"1 error occurred:\\n\\t* boom\\n\\n\"]}");
+      case "/v1/database/creds/sealed" ->
+          respond(exchange, 503, "{\"errors\":[\"Vault is sealed\"]}");
       case "/v1/database/creds/slow" -> {
         try {
           Thread.sleep(5_000);
