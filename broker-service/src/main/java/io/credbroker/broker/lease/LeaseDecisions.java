@@ -423,13 +423,10 @@ final class LeaseDecisions {
     // the credential known expired (rotated and revoked under its pod) while Vault keeps it. From
     // the answer, the expiry is never before Vault's, so one that passed did pass in Vault.
     Instant renewed = clock.instant();
-    Instant expire = renewed.plus(renewal.leaseDuration());
-    Instant creatorExpire = record.tokenExpireTime();
-    if (creatorExpire != null && creatorExpire.isBefore(expire)) {
-      // Vault revokes the lease with the token that created it, whatever TTL it granted (as at
-      // its issue): a late renewal must not promise the pod more.
-      expire = creatorExpire;
-    }
+    // Never past the death of the token that created the lease, as at its issue: a late renewal
+    // must not promise the pod more than Vault keeps.
+    Instant expire =
+        LeaseService.expiry(renewed, renewal.leaseDuration(), record.tokenExpireTime());
     boolean capped = renewal.capped() || wouldCap;
     // Keep renewing while the stream is away (its grace may outlast the lease); stop once capped.
     Instant renewalDue =
@@ -459,12 +456,8 @@ final class LeaseDecisions {
     owned.granted(record, ttl, expire, renewalDue);
     streams.renewed(id, expire);
     if (capped && held) {
-      Instant tokenExpire = record.tokenExpireTime();
-      // The lease dies with its creating token whatever Vault granted: the replaced credential can
-      // only drain until then.
-      Instant usableUntil =
-          tokenExpire != null && tokenExpire.isBefore(expire) ? tokenExpire : expire;
-      return rotate(entry, usableUntil, rotationReason(record, renewal.capped()), renewed);
+      // The replaced credential can drain until its expiry, its creating token's death included.
+      return rotate(entry, expire, rotationReason(record, renewal.capped()), renewed);
     }
     return next;
   }

@@ -152,12 +152,8 @@ public class LeaseService implements AutoCloseable {
         secret = secret.withLeaseDuration(vault.renew(secret.leaseId(), requestedTtl));
       }
       Instant issueTime = clock.instant();
-      Instant expire = issueTime.plus(secret.leaseDuration());
       Instant tokenExpire = secret.tokenExpireTime();
-      if (tokenExpire.isBefore(expire)) {
-        // Vault revokes the lease with its creating token, whatever TTL it granted.
-        expire = tokenExpire;
-      }
+      Instant expire = expiry(issueTime, secret.leaseDuration(), tokenExpire);
       if (renewable) {
         // Renewals may not carry the credential closer to its token's death than the margin: it is
         // rotated before, so that the replaced one can still drain.
@@ -576,6 +572,18 @@ public class LeaseService implements AutoCloseable {
    * Whether the state store refused the row because the pod is blocked (the insert trigger's {@code
    * CB001}).
    */
+  /**
+   * When a lease granted {@code granted} at {@code grantedAt} ends: then, or when the token that
+   * created it dies if that is earlier, since Vault revokes a lease with its creating token
+   * whatever TTL it granted.
+   *
+   * @param tokenExpire when the lease's creating token expires, or {@code null} when not known
+   */
+  static Instant expiry(Instant grantedAt, Duration granted, @Nullable Instant tokenExpire) {
+    Instant expire = grantedAt.plus(granted);
+    return tokenExpire != null && tokenExpire.isBefore(expire) ? tokenExpire : expire;
+  }
+
   private static boolean isPodBlockedRefusal(DataAccessException e) {
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof SQLException sql && POD_BLOCKED_SQL_STATE.equals(sql.getSQLState())) {
