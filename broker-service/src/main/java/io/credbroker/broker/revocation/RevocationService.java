@@ -197,21 +197,7 @@ public class RevocationService {
         revoked = new ArrayList<>(outcomes);
       }
       // Also after a failure half-way: what was revoked must be on record.
-      List<RevocationOutcome> audited = revoked;
-      audit(
-          finished,
-          audited,
-          () ->
-              store.appendAudit(
-                  actor,
-                  POD_REVOKED,
-                  namespace,
-                  podName,
-                  podUids,
-                  audited.stream().map(RevocationOutcome::credentialId).toList(),
-                  audited.stream().map(RevocationOutcome::username).toList(),
-                  reason,
-                  replicaId.value()));
+      audit(finished, actor, POD_REVOKED, namespace, podName, podUids, revoked, reason);
     }
     log.info(
         "{} revoked pod {}/{} (UIDs {}): {} credential(s) revoked now [{}]",
@@ -240,18 +226,13 @@ public class RevocationService {
     } finally {
       audit(
           finished,
+          actor,
+          CREDENTIAL_REVOKED,
+          credential.namespace(),
+          credential.podName(),
+          credential.podUid() == null ? List.of() : List.of(credential.podUid()),
           revoked,
-          () ->
-              store.appendAudit(
-                  actor,
-                  CREDENTIAL_REVOKED,
-                  credential.namespace(),
-                  credential.podName(),
-                  credential.podUid() == null ? List.of() : List.of(credential.podUid()),
-                  revoked.stream().map(RevocationOutcome::credentialId).toList(),
-                  revoked.stream().map(RevocationOutcome::username).toList(),
-                  reason,
-                  replicaId.value()));
+          reason);
     }
     log.info(
         "{} revoked credential {} ({}): {}",
@@ -513,15 +494,31 @@ public class RevocationService {
   }
 
   /**
-   * Appends a revocation's audit record. When the revocation itself failed ({@code finished} is
-   * false) and the state database refuses the record too, the revocation's failure is the one the
-   * caller gets (its reason says to retry): the record's failure is logged with what was revoked,
-   * instead of hiding it behind a generic error.
+   * Appends a revocation's audit record: what {@code actor} revoked ({@code action}) and why. When
+   * the revocation itself failed ({@code finished} is false) and the state database refuses the
+   * record too, the revocation's failure is the one the caller gets (its reason says to retry): the
+   * record's failure is logged with what was revoked, instead of hiding it behind a generic error.
    */
-  private static void audit(
-      boolean finished, List<RevocationOutcome> revoked, Runnable appendAudit) {
+  private void audit(
+      boolean finished,
+      String actor,
+      String action,
+      String namespace,
+      @Nullable String podName,
+      List<String> podUids,
+      List<RevocationOutcome> revoked,
+      String reason) {
     try {
-      appendAudit.run();
+      store.appendAudit(
+          actor,
+          action,
+          namespace,
+          podName,
+          podUids,
+          revoked.stream().map(RevocationOutcome::credentialId).toList(),
+          revoked.stream().map(RevocationOutcome::username).toList(),
+          reason,
+          replicaId.value());
     } catch (RuntimeException e) {
       if (finished) {
         throw e;
