@@ -136,7 +136,8 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
   private final Consumer<UUID> streamDetached;
 
   /**
-   * Whether Kubernetes answered the latest TokenReview (streams are then ended for their token).
+   * Whether Kubernetes answered a TokenReview since it last failed one (streams are then ended for
+   * their token; otherwise one every {@link #PROBE_INTERVAL}).
    */
   private final BooleanSupplier reviewsAnswered;
 
@@ -459,8 +460,8 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
   void endStreamsWithExpiredTokens() {
     try {
       Instant now = clock.instant();
-      int limit = Integer.MAX_VALUE;
-      if (!reviewsAnswered.getAsBoolean()) {
+      boolean probing = !reviewsAnswered.getAsBoolean();
+      if (probing) {
         // Kubernetes has not answered a TokenReview since it failed one: a stream ended now could
         // not be let back in (its client's resume needs a review), and its credential would be
         // revoked after the grace under a pod that is fine. The streams stay open, but one, as a
@@ -476,17 +477,16 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
         if (lastProbe != null && now.isBefore(lastProbe.plus(PROBE_INTERVAL))) {
           return;
         }
-        limit = 1;
       } else {
         heldForKubernetes = false;
       }
       for (WatchStream stream : streams.values()) {
-        if (limit > 0 && stream.authorisationEnded(now)) {
+        if (stream.authorisationEnded(now)) {
           end(stream, GrpcErrorMapper.toStatusException(TOKEN_EXPIRED));
           streamDetached.accept(stream.streamId());
-          limit--;
-          if (heldForKubernetes) {
+          if (probing) {
             lastProbe = now;
+            break;
           }
         }
       }
