@@ -694,9 +694,15 @@ public final class VaultDatabaseCredentials {
               RETRY_AFTER,
               withoutBody(http));
         }
-        if (cause instanceof HttpStatusCodeException http && !countsAgainstVault(http)) {
-          // Vault is healthy and said no to this request.
+        if (cause instanceof HttpStatusCodeException http && !countsAgainstVault(operation, http)) {
+          // Vault is healthy: it said no to this request, or the database plugin behind one role
+          // failed, which must not open the circuit every other database's calls go through.
           circuitBreaker.onSuccess(elapsed(start), circuitBreaker.getTimestampUnit());
+          if (pluginFailed(operation, http)) {
+            // Unavailable to the pod, which tries again later.
+            record(operation, "unavailable", took);
+            throw unavailable(operation, "HTTP 500 from the database plugin", http);
+          }
           record(operation, "rejected", took);
           if (operation.equals("renew") && !refusesTheLease(http)) {
             // Not a word about the lease (its backend failed, or no Vault route answered): the
@@ -707,15 +713,6 @@ public final class VaultDatabaseCredentials {
                 http);
           }
           throw rejected(operation, "HTTP " + http.getStatusCode().value(), http);
-        }
-        if (cause instanceof HttpStatusCodeException http && pluginFailed(operation, http)) {
-          // Vault answered: the database plugin behind this one role failed (its target database
-          // is down, or the role is not in its connection's allowed_roles). That says nothing of
-          // Vault's health, and must not open the circuit every other database's renewals and
-          // revocations go through. Unavailable to the pod, which tries again later.
-          circuitBreaker.onSuccess(elapsed(start), circuitBreaker.getTimestampUnit());
-          record(operation, "unavailable", took);
-          throw unavailable(operation, "HTTP 500 from the database plugin", http);
         }
         circuitBreaker.onError(elapsed(start), circuitBreaker.getTimestampUnit(), cause);
         if (timedOut(cause)) {
@@ -785,16 +782,18 @@ public final class VaultDatabaseCredentials {
   /**
    * Whether a credential creation's answer is a failure of the database plugin rather than of
    * Vault: a 500, which Vault answers when the plugin's statements or its connection to the target
-   * database fail. A sealed or overloaded Vault, or a proxy before it, answers 502, 503, 504 or
-   * 429.
+   * database fail, or the role is not in the connection's {@code allowed_roles} (a Go error,
+   * wrapped in a multierror). A sealed or overloaded Vault, or a proxy before it, answers 502, 503,
+   * 504 or 429.
    */
   private static boolean pluginFailed(String operation, HttpStatusCodeException e) {
     return operation.equals("creds") && e.getStatusCode().value() == 500;
   }
 
-  private static boolean countsAgainstVault(HttpStatusCodeException e) {
+  /** Whether an HTTP error says Vault is unhealthy, counted by the circuit breaker. */
+  private static boolean countsAgainstVault(String operation, HttpStatusCodeException e) {
     int status = e.getStatusCode().value();
-    return status >= 500 || status == 429;
+    return (status >= 500 || status == 429) && !pluginFailed(operation, e);
   }
 
   /**
