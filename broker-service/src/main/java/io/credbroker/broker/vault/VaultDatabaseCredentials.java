@@ -98,6 +98,13 @@ public final class VaultDatabaseCredentials {
   /** The shortest time between two fresh logins after Vault refused the broker's token. */
   private static final Duration LOGIN_INTERVAL = Duration.ofSeconds(5);
 
+  /**
+   * How long a {@code creds} path that Vault refused to a fresh issuing token is taken to be
+   * refused by the issuing policy: until then its refusals are answered without creating another
+   * token.
+   */
+  private static final Duration POLICY_REFUSAL_RECHECK = Duration.ofMinutes(1);
+
   private final VaultOperations vault;
   private final CircuitBreaker circuitBreaker;
   private final Bulkhead bulkhead;
@@ -126,6 +133,14 @@ public final class VaultDatabaseCredentials {
    * a handful, and every issuance asks for one of them.
    */
   private final Set<String> safeCredsPaths = ConcurrentHashMap.newKeySet();
+
+  /**
+   * The {@code creds} paths Vault refused to a fresh issuing token, with when it last did ({@link
+   * Clock#millis}): the issuing tokens' policy does not allow them, so a refusal there says nothing
+   * about the current token. Cleared for a path when a read of it succeeds; bounded like {@link
+   * #safeCredsPaths}.
+   */
+  private final Map<String, Long> policyRefusedPaths = new ConcurrentHashMap<>();
 
   /** The token role of the setup command's defaults. */
   public static final String DEFAULT_ISSUING_TOKEN_ROLE = "credential-broker-issuer";
@@ -225,8 +240,9 @@ public final class VaultDatabaseCredentials {
   /**
    * Reads {@code <mount>/creds/<role>} with this replica's current issuing token: Vault creates a
    * new PostgreSQL role and a lease that belongs to that token, not to the broker's login. Never
-   * retried here (see the class comment), except once when Vault refuses the issuing token itself
-   * (403: an operator revoked it), which created nothing.
+   * retried here (see the class comment), except once with a new issuing token when Vault refuses
+   * the current one (403: an operator revoked it), which created nothing; not while a new token was
+   * refused the path too within a minute (the issuing policy does not allow it).
    *
    * @throws CreationNotSent when the broker refused the creation before asking Vault for it
    */
@@ -255,12 +271,20 @@ public final class VaultDatabaseCredentials {
       this.path = path;
     }
 
+    /**
+     * A 403 means either that an operator revoked the issuing token or that the issuing tokens'
+     * policy does not allow this path, and Vault words both alike. The first is told by a fresh
+     * token succeeding; once a fresh token was refused too, the path's refusals are the policy's
+     * for {@link #POLICY_REFUSAL_RECHECK}, and are answered without creating another token (else
+     * every issuance for the path would create one, and replace the token every other path issues
+     * with).
+     */
     DatabaseSecret run() {
       IssuingToken token = issuingTokens.current();
       try {
-        return toSecret(read(token), token);
+        return readable(toSecret(read(token), token));
       } catch (BrokerException e) {
-        if (!(e.getCause() instanceof VaultStatus status) || status.code() != 403) {
+        if (!refusedToken(e) || refusedByPolicyRecently()) {
           throw e;
         }
         log.warn(
@@ -268,8 +292,37 @@ public final class VaultDatabaseCredentials {
             token.accessor());
         issuingTokens.discard(token);
         IssuingToken fresh = issuingTokens.current();
-        return toSecret(read(fresh), fresh);
+        try {
+          return readable(toSecret(read(fresh), fresh));
+        } catch (BrokerException again) {
+          if (refusedToken(again)) {
+            policyRefusedPaths.put(path, clock.millis());
+            log.warn(
+                "Vault refused {} to a new issuing token too: the issuing tokens' policy does not"
+                    + " allow it (run the setup command for its mount); its refusals are not"
+                    + " retried with new tokens for {}",
+                path,
+                POLICY_REFUSAL_RECHECK);
+          }
+          throw again;
+        }
       }
+    }
+
+    private DatabaseSecret readable(DatabaseSecret secret) {
+      if (!policyRefusedPaths.isEmpty()) {
+        policyRefusedPaths.remove(path);
+      }
+      return secret;
+    }
+
+    private boolean refusedByPolicyRecently() {
+      Long refused = policyRefusedPaths.get(path);
+      return refused != null && clock.millis() - refused < POLICY_REFUSAL_RECHECK.toMillis();
+    }
+
+    private boolean refusedToken(BrokerException e) {
+      return e.getCause() instanceof VaultStatus status && status.code() == 403;
     }
 
     private @Nullable VaultResponse read(IssuingToken token) {

@@ -190,6 +190,45 @@ class VaultDatabaseCredentialsTest {
   }
 
   @Test
+  void aPathTheIssuingPolicyRefusesCostsOneNewTokenAMinuteAndOtherPathsKeepIssuingWithIt() {
+    MutableClock clock = new MutableClock(Instant.parse("2026-12-05T10:00:00Z"));
+    VaultDatabaseCredentials timed = withClock(clock);
+
+    for (int i = 0; i < 4; i++) {
+      assertThatThrownBy(() -> timed.issue("database", "denied"))
+          .isInstanceOfSatisfying(
+              BrokerException.class, e -> assertThat(e.reason()).isEqualTo(Reason.VAULT_REJECTED));
+    }
+    timed.issue("database", "db1");
+
+    // A fresh token refused too: the policy's refusal, not the token's. Vault words both alike.
+    String create = "POST /v1/auth/token/create/credential-broker-issuer token=root";
+    assertThat(requests)
+        .containsExactly(
+            create,
+            "GET /v1/database/creds/denied token=hvs.issuing-1",
+            create,
+            "GET /v1/database/creds/denied token=hvs.issuing-2",
+            "GET /v1/database/creds/denied token=hvs.issuing-2",
+            "GET /v1/database/creds/denied token=hvs.issuing-2",
+            "GET /v1/database/creds/denied token=hvs.issuing-2",
+            "GET /v1/database/creds/db1 token=hvs.issuing-2");
+
+    // A minute on, a refusal is put to a new token once more (the token may have been revoked
+    // since).
+    clock.advance(Duration.ofMinutes(1));
+    requests.clear();
+    assertThatThrownBy(() -> timed.issue("database", "denied")).isInstanceOf(BrokerException.class);
+    assertThatThrownBy(() -> timed.issue("database", "denied")).isInstanceOf(BrokerException.class);
+    assertThat(requests)
+        .containsExactly(
+            "GET /v1/database/creds/denied token=hvs.issuing-2",
+            create,
+            "GET /v1/database/creds/denied token=hvs.issuing-3",
+            "GET /v1/database/creds/denied token=hvs.issuing-3");
+  }
+
+  @Test
   void renewableIssuingTokenIsRefusedBecauseItWouldTieCredentialsToTheLogin() {
     issuingTokenRenewable = true;
 
@@ -620,6 +659,9 @@ class VaultDatabaseCredentialsTest {
           respond(exchange, 200, CREDS_OK);
         }
       }
+      case "/v1/database/creds/denied" ->
+          respond(
+              exchange, 403, "{\"errors\":[\"1 error occurred:\\n\\t* permission denied\\n\\n\"]}");
       case "/v1/database/creds/echo" ->
           respond(exchange, 400, "{\"errors\":[\"bad field ECHOED-REQUEST-DATA\"]}");
       case "/v1/database/creds/missing" ->
