@@ -386,6 +386,33 @@ class AdminApiIT {
   }
 
   @Test
+  void withoutAValidTokenAMalformedCallIs401AndItsInputIsNotJudged() throws Exception {
+    String path = "/admin/v1/namespaces/public/pods/app-1/revocations";
+    // Spring reads the body, the parameters and the path before the handler runs: the token must
+    // be checked before that, or a caller without one learns what the API accepts.
+    assertProblem(bare(path, null, "text/plain", "compromised"), 401, "TOKEN_MISSING");
+    assertProblem(bare(path, null, "application/json", "{\"reason\":"), 401, "TOKEN_MISSING");
+    assertProblem(bare(path, null, "application/json", "{\"reason\":\" \"}"), 401, "TOKEN_MISSING");
+    assertProblem(get("/admin/v1/credentials?limit=many", null), 401, "TOKEN_MISSING");
+    assertProblem(get("/admin/v1/credentials?limit=many", "not-a-token"), 401, "TOKEN_REJECTED");
+    assertProblem(
+        post("/admin/v1/credentials/not-a-uuid/revocations", null, reason("x")),
+        401,
+        "TOKEN_MISSING");
+    // Authenticated, the same input is judged (Spring's own problems for a body or parameter it
+    // cannot read or validate).
+    for (HttpResponse<String> judged :
+        List.of(
+            bare(path, sreToken, "application/json", "{\"reason\":"),
+            bare(path, sreToken, "application/json", "{\"reason\":\" \"}"),
+            get("/admin/v1/credentials?limit=many", sreToken))) {
+      assertThat(judged.statusCode()).as(judged.body()).isEqualTo(400);
+      assertThat(judged.headers().firstValue("Content-Type"))
+          .hasValueSatisfying(v -> assertThat(v).contains("application/problem+json"));
+    }
+  }
+
+  @Test
   void rejectedTokenIs401Problem() throws Exception {
     assertProblem(get("/admin/v1/credentials", "not-a-token"), 401, "TOKEN_REJECTED");
   }

@@ -12,6 +12,8 @@ import io.swagger.v3.oas.annotations.servers.Server;
 import java.time.Clock;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.web.servlet.config.annotation.InterceptorRegistry;
+import org.springframework.web.servlet.config.annotation.WebMvcConfigurer;
 
 /** Wires the admin API's authentication and authorisation, and names it in the OpenAPI document. */
 @Configuration(proxyBeanMethods = false)
@@ -39,6 +41,17 @@ import org.springframework.context.annotation.Configuration;
 class AdminConfiguration {
 
   static final String SECURITY_SCHEME = "kubernetesBearer";
+
+  @Bean
+  WebMvcConfigurer adminAuthentication(AdminAccess access) {
+    AdminAuthentication authentication = new AdminAuthentication(access);
+    return new WebMvcConfigurer() {
+      @Override
+      public void addInterceptors(InterceptorRegistry registry) {
+        registry.addInterceptor(authentication).addPathPatterns("/admin/v1/**");
+      }
+    };
+  }
 
   @Bean
   AdminAccess adminAccess(

@@ -29,14 +29,13 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.UUID;
 import org.jspecify.annotations.Nullable;
-import org.springframework.http.HttpHeaders;
 import org.springframework.http.MediaType;
 import org.springframework.http.ProblemDetail;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestAttribute;
 import org.springframework.web.bind.annotation.RequestBody;
-import org.springframework.web.bind.annotation.RequestHeader;
 import org.springframework.web.bind.annotation.RequestMapping;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
@@ -44,8 +43,8 @@ import org.springframework.web.bind.annotation.RestController;
 /**
  * {@code /admin/v1}: revoke a pod, a credential or every holder matching a selection, lift a pod's
  * block, find who holds what, read the retry queue and the audit trail. Translates and delegates;
- * every call is authenticated first (401 before anything else), then its parameters are checked
- * (400), then RBAC is asked (403).
+ * every call is authenticated first ({@link AdminAuthentication}: 401 before anything else, even
+ * before its body is read), then its parameters are checked (400), then RBAC is asked (403).
  *
  * <p>Stateless and thread-safe; calls block on the state database, Vault and the Kubernetes API.
  */
@@ -123,15 +122,13 @@ class AdminController {
               mediaType = "application/problem+json",
               schema = @Schema(implementation = ProblemDetail.class)))
   PodRevocation revokePod(
-      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false)
-          @Nullable String authorization,
+      @Parameter(hidden = true) @RequestAttribute(AdminAuthentication.USER) KubernetesUser user,
       @PathVariable String namespace,
       @PathVariable String pod,
       @io.swagger.v3.oas.annotations.parameters.RequestBody(required = true)
           @Valid
           @RequestBody(required = false)
           @Nullable RevocationRequest request) {
-    KubernetesUser user = access.authenticate(authorization);
     String ns = KubernetesNames.namespace(namespace);
     String podName = KubernetesNames.podName(pod);
     AdminCaller caller = access.authorize(user, AdminVerb.REVOKE, ns);
@@ -155,15 +152,13 @@ class AdminController {
               mediaType = "application/problem+json",
               schema = @Schema(implementation = ProblemDetail.class)))
   PodUnblock unblockPod(
-      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false)
-          @Nullable String authorization,
+      @Parameter(hidden = true) @RequestAttribute(AdminAuthentication.USER) KubernetesUser user,
       @PathVariable String namespace,
       @PathVariable String pod,
       @io.swagger.v3.oas.annotations.parameters.RequestBody(required = true)
           @Valid
           @RequestBody(required = false)
           @Nullable RevocationRequest request) {
-    KubernetesUser user = access.authenticate(authorization);
     String ns = KubernetesNames.namespace(namespace);
     String podName = KubernetesNames.podName(pod);
     String why = reason(request);
@@ -189,8 +184,7 @@ class AdminController {
       responseCode = "200",
       description = "The pods and pod-less credentials revoked, or that would be")
   BulkRevocation revokeMatching(
-      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false)
-          @Nullable String authorization,
+      @Parameter(hidden = true) @RequestAttribute(AdminAuthentication.USER) KubernetesUser user,
       @Parameter(description = "Only show what would be revoked")
           @RequestParam(defaultValue = "false")
           boolean dryRun,
@@ -198,7 +192,6 @@ class AdminController {
           @Valid
           @RequestBody(required = false)
           @Nullable BulkRevocationRequest request) {
-    KubernetesUser user = access.authenticate(authorization);
     if (request == null) {
       throw new BrokerException(
           Reason.INVALID_REQUEST, "a JSON body with the selection (and a \"reason\") is required");
@@ -235,11 +228,9 @@ class AdminController {
               mediaType = "application/problem+json",
               schema = @Schema(implementation = ProblemDetail.class)))
   PodStatus pod(
-      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false)
-          @Nullable String authorization,
+      @Parameter(hidden = true) @RequestAttribute(AdminAuthentication.USER) KubernetesUser user,
       @PathVariable String namespace,
       @PathVariable String pod) {
-    KubernetesUser user = access.authenticate(authorization);
     String ns = KubernetesNames.namespace(namespace);
     String podName = KubernetesNames.podName(pod);
     access.authorize(user, AdminVerb.GET, ns);
@@ -261,14 +252,12 @@ class AdminController {
               mediaType = "application/problem+json",
               schema = @Schema(implementation = ProblemDetail.class)))
   CredentialRevocation revokeCredential(
-      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false)
-          @Nullable String authorization,
+      @Parameter(hidden = true) @RequestAttribute(AdminAuthentication.USER) KubernetesUser user,
       @PathVariable String credentialId,
       @io.swagger.v3.oas.annotations.parameters.RequestBody(required = true)
           @Valid
           @RequestBody(required = false)
           @Nullable RevocationRequest request) {
-    KubernetesUser user = access.authenticate(authorization);
     UUID id = credentialId(credentialId);
     AdminCaller caller = authorizedCredential(user, AdminVerb.REVOKE, id).caller();
     return revocations.revokeCredential(id, reason(request), caller.username());
@@ -285,10 +274,8 @@ class AdminController {
               mediaType = "application/problem+json",
               schema = @Schema(implementation = ProblemDetail.class)))
   CredentialSummary credential(
-      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false)
-          @Nullable String authorization,
+      @Parameter(hidden = true) @RequestAttribute(AdminAuthentication.USER) KubernetesUser user,
       @PathVariable String credentialId) {
-    KubernetesUser user = access.authenticate(authorization);
     UUID id = credentialId(credentialId);
     return authorizedCredential(user, AdminVerb.GET, id).credential();
   }
@@ -303,8 +290,7 @@ class AdminController {
               + " in all namespaces when no namespace is given.")
   @ApiResponse(responseCode = "200", description = "Matching credentials, newest first")
   ItemLists.CredentialList credentials(
-      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false)
-          @Nullable String authorization,
+      @Parameter(hidden = true) @RequestAttribute(AdminAuthentication.USER) KubernetesUser user,
       @RequestParam(required = false) @Nullable String namespace,
       @RequestParam(required = false) @Nullable String serviceAccount,
       @RequestParam(required = false) @Nullable String pod,
@@ -319,7 +305,6 @@ class AdminController {
       @Parameter(description = "nextCursor of the previous page") @RequestParam(required = false)
           @Nullable String cursor,
       @RequestParam(defaultValue = "100") int limit) {
-    KubernetesUser user = access.authenticate(authorization);
     ListSlice slice =
         ListParameters.slice(
             ListParameters.Kind.CREDENTIALS, since, until, cursor, limit, MAX_LIMIT);
@@ -351,8 +336,7 @@ class AdminController {
               + " credentials. RBAC verb: list, in the namespace or in all namespaces.")
   @ApiResponse(responseCode = "200", description = "Queued revocations, oldest first")
   ItemLists.QueuedRevocationList revocationQueue(
-      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false)
-          @Nullable String authorization,
+      @Parameter(hidden = true) @RequestAttribute(AdminAuthentication.USER) KubernetesUser user,
       @RequestParam(required = false) @Nullable String namespace,
       @Parameter(description = "Queued at or after this RFC 3339 time")
           @RequestParam(required = false)
@@ -362,7 +346,6 @@ class AdminController {
       @Parameter(description = "nextCursor of the previous page") @RequestParam(required = false)
           @Nullable String cursor,
       @RequestParam(defaultValue = "100") int limit) {
-    KubernetesUser user = access.authenticate(authorization);
     String ns = KubernetesNames.optionalNamespace(namespace);
     ListSlice slice =
         ListParameters.slice(
@@ -387,9 +370,7 @@ class AdminController {
               + " namespaces.")
   @ApiResponse(responseCode = "200", description = "Undropped roles, oldest revocation first")
   ItemLists.UndroppedRoleList undroppedRoles(
-      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false)
-          @Nullable String authorization) {
-    KubernetesUser user = access.authenticate(authorization);
+      @Parameter(hidden = true) @RequestAttribute(AdminAuthentication.USER) KubernetesUser user) {
     access.authorize(user, AdminVerb.LIST, null);
     UndroppedRoles.Snapshot snapshot = undroppedRoles.snapshot();
     return new ItemLists.UndroppedRoleList(snapshot.roles(), snapshot.checkTime());
@@ -404,8 +385,7 @@ class AdminController {
               + " RBAC verb: list, in the namespace or in all namespaces.")
   @ApiResponse(responseCode = "200", description = "Audit events, newest first")
   ItemLists.AuditEventList auditEvents(
-      @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.AUTHORIZATION, required = false)
-          @Nullable String authorization,
+      @Parameter(hidden = true) @RequestAttribute(AdminAuthentication.USER) KubernetesUser user,
       @RequestParam(required = false) @Nullable String namespace,
       @RequestParam(required = false) @Nullable String pod,
       @Parameter(description = "Recorded at or after this RFC 3339 time")
@@ -416,7 +396,6 @@ class AdminController {
       @Parameter(description = "nextCursor of the previous page") @RequestParam(required = false)
           @Nullable String cursor,
       @RequestParam(defaultValue = "100") int limit) {
-    KubernetesUser user = access.authenticate(authorization);
     String ns = KubernetesNames.optionalNamespace(namespace);
     String podName = KubernetesNames.optionalPodName(pod);
     ListSlice slice =
