@@ -597,6 +597,34 @@ class AdminApiIT {
   }
 
   @Test
+  void aReasonThatSaysNothingIsA400AndRevokesNothing() throws Exception {
+    String pod = pods.create();
+    Credential credential = client.issue(pods.token(pod), BrokerFixture.DATABASE_ROLE);
+    String path = "/admin/v1/namespaces/public/pods/" + pod + "/revocations";
+
+    // No-break spaces alone, which neither @NotBlank nor strip() count as white space, and no word
+    // at all.
+    assertProblem(post(path, sreToken, reason("\u00A0\u00A0")), 400, "INVALID_REQUEST");
+    assertProblem(post(path, sreToken, reason("...")), 400, "INVALID_REQUEST");
+    assertProblem(
+        post("/admin/v1/revocations", sreToken, "{\"namespace\":\"nobody\",\"reason\":\"-\"}"),
+        400,
+        "INVALID_REQUEST");
+    // A right-to-left override would show the reason reversed in the audit trail.
+    HttpResponse<String> reversed = post(path, sreToken, reason("\u202Ekcah"));
+    assertThat(reversed.statusCode()).as(reversed.body()).isEqualTo(400);
+
+    try (Connection session = login(credential)) {
+      assertThat(session.isValid(2)).isTrue();
+    }
+    assertThat(
+            JSON.readTree(
+                    get("/admin/v1/audit-events?namespace=public&pod=" + pod, sreToken).body())
+                .path("items"))
+        .isEmpty();
+  }
+
+  @Test
   void viewersMayNeitherRevokeInBulkNorLiftABlock() throws Exception {
     kubernetes.createServiceAccount("ops", "auditor");
     String auditor = kubernetes.issueToken("ops", "auditor", null, List.of(), TOKEN_TTL);

@@ -207,8 +207,11 @@ class AdminController {
       throw new BrokerException(Reason.INVALID_REQUEST, "serviceAccount needs its namespace");
     }
     String why = request.reason() == null ? null : request.reason().strip();
-    if (!dryRun && (why == null || why.isEmpty())) {
-      throw new BrokerException(Reason.INVALID_REQUEST, "reason is required unless dryRun=true");
+    if (!dryRun) {
+      if (why == null || why.isEmpty()) {
+        throw new BrokerException(Reason.INVALID_REQUEST, "reason is required unless dryRun=true");
+      }
+      why = auditReason(why);
     }
     AdminCaller caller = access.authorize(user, AdminVerb.REVOKE, ns);
     return revocations.revokeMatching(
@@ -446,6 +449,21 @@ class AdminController {
       throw new BrokerException(
           BrokerException.Reason.INVALID_REQUEST, "a JSON body with a \"reason\" is required");
     }
-    return request.reason().strip();
+    return auditReason(request.reason());
+  }
+
+  /**
+   * An operator's reason as the audit trail keeps it: stripped of white space, and saying something
+   * in letters or digits. Neither bean validation's {@code @NotBlank} nor {@link String#strip()}
+   * counts a no-break space as white space, so a reason of those alone would otherwise be audited
+   * as a blank one.
+   */
+  private static String auditReason(String reason) {
+    String stripped = reason.strip();
+    if (stripped.codePoints().noneMatch(Character::isLetterOrDigit)) {
+      throw new BrokerException(
+          Reason.INVALID_REQUEST, "the reason must say why, in letters or digits");
+    }
+    return stripped;
   }
 }

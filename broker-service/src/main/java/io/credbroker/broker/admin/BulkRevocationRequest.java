@@ -21,5 +21,7 @@ record BulkRevocationRequest(
     @Schema(example = "db1") @Nullable String databaseRole,
     @Schema(example = "INC-4711: service account token leaked", maxLength = 500)
         @Size(max = 500)
-        @Pattern(regexp = "[^\\p{Cntrl}]*", message = "must not contain control characters")
+        @Pattern(
+            regexp = "[^\\p{Cntrl}\\p{Cf}]*",
+            message = "must not contain control or format characters")
         @Nullable String reason) {}

@@ -15,6 +15,9 @@ record RevocationRequest(
     @Schema(example = "INC-4711: pod compromised", maxLength = 500)
         @NotBlank
         @Size(max = 500)
-        // No control characters: the reason goes into log lines and the audit trail as it is.
-        @Pattern(regexp = "[^\\p{Cntrl}]*", message = "must not contain control characters")
+        // No control characters (the reason goes into log lines and the audit trail as it is), nor
+        // format characters (a right-to-left override would show it reversed).
+        @Pattern(
+            regexp = "[^\\p{Cntrl}\\p{Cf}]*",
+            message = "must not contain control or format characters")
         String reason) {}
