@@ -8,6 +8,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Optional;
 import java.util.TreeSet;
 import java.util.concurrent.ThreadLocalRandom;
 import org.jspecify.annotations.Nullable;
@@ -172,9 +173,22 @@ final class LeaseManager {
     store.expireLeaseNow(leaseId, clock.instant());
   }
 
+  /**
+   * The leases a prefix names, as Vault's {@code revokePrefixCommon} reads it: a prefix without a
+   * trailing slash is one lease of exactly that id if there is one, else the path segment (so
+   * {@code database/creds/app} does not take the leases of {@code database/creds/app2}).
+   */
+  private List<StoredLease> leasesUnder(String prefix) {
+    if (prefix.endsWith("/")) {
+      return store.leasesWithPrefix(prefix);
+    }
+    Optional<StoredLease> exact = store.lease(prefix);
+    return exact.isPresent() ? List.of(exact.get()) : store.leasesWithPrefix(prefix + "/");
+  }
+
   /** {@code revoke-prefix}: revokes every lease under the prefix, stopping at the first failure. */
   void revokePrefix(String prefix, boolean sync) {
-    for (StoredLease l : store.leasesWithPrefix(prefix)) {
+    for (StoredLease l : leasesUnder(prefix)) {
       if (sync) {
         revokeNow(l.lease().leaseId());
       } else {
@@ -185,7 +199,7 @@ final class LeaseManager {
 
   /** {@code revoke-force}: tries the engine, ignores its errors, deletes the leases. */
   void revokeForce(String prefix) {
-    for (StoredLease l : store.leasesWithPrefix(prefix)) {
+    for (StoredLease l : leasesUnder(prefix)) {
       String error = tryRevoke(l.lease());
       if (error != null) {
         log.warn(

@@ -56,6 +56,23 @@ final class VaultHttp {
         return error(404, List.of());
       }
       String path = http.path().substring(4);
+      // Served outside the logical request path, as in Vault's http package: no token, no
+      // envelope, the status object itself at the top level.
+      switch (path) {
+        case "sys/health" -> {
+          return health(http);
+        }
+        case "sys/seal-status" -> {
+          return unwrapped(http, sealStatus());
+        }
+        case "sys/leader" -> {
+          return unwrapped(http, leader());
+        }
+        case "sys/init" -> {
+          return init(http);
+        }
+        default -> {}
+      }
       Operation op = operation(http);
       if (op == null) {
         return error(405, List.of(VaultException.multiError("unsupported operation")));
@@ -68,8 +85,13 @@ final class VaultHttp {
       Call call =
           new Call(
               op, http.method().toUpperCase(Locale.ROOT), path, body, http.query(), tokenId, null);
-      if (path.equals("sys/health")) {
-        return health(http);
+      if (http.method().equalsIgnoreCase("HEAD")) {
+        // Vault's header operation: only a few paths of other engines implement it; every other
+        // path answers it as unsupported, and a HEAD of a creds path creates no role.
+        if (!unauthenticated(path)) {
+          authenticate(call);
+        }
+        throw VaultException.unsupportedOperation();
       }
       if (!unauthenticated(path)) {
         call = authenticate(call);
@@ -146,9 +168,6 @@ final class VaultHttp {
   }
 
   private boolean unauthenticated(String path) {
-    if (path.equals("sys/seal-status") || path.equals("sys/leader") || path.equals("sys/health")) {
-      return true;
-    }
     if (path.startsWith("auth/") && path.endsWith("/login")) {
       AuthMount m = server.authMountFor(path.substring(5));
       return m != null && path.equals("auth/" + m.mount().path() + "login");
@@ -296,20 +315,6 @@ final class VaultHttp {
   private VaultResponse sys(Call call, String p) {
     Operation op = call.op();
     JsonNode body = call.body();
-    if (p.equals("seal-status") && op == Operation.READ) {
-      return VaultResponse.data(sealStatus());
-    }
-    if (p.equals("leader") && op == Operation.READ) {
-      ObjectNode d = Json.MAPPER.createObjectNode();
-      d.put("ha_enabled", false);
-      d.put("is_self", false);
-      d.put("active_time", "0001-01-01T00:00:00Z");
-      d.put("leader_address", "");
-      d.put("leader_cluster_address", "");
-      d.put("performance_standby", false);
-      d.put("performance_standby_last_remote_wal", 0);
-      return VaultResponse.data(d);
-    }
     if (p.equals("mounts") || p.equals("mounts/")) {
       if (op != Operation.READ) {
         throw VaultException.unsupportedOperation();
@@ -723,6 +728,45 @@ final class VaultHttp {
     d.put("recovery_seal", false);
     d.put("storage_type", "postgresql");
     return d;
+  }
+
+  private static ObjectNode leader() {
+    ObjectNode d = Json.MAPPER.createObjectNode();
+    d.put("ha_enabled", false);
+    d.put("is_self", false);
+    d.put("active_time", "0001-01-01T00:00:00Z");
+    d.put("leader_address", "");
+    d.put("leader_cluster_address", "");
+    d.put("performance_standby", false);
+    d.put("performance_standby_last_remote_wal", 0);
+    return d;
+  }
+
+  /**
+   * {@code sys/seal-status} and {@code sys/leader}: GET only, answered with the object itself
+   * ({@code respondOk(w, status)} in Vault's {@code http/sys_seal.go} and {@code
+   * http/sys_leader.go}), which the CLI's {@code vault status}, hvac and Spring Vault read at the
+   * top level.
+   */
+  private static HttpResponse unwrapped(HttpRequest http, ObjectNode body) {
+    if (!http.method().equalsIgnoreCase("GET")) {
+      return error(405, List.of());
+    }
+    return HttpResponse.json(200, body).withHeader("Cache-Control", "no-store");
+  }
+
+  /** {@code sys/init} ({@code http/sys_init.go}): this server is initialised from the start. */
+  private static HttpResponse init(HttpRequest http) {
+    String method = http.method().toUpperCase(Locale.ROOT);
+    if (method.equals("GET")) {
+      ObjectNode b = Json.MAPPER.createObjectNode();
+      b.put("initialized", true);
+      return HttpResponse.json(200, b).withHeader("Cache-Control", "no-store");
+    }
+    if (method.equals("PUT") || method.equals("POST")) {
+      return error(400, List.of("Vault is already initialized"));
+    }
+    return error(405, List.of());
   }
 
   // ---- sys/health ----

@@ -32,6 +32,7 @@ import org.springframework.vault.support.Policy.Rule;
 import org.springframework.vault.support.VaultHealth;
 import org.springframework.vault.support.VaultMount;
 import org.springframework.vault.support.VaultResponse;
+import org.springframework.vault.support.VaultUnsealStatus;
 
 /** The Vault stand-in's core against Spring Vault's {@link VaultTemplate} and plain HTTP. */
 class VaultCoreIT {
@@ -71,6 +72,69 @@ class VaultCoreIT {
     assertThat(head.body()).isEmpty();
     HttpResponse<String> bad = raw("GET", "sys/health?activecode=abc", null, null);
     assertThat(bad.statusCode()).isEqualTo(400);
+  }
+
+  @Test
+  void sealStatusLeaderAndInitAnswerUnwrappedWithoutAToken() throws Exception {
+    // Vault's http package answers these itself (respondOk(w, status)): the object at the top
+    // level, where `vault status`, hvac and Spring Vault read it.
+    HttpResponse<String> seal = raw("GET", "sys/seal-status", null, null);
+    assertThat(seal.statusCode()).isEqualTo(200);
+    JsonNode status = Json.MAPPER.readTree(seal.body());
+    assertThat(status.has("data")).isFalse();
+    assertThat(status.path("initialized").asBoolean()).isTrue();
+    assertThat(status.path("sealed").asBoolean(true)).isFalse();
+    assertThat(status.path("version").asText()).isNotBlank();
+    VaultUnsealStatus unseal = root.opsForSys().getUnsealStatus();
+    assertThat(unseal.isSealed()).isFalse();
+    assertThat(unseal.getSecretThreshold()).isEqualTo(1);
+    assertThat(root.opsForSys().isInitialized()).isTrue();
+
+    JsonNode leader = Json.MAPPER.readTree(raw("GET", "sys/leader", null, null).body());
+    assertThat(leader.has("data")).isFalse();
+    assertThat(leader.path("ha_enabled").isBoolean()).isTrue();
+
+    assertThat(raw("PUT", "sys/seal-status", "root", "{}").statusCode()).isEqualTo(405);
+    assertThat(raw("PUT", "sys/init", null, "{}").statusCode()).isEqualTo(400);
+  }
+
+  @Test
+  void headOfACredsPathCreatesNoRole() throws Exception {
+    enableDatabase("db-head", "r", "1h", "2h");
+
+    assertThat(raw("HEAD", "db-head/creds/r", "root", null).statusCode()).isEqualTo(405);
+    assertThat(raw("HEAD", "db-head/creds/r", null, null).statusCode()).isEqualTo(403);
+
+    // No lease was created (Vault answers an empty list 404).
+    assertThat(raw("LIST", "sys/leases/lookup/db-head/creds/r/", "root", null).statusCode())
+        .isEqualTo(404);
+  }
+
+  @Test
+  void revokePrefixWithoutATrailingSlashNamesOneLeaseOrOnePathSegment() throws Exception {
+    enableDatabase("db-pre", "r", "1h", "2h");
+    enableDatabase("db-pre2", "r", "1h", "2h");
+    String first = root.read("db-pre/creds/r").getLeaseId();
+    String second = root.read("db-pre/creds/r").getLeaseId();
+    String neighbour = root.read("db-pre2/creds/r").getLeaseId();
+
+    // A lease id: that lease alone (revokePrefixCommon in Vault's expiration.go).
+    assertThat(raw("PUT", "sys/leases/revoke-prefix/" + first, "root", null).statusCode())
+        .isEqualTo(204);
+    assertThat(leaseExists(first)).isFalse();
+    assertThat(leaseExists(second)).isTrue();
+    // A path without its slash: that segment, not db-pre2 beside it.
+    assertThat(raw("PUT", "sys/leases/revoke-prefix/db-pre", "root", null).statusCode())
+        .isEqualTo(204);
+    assertThat(leaseExists(second)).isFalse();
+    assertThat(leaseExists(neighbour)).isTrue();
+  }
+
+  private static boolean leaseExists(String leaseId) throws Exception {
+    int status =
+        raw("PUT", "sys/leases/lookup", "root", "{\"lease_id\":\"" + leaseId + "\"}").statusCode();
+    assertThat(status).isIn(200, 400);
+    return status == 200;
   }
 
   @Test
