@@ -16,8 +16,10 @@ public interface CredentialListener {
    *
    * <p>When the credential came from a rotation, returning normally means "my pool now uses it":
    * the client then acknowledges the rotation so the broker can revoke the replaced credential.
-   * Throwing means "not switched"; no acknowledgement is sent and the replaced credential simply
-   * runs out.
+   * Throwing means "not switched": nothing is acknowledged, and the same credential is offered
+   * again after a backoff for as long as it is the subscription's current one (until a newer one
+   * arrives, it is revoked, or the subscription ends), so that a pool that could not log in during
+   * a database failover switches once it can.
    */
   void onCredential(Credential credential);
 

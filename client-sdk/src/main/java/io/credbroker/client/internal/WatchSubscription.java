@@ -334,7 +334,7 @@ public final class WatchSubscription implements CredentialSubscription {
         case ISSUED -> {
           Credential credential = java.util.Objects.requireNonNull(incoming);
           adopt(credential);
-          deliver(() -> listener.onCredential(credential));
+          offer(credential, false, 0);
           notifications.add(
               () ->
                   runtime
@@ -381,23 +381,7 @@ public final class WatchSubscription implements CredentialSubscription {
         case ROTATED -> {
           Credential credential = java.util.Objects.requireNonNull(incoming);
           adopt(credential);
-          deliver(
-              () -> {
-                try {
-                  listener.onCredential(credential);
-                } catch (RuntimeException e) {
-                  LOG.log(
-                      System.Logger.Level.WARNING,
-                      "the application did not switch to rotated credential "
-                          + credential.credentialId()
-                          + " of "
-                          + databaseRole
-                          + "; not acknowledging it",
-                      e);
-                  return;
-                }
-                acknowledge(credential, 1);
-              });
+          offer(credential, true, 0);
           notifications.add(
               () ->
                   runtime
@@ -601,6 +585,73 @@ public final class WatchSubscription implements CredentialSubscription {
     current = credential;
     resumeAllowed = true;
     firstCredential.complete(credential);
+  }
+
+  /**
+   * Hands {@code credential} to the listener, and acknowledges a rotation's replacement once the
+   * listener took it. A listener that throws has not taken it (its pool could not log in with it,
+   * say, while the database fails over or the role has not reached a replica yet): the credential
+   * is offered again after a backoff, for as long as it is this subscription's current one, instead
+   * of leaving the application without a pool, or on the replaced credential until that runs out.
+   *
+   * @param attempt how many offers of it the listener refused so far
+   */
+  private void offer(Credential credential, boolean rotation, int attempt) {
+    deliver(
+        () -> {
+          Credential offered = attempt == 0 ? credential : stillCurrent(credential);
+          if (offered == null) {
+            return;
+          }
+          try {
+            listener.onCredential(offered);
+          } catch (RuntimeException e) {
+            java.time.Duration delay = runtime.backoffDelay(attempt + 1);
+            String message =
+                "the application did not take credential "
+                    + offered.credentialId()
+                    + " of "
+                    + databaseRole
+                    + (rotation ? " (not acknowledged)" : "")
+                    + "; offering it again in "
+                    + delay;
+            if (attempt == 0) {
+              LOG.log(System.Logger.Level.WARNING, message, e);
+            } else {
+              LOG.log(System.Logger.Level.WARNING, message + ": " + e);
+            }
+            try {
+              runtime
+                  .scheduler()
+                  .schedule(
+                      () -> offer(offered, rotation, attempt + 1),
+                      delay.toNanos(),
+                      TimeUnit.NANOSECONDS);
+            } catch (RejectedExecutionException shuttingDown) {
+              // The client is closing: nothing is left to switch.
+            }
+            return;
+          }
+          if (rotation) {
+            acknowledge(offered, 1);
+          }
+        });
+  }
+
+  /**
+   * The subscription's current credential if it is still {@code credential} (renewals update its
+   * expiry) and the subscription is active, else {@code null}: a newer credential, a revocation or
+   * the end of the subscription supersedes an offer.
+   */
+  private @Nullable Credential stillCurrent(Credential credential) {
+    synchronized (lock) {
+      Credential held = current;
+      return state == State.ACTIVE
+              && held != null
+              && held.credentialId().equals(credential.credentialId())
+          ? held
+          : null;
+    }
   }
 
   private void deliver(Runnable callback) {

@@ -81,6 +81,13 @@ class RotatingDataSourceTest {
     }
   }
 
+  private static void createRole(String name, String password) throws SQLException {
+    try (Connection admin = postgres.getPostgresDatabase().getConnection();
+        Statement sql = admin.createStatement()) {
+      sql.execute("CREATE ROLE " + name + " LOGIN PASSWORD '" + password + "' IN ROLE app_group");
+    }
+  }
+
   @AfterAll
   static void stopPostgres() throws IOException {
     postgres.close();
@@ -167,20 +174,40 @@ class RotatingDataSourceTest {
   }
 
   @Test
-  void credentialThatCannotLogInIsNeitherSwitchedToNorAcknowledged() throws Exception {
+  void aRotatedCredentialThatCannotLogInIsNeitherSwitchedToNorAcknowledgedUntilItCan()
+      throws Exception {
     dataSource = dataSourceBuilder().build();
     WatchCall call = broker.nextWatch();
     call.issue(credential("c1", "cred_a", "pw-a", jdbcUrl));
     assertThat(currentUser(dataSource)).isEqualTo("cred_a");
 
-    call.rotate(credential("c2", "cred_b", "wrong-password", jdbcUrl), "c1");
-
+    // The role is not on this database yet (a failover to a replica that lags behind, say).
+    call.rotate(credential("c2", "cred_late_rotated", "pw-late", jdbcUrl), "c1");
     await()
         .during(NO_ACK_WINDOW)
         .atMost(NO_ACK_WINDOW.multipliedBy(4))
         .until(() -> broker.acknowledgements().isEmpty());
     assertThat(currentUser(dataSource)).isEqualTo("cred_a");
     assertThat(dataSource.currentCredential().map(Credential::credentialId)).contains("c1");
+    // Offered again after a backoff, not given up: it switches once it can log in.
+    createRole("cred_late_rotated", "pw-late");
+
+    await().atMost(Duration.ofSeconds(10)).until(() -> broker.acknowledgements().size() == 1);
+    assertThat(broker.acknowledgements().get(0).request().getCredentialId()).isEqualTo("c2");
+    assertThat(currentUser(dataSource)).isEqualTo("cred_late_rotated");
+  }
+
+  @Test
+  void aFirstCredentialThatCannotLogInYetIsTriedAgainUntilItCan() throws Exception {
+    dataSource = dataSourceBuilder().initialCredentialTimeout(Duration.ofSeconds(20)).build();
+    WatchCall call = broker.nextWatch();
+    call.issue(credential("c1", "cred_late_first", "pw-late", jdbcUrl));
+    CompletableFuture<String> user = CompletableFuture.supplyAsync(() -> currentUser(dataSource));
+    await().during(NO_ACK_WINDOW).atMost(NO_ACK_WINDOW.multipliedBy(4)).until(() -> !user.isDone());
+
+    createRole("cred_late_first", "pw-late");
+
+    assertThat(user.get(15, TimeUnit.SECONDS)).isEqualTo("cred_late_first");
   }
 
   @Test
