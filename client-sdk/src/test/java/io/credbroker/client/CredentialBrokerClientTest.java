@@ -27,6 +27,8 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -276,6 +278,25 @@ class CredentialBrokerClientTest {
     assertThat(listener.stops.get(0).code()).isEqualTo(Status.Code.UNAUTHENTICATED);
     assertThat(listener.stops.get(0).getMessage()).contains(tokenFile.toString());
     assertThat(broker.watches()).isEmpty();
+  }
+
+  @Test
+  void aBrokerThatFailsRightAfterItsFirstEventIsRedialledWithAGrowingBackoff() throws Exception {
+    try (CredentialBrokerClient flapping =
+        clientBuilder().backoff(Duration.ofMillis(200), Duration.ofSeconds(10)).build()) {
+      flapping.watch("db1", listener);
+      List<Long> watchedAt = new ArrayList<>();
+      for (int i = 1; i <= 5; i++) {
+        WatchCall call = broker.nextWatch();
+        watchedAt.add(System.nanoTime());
+        call.issue(credential("c" + i, "v-db1-" + i, "pw-" + i, JDBC_URL));
+        call.fail(Status.UNAVAILABLE.withDescription("replica breaks after each event"));
+      }
+      // An event alone does not end the run of failures: the fifth attempt waits the fourth step
+      // of the backoff, not the first (200 ms, give or take its jitter).
+      long lastGapMillis = (watchedAt.get(4) - watchedAt.get(3)) / 1_000_000;
+      assertThat(lastGapMillis).isGreaterThanOrEqualTo(400);
+    }
   }
 
   @Test

@@ -83,6 +83,12 @@ public final class WatchSubscription implements CredentialSubscription {
   private static final int MAX_ACKNOWLEDGE_ATTEMPTS = 3;
   private static final System.Logger LOG = System.getLogger(WatchSubscription.class.getName());
 
+  /**
+   * How long a stream must have been receiving events for its end to restart the backoff at its
+   * first step.
+   */
+  private static final java.time.Duration HEALTHY_STREAM = java.time.Duration.ofSeconds(30);
+
   private final ClientRuntime runtime;
   private final String databaseRole;
   private final java.time.@Nullable Duration requestedTtl;
@@ -121,7 +127,10 @@ public final class WatchSubscription implements CredentialSubscription {
   @GuardedBy("lock")
   private int attempts;
 
-  /** Consecutive failed streams, reset by any event; drives the backoff. */
+  /**
+   * Consecutive failed streams, reset when a stream ends that had been receiving events for {@link
+   * #HEALTHY_STREAM}; drives the backoff.
+   */
   @GuardedBy("lock")
   private int failures;
 
@@ -326,8 +335,11 @@ public final class WatchSubscription implements CredentialSubscription {
       if (state != State.ACTIVE || active != stream) {
         return;
       }
-      stream.receivedAny = true;
-      failures = 0;
+      if (!stream.receivedAny) {
+        stream.receivedAny = true;
+        stream.firstEventNanos = System.nanoTime();
+      }
+      // The broker accepted the token: UNAUTHENTICATED answers count anew.
       unauthenticatedFailures = 0;
       armIdleTimer(stream);
       switch (event.getEventCase()) {
@@ -451,6 +463,13 @@ public final class WatchSubscription implements CredentialSubscription {
         return;
       }
       deactivate(stream);
+      if (stream.receivedAny
+          && System.nanoTime() - stream.firstEventNanos >= HEALTHY_STREAM.toNanos()) {
+        // A stream that served a while ends the run of failures; one that fails right after its
+        // first event (a replica that resumes and then breaks) does not, or every pod would
+        // re-dial it at the first backoff step forever.
+        failures = 0;
+      }
       boolean resumeRefused =
           stream.resumeId != null && !stream.receivedAny && RESUME_REFUSED.contains(code);
       // The credential this stream held was revoked on its own (an SRE revoked one credential, the
@@ -746,6 +765,10 @@ public final class WatchSubscription implements CredentialSubscription {
 
     @GuardedBy("WatchSubscription.this.lock")
     boolean receivedAny;
+
+    /** {@link System#nanoTime} of its first event, once {@link #receivedAny}. */
+    @GuardedBy("WatchSubscription.this.lock")
+    long firstEventNanos;
 
     @GuardedBy("WatchSubscription.this.lock")
     @Nullable ScheduledFuture<?> idleTimer;
