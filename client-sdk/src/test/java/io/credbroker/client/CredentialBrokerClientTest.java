@@ -340,6 +340,31 @@ class CredentialBrokerClientTest {
   }
 
   @Test
+  void anAcknowledgementAnOverloadedReplicaRefusesIsSentAgainWhenItAsks() throws Exception {
+    Duration asked = Duration.ofMillis(300);
+    broker.failAcknowledgements(
+        4,
+        RecordingCredentialBroker.withDetails(
+            Status.RESOURCE_EXHAUSTED.withDescription("busy"), "OVERLOADED", asked));
+    client.watch("db1", listener);
+    WatchCall call = broker.nextWatch();
+    call.issue(credential("c1", "v-db1-a", "pw-1", JDBC_URL));
+    call.rotate(credential("c2", "v-db1-b", "pw-2", JDBC_URL), "c1");
+
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(() -> assertThat(broker.acknowledgements()).hasSize(1));
+    assertThat(broker.acknowledgements().get(0).request().getCredentialId()).isEqualTo("c2");
+    List<Long> attempts = broker.acknowledgementAttempts();
+    assertThat(attempts).hasSize(5);
+    for (int i = 1; i < attempts.size(); i++) {
+      // The broker's RetryInfo, not the client's 10 ms backoff step.
+      assertThat(Duration.ofNanos(attempts.get(i) - attempts.get(i - 1)))
+          .isGreaterThanOrEqualTo(asked.minusMillis(20));
+    }
+  }
+
+  @Test
   void rotationIsNotAcknowledgedWhenTheListenerCannotSwitch() throws Exception {
     client.watch(
         "db1",

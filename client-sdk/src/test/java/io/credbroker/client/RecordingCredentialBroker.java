@@ -53,6 +53,9 @@ public final class RecordingCredentialBroker extends CredentialBrokerGrpc.Creden
       new CopyOnWriteArrayList<>();
   private final List<Recorded<ReleaseCredentialRequest>> releases = new CopyOnWriteArrayList<>();
   private volatile Runnable onAcknowledge = () -> {};
+  private final BlockingQueue<StatusRuntimeException> acknowledgementFailures =
+      new LinkedBlockingQueue<>();
+  private final List<Long> acknowledgementAttempts = new CopyOnWriteArrayList<>();
 
   /** A request together with the {@code authorization} header it arrived with. */
   public record Recorded<T>(T request, @Nullable String authorization) {}
@@ -84,6 +87,12 @@ public final class RecordingCredentialBroker extends CredentialBrokerGrpc.Creden
   public void acknowledgeRotation(
       AcknowledgeRotationRequest request,
       StreamObserver<AcknowledgeRotationResponse> responseObserver) {
+    acknowledgementAttempts.add(System.nanoTime());
+    StatusRuntimeException failure = acknowledgementFailures.poll();
+    if (failure != null) {
+      responseObserver.onError(failure);
+      return;
+    }
     onAcknowledge.run();
     acknowledgements.add(new Recorded<>(request, CALL_AUTHORIZATION.get()));
     responseObserver.onNext(
@@ -98,6 +107,18 @@ public final class RecordingCredentialBroker extends CredentialBrokerGrpc.Creden
     releases.add(new Recorded<>(request, CALL_AUTHORIZATION.get()));
     responseObserver.onNext(ReleaseCredentialResponse.getDefaultInstance());
     responseObserver.onCompleted();
+  }
+
+  /** Answers the next {@code times} acknowledgements with {@code failure} instead. */
+  public void failAcknowledgements(int times, StatusRuntimeException failure) {
+    for (int i = 0; i < times; i++) {
+      acknowledgementFailures.add(failure);
+    }
+  }
+
+  /** {@link System#nanoTime} of every acknowledgement that arrived, answered or failed. */
+  public List<Long> acknowledgementAttempts() {
+    return List.copyOf(acknowledgementAttempts);
   }
 
   /**

@@ -80,7 +80,12 @@ public final class WatchSubscription implements CredentialSubscription {
    */
   private static final String CREDENTIAL_REVOKED = "CREDENTIAL_REVOKED";
 
-  private static final int MAX_ACKNOWLEDGE_ATTEMPTS = 3;
+  /**
+   * Attempts at acknowledging one rotation: with the backoff's default steps they span about a
+   * minute, past a replica's short overload, well within a rotation's drain margin.
+   */
+  private static final int MAX_ACKNOWLEDGE_ATTEMPTS = 8;
+
   private static final System.Logger LOG = System.getLogger(WatchSubscription.class.getName());
 
   /**
@@ -526,7 +531,11 @@ public final class WatchSubscription implements CredentialSubscription {
 
   @GuardedBy("lock")
   private java.time.Duration backoff(Throwable error) {
-    java.time.Duration computed = runtime.backoffDelay(++failures);
+    return atLeastAsked(error, runtime.backoffDelay(++failures));
+  }
+
+  /** {@code computed}, or the broker's RetryInfo in {@code error} when that asks for longer. */
+  private static java.time.Duration atLeastAsked(Throwable error, java.time.Duration computed) {
     java.time.Duration asked = StatusDetails.retryDelay(error).orElse(java.time.Duration.ZERO);
     return asked.compareTo(computed) > 0 ? asked : computed;
   }
@@ -712,15 +721,26 @@ public final class WatchSubscription implements CredentialSubscription {
               @Override
               public void onError(Throwable error) {
                 Status.Code code = Status.fromThrowable(error).getCode();
-                if (RETRYABLE.contains(code)
+                // UNAUTHENTICATED too: the next attempt reads the token file again. Not once the
+                // credential is no longer the current one (a newer one, a revocation, the end).
+                boolean retryable =
+                    RETRYABLE.contains(code)
+                        || code == Status.Code.UNAUTHENTICATED
+                            && !TokenFileCallCredentials.refusedInsecureTransport(
+                                Status.fromThrowable(error));
+                if (retryable
                     && attempt < MAX_ACKNOWLEDGE_ATTEMPTS
-                    && callbacksEnabled) {
+                    && callbacksEnabled
+                    && stillCurrent(credential) != null) {
+                  // As long as the broker asks (an overloaded replica's RetryInfo), at least the
+                  // backoff.
+                  java.time.Duration delay = atLeastAsked(error, runtime.backoffDelay(attempt));
                   try {
                     runtime
                         .scheduler()
                         .schedule(
                             () -> acknowledge(credential, attempt + 1),
-                            runtime.backoffDelay(attempt).toNanos(),
+                            delay.toNanos(),
                             TimeUnit.NANOSECONDS);
                     return;
                   } catch (RejectedExecutionException e) {
