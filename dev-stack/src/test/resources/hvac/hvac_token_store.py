@@ -36,6 +36,11 @@ def expect_error(exception_type, call, text, what):
 def main():
     client = hvac.Client(url=os.environ["VAULT_ADDR"], token=os.environ["VAULT_TOKEN"])
     check(client.is_authenticated(), "root token authenticates")
+    # Served at the top level, outside the response envelope, as Vault's http package does.
+    check(client.sys.is_initialized() is True, "sys.is_initialized")
+    check(client.sys.is_sealed() is False, "sys.is_sealed")
+    seal = client.sys.read_seal_status()
+    check(seal["t"] == 1 and seal["version"] != "", "read_seal_status threshold and version")
 
     client.sys.create_or_update_policy(name=POLICY, policy='path "secret/hvac" { capabilities = ["read"] }')
     client.auth.token.create_or_update_role(ROLE, allowed_policies=[POLICY], orphan=True, renewable=False)

@@ -71,6 +71,7 @@ class HvacIT {
     assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("hvac script finished").isTrue();
     assertThat(p.exitValue()).as(output).isZero();
     assertThat(output)
+        .contains("ok: sys.is_sealed")
         .contains("ok: create(role_name) token is an orphan")
         .contains("ok: list_accessors names the new token's accessor")
         .contains("ok: lookup_accessor hides the token id")
