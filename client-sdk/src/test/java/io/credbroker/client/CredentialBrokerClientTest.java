@@ -29,7 +29,9 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -71,6 +73,20 @@ class CredentialBrokerClientTest {
     client.close();
     channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+  }
+
+  /**
+   * On the next watch call: issues c1, rotates it to c2 and waits until the client acknowledged the
+   * rotation.
+   */
+  private WatchCall issuedAndRotated() throws InterruptedException {
+    WatchCall call = broker.nextWatch();
+    call.issue(credential("c1", "v-db1-a", "pw-1", JDBC_URL));
+    call.rotate(credential("c2", "v-db1-b", "pw-2", JDBC_URL), "c1");
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(() -> assertThat(broker.acknowledgements()).hasSize(1));
+    return call;
   }
 
   private CredentialBrokerClient.Builder clientBuilder() {
@@ -315,13 +331,7 @@ class CredentialBrokerClientTest {
   @Test
   void rotationDeliversTheNewCredentialAndAcknowledgesIt() throws Exception {
     CredentialSubscription subscription = client.watch("db1", listener);
-    WatchCall call = broker.nextWatch();
-    call.issue(credential("c1", "v-db1-a", "pw-1", JDBC_URL));
-    call.rotate(credential("c2", "v-db1-b", "pw-2", JDBC_URL), "c1");
-
-    await()
-        .atMost(Duration.ofSeconds(5))
-        .untilAsserted(() -> assertThat(broker.acknowledgements()).hasSize(1));
+    WatchCall call = issuedAndRotated();
     assertThat(broker.acknowledgements().get(0).request().getCredentialId()).isEqualTo("c2");
     assertThat(broker.acknowledgements().get(0).authorization()).isEqualTo("Bearer token-1");
     assertThat(listener.credentials)
@@ -362,6 +372,31 @@ class CredentialBrokerClientTest {
       assertThat(Duration.ofNanos(attempts.get(i) - attempts.get(i - 1)))
           .isGreaterThanOrEqualTo(asked.minusMillis(20));
     }
+  }
+
+  @Test
+  void awaitCredentialWaitsForTheReplacementOfARevokedCredentialInsteadOfReturningTheFirst()
+      throws Exception {
+    CredentialSubscription subscription = client.watch("db1", listener);
+    WatchCall call = issuedAndRotated();
+
+    call.revoke("c2", "CREDENTIAL_REVOKED");
+    await().atMost(Duration.ofSeconds(5)).until(() -> subscription.currentCredential().isEmpty());
+    assertThatThrownBy(() -> subscription.awaitCredential(Duration.ofMillis(300)))
+        .isInstanceOf(TimeoutException.class);
+
+    CompletableFuture<Credential> next =
+        CompletableFuture.supplyAsync(
+            () -> {
+              try {
+                return subscription.awaitCredential(Duration.ofSeconds(5));
+              } catch (Exception e) {
+                throw new IllegalStateException(e);
+              }
+            });
+    call.fail(Status.FAILED_PRECONDITION, "CREDENTIAL_REVOKED", null);
+    broker.nextWatch().issue(credential("c3", "v-db1-c", "pw-3", JDBC_URL));
+    assertThat(next.get(5, TimeUnit.SECONDS).credentialId()).isEqualTo("c3");
   }
 
   @Test

@@ -185,9 +185,9 @@ public final class WatchSubscription implements CredentialSubscription {
   @Override
   public Credential awaitCredential(java.time.Duration timeout)
       throws InterruptedException, TimeoutException {
-    Credential first;
+    long deadline = System.nanoTime() + timeout.toNanos();
     try {
-      first = firstCredential.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+      firstCredential.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
     } catch (ExecutionException e) {
       if (e.getCause() instanceof CredentialBrokerException error) {
         throw error;
@@ -195,20 +195,29 @@ public final class WatchSubscription implements CredentialSubscription {
       throw new IllegalStateException("waiting for a credential failed", e.getCause());
     }
     synchronized (lock) {
-      if (state == State.CLOSED) {
-        throw new CredentialBrokerException(
-            "the subscription for " + databaseRole + " was closed",
-            Status.Code.CANCELLED,
-            null,
-            null);
+      while (true) {
+        if (state == State.CLOSED) {
+          throw new CredentialBrokerException(
+              "the subscription for " + databaseRole + " was closed",
+              Status.Code.CANCELLED,
+              null,
+              null);
+        }
+        if (current != null) {
+          return current;
+        }
+        if (stopError != null) {
+          throw stopError;
+        }
+        // The current credential was revoked and its replacement has not arrived: the first one
+        // is long gone, so wait for the replacement.
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          throw new TimeoutException(
+              "no credential for " + databaseRole + " since the last one was revoked");
+        }
+        TimeUnit.NANOSECONDS.timedWait(lock, left);
       }
-      if (current != null) {
-        return current;
-      }
-      if (stopError != null) {
-        throw stopError;
-      }
-      return first;
     }
   }
 
@@ -229,6 +238,7 @@ public final class WatchSubscription implements CredentialSubscription {
         return;
       }
       state = State.CLOSED;
+      lock.notifyAll();
       stream = active;
       if (stream != null) {
         deactivate(stream);
@@ -510,6 +520,7 @@ public final class WatchSubscription implements CredentialSubscription {
         dropConnection = code == Status.Code.UNAVAILABLE;
       } else {
         state = State.STOPPED;
+        lock.notifyAll();
         stopped = new CredentialBrokerException(describe(status, reason), code, reason, error);
         stopError = stopped;
       }
@@ -613,6 +624,7 @@ public final class WatchSubscription implements CredentialSubscription {
     current = credential;
     resumeAllowed = true;
     firstCredential.complete(credential);
+    lock.notifyAll();
   }
 
   /**
