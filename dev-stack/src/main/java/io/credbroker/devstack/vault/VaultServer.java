@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
@@ -101,6 +102,14 @@ public final class VaultServer implements AutoCloseable {
               t.setDaemon(true);
               return t;
             });
+    leases.onLeasesDue(
+        () -> {
+          try {
+            timer.execute(this::expire);
+          } catch (RejectedExecutionException closing) {
+            // Shutting down: the leases stay due for the next start.
+          }
+        });
   }
 
   public static VaultServer start(Options options) {
