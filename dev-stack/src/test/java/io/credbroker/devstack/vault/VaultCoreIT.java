@@ -152,15 +152,7 @@ class VaultCoreIT {
                 List.of("SELECT pg_sleep(5);", "DROP ROLE IF EXISTS \"{{name}}\";"),
             "default_ttl", "1h",
             "max_ttl", "2h"));
-    root.opsForSys()
-        .createOrUpdatePolicy(
-            "db-lazy-creds",
-            Policy.of(
-                Rule.builder()
-                    .path("db-lazy/creds/r")
-                    .capabilities(BuiltinCapabilities.READ)
-                    .build()));
-    String token = createToken("{\"policies\":[\"db-lazy-creds\"],\"ttl\":\"5m\"}");
+    String token = credsToken("db-lazy", "r", "5m");
     VaultResponse creds = template(token).read("db-lazy/creds/r");
     String user = (String) creds.getRequiredData().get("username");
 
@@ -386,15 +378,7 @@ class VaultCoreIT {
   @Test
   void databaseLeasesRenewCappedAndDieWithTheirToken() throws Exception {
     enableDatabase("db-cascade", "readonly", "10s", "30s");
-    root.opsForSys()
-        .createOrUpdatePolicy(
-            "db-cascade-creds",
-            Policy.of(
-                Rule.builder()
-                    .path("db-cascade/creds/readonly")
-                    .capabilities(BuiltinCapabilities.READ)
-                    .build()));
-    String token = createToken("{\"policies\":[\"db-cascade-creds\"],\"ttl\":\"5m\"}");
+    String token = credsToken("db-cascade", "readonly", "5m");
     VaultTemplate app = template(token);
 
     VaultResponse creds = app.read("db-cascade/creds/readonly");
@@ -616,15 +600,7 @@ class VaultCoreIT {
   @Test
   void expiringTokenTakesItsLeasesWithIt() throws Exception {
     enableDatabase("db-tokexp", "r", "1h", "2h");
-    root.opsForSys()
-        .createOrUpdatePolicy(
-            "db-tokexp-creds",
-            Policy.of(
-                Rule.builder()
-                    .path("db-tokexp/creds/r")
-                    .capabilities(BuiltinCapabilities.READ)
-                    .build()));
-    String token = createToken("{\"policies\":[\"db-tokexp-creds\"],\"ttl\":\"2s\"}");
+    String token = credsToken("db-tokexp", "r", "2s");
     VaultResponse creds = template(token).read("db-tokexp/creds/r");
     assertThat(creds.getLeaseDuration()).isEqualTo(3600);
     await()
@@ -711,6 +687,22 @@ class VaultCoreIT {
 
   static Connection login(String user, String password) throws SQLException {
     return DriverManager.getConnection(stack.postgres().jdbcUrl("postgres"), user, password);
+  }
+
+  /**
+   * A token whose only policy, {@code <mount>-creds}, reads {@code <mount>/creds/<role>}, living
+   * {@code ttl}.
+   */
+  static String credsToken(String mount, String role, String ttl) throws Exception {
+    root.opsForSys()
+        .createOrUpdatePolicy(
+            mount + "-creds",
+            Policy.of(
+                Rule.builder()
+                    .path(mount + "/creds/" + role)
+                    .capabilities(BuiltinCapabilities.READ)
+                    .build()));
+    return createToken("{\"policies\":[\"" + mount + "-creds\"],\"ttl\":\"" + ttl + "\"}");
   }
 
   static String createToken(String body) throws Exception {
