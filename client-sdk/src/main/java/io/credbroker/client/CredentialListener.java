@@ -45,8 +45,9 @@ public interface CredentialListener {
 
   /**
    * The subscription gave up: the broker refused it in a way retrying cannot fix (revoked pod,
-   * unknown database role, a token that keeps being rejected). No further callbacks follow. The
-   * last credential, if any, keeps working until it expires unless it was revoked.
+   * unknown database role, a token that keeps being rejected). No further callbacks follow. No
+   * stream holds the last credential, if any, any more: the broker revokes it after its reconnect
+   * grace (a couple of minutes by default), or has revoked it already.
    */
   default void onStopped(CredentialBrokerException error) {}
 }

@@ -401,7 +401,7 @@ public final class RotatingDataSource implements DataSource, Closeable {
         retireRevoked(pool, POD_REVOKED);
         return;
       }
-      if (pool == null && unusable == null) {
+      if (unusable == null) {
         markUnusable(
             new SQLException(
                 "the credential broker refused database role "
@@ -410,6 +410,12 @@ public final class RotatingDataSource implements DataSource, Closeable {
                     + error.getMessage(),
                 "28000",
                 error));
+      }
+      if (pool != null && active.compareAndSet(pool, null)) {
+        // No stream holds the credential any more, so the broker revokes it after its reconnect
+        // grace: refuse new connections now with the reason, rather than hand out ones that fail
+        // later with a bare authentication error; those in use may finish.
+        drain(pool.dataSource, Instant.now().plus(drainTimeout));
       }
     }
   }

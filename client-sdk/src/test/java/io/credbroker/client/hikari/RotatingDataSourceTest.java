@@ -81,6 +81,29 @@ class RotatingDataSourceTest {
     }
   }
 
+  /**
+   * Waits until {@link RotatingDataSource#getConnection()} refuses with SQL state 28000 and a
+   * message that contains each of {@code texts}.
+   */
+  private void awaitRefused(String... texts) {
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () ->
+                assertThatThrownBy(() -> dataSource.getConnection())
+                    .isInstanceOfSatisfying(
+                        SQLException.class, e -> assertThat(e.getSQLState()).isEqualTo("28000"))
+                    .hasMessageContainingAll(texts));
+  }
+
+  /** Builds the data source and answers its stream with credential c1 of role cred_a. */
+  private WatchCall servingCredA() throws InterruptedException {
+    dataSource = dataSourceBuilder().build();
+    WatchCall call = broker.nextWatch();
+    call.issue(credential("c1", "cred_a", "pw-a", jdbcUrl));
+    return call;
+  }
+
   private static void createRole(String name, String password) throws SQLException {
     try (Connection admin = postgres.getPostgresDatabase().getConnection();
         Statement sql = admin.createStatement()) {
@@ -176,9 +199,7 @@ class RotatingDataSourceTest {
   @Test
   void aRotatedCredentialThatCannotLogInIsNeitherSwitchedToNorAcknowledgedUntilItCan()
       throws Exception {
-    dataSource = dataSourceBuilder().build();
-    WatchCall call = broker.nextWatch();
-    call.issue(credential("c1", "cred_a", "pw-a", jdbcUrl));
+    WatchCall call = servingCredA();
     assertThat(currentUser(dataSource)).isEqualTo("cred_a");
 
     // The role is not on this database yet (a failover to a replica that lags behind, say).
@@ -222,30 +243,19 @@ class RotatingDataSourceTest {
 
   @Test
   void revokedCredentialMakesGetConnectionFailWithTheReason() throws Exception {
-    dataSource = dataSourceBuilder().build();
-    WatchCall call = broker.nextWatch();
-    call.issue(credential("c1", "cred_a", "pw-a", jdbcUrl));
+    WatchCall call = servingCredA();
     assertThat(currentUser(dataSource)).isEqualTo("cred_a");
 
     call.revoke("c1", "POD_REVOKED");
     call.fail(Status.PERMISSION_DENIED, "POD_REVOKED", null);
 
-    await()
-        .atMost(Duration.ofSeconds(10))
-        .untilAsserted(
-            () ->
-                assertThatThrownBy(() -> dataSource.getConnection())
-                    .isInstanceOf(SQLException.class)
-                    .hasMessageContaining("revoked")
-                    .hasMessageContaining("POD_REVOKED"));
+    awaitRefused("revoked", "POD_REVOKED");
     await().atMost(Duration.ofSeconds(10)).until(() -> sessionsOf("cred_a") == 0);
   }
 
   @Test
   void podRevokedWhileTheStreamWasBrokenMakesGetConnectionFailWithTheReason() throws Exception {
-    dataSource = dataSourceBuilder().build();
-    WatchCall call = broker.nextWatch();
-    call.issue(credential("c1", "cred_a", "pw-a", jdbcUrl));
+    WatchCall call = servingCredA();
     assertThat(currentUser(dataSource)).isEqualTo("cred_a");
 
     // The stream breaks; meanwhile an operator revokes the pod, so no `revoked` event reaches the
@@ -259,16 +269,24 @@ class RotatingDataSourceTest {
     assertThat(fresh.request().getResumeCredentialId()).isEmpty();
     fresh.fail(Status.PERMISSION_DENIED, "POD_REVOKED", null);
 
-    await()
-        .atMost(Duration.ofSeconds(10))
-        .untilAsserted(
-            () ->
-                assertThatThrownBy(() -> dataSource.getConnection())
-                    .isInstanceOfSatisfying(
-                        SQLException.class, e -> assertThat(e.getSQLState()).isEqualTo("28000"))
-                    .hasMessageContaining("revoked")
-                    .hasMessageContaining("POD_REVOKED"));
+    awaitRefused("revoked", "POD_REVOKED");
     assertThat(dataSource.currentCredential()).isEmpty();
+    await().atMost(Duration.ofSeconds(10)).until(() -> sessionsOf("cred_a") == 0);
+  }
+
+  @Test
+  void aSubscriptionTheBrokerStopsRefusesNewConnectionsWithItsReasonAndLetsBorrowedOnesFinish()
+      throws Exception {
+    WatchCall call = servingCredA();
+    Connection borrowed = dataSource.getConnection();
+    assertThat(currentUser(borrowed)).isEqualTo("cred_a");
+
+    // The binding was removed: no stream holds the credential, which the broker revokes later.
+    call.fail(Status.PERMISSION_DENIED, "NOT_BOUND", null);
+
+    awaitRefused("NOT_BOUND");
+    assertThat(currentUser(borrowed)).isEqualTo("cred_a");
+    borrowed.close();
     await().atMost(Duration.ofSeconds(10)).until(() -> sessionsOf("cred_a") == 0);
   }
 
