@@ -48,7 +48,8 @@ class AdminConfiguration {
     return new WebMvcConfigurer() {
       @Override
       public void addInterceptors(InterceptorRegistry registry) {
-        registry.addInterceptor(authentication).addPathPatterns("/admin/v1/**");
+        // It picks the admin API's handlers itself (by their controller), so no path pattern.
+        registry.addInterceptor(authentication);
       }
     };
   }
