@@ -30,8 +30,13 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -690,5 +695,31 @@ class CredentialBrokerClientTest {
     Path temporary = Files.writeString(dir.resolve("token.tmp"), token + "\n");
     Files.move(
         temporary, tokenFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  @Test
+  void callbacksTheApplicationsExecutorRefusedAreHandedToItAgainInOrder() throws Exception {
+    // A bounded pool that is full at first: before, the refused callback (and any queued behind
+    // it) was dropped, so the application never got its first credential or the rotation.
+    AtomicInteger refusals = new AtomicInteger();
+    ExecutorService pool = Executors.newSingleThreadExecutor();
+    Executor fullAtFirst =
+        task -> {
+          if (refusals.incrementAndGet() <= 3) {
+            throw new RejectedExecutionException("callback pool is full");
+          }
+          pool.execute(task);
+        };
+    try (CredentialBrokerClient refusing = clientBuilder().callbackExecutor(fullAtFirst).build()) {
+      refusing.watch("db1", listener);
+      issuedAndRotated();
+
+      assertThat(listener.credentials)
+          .extracting(Credential::credentialId)
+          .containsExactly("c1", "c2");
+      assertThat(refusals.get()).isGreaterThan(3);
+    } finally {
+      pool.shutdownNow();
+    }
   }
 }

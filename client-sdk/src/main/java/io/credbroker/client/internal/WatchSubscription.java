@@ -155,7 +155,7 @@ public final class WatchSubscription implements CredentialSubscription {
     this.databaseRole = databaseRole;
     this.requestedTtl = requestedTtl;
     this.listener = listener;
-    this.callbacks = new SerialExecutor(runtime.callbackExecutor());
+    this.callbacks = new SerialExecutor(runtime.callbackExecutor(), runtime.scheduler());
     this.onClosed = onClosed;
   }
 
