@@ -444,6 +444,29 @@ public class CredentialStore {
   }
 
   /**
+   * Notes that the stream {@code streamId} no longer holds the credential {@code id}, which it was
+   * found attached to: that credential alone is kept until {@code graceEnd}, then revoked unless
+   * resumed. Every other credential attached to that stream is left as it is, since the stream may
+   * still be open and holding one of them (a rotation's replacement, say).
+   *
+   * @return 1 if the credential was still attached to that stream and owned by {@code replica}
+   */
+  int detachCredential(UUID id, UUID streamId, String replica, Instant when, Instant graceEnd) {
+    return jdbc.sql(
+            "UPDATE credential SET detached_time = :when, stream_id = NULL,"
+                + " next_action_time = LEAST(COALESCE(next_action_time, :graceEnd), :graceEnd),"
+                + " updated_time = now()"
+                + " WHERE id = :id AND stream_id = :streamId AND owner_replica = :replica"
+                + " AND state = 'ACTIVE'")
+        .param("when", utc(when))
+        .param("graceEnd", utc(graceEnd))
+        .param("id", id)
+        .param("streamId", streamId)
+        .param("replica", replica)
+        .update();
+  }
+
+  /**
    * Adopts a live credential of the given pod for a new stream on {@code replica} (resume). Only a
    * stream credential that has not expired and was not replaced can be adopted.
    *

@@ -473,19 +473,25 @@ final class LeaseDecisions {
   }
 
   /**
-   * Records now the end of a stream that was not recorded when it ended: the credential's reconnect
-   * grace starts, and it is revoked when that is over unless its pod resumes it, as for any stream
-   * that ended. Without this it would be renewed to its max TTL for a stream that will never come
-   * back. Looked at again at once, as the detached credential it now is (a resume since then, here
-   * or elsewhere, left the row as it was: the detachment applies only to the stream it names).
+   * Records now the end of a stream that was not recorded when it ended, or that the stream holds
+   * another credential now (a replacement whose predecessor's row was not updated, as when the
+   * state database failed in the middle of a rotation): the credential's reconnect grace starts,
+   * and it is revoked when that is over unless its pod resumes it, as for any stream that ended.
+   * Without this it would be renewed to its max TTL for a stream that will never come back. Looked
+   * at again at once, as the detached credential it now is (a resume since then, here or elsewhere,
+   * left the row as it was: the detachment applies only to the stream it names).
    */
   private Instant detachNow(LeaseEntry entry, Instant now) {
     UUID streamId = Objects.requireNonNull(entry.streamId());
-    int detached = store.detachStream(streamId, replica, now, now.plus(settings.reconnectGrace()));
+    // This credential only: the stream it names may still be open here, holding another one (a
+    // replacement whose rotation was recorded while this row's end was not), which must stay.
+    int detached =
+        store.detachCredential(
+            entry.id(), streamId, replica, now, now.plus(settings.reconnectGrace()));
     if (detached > 0) {
       log.info(
-          "Credential {}: its stream {} ended without being recorded; its reconnect grace starts"
-              + " now",
+          "Credential {}: its stream {} no longer holds it (it ended, or moved on to another"
+              + " credential, without that being recorded); its reconnect grace starts now",
           entry.id(),
           streamId);
     }

@@ -121,6 +121,38 @@ class CredentialStoreIT {
   }
 
   @Test
+  void detachingACredentialNoStreamHoldsLeavesTheOneItsStreamHoldsAttached() {
+    // A rotation's replacement whose predecessor's row could not be updated (the state database
+    // failed in the middle): both rows name the stream, which is open and holds the replacement.
+    // Before, the predecessor's detachment took the whole stream's rows, so the replacement in use
+    // was revoked under its pod when the grace ended.
+    String podUid = UUID.randomUUID().toString();
+    UUID stale = insertCredential("application", podUid);
+    UUID inUse = insertCredential("application", podUid);
+    UUID stream = UUID.randomUUID();
+    Instant now = Instant.now();
+    assertThat(store.attach(stale, podUid, REPLICA, stream, now)).isPresent();
+    assertThat(store.attach(inUse, podUid, REPLICA, stream, now)).isPresent();
+
+    assertThat(store.detachCredential(stale, stream, REPLICA, now, now.plusSeconds(60)))
+        .isEqualTo(1);
+
+    assertThat(seen(stale).streamId()).isNull();
+    assertThat(seen(inUse).streamId()).isEqualTo(stream);
+    assertThat(
+            db.jdbc
+                .sql("SELECT detached_time IS NULL FROM credential WHERE id = :id")
+                .param("id", inUse)
+                .query(Boolean.class)
+                .single())
+        .isTrue();
+    // Another stream's credential, or one already detached, is not touched.
+    assertThat(store.detachCredential(inUse, UUID.randomUUID(), REPLICA, now, now.plusSeconds(60)))
+        .isZero();
+    assertThat(store.detachCredential(stale, stream, REPLICA, now, now.plusSeconds(60))).isZero();
+  }
+
+  @Test
   void undoingASupersedeKeepsAMarkMadeAfterIt() {
     String podUid = UUID.randomUUID().toString();
     UUID id = insertCredential("application", podUid);

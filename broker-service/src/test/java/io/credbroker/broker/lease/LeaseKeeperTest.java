@@ -392,13 +392,18 @@ class LeaseKeeperTest {
     when(store.findEntry(orphan.id())).thenReturn(Optional.of(orphan));
     when(streams.holds(orphan.id())).thenReturn(false);
     when(streams.opening(orphan.streamId())).thenReturn(false);
-    when(store.detachStream(any(), any(), any(), any())).thenReturn(1);
+    when(store.detachCredential(any(), any(), any(), any(), any())).thenReturn(1);
 
     Instant next = keeper.tend(orphan.id());
 
     verify(store)
-        .detachStream(
-            orphan.streamId(), ME, NOW, NOW.plus(LeaseTestSettings.lease().reconnectGrace()));
+        .detachCredential(
+            orphan.id(),
+            orphan.streamId(),
+            ME,
+            NOW,
+            NOW.plus(LeaseTestSettings.lease().reconnectGrace()));
+    verify(store, never()).detachStream(any(), any(), any(), any());
     assertThat(next).isEqualTo(NOW);
     verifyNoInteractions(vault);
     verify(streams, never()).rotated(any(), any(), any(), any());
