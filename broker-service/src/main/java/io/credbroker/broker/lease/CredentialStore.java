@@ -431,16 +431,7 @@ public class CredentialStore {
    * @return how many live credentials the stream held
    */
   int detachStream(UUID streamId, String replica, Instant when, Instant graceEnd) {
-    return jdbc.sql(
-            "UPDATE credential SET detached_time = :when, stream_id = NULL,"
-                + " next_action_time = LEAST(COALESCE(next_action_time, :graceEnd), :graceEnd),"
-                + " updated_time = now()"
-                + " WHERE stream_id = :streamId AND owner_replica = :replica AND state = 'ACTIVE'")
-        .param("when", utc(when))
-        .param("graceEnd", utc(graceEnd))
-        .param("streamId", streamId)
-        .param("replica", replica)
-        .update();
+    return detach(null, streamId, replica, when, graceEnd);
   }
 
   /**
@@ -452,18 +443,25 @@ public class CredentialStore {
    * @return 1 if the credential was still attached to that stream and owned by {@code replica}
    */
   int detachCredential(UUID id, UUID streamId, String replica, Instant when, Instant graceEnd) {
-    return jdbc.sql(
-            "UPDATE credential SET detached_time = :when, stream_id = NULL,"
-                + " next_action_time = LEAST(COALESCE(next_action_time, :graceEnd), :graceEnd),"
-                + " updated_time = now()"
-                + " WHERE id = :id AND stream_id = :streamId AND owner_replica = :replica"
-                + " AND state = 'ACTIVE'")
-        .param("when", utc(when))
-        .param("graceEnd", utc(graceEnd))
-        .param("id", id)
-        .param("streamId", streamId)
-        .param("replica", replica)
-        .update();
+    return detach(id, streamId, replica, when, graceEnd);
+  }
+
+  /** The credential {@code id} of that stream, or every one when {@code id} is null. */
+  private int detach(
+      @Nullable UUID id, UUID streamId, String replica, Instant when, Instant graceEnd) {
+    var statement =
+        jdbc.sql(
+                "UPDATE credential SET detached_time = :when, stream_id = NULL,"
+                    + " next_action_time = LEAST(COALESCE(next_action_time, :graceEnd), :graceEnd),"
+                    + " updated_time = now()"
+                    + " WHERE "
+                    + (id == null ? "" : "id = :id AND ")
+                    + "stream_id = :streamId AND owner_replica = :replica AND state = 'ACTIVE'")
+            .param("when", utc(when))
+            .param("graceEnd", utc(graceEnd))
+            .param("streamId", streamId)
+            .param("replica", replica);
+    return (id == null ? statement : statement.param("id", id)).update();
   }
 
   /**
