@@ -340,6 +340,13 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
       streams.remove(replacementId, stream);
       return false;
     }
+    // Revoked before this stream held it (its pod, by an operator whose notice reached this
+    // replica between the replacement's issue and now): the stream is told at once, as one that
+    // registers after its credential's revocation is, instead of staying open on a dropped role.
+    Revocation revocation = revokedRecently.getIfPresent(replacementId);
+    if (revocation != null) {
+      revoked(replacementId, revocation);
+    }
     return true;
   }
 

@@ -806,7 +806,8 @@ class CredentialBrokerServiceTest {
             isNull()));
   }
 
-  private static IssuedCredential issuedCredential(CredentialKind kind) {
+  /** A live credential of {@code kind} for the pod app-1, issued now for a minute. */
+  static IssuedCredential issuedCredential(CredentialKind kind) {
     Instant now = Instant.now();
     CredentialRecord record =
         new CredentialRecord(

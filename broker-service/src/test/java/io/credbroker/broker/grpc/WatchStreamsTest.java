@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.credbroker.api.v1.CredentialEvent;
 import io.credbroker.api.v1.CredentialIssued;
+import io.credbroker.broker.lease.CredentialKind;
+import io.credbroker.broker.lease.IssuedCredential;
+import io.credbroker.broker.lease.RotationReason;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -61,6 +64,35 @@ class WatchStreamsTest {
     assertThat(Status.fromThrowable(transport.error).getCode())
         .isEqualTo(Status.Code.PERMISSION_DENIED);
     assertThat(streams.holds(credentialId)).isFalse();
+    assertThat(ended).containsExactly(stream.streamId());
+  }
+
+  @Test
+  void aRotationToACredentialRevokedBeforeItArrivedEndsTheStream() {
+    // The operator's revocation of the pod (on another replica) ended both the old credential and
+    // its replacement, and the replacement's notice arrived before the rotation reached the stream.
+    // Before, the stream was re-keyed to the dropped role and stayed open.
+    Transport transport = new Transport();
+    WatchStream stream = open(transport, null);
+    UUID replaced = stream.credentialId();
+    IssuedCredential replacement =
+        CredentialBrokerServiceTest.issuedCredential(CredentialKind.STREAM);
+    UUID replacementId = replacement.record().id();
+    streams.revoked(replacementId, "POD_REVOKED");
+
+    boolean delivered =
+        streams.rotated(replaced, replacement, Duration.ofSeconds(30), RotationReason.MAX_TTL);
+
+    assertThat(delivered).isTrue();
+    assertThat(transport.written).hasSize(3);
+    assertThat(transport.written.get(1).getRotated().getCredential().getCredentialId())
+        .isEqualTo(replacementId.toString());
+    assertThat(transport.written.get(2).getRevoked().getCredentialId())
+        .isEqualTo(replacementId.toString());
+    assertThat(Status.fromThrowable(transport.error).getCode())
+        .isEqualTo(Status.Code.PERMISSION_DENIED);
+    assertThat(streams.holds(replacementId)).isFalse();
+    assertThat(streams.holds(replaced)).isFalse();
     assertThat(ended).containsExactly(stream.streamId());
   }
 
