@@ -271,16 +271,26 @@ public class CredentialStore {
     }
   }
 
-  /** This replica's live credentials whose next action is due by {@code until}, earliest first. */
-  List<Due> dueBy(String replica, Instant until, int limit) {
+  /**
+   * This replica's live credentials whose next action is due by {@code until}, earliest first,
+   * except that those whose lease is known to have run out by {@code now} come after all the
+   * others. The limit must not be filled by run-out leases: the keeper serves them only when no
+   * other is due ({@link LeaseKeeper}), so under a backlog of more of them than {@code limit}, due
+   * renewals that can still succeed were never loaded, and the run-out ones were served instead,
+   * each a doomed rotation.
+   */
+  List<Due> dueBy(String replica, Instant now, Instant until, int limit) {
     return jdbc.sql(
-            "SELECT id, next_action_time, CASE WHEN renewal_due_time IS NOT NULL"
+            "SELECT id, next_action_time, known_expiry FROM (SELECT id, next_action_time,"
+                + " CASE WHEN renewal_due_time IS NOT NULL"
                 + " AND expiry_granted_to_owner AND stream_id IS NOT NULL"
                 + " AND detached_time IS NULL THEN expire_time END AS known_expiry"
                 + " FROM credential WHERE owner_replica = :replica"
-                + " AND state = 'ACTIVE' AND next_action_time <= :until"
-                + " ORDER BY next_action_time LIMIT :limit")
+                + " AND state = 'ACTIVE' AND next_action_time <= :until) AS due"
+                + " ORDER BY known_expiry IS NOT NULL AND known_expiry <= :now, next_action_time"
+                + " LIMIT :limit")
         .param("replica", replica)
+        .param("now", utc(now))
         .param("until", utc(until))
         .param("limit", limit)
         .query(

@@ -262,8 +262,9 @@ public final class LeaseKeeper implements SmartLifecycle {
         // Nothing to load, work or count: the renewals go on from memory (renewWhileFenced).
         return;
       }
-      Instant horizon = clock.instant().plus(settings.pollInterval().multipliedBy(2));
-      for (Due due : store.dueBy(replica, horizon, settings.batchSize())) {
+      Instant now = clock.instant();
+      Instant horizon = now.plus(settings.pollInterval().multipliedBy(2));
+      for (Due due : store.dueBy(replica, now, horizon, settings.batchSize())) {
         enqueue(due.id(), due.at(), due.expiry());
       }
       if (retryRunning.compareAndSet(false, true)) {

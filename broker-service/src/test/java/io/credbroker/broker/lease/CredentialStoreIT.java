@@ -12,6 +12,7 @@ import io.credbroker.broker.revocation.StateDatabase;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
@@ -150,6 +151,48 @@ class CredentialStoreIT {
     assertThat(store.detachCredential(inUse, UUID.randomUUID(), REPLICA, now, now.plusSeconds(60)))
         .isZero();
     assertThat(store.detachCredential(stale, stream, REPLICA, now, now.plusSeconds(60))).isZero();
+  }
+
+  @Test
+  void leasesKnownToHaveRunOutAreLoadedAfterEveryOtherDueOne() {
+    // Two leases this replica renewed, on open streams, that ran out while they waited (due
+    // earliest), and one renewal that can still succeed, due later. With a limit of two, the
+    // renewal must be loaded: before, the two run-out leases filled the limit at every poll, and
+    // the keeper, which serves them only when nothing else is due, served them instead.
+    String replica = "replica-" + UUID.randomUUID();
+    Instant now = Instant.now();
+    UUID ranOutFirst = dueCredential(replica, now.minusSeconds(30), now.minusSeconds(5));
+    UUID ranOutSecond = dueCredential(replica, now.minusSeconds(20), now.minusSeconds(5));
+    UUID renewable = dueCredential(replica, now.minusSeconds(1), now.plusSeconds(60));
+
+    assertThat(store.dueBy(replica, now, now, 2))
+        .extracting(CredentialStore.Due::id)
+        .containsExactly(renewable, ranOutFirst);
+    assertThat(store.dueBy(replica, now, now, 3))
+        .extracting(CredentialStore.Due::id)
+        .containsExactly(renewable, ranOutFirst, ranOutSecond);
+  }
+
+  /** A live credential of {@code replica}'s, renewed by it to {@code expire}, on a stream. */
+  private static UUID dueCredential(String replica, Instant due, Instant expire) {
+    UUID id =
+        db.insertCredential(
+            "application",
+            "app-1",
+            UUID.randomUUID().toString(),
+            "v-" + UUID.randomUUID(),
+            replica);
+    db.jdbc
+        .sql(
+            "UPDATE credential SET renewal_due_time = :due, next_action_time = :due,"
+                + " expiry_granted_to_owner = true, stream_id = :stream, expire_time = :expire"
+                + " WHERE id = :id")
+        .param("due", due.atOffset(ZoneOffset.UTC))
+        .param("stream", UUID.randomUUID())
+        .param("expire", expire.atOffset(ZoneOffset.UTC))
+        .param("id", id)
+        .update();
+    return id;
   }
 
   @Test

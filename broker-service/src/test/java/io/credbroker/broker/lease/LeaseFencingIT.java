@@ -158,14 +158,15 @@ class LeaseFencingIT {
     CredentialStore store = new CredentialStore(db.jdbc);
     Instant revokeAt = Instant.now().plusSeconds(20).truncatedTo(ChronoUnit.MICROS);
     assertThat(store.endRenewalsOfPod(stand.podUid, revokeAt)).containsExactly(id);
-    assertThat(store.dueBy(stand.paused, Instant.now(), 10))
+    assertThat(store.dueBy(stand.paused, Instant.now(), Instant.now(), 10))
         .extracting(CredentialStore.Due::id)
         .containsExactly(id);
 
     assertThat(stand.keeper.tend(id)).isEqualTo(revokeAt);
 
     verifyNoInteractions(stand.vault);
-    assertThat(store.dueBy(stand.paused, Instant.now().plusSeconds(10), 10)).isEmpty();
+    assertThat(store.dueBy(stand.paused, Instant.now(), Instant.now().plusSeconds(10), 10))
+        .isEmpty();
     Map<String, Object> after = row(id);
     assertThat(after.get("state")).isEqualTo("ACTIVE");
     assertThat(after.get("revoke_trigger")).isEqualTo("POD_DELETED");
