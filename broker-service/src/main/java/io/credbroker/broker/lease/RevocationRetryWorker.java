@@ -7,7 +7,8 @@ import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.lease.RevocationRetryQueue.PendingRevocation;
 import io.credbroker.broker.vault.VaultDatabaseCredentials;
 import java.time.Clock;
-import java.time.Instant;
+import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,6 +31,7 @@ final class RevocationRetryWorker {
   private final Clock clock;
   private final BrokerProperties.Lease settings;
   private final LeaseMetrics metrics;
+  private final Duration claimLease;
 
   RevocationRetryWorker(
       RevocationRetryQueue retryQueue,
@@ -37,19 +39,44 @@ final class RevocationRetryWorker {
       Clock clock,
       BrokerProperties.Lease settings,
       LeaseMetrics metrics) {
+    this(retryQueue, vault, clock, settings, metrics, RevocationRetryQueue.CLAIM_LEASE);
+  }
+
+  /**
+   * @param claimLease how long a claimed row is this worker's: longer than one revocation takes,
+   *     Vault's retries included
+   */
+  RevocationRetryWorker(
+      RevocationRetryQueue retryQueue,
+      VaultDatabaseCredentials vault,
+      Clock clock,
+      BrokerProperties.Lease settings,
+      LeaseMetrics metrics,
+      Duration claimLease) {
     this.retryQueue = Objects.requireNonNull(retryQueue, "retryQueue");
     this.vault = Objects.requireNonNull(vault, "vault");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.settings = Objects.requireNonNull(settings, "settings");
     this.metrics = Objects.requireNonNull(metrics, "metrics");
+    this.claimLease = Objects.requireNonNull(claimLease, "claimLease");
   }
 
-  /** Retries revocations Vault has not confirmed yet, with bounded exponential backoff. */
+  /**
+   * Retries revocations Vault has not confirmed yet, with bounded exponential backoff: up to the
+   * batch size in one pass, each claimed just before it is tried. A claim of the whole batch at
+   * once ran out while the batch was worked one revocation after another (a thousand deferred
+   * releases of a rolling update, or a slow Vault, take longer than the claim), and another replica
+   * then claimed and revoked the same leases again, doubling Vault's work when it had the least
+   * room.
+   */
   void workRetryQueue() {
     try {
-      Instant now = clock.instant();
-      for (PendingRevocation pending :
-          retryQueue.claimDue(now, RevocationRetryQueue.CLAIM_LEASE, settings.batchSize())) {
+      for (int worked = 0; worked < settings.batchSize(); worked++) {
+        List<PendingRevocation> claimed = retryQueue.claimDue(clock.instant(), claimLease, 1);
+        if (claimed.isEmpty()) {
+          return;
+        }
+        PendingRevocation pending = claimed.get(0);
         try {
           vault.revoke(pending.leaseId());
           retryQueue.confirmed(pending.credentialId());
