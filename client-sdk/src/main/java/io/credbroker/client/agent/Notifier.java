@@ -13,7 +13,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -165,16 +168,33 @@ sealed interface Notifier {
       }
     }
 
+    /**
+     * The timeout bounds the whole call, body included: the JDK's own request timeout ends once the
+     * answer's headers arrived, so an endpoint that sends them and then stalls its body would hold
+     * the agent's one callback thread (every later rotation, the stop) for good.
+     */
     @Override
     public void notifyApplication() throws IOException, InterruptedException {
       HttpClient client = HttpClient.newBuilder().connectTimeout(timeout).build();
-      HttpResponse<String> response =
-          client.send(
+      CompletableFuture<HttpResponse<Void>> call =
+          client.sendAsync(
               HttpRequest.newBuilder(url)
                   .timeout(timeout)
                   .POST(HttpRequest.BodyPublishers.noBody())
                   .build(),
-              HttpResponse.BodyHandlers.ofString());
+              HttpResponse.BodyHandlers.discarding());
+      HttpResponse<Void> response;
+      try {
+        response = call.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+      } catch (TimeoutException e) {
+        throw new IOException("POST " + url + " did not answer within " + timeout, e);
+      } catch (ExecutionException e) {
+        throw e.getCause() instanceof IOException io
+            ? io
+            : new IOException("POST " + url + " failed: " + e.getCause(), e.getCause());
+      } finally {
+        call.cancel(true);
+      }
       if (response.statusCode() / 100 != 2) {
         throw new IOException("POST " + url + " answered " + response.statusCode());
       }
@@ -218,6 +238,9 @@ sealed interface Notifier {
               .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
               .start();
       if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+        // What the command started goes too (a curl waiting on a hung application, say): left
+        // behind, each rotation's retries would pile them up against the container's limits.
+        process.descendants().forEach(ProcessHandle::destroyForcibly);
         process.destroyForcibly();
         throw new IOException(command.get(0) + " did not finish within " + timeout);
       }

@@ -3,6 +3,7 @@ package io.credbroker.client.agent;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
@@ -11,6 +12,7 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -108,6 +110,60 @@ class NotifierTest {
             () -> new Notifier.Command("sleep 5", Duration.ofMillis(200)).notifyApplication())
         .isInstanceOf(IOException.class)
         .hasMessageContaining("did not finish");
+  }
+
+  @Test
+  void httpFailsWithinItsTimeoutWhenTheAnswersBodyStalls() throws Exception {
+    // The JDK's request timeout ends with the answer's headers: before, a body that never came
+    // held the agent's callback thread (and every later rotation) for good.
+    HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    server.setExecutor(Executors.newCachedThreadPool());
+    server.createContext(
+        "/stalls",
+        exchange -> {
+          exchange.sendResponseHeaders(200, 0);
+          exchange.getResponseBody().write('{');
+          exchange.getResponseBody().flush();
+          try {
+            Thread.sleep(60_000);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          exchange.close();
+        });
+    server.start();
+    try {
+      Notifier.Http stalled =
+          new Notifier.Http(
+              URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/stalls"),
+              Duration.ofMillis(500));
+      assertTimeoutPreemptively(
+          Duration.ofSeconds(10),
+          () ->
+              assertThatThrownBy(stalled::notifyApplication)
+                  .isInstanceOf(IOException.class)
+                  .hasMessageContaining("did not answer within"));
+    } finally {
+      server.stop(0);
+    }
+  }
+
+  @Test
+  void aCommandThatTimesOutTakesWhatItStartedWithIt() throws Exception {
+    Path pidFile = dir.resolve("child.pid");
+    assertThatThrownBy(
+            () ->
+                new Notifier.Command(
+                        "sleep 30 & echo $! > '" + pidFile + "'; wait", Duration.ofMillis(500))
+                    .notifyApplication())
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining("did not finish");
+
+    long child = Long.parseLong(Files.readString(pidFile).strip());
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(
+            () -> assertThat(ProcessHandle.of(child).filter(ProcessHandle::isAlive)).isEmpty());
   }
 
   /** An application that records each {@code signal} in {@code reloads} and keeps running. */
