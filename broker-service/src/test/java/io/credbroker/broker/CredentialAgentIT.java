@@ -273,6 +273,42 @@ class CredentialAgentIT {
   }
 
   @Test
+  void anAgentStartedOverFilesAlreadyThereTellsTheApplicationUntilItIsHeard() throws Exception {
+    // The agent container restarted while the application runs on the files the previous agent
+    // wrote: its new credential replaces them, and the application must hear of it. Before, a new
+    // process took its first credential for one the application had not read yet: one call, its
+    // failure only logged, and the application kept a password its role would lose.
+    Path secrets = Files.createDirectories(dir.resolve("secrets-restarted"));
+    Files.writeString(secrets.resolve("db.json"), "{}");
+    AtomicInteger calls = new AtomicInteger();
+    HttpServer application = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    application.createContext(
+        "/reload",
+        exchange -> {
+          exchange.sendResponseHeaders(calls.incrementAndGet() == 1 ? 503 : 204, -1);
+          exchange.close();
+        });
+    application.start();
+    toClose.add(() -> application.stop(0));
+
+    CredentialAgent agent =
+        start(
+            fixture.grpcPort,
+            newPodToken(),
+            new RecordingEvents(),
+            "--file",
+            secrets.resolve("db.json") + "=json",
+            "--notify-http",
+            "http://127.0.0.1:" + application.getAddress().getPort() + "/reload");
+
+    Credential written = agent.awaitFiles(Duration.ofSeconds(20));
+    assertThat(calls.get()).isGreaterThanOrEqualTo(2);
+    assertThat(json(secrets.resolve("db.json")).get("credential_id"))
+        .isEqualTo(written.credentialId());
+    agent.close();
+  }
+
+  @Test
   void rotationSignalsTheApplicationInThePidFileAfterTheFileWasReplaced() throws Exception {
     Path secrets = dir.resolve("secrets");
     Path pgpass = secrets.resolve(".pgpass");

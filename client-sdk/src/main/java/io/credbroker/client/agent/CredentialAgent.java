@@ -8,6 +8,7 @@ import io.credbroker.client.CredentialListener;
 import io.credbroker.client.CredentialSubscription;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -48,12 +49,21 @@ public final class CredentialAgent implements AutoCloseable {
   private final CredentialBrokerClient client;
   private final CompletableFuture<Credential> firstWritten = new CompletableFuture<>();
   private final CompletableFuture<CredentialBrokerException> stopped = new CompletableFuture<>();
-  private final AtomicBoolean wroteAny = new AtomicBoolean();
+
+  /**
+   * The files hold a credential the application may be using: this process wrote them, or they were
+   * there when it started (an agent restarted while the application runs). Only before that is a
+   * failed notification harmless, the application not having read anything yet.
+   */
+  private final AtomicBoolean filesMayBeInUse;
+
   private volatile @Nullable CredentialSubscription subscription;
 
   private CredentialAgent(AgentSettings settings, CredentialBrokerClient client) {
     this.settings = settings;
     this.client = client;
+    this.filesMayBeInUse =
+        new AtomicBoolean(settings.files().stream().anyMatch(file -> Files.exists(file.path())));
   }
 
   /** Builds the client and opens the stream; returns at once. */
@@ -179,7 +189,7 @@ public final class CredentialAgent implements AutoCloseable {
 
     @Override
     public void onCredential(Credential credential) {
-      boolean first = !wroteAny.get();
+      boolean first = !filesMayBeInUse.get();
       try {
         write(settings, credential);
       } catch (IOException | RuntimeException e) {
@@ -191,7 +201,7 @@ public final class CredentialAgent implements AutoCloseable {
             e);
         throw e instanceof IOException io ? new UncheckedIOException(io) : (RuntimeException) e;
       }
-      wroteAny.set(true);
+      filesMayBeInUse.set(true);
       LOG.log(
           System.Logger.Level.INFO,
           "wrote {0} for credential {1} (user {2})",
