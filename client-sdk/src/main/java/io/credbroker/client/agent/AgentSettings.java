@@ -151,8 +151,22 @@ public record AgentSettings(
     if (role == null || role.isBlank()) {
       throw new IllegalArgumentException("--database-role is required");
     }
+    if (mode.contains(PosixFilePermission.OTHERS_WRITE)) {
+      throw new IllegalArgumentException(
+          "--file-mode must not let others write a credential file, was "
+              + PosixFilePermissions.toString(mode));
+    }
     List<OutputFile> files = new ArrayList<>();
     for (String[] spec : fileSpecs) {
+      if (FileFormat.PGPASS.name().equalsIgnoreCase(spec[1]) && !ownerOnly(mode)) {
+        // libpq (and the drivers that follow it) skip such a file without a word and log in
+        // without a password.
+        throw new IllegalArgumentException(
+            "libpq ignores a password file that its group or others may read; --file-mode must be"
+                + " 0600 or stricter for the pgpass file "
+                + spec[0]
+                + " (run the application as the agent's user, or set --owner)");
+      }
       files.add(new OutputFile(Path.of(spec[0]), template(spec[1]), mode, owner));
     }
     return new AgentSettings(
@@ -218,6 +232,10 @@ public record AgentSettings(
       }
     }
     return FileFormat.named(format).template();
+  }
+
+  private static boolean ownerOnly(Set<PosixFilePermission> mode) {
+    return mode.stream().allMatch(permission -> permission.name().startsWith("OWNER_"));
   }
 
   private static Set<PosixFilePermission> mode(String octal) {

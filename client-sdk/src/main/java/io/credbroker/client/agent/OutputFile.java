@@ -42,7 +42,8 @@ record OutputFile(
     Objects.requireNonNull(path, "path");
     Objects.requireNonNull(template, "template");
     permissions = Set.copyOf(permissions);
-    if (owner != null && !owner.matches("[0-9]+(:[0-9]+)?")) {
+    if (owner != null && !owner.matches("[0-9]{1,9}(:[0-9]{1,9})?")) {
+      // Nine digits at most: a larger id would only fail at the first write, past start-up.
       throw new IllegalArgumentException("owner must be a numeric uid or uid:gid, was " + owner);
     }
   }

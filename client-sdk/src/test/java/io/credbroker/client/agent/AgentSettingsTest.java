@@ -8,6 +8,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -33,7 +35,7 @@ class AgentSettingsTest {
             "--requested-ttl",
             "15m",
             "--file",
-            "/s/.pgpass=pgpass",
+            "/s/db.env=env",
             "--file",
             "/s/database.yml=template:" + template,
             "--file-mode",
@@ -49,7 +51,7 @@ class AgentSettingsTest {
     assertThat(settings.requestedTtl()).isEqualTo(Duration.ofMinutes(15));
     assertThat(settings.files())
         .extracting(OutputFile::path)
-        .containsExactly(Path.of("/s/.pgpass"), Path.of("/s/database.yml"));
+        .containsExactly(Path.of("/s/db.env"), Path.of("/s/database.yml"));
     assertThat(
             settings
                 .files()
@@ -178,6 +180,27 @@ class AgentSettingsTest {
     assertThatThrownBy(() -> AgentSettings.parse("--target", "b:1", "--verbose"))
         .hasMessage("unknown option --verbose");
     assertThatThrownBy(() -> AgentSettings.parse("--target")).hasMessage("--target needs a value");
+  }
+
+  @Test
+  void aModeOrOwnerTheFilesCannotWorkWithIsRefusedAtStartUp() {
+    // libpq skips a password file its group or others may read and logs in without a password.
+    assertThatThrownBy(() -> parse("--file", "/s/.pgpass=pgpass", "--file-mode", "0640"))
+        .hasMessageContaining("libpq ignores a password file")
+        .hasMessageContaining("/s/.pgpass");
+    assertThat(parse("--file", "/s/.pgpass=pgpass", "--file-mode", "0400").files()).hasSize(1);
+    assertThat(parse("--file", "/s/db.env=env", "--file-mode", "0640").files()).hasSize(1);
+    assertThatThrownBy(() -> parse("--file", "/s/db.env=env", "--file-mode", "0666"))
+        .hasMessageContaining("must not let others write");
+    // A uid past what the system takes failed only at the first write, after start-up.
+    assertThatThrownBy(() -> parse("--file", "/s/db.env=env", "--owner", "99999999999"))
+        .hasMessageContaining("owner must be a numeric uid");
+  }
+
+  private static AgentSettings parse(String... more) {
+    List<String> args = new ArrayList<>(List.of("--target", "b:1", "--database-role", "db1"));
+    args.addAll(List.of(more));
+    return AgentSettings.parse(args.toArray(String[]::new));
   }
 
   @Test
