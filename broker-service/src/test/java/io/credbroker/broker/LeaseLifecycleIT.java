@@ -234,6 +234,29 @@ class LeaseLifecycleIT {
   }
 
   @Test
+  void releasingACredentialJustReplacedByARotationAlsoEndsTheReplacement() throws Exception {
+    // The pod shuts down as the rotation reaches it: its client releases the credential it holds,
+    // the one the rotation replaced. Before, the replacement lived on, unused, on the stream.
+    String token = pods.token(pods.create());
+    EventStream stream = watch(fixture.channel, token, SHORT_ROLE, null);
+    Credential original = client.remember(stream.first().getIssued().getCredential());
+    Credential replacement =
+        client.remember(
+            stream
+                .await(CredentialEvent::hasRotated, 1, Duration.ofSeconds(15))
+                .getRotated()
+                .getCredential());
+
+    release(token, original.getCredentialId());
+
+    assertThat(fixture.record(replacement.getCredentialId()).state())
+        .isEqualTo(CredentialState.RELEASED);
+    assertThat(fixture.roleExists(replacement.getUsername())).isFalse();
+    assertThat(fixture.roleExists(original.getUsername())).isFalse();
+    await().atMost(Duration.ofSeconds(5)).until(stream.completed::get);
+  }
+
+  @Test
   void aBlockedPodsCredentialThatItsRevocationLeftIsRevokedAtItsNextLookNotRenewed()
       throws Exception {
     String pod = pods.create();

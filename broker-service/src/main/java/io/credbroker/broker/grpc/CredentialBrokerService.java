@@ -173,10 +173,11 @@ final class CredentialBrokerService extends CredentialBrokerGrpc.CredentialBroke
       ReleaseCredentialRequest request,
       StreamObserver<ReleaseCredentialResponse> responseObserver) {
     try {
-      UUID released =
-          issuer.release(BearerTokenInterceptor.currentToken(), request.getCredentialId());
-      // A stream still holding it on this replica has nothing left to carry.
-      streams.released(released);
+      // A stream still holding one of them on this replica has nothing left to carry.
+      for (UUID released :
+          issuer.release(BearerTokenInterceptor.currentToken(), request.getCredentialId())) {
+        streams.released(released);
+      }
       responseObserver.onNext(ReleaseCredentialResponse.getDefaultInstance());
       responseObserver.onCompleted();
     } catch (RuntimeException e) {

@@ -13,6 +13,8 @@ import io.credbroker.broker.vault.CreationNotSent;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
@@ -213,15 +215,21 @@ public class CredentialIssuer {
   }
 
   /**
-   * Releases a credential of the caller's pod (revoked at once).
+   * Releases a credential of the caller's pod (revoked at once), and a replacement of it a rotation
+   * issued.
    *
-   * @return the released credential's id
+   * @return the released credential's id, then those of the replacements this call ended
    */
-  public UUID release(@Nullable BearerToken token, String credentialId) {
+  public List<UUID> release(@Nullable BearerToken token, String credentialId) {
     PodIdentity identity = authenticator.authenticate(token);
     UUID id = parseId(credentialId, "credential_id");
-    leases.release(identity, id);
-    return id;
+    List<UUID> ended = new ArrayList<>(List.of(id));
+    for (UUID also : leases.release(identity, id)) {
+      if (!also.equals(id)) {
+        ended.add(also);
+      }
+    }
+    return ended;
   }
 
   /** Acknowledges a rotation for the caller's pod. */

@@ -63,6 +63,19 @@ public class CredentialQueries {
         .optional();
   }
 
+  /** The live credentials of pod {@code podUid} that a rotation issued to replace {@code id}. */
+  public List<CredentialRecord> findLiveReplacements(UUID id, String podUid) {
+    return jdbc.sql(
+            "SELECT "
+                + COLUMNS
+                + " FROM credential WHERE replaces = :id AND pod_uid = :podUid"
+                + " AND state = 'ACTIVE'")
+        .param("id", id)
+        .param("podUid", podUid)
+        .query(CredentialRows::record)
+        .list();
+  }
+
   /** Every credential ever issued to the given PostgreSQL user name (normally one). */
   public List<CredentialRecord> findByUsername(String username) {
     return jdbc.sql("SELECT " + COLUMNS + " FROM credential WHERE username = :username")

@@ -98,10 +98,10 @@ public class CredentialStore {
       "WITH ended AS (UPDATE credential SET "
           + ENDING
           + " WHERE id = ? AND state = 'ACTIVE' AND pod_uid = ?"
-          + " RETURNING id, lease_id, username, replaces),"
+          + " RETURNING id, lease_id, username, replaces, revoke_after IS NOT NULL AS marked),"
           + " queued AS ("
           + QUEUE_ENDED
-          + ") SELECT lease_id, username, replaces FROM ended";
+          + ") SELECT lease_id, username, replaces, marked FROM ended";
 
   /**
    * {@link #supersede}: revoke after, trigger, revoke after (the next action), id, then {@link
@@ -593,7 +593,8 @@ public class CredentialStore {
                     id,
                     rs.getString("lease_id"),
                     rs.getString("username"),
-                    rs.getObject("replaces", UUID.class)))
+                    rs.getObject("replaces", UUID.class),
+                    rs.getBoolean("marked")))
         .optional();
   }
 
@@ -604,8 +605,11 @@ public class CredentialStore {
    * @param leaseId its Vault lease, now queued for revocation
    * @param username its database user
    * @param replaces the credential it replaced in a rotation, or {@code null}
+   * @param marked whether it was already due to be revoked (a rotation had replaced it, its pod was
+   *     deleted, its binding removed): only then may a replacement of it be live
    */
-  record EndedCredential(UUID id, String leaseId, String username, @Nullable UUID replaces) {}
+  record EndedCredential(
+      UUID id, String leaseId, String username, @Nullable UUID replaces, boolean marked) {}
 
   /**
    * Whether the live credential is still held as its owner read it in {@code seen}: the same owner,

@@ -15,6 +15,8 @@ import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.UUID;
@@ -295,11 +297,15 @@ public class LeaseService implements AutoCloseable {
 
   /**
    * Revokes a credential of the caller's pod at once, together with a credential it replaced that
-   * is still draining (a pod that shuts down needs neither). Idempotent.
+   * is still draining, and a replacement of it that a rotation issued (a pod that shuts down needs
+   * none of them: one released just as a rotation replaced it never took the replacement).
+   * Idempotent.
    *
+   * @return the live credentials this call ended: {@code credentialId} first (unless it had ended
+   *     already), then any replacement of it; the streams that hold them have nothing left to carry
    * @throws BrokerException {@code CREDENTIAL_NOT_FOUND} when the id never belonged to this pod
    */
-  public void release(PodIdentity owner, UUID credentialId) {
+  public List<UUID> release(PodIdentity owner, UUID credentialId) {
     try {
       RevocationTrigger trigger = RevocationTrigger.RELEASE;
       Instant now = clock.instant();
@@ -317,7 +323,7 @@ public class LeaseService implements AutoCloseable {
                   now.plus(RevocationRetryQueue.CLAIM_LEASE));
       if (ended.isEmpty()) {
         findOwned(owner, credentialId);
-        return;
+        return List.of();
       }
       EndedCredential released = ended.get();
       if (releaseRevocations.tryAcquirePermission()) {
@@ -337,6 +343,20 @@ public class LeaseService implements AutoCloseable {
       if (draining.isPresent() && draining.get().state() == CredentialState.ACTIVE) {
         revoke(draining.get(), null, RevocationTrigger.RELEASE);
       }
+      List<UUID> endedHere = new ArrayList<>(List.of(released.id()));
+      if (released.marked()) {
+        // Replaced by a rotation (or due to end) before the pod let it go: a replacement on its
+        // way to the pod's stream would otherwise live on, unused, until that stream's grace ran
+        // out. Read only then, so that a plain release stays one statement.
+        for (CredentialRecord replacement :
+            credentials.findLiveReplacements(
+                released.id(), Objects.requireNonNull(owner.podUid()))) {
+          if (revoke(replacement, null, RevocationTrigger.RELEASE).ended()) {
+            endedHere.add(replacement.id());
+          }
+        }
+      }
+      return endedHere;
     } catch (DataAccessException e) {
       throw stateStoreUnavailable(e);
     }

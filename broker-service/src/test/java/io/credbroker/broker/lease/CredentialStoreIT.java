@@ -196,6 +196,45 @@ class CredentialStoreIT {
   }
 
   @Test
+  void aReleaseOfACredentialARotationReplacedSaysSoAndItsReplacementIsFound() {
+    String podUid = UUID.randomUUID().toString();
+    UUID replaced = insertCredential("application", podUid);
+    UUID plain = insertCredential("application", podUid);
+    assertThat(supersede(seen(replaced))).isTrue();
+    UUID replacement = insertCredential("application", podUid);
+    db.jdbc
+        .sql("UPDATE credential SET replaces = :replaced WHERE id = :id")
+        .param("replaced", replaced)
+        .param("id", replacement)
+        .update();
+    CredentialQueries queries = new CredentialQueries(db.jdbc);
+    Instant now = Instant.now();
+
+    assertThat(
+            store.endOwnedAndQueue(
+                replaced,
+                podUid,
+                CredentialState.RELEASED,
+                RevocationTrigger.RELEASE,
+                now,
+                now.plusSeconds(30)))
+        .hasValueSatisfying(ended -> assertThat(ended.marked()).isTrue());
+    assertThat(
+            store.endOwnedAndQueue(
+                plain,
+                podUid,
+                CredentialState.RELEASED,
+                RevocationTrigger.RELEASE,
+                now,
+                now.plusSeconds(30)))
+        .hasValueSatisfying(ended -> assertThat(ended.marked()).isFalse());
+    assertThat(queries.findLiveReplacements(replaced, podUid))
+        .extracting(CredentialRecord::id)
+        .containsExactly(replacement);
+    assertThat(queries.findLiveReplacements(replaced, UUID.randomUUID().toString())).isEmpty();
+  }
+
+  @Test
   void undoingASupersedeKeepsAMarkMadeAfterIt() {
     String podUid = UUID.randomUUID().toString();
     UUID id = insertCredential("application", podUid);

@@ -28,6 +28,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
+import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
@@ -317,7 +318,7 @@ class LeaseServiceTest {
         .thenReturn(
             Optional.of(
                 new CredentialStore.EndedCredential(
-                    released, "database/creds/db1-role/def", "v-k-db1-def", draining.id())));
+                    released, "database/creds/db1-role/def", "v-k-db1-def", draining.id(), false)));
     when(credentials.findById(draining.id())).thenReturn(Optional.of(draining));
     when(store.endAndQueue(any(), eq(CredentialState.RELEASED), any(), any(), any()))
         .thenReturn(true);
@@ -339,6 +340,31 @@ class LeaseServiceTest {
     // user. The one it replaced is read once, and revoked as read.
     verify(credentials, never()).findById(released);
     verify(credentials, times(1)).findById(draining.id());
+    // Not replaced by a rotation: no replacement to look for.
+    verify(credentials, never()).findLiveReplacements(any(), any());
+  }
+
+  @Test
+  void releasingACredentialARotationReplacedAlsoEndsItsReplacement() {
+    // The pod lets go of its credential just as a rotation replaced it: the replacement, on its
+    // way to the pod's stream, is never taken. Before, it lived on until the stream's grace ran
+    // out.
+    UUID released = UUID.randomUUID();
+    CredentialRecord replacement = activeRecord();
+    when(store.endOwnedAndQueue(eq(released), eq("uid-1"), any(), any(), any(), any()))
+        .thenReturn(
+            Optional.of(
+                new CredentialStore.EndedCredential(
+                    released, "database/creds/db1-role/def", "v-k-db1-def", null, true)));
+    when(credentials.findLiveReplacements(released, "uid-1")).thenReturn(List.of(replacement));
+    when(store.endAndQueue(eq(replacement.id()), eq(CredentialState.RELEASED), any(), any(), any()))
+        .thenReturn(true);
+
+    assertThat(leases.release(POD, released)).containsExactly(released, replacement.id());
+
+    verify(vault).revoke("database/creds/db1-role/def");
+    verify(vault).revoke(replacement.leaseId());
+    verify(retryQueue).confirmed(replacement.id());
   }
 
   @Test
@@ -367,7 +393,7 @@ class LeaseServiceTest {
         .thenReturn(
             Optional.of(
                 new CredentialStore.EndedCredential(
-                    record.id(), record.leaseId(), record.username(), null)));
+                    record.id(), record.leaseId(), record.username(), null, false)));
     ListAppender<ILoggingEvent> logs = new ListAppender<>();
     logs.start();
     Logger logger = (Logger) LoggerFactory.getLogger(LeaseService.class);
