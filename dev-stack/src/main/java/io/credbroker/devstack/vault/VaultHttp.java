@@ -231,17 +231,28 @@ final class VaultHttp {
     return caps.contains("update") || caps.contains("create");
   }
 
-  /** Vault's root-protected paths that need {@code sudo} besides the operation's capability. */
+  /**
+   * Vault's root-protected paths that need {@code sudo} besides the operation's capability, for
+   * every operation on them: the system backend's {@code PathsSpecial.Root} ({@code
+   * vault/logical_system.go}: {@code auth/*}, {@code leases/lookup/*}, {@code leases}, {@code
+   * audit}, {@code raw}, the prefix and force revocations, ...) and the token store's {@code
+   * accessors/}.
+   */
   private static boolean needsSudo(Call call) {
     String p = call.path();
     return p.startsWith("sys/leases/revoke-prefix/")
         || p.startsWith("sys/leases/revoke-force/")
         || p.startsWith("sys/revoke-prefix/")
         || p.startsWith("sys/revoke-force/")
-        || (p.startsWith("sys/leases/lookup/") && call.op() == Operation.LIST)
-        || (p.startsWith("sys/auth/") && call.op() != Operation.READ)
+        || p.startsWith("sys/leases/lookup/")
+        || p.equals("sys/leases")
+        || p.startsWith("sys/auth/")
         || p.startsWith("sys/audit")
         || p.startsWith("sys/raw")
+        || p.equals("sys/remount")
+        || p.equals("sys/rotate")
+        || p.equals("sys/seal")
+        || p.equals("sys/step-down")
         || p.equals("auth/token/accessors/");
   }
 

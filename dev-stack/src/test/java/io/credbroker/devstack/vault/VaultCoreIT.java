@@ -549,6 +549,40 @@ class VaultCoreIT {
   }
 
   @Test
+  void readingAnAuthMountsTuningOrTheIrrevocableLeasesNeedsSudoToo() throws Exception {
+    // Vault's system backend protects auth/* and leases for every operation, reads included;
+    // before, a read there went through with read alone.
+    root.opsForSys()
+        .createOrUpdatePolicy(
+            "reader-no-sudo",
+            Policy.of(
+                Rule.builder().path("sys/auth/*").capabilities(BuiltinCapabilities.READ).build(),
+                Rule.builder().path("sys/leases").capabilities(BuiltinCapabilities.READ).build()));
+    root.opsForSys()
+        .createOrUpdatePolicy(
+            "reader-sudo",
+            Policy.of(
+                Rule.builder()
+                    .path("sys/auth/*")
+                    .capabilities(BuiltinCapabilities.READ, BuiltinCapabilities.SUDO)
+                    .build(),
+                Rule.builder()
+                    .path("sys/leases")
+                    .capabilities(BuiltinCapabilities.READ, BuiltinCapabilities.SUDO)
+                    .build()));
+    String withoutSudo = createToken("{\"policies\":[\"reader-no-sudo\"],\"ttl\":\"5m\"}");
+    String withSudo = createToken("{\"policies\":[\"reader-sudo\"],\"ttl\":\"5m\"}");
+
+    assertThat(raw("GET", "sys/auth/token/tune", withoutSudo, null).statusCode()).isEqualTo(403);
+    assertThat(raw("GET", "sys/leases?type=irrevocable", withoutSudo, null).statusCode())
+        .isEqualTo(403);
+    HttpResponse<String> tune = raw("GET", "sys/auth/token/tune", withSudo, null);
+    assertThat(tune.statusCode()).as(tune.body()).isEqualTo(200);
+    HttpResponse<String> irrevocable = raw("GET", "sys/leases?type=irrevocable", withSudo, null);
+    assertThat(irrevocable.statusCode()).as(irrevocable.body()).isEqualTo(200);
+  }
+
+  @Test
   void listIsGovernedByTheRuleForThePathWithoutItsTrailingSlash() throws Exception {
     enableDatabase("db-list", "r", "1h", "2h");
     root.read("db-list/creds/r");
