@@ -340,6 +340,7 @@ final class KubernetesAuth {
             ttl,
             maxTtl,
             Duration.ofSeconds(role.path("token_explicit_max_ttl").asLong()),
+            Duration.ofSeconds(role.path("token_period").asLong()),
             true,
             true,
             roleName,

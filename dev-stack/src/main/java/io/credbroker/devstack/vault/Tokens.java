@@ -90,12 +90,65 @@ final class Tokens {
       boolean orphan,
       @Nullable String role,
       @Nullable String parentAccessor) {
+    return create(
+        policies,
+        displayName,
+        meta,
+        path,
+        ttl,
+        maxTtl,
+        explicitMaxTtl,
+        Duration.ZERO,
+        renewable,
+        orphan,
+        role,
+        parentAccessor);
+  }
+
+  /**
+   * {@link #create} for an auth method's login, which may ask for a periodic token ({@code period}
+   * above zero): its TTL is the period (the explicit max TTL, if set, caps it), and it has no max
+   * TTL but the explicit one, so each renewal grants the period again (Vault's {@code
+   * CalculateTTL}, as {@code RegisterAuth} and {@code RenewToken} call it).
+   */
+  Issued create(
+      List<String> policies,
+      String displayName,
+      Map<String, String> meta,
+      String path,
+      Duration ttl,
+      Duration maxTtl,
+      Duration explicitMaxTtl,
+      Duration period,
+      boolean renewable,
+      boolean orphan,
+      @Nullable String role,
+      @Nullable String parentAccessor) {
     Instant now = clock.instant();
     Duration max = maxTtl;
     if (!explicitMaxTtl.isZero() && explicitMaxTtl.compareTo(max) < 0) {
       max = explicitMaxTtl;
     }
     Duration granted = ttl.compareTo(max) > 0 ? max : ttl;
+    @Nullable Instant maxExpire = now.plus(max);
+    // Vault caps a period at the max TTL (the mount's, or the login's), with a warning it does not
+    // pass on; the renewals then grant the capped period.
+    Duration effectivePeriod = period.compareTo(maxTtl) > 0 ? maxTtl : period;
+    if (!effectivePeriod.isZero()) {
+      granted =
+          TtlCalculator.calculate(
+                  Mount.SYSTEM_TTL,
+                  Mount.SYSTEM_TTL,
+                  Duration.ZERO,
+                  ttl,
+                  effectivePeriod,
+                  maxTtl,
+                  explicitMaxTtl,
+                  now,
+                  now)
+              .ttl();
+      maxExpire = explicitMaxTtl.isZero() ? null : now.plus(explicitMaxTtl);
+    }
     String id = Ids.serviceToken();
     Token t =
         new Token(
@@ -108,10 +161,10 @@ final class Tokens {
             now.plus(granted),
             granted,
             ttl,
-            now.plus(max),
+            maxExpire,
             explicitMaxTtl,
             null,
-            Duration.ZERO,
+            effectivePeriod,
             renewable,
             orphan,
             role,
@@ -210,6 +263,22 @@ final class Tokens {
               period,
               Duration.ZERO,
               explicitMax,
+              t.issueTime(),
+              now);
+      ttl = c.ttl();
+      warnings = c.warnings();
+    } else if (!t.period().isZero()) {
+      // A periodic login token: the period again, bounded only by the explicit max TTL. (Vault's
+      // auth methods hand back the role's period of the renewal's time; this is the login's.)
+      TtlCalculator.Calculated c =
+          TtlCalculator.calculate(
+              Mount.SYSTEM_TTL,
+              Mount.SYSTEM_TTL,
+              increment,
+              t.defaultTtl(),
+              t.period(),
+              Duration.ZERO,
+              t.explicitMaxTtl(),
               t.issueTime(),
               now);
       ttl = c.ttl();

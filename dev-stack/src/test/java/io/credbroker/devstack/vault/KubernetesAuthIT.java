@@ -242,4 +242,39 @@ class KubernetesAuthIT {
         .isInstanceOf(org.springframework.vault.VaultException.class)
         .hasMessageContaining("invalid token");
   }
+
+  @Test
+  void aRoleWithATokenPeriodGivesPeriodicTokensThatRenewForThePeriod() throws Exception {
+    // Vault's login hands the role's token_period to the token: its TTL is the period, and only
+    // an explicit max TTL bounds it. Before, the period was stored with the role and ignored.
+    root.write(
+        "auth/kubernetes/role/periodic",
+        Map.of(
+            "bound_service_account_names", List.of("application"),
+            "bound_service_account_namespaces", List.of("public"),
+            "audience", "vault",
+            "token_policies", List.of("app-db"),
+            "token_ttl", "30s",
+            "token_max_ttl", "2h",
+            "token_period", "1h"));
+    kube.createPod("public", "app-periodic", "application");
+    String jwt =
+        kube.issueToken(
+            "public", "application", "app-periodic", List.of("vault"), Duration.ofMinutes(10));
+
+    JsonNode auth = Json.MAPPER.readTree(rawLogin("periodic", jwt).body()).path("auth");
+    assertThat(auth.path("lease_duration").asLong()).isEqualTo(3600);
+    assertThat(auth.path("renewable").asBoolean()).isTrue();
+    VaultTemplate asPod =
+        new VaultTemplate(
+            VaultEndpoint.from(URI.create(stack.vaultAddress())),
+            new TokenAuthentication(auth.path("client_token").asText()));
+    VaultResponse self = asPod.read("auth/token/lookup-self");
+    assertThat(((Number) self.getRequiredData().get("period")).longValue()).isEqualTo(3600);
+    assertThat(((Number) self.getRequiredData().get("explicit_max_ttl")).longValue()).isZero();
+
+    // A renewal asking for 10 s gets the period again, not the increment.
+    VaultResponse renewed = asPod.write("auth/token/renew-self", Map.of("increment", "10s"));
+    assertThat(((Number) renewed.getAuth().get("lease_duration")).longValue()).isEqualTo(3600);
+  }
 }
