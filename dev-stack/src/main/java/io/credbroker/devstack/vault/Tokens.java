@@ -78,37 +78,10 @@ final class Tokens {
   /** Creates and stores a token; returns the secret id with the stored token. */
   record Issued(String id, Token token) {}
 
-  Issued create(
-      List<String> policies,
-      String displayName,
-      Map<String, String> meta,
-      String path,
-      Duration ttl,
-      Duration maxTtl,
-      Duration explicitMaxTtl,
-      boolean renewable,
-      boolean orphan,
-      @Nullable String role,
-      @Nullable String parentAccessor) {
-    return create(
-        policies,
-        displayName,
-        meta,
-        path,
-        ttl,
-        maxTtl,
-        explicitMaxTtl,
-        Duration.ZERO,
-        renewable,
-        orphan,
-        role,
-        parentAccessor);
-  }
-
   /**
-   * {@link #create} for an auth method's login, which may ask for a periodic token ({@code period}
-   * above zero): its TTL is the period (the explicit max TTL, if set, caps it), and it has no max
-   * TTL but the explicit one, so each renewal grants the period again (Vault's {@code
+   * Creates and stores a token for an auth method's login, which may ask for a periodic token
+   * ({@code period} above zero): its TTL is the period (the explicit max TTL, if set, caps it), and
+   * it has no max TTL but the explicit one, so each renewal grants the period again (Vault's {@code
    * CalculateTTL}, as {@code RegisterAuth} and {@code RenewToken} call it).
    */
   Issued create(
