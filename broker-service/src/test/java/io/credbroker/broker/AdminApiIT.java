@@ -583,6 +583,29 @@ class AdminApiIT {
         "INVALID_REQUEST");
     assertProblem(bare("/admin/v1/revocations", sreToken, null, null), 400, "INVALID_REQUEST");
     assertProblem(bare("/admin/v1/revocations", null, null, null), 401, "TOKEN_MISSING");
+    // A field the API does not know is refused, not dropped: before, a misspelled filter widened
+    // the revocation to the whole namespace, and a dry run asked for in the body revoked for real.
+    assertProblem(
+        post(
+            "/admin/v1/revocations",
+            sreToken,
+            "{\"namespace\":\"public\",\"service_account\":\"nobody\",\"reason\":\"x\"}"),
+        400,
+        "INVALID_REQUEST");
+    assertProblem(
+        post(
+            "/admin/v1/revocations",
+            sreToken,
+            "{\"namespace\":\"public\",\"dryRun\":true,\"reason\":\"x\"}"),
+        400,
+        "INVALID_REQUEST");
+    assertProblem(
+        post(
+            "/admin/v1/namespaces/public/pods/" + pod + "/revocations",
+            sreToken,
+            "{\"reason\":\"x\",\"dry_run\":true}"),
+        400,
+        "INVALID_REQUEST");
 
     try (Connection session = login(credential)) {
       assertThat(session.isValid(2)).isTrue();

@@ -4,16 +4,21 @@ import io.credbroker.broker.BrokerException;
 import java.net.URI;
 import java.time.Duration;
 import java.util.Locale;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.dao.DataAccessException;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
+import org.springframework.http.HttpStatusCode;
 import org.springframework.http.ProblemDetail;
 import org.springframework.http.ResponseEntity;
+import org.springframework.http.converter.HttpMessageNotReadableException;
 import org.springframework.web.bind.annotation.ExceptionHandler;
 import org.springframework.web.bind.annotation.RestControllerAdvice;
+import org.springframework.web.context.request.WebRequest;
 import org.springframework.web.servlet.mvc.method.annotation.ResponseEntityExceptionHandler;
+import tools.jackson.databind.exc.UnrecognizedPropertyException;
 
 /**
  * The one place where admin API failures become RFC 9457 problem details.
@@ -70,6 +75,33 @@ class AdminProblemDetails extends ResponseEntityExceptionHandler {
       headers.set(HttpHeaders.RETRY_AFTER, Long.toString(Math.max(1, retryAfter.toSeconds())));
     }
     return ResponseEntity.status(status).headers(headers).body(problem);
+  }
+
+  /**
+   * A body that cannot be read as the call's request (not JSON, a wrong type, a field the API does
+   * not know) is {@code INVALID_REQUEST}, like every other refusal of input, naming the unknown
+   * field (its name only, never a value).
+   */
+  @Override
+  protected @Nullable ResponseEntity<Object> handleHttpMessageNotReadable(
+      HttpMessageNotReadableException e,
+      HttpHeaders headers,
+      HttpStatusCode status,
+      WebRequest request) {
+    String detail =
+        e.getMostSpecificCause() instanceof UnrecognizedPropertyException unknown
+            ? "unknown field \""
+                + abbreviate(unknown.getPropertyName())
+                + "\"; the known ones are in the API's OpenAPI document"
+            : "the request body is not a valid JSON body for this call";
+    return ResponseEntity.badRequest()
+        .body(
+            brokerException(new BrokerException(BrokerException.Reason.INVALID_REQUEST, detail))
+                .getBody());
+  }
+
+  private static String abbreviate(String name) {
+    return name.length() <= 64 ? name : name.substring(0, 64) + "...";
   }
 
   @ExceptionHandler(DataAccessException.class)
