@@ -236,6 +236,11 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
     if (renewedTo != null && renewedTo.isAfter(sentExpireTime)) {
       stream.send(renewal(credentialId, renewedTo));
     }
+    endIfRevokedRecently(credentialId);
+  }
+
+  /** Ends the stream holding {@code credentialId} as its remembered revocation says, if any. */
+  private void endIfRevokedRecently(UUID credentialId) {
     Revocation revocation = revokedRecently.getIfPresent(credentialId);
     if (revocation != null) {
       revoked(credentialId, revocation);
@@ -343,10 +348,7 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
     // Revoked before this stream held it (its pod, by an operator whose notice reached this
     // replica between the replacement's issue and now): the stream is told at once, as one that
     // registers after its credential's revocation is, instead of staying open on a dropped role.
-    Revocation revocation = revokedRecently.getIfPresent(replacementId);
-    if (revocation != null) {
-      revoked(replacementId, revocation);
-    }
+    endIfRevokedRecently(replacementId);
     return true;
   }
 

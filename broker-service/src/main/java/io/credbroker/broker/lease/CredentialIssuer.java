@@ -13,7 +13,6 @@ import io.credbroker.broker.vault.CreationNotSent;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -223,13 +222,9 @@ public class CredentialIssuer {
   public List<UUID> release(@Nullable BearerToken token, String credentialId) {
     PodIdentity identity = authenticator.authenticate(token);
     UUID id = parseId(credentialId, "credential_id");
-    List<UUID> ended = new ArrayList<>(List.of(id));
-    for (UUID also : leases.release(identity, id)) {
-      if (!also.equals(id)) {
-        ended.add(also);
-      }
-    }
-    return ended;
+    // Empty when it had ended already: a stream may still hold it all the same.
+    List<UUID> ended = leases.release(identity, id);
+    return ended.isEmpty() ? List.of(id) : ended;
   }
 
   /** Acknowledges a rotation for the caller's pod. */

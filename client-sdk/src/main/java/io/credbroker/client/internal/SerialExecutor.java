@@ -86,7 +86,7 @@ final class SerialExecutor implements Executor {
     }
   }
 
-  static Duration retryDelay(int refusals) {
+  private static Duration retryDelay(int refusals) {
     Duration delay = FIRST_RETRY.multipliedBy(1L << Math.min(refusals, 10));
     return delay.compareTo(LONGEST_RETRY) > 0 ? LONGEST_RETRY : delay;
   }
