@@ -26,10 +26,12 @@ class RevocationConfiguration {
 
   /**
    * Notifications sent while the listener was disconnected are lost; the replay after a reconnect
-   * starts this much earlier than the last moment the listener knew itself connected, to allow for
-   * clock differences between replicas (replaying a revocation twice is harmless).
+   * starts this much earlier than the last moment the listener knew itself connected. It allows for
+   * clock differences between replicas and for the time between a credential's end (recorded before
+   * Vault is asked) and its notification (sent once Vault has answered, after up to three attempts
+   * of {@code spring.cloud.vault.read-timeout} each). Replaying a revocation twice is harmless.
    */
-  private static final Duration REPLAY_MARGIN = Duration.ofSeconds(30);
+  private static final Duration REPLAY_MARGIN = Duration.ofMinutes(2);
 
   @Bean
   RevocationStore revocationStore(

@@ -5,6 +5,7 @@ import io.credbroker.broker.lease.CredentialQuery;
 import io.credbroker.broker.lease.ListSlice;
 import io.credbroker.broker.lease.QueuedRevocation;
 import io.credbroker.broker.lease.RevocationRetryQueue;
+import io.credbroker.broker.lease.RevocationTrigger;
 import java.sql.Array;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -13,7 +14,9 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.Arrays;
 import java.util.Collection;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -21,6 +24,7 @@ import java.util.SortedSet;
 import java.util.TreeSet;
 import java.util.UUID;
 import org.jspecify.annotations.Nullable;
+import org.springframework.jdbc.core.RowMapper;
 import org.springframework.jdbc.core.simple.JdbcClient;
 
 /**
@@ -188,19 +192,46 @@ public class RevocationStore {
   }
 
   /**
-   * Credentials operator actions revoked since {@code since}, with the action (the stream reason).
+   * Credentials operator actions revoked since {@code since}, with the reason their streams end
+   * with: first those of the audit trail, with its action; then those an operator's revocation
+   * ended whose audit record is not written yet, or never is (a pod revocation writes its record
+   * only once Vault has revoked every credential of the pod, which can take longer than a listener
+   * stays away; a replica ends a blocked pod's credential at its next look without one): {@code
+   * POD_REVOKED} while their pod is blocked, {@code CREDENTIAL_REVOKED} otherwise. Each credential
+   * once.
    */
   List<RevocationMessage.CredentialRevoked> revokedSince(Instant since) {
-    return jdbc.sql(
-            "SELECT u.credential_id, e.action FROM audit_event e,"
-                + " unnest(e.credential_ids) AS u(credential_id) WHERE e.event_time >= :since"
-                + " ORDER BY e.id")
-        .param("since", OffsetDateTime.ofInstant(since, java.time.ZoneOffset.UTC))
-        .query(
-            (rs, row) ->
-                new RevocationMessage.CredentialRevoked(
-                    rs.getObject("credential_id", UUID.class), rs.getString("action")))
-        .list();
+    OffsetDateTime from = OffsetDateTime.ofInstant(since, java.time.ZoneOffset.UTC);
+    Map<UUID, RevocationMessage.CredentialRevoked> revoked = new LinkedHashMap<>();
+    RowMapper<RevocationMessage.CredentialRevoked> message =
+        (rs, row) ->
+            new RevocationMessage.CredentialRevoked(
+                rs.getObject("credential_id", UUID.class), rs.getString("action"));
+    for (RevocationMessage.CredentialRevoked audited :
+        jdbc.sql(
+                "SELECT u.credential_id, e.action FROM audit_event e,"
+                    + " unnest(e.credential_ids) AS u(credential_id) WHERE e.event_time >= :since"
+                    + " ORDER BY e.id")
+            .param("since", from)
+            .query(message)
+            .list()) {
+      revoked.putIfAbsent(audited.credentialId(), audited);
+    }
+    for (RevocationMessage.CredentialRevoked ended :
+        jdbc.sql(
+                "SELECT c.id AS credential_id, CASE WHEN EXISTS (SELECT 1 FROM pod_block b"
+                    + " WHERE b.pod_uid = c.pod_uid) THEN :pod ELSE :credential END AS action"
+                    + " FROM credential c WHERE c.state <> 'ACTIVE' AND c.end_reason = :admin"
+                    + " AND c.end_time >= :since ORDER BY c.end_time")
+            .param("pod", RevocationService.POD_REVOKED)
+            .param("credential", RevocationService.CREDENTIAL_REVOKED)
+            .param("admin", RevocationTrigger.ADMIN.name())
+            .param("since", from)
+            .query(message)
+            .list()) {
+      revoked.putIfAbsent(ended.credentialId(), ended);
+    }
+    return List.copyOf(revoked.values());
   }
 
   public List<AuditEvent> audit(@Nullable String namespace, @Nullable String podName, int limit) {

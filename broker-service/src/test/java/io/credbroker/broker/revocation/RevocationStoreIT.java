@@ -106,6 +106,59 @@ class RevocationStoreIT {
   }
 
   @Test
+  void replayFindsCredentialsOperatorsEndedWhoseAuditRecordIsNotWrittenYet() {
+    Instant since = Instant.now().minusSeconds(1);
+    // A pod revocation in progress: its pod is blocked and one credential ended, but its audit
+    // record waits for Vault to revoke the pod's other credentials.
+    String blockedUid = UUID.randomUUID().toString();
+    UUID ofBlockedPod = insertCredential("replayed-pod", blockedUid, "v-replayed-1");
+    db.transactions.executeWithoutResult(
+        tx -> store.block(blockedUid, "public", "replayed-pod", "INC-9", "sre"));
+    end(ofBlockedPod, "ADMIN", Instant.now());
+    // One credential revoked on its own, its record not written yet either.
+    UUID single = insertCredential("replayed-one", UUID.randomUUID().toString(), "v-replayed-2");
+    end(single, "ADMIN", Instant.now());
+    // Audited: the audit trail's action stands.
+    UUID audited = insertCredential("replayed-audited", UUID.randomUUID().toString(), "v-r-3");
+    end(audited, "ADMIN", Instant.now());
+    store.appendAudit(
+        "sre",
+        "POD_REVOKED",
+        "public",
+        "replayed-audited",
+        List.of(),
+        List.of(audited),
+        List.of("v-r-3"),
+        "INC-10",
+        "replica-a");
+    // Not an operator's, or before the replay's start.
+    UUID released = insertCredential("replayed-released", UUID.randomUUID().toString(), "v-r-4");
+    end(released, "RELEASE", Instant.now());
+    UUID earlier = insertCredential("replayed-earlier", UUID.randomUUID().toString(), "v-r-5");
+    end(earlier, "ADMIN", since.minusSeconds(60));
+
+    assertThat(store.revokedSince(since))
+        .contains(
+            new RevocationMessage.CredentialRevoked(ofBlockedPod, "POD_REVOKED"),
+            new RevocationMessage.CredentialRevoked(single, "CREDENTIAL_REVOKED"),
+            new RevocationMessage.CredentialRevoked(audited, "POD_REVOKED"))
+        .extracting(RevocationMessage.CredentialRevoked::credentialId)
+        .doesNotHaveDuplicates()
+        .doesNotContain(released, earlier);
+  }
+
+  private static void end(UUID credential, String reason, Instant at) {
+    db.jdbc
+        .sql(
+            "UPDATE credential SET state = CASE WHEN :reason = 'RELEASE' THEN 'RELEASED'"
+                + " ELSE 'REVOKED' END, end_reason = :reason, end_time = :at WHERE id = :id")
+        .param("reason", reason)
+        .param("at", java.time.OffsetDateTime.ofInstant(at, java.time.ZoneOffset.UTC))
+        .param("id", credential)
+        .update();
+  }
+
+  @Test
   void searchWithoutFiltersFindsEverythingAndEachFilterNarrowsIt() {
     UUID mine = insertCredential("searched", "uid-searched", "v-searched-1");
 
