@@ -284,6 +284,42 @@ class LeaseLifecycleIT {
   }
 
   @Test
+  void aStreamWhoseCredentialAnOperatorRevokedUnheardIsToldWhatItMissed() throws Exception {
+    String token = pods.token(pods.create());
+    EventStream stream = watch(fixture.channel, token, "db1", null);
+    Credential credential = client.remember(stream.first().getIssued().getCredential());
+    String id = credential.getCredentialId();
+
+    // What an operator's revocation of this one credential on another replica left a minute ago
+    // when its notice never reached this one (its listener was away, and the replay missed it):
+    // the row ended, its lease queued for Vault, and no notification.
+    stateSql(
+        "UPDATE credential SET state = 'REVOKED', end_reason = 'ADMIN',"
+            + " end_time = now() - interval '1 minute', renewal_due_time = NULL,"
+            + " next_action_time = NULL, stream_id = NULL WHERE id = '"
+            + id
+            + "'",
+        "INSERT INTO revocation_retry (credential_id, lease_id, trigger, attempts,"
+            + " next_attempt_time) SELECT id, lease_id, 'ADMIN', 0, now() FROM credential"
+            + " WHERE id = '"
+            + id
+            + "'");
+
+    // The replica looks at its streams' credentials every few polls (200 ms each).
+    await().atMost(Duration.ofSeconds(10)).until(() -> stream.error.get() != null);
+    StatusRuntimeException error = (StatusRuntimeException) stream.error.get();
+    assertThat(error.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+    assertThat(BrokerTestClient.errorInfo(error).getReason()).isEqualTo("CREDENTIAL_REVOKED");
+    assertThat(stream.events)
+        .filteredOn(CredentialEvent::hasRevoked)
+        .singleElement()
+        .satisfies(e -> assertThat(e.getRevoked().getReason()).isEqualTo("CREDENTIAL_REVOKED"));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> !fixture.roleExists(credential.getUsername()));
+  }
+
+  @Test
   void brokenStreamKeepsItsRoleRenewedThroughTheReconnectGraceThenTheRoleIsDropped()
       throws Exception {
     String token = pods.token(pods.create());

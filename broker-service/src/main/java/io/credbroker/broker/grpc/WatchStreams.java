@@ -385,6 +385,16 @@ final class WatchStreams implements AutoCloseable, CredentialStreams {
     revoked(credentialId, BY_THE_LEASE_LIFECYCLE.get(trigger));
   }
 
+  @Override
+  public void revokedByOperator(UUID credentialId, boolean podRevoked) {
+    revoked(
+        credentialId,
+        (podRevoked
+                ? BrokerException.Reason.POD_REVOKED
+                : BrokerException.Reason.CREDENTIAL_REVOKED)
+            .name());
+  }
+
   private void revoked(UUID credentialId, Revocation revocation) {
     // Remembered first: a stream that registers from now on finds it (see register).
     revokedRecently.put(credentialId, revocation);

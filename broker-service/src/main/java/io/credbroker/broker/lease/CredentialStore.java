@@ -13,7 +13,6 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.Set;
 import java.util.UUID;
 import org.jspecify.annotations.Nullable;
 import org.springframework.jdbc.core.simple.JdbcClient;
@@ -22,10 +21,10 @@ import org.springframework.jdbc.core.simple.JdbcClient;
  * Writes to the {@code credential} table: a credential recorded at issue, the schedule's
  * transitions (renewed, rotated, detached, resumed, ended; see the package's transition table) and
  * the reads those writes depend on ({@link #findEntry}, {@link #dueBy}, {@link #stillHeldAsSeen},
- * {@link #ownedElsewhere}), and the deletion of ended credentials. It keeps the name of the store
- * the schedule writes to; what is only read about credentials is in {@link CredentialQueries}.
- * Every statement uses bind parameters; no input is ever concatenated into SQL. There is no
- * password column, on purpose.
+ * {@link #goneFromHere}), and the deletion of ended credentials. It keeps the name of the store the
+ * schedule writes to; what is only read about credentials is in {@link CredentialQueries}. Every
+ * statement uses bind parameters; no input is ever concatenated into SQL. There is no password
+ * column, on purpose.
  *
  * <p>Lifecycle updates are conditional ({@code state = 'ACTIVE'}, and for the owner's work {@code
  * owner_replica = me}), so that a replica that lost a credential to another (resume, failover) or
@@ -636,22 +635,38 @@ public class CredentialStore {
   }
 
   /**
-   * Which of {@code ids} are live credentials that {@code replica} does not own (any more): a
-   * stream on this replica that holds one of them serves a credential another replica now keeps.
+   * Which of {@code ids} a stream on {@code replica} should no longer hold: live credentials that
+   * another replica keeps now, and credentials that ended before {@code endedBefore}.
    */
-  Set<UUID> ownedElsewhere(Collection<UUID> ids, String replica) {
+  List<Gone> goneFromHere(Collection<UUID> ids, String replica, Instant endedBefore) {
     if (ids.isEmpty()) {
-      return Set.of();
+      return List.of();
     }
-    return Set.copyOf(
-        jdbc.sql(
-                "SELECT id FROM credential WHERE id = ANY(:ids) AND state = 'ACTIVE'"
-                    + " AND owner_replica IS DISTINCT FROM :replica")
-            .param("ids", ids.toArray(UUID[]::new))
-            .param("replica", replica)
-            .query(UUID.class)
-            .list());
+    return jdbc.sql(
+            "SELECT id, CASE WHEN state = 'ACTIVE' THEN NULL ELSE end_reason END AS end_reason,"
+                + " pod_uid FROM credential WHERE id = ANY(:ids) AND ((state = 'ACTIVE'"
+                + " AND owner_replica IS DISTINCT FROM :replica)"
+                + " OR (state <> 'ACTIVE' AND end_time < :endedBefore))")
+        .param("ids", ids.toArray(UUID[]::new))
+        .param("replica", replica)
+        .param("endedBefore", utc(endedBefore))
+        .query(
+            (rs, row) ->
+                new Gone(
+                    rs.getObject("id", UUID.class),
+                    rs.getString("end_reason"),
+                    rs.getString("pod_uid")))
+        .list();
   }
+
+  /**
+   * A credential a stream should no longer hold on the replica that asked ({@link #goneFromHere}).
+   *
+   * @param endReason the {@link RevocationTrigger} name it ended for, or {@code null} when it is
+   *     live and another replica keeps it
+   * @param podUid its pod's UID, or {@code null} when its token was bound to no pod
+   */
+  record Gone(UUID id, @Nullable String endReason, @Nullable String podUid) {}
 
   /**
    * Deletes up to {@code batch} credentials that ended (released, revoked or expired) more than

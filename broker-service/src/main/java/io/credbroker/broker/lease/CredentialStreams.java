@@ -66,6 +66,14 @@ public interface CredentialStreams {
    */
   default void revoked(UUID credentialId, RevocationTrigger trigger) {}
 
+  /**
+   * An operator revoked the credential ({@code podRevoked}: with its pod) and the stream holding it
+   * here was not told at the time: it is told now, as an operator's revocation tells it (ended with
+   * PERMISSION_DENIED {@code POD_REVOKED}, or FAILED_PRECONDITION {@code CREDENTIAL_REVOKED}). Does
+   * nothing by default.
+   */
+  default void revokedByOperator(UUID credentialId, boolean podRevoked) {}
+
   /** No streams: for a broker (or a test) without the gRPC layer. */
   static CredentialStreams none() {
     return new CredentialStreams() {

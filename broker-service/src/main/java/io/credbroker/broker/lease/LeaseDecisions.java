@@ -41,6 +41,14 @@ final class LeaseDecisions {
   private static final Logger log = LoggerFactory.getLogger(LeaseDecisions.class);
   private static final Duration MIN_RETRY = Duration.ofMillis(200);
 
+  /**
+   * How long after its end a credential may still be held by a stream here before that stream is
+   * ended for it. This replica's own endings (a release, a revocation) tell the stream themselves
+   * once Vault has answered, after up to three attempts of {@code spring.cloud.vault.read-timeout}
+   * each; only a stream still holding its credential after that missed the news.
+   */
+  static final Duration ENDED_STREAM_LATENESS = Duration.ofSeconds(30);
+
   private final CredentialStore store;
   private final LeaseService leases;
   private final VaultDatabaseCredentials vault;
@@ -82,6 +90,15 @@ final class LeaseDecisions {
     this.departedPods = Objects.requireNonNull(departedPods, "departedPods");
     this.owned = Objects.requireNonNull(owned, "owned");
     this.refusals = Objects.requireNonNull(refusals, "refusals");
+  }
+
+  private static RevocationTrigger endTrigger(@Nullable String endReason) {
+    for (RevocationTrigger trigger : RevocationTrigger.values()) {
+      if (trigger.name().equals(endReason)) {
+        return trigger;
+      }
+    }
+    return RevocationTrigger.EXPIRED;
   }
 
   /**
@@ -285,12 +302,43 @@ final class LeaseDecisions {
 
   /**
    * Ends the streams on this replica whose credentials other replicas keep now (see {@link
-   * #endStreamOwnedElsewhere}).
+   * #endStreamOwnedElsewhere}), or which ended more than {@link #ENDED_STREAM_LATENESS} ago with
+   * their streams still open here (see {@link #endStreamOfEnded}).
    */
-  void endStreamsOwnedElsewhere() {
+  void endStreamsGoneFromHere() {
     Set<UUID> held = streams.held();
-    if (!held.isEmpty()) {
-      store.ownedElsewhere(held, replica).forEach(this::endStreamOwnedElsewhere);
+    if (held.isEmpty()) {
+      return;
+    }
+    Instant endedBefore = clock.instant().minus(ENDED_STREAM_LATENESS);
+    for (CredentialStore.Gone gone : store.goneFromHere(held, replica, endedBefore)) {
+      if (gone.endReason() == null) {
+        endStreamOwnedElsewhere(gone.id());
+      } else {
+        endStreamOfEnded(gone);
+      }
+    }
+  }
+
+  /**
+   * A stream here still holds a credential that ended elsewhere: released through another replica,
+   * or revoked by an operator on another replica whose notice this replica never heard. Its role is
+   * gone or going, so the stream is told now what it would have been told then.
+   */
+  private void endStreamOfEnded(CredentialStore.Gone gone) {
+    if (!streams.holds(gone.id())) {
+      return;
+    }
+    RevocationTrigger trigger = endTrigger(gone.endReason());
+    log.info(
+        "Credential {} ended for {} while a stream here still held it; ending the stream",
+        gone.id(),
+        trigger.tag());
+    if (trigger == RevocationTrigger.ADMIN) {
+      String podUid = gone.podUid();
+      streams.revokedByOperator(gone.id(), podUid != null && admission.isBlocked(podUid));
+    } else {
+      streams.revoked(gone.id(), trigger);
     }
   }
 

@@ -279,12 +279,20 @@ public final class LeaseKeeper implements SmartLifecycle {
       }
       if (polls.getAndIncrement() % GAUGE_EVERY_POLLS == 0) {
         refreshGauges();
-        decisions.endStreamsOwnedElsewhere();
+        endStreamsGoneFromHere();
         owned.sweep(clock.instant());
       }
     } catch (RuntimeException e) {
       log.warn("Loading due leases failed; trying again at the next poll", e);
     }
+  }
+
+  /**
+   * Ends the streams here whose credentials another replica keeps now or that ended elsewhere, as
+   * the poller does every few polls.
+   */
+  void endStreamsGoneFromHere() {
+    decisions.endStreamsGoneFromHere();
   }
 
   /** Refreshes the gauges now, as the poller does every few polls. */

@@ -923,6 +923,55 @@ class LeaseKeeperTest {
     verify(leases).revokeAsOwner(entry, RevocationTrigger.ROTATION);
   }
 
+  @ParameterizedTest
+  @MethodSource("endedElsewhere")
+  void aStreamStillHoldingACredentialThatEndedElsewhereIsToldWhatItMissed(
+      String endReason, boolean podBlocked, String told) {
+    UUID id = UUID.randomUUID();
+    when(streams.held()).thenReturn(Set.of(id));
+    when(streams.holds(id)).thenReturn(true);
+    when(store.goneFromHere(Set.of(id), ME, NOW.minus(LeaseDecisions.ENDED_STREAM_LATENESS)))
+        .thenReturn(List.of(new CredentialStore.Gone(id, endReason, "uid-1")));
+    if (podBlocked) {
+      blockedPods.add("uid-1");
+    }
+
+    keeper.endStreamsGoneFromHere();
+
+    switch (told) {
+      case "pod" -> verify(streams).revokedByOperator(id, true);
+      case "credential" -> verify(streams).revokedByOperator(id, false);
+      default -> verify(streams).revoked(id, RevocationTrigger.valueOf(told));
+    }
+    verify(streams, never()).end(any(), any());
+    verifyNoInteractions(vault);
+  }
+
+  static Stream<Arguments> endedElsewhere() {
+    return Stream.of(
+        Arguments.of("ADMIN", true, "pod"),
+        Arguments.of("ADMIN", false, "credential"),
+        Arguments.of("RELEASE", false, "RELEASE"),
+        Arguments.of("ABANDONED", false, "ABANDONED"));
+  }
+
+  @Test
+  void aStreamHoldingALiveCredentialAnotherReplicaKeepsIsToldToReconnect() {
+    UUID id = UUID.randomUUID();
+    when(streams.held()).thenReturn(Set.of(id));
+    when(streams.holds(id)).thenReturn(true);
+    when(store.goneFromHere(any(), any(), any()))
+        .thenReturn(List.of(new CredentialStore.Gone(id, null, "uid-1")));
+
+    keeper.endStreamsGoneFromHere();
+
+    ArgumentCaptor<BrokerException> why = ArgumentCaptor.forClass(BrokerException.class);
+    verify(streams).end(eq(id), why.capture());
+    assertThat(why.getValue().reason()).isEqualTo(Reason.SHUTTING_DOWN);
+    verify(streams, never()).revoked(any(), any(RevocationTrigger.class));
+    verify(streams, never()).revokedByOperator(any(), anyBoolean());
+  }
+
   @Test
   void credentialAnotherReplicaTookOverIsLeftAlone() {
     LeaseEntry mine = entry(NOW.plusSeconds(20), NOW.plusSeconds(3600), null, null);
