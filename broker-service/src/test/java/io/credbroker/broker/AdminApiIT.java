@@ -265,6 +265,60 @@ class AdminApiIT {
   }
 
   @Test
+  void aRevocationRepeatedOnceVaultIsBackRevokesAtOnceWhatWaitedForVault() throws Exception {
+    String pod = pods.create();
+    Credential credential = client.issue(pods.token(pod), BrokerFixture.DATABASE_ROLE);
+    String path = "/admin/v1/namespaces/public/pods/" + pod + "/revocations";
+
+    fixture.devStack.stopVault();
+    HttpResponse<String> first;
+    try {
+      first = post(path, sreToken, reason("INC-11"));
+    } finally {
+      fixture.devStack.startVault();
+    }
+    assertThat(first.statusCode()).as(first.body()).isEqualTo(200);
+    assertThat(revokedInVault(first)).isFalse();
+    // Vault never ran the revocation statements: the compromised pod's role still logs in. The
+    // queue's next attempt is far off, as after a long outage (its backoff grows up to
+    // lease.revocation-retry-max, 10 minutes by default).
+    try (Connection session = login(credential)) {
+      assertThat(session.isValid(2)).isTrue();
+    }
+    try (Connection state = fixture.devStack.postgres().connect("credbroker");
+        Statement sql = state.createStatement()) {
+      sql.execute(
+          "UPDATE revocation_retry SET next_attempt_time = now() + interval '10 minutes'"
+              + " WHERE credential_id = '"
+              + credential.getCredentialId()
+              + "'");
+    }
+    // Vault answers the broker again (its circuit to Vault has closed).
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .ignoreExceptions()
+        .until(
+            () ->
+                !client
+                    .issue(pods.token(pods.create()), BrokerFixture.DATABASE_ROLE)
+                    .getUsername()
+                    .isBlank());
+
+    HttpResponse<String> again = post(path, sreToken, reason("INC-11: Vault is back"));
+
+    assertThat(again.statusCode()).as(again.body()).isEqualTo(200);
+    assertThat(revokedInVault(again)).isTrue();
+    assertThat(fixture.roleExists(credential.getUsername())).isFalse();
+    assertThatThrownBy(() -> login(credential).close()).isInstanceOf(SQLException.class);
+  }
+
+  private static boolean revokedInVault(HttpResponse<String> podRevocation) throws Exception {
+    JsonNode credentials = JSON.readTree(podRevocation.body()).path("credentials");
+    assertThat(credentials).hasSize(1);
+    return credentials.get(0).path("revokedInVault").asBoolean();
+  }
+
+  @Test
   void podThatNeverAskedIsBlockedByItsUidFromKubernetesBeforeItsFirstRequest() throws Exception {
     String pod = pods.nextName();
     String uid = kubernetes.createPod("public", pod, "application");

@@ -143,15 +143,29 @@ public class CredentialQueries {
 
   /** The ids of the still active credentials issued to any of these pod UIDs, oldest first. */
   public List<UUID> activeIdsOfPods(Collection<String> podUids) {
+    return idsOfPods(
+        "SELECT id FROM credential WHERE pod_uid IN (:uids) AND state = 'ACTIVE'"
+            + " ORDER BY issue_time",
+        podUids);
+  }
+
+  /**
+   * The ids of the ended credentials issued to any of these pod UIDs whose revocation still waits
+   * for Vault in the retry queue, oldest first.
+   */
+  public List<UUID> queuedIdsOfPods(Collection<String> podUids) {
+    return idsOfPods(
+        "SELECT c.id FROM credential c JOIN revocation_retry r ON r.credential_id = c.id"
+            + " WHERE c.pod_uid IN (:uids) AND c.state <> 'ACTIVE' ORDER BY c.issue_time",
+        podUids);
+  }
+
+  /** The credential ids {@code sql} selects for the pod UIDs bound to {@code :uids}. */
+  private List<UUID> idsOfPods(String sql, Collection<String> podUids) {
     if (podUids.isEmpty()) {
       return List.of();
     }
-    return jdbc.sql(
-            "SELECT id FROM credential WHERE pod_uid IN (:uids) AND state = 'ACTIVE'"
-                + " ORDER BY issue_time")
-        .param("uids", List.copyOf(podUids))
-        .query(UUID.class)
-        .list();
+    return jdbc.sql(sql).param("uids", List.copyOf(podUids)).query(UUID.class).list();
   }
 
   /**

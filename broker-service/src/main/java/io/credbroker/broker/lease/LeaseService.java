@@ -441,6 +441,31 @@ public class LeaseService implements AutoCloseable {
   }
 
   /**
+   * Asks Vault now, on the caller's thread, for the revocation of an ended credential that still
+   * waits in the retry queue. An operator who repeats a revocation once Vault is back must not wait
+   * out the queue's backoff (up to {@code lease.revocation-retry-max}) while the role still logs
+   * in. Whatever Vault answers, the queue entry is updated as the queue's own attempt would (a
+   * failure is retried from {@code lease.revocation-retry-initial}); a worker of the queue revoking
+   * it at the same time is harmless, since Vault revokes a lease idempotently.
+   *
+   * @return whether Vault confirmed the revocation now; false when the credential is live, its
+   *     revocation was not queued, or Vault failed again
+   * @throws BrokerException {@code CREDENTIAL_NOT_FOUND} for an unknown id, {@code
+   *     STATE_STORE_UNAVAILABLE} when the state database cannot be reached
+   */
+  public boolean retryQueuedRevocation(UUID credentialId) {
+    try {
+      CredentialRecord record = find(credentialId);
+      if (record.state() == CredentialState.ACTIVE || !retryQueue.contains(credentialId)) {
+        return false;
+      }
+      return revokeInVault(credentialId, record.leaseId());
+    } catch (DataAccessException e) {
+      throw stateStoreUnavailable(e);
+    }
+  }
+
+  /**
    * Revokes a credential as its owner decided to on the reading {@code seen} (fenced): only while
    * it is still held as read then ({@link CredentialStore#stillHeldAsSeen}); a credential that
    * another replica claimed, or a stream resumed, since is left alone, in Vault too.

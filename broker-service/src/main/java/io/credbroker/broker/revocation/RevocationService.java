@@ -43,7 +43,9 @@ import org.springframework.transaction.support.TransactionTemplate;
  * has a new UID and is not affected.
  *
  * <p>Both operations are idempotent: a repeated call revokes nothing new and answers with the same
- * state. The answer is read back from the state store, so every replica gives the same one.
+ * state, except that it asks Vault again for the revocations that still wait for it (Vault was
+ * away), so that an operator can make sure the roles are gone as soon as Vault is back. The answer
+ * is read back from the state store, so every replica gives the same one.
  *
  * <p>Thread-safe; blocking. The state database and Vault are called on the caller's thread, except
  * that the credentials of a revoked pod are revoked in Vault on a few short-lived threads at once,
@@ -189,8 +191,10 @@ public class RevocationService {
     List<RevocationOutcome> outcomes = Collections.synchronizedList(new ArrayList<>());
     List<RevocationOutcome> revoked;
     boolean finished = false;
+    int retried = 0;
     try {
       revokeAll(store.activeCredentialsOf(podUids), outcomes);
+      retried = retryQueued(store.queuedCredentialsOf(podUids));
       finished = true;
     } finally {
       synchronized (outcomes) {
@@ -200,13 +204,15 @@ public class RevocationService {
       audit(finished, actor, POD_REVOKED, namespace, podName, podUids, revoked, reason);
     }
     log.info(
-        "{} revoked pod {}/{} (UIDs {}): {} credential(s) revoked now [{}]",
+        "{} revoked pod {}/{} (UIDs {}): {} credential(s) revoked now [{}]; {} revocation(s) that"
+            + " waited for Vault confirmed now",
         actor,
         namespace,
         podName,
         podUids,
         revoked.size(),
-        describe(revoked));
+        describe(revoked),
+        retried);
   }
 
   /**
@@ -221,6 +227,8 @@ public class RevocationService {
     try {
       if (credential.active()) {
         revoked.add(revoke(credentialId, CREDENTIAL_REVOKED, "credential"));
+      } else {
+        retryQueued(List.of(credentialId));
       }
       finished = true;
     } finally {
@@ -477,6 +485,24 @@ public class RevocationService {
       // half-way.
       pool.shutdown();
     }
+  }
+
+  /**
+   * Asks Vault again, now, for the revocations of these ended credentials that still wait in the
+   * queue (Vault was away when they ended): a repeated revocation is how an operator makes sure the
+   * roles are gone once Vault is back, rather than waiting for the queue's next attempt. One after
+   * the other, as Vault runs them on its connection anyway.
+   *
+   * @return how many Vault confirmed now
+   */
+  private int retryQueued(List<UUID> ids) {
+    int confirmed = 0;
+    for (UUID id : ids) {
+      if (leases.retryQueuedRevocation(id)) {
+        confirmed++;
+      }
+    }
+    return confirmed;
   }
 
   private RevocationOutcome revoke(UUID id, String streamReason, String scope) {

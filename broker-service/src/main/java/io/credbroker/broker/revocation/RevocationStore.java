@@ -125,6 +125,13 @@ public class RevocationStore {
     return credentials.activeIdsOfPods(podUids);
   }
 
+  /**
+   * The ids of the ended credentials of these pod UIDs whose revocation Vault has not confirmed.
+   */
+  List<UUID> queuedCredentialsOf(Collection<String> podUids) {
+    return credentials.queuedIdsOfPods(podUids);
+  }
+
   public Optional<CredentialSummary> findCredential(UUID id) {
     return credentials.findById(id).map(CredentialSummary::of);
   }
