@@ -348,6 +348,30 @@ final class KubernetesAuth {
     return VaultResponse.auth(tokens.authBlock(issued.id(), issued.token()));
   }
 
+  /**
+   * What renewing a token this method logged in with role {@code roleName} grants: the role's
+   * settings as they are now, as the plugin's {@code pathLoginRenew} reads them again.
+   *
+   * @throws VaultException 500 when the role was deleted since the login, as Vault answers
+   */
+  Tokens.LoginTerms renewalTerms(String roleName) {
+    JsonNode role =
+        storage
+            .get("role/" + roleName)
+            .orElseThrow(
+                () ->
+                    VaultException.backendError(
+                        "failed to renew entry: role "
+                            + roleName
+                            + " does not exist during renewal"));
+    return new Tokens.LoginTerms(
+        mount.effectiveDefaultTtl(),
+        mount.effectiveMaxTtl(),
+        Duration.ofSeconds(role.path("token_ttl").asLong()),
+        Duration.ofSeconds(role.path("token_max_ttl").asLong()),
+        Duration.ofSeconds(role.path("token_period").asLong()));
+  }
+
   /** Login errors are not wrapped in a multierror (logical.ErrPermissionDenied aside). */
   private static VaultException plain(int status, String message) {
     return new VaultException(status, List.of(message));

@@ -23,15 +23,44 @@ final class Tokens {
 
   private static final Logger log = LoggerFactory.getLogger(Tokens.class);
 
+  /**
+   * What the auth method that logged a token in grants when it is renewed: Vault asks the method
+   * again at every renewal ({@code pathLoginRenew}), which reads its role anew.
+   *
+   * @param mountDefaultTtl the auth mount's default lease TTL (tuned, else the system's)
+   * @param mountMaxTtl the auth mount's max lease TTL (tuned, else the system's)
+   * @param ttl the role's {@code token_ttl} now (zero when not set)
+   * @param maxTtl the role's {@code token_max_ttl} now (zero when not set)
+   * @param period the role's {@code token_period} now (zero when not set)
+   */
+  record LoginTerms(
+      Duration mountDefaultTtl,
+      Duration mountMaxTtl,
+      Duration ttl,
+      Duration maxTtl,
+      Duration period) {}
+
+  /** Finds the {@link LoginTerms} of a login token's auth method and role. */
+  @FunctionalInterface
+  interface LoginRenewals {
+    /**
+     * @throws VaultException as Vault answers a renewal the method refuses (its role is gone)
+     */
+    LoginTerms termsFor(Token token);
+  }
+
   private final VaultStore store;
   private final LeaseManager leases;
   private final TokenRoles roles;
+  private final LoginRenewals logins;
   private final Clock clock;
 
-  Tokens(VaultStore store, LeaseManager leases, TokenRoles roles, Clock clock) {
+  Tokens(
+      VaultStore store, LeaseManager leases, TokenRoles roles, LoginRenewals logins, Clock clock) {
     this.store = store;
     this.leases = leases;
     this.roles = roles;
+    this.logins = logins;
     this.clock = clock;
   }
 
@@ -197,19 +226,22 @@ final class Tokens {
    * {@code auth/token/renew-self}, {@code renew} and {@code renew-accessor} (which passes an empty
    * {@code id}, as Vault blanks it there): the renewed auth block, with the capping warnings if
    * any. A token the token store created renews like Vault's {@code authRenew}: with its role's
-   * current period and explicit max TTL when it came from a role, else with its own.
+   * current period and explicit max TTL when it came from a role, else with its own. A login token
+   * renews with what its auth method's role says now, as Vault asks the method again; a role
+   * deleted since refuses the renewal. Either way the TTL is Vault's {@code CalculateTTL} of the
+   * renewal ({@code renewAuthEntry}).
    */
   VaultResponse renew(String id, Token t, Duration increment) {
     if (t.expireTime() == null) {
-      // The root token has no TTL to extend; Vault answers with its unchanged auth block.
-      return VaultResponse.auth(authBlock(id, t));
+      // A token without a TTL (the root token): its lease entry has no expiry, which Vault's
+      // leaseEntry.renewable() refuses.
+      throw VaultException.badRequest("lease is not renewable");
     }
     if (!t.renewable()) {
       throw VaultException.badRequest("lease is not renewable");
     }
     Instant now = clock.instant();
-    Duration ttl;
-    List<String> warnings;
+    TtlCalculator.Calculated c;
     if (t.path().startsWith("auth/token/")) {
       Duration period = t.period();
       Duration explicitMax = t.explicitMaxTtl();
@@ -227,7 +259,7 @@ final class Tokens {
         period = role.tokenPeriod();
         explicitMax = role.tokenExplicitMaxTtl();
       }
-      TtlCalculator.Calculated c =
+      c =
           TtlCalculator.calculate(
               Mount.SYSTEM_TTL,
               Mount.SYSTEM_TTL,
@@ -238,32 +270,22 @@ final class Tokens {
               explicitMax,
               t.issueTime(),
               now);
-      ttl = c.ttl();
-      warnings = c.warnings();
-    } else if (!t.period().isZero()) {
-      // A periodic login token: the period again, bounded only by the explicit max TTL. (Vault's
-      // auth methods hand back the role's period of the renewal's time; this is the login's.)
-      TtlCalculator.Calculated c =
+    } else {
+      LoginTerms terms = logins.termsFor(t);
+      c =
           TtlCalculator.calculate(
-              Mount.SYSTEM_TTL,
-              Mount.SYSTEM_TTL,
+              terms.mountDefaultTtl(),
+              terms.mountMaxTtl(),
               increment,
-              t.defaultTtl(),
-              t.period(),
-              Duration.ZERO,
+              terms.ttl(),
+              terms.period(),
+              terms.maxTtl(),
               t.explicitMaxTtl(),
               t.issueTime(),
               now);
-      ttl = c.ttl();
-      warnings = c.warnings();
-    } else {
-      Duration max =
-          Duration.between(t.issueTime(), t.maxExpireTime() == null ? now : t.maxExpireTime());
-      TtlCalculator.Result r =
-          TtlCalculator.renew(increment, t.defaultTtl(), max, t.issueTime(), now);
-      ttl = r.ttl();
-      warnings = r.warning() == null ? List.of() : List.of(r.warning());
     }
+    Duration ttl = c.ttl();
+    List<String> warnings = c.warnings();
     Token renewed = t.renewed(now.plus(ttl), now);
     store.updateToken(renewed.accessor(), renewed.expireTime(), renewed.toJson());
     VaultResponse response = VaultResponse.auth(authBlock(id, renewed));

@@ -92,7 +92,7 @@ public final class VaultServer implements AutoCloseable {
     this.factories = loadFactories();
     this.leases = new LeaseManager(store, secretMounts::get, clock);
     TokenRoles tokenRoles = new TokenRoles(store.storage(TokenRoles.STORAGE_ID));
-    this.tokens = new Tokens(store, leases, tokenRoles, clock);
+    this.tokens = new Tokens(store, leases, tokenRoles, this::loginTerms, clock);
     this.policies = new Policies(store);
     this.tokenStore = new TokenStoreApi(tokens, tokenRoles, policies, clock);
     this.timer =
@@ -314,6 +314,22 @@ public final class VaultServer implements AutoCloseable {
       authMounts.put(
           path, new AuthMount(m, new KubernetesAuth(m, store.storage(m.uuid()), tokens, clock)));
     }
+  }
+
+  /**
+   * What the auth method that logged {@code token} in grants at its renewal ({@link
+   * Tokens.LoginTerms}).
+   *
+   * @throws VaultException 500 when that method is no longer mounted or its role is gone
+   */
+  private Tokens.LoginTerms loginTerms(Token token) {
+    String roleName = token.role();
+    for (AuthMount m : authMounts.values()) {
+      if (token.path().equals("auth/" + m.mount().path() + "login") && roleName != null) {
+        return m.method().renewalTerms(roleName);
+      }
+    }
+    throw VaultException.backendError("failed to renew entry: no handler for route");
   }
 
   void disableAuthMount(String path) {

@@ -244,6 +244,40 @@ class KubernetesAuthIT {
   }
 
   @Test
+  void aRenewalGrantsWhatTheRoleSaysNowAndARoleDeletedSinceRefusesIt() throws Exception {
+    // The plugin's pathLoginRenew reads the role again at every renewal: its TTL now, not the
+    // login's, and no renewal once the role is gone (an operator removed the broker's access).
+    Map<String, Object> role =
+        Map.of(
+            "bound_service_account_names", List.of("application"),
+            "bound_service_account_namespaces", List.of("public"),
+            "audience", "vault",
+            "token_policies", List.of("app-db"),
+            "token_ttl", "1h");
+    root.write("auth/kubernetes/role/changing", role);
+    kube.createPod("public", "app-changing", "application");
+    String jwt =
+        kube.issueToken(
+            "public", "application", "app-changing", List.of("vault"), Duration.ofMinutes(10));
+    VaultTemplate asPod =
+        new VaultTemplate(
+            VaultEndpoint.from(URI.create(stack.vaultAddress())),
+            new TokenAuthentication(login("changing", jwt)));
+
+    Map<String, Object> shorter = new java.util.HashMap<>(role);
+    shorter.put("token_ttl", "60s");
+    root.write("auth/kubernetes/role/changing", shorter);
+    VaultResponse renewed = asPod.write("auth/token/renew-self", Map.of());
+    assertThat(((Number) renewed.getAuth().get("lease_duration")).longValue()).isEqualTo(60);
+
+    root.delete("auth/kubernetes/role/changing");
+    assertThatThrownBy(() -> asPod.write("auth/token/renew-self", Map.of()))
+        .isInstanceOf(org.springframework.vault.VaultException.class)
+        .hasMessageContaining("Status 500")
+        .hasMessageContaining("failed to renew entry: role changing does not exist during renewal");
+  }
+
+  @Test
   void aRoleWithATokenPeriodGivesPeriodicTokensThatRenewForThePeriod() throws Exception {
     // Vault's login hands the role's token_period to the token: its TTL is the period, and only
     // an explicit max TTL bounds it. Before, the period was stored with the role and ignored.

@@ -249,6 +249,14 @@ class TokenStoreIT {
   }
 
   @Test
+  void theRootTokenCannotBeRenewed() throws Exception {
+    // Its lease entry has no expiry, which Vault's leaseEntry.renewable() refuses.
+    HttpResponse<String> renew = wire.send("POST", "auth/token/renew-self", "root", "{}");
+    assertThat(renew.statusCode()).isEqualTo(400);
+    assertThat(renew.body()).isEqualTo("{\"errors\":[\"lease is not renewable\"]}");
+  }
+
+  @Test
   void nonRenewableRoleIssuesTokensThatRefuseRenewal() throws Exception {
     root.write(
         "auth/token/roles/fixed",
