@@ -147,9 +147,16 @@ final class VaultHttp {
       }
       return n;
     }
-    JsonNode json = http.json();
+    // Vault decodes the body into a map and answers any failure with this one text
+    // (http/logical.go, buildLogicalRequestNoAuth), never the decoder's message.
+    JsonNode json;
+    try {
+      json = http.json();
+    } catch (HttpRequest.MalformedBodyException e) {
+      throw new VaultException(400, List.of("error parsing JSON"));
+    }
     if (!json.isObject()) {
-      throw VaultException.badRequest("failed to parse JSON input: expected a JSON object");
+      throw new VaultException(400, List.of("error parsing JSON"));
     }
     return json;
   }

@@ -176,6 +176,15 @@ class VaultCoreIT {
   }
 
   @Test
+  void aBodyThatIsNotAJsonObjectIsRefusedWithVaultsOwnText() throws Exception {
+    for (String body : List.of("{bad", "[1, 2]", "\"text\"")) {
+      HttpResponse<String> r = raw("POST", "sys/leases/renew", "root", body);
+      assertThat(r.statusCode()).as(body).isEqualTo(400);
+      assertThat(r.body()).as(body).isEqualTo("{\"errors\":[\"error parsing JSON\"]}");
+    }
+  }
+
+  @Test
   void everyResponseCarriesTheFullEnvelopeAndNoStore() throws Exception {
     HttpResponse<String> r = raw("GET", "auth/token/lookup-self", "root", null);
     assertThat(r.headers().firstValue("Cache-Control")).contains("no-store");
