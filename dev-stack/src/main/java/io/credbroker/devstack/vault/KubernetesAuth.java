@@ -236,12 +236,14 @@ final class KubernetesAuth {
     role.put("token_period", firstDuration(body, existing, "token_period", "period").getSeconds());
     policies.forEach(role.putArray("token_policies")::add);
     role.put("token_no_default_policy", bool(body, existing, "token_no_default_policy"));
-    role.put(
-        "token_num_uses",
+    int numUses =
         body.has("token_num_uses")
             ? body.path("token_num_uses").asInt()
-            : existing.path("token_num_uses").asInt(0));
-    role.put("token_type", text(body, existing, "token_type", "default"));
+            : existing.path("token_num_uses").asInt(0);
+    String tokenType = text(body, existing, "token_type", "default");
+    refuseTokenSettingsNotModelled(tokenType, numUses, body);
+    role.put("token_num_uses", numUses);
+    role.put("token_type", tokenType);
     storage.put("role/" + name, role);
     VaultResponse response = VaultResponse.noContent();
     if (audience.isEmpty()) {
@@ -253,6 +255,38 @@ final class KubernetesAuth {
                   + " specifying one if your use case would benefit from additional JWT claim verification.");
     }
     return response;
+  }
+
+  /**
+   * A login with such a role would get, from Vault, a token this stand-in cannot give: a batch
+   * token (not renewable, no children), one with a use count, or one bound to client addresses.
+   * Like {@link TokenCreation}, the role is refused with a 400 that says so, rather than kept and
+   * ignored at login, where a client would get a token real Vault would not give it.
+   */
+  private static void refuseTokenSettingsNotModelled(String tokenType, int numUses, JsonNode body) {
+    switch (tokenType) {
+      case "default", "service", "default-service" -> {}
+      case "batch", "default-batch" ->
+          throw VaultException.badRequest(
+              "the dev-stack Vault stand-in does not issue batch tokens");
+      default -> throw VaultException.badRequest("invalid 'token_type' value");
+    }
+    if (numUses < 0) {
+      throw VaultException.badRequest("'token_num_uses' cannot be negative");
+    }
+    if (numUses > 0) {
+      throw VaultException.badRequest(
+          "the dev-stack Vault stand-in does not limit token uses (token_num_uses)");
+    }
+    for (String bound : List.of("token_bound_cidrs", "bound_cidrs")) {
+      JsonNode cidrs = body.get(bound);
+      if (cidrs != null && !strings(cidrs).isEmpty()) {
+        throw VaultException.badRequest(
+            "the dev-stack Vault stand-in does not bind tokens to client addresses ("
+                + bound
+                + ")");
+      }
+    }
   }
 
   private static ObjectNode roleView(JsonNode r) {

@@ -278,6 +278,30 @@ class KubernetesAuthIT {
   }
 
   @Test
+  void aRoleAskingForTokensTheStandInCannotGiveIsRefusedNotIgnored() {
+    // Vault would log such a role's pods in with a batch token, a token of limited uses or one
+    // bound to client addresses; the stand-in gives none of these, so it says so when the role is
+    // written instead of handing out an ordinary service token at login.
+    for (Map.Entry<String, Object> setting :
+        List.of(
+            Map.<String, Object>entry("token_type", "batch"),
+            Map.<String, Object>entry("token_num_uses", 3),
+            Map.<String, Object>entry("token_bound_cidrs", List.of("10.0.0.0/8")))) {
+      Map<String, Object> role = new java.util.HashMap<>();
+      role.put("bound_service_account_names", List.of("application"));
+      role.put("bound_service_account_namespaces", List.of("public"));
+      role.put("audience", "vault");
+      role.put(setting.getKey(), setting.getValue());
+      assertThatThrownBy(() -> root.write("auth/kubernetes/role/unsupported", role))
+          .as(setting.getKey())
+          .isInstanceOf(org.springframework.vault.VaultException.class)
+          .hasMessageContaining("Status 400")
+          .hasMessageContaining("the dev-stack Vault stand-in does not");
+    }
+    assertThat(root.read("auth/kubernetes/role/unsupported")).isNull();
+  }
+
+  @Test
   void aRoleWithATokenPeriodGivesPeriodicTokensThatRenewForThePeriod() throws Exception {
     // Vault's login hands the role's token_period to the token: its TTL is the period, and only
     // an explicit max TTL bounds it. Before, the period was stored with the role and ignored.
