@@ -368,7 +368,9 @@ final class KubernetesAuth {
     Tokens.Issued issued =
         tokens.create(
             policies,
-            "kubernetes-" + sa.namespace() + "-" + sa.name(),
+            // Vault's LoginCreateToken prefixes the method's name with its mount path, each "/"
+            // turned into "-".
+            mount.path().replace('/', '-') + sa.namespace() + "-" + sa.name(),
             meta,
             "auth/" + mount.path() + "login",
             ttl,

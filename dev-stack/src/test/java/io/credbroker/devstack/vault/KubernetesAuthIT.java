@@ -131,6 +131,47 @@ class KubernetesAuthIT {
   }
 
   @Test
+  void aLoginsDisplayNameStartsWithItsMountPath() throws Exception {
+    root.opsForSys().authMount("team/k8s", VaultMount.create("kubernetes"));
+    root.write(
+        "auth/team/k8s/config",
+        Map.of(
+            "kubernetes_host", stack.kubernetesUrl(),
+            "kubernetes_ca_cert", Files.readString(stack.caCertPath()),
+            "token_reviewer_jwt",
+                kube.issueToken(
+                    "credbroker", "credential-broker", null, List.of(), Duration.ofHours(1))));
+    root.write(
+        "auth/team/k8s/role/app",
+        Map.of(
+            "bound_service_account_names", List.of("application"),
+            "bound_service_account_namespaces", List.of("public"),
+            "audience", "vault"));
+    kube.createPod("public", "app-team", "application");
+    String jwt =
+        kube.issueToken(
+            "public", "application", "app-team", List.of("vault"), Duration.ofMinutes(5));
+    HttpResponse<String> login =
+        http.send(
+            HttpRequest.newBuilder(URI.create(stack.vaultAddress() + "/v1/auth/team/k8s/login"))
+                .POST(
+                    HttpRequest.BodyPublishers.ofString(
+                        Json.MAPPER.writeValueAsString(Map.of("role", "app", "jwt", jwt))))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    String token = Json.MAPPER.readTree(login.body()).at("/auth/client_token").asText();
+
+    VaultResponse self =
+        new VaultTemplate(
+                VaultEndpoint.from(URI.create(stack.vaultAddress())),
+                new TokenAuthentication(token))
+            .read("auth/token/lookup-self");
+    assertThat(self.getRequiredData())
+        .containsEntry("display_name", "team-k8s-public-application")
+        .containsEntry("path", "auth/team/k8s/login");
+  }
+
+  @Test
   void wrongAudienceIsRefused() throws Exception {
     kube.createPod("public", "app-aud", "application");
     String jwt =
