@@ -199,6 +199,15 @@ final class CallAdmission implements ServerInterceptor, AutoCloseable {
       if (!requestArrived(PENDING)) {
         return;
       }
+      BrokerException refused = refusal.get();
+      if (refused != null) {
+        // Started before the replica fenced itself (or its request waited in the executor's
+        // queue meanwhile): refused now, as a call starting now would be, rather than served by a
+        // replica that has already ended its streams.
+        phase = PAST;
+        refuse(call, refused);
+        return;
+      }
       if (pending.incrementAndGet() > maxPendingCalls) {
         pending.decrementAndGet();
         phase = PAST;

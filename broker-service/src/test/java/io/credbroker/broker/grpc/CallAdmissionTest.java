@@ -17,6 +17,7 @@ import io.credbroker.api.v1.CredentialEvent;
 import io.credbroker.api.v1.IssueCredentialRequest;
 import io.credbroker.api.v1.IssueCredentialResponse;
 import io.credbroker.api.v1.WatchCredentialRequest;
+import io.credbroker.broker.BrokerException;
 import io.credbroker.broker.UnfinishedCalls;
 import io.credbroker.broker.auth.ConnectionHints;
 import io.credbroker.broker.auth.PodIdentity;
@@ -26,6 +27,7 @@ import io.credbroker.broker.lease.CredentialRecord;
 import io.credbroker.broker.lease.CredentialState;
 import io.credbroker.broker.lease.IssuedCredential;
 import io.credbroker.broker.lease.LeaseService;
+import io.grpc.ClientCall;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
@@ -52,6 +54,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -69,9 +72,12 @@ class CallAdmissionTest {
   /** Calls the admission reported as shed (for the cluster's refusals). */
   private final AtomicInteger reportedShed = new AtomicInteger();
 
+  /** What refuses every call, as a fenced replica sets it; none unless a test sets it. */
+  private final AtomicReference<BrokerException> fenced = new AtomicReference<>();
+
   private final CallAdmission admission =
       new CallAdmission(
-          MAX_PENDING, REQUEST_TIMEOUT, meters, () -> null, reportedShed::incrementAndGet);
+          MAX_PENDING, REQUEST_TIMEOUT, meters, fenced::get, reportedShed::incrementAndGet);
   private final WatchStreams streams =
       new WatchStreams(Duration.ofMinutes(1), Clock.systemUTC(), meters);
   private final CredentialIssuer issuer = mock(CredentialIssuer.class);
@@ -229,6 +235,31 @@ class CallAdmissionTest {
     assertThat(admission.awaitingRequest()).isZero();
     verify(issuer, times(1)).issue(any(), any(), any(), eq(CredentialKind.STREAM), any(UUID.class));
     verify(issuer, never()).issue(any(), any(), any(), eq(CredentialKind.ONE_SHOT));
+  }
+
+  @Test
+  @SuppressWarnings("unchecked")
+  void aCallStartedBeforeTheReplicaFencedItselfIsRefusedWhenItsRequestArrives() throws Exception {
+    UnfinishedCalls.Unfinished started = UnfinishedCalls.issueCredential(channel);
+    await().atMost(Duration.ofSeconds(5)).until(() -> admission.awaitingRequest() == 1);
+
+    fenced.set(
+        new BrokerException(
+            BrokerException.Reason.STATE_STORE_UNAVAILABLE,
+            "this broker replica cannot reach its state database; reconnect to another replica",
+            Duration.ofSeconds(1),
+            null));
+    ClientCall<IssueCredentialRequest, ?> call =
+        (ClientCall<IssueCredentialRequest, ?>) started.call();
+    call.sendMessage(request());
+    call.halfClose();
+
+    Status status = started.closed().get(5, TimeUnit.SECONDS);
+    assertThat(status.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(status.getDescription()).contains("cannot reach its state database");
+    verify(issuer, never()).issue(any(), any(), any(), eq(CredentialKind.ONE_SHOT));
+    assertThat(admission.pending()).isZero();
+    assertThat(admission.awaitingRequest()).isZero();
   }
 
   @Test
