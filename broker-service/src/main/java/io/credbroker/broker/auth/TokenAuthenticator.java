@@ -215,8 +215,15 @@ public final class TokenAuthenticator {
       cacheMisses.increment();
       try {
         mine.complete(decide(token));
-      } catch (RuntimeException | Error e) {
-        // A failed future is dropped by the cache, so the next caller asks Kubernetes again.
+      } catch (RuntimeException e) {
+        // Not kept, so the next caller asks Kubernetes again. Taken out and completed with the
+        // failure rather than completed exceptionally: the cache logs every failed future as a
+        // failed load, with its stack trace, once per call refused while reviews are throttled or
+        // Kubernetes is away. Callers waiting on it get the failure all the same.
+        cache.asMap().remove(key, mine);
+        mine.complete(Verdict.failed(e));
+        throw e;
+      } catch (Error e) {
         mine.completeExceptionally(e);
         throw e;
       }
@@ -417,14 +424,23 @@ public final class TokenAuthenticator {
   }
 
   /** A cached decision about one token. Holds no secret. */
+  /**
+   * A token's verdict: accepted with the pod it names, refused with a reason, or failed (it could
+   * not be decided, {@code failure}: a review throttled, Kubernetes away), which is never kept.
+   */
   private record Verdict(
       @Nullable PodIdentity identity,
       @Nullable TokenLifetime lifetime,
       @Nullable Reason refusal,
-      @Nullable String message) {
+      @Nullable String message,
+      @Nullable RuntimeException failure) {
 
     static Verdict accepted(PodIdentity identity, @Nullable TokenLifetime lifetime) {
-      return new Verdict(identity, lifetime, null, null);
+      return new Verdict(identity, lifetime, null, null, null);
+    }
+
+    static Verdict failed(RuntimeException failure) {
+      return new Verdict(null, null, null, null, failure);
     }
 
     @Nullable Instant tokenExpiry() {
@@ -432,10 +448,18 @@ public final class TokenAuthenticator {
     }
 
     static Verdict refused(Reason reason, String message) {
-      return new Verdict(null, null, reason, message);
+      return new Verdict(null, null, reason, message, null);
     }
 
     PodIdentity identityOrThrow() {
+      if (failure instanceof BrokerException broker) {
+        // A copy, with this caller's stack.
+        throw new BrokerException(
+            broker.reason(), broker.getMessage(), broker.retryAfter(), broker);
+      }
+      if (failure != null) {
+        throw failure;
+      }
       if (identity == null) {
         throw new BrokerException(Objects.requireNonNull(refusal), Objects.requireNonNull(message));
       }
@@ -447,6 +471,9 @@ public final class TokenAuthenticator {
 
     @Override
     public long expireAfterCreate(String key, Verdict verdict, long currentTime) {
+      if (verdict.failure() != null) {
+        return 0;
+      }
       if (verdict.identity() == null) {
         return failureCacheTtl.toNanos();
       }

@@ -152,6 +152,69 @@ class TokenAuthenticatorTest {
   }
 
   @Test
+  void aFailedReviewReachesItsWaitersAndLeavesNoCacheWarningInTheLog() throws Exception {
+    // The cache logs a failed load with its stack trace (java.util.logging, then logback): once
+    // per call refused while reviews were throttled or Kubernetes was away.
+    java.util.logging.Logger cacheLog =
+        java.util.logging.Logger.getLogger("com.github.benmanes.caffeine.cache.LocalAsyncCache");
+    List<java.util.logging.LogRecord> logged = new java.util.concurrent.CopyOnWriteArrayList<>();
+    java.util.logging.Handler handler =
+        new java.util.logging.Handler() {
+          @Override
+          public void publish(java.util.logging.LogRecord record) {
+            logged.add(record);
+          }
+
+          @Override
+          public void flush() {}
+
+          @Override
+          public void close() {}
+        };
+    cacheLog.addHandler(handler);
+    CountDownLatch reviewStarted = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    RecordingReviewer reviewer =
+        RecordingReviewer.answering(
+            t -> {
+              reviewStarted.countDown();
+              await(release);
+              throw new BrokerException(
+                  Reason.KUBERNETES_UNAVAILABLE, "down", Duration.ofSeconds(1), null);
+            });
+    TokenAuthenticator authenticator = authenticator(reviewer, false);
+    BearerToken token = TestTokens.expiringAt(START.plus(Duration.ofHours(1)));
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try {
+      Future<PodIdentity> reviewing = pool.submit(() -> authenticator.authenticate(token));
+      assertThat(reviewStarted.await(5, TimeUnit.SECONDS)).isTrue();
+      Future<PodIdentity> waiting = pool.submit(() -> authenticator.authenticate(token));
+      TimeUnit.MILLISECONDS.sleep(100);
+      release.countDown();
+
+      for (Future<PodIdentity> call : List.of(reviewing, waiting)) {
+        assertThatThrownBy(() -> call.get(5, TimeUnit.SECONDS))
+            .hasCauseInstanceOf(BrokerException.class)
+            .cause()
+            .satisfies(
+                e -> {
+                  assertThat(((BrokerException) e).reason())
+                      .isEqualTo(Reason.KUBERNETES_UNAVAILABLE);
+                  assertThat(((BrokerException) e).retryAfter()).isEqualTo(Duration.ofSeconds(1));
+                });
+      }
+      // Not kept: the next call asks Kubernetes again.
+      assertThatThrownBy(() -> authenticator.authenticate(token))
+          .isInstanceOf(BrokerException.class);
+      assertThat(reviewer.calls()).isEqualTo(2);
+      assertThat(logged).isEmpty();
+    } finally {
+      pool.shutdownNow();
+      cacheLog.removeHandler(handler);
+    }
+  }
+
+  @Test
   void tokenWithoutPodIsRefusedUnlessAllowed() {
     PodIdentity unbound = new PodIdentity("public", "application", null, null);
     BearerToken token = TestTokens.expiringAt(START.plus(Duration.ofHours(1)));
