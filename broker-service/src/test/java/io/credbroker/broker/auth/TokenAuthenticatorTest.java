@@ -172,13 +172,10 @@ class TokenAuthenticatorTest {
           public void close() {}
         };
     cacheLog.addHandler(handler);
-    CountDownLatch reviewStarted = new CountDownLatch(1);
-    CountDownLatch release = new CountDownLatch(1);
+    HeldReview held = new HeldReview();
     RecordingReviewer reviewer =
-        RecordingReviewer.answering(
-            t -> {
-              reviewStarted.countDown();
-              await(release);
+        held.answering(
+            () -> {
               throw new BrokerException(
                   Reason.KUBERNETES_UNAVAILABLE, "down", Duration.ofSeconds(1), null);
             });
@@ -187,10 +184,10 @@ class TokenAuthenticatorTest {
     ExecutorService pool = Executors.newFixedThreadPool(2);
     try {
       Future<PodIdentity> reviewing = pool.submit(() -> authenticator.authenticate(token));
-      assertThat(reviewStarted.await(5, TimeUnit.SECONDS)).isTrue();
+      assertThat(held.started.await(5, TimeUnit.SECONDS)).isTrue();
       Future<PodIdentity> waiting = pool.submit(() -> authenticator.authenticate(token));
       TimeUnit.MILLISECONDS.sleep(100);
-      release.countDown();
+      held.release.countDown();
 
       for (Future<PodIdentity> call : List.of(reviewing, waiting)) {
         assertThatThrownBy(() -> call.get(5, TimeUnit.SECONDS))
@@ -329,22 +326,15 @@ class TokenAuthenticatorTest {
 
   @Test
   void aThrottledTokenIsNotRememberedAndIsReviewedOnceReviewsAreAdmittedAgain() throws Exception {
-    CountDownLatch reviewStarted = new CountDownLatch(1);
-    CountDownLatch release = new CountDownLatch(1);
-    RecordingReviewer reviewer =
-        RecordingReviewer.answering(
-            t -> {
-              reviewStarted.countDown();
-              await(release);
-              return accepted(POD);
-            });
+    HeldReview held = new HeldReview();
+    RecordingReviewer reviewer = held.answering(() -> accepted(POD));
     TokenAuthenticator authenticator = authenticator(reviewer, 1000, 1);
     BearerToken slow = TestTokens.expiringAt(START.plus(Duration.ofHours(1)));
     BearerToken other = TestTokens.expiringAt(START.plus(Duration.ofHours(1)));
     ExecutorService pool = Executors.newSingleThreadExecutor();
     try {
       Future<PodIdentity> first = pool.submit(() -> authenticator.authenticate(slow));
-      assertThat(reviewStarted.await(5, TimeUnit.SECONDS)).isTrue();
+      assertThat(held.started.await(5, TimeUnit.SECONDS)).isTrue();
 
       // The one review slot is taken.
       assertThatThrownBy(() -> authenticator.authenticate(other))
@@ -352,7 +342,7 @@ class TokenAuthenticatorTest {
               BrokerException.class,
               e -> assertThat(e.reason()).isEqualTo(Reason.TOKEN_REVIEWS_THROTTLED));
 
-      release.countDown();
+      held.release.countDown();
       assertThat(first.get(5, TimeUnit.SECONDS)).isEqualTo(POD);
     } finally {
       pool.shutdownNow();
@@ -363,26 +353,19 @@ class TokenAuthenticatorTest {
 
   @Test
   void concurrentRequestsWithOneNewTokenShareOneReview() throws Exception {
-    CountDownLatch reviewStarted = new CountDownLatch(1);
-    CountDownLatch release = new CountDownLatch(1);
-    RecordingReviewer reviewer =
-        RecordingReviewer.answering(
-            t -> {
-              reviewStarted.countDown();
-              await(release);
-              return accepted(POD);
-            });
+    HeldReview held = new HeldReview();
+    RecordingReviewer reviewer = held.answering(() -> accepted(POD));
     TokenAuthenticator authenticator = authenticator(reviewer, false);
     BearerToken token = TestTokens.expiringAt(START.plus(Duration.ofHours(1)));
     ExecutorService pool = Executors.newFixedThreadPool(8);
     try {
       List<Future<PodIdentity>> results = new ArrayList<>();
       results.add(pool.submit(() -> authenticator.authenticate(token)));
-      assertThat(reviewStarted.await(5, TimeUnit.SECONDS)).isTrue();
+      assertThat(held.started.await(5, TimeUnit.SECONDS)).isTrue();
       for (int i = 0; i < 7; i++) {
         results.add(pool.submit(() -> authenticator.authenticate(token)));
       }
-      release.countDown();
+      held.release.countDown();
       for (Future<PodIdentity> result : results) {
         assertThat(result.get(5, TimeUnit.SECONDS)).isEqualTo(POD);
       }
@@ -468,6 +451,21 @@ class TokenAuthenticatorTest {
 
   private static TokenReviewOutcome accepted(PodIdentity identity) {
     return new TokenReviewOutcome(identity, List.of("credbroker"));
+  }
+
+  /** A review that, once started, waits until the test releases it. */
+  private static final class HeldReview {
+    final CountDownLatch started = new CountDownLatch(1);
+    final CountDownLatch release = new CountDownLatch(1);
+
+    RecordingReviewer answering(java.util.function.Supplier<TokenReviewOutcome> outcome) {
+      return RecordingReviewer.answering(
+          t -> {
+            started.countDown();
+            await(release);
+            return outcome.get();
+          });
+    }
   }
 
   private static void await(CountDownLatch latch) {
