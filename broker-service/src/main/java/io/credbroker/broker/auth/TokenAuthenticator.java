@@ -337,12 +337,20 @@ public final class TokenAuthenticator {
     return Verdict.accepted(identity, lifetime);
   }
 
+  /**
+   * Kubernetes (or the cluster's signing keys) refused the token. Remembered for {@code
+   * failureCacheTtl}, which the refusal says as its retry delay: a retry sooner gets this same
+   * answer, and a client that gives up after a few quick retries would otherwise give up on a
+   * refusal that was only transient (a key the cluster had just rotated in, a review that failed
+   * its lookup).
+   */
   private Verdict rejected() {
     return Verdict.refused(
         Reason.TOKEN_REJECTED,
         "the token was rejected: it may be expired, forged, issued for another audience than '"
             + audience
-            + "', or its pod no longer exists");
+            + "', or its pod no longer exists",
+        failureCacheTtl);
   }
 
   /**
@@ -433,14 +441,15 @@ public final class TokenAuthenticator {
       @Nullable TokenLifetime lifetime,
       @Nullable Reason refusal,
       @Nullable String message,
+      @Nullable Duration retryAfter,
       @Nullable RuntimeException failure) {
 
     static Verdict accepted(PodIdentity identity, @Nullable TokenLifetime lifetime) {
-      return new Verdict(identity, lifetime, null, null, null);
+      return new Verdict(identity, lifetime, null, null, null, null);
     }
 
     static Verdict failed(RuntimeException failure) {
-      return new Verdict(null, null, null, null, failure);
+      return new Verdict(null, null, null, null, null, failure);
     }
 
     @Nullable Instant tokenExpiry() {
@@ -448,7 +457,11 @@ public final class TokenAuthenticator {
     }
 
     static Verdict refused(Reason reason, String message) {
-      return new Verdict(null, null, reason, message, null);
+      return refused(reason, message, null);
+    }
+
+    static Verdict refused(Reason reason, String message, @Nullable Duration retryAfter) {
+      return new Verdict(null, null, reason, message, retryAfter, null);
     }
 
     PodIdentity identityOrThrow() {
@@ -461,7 +474,8 @@ public final class TokenAuthenticator {
         throw failure;
       }
       if (identity == null) {
-        throw new BrokerException(Objects.requireNonNull(refusal), Objects.requireNonNull(message));
+        throw new BrokerException(
+            Objects.requireNonNull(refusal), Objects.requireNonNull(message), retryAfter, null);
       }
       return identity;
     }

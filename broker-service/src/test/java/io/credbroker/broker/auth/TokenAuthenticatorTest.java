@@ -111,9 +111,16 @@ class TokenAuthenticatorTest {
     BearerToken token = TestTokens.expiringAt(START.plus(Duration.ofHours(1)));
 
     for (int i = 0; i < 3; i++) {
+      // Each refusal, the cached ones too, says how long it is remembered: a client retrying
+      // sooner gets the same answer (and one that retries only a few times, quickly, would give
+      // up on a refusal that was only transient).
       assertThatThrownBy(() -> authenticator.authenticate(token))
           .isInstanceOfSatisfying(
-              BrokerException.class, e -> assertThat(e.reason()).isEqualTo(Reason.TOKEN_REJECTED));
+              BrokerException.class,
+              e -> {
+                assertThat(e.reason()).isEqualTo(Reason.TOKEN_REJECTED);
+                assertThat(e.retryAfter()).isEqualTo(Duration.ofSeconds(5));
+              });
     }
     assertThat(reviewer.calls()).isEqualTo(1);
 
