@@ -97,6 +97,22 @@ public class CredentialQueries {
   }
 
   /**
+   * The credentials an operator's revocation ended (for {@link RevocationTrigger#ADMIN}) at or
+   * after {@code since}, oldest end first.
+   */
+  public List<CredentialRecord> endedByOperatorsSince(Instant since) {
+    return jdbc.sql(
+            "SELECT "
+                + COLUMNS
+                + " FROM credential WHERE state <> 'ACTIVE' AND end_reason = :admin"
+                + " AND end_time >= :since ORDER BY end_time, id")
+        .param("admin", RevocationTrigger.ADMIN.name())
+        .param("since", CredentialRows.utc(since))
+        .query(CredentialRows::record)
+        .list();
+  }
+
+  /**
    * The credentials that match every filter of {@code query} (optional filters are written as
    * {@code CAST(:p AS text) IS NULL OR column = :p}), newest first; the slice's window bounds the
    * issue time and its position continues after a credential of the previous page.

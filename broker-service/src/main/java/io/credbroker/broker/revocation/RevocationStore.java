@@ -2,10 +2,10 @@ package io.credbroker.broker.revocation;
 
 import io.credbroker.broker.lease.CredentialQueries;
 import io.credbroker.broker.lease.CredentialQuery;
+import io.credbroker.broker.lease.CredentialRecord;
 import io.credbroker.broker.lease.ListSlice;
 import io.credbroker.broker.lease.QueuedRevocation;
 import io.credbroker.broker.lease.RevocationRetryQueue;
-import io.credbroker.broker.lease.RevocationTrigger;
 import java.sql.Array;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -23,8 +23,8 @@ import java.util.Set;
 import java.util.SortedSet;
 import java.util.TreeSet;
 import java.util.UUID;
+import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
-import org.springframework.jdbc.core.RowMapper;
 import org.springframework.jdbc.core.simple.JdbcClient;
 
 /**
@@ -208,37 +208,48 @@ public class RevocationStore {
    * once.
    */
   List<RevocationMessage.CredentialRevoked> revokedSince(Instant since) {
-    OffsetDateTime from = OffsetDateTime.ofInstant(since, java.time.ZoneOffset.UTC);
     Map<UUID, RevocationMessage.CredentialRevoked> revoked = new LinkedHashMap<>();
-    RowMapper<RevocationMessage.CredentialRevoked> message =
-        (rs, row) ->
-            new RevocationMessage.CredentialRevoked(
-                rs.getObject("credential_id", UUID.class), rs.getString("action"));
     for (RevocationMessage.CredentialRevoked audited :
         jdbc.sql(
                 "SELECT u.credential_id, e.action FROM audit_event e,"
                     + " unnest(e.credential_ids) AS u(credential_id) WHERE e.event_time >= :since"
                     + " ORDER BY e.id")
-            .param("since", from)
-            .query(message)
+            .param("since", OffsetDateTime.ofInstant(since, java.time.ZoneOffset.UTC))
+            .query(
+                (rs, row) ->
+                    new RevocationMessage.CredentialRevoked(
+                        rs.getObject("credential_id", UUID.class), rs.getString("action")))
             .list()) {
       revoked.putIfAbsent(audited.credentialId(), audited);
     }
-    for (RevocationMessage.CredentialRevoked ended :
-        jdbc.sql(
-                "SELECT c.id AS credential_id, CASE WHEN EXISTS (SELECT 1 FROM pod_block b"
-                    + " WHERE b.pod_uid = c.pod_uid) THEN :pod ELSE :credential END AS action"
-                    + " FROM credential c WHERE c.state <> 'ACTIVE' AND c.end_reason = :admin"
-                    + " AND c.end_time >= :since ORDER BY c.end_time")
-            .param("pod", RevocationService.POD_REVOKED)
-            .param("credential", RevocationService.CREDENTIAL_REVOKED)
-            .param("admin", RevocationTrigger.ADMIN.name())
-            .param("since", from)
-            .query(message)
-            .list()) {
-      revoked.putIfAbsent(ended.credentialId(), ended);
+    List<CredentialRecord> ended = credentials.endedByOperatorsSince(since);
+    Set<String> blocked =
+        blockedAmong(
+            ended.stream()
+                .map(c -> c.owner().podUid())
+                .filter(Objects::nonNull)
+                .collect(Collectors.toSet()));
+    for (CredentialRecord credential : ended) {
+      String reason =
+          blocked.contains(credential.owner().podUid())
+              ? RevocationService.POD_REVOKED
+              : RevocationService.CREDENTIAL_REVOKED;
+      revoked.putIfAbsent(
+          credential.id(), new RevocationMessage.CredentialRevoked(credential.id(), reason));
     }
     return List.copyOf(revoked.values());
+  }
+
+  /** Which of these pod UIDs are blocked. */
+  private Set<String> blockedAmong(Collection<String> podUids) {
+    if (podUids.isEmpty()) {
+      return Set.of();
+    }
+    return Set.copyOf(
+        jdbc.sql("SELECT pod_uid FROM pod_block WHERE pod_uid IN (:uids)")
+            .param("uids", List.copyOf(podUids))
+            .query(String.class)
+            .list());
   }
 
   public List<AuditEvent> audit(@Nullable String namespace, @Nullable String podName, int limit) {
