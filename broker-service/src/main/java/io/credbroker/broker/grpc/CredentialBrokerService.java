@@ -11,6 +11,7 @@ import io.credbroker.api.v1.IssueCredentialResponse;
 import io.credbroker.api.v1.ReleaseCredentialRequest;
 import io.credbroker.api.v1.ReleaseCredentialResponse;
 import io.credbroker.api.v1.WatchCredentialRequest;
+import io.credbroker.broker.BrokerException;
 import io.credbroker.broker.auth.TokenLifetime;
 import io.credbroker.broker.lease.Acknowledgement;
 import io.credbroker.broker.lease.CredentialIssuer;
@@ -25,6 +26,7 @@ import java.util.Objects;
 import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicReference;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The {@code credbroker.v1.CredentialBroker} service: translates requests for the domain and its
@@ -108,7 +110,7 @@ final class CredentialBrokerService extends CredentialBrokerGrpc.CredentialBroke
             issuer.issue(
                 BearerTokenInterceptor.currentToken(),
                 request.getDatabaseRole(),
-                ProtoCredentials.requestedTtl(request.hasRequestedTtl(), request.getRequestedTtl()),
+                requestedTtl(request.hasRequestedTtl(), request.getRequestedTtl()),
                 CredentialKind.STREAM,
                 streamId);
         first =
@@ -185,6 +187,20 @@ final class CredentialBrokerService extends CredentialBrokerGrpc.CredentialBroke
     }
   }
 
+  /**
+   * The request's {@code requested_ttl}. One that is not a valid duration is refused only once the
+   * caller is authenticated, as every other judgement of a request is: an anonymous caller is told
+   * that it is anonymous, nothing about its request.
+   */
+  private @Nullable Duration requestedTtl(boolean present, com.google.protobuf.Duration ttl) {
+    try {
+      return ProtoCredentials.requestedTtl(present, ttl);
+    } catch (BrokerException invalid) {
+      issuer.authenticate(BearerTokenInterceptor.currentToken());
+      throw invalid;
+    }
+  }
+
   /** The client left: the stream stops, and its credentials enter their reconnect grace. */
   private void cancelled(WatchStream stream) {
     stream.cancelled();
@@ -200,7 +216,7 @@ final class CredentialBrokerService extends CredentialBrokerGrpc.CredentialBroke
           issuer.issue(
               BearerTokenInterceptor.currentToken(),
               request.getDatabaseRole(),
-              ProtoCredentials.requestedTtl(request.hasRequestedTtl(), request.getRequestedTtl()),
+              requestedTtl(request.hasRequestedTtl(), request.getRequestedTtl()),
               CredentialKind.ONE_SHOT);
       responseObserver.onNext(
           IssueCredentialResponse.newBuilder()

@@ -227,6 +227,16 @@ public class CredentialIssuer {
     return ended.isEmpty() ? List.of(id) : ended;
   }
 
+  /**
+   * Who the caller is, and nothing more.
+   *
+   * @throws BrokerException {@code TOKEN_*} reasons when the token is refused, {@code
+   *     KUBERNETES_UNAVAILABLE} when it cannot be checked
+   */
+  public PodIdentity authenticate(@Nullable BearerToken token) {
+    return authenticator.authenticate(token);
+  }
+
   /** Acknowledges a rotation for the caller's pod. */
   public Acknowledgement acknowledge(@Nullable BearerToken token, String credentialId) {
     PodIdentity identity = authenticator.authenticate(token);

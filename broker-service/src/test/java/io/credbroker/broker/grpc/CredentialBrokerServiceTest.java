@@ -349,6 +349,30 @@ class CredentialBrokerServiceTest {
   }
 
   @Test
+  void anAnonymousCallIsUnauthenticatedWhateverItsRequestedTtl() {
+    CredentialBrokerGrpc.CredentialBrokerBlockingStub anonymous =
+        CredentialBrokerGrpc.newBlockingStub(channel);
+    com.google.protobuf.Duration invalid =
+        com.google.protobuf.Duration.newBuilder().setSeconds(1).setNanos(-1).build();
+    IssueCredentialRequest issue =
+        IssueCredentialRequest.newBuilder().setDatabaseRole("db1").setRequestedTtl(invalid).build();
+    WatchCredentialRequest watch =
+        WatchCredentialRequest.newBuilder().setDatabaseRole("db1").setRequestedTtl(invalid).build();
+
+    assertRefused(
+        () -> anonymous.issueCredential(issue), Status.Code.UNAUTHENTICATED, "TOKEN_MISSING");
+    assertRefused(
+        () -> anonymous.watchCredential(watch).next(),
+        Status.Code.UNAUTHENTICATED,
+        "TOKEN_MISSING");
+    // An authenticated caller is told what is wrong with its request.
+    assertRefused(
+        () -> blocking(appToken).issueCredential(issue),
+        Status.Code.INVALID_ARGUMENT,
+        "INVALID_REQUEST");
+  }
+
+  @Test
   void rejectedTokenIsUnauthenticatedOnTheStream() {
     assertRefused(
         () ->
