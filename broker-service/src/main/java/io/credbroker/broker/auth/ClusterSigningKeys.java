@@ -35,8 +35,7 @@ import org.slf4j.LoggerFactory;
  * cluster rotated its keys), at most once per {@code minRefreshInterval}, so tokens naming made-up
  * keys cause at most one fetch per interval. While no key set could be fetched (the API server is
  * down, or RBAC denies the path) every token is {@link Verdict#UNCHECKED} and goes to its review as
- * before; a token naming an unknown key is {@code UNCHECKED} too when the last fetch failed or
- * another caller is fetching the keys at that moment.
+ * before; a token naming an unknown key is {@code UNCHECKED} too when the last fetch failed.
  *
  * <p>Thread-safe: the key set is replaced as a whole; one caller fetches at a time, and the others
  * go on with the set they have or, before the first set, wait for that fetch.
@@ -100,10 +99,8 @@ public final class ClusterSigningKeys implements TokenSignatures {
       }
       if (candidates.isEmpty()) {
         // A key the cluster does not have, by a key set as fresh as the interval allows; unless
-        // that set could not be fetched again, or another caller is reading it right now (the
-        // first tokens of a key the cluster just rotated in arrive together, and the read in
-        // flight may bring it), in which case the review decides.
-        return lastFetchFailed || fetching.isLocked() ? Verdict.UNCHECKED : Verdict.INVALID;
+        // that set could not be fetched again, in which case the review decides.
+        return lastFetchFailed ? Verdict.UNCHECKED : Verdict.INVALID;
       }
     }
     for (JWK key : candidates) {

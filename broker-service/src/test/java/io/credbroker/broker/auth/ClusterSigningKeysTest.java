@@ -143,44 +143,6 @@ class ClusterSigningKeysTest {
   }
 
   @Test
-  void aRotatedKeysTokenArrivingWhileTheKeysAreReadAgainIsLeftToItsReview() throws Exception {
-    AtomicInteger reads = new AtomicInteger();
-    CountDownLatch reading = new CountDownLatch(1);
-    CountDownLatch release = new CountDownLatch(1);
-    ClusterSigningKeys rereading =
-        new ClusterSigningKeys(
-            () -> {
-              if (reads.incrementAndGet() > 1) {
-                // The second read, of the rotated keys, is slow.
-                reading.countDown();
-                assertThat(release.await(10, TimeUnit.SECONDS)).isTrue();
-              }
-              return new JWKSet(published.get().stream().map(JWK::toPublicJWK).toList()).toString();
-            },
-            REFRESH,
-            nanos::get);
-    assertThat(rereading.check(signed(CLUSTER))).isEqualTo(Verdict.VALID);
-    ECKey rotated = ec("rotated-key");
-    published.set(List.of(CLUSTER, rotated));
-    nanos.addAndGet(REFRESH.toNanos());
-    ExecutorService pool = Executors.newSingleThreadExecutor();
-    try {
-      // The first token of the new key reads the keys again; the second arrives meanwhile.
-      Future<Verdict> first = pool.submit(() -> rereading.check(signed(rotated)));
-      assertThat(reading.await(10, TimeUnit.SECONDS)).isTrue();
-
-      assertThat(rereading.check(signed(rotated))).isEqualTo(Verdict.UNCHECKED);
-
-      release.countDown();
-      assertThat(first.get(10, TimeUnit.SECONDS)).isEqualTo(Verdict.VALID);
-    } finally {
-      pool.shutdownNow();
-    }
-    assertThat(rereading.check(signed(rotated))).isEqualTo(Verdict.VALID);
-    assertThat(reads.get()).isEqualTo(2);
-  }
-
-  @Test
   void whileTheKeysCannotBeReadTokensAreLeftToTheirReview() {
     failure.set(new IllegalStateException("403 Forbidden"));
     assertThat(keys.check(signed(CLUSTER))).isEqualTo(Verdict.UNCHECKED);
