@@ -35,6 +35,9 @@ public final class DevStack implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(DevStack.class);
 
+  /** How long {@link #startVault} tries to bind a port that is not free yet. */
+  private static final java.time.Duration REBIND_PATIENCE = java.time.Duration.ofSeconds(15);
+
   /** The database in which the Vault stand-in keeps its state (schema {@code vault}). */
   public static final String STATE_DATABASE = "devstack";
 
@@ -320,10 +323,35 @@ public final class DevStack implements AutoCloseable {
     }
   }
 
-  /** Starts the Vault stand-in again on the same port with the same state. Idempotent. */
+  /**
+   * Starts the Vault stand-in again on the same port with the same state. Idempotent. The port of a
+   * stand-in stopped a moment ago can still be held for a little while (the JDK's HTTP server
+   * closes its listening socket on its dispatcher thread): binding it is retried for up to {@link
+   * #REBIND_PATIENCE}.
+   *
+   * @throws UncheckedIOException when the port is still taken after that, or cannot be bound
+   */
   public synchronized void startVault() {
-    if (vault == null) {
-      vault = VaultServer.start(vaultOptions(config, vaultPort, postgres));
+    if (vault != null) {
+      return;
+    }
+    long deadline = System.nanoTime() + REBIND_PATIENCE.toNanos();
+    while (true) {
+      try {
+        vault = VaultServer.start(vaultOptions(config, vaultPort, postgres));
+        return;
+      } catch (UncheckedIOException e) {
+        if (!(e.getCause() instanceof java.net.BindException) || System.nanoTime() - deadline > 0) {
+          throw e;
+        }
+        log.info("Vault stand-in's port {} is not free yet; binding again shortly", vaultPort);
+        try {
+          Thread.sleep(200);
+        } catch (InterruptedException interrupted) {
+          Thread.currentThread().interrupt();
+          throw e;
+        }
+      }
     }
   }
 

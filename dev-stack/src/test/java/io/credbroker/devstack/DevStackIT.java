@@ -103,6 +103,35 @@ class DevStackIT {
         .isEqualTo("default");
   }
 
+  @Test
+  void aRestartWaitsForItsPortWhileItIsStillTaken() throws Exception {
+    int port = URI.create(stack.vaultAddress()).getPort();
+    stack.stopVault();
+    // The port is still held a moment after the stop (here by another socket, for a second).
+    java.net.ServerSocket holder = new java.net.ServerSocket();
+    holder.bind(new java.net.InetSocketAddress("127.0.0.1", port));
+    Thread release =
+        new Thread(
+            () -> {
+              try {
+                Thread.sleep(1_000);
+                holder.close();
+              } catch (InterruptedException | IOException e) {
+                Thread.currentThread().interrupt();
+              }
+            });
+    release.start();
+    try {
+      stack.startVault();
+    } finally {
+      release.join();
+      holder.close();
+    }
+
+    assertThat(URI.create(stack.vaultAddress()).getPort()).isEqualTo(port);
+    assertThat(get(stack.vaultAddress() + "/v1/sys/health", Map.of()).statusCode()).isEqualTo(200);
+  }
+
   static HttpResponse<String> get(String url, Map<String, String> headers) throws Exception {
     HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).GET();
     headers.forEach(b::header);
