@@ -324,9 +324,11 @@ public final class VaultServer implements AutoCloseable {
    */
   private Tokens.LoginTerms loginTerms(Token token) {
     String roleName = token.role();
-    for (AuthMount m : authMounts.values()) {
-      if (token.path().equals("auth/" + m.mount().path() + "login") && roleName != null) {
-        return m.method().renewalTerms(roleName);
+    if (roleName != null) {
+      for (AuthMount m : authMounts.values()) {
+        if (token.path().equals("auth/" + m.mount().path() + "login")) {
+          return m.method().renewalTerms(roleName);
+        }
       }
     }
     throw VaultException.backendError("failed to renew entry: no handler for route");
