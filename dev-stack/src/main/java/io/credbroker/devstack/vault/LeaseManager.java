@@ -238,7 +238,7 @@ final class LeaseManager {
   /** {@code sys/leases/lookup}. */
   VaultResponse lookup(String leaseId) {
     if (leaseId.isEmpty()) {
-      throw VaultException.badRequest("missing lease id");
+      throw VaultException.badRequest("lease_id must be specified");
     }
     StoredLease stored =
         store.lease(leaseId).orElseThrow(() -> VaultException.badRequest("invalid lease"));

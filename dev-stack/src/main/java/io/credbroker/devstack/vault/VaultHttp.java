@@ -32,6 +32,7 @@ final class VaultHttp {
 
   private static final Logger log = LoggerFactory.getLogger(VaultHttp.class);
   private static final String VERSION = "1.21.0";
+  private static final String MERGE_PATCH = "application/merge-patch+json";
 
   private final VaultServer server;
 
@@ -73,6 +74,9 @@ final class VaultHttp {
         }
         default -> {}
       }
+      if (http.method().equalsIgnoreCase("PATCH")) {
+        requireMergePatch(http);
+      }
       Operation op = operation(http);
       if (op == null) {
         return error(405, List.of(VaultException.multiError("unsupported operation")));
@@ -81,6 +85,12 @@ final class VaultHttp {
         path = path + "/";
       }
       JsonNode body = body(http);
+      // vault/request_handling.go (handleCancelableRequest) refuses these before it looks at the
+      // token or the route, system paths included; the vault CLI and hvac never send them, as
+      // both strip a trailing slash from the URL path.
+      if (op == Operation.UPDATE && path.endsWith("/")) {
+        throw VaultException.badRequest("cannot write to a path ending in '/'");
+      }
       String tokenId = tokenOf(http);
       Call call =
           new Call(
@@ -115,13 +125,49 @@ final class VaultHttp {
 
   private static @Nullable Operation operation(HttpRequest http) {
     return switch (http.method().toUpperCase(Locale.ROOT)) {
-      case "GET", "HEAD" ->
-          "true".equals(http.queryParam("list")) ? Operation.LIST : Operation.READ;
+      case "GET" -> listRequested(http) ? Operation.LIST : Operation.READ;
+      case "HEAD" -> Operation.READ;
       case "LIST" -> Operation.LIST;
       case "POST", "PUT", "PATCH" -> Operation.UPDATE;
       case "DELETE" -> Operation.DELETE;
       default -> null;
     };
+  }
+
+  /**
+   * GET's {@code list} parameter as Vault reads it, with Go's {@code strconv.ParseBool}
+   * (buildLogicalRequestNoAuth in {@code http/logical.go}): absent or empty is a read, and a value
+   * ParseBool does not know is a 400 with no error text.
+   */
+  private static boolean listRequested(HttpRequest http) {
+    String value = http.queryParam("list");
+    if (value == null || value.isEmpty()) {
+      return false;
+    }
+    return switch (value) {
+      case "1", "t", "T", "TRUE", "true", "True" -> true;
+      case "0", "f", "F", "FALSE", "false", "False" -> false;
+      default -> throw new VaultException(400, List.of());
+    };
+  }
+
+  /**
+   * Vault takes a PATCH only as a JSON merge patch: it parses the Content-Type with Go's {@code
+   * mime.ParseMediaType} (a missing one fails there, 400) and answers any other media type 415
+   * (buildLogicalRequestNoAuth in {@code http/logical.go}).
+   */
+  private static void requireMergePatch(HttpRequest http) {
+    String header = http.header("Content-Type");
+    String mediaType =
+        header == null ? "" : header.split(";", 2)[0].strip().toLowerCase(Locale.ROOT);
+    if (mediaType.isEmpty()) {
+      throw VaultException.badRequest("mime: no media type");
+    }
+    if (!mediaType.equals(MERGE_PATCH)) {
+      throw new VaultException(
+          415,
+          List.of("PATCH requires Content-Type of " + MERGE_PATCH + ", provided " + mediaType));
+    }
   }
 
   /** JSON, or a form when the body looks like one (Vault sniffs the first bytes). */

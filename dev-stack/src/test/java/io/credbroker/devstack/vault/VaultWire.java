@@ -40,6 +40,17 @@ final class VaultWire {
   HttpResponse<String> send(
       String method, String path, @Nullable String token, @Nullable String body)
       throws IOException, InterruptedException {
+    return send(method, path, token, null, body);
+  }
+
+  /** One request with its {@code Content-Type}; any of the last three may be null. */
+  HttpResponse<String> send(
+      String method,
+      String path,
+      @Nullable String token,
+      @Nullable String contentType,
+      @Nullable String body)
+      throws IOException, InterruptedException {
     HttpRequest.Builder b =
         HttpRequest.newBuilder(URI.create(address + "/v1/" + path))
             .method(
@@ -49,6 +60,9 @@ final class VaultWire {
                     : HttpRequest.BodyPublishers.ofString(body));
     if (token != null) {
       b.header("X-Vault-Token", token);
+    }
+    if (contentType != null) {
+      b.header("Content-Type", contentType);
     }
     return HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
