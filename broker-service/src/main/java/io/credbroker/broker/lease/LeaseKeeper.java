@@ -214,6 +214,7 @@ public final class LeaseKeeper implements SmartLifecycle {
         Thread.currentThread().interrupt();
       }
     }
+    retryWorker.deleteConfirmed();
     queue.clear();
     queued.clear();
   }

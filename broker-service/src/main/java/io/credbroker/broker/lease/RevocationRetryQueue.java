@@ -7,10 +7,13 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.Collection;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
 import org.springframework.jdbc.core.simple.JdbcClient;
 
@@ -23,7 +26,14 @@ import org.springframework.jdbc.core.simple.JdbcClient;
  * next attempt out by a claim lease, so two replicas never try the same row at once and a replica
  * that dies mid-attempt only delays the row by that lease.
  *
- * <p>Thread-safe; every method is one auto-committed statement.
+ * <p>A confirmation is not deleted at once: its row goes with the next batch of confirmations (one
+ * statement for up to {@link #CONFIRMATION_BATCH} of them, or at the retry worker's next pass,
+ * about a poll interval later). Until then the row's next attempt is still a claim lease away, so
+ * no replica tries it, and this replica's reads no longer count it as waiting. A row whose
+ * confirmation is lost (a crash, or the state database failing the delete) is revoked again after
+ * its claim lease: Vault revokes a lease idempotently.
+ *
+ * <p>Thread-safe; every method is at most two auto-committed statements.
  */
 public class RevocationRetryQueue {
 
@@ -66,7 +76,22 @@ public class RevocationRetryQueue {
     }
   }
 
+  /** Confirmations deleted in one statement as soon as this many wait. */
+  static final int CONFIRMATION_BATCH = 32;
+
+  /**
+   * Most confirmations kept for a later delete while the state database refuses them; one beyond it
+   * is left to be revoked again after its claim lease.
+   */
+  static final int MAX_UNDELETED_CONFIRMATIONS = 10_000;
+
   private final JdbcClient jdbc;
+
+  /** Credentials Vault confirmed whose rows have not been deleted yet. */
+  private final Set<UUID> confirmedUndeleted = ConcurrentHashMap.newKeySet();
+
+  /** Whether a thread is deleting confirmations now: one at a time. */
+  private final AtomicBoolean deleting = new AtomicBoolean();
 
   public RevocationRetryQueue(JdbcClient jdbc) {
     this.jdbc = Objects.requireNonNull(jdbc, "jdbc");
@@ -74,6 +99,7 @@ public class RevocationRetryQueue {
 
   /** The waiting revocations, the longest-waiting first. */
   public List<PendingRevocation> list(int limit) {
+    deleteConfirmed();
     return jdbc.sql(
             "SELECT " + COLUMNS + " FROM revocation_retry ORDER BY enqueued_time LIMIT :limit")
         .param("limit", limit)
@@ -83,6 +109,7 @@ public class RevocationRetryQueue {
 
   /** How many revocations wait for Vault. */
   public long depth() {
+    deleteConfirmed();
     return jdbc.sql("SELECT count(*) FROM revocation_retry").query(Long.class).single();
   }
 
@@ -91,6 +118,7 @@ public class RevocationRetryQueue {
    * that replicas with skewed clocks agree); zero when none waits.
    */
   public Duration oldestAge() {
+    deleteConfirmed();
     double seconds =
         jdbc.sql(
                 "SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(enqueued_time)), 0)"
@@ -102,6 +130,9 @@ public class RevocationRetryQueue {
 
   /** Whether the credential's revocation still waits for Vault. */
   public boolean contains(UUID credentialId) {
+    if (confirmedUndeleted.contains(credentialId)) {
+      return false;
+    }
     // Positional parameters on the release path, as CredentialStore's.
     return jdbc.sql("SELECT count(*) FROM revocation_retry WHERE credential_id = ?")
             .param(credentialId)
@@ -115,11 +146,14 @@ public class RevocationRetryQueue {
     if (ids.isEmpty()) {
       return Set.of();
     }
-    return Set.copyOf(
-        jdbc.sql("SELECT credential_id FROM revocation_retry WHERE credential_id IN (:ids)")
-            .param("ids", List.copyOf(ids))
-            .query(UUID.class)
-            .list());
+    Set<UUID> queued =
+        new HashSet<>(
+            jdbc.sql("SELECT credential_id FROM revocation_retry WHERE credential_id IN (:ids)")
+                .param("ids", List.copyOf(ids))
+                .query(UUID.class)
+                .list());
+    queued.removeAll(confirmedUndeleted);
+    return Set.copyOf(queued);
   }
 
   /**
@@ -127,6 +161,7 @@ public class RevocationRetryQueue {
    * namespace; the slice's window bounds the time they were queued.
    */
   public List<QueuedRevocation> waiting(@Nullable String namespace, ListSlice slice) {
+    deleteConfirmed();
     return slice
         .bind(
             jdbc.sql(
@@ -155,9 +190,37 @@ public class RevocationRetryQueue {
         .list();
   }
 
-  /** Vault confirmed the revocation. */
+  /**
+   * Vault confirmed the revocation: its row is deleted with the next batch of confirmations. Every
+   * release confirms one, and a delete of its own per release was a sixth of a release's cost.
+   */
   void confirmed(UUID credentialId) {
-    jdbc.sql("DELETE FROM revocation_retry WHERE credential_id = ?").param(credentialId).update();
+    if (confirmedUndeleted.size() < MAX_UNDELETED_CONFIRMATIONS) {
+      confirmedUndeleted.add(credentialId);
+    }
+    if (confirmedUndeleted.size() >= CONFIRMATION_BATCH) {
+      deleteConfirmed();
+    }
+  }
+
+  /**
+   * Deletes the rows of the confirmations not deleted yet, in one statement; nothing when another
+   * thread is deleting them now. A failure keeps them for the next call (the retry worker makes one
+   * at every pass) and is thrown.
+   */
+  void deleteConfirmed() {
+    if (confirmedUndeleted.isEmpty() || !deleting.compareAndSet(false, true)) {
+      return;
+    }
+    try {
+      UUID[] batch = confirmedUndeleted.toArray(UUID[]::new);
+      jdbc.sql("DELETE FROM revocation_retry WHERE credential_id = ANY(?)").param(batch).update();
+      for (UUID deleted : batch) {
+        confirmedUndeleted.remove(deleted);
+      }
+    } finally {
+      deleting.set(false);
+    }
   }
 
   /**
@@ -190,6 +253,7 @@ public class RevocationRetryQueue {
    * attempt {@code claimLease} out so that no other replica tries them meanwhile.
    */
   List<PendingRevocation> claimDue(Instant now, Duration claimLease, int limit) {
+    deleteConfirmed();
     return jdbc.sql(
             "UPDATE revocation_retry SET next_attempt_time = :leaseEnd WHERE credential_id IN"
                 + " (SELECT credential_id FROM revocation_retry WHERE next_attempt_time <= :now"

@@ -105,4 +105,19 @@ final class RevocationRetryWorker {
       log.warn("Working the revocation retry queue failed", e);
     }
   }
+
+  /**
+   * Deletes the rows of the revocations Vault confirmed that still wait for their batch, as this
+   * replica stops; one the state database refuses now is revoked again after its claim lease.
+   */
+  void deleteConfirmed() {
+    try {
+      retryQueue.deleteConfirmed();
+    } catch (RuntimeException e) {
+      log.warn(
+          "Deleting confirmed revocations from the retry queue failed ({}); their leases are"
+              + " revoked again later",
+          e.getClass().getSimpleName());
+    }
+  }
 }

@@ -128,9 +128,12 @@
  * Vault refuses.
  *
  * <p>A {@code revocation_retry} row is written in the statement that ends the credential and
- * deleted only when Vault confirms the revocation: at once by {@link
+ * deleted only when Vault confirms the revocation: by {@link
  * io.credbroker.broker.lease.LeaseService#revoke}, or later by any replica's {@link
- * io.credbroker.broker.lease.RevocationRetryWorker}.
+ * io.credbroker.broker.lease.RevocationRetryWorker}. Confirmations are deleted in batches ({@link
+ * io.credbroker.broker.lease.RevocationRetryQueue#confirmed}): a confirmed row stays at most until
+ * the next retry pass, a claim lease away from any replica's attempt, and one left by a crash is
+ * revoked once more, which Vault takes as done.
  *
  * <h2>Threads, and the order they stop in</h2>
  *

@@ -102,6 +102,79 @@ class RevocationRetryWorkerIT {
     assertThat(revocations).allSatisfy((lease, count) -> assertThat(count).as(lease).hasValue(1));
   }
 
+  @Test
+  void confirmationsAreDeletedInBatchesAndNoLongerCountAsWaitingMeanwhile() {
+    // Every release confirms one revocation; a delete per confirmation was a statement per
+    // release. They are deleted together, and until then no longer count as waiting here.
+    RevocationRetryQueue queue = new RevocationRetryQueue(db.jdbc);
+    List<UUID> ids = new ArrayList<>();
+    for (int i = 0; i <= RevocationRetryQueue.CONFIRMATION_BATCH; i++) {
+      ids.add(credentialOf(queuedRevocation()));
+    }
+    long before = rows();
+
+    for (UUID id : ids.subList(0, RevocationRetryQueue.CONFIRMATION_BATCH - 1)) {
+      queue.confirmed(id);
+    }
+    assertThat(rows()).as("no delete before a batch is full").isEqualTo(before);
+    assertThat(queue.contains(ids.get(0))).isFalse();
+    assertThat(queue.queuedAmong(ids))
+        .containsExactlyInAnyOrderElementsOf(
+            ids.subList(RevocationRetryQueue.CONFIRMATION_BATCH - 1, ids.size()));
+
+    queue.confirmed(ids.get(RevocationRetryQueue.CONFIRMATION_BATCH - 1));
+    assertThat(rows()).as("one delete for the whole batch").isEqualTo(before - ids.size() + 1);
+    UUID last = ids.get(ids.size() - 1);
+    assertThat(queue.contains(last)).isTrue();
+
+    queue.confirmed(last);
+    assertThat(queue.depth()).as("a count of the queue deletes the rest first").isZero();
+    assertThat(rows()).isEqualTo(before - ids.size());
+  }
+
+  @Test
+  void aConfirmationLeftInMemoryIsDeletedAtTheWorkersNextPassOrWhenItStops() {
+    RevocationRetryQueue queue = new RevocationRetryQueue(db.jdbc);
+    RevocationRetryWorker worker =
+        new RevocationRetryWorker(
+            queue,
+            mock(VaultDatabaseCredentials.class),
+            Clock.systemUTC(),
+            LeaseTestSettings.lease(),
+            new LeaseMetrics(new SimpleMeterRegistry()));
+    UUID passed = credentialOf(queuedRevocation());
+    UUID stopped = credentialOf(queuedRevocation());
+    db.jdbc
+        .sql("UPDATE revocation_retry SET next_attempt_time = now() + interval '1 hour'")
+        .update();
+
+    queue.confirmed(passed);
+    worker.workRetryQueue();
+    assertThat(queued(passed)).as("deleted at the worker's pass").isFalse();
+
+    queue.confirmed(stopped);
+    assertThat(queued(stopped)).isTrue();
+    worker.deleteConfirmed();
+    assertThat(queued(stopped)).as("deleted as the replica stops").isFalse();
+  }
+
+  private static long rows() {
+    return db.jdbc.sql("SELECT count(*) FROM revocation_retry").query(Long.class).single();
+  }
+
+  private static boolean queued(UUID credentialId) {
+    return db.jdbc
+            .sql("SELECT count(*) FROM revocation_retry WHERE credential_id = ?")
+            .param(credentialId)
+            .query(Long.class)
+            .single()
+        > 0;
+  }
+
+  private static UUID credentialOf(String lease) {
+    return UUID.fromString(lease.substring(lease.lastIndexOf('/') + 1));
+  }
+
   /** A released credential whose revocation waits in the queue, due now; its lease id. */
   private static String queuedRevocation() {
     UUID id =
