@@ -53,6 +53,7 @@ public final class RecordingCredentialBroker extends CredentialBrokerGrpc.Creden
       new CopyOnWriteArrayList<>();
   private final List<Recorded<ReleaseCredentialRequest>> releases = new CopyOnWriteArrayList<>();
   private volatile Runnable onAcknowledge = () -> {};
+  private volatile Runnable onRelease = () -> {};
   private final BlockingQueue<StatusRuntimeException> acknowledgementFailures =
       new LinkedBlockingQueue<>();
   private final List<Long> acknowledgementAttempts = new CopyOnWriteArrayList<>();
@@ -104,6 +105,7 @@ public final class RecordingCredentialBroker extends CredentialBrokerGrpc.Creden
   public void releaseCredential(
       ReleaseCredentialRequest request,
       StreamObserver<ReleaseCredentialResponse> responseObserver) {
+    onRelease.run();
     releases.add(new Recorded<>(request, CALL_AUTHORIZATION.get()));
     responseObserver.onNext(ReleaseCredentialResponse.getDefaultInstance());
     responseObserver.onCompleted();
@@ -127,6 +129,14 @@ public final class RecordingCredentialBroker extends CredentialBrokerGrpc.Creden
    */
   public void onAcknowledge(Runnable hook) {
     this.onAcknowledge = hook;
+  }
+
+  /**
+   * Runs {@code hook} when a release arrives, before it is recorded and answered: to hold the
+   * client inside its close.
+   */
+  public void onRelease(Runnable hook) {
+    this.onRelease = hook;
   }
 
   /** The next {@code WatchCredential} call not yet taken, waiting up to five seconds for it. */

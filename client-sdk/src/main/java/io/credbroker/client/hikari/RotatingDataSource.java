@@ -274,9 +274,14 @@ public final class RotatingDataSource implements DataSource, Closeable {
     unusable = null;
     lastSwitchFailure = null;
     if (closed) {
-      // close() ran while the pool was being built; it may have missed this pool.
+      // close() ran while the pool was being built; it may have missed this pool, and the one it
+      // replaces too: close() takes the active pool only after releasing the credential, by which
+      // time this switch may have taken that pool out of `active`.
       active.set(null);
       dataSource.close();
+      if (previous != null) {
+        previous.dataSource.close();
+      }
       return;
     }
     firstPool.complete(null);
@@ -301,6 +306,12 @@ public final class RotatingDataSource implements DataSource, Closeable {
     String prefix =
         template.getPoolName() != null ? template.getPoolName() : "credbroker-" + databaseRole;
     config.setPoolName(prefix + "-" + poolCounter.incrementAndGet());
+    if (config.getInitializationFailTimeout() < 1) {
+      // Below 1 HikariCP may start the pool without a login, and the switch would then acknowledge
+      // a credential nobody knows works. Starting before the database is reachable needs no such
+      // setting here: a credential that cannot log in is offered again until it can.
+      config.setInitializationFailTimeout(1);
+    }
     return config;
   }
 
@@ -443,8 +454,10 @@ public final class RotatingDataSource implements DataSource, Closeable {
     /**
      * Pool settings (size, timeouts, driver properties) applied to every pool; its JDBC URL, user
      * name and password are replaced by the credential's. The template is copied, later changes to
-     * it have no effect. Keep HikariCP's default {@code initializationFailTimeout}: it makes a new
-     * pool log in before it is switched to.
+     * it have no effect. An {@code initializationFailTimeout} below 1 ms is raised to 1 ms
+     * (HikariCP's default), so that every new pool logs in before it is switched to; until a
+     * credential can log in, {@link RotatingDataSource#getConnection()} waits for it or keeps the
+     * current pool.
      */
     public Builder hikariConfig(HikariConfig template) {
       HikariConfig copy = new HikariConfig();

@@ -28,6 +28,7 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterAll;
@@ -44,6 +45,9 @@ import org.junit.jupiter.api.io.TempDir;
 class RotatingDataSourceTest {
 
   private static final Duration NO_ACK_WINDOW = Duration.ofMillis(500);
+
+  /** An advisory lock that a pool's connection init SQL waits for while the test holds it. */
+  private static final int SLOW_LOGIN_LOCK = 42;
 
   private static EmbeddedPostgres postgres;
   private static String jdbcUrl;
@@ -219,6 +223,33 @@ class RotatingDataSourceTest {
   }
 
   @Test
+  void aRotatedCredentialThatCannotLogInIsNotAcknowledgedEvenWhenThePoolSettingsSkipTheLoginCheck()
+      throws Exception {
+    HikariConfig pool = new HikariConfig();
+    pool.setMaximumPoolSize(3);
+    pool.setMinimumIdle(2);
+    // HikariCP's "start without a database": a new pool would not log in before it is used.
+    pool.setInitializationFailTimeout(-1);
+    dataSource = RotatingDataSource.builder(client, "db1").hikariConfig(pool).build();
+    WatchCall call = broker.nextWatch();
+    call.issue(credential("c1", "cred_a", "pw-a", jdbcUrl));
+    assertThat(currentUser(dataSource)).isEqualTo("cred_a");
+    String role = "cred_late_unchecked";
+
+    call.rotate(credential("c2", role, "pw-late", jdbcUrl), "c1");
+    await()
+        .during(NO_ACK_WINDOW)
+        .atMost(NO_ACK_WINDOW.multipliedBy(4))
+        .until(() -> broker.acknowledgements().isEmpty());
+    assertThat(dataSource.currentCredential().map(Credential::credentialId)).contains("c1");
+    assertThat(currentUser(dataSource)).isEqualTo("cred_a");
+    createRole(role, "pw-late");
+
+    await().atMost(Duration.ofSeconds(10)).until(() -> broker.acknowledgements().size() == 1);
+    assertThat(currentUser(dataSource)).isEqualTo(role);
+  }
+
+  @Test
   void aFirstCredentialThatCannotLogInYetIsTriedAgainUntilItCan() throws Exception {
     dataSource = dataSourceBuilder().initialCredentialTimeout(Duration.ofSeconds(20)).build();
     WatchCall call = broker.nextWatch();
@@ -306,6 +337,53 @@ class RotatingDataSourceTest {
   }
 
   @Test
+  void closeWhileARotationsPoolLogsInClosesTheReplacedPoolToo() throws Exception {
+    HikariConfig pool = new HikariConfig();
+    pool.setMaximumPoolSize(3);
+    pool.setMinimumIdle(2);
+    // Every login waits here while the test holds the advisory lock: a slow database login.
+    pool.setConnectionInitSql("SELECT pg_advisory_xact_lock_shared(" + SLOW_LOGIN_LOCK + ")");
+    dataSource = RotatingDataSource.builder(client, "db1").hikariConfig(pool).build();
+    WatchCall call = broker.nextWatch();
+    call.issue(credential("c1", "cred_a", "pw-a", jdbcUrl));
+    assertThat(currentUser(dataSource)).isEqualTo("cred_a");
+    await().atMost(Duration.ofSeconds(10)).until(() -> sessionsOf("cred_a") == 2);
+    CountDownLatch releaseArrived = new CountDownLatch(1);
+    CountDownLatch releaseMayFinish = new CountDownLatch(1);
+    broker.onRelease(
+        () -> {
+          releaseArrived.countDown();
+          try {
+            releaseMayFinish.await(10, TimeUnit.SECONDS);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        });
+    CompletableFuture<Void> closing;
+    try (Connection admin = postgres.getPostgresDatabase().getConnection();
+        Statement sql = admin.createStatement()) {
+      sql.execute("SELECT pg_advisory_lock(" + SLOW_LOGIN_LOCK + ")");
+      call.rotate(credential("c2", "cred_b", "pw-b", jdbcUrl), "c1");
+      await().atMost(Duration.ofSeconds(10)).until(() -> loginsWaiting("cred_b") == 1);
+
+      // The application shuts down while the new pool logs in; the login completes while close()
+      // is releasing the credential at the broker.
+      closing = CompletableFuture.runAsync(dataSource::close);
+      assertThat(releaseArrived.await(10, TimeUnit.SECONDS)).isTrue();
+      sql.execute("SELECT pg_advisory_unlock(" + SLOW_LOGIN_LOCK + ")");
+    }
+    // The switch saw the close and closed its new pool.
+    await().atMost(Duration.ofSeconds(10)).until(() -> sessionsOf("cred_b") == 0);
+    releaseMayFinish.countDown();
+    closing.get(10, TimeUnit.SECONDS);
+
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () -> assertThat(sessionsOf("cred_a")).as("sessions of the replaced pool").isZero());
+  }
+
+  @Test
   void userAndPasswordFromTheCallerAreRefused() {
     dataSource = dataSourceBuilder().build();
 
@@ -332,6 +410,21 @@ class RotatingDataSourceTest {
         Statement sql = admin.createStatement()) {
       return Integer.parseInt(
           queryString(sql, "SELECT count(*) FROM pg_stat_activity WHERE usename = '" + user + "'"));
+    }
+  }
+
+  /**
+   * Sessions of {@code user} that wait for a lock (a login held up by {@link #SLOW_LOGIN_LOCK}).
+   */
+  private static int loginsWaiting(String user) throws SQLException {
+    try (Connection admin = postgres.getPostgresDatabase().getConnection();
+        Statement sql = admin.createStatement()) {
+      return Integer.parseInt(
+          queryString(
+              sql,
+              "SELECT count(*) FROM pg_stat_activity WHERE usename = '"
+                  + user
+                  + "' AND wait_event_type = 'Lock'"));
     }
   }
 
