@@ -171,7 +171,8 @@ break the YAML; extraConfig is merged over it last.
     "ended-credentials" $retention.endedCredentials
     "audit-events" $retention.auditEvents
     "interval" $retention.interval
-    "batch-size" $retention.batchSize)
+    "batch-size" $retention.batchSize
+    "dead-replicas" $retention.deadReplicas)
   "vault" (dict
     "issuing-token-role" .Values.vault.issuingTokenRole
     "max-concurrent-creations" .Values.vault.maxConcurrentCreations)
@@ -240,7 +241,8 @@ compare (a whole number with ms, s, m, h or d).
 
 {{/*
 Fails on durations the broker refuses to start with and the schema cannot compare: retention.endedCredentials under
-1h (a pod's ended credentials are what the admin API and the audit trail point to) and lease.reconcile.grace under
+1h (a pod's ended credentials are what the admin API and the audit trail point to), retention.deadReplicas under 1h
+(a dead replica's row is what the others take its credentials over through) and lease.reconcile.grace under
 1s (a credential being issued has a Vault lease before it has a record). Only the forms comparableMillis reads are
 checked.
 */}}
@@ -248,6 +250,10 @@ checked.
 {{- $ended := include "credential-broker.comparableMillis" .Values.retention.endedCredentials }}
 {{- if and $ended (lt ($ended | int64) 3600000) }}
 {{- fail (printf "retention.endedCredentials (%s) must be at least 1h" .Values.retention.endedCredentials) }}
+{{- end }}
+{{- $deadReplicas := include "credential-broker.comparableMillis" .Values.retention.deadReplicas }}
+{{- if and $deadReplicas (lt ($deadReplicas | int64) 3600000) }}
+{{- fail (printf "retention.deadReplicas (%s) must be at least 1h" .Values.retention.deadReplicas) }}
 {{- end }}
 {{- $grace := include "credential-broker.comparableMillis" .Values.lease.reconcile.grace }}
 {{- if and $grace (lt ($grace | int64) 1000) }}

@@ -194,8 +194,10 @@ class BrokerSettingsTest {
     assertThat(retention.path("interval").asText()).isEqualTo("30m");
     assertThat(retention.path("batch-size").isInt()).isTrue();
     assertThat(retention.path("batch-size").asInt()).isEqualTo(500);
+    assertThat(retention.path("dead-replicas").asText()).isEqualTo("12h");
     assertThat(defaults.at("/retention/ended-credentials").asText()).isEqualTo("30d");
     assertThat(defaults.at("/retention/audit-events").asText()).isEqualTo("365d");
+    assertThat(defaults.at("/retention/dead-replicas").asText()).isEqualTo("1d");
   }
 
   @Test
@@ -218,6 +220,18 @@ class BrokerSettingsTest {
             .applicationConfig()
             .at("/credbroker/retention");
     assertThat(retention.path("ended-credentials").asText()).isEqualTo("60m");
+  }
+
+  @Test
+  void deadReplicasUnderAnHourAreRefusedAsTheBrokerWould() {
+    assertThatThrownBy(
+            () -> Chart.template("required.yaml", Map.of("retention.deadReplicas", "59m")).call())
+        .hasMessageContaining("retention.deadReplicas (59m) must be at least 1h");
+    JsonNode retention =
+        Chart.render("required.yaml", Map.of("retention.deadReplicas", "1h"))
+            .applicationConfig()
+            .at("/credbroker/retention");
+    assertThat(retention.path("dead-replicas").asText()).isEqualTo("1h");
   }
 
   @Test
@@ -321,6 +335,7 @@ class BrokerSettingsTest {
       invalid-retention.yaml | endedCredentials
       invalid-retention.yaml | batchSize
       invalid-retention.yaml | interval
+      invalid-retention.yaml | deadReplicas
       invalid-retention.yaml | undroppedCheckInterval
       """)
   void schemaRejectsSettingsTheBrokerCannotUse(String valuesFile, String expectedInMessage) {

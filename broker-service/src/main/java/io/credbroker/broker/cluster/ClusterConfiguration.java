@@ -124,6 +124,15 @@ class ClusterConfiguration {
   }
 
   /**
+   * The replica table's statements on the pool serving requests (retention's deletion of dead
+   * replicas' rows, in the transaction that holds retention's lock).
+   */
+  @Bean
+  ReplicaStore replicaStore(JdbcClient jdbc, ReplicaId replicaId) {
+    return new ReplicaStore(jdbc, replicaId);
+  }
+
+  /**
    * The heartbeat's private pool; closed after the heartbeat (which depends on it) is destroyed.
    */
   record HeartbeatDatabase(HikariDataSource dataSource) implements AutoCloseable {

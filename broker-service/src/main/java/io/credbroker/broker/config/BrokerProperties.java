@@ -62,20 +62,28 @@ public record BrokerProperties(
 
   /**
    * What the state database keeps of what is over. One replica at a time deletes, every {@code
-   * interval}, ended credentials and audit events older than their retention; live credentials and
-   * credentials whose revocation still waits for Vault are kept whatever their age.
+   * interval}, ended credentials and audit events older than their retention, and the rows of
+   * replicas that have been dead for {@code deadReplicas}; live credentials, credentials whose
+   * revocation still waits for Vault, and replicas still owning a live credential are kept whatever
+   * their age.
    *
    * @param endedCredentials how long a released, revoked or expired credential stays in the state
    *     database (the admin API shows it, and finds the pod behind a user name, until then)
    * @param auditEvents how long an audit event (a revocation by an operator) is kept
    * @param interval how often the deletion runs
    * @param batchSize the most rows one deletion statement removes (each in its own transaction)
+   * @param deadReplicas how long after its last heartbeat the row of a replica (a broker process:
+   *     every start, crash or reschedule registers a new one) is deleted, once no live credential
+   *     names it as its owner any more (the takeover moves them within seconds of {@code
+   *     cluster.stale-after}). At least 1h, and longer than {@code cluster.stale-after} plus {@code
+   *     lease.reconnect-grace-limit}, the longest the others act on what a dead replica's row says
    */
   public record Retention(
       @DefaultValue("30d") @NotNull Duration endedCredentials,
       @DefaultValue("365d") @NotNull Duration auditEvents,
       @DefaultValue("1h") @NotNull Duration interval,
-      @DefaultValue("1000") @Min(1) int batchSize) {
+      @DefaultValue("1000") @Min(1) int batchSize,
+      @DefaultValue("1d") @NotNull Duration deadReplicas) {
 
     public Retention {
       if (interval != null && (interval.isNegative() || interval.isZero())) {
@@ -85,6 +93,11 @@ public record BrokerProperties(
         throw new IllegalArgumentException(
             "credbroker.retention.ended-credentials must be at least 1h: a pod's ended credentials"
                 + " are what the admin API and the audit trail point to");
+      }
+      if (deadReplicas != null && deadReplicas.compareTo(Duration.ofHours(1)) < 0) {
+        throw new IllegalArgumentException(
+            "credbroker.retention.dead-replicas must be at least 1h: a replica's row is what the"
+                + " others take its credentials over through");
       }
     }
   }

@@ -1,6 +1,7 @@
 package io.credbroker.broker.retention;
 
 import io.credbroker.broker.DaemonThreads;
+import io.credbroker.broker.cluster.ReplicaStore;
 import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.lease.CredentialStore;
 import io.credbroker.broker.revocation.RevocationStore;
@@ -19,14 +20,18 @@ import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.transaction.support.TransactionTemplate;
 
 /**
- * Deletes ended credentials and audit events older than their retention, so that the state tables
- * stop growing with every credential ever issued. The tables' owners write the deletes ({@link
- * CredentialStore#deleteEnded}, {@link RevocationStore#deleteAuditEvents}); this class decides when
- * and holds the lock.
+ * Deletes ended credentials and audit events older than their retention, and the rows of replicas
+ * long dead, so that the state tables stop growing with every credential ever issued and every
+ * broker process ever started. The tables' owners write the deletes ({@link
+ * CredentialStore#deleteEnded}, {@link RevocationStore#deleteAuditEvents}, {@link
+ * ReplicaStore#deleteDead}); this class decides when and holds the lock.
  *
  * <p>A credential is deleted only once it has ended (released, revoked or expired) more than {@code
  * endedCredentials} ago and no revocation of its lease waits in the retry queue; a live one is
- * never touched, whatever its age. Ages are counted by the database's clock. Rows go in batches of
+ * never touched, whatever its age. A replica's row is deleted once its last heartbeat is more than
+ * {@code deadReplicas} ago and no live credential names it as its owner (the takeover, which finds
+ * a dead replica's credentials through its row, has moved them all); the rows of ended credentials
+ * keep its name without its row. Ages are counted by the database's clock. Rows go in batches of
  * {@code batchSize}, each batch its own short transaction, so that a large backlog (the first run
  * after an upgrade) never holds locks for long.
  *
@@ -47,28 +52,31 @@ public final class StateRetention implements SmartLifecycle {
   private final TransactionTemplate transactions;
   private final CredentialStore credentials;
   private final RevocationStore revocations;
+  private final ReplicaStore replicas;
   private final BrokerProperties.Retention settings;
   private volatile boolean running;
   private @Nullable ScheduledExecutorService ticker;
 
   /** What one pass deleted. {@code skipped}: another replica held the lock. */
-  public record Purge(boolean skipped, int credentials, int auditEvents) {}
+  public record Purge(boolean skipped, int credentials, int auditEvents, int replicas) {}
 
   /**
    * @param jdbc the state database, for the advisory lock; the same one as {@code transactions},
-   *     {@code credentials} and {@code revocations}, so that each batch's delete runs in the
-   *     transaction that holds the lock
+   *     {@code credentials}, {@code revocations} and {@code replicas}, so that each batch's delete
+   *     runs in the transaction that holds the lock
    */
   public StateRetention(
       JdbcClient jdbc,
       TransactionTemplate transactions,
       CredentialStore credentials,
       RevocationStore revocations,
+      ReplicaStore replicas,
       BrokerProperties.Retention settings) {
     this.jdbc = Objects.requireNonNull(jdbc, "jdbc");
     this.transactions = Objects.requireNonNull(transactions, "transactions");
     this.credentials = Objects.requireNonNull(credentials, "credentials");
     this.revocations = Objects.requireNonNull(revocations, "revocations");
+    this.replicas = Objects.requireNonNull(replicas, "replicas");
     this.settings = Objects.requireNonNull(settings, "settings");
   }
 
@@ -80,6 +88,7 @@ public final class StateRetention implements SmartLifecycle {
   public Purge purge() {
     int credentials = 0;
     int auditEvents = 0;
+    int replicas = 0;
     int deleted;
     do {
       deleted =
@@ -87,7 +96,7 @@ public final class StateRetention implements SmartLifecycle {
               () ->
                   this.credentials.deleteEnded(settings.endedCredentials(), settings.batchSize()));
       if (deleted < 0) {
-        return new Purge(true, credentials, auditEvents);
+        return new Purge(true, credentials, auditEvents, replicas);
       }
       credentials += deleted;
     } while (deleted == settings.batchSize());
@@ -95,20 +104,32 @@ public final class StateRetention implements SmartLifecycle {
       deleted =
           locked(() -> revocations.deleteAuditEvents(settings.auditEvents(), settings.batchSize()));
       if (deleted < 0) {
-        return new Purge(true, credentials, auditEvents);
+        return new Purge(true, credentials, auditEvents, replicas);
       }
       auditEvents += deleted;
     } while (deleted == settings.batchSize());
-    if (credentials > 0 || auditEvents > 0) {
+    // A batch that skipped replicas still owning live credentials ends the pass; the next pass
+    // comes back to the rest (the takeover has moved those credentials within seconds by then).
+    do {
+      deleted =
+          locked(() -> this.replicas.deleteDead(settings.deadReplicas(), settings.batchSize()));
+      if (deleted < 0) {
+        return new Purge(true, credentials, auditEvents, replicas);
+      }
+      replicas += deleted;
+    } while (deleted == settings.batchSize());
+    if (credentials > 0 || auditEvents > 0 || replicas > 0) {
       log.info(
-          "Retention deleted {} ended credentials (older than {}) and {} audit events (older than"
-              + " {})",
+          "Retention deleted {} ended credentials (older than {}), {} audit events (older than"
+              + " {}) and {} rows of dead replicas (silent for more than {})",
           credentials,
           settings.endedCredentials(),
           auditEvents,
-          settings.auditEvents());
+          settings.auditEvents(),
+          replicas,
+          settings.deadReplicas());
     }
-    return new Purge(false, credentials, auditEvents);
+    return new Purge(false, credentials, auditEvents, replicas);
   }
 
   /**

@@ -2,6 +2,9 @@ package io.credbroker.broker.retention;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.credbroker.broker.cluster.ReplicaId;
+import io.credbroker.broker.cluster.ReplicaStore;
+import io.credbroker.broker.cluster.TakeOver;
 import io.credbroker.broker.config.BrokerProperties;
 import io.credbroker.broker.lease.CredentialQueries;
 import io.credbroker.broker.lease.CredentialStore;
@@ -39,6 +42,9 @@ class StateRetentionIT {
   private static JdbcClient jdbc;
   private static StateRetention retention;
 
+  /** The replica the retention runs on. */
+  private static final String SELF = "replica-self";
+
   @BeforeAll
   static void migrate() {
     devStack = DevStack.builder().workDir(workDir).start();
@@ -56,9 +62,14 @@ class StateRetentionIT {
             new TransactionTemplate(new DataSourceTransactionManager(dataSource)),
             new CredentialStore(jdbc),
             new RevocationStore(jdbc, new CredentialQueries(jdbc), new RevocationRetryQueue(jdbc)),
+            new ReplicaStore(jdbc, new ReplicaId(SELF)),
             // Batches of 2, so that a pass needs several of them.
             new BrokerProperties.Retention(
-                Duration.ofDays(30), Duration.ofDays(365), Duration.ofHours(1), 2));
+                Duration.ofDays(30),
+                Duration.ofDays(365),
+                Duration.ofHours(1),
+                2,
+                Duration.ofDays(1)));
   }
 
   @AfterAll
@@ -73,6 +84,7 @@ class StateRetentionIT {
     jdbc.sql("DELETE FROM revocation_retry").update();
     jdbc.sql("DELETE FROM credential").update();
     jdbc.sql("DELETE FROM audit_event").update();
+    jdbc.sql("DELETE FROM replica").update();
   }
 
   @Test
@@ -114,6 +126,63 @@ class StateRetentionIT {
   }
 
   @Test
+  void replicasDeadLongerThanTheBoundAndOwningNoLiveCredentialAreDeleted() {
+    // Crashed 2 days ago, its credentials taken over long since; and one that stopped cleanly.
+    String crashed = replica("replica-crashed", Duration.ofDays(2), false);
+    String stopped = replica("replica-stopped", Duration.ofDays(3), true);
+    // Ended credentials keep the name of the replica that held them, not its row.
+    UUID endedOnCrashed = credential("EXPIRED", 1, null, crashed);
+    UUID releasedOnStopped = credential("RELEASED", 2, null, stopped);
+    // More than a batch (2) of them, so that the pass needs several batches.
+    String crashedToo = replica("replica-crashed-too", Duration.ofDays(5), false);
+
+    StateRetention.Purge purge = retention.purge();
+
+    assertThat(purge.skipped()).isFalse();
+    assertThat(purge.replicas()).isEqualTo(3);
+    assertThat(replicaIds()).doesNotContain(crashed, stopped, crashedToo);
+    assertThat(credentialIds()).containsExactlyInAnyOrder(endedOnCrashed, releasedOnStopped);
+    assertThat(ownerOf(endedOnCrashed)).isEqualTo(crashed);
+  }
+
+  @Test
+  void deadReplicaStillOwningALiveCredentialIsKeptUntilTheTakeoverMovesIt() {
+    String deadOwner = replica("replica-dead-owner", Duration.ofDays(2), false);
+    UUID live = credential("ACTIVE", null, null, deadOwner);
+    String deadIdle = replica("replica-dead-idle", Duration.ofDays(2), false);
+
+    StateRetention.Purge kept = retention.purge();
+
+    // The takeover finds the live credential only through its owner's row: the row stays.
+    assertThat(kept.replicas()).isEqualTo(1);
+    assertThat(replicaIds()).contains(deadOwner).doesNotContain(deadIdle);
+    assertThat(ownerOf(live)).isEqualTo(deadOwner);
+
+    assertThat(TakeOver.claimStale(jdbc, "replica-claimer")).isEqualTo(1);
+    assertThat(ownerOf(live)).isEqualTo("replica-claimer");
+    StateRetention.Purge deleted = retention.purge();
+
+    assertThat(deleted.replicas()).isEqualTo(1);
+    assertThat(replicaIds()).doesNotContain(deadOwner).contains("replica-claimer");
+  }
+
+  @Test
+  void liveReplicasAndThoseDeadForLessThanTheBoundAreKept() {
+    String live = replica("replica-live", Duration.ZERO, false);
+    // Presumed dead (past stale-after) and taken over, but not yet a day silent.
+    String staleForHours = replica("replica-stale-for-hours", Duration.ofHours(23), false);
+    String stoppedRecently = replica("replica-stopped-recently", Duration.ofMinutes(30), true);
+    // The replica running the retention, even if its own row looked old (a long pause).
+    String self = replica(SELF, Duration.ofDays(2), false);
+
+    StateRetention.Purge purge = retention.purge();
+
+    assertThat(purge.skipped()).isFalse();
+    assertThat(purge.replicas()).isZero();
+    assertThat(replicaIds()).containsExactlyInAnyOrder(live, staleForHours, stoppedRecently, self);
+  }
+
+  @Test
   void passWhileAnotherReplicaHoldsTheLockDeletesNothing() throws SQLException {
     credential("EXPIRED", 40, null);
     try (Connection other = dataSource.getConnection()) {
@@ -135,23 +204,64 @@ class StateRetentionIT {
   /** A credential in {@code state}, ended {@code endedDaysAgo} days ago (null: not ended). */
   private static UUID credential(
       String state, @Nullable Integer endedDaysAgo, @Nullable UUID replaces) {
+    return credential(state, endedDaysAgo, replaces, null);
+  }
+
+  /**
+   * A credential in {@code state}, ended {@code endedDaysAgo} days ago (null: not ended), owned by
+   * {@code ownerReplica}.
+   */
+  private static UUID credential(
+      String state,
+      @Nullable Integer endedDaysAgo,
+      @Nullable UUID replaces,
+      @Nullable String ownerReplica) {
     UUID id = UUID.randomUUID();
     jdbc.sql(
             "INSERT INTO credential (id, database_role, vault_mount, vault_role, lease_id, username,"
                 + " namespace, service_account, pod_name, pod_uid, kind, state, renewable, issue_time,"
-                + " expire_time, replaces, end_time) VALUES (:id, 'db1', 'database', 'db1', :lease,"
-                + " :user, 'public', 'application', 'app-1', 'uid-1', 'STREAM', :state, true,"
-                + " now() - interval '100 days', now() + interval '1 hour', :replaces,"
+                + " expire_time, replaces, end_time, owner_replica) VALUES (:id, 'db1', 'database',"
+                + " 'db1', :lease, :user, 'public', 'application', 'app-1', 'uid-1', 'STREAM', :state,"
+                + " true, now() - interval '100 days', now() + interval '1 hour', :replaces,"
                 + " CASE WHEN CAST(:ended AS integer) IS NULL THEN NULL"
-                + " ELSE now() - CAST(:ended AS integer) * interval '1 day' END)")
+                + " ELSE now() - CAST(:ended AS integer) * interval '1 day' END, :owner)")
         .param("id", id)
         .param("lease", "database/creds/db1/" + id)
         .param("user", "v-" + id)
         .param("state", state)
         .param("replaces", replaces)
         .param("ended", endedDaysAgo)
+        .param("owner", ownerReplica)
         .update();
     return id;
+  }
+
+  /**
+   * A replica row whose last heartbeat was {@code silentFor} ago, as a replica that registered then
+   * and stopped beating (crashed, or stopped cleanly when {@code stopped}) leaves it.
+   */
+  private static String replica(String id, Duration silentFor, boolean stopped) {
+    jdbc.sql(
+            "INSERT INTO replica (id, started_time, heartbeat_time, stopped_time) VALUES (:id,"
+                + " now() - :silent * interval '1 second' - interval '1 hour',"
+                + " now() - :silent * interval '1 second',"
+                + " CASE WHEN :stopped THEN now() - :silent * interval '1 second' END)")
+        .param("id", id)
+        .param("silent", silentFor.toSeconds())
+        .param("stopped", stopped)
+        .update();
+    return id;
+  }
+
+  private static List<String> replicaIds() {
+    return jdbc.sql("SELECT id FROM replica").query(String.class).list();
+  }
+
+  private static @Nullable String ownerOf(UUID credential) {
+    return jdbc.sql("SELECT owner_replica FROM credential WHERE id = :id")
+        .param("id", credential)
+        .query(String.class)
+        .single();
   }
 
   private static long auditEvent(int daysAgo) {
