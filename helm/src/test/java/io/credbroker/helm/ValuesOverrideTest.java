@@ -134,6 +134,22 @@ class ValuesOverrideTest {
   }
 
   @Test
+  void withoutThePodWatchTheBrokerMayGetPodsButNotListOrWatchTheCluster() {
+    RenderedChart chart =
+        Chart.render("required.yaml", Map.of("kubernetes.podWatch.enabled", false));
+    JsonNode role = chart.get("ClusterRole", Chart.FULLNAME + "-pod-reader");
+
+    assertThat(chart.applicationConfig().at("/credbroker/kubernetes/pod-watch/enabled").asBoolean())
+        .isFalse();
+    assertThat(role.path("rules")).hasSize(1);
+    assertThat(texts(role.at("/rules/0/resources"))).containsExactly("pods");
+    assertThat(texts(role.at("/rules/0/verbs")))
+        .as(
+            "the revocation of a pod that has not asked yet looks it up by name; nothing lists pods")
+        .containsExactly("get");
+  }
+
+  @Test
   void revokerSubjectsGetAClusterWideBinding() {
     RenderedChart chart =
         Chart.render(
