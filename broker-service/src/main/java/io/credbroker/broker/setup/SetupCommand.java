@@ -78,7 +78,9 @@ public final class SetupCommand implements Callable<Integer> {
 
   @Option(
       names = "--vault-admin-role",
-      description = "PostgreSQL role Vault connects as (default admin_<database>)")
+      description =
+          "PostgreSQL role Vault connects as, made LOGIN CREATEROLE only; not --postgres-user"
+              + " (default admin_<database>)")
   @Nullable String vaultAdminRole;
 
   @Option(

@@ -15,7 +15,8 @@ import org.postgresql.Driver;
  * @param database the target database, e.g. {@code db1}
  * @param groupRole the NOLOGIN role that owns the schema and everything dynamic roles create, e.g.
  *     {@code db1_grp}
- * @param vaultAdminRole the login role Vault's database engine connects as, e.g. {@code admin_db1}
+ * @param vaultAdminRole the login role Vault's database engine connects as, e.g. {@code admin_db1};
+ *     never {@code adminUser}, and no superuser (setup demotes it to LOGIN CREATEROLE)
  * @param templateDatabase when set, a template database set up the same way, from which the target
  *     database is created when it does not exist yet
  */
@@ -56,6 +57,14 @@ public record TargetDatabaseOptions(
     }
     if (groupRole.equals(vaultAdminRole)) {
       throw new IllegalArgumentException("the group role and the Vault admin role must differ");
+    }
+    // Setup would take SUPERUSER from it, and Vault's rotate-root would leave its password known to
+    // Vault alone.
+    if (adminUser.equals(vaultAdminRole)) {
+      throw new IllegalArgumentException(
+          "the Vault admin role must differ from the PostgreSQL admin user "
+              + adminUser
+              + ": Vault rotates its password and it must not be a superuser");
     }
   }
 

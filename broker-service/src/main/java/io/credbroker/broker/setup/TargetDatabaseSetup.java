@@ -253,13 +253,19 @@ public final class TargetDatabaseSetup {
     }
   }
 
+  /**
+   * The role Vault administers the database with: LOGIN CREATEROLE and nothing more. A role that
+   * existed with more (SUPERUSER would let anyone holding Vault's connection run {@code COPY ...
+   * PROGRAM}) is demoted.
+   */
   private void adminRole(Connection c, boolean dryRun, List<StepResult> steps) throws SQLException {
     String admin = Names.quoteIdent(options.vaultAdminRole());
-    String subject = "Vault admin role " + admin + " (LOGIN CREATEROLE)";
+    String subject = "Vault admin role " + admin + " (LOGIN CREATEROLE only, not SUPERUSER)";
     Boolean ok =
         queryBoolean(
             c,
-            "SELECT rolcanlogin AND (rolcreaterole OR rolsuper) FROM pg_catalog.pg_roles WHERE rolname = ?",
+            "SELECT rolcanlogin AND rolcreaterole AND NOT rolsuper AND NOT rolcreatedb AND NOT rolreplication"
+                + " AND NOT rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = ?",
             options.vaultAdminRole());
     if (ok == null) {
       // No password yet: the Vault step sets a random one, hands it to Vault and has Vault rotate
@@ -272,13 +278,17 @@ public final class TargetDatabaseSetup {
           "CREATE ROLE " + admin + " LOGIN CREATEROLE",
           () -> exec(c, "CREATE ROLE " + admin + " LOGIN CREATEROLE"));
     } else {
+      String alter =
+          "ALTER ROLE "
+              + admin
+              + " LOGIN CREATEROLE NOSUPERUSER NOCREATEDB NOREPLICATION NOBYPASSRLS";
       step(
           steps,
           dryRun,
           subject,
           ok ? Outcome.UNCHANGED : Outcome.UPDATED,
-          "ALTER ROLE " + admin + " LOGIN CREATEROLE",
-          () -> exec(c, "ALTER ROLE " + admin + " LOGIN CREATEROLE"));
+          alter,
+          () -> exec(c, alter));
     }
   }
 

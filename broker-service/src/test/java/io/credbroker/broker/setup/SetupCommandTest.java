@@ -38,6 +38,29 @@ class SetupCommandTest {
   }
 
   @Test
+  void vaultAdminRoleEqualToThePostgresUserFailsBeforeConnectingAnywhere() {
+    int code =
+        run(
+            "--postgres-url",
+            "jdbc:postgresql://127.0.0.1:1/postgres",
+            "--postgres-user",
+            "dba",
+            "--postgres-password",
+            "pw",
+            "--vault-address",
+            "http://127.0.0.1:1",
+            "--vault-token",
+            "t",
+            "--vault-admin-role",
+            "dba");
+    assertThat(code).isEqualTo(1);
+    assertThat(err.toString())
+        .contains(
+            "setup failed: the Vault admin role must differ from the PostgreSQL admin user dba");
+    assertThat(out.toString()).doesNotContain("PostgreSQL jdbc");
+  }
+
+  @Test
   void missingVaultTokenIsAClearError() {
     int code =
         run(

@@ -177,6 +177,35 @@ class TargetDatabaseSetupIT {
   }
 
   @Test
+  void preExistingSuperuserVaultAdminRoleIsDemotedToLoginCreaterole() throws SQLException {
+    try (Connection c = new TargetDatabaseSetup(options("postgres")).connect("postgres");
+        Statement st = c.createStatement()) {
+      st.execute("CREATE ROLE admin_demoted LOGIN SUPERUSER CREATEDB REPLICATION BYPASSRLS");
+    }
+
+    SetupReport report = new TargetDatabaseSetup(options("demoted")).apply(false);
+
+    assertThat(report.steps())
+        .filteredOn(s -> s.subject().startsWith("Vault admin role"))
+        .singleElement()
+        .satisfies(
+            s -> {
+              assertThat(s.outcome()).isEqualTo(Outcome.UPDATED);
+              assertThat(s.detail())
+                  .isEqualTo(
+                      "ALTER ROLE \"admin_demoted\" LOGIN CREATEROLE NOSUPERUSER NOCREATEDB"
+                          + " NOREPLICATION NOBYPASSRLS");
+            });
+    assertThat(
+            query(
+                "postgres",
+                "SELECT ARRAY[rolcanlogin, rolcreaterole, rolsuper, rolcreatedb, rolreplication,"
+                    + " rolbypassrls]::text FROM pg_roles WHERE rolname = 'admin_demoted'"))
+        .containsExactly("{t,t,f,f,f,f}");
+    assertThat(new TargetDatabaseSetup(options("demoted")).apply(false).changed()).isFalse();
+  }
+
+  @Test
   void nonSuperuserAdminIsRefusedBeforeAnythingChanges() throws SQLException {
     try (Connection c = new TargetDatabaseSetup(options("postgres")).connect("postgres");
         Statement st = c.createStatement()) {
