@@ -2,7 +2,7 @@ package io.credbroker.broker.setup;
 
 /**
  * Both halves of setup in one call, for code that prepares a stack in-process (tests, the dev run):
- * PostgreSQL first, then Vault, whose connection gets a fresh random admin password that Vault
+ * PostgreSQL first, then Vault, whose new connection gets a fresh random admin password that Vault
  * rotates at once. Stateless and thread-safe; each call opens and closes its own connections.
  */
 public final class Setup {

@@ -28,8 +28,9 @@ import org.springframework.vault.support.VaultResponse;
  *
  * <p>Every step reads the current value back and writes only what differs, so a second run changes
  * nothing. The connection config is the one exception to plain comparison: Vault never returns the
- * password, so whenever the config is (re)written a fresh admin password is issued through {@link
- * AdminPasswordIssuer} and rotated right after.
+ * password, so when the config is created or its username changes a fresh admin password is issued
+ * through {@link AdminPasswordIssuer} and rotated right after. Any other change is sent without a
+ * password and Vault keeps the one it holds.
  *
  * <p>Not thread-safe; one instance per run. Needs no Spring context.
  */
@@ -107,7 +108,7 @@ public final class VaultSetup {
 
   /**
    * Converges Vault, or with {@code dryRun} only reads and reports. {@code adminPasswords} is
-   * called only when the connection config is written, never in a dry run.
+   * called only when the connection config is created or gets another username, never in a dry run.
    *
    * @throws SetupException when Vault refuses a step; steps already done stay done and a rerun
    *     continues
@@ -116,7 +117,7 @@ public final class VaultSetup {
     List<StepResult> steps = new ArrayList<>();
     String mount = options.mount();
     run("secrets engine " + mount + "/", () -> secretsEngine(dryRun, steps));
-    boolean configWritten =
+    boolean passwordSent =
         run(
             "connection " + mount + "/config/" + options.connectionName(),
             () -> connection(dryRun, adminPasswords, steps));
@@ -128,7 +129,7 @@ public final class VaultSetup {
               steps,
               dryRun,
               "root credentials " + path,
-              configWritten ? Outcome.UPDATED : Outcome.UNCHANGED,
+              passwordSent ? Outcome.UPDATED : Outcome.UNCHANGED,
               "rotate-root: afterwards only Vault knows the password of "
                   + options.vaultAdminRole(),
               () -> vault.write(path, null));
@@ -282,6 +283,10 @@ public final class VaultSetup {
     return true;
   }
 
+  /**
+   * Writes the connection config when it is absent or differs, and returns whether it was sent a
+   * new admin password (which {@code rotate-root} must then replace).
+   */
   private boolean connection(
       boolean dryRun, AdminPasswordIssuer adminPasswords, List<StepResult> steps) {
     String path = options.mount() + "/config/" + options.connectionName();
@@ -289,8 +294,10 @@ public final class VaultSetup {
     Map<String, Object> actual = read(path);
     Outcome outcome;
     List<String> differing = List.of();
+    boolean newPassword;
     if (actual == null) {
       outcome = Outcome.CREATED;
+      newPassword = true;
     } else {
       // Vault nests the connection settings under connection_details; compare them flat.
       Map<String, Object> flat = new LinkedHashMap<>(actual);
@@ -302,9 +309,17 @@ public final class VaultSetup {
       desired.put(
           "allowed_roles",
           VaultDiff.union(List.of(options.roleName()), actual.get("allowed_roles")));
+      // Vault merges an update over the stored connection details and keeps the stored password
+      // when none is sent; a write it cannot verify changes nothing (hashicorp/vault
+      // builtin/logical/database/path_config_connection_ce.go, connectionWriteHandler). A new
+      // password set in PostgreSQL before such a refused write would leave Vault with one that no
+      // longer works. Only a new username needs one.
+      newPassword = !options.vaultAdminRole().equals(flat.get("username"));
     }
     Map<String, Object> shown = new LinkedHashMap<>(desired);
-    shown.put("password", Secret.MASK);
+    if (newPassword) {
+      shown.put("password", Secret.MASK);
+    }
     step(
         steps,
         dryRun,
@@ -313,10 +328,12 @@ public final class VaultSetup {
         describe(shown, differing),
         () -> {
           Map<String, Object> body = new LinkedHashMap<>(desired);
-          body.put("password", adminPasswords.issue().reveal());
+          if (newPassword) {
+            body.put("password", adminPasswords.issue().reveal());
+          }
           vault.write(path, body);
         });
-    return outcome.isChange();
+    return newPassword;
   }
 
   private boolean databaseRole(boolean dryRun, List<StepResult> steps) {

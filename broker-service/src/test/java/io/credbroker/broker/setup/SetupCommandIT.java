@@ -109,7 +109,7 @@ class SetupCommandIT {
                 "--kubernetes-ca-file",
                 stack.caCertPath().toString()));
     List<String> more = List.of(extra);
-    if (!more.contains("--dry-run")) {
+    if (!more.contains("--dry-run") && !more.contains("--vault-postgres-parameters")) {
       // The embedded server has no TLS; a dry run shows the default (verify-full) instead.
       args.addAll(List.of("--vault-postgres-parameters", "sslmode=disable"));
     }
@@ -198,6 +198,103 @@ class SetupCommandIT {
     }
     assertThat(VaultTestSupport.vault(stack, stack.vaultRootToken()).opsForSys().getMounts())
         .doesNotContainKey("planned-db/");
+  }
+
+  @Test
+  void vaultAdminRoleEqualToTheSetupsOwnSuperuserIsRefusedAndItsPasswordKeepsWorking()
+      throws SQLException {
+    String superuser = stack.postgres().adminUser();
+    Run refused =
+        setup(
+            () -> {
+              throw new AssertionError("the superuser's password must not be changed");
+            },
+            args("lockout", "database", "--vault-admin-role", superuser));
+
+    assertThat(refused.code).isEqualTo(1);
+    assertThat(refused.err)
+        .contains(
+            "setup failed: the Vault admin role must differ from the PostgreSQL admin user "
+                + superuser);
+    assertThat(refused.out).doesNotContain("created");
+    Properties props = new Properties();
+    props.setProperty("user", superuser);
+    props.setProperty("password", stack.postgres().adminPassword());
+    try (Connection c =
+            java.sql.DriverManager.getConnection(stack.postgres().jdbcUrl("postgres"), props);
+        Statement st = c.createStatement();
+        var rs = st.executeQuery("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")) {
+      rs.next();
+      assertThat(rs.getBoolean(1)).isTrue();
+    }
+  }
+
+  @Test
+  void superuserVaultAdminRoleIsDemotedAndVaultStillIssuesAndRevokes() throws SQLException {
+    try (Connection c = stack.postgres().connect("postgres");
+        Statement st = c.createStatement()) {
+      st.execute("CREATE ROLE admin_demoted LOGIN SUPERUSER CREATEDB REPLICATION BYPASSRLS");
+    }
+
+    Run run = setup(Secret::random, args("demoted", "database"));
+
+    assertThat(run.code).as(run.err).isZero();
+    assertThat(run.out)
+        .contains(
+            "ALTER ROLE \"admin_demoted\" LOGIN CREATEROLE NOSUPERUSER NOCREATEDB NOREPLICATION"
+                + " NOBYPASSRLS");
+    try (Connection c = stack.postgres().connect("postgres");
+        Statement st = c.createStatement();
+        var rs =
+            st.executeQuery(
+                "SELECT rolsuper OR rolcreatedb OR rolreplication OR rolbypassrls FROM pg_roles"
+                    + " WHERE rolname = 'admin_demoted'")) {
+      rs.next();
+      assertThat(rs.getBoolean(1)).isFalse();
+    }
+    VaultTemplate vault = VaultTestSupport.vault(stack, stack.vaultRootToken());
+    Credential credential = issue(vault, "database", "demoted");
+    try (Connection c = login(stack, "demoted", credential);
+        Statement st = c.createStatement()) {
+      st.execute("CREATE TABLE made_by_a_dynamic_role (id int)");
+    }
+    VaultTestSupport.revoke(vault, credential);
+    assertThatThrownBy(() -> login(stack, "demoted", credential).close())
+        .isInstanceOf(SQLException.class);
+  }
+
+  @Test
+  void rerunAfterAConnectionUpdateVaultRefusedLeavesVaultAbleToReconnect() throws SQLException {
+    Run first = setup(Secret::random, args("reconnect", "database"));
+    assertThat(first.code).as(first.err).isZero();
+
+    // Vault cannot verify this connection: the embedded server has no TLS. Vault keeps the config
+    // it had, with its password.
+    Run refused =
+        setup(
+            Secret::random,
+            args("reconnect", "database", "--vault-postgres-parameters", "sslmode=require"));
+    assertThat(refused.code).isEqualTo(1);
+    assertThat(refused.err)
+        .contains("connection database/config/reconnect")
+        .containsIgnoringCase("SSL");
+
+    Run reverted =
+        setup(
+            () -> {
+              throw new AssertionError("an unchanged connection must not get a new admin password");
+            },
+            args("reconnect", "database"));
+    assertThat(reverted.code).as(reverted.err).isZero();
+
+    // What a Vault restart does: connect anew with the stored config.
+    VaultTemplate vault = VaultTestSupport.vault(stack, stack.vaultRootToken());
+    vault.write("database/reset/reconnect", null);
+    Credential credential = issue(vault, "database", "reconnect");
+    try (Connection c = login(stack, "reconnect", credential);
+        Statement st = c.createStatement()) {
+      st.execute("SELECT 1");
+    }
   }
 
   @Test
