@@ -10,7 +10,9 @@ import io.credbroker.broker.lease.CredentialQueries;
 import io.credbroker.broker.lease.CredentialQuery;
 import io.credbroker.broker.lease.CredentialRecord;
 import io.credbroker.broker.lease.CredentialState;
+import io.credbroker.broker.lease.PodDepartures;
 import io.credbroker.broker.pods.PodWatch;
+import io.credbroker.devstack.http.HttpRequest;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -23,6 +25,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -127,6 +131,61 @@ class PodDeletionIT {
   }
 
   @Test
+  void streamStillOpeningWhenItsPodIsDeletedGetsNoCredentialAndTheRoleCreatedForItIsDropped()
+      throws Exception {
+    String pod = pods.create();
+    String token = pods.token(pod);
+    PodWatch podWatch = fixture.broker.getBean(PodWatch.class);
+    await().atMost(Duration.ofSeconds(5)).until(() -> podWatch.cached("public", pod) != null);
+    String uid = podWatch.cached("public", pod).getMetadata().getUid();
+    PodDepartures departures = fixture.broker.getBean(PodDepartures.class);
+    CountDownLatch arrived = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    // Vault holds the stream's creation until the broker has acted on the pod's deletion, which
+    // then finds no credential of the pod to end: the row is inserted afterwards. Never held past
+    // the broker's read timeout (5 s).
+    fixture
+        .devStack
+        .vaultFaults()
+        .delay(
+            request -> {
+              if (!isCreation(request)) {
+                return false;
+              }
+              arrived.countDown();
+              try {
+                release.await(4, TimeUnit.SECONDS);
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+              return true;
+            },
+            Duration.ZERO);
+    EventStream stream;
+    try {
+      stream = watch(token, "db1");
+      assertThat(arrived.await(20, TimeUnit.SECONDS)).isTrue();
+      kubernetes.deletePod("public", pod);
+      await().atMost(Duration.ofSeconds(3)).until(() -> departures.isDeparted(uid));
+    } finally {
+      release.countDown();
+      fixture.devStack.vaultFaults().clear();
+    }
+
+    // Refused like any later request of the deleted pod: no password reached it, and the role
+    // created for it is dropped at once (it has no connections to drain).
+    await().atMost(Duration.ofSeconds(10)).until(() -> !stream.open());
+    assertThat(stream.events).isEmpty();
+    assertEndedWithPodDeleted(stream);
+    List<CredentialRecord> ofPod = credentialsOf(pod);
+    assertThat(ofPod).hasSize(1);
+    CredentialRecord created = ofPod.get(0);
+    assertThat(created.state()).isEqualTo(CredentialState.REVOKED);
+    assertThat(created.endReason()).isEqualTo("POD_DELETED");
+    assertThat(fixture.roleExists(created.username())).isFalse();
+  }
+
+  @Test
   void podRecreatedUnderTheSameNameIsAnotherPodAndTheOldStreamEnds() throws Exception {
     String pod = pods.create();
     EventStream old = watch(pods.token(pod), "db1");
@@ -226,6 +285,10 @@ class PodDeletionIT {
     assertThat(error.getStatus().getDescription()).contains("was deleted");
     assertThat(BrokerTestClient.errorInfo(error).getReason()).isEqualTo("POD_DELETED");
     assertThat(BrokerTestClient.errorInfo(error).getDomain()).isEqualTo("credbroker.io");
+  }
+
+  private static boolean isCreation(HttpRequest request) {
+    return request.method().equals("GET") && request.path().contains("/database/creds/");
   }
 
   private static List<CredentialRecord> credentialsOf(String pod) {

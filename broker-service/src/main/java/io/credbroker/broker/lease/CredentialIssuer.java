@@ -161,6 +161,7 @@ public class CredentialIssuer {
           limits.issuanceNotUsed(identity);
           throw e;
         }
+        refuseIfDepartedMeanwhile(identity, issued);
         issuedCounter(databaseRole).increment();
         return issued;
       } catch (RuntimeException e) {
@@ -257,6 +258,22 @@ public class CredentialIssuer {
       throw new BrokerException(
           Reason.POD_REVOKED, "this pod's credentials were revoked by an operator");
     }
+  }
+
+  /**
+   * Ends a credential whose pod this replica learnt was deleted while Vault created it, and refuses
+   * the request as {@link #admit} would have. The departure ends the pod's credentials that have a
+   * row ({@link PodDepartures#departed} remembers the UID before it does): one inserted after that
+   * is ended here instead, and one inserted before this look is ended by the departure. Revoked at
+   * once: the pod never had its password, so it has no connections to drain.
+   */
+  private void refuseIfDepartedMeanwhile(PodIdentity identity, IssuedCredential issued) {
+    String podUid = identity.podUid();
+    if (podUid == null || !departedPods.isDeparted(podUid)) {
+      return;
+    }
+    leases.revoke(issued.record().id(), RevocationTrigger.POD_DELETED);
+    throw PodDepartures.podDeleted(identity);
   }
 
   private static UUID parseId(String value, String field) {
