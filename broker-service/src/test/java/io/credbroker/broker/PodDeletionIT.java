@@ -12,7 +12,6 @@ import io.credbroker.broker.lease.CredentialRecord;
 import io.credbroker.broker.lease.CredentialState;
 import io.credbroker.broker.lease.PodDepartures;
 import io.credbroker.broker.pods.PodWatch;
-import io.credbroker.devstack.http.HttpRequest;
 import io.credbroker.devstack.kubernetes.KubernetesApiServer;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -144,23 +143,7 @@ class PodDeletionIT {
     // Vault holds the stream's creation until the broker has acted on the pod's deletion, which
     // then finds no credential of the pod to end: the row is inserted afterwards. Never held past
     // the broker's read timeout (5 s).
-    fixture
-        .devStack
-        .vaultFaults()
-        .delay(
-            request -> {
-              if (!isCreation(request)) {
-                return false;
-              }
-              arrived.countDown();
-              try {
-                release.await(4, TimeUnit.SECONDS);
-              } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-              }
-              return true;
-            },
-            Duration.ZERO);
+    HeldCreations.hold(fixture.devStack, arrived, release);
     EventStream stream;
     try {
       stream = watch(token, "db1");
@@ -285,10 +268,6 @@ class PodDeletionIT {
     assertThat(error.getStatus().getDescription()).contains("was deleted");
     assertThat(BrokerTestClient.errorInfo(error).getReason()).isEqualTo("POD_DELETED");
     assertThat(BrokerTestClient.errorInfo(error).getDomain()).isEqualTo("credbroker.io");
-  }
-
-  private static boolean isCreation(HttpRequest request) {
-    return request.method().equals("GET") && request.path().contains("/database/creds/");
   }
 
   private static List<CredentialRecord> credentialsOf(String pod) {

@@ -110,7 +110,7 @@ class VaultCreationLimitIT {
         .vaultFaults()
         .delay(
             request -> {
-              boolean creation = isCreation(request);
+              boolean creation = HeldCreations.isCreation(request);
               if (creation) {
                 creationArrivals.add(System.nanoTime());
               }
@@ -241,7 +241,7 @@ class VaultCreationLimitIT {
     for (int i = 0; i < CALLS; i++) {
       second.add(newPodToken(kubernetes));
     }
-    fixture.devStack.vaultFaults().delay(VaultCreationLimitIT::isCreation, CREATION_TIME);
+    fixture.devStack.vaultFaults().delay(HeldCreations::isCreation, CREATION_TIME);
     List<Outcome> outcomes;
     try {
       // The replica learns how long a creation takes now: CREATION_TIME for each of its slots.
@@ -290,23 +290,7 @@ class VaultCreationLimitIT {
     CountDownLatch release = new CountDownLatch(1);
     // Vault holds the holders' creations until the pod has been turned away, so that no slot can
     // free up in between however slow the machine; never past the broker's read timeout (5 s).
-    fixture
-        .devStack
-        .vaultFaults()
-        .delay(
-            request -> {
-              if (!isCreation(request)) {
-                return false;
-              }
-              arrived.countDown();
-              try {
-                release.await(4, TimeUnit.SECONDS);
-              } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-              }
-              return true;
-            },
-            Duration.ZERO);
+    HeldCreations.hold(fixture.devStack, arrived, release);
     ExecutorService background = Executors.newSingleThreadExecutor();
     List<Outcome> held;
     List<StatusRuntimeException> refusals = new ArrayList<>();
@@ -347,13 +331,6 @@ class VaultCreationLimitIT {
             e ->
                 assertThat(BrokerTestClient.errorInfo(e).getReason())
                     .isEqualTo("ISSUANCE_RATE_EXCEEDED"));
-  }
-
-  /** A creds read, not a lease listing under {@code sys/leases/lookup/<mount>/creds/}. */
-  private static boolean isCreation(HttpRequest request) {
-    return request.method().equals("GET")
-        && request.path().contains("/database/creds/")
-        && !request.path().contains("/sys/");
   }
 
   /** Issues a credential for each token, all at once, and returns each call's outcome. */
