@@ -10,7 +10,8 @@ final class Masking {
 
   private static final Pattern URL_PASSWORD =
       Pattern.compile("(?i)([?&;](?:password|sslpassword)=)[^&;]*");
-  private static final Pattern URL_USERINFO = Pattern.compile("(//[^/:@]*:)[^/@]*@");
+  // The password runs to the last @ before the query, so an unencoded @ or / in it stays hidden.
+  private static final Pattern URL_USERINFO = Pattern.compile("(//[^/:@?#]*:)[^?#]*@");
 
   private Masking() {}
 

@@ -125,4 +125,15 @@ class SetupCommandTest {
     assertThat(Masking.url("postgresql://admin:s3cret@db:5432/db1"))
         .isEqualTo("postgresql://admin:" + Secret.MASK + "@db:5432/db1");
   }
+
+  @Test
+  void userInfoPasswordIsMaskedWholeWhenItHoldsAtSignsOrSlashes() {
+    assertThat(Masking.url("jdbc:postgresql://admin:p@ss@w0rd@db:5432/db1?ssl=true"))
+        .isEqualTo("jdbc:postgresql://admin:" + Secret.MASK + "@db:5432/db1?ssl=true");
+    assertThat(Masking.url("postgresql://admin:pa/ss@db/db1"))
+        .isEqualTo("postgresql://admin:" + Secret.MASK + "@db/db1");
+    // An @ in the query is not user info: the host and port stay readable.
+    assertThat(Masking.url("jdbc:postgresql://db:5432/db1?user=ops@example.org"))
+        .isEqualTo("jdbc:postgresql://db:5432/db1?user=ops@example.org");
+  }
 }
