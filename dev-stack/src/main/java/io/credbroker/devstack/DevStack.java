@@ -16,6 +16,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import javax.net.ssl.SSLContext;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -41,12 +42,17 @@ public final class DevStack implements AutoCloseable {
   /** The database in which the Vault stand-in keeps its state (schema {@code vault}). */
   public static final String STATE_DATABASE = "devstack";
 
+  /** Where in the work directory the Vault stand-in's serving certificate is. */
+  private static final String VAULT_TLS_DIR = "vault-tls";
+
   private final Builder config;
   private final Path workDir;
   private final @Nullable EmbeddedPostgresServer embeddedPostgres;
   private final PostgresInfo postgres;
   private final KubernetesApiServer kubernetes;
   private final int vaultPort;
+  private final int vaultTlsPort;
+  private final SSLContext vaultTls;
   private final Path infoFile;
   private volatile @Nullable VaultServer vault;
 
@@ -57,6 +63,7 @@ public final class DevStack implements AutoCloseable {
       PostgresInfo postgres,
       KubernetesApiServer kubernetes,
       VaultServer vault,
+      SSLContext vaultTls,
       Path infoFile) {
     this.config = config;
     this.workDir = workDir;
@@ -65,6 +72,8 @@ public final class DevStack implements AutoCloseable {
     this.kubernetes = kubernetes;
     this.vault = vault;
     this.vaultPort = vault.port();
+    this.vaultTlsPort = vault.tlsPort();
+    this.vaultTls = vaultTls;
     this.infoFile = infoFile;
   }
 
@@ -76,6 +85,7 @@ public final class DevStack implements AutoCloseable {
   public static final class Builder {
     private String host = "127.0.0.1";
     private int vaultPort;
+    private int vaultTlsPort;
     private int kubernetesPort;
     private int postgresPort;
     private @Nullable Path workDir;
@@ -92,6 +102,15 @@ public final class DevStack implements AutoCloseable {
     /** 0 (the default) picks a free port; the dev run uses 8200. */
     public Builder vaultPort(int port) {
       this.vaultPort = checkPort(port);
+      return this;
+    }
+
+    /**
+     * Port of the Vault stand-in's TLS listener; 0 (the default) picks a free port; the dev run
+     * uses 8243.
+     */
+    public Builder vaultTlsPort(int port) {
+      this.vaultTlsPort = checkPort(port);
       return this;
     }
 
@@ -190,10 +209,16 @@ public final class DevStack implements AutoCloseable {
       KubernetesApiServer kubernetes =
           KubernetesApiServer.start(b.host, b.kubernetesPort, workDir, b.rbacFile);
       started.add(kubernetes);
-      VaultServer vault = VaultServer.start(vaultOptions(b, b.vaultPort, pg));
+      Path vaultTlsDir = workDir.resolve(VAULT_TLS_DIR);
+      kubernetes.issueServingCertificate(
+          vaultTlsDir, "vault", List.of(b.host, "127.0.0.1", "::1", "localhost"));
+      SSLContext vaultTls = kubernetes.servingContext(vaultTlsDir);
+      VaultServer vault =
+          VaultServer.start(vaultOptions(b, b.vaultPort, b.vaultTlsPort, vaultTls, pg));
       started.add(vault);
       Path infoFile = b.infoFile != null ? b.infoFile : workDir.resolve("dev-stack.json");
-      DevStack stack = new DevStack(b, workDir, embedded, pg, kubernetes, vault, infoFile);
+      DevStack stack =
+          new DevStack(b, workDir, embedded, pg, kubernetes, vault, vaultTls, infoFile);
       stack.issueBrokerCertificate();
       stack.writeInfoFile();
       return stack;
@@ -206,7 +231,8 @@ public final class DevStack implements AutoCloseable {
     }
   }
 
-  private static VaultServer.Options vaultOptions(Builder b, int port, PostgresInfo pg) {
+  private static VaultServer.Options vaultOptions(
+      Builder b, int port, int tlsPort, SSLContext tls, PostgresInfo pg) {
     return new VaultServer.Options(
         b.host,
         port,
@@ -214,7 +240,8 @@ public final class DevStack implements AutoCloseable {
         pg.jdbcUrl(STATE_DATABASE),
         pg.adminUser(),
         pg.adminPassword(),
-        java.time.Duration.ofSeconds(1));
+        java.time.Duration.ofSeconds(1),
+        new VaultServer.TlsListener(tlsPort, tls));
   }
 
   /** {@code jdbc:postgresql://host[:port]/db} → host and port of an existing server. */
@@ -230,6 +257,15 @@ public final class DevStack implements AutoCloseable {
   /** {@code http://127.0.0.1:<port>}. */
   public String vaultAddress() {
     return "http://" + config.host + ":" + vaultPort;
+  }
+
+  /**
+   * {@code https://127.0.0.1:<port>}: the same Vault over TLS, with a certificate for {@code
+   * 127.0.0.1}, {@code ::1} and {@code localhost} signed by {@link #caCertPath()}. Brokers connect
+   * here, as the chart makes them (it allows only {@code https://} for Vault).
+   */
+  public String vaultTlsAddress() {
+    return "https://" + config.host + ":" + vaultTlsPort;
   }
 
   public String vaultRootToken() {
@@ -324,8 +360,8 @@ public final class DevStack implements AutoCloseable {
   }
 
   /**
-   * Starts the Vault stand-in again on the same port with the same state. Idempotent. The port of a
-   * stand-in stopped a moment ago can still be held for a little while (the JDK's HTTP server
+   * Starts the Vault stand-in again on the same ports with the same state. Idempotent. The port of
+   * a stand-in stopped a moment ago can still be held for a little while (the JDK's HTTP server
    * closes its listening socket on its dispatcher thread): binding it is retried for up to {@link
    * #REBIND_PATIENCE}.
    *
@@ -338,7 +374,8 @@ public final class DevStack implements AutoCloseable {
     long deadline = System.nanoTime() + REBIND_PATIENCE.toNanos();
     while (true) {
       try {
-        vault = VaultServer.start(vaultOptions(config, vaultPort, postgres));
+        vault =
+            VaultServer.start(vaultOptions(config, vaultPort, vaultTlsPort, vaultTls, postgres));
         return;
       } catch (UncheckedIOException e) {
         if (!(e.getCause() instanceof java.net.BindException) || System.nanoTime() - deadline > 0) {
@@ -401,6 +438,8 @@ public final class DevStack implements AutoCloseable {
     ObjectNode root = Json.MAPPER.createObjectNode();
     ObjectNode v = root.putObject("vault");
     v.put("address", vaultAddress());
+    v.put("tlsAddress", vaultTlsAddress());
+    v.put("caCert", caCertPath().toAbsolutePath().toString());
     v.put("rootToken", vaultRootToken());
     ObjectNode k = root.putObject("kubernetes");
     k.put("url", kubernetesUrl());

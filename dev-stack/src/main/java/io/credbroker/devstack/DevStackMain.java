@@ -27,6 +27,14 @@ public final class DevStackMain implements Callable<Integer> {
   int vaultPort;
 
   @Option(
+      names = "--vault-tls-port",
+      defaultValue = "8243",
+      description =
+          "port of the Vault stand-in's TLS listener, certificate signed by ca.crt (default:"
+              + " ${DEFAULT-VALUE}; 0 = free)")
+  int vaultTlsPort;
+
+  @Option(
       names = "--kubernetes-port",
       defaultValue = "6443",
       description = "Kubernetes API stand-in port (default: ${DEFAULT-VALUE}; 0 = free)")
@@ -98,6 +106,7 @@ public final class DevStackMain implements Callable<Integer> {
     DevStack.Builder builder =
         DevStack.builder()
             .vaultPort(vaultPort)
+            .vaultTlsPort(vaultTlsPort)
             .kubernetesPort(kubernetesPort)
             .postgresPort(postgresPort)
             .workDir(workDir)
@@ -142,6 +151,12 @@ public final class DevStackMain implements Callable<Integer> {
     lines.add("");
     lines.add("dev-stack is running (Ctrl-C stops it).");
     lines.add("  Vault       " + stack.vaultAddress() + "   root token: " + stack.vaultRootToken());
+    lines.add(
+        "              "
+            + stack.vaultTlsAddress()
+            + "  (TLS, CA: "
+            + stack.caCertPath().toAbsolutePath()
+            + ")");
     lines.add("  Kubernetes  " + stack.kubernetesUrl() + "  kubeconfig: " + kubeconfig);
     lines.add(
         "  PostgreSQL  "

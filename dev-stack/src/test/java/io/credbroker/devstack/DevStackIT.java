@@ -43,6 +43,8 @@ class DevStackIT {
   void infoFileNamesEveryEndpointAndCredential() throws IOException {
     JsonNode info = Json.MAPPER.readTree(workDir.resolve("dev-stack.json").toFile());
     assertThat(info.at("/vault/address").asText()).isEqualTo(stack.vaultAddress());
+    assertThat(info.at("/vault/tlsAddress").asText()).isEqualTo(stack.vaultTlsAddress());
+    assertThat(Path.of(info.at("/vault/caCert").asText())).isEqualTo(stack.caCertPath());
     assertThat(info.at("/vault/rootToken").asText()).isEqualTo("root");
     assertThat(info.at("/kubernetes/url").asText()).isEqualTo(stack.kubernetesUrl());
     assertThat(Path.of(info.at("/kubernetes/kubeconfig").asText())).exists();
@@ -69,6 +71,49 @@ class DevStackIT {
     HttpResponse<String> r = get(stack.vaultAddress() + "/v1/sys/health", Map.of());
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(Json.MAPPER.readTree(r.body()).path("sealed").asBoolean(true)).isFalse();
+  }
+
+  @Test
+  void vaultServesTheSameStateOverTlsWithACertificateFromTheDevStackCa() throws Exception {
+    HttpResponse<String> created =
+        post(
+            stack.vaultAddress() + "/v1/auth/token/create",
+            "root",
+            "{\"ttl\":\"1h\",\"policies\":[\"default\"]}");
+    String token = Json.MAPPER.readTree(created.body()).at("/auth/client_token").asText();
+    HttpClient tls = trustingTheDevStackCa();
+
+    HttpResponse<String> lookup =
+        tls.send(
+            HttpRequest.newBuilder(
+                    URI.create(stack.vaultTlsAddress() + "/v1/auth/token/lookup-self"))
+                .header("X-Vault-Token", token)
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+
+    assertThat(stack.vaultTlsAddress()).startsWith("https://127.0.0.1:");
+    assertThat(lookup.statusCode()).isEqualTo(200);
+    assertThat(Json.MAPPER.readTree(lookup.body()).at("/data/policies/0").asText())
+        .isEqualTo("default");
+    // Only a client that trusts the dev-stack's CA gets in: the JDK's own trust store does not.
+    assertThatThrownBy(() -> get(stack.vaultTlsAddress() + "/v1/sys/health", Map.of()))
+        .isInstanceOf(javax.net.ssl.SSLHandshakeException.class);
+  }
+
+  @Test
+  void vaultFaultsApplyToTheTlsListenerToo() throws Exception {
+    stack.vaultFaults().respond(io.credbroker.devstack.http.HttpResponse.empty(503));
+    try {
+      HttpResponse<String> r =
+          trustingTheDevStackCa()
+              .send(
+                  HttpRequest.newBuilder(URI.create(stack.vaultTlsAddress() + "/v1/sys/health"))
+                      .build(),
+                  HttpResponse.BodyHandlers.ofString());
+      assertThat(r.statusCode()).isEqualTo(503);
+    } finally {
+      stack.vaultFaults().clear();
+    }
   }
 
   @Test
@@ -130,6 +175,38 @@ class DevStackIT {
 
     assertThat(URI.create(stack.vaultAddress()).getPort()).isEqualTo(port);
     assertThat(get(stack.vaultAddress() + "/v1/sys/health", Map.of()).statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void aRestartedVaultListensWithTlsOnTheSamePort() throws Exception {
+    String before = stack.vaultTlsAddress();
+    stack.stopVault();
+    stack.startVault();
+
+    assertThat(stack.vaultTlsAddress()).isEqualTo(before);
+    HttpResponse<String> r =
+        trustingTheDevStackCa()
+            .send(
+                HttpRequest.newBuilder(URI.create(before + "/v1/sys/health")).build(),
+                HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).isEqualTo(200);
+  }
+
+  /** A client that trusts the dev-stack's CA only, and checks the server's name. */
+  static HttpClient trustingTheDevStackCa() throws Exception {
+    java.security.KeyStore trust = java.security.KeyStore.getInstance("PKCS12");
+    trust.load(null, null);
+    try (var in = Files.newInputStream(stack.caCertPath())) {
+      trust.setCertificateEntry(
+          "ca", java.security.cert.CertificateFactory.getInstance("X.509").generateCertificate(in));
+    }
+    javax.net.ssl.TrustManagerFactory tmf =
+        javax.net.ssl.TrustManagerFactory.getInstance(
+            javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+    tmf.init(trust);
+    javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLS");
+    context.init(null, tmf.getTrustManagers(), null);
+    return HttpClient.newBuilder().sslContext(context).build();
   }
 
   static HttpResponse<String> get(String url, Map<String, String> headers) throws Exception {

@@ -65,6 +65,19 @@ public final class HttpEndpoint implements AutoCloseable {
    */
   public static HttpEndpoint start(
       InetSocketAddress address, @Nullable SSLContext tls, String name, Handler handler) {
+    return start(address, tls, name, handler, new HttpFaults());
+  }
+
+  /**
+   * As {@link #start(InetSocketAddress, SSLContext, String, Handler)}, with {@code faults} in front
+   * of the handler: a server with two listeners (HTTP and HTTPS) shares one set of faults.
+   */
+  public static HttpEndpoint start(
+      InetSocketAddress address,
+      @Nullable SSLContext tls,
+      String name,
+      Handler handler,
+      HttpFaults faults) {
     try {
       HttpServer server;
       if (tls != null) {
@@ -84,7 +97,6 @@ public final class HttpEndpoint implements AutoCloseable {
                 return t;
               });
       server.setExecutor(executor);
-      HttpFaults faults = new HttpFaults();
       server.createContext("/", exchange -> serve(exchange, faults, handler));
       server.start();
       return new HttpEndpoint(server, executor, faults);

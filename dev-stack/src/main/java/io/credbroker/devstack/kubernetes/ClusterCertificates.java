@@ -92,16 +92,7 @@ final class ClusterCertificates {
       KeyPair serverPair = rsaKeyPair();
       X509Certificate serverCert =
           serverCertificate(serverPair, caCert, caKey, "kube-apiserver", subjectAltNames(host));
-      KeyStore keyStore = KeyStore.getInstance("PKCS12");
-      keyStore.load(null, null);
-      char[] password = new char[0];
-      keyStore.setKeyEntry(
-          "server", serverPair.getPrivate(), password, new X509Certificate[] {serverCert, caCert});
-      KeyManagerFactory kmf =
-          KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-      kmf.init(keyStore, password);
-      SSLContext ssl = SSLContext.getInstance("TLS");
-      ssl.init(kmf.getKeyManagers(), null, RANDOM);
+      SSLContext ssl = serverContext(serverPair.getPrivate(), serverCert, caCert);
       return new ClusterCertificates(caCert, caKey, pem(caCert), ssl);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read or write the cluster CA in " + stateDir, e);
@@ -154,6 +145,37 @@ final class ClusterCertificates {
     } catch (GeneralSecurityException | OperatorCreationException e) {
       throw new IllegalStateException("cannot issue a serving certificate", e);
     }
+  }
+
+  /**
+   * A server TLS context serving the certificate and key that {@link #writeServingCertificate} left
+   * in {@code dir}, with the CA's certificate after it in the chain.
+   */
+  SSLContext servingContext(Path dir) {
+    try {
+      return serverContext(
+          readPrivateKey(Files.readString(dir.resolve("tls.key"))),
+          readCertificate(Files.readString(dir.resolve("tls.crt"))),
+          caCertificate);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read the serving certificate in " + dir, e);
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("cannot serve the certificate in " + dir, e);
+    }
+  }
+
+  private static SSLContext serverContext(
+      PrivateKey key, X509Certificate certificate, X509Certificate ca)
+      throws IOException, GeneralSecurityException {
+    KeyStore keyStore = KeyStore.getInstance("PKCS12");
+    keyStore.load(null, null);
+    char[] password = new char[0];
+    keyStore.setKeyEntry("server", key, password, new X509Certificate[] {certificate, ca});
+    KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+    kmf.init(keyStore, password);
+    SSLContext ssl = SSLContext.getInstance("TLS");
+    ssl.init(kmf.getKeyManagers(), null, RANDOM);
+    return ssl;
   }
 
   X509Certificate caCertificate() {
@@ -285,7 +307,7 @@ final class ClusterCertificates {
       } else if (object instanceof org.bouncycastle.openssl.PEMKeyPair pair) {
         info = pair.getPrivateKeyInfo();
       } else {
-        throw new IOException("the CA key file holds no private key");
+        throw new IOException("the key file holds no private key");
       }
       return KeyFactory.getInstance("RSA")
           .generatePrivate(new PKCS8EncodedKeySpec(info.getEncoded()));

@@ -21,6 +21,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import javax.net.ssl.SSLContext;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -205,6 +206,14 @@ public final class KubernetesApiServer implements AutoCloseable {
    */
   public void issueServingCertificate(Path dir, String commonName, List<String> names) {
     certificates.writeServingCertificate(dir, commonName, names);
+  }
+
+  /**
+   * A server TLS context for the certificate {@link #issueServingCertificate} wrote into {@code
+   * dir}.
+   */
+  public SSLContext servingContext(Path dir) {
+    return certificates.servingContext(dir);
   }
 
   /** The static bearer token of {@link #SRE_USER}, the kubeconfig's user {@code sre}. */

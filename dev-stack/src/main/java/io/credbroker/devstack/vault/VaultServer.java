@@ -18,6 +18,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLContext;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -40,7 +41,13 @@ public final class VaultServer implements AutoCloseable {
   static final String DATABASE_FACTORY =
       "io.credbroker.devstack.vault.database.DatabaseEngineFactory";
 
-  /** Where the server listens and keeps its state. {@link #toString} hides the secrets. */
+  /**
+   * Where the server listens and keeps its state. {@link #toString} hides the secrets.
+   *
+   * @param port the plain HTTP listener's port (0: a free one)
+   * @param tls a second listener serving the same API with TLS, as a real Vault with two {@code
+   *     listener "tcp"} stanzas does; null for none
+   */
   public record Options(
       String host,
       int port,
@@ -48,13 +55,26 @@ public final class VaultServer implements AutoCloseable {
       String jdbcUrl,
       String databaseUser,
       String databasePassword,
-      Duration expiryInterval) {
+      Duration expiryInterval,
+      @Nullable TlsListener tls) {
 
     public Options {
       Objects.requireNonNull(rootToken, "rootToken");
       if (rootToken.isBlank()) {
         throw new IllegalArgumentException("root token must not be blank");
       }
+    }
+
+    /** Plain HTTP only. */
+    public Options(
+        String host,
+        int port,
+        String rootToken,
+        String jdbcUrl,
+        String databaseUser,
+        String databasePassword,
+        Duration expiryInterval) {
+      this(host, port, rootToken, jdbcUrl, databaseUser, databasePassword, expiryInterval, null);
     }
 
     /** 127.0.0.1, a one-second expiry timer. */
@@ -70,6 +90,17 @@ public final class VaultServer implements AutoCloseable {
     }
   }
 
+  /**
+   * The TLS listener: its port (0: a free one) and the server's TLS context.
+   *
+   * @param context serves a certificate whose names include the listener's host
+   */
+  public record TlsListener(int port, SSLContext context) {
+    public TlsListener {
+      Objects.requireNonNull(context, "context");
+    }
+  }
+
   private final VaultStore store;
   private final Clock clock;
   private final Map<String, SecretsEngineFactory> factories;
@@ -81,6 +112,7 @@ public final class VaultServer implements AutoCloseable {
   final TokenStoreApi tokenStore;
   private final ScheduledExecutorService timer;
   private @Nullable HttpEndpoint endpoint;
+  private @Nullable HttpEndpoint tlsEndpoint;
   private final String rootToken;
 
   record AuthMount(Mount mount, KubernetesAuth method) {}
@@ -123,10 +155,26 @@ public final class VaultServer implements AutoCloseable {
       server.timer.scheduleWithFixedDelay(
           server::expire, 0, options.expiryInterval().toMillis(), TimeUnit.MILLISECONDS);
       VaultHttp http = new VaultHttp(server);
+      HttpFaults faults = new HttpFaults();
       server.endpoint =
           HttpEndpoint.start(
-              new InetSocketAddress(options.host(), options.port()), null, "vault", http::handle);
+              new InetSocketAddress(options.host(), options.port()),
+              null,
+              "vault",
+              http::handle,
+              faults);
       log.info("Vault stand-in listening on {}", server.address());
+      TlsListener tls = options.tls();
+      if (tls != null) {
+        server.tlsEndpoint =
+            HttpEndpoint.start(
+                new InetSocketAddress(options.host(), tls.port()),
+                tls.context(),
+                "vault-tls",
+                http::handle,
+                faults);
+        log.info("Vault stand-in listening on {}", server.tlsAddress());
+      }
       return server;
     } catch (RuntimeException e) {
       server.close();
@@ -144,13 +192,24 @@ public final class VaultServer implements AutoCloseable {
     return Objects.requireNonNull(endpoint, "not listening").port();
   }
 
+  /** {@code https://host:port} of the TLS listener. */
+  public String tlsAddress() {
+    HttpEndpoint e = Objects.requireNonNull(tlsEndpoint, "no TLS listener");
+    return "https://" + e.host() + ":" + e.port();
+  }
+
+  /** The TLS listener's port. */
+  public int tlsPort() {
+    return Objects.requireNonNull(tlsEndpoint, "no TLS listener").port();
+  }
+
   public String rootToken() {
     return rootToken;
   }
 
   /**
-   * Delays or error answers injected in front of the whole HTTP API (see {@link HttpFaults}); a
-   * restarted server starts without faults.
+   * Delays or error answers injected in front of the whole HTTP API, on both listeners (see {@link
+   * HttpFaults}); a restarted server starts without faults.
    */
   public HttpFaults faults() {
     return Objects.requireNonNull(endpoint, "not listening").faults();
@@ -158,6 +217,9 @@ public final class VaultServer implements AutoCloseable {
 
   @Override
   public void close() {
+    if (tlsEndpoint != null) {
+      tlsEndpoint.close();
+    }
     if (endpoint != null) {
       endpoint.close();
     }
