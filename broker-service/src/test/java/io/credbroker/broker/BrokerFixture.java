@@ -463,7 +463,10 @@ final class BrokerFixture implements AutoCloseable {
               + "; start the dev-stack with startDevStack");
     }
     Map<String, String> properties = new LinkedHashMap<>();
-    properties.put("spring.cloud.vault.uri", devStack.vaultAddress());
+    // Vault over TLS, verified with a PEM CA bundle, as the chart configures it.
+    properties.put("spring.cloud.vault.uri", devStack.vaultTlsAddress());
+    properties.put("spring.cloud.vault.ssl.trust-store", "file:" + devStack.caCertPath());
+    properties.put("spring.cloud.vault.ssl.trust-store-type", "PEM");
     properties.put("spring.cloud.vault.authentication", "KUBERNETES");
     properties.put("spring.cloud.vault.kubernetes.role", BROKER_VAULT_ROLE);
     properties.put("spring.cloud.vault.kubernetes.kubernetes-path", BROKER_KUBERNETES_AUTH_PATH);

@@ -189,13 +189,14 @@ final class FaultStand implements AutoCloseable {
         TcpProxy.start(
             id + "-vault",
             "127.0.0.1",
-            Integer.parseInt(devStack.vaultAddress().replaceAll(".*:", "")));
+            Integer.parseInt(devStack.vaultTlsAddress().replaceAll(".*:", "")));
     TcpProxy kubernetes =
         TcpProxy.start(id + "-kubernetes", "127.0.0.1", devStack.kubernetes().port());
     Map<String, String> properties = new LinkedHashMap<>(BrokerFixture.replicaProperties(devStack));
     properties.put(
         "spring.datasource.url", "jdbc:postgresql://127.0.0.1:" + stateDb.port() + "/credbroker");
-    properties.put("spring.cloud.vault.uri", "http://127.0.0.1:" + vault.port());
+    // TLS through the proxy: the certificate is for 127.0.0.1, whatever the port.
+    properties.put("spring.cloud.vault.uri", "https://127.0.0.1:" + vault.port());
     // The Kubernetes API through this replica's proxy (same host, same certificate).
     properties.put(
         BrokerProcess.ENVIRONMENT + "KUBERNETES_SERVICE_PORT", Integer.toString(kubernetes.port()));

@@ -280,7 +280,10 @@ public final class LoadStack implements AutoCloseable {
     int adminPort = FreePorts.next();
     int managementPort = FreePorts.next();
     Map<String, String> p = new LinkedHashMap<>();
-    p.put("spring.cloud.vault.uri", devStack.vaultAddress());
+    // Vault over TLS, as the chart configures it: its handshakes and records are part of the cost.
+    p.put("spring.cloud.vault.uri", devStack.vaultTlsAddress());
+    p.put("spring.cloud.vault.ssl.trust-store", "file:" + devStack.caCertPath());
+    p.put("spring.cloud.vault.ssl.trust-store-type", "PEM");
     p.put("spring.cloud.vault.authentication", "KUBERNETES");
     p.put("spring.cloud.vault.kubernetes.role", BROKER_VAULT_ROLE);
     p.put(
