@@ -1,17 +1,20 @@
 package io.credbroker.broker.vault;
 
 import io.credbroker.broker.config.BrokerProperties;
+import io.credbroker.broker.config.LoopbackHosts;
 import io.github.resilience4j.bulkhead.BulkheadConfig;
 import io.github.resilience4j.bulkhead.BulkheadRegistry;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
 import io.github.resilience4j.retry.RetryRegistry;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.net.URI;
 import java.time.Clock;
 import java.time.Duration;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.cloud.vault.config.VaultProperties;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.util.StringUtils;
 import org.springframework.vault.authentication.LifecycleAwareSessionManager;
 import org.springframework.vault.authentication.SessionManager;
 import org.springframework.vault.config.AbstractVaultConfiguration.ClientFactoryWrapper;
@@ -45,11 +48,42 @@ class VaultConfiguration {
   @Bean
   ClientFactoryWrapper clientHttpRequestFactoryWrapper(
       VaultProperties vaultProperties, BulkheadRegistry bulkheads) {
+    requireTlsBeyondThisMachine(vaultProperties);
     return new ClientFactoryWrapper(
         VaultHttpClient.create(
                 vaultProperties,
                 bulkheads.bulkhead(INSTANCE).getBulkheadConfig().getMaxConcurrentCalls())
             .requestFactory());
+  }
+
+  /**
+   * Refuses to start with a plain-HTTP Vault address on another machine: the broker's Vault token
+   * and every pod's password would cross the network in clear text. Plain HTTP stays allowed to a
+   * loopback address (the dev run's Vault on {@code http://127.0.0.1:8200}). The address is the one
+   * Spring Cloud Vault connects to: {@code spring.cloud.vault.uri}, or else its {@code scheme},
+   * {@code host} and {@code port}.
+   *
+   * @throws IllegalStateException for {@code http} to any other host
+   */
+  static void requireTlsBeyondThisMachine(VaultProperties vault) {
+    String scheme = vault.getScheme();
+    String host = vault.getHost();
+    String shown = scheme + "://" + host + ":" + vault.getPort();
+    if (StringUtils.hasText(vault.getUri())) {
+      URI uri = URI.create(vault.getUri());
+      scheme = uri.getScheme();
+      host = uri.getHost();
+      shown = vault.getUri();
+    }
+    if ("http".equalsIgnoreCase(scheme) && !LoopbackHosts.isLoopback(host)) {
+      throw new IllegalStateException(
+          "Vault address "
+              + shown
+              + " is plain HTTP to another machine: the broker's Vault token and every pod's"
+              + " password would cross the network in clear text. Use https:// (with"
+              + " spring.cloud.vault.ssl.trust-store for a private CA); plain HTTP is allowed to a"
+              + " loopback address only");
+    }
   }
 
   @Bean
