@@ -1,10 +1,12 @@
 package io.credbroker.broker.auth;
 
 import io.credbroker.broker.config.BrokerProperties;
+import io.credbroker.broker.config.LoopbackHosts;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -17,7 +19,13 @@ public final class KubernetesClients {
 
   private KubernetesClients() {}
 
-  /** A new client; its caller closes it. */
+  /**
+   * A new client; its caller closes it.
+   *
+   * @throws IllegalStateException when the kubeconfig cannot be read, or the API server's address
+   *     is plain HTTP to another machine: the broker's token and every pod's token it reviews would
+   *     cross the network in clear text
+   */
   public static KubernetesClient build(BrokerProperties.Kubernetes kubernetes) {
     Path kubeconfig = kubernetes.kubeconfig();
     Config base;
@@ -30,6 +38,7 @@ public final class KubernetesClients {
     } else {
       base = Config.autoConfigure(null);
     }
+    requireTlsBeyondThisMachine(base.getMasterUrl());
     Config config =
         new ConfigBuilder(base)
             .withMaxConcurrentRequests(kubernetes.maxConcurrentRequests())
@@ -39,5 +48,18 @@ public final class KubernetesClients {
             .withRequestTimeout(Math.toIntExact(kubernetes.requestTimeout().toMillis()))
             .build();
     return new KubernetesClientBuilder().withConfig(config).build();
+  }
+
+  static void requireTlsBeyondThisMachine(String masterUrl) {
+    URI server = URI.create(masterUrl);
+    if ("http".equalsIgnoreCase(server.getScheme())
+        && !LoopbackHosts.isLoopback(server.getHost())) {
+      throw new IllegalStateException(
+          "Kubernetes API server "
+              + masterUrl
+              + " is plain HTTP to another machine: the broker's service-account token and every"
+              + " pod's token it reviews would cross the network in clear text. Use https://;"
+              + " plain HTTP is allowed to a loopback address only");
+    }
   }
 }

@@ -52,18 +52,7 @@ class KubernetesOutageTest {
         current-context: down
         """
             .formatted(closedPort));
-    BrokerProperties.Kubernetes settings =
-        new BrokerProperties.Kubernetes(
-            kubeconfig,
-            "credbroker",
-            false,
-            Duration.ofMinutes(5),
-            Duration.ofSeconds(5),
-            64,
-            Duration.ofSeconds(2),
-            Duration.ofSeconds(5),
-            true,
-            new BrokerProperties.PodWatch(false, Duration.ofSeconds(10)));
+    BrokerProperties.Kubernetes settings = KubernetesClientsTest.settings(kubeconfig);
 
     try (KubernetesClient client = KubernetesClients.build(settings)) {
       assertThat(client.getConfiguration().getMaxConcurrentRequestsPerHost()).isEqualTo(64);
