@@ -299,12 +299,12 @@ done
 
 echo "Setting up database db1 and Vault (idempotent; log: $work/setup.log) ..."
 # The setup command, and only it, gets the PostgreSQL superuser password and Vault's root token,
-# through the environment (never argv).
+# through the environment (never argv). It reaches Vault over TLS, as the chart's setup Job does.
 PGPASSWORD=$(info_field adminPassword) VAULT_TOKEN=root java -jar "$broker_jar" setup >"$work/setup.log" \
   --postgres-url jdbc:postgresql://127.0.0.1:15432/postgres \
   --database db1 \
   --default-ttl "$credential_ttl" --max-ttl "$credential_max_ttl" \
-  --vault-address http://127.0.0.1:8200 \
+  --vault-address https://127.0.0.1:8243 --vault-ca-cert "$work/ca.crt" \
   --vault-postgres-parameters sslmode=disable \
   --kubernetes-host https://127.0.0.1:6443 --kubernetes-ca-file "$work/ca.crt" \
   --broker-namespace credbroker --broker-service-account credential-broker \

@@ -406,6 +406,7 @@ verified with the Secret's ca.crt for that name (a name the chart's Certificate 
 
 {{/*
 Where the setup container finds the Vault token (a Secret volume) and the Kubernetes API's CA (a ConfigMap volume).
+Vault's CA bundle, when vault.tls.caSecretName is set, is at the broker's own path (credential-broker.vaultCaDir).
 */}}
 {{- define "credential-broker.setupVaultTokenDir" -}}
 /etc/credential-broker-setup/vault
@@ -442,6 +443,9 @@ values, so that the two cannot disagree.
   "--vault-address" (required "vault.address is required (e.g. https://vault.vault.svc:8200)" .Values.vault.address)
   "--vault-token-file" (printf "%s/token" (include "credential-broker.setupVaultTokenDir" .))
   "--mount" $vault.mount) }}
+{{- with .Values.vault.tls.caSecretName }}
+{{- $args = concat $args (list "--vault-ca-cert" (printf "%s/%s" (include "credential-broker.vaultCaDir" $) $.Values.vault.tls.caSecretKey)) }}
+{{- end }}
 {{- with $vault.connection }}{{ $args = concat $args (list "--connection" .) }}{{ end }}
 {{- with $vault.role }}{{ $args = concat $args (list "--vault-role" .) }}{{ end }}
 {{- $args = concat $args (list "--default-ttl" $vault.defaultTtl "--max-ttl" $vault.maxTtl) }}

@@ -166,6 +166,33 @@ class SetupJobTest {
   }
 
   @Test
+  void setupTrustsVaultWithTheBrokersCaBundleMountedFromTheSameSecret() {
+    RenderedChart chart =
+        Chart.render(
+            "setup.yaml",
+            Map.of("vault.tls.caSecretName", "vault-ca", "vault.tls.caSecretKey", "bundle.pem"));
+    JsonNode volume = volume(chart, "vault-ca");
+    JsonNode mount = mount(container(chart), "vault-ca");
+
+    assertThat(volume.at("/secret/secretName").asText()).isEqualTo("vault-ca");
+    assertThat(volume.at("/secret/items/0/key").asText()).isEqualTo("bundle.pem");
+    assertThat(mount.path("readOnly").asBoolean()).isTrue();
+    String caFile =
+        mount.path("mountPath").asText() + "/" + volume.at("/secret/items/0/path").asText();
+    assertThat(arguments(chart).get("--vault-ca-cert")).isEqualTo(caFile);
+    // The very file the broker trusts Vault with: setup and broker cannot trust different CAs.
+    assertThat(chart.applicationConfig().at("/spring/cloud/vault/ssl/trust-store").asText())
+        .isEqualTo("file:" + caFile);
+  }
+
+  @Test
+  void withoutAVaultCaSecretSetupGetsNoCaFileAndTrustsTheJvmsCas() {
+    assertThat(arguments(minimal)).doesNotContainKey("--vault-ca-cert");
+    assertThat(names(job(minimal).at("/spec/template/spec/volumes"))).doesNotContain("vault-ca");
+    assertThat(names(container(minimal).path("volumeMounts"))).doesNotContain("vault-ca");
+  }
+
+  @Test
   void kubernetesCaComesFromTheNamespacesKubeRootCaWithoutAServiceAccountToken() {
     JsonNode podSpec = job(minimal).at("/spec/template/spec");
     JsonNode volume = volume(minimal, "kubernetes-ca");
@@ -266,8 +293,11 @@ class SetupJobTest {
         .containsEntry("--broker-vault-role", "broker")
         .containsEntry("--broker-service-account", "broker")
         .containsEntry("--kubernetes-ca-file", "/etc/credential-broker-setup/kubernetes/ca.pem")
+        .containsEntry("--vault-ca-cert", "/etc/credential-broker-vault-ca/vault-ca.pem")
         .containsKey("--dry-run");
     assertThat(volume(options, "kubernetes-ca").at("/configMap/name").asText()).isEqualTo("api-ca");
+    assertThat(volume(options, "vault-ca").at("/secret/secretName").asText())
+        .isEqualTo("internal-ca");
     JsonNode password = env(container(options), "PGPASSWORD");
     assertThat(password.at("/valueFrom/secretKeyRef/name").asText()).isEqualTo("pg-admin");
     assertThat(password.at("/valueFrom/secretKeyRef/key").asText()).isEqualTo("pgpass");

@@ -91,8 +91,19 @@ public final class SetupCommand implements Callable<Integer> {
   @Option(
       names = "--vault-address",
       defaultValue = "${env:VAULT_ADDR:-http://127.0.0.1:8200}",
-      description = "Vault address (env VAULT_ADDR)")
+      description =
+          "Vault address (env VAULT_ADDR); https, or http to a loopback address only: the token and"
+              + " the PostgreSQL admin password are sent over it")
   String vaultAddress = "http://127.0.0.1:8200";
+
+  @Option(
+      names = "--vault-ca-cert",
+      paramLabel = "FILE",
+      defaultValue = "${env:VAULT_CACERT}",
+      description =
+          "PEM bundle of the CA certificates that signed Vault's certificate (env VAULT_CACERT);"
+              + " when given, the only CAs trusted for Vault (default: the JVM's trust store)")
+  @Nullable String vaultCaCert;
 
   @Option(
       names = "--vault-token",
@@ -282,6 +293,7 @@ public final class SetupCommand implements Callable<Integer> {
   public Integer call() {
     TargetDatabaseOptions db = databaseOptions();
     VaultSetupOptions vault = vaultOptions(db);
+    VaultSetup vaultSetup = new VaultSetup(vault, vaultCaCertificates());
     TargetDatabaseSetup databaseSetup = new TargetDatabaseSetup(db);
     out.println(
         "PostgreSQL "
@@ -291,20 +303,22 @@ public final class SetupCommand implements Callable<Integer> {
             + ", Vault "
             + vault.vaultAddress());
     vault.warnings().forEach(warning -> out.println("warning: " + warning));
+    // Vault's address, certificate and token are checked before PostgreSQL is changed: a Vault
+    // that cannot be reached would otherwise leave a half-done setup behind.
+    vaultSetup.checkConnection();
     // Each half is printed as soon as it is done, so a failure in Vault still shows what PostgreSQL
     // got.
     SetupReport postgres = databaseSetup.apply(dryRun);
     out.print(postgres.renderHeader() + postgres.renderSteps());
     out.flush();
     SetupReport vaultReport =
-        new VaultSetup(vault)
-            .apply(
-                dryRun,
-                () -> {
-                  Secret password = initialAdminPasswords.get();
-                  databaseSetup.setVaultAdminPassword(password);
-                  return password;
-                });
+        vaultSetup.apply(
+            dryRun,
+            () -> {
+              Secret password = initialAdminPasswords.get();
+              databaseSetup.setVaultAdminPassword(password);
+              return password;
+            });
     out.print(vaultReport.renderSteps());
     out.print(postgres.plus(vaultReport).renderSummary());
     out.flush();
@@ -376,6 +390,18 @@ public final class SetupCommand implements Callable<Integer> {
         defaultTtl,
         maxTtl,
         new BrokerAccess(brokerPolicy, kubernetes, issuingTokenRole, issuingTokenTtl));
+  }
+
+  /**
+   * The CAs of {@code --vault-ca-cert}, read before anything is changed; null (the JVM's trust
+   * store) when neither the option nor {@code VAULT_CACERT} is set, or set empty as the vault CLI
+   * takes it.
+   */
+  @Nullable VaultCaCertificates vaultCaCertificates() {
+    if (vaultCaCert == null || vaultCaCert.isBlank()) {
+      return null;
+    }
+    return VaultCaCertificates.read(Path.of(vaultCaCert));
   }
 
   private static Secret secret(

@@ -4,6 +4,8 @@ import io.credbroker.broker.setup.VaultDiff.Field;
 import io.credbroker.broker.setup.VaultDiff.Kind;
 import io.credbroker.broker.setup.VaultSetupOptions.KubernetesAuth;
 import java.net.http.HttpClient;
+import java.security.cert.CertPathBuilderException;
+import java.security.cert.CertPathValidatorException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -90,9 +92,22 @@ public final class VaultSetup {
   private final VaultSetupOptions options;
   private final VaultTemplate vault;
 
+  /** Talks to Vault trusting the JVM's default CAs. */
   public VaultSetup(VaultSetupOptions options) {
+    this(options, null);
+  }
+
+  /**
+   * Talks to Vault trusting only {@code vaultCa} when given, else the JVM's default CAs; host names
+   * are verified either way.
+   */
+  public VaultSetup(VaultSetupOptions options, @Nullable VaultCaCertificates vaultCa) {
     this.options = options;
-    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    HttpClient.Builder client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10));
+    if (vaultCa != null) {
+      client.sslContext(vaultCa.sslContext());
+    }
+    HttpClient http = client.build();
     JdkClientHttpRequestFactory requests = new JdkClientHttpRequestFactory(http);
     requests.setReadTimeout(Duration.ofSeconds(30));
     this.vault =
@@ -104,6 +119,21 @@ public final class VaultSetup {
 
   public VaultSetupOptions options() {
     return options;
+  }
+
+  /**
+   * Reads Vault's secrets engines (as the first step does), so that an address, a TLS certificate
+   * or a token that does not work fails before anything is changed, in PostgreSQL or in Vault.
+   *
+   * @throws SetupException when Vault cannot be reached or refuses the token
+   */
+  public void checkConnection() {
+    run(
+        "read sys/mounts",
+        () -> {
+          vault.opsForSys().getMounts();
+          return true;
+        });
   }
 
   /**
@@ -505,8 +535,30 @@ public final class VaultSetup {
           cause.getClass().getSimpleName()
               + (cause.getMessage() == null ? "" : ": " + cause.getMessage());
       throw new SetupException(
-          "Vault step '" + what + "' failed: cannot reach Vault (" + reason + ")", e);
+          "Vault step '"
+              + what
+              + "' failed: cannot reach Vault ("
+              + reason
+              + ")"
+              + (untrustedCertificate(e)
+                  ? ": Vault's TLS certificate is not signed by a CA setup trusts; give the CA"
+                      + " certificates that signed it with --vault-ca-cert (or env VAULT_CACERT)"
+                  : ""),
+          e);
     }
+  }
+
+  /**
+   * Whether the TLS handshake failed because no trusted CA vouches for Vault's certificate (PKIX
+   * path building or validation), as opposed to a wrong host name or an unreachable port.
+   */
+  private static boolean untrustedCertificate(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof CertPathBuilderException || t instanceof CertPathValidatorException) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static void step(

@@ -1,5 +1,6 @@
 package io.credbroker.broker.setup;
 
+import io.credbroker.broker.config.LoopbackHosts;
 import java.net.URI;
 import java.time.Duration;
 import java.util.List;
@@ -10,7 +11,8 @@ import org.jspecify.annotations.Nullable;
  * What to set up in Vault: the database secrets engine for one target database, and the policy and
  * Kubernetes auth role the broker logs in with. Validated on construction.
  *
- * @param vaultAddress e.g. {@code http://127.0.0.1:8200}
+ * @param vaultAddress e.g. {@code https://vault.example:8200}; plain {@code http} only to a
+ *     loopback address, since the token and the PostgreSQL admin password are sent over it
  * @param vaultToken a token allowed to mount engines, write policies and configure auth methods
  * @param mount path of the database secrets engine, e.g. {@code database}
  * @param connectionName name of the connection config, e.g. {@code db1} ({@code
@@ -59,7 +61,16 @@ public record VaultSetupOptions(
         || !vaultAddress.getScheme().matches("https?")
         || vaultAddress.getHost() == null) {
       throw new IllegalArgumentException(
-          "the Vault address must be an http(s) URL, e.g. http://127.0.0.1:8200");
+          "the Vault address must be an http(s) URL, e.g. https://vault.example:8200");
+    }
+    if (vaultAddress.getScheme().equals("http")
+        && !LoopbackHosts.isLoopback(vaultAddress.getHost())) {
+      throw new IllegalArgumentException(
+          "refusing the Vault address "
+              + Masking.url(vaultAddress.toString())
+              + ": over plain http the Vault token and the PostgreSQL admin password would cross"
+              + " the network in clear text; use https (http is accepted only for a loopback"
+              + " address: 127.0.0.0/8, [::1] or localhost)");
     }
     Names.vaultName("mount", mount);
     Names.vaultName("connection name", connectionName);

@@ -298,6 +298,65 @@ class SetupCommandIT {
   }
 
   @Test
+  void vaultWithACertificateFromAPrivateCaIsSetUpWhenThatCaIsGivenWithVaultCaCert() {
+    Run run =
+        setup(
+            Secret::random,
+            overTls(
+                args("tlstrusted", "database", "--vault-ca-cert", stack.caCertPath().toString())));
+
+    assertThat(run.code).as(run.err).isZero();
+    assertThat(run.out)
+        .contains("Vault " + stack.vaultTlsAddress(), "connection database/config/tlstrusted");
+    VaultTemplate vault = VaultTestSupport.vault(stack, stack.vaultRootToken());
+    assertThat(vault.read("database/config/tlstrusted")).isNotNull();
+    assertThat(vault.read("database/roles/tlstrusted").getRequiredData())
+        .containsEntry("db_name", "tlstrusted");
+  }
+
+  @Test
+  void vaultWithACertificateFromAPrivateCaIsRefusedWithoutVaultCaCertBeforeAnythingChanges()
+      throws SQLException {
+    Run refused =
+        setup(
+            () -> {
+              throw new AssertionError("no admin password may be issued for an untrusted Vault");
+            },
+            overTls(args("tlsrefused", "database")));
+
+    assertThat(refused.code).isEqualTo(1);
+    assertThat(refused.err)
+        .contains(
+            "setup failed: Vault step",
+            "cannot reach Vault",
+            "unable to find valid certification path",
+            "Vault's TLS certificate is not signed by a CA setup trusts",
+            "--vault-ca-cert");
+    assertThat(refused.out).doesNotContain("created", "updated");
+    assertThat(
+            VaultTestSupport.vault(stack, stack.vaultRootToken())
+                .read("database/config/tlsrefused"))
+        .isNull();
+    try (Connection c = stack.postgres().connect("postgres");
+        Statement st = c.createStatement();
+        var rs =
+            st.executeQuery(
+                "SELECT (SELECT count(*) FROM pg_database WHERE datname = 'tlsrefused')"
+                    + " + (SELECT count(*) FROM pg_roles WHERE rolname IN ('admin_tlsrefused',"
+                    + " 'tlsrefused_grp'))")) {
+      rs.next();
+      assertThat(rs.getLong(1)).as("PostgreSQL objects of tlsrefused").isZero();
+    }
+  }
+
+  /** The same arguments with the dev-stack Vault's TLS listener as the address. */
+  private static List<String> overTls(List<String> args) {
+    List<String> overTls = new ArrayList<>(args);
+    overTls.set(overTls.indexOf("--vault-address") + 1, stack.vaultTlsAddress());
+    return overTls;
+  }
+
+  @Test
   void brokerLogsInWithItsServiceAccountAndMayOnlyIssueAndManageLeases() throws SQLException {
     VaultTemplate anonymous = VaultTestSupport.vault(stack, stack.vaultRootToken());
     // Like the default kube-api-access token: with no reviewer JWT configured, Vault presents the

@@ -1,10 +1,18 @@
 package io.credbroker.broker.setup;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class SetupCommandTest {
 
@@ -60,6 +68,75 @@ class SetupCommandTest {
     assertThat(out.toString()).doesNotContain("PostgreSQL jdbc");
   }
 
+  @ParameterizedTest
+  @ValueSource(strings = {"http://vault.example:8200", "http://10.0.0.5:8200"})
+  void plainHttpVaultAddressOfAnotherHostIsRefusedBeforeConnectingAnywhere(String address) {
+    int code =
+        run(
+            "--postgres-url",
+            "jdbc:postgresql://127.0.0.1:1/postgres",
+            "--postgres-password",
+            "pw",
+            "--vault-address",
+            address,
+            "--vault-token",
+            "t");
+    assertThat(code).isEqualTo(1);
+    assertThat(err.toString())
+        .contains(
+            "setup failed: refusing the Vault address " + address,
+            "would cross the network in clear text",
+            "use https");
+    assertThat(out.toString()).doesNotContain("PostgreSQL jdbc");
+  }
+
+  @Test
+  void missingVaultCaCertFileIsAClearErrorAndVaultIsNotContacted() throws IOException {
+    try (ServerSocket vault = new ServerSocket(0)) {
+      int code = runWithVaultCaCert(vault, "/nonexistent/vault-ca.pem");
+
+      assertThat(code).isEqualTo(1);
+      assertThat(err.toString())
+          .contains(
+              "setup failed: cannot read the Vault CA certificates from /nonexistent/vault-ca.pem:"
+                  + " no such file");
+      assertThat(out.toString()).doesNotContain("PostgreSQL jdbc");
+      assertNobodyConnected(vault);
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "",
+        "vault.example:8200\n",
+        "-----BEGIN PRIVATE KEY-----\nMIIBVAIBADANBgkqhkiG9w0BAQEFAASCAT4wggE6\n-----END PRIVATE KEY-----\n",
+        "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"
+      })
+  void vaultCaCertFileWithoutACertificateIsAClearErrorAndVaultIsNotContacted(
+      String contents, @TempDir Path dir) throws IOException {
+    Path file = Files.writeString(dir.resolve("vault-ca.pem"), contents);
+    try (ServerSocket vault = new ServerSocket(0)) {
+      int code = runWithVaultCaCert(vault, file.toString());
+
+      assertThat(code).isEqualTo(1);
+      assertThat(err.toString())
+          .contains(
+              "setup failed: the Vault CA file " + file + " holds no certificate",
+              "give a PEM bundle of the CA certificates that signed Vault's certificate");
+      assertThat(out.toString()).doesNotContain("PostgreSQL jdbc");
+      assertNobodyConnected(vault);
+    }
+  }
+
+  /** Fails if anything connected to {@code server} (which never accepted). */
+  private static void assertNobodyConnected(ServerSocket server) throws IOException {
+    server.setSoTimeout(1);
+    assertThatThrownBy(server::accept)
+        .as("a connection to the Vault port")
+        .isInstanceOf(java.net.SocketTimeoutException.class);
+  }
+
   @Test
   void missingVaultTokenIsAClearError() {
     int code =
@@ -87,7 +164,13 @@ class SetupCommandTest {
     int code = run("--help");
     assertThat(code).isZero();
     assertThat(out.toString())
-        .contains("--postgres-url", "--dry-run", "--template-database", "--kubernetes-host");
+        .contains(
+            "--postgres-url",
+            "--dry-run",
+            "--template-database",
+            "--kubernetes-host",
+            "--vault-ca-cert",
+            "VAULT_CACERT");
     String token = System.getenv("VAULT_TOKEN");
     if (token != null && !token.isEmpty()) {
       assertThat(out.toString()).doesNotContain(token);
@@ -135,5 +218,20 @@ class SetupCommandTest {
     // An @ in the query is not user info: the host and port stay readable.
     assertThat(Masking.url("jdbc:postgresql://db:5432/db1?user=ops@example.org"))
         .isEqualTo("jdbc:postgresql://db:5432/db1?user=ops@example.org");
+  }
+
+  /** Setup with {@code --vault-ca-cert caFile}, its Vault at {@code vault}'s port. */
+  private int runWithVaultCaCert(ServerSocket vault, String caFile) {
+    return run(
+        "--postgres-url",
+        "jdbc:postgresql://127.0.0.1:1/postgres",
+        "--postgres-password",
+        "pw",
+        "--vault-address",
+        "https://127.0.0.1:" + vault.getLocalPort(),
+        "--vault-token",
+        "t",
+        "--vault-ca-cert",
+        caFile);
   }
 }

@@ -8,6 +8,8 @@ import io.credbroker.broker.setup.VaultSetupOptions.KubernetesAuth;
 import java.net.URI;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class VaultSetupOptionsTest {
 
@@ -49,6 +51,54 @@ class VaultSetupOptionsTest {
   void connectionUrlLeavesCredentialsToVaultTemplates() {
     assertThat(options().connectionUrl())
         .isEqualTo("postgresql://{{username}}:{{password}}@127.0.0.1:5432/db1?sslmode=disable");
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "http://vault.example:8200",
+        "http://10.0.0.5:8200",
+        "http://128.0.0.1:8200",
+        "http://[fd00::5]:8200",
+        // Only localhost is looked up: this name resolves to 127.0.0.1 through DNS that others
+        // control, so it is not taken as loopback.
+        "http://127.0.0.1.nip.io:8200",
+        "http://localhost.example:8200"
+      })
+  void plainHttpToAnotherHostIsRefusedBecauseTokenAndPasswordWouldTravelInClearText(
+      String address) {
+    assertThatThrownBy(() -> withAddress(address))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("refusing the Vault address " + address)
+        .hasMessageContaining(
+            "the Vault token and the PostgreSQL admin password would cross the network in clear"
+                + " text")
+        .hasMessageContaining("use https");
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "http://127.0.0.1:8200",
+        "http://127.20.30.40:8200",
+        "http://[::1]:8200",
+        "http://localhost:8200",
+        "http://LocalHost:8200"
+      })
+  void plainHttpToALoopbackAddressIsAccepted(String address) {
+    assertThat(withAddress(address).vaultAddress()).isEqualTo(URI.create(address));
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {"https://vault.example:8200", "https://10.0.0.5:8200", "https://[fd00::5]:8200"})
+  void httpsIsAcceptedForAnyHost(String address) {
+    assertThat(withAddress(address).vaultAddress()).isEqualTo(URI.create(address));
+  }
+
+  private static VaultSetupOptions withAddress(String address) {
+    return VaultSetupOptions.defaults(
+        URI.create(address), Secret.of("s.root-token-value"), "db1", "127.0.0.1", 5432);
   }
 
   @Test
