@@ -3,17 +3,15 @@ package io.credbroker.broker.setup;
 import static io.credbroker.broker.setup.VaultTestSupport.issue;
 import static io.credbroker.broker.setup.VaultTestSupport.login;
 import static io.credbroker.broker.setup.VaultTestSupport.revoke;
+import static io.credbroker.broker.setup.VaultTestSupport.single;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.credbroker.broker.setup.VaultTestSupport.Credential;
 import io.credbroker.devstack.DevStack;
-import io.credbroker.devstack.PostgresInfo;
-import java.net.URI;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
@@ -44,20 +42,7 @@ class DynamicRoleLifecycleIT {
   @BeforeAll
   static void setUp() {
     stack = VaultTestSupport.startStack(workDir);
-    PostgresInfo pg = stack.postgres();
-    TargetDatabaseOptions database =
-        TargetDatabaseOptions.defaults(
-            pg.jdbcUrl("postgres"), pg.adminUser(), Secret.of(pg.adminPassword()), DB);
-    VaultSetupOptions options =
-        VaultSetupOptions.defaults(
-                URI.create(stack.vaultAddress()),
-                Secret.of(stack.vaultRootToken()),
-                DB,
-                pg.host(),
-                pg.port())
-            .withConnectionParameters("sslmode=disable")
-            .withTtls(Duration.ofMinutes(5), Duration.ofMinutes(10));
-    assertThat(Setup.apply(database, options, false).changed()).isTrue();
+    assertThat(VaultTestSupport.setUpDatabase(stack, DB).changed()).isTrue();
     vault = VaultTestSupport.vault(stack, stack.vaultRootToken());
   }
 
@@ -352,22 +337,7 @@ class DynamicRoleLifecycleIT {
     return all;
   }
 
-  private static Object single(Statement st, String sql) throws SQLException {
-    try (ResultSet rs = st.executeQuery(sql)) {
-      assertThat(rs.next()).isTrue();
-      return rs.getObject(1);
-    }
-  }
-
   private static List<Object> adminQuery(String sql) throws SQLException {
-    try (Connection c = stack.postgres().connect(DB);
-        Statement st = c.createStatement();
-        ResultSet rs = st.executeQuery(sql)) {
-      List<Object> values = new ArrayList<>();
-      while (rs.next()) {
-        values.add(rs.getObject(1));
-      }
-      return values;
-    }
+    return VaultTestSupport.query(stack, DB, sql);
   }
 }
