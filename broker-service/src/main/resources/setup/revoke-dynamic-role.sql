@@ -6,12 +6,24 @@ DECLARE
   leftover record;
 BEGIN
   -- Vault runs this block in one transaction, so nothing below may raise: an error would roll back
-  -- the NOLOGIN and the session kill with it. The part that must hold comes first and cannot fail
-  -- for a role the Vault admin created; the drop follows in savepoints that catch every error.
+  -- the NOLOGIN and the session kill with it. The part that must hold comes first; every step that
+  -- PostgreSQL may refuse runs in a savepoint that catches the error.
   SELECT r.oid INTO role_id FROM pg_catalog.pg_roles r WHERE r.rolname = dynamic_role;
   IF role_id IS NOT NULL THEN
-    EXECUTE pg_catalog.format('ALTER ROLE %I NOLOGIN VALID UNTIL %L', dynamic_role, 'epoch');
-    EXECUTE pg_catalog.format('REVOKE %I FROM %I', target_group, dynamic_role);
+    -- From PostgreSQL 16 on, altering, granting or dropping a role takes ADMIN OPTION on it. The Vault admin holds it
+    -- on the roles it creates, but not on one created by someone else or before an upgrade from 15 until setup grants
+    -- it. Then the NOLOGIN is refused, the drop below fails and records why, and the group grant goes if the admin
+    -- made it; the sessions end in any case.
+    BEGIN
+      EXECUTE pg_catalog.format('ALTER ROLE %I NOLOGIN VALID UNTIL %L', dynamic_role, 'epoch');
+    EXCEPTION WHEN OTHERS THEN
+      RAISE WARNING 'could not refuse logins of %: %', dynamic_role, SQLERRM;
+    END;
+    BEGIN
+      EXECUTE pg_catalog.format('REVOKE %I FROM %I', target_group, dynamic_role);
+    EXCEPTION WHEN OTHERS THEN
+      RAISE WARNING 'could not revoke % from %: %', target_group, dynamic_role, SQLERRM;
+    END;
     -- Terminating the sessions of another role is what pg_signal_backend membership allows (no apostrophes in
     -- these comments: Vault finds END by counting quotes). The wait lets an ended session drop its temporary
     -- objects before the role is dropped below.

@@ -79,6 +79,29 @@ public final class TargetDatabaseSetup {
       "other databases closed to PUBLIC (no CONNECT or TEMPORARY for dynamic roles)";
   private static final String FUNCTION_SEARCH_PATH = "search_path=pg_catalog, pg_temp";
 
+  /**
+   * The first version in which a CREATEROLE role may alter, grant or drop only the roles it holds
+   * ADMIN OPTION on.
+   */
+  private static final int ADMIN_OPTION_VERSION = 160000;
+
+  /**
+   * Roles that may still need ADMIN OPTION granted to the Vault admin (parameters: admin, group),
+   * as a list of quoted names; a condition that picks the candidates is appended. Superusers and
+   * predefined roles stay out (no CREATEROLE role may administer them), and so does a role the
+   * admin is a member of, as the grant would be circular. A missing admin or group reads as OID 0.
+   */
+  private static final String MISSING_ADMIN_OPTION =
+      "WITH a(oid) AS (SELECT coalesce((SELECT oid FROM pg_catalog.pg_roles WHERE rolname = ?), 0)),"
+          + " g(oid) AS (SELECT coalesce((SELECT oid FROM pg_catalog.pg_roles WHERE rolname = ?), 0))"
+          + " SELECT string_agg(pg_catalog.quote_ident(r.rolname), ', ' ORDER BY r.rolname)"
+          + " FROM pg_catalog.pg_roles r, a, g"
+          + " WHERE r.oid <> a.oid AND r.oid <> g.oid AND NOT r.rolsuper AND r.rolname !~ '^pg_'"
+          + "   AND NOT pg_catalog.pg_has_role(r.oid, a.oid, 'MEMBER')"
+          + "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m"
+          + "     WHERE m.roleid = r.oid AND m.member = a.oid AND m.admin_option)"
+          + "   AND ";
+
   private final TargetDatabaseOptions options;
 
   public TargetDatabaseSetup(TargetDatabaseOptions options) {
@@ -103,6 +126,10 @@ public final class TargetDatabaseSetup {
       groupRole(cluster, dryRun, steps);
       adminRole(cluster, dryRun, steps);
       adminMemberships(cluster, dryRun, steps);
+      boolean adminOptionNeeded = serverVersion(cluster) >= ADMIN_OPTION_VERSION;
+      if (adminOptionNeeded) {
+        adminOptionOnGroupMembers(cluster, dryRun, steps);
+      }
       String template = options.templateDatabase();
       if (template != null) {
         boolean existed = databaseExists(cluster, template) != null;
@@ -114,7 +141,7 @@ public final class TargetDatabaseSetup {
             "CREATE DATABASE " + Names.quoteIdent(template),
             () -> exec(cluster, "CREATE DATABASE " + Names.quoteIdent(template)));
         databasePrivileges(cluster, template, dryRun, steps);
-        insideDatabase(template, dryRun && !existed, dryRun, steps);
+        insideDatabase(template, dryRun && !existed, adminOptionNeeded, dryRun, steps);
         Boolean isTemplate = databaseExists(cluster, template);
         step(
             steps,
@@ -141,7 +168,7 @@ public final class TargetDatabaseSetup {
           create,
           () -> exec(cluster, create));
       databasePrivileges(cluster, db, dryRun, steps);
-      insideDatabase(db, dryRun && !existed, dryRun, steps);
+      insideDatabase(db, dryRun && !existed, adminOptionNeeded, dryRun, steps);
       otherDatabases(cluster, dryRun, steps);
     } catch (SQLException e) {
       throw new SetupException("PostgreSQL setup failed: " + e.getMessage(), e);
@@ -337,6 +364,94 @@ public final class TargetDatabaseSetup {
         () -> exec(c, sql.toArray(String[]::new)));
   }
 
+  /**
+   * From PostgreSQL 16 on, the revocation statements can refuse the logins of a role, and drop it,
+   * only when the Vault admin holds ADMIN OPTION on it. The admin gets that option on the roles it
+   * creates, but not on a member of the group that someone else created, or that it created itself
+   * before an upgrade from 15. The superuser grants it, without INHERIT or SET: the admin gains
+   * none of the role's privileges, only the control over it that CREATEROLE gave up to PostgreSQL
+   * 15.
+   */
+  private void adminOptionOnGroupMembers(Connection c, boolean dryRun, List<StepResult> steps)
+      throws SQLException {
+    grantAdminOption(
+        c,
+        "ADMIN OPTION of "
+            + Names.quoteIdent(options.vaultAdminRole())
+            + " on the group's members (PostgreSQL 16+)",
+        "EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m WHERE m.roleid = g.oid AND m.member = r.oid)",
+        dryRun,
+        steps);
+  }
+
+  /**
+   * The roles a revocation could not drop, which need no longer be members of the group: a role
+   * revoked on PostgreSQL 16 before setup gave the admin ADMIN OPTION on it stays behind with its
+   * LOGIN until a later revocation can drop it.
+   */
+  private void adminOptionOnUndroppedRoles(
+      Connection c, String in, boolean dryRun, List<StepResult> steps) throws SQLException {
+    String subject = adminOptionOnUndroppedSubject() + in;
+    boolean tableExists =
+        queryBoolean(
+                c,
+                "SELECT true FROM pg_catalog.pg_class WHERE oid = pg_catalog.to_regclass(?)",
+                UNDROPPED_TABLE)
+            != null;
+    if (!tableExists) {
+      // Only in a dry run: the table is created by the step before.
+      steps.add(new StepResult(SYSTEM, subject, Outcome.UNCHANGED, ""));
+      return;
+    }
+    grantAdminOption(
+        c,
+        subject,
+        "r.rolname IN (SELECT u.role_name FROM " + UNDROPPED_TABLE + " u)",
+        dryRun,
+        steps);
+  }
+
+  private String adminOptionOnUndroppedSubject() {
+    return "ADMIN OPTION of "
+        + Names.quoteIdent(options.vaultAdminRole())
+        + " on roles in "
+        + UNDROPPED_TABLE
+        + " (PostgreSQL 16+)";
+  }
+
+  private void grantAdminOption(
+      Connection c, String subject, String candidates, boolean dryRun, List<StepResult> steps)
+      throws SQLException {
+    String missing;
+    try (PreparedStatement ps = c.prepareStatement(MISSING_ADMIN_OPTION + candidates)) {
+      ps.setString(1, options.vaultAdminRole());
+      ps.setString(2, options.groupRole());
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        missing = rs.getString(1);
+      }
+    }
+    String sql =
+        missing == null
+            ? ""
+            : "GRANT "
+                + missing
+                + " TO "
+                + Names.quoteIdent(options.vaultAdminRole())
+                + " WITH ADMIN OPTION, INHERIT FALSE, SET FALSE";
+    step(
+        steps,
+        dryRun,
+        subject,
+        missing == null ? Outcome.UNCHANGED : Outcome.UPDATED,
+        sql,
+        () -> exec(c, sql));
+  }
+
+  private static int serverVersion(Connection c) throws SQLException {
+    return (int) queryLong(c, "SELECT pg_catalog.current_setting('server_version_num')::int");
+  }
+
   private void databasePrivileges(
       Connection c, String database, boolean dryRun, List<StepResult> steps) throws SQLException {
     String db = Names.quoteIdent(database);
@@ -436,7 +551,12 @@ public final class TargetDatabaseSetup {
    * is nothing to read, so every step is reported as a creation.
    */
   private void insideDatabase(
-      String database, boolean absent, boolean dryRun, List<StepResult> steps) throws SQLException {
+      String database,
+      boolean absent,
+      boolean adminOptionNeeded,
+      boolean dryRun,
+      List<StepResult> steps)
+      throws SQLException {
     if (absent) {
       String in = " in " + Names.quoteIdent(database);
       for (String subject :
@@ -456,6 +576,11 @@ public final class TargetDatabaseSetup {
                 nothingToGrant ? Outcome.UNCHANGED : Outcome.CREATED,
                 nothingToGrant ? "" : "(the database does not exist yet)"));
       }
+      if (adminOptionNeeded) {
+        // A database about to be created has no roles left undropped.
+        steps.add(
+            new StepResult(SYSTEM, adminOptionOnUndroppedSubject() + in, Outcome.UNCHANGED, ""));
+      }
       return;
     }
     try (Connection c = connect(database)) {
@@ -466,6 +591,9 @@ public final class TargetDatabaseSetup {
       ownershipFunction(c, in, dryRun, steps);
       eventTrigger(c, in, dryRun, steps);
       undroppedRoles(c, in, dryRun, steps);
+      if (adminOptionNeeded) {
+        adminOptionOnUndroppedRoles(c, in, dryRun, steps);
+      }
     }
   }
 
