@@ -291,6 +291,14 @@ public final class DevStack implements AutoCloseable {
   }
 
   /**
+   * A client TLS context that trusts {@link #caCertPath()} and no other CA: for Vault's TLS
+   * listener ({@link #vaultTlsAddress()}), the Kubernetes API and the broker.
+   */
+  public SSLContext clientTls() {
+    return kubernetes.clientContext();
+  }
+
+  /**
    * The broker's serving certificate and key, signed by {@link #caCertPath()}, laid out as a
    * Kubernetes TLS Secret is mounted: {@code tls.crt}, {@code tls.key}, {@code ca.crt}. Valid for
    * {@code 127.0.0.1}, {@code ::1}, {@code localhost} and the in-cluster names of the chart's

@@ -25,6 +25,7 @@ import java.util.Date;
 import java.util.List;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
 import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.BasicConstraints;
@@ -176,6 +177,23 @@ final class ClusterCertificates {
     SSLContext ssl = SSLContext.getInstance("TLS");
     ssl.init(kmf.getKeyManagers(), null, RANDOM);
     return ssl;
+  }
+
+  /** A client TLS context that trusts this CA, and no other. */
+  SSLContext clientContext() {
+    try {
+      KeyStore trust = KeyStore.getInstance("PKCS12");
+      trust.load(null, null);
+      trust.setCertificateEntry("ca", caCertificate);
+      TrustManagerFactory tmf =
+          TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+      tmf.init(trust);
+      SSLContext ssl = SSLContext.getInstance("TLS");
+      ssl.init(null, tmf.getTrustManagers(), RANDOM);
+      return ssl;
+    } catch (IOException | GeneralSecurityException e) {
+      throw new IllegalStateException("cannot build a client TLS context for the cluster CA", e);
+    }
   }
 
   X509Certificate caCertificate() {

@@ -216,6 +216,11 @@ public final class KubernetesApiServer implements AutoCloseable {
     return certificates.servingContext(dir);
   }
 
+  /** A client TLS context that trusts the cluster CA ({@link #caCertPath}) and no other. */
+  public SSLContext clientContext() {
+    return certificates.clientContext();
+  }
+
   /** The static bearer token of {@link #SRE_USER}, the kubeconfig's user {@code sre}. */
   public String sreToken() {
     return people.tokenOf(StaticTokens.SRE.kubeconfigUser());

@@ -103,7 +103,10 @@ public final class LoadStack implements AutoCloseable {
     this.settings = settings;
     this.devStack = devStack;
     this.brokers = List.copyOf(brokers);
-    this.vault = new VaultClient(devStack.vaultAddress(), devStack.vaultRootToken());
+    // Over TLS like the broker's calls, so that the direct path pays for TLS as the broker does.
+    this.vault =
+        new VaultClient(
+            devStack.vaultTlsAddress(), devStack.vaultRootToken(), devStack.clientTls());
     this.startTimes = startTimes;
     try {
       byte[] digest = MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(jar));

@@ -10,11 +10,13 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.Objects;
+import javax.net.ssl.SSLContext;
 import org.jspecify.annotations.Nullable;
 
 /**
  * Talks to Vault directly, the way any HTTP client would: the baseline the broker's issuance is
- * compared with, and lease cleanup. One keep-alive HTTP/1.1 client; thread-safe.
+ * compared with, and lease cleanup. One keep-alive HTTP/1.1 client, over TLS when the address is
+ * {@code https}, as a pod reading Vault itself would; thread-safe.
  */
 public final class VaultClient {
 
@@ -27,15 +29,22 @@ public final class VaultClient {
   private final String token;
   private final HttpClient http;
 
-  public VaultClient(String address, String token) {
+  /**
+   * @param tls the TLS context for an {@code https} address (trusting Vault's CA); null for the
+   *     JVM's default
+   */
+  public VaultClient(String address, String token, @Nullable SSLContext tls) {
     this.address = URI.create(address.endsWith("/") ? address : address + "/");
     this.token = Objects.requireNonNull(token, "token");
     // HTTP/1.1 explicitly: the default would try an h2c upgrade on every new connection.
-    this.http =
+    HttpClient.Builder client =
         HttpClient.newBuilder()
             .version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(5))
-            .build();
+            .connectTimeout(Duration.ofSeconds(5));
+    if (tls != null) {
+      client.sslContext(tls);
+    }
+    this.http = client.build();
   }
 
   /** Reads {@code <mount>/creds/<role>}: Vault creates one PostgreSQL role. */
