@@ -110,17 +110,19 @@ class KubernetesWatchIT {
       server.compactWatchHistory();
       server.resumeWatches();
 
+      // The informer updates its store before it hands the events to the handler (on another
+      // thread), so the events are awaited too.
       Awaitility.await()
           .atMost(Duration.ofSeconds(30))
           .untilAsserted(
               () -> {
                 assertThat(informer.getStore().getByKey("watched/relisted-2")).isNotNull();
                 assertThat(informer.getStore().getByKey("watched/relisted-1")).isNull();
+                assertThat(events.added).contains(after);
+                // Learnt from the re-list, not from a DELETED event.
+                assertThat(events.deletedFinalStateUnknown).contains(before);
               });
       assertThat(server.expiredWatches()).isGreaterThan(expiredBefore);
-      assertThat(events.added).contains(after);
-      // Learnt from the re-list, not from a DELETED event.
-      assertThat(events.deletedFinalStateUnknown).contains(before);
     } finally {
       informer.close();
       server.deletePod("watched", "relisted-2");
