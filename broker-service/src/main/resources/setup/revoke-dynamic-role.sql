@@ -42,6 +42,15 @@ BEGIN
      ORDER BY u.role_name = dynamic_role DESC, u.last_attempt_time NULLS FIRST
      LIMIT 6 FOR UPDATE SKIP LOCKED
   LOOP
+    -- A role recorded while its NOLOGIN was refused (PostgreSQL 16, before setup granted ADMIN OPTION on it) can still
+    -- log in: its logins are refused here first, in a savepoint of their own, which a failed drop below cannot undo.
+    BEGIN
+      IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = leftover.role_name AND rolcanlogin) THEN
+        EXECUTE pg_catalog.format('ALTER ROLE %I NOLOGIN VALID UNTIL %L', leftover.role_name, 'epoch');
+      END IF;
+    EXCEPTION WHEN OTHERS THEN
+      RAISE WARNING 'could not refuse logins of %: %', leftover.role_name, SQLERRM;
+    END;
     BEGIN
       IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = leftover.role_name) THEN
         -- REASSIGN OWNED and DROP OWNED need the privileges of the role itself, and the Vault admin is not a

@@ -238,6 +238,42 @@ class PostgresSixteenIT {
     assertThat(setupDatabase().changed()).isFalse();
   }
 
+  @Test
+  void aLeftoverThatStillCannotBeDroppedLosesItsLoginWhenAnotherRevocationRetriesIt()
+      throws SQLException {
+    String legacy = "legacy_elsewhere";
+    superuser("CREATE ROLE " + legacy + " LOGIN PASSWORD 'elsewhere-password' IN ROLE " + GROUP);
+    // Something it owns in another database: DROP OWNED reaches only the database it runs in, so
+    // the role cannot be dropped from here, whatever the admin may do.
+    superuserIn("postgres", "CREATE TABLE legacy_elsewhere_owned (id int)");
+    superuserIn("postgres", "ALTER TABLE legacy_elsewhere_owned OWNER TO " + legacy);
+    try {
+      revokeAsVaultAdmin(legacy); // before setup grants ADMIN OPTION: its NOLOGIN is refused
+      assertThat(query("SELECT rolcanlogin FROM pg_roles WHERE rolname = '" + legacy + "'"))
+          .containsExactly(true);
+      setupDatabase();
+
+      // Another revocation retries the leftover: the drop fails again, the login goes for good
+      // (VALID UNTIL epoch: PostgreSQL answers as for a wrong password).
+      revokeAsVaultAdmin("not_a_role_at_all");
+
+      assertThat(query("SELECT rolcanlogin FROM pg_roles WHERE rolname = '" + legacy + "'"))
+          .containsExactly(false);
+      assertThatThrownBy(() -> loginAs(legacy, "elsewhere-password").close())
+          .isInstanceOf(SQLException.class)
+          .hasMessageContaining("password authentication failed");
+      assertThat(undroppedError(legacy))
+          .singleElement()
+          .asString()
+          .contains("cannot be dropped because some objects depend on it");
+    } finally {
+      superuserIn("postgres", "DROP TABLE IF EXISTS legacy_elsewhere_owned");
+      superuser("DROP ROLE IF EXISTS " + legacy);
+      superuser(
+          "DELETE FROM credbroker_revocation.undropped_role WHERE role_name = '" + legacy + "'");
+    }
+  }
+
   /**
    * Runs the revocation statement as the Vault admin role in one transaction, as Vault would, for a
    * role Vault never issued: the superuser's session switches to the admin role, so every privilege
@@ -288,7 +324,11 @@ class PostgresSixteenIT {
   }
 
   private static void superuser(String sql) throws SQLException {
-    try (Connection c = stack.postgres().connect(DB);
+    superuserIn(DB, sql);
+  }
+
+  private static void superuserIn(String database, String sql) throws SQLException {
+    try (Connection c = stack.postgres().connect(database);
         Statement st = c.createStatement()) {
       st.execute(sql);
     }
