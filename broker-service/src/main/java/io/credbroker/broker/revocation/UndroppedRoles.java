@@ -34,10 +34,9 @@ import org.slf4j.LoggerFactory;
  * Roles that Vault reports revoked but that are still in a target database: the revocation
  * statements ended their sessions and refused their login, but could not drop them (something of
  * theirs in another database, a grant someone made to them), and recorded them in {@code
- * credbroker_revocation.undropped_role}, from which later revocations retry the drop. On
- * PostgreSQL 16 and later the login of a role the Vault admin holds no ADMIN OPTION on (issued
- * before a {@code pg_upgrade} from 15) cannot be refused until {@code setup} runs again; the retry
- * refuses it then.
+ * credbroker_revocation.undropped_role}, from which later revocations retry the drop. On PostgreSQL
+ * 16 and later the login of a role the Vault admin holds no ADMIN OPTION on (issued before a {@code
+ * pg_upgrade} from 15) cannot be refused until {@code setup} runs again; the retry refuses it then.
  *
  * <p>The broker holds no database credentials of its own, so {@link #check()} borrows one: for each
  * binding it reads a credential of the binding's Vault role (setup lets the group read that table),
