@@ -178,6 +178,17 @@ class DevStackIT {
   }
 
   @Test
+  void vaultPortsLeftToTheStackLieBelowTheEphemeralRange() {
+    // A restart binds the same ports again. One from the kernel's ephemeral range can meanwhile be
+    // the local port of any outgoing connection (a pooled one keeps it for minutes), and the
+    // restart then fails with "Address already in use", as a CI run did.
+    int ephemeralStart = FreePorts.ephemeralStart();
+
+    assertThat(URI.create(stack.vaultAddress()).getPort()).isLessThan(ephemeralStart);
+    assertThat(URI.create(stack.vaultTlsAddress()).getPort()).isLessThan(ephemeralStart);
+  }
+
+  @Test
   void aRestartedVaultListensWithTlsOnTheSamePort() throws Exception {
     String before = stack.vaultTlsAddress();
     stack.stopVault();
