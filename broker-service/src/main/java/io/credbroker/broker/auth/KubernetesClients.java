@@ -52,8 +52,7 @@ public final class KubernetesClients {
 
   static void requireTlsBeyondThisMachine(String masterUrl) {
     URI server = URI.create(masterUrl);
-    if ("http".equalsIgnoreCase(server.getScheme())
-        && !LoopbackHosts.isLoopback(server.getHost())) {
+    if (LoopbackHosts.isClearTextBeyondThisMachine(server.getScheme(), server.getHost())) {
       throw new IllegalStateException(
           "Kubernetes API server "
               + masterUrl

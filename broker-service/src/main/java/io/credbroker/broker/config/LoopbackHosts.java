@@ -17,6 +17,16 @@ public final class LoopbackHosts {
   private LoopbackHosts() {}
 
   /**
+   * Whether a connection with {@code scheme} to {@code host} would carry secrets in clear text
+   * beyond this machine: plain {@code http} (in any case) to a host that is not {@linkplain
+   * #isLoopback loopback}.
+   */
+  public static boolean isClearTextBeyondThisMachine(
+      @Nullable String scheme, @Nullable String host) {
+    return "http".equalsIgnoreCase(scheme) && !isLoopback(host);
+  }
+
+  /**
    * Whether {@code host}, as a URI carries it (a name, an IPv4 literal or a bracketed IPv6
    * literal), is {@code localhost}, in {@code 127.0.0.0/8} or {@code ::1}. No name but {@code
    * localhost} counts, and none is looked up: what a resolver answers for another name is not this

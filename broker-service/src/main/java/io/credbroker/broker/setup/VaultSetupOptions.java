@@ -63,8 +63,8 @@ public record VaultSetupOptions(
       throw new IllegalArgumentException(
           "the Vault address must be an http(s) URL, e.g. https://vault.example:8200");
     }
-    if (vaultAddress.getScheme().equals("http")
-        && !LoopbackHosts.isLoopback(vaultAddress.getHost())) {
+    if (LoopbackHosts.isClearTextBeyondThisMachine(
+        vaultAddress.getScheme(), vaultAddress.getHost())) {
       throw new IllegalArgumentException(
           "refusing the Vault address "
               + Masking.url(vaultAddress.toString())

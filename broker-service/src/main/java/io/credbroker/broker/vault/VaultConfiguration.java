@@ -75,7 +75,7 @@ class VaultConfiguration {
       host = uri.getHost();
       shown = vault.getUri();
     }
-    if ("http".equalsIgnoreCase(scheme) && !LoopbackHosts.isLoopback(host)) {
+    if (LoopbackHosts.isClearTextBeyondThisMachine(scheme, host)) {
       throw new IllegalStateException(
           "Vault address "
               + shown
