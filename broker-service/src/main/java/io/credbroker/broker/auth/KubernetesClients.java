@@ -55,7 +55,7 @@ public final class KubernetesClients {
     if (LoopbackHosts.isClearTextBeyondThisMachine(server.getScheme(), server.getHost())) {
       throw new IllegalStateException(
           "Kubernetes API server "
-              + masterUrl
+              + LoopbackHosts.origin(server)
               + " is plain HTTP to another machine: the broker's service-account token and every"
               + " pod's token it reviews would cross the network in clear text. Use https://;"
               + " plain HTTP is allowed to a loopback address only");

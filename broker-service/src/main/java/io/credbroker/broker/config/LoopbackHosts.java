@@ -1,6 +1,7 @@
 package io.credbroker.broker.config;
 
 import java.net.InetAddress;
+import java.net.URI;
 import java.net.UnknownHostException;
 import java.util.Locale;
 import java.util.regex.Pattern;
@@ -24,6 +25,14 @@ public final class LoopbackHosts {
   public static boolean isClearTextBeyondThisMachine(
       @Nullable String scheme, @Nullable String host) {
     return "http".equalsIgnoreCase(scheme) && !isLoopback(host);
+  }
+
+  /**
+   * {@code scheme://host[:port]} of {@code uri}, for messages: no user info (which may hold a
+   * password), path or query.
+   */
+  public static String origin(URI uri) {
+    return uri.getScheme() + "://" + uri.getHost() + (uri.getPort() < 0 ? "" : ":" + uri.getPort());
   }
 
   /**

@@ -67,7 +67,7 @@ public record VaultSetupOptions(
         vaultAddress.getScheme(), vaultAddress.getHost())) {
       throw new IllegalArgumentException(
           "refusing the Vault address "
-              + Masking.url(vaultAddress.toString())
+              + LoopbackHosts.origin(vaultAddress)
               + ": over plain http the Vault token and the PostgreSQL admin password would cross"
               + " the network in clear text; use https (http is accepted only for a loopback"
               + " address: 127.0.0.0/8, [::1] or localhost)");

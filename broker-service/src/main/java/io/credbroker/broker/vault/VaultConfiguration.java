@@ -73,7 +73,7 @@ class VaultConfiguration {
       URI uri = URI.create(vault.getUri());
       scheme = uri.getScheme();
       host = uri.getHost();
-      shown = vault.getUri();
+      shown = LoopbackHosts.origin(uri);
     }
     if (LoopbackHosts.isClearTextBeyondThisMachine(scheme, host)) {
       throw new IllegalStateException(

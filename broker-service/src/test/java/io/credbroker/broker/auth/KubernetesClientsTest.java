@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -26,6 +27,16 @@ class KubernetesClientsTest {
         .isInstanceOf(IllegalStateException.class)
         .hasMessageContaining(server)
         .hasMessageContaining("clear text");
+  }
+
+  @Test
+  void aRefusedApiServerIsNamedWithoutItsUserInfo() throws Exception {
+    BrokerProperties.Kubernetes settings =
+        settings(kubeconfig("http://admin:s3cret-pw@kube.example:8080/api"));
+
+    assertThatThrownBy(() -> KubernetesClients.build(settings))
+        .hasMessageContaining("Kubernetes API server http://kube.example:8080 is plain HTTP")
+        .hasMessageNotContaining("s3cret-pw");
   }
 
   @ParameterizedTest

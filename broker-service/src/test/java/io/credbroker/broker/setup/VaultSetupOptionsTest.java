@@ -53,6 +53,13 @@ class VaultSetupOptionsTest {
         .isEqualTo("postgresql://{{username}}:{{password}}@127.0.0.1:5432/db1?sslmode=disable");
   }
 
+  @Test
+  void aRefusedAddressIsNamedWithoutItsUserInfo() {
+    assertThatThrownBy(() -> withAddress("http://admin:s3cret-pw@vault.example:8200/v1"))
+        .hasMessageContaining("refusing the Vault address http://vault.example:8200:")
+        .hasMessageNotContaining("s3cret-pw");
+  }
+
   @ParameterizedTest
   @ValueSource(
       strings = {

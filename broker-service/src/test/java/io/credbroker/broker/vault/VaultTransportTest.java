@@ -41,6 +41,19 @@ class VaultTransportTest {
   }
 
   @Test
+  void aRefusedAddressIsNamedWithoutItsUserInfo() {
+    context
+        .withPropertyValues("spring.cloud.vault.uri=http://admin:s3cret-pw@vault.example:8200/v1")
+        .run(
+            ctx ->
+                assertThat(ctx)
+                    .getFailure()
+                    .rootCause()
+                    .hasMessageContaining("Vault address http://vault.example:8200 is plain HTTP")
+                    .hasMessageNotContaining("s3cret-pw"));
+  }
+
+  @Test
   void plainHttpFromSchemeAndHostIsRefusedToo() {
     context
         .withPropertyValues(
