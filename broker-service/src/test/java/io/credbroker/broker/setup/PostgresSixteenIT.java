@@ -24,6 +24,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipFile;
@@ -33,6 +34,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledOnOs;
 import org.junit.jupiter.api.condition.OS;
 import org.junit.jupiter.api.io.TempDir;
+import org.springframework.vault.VaultException;
 import org.springframework.vault.core.VaultTemplate;
 
 /**
@@ -193,6 +195,28 @@ class PostgresSixteenIT {
   }
 
   @Test
+  void roleTheAdminHoldsNoAdminOptionOnIsRenewedAgainOnceSetupHasRun() throws SQLException {
+    Credential stuck = issue(vault, "database", DB);
+    superuser("REVOKE \"" + stuck.username() + "\" FROM " + ADMIN);
+    Object issuedUntil = validUntil(stuck.username());
+
+    // Vault's renewal (ALTER ROLE ... VALID UNTIL, as the admin) is refused on PostgreSQL 16: the
+    // lease is not extended and the role expires at its first VALID UNTIL.
+    assertThatThrownBy(() -> renew(stuck))
+        .isInstanceOf(VaultException.class)
+        .hasMessageContaining("permission denied to alter role");
+    assertThat(validUntil(stuck.username())).isEqualTo(issuedUntil);
+
+    setupDatabase();
+    renew(stuck);
+
+    assertThat((java.sql.Timestamp) validUntil(stuck.username()))
+        .isAfter((java.sql.Timestamp) issuedUntil);
+    revoke(vault, stuck);
+    assertThat(roleCount(stuck.username())).isZero();
+  }
+
+  @Test
   void setupGivesTheAdminAdminOptionOnGroupMembersItDidNotCreateSoThatRevocationDropsThem()
       throws SQLException {
     String legacy = "legacy_member";
@@ -290,6 +314,15 @@ class PostgresSixteenIT {
       }
       c.commit();
     }
+  }
+
+  /** Renews the credential's lease to the role's maximum, as the broker does. */
+  private static void renew(Credential credential) {
+    vault.write("sys/leases/renew", Map.of("lease_id", credential.leaseId(), "increment", "10m"));
+  }
+
+  private static Object validUntil(String role) throws SQLException {
+    return query("SELECT rolvaliduntil FROM pg_roles WHERE rolname = '" + role + "'").get(0);
   }
 
   private static SetupReport setupDatabase() {
