@@ -65,25 +65,6 @@ public final class VaultServer implements AutoCloseable {
       }
     }
 
-    /** Plain HTTP only. */
-    public Options(
-        String host,
-        int port,
-        String rootToken,
-        String jdbcUrl,
-        String databaseUser,
-        String databasePassword,
-        Duration expiryInterval) {
-      this(host, port, rootToken, jdbcUrl, databaseUser, databasePassword, expiryInterval, null);
-    }
-
-    /** 127.0.0.1, a one-second expiry timer. */
-    public static Options of(
-        int port, String rootToken, String jdbcUrl, String user, String password) {
-      return new Options(
-          "127.0.0.1", port, rootToken, jdbcUrl, user, password, Duration.ofSeconds(1));
-    }
-
     @Override
     public String toString() {
       return "Options[host=" + host + ", port=" + port + ", jdbcUrl=" + jdbcUrl + "]";
