@@ -87,16 +87,30 @@ public final class TargetDatabaseSetup {
 
   /**
    * Roles that may still need ADMIN OPTION granted to the Vault admin (parameters: admin, group),
-   * as a list of quoted names; a condition that picks the candidates is appended. Superusers and
-   * predefined roles stay out (no CREATEROLE role may administer them), and so does a role the
-   * admin is a member of, as the grant would be circular. A missing admin or group reads as OID 0.
+   * as a list of quoted names; a condition that picks the candidates is appended. ADMIN OPTION lets
+   * the admin alter the role, grant it to itself and drop it, so only a role shaped like one Vault
+   * issued qualifies: a login with a VALID UNTIL, without SUPERUSER, REPLICATION, BYPASSRLS,
+   * CREATEROLE or CREATEDB, member of no role but the group, with no member but the admin, owning
+   * no database, and not predefined. Anything else (an application's own role someone added to the
+   * group or the undropped table, a role of pg_execute_server_program) stays out of the admin's
+   * reach, as PostgreSQL 16 intends; a revocation leaves it recorded as undropped. So does a role
+   * the admin is a member of, as the grant would be circular. A missing admin or group reads as OID
+   * 0.
    */
   private static final String MISSING_ADMIN_OPTION =
       "WITH a(oid) AS (SELECT coalesce((SELECT oid FROM pg_catalog.pg_roles WHERE rolname = ?), 0)),"
           + " g(oid) AS (SELECT coalesce((SELECT oid FROM pg_catalog.pg_roles WHERE rolname = ?), 0))"
           + " SELECT string_agg(pg_catalog.quote_ident(r.rolname), ', ' ORDER BY r.rolname)"
           + " FROM pg_catalog.pg_roles r, a, g"
-          + " WHERE r.oid <> a.oid AND r.oid <> g.oid AND NOT r.rolsuper AND r.rolname !~ '^pg_'"
+          + " WHERE r.oid <> a.oid AND r.oid <> g.oid AND r.rolname !~ '^pg_'"
+          + "   AND r.rolvaliduntil IS NOT NULL"
+          + "   AND NOT (r.rolsuper OR r.rolreplication OR r.rolbypassrls OR r.rolcreaterole"
+          + "     OR r.rolcreatedb)"
+          + "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members o"
+          + "     WHERE o.member = r.oid AND o.roleid <> g.oid)"
+          + "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members o"
+          + "     WHERE o.roleid = r.oid AND o.member <> a.oid)"
+          + "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_database d WHERE d.datdba = r.oid)"
           + "   AND NOT pg_catalog.pg_has_role(r.oid, a.oid, 'MEMBER')"
           + "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m"
           + "     WHERE m.roleid = r.oid AND m.member = a.oid AND m.admin_option)"
@@ -368,9 +382,10 @@ public final class TargetDatabaseSetup {
    * From PostgreSQL 16 on, the revocation statements can refuse the logins of a role, and drop it,
    * only when the Vault admin holds ADMIN OPTION on it. The admin gets that option on the roles it
    * creates, but not on a member of the group that someone else created, or that it created itself
-   * before an upgrade from 15. The superuser grants it, without INHERIT or SET: the admin gains
-   * none of the role's privileges, only the control over it that CREATEROLE gave up to PostgreSQL
-   * 15.
+   * before an upgrade from 15. The superuser grants it, without INHERIT or SET, on the roles shaped
+   * like Vault's only (see {@link #MISSING_ADMIN_OPTION}): the control over them that CREATEROLE
+   * gave up to PostgreSQL 15. ADMIN OPTION still lets the admin grant the role to itself, as the
+   * revocation does to hand its objects over, hence the narrow choice.
    */
   private void adminOptionOnGroupMembers(Connection c, boolean dryRun, List<StepResult> steps)
       throws SQLException {

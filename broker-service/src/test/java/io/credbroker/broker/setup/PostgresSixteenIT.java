@@ -220,7 +220,12 @@ class PostgresSixteenIT {
   void setupGivesTheAdminAdminOptionOnGroupMembersItDidNotCreateSoThatRevocationDropsThem()
       throws SQLException {
     String legacy = "legacy_member";
-    superuser("CREATE ROLE " + legacy + " LOGIN PASSWORD 'legacy-password' IN ROLE " + GROUP);
+    // Shaped like a role Vault issued before the upgrade: a login with a VALID UNTIL, in the group.
+    superuser(
+        "CREATE ROLE "
+            + legacy
+            + " LOGIN PASSWORD 'legacy-password' VALID UNTIL '2999-01-01' IN ROLE "
+            + GROUP);
     superuser("CREATE TABLE legacy_owned (id int)");
     superuser("ALTER TABLE legacy_owned OWNER TO " + legacy);
 
@@ -263,10 +268,63 @@ class PostgresSixteenIT {
   }
 
   @Test
+  void setupLeavesRolesNotShapedLikeVaultsOutOfTheAdminsReach() throws SQLException {
+    // ADMIN OPTION would let the admin grant each of these to itself: a member of a predefined role
+    // that runs programs on the server, a replication role, an application's own role without a
+    // VALID UNTIL, all added to the group, and a CREATEDB role named in the undropped table.
+    Map<String, String> roles =
+        Map.of(
+            "shaped_exec",
+            "LOGIN VALID UNTIL '2999-01-01' IN ROLE " + GROUP + ", pg_execute_server_program",
+            "shaped_replication",
+            "LOGIN REPLICATION VALID UNTIL '2999-01-01' IN ROLE " + GROUP,
+            "static_app",
+            "LOGIN IN ROLE " + GROUP,
+            "shaped_createdb",
+            "LOGIN CREATEDB VALID UNTIL '2999-01-01'");
+    try {
+      roles.forEach(
+          (name, attributes) -> {
+            try {
+              superuser("CREATE ROLE " + name + " " + attributes);
+            } catch (SQLException e) {
+              throw new IllegalStateException(e);
+            }
+          });
+      superuser(
+          "INSERT INTO credbroker_revocation.undropped_role (role_name) VALUES ('shaped_createdb')");
+
+      setupDatabase();
+      revokeAsVaultAdmin("not_a_role_at_all"); // sweeps the undropped table
+
+      for (String name : roles.keySet()) {
+        assertThat(membership(name, ADMIN)).as(name).isEmpty();
+        assertThat(query("SELECT rolcanlogin FROM pg_roles WHERE rolname = '" + name + "'"))
+            .as(name)
+            .containsExactly(true);
+      }
+      assertThat(undroppedError("shaped_createdb"))
+          .singleElement()
+          .asString()
+          .contains("permission denied");
+    } finally {
+      for (String name : roles.keySet()) {
+        superuser("DROP ROLE IF EXISTS " + name);
+      }
+      superuser(
+          "DELETE FROM credbroker_revocation.undropped_role WHERE role_name = 'shaped_createdb'");
+    }
+  }
+
+  @Test
   void aLeftoverThatStillCannotBeDroppedLosesItsLoginWhenAnotherRevocationRetriesIt()
       throws SQLException {
     String legacy = "legacy_elsewhere";
-    superuser("CREATE ROLE " + legacy + " LOGIN PASSWORD 'elsewhere-password' IN ROLE " + GROUP);
+    superuser(
+        "CREATE ROLE "
+            + legacy
+            + " LOGIN PASSWORD 'elsewhere-password' VALID UNTIL '2999-01-01' IN ROLE "
+            + GROUP);
     // Something it owns in another database: DROP OWNED reaches only the database it runs in, so
     // the role cannot be dropped from here, whatever the admin may do.
     superuserIn("postgres", "CREATE TABLE legacy_elsewhere_owned (id int)");
