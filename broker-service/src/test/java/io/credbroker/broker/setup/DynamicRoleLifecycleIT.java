@@ -262,6 +262,33 @@ class DynamicRoleLifecycleIT {
   }
 
   @Test
+  void aMissingUndroppedTableLeavesTheRoleUndroppedButDoesNotUndoItsRevocation()
+      throws SQLException {
+    Credential credential = issue(vault, "database", DB);
+    // A DBA moved the table away (or took the admin's rights on it): recording the role for its
+    // drop
+    // fails, and so does the sweep that would drop it.
+    adminExecute("ALTER TABLE credbroker_revocation.undropped_role RENAME TO undropped_role_moved");
+    try (Connection session = login(stack, DB, credential)) {
+      revoke(vault, credential); // raised before: Vault kept the lease and rolled back the NOLOGIN
+
+      await().atMost(Duration.ofSeconds(10)).until(() -> !session.isValid(1));
+      assertThat(
+              adminQuery(
+                  "SELECT rolcanlogin FROM pg_roles WHERE rolname = '"
+                      + credential.username()
+                      + "'"))
+          .containsExactly(false);
+      assertThatThrownBy(() -> login(stack, DB, credential).close())
+          .isInstanceOf(SQLException.class);
+    } finally {
+      adminExecute(
+          "ALTER TABLE credbroker_revocation.undropped_role_moved RENAME TO undropped_role");
+      adminExecute("DROP ROLE IF EXISTS \"" + credential.username() + "\"");
+    }
+  }
+
+  @Test
   void dynamicRoleCannotConnectToAnyOtherDatabase() throws SQLException {
     Credential credential = issue(vault, "database", DB);
     try {
@@ -335,6 +362,13 @@ class DynamicRoleLifecycleIT {
     all.addAll(adminQuery("SELECT count(*) FROM pg_roles"));
     all.addAll(adminQuery("SELECT count(*) FROM pg_shdepend"));
     return all;
+  }
+
+  private static void adminExecute(String sql) throws SQLException {
+    try (Connection c = stack.postgres().connect(DB);
+        Statement st = c.createStatement()) {
+      st.execute(sql);
+    }
   }
 
   private static List<Object> adminQuery(String sql) throws SQLException {
