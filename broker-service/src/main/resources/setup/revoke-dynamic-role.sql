@@ -54,6 +54,9 @@ BEGIN
       BEGIN
         IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = leftover.role_name AND rolcanlogin) THEN
           EXECUTE pg_catalog.format('ALTER ROLE %I NOLOGIN VALID UNTIL %L', leftover.role_name, 'epoch');
+          -- Sessions it opened meanwhile (in a database open to PUBLIC) end with its logins.
+          PERFORM pg_catalog.pg_stat_clear_snapshot();
+          PERFORM pg_catalog.pg_terminate_backend(a.pid) FROM pg_catalog.pg_stat_activity a WHERE a.usename = leftover.role_name;
         END IF;
       EXCEPTION WHEN OTHERS THEN
         RAISE WARNING 'could not refuse logins of %: %', leftover.role_name, SQLERRM;

@@ -333,11 +333,19 @@ class PostgresSixteenIT {
       revokeAsVaultAdmin(legacy); // before setup grants ADMIN OPTION: its NOLOGIN is refused
       assertThat(query("SELECT rolcanlogin FROM pg_roles WHERE rolname = '" + legacy + "'"))
           .containsExactly(true);
+      // Still a login: it connects again where PUBLIC may, such as a database created since setup
+      // ran (its group, and with it db16, is gone).
+      superuserIn("postgres", "CREATE DATABASE opened_later");
+      Connection elsewhere = loginAsIn("opened_later", legacy, "elsewhere-password");
       setupDatabase();
 
       // Another revocation retries the leftover: the drop fails again, the login goes for good
-      // (VALID UNTIL epoch: PostgreSQL answers as for a wrong password).
-      revokeAsVaultAdmin("not_a_role_at_all");
+      // (VALID UNTIL epoch: PostgreSQL answers as for a wrong password), and so does that session.
+      try (elsewhere) {
+        revokeAsVaultAdmin("not_a_role_at_all");
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> !elsewhere.isValid(1));
+      }
 
       assertThat(query("SELECT rolcanlogin FROM pg_roles WHERE rolname = '" + legacy + "'"))
           .containsExactly(false);
@@ -349,6 +357,7 @@ class PostgresSixteenIT {
           .asString()
           .contains("cannot be dropped because some objects depend on it");
     } finally {
+      superuserIn("postgres", "DROP DATABASE IF EXISTS opened_later WITH (FORCE)");
       superuserIn("postgres", "DROP TABLE IF EXISTS legacy_elsewhere_owned");
       superuser("DROP ROLE IF EXISTS " + legacy);
       superuser(
@@ -426,10 +435,15 @@ class PostgresSixteenIT {
   }
 
   private static Connection loginAs(String role, String password) throws SQLException {
+    return loginAsIn(DB, role, password);
+  }
+
+  private static Connection loginAsIn(String database, String role, String password)
+      throws SQLException {
     Properties props = new Properties();
     props.setProperty("user", role);
     props.setProperty("password", password);
-    return DriverManager.getConnection(stack.postgres().jdbcUrl(DB), props);
+    return DriverManager.getConnection(stack.postgres().jdbcUrl(database), props);
   }
 
   /**
