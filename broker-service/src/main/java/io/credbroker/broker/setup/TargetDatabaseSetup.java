@@ -94,8 +94,8 @@ public final class TargetDatabaseSetup {
    * no database, and not predefined. Anything else (an application's own role someone added to the
    * group or the undropped table, a role of pg_execute_server_program) stays out of the admin's
    * reach, as PostgreSQL 16 intends; a revocation leaves it recorded as undropped. So does a role
-   * the admin is a member of, as the grant would be circular. A missing admin or group reads as OID
-   * 0.
+   * that is itself a member of the admin, as the grant would be circular. A missing admin or group
+   * reads as OID 0.
    */
   private static final String MISSING_ADMIN_OPTION =
       "WITH a(oid) AS (SELECT coalesce((SELECT oid FROM pg_catalog.pg_roles WHERE rolname = ?), 0)),"
