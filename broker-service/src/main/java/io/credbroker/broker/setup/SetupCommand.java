@@ -1,10 +1,12 @@
 package io.credbroker.broker.setup;
 
+import io.credbroker.broker.config.LoopbackHosts;
 import io.credbroker.broker.setup.VaultSetupOptions.BrokerAccess;
 import io.credbroker.broker.setup.VaultSetupOptions.KubernetesAuth;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -301,7 +303,7 @@ public final class SetupCommand implements Callable<Integer> {
             + " as "
             + db.adminUser()
             + ", Vault "
-            + vault.vaultAddress());
+            + LoopbackHosts.origin(vault.vaultAddress()));
     vault.warnings().forEach(warning -> out.println("warning: " + warning));
     // Vault's address, certificate and token are checked before PostgreSQL is changed: a Vault
     // that cannot be reached would otherwise leave a half-done setup behind.
@@ -375,7 +377,7 @@ public final class SetupCommand implements Callable<Integer> {
           "--kubernetes-ca-file and --broker-audience need --kubernetes-host");
     }
     return new VaultSetupOptions(
-        URI.create(vaultAddress),
+        vaultUri(),
         token,
         mount,
         connection != null ? connection : db.database(),
@@ -390,6 +392,16 @@ public final class SetupCommand implements Callable<Integer> {
         defaultTtl,
         maxTtl,
         new BrokerAccess(brokerPolicy, kubernetes, issuingTokenRole, issuingTokenTtl));
+  }
+
+  /** The Vault address; one that does not parse is named masked, as it may hold a password. */
+  private URI vaultUri() {
+    try {
+      return new URI(vaultAddress);
+    } catch (URISyntaxException e) {
+      throw new IllegalArgumentException(
+          "the Vault address " + Masking.url(vaultAddress) + " is not a URL: " + e.getReason());
+    }
   }
 
   /**

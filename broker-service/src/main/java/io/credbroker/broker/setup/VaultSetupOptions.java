@@ -57,6 +57,13 @@ public record VaultSetupOptions(
   public VaultSetupOptions {
     Objects.requireNonNull(vaultAddress, "vaultAddress");
     Objects.requireNonNull(vaultToken, "vaultToken");
+    if (vaultToken.reveal().chars().anyMatch(c -> c <= ' ' || c >= 0x7f)) {
+      // Sent as a header, a token with a line break is refused by the HTTP client in a message
+      // that quotes it.
+      throw new IllegalArgumentException(
+          "the Vault token holds a space, a control character or a non-ASCII character (a"
+              + " trailing newline?); it is not shown here");
+    }
     if (vaultAddress.getScheme() == null
         || !vaultAddress.getScheme().matches("https?")
         || vaultAddress.getHost() == null) {
@@ -238,7 +245,7 @@ public record VaultSetupOptions(
   @Override
   public String toString() {
     return "VaultSetupOptions[vaultAddress="
-        + vaultAddress
+        + LoopbackHosts.origin(vaultAddress)
         + ", vaultToken="
         + Secret.MASK
         + ", mount="

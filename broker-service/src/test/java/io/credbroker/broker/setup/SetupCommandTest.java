@@ -138,6 +138,43 @@ class SetupCommandTest {
   }
 
   @Test
+  void aVaultTokenWithATrailingNewlineIsRefusedWithoutPrintingIt() {
+    int code =
+        run(
+            "--postgres-url",
+            "jdbc:postgresql://127.0.0.1:1/postgres",
+            "--postgres-password",
+            "pw",
+            "--vault-address",
+            "http://127.0.0.1:1",
+            "--vault-token",
+            "hvs.s3cret-token\n");
+
+    assertThat(code).isEqualTo(1);
+    assertThat(out.toString() + err.toString()).doesNotContain("s3cret-token");
+    assertThat(err.toString()).contains("trailing newline");
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {"https://admin:pw-s3cret@127.0.0.1:1", "https://admin:pw-s3cret@vault example"})
+  void aVaultAddressIsPrintedWithoutItsUserInfo(String address) {
+    int code =
+        run(
+            "--postgres-url",
+            "jdbc:postgresql://127.0.0.1:1/postgres",
+            "--postgres-password",
+            "pw",
+            "--vault-address",
+            address,
+            "--vault-token",
+            "t");
+
+    assertThat(code).isEqualTo(1);
+    assertThat(out.toString() + err.toString()).doesNotContain("pw-s3cret");
+  }
+
+  @Test
   void missingVaultTokenIsAClearError() {
     int code =
         run(
