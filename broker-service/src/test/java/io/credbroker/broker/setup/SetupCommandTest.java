@@ -23,6 +23,19 @@ class SetupCommandTest {
     return SetupCommand.run(args, new PrintWriter(out), new PrintWriter(err), Secret::random);
   }
 
+  /** Runs setup with {@code vaultAddress} and {@code vaultToken}, PostgreSQL on a closed port. */
+  private int runAgainstVault(String vaultAddress, String vaultToken) {
+    return run(
+        "--postgres-url",
+        "jdbc:postgresql://127.0.0.1:1/postgres",
+        "--postgres-password",
+        "pw",
+        "--vault-address",
+        vaultAddress,
+        "--vault-token",
+        vaultToken);
+  }
+
   @Test
   void invalidDatabaseNameFailsBeforeConnectingAnywhere() {
     // Port 1 would refuse a connection: the failure must come from validation, not from the
@@ -71,16 +84,7 @@ class SetupCommandTest {
   @ParameterizedTest
   @ValueSource(strings = {"http://vault.example:8200", "http://10.0.0.5:8200"})
   void plainHttpVaultAddressOfAnotherHostIsRefusedBeforeConnectingAnywhere(String address) {
-    int code =
-        run(
-            "--postgres-url",
-            "jdbc:postgresql://127.0.0.1:1/postgres",
-            "--postgres-password",
-            "pw",
-            "--vault-address",
-            address,
-            "--vault-token",
-            "t");
+    int code = runAgainstVault(address, "t");
     assertThat(code).isEqualTo(1);
     assertThat(err.toString())
         .contains(
@@ -139,16 +143,7 @@ class SetupCommandTest {
 
   @Test
   void aVaultTokenWithATrailingNewlineIsRefusedWithoutPrintingIt() {
-    int code =
-        run(
-            "--postgres-url",
-            "jdbc:postgresql://127.0.0.1:1/postgres",
-            "--postgres-password",
-            "pw",
-            "--vault-address",
-            "http://127.0.0.1:1",
-            "--vault-token",
-            "hvs.s3cret-token\n");
+    int code = runAgainstVault("http://127.0.0.1:1", "hvs.s3cret-token\n");
 
     assertThat(code).isEqualTo(1);
     assertThat(out.toString() + err.toString()).doesNotContain("s3cret-token");
@@ -159,16 +154,7 @@ class SetupCommandTest {
   @ValueSource(
       strings = {"https://admin:pw-s3cret@127.0.0.1:1", "https://admin:pw-s3cret@vault example"})
   void aVaultAddressIsPrintedWithoutItsUserInfo(String address) {
-    int code =
-        run(
-            "--postgres-url",
-            "jdbc:postgresql://127.0.0.1:1/postgres",
-            "--postgres-password",
-            "pw",
-            "--vault-address",
-            address,
-            "--vault-token",
-            "t");
+    int code = runAgainstVault(address, "t");
 
     assertThat(code).isEqualTo(1);
     assertThat(out.toString() + err.toString()).doesNotContain("pw-s3cret");
