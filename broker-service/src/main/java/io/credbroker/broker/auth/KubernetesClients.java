@@ -23,8 +23,9 @@ public final class KubernetesClients {
    * A new client; its caller closes it.
    *
    * @throws IllegalStateException when the kubeconfig cannot be read, or the API server's address
-   *     is plain HTTP to another machine: the broker's token and every pod's token it reviews would
-   *     cross the network in clear text
+   *     is plain HTTP to another machine (the broker's token and every pod's token it reviews would
+   *     cross the network in clear text), or TLS to another machine without checking its
+   *     certificate or host name
    */
   public static KubernetesClient build(BrokerProperties.Kubernetes kubernetes) {
     Path kubeconfig = kubernetes.kubeconfig();
@@ -39,6 +40,7 @@ public final class KubernetesClients {
       base = Config.autoConfigure(null);
     }
     requireTlsBeyondThisMachine(base.getMasterUrl());
+    requireVerifiedTlsBeyondThisMachine(base);
     Config config =
         new ConfigBuilder(base)
             .withMaxConcurrentRequests(kubernetes.maxConcurrentRequests())
@@ -48,6 +50,30 @@ public final class KubernetesClients {
             .withRequestTimeout(Math.toIntExact(kubernetes.requestTimeout().toMillis()))
             .build();
     return new KubernetesClientBuilder().withConfig(config).build();
+  }
+
+  /**
+   * Refuses a kubeconfig or environment that turns off the check of the API server's certificate or
+   * host name ({@code insecure-skip-tls-verify}, {@code KUBERNETES_TRUST_CERTIFICATES}, {@code
+   * kubernetes.disable.hostname.verification}) for a server on another machine: whoever answers in
+   * its place would get the broker's token and every pod's token it reviews.
+   */
+  static void requireVerifiedTlsBeyondThisMachine(Config config) {
+    URI server = URI.create(config.getMasterUrl());
+    boolean unverified =
+        Boolean.TRUE.equals(config.isTrustCerts())
+            || Boolean.TRUE.equals(config.isDisableHostnameVerification());
+    if (unverified && !LoopbackHosts.isLoopback(server.getHost())) {
+      throw new IllegalStateException(
+          "Kubernetes API server "
+              + LoopbackHosts.origin(server)
+              + " is configured without checking its certificate or host name"
+              + " (insecure-skip-tls-verify, KUBERNETES_TRUST_CERTIFICATES or"
+              + " kubernetes.disable.hostname.verification): whoever answers in its place would get"
+              + " the broker's token and every pod's token it reviews. Give its CA"
+              + " (certificate-authority) instead; skipping the check is allowed to a loopback"
+              + " address only");
+    }
   }
 
   static void requireTlsBeyondThisMachine(String masterUrl) {

@@ -39,6 +39,36 @@ class KubernetesClientsTest {
         .hasMessageNotContaining("s3cret-pw");
   }
 
+  @Test
+  void anApiServerOnAnotherMachineWhoseCertificateIsNotCheckedIsRefused() throws Exception {
+    Path file = kubeconfig("https://kube.example:6443");
+    Files.writeString(
+        file,
+        Files.readString(file)
+            .replace(
+                "cluster: {server: \"https://kube.example:6443\"}",
+                "cluster: {server: \"https://kube.example:6443\", insecure-skip-tls-verify: true}"));
+
+    assertThatThrownBy(() -> KubernetesClients.build(settings(file)))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("https://kube.example:6443 is configured without checking");
+  }
+
+  @Test
+  void skippingTheCertificateCheckIsAllowedOnThisMachine() throws Exception {
+    Path file = kubeconfig("https://127.0.0.1:6443");
+    Files.writeString(
+        file,
+        Files.readString(file)
+            .replace(
+                "cluster: {server: \"https://127.0.0.1:6443\"}",
+                "cluster: {server: \"https://127.0.0.1:6443\", insecure-skip-tls-verify: true}"));
+
+    try (KubernetesClient client = KubernetesClients.build(settings(file))) {
+      assertThat(client.getConfiguration().isTrustCerts()).isTrue();
+    }
+  }
+
   @ParameterizedTest
   @ValueSource(strings = {"https://kube.example:6443", "http://127.0.0.1:8080"})
   void tlsAnywhereAndPlainHttpOnThisMachineAreAccepted(String server) throws Exception {
