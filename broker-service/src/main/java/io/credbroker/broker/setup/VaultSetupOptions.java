@@ -348,6 +348,15 @@ public record VaultSetupOptions(
       if (kubernetesHost.getScheme() == null || !kubernetesHost.getScheme().matches("https?")) {
         throw new IllegalArgumentException("the Kubernetes host must be an http(s) URL");
       }
+      if (LoopbackHosts.isClearTextBeyondThisMachine(
+          kubernetesHost.getScheme(), kubernetesHost.getHost())) {
+        throw new IllegalArgumentException(
+            "refusing the Kubernetes host "
+                + LoopbackHosts.origin(kubernetesHost)
+                + ": over plain http Vault's TokenReviews would carry its reviewer token and every"
+                + " token that logs in (the broker's) in clear text; use https (http is accepted"
+                + " only for a loopback address, of Vault's machine)");
+      }
       if (caCertPem != null && !caCertPem.contains("-----BEGIN CERTIFICATE-----")) {
         throw new IllegalArgumentException("the Kubernetes CA must be a PEM certificate");
       }

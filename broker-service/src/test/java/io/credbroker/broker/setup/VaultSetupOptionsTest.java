@@ -33,24 +33,41 @@ class VaultSetupOptionsTest {
         "scram-sha-256",
         ttl,
         maxTtl,
-        new BrokerAccess(
-            "credential-broker",
-            new KubernetesAuth(
-                "kubernetes",
-                URI.create("https://127.0.0.1:6443"),
-                null,
-                "credential-broker",
-                "credential-broker",
-                "credbroker",
-                null,
-                Duration.ofHours(1),
-                Duration.ofHours(24))));
+        new BrokerAccess("credential-broker", kubernetesAuth("https://127.0.0.1:6443")));
   }
 
   @Test
   void connectionUrlLeavesCredentialsToVaultTemplates() {
     assertThat(options().connectionUrl())
         .isEqualTo("postgresql://{{username}}:{{password}}@127.0.0.1:5432/db1?sslmode=disable");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"http://kubernetes.default.svc", "http://10.96.0.1:443"})
+  void plainHttpKubernetesHostOnAnotherMachineIsRefused(String host) {
+    assertThatThrownBy(() -> kubernetesAuth(host))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("refusing the Kubernetes host " + host)
+        .hasMessageContaining("clear text");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"https://kubernetes.default.svc", "http://127.0.0.1:8001"})
+  void tlsKubernetesHostsAndPlainHttpOnVaultsMachineAreAccepted(String host) {
+    assertThat(kubernetesAuth(host).kubernetesHost()).isEqualTo(URI.create(host));
+  }
+
+  private static KubernetesAuth kubernetesAuth(String host) {
+    return new KubernetesAuth(
+        "kubernetes",
+        URI.create(host),
+        null,
+        "credential-broker",
+        "credential-broker",
+        "credbroker",
+        null,
+        Duration.ofHours(1),
+        Duration.ofHours(24));
   }
 
   @Test
