@@ -70,15 +70,8 @@ public record VaultSetupOptions(
       throw new IllegalArgumentException(
           "the Vault address must be an http(s) URL, e.g. https://vault.example:8200");
     }
-    if (LoopbackHosts.isClearTextBeyondThisMachine(
-        vaultAddress.getScheme(), vaultAddress.getHost())) {
-      throw new IllegalArgumentException(
-          "refusing the Vault address "
-              + LoopbackHosts.origin(vaultAddress)
-              + ": over plain http the Vault token and the PostgreSQL admin password would cross"
-              + " the network in clear text; use https (http is accepted only for a loopback"
-              + " address: 127.0.0.0/8, [::1] or localhost)");
-    }
+    requireTlsBeyondThisMachine(
+        vaultAddress, "Vault address", "the Vault token and the PostgreSQL admin password");
     Names.vaultName("mount", mount);
     Names.vaultName("connection name", connectionName);
     Names.vaultName("Vault role", roleName);
@@ -242,6 +235,21 @@ public record VaultSetupOptions(
         + (connectionParameters.isEmpty() ? "" : "?" + connectionParameters);
   }
 
+  /** Refuses plain http to an address that is not loopback, naming what would cross the network. */
+  private static void requireTlsBeyondThisMachine(URI address, String what, String exposed) {
+    if (LoopbackHosts.isClearTextBeyondThisMachine(address.getScheme(), address.getHost())) {
+      throw new IllegalArgumentException(
+          "refusing the "
+              + what
+              + " "
+              + LoopbackHosts.origin(address)
+              + ": over plain http "
+              + exposed
+              + " would cross the network in clear text; use https (http is accepted only for a"
+              + " loopback address: 127.0.0.0/8, [::1] or localhost)");
+    }
+  }
+
   @Override
   public String toString() {
     return "VaultSetupOptions[vaultAddress="
@@ -348,15 +356,11 @@ public record VaultSetupOptions(
       if (kubernetesHost.getScheme() == null || !kubernetesHost.getScheme().matches("https?")) {
         throw new IllegalArgumentException("the Kubernetes host must be an http(s) URL");
       }
-      if (LoopbackHosts.isClearTextBeyondThisMachine(
-          kubernetesHost.getScheme(), kubernetesHost.getHost())) {
-        throw new IllegalArgumentException(
-            "refusing the Kubernetes host "
-                + LoopbackHosts.origin(kubernetesHost)
-                + ": over plain http Vault's TokenReviews would carry its reviewer token and every"
-                + " token that logs in (the broker's) in clear text; use https (http is accepted"
-                + " only for a loopback address, of Vault's machine)");
-      }
+      // Vault sends its TokenReviews there: loopback is Vault's own machine.
+      requireTlsBeyondThisMachine(
+          kubernetesHost,
+          "Kubernetes host",
+          "Vault's reviewer token and every token that logs in (the broker's)");
       if (caCertPem != null && !caCertPem.contains("-----BEGIN CERTIFICATE-----")) {
         throw new IllegalArgumentException("the Kubernetes CA must be a PEM certificate");
       }
