@@ -1,12 +1,20 @@
 package io.credbroker.broker.vault;
 
+import io.credbroker.broker.config.LoopbackHosts;
 import java.io.IOException;
 import java.lang.reflect.Field;
+import java.net.URI;
 import java.security.GeneralSecurityException;
 import java.time.Duration;
 import java.util.Objects;
+import org.apache.hc.client5.http.impl.DefaultRedirectStrategy;
 import org.apache.hc.client5.http.impl.classic.HttpClientBuilder;
 import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManager;
+import org.apache.hc.core5.http.HttpException;
+import org.apache.hc.core5.http.HttpRequest;
+import org.apache.hc.core5.http.HttpResponse;
+import org.apache.hc.core5.http.ProtocolException;
+import org.apache.hc.core5.http.protocol.HttpContext;
 import org.jspecify.annotations.Nullable;
 import org.springframework.cloud.vault.config.VaultProperties;
 import org.springframework.core.io.Resource;
@@ -78,6 +86,7 @@ public final class VaultHttpClient {
     PoolingHttpClientConnectionManager pool = poolOf(builder);
     pool.setMaxTotal(maxConnections);
     pool.setDefaultMaxPerRoute(maxConnections);
+    builder.setRedirectStrategy(new NoClearTextRedirects());
     return new VaultHttpClient(new HttpComponentsClientHttpRequestFactory(builder.build()), pool);
   }
 
@@ -138,5 +147,29 @@ public final class VaultHttpClient {
     throw new IllegalStateException(
         "Spring Vault's HTTP client builder holds no pooling connection manager; the Vault pool"
             + " cannot be sized to the bulkhead");
+  }
+
+  /**
+   * Follows Vault's redirects as Spring Vault's client does (a standby that does not forward
+   * requests answers 307 with the active node's {@code api_addr}), except to plain HTTP on another
+   * machine: HttpClient sends the request again with its {@code X-Vault-Token} header (it strips
+   * only {@code Authorization} and cookies), and a login's body holds the broker's service-account
+   * token. The configured address is checked at startup ({@code VaultConfiguration}); a redirect
+   * must not get around that.
+   */
+  static final class NoClearTextRedirects extends DefaultRedirectStrategy {
+
+    @Override
+    public URI getLocationURI(HttpRequest request, HttpResponse response, HttpContext context)
+        throws HttpException {
+      URI location = super.getLocationURI(request, response, context);
+      if (LoopbackHosts.isClearTextBeyondThisMachine(location.getScheme(), location.getHost())) {
+        throw new ProtocolException(
+            "refusing Vault's redirect to "
+                + LoopbackHosts.origin(location)
+                + ": plain HTTP to another machine would carry the Vault token in clear text");
+      }
+      return location;
+    }
   }
 }

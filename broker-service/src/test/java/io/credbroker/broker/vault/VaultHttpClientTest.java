@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.sun.net.httpserver.HttpServer;
 import java.net.InetSocketAddress;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -14,9 +15,11 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.springframework.cloud.vault.config.VaultProperties;
 import org.springframework.core.io.ByteArrayResource;
+import org.springframework.http.RequestEntity;
 import org.springframework.vault.support.SslConfiguration;
 import org.springframework.web.client.RestTemplate;
 
@@ -28,6 +31,70 @@ class VaultHttpClientTest {
 
     assertThat(client.maxConnectionsPerRoute()).isEqualTo(128);
     assertThat(client.maxConnections()).isEqualTo(128);
+  }
+
+  @Test
+  void aRedirectToPlainHttpOnAnotherMachineIsRefused() throws Exception {
+    HttpServer standby = redirectingTo("http://192.0.2.1:8200/v1/sys/health");
+    try {
+      RestTemplate rest =
+          new RestTemplate(VaultHttpClient.create(new VaultProperties(), 4).requestFactory());
+
+      assertThatThrownBy(() -> rest.exchange(get(standby, "s.broker-token"), String.class))
+          .hasStackTraceContaining("refusing Vault's redirect to http://192.0.2.1:8200");
+    } finally {
+      standby.stop(0);
+    }
+  }
+
+  @Test
+  void aRedirectOnThisMachineIsFollowedWithTheToken() throws Exception {
+    AtomicReference<String> token = new AtomicReference<>();
+    HttpServer active = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    active.createContext(
+        "/v1/sys/health",
+        exchange -> {
+          token.set(exchange.getRequestHeaders().getFirst("X-Vault-Token"));
+          byte[] body = "{}".getBytes(StandardCharsets.UTF_8);
+          exchange.sendResponseHeaders(200, body.length);
+          exchange.getResponseBody().write(body);
+          exchange.close();
+        });
+    active.start();
+    HttpServer standby =
+        redirectingTo("http://127.0.0.1:" + active.getAddress().getPort() + "/v1/sys/health");
+    try {
+      RestTemplate rest =
+          new RestTemplate(VaultHttpClient.create(new VaultProperties(), 4).requestFactory());
+
+      assertThat(rest.exchange(get(standby, "s.broker-token"), String.class).getBody())
+          .isEqualTo("{}");
+      assertThat(token).hasValue("s.broker-token");
+    } finally {
+      standby.stop(0);
+      active.stop(0);
+    }
+  }
+
+  /** A Vault standby that does not forward: every request is answered 307 to {@code location}. */
+  private static HttpServer redirectingTo(String location) throws java.io.IOException {
+    HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    server.createContext(
+        "/",
+        exchange -> {
+          exchange.getResponseHeaders().add("Location", location);
+          exchange.sendResponseHeaders(307, -1);
+          exchange.close();
+        });
+    server.start();
+    return server;
+  }
+
+  private static RequestEntity<Void> get(HttpServer server, String vaultToken) {
+    return RequestEntity.get(
+            URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/v1/sys/health"))
+        .header("X-Vault-Token", vaultToken)
+        .build();
   }
 
   @Test
