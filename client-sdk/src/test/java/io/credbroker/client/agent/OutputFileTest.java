@@ -87,6 +87,32 @@ class OutputFileTest {
   }
 
   @Test
+  void aTemporaryFileSwappedForALinkNeverReceivesTheSecret() throws Exception {
+    Path path = dir.resolve("pgpass");
+    Path decoy = Files.writeString(dir.resolve("decoy"), "");
+    Path stolen = dir.resolve("stolen");
+    OutputFile file = file(path, "rw-------");
+
+    // Another container of the pod, sharing the 0777 directory, swaps the temporary file for a
+    // link to a file it can read.
+    assertThatThrownBy(
+            () ->
+                file.write(
+                    "h:5432:d:u:s3cret\n",
+                    temporary -> {
+                      Files.move(temporary, stolen);
+                      Files.createSymbolicLink(temporary, decoy);
+                    }))
+        .isInstanceOf(java.io.IOException.class);
+
+    assertThat(decoy).isEmptyFile();
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(decoy)))
+        .isNotEqualTo("rw-------");
+    assertThat(stolen).isEmptyFile();
+    assertThat(path).doesNotExist();
+  }
+
+  @Test
   void aFailedWriteLeavesTheOldFileAndNoTemporaryFile() throws Exception {
     Path path = dir.resolve("pgpass");
     file(path, "rw-------").write("old");
