@@ -104,8 +104,11 @@ sealed interface Notifier {
         } catch (NoSuchFileException e) {
           throw new IOException("no pid file " + pidFile + " (is the application running?)", e);
         }
-        if (!text.matches("[0-9]+")) {
-          throw new IOException("pid file " + pidFile + " holds no pid");
+        // 0 would signal the agent's own process group (kill's meaning of 0), as would its pid.
+        if (!text.matches("[1-9][0-9]{0,9}")
+            || Long.parseLong(text) > Integer.MAX_VALUE
+            || Long.parseLong(text) == ProcessHandle.current().pid()) {
+          throw new IOException("pid file " + pidFile + " holds no pid of another process");
         }
         return List.of(Long.parseLong(text));
       }

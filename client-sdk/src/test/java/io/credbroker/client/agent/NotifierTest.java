@@ -16,6 +16,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class NotifierTest {
 
@@ -50,6 +52,20 @@ class NotifierTest {
             () -> Notifier.Signal.toProcess("HUP", "no-such-process-xyz").notifyApplication())
         .isInstanceOf(IOException.class)
         .hasMessageContaining("shareProcessNamespace");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"0", "self", "99999999999999999999", "-1"})
+  void aPidFileThatDoesNotNameAnotherProcessIsRefusedBeforeAnythingIsSignalled(String content)
+      throws Exception {
+    // CONT, harmless if sent: kill would take 0 as the agent's own process group, and -1 as every
+    // process it may signal.
+    String pid = content.equals("self") ? Long.toString(ProcessHandle.current().pid()) : content;
+    Path pidFile = Files.writeString(dir.resolve("odd.pid"), pid);
+
+    assertThatThrownBy(() -> Notifier.Signal.toPidFile("CONT", pidFile).notifyApplication())
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining("holds no pid of another process");
   }
 
   @Test
