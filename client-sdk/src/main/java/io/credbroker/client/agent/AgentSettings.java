@@ -151,10 +151,14 @@ public record AgentSettings(
     if (role == null || role.isBlank()) {
       throw new IllegalArgumentException("--database-role is required");
     }
-    if (mode.contains(PosixFilePermission.OTHERS_WRITE)) {
+    if (mode.contains(PosixFilePermission.OTHERS_WRITE)
+        || mode.contains(PosixFilePermission.OTHERS_READ)) {
+      // Others are every other user of every container that mounts the volume; the application's
+      // user is reached with --owner, or with the group (0640 and the pod's fsGroup).
       throw new IllegalArgumentException(
-          "--file-mode must not let others write a credential file, was "
-              + PosixFilePermissions.toString(mode));
+          "--file-mode must not let others read or write a credential file, was "
+              + PosixFilePermissions.toString(mode)
+              + " (use 0640 with the pod's fsGroup, or --owner)");
     }
     List<OutputFile> files = new ArrayList<>();
     for (String[] spec : fileSpecs) {

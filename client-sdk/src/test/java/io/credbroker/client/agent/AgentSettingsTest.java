@@ -191,7 +191,10 @@ class AgentSettingsTest {
     assertThat(parse("--file", "/s/.pgpass=pgpass", "--file-mode", "0400").files()).hasSize(1);
     assertThat(parse("--file", "/s/db.env=env", "--file-mode", "0640").files()).hasSize(1);
     assertThatThrownBy(() -> parse("--file", "/s/db.env=env", "--file-mode", "0666"))
-        .hasMessageContaining("must not let others write");
+        .hasMessageContaining("must not let others read or write");
+    // Every other user of every container mounting the volume could read the password.
+    assertThatThrownBy(() -> parse("--file", "/s/db.env=env", "--file-mode", "0644"))
+        .hasMessageContaining("must not let others read or write");
     // A uid past what the system takes failed only at the first write, after start-up.
     assertThatThrownBy(() -> parse("--file", "/s/db.env=env", "--owner", "99999999999"))
         .hasMessageContaining("owner must be a numeric uid");
