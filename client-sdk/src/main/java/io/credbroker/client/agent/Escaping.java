@@ -43,11 +43,14 @@ enum Escaping {
    * A value in an env file: single-quoted, as POSIX {@code sh} reads it ({@code . ./db.env} or
    * {@code set -a}), with each {@code '} written as {@code '\''}. Docker's {@code --env-file} and
    * systemd take the line literally, so use this format with a shell, or with dotenv libraries
-   * (which strip single quotes as well).
+   * (which strip single quotes as well, but read {@code '\''} differently). A value with a line
+   * break is refused: {@code sh} would read it, but a dotenv library reads line by line, and the
+   * part after the break would become a variable of its own.
    */
   ENV {
     @Override
     String apply(String value) {
+      refuseLineBreaks(value, "an env file value");
       return "'" + value.replace("'", "'\\''") + "'";
     }
   },

@@ -81,6 +81,15 @@ class CredentialTemplateTest {
   }
 
   @Test
+  void envRefusesALineBreakThatADotenvReaderWouldTakeForAnotherVariable() {
+    Credential credential = credential("v-db1", "pw'\nPGHOST=evil.example\n#", "h", 5432, "orders");
+
+    assertThatThrownBy(() -> FileFormat.ENV.template().render(credential))
+        .hasMessageContaining("line break")
+        .hasMessageNotContaining("evil.example");
+  }
+
+  @Test
   void pgpassWritesALiteralStarEscapedSoItIsNotAWildcard() {
     assertThat(Escaping.PGPASS.apply("*")).isEqualTo("\\*");
     assertThat(Escaping.PGPASS.apply("a*b")).isEqualTo("a*b");
