@@ -235,23 +235,12 @@ public final class DevStack implements AutoCloseable {
    * FreePorts}, not from the kernel: {@link #startVault} binds the same ports again after an
    * outage, and a port from the kernel's ephemeral range may by then be the local port of any
    * outgoing connection on the machine (a pooled one holds it for minutes), so that the restart
-   * would fail with "Address already in use". A picked port taken between its check and the bind is
-   * replaced by another.
+   * would fail with "Address already in use".
    */
   private static VaultServer startVaultOnce(Builder b, SSLContext tls, PostgresInfo pg) {
-    for (int attempt = 1; ; attempt++) {
-      int port = b.vaultPort == 0 ? FreePorts.next() : b.vaultPort;
-      int tlsPort = b.vaultTlsPort == 0 ? FreePorts.next() : b.vaultTlsPort;
-      try {
-        return VaultServer.start(vaultOptions(b, port, tlsPort, tls, pg));
-      } catch (UncheckedIOException e) {
-        boolean picked = b.vaultPort == 0 || b.vaultTlsPort == 0;
-        if (!picked || !(e.getCause() instanceof java.net.BindException) || attempt == 5) {
-          throw e;
-        }
-        log.info("a port picked for the Vault stand-in was taken meanwhile; picking again");
-      }
-    }
+    int port = b.vaultPort == 0 ? FreePorts.next() : b.vaultPort;
+    int tlsPort = b.vaultTlsPort == 0 ? FreePorts.next() : b.vaultTlsPort;
+    return VaultServer.start(vaultOptions(b, port, tlsPort, tls, pg));
   }
 
   private static VaultServer.Options vaultOptions(

@@ -39,7 +39,6 @@ public final class KubernetesClients {
     } else {
       base = Config.autoConfigure(null);
     }
-    requireTlsBeyondThisMachine(base.getMasterUrl());
     requireVerifiedTlsBeyondThisMachine(base);
     Config config =
         new ConfigBuilder(base)
@@ -53,13 +52,22 @@ public final class KubernetesClients {
   }
 
   /**
-   * Refuses a kubeconfig or environment that turns off the check of the API server's certificate or
-   * host name ({@code insecure-skip-tls-verify}, {@code KUBERNETES_TRUST_CERTIFICATES}, {@code
-   * kubernetes.disable.hostname.verification}) for a server on another machine: whoever answers in
-   * its place would get the broker's token and every pod's token it reviews.
+   * Refuses an API server on another machine that is reached over plain HTTP, or over TLS without
+   * checking its certificate or host name ({@code insecure-skip-tls-verify}, {@code
+   * KUBERNETES_TRUST_CERTIFICATES}, {@code kubernetes.disable.hostname.verification}): the broker's
+   * token and every pod's token it reviews would cross the network in clear text, or reach whoever
+   * answers in the server's place. Both are allowed to a loopback address.
    */
   static void requireVerifiedTlsBeyondThisMachine(Config config) {
     URI server = URI.create(config.getMasterUrl());
+    if (LoopbackHosts.isClearTextBeyondThisMachine(server.getScheme(), server.getHost())) {
+      throw new IllegalStateException(
+          "Kubernetes API server "
+              + LoopbackHosts.origin(server)
+              + " is plain HTTP to another machine: the broker's service-account token and every"
+              + " pod's token it reviews would cross the network in clear text. Use https://;"
+              + " plain HTTP is allowed to a loopback address only");
+    }
     boolean unverified =
         Boolean.TRUE.equals(config.isTrustCerts())
             || Boolean.TRUE.equals(config.isDisableHostnameVerification());
@@ -73,18 +81,6 @@ public final class KubernetesClients {
               + " the broker's token and every pod's token it reviews. Give its CA"
               + " (certificate-authority) instead; skipping the check is allowed to a loopback"
               + " address only");
-    }
-  }
-
-  static void requireTlsBeyondThisMachine(String masterUrl) {
-    URI server = URI.create(masterUrl);
-    if (LoopbackHosts.isClearTextBeyondThisMachine(server.getScheme(), server.getHost())) {
-      throw new IllegalStateException(
-          "Kubernetes API server "
-              + LoopbackHosts.origin(server)
-              + " is plain HTTP to another machine: the broker's service-account token and every"
-              + " pod's token it reviews would cross the network in clear text. Use https://;"
-              + " plain HTTP is allowed to a loopback address only");
     }
   }
 }

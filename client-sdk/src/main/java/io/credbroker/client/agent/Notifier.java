@@ -104,13 +104,12 @@ sealed interface Notifier {
         } catch (NoSuchFileException e) {
           throw new IOException("no pid file " + pidFile + " (is the application running?)", e);
         }
+        long pid = text.matches("[1-9][0-9]{0,9}") ? Long.parseLong(text) : 0;
         // 0 would signal the agent's own process group (kill's meaning of 0), as would its pid.
-        if (!text.matches("[1-9][0-9]{0,9}")
-            || Long.parseLong(text) > Integer.MAX_VALUE
-            || Long.parseLong(text) == ProcessHandle.current().pid()) {
+        if (pid == 0 || pid > Integer.MAX_VALUE || pid == ProcessHandle.current().pid()) {
           throw new IOException("pid file " + pidFile + " holds no pid of another process");
         }
-        return List.of(Long.parseLong(text));
+        return List.of(pid);
       }
       long self = ProcessHandle.current().pid();
       List<Long> found =

@@ -15,8 +15,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * Talks to Vault directly, the way any HTTP client would: the baseline the broker's issuance is
- * compared with, and lease cleanup. One keep-alive HTTP/1.1 client, over TLS when the address is
- * {@code https}, as a pod reading Vault itself would; thread-safe.
+ * compared with, and lease cleanup. One keep-alive HTTP/1.1 client, over TLS to an {@code https}
+ * address, as a pod reading Vault itself would; thread-safe.
  */
 public final class VaultClient {
 
@@ -30,21 +30,18 @@ public final class VaultClient {
   private final HttpClient http;
 
   /**
-   * @param tls the TLS context for an {@code https} address (trusting Vault's CA); null for the
-   *     JVM's default
+   * @param tls the TLS context for an {@code https} address, trusting Vault's CA
    */
-  public VaultClient(String address, String token, @Nullable SSLContext tls) {
+  public VaultClient(String address, String token, SSLContext tls) {
     this.address = URI.create(address.endsWith("/") ? address : address + "/");
     this.token = Objects.requireNonNull(token, "token");
     // HTTP/1.1 explicitly: the default would try an h2c upgrade on every new connection.
-    HttpClient.Builder client =
+    this.http =
         HttpClient.newBuilder()
             .version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(5));
-    if (tls != null) {
-      client.sslContext(tls);
-    }
-    this.http = client.build();
+            .connectTimeout(Duration.ofSeconds(5))
+            .sslContext(Objects.requireNonNull(tls, "tls"))
+            .build();
   }
 
   /** Reads {@code <mount>/creds/<role>}: Vault creates one PostgreSQL role. */
